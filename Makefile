@@ -1,0 +1,132 @@
+# rvkit - the one entry point.
+#   make            build librv and the tools (build/bin)
+#   make check      install what is missing, run every suite, print "N passed, N failed"
+#   make demo       start a relay on loopback and run a scripted group chat
+#   make bench      benchmarks against the anchors (prints ratios; not part of check)
+#   make fuzz       build the libFuzzer harnesses (clang)
+#   make install    PREFIX=/usr/local: binaries, man pages, completions
+#   make docs       regenerate man OPTIONS sections and completions from the option tables
+#   make SANITIZE=1 ASan+UBSan build (into build-san/)
+#   make CC=clang   build with clang (into build-clang/)
+
+CC ?= cc
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+PREFIX ?= /usr/local
+DESTDIR ?=
+VERSION := 0.1.0
+
+ifeq ($(SANITIZE),1)
+O ?= build-san
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+OPT := -O1 -g
+else
+ifeq ($(CC),clang)
+O ?= build-clang
+else
+O ?= build
+endif
+SAN :=
+OPT := -O2 -g
+endif
+
+PKGS := libuv libcjson openssl
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS ?=
+CFLAGS += -std=c11 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Werror -Wno-missing-field-initializers \
+	-Ilib $(PKG_CFLAGS) $(SAN) -DRV_VERSION='"$(VERSION)"'
+LDLIBS := $(PKG_LIBS) -lwslay -lhttp_parser -lm
+LDFLAGS += $(SAN)
+
+LIB_SRC := $(wildcard lib/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(O)/%.o)
+TOOLS := rvserver rvgroup
+BINS := $(TOOLS:%=$(O)/bin/%)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNITS := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZERS := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BINS := $(BENCH_SRC:bench/%.c=$(O)/bench/%)
+
+all: $(O)/librv.a $(BINS)
+
+$(O)/%.o: %.c $(wildcard lib/*.h) $(wildcard cmd/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(O)/librv.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+define tool_rule
+$(O)/bin/$(1): $(patsubst %.c,$(O)/%.o,$(wildcard cmd/$(1)/*.c)) $(O)/librv.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+endef
+$(foreach t,$(TOOLS),$(eval $(call tool_rule,$(t))))
+
+$(O)/tests/%: tests/unit/%.c $(O)/librv.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(O)/librv.a $(LDLIBS) -lcmocka
+
+$(O)/bench/%: bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
+
+units: $(UNITS)
+bench-bins: $(BENCH_BINS)
+
+# libFuzzer harnesses: always clang, ASan+UBSan, their own object tree.
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -Wno-missing-field-initializers \
+	-Ilib $(PKG_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -DRV_VERSION='"$(VERSION)"'
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=build-fuzz/obj/%.o)
+build-fuzz/obj/%.o: %.c $(wildcard lib/*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -c -o $@ $<
+build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_LIB_OBJ) $(LDLIBS)
+fuzz: $(FUZZERS)
+
+deps:
+	@scripts/deps.sh
+
+check:
+	@scripts/check.sh
+
+demo:
+	@scripts/deps.sh --quiet-if-ok
+	@$(MAKE) --no-print-directory all >/dev/null
+	@scripts/demo.sh
+
+bench:
+	@scripts/deps.sh --quiet-if-ok
+	@$(MAKE) --no-print-directory all bench-bins >/dev/null
+	@bench/run.sh
+
+docs: all
+	@scripts/gen-docs.sh $(O)/bin
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/man/man7 \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+		$(DESTDIR)$(PREFIX)/share/zsh/site-functions \
+		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 644 man/*.7 $(DESTDIR)$(PREFIX)/share/man/man7/
+	for t in $(TOOLS); do \
+		install -m 644 completions/$$t.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$t; \
+		install -m 644 completions/_$$t $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_$$t; \
+		install -m 644 completions/$$t.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$t.fish; \
+	done
+
+clean:
+	rm -rf build build-san build-clang build-fuzz
+
+.PHONY: all units bench-bins fuzz deps check demo bench docs install clean
+.DELETE_ON_ERROR:

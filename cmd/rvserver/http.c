@@ -1,0 +1,188 @@
+/* http.c - HTTP on the RV port: health, metrics, stats, WebSocket at /rv. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "frame.h"
+#include "log.h"
+#include "server.h"
+
+static void respond(struct conn *c, int status, const char *ctype, const char *body, size_t len)
+{
+	struct rv_buf out;
+	rv_buf_init(&out, len + 1024);
+	if (rv_http_respond(&out, status, ctype, body, len) == 0)
+		rv_stream_write(&c->s, rv_buf_head(&out), rv_buf_size(&out));
+	rv_buf_free(&out);
+	c->closing = 1;
+	c->state = CONN_DONE;
+	rv_stream_end(&c->s);
+}
+
+static void metrics(struct conn *c)
+{
+	struct server *srv = c->srv;
+	struct rv_buf b;
+	rv_buf_init(&b, 1 << 20);
+#define M(name, kind, help, val) \
+	rv_buf_printf(&b, "# HELP rvserver_" name " " help "\n# TYPE rvserver_" name " " kind "\n" \
+		      "rvserver_" name " %" PRIu64 "\n", (uint64_t)(val))
+	M("connections", "gauge", "Open connections.", srv->nconns);
+	M("clients", "gauge", "Known client ids.", srv->router.clients.count);
+	M("groups", "gauge", "Groups with members.", srv->router.groups.count);
+	M("connections_total", "counter", "Connections accepted.", srv->n.conns_total);
+	M("frames_in_total", "counter", "Frames received.", srv->n.frames_in);
+	M("frames_out_total", "counter", "Frames queued to clients.", srv->n.frames_out);
+	M("bytes_in_total", "counter", "Bytes received.", srv->n.bytes_in);
+	M("bytes_out_total", "counter", "Bytes queued to clients.", srv->n.bytes_out);
+	M("messages_total", "counter", "Messages received from senders.", srv->n.msgs_in);
+	M("deliveries_total", "counter", "Messages delivered to receivers.", srv->n.deliveries);
+	M("slow_consumer_drops_total", "counter", "Connections dropped for a full output queue.", srv->n.slow_drops);
+	M("bad_input_total", "counter", "Connections closed for bad input or timeouts.", srv->n.bad_input);
+	M("auth_failures_total", "counter", "Hellos refused for a bad token.", srv->n.auth_failures);
+	M("replaced_total", "counter", "Receiving connections replaced by a new login.", srv->n.replaced);
+	M("refused_total", "counter", "Connections refused at --max-clients.", srv->n.refused_full);
+	M("http_requests_total", "counter", "HTTP requests served.", srv->n.http_requests);
+#undef M
+	respond(c, 200, "text/plain; version=0.0.4", (const char *)rv_buf_head(&b), rv_buf_size(&b));
+	rv_buf_free(&b);
+}
+
+static void stats(struct conn *c)
+{
+	struct server *srv = c->srv;
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "server", "rvserver/" RV_VERSION);
+	cJSON_AddNumberToObject(o, "uptime_s", (double)((uint64_t)wall_ms() - srv->started_ms) / 1000.0);
+	cJSON_AddNumberToObject(o, "connections", (double)srv->nconns);
+	cJSON_AddNumberToObject(o, "clients", (double)srv->router.clients.count);
+	cJSON_AddNumberToObject(o, "groups", (double)srv->router.groups.count);
+	cJSON_AddNumberToObject(o, "connections_total", (double)srv->n.conns_total);
+	cJSON_AddNumberToObject(o, "frames_in", (double)srv->n.frames_in);
+	cJSON_AddNumberToObject(o, "frames_out", (double)srv->n.frames_out);
+	cJSON_AddNumberToObject(o, "bytes_in", (double)srv->n.bytes_in);
+	cJSON_AddNumberToObject(o, "bytes_out", (double)srv->n.bytes_out);
+	cJSON_AddNumberToObject(o, "messages", (double)srv->n.msgs_in);
+	cJSON_AddNumberToObject(o, "deliveries", (double)srv->n.deliveries);
+	cJSON_AddNumberToObject(o, "slow_consumer_drops", (double)srv->n.slow_drops);
+	cJSON_AddNumberToObject(o, "bad_input", (double)srv->n.bad_input);
+	cJSON_AddNumberToObject(o, "auth_failures", (double)srv->n.auth_failures);
+	cJSON_AddNumberToObject(o, "replaced", (double)srv->n.replaced);
+	cJSON_AddNumberToObject(o, "refused", (double)srv->n.refused_full);
+	cJSON_AddNumberToObject(o, "port", srv->bound_port);
+	cJSON_AddNumberToObject(o, "udp_port", srv->bound_udp_port);
+	cJSON_AddBoolToObject(o, "auth", srv->secret_len > 0);
+	cJSON_AddBoolToObject(o, "tls", srv->tls != NULL);
+	char *s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	size_t n = strlen(s);
+	s = realloc(s, n + 2);
+	s[n] = '\n';
+	respond(c, 200, "application/json", s, n + 1);
+	free(s);
+}
+
+static void on_ws_message(void *ud, int opcode, const uint8_t *data, size_t len)
+{
+	struct conn *c = ud;
+	if (c->closing)
+		return;
+	if (opcode != RV_WS_BINARY) {
+		c->srv->n.bad_input++;
+		conn_error(c, 0, "bad-frame", "send RV frames as binary WebSocket messages");
+		conn_bye(c, "bad-frame", "text message");
+		return;
+	}
+	proto_frame(c, data, len);
+}
+
+static void flush_ws(struct conn *c)
+{
+	struct server *srv = c->srv;
+	rv_buf_reset(&srv->wsbuf);
+	rv_ws_take(c->ws, &srv->wsbuf);
+	if (rv_buf_size(&srv->wsbuf))
+		rv_stream_write(&c->s, rv_buf_head(&srv->wsbuf), rv_buf_size(&srv->wsbuf));
+}
+
+void ws_input(struct conn *c, const uint8_t *data, size_t len)
+{
+	int rc = rv_ws_feed(c->ws, data, len);
+	if (c->closing)
+		return;
+	flush_ws(c);	/* pongs, close echoes */
+	if (rc < 0) {
+		c->srv->n.bad_input++;
+		rv_info("WebSocket protocol error: closing");
+		c->closing = 1;
+		c->state = CONN_DONE;
+		rv_stream_end(&c->s);
+	} else if (rv_ws_closed(c->ws)) {
+		c->closing = 1;
+		c->state = CONN_DONE;
+		rv_stream_end(&c->s);
+	}
+}
+
+static void upgrade(struct conn *c, const uint8_t *rest, size_t restlen)
+{
+	struct server *srv = c->srv;
+	struct rv_http_req *req = c->http;
+	if (!req->ws_key[0] || req->ws_version != 13) {
+		respond(c, 400, "text/plain", "bad WebSocket handshake\n", 24);
+		return;
+	}
+	if (rv_ws_new(&c->ws, 1, srv->conf.max_frame + RV_FRAME_PREFIX + RV_FRAME_MAX_HEADER,
+		      on_ws_message, c) < 0) {
+		respond(c, 500, "text/plain", "out of memory\n", 14);
+		return;
+	}
+	struct rv_buf out;
+	rv_buf_init(&out, 4096);
+	rv_http_ws_upgrade(&out, req->ws_key, NULL);
+	rv_stream_write(&c->s, rv_buf_head(&out), rv_buf_size(&out));
+	rv_buf_free(&out);
+	rv_http_req_free(c->http);
+	free(c->http);
+	c->http = NULL;
+	c->state = CONN_WS;
+	if (restlen)
+		ws_input(c, rest, restlen);
+}
+
+void http_input(struct conn *c, const uint8_t *data, size_t len)
+{
+	if (!c->http) {
+		c->http = calloc(1, sizeof *c->http);
+		if (!c->http || rv_http_req_init(c->http, 0) < 0) {
+			rv_stream_close(&c->s, -ENOMEM);
+			return;
+		}
+	}
+	long used = rv_http_parse(c->http, (const char *)data, len);
+	if (used < 0) {
+		c->srv->n.bad_input++;
+		respond(c, used == RV_ETOOBIG ? 431 : 400, "text/plain", "bad request\n", 12);
+		return;
+	}
+	if (!c->http->complete)
+		return;
+	c->srv->n.http_requests++;
+	const char *path = c->http->path;
+	if (strcmp(c->http->method, "GET") != 0 && strcmp(c->http->method, "HEAD") != 0) {
+		respond(c, 405, "text/plain", "method not allowed\n", 19);
+	} else if (strcmp(path, "/healthz") == 0) {
+		respond(c, 200, "text/plain", "ok\n", 3);
+	} else if (strcmp(path, "/metrics") == 0) {
+		metrics(c);
+	} else if (strcmp(path, "/stats") == 0) {
+		stats(c);
+	} else if (strcmp(path, "/rv") == 0 && c->http->upgrade_websocket) {
+		upgrade(c, data + used, len - (size_t)used);
+	} else if (strcmp(path, "/rv") == 0) {
+		respond(c, 426, "text/plain", "WebSocket upgrade required\n", 27);
+	} else {
+		respond(c, 404, "text/plain", "not found\n", 10);
+	}
+}

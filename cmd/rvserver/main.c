@@ -1,0 +1,233 @@
+/* rvserver - relay of messages between identified clients: options, dispatch. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "err.h"
+#include "frame.h"
+#include "log.h"
+#include "server.h"
+#include "token.h"
+
+enum {
+	O_LISTEN = 1, O_PORT, O_UDP_PORT, O_PORT_FILE, O_TLS_CERT, O_TLS_KEY,
+	O_AUTH_SECRET, O_MAX_CLIENTS, O_MAX_GROUPS, O_MAX_MEMBERS, O_KEEP,
+	O_MAX_QUEUE, O_MAX_FRAME, O_HANDSHAKE, O_IDLE, O_TTL,
+};
+
+static const struct rv_opt opts[] = {
+	{ O_LISTEN, 'l', "listen", "ADDR", "address to listen on (default 0.0.0.0)", "host", NULL },
+	{ O_PORT, 'p', "port", "PORT", "TCP port for RV, HTTP and WebSocket (default 7350; 0 picks one)", NULL, NULL },
+	{ O_UDP_PORT, 0, "udp-port", "PORT", "UDP port for media (default: the TCP port's number)", NULL, NULL },
+	{ O_PORT_FILE, 0, "port-file", "FILE", "write the bound TCP and UDP ports to FILE, one a line", "file", NULL },
+	{ O_TLS_CERT, 0, "tls-cert", "FILE", "PEM certificate chain: accept TLS on the same port", "file", NULL },
+	{ O_TLS_KEY, 0, "tls-key", "FILE", "PEM private key for --tls-cert", "file", NULL },
+	{ O_AUTH_SECRET, 0, "auth-secret-file", "FILE", "require tokens made with the secret in FILE", "file", NULL },
+	{ O_MAX_CLIENTS, 0, "max-clients", "N", "most connections at once (default 0: no limit)", NULL, NULL },
+	{ O_MAX_GROUPS, 0, "max-groups", "N", "most groups on the server (default 0: no limit)", NULL, NULL },
+	{ O_MAX_MEMBERS, 0, "max-group-members", "N", "most members in one group (default 0: no limit)", NULL, NULL },
+	{ O_KEEP, 0, "keep-client-info", "MODE", "what survives a client's disconnection: none, groups or all (default none)", "none|groups|all", NULL },
+	{ O_MAX_QUEUE, 0, "max-queue", "BYTES", "output queue per connection before it is dropped as slow (default 8M)", NULL, NULL },
+	{ O_MAX_FRAME, 0, "max-frame", "BYTES", "largest frame body accepted (default 1M)", NULL, NULL },
+	{ O_HANDSHAKE, 0, "handshake-timeout", "S", "close connections without a hello after S seconds (default 10)", NULL, NULL },
+	{ O_IDLE, 0, "idle-timeout", "S", "close clients silent for S seconds; pings at a third of it (default 90; 0: never)", NULL, NULL },
+	{ O_TTL, 0, "ttl", "S", "with the token command: seconds the token is valid (default 86400)", NULL, NULL },
+	{ RV_OPT_VERBOSE, 'v', "verbose", NULL, "more diagnostics on stderr (repeatable)", NULL, NULL },
+	{ RV_OPT_QUIET, 'q', "quiet", NULL, "only errors on stderr", NULL, NULL },
+	{ RV_OPT_HELP, 'h', "help", NULL, "print this help and exit", NULL, NULL },
+	{ RV_OPT_VERSION, 'V', "version", NULL, "print the version and exit", NULL, NULL },
+	{ 0 }
+};
+
+static const struct rv_subcmd cmds[] = {
+	{ "serve", "", "run the relay (the default)" },
+	{ "token", "ID", "print an auth token for ID (secret from --auth-secret-file or env RV_AUTH_SECRET)" },
+	{ NULL, NULL, NULL }
+};
+
+static const struct rv_tool tool = {
+	.name = "rvserver",
+	.summary = "Relay messages, commands, files and media between identified clients, in groups or directly.",
+	.usage = "[serve] [OPTION...] | token ID [--ttl S] [--auth-secret-file FILE]",
+	.opts = opts,
+	.cmds = cmds,
+	.footer = "Clients connect with rvgroup, rvsend and rvrecv. HTTP on the same port:\n"
+		  "GET /healthz, /metrics (Prometheus), /stats (JSON); WebSocket at /rv.",
+};
+
+struct args {
+	struct server_conf conf;
+	int verbosity;
+	double ttl;
+};
+
+static int parse_size(const char *s, size_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s || *s == '-')
+		return -1;
+	switch (*end) {
+	case 'k': case 'K': v <<= 10; end++; break;
+	case 'm': case 'M': v <<= 20; end++; break;
+	case 'g': case 'G': v <<= 30; end++; break;
+	}
+	if (*end)
+		return -1;
+	*out = (size_t)v;
+	return 0;
+}
+
+static int parse_secs(const char *s, double *out)
+{
+	char *end;
+	*out = strtod(s, &end);
+	return *end || end == s || *out < 0 ? -1 : 0;
+}
+
+static const char *on_opt(void *ud, int key, const char *arg)
+{
+	struct args *a = ud;
+	struct server_conf *c = &a->conf;
+	size_t n;
+	switch (key) {
+	case O_LISTEN: c->listen = arg; break;
+	case O_PORT:
+		if (parse_size(arg, &n) < 0 || n > 65535)
+			return "expected a port number 0-65535";
+		c->port = (int)n;
+		break;
+	case O_UDP_PORT:
+		if (parse_size(arg, &n) < 0 || n > 65535)
+			return "expected a port number 0-65535";
+		c->udp_port = (int)n;
+		break;
+	case O_PORT_FILE: c->port_file = arg; break;
+	case O_TLS_CERT: c->tls_cert = arg; break;
+	case O_TLS_KEY: c->tls_key = arg; break;
+	case O_AUTH_SECRET: c->auth_secret_file = arg; break;
+	case O_MAX_CLIENTS:
+		if (parse_size(arg, &c->max_clients) < 0)
+			return "expected a number";
+		break;
+	case O_MAX_GROUPS:
+		if (parse_size(arg, &c->router.max_groups) < 0)
+			return "expected a number";
+		break;
+	case O_MAX_MEMBERS:
+		if (parse_size(arg, &c->router.max_group_members) < 0)
+			return "expected a number";
+		break;
+	case O_KEEP:
+		if (strcmp(arg, "none") == 0) c->router.keep = RV_KEEP_NONE;
+		else if (strcmp(arg, "groups") == 0) c->router.keep = RV_KEEP_GROUPS;
+		else if (strcmp(arg, "all") == 0) c->router.keep = RV_KEEP_ALL;
+		else return "expected none, groups or all";
+		break;
+	case O_MAX_QUEUE:
+		if (parse_size(arg, &c->max_queue) < 0 || c->max_queue < 65536)
+			return "expected a size of at least 64K (suffixes K, M, G)";
+		break;
+	case O_MAX_FRAME:
+		if (parse_size(arg, &c->max_frame) < 0 || c->max_frame < 1024 || c->max_frame > (256u << 20))
+			return "expected a size from 1K to 256M";
+		break;
+	case O_HANDSHAKE:
+		if (parse_secs(arg, &c->handshake_timeout) < 0 || c->handshake_timeout == 0)
+			return "expected a positive number of seconds";
+		break;
+	case O_IDLE:
+		if (parse_secs(arg, &c->idle_timeout) < 0)
+			return "expected a number of seconds";
+		break;
+	case O_TTL:
+		if (parse_secs(arg, &a->ttl) < 0 || a->ttl == 0)
+			return "expected a positive number of seconds";
+		break;
+	case RV_OPT_VERBOSE: a->verbosity++; break;
+	case RV_OPT_QUIET: a->verbosity = 0; break;
+	}
+	return NULL;
+}
+
+static void log_line(enum rv_log_level level, const char *line, void *ud)
+{
+	(void)ud;
+	static const char *names[] = { "error", "warning", "info", "debug" };
+	fprintf(stderr, "rvserver: %s%s%s\n", level <= RV_LOG_WARN ? names[level] : "",
+		level <= RV_LOG_WARN ? ": " : "", line);
+}
+
+static int cmd_token(struct args *a, const char *id)
+{
+	char secret[512], token[RV_TOKEN_MAX];
+	size_t len = 0;
+	const char *env = getenv("RV_AUTH_SECRET");
+
+	if (!rv_id_valid(id))
+		rv_cli_usage_error(&tool, "'%s' is not a valid id (1-64 characters [A-Za-z0-9._@-])", id);
+	if (a->conf.auth_secret_file) {
+		int rc = rv_secret_read(a->conf.auth_secret_file, secret, sizeof secret, &len);
+		if (rc < 0) {
+			fprintf(stderr, "rvserver: cannot read %s: %s\n", a->conf.auth_secret_file,
+				rc == -EINVAL ? "empty" : rv_strerror(rc));
+			return RV_EXIT_FAIL;
+		}
+	} else if (env && *env) {
+		len = strlen(env);
+		if (len >= sizeof secret)
+			len = sizeof secret - 1;
+		memcpy(secret, env, len);
+	} else {
+		rv_cli_usage_error(&tool, "token needs --auth-secret-file FILE or env RV_AUTH_SECRET");
+	}
+	if (rv_token_make(secret, len, id, (int64_t)time(NULL) + (int64_t)a->ttl, token, sizeof token) < 0)
+		return RV_EXIT_FAIL;
+	printf("%s\n", token);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct args a = {
+		.conf = {
+			.listen = "0.0.0.0", .port = 7350, .udp_port = -1,
+			.max_queue = 8u << 20, .max_frame = RV_FRAME_DEFAULT_MAX_BODY,
+			.handshake_timeout = 10, .idle_timeout = 90,
+		},
+		.verbosity = 1, .ttl = 86400,
+	};
+	int npos = rv_cli_parse(&tool, argc, argv, on_opt, &a);
+	const char *cmd = npos ? argv[0] : "serve";
+
+	if (strcmp(cmd, "token") == 0) {
+		if (npos != 2)
+			rv_cli_usage_error(&tool, "token takes one ID");
+		return cmd_token(&a, argv[1]);
+	}
+	if (strcmp(cmd, "serve") != 0)
+		rv_cli_usage_error(&tool, "unknown command '%s'", cmd);
+	if (npos > 1)
+		rv_cli_usage_error(&tool, "unexpected argument '%s'", argv[1]);
+
+	rv_log_set(a.verbosity >= 3 ? RV_LOG_DEBUG : a.verbosity == 2 ? RV_LOG_INFO :
+		   a.verbosity == 1 ? RV_LOG_WARN : RV_LOG_ERROR, log_line, NULL);
+	if (a.verbosity == 1)	/* the default shows info lines about clients too */
+		rv_log_set(RV_LOG_INFO, log_line, NULL);
+
+	struct server srv;
+	uv_loop_t *loop = uv_default_loop();
+	if (server_start(&srv, loop, &a.conf) < 0)
+		return RV_EXIT_FAIL;
+	if (a.verbosity > 0)
+		fprintf(stderr, "rvserver: ready on %s port %d (tcp%s, udp %d)%s\n", a.conf.listen,
+			srv.bound_port, srv.tls ? "+tls" : "", srv.bound_udp_port,
+			srv.secret_len ? "; tokens required" : "; no auth: anyone may connect");
+	uv_run(loop, UV_RUN_DEFAULT);
+	server_free(&srv);
+	return 0;
+}

@@ -1,0 +1,437 @@
+/* proto.c - the RV protocol on one connection: frames in, requests, routing. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "frame.h"
+#include "log.h"
+#include "server.h"
+#include "token.h"
+
+static const char *str(cJSON *h, const char *key)
+{
+	cJSON *v = cJSON_GetObjectItemCaseSensitive(h, key);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static uint64_t seq_of(cJSON *h)
+{
+	cJSON *v = cJSON_GetObjectItemCaseSensitive(h, "seq");
+	return cJSON_IsNumber(v) && v->valuedouble > 0 ? (uint64_t)v->valuedouble : 0;
+}
+
+static cJSON *ok_reply(uint64_t re)
+{
+	cJSON *h = cJSON_CreateObject();
+	cJSON_AddStringToObject(h, "type", "ok");
+	cJSON_AddNumberToObject(h, "re", (double)re);
+	return h;
+}
+
+static void bad_input(struct conn *c, const char *code, const char *msg)
+{
+	c->srv->n.bad_input++;
+	rv_info("closing connection: %s", msg);
+	conn_error(c, 0, code, msg);
+	conn_bye(c, code, msg);
+}
+
+/* ---- hello ---- */
+
+static int set_allowed(struct rv_client *cl, cJSON *ids)
+{
+	cJSON *it;
+	cJSON_ArrayForEach(it, ids) {
+		if (!cJSON_IsString(it) || !rv_id_valid(it->valuestring))
+			return -EINVAL;
+	}
+	rv_strv_free(&cl->allowed);
+	cl->allow_all = 0;
+	cJSON_ArrayForEach(it, ids)
+		if (rv_strv_add(&cl->allowed, it->valuestring) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
+static void do_hello(struct conn *c, cJSON *h)
+{
+	struct server *srv = c->srv;
+	const char *id = str(h, "id"), *role = str(h, "role");
+
+	if (!id || !rv_id_valid(id)) {
+		bad_input(c, "bad-request", "hello needs an id of 1-64 characters [A-Za-z0-9._@-]");
+		return;
+	}
+	if (role && strcmp(role, "recv") != 0 && strcmp(role, "send") != 0) {
+		bad_input(c, "bad-request", "role is recv or send");
+		return;
+	}
+	if (srv->secret_len) {
+		const char *why;
+		if (rv_token_check(srv->secret, srv->secret_len, id, str(h, "token"),
+				   wall_ms() / 1000, &why) < 0) {
+			srv->n.auth_failures++;
+			rv_info("auth failed for %s: %s", id, why);
+			conn_error(c, 0, "denied", why);
+			conn_bye(c, "denied", why);
+			return;
+		}
+	}
+	struct rv_client *cl = rv_router_attach(&srv->router, id);
+	if (!cl) {
+		bad_input(c, "internal", "out of memory");
+		return;
+	}
+	c->client = cl;
+	c->role = role && strcmp(role, "recv") == 0 ? ROLE_RECV : ROLE_SEND;
+	if (c->role == ROLE_RECV) {
+		struct conn *old = cl->recv;
+		cl->recv = c;
+		if (old) {
+			srv->n.replaced++;
+			rv_info("%s logged in again: replacing the older connection", id);
+			old->client = NULL;	/* it no longer counts for this id */
+			rv_router_detach(&srv->router, cl);
+			conn_bye(old, "replaced", "another connection logged in with this id");
+		}
+		cJSON *allow = cJSON_GetObjectItemCaseSensitive(h, "allow");
+		if (cJSON_IsArray(allow) && set_allowed(cl, allow) < 0) {
+			conn_error(c, 0, "bad-request", "allow lists valid ids");
+		}
+	}
+	cJSON *w = cJSON_CreateObject();
+	cJSON_AddStringToObject(w, "type", "welcome");
+	cJSON_AddStringToObject(w, "id", id);
+	cJSON_AddStringToObject(w, "server", "rvserver/" RV_VERSION);
+	cJSON_AddNumberToObject(w, "version", 1);
+	cJSON_AddNumberToObject(w, "ping", srv->conf.idle_timeout / 3);
+	cJSON_AddBoolToObject(w, "auth", srv->secret_len > 0);
+	cJSON_AddNumberToObject(w, "udp", srv->bound_udp_port);
+	conn_send_json(c, w);
+}
+
+/* ---- messages ---- */
+
+struct fanout {
+	const uint8_t *frame;
+	size_t len;
+	int n;
+};
+
+static void deliver(void *ud, struct rv_client *to)
+{
+	struct fanout *f = ud;
+	if (conn_send(to->recv, f->frame, f->len) == 0)
+		f->n++;
+}
+
+static int route_error(struct conn *c, uint64_t seq, int rc, const char *why)
+{
+	const char *code = rc == RV_EDENIED ? "not-allowed" :
+			   strcmp(why, "no such group") == 0 ? "no-such-group" :
+			   strcmp(why, "no default receivers") == 0 ? "no-receivers" : "no-such-client";
+	conn_error(c, seq, code, why);
+	return rc;
+}
+
+static void do_msg(struct conn *c, cJSON *h, const uint8_t *body, size_t blen)
+{
+	struct server *srv = c->srv;
+	uint64_t seq = seq_of(h);
+	const char *to = str(h, "to"), *group = str(h, "group"), *kind = str(h, "kind");
+	const char *why = NULL;
+
+	srv->n.msgs_in++;
+	if ((to && !rv_id_valid(to)) || (group && !rv_id_valid(group)) ||
+	    (kind && strlen(kind) > 32)) {
+		conn_error(c, seq, "bad-request", "to, group and kind must be valid names");
+		return;
+	}
+	/* The delivered header: the sender's, with from, time and an id added
+	 * and seq dropped. Built once, shared by every receiver. */
+	cJSON_DeleteItemFromObjectCaseSensitive(h, "seq");
+	cJSON_DeleteItemFromObjectCaseSensitive(h, "from");
+	cJSON_DeleteItemFromObjectCaseSensitive(h, "time");
+	cJSON_DeleteItemFromObjectCaseSensitive(h, "id");
+	cJSON_AddStringToObject(h, "from", c->client->id);
+	cJSON_AddNumberToObject(h, "time", (double)wall_ms());
+	cJSON_AddNumberToObject(h, "id", (double)++srv->msg_id);
+	rv_buf_reset(&srv->scratch);
+	if (rv_frame_append_json(&srv->scratch, h, body, blen) < 0) {
+		conn_error(c, seq, "too-large", "message too large");
+		return;
+	}
+	/* Copy: replies to the sender reuse the scratch buffer. */
+	size_t len = rv_buf_size(&srv->scratch);
+	uint8_t *frame = malloc(len);
+	if (!frame) {
+		conn_error(c, seq, "internal", "out of memory");
+		return;
+	}
+	memcpy(frame, rv_buf_head(&srv->scratch), len);
+	struct fanout f = { frame, len, 0 };
+	int rc = rv_router_route(&srv->router, c->client, to, group, deliver, &f, &why);
+	free(frame);
+	if (rc < 0) {
+		route_error(c, seq, rc, why);
+		return;
+	}
+	srv->n.deliveries += (uint64_t)f.n;
+	if (seq && !c->closing) {
+		cJSON *ok = ok_reply(seq);
+		cJSON_AddNumberToObject(ok, "delivered", f.n);
+		conn_send_json(c, ok);
+	}
+}
+
+/* ---- groups ---- */
+
+static cJSON *member_ids(const struct rv_group *g, int with_state)
+{
+	cJSON *a = cJSON_CreateArray();
+	for (size_t i = 0; g && i < g->n; i++) {
+		if (!with_state) {
+			cJSON_AddItemToArray(a, cJSON_CreateString(g->members[i]->id));
+			continue;
+		}
+		cJSON *m = cJSON_CreateObject();
+		cJSON_AddStringToObject(m, "id", g->members[i]->id);
+		cJSON_AddBoolToObject(m, "online", g->members[i]->recv != NULL);
+		cJSON_AddItemToArray(a, m);
+	}
+	return a;
+}
+
+static void do_join(struct conn *c, cJSON *h, int join)
+{
+	struct server *srv = c->srv;
+	uint64_t seq = seq_of(h);
+	const char *g = str(h, "group");
+	if (!g || !rv_id_valid(g)) {
+		conn_error(c, seq, "bad-request", "group must be 1-64 characters [A-Za-z0-9._@-]");
+		return;
+	}
+	int rc = join ? rv_router_join(&srv->router, c->client, g)
+		      : rv_router_leave(&srv->router, c->client, g);
+	if (rc == RV_ELIMIT) {
+		conn_error(c, seq, "limit", rv_router_group(&srv->router, g)
+			   ? "the group is full (--max-group-members)"
+			   : "too many groups on this server (--max-groups)");
+		return;
+	}
+	if (rc == RV_ENOTFOUND) {
+		conn_error(c, seq, "not-member", "not a member of that group");
+		return;
+	}
+	if (rc < 0) {
+		conn_error(c, seq, "internal", rv_strerror(rc));
+		return;
+	}
+	cJSON *ok = ok_reply(seq);
+	cJSON_AddStringToObject(ok, "group", g);
+	if (join)
+		cJSON_AddItemToObject(ok, "members", member_ids(rv_router_group(&srv->router, g), 0));
+	conn_send_json(c, ok);
+}
+
+static void do_members(struct conn *c, cJSON *h)
+{
+	uint64_t seq = seq_of(h);
+	const char *g = str(h, "group");
+	const struct rv_group *grp = g ? rv_router_group(&c->srv->router, g) : NULL;
+	if (!grp) {
+		conn_error(c, seq, "no-such-group", "no such group");
+		return;
+	}
+	cJSON *ok = ok_reply(seq);
+	cJSON_AddStringToObject(ok, "group", g);
+	cJSON_AddItemToObject(ok, "members", member_ids(grp, 1));
+	conn_send_json(c, ok);
+}
+
+static void do_groups(struct conn *c, cJSON *h)
+{
+	struct rv_router *r = &c->srv->router;
+	cJSON *ok = ok_reply(seq_of(h)), *a = cJSON_CreateArray();
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(h, "all"))) {
+		size_t i = 0;
+		struct rv_group *g;
+		while ((g = rv_map_next(&r->groups, &i, NULL))) {
+			cJSON *o = cJSON_CreateObject();
+			cJSON_AddStringToObject(o, "name", g->name);
+			cJSON_AddNumberToObject(o, "members", (double)g->n);
+			cJSON_AddItemToArray(a, o);
+		}
+	} else {
+		for (size_t i = 0; i < c->client->ngroups; i++) {
+			cJSON *o = cJSON_CreateObject();
+			cJSON_AddStringToObject(o, "name", c->client->groups[i]->name);
+			cJSON_AddNumberToObject(o, "members", (double)c->client->groups[i]->n);
+			cJSON_AddItemToArray(a, o);
+		}
+	}
+	cJSON_AddItemToObject(ok, "groups", a);
+	conn_send_json(c, ok);
+}
+
+/* contacts (default receivers) and allow (allowed senders) share a shape. */
+static void do_list(struct conn *c, cJSON *h, int allow)
+{
+	uint64_t seq = seq_of(h);
+	struct rv_client *cl = c->client;
+	struct rv_strv *l = allow ? &cl->allowed : &cl->contacts;
+	const char *op = str(h, "op");
+	cJSON *ids = cJSON_GetObjectItemCaseSensitive(h, "ids"), *it;
+
+	if (!op)
+		op = "list";
+	cJSON_ArrayForEach(it, ids) {
+		if (!cJSON_IsString(it) || !rv_id_valid(it->valuestring)) {
+			conn_error(c, seq, "bad-request", "ids must be valid client ids");
+			return;
+		}
+	}
+	if (strcmp(op, "add") == 0) {
+		if (allow && cl->allow_all) {
+			cl->allow_all = 0;	/* the first add starts a list */
+			rv_strv_free(l);
+		}
+		cJSON_ArrayForEach(it, ids)
+			if (l->n >= 1024 || rv_strv_add(l, it->valuestring) < 0) {
+				conn_error(c, seq, "limit", "at most 1024 ids");
+				return;
+			}
+	} else if (strcmp(op, "del") == 0) {
+		cJSON_ArrayForEach(it, ids)
+			rv_strv_del(l, it->valuestring);
+	} else if (allow && strcmp(op, "all") == 0) {
+		cl->allow_all = 1;
+		rv_strv_free(l);
+	} else if (allow && strcmp(op, "none") == 0) {
+		cl->allow_all = 0;
+		rv_strv_free(l);
+	} else if (strcmp(op, "list") != 0) {
+		conn_error(c, seq, "bad-request", allow ? "op is list, add, del, all or none"
+						     : "op is list, add or del");
+		return;
+	}
+	cJSON *ok = ok_reply(seq), *a = cJSON_CreateArray();
+	for (size_t i = 0; i < l->n; i++)
+		cJSON_AddItemToArray(a, cJSON_CreateString(l->v[i]));
+	if (allow)
+		cJSON_AddBoolToObject(ok, "all", cl->allow_all);
+	cJSON_AddItemToObject(ok, "ids", a);
+	conn_send_json(c, ok);
+}
+
+/* ---- dispatch ---- */
+
+void proto_frame(struct conn *c, const uint8_t *frame, size_t len)
+{
+	struct server *srv = c->srv;
+	struct rv_frame_view v;
+	const char *type;
+	int err;
+
+	long n = rv_frame_decode(frame, len, srv->conf.max_frame, &v);
+	if (n <= 0 || (size_t)n != len) {
+		bad_input(c, "bad-frame", "malformed frame");
+		return;
+	}
+	srv->n.frames_in++;
+	cJSON *h = rv_frame_header(&v, &type, &err);
+	if (!h) {
+		bad_input(c, "bad-frame", "frame header is not a JSON object with a type");
+		return;
+	}
+	if (!c->client) {
+		if (strcmp(type, "hello") == 0)
+			do_hello(c, h);
+		else
+			bad_input(c, "bad-request", "the first frame must be hello");
+	} else if (strcmp(type, "msg") == 0) {
+		do_msg(c, h, v.body, v.body_len);
+	} else if (strcmp(type, "join") == 0 || strcmp(type, "leave") == 0) {
+		do_join(c, h, type[0] == 'j');
+	} else if (strcmp(type, "members") == 0) {
+		do_members(c, h);
+	} else if (strcmp(type, "groups") == 0) {
+		do_groups(c, h);
+	} else if (strcmp(type, "contacts") == 0 || strcmp(type, "allow") == 0) {
+		do_list(c, h, type[0] == 'a');
+	} else if (strcmp(type, "ping") == 0) {
+		cJSON *p = cJSON_CreateObject();
+		cJSON_AddStringToObject(p, "type", "pong");
+		if (seq_of(h))
+			cJSON_AddNumberToObject(p, "re", (double)seq_of(h));
+		conn_send_json(c, p);
+	} else if (strcmp(type, "pong") == 0) {
+		/* activity is enough */
+	} else if (strcmp(type, "bye") == 0) {
+		conn_bye(c, "bye", "goodbye");
+	} else if (strcmp(type, "hello") == 0) {
+		conn_error(c, seq_of(h), "bad-request", "already said hello");
+	} else {
+		conn_error(c, seq_of(h), "bad-request", "unknown frame type");
+	}
+	cJSON_Delete(h);
+}
+
+/* Bytes of the RV protocol after the preface: cut them into frames. Whole
+ * frames are handled where they lie; only an incomplete tail is copied. */
+void rv_input(struct conn *c, const uint8_t *data, size_t len)
+{
+	struct server *srv = c->srv;
+	const uint8_t *p = data;
+	size_t n = len;
+	int buffered = rv_buf_size(&c->in) > 0;
+
+	if (buffered) {
+		if (rv_buf_append(&c->in, data, len) < 0) {
+			bad_input(c, "too-large", "frame too large");
+			return;
+		}
+		p = rv_buf_head(&c->in);
+		n = rv_buf_size(&c->in);
+	}
+	size_t used = 0;
+	while (!c->closing && c->state == CONN_RV) {
+		struct rv_frame_view v;
+		long fl = rv_frame_decode(p + used, n - used, srv->conf.max_frame, &v);
+		if (fl == 0)
+			break;
+		if (fl < 0) {
+			bad_input(c, fl == RV_ETOOBIG ? "too-large" : "bad-frame",
+				  fl == RV_ETOOBIG ? "frame too large" : "malformed frame");
+			return;
+		}
+		proto_frame(c, p + used, (size_t)fl);
+		used += (size_t)fl;
+	}
+	if (c->closing)
+		return;
+	if (buffered) {
+		rv_buf_consume(&c->in, used);
+		if (rv_buf_size(&c->in) == 0)
+			rv_buf_free(&c->in);
+	} else if (used < n && rv_buf_append(&c->in, p + used, n - used) < 0) {
+		bad_input(c, "too-large", "frame too large");
+	}
+}
+
+/* Membership events from the router, to each member's receiving connection. */
+void proto_event(void *ud, struct rv_client *to, enum rv_event_type type,
+		 const struct rv_group *g, const struct rv_client *who)
+{
+	(void)ud;
+	struct conn *c = to->recv;
+	if (!c)
+		return;
+	cJSON *h = cJSON_CreateObject();
+	cJSON_AddStringToObject(h, "type", type == RV_EV_JOINED ? "joined" : "left");
+	cJSON_AddStringToObject(h, "group", g->name);
+	cJSON_AddStringToObject(h, "id", who->id);
+	cJSON_AddNumberToObject(h, "time", (double)wall_ms());
+	conn_send_json(c, h);
+}

@@ -1,0 +1,472 @@
+/* server.c - listeners, connections, protocol sniffing, timeouts, shutdown. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+
+#include "cli.h"
+#include "err.h"
+#include "frame.h"
+#include "log.h"
+#include "server.h"
+#include "token.h"
+
+uint64_t now_ms(const struct server *srv)
+{
+	return uv_now(srv->loop);
+}
+
+int64_t wall_ms(void)
+{
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static void conn_closed(struct rv_stream *s, int reason)
+{
+	struct conn *c = s->ud;
+	struct server *srv = c->srv;
+
+	if (reason && reason != RV_ECLOSED)
+		rv_debug("connection closed: %s", rv_strerror(reason));
+	if (c->client) {
+		if (c->client->recv == c)
+			c->client->recv = NULL;
+		rv_router_detach(&srv->router, c->client);
+	}
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	srv->nconns--;
+	rv_buf_free(&c->in);
+	if (c->http) {
+		rv_http_req_free(c->http);
+		free(c->http);
+	}
+	rv_ws_free(c->ws);
+	free(c);
+}
+
+/* Close C now (bad input, timeout): queued output is dropped. */
+static void conn_drop(struct conn *c, int reason)
+{
+	c->closing = 1;
+	c->state = CONN_DONE;
+	rv_stream_close(&c->s, reason);
+}
+
+int conn_send(struct conn *c, const uint8_t *frame, size_t len)
+{
+	struct server *srv = c->srv;
+	int rc;
+
+	if (c->closing)
+		return RV_ECLOSED;
+	if (c->ws) {
+		rc = rv_ws_send(c->ws, RV_WS_BINARY, frame, len);
+		if (rc == 0) {
+			rv_buf_reset(&srv->wsbuf);
+			rv_ws_take(c->ws, &srv->wsbuf);
+			rc = rv_stream_write(&c->s, rv_buf_head(&srv->wsbuf), rv_buf_size(&srv->wsbuf));
+		}
+	} else {
+		rc = rv_stream_write(&c->s, frame, len);
+	}
+	if (rc == RV_ETOOBIG) {
+		/* A slow consumer: its queue is full. Drop it, never block others. */
+		srv->n.slow_drops++;
+		rv_info("dropping slow consumer %s (%zu bytes queued)",
+			c->client ? c->client->id : "?", rv_stream_queued(&c->s));
+		conn_drop(c, RV_ETOOBIG);
+		return rc;
+	}
+	if (rc == 0) {
+		srv->n.frames_out++;
+		srv->n.bytes_out += len;
+	}
+	return rc;
+}
+
+int conn_send_json(struct conn *c, cJSON *hdr)
+{
+	struct server *srv = c->srv;
+	rv_buf_reset(&srv->scratch);
+	int rc = rv_frame_append_json(&srv->scratch, hdr, NULL, 0);
+	cJSON_Delete(hdr);
+	if (rc == 0)
+		rc = conn_send(c, rv_buf_head(&srv->scratch), rv_buf_size(&srv->scratch));
+	return rc;
+}
+
+void conn_error(struct conn *c, uint64_t re, const char *code, const char *msg)
+{
+	cJSON *h = cJSON_CreateObject();
+	cJSON_AddStringToObject(h, "type", "error");
+	if (re)
+		cJSON_AddNumberToObject(h, "re", (double)re);
+	cJSON_AddStringToObject(h, "code", code);
+	cJSON_AddStringToObject(h, "message", msg);
+	conn_send_json(c, h);
+}
+
+void conn_bye(struct conn *c, const char *code, const char *msg)
+{
+	if (c->closing)
+		return;
+	if (c->state == CONN_RV || c->state == CONN_WS) {
+		cJSON *h = cJSON_CreateObject();
+		cJSON_AddStringToObject(h, "type", "bye");
+		cJSON_AddStringToObject(h, "code", code);
+		cJSON_AddStringToObject(h, "message", msg);
+		conn_send_json(c, h);
+		if (c->ws) {
+			rv_ws_close(c->ws, 1000, code);
+			rv_buf_reset(&c->srv->wsbuf);
+			rv_ws_take(c->ws, &c->srv->wsbuf);
+			rv_stream_write(&c->s, rv_buf_head(&c->srv->wsbuf), rv_buf_size(&c->srv->wsbuf));
+		}
+	}
+	if (c->closing)
+		return;
+	c->closing = 1;
+	c->state = CONN_DONE;
+	rv_stream_end(&c->s);
+}
+
+/* The first bytes decide the protocol: "RVP1", an HTTP method, or TLS. */
+static void sniff(struct conn *c, const uint8_t *data, size_t len)
+{
+	struct server *srv = c->srv;
+	const uint8_t *p = data;
+	size_t n = len;
+
+	if (rv_buf_size(&c->in) || len < RV_PREFACE_LEN) {
+		if (rv_buf_append(&c->in, data, len) < 0) {
+			conn_drop(c, RV_ETOOBIG);
+			return;
+		}
+		p = rv_buf_head(&c->in);
+		n = rv_buf_size(&c->in);
+	}
+	if (!c->tls_seen && n >= 1 && p[0] == 0x16) {
+		if (!srv->tls) {
+			srv->n.bad_input++;
+			rv_info("TLS ClientHello but no --tls-cert: closing");
+			conn_drop(c, RV_ETLS);
+			return;
+		}
+		c->tls_seen = 1;
+		/* Copy out: the engine may call back into sniff with plaintext. */
+		uint8_t *copy = malloc(n);
+		if (!copy) {
+			conn_drop(c, -ENOMEM);
+			return;
+		}
+		memcpy(copy, p, n);
+		rv_buf_free(&c->in);
+		int rc = rv_stream_start_tls(&c->s, srv->tls, copy, n);
+		free(copy);
+		if (rc < 0)
+			conn_drop(c, rc);
+		return;
+	}
+	if (n < RV_PREFACE_LEN)
+		return;
+	if (memcmp(p, RV_PREFACE, RV_PREFACE_LEN) == 0) {
+		c->state = CONN_RV;
+		uint8_t *rest = NULL;
+		size_t rn = n - RV_PREFACE_LEN;
+		if (rn && !(rest = malloc(rn))) {
+			conn_drop(c, -ENOMEM);
+			return;
+		}
+		if (rn)
+			memcpy(rest, p + RV_PREFACE_LEN, rn);
+		rv_buf_free(&c->in);
+		if (rn)
+			rv_input(c, rest, rn);
+		free(rest);
+		return;
+	}
+	if (p[0] >= 'A' && p[0] <= 'Z') {
+		c->state = CONN_HTTP;
+		uint8_t *all = malloc(n);
+		if (!all) {
+			conn_drop(c, -ENOMEM);
+			return;
+		}
+		memcpy(all, p, n);
+		rv_buf_free(&c->in);
+		http_input(c, all, n);
+		free(all);
+		return;
+	}
+	srv->n.bad_input++;
+	rv_info("unknown protocol: closing");
+	conn_drop(c, RV_EPROTO);
+}
+
+static void conn_read(struct rv_stream *s, const uint8_t *data, size_t len)
+{
+	struct conn *c = s->ud;
+	c->srv->n.bytes_in += len;
+	c->last_rx = now_ms(c->srv);
+	c->pinged = 0;
+	switch (c->state) {
+	case CONN_SNIFF: sniff(c, data, len); break;
+	case CONN_RV: rv_input(c, data, len); break;
+	case CONN_HTTP: http_input(c, data, len); break;
+	case CONN_WS: ws_input(c, data, len); break;
+	default: break;
+	}
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+	struct server *srv = server->data;
+	if (status < 0) {
+		rv_warn("accept: %s", uv_strerror(status));
+		return;
+	}
+	struct conn *c = calloc(1, sizeof *c);
+	if (!c)
+		return;
+	c->srv = srv;
+	if (rv_stream_init(&srv->io, &c->s, srv->conf.max_queue, conn_read, conn_closed, c) < 0) {
+		free(c);
+		return;
+	}
+	rv_buf_init(&c->in, srv->conf.max_frame + RV_FRAME_PREFIX + RV_FRAME_MAX_HEADER + RV_IO_READ_SIZE);
+	c->next = srv->conns;
+	if (srv->conns)
+		srv->conns->prev = c;
+	srv->conns = c;
+	srv->nconns++;
+	srv->n.conns_total++;
+	c->last_rx = now_ms(srv);
+	if (rv_stream_accept(&c->s, server) < 0 || srv->stopping) {
+		conn_drop(c, 0);
+		return;
+	}
+	if (srv->conf.max_clients && srv->nconns > srv->conf.max_clients) {
+		srv->n.refused_full++;
+		rv_info("connection refused: --max-clients %zu reached", srv->conf.max_clients);
+		conn_drop(c, RV_ELIMIT);
+	}
+}
+
+/* Once a second: handshake deadlines, pings, idle timeouts. */
+static void on_sweep(uv_timer_t *t)
+{
+	struct server *srv = t->data;
+	uint64_t now = now_ms(srv);
+	uint64_t hs = (uint64_t)(srv->conf.handshake_timeout * 1000);
+	uint64_t idle = (uint64_t)(srv->conf.idle_timeout * 1000);
+
+	for (struct conn *c = srv->conns, *next; c; c = next) {
+		next = c->next;
+		if (c->closing)
+			continue;
+		uint64_t quiet = now - c->last_rx;
+		if (!c->client) {
+			if (quiet >= hs) {
+				srv->n.bad_input++;
+				if (c->state == CONN_RV || c->state == CONN_WS)
+					conn_error(c, 0, "timeout", "no hello before the handshake timeout");
+				conn_bye(c, "timeout", "handshake timeout");
+				if (!c->closing)
+					conn_drop(c, RV_ETIMEOUT);
+			}
+			continue;
+		}
+		if (idle && quiet >= idle) {
+			conn_bye(c, "idle", "no traffic within the idle timeout");
+		} else if (idle && quiet >= idle / 3 && !c->pinged) {
+			cJSON *h = cJSON_CreateObject();
+			cJSON_AddStringToObject(h, "type", "ping");
+			conn_send_json(c, h);
+			c->pinged = 1;
+		}
+	}
+}
+
+static void on_stop_timer(uv_timer_t *t)
+{
+	struct server *srv = t->data;
+	for (struct conn *c = srv->conns, *next; c; c = next) {
+		next = c->next;
+		rv_stream_close(&c->s, 0);
+	}
+	uv_stop(srv->loop);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	server_stop(h->data, signum == SIGINT ? "interrupted" : "terminated");
+}
+
+void server_stop(struct server *srv, const char *why)
+{
+	if (srv->stopping)
+		return;
+	srv->stopping = 1;
+	rv_info("shutting down (%s), telling %zu connections", why, srv->nconns);
+	uv_close((uv_handle_t *)&srv->tcp, NULL);
+	if (!uv_is_closing((uv_handle_t *)&srv->udp))
+		uv_close((uv_handle_t *)&srv->udp, NULL);
+	for (struct conn *c = srv->conns, *next; c; c = next) {
+		next = c->next;
+		conn_bye(c, "shutdown", "the server is shutting down");
+	}
+	uv_timer_stop(&srv->sweep);
+	/* Give the byes up to a second to leave, then close what remains. */
+	uv_timer_start(&srv->stop_timer, on_stop_timer, srv->nconns ? 1000 : 0, 0);
+}
+
+static int write_port_file(const char *path, int tcp, int udp)
+{
+	char tmp[4096];
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	if (!f)
+		return -errno;
+	fprintf(f, "%d\n%d\n", tcp, udp);
+	if (fclose(f) != 0)
+		return -errno;
+	return rename(tmp, path) < 0 ? -errno : 0;
+}
+
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static void on_udp_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	struct server *srv = h->data;
+	(void)hint;
+	buf->base = (char *)srv->io.rbuf;
+	buf->len = sizeof srv->io.rbuf;
+}
+
+static void on_udp(uv_udp_t *h, ssize_t n, const uv_buf_t *buf,
+		   const struct sockaddr *addr, unsigned flags)
+{
+	/* Media arrives here once the media issue lands; until then, count it. */
+	(void)buf; (void)addr; (void)flags;
+	struct server *srv = h->data;
+	if (n > 0)
+		srv->n.bytes_in += (uint64_t)n;
+}
+
+static int bound_port(uv_handle_t *h, int udp)
+{
+	struct sockaddr_storage ss;
+	int len = sizeof ss;
+	int rc = udp ? uv_udp_getsockname((uv_udp_t *)h, (struct sockaddr *)&ss, &len)
+		     : uv_tcp_getsockname((uv_tcp_t *)h, (struct sockaddr *)&ss, &len);
+	if (rc < 0)
+		return rc;
+	return ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+					: ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+int server_start(struct server *srv, uv_loop_t *loop, const struct server_conf *conf)
+{
+	struct sockaddr_storage ss;
+	char err[256];
+	int rc;
+
+	memset(srv, 0, sizeof *srv);
+	srv->conf = *conf;
+	srv->loop = loop;
+	srv->started_ms = (uint64_t)wall_ms();
+	rv_buf_init(&srv->scratch, conf->max_frame + RV_FRAME_PREFIX + RV_FRAME_MAX_HEADER);
+	rv_buf_init(&srv->wsbuf, conf->max_frame + RV_FRAME_PREFIX + RV_FRAME_MAX_HEADER + 64);
+	rv_router_init(&srv->router, &conf->router, proto_event, srv);
+	raise_nofile();
+
+	if (conf->auth_secret_file) {
+		rc = rv_secret_read(conf->auth_secret_file, srv->secret, sizeof srv->secret, &srv->secret_len);
+		if (rc < 0) {
+			rv_error("cannot read --auth-secret-file %s: %s", conf->auth_secret_file,
+				 rc == -EINVAL ? "empty" : rv_strerror(rc));
+			return rc;
+		}
+	}
+	if (conf->tls_cert || conf->tls_key) {
+		if (!conf->tls_cert || !conf->tls_key) {
+			rv_error("--tls-cert and --tls-key go together");
+			return -EINVAL;
+		}
+		rc = rv_tls_ctx_server_new(&srv->tls, conf->tls_cert, conf->tls_key, NULL, err, sizeof err);
+		if (rc < 0) {
+			rv_error("TLS: %s", err);
+			return rc;
+		}
+	}
+	if ((rc = rv_io_init(&srv->io, loop)) < 0)
+		return rc;
+	if (uv_ip4_addr(conf->listen, conf->port, (struct sockaddr_in *)&ss) < 0 &&
+	    uv_ip6_addr(conf->listen, conf->port, (struct sockaddr_in6 *)&ss) < 0) {
+		rv_error("cannot listen on '%s': not an IP address", conf->listen);
+		return -EINVAL;
+	}
+	uv_tcp_init(loop, &srv->tcp);
+	srv->tcp.data = srv;
+	if ((rc = uv_tcp_bind(&srv->tcp, (struct sockaddr *)&ss, 0)) < 0 ||
+	    (rc = uv_listen((uv_stream_t *)&srv->tcp, 1024, on_connection)) < 0) {
+		rv_error("cannot listen on %s port %d: %s", conf->listen, conf->port, uv_strerror(rc));
+		return rc;
+	}
+	srv->bound_port = bound_port((uv_handle_t *)&srv->tcp, 0);
+
+	int udp_port = conf->udp_port < 0 ? srv->bound_port : conf->udp_port;
+	if (ss.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)udp_port);
+	else
+		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)udp_port);
+	uv_udp_init(loop, &srv->udp);
+	srv->udp.data = srv;
+	if ((rc = uv_udp_bind(&srv->udp, (struct sockaddr *)&ss, 0)) < 0) {
+		rv_error("cannot bind UDP %s port %d: %s", conf->listen, udp_port, uv_strerror(rc));
+		return rc;
+	}
+	srv->bound_udp_port = bound_port((uv_handle_t *)&srv->udp, 1);
+	uv_udp_recv_start(&srv->udp, on_udp_alloc, on_udp);
+
+	uv_timer_init(loop, &srv->sweep);
+	srv->sweep.data = srv;
+	uv_timer_start(&srv->sweep, on_sweep, 1000, 1000);
+	uv_timer_init(loop, &srv->stop_timer);
+	srv->stop_timer.data = srv;
+	uv_signal_init(loop, &srv->sigint);
+	uv_signal_init(loop, &srv->sigterm);
+	srv->sigint.data = srv->sigterm.data = srv;
+	uv_signal_start(&srv->sigint, on_signal, SIGINT);
+	uv_signal_start(&srv->sigterm, on_signal, SIGTERM);
+
+	if (conf->port_file && (rc = write_port_file(conf->port_file, srv->bound_port, srv->bound_udp_port)) < 0) {
+		rv_error("cannot write --port-file %s: %s", conf->port_file, rv_strerror(rc));
+		return rc;
+	}
+	return 0;
+}
+
+void server_free(struct server *srv)
+{
+	rv_router_free(&srv->router);
+	rv_buf_free(&srv->scratch);
+	rv_buf_free(&srv->wsbuf);
+	rv_tls_ctx_free(srv->tls);
+}

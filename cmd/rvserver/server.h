@@ -1,0 +1,101 @@
+/* server.h - rvserver's state: listeners, connections, counters. */
+#ifndef RVSERVER_SERVER_H
+#define RVSERVER_SERVER_H
+
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "buf.h"
+#include "http.h"
+#include "router.h"
+#include "stream.h"
+#include "tls.h"
+#include "ws.h"
+
+struct server_conf {
+	const char *listen;           /* address to bind */
+	int port, udp_port;           /* udp_port -1: same as port */
+	const char *port_file;
+	const char *tls_cert, *tls_key;
+	const char *auth_secret_file;
+	size_t max_queue;             /* per-connection output cap */
+	size_t max_frame;             /* body cap */
+	size_t max_clients;           /* connections; 0 = no limit */
+	double handshake_timeout, idle_timeout;
+	struct rv_router_conf router;
+};
+
+enum conn_state { CONN_SNIFF, CONN_RV, CONN_HTTP, CONN_WS, CONN_DONE };
+enum conn_role { ROLE_NONE, ROLE_SEND, ROLE_RECV };
+
+struct conn {
+	struct rv_stream s;           /* first: the stream's ud is the conn */
+	struct server *srv;
+	struct rv_client *client;     /* after hello */
+	struct rv_buf in;             /* bytes of a frame not yet complete */
+	struct rv_http_req *http;     /* while reading an HTTP request */
+	struct rv_ws *ws;             /* after a WebSocket upgrade */
+	struct conn *prev, *next;     /* every live connection */
+	uint64_t last_rx;             /* loop time (ms) of the last input */
+	uint8_t state, role, pinged, tls_seen, closing;
+};
+
+struct counters {
+	uint64_t conns_total, frames_in, frames_out, bytes_in, bytes_out;
+	uint64_t msgs_in, deliveries, slow_drops, bad_input, auth_failures, replaced;
+	uint64_t http_requests, refused_full;
+};
+
+struct server {
+	struct server_conf conf;
+	uv_loop_t *loop;
+	struct rv_io io;
+	uv_tcp_t tcp;
+	uv_udp_t udp;
+	uv_timer_t sweep;
+	uv_signal_t sigint, sigterm;
+	uv_timer_t stop_timer;
+	struct rv_tls_ctx *tls;
+	struct rv_router router;
+	struct conn *conns;
+	size_t nconns;
+	struct rv_buf scratch;        /* one outgoing frame being built */
+	struct rv_buf wsbuf;          /* a frame wrapped for WebSocket */
+	char secret[512];
+	size_t secret_len;
+	uint64_t msg_id;
+	uint64_t started_ms;
+	int stopping;
+	int bound_port, bound_udp_port;
+	struct counters n;
+};
+
+int server_start(struct server *srv, uv_loop_t *loop, const struct server_conf *conf);
+/* server_stop - tell every client, close, and end the loop. */
+void server_stop(struct server *srv, const char *why);
+void server_free(struct server *srv);
+
+/* Send one whole frame (FRAME: LEN bytes) to C, wrapped for WebSocket if
+ * needed. A slow consumer past its cap is dropped. */
+int conn_send(struct conn *c, const uint8_t *frame, size_t len);
+/* Build a frame from HDR (consumed) and send it. */
+int conn_send_json(struct conn *c, cJSON *hdr);
+/* Send an error frame; RE is the request seq or 0. */
+void conn_error(struct conn *c, uint64_t re, const char *code, const char *msg);
+/* Tell C why and close it once the message is out. */
+void conn_bye(struct conn *c, const char *code, const char *msg);
+
+/* http.c */
+void http_input(struct conn *c, const uint8_t *data, size_t len);
+void ws_input(struct conn *c, const uint8_t *data, size_t len);
+/* proto.c */
+void rv_input(struct conn *c, const uint8_t *data, size_t len);
+void proto_frame(struct conn *c, const uint8_t *frame, size_t len);
+void proto_event(void *ud, struct rv_client *to, enum rv_event_type type,
+		 const struct rv_group *g, const struct rv_client *who);
+
+uint64_t now_ms(const struct server *srv);
+int64_t wall_ms(void);
+
+#endif

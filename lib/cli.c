@@ -1,0 +1,644 @@
+/* cli.c - option parsing, generated help/man/completions, output helpers. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+#include <uv.h>
+
+#include "cli.h"
+#include "err.h"
+
+static const struct {
+	int code;
+	const char *meaning;
+} exit_table[] = {
+	{ RV_EXIT_OK, "success" },
+	{ RV_EXIT_FAIL, "failure not covered below" },
+	{ RV_EXIT_USAGE, "usage error: bad option or argument" },
+	{ RV_EXIT_CONNECT, "cannot connect: name resolution, connection refused, TLS handshake" },
+	{ RV_EXIT_DENIED, "denied: authentication, a receiver's allowed senders, a limit, an unknown target" },
+	{ RV_EXIT_REPLACED, "replaced: another login with the same id took over" },
+	{ RV_EXIT_TIMEOUT, "timeout: a wait ran out" },
+	{ RV_EXIT_LOST, "connection lost, or the server shut down" },
+};
+
+/* ---- parsing ---- */
+
+static const struct rv_opt *find_long(const struct rv_tool *t, const char *name, size_t n)
+{
+	for (const struct rv_opt *o = t->opts; o->longopt || o->shortopt; o++)
+		if (o->longopt && strlen(o->longopt) == n && strncmp(o->longopt, name, n) == 0)
+			return o;
+	return NULL;
+}
+
+static const struct rv_opt *find_short(const struct rv_tool *t, char c)
+{
+	for (const struct rv_opt *o = t->opts; o->longopt || o->shortopt; o++)
+		if (o->shortopt == c)
+			return o;
+	return NULL;
+}
+
+void rv_cli_usage_error(const struct rv_tool *t, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "%s: ", t->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry '%s --help' for more information.\n", t->name);
+	exit(RV_EXIT_USAGE);
+}
+
+static void apply(const struct rv_tool *t, const struct rv_opt *o, const char *arg,
+		  rv_opt_fn fn, void *ud)
+{
+	if (o->key == RV_OPT_HELP) {
+		rv_cli_help(t, stdout);
+		exit(0);
+	}
+	if (o->key == RV_OPT_VERSION) {
+		printf("%s %s\n", t->name, RV_VERSION);
+		exit(0);
+	}
+	const char *err = fn(ud, o->key, arg);
+	if (err)
+		rv_cli_usage_error(t, "%s%s%s: %s", o->longopt ? "--" : "-",
+				   o->longopt ? o->longopt : (char[]){ o->shortopt, 0 },
+				   "", err);
+}
+
+int rv_cli_parse(const struct rv_tool *t, int argc, char **argv, rv_opt_fn fn, void *ud)
+{
+	int npos = 0, only_pos = 0;
+
+	for (int i = 1; i < argc; i++) {
+		char *a = argv[i];
+		if (only_pos || a[0] != '-' || a[1] == 0) {
+			argv[npos++] = a;
+			continue;
+		}
+		if (strcmp(a, "--") == 0) {
+			only_pos = 1;
+			continue;
+		}
+		if (a[1] == '-') {
+			const char *name = a + 2, *eq = strchr(name, '=');
+			size_t n = eq ? (size_t)(eq - name) : strlen(name);
+			if (strncmp(name, "dump", n) == 0 && n == 4 && eq) {
+				exit(rv_cli_dump(t, eq + 1, stdout) < 0 ? RV_EXIT_USAGE : 0);
+			}
+			const struct rv_opt *o = find_long(t, name, n);
+			if (!o)
+				rv_cli_usage_error(t, "unknown option '--%.*s'", (int)n, name);
+			const char *arg = NULL;
+			if (o->arg) {
+				if (eq)
+					arg = eq + 1;
+				else if (i + 1 < argc)
+					arg = argv[++i];
+				else
+					rv_cli_usage_error(t, "option '--%s' needs %s", o->longopt, o->arg);
+			} else if (eq) {
+				rv_cli_usage_error(t, "option '--%s' takes no value", o->longopt);
+			}
+			apply(t, o, arg, fn, ud);
+			continue;
+		}
+		for (char *p = a + 1; *p; p++) {	/* bundled short options */
+			const struct rv_opt *o = find_short(t, *p);
+			if (!o)
+				rv_cli_usage_error(t, "unknown option '-%c'", *p);
+			if (!o->arg) {
+				apply(t, o, NULL, fn, ud);
+				continue;
+			}
+			const char *arg = p[1] ? p + 1 : (i + 1 < argc ? argv[++i] : NULL);
+			if (!arg)
+				rv_cli_usage_error(t, "option '-%c' needs %s", *p, o->arg);
+			apply(t, o, arg, fn, ud);
+			break;
+		}
+	}
+	argv[npos] = NULL;
+	return npos;
+}
+
+int rv_cli_choice(const char *choices, const char *arg)
+{
+	size_t n = strlen(arg);
+	for (const char *p = choices; *p;) {
+		const char *bar = strchr(p, '|');
+		size_t len = bar ? (size_t)(bar - p) : strlen(p);
+		if (len == n && strncmp(p, arg, n) == 0)
+			return 1;
+		if (!bar)
+			break;
+		p = bar + 1;
+	}
+	return 0;
+}
+
+/* ---- help ---- */
+
+static void opt_label(const struct rv_opt *o, char *buf, size_t len)
+{
+	if (o->shortopt && o->longopt)
+		snprintf(buf, len, "-%c, --%s%s%s", o->shortopt, o->longopt,
+			 o->arg ? " " : "", o->arg ? o->arg : "");
+	else if (o->longopt)
+		snprintf(buf, len, "    --%s%s%s", o->longopt, o->arg ? " " : "", o->arg ? o->arg : "");
+	else
+		snprintf(buf, len, "-%c%s%s", o->shortopt, o->arg ? " " : "", o->arg ? o->arg : "");
+}
+
+void rv_cli_help(const struct rv_tool *t, FILE *f)
+{
+	char label[96];
+
+	fprintf(f, "Usage: %s %s\n%s\n", t->name, t->usage, t->summary);
+	if (t->cmds) {
+		fprintf(f, "\nCommands:\n");
+		for (const struct rv_subcmd *c = t->cmds; c->name; c++) {
+			snprintf(label, sizeof label, "%s %s", c->name, c->args ? c->args : "");
+			fprintf(f, "  %-30s %s\n", label, c->help);
+		}
+	}
+	fprintf(f, "\nOptions:\n");
+	for (const struct rv_opt *o = t->opts; o->longopt || o->shortopt; o++) {
+		opt_label(o, label, sizeof label);
+		fprintf(f, "  %-30s %s", label, o->help);
+		if (o->env)
+			fprintf(f, " [env %s]", o->env);
+		fputc('\n', f);
+	}
+	if (t->footer)
+		fprintf(f, "\n%s\n", t->footer);
+	fprintf(f, "\nExit status:");
+	for (size_t i = 0; i < sizeof exit_table / sizeof *exit_table; i++)
+		fprintf(f, "%s %d %s", i ? "," : "", exit_table[i].code,
+			i == 0 ? "ok" : i == 1 ? "failure" : i == 2 ? "usage" :
+			i == 3 ? "cannot connect" : i == 4 ? "denied" : i == 5 ? "replaced" :
+			i == 6 ? "timeout" : "connection lost");
+	fprintf(f, ".\nSee %s(1).\n", t->name);
+}
+
+/* ---- generated documentation ---- */
+
+/* Man-page text: escape backslashes and leading dots/quotes, hyphens. */
+static void man_text(FILE *f, const char *s)
+{
+	if (*s == '.' || *s == '\'')
+		fputs("\\&", f);
+	for (; *s; s++) {
+		if (*s == '\\')
+			fputs("\\e", f);
+		else if (*s == '-')
+			fputs("\\-", f);
+		else
+			fputc(*s, f);
+	}
+}
+
+static void dump_man(const struct rv_tool *t, FILE *f)
+{
+	fprintf(f, ".SH SYNOPSIS\n.B %s\n", t->name);
+	man_text(f, t->usage);
+	fputc('\n', f);
+	if (t->cmds) {
+		fprintf(f, ".SH COMMANDS\n");
+		for (const struct rv_subcmd *c = t->cmds; c->name; c++) {
+			fprintf(f, ".TP\n.B %s", c->name);
+			if (c->args && *c->args) {
+				fputs(" \"", f);
+				man_text(f, c->args);
+				fputc('"', f);
+			}
+			fputc('\n', f);
+			man_text(f, c->help);
+			fputc('\n', f);
+		}
+	}
+	fprintf(f, ".SH OPTIONS\n");
+	for (const struct rv_opt *o = t->opts; o->longopt || o->shortopt; o++) {
+		fprintf(f, ".TP\n");
+		if (o->shortopt)
+			fprintf(f, ".BR \\-%c%s", o->shortopt, o->longopt ? " \", \" " : "");
+		else
+			fprintf(f, ".B ");
+		if (o->longopt)
+			fprintf(f, "\\-\\-%s", o->longopt);
+		if (o->arg) {
+			fputs(" \" \" \"", f);
+			man_text(f, o->arg);
+			fputc('"', f);
+		}
+		fputc('\n', f);
+		man_text(f, o->help);
+		fputc('\n', f);
+		if (o->env)
+			fprintf(f, "Also set by the environment variable\n.BR %s .\n", o->env);
+	}
+	fprintf(f, ".SH EXIT STATUS\n");
+	for (size_t i = 0; i < sizeof exit_table / sizeof *exit_table; i++) {
+		fprintf(f, ".TP\n.B %d\n", exit_table[i].code);
+		man_text(f, exit_table[i].meaning);
+		fputc('\n', f);
+	}
+}
+
+static void words(FILE *f, const struct rv_tool *t, int longs)
+{
+	int first = 1;
+	for (const struct rv_opt *o = t->opts; o->longopt || o->shortopt; o++) {
+		if (longs && o->longopt)
+			fprintf(f, "%s--%s", first ? "" : " ", o->longopt);
+		else if (!longs && o->shortopt)
+			fprintf(f, "%s-%c", first ? "" : " ", o->shortopt);
+		else
+			continue;
+		first = 0;
+	}
+}
+
+static void bash_choices(FILE *f, const char *c)
+{
+	for (; *c; c++)
+		fputc(*c == '|' ? ' ' : *c, f);
+}
+
+static void dump_bash(const struct rv_tool *t, FILE *f)
+{
+	fprintf(f, "# bash completion for %s; generated by '%s --dump=bash'\n", t->name, t->name);
+	fprintf(f, "_%s()\n{\n\tlocal cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}\n", t->name);
+	fprintf(f, "\tcase $prev in\n");
+	for (const struct rv_opt *o = t->opts; o->longopt || o->shortopt; o++) {
+		if (!o->arg)
+			continue;
+		fputs("\t", f);
+		if (o->shortopt)
+			fprintf(f, "-%c%s", o->shortopt, o->longopt ? "|" : "");
+		if (o->longopt)
+			fprintf(f, "--%s", o->longopt);
+		fputs(")\n\t\t", f);
+		if (o->complete && strcmp(o->complete, "file") == 0)
+			fputs("COMPREPLY=($(compgen -f -- \"$cur\"))", f);
+		else if (o->complete && strcmp(o->complete, "dir") == 0)
+			fputs("COMPREPLY=($(compgen -d -- \"$cur\"))", f);
+		else if (o->complete && strcmp(o->complete, "host") == 0)
+			fputs("COMPREPLY=($(compgen -A hostname -- \"$cur\"))", f);
+		else if (o->complete && strchr(o->complete, '|')) {
+			fputs("COMPREPLY=($(compgen -W \"", f);
+			bash_choices(f, o->complete);
+			fputs("\" -- \"$cur\"))", f);
+		} else
+			fputs("COMPREPLY=()", f);
+		fputs("\n\t\treturn;;\n", f);
+	}
+	fprintf(f, "\tesac\n\tif [[ $cur == -* ]]; then\n\t\tCOMPREPLY=($(compgen -W \"");
+	words(f, t, 1);
+	fputc(' ', f);
+	words(f, t, 0);
+	fprintf(f, "\" -- \"$cur\"))\n\t\treturn\n\tfi\n");
+	if (t->cmds) {
+		fprintf(f, "\tlocal i\n\tfor ((i = 1; i < COMP_CWORD; i++)); do\n");
+		fprintf(f, "\t\tcase ${COMP_WORDS[i]} in -*) ;; *) return;; esac\n\tdone\n");
+		fprintf(f, "\tCOMPREPLY=($(compgen -W \"");
+		for (const struct rv_subcmd *c = t->cmds; c->name; c++)
+			fprintf(f, "%s%s", c == t->cmds ? "" : " ", c->name);
+		fprintf(f, "\" -- \"$cur\"))\n");
+	} else {
+		fprintf(f, "\tCOMPREPLY=($(compgen -f -- \"$cur\"))\n");
+	}
+	fprintf(f, "}\ncomplete -F _%s %s\n", t->name, t->name);
+}
+
+static void quoted_help(FILE *f, const char *s, int zsh)
+{
+	for (; *s; s++) {
+		if (*s == '\'')
+			fputs("'\\''", f);
+		else if (zsh && (*s == '[' || *s == ']' || *s == ':'))
+			fprintf(f, "\\%c", *s);
+		else
+			fputc(*s, f);
+	}
+}
+
+static void dump_zsh(const struct rv_tool *t, FILE *f)
+{
+	fprintf(f, "#compdef %s\n# zsh completion for %s; generated by '%s --dump=zsh'\n\n",
+		t->name, t->name, t->name);
+	fprintf(f, "_arguments -s -S \\\n");
+	for (const struct rv_opt *o = t->opts; o->longopt || o->shortopt; o++) {
+		const char *action = "";
+		char choices[256] = "";
+		if (o->complete && strcmp(o->complete, "file") == 0)
+			action = "_files";
+		else if (o->complete && strcmp(o->complete, "dir") == 0)
+			action = "_files -/";
+		else if (o->complete && strcmp(o->complete, "host") == 0)
+			action = "_hosts";
+		else if (o->complete && strchr(o->complete, '|')) {
+			snprintf(choices, sizeof choices, "(%s)", o->complete);
+			for (char *p = choices; *p; p++)
+				if (*p == '|')
+					*p = ' ';
+			action = choices;
+		}
+		fputs("\t'", f);
+		if (o->shortopt && o->longopt)
+			fprintf(f, "(-%c --%s)'{-%c,--%s}'", o->shortopt, o->longopt, o->shortopt, o->longopt);
+		else if (o->longopt)
+			fprintf(f, "--%s", o->longopt);
+		else
+			fprintf(f, "-%c", o->shortopt);
+		fputc('[', f);
+		quoted_help(f, o->help, 1);
+		fputc(']', f);
+		if (o->arg)
+			fprintf(f, ":%s:%s", o->arg, action);
+		fputs("' \\\n", f);
+	}
+	if (t->cmds) {
+		fputs("\t'1:command:((", f);
+		for (const struct rv_subcmd *c = t->cmds; c->name; c++) {
+			fprintf(f, "%s%s\\:\"", c == t->cmds ? "" : " ", c->name);
+			for (const char *p = c->help; *p; p++) {
+				if (*p == '\'')
+					fputs("'\\''", f);
+				else if (*p == '"' || *p == ':' || *p == '\\')
+					fprintf(f, "\\%c", *p);
+				else
+					fputc(*p, f);
+			}
+			fputc('"', f);
+		}
+		fputs("))' \\\n\t'*::argument:_files'\n", f);
+	} else {
+		fputs("\t'*:file:_files'\n", f);
+	}
+}
+
+static void dump_fish(const struct rv_tool *t, FILE *f)
+{
+	fprintf(f, "# fish completion for %s; generated by '%s --dump=fish'\n", t->name, t->name);
+	if (t->cmds) {
+		fprintf(f, "complete -c %s -f\n", t->name);
+		for (const struct rv_subcmd *c = t->cmds; c->name; c++) {
+			fprintf(f, "complete -c %s -n __fish_use_subcommand -a %s -d '", t->name, c->name);
+			quoted_help(f, c->help, 0);
+			fputs("'\n", f);
+		}
+	}
+	for (const struct rv_opt *o = t->opts; o->longopt || o->shortopt; o++) {
+		fprintf(f, "complete -c %s", t->name);
+		if (o->shortopt)
+			fprintf(f, " -s %c", o->shortopt);
+		if (o->longopt)
+			fprintf(f, " -l %s", o->longopt);
+		if (o->arg) {
+			if (o->complete && strcmp(o->complete, "file") == 0)
+				fputs(" -r -F", f);
+			else if (o->complete && strcmp(o->complete, "dir") == 0)
+				fputs(" -r -a '(__fish_complete_directories)'", f);
+			else if (o->complete && strcmp(o->complete, "host") == 0)
+				fputs(" -x -a '(__fish_print_hostnames)'", f);
+			else if (o->complete && strchr(o->complete, '|')) {
+				fputs(" -x -a '", f);
+				bash_choices(f, o->complete);
+				fputc('\'', f);
+			} else
+				fputs(" -x", f);
+		}
+		fputs(" -d '", f);
+		quoted_help(f, o->help, 0);
+		fputs("'\n", f);
+	}
+}
+
+int rv_cli_dump(const struct rv_tool *t, const char *what, FILE *f)
+{
+	if (strcmp(what, "man") == 0)
+		dump_man(t, f);
+	else if (strcmp(what, "bash") == 0)
+		dump_bash(t, f);
+	else if (strcmp(what, "zsh") == 0)
+		dump_zsh(t, f);
+	else if (strcmp(what, "fish") == 0)
+		dump_fish(t, f);
+	else {
+		fprintf(stderr, "%s: --dump takes man, bash, zsh or fish\n", t->name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int rv_cli_exit_for(int err)
+{
+	switch (err) {
+	case 0: return RV_EXIT_OK;
+	case RV_EDENIED: case RV_ENOTFOUND: case RV_ELIMIT: return RV_EXIT_DENIED;
+	case RV_EREPLACED: return RV_EXIT_REPLACED;
+	case RV_ETIMEOUT: return RV_EXIT_TIMEOUT;
+	case RV_ECLOSED: return RV_EXIT_LOST;
+	case RV_ETLS: case -EHOSTUNREACH: case -ENETUNREACH:
+	case UV_EAI_NONAME: case UV_EAI_AGAIN: case UV_EAI_FAIL: case UV_ECONNREFUSED:
+	case UV_ETIMEDOUT: case UV_ENOTCONN:
+		return RV_EXIT_CONNECT;
+	}
+	return RV_EXIT_FAIL;
+}
+
+/* ---- output ---- */
+
+static int out_json;
+
+static void check_stdout(void)
+{
+	if (ferror(stdout) || fflush(stdout) != 0) {
+		if (errno == EPIPE) {	/* the reader went away: end quietly */
+			signal(SIGPIPE, SIG_DFL);
+			raise(SIGPIPE);
+		}
+		exit(RV_EXIT_FAIL);
+	}
+}
+
+void rv_out_init(int json)
+{
+	out_json = json;
+	signal(SIGPIPE, SIG_IGN);
+}
+
+int rv_out_json_mode(void)
+{
+	return out_json;
+}
+
+void rv_out_line(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	check_stdout();
+}
+
+void rv_out_obj(cJSON *obj)
+{
+	char *s = cJSON_PrintUnformatted(obj);
+	cJSON_Delete(obj);
+	if (s) {
+		fputs(s, stdout);
+		putchar('\n');
+		free(s);
+	}
+	check_stdout();
+}
+
+void rv_out_bytes(const void *p, size_t n)
+{
+	fwrite(p, 1, n, stdout);
+	check_stdout();
+}
+
+static const char *diag_tool = "rv";
+static int diag_level = 1;
+
+void rv_diag_init(const char *tool, int verbosity)
+{
+	diag_tool = tool;
+	diag_level = verbosity;
+}
+
+void rv_diag(int level, const char *fmt, ...)
+{
+	if (level > diag_level)
+		return;
+	va_list ap;
+	fprintf(stderr, "%s: ", diag_tool);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* ---- client options ---- */
+
+int rv_parse_hostport(const char *s, char *host, size_t hostlen, int *port)
+{
+	const char *colon;
+	size_t n;
+
+	if (*s == '[') {
+		const char *end = strchr(s, ']');
+		if (!end)
+			return -EINVAL;
+		n = (size_t)(end - s - 1);
+		if (n == 0 || n >= hostlen)
+			return -EINVAL;
+		memcpy(host, s + 1, n);
+		host[n] = 0;
+		colon = end[1] == ':' ? end + 1 : NULL;
+		if (end[1] && !colon)
+			return -EINVAL;
+	} else {
+		colon = strrchr(s, ':');
+		if (colon && strchr(s, ':') != colon)
+			colon = NULL;	/* a bare IPv6 address */
+		n = colon ? (size_t)(colon - s) : strlen(s);
+		if (n >= hostlen)
+			return -EINVAL;
+		memcpy(host, s, n);
+		host[n] = 0;
+		if (n == 0)
+			snprintf(host, hostlen, "127.0.0.1");
+	}
+	if (colon) {
+		char *end;
+		long p = strtol(colon + 1, &end, 10);
+		if (*end || p < 0 || p > 65535 || end == colon + 1)
+			return -EINVAL;
+		*port = (int)p;
+	}
+	return 0;
+}
+
+void rv_client_opts_init(struct rv_client_opts *o)
+{
+	memset(o, 0, sizeof *o);
+	snprintf(o->host, sizeof o->host, "127.0.0.1");
+	o->port = 7350;
+	o->verbosity = 1;
+	o->connect_timeout = 10;
+	const char *e = getenv("RV_SERVER");
+	if (e && *e)
+		rv_parse_hostport(e, o->host, sizeof o->host, &o->port);
+	e = getenv("RV_ID");
+	if (e && *e)
+		snprintf(o->id, sizeof o->id, "%s", e);
+	e = getenv("RV_TOKEN");
+	if (e && *e)
+		snprintf(o->token, sizeof o->token, "%s", e);
+}
+
+int rv_client_opt(struct rv_client_opts *o, int key, const char *arg, const char **err)
+{
+	switch (key) {
+	case RV_OPT_SERVER:
+		if (rv_parse_hostport(arg, o->host, sizeof o->host, &o->port) < 0)
+			*err = "expected HOST, HOST:PORT or [IPv6]:PORT";
+		return 1;
+	case RV_OPT_ID:
+		if (strlen(arg) == 0 || strlen(arg) >= sizeof o->id)
+			*err = "an id is 1 to 64 characters";
+		else
+			snprintf(o->id, sizeof o->id, "%s", arg);
+		return 1;
+	case RV_OPT_TLS: o->tls = 1; return 1;
+	case RV_OPT_CA: o->ca = arg; o->tls = 1; return 1;
+	case RV_OPT_INSECURE: o->insecure = 1; o->tls = 1; return 1;
+	case RV_OPT_TOKEN_FILE: o->token_file = arg; return 1;
+	case RV_OPT_JSON: o->json = 1; return 1;
+	case RV_OPT_VERBOSE: o->verbosity++; return 1;
+	case RV_OPT_QUIET: o->verbosity = 0; return 1;
+	case RV_OPT_TIMEOUT: {
+		char *end;
+		o->connect_timeout = strtod(arg, &end);
+		if (*end || o->connect_timeout <= 0)
+			*err = "expected a positive number of seconds";
+		return 1;
+	}
+	}
+	return 0;
+}
+
+const char *rv_client_opts_finish(struct rv_client_opts *o)
+{
+	if (o->token_file) {
+		FILE *f = fopen(o->token_file, "r");
+		if (!f)
+			return "cannot read the token file";
+		if (!fgets(o->token, sizeof o->token, f))
+			o->token[0] = 0;
+		fclose(f);
+		o->token[strcspn(o->token, "\r\n")] = 0;
+	}
+	if (!o->id[0]) {
+		unsigned char r[6];
+		if (RAND_bytes(r, sizeof r) != 1)
+			return "no random bytes for an id";
+		snprintf(o->id, sizeof o->id, "rv-%02x%02x%02x%02x%02x%02x",
+			 r[0], r[1], r[2], r[3], r[4], r[5]);
+	}
+	return NULL;
+}

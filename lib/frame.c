@@ -1,0 +1,87 @@
+/* frame.c - the RV frame codec. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "frame.h"
+
+static uint32_t get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+long rv_frame_decode(const uint8_t *p, size_t n, size_t max_body,
+		     struct rv_frame_view *v)
+{
+	if (n < RV_FRAME_PREFIX)
+		return 0;
+	uint32_t hlen = get_be32(p), blen = get_be32(p + 4);
+	if (hlen == 0)
+		return RV_EPROTO;
+	if (hlen > RV_FRAME_MAX_HEADER || blen > max_body)
+		return RV_ETOOBIG;
+	size_t total = RV_FRAME_PREFIX + (size_t)hlen + blen;
+	if (n < total)
+		return 0;
+	v->hdr = (const char *)p + RV_FRAME_PREFIX;
+	v->hdr_len = hlen;
+	v->body = p + RV_FRAME_PREFIX + hlen;
+	v->body_len = blen;
+	return (long)total;
+}
+
+cJSON *rv_frame_header(const struct rv_frame_view *v, const char **type, int *err)
+{
+	cJSON *h = cJSON_ParseWithLength(v->hdr, v->hdr_len);
+	if (!h || !cJSON_IsObject(h)) {
+		cJSON_Delete(h);
+		*err = RV_EJSON;
+		return NULL;
+	}
+	cJSON *t = cJSON_GetObjectItemCaseSensitive(h, "type");
+	if (!cJSON_IsString(t) || !t->valuestring[0]) {
+		cJSON_Delete(h);
+		*err = RV_EJSON;
+		return NULL;
+	}
+	*type = t->valuestring;
+	return h;
+}
+
+int rv_frame_append(struct rv_buf *out, const char *hdr, size_t hdr_len,
+		    const void *body, size_t body_len)
+{
+	if (hdr_len == 0 || hdr_len > RV_FRAME_MAX_HEADER || body_len > UINT32_MAX)
+		return RV_ETOOBIG;
+	size_t total = RV_FRAME_PREFIX + hdr_len + body_len;
+	uint8_t *dst = rv_buf_reserve(out, total);
+	if (!dst)
+		return total > out->cap ? RV_ETOOBIG : -ENOMEM;
+	put_be32(dst, (uint32_t)hdr_len);
+	put_be32(dst + 4, (uint32_t)body_len);
+	memcpy(dst + RV_FRAME_PREFIX, hdr, hdr_len);
+	if (body_len)
+		memcpy(dst + RV_FRAME_PREFIX + hdr_len, body, body_len);
+	rv_buf_commit(out, total);
+	return 0;
+}
+
+int rv_frame_append_json(struct rv_buf *out, const cJSON *hdr,
+			 const void *body, size_t body_len)
+{
+	char *text = cJSON_PrintUnformatted(hdr);
+	if (!text)
+		return -ENOMEM;
+	int rc = rv_frame_append(out, text, strlen(text), body, body_len);
+	free(text);
+	return rc;
+}

@@ -1,0 +1,56 @@
+/* frame.h - the RV frame codec, no I/O.
+ *
+ * On TCP (and inside TLS) a connection opens with the 4-byte preface "RVP1"
+ * from the client; after it, both directions carry frames:
+ *
+ *     u32 header length (big endian) | u32 body length (big endian)
+ *     header: one JSON object, UTF-8, at most RV_FRAME_MAX_HEADER bytes
+ *     body:   opaque bytes, at most the receiver's frame cap
+ *
+ * Over WebSocket each binary message is exactly one frame with the same
+ * layout. The header always has a string "type"; see rv-protocol(7). */
+#ifndef RV_FRAME_H
+#define RV_FRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cJSON.h>
+
+#include "buf.h"
+
+#define RV_PREFACE "RVP1"
+#define RV_PREFACE_LEN 4
+#define RV_FRAME_PREFIX 8
+#define RV_FRAME_MAX_HEADER 16384
+#define RV_FRAME_DEFAULT_MAX_BODY (1024 * 1024)
+
+/* A frame found in a byte range; pointers alias the input. */
+struct rv_frame_view {
+	const char *hdr;
+	size_t hdr_len;
+	const uint8_t *body;
+	size_t body_len;
+};
+
+/* rv_frame_decode - look for one whole frame at the start of P[0..N).
+ * Returns its total size (> 0) and fills V, 0 when more bytes are needed,
+ * or RV_ETOOBIG when a length is past its cap (header RV_FRAME_MAX_HEADER,
+ * body MAX_BODY) or RV_EPROTO for an empty header. */
+long rv_frame_decode(const uint8_t *p, size_t n, size_t max_body,
+		     struct rv_frame_view *v);
+
+/* rv_frame_header - parse V's header. Returns a new cJSON object owned by
+ * the caller (cJSON_Delete) and sets *TYPE to its "type" string (owned by
+ * the object), or NULL with *ERR set (RV_EJSON: not a JSON object with a
+ * string "type"). */
+cJSON *rv_frame_header(const struct rv_frame_view *v, const char **type, int *err);
+
+/* rv_frame_append - append one frame (HDR: LEN bytes of JSON text) to OUT. */
+int rv_frame_append(struct rv_buf *out, const char *hdr, size_t hdr_len,
+		    const void *body, size_t body_len);
+/* rv_frame_append_json - the same with the header printed from a cJSON object. */
+int rv_frame_append_json(struct rv_buf *out, const cJSON *hdr,
+			 const void *body, size_t body_len);
+
+#endif

@@ -1,0 +1,54 @@
+/* http.h - HTTP/1.1 request parsing (http-parser) and responses, no I/O.
+ *
+ * rv_http_parse() consumes bytes incrementally until one request's head (and
+ * body, if any, up to a cap) is complete. Everything is capped: the head at
+ * RV_HTTP_MAX_HEAD bytes, the path at RV_HTTP_MAX_PATH, bodies at the cap
+ * passed to rv_http_req_init. */
+#ifndef RV_HTTP_H
+#define RV_HTTP_H
+
+#include <stddef.h>
+
+#include "buf.h"
+
+#define RV_HTTP_MAX_HEAD 8192
+#define RV_HTTP_MAX_PATH 1024
+
+struct rv_http_req {
+	char method[16];
+	char path[RV_HTTP_MAX_PATH];   /* the request target, NUL-terminated */
+	char host[256];
+	char ws_key[64];               /* Sec-WebSocket-Key, "" if absent */
+	char ws_protocol[128];         /* Sec-WebSocket-Protocol, "" if absent */
+	char authorization[512];
+	int ws_version;                /* Sec-WebSocket-Version, 0 if absent */
+	int upgrade_websocket;         /* Upgrade: websocket + Connection: upgrade */
+	int keep_alive;
+	int complete;                  /* 1 once the whole request was read */
+	struct rv_buf body;            /* the body, capped */
+	void *parser;                  /* internal */
+	size_t head_bytes;
+	int err;
+};
+
+/* rv_http_req_init - ready REQ for one request; BODY_CAP caps the body. */
+int rv_http_req_init(struct rv_http_req *req, size_t body_cap);
+void rv_http_req_free(struct rv_http_req *req);
+/* rv_http_parse - feed LEN bytes. Returns the number of bytes consumed
+ * (bytes after a complete request are not consumed: they belong to the next
+ * protocol, e.g. WebSocket frames) or RV_EHTTP / RV_ETOOBIG. Check
+ * req->complete after each call. */
+long rv_http_parse(struct rv_http_req *req, const char *data, size_t len);
+
+/* rv_http_ws_accept - the Sec-WebSocket-Accept value for KEY (RFC 6455). */
+void rv_http_ws_accept(const char *key, char out[29]);
+/* rv_http_respond - append a full response (status line, Content-Type,
+ * Content-Length, Connection: close, body) to OUT. */
+int rv_http_respond(struct rv_buf *out, int status, const char *content_type,
+		    const void *body, size_t len);
+/* rv_http_ws_upgrade - append the 101 Switching Protocols response. */
+int rv_http_ws_upgrade(struct rv_buf *out, const char *key, const char *protocol);
+/* rv_http_status_text - "OK", "Not Found", ... */
+const char *rv_http_status_text(int status);
+
+#endif

@@ -1,0 +1,24 @@
+/* token.h - rvserver auth tokens.
+ *
+ * A token proves that whoever holds the shared secret let ID connect until
+ * EXPIRY (unix seconds): "v1.EXPIRY.SIG", SIG being the base64url (no
+ * padding) HMAC-SHA256 of "ID.EXPIRY" keyed with the secret. */
+#ifndef RV_TOKEN_H
+#define RV_TOKEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RV_TOKEN_MAX 128
+
+/* rv_token_make - write the token for ID valid until EXPIRY into OUT. */
+int rv_token_make(const void *secret, size_t secret_len, const char *id,
+		  int64_t expiry, char *out, size_t outlen);
+/* rv_token_check - 0 when TOKEN is valid for ID at time NOW; RV_EDENIED with
+ * *WHY ("expired", "bad signature", "malformed") otherwise. */
+int rv_token_check(const void *secret, size_t secret_len, const char *id,
+		   const char *token, int64_t now, const char **why);
+/* rv_secret_read - read a secret file (trailing newline dropped) into BUF. */
+int rv_secret_read(const char *path, char *buf, size_t len, size_t *outlen);
+
+#endif
