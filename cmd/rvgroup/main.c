@@ -1,0 +1,153 @@
+/* rvgroup - group membership and chat in the shell: options, dispatch. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "log.h"
+#include "router.h"
+#include "rvgroup.h"
+
+enum { O_ALLOW = 1, O_RECONNECT, O_COUNT };
+
+static const struct rv_opt opts[] = {
+	RV_CLIENT_OPTS,
+	{ O_ALLOW, 0, "allow", "ID,...", "join/listen: accept messages only from these senders", NULL, NULL },
+	{ O_RECONNECT, 0, "reconnect", NULL, "reconnect with backoff after a lost connection and rejoin", NULL, NULL },
+	{ O_COUNT, 'c', "count", "N", "join/listen: exit after N messages", NULL, NULL },
+	{ 0 }
+};
+
+static const struct rv_subcmd cmds[] = {
+	{ "join", "GROUP...", "join groups: stdin lines go to the group, the group comes to stdout" },
+	{ "listen", "", "print everything addressed to this id" },
+	{ "post", "GROUP [TEXT...]", "post TEXT (or each stdin line) to a group" },
+	{ "say", "ID [TEXT...]", "send TEXT (or each stdin line) to one client" },
+	{ "members", "GROUP", "list a group's members" },
+	{ "groups", "", "list the groups on the server" },
+	{ "contacts", "list|add|del [ID...]", "show or change this id's default receivers" },
+	{ "allow", "list|add|del|all|none [ID...]", "show or change who may send to this id" },
+	{ NULL, NULL, NULL }
+};
+
+static const struct rv_tool tool = {
+	.name = "rvgroup",
+	.summary = "Group membership and chat through rvserver, from the shell.",
+	.usage = "[OPTION...] COMMAND [ARG...]",
+	.opts = opts,
+	.cmds = cmds,
+	.footer = "In join, a line \"#GROUP text\" posts to one of several joined groups and\n"
+		  "\"@ID text\" sends to one client. Text output: \"[group] from: text\",\n"
+		  "\"[@from] text\" for direct messages, \"* id joined group\", \"* id left group\".",
+};
+
+static const char *on_opt(void *ud, int key, const char *arg)
+{
+	struct app *a = ud;
+	const char *err = NULL;
+	if (rv_client_opt(&a->co, key, arg, &err))
+		return err;
+	switch (key) {
+	case O_ALLOW: a->allow = arg; break;
+	case O_RECONNECT: a->reconnect = 1; break;
+	case O_COUNT: {
+		char *end;
+		a->count = strtol(arg, &end, 10);
+		if (*end || a->count <= 0)
+			return "expected a positive number";
+		break;
+	}
+	}
+	return NULL;
+}
+
+void app_finish(struct app *a, int code)
+{
+	if (a->done)
+		return;
+	a->done = 1;
+	a->exit_code = code;
+	input_stop(a);
+	if (a->sess)
+		rv_session_close(a->sess);
+}
+
+void app_fail(struct app *a, int err, const char *what, cJSON *reply)
+{
+	const char *msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(reply, "message"));
+	if (!a->done)
+		rv_say_error("%s: %s", what, msg ? msg : rv_strerror(err));
+	app_finish(a, rv_cli_exit_for(err));
+}
+
+static void log_line(enum rv_log_level level, const char *line, void *ud)
+{
+	(void)ud;
+	rv_diag(level <= RV_LOG_WARN ? 0 : level == RV_LOG_INFO ? 2 : 3, "%s", line);
+}
+
+static int valid_args(struct app *a)
+{
+	const char *c = a->cmd;
+	int n = a->nargs;
+	if (!strcmp(c, "join"))
+		return n >= 1;
+	if (!strcmp(c, "post") || !strcmp(c, "say"))
+		return n >= 1;
+	if (!strcmp(c, "members"))
+		return n == 1;
+	if (!strcmp(c, "listen") || !strcmp(c, "groups"))
+		return n == 0;
+	return 1;	/* contacts, allow: checked when sent */
+}
+
+int main(int argc, char **argv)
+{
+	struct app *a = calloc(1, sizeof *a);
+	if (!a)
+		return RV_EXIT_FAIL;
+	rv_client_opts_init(&a->co);
+	int npos = rv_cli_parse(&tool, argc, argv, on_opt, a);
+	if (npos == 0)
+		rv_cli_usage_error(&tool, "missing command");
+	a->cmd = argv[0];
+	a->args = argv + 1;
+	a->nargs = npos - 1;
+	const struct rv_subcmd *c = cmds;
+	while (c->name && strcmp(c->name, a->cmd) != 0)
+		c++;
+	if (!c->name)
+		rv_cli_usage_error(&tool, "unknown command '%s'", a->cmd);
+	if (!valid_args(a))
+		rv_cli_usage_error(&tool, "usage: rvgroup %s %s", c->name, c->args);
+	for (int i = 0; i < a->nargs && (!strcmp(a->cmd, "join") || i == 0) &&
+			strcmp(a->cmd, "contacts") && strcmp(a->cmd, "allow"); i++)
+		if (!rv_id_valid(a->args[i]))
+			rv_cli_usage_error(&tool, "'%s' is not a valid name (1-64 characters [A-Za-z0-9._@-])",
+					   a->args[i]);
+	const char *err = rv_client_opts_finish(&a->co);
+	if (err)
+		rv_cli_usage_error(&tool, "%s", err);
+
+	rv_diag_init("rvgroup", a->co.verbosity);
+	rv_log_set(a->co.verbosity >= 3 ? RV_LOG_DEBUG : a->co.verbosity == 2 ? RV_LOG_INFO : RV_LOG_WARN,
+		   log_line, NULL);
+	rv_out_init(a->co.json);
+	if (a->co.tls) {
+		char msg[256];
+		if (rv_tls_ctx_client_new(&a->tls, a->co.ca, a->co.insecure, NULL, msg, sizeof msg) < 0) {
+			rv_say_error("TLS: %s", msg);
+			return RV_EXIT_CONNECT;
+		}
+	}
+	a->loop = uv_default_loop();
+	int code;
+	if (!strcmp(a->cmd, "join"))
+		code = chat_run(a, 0);
+	else if (!strcmp(a->cmd, "listen"))
+		code = chat_run(a, 1);
+	else
+		code = cmds_run(a);
+	rv_tls_ctx_free(a->tls);
+	free(a);
+	return code;
+}
