@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# check.sh - what `make check` runs: install what is missing, build with gcc
+# and clang, then unit (cmocka), CLI (bats, real processes on 127.0.0.1),
+# a short fuzz pass, and the unit and CLI suites again under ASan+UBSan.
+# Ends with one line: "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+FUZZ_SECONDS=${FUZZ_SECONDS:-15}
+JOBS=${JOBS:-2}
+pass=0 fail=0 skip=0
+failed=()
+log=$(mktemp -d /tmp/rvkit-check.XXXXXX)
+
+step() { printf '== %s\n' "$*"; }
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); failed+=("$1"); printf 'FAILED: %s\n' "$1"; }
+
+# Count a TAP stream: "ok N", "not ok N", "ok N # skip".
+tap() {
+	local name=$1 file=$2 p f s
+	p=$(grep -cE '^ok [0-9]+' "$file" || true)
+	s=$(grep -cE '^ok [0-9]+.*# (skip|SKIP)' "$file" || true)
+	f=$(grep -cE '^not ok [0-9]+' "$file" || true)
+	pass=$((pass + p - s)); fail=$((fail + f)); skip=$((skip + s))
+	if [ "$f" -gt 0 ]; then
+		failed+=("$name:")
+		grep -E '^not ok' "$file" | sed 's/^/  /'
+		grep -E '^not ok' "$file" | sed "s/^/$name: /" >>"$log/failures"
+	fi
+	printf '%s: %d passed, %d failed, %d skipped\n' "$name" $((p - s)) "$f" "$s"
+}
+
+step "dependencies"
+scripts/deps.sh --quiet-if-ok || { echo "0 passed, 1 failed"; exit 1; }
+
+step "build (gcc)"
+if make -s -j"$JOBS" all units >"$log/gcc.log" 2>&1; then ok; else cat "$log/gcc.log"; bad "gcc build"; echo "$pass passed, $fail failed"; exit 1; fi
+step "build (clang, -Werror)"
+if make -s -j"$JOBS" CC=clang all units >"$log/clang.log" 2>&1; then ok; else cat "$log/clang.log"; bad "clang build"; fi
+
+run_units() {	# $1 build dir, $2 label
+	for t in "$1"/tests/test_*; do
+		[ -x "$t" ] || continue
+		CMOCKA_MESSAGE_OUTPUT=TAP timeout 120 "$t" >"$log/unit.tap" 2>"$log/unit.err"
+		local rc=$?
+		tap "$2 $(basename "$t")" "$log/unit.tap"
+		if [ $rc -ne 0 ] && ! grep -qE '^not ok' "$log/unit.tap"; then
+			cat "$log/unit.err"; bad "$2 $(basename "$t") (exit $rc)"
+		fi
+	done
+}
+
+run_cli() {	# $1 bin dir, $2 label
+	local files=(tests/cli/*.bats)
+	[ -e "${files[0]}" ] || return 0
+	RV_BIN="$PWD/$1" timeout 900 bats --tap "${files[@]}" >"$log/cli.tap" 2>&1
+	tap "$2 cli" "$log/cli.tap"
+}
+
+step "unit tests"
+run_units build unit
+step "CLI tests"
+run_cli build/bin cli
+
+step "fuzz (${FUZZ_SECONDS}s each)"
+if make -s -j"$JOBS" fuzz >"$log/fuzz.log" 2>&1; then
+	for f in build-fuzz/fuzz_*; do
+		[ -x "$f" ] || continue
+		name=$(basename "$f")
+		corpus=$(mktemp -d "$log/corpus.XXXX")
+		[ -d "tests/fuzz/corpus/$name" ] && cp -r "tests/fuzz/corpus/$name/." "$corpus/"
+		if timeout $((FUZZ_SECONDS + 60)) "$f" -max_total_time="$FUZZ_SECONDS" -timeout=10 \
+			-rss_limit_mb=2048 "$corpus" >"$log/$name.log" 2>&1; then
+			ok; printf '%s: ok (%s)\n' "$name" "$(grep -oE '#[0-9]+' "$log/$name.log" | tail -1) runs"
+		else
+			tail -30 "$log/$name.log"; bad "fuzz $name"
+		fi
+	done
+else
+	cat "$log/fuzz.log"; bad "fuzz build"
+fi
+
+step "ASan+UBSan: build, unit and CLI tests"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+if make -s -j"$JOBS" SANITIZE=1 all units >"$log/san.log" 2>&1; then
+	ok
+	run_units build-san "asan unit"
+	run_cli build-san/bin "asan"
+else
+	cat "$log/san.log"; bad "sanitizer build"
+fi
+
+echo
+[ ${#failed[@]} -eq 0 ] || { echo "failures:"; printf '  %s\n' "${failed[@]}"; [ -f "$log/failures" ] && cat "$log/failures"; }
+if [ "$skip" -gt 0 ]; then echo "$pass passed, $fail failed, $skip skipped"; else echo "$pass passed, $fail failed"; fi
+[ "$fail" -eq 0 ]
