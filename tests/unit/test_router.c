@@ -174,7 +174,7 @@ static void map(void **state)
 {
 	(void)state;
 	struct rv_map m;
-	char keys[2000][8];
+	char keys[2000][16];
 	rv_map_init(&m);
 	for (int i = 0; i < 2000; i++) {
 		snprintf(keys[i], sizeof keys[i], "k%d", i);
