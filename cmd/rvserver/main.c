@@ -229,5 +229,6 @@ int main(int argc, char **argv)
 			srv.secret_len ? "; tokens required" : "; no auth: anyone may connect");
 	uv_run(loop, UV_RUN_DEFAULT);
 	server_free(&srv);
+	uv_loop_close(loop);
 	return 0;
 }

@@ -25,6 +25,8 @@ int64_t wall_ms(void)
 	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
+static void server_finish(struct server *srv);
+
 static void conn_closed(struct rv_stream *s, int reason)
 {
 	struct conn *c = s->ud;
@@ -51,6 +53,8 @@ static void conn_closed(struct rv_stream *s, int reason)
 	}
 	rv_ws_free(c->ws);
 	free(c);
+	if (srv->stopping && srv->nconns == 0)
+		server_finish(srv);
 }
 
 /* Close C now (bad input, timeout): queued output is dropped. */
@@ -296,6 +300,19 @@ static void on_sweep(uv_timer_t *t)
 	}
 }
 
+/* Everything is closed: close the remaining handles; uv_run then returns. */
+static void server_finish(struct server *srv)
+{
+	if (srv->finished)
+		return;
+	srv->finished = 1;
+	uv_close((uv_handle_t *)&srv->sweep, NULL);
+	uv_close((uv_handle_t *)&srv->stop_timer, NULL);
+	uv_close((uv_handle_t *)&srv->sigint, NULL);
+	uv_close((uv_handle_t *)&srv->sigterm, NULL);
+	rv_io_close(&srv->io);
+}
+
 static void on_stop_timer(uv_timer_t *t)
 {
 	struct server *srv = t->data;
@@ -303,7 +320,6 @@ static void on_stop_timer(uv_timer_t *t)
 		next = c->next;
 		rv_stream_close(&c->s, 0);
 	}
-	uv_stop(srv->loop);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -318,15 +334,18 @@ void server_stop(struct server *srv, const char *why)
 	srv->stopping = 1;
 	rv_info("shutting down (%s), telling %zu connections", why, srv->nconns);
 	uv_close((uv_handle_t *)&srv->tcp, NULL);
-	if (!uv_is_closing((uv_handle_t *)&srv->udp))
-		uv_close((uv_handle_t *)&srv->udp, NULL);
+	uv_close((uv_handle_t *)&srv->udp, NULL);
+	uv_timer_stop(&srv->sweep);
 	for (struct conn *c = srv->conns, *next; c; c = next) {
 		next = c->next;
 		conn_bye(c, "shutdown", "the server is shutting down");
 	}
-	uv_timer_stop(&srv->sweep);
+	if (srv->nconns == 0) {
+		server_finish(srv);
+		return;
+	}
 	/* Give the byes up to a second to leave, then close what remains. */
-	uv_timer_start(&srv->stop_timer, on_stop_timer, srv->nconns ? 1000 : 0, 0);
+	uv_timer_start(&srv->stop_timer, on_stop_timer, 1000, 0);
 }
 
 static int write_port_file(const char *path, int tcp, int udp)

@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 
+#include <cJSON.h>
 #include <uv.h>
 
 #include "buf.h"
@@ -66,7 +67,7 @@ struct server {
 	size_t secret_len;
 	uint64_t msg_id;
 	uint64_t started_ms;
-	int stopping;
+	int stopping, finished;
 	int bound_port, bound_udp_port;
 	struct counters n;
 };
