@@ -1,0 +1,1015 @@
+/* fanout.c - fan-out load generator: 1 sender -> N receivers through a broker.
+ *
+ * Speaks raw MQTT 3.1.1 (--proto mqtt: CONNECT, SUBSCRIBE QoS 0 to one topic,
+ * PUBLISH QoS 0) or the RV protocol (--proto rv: preface "RVP1", hello,
+ * receivers join one group, the sender posts {"type":"msg","seq":N,
+ * "group":G} + body and discards the server's ok replies).
+ *
+ * Every payload is 64 ASCII bytes by default: 16 hex digits of sequence
+ * number, 16 hex digits of the send time (CLOCK_MONOTONIC ns), padding.
+ * Every receiver checks that sequence numbers arrive without gap or reorder.
+ *
+ * Two modes, both a single-threaded epoll loop:
+ *   saturation (default): closed loop, at most --window messages outstanding
+ *     to the slowest receiver; receivers set SO_RCVLOWAT (--lowat) so each
+ *     read returns many messages. Counts deliveries in a --duration window
+ *     after a --warmup.  Prints FIGURE deliveries_per_s=N.
+ *   latency (--rate R): open loop, a timerfd paces single sends at R/s;
+ *     receivers read every message as it arrives; the receive-minus-send time
+ *     of every delivery of a message sent inside the window goes into a 1 us
+ *     histogram.  Prints FIGURE latency_p50_us / latency_p99_us.
+ *
+ * --pid PID also reports that process's CPU (utime+stime from
+ * /proc/PID/stat) over the window; the generator's own CPU is always shown.
+ * Only 127.0.0.0/8 targets are accepted. A hard stop (--max-time) ends the
+ * process whatever happens.
+ *
+ * Standalone C11 + POSIX/Linux; no librv. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+enum proto { P_MQTT, P_RV };
+
+static struct {
+	enum proto proto;
+	char host[64];
+	int port;
+	int subs;
+	int window;
+	int lowat;
+	int payload;
+	double warmup;
+	double duration;
+	double drain;
+	double rate;
+	int max_time;
+	int pid;
+	const char *topic;
+	int verbose;
+} opt = {
+	.proto = P_MQTT, .host = "127.0.0.1", .port = 0, .subs = 100,
+	.window = 256, .lowat = 4096, .payload = 64, .warmup = 2.0,
+	.duration = 8.0, .drain = 3.0, .rate = 0, .max_time = 0, .pid = 0,
+	.topic = "bench", .verbose = 0,
+};
+
+#define INCAP (256 * 1024)
+#define HIST_MAX_US 10000000u /* 10 s; later deliveries land in the overflow */
+#define OUT_MAX (16u * 1024 * 1024)
+
+struct conn {
+	int fd;
+	int idx; /* receiver index, -1 for the sender */
+	uint8_t *in;
+	size_t inlen;
+	uint8_t *out; /* pending output (sender and pongs) */
+	size_t outlen, outoff, outcap;
+	uint64_t next_seq; /* next expected sequence number (receivers) */
+	uint64_t got;
+	int want_out;
+};
+
+static struct conn *rcv;
+static struct conn snd;
+static int epfd = -1;
+
+static uint64_t sent;          /* last sequence number queued by the sender */
+static uint64_t deliveries;    /* all deliveries to all receivers */
+static uint64_t lost, reordered, bad, srv_errors, short_delivered, acks;
+static int fatal;
+static char fatal_msg[256];
+
+static uint32_t *hist;
+static uint64_t hist_over, hist_n, hist_max;
+static double hist_sum;
+static uint64_t lat_from_ns, lat_to_ns; /* record sends in [from, to) */
+static int latency_mode;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void die(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "fanout: ");
+	fprintf(stderr, fmt, arg);
+	fputc('\n', stderr);
+	printf("ERROR ");
+	printf(fmt, arg);
+	printf("\n");
+	fflush(stdout);
+	exit(1);
+}
+
+static void set_fatal(const char *what, int idx)
+{
+	if (!fatal) {
+		snprintf(fatal_msg, sizeof fatal_msg, "%s (connection %d)", what, idx);
+		fatal = 1;
+	}
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	static const char m[] = "ERROR hard stop: run exceeded --max-time\n";
+	ssize_t r = write(1, m, sizeof m - 1);
+	(void)r;
+	_exit(3);
+}
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static void put_hex16(char *p, uint64_t v)
+{
+	static const char dig[] = "0123456789abcdef";
+	for (int i = 15; i >= 0; i--) {
+		p[i] = dig[v & 15];
+		v >>= 4;
+	}
+}
+
+static int get_hex16(const uint8_t *p, uint64_t *out)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 16; i++) {
+		uint8_t c = p[i];
+		unsigned d;
+		if (c >= '0' && c <= '9')
+			d = c - '0';
+		else if (c >= 'a' && c <= 'f')
+			d = c - 'a' + 10;
+		else
+			return -1;
+		v = (v << 4) | d;
+	}
+	*out = v;
+	return 0;
+}
+
+static void fill_payload(char *p, uint64_t seq, uint64_t t)
+{
+	put_hex16(p, seq);
+	put_hex16(p + 16, t);
+	for (int i = 32; i < opt.payload; i++)
+		p[i] = (char)('a' + (i % 26));
+}
+
+/* Find "key" : in a JSON text and return a pointer past the colon (and
+ * spaces), or NULL.  Good enough for the flat headers this protocol uses. */
+static const char *json_find(const char *h, size_t n, const char *key)
+{
+	size_t kl = strlen(key);
+	const char *end = h + n;
+	for (const char *p = h; p + kl + 2 < end; p++) {
+		if (*p != '"' || memcmp(p + 1, key, kl) != 0 || p[kl + 1] != '"')
+			continue;
+		const char *q = p + kl + 2;
+		while (q < end && (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r'))
+			q++;
+		if (q >= end || *q != ':')
+			continue;
+		q++;
+		while (q < end && (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r'))
+			q++;
+		return q < end ? q : NULL;
+	}
+	return NULL;
+}
+
+/* Copy the string value of KEY into OUT (at most CAP-1 bytes); 0 or -1. */
+static int json_str(const char *h, size_t n, const char *key, char *out, size_t cap)
+{
+	const char *q = json_find(h, n, key), *end = h + n;
+	if (!q || *q != '"')
+		return -1;
+	q++;
+	size_t i = 0;
+	while (q < end && *q != '"' && i + 1 < cap)
+		out[i++] = *q++;
+	out[i] = 0;
+	return 0;
+}
+
+static int json_int(const char *h, size_t n, const char *key, long long *out)
+{
+	const char *q = json_find(h, n, key), *end = h + n;
+	if (!q)
+		return -1;
+	long long v = 0;
+	int any = 0;
+	while (q < end && *q >= '0' && *q <= '9') {
+		v = v * 10 + (*q - '0');
+		q++;
+		any = 1;
+	}
+	if (!any)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* ---- packet framing ---------------------------------------------------- */
+
+/* Size of the whole packet at the start of P[0..N): > 0, 0 = need more,
+ * -1 = malformed / over cap. *OFF is where the variable part starts. */
+static long pkt_len(const uint8_t *p, size_t n, size_t *off)
+{
+	if (opt.proto == P_MQTT) {
+		if (n < 2)
+			return 0;
+		uint32_t rem = 0, mul = 1;
+		size_t i = 1;
+		for (;;) {
+			if (i >= n)
+				return 0;
+			if (i > 4)
+				return -1;
+			rem += (uint32_t)(p[i] & 127) * mul;
+			mul *= 128;
+			if (!(p[i++] & 128))
+				break;
+		}
+		*off = i;
+		if (i + rem > INCAP)
+			return -1;
+		if (i + rem > n)
+			return 0;
+		return (long)(i + rem);
+	}
+	if (n < 8)
+		return 0;
+	uint32_t hl = ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+	uint32_t bl = ((uint32_t)p[4] << 24) | ((uint32_t)p[5] << 16) | ((uint32_t)p[6] << 8) | p[7];
+	if (hl == 0 || hl > 16384 || (size_t)hl + bl + 8 > INCAP)
+		return -1;
+	*off = 8;
+	if ((size_t)hl + bl + 8 > n)
+		return 0;
+	return (long)(8 + hl + bl);
+}
+
+static void rv_frame(uint8_t *out, size_t *len, const char *hdr, const void *body, size_t bl)
+{
+	size_t hl = strlen(hdr);
+	out[0] = (uint8_t)(hl >> 24);
+	out[1] = (uint8_t)(hl >> 16);
+	out[2] = (uint8_t)(hl >> 8);
+	out[3] = (uint8_t)hl;
+	out[4] = (uint8_t)(bl >> 24);
+	out[5] = (uint8_t)(bl >> 16);
+	out[6] = (uint8_t)(bl >> 8);
+	out[7] = (uint8_t)bl;
+	memcpy(out + 8, hdr, hl);
+	if (bl)
+		memcpy(out + 8 + hl, body, bl);
+	*len = 8 + hl + bl;
+}
+
+static size_t mqtt_remlen(uint8_t *p, size_t rem)
+{
+	size_t i = 0;
+	do {
+		uint8_t b = rem & 127;
+		rem >>= 7;
+		if (rem)
+			b |= 128;
+		p[i++] = b;
+	} while (rem);
+	return i;
+}
+
+static void put_str16(uint8_t *p, size_t *i, const char *s)
+{
+	size_t l = strlen(s);
+	p[(*i)++] = (uint8_t)(l >> 8);
+	p[(*i)++] = (uint8_t)l;
+	memcpy(p + *i, s, l);
+	*i += l;
+}
+
+/* Append one message (sequence SEQ, time T) to the sender's output. */
+static size_t build_msg(uint8_t *out, uint64_t seq, uint64_t t)
+{
+	char pl[1024];
+	fill_payload(pl, seq, t);
+	if (opt.proto == P_MQTT) {
+		size_t tl = strlen(opt.topic);
+		size_t rem = 2 + tl + (size_t)opt.payload, i = 0;
+		out[i++] = 0x30;
+		i += mqtt_remlen(out + i, rem);
+		put_str16(out, &i, opt.topic);
+		memcpy(out + i, pl, (size_t)opt.payload);
+		return i + (size_t)opt.payload;
+	}
+	char hdr[256];
+	size_t len;
+	snprintf(hdr, sizeof hdr, "{\"type\":\"msg\",\"seq\":%" PRIu64 ",\"group\":\"%s\"}", seq, opt.topic);
+	rv_frame(out, &len, hdr, pl, (size_t)opt.payload);
+	return len;
+}
+
+/* ---- blocking handshake ------------------------------------------------ */
+
+static int tcp_connect(void)
+{
+	struct sockaddr_in sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)opt.port);
+	if (inet_pton(AF_INET, opt.host, &sa.sin_addr) != 1)
+		die("bad host %s", opt.host);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		die("socket: %s", strerror(errno));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+		die("connect: %s", strerror(errno));
+	return fd;
+}
+
+static void send_all(int fd, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	while (n) {
+		ssize_t w = write(fd, b, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				struct pollfd pf = { .fd = fd, .events = POLLOUT };
+				poll(&pf, 1, 1000);
+				continue;
+			}
+			die("write during handshake: %s", strerror(errno));
+		}
+		b += w;
+		n -= (size_t)w;
+	}
+}
+
+/* Wait (up to 5 s) for one whole packet at the start of C->in; returns its
+ * length (the caller consumes it with consume()). */
+static size_t wait_packet(struct conn *c, size_t *off)
+{
+	uint64_t deadline = now_ns() + 5000000000ull;
+	for (;;) {
+		long l = pkt_len(c->in, c->inlen, off);
+		if (l < 0)
+			die("%s", "malformed packet from server during handshake");
+		if (l > 0)
+			return (size_t)l;
+		uint64_t t = now_ns();
+		if (t >= deadline)
+			die("%s", "handshake timeout (5 s)");
+		struct pollfd pf = { .fd = c->fd, .events = POLLIN };
+		int r = poll(&pf, 1, (int)((deadline - t) / 1000000 + 1));
+		if (r <= 0)
+			continue;
+		ssize_t n = read(c->fd, c->in + c->inlen, INCAP - c->inlen);
+		if (n == 0)
+			die("%s", "server closed the connection during handshake");
+		if (n < 0 && errno != EINTR && errno != EAGAIN)
+			die("read during handshake: %s", strerror(errno));
+		if (n > 0)
+			c->inlen += (size_t)n;
+	}
+}
+
+static void consume(struct conn *c, size_t n)
+{
+	memmove(c->in, c->in + n, c->inlen - n);
+	c->inlen -= n;
+}
+
+static void conn_init(struct conn *c, int idx)
+{
+	memset(c, 0, sizeof *c);
+	c->idx = idx;
+	c->next_seq = 1;
+	c->in = malloc(INCAP);
+	if (!c->in)
+		die("%s", "out of memory");
+	c->fd = tcp_connect();
+}
+
+static void mqtt_handshake(struct conn *c, int subscribe)
+{
+	uint8_t b[1024];
+	char cid[64];
+	size_t i = 0, off;
+	snprintf(cid, sizeof cid, "fo%d-%s%d", (int)getpid(), c->idx < 0 ? "s" : "r", c->idx);
+	/* CONNECT: protocol "MQTT" level 4, clean session, keepalive 600 s */
+	uint8_t vh[256];
+	size_t v = 0;
+	put_str16(vh, &v, "MQTT");
+	vh[v++] = 4;
+	vh[v++] = 0x02;
+	vh[v++] = 600 >> 8;
+	vh[v++] = 600 & 255;
+	put_str16(vh, &v, cid);
+	b[i++] = 0x10;
+	i += mqtt_remlen(b + i, v);
+	memcpy(b + i, vh, v);
+	i += v;
+	if (subscribe) {
+		/* SUBSCRIBE goes in the same write as CONNECT (MQTT allows it):
+		 * the receiver then never answers received data, so its socket
+		 * does not enter the kernel's delayed-ACK "pingpong" mode. */
+		v = 0;
+		vh[v++] = 0;
+		vh[v++] = 1; /* packet id */
+		put_str16(vh, &v, opt.topic);
+		vh[v++] = 0; /* QoS 0 */
+		b[i++] = 0x82;
+		i += mqtt_remlen(b + i, v);
+		memcpy(b + i, vh, v);
+		i += v;
+	}
+	send_all(c->fd, b, i);
+	size_t l = wait_packet(c, &off);
+	if (c->in[0] != 0x20 || l < 4 || c->in[3] != 0)
+		die("%s", "MQTT CONNACK refused or malformed");
+	consume(c, l);
+	if (!subscribe)
+		return;
+	for (;;) {
+		l = wait_packet(c, &off);
+		uint8_t t = c->in[0];
+		if (t == 0x90) {
+			if (l < off + 3 || c->in[off + 2] & 0x80)
+				die("%s", "MQTT SUBACK refused");
+			consume(c, l);
+			return;
+		}
+		consume(c, l); /* anything else before SUBACK: ignore */
+	}
+}
+
+/* Wait for an RV frame of type WANT (and, for ok/error, re == RE); frames
+ * of other types (events) are skipped. Returns 0 or dies. */
+static void rv_wait(struct conn *c, const char *want, long long re)
+{
+	for (;;) {
+		size_t off;
+		size_t l = wait_packet(c, &off);
+		uint32_t hl = ((uint32_t)c->in[0] << 24) | ((uint32_t)c->in[1] << 16) |
+			      ((uint32_t)c->in[2] << 8) | c->in[3];
+		const char *h = (const char *)c->in + 8;
+		char type[32] = "";
+		long long r = -1;
+		json_str(h, hl, "type", type, sizeof type);
+		json_int(h, hl, "re", &r);
+		if (!strcmp(type, "error") || !strcmp(type, "bye")) {
+			char m[400];
+			snprintf(m, sizeof m, "%.*s", (int)(hl > 300 ? 300 : hl), h);
+			die("RV server refused: %s", m);
+		}
+		if (!strcmp(type, want) && (re < 0 || r == re)) {
+			consume(c, l);
+			return;
+		}
+		consume(c, l);
+	}
+}
+
+static void rv_handshake(struct conn *c, int join)
+{
+	uint8_t b[1024];
+	char hdr[512];
+	size_t l;
+	if (c->idx < 0)
+		snprintf(hdr, sizeof hdr, "{\"type\":\"hello\",\"id\":\"bench-send\",\"role\":\"send\",\"version\":1,\"client\":\"rvbench/0.1\"}");
+	else
+		snprintf(hdr, sizeof hdr, "{\"type\":\"hello\",\"id\":\"bench-r%d\",\"role\":\"recv\",\"version\":1,\"client\":\"rvbench/0.1\"}", c->idx);
+	memcpy(b, "RVP1", 4);
+	rv_frame(b + 4, &l, hdr, NULL, 0);
+	send_all(c->fd, b, l + 4);
+	rv_wait(c, "welcome", -1);
+	if (!join)
+		return;
+	snprintf(hdr, sizeof hdr, "{\"type\":\"join\",\"seq\":1,\"group\":\"%s\"}", opt.topic);
+	rv_frame(b, &l, hdr, NULL, 0);
+	send_all(c->fd, b, l);
+	rv_wait(c, "ok", 1);
+}
+
+/* ---- event loop ---------------------------------------------------------- */
+
+static void set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+	fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+static void ep_mod(struct conn *c, uint32_t ev)
+{
+	struct epoll_event e = { .events = ev, .data.ptr = c };
+	if (epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &e) < 0)
+		die("epoll_ctl: %s", strerror(errno));
+}
+
+static int out_reserve(struct conn *c, size_t n)
+{
+	if (c->outoff && c->outoff == c->outlen)
+		c->outoff = c->outlen = 0;
+	if (c->outlen + n <= c->outcap)
+		return 0;
+	if (c->outoff) {
+		memmove(c->out, c->out + c->outoff, c->outlen - c->outoff);
+		c->outlen -= c->outoff;
+		c->outoff = 0;
+		if (c->outlen + n <= c->outcap)
+			return 0;
+	}
+	size_t cap = c->outcap ? c->outcap * 2 : 65536;
+	while (cap < c->outlen + n)
+		cap *= 2;
+	if (cap > OUT_MAX)
+		return -1;
+	uint8_t *p = realloc(c->out, cap);
+	if (!p)
+		return -1;
+	c->out = p;
+	c->outcap = cap;
+	return 0;
+}
+
+/* Write pending output; arm/disarm EPOLLOUT as needed. */
+static void flush_out(struct conn *c)
+{
+	while (c->outoff < c->outlen) {
+		ssize_t w = write(c->fd, c->out + c->outoff, c->outlen - c->outoff);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+			set_fatal("write failed", c->idx);
+			return;
+		}
+		c->outoff += (size_t)w;
+	}
+	int want = c->outoff < c->outlen;
+	if (want != c->want_out) {
+		c->want_out = want;
+		ep_mod(c, EPOLLIN | (want ? EPOLLOUT : 0));
+	}
+}
+
+static void delivery(struct conn *c, const uint8_t *pl, size_t n, uint64_t t_rx)
+{
+	uint64_t seq, ts;
+	if (n != (size_t)opt.payload || get_hex16(pl, &seq) || get_hex16(pl + 16, &ts)) {
+		bad++;
+		return;
+	}
+	if (seq != c->next_seq) {
+		if (seq > c->next_seq)
+			lost += seq - c->next_seq;
+		else
+			reordered++;
+	}
+	if (seq >= c->next_seq)
+		c->next_seq = seq + 1;
+	c->got++;
+	deliveries++;
+	if (latency_mode && ts >= lat_from_ns && ts < lat_to_ns) {
+		uint64_t us = t_rx > ts ? (t_rx - ts) / 1000 : 0;
+		if (us < HIST_MAX_US)
+			hist[us]++;
+		else
+			hist_over++;
+		hist_n++;
+		hist_sum += (double)us;
+		if (us > hist_max)
+			hist_max = us;
+	}
+}
+
+/* Handle one whole packet P[0..L) from connection C. */
+static void packet(struct conn *c, const uint8_t *p, size_t l, size_t off, uint64_t t_rx)
+{
+	if (opt.proto == P_MQTT) {
+		if ((p[0] & 0xf0) != 0x30)
+			return; /* PINGRESP etc. */
+		if (c->idx < 0 || (p[0] & 0x06)) {
+			bad++;
+			return;
+		}
+		if (l < off + 2) {
+			bad++;
+			return;
+		}
+		size_t tl = ((size_t)p[off] << 8) | p[off + 1];
+		if (off + 2 + tl > l) {
+			bad++;
+			return;
+		}
+		delivery(c, p + off + 2 + tl, l - off - 2 - tl, t_rx);
+		return;
+	}
+	uint32_t hl = ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+	const char *h = (const char *)p + 8;
+	char type[16] = "";
+	json_str(h, hl, "type", type, sizeof type);
+	if (c->idx >= 0 && !strcmp(type, "msg")) {
+		delivery(c, p + 8 + hl, l - 8 - hl, t_rx);
+		return;
+	}
+	if (c->idx < 0 && !strcmp(type, "ok")) {
+		long long d;
+		acks++;
+		if (!json_int(h, hl, "delivered", &d) && d != opt.subs)
+			short_delivered++;
+		return;
+	}
+	if (!strcmp(type, "ping")) {
+		uint8_t b[64];
+		size_t bl;
+		rv_frame(b, &bl, "{\"type\":\"pong\"}", NULL, 0);
+		if (out_reserve(c, bl) == 0) {
+			memcpy(c->out + c->outlen, b, bl);
+			c->outlen += bl;
+			flush_out(c);
+		}
+		return;
+	}
+	if (!strcmp(type, "error") || !strcmp(type, "bye")) {
+		if (srv_errors++ < 5)
+			fprintf(stderr, "fanout: server said on connection %d: %.*s\n", c->idx,
+				(int)(hl > 300 ? 300 : hl), h);
+		if (!strcmp(type, "bye"))
+			set_fatal("server said bye", c->idx);
+	}
+	/* joined/left/pong and other events: ignored */
+}
+
+static void on_readable(struct conn *c)
+{
+	ssize_t n = read(c->fd, c->in + c->inlen, INCAP - c->inlen);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		set_fatal("read failed", c->idx);
+		return;
+	}
+	if (n == 0) {
+		set_fatal("connection closed by the server", c->idx);
+		return;
+	}
+	uint64_t t_rx = latency_mode ? now_ns() : 0;
+	c->inlen += (size_t)n;
+	size_t pos = 0;
+	for (;;) {
+		size_t off;
+		long l = pkt_len(c->in + pos, c->inlen - pos, &off);
+		if (l < 0) {
+			set_fatal("malformed packet from server", c->idx);
+			return;
+		}
+		if (l == 0)
+			break;
+		packet(c, c->in + pos, (size_t)l, off, t_rx);
+		pos += (size_t)l;
+	}
+	if (pos)
+		consume(c, pos);
+}
+
+static uint64_t slowest(void)
+{
+	uint64_t m = UINT64_MAX;
+	for (int i = 0; i < opt.subs; i++)
+		if (rcv[i].next_seq - 1 < m)
+			m = rcv[i].next_seq - 1;
+	return m;
+}
+
+/* Queue one message; -1 when the sender's backlog is over its cap. */
+static int queue_msg(uint64_t t)
+{
+	if (out_reserve(&snd, 1200) < 0)
+		return -1;
+	sent++;
+	snd.outlen += build_msg(snd.out + snd.outlen, sent, t);
+	return 0;
+}
+
+static double cpu_self(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+static double cpu_pid(int pid)
+{
+	char path[64], buf[4096];
+	if (pid <= 0)
+		return -1;
+	snprintf(path, sizeof path, "/proc/%d/stat", pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	char *p = strrchr(buf, ')'); /* comm may contain spaces */
+	if (!p)
+		return -1;
+	unsigned long ut = 0, st = 0;
+	/* after ")": state(3) ... utime is field 14, stime 15 */
+	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+		return -1;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static uint64_t pctl(double q)
+{
+	if (!hist_n)
+		return 0;
+	uint64_t want = (uint64_t)(q * (double)hist_n + 0.999999), cum = 0;
+	if (want < 1)
+		want = 1;
+	for (uint32_t i = 0; i < HIST_MAX_US; i++) {
+		cum += hist[i];
+		if (cum >= want)
+			return i;
+	}
+	return hist_max;
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: fanout --proto mqtt|rv --port PORT [options]\n"
+		"  --host ADDR      target, 127.0.0.0/8 only (127.0.0.1)\n"
+		"  --subs N         receivers (100)\n"
+		"  --window N       closed loop: max messages outstanding to the slowest receiver (256)\n"
+		"  --lowat BYTES    SO_RCVLOWAT on receivers in saturation mode, 0 = off (4096)\n"
+		"  --payload N      payload bytes, >= 32 (64)\n"
+		"  --warmup S       seconds before the window (2)\n"
+		"  --duration S     measured window in seconds (8)\n"
+		"  --rate R         open-loop latency mode: R single sends per second\n"
+		"  --topic NAME     MQTT topic / RV group (bench)\n"
+		"  --pid PID        also report this process's CPU over the window\n"
+		"  --max-time S     hard stop (warmup + duration + 30)\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define ARG(name) (!strcmp(a, name) && v && (i++, 1))
+		if (ARG("--proto")) {
+			if (!strcmp(v, "mqtt"))
+				opt.proto = P_MQTT;
+			else if (!strcmp(v, "rv"))
+				opt.proto = P_RV;
+			else
+				usage();
+		} else if (ARG("--host"))
+			snprintf(opt.host, sizeof opt.host, "%s", v);
+		else if (ARG("--port"))
+			opt.port = atoi(v);
+		else if (ARG("--subs"))
+			opt.subs = atoi(v);
+		else if (ARG("--window"))
+			opt.window = atoi(v);
+		else if (ARG("--lowat"))
+			opt.lowat = atoi(v);
+		else if (ARG("--payload"))
+			opt.payload = atoi(v);
+		else if (ARG("--warmup"))
+			opt.warmup = atof(v);
+		else if (ARG("--duration"))
+			opt.duration = atof(v);
+		else if (ARG("--rate"))
+			opt.rate = atof(v);
+		else if (ARG("--topic"))
+			opt.topic = v;
+		else if (ARG("--pid"))
+			opt.pid = atoi(v);
+		else if (ARG("--max-time"))
+			opt.max_time = atoi(v);
+		else if (!strcmp(a, "-v"))
+			opt.verbose = 1;
+		else
+			usage();
+#undef ARG
+	}
+	if (opt.port <= 0 || opt.port > 65535 || opt.subs < 1 || opt.subs > 10000 ||
+	    opt.window < 1 || opt.payload < 32 || opt.payload > 1000 || opt.duration <= 0 ||
+	    opt.warmup < 0 || opt.rate < 0 || strlen(opt.topic) > 100)
+		usage();
+	struct in_addr ia;
+	if (inet_pton(AF_INET, opt.host, &ia) != 1 || (ntohl(ia.s_addr) >> 24) != 127)
+		die("refusing target %s: only 127.0.0.0/8 is allowed", opt.host);
+	if (!opt.max_time)
+		opt.max_time = (int)(opt.warmup + opt.duration + opt.drain) + 30;
+	signal(SIGALRM, on_alarm);
+	signal(SIGPIPE, SIG_IGN);
+	alarm((unsigned)opt.max_time);
+	latency_mode = opt.rate > 0;
+	if (latency_mode) {
+		hist = calloc(HIST_MAX_US, sizeof *hist);
+		if (!hist)
+			die("%s", "out of memory");
+	}
+
+	/* connect and subscribe the receivers one by one, then the sender */
+	rcv = calloc((size_t)opt.subs, sizeof *rcv);
+	if (!rcv)
+		die("%s", "out of memory");
+	for (int i = 0; i < opt.subs; i++) {
+		conn_init(&rcv[i], i);
+		if (opt.proto == P_MQTT)
+			mqtt_handshake(&rcv[i], 1);
+		else
+			rv_handshake(&rcv[i], 1);
+	}
+	conn_init(&snd, -1);
+	if (opt.proto == P_MQTT)
+		mqtt_handshake(&snd, 0);
+	else
+		rv_handshake(&snd, 0);
+	int one = 1;
+	setsockopt(snd.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (epfd < 0)
+		die("epoll_create1: %s", strerror(errno));
+	for (int i = 0; i <= opt.subs; i++) {
+		struct conn *c = i < opt.subs ? &rcv[i] : &snd;
+		set_nonblock(c->fd);
+		if (c != &snd && !latency_mode && opt.lowat > 0)
+			setsockopt(c->fd, SOL_SOCKET, SO_RCVLOWAT, &opt.lowat, sizeof opt.lowat);
+		struct epoll_event e = { .events = EPOLLIN, .data.ptr = c };
+		if (epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &e) < 0)
+			die("epoll_ctl: %s", strerror(errno));
+	}
+	int tfd = -1;
+	static int tfd_tag;
+	if (latency_mode) {
+		tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		if (tfd < 0)
+			die("timerfd_create: %s", strerror(errno));
+		uint64_t per = (uint64_t)(1e9 / opt.rate);
+		if (per < 1000)
+			per = 1000;
+		struct itimerspec its = {
+			.it_interval = { .tv_sec = (time_t)(per / 1000000000u), .tv_nsec = (long)(per % 1000000000u) },
+			.it_value = { .tv_sec = 0, .tv_nsec = 1000000 },
+		};
+		timerfd_settime(tfd, 0, &its, NULL);
+		struct epoll_event e = { .events = EPOLLIN, .data.ptr = &tfd_tag };
+		epoll_ctl(epfd, EPOLL_CTL_ADD, tfd, &e);
+	}
+
+	uint64_t t_start = now_ns();
+	uint64_t t_win0 = t_start + (uint64_t)(opt.warmup * 1e9);
+	uint64_t t_win1 = t_win0 + (uint64_t)(opt.duration * 1e9);
+	uint64_t t_drain = t_win1 + (uint64_t)(opt.drain * 1e9);
+	lat_from_ns = t_win0;
+	lat_to_ns = t_win1;
+	int phase = 0; /* 0 warm-up, 1 window, 2 drain */
+	uint64_t d0 = 0, d1 = 0, s0 = 0, s1 = 0, a0 = 0, a1 = 0;
+	double c0 = 0, c1 = 0, b0 = -1, b1 = -1;
+	int sender_capped = 0;
+	struct epoll_event evs[256];
+
+	while (!fatal) {
+		uint64_t t = now_ns();
+		if (phase == 0 && t >= t_win0) {
+			phase = 1;
+			a0 = t, d0 = deliveries, s0 = sent, c0 = cpu_self(), b0 = cpu_pid(opt.pid);
+		}
+		if (phase == 1 && t >= t_win1) {
+			phase = 2;
+			a1 = t, d1 = deliveries, s1 = sent, c1 = cpu_self(), b1 = cpu_pid(opt.pid);
+			if (tfd >= 0) {
+				close(tfd); /* also leaves the epoll set */
+				tfd = -1;
+			}
+			int lw = 1;
+			for (int i = 0; i < opt.subs; i++)
+				setsockopt(rcv[i].fd, SOL_SOCKET, SO_RCVLOWAT, &lw, sizeof lw);
+		}
+		if (phase == 2 && (slowest() >= sent || t >= t_drain))
+			break;
+		/* closed loop: top the sender up to WINDOW outstanding */
+		if (!latency_mode && phase < 2 && snd.outoff == snd.outlen) {
+			uint64_t out = sent - slowest();
+			if (out < (uint64_t)opt.window) {
+				uint64_t tm = now_ns();
+				for (uint64_t k = out; k < (uint64_t)opt.window; k++)
+					if (queue_msg(tm) < 0)
+						break;
+				flush_out(&snd);
+			}
+		}
+		uint64_t next = phase == 0 ? t_win0 : phase == 1 ? t_win1 : t_drain;
+		int to = (int)((next - t) / 1000000) + 1;
+		if (to > 50)
+			to = 50;
+		int n = epoll_wait(epfd, evs, 256, to);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			die("epoll_wait: %s", strerror(errno));
+		}
+		for (int k = 0; k < n && !fatal; k++) {
+			if (evs[k].data.ptr == &tfd_tag) {
+				uint64_t exp = 0;
+				if (read(tfd, &exp, sizeof exp) != (ssize_t)sizeof exp)
+					continue;
+				/* one send per tick, each its own write */
+				for (uint64_t e = 0; e < exp; e++) {
+					if (queue_msg(now_ns()) < 0) {
+						sender_capped++;
+						break;
+					}
+					flush_out(&snd);
+				}
+				continue;
+			}
+			struct conn *c = evs[k].data.ptr;
+			if (evs[k].events & EPOLLOUT)
+				flush_out(c);
+			if (evs[k].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+				on_readable(c);
+		}
+	}
+	if (phase < 2) {
+		a1 = now_ns(), d1 = deliveries, s1 = sent, c1 = cpu_self(), b1 = cpu_pid(opt.pid);
+		if (phase == 0)
+			a0 = a1, d0 = d1, s0 = s1, c0 = c1, b0 = b1;
+	}
+	/* anything still missing after the drain is lost */
+	uint64_t missing = 0;
+	for (int i = 0; i < opt.subs; i++)
+		missing += sent - (rcv[i].next_seq - 1);
+	double win = (double)(a1 - a0) / 1e9;
+	if (win <= 0)
+		win = 1e-9;
+	double dps = (double)(d1 - d0) / win, pps = (double)(s1 - s0) / win;
+	double gcpu = 100.0 * (c1 - c0) / win;
+	double bcpu = (b0 >= 0 && b1 >= 0) ? 100.0 * (b1 - b0) / win : -1;
+	int ok = !fatal && !lost && !reordered && !bad && !missing && !srv_errors && !sender_capped;
+
+	printf("INFO proto=%s mode=%s subs=%d window=%d lowat=%d payload=%d rate=%.0f warmup=%.1f duration=%.1f\n",
+	       opt.proto == P_MQTT ? "mqtt" : "rv", latency_mode ? "latency" : "saturation",
+	       opt.subs, opt.window, latency_mode ? 0 : opt.lowat, opt.payload, opt.rate,
+	       opt.warmup, opt.duration);
+	printf("INFO window_s=%.3f sent=%" PRIu64 " deliveries=%" PRIu64 " lost=%" PRIu64
+	       " missing=%" PRIu64 " reordered=%" PRIu64 " bad=%" PRIu64 " server_errors=%" PRIu64
+	       " short_delivered=%" PRIu64 " acks=%" PRIu64 "%s%s\n",
+	       win, sent, deliveries, lost, missing, reordered, bad, srv_errors, short_delivered, acks,
+	       fatal ? " fatal=" : "", fatal ? fatal_msg : "");
+	if (fatal)
+		fprintf(stderr, "fanout: %s\n", fatal_msg);
+	if (sender_capped)
+		printf("INFO sender backlog hit its cap %d times (the broker could not keep up)\n", sender_capped);
+	printf("RESULT ok=%d deliveries_per_s=%.0f publishes_per_s=%.0f gen_cpu=%.1f broker_cpu=%.1f",
+	       ok, dps, pps, gcpu, bcpu);
+	if (latency_mode)
+		printf(" latency_p50_us=%" PRIu64 " latency_p99_us=%" PRIu64 " latency_mean_us=%.0f"
+		       " latency_max_us=%" PRIu64 " samples=%" PRIu64,
+		       pctl(0.50), pctl(0.99), hist_n ? hist_sum / (double)hist_n : 0.0, hist_max, hist_n);
+	printf("\n");
+	if (latency_mode) {
+		printf("FIGURE latency_p50_us=%" PRIu64 "\n", pctl(0.50));
+		printf("FIGURE latency_p99_us=%" PRIu64 "\n", pctl(0.99));
+	} else {
+		printf("FIGURE deliveries_per_s=%.0f\n", dps);
+	}
+	fflush(stdout);
+	return ok ? 0 : 1;
+}
