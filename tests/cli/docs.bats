@@ -1,0 +1,193 @@
+#!/usr/bin/env bats
+# docs.bats - fail when the documentation drifts from the tools.
+#
+# The option tables generate --help, the man pages' SYNOPSIS/COMMANDS/OPTIONS/
+# EXIT STATUS blocks and the completions (scripts/gen-docs.sh); these tests
+# regenerate everything into a temporary directory and compare it with what
+# is committed, and check that the pages and completions are well formed.
+# Binaries come from $RV_BIN (default: build/bin of this tree).
+
+bats_require_minimum_version 1.5.0
+load '/usr/lib/bats/bats-support/load'
+load '/usr/lib/bats/bats-assert/load'
+
+TOOLS=(rvserver rvgroup)
+
+setup() {
+	ROOT=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+	BIN=${RV_BIN:-$BATS_TEST_DIRNAME/../../build/bin}
+	for t in "${TOOLS[@]}"; do
+		[ -x "$BIN/$t" ] || fail "$BIN/$t is missing: run make (or set RV_BIN)"
+	done
+}
+
+# The man page's source with roff's escaped hyphens made plain.
+page_text() {
+	sed 's/\\-/-/g' "$ROOT/man/$1"
+}
+
+# bash_complete TOOL WORD... - what bash would offer for the last WORD.
+bash_complete() {
+	bash -c 'source "$1"; shift; t=$1; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))
+		"_$t"; echo "${COMPREPLY[*]}"' _ "$ROOT/completions/$1.bash" "$@"
+}
+
+@test "every tool has a man page and bash, zsh and fish completions" {
+	for t in "${TOOLS[@]}"; do
+		assert [ -f "$ROOT/man/$t.1" ]
+		assert [ -f "$ROOT/completions/$t.bash" ]
+		assert [ -f "$ROOT/completions/_$t" ]
+		assert [ -f "$ROOT/completions/$t.fish" ]
+	done
+	assert [ -f "$ROOT/man/rv-protocol.7" ]
+}
+
+@test "committed man pages and completions match the option tables (run 'make docs' to fix)" {
+	out="$BATS_TEST_TMPDIR/gen"
+	run "$ROOT/scripts/gen-docs.sh" "$BIN" "$out"
+	assert_success
+	for t in "${TOOLS[@]}"; do
+		for f in "man/$t.1" "completions/$t.bash" "completions/_$t" "completions/$t.fish"; do
+			run diff -u "$ROOT/$f" "$out/$f"
+			[ "$status" -eq 0 ] || fail "$f drifted from '$t --dump' (run 'make docs'):
+$output"
+		done
+	done
+}
+
+@test "gen-docs.sh with OUTDIR leaves the tree alone and keeps the prose" {
+	out="$BATS_TEST_TMPDIR/gen"
+	before=$(cd "$ROOT" && cat man/*.1 completions/* | cksum)
+	run "$ROOT/scripts/gen-docs.sh" "$BIN" "$out"
+	assert_success
+	after=$(cd "$ROOT" && cat man/*.1 completions/* | cksum)
+	assert_equal "$after" "$before"
+	for t in "${TOOLS[@]}"; do
+		run grep -c -e '^\.SH NAME' -e '^\.SH DESCRIPTION' -e '^\.SH SEE ALSO' "$out/man/$t.1"
+		assert_output 3
+		run grep -cxF '.\" BEGIN GENERATED' "$out/man/$t.1"
+		assert_output 1
+		run grep -cxF '.\" END GENERATED' "$out/man/$t.1"
+		assert_output 1
+	done
+}
+
+@test "gen-docs.sh refuses a page without its markers" {
+	mkdir -p "$BATS_TEST_TMPDIR/tree/scripts" "$BATS_TEST_TMPDIR/tree/man"
+	cp "$ROOT/scripts/gen-docs.sh" "$BATS_TEST_TMPDIR/tree/scripts/"
+	cp "$ROOT/man/rvserver.1" "$BATS_TEST_TMPDIR/tree/man/"
+	grep -vF 'END GENERATED' "$ROOT/man/rvgroup.1" >"$BATS_TEST_TMPDIR/tree/man/rvgroup.1"
+	run "$BATS_TEST_TMPDIR/tree/scripts/gen-docs.sh" "$BIN" "$BATS_TEST_TMPDIR/out"
+	assert_failure
+	assert_output --partial 'GENERATED'
+}
+
+@test "every tool answers --help on stdout, exit 0, nothing on stderr" {
+	for t in "${TOOLS[@]}"; do
+		run --separate-stderr "$BIN/$t" --help
+		assert_success
+		assert_output --partial "Usage: $t"
+		[ -z "$stderr" ] || fail "$t --help wrote to stderr: $stderr"
+		run --separate-stderr "$BIN/$t" -h
+		assert_success
+		[ -z "$stderr" ] || fail "$t -h wrote to stderr: $stderr"
+	done
+}
+
+@test "every tool answers --version on stdout, exit 0" {
+	for t in "${TOOLS[@]}"; do
+		run --separate-stderr "$BIN/$t" --version
+		assert_success
+		assert_output --regexp "^$t [0-9]+\.[0-9]+\.[0-9]+"
+		[ -z "$stderr" ] || fail "$t --version wrote to stderr: $stderr"
+	done
+}
+
+@test "every long option in --help is documented in the man page" {
+	for t in "${TOOLS[@]}"; do
+		opts=$("$BIN/$t" --help | grep -oE -- '--[a-z][a-z0-9-]*' | sort -u)
+		[ -n "$opts" ] || fail "$t --help lists no long options"
+		text=$(page_text "$t.1")
+		for o in $opts; do
+			grep -qF -- "$o" <<<"$text" || fail "$o (from $t --help) is not in man/$t.1"
+		done
+	done
+}
+
+@test "every command in --help is documented in the man page" {
+	for t in "${TOOLS[@]}"; do
+		cmds=$("$BIN/$t" --help | sed -n '/^Commands:/,/^$/p' | awk 'NR > 1 && NF { print $1 }')
+		[ -n "$cmds" ] || fail "$t --help lists no commands"
+		for c in $cmds; do
+			grep -qE "^\.B $c( |\$)" "$ROOT/man/$t.1" || fail "command $c of $t is not in man/$t.1"
+		done
+	done
+}
+
+@test "every man page documents the exit codes 0 to 7" {
+	for t in "${TOOLS[@]}"; do
+		text=$(page_text "$t.1" | sed -n '/^\.SH EXIT STATUS/,/^\.SH /p')
+		for code in 0 1 2 3 4 5 6 7; do
+			grep -qx "\.B $code" <<<"$text" || fail "exit code $code missing from man/$t.1"
+		done
+	done
+}
+
+@test "man pages render without warnings" {
+	command -v man >/dev/null || skip "man is not installed (apt-get install man-db groff-base)"
+	for p in "$ROOT"/man/*.[1-8]; do
+		run --separate-stderr env MANWIDTH=80 man --warnings -l "$p"
+		assert_success
+		[ -z "$stderr" ] || fail "$(basename "$p"): $stderr"
+		[ -n "$output" ] || fail "$(basename "$p") rendered empty"
+	done
+}
+
+@test "bash completions parse and complete" {
+	for t in "${TOOLS[@]}"; do
+		run bash -n "$ROOT/completions/$t.bash"
+		assert_success
+	done
+	# Drive the completion functions the way bash would.
+	run bash_complete rvserver --keep-client-info ""
+	assert_output "none groups all"
+	run bash_complete rvgroup --json ""
+	assert_output --partial "join listen post say"
+	run bash_complete rvgroup --recon
+	assert_output "--reconnect"
+}
+
+@test "zsh completions parse" {
+	command -v zsh >/dev/null || skip "zsh is not installed"
+	for t in "${TOOLS[@]}"; do
+		run zsh -n "$ROOT/completions/_$t"
+		assert_success
+	done
+}
+
+@test "fish completions parse" {
+	command -v fish >/dev/null || skip "fish is not installed"
+	for t in "${TOOLS[@]}"; do
+		run fish -n "$ROOT/completions/$t.fish"
+		assert_success
+	done
+}
+
+@test "a usage error exits 2 with a message on stderr and nothing on stdout" {
+	for t in "${TOOLS[@]}"; do
+		run --separate-stderr "$BIN/$t" --no-such-option
+		assert_failure 2
+		assert_output ''
+		[[ $stderr == *"$t --help"* ]] || fail "$t: no --help hint on stderr: $stderr"
+	done
+	run --separate-stderr "$BIN/rvgroup"
+	assert_failure 2
+	run --separate-stderr "$BIN/rvgroup" no-such-command
+	assert_failure 2
+	run --separate-stderr "$BIN/rvserver" --port 70000
+	assert_failure 2
+	run --separate-stderr "$BIN/rvgroup" members
+	assert_failure 2
+	run --separate-stderr "$BIN/rvgroup" --dump=nonsense
+	assert_failure 2
+}
