@@ -375,8 +375,10 @@ void rv_session_close(struct rv_session *s)
 	uv_check_stop(&s->io.check);
 	s->io.check.data = s;
 	uv_close((uv_handle_t *)&s->io.check, on_handle_closed);
-	if (s->st) {
+	if (s->st && s->up) {	/* let what is queued leave first */
 		rv_io_flush(&s->io);
 		rv_stream_end(s->st);
+	} else if (s->st) {
+		rv_stream_close(s->st, RV_ECLOSED);
 	}
 }

@@ -8,6 +8,16 @@
 #include "log.h"
 #include "stream.h"
 
+/* Connecting: resolve, connect, then TLS. */
+struct connect_req {
+	uv_getaddrinfo_t gai;
+	uv_connect_t conn;
+	struct rv_stream *s;
+	struct rv_tls_ctx *tls_ctx;
+	int port;
+	char sni[256];
+};
+
 static void flush_one(struct rv_stream *s);
 
 static void mark_dirty(struct rv_stream *s)
@@ -80,6 +90,11 @@ void rv_stream_close(struct rv_stream *s, int reason)
 		return;
 	s->closing = 1;
 	s->close_reason = reason;
+	if (s->connecting) {	/* resolving: the request must not touch S again */
+		s->connecting->s = NULL;
+		uv_cancel((uv_req_t *)&s->connecting->gai);
+		s->connecting = NULL;
+	}
 	if (s->handshaking && s->on_connect) {
 		s->handshaking = 0;
 		s->on_connect(s, reason ? reason : RV_ECLOSED);
@@ -199,9 +214,16 @@ int rv_stream_write(struct rv_stream *s, const void *data, size_t len)
 	} else {
 		rc = rv_buf_append(&s->out, data, len);
 	}
-	if (rc == 0)
+	if (rc != 0)
+		return rc;
+	/* A burst (one read fanned out to many) is flushed as it grows, so the
+	 * cap counts what the kernel refused, not what one loop turn produced. */
+	size_t flush_at = s->out.cap / 4 < RV_STREAM_FLUSH_AT ? s->out.cap / 4 : RV_STREAM_FLUSH_AT;
+	if (rv_buf_size(&s->out) >= flush_at && !s->wreq)
+		flush_one(s);
+	else
 		mark_dirty(s);
-	return rc;
+	return 0;
 }
 
 static void maybe_end(struct rv_stream *s)
@@ -221,7 +243,7 @@ static void on_written(uv_write_t *req, int status)
 		rv_stream_close(s, status);
 		return;
 	}
-	rv_buf_reset(&s->inflight);
+	rv_buf_free(&s->inflight);	/* idle connections hold no buffers */
 	if (rv_buf_size(&s->out))
 		flush_one(s);
 	else
@@ -246,6 +268,7 @@ static void flush_one(struct rv_stream *s)
 	if (w > 0)
 		rv_buf_consume(&s->out, (size_t)w);
 	if (rv_buf_size(&s->out) == 0) {
+		rv_buf_free(&s->out);
 		maybe_end(s);
 		return;
 	}
@@ -266,6 +289,16 @@ static void flush_one(struct rv_stream *s)
 		s->wreq = NULL;
 		rv_stream_close(s, rc);
 	}
+}
+
+void rv_stream_pause(struct rv_stream *s, int pause)
+{
+	if (s->closing || s->end_after_flush)
+		return;
+	if (pause)
+		uv_read_stop((uv_stream_t *)&s->tcp);
+	else
+		uv_read_start((uv_stream_t *)&s->tcp, on_alloc, on_read);
 }
 
 void rv_stream_end(struct rv_stream *s)
@@ -298,20 +331,13 @@ void rv_stream_peer(struct rv_stream *s, char *buf, size_t len)
 	snprintf(buf, len, "%s:%d", ip, port);
 }
 
-/* Connecting: resolve, connect, then TLS. */
-struct connect_req {
-	uv_getaddrinfo_t gai;
-	uv_connect_t conn;
-	struct rv_stream *s;
-	struct rv_tls_ctx *tls_ctx;
-	int port;
-	char sni[256];
-};
 
 static void connect_fail(struct connect_req *r, int status)
 {
 	struct rv_stream *s = r->s;
 	free(r);
+	if (!s || s->closing)
+		return;
 	s->handshaking = 1;
 	rv_stream_close(s, status);
 }
@@ -320,8 +346,8 @@ static void on_connected(uv_connect_t *c, int status)
 {
 	struct connect_req *r = c->data;
 	struct rv_stream *s = r->s;
-	if (status < 0) {
-		connect_fail(r, status);
+	if (status < 0 || s->closing) {
+		connect_fail(r, status < 0 ? status : RV_ECLOSED);
 		return;
 	}
 	uv_tcp_nodelay(&s->tcp, 1);
@@ -350,6 +376,12 @@ static void on_connected(uv_connect_t *c, int status)
 static void on_resolved(uv_getaddrinfo_t *g, int status, struct addrinfo *ai)
 {
 	struct connect_req *r = g->data;
+	if (!r->s) {	/* closed while resolving */
+		uv_freeaddrinfo(ai);
+		free(r);
+		return;
+	}
+	r->s->connecting = NULL;
 	if (status < 0 || !ai) {
 		uv_freeaddrinfo(ai);
 		connect_fail(r, status < 0 ? status : -EHOSTUNREACH);
@@ -384,5 +416,7 @@ int rv_stream_connect(struct rv_stream *s, const char *host, int port,
 	int rc = uv_getaddrinfo(s->io->loop, &r->gai, on_resolved, host, NULL, &hints);
 	if (rc < 0)
 		free(r);
+	else
+		s->connecting = r;
 	return rc;
 }

@@ -21,8 +21,10 @@
 #include "tls.h"
 
 #define RV_IO_READ_SIZE 65536
+#define RV_STREAM_FLUSH_AT 65536  /* queued bytes that trigger an immediate write */
 
 struct rv_stream;
+struct connect_req;
 
 struct rv_io {
 	uv_loop_t *loop;
@@ -50,6 +52,7 @@ struct rv_stream {
 	struct rv_buf out;            /* wire bytes waiting for the kernel */
 	struct rv_buf inflight;       /* wire bytes handed to uv_write */
 	uv_write_t *wreq;             /* owned while a write is in flight */
+	struct connect_req *connecting; /* while resolving */
 	struct rv_stream *next_dirty;
 	rv_stream_read_fn on_read;
 	rv_stream_close_fn on_close;
@@ -89,6 +92,8 @@ int rv_stream_start_tls(struct rv_stream *s, struct rv_tls_ctx *ctx,
 int rv_stream_write(struct rv_stream *s, const void *data, size_t len);
 /* rv_stream_queued - bytes queued or in flight. */
 size_t rv_stream_queued(const struct rv_stream *s);
+/* rv_stream_pause - stop (PAUSE 1) or resume (0) reading from the peer. */
+void rv_stream_pause(struct rv_stream *s, int pause);
 /* rv_stream_end - close once everything queued has been written. */
 void rv_stream_end(struct rv_stream *s);
 /* rv_stream_close - close now; queued output is dropped. REASON is reported
