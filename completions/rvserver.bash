@@ -39,6 +39,9 @@ _rvserver()
 	--max-queue)
 		COMPREPLY=()
 		return;;
+	--slow-timeout)
+		COMPREPLY=()
+		return;;
 	--max-frame)
 		COMPREPLY=()
 		return;;
@@ -53,7 +56,7 @@ _rvserver()
 		return;;
 	esac
 	if [[ $cur == -* ]]; then
-		COMPREPLY=($(compgen -W "--listen --port --udp-port --port-file --tls-cert --tls-key --auth-secret-file --max-clients --max-groups --max-group-members --keep-client-info --max-queue --max-frame --handshake-timeout --idle-timeout --ttl --verbose --quiet --help --version -l -p -v -q -h -V" -- "$cur"))
+		COMPREPLY=($(compgen -W "--listen --port --udp-port --port-file --tls-cert --tls-key --auth-secret-file --max-clients --max-groups --max-group-members --keep-client-info --max-queue --slow-timeout --max-frame --handshake-timeout --idle-timeout --ttl --verbose --quiet --help --version -l -p -v -q -h -V" -- "$cur"))
 		return
 	fi
 	local i

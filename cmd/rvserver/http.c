@@ -20,6 +20,11 @@ static void respond(struct conn *c, int status, const char *ctype, const char *b
 	rv_stream_end(&c->s);
 }
 
+static void respond_text(struct conn *c, int status, const char *text)
+{
+	respond(c, status, "text/plain", text, strlen(text));
+}
+
 static void metrics(struct conn *c)
 {
 	struct server *srv = c->srv;
@@ -39,6 +44,8 @@ static void metrics(struct conn *c)
 	M("messages_total", "counter", "Messages received from senders.", srv->n.msgs_in);
 	M("deliveries_total", "counter", "Messages delivered to receivers.", srv->n.deliveries);
 	M("slow_consumer_drops_total", "counter", "Connections dropped for a full output queue.", srv->n.slow_drops);
+	M("sender_pauses_total", "counter", "Times a sender was held back for a congested receiver.", srv->n.pauses);
+	M("congested_receivers", "gauge", "Receivers past half their output cap.", srv->congested.n);
 	M("bad_input_total", "counter", "Connections closed for bad input or timeouts.", srv->n.bad_input);
 	M("auth_failures_total", "counter", "Hellos refused for a bad token.", srv->n.auth_failures);
 	M("replaced_total", "counter", "Receiving connections replaced by a new login.", srv->n.replaced);
@@ -66,6 +73,8 @@ static void stats(struct conn *c)
 	cJSON_AddNumberToObject(o, "messages", (double)srv->n.msgs_in);
 	cJSON_AddNumberToObject(o, "deliveries", (double)srv->n.deliveries);
 	cJSON_AddNumberToObject(o, "slow_consumer_drops", (double)srv->n.slow_drops);
+	cJSON_AddNumberToObject(o, "sender_pauses", (double)srv->n.pauses);
+	cJSON_AddNumberToObject(o, "congested_receivers", (double)srv->congested.n);
 	cJSON_AddNumberToObject(o, "bad_input", (double)srv->n.bad_input);
 	cJSON_AddNumberToObject(o, "auth_failures", (double)srv->n.auth_failures);
 	cJSON_AddNumberToObject(o, "replaced", (double)srv->n.replaced);
@@ -130,12 +139,12 @@ static void upgrade(struct conn *c, const uint8_t *rest, size_t restlen)
 	struct server *srv = c->srv;
 	struct rv_http_req *req = c->http;
 	if (!req->ws_key[0] || req->ws_version != 13) {
-		respond(c, 400, "text/plain", "bad WebSocket handshake\n", 24);
+		respond_text(c, 400, "bad WebSocket handshake\n");
 		return;
 	}
 	if (rv_ws_new(&c->ws, 1, srv->conf.max_frame + RV_FRAME_PREFIX + RV_FRAME_MAX_HEADER,
 		      on_ws_message, c) < 0) {
-		respond(c, 500, "text/plain", "out of memory\n", 14);
+		respond_text(c, 500, "out of memory\n");
 		return;
 	}
 	struct rv_buf out;
@@ -170,10 +179,12 @@ void http_input(struct conn *c, const uint8_t *data, size_t len)
 		return;
 	c->srv->n.http_requests++;
 	const char *path = c->http->path;
-	if (strcmp(c->http->method, "GET") != 0 && strcmp(c->http->method, "HEAD") != 0) {
-		respond(c, 405, "text/plain", "method not allowed\n", 19);
+	if (c->refused)
+		respond_text(c, 503, "server full (--max-clients)\n");
+	else if (strcmp(c->http->method, "GET") != 0 && strcmp(c->http->method, "HEAD") != 0) {
+		respond_text(c, 405, "method not allowed\n");
 	} else if (strcmp(path, "/healthz") == 0) {
-		respond(c, 200, "text/plain", "ok\n", 3);
+		respond_text(c, 200, "ok\n");
 	} else if (strcmp(path, "/metrics") == 0) {
 		metrics(c);
 	} else if (strcmp(path, "/stats") == 0) {
@@ -181,8 +192,8 @@ void http_input(struct conn *c, const uint8_t *data, size_t len)
 	} else if (strcmp(path, "/rv") == 0 && c->http->upgrade_websocket) {
 		upgrade(c, data + used, len - (size_t)used);
 	} else if (strcmp(path, "/rv") == 0) {
-		respond(c, 426, "text/plain", "WebSocket upgrade required\n", 27);
+		respond_text(c, 426, "WebSocket upgrade required\n");
 	} else {
-		respond(c, 404, "text/plain", "not found\n", 10);
+		respond_text(c, 404, "not found\n");
 	}
 }

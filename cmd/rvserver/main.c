@@ -15,7 +15,7 @@
 enum {
 	O_LISTEN = 1, O_PORT, O_UDP_PORT, O_PORT_FILE, O_TLS_CERT, O_TLS_KEY,
 	O_AUTH_SECRET, O_MAX_CLIENTS, O_MAX_GROUPS, O_MAX_MEMBERS, O_KEEP,
-	O_MAX_QUEUE, O_MAX_FRAME, O_HANDSHAKE, O_IDLE, O_TTL,
+	O_MAX_QUEUE, O_MAX_FRAME, O_HANDSHAKE, O_IDLE, O_TTL, O_SLOW,
 };
 
 static const struct rv_opt opts[] = {
@@ -30,13 +30,14 @@ static const struct rv_opt opts[] = {
 	{ O_MAX_GROUPS, 0, "max-groups", "N", "most groups on the server (default 0: no limit)", NULL, NULL },
 	{ O_MAX_MEMBERS, 0, "max-group-members", "N", "most members in one group (default 0: no limit)", NULL, NULL },
 	{ O_KEEP, 0, "keep-client-info", "MODE", "what survives a client's disconnection: none, groups or all (default none)", "none|groups|all", NULL },
-	{ O_MAX_QUEUE, 0, "max-queue", "BYTES", "output queue per connection before it is dropped as slow (default 8M)", NULL, NULL },
+	{ O_MAX_QUEUE, 0, "max-queue", "BYTES", "output queue cap per connection; past half of it senders are held back (default 8M)", NULL, NULL },
+	{ O_SLOW, 0, "slow-timeout", "S", "drop a receiver whose queue stays past half of --max-queue for S seconds (default 10)", NULL, NULL },
 	{ O_MAX_FRAME, 0, "max-frame", "BYTES", "largest frame body accepted (default 1M)", NULL, NULL },
 	{ O_HANDSHAKE, 0, "handshake-timeout", "S", "close connections without a hello after S seconds (default 10)", NULL, NULL },
 	{ O_IDLE, 0, "idle-timeout", "S", "close clients silent for S seconds; pings at a third of it (default 90; 0: never)", NULL, NULL },
 	{ O_TTL, 0, "ttl", "S", "with the token command: seconds the token is valid (default 86400)", NULL, NULL },
 	{ RV_OPT_VERBOSE, 'v', "verbose", NULL, "more diagnostics on stderr (repeatable)", NULL, NULL },
-	{ RV_OPT_QUIET, 'q', "quiet", NULL, "only errors on stderr", NULL, NULL },
+	{ RV_OPT_QUIET, 'q', "quiet", NULL, "only errors (and the ready line) on stderr", NULL, NULL },
 	{ RV_OPT_HELP, 'h', "help", NULL, "print this help and exit", NULL, NULL },
 	{ RV_OPT_VERSION, 'V', "version", NULL, "print the version and exit", NULL, NULL },
 	{ 0 }
@@ -132,6 +133,10 @@ static const char *on_opt(void *ud, int key, const char *arg)
 		if (parse_size(arg, &c->max_queue) < 0 || c->max_queue < 65536)
 			return "expected a size of at least 64K (suffixes K, M, G)";
 		break;
+	case O_SLOW:
+		if (parse_secs(arg, &c->slow_timeout) < 0 || c->slow_timeout == 0)
+			return "expected a positive number of seconds";
+		break;
 	case O_MAX_FRAME:
 		if (parse_size(arg, &c->max_frame) < 0 || c->max_frame < 1024 || c->max_frame > (256u << 20))
 			return "expected a size from 1K to 256M";
@@ -196,7 +201,7 @@ int main(int argc, char **argv)
 	struct args a = {
 		.conf = {
 			.listen = "0.0.0.0", .port = 7350, .udp_port = -1,
-			.max_queue = 8u << 20, .max_frame = RV_FRAME_DEFAULT_MAX_BODY,
+			.max_queue = 8u << 20, .slow_timeout = 10, .max_frame = RV_FRAME_DEFAULT_MAX_BODY,
 			.handshake_timeout = 10, .idle_timeout = 90,
 		},
 		.verbosity = 1, .ttl = 86400,
@@ -214,17 +219,15 @@ int main(int argc, char **argv)
 	if (npos > 1)
 		rv_cli_usage_error(&tool, "unexpected argument '%s'", argv[1]);
 
-	rv_log_set(a.verbosity >= 3 ? RV_LOG_DEBUG : a.verbosity == 2 ? RV_LOG_INFO :
-		   a.verbosity == 1 ? RV_LOG_WARN : RV_LOG_ERROR, log_line, NULL);
-	if (a.verbosity == 1)	/* the default shows info lines about clients too */
-		rv_log_set(RV_LOG_INFO, log_line, NULL);
+	/* -q: errors only; default: what happens to clients; -v: debugging. */
+	rv_log_set(a.verbosity == 0 ? RV_LOG_ERROR : a.verbosity == 1 ? RV_LOG_INFO : RV_LOG_DEBUG,
+		   log_line, NULL);
 
 	struct server srv;
 	uv_loop_t *loop = uv_default_loop();
 	if (server_start(&srv, loop, &a.conf) < 0)
 		return RV_EXIT_FAIL;
-	if (a.verbosity > 0)
-		fprintf(stderr, "rvserver: ready on %s port %d (tcp%s, udp %d)%s\n", a.conf.listen,
+	fprintf(stderr, "rvserver: ready on %s port %d (tcp%s, udp %d)%s\n", a.conf.listen,
 			srv.bound_port, srv.tls ? "+tls" : "", srv.bound_udp_port,
 			srv.secret_len ? "; tokens required" : "; no auth: anyone may connect");
 	uv_run(loop, UV_RUN_DEFAULT);

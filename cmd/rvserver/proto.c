@@ -59,6 +59,11 @@ static void do_hello(struct conn *c, cJSON *h)
 	struct server *srv = c->srv;
 	const char *id = str(h, "id"), *role = str(h, "role");
 
+	if (c->refused) {
+		conn_error(c, 0, "limit", "the server is full (--max-clients)");
+		conn_bye(c, "limit", "the server is full (--max-clients)");
+		return;
+	}
 	if (!id || !rv_id_valid(id)) {
 		bad_input(c, "bad-request", "hello needs an id of 1-64 characters [A-Za-z0-9._@-]");
 		return;
@@ -95,11 +100,13 @@ static void do_hello(struct conn *c, cJSON *h)
 			rv_router_detach(&srv->router, cl);
 			conn_bye(old, "replaced", "another connection logged in with this id");
 		}
-		cJSON *allow = cJSON_GetObjectItemCaseSensitive(h, "allow");
-		if (cJSON_IsArray(allow) && set_allowed(cl, allow) < 0) {
-			conn_error(c, 0, "bad-request", "allow lists valid ids");
-		}
 	}
+	cJSON *allow = cJSON_GetObjectItemCaseSensitive(h, "allow");
+	if (allow && (!cJSON_IsArray(allow) || set_allowed(cl, allow) < 0)) {
+		bad_input(c, "bad-request", "allow must list valid client ids");
+		return;
+	}
+	c->last_rx = now_ms(srv);
 	cJSON *w = cJSON_CreateObject();
 	cJSON_AddStringToObject(w, "type", "welcome");
 	cJSON_AddStringToObject(w, "id", id);
@@ -122,8 +129,11 @@ struct fanout {
 static void deliver(void *ud, struct rv_client *to)
 {
 	struct fanout *f = ud;
-	if (conn_send(to->recv, f->frame, f->len) == 0)
+	struct conn *c = to->recv;
+	if (conn_send(c, f->frame, f->len) == 0) {
 		f->n++;
+		flow_queued(c);
+	}
 }
 
 static int route_error(struct conn *c, uint64_t seq, int rc, const char *why)
@@ -154,6 +164,10 @@ static void do_msg(struct conn *c, cJSON *h, const uint8_t *body, size_t blen)
 	cJSON_DeleteItemFromObjectCaseSensitive(h, "from");
 	cJSON_DeleteItemFromObjectCaseSensitive(h, "time");
 	cJSON_DeleteItemFromObjectCaseSensitive(h, "id");
+	if (to) {	/* a client id wins over a group */
+		group = NULL;
+		cJSON_DeleteItemFromObjectCaseSensitive(h, "group");
+	}
 	cJSON_AddStringToObject(h, "from", c->client->id);
 	cJSON_AddNumberToObject(h, "time", (double)wall_ms());
 	cJSON_AddNumberToObject(h, "id", (double)++srv->msg_id);
@@ -379,7 +393,9 @@ void proto_frame(struct conn *c, const uint8_t *frame, size_t len)
 }
 
 /* Bytes of the RV protocol after the preface: cut them into frames. Whole
- * frames are handled where they lie; only an incomplete tail is copied. */
+ * frames are handled where they lie; only an incomplete tail is copied, and
+ * so is the rest when a frame fed a congested receiver: the connection is
+ * then paused and rv_input(c, NULL, 0) goes on once it is resumed. */
 void rv_input(struct conn *c, const uint8_t *data, size_t len)
 {
 	struct server *srv = c->srv;
@@ -388,7 +404,7 @@ void rv_input(struct conn *c, const uint8_t *data, size_t len)
 	int buffered = rv_buf_size(&c->in) > 0;
 
 	if (buffered) {
-		if (rv_buf_append(&c->in, data, len) < 0) {
+		if (len && rv_buf_append(&c->in, data, len) < 0) {
 			bad_input(c, "too-large", "frame too large");
 			return;
 		}
@@ -396,7 +412,7 @@ void rv_input(struct conn *c, const uint8_t *data, size_t len)
 		n = rv_buf_size(&c->in);
 	}
 	size_t used = 0;
-	while (!c->closing && c->state == CONN_RV) {
+	while (!c->closing && c->state == CONN_RV && !srv->feeding_congested) {
 		struct rv_frame_view v;
 		long fl = rv_frame_decode(p + used, n - used, srv->conf.max_frame, &v);
 		if (fl == 0)

@@ -27,6 +27,20 @@ int64_t wall_ms(void)
 
 static void server_finish(struct server *srv);
 
+void conn_drop_slow(struct conn *c)
+{
+	struct server *srv = c->srv;
+	if (c->closing)
+		return;
+	srv->n.slow_drops++;
+	rv_info("dropping slow consumer %s (%zu bytes queued)",
+		c->client ? c->client->id : "?", rv_stream_queued(&c->s));
+	/* The bye goes past the cap; the sweep closes it if never read. */
+	c->s.out.cap += 1024;
+	c->s.inflight.cap += 1024;
+	conn_bye(c, "slow-consumer", "output queue full (--max-queue): reading too slowly");
+}
+
 static void conn_closed(struct rv_stream *s, int reason)
 {
 	struct conn *c = s->ud;
@@ -34,6 +48,7 @@ static void conn_closed(struct rv_stream *s, int reason)
 
 	if (reason && reason != RV_ECLOSED)
 		rv_debug("connection closed: %s", rv_strerror(reason));
+	flow_forget(c);
 	if (c->client) {
 		if (c->client->recv == c)
 			c->client->recv = NULL;
@@ -82,12 +97,8 @@ int conn_send(struct conn *c, const uint8_t *frame, size_t len)
 	} else {
 		rc = rv_stream_write(&c->s, frame, len);
 	}
-	if (rc == RV_ETOOBIG) {
-		/* A slow consumer: its queue is full. Drop it, never block others. */
-		srv->n.slow_drops++;
-		rv_info("dropping slow consumer %s (%zu bytes queued)",
-			c->client ? c->client->id : "?", rv_stream_queued(&c->s));
-		conn_drop(c, RV_ETOOBIG);
+	if (rc == RV_ETOOBIG) {	/* its queue is full: drop it, never block others */
+		conn_drop_slow(c);
 		return rc;
 	}
 	if (rc == 0) {
@@ -140,6 +151,8 @@ void conn_bye(struct conn *c, const char *code, const char *msg)
 		return;
 	c->closing = 1;
 	c->state = CONN_DONE;
+	c->last_rx = now_ms(c->srv);	/* from now: the closing deadline */
+	flow_leave(c);
 	rv_stream_end(&c->s);
 }
 
@@ -220,8 +233,10 @@ static void conn_read(struct rv_stream *s, const uint8_t *data, size_t len)
 {
 	struct conn *c = s->ud;
 	c->srv->n.bytes_in += len;
-	c->last_rx = now_ms(c->srv);
-	c->pinged = 0;
+	if (c->client) {	/* before hello, last_rx stays the accept time */
+		c->last_rx = now_ms(c->srv);
+		c->pinged = 0;
+	}
 	switch (c->state) {
 	case CONN_SNIFF: sniff(c, data, len); break;
 	case CONN_RV: rv_input(c, data, len); break;
@@ -229,6 +244,7 @@ static void conn_read(struct rv_stream *s, const uint8_t *data, size_t len)
 	case CONN_WS: ws_input(c, data, len); break;
 	default: break;
 	}
+	flow_after_input(c);
 }
 
 static void on_connection(uv_stream_t *server, int status)
@@ -259,9 +275,10 @@ static void on_connection(uv_stream_t *server, int status)
 		return;
 	}
 	if (srv->conf.max_clients && srv->nconns > srv->conf.max_clients) {
+		/* Refused, but told why: at hello, or with a 503 for HTTP. */
 		srv->n.refused_full++;
-		rv_info("connection refused: --max-clients %zu reached", srv->conf.max_clients);
-		conn_drop(c, RV_ELIMIT);
+		c->refused = 1;
+		rv_info("refusing a connection: --max-clients %zu reached", srv->conf.max_clients);
 	}
 }
 
@@ -275,9 +292,12 @@ static void on_sweep(uv_timer_t *t)
 
 	for (struct conn *c = srv->conns, *next; c; c = next) {
 		next = c->next;
-		if (c->closing)
-			continue;
 		uint64_t quiet = now - c->last_rx;
+		if (c->closing) {	/* a peer that never reads its goodbye */
+			if (quiet >= RV_CLOSE_DEADLINE_MS)
+				rv_stream_close(&c->s, RV_ETIMEOUT);
+			continue;
+		}
 		if (!c->client) {
 			if (quiet >= hs) {
 				srv->n.bad_input++;
@@ -310,6 +330,7 @@ static void server_finish(struct server *srv)
 	uv_close((uv_handle_t *)&srv->stop_timer, NULL);
 	uv_close((uv_handle_t *)&srv->sigint, NULL);
 	uv_close((uv_handle_t *)&srv->sigterm, NULL);
+	flow_close(srv);
 	rv_io_close(&srv->io);
 }
 
@@ -467,6 +488,7 @@ int server_start(struct server *srv, uv_loop_t *loop, const struct server_conf *
 	uv_timer_init(loop, &srv->sweep);
 	srv->sweep.data = srv;
 	uv_timer_start(&srv->sweep, on_sweep, 1000, 1000);
+	flow_init(srv);
 	uv_timer_init(loop, &srv->stop_timer);
 	srv->stop_timer.data = srv;
 	uv_signal_init(loop, &srv->sigint);

@@ -14,6 +14,8 @@
 #include "tls.h"
 #include "ws.h"
 
+#define RV_CLOSE_DEADLINE_MS 5000   /* a closing connection's last chance */
+
 struct server_conf {
 	const char *listen;           /* address to bind */
 	int port, udp_port;           /* udp_port -1: same as port */
@@ -21,6 +23,7 @@ struct server_conf {
 	const char *tls_cert, *tls_key;
 	const char *auth_secret_file;
 	size_t max_queue;             /* per-connection output cap */
+	double slow_timeout;          /* seconds a receiver may stay congested */
 	size_t max_frame;             /* body cap */
 	size_t max_clients;           /* connections; 0 = no limit */
 	double handshake_timeout, idle_timeout;
@@ -39,13 +42,19 @@ struct conn {
 	struct rv_ws *ws;             /* after a WebSocket upgrade */
 	struct conn *prev, *next;     /* every live connection */
 	uint64_t last_rx;             /* loop time (ms) of the last input */
-	uint8_t state, role, pinged, tls_seen, closing;
+	uint64_t congested_since;     /* loop time its queue passed half the cap, or 0 */
+	uint8_t state, role, pinged, tls_seen, closing, refused, paused, leaving;
+};
+
+struct conn_list {                /* a small unordered set of connections */
+	struct conn **v;
+	size_t n, alloc;
 };
 
 struct counters {
 	uint64_t conns_total, frames_in, frames_out, bytes_in, bytes_out;
 	uint64_t msgs_in, deliveries, slow_drops, bad_input, auth_failures, replaced;
-	uint64_t http_requests, refused_full;
+	uint64_t http_requests, refused_full, pauses;
 };
 
 struct server {
@@ -57,6 +66,11 @@ struct server {
 	uv_timer_t sweep;
 	uv_signal_t sigint, sigterm;
 	uv_timer_t stop_timer;
+	uv_prepare_t flow;            /* before each poll: congestion and pauses */
+	struct conn_list congested;   /* receivers past half their queue cap */
+	struct conn_list paused;      /* senders not read until those drain */
+	struct conn_list leaving;     /* said bye: leave the router before poll */
+	int feeding_congested;        /* the frame being handled reached one */
 	struct rv_tls_ctx *tls;
 	struct rv_router router;
 	struct conn *conns;
@@ -86,6 +100,20 @@ int conn_send_json(struct conn *c, cJSON *hdr);
 void conn_error(struct conn *c, uint64_t re, const char *code, const char *msg);
 /* Tell C why and close it once the message is out. */
 void conn_bye(struct conn *c, const char *code, const char *msg);
+
+/* flow.c */
+void flow_init(struct server *srv);
+void flow_close(struct server *srv);
+/* A delivery to C was queued: note when its queue passes half the cap. */
+void flow_queued(struct conn *c);
+/* C's input was handled: pause it if it fed a congested receiver. */
+void flow_after_input(struct conn *c);
+void flow_forget(struct conn *c);
+/* C said bye: its client leaves groups before the next poll, not when the
+ * peer finally reads the bye (never, for a stalled one). */
+void flow_leave(struct conn *c);
+/* Drop C as a slow consumer, telling it why. */
+void conn_drop_slow(struct conn *c);
 
 /* http.c */
 void http_input(struct conn *c, const uint8_t *data, size_t len);

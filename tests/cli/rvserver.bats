@@ -185,7 +185,7 @@ sys.exit(0 if d==b'' and time.time()-t<5 else 1)"
 	run rvg -n three groups
 	assert_failure
 	[ "$status" -ne 2 ]
-	run grep -c 'connection refused: --max-clients 2 reached' "$SERVER_ERR"
+	run grep -c 'refusing a connection: --max-clients 2 reached' "$SERVER_ERR"
 	assert_output 1
 	alive "$PID_l1"
 	alive "$PID_l2"

@@ -1,0 +1,163 @@
+/* flow.c - flow control between senders and slow receivers.
+ *
+ * Every connection's output is capped (--max-queue). A receiver whose queue
+ * passes half the cap is congested: the senders whose messages reach it are
+ * no longer read (TCP pushes back on them) until every congested receiver
+ * has drained to a quarter of the cap. A receiver congested for longer than
+ * --slow-timeout, or whose queue reaches the cap, is dropped as a slow
+ * consumer. So a receiver that keeps up on average loses nothing, memory
+ * stays bounded, and a stalled one holds senders back for a bounded time. */
+#include <stdlib.h>
+
+#include "log.h"
+#include "server.h"
+
+static int list_add(struct conn_list *l, struct conn *c)
+{
+	if (l->n == l->alloc) {
+		size_t na = l->alloc ? l->alloc * 2 : 16;
+		struct conn **v = realloc(l->v, na * sizeof *v);
+		if (!v)
+			return -1;
+		l->v = v;
+		l->alloc = na;
+	}
+	l->v[l->n++] = c;
+	return 0;
+}
+
+static void list_del(struct conn_list *l, size_t i)
+{
+	l->v[i] = l->v[--l->n];
+}
+
+static void list_remove(struct conn_list *l, struct conn *c)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i] == c) {
+			list_del(l, i);
+			return;
+		}
+}
+
+void flow_queued(struct conn *c)
+{
+	struct server *srv = c->srv;
+	if (c->closing)
+		return;
+	if (!c->congested_since) {
+		if (rv_stream_queued(&c->s) <= srv->conf.max_queue / 2)
+			return;
+		if (list_add(&srv->congested, c) < 0)
+			return;
+		c->congested_since = now_ms(srv) | 1;	/* never 0 */
+		rv_debug("%s is congested (%zu bytes queued)",
+			 c->client ? c->client->id : "?", rv_stream_queued(&c->s));
+	}
+	srv->feeding_congested = 1;
+}
+
+void flow_after_input(struct conn *c)
+{
+	struct server *srv = c->srv;
+	if (!srv->feeding_congested)
+		return;
+	srv->feeding_congested = 0;
+	if (c->paused || c->closing || list_add(&srv->paused, c) < 0)
+		return;
+	c->paused = 1;
+	srv->n.pauses++;
+	rv_stream_pause(&c->s, 1);
+}
+
+void flow_leave(struct conn *c)
+{
+	if (c->client && !c->leaving && list_add(&c->srv->leaving, c) == 0)
+		c->leaving = 1;
+}
+
+/* Detach the clients of connections that said bye (not during routing:
+ * the router may be walking a group when a receiver is dropped). */
+static void settle_leaving(struct server *srv)
+{
+	while (srv->leaving.n) {
+		struct conn *c = srv->leaving.v[--srv->leaving.n];
+		c->leaving = 0;
+		if (!c->client)
+			continue;
+		if (c->client->recv == c)
+			c->client->recv = NULL;
+		rv_router_detach(&srv->router, c->client);
+		c->client = NULL;
+	}
+}
+
+void flow_forget(struct conn *c)
+{
+	if (c->leaving)
+		list_remove(&c->srv->leaving, c);
+	c->leaving = 0;
+	if (c->congested_since)
+		list_remove(&c->srv->congested, c);
+	if (c->paused)
+		list_remove(&c->srv->paused, c);
+	c->congested_since = 0;
+	c->paused = 0;
+}
+
+/* Before each poll: settle congested receivers, then resume senders. */
+static void on_prepare(uv_prepare_t *h)
+{
+	struct server *srv = h->data;
+	uint64_t now = now_ms(srv);
+	uint64_t limit = (uint64_t)(srv->conf.slow_timeout * 1000);
+
+	for (size_t i = srv->congested.n; i-- > 0;) {
+		struct conn *c = srv->congested.v[i];
+		if (rv_stream_queued(&c->s) <= srv->conf.max_queue / 4) {
+			c->congested_since = 0;
+			list_del(&srv->congested, i);
+		} else if (now - c->congested_since >= limit) {
+			c->congested_since = 0;
+			list_del(&srv->congested, i);
+			conn_drop_slow(c);
+		}
+	}
+	settle_leaving(srv);
+	if (srv->congested.n == 0 && srv->paused.n) {
+		/* Resume every held sender; each first handles what it had read. */
+		struct conn_list resumed = srv->paused;
+		srv->paused = (struct conn_list){ 0 };
+		for (size_t i = 0; i < resumed.n; i++) {
+			struct conn *c = resumed.v[i];
+			c->paused = 0;
+			if (c->closing)
+				continue;
+			rv_stream_pause(&c->s, 0);
+			if (c->state == CONN_RV && rv_buf_size(&c->in)) {
+				rv_input(c, NULL, 0);
+				flow_after_input(c);
+			}
+		}
+		free(resumed.v);
+	}
+}
+
+void flow_init(struct server *srv)
+{
+	uv_prepare_init(srv->loop, &srv->flow);
+	srv->flow.data = srv;
+	uv_prepare_start(&srv->flow, on_prepare);
+	uv_unref((uv_handle_t *)&srv->flow);
+}
+
+void flow_close(struct server *srv)
+{
+	uv_close((uv_handle_t *)&srv->flow, NULL);
+	free(srv->congested.v);
+	free(srv->paused.v);
+	free(srv->leaving.v);
+	srv->leaving = (struct conn_list){ 0 };
+	srv->congested = (struct conn_list){ 0 };
+	srv->paused = (struct conn_list){ 0 };
+}
