@@ -67,6 +67,8 @@ void print_frame(struct app *a, const char *type, cJSON *h, const uint8_t *body,
 		app_finish(a, 0);
 }
 
+static void maybe_leave(struct app *a);
+
 static void on_join_reply(struct rv_session *s, int err, cJSON *reply, void *ud)
 {
 	struct app *a = ud;
@@ -75,6 +77,7 @@ static void on_join_reply(struct rv_session *s, int err, cJSON *reply, void *ud)
 		app_fail(a, err, "join", reply);
 		return;
 	}
+	a->joined++;
 	cJSON *members = cJSON_GetObjectItemCaseSensitive(reply, "members"), *m;
 	const char *g = hstr(reply, "group");
 	char list[1024] = "";
@@ -87,6 +90,7 @@ static void on_join_reply(struct rv_session *s, int err, cJSON *reply, void *ud)
 		}
 	}
 	rv_say_info("joined %s (%zu member%s: %s)", g ? g : "?", n, n == 1 ? "" : "s", list);
+	maybe_leave(a);
 }
 
 static void send_joins(struct app *a)
@@ -106,6 +110,7 @@ static void on_state(struct rv_session *s, enum rv_session_state st, int err,
 	(void)s;
 	if (st == RV_SESSION_UP) {
 		rv_say_info("connected to %s:%d as %s", a->co.host, a->co.port, a->co.id);
+		a->joined = 0;
 		if (!a->leaving)
 			send_joins(a);
 		return;
@@ -139,10 +144,10 @@ static void on_post_reply(struct rv_session *s, int err, cJSON *reply, void *ud)
 		const char *msg = hstr(reply, "message");
 		rv_say_error("not delivered: %s", msg ? msg : rv_strerror(err));
 	}
-	if (rv_session_pending(s) < 256)
+	(void)s;
+	if (rv_session_pending(a->sess) < 256)
 		input_pause(a, 0);
-	if (a->stdin_eof && rv_session_pending(s) == 0 && !a->leaving)
-		a->on_eof(a);
+	maybe_leave(a);
 }
 
 static void chat_line(struct app *a, char *line, size_t len)
@@ -202,10 +207,13 @@ static void on_leave_reply(struct rv_session *s, int err, cJSON *reply, void *ud
 		app_finish(a, 0);
 }
 
-static void chat_eof(struct app *a)
+/* After EOF on stdin, once every group is joined and every line answered,
+ * leave the groups; the last leave reply ends the program. */
+static void maybe_leave(struct app *a)
 {
-	if (rv_session_pending(a->sess) > 0)
-		return;	/* on_post_reply calls again when all are answered */
+	if (!a->stdin_eof || a->leaving || a->done || a->joined < a->nargs ||
+	    rv_session_pending(a->sess) > 0)
+		return;
 	a->leaving = 1;
 	for (int i = 0; i < a->nargs; i++) {
 		cJSON *h = cJSON_CreateObject();
@@ -213,6 +221,11 @@ static void chat_eof(struct app *a)
 		cJSON_AddStringToObject(h, "group", a->args[i]);
 		rv_session_request(a->sess, h, NULL, 0, on_leave_reply, a);
 	}
+}
+
+static void chat_eof(struct app *a)
+{
+	maybe_leave(a);
 }
 
 int chat_run(struct app *a, int listen_only)

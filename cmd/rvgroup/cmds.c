@@ -131,19 +131,7 @@ static void on_list(struct rv_session *s, int err, cJSON *reply, void *ud)
 
 static void request_list(struct app *a)
 {
-	int allow = strcmp(a->cmd, "allow") == 0;
 	const char *op = a->nargs ? a->args[0] : "list";
-	const char *ops = allow ? "list|add|del|all|none" : "list|add|del";
-	if (!rv_cli_choice(ops, op)) {
-		rv_say_error("%s takes %s", a->cmd, allow ? "list, add, del, all or none" : "list, add or del");
-		app_finish(a, RV_EXIT_USAGE);
-		return;
-	}
-	if ((!strcmp(op, "add") || !strcmp(op, "del")) && a->nargs < 2) {
-		rv_say_error("%s %s needs at least one ID", a->cmd, op);
-		app_finish(a, RV_EXIT_USAGE);
-		return;
-	}
 	cJSON *h = cJSON_CreateObject();
 	cJSON_AddStringToObject(h, "type", a->cmd);
 	cJSON_AddStringToObject(h, "op", op);
@@ -160,6 +148,10 @@ static void on_state(struct rv_session *s, enum rv_session_state st, int err,
 	(void)s;
 	if (st == RV_SESSION_UP || a->done)
 		return;
+	if (a->reconnect && err != RV_EREPLACED && err != RV_EDENIED) {
+		rv_say_error("%s; retrying", why);
+		return;
+	}
 	rv_say_error("%s", why);
 	app_finish(a, rv_cli_exit_for(err));
 }

@@ -7,7 +7,7 @@
 
 static void feed(struct app *a, const char *p, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && !a->done; i++) {
 		char ch = p[i];
 		if (ch == '\n') {
 			size_t len = a->linelen;
@@ -33,6 +33,9 @@ static void feed(struct app *a, const char *p, size_t n)
 
 static void at_eof(struct app *a)
 {
+	a->fs_busy = 0;
+	if (a->done)
+		return;
 	if (a->linelen) {
 		a->line[a->linelen] = 0;
 		size_t len = a->linelen;
@@ -68,6 +71,9 @@ static void on_fs_read(uv_fs_t *req)
 	struct app *a = req->data;
 	ssize_t n = req->result;
 	uv_fs_req_cleanup(req);
+	a->fs_busy = 0;
+	if (a->done)
+		return;	/* finished meanwhile: the session is gone */
 	if (n <= 0) {
 		at_eof(a);
 		return;
@@ -81,6 +87,7 @@ static void read_file(struct app *a)
 {
 	uv_buf_t b = uv_buf_init(a->rbuf, sizeof a->rbuf);
 	a->fsreq.data = a;
+	a->fs_busy = 1;
 	if (uv_fs_read(a->loop, &a->fsreq, STDIN_FILENO, &b, 1, -1, on_fs_read) < 0)
 		at_eof(a);
 }
@@ -116,7 +123,7 @@ void input_pause(struct app *a, int pause)
 			uv_read_stop((uv_stream_t *)&a->in.pipe);
 		else
 			uv_read_start((uv_stream_t *)&a->in.pipe, on_alloc, on_read);
-	} else if (a->in_kind == 2 && !pause) {
+	} else if (a->in_kind == 2 && !pause && !a->fs_busy) {
 		read_file(a);
 	}
 }

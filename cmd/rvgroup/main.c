@@ -85,6 +85,35 @@ static void log_line(enum rv_log_level level, const char *line, void *ud)
 	rv_diag(level <= RV_LOG_WARN ? 0 : level == RV_LOG_INFO ? 2 : 3, "%s", line);
 }
 
+/* Usage errors are found before connecting: a message, and exit 2. */
+static const char *check_list_args(struct app *a)
+{
+	int allow = strcmp(a->cmd, "allow") == 0;
+	const char *op = a->nargs ? a->args[0] : "list";
+	if (!rv_cli_choice(allow ? "list|add|del|all|none" : "list|add|del", op))
+		return allow ? "allow takes list, add, del, all or none" : "contacts takes list, add or del";
+	if ((!strcmp(op, "add") || !strcmp(op, "del")) && a->nargs < 2)
+		return "add and del need at least one ID";
+	if (strcmp(op, "add") && strcmp(op, "del") && a->nargs > 1)
+		return "only add and del take IDs";
+	for (int i = 1; i < a->nargs; i++)
+		if (!rv_id_valid(a->args[i]))
+			return "an ID is 1-64 characters [A-Za-z0-9._@-]";
+	return NULL;
+}
+
+static const char *check_allow_opt(const char *list)
+{
+	char *copy = strdup(list), *save = NULL;
+	const char *err = NULL;
+	int n = 0;
+	for (char *t = strtok_r(copy, ",", &save); t && !err; t = strtok_r(NULL, ",", &save), n++)
+		if (!rv_id_valid(t))
+			err = "--allow takes IDs separated by commas (each 1-64 characters [A-Za-z0-9._@-])";
+	free(copy);
+	return err ? err : n == 0 ? "--allow needs at least one ID" : NULL;
+}
+
 static int valid_args(struct app *a)
 {
 	const char *c = a->cmd;
@@ -124,7 +153,13 @@ int main(int argc, char **argv)
 		if (!rv_id_valid(a->args[i]))
 			rv_cli_usage_error(&tool, "'%s' is not a valid name (1-64 characters [A-Za-z0-9._@-])",
 					   a->args[i]);
-	const char *err = rv_client_opts_finish(&a->co);
+	const char *err = NULL;
+	if (!strcmp(a->cmd, "contacts") || !strcmp(a->cmd, "allow"))
+		err = check_list_args(a);
+	if (!err && a->allow)
+		err = check_allow_opt(a->allow);
+	if (!err)
+		err = rv_client_opts_finish(&a->co);
 	if (err)
 		rv_cli_usage_error(&tool, "%s", err);
 

@@ -26,6 +26,8 @@ struct app {
 	uv_fs_t fsreq;
 	int in_kind;                 /* 0 none, 1 stream, 2 file */
 	int in_paused;
+	int fs_busy;                 /* a file read is in flight */
+	int joined;                  /* join replies received */
 	char rbuf[65536];
 	char line[65536];
 	size_t linelen;

@@ -229,7 +229,7 @@ for i in range(5000): sys.stdout.write('%05d %s\\n' % (i, 'x' * 1000))" >"$T/lin
 	assert_output --partial 'allow takes list, add, del, all or none'
 	run rvg -n bob allow add
 	assert_equal "$status" 2
-	assert_output --partial 'needs at least one ID'
+	assert_output --partial 'need at least one ID'
 	run rvg -n bob contacts bogus
 	assert_equal "$status" 2
 	run rvg -n bob contacts del
