@@ -31,7 +31,11 @@ _rvgroup()
 	fi
 	local i
 	for ((i = 1; i < COMP_CWORD; i++)); do
-		case ${COMP_WORDS[i]} in -*) ;; *) return;; esac
+		case ${COMP_WORDS[i]} in
+		-s|--server|-n|--id|--ca|--token-file|--connect-timeout|--allow|-c|--count) ((i++));;
+		-*) ;;
+		*) COMPREPLY=($(compgen -f -- "$cur")); return;;
+		esac
 	done
 	COMPREPLY=($(compgen -W "join listen post say members groups contacts allow" -- "$cur"))
 }

@@ -61,7 +61,11 @@ _rvserver()
 	fi
 	local i
 	for ((i = 1; i < COMP_CWORD; i++)); do
-		case ${COMP_WORDS[i]} in -*) ;; *) return;; esac
+		case ${COMP_WORDS[i]} in
+		-l|--listen|-p|--port|--udp-port|--port-file|--tls-cert|--tls-key|--auth-secret-file|--max-clients|--max-groups|--max-group-members|--keep-client-info|--max-queue|--slow-timeout|--max-frame|--handshake-timeout|--idle-timeout|--ttl) ((i++));;
+		-*) ;;
+		*) COMPREPLY=($(compgen -f -- "$cur")); return;;
+		esac
 	done
 	COMPREPLY=($(compgen -W "serve token" -- "$cur"))
 }

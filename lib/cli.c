@@ -207,11 +207,34 @@ static void man_text(FILE *f, const char *s)
 	}
 }
 
-static void dump_man(const struct rv_tool *t, FILE *f)
+static void dump_man_synopsis(const struct rv_tool *t, FILE *f)
 {
 	fprintf(f, ".SH SYNOPSIS\n.B %s\n", t->name);
 	man_text(f, t->usage);
 	fputc('\n', f);
+}
+
+/* ".BI "\-s, \-\-server " HOST[:PORT]": the option bold, its argument italic. */
+static void man_option(FILE *f, const struct rv_opt *o)
+{
+	fputs(o->arg ? ".BI \"" : ".B \"", f);
+	if (o->shortopt)
+		fprintf(f, "\\-%c%s", o->shortopt, o->longopt ? ", " : "");
+	if (o->longopt) {
+		fputs("\\-\\-", f);
+		man_text(f, o->longopt);
+	}
+	if (o->arg) {
+		fputs(" \" ", f);
+		man_text(f, o->arg);
+	} else {
+		fputc('"', f);
+	}
+	fputc('\n', f);
+}
+
+static void dump_man(const struct rv_tool *t, FILE *f)
+{
 	if (t->cmds) {
 		fprintf(f, ".SH COMMANDS\n");
 		for (const struct rv_subcmd *c = t->cmds; c->name; c++) {
@@ -229,18 +252,7 @@ static void dump_man(const struct rv_tool *t, FILE *f)
 	fprintf(f, ".SH OPTIONS\n");
 	for (const struct rv_opt *o = t->opts; o->longopt || o->shortopt; o++) {
 		fprintf(f, ".TP\n");
-		if (o->shortopt)
-			fprintf(f, ".BR \\-%c%s", o->shortopt, o->longopt ? " \", \" " : "");
-		else
-			fprintf(f, ".B ");
-		if (o->longopt)
-			fprintf(f, "\\-\\-%s", o->longopt);
-		if (o->arg) {
-			fputs(" \" \" \"", f);
-			man_text(f, o->arg);
-			fputc('"', f);
-		}
-		fputc('\n', f);
+		man_option(f, o);
 		man_text(f, o->help);
 		fputc('\n', f);
 		if (o->env)
@@ -308,8 +320,20 @@ static void dump_bash(const struct rv_tool *t, FILE *f)
 	words(f, t, 0);
 	fprintf(f, "\" -- \"$cur\"))\n\t\treturn\n\tfi\n");
 	if (t->cmds) {
-		fprintf(f, "\tlocal i\n\tfor ((i = 1; i < COMP_CWORD; i++)); do\n");
-		fprintf(f, "\t\tcase ${COMP_WORDS[i]} in -*) ;; *) return;; esac\n\tdone\n");
+		/* Is there a command word before the cursor? Skip option arguments. */
+		fprintf(f, "\tlocal i\n\tfor ((i = 1; i < COMP_CWORD; i++)); do\n\t\tcase ${COMP_WORDS[i]} in\n\t\t");
+		int first = 1;
+		for (const struct rv_opt *o = t->opts; o->longopt || o->shortopt; o++) {
+			if (!o->arg)
+				continue;
+			if (o->shortopt)
+				fprintf(f, "%s-%c", first ? "" : "|", o->shortopt), first = 0;
+			if (o->longopt)
+				fprintf(f, "%s--%s", first ? "" : "|", o->longopt), first = 0;
+		}
+		if (first)
+			fputs("--", f);
+		fprintf(f, ") ((i++));;\n\t\t-*) ;;\n\t\t*) COMPREPLY=($(compgen -f -- \"$cur\")); return;;\n\t\tesac\n\tdone\n");
 		fprintf(f, "\tCOMPREPLY=($(compgen -W \"");
 		for (const struct rv_subcmd *c = t->cmds; c->name; c++)
 			fprintf(f, "%s%s", c == t->cmds ? "" : " ", c->name);
@@ -428,6 +452,8 @@ int rv_cli_dump(const struct rv_tool *t, const char *what, FILE *f)
 {
 	if (strcmp(what, "man") == 0)
 		dump_man(t, f);
+	else if (strcmp(what, "man-synopsis") == 0)
+		dump_man_synopsis(t, f);
 	else if (strcmp(what, "bash") == 0)
 		dump_bash(t, f);
 	else if (strcmp(what, "zsh") == 0)
@@ -435,7 +461,7 @@ int rv_cli_dump(const struct rv_tool *t, const char *what, FILE *f)
 	else if (strcmp(what, "fish") == 0)
 		dump_fish(t, f);
 	else {
-		fprintf(stderr, "%s: --dump takes man, bash, zsh or fish\n", t->name);
+		fprintf(stderr, "%s: --dump takes man, man-synopsis, bash, zsh or fish\n", t->name);
 		return -EINVAL;
 	}
 	return 0;

@@ -2,9 +2,11 @@
 # gen-docs.sh BINDIR [OUTDIR] - regenerate what the option tables document.
 #
 # For each tool: completions/TOOL.bash, completions/_TOOL (zsh) and
-# completions/TOOL.fish from `TOOL --dump=bash|zsh|fish`, and the part of
-# man/TOOL.1 between the lines `.\" BEGIN GENERATED` and `.\" END GENERATED`
-# from `TOOL --dump=man` (the prose around the markers is kept).
+# completions/TOOL.fish from `TOOL --dump=bash|zsh|fish`, and two parts of
+# man/TOOL.1: between `.\" BEGIN GENERATED SYNOPSIS` and `.\" END GENERATED
+# SYNOPSIS` from `TOOL --dump=man-synopsis`, and between `.\" BEGIN GENERATED`
+# and `.\" END GENERATED` from `TOOL --dump=man` (commands, options, exit
+# status). The prose around the markers is kept.
 #
 # Without OUTDIR the files in the repository are rewritten (`make docs`).
 # With OUTDIR everything goes under OUTDIR at the same relative paths and the
@@ -13,8 +15,6 @@
 set -euo pipefail
 
 TOOLS=(rvserver rvgroup)
-BEGIN='.\" BEGIN GENERATED'
-END='.\" END GENERATED'
 
 usage() {
 	echo "usage: $0 BINDIR [OUTDIR]" >&2
@@ -51,22 +51,25 @@ for tool in "${TOOLS[@]}"; do
 
 	page=$root/man/$tool.1
 	[ -f "$page" ] || { echo "gen-docs: $page is missing" >&2; exit 1; }
-	nb=$(grep -cxF "$BEGIN" "$page" || true)
-	ne=$(grep -cxF "$END" "$page" || true)
-	if [ "$nb" != 1 ] || [ "$ne" != 1 ]; then
-		echo "gen-docs: $page needs exactly one '$BEGIN' line and one '$END' line" >&2
-		exit 1
-	fi
-	gen=$(mktemp)
-	trap 'rm -f "$gen"' EXIT
-	"$bin" --dump=man >"$gen"
-	# (awk -v would eat the backslashes of the markers: pass them in the environment)
-	B=$BEGIN E=$END GEN=$gen awk '
-		BEGIN { b = ENVIRON["B"]; e = ENVIRON["E"]; gen = ENVIRON["GEN"] }
-		$0 == b { print; while ((getline line < gen) > 0) print line; skip = 1; next }
-		$0 == e { skip = 0 }
-		!skip { print }
-	' "$page" | write "$outdir/man/$tool.1"
-	rm -f "$gen"
-	trap - EXIT
+	text=$(cat "$page")
+	for part in "man-synopsis:SYNOPSIS" "man:"; do
+		dump=${part%%:*} name=${part#*:}
+		begin=".\\\" BEGIN GENERATED${name:+ $name}"
+		end=".\\\" END GENERATED${name:+ $name}"
+		nb=$(grep -cxF "$begin" <<<"$text" || true)
+		ne=$(grep -cxF "$end" <<<"$text" || true)
+		if [ "$nb" != 1 ] || [ "$ne" != 1 ]; then
+			echo "gen-docs: $page needs exactly one '$begin' line and one '$end' line" >&2
+			exit 1
+		fi
+		gen=$("$bin" --dump="$dump")
+		# (awk -v would eat the backslashes of the markers: pass them in the environment)
+		text=$(B=$begin E=$end GEN=$gen awk '
+			BEGIN { b = ENVIRON["B"]; e = ENVIRON["E"] }
+			$0 == b { print; print ENVIRON["GEN"]; skip = 1; next }
+			$0 == e { skip = 0 }
+			!skip { print }
+		' <<<"$text")
+	done
+	printf '%s\n' "$text" | write "$outdir/man/$tool.1"
 done
