@@ -11,7 +11,7 @@
 void rv_buf_init(struct rv_buf *b, size_t cap)
 {
 	memset(b, 0, sizeof *b);
-	b->cap = cap;
+	b->cap = cap > RV_BUF_MAX_CAP ? RV_BUF_MAX_CAP : (uint32_t)cap;
 }
 
 void rv_buf_free(struct rv_buf *b)
@@ -44,6 +44,8 @@ uint8_t *rv_buf_reserve(struct rv_buf *b, size_t n)
 	size_t want = b->alloc ? b->alloc : 256;
 	while (want - used < n)
 		want *= 2;
+	if (want > (size_t)b->cap + 4096)	/* never far past the cap */
+		want = used + n > (size_t)b->cap ? used + n : (size_t)b->cap;
 	uint8_t *p = realloc(b->data, want);
 	if (!p)
 		return NULL;

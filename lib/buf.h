@@ -11,15 +11,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct rv_buf {
-	uint8_t *data;   /* owned; NULL while empty and never grown */
-	size_t off;      /* first unconsumed byte */
-	size_t len;      /* end of valid bytes (data[off..len)) */
-	size_t alloc;
-	size_t cap;      /* most unconsumed bytes the buffer may hold */
+struct rv_buf {        /* 24 bytes: there is one or more per connection */
+	uint8_t *data;     /* owned; NULL while empty and never grown */
+	uint32_t off;      /* first unconsumed byte */
+	uint32_t len;      /* end of valid bytes (data[off..len)) */
+	uint32_t alloc;
+	uint32_t cap;      /* most unconsumed bytes the buffer may hold */
 };
 
-/* rv_buf_init - an empty buffer that will refuse to hold more than CAP bytes. */
+#define RV_BUF_MAX_CAP 0xC0000000u  /* caps are clamped to 3 GiB */
+
+/* rv_buf_init - an empty buffer that will refuse to hold more than CAP bytes
+ * (at most RV_BUF_MAX_CAP). */
 void rv_buf_init(struct rv_buf *b, size_t cap);
 /* rv_buf_free - release the bytes; the buffer is empty and reusable after. */
 void rv_buf_free(struct rv_buf *b);
