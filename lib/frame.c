@@ -75,6 +75,30 @@ int rv_frame_append(struct rv_buf *out, const char *hdr, size_t hdr_len,
 	return 0;
 }
 
+int rv_frame_append_head(struct rv_buf *out, const cJSON *hdr, size_t body_len)
+{
+	char *text = cJSON_PrintUnformatted(hdr);
+	if (!text)
+		return -ENOMEM;
+	size_t hdr_len = strlen(text);
+	int rc = 0;
+	if (hdr_len == 0 || hdr_len > RV_FRAME_MAX_HEADER || body_len > UINT32_MAX) {
+		rc = RV_ETOOBIG;
+	} else {
+		uint8_t *dst = rv_buf_reserve(out, RV_FRAME_PREFIX + hdr_len);
+		if (!dst) {
+			rc = -ENOMEM;
+		} else {
+			put_be32(dst, (uint32_t)hdr_len);
+			put_be32(dst + 4, (uint32_t)body_len);
+			memcpy(dst + RV_FRAME_PREFIX, text, hdr_len);
+			rv_buf_commit(out, RV_FRAME_PREFIX + hdr_len);
+		}
+	}
+	free(text);
+	return rc;
+}
+
 int rv_frame_append_json(struct rv_buf *out, const cJSON *hdr,
 			 const void *body, size_t body_len)
 {

@@ -49,6 +49,9 @@ cJSON *rv_frame_header(const struct rv_frame_view *v, const char **type, int *er
 /* rv_frame_append - append one frame (HDR: LEN bytes of JSON text) to OUT. */
 int rv_frame_append(struct rv_buf *out, const char *hdr, size_t hdr_len,
 		    const void *body, size_t body_len);
+/* rv_frame_append_head - append a frame's prefix and header only, for a body
+ * of BODY_LEN bytes the caller sends right after (no copy of the body). */
+int rv_frame_append_head(struct rv_buf *out, const cJSON *hdr, size_t body_len);
 /* rv_frame_append_json - the same with the header printed from a cJSON object. */
 int rv_frame_append_json(struct rv_buf *out, const cJSON *hdr,
 			 const void *body, size_t body_len);

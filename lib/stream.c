@@ -200,19 +200,45 @@ size_t rv_stream_queued(const struct rv_stream *s)
 	return rv_buf_size(&s->out) + rv_buf_size(&s->inflight);
 }
 
-int rv_stream_write(struct rv_stream *s, const void *data, size_t len)
+int rv_stream_writev(struct rv_stream *s, const uv_buf_t *bufs, unsigned n)
 {
+	size_t len = 0, skip = 0;
+	int rc = 0;
+
 	if (s->closing)
 		return RV_ECLOSED;
+	for (unsigned i = 0; i < n; i++)
+		len += bufs[i].len;
 	if (rv_stream_queued(s) + len > s->out.cap)
 		return RV_ETOOBIG;
-	int rc;
-	if (s->tls) {
-		rc = rv_tls_write(s->tls, data, len);
-		if (rc == 0)
-			rc = tls_pump(s);
-	} else {
-		rc = rv_buf_append(&s->out, data, len);
+	/* Large writes on an idle plain stream go straight to the kernel. */
+	if (!s->tls && len >= RV_STREAM_DIRECT_AT && !s->wreq && rv_buf_size(&s->out) == 0) {
+		int w = uv_try_write((uv_stream_t *)&s->tcp, bufs, n);
+		if (w < 0 && w != UV_EAGAIN) {
+			rv_stream_close(s, w);
+			return w;
+		}
+		skip = w > 0 ? (size_t)w : 0;
+		if (skip == len)
+			return 0;
+	}
+	for (unsigned i = 0; i < n && rc == 0; i++) {
+		const char *p = bufs[i].base;
+		size_t l = bufs[i].len;
+		if (skip >= l) {
+			skip -= l;
+			continue;
+		}
+		p += skip;
+		l -= skip;
+		skip = 0;
+		if (s->tls) {
+			rc = rv_tls_write(s->tls, p, l);
+			if (rc == 0)
+				rc = tls_pump(s);
+		} else {
+			rc = rv_buf_append(&s->out, p, l);
+		}
 	}
 	if (rc != 0)
 		return rc;
@@ -224,6 +250,12 @@ int rv_stream_write(struct rv_stream *s, const void *data, size_t len)
 	else
 		mark_dirty(s);
 	return 0;
+}
+
+int rv_stream_write(struct rv_stream *s, const void *data, size_t len)
+{
+	uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+	return rv_stream_writev(s, &b, 1);
 }
 
 static void maybe_end(struct rv_stream *s)

@@ -22,6 +22,7 @@
 
 #define RV_IO_READ_SIZE 65536
 #define RV_STREAM_FLUSH_AT 65536  /* queued bytes that trigger an immediate write */
+#define RV_STREAM_DIRECT_AT 16384 /* writes this large skip the queue when it is empty */
 
 struct rv_stream;
 struct connect_req;
@@ -90,6 +91,8 @@ int rv_stream_start_tls(struct rv_stream *s, struct rv_tls_ctx *ctx,
 /* rv_stream_write - queue LEN bytes (encrypted first on TLS). RV_ETOOBIG when
  * the output cap would be passed: nothing was queued. */
 int rv_stream_write(struct rv_stream *s, const void *data, size_t len);
+/* rv_stream_writev - the same for N buffers, written in order. */
+int rv_stream_writev(struct rv_stream *s, const uv_buf_t *bufs, unsigned n);
 /* rv_stream_queued - bytes queued or in flight. */
 size_t rv_stream_queued(const struct rv_stream *s);
 /* rv_stream_pause - stop (PAUSE 1) or resume (0) reading from the peer. */

@@ -30,6 +30,9 @@ void print_frame(struct app *a, const char *type, cJSON *h, const uint8_t *body,
 
 	if (!is_msg && strcmp(type, "joined") != 0 && strcmp(type, "left") != 0)
 		return;
+	const char *kind = hstr(h, "kind");	/* chat shows text and commands, not transfers */
+	if (is_msg && kind && strcmp(kind, "text") != 0 && strcmp(kind, "cmd") != 0)
+		return;
 	if (!is_msg)
 		from = who;
 	if (!from)

@@ -60,6 +60,41 @@ static const char *on_opt(void *ud, int key, const char *arg)
 	return NULL;
 }
 
+static void in_line(struct rv_input *in, char *line, size_t len)
+{
+	struct app *a = in->ud;
+	if (!a->done)
+		a->on_line(a, line, len);
+}
+
+static void in_eof(struct rv_input *in, int err)
+{
+	struct app *a = in->ud;
+	if (err < 0)
+		rv_say_error("reading stdin: %s", uv_strerror(err));
+	a->stdin_eof = 1;
+	if (!a->done)
+		a->on_eof(a);
+}
+
+int input_start(struct app *a)
+{
+	a->stdin_open = 1;
+	return rv_input_start(&a->in, a->loop, 0, in_line, NULL, in_eof, a);
+}
+
+void input_pause(struct app *a, int pause)
+{
+	if (a->stdin_open)
+		rv_input_pause(&a->in, pause);
+}
+
+void input_stop(struct app *a)
+{
+	if (a->stdin_open)
+		rv_input_stop(&a->in);
+}
+
 void app_finish(struct app *a, int code)
 {
 	if (a->done)

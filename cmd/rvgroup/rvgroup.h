@@ -5,6 +5,7 @@
 #include <uv.h>
 
 #include "cli.h"
+#include "input.h"
 #include "session.h"
 
 struct app {
@@ -21,17 +22,9 @@ struct app {
 	long received;
 	int exit_code;
 	int stdin_eof, leaving, done;
-	/* stdin, read line by line */
-	union { uv_pipe_t pipe; uv_tty_t tty; } in;
-	uv_fs_t fsreq;
-	int in_kind;                 /* 0 none, 1 stream, 2 file */
-	int in_paused;
-	int fs_busy;                 /* a file read is in flight */
+	struct rv_input in;          /* stdin, line by line */
+	int stdin_open;
 	int joined;                  /* join replies received */
-	char rbuf[65536];
-	char line[65536];
-	size_t linelen;
-	int line_too_long;
 	void (*on_line)(struct app *a, char *line, size_t len);
 	void (*on_eof)(struct app *a);
 };
@@ -41,7 +34,7 @@ int chat_run(struct app *a, int listen_only);
 void print_frame(struct app *a, const char *type, cJSON *h, const uint8_t *body, size_t len);
 /* cmds.c */
 int cmds_run(struct app *a);
-/* input.c */
+/* main.c: stdin lines to on_line, then on_eof */
 int input_start(struct app *a);
 void input_pause(struct app *a, int pause);
 void input_stop(struct app *a);

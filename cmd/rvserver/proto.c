@@ -107,6 +107,10 @@ static void do_hello(struct conn *c, cJSON *h)
 		return;
 	}
 	c->last_rx = now_ms(srv);
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(h, "replies")) && conn_number(c) < 0) {
+		bad_input(c, "internal", "out of memory");
+		return;
+	}
 	cJSON *w = cJSON_CreateObject();
 	cJSON_AddStringToObject(w, "type", "welcome");
 	cJSON_AddStringToObject(w, "id", id);
@@ -115,24 +119,29 @@ static void do_hello(struct conn *c, cJSON *h)
 	cJSON_AddNumberToObject(w, "ping", srv->conf.idle_timeout / 3);
 	cJSON_AddBoolToObject(w, "auth", srv->secret_len > 0);
 	cJSON_AddNumberToObject(w, "udp", srv->bound_udp_port);
+	if (c->num)
+		cJSON_AddNumberToObject(w, "conn", c->num);
 	conn_send_json(c, w);
 }
 
 /* ---- messages ---- */
 
 struct fanout {
-	const uint8_t *frame;
-	size_t len;
+	const uint8_t *head, *body;
+	size_t hlen, blen;
 	int n;
+	cJSON *receivers;             /* ids delivered to, when the sender asked */
 };
 
 static void deliver(void *ud, struct rv_client *to)
 {
 	struct fanout *f = ud;
 	struct conn *c = to->recv;
-	if (conn_send(c, f->frame, f->len) == 0) {
+	if (conn_sendv(c, f->head, f->hlen, f->body, f->blen) == 0) {
 		f->n++;
 		flow_queued(c);
+		if (f->receivers)
+			cJSON_AddItemToArray(f->receivers, cJSON_CreateString(to->id));
 	}
 }
 
@@ -145,49 +154,74 @@ static int route_error(struct conn *c, uint64_t seq, int rc, const char *why)
 	return rc;
 }
 
+/* A reply to one connection of a client ("to" and "conn"): the sender of a
+ * transfer, say, whose sending connection is not the client's receiver. */
+static int route_conn(struct server *srv, struct conn *from, const char *to,
+		      double num, struct fanout *f, const char **why)
+{
+	char key[24];
+	snprintf(key, sizeof key, "%.0f", num);
+	struct conn *t = num >= 1 ? rv_map_get(&srv->by_num, key) : NULL;
+	if (!t || t->closing || !t->client || strcmp(t->client->id, to) != 0) {
+		*why = "that connection is gone";
+		return RV_ENOTFOUND;
+	}
+	if (!rv_router_allows(t->client, from->client->id)) {
+		*why = "receiver does not allow this sender";
+		return RV_EDENIED;
+	}
+	if (conn_sendv(t, f->head, f->hlen, f->body, f->blen) == 0) {
+		f->n++;
+		flow_queued(t);
+	}
+	return f->n;
+}
+
 static void do_msg(struct conn *c, cJSON *h, const uint8_t *body, size_t blen)
 {
 	struct server *srv = c->srv;
 	uint64_t seq = seq_of(h);
 	const char *to = str(h, "to"), *group = str(h, "group"), *kind = str(h, "kind");
 	const char *why = NULL;
+	cJSON *num = cJSON_GetObjectItemCaseSensitive(h, "conn");
+	double to_conn = cJSON_IsNumber(num) ? num->valuedouble : 0;
+	int want_receivers = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(h, "receivers"));
 
 	srv->n.msgs_in++;
 	if ((to && !rv_id_valid(to)) || (group && !rv_id_valid(group)) ||
-	    (kind && strlen(kind) > 32)) {
-		conn_error(c, seq, "bad-request", "to, group and kind must be valid names");
+	    (kind && strlen(kind) > 32) || (num && (!to || !cJSON_IsNumber(num)))) {
+		conn_error(c, seq, "bad-request", "to, group and kind must be valid names; conn goes with to");
 		return;
 	}
-	/* The delivered header: the sender's, with from, time and an id added
-	 * and seq dropped. Built once, shared by every receiver. */
-	cJSON_DeleteItemFromObjectCaseSensitive(h, "seq");
-	cJSON_DeleteItemFromObjectCaseSensitive(h, "from");
-	cJSON_DeleteItemFromObjectCaseSensitive(h, "time");
-	cJSON_DeleteItemFromObjectCaseSensitive(h, "id");
+	/* The delivered header: the sender's, with from, time, an id and the
+	 * sender's connection number (when it takes replies) added, and seq
+	 * dropped. Built once, shared by every receiver; the body is not copied. */
+	static const char *const drop[] = { "seq", "from", "time", "id", "conn", "receivers" };
+	for (size_t i = 0; i < sizeof drop / sizeof *drop; i++)
+		cJSON_DeleteItemFromObjectCaseSensitive(h, drop[i]);
 	if (to) {	/* a client id wins over a group */
 		group = NULL;
 		cJSON_DeleteItemFromObjectCaseSensitive(h, "group");
 	}
 	cJSON_AddStringToObject(h, "from", c->client->id);
+	if (c->num)
+		cJSON_AddNumberToObject(h, "conn", c->num);
 	cJSON_AddNumberToObject(h, "time", (double)wall_ms());
 	cJSON_AddNumberToObject(h, "id", (double)++srv->msg_id);
-	rv_buf_reset(&srv->scratch);
-	if (rv_frame_append_json(&srv->scratch, h, body, blen) < 0) {
-		conn_error(c, seq, "too-large", "message too large");
+	struct rv_buf head;
+	rv_buf_init(&head, RV_FRAME_PREFIX + RV_FRAME_MAX_HEADER);
+	if (rv_frame_append_head(&head, h, blen) < 0) {
+		rv_buf_free(&head);
+		conn_error(c, seq, "too-large", "message header too large");
 		return;
 	}
-	/* Copy: replies to the sender reuse the scratch buffer. */
-	size_t len = rv_buf_size(&srv->scratch);
-	uint8_t *frame = malloc(len);
-	if (!frame) {
-		conn_error(c, seq, "internal", "out of memory");
-		return;
-	}
-	memcpy(frame, rv_buf_head(&srv->scratch), len);
-	struct fanout f = { frame, len, 0 };
-	int rc = rv_router_route(&srv->router, c->client, to, group, deliver, &f, &why);
-	free(frame);
+	struct fanout f = { rv_buf_head(&head), body, rv_buf_size(&head), blen, 0,
+			    want_receivers ? cJSON_CreateArray() : NULL };
+	int rc = to_conn ? route_conn(srv, c, to, to_conn, &f, &why)
+			 : rv_router_route(&srv->router, c->client, to, group, deliver, &f, &why);
+	rv_buf_free(&head);
 	if (rc < 0) {
+		cJSON_Delete(f.receivers);
 		route_error(c, seq, rc, why);
 		return;
 	}
@@ -195,7 +229,11 @@ static void do_msg(struct conn *c, cJSON *h, const uint8_t *body, size_t blen)
 	if (seq && !c->closing) {
 		cJSON *ok = ok_reply(seq);
 		cJSON_AddNumberToObject(ok, "delivered", f.n);
+		if (f.receivers)
+			cJSON_AddItemToObject(ok, "receivers", f.receivers);
 		conn_send_json(c, ok);
+	} else {
+		cJSON_Delete(f.receivers);
 	}
 }
 

@@ -49,6 +49,10 @@ static void conn_closed(struct rv_stream *s, int reason)
 	if (reason && reason != RV_ECLOSED)
 		rv_debug("connection closed: %s", rv_strerror(reason));
 	flow_forget(c);
+	if (c->numkey) {
+		rv_map_del(&srv->by_num, c->numkey);
+		free(c->numkey);
+	}
 	if (c->client) {
 		if (c->client->recv == c)
 			c->client->recv = NULL;
@@ -80,22 +84,33 @@ static void conn_drop(struct conn *c, int reason)
 	rv_stream_close(&c->s, reason);
 }
 
-int conn_send(struct conn *c, const uint8_t *frame, size_t len)
+int conn_sendv(struct conn *c, const uint8_t *head, size_t hlen,
+	       const uint8_t *body, size_t blen)
 {
 	struct server *srv = c->srv;
 	int rc;
 
 	if (c->closing)
 		return RV_ECLOSED;
-	if (c->ws) {
-		rc = rv_ws_send(c->ws, RV_WS_BINARY, frame, len);
+	if (c->ws) {	/* one WebSocket message per frame */
+		uint8_t *whole = blen ? malloc(hlen + blen) : NULL;
+		if (blen && !whole)
+			return -ENOMEM;
+		if (whole) {
+			memcpy(whole, head, hlen);
+			memcpy(whole + hlen, body, blen);
+		}
+		rc = rv_ws_send(c->ws, RV_WS_BINARY, whole ? whole : head, hlen + blen);
+		free(whole);
 		if (rc == 0) {
 			rv_buf_reset(&srv->wsbuf);
 			rv_ws_take(c->ws, &srv->wsbuf);
 			rc = rv_stream_write(&c->s, rv_buf_head(&srv->wsbuf), rv_buf_size(&srv->wsbuf));
 		}
 	} else {
-		rc = rv_stream_write(&c->s, frame, len);
+		uv_buf_t b[2] = { uv_buf_init((char *)head, (unsigned)hlen),
+				  uv_buf_init((char *)body, (unsigned)blen) };
+		rc = rv_stream_writev(&c->s, b, blen ? 2 : 1);
 	}
 	if (rc == RV_ETOOBIG) {	/* its queue is full: drop it, never block others */
 		conn_drop_slow(c);
@@ -103,9 +118,32 @@ int conn_send(struct conn *c, const uint8_t *frame, size_t len)
 	}
 	if (rc == 0) {
 		srv->n.frames_out++;
-		srv->n.bytes_out += len;
+		srv->n.bytes_out += hlen + blen;
 	}
 	return rc;
+}
+
+int conn_number(struct conn *c)
+{
+	struct server *srv = c->srv;
+	char key[24];
+	if (c->num)
+		return 0;
+	if (++srv->last_num == 0)
+		srv->last_num = 1;
+	snprintf(key, sizeof key, "%u", srv->last_num);
+	if (!(c->numkey = strdup(key)) || rv_map_put(&srv->by_num, c->numkey, c) < 0) {
+		free(c->numkey);
+		c->numkey = NULL;
+		return -ENOMEM;
+	}
+	c->num = srv->last_num;
+	return 0;
+}
+
+int conn_send(struct conn *c, const uint8_t *frame, size_t len)
+{
+	return conn_sendv(c, frame, len, NULL, 0);
 }
 
 int conn_send_json(struct conn *c, cJSON *hdr)
@@ -507,6 +545,7 @@ int server_start(struct server *srv, uv_loop_t *loop, const struct server_conf *
 void server_free(struct server *srv)
 {
 	rv_router_free(&srv->router);
+	rv_map_free(&srv->by_num);
 	rv_buf_free(&srv->scratch);
 	rv_buf_free(&srv->wsbuf);
 	rv_tls_ctx_free(srv->tls);

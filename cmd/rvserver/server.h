@@ -43,6 +43,8 @@ struct conn {
 	struct conn *prev, *next;     /* every live connection */
 	uint64_t last_rx;             /* loop time (ms) of the last input */
 	uint64_t congested_since;     /* loop time its queue passed half the cap, or 0 */
+	char *numkey;                 /* its number as a by_num key, when it takes replies */
+	uint32_t num;                 /* 0, or the number replies address it by */
 	uint8_t state, role, pinged, tls_seen, closing, refused, paused, leaving;
 };
 
@@ -73,6 +75,8 @@ struct server {
 	int feeding_congested;        /* the frame being handled reached one */
 	struct rv_tls_ctx *tls;
 	struct rv_router router;
+	struct rv_map by_num;         /* connections that take replies, by number */
+	uint32_t last_num;
 	struct conn *conns;
 	size_t nconns;
 	struct rv_buf scratch;        /* one outgoing frame being built */
@@ -94,8 +98,13 @@ void server_free(struct server *srv);
 /* Send one whole frame (FRAME: LEN bytes) to C, wrapped for WebSocket if
  * needed. A slow consumer past its cap is dropped. */
 int conn_send(struct conn *c, const uint8_t *frame, size_t len);
+/* The same for a frame in two parts: prefix and header, then body. */
+int conn_sendv(struct conn *c, const uint8_t *head, size_t hlen,
+	       const uint8_t *body, size_t blen);
 /* Build a frame from HDR (consumed) and send it. */
 int conn_send_json(struct conn *c, cJSON *hdr);
+/* Give C a number that replies can address ("to" with "conn"). */
+int conn_number(struct conn *c);
 /* Send an error frame; RE is the request seq or 0. */
 void conn_error(struct conn *c, uint64_t re, const char *code, const char *msg);
 /* Tell C why and close it once the message is out. */
