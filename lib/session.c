@@ -356,6 +356,30 @@ int rv_session_request(struct rv_session *s, cJSON *hdr, const void *body, size_
 	return 0;
 }
 
+int rv_session_send(struct rv_session *s, cJSON *hdr, const void *body, size_t len)
+{
+	struct rv_buf head;
+	if (!s->up || !s->st) {
+		cJSON_Delete(hdr);
+		return RV_ECLOSED;
+	}
+	rv_buf_init(&head, RV_FRAME_PREFIX + RV_FRAME_MAX_HEADER);
+	int rc = rv_frame_append_head(&head, hdr, len);
+	cJSON_Delete(hdr);
+	if (rc == 0) {
+		uv_buf_t b[2] = { uv_buf_init((char *)rv_buf_head(&head), (unsigned)rv_buf_size(&head)),
+				  uv_buf_init((char *)body, (unsigned)len) };
+		rc = rv_stream_writev(s->st, b, len ? 2 : 1);
+	}
+	rv_buf_free(&head);
+	return rc;
+}
+
+size_t rv_session_queued(const struct rv_session *s)
+{
+	return s->st ? rv_stream_queued(s->st) : 0;
+}
+
 size_t rv_session_pending(const struct rv_session *s)
 {
 	size_t n = 0;

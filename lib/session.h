@@ -58,6 +58,12 @@ int rv_session_start(struct rv_session *s);
  * FN (may be NULL) gets the reply. */
 int rv_session_request(struct rv_session *s, cJSON *hdr, const void *body, size_t len,
 		       rv_session_reply_fn fn, void *ud);
+/* rv_session_send - send HDR (consumed) and BODY now, with no seq and so no
+ * reply: for bulk data. RV_ECLOSED while the session is not up; RV_ETOOBIG
+ * when the connection's output queue is full. */
+int rv_session_send(struct rv_session *s, cJSON *hdr, const void *body, size_t len);
+/* rv_session_queued - bytes waiting in the connection's output queue. */
+size_t rv_session_queued(const struct rv_session *s);
 /* rv_session_pending - requests not yet answered. */
 size_t rv_session_pending(const struct rv_session *s);
 /* rv_session_close - end the session; pending replies get RV_ECLOSED. The

@@ -1,0 +1,370 @@
+/* files.c - incoming transfers: files saved safely, data streams to stdout. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "rvrecv.h"
+
+#define ACK_EVERY (1u << 20)   /* acknowledge at least every MiB written */
+
+static const char *hstr(cJSON *h, const char *k)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, k));
+}
+
+static double hnum(cJSON *h, const char *k, double dflt)
+{
+	cJSON *v = cJSON_GetObjectItemCaseSensitive(h, k);
+	return cJSON_IsNumber(v) ? v->valuedouble : dflt;
+}
+
+static struct xfer *find(struct app *a, const char *id, const char *from)
+{
+	for (struct xfer *x = a->xfers; x; x = x->next)
+		if (id && from && !strcmp(x->id, id) && !strcmp(x->from, from))
+			return x;
+	return NULL;
+}
+
+static void unlink_xfer(struct app *a, struct xfer *x)
+{
+	for (struct xfer **pp = &a->xfers; *pp; pp = &(*pp)->next)
+		if (*pp == x) {
+			*pp = x->next;
+			break;
+		}
+	if (x->fd >= 0 && !x->data)
+		close(x->fd);
+	EVP_MD_CTX_free(x->md);
+	free(x);
+}
+
+static void refuse(struct app *a, const char *from, double conn, const char *id, const char *why)
+{
+	cJSON *f = cJSON_CreateObject();
+	cJSON_AddStringToObject(f, "xfer", id);
+	cJSON_AddStringToObject(f, "reason", why);
+	reply_to(a, from, conn, "xfer-refuse", f);
+}
+
+/* End X with an error to the sender; a file's partial data goes too when
+ * DISCARD (a checksum mismatch, a full disk), else it stays for a resume. */
+static void fail(struct app *a, struct xfer *x, const char *why, int discard)
+{
+	rv_say_error("%s from %s: %s", x->data ? "stream" : x->name, x->from, why);
+	cJSON *f = cJSON_CreateObject();
+	cJSON_AddStringToObject(f, "xfer", x->id);
+	cJSON_AddBoolToObject(f, "ok", 0);
+	cJSON_AddStringToObject(f, "error", why);
+	reply_to(a, x->from, x->conn, "xfer-done", f);
+	if (discard && !x->data) {
+		unlink(x->part);
+		unlink(x->meta);
+	}
+	if (rv_out_json_mode()) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "event", "error");
+		cJSON_AddStringToObject(o, "from", x->from);
+		if (!x->data)
+			cJSON_AddStringToObject(o, "name", x->name);
+		cJSON_AddStringToObject(o, "error", why);
+		rv_out_obj(o);
+	}
+	unlink_xfer(a, x);
+	a->exit_code = RV_EXIT_FAIL;
+}
+
+static void ack(struct app *a, struct xfer *x)
+{
+	cJSON *f = cJSON_CreateObject();
+	cJSON_AddStringToObject(f, "xfer", x->id);
+	cJSON_AddNumberToObject(f, "off", (double)x->off);
+	reply_to(a, x->from, x->conn, "xfer-ack", f);
+	x->acked = x->off;
+}
+
+/* Hash what a partial file already holds, to go on from its end. */
+static int rehash(struct xfer *x, uint64_t len)
+{
+	static uint8_t buf[1 << 16];
+	uint64_t done = 0;
+	while (done < len) {
+		size_t want = len - done < sizeof buf ? (size_t)(len - done) : sizeof buf;
+		ssize_t n = pread(x->fd, buf, want, (off_t)done);
+		if (n <= 0)
+			return -1;
+		EVP_DigestUpdate(x->md, buf, (size_t)n);
+		done += (uint64_t)n;
+	}
+	return 0;
+}
+
+/* Open DIR/NAME.part, going on from an earlier try of the same file. */
+static int open_part(struct app *a, struct xfer *x)
+{
+	char meta[160], want[160];
+	snprintf(x->part, sizeof x->part, "%s/%s.part", a->dir, x->name);
+	snprintf(x->meta, sizeof x->meta, "%s/%s.part.rv", a->dir, x->name);
+	snprintf(want, sizeof want, "%" PRIu64 " %s\n", x->size, x->sha);
+
+	FILE *m = fopen(x->meta, "r");
+	int same = m && fgets(meta, sizeof meta, m) && strcmp(meta, want) == 0;
+	if (m)
+		fclose(m);
+	x->fd = open(x->part, O_RDWR | O_CREAT | O_CLOEXEC | (same ? 0 : O_TRUNC), 0644);
+	if (x->fd < 0)
+		return -errno;
+	if (same) {
+		struct stat st;
+		if (fstat(x->fd, &st) == 0 && (uint64_t)st.st_size <= x->size && rehash(x, (uint64_t)st.st_size) == 0) {
+			x->off = (uint64_t)st.st_size;
+			if (x->off)
+				rv_say_info("%s: resuming at byte %" PRIu64, x->name, x->off);
+			return 0;
+		}
+		EVP_DigestInit_ex(x->md, EVP_sha256(), NULL);
+		if (ftruncate(x->fd, 0) < 0)
+			return -errno;
+	}
+	m = fopen(x->meta, "w");
+	if (!m || fputs(want, m) < 0 || fclose(m) != 0) {
+		if (m)
+			fclose(m);
+		return -EIO;
+	}
+	return 0;
+}
+
+void xfer_offer(struct app *a, cJSON *h)
+{
+	const char *from = hstr(h, "from"), *id = hstr(h, "xfer"), *what = hstr(h, "what");
+	double conn = hnum(h, "conn", 0);
+	if (!from || !id || strlen(id) >= sizeof ((struct xfer *)0)->id || !what)
+		return;
+	int data = !strcmp(what, "data");
+	if ((data && !(a->take & TAKE_DATA)) || (!data && (strcmp(what, "file") || !(a->take & TAKE_FILE)))) {
+		refuse(a, from, conn, id, data ? "this receiver takes no data streams" : "this receiver takes no files");
+		return;
+	}
+	if (a->from && strcmp(a->from, from) != 0) {
+		refuse(a, from, conn, id, "this receiver takes streams from another sender");
+		return;
+	}
+	if (find(a, id, from))
+		return;	/* a repeated offer */
+	if (data) {
+		for (struct xfer *x = a->xfers; x; x = x->next)
+			if (x->data) {
+				refuse(a, from, conn, id, "busy with another stream");
+				return;
+			}
+	}
+	struct xfer *x = calloc(1, sizeof *x);
+	if (!x)
+		return;
+	snprintf(x->id, sizeof x->id, "%s", id);
+	snprintf(x->from, sizeof x->from, "%s", from);
+	x->conn = conn;
+	x->data = data;
+	x->fd = data ? STDOUT_FILENO : -1;
+	x->md = EVP_MD_CTX_new();
+	EVP_DigestInit_ex(x->md, EVP_sha256(), NULL);
+	x->next = a->xfers;
+	a->xfers = x;
+	if (!data) {
+		const char *name = hstr(h, "name"), *sha = hstr(h, "sha256");
+		double size = hnum(h, "size", -1);
+		if (!name || !sha || strlen(sha) != 64 || size < 0 || size > 9.0e15) {
+			refuse(a, from, conn, id, "bad offer: name, size and sha256 are needed");
+			unlink_xfer(a, x);
+			return;
+		}
+		rv_safe_name(name, x->name, sizeof x->name);
+		x->size = (uint64_t)size;
+		snprintf(x->sha, sizeof x->sha, "%s", sha);
+		for (char *p = x->sha; *p; p++)
+			if (*p >= 'A' && *p <= 'F')
+				*p = (char)(*p - 'A' + 'a');
+		int rc = open_part(a, x);
+		if (rc < 0) {
+			char why[160];
+			snprintf(why, sizeof why, "cannot write %.100s: %s", x->name, strerror(-rc));
+			refuse(a, from, conn, id, why);
+			rv_say_error("%s", why);
+			unlink_xfer(a, x);
+			return;
+		}
+		rv_progress_init(&x->bar, x->name, x->size, a->progress);
+	} else {
+		rv_progress_init(&x->bar, "stream", 0, a->progress);
+	}
+	cJSON *f = cJSON_CreateObject();
+	cJSON_AddStringToObject(f, "xfer", id);
+	cJSON_AddNumberToObject(f, "offset", (double)x->off);
+	reply_to(a, from, conn, "xfer-accept", f);
+	x->acked = x->off;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n, off_t off, int seekable)
+{
+	while (n > 0) {
+		ssize_t w = seekable ? pwrite(fd, p, n, off) : write(fd, p, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += w;
+		n -= (size_t)w;
+		off += w;
+	}
+	return 0;
+}
+
+void xfer_data(struct app *a, cJSON *h, const uint8_t *body, size_t len)
+{
+	struct xfer *x = find(a, hstr(h, "xfer"), hstr(h, "from"));
+	double off = hnum(h, "off", -1);
+	if (!x || off < 0)
+		return;	/* not ours: another receiver's transfer in the group */
+	uint64_t o = (uint64_t)off;
+	if (o + len <= x->off)
+		return;	/* already have it (resumed) */
+	if (o > x->off) {
+		fail(a, x, "data is missing (a gap in the stream)", 0);
+		return;
+	}
+	size_t skip = (size_t)(x->off - o);
+	body += skip;
+	len -= skip;
+	if (!x->data && x->off + len > x->size) {
+		fail(a, x, "more data than announced", 1);
+		return;
+	}
+	int rc = write_all(x->fd, body, len, (off_t)x->off, !x->data);
+	if (rc == -EPIPE && x->data) {	/* our reader went away */
+		fail(a, x, "output closed", 0);
+		app_finish(a, RV_EXIT_FAIL);
+		return;
+	}
+	if (rc < 0) {
+		fail(a, x, rc == -ENOSPC ? "disk full" : strerror(-rc), 1);
+		return;
+	}
+	EVP_DigestUpdate(x->md, body, len);
+	x->off += len;
+	rv_progress_update(&x->bar, x->off, 0);
+	if (x->off - x->acked >= ACK_EVERY)
+		ack(a, x);
+}
+
+/* Give the file its final name: NAME, or NAME (1).EXT ... if that is taken.
+ * link(2) never replaces an existing file. */
+static int finish_file(struct app *a, struct xfer *x, char *final, size_t len)
+{
+	char alt[RV_XFER_NAME_MAX + 32];
+	for (unsigned n = 0; n < 10000; n++) {
+		if (n == 0)
+			snprintf(alt, sizeof alt, "%s", x->name);
+		else
+			rv_numbered_name(x->name, n, alt, sizeof alt);
+		snprintf(final, len, "%s/%s", a->dir, alt);
+		if (link(x->part, final) == 0) {
+			unlink(x->part);
+			unlink(x->meta);
+			return 0;
+		}
+		if (errno != EEXIST)
+			return -errno;
+	}
+	return -EEXIST;
+}
+
+void xfer_end(struct app *a, cJSON *h)
+{
+	struct xfer *x = find(a, hstr(h, "xfer"), hstr(h, "from"));
+	if (!x)
+		return;
+	uint8_t md[32];
+	char hex[RV_SHA256_HEX];
+	unsigned mdlen = 0;
+	EVP_DigestFinal_ex(x->md, md, &mdlen);
+	rv_hex(md, 32, hex);
+	double size = hnum(h, "size", -1);
+	const char *sha = x->data ? hstr(h, "sha256") : x->sha;
+	if (size < 0 || (uint64_t)size != x->off || (!x->data && x->off != x->size)) {
+		fail(a, x, "size mismatch", 1);
+		return;
+	}
+	if (!sha || strcasecmp(sha, hex) != 0) {
+		fail(a, x, "SHA-256 mismatch", 1);
+		return;
+	}
+	char final[4096 + 64] = "";
+	if (!x->data) {
+		if (fsync(x->fd) < 0 && errno != EINVAL) {
+			fail(a, x, strerror(errno), 1);
+			return;
+		}
+		int rc = finish_file(a, x, final, sizeof final);
+		if (rc < 0) {
+			fail(a, x, strerror(-rc), 0);
+			return;
+		}
+	}
+	rv_progress_update(&x->bar, x->off, 1);
+	ack(a, x);
+	cJSON *f = cJSON_CreateObject();
+	cJSON_AddStringToObject(f, "xfer", x->id);
+	cJSON_AddBoolToObject(f, "ok", 1);
+	cJSON_AddNumberToObject(f, "size", (double)x->off);
+	cJSON_AddStringToObject(f, "sha256", hex);
+	if (!x->data)
+		cJSON_AddStringToObject(f, "path", final);
+	reply_to(a, x->from, x->conn, "xfer-done", f);
+	if (!x->data) {
+		if (rv_out_json_mode()) {
+			cJSON *o = cJSON_CreateObject();
+			cJSON_AddStringToObject(o, "event", "file");
+			cJSON_AddStringToObject(o, "from", x->from);
+			cJSON_AddStringToObject(o, "name", x->name);
+			cJSON_AddStringToObject(o, "path", final);
+			cJSON_AddNumberToObject(o, "size", (double)x->off);
+			cJSON_AddStringToObject(o, "sha256", hex);
+			rv_out_obj(o);
+		} else {
+			rv_out_line("saved %s (%" PRIu64 " bytes, sha256 %s) from %s", final, x->off, hex, x->from);
+		}
+	} else {
+		rv_say_info("stream from %s: %" PRIu64 " bytes, sha256 %s", x->from, x->off, hex);
+	}
+	unlink_xfer(a, x);
+	app_counted(a);
+}
+
+void xfer_abort(struct app *a, cJSON *h)
+{
+	struct xfer *x = find(a, hstr(h, "xfer"), hstr(h, "from"));
+	if (!x)
+		return;
+	const char *why = hstr(h, "reason");
+	rv_say_error("%s from %s: the sender gave up: %s", x->data ? "stream" : x->name, x->from,
+		     why ? why : "no reason");
+	int stream = x->data;
+	unlink_xfer(a, x);	/* a file's .part stays for a resume */
+	a->exit_code = RV_EXIT_FAIL;
+	if (stream && a->take == TAKE_DATA)
+		app_finish(a, RV_EXIT_FAIL);
+}
+
+void xfer_free_all(struct app *a)
+{
+	while (a->xfers)
+		unlink_xfer(a, a->xfers);
+}

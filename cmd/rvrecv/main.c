@@ -1,0 +1,289 @@
+/* rvrecv - take commands, byte streams and files sent through rvserver. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "err.h"
+#include "log.h"
+#include "router.h"
+#include "rvrecv.h"
+
+enum { O_GROUP = 1, O_ALLOW, O_COUNT, O_TIMEOUT, O_DIR, O_FROM, O_PROGRESS, O_NO_PROGRESS };
+
+static const struct rv_opt opts[] = {
+	RV_CLIENT_OPTS,
+	{ O_GROUP, 'g', "group", "GROUP", "join GROUP for the session", NULL, NULL },
+	{ O_ALLOW, 0, "allow", "ID,...", "accept messages only from these senders", NULL, NULL },
+	{ O_FROM, 0, "from", "ID", "data: take the stream of this sender only", NULL, NULL },
+	{ O_DIR, 'd', "dir", "DIR", "file: save files in DIR (default: the current folder)", "dir", NULL },
+	{ O_COUNT, 'c', "count", "N", "exit after N commands, files or streams", NULL, NULL },
+	{ O_TIMEOUT, 0, "timeout", "S", "exit after S seconds (status 6 if --count was not reached)", NULL, NULL },
+	{ O_PROGRESS, 0, "progress", NULL, "draw a progress bar on stderr even when it is not a terminal", NULL, NULL },
+	{ O_NO_PROGRESS, 0, "no-progress", NULL, "never draw a progress bar", NULL, NULL },
+	{ 0 }
+};
+
+static const struct rv_subcmd cmds[] = {
+	{ "cmd", "", "print each command as 'from: text'" },
+	{ "data", "", "write one byte stream to stdout, in order" },
+	{ "file", "", "save the files sent to this id" },
+	{ NULL, NULL, NULL }
+};
+
+static const struct rv_tool tool = {
+	.name = "rvrecv",
+	.summary = "Take the commands, byte streams and files sent to this id through rvserver.",
+	.usage = "[OPTION...] [cmd|data|file]",
+	.opts = opts,
+	.cmds = cmds,
+	.footer = "With no command, takes commands and files. data ends after one stream\n"
+		  "(or --count streams); cmd and file run until --count, --timeout or a signal.",
+};
+
+static const char *on_opt(void *ud, int key, const char *arg)
+{
+	struct app *a = ud;
+	const char *err = NULL;
+	char *end;
+	if (rv_client_opt(&a->co, key, arg, &err))
+		return err;
+	switch (key) {
+	case O_GROUP:
+		if (!rv_id_valid(arg))
+			return "a group name is 1-64 characters [A-Za-z0-9._@-]";
+		a->group = arg;
+		break;
+	case O_ALLOW: a->allow = arg; break;
+	case O_FROM:
+		if (!rv_id_valid(arg))
+			return "an id is 1-64 characters [A-Za-z0-9._@-]";
+		a->from = arg;
+		break;
+	case O_DIR: a->dir = arg; break;
+	case O_COUNT:
+		a->count = strtol(arg, &end, 10);
+		if (*end || a->count <= 0)
+			return "expected a positive number";
+		break;
+	case O_TIMEOUT:
+		a->timeout = strtod(arg, &end);
+		if (*end || a->timeout <= 0)
+			return "expected a positive number of seconds";
+		break;
+	case O_PROGRESS: a->progress = 1; break;
+	case O_NO_PROGRESS: a->progress = -1; break;
+	}
+	return NULL;
+}
+
+static void on_closed(uv_handle_t *h)
+{
+	(void)h;
+}
+
+void app_finish(struct app *a, int code)
+{
+	if (a->done)
+		return;
+	a->done = 1;
+	a->exit_code = code;
+	uv_close((uv_handle_t *)&a->timer, on_closed);
+	if (a->sess)
+		rv_session_close(a->sess);
+}
+
+void app_counted(struct app *a)
+{
+	a->received++;
+	if ((a->count > 0 && a->received >= a->count) || (a->count == 0 && a->take == TAKE_DATA))
+		app_finish(a, a->exit_code);
+}
+
+void reply_to(struct app *a, const char *to, double conn, const char *kind, cJSON *fields)
+{
+	cJSON *h = fields;
+	cJSON_AddStringToObject(h, "type", "msg");
+	cJSON_AddStringToObject(h, "to", to);
+	if (conn >= 1)
+		cJSON_AddNumberToObject(h, "conn", conn);
+	cJSON_AddStringToObject(h, "kind", kind);
+	/* Fire and forget: the sender notices silence by itself. */
+	if (rv_session_send(a->sess, h, NULL, 0) < 0)
+		rv_say_debug("cannot answer %s: not connected", to);
+}
+
+static void print_cmd(struct app *a, cJSON *h, const uint8_t *body, size_t len)
+{
+	const char *from = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "from"));
+	char *text = malloc(len + 1);
+	if (!text || !from) {
+		free(text);
+		return;
+	}
+	memcpy(text, body, len);
+	text[len] = 0;
+	if (rv_out_json_mode()) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "event", "cmd");
+		cJSON_AddStringToObject(o, "from", from);
+		cJSON_AddStringToObject(o, "text", text);
+		cJSON *t = cJSON_GetObjectItemCaseSensitive(h, "time");
+		if (cJSON_IsNumber(t))
+			cJSON_AddNumberToObject(o, "time", t->valuedouble);
+		rv_out_obj(o);
+	} else {
+		for (size_t i = 0; i < len; i++)	/* one command, one line */
+			if ((unsigned char)text[i] < 0x20 && text[i] != '\t')
+				text[i] = ' ';
+		rv_out_line("%s: %s", from, text);
+	}
+	free(text);
+	app_counted(a);
+}
+
+static void on_frame(struct rv_session *s, const char *type, cJSON *h,
+		     const uint8_t *body, size_t len, void *ud)
+{
+	struct app *a = ud;
+	(void)s;
+	if (a->done || strcmp(type, "msg") != 0)
+		return;
+	const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "kind"));
+	if (!kind)
+		return;
+	if (!strcmp(kind, "cmd")) {
+		if (a->take & TAKE_CMD)
+			print_cmd(a, h, body, len);
+	} else if (!strcmp(kind, "xfer-offer")) {
+		xfer_offer(a, h);
+	} else if (!strcmp(kind, "xfer-data")) {
+		xfer_data(a, h, body, len);
+	} else if (!strcmp(kind, "xfer-end")) {
+		xfer_end(a, h);
+	} else if (!strcmp(kind, "xfer-abort")) {
+		xfer_abort(a, h);
+	}
+}
+
+static void on_join(struct rv_session *s, int err, cJSON *reply, void *ud)
+{
+	struct app *a = ud;
+	(void)s;
+	if (err) {
+		const char *msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(reply, "message"));
+		rv_say_error("join %s: %s", a->group, msg ? msg : rv_strerror(err));
+		app_finish(a, rv_cli_exit_for(err));
+		return;
+	}
+	rv_say_info("joined %s", a->group);
+}
+
+static void on_state(struct rv_session *s, enum rv_session_state st, int err,
+		     const char *why, void *ud)
+{
+	struct app *a = ud;
+	(void)s;
+	if (st == RV_SESSION_UP) {
+		rv_say_info("connected to %s:%d as %s", a->co.host, a->co.port, a->co.id);
+		if (a->group) {
+			cJSON *h = cJSON_CreateObject();
+			cJSON_AddStringToObject(h, "type", "join");
+			cJSON_AddStringToObject(h, "group", a->group);
+			rv_session_request(a->sess, h, NULL, 0, on_join, a);
+		}
+		return;
+	}
+	if (a->done)
+		return;
+	rv_say_error("%s", why);
+	app_finish(a, rv_cli_exit_for(err));
+}
+
+static void on_timeout(uv_timer_t *t)
+{
+	struct app *a = t->data;
+	if (a->count > 0 && a->received < a->count) {
+		rv_say_error("timed out after %.0f s with %ld of %ld", a->timeout, a->received, a->count);
+		app_finish(a, RV_EXIT_TIMEOUT);
+	} else {
+		app_finish(a, a->exit_code);
+	}
+}
+
+static void log_line(enum rv_log_level level, const char *line, void *ud)
+{
+	(void)ud;
+	rv_diag(level <= RV_LOG_WARN ? 0 : level == RV_LOG_INFO ? 2 : 3, "%s", line);
+}
+
+int main(int argc, char **argv)
+{
+	static struct app app;
+	struct app *a = &app;
+	rv_client_opts_init(&a->co);
+	a->dir = ".";
+	int npos = rv_cli_parse(&tool, argc, argv, on_opt, a);
+	if (npos > 1)
+		rv_cli_usage_error(&tool, "unexpected argument '%s'", argv[1]);
+	const char *cmd = npos ? argv[0] : NULL;
+	if (!cmd)
+		a->take = TAKE_CMD | TAKE_FILE;
+	else if (!strcmp(cmd, "cmd"))
+		a->take = TAKE_CMD;
+	else if (!strcmp(cmd, "data"))
+		a->take = TAKE_DATA;
+	else if (!strcmp(cmd, "file"))
+		a->take = TAKE_FILE;
+	else
+		rv_cli_usage_error(&tool, "unknown command '%s'", cmd);
+	if (a->take == TAKE_DATA && a->co.json)
+		rv_cli_usage_error(&tool, "data writes the stream to stdout: --json would mix with it");
+	struct stat st;
+	if ((a->take & TAKE_FILE) && (stat(a->dir, &st) < 0 || !S_ISDIR(st.st_mode)))
+		rv_cli_usage_error(&tool, "--dir %s is not a directory", a->dir);
+	const char *err = rv_client_opts_finish(&a->co);
+	if (err)
+		rv_cli_usage_error(&tool, "%s", err);
+
+	rv_diag_init("rvrecv", a->co.verbosity);
+	rv_log_set(a->co.verbosity >= 3 ? RV_LOG_DEBUG : a->co.verbosity == 2 ? RV_LOG_INFO : RV_LOG_WARN,
+		   log_line, NULL);
+	rv_out_init(a->co.json);
+	if (a->co.tls) {
+		char msg[256];
+		if (rv_tls_ctx_client_new(&a->tls, a->co.ca, a->co.insecure, NULL, msg, sizeof msg) < 0) {
+			rv_say_error("TLS: %s", msg);
+			return RV_EXIT_CONNECT;
+		}
+	}
+	a->loop = uv_default_loop();
+	cJSON *extra = NULL;
+	if (a->allow) {
+		extra = cJSON_CreateObject();
+		cJSON *ids = cJSON_AddArrayToObject(extra, "allow");
+		char *copy = strdup(a->allow), *save = NULL;
+		for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+			if (!rv_id_valid(t))
+				rv_cli_usage_error(&tool, "--allow takes ids separated by commas");
+			cJSON_AddItemToArray(ids, cJSON_CreateString(t));
+		}
+		free(copy);
+	}
+	struct rv_session_conf conf = {
+		.host = a->co.host, .port = a->co.port, .id = a->co.id, .role = "recv",
+		.token = a->co.token, .client = "rvrecv/" RV_VERSION, .tls = a->tls,
+		.connect_timeout = a->co.connect_timeout, .hello_extra = extra,
+	};
+	if (rv_session_new(&a->sess, a->loop, &conf, on_state, on_frame, a) < 0)
+		return RV_EXIT_FAIL;
+	uv_timer_init(a->loop, &a->timer);
+	a->timer.data = a;
+	if (a->timeout > 0)
+		uv_timer_start(&a->timer, on_timeout, (uint64_t)(a->timeout * 1000), 0);
+	rv_session_start(a->sess);
+	uv_run(a->loop, UV_RUN_DEFAULT);
+	xfer_free_all(a);
+	cJSON_Delete(extra);
+	rv_tls_ctx_free(a->tls);
+	return a->exit_code;
+}

@@ -1,0 +1,317 @@
+/* rvsend - send commands, byte streams and files through rvserver. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "log.h"
+#include "router.h"
+#include "rvsend.h"
+
+enum {
+	O_TO = 1, O_GROUP, O_WINDOW, O_CHUNK, O_ACCEPT_TIMEOUT, O_STALL_TIMEOUT,
+	O_PROGRESS, O_NO_PROGRESS,
+};
+
+static const struct rv_opt opts[] = {
+	RV_CLIENT_OPTS,
+	{ O_TO, 't', "to", "ID", "send to this client", NULL, NULL },
+	{ O_GROUP, 'g', "group", "GROUP", "send to every member of GROUP (neither: the default receivers)", NULL, NULL },
+	{ O_WINDOW, 0, "window", "BYTES", "data and file: most bytes sent past the slowest receiver (default 8M)", NULL, NULL },
+	{ O_CHUNK, 0, "chunk", "BYTES", "data and file: bytes per frame (default 256K)", NULL, NULL },
+	{ O_ACCEPT_TIMEOUT, 0, "accept-timeout", "S", "wait S seconds for receivers to take an offer (default 10)", NULL, NULL },
+	{ O_STALL_TIMEOUT, 0, "stall-timeout", "S", "drop a receiver without progress for S seconds (default 15)", NULL, NULL },
+	{ O_PROGRESS, 0, "progress", NULL, "draw a progress bar on stderr even when it is not a terminal", NULL, NULL },
+	{ O_NO_PROGRESS, 0, "no-progress", NULL, "never draw a progress bar", NULL, NULL },
+	{ 0 }
+};
+
+static const struct rv_subcmd cmds[] = {
+	{ "cmd", "[TEXT...]", "send TEXT as one command, or each stdin line as one" },
+	{ "data", "[FILE|-]", "send a byte stream (default stdin), its end and checksum marked" },
+	{ "file", "PATH...", "send files; every receiver confirms size and SHA-256" },
+	{ NULL, NULL, NULL }
+};
+
+static const struct rv_tool tool = {
+	.name = "rvsend",
+	.summary = "Send commands, byte streams and files to a client, a group or the default receivers through rvserver.",
+	.usage = "[OPTION...] [-t ID | -g GROUP] cmd|data|file [ARG...]",
+	.opts = opts,
+	.cmds = cmds,
+	.footer = "Exit 0 only when the server accepted everything and, for data and files,\n"
+		  "every receiver that took part confirmed size and SHA-256.",
+};
+
+static int parse_size(const char *s, size_t *out)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (end == s || *s == '-')
+		return -1;
+	switch (*end) {
+	case 'k': case 'K': v <<= 10; end++; break;
+	case 'm': case 'M': v <<= 20; end++; break;
+	case 'g': case 'G': v <<= 30; end++; break;
+	}
+	if (*end)
+		return -1;
+	*out = (size_t)v;
+	return 0;
+}
+
+static const char *on_opt(void *ud, int key, const char *arg)
+{
+	struct app *a = ud;
+	const char *err = NULL;
+	char *end;
+	if (rv_client_opt(&a->co, key, arg, &err))
+		return err;
+	switch (key) {
+	case O_TO:
+		if (!rv_id_valid(arg))
+			return "an id is 1-64 characters [A-Za-z0-9._@-]";
+		a->to = arg;
+		break;
+	case O_GROUP:
+		if (!rv_id_valid(arg))
+			return "a group name is 1-64 characters [A-Za-z0-9._@-]";
+		a->group = arg;
+		break;
+	case O_WINDOW:
+		if (parse_size(arg, &a->window) < 0 || a->window < 65536)
+			return "expected a size of at least 64K";
+		break;
+	case O_CHUNK:
+		if (parse_size(arg, &a->chunk) < 0 || a->chunk < 1024 || a->chunk > (1u << 20) - 4096)
+			return "expected a size from 1K to 1020K";
+		break;
+	case O_ACCEPT_TIMEOUT:
+	case O_STALL_TIMEOUT: {
+		double v = strtod(arg, &end);
+		if (*end || v <= 0)
+			return "expected a positive number of seconds";
+		*(key == O_ACCEPT_TIMEOUT ? &a->accept_timeout : &a->stall_timeout) = v;
+		break;
+	}
+	case O_PROGRESS: a->progress = 1; break;
+	case O_NO_PROGRESS: a->progress = -1; break;
+	}
+	return NULL;
+}
+
+static void on_closed(uv_handle_t *h)
+{
+	(void)h;
+}
+
+void app_finish(struct app *a, int code)
+{
+	if (a->done)
+		return;
+	a->done = 1;
+	a->exit_code = code;
+	if (a->in_open)
+		rv_input_stop(&a->in);
+	uv_close((uv_handle_t *)&a->tick, on_closed);
+	if (a->sess)
+		rv_session_close(a->sess);
+}
+
+int send_to_target(struct app *a, cJSON *hdr, const void *body, size_t len)
+{
+	cJSON_AddStringToObject(hdr, "type", "msg");
+	if (a->to)
+		cJSON_AddStringToObject(hdr, "to", a->to);
+	else if (a->group)
+		cJSON_AddStringToObject(hdr, "group", a->group);
+	return rv_session_send(a->sess, hdr, body, len);
+}
+
+/* ---- cmd ---- */
+
+static void on_cmd_reply(struct rv_session *s, int err, cJSON *reply, void *ud)
+{
+	struct app *a = ud;
+	if (err) {
+		const char *msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(reply, "message"));
+		if (!a->done)
+			rv_say_error("cmd: %s", msg ? msg : rv_strerror(err));
+		app_finish(a, rv_cli_exit_for(err));
+		return;
+	}
+	if (rv_session_pending(s) < 256 && a->in_open)
+		rv_input_pause(&a->in, 0);
+	if ((!a->in_open || a->in_eof) && rv_session_pending(s) == 0)
+		app_finish(a, 0);
+}
+
+static void send_cmd(struct app *a, const char *text, size_t len)
+{
+	cJSON *h = cJSON_CreateObject();
+	cJSON_AddStringToObject(h, "type", "msg");
+	if (a->to)
+		cJSON_AddStringToObject(h, "to", a->to);
+	else if (a->group)
+		cJSON_AddStringToObject(h, "group", a->group);
+	cJSON_AddStringToObject(h, "kind", "cmd");
+	rv_session_request(a->sess, h, text, len, on_cmd_reply, a);
+	if (a->in_open && rv_session_pending(a->sess) >= 1024)
+		rv_input_pause(&a->in, 1);
+}
+
+static void on_cmd_line(struct rv_input *in, char *line, size_t len)
+{
+	if (len)
+		send_cmd(in->ud, line, len);
+}
+
+static void on_cmd_eof(struct rv_input *in, int err)
+{
+	struct app *a = in->ud;
+	a->in_eof = 1;
+	if (err < 0)
+		rv_say_error("reading stdin: %s", uv_strerror(err));
+	if (rv_session_pending(a->sess) == 0)
+		app_finish(a, err < 0 ? RV_EXIT_FAIL : 0);
+}
+
+static void start_cmd(struct app *a)
+{
+	if (a->nargs) {	/* the arguments are one command */
+		size_t len = 0;
+		for (int i = 0; i < a->nargs; i++)
+			len += strlen(a->args[i]) + 1;
+		char *text = calloc(1, len);
+		for (int i = 0; text && i < a->nargs; i++) {
+			strcat(text, a->args[i]);
+			if (i + 1 < a->nargs)
+				strcat(text, " ");
+		}
+		if (text)
+			send_cmd(a, text, strlen(text));
+		free(text);
+		return;
+	}
+	a->in_open = 1;
+	if (rv_input_start(&a->in, a->loop, 0, on_cmd_line, NULL, on_cmd_eof, a) < 0) {
+		rv_say_error("cannot read stdin");
+		app_finish(a, RV_EXIT_FAIL);
+	}
+}
+
+/* ---- session ---- */
+
+static void on_state(struct rv_session *s, enum rv_session_state st, int err,
+		     const char *why, void *ud)
+{
+	struct app *a = ud;
+	(void)s;
+	if (st == RV_SESSION_UP) {
+		rv_say_debug("connected to %s:%d as %s", a->co.host, a->co.port, a->co.id);
+		if (!strcmp(a->cmd, "cmd"))
+			start_cmd(a);
+		else
+			xfer_start(a);
+		return;
+	}
+	if (a->done)
+		return;
+	rv_say_error("%s", why);
+	app_finish(a, rv_cli_exit_for(err));
+}
+
+static void on_frame(struct rv_session *s, const char *type, cJSON *h,
+		     const uint8_t *body, size_t len, void *ud)
+{
+	struct app *a = ud;
+	(void)s; (void)body; (void)len;
+	if (a->done)
+		return;
+	if (!strcmp(type, "error")) {	/* about a message sent without a reply */
+		const char *msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "message"));
+		const char *code = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "code"));
+		rv_say_error("%s", msg ? msg : "error from the server");
+		app_finish(a, rv_cli_exit_for(rv_session_code(code)));
+		return;
+	}
+	const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "kind"));
+	if (!strcmp(type, "msg") && kind && !strncmp(kind, "xfer-", 5))
+		xfer_frame(a, kind, h);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+	struct app *a = t->data;
+	if (!a->done && strcmp(a->cmd, "cmd") != 0)
+		xfer_tick(a);
+}
+
+static void log_line(enum rv_log_level level, const char *line, void *ud)
+{
+	(void)ud;
+	rv_diag(level <= RV_LOG_WARN ? 0 : level == RV_LOG_INFO ? 2 : 3, "%s", line);
+}
+
+int main(int argc, char **argv)
+{
+	static struct app app;
+	struct app *a = &app;
+	rv_client_opts_init(&a->co);
+	a->window = 8u << 20;
+	a->chunk = 256u << 10;
+	a->accept_timeout = 10;
+	a->stall_timeout = 15;
+	int npos = rv_cli_parse(&tool, argc, argv, on_opt, a);
+	if (npos == 0)
+		rv_cli_usage_error(&tool, "missing command: cmd, data or file");
+	a->cmd = argv[0];
+	a->args = argv + 1;
+	a->nargs = npos - 1;
+	if (strcmp(a->cmd, "cmd") && strcmp(a->cmd, "data") && strcmp(a->cmd, "file"))
+		rv_cli_usage_error(&tool, "unknown command '%s'", a->cmd);
+	if (!strcmp(a->cmd, "file") && a->nargs == 0)
+		rv_cli_usage_error(&tool, "file needs at least one PATH");
+	if (!strcmp(a->cmd, "data") && a->nargs > 1)
+		rv_cli_usage_error(&tool, "data takes one FILE (or - for stdin)");
+	if (a->to && a->group)
+		rv_cli_usage_error(&tool, "-t and -g do not go together");
+	a->data = !strcmp(a->cmd, "data");
+	if (a->chunk > a->window)
+		a->chunk = a->window;
+	const char *err = rv_client_opts_finish(&a->co);
+	if (err)
+		rv_cli_usage_error(&tool, "%s", err);
+
+	rv_diag_init("rvsend", a->co.verbosity);
+	rv_log_set(a->co.verbosity >= 3 ? RV_LOG_DEBUG : a->co.verbosity == 2 ? RV_LOG_INFO : RV_LOG_WARN,
+		   log_line, NULL);
+	rv_out_init(a->co.json);
+	if (a->co.tls) {
+		char msg[256];
+		if (rv_tls_ctx_client_new(&a->tls, a->co.ca, a->co.insecure, NULL, msg, sizeof msg) < 0) {
+			rv_say_error("TLS: %s", msg);
+			return RV_EXIT_CONNECT;
+		}
+	}
+	a->loop = uv_default_loop();
+	cJSON *extra = cJSON_CreateObject();
+	cJSON_AddBoolToObject(extra, "replies", 1);
+	struct rv_session_conf conf = {
+		.host = a->co.host, .port = a->co.port, .id = a->co.id, .role = "send",
+		.token = a->co.token, .client = "rvsend/" RV_VERSION, .tls = a->tls,
+		.connect_timeout = a->co.connect_timeout, .hello_extra = extra,
+	};
+	if (rv_session_new(&a->sess, a->loop, &conf, on_state, on_frame, a) < 0)
+		return RV_EXIT_FAIL;
+	uv_timer_init(a->loop, &a->tick);
+	a->tick.data = a;
+	uv_timer_start(&a->tick, on_tick, 500, 500);
+	rv_session_start(a->sess);
+	uv_run(a->loop, UV_RUN_DEFAULT);
+	cJSON_Delete(extra);
+	free(a->buf);
+	free(a->rx);
+	EVP_MD_CTX_free(a->md);
+	rv_tls_ctx_free(a->tls);
+	return a->exit_code;
+}

@@ -1,0 +1,68 @@
+/* rvsend.h - shared state of the rvsend tool. */
+#ifndef RVSEND_H
+#define RVSEND_H
+
+#include <stdint.h>
+
+#include <openssl/evp.h>
+#include <uv.h>
+
+#include "cli.h"
+#include "input.h"
+#include "session.h"
+#include "xfer.h"
+
+/* One receiver of the current transfer. */
+enum rx_state { RX_WAIT, RX_ACTIVE, RX_OK, RX_FAILED };
+struct rx {
+	char id[65];
+	enum rx_state state;
+	uint64_t acked;              /* written at the receiver up to here */
+	uint64_t since;              /* loop ms of its last progress */
+};
+
+enum phase { PH_IDLE, PH_OFFER, PH_ACCEPT, PH_SEND, PH_END };
+
+struct app {
+	struct rv_client_opts co;
+	uv_loop_t *loop;
+	struct rv_tls_ctx *tls;
+	struct rv_session *sess;
+	const char *cmd, *to, *group;
+	char **args;
+	int nargs;
+	size_t window, chunk;
+	double accept_timeout, stall_timeout;
+	int progress;
+	int exit_code, done;
+	struct rv_input in;
+	int in_open, in_eof;
+	uv_timer_t tick;
+
+	/* the current transfer */
+	enum phase phase;
+	int data;                    /* a stream, not a file */
+	int file_index;
+	int fd;
+	char xid[128];
+	char name[4096];
+	uint64_t size, pos;
+	char sha[RV_SHA256_HEX];
+	EVP_MD_CTX *md;              /* data: hashed as it is sent */
+	uint8_t *buf;
+	struct rx *rx;
+	size_t nrx;
+	uint64_t phase_ms;
+	struct rv_progress bar;
+};
+
+/* xfer.c */
+void xfer_start(struct app *a);
+void xfer_frame(struct app *a, const char *kind, cJSON *h);
+void xfer_tick(struct app *a);
+/* main.c */
+void app_finish(struct app *a, int code);
+/* A msg to the target (-t, -g or default receivers): HDR is consumed. */
+int send_to_target(struct app *a, cJSON *hdr, const void *body, size_t len);
+
+#endif

@@ -1,0 +1,432 @@
+/* xfer.c - sending files and byte streams with end-to-end flow control.
+ *
+ * A transfer is offered to the target; every receiver answers accept (with
+ * the offset it already has) or refuse. Data then goes to the target in
+ * chunks, never more than --window bytes past the slowest active
+ * receiver's acknowledgement, so neither rvserver nor rvsend ever holds more
+ * than a window whatever the size. A receiver without progress for
+ * --stall-timeout is dropped from the transfer; the others finish. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "rvsend.h"
+
+static const char *hstr(cJSON *h, const char *k)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, k));
+}
+
+static uint64_t now(struct app *a)
+{
+	return uv_now(a->loop);
+}
+
+static struct rx *find_rx(struct app *a, const char *id)
+{
+	for (size_t i = 0; id && i < a->nrx; i++)
+		if (!strcmp(a->rx[i].id, id))
+			return &a->rx[i];
+	return NULL;
+}
+
+static size_t count(struct app *a, enum rx_state st)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < a->nrx; i++)
+		n += a->rx[i].state == st;
+	return n;
+}
+
+/* The slowest active receiver's acknowledged offset. */
+static uint64_t min_acked(struct app *a)
+{
+	uint64_t m = UINT64_MAX;
+	for (size_t i = 0; i < a->nrx; i++)
+		if (a->rx[i].state == RX_ACTIVE && a->rx[i].acked < m)
+			m = a->rx[i].acked;
+	return m == UINT64_MAX ? a->pos : m;
+}
+
+static void report(struct app *a, struct rx *r, const char *error)
+{
+	if (rv_out_json_mode()) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "event", error ? "failed" : "sent");
+		cJSON_AddStringToObject(o, "name", a->name);
+		cJSON_AddStringToObject(o, "to", r->id);
+		cJSON_AddNumberToObject(o, "size", (double)a->size);
+		if (!error)
+			cJSON_AddStringToObject(o, "sha256", a->sha);
+		else
+			cJSON_AddStringToObject(o, "error", error);
+		rv_out_obj(o);
+	}
+	if (error)
+		rv_say_error("%s: %s: %s", a->name, r->id, error);
+	else
+		rv_say_info("%s: %s has it (%" PRIu64 " bytes, sha256 %s)", a->name, r->id, a->size, a->sha);
+}
+
+static void drop_rx(struct app *a, struct rx *r, const char *why, int tell)
+{
+	if (r->state == RX_OK || r->state == RX_FAILED)
+		return;
+	r->state = RX_FAILED;
+	report(a, r, why);
+	if (a->exit_code == 0)
+		a->exit_code = RV_EXIT_FAIL;
+	if (tell) {
+		cJSON *h = cJSON_CreateObject();
+		cJSON_AddStringToObject(h, "type", "msg");
+		cJSON_AddStringToObject(h, "to", r->id);
+		cJSON_AddStringToObject(h, "kind", "xfer-abort");
+		cJSON_AddStringToObject(h, "xfer", a->xid);
+		cJSON_AddStringToObject(h, "reason", why);
+		rv_session_send(a->sess, h, NULL, 0);
+	}
+}
+
+static void next(struct app *a);
+
+static void finish_transfer(struct app *a)
+{
+	if (a->fd >= 0 && !a->data)
+		close(a->fd);
+	a->fd = -1;
+	EVP_MD_CTX_free(a->md);
+	a->md = NULL;
+	free(a->rx);
+	a->rx = NULL;
+	a->nrx = 0;
+	a->phase = PH_IDLE;
+	a->file_index++;
+	next(a);
+}
+
+static void check_done(struct app *a)
+{
+	if (a->phase == PH_END && count(a, RX_ACTIVE) == 0)
+		finish_transfer(a);
+}
+
+static void send_end(struct app *a)
+{
+	if (a->data) {
+		uint8_t md[32];
+		unsigned len = 0;
+		EVP_DigestFinal_ex(a->md, md, &len);
+		rv_hex(md, 32, a->sha);
+		a->size = a->pos;
+	}
+	cJSON *h = cJSON_CreateObject();
+	cJSON_AddStringToObject(h, "kind", "xfer-end");
+	cJSON_AddStringToObject(h, "xfer", a->xid);
+	cJSON_AddNumberToObject(h, "size", (double)a->size);
+	cJSON_AddStringToObject(h, "sha256", a->sha);
+	send_to_target(a, h, NULL, 0);
+	a->phase = PH_END;
+	rv_progress_update(&a->bar, a->pos, 1);
+	check_done(a);
+}
+
+static int send_chunk(struct app *a, const void *p, size_t n)
+{
+	cJSON *h = cJSON_CreateObject();
+	cJSON_AddStringToObject(h, "kind", "xfer-data");
+	cJSON_AddStringToObject(h, "xfer", a->xid);
+	cJSON_AddNumberToObject(h, "off", (double)a->pos);
+	int rc = send_to_target(a, h, p, n);
+	if (rc < 0)
+		return rc;
+	if (a->md)
+		EVP_DigestUpdate(a->md, p, n);
+	a->pos += n;
+	rv_progress_update(&a->bar, a->pos, 0);
+	return 0;
+}
+
+/* Send while the window allows. */
+static void pump(struct app *a)
+{
+	if (a->phase != PH_SEND)
+		return;
+	if (count(a, RX_ACTIVE) == 0) {
+		send_end(a);
+		return;
+	}
+	uint64_t limit = min_acked(a) + a->window;
+	if (a->data) {	/* stdin: read while the window is open */
+		if (a->in_eof)
+			send_end(a);
+		else
+			rv_input_pause(&a->in, a->pos >= limit);
+		return;
+	}
+	while (a->pos < a->size && a->pos < limit && a->phase == PH_SEND) {
+		size_t want = a->chunk;
+		if (a->size - a->pos < want)
+			want = (size_t)(a->size - a->pos);
+		ssize_t n = pread(a->fd, a->buf, want, (off_t)a->pos);
+		if (n <= 0) {
+			rv_say_error("%s: read: %s", a->name, n < 0 ? strerror(errno) : "file shrank");
+			app_finish(a, RV_EXIT_FAIL);
+			return;
+		}
+		if (send_chunk(a, a->buf, (size_t)n) < 0) {
+			rv_say_error("%s: the connection is gone", a->name);
+			app_finish(a, RV_EXIT_LOST);
+			return;
+		}
+	}
+	if (a->pos == a->size)
+		send_end(a);
+}
+
+static void on_stdin_data(struct rv_input *in, const char *data, size_t len)
+{
+	struct app *a = in->ud;
+	if (a->phase != PH_SEND || send_chunk(a, data, len) < 0) {
+		app_finish(a, RV_EXIT_LOST);
+		return;
+	}
+	if (a->pos >= min_acked(a) + a->window)
+		rv_input_pause(&a->in, 1);
+}
+
+static void on_stdin_eof(struct rv_input *in, int err)
+{
+	struct app *a = in->ud;
+	if (err < 0) {
+		rv_say_error("reading stdin: %s", uv_strerror(err));
+		app_finish(a, RV_EXIT_FAIL);
+		return;
+	}
+	a->in_eof = 1;
+	if (a->phase == PH_SEND)
+		send_end(a);
+}
+
+static void start_sending(struct app *a)
+{
+	if (count(a, RX_ACTIVE) == 0) {
+		rv_say_error("%s: no receiver took it", a->name);
+		if (a->exit_code == 0 || a->exit_code == RV_EXIT_FAIL)
+			a->exit_code = a->exit_code ? a->exit_code : RV_EXIT_TIMEOUT;
+		finish_transfer(a);
+		return;
+	}
+	a->phase = PH_SEND;
+	a->pos = min_acked(a);
+	if (a->pos)
+		rv_say_info("%s: resuming at byte %" PRIu64, a->name, a->pos);
+	for (size_t i = 0; i < a->nrx; i++)
+		a->rx[i].since = now(a);
+	rv_progress_init(&a->bar, a->name, a->data ? 0 : a->size, a->progress);
+	if (a->data && !a->in_open) {
+		const char *path = a->nargs ? a->args[0] : "-";
+		int fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : 0;
+		if (fd < 0 || rv_input_start(&a->in, a->loop, fd, NULL, on_stdin_data, on_stdin_eof, a) < 0) {
+			rv_say_error("%s: %s", path, strerror(errno));
+			app_finish(a, RV_EXIT_FAIL);
+			return;
+		}
+		a->in_open = 1;
+	}
+	pump(a);
+}
+
+static void on_offer_reply(struct rv_session *s, int err, cJSON *reply, void *ud)
+{
+	struct app *a = ud;
+	(void)s;
+	if (a->done)
+		return;
+	if (err) {
+		const char *msg = hstr(reply, "message");
+		rv_say_error("%s: %s", a->name, msg ? msg : rv_strerror(err));
+		app_finish(a, rv_cli_exit_for(err));
+		return;
+	}
+	cJSON *ids = cJSON_GetObjectItemCaseSensitive(reply, "receivers"), *id;
+	size_t n = (size_t)cJSON_GetArraySize(ids);
+	a->rx = calloc(n ? n : 1, sizeof *a->rx);
+	a->nrx = 0;
+	cJSON_ArrayForEach(id, ids)
+		if (cJSON_IsString(id))
+			snprintf(a->rx[a->nrx++].id, sizeof a->rx->id, "%s", id->valuestring);
+	if (a->nrx == 0) {
+		rv_say_error("%s: nobody to send it to (no receiver is connected)", a->name);
+		app_finish(a, RV_EXIT_DENIED);
+		return;
+	}
+	a->phase = PH_ACCEPT;
+	a->phase_ms = now(a);
+}
+
+/* Offer the next file (or the stream); exit when all are done. */
+static void next(struct app *a)
+{
+	if (a->done)
+		return;
+	int nfiles = a->data ? 1 : a->nargs;
+	if (a->file_index >= nfiles) {
+		app_finish(a, a->exit_code);
+		return;
+	}
+	cJSON *h = cJSON_CreateObject();
+	snprintf(a->xid, sizeof a->xid, "%s.%" PRIu64 ".%d", a->co.id, (uint64_t)uv_hrtime(), a->file_index);
+	a->pos = 0;
+	if (a->data) {
+		snprintf(a->name, sizeof a->name, "stream");
+		a->md = EVP_MD_CTX_new();
+		EVP_DigestInit_ex(a->md, EVP_sha256(), NULL);
+		cJSON_AddStringToObject(h, "what", "data");
+		cJSON_AddNumberToObject(h, "size", -1);
+	} else {
+		const char *path = a->args[a->file_index];
+		const char *base = strrchr(path, '/');
+		snprintf(a->name, sizeof a->name, "%s", base && base[1] ? base + 1 : path);
+		a->fd = open(path, O_RDONLY | O_CLOEXEC);
+		struct stat st;
+		if (a->fd < 0 || fstat(a->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+			rv_say_error("%s: %s", path, a->fd < 0 ? strerror(errno) : "not a regular file");
+			cJSON_Delete(h);
+			app_finish(a, RV_EXIT_FAIL);
+			return;
+		}
+		a->size = (uint64_t)st.st_size;
+		/* The checksum first: receivers check against it at the end. */
+		EVP_MD_CTX *md = EVP_MD_CTX_new();
+		EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+		uint64_t done = 0;
+		while (done < a->size) {
+			ssize_t n = pread(a->fd, a->buf, a->chunk, (off_t)done);
+			if (n <= 0)
+				break;
+			EVP_DigestUpdate(md, a->buf, (size_t)n);
+			done += (uint64_t)n;
+		}
+		uint8_t d[32];
+		unsigned dl = 0;
+		EVP_DigestFinal_ex(md, d, &dl);
+		EVP_MD_CTX_free(md);
+		if (done != a->size) {
+			rv_say_error("%s: cannot read it all", path);
+			cJSON_Delete(h);
+			app_finish(a, RV_EXIT_FAIL);
+			return;
+		}
+		rv_hex(d, 32, a->sha);
+		cJSON_AddStringToObject(h, "what", "file");
+		cJSON_AddStringToObject(h, "name", a->name);
+		cJSON_AddNumberToObject(h, "size", (double)a->size);
+		cJSON_AddStringToObject(h, "sha256", a->sha);
+	}
+	cJSON_AddStringToObject(h, "type", "msg");
+	if (a->to)
+		cJSON_AddStringToObject(h, "to", a->to);
+	else if (a->group)
+		cJSON_AddStringToObject(h, "group", a->group);
+	cJSON_AddStringToObject(h, "kind", "xfer-offer");
+	cJSON_AddStringToObject(h, "xfer", a->xid);
+	cJSON_AddBoolToObject(h, "receivers", 1);
+	a->phase = PH_OFFER;
+	rv_session_request(a->sess, h, NULL, 0, on_offer_reply, a);
+}
+
+void xfer_start(struct app *a)
+{
+	a->fd = -1;
+	a->buf = malloc(a->chunk);
+	if (!a->buf) {
+		app_finish(a, RV_EXIT_FAIL);
+		return;
+	}
+	next(a);
+}
+
+void xfer_frame(struct app *a, const char *kind, cJSON *h)
+{
+	const char *xid = hstr(h, "xfer");
+	struct rx *r = find_rx(a, hstr(h, "from"));
+	if (!r || !xid || strcmp(xid, a->xid) != 0)
+		return;
+	cJSON *v;
+	if (!strcmp(kind, "xfer-accept") && r->state == RX_WAIT) {
+		v = cJSON_GetObjectItemCaseSensitive(h, "offset");
+		double off = cJSON_IsNumber(v) ? v->valuedouble : 0;
+		r->acked = off > 0 && (a->data || off <= (double)a->size) ? (uint64_t)off : 0;
+		r->state = RX_ACTIVE;
+		r->since = now(a);
+		if (a->phase == PH_ACCEPT && count(a, RX_WAIT) == 0)
+			start_sending(a);
+	} else if (!strcmp(kind, "xfer-refuse") && r->state == RX_WAIT) {
+		const char *why = hstr(h, "reason");
+		if (a->to) {
+			drop_rx(a, r, why ? why : "refused", 0);
+			a->exit_code = RV_EXIT_DENIED;
+		} else {	/* a group member that takes no files: not a failure */
+			r->state = RX_FAILED;
+			rv_say_info("%s: %s refused: %s", a->name, r->id, why ? why : "no reason");
+		}
+		if (a->phase == PH_ACCEPT && count(a, RX_WAIT) == 0)
+			start_sending(a);
+	} else if (!strcmp(kind, "xfer-ack") && r->state == RX_ACTIVE) {
+		v = cJSON_GetObjectItemCaseSensitive(h, "off");
+		if (cJSON_IsNumber(v) && v->valuedouble > (double)r->acked) {
+			r->acked = (uint64_t)v->valuedouble;
+			r->since = now(a);
+		}
+		pump(a);
+	} else if (!strcmp(kind, "xfer-done") && r->state == RX_ACTIVE) {
+		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(h, "ok"))) {
+			r->state = RX_OK;
+			report(a, r, NULL);
+		} else {
+			const char *err = hstr(h, "error");
+			drop_rx(a, r, err ? err : "failed", 0);
+		}
+		pump(a);
+		check_done(a);
+	}
+}
+
+/* Twice a second: receivers that do not answer or make no progress. */
+void xfer_tick(struct app *a)
+{
+	uint64_t t = now(a);
+	if (a->phase == PH_ACCEPT && t - a->phase_ms >= (uint64_t)(a->accept_timeout * 1000)) {
+		for (size_t i = 0; i < a->nrx; i++) {
+			struct rx *r = &a->rx[i];
+			if (r->state != RX_WAIT)
+				continue;
+			if (a->to) {
+				drop_rx(a, r, "did not answer the offer (is rvrecv file running?)", 0);
+			} else {
+				r->state = RX_FAILED;
+				rv_say_info("%s: %s did not answer the offer", a->name, r->id);
+			}
+		}
+		start_sending(a);
+		return;
+	}
+	if (a->phase != PH_SEND && a->phase != PH_END)
+		return;
+	uint64_t stall = (uint64_t)(a->stall_timeout * 1000);
+	for (size_t i = 0; i < a->nrx; i++) {
+		struct rx *r = &a->rx[i];
+		/* behind (or owing its verdict) and silent for too long */
+		if (r->state == RX_ACTIVE && (r->acked < a->pos || a->phase == PH_END) &&
+		    t - r->since >= stall)
+			drop_rx(a, r, "stalled: no progress within --stall-timeout", 1);
+	}
+	pump(a);
+	check_done(a);
+}
