@@ -210,26 +210,46 @@ static void handle_frame(struct rv_session *s, const struct rv_frame_view *v)
 	cJSON_Delete(h);
 }
 
+/* Frames are handled where they lie in the read buffer; only an incomplete
+ * tail is kept (copied) until the rest arrives. */
 static void on_read(struct rv_stream *st, const uint8_t *data, size_t len)
 {
 	struct rv_session *s = st->ud;
-	if (rv_buf_append(&s->in, data, len) < 0) {
-		snprintf(s->why, sizeof s->why, "the server sent a frame over the size cap");
-		rv_stream_close(st, RV_ETOOBIG);
-		return;
+	const uint8_t *p = data;
+	size_t n = len, used = 0;
+	int buffered = rv_buf_size(&s->in) > 0;
+
+	if (buffered) {
+		if (rv_buf_append(&s->in, data, len) < 0) {
+			snprintf(s->why, sizeof s->why, "the server sent a frame over the size cap");
+			rv_stream_close(st, RV_ETOOBIG);
+			return;
+		}
+		p = rv_buf_head(&s->in);
+		n = rv_buf_size(&s->in);
 	}
 	while (s->st == st && !st->closing) {
 		struct rv_frame_view v;
-		long n = rv_frame_decode(rv_buf_head(&s->in), rv_buf_size(&s->in), s->conf.max_frame, &v);
-		if (n == 0)
+		long fl = rv_frame_decode(p + used, n - used, s->conf.max_frame, &v);
+		if (fl == 0)
 			break;
-		if (n < 0) {
+		if (fl < 0) {
 			snprintf(s->why, sizeof s->why, "the server sent a bad frame");
-			rv_stream_close(st, (int)n);
+			rv_stream_close(st, (int)fl);
 			return;
 		}
 		handle_frame(s, &v);
-		rv_buf_consume(&s->in, (size_t)n);
+		used += (size_t)fl;
+	}
+	if (s->st != st || st->closing)
+		return;
+	if (buffered) {
+		rv_buf_consume(&s->in, used);
+		if (rv_buf_size(&s->in) == 0)
+			rv_buf_free(&s->in);
+	} else if (used < n && rv_buf_append(&s->in, p + used, n - used) < 0) {
+		snprintf(s->why, sizeof s->why, "the server sent a frame over the size cap");
+		rv_stream_close(st, RV_ETOOBIG);
 	}
 }
 

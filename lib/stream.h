@@ -20,7 +20,8 @@
 #include "buf.h"
 #include "tls.h"
 
-#define RV_IO_READ_SIZE 65536
+#define RV_IO_READ_SIZE (1 << 20)  /* one read(2); a whole bulk frame fits */
+#define RV_IO_TLS_SIZE 65536       /* plaintext taken out of TLS at once */
 #define RV_STREAM_FLUSH_AT 65536  /* queued bytes that trigger an immediate write */
 #define RV_STREAM_DIRECT_AT 16384 /* writes this large skip the queue when it is empty */
 
@@ -32,7 +33,7 @@ struct rv_io {
 	uv_check_t check;
 	struct rv_stream *dirty;              /* streams with output to flush */
 	uint8_t rbuf[RV_IO_READ_SIZE];        /* shared: bytes from read(2) */
-	uint8_t pbuf[RV_IO_READ_SIZE];        /* shared: plaintext out of TLS */
+	uint8_t pbuf[RV_IO_TLS_SIZE];         /* shared: plaintext out of TLS */
 };
 
 /* Called with bytes that arrived (plaintext, after TLS). DATA is valid

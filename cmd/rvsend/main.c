@@ -16,7 +16,7 @@ static const struct rv_opt opts[] = {
 	RV_CLIENT_OPTS,
 	{ O_TO, 't', "to", "ID", "send to this client", NULL, NULL },
 	{ O_GROUP, 'g', "group", "GROUP", "send to every member of GROUP (neither: the default receivers)", NULL, NULL },
-	{ O_WINDOW, 0, "window", "BYTES", "data and file: most bytes sent past the slowest receiver (default 8M)", NULL, NULL },
+	{ O_WINDOW, 0, "window", "BYTES", "data and file: most bytes sent past the slowest receiver (default 16M)", NULL, NULL },
 	{ O_CHUNK, 0, "chunk", "BYTES", "data and file: bytes per frame (default 256K)", NULL, NULL },
 	{ O_ACCEPT_TIMEOUT, 0, "accept-timeout", "S", "wait S seconds for receivers to take an offer (default 10)", NULL, NULL },
 	{ O_STALL_TIMEOUT, 0, "stall-timeout", "S", "drop a receiver without progress for S seconds (default 15)", NULL, NULL },
@@ -113,6 +113,8 @@ void app_finish(struct app *a, int code)
 	if (a->in_open)
 		rv_input_stop(&a->in);
 	uv_close((uv_handle_t *)&a->tick, on_closed);
+	if (uv_is_active((uv_handle_t *)&a->pump) || a->pump.data)
+		uv_close((uv_handle_t *)&a->pump, on_closed);
 	if (a->sess)
 		rv_session_close(a->sess);
 }
@@ -257,7 +259,7 @@ int main(int argc, char **argv)
 	static struct app app;
 	struct app *a = &app;
 	rv_client_opts_init(&a->co);
-	a->window = 8u << 20;
+	a->window = 16u << 20;
 	a->chunk = 256u << 10;
 	a->accept_timeout = 10;
 	a->stall_timeout = 15;
@@ -311,7 +313,6 @@ int main(int argc, char **argv)
 	cJSON_Delete(extra);
 	free(a->buf);
 	free(a->rx);
-	EVP_MD_CTX_free(a->md);
 	rv_tls_ctx_free(a->tls);
 	return a->exit_code;
 }

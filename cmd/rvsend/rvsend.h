@@ -38,6 +38,7 @@ struct app {
 	struct rv_input in;
 	int in_open, in_eof;
 	uv_timer_t tick;
+	uv_check_t pump;             /* sends more as the output drains */
 
 	/* the current transfer */
 	enum phase phase;
@@ -48,7 +49,6 @@ struct app {
 	char name[4096];
 	uint64_t size, pos;
 	char sha[RV_SHA256_HEX];
-	EVP_MD_CTX *md;              /* data: hashed as it is sent */
 	uint8_t *buf;
 	struct rx *rx;
 	size_t nrx;

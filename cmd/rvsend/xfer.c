@@ -62,7 +62,7 @@ static void report(struct app *a, struct rx *r, const char *error)
 		cJSON_AddStringToObject(o, "name", a->name);
 		cJSON_AddStringToObject(o, "to", r->id);
 		cJSON_AddNumberToObject(o, "size", (double)a->size);
-		if (!error)
+		if (!error && a->sha[0])
 			cJSON_AddStringToObject(o, "sha256", a->sha);
 		else
 			cJSON_AddStringToObject(o, "error", error);
@@ -70,8 +70,10 @@ static void report(struct app *a, struct rx *r, const char *error)
 	}
 	if (error)
 		rv_say_error("%s: %s: %s", a->name, r->id, error);
-	else
+	else if (a->sha[0])
 		rv_say_info("%s: %s has it (%" PRIu64 " bytes, sha256 %s)", a->name, r->id, a->size, a->sha);
+	else
+		rv_say_info("%s: %s has it (%" PRIu64 " bytes)", a->name, r->id, a->size);
 }
 
 static void drop_rx(struct app *a, struct rx *r, const char *why, int tell)
@@ -97,11 +99,9 @@ static void next(struct app *a);
 
 static void finish_transfer(struct app *a)
 {
-	if (a->fd >= 0 && !a->data)
+	if (a->fd > 0)
 		close(a->fd);
 	a->fd = -1;
-	EVP_MD_CTX_free(a->md);
-	a->md = NULL;
 	free(a->rx);
 	a->rx = NULL;
 	a->nrx = 0;
@@ -118,18 +118,14 @@ static void check_done(struct app *a)
 
 static void send_end(struct app *a)
 {
-	if (a->data) {
-		uint8_t md[32];
-		unsigned len = 0;
-		EVP_DigestFinal_ex(a->md, md, &len);
-		rv_hex(md, 32, a->sha);
-		a->size = a->pos;
-	}
+	if (a->data)
+		a->size = a->pos;	/* a stream's end carries its length only */
 	cJSON *h = cJSON_CreateObject();
 	cJSON_AddStringToObject(h, "kind", "xfer-end");
 	cJSON_AddStringToObject(h, "xfer", a->xid);
 	cJSON_AddNumberToObject(h, "size", (double)a->size);
-	cJSON_AddStringToObject(h, "sha256", a->sha);
+	if (!a->data)
+		cJSON_AddStringToObject(h, "sha256", a->sha);
 	send_to_target(a, h, NULL, 0);
 	a->phase = PH_END;
 	rv_progress_update(&a->bar, a->pos, 1);
@@ -145,12 +141,13 @@ static int send_chunk(struct app *a, const void *p, size_t n)
 	int rc = send_to_target(a, h, p, n);
 	if (rc < 0)
 		return rc;
-	if (a->md)
-		EVP_DigestUpdate(a->md, p, n);
 	a->pos += n;
 	rv_progress_update(&a->bar, a->pos, 0);
 	return 0;
 }
+
+/* Our own output queue stays short: the kernel and the window do the rest. */
+#define SEND_QUEUE (2u << 20)
 
 /* Send while the window allows. */
 static void pump(struct app *a)
@@ -162,14 +159,35 @@ static void pump(struct app *a)
 		return;
 	}
 	uint64_t limit = min_acked(a) + a->window;
-	if (a->data) {	/* stdin: read while the window is open */
+	if (a->data && a->fd >= 0) {	/* a regular file as a stream: read on demand */
+		while (!a->in_eof && a->pos < limit && a->phase == PH_SEND &&
+		       rv_session_queued(a->sess) < SEND_QUEUE) {
+			ssize_t n = read(a->fd, a->buf, a->chunk);
+			if (n < 0) {
+				rv_say_error("%s: read: %s", a->name, strerror(errno));
+				app_finish(a, RV_EXIT_FAIL);
+				return;
+			}
+			if (n == 0)
+				a->in_eof = 1;
+			else if (send_chunk(a, a->buf, (size_t)n) < 0) {
+				app_finish(a, RV_EXIT_LOST);
+				return;
+			}
+		}
+		if (a->in_eof)
+			send_end(a);
+		return;
+	}
+	if (a->data) {	/* a pipe or a terminal: read while the window is open */
 		if (a->in_eof)
 			send_end(a);
 		else
-			rv_input_pause(&a->in, a->pos >= limit);
+			rv_input_pause(&a->in, a->pos >= limit || rv_session_queued(a->sess) >= SEND_QUEUE);
 		return;
 	}
-	while (a->pos < a->size && a->pos < limit && a->phase == PH_SEND) {
+	while (a->pos < a->size && a->pos < limit && a->phase == PH_SEND &&
+	       rv_session_queued(a->sess) < SEND_QUEUE) {
 		size_t want = a->chunk;
 		if (a->size - a->pos < want)
 			want = (size_t)(a->size - a->pos);
@@ -196,7 +214,7 @@ static void on_stdin_data(struct rv_input *in, const char *data, size_t len)
 		app_finish(a, RV_EXIT_LOST);
 		return;
 	}
-	if (a->pos >= min_acked(a) + a->window)
+	if (a->pos >= min_acked(a) + a->window || rv_session_queued(a->sess) >= SEND_QUEUE)
 		rv_input_pause(&a->in, 1);
 }
 
@@ -229,15 +247,19 @@ static void start_sending(struct app *a)
 	for (size_t i = 0; i < a->nrx; i++)
 		a->rx[i].since = now(a);
 	rv_progress_init(&a->bar, a->name, a->data ? 0 : a->size, a->progress);
-	if (a->data && !a->in_open) {
+	if (a->data && !a->in_open && a->fd < 0) {
 		const char *path = a->nargs ? a->args[0] : "-";
 		int fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : 0;
-		if (fd < 0 || rv_input_start(&a->in, a->loop, fd, NULL, on_stdin_data, on_stdin_eof, a) < 0) {
+		struct stat st;
+		if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+			a->fd = fd;	/* read on demand in pump() */
+		} else if (fd < 0 || rv_input_start(&a->in, a->loop, fd, NULL, on_stdin_data, on_stdin_eof, a) < 0) {
 			rv_say_error("%s: %s", path, strerror(errno));
 			app_finish(a, RV_EXIT_FAIL);
 			return;
+		} else {
+			a->in_open = 1;
 		}
-		a->in_open = 1;
 	}
 	pump(a);
 }
@@ -285,8 +307,7 @@ static void next(struct app *a)
 	a->pos = 0;
 	if (a->data) {
 		snprintf(a->name, sizeof a->name, "stream");
-		a->md = EVP_MD_CTX_new();
-		EVP_DigestInit_ex(a->md, EVP_sha256(), NULL);
+		a->sha[0] = 0;
 		cJSON_AddStringToObject(h, "what", "data");
 		cJSON_AddNumberToObject(h, "size", -1);
 	} else {
@@ -341,8 +362,18 @@ static void next(struct app *a)
 	rv_session_request(a->sess, h, NULL, 0, on_offer_reply, a);
 }
 
+/* After each loop turn: written bytes may have made room to send more. */
+static void on_check(uv_check_t *h)
+{
+	pump(h->data);
+}
+
 void xfer_start(struct app *a)
 {
+	uv_check_init(a->loop, &a->pump);
+	a->pump.data = a;
+	uv_check_start(&a->pump, on_check);
+	uv_unref((uv_handle_t *)&a->pump);
 	a->fd = -1;
 	a->buf = malloc(a->chunk);
 	if (!a->buf) {

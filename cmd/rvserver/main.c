@@ -223,7 +223,7 @@ int main(int argc, char **argv)
 	rv_log_set(a.verbosity == 0 ? RV_LOG_ERROR : a.verbosity == 1 ? RV_LOG_INFO : RV_LOG_DEBUG,
 		   log_line, NULL);
 
-	struct server srv;
+	static struct server srv;	/* large: its read buffer is inside */
 	uv_loop_t *loop = uv_default_loop();
 	if (server_start(&srv, loop, &a.conf) < 0)
 		return RV_EXIT_FAIL;
