@@ -105,7 +105,7 @@ demo:
 bench:
 	@scripts/deps.sh --quiet-if-ok
 	@$(MAKE) --no-print-directory all bench-bins >/dev/null
-	@bench/run.sh
+	@bench/run.sh; a=$$?; bench/xfer.sh; b=$$?; [ $$a -eq 0 ] && [ $$b -eq 0 ]
 
 docs: all
 	@scripts/gen-docs.sh $(O)/bin

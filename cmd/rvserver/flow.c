@@ -50,7 +50,7 @@ void flow_queued(struct conn *c)
 			return;
 		if (list_add(&srv->congested, c) < 0)
 			return;
-		c->congested_since = now_ms(srv) | 1;	/* never 0 */
+		c->congested_since = now_ms(srv) + 1;	/* loop time + 1: never 0 */
 		rv_debug("%s is congested (%zu bytes queued)",
 			 c->client ? c->client->id : "?", rv_stream_queued(&c->s));
 	}
@@ -117,7 +117,7 @@ static void on_prepare(uv_prepare_t *h)
 		if (rv_stream_queued(&c->s) <= srv->conf.max_queue / 4) {
 			c->congested_since = 0;
 			list_del(&srv->congested, i);
-		} else if (now - c->congested_since >= limit) {
+		} else if (now + 1 - c->congested_since >= limit) {
 			c->congested_since = 0;
 			list_del(&srv->congested, i);
 			conn_drop_slow(c);
