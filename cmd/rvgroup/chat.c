@@ -132,10 +132,31 @@ static void on_state(struct rv_session *s, enum rv_session_state st, int err,
 	app_finish(a, rv_cli_exit_for(err));
 }
 
+/* A file or stream offered to a chat member: say no at once, so the
+ * sender does not wait for an answer that would never come. */
+static void refuse_offer(struct rv_session *s, cJSON *h)
+{
+	const char *from = hstr(h, "from"), *xfer = hstr(h, "xfer");
+	cJSON *conn = cJSON_GetObjectItemCaseSensitive(h, "conn");
+	if (!from || !xfer)
+		return;
+	cJSON *r = cJSON_CreateObject();
+	cJSON_AddStringToObject(r, "type", "msg");
+	cJSON_AddStringToObject(r, "to", from);
+	if (cJSON_IsNumber(conn))
+		cJSON_AddNumberToObject(r, "conn", conn->valuedouble);
+	cJSON_AddStringToObject(r, "kind", "xfer-refuse");
+	cJSON_AddStringToObject(r, "xfer", xfer);
+	cJSON_AddStringToObject(r, "reason", "rvgroup takes no files or streams");
+	rv_session_send(s, r, NULL, 0);
+}
+
 static void on_frame(struct rv_session *s, const char *type, cJSON *h,
 		     const uint8_t *body, size_t len, void *ud)
 {
-	(void)s;
+	const char *kind = hstr(h, "kind");
+	if (!strcmp(type, "msg") && kind && !strcmp(kind, "xfer-offer"))
+		refuse_offer(s, h);
 	print_frame(ud, type, h, body, len);
 }
 
