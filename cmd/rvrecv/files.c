@@ -105,40 +105,68 @@ static int rehash(struct xfer *x, uint64_t len)
 	return 0;
 }
 
-/* Open DIR/NAME.part, going on from an earlier try of the same file. */
+/* Is PATH the part file of a transfer this process is receiving now? */
+static int part_busy(struct app *a, const char *path)
+{
+	for (struct xfer *x = a->xfers; x; x = x->next)
+		if (!x->data && x->fd >= 0 && !strcmp(x->part, path))
+			return 1;
+	return 0;
+}
+
+/* Open the part file: DIR/NAME.part, going on from an earlier try of the
+ * same file (its NAME.part.rv says size and SHA-256). A part that another
+ * transfer is writing, or that is not ours at all (no matching .rv), is
+ * left alone: "NAME (1).part" and so on are tried instead. */
 static int open_part(struct app *a, struct xfer *x)
 {
-	char meta[160], want[160];
-	snprintf(x->part, sizeof x->part, "%s/%s.part", a->dir, x->name);
-	snprintf(x->meta, sizeof x->meta, "%s/%s.part.rv", a->dir, x->name);
+	char meta[160], want[160], alt[RV_XFER_NAME_MAX + 32];
 	snprintf(want, sizeof want, "%" PRIu64 " %s\n", x->size, x->sha);
-
-	FILE *m = fopen(x->meta, "r");
-	int same = m && fgets(meta, sizeof meta, m) && strcmp(meta, want) == 0;
-	if (m)
-		fclose(m);
-	x->fd = open(x->part, O_RDWR | O_CREAT | O_CLOEXEC | (same ? 0 : O_TRUNC), 0644);
-	if (x->fd < 0)
-		return -errno;
-	if (same) {
-		struct stat st;
-		if (fstat(x->fd, &st) == 0 && (uint64_t)st.st_size <= x->size && rehash(x, (uint64_t)st.st_size) == 0) {
-			x->off = (uint64_t)st.st_size;
-			if (x->off)
-				rv_say_info("%s: resuming at byte %" PRIu64, x->name, x->off);
-			return 0;
-		}
-		EVP_DigestInit_ex(x->md, EVP_sha256(), NULL);
-		if (ftruncate(x->fd, 0) < 0)
-			return -errno;
-	}
-	m = fopen(x->meta, "w");
-	if (!m || fputs(want, m) < 0 || fclose(m) != 0) {
+	for (unsigned n = 0; n < 1000; n++) {
+		if (n == 0)
+			snprintf(alt, sizeof alt, "%s", x->name);
+		else
+			rv_numbered_name(x->name, n, alt, sizeof alt);
+		snprintf(x->part, sizeof x->part, "%s/%s.part", a->dir, alt);
+		snprintf(x->meta, sizeof x->meta, "%s/%s.part.rv", a->dir, alt);
+		if (part_busy(a, x->part))
+			continue;
+		FILE *m = fopen(x->meta, "r");
+		int same = m && fgets(meta, sizeof meta, m) && strcmp(meta, want) == 0;
 		if (m)
 			fclose(m);
-		return -EIO;
+		if (same) {	/* ours from an earlier try: go on from its end */
+			x->fd = open(x->part, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+			if (x->fd < 0)
+				return -errno;
+			struct stat st;
+			if (fstat(x->fd, &st) == 0 && (uint64_t)st.st_size <= x->size &&
+			    rehash(x, (uint64_t)st.st_size) == 0) {
+				x->off = (uint64_t)st.st_size;
+				if (x->off)
+					rv_say_info("%s: resuming at byte %" PRIu64, x->name, x->off);
+				return 0;
+			}
+			EVP_DigestInit_ex(x->md, EVP_sha256(), NULL);
+			if (ftruncate(x->fd, 0) < 0)
+				return -errno;
+			return 0;
+		}
+		x->fd = open(x->part, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (x->fd < 0) {
+			if (errno == EEXIST)
+				continue;	/* somebody else's file */
+			return -errno;
+		}
+		m = fopen(x->meta, "w");
+		if (!m || fputs(want, m) < 0 || fclose(m) != 0) {
+			if (m)
+				fclose(m);
+			return -EIO;
+		}
+		return 0;
 	}
-	return 0;
+	return -EEXIST;
 }
 
 void xfer_offer(struct app *a, cJSON *h)
@@ -172,6 +200,8 @@ void xfer_offer(struct app *a, cJSON *h)
 	snprintf(x->from, sizeof x->from, "%s", from);
 	x->conn = conn;
 	x->data = data;
+	double window = hnum(h, "window", 0);
+	x->ack_every = window >= 4 && window / 4 < ACK_EVERY ? (uint64_t)(window / 4) : ACK_EVERY;
 	x->fd = data ? STDOUT_FILENO : -1;
 	x->md = EVP_MD_CTX_new();
 	EVP_DigestInit_ex(x->md, EVP_sha256(), NULL);
@@ -261,7 +291,7 @@ void xfer_data(struct app *a, cJSON *h, const uint8_t *body, size_t len)
 		EVP_DigestUpdate(x->md, body, len);
 	x->off += len;
 	rv_progress_update(&x->bar, x->off, 0);
-	if (x->off - x->acked >= ACK_EVERY)
+	if (x->off - x->acked >= x->ack_every)
 		ack(a, x);
 }
 

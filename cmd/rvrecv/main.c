@@ -59,7 +59,14 @@ static const char *on_opt(void *ud, int key, const char *arg)
 			return "an id is 1-64 characters [A-Za-z0-9._@-]";
 		a->from = arg;
 		break;
-	case O_DIR: a->dir = arg; break;
+	case O_DIR: {	/* "inbox/" and "inbox" name the same folder */
+		static char dir[4096];
+		snprintf(dir, sizeof dir, "%s", arg);
+		for (size_t n = strlen(dir); n > 1 && dir[n - 1] == '/'; n--)
+			dir[n - 1] = 0;
+		a->dir = dir;
+		break;
+	}
 	case O_COUNT:
 		a->count = strtol(arg, &end, 10);
 		if (*end || a->count <= 0)

@@ -24,6 +24,7 @@ struct xfer {
 	uint64_t size;               /* announced (files) */
 	uint64_t off;                /* bytes written */
 	uint64_t acked;              /* last offset acknowledged */
+	uint64_t ack_every;          /* a quarter of the sender's window, at most 1 MiB */
 	char sha[RV_SHA256_HEX];     /* announced (files) */
 	EVP_MD_CTX *md;
 	char name[RV_XFER_NAME_MAX + 1];

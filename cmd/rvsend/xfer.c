@@ -357,6 +357,7 @@ static void next(struct app *a)
 		cJSON_AddStringToObject(h, "group", a->group);
 	cJSON_AddStringToObject(h, "kind", "xfer-offer");
 	cJSON_AddStringToObject(h, "xfer", a->xid);
+	cJSON_AddNumberToObject(h, "window", (double)a->window);	/* receivers ack often enough */
 	cJSON_AddBoolToObject(h, "receivers", 1);
 	a->phase = PH_OFFER;
 	rv_session_request(a->sess, h, NULL, 0, on_offer_reply, a);
@@ -440,6 +441,7 @@ void xfer_tick(struct app *a)
 				continue;
 			if (a->to) {
 				drop_rx(a, r, "did not answer the offer (is rvrecv file running?)", 0);
+				a->exit_code = RV_EXIT_TIMEOUT;
 			} else {
 				r->state = RX_FAILED;
 				rv_say_info("%s: %s did not answer the offer", a->name, r->id);
