@@ -191,3 +191,19 @@ $output"
 	run --separate-stderr "$BIN/rvgroup" --dump=nonsense
 	assert_failure 2
 }
+
+@test "make install PREFIX puts binaries, man pages and completions in place" {
+	prefix="$BATS_TEST_TMPDIR/prefix"
+	run make -C "$ROOT" -s install PREFIX="$prefix"
+	assert_success
+	for t in "${TOOLS[@]}"; do
+		assert [ -x "$prefix/bin/$t" ]
+		assert [ -f "$prefix/share/man/man1/$t.1" ]
+		assert [ -f "$prefix/share/bash-completion/completions/$t" ]
+		assert [ -f "$prefix/share/zsh/site-functions/_$t" ]
+		assert [ -f "$prefix/share/fish/vendor_completions.d/$t.fish" ]
+	done
+	assert [ -f "$prefix/share/man/man7/rv-protocol.7" ]
+	run "$prefix/bin/rvserver" --version
+	assert_output --partial 'rvserver 0.1.0'
+}

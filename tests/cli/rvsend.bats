@@ -440,6 +440,23 @@ hostile() {
 	((ec != 0)) || grep -qx "$(sha "$T/c/same.bin")" <(for f in "$T"/in/*; do sha "$f"; done) || fail "carol's file is missing"
 }
 
+@test "rvsend/rvrecv: a full disk is an error at both ends, not a truncated file" {
+	mkdir -p "$T/small"
+	mount -t tmpfs -o size=2m tmpfs "$T/small" 2>/dev/null || skip "cannot mount a small tmpfs here"
+	random "$T/big.bin" 5
+	start_server
+	recv bob file --dir "$T/small"
+	run rvs -n alice -t bob file "$T/big.bin"
+	send_status=$status send_output=$output
+	sleep 0.5
+	left=$(ls -A "$T/small")
+	umount "$T/small"	# before any assertion can fail
+	assert_equal "$send_status" 1
+	[[ $send_output == *"disk full"* ]] || fail "rvsend said: $send_output"
+	wait_for_line "$T/bob.err" 'disk full' 5
+	assert_equal "$left" ''
+}
+
 @test "rvsend: an unknown target exits 4" {
 	start_server
 	printf 'x\n' >"$T/x"
