@@ -86,7 +86,7 @@ FUZZ_LIB_OBJ := $(LIB_SRC:%.c=build-fuzz/obj/%.o)
 build-fuzz/obj/%.o: %.c $(wildcard lib/*.h)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -c -o $@ $<
-build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_OBJ)
+build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_OBJ) $(wildcard cmd/*/*.c cmd/*/*.h)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_LIB_OBJ) $(LDLIBS)
 fuzz: $(FUZZERS)
