@@ -3,8 +3,8 @@
 # Idempotent: installs only what is missing. Needs root (or sudo) when it must install.
 set -euo pipefail
 
-BUILD="gcc clang make pkg-config libuv1-dev libssl-dev libcjson-dev libwslay-dev libhttp-parser-dev"
-TEST="libcmocka-dev bats bats-assert bats-support jq curl socat openssl libclang-rt-14-dev python3 man-db groff-base zsh fish"
+BUILD="gcc clang make pkg-config libuv1-dev libssl-dev libcjson-dev libwslay-dev libhttp-parser-dev zlib1g-dev"
+TEST="libcmocka-dev bats bats-assert bats-support jq curl socat openssl libclang-rt-14-dev python3 man-db groff-base zsh fish coturn"
 BENCH="mosquitto"
 quiet=0
 [ "${1:-}" = "--quiet-if-ok" ] && quiet=1
@@ -26,7 +26,9 @@ if ! $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/tmp/r
 	$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >>/tmp/rvkit-apt.log 2>&1 || {
 		echo "deps: apt-get failed; see /tmp/rvkit-apt.log" >&2; tail -5 /tmp/rvkit-apt.log >&2; exit 1; }
 fi
-# mosquitto's package starts a system broker on :1883; the benchmarks start their own.
-if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now mosquitto >/dev/null 2>&1 || true; fi
+# mosquitto's and coturn's packages may start system services; tests and benchmarks start their own.
+if command -v systemctl >/dev/null 2>&1; then
+	$SUDO systemctl disable --now mosquitto coturn >/dev/null 2>&1 || true
+fi
 pkill -x mosquitto 2>/dev/null || true
 echo "deps: done" >&2
