@@ -42,7 +42,7 @@ LDFLAGS += $(SAN)
 
 LIB_SRC := $(wildcard lib/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(O)/%.o)
-TOOLS := rvserver rvgroup rvsend rvrecv
+TOOLS := rvserver rvgroup rvsend rvrecv rvturn
 BINS := $(TOOLS:%=$(O)/bin/%)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNITS := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)

@@ -1,0 +1,159 @@
+/* rvturn - diagnose and drive STUN/TURN servers: options, binding, dispatch. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <netdb.h>
+
+#include "cli.h"
+#include "rvturn.h"
+
+enum {
+	O_USER = 1, O_PASSWORD_FILE, O_SECRET_FILE, O_TTL, O_TRANSPORT, O_CA, O_INSECURE,
+	O_V4, O_V6, O_TIMEOUT, O_LIFETIME, O_PEER, O_HEX,
+};
+
+static const struct rv_opt opts[] = {
+	{ O_USER, 'u', "user", "USER", "TURN username (password from env RV_TURN_PASSWORD, --password-file or a prompt)", NULL, NULL },
+	{ O_PASSWORD_FILE, 0, "password-file", "FILE", "read the password from FILE", "file", "RV_TURN_PASSWORD" },
+	{ O_SECRET_FILE, 0, "secret-file", "FILE", "TURN REST: make credentials from the shared secret in FILE (coturn use-auth-secret)", "file", NULL },
+	{ O_TTL, 0, "ttl", "S", "TURN REST: seconds the credentials are valid (default 86400)", NULL, NULL },
+	{ O_TRANSPORT, 'T', "transport", "PROTO", "udp, tcp, tls, or all (check); default: from the URI", "udp|tcp|tls|all", NULL },
+	{ O_CA, 0, "ca", "FILE", "TLS: trust the CA certificates in FILE", "file", NULL },
+	{ O_INSECURE, 0, "insecure", NULL, "TLS: do not verify the server's certificate", NULL, NULL },
+	{ O_V4, '4', "ipv4", NULL, "use IPv4 only", NULL, NULL },
+	{ O_V6, '6', "ipv6", NULL, "use IPv6 only", NULL, NULL },
+	{ O_TIMEOUT, 0, "timeout", "S", "wait at most S seconds for each answer (default 5)", NULL, NULL },
+	{ O_LIFETIME, 0, "lifetime", "S", "allocation lifetime to ask for (default 600)", NULL, NULL },
+	{ O_PEER, 0, "peer", "IP:PORT", "relay: the peer to send to", NULL, NULL },
+	{ O_HEX, 0, "hex", NULL, "session: payloads in and out as hex", NULL, NULL },
+	{ RV_OPT_JSON, 0, "json", NULL, "print one JSON object per line", NULL, NULL },
+	{ RV_OPT_VERBOSE, 'v', "verbose", NULL, "more diagnostics on stderr (repeatable)", NULL, NULL },
+	{ RV_OPT_QUIET, 'q', "quiet", NULL, "only errors on stderr", NULL, NULL },
+	{ RV_OPT_HELP, 'h', "help", NULL, "print this help and exit", NULL, NULL },
+	{ RV_OPT_VERSION, 'V', "version", NULL, "print the version and exit", NULL, NULL },
+	{ 0 }
+};
+
+static const struct rv_subcmd cmds[] = {
+	{ "binding", "URI", "print the mapped (server-reflexive) address" },
+	{ "check", "URI", "run every step of using the server, each with PASS/FAIL and its time" },
+	{ "relay", "URI --peer IP:PORT", "stdin to the peer through a relay, the peer's packets to stdout" },
+	{ "session", "URI", "scripted TURN: one verb a line on stdin, one event a line on stdout" },
+	{ NULL, NULL, NULL }
+};
+
+static const struct rv_tool tool = {
+	.name = "rvturn",
+	.summary = "Diagnose and drive STUN/TURN servers: step-by-step checks, relaying, scripted sessions.",
+	.usage = "[OPTION...] binding|check|relay|session URI",
+	.opts = opts,
+	.cmds = cmds,
+	.footer = "URI: stun:HOST[:PORT], turn:HOST[:PORT][?transport=udp|tcp], turns:HOST[:PORT].\n"
+		  "session verbs: allocate [LIFETIME], refresh LIFETIME, permission IP..., send IP:PORT TEXT,\n"
+		  "bind IP:PORT, data IP:PORT TEXT, quit.",
+};
+
+static const char *on_opt(void *ud, int key, const char *arg)
+{
+	struct opts *o = ud;
+	char *end;
+	switch (key) {
+	case O_USER: o->user = arg; break;
+	case O_PASSWORD_FILE: o->password_file = arg; break;
+	case O_SECRET_FILE: o->secret_file = arg; break;
+	case O_TTL:
+		o->ttl = strtod(arg, &end);
+		if (*end || o->ttl <= 0)
+			return "expected a positive number of seconds";
+		break;
+	case O_TRANSPORT:
+		if (!rv_cli_choice("udp|tcp|tls|all", arg))
+			return "expected udp, tcp, tls or all";
+		o->transport_all = !strcmp(arg, "all");
+		o->uri.tr = !strcmp(arg, "tcp") ? TR_TCP : !strcmp(arg, "tls") ? TR_TLS : TR_UDP;
+		o->uri.port = -1;	/* mark: given on the command line */
+		break;
+	case O_CA: o->ca = arg; break;
+	case O_INSECURE: o->insecure = 1; break;
+	case O_V4: o->family = AF_INET; break;
+	case O_V6: o->family = AF_INET6; break;
+	case O_TIMEOUT:
+		o->timeout = strtod(arg, &end);
+		if (*end || o->timeout <= 0)
+			return "expected a positive number of seconds";
+		break;
+	case O_LIFETIME:
+		o->lifetime = (unsigned)strtoul(arg, &end, 10);
+		if (*end)
+			return "expected a number of seconds";
+		break;
+	case O_PEER: o->peer = arg; break;
+	case O_HEX: o->hex = 1; break;
+	case RV_OPT_JSON: o->json = 1; break;
+	case RV_OPT_VERBOSE: o->verbosity++; break;
+	case RV_OPT_QUIET: o->verbosity = 0; break;
+	}
+	return NULL;
+}
+
+static int cmd_binding(struct opts *o)
+{
+	struct client c;
+	char addr[128], mapped[128];
+	int rc = 0;
+	if (client_open(&c, o, o->uri.tr, addr, sizeof addr) < 0 || binding(&c) != 1) {
+		rv_say_error("%s: %s", addr[0] ? addr : o->uri.host, c.err);
+		rc = c.unreachable ? RV_EXIT_CONNECT : c.timed_out ? RV_EXIT_TIMEOUT : RV_EXIT_FAIL;
+	} else if (rv_out_json_mode()) {
+		cJSON *j = cJSON_CreateObject();
+		cJSON_AddStringToObject(j, "server", addr);
+		cJSON_AddStringToObject(j, "mapped", addr_str(&c.mapped, mapped, sizeof mapped));
+		rv_out_obj(j);
+	} else {
+		rv_out_line("%s", addr_str(&c.mapped, mapped, sizeof mapped));
+	}
+	client_close(&c);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static struct opts o;
+	o.ttl = 86400;
+	o.timeout = 5;
+	o.lifetime = 600;
+	o.verbosity = 1;
+	o.family = AF_UNSPEC;
+	int npos = rv_cli_parse(&tool, argc, argv, on_opt, &o);
+	if (npos != 2)
+		rv_cli_usage_error(&tool, npos < 2 ? "a command and a URI are needed" : "too many arguments");
+	const char *cmd = argv[0];
+	struct uri given = o.uri;
+	char err[256];
+	if (uri_parse(argv[1], &o.uri, err, sizeof err) < 0)
+		rv_cli_usage_error(&tool, "%s", err);
+	if (given.port == -1) {	/* -T overrides the URI's transport */
+		if (given.tr == TR_TLS && o.uri.tr != TR_TLS && !strchr(argv[1] + 5, ':'))
+			o.uri.port = 5349;
+		o.uri.tr = given.tr;
+	}
+	if (strcmp(cmd, "binding") && strcmp(cmd, "check") && strcmp(cmd, "relay") && strcmp(cmd, "session"))
+		rv_cli_usage_error(&tool, "unknown command '%s'", cmd);
+	if (o.transport_all && strcmp(cmd, "check"))
+		rv_cli_usage_error(&tool, "--transport all goes with check only");
+	if (!strcmp(cmd, "relay") && !o.peer)
+		rv_cli_usage_error(&tool, "relay needs --peer IP:PORT");
+	if (strcmp(cmd, "binding") && strcmp(cmd, "check") && !o.user)
+		rv_cli_usage_error(&tool, "%s needs -u USER", cmd);
+	rv_diag_init("rvturn", o.verbosity);
+	rv_out_init(o.json);
+	credentials(&o);
+	if (!strcmp(cmd, "binding"))
+		return cmd_binding(&o);
+	if (!strcmp(cmd, "check"))
+		return cmd_check(&o);
+	if (!strcmp(cmd, "relay"))
+		return cmd_relay(&o);
+	return cmd_session(&o);
+}

@@ -1,0 +1,96 @@
+/* rvturn.h - the rvturn tool: a STUN/TURN client that diagnoses and drives
+ * TURN servers. One client talks to one server over UDP, TCP or TLS with
+ * blocking sockets and poll(2): a diagnostic runs one step at a time. */
+#ifndef RVTURN_H
+#define RVTURN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "stun.h"
+#include "tls.h"
+
+enum tr { TR_UDP, TR_TCP, TR_TLS };
+
+struct uri {
+	int turn;                    /* turn: or turns: (else stun:) */
+	enum tr tr;
+	char host[256];
+	int port;
+};
+
+/* What the user asked for, shared by the commands. */
+struct opts {
+	struct uri uri;
+	int transport_all;
+	const char *user;
+	char username[512];          /* as sent (REST: "expiry:user") */
+	char password[512];
+	int have_password;
+	const char *password_file, *secret_file, *ca;
+	double ttl, timeout;
+	int insecure, family, json, verbosity, hex;
+	unsigned lifetime;
+	const char *peer;
+};
+
+/* One connection to the server, with its allocation. */
+struct client {
+	const struct opts *o;
+	enum tr tr;
+	int fd;
+	struct sockaddr_storage server;
+	socklen_t server_len;
+	struct rv_tls_ctx *tls_ctx;
+	struct rv_tls *tls;
+	uint8_t rbuf[65536];         /* stream input not yet consumed */
+	size_t rlen;
+	char realm[256], nonce[512];
+	uint8_t key[16];
+	int have_key;
+	struct sockaddr_storage mapped, relayed;
+	unsigned lifetime;
+	char err[512];               /* the last failure, in words */
+	int err_code;                /* the last STUN error code, or 0 */
+	int timed_out;
+	int unreachable;             /* resolve, connect or TLS failed */
+};
+
+/* net.c */
+int uri_parse(const char *s, struct uri *u, char *err, size_t errlen);
+int client_open(struct client *c, const struct opts *o, enum tr tr, char *addr, size_t addrlen);
+void client_close(struct client *c);
+/* Send one datagram or framed message. */
+int client_send(struct client *c, const uint8_t *p, size_t n);
+/* Receive one message (STUN or ChannelData) within MS: its length, 0 on
+ * timeout, negative on error. */
+int client_recv(struct client *c, uint8_t *buf, size_t cap, int ms);
+const char *addr_str(const struct sockaddr_storage *ss, char *buf, size_t len);
+int addr_parse(const char *s, struct sockaddr_storage *ss);
+double now_ms(void);
+
+/* client.c: transactions */
+/* Send the request in B (built without integrity) and wait for its answer;
+ * with AUTH, sign it and retry once on 401/438 with the new realm/nonce.
+ * 1 success (M filled, pointing into BUF), 0 error response (c->err_code),
+ * -1 no answer (c->timed_out) or failure (c->err). */
+typedef void (*build_fn)(struct rv_stun_builder *b, void *ud);
+int transact(struct client *c, uint16_t method, build_fn build, void *ud, int auth,
+	     struct rv_stun_msg *m, uint8_t *buf, size_t cap);
+int turn_allocate(struct client *c, int auth);
+int turn_refresh(struct client *c, unsigned lifetime);
+int turn_permission(struct client *c, const struct sockaddr_storage *peer);
+int turn_bind(struct client *c, uint16_t ch, const struct sockaddr_storage *peer);
+int turn_send(struct client *c, const struct sockaddr_storage *peer, const void *p, size_t n);
+int turn_channel_send(struct client *c, uint16_t ch, const void *p, size_t n);
+int binding(struct client *c);
+void credentials(struct opts *o);
+
+/* check.c */
+int cmd_check(struct opts *o);
+/* relay.c */
+int cmd_relay(struct opts *o);
+int cmd_session(struct opts *o);
+
+#endif
