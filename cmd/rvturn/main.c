@@ -10,7 +10,7 @@
 
 enum {
 	O_USER = 1, O_PASSWORD_FILE, O_SECRET_FILE, O_TTL, O_TRANSPORT, O_CA, O_INSECURE,
-	O_V4, O_V6, O_TIMEOUT, O_LIFETIME, O_PEER, O_HEX,
+	O_V4, O_V6, O_TIMEOUT, O_LIFETIME, O_PEER, O_HEX, O_CLIENTS, O_RATE, O_SIZE, O_DURATION,
 };
 
 static const struct rv_opt opts[] = {
@@ -27,6 +27,10 @@ static const struct rv_opt opts[] = {
 	{ O_LIFETIME, 0, "lifetime", "S", "allocation lifetime to ask for (default 600)", NULL, NULL },
 	{ O_PEER, 0, "peer", "IP:PORT", "relay: the peer to send to", NULL, NULL },
 	{ O_HEX, 0, "hex", NULL, "session: payloads in and out as hex", NULL, NULL },
+	{ O_CLIENTS, 0, "clients", "N", "bench: allocations, in pairs (default 2)", NULL, NULL },
+	{ O_RATE, 0, "rate", "PPS", "bench: packets per second each sender sends (default 50)", NULL, NULL },
+	{ O_SIZE, 0, "size", "BYTES", "bench: payload bytes per packet (default 160, at least 16)", NULL, NULL },
+	{ O_DURATION, 0, "duration", "S", "bench: seconds of sending (default 10)", NULL, NULL },
 	{ RV_OPT_JSON, 0, "json", NULL, "print one JSON object per line", NULL, NULL },
 	{ RV_OPT_VERBOSE, 'v', "verbose", NULL, "more diagnostics on stderr (repeatable)", NULL, NULL },
 	{ RV_OPT_QUIET, 'q', "quiet", NULL, "only errors on stderr", NULL, NULL },
@@ -40,13 +44,14 @@ static const struct rv_subcmd cmds[] = {
 	{ "check", "URI", "run every step of using the server, each with PASS/FAIL and its time" },
 	{ "relay", "URI --peer IP:PORT", "stdin to the peer through a relay, the peer's packets to stdout" },
 	{ "session", "URI", "scripted TURN: one verb a line on stdin, one event a line on stdout" },
+	{ "bench", "URI", "allocations in pairs relay packets to each other; rates, loss, round trips, jitter" },
 	{ NULL, NULL, NULL }
 };
 
 static const struct rv_tool tool = {
 	.name = "rvturn",
 	.summary = "Diagnose and drive STUN/TURN servers: step-by-step checks, relaying, scripted sessions.",
-	.usage = "[OPTION...] binding|check|relay|session URI",
+	.usage = "[OPTION...] binding|check|relay|session|bench URI",
 	.opts = opts,
 	.cmds = cmds,
 	.footer = "URI: stun:HOST[:PORT], turn:HOST[:PORT][?transport=udp|tcp], turns:HOST[:PORT].\n"
@@ -90,6 +95,22 @@ static const char *on_opt(void *ud, int key, const char *arg)
 		break;
 	case O_PEER: o->peer = arg; break;
 	case O_HEX: o->hex = 1; break;
+	case O_CLIENTS:
+	case O_RATE:
+	case O_SIZE: {
+		unsigned long v = strtoul(arg, &end, 10);
+		if (*end || v == 0 || v > 1000000)
+			return "expected a positive number";
+		if (key == O_SIZE && (v < 16 || v > 1400))
+			return "expected 16 to 1400 bytes";
+		*(key == O_CLIENTS ? &o->clients : key == O_RATE ? &o->rate : &o->size) = (unsigned)v;
+		break;
+	}
+	case O_DURATION:
+		o->duration = strtod(arg, &end);
+		if (*end || o->duration <= 0 || o->duration > 3600)
+			return "expected seconds, up to 3600";
+		break;
 	case RV_OPT_JSON: o->json = 1; break;
 	case RV_OPT_VERBOSE: o->verbosity++; break;
 	case RV_OPT_QUIET: o->verbosity = 0; break;
@@ -125,6 +146,10 @@ int main(int argc, char **argv)
 	o.lifetime = 600;
 	o.verbosity = 1;
 	o.family = AF_UNSPEC;
+	o.clients = 2;
+	o.rate = 50;
+	o.size = 160;
+	o.duration = 10;
 	int npos = rv_cli_parse(&tool, argc, argv, on_opt, &o);
 	if (npos != 2)
 		rv_cli_usage_error(&tool, npos < 2 ? "a command and a URI are needed" : "too many arguments");
@@ -138,12 +163,15 @@ int main(int argc, char **argv)
 			o.uri.port = 5349;
 		o.uri.tr = given.tr;
 	}
-	if (strcmp(cmd, "binding") && strcmp(cmd, "check") && strcmp(cmd, "relay") && strcmp(cmd, "session"))
+	if (strcmp(cmd, "binding") && strcmp(cmd, "check") && strcmp(cmd, "relay") && strcmp(cmd, "session") &&
+	    strcmp(cmd, "bench"))
 		rv_cli_usage_error(&tool, "unknown command '%s'", cmd);
 	if (o.transport_all && strcmp(cmd, "check"))
 		rv_cli_usage_error(&tool, "--transport all goes with check only");
 	if (!strcmp(cmd, "relay") && !o.peer)
 		rv_cli_usage_error(&tool, "relay needs --peer IP:PORT");
+	if (!strcmp(cmd, "bench") && o.uri.tr != TR_UDP)
+		rv_cli_usage_error(&tool, "bench runs over UDP");
 	if (strcmp(cmd, "binding") && strcmp(cmd, "check") && !o.user)
 		rv_cli_usage_error(&tool, "%s needs -u USER", cmd);
 	rv_diag_init("rvturn", o.verbosity);
@@ -155,5 +183,7 @@ int main(int argc, char **argv)
 		return cmd_check(&o);
 	if (!strcmp(cmd, "relay"))
 		return cmd_relay(&o);
+	if (!strcmp(cmd, "bench"))
+		return cmd_bench(&o);
 	return cmd_session(&o);
 }

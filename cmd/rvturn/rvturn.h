@@ -33,6 +33,8 @@ struct opts {
 	int insecure, family, json, verbosity, hex;
 	unsigned lifetime;
 	const char *peer;
+	unsigned clients, rate, size;  /* bench */
+	double duration;
 };
 
 /* One connection to the server, with its allocation. */
@@ -92,5 +94,7 @@ int cmd_check(struct opts *o);
 /* relay.c */
 int cmd_relay(struct opts *o);
 int cmd_session(struct opts *o);
+/* bench.c */
+int cmd_bench(struct opts *o);
 
 #endif
