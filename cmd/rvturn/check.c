@@ -179,7 +179,8 @@ static int check_one(struct opts *o, enum tr tr)
 		fail(&r, "allocate", &a, 1);
 		goto out;
 	}
-	snprintf(detail, sizeof detail, "relayed %s, lifetime %u s", addr_str(&a.relayed, s1, sizeof s1), a.lifetime);
+	snprintf(detail, sizeof detail, "relayed %s, lifetime %u s%s%s", addr_str(&a.relayed, s1, sizeof s1),
+		 a.lifetime, a.moved_to[0] ? ", after 300 Try Alternate to " : "", a.moved_to);
 	step(&r, "allocate", 1, detail, NULL);
 
 	if (turn_refresh(&a, o->lifetime) != 1) {

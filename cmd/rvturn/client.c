@@ -174,6 +174,19 @@ int transact(struct client *c, uint16_t method, build_fn build, void *ud, int au
 		char reason[256] = "";
 		c->err_code = rv_stun_error_code(m, reason, sizeof reason);
 		snprintf(c->err, sizeof c->err, "%d %s", c->err_code, reason);
+		/* 300 Try Alternate: the same request to the server it names. */
+		const struct rv_stun_attr *alt = rv_stun_get(m, RV_STUN_A_ALTERNATE_SERVER);
+		if (c->err_code == 300 && alt && c->redirects < 3 && rv_stun_addr(m, alt, &c->server) == 0) {
+			char addr[128];
+			c->redirects++;
+			c->have_key = 0;
+			c->realm[0] = c->nonce[0] = 0;
+			if (client_connect(c, addr, sizeof addr) < 0)
+				return -1;
+			snprintf(c->moved_to, sizeof c->moved_to, "%s", addr);
+			attempt = -1;	/* a fresh start there */
+			continue;
+		}
 		/* 401 with a new realm/nonce: sign and retry; 438: the nonce went stale. */
 		if (auth && c->o->have_password && (c->err_code == 401 || c->err_code == 438) &&
 		    rv_stun_get(m, RV_STUN_A_NONCE)) {

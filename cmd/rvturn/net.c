@@ -235,6 +235,19 @@ int client_open(struct client *c, const struct opts *o, enum tr tr, char *addr, 
 	memcpy(&c->server, ai->ai_addr, ai->ai_addrlen);
 	c->server_len = ai->ai_addrlen;
 	freeaddrinfo(ai);
+	return client_connect(c, addr, addrlen);
+}
+
+/* Connect (again) to c->server: after a resolve, or to an ALTERNATE-SERVER. */
+int client_connect(struct client *c, char *addr, size_t addrlen)
+{
+	const struct opts *o = c->o;
+	enum tr tr = c->tr;
+	int rc;
+	if (c->fd >= 0)
+		client_close(c);
+	c->rlen = 0;
+	c->server_len = c->server.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 	addr_str(&c->server, addr, addrlen);
 	c->fd = socket(c->server.ss_family, (tr == TR_UDP ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
 	if (c->fd < 0) {

@@ -325,8 +325,23 @@ int cmd_session(struct opts *o)
 		return c.unreachable ? RV_EXIT_CONNECT : RV_EXIT_TIMEOUT;
 	}
 	uint8_t buf[RV_STUN_MAX];
-	double linger_until = 0;
+	double linger_until = 0, refresh_at = 0, renew_at = now_ms() + 240e3;
 	while (!quit) {
+		/* keep what the script made alive: the allocation at half its
+		 * lifetime, bound channels (and so their permissions) every 4 min */
+		if (have_alloc && !refresh_at)
+			refresh_at = now_ms() + (c.lifetime ? c.lifetime : 600) * 500.0;
+		if (have_alloc && now_ms() >= refresh_at) {
+			turn_refresh(&c, o->lifetime);
+			refresh_at = now_ms() + (c.lifetime ? c.lifetime : 600) * 500.0;
+		}
+		if (have_alloc && now_ms() >= renew_at) {
+			for (int i = 0; i < nslots; i++)
+				turn_bind(&c, slots[i].ch, &slots[i].peer);
+			renew_at = now_ms() + 240e3;
+		}
+		if (!have_alloc)
+			refresh_at = 0;
 		struct pollfd pf[2] = { { c.fd, POLLIN, 0 }, { STDIN_FILENO, POLLIN, 0 } };
 		int timeout = in_open ? 1000 : (int)(linger_until - now_ms());
 		if (!in_open && timeout <= 0)

@@ -57,12 +57,15 @@ struct client {
 	int err_code;                /* the last STUN error code, or 0 */
 	int timed_out;
 	int unreachable;             /* resolve, connect or TLS failed */
+	int redirects;               /* 300 ALTERNATE-SERVER followed */
+	char moved_to[128];          /* where the last one led */
 };
 
 /* net.c */
 int uri_parse(const char *s, struct uri *u, char *err, size_t errlen);
 int client_open(struct client *c, const struct opts *o, enum tr tr, char *addr, size_t addrlen);
 void client_close(struct client *c);
+int client_connect(struct client *c, char *addr, size_t addrlen);
 /* Send one datagram or framed message. */
 int client_send(struct client *c, const uint8_t *p, size_t n);
 /* Receive one message (STUN or ChannelData) within MS: its length, 0 on
