@@ -118,26 +118,6 @@ static const char *on_opt(void *ud, int key, const char *arg)
 	return NULL;
 }
 
-static int cmd_binding(struct opts *o)
-{
-	struct client c;
-	char addr[128], mapped[128];
-	int rc = 0;
-	if (client_open(&c, o, o->uri.tr, addr, sizeof addr) < 0 || binding(&c) != 1) {
-		rv_say_error("%s: %s", addr[0] ? addr : o->uri.host, c.err);
-		rc = c.unreachable ? RV_EXIT_CONNECT : c.timed_out ? RV_EXIT_TIMEOUT : RV_EXIT_FAIL;
-	} else if (rv_out_json_mode()) {
-		cJSON *j = cJSON_CreateObject();
-		cJSON_AddStringToObject(j, "server", addr);
-		cJSON_AddStringToObject(j, "mapped", addr_str(&c.mapped, mapped, sizeof mapped));
-		rv_out_obj(j);
-	} else {
-		rv_out_line("%s", addr_str(&c.mapped, mapped, sizeof mapped));
-	}
-	client_close(&c);
-	return rc;
-}
-
 int main(int argc, char **argv)
 {
 	static struct opts o;

@@ -97,6 +97,8 @@ int cmd_check(struct opts *o);
 /* relay.c */
 int cmd_relay(struct opts *o);
 int cmd_session(struct opts *o);
+/* nat.c */
+int cmd_binding(struct opts *o);
 /* bench.c */
 int cmd_bench(struct opts *o);
 
