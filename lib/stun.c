@@ -128,22 +128,46 @@ int rv_stun_error_code(const struct rv_stun_msg *m, char *reason, size_t len)
 	return code;
 }
 
-/* HMAC-SHA1 over the message up to attribute A, with the header length
- * field set as if A were the last attribute (RFC 8489 14.5). */
-int rv_stun_check_integrity(const struct rv_stun_msg *m, const uint8_t *key, size_t keylen)
+/* HMAC over the message up to attribute A, with the header length field set
+ * as if A were the last attribute (RFC 8489 14.5, 14.6). */
+static int check_mac(const struct rv_stun_msg *m, uint16_t type, const EVP_MD *md, size_t maclen_want,
+		     const uint8_t *key, size_t keylen)
 {
-	const struct rv_stun_attr *a = rv_stun_get(m, RV_STUN_A_MESSAGE_INTEGRITY);
+	const struct rv_stun_attr *a = rv_stun_get(m, type);
 	if (!a)
 		return -1;
-	if (a->len != 20)
+	if (a->len != maclen_want)
 		return 0;
 	uint8_t copy[RV_STUN_MAX], mac[EVP_MAX_MD_SIZE];
 	unsigned maclen = 0;
 	memcpy(copy, m->raw, a->off);
-	put16(copy + 2, (uint16_t)(a->off + 4 + 20 - RV_STUN_HEADER));
-	if (!HMAC(EVP_sha1(), key, (int)keylen, copy, a->off, mac, &maclen))
+	put16(copy + 2, (uint16_t)(a->off + 4 + maclen_want - RV_STUN_HEADER));
+	if (!HMAC(md, key, (int)keylen, copy, a->off, mac, &maclen))
 		return 0;
-	return maclen == 20 && CRYPTO_memcmp(mac, a->val, 20) == 0;
+	return maclen == maclen_want && CRYPTO_memcmp(mac, a->val, maclen_want) == 0;
+}
+
+int rv_stun_check_integrity(const struct rv_stun_msg *m, const uint8_t *key, size_t keylen)
+{
+	return check_mac(m, RV_STUN_A_MESSAGE_INTEGRITY, EVP_sha1(), 20, key, keylen);
+}
+
+int rv_stun_check_integrity_sha256(const struct rv_stun_msg *m, const uint8_t *key, size_t keylen)
+{
+	return check_mac(m, RV_STUN_A_MESSAGE_INTEGRITY_SHA256, EVP_sha256(), 32, key, keylen);
+}
+
+int rv_stun_offers_sha256(const struct rv_stun_msg *m)
+{
+	const struct rv_stun_attr *a = rv_stun_get(m, RV_STUN_A_PASSWORD_ALGORITHMS);
+	/* a list of: algorithm u16, parameters length u16, parameters (padded) */
+	for (size_t off = 0; a && off + 4 <= a->len;) {
+		uint16_t alg = be16(a->val + off), plen = be16(a->val + off + 2);
+		if (alg == 0x0002)
+			return 1;
+		off += 4 + (((size_t)plen + 3) & ~(size_t)3);
+	}
+	return 0;
 }
 
 int rv_stun_check_fingerprint(const struct rv_stun_msg *m)
@@ -223,21 +247,32 @@ void rv_stun_add_xor_addr(struct rv_stun_builder *b, uint16_t type, const struct
 	}
 }
 
-void rv_stun_add_integrity(struct rv_stun_builder *b, const uint8_t *key, size_t keylen)
+static void add_mac(struct rv_stun_builder *b, uint16_t type, const EVP_MD *md, size_t maclen_want,
+		    const uint8_t *key, size_t keylen)
 {
 	uint8_t mac[EVP_MAX_MD_SIZE] = { 0 };
 	unsigned maclen = 0;
-	if (b->err || b->len + 24 > sizeof b->buf) {
+	if (b->err || b->len + 4 + maclen_want > sizeof b->buf) {
 		if (!b->err)
 			b->err = RV_ETOOBIG;
 		return;
 	}
-	put16(b->buf + 2, (uint16_t)(b->len + 24 - RV_STUN_HEADER));	/* as if added */
-	if (!HMAC(EVP_sha1(), key, (int)keylen, b->buf, b->len, mac, &maclen)) {
+	put16(b->buf + 2, (uint16_t)(b->len + 4 + maclen_want - RV_STUN_HEADER));	/* as if added */
+	if (!HMAC(md, key, (int)keylen, b->buf, b->len, mac, &maclen)) {
 		b->err = -EIO;
 		return;
 	}
-	rv_stun_add(b, RV_STUN_A_MESSAGE_INTEGRITY, mac, 20);
+	rv_stun_add(b, type, mac, maclen_want);
+}
+
+void rv_stun_add_integrity(struct rv_stun_builder *b, const uint8_t *key, size_t keylen)
+{
+	add_mac(b, RV_STUN_A_MESSAGE_INTEGRITY, EVP_sha1(), 20, key, keylen);
+}
+
+void rv_stun_add_integrity_sha256(struct rv_stun_builder *b, const uint8_t *key, size_t keylen)
+{
+	add_mac(b, RV_STUN_A_MESSAGE_INTEGRITY_SHA256, EVP_sha256(), 32, key, keylen);
 }
 
 void rv_stun_add_fingerprint(struct rv_stun_builder *b)
@@ -266,11 +301,12 @@ const uint8_t *rv_stun_tid(const struct rv_stun_builder *b)
 	return b->buf + 8;
 }
 
-void rv_stun_long_term_key(const char *user, const char *realm, const char *pass, uint8_t key[16])
+static void long_term_key(const EVP_MD *md, const char *user, const char *realm, const char *pass,
+			  uint8_t *key)
 {
 	unsigned len = 0;
 	EVP_MD_CTX *c = EVP_MD_CTX_new();
-	EVP_DigestInit_ex(c, EVP_md5(), NULL);
+	EVP_DigestInit_ex(c, md, NULL);
 	EVP_DigestUpdate(c, user, strlen(user));
 	EVP_DigestUpdate(c, ":", 1);
 	EVP_DigestUpdate(c, realm, strlen(realm));
@@ -278,6 +314,16 @@ void rv_stun_long_term_key(const char *user, const char *realm, const char *pass
 	EVP_DigestUpdate(c, pass, strlen(pass));
 	EVP_DigestFinal_ex(c, key, &len);
 	EVP_MD_CTX_free(c);
+}
+
+void rv_stun_long_term_key(const char *user, const char *realm, const char *pass, uint8_t key[16])
+{
+	long_term_key(EVP_md5(), user, realm, pass, key);
+}
+
+void rv_stun_long_term_key_sha256(const char *user, const char *realm, const char *pass, uint8_t key[32])
+{
+	long_term_key(EVP_sha256(), user, realm, pass, key);
 }
 
 int rv_channel_data_parse(const uint8_t *p, size_t n, uint16_t *ch, const uint8_t **data,

@@ -32,7 +32,8 @@ enum {
 	RV_STUN_A_LIFETIME = 0x000D, RV_STUN_A_XOR_PEER_ADDRESS = 0x0012, RV_STUN_A_DATA = 0x0013,
 	RV_STUN_A_REALM = 0x0014, RV_STUN_A_NONCE = 0x0015, RV_STUN_A_XOR_RELAYED_ADDRESS = 0x0016,
 	RV_STUN_A_REQUESTED_TRANSPORT = 0x0019, RV_STUN_A_MESSAGE_INTEGRITY_SHA256 = 0x001C,
-	RV_STUN_A_XOR_MAPPED_ADDRESS = 0x0020, RV_STUN_A_SOFTWARE = 0x8022,
+	RV_STUN_A_XOR_MAPPED_ADDRESS = 0x0020, RV_STUN_A_PASSWORD_ALGORITHM = 0x001D,
+	RV_STUN_A_PASSWORD_ALGORITHMS = 0x8002, RV_STUN_A_SOFTWARE = 0x8022,
 	RV_STUN_A_ALTERNATE_SERVER = 0x8023, RV_STUN_A_FINGERPRINT = 0x8028,
 	RV_STUN_A_RESPONSE_ORIGIN = 0x802B, RV_STUN_A_OTHER_ADDRESS = 0x802C,
 };
@@ -69,6 +70,10 @@ int rv_stun_error_code(const struct rv_stun_msg *m, char *reason, size_t len);
 /* rv_stun_check_integrity - 1: MESSAGE-INTEGRITY matches KEY; 0: it does
  * not; -1: the message has none. */
 int rv_stun_check_integrity(const struct rv_stun_msg *m, const uint8_t *key, size_t keylen);
+/* rv_stun_check_integrity_sha256 - the same for MESSAGE-INTEGRITY-SHA256. */
+int rv_stun_check_integrity_sha256(const struct rv_stun_msg *m, const uint8_t *key, size_t keylen);
+/* rv_stun_offers_sha256 - 1 when PASSWORD-ALGORITHMS lists SHA-256 (RFC 8489 14.11). */
+int rv_stun_offers_sha256(const struct rv_stun_msg *m);
 /* rv_stun_check_fingerprint - 1 good, 0 bad, -1 absent. */
 int rv_stun_check_fingerprint(const struct rv_stun_msg *m);
 
@@ -87,12 +92,16 @@ void rv_stun_add_xor_addr(struct rv_stun_builder *b, uint16_t type, const struct
 /* MESSAGE-INTEGRITY (HMAC-SHA1) then, optionally, FINGERPRINT: add last. */
 void rv_stun_add_integrity(struct rv_stun_builder *b, const uint8_t *key, size_t keylen);
 void rv_stun_add_fingerprint(struct rv_stun_builder *b);
+/* MESSAGE-INTEGRITY-SHA256 (HMAC-SHA256, 32 bytes), after PASSWORD-ALGORITHM. */
+void rv_stun_add_integrity_sha256(struct rv_stun_builder *b, const uint8_t *key, size_t keylen);
 /* rv_stun_end - the finished message's length, or a negative error. */
 int rv_stun_end(struct rv_stun_builder *b, const uint8_t **msg, size_t *len);
 const uint8_t *rv_stun_tid(const struct rv_stun_builder *b);
 
 /* rv_stun_long_term_key - MD5(username ":" realm ":" password) (RFC 8489 9.2.2). */
 void rv_stun_long_term_key(const char *user, const char *realm, const char *pass, uint8_t key[16]);
+/* rv_stun_long_term_key_sha256 - SHA-256(username ":" realm ":" password). */
+void rv_stun_long_term_key_sha256(const char *user, const char *realm, const char *pass, uint8_t key[32]);
 
 /* ChannelData (RFC 8656 12.4): channel 0x4000-0x4FFF, length, data, padded
  * to 4 bytes when PAD (stream transports). */

@@ -53,10 +53,7 @@ static int setup_pair(struct opts *o, struct pair *p, const struct client *auth)
 	for (int i = 0; i < 2; i++) {
 		if (client_open(&s[i]->c, o, TR_UDP, addr, sizeof addr) < 0)
 			return -1;
-		memcpy(s[i]->c.realm, auth->realm, sizeof auth->realm);
-		memcpy(s[i]->c.nonce, auth->nonce, sizeof auth->nonce);
-		memcpy(s[i]->c.key, auth->key, sizeof auth->key);
-		s[i]->c.have_key = auth->have_key;
+		client_share_auth(&s[i]->c, auth);
 		if (turn_allocate(&s[i]->c, 1) != 1) {
 			fprintf(stderr, "rvturn: bench: allocate: %s\n", s[i]->c.err);
 			return -1;

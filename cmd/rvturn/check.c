@@ -124,10 +124,7 @@ static int open_peer(struct opts *o, enum tr tr, const struct client *a, struct 
 	char addr[128];
 	if (client_open(b, o, tr, addr, sizeof addr) < 0)
 		return -1;
-	memcpy(b->realm, a->realm, sizeof b->realm);
-	memcpy(b->nonce, a->nonce, sizeof b->nonce);
-	memcpy(b->key, a->key, sizeof b->key);
-	b->have_key = a->have_key;
+	client_share_auth(b, a);
 	return turn_allocate(b, 1) == 1 ? 0 : -1;
 }
 

@@ -73,12 +73,30 @@ void credentials(struct opts *o)
 	o->have_password = 1;
 }
 
+void client_share_auth(struct client *dst, const struct client *src)
+{
+	memcpy(dst->realm, src->realm, sizeof dst->realm);
+	memcpy(dst->nonce, src->nonce, sizeof dst->nonce);
+	memcpy(dst->key, src->key, sizeof dst->key);
+	memcpy(dst->key256, src->key256, sizeof dst->key256);
+	memcpy(dst->algs, src->algs, sizeof dst->algs);
+	dst->algs_len = src->algs_len;
+	dst->sha256 = src->sha256;
+	dst->have_key = src->have_key;
+}
+
 static void sign(struct client *c, struct rv_stun_builder *b)
 {
 	rv_stun_add_str(b, RV_STUN_A_USERNAME, c->o->username);
 	rv_stun_add_str(b, RV_STUN_A_REALM, c->realm);
 	rv_stun_add_str(b, RV_STUN_A_NONCE, c->nonce);
-	rv_stun_add_integrity(b, c->key, sizeof c->key);
+	if (c->sha256) {	/* RFC 8489 9.2.4: echo the list, say which, SHA-256 integrity */
+		rv_stun_add(b, RV_STUN_A_PASSWORD_ALGORITHMS, c->algs, c->algs_len);
+		rv_stun_add_u32(b, RV_STUN_A_PASSWORD_ALGORITHM, 0x00020000);
+		rv_stun_add_integrity_sha256(b, c->key256, sizeof c->key256);
+	} else {
+		rv_stun_add_integrity(b, c->key, sizeof c->key);
+	}
 }
 
 static void take_realm_nonce(struct client *c, const struct rv_stun_msg *m)
@@ -93,8 +111,15 @@ static void take_realm_nonce(struct client *c, const struct rv_stun_msg *m)
 		memcpy(c->nonce, n->val, n->len);
 		c->nonce[n->len] = 0;
 	}
+	const struct rv_stun_attr *algs = rv_stun_get(m, RV_STUN_A_PASSWORD_ALGORITHMS);
+	c->sha256 = algs && algs->len <= sizeof c->algs && rv_stun_offers_sha256(m);
+	if (c->sha256) {
+		memcpy(c->algs, algs->val, algs->len);
+		c->algs_len = algs->len;
+	}
 	if (c->o->have_password && c->realm[0]) {
 		rv_stun_long_term_key(c->o->username, c->realm, c->o->password, c->key);
+		rv_stun_long_term_key_sha256(c->o->username, c->realm, c->o->password, c->key256);
 		c->have_key = 1;
 	}
 }
@@ -165,7 +190,9 @@ int transact(struct client *c, uint16_t method, build_fn build, void *ud, int au
 		if (exchange(c, req, len, m, buf, cap) < 0)
 			return -1;
 		if (m->cls == RV_STUN_SUCCESS) {
-			if (auth && c->have_key && rv_stun_check_integrity(m, c->key, sizeof c->key) == 0) {
+			if (auth && c->have_key &&
+			    (c->sha256 ? rv_stun_check_integrity_sha256(m, c->key256, sizeof c->key256)
+				       : rv_stun_check_integrity(m, c->key, sizeof c->key)) == 0) {
 				snprintf(c->err, sizeof c->err, "the answer's MESSAGE-INTEGRITY does not match our key");
 				return -1;
 			}

@@ -51,6 +51,10 @@ struct client {
 	char realm[256], nonce[512];
 	uint8_t key[16];
 	int have_key;
+	int sha256;                  /* the server offered SHA-256 (RFC 8489) */
+	uint8_t key256[32];
+	uint8_t algs[64];            /* its PASSWORD-ALGORITHMS, echoed back */
+	size_t algs_len;
 	struct sockaddr_storage mapped, relayed;
 	unsigned lifetime;
 	char err[512];               /* the last failure, in words */
@@ -90,6 +94,8 @@ int turn_bind(struct client *c, uint16_t ch, const struct sockaddr_storage *peer
 int turn_send(struct client *c, const struct sockaddr_storage *peer, const void *p, size_t n);
 int turn_channel_send(struct client *c, uint16_t ch, const void *p, size_t n);
 int binding(struct client *c);
+/* Use SRC's realm, nonce and keys (a second allocation of the same user). */
+void client_share_auth(struct client *dst, const struct client *src);
 void credentials(struct opts *o);
 
 /* check.c */

@@ -86,6 +86,41 @@ static void build_and_parse(void **state)
 	assert_int_equal(rv_stun_check_fingerprint(&m), 0);
 }
 
+static void sha256_integrity(void **state)
+{
+	(void)state;
+	struct rv_stun_builder b;
+	uint8_t key[32];
+	rv_stun_long_term_key_sha256("alice", "example.org", "secret", key);
+	rv_stun_begin(&b, RV_STUN_REFRESH, RV_STUN_REQUEST, NULL);
+	rv_stun_add_u32(&b, RV_STUN_A_PASSWORD_ALGORITHM, 0x00020000);
+	rv_stun_add_integrity_sha256(&b, key, sizeof key);
+	rv_stun_add_fingerprint(&b);
+	const uint8_t *msg;
+	size_t len;
+	assert_true(rv_stun_end(&b, &msg, &len) > 0);
+	struct rv_stun_msg m;
+	assert_int_equal(rv_stun_parse(msg, len, &m), 0);
+	assert_int_equal(rv_stun_check_integrity_sha256(&m, key, sizeof key), 1);
+	assert_int_equal(rv_stun_check_integrity(&m, key, 16), -1);	/* no SHA-1 one */
+	key[0] ^= 1;
+	assert_int_equal(rv_stun_check_integrity_sha256(&m, key, sizeof key), 0);
+
+	/* PASSWORD-ALGORITHMS: MD5 (1) then SHA-256 (2), no parameters */
+	rv_stun_begin(&b, RV_STUN_ALLOCATE, RV_STUN_ERROR, NULL);
+	uint8_t algs[8] = { 0, 1, 0, 0, 0, 2, 0, 0 };
+	rv_stun_add(&b, RV_STUN_A_PASSWORD_ALGORITHMS, algs, sizeof algs);
+	rv_stun_end(&b, &msg, &len);
+	assert_int_equal(rv_stun_parse(msg, len, &m), 0);
+	assert_int_equal(rv_stun_offers_sha256(&m), 1);
+	algs[5] = 1;
+	rv_stun_begin(&b, RV_STUN_ALLOCATE, RV_STUN_ERROR, NULL);
+	rv_stun_add(&b, RV_STUN_A_PASSWORD_ALGORITHMS, algs, sizeof algs);
+	rv_stun_end(&b, &msg, &len);
+	rv_stun_parse(msg, len, &m);
+	assert_int_equal(rv_stun_offers_sha256(&m), 0);
+}
+
 static void error_codes(void **state)
 {
 	(void)state;
@@ -146,6 +181,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(rfc5769_response),
 		cmocka_unit_test(build_and_parse),
+		cmocka_unit_test(sha256_integrity),
 		cmocka_unit_test(error_codes),
 		cmocka_unit_test(bad_input),
 		cmocka_unit_test(channel_data),
