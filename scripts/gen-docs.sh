@@ -14,7 +14,7 @@
 # committed files to catch drift.
 set -euo pipefail
 
-TOOLS=(rvserver rvgroup rvsend rvrecv)
+TOOLS=(rvserver rvgroup rvsend rvrecv rvturn)
 
 usage() {
 	echo "usage: $0 BINDIR [OUTDIR]" >&2

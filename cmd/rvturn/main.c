@@ -139,7 +139,9 @@ int main(int argc, char **argv)
 	if (uri_parse(argv[1], &o.uri, err, sizeof err) < 0)
 		rv_cli_usage_error(&tool, "%s", err);
 	if (given.port == -1) {	/* -T overrides the URI's transport */
-		if (given.tr == TR_TLS && o.uri.tr != TR_TLS && !strchr(argv[1] + 5, ':'))
+		const char *colon = strchr(argv[1], ':') + 1, *bracket = strrchr(colon, ']');
+		int has_port = strchr(bracket ? bracket : colon, ':') != NULL;
+		if (given.tr == TR_TLS && o.uri.tr != TR_TLS && !has_port)
 			o.uri.port = 5349;
 		o.uri.tr = given.tr;
 	}

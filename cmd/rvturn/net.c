@@ -91,11 +91,12 @@ int uri_parse(const char *s, struct uri *u, char *err, size_t errlen)
 		}
 		u->port = (int)p;
 	}
-	if (!*host || strlen(host) >= sizeof u->host) {
+	size_t hl = strlen(host);
+	if (!hl || hl >= sizeof u->host) {
 		snprintf(err, errlen, "no host in '%s'", s);
 		return -1;
 	}
-	snprintf(u->host, sizeof u->host, "%s", host);
+	memcpy(u->host, host, hl + 1);
 	return 0;
 }
 
@@ -365,7 +366,7 @@ int client_recv(struct client *c, uint8_t *buf, size_t cap, int ms)
 		return n < 0 ? (errno == EAGAIN ? 0 : -errno) : (int)n;
 	}
 	double deadline = now_ms() + ms;
-	for (;;) {
+	for (int polled = 0;; polled = 1) {
 		size_t len = framed(c);
 		if (len) {
 			if (len > cap)
@@ -376,10 +377,12 @@ int client_recv(struct client *c, uint8_t *buf, size_t cap, int ms)
 			return (int)len;
 		}
 		int left = (int)(deadline - now_ms());
-		if (left <= 0)
-			return 0;
-		int r = fill(c, left);
+		if (left <= 0 && polled)
+			return 0;	/* (a zero wait still reads what is there, once) */
+		int r = fill(c, left > 0 ? left : 0);
 		if (r < 0)
 			return r;
+		if (r == 0 && left <= 0)
+			return 0;
 	}
 }

@@ -303,7 +303,7 @@ static void session_line(struct opts *o, struct client *c, int *have_alloc, char
 				return;
 			}
 		c->err_code = 0;
-		snprintf(c->err, sizeof c->err, "no channel bound to %s (bind it first)", arg);
+		snprintf(c->err, sizeof c->err, "no channel bound to %.128s (bind it first)", arg);
 		error_event(c, verb);
 	} else {
 		c->err_code = 0;
