@@ -42,7 +42,7 @@ LDFLAGS += $(SAN)
 
 LIB_SRC := $(wildcard lib/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(O)/%.o)
-TOOLS := rvserver rvgroup rvsend rvrecv rvturn
+TOOLS := rvserver rvgroup rvsend rvrecv rvturn rvsignal
 BINS := $(TOOLS:%=$(O)/bin/%)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNITS := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
@@ -67,6 +67,15 @@ $(O)/bin/$(1): $(patsubst %.c,$(O)/%.o,$(wildcard cmd/$(1)/*.c)) $(O)/librv.a
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
 endef
 $(foreach t,$(TOOLS),$(eval $(call tool_rule,$(t))))
+
+# rvsignal serves web/ from its binary.
+WEB_FILES := $(sort $(wildcard web/*))
+$(O)/gen/web.c: $(WEB_FILES) scripts/embed-web.sh
+	@mkdir -p $(dir $@)
+	scripts/embed-web.sh $@ $(WEB_FILES)
+$(O)/gen/web.o: $(O)/gen/web.c cmd/rvsignal/signal.h
+	$(CC) $(CFLAGS) -Icmd/rvsignal -c -o $@ $<
+$(O)/bin/rvsignal: $(O)/gen/web.o
 
 $(O)/tests/%: tests/unit/%.c $(O)/librv.a
 	@mkdir -p $(dir $@)

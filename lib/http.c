@@ -20,6 +20,7 @@
 
 #include <http_parser.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include "err.h"
 #include "http.h"
@@ -398,4 +399,67 @@ const char *rv_http_status_text(int status)
 	case 504: return "Gateway Timeout";
 	}
 	return "Unknown";
+}
+
+/* ---- the client side of a WebSocket upgrade ---- */
+
+int rv_http_ws_request(struct rv_buf *out, const char *host, const char *path, char key[25])
+{
+	unsigned char raw[16];
+	if (RAND_bytes(raw, sizeof raw) != 1)
+		return -EIO;
+	EVP_EncodeBlock((unsigned char *)key, raw, sizeof raw);	/* 24 chars + NUL */
+	if (!rv__http_header_safe(host) || !rv__http_header_safe(path))
+		return -EINVAL;
+	return rv_buf_printf(out, "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
+			     "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+			     "Sec-WebSocket-Version: 13\r\nUser-Agent: rvkit/" RV_VERSION "\r\n\r\n",
+			     path, host, key);
+}
+
+long rv_http_ws_response(const char *p, size_t n, const char *key, char *err, size_t errlen)
+{
+	size_t end = 0;
+	for (size_t i = 3; i < n && i < RV_HTTP_MAX_HEAD; i++)
+		if (p[i - 3] == '\r' && p[i - 2] == '\n' && p[i - 1] == '\r' && p[i] == '\n') {
+			end = i + 1;
+			break;
+		}
+	if (!end) {
+		if (n >= RV_HTTP_MAX_HEAD) {
+			snprintf(err, errlen, "the server's answer is too long");
+			return RV_ETOOBIG;
+		}
+		return 0;
+	}
+	if (end < 12 || strncmp(p, "HTTP/1.1 101", 12) != 0) {
+		size_t l = strcspn(p, "\r\n");
+		snprintf(err, errlen, "no WebSocket upgrade: %.*s", (int)(l < 80 ? l : 80), p);
+		return RV_EHTTP;
+	}
+	char want[29];
+	rv_http_ws_accept(key, want);
+	for (size_t i = 0; i < end;) {	/* each header line */
+		size_t l = 0;
+		while (i + l < end && p[i + l] != '\r')
+			l++;
+		static const char name[] = "sec-websocket-accept:";
+		if (l > sizeof name - 1 && strncasecmp(p + i, name, sizeof name - 1) == 0) {
+			const char *v = p + i + sizeof name - 1;
+			size_t vl = l - (sizeof name - 1);
+			while (vl && (*v == ' ' || *v == '\t')) {
+				v++;
+				vl--;
+			}
+			while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
+				vl--;
+			if (vl == 28 && memcmp(v, want, 28) == 0)
+				return (long)end;
+			snprintf(err, errlen, "wrong Sec-WebSocket-Accept in the server's answer");
+			return RV_EHTTP;
+		}
+		i += l + 2;
+	}
+	snprintf(err, errlen, "no Sec-WebSocket-Accept in the server's answer");
+	return RV_EHTTP;
 }

@@ -48,6 +48,14 @@ int rv_http_respond(struct rv_buf *out, int status, const char *content_type,
 		    const void *body, size_t len);
 /* rv_http_ws_upgrade - append the 101 Switching Protocols response. */
 int rv_http_ws_upgrade(struct rv_buf *out, const char *key, const char *protocol);
+/* rv_http_ws_request - append a client's upgrade request for PATH on HOST
+ * to OUT; KEY gets the random Sec-WebSocket-Key it carries. */
+int rv_http_ws_request(struct rv_buf *out, const char *host, const char *path, char key[25]);
+/* rv_http_ws_response - check the server's answer to that request in
+ * P[0..N): the length of its head once complete and a valid 101 with the
+ * right Sec-WebSocket-Accept, 0 when more bytes are needed, or RV_EHTTP /
+ * RV_ETOOBIG with ERR saying why. */
+long rv_http_ws_response(const char *p, size_t n, const char *key, char *err, size_t errlen);
 /* rv_http_status_text - "OK", "Not Found", ... */
 const char *rv_http_status_text(int status);
 

@@ -63,6 +63,16 @@ run_units build unit
 step "CLI tests"
 run_cli build/bin cli
 
+step "browser tests (headless Chromium)"
+if [ -x tests/browser/run.sh ]; then
+	RVSIGNAL="$PWD/build/bin/rvsignal" timeout 900 tests/browser/run.sh >"$log/browser.tap" 2>"$log/browser.err"
+	rc=$?
+	tap browser "$log/browser.tap"
+	if [ $rc -ne 0 ] && ! grep -qE '^not ok' "$log/browser.tap"; then
+		tail -30 "$log/browser.err"; bad "browser tests (exit $rc)"
+	fi
+fi
+
 step "fuzz (${FUZZ_SECONDS}s each)"
 if make -s -j"$JOBS" fuzz >"$log/fuzz.log" 2>&1; then
 	for f in build-fuzz/fuzz_*; do

@@ -1,0 +1,488 @@
+/* rooms.c - peers, rooms and the messages between them: join and leave
+ * with state/joined/left, direct delivery ("to") and room broadcast with
+ * exclude/include, rate limits, and resuming a lost connection. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+#include "err.h"
+#include "log.h"
+#include "router.h"
+#include "signal.h"
+#include "xfer.h"
+
+#define MAX_MISSED 256
+#define MAX_NAME 64
+
+static const char *jstr(cJSON *o, const char *k)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
+}
+
+void send_error(struct conn *c, const char *code, const char *msg, const char *re)
+{
+	cJSON *e = cJSON_CreateObject();
+	cJSON_AddStringToObject(e, "type", "error");
+	cJSON_AddStringToObject(e, "code", code);
+	cJSON_AddStringToObject(e, "message", msg);
+	if (re)
+		cJSON_AddStringToObject(e, "re", re);
+	c->sig->n.errors++;
+	conn_send(c, e);
+}
+
+static cJSON *peer_obj(const struct peer *p)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "id", p->id);
+	cJSON_AddStringToObject(o, "name", p->name ? p->name : p->id);
+	return o;
+}
+
+/* To P: now, or kept for it while it may still come back. S is N bytes of
+ * printed JSON, not consumed. */
+static void deliver_text(struct sig *g, struct peer *p, const char *s, size_t n)
+{
+	g->n.delivered++;
+	if (p->conn) {
+		conn_send_text(p->conn, s, n);
+		return;
+	}
+	if (p->nmissed == MAX_MISSED) {	/* the oldest goes */
+		free(p->missed[0]);
+		memmove(p->missed, p->missed + 1, (MAX_MISSED - 1) * sizeof *p->missed);
+		p->nmissed--;
+	}
+	if (!p->missed && !(p->missed = calloc(MAX_MISSED, sizeof *p->missed)))
+		return;
+	if ((p->missed[p->nmissed] = strndup(s, n)))
+		p->nmissed++;
+}
+
+/* The same for a message object, consumed. */
+static void deliver(struct sig *g, struct peer *p, cJSON *msg)
+{
+	char *s = cJSON_PrintUnformatted(msg);
+	cJSON_Delete(msg);
+	if (s)
+		deliver_text(g, p, s, strlen(s));
+	free(s);
+}
+
+static struct room *room_get(struct sig *g, const char *name, int create)
+{
+	struct room *r = rv_map_get(&g->rooms, name);
+	if (r || !create)
+		return r;
+	r = calloc(1, sizeof *r);
+	if (!r || !(r->name = strdup(name)) || rv_map_put(&g->rooms, r->name, r) < 0) {
+		if (r)
+			free(r->name);
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+static int in_room(const struct room *r, const struct peer *p)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (r->peers[i] == p)
+			return 1;
+	return 0;
+}
+
+static void tell_room(struct sig *g, struct room *r, const struct peer *who, const char *type)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		if (r->peers[i] == who)
+			continue;
+		cJSON *m = cJSON_CreateObject();
+		cJSON_AddStringToObject(m, "type", type);
+		cJSON_AddStringToObject(m, "room", r->name);
+		cJSON_AddItemToObject(m, "peer", peer_obj(who));
+		deliver(g, r->peers[i], m);
+	}
+}
+
+static void room_remove(struct sig *g, struct room *r, struct peer *p)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (r->peers[i] == p) {
+			memmove(&r->peers[i], &r->peers[i + 1], (r->n - i - 1) * sizeof *r->peers);
+			r->n--;
+			break;
+		}
+	for (size_t i = 0; i < p->nrooms; i++)
+		if (p->rooms[i] == r) {
+			p->rooms[i] = p->rooms[--p->nrooms];
+			break;
+		}
+	tell_room(g, r, p, "left");
+	sig_event(g, "leave", p->id, cJSON_CreateObject());
+	if (r->n == 0) {
+		rv_map_del(&g->rooms, r->name);
+		free(r->peers);
+		free(r->name);
+		free(r);
+	}
+}
+
+static int room_add(struct sig *g, struct room *r, struct peer *p)
+{
+	if (r->n == r->alloc) {
+		size_t na = r->alloc ? r->alloc * 2 : 8;
+		struct peer **v = realloc(r->peers, na * sizeof *v);
+		if (!v)
+			return -1;
+		r->peers = v;
+		r->alloc = na;
+	}
+	struct room **pr = realloc(p->rooms, (p->nrooms + 1) * sizeof *pr);
+	if (!pr)
+		return -1;
+	p->rooms = pr;
+	p->rooms[p->nrooms++] = r;
+	r->peers[r->n++] = p;
+	tell_room(g, r, p, "joined");
+	g->n.joins++;
+	return 0;
+}
+
+static void peer_gone(struct sig *g, struct peer *p)
+{
+	while (p->nrooms)
+		room_remove(g, p->rooms[p->nrooms - 1], p);
+	sig_event(g, "disconnect", p->id, NULL);
+	rv_map_del(&g->peers, p->id);
+	rv_map_del(&g->resumes, p->resume);
+	for (size_t i = 0; i < p->nmissed; i++)
+		free(p->missed[i]);
+	free(p->missed);
+	free(p->rooms);
+	free(p->name);
+	free(p);
+}
+
+static void welcome(struct conn *c, int resumed)
+{
+	struct peer *p = c->peer;
+	cJSON *w = cJSON_CreateObject();
+	cJSON_AddStringToObject(w, "type", "welcome");
+	cJSON_AddStringToObject(w, "id", p->id);
+	cJSON_AddItemToObject(w, "iceServers", ice_servers(c->sig, p->id));
+	cJSON_AddStringToObject(w, "resume", p->resume);
+	if (resumed)
+		cJSON_AddBoolToObject(w, "resumed", 1);
+	conn_send(c, w);
+}
+
+static struct peer *peer_new(struct sig *g)
+{
+	struct peer *p = calloc(1, sizeof *p);
+	uint8_t r[20];
+	if (!p || RAND_bytes(r, sizeof r) != 1) {
+		free(p);
+		return NULL;
+	}
+	p->id[0] = 'p';
+	p->id[1] = '-';
+	rv_hex(r, 4, p->id + 2);
+	rv_hex(r + 4, 16, p->resume);
+	if (rv_map_get(&g->peers, p->id) || rv_map_put(&g->peers, p->id, p) < 0) {
+		free(p);
+		return NULL;
+	}
+	if (rv_map_put(&g->resumes, p->resume, p) < 0) {
+		rv_map_del(&g->peers, p->id);
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+/* Take over P (found by its resume token) on connection C. */
+static void resume(struct conn *c, struct peer *p)
+{
+	struct sig *g = c->sig;
+	if (p->conn && p->conn != c) {	/* a stale connection still holds it */
+		struct conn *old = p->conn;
+		old->peer = NULL;
+		send_error(old, "replaced", "another connection resumed this session", NULL);
+		conn_close(old, "replaced");
+	}
+	p->conn = c;
+	c->peer = p;
+	g->n.resumes++;
+	welcome(c, 1);
+	for (size_t i = 0; i < p->nmissed; i++) {
+		conn_send_text(c, p->missed[i], strlen(p->missed[i]));
+		free(p->missed[i]);
+	}
+	p->nmissed = 0;
+	sig_event(g, "connect", p->id, cJSON_CreateObject());
+}
+
+void peer_hello(struct conn *c, const char *token)
+{
+	struct sig *g = c->sig;
+	struct peer *p = token ? rv_map_get(&g->resumes, token) : NULL;
+	g->n.connects++;
+	if (p) {
+		resume(c, p);
+		return;
+	}
+	if (!(p = peer_new(g))) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	p->conn = c;
+	c->peer = p;
+	welcome(c, 0);
+	sig_event(g, "connect", p->id, NULL);
+}
+
+void peer_detach(struct conn *c)
+{
+	struct peer *p = c->peer;
+	c->peer = NULL;
+	if (!p || p->conn != c)
+		return;
+	p->conn = NULL;
+	p->detached_at = uv_now(c->sig->loop);
+	if (c->sig->conf.resume_window <= 0)
+		peer_gone(c->sig, p);
+}
+
+void peers_sweep(struct sig *g, uint64_t now)
+{
+	uint64_t window = (uint64_t)(g->conf.resume_window * 1000);
+	size_t i = 0;
+	struct peer *p;
+	while ((p = rv_map_next(&g->peers, &i, NULL)))
+		if (!p->conn && (now == UINT64_MAX || now - p->detached_at >= window))
+			peer_gone(g, p);
+}
+
+void peers_free(struct sig *g)
+{
+	peers_sweep(g, UINT64_MAX);
+	rv_map_free(&g->peers);
+	rv_map_free(&g->resumes);
+	rv_map_free(&g->rooms);
+}
+
+/* ---- requests ---- */
+
+static void admit(struct conn *c, cJSON *req, int ok, const char *why)
+{
+	struct sig *g = c->sig;
+	struct peer *p = c->peer;
+	const char *room = jstr(req, "room"), *name = jstr(req, "name");
+	if (!p || c->closing)
+		goto out;
+	if (!ok) {
+		g->n.denied++;
+		send_error(c, "denied", why && *why ? why : "not admitted", "join");
+		goto out;
+	}
+	struct room *r = room_get(g, room, 1);
+	if (!r) {
+		send_error(c, "internal", "out of memory", "join");
+		goto out;
+	}
+	if (in_room(r, p)) {
+		send_error(c, "bad-request", "already in this room", "join");
+		goto out;
+	}
+	if (g->conf.max_peers && r->n >= g->conf.max_peers) {
+		char msg[96];
+		snprintf(msg, sizeof msg, "room %s is full (%zu peers)", room, r->n);
+		send_error(c, "room-full", msg, "join");
+		goto out;
+	}
+	if (name) {
+		free(p->name);
+		p->name = strndup(name, MAX_NAME);
+	}
+	cJSON *state = cJSON_CreateObject(), *peers = cJSON_AddArrayToObject(state, "peers");
+	cJSON_AddStringToObject(state, "type", "state");
+	cJSON_AddStringToObject(state, "room", room);
+	for (size_t i = 0; i < r->n; i++)
+		cJSON_AddItemToArray(peers, peer_obj(r->peers[i]));
+	if (room_add(g, r, p) < 0) {
+		cJSON_Delete(state);
+		send_error(c, "internal", "out of memory", "join");
+		goto out;
+	}
+	conn_send(c, state);
+	cJSON *ev = cJSON_CreateObject();
+	cJSON_AddStringToObject(ev, "room", room);
+	sig_event(g, "join", p->id, ev);
+out:
+	cJSON_Delete(req);
+}
+
+static void do_join(struct conn *c, cJSON *req)
+{
+	struct sig *g = c->sig;
+	const char *room = jstr(req, "room"), *why = NULL;
+	cJSON *name = cJSON_GetObjectItemCaseSensitive(req, "name");
+	if (!room || !rv_id_valid(room) || (name && (!cJSON_IsString(name) || !*name->valuestring))) {
+		send_error(c, "bad-request", "join needs a room (1-64 characters [A-Za-z0-9._@-]) and a name", "join");
+		cJSON_Delete(req);
+		return;
+	}
+	if (g->token_secret_len && jwt_check(g, jstr(req, "token"), room, &why) < 0) {
+		g->n.denied++;
+		send_error(c, "denied", why, "join");
+		cJSON_Delete(req);
+		return;
+	}
+	if (g->conf.on_join) {
+		cJSON_AddStringToObject(req, "id", c->peer->id);
+		if (hook_run(c, req, admit) < 0)
+			admit(c, req, 0, "the admission hook could not run");
+		return;
+	}
+	admit(c, req, 1, NULL);
+}
+
+/* A token bucket: RATE a second, bursts of twice that. */
+static int allowed(struct conn *c)
+{
+	double rate = c->sig->conf.rate;
+	if (rate <= 0)
+		return 1;
+	uint64_t now = uv_now(c->sig->loop);
+	c->tokens += (double)(now - c->tokens_at) * rate / 1000.0;
+	if (c->tokens > 2 * rate)
+		c->tokens = 2 * rate;
+	c->tokens_at = now;
+	if (c->tokens < 1)
+		return 0;
+	c->tokens -= 1;
+	return 1;
+}
+
+static int listed(cJSON *list, const char *id)
+{
+	cJSON *it;
+	cJSON_ArrayForEach(it, list)
+		if (cJSON_IsString(it) && !strcmp(it->valuestring, id))
+			return 1;
+	return 0;
+}
+
+void peer_message(struct conn *c, const char *text, size_t len)
+{
+	struct sig *g = c->sig;
+	struct peer *p = c->peer;
+	if (!p)
+		return;
+	if (!allowed(c)) {
+		g->n.rate_limited++;
+		send_error(c, "rate-limited", "too many messages: slow down", NULL);
+		return;
+	}
+	cJSON *m = cJSON_ParseWithLength(text, len);
+	const char *type = m ? jstr(m, "type") : NULL;
+	if (!cJSON_IsObject(m) || !type || !*type) {
+		send_error(c, "bad-request", "each message is a JSON object with a string \"type\"", NULL);
+		cJSON_Delete(m);
+		return;
+	}
+	g->n.messages++;
+	if (!strcmp(type, "join")) {
+		do_join(c, m);
+		return;
+	}
+	if (!strcmp(type, "resume")) {
+		struct peer *old = rv_map_get(&g->resumes, jstr(m, "token") ? jstr(m, "token") : "");
+		if (!old || old == p) {
+			send_error(c, "not-found", "no session to resume (expired or unknown token)", type);
+		} else if (p->nrooms == 0) {	/* this fresh session gives way to the old one */
+			c->peer = NULL;
+			p->conn = NULL;
+			peer_gone(g, p);
+			resume(c, old);
+		} else {
+			send_error(c, "bad-request", "resume before joining anything", type);
+		}
+		cJSON_Delete(m);
+		return;
+	}
+	if (!strcmp(type, "leave")) {
+		struct room *r = jstr(m, "room") ? room_get(g, jstr(m, "room"), 0) : NULL;
+		if (!r || !in_room(r, p))
+			send_error(c, "not-in-room", "not in that room", type);
+		else
+			room_remove(g, r, p);
+		cJSON_Delete(m);
+		return;
+	}
+	if (!strcmp(type, "ping")) {
+		cJSON *pong = cJSON_CreateObject();
+		cJSON_AddStringToObject(pong, "type", "pong");
+		conn_send(c, pong);
+		cJSON_Delete(m);
+		return;
+	}
+	/* anything else is routed: to one peer, or to a room */
+	char to[64] = "", room[128] = "", mtype[64];
+	snprintf(mtype, sizeof mtype, "%s", type);
+	if (jstr(m, "to"))
+		snprintf(to, sizeof to, "%s", jstr(m, "to"));
+	if (jstr(m, "room"))
+		snprintf(room, sizeof room, "%s", jstr(m, "room"));
+	cJSON_DeleteItemFromObjectCaseSensitive(m, "from");
+	cJSON_AddStringToObject(m, "from", p->id);
+	int bye = !strcmp(mtype, "bye");
+	if (to[0]) {
+		struct peer *t = rv_map_get(&g->peers, to);
+		if (!t) {
+			send_error(c, "not-found", "no such peer", mtype);
+			cJSON_Delete(m);
+			return;
+		}
+		deliver(g, t, m);
+	} else if (room[0]) {
+		struct room *r = room_get(g, room, 0);
+		if (!r || !in_room(r, p)) {
+			send_error(c, "not-in-room", "join the room before sending to it", mtype);
+			cJSON_Delete(m);
+			return;
+		}
+		cJSON *exclude = cJSON_DetachItemFromObjectCaseSensitive(m, "exclude");
+		cJSON *include = cJSON_DetachItemFromObjectCaseSensitive(m, "include");
+		char *out = cJSON_PrintUnformatted(m);	/* printed once for everyone */
+		cJSON_Delete(m);
+		size_t n = out ? strlen(out) : 0;
+		for (size_t i = 0; out && i < r->n; i++) {
+			struct peer *t = r->peers[i];
+			if (t == p || (exclude && listed(exclude, t->id)) || (include && !listed(include, t->id)))
+				continue;
+			deliver_text(g, t, out, n);
+		}
+		free(out);
+		cJSON_Delete(exclude);
+		cJSON_Delete(include);
+	} else {
+		send_error(c, "bad-request", "a message needs \"to\" (a peer) or \"room\"", mtype);
+		cJSON_Delete(m);
+		return;
+	}
+	if (g->conf.json) {
+		cJSON *ev = cJSON_CreateObject();
+		cJSON_AddStringToObject(ev, "type", mtype);
+		if (to[0])
+			cJSON_AddStringToObject(ev, "to", to);
+		if (room[0])
+			cJSON_AddStringToObject(ev, "room", room);
+		sig_event(g, "message", p->id, ev);
+	}
+	if (bye && g->conf.hangup_close)	/* --hangup close: a bye ends the session */
+		conn_close(c, "hangup");
+}

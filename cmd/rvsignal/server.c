@@ -1,0 +1,579 @@
+/* server.c - rvsignal's listeners and connections: TLS sniffing, HTTP (the
+ * room page, health, metrics, stats), WebSocket at /ws, and the raw-TCP
+ * broker's newline-delimited JSON. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "err.h"
+#include "log.h"
+#include "signal.h"
+#include "token.h"
+
+static void sig_finish(struct sig *g);
+
+void sig_event(struct sig *g, const char *event, const char *id, cJSON *extra)
+{
+	if (!g->conf.json) {
+		cJSON_Delete(extra);
+		return;
+	}
+	cJSON *o = extra ? extra : cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "event", event);
+	if (id)
+		cJSON_AddStringToObject(o, "id", id);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	cJSON_AddNumberToObject(o, "time", (double)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+	char *s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (s) {
+		fputs(s, stdout);
+		fputc('\n', stdout);
+		fflush(stdout);
+		free(s);
+	}
+}
+
+static void conn_closed(struct rv_stream *s, int reason)
+{
+	struct conn *c = s->ud;
+	struct sig *g = c->sig;
+	(void)reason;
+	hook_forget(c);
+	if (c->peer)
+		peer_detach(c);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		g->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	g->nconns--;
+	if (c->http) {
+		rv_http_req_free(c->http);
+		free(c->http);
+	}
+	rv_ws_free(c->ws);
+	rv_buf_free(&c->in);
+	free(c);
+	if (g->stopping && g->nconns == 0)
+		sig_finish(g);
+}
+
+void conn_close(struct conn *c, const char *why)
+{
+	if (c->closing)
+		return;
+	c->closing = 1;
+	c->kind = C_DONE;
+	if (why)
+		rv_debug("closing a connection: %s", why);
+	if (c->ws) {
+		rv_ws_close(c->ws, 1000, why ? why : "");
+		struct rv_buf out;
+		rv_buf_init(&out, 1024);
+		rv_ws_take(c->ws, &out);
+		rv_stream_write(&c->s, rv_buf_head(&out), rv_buf_size(&out));
+		rv_buf_free(&out);
+	}
+	rv_stream_end(&c->s);
+}
+
+static int write_ws(struct conn *c, int opcode, const char *p, size_t n)
+{
+	struct rv_buf out;
+	rv_buf_init(&out, n + 64);
+	int rc = rv_ws_send(c->ws, opcode, p, n);
+	if (rc == 0) {
+		rv_ws_take(c->ws, &out);
+		rc = rv_stream_write(&c->s, rv_buf_head(&out), rv_buf_size(&out));
+	}
+	rv_buf_free(&out);
+	return rc;
+}
+
+int conn_send_text(struct conn *c, const char *s, size_t n)
+{
+	if (c->closing || (c->kind != C_WS && c->kind != C_BROKER))
+		return RV_ECLOSED;
+	int rc;
+	if (c->kind == C_WS) {
+		rc = write_ws(c, RV_WS_TEXT, s, n);
+	} else {
+		uv_buf_t b[2] = { uv_buf_init((char *)s, (unsigned)n), uv_buf_init("\n", 1) };
+		rc = rv_stream_writev(&c->s, b, 2);
+	}
+	if (rc == RV_ETOOBIG) {	/* it does not read: drop it, never the server */
+		c->sig->n.slow_drops++;
+		rv_info("dropping a slow peer (%zu bytes queued)", rv_stream_queued(&c->s));
+		c->closing = 1;
+		rv_stream_close(&c->s, RV_ETOOBIG);
+	}
+	return rc;
+}
+
+int conn_send(struct conn *c, cJSON *msg)
+{
+	char *s = cJSON_PrintUnformatted(msg);
+	cJSON_Delete(msg);
+	if (!s)
+		return -ENOMEM;
+	int rc = conn_send_text(c, s, strlen(s));
+	free(s);
+	return rc;
+}
+
+/* ---- HTTP ---- */
+
+static void respond(struct conn *c, int status, const char *type, const void *body, size_t len)
+{
+	struct rv_buf out;
+	rv_buf_init(&out, len + 1024);
+	if (rv_http_respond(&out, status, type, body, len) == 0)
+		rv_stream_write(&c->s, rv_buf_head(&out), rv_buf_size(&out));
+	rv_buf_free(&out);
+	c->closing = 1;
+	c->kind = C_DONE;
+	rv_stream_end(&c->s);
+}
+
+static void respond_text(struct conn *c, int status, const char *text)
+{
+	respond(c, status, "text/plain", text, strlen(text));
+}
+
+static cJSON *stats_obj(struct sig *g)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "server", "rvsignal/" RV_VERSION);
+	cJSON_AddNumberToObject(o, "connections", (double)g->nconns);
+	cJSON_AddNumberToObject(o, "peers", (double)g->peers.count);
+	cJSON_AddNumberToObject(o, "rooms", (double)g->rooms.count);
+	cJSON_AddNumberToObject(o, "connects", (double)g->n.connects);
+	cJSON_AddNumberToObject(o, "joins", (double)g->n.joins);
+	cJSON_AddNumberToObject(o, "messages", (double)g->n.messages);
+	cJSON_AddNumberToObject(o, "delivered", (double)g->n.delivered);
+	cJSON_AddNumberToObject(o, "errors", (double)g->n.errors);
+	cJSON_AddNumberToObject(o, "rate_limited", (double)g->n.rate_limited);
+	cJSON_AddNumberToObject(o, "slow_drops", (double)g->n.slow_drops);
+	cJSON_AddNumberToObject(o, "resumes", (double)g->n.resumes);
+	cJSON_AddNumberToObject(o, "denied", (double)g->n.denied);
+	cJSON_AddNumberToObject(o, "port", g->bound_port);
+	cJSON_AddNumberToObject(o, "broker_port", g->bound_broker);
+	return o;
+}
+
+static void metrics(struct conn *c)
+{
+	struct sig *g = c->sig;
+	struct rv_buf b;
+	rv_buf_init(&b, 1 << 16);
+	cJSON *o = stats_obj(g), *it;
+	cJSON_ArrayForEach(it, o) {
+		if (!cJSON_IsNumber(it) || !strcmp(it->string, "port") || !strcmp(it->string, "broker_port"))
+			continue;
+		int gauge = !strcmp(it->string, "connections") || !strcmp(it->string, "peers") ||
+			    !strcmp(it->string, "rooms");
+		rv_buf_printf(&b, "# TYPE rvsignal_%s%s %s\nrvsignal_%s%s %.0f\n", it->string,
+			      gauge ? "" : "_total", gauge ? "gauge" : "counter", it->string,
+			      gauge ? "" : "_total", it->valuedouble);
+	}
+	cJSON_Delete(o);
+	respond(c, 200, "text/plain; version=0.0.4", rv_buf_head(&b), rv_buf_size(&b));
+	rv_buf_free(&b);
+}
+
+static const struct web_file *web_find(const char *path)
+{
+	if (!strcmp(path, "/") || !strncmp(path, "/room/", 6))
+		path = "/room.html";
+	for (const struct web_file *f = web_files; f->path; f++)
+		if (!strcmp(f->path, path + 1))
+			return f;
+	return NULL;
+}
+
+static void ws_message(void *ud, int opcode, const uint8_t *data, size_t len)
+{
+	struct conn *c = ud;
+	if (c->closing)
+		return;
+	if (opcode != RV_WS_TEXT) {
+		send_error(c, "bad-request", "send JSON as text messages", NULL);
+		return;
+	}
+	peer_message(c, (const char *)data, len);
+}
+
+static void ws_input(struct conn *c, const uint8_t *data, size_t len)
+{
+	int rc = rv_ws_feed(c->ws, data, len);
+	if (c->closing)
+		return;
+	struct rv_buf out;
+	rv_buf_init(&out, 1 << 16);
+	rv_ws_take(c->ws, &out);	/* pongs and close echoes */
+	if (rv_buf_size(&out))
+		rv_stream_write(&c->s, rv_buf_head(&out), rv_buf_size(&out));
+	rv_buf_free(&out);
+	if (rc < 0 || rv_ws_closed(c->ws)) {
+		if (rc < 0)
+			c->sig->n.errors++;
+		c->closing = 1;
+		c->kind = C_DONE;
+		rv_stream_end(&c->s);
+	}
+}
+
+static void upgrade(struct conn *c, const uint8_t *rest, size_t restlen)
+{
+	struct rv_http_req *req = c->http;
+	if (!req->ws_key[0] || req->ws_version != 13) {
+		respond_text(c, 400, "bad WebSocket handshake\n");
+		return;
+	}
+	if (rv_ws_new(&c->ws, 1, c->sig->conf.max_message, ws_message, c) < 0) {
+		respond_text(c, 500, "out of memory\n");
+		return;
+	}
+	struct rv_buf out;
+	rv_buf_init(&out, 4096);
+	rv_http_ws_upgrade(&out, req->ws_key, NULL);
+	rv_stream_write(&c->s, rv_buf_head(&out), rv_buf_size(&out));
+	rv_buf_free(&out);
+	/* /ws?resume=TOKEN takes the old identity back */
+	char token[64] = "";
+	const char *q = strstr(req->path, "?resume=");
+	if (q)
+		snprintf(token, sizeof token, "%.*s", (int)strcspn(q + 8, "&"), q + 8);
+	rv_http_req_free(c->http);
+	free(c->http);
+	c->http = NULL;
+	c->kind = C_WS;
+	peer_hello(c, token[0] ? token : NULL);
+	if (restlen && !c->closing)
+		ws_input(c, rest, restlen);
+}
+
+static void http_input(struct conn *c, const uint8_t *data, size_t len)
+{
+	if (!c->http) {
+		c->http = calloc(1, sizeof *c->http);
+		if (!c->http || rv_http_req_init(c->http, 0) < 0) {
+			rv_stream_close(&c->s, -ENOMEM);
+			return;
+		}
+	}
+	long used = rv_http_parse(c->http, (const char *)data, len);
+	if (used < 0) {
+		c->sig->n.errors++;
+		respond_text(c, used == RV_ETOOBIG ? 431 : 400, "bad request\n");
+		return;
+	}
+	if (!c->http->complete)
+		return;
+	char path[RV_HTTP_MAX_PATH];
+	snprintf(path, sizeof path, "%s", c->http->path);
+	char *q = strchr(path, '?');
+	if (strcmp(c->http->method, "GET") != 0) {
+		respond_text(c, 405, "method not allowed\n");
+		return;
+	}
+	if (!strncmp(path, "/ws", 3) && (path[3] == 0 || path[3] == '?')) {
+		if (c->http->upgrade_websocket)
+			upgrade(c, data + used, len - (size_t)used);
+		else
+			respond_text(c, 426, "WebSocket upgrade required\n");
+		return;
+	}
+	if (q)
+		*q = 0;
+	const struct web_file *f;
+	if (!strcmp(path, "/healthz")) {
+		respond_text(c, 200, "ok\n");
+	} else if (!strcmp(path, "/metrics")) {
+		metrics(c);
+	} else if (!strcmp(path, "/stats")) {
+		cJSON *o = stats_obj(c->sig);
+		char *s = cJSON_PrintUnformatted(o);
+		cJSON_Delete(o);
+		respond(c, 200, "application/json", s, strlen(s));
+		free(s);
+	} else if ((f = web_find(path))) {
+		respond(c, 200, f->type, f->data, f->len);
+	} else {
+		respond_text(c, 404, "not found\n");
+	}
+}
+
+/* ---- broker: one JSON object per line ---- */
+
+static void broker_input(struct conn *c, const uint8_t *data, size_t len)
+{
+	if (rv_buf_append(&c->in, data, len) < 0) {
+		send_error(c, "too-large", "line too long", NULL);
+		conn_close(c, "line too long");
+		return;
+	}
+	while (!c->closing) {
+		const uint8_t *p = rv_buf_head(&c->in);
+		size_t n = rv_buf_size(&c->in);
+		const uint8_t *nl = memchr(p, '\n', n);
+		if (!nl)
+			break;
+		size_t l = (size_t)(nl - p);
+		if (l && p[l - 1] == '\r')
+			l--;
+		if (l)
+			peer_message(c, (const char *)p, l);
+		rv_buf_consume(&c->in, (size_t)(nl - p) + 1);
+	}
+	if (rv_buf_size(&c->in) == 0)
+		rv_buf_free(&c->in);
+}
+
+/* ---- sniffing ---- */
+
+static void conn_read(struct rv_stream *s, const uint8_t *data, size_t len)
+{
+	struct conn *c = s->ud;
+	c->last_rx = uv_now(c->sig->loop);
+	c->pinged = 0;
+	if (c->kind == C_SNIFF && !c->tls_seen && len && data[0] == 0x16 && c->sig->tls) {
+		c->tls_seen = 1;
+		uint8_t *copy = malloc(len);
+		if (!copy) {
+			rv_stream_close(s, -ENOMEM);
+			return;
+		}
+		memcpy(copy, data, len);
+		if (rv_stream_start_tls(s, c->sig->tls, copy, len) < 0)
+			rv_stream_close(s, RV_ETLS);
+		free(copy);
+		return;
+	}
+	if (c->kind == C_SNIFF) {
+		if (c->broker) {
+			c->kind = C_BROKER;
+			peer_hello(c, NULL);
+			if (c->closing)
+				return;
+		} else {
+			c->kind = C_HTTP;
+		}
+	}
+	switch (c->kind) {
+	case C_HTTP: http_input(c, data, len); break;
+	case C_WS: ws_input(c, data, len); break;
+	case C_BROKER: broker_input(c, data, len); break;
+	default: break;
+	}
+}
+
+static void accept_conn(uv_stream_t *server, int broker)
+{
+	struct sig *g = server->data;
+	struct conn *c = calloc(1, sizeof *c);
+	if (!c)
+		return;
+	c->sig = g;
+	c->broker = broker;
+	if (rv_stream_init(&g->io, &c->s, g->conf.max_queue, conn_read, conn_closed, c) < 0) {
+		free(c);
+		return;
+	}
+	rv_buf_init(&c->in, g->conf.max_message + 2);
+	c->next = g->conns;
+	if (g->conns)
+		g->conns->prev = c;
+	g->conns = c;
+	g->nconns++;
+	c->last_rx = uv_now(g->loop);
+	c->tokens = g->conf.rate * 2;
+	c->tokens_at = c->last_rx;
+	if (rv_stream_accept(&c->s, server) < 0 || g->stopping) {
+		c->closing = 1;
+		rv_stream_close(&c->s, 0);
+		return;
+	}
+	/* On a plain broker the server speaks first. With TLS it waits for a
+	 * ClientHello; the sweep greets a plain client that stays silent. */
+	if (broker && !g->tls) {
+		c->kind = C_BROKER;
+		peer_hello(c, NULL);
+	}
+}
+
+static void on_ws_conn(uv_stream_t *server, int status)
+{
+	if (status == 0)
+		accept_conn(server, 0);
+}
+
+static void on_broker_conn(uv_stream_t *server, int status)
+{
+	if (status == 0)
+		accept_conn(server, 1);
+}
+
+/* Once a second: pings, idle and handshake timeouts, greetings for silent
+ * broker clients, the resume window. */
+static void on_sweep(uv_timer_t *t)
+{
+	struct sig *g = t->data;
+	uint64_t now = uv_now(g->loop);
+	uint64_t idle = (uint64_t)(g->conf.idle_timeout * 1000), ping = (uint64_t)(g->conf.ping * 1000);
+	for (struct conn *c = g->conns, *next; c; c = next) {
+		next = c->next;
+		if (c->closing)
+			continue;
+		uint64_t quiet = now - c->last_rx;
+		if (c->kind == C_SNIFF && c->broker && quiet >= 200) {
+			c->kind = C_BROKER;	/* a plain broker client that waits to be greeted */
+			peer_hello(c, NULL);
+			continue;
+		}
+		if ((c->kind == C_SNIFF || c->kind == C_HTTP) && quiet >= 10000) {
+			rv_stream_close(&c->s, RV_ETIMEOUT);
+			continue;
+		}
+		if (idle && quiet >= idle) {
+			conn_close(c, "idle timeout");
+		} else if (c->kind == C_WS && ping && quiet >= ping && !c->pinged) {
+			struct rv_buf out;
+			rv_buf_init(&out, 64);
+			rv_ws_ping(c->ws);
+			rv_ws_take(c->ws, &out);
+			rv_stream_write(&c->s, rv_buf_head(&out), rv_buf_size(&out));
+			rv_buf_free(&out);
+			c->pinged = 1;
+		}
+	}
+	peers_sweep(g, now);
+}
+
+static void sig_finish(struct sig *g)
+{
+	if (g->finished)
+		return;
+	g->finished = 1;
+	uv_close((uv_handle_t *)&g->sweep, NULL);
+	uv_close((uv_handle_t *)&g->sigint, NULL);
+	uv_close((uv_handle_t *)&g->sigterm, NULL);
+	rv_io_close(&g->io);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct sig *g = h->data;
+	(void)signum;
+	if (g->stopping)
+		return;
+	g->stopping = 1;
+	uv_close((uv_handle_t *)&g->tcp, NULL);
+	if (g->conf.broker_port >= 0)
+		uv_close((uv_handle_t *)&g->broker, NULL);
+	uv_timer_stop(&g->sweep);
+	g->conf.resume_window = 0;	/* nobody comes back now */
+	for (struct conn *c = g->conns, *next; c; c = next) {
+		next = c->next;
+		conn_close(c, "server shutting down");
+	}
+	peers_sweep(g, UINT64_MAX);
+	if (g->nconns == 0)
+		sig_finish(g);
+}
+
+static int listen_on(struct sig *g, uv_tcp_t *h, int port, uv_connection_cb cb, int *bound)
+{
+	struct sockaddr_storage ss;
+	if (uv_ip4_addr(g->conf.listen, port, (struct sockaddr_in *)&ss) < 0 &&
+	    uv_ip6_addr(g->conf.listen, port, (struct sockaddr_in6 *)&ss) < 0) {
+		rv_error("cannot listen on '%s': not an IP address", g->conf.listen);
+		return -EINVAL;
+	}
+	uv_tcp_init(g->loop, h);
+	h->data = g;
+	int rc = uv_tcp_bind(h, (struct sockaddr *)&ss, 0);
+	if (rc == 0)
+		rc = uv_listen((uv_stream_t *)h, 1024, cb);
+	if (rc < 0) {
+		rv_error("cannot listen on %s port %d: %s", g->conf.listen, port, uv_strerror(rc));
+		return rc;
+	}
+	int len = sizeof ss;
+	uv_tcp_getsockname(h, (struct sockaddr *)&ss, &len);
+	*bound = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+						: ((struct sockaddr_in *)&ss)->sin_port);
+	return 0;
+}
+
+int sig_start(struct sig *g, uv_loop_t *loop, const struct sig_conf *conf)
+{
+	char err[256];
+	int rc;
+	memset(g, 0, sizeof *g);
+	g->conf = *conf;
+	g->loop = loop;
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (conf->turn_secret_file &&
+	    (rc = rv_secret_read(conf->turn_secret_file, g->turn_secret, sizeof g->turn_secret, &g->turn_secret_len)) < 0) {
+		rv_error("cannot read --turn-secret-file %s: %s", conf->turn_secret_file, rv_strerror(rc));
+		return rc;
+	}
+	if (conf->token_secret_file &&
+	    (rc = rv_secret_read(conf->token_secret_file, g->token_secret, sizeof g->token_secret, &g->token_secret_len)) < 0) {
+		rv_error("cannot read --token-secret-file %s: %s", conf->token_secret_file, rv_strerror(rc));
+		return rc;
+	}
+	if (conf->tls_cert || conf->tls_key) {
+		if (!conf->tls_cert || !conf->tls_key) {
+			rv_error("--tls-cert and --tls-key go together");
+			return -EINVAL;
+		}
+		if (rv_tls_ctx_server_new(&g->tls, conf->tls_cert, conf->tls_key, NULL, err, sizeof err) < 0) {
+			rv_error("TLS: %s", err);
+			return -EINVAL;
+		}
+	}
+	if ((rc = rv_io_init(&g->io, loop)) < 0)
+		return rc;
+	if ((rc = listen_on(g, &g->tcp, conf->port, on_ws_conn, &g->bound_port)) < 0)
+		return rc;
+	if (conf->broker_port >= 0 &&
+	    (rc = listen_on(g, &g->broker, conf->broker_port, on_broker_conn, &g->bound_broker)) < 0)
+		return rc;
+	uv_timer_init(loop, &g->sweep);
+	g->sweep.data = g;
+	uv_timer_start(&g->sweep, on_sweep, 200, 200);
+	uv_signal_init(loop, &g->sigint);
+	uv_signal_init(loop, &g->sigterm);
+	g->sigint.data = g->sigterm.data = g;
+	uv_signal_start(&g->sigint, on_signal, SIGINT);
+	uv_signal_start(&g->sigterm, on_signal, SIGTERM);
+	if (conf->port_file) {
+		char tmp[4096];
+		snprintf(tmp, sizeof tmp, "%s.tmp", conf->port_file);
+		FILE *f = fopen(tmp, "w");
+		if (!f || fprintf(f, "%d\n%d\n", g->bound_port, g->bound_broker) < 0 || fclose(f) != 0 ||
+		    rename(tmp, conf->port_file) < 0) {
+			rv_error("cannot write --port-file %s", conf->port_file);
+			return -EIO;
+		}
+	}
+	return 0;
+}
+
+void sig_free(struct sig *g)
+{
+	peers_free(g);
+	rv_tls_ctx_free(g->tls);
+}

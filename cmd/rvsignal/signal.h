@@ -1,0 +1,141 @@
+/* signal.h - rvsignal: WebRTC signalling over WebSocket and a raw-TCP
+ * broker. Peers join rooms and pass messages (offers, answers, candidates,
+ * anything) to one peer or to their room. */
+#ifndef RVSIGNAL_H
+#define RVSIGNAL_H
+
+#include <stdint.h>
+
+#include <cJSON.h>
+#include <uv.h>
+
+#include "buf.h"
+#include "http.h"
+#include "map.h"
+#include "stream.h"
+#include "tls.h"
+#include "ws.h"
+
+struct sig_conf {
+	const char *listen;
+	int port, broker_port;
+	const char *port_file;
+	const char *tls_cert, *tls_key;
+	const char *ice[16];
+	int nice;
+	const char *turn_secret_file;
+	double turn_ttl;
+	size_t max_peers;             /* per room; 0 = no limit */
+	const char *token_secret_file;
+	const char *on_join;
+	int hangup_close;
+	double ping, idle_timeout, resume_window;
+	double rate;                  /* messages per second per connection */
+	size_t max_message, max_queue;
+	int json, verbosity;
+};
+
+enum conn_kind { C_SNIFF, C_HTTP, C_WS, C_BROKER, C_DONE };
+
+struct peer;
+struct hook;
+
+struct conn {
+	struct rv_stream s;           /* first */
+	struct sig *sig;
+	struct peer *peer;            /* after the welcome */
+	enum conn_kind kind;
+	int broker;                   /* accepted on the broker port */
+	struct rv_http_req *http;
+	struct rv_ws *ws;
+	struct rv_buf in;             /* broker: a line not yet complete */
+	struct conn *prev, *next;
+	uint64_t last_rx;
+	double tokens;                /* rate limit bucket */
+	uint64_t tokens_at;
+	struct hook *hook;            /* an --on-join hook running for it */
+	uint8_t closing, tls_seen, pinged;
+};
+
+struct room {
+	char *name;                   /* owned; the map key */
+	struct peer **peers;
+	size_t n, alloc;
+};
+
+struct peer {
+	char id[16];                  /* also the map key */
+	char *name;
+	char resume[40];
+	struct conn *conn;            /* NULL while detached (resume window) */
+	struct room **rooms;
+	size_t nrooms;
+	char **missed;                /* messages while detached, in order */
+	size_t nmissed;
+	uint64_t detached_at;
+};
+
+struct sig {
+	struct sig_conf conf;
+	uv_loop_t *loop;
+	struct rv_io io;
+	uv_tcp_t tcp, broker;
+	uv_timer_t sweep;
+	uv_signal_t sigint, sigterm;
+	struct rv_tls_ctx *tls;
+	struct conn *conns;
+	size_t nconns;
+	struct rv_map peers;          /* by id */
+	struct rv_map resumes;        /* by resume token */
+	struct rv_map rooms;          /* by name */
+	char turn_secret[512], token_secret[512];
+	size_t turn_secret_len, token_secret_len;
+	int bound_port, bound_broker;
+	int stopping, finished;
+	struct {
+		uint64_t connects, messages, delivered, errors, rate_limited, slow_drops, joins, resumes, denied;
+	} n;
+};
+
+/* server.c */
+int sig_start(struct sig *g, uv_loop_t *loop, const struct sig_conf *conf);
+void sig_free(struct sig *g);
+/* Send one JSON message (consumed) to C; a slow peer is dropped. */
+int conn_send(struct conn *c, cJSON *msg);
+/* The same for a message already printed (S: N bytes, not consumed). */
+int conn_send_text(struct conn *c, const char *s, size_t n);
+void conn_close(struct conn *c, const char *why);
+void sig_event(struct sig *g, const char *event, const char *id, cJSON *extra);
+/* rooms.c */
+void peer_hello(struct conn *c, const char *resume_token);
+void peer_message(struct conn *c, const char *text, size_t len);
+void peer_detach(struct conn *c);
+void peers_sweep(struct sig *g, uint64_t now);
+void peers_free(struct sig *g);
+void send_error(struct conn *c, const char *code, const char *msg, const char *re);
+/* auth.c */
+cJSON *ice_servers(struct sig *g, const char *id);
+int jwt_check(struct sig *g, const char *token, const char *room, const char **why);
+/* Run --on-join for C's join request REQ (consumed); DONE is called with
+ * 1 (admitted) or 0 and the reason. */
+typedef void (*hook_done_fn)(struct conn *c, cJSON *req, int ok, const char *why);
+int hook_run(struct conn *c, cJSON *req, hook_done_fn done);
+/* C is closing: its hook, if any, must not call back. */
+void hook_forget(struct conn *c);
+/* web.c (generated from web/) */
+struct web_file {
+	const char *path;
+	const char *type;
+	const unsigned char *data;
+	size_t len;
+};
+extern const struct web_file web_files[];
+/* connect.c */
+struct connect_args {
+	const char *url, *room, *name, *token_file, *ca;
+	int insecure, verbosity;
+	double timeout;
+};
+int cmd_connect(const struct connect_args *a);
+
+#endif
