@@ -13,6 +13,8 @@
 
 #include "cli.h"
 #include "err.h"
+#include "log.h"
+#include "tls.h"
 
 static const struct {
 	int code;
@@ -667,4 +669,46 @@ const char *rv_client_opts_finish(struct rv_client_opts *o)
 			 r[0], r[1], r[2], r[3], r[4], r[5]);
 	}
 	return NULL;
+}
+
+/* Library log lines as diagnostics: warnings always, info at -v, debug at -vv. */
+static void client_log(enum rv_log_level level, const char *line, void *ud)
+{
+	(void)ud;
+	rv_diag(level <= RV_LOG_WARN ? 0 : level == RV_LOG_INFO ? 2 : 3, "%s", line);
+}
+
+int rv_client_start(const char *tool, const struct rv_client_opts *o, struct rv_tls_ctx **tls)
+{
+	rv_diag_init(tool, o->verbosity);
+	rv_log_set(o->verbosity >= 3 ? RV_LOG_DEBUG : o->verbosity == 2 ? RV_LOG_INFO : RV_LOG_WARN,
+		   client_log, NULL);
+	rv_out_init(o->json);
+	*tls = NULL;
+	if (o->tls) {
+		char msg[256];
+		if (rv_tls_ctx_client_new(tls, o->ca, o->insecure, NULL, msg, sizeof msg) < 0) {
+			rv_say_error("TLS: %s", msg);
+			return RV_EXIT_CONNECT;
+		}
+	}
+	return 0;
+}
+
+int rv_parse_size(const char *s, size_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s || *s == '-')
+		return -1;
+	switch (*end) {
+	case 'k': case 'K': v <<= 10; end++; break;
+	case 'm': case 'M': v <<= 20; end++; break;
+	case 'g': case 'G': v <<= 30; end++; break;
+	}
+	if (*end)
+		return -1;
+	*out = (size_t)v;
+	return 0;
 }

@@ -132,6 +132,14 @@ int rv_client_opt(struct rv_client_opts *o, int key, const char *arg, const char
 /* rv_client_opts_finish - read the token file, pick a random id if none.
  * Returns 0 or a usage error message. */
 const char *rv_client_opts_finish(struct rv_client_opts *o);
+struct rv_tls_ctx;
+/* rv_client_start - what every client tool does once its options are read:
+ * diagnostics at the chosen verbosity (library log lines included), text or
+ * JSON output, and with --tls a TLS context (*TLS, owned by the caller).
+ * Returns 0, or the exit code to end with. */
+int rv_client_start(const char *tool, const struct rv_client_opts *o, struct rv_tls_ctx **tls);
+/* rv_parse_size - a byte count with an optional K, M or G suffix: 0 or -1. */
+int rv_parse_size(const char *s, size_t *out);
 /* rv_parse_hostport - "host", "host:port", "[v6]:port" into HOST and *PORT. */
 int rv_parse_hostport(const char *s, char *host, size_t hostlen, int *port);
 

@@ -114,12 +114,6 @@ void app_fail(struct app *a, int err, const char *what, cJSON *reply)
 	app_finish(a, rv_cli_exit_for(err));
 }
 
-static void log_line(enum rv_log_level level, const char *line, void *ud)
-{
-	(void)ud;
-	rv_diag(level <= RV_LOG_WARN ? 0 : level == RV_LOG_INFO ? 2 : 3, "%s", line);
-}
-
 /* Usage errors are found before connecting: a message, and exit 2. */
 static const char *check_list_args(struct app *a)
 {
@@ -198,17 +192,9 @@ int main(int argc, char **argv)
 	if (err)
 		rv_cli_usage_error(&tool, "%s", err);
 
-	rv_diag_init("rvgroup", a->co.verbosity);
-	rv_log_set(a->co.verbosity >= 3 ? RV_LOG_DEBUG : a->co.verbosity == 2 ? RV_LOG_INFO : RV_LOG_WARN,
-		   log_line, NULL);
-	rv_out_init(a->co.json);
-	if (a->co.tls) {
-		char msg[256];
-		if (rv_tls_ctx_client_new(&a->tls, a->co.ca, a->co.insecure, NULL, msg, sizeof msg) < 0) {
-			rv_say_error("TLS: %s", msg);
-			return RV_EXIT_CONNECT;
-		}
-	}
+	int rc = rv_client_start("rvgroup", &a->co, &a->tls);
+	if (rc)
+		return rc;
 	a->loop = uv_default_loop();
 	int code;
 	if (!strcmp(a->cmd, "join"))

@@ -217,12 +217,6 @@ static void on_timeout(uv_timer_t *t)
 	}
 }
 
-static void log_line(enum rv_log_level level, const char *line, void *ud)
-{
-	(void)ud;
-	rv_diag(level <= RV_LOG_WARN ? 0 : level == RV_LOG_INFO ? 2 : 3, "%s", line);
-}
-
 int main(int argc, char **argv)
 {
 	static struct app app;
@@ -252,17 +246,9 @@ int main(int argc, char **argv)
 	if (err)
 		rv_cli_usage_error(&tool, "%s", err);
 
-	rv_diag_init("rvrecv", a->co.verbosity);
-	rv_log_set(a->co.verbosity >= 3 ? RV_LOG_DEBUG : a->co.verbosity == 2 ? RV_LOG_INFO : RV_LOG_WARN,
-		   log_line, NULL);
-	rv_out_init(a->co.json);
-	if (a->co.tls) {
-		char msg[256];
-		if (rv_tls_ctx_client_new(&a->tls, a->co.ca, a->co.insecure, NULL, msg, sizeof msg) < 0) {
-			rv_say_error("TLS: %s", msg);
-			return RV_EXIT_CONNECT;
-		}
-	}
+	int rc = rv_client_start("rvrecv", &a->co, &a->tls);
+	if (rc)
+		return rc;
 	a->loop = uv_default_loop();
 	cJSON *extra = NULL;
 	if (a->allow) {

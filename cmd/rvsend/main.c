@@ -42,23 +42,6 @@ static const struct rv_tool tool = {
 		  "every receiver that took part confirmed size and SHA-256.",
 };
 
-static int parse_size(const char *s, size_t *out)
-{
-	char *end;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (end == s || *s == '-')
-		return -1;
-	switch (*end) {
-	case 'k': case 'K': v <<= 10; end++; break;
-	case 'm': case 'M': v <<= 20; end++; break;
-	case 'g': case 'G': v <<= 30; end++; break;
-	}
-	if (*end)
-		return -1;
-	*out = (size_t)v;
-	return 0;
-}
-
 static const char *on_opt(void *ud, int key, const char *arg)
 {
 	struct app *a = ud;
@@ -78,11 +61,11 @@ static const char *on_opt(void *ud, int key, const char *arg)
 		a->group = arg;
 		break;
 	case O_WINDOW:
-		if (parse_size(arg, &a->window) < 0 || a->window < 65536)
+		if (rv_parse_size(arg, &a->window) < 0 || a->window < 65536)
 			return "expected a size of at least 64K";
 		break;
 	case O_CHUNK:
-		if (parse_size(arg, &a->chunk) < 0 || a->chunk < 1024 || a->chunk > (1u << 20) - 4096)
+		if (rv_parse_size(arg, &a->chunk) < 0 || a->chunk < 1024 || a->chunk > (1u << 20) - 4096)
 			return "expected a size from 1K to 1020K";
 		break;
 	case O_ACCEPT_TIMEOUT:
@@ -248,12 +231,6 @@ static void on_tick(uv_timer_t *t)
 		xfer_tick(a);
 }
 
-static void log_line(enum rv_log_level level, const char *line, void *ud)
-{
-	(void)ud;
-	rv_diag(level <= RV_LOG_WARN ? 0 : level == RV_LOG_INFO ? 2 : 3, "%s", line);
-}
-
 int main(int argc, char **argv)
 {
 	static struct app app;
@@ -284,17 +261,9 @@ int main(int argc, char **argv)
 	if (err)
 		rv_cli_usage_error(&tool, "%s", err);
 
-	rv_diag_init("rvsend", a->co.verbosity);
-	rv_log_set(a->co.verbosity >= 3 ? RV_LOG_DEBUG : a->co.verbosity == 2 ? RV_LOG_INFO : RV_LOG_WARN,
-		   log_line, NULL);
-	rv_out_init(a->co.json);
-	if (a->co.tls) {
-		char msg[256];
-		if (rv_tls_ctx_client_new(&a->tls, a->co.ca, a->co.insecure, NULL, msg, sizeof msg) < 0) {
-			rv_say_error("TLS: %s", msg);
-			return RV_EXIT_CONNECT;
-		}
-	}
+	int rc = rv_client_start("rvsend", &a->co, &a->tls);
+	if (rc)
+		return rc;
 	a->loop = uv_default_loop();
 	cJSON *extra = cJSON_CreateObject();
 	cJSON_AddBoolToObject(extra, "replies", 1);

@@ -10,14 +10,9 @@
 
 static void respond(struct conn *c, int status, const char *ctype, const char *body, size_t len)
 {
-	struct rv_buf out;
-	rv_buf_init(&out, len + 1024);
-	if (rv_http_respond(&out, status, ctype, body, len) == 0)
-		rv_stream_write(&c->s, rv_buf_head(&out), rv_buf_size(&out));
-	rv_buf_free(&out);
 	c->closing = 1;
 	c->state = CONN_DONE;
-	rv_stream_end(&c->s);
+	rv_stream_respond(&c->s, status, ctype, body, len);
 }
 
 static void respond_text(struct conn *c, int status, const char *text)

@@ -65,24 +65,6 @@ struct args {
 	double ttl;
 };
 
-static int parse_size(const char *s, size_t *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || end == s || *s == '-')
-		return -1;
-	switch (*end) {
-	case 'k': case 'K': v <<= 10; end++; break;
-	case 'm': case 'M': v <<= 20; end++; break;
-	case 'g': case 'G': v <<= 30; end++; break;
-	}
-	if (*end)
-		return -1;
-	*out = (size_t)v;
-	return 0;
-}
-
 static int parse_secs(const char *s, double *out)
 {
 	char *end;
@@ -98,12 +80,12 @@ static const char *on_opt(void *ud, int key, const char *arg)
 	switch (key) {
 	case O_LISTEN: c->listen = arg; break;
 	case O_PORT:
-		if (parse_size(arg, &n) < 0 || n > 65535)
+		if (rv_parse_size(arg, &n) < 0 || n > 65535)
 			return "expected a port number 0-65535";
 		c->port = (int)n;
 		break;
 	case O_UDP_PORT:
-		if (parse_size(arg, &n) < 0 || n > 65535)
+		if (rv_parse_size(arg, &n) < 0 || n > 65535)
 			return "expected a port number 0-65535";
 		c->udp_port = (int)n;
 		break;
@@ -112,15 +94,15 @@ static const char *on_opt(void *ud, int key, const char *arg)
 	case O_TLS_KEY: c->tls_key = arg; break;
 	case O_AUTH_SECRET: c->auth_secret_file = arg; break;
 	case O_MAX_CLIENTS:
-		if (parse_size(arg, &c->max_clients) < 0)
+		if (rv_parse_size(arg, &c->max_clients) < 0)
 			return "expected a number";
 		break;
 	case O_MAX_GROUPS:
-		if (parse_size(arg, &c->router.max_groups) < 0)
+		if (rv_parse_size(arg, &c->router.max_groups) < 0)
 			return "expected a number";
 		break;
 	case O_MAX_MEMBERS:
-		if (parse_size(arg, &c->router.max_group_members) < 0)
+		if (rv_parse_size(arg, &c->router.max_group_members) < 0)
 			return "expected a number";
 		break;
 	case O_KEEP:
@@ -130,7 +112,7 @@ static const char *on_opt(void *ud, int key, const char *arg)
 		else return "expected none, groups or all";
 		break;
 	case O_MAX_QUEUE:
-		if (parse_size(arg, &c->max_queue) < 0 || c->max_queue < 65536)
+		if (rv_parse_size(arg, &c->max_queue) < 0 || c->max_queue < 65536)
 			return "expected a size of at least 64K (suffixes K, M, G)";
 		break;
 	case O_SLOW:
@@ -138,7 +120,7 @@ static const char *on_opt(void *ud, int key, const char *arg)
 			return "expected a positive number of seconds";
 		break;
 	case O_MAX_FRAME:
-		if (parse_size(arg, &c->max_frame) < 0 || c->max_frame < 1024 || c->max_frame > (256u << 20))
+		if (rv_parse_size(arg, &c->max_frame) < 0 || c->max_frame < 1024 || c->max_frame > (256u << 20))
 			return "expected a size from 1K to 256M";
 		break;
 	case O_HANDSHAKE:

@@ -18,6 +18,8 @@ struct client {
 	struct rv_ws *ws;
 	struct rv_input in;
 	uv_timer_t timer;
+	uv_timer_t keepalive;         /* the broker has no pings: we send them */
+	int auto_pings;               /* their pongs are not printed */
 	int tcp, upgraded, joined_sent, done, exit_code, in_open;
 	char host[320], path[1024], key[25];
 	const char *room, *name;
@@ -31,6 +33,7 @@ static void finish(struct client *c, int code)
 		return;
 	c->done = 1;
 	c->exit_code = code;
+	uv_close((uv_handle_t *)&c->keepalive, NULL);
 	uv_timer_stop(&c->timer);
 	uv_close((uv_handle_t *)&c->timer, NULL);
 	if (c->in_open)
@@ -65,6 +68,11 @@ static void got(struct client *c, const char *s, size_t n)
 {
 	cJSON *m = cJSON_ParseWithLength(s, n);
 	const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "type"));
+	if (type && !strcmp(type, "pong") && c->auto_pings > 0) {
+		c->auto_pings--;
+		cJSON_Delete(m);
+		return;
+	}
 	char *line = m ? cJSON_PrintUnformatted(m) : NULL;
 	if (line) {
 		rv_out_line("%s", line);
@@ -166,6 +174,14 @@ static void on_closed(struct rv_stream *s, int reason)
 	}
 }
 
+static void on_keepalive(uv_timer_t *t)
+{
+	struct client *c = t->data;
+	static const char ping[] = "{\"type\":\"ping\"}";
+	if (send_text(c, ping, sizeof ping - 1) == 0)
+		c->auto_pings++;
+}
+
 static void on_connected(struct rv_stream *s, int status)
 {
 	struct client *c = s->ud;
@@ -175,14 +191,17 @@ static void on_connected(struct rv_stream *s, int status)
 		c->exit_code = RV_EXIT_CONNECT;
 		c->done = 1;
 		uv_close((uv_handle_t *)&c->timer, NULL);
+		uv_close((uv_handle_t *)&c->keepalive, NULL);
 		if (c->in_open)
 			rv_input_stop(&c->in);
 		rv_io_close(&c->io);
 		return;
 	}
 	uv_timer_stop(&c->timer);
-	if (c->tcp)
+	if (c->tcp) {	/* keep the broker connection from going idle */
+		uv_timer_start(&c->keepalive, on_keepalive, 15000, 15000);
 		return;
+	}
 	struct rv_buf req;
 	rv_buf_init(&req, 4096);
 	rv_http_ws_request(&req, c->host, c->path, c->key);
@@ -219,6 +238,7 @@ static void on_connect_timeout(uv_timer_t *t)
 		c->done = 1;
 		c->exit_code = RV_EXIT_TIMEOUT;
 		uv_close((uv_handle_t *)&c->timer, NULL);
+		uv_close((uv_handle_t *)&c->keepalive, NULL);
 		if (c->in_open)
 			rv_input_stop(&c->in);
 		rv_io_close(&c->io);
@@ -290,6 +310,8 @@ int cmd_connect(const struct connect_args *a)
 		return RV_EXIT_FAIL;
 	uv_timer_init(c->loop, &c->timer);
 	c->timer.data = c;
+	uv_timer_init(c->loop, &c->keepalive);
+	c->keepalive.data = c;
 	uv_timer_start(&c->timer, on_connect_timeout, (uint64_t)(timeout * 1000), 0);
 	if (rv_stream_connect(c->st, host, port, c->tls, on_connected) < 0) {
 		rv_say_error("cannot resolve %s", host);

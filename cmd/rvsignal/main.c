@@ -70,22 +70,6 @@ struct args {
 	struct connect_args connect;
 };
 
-static int parse_size(const char *s, size_t *out)
-{
-	char *end;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (end == s || *s == '-')
-		return -1;
-	switch (*end) {
-	case 'k': case 'K': v <<= 10; end++; break;
-	case 'm': case 'M': v <<= 20; end++; break;
-	}
-	if (*end)
-		return -1;
-	*out = (size_t)v;
-	return 0;
-}
-
 static const char *secs(const char *arg, double *out, int zero_ok)
 {
 	char *end;
@@ -104,7 +88,7 @@ static const char *on_opt(void *ud, int key, const char *arg)
 	case O_LISTEN: c->listen = arg; break;
 	case O_PORT:
 	case O_BROKER_PORT:
-		if (parse_size(arg, &n) < 0 || n > 65535)
+		if (rv_parse_size(arg, &n) < 0 || n > 65535)
 			return "expected a port number 0-65535";
 		*(key == O_PORT ? &c->port : &c->broker_port) = (int)n;
 		break;
@@ -121,7 +105,7 @@ static const char *on_opt(void *ud, int key, const char *arg)
 	case O_TURN_SECRET: c->turn_secret_file = arg; break;
 	case O_TURN_TTL: return secs(arg, &c->turn_ttl, 0);
 	case O_MAX_PEERS:
-		if (parse_size(arg, &c->max_peers) < 0)
+		if (rv_parse_size(arg, &c->max_peers) < 0)
 			return "expected a number";
 		break;
 	case O_TOKEN_SECRET: c->token_secret_file = arg; break;
@@ -135,11 +119,11 @@ static const char *on_opt(void *ud, int key, const char *arg)
 	case O_IDLE: return secs(arg, &c->idle_timeout, 1);
 	case O_RATE: return secs(arg, &c->rate, 1);
 	case O_MAX_MESSAGE:
-		if (parse_size(arg, &c->max_message) < 0 || c->max_message < 1024 || c->max_message > (16u << 20))
+		if (rv_parse_size(arg, &c->max_message) < 0 || c->max_message < 1024 || c->max_message > (16u << 20))
 			return "expected a size from 1K to 16M";
 		break;
 	case O_MAX_QUEUE:
-		if (parse_size(arg, &c->max_queue) < 0 || c->max_queue < 65536)
+		if (rv_parse_size(arg, &c->max_queue) < 0 || c->max_queue < 65536)
 			return "expected a size of at least 64K";
 		break;
 	case O_RESUME: return secs(arg, &c->resume_window, 1);
