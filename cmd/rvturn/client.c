@@ -242,6 +242,14 @@ int turn_allocate(struct client *c, int auth)
 	uint8_t buf[RV_STUN_MAX];
 	unsigned lifetime = c->o->lifetime;
 	int r = transact(c, RV_STUN_ALLOCATE, b_transport, &lifetime, auth, &m, buf, sizeof buf);
+	/* 437: the server still holds an allocation for this local port (an
+	 * earlier client's); RFC 8656 7.3: try again from another port. */
+	for (int tries = 0; r == 0 && c->err_code == 437 && tries < 3; tries++) {
+		char addr[128];
+		if (client_connect(c, addr, sizeof addr) < 0)
+			return -1;
+		r = transact(c, RV_STUN_ALLOCATE, b_transport, &lifetime, auth, &m, buf, sizeof buf);
+	}
 	if (r == 0 && !auth && (c->err_code == 401 || c->err_code == 438))
 		take_realm_nonce(c, &m);
 	if (r != 1)
