@@ -1,0 +1,49 @@
+/* fuzz_rtp.c - RTP and RTCP parsing and both depacketizers on arbitrary
+ * packets: the input is a series of u16-length-prefixed packets. */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rtp.h"
+
+static void frame(void *ud, const uint8_t *f, size_t len, uint32_t ts, int key)
+{
+	(void)ud; (void)f; (void)len; (void)ts; (void)key;
+}
+
+static void seq(void *ud, uint16_t s)
+{
+	(void)ud; (void)s;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct rv_depack h, v;
+	rv_depack_init(&h, RV_DEPACK_H264, 1 << 20, frame, NULL);
+	rv_depack_init(&v, RV_DEPACK_VP8, 1 << 20, frame, NULL);
+	for (size_t o = 0; o + 2 <= size;) {
+		size_t n = (size_t)data[o] << 8 | data[o + 1];
+		o += 2;
+		if (n > size - o)
+			n = size - o;
+		const uint8_t *p = data + o;
+		o += n;
+		if (rv_rtp_is_rtcp(p, n)) {
+			size_t off = 0;
+			struct rv_rtcp c;
+			struct rv_rtcp_sr sr;
+			while (rv_rtcp_next(p, n, &off, &c) == 1) {
+				rv_rtcp_parse_sr(&c, &sr);
+				rv_rtcp_nack_each(&c, seq, NULL);
+			}
+			continue;
+		}
+		struct rv_rtp r;
+		if (rv_rtp_parse(p, n, &r) == 0) {
+			rv_depack_push(r.pt & 1 ? &h : &v, &r);
+			rv_h264_is_keyframe(r.payload, r.payload_len);
+		}
+	}
+	rv_depack_free(&h);
+	rv_depack_free(&v);
+	return 0;
+}
