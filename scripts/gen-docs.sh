@@ -14,7 +14,7 @@
 # committed files to catch drift.
 set -euo pipefail
 
-TOOLS=(rvserver rvgroup rvsend rvrecv rvturn)
+TOOLS=(rvserver rvgroup rvsend rvrecv rvturn rvsignal)
 
 usage() {
 	echo "usage: $0 BINDIR [OUTDIR]" >&2

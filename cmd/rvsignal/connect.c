@@ -20,7 +20,7 @@ struct client {
 	uv_timer_t timer;
 	uv_timer_t keepalive;         /* the broker has no pings: we send them */
 	int auto_pings;               /* their pongs are not printed */
-	int tcp, upgraded, joined_sent, done, exit_code, in_open;
+	int tcp, upgraded, joined_sent, done, exit_code, in_open, ready;
 	char host[320], path[1024], key[25];
 	const char *room, *name;
 	char token[2048];
@@ -62,6 +62,9 @@ static int send_text(struct client *c, const char *s, size_t n)
 	return rc;
 }
 
+static void on_line(struct rv_input *in, char *line, size_t len);
+static void on_eof(struct rv_input *in, int err);
+
 /* One message from the server: printed as one line; the welcome triggers
  * the join; a refused join ends the program with status 4. */
 static void got(struct client *c, const char *s, size_t n)
@@ -92,7 +95,18 @@ static void got(struct client *c, const char *s, size_t n)
 		send_text(c, js, strlen(js));
 		free(js);
 	}
+	/* stdin is read once the session is ready: after the welcome, or after
+	 * the join's answer, so that lines never race ahead of the join */
+	if (type && !c->ready && ((!strcmp(type, "welcome") && !c->room) || !strcmp(type, "state"))) {
+		c->ready = 1;
+		c->in_open = 1;
+		if (rv_input_start(&c->in, c->loop, 0, on_line, NULL, on_eof, c) < 0)
+			c->in_open = 0;
+	}
 	const char *re = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "re"));
+	const char *code = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "code"));
+	if (type && !strcmp(type, "error") && code && !strcmp(code, "replaced"))
+		c->exit_code = RV_EXIT_REPLACED;	/* the close that follows ends us */
 	if (type && !strcmp(type, "error") && re && !strcmp(re, "join") && c->room) {
 		const char *msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "message"));
 		rv_say_error("join %s: %s", c->room, msg ? msg : "refused");
@@ -121,7 +135,7 @@ static void on_read(struct rv_stream *s, const uint8_t *data, size_t len)
 			rv_stream_write(s, rv_buf_head(&out), rv_buf_size(&out));
 		rv_buf_free(&out);
 		if (rc < 0 || rv_ws_closed(c->ws))
-			finish(c, rc < 0 ? RV_EXIT_FAIL : 0);
+			finish(c, rc < 0 ? RV_EXIT_FAIL : c->exit_code);
 		return;
 	}
 	if (rv_buf_append(&c->head, data, len) < 0) {
@@ -170,7 +184,8 @@ static void on_closed(struct rv_stream *s, int reason)
 	if (!c->done) {
 		if (reason && reason != RV_ECLOSED)
 			rv_say_error("connection: %s", rv_strerror(reason));
-		finish(c, reason && reason != RV_ECLOSED ? rv_cli_exit_for(reason) : 0);
+		/* the server closing is a normal end, but for a replaced session */
+		finish(c, c->exit_code ? c->exit_code : reason && reason != RV_ECLOSED ? rv_cli_exit_for(reason) : 0);
 	}
 }
 
@@ -317,9 +332,6 @@ int cmd_connect(const struct connect_args *a)
 		rv_say_error("cannot resolve %s", host);
 		return RV_EXIT_CONNECT;
 	}
-	c->in_open = 1;
-	if (rv_input_start(&c->in, c->loop, 0, on_line, NULL, on_eof, c) < 0)
-		c->in_open = 0;
 	uv_run(c->loop, UV_RUN_DEFAULT);
 	rv_ws_free(c->ws);
 	rv_buf_free(&c->head);

@@ -307,28 +307,45 @@ static void http_input(struct conn *c, const uint8_t *data, size_t len)
 
 /* ---- broker: one JSON object per line ---- */
 
+/* One line at a time: whole lines are handled where they lie in the read
+ * buffer; only a line not yet complete is kept, and only it counts against
+ * --max-message. */
+static void line(struct conn *c, const uint8_t *p, size_t l)
+{
+	if (l && p[l - 1] == '\r')
+		l--;
+	if (l)
+		peer_message(c, (const char *)p, l);
+}
+
 static void broker_input(struct conn *c, const uint8_t *data, size_t len)
 {
-	if (rv_buf_append(&c->in, data, len) < 0) {
-		send_error(c, "too-large", "line too long", NULL);
-		conn_close(c, "line too long");
-		return;
-	}
-	while (!c->closing) {
-		const uint8_t *p = rv_buf_head(&c->in);
-		size_t n = rv_buf_size(&c->in);
-		const uint8_t *nl = memchr(p, '\n', n);
+	while (len && !c->closing) {
+		const uint8_t *nl = memchr(data, '\n', len);
+		size_t take = nl ? (size_t)(nl - data) : len;
+		if (rv_buf_size(&c->in) || !nl) {	/* continues a kept line, or starts one */
+			if (rv_buf_append(&c->in, data, take) < 0) {
+				send_error(c, "too-large", "message too long (--max-message)", NULL);
+				conn_close(c, "line too long");
+				return;
+			}
+			if (nl) {
+				line(c, rv_buf_head(&c->in), rv_buf_size(&c->in));
+				rv_buf_free(&c->in);
+			}
+		} else {
+			if (take > c->sig->conf.max_message) {
+				send_error(c, "too-large", "message too long (--max-message)", NULL);
+				conn_close(c, "line too long");
+				return;
+			}
+			line(c, data, take);
+		}
 		if (!nl)
 			break;
-		size_t l = (size_t)(nl - p);
-		if (l && p[l - 1] == '\r')
-			l--;
-		if (l)
-			peer_message(c, (const char *)p, l);
-		rv_buf_consume(&c->in, (size_t)(nl - p) + 1);
+		data += take + 1;
+		len -= take + 1;
 	}
-	if (rv_buf_size(&c->in) == 0)
-		rv_buf_free(&c->in);
 }
 
 /* ---- sniffing ---- */

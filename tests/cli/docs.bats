@@ -11,7 +11,7 @@ bats_require_minimum_version 1.5.0
 load '/usr/lib/bats/bats-support/load'
 load '/usr/lib/bats/bats-assert/load'
 
-TOOLS=(rvserver rvgroup rvsend rvrecv rvturn)
+TOOLS=(rvserver rvgroup rvsend rvrecv rvturn rvsignal)
 
 setup() {
 	ROOT=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)

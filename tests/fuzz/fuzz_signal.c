@@ -1,0 +1,268 @@
+/* fuzz_signal.c - rvsignal's message handling (cmd/rvsignal/rooms.c and
+ * auth.c) with four fake connections and no I/O: joins with and without
+ * tokens, leave, resume, direct and room messages with exclude/include,
+ * bye under --hangup close, rate limits, lost connections that come back and
+ * sessions that expire.
+ *
+ * The input is lines. The first line's first byte sets the configuration
+ * (bit 0: --hangup close, bit 1: --rate 5, bit 2: --max-peers 2, bit 3:
+ * --json events); then each line is one action:
+ *   0..3 TEXT   connection N sends TEXT (a message) to peer_message
+ *   D N         connection N is lost (its peer detaches); a new one replaces it
+ *   R N M       connection N is lost; a new one resumes with the token that
+ *               connection M's peer was welcomed with (as /ws?resume=TOKEN)
+ *   S           the resume window passes (peers_sweep)
+ *   W           a sweep inside the window
+ * Inside TEXT, $N is the id of connection N's (last) peer, %N its resume
+ * token, @J a valid join token for any room and @K one for room "r" (HS256
+ * with the fuzzer's secret), so that the fuzzer reaches real peers, real
+ * sessions and an admitted jwt_check. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../cmd/rvsignal/auth.c"
+#include "../../cmd/rvsignal/rooms.c"
+
+#define NCONN 4
+#define SECRET "fuzz-token-secret"
+
+/* ---- what rooms.c and auth.c need from server.c, without I/O ---- */
+
+const struct web_file web_files[] = { { NULL, NULL, NULL, 0 } };
+
+static size_t sent_bytes;
+
+int conn_send_text(struct conn *c, const char *s, size_t n)
+{
+	if (c->closing)
+		return RV_ECLOSED;
+	/* every message the server sends is one JSON object with a type */
+	cJSON *m = cJSON_ParseWithLength(s, n);
+	if (!cJSON_IsObject(m) || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(m, "type")))
+		abort();
+	cJSON_Delete(m);
+	sent_bytes += n;
+	return 0;
+}
+
+int conn_send(struct conn *c, cJSON *msg)
+{
+	char *s = cJSON_PrintUnformatted(msg);
+	cJSON_Delete(msg);
+	if (!s)
+		return -1;
+	int rc = conn_send_text(c, s, strlen(s));
+	free(s);
+	return rc;
+}
+
+void conn_close(struct conn *c, const char *why)
+{
+	(void)why;
+	c->closing = 1;
+	c->kind = C_DONE;
+}
+
+void sig_event(struct sig *g, const char *event, const char *id, cJSON *extra)
+{
+	if (!g->conf.json) {
+		cJSON_Delete(extra);
+		return;
+	}
+	cJSON *o = extra ? extra : cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "event", event);
+	if (id)
+		cJSON_AddStringToObject(o, "id", id);
+	char *s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	free(s);
+}
+
+/* ---- the fake server ---- */
+
+static struct sig g;
+static struct conn *conns[NCONN];
+static char ids[NCONN][16], tokens[NCONN][40];
+static char jwt_any[512], jwt_r[512];
+
+static void b64url(const uint8_t *in, size_t n, char *out)
+{
+	char tmp[512];
+	int len = EVP_EncodeBlock((uint8_t *)tmp, in, (int)n);
+	int j = 0;
+	for (int i = 0; i < len && tmp[i] != '='; i++)
+		out[j++] = tmp[i] == '+' ? '-' : tmp[i] == '/' ? '_' : tmp[i];
+	out[j] = 0;
+}
+
+static void make_jwt(const char *claims, char *out)
+{
+	const char *hdr = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
+	char h[128], p[256], s[128];
+	uint8_t mac[EVP_MAX_MD_SIZE];
+	unsigned maclen = 0;
+	b64url((const uint8_t *)hdr, strlen(hdr), h);
+	b64url((const uint8_t *)claims, strlen(claims), p);
+	char signing[400];
+	snprintf(signing, sizeof signing, "%s.%s", h, p);
+	HMAC(EVP_sha256(), SECRET, (int)strlen(SECRET), (uint8_t *)signing, strlen(signing), mac, &maclen);
+	b64url(mac, maclen, s);
+	snprintf(out, 512, "%s.%s", signing, s);
+}
+
+static void remember(int i)
+{
+	struct peer *p = conns[i]->peer;
+	if (p) {
+		snprintf(ids[i], sizeof ids[i], "%s", p->id);
+		snprintf(tokens[i], sizeof tokens[i], "%s", p->resume);
+	}
+}
+
+/* A new connection in slot I, greeted (resuming TOKEN if not NULL). */
+static void open_conn(int i, const char *token)
+{
+	struct conn *c = calloc(1, sizeof *c);
+	if (!c)
+		abort();
+	c->sig = &g;
+	c->kind = C_WS;
+	c->last_rx = c->tokens_at = uv_now(g.loop);
+	c->tokens = g.conf.rate * 2;
+	conns[i] = c;
+	peer_hello(c, token);
+	remember(i);
+}
+
+/* What server.c's close callback does. */
+static void drop_conn(int i)
+{
+	struct conn *c = conns[i];
+	hook_forget(c);
+	if (c->peer)
+		peer_detach(c);
+	free(c);
+	conns[i] = NULL;
+}
+
+/* Connections the code closed (hangup, replaced) go away and are replaced. */
+static void reap(void)
+{
+	for (int i = 0; i < NCONN; i++)
+		if (conns[i]->closing) {
+			drop_conn(i);
+			open_conn(i, NULL);
+		}
+}
+
+/* TEXT with the placeholders filled in, into OUT (of CAP bytes). */
+static size_t expand(const char *t, size_t n, char *out, size_t cap)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *rep = NULL;
+		if ((t[i] == '$' || t[i] == '%') && i + 1 < n && t[i + 1] >= '0' && t[i + 1] < '0' + NCONN) {
+			int k = t[i + 1] - '0';
+			rep = t[i] == '$' ? ids[k] : tokens[k];
+		} else if (t[i] == '@' && i + 1 < n && (t[i + 1] == 'J' || t[i + 1] == 'K')) {
+			rep = t[i + 1] == 'J' ? jwt_any : jwt_r;
+		}
+		if (rep) {
+			size_t l = strlen(rep);
+			if (o + l >= cap)
+				break;
+			memcpy(out + o, rep, l);
+			o += l;
+			i++;
+			continue;
+		}
+		if (o + 1 >= cap)
+			break;
+		out[o++] = t[i];
+	}
+	return o;
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc; (void)argv;
+	rv_log_set(RV_LOG_ERROR, NULL, NULL);
+	make_jwt("{\"room\":\"*\",\"exp\":4102444800}", jwt_any);
+	make_jwt("{\"room\":\"r\",\"exp\":4102444800,\"sub\":\"fuzz\"}", jwt_r);
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static char buf[70000];
+	memset(&g, 0, sizeof g);
+	g.loop = uv_default_loop();
+	uint8_t flags = size ? data[0] : 0;
+	g.conf.hangup_close = flags & 1;
+	g.conf.rate = flags & 2 ? 5 : 0;
+	g.conf.max_peers = flags & 4 ? 2 : 0;
+	g.conf.json = (flags & 8) != 0;
+	g.conf.resume_window = 30;
+	g.conf.turn_ttl = 600;
+	g.conf.ice[g.conf.nice++] = "stun:127.0.0.1:3478";
+	g.conf.ice[g.conf.nice++] = "turn:127.0.0.1:3478?transport=tcp";
+	memcpy(g.turn_secret, "turn-secret", 11);
+	g.turn_secret_len = 11;
+	memcpy(g.token_secret, SECRET, strlen(SECRET));
+	g.token_secret_len = strlen(SECRET);
+	memset(ids, 0, sizeof ids);
+	memset(tokens, 0, sizeof tokens);
+	for (int i = 0; i < NCONN; i++)
+		open_conn(i, NULL);
+
+	const char *p = (const char *)data, *end = p + size;
+	const char *nl = memchr(p, '\n', size);
+	p = nl ? nl + 1 : end;	/* the first line is the configuration */
+	while (p < end) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		const char *line = p;
+		p = nl ? nl + 1 : end;
+		if (!n)
+			continue;
+		int a = n > 1 ? (line[1] - '0') & (NCONN - 1) : 0, b = n > 2 ? (line[2] - '0') & (NCONN - 1) : 0;
+		switch (line[0]) {
+		case '0': case '1': case '2': case '3': {
+			size_t len = expand(line + 1, n - 1, buf, sizeof buf);
+			peer_message(conns[line[0] - '0'], buf, len);
+			break;
+		}
+		case 'D':
+			drop_conn(a);
+			open_conn(a, NULL);
+			break;
+		case 'R': {
+			char tok[40];
+			snprintf(tok, sizeof tok, "%s", tokens[b]);
+			drop_conn(a);
+			open_conn(a, tok[0] ? tok : NULL);
+			break;
+		}
+		case 'S':
+			peers_sweep(&g, uv_now(g.loop) + 31000);
+			break;
+		case 'W':
+			peers_sweep(&g, uv_now(g.loop) + 1000);
+			break;
+		}
+		reap();
+		for (int i = 0; i < NCONN; i++)
+			remember(i);
+	}
+
+	/* every connection goes; the sessions expire; nothing may be left */
+	for (int i = 0; i < NCONN; i++)
+		drop_conn(i);
+	peers_sweep(&g, UINT64_MAX);
+	if (g.peers.count || g.resumes.count || g.rooms.count)
+		abort();
+	peers_free(&g);
+	return 0;
+}
