@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/udp.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -21,6 +22,8 @@
 #include "rvturn.h"
 
 #define BATCH 64
+#define GSO_MAX 40                  /* datagrams per GSO send (< 64 KiB) */
+#define GRO_BUF 65536               /* a GRO receive may hold many datagrams */
 #define HDR 16                      /* seq u32 | pair u32 | send time ns u64 */
 #define RTT_BUCKETS 100000          /* 10 us each, up to 1 s */
 
@@ -61,6 +64,7 @@ static int setup_pair(struct opts *o, struct pair *p, const struct client *auth)
 		}
 		int one = 1, big = 4 << 20;
 		setsockopt(s[i]->c.fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
+		setsockopt(s[i]->c.fd, SOL_UDP, UDP_GRO, &one, sizeof one);	/* optional */
 		setsockopt(s[i]->c.fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
 		setsockopt(s[i]->c.fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
 	}
@@ -73,12 +77,38 @@ static int setup_pair(struct opts *o, struct pair *p, const struct client *auth)
 	return 0;
 }
 
-/* Read everything waiting on S: echo (ECHO) or account the round trip. */
+/* One received packet: the echoer's jitter, or the sender's round trip. */
+static void account(struct pair *p, int echo, const uint8_t *d, uint64_t now, uint32_t *hist,
+		    uint64_t *nrtt)
+{
+	uint64_t sent_at = get64(d + 8);
+	if (echo) {
+		double transit = (double)(now - sent_at) / 1e6;
+		if (p->have_transit) {
+			double dd = transit - p->last_transit;
+			p->jitter += ((dd < 0 ? -dd : dd) - p->jitter) / 16.0;
+		}
+		p->last_transit = transit;
+		p->have_transit = 1;
+		p->echoed++;
+	} else {
+		p->back++;
+		uint64_t us = (now - sent_at) / 1000;
+		size_t b = us / 10 < RTT_BUCKETS ? (size_t)(us / 10) : RTT_BUCKETS - 1;
+		hist[b]++;
+		(*nrtt)++;
+	}
+}
+
+/* Read everything waiting on S: echo (ECHO) or account the round trip.
+ * With UDP GRO, one buffer may hold several datagrams of one size (the
+ * cmsg says which): they are walked one by one and echoed back in one
+ * GSO send. */
 static void drain(struct pair *p, struct side *s, int echo, uint32_t *hist, uint64_t *nrtt,
 		  uint64_t *bytes_in)
 {
-	static uint8_t bufs[BATCH][2048];
-	static uint8_t ctl[BATCH][64];
+	static uint8_t bufs[BATCH][GRO_BUF];
+	static uint8_t ctl[BATCH][64], octl[BATCH][CMSG_SPACE(sizeof(uint16_t))];
 	struct mmsghdr msgs[BATCH];
 	struct iovec iov[BATCH];
 	for (;;) {
@@ -96,36 +126,43 @@ static void drain(struct pair *p, struct side *s, int echo, uint32_t *hist, uint
 		struct iovec oiov[BATCH];
 		int nout = 0;
 		for (int i = 0; i < n; i++) {
+			size_t total = msgs[i].msg_len, seg = total;
 			for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msgs[i].msg_hdr); cm;
-			     cm = CMSG_NXTHDR(&msgs[i].msg_hdr, cm))
+			     cm = CMSG_NXTHDR(&msgs[i].msg_hdr, cm)) {
 				if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SO_RXQ_OVFL)
 					memcpy(&s->drops, CMSG_DATA(cm), 4);
-			uint16_t ch;
-			const uint8_t *d;
-			size_t len;
-			if (rv_channel_data_parse(bufs[i], msgs[i].msg_len, &ch, &d, &len, NULL) < 0 || len < HDR)
-				continue;
-			*bytes_in += len;
-			uint64_t sent_at = get64(d + 8);
-			if (echo) {
-				double transit = (double)(now - sent_at) / 1e6;
-				if (p->have_transit) {
-					double dd = transit - p->last_transit;
-					p->jitter += ((dd < 0 ? -dd : dd) - p->jitter) / 16.0;
+				if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO) {
+					int g;
+					memcpy(&g, CMSG_DATA(cm), sizeof g);
+					if (g > 0)
+						seg = (size_t)g;
 				}
-				p->last_transit = transit;
-				p->have_transit = 1;
-				p->echoed++;
-				oiov[nout] = (struct iovec){ bufs[i], msgs[i].msg_len };	/* same frame back */
-				out[nout].msg_hdr = (struct msghdr){ .msg_iov = &oiov[nout], .msg_iovlen = 1 };
-				nout++;
-			} else {
-				p->back++;
-				uint64_t us = (now - sent_at) / 1000;
-				size_t b = us / 10 < RTT_BUCKETS ? (size_t)(us / 10) : RTT_BUCKETS - 1;
-				hist[b]++;
-				(*nrtt)++;
 			}
+			for (size_t o = 0; o < total; o += seg) {
+				uint16_t ch;
+				const uint8_t *d;
+				size_t len, l = total - o < seg ? total - o : seg;
+				if (rv_channel_data_parse(bufs[i] + o, l, &ch, &d, &len, NULL) < 0 || len < HDR)
+					continue;
+				*bytes_in += len;
+				account(p, echo, d, now, hist, nrtt);
+			}
+			if (!echo)
+				continue;
+			/* the same datagrams go back as they came */
+			oiov[nout] = (struct iovec){ bufs[i], total };
+			out[nout].msg_hdr = (struct msghdr){ .msg_iov = &oiov[nout], .msg_iovlen = 1 };
+			if (seg < total) {
+				out[nout].msg_hdr.msg_control = octl[nout];
+				out[nout].msg_hdr.msg_controllen = sizeof octl[nout];
+				struct cmsghdr *cm = CMSG_FIRSTHDR(&out[nout].msg_hdr);
+				cm->cmsg_level = SOL_UDP;
+				cm->cmsg_type = UDP_SEGMENT;
+				cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+				uint16_t sz = (uint16_t)seg;
+				memcpy(CMSG_DATA(cm), &sz, sizeof sz);
+			}
+			nout++;
 		}
 		if (nout)
 			sendmmsg(s->c.fd, out, (unsigned)nout, MSG_DONTWAIT);
@@ -188,6 +225,7 @@ int cmd_bench(struct opts *o)
 	if (tick > 20000000)
 		tick = period > 20000000 ? period : 20000000;
 	uint64_t next_tick = start;
+	int gso = 1;
 	uint32_t seq = 0;
 	int ep = epoll_create1(EPOLL_CLOEXEC);
 	for (int i = 0; ep >= 0 && i < npairs; i++) {
@@ -208,25 +246,39 @@ int cmd_bench(struct opts *o)
 			uint64_t target = (now - start) / period + 1;
 			for (int i = 0; i < npairs; i++) {
 				uint64_t due = target > pairs[i].sent ? target - pairs[i].sent : 0;
-				while (due > 0) {	/* in batches of at most BATCH */
-					unsigned nb = due > BATCH ? BATCH : (unsigned)due;
-					struct mmsghdr m[BATCH];
-					struct iovec iov[BATCH];
-					static uint8_t pkt[BATCH][2048];
+				while (due > 0) {	/* one GSO send carries up to GSO_MAX datagrams */
+					static uint8_t sbuf[GSO_MAX * 1500];
+					size_t plen = 4 + size, nb = due > GSO_MAX ? GSO_MAX : (size_t)due;
 					uint64_t t = mono_ns();
-					for (unsigned k = 0; k < nb; k++) {
+					for (size_t k = 0; k < nb; k++) {
 						put32(frame, seq++);
 						put32(frame + 4, (uint32_t)i);
 						put64(frame + 8, t);
-						int len = rv_channel_data_build(pkt[k], sizeof pkt[k], 0x4000, frame, size, 0);
-						iov[k] = (struct iovec){ pkt[k], (size_t)len };
-						m[k].msg_hdr = (struct msghdr){ .msg_iov = &iov[k], .msg_iovlen = 1 };
+						rv_channel_data_build(sbuf + k * plen, plen, 0x4000, frame, size, 0);
 					}
-					int sn = sendmmsg(pairs[i].a.c.fd, m, nb, MSG_DONTWAIT);
-					if (sn <= 0)
+					uint8_t cbuf[CMSG_SPACE(sizeof(uint16_t))];
+					struct iovec v = { sbuf, nb * plen };
+					struct msghdr mh = { .msg_iov = &v, .msg_iovlen = 1 };
+					if (nb > 1 && gso) {
+						mh.msg_control = cbuf;
+						mh.msg_controllen = sizeof cbuf;
+						struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+						cm->cmsg_level = SOL_UDP;
+						cm->cmsg_type = UDP_SEGMENT;
+						cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+						uint16_t sz = (uint16_t)plen;
+						memcpy(CMSG_DATA(cm), &sz, sizeof sz);
+					} else {
+						nb = 1;
+						v.iov_len = plen;
+					}
+					if (sendmsg(pairs[i].a.c.fd, &mh, MSG_DONTWAIT) < 0) {
+						if (errno == EIO || errno == EINVAL)
+							gso = 0;	/* no GSO here: one datagram a call */
 						break;	/* the socket is full: catch up next tick */
-					pairs[i].sent += (uint64_t)sn;
-					due -= (uint64_t)sn;
+					}
+					pairs[i].sent += nb;
+					due -= nb;
 				}
 			}
 			next_tick += tick;
