@@ -32,7 +32,12 @@ OPT := -O2 -g
 endif
 
 PKGS := libuv libcjson openssl
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+MEDIA_PKGS := libavdevice libavformat libavcodec libswscale libavutil
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) $(MEDIA_PKGS) 2>/dev/null)
+# only the tools that move media link FFmpeg
+MEDIA_LIBS := $(shell pkg-config --libs $(MEDIA_PKGS) 2>/dev/null)
+LIBS_rvsend := $(MEDIA_LIBS)
+LIBS_rvrecv := $(MEDIA_LIBS)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS ?=
 CFLAGS += -std=c11 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Werror -Wno-missing-field-initializers \
@@ -64,7 +69,7 @@ $(O)/librv.a: $(LIB_OBJ)
 define tool_rule
 $(O)/bin/$(1): $(patsubst %.c,$(O)/%.o,$(wildcard cmd/$(1)/*.c)) $(O)/librv.a
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS) $$(LIBS_$(1))
 endef
 $(foreach t,$(TOOLS),$(eval $(call tool_rule,$(t))))
 
@@ -91,7 +96,7 @@ bench-bins: $(BENCH_BINS)
 # libFuzzer harnesses: always clang, ASan+UBSan, their own object tree.
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -Wno-missing-field-initializers \
 	-Ilib $(PKG_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -DRV_VERSION='"$(VERSION)"'
-FUZZ_LIB_OBJ := $(LIB_SRC:%.c=build-fuzz/obj/%.o)
+FUZZ_LIB_OBJ := $(filter-out build-fuzz/obj/lib/media.o,$(LIB_SRC:%.c=build-fuzz/obj/%.o))
 build-fuzz/obj/%.o: %.c $(wildcard lib/*.h)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -c -o $@ $<

@@ -36,19 +36,52 @@ _rvsend()
 	--stall-timeout)
 		COMPREPLY=()
 		return;;
+	-f|--format)
+		COMPREPLY=()
+		return;;
+	-i|--input)
+		COMPREPLY=($(compgen -f -- "$cur"))
+		return;;
+	--vcodec)
+		COMPREPLY=($(compgen -W "h264 vp8 copy" -- "$cur"))
+		return;;
+	--size)
+		COMPREPLY=()
+		return;;
+	--fps)
+		COMPREPLY=()
+		return;;
+	--bitrate)
+		COMPREPLY=()
+		return;;
+	--gop)
+		COMPREPLY=()
+		return;;
+	--duration)
+		COMPREPLY=()
+		return;;
+	--rtp)
+		COMPREPLY=()
+		return;;
+	--sdp)
+		COMPREPLY=($(compgen -f -- "$cur"))
+		return;;
+	--pt)
+		COMPREPLY=()
+		return;;
 	esac
 	if [[ $cur == -* ]]; then
-		COMPREPLY=($(compgen -W "--server --id --tls --ca --insecure --token-file --connect-timeout --json --verbose --quiet --help --version --to --group --window --chunk --accept-timeout --stall-timeout --progress --no-progress -s -n -v -q -h -V -t -g" -- "$cur"))
+		COMPREPLY=($(compgen -W "--server --id --tls --ca --insecure --token-file --connect-timeout --json --verbose --quiet --help --version --to --group --window --chunk --accept-timeout --stall-timeout --progress --no-progress --format --input --vcodec --size --fps --bitrate --gop --re --duration --rtp --sdp --pt -s -n -v -q -h -V -t -g -f -i" -- "$cur"))
 		return
 	fi
 	local i
 	for ((i = 1; i < COMP_CWORD; i++)); do
 		case ${COMP_WORDS[i]} in
-		-s|--server|-n|--id|--ca|--token-file|--connect-timeout|-t|--to|-g|--group|--window|--chunk|--accept-timeout|--stall-timeout) ((i++));;
+		-s|--server|-n|--id|--ca|--token-file|--connect-timeout|-t|--to|-g|--group|--window|--chunk|--accept-timeout|--stall-timeout|-f|--format|-i|--input|--vcodec|--size|--fps|--bitrate|--gop|--duration|--rtp|--sdp|--pt) ((i++));;
 		-*) ;;
 		*) COMPREPLY=($(compgen -f -- "$cur")); return;;
 		esac
 	done
-	COMPREPLY=($(compgen -W "cmd data file" -- "$cur"))
+	COMPREPLY=($(compgen -W "cmd data file media" -- "$cur"))
 }
 complete -F _rvsend rvsend

@@ -4,12 +4,14 @@
 
 #include "err.h"
 #include "log.h"
+#include "media.h"
 #include "router.h"
 #include "rvsend.h"
 
 enum {
 	O_TO = 1, O_GROUP, O_WINDOW, O_CHUNK, O_ACCEPT_TIMEOUT, O_STALL_TIMEOUT,
-	O_PROGRESS, O_NO_PROGRESS,
+	O_PROGRESS, O_NO_PROGRESS, O_FORMAT, O_INPUT, O_VCODEC, O_SIZE, O_FPS, O_BITRATE, O_GOP,
+	O_RE, O_DURATION, O_RTP, O_SDP, O_PT,
 };
 
 static const struct rv_opt opts[] = {
@@ -22,6 +24,18 @@ static const struct rv_opt opts[] = {
 	{ O_STALL_TIMEOUT, 0, "stall-timeout", "S", "drop a receiver without progress for S seconds (default 15)", NULL, NULL },
 	{ O_PROGRESS, 0, "progress", NULL, "draw a progress bar on stderr even when it is not a terminal", NULL, NULL },
 	{ O_NO_PROGRESS, 0, "no-progress", NULL, "never draw a progress bar", NULL, NULL },
+	{ O_FORMAT, 'f', "format", "FMT", "media: the input's format or device, as ffmpeg -f (v4l2, lavfi, x11grab, ...)", NULL, NULL },
+	{ O_INPUT, 'i', "input", "INPUT", "media: what to open: a file, a device, a lavfi graph, or - for stdin", "file", NULL },
+	{ O_VCODEC, 0, "vcodec", "CODEC", "media: h264 (libx264), vp8 (libvpx) or copy (default h264)", "h264|vp8|copy", NULL },
+	{ O_SIZE, 0, "size", "WxH", "media: scale video to W x H", NULL, NULL },
+	{ O_FPS, 0, "fps", "N", "media: frame rate for the encoder (default: the input's)", NULL, NULL },
+	{ O_BITRATE, 0, "bitrate", "BITS", "media: video bits per second, K and M allowed (default 1M)", NULL, NULL },
+	{ O_GOP, 0, "gop", "N", "media: frames between keyframes (default two seconds' worth)", NULL, NULL },
+	{ O_RE, 0, "re", NULL, "media: pace the input to real time (the default for all but capture devices)", NULL, NULL },
+	{ O_DURATION, 0, "duration", "S", "media: stop after S seconds", NULL, NULL },
+	{ O_RTP, 0, "rtp", "HOST:PORT", "media: no server: plain RTP to HOST:PORT (RTCP to PORT+1)", NULL, NULL },
+	{ O_SDP, 0, "sdp", "FILE", "media: with --rtp, write an SDP that ffplay/ffmpeg open", "file", NULL },
+	{ O_PT, 0, "pt", "N", "media: RTP payload type (default 96)", NULL, NULL },
 	{ 0 }
 };
 
@@ -29,6 +43,7 @@ static const struct rv_subcmd cmds[] = {
 	{ "cmd", "[TEXT...]", "send TEXT as one command, or each stdin line as one" },
 	{ "data", "[FILE|-]", "send a byte stream (default stdin), its end and checksum marked" },
 	{ "file", "PATH...", "send files; every receiver confirms size and SHA-256" },
+	{ "media", "", "encode video from -f FMT -i INPUT and stream it (now: --rtp HOST:PORT --sdp FILE)" },
 	{ NULL, NULL, NULL }
 };
 
@@ -76,6 +91,48 @@ static const char *on_opt(void *ud, int key, const char *arg)
 		*(key == O_ACCEPT_TIMEOUT ? &a->accept_timeout : &a->stall_timeout) = v;
 		break;
 	}
+	case O_FORMAT: a->format = arg; break;
+	case O_INPUT: a->input = arg; break;
+	case O_VCODEC:
+		if (!rv_cli_choice("h264|vp8|copy", arg))
+			return "expected h264, vp8 or copy";
+		a->vcodec = !strcmp(arg, "vp8") ? RV_VCODEC_VP8 : !strcmp(arg, "copy") ? RV_VCODEC_COPY : RV_VCODEC_H264;
+		break;
+	case O_SIZE:
+		if (sscanf(arg, "%dx%d", &a->width, &a->height) != 2 || a->width < 16 || a->height < 16 ||
+		    a->width > 8192 || a->height > 8192)
+			return "expected WxH, from 16x16 to 8192x8192";
+		break;
+	case O_FPS:
+		a->fps = strtod(arg, &end);
+		if (*end || a->fps <= 0 || a->fps > 240)
+			return "expected a frame rate up to 240";
+		break;
+	case O_BITRATE: {
+		size_t v;
+		if (rv_parse_size(arg, &v) < 0 || v < 10000 || v > 100000000)
+			return "expected bits per second, 10K to 100M";
+		a->bitrate = (int)v;
+		break;
+	}
+	case O_GOP:
+		a->gop = (int)strtol(arg, &end, 10);
+		if (*end || a->gop <= 0)
+			return "expected a positive number of frames";
+		break;
+	case O_RE: a->realtime = 1; break;
+	case O_DURATION:
+		a->duration = strtod(arg, &end);
+		if (*end || a->duration <= 0)
+			return "expected a positive number of seconds";
+		break;
+	case O_RTP: a->rtp = arg; break;
+	case O_SDP: a->sdp = arg; break;
+	case O_PT:
+		a->pt = (int)strtol(arg, &end, 10);
+		if (*end || a->pt < 96 || a->pt > 127)
+			return "expected a dynamic payload type, 96 to 127";
+		break;
 	case O_PROGRESS: a->progress = 1; break;
 	case O_NO_PROGRESS: a->progress = -1; break;
 	}
@@ -239,6 +296,7 @@ int main(int argc, char **argv)
 	a->window = 16u << 20;
 	a->chunk = 256u << 10;
 	a->accept_timeout = 10;
+	a->pt = 96;
 	a->stall_timeout = 15;
 	int npos = rv_cli_parse(&tool, argc, argv, on_opt, a);
 	if (npos == 0)
@@ -246,8 +304,17 @@ int main(int argc, char **argv)
 	a->cmd = argv[0];
 	a->args = argv + 1;
 	a->nargs = npos - 1;
-	if (strcmp(a->cmd, "cmd") && strcmp(a->cmd, "data") && strcmp(a->cmd, "file"))
+	if (strcmp(a->cmd, "cmd") && strcmp(a->cmd, "data") && strcmp(a->cmd, "file") && strcmp(a->cmd, "media"))
 		rv_cli_usage_error(&tool, "unknown command '%s'", a->cmd);
+	if (!strcmp(a->cmd, "media")) {
+		if (!a->input)
+			rv_cli_usage_error(&tool, "media needs -i INPUT (and -f FMT for devices and lavfi)");
+		if (a->sdp && !a->rtp)
+			rv_cli_usage_error(&tool, "--sdp goes with --rtp");
+		rv_diag_init("rvsend", a->co.verbosity);
+		rv_out_init(a->co.json);
+		return cmd_media(a);
+	}
 	if (!strcmp(a->cmd, "file") && a->nargs == 0)
 		rv_cli_usage_error(&tool, "file needs at least one PATH");
 	if (!strcmp(a->cmd, "data") && a->nargs > 1)

@@ -32,6 +32,10 @@ struct app {
 	char **args;
 	int nargs;
 	size_t window, chunk;
+	/* media */
+	const char *format, *input, *rtp, *sdp;
+	int vcodec, width, height, bitrate, gop, realtime, pt;
+	double fps, duration;
 	double accept_timeout, stall_timeout;
 	int progress;
 	int exit_code, done;
@@ -60,6 +64,8 @@ struct app {
 void xfer_start(struct app *a);
 void xfer_frame(struct app *a, const char *kind, cJSON *h);
 void xfer_tick(struct app *a);
+/* media.c */
+int cmd_media(struct app *a);
 /* main.c */
 void app_finish(struct app *a, int code);
 /* A msg to the target (-t, -g or default receivers): HDR is consumed. */

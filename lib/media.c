@@ -1,0 +1,371 @@
+/* media.c - media sources on FFmpeg (see media.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavcodec/bsf.h>
+#include <libavdevice/avdevice.h>
+#include <libavformat/avformat.h>
+#include <libavutil/imgutils.h>
+#include <libavutil/opt.h>
+#include <libswscale/swscale.h>
+#include <openssl/evp.h>
+
+#include "err.h"
+#include "media.h"
+
+struct rv_media_src {
+	struct rv_media_conf conf;
+	AVFormatContext *fc;
+	int vidx;
+	AVStream *st;
+	AVCodecContext *dec, *enc;
+	AVBSFContext *bsf;              /* copy of H.264: to Annex-B */
+	struct SwsContext *sws;
+	AVFrame *frame, *scaled;
+	AVPacket *in, *out;
+	int w, h;
+	double fps;
+	int64_t frames, first_pts;
+	int have_first, eof, draining, want_key;
+	double start_ms;
+	char sprop[512];
+	const char *codec;
+};
+
+static double mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void averr(int rc, const char *what, char *err, size_t errlen)
+{
+	char msg[128];
+	av_strerror(rc, msg, sizeof msg);
+	snprintf(err, errlen, "%s: %s", what, msg);
+}
+
+static int open_encoder(struct rv_media_src *s, char *err, size_t errlen)
+{
+	const char *name = s->conf.vcodec == RV_VCODEC_VP8 ? "libvpx" : "libx264";
+	const AVCodec *c = avcodec_find_encoder_by_name(name);
+	if (!c) {
+		snprintf(err, errlen, "this FFmpeg has no %s encoder", name);
+		return -ENOENT;
+	}
+	s->enc = avcodec_alloc_context3(c);
+	s->enc->width = s->w;
+	s->enc->height = s->h;
+	s->enc->pix_fmt = AV_PIX_FMT_YUV420P;
+	s->enc->time_base = (AVRational){ 1, 90000 };
+	s->enc->framerate = (AVRational){ (int)(s->fps * 1000), 1000 };
+	s->enc->gop_size = s->conf.gop > 0 ? s->conf.gop : (int)(2 * s->fps);
+	s->enc->max_b_frames = 0;
+	s->enc->bit_rate = s->conf.bitrate > 0 ? s->conf.bitrate : 1000000;
+	if (s->conf.vcodec == RV_VCODEC_VP8) {
+		av_opt_set(s->enc->priv_data, "deadline", "realtime", 0);
+		av_opt_set_int(s->enc->priv_data, "cpu-used", 8, 0);
+		av_opt_set_int(s->enc->priv_data, "lag-in-frames", 0, 0);
+		av_opt_set_int(s->enc->priv_data, "error-resilient", 1, 0);
+		s->codec = "VP8";
+	} else {
+		av_opt_set(s->enc->priv_data, "preset", "veryfast", 0);
+		av_opt_set(s->enc->priv_data, "tune", "zerolatency", 0);
+		av_opt_set(s->enc->priv_data, "profile", "baseline", 0);
+		/* SPS/PPS before every IDR, so a receiver can start at any keyframe */
+		av_opt_set(s->enc->priv_data, "x264-params", "repeat-headers=1:bframes=0", 0);
+		s->codec = "H264";
+	}
+	int rc = avcodec_open2(s->enc, c, NULL);
+	if (rc < 0) {
+		averr(rc, name, err, errlen);
+		return rc;
+	}
+	s->scaled = av_frame_alloc();
+	s->scaled->format = AV_PIX_FMT_YUV420P;
+	s->scaled->width = s->w;
+	s->scaled->height = s->h;
+	return av_frame_get_buffer(s->scaled, 0);
+}
+
+int rv_media_open(struct rv_media_src **out, const struct rv_media_conf *conf, char *err, size_t errlen)
+{
+	static int registered;
+	if (!registered) {
+		avdevice_register_all();
+		av_log_set_level(AV_LOG_ERROR);
+		registered = 1;
+	}
+	struct rv_media_src *s = calloc(1, sizeof *s);
+	if (!s)
+		return -ENOMEM;
+	s->conf = *conf;
+	const AVInputFormat *ifmt = NULL;
+	if (conf->format && !(ifmt = av_find_input_format(conf->format))) {
+		snprintf(err, errlen, "unknown input format '%s'", conf->format);
+		free(s);
+		return -EINVAL;
+	}
+	const char *input = strcmp(conf->input, "-") ? conf->input : "pipe:0";
+	int rc = avformat_open_input(&s->fc, input, ifmt, NULL);
+	if (rc < 0) {
+		averr(rc, conf->input, err, errlen);
+		free(s);
+		return rc;
+	}
+	if ((rc = avformat_find_stream_info(s->fc, NULL)) < 0) {
+		averr(rc, "reading the input", err, errlen);
+		rv_media_close(s);
+		return rc;
+	}
+	const AVCodec *dc = NULL;
+	s->vidx = av_find_best_stream(s->fc, AVMEDIA_TYPE_VIDEO, -1, -1, &dc, 0);
+	if (s->vidx < 0) {
+		snprintf(err, errlen, "%s has no video", conf->input);
+		rv_media_close(s);
+		return -ENOENT;
+	}
+	s->st = s->fc->streams[s->vidx];
+	AVRational fr = av_guess_frame_rate(s->fc, s->st, NULL);
+	s->fps = conf->fps > 0 ? conf->fps : fr.num && fr.den ? av_q2d(fr) : 30;
+	s->in = av_packet_alloc();
+	s->out = av_packet_alloc();
+	s->frame = av_frame_alloc();
+	if (conf->vcodec == RV_VCODEC_COPY) {
+		enum AVCodecID id = s->st->codecpar->codec_id;
+		if (id != AV_CODEC_ID_H264 && id != AV_CODEC_ID_VP8) {
+			snprintf(err, errlen, "--vcodec copy needs H.264 or VP8 input, not %s", avcodec_get_name(id));
+			rv_media_close(s);
+			return -EINVAL;
+		}
+		s->codec = id == AV_CODEC_ID_H264 ? "H264" : "VP8";
+		s->w = s->st->codecpar->width;
+		s->h = s->st->codecpar->height;
+		if (id == AV_CODEC_ID_H264) {	/* mp4/mkv keep NAL lengths: make them Annex-B */
+			const AVBitStreamFilter *f = av_bsf_get_by_name("h264_mp4toannexb");
+			if (!f || av_bsf_alloc(f, &s->bsf) < 0 ||
+			    avcodec_parameters_copy(s->bsf->par_in, s->st->codecpar) < 0 ||
+			    (s->bsf->time_base_in = s->st->time_base, av_bsf_init(s->bsf)) < 0) {
+				snprintf(err, errlen, "cannot set up h264_mp4toannexb");
+				rv_media_close(s);
+				return -EINVAL;
+			}
+		}
+	} else {
+		s->dec = avcodec_alloc_context3(dc);
+		avcodec_parameters_to_context(s->dec, s->st->codecpar);
+		if ((rc = avcodec_open2(s->dec, dc, NULL)) < 0) {
+			averr(rc, "opening the decoder", err, errlen);
+			rv_media_close(s);
+			return rc;
+		}
+		s->w = conf->width > 0 ? conf->width : s->dec->width;
+		s->h = conf->height > 0 ? conf->height : s->dec->height;
+		s->w &= ~1;	/* 4:2:0 wants even sizes */
+		s->h &= ~1;
+		if ((rc = open_encoder(s, err, errlen)) < 0) {
+			rv_media_close(s);
+			return rc;
+		}
+	}
+	s->start_ms = mono_ms();
+	*out = s;
+	return 0;
+}
+
+static void b64(const uint8_t *p, size_t n, char *out, size_t cap)
+{
+	if (4 * ((n + 2) / 3) + 1 > cap) {
+		out[0] = 0;
+		return;
+	}
+	EVP_EncodeBlock((uint8_t *)out, p, (int)n);
+}
+
+/* Remember SPS and PPS (for SDP's sprop-parameter-sets) from a keyframe. */
+static void learn_sprop(struct rv_media_src *s, const uint8_t *p, size_t n)
+{
+	char sps[200] = "", pps[200] = "";
+	for (size_t i = 0; i + 3 < n; i++) {
+		if (!(p[i] == 0 && p[i + 1] == 0 && p[i + 2] == 1))
+			continue;
+		size_t start = i + 3, end = start;
+		while (end + 3 <= n && !(p[end] == 0 && p[end + 1] == 0 && (p[end + 2] == 1 || p[end + 2] == 0)))
+			end++;
+		if (end + 3 > n)
+			end = n;
+		int type = p[start] & 0x1F;
+		if (type == 7 && end - start < 140)
+			b64(p + start, end - start, sps, sizeof sps);
+		else if (type == 8 && end - start < 140)
+			b64(p + start, end - start, pps, sizeof pps);
+		i = end - 1;
+	}
+	if (sps[0] && pps[0])
+		snprintf(s->sprop, sizeof s->sprop, "%s,%s", sps, pps);
+}
+
+static uint32_t ts_of(struct rv_media_src *s, int64_t pts, AVRational tb)
+{
+	if (pts == AV_NOPTS_VALUE)
+		return (uint32_t)(s->frames * 90000 / (s->fps > 0 ? s->fps : 30));
+	if (!s->have_first) {
+		s->first_pts = pts;
+		s->have_first = 1;
+	}
+	return (uint32_t)av_rescale_q(pts - s->first_pts, tb, (AVRational){ 1, 90000 });
+}
+
+/* --re and --duration: wait for the frame's time; 0 when past the end. */
+static int pace(struct rv_media_src *s, uint32_t ts)
+{
+	double t = ts / 90.0;
+	if (s->conf.duration > 0 && t >= s->conf.duration * 1000)
+		return 0;
+	if (s->conf.realtime) {
+		double wait = s->start_ms + t - mono_ms();
+		if (wait > 0) {
+			struct timespec ts2 = { (time_t)(wait / 1000), (long)((wait - (double)(long)(wait / 1000) * 1000) * 1e6) };
+			nanosleep(&ts2, NULL);
+		}
+	}
+	return 1;
+}
+
+static int emit(struct rv_media_src *s, AVPacket *p, AVRational tb, struct rv_media_frame *f)
+{
+	f->data = p->data;
+	f->len = (size_t)p->size;
+	f->keyframe = (p->flags & AV_PKT_FLAG_KEY) != 0;
+	f->ts90k = ts_of(s, p->pts, tb);
+	if (f->keyframe && !strcmp(s->codec, "H264"))
+		learn_sprop(s, p->data, (size_t)p->size);
+	s->frames++;
+	return pace(s, f->ts90k);
+}
+
+int rv_media_next(struct rv_media_src *s, struct rv_media_frame *f)
+{
+	int rc;
+	for (;;) {
+		if (s->enc) {	/* an encoded packet waiting? */
+			av_packet_unref(s->out);
+			rc = avcodec_receive_packet(s->enc, s->out);
+			if (rc == 0)
+				return emit(s, s->out, s->enc->time_base, f);
+			if (rc == AVERROR_EOF)
+				return 0;
+			if (rc != AVERROR(EAGAIN))
+				return rc;
+			/* a decoded frame waiting? scale it and encode it */
+			rc = avcodec_receive_frame(s->dec, s->frame);
+			if (rc == 0) {
+				if (!s->sws)
+					s->sws = sws_getContext(s->frame->width, s->frame->height, s->frame->format,
+								s->w, s->h, AV_PIX_FMT_YUV420P, SWS_BILINEAR,
+								NULL, NULL, NULL);
+				if (!s->sws)
+					return -EINVAL;
+				av_frame_make_writable(s->scaled);
+				sws_scale(s->sws, (const uint8_t *const *)s->frame->data, s->frame->linesize, 0,
+					  s->frame->height, s->scaled->data, s->scaled->linesize);
+				int64_t pts = s->frame->best_effort_timestamp;
+				s->scaled->pts = pts == AV_NOPTS_VALUE ? s->frames * 90000 / (int64_t)s->fps
+								       : av_rescale_q(pts, s->st->time_base,
+										      (AVRational){ 1, 90000 });
+				s->scaled->pict_type = s->want_key ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
+				s->want_key = 0;
+				av_frame_unref(s->frame);
+				if ((rc = avcodec_send_frame(s->enc, s->scaled)) < 0)
+					return rc;
+				continue;
+			}
+			if (rc == AVERROR_EOF) {
+				if (!s->draining) {
+					s->draining = 1;
+					avcodec_send_frame(s->enc, NULL);
+				}
+				continue;
+			}
+			if (rc != AVERROR(EAGAIN))
+				return rc;
+		} else if (s->bsf) {
+			av_packet_unref(s->out);
+			rc = av_bsf_receive_packet(s->bsf, s->out);
+			if (rc == 0)
+				return emit(s, s->out, s->st->time_base, f);
+			if (rc == AVERROR_EOF)
+				return 0;
+		}
+		if (s->eof) {
+			if (!s->enc && !s->bsf)
+				return 0;
+			continue;
+		}
+		/* read more input */
+		av_packet_unref(s->in);
+		rc = av_read_frame(s->fc, s->in);
+		if (rc < 0) {
+			s->eof = 1;
+			if (s->dec)
+				avcodec_send_packet(s->dec, NULL);
+			else if (s->bsf)
+				av_bsf_send_packet(s->bsf, NULL);
+			continue;
+		}
+		if (s->in->stream_index != s->vidx)
+			continue;
+		if (s->dec) {
+			if ((rc = avcodec_send_packet(s->dec, s->in)) < 0 && rc != AVERROR(EAGAIN))
+				continue;	/* a damaged packet: skip it */
+		} else if (s->bsf) {
+			av_bsf_send_packet(s->bsf, s->in);
+		} else {	/* VP8 passes as it is */
+			av_packet_ref(s->out, s->in);
+			return emit(s, s->out, s->st->time_base, f);
+		}
+	}
+}
+
+void rv_media_request_keyframe(struct rv_media_src *s)
+{
+	s->want_key = 1;
+}
+
+const char *rv_media_codec(const struct rv_media_src *s)
+{
+	return s->codec;
+}
+
+void rv_media_size(const struct rv_media_src *s, int *w, int *h, double *fps)
+{
+	*w = s->w;
+	*h = s->h;
+	*fps = s->fps;
+}
+
+const char *rv_media_sprop(const struct rv_media_src *s)
+{
+	return s->sprop;
+}
+
+void rv_media_close(struct rv_media_src *s)
+{
+	if (!s)
+		return;
+	sws_freeContext(s->sws);
+	av_frame_free(&s->frame);
+	av_frame_free(&s->scaled);
+	av_packet_free(&s->in);
+	av_packet_free(&s->out);
+	av_bsf_free(&s->bsf);
+	avcodec_free_context(&s->dec);
+	avcodec_free_context(&s->enc);
+	avformat_close_input(&s->fc);
+	free(s);
+}
