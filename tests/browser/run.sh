@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # run.sh - the browser suite, as `make check` runs it: installs Debian
-# chromium (and coturn) when missing, playwright-core from the lock file when
-# node_modules is missing, then runs the tests with node's test runner and
-# prints TAP on stdout. Extra arguments go to `node --test`.
+# chromium (and coturn, firefox-esr) when missing, playwright-core from the
+# lock file when node_modules is missing, then runs the tests with node's
+# test runner and prints TAP on stdout. Extra arguments go to `node --test`.
 # Env: RVSIGNAL (binary, default build/bin/rvsignal), CHROMIUM (default
-# /usr/bin/chromium), RV_SCREENSHOT (default /tmp/room.png).
+# /usr/bin/chromium), FIREFOX (default /usr/bin/firefox-esr; driven through
+# its own Marionette protocol, firefox.test.mjs), RV_SCREENSHOT (default
+# /tmp/room.png).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -23,6 +25,9 @@ fi
 if ! command -v turnserver >/dev/null 2>&1; then
 	apt_install coturn || echo "run.sh: no coturn: the TURN test will be skipped" >&2
 fi
+if [ -z "${FIREFOX:-}" ] && [ ! -x /usr/bin/firefox-esr ]; then
+	apt_install firefox-esr || echo "run.sh: no firefox-esr: the Firefox tests will be skipped" >&2
+fi
 if ! command -v node >/dev/null 2>&1; then
 	apt_install nodejs npm
 fi
@@ -30,5 +35,7 @@ if [ ! -d node_modules/playwright-core ]; then
 	npm ci --no-audit --no-fund >&2
 fi
 
-# One test file: its tests run one after another (browsers and servers are not shared across files).
-exec node --test --test-reporter=tap "$@" ./*.test.mjs
+# Within a file the tests run one after another; the files too
+# (--test-concurrency=1), so that two suites' browsers do not compete for the
+# CPU (browsers and servers are not shared across files).
+exec node --test --test-reporter=tap --test-concurrency=1 "$@" ./*.test.mjs
