@@ -4,7 +4,7 @@
 set -euo pipefail
 
 BUILD="gcc clang make pkg-config libuv1-dev libssl-dev libcjson-dev libwslay-dev libhttp-parser-dev zlib1g-dev libavformat-dev libavcodec-dev libavdevice-dev libavutil-dev libswscale-dev"
-TEST="libcmocka-dev bats bats-assert bats-support jq curl socat openssl libclang-rt-14-dev python3 man-db groff-base zsh fish coturn chromium ffmpeg"
+TEST="libcmocka-dev bats bats-assert bats-support jq curl socat openssl libclang-rt-14-dev python3 man-db groff-base zsh fish coturn chromium firefox-esr ffmpeg"
 BENCH="mosquitto"
 quiet=0
 [ "${1:-}" = "--quiet-if-ok" ] && quiet=1
