@@ -36,19 +36,34 @@ _rvrecv()
 	--timeout)
 		COMPREPLY=()
 		return;;
+	--sdp)
+		COMPREPLY=($(compgen -f -- "$cur"))
+		return;;
+	-o|--output)
+		COMPREPLY=($(compgen -f -- "$cur"))
+		return;;
+	--format)
+		COMPREPLY=()
+		return;;
+	--duration)
+		COMPREPLY=()
+		return;;
+	--frames)
+		COMPREPLY=()
+		return;;
 	esac
 	if [[ $cur == -* ]]; then
-		COMPREPLY=($(compgen -W "--server --id --tls --ca --insecure --token-file --connect-timeout --json --verbose --quiet --help --version --group --allow --from --dir --count --timeout --progress --no-progress -s -n -v -q -h -V -g -d -c" -- "$cur"))
+		COMPREPLY=($(compgen -W "--server --id --tls --ca --insecure --token-file --connect-timeout --json --verbose --quiet --help --version --group --allow --from --dir --count --timeout --progress --no-progress --sdp --output --format --duration --frames -s -n -v -q -h -V -g -d -c -o" -- "$cur"))
 		return
 	fi
 	local i
 	for ((i = 1; i < COMP_CWORD; i++)); do
 		case ${COMP_WORDS[i]} in
-		-s|--server|-n|--id|--ca|--token-file|--connect-timeout|-g|--group|--allow|--from|-d|--dir|-c|--count|--timeout) ((i++));;
+		-s|--server|-n|--id|--ca|--token-file|--connect-timeout|-g|--group|--allow|--from|-d|--dir|-c|--count|--timeout|--sdp|-o|--output|--format|--duration|--frames) ((i++));;
 		-*) ;;
 		*) COMPREPLY=($(compgen -f -- "$cur")); return;;
 		esac
 	done
-	COMPREPLY=($(compgen -W "cmd data file" -- "$cur"))
+	COMPREPLY=($(compgen -W "cmd data file media" -- "$cur"))
 }
 complete -F _rvrecv rvrecv

@@ -369,3 +369,142 @@ void rv_media_close(struct rv_media_src *s)
 	avformat_close_input(&s->fc);
 	free(s);
 }
+
+/* ---- sinks ---- */
+
+struct rv_media_sink {
+	AVFormatContext *oc;
+	AVStream *st;
+	AVPacket *pkt;
+	int h264, started;
+	uint32_t first_ts;
+	int64_t last_pts;
+};
+
+/* SPS and PPS, as Annex-B, for the stream's extradata. */
+static size_t annexb_params(const uint8_t *p, size_t n, uint8_t *out, size_t cap)
+{
+	size_t o = 0;
+	for (size_t i = 0; i + 3 < n; i++) {
+		if (!(p[i] == 0 && p[i + 1] == 0 && p[i + 2] == 1))
+			continue;
+		size_t start = i + 3, end = start;
+		while (end + 3 <= n && !(p[end] == 0 && p[end + 1] == 0 && (p[end + 2] == 1 || p[end + 2] == 0)))
+			end++;
+		if (end + 3 > n)
+			end = n;
+		int type = p[start] & 0x1F;
+		if ((type == 7 || type == 8) && o + 4 + (end - start) <= cap) {
+			memcpy(out + o, "\0\0\0\1", 4);
+			memcpy(out + o + 4, p + start, end - start);
+			o += 4 + (end - start);
+		}
+		i = end - 1;
+	}
+	return o;
+}
+
+int rv_media_sink_open(struct rv_media_sink **out, const char *path, const char *format,
+		       const char *codec, int w, int h, char *err, size_t errlen)
+{
+	struct rv_media_sink *k = calloc(1, sizeof *k);
+	if (!k)
+		return -ENOMEM;
+	const char *target = strcmp(path, "-") ? path : "pipe:1";
+	if (!format && !strcmp(path, "-"))
+		format = "matroska";
+	int rc = avformat_alloc_output_context2(&k->oc, NULL, format, target);
+	if (rc < 0 || !k->oc) {	/* an unknown extension: Matroska */
+		rc = avformat_alloc_output_context2(&k->oc, NULL, "matroska", target);
+		if (rc < 0) {
+			averr(rc, path, err, errlen);
+			free(k);
+			return rc;
+		}
+	}
+	k->h264 = !strcmp(codec, "H264");
+	k->st = avformat_new_stream(k->oc, NULL);
+	k->st->codecpar->codec_type = AVMEDIA_TYPE_VIDEO;
+	k->st->codecpar->codec_id = k->h264 ? AV_CODEC_ID_H264 : AV_CODEC_ID_VP8;
+	k->st->codecpar->width = w;
+	k->st->codecpar->height = h;
+	k->st->time_base = (AVRational){ 1, 90000 };
+	k->pkt = av_packet_alloc();
+	*out = k;
+	return 0;
+}
+
+/* The header goes out with the first keyframe, once H.264's SPS and PPS are known. */
+static int sink_start(struct rv_media_sink *k, const uint8_t *data, size_t len, char *err, size_t errlen)
+{
+	if (k->h264) {
+		uint8_t params[1024];
+		size_t n = annexb_params(data, len, params, sizeof params);
+		if (n) {
+			k->st->codecpar->extradata = av_mallocz(n + AV_INPUT_BUFFER_PADDING_SIZE);
+			memcpy(k->st->codecpar->extradata, params, n);
+			k->st->codecpar->extradata_size = (int)n;
+		}
+	}
+	AVDictionary *o = NULL;
+	if (!strcmp(k->oc->oformat->name, "matroska") || !strcmp(k->oc->oformat->name, "webm")) {
+		av_dict_set(&o, "cluster_time_limit", "1000", 0);	/* crash-safe to about a second */
+		av_dict_set(&o, "live", "1", 0);
+	}
+	if (!strcmp(k->oc->oformat->name, "mp4"))
+		av_dict_set(&o, "movflags", "frag_keyframe+empty_moov+default_base_moof", 0);
+	k->oc->flags |= AVFMT_FLAG_FLUSH_PACKETS;
+	int rc = 0;
+	if (!(k->oc->oformat->flags & AVFMT_NOFILE))
+		rc = avio_open(&k->oc->pb, k->oc->url, AVIO_FLAG_WRITE);
+	if (rc >= 0)
+		rc = avformat_write_header(k->oc, &o);
+	av_dict_free(&o);
+	if (rc < 0)
+		averr(rc, k->oc->url, err, errlen);
+	else
+		k->started = 1;
+	return rc;
+}
+
+int rv_media_sink_write(struct rv_media_sink *k, const uint8_t *data, size_t len, uint32_t ts90k, int key)
+{
+	char err[160];
+	if (!k->started) {
+		if (!key)
+			return 0;	/* a file starts at a keyframe */
+		int rc = sink_start(k, data, len, err, sizeof err);
+		if (rc < 0)
+			return rc;
+		k->first_ts = ts90k;
+		k->last_pts = -1;
+	}
+	int64_t pts = (int64_t)(uint32_t)(ts90k - k->first_ts);
+	if (pts <= k->last_pts)
+		pts = k->last_pts + 1;	/* strictly increasing for the muxer */
+	k->last_pts = pts;
+	av_packet_unref(k->pkt);
+	if (av_new_packet(k->pkt, (int)len) < 0)
+		return -ENOMEM;
+	memcpy(k->pkt->data, data, len);
+	k->pkt->pts = k->pkt->dts = av_rescale_q(pts, (AVRational){ 1, 90000 }, k->st->time_base);
+	k->pkt->stream_index = 0;
+	if (key)
+		k->pkt->flags |= AV_PKT_FLAG_KEY;
+	return av_interleaved_write_frame(k->oc, k->pkt);
+}
+
+int rv_media_sink_close(struct rv_media_sink *k)
+{
+	int rc = 0;
+	if (!k)
+		return 0;
+	if (k->started)
+		rc = av_write_trailer(k->oc);
+	if (k->oc && !(k->oc->oformat->flags & AVFMT_NOFILE))
+		avio_closep(&k->oc->pb);
+	av_packet_free(&k->pkt);
+	avformat_free_context(k->oc);
+	free(k);
+	return rc;
+}

@@ -50,3 +50,19 @@ const char *rv_media_sprop(const struct rv_media_src *s);
 void rv_media_close(struct rv_media_src *s);
 
 #endif
+
+/* ---- sinks: received frames into a container, without re-encoding ---- */
+
+struct rv_media_sink;
+
+/* rv_media_sink_open - write to PATH ("-": Matroska on stdout) in FORMAT
+ * (NULL: from the extension: .mkv, .webm, .mp4 fragmented, .ts). CODEC is
+ * "H264" or "VP8"; W and H may be 0 (unknown). Matroska is written in
+ * clusters of at most a second, flushed as they close, so after a crash
+ * the file plays up to about its last second. */
+int rv_media_sink_open(struct rv_media_sink **out, const char *path, const char *format,
+		       const char *codec, int w, int h, char *err, size_t errlen);
+/* rv_media_sink_write - one frame (Annex-B for H.264) with its 90 kHz time. */
+int rv_media_sink_write(struct rv_media_sink *k, const uint8_t *data, size_t len, uint32_t ts90k, int key);
+/* rv_media_sink_close - finish the file (trailer, index). */
+int rv_media_sink_close(struct rv_media_sink *k);

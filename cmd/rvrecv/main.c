@@ -8,7 +8,8 @@
 #include "router.h"
 #include "rvrecv.h"
 
-enum { O_GROUP = 1, O_ALLOW, O_COUNT, O_TIMEOUT, O_DIR, O_FROM, O_PROGRESS, O_NO_PROGRESS };
+enum { O_GROUP = 1, O_ALLOW, O_COUNT, O_TIMEOUT, O_DIR, O_FROM, O_PROGRESS, O_NO_PROGRESS,
+       O_SDP, O_OUTPUT, O_MFORMAT, O_DURATION, O_FRAMES };
 
 static const struct rv_opt opts[] = {
 	RV_CLIENT_OPTS,
@@ -20,6 +21,11 @@ static const struct rv_opt opts[] = {
 	{ O_TIMEOUT, 0, "timeout", "S", "exit after S seconds (status 6 if --count was not reached)", NULL, NULL },
 	{ O_PROGRESS, 0, "progress", NULL, "draw a progress bar on stderr even when it is not a terminal", NULL, NULL },
 	{ O_NO_PROGRESS, 0, "no-progress", NULL, "never draw a progress bar", NULL, NULL },
+	{ O_SDP, 0, "sdp", "FILE", "media: no server: receive the plain RTP that FILE describes", "file", NULL },
+	{ O_OUTPUT, 'o', "output", "FILE", "media: write to FILE (.mkv default, .webm, .mp4 fragmented) or - for stdout", "file", NULL },
+	{ O_MFORMAT, 0, "format", "FMT", "media: the container, as ffmpeg -f names it (default: from -o)", NULL, NULL },
+	{ O_DURATION, 0, "duration", "S", "media: stop S seconds after the first packet", NULL, NULL },
+	{ O_FRAMES, 0, "frames", "N", "media: stop after N frames", NULL, NULL },
 	{ 0 }
 };
 
@@ -27,6 +33,7 @@ static const struct rv_subcmd cmds[] = {
 	{ "cmd", "", "print each command as 'from: text'" },
 	{ "data", "", "write one byte stream to stdout, in order" },
 	{ "file", "", "save the files sent to this id" },
+	{ "media", "", "record video into a file or to stdout (now: --sdp FILE for plain RTP)" },
 	{ NULL, NULL, NULL }
 };
 
@@ -76,6 +83,19 @@ static const char *on_opt(void *ud, int key, const char *arg)
 		a->timeout = strtod(arg, &end);
 		if (*end || a->timeout <= 0)
 			return "expected a positive number of seconds";
+		break;
+	case O_SDP: a->sdp = arg; break;
+	case O_OUTPUT: a->output = arg; break;
+	case O_MFORMAT: a->mformat = arg; break;
+	case O_DURATION:
+		a->duration = strtod(arg, &end);
+		if (*end || a->duration <= 0)
+			return "expected a positive number of seconds";
+		break;
+	case O_FRAMES:
+		a->frames = strtol(arg, &end, 10);
+		if (*end || a->frames <= 0)
+			return "expected a positive number";
 		break;
 	case O_PROGRESS: a->progress = 1; break;
 	case O_NO_PROGRESS: a->progress = -1; break;
@@ -235,6 +255,17 @@ int main(int argc, char **argv)
 		a->take = TAKE_DATA;
 	else if (!strcmp(cmd, "file"))
 		a->take = TAKE_FILE;
+	else if (!strcmp(cmd, "media")) {
+		if (!a->sdp)
+			rv_cli_usage_error(&tool, "media through rvserver is not implemented yet: use --sdp FILE");
+		if (!a->output)
+			a->output = "show.mkv";
+		if (!strcmp(a->output, "-") && a->co.json)
+			rv_cli_usage_error(&tool, "-o - writes the stream to stdout: --json would mix with it");
+		rv_diag_init("rvrecv", a->co.verbosity);
+		rv_out_init(a->co.json);
+		return cmd_media(a);
+	}
 	else
 		rv_cli_usage_error(&tool, "unknown command '%s'", cmd);
 	if (a->take == TAKE_DATA && a->co.json)

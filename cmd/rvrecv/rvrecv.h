@@ -42,6 +42,10 @@ struct app {
 	int take;                    /* TAKE_* */
 	long count, received;
 	double timeout;
+	/* media */
+	const char *sdp, *output, *mformat;
+	double duration;
+	long frames;
 	int progress;                /* -1 never, 0 on a terminal, 1 always */
 	int exit_code, done;
 	struct xfer *xfers;
@@ -53,6 +57,8 @@ void xfer_data(struct app *a, cJSON *h, const uint8_t *body, size_t len);
 void xfer_end(struct app *a, cJSON *h);
 void xfer_abort(struct app *a, cJSON *h);
 void xfer_free_all(struct app *a);
+/* media.c */
+int cmd_media(struct app *a);
 /* main.c */
 void app_finish(struct app *a, int code);
 void app_counted(struct app *a);

@@ -4,8 +4,11 @@
 
 load helpers
 
+# helpers.bash's setup (a temporary folder in $T) runs first
+eval "helpers_$(declare -f setup)"
 setup() {
 	command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || skip "ffmpeg is not installed"
+	helpers_setup
 }
 
 # receive SDP SECONDS OUT: ffmpeg records what the SDP describes
@@ -16,8 +19,9 @@ receive() {
 
 free_even_port() {
 	python3 -c "
-import socket
-for p in range(20000, 40000, 2):
+import random, socket
+start = random.randrange(20000, 60000, 2)
+for p in list(range(start, 60000, 2)) + list(range(20000, start, 2)):
     try:
         a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); a.bind(('127.0.0.1', p))
         b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); b.bind(('127.0.0.1', p + 1))
@@ -85,4 +89,47 @@ wait_sdp() {
 	run rvsend media -i "$T/missing.mp4" --rtp 127.0.0.1:5004
 	assert_equal "$status" 1
 	assert_output --partial 'missing.mp4'
+}
+
+@test "rvrecv media --sdp: rvsend's RTP recorded to Matroska without re-encoding" {
+	port=$(free_even_port)
+	spawn tx rvsend media -f lavfi -i testsrc2=size=320x240:rate=30 --duration 8 --gop 15 \
+		--rtp "127.0.0.1:$port" --sdp "$T/s.sdp"
+	wait_sdp "$T/s.sdp"
+	timeout "$(secs 20)" rvrecv --json media --sdp "$T/s.sdp" -o "$T/rec.mkv" --duration 3 \
+		>"$T/rx.json" 2>"$T/rx.err" || fail "rvrecv failed: $(cat "$T/rx.err")"
+	run jq -r 'select(.event == "media") | [.codec, .lost, (.frames >= 60), (.keyframes >= 4)] | @csv' "$T/rx.json"
+	assert_output '"H264",0,true,true'
+	run ffprobe -v error -count_frames -select_streams v -show_entries stream=codec_name,width,height,nb_read_frames \
+		-of csv=p=0 "$T/rec.mkv"
+	IFS=, read -r codec w h frames <<<"$output"
+	assert_equal "$codec" h264
+	assert_equal "$w" 320
+	assert_equal "$h" 240
+	((frames >= 60)) || fail "only $frames frames in the recording"
+}
+
+@test "rvrecv media: after kill -9 the Matroska file plays up to about its last second" {
+	port=$(free_even_port)
+	spawn tx rvsend media -f lavfi -i testsrc2=size=320x240:rate=30 --duration 10 --gop 15 \
+		--rtp "127.0.0.1:$port" --sdp "$T/s.sdp"
+	wait_sdp "$T/s.sdp"
+	spawn rx rvrecv media --sdp "$T/s.sdp" -o "$T/crash.mkv"
+	sleep 4
+	kill -9 "$PID_rx"
+	run ffprobe -v error -count_frames -select_streams v -show_entries stream=nb_read_frames -of csv=p=0 "$T/crash.mkv"
+	assert_success
+	# about four seconds were recorded; all but the last second must play
+	((output >= 60)) || fail "only $output frames survived the crash"
+}
+
+@test "rvrecv media: a bad SDP is a usage error" {
+	printf 'v=0\r\nc=IN IP4 127.0.0.1\r\n' >"$T/bad.sdp"
+	run rvrecv media --sdp "$T/bad.sdp" -o "$T/x.mkv"
+	assert_equal "$status" 2
+	assert_output --partial 'm=video'
+	printf 'v=0\r\nc=IN IP4 127.0.0.1\r\nm=video 5004 RTP/AVP 96\r\na=rtpmap:96 H265/90000\r\n' >"$T/h265.sdp"
+	run rvrecv media --sdp "$T/h265.sdp" -o "$T/x.mkv"
+	assert_equal "$status" 2
+	assert_output --partial 'H265'
 }
