@@ -34,10 +34,9 @@ endif
 PKGS := libuv libcjson openssl
 MEDIA_PKGS := libavdevice libavformat libavcodec libswscale libavutil
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) $(MEDIA_PKGS) 2>/dev/null)
-# only the tools that move media link FFmpeg
-MEDIA_LIBS := $(shell pkg-config --libs $(MEDIA_PKGS) 2>/dev/null)
-LIBS_rvsend := $(MEDIA_LIBS)
-LIBS_rvrecv := $(MEDIA_LIBS)
+# FFmpeg is not linked: lib/media.c loads it when media is first used
+LIBS_rvsend := -ldl
+LIBS_rvrecv := -ldl
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS ?=
 CFLAGS += -std=c11 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Werror -Wno-missing-field-initializers \

@@ -1,4 +1,5 @@
 /* media.c - media sources on FFmpeg (see media.h). */
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,11 @@
 #include <libavcodec/avcodec.h>
 #include <libavcodec/bsf.h>
 #include <libavdevice/avdevice.h>
+#include <libavdevice/version.h>
+#include <libavformat/version.h>
+#include <libavcodec/version.h>
+#include <libswscale/version.h>
+#include <libavutil/version.h>
 #include <libavformat/avformat.h>
 #include <libavutil/imgutils.h>
 #include <libavutil/opt.h>
@@ -16,6 +22,101 @@
 
 #include "err.h"
 #include "media.h"
+
+/* FFmpeg is loaded when media is first used, not when the tool starts:
+ * with its dependencies it is some 200 shared libraries and 40 MB, which
+ * rvsend and rvrecv should not pay for commands, streams and files. */
+#define AV_FUNCS(X) \
+	X(avdevice_register_all) \
+	X(av_log_set_level) \
+	X(av_find_input_format) \
+	X(avformat_open_input) \
+	X(avformat_find_stream_info) \
+	X(av_find_best_stream) \
+	X(av_guess_frame_rate) \
+	X(av_packet_alloc) \
+	X(av_frame_alloc) \
+	X(avcodec_get_name) \
+	X(av_bsf_get_by_name) \
+	X(av_bsf_alloc) \
+	X(avcodec_parameters_copy) \
+	X(av_bsf_init) \
+	X(avcodec_alloc_context3) \
+	X(avcodec_parameters_to_context) \
+	X(avcodec_open2) \
+	X(avcodec_find_encoder_by_name) \
+	X(av_opt_set) \
+	X(av_opt_set_int) \
+	X(av_frame_get_buffer) \
+	X(av_strerror) \
+	X(avcodec_receive_packet) \
+	X(avcodec_receive_frame) \
+	X(sws_getContext) \
+	X(av_frame_make_writable) \
+	X(sws_scale) \
+	X(av_rescale_q) \
+	X(av_frame_unref) \
+	X(avcodec_send_frame) \
+	X(av_bsf_receive_packet) \
+	X(av_packet_unref) \
+	X(av_read_frame) \
+	X(avcodec_send_packet) \
+	X(av_bsf_send_packet) \
+	X(av_packet_ref) \
+	X(sws_freeContext) \
+	X(av_frame_free) \
+	X(av_packet_free) \
+	X(av_bsf_free) \
+	X(avcodec_free_context) \
+	X(avformat_close_input) \
+	X(avformat_alloc_output_context2) \
+	X(avformat_new_stream) \
+	X(av_mallocz) \
+	X(av_dict_set) \
+	X(avio_open) \
+	X(avformat_write_header) \
+	X(av_dict_free) \
+	X(av_new_packet) \
+	X(av_interleaved_write_frame) \
+	X(av_write_trailer) \
+	X(avio_closep) \
+	X(avformat_free_context) \
+
+#define AV_DECLARE(f) static __typeof__(&f) p_##f;
+AV_FUNCS(AV_DECLARE)
+#define AV(f) (*p_##f)
+
+static int av_loaded;
+
+static int av_load(char *err, size_t errlen)
+{
+	static const char *const libs[] = {
+		"libavutil.so." AV_STRINGIFY(LIBAVUTIL_VERSION_MAJOR),
+		"libswscale.so." AV_STRINGIFY(LIBSWSCALE_VERSION_MAJOR),
+		"libavcodec.so." AV_STRINGIFY(LIBAVCODEC_VERSION_MAJOR),
+		"libavformat.so." AV_STRINGIFY(LIBAVFORMAT_VERSION_MAJOR),
+		"libavdevice.so." AV_STRINGIFY(LIBAVDEVICE_VERSION_MAJOR),
+	};
+	void *h[5];
+	if (av_loaded)
+		return 0;
+	for (int i = 0; i < 5; i++) {
+		if (!(h[i] = dlopen(libs[i], RTLD_NOW | RTLD_GLOBAL))) {
+			snprintf(err, errlen, "cannot load FFmpeg (%s): install the FFmpeg libraries", libs[i]);
+			return -ENOENT;
+		}
+	}
+#define AV_RESOLVE(f) \
+	for (int i = 0; i < 5 && !p_##f; i++) \
+		*(void **)&p_##f = dlsym(h[i], #f); \
+	if (!p_##f) { \
+		snprintf(err, errlen, "FFmpeg has no %s", #f); \
+		return -ENOENT; \
+	}
+	AV_FUNCS(AV_RESOLVE)
+	av_loaded = 1;
+	return 0;
+}
 
 struct rv_media_src {
 	struct rv_media_conf conf;
@@ -46,19 +147,19 @@ static double mono_ms(void)
 static void averr(int rc, const char *what, char *err, size_t errlen)
 {
 	char msg[128];
-	av_strerror(rc, msg, sizeof msg);
+	AV(av_strerror)(rc, msg, sizeof msg);
 	snprintf(err, errlen, "%s: %s", what, msg);
 }
 
 static int open_encoder(struct rv_media_src *s, char *err, size_t errlen)
 {
 	const char *name = s->conf.vcodec == RV_VCODEC_VP8 ? "libvpx" : "libx264";
-	const AVCodec *c = avcodec_find_encoder_by_name(name);
+	const AVCodec *c = AV(avcodec_find_encoder_by_name)(name);
 	if (!c) {
 		snprintf(err, errlen, "this FFmpeg has no %s encoder", name);
 		return -ENOENT;
 	}
-	s->enc = avcodec_alloc_context3(c);
+	s->enc = AV(avcodec_alloc_context3)(c);
 	s->enc->width = s->w;
 	s->enc->height = s->h;
 	s->enc->pix_fmt = AV_PIX_FMT_YUV420P;
@@ -68,37 +169,40 @@ static int open_encoder(struct rv_media_src *s, char *err, size_t errlen)
 	s->enc->max_b_frames = 0;
 	s->enc->bit_rate = s->conf.bitrate > 0 ? s->conf.bitrate : 1000000;
 	if (s->conf.vcodec == RV_VCODEC_VP8) {
-		av_opt_set(s->enc->priv_data, "deadline", "realtime", 0);
-		av_opt_set_int(s->enc->priv_data, "cpu-used", 8, 0);
-		av_opt_set_int(s->enc->priv_data, "lag-in-frames", 0, 0);
-		av_opt_set_int(s->enc->priv_data, "error-resilient", 1, 0);
+		AV(av_opt_set)(s->enc->priv_data, "deadline", "realtime", 0);
+		AV(av_opt_set_int)(s->enc->priv_data, "cpu-used", 8, 0);
+		AV(av_opt_set_int)(s->enc->priv_data, "lag-in-frames", 0, 0);
+		AV(av_opt_set_int)(s->enc->priv_data, "error-resilient", 1, 0);
 		s->codec = "VP8";
 	} else {
-		av_opt_set(s->enc->priv_data, "preset", "veryfast", 0);
-		av_opt_set(s->enc->priv_data, "tune", "zerolatency", 0);
-		av_opt_set(s->enc->priv_data, "profile", "baseline", 0);
+		AV(av_opt_set)(s->enc->priv_data, "preset", "veryfast", 0);
+		AV(av_opt_set)(s->enc->priv_data, "tune", "zerolatency", 0);
+		AV(av_opt_set)(s->enc->priv_data, "profile", "baseline", 0);
 		/* SPS/PPS before every IDR, so a receiver can start at any keyframe */
-		av_opt_set(s->enc->priv_data, "x264-params", "repeat-headers=1:bframes=0", 0);
+		AV(av_opt_set)(s->enc->priv_data, "x264-params", "repeat-headers=1:bframes=0", 0);
 		s->codec = "H264";
 	}
-	int rc = avcodec_open2(s->enc, c, NULL);
+	int rc = AV(avcodec_open2)(s->enc, c, NULL);
 	if (rc < 0) {
 		averr(rc, name, err, errlen);
 		return rc;
 	}
-	s->scaled = av_frame_alloc();
+	s->scaled = AV(av_frame_alloc)();
 	s->scaled->format = AV_PIX_FMT_YUV420P;
 	s->scaled->width = s->w;
 	s->scaled->height = s->h;
-	return av_frame_get_buffer(s->scaled, 0);
+	return AV(av_frame_get_buffer)(s->scaled, 0);
 }
 
 int rv_media_open(struct rv_media_src **out, const struct rv_media_conf *conf, char *err, size_t errlen)
 {
 	static int registered;
+	int lrc = av_load(err, errlen);
+	if (lrc < 0)
+		return lrc;
 	if (!registered) {
-		avdevice_register_all();
-		av_log_set_level(AV_LOG_ERROR);
+		AV(avdevice_register_all)();
+		AV(av_log_set_level)(AV_LOG_ERROR);
 		registered = 1;
 	}
 	struct rv_media_src *s = calloc(1, sizeof *s);
@@ -106,40 +210,40 @@ int rv_media_open(struct rv_media_src **out, const struct rv_media_conf *conf, c
 		return -ENOMEM;
 	s->conf = *conf;
 	const AVInputFormat *ifmt = NULL;
-	if (conf->format && !(ifmt = av_find_input_format(conf->format))) {
+	if (conf->format && !(ifmt = AV(av_find_input_format)(conf->format))) {
 		snprintf(err, errlen, "unknown input format '%s'", conf->format);
 		free(s);
 		return -EINVAL;
 	}
 	const char *input = strcmp(conf->input, "-") ? conf->input : "pipe:0";
-	int rc = avformat_open_input(&s->fc, input, ifmt, NULL);
+	int rc = AV(avformat_open_input)(&s->fc, input, ifmt, NULL);
 	if (rc < 0) {
 		averr(rc, conf->input, err, errlen);
 		free(s);
 		return rc;
 	}
-	if ((rc = avformat_find_stream_info(s->fc, NULL)) < 0) {
+	if ((rc = AV(avformat_find_stream_info)(s->fc, NULL)) < 0) {
 		averr(rc, "reading the input", err, errlen);
 		rv_media_close(s);
 		return rc;
 	}
 	const AVCodec *dc = NULL;
-	s->vidx = av_find_best_stream(s->fc, AVMEDIA_TYPE_VIDEO, -1, -1, &dc, 0);
+	s->vidx = AV(av_find_best_stream)(s->fc, AVMEDIA_TYPE_VIDEO, -1, -1, &dc, 0);
 	if (s->vidx < 0) {
 		snprintf(err, errlen, "%s has no video", conf->input);
 		rv_media_close(s);
 		return -ENOENT;
 	}
 	s->st = s->fc->streams[s->vidx];
-	AVRational fr = av_guess_frame_rate(s->fc, s->st, NULL);
+	AVRational fr = AV(av_guess_frame_rate)(s->fc, s->st, NULL);
 	s->fps = conf->fps > 0 ? conf->fps : fr.num && fr.den ? av_q2d(fr) : 30;
-	s->in = av_packet_alloc();
-	s->out = av_packet_alloc();
-	s->frame = av_frame_alloc();
+	s->in = AV(av_packet_alloc)();
+	s->out = AV(av_packet_alloc)();
+	s->frame = AV(av_frame_alloc)();
 	if (conf->vcodec == RV_VCODEC_COPY) {
 		enum AVCodecID id = s->st->codecpar->codec_id;
 		if (id != AV_CODEC_ID_H264 && id != AV_CODEC_ID_VP8) {
-			snprintf(err, errlen, "--vcodec copy needs H.264 or VP8 input, not %s", avcodec_get_name(id));
+			snprintf(err, errlen, "--vcodec copy needs H.264 or VP8 input, not %s", AV(avcodec_get_name)(id));
 			rv_media_close(s);
 			return -EINVAL;
 		}
@@ -147,19 +251,19 @@ int rv_media_open(struct rv_media_src **out, const struct rv_media_conf *conf, c
 		s->w = s->st->codecpar->width;
 		s->h = s->st->codecpar->height;
 		if (id == AV_CODEC_ID_H264) {	/* mp4/mkv keep NAL lengths: make them Annex-B */
-			const AVBitStreamFilter *f = av_bsf_get_by_name("h264_mp4toannexb");
-			if (!f || av_bsf_alloc(f, &s->bsf) < 0 ||
-			    avcodec_parameters_copy(s->bsf->par_in, s->st->codecpar) < 0 ||
-			    (s->bsf->time_base_in = s->st->time_base, av_bsf_init(s->bsf)) < 0) {
+			const AVBitStreamFilter *f = AV(av_bsf_get_by_name)("h264_mp4toannexb");
+			if (!f || AV(av_bsf_alloc)(f, &s->bsf) < 0 ||
+			    AV(avcodec_parameters_copy)(s->bsf->par_in, s->st->codecpar) < 0 ||
+			    (s->bsf->time_base_in = s->st->time_base, AV(av_bsf_init)(s->bsf)) < 0) {
 				snprintf(err, errlen, "cannot set up h264_mp4toannexb");
 				rv_media_close(s);
 				return -EINVAL;
 			}
 		}
 	} else {
-		s->dec = avcodec_alloc_context3(dc);
-		avcodec_parameters_to_context(s->dec, s->st->codecpar);
-		if ((rc = avcodec_open2(s->dec, dc, NULL)) < 0) {
+		s->dec = AV(avcodec_alloc_context3)(dc);
+		AV(avcodec_parameters_to_context)(s->dec, s->st->codecpar);
+		if ((rc = AV(avcodec_open2)(s->dec, dc, NULL)) < 0) {
 			averr(rc, "opening the decoder", err, errlen);
 			rv_media_close(s);
 			return rc;
@@ -218,7 +322,7 @@ static uint32_t ts_of(struct rv_media_src *s, int64_t pts, AVRational tb)
 		s->first_pts = pts;
 		s->have_first = 1;
 	}
-	return (uint32_t)av_rescale_q(pts - s->first_pts, tb, (AVRational){ 1, 90000 });
+	return (uint32_t)AV(av_rescale_q)(pts - s->first_pts, tb, (AVRational){ 1, 90000 });
 }
 
 /* --re and --duration: wait for the frame's time; 0 when past the end. */
@@ -254,8 +358,8 @@ int rv_media_next(struct rv_media_src *s, struct rv_media_frame *f)
 	int rc;
 	for (;;) {
 		if (s->enc) {	/* an encoded packet waiting? */
-			av_packet_unref(s->out);
-			rc = avcodec_receive_packet(s->enc, s->out);
+			AV(av_packet_unref)(s->out);
+			rc = AV(avcodec_receive_packet)(s->enc, s->out);
 			if (rc == 0)
 				return emit(s, s->out, s->enc->time_base, f);
 			if (rc == AVERROR_EOF)
@@ -263,40 +367,40 @@ int rv_media_next(struct rv_media_src *s, struct rv_media_frame *f)
 			if (rc != AVERROR(EAGAIN))
 				return rc;
 			/* a decoded frame waiting? scale it and encode it */
-			rc = avcodec_receive_frame(s->dec, s->frame);
+			rc = AV(avcodec_receive_frame)(s->dec, s->frame);
 			if (rc == 0) {
 				if (!s->sws)
-					s->sws = sws_getContext(s->frame->width, s->frame->height, s->frame->format,
+					s->sws = AV(sws_getContext)(s->frame->width, s->frame->height, s->frame->format,
 								s->w, s->h, AV_PIX_FMT_YUV420P, SWS_BILINEAR,
 								NULL, NULL, NULL);
 				if (!s->sws)
 					return -EINVAL;
-				av_frame_make_writable(s->scaled);
-				sws_scale(s->sws, (const uint8_t *const *)s->frame->data, s->frame->linesize, 0,
+				AV(av_frame_make_writable)(s->scaled);
+				AV(sws_scale)(s->sws, (const uint8_t *const *)s->frame->data, s->frame->linesize, 0,
 					  s->frame->height, s->scaled->data, s->scaled->linesize);
 				int64_t pts = s->frame->best_effort_timestamp;
 				s->scaled->pts = pts == AV_NOPTS_VALUE ? s->frames * 90000 / (int64_t)s->fps
-								       : av_rescale_q(pts, s->st->time_base,
+								       : AV(av_rescale_q)(pts, s->st->time_base,
 										      (AVRational){ 1, 90000 });
 				s->scaled->pict_type = s->want_key ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
 				s->want_key = 0;
-				av_frame_unref(s->frame);
-				if ((rc = avcodec_send_frame(s->enc, s->scaled)) < 0)
+				AV(av_frame_unref)(s->frame);
+				if ((rc = AV(avcodec_send_frame)(s->enc, s->scaled)) < 0)
 					return rc;
 				continue;
 			}
 			if (rc == AVERROR_EOF) {
 				if (!s->draining) {
 					s->draining = 1;
-					avcodec_send_frame(s->enc, NULL);
+					AV(avcodec_send_frame)(s->enc, NULL);
 				}
 				continue;
 			}
 			if (rc != AVERROR(EAGAIN))
 				return rc;
 		} else if (s->bsf) {
-			av_packet_unref(s->out);
-			rc = av_bsf_receive_packet(s->bsf, s->out);
+			AV(av_packet_unref)(s->out);
+			rc = AV(av_bsf_receive_packet)(s->bsf, s->out);
 			if (rc == 0)
 				return emit(s, s->out, s->st->time_base, f);
 			if (rc == AVERROR_EOF)
@@ -308,25 +412,25 @@ int rv_media_next(struct rv_media_src *s, struct rv_media_frame *f)
 			continue;
 		}
 		/* read more input */
-		av_packet_unref(s->in);
-		rc = av_read_frame(s->fc, s->in);
+		AV(av_packet_unref)(s->in);
+		rc = AV(av_read_frame)(s->fc, s->in);
 		if (rc < 0) {
 			s->eof = 1;
 			if (s->dec)
-				avcodec_send_packet(s->dec, NULL);
+				AV(avcodec_send_packet)(s->dec, NULL);
 			else if (s->bsf)
-				av_bsf_send_packet(s->bsf, NULL);
+				AV(av_bsf_send_packet)(s->bsf, NULL);
 			continue;
 		}
 		if (s->in->stream_index != s->vidx)
 			continue;
 		if (s->dec) {
-			if ((rc = avcodec_send_packet(s->dec, s->in)) < 0 && rc != AVERROR(EAGAIN))
+			if ((rc = AV(avcodec_send_packet)(s->dec, s->in)) < 0 && rc != AVERROR(EAGAIN))
 				continue;	/* a damaged packet: skip it */
 		} else if (s->bsf) {
-			av_bsf_send_packet(s->bsf, s->in);
+			AV(av_bsf_send_packet)(s->bsf, s->in);
 		} else {	/* VP8 passes as it is */
-			av_packet_ref(s->out, s->in);
+			AV(av_packet_ref)(s->out, s->in);
 			return emit(s, s->out, s->st->time_base, f);
 		}
 	}
@@ -358,15 +462,15 @@ void rv_media_close(struct rv_media_src *s)
 {
 	if (!s)
 		return;
-	sws_freeContext(s->sws);
-	av_frame_free(&s->frame);
-	av_frame_free(&s->scaled);
-	av_packet_free(&s->in);
-	av_packet_free(&s->out);
-	av_bsf_free(&s->bsf);
-	avcodec_free_context(&s->dec);
-	avcodec_free_context(&s->enc);
-	avformat_close_input(&s->fc);
+	AV(sws_freeContext)(s->sws);
+	AV(av_frame_free)(&s->frame);
+	AV(av_frame_free)(&s->scaled);
+	AV(av_packet_free)(&s->in);
+	AV(av_packet_free)(&s->out);
+	AV(av_bsf_free)(&s->bsf);
+	AV(avcodec_free_context)(&s->dec);
+	AV(avcodec_free_context)(&s->enc);
+	AV(avformat_close_input)(&s->fc);
 	free(s);
 }
 
@@ -407,15 +511,18 @@ static size_t annexb_params(const uint8_t *p, size_t n, uint8_t *out, size_t cap
 int rv_media_sink_open(struct rv_media_sink **out, const char *path, const char *format,
 		       const char *codec, int w, int h, char *err, size_t errlen)
 {
+	int lrc = av_load(err, errlen);
+	if (lrc < 0)
+		return lrc;
 	struct rv_media_sink *k = calloc(1, sizeof *k);
 	if (!k)
 		return -ENOMEM;
 	const char *target = strcmp(path, "-") ? path : "pipe:1";
 	if (!format && !strcmp(path, "-"))
 		format = "matroska";
-	int rc = avformat_alloc_output_context2(&k->oc, NULL, format, target);
+	int rc = AV(avformat_alloc_output_context2)(&k->oc, NULL, format, target);
 	if (rc < 0 || !k->oc) {	/* an unknown extension: Matroska */
-		rc = avformat_alloc_output_context2(&k->oc, NULL, "matroska", target);
+		rc = AV(avformat_alloc_output_context2)(&k->oc, NULL, "matroska", target);
 		if (rc < 0) {
 			averr(rc, path, err, errlen);
 			free(k);
@@ -423,13 +530,13 @@ int rv_media_sink_open(struct rv_media_sink **out, const char *path, const char 
 		}
 	}
 	k->h264 = !strcmp(codec, "H264");
-	k->st = avformat_new_stream(k->oc, NULL);
+	k->st = AV(avformat_new_stream)(k->oc, NULL);
 	k->st->codecpar->codec_type = AVMEDIA_TYPE_VIDEO;
 	k->st->codecpar->codec_id = k->h264 ? AV_CODEC_ID_H264 : AV_CODEC_ID_VP8;
 	k->st->codecpar->width = w;
 	k->st->codecpar->height = h;
 	k->st->time_base = (AVRational){ 1, 90000 };
-	k->pkt = av_packet_alloc();
+	k->pkt = AV(av_packet_alloc)();
 	*out = k;
 	return 0;
 }
@@ -441,25 +548,25 @@ static int sink_start(struct rv_media_sink *k, const uint8_t *data, size_t len, 
 		uint8_t params[1024];
 		size_t n = annexb_params(data, len, params, sizeof params);
 		if (n) {
-			k->st->codecpar->extradata = av_mallocz(n + AV_INPUT_BUFFER_PADDING_SIZE);
+			k->st->codecpar->extradata = AV(av_mallocz)(n + AV_INPUT_BUFFER_PADDING_SIZE);
 			memcpy(k->st->codecpar->extradata, params, n);
 			k->st->codecpar->extradata_size = (int)n;
 		}
 	}
 	AVDictionary *o = NULL;
 	if (!strcmp(k->oc->oformat->name, "matroska") || !strcmp(k->oc->oformat->name, "webm")) {
-		av_dict_set(&o, "cluster_time_limit", "1000", 0);	/* crash-safe to about a second */
-		av_dict_set(&o, "live", "1", 0);
+		AV(av_dict_set)(&o, "cluster_time_limit", "1000", 0);	/* crash-safe to about a second */
+		AV(av_dict_set)(&o, "live", "1", 0);
 	}
 	if (!strcmp(k->oc->oformat->name, "mp4"))
-		av_dict_set(&o, "movflags", "frag_keyframe+empty_moov+default_base_moof", 0);
+		AV(av_dict_set)(&o, "movflags", "frag_keyframe+empty_moov+default_base_moof", 0);
 	k->oc->flags |= AVFMT_FLAG_FLUSH_PACKETS;
 	int rc = 0;
 	if (!(k->oc->oformat->flags & AVFMT_NOFILE))
-		rc = avio_open(&k->oc->pb, k->oc->url, AVIO_FLAG_WRITE);
+		rc = AV(avio_open)(&k->oc->pb, k->oc->url, AVIO_FLAG_WRITE);
 	if (rc >= 0)
-		rc = avformat_write_header(k->oc, &o);
-	av_dict_free(&o);
+		rc = AV(avformat_write_header)(k->oc, &o);
+	AV(av_dict_free)(&o);
 	if (rc < 0)
 		averr(rc, k->oc->url, err, errlen);
 	else
@@ -483,15 +590,15 @@ int rv_media_sink_write(struct rv_media_sink *k, const uint8_t *data, size_t len
 	if (pts <= k->last_pts)
 		pts = k->last_pts + 1;	/* strictly increasing for the muxer */
 	k->last_pts = pts;
-	av_packet_unref(k->pkt);
-	if (av_new_packet(k->pkt, (int)len) < 0)
+	AV(av_packet_unref)(k->pkt);
+	if (AV(av_new_packet)(k->pkt, (int)len) < 0)
 		return -ENOMEM;
 	memcpy(k->pkt->data, data, len);
-	k->pkt->pts = k->pkt->dts = av_rescale_q(pts, (AVRational){ 1, 90000 }, k->st->time_base);
+	k->pkt->pts = k->pkt->dts = AV(av_rescale_q)(pts, (AVRational){ 1, 90000 }, k->st->time_base);
 	k->pkt->stream_index = 0;
 	if (key)
 		k->pkt->flags |= AV_PKT_FLAG_KEY;
-	return av_interleaved_write_frame(k->oc, k->pkt);
+	return AV(av_interleaved_write_frame)(k->oc, k->pkt);
 }
 
 int rv_media_sink_close(struct rv_media_sink *k)
@@ -500,11 +607,11 @@ int rv_media_sink_close(struct rv_media_sink *k)
 	if (!k)
 		return 0;
 	if (k->started)
-		rc = av_write_trailer(k->oc);
+		rc = AV(av_write_trailer)(k->oc);
 	if (k->oc && !(k->oc->oformat->flags & AVFMT_NOFILE))
-		avio_closep(&k->oc->pb);
-	av_packet_free(&k->pkt);
-	avformat_free_context(k->oc);
+		AV(avio_closep)(&k->oc->pb);
+	AV(av_packet_free)(&k->pkt);
+	AV(avformat_free_context)(k->oc);
 	free(k);
 	return rc;
 }
