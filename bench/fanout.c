@@ -1,9 +1,16 @@
 /* fanout.c - fan-out load generator: 1 sender -> N receivers through a broker.
  *
  * Speaks raw MQTT 3.1.1 (--proto mqtt: CONNECT, SUBSCRIBE QoS 0 to one topic,
- * PUBLISH QoS 0) or the RV protocol (--proto rv: preface "RVP1", hello,
+ * PUBLISH QoS 0), the RV protocol (--proto rv: preface "RVP1", hello,
  * receivers join one group, the sender posts {"type":"msg","seq":N,
- * "group":G} + body and discards the server's ok replies).
+ * "group":G} + body and discards the server's ok replies), or RFC 6455
+ * WebSocket at /ws: --proto ws sends the payload as a masked text frame to
+ * a broadcast broker (every client gets every other client's messages);
+ * --proto sigws speaks rvsignal's JSON: after the server's welcome every
+ * client (sender too) joins room --topic, the sender posts
+ * {"type":"chat","room":R,"text":PAYLOAD} and receivers take PAYLOAD from the
+ * "text" of the chat the server relays (with "from" added). The upgrade's
+ * Sec-WebSocket-Accept is not checked (a 101 is enough for a bench).
  *
  * Every payload is 64 ASCII bytes by default: 16 hex digits of sequence
  * number, 16 hex digits of the send time (CLOCK_MONOTONIC ns), padding.
@@ -47,7 +54,8 @@
 #include <time.h>
 #include <unistd.h>
 
-enum proto { P_MQTT, P_RV };
+enum proto { P_MQTT, P_RV, P_WS, P_SIGWS };
+static const char *const proto_names[] = { "mqtt", "rv", "ws", "sigws" };
 
 static struct {
 	enum proto proto;
@@ -94,6 +102,8 @@ static int epfd = -1;
 
 static uint64_t sent;          /* last sequence number queued by the sender */
 static uint64_t deliveries;    /* all deliveries to all receivers */
+static uint64_t rx_bytes;      /* wire bytes the receivers read (after the handshakes) */
+static size_t msg_bytes;       /* wire size of the last message the sender built */
 static uint64_t lost, reordered, bad, srv_errors, short_delivered, acks;
 static int fatal;
 static char fatal_msg[256];
@@ -233,10 +243,69 @@ static int json_int(const char *h, size_t n, const char *key, long long *out)
 
 /* ---- packet framing ---------------------------------------------------- */
 
+static int is_ws(void)
+{
+	return opt.proto == P_WS || opt.proto == P_SIGWS;
+}
+
+/* A WebSocket frame from the server: unmasked, unfragmented. *OFF is the
+ * header size. */
+static long ws_frame_len(const uint8_t *p, size_t n, size_t *off)
+{
+	if (n < 2)
+		return 0;
+	uint64_t len = p[1] & 127;
+	size_t h = 2;
+	if (!(p[0] & 0x80) || (p[1] & 0x80))
+		return -1;
+	if (len == 126) {
+		if (n < 4)
+			return 0;
+		len = ((uint64_t)p[2] << 8) | p[3];
+		h = 4;
+	} else if (len == 127) {
+		if (n < 10)
+			return 0;
+		len = 0;
+		for (int i = 2; i < 10; i++)
+			len = (len << 8) | p[i];
+		h = 10;
+	}
+	if (len > INCAP - h)
+		return -1;
+	*off = h;
+	if (h + len > n)
+		return 0;
+	return (long)(h + len);
+}
+
+/* A client frame (masked, as RFC 6455 requires) with opcode OP; N < 65536. */
+static size_t ws_frame(uint8_t *out, int op, const void *data, size_t n)
+{
+	static const uint8_t mask[4] = { 0x3a, 0x91, 0x5c, 0xe7 };
+	const uint8_t *d = data;
+	size_t h = 0;
+	out[h++] = (uint8_t)(0x80 | op);
+	if (n < 126) {
+		out[h++] = (uint8_t)(0x80 | n);
+	} else {
+		out[h++] = 0x80 | 126;
+		out[h++] = (uint8_t)(n >> 8);
+		out[h++] = (uint8_t)n;
+	}
+	memcpy(out + h, mask, 4);
+	h += 4;
+	for (size_t i = 0; i < n; i++)
+		out[h + i] = d[i] ^ mask[i & 3];
+	return h + n;
+}
+
 /* Size of the whole packet at the start of P[0..N): > 0, 0 = need more,
  * -1 = malformed / over cap. *OFF is where the variable part starts. */
 static long pkt_len(const uint8_t *p, size_t n, size_t *off)
 {
+	if (is_ws())
+		return ws_frame_len(p, n, off);
 	if (opt.proto == P_MQTT) {
 		if (n < 2)
 			return 0;
@@ -324,6 +393,14 @@ static size_t build_msg(uint8_t *out, uint64_t seq, uint64_t t)
 		memcpy(out + i, pl, (size_t)opt.payload);
 		return i + (size_t)opt.payload;
 	}
+	if (opt.proto == P_WS)
+		return ws_frame(out, 1, pl, (size_t)opt.payload);
+	if (opt.proto == P_SIGWS) {
+		char js[1200];
+		int n = snprintf(js, sizeof js, "{\"type\":\"chat\",\"room\":\"%s\",\"text\":\"%.*s\"}",
+				 opt.topic, opt.payload, pl);
+		return ws_frame(out, 1, js, (size_t)n);
+	}
 	char hdr[256];
 	size_t len;
 	snprintf(hdr, sizeof hdr, "{\"type\":\"msg\",\"seq\":%" PRIu64 ",\"group\":\"%s\"}", seq, opt.topic);
@@ -369,6 +446,25 @@ static void send_all(int fd, const void *p, size_t n)
 	}
 }
 
+/* Append what the server sent to C->in, waiting until DEADLINE at most. */
+static void read_some(struct conn *c, uint64_t deadline)
+{
+	uint64_t t = now_ns();
+	if (t >= deadline)
+		die("%s", "handshake timeout (5 s)");
+	struct pollfd pf = { .fd = c->fd, .events = POLLIN };
+	int r = poll(&pf, 1, (int)((deadline - t) / 1000000 + 1));
+	if (r <= 0)
+		return;
+	ssize_t n = read(c->fd, c->in + c->inlen, INCAP - c->inlen);
+	if (n == 0)
+		die("%s", "server closed the connection during handshake");
+	if (n < 0 && errno != EINTR && errno != EAGAIN)
+		die("read during handshake: %s", strerror(errno));
+	if (n > 0)
+		c->inlen += (size_t)n;
+}
+
 /* Wait (up to 5 s) for one whole packet at the start of C->in; returns its
  * length (the caller consumes it with consume()). */
 static size_t wait_packet(struct conn *c, size_t *off)
@@ -380,20 +476,7 @@ static size_t wait_packet(struct conn *c, size_t *off)
 			die("%s", "malformed packet from server during handshake");
 		if (l > 0)
 			return (size_t)l;
-		uint64_t t = now_ns();
-		if (t >= deadline)
-			die("%s", "handshake timeout (5 s)");
-		struct pollfd pf = { .fd = c->fd, .events = POLLIN };
-		int r = poll(&pf, 1, (int)((deadline - t) / 1000000 + 1));
-		if (r <= 0)
-			continue;
-		ssize_t n = read(c->fd, c->in + c->inlen, INCAP - c->inlen);
-		if (n == 0)
-			die("%s", "server closed the connection during handshake");
-		if (n < 0 && errno != EINTR && errno != EAGAIN)
-			die("read during handshake: %s", strerror(errno));
-		if (n > 0)
-			c->inlen += (size_t)n;
+		read_some(c, deadline);
 	}
 }
 
@@ -515,6 +598,82 @@ static void rv_handshake(struct conn *c, int join)
 	rv_wait(c, "ok", 1);
 }
 
+/* HTTP upgrade to WebSocket at /ws; frames that follow the 101 stay in C->in. */
+static void ws_upgrade(struct conn *c)
+{
+	char req[512];
+	int n = snprintf(req, sizeof req,
+			 "GET /ws HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+			 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+			 opt.host, opt.port);
+	send_all(c->fd, req, (size_t)n);
+	uint64_t deadline = now_ns() + 5000000000ull;
+	for (;;) {
+		const uint8_t *e = memmem(c->in, c->inlen, "\r\n\r\n", 4);
+		if (e) {
+			if (c->inlen < 12 || memcmp(c->in, "HTTP/1.1 101", 12) != 0) {
+				const uint8_t *eol = memchr(c->in, '\r', (size_t)(e - c->in) + 1);
+				char m[128];
+				snprintf(m, sizeof m, "%.*s", (int)(eol - c->in > 100 ? 100 : eol - c->in),
+					 (const char *)c->in);
+				die("WebSocket upgrade refused: %s", m);
+			}
+			consume(c, (size_t)(e + 4 - c->in));
+			return;
+		}
+		if (c->inlen > 16384)
+			die("%s", "WebSocket upgrade: response head too long");
+		read_some(c, deadline);
+	}
+}
+
+/* rvsignal: wait for a text frame whose "type" is WANT; others are skipped. */
+static void sigws_wait(struct conn *c, const char *want)
+{
+	for (;;) {
+		size_t off;
+		size_t l = wait_packet(c, &off);
+		const char *h = (const char *)c->in + off;
+		size_t hl = l - off;
+		char type[32] = "";
+		if ((c->in[0] & 15) == 1)
+			json_str(h, hl, "type", type, sizeof type);
+		if (!strcmp(type, "error")) {
+			char m[400];
+			snprintf(m, sizeof m, "%.*s", (int)(hl > 300 ? 300 : hl), h);
+			die("rvsignal refused: %s", m);
+		}
+		consume(c, l);
+		if (!strcmp(type, want))
+			return;
+	}
+}
+
+static void sigws_handshake(struct conn *c)
+{
+	uint8_t b[512];
+	char js[256];
+	ws_upgrade(c);
+	sigws_wait(c, "welcome");
+	if (c->idx < 0)
+		snprintf(js, sizeof js, "{\"type\":\"join\",\"room\":\"%s\",\"name\":\"s\"}", opt.topic);
+	else
+		snprintf(js, sizeof js, "{\"type\":\"join\",\"room\":\"%s\",\"name\":\"r%d\"}", opt.topic, c->idx);
+	send_all(c->fd, b, ws_frame(b, 1, js, strlen(js)));
+	sigws_wait(c, "state");
+}
+
+/* Connect C (idx < 0: the sender) and make it a receiver or the sender. */
+static void handshake(struct conn *c)
+{
+	switch (opt.proto) {
+	case P_MQTT: mqtt_handshake(c, c->idx >= 0); break;
+	case P_RV: rv_handshake(c, c->idx >= 0); break;
+	case P_WS: ws_upgrade(c); break;
+	case P_SIGWS: sigws_handshake(c); break;
+	}
+}
+
 /* ---- event loop ---------------------------------------------------------- */
 
 static void set_nonblock(int fd)
@@ -578,6 +737,18 @@ static void flush_out(struct conn *c)
 	}
 }
 
+/* Queue N bytes on C and write what the kernel takes now. */
+static void conn_queue(struct conn *c, const void *p, size_t n)
+{
+	if (out_reserve(c, n) < 0) {
+		set_fatal("output backlog over its cap", c->idx);
+		return;
+	}
+	memcpy(c->out + c->outlen, p, n);
+	c->outlen += n;
+	flush_out(c);
+}
+
 static void delivery(struct conn *c, const uint8_t *pl, size_t n, uint64_t t_rx)
 {
 	uint64_t seq, ts;
@@ -608,9 +779,65 @@ static void delivery(struct conn *c, const uint8_t *pl, size_t n, uint64_t t_rx)
 	}
 }
 
+static void server_error(struct conn *c, const char *h, size_t hl)
+{
+	if (srv_errors++ < 5)
+		fprintf(stderr, "fanout: server said on connection %d: %.*s\n", c->idx,
+			(int)(hl > 300 ? 300 : hl), h);
+}
+
+/* rvsignal: one JSON text message H[0..N). */
+static void sigws_text(struct conn *c, const char *h, size_t n, uint64_t t_rx)
+{
+	char type[16] = "";
+	json_str(h, n, "type", type, sizeof type);
+	if (!strcmp(type, "chat")) {
+		const char *q = json_find(h, n, "text"), *e;
+		if (c->idx < 0 || !q || *q != '"' || !json_find(h, n, "from") ||
+		    !(e = memchr(q + 1, '"', (size_t)(h + n - q - 1)))) {
+			bad++;
+			return;
+		}
+		delivery(c, (const uint8_t *)q + 1, (size_t)(e - q - 1), t_rx);
+	} else if (!strcmp(type, "error")) {
+		server_error(c, h, n);
+	}
+	/* joined/left and other events: ignored */
+}
+
+/* One whole WebSocket frame P[0..L), payload from OFF. */
+static void ws_packet(struct conn *c, const uint8_t *p, size_t l, size_t off, uint64_t t_rx)
+{
+	uint8_t b[160];
+	switch (p[0] & 15) {
+	case 1: /* text */
+		if (opt.proto == P_SIGWS)
+			sigws_text(c, (const char *)p + off, l - off, t_rx);
+		else if (c->idx >= 0)
+			delivery(c, p + off, l - off, t_rx);
+		else
+			bad++;
+		break;
+	case 8:
+		set_fatal("server closed the WebSocket", c->idx);
+		break;
+	case 9: /* ping: pong with the same data (at most 125 bytes) */
+		conn_queue(c, b, ws_frame(b, 10, p + off, l - off));
+		break;
+	case 10:
+		break;
+	default:
+		bad++;
+	}
+}
+
 /* Handle one whole packet P[0..L) from connection C. */
 static void packet(struct conn *c, const uint8_t *p, size_t l, size_t off, uint64_t t_rx)
 {
+	if (is_ws()) {
+		ws_packet(c, p, l, off, t_rx);
+		return;
+	}
 	if (opt.proto == P_MQTT) {
 		if ((p[0] & 0xf0) != 0x30)
 			return; /* PINGRESP etc. */
@@ -649,17 +876,11 @@ static void packet(struct conn *c, const uint8_t *p, size_t l, size_t off, uint6
 		uint8_t b[64];
 		size_t bl;
 		rv_frame(b, &bl, "{\"type\":\"pong\"}", NULL, 0);
-		if (out_reserve(c, bl) == 0) {
-			memcpy(c->out + c->outlen, b, bl);
-			c->outlen += bl;
-			flush_out(c);
-		}
+		conn_queue(c, b, bl);
 		return;
 	}
 	if (!strcmp(type, "error") || !strcmp(type, "bye")) {
-		if (srv_errors++ < 5)
-			fprintf(stderr, "fanout: server said on connection %d: %.*s\n", c->idx,
-				(int)(hl > 300 ? 300 : hl), h);
+		server_error(c, h, hl);
 		if (!strcmp(type, "bye"))
 			set_fatal("server said bye", c->idx);
 	}
@@ -681,6 +902,8 @@ static void on_readable(struct conn *c)
 	}
 	uint64_t t_rx = latency_mode ? now_ns() : 0;
 	c->inlen += (size_t)n;
+	if (c->idx >= 0)
+		rx_bytes += (uint64_t)n;
 	size_t pos = 0;
 	for (;;) {
 		size_t off;
@@ -713,7 +936,8 @@ static int queue_msg(uint64_t t)
 	if (out_reserve(&snd, 1200) < 0)
 		return -1;
 	sent++;
-	snd.outlen += build_msg(snd.out + snd.outlen, sent, t);
+	msg_bytes = build_msg(snd.out + snd.outlen, sent, t);
+	snd.outlen += msg_bytes;
 	return 0;
 }
 
@@ -767,7 +991,7 @@ static uint64_t pctl(double q)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: fanout --proto mqtt|rv --port PORT [options]\n"
+		"usage: fanout --proto mqtt|rv|ws|sigws --port PORT [options]\n"
 		"  --host ADDR      target, 127.0.0.0/8 only (127.0.0.1)\n"
 		"  --subs N         receivers (100)\n"
 		"  --window N       closed loop: max messages outstanding to the slowest receiver (256)\n"
@@ -776,7 +1000,7 @@ static void usage(void)
 		"  --warmup S       seconds before the window (2)\n"
 		"  --duration S     measured window in seconds (8)\n"
 		"  --rate R         open-loop latency mode: R single sends per second\n"
-		"  --topic NAME     MQTT topic / RV group (bench)\n"
+		"  --topic NAME     MQTT topic / RV group / rvsignal room (bench)\n"
 		"  --pid PID        also report this process's CPU over the window\n"
 		"  --max-time S     hard stop (warmup + duration + 30)\n");
 	exit(2);
@@ -789,12 +1013,12 @@ int main(int argc, char **argv)
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 #define ARG(name) (!strcmp(a, name) && v && (i++, 1))
 		if (ARG("--proto")) {
-			if (!strcmp(v, "mqtt"))
-				opt.proto = P_MQTT;
-			else if (!strcmp(v, "rv"))
-				opt.proto = P_RV;
-			else
+			size_t k = 0;
+			while (k < sizeof proto_names / sizeof *proto_names && strcmp(v, proto_names[k]))
+				k++;
+			if (k == sizeof proto_names / sizeof *proto_names)
 				usage();
+			opt.proto = (enum proto)k;
 		} else if (ARG("--host"))
 			snprintf(opt.host, sizeof opt.host, "%s", v);
 		else if (ARG("--port"))
@@ -850,16 +1074,10 @@ int main(int argc, char **argv)
 		die("%s", "out of memory");
 	for (int i = 0; i < opt.subs; i++) {
 		conn_init(&rcv[i], i);
-		if (opt.proto == P_MQTT)
-			mqtt_handshake(&rcv[i], 1);
-		else
-			rv_handshake(&rcv[i], 1);
+		handshake(&rcv[i]);
 	}
 	conn_init(&snd, -1);
-	if (opt.proto == P_MQTT)
-		mqtt_handshake(&snd, 0);
-	else
-		rv_handshake(&snd, 0);
+	handshake(&snd);
 	int one = 1;
 	setsockopt(snd.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 
@@ -900,7 +1118,7 @@ int main(int argc, char **argv)
 	lat_from_ns = t_win0;
 	lat_to_ns = t_win1;
 	int phase = 0; /* 0 warm-up, 1 window, 2 drain */
-	uint64_t d0 = 0, d1 = 0, s0 = 0, s1 = 0, a0 = 0, a1 = 0;
+	uint64_t d0 = 0, d1 = 0, s0 = 0, s1 = 0, a0 = 0, a1 = 0, r0 = 0, r1 = 0;
 	double c0 = 0, c1 = 0, b0 = -1, b1 = -1;
 	int sender_capped = 0;
 	struct epoll_event evs[256];
@@ -909,11 +1127,11 @@ int main(int argc, char **argv)
 		uint64_t t = now_ns();
 		if (phase == 0 && t >= t_win0) {
 			phase = 1;
-			a0 = t, d0 = deliveries, s0 = sent, c0 = cpu_self(), b0 = cpu_pid(opt.pid);
+			a0 = t, d0 = deliveries, s0 = sent, r0 = rx_bytes, c0 = cpu_self(), b0 = cpu_pid(opt.pid);
 		}
 		if (phase == 1 && t >= t_win1) {
 			phase = 2;
-			a1 = t, d1 = deliveries, s1 = sent, c1 = cpu_self(), b1 = cpu_pid(opt.pid);
+			a1 = t, d1 = deliveries, s1 = sent, r1 = rx_bytes, c1 = cpu_self(), b1 = cpu_pid(opt.pid);
 			if (tfd >= 0) {
 				close(tfd); /* also leaves the epoll set */
 				tfd = -1;
@@ -968,9 +1186,9 @@ int main(int argc, char **argv)
 		}
 	}
 	if (phase < 2) {
-		a1 = now_ns(), d1 = deliveries, s1 = sent, c1 = cpu_self(), b1 = cpu_pid(opt.pid);
+		a1 = now_ns(), d1 = deliveries, s1 = sent, r1 = rx_bytes, c1 = cpu_self(), b1 = cpu_pid(opt.pid);
 		if (phase == 0)
-			a0 = a1, d0 = d1, s0 = s1, c0 = c1, b0 = b1;
+			a0 = a1, d0 = d1, s0 = s1, r0 = r1, c0 = c1, b0 = b1;
 	}
 	/* anything still missing after the drain is lost */
 	uint64_t missing = 0;
@@ -985,7 +1203,7 @@ int main(int argc, char **argv)
 	int ok = !fatal && !lost && !reordered && !bad && !missing && !srv_errors && !sender_capped;
 
 	printf("INFO proto=%s mode=%s subs=%d window=%d lowat=%d payload=%d rate=%.0f warmup=%.1f duration=%.1f\n",
-	       opt.proto == P_MQTT ? "mqtt" : "rv", latency_mode ? "latency" : "saturation",
+	       proto_names[opt.proto], latency_mode ? "latency" : "saturation",
 	       opt.subs, opt.window, latency_mode ? 0 : opt.lowat, opt.payload, opt.rate,
 	       opt.warmup, opt.duration);
 	printf("INFO window_s=%.3f sent=%" PRIu64 " deliveries=%" PRIu64 " lost=%" PRIu64
@@ -995,6 +1213,9 @@ int main(int argc, char **argv)
 	       fatal ? " fatal=" : "", fatal ? fatal_msg : "");
 	if (fatal)
 		fprintf(stderr, "fanout: %s\n", fatal_msg);
+	/* wire bytes: one message as sent, and what receivers read per delivery */
+	printf("INFO msg_wire_bytes=%zu delivery_wire_bytes=%.1f\n", msg_bytes,
+	       d1 > d0 ? (double)(r1 - r0) / (double)(d1 - d0) : 0.0);
 	if (sender_capped)
 		printf("INFO sender backlog hit its cap %d times (the broker could not keep up)\n", sender_capped);
 	printf("RESULT ok=%d deliveries_per_s=%.0f publishes_per_s=%.0f gen_cpu=%.1f broker_cpu=%.1f",

@@ -4,13 +4,16 @@
  *                 subscription), wait for CONNACK.
  *   --proto rv:   preface "RVP1" + hello {"type":"hello","id":"idleN",
  *                 "role":"recv","version":1}, wait for the welcome frame.
+ *   --proto ws:   WebSocket upgrade (GET /ws), wait for the 101.
+ *   --proto sigws: the same, then wait for rvsignal's {"type":"welcome"}
+ *                 text frame.
  *
  * With --pid PID it also measures that process's memory: it makes --warm
  * (10) connections, closes them, waits a second, reads VmRSS from
  * /proc/PID/status, opens the N connections, waits --settle (2) seconds,
  * reads VmRSS again and prints FIGURE rss_per_conn_bytes=(after-before)/N.
  *
- * Then it keeps the connections open (answering RV keepalive pings) until
+ * Then it keeps the connections open (answering RV and WebSocket pings) until
  * --hold seconds pass (0 = until stdin reaches EOF or SIGINT/SIGTERM), and
  * reports how many the server closed. RLIMIT_NOFILE is raised to its hard
  * limit. Only 127.0.0.0/8 targets are accepted. Standalone C11, no librv. */
@@ -33,7 +36,9 @@
 #include <time.h>
 #include <unistd.h>
 
-static int proto_rv;
+enum proto { I_MQTT, I_RV, I_WS, I_SIGWS };
+static const char *const proto_names[] = { "mqtt", "rv", "ws", "sigws" };
+static enum proto proto;
 static char host[64] = "127.0.0.1";
 static int port, nconn = 10000, warm = 10, pid;
 static double settle = 2.0, hold = 0;
@@ -86,32 +91,6 @@ static size_t rv_frame(uint8_t *out, const char *hdr)
 	return 8 + hl;
 }
 
-static int read_full(int fd, uint8_t *b, size_t n, int i)
-{
-	size_t got = 0;
-	double deadline = now_s() + 5.0;
-	while (got < n) {
-		struct pollfd pf = { .fd = fd, .events = POLLIN };
-		int ms = (int)((deadline - now_s()) * 1000);
-		if (ms <= 0)
-			fail("handshake timeout (5 s)", i);
-		if (poll(&pf, 1, ms) <= 0)
-			continue;
-		ssize_t r = read(fd, b + got, n - got);
-		if (r == 0) {
-			errno = 0;
-			fail("server closed the connection during handshake", i);
-		}
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			fail("read", i);
-		}
-		got += (size_t)r;
-	}
-	return 0;
-}
-
 static void write_full(int fd, const uint8_t *b, size_t n, int i)
 {
 	while (n) {
@@ -123,6 +102,115 @@ static void write_full(int fd, const uint8_t *b, size_t n, int i)
 		}
 		b += w;
 		n -= (size_t)w;
+	}
+}
+
+/* Read at most N bytes into B (waiting until DEADLINE); returns how many. */
+static size_t read_some(int fd, uint8_t *b, size_t n, double deadline, int i)
+{
+	for (;;) {
+		struct pollfd pf = { .fd = fd, .events = POLLIN };
+		int ms = (int)((deadline - now_s()) * 1000);
+		if (ms <= 0) {
+			errno = 0;
+			fail("handshake timeout (5 s)", i);
+		}
+		if (poll(&pf, 1, ms) <= 0)
+			continue;
+		ssize_t r = read(fd, b, n);
+		if (r == 0) {
+			errno = 0;
+			fail("server closed the connection during handshake", i);
+		}
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			fail("read", i);
+		}
+		return (size_t)r;
+	}
+}
+
+static int read_full(int fd, uint8_t *b, size_t n, int i)
+{
+	size_t got = 0;
+	double deadline = now_s() + 5.0;
+	while (got < n)
+		got += read_some(fd, b + got, n - got, deadline, i);
+	return 0;
+}
+
+/* A masked client frame with opcode OP and N (< 126) bytes of DATA. */
+static size_t ws_frame(uint8_t *out, int op, const uint8_t *data, size_t n)
+{
+	static const uint8_t mask[4] = { 0x3a, 0x91, 0x5c, 0xe7 };
+	out[0] = (uint8_t)(0x80 | op);
+	out[1] = (uint8_t)(0x80 | n);
+	memcpy(out + 2, mask, 4);
+	for (size_t k = 0; k < n; k++)
+		out[6 + k] = data[k] ^ mask[k & 3];
+	return 6 + n;
+}
+
+/* Upgrade FD to WebSocket at /ws; with WELCOME, also wait for the first text
+ * frame and check that it is rvsignal's welcome. */
+static void ws_open(int fd, int welcome, int i)
+{
+	char req[256];
+	int n = snprintf(req, sizeof req,
+			 "GET /ws HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+			 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+			 host, port);
+	write_full(fd, (const uint8_t *)req, (size_t)n, i);
+	uint8_t b[8192];
+	size_t have = 0, head = 0;
+	double deadline = now_s() + 5.0;
+	for (;;) {
+		const uint8_t *e = memmem(b, have, "\r\n\r\n", 4);
+		if (e) {
+			head = (size_t)(e + 4 - b);
+			break;
+		}
+		if (have == sizeof b) {
+			errno = 0;
+			fail("WebSocket upgrade: response head too long", i);
+		}
+		have += read_some(fd, b + have, sizeof b - have, deadline, i);
+	}
+	if (head < 12 || memcmp(b, "HTTP/1.1 101", 12) != 0) {
+		const uint8_t *eol = memchr(b, '\r', head);
+		printf("ERROR connection %d: upgrade refused: %.*s\n", i, (int)(eol - b), (char *)b);
+		exit(1);
+	}
+	if (!welcome)
+		return;
+	/* one unmasked text frame; the welcome is far below 64 KiB */
+	size_t flen = 0, fh = 0;
+	for (;;) {
+		size_t avail = have - head;
+		const uint8_t *f = b + head;
+		if (avail >= 2) {
+			fh = (f[1] & 127) == 126 ? 4 : 2;
+			if ((f[1] & 127) == 127 || (f[0] & 15) != 1) {
+				errno = 0;
+				fail("unexpected frame instead of welcome", i);
+			}
+			if (avail >= fh) {
+				flen = fh == 2 ? (size_t)(f[1] & 127) : ((size_t)f[2] << 8 | f[3]);
+				if (head + fh + flen > sizeof b) {
+					errno = 0;
+					fail("welcome frame too large", i);
+				}
+				if (avail >= fh + flen)
+					break;
+			}
+		}
+		have += read_some(fd, b + have, sizeof b - have, deadline, i);
+	}
+	const char *t = (const char *)b + head + fh;
+	if (!memmem(t, flen, "\"welcome\"", 9)) {
+		printf("ERROR connection %d: expected welcome, got %.*s\n", i, (int)(flen > 200 ? 200 : flen), t);
+		exit(1);
 	}
 }
 
@@ -142,7 +230,9 @@ static int open_one(int i, const char *idprefix)
 	uint8_t b[512];
 	char id[64];
 	snprintf(id, sizeof id, "%s%d", idprefix, i);
-	if (proto_rv) {
+	if (proto == I_WS || proto == I_SIGWS) {
+		ws_open(fd, proto == I_SIGWS, i);
+	} else if (proto == I_RV) {
 		char hdr[256];
 		snprintf(hdr, sizeof hdr, "{\"type\":\"hello\",\"id\":\"%s\",\"role\":\"recv\",\"version\":1}", id);
 		memcpy(b, "RVP1", 4);
@@ -190,7 +280,7 @@ static int open_one(int i, const char *idprefix)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: idle --proto mqtt|rv --port PORT [--host 127.0.0.1] [-n 10000]\n"
+	fprintf(stderr, "usage: idle --proto mqtt|rv|ws|sigws --port PORT [--host 127.0.0.1] [-n 10000]\n"
 			"            [--pid PID] [--warm 10] [--settle 2] [--hold SECONDS]\n");
 	exit(2);
 }
@@ -203,9 +293,12 @@ int main(int argc, char **argv)
 			usage();
 		i++;
 		if (!strcmp(a, "--proto")) {
-			if (strcmp(v, "rv") && strcmp(v, "mqtt"))
+			size_t k = 0;
+			while (k < sizeof proto_names / sizeof *proto_names && strcmp(v, proto_names[k]))
+				k++;
+			if (k == sizeof proto_names / sizeof *proto_names)
 				usage();
-			proto_rv = !strcmp(v, "rv");
+			proto = (enum proto)k;
 		} else if (!strcmp(a, "--host"))
 			snprintf(host, sizeof host, "%s", v);
 		else if (!strcmp(a, "--port"))
@@ -295,17 +388,22 @@ int main(int argc, char **argv)
 				epoll_ctl(ep, EPOLL_CTL_DEL, fds[i], NULL);
 				close(fds[i]);
 				fds[i] = -1;
-			} else if (r > 0 && proto_rv && memmem(buf, (size_t)r, "\"ping\"", 6)) {
+			} else if (r > 0 && proto == I_RV && memmem(buf, (size_t)r, "\"ping\"", 6)) {
 				uint8_t p[64];
 				size_t pl = rv_frame(p, "{\"type\":\"pong\"}");
 				ssize_t w = write(fds[i], p, pl);
+				(void)w;
+			} else if (r >= 2 && (proto == I_WS || proto == I_SIGWS) && buf[0] == 0x89 &&
+				   (buf[1] & 127) < 126 && (size_t)r >= 2u + (buf[1] & 127)) {
+				uint8_t p[160]; /* a ping: pong with its data */
+				ssize_t w = write(fds[i], p, ws_frame(p, 10, buf + 2, buf[1] & 127));
 				(void)w;
 			}
 		}
 		if (first) {
 			first = 0;
 			printf("INFO proto=%s connections=%d connect_s=%.2f closed_by_server=%d\n",
-			       proto_rv ? "rv" : "mqtt", nconn, t1 - t0, closed);
+			       proto_names[proto], nconn, t1 - t0, closed);
 			if (pid) {
 				printf("INFO rss_before_kb=%ld rss_after_kb=%ld\n", before, after);
 				printf("FIGURE rss_per_conn_bytes=%.0f\n",

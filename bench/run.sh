@@ -38,63 +38,9 @@ LOWAT=${LOWAT:-4096}
 WATCHDOG=${WATCHDOG:-600}
 RESDIR=$ROOT/bench/results
 
-TMP=$(mktemp -d /tmp/rvbench.XXXXXX)
-PIDS=()
-WATCH_PID=
-STATUS=0
-
-say() { printf '%s\n' "$*" >&2; }
-
-# shellcheck disable=SC2317 # called from the EXIT trap
-cleanup() {
-	local p i
-	for p in "${PIDS[@]}"; do
-		kill -TERM "$p" 2>/dev/null
-	done
-	for p in "${PIDS[@]}"; do
-		for i in $(seq 1 30); do
-			kill -0 "$p" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$p" 2>/dev/null
-	done
-	[ -n "$WATCH_PID" ] && kill "$WATCH_PID" 2>/dev/null
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'say "bench: interrupted"; exit 2' INT TERM
-
-# Whole-run watchdog: TERM this script (the EXIT trap then stops everything it started).
-# (a loop of short sleeps, so that killing it at exit leaves nothing behind for long)
-(
-	end=$((SECONDS + WATCHDOG))
-	while [ "$SECONDS" -lt "$end" ]; do sleep 1; done
-	say "bench: watchdog: run exceeded ${WATCHDOG}s"
-	kill -TERM $$
-) 2>/dev/null &
-WATCH_PID=$!
-
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-NOFILE=$(ulimit -n)
-if [ "$NOFILE" != unlimited ] && [ "$NOFILE" -lt $((IDLE_N + 200)) ]; then
-	say "bench: ulimit -n is $NOFILE; idle test reduced to $((NOFILE - 200)) connections"
-	IDLE_N=$((NOFILE - 200))
-fi
-
-if [ "$PIN" = 1 ] && command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
-	PIN_SRV=(taskset -c 0)
-	PIN_GEN=(taskset -c 1)
-else
-	PIN_SRV=()
-	PIN_GEN=()
-fi
-
-for b in fanout idle; do
-	if [ ! -x "$BIN/$b" ]; then
-		say "bench: building $BIN/$b"
-		make -C "$ROOT" --no-print-directory bench-bins >/dev/null || { say "bench: build failed"; exit 2; }
-	fi
-done
+# shellcheck source=bench/common.sh
+. "$ROOT/bench/common.sh"
+bench_init bench
 
 mkdir -p "$RESDIR"
 LOG=$RESDIR/latest.log

@@ -1,0 +1,68 @@
+# bench/common.sh - what the benchmark scripts share, sourced after they set
+# ROOT, BIN, PIN, WATCHDOG and (for idle tests) IDLE_N: a temporary folder,
+# every started process stopped at exit (add PIDs to PIDS), a whole-run
+# watchdog, the file limit raised, CPU pinning and the generators built.
+# Call: bench_init NAME
+# shellcheck shell=bash
+
+say() { printf '%s\n' "$*" >&2; }
+
+# shellcheck disable=SC2317 # called from the EXIT trap
+bench_cleanup() {
+	local p i
+	for p in "${PIDS[@]}"; do
+		kill -TERM "$p" 2>/dev/null
+	done
+	for p in "${PIDS[@]}"; do
+		for i in $(seq 1 30); do
+			kill -0 "$p" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$p" 2>/dev/null
+	done
+	[ -n "$WATCH_PID" ] && kill "$WATCH_PID" 2>/dev/null
+	rm -rf "$TMP"
+}
+
+bench_init() {
+	BENCH_NAME=$1
+	TMP=$(mktemp -d "/tmp/rv$BENCH_NAME.XXXXXX")
+	PIDS=()
+	WATCH_PID=
+	STATUS=0
+	trap bench_cleanup EXIT
+	trap 'say "$BENCH_NAME: interrupted"; exit 2' INT TERM
+
+	# Whole-run watchdog: TERM this script (the EXIT trap then stops everything
+	# it started); a loop of short sleeps, so that killing it leaves nothing.
+	(
+		end=$((SECONDS + WATCHDOG))
+		while [ "$SECONDS" -lt "$end" ]; do sleep 1; done
+		say "$BENCH_NAME: watchdog: run exceeded ${WATCHDOG}s"
+		kill -TERM $$
+	) 2>/dev/null &
+	WATCH_PID=$!
+
+	ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+	NOFILE=$(ulimit -n)
+	if [ -n "${IDLE_N:-}" ] && [ "$NOFILE" != unlimited ] && [ "$NOFILE" -lt $((IDLE_N + 200)) ]; then
+		say "$BENCH_NAME: ulimit -n is $NOFILE; idle test reduced to $((NOFILE - 200)) connections"
+		IDLE_N=$((NOFILE - 200))
+	fi
+
+	if [ "$PIN" = 1 ] && command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+		PIN_SRV=(taskset -c 0)
+		PIN_GEN=(taskset -c 1)
+	else
+		PIN_SRV=()
+		PIN_GEN=()
+	fi
+
+	local b
+	for b in fanout idle; do
+		if [ ! -x "$BIN/$b" ]; then
+			say "$BENCH_NAME: building $BIN/$b"
+			make -C "$ROOT" --no-print-directory bench-bins >/dev/null || { say "$BENCH_NAME: build failed"; exit 2; }
+		fi
+	done
+}
