@@ -1,5 +1,6 @@
 /* server.c - listeners, connections, protocol sniffing, timeouts, shutdown. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -368,6 +369,10 @@ static void server_finish(struct server *srv)
 	uv_close((uv_handle_t *)&srv->stop_timer, NULL);
 	uv_close((uv_handle_t *)&srv->sigint, NULL);
 	uv_close((uv_handle_t *)&srv->sigterm, NULL);
+	/* The process ends in a moment: a signal repeated now (timeout(1)
+	 * sends one to the child and again to its group) must not kill it. */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
 	flow_close(srv);
 	rv_io_close(&srv->io);
 }

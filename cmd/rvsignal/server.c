@@ -2,6 +2,7 @@
  * room page, health, metrics, stats), WebSocket at /ws, and the raw-TCP
  * broker's newline-delimited JSON. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -476,6 +477,10 @@ static void sig_finish(struct sig *g)
 	uv_close((uv_handle_t *)&g->sweep, NULL);
 	uv_close((uv_handle_t *)&g->sigint, NULL);
 	uv_close((uv_handle_t *)&g->sigterm, NULL);
+	/* The process ends in a moment: a signal repeated now (timeout(1)
+	 * sends one to the child and again to its group) must not kill it. */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
 	rv_io_close(&g->io);
 }
 
