@@ -13,12 +13,14 @@ static void feed_lines(struct rv_input *in, const char *p, size_t n)
 				len--;
 			in->line[len] = 0;
 			in->linelen = 0;
+			in->partial = 0;
 			in->on_line(in, in->line, len);
 			continue;
 		}
 		if (in->linelen == RV_INPUT_MAX_LINE) {	/* a huge line goes in parts */
 			in->line[in->linelen] = 0;
 			in->linelen = 0;
+			in->partial = 1;
 			in->on_line(in, in->line, RV_INPUT_MAX_LINE);
 		}
 		in->line[in->linelen++] = ch;
@@ -41,6 +43,7 @@ static void at_end(struct rv_input *in, int err)
 		size_t len = in->linelen;
 		in->line[len] = 0;
 		in->linelen = 0;
+		in->partial = 0;
 		in->on_line(in, in->line, len);
 	}
 	if (in->stopped)

@@ -14,7 +14,8 @@
 struct rv_input;
 
 /* A line without its newline (and CR), NUL-terminated; a longer line than
- * RV_INPUT_MAX_LINE comes in parts. DATA is valid during the call only. */
+ * RV_INPUT_MAX_LINE comes in parts, each but the last with IN->partial set.
+ * DATA is valid during the call only. */
 typedef void (*rv_input_line_fn)(struct rv_input *in, char *line, size_t len);
 /* Raw mode: bytes as they come. */
 typedef void (*rv_input_data_fn)(struct rv_input *in, const char *data, size_t len);
@@ -25,7 +26,8 @@ struct rv_input {
 	uv_loop_t *loop;
 	int fd;
 	int kind;                   /* 0 idle, 1 stream handle, 2 file reads */
-	int paused, fs_busy, stopped, long_line;
+	int paused, fs_busy, stopped;
+	int partial;                /* the line passed to on_line goes on */
 	union { uv_pipe_t pipe; uv_tty_t tty; } h;
 	uv_fs_t fsreq;
 	rv_input_line_fn on_line;   /* NULL: raw mode */

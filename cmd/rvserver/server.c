@@ -534,6 +534,9 @@ int server_start(struct server *srv, uv_loop_t *loop, const struct server_conf *
 	flow_init(srv);
 	uv_timer_init(loop, &srv->stop_timer);
 	srv->stop_timer.data = srv;
+	/* A peer that resets while we write to it is an EPIPE for that stream
+	 * only, never a signal that ends the server. */
+	signal(SIGPIPE, SIG_IGN);
 	uv_signal_init(loop, &srv->sigint);
 	uv_signal_init(loop, &srv->sigterm);
 	srv->sigint.data = srv->sigterm.data = srv;

@@ -25,7 +25,10 @@ struct client {
 	const char *room, *name;
 	char token[2048];
 	struct rv_buf head;          /* the upgrade answer, then broker lines */
+	struct rv_buf longline;      /* a stdin line longer than rv_input's parts */
 };
+
+#define LONG_LINE_MAX (64u << 20)
 
 static void finish(struct client *c, int code)
 {
@@ -224,9 +227,24 @@ static void on_connected(struct rv_stream *s, int status)
 	rv_buf_free(&req);
 }
 
+/* One stdin line is one message, however long: parts are put together. */
 static void on_line(struct rv_input *in, char *line, size_t len)
 {
 	struct client *c = in->ud;
+	struct rv_buf *b = &c->longline;
+	if (in->partial || rv_buf_size(b)) {
+		if (rv_buf_append(b, line, len) < 0) {
+			rv_say_error("a stdin line longer than %u bytes", LONG_LINE_MAX);
+			finish(c, RV_EXIT_FAIL);
+			return;
+		}
+		if (in->partial)
+			return;
+		send_text(c, (const char *)rv_buf_head(b), rv_buf_size(b));
+		rv_buf_free(b);
+		rv_buf_init(b, LONG_LINE_MAX);
+		return;
+	}
 	if (len)
 		send_text(c, line, len);
 }
@@ -311,6 +329,7 @@ int cmd_connect(const struct connect_args *a)
 	c->loop = uv_default_loop();
 	rv_io_init(&c->io, c->loop);
 	rv_buf_init(&c->head, 1 << 20);
+	rv_buf_init(&c->longline, LONG_LINE_MAX);
 	if (tls) {
 		char msg[256];
 		if (rv_tls_ctx_client_new(&c->tls, a->ca, a->insecure, NULL, msg, sizeof msg) < 0) {
@@ -335,6 +354,7 @@ int cmd_connect(const struct connect_args *a)
 	uv_run(c->loop, UV_RUN_DEFAULT);
 	rv_ws_free(c->ws);
 	rv_buf_free(&c->head);
+	rv_buf_free(&c->longline);
 	rv_tls_ctx_free(c->tls);
 	return c->exit_code;
 }

@@ -571,6 +571,9 @@ int sig_start(struct sig *g, uv_loop_t *loop, const struct sig_conf *conf)
 	uv_timer_init(loop, &g->sweep);
 	g->sweep.data = g;
 	uv_timer_start(&g->sweep, on_sweep, 200, 200);
+	/* A peer that resets while we write to it, or an --on-join hook that
+	 * exits without reading its stdin, is an EPIPE for that stream only. */
+	signal(SIGPIPE, SIG_IGN);
 	uv_signal_init(loop, &g->sigint);
 	uv_signal_init(loop, &g->sigterm);
 	g->sigint.data = g->sigterm.data = g;

@@ -356,6 +356,20 @@ EOF
 	[ "$(njson alice '.type == "joined"')" -eq 0 ]
 }
 
+@test "rvsignal: an --on-join hook that exits without reading its request denies the join; the server lives on" {
+	# A join bigger than a pipe buffer: the write to the hook's stdin meets
+	# EPIPE once the hook is gone, which must end only that hook.
+	start_sig --on-join 'exec <&-; echo closed today; exit 1' --max-message 1M
+	client big "$WS"
+	to big "{\"type\":\"join\",\"room\":\"r1\",\"name\":\"big\",\"pad\":\"$(head -c 300000 /dev/zero | tr '\0' x)\"}"
+	wait_json big '.type == "error" and .code == "denied" and .message == "closed today" and .re == "join"'
+	to big '{"type":"ping"}'
+	wait_json big '.type == "pong"'
+	kill -0 "$PID_sig"
+	run curl -fsS "$HTTP/healthz"
+	assert_success
+}
+
 @test "rvsignal: --hangup close closes the sender after delivering a bye; notify does not" {
 	start_sig --hangup close
 	peer alice r1
