@@ -53,7 +53,7 @@ _rvrecv()
 		return;;
 	esac
 	if [[ $cur == -* ]]; then
-		COMPREPLY=($(compgen -W "--server --id --tls --ca --insecure --token-file --connect-timeout --json --verbose --quiet --help --version --group --allow --from --dir --count --timeout --progress --no-progress --sdp --output --format --duration --frames -s -n -v -q -h -V -g -d -c -o" -- "$cur"))
+		COMPREPLY=($(compgen -W "--server --id --tls --ca --insecure --token-file --connect-timeout --json --verbose --quiet --help --version --group --allow --from --dir --count --timeout --progress --no-progress --sdp --output --format --duration --frames --tcp -s -n -v -q -h -V -g -d -c -o" -- "$cur"))
 		return
 	fi
 	local i

@@ -71,7 +71,7 @@ _rvsend()
 		return;;
 	esac
 	if [[ $cur == -* ]]; then
-		COMPREPLY=($(compgen -W "--server --id --tls --ca --insecure --token-file --connect-timeout --json --verbose --quiet --help --version --to --group --window --chunk --accept-timeout --stall-timeout --progress --no-progress --format --input --vcodec --size --fps --bitrate --gop --re --duration --rtp --sdp --pt -s -n -v -q -h -V -t -g -f -i" -- "$cur"))
+		COMPREPLY=($(compgen -W "--server --id --tls --ca --insecure --token-file --connect-timeout --json --verbose --quiet --help --version --to --group --window --chunk --accept-timeout --stall-timeout --progress --no-progress --format --input --vcodec --size --fps --bitrate --gop --re --duration --rtp --sdp --pt --tcp -s -n -v -q -h -V -t -g -f -i" -- "$cur"))
 		return
 	fi
 	local i

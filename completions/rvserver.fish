@@ -18,6 +18,7 @@ complete -c rvserver -l slow-timeout -x -d 'drop a receiver whose queue stays pa
 complete -c rvserver -l max-frame -x -d 'largest frame body accepted (default 1M)'
 complete -c rvserver -l handshake-timeout -x -d 'close connections without a hello after S seconds (default 10)'
 complete -c rvserver -l idle-timeout -x -d 'close clients silent for S seconds; pings at a third of it (default 90; 0: never)'
+complete -c rvserver -l drop-rate -x -d 'for tests: drop this fraction (0-0.5) of relayed RTP packets at random'
 complete -c rvserver -l ttl -x -d 'with the token command: seconds the token is valid (default 86400)'
 complete -c rvserver -s v -l verbose -d 'more diagnostics on stderr (repeatable)'
 complete -c rvserver -s q -l quiet -d 'only errors (and the ready line) on stderr'

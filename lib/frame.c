@@ -109,3 +109,16 @@ int rv_frame_append_json(struct rv_buf *out, const cJSON *hdr,
 	free(text);
 	return rc;
 }
+
+void rv_frame_media_head(uint8_t out[RV_FRAME_MEDIA_HEAD], size_t len)
+{
+	put_be32(out, (uint32_t)(sizeof RV_FRAME_MEDIA_HDR - 1));
+	put_be32(out + 4, (uint32_t)len);
+	memcpy(out + RV_FRAME_PREFIX, RV_FRAME_MEDIA_HDR, sizeof RV_FRAME_MEDIA_HDR - 1);
+}
+
+int rv_frame_is_media(const struct rv_frame_view *v)
+{
+	return v->hdr_len == sizeof RV_FRAME_MEDIA_HDR - 1 &&
+	       memcmp(v->hdr, RV_FRAME_MEDIA_HDR, v->hdr_len) == 0;
+}

@@ -56,4 +56,15 @@ int rv_frame_append_head(struct rv_buf *out, const cJSON *hdr, size_t body_len);
 int rv_frame_append_json(struct rv_buf *out, const cJSON *hdr,
 			 const void *body, size_t body_len);
 
+/* Media over the TCP connection (when UDP is not available): one RTP or
+ * RTCP packet per frame, with the fixed header {"type":"media"}. The head
+ * is built without cJSON, and recognised without parsing JSON. */
+#define RV_FRAME_MEDIA_HDR "{\"type\":\"media\"}"
+#define RV_FRAME_MEDIA_HEAD (RV_FRAME_PREFIX + sizeof RV_FRAME_MEDIA_HDR - 1)
+/* rv_frame_media_head - the prefix and header of a media frame for a
+ * packet of LEN bytes. */
+void rv_frame_media_head(uint8_t out[RV_FRAME_MEDIA_HEAD], size_t len);
+/* rv_frame_is_media - 1 when V is a media frame. */
+int rv_frame_is_media(const struct rv_frame_view *v);
+
 #endif

@@ -1,6 +1,7 @@
 /* media.c - media sources on FFmpeg (see media.h). */
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,7 +132,8 @@ struct rv_media_src {
 	int w, h;
 	double fps;
 	int64_t frames, first_pts;
-	int have_first, eof, draining, want_key;
+	int have_first, eof, draining;
+	atomic_int want_key;            /* set from another thread (RTCP, the server) */
 	double start_ms;
 	char sprop[512];
 	const char *codec;
@@ -382,8 +384,8 @@ int rv_media_next(struct rv_media_src *s, struct rv_media_frame *f)
 				s->scaled->pts = pts == AV_NOPTS_VALUE ? s->frames * 90000 / (int64_t)s->fps
 								       : AV(av_rescale_q)(pts, s->st->time_base,
 										      (AVRational){ 1, 90000 });
-				s->scaled->pict_type = s->want_key ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
-				s->want_key = 0;
+				s->scaled->pict_type = atomic_exchange(&s->want_key, 0) ? AV_PICTURE_TYPE_I
+											: AV_PICTURE_TYPE_NONE;
 				AV(av_frame_unref)(s->frame);
 				if ((rc = AV(avcodec_send_frame)(s->enc, s->scaled)) < 0)
 					return rc;

@@ -40,7 +40,8 @@ int rv_media_open(struct rv_media_src **out, const struct rv_media_conf *conf, c
  * (or --duration), negative on error. FRAME stays valid until the next call.
  * With --re, returns no earlier than the frame's time. */
 int rv_media_next(struct rv_media_src *s, struct rv_media_frame *frame);
-/* rv_media_request_keyframe - make the next encoded frame a keyframe. */
+/* rv_media_request_keyframe - make the next encoded frame a keyframe; safe
+ * to call from another thread than the one calling rv_media_next. */
 void rv_media_request_keyframe(struct rv_media_src *s);
 /* What is being sent: codec name ("H264"/"VP8"), size, frame rate. */
 const char *rv_media_codec(const struct rv_media_src *s);

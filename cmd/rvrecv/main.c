@@ -9,23 +9,24 @@
 #include "rvrecv.h"
 
 enum { O_GROUP = 1, O_ALLOW, O_COUNT, O_TIMEOUT, O_DIR, O_FROM, O_PROGRESS, O_NO_PROGRESS,
-       O_SDP, O_OUTPUT, O_MFORMAT, O_DURATION, O_FRAMES };
+       O_SDP, O_OUTPUT, O_MFORMAT, O_DURATION, O_FRAMES, O_TCP };
 
 static const struct rv_opt opts[] = {
 	RV_CLIENT_OPTS,
 	{ O_GROUP, 'g', "group", "GROUP", "join GROUP for the session", NULL, NULL },
 	{ O_ALLOW, 0, "allow", "ID,...", "accept messages only from these senders", NULL, NULL },
-	{ O_FROM, 0, "from", "ID", "data: take the stream of this sender only", NULL, NULL },
+	{ O_FROM, 0, "from", "ID", "data and media: take the streams of this sender only", NULL, NULL },
 	{ O_DIR, 'd', "dir", "DIR", "file: save files in DIR (default: the current folder)", "dir", NULL },
 	{ O_COUNT, 'c', "count", "N", "exit after N commands, files or streams", NULL, NULL },
 	{ O_TIMEOUT, 0, "timeout", "S", "exit after S seconds (status 6 if --count was not reached)", NULL, NULL },
 	{ O_PROGRESS, 0, "progress", NULL, "draw a progress bar on stderr even when it is not a terminal", NULL, NULL },
 	{ O_NO_PROGRESS, 0, "no-progress", NULL, "never draw a progress bar", NULL, NULL },
 	{ O_SDP, 0, "sdp", "FILE", "media: no server: receive the plain RTP that FILE describes", "file", NULL },
-	{ O_OUTPUT, 'o', "output", "FILE", "media: write to FILE (.mkv default, .webm, .mp4 fragmented) or - for stdout", "file", NULL },
+	{ O_OUTPUT, 'o', "output", "FILE", "media: write to FILE (.mkv default, .webm, .mp4 fragmented), - for stdout; a %s in FILE makes one file per sender", "file", NULL },
 	{ O_MFORMAT, 0, "format", "FMT", "media: the container, as ffmpeg -f names it (default: from -o)", NULL, NULL },
 	{ O_DURATION, 0, "duration", "S", "media: stop S seconds after the first packet", NULL, NULL },
 	{ O_FRAMES, 0, "frames", "N", "media: stop after N frames", NULL, NULL },
+	{ O_TCP, 0, "tcp", NULL, "media: take it over the TCP connection, not UDP", NULL, NULL },
 	{ 0 }
 };
 
@@ -33,7 +34,7 @@ static const struct rv_subcmd cmds[] = {
 	{ "cmd", "", "print each command as 'from: text'" },
 	{ "data", "", "write one byte stream to stdout, in order" },
 	{ "file", "", "save the files sent to this id" },
-	{ "media", "", "record video into a file or to stdout (now: --sdp FILE for plain RTP)" },
+	{ "media", "", "record the video streams sent to this id into a file or to stdout (or --sdp FILE: plain RTP)" },
 	{ NULL, NULL, NULL }
 };
 
@@ -97,6 +98,7 @@ static const char *on_opt(void *ud, int key, const char *arg)
 		if (*end || a->frames <= 0)
 			return "expected a positive number";
 		break;
+	case O_TCP: a->tcp = 1; break;
 	case O_PROGRESS: a->progress = 1; break;
 	case O_NO_PROGRESS: a->progress = -1; break;
 	}
@@ -114,6 +116,8 @@ void app_finish(struct app *a, int code)
 		return;
 	a->done = 1;
 	a->exit_code = code;
+	if (a->take & TAKE_MEDIA)
+		watch_stop(a);
 	uv_close((uv_handle_t *)&a->timer, on_closed);
 	if (a->sess)
 		rv_session_close(a->sess);
@@ -173,7 +177,13 @@ static void on_frame(struct rv_session *s, const char *type, cJSON *h,
 {
 	struct app *a = ud;
 	(void)s;
-	if (a->done || strcmp(type, "msg") != 0)
+	if (a->done)
+		return;
+	if (a->take & TAKE_MEDIA) {
+		watch_frame(a, type, h, body, len);
+		return;
+	}
+	if (strcmp(type, "msg") != 0)
 		return;
 	const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "kind"));
 	if (!kind)
@@ -218,6 +228,8 @@ static void on_state(struct rv_session *s, enum rv_session_state st, int err,
 			cJSON_AddStringToObject(h, "group", a->group);
 			rv_session_request(a->sess, h, NULL, 0, on_join, a);
 		}
+		if (a->take & TAKE_MEDIA)
+			watch_start(a);
 		return;
 	}
 	if (a->done)
@@ -256,15 +268,16 @@ int main(int argc, char **argv)
 	else if (!strcmp(cmd, "file"))
 		a->take = TAKE_FILE;
 	else if (!strcmp(cmd, "media")) {
-		if (!a->sdp)
-			rv_cli_usage_error(&tool, "media through rvserver is not implemented yet: use --sdp FILE");
 		if (!a->output)
 			a->output = "show.mkv";
 		if (!strcmp(a->output, "-") && a->co.json)
 			rv_cli_usage_error(&tool, "-o - writes the stream to stdout: --json would mix with it");
-		rv_diag_init("rvrecv", a->co.verbosity);
-		rv_out_init(a->co.json);
-		return cmd_media(a);
+		if (a->sdp) {
+			rv_diag_init("rvrecv", a->co.verbosity);
+			rv_out_init(a->co.json);
+			return cmd_media(a);
+		}
+		a->take = TAKE_MEDIA;
 	}
 	else
 		rv_cli_usage_error(&tool, "unknown command '%s'", cmd);

@@ -20,24 +20,14 @@
 #include "rtp.h"
 #include "rvrecv.h"
 #include "sdp.h"
+#include "jitter.h"
 
-#define SLOTS 256                  /* packets held for reordering */
 #define HOLD_MS 100                /* how long a gap is waited for */
 
-struct slot {
-	int used;
-	uint16_t seq;
-	size_t len;
-	double at;
-	uint8_t data[1600];
-};
-
 struct rx {
-	struct slot *slots;
-	uint16_t next;
-	int have_next;
-	uint64_t packets, lost, late, frames, keyframes;
+	struct jitter jb;
 	struct rv_depack dp;
+	uint64_t frames, keyframes;
 	struct rv_media_sink *sink;
 	long max_frames;
 	int sink_err;
@@ -70,64 +60,13 @@ static void on_frame(void *ud, const uint8_t *f, size_t len, uint32_t ts, int ke
 	x->keyframes += key != 0;
 }
 
-static void push(struct rx *x, struct slot *s)
+/* A packet in sequence order, to the depacketizer. */
+static void on_packet(void *ud, const uint8_t *p, size_t n)
 {
+	struct rx *x = ud;
 	struct rv_rtp r;
-	if (rv_rtp_parse(s->data, s->len, &r) == 0)
+	if (rv_rtp_parse(p, n, &r) == 0)
 		rv_depack_push(&x->dp, &r);
-	s->used = 0;
-}
-
-/* Hand on every packet that is next in order; a gap older than HOLD_MS is
- * given up on (counted as lost), and the depacketizer drops its frame. */
-static void drain(struct rx *x, double now)
-{
-	for (;;) {
-		struct slot *s = &x->slots[x->next % SLOTS];
-		if (s->used && s->seq == x->next) {
-			push(x, s);
-			x->next++;
-			continue;
-		}
-		double oldest = 0;
-		for (int i = 0; i < SLOTS; i++)
-			if (x->slots[i].used && (!oldest || x->slots[i].at < oldest))
-				oldest = x->slots[i].at;
-		if (!oldest || now - oldest < HOLD_MS)
-			return;
-		x->lost++;
-		x->next++;
-	}
-}
-
-static void receive(struct rx *x, const uint8_t *p, size_t n, double now)
-{
-	struct rv_rtp r;
-	if (n > sizeof x->slots[0].data || rv_rtp_is_rtcp(p, n) || rv_rtp_parse(p, n, &r) < 0)
-		return;
-	x->packets++;
-	if (!x->have_next) {
-		x->next = r.seq;
-		x->have_next = 1;
-	}
-	int16_t d = (int16_t)(r.seq - x->next);
-	if (d < 0) {
-		x->late++;	/* too late, or a duplicate */
-		return;
-	}
-	if (d >= SLOTS) {	/* a jump: start over from here */
-		for (int i = 0; i < SLOTS; i++)
-			x->slots[i].used = 0;
-		x->lost += (uint64_t)d;
-		x->next = r.seq;
-	}
-	struct slot *s = &x->slots[r.seq % SLOTS];
-	s->used = 1;
-	s->seq = r.seq;
-	s->len = n;
-	s->at = now;
-	memcpy(s->data, p, n);
-	drain(x, now);
 }
 
 int cmd_media(struct app *a)
@@ -183,11 +122,11 @@ int cmd_media(struct app *a)
 		return RV_EXIT_FAIL;
 	}
 	static struct rx x;
-	x.slots = calloc(SLOTS, sizeof *x.slots);
 	x.max_frames = a->frames;
-	if (!x.slots || rv_media_sink_open(&x.sink, a->output, a->mformat, sdp.codec, sdp.width, sdp.height,
-					   err, sizeof err) < 0) {
-		rv_say_error("%s", x.slots ? err : "out of memory");
+	int jrc = jitter_init(&x.jb, HOLD_MS, on_packet, &x);
+	if (jrc < 0 || rv_media_sink_open(&x.sink, a->output, a->mformat, sdp.codec, sdp.width, sdp.height,
+					  err, sizeof err) < 0) {
+		rv_say_error("%s", jrc < 0 ? "out of memory" : err);
 		close(sock);
 		return RV_EXIT_FAIL;
 	}
@@ -223,29 +162,30 @@ int cmd_media(struct app *a)
 			while ((r = recv(sock, pkt, sizeof pkt, MSG_DONTWAIT)) > 0) {
 				if (!first)
 					first = now;
-				receive(&x, pkt, (size_t)r, mono_ms());
+				if (!rv_rtp_is_rtcp(pkt, (size_t)r))
+					jitter_push(&x.jb, pkt, (size_t)r, mono_ms());
 			}
 		}
-		drain(&x, mono_ms());
+		jitter_tick(&x.jb, mono_ms());
 	}
 	rv_depack_free(&x.dp);
 	if (rv_media_sink_close(x.sink) < 0 && !rc)
 		rc = RV_EXIT_FAIL;
 	close(sock);
 	rv_say_info("%" PRIu64 " packets (%" PRIu64 " lost, %" PRIu64 " late), %" PRIu64 " frames (%" PRIu64
-		    " keyframes, %" PRIu64 " dropped incomplete)", x.packets, x.lost, x.late, x.frames, x.keyframes,
+		    " keyframes, %" PRIu64 " dropped incomplete)", x.jb.packets, x.jb.lost, x.jb.late, x.frames, x.keyframes,
 		    x.dp.dropped);
 	if (a->co.json && strcmp(a->output, "-")) {
 		cJSON *j = cJSON_CreateObject();
 		cJSON_AddStringToObject(j, "event", "media");
 		cJSON_AddStringToObject(j, "codec", sdp.codec);
-		cJSON_AddNumberToObject(j, "packets", (double)x.packets);
-		cJSON_AddNumberToObject(j, "lost", (double)x.lost);
+		cJSON_AddNumberToObject(j, "packets", (double)x.jb.packets);
+		cJSON_AddNumberToObject(j, "lost", (double)x.jb.lost);
 		cJSON_AddNumberToObject(j, "frames", (double)x.frames);
 		cJSON_AddNumberToObject(j, "keyframes", (double)x.keyframes);
 		cJSON_AddNumberToObject(j, "dropped", (double)x.dp.dropped);
 		rv_out_obj(j);
 	}
-	free(x.slots);
+	jitter_free(&x.jb);
 	return rc;
 }

@@ -11,7 +11,7 @@
 #include "session.h"
 #include "xfer.h"
 
-enum { TAKE_CMD = 1, TAKE_FILE = 2, TAKE_DATA = 4 };
+enum { TAKE_CMD = 1, TAKE_FILE = 2, TAKE_DATA = 4, TAKE_MEDIA = 8 };
 
 /* One incoming transfer (a file or a data stream). */
 struct xfer {
@@ -46,6 +46,7 @@ struct app {
 	const char *sdp, *output, *mformat;
 	double duration;
 	long frames;
+	int tcp;                     /* media over the TCP connection */
 	int progress;                /* -1 never, 0 on a terminal, 1 always */
 	int exit_code, done;
 	struct xfer *xfers;
@@ -57,8 +58,12 @@ void xfer_data(struct app *a, cJSON *h, const uint8_t *body, size_t len);
 void xfer_end(struct app *a, cJSON *h);
 void xfer_abort(struct app *a, cJSON *h);
 void xfer_free_all(struct app *a);
-/* media.c */
+/* media.c: --sdp (no server) */
 int cmd_media(struct app *a);
+/* watch.c: media through rvserver */
+void watch_start(struct app *a);
+void watch_frame(struct app *a, const char *type, cJSON *h, const uint8_t *body, size_t len);
+void watch_stop(struct app *a);
 /* main.c */
 void app_finish(struct app *a, int code);
 void app_counted(struct app *a);

@@ -11,7 +11,7 @@
 enum {
 	O_TO = 1, O_GROUP, O_WINDOW, O_CHUNK, O_ACCEPT_TIMEOUT, O_STALL_TIMEOUT,
 	O_PROGRESS, O_NO_PROGRESS, O_FORMAT, O_INPUT, O_VCODEC, O_SIZE, O_FPS, O_BITRATE, O_GOP,
-	O_RE, O_DURATION, O_RTP, O_SDP, O_PT,
+	O_RE, O_DURATION, O_RTP, O_SDP, O_PT, O_TCP,
 };
 
 static const struct rv_opt opts[] = {
@@ -36,6 +36,7 @@ static const struct rv_opt opts[] = {
 	{ O_RTP, 0, "rtp", "HOST:PORT", "media: no server: plain RTP to HOST:PORT (RTCP to PORT+1)", NULL, NULL },
 	{ O_SDP, 0, "sdp", "FILE", "media: with --rtp, write an SDP that ffplay/ffmpeg open", "file", NULL },
 	{ O_PT, 0, "pt", "N", "media: RTP payload type (default 96)", NULL, NULL },
+	{ O_TCP, 0, "tcp", NULL, "media: send over the TCP connection, not UDP", NULL, NULL },
 	{ 0 }
 };
 
@@ -43,7 +44,7 @@ static const struct rv_subcmd cmds[] = {
 	{ "cmd", "[TEXT...]", "send TEXT as one command, or each stdin line as one" },
 	{ "data", "[FILE|-]", "send a byte stream (default stdin), its end and checksum marked" },
 	{ "file", "PATH...", "send files; every receiver confirms size and SHA-256" },
-	{ "media", "", "encode video from -f FMT -i INPUT and stream it (now: --rtp HOST:PORT --sdp FILE)" },
+	{ "media", "", "encode video from -f FMT -i INPUT and stream it through rvserver (or --rtp HOST:PORT)" },
 	{ NULL, NULL, NULL }
 };
 
@@ -133,6 +134,7 @@ static const char *on_opt(void *ud, int key, const char *arg)
 		if (*end || a->pt < 96 || a->pt > 127)
 			return "expected a dynamic payload type, 96 to 127";
 		break;
+	case O_TCP: a->tcp = 1; break;
 	case O_PROGRESS: a->progress = 1; break;
 	case O_NO_PROGRESS: a->progress = -1; break;
 	}
@@ -311,9 +313,11 @@ int main(int argc, char **argv)
 			rv_cli_usage_error(&tool, "media needs -i INPUT (and -f FMT for devices and lavfi)");
 		if (a->sdp && !a->rtp)
 			rv_cli_usage_error(&tool, "--sdp goes with --rtp");
-		rv_diag_init("rvsend", a->co.verbosity);
-		rv_out_init(a->co.json);
-		return cmd_media(a);
+		if (a->rtp) {
+			rv_diag_init("rvsend", a->co.verbosity);
+			rv_out_init(a->co.json);
+			return cmd_media(a);
+		}
 	}
 	if (!strcmp(a->cmd, "file") && a->nargs == 0)
 		rv_cli_usage_error(&tool, "file needs at least one PATH");
@@ -331,6 +335,11 @@ int main(int argc, char **argv)
 	int rc = rv_client_start("rvsend", &a->co, &a->tls);
 	if (rc)
 		return rc;
+	if (!strcmp(a->cmd, "media")) {
+		rc = cmd_stream(a);
+		rv_tls_ctx_free(a->tls);
+		return rc;
+	}
 	a->loop = uv_default_loop();
 	cJSON *extra = cJSON_CreateObject();
 	cJSON_AddBoolToObject(extra, "replies", 1);

@@ -98,14 +98,20 @@ static int is_device(const char *format)
 	return 0;
 }
 
+int media_open(struct app *a, struct rv_media_src **src, char *err, size_t errlen)
+{
+	struct rv_media_conf mc = {
+		.format = a->format, .input = a->input, .vcodec = a->vcodec, .width = a->width,
+		.height = a->height, .fps = a->fps, .bitrate = a->bitrate, .gop = a->gop,
+		.realtime = a->realtime || !is_device(a->format), .duration = a->duration,
+	};
+	return rv_media_open(src, &mc, err, errlen);
+}
+
 int cmd_media(struct app *a)
 {
 	char host[256], err[256];
 	int port = -1;
-	if (!a->rtp) {
-		rv_say_error("media through rvserver is not implemented yet: use --rtp HOST:PORT --sdp FILE");
-		return RV_EXIT_USAGE;
-	}
 	if (rv_parse_hostport(a->rtp, host, sizeof host, &port) < 0 || port <= 0 || port > 65534) {
 		rv_say_error("--rtp takes HOST:PORT (an even port; RTCP goes to the next one)");
 		return RV_EXIT_USAGE;
@@ -130,13 +136,8 @@ int cmd_media(struct app *a)
 	if (o.fd < 0)
 		return RV_EXIT_FAIL;
 
-	struct rv_media_conf mc = {
-		.format = a->format, .input = a->input, .vcodec = a->vcodec, .width = a->width,
-		.height = a->height, .fps = a->fps, .bitrate = a->bitrate, .gop = a->gop,
-		.realtime = a->realtime || !is_device(a->format), .duration = a->duration,
-	};
 	struct rv_media_src *src;
-	if (rv_media_open(&src, &mc, err, sizeof err) < 0) {
+	if (media_open(a, &src, err, sizeof err) < 0) {
 		rv_say_error("%s", err);
 		close(o.fd);
 		return RV_EXIT_FAIL;

@@ -34,7 +34,7 @@ struct app {
 	size_t window, chunk;
 	/* media */
 	const char *format, *input, *rtp, *sdp;
-	int vcodec, width, height, bitrate, gop, realtime, pt;
+	int vcodec, width, height, bitrate, gop, realtime, pt, tcp;
 	double fps, duration;
 	double accept_timeout, stall_timeout;
 	int progress;
@@ -64,8 +64,13 @@ struct app {
 void xfer_start(struct app *a);
 void xfer_frame(struct app *a, const char *kind, cJSON *h);
 void xfer_tick(struct app *a);
-/* media.c */
+/* media.c: --rtp (no server) */
+struct rv_media_src;
 int cmd_media(struct app *a);
+/* Open -f/-i with the encoder options. */
+int media_open(struct app *a, struct rv_media_src **src, char *err, size_t errlen);
+/* stream.c: media through rvserver */
+int cmd_stream(struct app *a);
 /* main.c */
 void app_finish(struct app *a, int code);
 /* A msg to the target (-t, -g or default receivers): HDR is consumed. */

@@ -46,6 +46,17 @@ static void metrics(struct conn *c)
 	M("replaced_total", "counter", "Receiving connections replaced by a new login.", srv->n.replaced);
 	M("refused_total", "counter", "Connections refused at --max-clients.", srv->n.refused_full);
 	M("http_requests_total", "counter", "HTTP requests served.", srv->n.http_requests);
+	const struct media *m = &srv->media;
+	M("media_streams", "gauge", "Media streams being relayed.", m->nstreams);
+	M("media_streams_total", "counter", "Media streams started.", m->n.streams_total);
+	M("media_packets_in_total", "counter", "RTP and RTCP packets received from clients.", m->n.packets_in);
+	M("media_bytes_in_total", "counter", "Media bytes received.", m->n.bytes_in);
+	M("media_packets_out_total", "counter", "Media packets relayed to clients.", m->n.packets_out);
+	M("media_bytes_out_total", "counter", "Media bytes relayed.", m->n.bytes_out);
+	M("media_drops_total", "counter", "Media packets dropped for a slow or unreachable receiver.", m->n.drops);
+	M("media_feedback_total", "counter", "RTCP feedback packets routed back to senders.", m->n.feedback);
+	M("media_keyframe_requests_total", "counter", "Keyframes asked of senders for new receivers.", m->n.keyframe_requests);
+	M("media_unknown_total", "counter", "Media packets from no registered address or stream.", m->n.unknown);
 #undef M
 	respond(c, 200, "text/plain; version=0.0.4", (const char *)rv_buf_head(&b), rv_buf_size(&b));
 	rv_buf_free(&b);
@@ -78,6 +89,7 @@ static void stats(struct conn *c)
 	cJSON_AddNumberToObject(o, "udp_port", srv->bound_udp_port);
 	cJSON_AddBoolToObject(o, "auth", srv->secret_len > 0);
 	cJSON_AddBoolToObject(o, "tls", srv->tls != NULL);
+	cJSON_AddItemToObject(o, "media", media_stats(srv));
 	char *s = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	size_t n = strlen(s);

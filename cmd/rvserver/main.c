@@ -15,7 +15,7 @@
 enum {
 	O_LISTEN = 1, O_PORT, O_UDP_PORT, O_PORT_FILE, O_TLS_CERT, O_TLS_KEY,
 	O_AUTH_SECRET, O_MAX_CLIENTS, O_MAX_GROUPS, O_MAX_MEMBERS, O_KEEP,
-	O_MAX_QUEUE, O_MAX_FRAME, O_HANDSHAKE, O_IDLE, O_TTL, O_SLOW,
+	O_MAX_QUEUE, O_MAX_FRAME, O_HANDSHAKE, O_IDLE, O_TTL, O_SLOW, O_DROP_RATE,
 };
 
 static const struct rv_opt opts[] = {
@@ -35,6 +35,7 @@ static const struct rv_opt opts[] = {
 	{ O_MAX_FRAME, 0, "max-frame", "BYTES", "largest frame body accepted (default 1M)", NULL, NULL },
 	{ O_HANDSHAKE, 0, "handshake-timeout", "S", "close connections without a hello after S seconds (default 10)", NULL, NULL },
 	{ O_IDLE, 0, "idle-timeout", "S", "close clients silent for S seconds; pings at a third of it (default 90; 0: never)", NULL, NULL },
+	{ O_DROP_RATE, 0, "drop-rate", "P", "for tests: drop this fraction (0-0.5) of relayed RTP packets at random", NULL, NULL },
 	{ O_TTL, 0, "ttl", "S", "with the token command: seconds the token is valid (default 86400)", NULL, NULL },
 	{ RV_OPT_VERBOSE, 'v', "verbose", NULL, "more diagnostics on stderr (repeatable)", NULL, NULL },
 	{ RV_OPT_QUIET, 'q', "quiet", NULL, "only errors (and the ready line) on stderr", NULL, NULL },
@@ -115,6 +116,13 @@ static const char *on_opt(void *ud, int key, const char *arg)
 		if (rv_parse_size(arg, &c->max_queue) < 0 || c->max_queue < 65536)
 			return "expected a size of at least 64K (suffixes K, M, G)";
 		break;
+	case O_DROP_RATE: {
+		char *end;
+		c->media_drop_rate = strtod(arg, &end);
+		if (end == arg || *end || c->media_drop_rate < 0 || c->media_drop_rate > 0.5)
+			return "expected a fraction from 0 to 0.5";
+		break;
+	}
 	case O_SLOW:
 		if (parse_secs(arg, &c->slow_timeout) < 0 || c->slow_timeout == 0)
 			return "expected a positive number of seconds";

@@ -9,13 +9,13 @@
 #include "server.h"
 #include "token.h"
 
-static const char *str(cJSON *h, const char *key)
+const char *hdr_str(cJSON *h, const char *key)
 {
 	cJSON *v = cJSON_GetObjectItemCaseSensitive(h, key);
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-static uint64_t seq_of(cJSON *h)
+uint64_t hdr_seq(cJSON *h)
 {
 	cJSON *v = cJSON_GetObjectItemCaseSensitive(h, "seq");
 	return cJSON_IsNumber(v) && v->valuedouble > 0 ? (uint64_t)v->valuedouble : 0;
@@ -57,7 +57,7 @@ static int set_allowed(struct rv_client *cl, cJSON *ids)
 static void do_hello(struct conn *c, cJSON *h)
 {
 	struct server *srv = c->srv;
-	const char *id = str(h, "id"), *role = str(h, "role");
+	const char *id = hdr_str(h, "id"), *role = hdr_str(h, "role");
 
 	if (c->refused) {
 		conn_error(c, 0, "limit", "the server is full (--max-clients)");
@@ -74,7 +74,7 @@ static void do_hello(struct conn *c, cJSON *h)
 	}
 	if (srv->secret_len) {
 		const char *why;
-		if (rv_token_check(srv->secret, srv->secret_len, id, str(h, "token"),
+		if (rv_token_check(srv->secret, srv->secret_len, id, hdr_str(h, "token"),
 				   wall_ms() / 1000, &why) < 0) {
 			srv->n.auth_failures++;
 			rv_info("auth failed for %s: %s", id, why);
@@ -180,8 +180,8 @@ static int route_conn(struct server *srv, struct conn *from, const char *to,
 static void do_msg(struct conn *c, cJSON *h, const uint8_t *body, size_t blen)
 {
 	struct server *srv = c->srv;
-	uint64_t seq = seq_of(h);
-	const char *to = str(h, "to"), *group = str(h, "group"), *kind = str(h, "kind");
+	uint64_t seq = hdr_seq(h);
+	const char *to = hdr_str(h, "to"), *group = hdr_str(h, "group"), *kind = hdr_str(h, "kind");
 	const char *why = NULL;
 	cJSON *num = cJSON_GetObjectItemCaseSensitive(h, "conn");
 	double to_conn = cJSON_IsNumber(num) ? num->valuedouble : 0;
@@ -258,8 +258,8 @@ static cJSON *member_ids(const struct rv_group *g, int with_state)
 static void do_join(struct conn *c, cJSON *h, int join)
 {
 	struct server *srv = c->srv;
-	uint64_t seq = seq_of(h);
-	const char *g = str(h, "group");
+	uint64_t seq = hdr_seq(h);
+	const char *g = hdr_str(h, "group");
 	if (!g || !rv_id_valid(g)) {
 		conn_error(c, seq, "bad-request", "group must be 1-64 characters [A-Za-z0-9._@-]");
 		return;
@@ -289,8 +289,8 @@ static void do_join(struct conn *c, cJSON *h, int join)
 
 static void do_members(struct conn *c, cJSON *h)
 {
-	uint64_t seq = seq_of(h);
-	const char *g = str(h, "group");
+	uint64_t seq = hdr_seq(h);
+	const char *g = hdr_str(h, "group");
 	const struct rv_group *grp = g ? rv_router_group(&c->srv->router, g) : NULL;
 	if (!grp) {
 		conn_error(c, seq, "no-such-group", "no such group");
@@ -305,7 +305,7 @@ static void do_members(struct conn *c, cJSON *h)
 static void do_groups(struct conn *c, cJSON *h)
 {
 	struct rv_router *r = &c->srv->router;
-	cJSON *ok = ok_reply(seq_of(h)), *a = cJSON_CreateArray();
+	cJSON *ok = ok_reply(hdr_seq(h)), *a = cJSON_CreateArray();
 	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(h, "all"))) {
 		size_t i = 0;
 		struct rv_group *g;
@@ -330,10 +330,10 @@ static void do_groups(struct conn *c, cJSON *h)
 /* contacts (default receivers) and allow (allowed senders) share a shape. */
 static void do_list(struct conn *c, cJSON *h, int allow)
 {
-	uint64_t seq = seq_of(h);
+	uint64_t seq = hdr_seq(h);
 	struct rv_client *cl = c->client;
 	struct rv_strv *l = allow ? &cl->allowed : &cl->contacts;
-	const char *op = str(h, "op");
+	const char *op = hdr_str(h, "op");
 	cJSON *ids = cJSON_GetObjectItemCaseSensitive(h, "ids"), *it;
 
 	if (!op)
@@ -392,40 +392,50 @@ void proto_frame(struct conn *c, const uint8_t *frame, size_t len)
 		return;
 	}
 	srv->n.frames_in++;
+	if (c->client && rv_frame_is_media(&v)) {	/* the hot path: no JSON */
+		media_tcp(c, v.body, v.body_len);
+		return;
+	}
 	cJSON *h = rv_frame_header(&v, &type, &err);
 	if (!h) {
 		bad_input(c, "bad-frame", "frame header is not a JSON object with a type");
 		return;
 	}
 	if (!c->client) {
-		if (strcmp(type, "hello") == 0)
+		if (strcmp(type, "hello") == 0) {
 			do_hello(c, h);
+			media_changed(&srv->media);
+		}
 		else
 			bad_input(c, "bad-request", "the first frame must be hello");
 	} else if (strcmp(type, "msg") == 0) {
 		do_msg(c, h, v.body, v.body_len);
 	} else if (strcmp(type, "join") == 0 || strcmp(type, "leave") == 0) {
 		do_join(c, h, type[0] == 'j');
+		media_changed(&srv->media);
 	} else if (strcmp(type, "members") == 0) {
 		do_members(c, h);
 	} else if (strcmp(type, "groups") == 0) {
 		do_groups(c, h);
 	} else if (strcmp(type, "contacts") == 0 || strcmp(type, "allow") == 0) {
 		do_list(c, h, type[0] == 'a');
+		media_changed(&srv->media);
+	} else if (media_request(c, type, h)) {
+		/* stream, stream-end, watch, unwatch */
 	} else if (strcmp(type, "ping") == 0) {
 		cJSON *p = cJSON_CreateObject();
 		cJSON_AddStringToObject(p, "type", "pong");
-		if (seq_of(h))
-			cJSON_AddNumberToObject(p, "re", (double)seq_of(h));
+		if (hdr_seq(h))
+			cJSON_AddNumberToObject(p, "re", (double)hdr_seq(h));
 		conn_send_json(c, p);
 	} else if (strcmp(type, "pong") == 0) {
 		/* activity is enough */
 	} else if (strcmp(type, "bye") == 0) {
 		conn_bye(c, "bye", "goodbye");
 	} else if (strcmp(type, "hello") == 0) {
-		conn_error(c, seq_of(h), "bad-request", "already said hello");
+		conn_error(c, hdr_seq(h), "bad-request", "already said hello");
 	} else {
-		conn_error(c, seq_of(h), "bad-request", "unknown frame type");
+		conn_error(c, hdr_seq(h), "bad-request", "unknown frame type");
 	}
 	cJSON_Delete(h);
 }

@@ -50,6 +50,7 @@ static void conn_closed(struct rv_stream *s, int reason)
 	if (reason && reason != RV_ECLOSED)
 		rv_debug("connection closed: %s", rv_strerror(reason));
 	flow_forget(c);
+	media_conn_closed(c);
 	if (c->numkey) {
 		rv_map_del(&srv->by_num, c->numkey);
 		free(c->numkey);
@@ -445,11 +446,10 @@ static void on_udp_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 static void on_udp(uv_udp_t *h, ssize_t n, const uv_buf_t *buf,
 		   const struct sockaddr *addr, unsigned flags)
 {
-	/* Media arrives here once the media issue lands; until then, count it. */
-	(void)buf; (void)addr; (void)flags;
 	struct server *srv = h->data;
-	if (n > 0)
-		srv->n.bytes_in += (uint64_t)n;
+	(void)flags;
+	if (n > 0 && addr)
+		media_udp(srv, (const uint8_t *)buf->base, (size_t)n, addr);
 }
 
 static int bound_port(uv_handle_t *h, int udp)
@@ -477,6 +477,8 @@ int server_start(struct server *srv, uv_loop_t *loop, const struct server_conf *
 	rv_buf_init(&srv->scratch, conf->max_frame + RV_FRAME_PREFIX + RV_FRAME_MAX_HEADER);
 	rv_buf_init(&srv->wsbuf, conf->max_frame + RV_FRAME_PREFIX + RV_FRAME_MAX_HEADER + 64);
 	rv_router_init(&srv->router, &conf->router, proto_event, srv);
+	if ((rc = media_init(srv)) < 0)
+		return rc;
 	raise_nofile();
 
 	if (conf->auth_secret_file) {
@@ -552,6 +554,7 @@ int server_start(struct server *srv, uv_loop_t *loop, const struct server_conf *
 
 void server_free(struct server *srv)
 {
+	media_free(srv);
 	rv_router_free(&srv->router);
 	rv_map_free(&srv->by_num);
 	rv_buf_free(&srv->scratch);

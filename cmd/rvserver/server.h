@@ -9,6 +9,8 @@
 
 #include "buf.h"
 #include "http.h"
+#include "map.h"
+#include "media.h"
 #include "router.h"
 #include "stream.h"
 #include "tls.h"
@@ -28,6 +30,7 @@ struct server_conf {
 	size_t max_clients;           /* connections; 0 = no limit */
 	double handshake_timeout, idle_timeout;
 	struct rv_router_conf router;
+	double media_drop_rate;       /* --drop-rate: test-only media loss */
 };
 
 enum conn_state { CONN_SNIFF, CONN_RV, CONN_HTTP, CONN_WS, CONN_DONE };
@@ -40,6 +43,7 @@ struct conn {
 	struct rv_buf in;             /* bytes of a frame not yet complete */
 	struct rv_http_req *http;     /* while reading an HTTP request */
 	struct rv_ws *ws;             /* after a WebSocket upgrade */
+	struct media_ep *media;       /* once it streams or watches */
 	struct conn *prev, *next;     /* every live connection */
 	uint64_t last_rx;             /* loop time (ms) of the last input */
 	uint64_t congested_since;     /* loop time its queue passed half the cap, or 0 */
@@ -88,6 +92,7 @@ struct server {
 	int stopping, finished;
 	int bound_port, bound_udp_port;
 	struct counters n;
+	struct media media;
 };
 
 int server_start(struct server *srv, uv_loop_t *loop, const struct server_conf *conf);
@@ -130,6 +135,9 @@ void ws_input(struct conn *c, const uint8_t *data, size_t len);
 /* proto.c */
 void rv_input(struct conn *c, const uint8_t *data, size_t len);
 void proto_frame(struct conn *c, const uint8_t *frame, size_t len);
+/* A header's string field, or NULL; its "seq" (0 when none). */
+const char *hdr_str(cJSON *h, const char *key);
+uint64_t hdr_seq(cJSON *h);
 void proto_event(void *ud, struct rv_client *to, enum rv_event_type type,
 		 const struct rv_group *g, const struct rv_client *who);
 

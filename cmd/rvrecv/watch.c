@@ -1,0 +1,391 @@
+/* watch.c - rvrecv media through rvserver: take the streams the server
+ * announces, put their packets back in order (asking for the missing ones
+ * with NACK, and for a keyframe with PLI when a frame cannot be repaired),
+ * rebuild whole frames and write them into a container without
+ * re-encoding: one file (-o FILE or - for stdout), or one per sender with
+ * a %s in the name. */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "jitter.h"
+#include "log.h"
+#include "media.h"
+#include "mlink.h"
+#include "rtp.h"
+#include "rvrecv.h"
+
+#define HOLD_MS 200                /* a gap is waited for this long (NACKs go out at once) */
+#define PLI_GAP_MS 300             /* at most one keyframe request this often */
+#define TICK_MS 10
+
+struct wstream {
+	struct wstream *next;
+	struct watch *w;
+	double id;
+	char from[65];
+	uint32_t ssrc, fb_ssrc;
+	const char *codec;
+	struct jitter jb;
+	struct rv_depack dp;
+	struct rv_media_sink *sink;
+	uint64_t frames, keyframes, skipped, plis;
+	double last_pli;
+	int waiting_key;              /* until a keyframe: at the start, after a loss */
+	int sink_err;
+};
+
+struct watch {
+	struct app *a;
+	struct rv_mlink *link;
+	struct wstream *streams;
+	uv_timer_t tick;
+	uv_signal_t sigint, sigterm;
+	int started, single_done, udp;
+	int stop, stop_code;          /* finish on the next tick (not inside a callback) */
+	double first_ms;
+	/* totals of the streams already closed */
+	uint64_t packets, lost, recovered, nacked, frames, keyframes, plis, streams_seen;
+};
+
+static struct watch W;
+
+static double now_ms(struct watch *w)
+{
+	return (double)uv_now(w->a->loop);
+}
+
+static void send_rtcp(struct wstream *s, const uint8_t *p, int n)
+{
+	if (n > 0 && s->w->link)
+		rv_mlink_send(s->w->link, p, (size_t)n);
+}
+
+static void on_nack(void *ud, const uint16_t *seqs, size_t n)
+{
+	struct wstream *s = ud;
+	uint8_t buf[1200];
+	for (size_t i = 0; i < n; i += 64)	/* a bounded packet each */
+		send_rtcp(s, buf, rv_rtcp_build_nack(buf, sizeof buf, s->fb_ssrc, s->ssrc, seqs + i,
+						      n - i < 64 ? n - i : 64));
+}
+
+static void ask_keyframe(struct wstream *s)
+{
+	double now = now_ms(s->w);
+	if (s->last_pli && now - s->last_pli < PLI_GAP_MS)
+		return;
+	s->last_pli = now;
+	s->plis++;
+	uint8_t buf[32];
+	send_rtcp(s, buf, rv_rtcp_build_pli(buf, sizeof buf, s->fb_ssrc, s->ssrc));
+}
+
+/* A gap the NACKs did not fill: the frames after it need a keyframe. */
+static void on_gave_up(void *ud)
+{
+	struct wstream *s = ud;
+	s->waiting_key = 1;
+	ask_keyframe(s);
+}
+
+static void finish_all(struct watch *w, int code);
+
+static void on_frame(void *ud, const uint8_t *f, size_t len, uint32_t ts, int key)
+{
+	struct wstream *s = ud;
+	struct app *a = s->w->a;
+	if (s->sink_err || !s->sink)
+		return;
+	if (s->waiting_key && !key) {
+		s->skipped++;
+		return;
+	}
+	s->waiting_key = 0;
+	int rc = rv_media_sink_write(s->sink, f, len, ts, key);
+	if (rc < 0) {
+		s->sink_err = rc;
+		rv_say_error("writing %s: %s", a->output, rv_strerror(rc));
+		s->w->stop = 1;
+		s->w->stop_code = RV_EXIT_FAIL;
+		return;
+	}
+	s->frames++;
+	s->keyframes += key != 0;
+	uint64_t total = s->w->frames;
+	for (struct wstream *o = s->w->streams; o; o = o->next)
+		total += o->frames;
+	if (a->frames > 0 && total >= (uint64_t)a->frames)
+		s->w->stop = 1;
+}
+
+static void on_packet_in_order(void *ud, const uint8_t *p, size_t n)
+{
+	struct wstream *s = ud;
+	struct rv_rtp r;
+	if (rv_rtp_parse(p, n, &r) == 0)
+		rv_depack_push(&s->dp, &r);
+}
+
+/* The file for a stream: -o as given, or with %s replaced by the sender. */
+static void out_path(const char *pattern, const char *from, char *out, size_t len)
+{
+	const char *pct = strstr(pattern, "%s");
+	if (!pct) {
+		snprintf(out, len, "%s", pattern);
+		return;
+	}
+	snprintf(out, len, "%.*s%s%s", (int)(pct - pattern), pattern, from, pct + 2);
+}
+
+static void stream_close(struct watch *w, struct wstream *s, const char *why)
+{
+	for (struct wstream **pp = &w->streams; *pp; pp = &(*pp)->next)
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	jitter_tick(&s->jb, now_ms(w) + 1e6);	/* hand on what is held */
+	if (s->sink && rv_media_sink_close(s->sink) < 0 && !w->a->exit_code)
+		w->a->exit_code = RV_EXIT_FAIL;
+	rv_say_info("stream %.0f from %s %s: %" PRIu64 " packets, %" PRIu64 " lost, %" PRIu64
+		    " recovered, %" PRIu64 " frames (%" PRIu64 " keyframes), %" PRIu64 " keyframe requests",
+		    s->id, s->from, why, s->jb.packets, s->jb.lost, s->jb.recovered, s->frames, s->keyframes,
+		    s->plis);
+	w->packets += s->jb.packets;
+	w->lost += s->jb.lost;
+	w->recovered += s->jb.recovered;
+	w->nacked += s->jb.nacked;
+	w->frames += s->frames;
+	w->keyframes += s->keyframes;
+	w->plis += s->plis;
+	rv_depack_free(&s->dp);
+	jitter_free(&s->jb);
+	free(s);
+}
+
+static void stream_add(struct watch *w, cJSON *h)
+{
+	struct app *a = w->a;
+	const char *from = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "from"));
+	cJSON *id = cJSON_GetObjectItemCaseSensitive(h, "stream");
+	cJSON *fb = cJSON_GetObjectItemCaseSensitive(h, "rtcp_ssrc");
+	cJSON *media = cJSON_GetObjectItemCaseSensitive(h, "media"), *m, *video = NULL;
+	cJSON_ArrayForEach(m, media) {
+		const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "kind"));
+		if (!video && kind && !strcmp(kind, "video"))
+			video = m;
+	}
+	if (!from || !cJSON_IsNumber(id) || !cJSON_IsNumber(fb) || !video)
+		return;
+	if (a->from && strcmp(a->from, from) != 0)
+		return;
+	const char *codec = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(video, "codec"));
+	cJSON *ssrc = cJSON_GetObjectItemCaseSensitive(video, "ssrc");
+	int dc = codec && !strcmp(codec, "H264") ? RV_DEPACK_H264 : codec && !strcmp(codec, "VP8") ? RV_DEPACK_VP8 : 0;
+	if (!dc || !cJSON_IsNumber(ssrc)) {
+		rv_say_error("stream from %s: %s video is not supported (H264, VP8)", from, codec ? codec : "?");
+		return;
+	}
+	int per_sender = strstr(a->output, "%s") != NULL;
+	if (!per_sender && (w->streams || w->single_done)) {
+		rv_say_info("stream from %s ignored: already recording one (use -o 'NAME-%%s.mkv' for one file per sender)", from);
+		return;
+	}
+	struct wstream *s = calloc(1, sizeof *s);
+	if (!s || jitter_init(&s->jb, HOLD_MS, on_packet_in_order, s) < 0) {
+		free(s);
+		return;
+	}
+	s->w = w;
+	s->id = id->valuedouble;
+	snprintf(s->from, sizeof s->from, "%s", from);
+	s->ssrc = (uint32_t)ssrc->valuedouble;
+	s->fb_ssrc = (uint32_t)fb->valuedouble;
+	s->codec = !strcmp(codec, "H264") ? "H264" : "VP8";
+	s->waiting_key = 1;
+	s->jb.nack = on_nack;
+	s->jb.gave_up = on_gave_up;
+	rv_depack_init(&s->dp, dc, 16u << 20, on_frame, s);
+	char path[4096], err[256];
+	out_path(a->output, from, path, sizeof path);
+	cJSON *wd = cJSON_GetObjectItemCaseSensitive(video, "width");
+	cJSON *ht = cJSON_GetObjectItemCaseSensitive(video, "height");
+	if (rv_media_sink_open(&s->sink, path, a->mformat, s->codec, cJSON_IsNumber(wd) ? (int)wd->valuedouble : 0,
+			       cJSON_IsNumber(ht) ? (int)ht->valuedouble : 0, err, sizeof err) < 0) {
+		rv_say_error("%s", err);
+		rv_depack_free(&s->dp);
+		jitter_free(&s->jb);
+		free(s);
+		finish_all(w, RV_EXIT_FAIL);
+		return;
+	}
+	s->next = w->streams;
+	w->streams = s;
+	w->streams_seen++;
+	rv_say_info("recording %s from %s into %s", s->codec, from, path);
+	if (rv_out_json_mode()) {
+		cJSON *j = cJSON_CreateObject();
+		cJSON_AddStringToObject(j, "event", "stream");
+		cJSON_AddStringToObject(j, "from", from);
+		cJSON_AddStringToObject(j, "codec", s->codec);
+		cJSON_AddStringToObject(j, "file", path);
+		rv_out_obj(j);
+	}
+	ask_keyframe(s);	/* start the recording at a keyframe, soon */
+}
+
+static void on_packet(void *ud, const uint8_t *p, size_t n)
+{
+	struct watch *w = ud;
+	if (n < RV_RTP_HEADER || rv_rtp_is_rtcp(p, n))
+		return;	/* sender reports: not needed for one video track */
+	uint32_t ssrc = (uint32_t)p[8] << 24 | (uint32_t)p[9] << 16 | (uint32_t)p[10] << 8 | p[11];
+	for (struct wstream *s = w->streams; s; s = s->next)
+		if (s->ssrc == ssrc) {
+			if (!w->first_ms)
+				w->first_ms = now_ms(w);
+			jitter_push(&s->jb, p, n, now_ms(w));
+			return;
+		}
+}
+
+static void on_tick(uv_timer_t *t)
+{
+	struct watch *w = t->data;
+	double now = now_ms(w);
+	if (w->stop) {
+		finish_all(w, w->stop_code);
+		return;
+	}
+	for (struct wstream *s = w->streams, *next; s; s = next) {
+		next = s->next;
+		jitter_tick(&s->jb, now);
+	}
+	if (w->a->duration > 0 && w->first_ms && now - w->first_ms >= w->a->duration * 1000)
+		finish_all(w, 0);
+}
+
+static void on_ready(void *ud, int udp)
+{
+	struct watch *w = ud;
+	w->udp = udp;
+	rv_say_info("taking media over %s", udp ? "UDP" : "TCP");
+}
+
+static void on_watch(struct rv_session *sess, int err, cJSON *reply, void *ud)
+{
+	struct watch *w = ud;
+	(void)sess;
+	if (err) {
+		const char *msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(reply, "message"));
+		rv_say_error("watch: %s", msg ? msg : rv_strerror(err));
+		finish_all(w, rv_cli_exit_for(err));
+		return;
+	}
+	if (w->link)	/* a reconnect: the old path is stale */
+		rv_mlink_close(w->link);
+	w->link = NULL;
+	if (rv_mlink_start(&w->link, w->a->loop, w->a->sess, w->a->co.host,
+			   cJSON_GetObjectItemCaseSensitive(reply, "udp"), w->a->tcp, on_packet, on_ready, w) < 0)
+		finish_all(w, RV_EXIT_FAIL);
+}
+
+static void on_signal(uv_signal_t *sg, int signum)
+{
+	(void)signum;
+	finish_all(sg->data, 0);
+}
+
+void watch_start(struct app *a)
+{
+	struct watch *w = &W;
+	if (!w->started) {
+		w->started = 1;
+		w->a = a;
+		uv_timer_init(a->loop, &w->tick);
+		uv_signal_init(a->loop, &w->sigint);
+		uv_signal_init(a->loop, &w->sigterm);
+		w->tick.data = w->sigint.data = w->sigterm.data = w;
+		uv_timer_start(&w->tick, on_tick, TICK_MS, TICK_MS);
+		uv_signal_start(&w->sigint, on_signal, SIGINT);
+		uv_signal_start(&w->sigterm, on_signal, SIGTERM);
+	}
+	cJSON *h = cJSON_CreateObject();
+	cJSON_AddStringToObject(h, "type", "watch");
+	rv_session_request(a->sess, h, NULL, 0, on_watch, w);
+}
+
+void watch_frame(struct app *a, const char *type, cJSON *h, const uint8_t *body, size_t len)
+{
+	struct watch *w = &W;
+	(void)a;
+	if (!w->started)
+		return;
+	if (!strcmp(type, "media")) {
+		if (w->link)
+			rv_mlink_frame(w->link, body, len);
+	} else if (!strcmp(type, "stream")) {
+		stream_add(w, h);
+	} else if (!strcmp(type, "stream-end")) {
+		cJSON *id = cJSON_GetObjectItemCaseSensitive(h, "stream");
+		for (struct wstream *s = w->streams; s; s = s->next)
+			if (cJSON_IsNumber(id) && s->id == id->valuedouble) {
+				int single = !strstr(w->a->output, "%s");
+				stream_close(w, s, "ended");
+				if (single) {
+					w->single_done = 1;
+					finish_all(w, w->a->exit_code);
+				} else {
+					app_counted(w->a);
+				}
+				break;
+			}
+	}
+}
+
+static void finish_all(struct watch *w, int code)
+{
+	if (w->a->done)
+		return;
+	while (w->streams)
+		stream_close(w, w->streams, "stopped");
+	app_finish(w->a, w->a->exit_code ? w->a->exit_code : code);
+}
+
+/* Called by app_finish: stop the media side and print the summary. */
+void watch_stop(struct app *a)
+{
+	struct watch *w = &W;
+	if (!w->started)
+		return;
+	w->started = 0;
+	while (w->streams)
+		stream_close(w, w->streams, "stopped");
+	uv_close((uv_handle_t *)&w->tick, NULL);
+	uv_close((uv_handle_t *)&w->sigint, NULL);
+	uv_close((uv_handle_t *)&w->sigterm, NULL);
+	rv_mlink_close(w->link);
+	w->link = NULL;
+	rv_say_info("%" PRIu64 " packets (%" PRIu64 " lost, %" PRIu64 " recovered by NACK), %" PRIu64
+		    " frames (%" PRIu64 " keyframes), %" PRIu64 " keyframe requests", w->packets, w->lost,
+		    w->recovered, w->frames, w->keyframes, w->plis);
+	if (a->co.json && strcmp(a->output, "-")) {
+		cJSON *j = cJSON_CreateObject();
+		cJSON_AddStringToObject(j, "event", "media");
+		cJSON_AddNumberToObject(j, "streams", (double)w->streams_seen);
+		cJSON_AddNumberToObject(j, "packets", (double)w->packets);
+		cJSON_AddNumberToObject(j, "lost", (double)w->lost);
+		cJSON_AddNumberToObject(j, "recovered", (double)w->recovered);
+		cJSON_AddNumberToObject(j, "nacked", (double)w->nacked);
+		cJSON_AddNumberToObject(j, "frames", (double)w->frames);
+		cJSON_AddNumberToObject(j, "keyframes", (double)w->keyframes);
+		cJSON_AddNumberToObject(j, "keyframe_requests", (double)w->plis);
+		cJSON_AddBoolToObject(j, "udp", w->udp);
+		rv_out_obj(j);
+	}
+}

@@ -1,0 +1,204 @@
+/* mlink.c - a client's media path to rvserver (see mlink.h). */
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "frame.h"
+#include "log.h"
+#include "mlink.h"
+#include "stun.h"
+
+#define BIND_EVERY_MS 200           /* Binding retransmission while waiting */
+#define KEEPALIVE_MS 15000          /* keeps NAT bindings and the server's entry */
+
+struct rv_mlink {
+	uv_loop_t *loop;
+	struct rv_session *sess;
+	uv_udp_t udp;
+	uv_timer_t timer;
+	struct sockaddr_storage server;
+	char user[32], pass[64];
+	uint8_t tid[12];
+	int state;                      /* 0 registering, 1 UDP, 2 TCP */
+	int handles;
+	uint64_t started;
+	rv_mlink_packet_fn on_packet;
+	rv_mlink_ready_fn on_ready;
+	void *ud;
+	uint8_t rbuf[2048];
+};
+
+static void settle(struct rv_mlink *l, int udp)
+{
+	if (l->state)
+		return;
+	l->state = udp ? 1 : 2;
+	rv_debug("media path: %s", udp ? "UDP" : "TCP");
+	if (!udp)
+		uv_udp_recv_stop(&l->udp);
+	if (l->on_ready)
+		l->on_ready(l->ud, udp);
+}
+
+static void send_binding(struct rv_mlink *l)
+{
+	struct rv_stun_builder b;
+	rv_stun_begin(&b, RV_STUN_BINDING, RV_STUN_REQUEST, NULL);
+	memcpy(l->tid, rv_stun_tid(&b), sizeof l->tid);
+	rv_stun_add_str(&b, RV_STUN_A_USERNAME, l->user);
+	rv_stun_add_integrity(&b, (const uint8_t *)l->pass, strlen(l->pass));
+	rv_stun_add_fingerprint(&b);
+	const uint8_t *msg;
+	size_t len;
+	if (rv_stun_end(&b, &msg, &len) < 0)
+		return;
+	uv_buf_t buf = uv_buf_init((char *)msg, (unsigned)len);
+	uv_udp_try_send(&l->udp, &buf, 1, NULL);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	struct rv_mlink *l = t->data;
+	if (l->state == 0 && uv_now(l->loop) - l->started >= RV_MLINK_UDP_WAIT_MS) {
+		rv_info("no answer on the server's UDP port within 2 s: media goes over TCP");
+		uv_timer_stop(t);
+		settle(l, 0);
+		return;
+	}
+	if (l->state != 2)
+		send_binding(l);
+	if (l->state == 1)
+		uv_timer_start(t, on_timer, KEEPALIVE_MS, KEEPALIVE_MS);
+}
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
+{
+	struct rv_mlink *l = h->data;
+	(void)hint;
+	*b = uv_buf_init((char *)l->rbuf, sizeof l->rbuf);
+}
+
+static void on_udp(uv_udp_t *h, ssize_t n, const uv_buf_t *b, const struct sockaddr *from, unsigned flags)
+{
+	struct rv_mlink *l = h->data;
+	(void)from;
+	if (n <= 0 || (flags & UV_UDP_PARTIAL))
+		return;
+	const uint8_t *p = (const uint8_t *)b->base;
+	if (rv_stun_is(p, (size_t)n)) {
+		struct rv_stun_msg m;
+		if (rv_stun_parse(p, (size_t)n, &m) < 0 || m.method != RV_STUN_BINDING ||
+		    memcmp(m.tid, l->tid, sizeof l->tid) != 0)
+			return;
+		if (m.cls == RV_STUN_SUCCESS &&
+		    rv_stun_check_integrity(&m, (const uint8_t *)l->pass, strlen(l->pass)) == 1) {
+			if (l->state == 0) {
+				settle(l, 1);
+				uv_timer_start(&l->timer, on_timer, KEEPALIVE_MS, KEEPALIVE_MS);
+			}
+		} else if (m.cls == RV_STUN_ERROR && l->state == 0) {
+			rv_warn("the server refused the media registration: media goes over TCP");
+			settle(l, 0);
+		}
+		return;
+	}
+	if (l->state == 1 && l->on_packet)
+		l->on_packet(l->ud, p, (size_t)n);
+}
+
+static int resolve(const char *host, int port, struct sockaddr_storage *out)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM }, *ai = NULL;
+	char ps[16];
+	snprintf(ps, sizeof ps, "%d", port);
+	if (getaddrinfo(host, ps, &hints, &ai) != 0 || !ai)
+		return UV_EAI_NONAME;
+	memcpy(out, ai->ai_addr, ai->ai_addrlen);
+	freeaddrinfo(ai);
+	return 0;
+}
+
+int rv_mlink_start(struct rv_mlink **out, uv_loop_t *loop, struct rv_session *s, const char *host,
+		   const cJSON *udp, int force_tcp, rv_mlink_packet_fn on_packet,
+		   rv_mlink_ready_fn on_ready, void *ud)
+{
+	struct rv_mlink *l = calloc(1, sizeof *l);
+	if (!l)
+		return -ENOMEM;
+	l->loop = loop;
+	l->sess = s;
+	l->on_packet = on_packet;
+	l->on_ready = on_ready;
+	l->ud = ud;
+	l->started = uv_now(loop);
+	uv_udp_init(loop, &l->udp);
+	uv_timer_init(loop, &l->timer);
+	l->udp.data = l->timer.data = l;
+	l->handles = 2;
+	*out = l;
+
+	const cJSON *port = cJSON_GetObjectItemCaseSensitive(udp, "port");
+	const char *user = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(udp, "user"));
+	const char *pass = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(udp, "pass"));
+	int rc = -1;
+	if (!force_tcp && cJSON_IsNumber(port) && user && pass && strlen(user) < sizeof l->user &&
+	    strlen(pass) < sizeof l->pass && resolve(host, (int)port->valuedouble, &l->server) == 0) {
+		snprintf(l->user, sizeof l->user, "%s", user);
+		snprintf(l->pass, sizeof l->pass, "%s", pass);
+		if ((rc = uv_udp_connect(&l->udp, (const struct sockaddr *)&l->server)) == 0)
+			rc = uv_udp_recv_start(&l->udp, on_alloc, on_udp);
+		if (rc == 0) {
+			int big = 1 << 20;
+			uv_recv_buffer_size((uv_handle_t *)&l->udp, &big);
+			send_binding(l);
+			uv_timer_start(&l->timer, on_timer, BIND_EVERY_MS, BIND_EVERY_MS);
+			return 0;
+		}
+		rv_info("cannot use UDP to the server (%s): media goes over TCP", uv_strerror(rc));
+	}
+	settle(l, 0);
+	return 0;
+}
+
+int rv_mlink_send(struct rv_mlink *l, const uint8_t *p, size_t n)
+{
+	if (l->state == 1) {
+		uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
+		int rc = uv_udp_try_send(&l->udp, &b, 1, NULL);
+		return rc < 0 ? rc : 0;
+	}
+	cJSON *h = cJSON_CreateObject();
+	cJSON_AddStringToObject(h, "type", "media");
+	return rv_session_send(l->sess, h, p, n);
+}
+
+void rv_mlink_frame(struct rv_mlink *l, const uint8_t *p, size_t n)
+{
+	if (l->on_packet)
+		l->on_packet(l->ud, p, n);
+}
+
+int rv_mlink_udp(const struct rv_mlink *l)
+{
+	return l->state == 1;
+}
+
+static void on_closed(uv_handle_t *h)
+{
+	struct rv_mlink *l = h->data;
+	if (--l->handles == 0)
+		free(l);
+}
+
+void rv_mlink_close(struct rv_mlink *l)
+{
+	if (!l)
+		return;
+	l->on_packet = NULL;
+	l->on_ready = NULL;
+	uv_close((uv_handle_t *)&l->udp, on_closed);
+	uv_close((uv_handle_t *)&l->timer, on_closed);
+}

@@ -1,0 +1,201 @@
+#!/usr/bin/env bats
+# Media through rvserver: rvsend media streams lavfi test patterns to a
+# group or a client, rvserver relays RTP over UDP (or framed on TCP),
+# rvrecv media records; ffprobe and ffmpeg check what was recorded.
+
+load helpers
+
+eval "helpers_$(declare -f setup)"
+setup() {
+	command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || skip "ffmpeg is not installed"
+	helpers_setup
+}
+
+# probe FILE: "codec,width,height,frames" of its video stream
+probe() {
+	ffprobe -v error -count_frames -select_streams v -show_entries stream=codec_name,width,height,nb_read_frames \
+		-of csv=p=0 "$1"
+}
+
+# decodes FILE: ffmpeg decodes it all and prints no error
+decodes() {
+	run ffmpeg -v error -i "$1" -f null -
+	assert_success
+	assert_output ''
+}
+
+# frames_of FILE
+frames_of() { probe "$1" | cut -d, -f4; }
+
+# send NAME ARG...: rvsend media from a 320x240 30 fps test pattern
+send() {
+	local name=$1
+	shift
+	spawn "$name" rvsend -n "$name" media -f lavfi -i testsrc2=size=320x240:rate=30 --json "$@"
+}
+
+@test "relay: H.264 to a group of two, one recording to a file, one through stdout" {
+	start_server
+	spawn r1 rvrecv -n r1 -g show media -o "$T/r1.mkv" --json
+	spawn r2 rvrecv -n r2 -g show media -o -
+	wait_for_line "$T/r1.err" 'taking media over UDP' 5
+	wait_for_line "$T/r2.err" 'taking media over UDP' 5
+	send cam -g show --duration 5
+	wait_exit "$PID_cam" 20
+	assert_equal "$EXIT" 0
+	wait_exit "$PID_r1" 10
+	assert_equal "$EXIT" 0
+	wait_exit "$PID_r2" 10
+	assert_equal "$EXIT" 0
+	cp "$T/r2.out" "$T/r2.mkv"
+	for f in "$T/r1.mkv" "$T/r2.mkv"; do
+		IFS=, read -r codec w h frames < <(probe "$f")
+		assert_equal "$codec" h264
+		assert_equal "$w" 320
+		assert_equal "$h" 240
+		((frames >= 145)) || fail "$f: only $frames of 150 frames"
+		decodes "$f"
+	done
+	run jq -r 'select(.event == "media") | [.streams, .lost, .udp] | @csv' "$T/r1.out"
+	assert_output '1,0,true'
+	run jq -r 'select(.event == "media") | [.codec, .frames, .udp] | @csv' "$T/cam.out"
+	assert_output '"H264",150,true'
+	# the server saw the registrations and relayed every packet twice
+	run stats
+	assert_success
+	in=$(jq '.media.packets_in' <<<"$output")
+	out=$(jq '.media.packets_out' <<<"$output")
+	((out >= 2 * (in - 20))) || fail "relayed $out packets for $in received"
+	[ "$(jq '.media.udp_bindings' <<<"$output")" -ge 3 ]
+	curl -sf "http://$RV_SERVER/metrics" | grep -q '^rvserver_media_packets_out_total [1-9]'
+}
+
+@test "relay: VP8 into WebM with both ends framed on TCP (--tcp)" {
+	start_server
+	spawn rx rvrecv -n rx media -o "$T/rx.webm" --tcp --json
+	wait_for_line "$T/rx.err" 'taking media over TCP' 5
+	send cam -t rx --vcodec vp8 --duration 5 --tcp
+	wait_exit "$PID_cam" 20
+	assert_equal "$EXIT" 0
+	wait_exit "$PID_rx" 10
+	assert_equal "$EXIT" 0
+	IFS=, read -r codec w h frames < <(probe "$T/rx.webm")
+	assert_equal "$codec" vp8
+	((frames >= 145)) || fail "only $frames of 150 frames"
+	decodes "$T/rx.webm"
+	run jq -r 'select(.event == "media") | .udp' "$T/rx.out"
+	assert_output false
+	run jq -r 'select(.event == "media") | .udp' "$T/cam.out"
+	assert_output false
+	[ "$(stat_of media.udp_bindings)" -eq 0 ]
+}
+
+@test "relay: packets the server drops (--drop-rate 0.05) are repaired by NACK; the file decodes cleanly" {
+	start_server --drop-rate 0.05
+	spawn rx rvrecv -n rx -g show media -o "$T/rx.mkv" --json
+	wait_for_line "$T/rx.err" 'taking media over UDP' 5
+	send cam -g show --duration 5
+	wait_exit "$PID_cam" 20
+	assert_equal "$EXIT" 0
+	wait_exit "$PID_rx" 10
+	assert_equal "$EXIT" 0
+	[ "$(stat_of media.test_drops)" -gt 0 ]
+	recovered=$(jq 'select(.event == "media") | .recovered' "$T/rx.out")
+	((recovered > 0)) || fail "nothing recovered: $(cat "$T/rx.out")"
+	resent=$(jq 'select(.event == "media") | .resent' "$T/cam.out")
+	((resent > 0)) || fail "rvsend resent nothing: $(cat "$T/cam.out")"
+	frames=$(frames_of "$T/rx.mkv")
+	((frames >= 135)) || fail "only $frames of 150 frames"
+	decodes "$T/rx.mkv"
+}
+
+@test "relay: a receiver joining mid-stream gets a keyframe within a second (the server asks the sender)" {
+	start_server
+	# one keyframe in ten seconds: without the request it would wait for it
+	send cam -g show --duration 9 --gop 300
+	wait_for_line "$T/cam.err" 'streaming H264' 5
+	sleep 2
+	start=$(date +%s%N)
+	spawn rx rvrecv -n rx -g show media -o "$T/late.mkv" --frames 15
+	wait_exit "$PID_rx" 6
+	assert_equal "$EXIT" 0
+	took=$((($(date +%s%N) - start) / 1000000))
+	((took < 3000 * RV_SLOW)) || fail "15 frames took $took ms"
+	[ "$(stat_of media.keyframe_requests)" -ge 1 ]
+	frames=$(frames_of "$T/late.mkv")
+	((frames >= 15)) || fail "only $frames frames"
+	decodes "$T/late.mkv"
+}
+
+@test "relay: a receiver killed with -9 leaves a file that decodes" {
+	start_server
+	spawn rx rvrecv -n rx media -o "$T/crash.mkv"
+	wait_for_line "$T/rx.err" 'taking media over UDP' 5
+	send cam -t rx --duration 10 --gop 15
+	wait_for_line "$T/rx.err" 'recording H264' 5
+	sleep 4
+	kill_hard "$PID_rx"
+	frames=$(frames_of "$T/crash.mkv")
+	((frames >= 60)) || fail "only $frames frames survived"
+	decodes "$T/crash.mkv"
+	stop_pid "$PID_cam"
+}
+
+@test "relay: one file per sender with -o 'rec-%s.mkv'; --from picks one sender" {
+	start_server
+	spawn all rvrecv -n all -g show media -o "$T/rec-%s.mkv" --count 2
+	spawn one rvrecv -n one -g show media -o "$T/one.mkv" --from b
+	wait_for_line "$T/all.err" 'taking media over UDP' 5
+	wait_for_line "$T/one.err" 'taking media over UDP' 5
+	send a -g show --duration 3
+	send b -g show --duration 3 --vcodec vp8
+	wait_exit "$PID_all" 20
+	assert_equal "$EXIT" 0
+	wait_exit "$PID_one" 20
+	assert_equal "$EXIT" 0
+	[ "$(probe "$T/rec-a.mkv" | cut -d, -f1)" = h264 ]
+	[ "$(probe "$T/rec-b.mkv" | cut -d, -f1)" = vp8 ]
+	[ "$(probe "$T/one.mkv" | cut -d, -f1)" = vp8 ]
+	decodes "$T/rec-a.mkv"
+	decodes "$T/rec-b.mkv"
+}
+
+@test "relay: a receiver that allows only others refuses the stream (denied, exit 4); a group member that refuses gets nothing" {
+	start_server
+	spawn rx rvrecv -n rx --allow boss media -o "$T/rx.mkv" --timeout 6
+	wait_for_line "$T/rx.err" 'taking media over UDP' 5
+	run timeout 10 rvsend -n cam -t rx media -f lavfi -i testsrc2 --duration 1
+	assert_equal "$status" 4
+	assert_output --partial 'not allow'
+	spawn picky rvrecv -n picky -g show --allow boss media -o "$T/picky.mkv" --timeout 5
+	wait_for_line "$T/picky.err" 'taking media over UDP' 5
+	send cam2 -g show --duration 2
+	wait_exit "$PID_cam2" 15
+	assert_equal "$EXIT" 0
+	[ ! -e "$T/picky.mkv" ] || [ "$(frames_of "$T/picky.mkv")" = 0 ]
+}
+
+@test "relay: a Binding with a wrong password registers nothing; media from an unknown address is not relayed" {
+	start_server
+	spawn rx rvrecv -n rx media -o "$T/rx.mkv" --timeout 4
+	wait_for_line "$T/rx.err" 'taking media over UDP' 5
+	python3 - "$SERVER_UDP_PORT" <<'EOF'
+import hashlib, hmac, os, socket, struct, sys, zlib
+port = int(sys.argv[1])
+def attr(t, v):
+    return struct.pack('!HH', t, len(v)) + v + b'\0' * (-len(v) % 4)
+tid = os.urandom(12)
+body = attr(0x0006, b'1')
+head = struct.pack('!HHI', 0x0001, len(body) + 24, 0x2112A442) + tid
+mi = hmac.new(b'not-the-password', head + body, hashlib.sha1).digest()
+msg = head + body + attr(0x0008, mi)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.sendto(msg, ('127.0.0.1', port))
+# and an RTP packet from nowhere
+s.sendto(bytes([0x80, 96, 0, 1]) + b'\0' * 8 + b'x' * 100, ('127.0.0.1', port))
+EOF
+	sleep 0.5
+	[ "$(stat_of media.bad_bindings)" -ge 1 ]
+	[ "$(stat_of media.unknown)" -ge 1 ]
+	[ "$(stat_of media.packets_out)" -eq 0 ]
+}
