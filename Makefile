@@ -41,7 +41,7 @@ PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS ?=
 CFLAGS += -std=c11 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Werror -Wno-missing-field-initializers \
 	-Ilib $(PKG_CFLAGS) $(SAN) -DRV_VERSION='"$(VERSION)"'
-LDLIBS := $(PKG_LIBS) -lwslay -lhttp_parser -lz -lm
+LDLIBS := $(PKG_LIBS) -lwslay -lhttp_parser -lsrtp2 -lz -lm
 LDFLAGS += $(SAN)
 
 LIB_SRC := $(wildcard lib/*.c)

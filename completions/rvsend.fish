@@ -37,3 +37,4 @@ complete -c rvsend -l rtp -x -d 'media: no server: plain RTP to HOST:PORT (RTCP 
 complete -c rvsend -l sdp -r -F -d 'media: with --rtp, write an SDP that ffplay/ffmpeg open'
 complete -c rvsend -l pt -x -d 'media: RTP payload type (default 96)'
 complete -c rvsend -l tcp -d 'media: send over the TCP connection, not UDP'
+complete -c rvsend -l srtp -x -a 'aes_cm_128_hmac_sha1_80 aead_aes_128_gcm none' -d 'media through rvserver: aes_cm_128_hmac_sha1_80 (default), aead_aes_128_gcm or none'

@@ -18,6 +18,7 @@
 #include "mlink.h"
 #include "rtp.h"
 #include "rvrecv.h"
+#include "srtp.h"
 
 #define HOLD_MS 200                /* a gap is waited for this long (NACKs go out at once) */
 #define PLI_GAP_MS 300             /* at most one keyframe request this often */
@@ -33,7 +34,8 @@ struct wstream {
 	struct jitter jb;
 	struct rv_depack dp;
 	struct rv_media_sink *sink;
-	uint64_t frames, keyframes, skipped, plis;
+	struct rv_srtp *in, *out;     /* with SRTP: the sender's packets, our RTCP */
+	uint64_t frames, keyframes, skipped, plis, unauth;
 	double last_pli;
 	int waiting_key;              /* until a keyframe: at the start, after a loss */
 	int sink_err;
@@ -59,18 +61,21 @@ static double now_ms(struct watch *w)
 	return (double)uv_now(w->a->loop);
 }
 
-static void send_rtcp(struct wstream *s, const uint8_t *p, int n)
+/* P has room for the SRTCP trailer. */
+static void send_rtcp(struct wstream *s, uint8_t *p, int n)
 {
-	if (n > 0 && s->w->link)
-		rv_mlink_send(s->w->link, p, (size_t)n);
+	size_t len = (size_t)n;
+	if (n <= 0 || !s->w->link || (s->out && rv_srtp_protect(s->out, p, &len) < 0))
+		return;
+	rv_mlink_send(s->w->link, p, len);
 }
 
 static void on_nack(void *ud, const uint16_t *seqs, size_t n)
 {
 	struct wstream *s = ud;
-	uint8_t buf[1200];
+	uint8_t buf[1200 + RV_SRTP_MAX_TRAILER];
 	for (size_t i = 0; i < n; i += 64)	/* a bounded packet each */
-		send_rtcp(s, buf, rv_rtcp_build_nack(buf, sizeof buf, s->fb_ssrc, s->ssrc, seqs + i,
+		send_rtcp(s, buf, rv_rtcp_build_nack(buf, 1200, s->fb_ssrc, s->ssrc, seqs + i,
 						      n - i < 64 ? n - i : 64));
 }
 
@@ -81,8 +86,8 @@ static void ask_keyframe(struct wstream *s)
 		return;
 	s->last_pli = now;
 	s->plis++;
-	uint8_t buf[32];
-	send_rtcp(s, buf, rv_rtcp_build_pli(buf, sizeof buf, s->fb_ssrc, s->ssrc));
+	uint8_t buf[32 + RV_SRTP_MAX_TRAILER];
+	send_rtcp(s, buf, rv_rtcp_build_pli(buf, 32, s->fb_ssrc, s->ssrc));
 }
 
 /* A gap the NACKs did not fill: the frames after it need a keyframe. */
@@ -165,6 +170,8 @@ static void stream_close(struct watch *w, struct wstream *s, const char *why)
 	w->plis += s->plis;
 	rv_depack_free(&s->dp);
 	jitter_free(&s->jb);
+	rv_srtp_free(s->in);
+	rv_srtp_free(s->out);
 	free(s);
 }
 
@@ -207,6 +214,20 @@ static void stream_add(struct watch *w, cJSON *h)
 	s->ssrc = (uint32_t)ssrc->valuedouble;
 	s->fb_ssrc = (uint32_t)fb->valuedouble;
 	s->codec = !strcmp(codec, "H264") ? "H264" : "VP8";
+	cJSON *srtp = cJSON_GetObjectItemCaseSensitive(h, "srtp");
+	if (srtp) {
+		const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(srtp, "suite"));
+		const char *key = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(srtp, "key"));
+		int suite = rv_srtp_suite(name);
+		if (!suite || rv_srtp_new(&s->in, suite, key, 0) < 0 || rv_srtp_new(&s->out, suite, key, 1) < 0) {
+			rv_say_error("stream from %s: unusable SRTP (%s)", from, name ? name : "no suite");
+			rv_srtp_free(s->in);
+			rv_srtp_free(s->out);
+			jitter_free(&s->jb);
+			free(s);
+			return;
+		}
+	}
 	s->waiting_key = 1;
 	s->jb.nack = on_nack;
 	s->jb.gave_up = on_gave_up;
@@ -245,8 +266,19 @@ static void on_packet(void *ud, const uint8_t *p, size_t n)
 	if (n < RV_RTP_HEADER || rv_rtp_is_rtcp(p, n))
 		return;	/* sender reports: not needed for one video track */
 	uint32_t ssrc = (uint32_t)p[8] << 24 | (uint32_t)p[9] << 16 | (uint32_t)p[10] << 8 | p[11];
+	uint8_t buf[JITTER_PKT + RV_SRTP_MAX_TRAILER];
 	for (struct wstream *s = w->streams; s; s = s->next)
 		if (s->ssrc == ssrc) {
+			if (s->in) {	/* SSRC and sequence number are clear text; the rest is not */
+				if (n > sizeof buf)
+					return;
+				memcpy(buf, p, n);
+				if (rv_srtp_unprotect(s->in, buf, &n) < 0) {
+					s->unauth++;
+					return;
+				}
+				p = buf;
+			}
 			if (!w->first_ms)
 				w->first_ms = now_ms(w);
 			jitter_push(&s->jb, p, n, now_ms(w));

@@ -7,11 +7,12 @@
 #include "media.h"
 #include "router.h"
 #include "rvsend.h"
+#include "srtp.h"
 
 enum {
 	O_TO = 1, O_GROUP, O_WINDOW, O_CHUNK, O_ACCEPT_TIMEOUT, O_STALL_TIMEOUT,
 	O_PROGRESS, O_NO_PROGRESS, O_FORMAT, O_INPUT, O_VCODEC, O_SIZE, O_FPS, O_BITRATE, O_GOP,
-	O_RE, O_DURATION, O_RTP, O_SDP, O_PT, O_TCP,
+	O_RE, O_DURATION, O_RTP, O_SDP, O_PT, O_TCP, O_SRTP,
 };
 
 static const struct rv_opt opts[] = {
@@ -37,6 +38,7 @@ static const struct rv_opt opts[] = {
 	{ O_SDP, 0, "sdp", "FILE", "media: with --rtp, write an SDP that ffplay/ffmpeg open", "file", NULL },
 	{ O_PT, 0, "pt", "N", "media: RTP payload type (default 96)", NULL, NULL },
 	{ O_TCP, 0, "tcp", NULL, "media: send over the TCP connection, not UDP", NULL, NULL },
+	{ O_SRTP, 0, "srtp", "SUITE", "media through rvserver: aes_cm_128_hmac_sha1_80 (default), aead_aes_128_gcm or none", "aes_cm_128_hmac_sha1_80|aead_aes_128_gcm|none", NULL },
 	{ 0 }
 };
 
@@ -135,6 +137,12 @@ static const char *on_opt(void *ud, int key, const char *arg)
 			return "expected a dynamic payload type, 96 to 127";
 		break;
 	case O_TCP: a->tcp = 1; break;
+	case O_SRTP:
+		if (!rv_cli_choice("aes_cm_128_hmac_sha1_80|aead_aes_128_gcm|none", arg))
+			return "expected aes_cm_128_hmac_sha1_80, aead_aes_128_gcm or none";
+		a->srtp = !strcmp(arg, "none") ? RV_SRTP_NONE : arg[1] == 'e' ? RV_SRTP_AEAD_AES_128_GCM
+									  : RV_SRTP_AES_CM_128_HMAC_SHA1_80;
+		break;
 	case O_PROGRESS: a->progress = 1; break;
 	case O_NO_PROGRESS: a->progress = -1; break;
 	}
@@ -299,6 +307,7 @@ int main(int argc, char **argv)
 	a->chunk = 256u << 10;
 	a->accept_timeout = 10;
 	a->pt = 96;
+	a->srtp = RV_SRTP_AES_CM_128_HMAC_SHA1_80;
 	a->stall_timeout = 15;
 	int npos = rv_cli_parse(&tool, argc, argv, on_opt, a);
 	if (npos == 0)

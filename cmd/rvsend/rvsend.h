@@ -34,7 +34,7 @@ struct app {
 	size_t window, chunk;
 	/* media */
 	const char *format, *input, *rtp, *sdp;
-	int vcodec, width, height, bitrate, gop, realtime, pt, tcp;
+	int vcodec, width, height, bitrate, gop, realtime, pt, tcp, srtp;
 	double fps, duration;
 	double accept_timeout, stall_timeout;
 	int progress;

@@ -23,10 +23,11 @@
 #include "mlink.h"
 #include "rtp.h"
 #include "rvsend.h"
+#include "srtp.h"
 
 #define QCAP 4096                  /* packets between the threads */
 #define HIST 1024                  /* packets kept for NACK (~1 s at 8 Mb/s) */
-#define PKT_MAX (RV_RTP_HEADER + RV_RTP_MAX_PAYLOAD + 64)
+#define PKT_MAX (RV_RTP_HEADER + RV_RTP_MAX_PAYLOAD + RV_SRTP_MAX_TRAILER)
 
 struct pkt {
 	uint16_t len, seq;
@@ -53,6 +54,8 @@ struct tx {
 	uint32_t ts_base, packets_w, octets_w;
 	uint64_t frames;
 	/* loop only */
+	struct rv_srtp *out, *in;       /* with SRTP: ours, and the receivers' RTCP */
+	char key[64];
 	uint32_t ssrc;
 	double stream_id;
 	int receivers, udp;
@@ -181,6 +184,12 @@ static void on_wake(uv_async_t *h)
 		uv_mutex_unlock(&t->mu);
 		for (unsigned i = 0; i < n; i++) {
 			struct pkt *k = &batch[i];
+			size_t len = k->len;
+			if (t->out && rv_srtp_protect(t->out, k->data, &len) < 0) {
+				t->send_errors++;
+				continue;
+			}
+			k->len = (uint16_t)len;
 			if (k->rtp) {
 				t->hist[k->seq % HIST] = *k;
 				t->packets++;
@@ -225,8 +234,15 @@ static void on_packet(void *ud, const uint8_t *p, size_t n)
 	struct tx *t = ud;
 	struct rv_rtcp c;
 	size_t off = 0;
-	if (!rv_rtp_is_rtcp(p, n))
+	uint8_t buf[2048];
+	if (!rv_rtp_is_rtcp(p, n) || n > sizeof buf)
 		return;
+	if (t->in) {	/* SRTCP from the receivers */
+		memcpy(buf, p, n);
+		if (rv_srtp_unprotect(t->in, buf, &n) < 0)
+			return;
+		p = buf;
+	}
 	while (rv_rtcp_next(p, n, &off, &c) == 1) {
 		if (c.media_ssrc != t->ssrc)
 			continue;
@@ -287,6 +303,11 @@ static void announce(struct tx *t)
 	cJSON_AddNumberToObject(v, "height", t->h);
 	cJSON_AddNumberToObject(v, "fps", t->fps);
 	cJSON_AddItemToArray(cJSON_AddArrayToObject(h, "media"), v);
+	if (t->out) {	/* the key goes to the receivers through the server */
+		cJSON *s = cJSON_AddObjectToObject(h, "srtp");
+		cJSON_AddStringToObject(s, "suite", rv_srtp_suite_name(t->a->srtp));
+		cJSON_AddStringToObject(s, "key", t->key);
+	}
 	rv_session_request(t->a->sess, h, NULL, 0, on_stream, t);
 }
 
@@ -373,6 +394,13 @@ int cmd_stream(struct app *a)
 	t->hdr.pt = (uint8_t)a->pt;
 	t->hdr.seq = (uint16_t)(r[4] << 8 | r[5]);
 	t->ts_base = t->ssrc ^ 0x5a5a5a5a;
+	if (a->srtp != RV_SRTP_NONE &&
+	    (rv_srtp_new_key(a->srtp, t->key) < 0 || rv_srtp_new(&t->out, a->srtp, t->key, 1) < 0 ||
+	     rv_srtp_new(&t->in, a->srtp, t->key, 0) < 0)) {
+		rv_say_error("cannot set up SRTP");
+		rv_media_close(t->src);
+		return RV_EXIT_FAIL;
+	}
 
 	a->loop = uv_default_loop();
 	uv_mutex_init(&t->mu);
@@ -413,9 +441,12 @@ int cmd_stream(struct app *a)
 		cJSON_AddNumberToObject(j, "resent", (double)t->resent);
 		cJSON_AddNumberToObject(j, "keyframe_requests", (double)t->keyframe_requests);
 		cJSON_AddBoolToObject(j, "udp", t->udp);
+		cJSON_AddStringToObject(j, "srtp", rv_srtp_suite_name(a->srtp));
 		rv_out_obj(j);
 	}
 	rv_media_close(t->src);
+	rv_srtp_free(t->out);
+	rv_srtp_free(t->in);
 	free(t->q);
 	free(t->hist);
 	return a->exit_code;

@@ -58,8 +58,9 @@ send() {
 	done
 	run jq -r 'select(.event == "media") | [.streams, .lost, .udp] | @csv' "$T/r1.out"
 	assert_output '1,0,true'
-	run jq -r 'select(.event == "media") | [.codec, .frames, .udp] | @csv' "$T/cam.out"
-	assert_output '"H264",150,true'
+	# SRTP by default: the key went to the receivers through the server
+	run jq -r 'select(.event == "media") | [.codec, .frames, .udp, .srtp] | @csv' "$T/cam.out"
+	assert_output '"H264",150,true,"AES_CM_128_HMAC_SHA1_80"'
 	# the server saw the registrations and relayed every packet twice
 	run stats
 	assert_success
@@ -70,11 +71,11 @@ send() {
 	curl -sf "http://$RV_SERVER/metrics" | grep -q '^rvserver_media_packets_out_total [1-9]'
 }
 
-@test "relay: VP8 into WebM with both ends framed on TCP (--tcp)" {
+@test "relay: VP8 into WebM with both ends framed on TCP (--tcp), plain RTP (--srtp none)" {
 	start_server
 	spawn rx rvrecv -n rx media -o "$T/rx.webm" --tcp --json
 	wait_for_line "$T/rx.err" 'taking media over TCP' 5
-	send cam -t rx --vcodec vp8 --duration 5 --tcp
+	send cam -t rx --vcodec vp8 --duration 5 --tcp --srtp none
 	wait_exit "$PID_cam" 20
 	assert_equal "$EXIT" 0
 	wait_exit "$PID_rx" 10
@@ -90,16 +91,17 @@ send() {
 	[ "$(stat_of media.udp_bindings)" -eq 0 ]
 }
 
-@test "relay: packets the server drops (--drop-rate 0.05) are repaired by NACK; the file decodes cleanly" {
+@test "relay: packets the server drops (--drop-rate 0.05) are repaired by NACK over SRTCP (AES-GCM); the file decodes cleanly" {
 	start_server --drop-rate 0.05
 	spawn rx rvrecv -n rx -g show media -o "$T/rx.mkv" --json
 	wait_for_line "$T/rx.err" 'taking media over UDP' 5
-	send cam -g show --duration 5
+	send cam -g show --duration 5 --srtp aead_aes_128_gcm
 	wait_exit "$PID_cam" 20
 	assert_equal "$EXIT" 0
 	wait_exit "$PID_rx" 10
 	assert_equal "$EXIT" 0
 	[ "$(stat_of media.test_drops)" -gt 0 ]
+	[ "$(jq -r 'select(.event == "media") | .srtp' "$T/cam.out")" = AEAD_AES_128_GCM ]
 	recovered=$(jq 'select(.event == "media") | .recovered' "$T/rx.out")
 	((recovered > 0)) || fail "nothing recovered: $(cat "$T/rx.out")"
 	resent=$(jq 'select(.event == "media") | .resent' "$T/cam.out")

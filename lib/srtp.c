@@ -1,0 +1,130 @@
+/* srtp.c - SRTP and SRTCP on libsrtp2 (see srtp.h). */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <srtp2/srtp.h>
+
+#include "err.h"
+#include "rtp.h"
+#include "srtp.h"
+
+struct rv_srtp {
+	srtp_t ctx;
+};
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static int init_rc;
+
+static void init(void)
+{
+	init_rc = srtp_init() == srtp_err_status_ok ? 0 : RV_ETLS;
+}
+
+int rv_srtp_suite(const char *name)
+{
+	if (!name)
+		return RV_SRTP_NONE;
+	if (!strcmp(name, "AES_CM_128_HMAC_SHA1_80"))
+		return RV_SRTP_AES_CM_128_HMAC_SHA1_80;
+	if (!strcmp(name, "AEAD_AES_128_GCM"))
+		return RV_SRTP_AEAD_AES_128_GCM;
+	return RV_SRTP_NONE;
+}
+
+const char *rv_srtp_suite_name(int suite)
+{
+	return suite == RV_SRTP_AES_CM_128_HMAC_SHA1_80 ? "AES_CM_128_HMAC_SHA1_80"
+	       : suite == RV_SRTP_AEAD_AES_128_GCM   ? "AEAD_AES_128_GCM" : "none";
+}
+
+size_t rv_srtp_key_len(int suite)
+{
+	return suite == RV_SRTP_AES_CM_128_HMAC_SHA1_80 ? SRTP_AES_ICM_128_KEY_LEN_WSALT
+	       : suite == RV_SRTP_AEAD_AES_128_GCM   ? SRTP_AES_GCM_128_KEY_LEN_WSALT : 0;
+}
+
+int rv_srtp_new_key(int suite, char b64[64])
+{
+	uint8_t key[RV_SRTP_MAX_KEY];
+	size_t n = rv_srtp_key_len(suite);
+	if (!n || RAND_bytes(key, (int)n) != 1)
+		return RV_ETLS;
+	EVP_EncodeBlock((unsigned char *)b64, key, (int)n);
+	return 0;
+}
+
+int rv_srtp_new(struct rv_srtp **out, int suite, const char *b64, int outbound)
+{
+	uint8_t key[64];
+	size_t want = rv_srtp_key_len(suite), bl = b64 ? strlen(b64) : 0;
+	*out = NULL;
+	pthread_once(&once, init);
+	if (init_rc < 0)
+		return init_rc;
+	/* base64 of 30 or 28 bytes: 40 characters, with padding */
+	if (!want || bl == 0 || bl > 60 || bl % 4)
+		return RV_EPROTO;
+	int n = EVP_DecodeBlock(key, (const unsigned char *)b64, (int)bl);
+	while (n > 0 && bl && b64[--bl] == '=')
+		n--;
+	if (n < 0 || (size_t)n != want)
+		return RV_EPROTO;
+	srtp_policy_t p;
+	memset(&p, 0, sizeof p);
+	if (suite == RV_SRTP_AEAD_AES_128_GCM) {
+		srtp_crypto_policy_set_aes_gcm_128_16_auth(&p.rtp);
+		srtp_crypto_policy_set_aes_gcm_128_16_auth(&p.rtcp);
+	} else {
+		srtp_crypto_policy_set_rtp_default(&p.rtp);
+		srtp_crypto_policy_set_rtcp_default(&p.rtcp);
+	}
+	p.ssrc.type = outbound ? ssrc_any_outbound : ssrc_any_inbound;
+	p.key = key;
+	p.window_size = 1024;        /* NACKed packets come back late */
+	p.allow_repeat_tx = 1;       /* and may be sent twice */
+	struct rv_srtp *s = calloc(1, sizeof *s);
+	if (!s)
+		return -ENOMEM;
+	if (srtp_create(&s->ctx, &p) != srtp_err_status_ok) {
+		free(s);
+		return RV_ETLS;
+	}
+	*out = s;
+	return 0;
+}
+
+int rv_srtp_protect(struct rv_srtp *s, uint8_t *p, size_t *n)
+{
+	int len = (int)*n;
+	srtp_err_status_t rc = rv_rtp_is_rtcp(p, *n) ? srtp_protect_rtcp(s->ctx, p, &len)
+						     : srtp_protect(s->ctx, p, &len);
+	if (rc != srtp_err_status_ok)
+		return RV_EPROTO;
+	*n = (size_t)len;
+	return 0;
+}
+
+int rv_srtp_unprotect(struct rv_srtp *s, uint8_t *p, size_t *n)
+{
+	int len = (int)*n;
+	if (*n < 12)
+		return RV_EPROTO;
+	srtp_err_status_t rc = rv_rtp_is_rtcp(p, *n) ? srtp_unprotect_rtcp(s->ctx, p, &len)
+						     : srtp_unprotect(s->ctx, p, &len);
+	if (rc != srtp_err_status_ok)
+		return RV_EPROTO;
+	*n = (size_t)len;
+	return 0;
+}
+
+void rv_srtp_free(struct rv_srtp *s)
+{
+	if (!s)
+		return;
+	srtp_dealloc(s->ctx);
+	free(s);
+}
