@@ -88,6 +88,10 @@ $(O)/tests/%: tests/unit/%.c $(O)/librv.a
 $(O)/bench/%: bench/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
+# mrelay builds its STUN/TURN requests with librv.
+$(O)/bench/mrelay: bench/mrelay.c $(O)/librv.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(O)/librv.a $(LDLIBS)
 
 units: $(UNITS)
 bench-bins: $(BENCH_BINS)
@@ -95,7 +99,7 @@ bench-bins: $(BENCH_BINS)
 # libFuzzer harnesses: always clang, ASan+UBSan, their own object tree.
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -Wno-missing-field-initializers \
 	-Ilib $(PKG_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -DRV_VERSION='"$(VERSION)"'
-FUZZ_LIB_OBJ := $(filter-out build-fuzz/obj/lib/media.o,$(LIB_SRC:%.c=build-fuzz/obj/%.o))
+FUZZ_LIB_OBJ := $(filter-out build-fuzz/obj/lib/media.o build-fuzz/obj/lib/sink.o build-fuzz/obj/lib/av.o,$(LIB_SRC:%.c=build-fuzz/obj/%.o))
 build-fuzz/obj/%.o: %.c $(wildcard lib/*.h)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -c -o $@ $<

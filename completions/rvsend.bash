@@ -43,7 +43,10 @@ _rvsend()
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return;;
 	--vcodec)
-		COMPREPLY=($(compgen -W "h264 vp8 copy" -- "$cur"))
+		COMPREPLY=($(compgen -W "h264 vp8 copy none" -- "$cur"))
+		return;;
+	--acodec)
+		COMPREPLY=($(compgen -W "opus copy none" -- "$cur"))
 		return;;
 	--size)
 		COMPREPLY=()
@@ -52,6 +55,9 @@ _rvsend()
 		COMPREPLY=()
 		return;;
 	--bitrate)
+		COMPREPLY=()
+		return;;
+	--abitrate)
 		COMPREPLY=()
 		return;;
 	--gop)
@@ -69,18 +75,21 @@ _rvsend()
 	--pt)
 		COMPREPLY=()
 		return;;
+	--apt)
+		COMPREPLY=()
+		return;;
 	--srtp)
 		COMPREPLY=($(compgen -W "aes_cm_128_hmac_sha1_80 aead_aes_128_gcm none" -- "$cur"))
 		return;;
 	esac
 	if [[ $cur == -* ]]; then
-		COMPREPLY=($(compgen -W "--server --id --tls --ca --insecure --token-file --connect-timeout --json --verbose --quiet --help --version --to --group --window --chunk --accept-timeout --stall-timeout --progress --no-progress --format --input --vcodec --size --fps --bitrate --gop --re --duration --rtp --sdp --pt --tcp --srtp -s -n -v -q -h -V -t -g -f -i" -- "$cur"))
+		COMPREPLY=($(compgen -W "--server --id --tls --ca --insecure --token-file --connect-timeout --json --verbose --quiet --help --version --to --group --window --chunk --accept-timeout --stall-timeout --progress --no-progress --format --input --vcodec --acodec --size --fps --bitrate --abitrate --gop --re --duration --rtp --sdp --pt --apt --tcp --srtp -s -n -v -q -h -V -t -g -f -i" -- "$cur"))
 		return
 	fi
 	local i
 	for ((i = 1; i < COMP_CWORD; i++)); do
 		case ${COMP_WORDS[i]} in
-		-s|--server|-n|--id|--ca|--token-file|--connect-timeout|-t|--to|-g|--group|--window|--chunk|--accept-timeout|--stall-timeout|-f|--format|-i|--input|--vcodec|--size|--fps|--bitrate|--gop|--duration|--rtp|--sdp|--pt|--srtp) ((i++));;
+		-s|--server|-n|--id|--ca|--token-file|--connect-timeout|-t|--to|-g|--group|--window|--chunk|--accept-timeout|--stall-timeout|-f|--format|-i|--input|--vcodec|--acodec|--size|--fps|--bitrate|--abitrate|--gop|--duration|--rtp|--sdp|--pt|--apt|--srtp) ((i++));;
 		-*) ;;
 		*) COMPREPLY=($(compgen -f -- "$cur")); return;;
 		esac

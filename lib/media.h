@@ -1,40 +1,50 @@
-/* media.h - media sources on FFmpeg: open anything libavformat and
- * libavdevice open (files, lavfi, v4l2, x11grab, pipes), decode, scale to
- * the size asked for, and encode to H.264 (libx264: constrained baseline,
- * zerolatency, no B-frames, SPS/PPS before every IDR) or VP8 (libvpx,
- * realtime); or pass H.264/VP8 through untouched. Out come encoded frames
- * with a 90 kHz timestamp, ready for the RTP packetizers in rtp.h. */
+/* media.h - media on FFmpeg.
+ *
+ * Sources (media.c): open anything libavformat and libavdevice open
+ * (files, lavfi, v4l2, x11grab, pulse, alsa, pipes), decode, and encode
+ * video to H.264 (libx264: constrained baseline, zerolatency, no B-frames,
+ * SPS/PPS before every IDR) or VP8 (libvpx, realtime), audio to Opus
+ * (libopus, 48 kHz stereo, 20 ms frames); or pass H.264/VP8/Opus through
+ * untouched. Out come encoded frames with timestamps in their RTP clock
+ * (90 kHz video, 48 kHz audio), ready for the packetizers in rtp.h.
+ *
+ * Sinks (sink.c): received frames into a container, without re-encoding. */
 #ifndef RV_MEDIA_H
 #define RV_MEDIA_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-enum rv_vcodec { RV_VCODEC_H264, RV_VCODEC_VP8, RV_VCODEC_COPY };
+enum rv_vcodec { RV_VCODEC_H264, RV_VCODEC_VP8, RV_VCODEC_COPY, RV_VCODEC_NONE };
+enum rv_acodec { RV_ACODEC_OPUS, RV_ACODEC_COPY, RV_ACODEC_NONE };
 
 struct rv_media_conf {
 	const char *format;          /* -f: an input format or device (NULL: guess) */
 	const char *input;           /* -i: a file, URL, device, or "-" for stdin */
-	enum rv_vcodec vcodec;
+	enum rv_vcodec vcodec;       /* NONE: take no video from this input */
+	enum rv_acodec acodec;       /* NONE: take no audio from this input */
 	int width, height;           /* 0: the input's */
 	double fps;                  /* 0: the input's, else 30 */
-	int bitrate;                 /* bits per second (default 1000000) */
+	int bitrate;                 /* video bits per second (default 1000000) */
+	int abitrate;                /* audio bits per second (default 64000) */
 	int gop;                     /* frames between keyframes (default 2 s of frames) */
 	int realtime;                /* --re: pace a file to real time */
 	double duration;             /* stop after this many seconds (0: never) */
 };
 
 struct rv_media_frame {
-	const uint8_t *data;         /* H.264 Annex-B, or a VP8 frame */
+	const uint8_t *data;         /* H.264 Annex-B, a VP8 frame, or an Opus packet */
 	size_t len;
-	uint32_t ts90k;              /* presentation time, 90 kHz */
+	uint32_t ts;                 /* presentation time: 90 kHz video, 48 kHz audio */
 	int keyframe;
+	int audio;                   /* 1: an Opus packet */
 };
 
 struct rv_media_src;
 
-/* rv_media_open - open CONF's input and set up decoding and encoding.
- * ERR gets a readable reason on failure. *OUT: rv_media_close. */
+/* rv_media_open - open CONF's input and set up decoding and encoding for
+ * the video and audio it has and CONF wants. ERR gets a readable reason on
+ * failure (also when it has neither). *OUT: rv_media_close. */
 int rv_media_open(struct rv_media_src **out, const struct rv_media_conf *conf, char *err, size_t errlen);
 /* rv_media_next - the next encoded frame: 1, 0 at the end of the input
  * (or --duration), negative on error. FRAME stays valid until the next call.
@@ -43,27 +53,41 @@ int rv_media_next(struct rv_media_src *s, struct rv_media_frame *frame);
 /* rv_media_request_keyframe - make the next encoded frame a keyframe; safe
  * to call from another thread than the one calling rv_media_next. */
 void rv_media_request_keyframe(struct rv_media_src *s);
-/* What is being sent: codec name ("H264"/"VP8"), size, frame rate. */
+/* What is being sent: video codec ("H264"/"VP8", or NULL without video),
+ * size and frame rate; whether there is audio (Opus, 48 kHz, 2 channels). */
 const char *rv_media_codec(const struct rv_media_src *s);
 void rv_media_size(const struct rv_media_src *s, int *w, int *h, double *fps);
+int rv_media_has_audio(const struct rv_media_src *s);
 /* rv_media_sprop - H.264 sprop-parameter-sets for SDP ("" until known). */
 const char *rv_media_sprop(const struct rv_media_src *s);
 void rv_media_close(struct rv_media_src *s);
 
-#endif
-
-/* ---- sinks: received frames into a container, without re-encoding ---- */
+/* ---- sinks ---- */
 
 struct rv_media_sink;
 
+/* A track of a sink: codec "H264", "VP8" or "opus". */
+struct rv_media_track {
+	const char *codec;
+	int width, height;           /* video; 0 when unknown */
+	int channels;                /* audio */
+};
+
 /* rv_media_sink_open - write to PATH ("-": Matroska on stdout) in FORMAT
- * (NULL: from the extension: .mkv, .webm, .mp4 fragmented, .ts). CODEC is
- * "H264" or "VP8"; W and H may be 0 (unknown). Matroska is written in
- * clusters of at most a second, flushed as they close, so after a crash
- * the file plays up to about its last second. */
+ * (NULL: from the extension: .mkv, .webm, .mp4 fragmented, .ts) with a
+ * video track, an audio track, or both (NULL: none). Matroska is
+ * written in clusters of at most a second, flushed as they close, so after
+ * a crash the file plays up to about its last second. */
 int rv_media_sink_open(struct rv_media_sink **out, const char *path, const char *format,
-		       const char *codec, int w, int h, char *err, size_t errlen);
-/* rv_media_sink_write - one frame (Annex-B for H.264) with its 90 kHz time. */
-int rv_media_sink_write(struct rv_media_sink *k, const uint8_t *data, size_t len, uint32_t ts90k, int key);
+		       const struct rv_media_track *video, const struct rv_media_track *audio,
+		       char *err, size_t errlen);
+/* rv_media_sink_write - one frame of TRACK (0 video, Annex-B for H.264;
+ * 1 audio) at T_US microseconds on a timeline shared by the tracks. The
+ * file starts at the first video keyframe (without video, the first audio
+ * frame): earlier frames are dropped, and times count from it. */
+int rv_media_sink_write(struct rv_media_sink *k, int track, const uint8_t *data, size_t len,
+			int64_t t_us, int key);
 /* rv_media_sink_close - finish the file (trailer, index). */
 int rv_media_sink_close(struct rv_media_sink *k);
+
+#endif

@@ -193,8 +193,7 @@ int rv_rtcp_build_nack(uint8_t *out, size_t cap, uint32_t sender, uint32_t media
 
 /* ---- H.264 (RFC 6184) ---- */
 
-/* The next NAL unit of an Annex-B stream at *POS: its start and length. */
-static int next_nal(const uint8_t *p, size_t n, size_t *pos, const uint8_t **nal, size_t *len)
+int rv_h264_next_nal(const uint8_t *p, size_t n, size_t *pos, const uint8_t **nal, size_t *len)
 {
 	size_t i = *pos;
 	while (i + 3 <= n && !(p[i] == 0 && p[i + 1] == 0 && p[i + 2] == 1))
@@ -209,14 +208,14 @@ static int next_nal(const uint8_t *p, size_t n, size_t *pos, const uint8_t **nal
 	*nal = p + start;
 	*len = j - start;
 	*pos = j;
-	return *len > 0 ? 1 : next_nal(p, n, pos, nal, len);
+	return *len > 0 ? 1 : rv_h264_next_nal(p, n, pos, nal, len);
 }
 
 int rv_h264_is_keyframe(const uint8_t *au, size_t len)
 {
 	size_t pos = 0, nl;
 	const uint8_t *nal;
-	while (next_nal(au, len, &pos, &nal, &nl))
+	while (rv_h264_next_nal(au, len, &pos, &nal, &nl))
 		if ((nal[0] & 0x1F) == 5)
 			return 1;
 	return 0;
@@ -231,7 +230,7 @@ int rv_h264_packetize(const uint8_t *au, size_t len, size_t mtu, rv_rtp_out_fn f
 
 	if (mtu > RV_RTP_MAX_PAYLOAD || mtu < 64)
 		return -EINVAL;
-	while (count < 64 && next_nal(au, len, &pos, &nals[count], &lens[count]))
+	while (count < 64 && rv_h264_next_nal(au, len, &pos, &nals[count], &lens[count]))
 		count++;
 	for (size_t i = 0; i < count;) {
 		int last_nal = i + 1 == count;

@@ -76,6 +76,9 @@ typedef int (*rv_rtp_out_fn)(void *ud, const uint8_t *data, size_t len, int last
  * payloads of at most MTU bytes: small NAL units are aggregated into STAP-A,
  * large ones fragmented into FU-A. Returns packets written or an error. */
 int rv_h264_packetize(const uint8_t *au, size_t len, size_t mtu, rv_rtp_out_fn fn, void *ud);
+/* rv_h264_next_nal - the next NAL unit of the Annex-B buffer P (N bytes)
+ * from *POS: 1 with *NAL and *LEN (start code excluded), 0 at the end. */
+int rv_h264_next_nal(const uint8_t *p, size_t n, size_t *pos, const uint8_t **nal, size_t *len);
 /* rv_h264_is_keyframe - 1 when the access unit holds an IDR slice. */
 int rv_h264_is_keyframe(const uint8_t *au, size_t len);
 /* rv_vp8_packetize - one VP8 frame, with a payload descriptor carrying a

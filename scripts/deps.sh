@@ -3,7 +3,7 @@
 # Idempotent: installs only what is missing. Needs root (or sudo) when it must install.
 set -euo pipefail
 
-BUILD="gcc clang make pkg-config libuv1-dev libssl-dev libcjson-dev libwslay-dev libhttp-parser-dev libsrtp2-dev zlib1g-dev libavformat-dev libavcodec-dev libavdevice-dev libavutil-dev libswscale-dev"
+BUILD="gcc clang make pkg-config libuv1-dev libssl-dev libcjson-dev libwslay-dev libhttp-parser-dev libsrtp2-dev zlib1g-dev libavformat-dev libavcodec-dev libavdevice-dev libavutil-dev libswscale-dev libswresample-dev"
 TEST="libcmocka-dev bats bats-assert bats-support jq curl socat openssl libclang-rt-14-dev python3 man-db groff-base zsh fish coturn chromium firefox-esr ffmpeg"
 BENCH="mosquitto"
 quiet=0

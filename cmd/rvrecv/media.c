@@ -26,6 +26,9 @@
 
 struct rx {
 	struct jitter jb;
+	uint32_t last_ts;
+	int64_t ext_ts;                 /* RTP time, unwrapped */
+	int have_ts;
 	struct rv_depack dp;
 	uint64_t frames, keyframes;
 	struct rv_media_sink *sink;
@@ -51,7 +54,10 @@ static void on_frame(void *ud, const uint8_t *f, size_t len, uint32_t ts, int ke
 	struct rx *x = ud;
 	if (x->sink_err)
 		return;
-	int rc = rv_media_sink_write(x->sink, f, len, ts, key);
+	x->ext_ts = x->have_ts ? x->ext_ts + (int32_t)(ts - x->last_ts) : 0;
+	x->last_ts = ts;
+	x->have_ts = 1;
+	int rc = rv_media_sink_write(x->sink, 0, f, len, x->ext_ts * 100 / 9, key);
 	if (rc < 0) {
 		x->sink_err = rc;
 		return;
@@ -124,8 +130,8 @@ int cmd_media(struct app *a)
 	static struct rx x;
 	x.max_frames = a->frames;
 	int jrc = jitter_init(&x.jb, HOLD_MS, on_packet, &x);
-	if (jrc < 0 || rv_media_sink_open(&x.sink, a->output, a->mformat, sdp.codec, sdp.width, sdp.height,
-					  err, sizeof err) < 0) {
+	struct rv_media_track vt = { sdp.codec, sdp.width, sdp.height, 0 };
+	if (jrc < 0 || rv_media_sink_open(&x.sink, a->output, a->mformat, &vt, NULL, err, sizeof err) < 0) {
 		rv_say_error("%s", jrc < 0 ? "out of memory" : err);
 		close(sock);
 		return RV_EXIT_FAIL;

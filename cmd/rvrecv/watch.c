@@ -24,6 +24,29 @@
 #define PLI_GAP_MS 300             /* at most one keyframe request this often */
 #define TICK_MS 10
 
+/* RTP time of a track to the shared timeline (microseconds): through the
+ * sender reports when the stream has audio and video to line up, else
+ * simply unwrapped. */
+struct clockmap {
+	int clock;
+	int have_sr;
+	uint32_t sr_rtp;
+	int64_t sr_us;                /* the SR's NTP time */
+	int have;
+	uint32_t last;
+	int64_t ext;
+};
+
+struct wstream;
+
+struct atrack {
+	struct wstream *s;
+	uint32_t ssrc;
+	struct jitter jb;
+	struct clockmap map;
+	uint64_t frames;
+};
+
 struct wstream {
 	struct wstream *next;
 	struct watch *w;
@@ -36,6 +59,9 @@ struct wstream {
 	struct rv_media_sink *sink;
 	struct rv_srtp *in, *out;     /* with SRTP: the sender's packets, our RTCP */
 	uint64_t frames, keyframes, skipped, plis, unauth;
+	int has_video, has_audio;
+	struct clockmap vmap;
+	struct atrack au;
 	double last_pli;
 	int waiting_key;              /* until a keyframe: at the start, after a loss */
 	int sink_err;
@@ -51,7 +77,7 @@ struct watch {
 	int stop, stop_code;          /* finish on the next tick (not inside a callback) */
 	double first_ms;
 	/* totals of the streams already closed */
-	uint64_t packets, lost, recovered, nacked, frames, keyframes, plis, streams_seen;
+	uint64_t packets, lost, recovered, nacked, frames, keyframes, plis, streams_seen, audio_frames;
 };
 
 static struct watch W;
@@ -100,6 +126,46 @@ static void on_gave_up(void *ud)
 
 static void finish_all(struct watch *w, int code);
 
+static int to_us(struct wstream *s, struct clockmap *m, uint32_t ts, int64_t *out)
+{
+	if (s->has_video && s->has_audio) {
+		if (!m->have_sr)
+			return -1;
+		*out = m->sr_us + (int64_t)(int32_t)(ts - m->sr_rtp) * 1000000 / m->clock;
+		return 0;
+	}
+	m->ext = m->have ? m->ext + (int32_t)(ts - m->last) : 0;
+	m->last = ts;
+	m->have = 1;
+	*out = m->ext * 1000000 / m->clock;
+	return 0;
+}
+
+static void sink_failed(struct wstream *s, int rc)
+{
+	s->sink_err = rc;
+	rv_say_error("writing %s: %s", s->w->a->output, rv_strerror(rc));
+	s->w->stop = 1;
+	s->w->stop_code = RV_EXIT_FAIL;
+}
+
+/* An Opus packet in order: into the audio track. */
+static void on_audio(void *ud, const uint8_t *p, size_t n)
+{
+	struct atrack *k = ud;
+	struct wstream *s = k->s;
+	struct rv_rtp r;
+	int64_t t;
+	if (s->sink_err || !s->sink || rv_rtp_parse(p, n, &r) < 0 || !r.payload_len ||
+	    to_us(s, &k->map, r.ts, &t) < 0)
+		return;
+	int rc = rv_media_sink_write(s->sink, 1, r.payload, r.payload_len, t, 1);
+	if (rc < 0)
+		sink_failed(s, rc);
+	else
+		k->frames++;
+}
+
 static void on_frame(void *ud, const uint8_t *f, size_t len, uint32_t ts, int key)
 {
 	struct wstream *s = ud;
@@ -110,13 +176,17 @@ static void on_frame(void *ud, const uint8_t *f, size_t len, uint32_t ts, int ke
 		s->skipped++;
 		return;
 	}
+	int64_t t;
+	if (to_us(s, &s->vmap, ts, &t) < 0) {	/* no sender report yet to place it */
+		s->skipped++;
+		s->waiting_key = 1;
+		ask_keyframe(s);
+		return;
+	}
 	s->waiting_key = 0;
-	int rc = rv_media_sink_write(s->sink, f, len, ts, key);
+	int rc = rv_media_sink_write(s->sink, 0, f, len, t, key);
 	if (rc < 0) {
-		s->sink_err = rc;
-		rv_say_error("writing %s: %s", a->output, rv_strerror(rc));
-		s->w->stop = 1;
-		s->w->stop_code = RV_EXIT_FAIL;
+		sink_failed(s, rc);
 		return;
 	}
 	s->frames++;
@@ -147,6 +217,17 @@ static void out_path(const char *pattern, const char *from, char *out, size_t le
 	snprintf(out, len, "%.*s%s%s", (int)(pct - pattern), pattern, from, pct + 2);
 }
 
+static void stream_free(struct wstream *s)
+{
+	if (s->has_video)
+		rv_depack_free(&s->dp);
+	jitter_free(&s->jb);
+	jitter_free(&s->au.jb);
+	rv_srtp_free(s->in);
+	rv_srtp_free(s->out);
+	free(s);
+}
+
 static void stream_close(struct watch *w, struct wstream *s, const char *why)
 {
 	for (struct wstream **pp = &w->streams; *pp; pp = &(*pp)->next)
@@ -154,7 +235,10 @@ static void stream_close(struct watch *w, struct wstream *s, const char *why)
 			*pp = s->next;
 			break;
 		}
-	jitter_tick(&s->jb, now_ms(w) + 1e6);	/* hand on what is held */
+	if (s->has_video)	/* hand on what is held */
+		jitter_tick(&s->jb, now_ms(w) + 1e6);
+	if (s->has_audio)
+		jitter_tick(&s->au.jb, now_ms(w) + 1e6);
 	if (s->sink && rv_media_sink_close(s->sink) < 0 && !w->a->exit_code)
 		w->a->exit_code = RV_EXIT_FAIL;
 	rv_say_info("stream %.0f from %s %s: %" PRIu64 " packets, %" PRIu64 " lost, %" PRIu64
@@ -168,11 +252,35 @@ static void stream_close(struct watch *w, struct wstream *s, const char *why)
 	w->frames += s->frames;
 	w->keyframes += s->keyframes;
 	w->plis += s->plis;
-	rv_depack_free(&s->dp);
-	jitter_free(&s->jb);
-	rv_srtp_free(s->in);
-	rv_srtp_free(s->out);
-	free(s);
+	w->audio_frames += s->au.frames;
+	stream_free(s);
+}
+
+static cJSON *media_of(cJSON *h, const char *kind)
+{
+	cJSON *m;
+	cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(h, "media")) {
+		const char *k = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "kind"));
+		if (k && !strcmp(k, kind))
+			return m;
+	}
+	return NULL;
+}
+
+/* The stream's SRTP sessions, when the announcement carries a key. */
+static int stream_srtp(struct wstream *s, cJSON *h)
+{
+	cJSON *srtp = cJSON_GetObjectItemCaseSensitive(h, "srtp");
+	if (!srtp)
+		return 0;
+	const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(srtp, "suite"));
+	const char *key = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(srtp, "key"));
+	int suite = rv_srtp_suite(name);
+	if (!suite || rv_srtp_new(&s->in, suite, key, 0) < 0 || rv_srtp_new(&s->out, suite, key, 1) < 0) {
+		rv_say_error("stream from %s: unusable SRTP (%s)", s->from, name ? name : "no suite");
+		return -1;
+	}
+	return 0;
 }
 
 static void stream_add(struct watch *w, cJSON *h)
@@ -181,22 +289,25 @@ static void stream_add(struct watch *w, cJSON *h)
 	const char *from = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "from"));
 	cJSON *id = cJSON_GetObjectItemCaseSensitive(h, "stream");
 	cJSON *fb = cJSON_GetObjectItemCaseSensitive(h, "rtcp_ssrc");
-	cJSON *media = cJSON_GetObjectItemCaseSensitive(h, "media"), *m, *video = NULL;
-	cJSON_ArrayForEach(m, media) {
-		const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "kind"));
-		if (!video && kind && !strcmp(kind, "video"))
-			video = m;
-	}
-	if (!from || !cJSON_IsNumber(id) || !cJSON_IsNumber(fb) || !video)
+	cJSON *video = media_of(h, "video"), *audio = media_of(h, "audio");
+	if (!from || !cJSON_IsNumber(id) || !cJSON_IsNumber(fb) || (!video && !audio))
 		return;
 	if (a->from && strcmp(a->from, from) != 0)
 		return;
 	const char *codec = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(video, "codec"));
-	cJSON *ssrc = cJSON_GetObjectItemCaseSensitive(video, "ssrc");
+	cJSON *vssrc = cJSON_GetObjectItemCaseSensitive(video, "ssrc");
+	cJSON *assrc = cJSON_GetObjectItemCaseSensitive(audio, "ssrc");
+	const char *acodec = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(audio, "codec"));
 	int dc = codec && !strcmp(codec, "H264") ? RV_DEPACK_H264 : codec && !strcmp(codec, "VP8") ? RV_DEPACK_VP8 : 0;
-	if (!dc || !cJSON_IsNumber(ssrc)) {
+	if (video && (!dc || !cJSON_IsNumber(vssrc))) {
 		rv_say_error("stream from %s: %s video is not supported (H264, VP8)", from, codec ? codec : "?");
 		return;
+	}
+	if (audio && (!acodec || strcmp(acodec, "opus") != 0 || !cJSON_IsNumber(assrc))) {
+		rv_say_info("stream from %s: %s audio is not supported (Opus): video only", from, acodec ? acodec : "?");
+		audio = NULL;
+		if (!video)
+			return;
 	}
 	int per_sender = strstr(a->output, "%s") != NULL;
 	if (!per_sender && (w->streams || w->single_done)) {
@@ -204,86 +315,132 @@ static void stream_add(struct watch *w, cJSON *h)
 		return;
 	}
 	struct wstream *s = calloc(1, sizeof *s);
-	if (!s || jitter_init(&s->jb, HOLD_MS, on_packet_in_order, s) < 0) {
-		free(s);
+	if (!s)
 		return;
-	}
 	s->w = w;
 	s->id = id->valuedouble;
 	snprintf(s->from, sizeof s->from, "%s", from);
-	s->ssrc = (uint32_t)ssrc->valuedouble;
 	s->fb_ssrc = (uint32_t)fb->valuedouble;
-	s->codec = !strcmp(codec, "H264") ? "H264" : "VP8";
-	cJSON *srtp = cJSON_GetObjectItemCaseSensitive(h, "srtp");
-	if (srtp) {
-		const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(srtp, "suite"));
-		const char *key = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(srtp, "key"));
-		int suite = rv_srtp_suite(name);
-		if (!suite || rv_srtp_new(&s->in, suite, key, 0) < 0 || rv_srtp_new(&s->out, suite, key, 1) < 0) {
-			rv_say_error("stream from %s: unusable SRTP (%s)", from, name ? name : "no suite");
-			rv_srtp_free(s->in);
-			rv_srtp_free(s->out);
-			jitter_free(&s->jb);
-			free(s);
-			return;
-		}
+	s->has_video = video != NULL;
+	s->has_audio = audio != NULL;
+	s->au.s = s;
+	s->vmap.clock = 90000;
+	s->au.map.clock = 48000;
+	if ((video && jitter_init(&s->jb, HOLD_MS, on_packet_in_order, s) < 0) ||
+	    (audio && jitter_init(&s->au.jb, HOLD_MS / 2, on_audio, &s->au) < 0) || stream_srtp(s, h) < 0) {
+		stream_free(s);
+		return;
 	}
-	s->waiting_key = 1;
-	s->jb.nack = on_nack;
-	s->jb.gave_up = on_gave_up;
-	rv_depack_init(&s->dp, dc, 16u << 20, on_frame, s);
+	if (video) {
+		s->ssrc = (uint32_t)vssrc->valuedouble;
+		s->codec = !strcmp(codec, "H264") ? "H264" : "VP8";
+		s->waiting_key = 1;
+		s->jb.nack = on_nack;
+		s->jb.gave_up = on_gave_up;
+		rv_depack_init(&s->dp, dc, 16u << 20, on_frame, s);
+	}
+	if (audio)
+		s->au.ssrc = (uint32_t)assrc->valuedouble;
 	char path[4096], err[256];
 	out_path(a->output, from, path, sizeof path);
 	cJSON *wd = cJSON_GetObjectItemCaseSensitive(video, "width");
 	cJSON *ht = cJSON_GetObjectItemCaseSensitive(video, "height");
-	if (rv_media_sink_open(&s->sink, path, a->mformat, s->codec, cJSON_IsNumber(wd) ? (int)wd->valuedouble : 0,
-			       cJSON_IsNumber(ht) ? (int)ht->valuedouble : 0, err, sizeof err) < 0) {
+	cJSON *ch = cJSON_GetObjectItemCaseSensitive(audio, "channels");
+	struct rv_media_track vt = { s->codec, cJSON_IsNumber(wd) ? (int)wd->valuedouble : 0,
+				     cJSON_IsNumber(ht) ? (int)ht->valuedouble : 0, 0 };
+	struct rv_media_track at = { "opus", 0, 0, cJSON_IsNumber(ch) ? (int)ch->valuedouble : 2 };
+	if (rv_media_sink_open(&s->sink, path, a->mformat, video ? &vt : NULL, audio ? &at : NULL,
+			       err, sizeof err) < 0) {
 		rv_say_error("%s", err);
-		rv_depack_free(&s->dp);
-		jitter_free(&s->jb);
-		free(s);
+		stream_free(s);
 		finish_all(w, RV_EXIT_FAIL);
 		return;
 	}
 	s->next = w->streams;
 	w->streams = s;
 	w->streams_seen++;
-	rv_say_info("recording %s from %s into %s", s->codec, from, path);
+	char what[64];
+	snprintf(what, sizeof what, "%s%s%s", video ? s->codec : "", video && audio ? " and " : "", audio ? "Opus" : "");
+	rv_say_info("recording %s from %s into %s", what, from, path);
 	if (rv_out_json_mode()) {
 		cJSON *j = cJSON_CreateObject();
 		cJSON_AddStringToObject(j, "event", "stream");
 		cJSON_AddStringToObject(j, "from", from);
-		cJSON_AddStringToObject(j, "codec", s->codec);
+		if (video)
+			cJSON_AddStringToObject(j, "codec", s->codec);
+		if (audio)
+			cJSON_AddStringToObject(j, "audio", "opus");
 		cJSON_AddStringToObject(j, "file", path);
 		rv_out_obj(j);
 	}
-	ask_keyframe(s);	/* start the recording at a keyframe, soon */
+	if (video)
+		ask_keyframe(s);	/* start the recording at a keyframe, soon */
+}
+
+/* With SRTP, the packet P (*N bytes) decrypted into BUF, or NULL when it
+ * fails authentication; without, P itself. SSRCs and sequence numbers are
+ * clear text either way, which is how the packet was matched. */
+static const uint8_t *unprotect(struct wstream *s, const uint8_t *p, size_t *n, uint8_t *buf, size_t cap)
+{
+	if (!s->in)
+		return p;
+	if (*n > cap)
+		return NULL;
+	memcpy(buf, p, *n);
+	if (rv_srtp_unprotect(s->in, buf, n) < 0) {
+		s->unauth++;
+		return NULL;
+	}
+	return buf;
+}
+
+/* A sender report: where the track's RTP time is in wall-clock time. */
+static void sender_report(struct wstream *s, const uint8_t *p, size_t n)
+{
+	uint8_t buf[2048];
+	if (!(p = unprotect(s, p, &n, buf, sizeof buf)))
+		return;
+	struct rv_rtcp c;
+	struct rv_rtcp_sr sr;
+	size_t off = 0;
+	while (rv_rtcp_next(p, n, &off, &c) == 1) {
+		if (c.type != RV_RTCP_SR || rv_rtcp_parse_sr(&c, &sr) < 0)
+			continue;
+		struct clockmap *m = sr.ssrc == s->ssrc && s->has_video ? &s->vmap
+				   : sr.ssrc == s->au.ssrc && s->has_audio ? &s->au.map : NULL;
+		if (!m || m->have_sr)
+			continue;	/* the first report places the track; later ones would jitter it */
+		m->have_sr = 1;
+		m->sr_rtp = sr.rtp_ts;
+		m->sr_us = (int64_t)((sr.ntp >> 32) - 2208988800ull) * 1000000 +
+			   (int64_t)(((sr.ntp & 0xFFFFFFFFull) * 1000000) >> 32);
+	}
 }
 
 static void on_packet(void *ud, const uint8_t *p, size_t n)
 {
 	struct watch *w = ud;
-	if (n < RV_RTP_HEADER || rv_rtp_is_rtcp(p, n))
-		return;	/* sender reports: not needed for one video track */
-	uint32_t ssrc = (uint32_t)p[8] << 24 | (uint32_t)p[9] << 16 | (uint32_t)p[10] << 8 | p[11];
+	if (n < RV_RTP_HEADER)
+		return;
+	int rtcp = rv_rtp_is_rtcp(p, n);
+	uint32_t ssrc = rtcp ? (uint32_t)p[4] << 24 | (uint32_t)p[5] << 16 | (uint32_t)p[6] << 8 | p[7]
+			     : (uint32_t)p[8] << 24 | (uint32_t)p[9] << 16 | (uint32_t)p[10] << 8 | p[11];
 	uint8_t buf[JITTER_PKT + RV_SRTP_MAX_TRAILER];
-	for (struct wstream *s = w->streams; s; s = s->next)
-		if (s->ssrc == ssrc) {
-			if (s->in) {	/* SSRC and sequence number are clear text; the rest is not */
-				if (n > sizeof buf)
-					return;
-				memcpy(buf, p, n);
-				if (rv_srtp_unprotect(s->in, buf, &n) < 0) {
-					s->unauth++;
-					return;
-				}
-				p = buf;
-			}
-			if (!w->first_ms)
-				w->first_ms = now_ms(w);
-			jitter_push(&s->jb, p, n, now_ms(w));
+	for (struct wstream *s = w->streams; s; s = s->next) {
+		int v = s->has_video && s->ssrc == ssrc, au = s->has_audio && s->au.ssrc == ssrc;
+		if (!v && !au)
+			continue;
+		if (rtcp) {
+			sender_report(s, p, n);
 			return;
 		}
+		if (!(p = unprotect(s, p, &n, buf, sizeof buf)))
+			return;
+		if (!w->first_ms)
+			w->first_ms = now_ms(w);
+		jitter_push(v ? &s->jb : &s->au.jb, p, n, now_ms(w));
+		return;
+	}
 }
 
 static void on_tick(uv_timer_t *t)
@@ -296,7 +453,10 @@ static void on_tick(uv_timer_t *t)
 	}
 	for (struct wstream *s = w->streams, *next; s; s = next) {
 		next = s->next;
-		jitter_tick(&s->jb, now);
+		if (s->has_video)
+			jitter_tick(&s->jb, now);
+		if (s->has_audio)
+			jitter_tick(&s->au.jb, now);
 	}
 	if (w->a->duration > 0 && w->first_ms && now - w->first_ms >= w->a->duration * 1000)
 		finish_all(w, 0);
@@ -416,6 +576,7 @@ void watch_stop(struct app *a)
 		cJSON_AddNumberToObject(j, "nacked", (double)w->nacked);
 		cJSON_AddNumberToObject(j, "frames", (double)w->frames);
 		cJSON_AddNumberToObject(j, "keyframes", (double)w->keyframes);
+		cJSON_AddNumberToObject(j, "audio_frames", (double)w->audio_frames);
 		cJSON_AddNumberToObject(j, "keyframe_requests", (double)w->plis);
 		cJSON_AddBoolToObject(j, "udp", w->udp);
 		rv_out_obj(j);

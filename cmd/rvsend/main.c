@@ -11,7 +11,8 @@
 
 enum {
 	O_TO = 1, O_GROUP, O_WINDOW, O_CHUNK, O_ACCEPT_TIMEOUT, O_STALL_TIMEOUT,
-	O_PROGRESS, O_NO_PROGRESS, O_FORMAT, O_INPUT, O_VCODEC, O_SIZE, O_FPS, O_BITRATE, O_GOP,
+	O_PROGRESS, O_NO_PROGRESS, O_FORMAT, O_INPUT, O_VCODEC, O_ACODEC, O_SIZE, O_FPS, O_BITRATE,
+	O_ABITRATE, O_GOP, O_APT,
 	O_RE, O_DURATION, O_RTP, O_SDP, O_PT, O_TCP, O_SRTP,
 };
 
@@ -25,18 +26,21 @@ static const struct rv_opt opts[] = {
 	{ O_STALL_TIMEOUT, 0, "stall-timeout", "S", "drop a receiver without progress for S seconds (default 15)", NULL, NULL },
 	{ O_PROGRESS, 0, "progress", NULL, "draw a progress bar on stderr even when it is not a terminal", NULL, NULL },
 	{ O_NO_PROGRESS, 0, "no-progress", NULL, "never draw a progress bar", NULL, NULL },
-	{ O_FORMAT, 'f', "format", "FMT", "media: the input's format or device, as ffmpeg -f (v4l2, lavfi, x11grab, ...)", NULL, NULL },
-	{ O_INPUT, 'i', "input", "INPUT", "media: what to open: a file, a device, a lavfi graph, or - for stdin", "file", NULL },
-	{ O_VCODEC, 0, "vcodec", "CODEC", "media: h264 (libx264), vp8 (libvpx) or copy (default h264)", "h264|vp8|copy", NULL },
+	{ O_FORMAT, 'f', "format", "FMT", "media: the next input's format or device, as ffmpeg -f (v4l2, pulse, lavfi, x11grab, ...)", NULL, NULL },
+	{ O_INPUT, 'i', "input", "INPUT", "media: what to open: a file, a device, a lavfi graph, or - for stdin; twice for separate video and audio", "file", NULL },
+	{ O_VCODEC, 0, "vcodec", "CODEC", "media: h264 (libx264), vp8 (libvpx), copy or none (default h264)", "h264|vp8|copy|none", NULL },
+	{ O_ACODEC, 0, "acodec", "CODEC", "media: opus (libopus, 48 kHz stereo), copy (Opus input) or none (default opus)", "opus|copy|none", NULL },
 	{ O_SIZE, 0, "size", "WxH", "media: scale video to W x H", NULL, NULL },
 	{ O_FPS, 0, "fps", "N", "media: frame rate for the encoder (default: the input's)", NULL, NULL },
 	{ O_BITRATE, 0, "bitrate", "BITS", "media: video bits per second, K and M allowed (default 1M)", NULL, NULL },
+	{ O_ABITRATE, 0, "abitrate", "BITS", "media: audio bits per second (default 64K)", NULL, NULL },
 	{ O_GOP, 0, "gop", "N", "media: frames between keyframes (default two seconds' worth)", NULL, NULL },
 	{ O_RE, 0, "re", NULL, "media: pace the input to real time (the default for all but capture devices)", NULL, NULL },
 	{ O_DURATION, 0, "duration", "S", "media: stop after S seconds", NULL, NULL },
 	{ O_RTP, 0, "rtp", "HOST:PORT", "media: no server: plain RTP to HOST:PORT (RTCP to PORT+1)", NULL, NULL },
 	{ O_SDP, 0, "sdp", "FILE", "media: with --rtp, write an SDP that ffplay/ffmpeg open", "file", NULL },
-	{ O_PT, 0, "pt", "N", "media: RTP payload type (default 96)", NULL, NULL },
+	{ O_PT, 0, "pt", "N", "media: RTP payload type of the video (default 96)", NULL, NULL },
+	{ O_APT, 0, "apt", "N", "media: RTP payload type of the audio (default 111)", NULL, NULL },
 	{ O_TCP, 0, "tcp", NULL, "media: send over the TCP connection, not UDP", NULL, NULL },
 	{ O_SRTP, 0, "srtp", "SUITE", "media through rvserver: aes_cm_128_hmac_sha1_80 (default), aead_aes_128_gcm or none", "aes_cm_128_hmac_sha1_80|aead_aes_128_gcm|none", NULL },
 	{ 0 }
@@ -46,7 +50,7 @@ static const struct rv_subcmd cmds[] = {
 	{ "cmd", "[TEXT...]", "send TEXT as one command, or each stdin line as one" },
 	{ "data", "[FILE|-]", "send a byte stream (default stdin), its end and checksum marked" },
 	{ "file", "PATH...", "send files; every receiver confirms size and SHA-256" },
-	{ "media", "", "encode video from -f FMT -i INPUT and stream it through rvserver (or --rtp HOST:PORT)" },
+	{ "media", "", "encode video and audio from -f FMT -i INPUT and stream them through rvserver (or --rtp HOST:PORT)" },
 	{ NULL, NULL, NULL }
 };
 
@@ -94,13 +98,33 @@ static const char *on_opt(void *ud, int key, const char *arg)
 		*(key == O_ACCEPT_TIMEOUT ? &a->accept_timeout : &a->stall_timeout) = v;
 		break;
 	}
-	case O_FORMAT: a->format = arg; break;
-	case O_INPUT: a->input = arg; break;
-	case O_VCODEC:
-		if (!rv_cli_choice("h264|vp8|copy", arg))
-			return "expected h264, vp8 or copy";
-		a->vcodec = !strcmp(arg, "vp8") ? RV_VCODEC_VP8 : !strcmp(arg, "copy") ? RV_VCODEC_COPY : RV_VCODEC_H264;
+	case O_FORMAT: a->pending_format = arg; break;
+	case O_INPUT:	/* ffmpeg's way: each -i takes the -f before it */
+		if (a->inputs[1].input)
+			return "at most two inputs (one video, one audio)";
+		a->inputs[a->inputs[0].input ? 1 : 0].input = arg;
+		a->inputs[a->inputs[1].input ? 1 : 0].format = a->pending_format;
+		a->pending_format = NULL;
 		break;
+	case O_VCODEC:
+		if (!rv_cli_choice("h264|vp8|copy|none", arg))
+			return "expected h264, vp8, copy or none";
+		a->vcodec = !strcmp(arg, "vp8") ? RV_VCODEC_VP8 : !strcmp(arg, "copy") ? RV_VCODEC_COPY
+			  : !strcmp(arg, "none") ? RV_VCODEC_NONE : RV_VCODEC_H264;
+		break;
+	case O_ACODEC:
+		if (!rv_cli_choice("opus|copy|none", arg))
+			return "expected opus, copy or none";
+		a->acodec = !strcmp(arg, "copy") ? RV_ACODEC_COPY : !strcmp(arg, "none") ? RV_ACODEC_NONE
+											 : RV_ACODEC_OPUS;
+		break;
+	case O_ABITRATE: {
+		size_t v;
+		if (rv_parse_size(arg, &v) < 0 || v < 6000 || v > 510000)
+			return "expected bits per second, 6K to 510K";
+		a->abitrate = (int)v;
+		break;
+	}
 	case O_SIZE:
 		if (sscanf(arg, "%dx%d", &a->width, &a->height) != 2 || a->width < 16 || a->height < 16 ||
 		    a->width > 8192 || a->height > 8192)
@@ -132,10 +156,13 @@ static const char *on_opt(void *ud, int key, const char *arg)
 	case O_RTP: a->rtp = arg; break;
 	case O_SDP: a->sdp = arg; break;
 	case O_PT:
-		a->pt = (int)strtol(arg, &end, 10);
-		if (*end || a->pt < 96 || a->pt > 127)
+	case O_APT: {
+		long v = strtol(arg, &end, 10);
+		if (*end || v < 96 || v > 127)
 			return "expected a dynamic payload type, 96 to 127";
+		*(key == O_PT ? &a->pt : &a->apt) = (int)v;
 		break;
+	}
 	case O_TCP: a->tcp = 1; break;
 	case O_SRTP:
 		if (!rv_cli_choice("aes_cm_128_hmac_sha1_80|aead_aes_128_gcm|none", arg))
@@ -307,6 +334,7 @@ int main(int argc, char **argv)
 	a->chunk = 256u << 10;
 	a->accept_timeout = 10;
 	a->pt = 96;
+	a->apt = 111;
 	a->srtp = RV_SRTP_AES_CM_128_HMAC_SHA1_80;
 	a->stall_timeout = 15;
 	int npos = rv_cli_parse(&tool, argc, argv, on_opt, a);
@@ -318,7 +346,7 @@ int main(int argc, char **argv)
 	if (strcmp(a->cmd, "cmd") && strcmp(a->cmd, "data") && strcmp(a->cmd, "file") && strcmp(a->cmd, "media"))
 		rv_cli_usage_error(&tool, "unknown command '%s'", a->cmd);
 	if (!strcmp(a->cmd, "media")) {
-		if (!a->input)
+		if (!a->inputs[0].input)
 			rv_cli_usage_error(&tool, "media needs -i INPUT (and -f FMT for devices and lavfi)");
 		if (a->sdp && !a->rtp)
 			rv_cli_usage_error(&tool, "--sdp goes with --rtp");

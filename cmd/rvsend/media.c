@@ -98,12 +98,17 @@ static int is_device(const char *format)
 	return 0;
 }
 
-int media_open(struct app *a, struct rv_media_src **src, char *err, size_t errlen)
+int media_open(struct app *a, int which, int want_video, int want_audio, struct rv_media_src **src,
+	       char *err, size_t errlen)
 {
+	const char *format = a->inputs[which].format;
 	struct rv_media_conf mc = {
-		.format = a->format, .input = a->input, .vcodec = a->vcodec, .width = a->width,
-		.height = a->height, .fps = a->fps, .bitrate = a->bitrate, .gop = a->gop,
-		.realtime = a->realtime || !is_device(a->format), .duration = a->duration,
+		.format = format, .input = a->inputs[which].input,
+		.vcodec = want_video ? a->vcodec : RV_VCODEC_NONE,
+		.acodec = want_audio ? a->acodec : RV_ACODEC_NONE,
+		.width = a->width, .height = a->height, .fps = a->fps, .bitrate = a->bitrate,
+		.abitrate = a->abitrate, .gop = a->gop,
+		.realtime = a->realtime || !is_device(format), .duration = a->duration,
 	};
 	return rv_media_open(src, &mc, err, errlen);
 }
@@ -137,7 +142,14 @@ int cmd_media(struct app *a)
 		return RV_EXIT_FAIL;
 
 	struct rv_media_src *src;
-	if (media_open(a, &src, err, sizeof err) < 0) {
+	if (a->inputs[1].input)
+		rv_say_info("--rtp sends the video of the first input only");
+	if (a->vcodec == RV_VCODEC_NONE) {
+		rv_say_error("--rtp sends video: --vcodec none leaves nothing to send");
+		close(o.fd);
+		return RV_EXIT_USAGE;
+	}
+	if (media_open(a, 0, 1, 0, &src, err, sizeof err) < 0) {
 		rv_say_error("%s", err);
 		close(o.fd);
 		return RV_EXIT_FAIL;
@@ -161,9 +173,9 @@ int cmd_media(struct app *a)
 				break;
 			}
 			sdp_written = 1;
-			rv_say_info("sending %s %s to %s", rv_media_codec(src), a->input, a->rtp);
+			rv_say_info("sending %s %s to %s", rv_media_codec(src), a->inputs[0].input, a->rtp);
 		}
-		o.hdr.ts = base + f.ts90k;
+		o.hdr.ts = base + f.ts;
 		int n = !strcmp(rv_media_codec(src), "H264")
 			? rv_h264_packetize(f.data, f.len, RV_RTP_MAX_PAYLOAD, send_payload, &o)
 			: rv_vp8_packetize(f.data, f.len, RV_RTP_MAX_PAYLOAD, picture_id++ & 0x7FFF, send_payload, &o);
@@ -172,9 +184,9 @@ int cmd_media(struct app *a)
 			rc = n;
 			break;
 		}
-		if (f.ts90k - last_sr >= 90000 || frames == 0) {
+		if (f.ts - last_sr >= 90000 || frames == 0) {
 			sender_report(&o, o.hdr.ts);
-			last_sr = f.ts90k;
+			last_sr = f.ts;
 		}
 		frames++;
 	}

@@ -33,8 +33,10 @@ struct app {
 	int nargs;
 	size_t window, chunk;
 	/* media */
-	const char *format, *input, *rtp, *sdp;
-	int vcodec, width, height, bitrate, gop, realtime, pt, tcp, srtp;
+	struct { const char *format, *input; } inputs[2];  /* -f FMT -i INPUT, twice at most */
+	const char *pending_format;  /* -f waiting for its -i */
+	const char *rtp, *sdp;
+	int vcodec, acodec, width, height, bitrate, abitrate, gop, realtime, pt, apt, tcp, srtp;
 	double fps, duration;
 	double accept_timeout, stall_timeout;
 	int progress;
@@ -67,8 +69,10 @@ void xfer_tick(struct app *a);
 /* media.c: --rtp (no server) */
 struct rv_media_src;
 int cmd_media(struct app *a);
-/* Open -f/-i with the encoder options. */
-int media_open(struct app *a, struct rv_media_src **src, char *err, size_t errlen);
+/* Open input WHICH (0 or 1) with the encoder options, taking its video
+ * and audio when WANT_VIDEO and WANT_AUDIO. */
+int media_open(struct app *a, int which, int want_video, int want_audio, struct rv_media_src **src,
+	       char *err, size_t errlen);
 /* stream.c: media through rvserver */
 int cmd_stream(struct app *a);
 /* main.c */

@@ -32,31 +32,50 @@
 struct pkt {
 	uint16_t len, seq;
 	uint8_t rtp;                    /* 0: an RTCP sender report */
+	uint8_t video;                  /* kept for NACK */
 	uint8_t data[PKT_MAX];
+};
+
+/* One medium's RTP state, used only by the worker whose input carries it. */
+struct track {
+	struct tx *t;
+	int video;
+	struct rv_rtp hdr;
+	uint32_t ts_base, packets, octets;
+	uint32_t last_sr;
+	uint16_t picture_id;
+	int h264;
+	uint64_t frames;
+};
+
+/* An input and the thread that encodes it. */
+struct source {
+	struct tx *t;
+	struct rv_media_src *src;
+	uv_thread_t thread;
+	int started;
 };
 
 struct tx {
 	struct app *a;
-	struct rv_media_src *src;
+	struct source in[2];
+	int nin;
+	struct rv_media_src *vsrc;      /* the input the video comes from */
+	struct track video, audio;
+	int has_video, has_audio;
 	struct rv_mlink *link;
 	uv_signal_t sigint, sigterm;
 	uv_async_t wake;
-	uv_thread_t thread;
 	uv_mutex_t mu;
 	struct pkt *q;
 	unsigned qhead, qtail;          /* under mu */
-	int worker_done, worker_rc;     /* under mu */
-	int thread_started, ending;
+	int workers_done, worker_rc;    /* under mu */
+	int threads, ending;
 	atomic_int stop;
-	struct pkt *hist;               /* by seq % HIST */
-	/* worker only */
-	struct rv_rtp hdr;
-	uint32_t ts_base, packets_w, octets_w;
-	uint64_t frames;
+	struct pkt *hist;               /* video, by seq % HIST */
 	/* loop only */
-	struct rv_srtp *out, *in;       /* with SRTP: ours, and the receivers' RTCP */
+	struct rv_srtp *out, *inb;      /* with SRTP: ours, and the receivers' RTCP */
 	char key[64];
-	uint32_t ssrc;
 	double stream_id;
 	int receivers, udp;
 	uint64_t packets, bytes, nacks, resent, keyframe_requests, qdrops, send_errors;
@@ -65,9 +84,9 @@ struct tx {
 	double fps;
 };
 
-/* ---- the worker: encode, packetize, queue ---- */
+/* ---- the workers: encode, packetize, queue ---- */
 
-static void enqueue(struct tx *t, const uint8_t *p, size_t n, int rtp, uint16_t seq)
+static void enqueue(struct tx *t, const uint8_t *p, size_t n, int rtp, int video, uint16_t seq)
 {
 	uv_mutex_lock(&t->mu);
 	if (t->qtail - t->qhead < QCAP) {
@@ -75,6 +94,7 @@ static void enqueue(struct tx *t, const uint8_t *p, size_t n, int rtp, uint16_t 
 		k->len = (uint16_t)n;
 		k->seq = seq;
 		k->rtp = (uint8_t)rtp;
+		k->video = (uint8_t)video;
 		memcpy(k->data, p, n);
 	} else {
 		t->qdrops++;	/* the network side is stuck: lose, do not block capture */
@@ -84,59 +104,77 @@ static void enqueue(struct tx *t, const uint8_t *p, size_t n, int rtp, uint16_t 
 
 static int on_payload(void *ud, const uint8_t *data, size_t len, int last)
 {
-	struct tx *t = ud;
+	struct track *k = ud;
 	uint8_t pkt[PKT_MAX];
-	t->hdr.marker = last;
-	rv_rtp_header(pkt, &t->hdr);
+	k->hdr.marker = k->video && last;
+	rv_rtp_header(pkt, &k->hdr);
 	memcpy(pkt + RV_RTP_HEADER, data, len);
-	enqueue(t, pkt, RV_RTP_HEADER + len, 1, t->hdr.seq);
-	t->hdr.seq++;
-	t->packets_w++;
-	t->octets_w += (uint32_t)len;
+	enqueue(k->t, pkt, RV_RTP_HEADER + len, 1, k->video, k->hdr.seq);
+	k->hdr.seq++;
+	k->packets++;
+	k->octets += (uint32_t)len;
 	return 0;
 }
 
-static void sender_report(struct tx *t)
+/* A sender report maps the track's RTP time to wall-clock time: the
+ * receivers line audio and video up with it. */
+static void sender_report(struct track *k)
 {
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
 	uint64_t ntp = ((uint64_t)now.tv_sec + 2208988800ull) << 32 |
 		       (uint64_t)((double)now.tv_nsec * 4294967296.0 / 1e9);
-	struct rv_rtcp_sr sr = { t->hdr.ssrc, ntp, t->hdr.ts, t->packets_w, t->octets_w };
+	struct rv_rtcp_sr sr = { k->hdr.ssrc, ntp, k->hdr.ts, k->packets, k->octets };
 	uint8_t buf[64];
 	int n = rv_rtcp_build_sr(buf, sizeof buf, &sr);
 	if (n > 0)
-		enqueue(t, buf, (size_t)n, 0, 0);
+		enqueue(k->t, buf, (size_t)n, 0, 0, 0);
+}
+
+static int send_frame(struct track *k, const struct rv_media_frame *f)
+{
+	uint32_t clock = k->video ? 90000 : 48000;
+	k->hdr.ts = k->ts_base + f->ts;
+	/* before the first frame, every keyframe (a receiver may start there)
+	 * and every second */
+	if (k->frames == 0 || (k->video && f->keyframe) || f->ts - k->last_sr >= clock) {
+		sender_report(k);
+		k->last_sr = f->ts;
+	}
+	k->frames++;
+	if (!k->video) {	/* RFC 7587: one Opus packet per RTP packet */
+		if (f->len > RV_RTP_MAX_PAYLOAD)
+			return 0;
+		return on_payload(k, f->data, f->len, 1);
+	}
+	return k->h264 ? rv_h264_packetize(f->data, f->len, RV_RTP_MAX_PAYLOAD, on_payload, k)
+		       : rv_vp8_packetize(f->data, f->len, RV_RTP_MAX_PAYLOAD, k->picture_id++ & 0x7FFF,
+					  on_payload, k);
 }
 
 static void worker(void *arg)
 {
-	struct tx *t = arg;
+	struct source *in = arg;
+	struct tx *t = in->t;
 	struct rv_media_frame f;
-	int rc, h264 = !strcmp(t->codec, "H264");
-	uint16_t picture_id = 0;
-	uint32_t last_sr = 0;
-	while (!atomic_load(&t->stop) && (rc = rv_media_next(t->src, &f)) == 1) {
-		t->hdr.ts = t->ts_base + f.ts90k;
-		int n = h264 ? rv_h264_packetize(f.data, f.len, RV_RTP_MAX_PAYLOAD, on_payload, t)
-			     : rv_vp8_packetize(f.data, f.len, RV_RTP_MAX_PAYLOAD, picture_id++ & 0x7FFF,
-						on_payload, t);
+	int rc;
+	while (!atomic_load(&t->stop) && (rc = rv_media_next(in->src, &f)) == 1) {
+		struct track *k = f.audio ? &t->audio : &t->video;
+		if ((f.audio && !t->has_audio) || (!f.audio && (!t->has_video || in->src != t->vsrc)))
+			continue;	/* a medium taken from the other input */
+		int n = send_frame(k, &f);
 		if (n < 0) {
 			rc = n;
 			break;
 		}
-		if (t->frames == 0 || f.ts90k - last_sr >= 90000) {
-			sender_report(t);
-			last_sr = f.ts90k;
-		}
-		t->frames++;
 		uv_async_send(&t->wake);
 	}
 	if (atomic_load(&t->stop))
 		rc = 0;
 	uv_mutex_lock(&t->mu);
-	t->worker_done = 1;
-	t->worker_rc = rc;
+	t->workers_done++;
+	if (rc < 0)
+		t->worker_rc = rc;
 	uv_mutex_unlock(&t->mu);
 	uv_async_send(&t->wake);
 }
@@ -179,7 +217,7 @@ static void on_wake(uv_async_t *h)
 		uv_mutex_lock(&t->mu);
 		while (n < 64 && t->qhead != t->qtail)
 			batch[n++] = t->q[t->qhead++ % QCAP];
-		done = t->worker_done && t->qhead == t->qtail;
+		done = t->workers_done == t->threads && t->qhead == t->qtail;
 		rc = t->worker_rc;
 		uv_mutex_unlock(&t->mu);
 		for (unsigned i = 0; i < n; i++) {
@@ -191,7 +229,8 @@ static void on_wake(uv_async_t *h)
 			}
 			k->len = (uint16_t)len;
 			if (k->rtp) {
-				t->hist[k->seq % HIST] = *k;
+				if (k->video)
+					t->hist[k->seq % HIST] = *k;
 				t->packets++;
 				t->bytes += k->len;
 			}
@@ -203,7 +242,7 @@ static void on_wake(uv_async_t *h)
 				rv_say_error("media input: %s", rc == -1 ? "failed" : rv_strerror(rc));
 				t->a->exit_code = RV_EXIT_FAIL;
 			}
-			if (t->frames == 0 && !t->a->exit_code)
+			if (t->video.frames + t->audio.frames == 0 && !t->a->exit_code)
 				t->a->exit_code = RV_EXIT_FAIL;
 			end_stream(t);
 			return;
@@ -225,7 +264,8 @@ static void resend(void *ud, uint16_t seq)
 static void keyframe(struct tx *t)
 {
 	t->keyframe_requests++;
-	rv_media_request_keyframe(t->src);
+	if (t->vsrc)
+		rv_media_request_keyframe(t->vsrc);
 }
 
 /* RTCP from the receivers, through the server. */
@@ -237,15 +277,15 @@ static void on_packet(void *ud, const uint8_t *p, size_t n)
 	uint8_t buf[2048];
 	if (!rv_rtp_is_rtcp(p, n) || n > sizeof buf)
 		return;
-	if (t->in) {	/* SRTCP from the receivers */
+	if (t->inb) {	/* SRTCP from the receivers */
 		memcpy(buf, p, n);
-		if (rv_srtp_unprotect(t->in, buf, &n) < 0)
+		if (rv_srtp_unprotect(t->inb, buf, &n) < 0)
 			return;
 		p = buf;
 	}
 	while (rv_rtcp_next(p, n, &off, &c) == 1) {
-		if (c.media_ssrc != t->ssrc)
-			continue;
+		if (!t->has_video || c.media_ssrc != t->video.hdr.ssrc)
+			continue;	/* audio is not repaired */
 		if (c.type == RV_RTCP_RTPFB && c.fmt == 1)
 			rv_rtcp_nack_each(&c, resend, t);
 		else if (c.type == RV_RTCP_PSFB && (c.fmt == 1 || c.fmt == 4))	/* PLI, FIR */
@@ -257,13 +297,22 @@ static void on_ready(void *ud, int udp)
 {
 	struct tx *t = ud;
 	t->udp = udp;
-	rv_say_info("streaming %s %dx%d to %s over %s (%d receivers now)", t->codec, t->w, t->h,
+	char what[128];
+	if (t->has_video)
+		snprintf(what, sizeof what, "%s %dx%d%s", t->codec, t->w, t->h, t->has_audio ? " and Opus" : "");
+	else
+		snprintf(what, sizeof what, "Opus");
+	rv_say_info("streaming %s to %s over %s (%d receivers now)", what,
 		    t->a->to ? t->a->to : t->a->group ? t->a->group : "the default receivers",
 		    udp ? "UDP" : "TCP", t->receivers);
-	if (uv_thread_create(&t->thread, worker, t) == 0)
-		t->thread_started = 1;
-	else
-		finish(t, RV_EXIT_FAIL);
+	for (int i = 0; i < t->nin; i++) {
+		if (uv_thread_create(&t->in[i].thread, worker, &t->in[i]) != 0) {
+			finish(t, RV_EXIT_FAIL);
+			return;
+		}
+		t->in[i].started = 1;
+		t->threads++;
+	}
 }
 
 static void on_stream(struct rv_session *s, int err, cJSON *reply, void *ud)
@@ -293,16 +342,29 @@ static void announce(struct tx *t)
 		cJSON_AddStringToObject(h, "to", t->a->to);
 	else if (t->a->group)
 		cJSON_AddStringToObject(h, "group", t->a->group);
-	cJSON *v = cJSON_CreateObject();
-	cJSON_AddStringToObject(v, "kind", "video");
-	cJSON_AddStringToObject(v, "codec", t->codec);
-	cJSON_AddNumberToObject(v, "pt", t->a->pt);
-	cJSON_AddNumberToObject(v, "clock", 90000);
-	cJSON_AddNumberToObject(v, "ssrc", t->ssrc);
-	cJSON_AddNumberToObject(v, "width", t->w);
-	cJSON_AddNumberToObject(v, "height", t->h);
-	cJSON_AddNumberToObject(v, "fps", t->fps);
-	cJSON_AddItemToArray(cJSON_AddArrayToObject(h, "media"), v);
+	cJSON *media = cJSON_AddArrayToObject(h, "media");
+	if (t->has_video) {
+		cJSON *v = cJSON_CreateObject();
+		cJSON_AddStringToObject(v, "kind", "video");
+		cJSON_AddStringToObject(v, "codec", t->codec);
+		cJSON_AddNumberToObject(v, "pt", t->video.hdr.pt);
+		cJSON_AddNumberToObject(v, "clock", 90000);
+		cJSON_AddNumberToObject(v, "ssrc", t->video.hdr.ssrc);
+		cJSON_AddNumberToObject(v, "width", t->w);
+		cJSON_AddNumberToObject(v, "height", t->h);
+		cJSON_AddNumberToObject(v, "fps", t->fps);
+		cJSON_AddItemToArray(media, v);
+	}
+	if (t->has_audio) {
+		cJSON *v = cJSON_CreateObject();
+		cJSON_AddStringToObject(v, "kind", "audio");
+		cJSON_AddStringToObject(v, "codec", "opus");
+		cJSON_AddNumberToObject(v, "pt", t->audio.hdr.pt);
+		cJSON_AddNumberToObject(v, "clock", 48000);
+		cJSON_AddNumberToObject(v, "channels", 2);
+		cJSON_AddNumberToObject(v, "ssrc", t->audio.hdr.ssrc);
+		cJSON_AddItemToArray(media, v);
+	}
 	if (t->out) {	/* the key goes to the receivers through the server */
 		cJSON *s = cJSON_AddObjectToObject(h, "srtp");
 		cJSON_AddStringToObject(s, "suite", rv_srtp_suite_name(t->a->srtp));
@@ -345,8 +407,8 @@ static void on_signal(uv_signal_t *sg, int signum)
 {
 	struct tx *t = sg->data;
 	(void)signum;
-	atomic_store(&t->stop, 1);	/* the worker ends after this frame */
-	if (!t->thread_started)
+	atomic_store(&t->stop, 1);	/* the workers end after this frame */
+	if (!t->threads)
 		finish(t, RV_EXIT_FAIL);
 }
 
@@ -367,38 +429,76 @@ static void finish(struct tx *t, int code)
 	uv_stop(a->loop);	/* the worker may still signal wake: closed after the join */
 }
 
+/* A medium's RTP state: random SSRC, sequence and time origin. */
+static void track_init(struct tx *t, struct track *k, int video, int pt)
+{
+	uint8_t r[6];
+	RAND_bytes(r, sizeof r);
+	k->t = t;
+	k->video = video;
+	k->hdr.pt = (uint8_t)pt;
+	k->hdr.ssrc = (uint32_t)r[0] << 24 | (uint32_t)r[1] << 16 | (uint32_t)r[2] << 8 | r[3];
+	if (!k->hdr.ssrc)
+		k->hdr.ssrc = 1;
+	k->hdr.seq = (uint16_t)(r[4] << 8 | r[5]);
+	k->ts_base = k->hdr.ssrc ^ 0x5a5a5a5a;
+	k->h264 = video && t->codec && !strcmp(t->codec, "H264");
+}
+
+/* Open the inputs: video from the first that has it, audio likewise. */
+static int open_inputs(struct tx *t)
+{
+	struct app *a = t->a;
+	char err[256];
+	for (int i = 0; i < 2 && a->inputs[i].input; i++) {
+		int want_v = !t->has_video && a->vcodec != RV_VCODEC_NONE;
+		int want_a = !t->has_audio && a->acodec != RV_ACODEC_NONE;
+		if (!want_v && !want_a) {
+			rv_say_error("%s: nothing left to take from it (video and audio come from the first input)",
+				     a->inputs[i].input);
+			return -1;
+		}
+		struct rv_media_src *src;
+		if (media_open(a, i, want_v, want_a, &src, err, sizeof err) < 0) {
+			rv_say_error("%s", err);
+			return -1;
+		}
+		t->in[t->nin].t = t;
+		t->in[t->nin++].src = src;
+		if (rv_media_codec(src)) {
+			t->has_video = 1;
+			t->vsrc = src;
+			t->codec = rv_media_codec(src);
+			rv_media_size(src, &t->w, &t->h, &t->fps);
+		}
+		t->has_audio |= rv_media_has_audio(src);
+	}
+	return 0;
+}
+
 int cmd_stream(struct app *a)
 {
 	static struct tx tx;
 	struct tx *t = &tx;
-	char err[256];
 	t->a = a;
-	if (media_open(a, &t->src, err, sizeof err) < 0) {
-		rv_say_error("%s", err);
-		return RV_EXIT_FAIL;
-	}
-	t->codec = rv_media_codec(t->src);
-	rv_media_size(t->src, &t->w, &t->h, &t->fps);
+	int rc = open_inputs(t);
 	t->q = calloc(QCAP, sizeof *t->q);
 	t->hist = calloc(HIST, sizeof *t->hist);
-	if (!t->q || !t->hist) {
-		rv_media_close(t->src);
-		return RV_EXIT_FAIL;
+	if (!rc && (!t->q || !t->hist))
+		rc = -1;
+	if (!rc) {
+		track_init(t, &t->video, 1, a->pt);
+		track_init(t, &t->audio, 0, a->apt);
+		if (a->srtp != RV_SRTP_NONE &&
+		    (rv_srtp_new_key(a->srtp, t->key) < 0 || rv_srtp_new(&t->out, a->srtp, t->key, 1) < 0 ||
+		     rv_srtp_new(&t->inb, a->srtp, t->key, 0) < 0)) {
+			rv_say_error("cannot set up SRTP");
+			rc = -1;
+		}
 	}
-	uint8_t r[6];
-	RAND_bytes(r, sizeof r);
-	t->ssrc = (uint32_t)r[0] << 24 | (uint32_t)r[1] << 16 | (uint32_t)r[2] << 8 | r[3];
-	if (!t->ssrc)
-		t->ssrc = 1;
-	t->hdr.ssrc = t->ssrc;
-	t->hdr.pt = (uint8_t)a->pt;
-	t->hdr.seq = (uint16_t)(r[4] << 8 | r[5]);
-	t->ts_base = t->ssrc ^ 0x5a5a5a5a;
-	if (a->srtp != RV_SRTP_NONE &&
-	    (rv_srtp_new_key(a->srtp, t->key) < 0 || rv_srtp_new(&t->out, a->srtp, t->key, 1) < 0 ||
-	     rv_srtp_new(&t->in, a->srtp, t->key, 0) < 0)) {
-		rv_say_error("cannot set up SRTP");
-		rv_media_close(t->src);
+	if (rc) {
+		for (int i = 0; i < t->nin; i++)
+			rv_media_close(t->in[i].src);
 		return RV_EXIT_FAIL;
 	}
 
@@ -421,20 +521,25 @@ int cmd_stream(struct app *a)
 	rv_session_start(a->sess);
 	uv_run(a->loop, UV_RUN_DEFAULT);	/* until finish() */
 	atomic_store(&t->stop, 1);
-	if (t->thread_started)
-		uv_thread_join(&t->thread);
+	for (int i = 0; i < t->nin; i++)
+		if (t->in[i].started)
+			uv_thread_join(&t->in[i].thread);
 	uv_close((uv_handle_t *)&t->wake, NULL);
 	uv_run(a->loop, UV_RUN_DEFAULT);
 	uv_mutex_destroy(&t->mu);
 
-	rv_say_info("%" PRIu64 " frames, %" PRIu64 " packets, %" PRIu64 " bytes; %" PRIu64
-		    " NACKed (%" PRIu64 " resent), %" PRIu64 " keyframe requests", t->frames, t->packets, t->bytes,
-		    t->nacks, t->resent, t->keyframe_requests);
+	rv_say_info("%" PRIu64 " frames%s, %" PRIu64 " packets, %" PRIu64 " bytes; %" PRIu64
+		    " NACKed (%" PRIu64 " resent), %" PRIu64 " keyframe requests", t->video.frames,
+		    t->has_audio ? " and their audio" : "", t->packets, t->bytes, t->nacks, t->resent,
+		    t->keyframe_requests);
 	if (rv_out_json_mode()) {
 		cJSON *j = cJSON_CreateObject();
 		cJSON_AddStringToObject(j, "event", "media");
-		cJSON_AddStringToObject(j, "codec", t->codec);
-		cJSON_AddNumberToObject(j, "frames", (double)t->frames);
+		if (t->has_video)
+			cJSON_AddStringToObject(j, "codec", t->codec);
+		cJSON_AddNumberToObject(j, "frames", (double)t->video.frames);
+		if (t->has_audio)
+			cJSON_AddNumberToObject(j, "audio_frames", (double)t->audio.frames);
 		cJSON_AddNumberToObject(j, "packets", (double)t->packets);
 		cJSON_AddNumberToObject(j, "bytes", (double)t->bytes);
 		cJSON_AddNumberToObject(j, "nacks", (double)t->nacks);
@@ -444,9 +549,10 @@ int cmd_stream(struct app *a)
 		cJSON_AddStringToObject(j, "srtp", rv_srtp_suite_name(a->srtp));
 		rv_out_obj(j);
 	}
-	rv_media_close(t->src);
+	for (int i = 0; i < t->nin; i++)
+		rv_media_close(t->in[i].src);
 	rv_srtp_free(t->out);
-	rv_srtp_free(t->in);
+	rv_srtp_free(t->inb);
 	free(t->q);
 	free(t->hist);
 	return a->exit_code;

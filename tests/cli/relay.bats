@@ -34,13 +34,19 @@ send() {
 	spawn "$name" rvsend -n "$name" media -f lavfi -i testsrc2=size=320x240:rate=30 --json "$@"
 }
 
-@test "relay: H.264 to a group of two, one recording to a file, one through stdout" {
+# audio_of FILE: "codec,start,frames" of its audio stream (ffprobe's field order)
+audio_of() {
+	ffprobe -v error -count_frames -select_streams a -show_entries stream=codec_name,nb_read_frames,start_time \
+		-of csv=p=0 "$1"
+}
+
+@test "relay: H.264 and Opus (testsrc2 + sine, two inputs) to a group of two, one recording to a file, one through stdout" {
 	start_server
 	spawn r1 rvrecv -n r1 -g show media -o "$T/r1.mkv" --json
 	spawn r2 rvrecv -n r2 -g show media -o -
 	wait_for_line "$T/r1.err" 'taking media over UDP' 5
 	wait_for_line "$T/r2.err" 'taking media over UDP' 5
-	send cam -g show --duration 5
+	send cam -g show -f lavfi -i sine=frequency=440 --duration 5
 	wait_exit "$PID_cam" 20
 	assert_equal "$EXIT" 0
 	wait_exit "$PID_r1" 10
@@ -54,13 +60,18 @@ send() {
 		assert_equal "$w" 320
 		assert_equal "$h" 240
 		((frames >= 145)) || fail "$f: only $frames of 150 frames"
+		# 5 s of Opus in 20 ms frames, starting with the video (RTCP SR alignment)
+		IFS=, read -r acodec astart aframes < <(audio_of "$f")
+		assert_equal "$acodec" opus
+		((aframes >= 230)) || fail "$f: only $aframes of 250 audio frames"
+		awk -v s="$astart" 'BEGIN { exit !(s > -0.1 && s < 0.1) }' || fail "$f: audio starts at $astart s"
 		decodes "$f"
 	done
 	run jq -r 'select(.event == "media") | [.streams, .lost, .udp] | @csv' "$T/r1.out"
 	assert_output '1,0,true'
 	# SRTP by default: the key went to the receivers through the server
-	run jq -r 'select(.event == "media") | [.codec, .frames, .udp, .srtp] | @csv' "$T/cam.out"
-	assert_output '"H264",150,true,"AES_CM_128_HMAC_SHA1_80"'
+	run jq -r 'select(.event == "media") | [.codec, .frames, .audio_frames >= 250, .udp, .srtp] | @csv' "$T/cam.out"
+	assert_output '"H264",150,true,true,"AES_CM_128_HMAC_SHA1_80"'
 	# the server saw the registrations and relayed every packet twice
 	run stats
 	assert_success
@@ -75,7 +86,7 @@ send() {
 	start_server
 	spawn rx rvrecv -n rx media -o "$T/rx.webm" --tcp --json
 	wait_for_line "$T/rx.err" 'taking media over TCP' 5
-	send cam -t rx --vcodec vp8 --duration 5 --tcp --srtp none
+	send cam -t rx -f lavfi -i sine --vcodec vp8 --duration 5 --tcp --srtp none
 	wait_exit "$PID_cam" 20
 	assert_equal "$EXIT" 0
 	wait_exit "$PID_rx" 10
@@ -83,6 +94,7 @@ send() {
 	IFS=, read -r codec w h frames < <(probe "$T/rx.webm")
 	assert_equal "$codec" vp8
 	((frames >= 145)) || fail "only $frames of 150 frames"
+	[ "$(audio_of "$T/rx.webm" | cut -d, -f1)" = opus ]
 	decodes "$T/rx.webm"
 	run jq -r 'select(.event == "media") | .udp' "$T/rx.out"
 	assert_output false
@@ -200,4 +212,37 @@ EOF
 	[ "$(stat_of media.bad_bindings)" -ge 1 ]
 	[ "$(stat_of media.unknown)" -ge 1 ]
 	[ "$(stat_of media.packets_out)" -eq 0 ]
+}
+
+@test "relay: a file's own H.264 and Opus sent untouched (--vcodec copy --acodec copy); audio alone with --vcodec none" {
+	ffmpeg -v error -f lavfi -i testsrc2=size=320x240:rate=30 -f lavfi -i sine=frequency=440 -t 4 \
+		-c:v libx264 -profile:v baseline -g 30 -bf 0 -c:a libopus -y "$T/talk.mkv"
+	start_server
+	spawn rx rvrecv -n rx media -o "$T/copy.mkv" --json
+	wait_for_line "$T/rx.err" 'taking media over UDP' 5
+	spawn cam rvsend -n cam -t rx media -i "$T/talk.mkv" --vcodec copy --acodec copy --re --json
+	wait_exit "$PID_cam" 20
+	assert_equal "$EXIT" 0
+	wait_exit "$PID_rx" 10
+	assert_equal "$EXIT" 0
+	IFS=, read -r codec w h frames < <(probe "$T/copy.mkv")
+	assert_equal "$codec" h264
+	((frames >= 115)) || fail "only $frames of 120 frames"
+	IFS=, read -r acodec astart aframes < <(audio_of "$T/copy.mkv")
+	assert_equal "$acodec" opus
+	((aframes >= 180)) || fail "only $aframes of 200 audio frames"
+	decodes "$T/copy.mkv"
+
+	spawn ear rvrecv -n ear media -o "$T/voice.mka"
+	wait_for_line "$T/ear.err" 'taking media over UDP' 5
+	spawn mic rvsend -n mic -t ear media -f lavfi -i sine=frequency=300 --vcodec none --duration 3 --json
+	wait_exit "$PID_mic" 20
+	assert_equal "$EXIT" 0
+	wait_exit "$PID_ear" 10
+	assert_equal "$EXIT" 0
+	[ "$(probe "$T/voice.mka")" = "" ]	# no video
+	IFS=, read -r acodec astart aframes < <(audio_of "$T/voice.mka")
+	assert_equal "$acodec" opus
+	((aframes >= 140)) || fail "only $aframes of 150 audio frames"
+	decodes "$T/voice.mka"
 }

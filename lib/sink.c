@@ -1,0 +1,175 @@
+/* sink.c - received frames into a container without re-encoding (see media.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "av.h"
+#include "media.h"
+#include "rtp.h"
+
+struct rv_media_sink {
+	AVFormatContext *oc;
+	AVStream *st[2];              /* video, audio (either may be NULL) */
+	AVPacket *pkt;
+	int h264, started;
+	int64_t base_us;              /* the first video keyframe's time */
+	int64_t last_pts[2];
+};
+
+/* SPS and PPS, as Annex-B, for the stream's extradata. */
+static size_t annexb_params(const uint8_t *p, size_t n, uint8_t *out, size_t cap)
+{
+	size_t o = 0, pos = 0, len;
+	const uint8_t *nal;
+	while (rv_h264_next_nal(p, n, &pos, &nal, &len)) {
+		int type = nal[0] & 0x1F;
+		if ((type == 7 || type == 8) && o + 4 + len <= cap) {
+			memcpy(out + o, "\0\0\0\1", 4);
+			memcpy(out + o + 4, nal, len);
+			o += 4 + len;
+		}
+	}
+	return o;
+}
+
+static void set_extradata(AVCodecParameters *par, const uint8_t *p, size_t n)
+{
+	par->extradata = AV(av_mallocz)(n + AV_INPUT_BUFFER_PADDING_SIZE);
+	if (!par->extradata)
+		return;
+	memcpy(par->extradata, p, n);
+	par->extradata_size = (int)n;
+}
+
+/* Opus in Matroska, WebM and MP4 wants its identification header
+ * (RFC 7845 5.1): version 1, channels, pre-skip 312, 48 kHz, no gain,
+ * mapping family 0. */
+static void opus_head(AVCodecParameters *par, int channels)
+{
+	uint8_t h[19] = { 'O', 'p', 'u', 's', 'H', 'e', 'a', 'd', 1, (uint8_t)channels,
+			  0x38, 0x01, 0x80, 0xBB, 0, 0, 0, 0, 0 };
+	set_extradata(par, h, sizeof h);
+	par->initial_padding = 312;
+}
+
+int rv_media_sink_open(struct rv_media_sink **out, const char *path, const char *format,
+		       const struct rv_media_track *video, const struct rv_media_track *audio,
+		       char *err, size_t errlen)
+{
+	int lrc = rv_av_load(err, errlen);
+	if (lrc < 0)
+		return lrc;
+	struct rv_media_sink *k = calloc(1, sizeof *k);
+	if (!k)
+		return -ENOMEM;
+	const char *target = strcmp(path, "-") ? path : "pipe:1";
+	if (!format && !strcmp(path, "-"))
+		format = "matroska";
+	int rc = AV(avformat_alloc_output_context2)(&k->oc, NULL, format, target);
+	if (rc < 0 || !k->oc) {	/* an unknown extension: Matroska */
+		rc = AV(avformat_alloc_output_context2)(&k->oc, NULL, "matroska", target);
+		if (rc < 0) {
+			rv_av_err(rc, path, err, errlen);
+			free(k);
+			return rc;
+		}
+	}
+	if (video) {
+		k->h264 = !strcmp(video->codec, "H264");
+		AVStream *v = k->st[0] = AV(avformat_new_stream)(k->oc, NULL);
+		v->codecpar->codec_type = AVMEDIA_TYPE_VIDEO;
+		v->codecpar->codec_id = k->h264 ? AV_CODEC_ID_H264 : AV_CODEC_ID_VP8;
+		v->codecpar->width = video->width;
+		v->codecpar->height = video->height;
+		v->time_base = (AVRational){ 1, 90000 };
+	}
+	if (audio) {
+		AVStream *a = k->st[1] = AV(avformat_new_stream)(k->oc, NULL);
+		a->codecpar->codec_type = AVMEDIA_TYPE_AUDIO;
+		a->codecpar->codec_id = AV_CODEC_ID_OPUS;
+		a->codecpar->sample_rate = 48000;
+		AV(av_channel_layout_default)(&a->codecpar->ch_layout, audio->channels > 0 ? audio->channels : 2);
+		opus_head(a->codecpar, a->codecpar->ch_layout.nb_channels);
+		a->time_base = (AVRational){ 1, 48000 };
+	}
+	k->pkt = AV(av_packet_alloc)();
+	*out = k;
+	return 0;
+}
+
+/* The header goes out with the first keyframe, once H.264's SPS and PPS are known. */
+static int sink_start(struct rv_media_sink *k, const uint8_t *data, size_t len)
+{
+	if (k->h264 && data) {
+		uint8_t params[1024];
+		size_t n = annexb_params(data, len, params, sizeof params);
+		if (n)
+			set_extradata(k->st[0]->codecpar, params, n);
+	}
+	AVDictionary *o = NULL;
+	if (!strcmp(k->oc->oformat->name, "matroska") || !strcmp(k->oc->oformat->name, "webm")) {
+		AV(av_dict_set)(&o, "cluster_time_limit", "1000", 0);	/* crash-safe to about a second */
+		AV(av_dict_set)(&o, "live", "1", 0);
+	}
+	if (!strcmp(k->oc->oformat->name, "mp4"))
+		AV(av_dict_set)(&o, "movflags", "frag_keyframe+empty_moov+default_base_moof", 0);
+	k->oc->flags |= AVFMT_FLAG_FLUSH_PACKETS;
+	k->oc->max_interleave_delta = 500000;	/* a silent track holds the other back 0.5 s at most */
+	int rc = 0;
+	if (!(k->oc->oformat->flags & AVFMT_NOFILE))
+		rc = AV(avio_open)(&k->oc->pb, k->oc->url, AVIO_FLAG_WRITE);
+	if (rc >= 0)
+		rc = AV(avformat_write_header)(k->oc, &o);
+	AV(av_dict_free)(&o);
+	if (rc >= 0)
+		k->started = 1;
+	return rc;
+}
+
+int rv_media_sink_write(struct rv_media_sink *k, int track, const uint8_t *data, size_t len,
+			int64_t t_us, int key)
+{
+	if (track < 0 || track > 1 || !k->st[track])
+		return -EINVAL;
+	if (!k->started) {
+		if (k->st[0] && (track != 0 || !key))
+			return 0;	/* a file starts at a video keyframe */
+		int rc = sink_start(k, data, len);
+		if (rc < 0)
+			return rc;
+		k->base_us = t_us;
+		k->last_pts[0] = k->last_pts[1] = -1;
+	}
+	if (t_us < k->base_us)
+		return 0;	/* audio from before the first keyframe */
+	AVStream *st = k->st[track];
+	int64_t pts = AV(av_rescale_q)(t_us - k->base_us, (AVRational){ 1, 1000000 }, st->time_base);
+	if (pts <= k->last_pts[track])
+		pts = k->last_pts[track] + 1;	/* strictly increasing for the muxer */
+	k->last_pts[track] = pts;
+	AV(av_packet_unref)(k->pkt);
+	if (AV(av_new_packet)(k->pkt, (int)len) < 0)
+		return -ENOMEM;
+	memcpy(k->pkt->data, data, len);
+	k->pkt->pts = k->pkt->dts = pts;
+	k->pkt->stream_index = st->index;
+	if (key || track == 1)
+		k->pkt->flags |= AV_PKT_FLAG_KEY;
+	return AV(av_interleaved_write_frame)(k->oc, k->pkt);
+}
+
+int rv_media_sink_close(struct rv_media_sink *k)
+{
+	int rc = 0;
+	if (!k)
+		return 0;
+	if (k->started)
+		rc = AV(av_write_trailer)(k->oc);
+	if (k->oc && !(k->oc->oformat->flags & AVFMT_NOFILE))
+		AV(avio_closep)(&k->oc->pb);
+	AV(av_packet_free)(&k->pkt);
+	AV(avformat_free_context)(k->oc);
+	free(k);
+	return rc;
+}
