@@ -40,4 +40,4 @@ complete -c rvsend -l sdp -r -F -d 'media: with --rtp, write an SDP that ffplay/
 complete -c rvsend -l pt -x -d 'media: RTP payload type of the video (default 96)'
 complete -c rvsend -l apt -x -d 'media: RTP payload type of the audio (default 111)'
 complete -c rvsend -l tcp -d 'media: send over the TCP connection, not UDP'
-complete -c rvsend -l srtp -x -a 'aes_cm_128_hmac_sha1_80 aead_aes_128_gcm none' -d 'media through rvserver: aes_cm_128_hmac_sha1_80 (default), aead_aes_128_gcm or none'
+complete -c rvsend -l srtp -x -a 'aes_cm_128_hmac_sha1_80 aead_aes_128_gcm none' -d 'media: aes_cm_128_hmac_sha1_80 (the default through rvserver), aead_aes_128_gcm or none (the default with --rtp)'

@@ -38,7 +38,8 @@
 	X(av_channel_layout_default) X(av_channel_layout_uninit) X(swr_alloc_set_opts2) \
 	X(swr_init) X(swr_convert) X(swr_free) X(swr_get_delay) X(av_audio_fifo_alloc) \
 	X(av_audio_fifo_write) X(av_audio_fifo_read) X(av_audio_fifo_size) X(av_audio_fifo_free) \
-	X(av_samples_alloc_array_and_samples) X(av_freep)
+	X(av_samples_alloc_array_and_samples) X(av_freep) X(av_parser_init) X(av_parser_parse2) \
+	X(av_parser_close) X(avcodec_find_decoder)
 
 #define RV_AV_DECLARE(f) __typeof__(&f) f;
 struct rv_av { RV_AV_FUNCS(RV_AV_DECLARE) };

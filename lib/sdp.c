@@ -51,6 +51,18 @@ int rv_sdp_parse(const char *text, size_t len, struct rv_sdp *out, char *err, si
 			break;
 		}
 		case 'a':
+			if (!strncmp(v, "crypto:", 7) && (in_video || !have_m) && !out->has_crypto) {
+				/* a=crypto:TAG SUITE inline:KEY[|LIFETIME][|MKI:LEN] */
+				int tag;
+				char suite[32], params[64];
+				if (sscanf(v + 7, "%d %31s inline:%63s", &tag, suite, params) == 3) {
+					params[strcspn(params, "|")] = 0;
+					snprintf(out->crypto_suite, sizeof out->crypto_suite, "%s", suite);
+					snprintf(out->crypto_key, sizeof out->crypto_key, "%s", params);
+				}
+				out->has_crypto = 1;
+				break;
+			}
 			if (!in_video)
 				break;
 			if (!strncmp(v, "rtpmap:", 7)) {
@@ -67,8 +79,6 @@ int rv_sdp_parse(const char *text, size_t len, struct rv_sdp *out, char *err, si
 					out->width = w;
 					out->height = h;
 				}
-			} else if (!strncmp(v, "crypto:", 7)) {
-				out->has_crypto = 1;
 			}
 			break;
 		}

@@ -1,6 +1,7 @@
 /* sdp.h - the little of SDP (RFC 8866) that plain RTP needs: where the
  * video comes (c= and m=), its payload type and codec (a=rtpmap) and, if
- * given, its size (a=framesize). A parser of file input, no I/O. */
+ * given, its size (a=framesize) and SRTP key (a=crypto). A parser of file
+ * input, no I/O. */
 #ifndef RV_SDP_H
 #define RV_SDP_H
 
@@ -14,7 +15,9 @@ struct rv_sdp {
 	char codec[16];              /* from a=rtpmap: "H264", "VP8" */
 	int clock;                   /* 90000 */
 	int width, height;           /* a=framesize, or 0 */
-	int has_crypto;              /* an a=crypto line (SRTP) */
+	int has_crypto;              /* an a=crypto line (SRTP, RFC 4568) */
+	char crypto_suite[32];       /* e.g. "AES_CM_128_HMAC_SHA1_80" */
+	char crypto_key[64];         /* its inline: key||salt, base64 */
 };
 
 /* rv_sdp_parse - read TEXT (LEN bytes, need not be NUL-terminated).

@@ -98,9 +98,40 @@ int rv_media_sink_open(struct rv_media_sink **out, const char *path, const char 
 	return 0;
 }
 
+/* The size of a keyframe, when no one said it: from a VP8 key frame's
+ * header (RFC 6386 9.1), or from H.264's SPS through FFmpeg's parser. */
+static void learn_size(struct rv_media_sink *k, const uint8_t *p, size_t n)
+{
+	AVCodecParameters *par = k->st[0]->codecpar;
+	if (!k->h264) {
+		if (n >= 10 && !(p[0] & 1) && p[3] == 0x9d && p[4] == 0x01 && p[5] == 0x2a) {
+			par->width = (p[7] << 8 | p[6]) & 0x3fff;
+			par->height = (p[9] << 8 | p[8]) & 0x3fff;
+		}
+		return;
+	}
+	AVCodecParserContext *pc = AV(av_parser_init)(AV_CODEC_ID_H264);
+	AVCodecContext *cc = AV(avcodec_alloc_context3)(AV(avcodec_find_decoder)(AV_CODEC_ID_H264));
+	if (pc && cc) {
+		uint8_t *out;
+		int outlen;
+		pc->flags |= PARSER_FLAG_COMPLETE_FRAMES;
+		AV(av_parser_parse2)(pc, cc, &out, &outlen, p, (int)n, AV_NOPTS_VALUE, AV_NOPTS_VALUE, 0);
+		if (pc->width > 0 && pc->height > 0) {
+			par->width = pc->width;
+			par->height = pc->height;
+		}
+	}
+	if (pc)
+		AV(av_parser_close)(pc);
+	AV(avcodec_free_context)(&cc);
+}
+
 /* The header goes out with the first keyframe, once H.264's SPS and PPS are known. */
 static int sink_start(struct rv_media_sink *k, const uint8_t *data, size_t len)
 {
+	if (k->st[0] && data && (!k->st[0]->codecpar->width || !k->st[0]->codecpar->height))
+		learn_size(k, data, len);
 	if (k->h264 && data) {
 		uint8_t params[1024];
 		size_t n = annexb_params(data, len, params, sizeof params);

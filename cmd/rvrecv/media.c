@@ -21,6 +21,7 @@
 #include "rvrecv.h"
 #include "sdp.h"
 #include "jitter.h"
+#include "srtp.h"
 
 #define HOLD_MS 100                /* how long a gap is waited for */
 
@@ -30,7 +31,7 @@ struct rx {
 	int64_t ext_ts;                 /* RTP time, unwrapped */
 	int have_ts;
 	struct rv_depack dp;
-	uint64_t frames, keyframes;
+	uint64_t frames, keyframes, unauth;
 	struct rv_media_sink *sink;
 	long max_frames;
 	int sink_err;
@@ -91,9 +92,14 @@ int cmd_media(struct app *a)
 		rv_say_error("%s: %s", a->sdp, err);
 		return RV_EXIT_USAGE;
 	}
+	struct rv_srtp *srtp = NULL;
 	if (sdp.has_crypto) {
-		rv_say_error("%s: SRTP (a=crypto) is not supported yet", a->sdp);
-		return RV_EXIT_USAGE;
+		int suite = rv_srtp_suite(sdp.crypto_suite);
+		if (!suite || rv_srtp_new(&srtp, suite, sdp.crypto_key, 0) < 0) {
+			rv_say_error("%s: unusable a=crypto (%s; AES_CM_128_HMAC_SHA1_80 and AEAD_AES_128_GCM work)",
+				     a->sdp, sdp.crypto_suite[0] ? sdp.crypto_suite : "no suite");
+			return RV_EXIT_USAGE;
+		}
 	}
 	int codec = !strcmp(sdp.codec, "H264") ? RV_DEPACK_H264 : !strcmp(sdp.codec, "VP8") ? RV_DEPACK_VP8 : 0;
 	if (!codec) {
@@ -168,8 +174,14 @@ int cmd_media(struct app *a)
 			while ((r = recv(sock, pkt, sizeof pkt, MSG_DONTWAIT)) > 0) {
 				if (!first)
 					first = now;
-				if (!rv_rtp_is_rtcp(pkt, (size_t)r))
-					jitter_push(&x.jb, pkt, (size_t)r, mono_ms());
+				size_t len = (size_t)r;
+				if (rv_rtp_is_rtcp(pkt, len))
+					continue;
+				if (srtp && rv_srtp_unprotect(srtp, pkt, &len) < 0) {
+					x.unauth++;
+					continue;
+				}
+				jitter_push(&x.jb, pkt, len, mono_ms());
 			}
 		}
 		jitter_tick(&x.jb, mono_ms());
@@ -193,5 +205,8 @@ int cmd_media(struct app *a)
 		rv_out_obj(j);
 	}
 	jitter_free(&x.jb);
+	rv_srtp_free(srtp);
+	if (x.unauth)
+		rv_say_info("%" PRIu64 " packets failed SRTP authentication", x.unauth);
 	return rc;
 }

@@ -42,7 +42,7 @@ static const struct rv_opt opts[] = {
 	{ O_PT, 0, "pt", "N", "media: RTP payload type of the video (default 96)", NULL, NULL },
 	{ O_APT, 0, "apt", "N", "media: RTP payload type of the audio (default 111)", NULL, NULL },
 	{ O_TCP, 0, "tcp", NULL, "media: send over the TCP connection, not UDP", NULL, NULL },
-	{ O_SRTP, 0, "srtp", "SUITE", "media through rvserver: aes_cm_128_hmac_sha1_80 (default), aead_aes_128_gcm or none", "aes_cm_128_hmac_sha1_80|aead_aes_128_gcm|none", NULL },
+	{ O_SRTP, 0, "srtp", "SUITE", "media: aes_cm_128_hmac_sha1_80 (the default through rvserver), aead_aes_128_gcm or none (the default with --rtp)", "aes_cm_128_hmac_sha1_80|aead_aes_128_gcm|none", NULL },
 	{ 0 }
 };
 
@@ -167,8 +167,9 @@ static const char *on_opt(void *ud, int key, const char *arg)
 	case O_SRTP:
 		if (!rv_cli_choice("aes_cm_128_hmac_sha1_80|aead_aes_128_gcm|none", arg))
 			return "expected aes_cm_128_hmac_sha1_80, aead_aes_128_gcm or none";
-		a->srtp = !strcmp(arg, "none") ? RV_SRTP_NONE : arg[1] == 'e' ? RV_SRTP_AEAD_AES_128_GCM
-									  : RV_SRTP_AES_CM_128_HMAC_SHA1_80;
+		a->srtp = !strcmp(arg, "none") ? RV_SRTP_NONE : !strncmp(arg, "aead", 4) ? RV_SRTP_AEAD_AES_128_GCM
+											: RV_SRTP_AES_CM_128_HMAC_SHA1_80;
+		a->srtp_set = 1;
 		break;
 	case O_PROGRESS: a->progress = 1; break;
 	case O_NO_PROGRESS: a->progress = -1; break;

@@ -18,6 +18,7 @@
 #include "media.h"
 #include "rtp.h"
 #include "rvsend.h"
+#include "srtp.h"
 
 struct rtp_out {
 	int fd;
@@ -25,8 +26,18 @@ struct rtp_out {
 	socklen_t tolen;
 	struct rv_rtp hdr;
 	uint32_t packets, octets;
-	uint8_t pkt[RV_RTP_HEADER + RV_RTP_MAX_PAYLOAD + 64];
+	struct rv_srtp *srtp;           /* --srtp: protect what goes out */
+	uint8_t pkt[RV_RTP_HEADER + RV_RTP_MAX_PAYLOAD + RV_SRTP_MAX_TRAILER];
 };
+
+static int out(struct rtp_out *o, const struct sockaddr_storage *to, uint8_t *p, size_t n)
+{
+	if (o->srtp && rv_srtp_protect(o->srtp, p, &n) < 0)
+		return -EPROTO;
+	if (sendto(o->fd, p, n, 0, (const struct sockaddr *)to, o->tolen) < 0 && errno != ECONNREFUSED)
+		return -errno;
+	return 0;
+}
 
 static int send_payload(void *ud, const uint8_t *data, size_t len, int last)
 {
@@ -34,9 +45,9 @@ static int send_payload(void *ud, const uint8_t *data, size_t len, int last)
 	o->hdr.marker = last;
 	rv_rtp_header(o->pkt, &o->hdr);
 	memcpy(o->pkt + RV_RTP_HEADER, data, len);
-	if (sendto(o->fd, o->pkt, RV_RTP_HEADER + len, 0, (struct sockaddr *)&o->to, o->tolen) < 0 &&
-	    errno != ECONNREFUSED)
-		return -errno;
+	int rc = out(o, &o->to, o->pkt, RV_RTP_HEADER + len);
+	if (rc < 0)
+		return rc;
 	o->hdr.seq++;
 	o->packets++;
 	o->octets += (uint32_t)len;
@@ -51,13 +62,13 @@ static void sender_report(struct rtp_out *o, uint32_t ts)
 	uint64_t ntp = ((uint64_t)now.tv_sec + 2208988800ull) << 32 |
 		       (uint64_t)((double)now.tv_nsec * 4294967296.0 / 1e9);
 	struct rv_rtcp_sr sr = { o->hdr.ssrc, ntp, ts, o->packets, o->octets };
-	uint8_t buf[64];
-	int n = rv_rtcp_build_sr(buf, sizeof buf, &sr);
+	uint8_t buf[64 + RV_SRTP_MAX_TRAILER];
+	int n = rv_rtcp_build_sr(buf, 64, &sr);
 	if (n > 0)
-		sendto(o->fd, buf, (size_t)n, 0, (struct sockaddr *)&o->rtcp_to, o->tolen);
+		out(o, &o->rtcp_to, buf, (size_t)n);
 }
 
-static int write_sdp(struct app *a, struct rv_media_src *src, const char *host, int port)
+static int write_sdp(struct app *a, struct rv_media_src *src, const char *host, int port, const char *key)
 {
 	char tmp[4096];
 	snprintf(tmp, sizeof tmp, "%s.tmp", a->sdp);
@@ -70,7 +81,9 @@ static int write_sdp(struct app *a, struct rv_media_src *src, const char *host, 
 	rv_media_size(src, &w, &h, &fps);
 	fprintf(f, "v=0\r\no=- 0 0 IN IP%d %s\r\ns=rvkit\r\nc=IN IP%d %s\r\nt=0 0\r\n", v6 ? 6 : 4, host,
 		v6 ? 6 : 4, host);
-	fprintf(f, "m=video %d RTP/AVP %d\r\n", port, a->pt);
+	fprintf(f, "m=video %d RTP/%s %d\r\n", port, key ? "SAVP" : "AVP", a->pt);
+	if (key)	/* RFC 4568: what ffmpeg's sdp demuxer and rvrecv --sdp read */
+		fprintf(f, "a=crypto:1 %s inline:%s\r\n", rv_srtp_suite_name(a->srtp), key);
 	if (!strcmp(rv_media_codec(src), "H264")) {
 		fprintf(f, "a=rtpmap:%d H264/90000\r\na=fmtp:%d packetization-mode=1;profile-level-id=42e01f",
 			a->pt, a->pt);
@@ -137,6 +150,12 @@ int cmd_media(struct app *a)
 		((struct sockaddr_in6 *)&o.rtcp_to)->sin6_port = htons((uint16_t)(port + 1));
 	else
 		((struct sockaddr_in *)&o.rtcp_to)->sin_port = htons((uint16_t)(port + 1));
+	char key[64] = "";
+	if (a->srtp_set && a->srtp != RV_SRTP_NONE &&
+	    (rv_srtp_new_key(a->srtp, key) < 0 || rv_srtp_new(&o.srtp, a->srtp, key, 1) < 0)) {
+		rv_say_error("cannot set up SRTP");
+		return RV_EXIT_FAIL;
+	}
 	o.fd = socket(o.to.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (o.fd < 0)
 		return RV_EXIT_FAIL;
@@ -146,11 +165,13 @@ int cmd_media(struct app *a)
 		rv_say_info("--rtp sends the video of the first input only");
 	if (a->vcodec == RV_VCODEC_NONE) {
 		rv_say_error("--rtp sends video: --vcodec none leaves nothing to send");
+		rv_srtp_free(o.srtp);
 		close(o.fd);
 		return RV_EXIT_USAGE;
 	}
 	if (media_open(a, 0, 1, 0, &src, err, sizeof err) < 0) {
 		rv_say_error("%s", err);
+		rv_srtp_free(o.srtp);
 		close(o.fd);
 		return RV_EXIT_FAIL;
 	}
@@ -167,7 +188,7 @@ int cmd_media(struct app *a)
 	uint32_t last_sr = 0;
 	while ((rc = rv_media_next(src, &f)) == 1) {
 		if (!sdp_written) {	/* once the first frame told us SPS and PPS */
-			if (a->sdp && write_sdp(a, src, host, port) < 0) {
+			if (a->sdp && write_sdp(a, src, host, port, o.srtp ? key : NULL) < 0) {
 				rv_say_error("cannot write --sdp %s: %s", a->sdp, strerror(errno));
 				rc = -1;
 				break;
@@ -206,6 +227,7 @@ int cmd_media(struct app *a)
 		rv_out_obj(j);
 	}
 	rv_media_close(src);
+	rv_srtp_free(o.srtp);
 	close(o.fd);
 	return rc < 0 ? RV_EXIT_FAIL : frames ? 0 : RV_EXIT_FAIL;
 }

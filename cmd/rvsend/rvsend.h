@@ -36,7 +36,7 @@ struct app {
 	struct { const char *format, *input; } inputs[2];  /* -f FMT -i INPUT, twice at most */
 	const char *pending_format;  /* -f waiting for its -i */
 	const char *rtp, *sdp;
-	int vcodec, acodec, width, height, bitrate, abitrate, gop, realtime, pt, apt, tcp, srtp;
+	int vcodec, acodec, width, height, bitrate, abitrate, gop, realtime, pt, apt, tcp, srtp, srtp_set;
 	double fps, duration;
 	double accept_timeout, stall_timeout;
 	int progress;

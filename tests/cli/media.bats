@@ -133,3 +133,47 @@ wait_sdp() {
 	assert_equal "$status" 2
 	assert_output --partial 'H265'
 }
+
+@test "rvsend media --rtp --srtp: ffmpeg decrypts it through the SDP's a=crypto line" {
+	port=$(free_even_port)
+	spawn tx rvsend media -f lavfi -i testsrc2=size=320x240:rate=30 --duration 6 --gop 15 \
+		--rtp "127.0.0.1:$port" --sdp "$T/s.sdp" --srtp aes_cm_128_hmac_sha1_80
+	wait_sdp "$T/s.sdp"
+	run grep -E '^a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:[A-Za-z0-9+/]{40}' "$T/s.sdp"
+	assert_success
+	grep -q "^m=video $port RTP/SAVP 96" "$T/s.sdp"
+	run timeout "$(secs 20)" ffmpeg -hide_banner -loglevel error -protocol_whitelist file,udp,rtp,srtp \
+		-i "$T/s.sdp" -t 2 -c copy -y "$T/out.mkv"
+	assert_success
+	frames=$(ffprobe -v error -count_frames -select_streams v -show_entries stream=nb_read_frames -of csv=p=0 "$T/out.mkv")
+	((frames >= 30)) || fail "only $frames frames decrypted and decoded"
+}
+
+@test "rvrecv media --sdp: records what ffmpeg itself sends as SRTP (srtp://, its own SDP with a=crypto)" {
+	port=$(free_even_port)
+	key=$(openssl rand -base64 30)
+	spawn ff ffmpeg -hide_banner -loglevel error -re -f lavfi -i testsrc2=size=320x240:rate=30 -t 6 \
+		-c:v libx264 -profile:v baseline -tune zerolatency -g 15 -f rtp \
+		-srtp_out_suite AES_CM_128_HMAC_SHA1_80 -srtp_out_params "$key" -sdp_file "$T/ff.sdp" \
+		"srtp://127.0.0.1:$port"
+	wait_sdp "$T/ff.sdp"
+	grep -q '^a=crypto:' "$T/ff.sdp"
+	run timeout "$(secs 20)" rvrecv media --sdp "$T/ff.sdp" -o "$T/rec.mkv" --duration 3
+	assert_success
+	run ffprobe -v error -count_frames -select_streams v -show_entries stream=codec_name,width,height,nb_read_frames \
+		-of csv=p=0 "$T/rec.mkv"
+	IFS=, read -r codec w h frames <<<"$output"
+	assert_equal "$codec" h264
+	assert_equal "$w" 320	# from the SPS: ffmpeg's SDP has no a=framesize
+	((frames >= 60)) || fail "only $frames frames"
+	run ffmpeg -v error -i "$T/rec.mkv" -f null -
+	assert_output ''
+	# the wrong key: every packet fails authentication, nothing is recorded
+	sed "s#inline:[^ |]*#inline:$(openssl rand -base64 30)#" "$T/ff.sdp" >"$T/wrong.sdp"
+	spawn ff2 ffmpeg -hide_banner -loglevel error -re -f lavfi -i testsrc2=size=320x240:rate=30 -t 4 \
+		-c:v libx264 -f rtp -srtp_out_suite AES_CM_128_HMAC_SHA1_80 -srtp_out_params "$key" \
+		"srtp://127.0.0.1:$port"
+	run timeout "$(secs 20)" rvrecv media --sdp "$T/wrong.sdp" -o "$T/wrong.mkv" --timeout 3
+	assert_equal "$status" 6
+	assert_output --partial 'failed SRTP authentication'
+}
