@@ -56,6 +56,7 @@ static void metrics(struct conn *c)
 	M("media_drops_total", "counter", "Media packets dropped for a slow or unreachable receiver.", m->n.drops);
 	M("media_feedback_total", "counter", "RTCP feedback packets routed back to senders.", m->n.feedback);
 	M("media_keyframe_requests_total", "counter", "Keyframes asked of senders for new receivers.", m->n.keyframe_requests);
+	M("media_lost", "gauge", "RTP packets of live streams that never reached the server.", media_lost(srv));
 	M("media_unknown_total", "counter", "Media packets from no registered address or stream.", m->n.unknown);
 #undef M
 	respond(c, 200, "text/plain; version=0.0.4", (const char *)rv_buf_head(&b), rv_buf_size(&b));

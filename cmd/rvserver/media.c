@@ -38,6 +38,15 @@ struct sub {
 	uint64_t packets, drops;
 };
 
+/* Sequence numbers seen from one SSRC (RFC 3550 A.1, simplified): what
+ * was lost between the sender and the server. */
+struct seqstat {
+	int init;
+	uint16_t base, max;
+	uint32_t cycles;
+	uint64_t received;
+};
+
 struct mstream {
 	struct mstream *next;
 	uint32_t id;
@@ -45,6 +54,7 @@ struct mstream {
 	char *to, *group;             /* the target, as the sender named it */
 	cJSON *announce;              /* the "stream" event, without rtcp_ssrc */
 	uint32_t ssrc[MAX_SSRCS];
+	struct seqstat seq[MAX_SSRCS];
 	int nssrc;
 	struct sub **subs;
 	size_t nsubs;
@@ -573,14 +583,46 @@ static void fan_out(struct server *srv, struct mstream *st, const uint8_t *p, si
 	}
 }
 
-static struct mstream *stream_of_ssrc(struct server *srv, struct media_ep *ep, uint32_t ssrc)
+static struct mstream *stream_of_ssrc(struct server *srv, struct media_ep *ep, uint32_t ssrc, int *which)
 {
 	for (struct mstream *st = M(srv)->streams; st; st = st->next)
 		if (st->src == ep)
 			for (int i = 0; i < st->nssrc; i++)
-				if (st->ssrc[i] == ssrc)
+				if (st->ssrc[i] == ssrc) {
+					*which = i;
 					return st;
+				}
 	return NULL;
+}
+
+static void seq_seen(struct seqstat *s, uint16_t seq)
+{
+	s->received++;
+	if (!s->init) {
+		s->init = 1;
+		s->base = s->max = seq;
+		return;
+	}
+	int16_t d = (int16_t)(seq - s->max);
+	if (d > 0) {
+		if (seq < s->max)
+			s->cycles += 65536;
+		s->max = seq;
+	}
+}
+
+/* Packets the sender sent that never reached the server (resent ones
+ * count as received, so this is a floor). */
+static uint64_t stream_lost(const struct mstream *st)
+{
+	uint64_t lost = 0;
+	for (int i = 0; i < st->nssrc; i++) {
+		const struct seqstat *s = &st->seq[i];
+		uint64_t expected = s->init ? (uint64_t)s->cycles + s->max - s->base + 1 : 0;
+		if (expected > s->received)
+			lost += expected - s->received;
+	}
+	return lost;
 }
 
 static void packet(struct server *srv, struct media_ep *ep, const uint8_t *p, size_t n)
@@ -594,19 +636,22 @@ static void packet(struct server *srv, struct media_ep *ep, const uint8_t *p, si
 	m->n.bytes_in += n;
 	uint32_t ssrc = (uint32_t)p[4] << 24 | (uint32_t)p[5] << 16 | (uint32_t)p[6] << 8 | p[7];
 	struct mstream *st;
+	int which;
 	if (!rv_rtp_is_rtcp(p, n)) {
 		if (n < RV_RTP_HEADER)
 			return;
 		ssrc = (uint32_t)p[8] << 24 | (uint32_t)p[9] << 16 | (uint32_t)p[10] << 8 | p[11];
-		if ((st = stream_of_ssrc(srv, ep, ssrc)))
+		if ((st = stream_of_ssrc(srv, ep, ssrc, &which))) {
+			seq_seen(&st->seq[which], (uint16_t)(p[2] << 8 | p[3]));
 			fan_out(srv, st, p, n, 1);
-		else
+		} else {
 			m->n.unknown++;
+		}
 		return;
 	}
 	m->n.rtcp_in++;
 	/* RTCP: the first packet's sender SSRC is clear text even in SRTCP. */
-	if ((st = stream_of_ssrc(srv, ep, ssrc))) {	/* the sender's reports */
+	if ((st = stream_of_ssrc(srv, ep, ssrc, &which))) {	/* the sender's reports */
 		fan_out(srv, st, p, n, 0);
 		return;
 	}
@@ -649,6 +694,14 @@ void media_tcp(struct conn *c, const uint8_t *p, size_t n)
 	packet(c->srv, ep, p, n);
 }
 
+uint64_t media_lost(struct server *srv)
+{
+	uint64_t lost = 0;
+	for (struct mstream *st = M(srv)->streams; st; st = st->next)
+		lost += stream_lost(st);
+	return lost;
+}
+
 cJSON *media_stats(struct server *srv)
 {
 	struct media *m = M(srv);
@@ -666,6 +719,7 @@ cJSON *media_stats(struct server *srv)
 	cJSON_AddNumberToObject(o, "udp_bindings", (double)m->n.bindings);
 	cJSON_AddNumberToObject(o, "bad_bindings", (double)m->n.bad_bindings);
 	cJSON_AddNumberToObject(o, "unknown", (double)m->n.unknown);
+	cJSON_AddNumberToObject(o, "lost", (double)media_lost(srv));
 	for (struct mstream *st = m->streams; st; st = st->next) {
 		cJSON *s = cJSON_CreateObject();
 		cJSON_AddNumberToObject(s, "id", st->id);
@@ -679,6 +733,7 @@ cJSON *media_stats(struct server *srv)
 		cJSON_AddNumberToObject(s, "packets", (double)st->packets);
 		cJSON_AddNumberToObject(s, "bytes", (double)st->bytes);
 		cJSON_AddNumberToObject(s, "drops", (double)st->drops);
+		cJSON_AddNumberToObject(s, "lost", (double)stream_lost(st));
 		cJSON_AddItemToArray(a, s);
 	}
 	cJSON_AddItemToObject(o, "streams", a);

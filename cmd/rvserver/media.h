@@ -53,7 +53,8 @@ void media_tcp(struct conn *c, const uint8_t *p, size_t n);
 void media_conn_closed(struct conn *c);
 /* Membership, allowed senders or contacts may have changed. */
 static inline void media_changed(struct media *m) { m->gen++; }
-/* For /stats and /metrics. */
+/* For /stats and /metrics: everything; packets lost on the way in (live streams). */
 cJSON *media_stats(struct server *srv);
+uint64_t media_lost(struct server *srv);
 
 #endif

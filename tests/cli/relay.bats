@@ -246,3 +246,25 @@ EOF
 	((aframes >= 140)) || fail "only $aframes of 150 audio frames"
 	decodes "$T/voice.mka"
 }
+
+@test "relay: a receiver that stops reading (TCP) loses packets; the others lose nothing" {
+	start_server --max-queue 64K
+	spawn slow python3 "$BATS_TEST_DIRNAME/rvclient.py" --port "$SERVER_PORT" --rcvbuf 4096 --timeout 20 \
+		--hello slow:recv --frame '{"type":"join","seq":1,"group":"show"}' \
+		--frame '{"type":"watch","seq":2}' --expect ok --expect ok --stall
+	wait_for_line "$T/slow.out" '_stalled' 5
+	spawn rx rvrecv -n rx -g show media -o "$T/rx.mkv" --json
+	wait_for_line "$T/rx.err" 'taking media over UDP' 5
+	# all keyframes at 50 Mbit/s: more than the kernel's buffers hide
+	send cam -g show --duration 4 --size 1280x720 --gop 1 --bitrate 50M
+	wait_exit "$PID_cam" 30
+	assert_equal "$EXIT" 0
+	wait_exit "$PID_rx" 10
+	assert_equal "$EXIT" 0
+	frames=$(frames_of "$T/rx.mkv")
+	((frames >= 118)) || fail "the healthy receiver got only $frames of 120 frames"
+	[ "$(jq 'select(.event == "media") | .lost' "$T/rx.out")" -eq 0 ]
+	[ "$(stat_of media.drops)" -gt 0 ]
+	[ "$(stat_of media.lost)" -eq 0 ]
+	decodes "$T/rx.mkv"
+}
