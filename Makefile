@@ -100,6 +100,7 @@ bench-bins: $(BENCH_BINS)
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -Wno-missing-field-initializers \
 	-Ilib $(PKG_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -DRV_VERSION='"$(VERSION)"'
 FUZZ_LIB_OBJ := $(filter-out build-fuzz/obj/lib/media.o build-fuzz/obj/lib/sink.o build-fuzz/obj/lib/av.o,$(LIB_SRC:%.c=build-fuzz/obj/%.o))
+.PRECIOUS: build-fuzz/obj/%.o
 build-fuzz/obj/%.o: %.c $(wildcard lib/*.h)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -c -o $@ $<

@@ -63,12 +63,13 @@ void jitter_push(struct jitter *j, const uint8_t *p, size_t n, double now)
 		reset(j, r.seq);
 	}
 	int16_t d = (int16_t)(r.seq - j->next);
-	if (d < 0) {
+	if (d < 0 && d > -S) {
 		j->late++;	/* too late, or a duplicate */
 		return;
 	}
-	if (d >= S) {	/* a jump: start over from here */
-		j->lost += (uint64_t)d;
+	if (d >= S || d < 0) {	/* a jump either way (a sender that restarted): start over here */
+		if (d > 0)
+			j->lost += (uint64_t)d;
 		reset(j, r.seq);
 	}
 	struct jitter_slot *s = &j->slots[r.seq % S];
@@ -103,7 +104,8 @@ void jitter_push(struct jitter *j, const uint8_t *p, size_t n, double now)
 
 void jitter_tick(struct jitter *j, double now)
 {
-	int gave_up = 0;
+	int gave_up = 0, known = 0;
+	double oldest = 0;
 	if (!j->have_next)
 		return;
 	for (;;) {
@@ -112,14 +114,18 @@ void jitter_tick(struct jitter *j, double now)
 			s->used = 0;
 			j->deliver(j->ud, s->data, s->len);
 			j->next++;
+			known = 0;	/* it may have been the oldest */
 			continue;
 		}
 		if ((int16_t)(j->top - j->next) < 0)
 			break;	/* nothing held */
-		double oldest = 0;
-		for (int i = 0; i < S; i++)
-			if (j->slots[i].used && (!oldest || j->slots[i].at < oldest))
-				oldest = j->slots[i].at;
+		if (!known) {	/* giving up on a packet does not change the oldest held */
+			oldest = 0;
+			for (int i = 0; i < S; i++)
+				if (j->slots[i].used && (!oldest || j->slots[i].at < oldest))
+					oldest = j->slots[i].at;
+			known = 1;
+		}
 		if (!oldest || now - oldest < j->hold_ms)
 			break;
 		j->lost++;	/* waited long enough for this one */

@@ -83,6 +83,7 @@ static void settle_leaving(struct server *srv)
 	while (srv->leaving.n) {
 		struct conn *c = srv->leaving.v[--srv->leaving.n];
 		c->leaving = 0;
+		media_conn_closed(c);	/* its streams end, its subscriptions go, now */
 		if (!c->client)
 			continue;
 		if (c->client->recv == c)

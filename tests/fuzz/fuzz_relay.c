@@ -1,0 +1,761 @@
+/* fuzz_relay.c - rvserver's media relay (cmd/rvserver/media.c) driven by a
+ * script: connections open and close, join and leave groups, change their
+ * default receivers and allowed senders, send "stream", "stream-end",
+ * "watch" and "unwatch" requests (built from the input, or raw JSON), STUN
+ * Bindings (signed with the right password, a wrong one, or none) and RTP
+ * and RTCP over UDP from a set of addresses or framed on TCP. It runs on a
+ * real struct server and rv_router; what media.c needs from server.c and
+ * proto.c is copied here as it is there, and nothing is sent: this file's
+ * uv_udp_try_send takes the place of libuv's and checks what it is given.
+ *
+ * The input: a byte of settings, then records of an op byte and its
+ * arguments (see the cases in LLVMFuzzerTestOneInput). After each record
+ * the relay's tables are checked against the connections that exist: every
+ * stream's sender and receivers are live endpoints, every by_addr and
+ * by_fb entry is current. At the end every connection closes, after which
+ * nothing may be left; leaks and uses after free are ASan's. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../cmd/rvserver/media.c"
+
+#define NSLOT 6
+
+static const char *const ids[] = { "alice", "bob", "carol", "dave" };
+static const char *const groups[] = { "room", "ops", "lobby" };
+
+/* A connection as the harness holds it. */
+struct fconn {
+	struct conn c;                /* first: a struct conn * is a struct fconn * */
+	int full;                     /* its next send finds its queue full */
+};
+
+static struct server srv;
+static struct fconn *slots[NSLOT];
+static uint64_t clock_ms;
+static int udp_fail;
+
+/* ---- what media.c needs from server.c and proto.c, as they do it ---- */
+
+uint64_t now_ms(const struct server *s)
+{
+	(void)s;
+	return clock_ms;
+}
+
+const char *hdr_str(cJSON *h, const char *key)
+{
+	cJSON *v = cJSON_GetObjectItemCaseSensitive(h, key);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+uint64_t hdr_seq(cJSON *h)
+{
+	cJSON *v = cJSON_GetObjectItemCaseSensitive(h, "seq");
+	return cJSON_IsNumber(v) && v->valuedouble > 0 ? (uint64_t)v->valuedouble : 0;
+}
+
+static void flow_leave_(struct conn *c)
+{
+	if (c->client)
+		c->leaving = 1;
+}
+
+static void conn_bye_(struct conn *c, const char *code, const char *msg)
+{
+	if (c->closing)
+		return;
+	cJSON *h = cJSON_CreateObject();
+	cJSON_AddStringToObject(h, "type", "bye");
+	cJSON_AddStringToObject(h, "code", code);
+	cJSON_AddStringToObject(h, "message", msg);
+	conn_send_json(c, h);
+	if (c->closing)
+		return;
+	c->closing = 1;
+	c->state = CONN_DONE;
+	flow_leave_(c);
+}
+
+int conn_sendv(struct conn *c, const uint8_t *head, size_t hlen, const uint8_t *body, size_t blen)
+{
+	struct fconn *f = (struct fconn *)c;
+	if (c->closing)
+		return RV_ECLOSED;
+	/* what would be written: every byte must be readable */
+	uint8_t *copy = malloc(hlen + blen + 1);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, head, hlen);
+	if (blen)
+		memcpy(copy + hlen, body, blen);
+	free(copy);
+	if (f->full) {	/* its queue is full: dropped as a slow consumer */
+		f->full = 0;
+		c->srv->n.slow_drops++;
+		conn_bye_(c, "slow-consumer", "output queue full (--max-queue): reading too slowly");
+		return RV_ETOOBIG;
+	}
+	c->srv->n.frames_out++;
+	c->srv->n.bytes_out += hlen + blen;
+	return 0;
+}
+
+int conn_send_json(struct conn *c, cJSON *hdr)
+{
+	struct server *s = c->srv;
+	rv_buf_reset(&s->scratch);
+	int rc = rv_frame_append_json(&s->scratch, hdr, NULL, 0);
+	cJSON_Delete(hdr);
+	if (rc == 0)
+		rc = conn_sendv(c, rv_buf_head(&s->scratch), rv_buf_size(&s->scratch), NULL, 0);
+	return rc;
+}
+
+int conn_number(struct conn *c)
+{
+	struct server *s = c->srv;
+	char key[24];
+	if (c->num)
+		return 0;
+	if (++s->last_num == 0)
+		s->last_num = 1;
+	snprintf(key, sizeof key, "%u", s->last_num);
+	if (!(c->numkey = strdup(key)) || rv_map_put(&s->by_num, c->numkey, c) < 0) {
+		free(c->numkey);
+		c->numkey = NULL;
+		return -ENOMEM;
+	}
+	c->num = s->last_num;
+	return 0;
+}
+
+void conn_error(struct conn *c, uint64_t re, const char *code, const char *msg)
+{
+	cJSON *h = cJSON_CreateObject();
+	cJSON_AddStringToObject(h, "type", "error");
+	if (re)
+		cJSON_AddNumberToObject(h, "re", (double)re);
+	cJSON_AddStringToObject(h, "code", code);
+	cJSON_AddStringToObject(h, "message", msg);
+	conn_send_json(c, h);
+}
+
+static void on_event(void *ud, struct rv_client *to, enum rv_event_type type, const struct rv_group *g,
+		     const struct rv_client *who)
+{
+	(void)ud;
+	struct conn *c = to->recv;
+	if (!c)
+		return;
+	cJSON *h = cJSON_CreateObject();
+	cJSON_AddStringToObject(h, "type", type == RV_EV_JOINED ? "joined" : "left");
+	cJSON_AddStringToObject(h, "group", g->name);
+	cJSON_AddStringToObject(h, "id", who->id);
+	conn_send_json(c, h);
+}
+
+/* libuv's, replaced: nothing leaves the process. A relayed packet goes only
+ * to a registered address; anything else is a STUN answer. */
+int uv_udp_try_send(uv_udp_t *handle, const uv_buf_t bufs[], unsigned int nbufs, const struct sockaddr *addr)
+{
+	if (handle != &srv.udp || nbufs != 1 || !addr ||
+	    (addr->sa_family != AF_INET && addr->sa_family != AF_INET6))
+		abort();
+	const uint8_t *p = (const uint8_t *)bufs[0].base;
+	size_t n = bufs[0].len;
+	uint8_t *copy = malloc(n + 1);
+	if (!copy)
+		abort();
+	memcpy(copy, p, n);
+	free(copy);
+	if (n >= 1 && (p[0] & 0xC0) == 0x80) {
+		char key[64];
+		addr_key(addr, key);
+		struct media_ep *ep = rv_map_get(srv.media.by_addr, key);
+		if (!ep || !ep->udp)
+			abort();
+	} else {
+		struct rv_stun_msg m;
+		if (rv_stun_parse(p, n, &m) < 0 || m.len != n || m.method != RV_STUN_BINDING ||
+		    (m.cls != RV_STUN_SUCCESS && m.cls != RV_STUN_ERROR))
+			abort();
+	}
+	return udp_fail ? UV_EAGAIN : (int)n;
+}
+
+/* ---- the harness's side of a connection ---- */
+
+static int is_live_ep(const struct media_ep *ep)
+{
+	for (int i = 0; i < NSLOT; i++)
+		if (slots[i] && slots[i]->c.media == ep)
+			return 1;
+	return 0;
+}
+
+/* As proto.c's do_hello. */
+static void open_conn(int slot, const char *id, int recv, int replies)
+{
+	struct fconn *f = calloc(1, sizeof *f);
+	if (!f)
+		return;
+	struct conn *c = &f->c;
+	c->srv = &srv;
+	c->state = CONN_RV;
+	struct rv_client *cl = rv_router_attach(&srv.router, id);
+	if (!cl) {
+		free(f);
+		return;
+	}
+	slots[slot] = f;
+	c->client = cl;
+	c->role = recv ? ROLE_RECV : ROLE_SEND;
+	if (recv) {
+		struct conn *old = cl->recv;
+		cl->recv = c;
+		if (old) {
+			old->client = NULL;
+			rv_router_detach(&srv.router, cl);
+			conn_bye_(old, "replaced", "another connection logged in with this id");
+		}
+	}
+	if (replies)
+		conn_number(c);
+	cJSON *w = cJSON_CreateObject();
+	cJSON_AddStringToObject(w, "type", "welcome");
+	cJSON_AddStringToObject(w, "id", id);
+	conn_send_json(c, w);
+	media_changed(&srv.media);
+}
+
+/* As flow.c's settle_leaving: those that said bye leave the router. */
+static void settle(void)
+{
+	for (int i = 0; i < NSLOT; i++) {
+		struct conn *c = slots[i] ? &slots[i]->c : NULL;
+		if (!c || !c->leaving)
+			continue;
+		c->leaving = 0;
+		if (!c->client)
+			continue;
+		if (c->client->recv == c)
+			c->client->recv = NULL;
+		rv_router_detach(&srv.router, c->client);
+		c->client = NULL;
+	}
+}
+
+/* As server.c's conn_closed. */
+static void close_conn(int slot)
+{
+	struct conn *c = &slots[slot]->c;
+	c->leaving = 0;
+	media_conn_closed(c);
+	if (c->media)
+		abort();
+	if (c->numkey) {
+		rv_map_del(&srv.by_num, c->numkey);
+		free(c->numkey);
+	}
+	if (c->client) {
+		if (c->client->recv == c)
+			c->client->recv = NULL;
+		rv_router_detach(&srv.router, c->client);
+	}
+	free(slots[slot]);
+	slots[slot] = NULL;
+}
+
+/* proto.c reads no more from a connection that is closing, and nothing but
+ * a hello before it has a client. */
+static struct conn *reading(uint8_t sel)
+{
+	struct fconn *f = slots[sel % NSLOT];
+	if (!f || f->c.closing || !f->c.client)
+		return NULL;
+	return &f->c;
+}
+
+static void from_addr(uint8_t b, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof *ss);
+	uint16_t port = (uint16_t)(40000 + (b >> 3));
+	if (b & 1) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		s6->sin6_addr.s6_addr[15] = (uint8_t)(1 + ((b >> 1) & 3));
+		if (b & 4) {	/* 2001:db8::N, else ::N */
+			s6->sin6_addr.s6_addr[0] = 0x20;
+			s6->sin6_addr.s6_addr[1] = 0x01;
+			s6->sin6_addr.s6_addr[2] = 0x0d;
+			s6->sin6_addr.s6_addr[3] = 0xb8;
+		}
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		s4->sin_addr.s_addr = htonl(0x7f000001u + ((b >> 1) & 3));
+	}
+}
+
+/* A datagram, in a buffer of its own size so that reading past it is caught. */
+static void udp_in(const uint8_t *p, size_t n, const struct sockaddr *from)
+{
+	uint8_t *copy = malloc(n ? n : 1);
+	if (!copy)
+		return;
+	if (n)
+		memcpy(copy, p, n);
+	media_udp(&srv, copy, n, from);
+	free(copy);
+}
+
+static void tcp_in(struct conn *c, const uint8_t *p, size_t n)
+{
+	uint8_t *copy = malloc(n ? n : 1);
+	if (!copy)
+		return;
+	if (n)
+		memcpy(copy, p, n);
+	media_tcp(c, copy, n);
+	free(copy);
+}
+
+static struct mstream *nth_stream(uint8_t k)
+{
+	if (!srv.media.nstreams)
+		return NULL;
+	size_t i = k % srv.media.nstreams;
+	struct mstream *st = srv.media.streams;
+	while (st && i--)
+		st = st->next;
+	return st;
+}
+
+/* ---- invariants ---- */
+
+static void check(void)
+{
+	struct media *m = &srv.media;
+	size_t n = 0, subs = 0;
+	for (struct mstream *st = m->streams; st; st = st->next) {
+		n++;
+		if (!is_live_ep(st->src) || st->src->c->media != st->src || st->nssrc < 1 || st->nssrc > MAX_SSRCS)
+			abort();
+		for (size_t i = 0; i < st->nsubs; i++) {
+			struct sub *s = st->subs[i];
+			if (!is_live_ep(s->rx) || rv_map_get(m->by_fb, s->fbkey) != st || s->fb_ssrc == 0)
+				abort();
+			for (size_t j = 0; j < i; j++)
+				if (st->subs[j]->rx == s->rx)
+					abort();	/* one receiver twice */
+		}
+		subs += st->nsubs;
+	}
+	if (n != m->nstreams || m->by_fb->count != subs)
+		abort();
+	size_t it = 0, regs = 0;
+	const char *key;
+	struct media_ep *ep;
+	while ((ep = rv_map_next(m->by_addr, &it, &key))) {
+		if (!is_live_ep(ep) || !ep->udp || key != ep->addrkey)
+			abort();
+		regs++;
+	}
+	size_t udp = 0, nums = 0;
+	for (int i = 0; i < NSLOT; i++) {
+		struct conn *c = slots[i] ? &slots[i]->c : NULL;
+		if (!c)
+			continue;
+		if (c->media && (c->media->c != c))
+			abort();
+		if (c->media && c->media->udp) {
+			if (rv_map_get(m->by_addr, c->media->addrkey) != c->media)
+				abort();
+			udp++;
+		}
+		if (c->numkey) {
+			if (rv_map_get(&srv.by_num, c->numkey) != c)
+				abort();
+			nums++;
+		}
+	}
+	if (udp != regs || nums != srv.by_num.count)
+		abort();
+}
+
+/* ---- the script ---- */
+
+struct input {
+	const uint8_t *p;
+	size_t n, off;
+};
+
+static uint8_t u8(struct input *in)
+{
+	return in->off < in->n ? in->p[in->off++] : 0;
+}
+
+static const uint8_t *bytes(struct input *in, size_t *len)
+{
+	size_t want = *len;
+	if (want > in->n - in->off)
+		want = in->n - in->off;
+	*len = want;
+	const uint8_t *p = in->p + in->off;
+	in->off += want;
+	return p;
+}
+
+static size_t u16(struct input *in)
+{
+	size_t hi = u8(in);
+	return hi << 8 | u8(in);
+}
+
+static cJSON *media_entry(uint8_t e)
+{
+	static const double ssrcs[] = { 1, 2, 3, 0x11111111, 4294967295.0, 0, 4294967296.0, -1 };
+	static const char *const codecs[] = { "H264", "VP8", "opus", "" };
+	if (e == 0xff)
+		return cJSON_CreateString("video");
+	cJSON *it = cJSON_CreateObject();
+	cJSON_AddStringToObject(it, "kind", e & 8 ? "audio" : "video");
+	if (!(e & 0x80))
+		cJSON_AddStringToObject(it, "codec", codecs[(e >> 4) & 3]);
+	if (!(e & 0x40))
+		cJSON_AddNumberToObject(it, "ssrc", ssrcs[e & 7]);
+	return it;
+}
+
+/* A request built from a few bytes: valid most of the time. */
+static void built_request(struct conn *c, struct input *in)
+{
+	static const char *const types[] = { "stream", "stream-end", "watch", "unwatch", "ping", "stream " };
+	uint8_t kind = u8(in), seq = u8(in);
+	const char *type = types[kind % 6];
+	cJSON *h = cJSON_CreateObject();
+	cJSON_AddStringToObject(h, "type", type);
+	if (seq)
+		cJSON_AddNumberToObject(h, "seq", seq);
+	if (kind % 6 == 0) {
+		uint8_t t = u8(in), nm = u8(in);
+		const char *id = ids[(t >> 3) & 3], *g = groups[(t >> 5) % 3];
+		switch ((t & 7) % 5) {
+		case 0: cJSON_AddStringToObject(h, "to", id); break;
+		case 1: cJSON_AddStringToObject(h, "group", g); break;
+		case 2: break;	/* default receivers */
+		case 3:
+			cJSON_AddStringToObject(h, "to", id);
+			cJSON_AddStringToObject(h, "group", g);
+			break;
+		case 4: cJSON_AddStringToObject(h, t & 8 ? "to" : "group", t & 16 ? "not valid" : ""); break;
+		}
+		if (nm & 0x80) {
+			cJSON_AddNumberToObject(h, "media", 1);
+		} else {
+			cJSON *a = cJSON_AddArrayToObject(h, "media");
+			for (int i = 0; i < (nm & 7); i++)
+				cJSON_AddItemToArray(a, media_entry(u8(in)));
+		}
+		if (nm & 0x40) {
+			cJSON *s = cJSON_AddObjectToObject(h, "srtp");
+			cJSON_AddStringToObject(s, "suite", "AES_CM_128_HMAC_SHA1_80");
+			cJSON_AddStringToObject(s, "key", "AAAA");
+		}
+	} else if (kind % 6 == 1) {
+		uint8_t s = u8(in);
+		struct mstream *st = nth_stream(s);
+		if (s == 0xff)
+			;	/* no stream named */
+		else if (s & 0x80 || !st)
+			cJSON_AddNumberToObject(h, "stream", s & 0x7f);
+		else
+			cJSON_AddNumberToObject(h, "stream", st->id);
+	}
+	int handled = media_request(c, type, h);
+	if (handled != (kind % 6 < 4))
+		abort();
+	cJSON_Delete(h);
+}
+
+static void binding_in(struct input *in)
+{
+	uint8_t sel = u8(in), f = u8(in), a = u8(in);
+	size_t tl = 12;
+	const uint8_t *t = bytes(in, &tl);
+	uint8_t tid[12] = { 0 };
+	memcpy(tid, t, tl);
+	char user[64] = "0", pass[33];
+	struct fconn *fc = slots[sel % NSLOT];
+	if (f & 1)
+		snprintf(user, sizeof user, "%u", (unsigned)sel);
+	else if (fc && fc->c.numkey)
+		snprintf(user, sizeof user, "%s", fc->c.numkey);
+	if (f & 0x80)	/* too long a name */
+		snprintf(user, sizeof user, "%s", "123456789012345678901234567890");
+	udp_pass(&srv, user, pass);
+	if (f & 2)
+		pass[0] ^= 1;
+	struct rv_stun_builder b;
+	rv_stun_begin(&b, f & 0x40 ? RV_STUN_ALLOCATE : RV_STUN_BINDING, f & 0x20 ? RV_STUN_INDICATION : RV_STUN_REQUEST,
+		      tid);
+	if (f & 0x10)
+		rv_stun_add_str(&b, RV_STUN_A_SOFTWARE, "fuzz");
+	rv_stun_add_str(&b, RV_STUN_A_USERNAME, user);
+	if (!(f & 4))
+		rv_stun_add_integrity(&b, (const uint8_t *)pass, 32);
+	if (f & 8)
+		rv_stun_add_fingerprint(&b);
+	const uint8_t *msg;
+	size_t len;
+	if (rv_stun_end(&b, &msg, &len) < 0)
+		return;
+	struct sockaddr_storage ss;
+	from_addr(a, &ss);
+	uint64_t ok = srv.media.n.bindings;
+	udp_in(msg, len, (struct sockaddr *)&ss);
+	/* a signed Binding request for a connection with media registers it */
+	if (!(f & 0xe7) && fc && fc->c.numkey && !fc->c.closing && fc->c.media) {
+		char key[64];
+		addr_key((struct sockaddr *)&ss, key);
+		if (srv.media.n.bindings != ok + 1 || rv_map_get(srv.media.by_addr, key) != fc->c.media)
+			abort();
+	}
+}
+
+/* An RTP or RTCP packet that a stream's sender or receivers would send. */
+static void media_in(struct input *in)
+{
+	uint8_t sel = u8(in), kind = u8(in);
+	size_t n = u8(in);
+	const uint8_t *body = bytes(in, &n);
+	struct mstream *st = nth_stream(sel);
+	if (!st)
+		return;
+	uint8_t pkt[12 + 256];
+	struct media_ep *ep = st->src;
+	uint32_t ssrc = st->ssrc[(kind >> 2) % st->nssrc];
+	size_t len;
+	if (kind % 4 == 0) {	/* RTP */
+		struct rv_rtp r = { .pt = 96, .marker = kind >> 7, .seq = sel, .ts = kind, .ssrc = ssrc };
+		rv_rtp_header(pkt, &r);
+		memcpy(pkt + 12, body, n);
+		len = 12 + n;
+	} else {		/* RTCP: a sender report, or a receiver's feedback */
+		n &= ~(size_t)3;
+		uint8_t pt = RV_RTCP_SR;
+		if (kind % 4 >= 2) {
+			if (!st->nsubs)
+				return;
+			struct sub *s = st->subs[(kind >> 2) % st->nsubs];
+			ssrc = s->fb_ssrc;
+			ep = s->rx;
+			pt = kind & 0x20 ? RV_RTCP_PSFB : RV_RTCP_RTPFB;
+			if (kind % 4 == 3) {	/* from someone else */
+				struct fconn *o = slots[(kind >> 4) % NSLOT];
+				if (!o || !o->c.media)
+					return;
+				ep = o->c.media;
+			}
+		}
+		pkt[0] = 0x81;
+		pkt[1] = pt;
+		pkt[2] = (uint8_t)(((4 + n) / 4 - 1) >> 8);
+		pkt[3] = (uint8_t)((4 + n) / 4 - 1);
+		pkt[4] = (uint8_t)(ssrc >> 24);
+		pkt[5] = (uint8_t)(ssrc >> 16);
+		pkt[6] = (uint8_t)(ssrc >> 8);
+		pkt[7] = (uint8_t)ssrc;
+		memcpy(pkt + 8, body, n);
+		len = 8 + n;
+	}
+	if (ep->udp && !(kind & 0x40)) {
+		udp_in(pkt, len, (const struct sockaddr *)&ep->addr);
+	} else {
+		struct conn *c = ep->c;
+		if (!c->closing && c->client)
+			tcp_in(c, pkt, len);
+	}
+}
+
+/* Log lines are formatted (so that their arguments are read) and dropped. */
+static void no_log(enum rv_log_level level, const char *line, void *ud)
+{
+	(void)level; (void)line; (void)ud;
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc; (void)argv;
+	rv_log_set(RV_LOG_DEBUG, no_log, NULL);
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct input in = { data, size, 0 };
+	uint8_t set = u8(&in);
+	memset(&srv, 0, sizeof srv);
+	memset(slots, 0, sizeof slots);
+	clock_ms = 1000;
+	udp_fail = 0;
+	srv.conf.max_queue = 1 << 20;
+	srv.conf.max_frame = 1 << 16;
+	srv.conf.media_drop_rate = set & 0x10 ? 0.25 : 0;
+	srv.conf.router.keep = set % 3;
+	srv.conf.router.max_group_members = (set >> 2) & 3;
+	srv.conf.router.max_groups = set & 0x20 ? 1 : 0;
+	srv.bound_udp_port = 7350;
+	srandom(1);
+	rv_buf_init(&srv.scratch, srv.conf.max_frame + RV_FRAME_PREFIX + RV_FRAME_MAX_HEADER);
+	rv_router_init(&srv.router, &srv.conf.router, on_event, &srv);
+	rv_map_init(&srv.by_num);
+	if (media_init(&srv) < 0)
+		abort();
+	memset(srv.media.key, 0x5a, sizeof srv.media.key);
+
+	while (in.off < in.n) {
+		uint8_t op = u8(&in);
+		switch (op % 15) {
+		case 0: {	/* a connection says hello: u8 slot/id/role/replies */
+			uint8_t a = u8(&in), s = (a & 7) % NSLOT;
+			if (!slots[s])
+				open_conn(s, ids[(a >> 3) & 3], a & 0x20, !(a & 0x40));
+			break;
+		}
+		case 1: {	/* a request built from bytes */
+			struct conn *c = reading(u8(&in));
+			if (c)
+				built_request(c, &in);
+			else
+				in.off = in.off < in.n ? in.off + 1 : in.off;
+			break;
+		}
+		case 2: {	/* a request as raw JSON: u8 slot | u16 length | text */
+			struct conn *c = reading(u8(&in));
+			size_t n = u16(&in);
+			const uint8_t *t = bytes(&in, &n);
+			cJSON *h = cJSON_ParseWithLength((const char *)t, n);
+			cJSON *type = cJSON_GetObjectItemCaseSensitive(h, "type");
+			if (c && cJSON_IsObject(h) && cJSON_IsString(type) && type->valuestring[0])
+				media_request(c, type->valuestring, h);
+			cJSON_Delete(h);
+			break;
+		}
+		case 3: {	/* a datagram: u8 source | u16 length | bytes */
+			struct sockaddr_storage ss;
+			from_addr(u8(&in), &ss);
+			size_t n = u16(&in);
+			const uint8_t *p = bytes(&in, &n);
+			udp_in(p, n, (struct sockaddr *)&ss);
+			break;
+		}
+		case 4:		/* a STUN Binding */
+			binding_in(&in);
+			break;
+		case 5: {	/* a media frame's packet: u8 slot | u16 length | bytes */
+			struct conn *c = reading(u8(&in));
+			size_t n = u16(&in);
+			const uint8_t *p = bytes(&in, &n);
+			if (c)
+				tcp_in(c, p, n);
+			break;
+		}
+		case 6:		/* a stream's RTP or RTCP */
+			media_in(&in);
+			break;
+		case 7: {	/* join or leave: u8 slot | u8 group and which */
+			struct conn *c = reading(u8(&in));
+			uint8_t g = u8(&in);
+			if (!c)
+				break;
+			if (g & 0x80)
+				rv_router_leave(&srv.router, c->client, groups[g % 3]);
+			else
+				rv_router_join(&srv.router, c->client, groups[g % 3]);
+			media_changed(&srv.media);
+			break;
+		}
+		case 8: {	/* contacts or allowed senders: u8 slot | u8 what */
+			struct conn *c = reading(u8(&in));
+			uint8_t w = u8(&in);
+			if (!c)
+				break;
+			struct rv_client *cl = c->client;
+			const char *id = ids[w & 3];
+			switch ((w >> 2) % 6) {
+			case 0: rv_strv_add(&cl->contacts, id); break;
+			case 1: rv_strv_del(&cl->contacts, id); break;
+			case 2:
+				if (cl->allow_all) {
+					cl->allow_all = 0;
+					rv_strv_free(&cl->allowed);
+				}
+				rv_strv_add(&cl->allowed, id);
+				break;
+			case 3: rv_strv_del(&cl->allowed, id); break;
+			case 4: cl->allow_all = 1; rv_strv_free(&cl->allowed); break;
+			case 5: cl->allow_all = 0; rv_strv_free(&cl->allowed); break;
+			}
+			media_changed(&srv.media);
+			break;
+		}
+		case 9: {	/* a connection says bye, or is told to */
+			struct fconn *f = slots[u8(&in) % NSLOT];
+			if (f)
+				conn_bye_(&f->c, "bye", "bye");
+			break;
+		}
+		case 10:	/* before the next poll */
+			settle();
+			break;
+		case 11: {	/* a connection closes */
+			uint8_t s = u8(&in) % NSLOT;
+			if (slots[s])
+				close_conn(s);
+			break;
+		}
+		case 12: {	/* time passes; sends start or stop failing */
+			uint8_t t = u8(&in);
+			clock_ms += (uint64_t)(t & 0x7f) * 10;
+			if (t & 0x80)
+				udp_fail = !udp_fail;
+			break;
+		}
+		case 13: {	/* a receiver's queue fills up */
+			struct fconn *f = slots[u8(&in) % NSLOT];
+			if (f)
+				f->full = 1;
+			break;
+		}
+		case 14: {	/* GET /stats */
+			cJSON *st = media_stats(&srv);
+			char *text = cJSON_PrintUnformatted(st);
+			if (!text)
+				abort();
+			free(text);
+			cJSON_Delete(st);
+			break;
+		}
+		}
+		check();
+	}
+	settle();
+	for (int i = 0; i < NSLOT; i++)
+		if (slots[i])
+			close_conn(i);
+	check();
+	if (srv.media.streams || srv.media.nstreams || srv.media.by_addr->count || srv.media.by_fb->count ||
+	    srv.by_num.count)
+		abort();
+	media_free(&srv);
+	rv_map_free(&srv.by_num);
+	rv_router_free(&srv.router);
+	rv_buf_free(&srv.scratch);
+	return 0;
+}
