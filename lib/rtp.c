@@ -97,6 +97,23 @@ int rv_rtcp_parse_sr(const struct rv_rtcp *c, struct rv_rtcp_sr *sr)
 	return 0;
 }
 
+int rv_rtcp_parse_rb(const struct rv_rtcp *c, int i, struct rv_rtcp_rb *rb)
+{
+	size_t at = (c->type == RV_RTCP_SR ? 20 : c->type == RV_RTCP_RR ? 0 : SIZE_MAX);
+	if (at == SIZE_MAX || i < 0 || i >= c->fmt || at + 24 * ((size_t)i + 1) > c->body_len)
+		return RV_EPROTO;
+	const uint8_t *b = c->body + at + 24 * (size_t)i;
+	rb->ssrc = be32(b);
+	rb->fraction = b[4];
+	uint32_t lost = (uint32_t)b[5] << 16 | (uint32_t)b[6] << 8 | b[7];
+	rb->lost = (int32_t)(lost ^ 0x800000) - 0x800000;	/* sign-extend 24 bits */
+	rb->highest = be32(b + 8);
+	rb->jitter = be32(b + 12);
+	rb->lsr = be32(b + 16);
+	rb->dlsr = be32(b + 20);
+	return 0;
+}
+
 int rv_rtcp_nack_each(const struct rv_rtcp *c, void (*fn)(void *ud, uint16_t seq), void *ud)
 {
 	if (c->type != RV_RTCP_RTPFB || c->fmt != 1 || c->body_len < 4 || c->body_len % 4)
@@ -134,6 +151,22 @@ int rv_rtcp_build_sr(uint8_t *out, size_t cap, const struct rv_rtcp_sr *sr)
 	put32(out + 20, sr->packets);
 	put32(out + 24, sr->octets);
 	return 28;
+}
+
+int rv_rtcp_build_rr(uint8_t *out, size_t cap, uint32_t sender, const struct rv_rtcp_rb *rb)
+{
+	if (cap < 32)
+		return RV_ETOOBIG;
+	common(out, 1, RV_RTCP_RR, 32, sender);
+	uint8_t *b = out + 8;
+	put32(b, rb->ssrc);
+	int32_t lost = rb->lost > 0x7FFFFF ? 0x7FFFFF : rb->lost < -0x800000 ? -0x800000 : rb->lost;
+	put32(b + 4, (uint32_t)rb->fraction << 24 | ((uint32_t)lost & 0xFFFFFF));
+	put32(b + 8, rb->highest);
+	put32(b + 12, rb->jitter);
+	put32(b + 16, rb->lsr);
+	put32(b + 20, rb->dlsr);
+	return 32;
 }
 
 int rv_rtcp_build_pli(uint8_t *out, size_t cap, uint32_t sender, uint32_t media)

@@ -42,6 +42,15 @@ struct rv_rtcp_sr {
 	uint32_t rtp_ts, packets, octets;
 };
 
+/* A report block of a receiver report (RFC 3550 6.4.1). */
+struct rv_rtcp_rb {
+	uint32_t ssrc;                  /* the source it is about */
+	uint8_t fraction;               /* lost since the last report, /256 */
+	int32_t lost;                   /* cumulative (24 bits, signed) */
+	uint32_t highest;               /* extended highest sequence number */
+	uint32_t jitter, lsr, dlsr;
+};
+
 /* One packet of a compound RTCP packet. */
 struct rv_rtcp {
 	uint8_t type, fmt;              /* fmt: report count, or feedback format */
@@ -55,12 +64,16 @@ struct rv_rtcp {
 int rv_rtcp_next(const uint8_t *p, size_t n, size_t *off, struct rv_rtcp *out);
 /* rv_rtcp_parse_sr - the sender info of an SR. 0 or RV_EPROTO. */
 int rv_rtcp_parse_sr(const struct rv_rtcp *c, struct rv_rtcp_sr *sr);
+/* rv_rtcp_parse_rr - report block I (from 0) of an RR or SR. 0 or RV_EPROTO. */
+int rv_rtcp_parse_rb(const struct rv_rtcp *c, int i, struct rv_rtcp_rb *rb);
 /* rv_rtcp_nack_each - call FN with every sequence number a generic NACK
  * (RTPFB FMT 1) asks for. Returns how many, or RV_EPROTO. */
 int rv_rtcp_nack_each(const struct rv_rtcp *c, void (*fn)(void *ud, uint16_t seq), void *ud);
 /* Builders: each writes one packet into OUT (CAP bytes) and returns its
  * length, or RV_ETOOBIG. */
 int rv_rtcp_build_sr(uint8_t *out, size_t cap, const struct rv_rtcp_sr *sr);
+/* A receiver report from SENDER with one report block. */
+int rv_rtcp_build_rr(uint8_t *out, size_t cap, uint32_t sender, const struct rv_rtcp_rb *rb);
 int rv_rtcp_build_pli(uint8_t *out, size_t cap, uint32_t sender, uint32_t media);
 int rv_rtcp_build_fir(uint8_t *out, size_t cap, uint32_t sender, uint32_t media, uint8_t fir_seq);
 /* NACK for the N sequence numbers in SEQS (any order; packed into PID/BLP pairs). */

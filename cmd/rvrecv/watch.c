@@ -13,6 +13,7 @@
 
 #include "err.h"
 #include "jitter.h"
+#include "rxstats.h"
 #include "log.h"
 #include "media.h"
 #include "mlink.h"
@@ -23,6 +24,7 @@
 #define HOLD_MS 200                /* a gap is waited for this long (NACKs go out at once) */
 #define PLI_GAP_MS 300             /* at most one keyframe request this often */
 #define TICK_MS 10
+#define RR_EVERY_MS 1000           /* receiver reports */
 
 /* RTP time of a track to the shared timeline (microseconds): through the
  * sender reports when the stream has audio and video to line up, else
@@ -44,6 +46,7 @@ struct atrack {
 	uint32_t ssrc;
 	struct jitter jb;
 	struct clockmap map;
+	struct rxstats stat;
 	uint64_t frames;
 };
 
@@ -61,6 +64,8 @@ struct wstream {
 	uint64_t frames, keyframes, skipped, plis, unauth;
 	int has_video, has_audio;
 	struct clockmap vmap;
+	struct rxstats vstat;
+	double last_rr;
 	struct atrack au;
 	double last_pli;
 	int waiting_key;              /* until a keyframe: at the start, after a loss */
@@ -333,14 +338,17 @@ static void stream_add(struct watch *w, cJSON *h)
 	}
 	if (video) {
 		s->ssrc = (uint32_t)vssrc->valuedouble;
+		rxstats_init(&s->vstat, s->ssrc, 90000);
 		s->codec = !strcmp(codec, "H264") ? "H264" : "VP8";
 		s->waiting_key = 1;
 		s->jb.nack = on_nack;
 		s->jb.gave_up = on_gave_up;
 		rv_depack_init(&s->dp, dc, 16u << 20, on_frame, s);
 	}
-	if (audio)
+	if (audio) {
 		s->au.ssrc = (uint32_t)assrc->valuedouble;
+		rxstats_init(&s->au.stat, s->au.ssrc, 48000);
+	}
 	char path[4096], err[256];
 	out_path(a->output, from, path, sizeof path);
 	cJSON *wd = cJSON_GetObjectItemCaseSensitive(video, "width");
@@ -406,8 +414,10 @@ static void sender_report(struct wstream *s, const uint8_t *p, size_t n)
 	while (rv_rtcp_next(p, n, &off, &c) == 1) {
 		if (c.type != RV_RTCP_SR || rv_rtcp_parse_sr(&c, &sr) < 0)
 			continue;
-		struct clockmap *m = sr.ssrc == s->ssrc && s->has_video ? &s->vmap
-				   : sr.ssrc == s->au.ssrc && s->has_audio ? &s->au.map : NULL;
+		int video = s->has_video && sr.ssrc == s->ssrc, audio = s->has_audio && sr.ssrc == s->au.ssrc;
+		struct clockmap *m = video ? &s->vmap : audio ? &s->au.map : NULL;
+		if (m)
+			rxstats_sr(video ? &s->vstat : &s->au.stat, sr.ntp, now_ms(s->w));
 		if (!m || m->have_sr)
 			continue;	/* the first report places the track; later ones would jitter it */
 		m->have_sr = 1;
@@ -438,9 +448,20 @@ static void on_packet(void *ud, const uint8_t *p, size_t n)
 			return;
 		if (!w->first_ms)
 			w->first_ms = now_ms(w);
+		rxstats_packet(v ? &s->vstat : &s->au.stat, (uint16_t)(p[2] << 8 | p[3]),
+			       (uint32_t)p[4] << 24 | (uint32_t)p[5] << 16 | (uint32_t)p[6] << 8 | p[7], now_ms(w));
 		jitter_push(v ? &s->jb : &s->au.jb, p, n, now_ms(w));
 		return;
 	}
+}
+
+/* How reception goes, to the sender through the server. */
+static void receiver_report(struct wstream *s, struct rxstats *st, double now)
+{
+	struct rv_rtcp_rb rb;
+	uint8_t buf[32 + RV_SRTP_MAX_TRAILER];
+	if (rxstats_block(st, now, &rb) == 0)
+		send_rtcp(s, buf, rv_rtcp_build_rr(buf, 32, s->fb_ssrc, &rb));
 }
 
 static void on_tick(uv_timer_t *t)
@@ -457,6 +478,11 @@ static void on_tick(uv_timer_t *t)
 			jitter_tick(&s->jb, now);
 		if (s->has_audio)
 			jitter_tick(&s->au.jb, now);
+		if (now - s->last_rr >= RR_EVERY_MS) {
+			s->last_rr = now;
+			receiver_report(s, &s->vstat, now);
+			receiver_report(s, &s->au.stat, now);
+		}
 	}
 	if (w->a->duration > 0 && w->first_ms && now - w->first_ms >= w->a->duration * 1000)
 		finish_all(w, 0);

@@ -48,6 +48,14 @@ struct track {
 	uint64_t frames;
 };
 
+/* What one receiver last reported (RTCP RR), by the SSRC it reports as. */
+struct report {
+	uint32_t from;
+	int32_t lost[2];                /* video, audio: cumulative */
+	double rtt_ms;                  /* -1: unknown */
+};
+#define MAX_REPORTS 64
+
 /* An input and the thread that encodes it. */
 struct source {
 	struct tx *t;
@@ -79,6 +87,8 @@ struct tx {
 	double stream_id;
 	int receivers, udp;
 	uint64_t packets, bytes, nacks, resent, keyframe_requests, qdrops, send_errors;
+	struct report reports[MAX_REPORTS];
+	int nreports;
 	const char *codec;
 	int w, h;
 	double fps;
@@ -268,6 +278,39 @@ static void keyframe(struct tx *t)
 		rv_media_request_keyframe(t->vsrc);
 }
 
+/* A receiver report: its losses, and the round trip from the delay since
+ * our last sender report (RFC 3550 6.4.1). */
+static void got_report(struct tx *t, const struct rv_rtcp *c)
+{
+	struct rv_rtcp_rb rb;
+	for (int i = 0; rv_rtcp_parse_rb(c, i, &rb) == 0; i++) {
+		int which = t->has_video && rb.ssrc == t->video.hdr.ssrc ? 0
+			    : t->has_audio && rb.ssrc == t->audio.hdr.ssrc ? 1 : -1;
+		if (which < 0)
+			continue;
+		struct report *r = NULL;
+		for (int k = 0; k < t->nreports && !r; k++)
+			if (t->reports[k].from == c->sender_ssrc)
+				r = &t->reports[k];
+		if (!r && t->nreports < MAX_REPORTS) {
+			r = &t->reports[t->nreports++];
+			memset(r, 0, sizeof *r);
+			r->from = c->sender_ssrc;
+			r->rtt_ms = -1;
+		}
+		if (!r)
+			continue;
+		r->lost[which] = rb.lost;
+		if (rb.lsr) {
+			struct timespec now;
+			clock_gettime(CLOCK_REALTIME, &now);
+			uint32_t mid = (uint32_t)(((uint64_t)now.tv_sec + 2208988800ull) << 16) |
+				       (uint32_t)((double)now.tv_nsec * 65536.0 / 1e9);
+			r->rtt_ms = (double)(uint32_t)(mid - rb.lsr - rb.dlsr) * 1000.0 / 65536.0;
+		}
+	}
+}
+
 /* RTCP from the receivers, through the server. */
 static void on_packet(void *ud, const uint8_t *p, size_t n)
 {
@@ -284,6 +327,10 @@ static void on_packet(void *ud, const uint8_t *p, size_t n)
 		p = buf;
 	}
 	while (rv_rtcp_next(p, n, &off, &c) == 1) {
+		if (c.type == RV_RTCP_RR) {
+			got_report(t, &c);
+			continue;
+		}
 		if (!t->has_video || c.media_ssrc != t->video.hdr.ssrc)
 			continue;	/* audio is not repaired */
 		if (c.type == RV_RTCP_RTPFB && c.fmt == 1)
@@ -532,6 +579,13 @@ int cmd_stream(struct app *a)
 		    " NACKed (%" PRIu64 " resent), %" PRIu64 " keyframe requests", t->video.frames,
 		    t->has_audio ? " and their audio" : "", t->packets, t->bytes, t->nacks, t->resent,
 		    t->keyframe_requests);
+	for (int i = 0; i < t->nreports; i++) {
+		char rtt[32] = "";
+		if (t->reports[i].rtt_ms >= 0)
+			snprintf(rtt, sizeof rtt, ", round trip %.1f ms", t->reports[i].rtt_ms);
+		rv_say_info("a receiver reported %d packets never received%s", t->reports[i].lost[0] + t->reports[i].lost[1],
+			    rtt);
+	}
 	if (rv_out_json_mode()) {
 		cJSON *j = cJSON_CreateObject();
 		cJSON_AddStringToObject(j, "event", "media");
@@ -547,6 +601,16 @@ int cmd_stream(struct app *a)
 		cJSON_AddNumberToObject(j, "keyframe_requests", (double)t->keyframe_requests);
 		cJSON_AddBoolToObject(j, "udp", t->udp);
 		cJSON_AddStringToObject(j, "srtp", rv_srtp_suite_name(a->srtp));
+		cJSON *rs = cJSON_AddArrayToObject(j, "receivers");
+		for (int i = 0; i < t->nreports; i++) {
+			cJSON *r = cJSON_CreateObject();
+			cJSON_AddNumberToObject(r, "lost", t->reports[i].lost[0]);
+			if (t->has_audio)
+				cJSON_AddNumberToObject(r, "audio_lost", t->reports[i].lost[1]);
+			if (t->reports[i].rtt_ms >= 0)
+				cJSON_AddNumberToObject(r, "rtt_ms", (double)(int)(t->reports[i].rtt_ms * 10) / 10);
+			cJSON_AddItemToArray(rs, r);
+		}
 		rv_out_obj(j);
 	}
 	for (int i = 0; i < t->nin; i++)

@@ -118,6 +118,9 @@ audio_of() {
 	((recovered > 0)) || fail "nothing recovered: $(cat "$T/rx.out")"
 	resent=$(jq 'select(.event == "media") | .resent' "$T/cam.out")
 	((resent > 0)) || fail "rvsend resent nothing: $(cat "$T/cam.out")"
+	# the receiver's RTCP reports came back: (almost) nothing left unrepaired, a round trip measured
+	run jq -c 'select(.event == "media") | .receivers | map([.lost < 5, (.rtt_ms | type)])' "$T/cam.out"
+	assert_output '[[true,"number"]]'
 	frames=$(frames_of "$T/rx.mkv")
 	((frames >= 135)) || fail "only $frames of 150 frames"
 	decodes "$T/rx.mkv"

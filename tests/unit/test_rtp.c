@@ -191,9 +191,43 @@ static void vp8_roundtrip(void **state)
 	rv_depack_free(&d);
 }
 
+static void receiver_report(void **state)
+{
+	(void)state;
+	uint8_t buf[64];
+	struct rv_rtcp_rb rb = { .ssrc = 0xabcdef01, .fraction = 25, .lost = -3, .highest = 0x1ffff,
+				 .jitter = 77, .lsr = 0x12345678, .dlsr = 65536 };
+	int n = rv_rtcp_build_rr(buf, sizeof buf, 0x11111111, &rb);
+	assert_int_equal(n, 32);
+	assert_true(rv_rtp_is_rtcp(buf, (size_t)n));
+	size_t off = 0;
+	struct rv_rtcp c;
+	assert_int_equal(rv_rtcp_next(buf, (size_t)n, &off, &c), 1);
+	assert_int_equal(c.type, RV_RTCP_RR);
+	assert_int_equal(c.sender_ssrc, 0x11111111);
+	struct rv_rtcp_rb got;
+	assert_int_equal(rv_rtcp_parse_rb(&c, 0, &got), 0);
+	assert_int_equal(got.ssrc, rb.ssrc);
+	assert_int_equal(got.fraction, 25);
+	assert_int_equal(got.lost, -3);	/* 24-bit signed */
+	assert_int_equal(got.highest, 0x1ffff);
+	assert_int_equal(got.jitter, 77);
+	assert_int_equal(got.lsr, 0x12345678);
+	assert_int_equal(got.dlsr, 65536);
+	assert_int_not_equal(rv_rtcp_parse_rb(&c, 1, &got), 0);	/* only one block */
+	assert_int_equal(rv_rtcp_build_rr(buf, 31, 1, &rb), RV_ETOOBIG);
+	rb.lost = 1 << 30;	/* clamped to the largest 24-bit count */
+	rv_rtcp_build_rr(buf, sizeof buf, 1, &rb);
+	off = 0;
+	rv_rtcp_next(buf, 32, &off, &c);
+	rv_rtcp_parse_rb(&c, 0, &got);
+	assert_int_equal(got.lost, 0x7FFFFF);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(receiver_report),
 		cmocka_unit_test(rtp_header),
 		cmocka_unit_test(rtcp),
 		cmocka_unit_test(h264_roundtrip),
