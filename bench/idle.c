@@ -7,6 +7,8 @@
  *   --proto ws:   WebSocket upgrade (GET /ws), wait for the 101.
  *   --proto sigws: the same, then wait for rvsignal's {"type":"welcome"}
  *                 text frame.
+ *   --proto sigtcp: rvsignal's raw-TCP broker: wait for the welcome line
+ *                 (the broker speaks first).
  *
  * With --pid PID it also measures that process's memory: it makes --warm
  * (10) connections, closes them, waits a second, reads VmRSS from
@@ -36,8 +38,8 @@
 #include <time.h>
 #include <unistd.h>
 
-enum proto { I_MQTT, I_RV, I_WS, I_SIGWS };
-static const char *const proto_names[] = { "mqtt", "rv", "ws", "sigws" };
+enum proto { I_MQTT, I_RV, I_WS, I_SIGWS, I_SIGTCP };
+static const char *const proto_names[] = { "mqtt", "rv", "ws", "sigws", "sigtcp" };
 static enum proto proto;
 static char host[64] = "127.0.0.1";
 static int port, nconn = 10000, warm = 10, pid;
@@ -214,6 +216,26 @@ static void ws_open(int fd, int welcome, int i)
 	}
 }
 
+/* Wait for rvsignal's broker to send its first line, the welcome. */
+static void line_welcome(int fd, int i)
+{
+	char b[4096];
+	size_t have = 0;
+	double deadline = now_s() + 5.0;
+	while (!memchr(b, '\n', have)) {
+		if (have == sizeof b) {
+			errno = 0;
+			fail("welcome line too long", i);
+		}
+		have += read_some(fd, (uint8_t *)b + have, sizeof b - have, deadline, i);
+	}
+	if (!memmem(b, have, "\"welcome\"", 9)) {
+		printf("ERROR connection %d: expected welcome, got %.*s\n", i,
+		       (int)strcspn(b, "\n"), b);
+		exit(1);
+	}
+}
+
 /* Open one connection and complete the handshake; returns the fd. */
 static int open_one(int i, const char *idprefix)
 {
@@ -232,6 +254,8 @@ static int open_one(int i, const char *idprefix)
 	snprintf(id, sizeof id, "%s%d", idprefix, i);
 	if (proto == I_WS || proto == I_SIGWS) {
 		ws_open(fd, proto == I_SIGWS, i);
+	} else if (proto == I_SIGTCP) {
+		line_welcome(fd, i);
 	} else if (proto == I_RV) {
 		char hdr[256];
 		snprintf(hdr, sizeof hdr, "{\"type\":\"hello\",\"id\":\"%s\",\"role\":\"recv\",\"version\":1}", id);
@@ -280,7 +304,7 @@ static int open_one(int i, const char *idprefix)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: idle --proto mqtt|rv|ws|sigws --port PORT [--host 127.0.0.1] [-n 10000]\n"
+	fprintf(stderr, "usage: idle --proto mqtt|rv|ws|sigws|sigtcp --port PORT [--host 127.0.0.1] [-n 10000]\n"
 			"            [--pid PID] [--warm 10] [--settle 2] [--hold SECONDS]\n");
 	exit(2);
 }

@@ -13,11 +13,13 @@
 #      receiver in the next run); server and generator CPU over the window, and the
 #      wire bytes of one message as sent and per delivery (rvsignal's JSON envelope is larger).
 #   2. idle memory: VmRSS growth per connection with IDLE_N idle WebSocket clients on a fresh
-#      server (ws: just upgraded; rvsignal: upgraded and welcome received).
+#      server (ws: just upgraded; rvsignal: upgraded and welcome received); then, for
+#      information (no anchor), rvsignal's raw-TCP broker: IDLE_N clients with the welcome line.
 # Servers are pinned to CPU 0, generators to CPU 1 (PIN=0: no pinning). Only 127.0.0.1.
 #
 # Environment: RUNS=3 IDLE_N=10000 PIN=1 DURATION=8 WARMUP=2 WINDOW=256 LOWAT=4096 WATCHDOG=230
 #              O=build RVSIGNAL=path NODE=path
+#              PARTS="idle fanout" (either alone skips the other; its goal line then says N/A)
 # Output: a table with ratios rvsignal/ws and goal lines, also written to
 # bench/results/signal-latest.txt (raw generator output in bench/results/signal-latest.log).
 # Exit status: 0 all measured and both goals met, 1 a goal missed, 2 a measurement failed.
@@ -37,6 +39,7 @@ WARMUP=${WARMUP:-2}
 WINDOW=${WINDOW:-256}
 LOWAT=${LOWAT:-4096}
 WATCHDOG=${WATCHDOG:-230}
+PARTS=${PARTS:-idle fanout}
 RESDIR=$ROOT/bench/results
 
 # shellcheck source=bench/common.sh
@@ -63,7 +66,7 @@ LOG=$RESDIR/signal-latest.log
 
 # ---- servers ------------------------------------------------------------------
 
-WS_PID='' WS_PORT='' SG_PID='' SG_PORT=''
+WS_PID='' WS_PORT='' SG_PID='' SG_PORT='' SG_BPORT=''
 
 # wait_port PID FILE LOGFILE NAME: the first line of FILE once PID wrote it (10 s at most)
 wait_port() {
@@ -93,13 +96,14 @@ start_ws() {
 }
 
 start_rvsignal() {
-	SG_PID='' SG_PORT=''
+	SG_PID='' SG_PORT='' SG_BPORT=''
 	rm -f "$TMP/sg.port"
-	"${PIN_SRV[@]}" "$RVSIGNAL" serve -l 127.0.0.1 --port 0 --port-file "$TMP/sg.port" \
+	"${PIN_SRV[@]}" "$RVSIGNAL" serve -l 127.0.0.1 --port 0 --broker-port 0 --port-file "$TMP/sg.port" \
 		--rate 0 --idle-timeout 0 --ping 0 --max-queue 16M 2>>"$TMP/rvsignal.log" &
 	SG_PID=$!
 	PIDS+=("$SG_PID")
 	SG_PORT=$(wait_port "$SG_PID" "$TMP/sg.port" "$TMP/rvsignal.log" rvsignal) || { SG_PORT=''; return 1; }
+	SG_BPORT=$(sed -n 2p "$TMP/sg.port" | tr -dc '0-9')
 }
 
 stop_pid() {
@@ -169,9 +173,13 @@ LOAD0=$(cut -d' ' -f1 /proc/loadavg)
 
 # ---- 1. idle memory (fresh servers) -------------------------------------------------
 
-say "signal bench: idle memory, $IDLE_N WebSocket connections each"
 WS_IDLE='' SG_IDLE='' WS_IDLE_B='' WS_IDLE_A='' SG_IDLE_B='' SG_IDLE_A=''
-if start_ws; then
+case " $PARTS " in *" idle "*) DO_IDLE=1 ;; *) DO_IDLE=0 ;; esac
+case " $PARTS " in *" fanout "*) DO_FANOUT=1 ;; *) DO_FANOUT=0 ;; esac
+[ "$DO_IDLE" = 1 ] && say "signal bench: idle memory, $IDLE_N WebSocket connections each"
+if [ "$DO_IDLE" = 0 ]; then
+	:
+elif start_ws; then
 	o=$(run_idle ws ws "$WS_PORT" "$WS_PID")
 	WS_IDLE=$(echo "$o" | kv rss_per_conn_bytes)
 	WS_IDLE_B=$(echo "$o" | kv rss_before_kb)
@@ -180,11 +188,23 @@ else
 	STATUS=2
 fi
 stop_servers
-if start_rvsignal; then
+if [ "$DO_IDLE" = 0 ]; then
+	:
+elif start_rvsignal; then
 	o=$(run_idle rvsignal sigws "$SG_PORT" "$SG_PID")
 	SG_IDLE=$(echo "$o" | kv rss_per_conn_bytes)
 	SG_IDLE_B=$(echo "$o" | kv rss_before_kb)
 	SG_IDLE_A=$(echo "$o" | kv rss_after_kb)
+else
+	STATUS=2
+fi
+stop_servers
+SG_BIDLE=''
+if [ "$DO_IDLE" = 0 ]; then
+	:
+elif start_rvsignal && [ -n "$SG_BPORT" ]; then
+	o=$(run_idle "rvsignal broker" sigtcp "$SG_BPORT" "$SG_PID")
+	SG_BIDLE=$(echo "$o" | kv rss_per_conn_bytes)
 else
 	STATUS=2
 fi
@@ -195,6 +215,7 @@ stop_servers
 # A fresh server for every run: rvsignal keeps a disconnected peer in its rooms for the resume
 # window (30 s), so the previous run's 101 peers would still get (and queue) every message.
 WS_D=() SG_D=() WS_BC=() SG_BC=() WS_GC=() SG_GC=() WS_MB='' SG_MB='' WS_DB='' SG_DB=''
+[ "$DO_FANOUT" = 1 ] || RUNS=0
 for i in $(seq 1 "$RUNS"); do
 	say "signal bench: fan-out run $i/$RUNS"
 	start_ws || STATUS=2
@@ -243,6 +264,7 @@ fmt_row() { printf '%-46s %-22s %-22s %s\n' "$@"; }
 	fmt_row "  wire bytes: one message sent / per delivery" "${WS_MB:-?} / ${WS_DB:-?}" "${SG_MB:-?} / ${SG_DB:-?}" ""
 	fmt_row "idle RSS per connection, $IDLE_N clients (B)" "${WS_IDLE:-n/a}" "${SG_IDLE:-n/a}" "$(ratio "$SG_IDLE" "$WS_IDLE")"
 	fmt_row "  VmRSS before -> after (kB)" "${WS_IDLE_B:-?} -> ${WS_IDLE_A:-?}" "${SG_IDLE_B:-?} -> ${SG_IDLE_A:-?}" ""
+	fmt_row "  raw-TCP broker, the same (no anchor) (B)" "-" "${SG_BIDLE:-n/a}" ""
 	echo
 	echo "Payload: 64 B in both. ws relays it as a bare text frame; rvsignal wraps it in"
 	echo '{"type":"chat","room":"bench","text":"<64 B>"} and relays it with "from":"<peer id>" added.'

@@ -3,7 +3,11 @@
  * Bytes from the network go in with rv_ws_feed(); each complete message is
  * handed to the callback; pings are answered and a close is echoed by the
  * engine. Messages to send are queued with rv_ws_send(); the bytes that must
- * then go out are taken with rv_ws_take(). Incoming messages are capped. */
+ * then go out are taken with rv_ws_take(). Incoming messages are capped.
+ *
+ * An engine between messages holds no wslay context (about 9 KiB): it is
+ * made again on the next byte received, ping or close, and a data message
+ * sent meanwhile is framed without one. Nothing of this shows in the API. */
 #ifndef RV_WS_H
 #define RV_WS_H
 
@@ -38,5 +42,8 @@ long rv_ws_take(struct rv_ws *ws, struct rv_buf *out);
 /* rv_ws_closed - 1 when a close frame was received or sent and nothing
  * remains to be sent: the connection can be closed. */
 int rv_ws_closed(const struct rv_ws *ws);
+/* rv_ws_idle - 1 while the engine holds no wslay context: nothing partly
+ * received, nothing queued in wslay, no close under way. */
+int rv_ws_idle(const struct rv_ws *ws);
 
 #endif

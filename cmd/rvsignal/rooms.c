@@ -183,15 +183,23 @@ static struct peer *peer_new(struct sig *g)
 {
 	struct peer *p = calloc(1, sizeof *p);
 	uint8_t r[20];
-	if (!p || RAND_bytes(r, sizeof r) != 1) {
-		free(p);
+	if (!p)
 		return NULL;
-	}
 	p->id[0] = 'p';
 	p->id[1] = '-';
-	rv_hex(r, 4, p->id + 2);
+	/* Ids are 32 random bits: among 10,000 peers two share one about once
+	 * in a hundred servers, so an id already taken is drawn again. */
+	for (int tries = 0;; tries++) {
+		if (tries == 8 || RAND_bytes(r, sizeof r) != 1) {
+			free(p);
+			return NULL;
+		}
+		rv_hex(r, 4, p->id + 2);
+		if (!rv_map_get(&g->peers, p->id))
+			break;
+	}
 	rv_hex(r + 4, 16, p->resume);
-	if (rv_map_get(&g->peers, p->id) || rv_map_put(&g->peers, p->id, p) < 0) {
+	if (rv_map_put(&g->peers, p->id, p) < 0) {
 		free(p);
 		return NULL;
 	}

@@ -346,6 +346,239 @@ static void test_take_capped(void **state)
 	pair_free(&p);
 }
 
+/* An echo for the server: every message goes back at once, from inside the
+ * message callback (while wslay is reading). */
+struct echo {
+	struct rv_ws *ws;
+	struct inbox in;
+};
+
+static void on_msg_echo(void *ud, int opcode, const uint8_t *data, size_t len)
+{
+	struct echo *e = ud;
+
+	on_msg(&e->in, opcode, data, len);
+	assert_int_equal(rv_ws_send(e->ws, opcode, data, len), 0);
+}
+
+/* Feed WIRE to WS one byte at a time; after each byte the engine must be
+ * idle exactly when END[] lists that many bytes as a message boundary. */
+static void feed_checking_idle(struct rv_ws *ws, const uint8_t *wire, size_t len,
+			       const size_t *ends, size_t nends)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		assert_int_equal(rv_ws_feed(ws, wire + i, 1), 0);
+		int boundary = k < nends && ends[k] == i + 1;
+		if (boundary)
+			k++;
+		if (rv_ws_idle(ws) != boundary)
+			fail_msg("after byte %zu of %zu: idle %d, expected %d", i + 1, len,
+				 rv_ws_idle(ws), boundary);
+	}
+	assert_int_equal(k, nends);
+}
+
+/* Between messages the engine holds no wslay context; it comes back for the
+ * next byte and goes again once a message is complete and answered. */
+static void test_idle_release(void **state)
+{
+	static uint8_t big[70000];
+	struct pair p;
+	struct echo e;
+	(void)state;
+
+	pair_init(&p, sizeof big);
+	for (size_t i = 0; i < sizeof big; i++)
+		big[i] = (uint8_t)(i * 13);
+	memset(&e, 0, sizeof e);
+	assert_int_equal(rv_ws_new(&e.ws, 1, sizeof big, on_msg_echo, &e), 0);
+	assert_true(rv_ws_idle(e.ws));
+
+	/* The server speaks first (a welcome) and stays idle doing it. */
+	assert_int_equal(rv_ws_send(e.ws, RV_WS_TEXT, "welcome", 7), 0);
+	assert_true(rv_ws_idle(e.ws));
+	rv_buf_reset(&p.wire);
+	assert_int_equal(rv_ws_take(e.ws, &p.wire), 2 + 7);
+	assert_int_equal(rv_ws_feed(p.client, rv_buf_head(&p.wire), rv_buf_size(&p.wire)), 0);
+	assert_int_equal(p.cin.count, 1);
+	assert_memory_equal(p.cin.data, "welcome", 7);
+	assert_true(rv_ws_idle(p.client));
+
+	/* A message split across three reads: part of the header, part of the
+	 * payload, the rest. Only the last read completes it; the echo is then
+	 * sent from inside the callback and the engine is idle again. */
+	assert_int_equal(rv_ws_send(p.client, RV_WS_TEXT, "hello, idle world", 17), 0);
+	rv_buf_reset(&p.wire);
+	assert_int_equal(rv_ws_take(p.client, &p.wire), 6 + 17);
+	const uint8_t *w = rv_buf_head(&p.wire);
+	assert_int_equal(rv_ws_feed(e.ws, w, 1), 0);
+	assert_false(rv_ws_idle(e.ws));
+	assert_int_equal(rv_ws_feed(e.ws, w + 1, 9), 0);
+	assert_false(rv_ws_idle(e.ws));
+	assert_int_equal(e.in.count, 0);
+	assert_int_equal(rv_ws_feed(e.ws, w + 10, 13), 0);
+	assert_int_equal(e.in.count, 1);
+	assert_memory_equal(e.in.data, "hello, idle world", 17);
+	assert_true(rv_ws_idle(e.ws));
+	rv_buf_reset(&p.wire);
+	assert_int_equal(rv_ws_take(e.ws, &p.wire), 2 + 17);
+	assert_int_equal(rv_ws_feed(p.client, rv_buf_head(&p.wire), rv_buf_size(&p.wire)), 0);
+	assert_int_equal(p.cin.count, 2);
+	assert_int_equal(p.cin.len, 17);
+	assert_memory_equal(p.cin.data, "hello, idle world", 17);
+
+	/* A fragmented message with a ping between its fragments: no idle
+	 * check in the middle may drop the first fragment. */
+	static const uint8_t frags[] = {
+		0x01, 0x83, 0, 0, 0, 0, 'a', 'b', 'c',  /* text, not final */
+		0x89, 0x82, 0, 0, 0, 0, 'p', '1',       /* ping "p1" */
+		0x00, 0x82, 0, 0, 0, 0, 'd', 'e',       /* continuation */
+		0x80, 0x81, 0, 0, 0, 0, 'f',            /* final continuation */
+		0x8a, 0x80, 0, 0, 0, 0,                 /* a pong, unasked */
+	};
+	const size_t ends[] = { sizeof frags - 6, sizeof frags };
+	assert_int_equal(rv_ws_feed(e.ws, frags, 9), 0);
+	assert_false(rv_ws_idle(e.ws));
+	rv_buf_reset(&p.wire);
+	assert_int_equal(rv_ws_take(e.ws, &p.wire), 0);
+	assert_false(rv_ws_idle(e.ws));         /* taking does not release it */
+	assert_int_equal(rv_ws_feed(e.ws, frags + 9, 8), 0);
+	rv_buf_reset(&p.wire);
+	assert_int_equal(rv_ws_take(e.ws, &p.wire), 4);
+	assert_memory_equal(rv_buf_head(&p.wire), "\x8a\x02p1", 4);
+	assert_false(rv_ws_idle(e.ws));
+	assert_int_equal(rv_ws_feed(e.ws, frags + 17, sizeof frags - 17), 0);
+	assert_int_equal(e.in.count, 2);
+	assert_int_equal(e.in.len, 6);
+	assert_memory_equal(e.in.data, "abcdef", 6);
+	assert_true(rv_ws_idle(e.ws));
+	/* The same byte by byte: idle only after the whole message and after
+	 * the pong, never between fragments. */
+	feed_checking_idle(e.ws, frags, sizeof frags, ends, 2);
+	assert_int_equal(e.in.count, 3);
+	assert_memory_equal(e.in.data, "abcdef", 6);
+	rv_buf_reset(&p.wire);
+	assert_true(rv_ws_take(e.ws, &p.wire) > 0);  /* two echoes and a pong */
+	assert_int_equal(rv_ws_feed(p.client, rv_buf_head(&p.wire), rv_buf_size(&p.wire)), 0);
+	assert_int_equal(p.cin.count, 4);
+	assert_memory_equal(p.cin.data, "abcdef", 6);
+
+	/* Headers of every length form (7-bit, 16-bit and 64-bit lengths, with
+	 * and without a mask) are counted right: idle at each message's end. */
+	const size_t sizes[] = { 125, 126, 65535, 65536, sizeof big };
+	uint8_t *wire = malloc(5 * (sizeof big + 14));
+	size_t len = 0, cends[5];
+	assert_non_null(wire);
+	for (size_t i = 0; i < 5; i++) {
+		assert_int_equal(rv_ws_send(p.client, RV_WS_BINARY, big, sizes[i]), 0);
+		rv_buf_reset(&p.wire);
+		long n = rv_ws_take(p.client, &p.wire);
+		assert_true(n > (long)sizes[i]);
+		memcpy(wire + len, rv_buf_head(&p.wire), (size_t)n);
+		len += (size_t)n;
+		cends[i] = len;
+	}
+	feed_checking_idle(e.ws, wire, len, cends, 5);
+	assert_int_equal(e.in.count, 8);
+	assert_int_equal(e.in.len, sizeof big);
+	assert_memory_equal(e.in.data, big, sizeof big);
+	/* ... and the echoes the other way (unmasked), for the client. */
+	len = 0;
+	for (;;) {
+		rv_buf_reset(&p.wire);
+		long n = rv_ws_take(e.ws, &p.wire);
+		assert_true(n >= 0);
+		if (n == 0)
+			break;
+		memcpy(wire + len, rv_buf_head(&p.wire), (size_t)n);
+		len += (size_t)n;
+	}
+	for (size_t i = 0, off = 0; i < 5; i++) {
+		off += sizes[i] + 2 + (sizes[i] < 126 ? 0 : sizes[i] < 65536 ? 2 : 8);
+		cends[i] = off;
+	}
+	assert_int_equal(cends[4], len);
+	feed_checking_idle(p.client, wire, len, cends, 5);
+	assert_int_equal(p.cin.count, 9);
+	assert_int_equal(p.cin.len, sizeof big);
+	assert_memory_equal(p.cin.data, big, sizeof big);
+	free(wire);
+
+	/* A close keeps the context (and its close state) for good. */
+	assert_int_equal(rv_ws_close(e.ws, 1000, "bye"), 0);
+	assert_false(rv_ws_idle(e.ws));
+	rv_buf_reset(&p.wire);
+	assert_int_equal(rv_ws_take(e.ws, &p.wire), 4 + 3);
+	assert_true(rv_ws_closed(e.ws));
+	assert_false(rv_ws_idle(e.ws));
+	assert_int_equal(rv_ws_send(e.ws, RV_WS_TEXT, "late", 4), RV_ECLOSED);
+	rv_ws_free(e.ws);
+	pair_free(&p);
+}
+
+/* Records each message's length and checks its bytes: the pattern i * 31. */
+struct big_inbox {
+	int count;
+	size_t lens[8];
+};
+
+static void on_msg_big(void *ud, int opcode, const uint8_t *data, size_t len)
+{
+	struct big_inbox *in = ud;
+
+	assert_int_equal(opcode, RV_WS_BINARY);
+	assert_true(in->count < 8);
+	for (size_t i = 0; i < len; i++)
+		if (data[i] != (uint8_t)(i * 31))
+			fail_msg("message %d: byte %zu differs", in->count, i);
+	in->lens[in->count++] = len;
+}
+
+/* A message bigger than the engine's output buffer goes through wslay's
+ * queue; once all is taken the engine is idle again. Messages sent from an
+ * idle engine and then through wslay leave in the order they were sent. */
+static void test_idle_big_send(void **state)
+{
+	const size_t n = 300 * 1024;
+	uint8_t *data = malloc(n);
+	struct big_inbox in = { 0 };
+	struct rv_ws *server, *client;
+	struct rv_buf wire;
+	(void)state;
+
+	assert_non_null(data);
+	for (size_t i = 0; i < n; i++)
+		data[i] = (uint8_t)(i * 31);
+	assert_int_equal(rv_ws_new(&server, 1, 16, on_msg, NULL), 0);
+	assert_int_equal(rv_ws_new(&client, 0, n, on_msg_big, &in), 0);
+	rv_buf_init(&wire, 4 * n);
+	assert_int_equal(rv_ws_send(server, RV_WS_BINARY, data, n), 0);
+	assert_false(rv_ws_idle(server));       /* part of it waits in wslay */
+	assert_int_equal(rv_ws_send(server, RV_WS_BINARY, data, 100), 0);
+	assert_int_equal(rv_ws_take(server, &wire), 10 + n + 2 + 100);
+	assert_true(rv_ws_idle(server));
+	/* Idle: a small one is framed at once; a big one then queues behind it. */
+	assert_int_equal(rv_ws_send(server, RV_WS_BINARY, data, 200), 0);
+	assert_true(rv_ws_idle(server));
+	assert_int_equal(rv_ws_send(server, RV_WS_BINARY, data, n - 1), 0);
+	assert_false(rv_ws_idle(server));
+	assert_int_equal(rv_ws_take(server, &wire), 4 + 200 + 10 + n - 1);
+	assert_true(rv_ws_idle(server));
+	assert_int_equal(rv_ws_feed(client, rv_buf_head(&wire), rv_buf_size(&wire)), 0);
+	assert_int_equal(in.count, 4);
+	assert_int_equal(in.lens[0], n);
+	assert_int_equal(in.lens[1], 100);
+	assert_int_equal(in.lens[2], 200);
+	assert_int_equal(in.lens[3], n - 1);
+	assert_true(rv_ws_idle(client));
+	rv_buf_free(&wire);
+	rv_ws_free(client);
+	rv_ws_free(server);
+	free(data);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -357,6 +590,8 @@ int main(void)
 		cmocka_unit_test(test_ping_pong),
 		cmocka_unit_test(test_close_handshake),
 		cmocka_unit_test(test_take_capped),
+		cmocka_unit_test(test_idle_release),
+		cmocka_unit_test(test_idle_big_send),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
