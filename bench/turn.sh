@@ -11,6 +11,11 @@
 #        arrives. us/packet = CPU / (sent + received).
 #      rvturn bench --clients CLIENTS --rate PPS --duration WINDOW: CLIENTS/2 pairs, a sender
 #        and an echoer; us/packet = cpu_s / (sent + relayed) (cpu_s covers the send phase).
+#        cpu_s includes the echoers' work, but the echoes they send are not counted as packets
+#        (uclient's echo, turnutils_peer, is neither timed nor counted); the line after the
+#        medians counts them too. rvturn sends in ticks (about 16 packets a sender, 5 to 20 ms
+#        apart: one packet every 20 ms at 50/s, bursts of 16 every 16 ms at 1000/s), uclient
+#        each packet on its own -z timer; rvturn's lines show its median round trip.
 #    Both put the same load on coturn: CLIENTS allocations, each sending and receiving PPS.
 #    Figure: median us/packet of each, ratio rvturn/uclient; coturn's CPU % in every run.
 # 2. Offer: rvturn bench --clients 2 --rate OFFER_RATE --duration OFFER_DURATION, rvturn on one
@@ -298,7 +303,7 @@ for load in $LOADS; do
 			if ok_run "$R_LOSS" "$R_RATE"; then
 				V+=("$R_US")
 				VA+=("$va")
-				out "  rvturn  run $i: $R_US us/packet  ($R_PKTS packets, CPU $R_CPU_S s, loss $R_LOSS %, coturn CPU $R_COTURN %)"
+				out "  rvturn  run $i: $R_US us/packet  ($R_PKTS packets, CPU $R_CPU_S s, loss $R_LOSS %, coturn CPU $R_COTURN %, rtt p50 $(jq -r .rtt_p50_ms <<<"$R_JSON") ms)"
 			else
 				out "  rvturn  run $i: FAILED (sent $R_RATE % of the rate, loss $R_LOSS %; $R_US us/packet)"
 				FAILED=1

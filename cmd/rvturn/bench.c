@@ -2,11 +2,19 @@
  * other through the server at a rate and size for a duration. One side of
  * each pair sends, the other echoes; every packet carries its sequence
  * number and send time, so the sender measures round trips and the echoer
- * measures jitter (RFC 3550 A.8) on the one-way transit. Sockets are
- * drained with recvmmsg and fed with sendmmsg; SO_RXQ_OVFL counts what our
- * own sockets dropped, apart from what the network or the server lost. */
+ * measures jitter (RFC 3550 A.8) on the one-way transit.
+ *
+ * A tick drives the loop, not the arrivals. Each tick sends what every
+ * sender's schedule has made due (one GSO send per sender), takes the
+ * sockets with input from one epoll_wait, drains each with recvmmsg and
+ * echoes what an echoer got in one GSO sendmmsg, then sleeps until the next
+ * tick. An arrival wakes nobody: the cost of a wakeup is paid once a tick,
+ * not once a packet. A packet may wait up to a tick in its socket, so times
+ * are the kernel's receive timestamps (SO_TIMESTAMPNS), and the echoer writes
+ * into each packet how long it held it, which the sender takes off the round
+ * trip. SO_RXQ_OVFL counts what our own sockets dropped, apart from what the
+ * network or the server lost. */
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,11 +29,17 @@
 #include "cli.h"
 #include "rvturn.h"
 
-#define BATCH 64
-#define GSO_MAX 40                  /* datagrams per GSO send (< 64 KiB) */
+#define BATCH 64                    /* messages per recvmmsg / sendmmsg */
+#define GSO_SEGS 64                 /* datagrams per GSO send, at most */
+#define GSO_BYTES 65000             /* and their bytes (an IP packet's limit) */
 #define GRO_BUF 65536               /* a GRO receive may hold many datagrams */
-#define HDR 16                      /* seq u32 | pair u32 | send time ns u64 */
+#define HDR 16                      /* seq u32 | echo hold ns u32 | send time ns u64 */
+#define PAYLOAD_MAX 1400            /* --size is at most this (main.c) */
 #define RTT_BUCKETS 100000          /* 10 us each, up to 1 s */
+#define TICK_MIN 5000000ull         /* ns between ticks: at least, */
+#define TICK_MAX 20000000ull        /* and at most, unless the period is longer */
+#define TICK_PACKETS 16             /* about this many packets per sender a tick */
+#define DRAIN_NS 500000000ull       /* after the send phase, for late echoes */
 
 struct side {
 	struct client c;
@@ -39,16 +53,64 @@ struct pair {
 	int have_transit;
 };
 
-static uint64_t mono_ns(void)
+/* The whole run: the pairs and what they measured. */
+struct bench {
+	struct pair *pairs;
+	int npairs;
+	size_t size;                    /* payload bytes, at least HDR */
+	uint32_t seq;
+	int gso;                        /* UDP_SEGMENT works (else a datagram a send) */
+	uint32_t *hist;                 /* round trips, RTT_BUCKETS of 10 us */
+	uint64_t nrtt, bytes_in;
+};
+
+static uint64_t clock_ns(clockid_t id)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(id, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Send times and receive times: the kernel stamps packets on CLOCK_REALTIME. */
+static uint64_t wall_ns(void) { return clock_ns(CLOCK_REALTIME); }
+/* The schedule: immune to clock steps. */
+static uint64_t mono_ns(void) { return clock_ns(CLOCK_MONOTONIC); }
+
+static void sleep_until(uint64_t mono)
+{
+	struct timespec ts = { (time_t)(mono / 1000000000ull), (long)(mono % 1000000000ull) };
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
 }
 
 static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
 static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+static uint32_t get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 static uint64_t get64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+
+/* Datagrams of PLEN bytes that one GSO send may carry. */
+static size_t gso_max(size_t plen)
+{
+	size_t n = GSO_BYTES / plen;
+	return n > GSO_SEGS ? GSO_SEGS : n;
+}
+
+/* Ask the kernel to cut MH's payload into SEG-byte datagrams (UDP_SEGMENT);
+ * CTL holds the control message. */
+static void set_segment(struct msghdr *mh, uint8_t ctl[CMSG_SPACE(sizeof(uint16_t))], size_t seg)
+{
+	mh->msg_control = ctl;
+	mh->msg_controllen = CMSG_SPACE(sizeof(uint16_t));
+	struct cmsghdr *cm = CMSG_FIRSTHDR(mh);
+	cm->cmsg_level = SOL_UDP;
+	cm->cmsg_type = UDP_SEGMENT;
+	cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+	uint16_t sz = (uint16_t)seg;
+	memcpy(CMSG_DATA(cm), &sz, sizeof sz);
+}
+
+/* A send failed this way: the kernel or the route has no UDP GSO. */
+static int no_gso(int err) { return err == EIO || err == EINVAL || err == ENOPROTOOPT; }
 
 static int setup_pair(struct opts *o, struct pair *p, const struct client *auth)
 {
@@ -64,6 +126,7 @@ static int setup_pair(struct opts *o, struct pair *p, const struct client *auth)
 		}
 		int one = 1, big = 4 << 20;
 		setsockopt(s[i]->c.fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
+		setsockopt(s[i]->c.fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
 		setsockopt(s[i]->c.fd, SOL_UDP, UDP_GRO, &one, sizeof one);	/* optional */
 		setsockopt(s[i]->c.fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
 		setsockopt(s[i]->c.fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
@@ -77,13 +140,51 @@ static int setup_pair(struct opts *o, struct pair *p, const struct client *auth)
 	return 0;
 }
 
-/* One received packet: the echoer's jitter, or the sender's round trip. */
-static void account(struct pair *p, int echo, const uint8_t *d, uint64_t now, uint32_t *hist,
-		    uint64_t *nrtt)
+/* The sender of P sends until it has sent TARGET packets: GSO sends of up to
+ * gso_max() datagrams, each stamped with the time of its send. A full socket
+ * ends it early; the next tick catches up. */
+static void send_due(struct bench *b, struct pair *p, uint64_t target)
+{
+	static uint8_t sbuf[GSO_SEGS * (4 + PAYLOAD_MAX)];
+	static uint8_t frame[PAYLOAD_MAX];	/* the payload: HDR, then zeros */
+	size_t plen = 4 + b->size;
+	while (p->sent < target) {
+		uint64_t due = target - p->sent;
+		size_t nb = b->gso ? gso_max(plen) : 1;
+		if (nb > due)
+			nb = (size_t)due;
+		uint64_t t = wall_ns();
+		for (size_t k = 0; k < nb; k++) {
+			put32(frame, b->seq++);
+			put32(frame + 4, 0);	/* the echoer's hold */
+			put64(frame + 8, t);
+			rv_channel_data_build(sbuf + k * plen, plen, 0x4000, frame, b->size, 0);
+		}
+		uint8_t ctl[CMSG_SPACE(sizeof(uint16_t))];
+		struct iovec v = { sbuf, nb * plen };
+		struct msghdr mh = { .msg_iov = &v, .msg_iovlen = 1 };
+		if (nb > 1)
+			set_segment(&mh, ctl, plen);
+		if (sendmsg(p->a.c.fd, &mh, MSG_DONTWAIT) < 0) {
+			if (nb > 1 && no_gso(errno)) {
+				b->gso = 0;	/* one datagram a call from now on */
+				b->seq -= (uint32_t)nb;
+				continue;
+			}
+			return;	/* the socket is full: catch up next tick */
+		}
+		p->sent += nb;
+	}
+}
+
+/* One received packet D, which arrived at RX (wall clock): the echoer's
+ * jitter on the one-way transit, or the sender's round trip less the time
+ * the echoer held the packet. */
+static void account(struct bench *b, struct pair *p, int echo, const uint8_t *d, uint64_t rx)
 {
 	uint64_t sent_at = get64(d + 8);
 	if (echo) {
-		double transit = (double)(now - sent_at) / 1e6;
+		double transit = (double)(int64_t)(rx - sent_at) / 1e6;
 		if (p->have_transit) {
 			double dd = transit - p->last_transit;
 			p->jitter += ((dd < 0 ? -dd : dd) - p->jitter) / 16.0;
@@ -93,24 +194,60 @@ static void account(struct pair *p, int echo, const uint8_t *d, uint64_t now, ui
 		p->echoed++;
 	} else {
 		p->back++;
-		uint64_t us = (now - sent_at) / 1000;
-		size_t b = us / 10 < RTT_BUCKETS ? (size_t)(us / 10) : RTT_BUCKETS - 1;
-		hist[b]++;
-		(*nrtt)++;
+		uint64_t ns = rx - sent_at - get32(d + 4);
+		uint64_t us = (int64_t)ns < 0 ? 0 : ns / 1000;
+		size_t k = us / 10 < RTT_BUCKETS ? (size_t)(us / 10) : RTT_BUCKETS - 1;
+		b->hist[k]++;
+		b->nrtt++;
 	}
 }
 
-/* Read everything waiting on S: echo (ECHO) or account the round trip.
- * With UDP GRO, one buffer may hold several datagrams of one size (the
- * cmsg says which): they are walked one by one and echoed back in one
- * GSO send. */
-static void drain(struct pair *p, struct side *s, int echo, uint32_t *hist, uint64_t *nrtt,
-		  uint64_t *bytes_in)
+/* Send back the N buffers in IOV, as they came: SEG[i] is the datagram size
+ * within buffer i (less than its length when GRO joined several). Runs of
+ * equal datagrams go in one GSO send each, all of them in one sendmmsg;
+ * what a full socket refuses is lost. */
+static void echo_back(struct bench *b, int fd, struct iovec *iov, const size_t *seg, int n)
 {
+	static uint8_t ctl[BATCH][CMSG_SPACE(sizeof(uint16_t))];
+	struct mmsghdr out[BATCH];
+	int first[BATCH], nout = 0;
+	for (int i = 0; i < n;) {
+		int k = 1;
+		size_t s = seg[i];
+		if (b->gso && s == iov[i].iov_len) {
+			size_t max = gso_max(s);
+			while (i + k < n && (size_t)k < max && seg[i + k] == s && iov[i + k].iov_len == s)
+				k++;
+		}
+		out[nout].msg_hdr = (struct msghdr){ .msg_iov = &iov[i], .msg_iovlen = (size_t)k };
+		if (k > 1 || s < iov[i].iov_len)
+			set_segment(&out[nout].msg_hdr, ctl[nout], s);
+		first[nout++] = i;
+		i += k;
+	}
+	int r = sendmmsg(fd, out, (unsigned)nout, MSG_DONTWAIT);
+	if (r > 0 && r < nout) {
+		/* message r failed, and sendmmsg does not say why: try again
+		 * from there, which fails with the reason (or goes through) */
+		echo_back(b, fd, iov + first[r], seg + first[r], n - first[r]);
+	} else if (r < 0 && b->gso && out[0].msg_hdr.msg_iovlen > 1 && no_gso(errno)) {
+		b->gso = 0;	/* a datagram a message from now on */
+		echo_back(b, fd, iov, seg, n);
+	}
+}
+
+/* Read everything waiting on a side of P, the echoer's when ECHO: account
+ * each packet and, on the echoer, write the hold time into it and send it
+ * back. With UDP GRO, a buffer may hold several datagrams of one size (the
+ * cmsg says which). */
+static void drain(struct bench *b, struct pair *p, int echo)
+{
+	struct side *s = echo ? &p->b : &p->a;
 	static uint8_t bufs[BATCH][GRO_BUF];
-	static uint8_t ctl[BATCH][64], octl[BATCH][CMSG_SPACE(sizeof(uint16_t))];
+	static uint8_t ctl[BATCH][128];
 	struct mmsghdr msgs[BATCH];
 	struct iovec iov[BATCH];
+	size_t seg[BATCH];
 	for (;;) {
 		for (int i = 0; i < BATCH; i++) {
 			iov[i] = (struct iovec){ bufs[i], sizeof bufs[i] };
@@ -120,54 +257,44 @@ static void drain(struct pair *p, struct side *s, int echo, uint32_t *hist, uint
 		int n = recvmmsg(s->c.fd, msgs, BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			return;
-		int more = n == BATCH;	/* a short batch emptied the socket */
-		uint64_t now = mono_ns();
-		struct mmsghdr out[BATCH];
-		struct iovec oiov[BATCH];
-		int nout = 0;
+		uint64_t now = wall_ns();	/* the echo's send time */
 		for (int i = 0; i < n; i++) {
-			size_t total = msgs[i].msg_len, seg = total;
+			size_t total = msgs[i].msg_len;
+			uint64_t rx = now;	/* if the kernel did not stamp it */
+			seg[i] = total;
 			for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msgs[i].msg_hdr); cm;
 			     cm = CMSG_NXTHDR(&msgs[i].msg_hdr, cm)) {
-				if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SO_RXQ_OVFL)
+				if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPNS) {
+					struct timespec ts;
+					memcpy(&ts, CMSG_DATA(cm), sizeof ts);
+					rx = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+				} else if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SO_RXQ_OVFL) {
 					memcpy(&s->drops, CMSG_DATA(cm), 4);
-				if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO) {
+				} else if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO) {
 					int g;
 					memcpy(&g, CMSG_DATA(cm), sizeof g);
-					if (g > 0)
-						seg = (size_t)g;
+					if (g > 0 && (size_t)g < total)
+						seg[i] = (size_t)g;
 				}
 			}
-			for (size_t o = 0; o < total; o += seg) {
+			uint64_t held = now > rx ? now - rx : 0;
+			for (size_t o = 0; o < total; o += seg[i]) {
 				uint16_t ch;
 				const uint8_t *d;
-				size_t len, l = total - o < seg ? total - o : seg;
+				size_t len, l = total - o < seg[i] ? total - o : seg[i];
 				if (rv_channel_data_parse(bufs[i] + o, l, &ch, &d, &len, NULL) < 0 || len < HDR)
 					continue;
-				*bytes_in += len;
-				account(p, echo, d, now, hist, nrtt);
+				b->bytes_in += len;
+				account(b, p, echo, d, rx);
+				if (echo)	/* the payload's hold field */
+					put32(bufs[i] + o + 4 + 4, held > UINT32_MAX ? UINT32_MAX : (uint32_t)held);
 			}
-			if (!echo)
-				continue;
-			/* the same datagrams go back as they came */
-			oiov[nout] = (struct iovec){ bufs[i], total };
-			out[nout].msg_hdr = (struct msghdr){ .msg_iov = &oiov[nout], .msg_iovlen = 1 };
-			if (seg < total) {
-				out[nout].msg_hdr.msg_control = octl[nout];
-				out[nout].msg_hdr.msg_controllen = sizeof octl[nout];
-				struct cmsghdr *cm = CMSG_FIRSTHDR(&out[nout].msg_hdr);
-				cm->cmsg_level = SOL_UDP;
-				cm->cmsg_type = UDP_SEGMENT;
-				cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
-				uint16_t sz = (uint16_t)seg;
-				memcpy(CMSG_DATA(cm), &sz, sizeof sz);
-			}
-			nout++;
+			iov[i].iov_len = total;
 		}
-		if (nout)
-			sendmmsg(s->c.fd, out, (unsigned)nout, MSG_DONTWAIT);
-		if (!more)
-			return;
+		if (echo)
+			echo_back(b, s->c.fd, iov, seg, n);
+		if (n < BATCH)
+			return;	/* a short batch emptied the socket */
 	}
 }
 
@@ -182,11 +309,81 @@ static double percentile(const uint32_t *hist, uint64_t n, double q)
 	return 0;
 }
 
+/* Send for o->duration, then drain for up to DRAIN_NS: the tick loop. */
+static int run(struct bench *b, const struct opts *o)
+{
+	int nfd = 2 * b->npairs;
+	struct epoll_event *evs = calloc((size_t)nfd, sizeof *evs);
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	if (!evs || ep < 0) {
+		free(evs);
+		return -1;
+	}
+	for (int i = 0; i < b->npairs; i++) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)i << 1 };
+		epoll_ctl(ep, EPOLL_CTL_ADD, b->pairs[i].a.c.fd, &ev);
+		ev.data.u32 |= 1;
+		epoll_ctl(ep, EPOLL_CTL_ADD, b->pairs[i].b.c.fd, &ev);
+	}
+	/* Each sender's schedule: packet k is due at start + k * period, for
+	 * start + k * period < end: total packets in all. A tick carries about
+	 * TICK_PACKETS periods, between TICK_MIN and TICK_MAX (or the period,
+	 * when that is longer): a sender sends in bursts, like a video source
+	 * sending a frame's packets; longer ticks cost less CPU per packet but
+	 * make the server queue longer bursts (and the round trip grows). The
+	 * last tick falls on the end, so that the whole schedule goes out. */
+	uint64_t start = mono_ns(), span = (uint64_t)(o->duration * 1e9), end = start + span;
+	uint64_t period = 1000000000ull / o->rate, total = (span + period - 1) / period;
+	uint64_t tick = TICK_PACKETS * period;
+	if (tick < TICK_MIN)
+		tick = TICK_MIN;
+	if (tick > TICK_MAX)
+		tick = period > TICK_MAX ? period : TICK_MAX;
+	uint64_t next = start, stop = end + DRAIN_NS;
+	int sending = 1;
+	for (;;) {
+		uint64_t now = mono_ns();
+		if (sending) {
+			uint64_t target = (now - start) / period + 1;
+			for (int i = 0; i < b->npairs; i++)
+				send_due(b, &b->pairs[i], target < total ? target : total);
+			sending = now < end;
+		}
+		int n = epoll_wait(ep, evs, nfd, 0);
+		for (int k = 0; k < n; k++)
+			drain(b, &b->pairs[evs[k].data.u32 >> 1], (int)(evs[k].data.u32 & 1));
+		if (!sending) {
+			uint64_t sent = 0, echoed = 0, back = 0;
+			for (int i = 0; i < b->npairs; i++) {
+				sent += b->pairs[i].sent;
+				echoed += b->pairs[i].echoed;
+				back += b->pairs[i].back;
+			}
+			if (now >= stop || (echoed == sent && back == sent))
+				break;	/* everything came back: nothing left to wait for */
+		}
+		next += tick;
+		if (next <= now)
+			next = now + tick;	/* late: a tick from now */
+		if (sending && next > end)
+			next = end;
+		sleep_until(next);
+	}
+	close(ep);
+	free(evs);
+	return 0;
+}
+
 int cmd_bench(struct opts *o)
 {
-	int npairs = o->clients / 2;
-	if (npairs < 1)
-		npairs = 1;
+	struct bench b = { .gso = 1 };
+	if (o->lifetime && o->duration + 10 > o->lifetime) {
+		rv_say_error("--duration %.0f s outlives --lifetime %u s: a run does not refresh its allocations",
+			     o->duration, o->lifetime);
+		return RV_EXIT_USAGE;
+	}
+	b.npairs = o->clients / 2 < 1 ? 1 : (int)(o->clients / 2);
+	b.size = o->size < HDR ? HDR : o->size;
 	struct client auth;
 	char addr[128];
 	/* learn realm and nonce once */
@@ -197,136 +394,54 @@ int cmd_bench(struct opts *o)
 		       auth.timed_out ? RV_EXIT_TIMEOUT : RV_EXIT_FAIL;
 	}
 	turn_refresh(&auth, 0);
-	struct pair *pairs = calloc((size_t)npairs, sizeof *pairs);
-	uint32_t *hist = calloc(RTT_BUCKETS, sizeof *hist);
-	if (!pairs || !hist)
+	b.pairs = calloc((size_t)b.npairs, sizeof *b.pairs);
+	b.hist = calloc(RTT_BUCKETS, sizeof *b.hist);
+	if (!b.pairs || !b.hist)
 		return RV_EXIT_FAIL;
-	for (int i = 0; i < npairs; i++)
-		if (setup_pair(o, &pairs[i], &auth) < 0) {
+	for (int i = 0; i < b.npairs; i++)
+		if (setup_pair(o, &b.pairs[i], &auth) < 0) {
 			client_close(&auth);
 			return RV_EXIT_FAIL;
 		}
 	client_close(&auth);
-	rv_say_info("bench: %d pairs ready, %u packets/s each, %u bytes, %.0f s", npairs, o->rate, o->size, o->duration);
+	rv_say_info("bench: %d pairs ready, %u packets/s each, %u bytes, %.0f s", b.npairs, o->rate, o->size, o->duration);
 
-	size_t size = o->size < HDR ? HDR : o->size;
-	uint8_t *frame = calloc(1, size + 4);
 	struct rusage ru0, ru1;
 	getrusage(RUSAGE_SELF, &ru0);
-	uint64_t start = mono_ns(), end = start + (uint64_t)(o->duration * 1e9);
-	uint64_t period = o->rate ? 1000000000ull / o->rate : 0, nrtt = 0, bytes_in = 0;
-	/* Sending wakes up every TICK: about eight packets per pair, between 5
-	 * and 20 ms (or the period, when it is longer), so that each sendmmsg
-	 * carries several packets; in between, epoll waits for what the server
-	 * relays, so nothing spins. */
-	uint64_t tick = 8 * period;
-	if (tick < 5000000)
-		tick = 5000000;
-	if (tick > 20000000)
-		tick = period > 20000000 ? period : 20000000;
-	uint64_t next_tick = start;
-	int gso = 1;
-	uint32_t seq = 0;
-	int ep = epoll_create1(EPOLL_CLOEXEC);
-	for (int i = 0; ep >= 0 && i < npairs; i++) {
-		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)i << 1 };
-		epoll_ctl(ep, EPOLL_CTL_ADD, pairs[i].a.c.fd, &ev);
-		ev.data.u32 |= 1;
-		epoll_ctl(ep, EPOLL_CTL_ADD, pairs[i].b.c.fd, &ev);
-	}
-	if (ep < 0)
+	if (run(&b, o) < 0)
 		return RV_EXIT_FAIL;
-	uint64_t drain_until = end + 500000000ull;	/* half a second for late echoes */
-	for (;;) {
-		uint64_t now = mono_ns();
-		if (now >= drain_until)
-			break;
-		/* each pair catches up with its schedule in one sendmmsg */
-		if (now >= next_tick && now < end && period) {
-			uint64_t target = (now - start) / period + 1;
-			for (int i = 0; i < npairs; i++) {
-				uint64_t due = target > pairs[i].sent ? target - pairs[i].sent : 0;
-				while (due > 0) {	/* one GSO send carries up to GSO_MAX datagrams */
-					static uint8_t sbuf[GSO_MAX * 1500];
-					size_t plen = 4 + size, nb = due > GSO_MAX ? GSO_MAX : (size_t)due;
-					uint64_t t = mono_ns();
-					for (size_t k = 0; k < nb; k++) {
-						put32(frame, seq++);
-						put32(frame + 4, (uint32_t)i);
-						put64(frame + 8, t);
-						rv_channel_data_build(sbuf + k * plen, plen, 0x4000, frame, size, 0);
-					}
-					uint8_t cbuf[CMSG_SPACE(sizeof(uint16_t))];
-					struct iovec v = { sbuf, nb * plen };
-					struct msghdr mh = { .msg_iov = &v, .msg_iovlen = 1 };
-					if (nb > 1 && gso) {
-						mh.msg_control = cbuf;
-						mh.msg_controllen = sizeof cbuf;
-						struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-						cm->cmsg_level = SOL_UDP;
-						cm->cmsg_type = UDP_SEGMENT;
-						cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
-						uint16_t sz = (uint16_t)plen;
-						memcpy(CMSG_DATA(cm), &sz, sizeof sz);
-					} else {
-						nb = 1;
-						v.iov_len = plen;
-					}
-					if (sendmsg(pairs[i].a.c.fd, &mh, MSG_DONTWAIT) < 0) {
-						if (errno == EIO || errno == EINVAL)
-							gso = 0;	/* no GSO here: one datagram a call */
-						break;	/* the socket is full: catch up next tick */
-					}
-					pairs[i].sent += nb;
-					due -= nb;
-				}
-			}
-			next_tick += tick;
-			if (next_tick <= now)
-				next_tick = now + tick;
-		}
-		now = mono_ns();
-		uint64_t wait_ns = now < end && period ? (next_tick > now ? next_tick - now : 0) : 10000000;
-		struct epoll_event evs[64];
-		int n = epoll_wait(ep, evs, 64, (int)((wait_ns + 999999) / 1000000));	/* rounded up */
-		for (int k = 0; k < n; k++) {
-			struct pair *p = &pairs[evs[k].data.u32 >> 1];
-			int echo = evs[k].data.u32 & 1;
-			drain(p, echo ? &p->b : &p->a, echo, hist, &nrtt, &bytes_in);
-		}
-	}
-	close(ep);
 	getrusage(RUSAGE_SELF, &ru1);
 	double secs = o->duration;
 	uint64_t sent = 0, echoed = 0, back = 0, drops = 0;
 	double jitter = 0;
-	for (int i = 0; i < npairs; i++) {
-		sent += pairs[i].sent;
-		echoed += pairs[i].echoed;
-		back += pairs[i].back;
-		jitter += pairs[i].jitter;
-		drops += pairs[i].a.drops + pairs[i].b.drops;
-		turn_refresh(&pairs[i].a.c, 0);
-		turn_refresh(&pairs[i].b.c, 0);
-		client_close(&pairs[i].a.c);
-		client_close(&pairs[i].b.c);
+	for (int i = 0; i < b.npairs; i++) {
+		struct pair *p = &b.pairs[i];
+		sent += p->sent;
+		echoed += p->echoed;
+		back += p->back;
+		jitter += p->jitter;
+		drops += p->a.drops + p->b.drops;
+		turn_refresh(&p->a.c, 0);
+		turn_refresh(&p->b.c, 0);
+		client_close(&p->a.c);
+		client_close(&p->b.c);
 	}
-	jitter /= npairs;
+	jitter /= b.npairs;
 	double cpu = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec + ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
 		     (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec + ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6;
 	uint64_t relayed = echoed + back;	/* packets the server delivered to us */
 	double loss = sent ? 100.0 * (double)(2 * sent - relayed) / (double)(2 * sent) : 0;
-	double p50 = percentile(hist, nrtt, 0.50), p99 = percentile(hist, nrtt, 0.99);
+	double p50 = percentile(b.hist, b.nrtt, 0.50), p99 = percentile(b.hist, b.nrtt, 0.99);
 	if (rv_out_json_mode()) {
 		cJSON *j = cJSON_CreateObject();
-		cJSON_AddNumberToObject(j, "clients", npairs * 2);
+		cJSON_AddNumberToObject(j, "clients", b.npairs * 2);
 		cJSON_AddNumberToObject(j, "rate", o->rate);
-		cJSON_AddNumberToObject(j, "size", (double)size);
+		cJSON_AddNumberToObject(j, "size", (double)b.size);
 		cJSON_AddNumberToObject(j, "duration_s", secs);
 		cJSON_AddNumberToObject(j, "sent", (double)sent);
 		cJSON_AddNumberToObject(j, "relayed", (double)relayed);
 		cJSON_AddNumberToObject(j, "relayed_pps", (double)relayed / secs);
-		cJSON_AddNumberToObject(j, "goodput_bps", (double)bytes_in * 8 / secs);
+		cJSON_AddNumberToObject(j, "goodput_bps", (double)b.bytes_in * 8 / secs);
 		cJSON_AddNumberToObject(j, "rtt_p50_ms", p50);
 		cJSON_AddNumberToObject(j, "rtt_p99_ms", p99);
 		cJSON_AddNumberToObject(j, "jitter_ms", jitter);
@@ -336,18 +451,17 @@ int cmd_bench(struct opts *o)
 		cJSON_AddNumberToObject(j, "cpu_us_per_packet", relayed + sent ? cpu * 1e6 / (double)(relayed + sent) : 0);
 		rv_out_obj(j);
 	} else {
-		rv_out_line("clients %d (%d pairs), %u packets/s each, %zu bytes, %.0f s", npairs * 2, npairs,
-			    o->rate, size, secs);
+		rv_out_line("clients %d (%d pairs), %u packets/s each, %zu bytes, %.0f s", b.npairs * 2, b.npairs,
+			    o->rate, b.size, secs);
 		rv_out_line("sent %llu, relayed back %llu (%.0f packets/s), goodput %.2f Mbit/s",
 			    (unsigned long long)sent, (unsigned long long)relayed, (double)relayed / secs,
-			    (double)bytes_in * 8 / secs / 1e6);
+			    (double)b.bytes_in * 8 / secs / 1e6);
 		rv_out_line("round trip p50 %.3f ms, p99 %.3f ms; jitter %.3f ms", p50, p99, jitter);
 		rv_out_line("loss %.3f%%; our own socket drops %llu (not the server's)", loss, (unsigned long long)drops);
 		rv_out_line("rvturn CPU %.3f s: %.2f us per packet sent or received", cpu,
 			    relayed + sent ? cpu * 1e6 / (double)(relayed + sent) : 0);
 	}
-	free(frame);
-	free(hist);
-	free(pairs);
+	free(b.hist);
+	free(b.pairs);
 	return sent && relayed ? 0 : RV_EXIT_FAIL;
 }

@@ -1,6 +1,8 @@
 /* rvturn.h - the rvturn tool: a STUN/TURN client that diagnoses and drives
  * TURN servers. One client talks to one server over UDP, TCP or TLS with
- * blocking sockets and poll(2): a diagnostic runs one step at a time. */
+ * blocking sockets and poll(2): a diagnostic runs one step at a time. The
+ * bench (bench.c) runs many clients from one thread on a fixed tick with
+ * epoll, recvmmsg and GSO sends. */
 #ifndef RVTURN_H
 #define RVTURN_H
 

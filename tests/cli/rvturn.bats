@@ -292,6 +292,28 @@ jqpat() { if [ "$1" = json ]; then echo "$2"; else echo "$3"; fi; }
 	session_script s text
 }
 
+@test "rvturn: bench: pairs relay at the rate, the whole schedule goes out and comes back; round trips leave out the ticks" {
+	start_turn turn
+	export RV_TURN_PASSWORD=$TURN_PASS
+	# 2 pairs x 100 packets/s x 1.5 s: 150 packets from each sender, each relayed twice
+	# (to the echoer, and back)
+	run --separate-stderr timeout "$(secs 20)" rvturn bench "$URI" -u alice --clients 4 --rate 100 --duration 1.5 --json
+	assert_success
+	local j=$output
+	run jq -r '"\(.clients) \(.size) \(.sent) \(.relayed >= 594) \(.own_socket_drops)"' <<<"$j"
+	assert_output "4 160 300 true 0"
+	# At 100 packets/s a tick is 20 ms: a packet waits up to a tick in a socket, at each
+	# end. The kernel's receive times and the hold time the echoer writes into each packet
+	# keep those waits out of the round trip (else its median would be about 20 ms).
+	run jq -r '"\(.rtt_p50_ms > 0 and .rtt_p50_ms < 10) \(.rtt_p99_ms >= .rtt_p50_ms) \(.cpu_s > 0)"' <<<"$j"
+	assert_output "true true true"
+	# text: one pair
+	run --separate-stderr timeout "$(secs 20)" rvturn bench "$URI" -u alice --rate 200 --duration 1
+	assert_success
+	assert_line --index 0 "clients 2 (1 pairs), 200 packets/s each, 160 bytes, 1 s"
+	assert_line --index 1 --regexp '^sent 200, relayed back (39[6-9]|400) '
+}
+
 @test "rvturn: no answer: binding to a silent UDP port exits 6 after --timeout 2" {
 	silent_udp quiet
 	t0=$(date +%s%N)
