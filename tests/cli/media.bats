@@ -116,7 +116,7 @@ wait_sdp() {
 	wait_sdp "$T/s.sdp"
 	spawn rx rvrecv media --sdp "$T/s.sdp" -o "$T/crash.mkv"
 	sleep 4
-	kill -9 "$PID_rx"
+	kill_hard "$PID_rx"
 	run ffprobe -v error -count_frames -select_streams v -show_entries stream=nb_read_frames -of csv=p=0 "$T/crash.mkv"
 	assert_success
 	# about four seconds were recorded; all but the last second must play
