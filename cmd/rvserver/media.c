@@ -28,6 +28,8 @@ struct media_ep {
 	socklen_t alen;
 	int udp, watching;
 	char addrkey[64];             /* by_addr key while registered */
+	struct mstream *mine[MAX_STREAMS_PER_CONN];	/* the streams it sends */
+	int nmine;
 };
 
 /* A receiver of a stream. */
@@ -135,20 +137,50 @@ static cJSON *udp_info(struct conn *c)
 	return u;
 }
 
+/* The by_addr key of an address: its bytes in hex, made for every packet
+ * (cheaper than inet_ntop and printf). */
 static void addr_key(const struct sockaddr *sa, char out[64])
 {
-	char ip[INET6_ADDRSTRLEN] = "?";
-	int port = 0;
+	static const char hex[] = "0123456789abcdef";
+	const uint8_t *ip, *port;
+	size_t n;
 	if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
-		inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof ip);
-		port = ntohs(s6->sin6_port);
+		ip = s6->sin6_addr.s6_addr;
+		n = 16;
+		port = (const uint8_t *)&s6->sin6_port;
 	} else {
 		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
-		inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof ip);
-		port = ntohs(s4->sin_port);
+		ip = (const uint8_t *)&s4->sin_addr.s_addr;
+		n = 4;
+		port = (const uint8_t *)&s4->sin_port;
 	}
-	snprintf(out, 64, "%s:%d", ip, port);
+	char *o = out;
+	*o++ = n == 4 ? '4' : '6';
+	for (size_t i = 0; i < n; i++) {
+		*o++ = hex[ip[i] >> 4];
+		*o++ = hex[ip[i] & 15];
+	}
+	for (size_t i = 0; i < 2; i++) {
+		*o++ = hex[port[i] >> 4];
+		*o++ = hex[port[i] & 15];
+	}
+	*o = 0;
+}
+
+/* For people: "ADDR:PORT". */
+static void addr_text(const struct sockaddr *sa, char *out, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+	int port;
+	if (sa->sa_family == AF_INET6) {
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, ip, sizeof ip);
+		port = ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+	} else {
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, ip, sizeof ip);
+		port = ntohs(((const struct sockaddr_in *)sa)->sin_port);
+	}
+	snprintf(out, len, "%s:%d", ip, port);
 }
 
 static void ep_unregister(struct server *srv, struct media_ep *ep)
@@ -175,7 +207,9 @@ static void ep_register(struct server *srv, struct media_ep *ep, const struct so
 	memcpy(&ep->addr, sa, ep->alen);
 	if (rv_map_put(M(srv)->by_addr, ep->addrkey, ep) == 0)
 		ep->udp = 1;
-	rv_debug("%s: media over UDP from %s", ep->c->client ? ep->c->client->id : "?", key);
+	char text[80];
+	addr_text(sa, text, sizeof text);
+	rv_debug("%s: media over UDP from %s", ep->c->client ? ep->c->client->id : "?", text);
 }
 
 /* A STUN Binding request on the media port: USERNAME names a connection,
@@ -227,10 +261,8 @@ static void binding(struct server *srv, const uint8_t *p, size_t n, const struct
 static int ep_send(struct server *srv, struct media_ep *ep, const uint8_t *p, size_t n)
 {
 	struct conn *c = ep->c;
-	if (ep->udp) {
-		uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
-		if (uv_udp_try_send(&srv->udp, &b, 1, (const struct sockaddr *)&ep->addr) < 0)
-			return -1;
+	if (ep->udp) {	/* goes out with the rest of the batch */
+		udp_queue(srv, ep, (const struct sockaddr *)&ep->addr, ep->alen, p, n);
 	} else {
 		/* A receiver that falls behind loses packets; it is never paused
 		 * for, and never dropped for media alone. */
@@ -363,6 +395,12 @@ static void stream_free(struct server *srv, struct mstream *st)
 			break;
 		}
 	m->nstreams--;
+	struct media_ep *src = st->src;
+	for (int k = 0; k < src->nmine; k++)
+		if (src->mine[k] == st) {
+			src->mine[k] = src->mine[--src->nmine];
+			break;
+		}
 	for (size_t i = 0; i < st->nsubs; i++)
 		sub_free(srv, st->subs[i]);
 	free(st->subs);
@@ -430,10 +468,7 @@ static void do_stream(struct conn *c, cJSON *h)
 		}
 		st->ssrc[st->nssrc++] = (uint32_t)ssrc->valuedouble;
 	}
-	size_t mine = 0;
-	for (struct mstream *o = M(srv)->streams; o; o = o->next)
-		mine += o->src->c == c;
-	if (mine >= MAX_STREAMS_PER_CONN) {
+	if (c->media && c->media->nmine >= MAX_STREAMS_PER_CONN) {
 		free(st);
 		conn_error(c, seq, "limit", "too many streams on one connection");
 		return;
@@ -462,6 +497,7 @@ static void do_stream(struct conn *c, cJSON *h)
 		return;
 	}
 	st->src = ep;
+	ep->mine[ep->nmine++] = st;
 	st->id = ++M(srv)->last_stream ? M(srv)->last_stream : ++M(srv)->last_stream;
 	st->to = to ? strdup(to) : NULL;
 	st->group = !to && group ? strdup(group) : NULL;
@@ -583,15 +619,16 @@ static void fan_out(struct server *srv, struct mstream *st, const uint8_t *p, si
 	}
 }
 
-static struct mstream *stream_of_ssrc(struct server *srv, struct media_ep *ep, uint32_t ssrc, int *which)
+static struct mstream *stream_of_ssrc(struct media_ep *ep, uint32_t ssrc, int *which)
 {
-	for (struct mstream *st = M(srv)->streams; st; st = st->next)
-		if (st->src == ep)
-			for (int i = 0; i < st->nssrc; i++)
-				if (st->ssrc[i] == ssrc) {
-					*which = i;
-					return st;
-				}
+	for (int k = 0; k < ep->nmine; k++) {
+		struct mstream *st = ep->mine[k];
+		for (int i = 0; i < st->nssrc; i++)
+			if (st->ssrc[i] == ssrc) {
+				*which = i;
+				return st;
+			}
+	}
 	return NULL;
 }
 
@@ -641,7 +678,7 @@ static void packet(struct server *srv, struct media_ep *ep, const uint8_t *p, si
 		if (n < RV_RTP_HEADER)
 			return;
 		ssrc = (uint32_t)p[8] << 24 | (uint32_t)p[9] << 16 | (uint32_t)p[10] << 8 | p[11];
-		if ((st = stream_of_ssrc(srv, ep, ssrc, &which))) {
+		if ((st = stream_of_ssrc(ep, ssrc, &which))) {
 			seq_seen(&st->seq[which], (uint16_t)(p[2] << 8 | p[3]));
 			fan_out(srv, st, p, n, 1);
 		} else {
@@ -651,7 +688,7 @@ static void packet(struct server *srv, struct media_ep *ep, const uint8_t *p, si
 	}
 	m->n.rtcp_in++;
 	/* RTCP: the first packet's sender SSRC is clear text even in SRTCP. */
-	if ((st = stream_of_ssrc(srv, ep, ssrc, &which))) {	/* the sender's reports */
+	if ((st = stream_of_ssrc(ep, ssrc, &which))) {	/* the sender's reports */
 		fan_out(srv, st, p, n, 0);
 		return;
 	}
@@ -692,6 +729,7 @@ void media_tcp(struct conn *c, const uint8_t *p, size_t n)
 		return;
 	}
 	packet(c->srv, ep, p, n);
+	udp_flush(c->srv);	/* P lives only as long as this frame */
 }
 
 uint64_t media_lost(struct server *srv)

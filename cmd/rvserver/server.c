@@ -435,23 +435,6 @@ static void raise_nofile(void)
 	}
 }
 
-static void on_udp_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
-{
-	struct server *srv = h->data;
-	(void)hint;
-	buf->base = (char *)srv->io.rbuf;
-	buf->len = sizeof srv->io.rbuf;
-}
-
-static void on_udp(uv_udp_t *h, ssize_t n, const uv_buf_t *buf,
-		   const struct sockaddr *addr, unsigned flags)
-{
-	struct server *srv = h->data;
-	(void)flags;
-	if (n > 0 && addr)
-		media_udp(srv, (const uint8_t *)buf->base, (size_t)n, addr);
-}
-
 static int bound_port(uv_handle_t *h, int udp)
 {
 	struct sockaddr_storage ss;
@@ -521,14 +504,11 @@ int server_start(struct server *srv, uv_loop_t *loop, const struct server_conf *
 		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)udp_port);
 	else
 		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)udp_port);
-	uv_udp_init(loop, &srv->udp);
-	srv->udp.data = srv;
-	if ((rc = uv_udp_bind(&srv->udp, (struct sockaddr *)&ss, 0)) < 0) {
+	if ((rc = udp_start(srv, (struct sockaddr *)&ss)) < 0) {
 		rv_error("cannot bind UDP %s port %d: %s", conf->listen, udp_port, uv_strerror(rc));
 		return rc;
 	}
 	srv->bound_udp_port = bound_port((uv_handle_t *)&srv->udp, 1);
-	uv_udp_recv_start(&srv->udp, on_udp_alloc, on_udp);
 
 	uv_timer_init(loop, &srv->sweep);
 	srv->sweep.data = srv;

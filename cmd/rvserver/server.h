@@ -52,6 +52,24 @@ struct conn {
 	uint8_t state, role, pinged, tls_seen, closing, refused, paused, leaving;
 };
 
+/* Datagrams to send at the end of a receive batch (udp.c). DATA points
+ * into the read buffer or a frame being handled: flushed before either
+ * changes. */
+#define UDP_QUEUE_MAX 1024
+struct udp_item {
+	const void *dest;             /* the same address: the same DEST */
+	struct sockaddr_in6 to;       /* big enough for IPv4 and IPv6 */
+	socklen_t tolen;
+	const void *data;
+	size_t len;
+	int taken;
+};
+struct udp_queue {
+	struct udp_item items[UDP_QUEUE_MAX];
+	size_t n;
+	int gso;                      /* UDP_SEGMENT works (until it fails once) */
+};
+
 struct conn_list {                /* a small unordered set of connections */
 	struct conn **v;
 	size_t n, alloc;
@@ -93,6 +111,7 @@ struct server {
 	int bound_port, bound_udp_port;
 	struct counters n;
 	struct media media;
+	struct udp_queue udpq;
 };
 
 int server_start(struct server *srv, uv_loop_t *loop, const struct server_conf *conf);
@@ -128,6 +147,13 @@ void flow_forget(struct conn *c);
 void flow_leave(struct conn *c);
 /* Drop C as a slow consumer, telling it why. */
 void conn_drop_slow(struct conn *c);
+
+/* udp.c */
+int udp_start(struct server *srv, const struct sockaddr *sa);
+/* Queue P (N bytes) for TO; DEST stands for the address (grouping). */
+void udp_queue(struct server *srv, const void *dest, const struct sockaddr *to, socklen_t tolen,
+	       const void *p, size_t n);
+void udp_flush(struct server *srv);
 
 /* http.c */
 void http_input(struct conn *c, const uint8_t *data, size_t len);

@@ -6,7 +6,8 @@
  * and RTCP over UDP from a set of addresses or framed on TCP. It runs on a
  * real struct server and rv_router; what media.c needs from server.c and
  * proto.c is copied here as it is there, and nothing is sent: this file's
- * uv_udp_try_send takes the place of libuv's and checks what it is given.
+ * uv_udp_try_send and udp.c's queue take the place of the real sends and
+ * check what they are given.
  *
  * The input: a byte of settings, then records of an op byte and its
  * arguments (see the cases in LLVMFuzzerTestOneInput). After each record
@@ -184,6 +185,26 @@ int uv_udp_try_send(uv_udp_t *handle, const uv_buf_t bufs[], unsigned int nbufs,
 			abort();
 	}
 	return udp_fail ? UV_EAGAIN : (int)n;
+}
+
+/* udp.c's batch, checked the same way at once: relayed RTP goes only to a
+ * registered address, and DEST is the endpoint the address belongs to. */
+void udp_queue(struct server *s, const void *dest, const struct sockaddr *to, socklen_t tolen,
+	       const void *p, size_t n)
+{
+	if (s != &srv || !dest || tolen > sizeof(struct sockaddr_in6))
+		abort();
+	uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
+	uv_udp_try_send(&srv.udp, &b, 1, to);
+	char key[64];
+	addr_key(to, key);
+	if (rv_map_get(srv.media.by_addr, key) != dest)
+		abort();
+}
+
+void udp_flush(struct server *s)
+{
+	(void)s;
 }
 
 /* ---- the harness's side of a connection ---- */
