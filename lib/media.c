@@ -351,6 +351,17 @@ static int emit_audio(struct rv_media_src *s, AVPacket *p, uint32_t ts, struct r
 static int encode_video(struct rv_media_src *s)
 {
 	struct video *v = &s->v;
+	int64_t pts = v->frame->best_effort_timestamp;
+	pts = pts == AV_NOPTS_VALUE ? (int64_t)(v->frames * 90000 / v->fps) : since_origin(s, pts, v->st->time_base) * 9 / 100;
+	int key = atomic_exchange(&v->want_key, 0);
+	if (v->frame->format == AV_PIX_FMT_YUV420P && v->frame->width == v->w && v->frame->height == v->h) {
+		/* already what the encoder takes: no scaling, no copy */
+		v->frame->pts = pts;
+		v->frame->pict_type = key ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
+		int rc = AV(avcodec_send_frame)(v->enc, v->frame);
+		AV(av_frame_unref)(v->frame);
+		return rc;
+	}
 	if (!v->sws)
 		v->sws = AV(sws_getContext)(v->frame->width, v->frame->height, v->frame->format, v->w, v->h,
 					    AV_PIX_FMT_YUV420P, SWS_BILINEAR, NULL, NULL, NULL);
@@ -359,10 +370,8 @@ static int encode_video(struct rv_media_src *s)
 	AV(av_frame_make_writable)(v->scaled);
 	AV(sws_scale)(v->sws, (const uint8_t *const *)v->frame->data, v->frame->linesize, 0, v->frame->height,
 		      v->scaled->data, v->scaled->linesize);
-	int64_t pts = v->frame->best_effort_timestamp;
-	v->scaled->pts = pts == AV_NOPTS_VALUE ? (int64_t)(v->frames * 90000 / v->fps)
-					       : since_origin(s, pts, v->st->time_base) * 9 / 100;
-	v->scaled->pict_type = atomic_exchange(&v->want_key, 0) ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
+	v->scaled->pts = pts;
+	v->scaled->pict_type = key ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
 	AV(av_frame_unref)(v->frame);
 	return AV(avcodec_send_frame)(v->enc, v->scaled);
 }
