@@ -185,6 +185,8 @@ static void addr_text(const struct sockaddr *sa, char *out, size_t len)
 
 static void ep_unregister(struct server *srv, struct media_ep *ep)
 {
+	if (M(srv)->last == ep)
+		M(srv)->last = NULL;
 	if (ep->udp && rv_map_get(M(srv)->by_addr, ep->addrkey) == ep)
 		rv_map_del(M(srv)->by_addr, ep->addrkey);
 	ep->udp = 0;
@@ -705,18 +707,36 @@ static void packet(struct server *srv, struct media_ep *ep, const uint8_t *p, si
 	m->n.unknown++;
 }
 
+/* Is FROM the endpoint's registered address? */
+static int same_addr(const struct media_ep *ep, const struct sockaddr *from)
+{
+	if (from->sa_family != ep->addr.ss_family)
+		return 0;
+	if (from->sa_family == AF_INET) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)from, *b = (const struct sockaddr_in *)&ep->addr;
+		return a->sin_port == b->sin_port && a->sin_addr.s_addr == b->sin_addr.s_addr;
+	}
+	const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)from, *b = (const struct sockaddr_in6 *)&ep->addr;
+	return a->sin6_port == b->sin6_port && !memcmp(&a->sin6_addr, &b->sin6_addr, sizeof a->sin6_addr);
+}
+
 void media_udp(struct server *srv, const uint8_t *p, size_t n, const struct sockaddr *from)
 {
+	struct media *m = M(srv);
 	if (rv_stun_is(p, n)) {
 		binding(srv, p, n, from);
 		return;
 	}
-	char key[64];
-	addr_key(from, key);
-	struct media_ep *ep = rv_map_get(M(srv)->by_addr, key);
-	if (!ep) {
-		M(srv)->n.unknown++;
-		return;
+	/* packets come in runs from one sender: try the last one first */
+	struct media_ep *ep = m->last;
+	if (!ep || !ep->udp || !same_addr(ep, from)) {
+		char key[64];
+		addr_key(from, key);
+		if (!(ep = rv_map_get(m->by_addr, key))) {
+			m->n.unknown++;
+			return;
+		}
+		m->last = ep;
 	}
 	packet(srv, ep, p, n);
 }

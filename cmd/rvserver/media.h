@@ -35,6 +35,7 @@ struct media {
 	uint32_t last_stream, last_ssrc;
 	struct rv_map *by_addr;       /* "family:addr:port" -> media_ep */
 	struct rv_map *by_fb;         /* receiver RTCP SSRC (hex) -> mstream */
+	struct media_ep *last;        /* the endpoint the last datagram came from */
 	uint64_t gen;                 /* bumped by anything that can change routes */
 	uint8_t key[32];              /* for the UDP passwords */
 	double drop_rate;             /* --drop-rate: test-only loss */
