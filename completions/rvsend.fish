@@ -30,7 +30,7 @@ complete -c rvsend -l vcodec -x -a 'h264 vp8 copy none' -d 'media: h264 (libx264
 complete -c rvsend -l acodec -x -a 'opus copy none' -d 'media: opus (libopus, 48 kHz stereo), copy (Opus input) or none (default opus)'
 complete -c rvsend -l size -x -d 'media: scale video to W x H'
 complete -c rvsend -l fps -x -d 'media: frame rate for the encoder (default: the input'\''s)'
-complete -c rvsend -l bitrate -x -d 'media: video bits per second, K and M allowed (default 1M)'
+complete -c rvsend -l bitrate -x -d 'media: video bits per second, K and M as in ffmpeg: 1M is 1000000 (default 1M)'
 complete -c rvsend -l abitrate -x -d 'media: audio bits per second (default 64K)'
 complete -c rvsend -l gop -x -d 'media: frames between keyframes (default two seconds'\'' worth)'
 complete -c rvsend -l re -d 'media: pace the input to real time (the default for all but capture devices)'

@@ -32,7 +32,7 @@ static const struct rv_opt opts[] = {
 	{ O_ACODEC, 0, "acodec", "CODEC", "media: opus (libopus, 48 kHz stereo), copy (Opus input) or none (default opus)", "opus|copy|none", NULL },
 	{ O_SIZE, 0, "size", "WxH", "media: scale video to W x H", NULL, NULL },
 	{ O_FPS, 0, "fps", "N", "media: frame rate for the encoder (default: the input's)", NULL, NULL },
-	{ O_BITRATE, 0, "bitrate", "BITS", "media: video bits per second, K and M allowed (default 1M)", NULL, NULL },
+	{ O_BITRATE, 0, "bitrate", "BITS", "media: video bits per second, K and M as in ffmpeg: 1M is 1000000 (default 1M)", NULL, NULL },
 	{ O_ABITRATE, 0, "abitrate", "BITS", "media: audio bits per second (default 64K)", NULL, NULL },
 	{ O_GOP, 0, "gop", "N", "media: frames between keyframes (default two seconds' worth)", NULL, NULL },
 	{ O_RE, 0, "re", NULL, "media: pace the input to real time (the default for all but capture devices)", NULL, NULL },
@@ -63,6 +63,23 @@ static const struct rv_tool tool = {
 	.footer = "Exit 0 only when the server accepted everything and, for data and files,\n"
 		  "every receiver that took part confirmed size and SHA-256.",
 };
+
+/* Bits per second as ffmpeg takes them: K and M are 1000 and 1000000. */
+static int parse_bits(const char *arg, long min, long max, int *out)
+{
+	char *end;
+	double v = strtod(arg, &end);
+	if (end == arg)
+		return -1;
+	if (*end == 'k' || *end == 'K')
+		v *= 1e3, end++;
+	else if (*end == 'M')
+		v *= 1e6, end++;
+	if (*end || v < (double)min || v > (double)max)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
 
 static const char *on_opt(void *ud, int key, const char *arg)
 {
@@ -118,13 +135,10 @@ static const char *on_opt(void *ud, int key, const char *arg)
 		a->acodec = !strcmp(arg, "copy") ? RV_ACODEC_COPY : !strcmp(arg, "none") ? RV_ACODEC_NONE
 											 : RV_ACODEC_OPUS;
 		break;
-	case O_ABITRATE: {
-		size_t v;
-		if (rv_parse_size(arg, &v) < 0 || v < 6000 || v > 510000)
+	case O_ABITRATE:
+		if (parse_bits(arg, 6000, 510000, &a->abitrate) < 0)
 			return "expected bits per second, 6K to 510K";
-		a->abitrate = (int)v;
 		break;
-	}
 	case O_SIZE:
 		if (sscanf(arg, "%dx%d", &a->width, &a->height) != 2 || a->width < 16 || a->height < 16 ||
 		    a->width > 8192 || a->height > 8192)
@@ -135,13 +149,10 @@ static const char *on_opt(void *ud, int key, const char *arg)
 		if (*end || a->fps <= 0 || a->fps > 240)
 			return "expected a frame rate up to 240";
 		break;
-	case O_BITRATE: {
-		size_t v;
-		if (rv_parse_size(arg, &v) < 0 || v < 10000 || v > 100000000)
+	case O_BITRATE:
+		if (parse_bits(arg, 10000, 100000000, &a->bitrate) < 0)
 			return "expected bits per second, 10K to 100M";
-		a->bitrate = (int)v;
 		break;
-	}
 	case O_GOP:
 		a->gop = (int)strtol(arg, &end, 10);
 		if (*end || a->gop <= 0)
