@@ -499,8 +499,8 @@
     screenTrack = s.getVideoTracks()[0];
     if (!screenTrack) return;
     screenTrack.onended = () => stopShare();
-    rv.sharing = true;
     await setVideoEverywhere(screenTrack);
+    rv.sharing = true;	// once every sender carries it
     $('share-btn').textContent = 'Stop sharing';
     $('share-btn').setAttribute('aria-pressed', 'true');
     showLocal();
@@ -512,8 +512,8 @@
     screenTrack = null;
     t.onended = null;
     t.stop();
-    rv.sharing = false;
     await setVideoEverywhere(localTrack('video'));
+    rv.sharing = false;	// once every sender is back on the camera
     $('share-btn').textContent = 'Share screen';
     $('share-btn').setAttribute('aria-pressed', 'false');
     showLocal();

@@ -1,5 +1,6 @@
-/* fuzz_rtp.c - RTP and RTCP parsing and both depacketizers on arbitrary
- * packets: the input is a series of u16-length-prefixed packets. */
+/* fuzz_rtp.c - RTP and RTCP parsing (SR, report blocks, NACK) and both
+ * depacketizers on arbitrary packets: the input is a series of
+ * u16-length-prefixed packets. */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,9 +32,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			size_t off = 0;
 			struct rv_rtcp c;
 			struct rv_rtcp_sr sr;
+			struct rv_rtcp_rb rb;
 			while (rv_rtcp_next(p, n, &off, &c) == 1) {
 				rv_rtcp_parse_sr(&c, &sr);
 				rv_rtcp_nack_each(&c, seq, NULL);
+				for (int i = 0; i < 32 && rv_rtcp_parse_rb(&c, i, &rb) == 0; i++)
+					;	/* report blocks of an RR or SR */
 			}
 			continue;
 		}
