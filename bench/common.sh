@@ -24,6 +24,23 @@ bench_cleanup() {
 	rm -rf "$TMP"
 }
 
+# stop_pid PID: TERM, up to 3 s, then KILL; PID leaves PIDS.
+stop_pid() {
+	local p=$1
+	[ -n "$p" ] || return 0
+	kill -TERM "$p" 2>/dev/null
+	for _ in $(seq 1 30); do
+		kill -0 "$p" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$p" 2>/dev/null
+	wait "$p" 2>/dev/null
+	local keep=() q
+	for q in "${PIDS[@]}"; do [ "$q" = "$p" ] || keep+=("$q"); done
+	PIDS=("${keep[@]}")
+	return 0
+}
+
 bench_init() {
 	BENCH_NAME=$1
 	TMP=$(mktemp -d "/tmp/rv$BENCH_NAME.XXXXXX")

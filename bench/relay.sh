@@ -81,20 +81,8 @@ free_port() {
 }
 
 stop_server() {
-	local p=$SRV_PID i
+	stop_pid "$SRV_PID"
 	SRV_PID=''
-	[ -n "$p" ] || return 0
-	kill -TERM "$p" 2>/dev/null
-	for i in $(seq 1 30); do
-		kill -0 "$p" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$p" 2>/dev/null
-	wait "$p" 2>/dev/null
-	local keep=() q
-	for q in "${PIDS[@]}"; do [ "$q" = "$p" ] || keep+=("$q"); done
-	PIDS=("${keep[@]}")
-	return 0
 }
 
 # rcvbuf PORT: the receive buffer (bytes) of the server's UDP socket on PORT, into RB

@@ -113,22 +113,6 @@ start_rvserver() {
 	return 1
 }
 
-stop_pid() {
-	local p=$1 i
-	[ -n "$p" ] || return 0
-	kill -TERM "$p" 2>/dev/null
-	for i in $(seq 1 30); do
-		kill -0 "$p" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$p" 2>/dev/null
-	wait "$p" 2>/dev/null
-	local keep=() q
-	for q in "${PIDS[@]}"; do [ "$q" = "$p" ] || keep+=("$q"); done
-	PIDS=("${keep[@]}")
-	return 0
-}
-
 stop_servers() {
 	stop_pid "$MQ_PID"
 	stop_pid "$RV_PID"
