@@ -21,6 +21,11 @@
  * magic "MRLY", trial id, sequence number, send time (CLOCK_REALTIME ns), padding. Receivers
  * count the packets of the current trial (late ones of an earlier trial are ignored).
  *
+ * --gso: the sender sends the packets of each sendmmsg as UDP GSO sends (runs of up to 50 datagrams,
+ * one system call still), the way rvsend sends a video frame's packets; a relay that reads with
+ * UDP GRO gets each run as one datagram, as it would from a network card's GRO. Without it every
+ * datagram is its own skb, as from a sender that sends them one by one. Not with --target direct.
+ *
  * A trial sends at a fixed rate for --trial seconds (paced in 100 us ticks with sendmmsg), drains
  * for 0.15 s, and reports sent, delivered (summed over receivers), loss, the server's CPU
  * (utime+stime of --pid from /proc/PID/stat over the trial), the generator's own CPU, and drops
@@ -74,6 +79,7 @@
 
 #include <cJSON.h>
 
+#include "gso.h"
 #include "stun.h"
 
 #define MAX_RX 64
@@ -109,6 +115,7 @@ static struct {
 	int max_time;
 	int srv_cpu;
 	double overload;
+	int gso;
 	int verbose;
 } opt = {
 	.target = T_RV, .receivers = 1, .size = 1200, .group = "mrelay", .user = "bench",
@@ -690,6 +697,30 @@ static int send_batch(int count, uint32_t trial, uint64_t *seq)
 			}
 		}
 	}
+	if (opt.gso && per == 1) {	/* the same datagrams, in runs of GSO sends */
+		static struct mmsghdr g[BATCH];
+		static union rv_gso_ctl ctl[BATCH];
+		int ng = 0;
+		for (int k = 0; k < m;) {
+			int c = (int)rv_gso_run(siov + k, (size_t)(m - k));
+			g[ng].msg_hdr = (struct msghdr){ .msg_iov = siov + k, .msg_iovlen = (size_t)c };
+			if (c > 1)
+				rv_gso_set(&g[ng].msg_hdr, &ctl[ng], len);
+			ng++;
+			k += c;
+		}
+		int pk = 0;
+		for (int done = 0; done < ng;) {
+			int n = sendmmsg(tx_fd, g + done, (unsigned)(ng - done), 0);
+			if (n <= 0)
+				break;
+			for (int j = 0; j < n; j++)
+				pk += (int)g[done + j].msg_hdr.msg_iovlen;
+			done += n;
+		}
+		*seq += (uint64_t)pk;
+		return pk;
+	}
 	int done = 0;
 	while (done < m) {
 		int n = sendmmsg(tx_fd, smsg + done, (unsigned)(m - done), 0);
@@ -840,7 +871,7 @@ static void usage(void)
 		"              [--group G] [--user U (turn; password in env MRELAY_TURN_PASSWORD)] [--dir up|down]\n"
 		"              [--search [--start R] [--max-rate R] [--trial S] [--confirm S] [--loss PCT] [--res F]]\n"
 		"              [--rate R] [--lat-rate R | --lat-half] [--lat-duration S] [--overload R]\n"
-		"              [--srv-cpu N (the CPU the server is pinned to)] [--max-time S] [-v]\n");
+		"              [--srv-cpu N (the CPU the server is pinned to)] [--gso] [--max-time S] [-v]\n");
 	exit(2);
 }
 
@@ -894,6 +925,8 @@ int main(int argc, char **argv)
 			opt.srv_cpu = atoi(v);
 		} else if (ARG("--overload")) {
 			opt.overload = atof(v);
+		} else if (!strcmp(a, "--gso")) {
+			opt.gso = 1;
 		} else if (!strcmp(a, "-v")) {
 			opt.verbose++;
 		} else {
@@ -1014,7 +1047,7 @@ int main(int argc, char **argv)
 	}
 	if (opt.target == T_TURN)	/* the server's socket toward the client/peer, too */
 		rcv_ports[nrcv_ports++] = local_port(tx_fd);
-	printf("INFO setup target=%s receivers=%d size=%d pid=%d\n", tname(), nrx, opt.size, opt.pid);
+	printf("INFO setup target=%s receivers=%d size=%d pid=%d gso=%d\n", tname(), nrx, opt.size, opt.pid, opt.gso);
 
 	/* warm-up: routes, caches, the relay's first-packet work */
 	struct result r;

@@ -17,16 +17,24 @@
 # relay latency = the kernel's receive time stamp on the receiver's socket minus the send time
 # (the time spent getting into, through and out of the relay), app latency = when the generator
 # read it. With OVERLOAD=1 one more trial offers OVER_RATE/N packets/s (loss allowed).
+# Two ways of sending (SENDS, default "burst single"), each a table of its own:
+#   burst   the sender sends each batch of packets as UDP GSO sends (mrelay --gso), as rvsend
+#           sends a video frame's packets; rvserver reads such a run as one datagram (UDP GRO),
+#           as it would get any sender's packets from a network card's GRO; coturn reads them
+#           one by one (the kernel splits them on the generator's CPU).
+#   single  each packet its own datagram, as from a sender that sends them one by one: on
+#           loopback nothing coalesces them, so this is the relay's per-datagram cost alone.
 # A direct run (the generator's sender straight to its receiver, no relay) gives the loopback
 # floor for the latency figures. Median of RUNS runs, alternated, a fresh server for each.
 # Servers are pinned to CPU 0, the generator to CPU 1 (PIN=0: no pinning). Only 127.0.0.1.
 #
-# Environment: RUNS=3 RECEIVERS="1 10" TURN_DIRS=up TRIAL=2 CONFIRM=3 LAT_DUR=5 OVERLOAD=1
+# Environment: RUNS=3 RECEIVERS="1 10" TURN_DIRS=up SENDS="burst single" TRIAL=2 CONFIRM=3 LAT_DUR=5 OVERLOAD=1
 #              OVER_RATE=250000 PIN=1 O=build RVSERVER=path TURNSERVER=path MRELAY=path
 #              WATCHDOG=(computed)
 # Output: a table with ratios rvserver/coturn and goal lines, also written to
 # bench/results/relay-latest.txt (raw generator output in bench/results/relay-latest.log).
-# Exit status: 0 all measured and the goals met, 1 a goal missed, 2 a measurement failed.
+# Exit status: 0 all measured and the goals met (in every table), 1 a goal missed, 2 a measurement
+# failed.
 set -u
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -38,13 +46,14 @@ TURNSERVER=${TURNSERVER:-$(command -v turnserver || echo /usr/bin/turnserver)}
 RUNS=${RUNS:-3}
 RECEIVERS=${RECEIVERS:-1 10}
 TURN_DIRS=${TURN_DIRS:-up}
+SENDS=${SENDS:-burst single}
 TRIAL=${TRIAL:-2}
 CONFIRM=${CONFIRM:-3}
 LAT_DUR=${LAT_DUR:-5}
 OVERLOAD=${OVERLOAD:-1}
 OVER_RATE=${OVER_RATE:-250000}
 PIN=${PIN:-1}
-NCONF=$(($(wc -w <<<"$RECEIVERS") + $(wc -w <<<"$TURN_DIRS")))
+NCONF=$((($(wc -w <<<"$RECEIVERS") + $(wc -w <<<"$TURN_DIRS")) * $(wc -w <<<"$SENDS")))
 WATCHDOG=${WATCHDOG:-$((RUNS * NCONF * 75 + 60))}
 RESDIR=$ROOT/bench/results
 TURN_USER=bench
@@ -199,10 +208,16 @@ collect() {
 	fi
 }
 
-KEYS=()
-for d in $TURN_DIRS; do KEYS+=("TURN_$d"); done
-for n in $RECEIVERS; do KEYS+=("RV$n"); done
-for k in "${KEYS[@]}" DIRECT; do
+# keys: TURN_<dir>_<send> and RV<n>_<send>; KEYS_<send>: one table's
+ALL_KEYS=()
+for s in $SENDS; do
+	case $s in burst | single) ;; *) say "relay bench: SENDS: burst or single, not $s"; exit 2 ;; esac
+	eval "KEYS_$s=()"
+	for d in $TURN_DIRS; do eval "KEYS_$s+=(TURN_${d}_$s)"; done
+	for n in $RECEIVERS; do eval "KEYS_$s+=(RV${n}_$s)"; done
+	eval "ALL_KEYS+=(\"\${KEYS_${s}[@]}\")"
+done
+for k in "${ALL_KEYS[@]}" DIRECT; do
 	for f in RATE FWD CPU PPC LIM GEN P50 P99 A50 A99 LRATE BUSY OFWD OLOSS OPPC OCPU; do
 		eval "${k}_$f=()"
 	done
@@ -216,36 +231,41 @@ LOAD0=$(cut -d' ' -f1 /proc/loadavg)
 
 for i in $(seq 1 "$RUNS"); do
 	say "relay bench: run $i/$RUNS"
-	for d in $TURN_DIRS; do
-		if start_coturn; then
-			over=()
-			[ "$OVERLOAD" = 1 ] && over=(--overload "$OVER_RATE")
-			measure "coturn $d run $i" --target turn --port "$SRV_PORT" --user "$TURN_USER" --dir "$d" "${over[@]}"
-			collect "TURN_$d"
-			[ -n "$RB" ] && eval "TURN_${d}_RB=$RB"
-		else
-			STATUS=2
-		fi
-		stop_server
-	done
-	for n in $RECEIVERS; do
-		if start_rvserver; then
-			over=()
-			[ "$OVERLOAD" = 1 ] && over=(--overload "$((OVER_RATE / n))")
-			measure "rvserver 1->$n run $i" --target rv --port "$SRV_PORT" --receivers "$n" "${over[@]}"
-			collect "RV$n"
-			[ -n "$RB" ] && eval "RV${n}_RB=$RB"
-			curl -s --max-time 2 "http://127.0.0.1:$SRV_PORT/stats" 2>/dev/null | jq -c '.media | del(.streams)' >>"$LOG" 2>/dev/null
-		else
-			STATUS=2
-		fi
-		stop_server
+	for s in $SENDS; do
+		gso=()
+		[ "$s" = burst ] && gso=(--gso)
+		for d in $TURN_DIRS; do
+			if start_coturn; then
+				over=()
+				[ "$OVERLOAD" = 1 ] && over=(--overload "$OVER_RATE")
+				measure "coturn $d $s run $i" --target turn --port "$SRV_PORT" --user "$TURN_USER" --dir "$d" \
+					"${gso[@]}" "${over[@]}"
+				collect "TURN_${d}_$s"
+				[ -n "$RB" ] && eval "TURN_${d}_${s}_RB=$RB"
+			else
+				STATUS=2
+			fi
+			stop_server
+		done
+		for n in $RECEIVERS; do
+			if start_rvserver; then
+				over=()
+				[ "$OVERLOAD" = 1 ] && over=(--overload "$((OVER_RATE / n))")
+				measure "rvserver 1->$n $s run $i" --target rv --port "$SRV_PORT" --receivers "$n" "${gso[@]}" "${over[@]}"
+				collect "RV${n}_$s"
+				[ -n "$RB" ] && eval "RV${n}_${s}_RB=$RB"
+				curl -s --max-time 2 "http://127.0.0.1:$SRV_PORT/stats" 2>/dev/null | jq -c '.media | del(.streams)' >>"$LOG" 2>/dev/null
+			else
+				STATUS=2
+			fi
+			stop_server
+		done
 	done
 done
 
 # the loopback floor: no relay, at half rvserver 1->1's (or the first configuration's) rate
-FIRST=${KEYS[0]}
-[[ " ${KEYS[*]} " == *" RV1 "* ]] && FIRST=RV1
+FIRST=${ALL_KEYS[0]}
+[[ " ${ALL_KEYS[*]} " == *" RV1_${SENDS%% *} "* ]] && FIRST=RV1_${SENDS%% *}
 eval "FR=(\"\${${FIRST}_LRATE[@]}\")"
 LR=$(median "${FR[@]}")
 DIRECT_OUT=''
@@ -261,22 +281,26 @@ LOAD1=$(cut -d' ' -f1 /proc/loadavg)
 
 # ---- report ----------------------------------------------------------------------------
 
-label() {
-	case $1 in
-	RV*) echo "rvserver 1->${1#RV}" ;;
-	TURN_*) echo "coturn ${1#TURN_}" ;;
+label() {	# label KEY: "rvserver 1->10", "coturn up"
+	local k=${1%_*}
+	case $k in
+	RV*) echo "rvserver 1->${k#RV}" ;;
+	TURN_*) echo "coturn ${k#TURN_}" ;;
 	esac
 }
 m() { eval "median \"\${${1}_$2[@]}\""; }
 runs() { eval "join \"\${${1}_$2[@]}\""; }
 
-ANCHOR=TURN_${TURN_DIRS%% *}
-APPC=$(m "$ANCHOR" PPC)
-{
-	echo "rvkit relay bench: rvserver vs coturn $(dpkg-query -W -f '${Version}' coturn 2>/dev/null), 1200-byte packets over UDP  $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-	echo "host: $(nproc) CPUs, kernel $(uname -r); servers pinned: ${PIN_SRV[*]:-no}; generator: ${PIN_GEN[*]:-unpinned}; run time $((T1 - T0)) s; load average $LOAD0 -> $LOAD1"
-	echo "loss limit 0.1 %; trials ${TRIAL} s, confirm ${CONFIRM} s, latency ${LAT_DUR} s at half the max rate; median of $RUNS runs, alternated"
-	echo
+# table SEND: the figures of one way of sending, with its goal lines (GOAL=1 when one is missed)
+table() {
+	local s=$1 k n
+	eval "KEYS=(\"\${KEYS_${s}[@]}\")"
+	ANCHOR=TURN_${TURN_DIRS%% *}_$s
+	APPC=$(m "$ANCHOR" PPC)
+	case $s in
+	burst) echo "== burst sends: runs of equal packets as UDP GSO sends (mrelay --gso), as rvsend sends a frame" ;;
+	single) echo "== single sends: every packet its own datagram, nothing coalesced" ;;
+	esac
 	printf '%-44s' ""
 	for k in "${KEYS[@]}"; do printf '%-24s' "$(label "$k")"; done
 	echo
@@ -321,7 +345,8 @@ APPC=$(m "$ANCHOR" PPC)
 	if [ "$OVERLOAD" = 1 ]; then
 		printf '%-44s' "overload: offered packets/s in"
 		for k in "${KEYS[@]}"; do
-			case $k in RV*) printf '%-24s' "$(thou $((OVER_RATE / ${k#RV})))" ;; *) printf '%-24s' "$(thou "$OVER_RATE")" ;; esac
+			n=${k%_*}
+			case $k in RV*) printf '%-24s' "$(thou $((OVER_RATE / ${n#RV})))" ;; *) printf '%-24s' "$(thou "$OVER_RATE")" ;; esac
 		done
 		echo
 		row "  forwarded packets/s" OFWD thou
@@ -329,6 +354,33 @@ APPC=$(m "$ANCHOR" PPC)
 		row "  server CPU %" OCPU
 		row "  forwarded packets/s per core" OPPC thou
 	fi
+	echo
+	for k in "${KEYS[@]}"; do
+		case $k in RV*) ;; *) continue ;; esac
+		v=$(m "$k" PPC)
+		g=$(awk -v a="$v" -v b="$APPC" 'BEGIN { if (a == "" || b == "" || b == 0) print "N/A"; else if (a >= 2 * b) print "PASS"; else print "FAIL" }')
+		echo "GOAL $s: $(label "$k") forwarded packets/s per core >= 2x coturn: $g ($(ratio "$v" "$APPC"); $(thou "$v") vs $(thou "$APPC"))"
+		[ "$g" = PASS ] || GOAL=1
+	done
+	for k in "${KEYS[@]}"; do
+		case $k in RV*) ;; *) continue ;; esac
+		p50=$(m "$k" P50) p99=$(m "$k" P99)
+		g=$(awk -v a="$p50" -v b="$p99" 'BEGIN { if (a == "" || b == "") print "N/A"; else if (a < 50 && b < 1000) print "PASS"; else print "FAIL" }')
+		echo "GOAL $s: $(label "$k") added latency p50 < 50 us and p99 < 1 ms at half the max rate: $g (p50 ${p50:-n/a} us, p99 ${p99:-n/a} us)"
+		[ "$g" = PASS ] || GOAL=1
+	done
+}
+
+GOAL=0
+{
+	echo "rvkit relay bench: rvserver vs coturn $(dpkg-query -W -f '${Version}' coturn 2>/dev/null), 1200-byte packets over UDP  $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+	echo "host: $(nproc) CPUs, kernel $(uname -r); servers pinned: ${PIN_SRV[*]:-no}; generator: ${PIN_GEN[*]:-unpinned}; run time $((T1 - T0)) s; load average $LOAD0 -> $LOAD1"
+	echo "loss limit 0.1 %; trials ${TRIAL} s, confirm ${CONFIRM} s, latency ${LAT_DUR} s at half the max rate; median of $RUNS runs, alternated"
+	echo
+	for s in $SENDS; do
+		table "$s"
+		echo
+	done
 	if [ -n "$DLAT" ]; then
 		echo "no relay (loopback floor) at $(thou "$(kv rate <<<"$DLAT")")/s: relay-stamp p50 $(kv p50_us <<<"$DLAT") us, p99 $(kv p99_us <<<"$DLAT") us; app p50 $(kv app_p50_us <<<"$DLAT") us, p99 $(kv app_p99_us <<<"$DLAT") us"
 	fi
@@ -338,32 +390,16 @@ APPC=$(m "$ANCHOR" PPC)
 	echo "coturn relays each packet to one peer: its per-core figure is the anchor for every rvserver column."
 	echo "CPU 0 busy % is tick-sampled (/proc/stat) and can read a little below the server's own CPU %; far above it means"
 	echo "other work on CPU 0."
-	for k in "${KEYS[@]}"; do
+	for k in "${ALL_KEYS[@]}"; do
 		if [[ " $(runs "$k" LIM) " == *" 1 "* ]]; then
-			echo "NOTE: $(label "$k"): the generator could not send faster in some run (driver limited): its max rate is a lower bound."
+			echo "NOTE: $(label "$k") (${k##*_}): the generator could not send faster in some run (driver limited): its max rate is a lower bound."
 		fi
 		o=$(awk -v b="$(m "$k" BUSY)" -v s="$(m "$k" CPU)" 'BEGIN { if (b != "" && s != "") printf "%.0f", b - s }')
 		if [ -n "$o" ] && [ "$o" -gt 10 ]; then
-			echo "WARNING: $(label "$k"): CPU 0 was about $o % busier than the server alone during the confirming trials: other"
+			echo "WARNING: $(label "$k") (${k##*_}): CPU 0 was about $o % busier than the server alone during the confirming trials: other"
 			echo "         work shared the server's CPU, so max rates and tail latency are set by that sharing, not by the server"
 			echo "         alone (per-core figures are less affected)."
 		fi
-	done
-	echo
-	GOAL=0
-	for k in "${KEYS[@]}"; do
-		case $k in RV*) ;; *) continue ;; esac
-		v=$(m "$k" PPC)
-		g=$(awk -v a="$v" -v b="$APPC" 'BEGIN { if (a == "" || b == "" || b == 0) print "N/A"; else if (a >= 2 * b) print "PASS"; else print "FAIL" }')
-		echo "GOAL $(label "$k") forwarded packets/s per core >= 2x coturn: $g ($(ratio "$v" "$APPC"); $(thou "$v") vs $(thou "$APPC"))"
-		[ "$g" = PASS ] || GOAL=1
-	done
-	for k in "${KEYS[@]}"; do
-		case $k in RV*) ;; *) continue ;; esac
-		p50=$(m "$k" P50) p99=$(m "$k" P99)
-		g=$(awk -v a="$p50" -v b="$p99" 'BEGIN { if (a == "" || b == "") print "N/A"; else if (a < 50 && b < 1000) print "PASS"; else print "FAIL" }')
-		echo "GOAL $(label "$k") added latency p50 < 50 us and p99 < 1 ms at half the max rate: $g (p50 ${p50:-n/a} us, p99 ${p99:-n/a} us)"
-		[ "$g" = PASS ] || GOAL=1
 	done
 	if [ "$STATUS" -ne 0 ]; then
 		echo "WARNING: some measurements failed; see bench/results/relay-latest.log"

@@ -7,6 +7,7 @@
 
 #include "err.h"
 #include "frame.h"
+#include "gso.h"
 #include "log.h"
 #include "mlink.h"
 #include "stun.h"
@@ -24,6 +25,7 @@ struct rv_mlink {
 	uint8_t tid[12];
 	int state;                      /* 0 registering, 1 UDP, 2 TCP */
 	int handles;
+	int no_gso;                     /* the kernel refused a GSO send once */
 	uint64_t started;
 	rv_mlink_packet_fn on_packet;
 	rv_mlink_ready_fn on_ready;
@@ -173,6 +175,59 @@ int rv_mlink_send(struct rv_mlink *l, const uint8_t *p, size_t n)
 	cJSON *h = cJSON_CreateObject();
 	cJSON_AddStringToObject(h, "type", "media");
 	return rv_session_send(l->sess, h, p, n);
+}
+
+/* Over UDP: runs of equal packets as one GSO send each, all in one
+ * sendmmsg on the connected socket. */
+static size_t send_udp(struct rv_mlink *l, const struct iovec *v, size_t n)
+{
+	struct mmsghdr msgs[RV_MLINK_BATCH];
+	union rv_gso_ctl ctl[RV_MLINK_BATCH];
+	size_t nmsg = 0, sent = 0;
+	int fd;
+	if (uv_fileno((uv_handle_t *)&l->udp, &fd) < 0)
+		return 0;
+	for (size_t i = 0; i < n && nmsg < RV_MLINK_BATCH;) {
+		size_t k = l->no_gso ? 1 : rv_gso_run(v + i, n - i);
+		struct msghdr *m = &msgs[nmsg].msg_hdr;
+		*m = (struct msghdr){ .msg_iov = (struct iovec *)(v + i), .msg_iovlen = k };
+		if (k > 1)
+			rv_gso_set(m, &ctl[nmsg], v[i].iov_len);
+		nmsg++;
+		i += k;
+	}
+	for (size_t done = 0; done < nmsg;) {
+		int r = sendmmsg(fd, msgs + done, (unsigned)(nmsg - done), MSG_DONTWAIT);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && !l->no_gso && msgs[done].msg_hdr.msg_iovlen > 1 && rv_gso_unsupported(errno)) {
+			rv_debug("UDP GSO unavailable (%s): sending packets one by one", strerror(errno));
+			l->no_gso = 1;
+			size_t at = (size_t)(msgs[done].msg_hdr.msg_iov - v);
+			return sent + send_udp(l, v + at, n - at);
+		}
+		if (r < 0) {	/* a full buffer: this message is lost, not the rest */
+			done++;
+			continue;
+		}
+		for (int j = 0; j < r; j++)
+			sent += msgs[done + (size_t)j].msg_hdr.msg_iovlen;
+		done += (size_t)r;
+	}
+	return sent;
+}
+
+int rv_mlink_sendv(struct rv_mlink *l, const struct iovec *v, size_t n)
+{
+	if (n > RV_MLINK_BATCH)
+		n = RV_MLINK_BATCH;
+	if (l->state == 1)
+		return (int)send_udp(l, v, n);
+	int sent = 0;
+	for (size_t i = 0; i < n; i++)
+		if (rv_mlink_send(l, v[i].iov_base, v[i].iov_len) == 0)
+			sent++;
+	return sent;
 }
 
 void rv_mlink_frame(struct rv_mlink *l, const uint8_t *p, size_t n)

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/uio.h>
+
 #include <cJSON.h>
 #include <uv.h>
 
@@ -32,6 +34,11 @@ int rv_mlink_start(struct rv_mlink **out, uv_loop_t *loop, struct rv_session *s,
 /* rv_mlink_send - one packet to the server; packets sent before the path
  * is settled go over TCP. Negative when it could not be sent (dropped). */
 int rv_mlink_send(struct rv_mlink *l, const uint8_t *p, size_t n);
+/* rv_mlink_sendv - up to RV_MLINK_BATCH packets (V[0..N-1]) in order, over
+ * UDP in one system call, runs of equal ones as one GSO send each. Returns
+ * how many went out; the others were dropped. */
+#define RV_MLINK_BATCH 64
+int rv_mlink_sendv(struct rv_mlink *l, const struct iovec *v, size_t n);
 /* rv_mlink_frame - feed a "media" frame the session received. */
 void rv_mlink_frame(struct rv_mlink *l, const uint8_t *p, size_t n);
 /* rv_mlink_udp - 1 when the path is UDP. */

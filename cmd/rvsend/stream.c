@@ -218,18 +218,20 @@ static void end_stream(struct tx *t)
 static void on_wake(uv_async_t *h)
 {
 	struct tx *t = h->data;
-	static struct pkt batch[64];
+	static struct pkt batch[RV_MLINK_BATCH];
 	if (t->a->done)
 		return;
 	for (;;) {
 		unsigned n = 0;
 		int done, rc;
 		uv_mutex_lock(&t->mu);
-		while (n < 64 && t->qhead != t->qtail)
+		while (n < RV_MLINK_BATCH && t->qhead != t->qtail)
 			batch[n++] = t->q[t->qhead++ % QCAP];
 		done = t->workers_done == t->threads && t->qhead == t->qtail;
 		rc = t->worker_rc;
 		uv_mutex_unlock(&t->mu);
+		struct iovec out[RV_MLINK_BATCH];
+		size_t nout = 0;
 		for (unsigned i = 0; i < n; i++) {
 			struct pkt *k = &batch[i];
 			size_t len = k->len;
@@ -244,9 +246,12 @@ static void on_wake(uv_async_t *h)
 				t->packets++;
 				t->bytes += k->len;
 			}
-			if (rv_mlink_send(t->link, k->data, k->len) < 0)
-				t->send_errors++;
+			out[nout++] = (struct iovec){ k->data, k->len };
 		}
+		/* a frame's packets mostly share one size: one GSO send */
+		int sent = rv_mlink_sendv(t->link, out, nout);
+		if (sent >= 0 && (size_t)sent < nout)
+			t->send_errors += nout - (size_t)sent;
 		if (done) {
 			if (rc < 0 && !t->a->exit_code) {
 				rv_say_error("media input: %s", rc == -1 ? "failed" : rv_strerror(rc));
@@ -257,7 +262,7 @@ static void on_wake(uv_async_t *h)
 			end_stream(t);
 			return;
 		}
-		if (n < 64)
+		if (n < RV_MLINK_BATCH)
 			return;
 	}
 }

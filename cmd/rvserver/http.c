@@ -58,6 +58,7 @@ static void metrics(struct conn *c)
 	M("media_keyframe_requests_total", "counter", "Keyframes asked of senders for new receivers.", m->n.keyframe_requests);
 	M("media_lost", "gauge", "RTP packets of live streams that never reached the server.", media_lost(srv));
 	M("media_unknown_total", "counter", "Media packets from no registered address or stream.", m->n.unknown);
+	M("media_udp_bursts_total", "counter", "UDP reads that carried a burst of datagrams (GRO).", m->n.udp_bursts);
 #undef M
 	respond(c, 200, "text/plain; version=0.0.4", (const char *)rv_buf_head(&b), rv_buf_size(&b));
 	rv_buf_free(&b);

@@ -254,8 +254,7 @@ static void binding(struct server *srv, const uint8_t *p, size_t n, const struct
 	size_t len;
 	if (rv_stun_end(&b, &out, &len) < 0)
 		return;
-	uv_buf_t buf = uv_buf_init((char *)out, (unsigned)len);
-	uv_udp_try_send(&srv->udp, &buf, 1, from);
+	udp_send_now(srv, out, len, from);
 }
 
 /* ---- sending to an endpoint ---- */
@@ -777,6 +776,7 @@ cJSON *media_stats(struct server *srv)
 	cJSON_AddNumberToObject(o, "udp_bindings", (double)m->n.bindings);
 	cJSON_AddNumberToObject(o, "bad_bindings", (double)m->n.bad_bindings);
 	cJSON_AddNumberToObject(o, "unknown", (double)m->n.unknown);
+	cJSON_AddNumberToObject(o, "udp_bursts", (double)m->n.udp_bursts);
 	cJSON_AddNumberToObject(o, "lost", (double)media_lost(srv));
 	for (struct mstream *st = m->streams; st; st = st->next) {
 		cJSON *s = cJSON_CreateObject();

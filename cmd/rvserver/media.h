@@ -27,6 +27,7 @@ struct media_counters {
 	uint64_t streams_total, packets_in, bytes_in, packets_out, bytes_out;
 	uint64_t drops, test_drops, rtcp_in, feedback, keyframe_requests, bindings, bad_bindings;
 	uint64_t unknown;             /* packets from no registered address or SSRC */
+	uint64_t udp_bursts;          /* UDP reads that carried several datagrams (GRO) */
 };
 
 struct media {

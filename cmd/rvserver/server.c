@@ -399,7 +399,7 @@ void server_stop(struct server *srv, const char *why)
 	srv->stopping = 1;
 	rv_info("shutting down (%s), telling %zu connections", why, srv->nconns);
 	uv_close((uv_handle_t *)&srv->tcp, NULL);
-	uv_close((uv_handle_t *)&srv->udp, NULL);
+	udp_stop(srv);
 	uv_timer_stop(&srv->sweep);
 	for (struct conn *c = srv->conns, *next; c; c = next) {
 		next = c->next;
@@ -435,12 +435,11 @@ static void raise_nofile(void)
 	}
 }
 
-static int bound_port(uv_handle_t *h, int udp)
+static int bound_port(uv_tcp_t *h)
 {
 	struct sockaddr_storage ss;
 	int len = sizeof ss;
-	int rc = udp ? uv_udp_getsockname((uv_udp_t *)h, (struct sockaddr *)&ss, &len)
-		     : uv_tcp_getsockname((uv_tcp_t *)h, (struct sockaddr *)&ss, &len);
+	int rc = uv_tcp_getsockname(h, (struct sockaddr *)&ss, &len);
 	if (rc < 0)
 		return rc;
 	return ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
@@ -454,6 +453,7 @@ int server_start(struct server *srv, uv_loop_t *loop, const struct server_conf *
 	int rc;
 
 	memset(srv, 0, sizeof *srv);
+	srv->udp_fd = -1;
 	srv->conf = *conf;
 	srv->loop = loop;
 	srv->started_ms = (uint64_t)wall_ms();
@@ -497,18 +497,17 @@ int server_start(struct server *srv, uv_loop_t *loop, const struct server_conf *
 		rv_error("cannot listen on %s port %d: %s", conf->listen, conf->port, uv_strerror(rc));
 		return rc;
 	}
-	srv->bound_port = bound_port((uv_handle_t *)&srv->tcp, 0);
+	srv->bound_port = bound_port(&srv->tcp);
 
 	int udp_port = conf->udp_port < 0 ? srv->bound_port : conf->udp_port;
 	if (ss.ss_family == AF_INET6)
 		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)udp_port);
 	else
 		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)udp_port);
-	if ((rc = udp_start(srv, (struct sockaddr *)&ss)) < 0) {
+	if ((rc = udp_start(srv, (struct sockaddr *)&ss, &srv->bound_udp_port)) < 0) {
 		rv_error("cannot bind UDP %s port %d: %s", conf->listen, udp_port, uv_strerror(rc));
 		return rc;
 	}
-	srv->bound_udp_port = bound_port((uv_handle_t *)&srv->udp, 1);
 
 	uv_timer_init(loop, &srv->sweep);
 	srv->sweep.data = srv;

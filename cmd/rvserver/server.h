@@ -53,8 +53,8 @@ struct conn {
 };
 
 /* Datagrams to send at the end of a receive batch (udp.c). DATA points
- * into the read buffer or a frame being handled: flushed before either
- * changes. */
+ * into the UDP port's receive slots or a frame being handled: flushed
+ * before either changes. */
 #define UDP_QUEUE_MAX 1024
 struct udp_item {
 	const void *dest;             /* the same address: the same DEST */
@@ -86,7 +86,9 @@ struct server {
 	uv_loop_t *loop;
 	struct rv_io io;
 	uv_tcp_t tcp;
-	uv_udp_t udp;
+	uv_poll_t udp;                /* the UDP port: UDP_FD, read in udp.c */
+	int udp_fd;
+	struct udp_rx *udprx;
 	uv_timer_t sweep;
 	uv_signal_t sigint, sigterm;
 	uv_timer_t stop_timer;
@@ -149,7 +151,11 @@ void flow_leave(struct conn *c);
 void conn_drop_slow(struct conn *c);
 
 /* udp.c */
-int udp_start(struct server *srv, const struct sockaddr *sa);
+/* Bind the UDP port to SA and read it; PORT: the port it got. */
+int udp_start(struct server *srv, const struct sockaddr *sa, int *port);
+void udp_stop(struct server *srv);
+/* Send one datagram now, not with the batch (a STUN answer). */
+void udp_send_now(struct server *srv, const void *p, size_t n, const struct sockaddr *to);
 /* Queue P (N bytes) for TO; DEST stands for the address (grouping). */
 void udp_queue(struct server *srv, const void *dest, const struct sockaddr *to, socklen_t tolen,
 	       const void *p, size_t n);

@@ -1,56 +1,137 @@
-/* udp.c - rvserver's UDP port, batched both ways: libuv reads datagrams
- * with recvmmsg into the shared read buffer, and what the relay sends while
- * it handles them is queued and goes out at the end of the batch in one
- * sendmmsg, consecutive datagrams of one size to one address joined into a
- * single UDP GSO send (the kernel cuts them apart again). */
+/* udp.c - rvserver's UDP port, batched both ways. When the socket is
+ * readable, datagrams are read with recvmmsg into the port's own slots, up to
+ * a budget so that TCP clients get their turn; after each read what the
+ * relay queued goes out in one sendmmsg, consecutive datagrams of one size to
+ * one address joined into a single UDP GSO send (the kernel cuts them apart
+ * again). The socket asks for coalesced reads (UDP GRO): a sender's burst of
+ * equal datagrams arrives as one, and is relayed as one. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <netinet/in.h>
-#include <netinet/udp.h>
-#include <sys/socket.h>
 
+#include "gso.h"
 #include "log.h"
 #include "media.h"
 #include "server.h"
 
-#ifndef UDP_SEGMENT
-#define UDP_SEGMENT 103
-#endif
-#define GSO_MAX_SEGS 64
-#define GSO_MAX_BYTES 60000
+#define RX_SLOTS 16                   /* datagrams a read takes at most */
+#define RX_SLOT 65536                 /* each may be a coalesced burst */
+#define RX_BUDGET 256                 /* datagrams a readable event reads at most */
 
-static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+struct udp_rx {
+	uint8_t buf[RX_SLOTS][RX_SLOT];
+	struct sockaddr_storage from[RX_SLOTS];
+	union rv_gso_ctl ctl[RX_SLOTS];
+	struct iovec iov[RX_SLOTS];
+	struct mmsghdr msgs[RX_SLOTS];
+};
+
+/* Datagram I of the last read: each datagram in it to the relay. */
+static void relay_read(struct server *srv, struct udp_rx *rx, size_t i)
 {
-	struct server *srv = h->data;
-	(void)hint;
-	buf->base = (char *)srv->io.rbuf;
-	buf->len = sizeof srv->io.rbuf;	/* 16 datagrams of up to 64 KB a call */
+	const struct msghdr *m = &rx->msgs[i].msg_hdr;
+	size_t len = rx->msgs[i].msg_len;
+	if (m->msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {	/* no media datagram is that big */
+		srv->media.n.unknown++;
+		return;
+	}
+	size_t seg = rv_gro_segment(m, len);
+	if (seg < len)
+		srv->media.n.udp_bursts++;
+	for (size_t off = 0; off < len; off += seg)
+		media_udp(srv, rx->buf[i] + off, len - off < seg ? len - off : seg,
+			  (const struct sockaddr *)&rx->from[i]);
 }
 
-static void on_udp(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const struct sockaddr *addr, unsigned flags)
+static void on_readable(uv_poll_t *h, int status, int events)
 {
 	struct server *srv = h->data;
-	if (n > 0 && addr)
-		media_udp(srv, (const uint8_t *)buf->base, (size_t)n, addr);
-	/* the batch ends with a call that frees it, or is a single read */
-	if ((flags & UV_UDP_MMSG_FREE) || !(flags & UV_UDP_MMSG_CHUNK))
+	struct udp_rx *rx = srv->udprx;
+	(void)events;
+	if (status < 0)
+		return;
+	for (size_t budget = RX_BUDGET; budget > 0;) {
+		size_t want = budget < RX_SLOTS ? budget : RX_SLOTS;
+		for (size_t i = 0; i < want; i++) {
+			struct msghdr *m = &rx->msgs[i].msg_hdr;
+			rx->iov[i] = (struct iovec){ rx->buf[i], RX_SLOT };
+			*m = (struct msghdr){ .msg_name = &rx->from[i], .msg_namelen = sizeof rx->from[i],
+					      .msg_iov = &rx->iov[i], .msg_iovlen = 1 };
+			rv_gro_read_setup(m, &rx->ctl[i]);
+		}
+		int k = recvmmsg(srv->udp_fd, rx->msgs, (unsigned)want, MSG_DONTWAIT, NULL);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;	/* nothing waiting, or an error the next event sees again */
+		budget -= (size_t)k;
+		for (size_t i = 0; i < (size_t)k; i++)
+			relay_read(srv, rx, i);
+		/* Sending now, not after the last read, lets the next read find
+		 * more: what arrives while we send is read in one go. */
 		udp_flush(srv);
+	}
 }
 
-int udp_start(struct server *srv, const struct sockaddr *sa)
+int udp_start(struct server *srv, const struct sockaddr *sa, int *port)
 {
-	int rc = uv_udp_init_ex(srv->loop, &srv->udp, sa->sa_family | UV_UDP_RECVMMSG);
-	if (rc < 0)
+	socklen_t len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	int fd = socket(sa->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	int big = 4 << 20, rc;
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+	if ((rc = rv_gro_enable(fd)) < 0)
+		rv_debug("UDP GRO unavailable (%s): datagrams are read one by one", strerror(-rc));
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof ss;
+	if (bind(fd, sa, len) < 0 || getsockname(fd, (struct sockaddr *)&ss, &sslen) < 0) {
+		rc = -errno;
+		close(fd);
 		return rc;
-	srv->udp.data = srv;
-	if ((rc = uv_udp_bind(&srv->udp, sa, 0)) < 0)
+	}
+	*port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+					       : ((struct sockaddr_in *)&ss)->sin_port);
+	if (!(srv->udprx = malloc(sizeof *srv->udprx))) {
+		close(fd);
+		return -ENOMEM;
+	}
+	if ((rc = uv_poll_init(srv->loop, &srv->udp, fd)) < 0) {
+		free(srv->udprx);
+		srv->udprx = NULL;
+		close(fd);
 		return rc;
-	int big = 4 << 20;
-	uv_recv_buffer_size((uv_handle_t *)&srv->udp, &big);
-	uv_send_buffer_size((uv_handle_t *)&srv->udp, &big);
+	}
+	srv->udp_fd = fd;
 	srv->udpq.gso = 1;
-	return uv_udp_recv_start(&srv->udp, on_alloc, on_udp);
+	srv->udp.data = srv;
+	return uv_poll_start(&srv->udp, UV_READABLE, on_readable);
+}
+
+static void on_udp_closed(uv_handle_t *h)
+{
+	struct server *srv = h->data;
+	close(srv->udp_fd);
+	srv->udp_fd = -1;
+	free(srv->udprx);
+	srv->udprx = NULL;
+}
+
+void udp_stop(struct server *srv)
+{
+	if (srv->udp_fd >= 0 && !uv_is_closing((uv_handle_t *)&srv->udp))
+		uv_close((uv_handle_t *)&srv->udp, on_udp_closed);
+}
+
+void udp_send_now(struct server *srv, const void *p, size_t n, const struct sockaddr *to)
+{
+	socklen_t len = to->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	if (sendto(srv->udp_fd, p, n, MSG_DONTWAIT, to, len) < 0)
+		srv->media.n.drops++;
 }
 
 void udp_queue(struct server *srv, const void *dest, const struct sockaddr *to, socklen_t tolen,
@@ -69,28 +150,42 @@ void udp_queue(struct server *srv, const void *dest, const struct sockaddr *to, 
 }
 
 /* One message: ITEMS[I] and, with GSO, the later items to the same address
- * with the same length (up to one of another length to it, which keeps the
- * order to that address). */
-static size_t gather(struct udp_queue *q, size_t i, struct iovec *iov, size_t max)
+ * of the same length, up to one shorter (as rv_gso_run); items to other
+ * addresses in between wait for their own message, so each address gets its
+ * datagrams in order. */
+static size_t gather(struct udp_queue *q, size_t i, struct iovec *iov)
 {
 	struct udp_item *first = &q->items[i];
-	size_t n = 0, bytes = 0;
+	size_t n = 0, bytes = first->len;
 	iov[n++] = (struct iovec){ (void *)first->data, first->len };
 	first->taken = 1;
-	bytes += first->len;
 	if (!q->gso)
 		return n;
-	for (size_t j = i + 1; j < q->n && n < max; j++) {
+	for (size_t j = i + 1; j < q->n && n < RV_GSO_MAX_SEGS; j++) {
 		struct udp_item *it = &q->items[j];
 		if (it->taken || it->dest != first->dest)
 			continue;
-		if (it->len != first->len || bytes + it->len > GSO_MAX_BYTES)
+		if (it->len > first->len || bytes + it->len > RV_GSO_MAX_BYTES)
 			break;
 		iov[n++] = (struct iovec){ (void *)it->data, it->len };
 		it->taken = 1;
 		bytes += it->len;
+		if (it->len < first->len)
+			break;
 	}
 	return n;
+}
+
+/* The kernel refused GSO: the messages from FROM on, datagram by datagram. */
+static void send_singly(struct server *srv, struct mmsghdr *msgs, size_t from, size_t nmsg)
+{
+	for (size_t m = from; m < nmsg; m++) {
+		struct msghdr *h = &msgs[m].msg_hdr;
+		for (size_t s = 0; s < h->msg_iovlen; s++)
+			if (sendto(srv->udp_fd, h->msg_iov[s].iov_base, h->msg_iov[s].iov_len, MSG_DONTWAIT,
+				   h->msg_name, h->msg_namelen) < 0)
+				srv->media.n.drops++;
+	}
 }
 
 void udp_flush(struct server *srv)
@@ -98,42 +193,24 @@ void udp_flush(struct server *srv)
 	struct udp_queue *q = &srv->udpq;
 	static struct mmsghdr msgs[UDP_QUEUE_MAX];
 	static struct iovec iov[UDP_QUEUE_MAX];
-	static union {
-		char buf[CMSG_SPACE(sizeof(uint16_t))];
-		struct cmsghdr align;
-	} ctl[UDP_QUEUE_MAX];
-	static size_t segs[UDP_QUEUE_MAX];
+	static union rv_gso_ctl ctl[UDP_QUEUE_MAX];
 	if (!q->n)
 		return;
 	size_t nmsg = 0, niov = 0;
 	for (size_t i = 0; i < q->n; i++) {
 		if (q->items[i].taken)
 			continue;
-		size_t k = gather(q, i, iov + niov, GSO_MAX_SEGS);
-		struct msghdr *m = &msgs[nmsg].msg_hdr;
-		memset(m, 0, sizeof *m);
-		m->msg_name = &q->items[i].to;
-		m->msg_namelen = q->items[i].tolen;
-		m->msg_iov = iov + niov;
-		m->msg_iovlen = k;
-		if (k > 1) {	/* GSO: the kernel sends K datagrams of this size */
-			m->msg_control = ctl[nmsg].buf;
-			m->msg_controllen = sizeof ctl[nmsg].buf;
-			struct cmsghdr *c = CMSG_FIRSTHDR(m);
-			c->cmsg_level = SOL_UDP;
-			c->cmsg_type = UDP_SEGMENT;
-			c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
-			uint16_t size = (uint16_t)q->items[i].len;
-			memcpy(CMSG_DATA(c), &size, sizeof size);
-		}
-		segs[nmsg++] = k;
+		size_t k = gather(q, i, iov + niov);
+		struct msghdr *m = &msgs[nmsg++].msg_hdr;
+		*m = (struct msghdr){ .msg_name = &q->items[i].to, .msg_namelen = q->items[i].tolen,
+				      .msg_iov = iov + niov, .msg_iovlen = k };
+		if (k > 1)
+			rv_gso_set(m, &ctl[nmsg - 1], q->items[i].len);
 		niov += k;
 	}
-	int fd;
-	uv_fileno((uv_handle_t *)&srv->udp, &fd);
 	size_t sent = 0;
 	while (sent < nmsg) {
-		int r = sendmmsg(fd, msgs + sent, (unsigned)(nmsg - sent), MSG_DONTWAIT);
+		int r = sendmmsg(srv->udp_fd, msgs + sent, (unsigned)(nmsg - sent), MSG_DONTWAIT);
 		if (r > 0) {
 			sent += (size_t)r;
 			continue;
@@ -141,19 +218,14 @@ void udp_flush(struct server *srv)
 		if (errno == EINTR)
 			continue;
 		/* the message at SENT failed: a kernel without GSO, or a full buffer */
-		if ((errno == EIO || errno == EINVAL) && q->gso && segs[sent] > 1) {
+		struct msghdr *h = &msgs[sent].msg_hdr;
+		if (q->gso && h->msg_iovlen > 1 && rv_gso_unsupported(errno)) {
 			rv_info("UDP GSO unavailable (%s): sending datagrams one by one", strerror(errno));
 			q->gso = 0;
-			for (size_t m = sent; m < nmsg; m++) {
-				struct msghdr *h = &msgs[m].msg_hdr;
-				for (size_t s = 0; s < h->msg_iovlen; s++)
-					if (sendto(fd, h->msg_iov[s].iov_base, h->msg_iov[s].iov_len, MSG_DONTWAIT,
-						   h->msg_name, h->msg_namelen) < 0)
-						srv->media.n.drops++;
-			}
+			send_singly(srv, msgs, sent, nmsg);
 			break;
 		}
-		srv->media.n.drops += segs[sent];
+		srv->media.n.drops += h->msg_iovlen;
 		sent++;
 	}
 	q->n = 0;

@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <netinet/udp.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -27,11 +26,10 @@
 #include <cJSON.h>
 
 #include "cli.h"
+#include "gso.h"
 #include "rvturn.h"
 
 #define BATCH 64                    /* messages per recvmmsg / sendmmsg */
-#define GSO_SEGS 64                 /* datagrams per GSO send, at most */
-#define GSO_BYTES 65000             /* and their bytes (an IP packet's limit) */
 #define GRO_BUF 65536               /* a GRO receive may hold many datagrams */
 #define HDR 16                      /* seq u32 | echo hold ns u32 | send time ns u64 */
 #define PAYLOAD_MAX 1400            /* --size is at most this (main.c) */
@@ -91,26 +89,9 @@ static uint64_t get64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v
 /* Datagrams of PLEN bytes that one GSO send may carry. */
 static size_t gso_max(size_t plen)
 {
-	size_t n = GSO_BYTES / plen;
-	return n > GSO_SEGS ? GSO_SEGS : n;
+	size_t n = RV_GSO_MAX_BYTES / plen;
+	return n > RV_GSO_MAX_SEGS ? RV_GSO_MAX_SEGS : n;
 }
-
-/* Ask the kernel to cut MH's payload into SEG-byte datagrams (UDP_SEGMENT);
- * CTL holds the control message. */
-static void set_segment(struct msghdr *mh, uint8_t ctl[CMSG_SPACE(sizeof(uint16_t))], size_t seg)
-{
-	mh->msg_control = ctl;
-	mh->msg_controllen = CMSG_SPACE(sizeof(uint16_t));
-	struct cmsghdr *cm = CMSG_FIRSTHDR(mh);
-	cm->cmsg_level = SOL_UDP;
-	cm->cmsg_type = UDP_SEGMENT;
-	cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
-	uint16_t sz = (uint16_t)seg;
-	memcpy(CMSG_DATA(cm), &sz, sizeof sz);
-}
-
-/* A send failed this way: the kernel or the route has no UDP GSO. */
-static int no_gso(int err) { return err == EIO || err == EINVAL || err == ENOPROTOOPT; }
 
 static int setup_pair(struct opts *o, struct pair *p, const struct client *auth)
 {
@@ -127,7 +108,7 @@ static int setup_pair(struct opts *o, struct pair *p, const struct client *auth)
 		int one = 1, big = 4 << 20;
 		setsockopt(s[i]->c.fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
 		setsockopt(s[i]->c.fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
-		setsockopt(s[i]->c.fd, SOL_UDP, UDP_GRO, &one, sizeof one);	/* optional */
+		rv_gro_enable(s[i]->c.fd);	/* optional */
 		setsockopt(s[i]->c.fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
 		setsockopt(s[i]->c.fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
 	}
@@ -145,7 +126,7 @@ static int setup_pair(struct opts *o, struct pair *p, const struct client *auth)
  * ends it early; the next tick catches up. */
 static void send_due(struct bench *b, struct pair *p, uint64_t target)
 {
-	static uint8_t sbuf[GSO_SEGS * (4 + PAYLOAD_MAX)];
+	static uint8_t sbuf[RV_GSO_MAX_SEGS * (4 + PAYLOAD_MAX)];
 	static uint8_t frame[PAYLOAD_MAX];	/* the payload: HDR, then zeros */
 	size_t plen = 4 + b->size;
 	while (p->sent < target) {
@@ -160,13 +141,13 @@ static void send_due(struct bench *b, struct pair *p, uint64_t target)
 			put64(frame + 8, t);
 			rv_channel_data_build(sbuf + k * plen, plen, 0x4000, frame, b->size, 0);
 		}
-		uint8_t ctl[CMSG_SPACE(sizeof(uint16_t))];
+		union rv_gso_ctl ctl;
 		struct iovec v = { sbuf, nb * plen };
 		struct msghdr mh = { .msg_iov = &v, .msg_iovlen = 1 };
 		if (nb > 1)
-			set_segment(&mh, ctl, plen);
+			rv_gso_set(&mh, &ctl, plen);
 		if (sendmsg(p->a.c.fd, &mh, MSG_DONTWAIT) < 0) {
-			if (nb > 1 && no_gso(errno)) {
+			if (nb > 1 && rv_gso_unsupported(errno)) {
 				b->gso = 0;	/* one datagram a call from now on */
 				b->seq -= (uint32_t)nb;
 				continue;
@@ -208,7 +189,7 @@ static void account(struct bench *b, struct pair *p, int echo, const uint8_t *d,
  * what a full socket refuses is lost. */
 static void echo_back(struct bench *b, int fd, struct iovec *iov, const size_t *seg, int n)
 {
-	static uint8_t ctl[BATCH][CMSG_SPACE(sizeof(uint16_t))];
+	static union rv_gso_ctl ctl[BATCH];
 	struct mmsghdr out[BATCH];
 	int first[BATCH], nout = 0;
 	for (int i = 0; i < n;) {
@@ -221,7 +202,7 @@ static void echo_back(struct bench *b, int fd, struct iovec *iov, const size_t *
 		}
 		out[nout].msg_hdr = (struct msghdr){ .msg_iov = &iov[i], .msg_iovlen = (size_t)k };
 		if (k > 1 || s < iov[i].iov_len)
-			set_segment(&out[nout].msg_hdr, ctl[nout], s);
+			rv_gso_set(&out[nout].msg_hdr, &ctl[nout], s);
 		first[nout++] = i;
 		i += k;
 	}
@@ -230,7 +211,7 @@ static void echo_back(struct bench *b, int fd, struct iovec *iov, const size_t *
 		/* message r failed, and sendmmsg does not say why: try again
 		 * from there, which fails with the reason (or goes through) */
 		echo_back(b, fd, iov + first[r], seg + first[r], n - first[r]);
-	} else if (r < 0 && b->gso && out[0].msg_hdr.msg_iovlen > 1 && no_gso(errno)) {
+	} else if (r < 0 && b->gso && out[0].msg_hdr.msg_iovlen > 1 && rv_gso_unsupported(errno)) {
 		b->gso = 0;	/* a datagram a message from now on */
 		echo_back(b, fd, iov, seg, n);
 	}
@@ -261,7 +242,7 @@ static void drain(struct bench *b, struct pair *p, int echo)
 		for (int i = 0; i < n; i++) {
 			size_t total = msgs[i].msg_len;
 			uint64_t rx = now;	/* if the kernel did not stamp it */
-			seg[i] = total;
+			seg[i] = rv_gro_segment(&msgs[i].msg_hdr, total);
 			for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msgs[i].msg_hdr); cm;
 			     cm = CMSG_NXTHDR(&msgs[i].msg_hdr, cm)) {
 				if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPNS) {
@@ -270,11 +251,6 @@ static void drain(struct bench *b, struct pair *p, int echo)
 					rx = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 				} else if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SO_RXQ_OVFL) {
 					memcpy(&s->drops, CMSG_DATA(cm), 4);
-				} else if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO) {
-					int g;
-					memcpy(&g, CMSG_DATA(cm), sizeof g);
-					if (g > 0 && (size_t)g < total)
-						seg[i] = (size_t)g;
 				}
 			}
 			uint64_t held = now > rx ? now - rx : 0;
