@@ -35,7 +35,7 @@ complete -c rvsend -l abitrate -x -d 'media: audio bits per second (default 64K)
 complete -c rvsend -l gop -x -d 'media: frames between keyframes (default two seconds'\'' worth)'
 complete -c rvsend -l re -d 'media: pace the input to real time (the default for all but capture devices)'
 complete -c rvsend -l duration -x -d 'media: stop after S seconds'
-complete -c rvsend -l rtp -x -d 'media: no server: plain RTP to HOST:PORT (RTCP to PORT+1)'
+complete -c rvsend -l rtp -x -d 'media: no server: RTP to HOST: video to PORT, audio to PORT+2 (RTCP to the port after each)'
 complete -c rvsend -l sdp -r -F -d 'media: with --rtp, write an SDP that ffplay/ffmpeg open'
 complete -c rvsend -l pt -x -d 'media: RTP payload type of the video (default 96)'
 complete -c rvsend -l apt -x -d 'media: RTP payload type of the audio (default 111)'

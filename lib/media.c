@@ -436,6 +436,12 @@ static int feed(struct rv_media_src *s, AVPacket *p, struct rv_media_frame *f, i
 	return 0;
 }
 
+uint32_t rv_media_clock(const struct rv_media_src *s, uint32_t clock)
+{
+	double ms = s->clock_started ? mono_ms() - s->start_ms : 0;
+	return (uint32_t)(int64_t)(ms * clock / 1000.0);
+}
+
 int rv_media_next(struct rv_media_src *s, struct rv_media_frame *f)
 {
 	struct video *v = &s->v;

@@ -50,6 +50,12 @@ int rv_media_open(struct rv_media_src **out, const struct rv_media_conf *conf, c
  * (or --duration), negative on error. FRAME stays valid until the next call.
  * With --re, returns no earlier than the frame's time. */
 int rv_media_next(struct rv_media_src *s, struct rv_media_frame *frame);
+/* rv_media_clock - the source's media time now, in the RTP clock of a
+ * medium (CLOCK Hz: 90000, 48000), on the scale of the frames' ts: a frame
+ * is due when the clock reaches its ts (paced so with --re; a capture
+ * device runs at that pace). What a sender report pairs with the wall
+ * clock. Call it from the thread that calls rv_media_next. */
+uint32_t rv_media_clock(const struct rv_media_src *s, uint32_t clock);
 /* rv_media_request_keyframe - make the next encoded frame a keyframe; safe
  * to call from another thread than the one calling rv_media_next. */
 void rv_media_request_keyframe(struct rv_media_src *s);

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "err.h"
 #include "rtp.h"
@@ -138,6 +139,13 @@ static void common(uint8_t *out, int fmt, int type, size_t len, uint32_t sender)
 	out[1] = (uint8_t)type;
 	put16(out + 2, (uint16_t)(len / 4 - 1));
 	put32(out + 4, sender);
+}
+
+uint64_t rv_ntp_now(void)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	return ((uint64_t)now.tv_sec + 2208988800ull) << 32 | (uint64_t)((double)now.tv_nsec * 4294967296.0 / 1e9);
 }
 
 int rv_rtcp_build_sr(uint8_t *out, size_t cap, const struct rv_rtcp_sr *sr)

@@ -72,6 +72,8 @@ int rv_rtcp_nack_each(const struct rv_rtcp *c, void (*fn)(void *ud, uint16_t seq
 /* Builders: each writes one packet into OUT (CAP bytes) and returns its
  * length, or RV_ETOOBIG. */
 int rv_rtcp_build_sr(uint8_t *out, size_t cap, const struct rv_rtcp_sr *sr);
+/* rv_ntp_now - the wall clock as an NTP timestamp (32.32), for sender reports. */
+uint64_t rv_ntp_now(void);
 /* A receiver report from SENDER with one report block. */
 int rv_rtcp_build_rr(uint8_t *out, size_t cap, uint32_t sender, const struct rv_rtcp_rb *rb);
 int rv_rtcp_build_pli(uint8_t *out, size_t cap, uint32_t sender, uint32_t media);

@@ -37,7 +37,7 @@ static const struct rv_opt opts[] = {
 	{ O_GOP, 0, "gop", "N", "media: frames between keyframes (default two seconds' worth)", NULL, NULL },
 	{ O_RE, 0, "re", NULL, "media: pace the input to real time (the default for all but capture devices)", NULL, NULL },
 	{ O_DURATION, 0, "duration", "S", "media: stop after S seconds", NULL, NULL },
-	{ O_RTP, 0, "rtp", "HOST:PORT", "media: no server: plain RTP to HOST:PORT (RTCP to PORT+1)", NULL, NULL },
+	{ O_RTP, 0, "rtp", "HOST:PORT", "media: no server: RTP to HOST: video to PORT, audio to PORT+2 (RTCP to the port after each)", NULL, NULL },
 	{ O_SDP, 0, "sdp", "FILE", "media: with --rtp, write an SDP that ffplay/ffmpeg open", "file", NULL },
 	{ O_PT, 0, "pt", "N", "media: RTP payload type of the video (default 96)", NULL, NULL },
 	{ O_APT, 0, "apt", "N", "media: RTP payload type of the audio (default 111)", NULL, NULL },

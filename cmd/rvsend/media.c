@@ -1,6 +1,9 @@
 /* media.c - rvsend media: encode what FFmpeg opens and send it as RTP.
- * With --rtp HOST:PORT and --sdp FILE no server is involved: plain RTP to
- * an address, described by an SDP that ffplay and ffmpeg open. */
+ * With --rtp HOST:PORT and --sdp FILE no server is involved: plain RTP (or
+ * SRTP) to an address, video to PORT and audio to PORT+2 (RTCP to the port
+ * after each), described by an SDP that ffplay, ffmpeg and rvrecv open.
+ * Each input is read on a thread of its own, which packetizes and sends
+ * the media it carries. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -8,11 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
 #include <openssl/rand.h>
+#include <uv.h>
 
 #include "err.h"
 #include "media.h"
@@ -20,83 +23,220 @@
 #include "rvsend.h"
 #include "srtp.h"
 
-struct rtp_out {
-	int fd;
+/* One medium's RTP session to its address: used only by the thread of the
+ * input that carries the medium. */
+struct medium {
+	int video, on;
+	int fd, port;
 	struct sockaddr_storage to, rtcp_to;
 	socklen_t tolen;
 	struct rv_rtp hdr;
-	uint32_t packets, octets;
-	struct rv_srtp *srtp;           /* --srtp: protect what goes out */
+	uint32_t ts_base, last_sr, packets, octets;
+	uint64_t frames;
+	uint16_t picture_id;
+	int h264;
+	struct rv_srtp *srtp;           /* protects what goes out */
+	char key[64];                   /* its key, for a=crypto */
 	uint8_t pkt[RV_RTP_HEADER + RV_RTP_MAX_PAYLOAD + RV_SRTP_MAX_TRAILER];
 };
 
-static int out(struct rtp_out *o, const struct sockaddr_storage *to, uint8_t *p, size_t n)
+struct rtp_run {
+	struct app *a;
+	char host[256];
+	struct medium video, audio;
+	struct rv_media_src *vsrc, *asrc;
+	struct input {
+		struct rtp_run *r;
+		struct rv_media_src *src;
+		uv_thread_t thread;
+		int rc, started;
+	} in[2];
+	int nin;
+	uv_mutex_t mu;                  /* the SDP is written once, by either thread */
+	int sdp_done, sdp_rc;
+};
+
+static int out(struct medium *m, const struct sockaddr_storage *to, uint8_t *p, size_t n)
 {
-	if (o->srtp && rv_srtp_protect(o->srtp, p, &n) < 0)
+	if (m->srtp && rv_srtp_protect(m->srtp, p, &n) < 0)
 		return -EPROTO;
-	if (sendto(o->fd, p, n, 0, (const struct sockaddr *)to, o->tolen) < 0 && errno != ECONNREFUSED)
+	if (sendto(m->fd, p, n, 0, (const struct sockaddr *)to, m->tolen) < 0 && errno != ECONNREFUSED)
 		return -errno;
 	return 0;
 }
 
 static int send_payload(void *ud, const uint8_t *data, size_t len, int last)
 {
-	struct rtp_out *o = ud;
-	o->hdr.marker = last;
-	rv_rtp_header(o->pkt, &o->hdr);
-	memcpy(o->pkt + RV_RTP_HEADER, data, len);
-	int rc = out(o, &o->to, o->pkt, RV_RTP_HEADER + len);
+	struct medium *m = ud;
+	m->hdr.marker = m->video && last;	/* audio: RFC 7587 leaves it clear */
+	rv_rtp_header(m->pkt, &m->hdr);
+	memcpy(m->pkt + RV_RTP_HEADER, data, len);
+	int rc = out(m, &m->to, m->pkt, RV_RTP_HEADER + len);
 	if (rc < 0)
 		return rc;
-	o->hdr.seq++;
-	o->packets++;
-	o->octets += (uint32_t)len;
+	m->hdr.seq++;
+	m->packets++;
+	m->octets += (uint32_t)len;
 	return 0;
 }
 
-/* A sender report now and then lets receivers line up RTP time with wall time. */
-static void sender_report(struct rtp_out *o, uint32_t ts)
+/* A sender report maps the medium's RTP time to wall-clock time: receivers
+ * line audio and video up with it. Both are read now, the RTP time from the
+ * source's clock: a frame may go out early, in a burst of the encoder's. */
+static void sender_report(struct medium *m, const struct rv_media_src *src)
 {
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
-	uint64_t ntp = ((uint64_t)now.tv_sec + 2208988800ull) << 32 |
-		       (uint64_t)((double)now.tv_nsec * 4294967296.0 / 1e9);
-	struct rv_rtcp_sr sr = { o->hdr.ssrc, ntp, ts, o->packets, o->octets };
+	uint32_t now = m->ts_base + rv_media_clock(src, m->video ? 90000 : 48000);
+	struct rv_rtcp_sr sr = { m->hdr.ssrc, rv_ntp_now(), now, m->packets, m->octets };
 	uint8_t buf[64 + RV_SRTP_MAX_TRAILER];
 	int n = rv_rtcp_build_sr(buf, 64, &sr);
 	if (n > 0)
-		out(o, &o->rtcp_to, buf, (size_t)n);
+		out(m, &m->rtcp_to, buf, (size_t)n);
 }
 
-static int write_sdp(struct app *a, struct rv_media_src *src, const char *host, int port, const char *key)
+static int send_frame(struct medium *m, const struct rv_media_src *src, const struct rv_media_frame *f)
 {
+	uint32_t clock = m->video ? 90000 : 48000;
+	m->hdr.ts = m->ts_base + f->ts;
+	/* before the first frame, every keyframe and every second */
+	if (m->frames == 0 || (m->video && f->keyframe) || f->ts - m->last_sr >= clock) {
+		sender_report(m, src);
+		m->last_sr = f->ts;
+	}
+	m->frames++;
+	if (!m->video)	/* RFC 7587: one Opus packet per RTP packet */
+		return f->len > RV_RTP_MAX_PAYLOAD ? 0 : send_payload(m, f->data, f->len, 1);
+	return m->h264 ? rv_h264_packetize(f->data, f->len, RV_RTP_MAX_PAYLOAD, send_payload, m)
+		       : rv_vp8_packetize(f->data, f->len, RV_RTP_MAX_PAYLOAD, m->picture_id++ & 0x7FFF,
+					  send_payload, m);
+}
+
+/* The m= section of medium M. */
+static void sdp_section(FILE *f, const struct rtp_run *r, const struct medium *m)
+{
+	const struct app *a = r->a;
+	int pt = m->hdr.pt;
+	fprintf(f, "m=%s %d RTP/%s %d\r\n", m->video ? "video" : "audio", m->port, m->srtp ? "SAVP" : "AVP", pt);
+	if (m->srtp)	/* RFC 4568, a key per section: what ffmpeg and rvrecv --sdp read */
+		fprintf(f, "a=crypto:1 %s inline:%s\r\n", rv_srtp_suite_name(a->srtp), m->key);
+	if (!m->video) {	/* RFC 7587 */
+		fprintf(f, "a=rtpmap:%d opus/48000/2\r\na=fmtp:%d sprop-stereo=1\r\n", pt, pt);
+		return;
+	}
+	if (m->h264) {
+		fprintf(f, "a=rtpmap:%d H264/90000\r\na=fmtp:%d packetization-mode=1;profile-level-id=42e01f", pt, pt);
+		if (rv_media_sprop(r->vsrc)[0])
+			fprintf(f, ";sprop-parameter-sets=%s", rv_media_sprop(r->vsrc));
+		fprintf(f, "\r\n");
+	} else {
+		fprintf(f, "a=rtpmap:%d VP8/90000\r\n", pt);
+	}
+	int w, h;
+	double fps;
+	rv_media_size(r->vsrc, &w, &h, &fps);
+	fprintf(f, "a=framesize:%d %d-%d\r\na=framerate:%.2f\r\n", pt, w, h, fps);
+}
+
+static int write_sdp(const struct rtp_run *r)
+{
+	const char *path = r->a->sdp;
 	char tmp[4096];
-	snprintf(tmp, sizeof tmp, "%s.tmp", a->sdp);
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
 	FILE *f = fopen(tmp, "w");
 	if (!f)
 		return -errno;
-	int v6 = strchr(host, ':') != NULL;
-	int w, h;
-	double fps;
-	rv_media_size(src, &w, &h, &fps);
-	fprintf(f, "v=0\r\no=- 0 0 IN IP%d %s\r\ns=rvkit\r\nc=IN IP%d %s\r\nt=0 0\r\n", v6 ? 6 : 4, host,
-		v6 ? 6 : 4, host);
-	fprintf(f, "m=video %d RTP/%s %d\r\n", port, key ? "SAVP" : "AVP", a->pt);
-	if (key)	/* RFC 4568: what ffmpeg's sdp demuxer and rvrecv --sdp read */
-		fprintf(f, "a=crypto:1 %s inline:%s\r\n", rv_srtp_suite_name(a->srtp), key);
-	if (!strcmp(rv_media_codec(src), "H264")) {
-		fprintf(f, "a=rtpmap:%d H264/90000\r\na=fmtp:%d packetization-mode=1;profile-level-id=42e01f",
-			a->pt, a->pt);
-		if (rv_media_sprop(src)[0])
-			fprintf(f, ";sprop-parameter-sets=%s", rv_media_sprop(src));
-		fprintf(f, "\r\n");
-	} else {
-		fprintf(f, "a=rtpmap:%d VP8/90000\r\n", a->pt);
-	}
-	fprintf(f, "a=framesize:%d %d-%d\r\na=framerate:%.2f\r\n", a->pt, w, h, fps);
-	if (fclose(f) != 0 || rename(tmp, a->sdp) < 0)
+	int ipv = strchr(r->host, ':') ? 6 : 4;
+	fprintf(f, "v=0\r\no=- 0 0 IN IP%d %s\r\ns=rvkit\r\nc=IN IP%d %s\r\nt=0 0\r\n", ipv, r->host, ipv, r->host);
+	if (r->video.on)
+		sdp_section(f, r, &r->video);
+	if (r->audio.on)
+		sdp_section(f, r, &r->audio);
+	if (fclose(f) != 0 || rename(tmp, path) < 0)
 		return -errno;
 	return 0;
+}
+
+/* Once the first frame of the medium the SDP waits for has come (H.264's
+ * first keyframe tells SPS and PPS): the SDP, then the line saying so. */
+static int sdp_once(struct rtp_run *r)
+{
+	uv_mutex_lock(&r->mu);
+	if (!r->sdp_done) {
+		r->sdp_done = 1;
+		if (r->a->sdp && (r->sdp_rc = write_sdp(r)) < 0)
+			rv_say_error("cannot write --sdp %s: %s", r->a->sdp, strerror(-r->sdp_rc));
+		else
+			rv_say_info("sending %s%s%s to %s", r->video.on ? rv_media_codec(r->vsrc) : "",
+				    r->video.on && r->audio.on ? " and " : "", r->audio.on ? "Opus" : "", r->a->rtp);
+	}
+	int rc = r->sdp_rc;
+	uv_mutex_unlock(&r->mu);
+	return rc;
+}
+
+static void run_input(void *arg)
+{
+	struct input *in = arg;
+	struct rtp_run *r = in->r;
+	struct rv_media_frame f;
+	int rc;
+	while ((rc = rv_media_next(in->src, &f)) == 1) {
+		struct medium *m = f.audio ? &r->audio : &r->video;
+		if (!m->on || in->src != (f.audio ? r->asrc : r->vsrc))
+			continue;	/* a medium taken from the other input */
+		/* the SDP waits for video's first frame (H.264's SPS and PPS), else audio's */
+		if ((!f.audio || !r->video.on) && (rc = sdp_once(r)) < 0)
+			break;
+		if ((rc = send_frame(m, in->src, &f)) < 0) {
+			rv_say_error("sending: %s", strerror(-rc));
+			break;
+		}
+	}
+	in->rc = rc;
+}
+
+/* HOST's address for PORT; the medium's socket, key and RTP state. */
+static int medium_init(struct medium *m, const struct app *a, const char *host, int port, int pt, int video)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM }, *ai = NULL;
+	char ps[16];
+	snprintf(ps, sizeof ps, "%d", port);
+	if (getaddrinfo(host, ps, &hints, &ai) != 0 || !ai) {
+		rv_say_error("cannot resolve %s", host);
+		return RV_EXIT_CONNECT;
+	}
+	memcpy(&m->to, ai->ai_addr, ai->ai_addrlen);
+	m->tolen = ai->ai_addrlen;
+	freeaddrinfo(ai);
+	m->rtcp_to = m->to;
+	uint16_t rtcp = htons((uint16_t)(port + 1));
+	if (m->to.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&m->rtcp_to)->sin6_port = rtcp;
+	else
+		((struct sockaddr_in *)&m->rtcp_to)->sin_port = rtcp;
+	if (a->srtp_set && a->srtp != RV_SRTP_NONE &&
+	    (rv_srtp_new_key(a->srtp, m->key) < 0 || rv_srtp_new(&m->srtp, a->srtp, m->key, 1) < 0)) {
+		rv_say_error("cannot set up SRTP");
+		return RV_EXIT_FAIL;
+	}
+	if ((m->fd = socket(m->to.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+		return RV_EXIT_FAIL;
+	uint8_t rnd[6];
+	RAND_bytes(rnd, sizeof rnd);
+	m->on = 1;
+	m->video = video;
+	m->port = port;
+	m->hdr.pt = (uint8_t)pt;
+	m->hdr.ssrc = (uint32_t)rnd[0] << 24 | (uint32_t)rnd[1] << 16 | (uint32_t)rnd[2] << 8 | rnd[3];
+	m->hdr.seq = (uint16_t)(rnd[4] << 8 | rnd[5]);
+	m->ts_base = m->hdr.ssrc ^ 0x5a5a5a5a;	/* a random start for timestamps */
+	return 0;
+}
+
+static void medium_free(struct medium *m)
+{
+	rv_srtp_free(m->srtp);
+	if (m->on)
+		close(m->fd);
 }
 
 /* Capture devices run at their own pace; everything else is paced to its
@@ -126,108 +266,103 @@ int media_open(struct app *a, int which, int want_video, int want_audio, struct 
 	return rv_media_open(src, &mc, err, errlen);
 }
 
+/* Open the inputs: video from the first that has it, audio likewise. */
+static int open_inputs(struct rtp_run *r)
+{
+	struct app *a = r->a;
+	char err[256];
+	for (int i = 0; i < 2 && a->inputs[i].input; i++) {
+		int want_v = !r->vsrc && a->vcodec != RV_VCODEC_NONE;
+		int want_a = !r->asrc && a->acodec != RV_ACODEC_NONE;
+		if (!want_v && !want_a) {
+			rv_say_error("%s: nothing left to take from it (video and audio come from the first input)",
+				     a->inputs[i].input);
+			return RV_EXIT_USAGE;
+		}
+		struct rv_media_src *src;
+		if (media_open(a, i, want_v, want_a, &src, err, sizeof err) < 0) {
+			rv_say_error("%s", err);
+			return RV_EXIT_FAIL;
+		}
+		r->in[r->nin].r = r;
+		r->in[r->nin++].src = src;
+		if (rv_media_codec(src))
+			r->vsrc = src;
+		if (rv_media_has_audio(src) && !r->asrc)
+			r->asrc = src;
+	}
+	return 0;
+}
+
+static void report(const struct rtp_run *r)
+{
+	const struct medium *v = &r->video, *au = &r->audio;
+	if (v->on)
+		rv_say_info("video: %" PRIu64 " frames, %u packets, %u bytes sent", v->frames, v->packets, v->octets);
+	if (au->on)
+		rv_say_info("audio: %" PRIu64 " frames, %u packets, %u bytes sent", au->frames, au->packets, au->octets);
+	if (!rv_out_json_mode())
+		return;
+	cJSON *j = cJSON_CreateObject();
+	cJSON_AddStringToObject(j, "event", "media");
+	if (v->on)
+		cJSON_AddStringToObject(j, "codec", rv_media_codec(r->vsrc));
+	cJSON_AddNumberToObject(j, "frames", (double)v->frames);
+	cJSON_AddNumberToObject(j, "packets", v->packets);
+	cJSON_AddNumberToObject(j, "bytes", v->octets);
+	cJSON_AddNumberToObject(j, "audio_frames", (double)au->frames);
+	cJSON_AddNumberToObject(j, "audio_packets", au->packets);
+	cJSON_AddNumberToObject(j, "audio_bytes", au->octets);
+	rv_out_obj(j);
+}
+
 int cmd_media(struct app *a)
 {
-	char host[256], err[256];
-	int port = -1;
-	if (rv_parse_hostport(a->rtp, host, sizeof host, &port) < 0 || port <= 0 || port > 65534) {
-		rv_say_error("--rtp takes HOST:PORT (an even port; RTCP goes to the next one)");
+	static struct rtp_run run;
+	struct rtp_run *r = &run;
+	int port = -1, rc = 0;
+	r->a = a;
+	if (rv_parse_hostport(a->rtp, r->host, sizeof r->host, &port) < 0 || port <= 0 || port > 65532) {
+		rv_say_error("--rtp takes HOST:PORT (video to PORT, audio to PORT+2, RTCP to the port after each)");
 		return RV_EXIT_USAGE;
 	}
-	struct rtp_out o = { .fd = -1 };
-	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM }, *ai = NULL;
-	char ps[16];
-	snprintf(ps, sizeof ps, "%d", port);
-	if (getaddrinfo(host, ps, &hints, &ai) != 0 || !ai) {
-		rv_say_error("cannot resolve %s", host);
-		return RV_EXIT_CONNECT;
-	}
-	memcpy(&o.to, ai->ai_addr, ai->ai_addrlen);
-	o.tolen = ai->ai_addrlen;
-	freeaddrinfo(ai);
-	o.rtcp_to = o.to;
-	if (o.to.ss_family == AF_INET6)
-		((struct sockaddr_in6 *)&o.rtcp_to)->sin6_port = htons((uint16_t)(port + 1));
-	else
-		((struct sockaddr_in *)&o.rtcp_to)->sin_port = htons((uint16_t)(port + 1));
-	char key[64] = "";
-	if (a->srtp_set && a->srtp != RV_SRTP_NONE &&
-	    (rv_srtp_new_key(a->srtp, key) < 0 || rv_srtp_new(&o.srtp, a->srtp, key, 1) < 0)) {
-		rv_say_error("cannot set up SRTP");
-		return RV_EXIT_FAIL;
-	}
-	o.fd = socket(o.to.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (o.fd < 0)
-		return RV_EXIT_FAIL;
-
-	struct rv_media_src *src;
-	if (a->inputs[1].input)
-		rv_say_info("--rtp sends the video of the first input only");
-	if (a->vcodec == RV_VCODEC_NONE) {
-		rv_say_error("--rtp sends video: --vcodec none leaves nothing to send");
-		rv_srtp_free(o.srtp);
-		close(o.fd);
+	if (a->vcodec == RV_VCODEC_NONE && a->acodec == RV_ACODEC_NONE) {
+		rv_say_error("--vcodec none and --acodec none leave nothing to send");
 		return RV_EXIT_USAGE;
 	}
-	if (media_open(a, 0, 1, 0, &src, err, sizeof err) < 0) {
-		rv_say_error("%s", err);
-		rv_srtp_free(o.srtp);
-		close(o.fd);
-		return RV_EXIT_FAIL;
+	if ((rc = open_inputs(r)) != 0)
+		goto done;
+	if (!r->vsrc && !r->asrc) {
+		rv_say_error("nothing to send: no video and no audio");
+		rc = RV_EXIT_USAGE;
+		goto done;
 	}
-	uint8_t r[6];
-	RAND_bytes(r, sizeof r);
-	o.hdr.pt = (uint8_t)a->pt;
-	o.hdr.ssrc = (uint32_t)r[0] << 24 | (uint32_t)r[1] << 16 | (uint32_t)r[2] << 8 | r[3];
-	o.hdr.seq = (uint16_t)(r[4] << 8 | r[5]);
-	uint32_t base = o.hdr.ssrc ^ 0x5a5a5a5a;	/* a random start for timestamps */
-
-	struct rv_media_frame f;
-	int rc, frames = 0, sdp_written = 0;
-	uint16_t picture_id = 0;
-	uint32_t last_sr = 0;
-	while ((rc = rv_media_next(src, &f)) == 1) {
-		if (!sdp_written) {	/* once the first frame told us SPS and PPS */
-			if (a->sdp && write_sdp(a, src, host, port, o.srtp ? key : NULL) < 0) {
-				rv_say_error("cannot write --sdp %s: %s", a->sdp, strerror(errno));
-				rc = -1;
-				break;
-			}
-			sdp_written = 1;
-			rv_say_info("sending %s %s to %s", rv_media_codec(src), a->inputs[0].input, a->rtp);
-		}
-		o.hdr.ts = base + f.ts;
-		int n = !strcmp(rv_media_codec(src), "H264")
-			? rv_h264_packetize(f.data, f.len, RV_RTP_MAX_PAYLOAD, send_payload, &o)
-			: rv_vp8_packetize(f.data, f.len, RV_RTP_MAX_PAYLOAD, picture_id++ & 0x7FFF, send_payload, &o);
-		if (n < 0) {
-			rv_say_error("sending: %s", strerror(-n));
-			rc = n;
-			break;
-		}
-		if (f.ts - last_sr >= 90000 || frames == 0) {
-			sender_report(&o, o.hdr.ts);
-			last_sr = f.ts;
-		}
-		frames++;
+	if ((r->vsrc && (rc = medium_init(&r->video, a, r->host, port, a->pt, 1)) != 0) ||
+	    (r->asrc && (rc = medium_init(&r->audio, a, r->host, r->vsrc ? port + 2 : port, a->apt, 0)) != 0))
+		goto done;
+	r->video.h264 = r->vsrc && !strcmp(rv_media_codec(r->vsrc), "H264");
+	uv_mutex_init(&r->mu);
+	for (int i = 1; i < r->nin; i++) {
+		r->in[i].started = uv_thread_create(&r->in[i].thread, run_input, &r->in[i]) == 0;
+		if (!r->in[i].started)
+			r->in[i].rc = -EAGAIN;
 	}
-	if (rc < 0 && rc != -1) {
-		char msg[128];
-		snprintf(msg, sizeof msg, "%d", rc);
-		rv_say_error("media: error %s", msg);
-	}
-	rv_say_info("%d frames, %u packets, %u bytes sent", frames, o.packets, o.octets);
-	if (rv_out_json_mode()) {
-		cJSON *j = cJSON_CreateObject();
-		cJSON_AddStringToObject(j, "event", "media");
-		cJSON_AddStringToObject(j, "codec", rv_media_codec(src));
-		cJSON_AddNumberToObject(j, "frames", frames);
-		cJSON_AddNumberToObject(j, "packets", o.packets);
-		cJSON_AddNumberToObject(j, "bytes", o.octets);
-		rv_out_obj(j);
-	}
-	rv_media_close(src);
-	rv_srtp_free(o.srtp);
-	close(o.fd);
-	return rc < 0 ? RV_EXIT_FAIL : frames ? 0 : RV_EXIT_FAIL;
+	run_input(&r->in[0]);
+	for (int i = 1; i < r->nin; i++)
+		if (r->in[i].started)
+			uv_thread_join(&r->in[i].thread);
+	uv_mutex_destroy(&r->mu);
+	rc = 0;
+	for (int i = 0; i < r->nin; i++)
+		if (r->in[i].rc < 0)
+			rc = RV_EXIT_FAIL;
+	report(r);
+	if (!rc && r->video.frames + r->audio.frames == 0)
+		rc = RV_EXIT_FAIL;
+done:
+	for (int i = 0; i < r->nin; i++)
+		rv_media_close(r->in[i].src);
+	medium_free(&r->video);
+	medium_free(&r->audio);
+	return rc;
 }

@@ -127,28 +127,27 @@ static int on_payload(void *ud, const uint8_t *data, size_t len, int last)
 }
 
 /* A sender report maps the track's RTP time to wall-clock time: the
- * receivers line audio and video up with it. */
-static void sender_report(struct track *k)
+ * receivers line audio and video up with it. Both are read now, the RTP
+ * time from the source's clock: a frame may go out early, in a burst of
+ * the encoder's. */
+static void sender_report(struct track *k, const struct rv_media_src *src)
 {
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
-	uint64_t ntp = ((uint64_t)now.tv_sec + 2208988800ull) << 32 |
-		       (uint64_t)((double)now.tv_nsec * 4294967296.0 / 1e9);
-	struct rv_rtcp_sr sr = { k->hdr.ssrc, ntp, k->hdr.ts, k->packets, k->octets };
+	uint32_t now = k->ts_base + rv_media_clock(src, k->video ? 90000 : 48000);
+	struct rv_rtcp_sr sr = { k->hdr.ssrc, rv_ntp_now(), now, k->packets, k->octets };
 	uint8_t buf[64];
 	int n = rv_rtcp_build_sr(buf, sizeof buf, &sr);
 	if (n > 0)
 		enqueue(k->t, buf, (size_t)n, 0, 0, 0);
 }
 
-static int send_frame(struct track *k, const struct rv_media_frame *f)
+static int send_frame(struct track *k, const struct rv_media_src *src, const struct rv_media_frame *f)
 {
 	uint32_t clock = k->video ? 90000 : 48000;
 	k->hdr.ts = k->ts_base + f->ts;
 	/* before the first frame, every keyframe (a receiver may start there)
 	 * and every second */
 	if (k->frames == 0 || (k->video && f->keyframe) || f->ts - k->last_sr >= clock) {
-		sender_report(k);
+		sender_report(k, src);
 		k->last_sr = f->ts;
 	}
 	k->frames++;
@@ -172,7 +171,7 @@ static void worker(void *arg)
 		struct track *k = f.audio ? &t->audio : &t->video;
 		if ((f.audio && !t->has_audio) || (!f.audio && (!t->has_video || in->src != t->vsrc)))
 			continue;	/* a medium taken from the other input */
-		int n = send_frame(k, &f);
+		int n = send_frame(k, in->src, &f);
 		if (n < 0) {
 			rc = n;
 			break;

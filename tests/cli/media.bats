@@ -17,14 +17,15 @@ receive() {
 		-i "$1" -t "$2" -c copy -y "$3"
 }
 
+# free_even_port [N]: an even port P with P..P+N-1 free (N: 2, or 4 for video and audio)
 free_even_port() {
 	python3 -c "
 import random, socket
-start = random.randrange(20000, 60000, 2)
-for p in list(range(start, 60000, 2)) + list(range(20000, start, 2)):
+start = random.randrange(20000, 60000, 4)
+for p in list(range(start, 60000, 4)) + list(range(20000, start, 4)):
     try:
-        a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); a.bind(('127.0.0.1', p))
-        b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); b.bind(('127.0.0.1', p + 1))
+        s = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(${1:-2})]
+        for i, x in enumerate(s): x.bind(('127.0.0.1', p + i))
         print(p); break
     except OSError: pass"
 }
@@ -77,12 +78,69 @@ wait_sdp() {
 	assert_output '"VP8",true,true'
 }
 
+# streams_of FILE: "codec,start,frames" per stream, video first
+streams_of() {
+	ffprobe -v error -count_frames -show_entries stream=codec_name,start_time,nb_read_frames -of csv=p=0 "$1" | sort -r
+}
+
+@test "rvsend media --rtp: video and audio from two inputs to two ports; ffmpeg records both, plain and SRTP" {
+	for srtp in none aes_cm_128_hmac_sha1_80; do
+		port=$(free_even_port 4)
+		rm -f "$T/av.sdp"
+		spawn tx rvsend --json media -f lavfi -i testsrc2=size=320x240:rate=30 -f lavfi -i sine=frequency=440 \
+			--duration 6 --gop 15 --rtp "127.0.0.1:$port" --sdp "$T/av.sdp" --srtp "$srtp"
+		wait_sdp "$T/av.sdp"
+		grep -q "^m=video $port RTP/" "$T/av.sdp"
+		grep -q "^m=audio $((port + 2)) RTP/" "$T/av.sdp"
+		grep -q '^a=rtpmap:111 opus/48000/2' "$T/av.sdp"
+		# SRTP: a key of its own in each section
+		if [ "$srtp" = none ]; then
+			run grep -c '^a=crypto' "$T/av.sdp"
+			assert_output 0
+		else
+			run bash -c "grep '^a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:' '$T/av.sdp' | sort -u | wc -l"
+			assert_output 2
+		fi
+		run timeout "$(secs 20)" ffmpeg -hide_banner -loglevel error -protocol_whitelist file,udp,rtp,srtp \
+			-i "$T/av.sdp" -t 3 -c copy -y "$T/av.mkv"
+		assert_success
+		mapfile -t got < <(streams_of "$T/av.mkv")
+		IFS=, read -r vcodec _ vframes <<<"${got[1]}"
+		IFS=, read -r acodec _ aframes <<<"${got[0]}"
+		assert_equal "$vcodec" h264
+		assert_equal "$acodec" opus
+		((vframes >= 45)) || fail "$srtp: only $vframes video frames"
+		((aframes >= 100)) || fail "$srtp: only $aframes audio frames"
+		# (only the video: ffmpeg, joining mid-stream, shifts the audio it got
+		# before the audio's first sender report, and its own file can hold two
+		# audio packets of one time; rvrecv --sdp does not)
+		run ffmpeg -v error -i "$T/av.mkv" -map 0:v -f null -
+		assert_output ''
+		wait_exit "$PID_tx" "$(secs 10)"
+		assert_equal "$EXIT" 0
+		run jq -r 'select(.event == "media") | [.codec, .frames, .audio_frames > 290] | @csv' "$T/tx.out"
+		assert_output '"H264",180,true'
+	done
+	# audio alone goes to the port itself
+	port=$(free_even_port)
+	run rvsend media -f lavfi -i sine --duration 1 --rtp "127.0.0.1:$port" --sdp "$T/a.sdp"
+	assert_success
+	run bash -c "grep '^m=' '$T/a.sdp' | tr -d '\\r'"
+	assert_output "m=audio $port RTP/AVP 111"
+}
+
 @test "rvsend media: usage errors and a missing input are clear" {
 	run rvsend media
 	assert_equal "$status" 2
 	assert_output --partial 'media needs -i INPUT'
 	run rvsend media -i x --sdp s.sdp
 	assert_equal "$status" 2
+	run rvsend media -f lavfi -i sine --vcodec none --acodec none --rtp 127.0.0.1:5004
+	assert_equal "$status" 2
+	assert_output --partial 'nothing to send'
+	run rvsend media -f lavfi -i testsrc2 --rtp 127.0.0.1:65534
+	assert_equal "$status" 2
+	assert_output --partial 'audio to PORT+2'
 	run rvsend media -f lavfi -i nosuchfilter --rtp 127.0.0.1:5004
 	assert_equal "$status" 1
 	assert_output --partial 'nosuchfilter'
