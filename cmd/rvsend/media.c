@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include <arpa/inet.h>
-#include <openssl/rand.h>
 #include <uv.h>
 
 #include "err.h"
@@ -22,22 +21,16 @@
 #include "rtp.h"
 #include "rvsend.h"
 #include "srtp.h"
+#include "track.h"
 
-/* One medium's RTP session to its address: used only by the thread of the
- * input that carries the medium. */
+/* One medium's RTP to its address. */
 struct medium {
-	int video, on;
-	int fd, port;
+	struct track k;
+	int on, fd, port;
 	struct sockaddr_storage to, rtcp_to;
 	socklen_t tolen;
-	struct rv_rtp hdr;
-	uint32_t ts_base, last_sr, packets, octets;
-	uint64_t frames;
-	uint16_t picture_id;
-	int h264;
 	struct rv_srtp *srtp;           /* protects what goes out */
 	char key[64];                   /* its key, for a=crypto */
-	uint8_t pkt[RV_RTP_HEADER + RV_RTP_MAX_PAYLOAD + RV_SRTP_MAX_TRAILER];
 };
 
 struct rtp_run {
@@ -56,73 +49,30 @@ struct rtp_run {
 	int sdp_done, sdp_rc;
 };
 
-static int out(struct medium *m, const struct sockaddr_storage *to, uint8_t *p, size_t n)
+static int medium_out(struct track *k, uint8_t *p, size_t n, int rtp)
 {
+	struct medium *m = k->ud;
 	if (m->srtp && rv_srtp_protect(m->srtp, p, &n) < 0)
 		return -EPROTO;
+	const struct sockaddr_storage *to = rtp ? &m->to : &m->rtcp_to;
 	if (sendto(m->fd, p, n, 0, (const struct sockaddr *)to, m->tolen) < 0 && errno != ECONNREFUSED)
 		return -errno;
 	return 0;
-}
-
-static int send_payload(void *ud, const uint8_t *data, size_t len, int last)
-{
-	struct medium *m = ud;
-	m->hdr.marker = m->video && last;	/* audio: RFC 7587 leaves it clear */
-	rv_rtp_header(m->pkt, &m->hdr);
-	memcpy(m->pkt + RV_RTP_HEADER, data, len);
-	int rc = out(m, &m->to, m->pkt, RV_RTP_HEADER + len);
-	if (rc < 0)
-		return rc;
-	m->hdr.seq++;
-	m->packets++;
-	m->octets += (uint32_t)len;
-	return 0;
-}
-
-/* A sender report maps the medium's RTP time to wall-clock time: receivers
- * line audio and video up with it. Both are read now, the RTP time from the
- * source's clock: a frame may go out early, in a burst of the encoder's. */
-static void sender_report(struct medium *m, const struct rv_media_src *src)
-{
-	uint32_t now = m->ts_base + rv_media_clock(src, m->video ? 90000 : 48000);
-	struct rv_rtcp_sr sr = { m->hdr.ssrc, rv_ntp_now(), now, m->packets, m->octets };
-	uint8_t buf[64 + RV_SRTP_MAX_TRAILER];
-	int n = rv_rtcp_build_sr(buf, 64, &sr);
-	if (n > 0)
-		out(m, &m->rtcp_to, buf, (size_t)n);
-}
-
-static int send_frame(struct medium *m, const struct rv_media_src *src, const struct rv_media_frame *f)
-{
-	uint32_t clock = m->video ? 90000 : 48000;
-	m->hdr.ts = m->ts_base + f->ts;
-	/* before the first frame, every keyframe and every second */
-	if (m->frames == 0 || (m->video && f->keyframe) || f->ts - m->last_sr >= clock) {
-		sender_report(m, src);
-		m->last_sr = f->ts;
-	}
-	m->frames++;
-	if (!m->video)	/* RFC 7587: one Opus packet per RTP packet */
-		return f->len > RV_RTP_MAX_PAYLOAD ? 0 : send_payload(m, f->data, f->len, 1);
-	return m->h264 ? rv_h264_packetize(f->data, f->len, RV_RTP_MAX_PAYLOAD, send_payload, m)
-		       : rv_vp8_packetize(f->data, f->len, RV_RTP_MAX_PAYLOAD, m->picture_id++ & 0x7FFF,
-					  send_payload, m);
 }
 
 /* The m= section of medium M. */
 static void sdp_section(FILE *f, const struct rtp_run *r, const struct medium *m)
 {
 	const struct app *a = r->a;
-	int pt = m->hdr.pt;
-	fprintf(f, "m=%s %d RTP/%s %d\r\n", m->video ? "video" : "audio", m->port, m->srtp ? "SAVP" : "AVP", pt);
+	int pt = m->k.hdr.pt;
+	fprintf(f, "m=%s %d RTP/%s %d\r\n", m->k.video ? "video" : "audio", m->port, m->srtp ? "SAVP" : "AVP", pt);
 	if (m->srtp)	/* RFC 4568, a key per section: what ffmpeg and rvrecv --sdp read */
 		fprintf(f, "a=crypto:1 %s inline:%s\r\n", rv_srtp_suite_name(a->srtp), m->key);
-	if (!m->video) {	/* RFC 7587 */
+	if (!m->k.video) {	/* RFC 7587 */
 		fprintf(f, "a=rtpmap:%d opus/48000/2\r\na=fmtp:%d sprop-stereo=1\r\n", pt, pt);
 		return;
 	}
-	if (m->h264) {
+	if (m->k.h264) {
 		fprintf(f, "a=rtpmap:%d H264/90000\r\na=fmtp:%d packetization-mode=1;profile-level-id=42e01f", pt, pt);
 		if (rv_media_sprop(r->vsrc)[0])
 			fprintf(f, ";sprop-parameter-sets=%s", rv_media_sprop(r->vsrc));
@@ -186,7 +136,7 @@ static void run_input(void *arg)
 		/* the SDP waits for video's first frame (H.264's SPS and PPS), else audio's */
 		if ((!f.audio || !r->video.on) && (rc = sdp_once(r)) < 0)
 			break;
-		if ((rc = send_frame(m, in->src, &f)) < 0) {
+		if ((rc = track_frame(&m->k, in->src, &f)) < 0) {
 			rv_say_error("sending: %s", strerror(-rc));
 			break;
 		}
@@ -195,7 +145,8 @@ static void run_input(void *arg)
 }
 
 /* HOST's address for PORT; the medium's socket, key and RTP state. */
-static int medium_init(struct medium *m, const struct app *a, const char *host, int port, int pt, int video)
+static int medium_init(struct medium *m, const struct app *a, const char *host, int port, int pt,
+		       const struct rv_media_src *vsrc)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM }, *ai = NULL;
 	char ps[16];
@@ -220,15 +171,9 @@ static int medium_init(struct medium *m, const struct app *a, const char *host, 
 	}
 	if ((m->fd = socket(m->to.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
 		return RV_EXIT_FAIL;
-	uint8_t rnd[6];
-	RAND_bytes(rnd, sizeof rnd);
 	m->on = 1;
-	m->video = video;
 	m->port = port;
-	m->hdr.pt = (uint8_t)pt;
-	m->hdr.ssrc = (uint32_t)rnd[0] << 24 | (uint32_t)rnd[1] << 16 | (uint32_t)rnd[2] << 8 | rnd[3];
-	m->hdr.seq = (uint16_t)(rnd[4] << 8 | rnd[5]);
-	m->ts_base = m->hdr.ssrc ^ 0x5a5a5a5a;	/* a random start for timestamps */
+	track_init(&m->k, vsrc != NULL, pt, vsrc && !strcmp(rv_media_codec(vsrc), "H264"), medium_out, m);
 	return 0;
 }
 
@@ -296,16 +241,16 @@ static int open_inputs(struct rtp_run *r)
 
 static void report(const struct rtp_run *r)
 {
-	const struct medium *v = &r->video, *au = &r->audio;
-	if (v->on)
+	const struct track *v = &r->video.k, *au = &r->audio.k;
+	if (r->video.on)
 		rv_say_info("video: %" PRIu64 " frames, %u packets, %u bytes sent", v->frames, v->packets, v->octets);
-	if (au->on)
+	if (r->audio.on)
 		rv_say_info("audio: %" PRIu64 " frames, %u packets, %u bytes sent", au->frames, au->packets, au->octets);
 	if (!rv_out_json_mode())
 		return;
 	cJSON *j = cJSON_CreateObject();
 	cJSON_AddStringToObject(j, "event", "media");
-	if (v->on)
+	if (r->video.on)
 		cJSON_AddStringToObject(j, "codec", rv_media_codec(r->vsrc));
 	cJSON_AddNumberToObject(j, "frames", (double)v->frames);
 	cJSON_AddNumberToObject(j, "packets", v->packets);
@@ -337,10 +282,9 @@ int cmd_media(struct app *a)
 		rc = RV_EXIT_USAGE;
 		goto done;
 	}
-	if ((r->vsrc && (rc = medium_init(&r->video, a, r->host, port, a->pt, 1)) != 0) ||
-	    (r->asrc && (rc = medium_init(&r->audio, a, r->host, r->vsrc ? port + 2 : port, a->apt, 0)) != 0))
+	if ((r->vsrc && (rc = medium_init(&r->video, a, r->host, port, a->pt, r->vsrc)) != 0) ||
+	    (r->asrc && (rc = medium_init(&r->audio, a, r->host, r->vsrc ? port + 2 : port, a->apt, NULL)) != 0))
 		goto done;
-	r->video.h264 = r->vsrc && !strcmp(rv_media_codec(r->vsrc), "H264");
 	uv_mutex_init(&r->mu);
 	for (int i = 1; i < r->nin; i++) {
 		r->in[i].started = uv_thread_create(&r->in[i].thread, run_input, &r->in[i]) == 0;
@@ -357,7 +301,7 @@ int cmd_media(struct app *a)
 		if (r->in[i].rc < 0)
 			rc = RV_EXIT_FAIL;
 	report(r);
-	if (!rc && r->video.frames + r->audio.frames == 0)
+	if (!rc && r->video.k.frames + r->audio.k.frames == 0)
 		rc = RV_EXIT_FAIL;
 done:
 	for (int i = 0; i < r->nin; i++)

@@ -15,8 +15,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/rand.h>
-
 #include "err.h"
 #include "log.h"
 #include "media.h"
@@ -24,28 +22,17 @@
 #include "rtp.h"
 #include "rvsend.h"
 #include "srtp.h"
+#include "track.h"
 
 #define QCAP 4096                  /* packets between the threads */
 #define HIST 1024                  /* packets kept for NACK (~1 s at 8 Mb/s) */
-#define PKT_MAX (RV_RTP_HEADER + RV_RTP_MAX_PAYLOAD + RV_SRTP_MAX_TRAILER)
+#define PKT_MAX TRACK_PKT_MAX
 
 struct pkt {
 	uint16_t len, seq;
 	uint8_t rtp;                    /* 0: an RTCP sender report */
 	uint8_t video;                  /* kept for NACK */
 	uint8_t data[PKT_MAX];
-};
-
-/* One medium's RTP state, used only by the worker whose input carries it. */
-struct track {
-	struct tx *t;
-	int video;
-	struct rv_rtp hdr;
-	uint32_t ts_base, packets, octets;
-	uint32_t last_sr;
-	uint16_t picture_id;
-	int h264;
-	uint64_t frames;
 };
 
 /* What one receiver last reported (RTCP RR), by the SSRC it reports as. */
@@ -112,53 +99,11 @@ static void enqueue(struct tx *t, const uint8_t *p, size_t n, int rtp, int video
 	uv_mutex_unlock(&t->mu);
 }
 
-static int on_payload(void *ud, const uint8_t *data, size_t len, int last)
+/* A track's packet: to the loop, through the queue. */
+static int queue_out(struct track *k, uint8_t *p, size_t n, int rtp)
 {
-	struct track *k = ud;
-	uint8_t pkt[PKT_MAX];
-	k->hdr.marker = k->video && last;
-	rv_rtp_header(pkt, &k->hdr);
-	memcpy(pkt + RV_RTP_HEADER, data, len);
-	enqueue(k->t, pkt, RV_RTP_HEADER + len, 1, k->video, k->hdr.seq);
-	k->hdr.seq++;
-	k->packets++;
-	k->octets += (uint32_t)len;
+	enqueue(k->ud, p, n, rtp, k->video, k->hdr.seq);
 	return 0;
-}
-
-/* A sender report maps the track's RTP time to wall-clock time: the
- * receivers line audio and video up with it. Both are read now, the RTP
- * time from the source's clock: a frame may go out early, in a burst of
- * the encoder's. */
-static void sender_report(struct track *k, const struct rv_media_src *src)
-{
-	uint32_t now = k->ts_base + rv_media_clock(src, k->video ? 90000 : 48000);
-	struct rv_rtcp_sr sr = { k->hdr.ssrc, rv_ntp_now(), now, k->packets, k->octets };
-	uint8_t buf[64];
-	int n = rv_rtcp_build_sr(buf, sizeof buf, &sr);
-	if (n > 0)
-		enqueue(k->t, buf, (size_t)n, 0, 0, 0);
-}
-
-static int send_frame(struct track *k, const struct rv_media_src *src, const struct rv_media_frame *f)
-{
-	uint32_t clock = k->video ? 90000 : 48000;
-	k->hdr.ts = k->ts_base + f->ts;
-	/* before the first frame, every keyframe (a receiver may start there)
-	 * and every second */
-	if (k->frames == 0 || (k->video && f->keyframe) || f->ts - k->last_sr >= clock) {
-		sender_report(k, src);
-		k->last_sr = f->ts;
-	}
-	k->frames++;
-	if (!k->video) {	/* RFC 7587: one Opus packet per RTP packet */
-		if (f->len > RV_RTP_MAX_PAYLOAD)
-			return 0;
-		return on_payload(k, f->data, f->len, 1);
-	}
-	return k->h264 ? rv_h264_packetize(f->data, f->len, RV_RTP_MAX_PAYLOAD, on_payload, k)
-		       : rv_vp8_packetize(f->data, f->len, RV_RTP_MAX_PAYLOAD, k->picture_id++ & 0x7FFF,
-					  on_payload, k);
 }
 
 static void worker(void *arg)
@@ -171,7 +116,7 @@ static void worker(void *arg)
 		struct track *k = f.audio ? &t->audio : &t->video;
 		if ((f.audio && !t->has_audio) || (!f.audio && (!t->has_video || in->src != t->vsrc)))
 			continue;	/* a medium taken from the other input */
-		int n = send_frame(k, in->src, &f);
+		int n = track_frame(k, in->src, &f);
 		if (n < 0) {
 			rc = n;
 			break;
@@ -481,21 +426,6 @@ static void finish(struct tx *t, int code)
 }
 
 /* A medium's RTP state: random SSRC, sequence and time origin. */
-static void track_init(struct tx *t, struct track *k, int video, int pt)
-{
-	uint8_t r[6];
-	RAND_bytes(r, sizeof r);
-	k->t = t;
-	k->video = video;
-	k->hdr.pt = (uint8_t)pt;
-	k->hdr.ssrc = (uint32_t)r[0] << 24 | (uint32_t)r[1] << 16 | (uint32_t)r[2] << 8 | r[3];
-	if (!k->hdr.ssrc)
-		k->hdr.ssrc = 1;
-	k->hdr.seq = (uint16_t)(r[4] << 8 | r[5]);
-	k->ts_base = k->hdr.ssrc ^ 0x5a5a5a5a;
-	k->h264 = video && t->codec && !strcmp(t->codec, "H264");
-}
-
 /* Open the inputs: video from the first that has it, audio likewise. */
 static int open_inputs(struct tx *t)
 {
@@ -538,8 +468,8 @@ int cmd_stream(struct app *a)
 	if (!rc && (!t->q || !t->hist))
 		rc = -1;
 	if (!rc) {
-		track_init(t, &t->video, 1, a->pt);
-		track_init(t, &t->audio, 0, a->apt);
+		track_init(&t->video, 1, a->pt, t->codec && !strcmp(t->codec, "H264"), queue_out, t);
+		track_init(&t->audio, 0, a->apt, 0, queue_out, t);
 		if (a->srtp != RV_SRTP_NONE &&
 		    (rv_srtp_new_key(a->srtp, t->key) < 0 || rv_srtp_new(&t->out, a->srtp, t->key, 1) < 0 ||
 		     rv_srtp_new(&t->inb, a->srtp, t->key, 0) < 0)) {
