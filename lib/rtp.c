@@ -141,11 +141,18 @@ static void common(uint8_t *out, int fmt, int type, size_t len, uint32_t sender)
 	put32(out + 4, sender);
 }
 
+#define NTP_UNIX_OFFSET 2208988800ull   /* seconds from 1900 to 1970 */
+
 uint64_t rv_ntp_now(void)
 {
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
-	return ((uint64_t)now.tv_sec + 2208988800ull) << 32 | (uint64_t)((double)now.tv_nsec * 4294967296.0 / 1e9);
+	return ((uint64_t)now.tv_sec + NTP_UNIX_OFFSET) << 32 | (uint64_t)((double)now.tv_nsec * 4294967296.0 / 1e9);
+}
+
+int64_t rv_ntp_unix_us(uint64_t ntp)
+{
+	return (int64_t)((ntp >> 32) - NTP_UNIX_OFFSET) * 1000000 + (int64_t)(((ntp & 0xFFFFFFFFull) * 1000000) >> 32);
 }
 
 int rv_rtcp_build_sr(uint8_t *out, size_t cap, const struct rv_rtcp_sr *sr)

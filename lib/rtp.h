@@ -74,6 +74,8 @@ int rv_rtcp_nack_each(const struct rv_rtcp *c, void (*fn)(void *ud, uint16_t seq
 int rv_rtcp_build_sr(uint8_t *out, size_t cap, const struct rv_rtcp_sr *sr);
 /* rv_ntp_now - the wall clock as an NTP timestamp (32.32), for sender reports. */
 uint64_t rv_ntp_now(void);
+/* rv_ntp_unix_us - an NTP timestamp as microseconds since 1970. */
+int64_t rv_ntp_unix_us(uint64_t ntp);
 /* A receiver report from SENDER with one report block. */
 int rv_rtcp_build_rr(uint8_t *out, size_t cap, uint32_t sender, const struct rv_rtcp_rb *rb);
 int rv_rtcp_build_pli(uint8_t *out, size_t cap, uint32_t sender, uint32_t media);

@@ -1,6 +1,10 @@
-/* media.c - rvrecv media --sdp FILE: receive the plain RTP an SDP
- * describes, put it back in order, rebuild whole frames and write them into
- * a container without re-encoding (Matroska by default; -o - for stdout). */
+/* media.c - rvrecv media --sdp FILE: receive the plain RTP or SRTP an SDP
+ * describes (an m=video section with H.264 or VP8, an m=audio section with
+ * Opus, or both), put it back in order, rebuild whole frames and write
+ * them into a container without re-encoding (Matroska by default; -o -
+ * for stdout). The two tracks are lined up by the first RTCP sender report
+ * of each (on port+1), or until both came, by when their first packets
+ * arrived. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -9,31 +13,30 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <arpa/inet.h>
 #include <cJSON.h>
 
 #include "err.h"
 #include "media.h"
 #include "rtp.h"
+#include "rtpin.h"
 #include "rvrecv.h"
 #include "sdp.h"
-#include "jitter.h"
-#include "srtp.h"
 
 #define HOLD_MS 100                /* how long a gap is waited for */
 
+enum { LINEUP_NONE, LINEUP_ARRIVAL, LINEUP_REPORTS };
+
 struct rx {
-	struct jitter jb;
-	uint32_t last_ts;
-	int64_t ext_ts;                 /* RTP time, unwrapped */
-	int have_ts;
+	int has_video, has_audio;
+	struct rtpin vi, au;
 	struct rv_depack dp;
-	uint64_t frames, keyframes, unauth;
 	struct rv_media_sink *sink;
-	long max_frames;
+	uint64_t frames, keyframes, aframes;
+	int lineup;                     /* how audio is placed against the video */
 	int sink_err;
 };
 
@@ -50,25 +53,29 @@ static double mono_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+static void write_frame(struct rx *x, int track, const uint8_t *f, size_t len, int64_t t_us, int key)
+{
+	int rc = rv_media_sink_write(x->sink, track, f, len, t_us, key);
+	if (rc < 0) {
+		x->sink_err = rc;
+	} else if (track == 0) {
+		x->frames++;
+		x->keyframes += key != 0;
+	} else {
+		x->aframes++;
+	}
+}
+
+/* A video frame: the video is the timeline, from its first packet on. */
 static void on_frame(void *ud, const uint8_t *f, size_t len, uint32_t ts, int key)
 {
 	struct rx *x = ud;
-	if (x->sink_err)
-		return;
-	x->ext_ts = x->have_ts ? x->ext_ts + (int32_t)(ts - x->last_ts) : 0;
-	x->last_ts = ts;
-	x->have_ts = 1;
-	int rc = rv_media_sink_write(x->sink, 0, f, len, x->ext_ts * 100 / 9, key);
-	if (rc < 0) {
-		x->sink_err = rc;
-		return;
-	}
-	x->frames++;
-	x->keyframes += key != 0;
+	if (!x->sink_err)
+		write_frame(x, 0, f, len, rtpclock_arrival_us(&x->vi.clk, rtpclock_ext(&x->vi.clk, ts)), key);
 }
 
-/* A packet in sequence order, to the depacketizer. */
-static void on_packet(void *ud, const uint8_t *p, size_t n)
+/* A video packet in sequence order, to the depacketizer. */
+static void on_video(void *ud, const uint8_t *p, size_t n)
 {
 	struct rx *x = ud;
 	struct rv_rtp r;
@@ -76,137 +83,243 @@ static void on_packet(void *ud, const uint8_t *p, size_t n)
 		rv_depack_push(&x->dp, &r);
 }
 
-int cmd_media(struct app *a)
+/* Where audio at EXT goes: by the sender reports once both came, else by
+ * the first packets' arrival; said once, and again when that changes. */
+static int64_t audio_us(struct rx *x, int64_t ext)
+{
+	int64_t arrival = rtpclock_arrival_us(&x->au.clk, ext), t;
+	if (!x->has_video)
+		return arrival;
+	int how = rtpclock_report_us(&x->vi.clk, &x->au.clk, ext, &t) == 0 ? LINEUP_REPORTS : LINEUP_ARRIVAL;
+	if (how != x->lineup && how == LINEUP_ARRIVAL)
+		rv_say_debug("lining up audio with video by their first packets' arrival (no RTCP sender reports yet)");
+	else if (how != x->lineup)
+		rv_say_debug("lining up audio with video by their RTCP sender reports (%+.1f ms from arrival)",
+			     (double)(t - arrival) / 1000);
+	x->lineup = how;
+	return how == LINEUP_REPORTS ? t : arrival;
+}
+
+/* An Opus packet in sequence order: one frame of the audio track. */
+static void on_audio(void *ud, const uint8_t *p, size_t n)
+{
+	struct rx *x = ud;
+	struct rv_rtp r;
+	if (x->sink_err || rv_rtp_parse(p, n, &r) < 0 || !r.payload_len)
+		return;
+	int64_t t = audio_us(x, rtpclock_ext(&x->au.clk, r.ts));
+	write_frame(x, 1, r.payload, r.payload_len, t, 1);
+}
+
+static int read_sdp(const char *path, struct rv_sdp *sdp)
 {
 	char err[256], text[16384];
-	struct rv_sdp sdp;
-	int fd = open(a->sdp, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	ssize_t n = fd < 0 ? -1 : read(fd, text, sizeof text);
 	if (fd >= 0)
 		close(fd);
 	if (n < 0) {
-		rv_say_error("cannot read --sdp %s: %s", a->sdp, strerror(errno));
-		return RV_EXIT_USAGE;
+		rv_say_error("cannot read --sdp %s: %s", path, strerror(errno));
+		return -1;
 	}
-	if (rv_sdp_parse(text, (size_t)n, &sdp, err, sizeof err) < 0) {
-		rv_say_error("%s: %s", a->sdp, err);
-		return RV_EXIT_USAGE;
+	if (rv_sdp_parse(text, (size_t)n, sdp, err, sizeof err) < 0) {
+		rv_say_error("%s: %s", path, err);
+		return -1;
 	}
-	struct rv_srtp *srtp = NULL;
-	if (sdp.has_crypto) {
-		int suite = rv_srtp_suite(sdp.crypto_suite);
-		if (!suite || rv_srtp_new(&srtp, suite, sdp.crypto_key, 0) < 0) {
-			rv_say_error("%s: unusable a=crypto (%s; AES_CM_128_HMAC_SHA1_80 and AEAD_AES_128_GCM work)",
-				     a->sdp, sdp.crypto_suite[0] ? sdp.crypto_suite : "no suite");
-			return RV_EXIT_USAGE;
+	return 0;
+}
+
+/* The sections we take: 0, or -1 with the reason said. */
+static int choose(const char *path, const struct rv_sdp *sdp, struct rx *x, int *depack)
+{
+	x->has_video = rv_sdp_has_video(sdp);
+	*depack = !strcmp(sdp->codec, "H264") ? RV_DEPACK_H264 : !strcmp(sdp->codec, "VP8") ? RV_DEPACK_VP8 : 0;
+	if (x->has_video && !*depack) {
+		rv_say_error("%s: %s video is not supported (H264, VP8)", path, sdp->codec);
+		return -1;
+	}
+	if (!x->has_video && sdp->port)
+		rv_say_info("%s: m=video has no a=rtpmap for payload type %d: no video", path, sdp->pt);
+	const struct rv_sdp_audio *au = &sdp->audio;
+	x->has_audio = rv_sdp_has_audio(sdp) && !strcasecmp(au->codec, "opus") && au->clock == 48000;
+	if (x->has_audio || !au->port)
+		return 0;
+	if (!x->has_video) {
+		rv_say_error("%s: %s/%d audio is not supported (opus/48000), and there is no video", path,
+			     au->codec[0] ? au->codec : "?", au->clock);
+		return -1;
+	}
+	rv_say_info("%s: %s audio is not supported (opus/48000): video only", path, au->codec[0] ? au->codec : "?");
+	return 0;
+}
+
+/* Sockets, keys and jitter buffers of the sections taken. */
+static int open_tracks(const struct rv_sdp *sdp, struct rx *x)
+{
+	char err[256];
+	int rc = 0;
+	if (x->has_video) {
+		struct rtpin_conf c = { "video", sdp->addr, sdp->v6, sdp->port, 90000,
+					sdp->has_crypto ? sdp->crypto_suite : NULL, sdp->crypto_key, HOLD_MS,
+					on_video, x };
+		rc = rtpin_open(&x->vi, &c, err, sizeof err);
+	}
+	if (rc == 0 && x->has_audio) {
+		const struct rv_sdp_audio *au = &sdp->audio;
+		struct rtpin_conf c = { "audio", au->addr, au->v6, au->port, 48000,
+					au->has_crypto ? au->crypto_suite : NULL, au->crypto_key, HOLD_MS,
+					on_audio, x };
+		rc = rtpin_open(&x->au, &c, err, sizeof err);
+	}
+	if (rc < 0)
+		rv_say_error("%s", err);
+	return rc;
+}
+
+static int open_sink(struct app *a, const struct rv_sdp *sdp, struct rx *x)
+{
+	char err[256];
+	struct rv_media_track vt = { sdp->codec, sdp->width, sdp->height, 0 };
+	struct rv_media_track at = { "opus", 0, 0, sdp->audio.channels == 1 ? 1 : 2 };
+	if (rv_media_sink_open(&x->sink, a->output, a->mformat, x->has_video ? &vt : NULL,
+			       x->has_audio ? &at : NULL, err, sizeof err) < 0) {
+		rv_say_error("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Wait for packets (at most 50 ms), take them, hand on what is due. */
+static void step(struct rx *x, double *first)
+{
+	struct pollfd pf[4];
+	int n = 0;
+	if (x->has_video)
+		n += rtpin_pollfds(&x->vi, pf + n);
+	if (x->has_audio)
+		n += rtpin_pollfds(&x->au, pf + n);
+	if (poll(pf, (nfds_t)n, 50) > 0) {
+		double now = mono_ms();
+		int got = x->has_video ? rtpin_read(&x->vi, now) : 0;
+		got += x->has_audio ? rtpin_read(&x->au, now) : 0;
+		if (got && !*first)
+			*first = now;
+	}
+	if (x->has_video)
+		jitter_tick(&x->vi.jb, mono_ms());
+	if (x->has_audio)
+		jitter_tick(&x->au.jb, mono_ms());
+}
+
+/* Until a signal, --duration, --timeout, --frames or a write error. */
+static int run(struct app *a, struct rx *x)
+{
+	double start = mono_ms(), first = 0;
+	while (!stop_signal) {
+		double now = mono_ms();
+		if (a->duration > 0 && first && now - first >= a->duration * 1000)
+			return 0;
+		if (a->timeout > 0 && now - start >= a->timeout * 1000)
+			return x->frames + x->aframes ? 0 : RV_EXIT_TIMEOUT;
+		if (a->frames > 0 && (long)(x->has_video ? x->frames : x->aframes) >= a->frames)
+			return 0;
+		if (x->sink_err) {
+			rv_say_error("writing %s failed: %s", a->output, rv_strerror(x->sink_err));
+			return RV_EXIT_FAIL;
 		}
+		step(x, &first);
 	}
-	int codec = !strcmp(sdp.codec, "H264") ? RV_DEPACK_H264 : !strcmp(sdp.codec, "VP8") ? RV_DEPACK_VP8 : 0;
-	if (!codec) {
-		rv_say_error("%s: %s video is not supported (H264, VP8)", a->sdp, sdp.codec);
-		return RV_EXIT_USAGE;
-	}
-	/* listen where the SDP says: its address when it is ours, else any */
-	struct sockaddr_storage ss = { 0 };
-	socklen_t sl;
-	if (sdp.v6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)sdp.port);
-		if (inet_pton(AF_INET6, sdp.addr, &s6->sin6_addr) != 1 || !IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr))
-			s6->sin6_addr = in6addr_any;
-		sl = sizeof *s6;
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((uint16_t)sdp.port);
-		if (inet_pton(AF_INET, sdp.addr, &s4->sin_addr) != 1 || (ntohl(s4->sin_addr.s_addr) >> 24) != 127)
-			s4->sin_addr.s_addr = htonl(INADDR_ANY);
-		sl = sizeof *s4;
-	}
-	int sock = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	int big = 4 << 20;
-	setsockopt(sock, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
-	if (sock < 0 || bind(sock, (struct sockaddr *)&ss, sl) < 0) {
-		rv_say_error("cannot listen on %s port %d: %s", sdp.addr, sdp.port, strerror(errno));
-		if (sock >= 0)
-			close(sock);
-		return RV_EXIT_FAIL;
-	}
-	static struct rx x;
-	x.max_frames = a->frames;
-	int jrc = jitter_init(&x.jb, HOLD_MS, on_packet, &x);
-	struct rv_media_track vt = { sdp.codec, sdp.width, sdp.height, 0 };
-	if (jrc < 0 || rv_media_sink_open(&x.sink, a->output, a->mformat, &vt, NULL, err, sizeof err) < 0) {
-		rv_say_error("%s", jrc < 0 ? "out of memory" : err);
-		close(sock);
-		return RV_EXIT_FAIL;
-	}
-	rv_depack_init(&x.dp, codec, 16u << 20, on_frame, &x);
+	return 0;
+}
+
+static void summary(struct app *a, const struct rv_sdp *sdp, struct rx *x)
+{
+	const struct jitter *v = &x->vi.jb, *au = &x->au.jb;
+	if (x->has_video)
+		rv_say_info("%" PRIu64 " packets (%" PRIu64 " lost, %" PRIu64 " late), %" PRIu64 " frames (%" PRIu64
+			    " keyframes, %" PRIu64 " dropped incomplete)", v->packets, v->lost, v->late, x->frames,
+			    x->keyframes, x->dp.dropped);
+	if (x->has_audio)
+		rv_say_info("audio: %" PRIu64 " packets (%" PRIu64 " lost, %" PRIu64 " late), %" PRIu64 " frames",
+			    au->packets, au->lost, au->late, x->aframes);
+	uint64_t unauth = x->vi.unauth + x->au.unauth;
+	if (unauth)
+		rv_say_info("%" PRIu64 " packets failed SRTP authentication", unauth);
+	if (!a->co.json || !strcmp(a->output, "-"))
+		return;
+	cJSON *j = cJSON_CreateObject();
+	cJSON_AddStringToObject(j, "event", "media");
+	if (x->has_video)
+		cJSON_AddStringToObject(j, "codec", sdp->codec);
+	cJSON_AddNumberToObject(j, "packets", (double)v->packets);
+	cJSON_AddNumberToObject(j, "lost", (double)v->lost);
+	cJSON_AddNumberToObject(j, "frames", (double)x->frames);
+	cJSON_AddNumberToObject(j, "keyframes", (double)x->keyframes);
+	cJSON_AddNumberToObject(j, "dropped", (double)x->dp.dropped);
+	if (x->has_audio)
+		cJSON_AddStringToObject(j, "audio", "opus");
+	cJSON_AddNumberToObject(j, "audio_packets", (double)au->packets);
+	cJSON_AddNumberToObject(j, "audio_frames", (double)x->aframes);
+	cJSON_AddNumberToObject(j, "audio_lost", (double)au->lost);
+	rv_out_obj(j);
+}
+
+/* Hand on what the jitter buffers hold, then finish the file. */
+static int finish(struct rx *x, int rc)
+{
+	if (x->has_video && !x->sink_err)
+		jitter_tick(&x->vi.jb, mono_ms() + 1e6);
+	if (x->has_audio && !x->sink_err)
+		jitter_tick(&x->au.jb, mono_ms() + 1e6);
+	if (rv_media_sink_close(x->sink) < 0 && !rc)
+		rc = RV_EXIT_FAIL;
+	x->sink = NULL;
+	return rc;
+}
+
+static void describe(const struct app *a, const struct rv_sdp *sdp, const struct rx *x)
+{
+	char v[96] = "", au[96] = "";
+	if (x->has_video)
+		snprintf(v, sizeof v, "%s on %s port %d", sdp->codec, sdp->addr, sdp->port);
+	if (x->has_audio)
+		snprintf(au, sizeof au, "Opus on %s port %d", sdp->audio.addr, sdp->audio.port);
+	rv_say_info("receiving %s%s%s into %s", v, v[0] && au[0] ? " and " : "", au, a->output);
+}
+
+/* Receive and record, once the tracks and the file are open. */
+static int record(struct app *a, const struct rv_sdp *sdp, struct rx *x, int depack)
+{
+	if (x->has_video)
+		rv_depack_init(&x->dp, depack, 16u << 20, on_frame, x);
 	struct sigaction sa = { .sa_handler = on_stop };
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	rv_say_info("receiving %s on %s port %d into %s", sdp.codec, sdp.addr, sdp.port, a->output);
+	describe(a, sdp, x);
+	int rc = finish(x, run(a, x));
+	summary(a, sdp, x);
+	if (x->has_video)
+		rv_depack_free(&x->dp);
+	return rc;
+}
 
-	double start = mono_ms(), first = 0;
-	int rc = 0;
-	uint8_t pkt[2048];
-	while (!stop_signal) {
-		double now = mono_ms();
-		if (a->duration > 0 && first && now - first >= a->duration * 1000)
-			break;
-		if (a->timeout > 0 && now - start >= a->timeout * 1000) {
-			if (!x.frames)
-				rc = RV_EXIT_TIMEOUT;
-			break;
-		}
-		if (x.max_frames > 0 && (long)x.frames >= x.max_frames)
-			break;
-		if (x.sink_err) {
-			rv_say_error("writing %s failed", a->output);
-			rc = RV_EXIT_FAIL;
-			break;
-		}
-		struct pollfd pf = { sock, POLLIN, 0 };
-		if (poll(&pf, 1, 50) > 0) {
-			ssize_t r;
-			while ((r = recv(sock, pkt, sizeof pkt, MSG_DONTWAIT)) > 0) {
-				if (!first)
-					first = now;
-				size_t len = (size_t)r;
-				if (rv_rtp_is_rtcp(pkt, len))
-					continue;
-				if (srtp && rv_srtp_unprotect(srtp, pkt, &len) < 0) {
-					x.unauth++;
-					continue;
-				}
-				jitter_push(&x.jb, pkt, len, mono_ms());
-			}
-		}
-		jitter_tick(&x.jb, mono_ms());
-	}
-	rv_depack_free(&x.dp);
-	if (rv_media_sink_close(x.sink) < 0 && !rc)
+int cmd_media(struct app *a)
+{
+	static struct rx x;
+	struct rv_sdp sdp;
+	int depack, rc;
+	if (read_sdp(a->sdp, &sdp) < 0 || choose(a->sdp, &sdp, &x, &depack) < 0)
+		return RV_EXIT_USAGE;
+	x.vi.rtp_fd = x.vi.rtcp_fd = x.au.rtp_fd = x.au.rtcp_fd = -1;	/* nothing to close yet */
+	int orc = open_tracks(&sdp, &x);
+	if (orc < 0)
+		rc = orc == RV_EPROTO ? RV_EXIT_USAGE : RV_EXIT_FAIL;
+	else if (open_sink(a, &sdp, &x) < 0)
 		rc = RV_EXIT_FAIL;
-	close(sock);
-	rv_say_info("%" PRIu64 " packets (%" PRIu64 " lost, %" PRIu64 " late), %" PRIu64 " frames (%" PRIu64
-		    " keyframes, %" PRIu64 " dropped incomplete)", x.jb.packets, x.jb.lost, x.jb.late, x.frames, x.keyframes,
-		    x.dp.dropped);
-	if (a->co.json && strcmp(a->output, "-")) {
-		cJSON *j = cJSON_CreateObject();
-		cJSON_AddStringToObject(j, "event", "media");
-		cJSON_AddStringToObject(j, "codec", sdp.codec);
-		cJSON_AddNumberToObject(j, "packets", (double)x.jb.packets);
-		cJSON_AddNumberToObject(j, "lost", (double)x.jb.lost);
-		cJSON_AddNumberToObject(j, "frames", (double)x.frames);
-		cJSON_AddNumberToObject(j, "keyframes", (double)x.keyframes);
-		cJSON_AddNumberToObject(j, "dropped", (double)x.dp.dropped);
-		rv_out_obj(j);
-	}
-	jitter_free(&x.jb);
-	rv_srtp_free(srtp);
-	if (x.unauth)
-		rv_say_info("%" PRIu64 " packets failed SRTP authentication", x.unauth);
+	else
+		rc = record(a, &sdp, &x, depack);
+	rtpin_close(&x.vi);
+	rtpin_close(&x.au);
 	return rc;
 }

@@ -422,8 +422,7 @@ static void sender_report(struct wstream *s, const uint8_t *p, size_t n)
 			continue;	/* the first report places the track; later ones would jitter it */
 		m->have_sr = 1;
 		m->sr_rtp = sr.rtp_ts;
-		m->sr_us = (int64_t)((sr.ntp >> 32) - 2208988800ull) * 1000000 +
-			   (int64_t)(((sr.ntp & 0xFFFFFFFFull) * 1000000) >> 32);
+		m->sr_us = rv_ntp_unix_us(sr.ntp);
 	}
 }
 

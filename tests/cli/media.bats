@@ -167,6 +167,31 @@ streams_of() {
 	((frames >= 60)) || fail "only $frames frames in the recording"
 }
 
+@test "rvrecv media --sdp: rvsend's video and audio (SRTP, a key each) recorded in step" {
+	port=$(free_even_port 4)
+	spawn tx rvsend media -f lavfi -i testsrc2=size=320x240:rate=30 -f lavfi -i sine=frequency=440 \
+		--duration 8 --gop 15 --rtp "127.0.0.1:$port" --sdp "$T/av.sdp" --srtp aead_aes_128_gcm
+	wait_sdp "$T/av.sdp"
+	timeout "$(secs 20)" rvrecv -v --json media --sdp "$T/av.sdp" -o "$T/av.mkv" --duration 4 \
+		>"$T/rx.json" 2>"$T/rx.err" || fail "rvrecv failed: $(cat "$T/rx.err")"
+	run jq -r 'select(.event == "media") | [.codec, .lost, .audio_lost, (.frames >= 90), (.audio_frames >= 150)] | @csv' \
+		"$T/rx.json"
+	assert_output '"H264",0,0,true,true'
+	# the tracks lined up by rvsend's sender reports, which came with the first frames
+	grep -q 'by their RTCP sender reports' "$T/rx.err" || fail "no line-up by sender reports: $(cat "$T/rx.err")"
+	mapfile -t got < <(streams_of "$T/av.mkv")
+	IFS=, read -r vcodec vstart vframes <<<"${got[1]}"
+	IFS=, read -r acodec astart aframes <<<"${got[0]}"
+	assert_equal "$vcodec" h264
+	assert_equal "$acodec" opus
+	((vframes >= 90)) || fail "only $vframes video frames"
+	((aframes >= 150)) || fail "only $aframes audio frames"
+	awk -v v="$vstart" -v a="$astart" 'BEGIN { d = a - v; exit !(d > -0.05 && d < 0.05) }' ||
+		fail "audio starts at $astart s, video at $vstart s"
+	run ffmpeg -v error -i "$T/av.mkv" -f null -
+	assert_output ''
+}
+
 @test "rvrecv media: after kill -9 the Matroska file plays up to about its last second" {
 	port=$(free_even_port)
 	spawn tx rvsend media -f lavfi -i testsrc2=size=320x240:rate=30 --duration 10 --gop 15 \
