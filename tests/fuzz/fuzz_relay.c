@@ -6,7 +6,7 @@
  * and RTCP over UDP from a set of addresses or framed on TCP. It runs on a
  * real struct server and rv_router; what media.c needs from server.c and
  * proto.c is copied here as it is there, and nothing is sent: this file's
- * uv_udp_try_send and udp.c's queue take the place of the real sends and
+ * udp_send_now and udp_queue take the place of udp.c's real sends and
  * check what they are given.
  *
  * The input: a byte of settings, then records of an op byte and its
@@ -158,15 +158,12 @@ static void on_event(void *ud, struct rv_client *to, enum rv_event_type type, co
 	conn_send_json(c, h);
 }
 
-/* libuv's, replaced: nothing leaves the process. A relayed packet goes only
- * to a registered address; anything else is a STUN answer. */
-int uv_udp_try_send(uv_udp_t *handle, const uv_buf_t bufs[], unsigned int nbufs, const struct sockaddr *addr)
+/* A datagram the relay sends, checked: a relayed packet goes only to a
+ * registered address; anything else is a STUN answer. */
+static void check_send(const uint8_t *p, size_t n, const struct sockaddr *addr)
 {
-	if (handle != &srv.udp || nbufs != 1 || !addr ||
-	    (addr->sa_family != AF_INET && addr->sa_family != AF_INET6))
+	if (!addr || (addr->sa_family != AF_INET && addr->sa_family != AF_INET6))
 		abort();
-	const uint8_t *p = (const uint8_t *)bufs[0].base;
-	size_t n = bufs[0].len;
 	uint8_t *copy = malloc(n + 1);
 	if (!copy)
 		abort();
@@ -184,7 +181,16 @@ int uv_udp_try_send(uv_udp_t *handle, const uv_buf_t bufs[], unsigned int nbufs,
 		    (m.cls != RV_STUN_SUCCESS && m.cls != RV_STUN_ERROR))
 			abort();
 	}
-	return udp_fail ? UV_EAGAIN : (int)n;
+}
+
+/* udp.c's, replaced: nothing leaves the process; a send may fail. */
+void udp_send_now(struct server *s, const void *p, size_t n, const struct sockaddr *to)
+{
+	if (s != &srv)
+		abort();
+	check_send(p, n, to);
+	if (udp_fail)
+		srv.media.n.drops++;
 }
 
 /* udp.c's batch, checked the same way at once: relayed RTP goes only to a
@@ -194,8 +200,7 @@ void udp_queue(struct server *s, const void *dest, const struct sockaddr *to, so
 {
 	if (s != &srv || !dest || tolen > sizeof(struct sockaddr_in6))
 		abort();
-	uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
-	uv_udp_try_send(&srv.udp, &b, 1, to);
+	check_send(p, n, to);
 	char key[64];
 	addr_key(to, key);
 	if (rv_map_get(srv.media.by_addr, key) != dest)
