@@ -253,6 +253,26 @@ EOF
 	decodes "$T/voice.mka"
 }
 
+@test "relay: media from a pipe (ffmpeg -c copy -f nut - | rvsend media -i -), encoded again and recorded" {
+	ffmpeg -v error -f lavfi -i testsrc2=size=320x240:rate=30 -f lavfi -i sine -t 4 -c:v libx264 -g 30 \
+		-c:a libopus "$T/in.mkv"
+	start_server
+	spawn rx rvrecv -n rx -g show media -o "$T/rx.mkv"
+	wait_for_line "$T/rx.err" 'taking media over UDP' 5
+	run timeout "$(secs 30)" bash -c "ffmpeg -v error -i '$T/in.mkv' -c copy -f nut - | rvsend -n cam -g show media -i -"
+	assert_success
+	wait_exit "$PID_rx" 10
+	assert_equal "$EXIT" 0
+	IFS=, read -r codec w h frames < <(probe "$T/rx.mkv")
+	assert_equal "$codec" h264
+	assert_equal "$w" 320
+	((frames >= 115)) || fail "only $frames of 120 frames"
+	IFS=, read -r acodec _ aframes < <(audio_of "$T/rx.mkv")
+	assert_equal "$acodec" opus
+	((aframes >= 190)) || fail "only $aframes of 200 audio frames"
+	decodes "$T/rx.mkv"
+}
+
 @test "relay: a receiver that stops reading (TCP) loses packets; the others lose nothing" {
 	start_server --max-queue 64K
 	spawn slow python3 "$BATS_TEST_DIRNAME/rvclient.py" --port "$SERVER_PORT" --rcvbuf 4096 --timeout 20 \
