@@ -155,6 +155,14 @@ int64_t rv_ntp_unix_us(uint64_t ntp)
 	return (int64_t)((ntp >> 32) - NTP_UNIX_OFFSET) * 1000000 + (int64_t)(((ntp & 0xFFFFFFFFull) * 1000000) >> 32);
 }
 
+double rv_rtcp_rtt_ms(uint32_t now, uint32_t lsr, uint32_t dlsr)
+{
+	if (!lsr)
+		return -1;
+	int32_t d = (int32_t)(now - lsr - dlsr);	/* 16.16 seconds, modulo 2^32 */
+	return d <= 0 ? 0.0 : (double)d * 1000.0 / 65536.0;
+}
+
 int rv_rtcp_build_sr(uint8_t *out, size_t cap, const struct rv_rtcp_sr *sr)
 {
 	if (cap < 28)

@@ -76,6 +76,13 @@ int rv_rtcp_build_sr(uint8_t *out, size_t cap, const struct rv_rtcp_sr *sr);
 uint64_t rv_ntp_now(void);
 /* rv_ntp_unix_us - an NTP timestamp as microseconds since 1970. */
 int64_t rv_ntp_unix_us(uint64_t ntp);
+/* rv_rtcp_rtt_ms - the round trip in milliseconds that a report block
+ * with LSR and DLSR gives when it arrives at NOW (the middle 32 bits of
+ * an NTP timestamp, as rv_ntp_now() >> 16): NOW - LSR - DLSR in 16.16
+ * seconds (RFC 3550 6.4.1). Clock granularity and the receiver's rounding
+ * of DLSR can make that slightly negative; it is clamped to 0 rather than
+ * wrapping to 65536 s. -1 when LSR is 0 (no sender report seen yet). */
+double rv_rtcp_rtt_ms(uint32_t now, uint32_t lsr, uint32_t dlsr);
 /* A receiver report from SENDER with one report block. */
 int rv_rtcp_build_rr(uint8_t *out, size_t cap, uint32_t sender, const struct rv_rtcp_rb *rb);
 int rv_rtcp_build_pli(uint8_t *out, size_t cap, uint32_t sender, uint32_t media);

@@ -250,13 +250,8 @@ static void got_report(struct tx *t, const struct rv_rtcp *c)
 		if (!r)
 			continue;
 		r->lost[which] = rb.lost;
-		if (rb.lsr) {
-			struct timespec now;
-			clock_gettime(CLOCK_REALTIME, &now);
-			uint32_t mid = (uint32_t)(((uint64_t)now.tv_sec + 2208988800ull) << 16) |
-				       (uint32_t)((double)now.tv_nsec * 65536.0 / 1e9);
-			r->rtt_ms = (double)(uint32_t)(mid - rb.lsr - rb.dlsr) * 1000.0 / 65536.0;
-		}
+		if (rb.lsr)
+			r->rtt_ms = rv_rtcp_rtt_ms((uint32_t)(rv_ntp_now() >> 16), rb.lsr, rb.dlsr);
 	}
 }
 

@@ -224,10 +224,27 @@ static void receiver_report(void **state)
 	assert_int_equal(got.lost, 0x7FFFFF);
 }
 
+/* RFC 3550 6.4.1: A - LSR - DLSR in 16.16 seconds, never negative. */
+static void round_trip(void **state)
+{
+	(void)state;
+	/* the RFC's example: A 0xb710:8000, LSR 0xb705:2000, DLSR 5.25 s -> 6.125 s */
+	assert_true(rv_rtcp_rtt_ms(0xb7108000u, 0xb7052000u, 0x00054000u) == 6125.0);
+	assert_true(rv_rtcp_rtt_ms(0x00010000u, 0x00008000u, 0) == 500.0);
+	/* loopback: DLSR rounded up past A - LSR by a few units: 0, not 65536 s */
+	assert_true(rv_rtcp_rtt_ms(0x12340010u, 0x12340000u, 0x14) == 0.0);
+	assert_true(rv_rtcp_rtt_ms(0x12340000u, 0x12340000u, 1) == 0.0);
+	assert_true(rv_rtcp_rtt_ms(0x12340000u, 0x12340000u, 0) == 0.0);
+	/* across the 16-bit seconds wrap */
+	assert_true(rv_rtcp_rtt_ms(0x00000100u, 0xFFFFFF00u, 0) == 7.8125);	/* 0x200 units */
+	assert_true(rv_rtcp_rtt_ms(0x1000, 0, 0) == -1.0);	/* no sender report yet */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(receiver_report),
+		cmocka_unit_test(round_trip),
 		cmocka_unit_test(rtp_header),
 		cmocka_unit_test(rtcp),
 		cmocka_unit_test(h264_roundtrip),
