@@ -8,13 +8,22 @@
 #include "media.h"
 #include "rtp.h"
 
+#define RV_SINK_MAX_REORDER 16     /* H.264's largest picture buffer */
+
 struct rv_media_sink {
 	AVFormatContext *oc;
 	AVStream *st[2];              /* video, audio (either may be NULL) */
 	AVPacket *pkt;
 	int h264, started;
 	int64_t base_us;              /* the first video keyframe's time */
-	int64_t last_pts[2];
+	int64_t last_pts[2];          /* audio: the last pts */
+	/* Video decode times from presentation times, as FFmpeg's demuxers
+	 * derive them when a stream (RTP) carries only the latter: the REORDER+1
+	 * largest pts seen so far, sorted; each frame's dts is the smallest
+	 * once its pts is in (libavformat's pts_buffer). */
+	int reorder;
+	int64_t ptsbuf[RV_SINK_MAX_REORDER + 1];
+	int64_t last_dts;
 };
 
 /* SPS and PPS, as Annex-B, for the stream's extradata. */
@@ -127,6 +136,70 @@ static void learn_size(struct rv_media_sink *k, const uint8_t *p, size_t n)
 	AV(avcodec_free_context)(&cc);
 }
 
+/* How many frames H.264 may show later than it decodes them (B-frames):
+ * what FFmpeg's decoder learns from the SPS (num_reorder_frames) when it
+ * decodes the first keyframe. 0 when it cannot say. */
+static int reorder_depth(const uint8_t *p, size_t n)
+{
+	AVCodecContext *cc = AV(avcodec_alloc_context3)(AV(avcodec_find_decoder)(AV_CODEC_ID_H264));
+	AVPacket *pkt = AV(av_packet_alloc)();
+	int depth = 0;
+	if (cc && pkt && n < INT32_MAX) {
+		cc->thread_count = 1;
+		if (AV(avcodec_open2)(cc, NULL, NULL) >= 0 && AV(av_new_packet)(pkt, (int)n) >= 0) {
+			memcpy(pkt->data, p, n);
+			AV(avcodec_send_packet)(cc, pkt);
+			depth = cc->has_b_frames;
+			/* no bitstream restriction in the SPS: B-frames are possible
+			 * beyond Baseline; room for the common two (more is learnt) */
+			if (!depth && cc->profile != FF_PROFILE_H264_BASELINE &&
+			    cc->profile != FF_PROFILE_H264_CONSTRAINED_BASELINE)
+				depth = 2;
+		}
+	}
+	AV(av_packet_free)(&pkt);
+	AV(avcodec_free_context)(&cc);
+	return depth < 0 ? 0 : depth > RV_SINK_MAX_REORDER ? RV_SINK_MAX_REORDER : depth;
+}
+
+static void sort_ts(int64_t *b, int n)
+{
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 && b[j - 1] > b[j]; j--) {
+			int64_t t = b[j];
+			b[j] = b[j - 1];
+			b[j - 1] = t;
+		}
+}
+
+/* The decode time of the next video frame (they come in decode order),
+ * shown at PTS. */
+static int64_t next_dts(struct rv_media_sink *k, int64_t pts)
+{
+	int64_t *b = k->ptsbuf;
+	int n = k->reorder + 1;
+	if (k->last_dts == INT64_MIN) {	/* the first: the REORDER before it a unit apart */
+		for (int i = 0; i < n; i++)
+			b[i] = pts - (n - 1 - i);
+	} else if (pts > b[0]) {
+		b[0] = pts;	/* replaces the last decode time */
+		sort_ts(b, n);
+	}
+	int64_t dts = b[0];
+	if (k->last_dts != INT64_MIN && dts <= k->last_dts) {
+		/* deeper reordering than the SPS said, or it said nothing: this
+		 * frame shows a little late, and the ones after it have room */
+		dts = b[0] = k->last_dts + 1;
+		if (n <= RV_SINK_MAX_REORDER) {
+			b[n++] = dts + 1;
+			k->reorder++;
+		}
+		sort_ts(b, n);
+	}
+	k->last_dts = dts;
+	return dts;
+}
+
 /* The header goes out with the first keyframe, once H.264's SPS and PPS are known. */
 static int sink_start(struct rv_media_sink *k, const uint8_t *data, size_t len)
 {
@@ -137,6 +210,8 @@ static int sink_start(struct rv_media_sink *k, const uint8_t *data, size_t len)
 		size_t n = annexb_params(data, len, params, sizeof params);
 		if (n)
 			set_extradata(k->st[0]->codecpar, params, n);
+		k->reorder = reorder_depth(data, len);
+		k->st[0]->codecpar->video_delay = k->reorder;
 	}
 	AVDictionary *o = NULL;
 	if (!strcmp(k->oc->oformat->name, "matroska") || !strcmp(k->oc->oformat->name, "webm")) {
@@ -171,19 +246,27 @@ int rv_media_sink_write(struct rv_media_sink *k, int track, const uint8_t *data,
 			return rc;
 		k->base_us = t_us;
 		k->last_pts[0] = k->last_pts[1] = -1;
+		k->last_dts = INT64_MIN;
 	}
 	if (t_us < k->base_us)
 		return 0;	/* audio from before the first keyframe */
 	AVStream *st = k->st[track];
-	int64_t pts = AV(av_rescale_q)(t_us - k->base_us, (AVRational){ 1, 1000000 }, st->time_base);
-	if (pts <= k->last_pts[track])
-		pts = k->last_pts[track] + 1;	/* strictly increasing for the muxer */
-	k->last_pts[track] = pts;
+	int64_t pts = AV(av_rescale_q)(t_us - k->base_us, (AVRational){ 1, 1000000 }, st->time_base), dts;
+	if (track == 0) {	/* frames come in decode order, each with its presentation time */
+		dts = next_dts(k, pts);
+		if (pts < dts)
+			pts = dts;
+	} else {
+		if (pts <= k->last_pts[track])
+			pts = k->last_pts[track] + 1;	/* strictly increasing for the muxer */
+		k->last_pts[track] = dts = pts;
+	}
 	AV(av_packet_unref)(k->pkt);
 	if (AV(av_new_packet)(k->pkt, (int)len) < 0)
 		return -ENOMEM;
 	memcpy(k->pkt->data, data, len);
-	k->pkt->pts = k->pkt->dts = pts;
+	k->pkt->pts = pts;
+	k->pkt->dts = dts;
 	k->pkt->stream_index = st->index;
 	if (key || track == 1)
 		k->pkt->flags |= AV_PKT_FLAG_KEY;

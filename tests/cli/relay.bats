@@ -253,6 +253,37 @@ EOF
 	decodes "$T/voice.mka"
 }
 
+# pts_ms FILE: its video packets' presentation times in file (decode) order,
+# in milliseconds from the first
+pts_ms() {
+	ffprobe -v error -select_streams v -show_entries packet=pts_time -of csv=p=0 "$1" |
+		awk 'NR == 1 { t0 = $1 } { printf "%.0f\n", ($1 - t0) * 1000 }'
+}
+
+@test "relay: H.264 with B-frames sent as it is (--vcodec copy) keeps the input's presentation times and order" {
+	ffmpeg -v error -f lavfi -i testsrc2=size=320x240:rate=30 -t 4 -c:v libx264 -bf 2 -g 30 -y "$T/bf.mp4"
+	pts_ms "$T/bf.mp4" >"$T/in.pts"
+	# decode order differs from presentation order: a B-frame shows before the P-frame before it
+	awk 'NR > 1 && $1 < prev { found = 1 } { prev = $1 } END { exit !found }' "$T/in.pts" ||
+		fail "the input has no B-frames"
+	start_server
+	spawn rx rvrecv -n rx media -o "$T/bf.mkv"
+	wait_for_line "$T/rx.err" 'taking media over UDP' 5
+	spawn cam rvsend -n cam -t rx media -i "$T/bf.mp4" --vcodec copy --re
+	wait_exit "$PID_cam" 20
+	assert_equal "$EXIT" 0
+	wait_exit "$PID_rx" 10
+	assert_equal "$EXIT" 0
+	pts_ms "$T/bf.mkv" >"$T/out.pts"
+	n=$(wc -l <"$T/out.pts")
+	((n >= 90)) || fail "only $n of 120 frames"
+	# the recording starts at a keyframe: from there, the same times in the same order
+	steps() { awk 'NR > 1 { printf "%d,", $1 - prev } { prev = $1 }' "$1"; }
+	[[ ",$(steps "$T/in.pts")" == *",$(steps "$T/out.pts")"* ]] ||
+		fail "recorded $(paste -sd' ' "$T/out.pts"), sent $(paste -sd' ' "$T/in.pts")"
+	decodes "$T/bf.mkv"
+}
+
 @test "relay: media from a pipe (ffmpeg -c copy -f nut - | rvsend media -i -), encoded again and recorded" {
 	ffmpeg -v error -f lavfi -i testsrc2=size=320x240:rate=30 -f lavfi -i sine -t 4 -c:v libx264 -g 30 \
 		-c:a libopus "$T/in.mkv"
