@@ -143,6 +143,20 @@ $output"
 	done
 }
 
+# A roff escape that went through a shell or a script unescaped ("\\fR"
+# became a form feed and "R") renders as stray text such as "JWTR)P"; an
+# escape left in the text renders literally. Neither warns under --warnings.
+@test "man pages hold no control characters and render no stray font escapes" {
+	command -v man >/dev/null || skip "man is not installed (apt-get install man-db groff-base)"
+	for p in "$ROOT"/man/*.[1-8]; do
+		run env LC_ALL=C grep -n $'[\x01-\x08\x0b-\x1f\x7f]' "$p"
+		[ -z "$output" ] || fail "$(basename "$p"): control characters in the source: $output"
+		run -0 env MANWIDTH=80 man -l "$p"
+		run env LC_ALL=C grep -nE $'[\x01-\x08\x0b-\x1f\x7f]|\\\\f[BIRP(]|R\\)P' <<<"$output"
+		[ -z "$output" ] || fail "$(basename "$p") renders font escape artefacts: $output"
+	done
+}
+
 @test "bash completions parse and complete" {
 	for t in "${TOOLS[@]}"; do
 		run bash -n "$ROOT/completions/$t.bash"
