@@ -73,10 +73,15 @@ int jwt_check(struct sig *g, const char *token, const char *room, const char **w
 	if (n < 0)
 		return RV_EDENIED;
 	buf[n] = 0;
+	/* a header that is not a JSON object is no JWT at all: malformed, not
+	 * a question of the algorithm */
 	cJSON *hdr = cJSON_Parse((char *)buf);
+	int isobj = cJSON_IsObject(hdr);
 	const char *alg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(hdr, "alg"));
 	int hs256 = alg && !strcmp(alg, "HS256");
 	cJSON_Delete(hdr);
+	if (!isobj)
+		return RV_EDENIED;
 	if (!hs256) {
 		*why = "token algorithm must be HS256";
 		return RV_EDENIED;
@@ -88,6 +93,7 @@ int jwt_check(struct sig *g, const char *token, const char *room, const char **w
 		*why = "bad token signature";
 		return RV_EDENIED;
 	}
+	*why = "malformed token";
 	n = b64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), buf, sizeof buf - 1);
 	if (n < 0)
 		return RV_EDENIED;
@@ -96,7 +102,9 @@ int jwt_check(struct sig *g, const char *token, const char *room, const char **w
 	cJSON *exp = cJSON_GetObjectItemCaseSensitive(claims, "exp");
 	const char *r = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(claims, "room"));
 	int rc = 0;
-	if (!cJSON_IsNumber(exp) || exp->valuedouble < (double)time(NULL)) {
+	if (!cJSON_IsObject(claims)) {
+		rc = RV_EDENIED;	/* malformed */
+	} else if (!cJSON_IsNumber(exp) || exp->valuedouble < (double)time(NULL)) {
 		*why = "token expired (or no exp claim)";
 		rc = RV_EDENIED;
 	} else if (!r || (strcmp(r, room) != 0 && strcmp(r, "*") != 0)) {

@@ -397,6 +397,10 @@ void peer_message(struct conn *c, const char *text, size_t len)
 	}
 	cJSON *m = cJSON_ParseWithLength(text, len);
 	const char *type = m ? jstr(m, "type") : NULL;
+	if (!m) {	/* cut short or not JSON at all: say so, as rv-signal(7) does */
+		send_error(c, "bad-request", "invalid JSON", NULL);
+		return;
+	}
 	if (!cJSON_IsObject(m) || !type || !*type) {
 		send_error(c, "bad-request", "each message is a JSON object with a string \"type\"", NULL);
 		cJSON_Delete(m);

@@ -310,13 +310,16 @@ jwt() {
 	jwt "{\"room\":\"r1\"}" >"$T/noexp.jwt"
 	jwt "{\"room\":\"r1\",\"exp\":$exp}" "$JWT_SECRET" '{"alg":"none"}' >"$T/none.jwt"
 	echo 'not.a.jwt.at.all' >"$T/garbage.jwt"
+	echo 'not.a.jwt' >"$T/threeparts.jwt"                  # three parts, but no JSON in them
+	jwt 'not json' >"$T/claims.jwt"                         # signed, but its claims are no JSON object
 
 	client ok "$WS" --room r1 --name ok --token-file "$T/ok.jwt"
 	wait_json ok '.type == "state" and .room == "r1"'
 	client star "$TCP" --room r1 --name star --token-file "$T/star.jwt"
 	wait_json star '.type == "state" and .room == "r1"'
 
-	for t in wrong:"not for this room" expired:expired badsig:signature noexp:expired none:HS256 garbage:malformed; do
+	for t in wrong:"not for this room" expired:expired badsig:signature noexp:expired none:HS256 garbage:malformed \
+		threeparts:malformed claims:malformed; do
 		name=${t%%:*} why=${t#*:}
 		oneshot "$name" "$WS" --room r1 --name "$name" --token-file "$T/$name.jwt"
 		[ "$EXIT" = 4 ] || fail "$name: exit $EXIT, wanted 4"
@@ -327,7 +330,7 @@ jwt() {
 	wait_json missing '.code == "denied" and (.message | contains("token is required"))'
 	[ "$(njson ok '.type == "joined"')" -eq 1 ]
 	run curl -sf "$HTTP/stats"
-	[ "$(jq .denied <<<"$output")" -eq 7 ]
+	[ "$(jq .denied <<<"$output")" -eq 9 ]
 }
 
 @test "rvsignal: --on-join: exit 0 admits; otherwise the join is denied with the hook's stdout" {
@@ -475,8 +478,13 @@ EOF
 	client a "$WS"
 	client b "$TCP"
 	for n in a b; do
-		to "$n" '{nope' '[1,2,3]' '"just a string"' '42' '{"type":7}' '{"type":""}' '{"no":"type"}'
-		count_lines "$T/$n.out" '"bad-request"' 7 5
+		to "$n" '{nope' '[1,2,3]' '"just a string"' '42' '{"type":7}' '{"type":""}' '{"no":"type"}' \
+			'{"type":"chat","room":"r1","text":"cut sh'
+		count_lines "$T/$n.out" '"bad-request"' 8 5
+		# what does not parse says so, as rv-signal(7) documents; the rest asks for an object with a type
+		run jq -r 'select(.code == "bad-request") | .message' "$T/$n.out"
+		assert_equal "$(grep -cx 'invalid JSON' <<<"$output")" 2
+		assert_equal "$(grep -c 'JSON object with a string "type"' <<<"$output")" 6
 		to "$n" '{"type":"ping"}'
 		wait_json "$n" '.type == "pong"'
 		alive "$(eval echo "\$PID_$n")"
