@@ -21,6 +21,7 @@ complete -c rvsignal -l rate -x -d 'serve: messages per second per connection, b
 complete -c rvsignal -l max-message -x -d 'serve: largest message (default 64K)'
 complete -c rvsignal -l max-queue -x -d 'serve: output queue per connection before a slow peer is dropped (default 1M)'
 complete -c rvsignal -l resume-window -x -d 'serve: seconds a lost peer may resume its session (default 30)'
+complete -c rvsignal -l max-resumable -x -d 'serve: sessions kept for a resume per client address (default 16)'
 complete -c rvsignal -l room -x -d 'connect: join ROOM'
 complete -c rvsignal -l name -x -d 'connect: the name to join with'
 complete -c rvsignal -l token-file -r -F -d 'connect: the join token (JWT) in FILE'

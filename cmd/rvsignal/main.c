@@ -13,7 +13,7 @@ enum {
 	O_LISTEN = 1, O_PORT, O_PORT_FILE, O_BROKER_PORT, O_TLS_CERT, O_TLS_KEY, O_ICE,
 	O_TURN_SECRET, O_TURN_TTL, O_MAX_PEERS, O_TOKEN_SECRET, O_ON_JOIN, O_HANGUP, O_PING,
 	O_IDLE, O_RATE, O_MAX_MESSAGE, O_MAX_QUEUE, O_RESUME, O_ROOM, O_NAME, O_TOKEN_FILE,
-	O_CA, O_INSECURE, O_TIMEOUT,
+	O_CA, O_INSECURE, O_TIMEOUT, O_MAX_RESUMABLE,
 };
 
 static const struct rv_opt opts[] = {
@@ -36,6 +36,7 @@ static const struct rv_opt opts[] = {
 	{ O_MAX_MESSAGE, 0, "max-message", "BYTES", "serve: largest message (default 64K)", NULL, NULL },
 	{ O_MAX_QUEUE, 0, "max-queue", "BYTES", "serve: output queue per connection before a slow peer is dropped (default 1M)", NULL, NULL },
 	{ O_RESUME, 0, "resume-window", "S", "serve: seconds a lost peer may resume its session (default 30)", NULL, NULL },
+	{ O_MAX_RESUMABLE, 0, "max-resumable", "N", "serve: sessions kept for a resume per client address (default 16)", NULL, NULL },
 	{ O_ROOM, 0, "room", "ROOM", "connect: join ROOM", NULL, NULL },
 	{ O_NAME, 0, "name", "NAME", "connect: the name to join with", NULL, NULL },
 	{ O_TOKEN_FILE, 0, "token-file", "FILE", "connect: the join token (JWT) in FILE", "file", NULL },
@@ -127,6 +128,10 @@ static const char *on_opt(void *ud, int key, const char *arg)
 			return "expected a size of at least 64K";
 		break;
 	case O_RESUME: return secs(arg, &c->resume_window, 1);
+	case O_MAX_RESUMABLE:
+		if (rv_parse_size(arg, &c->max_resumable) < 0)
+			return "expected a number";
+		break;
 	case O_ROOM: a->connect.room = arg; break;
 	case O_NAME: a->connect.name = arg; break;
 	case O_TOKEN_FILE: a->connect.token_file = arg; break;
@@ -153,7 +158,7 @@ int main(int argc, char **argv)
 		.conf = {
 			.listen = "0.0.0.0", .port = 8443, .broker_port = -1, .turn_ttl = 86400,
 			.ping = 20, .idle_timeout = 60, .rate = 50, .max_message = 64 << 10,
-			.max_queue = 1 << 20, .resume_window = 30, .verbosity = 1,
+			.max_queue = 1 << 20, .resume_window = 30, .max_resumable = 16, .verbosity = 1,
 		},
 		.connect = { .timeout = 10 },
 	};

@@ -151,8 +151,60 @@ static int room_add(struct sig *g, struct room *r, struct peer *p)
 	return 0;
 }
 
+/* ---- sessions kept for a resume ----
+ * Only a peer that is in a room when its connection drops is kept: a
+ * connection that only said hello has nothing to come back to. Per client
+ * address at most --max-resumable are kept; one more ends the oldest. */
+
+static void unkeep(struct sig *g, struct peer *p)
+{
+	struct addr_kept *k = p->kept;
+	if (!k)
+		return;
+	*(p->kprev ? &p->kprev->knext : &k->head) = p->knext;
+	*(p->knext ? &p->knext->kprev : &k->tail) = p->kprev;
+	p->kept = NULL;
+	p->kprev = p->knext = NULL;
+	g->nkept--;
+	if (--k->n == 0) {
+		rv_map_del(&g->kept, k->addr);
+		free(k);
+	}
+}
+
+static void peer_gone(struct sig *g, struct peer *p);
+
+/* Keep detached P for a resume; 0, or -1 when it cannot be kept. */
+static int keep(struct sig *g, struct peer *p)
+{
+	struct addr_kept *k = rv_map_get(&g->kept, p->addr);
+	if (!k) {
+		if (!(k = calloc(1, sizeof *k)))
+			return -1;
+		snprintf(k->addr, sizeof k->addr, "%s", p->addr);
+		if (rv_map_put(&g->kept, k->addr, k) < 0) {
+			free(k);
+			return -1;
+		}
+	}
+	p->kept = k;
+	p->kprev = k->tail;
+	*(k->tail ? &k->tail->knext : &k->head) = p;
+	k->tail = p;
+	k->n++;
+	g->nkept++;
+	if (k->n > g->conf.max_resumable) {
+		struct peer *old = k->head;
+		rv_debug("%s: more than %zu sessions kept for a resume: %s ends", p->addr,
+			 g->conf.max_resumable, old->id);
+		peer_gone(g, old);	/* unkeeps it (K may go with it) */
+	}
+	return 0;
+}
+
 static void peer_gone(struct sig *g, struct peer *p)
 {
+	unkeep(g, p);
 	while (p->nrooms)
 		room_remove(g, p->rooms[p->nrooms - 1], p);
 	sig_event(g, "disconnect", p->id, NULL);
@@ -221,6 +273,8 @@ static void resume(struct conn *c, struct peer *p)
 		send_error(old, "replaced", "another connection resumed this session", NULL);
 		conn_close(old, "replaced");
 	}
+	unkeep(g, p);
+	snprintf(p->addr, sizeof p->addr, "%s", c->addr);
 	p->conn = c;
 	c->peer = p;
 	g->n.resumes++;
@@ -248,6 +302,7 @@ void peer_hello(struct conn *c, const char *token)
 	}
 	p->conn = c;
 	c->peer = p;
+	snprintf(p->addr, sizeof p->addr, "%s", c->addr);
 	welcome(c, 0);
 	sig_event(g, "connect", p->id, NULL);
 }
@@ -260,7 +315,7 @@ void peer_detach(struct conn *c)
 		return;
 	p->conn = NULL;
 	p->detached_at = uv_now(c->sig->loop);
-	if (c->sig->conf.resume_window <= 0)
+	if (c->sig->conf.resume_window <= 0 || p->nrooms == 0 || keep(c->sig, p) < 0)
 		peer_gone(c->sig, p);
 }
 
@@ -277,6 +332,7 @@ void peers_sweep(struct sig *g, uint64_t now)
 void peers_free(struct sig *g)
 {
 	peers_sweep(g, UINT64_MAX);
+	rv_map_free(&g->kept);
 	rv_map_free(&g->peers);
 	rv_map_free(&g->resumes);
 	rv_map_free(&g->rooms);

@@ -149,6 +149,7 @@ static cJSON *stats_obj(struct sig *g)
 	cJSON_AddNumberToObject(o, "connections", (double)g->nconns);
 	cJSON_AddNumberToObject(o, "peers", (double)g->peers.count);
 	cJSON_AddNumberToObject(o, "rooms", (double)g->rooms.count);
+	cJSON_AddNumberToObject(o, "resumable", (double)g->nkept);
 	cJSON_AddNumberToObject(o, "connects", (double)g->n.connects);
 	cJSON_AddNumberToObject(o, "joins", (double)g->n.joins);
 	cJSON_AddNumberToObject(o, "messages", (double)g->n.messages);
@@ -173,7 +174,7 @@ static void metrics(struct conn *c)
 		if (!cJSON_IsNumber(it) || !strcmp(it->string, "port") || !strcmp(it->string, "broker_port"))
 			continue;
 		int gauge = !strcmp(it->string, "connections") || !strcmp(it->string, "peers") ||
-			    !strcmp(it->string, "rooms");
+			    !strcmp(it->string, "rooms") || !strcmp(it->string, "resumable");
 		rv_buf_printf(&b, "# TYPE rvsignal_%s%s %s\nrvsignal_%s%s %.0f\n", it->string,
 			      gauge ? "" : "_total", gauge ? "gauge" : "counter", it->string,
 			      gauge ? "" : "_total", it->valuedouble);
@@ -387,6 +388,21 @@ static void conn_read(struct rv_stream *s, const uint8_t *data, size_t len)
 	}
 }
 
+/* The client's IP address (no port) into C->addr: sessions kept for a
+ * resume are counted per address. */
+static void client_addr(struct conn *c)
+{
+	struct sockaddr_storage ss;
+	int len = sizeof ss;
+	snprintf(c->addr, sizeof c->addr, "?");
+	if (uv_tcp_getpeername(&c->s.tcp, (struct sockaddr *)&ss, &len) < 0)
+		return;
+	if (ss.ss_family == AF_INET6)
+		uv_ip6_name((struct sockaddr_in6 *)&ss, c->addr, sizeof c->addr);
+	else if (ss.ss_family == AF_INET)
+		uv_ip4_name((struct sockaddr_in *)&ss, c->addr, sizeof c->addr);
+}
+
 static void accept_conn(uv_stream_t *server, int broker)
 {
 	struct sig *g = server->data;
@@ -413,6 +429,7 @@ static void accept_conn(uv_stream_t *server, int broker)
 		rv_stream_close(&c->s, 0);
 		return;
 	}
+	client_addr(c);
 	/* On a plain broker the server speaks first. With TLS it waits for a
 	 * ClientHello; the sweep greets a plain client that stays silent. */
 	if (broker && !g->tls) {

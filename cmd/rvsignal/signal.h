@@ -30,6 +30,7 @@ struct sig_conf {
 	const char *on_join;
 	int hangup_close;
 	double ping, idle_timeout, resume_window;
+	size_t max_resumable;         /* detached sessions kept per client address */
 	double rate;                  /* messages per second per connection */
 	size_t max_message, max_queue;
 	int json, verbosity;
@@ -54,6 +55,7 @@ struct conn {
 	double tokens;                /* rate limit bucket */
 	uint64_t tokens_at;
 	struct hook *hook;            /* an --on-join hook running for it */
+	char addr[48];                /* the client's IP address, as text */
 	uint8_t closing, tls_seen, pinged;
 };
 
@@ -73,6 +75,17 @@ struct peer {
 	char **missed;                /* messages while detached, in order */
 	size_t nmissed;
 	uint64_t detached_at;
+	char addr[48];                /* the client address of its last connection */
+	struct addr_kept *kept;       /* while detached and kept for a resume */
+	struct peer *kprev, *knext;   /* in kept's list, oldest first */
+};
+
+/* The sessions kept for a resume that were last connected from one address,
+ * oldest first: at most --max-resumable of them. */
+struct addr_kept {
+	char addr[48];                /* the map key */
+	struct peer *head, *tail;
+	size_t n;
 };
 
 struct sig {
@@ -88,6 +101,8 @@ struct sig {
 	struct rv_map peers;          /* by id */
 	struct rv_map resumes;        /* by resume token */
 	struct rv_map rooms;          /* by name */
+	struct rv_map kept;           /* struct addr_kept by client address */
+	size_t nkept;                 /* sessions kept for a resume, in all */
 	char turn_secret[512], token_secret[512];
 	size_t turn_secret_len, token_secret_len;
 	int bound_port, bound_broker;

@@ -454,6 +454,72 @@ EOF
 	[ "$(njson alice '.type == "left"')" -eq 0 ]
 }
 
+# broker_hello: open a raw broker connection on fd BFD and read its welcome
+# into BLINE (bash /dev/tcp: no process per connection).
+broker_hello() {
+	exec {BFD}<>"/dev/tcp/127.0.0.1/$BROKER_PORT" || return 1
+	IFS= read -r -t "$(secs 5)" -u "$BFD" BLINE || { echo "# no welcome on the broker" >&2; return 1; }
+	[[ $BLINE == '{"type":"welcome"'* ]] || { echo "# not a welcome: $BLINE" >&2; return 1; }
+}
+
+@test "rvsignal: connections that only said hello leave no resumable session; kept sessions are capped per address" {
+	start_sig --resume-window 60 --max-resumable 3
+	# 200 drive-by connections (welcome, then gone), and a few over WebSocket
+	for i in $(seq 200); do
+		broker_hello
+		exec {BFD}>&-
+	done
+	for i in 1 2 3; do
+		client drive$i "$WS"
+		close_input drive$i
+		wait_exit "$(eval echo "\$PID_drive$i")" 5
+	done
+	deadline=$((SECONDS + $(secs 10)))
+	until [ "$(curl -sf "$HTTP/stats" | jq .connections)" = 1 ] || ((SECONDS > deadline)); do sleep 0.1; done
+	run curl -sf "$HTTP/stats"
+	assert_equal "$(jq -c '[.connects, .connections, .peers, .resumable]' <<<"$output")" '[203,1,0,0]'
+
+	# six peers from 127.0.0.1 join a room, then lose their connections:
+	# three are kept for the window, the three oldest end (alice sees them leave)
+	peer alice r1
+	declare -A tok fdof
+	for i in 1 2 3 4 5 6; do
+		broker_hello
+		id=$(jq -r .id <<<"$BLINE")
+		tok[$id]=$(jq -r .resume <<<"$BLINE")
+		printf '{"type":"join","room":"r1","name":"d%d"}\n' "$i" >&"$BFD"
+		IFS= read -r -t "$(secs 5)" -u "$BFD" BLINE
+		[ "$(jq -r .type <<<"$BLINE")" = state ] || fail "d$i: $BLINE"
+		fdof[$id]=$BFD
+	done
+	wait_json alice '.type == "joined" and .peer.name == "d6"'
+	for id in "${!fdof[@]}"; do
+		fd=${fdof[$id]}
+		exec {fd}>&-
+	done
+	count_lines "$T/alice.out" '"type":"left"' 3 5
+	sleep 0.3
+	[ "$(njson alice '.type == "left"')" -eq 3 ] || fail "$(njson alice '.type == "left"') left, wanted 3"
+	run curl -sf "$HTTP/stats"
+	assert_equal "$(jq -c '[.peers, .resumable]' <<<"$output")" '[4,3]'
+	run curl -sf "$HTTP/metrics"
+	assert_line 'rvsignal_resumable 3'
+	# a kept one resumes; an ended one gets a fresh session
+	gone=$(jq -r 'select(.type == "left") | .peer.id' "$T/alice.out" | head -1)
+	kept=""
+	for id in "${!tok[@]}"; do
+		jq -e --arg id "$id" 'select(.type == "left" and .peer.id == $id)' "$T/alice.out" >/dev/null || kept=$id
+	done
+	client back "$WS?resume=${tok[$kept]}"
+	run jq -c 'select(.type == "welcome") | [.id, .resumed]' "$T/back.out"
+	assert_output "[\"$kept\",true]"
+	client late "$WS?resume=${tok[$gone]}"
+	run jq -r 'select(.type == "welcome") | .resumed // false' "$T/late.out"
+	assert_output false
+	run curl -sf "$HTTP/stats"
+	assert_equal "$(jq .resumable <<<"$output")" 2
+}
+
 @test "rvsignal: --rate 5: a burst of 50 messages gets rate-limited errors, then the rate recovers" {
 	start_sig --rate 5
 	client a "$WS"
@@ -533,7 +599,7 @@ EOF
 	assert_output "[3,2,1,2,true,$SIG_PORT,$BROKER_PORT]"   # connections: the two peers and this request
 	run curl -sf "$HTTP/metrics"
 	assert_success
-	for m in connections peers rooms connects_total joins_total messages_total delivered_total errors_total \
+	for m in connections peers rooms resumable connects_total joins_total messages_total delivered_total errors_total \
 		rate_limited_total slow_drops_total resumes_total denied_total; do
 		grep -qE "^rvsignal_$m [0-9]+$" <<<"$output" || fail "no metric rvsignal_$m"
 		grep -qE "^# TYPE rvsignal_$m (gauge|counter)$" <<<"$output" || fail "no TYPE for rvsignal_$m"
