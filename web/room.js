@@ -13,7 +13,8 @@
  *
  * For tests: window.rv = { id, room, name, state, peers (Map id ->
  * RTCPeerConnection), names (Map id -> name), chat (received messages),
- * error (last error message), sharing, iceServers, ws, send(msg), leave() }.
+ * error (last error message), sharing, iceServers, layout ({n, cols, w, h}
+ * of the tiles), ws, send(msg), leave() }.
  * Standard WebRTC API only (Chromium and Firefox). */
 (() => {
   'use strict';
@@ -102,8 +103,55 @@
     fig.querySelector('.who').textContent = label;
     const v = fig.querySelector('video');
     if (local) v.muted = true;
+    // A camera-shaped picture covers its tile; anything else (a screen,
+    // a phone held upright) is shown whole.
+    v.addEventListener('resize', () => {
+      const a = v.videoHeight ? v.videoWidth / v.videoHeight : 0;
+      fig.classList.toggle('whole', !(a >= 1 && a <= 1.5));
+    });
     $('tiles').appendChild(fig);
     return fig;
+  }
+
+  /* ---- tile layout ----
+   * N tiles share the video area: every column count is tried, the tiles are
+   * made as large as the area allows in a shape between 1:1 and 16:9 (a
+   * 4:3 camera loses at most a quarter of its width or height to the
+   * tile's edges; video is never stretched), and the largest wins. Below
+   * TILE_MIN_W the tiles stop shrinking and the area scrolls. */
+  const TILE_MIN_ASPECT = 1, TILE_MAX_ASPECT = 16 / 9, TILE_MIN_W = 160;
+
+  function tileSize(n, W, H, gap) {
+    let best = null;
+    for (let cols = 1; cols <= n; cols++) {
+      const rows = Math.ceil(n / cols);
+      const cw = (W - gap * (cols - 1)) / cols, ch = (H - gap * (rows - 1)) / rows;
+      if (cw <= 0 || ch <= 0) continue;
+      const a = Math.min(TILE_MAX_ASPECT, Math.max(TILE_MIN_ASPECT, cw / ch));
+      const w = Math.min(cw, ch * a);
+      if (!best || w * (w / a) > best.w * best.h) best = { cols, w, h: w / a };
+    }
+    if (!best || best.w < TILE_MIN_W) {
+      const cols = Math.max(1, Math.floor((W + gap) / (TILE_MIN_W + gap)));
+      const w = Math.max(TILE_MIN_W, (W - gap * (cols - 1)) / cols);
+      best = { cols, w, h: w * 3 / 4 };
+    }
+    return best;
+  }
+
+  function layoutTiles() {
+    const box = $('tiles');
+    const n = box.children.length;
+    const cs = getComputedStyle(box);
+    const gap = parseFloat(cs.columnGap) || 0;
+    const W = box.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
+    const H = box.clientHeight - parseFloat(cs.paddingTop) - parseFloat(cs.paddingBottom);
+    if (!n || W <= 0 || H <= 0) return;
+    const t = tileSize(n, W, H, gap);
+    const w = Math.floor(t.w) + 'px', h = Math.floor(t.h) + 'px';
+    if (box.style.getPropertyValue('--tile-w') !== w) box.style.setProperty('--tile-w', w);
+    if (box.style.getPropertyValue('--tile-h') !== h) box.style.setProperty('--tile-h', h);
+    rv.layout = { n, cols: t.cols, w: Math.floor(t.w), h: Math.floor(t.h) };
   }
 
   function tileState(id, state) {
@@ -605,6 +653,9 @@
   }
 
   function init() {
+    // tiles come and go, the window changes size: lay them out again
+    new ResizeObserver(layoutTiles).observe($('tiles'));
+    new MutationObserver(layoutTiles).observe($('tiles'), { childList: true });
     $('room-title').textContent = rv.room;
     document.title = rv.room + ' — rvsignal';
     $('name').value = rv.name;

@@ -92,6 +92,62 @@ test('two browsers join a room and connect to each other', { timeout: 60000 }, a
   assert.equal(await b.locator('.tile:not(.local) .who').textContent(), 'Alice');
 });
 
+// What the tiles of PAGE cover: the video area (#tiles) and every tile's box.
+function tileCover(p) {
+  return p.evaluate(() => {
+    const c = document.getElementById('tiles').getBoundingClientRect();
+    const tiles = [...document.querySelectorAll('#tiles .tile')].map((t) => {
+      const r = t.getBoundingClientRect();
+      return { x: r.x, y: r.y, w: r.width, h: r.height, fit: getComputedStyle(t.querySelector('video')).objectFit };
+    });
+    const area = tiles.reduce((a, t) => a + t.w * t.h, 0);
+    return { container: { x: c.x, y: c.y, w: c.width, h: c.height }, tiles, share: area / (c.width * c.height) };
+  });
+}
+
+test('with two people the tiles use the video area, whatever its size', { timeout: 60000 }, async () => {
+  const { a } = await twoPeers();
+  for (const [w, h] of [[1100, 640], [1600, 900], [1280, 1000]]) {
+    await a.setViewportSize({ width: w, height: h });
+    await waitFor(a, (vw) => document.querySelectorAll('#tiles .tile').length === 2 && window.innerWidth === vw,
+      w, 15000, `two tiles at ${w}x${h}`);
+    await sleep(300);	// the ResizeObserver's turn
+    const m = await tileCover(a);
+    const why = `${w}x${h}: ${JSON.stringify(m)}`;
+    assert.ok(m.share >= 0.6, `the two tiles cover ${(m.share * 100).toFixed(0)}% of the video area (want >= 60%): ${why}`);
+    for (const t of m.tiles) {
+      const c = m.container;
+      assert.ok(t.x >= c.x - 1 && t.y >= c.y - 1 && t.x + t.w <= c.x + c.w + 1 && t.y + t.h <= c.y + c.h + 1,
+        `a tile lies outside the video area (it would scroll): ${why}`);
+      assert.ok(t.w / t.h >= 0.99 && t.w / t.h <= 16 / 9 + 0.01, `tile shape ${t.w}x${t.h}: ${why}`);
+      assert.notEqual(t.fit, 'fill', 'video is never stretched');
+    }
+    assert.equal(Math.round(m.tiles[0].w), Math.round(m.tiles[1].w), 'both tiles the same size');
+  }
+  await a.setViewportSize({ width: 1100, height: 640 });
+});
+
+test('the page has its own icon: no favicon request, no 404 in the console', { timeout: 60000 }, async () => {
+  const { a, b } = await twoPeers();
+  await waitFor(b, () => window.rv && window.rv.state === 'joined', null, 15000, 'Bob joined');
+  await sleep(500);
+  for (const [who, p] of [['Alice', a], ['Bob', b]]) {
+    const bad = p.rvLog.filter((l) => /404|Failed to load resource/i.test(l));
+    assert.deepEqual(bad, [], `${who}'s console shows a failed load`);
+    const icon = await p.evaluate(async () => {
+      const l = document.querySelector('link[rel~="icon"]');
+      if (!l) return null;
+      const img = new Image();
+      img.src = l.href;
+      try { await img.decode(); } catch (e) { return { href: l.href.slice(0, 40), error: String(e) }; }
+      return { href: l.href.slice(0, 40), width: img.naturalWidth };
+    });
+    assert.ok(icon, `${who}: the page links an icon`);
+    assert.match(icon.href, /^data:image\/svg\+xml,/, 'the icon is inline (no request, no route)');
+    assert.ok(icon.width > 0, `the icon decodes as an image: ${JSON.stringify(icon)}`);
+  }
+});
+
 test('video is decoded both ways and keeps flowing', { timeout: 60000 }, async () => {
   const { a, b } = await twoPeers();
   await waitFor(a, allConnected, 1, 30000, 'Alice connected');
