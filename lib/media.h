@@ -82,8 +82,10 @@ struct rv_media_track {
 /* rv_media_sink_open - write to PATH ("-": Matroska on stdout) in FORMAT
  * (NULL: from the extension: .mkv, .webm, .mp4 fragmented, .ts) with a
  * video track, an audio track, or both (NULL: none). Matroska is
- * written in clusters of at most a second, flushed as they close, so after
- * a crash the file plays up to about its last second. */
+ * written in clusters of at most a second, flushed as they close, and MP4
+ * in fragments of at most a second, so after a crash the file plays up to
+ * about its last second; rv_media_sink_close adds Matroska's duration and
+ * cues (not on a pipe). */
 int rv_media_sink_open(struct rv_media_sink **out, const char *path, const char *format,
 		       const struct rv_media_track *video, const struct rv_media_track *audio,
 		       char *err, size_t errlen);

@@ -213,20 +213,28 @@ static int sink_start(struct rv_media_sink *k, const uint8_t *data, size_t len)
 		k->reorder = reorder_depth(data, len);
 		k->st[0]->codecpar->video_delay = k->reorder;
 	}
-	AVDictionary *o = NULL;
-	if (!strcmp(k->oc->oformat->name, "matroska") || !strcmp(k->oc->oformat->name, "webm")) {
-		AV(av_dict_set)(&o, "cluster_time_limit", "1000", 0);	/* crash-safe to about a second */
-		AV(av_dict_set)(&o, "live", "1", 0);
-	}
-	if (!strcmp(k->oc->oformat->name, "mp4"))
-		AV(av_dict_set)(&o, "movflags", "frag_keyframe+empty_moov+default_base_moof", 0);
-	k->oc->flags |= AVFMT_FLAG_FLUSH_PACKETS;
-	k->oc->max_interleave_delta = 500000;	/* a silent track holds the other back 0.5 s at most */
 	int rc = 0;
 	if (!(k->oc->oformat->flags & AVFMT_NOFILE))
 		rc = AV(avio_open)(&k->oc->pb, k->oc->url, AVIO_FLAG_WRITE);
-	if (rc >= 0)
-		rc = AV(avformat_write_header)(k->oc, &o);
+	if (rc < 0)
+		return rc;
+	AVDictionary *o = NULL;
+	if (!strcmp(k->oc->oformat->name, "matroska") || !strcmp(k->oc->oformat->name, "webm")) {
+		/* crash-safe to about a second: each cluster is written out as
+		 * it closes, and the segment's size stays "unknown" until the
+		 * trailer. A file (seekable) gets its duration and cues at the
+		 * end; a pipe is written as a live stream, without them. */
+		AV(av_dict_set)(&o, "cluster_time_limit", "1000", 0);
+		if (!k->oc->pb || !(k->oc->pb->seekable & AVIO_SEEKABLE_NORMAL))
+			AV(av_dict_set)(&o, "live", "1", 0);
+	}
+	if (!strcmp(k->oc->oformat->name, "mp4")) {	/* a fragment at each keyframe, and at least every second */
+		AV(av_dict_set)(&o, "movflags", "frag_keyframe+empty_moov+default_base_moof", 0);
+		AV(av_dict_set)(&o, "frag_duration", "1000000", 0);
+	}
+	k->oc->flags |= AVFMT_FLAG_FLUSH_PACKETS;
+	k->oc->max_interleave_delta = 500000;	/* a silent track holds the other back 0.5 s at most */
+	rc = AV(avformat_write_header)(k->oc, &o);
 	AV(av_dict_free)(&o);
 	if (rc >= 0)
 		k->started = 1;

@@ -147,17 +147,54 @@ audio_of() {
 	decodes "$T/late.mkv"
 }
 
-@test "relay: a receiver killed with -9 leaves a file that decodes" {
+# has_index FILE.mkv: its duration is known and it has cues (the Cues ID
+# twice: in the SeekHead and the element itself)
+has_index() {
+	local d
+	d=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$1")
+	[ "$d" != N/A ] || fail "$1: no duration"
+	awk -v d="$d" 'BEGIN { exit !(d > 1) }' || fail "$1: duration $d"
+	(($(LC_ALL=C grep -obUaP '\x1C\x53\xBB\x6B' "$1" | wc -l) >= 2)) || fail "$1: no cues"
+}
+
+@test "relay: a receiver killed with -9 leaves a file that decodes; a finished one has its duration and cues" {
 	start_server
-	spawn rx rvrecv -n rx media -o "$T/crash.mkv"
-	wait_for_line "$T/rx.err" 'taking media over UDP' 5
-	send cam -t rx --duration 10 --gop 15
-	wait_for_line "$T/rx.err" 'recording H264' 5
+	spawn rx rvrecv -n rx -g show media -o "$T/crash.mkv"
+	spawn end rvrecv -n end -g show media -o "$T/end.mkv"
+	spawn frm rvrecv -n frm -g show media -o "$T/frames.webm" --frames 60
+	spawn term rvrecv -n term -g show media -o "$T/term.mkv"
+	for r in rx end frm term; do wait_for_line "$T/$r.err" 'taking media over UDP' 5; done
+	send cam -g show --duration 7 --gop 15 --vcodec vp8
+	wait_for_line "$T/rx.err" 'recording VP8' 10
 	sleep 4
 	kill_hard "$PID_rx"
+	stop_pid "$PID_term"
 	frames=$(frames_of "$T/crash.mkv")
 	((frames >= 60)) || fail "only $frames frames survived"
 	decodes "$T/crash.mkv"
+	wait_exit "$PID_cam" 20
+	assert_equal "$EXIT" 0
+	wait_exit "$PID_end" 10
+	assert_equal "$EXIT" 0
+	wait_exit "$PID_frm" 10
+	assert_equal "$EXIT" 0
+	for f in end.mkv frames.webm term.mkv; do
+		has_index "$T/$f"
+		decodes "$T/$f"
+	done
+}
+
+@test "relay: a fragmented MP4 killed with -9 plays up to about its last second, however rare the keyframes" {
+	start_server
+	spawn rx rvrecv -n rx media -o "$T/crash.mp4"
+	wait_for_line "$T/rx.err" 'taking media over UDP' 5
+	send cam -t rx --duration 10 --gop 600
+	wait_for_line "$T/rx.err" 'recording H264' 10
+	sleep 4
+	kill_hard "$PID_rx"
+	frames=$(frames_of "$T/crash.mp4")
+	((frames >= 60)) || fail "only $frames frames survived"
+	decodes "$T/crash.mp4"
 	stop_pid "$PID_cam"
 }
 
