@@ -60,6 +60,8 @@ struct bench {
 	int gso;                        /* UDP_SEGMENT works (else a datagram a send) */
 	uint32_t *hist;                 /* round trips, RTT_BUCKETS of 10 us */
 	uint64_t nrtt, bytes_in;
+	int gone;                       /* a client found the server gone: stop */
+	double gone_after;              /* seconds of sending until then */
 };
 
 static uint64_t clock_ns(clockid_t id)
@@ -93,17 +95,21 @@ static size_t gso_max(size_t plen)
 	return n > RV_GSO_MAX_SEGS ? RV_GSO_MAX_SEGS : n;
 }
 
+/* 0 when both sides of P have an allocation and a channel to the other,
+ * else the exit status (client_exit) after saying why. */
 static int setup_pair(struct opts *o, struct pair *p, const struct client *auth)
 {
 	char addr[128];
 	struct side *s[2] = { &p->a, &p->b };
 	for (int i = 0; i < 2; i++) {
-		if (client_open(&s[i]->c, o, TR_UDP, addr, sizeof addr) < 0)
-			return -1;
+		if (client_open(&s[i]->c, o, TR_UDP, addr, sizeof addr) < 0) {
+			rv_say_error("bench: %s", s[i]->c.err);
+			return client_exit(&s[i]->c);
+		}
 		client_share_auth(&s[i]->c, auth);
 		if (turn_allocate(&s[i]->c, 1) != 1) {
-			fprintf(stderr, "rvturn: bench: allocate: %s\n", s[i]->c.err);
-			return -1;
+			rv_say_error("bench: allocate: %s", s[i]->c.err);
+			return client_exit(&s[i]->c);
 		}
 		int one = 1, big = 4 << 20;
 		setsockopt(s[i]->c.fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
@@ -112,13 +118,23 @@ static int setup_pair(struct opts *o, struct pair *p, const struct client *auth)
 		setsockopt(s[i]->c.fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
 		setsockopt(s[i]->c.fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
 	}
-	if (turn_bind(&p->a.c, 0x4000, &p->b.c.relayed) != 1 ||
-	    turn_bind(&p->b.c, 0x4000, &p->a.c.relayed) != 1) {
-		fprintf(stderr, "rvturn: bench: channel bind: %s%s\n", p->a.c.err[0] ? p->a.c.err : p->b.c.err,
-			p->a.c.err_code == 403 || p->b.c.err_code == 403 ? " (coturn: --allow-loopback-peers)" : "");
-		return -1;
+	struct client *failed = turn_bind(&p->a.c, 0x4000, &p->b.c.relayed) != 1 ? &p->a.c :
+				turn_bind(&p->b.c, 0x4000, &p->a.c.relayed) != 1 ? &p->b.c : NULL;
+	if (failed) {
+		rv_say_error("bench: channel bind: %s%s", failed->err,
+			     failed->err_code == 403 ? " (coturn: --allow-loopback-peers)" : "");
+		return client_exit(failed);
 	}
 	return 0;
+}
+
+/* An error ERR (an errno) on a bench socket during the run: an ICMP
+ * unreachable says the server went away (c->lost); others (a full socket)
+ * only cost packets. */
+static void socket_error(struct bench *b, struct client *c, int err)
+{
+	if (!c->lost && udp_unreachable(err, &c->server, 1, c->err, sizeof c->err))
+		c->lost = b->gone = 1;
 }
 
 /* The sender of P sends until it has sent TARGET packets: GSO sends of up to
@@ -152,6 +168,7 @@ static void send_due(struct bench *b, struct pair *p, uint64_t target)
 				b->seq -= (uint32_t)nb;
 				continue;
 			}
+			socket_error(b, &p->a.c, errno);
 			return;	/* the socket is full: catch up next tick */
 		}
 		p->sent += nb;
@@ -236,8 +253,11 @@ static void drain(struct bench *b, struct pair *p, int echo)
 							   .msg_control = ctl[i], .msg_controllen = sizeof ctl[i] };
 		}
 		int n = recvmmsg(s->c.fd, msgs, BATCH, MSG_DONTWAIT, NULL);
-		if (n <= 0)
+		if (n <= 0) {
+			if (n < 0 && errno != EAGAIN)
+				socket_error(b, &s->c, errno);
 			return;
+		}
 		uint64_t now = wall_ns();	/* the echo's send time */
 		for (int i = 0; i < n; i++) {
 			size_t total = msgs[i].msg_len;
@@ -328,6 +348,10 @@ static int run(struct bench *b, const struct opts *o)
 		int n = epoll_wait(ep, evs, nfd, 0);
 		for (int k = 0; k < n; k++)
 			drain(b, &b->pairs[evs[k].data.u32 >> 1], (int)(evs[k].data.u32 & 1));
+		if (b->gone) {
+			b->gone_after = (double)(now - start) / 1e9;
+			break;	/* cmd_bench says why */
+		}
 		if (!sending) {
 			uint64_t sent = 0, echoed = 0, back = 0;
 			for (int i = 0; i < b->npairs; i++) {
@@ -366,19 +390,20 @@ int cmd_bench(struct opts *o)
 	if (client_open(&auth, o, TR_UDP, addr, sizeof addr) < 0 || turn_allocate(&auth, 1) != 1) {
 		rv_say_error("%s", auth.err);
 		client_close(&auth);
-		return auth.unreachable ? RV_EXIT_CONNECT : auth.err_code == 401 ? RV_EXIT_DENIED :
-		       auth.timed_out ? RV_EXIT_TIMEOUT : RV_EXIT_FAIL;
+		return client_exit(&auth);
 	}
 	turn_refresh(&auth, 0);
 	b.pairs = calloc((size_t)b.npairs, sizeof *b.pairs);
 	b.hist = calloc(RTT_BUCKETS, sizeof *b.hist);
 	if (!b.pairs || !b.hist)
 		return RV_EXIT_FAIL;
-	for (int i = 0; i < b.npairs; i++)
-		if (setup_pair(o, &b.pairs[i], &auth) < 0) {
+	for (int i = 0; i < b.npairs; i++) {
+		int rc = setup_pair(o, &b.pairs[i], &auth);
+		if (rc) {
 			client_close(&auth);
-			return RV_EXIT_FAIL;
+			return rc;
 		}
+	}
 	client_close(&auth);
 	rv_say_info("bench: %d pairs ready, %u packets/s each, %u bytes, %.0f s", b.npairs, o->rate, o->size, o->duration);
 
@@ -387,9 +412,10 @@ int cmd_bench(struct opts *o)
 	if (run(&b, o) < 0)
 		return RV_EXIT_FAIL;
 	getrusage(RUSAGE_SELF, &ru1);
-	double secs = o->duration;
+	double secs = b.gone && b.gone_after > 0 && b.gone_after < o->duration ? b.gone_after : o->duration;
 	uint64_t sent = 0, echoed = 0, back = 0, drops = 0;
 	double jitter = 0;
+	const struct client *gone = NULL;	/* one that found the server gone */
 	for (int i = 0; i < b.npairs; i++) {
 		struct pair *p = &b.pairs[i];
 		sent += p->sent;
@@ -397,10 +423,13 @@ int cmd_bench(struct opts *o)
 		back += p->back;
 		jitter += p->jitter;
 		drops += p->a.drops + p->b.drops;
-		turn_refresh(&p->a.c, 0);
-		turn_refresh(&p->b.c, 0);
-		client_close(&p->a.c);
-		client_close(&p->b.c);
+		struct client *sides[2] = { &p->a.c, &p->b.c };
+		for (int k = 0; k < 2; k++) {
+			if (!sides[k]->lost)
+				turn_refresh(sides[k], 0);	/* delete the allocation */
+			else if (!gone)
+				gone = sides[k];
+		}
 	}
 	jitter /= b.npairs;
 	double cpu = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec + ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
@@ -437,7 +466,16 @@ int cmd_bench(struct opts *o)
 		rv_out_line("rvturn CPU %.3f s: %.2f us per packet sent or received", cpu,
 			    relayed + sent ? cpu * 1e6 / (double)(relayed + sent) : 0);
 	}
+	int rc = sent && relayed ? 0 : RV_EXIT_FAIL;
+	if (gone) {	/* the results so far, then why they stop short */
+		rv_say_error("bench: %s", gone->err);
+		rc = client_exit(gone);
+	}
+	for (int i = 0; i < b.npairs; i++) {
+		client_close(&b.pairs[i].a.c);
+		client_close(&b.pairs[i].b.c);
+	}
 	free(b.hist);
 	free(b.pairs);
-	return sent && relayed ? 0 : RV_EXIT_FAIL;
+	return rc;
 }

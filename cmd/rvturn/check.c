@@ -46,8 +46,10 @@ static void step(struct run *r, const char *name, int ok, const char *detail, co
 static const char *hint_for(const struct client *c, int authed)
 {
 	if (c->unreachable)
-		return c->tr == TR_TLS ? "check the certificate (--ca FILE, or --insecure to skip) and the name"
-				       : "is the server running on that address and port?";
+		return c->tr == TR_TLS && c->reached ? "check the certificate (--ca FILE, or --insecure to skip) and the name"
+						     : "is the server running on that address and port?";
+	if (c->lost)
+		return "the server went away during the check (stopped or restarted?)";
 	if (c->timed_out)
 		return "no answer: check the port, the transport (UDP, TCP, TLS) and firewalls";
 	switch (c->err_code) {
@@ -77,13 +79,12 @@ static void fail(struct run *r, const char *name, struct client *c, int authed)
 {
 	step(r, name, 0, c->err, hint_for(c, authed));
 	if (r->exit_code == 0)
-		r->exit_code = c->unreachable ? RV_EXIT_CONNECT : c->timed_out ? RV_EXIT_TIMEOUT :
-			       c->err_code == 401 || c->err_code == 403 || c->err_code == 441 ? RV_EXIT_DENIED :
-			       RV_EXIT_FAIL;
+		r->exit_code = client_exit(c);
 }
 
 /* Wait up to MS for a message on C carrying PAYLOAD (Data indication or
- * ChannelData); 1 when it came. */
+ * ChannelData); 1 when it came, 0 when not, -1 when the connection failed
+ * (c->err). */
 static int expect(struct client *c, const char *payload, int ms, int *via_channel)
 {
 	uint8_t buf[RV_STUN_MAX];
@@ -95,7 +96,7 @@ static int expect(struct client *c, const char *payload, int ms, int *via_channe
 			return 0;
 		int n = client_recv(c, buf, sizeof buf, left);
 		if (n <= 0)
-			return 0;
+			return n < 0 ? -1 : 0;
 		uint16_t ch;
 		const uint8_t *d;
 		size_t len;
@@ -208,7 +209,12 @@ static int check_one(struct opts *o, enum tr tr)
 
 	int via = 0;
 	turn_send(&a, &b.relayed, "rvturn send", 11);
-	if (!expect(&b, "rvturn send", (int)(o->timeout * 1000), &via)) {
+	int got = expect(&b, "rvturn send", (int)(o->timeout * 1000), &via);
+	if (got < 0) {
+		fail(&r, "send-indication", &b, 1);
+		goto out;
+	}
+	if (!got) {
 		step(&r, "send-indication", 0, "the peer got nothing within the timeout",
 		     "the server dropped relayed data: permissions, or a firewall between relay ports");
 		r.exit_code = RV_EXIT_FAIL;
@@ -223,7 +229,12 @@ static int check_one(struct opts *o, enum tr tr)
 	step(&r, "channel-bind", 1, "channel 0x4000", NULL);
 
 	turn_channel_send(&a, 0x4000, "rvturn channel", 14);
-	if (!expect(&b, "rvturn channel", (int)(o->timeout * 1000), &via)) {
+	got = expect(&b, "rvturn channel", (int)(o->timeout * 1000), &via);
+	if (got < 0) {
+		fail(&r, "channel-data", &b, 1);
+		goto out;
+	}
+	if (!got) {
 		step(&r, "channel-data", 0, "the peer got nothing within the timeout", NULL);
 		r.exit_code = RV_EXIT_FAIL;
 		goto out;
@@ -233,10 +244,16 @@ static int check_one(struct opts *o, enum tr tr)
 	/* the round trip: a -> channel -> b, b -> indication -> a (as ChannelData) */
 	double t = now_ms();
 	turn_channel_send(&a, 0x4000, "rvturn ping", 11);
+	struct client *echo = &b;
 	int ok = expect(&b, "rvturn ping", (int)(o->timeout * 1000), &via);
-	if (ok) {
+	if (ok > 0) {
 		turn_send(&b, &a.relayed, "rvturn pong", 11);
+		echo = &a;
 		ok = expect(&a, "rvturn pong", (int)(o->timeout * 1000), &via);
+	}
+	if (ok < 0) {
+		fail(&r, "round-trip", echo, 1);
+		goto out;
 	}
 	if (!ok) {
 		step(&r, "round-trip", 0, "no echo within the timeout", NULL);

@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "cli.h"
 #include "err.h"
 #include "rvturn.h"
 
@@ -136,10 +137,8 @@ static int exchange(struct client *c, const uint8_t *req, size_t len,
 	double rto = 500, total = c->o->timeout * 1000;
 	double deadline = now_ms() + total;
 	for (int t = 0; t < tries && now_ms() < deadline; t++) {
-		if (client_send(c, req, len) < 0) {
-			snprintf(c->err, sizeof c->err, "cannot send: %s", strerror(errno));
-			return -1;
-		}
+		if (client_send(c, req, len) < 0)
+			return -1;	/* c->err says why (an ICMP error can come out here) */
 		double until = c->tr == TR_UDP ? now_ms() + rto : deadline;
 		if (until > deadline)
 			until = deadline;
@@ -149,10 +148,8 @@ static int exchange(struct client *c, const uint8_t *req, size_t len,
 			if (left <= 0)
 				break;
 			int n = client_recv(c, buf, cap, left);
-			if (n < 0) {
-				snprintf(c->err, sizeof c->err, "connection: %s", rv_strerror(n));
-				return -1;
-			}
+			if (n < 0)
+				return -1;	/* refused or lost: definite, at once */
 			if (n == 0)
 				break;
 			if (rv_stun_parse(buf, (size_t)n, m) == 0 && !memcmp(m->tid, tid, 12) &&
@@ -164,6 +161,19 @@ static int exchange(struct client *c, const uint8_t *req, size_t len,
 	snprintf(c->err, sizeof c->err, "no answer within %.0f s (wrong port or transport, or a firewall?)",
 		 c->o->timeout);
 	return -1;
+}
+
+int client_exit(const struct client *c)
+{
+	if (c->unreachable)
+		return RV_EXIT_CONNECT;
+	if (c->lost)
+		return RV_EXIT_LOST;
+	if (c->timed_out)
+		return RV_EXIT_TIMEOUT;
+	if (c->err_code == 401 || c->err_code == 403 || c->err_code == 441)
+		return RV_EXIT_DENIED;
+	return RV_EXIT_FAIL;
 }
 
 int transact(struct client *c, uint16_t method, build_fn build, void *ud, int auth,

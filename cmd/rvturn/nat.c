@@ -18,15 +18,35 @@
 #define CHANGE_IP 0x04
 #define CHANGE_PORT 0x02
 
+static int same_host_port(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	char x[128], y[128];
+	return !strcmp(addr_str(a, x, sizeof x), addr_str(b, y, sizeof y));
+}
+
 struct probe {
 	int fd;
 	double timeout_ms;
 	struct sockaddr_storage mapped, other;
 	int has_other;
+	char err[256];               /* why the last probe got -1 */
 };
 
+/* ICMP errors queued on P's socket (IP_RECVERR): -1 with p->err when one
+ * says nothing listens at TO (or it is unreachable), else 0. */
+static int refused(struct probe *p, const struct sockaddr_storage *to)
+{
+	struct sockaddr_storage where;
+	int e, rc = 0;
+	while ((e = udp_icmp_error(p->fd, &where)) >= 0)
+		if (e && same_host_port(&where, to) && udp_unreachable(e, to, 0, p->err, sizeof p->err))
+			rc = -1;
+	return rc;
+}
+
 /* A Binding to TO (with CHANGE-REQUEST flags CHANGE); 1 with the mapped
- * address (and OTHER-ADDRESS), 0 when no answer came in time. */
+ * address (and OTHER-ADDRESS), 0 when no answer came in time, -1 at once
+ * when an ICMP error says nothing listens there (p->err). */
 static int probe(struct probe *p, const struct sockaddr_storage *to, uint32_t change)
 {
 	struct rv_stun_builder b;
@@ -54,8 +74,10 @@ static int probe(struct probe *p, const struct sockaddr_storage *to, uint32_t ch
 			struct pollfd pf = { p->fd, POLLIN, 0 };
 			if (poll(&pf, 1, left) <= 0)
 				break;
+			if ((pf.revents & POLLERR) && refused(p, to) < 0)
+				return -1;
 			uint8_t buf[RV_STUN_MAX];
-			ssize_t n = recv(p->fd, buf, sizeof buf, 0);
+			ssize_t n = recv(p->fd, buf, sizeof buf, MSG_DONTWAIT);
 			struct rv_stun_msg m;
 			if (n <= 0 || rv_stun_parse(buf, (size_t)n, &m) < 0 || memcmp(m.tid, rv_stun_tid(&b), 12) ||
 			    m.cls != RV_STUN_SUCCESS)
@@ -74,11 +96,6 @@ static int probe(struct probe *p, const struct sockaddr_storage *to, uint32_t ch
 	return 0;
 }
 
-static int same(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	char x[128], y[128];
-	return !strcmp(addr_str(a, x, sizeof x), addr_str(b, y, sizeof y));
-}
 
 static void set_port(struct sockaddr_storage *ss, uint16_t port)
 {
@@ -105,7 +122,7 @@ int cmd_binding(struct opts *o)
 		int rc = 0;
 		if (client_open(&c, o, o->uri.tr, addr, sizeof addr) < 0 || binding(&c) != 1) {
 			rv_say_error("%s: %s", addr[0] ? addr : o->uri.host, c.err);
-			rc = c.unreachable ? RV_EXIT_CONNECT : c.timed_out ? RV_EXIT_TIMEOUT : RV_EXIT_FAIL;
+			rc = client_exit(&c);
 		} else if (rv_out_json_mode()) {
 			cJSON *j = cJSON_CreateObject();
 			cJSON_AddStringToObject(j, "server", addr);
@@ -129,11 +146,16 @@ int cmd_binding(struct opts *o)
 	p.fd = socket(server.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (p.fd < 0)
 		return RV_EXIT_FAIL;
-	if (probe(&p, &server, 0) != 1) {
-		rv_say_error("%s: no answer within %.0f s (wrong port or transport, or a firewall?)",
-			     addr_str(&server, s1, sizeof s1), o->timeout);
+	udp_recverr(p.fd, server.ss_family);	/* an unconnected socket hears of ICMP errors only so */
+	rc = probe(&p, &server, 0);
+	if (rc != 1) {
+		if (rc < 0)	/* the same rule as client_exit() */
+			rv_say_error("%s", p.err);
+		else
+			rv_say_error("%s: no answer within %.0f s (wrong port or transport, or a firewall?)",
+				     addr_str(&server, s1, sizeof s1), o->timeout);
 		close(p.fd);
-		return RV_EXIT_TIMEOUT;
+		return rc < 0 ? RV_EXIT_CONNECT : RV_EXIT_TIMEOUT;
 	}
 	struct sockaddr_storage x1 = p.mapped, other = p.other;
 	int has_other = p.has_other;
@@ -145,10 +167,10 @@ int cmd_binding(struct opts *o)
 		set_port(&alt, get_port(&server));
 		if (probe(&p, &alt, 0) == 1) {
 			struct sockaddr_storage x2 = p.mapped;
-			if (same(&x1, &x2))
+			if (same_host_port(&x1, &x2))
 				mapping = "endpoint-independent";
 			else if (probe(&p, &other, 0) == 1)
-				mapping = same(&x2, &p.mapped) ? "address-dependent" : "address-and-port-dependent";
+				mapping = same_host_port(&x2, &p.mapped) ? "address-dependent" : "address-and-port-dependent";
 		}
 		/* 4.4 filtering: ask for the answer from the other IP and port, then the other port */
 		if (probe(&p, &server, CHANGE_IP | CHANGE_PORT) == 1)

@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <linux/errqueue.h>
 
 #include "err.h"
 #include "rvturn.h"
@@ -145,6 +146,75 @@ int addr_parse(const char *s, struct sockaddr_storage *ss)
 	return inet_pton(AF_INET, ip, &s4->sin_addr) == 1 ? 0 : -1;
 }
 
+int udp_unreachable(int err, const struct sockaddr_storage *to, int reached, char *buf, size_t len)
+{
+	char addr[128];
+	addr_str(to, addr, sizeof addr);
+	if (err == ECONNREFUSED)
+		snprintf(buf, len, "nothing listening on UDP %s%s (ICMP port unreachable)", addr,
+			 reached ? " any more" : "");
+	else if (err == EHOSTUNREACH || err == ENETUNREACH || err == EHOSTDOWN)
+		snprintf(buf, len, "UDP %s is unreachable: %s (ICMP)", addr, strerror(err));
+	else
+		return 0;
+	return 1;
+}
+
+void udp_recverr(int fd, int family)
+{
+	int one = 1;
+	if (family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &one, sizeof one);
+	else
+		setsockopt(fd, IPPROTO_IP, IP_RECVERR, &one, sizeof one);
+}
+
+int udp_icmp_error(int fd, struct sockaddr_storage *to)
+{
+	uint8_t data[64];
+	union {
+		char buf[CMSG_SPACE(sizeof(struct sock_extended_err) + sizeof(struct sockaddr_in6))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec v = { data, sizeof data };
+	struct msghdr mh = { .msg_name = to, .msg_namelen = sizeof *to, .msg_iov = &v, .msg_iovlen = 1,
+			     .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf };
+	memset(to, 0, sizeof *to);
+	if (recvmsg(fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+		return -1;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+		if ((cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_RECVERR) ||
+		    (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_RECVERR)) {
+			struct sock_extended_err ee;
+			memcpy(&ee, CMSG_DATA(cm), sizeof ee);
+			if (ee.ee_origin == SO_EE_ORIGIN_ICMP || ee.ee_origin == SO_EE_ORIGIN_ICMP6)
+				return (int)ee.ee_errno;
+		}
+	}
+	return 0;
+}
+
+/* A failed send or receive on the connection to the server, in words and of
+ * which kind. On UDP an ICMP unreachable is a definite "no" (nothing
+ * listening), not silence: before the server ever answered it is "cannot
+ * connect", after that the server went away, as when a TCP or TLS stream
+ * closes or fails. Other UDP errors (a full buffer) are neither. */
+static int failed(struct client *c, int err)
+{
+	char addr[128];
+	if (c->tr == TR_UDP && udp_unreachable(-err, &c->server, c->reached, c->err, sizeof c->err)) {
+		if (c->reached)
+			c->lost = 1;
+		else
+			c->unreachable = 1;
+		return err;
+	}
+	snprintf(c->err, sizeof c->err, "connection to %s: %s", addr_str(&c->server, addr, sizeof addr),
+		 err == RV_ETLS && c->tls ? rv_tls_errstr(c->tls) : rv_strerror(err));
+	c->lost = c->tr != TR_UDP;	/* a stream with an error is of no more use */
+	return err;
+}
+
 static int write_all(int fd, const uint8_t *p, size_t n)
 {
 	while (n) {
@@ -248,6 +318,7 @@ int client_connect(struct client *c, char *addr, size_t addrlen)
 	if (c->fd >= 0)
 		client_close(c);
 	c->rlen = 0;
+	c->reached = c->lost = 0;
 	c->server_len = c->server.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 	addr_str(&c->server, addr, addrlen);
 	c->fd = socket(c->server.ss_family, (tr == TR_UDP ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
@@ -279,6 +350,7 @@ int client_connect(struct client *c, char *addr, size_t addrlen)
 	if (tr != TR_UDP) {
 		int one = 1;
 		setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		c->reached = 1;	/* (UDP: at the first datagram from the server) */
 	}
 	if (tr != TR_TLS)
 		return 0;
@@ -328,16 +400,14 @@ void client_close(struct client *c)
 
 int client_send(struct client *c, const uint8_t *p, size_t n)
 {
-	if (c->tr == TR_UDP) {
-		ssize_t w = send(c->fd, p, n, 0);
-		return w < 0 ? -errno : 0;
-	}
-	if (c->tls) {
-		if (rv_tls_write(c->tls, p, n) < 0)
-			return RV_ETLS;
-		return tls_flush(c);
-	}
-	return write_all(c->fd, p, n);
+	int rc;
+	if (c->tr == TR_UDP)
+		rc = send(c->fd, p, n, 0) < 0 ? -errno : 0;
+	else if (c->tls)
+		rc = rv_tls_write(c->tls, p, n) < 0 ? RV_ETLS : tls_flush(c);
+	else
+		rc = write_all(c->fd, p, n);
+	return rc < 0 ? failed(c, rc) : 0;
 }
 
 /* One whole message at the front of c->rbuf: its length, or 0. */
@@ -361,9 +431,12 @@ int client_recv(struct client *c, uint8_t *buf, size_t cap, int ms)
 		struct pollfd pf = { c->fd, POLLIN, 0 };
 		int r = poll(&pf, 1, ms);
 		if (r <= 0)
-			return r < 0 ? -errno : 0;
-		ssize_t n = recv(c->fd, buf, cap, 0);
-		return n < 0 ? (errno == EAGAIN ? 0 : -errno) : (int)n;
+			return r < 0 && errno != EINTR ? failed(c, -errno) : 0;
+		ssize_t n = recv(c->fd, buf, cap, 0);	/* an ICMP error comes out here */
+		if (n < 0)
+			return errno == EAGAIN || errno == EINTR ? 0 : failed(c, -errno);
+		c->reached = 1;
+		return (int)n;
 	}
 	double deadline = now_ms() + ms;
 	for (int polled = 0;; polled = 1) {
@@ -381,7 +454,7 @@ int client_recv(struct client *c, uint8_t *buf, size_t cap, int ms)
 			return 0;	/* (a zero wait still reads what is there, once) */
 		int r = fill(c, left > 0 ? left : 0);
 		if (r < 0)
-			return r;
+			return failed(c, r);
 		if (r == 0 && left <= 0)
 			return 0;
 	}

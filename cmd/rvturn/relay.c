@@ -19,11 +19,11 @@ static int connect_and_allocate(struct opts *o, struct client *c)
 	char addr[128];
 	if (client_open(c, o, o->uri.tr, addr, sizeof addr) < 0) {
 		rv_say_error("%s", c->err);
-		return c->unreachable ? RV_EXIT_CONNECT : c->timed_out ? RV_EXIT_TIMEOUT : RV_EXIT_FAIL;
+		return client_exit(c);
 	}
 	if (turn_allocate(c, 1) != 1) {
 		rv_say_error("allocate: %s", c->err);
-		return c->timed_out ? RV_EXIT_TIMEOUT : c->err_code == 401 ? RV_EXIT_DENIED : RV_EXIT_FAIL;
+		return client_exit(c);
 	}
 	return 0;
 }
@@ -86,7 +86,7 @@ int cmd_relay(struct opts *o)
 	if (turn_permission(&c, &peer) != 1 || turn_bind(&c, 0x4000, &peer) != 1) {
 		rv_say_error("%s: %s%s", o->peer, c.err, c.err_code == 403 ?
 			     " (the server refuses this peer; coturn: --allow-loopback-peers for loopback)" : "");
-		rc = c.err_code == 403 ? RV_EXIT_DENIED : RV_EXIT_FAIL;
+		rc = client_exit(&c);
 		goto out;
 	}
 	rv_say_info("relayed address %s, sending to %s", addr_str(&c.relayed, s1, sizeof s1), o->peer);
@@ -112,8 +112,8 @@ int cmd_relay(struct opts *o)
 					rv_out_bytes(d, len);
 			}
 			if (n < 0) {
-				rv_say_error("the server closed the connection");
-				rc = RV_EXIT_LOST;
+				rv_say_error("%s", c.err);
+				rc = client_exit(&c);
 				goto out;
 			}
 		}
@@ -128,6 +128,11 @@ int cmd_relay(struct opts *o)
 			}
 		}
 		keep_alive(&c, &k, &peer, 1);
+		if (c.lost || c.unreachable) {	/* a send or a refresh found the server gone */
+			rv_say_error("%s", c.err);
+			rc = client_exit(&c);
+			goto out;
+		}
 	}
 	turn_refresh(&c, 0);
 out:
@@ -293,18 +298,17 @@ static void session_line(struct opts *o, struct client *c, int *have_alloc, char
 			return;
 		}
 		size_t n = payload(o, text, data, sizeof data);
-		if (!strcmp(verb, "send")) {
-			turn_send(c, &peer, data, n);
-			return;
-		}
+		int ch = 0;
 		for (int i = 0; i < *nslots; i++)
-			if (!memcmp(&slots[i].peer, &peer, sizeof peer)) {
-				turn_channel_send(c, slots[i].ch, data, n);
-				return;
-			}
+			if (!memcmp(&slots[i].peer, &peer, sizeof peer))
+				ch = slots[i].ch;
 		c->err_code = 0;
-		snprintf(c->err, sizeof c->err, "no channel bound to %.128s (bind it first)", arg);
-		error_event(c, verb);
+		if (!strcmp(verb, "data") && !ch)
+			snprintf(c->err, sizeof c->err, "no channel bound to %.128s (bind it first)", arg);
+		else if ((!strcmp(verb, "send") ? turn_send(c, &peer, data, n)
+						 : turn_channel_send(c, (uint16_t)ch, data, n)) == 0)
+			return;
+		error_event(c, verb);	/* (a failed send put its reason in c->err) */
 	} else {
 		c->err_code = 0;
 		snprintf(c->err, sizeof c->err, "unknown verb '%s' (allocate, refresh, permission, send, bind, data, quit)", verb);
@@ -322,11 +326,12 @@ int cmd_session(struct opts *o)
 	if (client_open(&c, o, o->uri.tr, addr, sizeof addr) < 0) {
 		rv_say_error("%s", c.err);
 		client_close(&c);
-		return c.unreachable ? RV_EXIT_CONNECT : RV_EXIT_TIMEOUT;
+		return client_exit(&c);
 	}
 	uint8_t buf[RV_STUN_MAX];
 	double linger_until = 0, refresh_at = 0, renew_at = now_ms() + 240e3;
-	while (!quit) {
+	/* the server not there (on UDP: an ICMP error to a verb) or gone ends it */
+	while (!quit && !c.unreachable && !c.lost) {
 		/* keep what the script made alive: the allocation at half its
 		 * lifetime, bound channels (and so their permissions) every 4 min */
 		if (have_alloc && !refresh_at)
@@ -348,7 +353,7 @@ int cmd_session(struct opts *o)
 			break;
 		poll(pf, in_open ? 2 : 1, timeout);
 		int n;
-		while ((n = client_recv(&c, buf, sizeof buf, 0)) > 0) {
+		while (!c.unreachable && !c.lost && (n = client_recv(&c, buf, sizeof buf, 0)) > 0) {
 			const uint8_t *d;
 			size_t len;
 			struct sockaddr_storage from;
@@ -380,7 +385,8 @@ int cmd_session(struct opts *o)
 			}
 			linelen += (size_t)r;
 			char *nl;
-			while (!quit && ((nl = memchr(line, '\n', linelen)) || (!in_open && linelen))) {
+			while (!quit && !c.unreachable && !c.lost &&
+			       ((nl = memchr(line, '\n', linelen)) || (!in_open && linelen))) {
 				size_t l = nl ? (size_t)(nl - line) : linelen;
 				line[l] = 0;
 				session_line(o, &c, &have_alloc, line, slots, &nslots, &quit);
@@ -392,8 +398,13 @@ int cmd_session(struct opts *o)
 				linelen = 0;	/* an overlong line is dropped */
 		}
 	}
-	if (have_alloc)
+	int rc = 0;
+	if (c.unreachable || c.lost) {
+		rv_say_error("%s", c.err);
+		rc = client_exit(&c);
+	} else if (have_alloc) {
 		turn_refresh(&c, 0);
+	}
 	client_close(&c);
-	return 0;
+	return rc;
 }

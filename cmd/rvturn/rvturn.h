@@ -61,8 +61,11 @@ struct client {
 	unsigned lifetime;
 	char err[512];               /* the last failure, in words */
 	int err_code;                /* the last STUN error code, or 0 */
-	int timed_out;
-	int unreachable;             /* resolve, connect or TLS failed */
+	int timed_out;               /* silence: no answer within --timeout */
+	int unreachable;             /* resolve, connect or TLS failed, or ICMP
+				      * unreachable before the server answered */
+	int reached;                 /* the server answered (or TCP connected) */
+	int lost;                    /* the connection closed or failed after that */
 	int redirects;               /* 300 ALTERNATE-SERVER followed */
 	char moved_to[128];          /* where the last one led */
 };
@@ -72,11 +75,28 @@ int uri_parse(const char *s, struct uri *u, char *err, size_t errlen);
 int client_open(struct client *c, const struct opts *o, enum tr tr, char *addr, size_t addrlen);
 void client_close(struct client *c);
 int client_connect(struct client *c, char *addr, size_t addrlen);
-/* Send one datagram or framed message. */
+/* Send one datagram or framed message. On an error c->err says what
+ * happened and c->unreachable or c->lost which kind (see client_exit). */
 int client_send(struct client *c, const uint8_t *p, size_t n);
 /* Receive one message (STUN or ChannelData) within MS: its length, 0 on
- * timeout, negative on error. */
+ * timeout, negative on error (c->err, c->unreachable or c->lost set). */
 int client_recv(struct client *c, uint8_t *buf, size_t cap, int ms);
+/* The one rule for a failure of C, for every command: nothing at the
+ * address (resolve, a refused connect, a failed TLS handshake, or on UDP an
+ * ICMP unreachable before the server ever answered) RV_EXIT_CONNECT; the
+ * connection lost after it answered RV_EXIT_LOST; silence RV_EXIT_TIMEOUT;
+ * credentials or a peer refused (401, 403, 441) RV_EXIT_DENIED; else
+ * RV_EXIT_FAIL. */
+int client_exit(const struct client *c);
+/* Ask for ICMP errors on the unconnected UDP socket FD (IP_RECVERR). */
+void udp_recverr(int fd, int family);
+/* One error from FD's error queue: for an ICMP error its errno
+ * (ECONNREFUSED for port unreachable), with where the datagram that caused
+ * it went in TO; 0 for another kind; -1 when the queue is empty. */
+int udp_icmp_error(int fd, struct sockaddr_storage *to);
+/* Words for ERR (an errno) on UDP to TO in BUF: 1 when it is an ICMP
+ * unreachable, the one definite "no" UDP has; REACHED: TO had answered. */
+int udp_unreachable(int err, const struct sockaddr_storage *to, int reached, char *buf, size_t len);
 const char *addr_str(const struct sockaddr_storage *ss, char *buf, size_t len);
 int addr_parse(const char *s, struct sockaddr_storage *ss);
 double now_ms(void);

@@ -323,17 +323,97 @@ jqpat() { if [ "$1" = json ]; then echo "$2"; else echo "$3"; fi; }
 	assert_output --partial "no answer within 2 s"
 	ms=$(((t1 - t0) / 1000000))
 	((ms >= 1900 && ms < 2000 * RV_SLOW + 1500))
+	# silence, not a refusal: the requests got there (retransmitted)
+	count_lines "$T/quiet.out" '^datagram 0001 ' 2 5
 }
 
-@test "rvturn: no server on the port: UDP gets no answer (6 after --timeout 2), TCP cannot connect (3)" {
-	port=$(free_port)
-	t0=$(date +%s%N)
-	run timeout "$(secs 10)" rvturn --timeout 2 binding "stun:127.0.0.1:$port"
-	t1=$(date +%s%N)
+@test "rvturn: silence is a timeout (6) for check, relay and bench too; a session reports it and goes on" {
+	silent_udp quiet
+	export RV_TURN_PASSWORD=$TURN_PASS
+	run timeout "$(secs 10)" rvturn --timeout 1 check "turn:127.0.0.1:$SILENT_PORT" -u alice
 	assert_failure 6
-	assert_output --partial "no answer within 2 s"
-	ms=$(((t1 - t0) / 1000000))
-	((ms < 2000 * RV_SLOW + 1500))
+	assert_line --index 1 --regexp '^FAIL udp binding .* no answer within 1 s '
+	assert_line --index 2 --regexp '^     hint: no answer: check the port'
+	run bash -c "timeout $(secs 10) rvturn --timeout 1 relay turn:127.0.0.1:$SILENT_PORT -u alice --peer 127.0.0.1:9 </dev/null"
+	assert_failure 6
+	assert_output --regexp '^rvturn: allocate: no answer within 1 s '
+	run timeout "$(secs 10)" rvturn --timeout 1 bench "turn:127.0.0.1:$SILENT_PORT" -u alice --duration 1
+	assert_failure 6
+	assert_output --partial "no answer within 1 s"
+	run bash -c "printf 'allocate\n' | timeout $(secs 10) rvturn --timeout 1 session turn:127.0.0.1:$SILENT_PORT -u alice"
+	assert_success
+	assert_output --regexp '^error allocate 0 no answer within 1 s '
+}
+
+@test "rvturn: nothing listening on UDP (ICMP port unreachable) is 'cannot connect' (3), at once, for every command" {
+	port=$(closed_udp_port)
+	msg="nothing listening on UDP 127.0.0.1:$port (ICMP port unreachable)"
+	export RV_TURN_PASSWORD=$TURN_PASS
+	# --timeout 60 within a bound of 10 s: a command that waited for its timeout
+	# would be killed (124) instead of exiting 3
+	run timeout "$(secs 10)" rvturn --timeout 60 binding "stun:127.0.0.1:$port"
+	assert_failure 3
+	assert_output "rvturn: $msg"
+	run timeout "$(secs 10)" rvturn --timeout 60 check "turn:127.0.0.1:$port" -u alice
+	assert_failure 3
+	assert_line --index 0 --regexp '^PASS udp resolve '
+	assert_line --index 1 --regexp '^FAIL udp binding '
+	assert_line --index 1 --partial " $msg"
+	assert_line --index 2 "     hint: is the server running on that address and port?"
+	run timeout "$(secs 10)" rvturn --timeout 60 --json check "stun:127.0.0.1:$port"
+	assert_failure 3
+	run jq -r -s -c '.[1] | [.step, .ok, .detail]' <<<"$output"
+	assert_output "[\"binding\",false,\"$msg\"]"
+	run bash -c "timeout $(secs 10) rvturn --timeout 60 relay turn:127.0.0.1:$port -u alice --peer 127.0.0.1:9 </dev/null"
+	assert_failure 3
+	assert_output "rvturn: allocate: $msg"
+	run timeout "$(secs 10)" rvturn --timeout 60 bench "turn:127.0.0.1:$port" -u alice --duration 1
+	assert_failure 3
+	assert_output "rvturn: $msg"
+	# a session learns it at its first request: the error event, then it ends
+	run --separate-stderr bash -c "printf 'allocate\nallocate\n' | timeout $(secs 10) rvturn --timeout 60 session turn:127.0.0.1:$port -u alice"
+	assert_failure 3
+	assert_output "error allocate 0 $msg"
+	[ "$stderr" = "rvturn: $msg" ]
+}
+
+@test "rvturn: a server that goes away after answering is a lost connection (7): session, relay and bench say so" {
+	start_turn turn
+	echo_peer echo
+	export RV_TURN_PASSWORD=$TURN_PASS
+	gone="nothing listening on UDP 127.0.0.1:$TURN_PORT any more (ICMP port unreachable)"
+	start_session s "$URI" -u alice
+	to s allocate
+	wait_for_line "$T/s.out" '^allocated ' 5
+	mkfifo "$T/r.in"
+	spawn r bash -c "exec rvturn relay $URI -u alice --peer 127.0.0.1:$ECHO_PORT <$T/r.in"
+	exec {rin}>"$T/r.in"
+	echo one >&$rin
+	wait_for_line "$T/r.out" '^one$' 5
+	spawn b rvturn bench "$URI" -u alice --duration 60 --lifetime 600 --rate 50
+	wait_for_line "$T/b.err" 'pairs ready' 10
+	stop_pid "$TURN_PID"
+	# the bench's packets meet the ICMP error and it stops early, with the results so far
+	wait_exit "$PID_b" 10
+	[ "$EXIT" -eq 7 ]
+	grep -qF "rvturn: bench: $gone" "$T/b.err"
+	grep -q '^sent [0-9]*, relayed back ' "$T/b.out"
+	# the session learns it at its next request
+	to s "permission 127.0.0.1"
+	wait_exit "$PID_s" 10
+	[ "$EXIT" -eq 7 ]
+	grep -qxF "error permission 0 $gone" "$T/s.out"
+	grep -qxF "rvturn: $gone" "$T/s.err"
+	# the relay at its next packet
+	echo two >&$rin
+	wait_exit "$PID_r" 10
+	[ "$EXIT" -eq 7 ]
+	grep -qxF "rvturn: $gone" "$T/r.err"
+	exec {rin}>&-
+}
+
+@test "rvturn: no server on the port: TCP cannot connect (3), with the hint" {
+	port=$(free_port)
 	run timeout "$(secs 10)" rvturn --timeout 2 -T tcp binding "stun:127.0.0.1:$port"
 	assert_failure 3
 	assert_output --partial "refused"

@@ -9,6 +9,10 @@
 #                              and URI=turn:127.0.0.1:$TURN_PORT
 #   echo_peer NAME             a UDP echo (socat) on a free port: ECHO_PORT
 #   silent_udp NAME            a bound UDP socket that never answers: SILENT_PORT
+#                              (it logs "datagram TYPE LEN" to $T/NAME.out for each it
+#                              reads, TYPE its first two bytes in hex: the STUN type)
+#   closed_udp_port            a UDP port on 127.0.0.1 just bound and closed: nothing
+#                              listens there, so datagrams to it get ICMP port unreachable
 #   start_session NAME ARG...  rvturn session ARG..., stdin from a FIFO (write with
 #                              `to NAME LINE`, close with `close_input NAME`)
 #   make_cert                  $T/cert.pem and $T/key.pem, self-signed for 127.0.0.1 and localhost
@@ -120,7 +124,8 @@ echo_peer() {
 	return 1
 }
 
-# silent_udp NAME: a bound UDP socket that reads nothing and never answers.
+# silent_udp NAME: a bound UDP socket that never answers (silence, not the ICMP
+# port unreachable of a closed port); it logs each datagram it reads.
 silent_udp() {
 	local name=$1
 	SILENT_PORT=$(free_port)
@@ -128,10 +133,27 @@ silent_udp() {
 import socket, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(('127.0.0.1', $SILENT_PORT))
+s.settimeout(1)
 print('bound', flush=True)
-time.sleep(60)"
+end = time.monotonic() + 60
+while time.monotonic() < end:
+    try:
+        d = s.recv(65536)
+        print('datagram %04x %d' % (int.from_bytes(d[:2], 'big'), len(d)), flush=True)
+    except socket.timeout:
+        pass"
 	wait_for_line "$T/$name.out" '^bound$' 5
 	export SILENT_PORT
+}
+
+# closed_udp_port: a port that was free on 127.0.0.1 and is closed again.
+closed_udp_port() {
+	python3 -c "
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('127.0.0.1', 0))
+print(s.getsockname()[1])
+s.close()"
 }
 
 # start_session NAME ARG...: rvturn session ARG... reading a FIFO.
