@@ -9,7 +9,7 @@ complete -c rvserver -l port-file -r -F -d 'write the bound TCP and UDP ports to
 complete -c rvserver -l tls-cert -r -F -d 'PEM certificate chain: accept TLS on the same port'
 complete -c rvserver -l tls-key -r -F -d 'PEM private key for --tls-cert'
 complete -c rvserver -l auth-secret-file -r -F -d 'require tokens made with the secret in FILE'
-complete -c rvserver -l max-clients -x -d 'most connections at once (default 0: no limit)'
+complete -c rvserver -l max-clients -x -d 'most RV and WebSocket clients at once (default 0: no limit); HTTP requests get 16 connections more'
 complete -c rvserver -l max-groups -x -d 'most groups on the server (default 0: no limit)'
 complete -c rvserver -l max-group-members -x -d 'most members in one group (default 0: no limit)'
 complete -c rvserver -l keep-client-info -x -a 'none groups all' -d 'what survives a client'\''s disconnection: none, groups or all (default none)'

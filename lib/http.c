@@ -188,6 +188,7 @@ static int rv__http_on_headers_complete(http_parser *p)
 		 http_method_str((enum http_method)p->method));
 	req->keep_alive = http_should_keep_alive(p);
 	req->upgrade_websocket = h->conn_upgrade && h->upgrade_ws;
+	req->head_complete = 1;         /* what follows is about the body */
 	/* Refuse a declared body past the cap before reading any of it. */
 	if (p->content_length != ULLONG_MAX && p->content_length > 0 &&
 	    p->content_length > req->body.cap) {
@@ -327,6 +328,12 @@ static int rv__http_header_safe(const char *s)
 int rv_http_respond(struct rv_buf *out, int status, const char *content_type,
 		    const void *body, size_t len)
 {
+	return rv_http_respond_hdrs(out, status, content_type, NULL, body, len);
+}
+
+int rv_http_respond_hdrs(struct rv_buf *out, int status, const char *content_type,
+			 const char *const *headers, const void *body, size_t len)
+{
 	size_t mark = out->len;
 	int rc;
 
@@ -334,9 +341,15 @@ int rv_http_respond(struct rv_buf *out, int status, const char *content_type,
 		content_type = "text/plain; charset=utf-8";
 	if (status < 100 || status > 999 || !rv__http_header_safe(content_type))
 		return -EINVAL;
-	rc = rv_buf_printf(out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
-			   "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-			   status, rv_http_status_text(status), content_type, len);
+	for (size_t i = 0; headers && headers[i]; i++)
+		if (!rv__http_header_safe(headers[i]) || !strchr(headers[i], ':'))
+			return -EINVAL;
+	rc = rv_buf_printf(out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n",
+			   status, rv_http_status_text(status), content_type);
+	for (size_t i = 0; rc == 0 && headers && headers[i]; i++)
+		rc = rv_buf_printf(out, "%s\r\n", headers[i]);
+	if (rc == 0)
+		rc = rv_buf_printf(out, "Content-Length: %zu\r\nConnection: close\r\n\r\n", len);
 	if (rc == 0 && len > 0)
 		rc = rv_buf_append(out, body, len);
 	if (rc < 0)

@@ -24,6 +24,9 @@ struct rv_http_req {
 	int ws_version;                /* Sec-WebSocket-Version, 0 if absent */
 	int upgrade_websocket;         /* Upgrade: websocket + Connection: upgrade */
 	int keep_alive;
+	int head_complete;             /* 1 once the head was read: method, path and
+	                                * headers above are valid, even if the body
+	                                * then fails (too large, malformed) */
 	int complete;                  /* 1 once the whole request was read */
 	struct rv_buf body;            /* the body, capped */
 	void *parser;                  /* internal */
@@ -37,7 +40,9 @@ void rv_http_req_free(struct rv_http_req *req);
 /* rv_http_parse - feed LEN bytes. Returns the number of bytes consumed
  * (bytes after a complete request are not consumed: they belong to the next
  * protocol, e.g. WebSocket frames) or RV_EHTTP / RV_ETOOBIG. Check
- * req->complete after each call. */
+ * req->complete after each call. An error with req->head_complete set is
+ * about the body (RV_ETOOBIG: past the cap, a 413), one without it about the
+ * head (RV_ETOOBIG: a 431). */
 long rv_http_parse(struct rv_http_req *req, const char *data, size_t len);
 
 /* rv_http_ws_accept - the Sec-WebSocket-Accept value for KEY (RFC 6455). */
@@ -46,6 +51,11 @@ void rv_http_ws_accept(const char *key, char out[29]);
  * Content-Length, Connection: close, body) to OUT. */
 int rv_http_respond(struct rv_buf *out, int status, const char *content_type,
 		    const void *body, size_t len);
+/* rv_http_respond_hdrs - the same with extra header lines HEADERS ("Name:
+ * value" strings, NULL-terminated; HEADERS itself may be NULL), e.g. the
+ * Allow of a 405. A header with a control byte is refused (-EINVAL). */
+int rv_http_respond_hdrs(struct rv_buf *out, int status, const char *content_type,
+			 const char *const *headers, const void *body, size_t len);
 /* rv_http_ws_upgrade - append the 101 Switching Protocols response. */
 int rv_http_ws_upgrade(struct rv_buf *out, const char *key, const char *protocol);
 /* rv_http_ws_request - append a client's upgrade request for PATH on HOST

@@ -8,11 +8,28 @@
 #include "log.h"
 #include "server.h"
 
-static void respond(struct conn *c, int status, const char *ctype, const char *body, size_t len)
+/* Answer C's request and close it once the answer is out: STATUS, extra
+ * header lines HEADERS (NULL-terminated, or NULL), the body. A HEAD request
+ * gets the same head without the body. */
+static void respond_hdrs(struct conn *c, int status, const char *ctype,
+			 const char *const *headers, const char *body, size_t len)
 {
+	struct rv_buf out;
 	c->closing = 1;
 	c->state = CONN_DONE;
-	rv_stream_respond(&c->s, status, ctype, body, len);
+	rv_buf_init(&out, len + 1024);
+	if (rv_http_respond_hdrs(&out, status, ctype, headers, body, len) == 0) {
+		if (c->http && strcmp(c->http->method, "HEAD") == 0)
+			out.len -= (uint32_t)len;	/* the body is last */
+		rv_stream_write(&c->s, rv_buf_head(&out), rv_buf_size(&out));
+	}
+	rv_buf_free(&out);
+	rv_stream_end(&c->s);
+}
+
+static void respond(struct conn *c, int status, const char *ctype, const char *body, size_t len)
+{
+	respond_hdrs(c, status, ctype, NULL, body, len);
 }
 
 static void respond_text(struct conn *c, int status, const char *text)
@@ -165,12 +182,94 @@ static void upgrade(struct conn *c, const uint8_t *rest, size_t restlen)
 	free(c->http);
 	c->http = NULL;
 	c->state = CONN_WS;
+	conn_claim_slot(c);	/* a client now: past --max-clients, told at hello */
 	if (restlen)
 		ws_input(c, rest, restlen);
 }
 
+/* ---- routing ---- */
+
+static void healthz(struct conn *c, const uint8_t *rest, size_t restlen)
+{
+	(void)rest;
+	(void)restlen;
+	respond_text(c, 200, "ok\n");
+}
+
+static void get_metrics(struct conn *c, const uint8_t *rest, size_t restlen)
+{
+	(void)rest;
+	(void)restlen;
+	metrics(c);
+}
+
+static void get_stats(struct conn *c, const uint8_t *rest, size_t restlen)
+{
+	(void)rest;
+	(void)restlen;
+	stats(c);
+}
+
+static void websocket(struct conn *c, const uint8_t *rest, size_t restlen)
+{
+	if (c->http->upgrade_websocket)
+		upgrade(c, rest, restlen);
+	else
+		respond_text(c, 426, "WebSocket upgrade required\n");
+}
+
+/* Every path served, and its methods: the answer for any other method is a
+ * 405 that lists them in Allow. */
+static const struct route {
+	const char *path;
+	const char *allow;            /* "GET, HEAD" or "GET" */
+	void (*serve)(struct conn *c, const uint8_t *rest, size_t restlen);
+} routes[] = {
+	{ "/healthz", "Allow: GET, HEAD", healthz },
+	{ "/metrics", "Allow: GET, HEAD", get_metrics },
+	{ "/stats", "Allow: GET, HEAD", get_stats },
+	{ "/rv", "Allow: GET", websocket },
+};
+
+/* The head of C's request is in (its body may not be, or was refused):
+ * answer it. REST: bytes after a complete request (WebSocket frames). */
+static void route(struct conn *c, const uint8_t *rest, size_t restlen)
+{
+	const struct rv_http_req *req = c->http;
+	size_t plen = strcspn(req->path, "?");	/* a query string changes nothing */
+	const struct route *r = NULL;
+
+	c->srv->n.http_requests++;
+	for (size_t i = 0; i < sizeof routes / sizeof routes[0] && !r; i++)
+		if (strlen(routes[i].path) == plen && memcmp(routes[i].path, req->path, plen) == 0)
+			r = &routes[i];
+	if (!r) {
+		respond_text(c, 404, "not found\n");
+		return;
+	}
+	int head = strcmp(req->method, "HEAD") == 0;
+	if (strcmp(req->method, "GET") != 0 && !(head && strstr(r->allow, "HEAD"))) {
+		const char *hdrs[] = { r->allow, NULL };
+		static const char text[] = "method not allowed\n";
+		respond_hdrs(c, 405, "text/plain", hdrs, text, sizeof text - 1);
+		return;
+	}
+	if (!req->complete) {	/* a body: none of these takes one */
+		if (req->err == RV_EHTTP) {
+			c->srv->n.bad_input++;
+			respond_text(c, 400, "bad request body\n");
+		} else {
+			respond_text(c, 413, "no request body accepted\n");
+		}
+		return;
+	}
+	r->serve(c, rest, restlen);
+}
+
 void http_input(struct conn *c, const uint8_t *data, size_t len)
 {
+	if (c->closing)
+		return;
 	if (!c->http) {
 		c->http = calloc(1, sizeof *c->http);
 		if (!c->http || rv_http_req_init(c->http, 0) < 0) {
@@ -179,30 +278,14 @@ void http_input(struct conn *c, const uint8_t *data, size_t len)
 		}
 	}
 	long used = rv_http_parse(c->http, (const char *)data, len);
-	if (used < 0) {
+	if (used < 0 && !c->http->head_complete) {	/* the head itself is bad */
 		c->srv->n.bad_input++;
-		respond(c, used == RV_ETOOBIG ? 431 : 400, "text/plain", "bad request\n", 12);
+		if (used == RV_ETOOBIG)
+			respond_text(c, 431, "request header fields too large\n");
+		else
+			respond_text(c, 400, "bad request\n");
 		return;
 	}
-	if (!c->http->complete)
-		return;
-	c->srv->n.http_requests++;
-	const char *path = c->http->path;
-	if (c->refused)
-		respond_text(c, 503, "server full (--max-clients)\n");
-	else if (strcmp(c->http->method, "GET") != 0 && strcmp(c->http->method, "HEAD") != 0) {
-		respond_text(c, 405, "method not allowed\n");
-	} else if (strcmp(path, "/healthz") == 0) {
-		respond_text(c, 200, "ok\n");
-	} else if (strcmp(path, "/metrics") == 0) {
-		metrics(c);
-	} else if (strcmp(path, "/stats") == 0) {
-		stats(c);
-	} else if (strcmp(path, "/rv") == 0 && c->http->upgrade_websocket) {
-		upgrade(c, data + used, len - (size_t)used);
-	} else if (strcmp(path, "/rv") == 0) {
-		respond_text(c, 426, "WebSocket upgrade required\n");
-	} else {
-		respond_text(c, 404, "not found\n");
-	}
+	if (c->http->head_complete)	/* no endpoint waits for a body */
+		route(c, data + (used > 0 ? used : 0), used > 0 ? len - (size_t)used : 0);
 }

@@ -26,7 +26,7 @@ static const struct rv_opt opts[] = {
 	{ O_TLS_CERT, 0, "tls-cert", "FILE", "PEM certificate chain: accept TLS on the same port", "file", NULL },
 	{ O_TLS_KEY, 0, "tls-key", "FILE", "PEM private key for --tls-cert", "file", NULL },
 	{ O_AUTH_SECRET, 0, "auth-secret-file", "FILE", "require tokens made with the secret in FILE", "file", NULL },
-	{ O_MAX_CLIENTS, 0, "max-clients", "N", "most connections at once (default 0: no limit)", NULL, NULL },
+	{ O_MAX_CLIENTS, 0, "max-clients", "N", "most RV and WebSocket clients at once (default 0: no limit); HTTP requests get 16 connections more", NULL, NULL },
 	{ O_MAX_GROUPS, 0, "max-groups", "N", "most groups on the server (default 0: no limit)", NULL, NULL },
 	{ O_MAX_MEMBERS, 0, "max-group-members", "N", "most members in one group (default 0: no limit)", NULL, NULL },
 	{ O_KEEP, 0, "keep-client-info", "MODE", "what survives a client's disconnection: none, groups or all (default none)", "none|groups|all", NULL },

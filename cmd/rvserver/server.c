@@ -28,6 +28,12 @@ int64_t wall_ms(void)
 
 static void server_finish(struct server *srv);
 
+/* With --max-clients N, at most N + PROBE_SLOTS connections are open: the
+ * N clients (RV and WebSocket) and a few more for HTTP requests (answered
+ * and closed), handshakes not yet far enough to tell, and refused clients
+ * being told why. A connection past that is closed at once. */
+#define PROBE_SLOTS 16
+
 void conn_drop_slow(struct conn *c)
 {
 	struct server *srv = c->srv;
@@ -67,6 +73,8 @@ static void conn_closed(struct rv_stream *s, int reason)
 	if (c->next)
 		c->next->prev = c->prev;
 	srv->nconns--;
+	if (c->client_slot)
+		srv->nclients--;
 	rv_buf_free(&c->in);
 	if (c->http) {
 		rv_http_req_free(c->http);
@@ -237,6 +245,7 @@ static void sniff(struct conn *c, const uint8_t *data, size_t len)
 		return;
 	if (memcmp(p, RV_PREFACE, RV_PREFACE_LEN) == 0) {
 		c->state = CONN_RV;
+		conn_claim_slot(c);
 		uint8_t *rest = NULL;
 		size_t rn = n - RV_PREFACE_LEN;
 		if (rn && !(rest = malloc(rn))) {
@@ -314,12 +323,28 @@ static void on_connection(uv_stream_t *server, int status)
 		conn_drop(c, 0);
 		return;
 	}
-	if (srv->conf.max_clients && srv->nconns > srv->conf.max_clients) {
-		/* Refused, but told why: at hello, or with a 503 for HTTP. */
+	if (srv->conf.max_clients && srv->nconns > srv->conf.max_clients + PROBE_SLOTS) {
+		srv->n.refused_full++;
+		rv_debug("closing a connection: --max-clients %zu and %d more open",
+			 srv->conf.max_clients, PROBE_SLOTS);
+		conn_drop(c, 0);
+	}
+}
+
+void conn_claim_slot(struct conn *c)
+{
+	struct server *srv = c->srv;
+	if (c->client_slot || c->refused || !srv->conf.max_clients)
+		return;
+	if (srv->nclients >= srv->conf.max_clients) {
+		/* Refused, but told why at hello. */
 		srv->n.refused_full++;
 		c->refused = 1;
 		rv_info("refusing a connection: --max-clients %zu reached", srv->conf.max_clients);
+		return;
 	}
+	c->client_slot = 1;
+	srv->nclients++;
 }
 
 /* Once a second: handshake deadlines, pings, idle timeouts. */

@@ -50,6 +50,7 @@ struct conn {
 	char *numkey;                 /* its number as a by_num key, when it takes replies */
 	uint32_t num;                 /* 0, or the number replies address it by */
 	uint8_t state, role, pinged, tls_seen, closing, refused, paused, leaving;
+	uint8_t client_slot;          /* holds one of --max-clients' slots (server.c) */
 };
 
 /* Datagrams to send at the end of a receive batch (udp.c). DATA points
@@ -103,6 +104,7 @@ struct server {
 	uint32_t last_num;
 	struct conn *conns;
 	size_t nconns;
+	size_t nclients;              /* RV and WebSocket connections in --max-clients */
 	struct rv_buf scratch;        /* one outgoing frame being built */
 	struct rv_buf wsbuf;          /* a frame wrapped for WebSocket */
 	char secret[512];
@@ -135,6 +137,9 @@ int conn_number(struct conn *c);
 void conn_error(struct conn *c, uint64_t re, const char *code, const char *msg);
 /* Tell C why and close it once the message is out. */
 void conn_bye(struct conn *c, const char *code, const char *msg);
+/* C speaks RV (or RV over WebSocket): it takes a --max-clients slot, or is
+ * marked refused when none is free (told at hello). */
+void conn_claim_slot(struct conn *c);
 
 /* flow.c */
 void flow_init(struct server *srv);

@@ -85,6 +85,64 @@ except OSError: sys.exit(0)"
 	assert_output 426
 }
 
+# code METHOD PATH [CURL-ARG...]: the status of one request.
+code() {
+	local m=$1 path=$2
+	shift 2
+	timeout 5 curl -s -o /dev/null -w '%{http_code}' -X "$m" "$@" "http://$RV_SERVER$path"
+}
+
+@test "rvserver: HTTP: wrong method 405 with Allow (body or not), unknown path 404, big headers only 431" {
+	start_server
+	local p m
+	for p in /healthz /metrics /stats "/healthz?probe=1"; do
+		assert_equal "$(code GET "$p")" 200
+		assert_equal "$(code HEAD "$p" -I)" 200
+		for m in POST PUT DELETE PATCH OPTIONS; do
+			assert_equal "$(code "$m" "$p")" 405
+			assert_equal "$(code "$m" "$p" --data-binary 'a body')" 405
+		done
+	done
+	# POST with a body, as a load balancer's misconfigured probe sends it
+	run timeout 5 curl -s -i -d 'x=1' "http://$RV_SERVER/healthz"
+	assert_line --partial 'HTTP/1.1 405 Method Not Allowed'
+	assert_line --regexp '^Allow: GET, HEAD'
+	# a large body changes nothing: the answer comes from the head
+	head -c 200000 /dev/zero >"$T/body"
+	assert_equal "$(code POST /metrics --data-binary @"$T/body")" 405
+	assert_equal "$(code PUT /stats -H 'Transfer-Encoding: chunked' --data-binary @"$T/body")" 405
+	# /rv is GET only: 426 without the upgrade, 405 (Allow: GET) for the rest
+	assert_equal "$(code GET /rv)" 426
+	run timeout 5 curl -s -i -X POST -d x "http://$RV_SERVER/rv"
+	assert_line --partial '405'
+	assert_line --regexp '^Allow: GET.$'
+	assert_equal "$(code HEAD /rv -I)" 405
+	# unknown paths are 404 whatever the method
+	for m in GET POST DELETE; do
+		assert_equal "$(code "$m" /nope)" 404
+	done
+	assert_equal "$(code HEAD /nope -I)" 404
+	assert_equal "$(code POST /nope -d x)" 404
+	# HEAD gets the head only
+	run timeout 5 curl -s -I "http://$RV_SERVER/healthz"
+	assert_line --regexp '^Content-Length: 3'
+	# a GET with a body: 413, not served
+	assert_equal "$(code GET /stats -d x)" 413
+	# only headers past the cap are 431
+	local fill
+	fill=$(head -c 9000 /dev/zero | tr '\0' a)
+	assert_equal "$(code GET /healthz -H "X-Fill: $fill")" 431
+	assert_equal "$(code POST /healthz -d x -H "X-Fill: $fill")" 431
+	# a malformed request line is 400
+	run timeout 5 python3 -c "
+import socket
+s=socket.create_connection(('127.0.0.1',$SERVER_PORT)); s.settimeout(4)
+s.sendall(b'GET /healthz HTTP/9x\r\n\r\n'); print(s.recv(100).split(b'\r\n')[0].decode())"
+	assert_output --partial ' 400 '
+	run timeout 5 curl -sf "http://$RV_SERVER/metrics"
+	assert_line --regexp '^rvserver_http_requests_total [0-9]{2,}$'
+}
+
 @test "rvserver: unknown protocol bytes close only that connection" {
 	start_server
 	member alice ops
@@ -203,6 +261,80 @@ sys.exit(0 if d==b'' and time.time()-t<5 else 1)"
 	run rvg -n two groups
 	assert_equal "$status" 4
 	assert_output --regexp 'limit|max-clients|too many'
+}
+
+@test "rvserver: --max-clients 1 with one client: /healthz, /metrics, /stats still 200; an RV client is still refused" {
+	start_server --max-clients 1
+	spawn l1 rvgroup -n one listen
+	wait_for_line "$T/l1.err" 'connected to' 5
+	local i
+	for i in 1 2 3; do
+		run timeout 5 curl -s -w ' %{http_code}' "http://$RV_SERVER/healthz"
+		assert_output 'ok
+ 200'
+		run timeout 5 curl -s -o /dev/null -w '%{http_code}' "http://$RV_SERVER/metrics"
+		assert_output 200
+	done
+	run timeout 5 curl -sf "http://$RV_SERVER/metrics"
+	assert_line 'rvserver_refused_total 0'
+	# a second RV client is refused as documented, and probes go on answering
+	run rvg -n two groups
+	assert_equal "$status" 4
+	assert_output --partial 'the server is full (--max-clients)'
+	run stats
+	assert_success
+	echo "$output" | jq -e '.refused == 1'
+	# a WebSocket client counts as a client too
+	run timeout "$(secs 5)" python3 - "$SERVER_PORT" "$BATS_TEST_DIRNAME" <<'EOF'
+import sys, json, struct, time
+sys.path.insert(0, sys.argv[2])
+import wsclient
+ws = wsclient.WS(int(sys.argv[1]), "/rv", 5)
+ws.send(wsclient.rv_frame({"type": "hello", "id": "web", "role": "send", "version": 1}))
+deadline = time.monotonic() + 5
+while True:
+    op, p = ws.recv(deadline)
+    hl = struct.unpack(">I", p[:4])[0]
+    h = json.loads(p[8:8 + hl])
+    print(json.dumps(h))
+    if h.get("type") == "bye": break
+EOF
+	assert_output --partial '"code": "limit"'
+	alive "$PID_l1"
+	run timeout 5 curl -sf "http://$RV_SERVER/healthz"
+	assert_output ok
+}
+
+@test "rvserver: --max-clients N: at most N + 16 connections are open; past that they are closed at once" {
+	start_server --max-clients 1
+	spawn l1 rvgroup -n one listen
+	wait_for_line "$T/l1.err" 'connected to' 5
+	# 16 connections that say nothing hold the extra slots until released
+	mkfifo "$T/release.fifo"
+	spawn hold python3 -c "
+import socket
+socks = [socket.create_connection(('127.0.0.1', $SERVER_PORT)) for _ in range(16)]
+print('held', flush=True)
+open('$T/release.fifo').read()"
+	local rel
+	exec {rel}>"$T/release.fifo"
+	wait_for_line "$T/hold.out" '^held$' 5
+	# the 18th connection: closed without an answer
+	run timeout 5 curl -s "http://$RV_SERVER/healthz"
+	refute_output ok
+	[ "$status" -ne 0 ]
+	exec {rel}>&-
+	wait_exit "$PID_hold" 5
+	# the held ones are gone: probes answer again, the client never noticed
+	local i
+	for ((i = 0; i < 50; i++)); do
+		[ "$(timeout 5 curl -s "http://$RV_SERVER/healthz")" = ok ] && break
+		sleep 0.1
+	done
+	run timeout 5 curl -s "http://$RV_SERVER/healthz"
+	assert_output ok
+	alive "$PID_l1"
+	[ "$(stat_of refused)" -ge 1 ]
 }
 
 @test "rvserver: --max-groups: join of one group too many exits 4 with a message" {

@@ -150,8 +150,9 @@ static void test_oversize_head(void **state)
 	int off = snprintf(big, len, "GET / HTTP/1.1\r\nX-Fill: ");
 	memset(big + off, 'a', len - (size_t)off);
 
-	/* All at once. */
+	/* All at once: the head itself is too large. */
 	assert_int_equal(parse_all(&req, big, len, 0), RV_ETOOBIG);
+	assert_false(req.head_complete);
 	/* The error sticks. */
 	assert_int_equal(rv_http_parse(&req, "\r\n\r\n", 4), RV_ETOOBIG);
 	rv_http_req_free(&req);
@@ -235,12 +236,27 @@ static void test_body_cap(void **state)
 		"8\r\n12345678\r\n8\r\n12345678\r\n0\r\n\r\n";
 	(void)state;
 
-	/* Declared too large: refused before the body arrives. */
+	/* Declared too large: refused before the body arrives, but the head
+	 * was read (a 405 or 413, not a 431). */
 	assert_int_equal(parse_all(&req, post_req, strlen(post_req) - 11, 10),
 			 RV_ETOOBIG);
+	assert_true(req.head_complete);
+	assert_false(req.complete);
+	assert_string_equal(req.method, "POST");
+	assert_string_equal(req.path, "/api/send");
+	rv_http_req_free(&req);
+	/* Any body at all with a cap of 0. */
+	assert_int_equal(parse_all(&req, post_req, strlen(post_req), 0), RV_ETOOBIG);
+	assert_true(req.head_complete);
+	assert_string_equal(req.method, "POST");
 	rv_http_req_free(&req);
 	/* Chunked past the cap. */
 	assert_int_equal(parse_all(&req, chunked, strlen(chunked), 10), RV_ETOOBIG);
+	assert_true(req.head_complete);
+	rv_http_req_free(&req);
+	/* A head that is only partly there is not complete. */
+	assert_int_equal(parse_all(&req, chunked, 20, 0), 20);
+	assert_false(req.head_complete);
 	rv_http_req_free(&req);
 	/* Chunked within the cap. */
 	assert_int_equal(parse_all(&req, chunked, strlen(chunked), 16),
@@ -339,6 +355,23 @@ static void test_responses(void **state)
 			 RV_ETOOBIG);
 	assert_int_equal(rv_buf_size(&tiny), 0);
 	rv_buf_free(&tiny);
+	rv_buf_free(&out);
+
+	/* Extra header lines, e.g. the Allow of a 405. */
+	static const char want405[] =
+		"HTTP/1.1 405 Method Not Allowed\r\nContent-Type: text/plain\r\n"
+		"Allow: GET, HEAD\r\nContent-Length: 3\r\nConnection: close\r\n\r\nno\n";
+	const char *allow[] = { "Allow: GET, HEAD", NULL };
+	rv_buf_init(&out, 4096);
+	assert_int_equal(rv_http_respond_hdrs(&out, 405, "text/plain", allow, "no\n", 3), 0);
+	assert_int_equal(rv_buf_size(&out), strlen(want405));
+	assert_memory_equal(rv_buf_head(&out), want405, strlen(want405));
+	rv_buf_reset(&out);
+	const char *inject[] = { "Allow: GET\r\nX-Evil: 1", NULL };
+	const char *noname[] = { "just text", NULL };
+	assert_int_equal(rv_http_respond_hdrs(&out, 405, "text/plain", inject, "", 0), -EINVAL);
+	assert_int_equal(rv_http_respond_hdrs(&out, 405, "text/plain", noname, "", 0), -EINVAL);
+	assert_int_equal(rv_buf_size(&out), 0);
 	rv_buf_free(&out);
 
 	assert_string_equal(rv_http_status_text(200), "OK");
