@@ -1,4 +1,6 @@
 /* chat.c - join and listen: the group to stdout, stdin lines to the group. */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -106,6 +108,17 @@ static void send_joins(struct app *a)
 	}
 }
 
+/* The exit code for a connection that ended: once it had been up, the
+ * server dropping this member as a slow consumer, or a reset, is a lost
+ * connection (7) like a server that went away. */
+static int end_code(struct app *a, int err)
+{
+	if (a->ups && (!strcmp(a->bye_code, "slow-consumer") || err == UV_ECONNRESET ||
+		       err == UV_EPIPE || err == UV_ECONNABORTED || err == UV_EOF))
+		return RV_EXIT_LOST;
+	return rv_cli_exit_for(err);
+}
+
 static void on_state(struct rv_session *s, enum rv_session_state st, int err,
 		     const char *why, void *ud)
 {
@@ -113,23 +126,40 @@ static void on_state(struct rv_session *s, enum rv_session_state st, int err,
 	(void)s;
 	if (st == RV_SESSION_UP) {
 		rv_say_info("connected to %s:%d as %s", a->co.host, a->co.port, a->co.id);
+		a->up = 1;
+		a->ups++;
 		a->joined = 0;
+		a->bye_code[0] = 0;
 		if (!a->leaving)
 			send_joins(a);
 		return;
 	}
+	int was_up = a->up;
+	a->up = 0;
 	if (a->done)
 		return;
-	if (a->reconnect && err != RV_EREPLACED && err != RV_EDENIED) {
+	int too_large = !strcmp(a->bye_code, "too-large");	/* sent again, refused again */
+	if (!strcmp(a->bye_code, "slow-consumer"))
+		why = "dropped by the server as a slow consumer (reading too slowly)";
+	if (a->reconnect && err != RV_EREPLACED && err != RV_EDENIED && !too_large) {
+		a->downs += was_up;
 		rv_say_error("connection lost: %s; reconnecting", why);
+		if (a->leaving)	/* the groups were left with the connection */
+			app_finish(a, 0);
+		else
+			maybe_leave(a);
 		return;
 	}
 	if (a->leaving && err == RV_ECLOSED) {
 		app_finish(a, 0);
 		return;
 	}
-	rv_say_error("%s", why);
-	app_finish(a, rv_cli_exit_for(err));
+	if (too_large)
+		rv_say_error("%s: the server takes smaller messages (its --max-frame) than a line sent",
+			     why);
+	else
+		rv_say_error("%s", why);
+	app_finish(a, end_code(a, err));
 }
 
 /* A file or stream offered to a chat member: say no at once, so the
@@ -154,24 +184,89 @@ static void refuse_offer(struct rv_session *s, cJSON *h)
 static void on_frame(struct rv_session *s, const char *type, cJSON *h,
 		     const uint8_t *body, size_t len, void *ud)
 {
-	const char *kind = hstr(h, "kind");
+	struct app *a = ud;
+	const char *kind = hstr(h, "kind"), *code = hstr(h, "code");
 	if (!strcmp(type, "msg") && kind && !strcmp(kind, "xfer-offer"))
 		refuse_offer(s, h);
+	if (!strcmp(type, "bye"))
+		snprintf(a->bye_code, sizeof a->bye_code, "%s", code ? code : "");
 	print_frame(ud, type, h, body, len);
+}
+
+/* A line on its way: enough to report on it when its answer comes. */
+struct line_req {
+	struct app *a;
+	unsigned downs;              /* a->downs when it was read */
+	int queued;                  /* read while disconnected */
+	int group;                   /* TO is a group, not a client */
+	char to[65];
+	char text[48];               /* its start, printable */
+};
+
+/* Lines read while disconnected, or not answered when the connection was
+ * lost, go out again after reconnecting and rejoining; they reach only the
+ * members back by then. Say how many they reached, and warn when none. */
+static void report_resent(struct line_req *l, cJSON *reply)
+{
+	cJSON *d = cJSON_GetObjectItemCaseSensitive(reply, "delivered");
+	int n = cJSON_IsNumber(d) ? d->valueint : 0;
+	if (!l->group)
+		rv_say_info("a line sent after reconnecting reached %s: \"%s\"", l->to, l->text);
+	else if (n == 0)
+		rv_say_error("warning: a line sent after reconnecting reached nobody (no other member "
+			     "was in group %s yet): \"%s\"", l->to, l->text);
+	else
+		rv_say_info("a line sent after reconnecting reached %d member%s of group %s: \"%s\"",
+			    n, n == 1 ? "" : "s", l->to, l->text);
 }
 
 static void on_post_reply(struct rv_session *s, int err, cJSON *reply, void *ud)
 {
-	struct app *a = ud;
+	struct line_req *l = ud;
+	struct app *a = l->a;
+	(void)s;
 	if (err) {
 		/* In a chat a refused line is reported, not fatal. */
 		const char *msg = hstr(reply, "message");
 		rv_say_error("not delivered: %s", msg ? msg : rv_strerror(err));
+	} else if (l->downs != a->downs || (l->queued && l->downs > 0)) {
+		report_resent(l, reply);
 	}
-	(void)s;
+	free(l);
 	if (rv_session_pending(a->sess) < 256)
 		input_pause(a, 0);
 	maybe_leave(a);
+}
+
+static void send_line(struct app *a, const char *group, const char *to, const char *text)
+{
+	struct line_req *l = malloc(sizeof *l);
+	if (!l) {
+		rv_say_error("cannot send: %s", rv_strerror(-ENOMEM));
+		return;
+	}
+	l->a = a;
+	l->downs = a->downs;
+	l->queued = !a->up;
+	l->group = !to;
+	snprintf(l->to, sizeof l->to, "%s", to ? to : group);
+	size_t n = strlen(text), i;
+	for (i = 0; i < n && i < 40; i++)
+		l->text[i] = (unsigned char)text[i] < 0x20 || text[i] == 0x7f ? '?' : text[i];
+	snprintf(l->text + i, sizeof l->text - i, "%s", n > 40 ? "..." : "");
+	cJSON *h = cJSON_CreateObject();
+	cJSON_AddStringToObject(h, "type", "msg");
+	if (to)
+		cJSON_AddStringToObject(h, "to", to);
+	else
+		cJSON_AddStringToObject(h, "group", group);
+	int rc = rv_session_request(a->sess, h, text, n, on_post_reply, l);
+	if (rc < 0) {
+		rv_say_error("cannot send: %s", rv_strerror(rc));
+		free(l);
+	}
+	if (rv_session_pending(a->sess) >= 1024)
+		input_pause(a, 1);	/* let the server catch up */
 }
 
 static void chat_line(struct app *a, char *line, size_t len)
@@ -185,42 +280,30 @@ static void chat_line(struct app *a, char *line, size_t len)
 	if ((line[0] == '#' || line[0] == '@') && len > 1) {
 		char *sp = strchr(line, ' ');
 		size_t n = sp ? (size_t)(sp - line - 1) : len - 1;
-		char name[65];
-		if (n > 0 && n < sizeof name) {
-			memcpy(name, line + 1, n);
-			name[n] = 0;
-			int known = line[0] == '@';
-			for (int i = 0; !known && i < a->nargs; i++)
-				known = strcmp(a->args[i], name) == 0;
-			if (known) {
-				text = sp ? sp + 1 : line + len;
-				if (line[0] == '#') {
-					for (int i = 0; i < a->nargs; i++)
-						if (strcmp(a->args[i], name) == 0)
-							group = a->args[i];
-				} else {
-					to = line + 1;
-					line[n + 1] = 0;
-					group = NULL;
-				}
+		if (line[0] == '@' && n > 0) {
+			line[n + 1] = 0;
+			const char *why = name_problem(line + 1);
+			if (why) {	/* never posted to the group instead */
+				rv_say_error("line %lu not sent: '@%s' names no valid id: %s",
+					     a->lineno, line + 1, why);
+				return;
 			}
+			to = line + 1;
+			group = NULL;
+			text = sp ? sp + 1 : line + len;
+		} else if (line[0] == '#' && n > 0) {
+			for (int i = 0; i < a->nargs; i++)
+				if (strlen(a->args[i]) == n && !strncmp(a->args[i], line + 1, n)) {
+					group = a->args[i];
+					text = sp ? sp + 1 : line + len;
+				}
 		}
 	}
 	if (!group && !to) {
 		rv_say_error("listen does not post; use join GROUP");
 		return;
 	}
-	cJSON *h = cJSON_CreateObject();
-	cJSON_AddStringToObject(h, "type", "msg");
-	if (to)
-		cJSON_AddStringToObject(h, "to", to);
-	else
-		cJSON_AddStringToObject(h, "group", group);
-	int rc = rv_session_request(a->sess, h, text, strlen(text), on_post_reply, a);
-	if (rc < 0)
-		rv_say_error("cannot send: %s", rv_strerror(rc));
-	if (rv_session_pending(a->sess) >= 1024)
-		input_pause(a, 1);	/* let the server catch up */
+	send_line(a, group, to, text);
 }
 
 static void on_leave_reply(struct rv_session *s, int err, cJSON *reply, void *ud)
@@ -232,11 +315,26 @@ static void on_leave_reply(struct rv_session *s, int err, cJSON *reply, void *ud
 }
 
 /* After EOF on stdin, once every group is joined and every line answered,
- * leave the groups; the last leave reply ends the program. */
+ * leave the groups; the last leave reply ends the program. Disconnected
+ * (with --reconnect), it ends at once when no line waits to be sent, and
+ * otherwise reconnects to send them first. */
 static void maybe_leave(struct app *a)
 {
-	if (!a->stdin_eof || a->leaving || a->done || a->joined < a->nargs ||
-	    rv_session_pending(a->sess) > 0)
+	if (!a->stdin_eof || a->leaving || a->done)
+		return;
+	size_t pending = rv_session_pending(a->sess);
+	if (!a->up && a->downs > 0) {
+		if (pending == 0) {
+			rv_say_info("end of input while disconnected: nothing left to send");
+			app_finish(a, 0);
+		} else if (!a->said_wait) {
+			a->said_wait = 1;
+			rv_say_info("end of input: %zu line%s still to send; reconnecting to send %s",
+				    pending, pending == 1 ? "" : "s", pending == 1 ? "it" : "them");
+		}
+		return;
+	}
+	if (a->joined < a->nargs || pending > 0)
 		return;
 	a->leaving = 1;
 	for (int i = 0; i < a->nargs; i++) {

@@ -10,10 +10,12 @@ static const char *hstr(cJSON *h, const char *k)
 	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, k));
 }
 
+/* Done when every line is answered; a line refused as too long (main.c)
+ * makes the exit status 1. */
 static void maybe_done(struct app *a)
 {
 	if (a->stdin_eof && rv_session_pending(a->sess) == 0)
-		app_finish(a, a->exit_code);
+		app_finish(a, a->refused ? RV_EXIT_FAIL : a->exit_code);
 }
 
 /* ---- post and say ---- */

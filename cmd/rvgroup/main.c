@@ -1,4 +1,5 @@
 /* rvgroup - group membership and chat in the shell: options, dispatch. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,6 +45,10 @@ static const char *on_opt(void *ud, int key, const char *arg)
 {
 	struct app *a = ud;
 	const char *err = NULL;
+	if (key == RV_OPT_ID) {	/* checked with the other names, in check_names */
+		a->id_arg = arg;
+		return NULL;
+	}
 	if (rv_client_opt(&a->co, key, arg, &err))
 		return err;
 	switch (key) {
@@ -60,11 +65,50 @@ static const char *on_opt(void *ud, int key, const char *arg)
 	return NULL;
 }
 
+/* Lines come whole: rv_input hands a line past its buffer in parts, which
+ * are put together here, so that one line is one message. A line longer
+ * than RVGROUP_MAX_LINE is refused, and only that line. */
+static void line_refused(struct app *a, size_t len)
+{
+	a->refused++;
+	rv_say_error("line %lu of standard input not sent: %zu bytes, more than the %u bytes "
+		     "of one message (rvserver's default --max-frame)",
+		     a->lineno, len, (unsigned)RVGROUP_MAX_LINE);
+}
+
 static void in_line(struct rv_input *in, char *line, size_t len)
 {
 	struct app *a = in->ud;
-	if (!a->done)
-		a->on_line(a, line, len);
+	struct rv_buf *b = &a->longline;
+	if (a->done)
+		return;
+	if (!in->partial && !a->skipping && rv_buf_size(b) == 0) {
+		a->lineno++;
+		if (len > RVGROUP_MAX_LINE)
+			line_refused(a, len);
+		else
+			a->on_line(a, line, len);
+		return;
+	}
+	if (!a->skipping && rv_buf_append(b, line, len) < 0) {
+		a->skipping = rv_buf_size(b);	/* too long: count the rest, keep none */
+		rv_buf_free(b);
+	}
+	if (a->skipping)
+		a->skipping += len;
+	if (in->partial)
+		return;
+	a->lineno++;
+	if (a->skipping || rv_buf_size(b) > RVGROUP_MAX_LINE) {
+		line_refused(a, a->skipping ? a->skipping : rv_buf_size(b));
+		a->skipping = 0;
+		rv_buf_free(b);
+		return;
+	}
+	char nul = 0;
+	rv_buf_append(b, &nul, 1);	/* room kept by the cap */
+	a->on_line(a, (char *)rv_buf_head(b), rv_buf_size(b) - 1);
+	rv_buf_free(b);
 }
 
 static void in_eof(struct rv_input *in, int err)
@@ -80,6 +124,7 @@ static void in_eof(struct rv_input *in, int err)
 int input_start(struct app *a)
 {
 	a->stdin_open = 1;
+	rv_buf_init(&a->longline, RVGROUP_MAX_LINE + 1);
 	return rv_input_start(&a->in, a->loop, 0, in_line, NULL, in_eof, a);
 }
 
@@ -114,6 +159,55 @@ void app_fail(struct app *a, int err, const char *what, cJSON *reply)
 	app_finish(a, rv_cli_exit_for(err));
 }
 
+const char *name_problem(const char *s)
+{
+	static char why[64];
+	size_t n = strlen(s);
+	if (n == 0)
+		return "it is empty";
+	if (n > RV_ID_MAX) {
+		snprintf(why, sizeof why, "it is %zu characters, at most %d", n, RV_ID_MAX);
+		return why;
+	}
+	if (!rv_id_valid(s))
+		return "it has a character other than A-Z a-z 0-9 . _ @ -";
+	return NULL;
+}
+
+static void check_name(const char *what, const char *s)
+{
+	const char *why = name_problem(s);
+	if (why)
+		rv_cli_usage_error(&tool, "%s '%s' is not a valid name: %s", what, s, why);
+}
+
+/* Every name rvgroup would send, checked in one place before connecting
+ * (exit 2): this client's id, the command's groups or target, the IDs of
+ * contacts and allow, and --allow. */
+static void check_names(struct app *a)
+{
+	const char *env = getenv("RV_ID");
+	if (a->id_arg) {
+		check_name("--id", a->id_arg);
+		snprintf(a->co.id, sizeof a->co.id, "%s", a->id_arg);
+	} else if (env && *env) {
+		check_name("RV_ID", env);
+	}
+	int lists = !strcmp(a->cmd, "contacts") || !strcmp(a->cmd, "allow");
+	int all = !strcmp(a->cmd, "join");
+	for (int i = lists ? 1 : 0; i < a->nargs && (all || lists || i == 0); i++)
+		check_name(lists || !strcmp(a->cmd, "say") ? "ID" : "group", a->args[i]);
+	if (!a->allow)
+		return;
+	char *copy = strdup(a->allow), *save = NULL;
+	int n = 0;
+	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save), n++)
+		check_name("--allow: ID", t);
+	free(copy);
+	if (n == 0)
+		rv_cli_usage_error(&tool, "--allow needs at least one ID");
+}
+
 /* Usage errors are found before connecting: a message, and exit 2. */
 static const char *check_list_args(struct app *a)
 {
@@ -125,22 +219,20 @@ static const char *check_list_args(struct app *a)
 		return "add and del need at least one ID";
 	if (strcmp(op, "add") && strcmp(op, "del") && a->nargs > 1)
 		return "only add and del take IDs";
-	for (int i = 1; i < a->nargs; i++)
-		if (!rv_id_valid(a->args[i]))
-			return "an ID is 1-64 characters [A-Za-z0-9._@-]";
 	return NULL;
 }
 
-static const char *check_allow_opt(const char *list)
+/* post and say with TEXT: the words are one message, within the limit. */
+static void check_text(struct app *a)
 {
-	char *copy = strdup(list), *save = NULL;
-	const char *err = NULL;
-	int n = 0;
-	for (char *t = strtok_r(copy, ",", &save); t && !err; t = strtok_r(NULL, ",", &save), n++)
-		if (!rv_id_valid(t))
-			err = "--allow takes IDs separated by commas (each 1-64 characters [A-Za-z0-9._@-])";
-	free(copy);
-	return err ? err : n == 0 ? "--allow needs at least one ID" : NULL;
+	if (strcmp(a->cmd, "post") && strcmp(a->cmd, "say"))
+		return;
+	size_t len = 0;
+	for (int i = 1; i < a->nargs; i++)
+		len += strlen(a->args[i]) + (i > 1);
+	if (len > RVGROUP_MAX_LINE)
+		rv_cli_usage_error(&tool, "TEXT is %zu bytes, more than the %u bytes of one message",
+				   len, (unsigned)RVGROUP_MAX_LINE);
 }
 
 static int valid_args(struct app *a)
@@ -177,18 +269,14 @@ int main(int argc, char **argv)
 		rv_cli_usage_error(&tool, "unknown command '%s'", a->cmd);
 	if (!valid_args(a))
 		rv_cli_usage_error(&tool, "usage: rvgroup %s %s", c->name, c->args);
-	for (int i = 0; i < a->nargs && (!strcmp(a->cmd, "join") || i == 0) &&
-			strcmp(a->cmd, "contacts") && strcmp(a->cmd, "allow"); i++)
-		if (!rv_id_valid(a->args[i]))
-			rv_cli_usage_error(&tool, "'%s' is not a valid name (1-64 characters [A-Za-z0-9._@-])",
-					   a->args[i]);
 	const char *err = NULL;
 	if (!strcmp(a->cmd, "contacts") || !strcmp(a->cmd, "allow"))
 		err = check_list_args(a);
-	if (!err && a->allow)
-		err = check_allow_opt(a->allow);
-	if (!err)
-		err = rv_client_opts_finish(&a->co);
+	if (err)
+		rv_cli_usage_error(&tool, "%s", err);
+	check_names(a);
+	check_text(a);
+	err = rv_client_opts_finish(&a->co);
 	if (err)
 		rv_cli_usage_error(&tool, "%s", err);
 
@@ -204,6 +292,7 @@ int main(int argc, char **argv)
 	else
 		code = cmds_run(a);
 	rv_tls_ctx_free(a->tls);
+	rv_buf_free(&a->longline);
 	free(a);
 	return code;
 }

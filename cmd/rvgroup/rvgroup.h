@@ -4,9 +4,15 @@
 
 #include <uv.h>
 
+#include "buf.h"
 #include "cli.h"
+#include "frame.h"
 #include "input.h"
 #include "session.h"
+
+/* One stdin line is one message: the largest is rvserver's default
+ * --max-frame. A longer line is refused (and reported), not cut. */
+#define RVGROUP_MAX_LINE RV_FRAME_DEFAULT_MAX_BODY
 
 struct app {
 	struct rv_client_opts co;
@@ -16,6 +22,7 @@ struct app {
 	const char *cmd;
 	char **args;                 /* positionals after the command */
 	int nargs;
+	const char *id_arg;          /* --id as given, checked with the other names */
 	const char *allow;           /* --allow ID,... */
 	int reconnect;
 	long count;                  /* --count: exit after this many messages */
@@ -25,6 +32,15 @@ struct app {
 	struct rv_input in;          /* stdin, line by line */
 	int stdin_open;
 	int joined;                  /* join replies received */
+	int up;                      /* the session is up */
+	unsigned ups;                /* times it came up */
+	unsigned downs;              /* connections lost after being up (--reconnect) */
+	int said_wait;               /* "end of input: N lines wait" said */
+	char bye_code[32];           /* code of the server's last bye */
+	unsigned long lineno;        /* stdin lines read */
+	unsigned long refused;       /* stdin lines too long to send */
+	struct rv_buf longline;      /* a line arriving in parts (rv_input) */
+	size_t skipping;             /* bytes of a too-long line so far, or 0 */
 	void (*on_line)(struct app *a, char *line, size_t len);
 	void (*on_eof)(struct app *a);
 };
@@ -34,12 +50,14 @@ int chat_run(struct app *a, int listen_only);
 void print_frame(struct app *a, const char *type, cJSON *h, const uint8_t *body, size_t len);
 /* cmds.c */
 int cmds_run(struct app *a);
-/* main.c: stdin lines to on_line, then on_eof */
+/* main.c: stdin lines (whole, up to RVGROUP_MAX_LINE) to on_line, then on_eof */
 int input_start(struct app *a);
 void input_pause(struct app *a, int pause);
 void input_stop(struct app *a);
 /* main.c */
 void app_finish(struct app *a, int code);
 void app_fail(struct app *a, int err, const char *what, cJSON *reply);
+/* main.c: NULL when S is a valid client id or group name, else why not */
+const char *name_problem(const char *s);
 
 #endif

@@ -90,7 +90,9 @@ s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1]); s.close()
 	join alice ops dev
 	join bob dev
 	join carol ops
-	to alice '#dev to dev only' 'to the first group' '@carol just carol' '#nosuch stays in ops'
+	to alice '#dev to dev only' 'to the first group' '@carol just carol' '#nosuch stays in ops' \
+		'@carol: not a valid id, so not sent anywhere'
+	wait_for_line "$T/alice.err" "line 5 not sent: '@carol:' names no valid id" 5
 	wait_for_line "$T/bob.out" '^\[dev\] alice: to dev only$' 5
 	wait_for_line "$T/carol.out" '^\[ops\] alice: to the first group$' 5
 	wait_for_line "$T/carol.out" '^\[@alice\] just carol$' 5
@@ -286,6 +288,10 @@ for i in range(5000): sys.stdout.write('%05d %s\\n' % (i, 'x' * 1000))" >"$T/lin
 	kill -CONT "$(tool_pid "$PID_alice")"
 	wait_for_line "$T/bob.out" '^\[ops\] alice: typed while down 1$' 10
 	wait_for_line "$T/bob.out" '^\[ops\] alice: typed while down 2$' 5
+	# alice says how many members each resent line reached
+	wait_for_line "$T/alice.err" 'a line sent after reconnecting reached 1 member of group ops: "typed while down 2"$' 5
+	run grep -c 'reached 1 member of group ops' "$T/alice.err"
+	assert_output 2
 	# alice rejoined ops: she receives again
 	wait_for_line "$T/bob.out" '^\* alice joined ops$' 5
 	to bob 'welcome back'
@@ -293,6 +299,75 @@ for i in range(5000): sys.stdout.write('%05d %s\\n' % (i, 'x' * 1000))" >"$T/lin
 	alive "$PID_alice"
 	run rvg members ops
 	assert_output $'bob\nalice'
+}
+
+@test "rvgroup: --reconnect: a line resent before anyone else is back is reported as reaching nobody" {
+	start_server
+	port=$SERVER_PORT
+	start_member alice -n alice --reconnect join ops
+	wait_for_line "$T/alice.err" 'joined ops' 5
+	kill_hard "$SERVER_PID"
+	wait_exit "$SERVER_PID" 3
+	wait_for_line "$T/alice.err" 'reconnecting' 5
+	to alice 'into the void'
+	SERVER_NAME=server2 restart_server_on "$port"
+	wait_for_line "$T/alice.err" 'warning: a line sent after reconnecting reached nobody \(no other member was in group ops yet\): "into the void"$' 15
+	alive "$PID_alice"
+	# lines typed once connected are not resent, and not reported
+	join bob ops
+	to alice 'hello again'
+	wait_for_line "$T/bob.out" '^\[ops\] alice: hello again$' 5
+	run grep -c 'after reconnecting' "$T/alice.err"
+	assert_output 1
+}
+
+@test "rvgroup: --reconnect: end of input while the server is down ends join at once, or after sending what waits" {
+	start_server
+	port=$SERVER_PORT
+	start_member alice -n alice --reconnect join ops
+	start_member carol -n carol --reconnect join ops
+	wait_for_line "$T/alice.err" 'joined ops' 5
+	wait_for_line "$T/carol.err" 'joined ops' 5
+	kill_hard "$SERVER_PID"
+	wait_exit "$SERVER_PID" 3
+	wait_for_line "$T/alice.err" 'reconnecting' 5
+	wait_for_line "$T/carol.err" 'reconnecting' 5
+	# nothing left to send: exit 0 now, as without --reconnect
+	close_input alice
+	wait_exit "$PID_alice" 5
+	assert_equal "$EXIT" 0
+	run grep -c -- 'end of input while disconnected: nothing left to send' "$T/alice.err"
+	assert_output 1
+	# a line waits: carol reconnects to send it, then leaves and exits 0
+	to carol 'sent on the way out'
+	close_input carol
+	wait_for_line "$T/carol.err" 'end of input: 1 line still to send; reconnecting to send it' 5
+	alive "$PID_carol"
+	kill -STOP "$(tool_pid "$PID_carol")"
+	SERVER_NAME=server2 restart_server_on "$port"
+	join bob ops
+	kill -CONT "$(tool_pid "$PID_carol")"
+	wait_exit "$PID_carol" 15
+	assert_equal "$EXIT" 0
+	wait_for_line "$T/bob.out" '^\[ops\] carol: sent on the way out$' 5
+	wait_for_line "$T/bob.out" '^\* carol left ops$' 5
+}
+
+@test "rvgroup: a member the server drops as a slow consumer exits 7 (connection lost)" {
+	start_server --max-queue 64K --slow-timeout 1
+	start_member slow -n slow join ops
+	wait_for_line "$T/slow.err" 'joined ops' 5
+	kill -STOP "$(tool_pid "$PID_slow")"
+	python3 -c "
+import sys
+for i in range(20000): sys.stdout.write('%05d %s\\n' % (i, 'x' * 1000))" >"$T/flood.txt"
+	# the group goes with slow, so the flood may end with 'no such group'
+	run timeout "$(secs 30)" rvgroup -n flood post ops <"$T/flood.txt"
+	kill -CONT "$(tool_pid "$PID_slow")"
+	wait_exit "$PID_slow" 10
+	assert_equal "$EXIT" 7
+	run grep -c -- 'dropped by the server as a slow consumer' "$T/slow.err"
+	assert_output 1
 }
 
 @test "rvgroup: without --reconnect a lost server exits 7" {
@@ -333,6 +408,37 @@ for i in range(5000): sys.stdout.write('%05d %s\\n' % (i, 'x' * 1000))" >"$T/lin
 	run diff <(sed -n 's/^\[ops\] ci: //p' "$T/bob.out") <(seq 1 1000)
 	assert_success
 	[ "$(stat_of deliveries)" -eq 1000 ]
+}
+
+@test "rvgroup: a stdin line is one message up to 1 MiB; a longer one is refused alone" {
+	start_server
+	join alice ops
+	join bob ops
+	long=$(head -c 300000 /dev/zero | tr '\0' a)
+	huge=$(head -c 2000000 /dev/zero | tr '\0' b)
+	to alice "$long" "$huge" 'after the huge one'
+	wait_for_line "$T/bob.out" '^\[ops\] alice: after the huge one$' 10
+	# the long line came whole, the huge one not at all (not in 64 KiB pieces)
+	run awk '{ print length($0) }' "$T/bob.out"
+	assert_output $'300013\n31'
+	run grep -c 'line 2 of standard input not sent: 2000000 bytes, more than the 1048576 bytes of one message' "$T/alice.err"
+	assert_output 1
+	alive "$PID_alice"
+	to alice 'still here'
+	wait_for_line "$T/bob.out" '^\[ops\] alice: still here$' 5
+	# post: exactly 1 MiB goes, one byte more is refused, the next line still goes; exit 1
+	run bash -c "python3 -c \"print('c' * 1048576); print('d' * 1048577); print('tail')\" |
+		timeout $(secs 10) rvgroup -n ci post ops"
+	assert_equal "$status" 1
+	assert_output --partial 'line 2 of standard input not sent: 1048577 bytes'
+	wait_for_line "$T/bob.out" '^\[ops\] ci: tail$' 5
+	run bash -c "sed -n '/ci: /p' '$T/bob.out' | awk '{ print length(\$0) }'"
+	assert_output $'1048586\n14'
+	# TEXT arguments too (each at most 128 KiB on Linux, 9 of them more than 1 MiB)
+	part=$(head -c 120000 /dev/zero | tr '\0' e)
+	run rvg -n ci post ops "$part" "$part" "$part" "$part" "$part" "$part" "$part" "$part" "$part"
+	assert_equal "$status" 2
+	assert_output --partial 'TEXT is 1080008 bytes, more than the 1048576 bytes of one message'
 }
 
 @test "rvgroup: a line from a file without a final newline is sent; CRLF is trimmed" {
@@ -398,6 +504,40 @@ while True: c.append(s.accept())"
 	assert_equal "$status" 2
 	run rvgroup -n '' groups
 	assert_equal "$status" 2
+}
+
+@test "rvgroup: every id and group name is checked before connecting (exit 2)" {
+	# nothing listens there: a check made after connecting would exit 3
+	export RV_SERVER=127.0.0.1:$(free_port)
+	long=$(printf 'a%.0s' {1..65})
+	run rvgroup -n 'bad id' say bob x
+	assert_equal "$status" 2
+	assert_line --index 0 "rvgroup: --id 'bad id' is not a valid name: it has a character other than A-Z a-z 0-9 . _ @ -"
+	run rvgroup -n "$long" say bob x
+	assert_equal "$status" 2
+	assert_line --index 0 "rvgroup: --id '$long' is not a valid name: it is 65 characters, at most 64"
+	RV_ID='bad id' run rvgroup groups
+	assert_equal "$status" 2
+	assert_output --partial "RV_ID 'bad id' is not a valid name"
+	RV_ID=$long run rvgroup groups
+	assert_equal "$status" 2
+	run rvgroup -n alice say 'bad id' x
+	assert_equal "$status" 2
+	assert_output --partial "ID 'bad id' is not a valid name"
+	run rvgroup -n alice join ops 'dev!'
+	assert_equal "$status" 2
+	assert_output --partial "group 'dev!' is not a valid name"
+	run rvgroup -n alice post "$long" x
+	assert_equal "$status" 2
+	run rvgroup -n alice contacts add bob 'bad id'
+	assert_equal "$status" 2
+	assert_output --partial "ID 'bad id' is not a valid name"
+	run rvgroup -n alice --allow 'bob,bad id' listen
+	assert_equal "$status" 2
+	assert_output --partial "--allow: ID 'bad id' is not a valid name"
+	# and a valid one goes on to connect (exit 3 here)
+	run rvgroup -n alice.b_c-d@e say bob x
+	assert_equal "$status" 3
 }
 
 @test "rvgroup: -h prints help and exits 0; -V prints the version" {
