@@ -210,6 +210,16 @@ static size_t payload(const struct opts *o, const char *text, uint8_t *out, size
 	return k;
 }
 
+/* The verbs that act on an allocation: without one they fail locally. */
+static int needs_allocation(const char *verb)
+{
+	static const char *const verbs[] = { "refresh", "permission", "bind", "send", "data" };
+	for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++)
+		if (!strcmp(verb, verbs[i]))
+			return 1;
+	return 0;
+}
+
 struct binding_slot {
 	struct sockaddr_storage peer;
 	uint16_t ch;
@@ -229,6 +239,12 @@ static void session_line(struct opts *o, struct client *c, int *have_alloc, char
 
 	if (!verb[0] || verb[0] == '#')
 		return;
+	if (!*have_alloc && needs_allocation(verb)) {
+		c->err_code = 0;	/* nothing goes to the server without an allocation */
+		snprintf(c->err, sizeof c->err, "allocate first");
+		error_event(c, verb);
+		return;
+	}
 	if (!strcmp(verb, "quit")) {
 		*quit = 1;
 	} else if (!strcmp(verb, "allocate")) {

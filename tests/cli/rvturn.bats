@@ -423,6 +423,51 @@ jqpat() { if [ "$1" = json ]; then echo "$2"; else echo "$3"; fi; }
 	assert_line --regexp 'hint: is the server running'
 }
 
+@test "rvturn: session: verbs that need an allocation before allocate fail locally with 'allocate first', sending nothing" {
+	silent_udp quiet
+	export RV_TURN_PASSWORD=$TURN_PASS
+	start_session s --timeout 1 "turn:127.0.0.1:$SILENT_PORT" -u alice
+	to s "permission 127.0.0.1" "refresh 600" "bind 127.0.0.1:9" "send 127.0.0.1:9 hi" "data 127.0.0.1:9 hi"
+	count_lines "$T/s.out" '^error ' 5 5
+	# then an Allocate, which does go out: the first datagram the server saw is it
+	to s allocate
+	wait_for_line "$T/quiet.out" '^datagram ' 5
+	close_input s
+	wait_exit "$PID_s" 10
+	[ "$EXIT" -eq 0 ]
+	# every datagram the server got is an Allocate (0x0003), retransmitted
+	run grep '^datagram ' "$T/quiet.out"
+	assert_line --index 0 --regexp '^datagram 0003 '
+	refute_line --regexp '^datagram (000[^3]|00[^0]|0[^0]|[^0])'
+	run cat "$T/s.out"
+	assert_line --index 0 "error permission 0 allocate first"
+	assert_line --index 1 "error refresh 0 allocate first"
+	assert_line --index 2 "error bind 0 allocate first"
+	assert_line --index 3 "error send 0 allocate first"
+	assert_line --index 4 "error data 0 allocate first"
+	assert_line --index 5 --regexp '^error allocate 0 no answer within 1 s '
+}
+
+@test "rvturn: session with coturn: permission before allocate is a local error, not a 400; after allocate it works" {
+	start_turn turn
+	export RV_TURN_PASSWORD=$TURN_PASS
+	start_session s --json "$URI" -u alice
+	to s "permission 127.0.0.1"
+	wait_for_line "$T/s.out" '"event":"error"' 5
+	to s allocate
+	wait_for_line "$T/s.out" '"event":"allocated"' 5
+	to s "permission 127.0.0.1"
+	wait_for_line "$T/s.out" '"event":"permission"' 5
+	to s quit
+	wait_exit "$PID_s" 5
+	[ "$EXIT" -eq 0 ]
+	run jq -r -s -c 'map([.event, .verb, .code, .reason])[]' "$T/s.out"
+	assert_line --index 0 '["error","permission",0,"allocate first"]'
+	assert_line --index 1 '["allocated",null,null,null]'
+	assert_line --index 2 '["permission",null,null,null]'
+	[ "${#lines[@]}" -eq 3 ]
+}
+
 @test "rvturn: usage errors exit 2" {
 	for args in "" "binding" "frob stun:127.0.0.1:1" "binding http://127.0.0.1" "binding turn:127.0.0.1:0" \
 		"binding turn:127.0.0.1:1?transport=sctp" "-T sctp binding stun:127.0.0.1:1" \
