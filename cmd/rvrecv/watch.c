@@ -83,6 +83,7 @@ struct watch {
 	double first_ms;
 	/* totals of the streams already closed */
 	uint64_t packets, lost, recovered, nacked, frames, keyframes, plis, streams_seen, audio_frames;
+	uint64_t audio_packets, audio_lost, audio_recovered;
 };
 
 static struct watch W;
@@ -108,6 +109,16 @@ static void on_nack(void *ud, const uint16_t *seqs, size_t n)
 	for (size_t i = 0; i < n; i += 64)	/* a bounded packet each */
 		send_rtcp(s, buf, rv_rtcp_build_nack(buf, 1200, s->fb_ssrc, s->ssrc, seqs + i,
 						      n - i < 64 ? n - i : 64));
+}
+
+/* Audio is repaired the same way, for its own SSRC. */
+static void on_audio_nack(void *ud, const uint16_t *seqs, size_t n)
+{
+	struct atrack *k = ud;
+	uint8_t buf[1200 + RV_SRTP_MAX_TRAILER];
+	for (size_t i = 0; i < n; i += 64)
+		send_rtcp(k->s, buf, rv_rtcp_build_nack(buf, 1200, k->s->fb_ssrc, k->ssrc, seqs + i,
+							 n - i < 64 ? n - i : 64));
 }
 
 static void ask_keyframe(struct wstream *s)
@@ -250,6 +261,12 @@ static void stream_close(struct watch *w, struct wstream *s, const char *why)
 		    " recovered, %" PRIu64 " frames (%" PRIu64 " keyframes), %" PRIu64 " keyframe requests",
 		    s->id, s->from, why, s->jb.packets, s->jb.lost, s->jb.recovered, s->frames, s->keyframes,
 		    s->plis);
+	if (s->has_audio)
+		rv_say_info("stream %.0f audio: %" PRIu64 " packets, %" PRIu64 " lost, %" PRIu64 " recovered, %" PRIu64
+			    " frames", s->id, s->au.jb.packets, s->au.jb.lost, s->au.jb.recovered, s->au.frames);
+	w->audio_packets += s->au.jb.packets;
+	w->audio_lost += s->au.jb.lost;
+	w->audio_recovered += s->au.jb.recovered;
 	w->packets += s->jb.packets;
 	w->lost += s->jb.lost;
 	w->recovered += s->jb.recovered;
@@ -347,6 +364,7 @@ static void stream_add(struct watch *w, cJSON *h)
 	}
 	if (audio) {
 		s->au.ssrc = (uint32_t)assrc->valuedouble;
+		s->au.jb.nack = on_audio_nack;
 		rxstats_init(&s->au.stat, s->au.ssrc, 48000);
 	}
 	char path[4096], err[256];
@@ -602,6 +620,9 @@ void watch_stop(struct app *a)
 		cJSON_AddNumberToObject(j, "frames", (double)w->frames);
 		cJSON_AddNumberToObject(j, "keyframes", (double)w->keyframes);
 		cJSON_AddNumberToObject(j, "audio_frames", (double)w->audio_frames);
+		cJSON_AddNumberToObject(j, "audio_packets", (double)w->audio_packets);
+		cJSON_AddNumberToObject(j, "audio_lost", (double)w->audio_lost);
+		cJSON_AddNumberToObject(j, "audio_recovered", (double)w->audio_recovered);
 		cJSON_AddNumberToObject(j, "keyframe_requests", (double)w->plis);
 		cJSON_AddBoolToObject(j, "udp", w->udp);
 		rv_out_obj(j);

@@ -25,13 +25,14 @@
 #include "track.h"
 
 #define QCAP 4096                  /* packets between the threads */
-#define HIST 1024                  /* packets kept for NACK (~1 s at 8 Mb/s) */
+#define HIST 1024                  /* video packets kept for NACK (~1 s at 8 Mb/s) */
+#define AHIST 128                  /* audio packets kept for NACK (2.5 s of 20 ms frames) */
 #define PKT_MAX TRACK_PKT_MAX
 
 struct pkt {
 	uint16_t len, seq;
 	uint8_t rtp;                    /* 0: an RTCP sender report */
-	uint8_t video;                  /* kept for NACK */
+	uint8_t video;                  /* video or audio: kept for NACK in its history */
 	uint8_t data[PKT_MAX];
 };
 
@@ -68,12 +69,13 @@ struct tx {
 	int threads, ending;
 	atomic_int stop;
 	struct pkt *hist;               /* video, by seq % HIST */
+	struct pkt *ahist;              /* audio, by seq % AHIST */
 	/* loop only */
 	struct rv_srtp *out, *inb;      /* with SRTP: ours, and the receivers' RTCP */
 	char key[64];
 	double stream_id;
 	int receivers, udp;
-	uint64_t packets, bytes, nacks, resent, keyframe_requests, qdrops, send_errors;
+	uint64_t packets, bytes, nacks, audio_nacks, resent, keyframe_requests, qdrops, send_errors;
 	struct report reports[MAX_REPORTS];
 	int nreports;
 	const char *codec;
@@ -187,6 +189,8 @@ static void on_wake(uv_async_t *h)
 			if (k->rtp) {
 				if (k->video)
 					t->hist[k->seq % HIST] = *k;
+				else
+					t->ahist[k->seq % AHIST] = *k;
 				t->packets++;
 				t->bytes += k->len;
 			}
@@ -211,13 +215,24 @@ static void on_wake(uv_async_t *h)
 	}
 }
 
-static void resend(void *ud, uint16_t seq)
+static void resend_from(struct tx *t, struct pkt *k, uint16_t seq)
 {
-	struct tx *t = ud;
-	struct pkt *k = &t->hist[seq % HIST];
 	t->nacks++;
 	if (k->len && k->seq == seq && rv_mlink_send(t->link, k->data, k->len) == 0)
 		t->resent++;
+}
+
+static void resend_video(void *ud, uint16_t seq)
+{
+	struct tx *t = ud;
+	resend_from(t, &t->hist[seq % HIST], seq);
+}
+
+static void resend_audio(void *ud, uint16_t seq)
+{
+	struct tx *t = ud;
+	t->audio_nacks++;
+	resend_from(t, &t->ahist[seq % AHIST], seq);
 }
 
 static void keyframe(struct tx *t)
@@ -275,11 +290,11 @@ static void on_packet(void *ud, const uint8_t *p, size_t n)
 			got_report(t, &c);
 			continue;
 		}
-		if (!t->has_video || c.media_ssrc != t->video.hdr.ssrc)
-			continue;	/* audio is not repaired */
-		if (c.type == RV_RTCP_RTPFB && c.fmt == 1)
-			rv_rtcp_nack_each(&c, resend, t);
-		else if (c.type == RV_RTCP_PSFB && (c.fmt == 1 || c.fmt == 4))	/* PLI, FIR */
+		int video = t->has_video && c.media_ssrc == t->video.hdr.ssrc;
+		int audio = t->has_audio && c.media_ssrc == t->audio.hdr.ssrc;
+		if (c.type == RV_RTCP_RTPFB && c.fmt == 1 && (video || audio))
+			rv_rtcp_nack_each(&c, video ? resend_video : resend_audio, t);
+		else if (c.type == RV_RTCP_PSFB && (c.fmt == 1 || c.fmt == 4) && video)	/* PLI, FIR */
 			keyframe(t);
 	}
 }
@@ -460,7 +475,8 @@ int cmd_stream(struct app *a)
 	int rc = open_inputs(t);
 	t->q = calloc(QCAP, sizeof *t->q);
 	t->hist = calloc(HIST, sizeof *t->hist);
-	if (!rc && (!t->q || !t->hist))
+	t->ahist = calloc(AHIST, sizeof *t->ahist);
+	if (!rc && (!t->q || !t->hist || !t->ahist))
 		rc = -1;
 	if (!rc) {
 		track_init(&t->video, 1, a->pt, t->codec && !strcmp(t->codec, "H264"), queue_out, t);
@@ -526,6 +542,8 @@ int cmd_stream(struct app *a)
 		cJSON_AddNumberToObject(j, "packets", (double)t->packets);
 		cJSON_AddNumberToObject(j, "bytes", (double)t->bytes);
 		cJSON_AddNumberToObject(j, "nacks", (double)t->nacks);
+		if (t->has_audio)
+			cJSON_AddNumberToObject(j, "audio_nacks", (double)t->audio_nacks);
 		cJSON_AddNumberToObject(j, "resent", (double)t->resent);
 		cJSON_AddNumberToObject(j, "keyframe_requests", (double)t->keyframe_requests);
 		cJSON_AddBoolToObject(j, "udp", t->udp);
@@ -548,5 +566,6 @@ int cmd_stream(struct app *a)
 	rv_srtp_free(t->inb);
 	free(t->q);
 	free(t->hist);
+	free(t->ahist);
 	return a->exit_code;
 }

@@ -106,11 +106,11 @@ audio_of() {
 	[ "$(stat_of media.udp_bindings)" -eq 0 ]
 }
 
-@test "relay: packets the server drops (--drop-rate 0.05) are repaired by NACK over SRTCP (AES-GCM); the file decodes cleanly" {
+@test "relay: packets the server drops (--drop-rate 0.05) are repaired by NACK over SRTCP (AES-GCM), video and audio; the file decodes cleanly" {
 	start_server --drop-rate 0.05
 	spawn rx rvrecv -n rx -g show media -o "$T/rx.mkv" --json
 	wait_for_line "$T/rx.err" 'taking media over UDP' 5
-	send cam -g show --duration 5 --srtp aead_aes_128_gcm
+	send cam -g show -f lavfi -i sine=frequency=440 --duration 5 --srtp aead_aes_128_gcm
 	wait_exit "$PID_cam" 20
 	assert_equal "$EXIT" 0
 	wait_exit "$PID_rx" 10
@@ -126,6 +126,16 @@ audio_of() {
 	assert_output '[[true,"number"]]'
 	frames=$(frames_of "$T/rx.mkv")
 	((frames >= 135)) || fail "only $frames of 150 frames"
+	# audio too: some 12 of its 250 packets were dropped, (almost) all resent
+	IFS=, read -r apackets alost arecovered < <(jq -r 'select(.event == "media") |
+		[.audio_packets, .audio_lost, .audio_recovered] | @csv' "$T/rx.out")
+	((apackets >= 230)) || fail "only $apackets audio packets"
+	((alost <= 2)) || fail "$alost audio packets lost, $arecovered recovered"
+	((arecovered > 0)) || fail "no audio packet recovered"
+	[ "$(jq 'select(.event == "media") | .audio_nacks > 0' "$T/cam.out")" = true ]
+	IFS=, read -r acodec _ aframes < <(audio_of "$T/rx.mkv")
+	assert_equal "$acodec" opus
+	((aframes >= 230)) || fail "only $aframes of 250 audio frames"
 	decodes "$T/rx.mkv"
 }
 
