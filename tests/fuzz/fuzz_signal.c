@@ -6,7 +6,9 @@
  *
  * The input is lines. The first line's first byte sets the configuration
  * (bit 0: --hangup close, bit 1: --rate 5, bit 2: --max-peers 2, bit 3:
- * --json events); then each line is one action:
+ * --json events, bit 4: --max-resumable 1 instead of 2; connections 0 and 2
+ * come from one address, 1 and 3 from another); then each line is one
+ * action:
  *   0..3 TEXT   connection N sends TEXT (a message) to peer_message
  *   D N         connection N is lost (its peer detaches); a new one replaces it
  *   R N M       connection N is lost; a new one resumes with the token that
@@ -131,6 +133,7 @@ static void open_conn(int i, const char *token)
 	c->kind = C_WS;
 	c->last_rx = c->tokens_at = uv_now(g.loop);
 	c->tokens = g.conf.rate * 2;
+	snprintf(c->addr, sizeof c->addr, "127.0.0.%d", i % 2 + 1);
 	conns[i] = c;
 	peer_hello(c, token);
 	remember(i);
@@ -205,6 +208,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	g.conf.max_peers = flags & 4 ? 2 : 0;
 	g.conf.json = (flags & 8) != 0;
 	g.conf.resume_window = 30;
+	g.conf.max_resumable = flags & 16 ? 1 : 2;
 	g.conf.turn_ttl = 600;
 	g.conf.ice[g.conf.nice++] = "stun:127.0.0.1:3478";
 	g.conf.ice[g.conf.nice++] = "turn:127.0.0.1:3478?transport=tcp";
