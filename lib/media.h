@@ -92,7 +92,8 @@ int rv_media_sink_open(struct rv_media_sink **out, const char *path, const char 
 /* rv_media_sink_write - one frame of TRACK (0 video, Annex-B for H.264;
  * 1 audio) at T_US microseconds on a timeline shared by the tracks. The
  * file starts at the first video keyframe (without video, the first audio
- * frame): earlier frames are dropped, and times count from it. */
+ * frame): earlier frames are dropped, and times count from it. 1 when the
+ * frame was written, 0 when it was dropped so, or a negative error. */
 int rv_media_sink_write(struct rv_media_sink *k, int track, const uint8_t *data, size_t len,
 			int64_t t_us, int key);
 /* rv_media_sink_close - finish the file (trailer, index). */

@@ -246,6 +246,8 @@ int rv_media_sink_write(struct rv_media_sink *k, int track, const uint8_t *data,
 {
 	if (track < 0 || track > 1 || !k->st[track])
 		return -EINVAL;
+	if (len > INT32_MAX)
+		return -EINVAL;
 	if (!k->started) {
 		if (k->st[0] && (track != 0 || !key))
 			return 0;	/* a file starts at a video keyframe */
@@ -278,7 +280,8 @@ int rv_media_sink_write(struct rv_media_sink *k, int track, const uint8_t *data,
 	k->pkt->stream_index = st->index;
 	if (key || track == 1)
 		k->pkt->flags |= AV_PKT_FLAG_KEY;
-	return AV(av_interleaved_write_frame)(k->oc, k->pkt);
+	int rc = AV(av_interleaved_write_frame)(k->oc, k->pkt);
+	return rc < 0 ? rc : 1;
 }
 
 int rv_media_sink_close(struct rv_media_sink *k)

@@ -35,7 +35,8 @@ struct rx {
 	struct rtpin vi, au;
 	struct rv_depack dp;
 	struct rv_media_sink *sink;
-	uint64_t frames, keyframes, aframes;
+	uint64_t frames, keyframes, aframes;   /* written */
+	uint64_t skipped, askipped;            /* before the file's first keyframe: not written */
 	int lineup;                     /* how audio is placed against the video */
 	int sink_err;
 };
@@ -58,6 +59,8 @@ static void write_frame(struct rx *x, int track, const uint8_t *f, size_t len, i
 	int rc = rv_media_sink_write(x->sink, track, f, len, t_us, key);
 	if (rc < 0) {
 		x->sink_err = rc;
+	} else if (rc == 0) {
+		*(track == 0 ? &x->skipped : &x->askipped) += 1;
 	} else if (track == 0) {
 		x->frames++;
 		x->keyframes += key != 0;
@@ -236,12 +239,13 @@ static void summary(struct app *a, const struct rv_sdp *sdp, struct rx *x)
 {
 	const struct jitter *v = &x->vi.jb, *au = &x->au.jb;
 	if (x->has_video)
-		rv_say_info("%" PRIu64 " packets (%" PRIu64 " lost, %" PRIu64 " late), %" PRIu64 " frames (%" PRIu64
-			    " keyframes, %" PRIu64 " dropped incomplete)", v->packets, v->lost, v->late, x->frames,
-			    x->keyframes, x->dp.dropped);
+		rv_say_info("%" PRIu64 " packets (%" PRIu64 " lost, %" PRIu64 " late), %" PRIu64 " frames written (%" PRIu64
+			    " keyframes; %" PRIu64 " before the first keyframe skipped, %" PRIu64 " dropped incomplete)",
+			    v->packets, v->lost, v->late, x->frames, x->keyframes, x->skipped, x->dp.dropped);
 	if (x->has_audio)
-		rv_say_info("audio: %" PRIu64 " packets (%" PRIu64 " lost, %" PRIu64 " late), %" PRIu64 " frames",
-			    au->packets, au->lost, au->late, x->aframes);
+		rv_say_info("audio: %" PRIu64 " packets (%" PRIu64 " lost, %" PRIu64 " late), %" PRIu64
+			    " frames written (%" PRIu64 " before the first video keyframe skipped)",
+			    au->packets, au->lost, au->late, x->aframes, x->askipped);
 	uint64_t unauth = x->vi.unauth + x->au.unauth;
 	if (unauth)
 		rv_say_info("%" PRIu64 " packets failed SRTP authentication", unauth);
@@ -255,11 +259,13 @@ static void summary(struct app *a, const struct rv_sdp *sdp, struct rx *x)
 	cJSON_AddNumberToObject(j, "lost", (double)v->lost);
 	cJSON_AddNumberToObject(j, "frames", (double)x->frames);
 	cJSON_AddNumberToObject(j, "keyframes", (double)x->keyframes);
+	cJSON_AddNumberToObject(j, "skipped", (double)x->skipped);
 	cJSON_AddNumberToObject(j, "dropped", (double)x->dp.dropped);
 	if (x->has_audio)
 		cJSON_AddStringToObject(j, "audio", "opus");
 	cJSON_AddNumberToObject(j, "audio_packets", (double)au->packets);
 	cJSON_AddNumberToObject(j, "audio_frames", (double)x->aframes);
+	cJSON_AddNumberToObject(j, "audio_skipped", (double)x->askipped);
 	cJSON_AddNumberToObject(j, "audio_lost", (double)au->lost);
 	rv_out_obj(j);
 }

@@ -178,8 +178,8 @@ static void on_audio(void *ud, const uint8_t *p, size_t n)
 	int rc = rv_media_sink_write(s->sink, 1, r.payload, r.payload_len, t, 1);
 	if (rc < 0)
 		sink_failed(s, rc);
-	else
-		k->frames++;
+	else if (rc > 0)
+		k->frames++;	/* written: not before the file's first video keyframe */
 }
 
 static void on_frame(void *ud, const uint8_t *f, size_t len, uint32_t ts, int key)
@@ -203,6 +203,10 @@ static void on_frame(void *ud, const uint8_t *f, size_t len, uint32_t ts, int ke
 	int rc = rv_media_sink_write(s->sink, 0, f, len, t, key);
 	if (rc < 0) {
 		sink_failed(s, rc);
+		return;
+	}
+	if (rc == 0) {	/* not written: before the file's first keyframe */
+		s->skipped++;
 		return;
 	}
 	s->frames++;
