@@ -1,12 +1,22 @@
 /* flow.c - flow control between senders and slow receivers.
  *
- * Every connection's output is capped (--max-queue). A receiver whose queue
- * passes half the cap is congested: the senders whose messages reach it are
- * no longer read (TCP pushes back on them) until every congested receiver
- * has drained to a quarter of the cap. A receiver congested for longer than
- * --slow-timeout, or whose queue reaches the cap, is dropped as a slow
- * consumer. So a receiver that keeps up on average loses nothing, memory
- * stays bounded, and a stalled one holds senders back for a bounded time. */
+ * Every connection's output is its own queue, capped by --max-queue. A
+ * receiver whose queue passes half the cap is congested. A slow receiver
+ * costs only itself:
+ * - A message that reaches at least one receiver that is not congested
+ *   never holds its sender back: the receivers that keep up get it at once,
+ *   the congested ones queue it.
+ * - Only a sender whose message reached nothing but congested receivers
+ *   (it is faster than every receiver it feeds) is no longer read, and TCP
+ *   pushes back on it. It is read again as soon as one congested receiver
+ *   drains to a quarter of its cap, leaves, or is dropped.
+ * - A receiver congested for longer than --slow-timeout, or whose queue
+ *   reaches the cap, is dropped as a slow consumer: it is told why
+ *   (bye slow-consumer) and its connection closes; whoever monitors it
+ *   learns at once (see monitor.c).
+ * So a receiver that keeps up loses nothing, memory stays bounded, and a
+ * stalled receiver delays nobody but a sender that feeds it alone, for at
+ * most --slow-timeout. */
 #include <stdlib.h>
 
 #include "log.h"
@@ -40,21 +50,27 @@ static void list_remove(struct conn_list *l, struct conn *c)
 		}
 }
 
-void flow_queued(struct conn *c)
+int flow_queued(struct conn *c)
 {
 	struct server *srv = c->srv;
 	if (c->closing)
-		return;
+		return 0;	/* going away: it holds nobody back */
 	if (!c->congested_since) {
 		if (rv_stream_queued(&c->s) <= srv->conf.max_queue / 2)
-			return;
+			return 0;
 		if (list_add(&srv->congested, c) < 0)
-			return;
+			return 0;
 		c->congested_since = now_ms(srv) + 1;	/* loop time + 1: never 0 */
 		rv_debug("%s is congested (%zu bytes queued)",
 			 c->client ? c->client->id : "?", rv_stream_queued(&c->s));
 	}
-	srv->feeding_congested = 1;
+	return 1;
+}
+
+void flow_fed(struct server *srv, int delivered, int free_receivers)
+{
+	if (delivered > 0 && free_receivers == 0)
+		srv->feeding_congested = 1;
 }
 
 void flow_after_input(struct conn *c)
@@ -98,8 +114,10 @@ void flow_forget(struct conn *c)
 	if (c->leaving)
 		list_remove(&c->srv->leaving, c);
 	c->leaving = 0;
-	if (c->congested_since)
+	if (c->congested_since) {
 		list_remove(&c->srv->congested, c);
+		c->srv->flow_drained = 1;	/* senders held for it may go on */
+	}
 	if (c->paused)
 		list_remove(&c->srv->paused, c);
 	c->congested_since = 0;
@@ -115,18 +133,23 @@ static void on_prepare(uv_prepare_t *h)
 
 	for (size_t i = srv->congested.n; i-- > 0;) {
 		struct conn *c = srv->congested.v[i];
-		if (rv_stream_queued(&c->s) <= srv->conf.max_queue / 4) {
+		if (c->closing || rv_stream_queued(&c->s) <= srv->conf.max_queue / 4) {
 			c->congested_since = 0;
 			list_del(&srv->congested, i);
+			srv->flow_drained = 1;
 		} else if (now + 1 - c->congested_since >= limit) {
 			c->congested_since = 0;
 			list_del(&srv->congested, i);
+			srv->flow_drained = 1;
 			conn_drop_slow(c);
 		}
 	}
 	settle_leaving(srv);
-	if (srv->congested.n == 0 && srv->paused.n) {
-		/* Resume every held sender; each first handles what it had read. */
+	if (srv->flow_drained && srv->paused.n) {
+		/* A receiver drained, left or was dropped: resume every held
+		 * sender. Each first handles what it had read; one whose next
+		 * message again reaches only congested receivers is held again. */
+		srv->flow_drained = 0;
 		struct conn_list resumed = srv->paused;
 		srv->paused = (struct conn_list){ 0 };
 		for (size_t i = 0; i < resumed.n; i++) {

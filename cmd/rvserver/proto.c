@@ -119,6 +119,7 @@ static void do_hello(struct conn *c, cJSON *h)
 	cJSON_AddNumberToObject(w, "ping", srv->conf.idle_timeout / 3);
 	cJSON_AddBoolToObject(w, "auth", srv->secret_len > 0);
 	cJSON_AddNumberToObject(w, "udp", srv->bound_udp_port);
+	cJSON_AddNumberToObject(w, "max_queue", (double)srv->conf.max_queue);
 	if (c->num)
 		cJSON_AddNumberToObject(w, "conn", c->num);
 	conn_send_json(c, w);
@@ -129,7 +130,8 @@ static void do_hello(struct conn *c, cJSON *h)
 struct fanout {
 	const uint8_t *head, *body;
 	size_t hlen, blen;
-	int n;
+	int n;                        /* receivers it was queued to */
+	int free;                     /* of those, not congested */
 	cJSON *receivers;             /* ids delivered to, when the sender asked */
 };
 
@@ -139,7 +141,7 @@ static void deliver(void *ud, struct rv_client *to)
 	struct conn *c = to->recv;
 	if (conn_sendv(c, f->head, f->hlen, f->body, f->blen) == 0) {
 		f->n++;
-		flow_queued(c);
+		f->free += !flow_queued(c);
 		if (f->receivers)
 			cJSON_AddItemToArray(f->receivers, cJSON_CreateString(to->id));
 	}
@@ -172,7 +174,7 @@ static int route_conn(struct server *srv, struct conn *from, const char *to,
 	}
 	if (conn_sendv(t, f->head, f->hlen, f->body, f->blen) == 0) {
 		f->n++;
-		flow_queued(t);
+		f->free += !flow_queued(t);
 	}
 	return f->n;
 }
@@ -215,7 +217,7 @@ static void do_msg(struct conn *c, cJSON *h, const uint8_t *body, size_t blen)
 		conn_error(c, seq, "too-large", "message header too large");
 		return;
 	}
-	struct fanout f = { rv_buf_head(&head), body, rv_buf_size(&head), blen, 0,
+	struct fanout f = { rv_buf_head(&head), body, rv_buf_size(&head), blen, 0, 0,
 			    want_receivers ? cJSON_CreateArray() : NULL };
 	int rc = to_conn ? route_conn(srv, c, to, to_conn, &f, &why)
 			 : rv_router_route(&srv->router, c->client, to, group, deliver, &f, &why);
@@ -226,6 +228,7 @@ static void do_msg(struct conn *c, cJSON *h, const uint8_t *body, size_t blen)
 		return;
 	}
 	srv->n.deliveries += (uint64_t)f.n;
+	flow_fed(srv, f.n, f.free);
 	if (seq && !c->closing) {
 		cJSON *ok = ok_reply(seq);
 		cJSON_AddNumberToObject(ok, "delivered", f.n);
@@ -420,6 +423,8 @@ void proto_frame(struct conn *c, const uint8_t *frame, size_t len)
 	} else if (strcmp(type, "contacts") == 0 || strcmp(type, "allow") == 0) {
 		do_list(c, h, type[0] == 'a');
 		media_changed(&srv->media);
+	} else if (strcmp(type, "monitor") == 0) {
+		monitor_request(c, h);
 	} else if (media_request(c, type, h)) {
 		/* stream, stream-end, watch, unwatch */
 	} else if (strcmp(type, "ping") == 0) {

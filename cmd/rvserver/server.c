@@ -56,6 +56,8 @@ static void conn_closed(struct rv_stream *s, int reason)
 	if (reason && reason != RV_ECLOSED)
 		rv_debug("connection closed: %s", rv_strerror(reason));
 	flow_forget(c);
+	monitor_gone(c, "closed", reason && reason != RV_ECLOSED ? rv_strerror(reason) : "the connection closed");
+	monitor_forget(c);
 	media_conn_closed(c);
 	if (c->numkey) {
 		rv_map_del(&srv->by_num, c->numkey);
@@ -197,6 +199,7 @@ void conn_bye(struct conn *c, const char *code, const char *msg)
 	}
 	if (c->closing)
 		return;
+	monitor_gone(c, code, msg);
 	c->closing = 1;
 	c->state = CONN_DONE;
 	c->last_rx = now_ms(c->srv);	/* from now: the closing deadline */

@@ -48,6 +48,9 @@ struct conn {
 	uint64_t last_rx;             /* loop time (ms) of the last input */
 	uint64_t congested_since;     /* loop time its queue passed half the cap, or 0 */
 	char *numkey;                 /* its number as a by_num key, when it takes replies */
+	struct monitor *watchers;     /* who is told when it goes (monitor.c) */
+	struct monitor *watching;     /* the connections it monitors */
+	uint32_t nwatching;
 	uint32_t num;                 /* 0, or the number replies address it by */
 	uint8_t state, role, pinged, tls_seen, closing, refused, paused, leaving;
 	uint8_t client_slot;          /* holds one of --max-clients' slots (server.c) */
@@ -97,7 +100,8 @@ struct server {
 	struct conn_list congested;   /* receivers past half their queue cap */
 	struct conn_list paused;      /* senders not read until those drain */
 	struct conn_list leaving;     /* said bye: leave the router before poll */
-	int feeding_congested;        /* the frame being handled reached one */
+	int feeding_congested;        /* the frame being handled reached only congested receivers */
+	int flow_drained;             /* a congested receiver drained or left: resume senders */
 	struct rv_tls_ctx *tls;
 	struct rv_router router;
 	struct rv_map by_num;         /* connections that take replies, by number */
@@ -144,9 +148,14 @@ void conn_claim_slot(struct conn *c);
 /* flow.c */
 void flow_init(struct server *srv);
 void flow_close(struct server *srv);
-/* A delivery to C was queued: note when its queue passes half the cap. */
-void flow_queued(struct conn *c);
-/* C's input was handled: pause it if it fed a congested receiver. */
+/* A delivery to C was queued: note when its queue passes half the cap.
+ * 1 when C is congested, 0 when it keeps up (or is closing). */
+int flow_queued(struct conn *c);
+/* The message being handled was queued to DELIVERED receivers, FREE of
+ * them not congested: with none free, its sender is held (flow_after_input). */
+void flow_fed(struct server *srv, int delivered, int free_receivers);
+/* C's input was handled: pause it if its last message fed only congested
+ * receivers. */
 void flow_after_input(struct conn *c);
 void flow_forget(struct conn *c);
 /* C said bye: its client leaves groups before the next poll, not when the
@@ -154,6 +163,15 @@ void flow_forget(struct conn *c);
 void flow_leave(struct conn *c);
 /* Drop C as a slow consumer, telling it why. */
 void conn_drop_slow(struct conn *c);
+
+/* monitor.c */
+struct monitor;
+/* A monitor request from C: {"type":"monitor","id":ID[,"conn":N]}. */
+void monitor_request(struct conn *c, cJSON *h);
+/* C is going (CODE, MSG: the bye's, or "closed"): tell its watchers, once. */
+void monitor_gone(struct conn *c, const char *code, const char *msg);
+/* C closed: drop the monitors it had on others. */
+void monitor_forget(struct conn *c);
 
 /* udp.c */
 /* Bind the UDP port to SA and read it; PORT: the port it got. */
