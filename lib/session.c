@@ -34,6 +34,7 @@ struct rv_session {
 	uint64_t seq;
 	unsigned attempt;
 	int up, closing, final_err;
+	size_t server_queue;          /* the welcome's max_queue, or 0 */
 	char why[256];
 	int handles;                  /* open libuv handles, for the final free */
 };
@@ -166,6 +167,8 @@ static void handle_frame(struct rv_session *s, const struct rv_frame_view *v)
 	int is_reply = (!strcmp(type, "ok") || !strcmp(type, "error") || !strcmp(type, "pong")) &&
 		       cJSON_IsNumber(re);
 	if (!strcmp(type, "welcome")) {
+		cJSON *q = cJSON_GetObjectItemCaseSensitive(h, "max_queue");
+		s->server_queue = cJSON_IsNumber(q) && q->valuedouble > 0 ? (size_t)q->valuedouble : 0;
 		s->up = 1;
 		s->attempt = 0;
 		uv_timer_stop(&s->timer);
@@ -398,6 +401,11 @@ int rv_session_send(struct rv_session *s, cJSON *hdr, const void *body, size_t l
 size_t rv_session_queued(const struct rv_session *s)
 {
 	return s->st ? rv_stream_queued(s->st) : 0;
+}
+
+size_t rv_session_server_queue(const struct rv_session *s)
+{
+	return s->server_queue;
 }
 
 size_t rv_session_pending(const struct rv_session *s)

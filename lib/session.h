@@ -64,6 +64,9 @@ int rv_session_request(struct rv_session *s, cJSON *hdr, const void *body, size_
 int rv_session_send(struct rv_session *s, cJSON *hdr, const void *body, size_t len);
 /* rv_session_queued - bytes waiting in the connection's output queue. */
 size_t rv_session_queued(const struct rv_session *s);
+/* rv_session_server_queue - the server's cap on what it queues for one
+ * connection (welcome's max_queue), or 0 when it did not say. */
+size_t rv_session_server_queue(const struct rv_session *s);
 /* rv_session_pending - requests not yet answered. */
 size_t rv_session_pending(const struct rv_session *s);
 /* rv_session_close - end the session; pending replies get RV_ECLOSED. The

@@ -169,6 +169,91 @@ static int open_part(struct app *a, struct xfer *x)
 	return -EEXIST;
 }
 
+/* X ended on the sender's side (WHY): nothing to answer. A file's .part
+ * stays for a resume; rvrecv data has nothing more to wait for. */
+static void lost(struct app *a, struct xfer *x, const char *why)
+{
+	rv_say_error("%s from %s: %s", x->data ? "stream" : x->name, x->from, why);
+	if (rv_out_json_mode()) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "event", "error");
+		cJSON_AddStringToObject(o, "from", x->from);
+		if (!x->data)
+			cJSON_AddStringToObject(o, "name", x->name);
+		cJSON_AddStringToObject(o, "error", why);
+		rv_out_obj(o);
+	}
+	int stream = x->data;
+	unlink_xfer(a, x);
+	a->exit_code = RV_EXIT_FAIL;
+	if (stream && a->take == TAKE_DATA)
+		app_finish(a, RV_EXIT_FAIL);
+}
+
+void xfer_abort(struct app *a, cJSON *h)
+{
+	struct xfer *x = find(a, hstr(h, "xfer"), hstr(h, "from"));
+	if (!x)
+		return;
+	const char *why = hstr(h, "reason");
+	char text[300];
+	snprintf(text, sizeof text, "the sender gave up: %.200s", why ? why : "no reason");
+	lost(a, x, text);
+}
+
+/* Every transfer from ID's connection NUM (0: any) ends: it is gone. */
+static void sender_gone(struct app *a, const char *id, double num, const char *msg)
+{
+	char why[300];
+	snprintf(why, sizeof why, "sender gone (%.200s)", msg ? msg : "disconnected");
+	for (struct xfer *x = a->xfers, *next; x && !a->done; x = next) {
+		next = x->next;
+		if (!strcmp(x->from, id) && (num == 0 || x->conn == num))
+			lost(a, x, why);
+	}
+}
+
+void xfer_gone(struct app *a, cJSON *h)
+{
+	const char *id = hstr(h, "id");
+	if (id)
+		sender_gone(a, id, hnum(h, "conn", 0), hstr(h, "message"));
+}
+
+/* A monitor request's closure: whose connection. */
+struct mon {
+	struct app *a;
+	char id[65];
+	double conn;
+};
+
+static void on_monitor_reply(struct rv_session *s, int err, cJSON *reply, void *ud)
+{
+	struct mon *m = ud;
+	(void)s;
+	if (err == RV_ENOTFOUND && !m->a->done)	/* it went before we asked */
+		sender_gone(m->a, m->id, m->conn, hstr(reply, "message"));
+	free(m);
+}
+
+/* Ask the server to say when the sender's connection goes. */
+static void monitor_sender(struct app *a, const char *id, double conn)
+{
+	struct mon *m = calloc(1, sizeof *m);
+	if (!m)
+		return;
+	m->a = a;
+	snprintf(m->id, sizeof m->id, "%s", id);
+	m->conn = conn;
+	cJSON *h = cJSON_CreateObject();
+	cJSON_AddStringToObject(h, "type", "monitor");
+	cJSON_AddStringToObject(h, "id", id);
+	if (conn >= 1)
+		cJSON_AddNumberToObject(h, "conn", conn);
+	if (rv_session_request(a->sess, h, NULL, 0, on_monitor_reply, m) < 0)
+		free(m);
+}
+
 void xfer_offer(struct app *a, cJSON *h)
 {
 	const char *from = hstr(h, "from"), *id = hstr(h, "xfer"), *what = hstr(h, "what");
@@ -239,6 +324,7 @@ void xfer_offer(struct app *a, cJSON *h)
 	cJSON_AddNumberToObject(f, "offset", (double)x->off);
 	reply_to(a, from, conn, "xfer-accept", f);
 	x->acked = x->off;
+	monitor_sender(a, from, conn);
 }
 
 static int write_all(int fd, const uint8_t *p, size_t n, off_t off, int seekable)
@@ -381,20 +467,6 @@ void xfer_end(struct app *a, cJSON *h)
 	app_counted(a);
 }
 
-void xfer_abort(struct app *a, cJSON *h)
-{
-	struct xfer *x = find(a, hstr(h, "xfer"), hstr(h, "from"));
-	if (!x)
-		return;
-	const char *why = hstr(h, "reason");
-	rv_say_error("%s from %s: the sender gave up: %s", x->data ? "stream" : x->name, x->from,
-		     why ? why : "no reason");
-	int stream = x->data;
-	unlink_xfer(a, x);	/* a file's .part stays for a resume */
-	a->exit_code = RV_EXIT_FAIL;
-	if (stream && a->take == TAKE_DATA)
-		app_finish(a, RV_EXIT_FAIL);
-}
 
 void xfer_free_all(struct app *a)
 {

@@ -183,6 +183,10 @@ static void on_frame(struct rv_session *s, const char *type, cJSON *h,
 		watch_frame(a, type, h, body, len);
 		return;
 	}
+	if (!strcmp(type, "gone")) {
+		xfer_gone(a, h);
+		return;
+	}
 	if (strcmp(type, "msg") != 0)
 		return;
 	const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "kind"));

@@ -57,6 +57,8 @@ void xfer_offer(struct app *a, cJSON *h);
 void xfer_data(struct app *a, cJSON *h, const uint8_t *body, size_t len);
 void xfer_end(struct app *a, cJSON *h);
 void xfer_abort(struct app *a, cJSON *h);
+/* A "gone" event: a sender we monitor went away mid-transfer. */
+void xfer_gone(struct app *a, cJSON *h);
 void xfer_free_all(struct app *a);
 /* media.c: --sdp (no server) */
 int cmd_media(struct app *a);

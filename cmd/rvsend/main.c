@@ -1,4 +1,5 @@
 /* rvsend - send commands, byte streams and files through rvserver. */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -202,6 +203,10 @@ void app_finish(struct app *a, int code)
 	if (a->in_open)
 		rv_input_stop(&a->in);
 	uv_close((uv_handle_t *)&a->tick, on_closed);
+	if (a->sigint.data) {
+		uv_close((uv_handle_t *)&a->sigint, on_closed);
+		uv_close((uv_handle_t *)&a->sigterm, on_closed);
+	}
 	if (uv_is_active((uv_handle_t *)&a->pump) || a->pump.data)
 		uv_close((uv_handle_t *)&a->pump, on_closed);
 	if (a->sess)
@@ -325,9 +330,38 @@ static void on_frame(struct rv_session *s, const char *type, cJSON *h,
 		app_finish(a, rv_cli_exit_for(rv_session_code(code)));
 		return;
 	}
+	if (!strcmp(type, "gone")) {	/* a receiver we monitor went away */
+		if (strcmp(a->cmd, "cmd") != 0)
+			xfer_gone(a, h);
+		return;
+	}
 	const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "kind"));
 	if (!strcmp(type, "msg") && kind && !strncmp(kind, "xfer-", 5))
 		xfer_frame(a, kind, h);
+}
+
+/* Exit as a process killed by that signal would, once the receivers know. */
+static void end_interrupted(struct app *a)
+{
+	app_finish(a, 128 + a->signo);
+}
+
+/* SIGINT or SIGTERM: abort the transfer under way, telling its receivers
+ * (a second signal ends at once). */
+static void on_signal(uv_signal_t *sg, int signo)
+{
+	struct app *a = sg->data;
+	if (a->done)
+		return;
+	if (a->signo) {
+		app_finish(a, 128 + signo);
+		return;
+	}
+	a->signo = signo;
+	if (strcmp(a->cmd, "cmd") != 0 && a->sess)
+		xfer_interrupt(a, end_interrupted);
+	else
+		end_interrupted(a);
 }
 
 static void on_tick(uv_timer_t *t)
@@ -402,6 +436,11 @@ int main(int argc, char **argv)
 	uv_timer_init(a->loop, &a->tick);
 	a->tick.data = a;
 	uv_timer_start(&a->tick, on_tick, 500, 500);
+	uv_signal_init(a->loop, &a->sigint);
+	uv_signal_init(a->loop, &a->sigterm);
+	a->sigint.data = a->sigterm.data = a;
+	uv_signal_start(&a->sigint, on_signal, SIGINT);
+	uv_signal_start(&a->sigterm, on_signal, SIGTERM);
 	rv_session_start(a->sess);
 	uv_run(a->loop, UV_RUN_DEFAULT);
 	cJSON_Delete(extra);

@@ -44,6 +44,9 @@ struct app {
 	struct rv_input in;
 	int in_open, in_eof;
 	uv_timer_t tick;
+	uv_signal_t sigint, sigterm;  /* abort the transfer, tell the receivers */
+	int signo;                   /* the signal that interrupted us, or 0 */
+	void (*interrupted)(struct app *);  /* once the abort is out */
 	uv_check_t pump;             /* sends more as the output drains */
 
 	/* the current transfer */
@@ -66,6 +69,11 @@ struct app {
 void xfer_start(struct app *a);
 void xfer_frame(struct app *a, const char *kind, cJSON *h);
 void xfer_tick(struct app *a);
+/* A "gone" event: a monitored receiver's connection went away. */
+void xfer_gone(struct app *a, cJSON *h);
+/* SIGINT or SIGTERM: tell the receivers of the transfer under way that it
+ * is aborted; FN(A) once that is out (or at once when none is). */
+void xfer_interrupt(struct app *a, void (*fn)(struct app *));
 /* media.c: --rtp (no server) */
 struct rv_media_src;
 int cmd_media(struct app *a);

@@ -2,12 +2,22 @@
  *
  * A transfer is offered to the target; every receiver answers accept (with
  * the offset it already has) or refuse. Data then goes to the target in
- * chunks, never more than --window bytes past the slowest active
- * receiver's acknowledgement, so neither rvserver nor rvsend ever holds more
- * than a window whatever the size. A receiver without progress for
- * --stall-timeout is dropped from the transfer; the others finish. */
+ * chunks, never more than --window bytes past the slowest receiver that
+ * keeps up, so rvsend holds no more than a window whatever the size.
+ *
+ * A slow receiver costs only itself:
+ * - One whose acknowledgement has not moved for LAG_MS while another's did
+ *   no longer paces the others: the transfer goes on at the pace of those
+ *   that keep up, and rvserver queues what the laggard has not read (up to
+ *   its --max-queue). It paces again once it catches up.
+ * - Each receiver is monitored (rv-protocol(7) MONITOR): when its connection
+ *   goes, killed, or dropped by rvserver as a slow consumer, it leaves the
+ *   transfer at once and is reported.
+ * - One without progress for --stall-timeout is dropped and told
+ *   (xfer-abort); the others finish. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,13 +54,39 @@ static size_t count(struct app *a, enum rx_state st)
 	return n;
 }
 
-/* The slowest active receiver's acknowledged offset. */
+/* Is R behind: owing an acknowledgement? Receivers acknowledge at least
+ * every quarter window (rv-protocol(7)), so less than that unacknowledged
+ * is not a receiver that stopped, just one waiting for more. */
+static int behind(const struct app *a, const struct rx *r)
+{
+	return a->pos - r->acked >= a->window / 4;
+}
+
+/* A receiver behind and without progress for this long stops pacing the
+ * transfer while another keeps up. */
+#define LAG_MS 1000
+
+static int lagging(struct app *a, const struct rx *r)
+{
+	return behind(a, r) && now(a) - r->since >= LAG_MS;
+}
+
+/* The acknowledged offset the window counts from: the slowest active
+ * receiver's that keeps up, or the slowest's when none does. */
 static uint64_t min_acked(struct app *a)
 {
-	uint64_t m = UINT64_MAX;
-	for (size_t i = 0; i < a->nrx; i++)
-		if (a->rx[i].state == RX_ACTIVE && a->rx[i].acked < m)
-			m = a->rx[i].acked;
+	uint64_t m = UINT64_MAX, all = UINT64_MAX;
+	for (size_t i = 0; i < a->nrx; i++) {
+		const struct rx *r = &a->rx[i];
+		if (r->state != RX_ACTIVE)
+			continue;
+		if (r->acked < all)
+			all = r->acked;
+		if (r->acked < m && !lagging(a, r))
+			m = r->acked;
+	}
+	if (m == UINT64_MAX)
+		m = all;
 	return m == UINT64_MAX ? a->pos : m;
 }
 
@@ -76,6 +112,13 @@ static void report(struct app *a, struct rx *r, const char *error)
 		rv_say_info("%s: %s has it (%" PRIu64 " bytes)", a->name, r->id, a->size);
 }
 
+/* The answer to an xfer-abort: the receiver may be gone by now, which is
+ * no error of ours. */
+static void on_abort_reply(struct rv_session *s, int err, cJSON *reply, void *ud)
+{
+	(void)s; (void)err; (void)reply; (void)ud;
+}
+
 static void drop_rx(struct app *a, struct rx *r, const char *why, int tell)
 {
 	if (r->state == RX_OK || r->state == RX_FAILED)
@@ -91,7 +134,7 @@ static void drop_rx(struct app *a, struct rx *r, const char *why, int tell)
 		cJSON_AddStringToObject(h, "kind", "xfer-abort");
 		cJSON_AddStringToObject(h, "xfer", a->xid);
 		cJSON_AddStringToObject(h, "reason", why);
-		rv_session_send(a->sess, h, NULL, 0);
+		rv_session_request(a->sess, h, NULL, 0, on_abort_reply, NULL);
 	}
 }
 
@@ -264,6 +307,72 @@ static void start_sending(struct app *a)
 	pump(a);
 }
 
+static void after_drop(struct app *a)
+{
+	if (a->phase == PH_ACCEPT && count(a, RX_WAIT) == 0)
+		start_sending(a);
+	else {
+		pump(a);
+		check_done(a);
+	}
+}
+
+/* A monitor request's closure: which receiver of which transfer. */
+struct mon {
+	struct app *a;
+	char xid[128];
+	char id[65];
+};
+
+/* The answer to a monitor request: no-such-client means it left already. */
+static void on_monitor_reply(struct rv_session *s, int err, cJSON *reply, void *ud)
+{
+	struct mon *m = ud;
+	struct app *a = m->a;
+	(void)s;
+	struct rx *r = find_rx(a, m->id);
+	if (err == RV_ENOTFOUND && !a->done && r && !strcmp(m->xid, a->xid) &&
+	    (r->state == RX_WAIT || r->state == RX_ACTIVE)) {
+		const char *msg = hstr(reply, "message");
+		char why[200];
+		snprintf(why, sizeof why, "receiver gone (%s)", msg ? msg : "not connected");
+		drop_rx(a, r, why, 0);
+		after_drop(a);
+	}
+	free(m);
+}
+
+/* Ask the server to say when receiver ID's connection goes. */
+static void monitor(struct app *a, const char *id)
+{
+	struct mon *m = calloc(1, sizeof *m);
+	if (!m)
+		return;	/* then only the stall timeout notices */
+	m->a = a;
+	snprintf(m->xid, sizeof m->xid, "%s", a->xid);
+	snprintf(m->id, sizeof m->id, "%s", id);
+	cJSON *h = cJSON_CreateObject();
+	cJSON_AddStringToObject(h, "type", "monitor");
+	cJSON_AddStringToObject(h, "id", id);
+	if (rv_session_request(a->sess, h, NULL, 0, on_monitor_reply, m) < 0)
+		free(m);
+}
+
+void xfer_gone(struct app *a, cJSON *h)
+{
+	struct rx *r = find_rx(a, hstr(h, "id"));
+	if (!r || (r->state != RX_WAIT && r->state != RX_ACTIVE))
+		return;
+	const char *code = hstr(h, "code"), *msg = hstr(h, "message");
+	char why[200];
+	if (code && !strcmp(code, "slow-consumer"))
+		snprintf(why, sizeof why, "dropped by the server as a slow consumer (reading too slowly)");
+	else
+		snprintf(why, sizeof why, "receiver gone (%s)", msg ? msg : code ? code : "disconnected");
+	drop_rx(a, r, why, 0);
+	after_drop(a);
+}
+
 static void on_offer_reply(struct rv_session *s, int err, cJSON *reply, void *ud)
 {
 	struct app *a = ud;
@@ -290,6 +399,8 @@ static void on_offer_reply(struct rv_session *s, int err, cJSON *reply, void *ud
 	}
 	a->phase = PH_ACCEPT;
 	a->phase_ms = now(a);
+	for (size_t i = 0; i < a->nrx; i++)
+		monitor(a, a->rx[i].id);
 }
 
 /* Offer the next file (or the stream); exit when all are done. */
@@ -371,6 +482,17 @@ static void on_check(uv_check_t *h)
 
 void xfer_start(struct app *a)
 {
+	/* What is in flight to a receiver waits in the server's queue for it:
+	 * keep the window (with the frames' headers) below half of that
+	 * queue's cap, so a receiver that keeps up is never congested, let
+	 * alone dropped. */
+	size_t q = rv_session_server_queue(a->sess), most = q / 2 - q / 16;
+	if (q && a->window > most) {
+		rv_say_debug("window %zu bytes: below half the server's --max-queue", most);
+		a->window = most;
+		if (a->chunk > a->window)
+			a->chunk = a->window;
+	}
 	uv_check_init(a->loop, &a->pump);
 	a->pump.data = a;
 	uv_check_start(&a->pump, on_check);
@@ -456,10 +578,55 @@ void xfer_tick(struct app *a)
 	for (size_t i = 0; i < a->nrx; i++) {
 		struct rx *r = &a->rx[i];
 		/* behind (or owing its verdict) and silent for too long */
-		if (r->state == RX_ACTIVE && (r->acked < a->pos || a->phase == PH_END) &&
+		if (r->state == RX_ACTIVE && (behind(a, r) || a->phase == PH_END) &&
 		    t - r->since >= stall)
 			drop_rx(a, r, "stalled: no progress within --stall-timeout", 1);
 	}
 	pump(a);
 	check_done(a);
+}
+
+/* The abort reached the server (or the session is gone): we are done. */
+static void on_interrupt_reply(struct rv_session *s, int err, cJSON *reply, void *ud)
+{
+	struct app *a = ud;
+	(void)s; (void)err; (void)reply;
+	if (a->interrupted)
+		a->interrupted(a);
+}
+
+void xfer_interrupt(struct app *a, void (*fn)(struct app *))
+{
+	int under_way = a->phase == PH_ACCEPT || a->phase == PH_SEND || a->phase == PH_END;
+	if (!under_way || count(a, RX_WAIT) + count(a, RX_ACTIVE) == 0) {
+		fn(a);
+		return;
+	}
+	char why[64];
+	snprintf(why, sizeof why, "the sender was interrupted (%s)", a->signo == SIGINT ? "SIGINT" : "SIGTERM");
+	rv_say_error("%s: aborted: %s", a->name, why);
+	for (size_t i = 0; i < a->nrx; i++)
+		if (a->rx[i].state == RX_WAIT || a->rx[i].state == RX_ACTIVE) {
+			a->rx[i].state = RX_FAILED;
+			if (rv_out_json_mode())
+				report(a, &a->rx[i], why);
+		}
+	a->phase = PH_IDLE;
+	if (a->in_open)
+		rv_input_stop(&a->in);
+	a->in_open = 0;
+	/* One abort to the whole target, as the data went; its reply tells
+	 * us the server has it, ahead of our bye. */
+	a->interrupted = fn;
+	cJSON *h = cJSON_CreateObject();
+	cJSON_AddStringToObject(h, "type", "msg");
+	if (a->to)
+		cJSON_AddStringToObject(h, "to", a->to);
+	else if (a->group)
+		cJSON_AddStringToObject(h, "group", a->group);
+	cJSON_AddStringToObject(h, "kind", "xfer-abort");
+	cJSON_AddStringToObject(h, "xfer", a->xid);
+	cJSON_AddStringToObject(h, "reason", why);
+	if (rv_session_request(a->sess, h, NULL, 0, on_interrupt_reply, a) < 0)
+		fn(a);
 }

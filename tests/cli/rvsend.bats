@@ -371,37 +371,6 @@ hostile() {
 	cmp "$T/f" "$T/in/f"
 }
 
-@test "rvsend/rvrecv: a stalled group member is dropped after --stall-timeout, the others finish" {
-	# Group data still reaches the stalled member through the relay, which holds
-	# the sender back until its --slow-timeout drops that member: keep the
-	# sender's --stall-timeout above it.
-	start_server --slow-timeout 1
-	for r in bob carol; do
-		mkdir "$T/dir_$r"
-		recv "$r" -g team file --dir "$T/dir_$r"
-	done
-	random "$T/big.bin" 60
-	spawn alice rvsend -n alice -g team --window 2M --stall-timeout 3 file "$T/big.bin"
-	deadline=$(($(date +%s) + 20 * RV_SLOW))
-	while (($(size "$T/dir_carol/big.bin.part") < 1024 * 1024)); do
-		(($(date +%s) < deadline)) || fail "carol's .part did not grow: $(ls -l "$T/dir_carol")"
-		sleep 0.01
-	done
-	kill -STOP "$(tool_pid "$PID_carol")"
-	wait_exit "$PID_alice" 20
-	kill -CONT "$(tool_pid "$PID_carol")"
-	assert_equal "$EXIT" 1
-	run cat "$T/alice.err"
-	assert_output --partial 'carol'
-	assert_output --partial 'stall'
-	count_lines "$T/bob.out" '^saved ' 1 5
-	cmp "$T/big.bin" "$T/dir_bob/big.bin"
-	[ ! -e "$T/dir_carol/big.bin" ]
-	# carol keeps her part (for a resume) and hears of the abort
-	[ -f "$T/dir_carol/big.bin.part" ]
-	wait_for_line "$T/carol.err" 'gave up|abort' 5
-}
-
 @test "rvsend/rvrecv: a file NAME.part that rvrecv did not write is not clobbered" {
 	start_server
 	mkdir "$T/in"
