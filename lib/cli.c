@@ -653,13 +653,24 @@ int rv_client_opt(struct rv_client_opts *o, int key, const char *arg, const char
 const char *rv_client_opts_finish(struct rv_client_opts *o)
 {
 	if (o->token_file) {
+		static char why[512];	/* the answer: PATH and the reason */
 		FILE *f = fopen(o->token_file, "r");
-		if (!f)
-			return "cannot read the token file";
-		if (!fgets(o->token, sizeof o->token, f))
-			o->token[0] = 0;
-		fclose(f);
+		int err = f ? 0 : errno;
+		if (f) {
+			errno = 0;
+			if (!fgets(o->token, sizeof o->token, f)) {
+				o->token[0] = 0;
+				if (ferror(f))	/* EISDIR for a directory */
+					err = errno ? errno : EIO;
+			}
+			fclose(f);
+		}
 		o->token[strcspn(o->token, "\r\n")] = 0;
+		if (err) {
+			snprintf(why, sizeof why, "cannot read --token-file %s: %s",
+				 o->token_file, strerror(err));
+			return why;
+		}
 	}
 	if (!o->id[0]) {
 		unsigned char r[6];

@@ -130,7 +130,8 @@ void rv_client_opts_init(struct rv_client_opts *o);
  * one of them; a usage error message through *ERR. */
 int rv_client_opt(struct rv_client_opts *o, int key, const char *arg, const char **err);
 /* rv_client_opts_finish - read the token file, pick a random id if none.
- * Returns 0 or a usage error message. */
+ * Returns 0 or a usage error message ("cannot read --token-file PATH:
+ * REASON"; static storage). */
 const char *rv_client_opts_finish(struct rv_client_opts *o);
 struct rv_tls_ctx;
 /* rv_client_start - what every client tool does once its options are read:

@@ -59,8 +59,12 @@ int rv_token_check(const void *secret, size_t secret_len, const char *id,
 		   const char *token, int64_t now, const char **why)
 {
 	char sig[64];
+	if (!token || !*token) {
+		*why = "token required";
+		return RV_EDENIED;
+	}
 	*why = "malformed token";
-	if (!token || strncmp(token, "v1.", 3) != 0 || strlen(token) > RV_TOKEN_MAX)
+	if (strncmp(token, "v1.", 3) != 0 || strlen(token) > RV_TOKEN_MAX)
 		return RV_EDENIED;
 	char *end;
 	errno = 0;
@@ -86,8 +90,9 @@ int rv_secret_read(const char *path, char *buf, size_t len, size_t *outlen)
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		return -errno;
+	errno = 0;
 	size_t n = fread(buf, 1, len - 1, f);
-	int err = ferror(f) ? -EIO : 0;
+	int err = ferror(f) ? (errno ? -errno : -EIO) : 0;	/* EISDIR for a directory */
 	fclose(f);
 	if (err)
 		return err;

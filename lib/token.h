@@ -15,10 +15,12 @@
 int rv_token_make(const void *secret, size_t secret_len, const char *id,
 		  int64_t expiry, char *out, size_t outlen);
 /* rv_token_check - 0 when TOKEN is valid for ID at time NOW; RV_EDENIED with
- * *WHY ("expired", "bad signature", "malformed") otherwise. */
+ * *WHY ("token required" for a NULL or empty TOKEN, "malformed token", "bad
+ * token signature", "token expired") otherwise. */
 int rv_token_check(const void *secret, size_t secret_len, const char *id,
 		   const char *token, int64_t now, const char **why);
-/* rv_secret_read - read a secret file (trailing newline dropped) into BUF. */
+/* rv_secret_read - read a secret file (trailing newline dropped) into BUF:
+ * 0, -errno when it cannot be opened or read, -EINVAL when it is empty. */
 int rv_secret_read(const char *path, char *buf, size_t len, size_t *outlen);
 
 #endif

@@ -168,8 +168,8 @@ static int cmd_token(struct args *a, const char *id)
 	if (a->conf.auth_secret_file) {
 		int rc = rv_secret_read(a->conf.auth_secret_file, secret, sizeof secret, &len);
 		if (rc < 0) {
-			fprintf(stderr, "rvserver: cannot read %s: %s\n", a->conf.auth_secret_file,
-				rc == -EINVAL ? "empty" : rv_strerror(rc));
+			fprintf(stderr, "rvserver: error: cannot read --auth-secret-file %s: %s\n",
+				a->conf.auth_secret_file, rc == -EINVAL ? "empty" : rv_strerror(rc));
 			return RV_EXIT_FAIL;
 		}
 	} else if (env && *env) {

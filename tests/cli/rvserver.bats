@@ -498,6 +498,18 @@ print('v1.'+e+'.'+sig)" "$@"
 	start_server --auth-secret-file "$T/secret"
 	run rvg -n alice groups
 	assert_equal "$status" 4
+	assert_output --partial 'token required'
+	refute_output --partial 'malformed'
+	run timeout "$(secs 10)" rvsend -n alice -t bob cmd hi
+	assert_equal "$status" 4
+	assert_output --partial 'token required'
+	# an empty token file is no token either
+	: >"$T/empty.token"
+	run rvg -n alice --token-file "$T/empty.token" groups
+	assert_equal "$status" 4
+	assert_output --partial 'token required'
+	RV_TOKEN=not-a-token run rvg -n alice groups
+	assert_equal "$status" 4
 	assert_output --partial 'malformed token'
 
 	tok=$(rvserver token alice --auth-secret-file "$T/secret")
@@ -521,6 +533,33 @@ print('v1.'+e+'.'+sig)" "$@"
 	RV_TOKEN=garbage run rvg -n alice join ops </dev/null
 	assert_equal "$status" 4
 	[ "$(stat_of auth_failures)" -ge 4 ]
+}
+
+@test "rvserver: a missing or unreadable secret or token file: its path and the reason" {
+	# the server cannot start: exit 1, as rvserver(1) says
+	run rvserver -l 127.0.0.1 -p 0 --auth-secret-file "$T/nope"
+	assert_equal "$status" 1
+	assert_output --partial "cannot read --auth-secret-file $T/nope: No such file or directory"
+	run rvserver -l 127.0.0.1 -p 0 --auth-secret-file "$T"
+	assert_equal "$status" 1
+	assert_output --partial "cannot read --auth-secret-file $T: Is a directory"
+	: >"$T/empty"
+	run rvserver -l 127.0.0.1 -p 0 --auth-secret-file "$T/empty"
+	assert_equal "$status" 1
+	assert_output --partial "cannot read --auth-secret-file $T/empty: empty"
+	run rvserver token alice --auth-secret-file "$T/nope"
+	assert_equal "$status" 1
+	assert_output --partial "cannot read --auth-secret-file $T/nope: No such file or directory"
+	# the clients: a usage error (exit 2) before connecting
+	run rvg -s 127.0.0.1:1 -n alice --token-file "$T/nope" groups
+	assert_equal "$status" 2
+	assert_output --partial "cannot read --token-file $T/nope: No such file or directory"
+	run timeout "$(secs 10)" rvsend -s 127.0.0.1:1 -n alice --token-file "$T" -t bob cmd hi
+	assert_equal "$status" 2
+	assert_output --partial "cannot read --token-file $T: Is a directory"
+	run timeout "$(secs 10)" rvrecv -s 127.0.0.1:1 -n bob --token-file "$T/nope" cmd
+	assert_equal "$status" 2
+	assert_output --partial "cannot read --token-file $T/nope: No such file or directory"
 }
 
 @test "rvserver: token command usage errors exit 2" {
