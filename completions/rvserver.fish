@@ -13,7 +13,7 @@ complete -c rvserver -l max-clients -x -d 'most RV and WebSocket clients at once
 complete -c rvserver -l max-groups -x -d 'most groups on the server (default 0: no limit)'
 complete -c rvserver -l max-group-members -x -d 'most members in one group (default 0: no limit)'
 complete -c rvserver -l keep-client-info -x -a 'none groups all' -d 'what survives a client'\''s disconnection: none, groups or all (default none)'
-complete -c rvserver -l max-queue -x -d 'output queue cap per connection; past half of it senders are held back (default 8M)'
+complete -c rvserver -l max-queue -x -d 'output queue cap per connection; past half of it a receiver is congested (default 8M)'
 complete -c rvserver -l slow-timeout -x -d 'drop a receiver whose queue stays past half of --max-queue for S seconds (default 10)'
 complete -c rvserver -l max-frame -x -d 'largest frame body accepted (default 1M)'
 complete -c rvserver -l handshake-timeout -x -d 'close connections without a hello after S seconds (default 10)'

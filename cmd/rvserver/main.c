@@ -30,7 +30,7 @@ static const struct rv_opt opts[] = {
 	{ O_MAX_GROUPS, 0, "max-groups", "N", "most groups on the server (default 0: no limit)", NULL, NULL },
 	{ O_MAX_MEMBERS, 0, "max-group-members", "N", "most members in one group (default 0: no limit)", NULL, NULL },
 	{ O_KEEP, 0, "keep-client-info", "MODE", "what survives a client's disconnection: none, groups or all (default none)", "none|groups|all", NULL },
-	{ O_MAX_QUEUE, 0, "max-queue", "BYTES", "output queue cap per connection; past half of it senders are held back (default 8M)", NULL, NULL },
+	{ O_MAX_QUEUE, 0, "max-queue", "BYTES", "output queue cap per connection; past half of it a receiver is congested (default 8M)", NULL, NULL },
 	{ O_SLOW, 0, "slow-timeout", "S", "drop a receiver whose queue stays past half of --max-queue for S seconds (default 10)", NULL, NULL },
 	{ O_MAX_FRAME, 0, "max-frame", "BYTES", "largest frame body accepted (default 1M)", NULL, NULL },
 	{ O_HANDSHAKE, 0, "handshake-timeout", "S", "close connections without a hello after S seconds (default 10)", NULL, NULL },

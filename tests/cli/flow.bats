@@ -28,19 +28,20 @@ until_size() {
 }
 
 @test "flow: a group file send with one stalled receiver: the others get it all, the stalled one is reported, exit 1" {
-	# rvserver and rvsend with their defaults, as a user runs them
+	# rvserver with its defaults; rvsend's stall timer set far out, so that
+	# only knowing carol is gone or left behind can end the transfer in time
 	start_server
 	for r in bob carol; do
 		mkdir "$T/dir_$r"
 		recv "$r" -g team file --dir "$T/dir_$r"
 	done
 	random "$T/big.bin" 120
-	spawn alice rvsend -n alice -g team file "$T/big.bin"
+	spawn alice rvsend -n alice -g team --stall-timeout 120 file "$T/big.bin"
 	until_size "$T/dir_carol/big.bin.part" $((1024 * 1024))
 	kill -STOP "$(tool_pid "$PID_carol")"
 	echo "# carol stopped at $(size "$T/dir_carol/big.bin.part") bytes" >&3
 	t0=$(date +%s%N)
-	wait_exit "$PID_alice" 30
+	wait_exit "$PID_alice" 40
 	echo "# rvsend ended $((($(date +%s%N) - t0) / 1000000)) ms after the stall" >&3
 	kill -CONT "$(tool_pid "$PID_carol")"
 	assert_equal "$EXIT" 1
@@ -48,7 +49,7 @@ until_size() {
 	count_lines "$T/bob.out" '^saved ' 1 5
 	run cat "$T/alice.err"
 	assert_output --partial 'bob has it'
-	assert_output --regexp 'carol: (dropped by the server as a slow consumer|stalled)'
+	assert_output --partial 'carol: dropped by the server as a slow consumer'
 	refute_output --partial 'no such client'
 	[ ! -e "$T/dir_carol/big.bin" ]
 }
