@@ -69,6 +69,9 @@ int rv_media_sink_open(struct rv_media_sink **out, const char *path, const char 
 	int lrc = rv_av_load(err, errlen);
 	if (lrc < 0)
 		return lrc;
+	/* FFmpeg's warnings (fMP4: "estimating the duration of the last
+	 * packet in a fragment", every second) are not the user's business */
+	AV(av_log_set_level)(AV_LOG_ERROR);
 	struct rv_media_sink *k = calloc(1, sizeof *k);
 	if (!k)
 		return -ENOMEM;
