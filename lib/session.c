@@ -30,6 +30,7 @@ struct rv_session {
 	rv_session_frame_fn on_frame;
 	void *ud;
 	struct request *head, **tail;
+	size_t pending;               /* requests in that list */
 	struct rv_buf in;
 	uint64_t seq;
 	unsigned attempt;
@@ -187,6 +188,7 @@ static void handle_frame(struct rv_session *s, const struct rv_frame_view *v)
 			*pp = r->next;
 			if (s->tail == &r->next)
 				s->tail = pp;
+			s->pending--;
 			if (r->fn) {
 				const char *code = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "code"));
 				r->fn(s, !strcmp(type, "error") ? rv_session_code(code) : 0, h, r->ud);
@@ -374,6 +376,7 @@ int rv_session_request(struct rv_session *s, cJSON *hdr, const void *body, size_
 	rv_buf_free(&b);
 	*s->tail = r;
 	s->tail = &r->next;
+	s->pending++;
 	if (s->up && s->st)
 		send_request(s, r);
 	return 0;
@@ -410,10 +413,7 @@ size_t rv_session_server_queue(const struct rv_session *s)
 
 size_t rv_session_pending(const struct rv_session *s)
 {
-	size_t n = 0;
-	for (struct request *r = s->head; r; r = r->next)
-		n++;
-	return n;
+	return s->pending;
 }
 
 void rv_session_close(struct rv_session *s)

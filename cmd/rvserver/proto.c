@@ -210,18 +210,16 @@ static void do_msg(struct conn *c, cJSON *h, const uint8_t *body, size_t blen)
 		cJSON_AddNumberToObject(h, "conn", c->num);
 	cJSON_AddNumberToObject(h, "time", (double)wall_ms());
 	cJSON_AddNumberToObject(h, "id", (double)++srv->msg_id);
-	struct rv_buf head;
-	rv_buf_init(&head, RV_FRAME_PREFIX + RV_FRAME_MAX_HEADER);
-	if (rv_frame_append_head(&head, h, blen) < 0) {
-		rv_buf_free(&head);
+	struct rv_buf *head = &srv->msghead;	/* the server's: no allocation per message */
+	rv_buf_reset(head);
+	if (rv_frame_append_head(head, h, blen) < 0) {
 		conn_error(c, seq, "too-large", "message header too large");
 		return;
 	}
-	struct fanout f = { rv_buf_head(&head), body, rv_buf_size(&head), blen, 0, 0,
+	struct fanout f = { rv_buf_head(head), body, rv_buf_size(head), blen, 0, 0,
 			    want_receivers ? cJSON_CreateArray() : NULL };
 	int rc = to_conn ? route_conn(srv, c, to, to_conn, &f, &why)
 			 : rv_router_route(&srv->router, c->client, to, group, deliver, &f, &why);
-	rv_buf_free(&head);
 	if (rc < 0) {
 		cJSON_Delete(f.receivers);
 		route_error(c, seq, rc, why);
@@ -384,16 +382,22 @@ static void do_list(struct conn *c, cJSON *h, int allow)
 
 void proto_frame(struct conn *c, const uint8_t *frame, size_t len)
 {
-	struct server *srv = c->srv;
 	struct rv_frame_view v;
-	const char *type;
-	int err;
-
-	long n = rv_frame_decode(frame, len, srv->conf.max_frame, &v);
+	long n = rv_frame_decode(frame, len, c->srv->conf.max_frame, &v);
 	if (n <= 0 || (size_t)n != len) {
 		bad_input(c, "bad-frame", "malformed frame");
 		return;
 	}
+	proto_frame_view(c, &v);
+}
+
+void proto_frame_view(struct conn *c, const struct rv_frame_view *vp)
+{
+	struct server *srv = c->srv;
+	struct rv_frame_view v = *vp;
+	const char *type;
+	int err;
+
 	srv->n.frames_in++;
 	if (c->client && rv_frame_is_media(&v)) {	/* the hot path: no JSON */
 		media_tcp(c, v.body, v.body_len);
@@ -475,7 +479,7 @@ void rv_input(struct conn *c, const uint8_t *data, size_t len)
 				  fl == RV_ETOOBIG ? "frame too large" : "malformed frame");
 			return;
 		}
-		proto_frame(c, p + used, (size_t)fl);
+		proto_frame_view(c, &v);	/* decoded once, handled where it lies */
 		used += (size_t)fl;
 	}
 	if (c->closing)

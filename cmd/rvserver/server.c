@@ -11,6 +11,7 @@
 #include "err.h"
 #include "frame.h"
 #include "log.h"
+#include "portfile.h"
 #include "server.h"
 #include "token.h"
 
@@ -441,19 +442,6 @@ void server_stop(struct server *srv, const char *why)
 	uv_timer_start(&srv->stop_timer, on_stop_timer, 1000, 0);
 }
 
-static int write_port_file(const char *path, int tcp, int udp)
-{
-	char tmp[4096];
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	FILE *f = fopen(tmp, "w");
-	if (!f)
-		return -errno;
-	fprintf(f, "%d\n%d\n", tcp, udp);
-	if (fclose(f) != 0)
-		return -errno;
-	return rename(tmp, path) < 0 ? -errno : 0;
-}
-
 static void raise_nofile(void)
 {
 	struct rlimit rl;
@@ -486,6 +474,7 @@ int server_start(struct server *srv, uv_loop_t *loop, const struct server_conf *
 	srv->loop = loop;
 	srv->started_ms = (uint64_t)wall_ms();
 	rv_buf_init(&srv->scratch, conf->max_frame + RV_FRAME_PREFIX + RV_FRAME_MAX_HEADER);
+	rv_buf_init(&srv->msghead, RV_FRAME_PREFIX + RV_FRAME_MAX_HEADER);
 	rv_buf_init(&srv->wsbuf, conf->max_frame + RV_FRAME_PREFIX + RV_FRAME_MAX_HEADER + 64);
 	rv_router_init(&srv->router, &conf->router, proto_event, srv);
 	if ((rc = media_init(srv)) < 0)
@@ -552,7 +541,8 @@ int server_start(struct server *srv, uv_loop_t *loop, const struct server_conf *
 	uv_signal_start(&srv->sigint, on_signal, SIGINT);
 	uv_signal_start(&srv->sigterm, on_signal, SIGTERM);
 
-	if (conf->port_file && (rc = write_port_file(conf->port_file, srv->bound_port, srv->bound_udp_port)) < 0) {
+	if (conf->port_file &&
+	    (rc = rv_port_file_write(conf->port_file, (int[]){ srv->bound_port, srv->bound_udp_port }, 2)) < 0) {
 		rv_error("cannot write --port-file %s: %s", conf->port_file, rv_strerror(rc));
 		return rc;
 	}
@@ -565,6 +555,7 @@ void server_free(struct server *srv)
 	rv_router_free(&srv->router);
 	rv_map_free(&srv->by_num);
 	rv_buf_free(&srv->scratch);
+	rv_buf_free(&srv->msghead);
 	rv_buf_free(&srv->wsbuf);
 	rv_tls_ctx_free(srv->tls);
 }

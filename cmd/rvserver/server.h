@@ -110,6 +110,7 @@ struct server {
 	size_t nconns;
 	size_t nclients;              /* RV and WebSocket connections in --max-clients */
 	struct rv_buf scratch;        /* one outgoing frame being built */
+	struct rv_buf msghead;        /* a message's delivered prefix and header (proto.c) */
 	struct rv_buf wsbuf;          /* a frame wrapped for WebSocket */
 	char secret[512];
 	size_t secret_len;
@@ -190,6 +191,9 @@ void ws_input(struct conn *c, const uint8_t *data, size_t len);
 /* proto.c */
 void rv_input(struct conn *c, const uint8_t *data, size_t len);
 void proto_frame(struct conn *c, const uint8_t *frame, size_t len);
+/* The same for a frame already decoded (V): its bytes stay where they are. */
+struct rv_frame_view;
+void proto_frame_view(struct conn *c, const struct rv_frame_view *v);
 /* A header's string field, or NULL; its "seq" (0 when none). */
 const char *hdr_str(cJSON *h, const char *key);
 uint64_t hdr_seq(cJSON *h);
