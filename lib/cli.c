@@ -487,11 +487,15 @@ int rv_cli_exit_for(int err)
 
 /* ---- output ---- */
 
-static int out_json;
+static int out_json, out_keep_running, out_error;
 
 static void check_stdout(void)
 {
 	if (ferror(stdout) || fflush(stdout) != 0) {
+		if (out_keep_running) {	/* a server: output stops, serving goes on */
+			out_error = errno ? -errno : -EIO;
+			return;
+		}
 		if (errno == EPIPE) {	/* the reader went away: end quietly */
 			signal(SIGPIPE, SIG_DFL);
 			raise(SIGPIPE);
@@ -511,8 +515,20 @@ int rv_out_json_mode(void)
 	return out_json;
 }
 
+void rv_out_keep_running(void)
+{
+	out_keep_running = 1;
+}
+
+int rv_out_failed(void)
+{
+	return out_error;
+}
+
 void rv_out_line(const char *fmt, ...)
 {
+	if (out_error)
+		return;
 	va_list ap;
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
@@ -523,6 +539,10 @@ void rv_out_line(const char *fmt, ...)
 
 void rv_out_obj(cJSON *obj)
 {
+	if (out_error) {
+		cJSON_Delete(obj);
+		return;
+	}
 	char *s = cJSON_PrintUnformatted(obj);
 	cJSON_Delete(obj);
 	if (s) {
@@ -535,6 +555,8 @@ void rv_out_obj(cJSON *obj)
 
 void rv_out_bytes(const void *p, size_t n)
 {
+	if (out_error)
+		return;
 	fwrite(p, 1, n, stdout);
 	check_stdout();
 }

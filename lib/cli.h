@@ -84,6 +84,12 @@ void rv_out_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void rv_out_obj(cJSON *obj);
 /* rv_out_bytes - raw bytes to stdout, flushed on pipes. */
 void rv_out_bytes(const void *p, size_t n);
+/* rv_out_keep_running - for servers, whose stdout carries only events: when
+ * stdout fails (EPIPE: its reader went away; or another write error) output
+ * stops and the process goes on, instead of ending. rv_out_failed then
+ * returns the error (a negative errno), once stdout has failed, else 0. */
+void rv_out_keep_running(void);
+int rv_out_failed(void);
 
 /* Diagnostics on stderr, "TOOL: ..." at levels -q/-v select. */
 void rv_diag_init(const char *tool, int verbosity);

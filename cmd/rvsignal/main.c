@@ -179,6 +179,8 @@ int main(int argc, char **argv)
 		rv_cli_usage_error(&tool, "--turn-secret-file needs at least one --ice turn: URI");
 	rv_log_set(a.conf.verbosity == 0 ? RV_LOG_ERROR : a.conf.verbosity == 1 ? RV_LOG_INFO : RV_LOG_DEBUG,
 		   log_line, NULL);
+	rv_out_init(a.conf.json);
+	rv_out_keep_running();	/* a reader that goes away ends the events, not the server */
 	static struct sig g;
 	uv_loop_t *loop = uv_default_loop();
 	if (sig_start(&g, loop, &a.conf) < 0)

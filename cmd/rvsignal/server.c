@@ -9,16 +9,21 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "cli.h"
 #include "err.h"
 #include "log.h"
+#include "portfile.h"
 #include "signal.h"
 #include "token.h"
 
 static void sig_finish(struct sig *g);
 
+/* --json events go through the CLI printer (main.c sets it to keep
+ * running): when stdout's reader goes away, events stop with one warning
+ * and the server goes on serving. */
 void sig_event(struct sig *g, const char *event, const char *id, cJSON *extra)
 {
-	if (!g->conf.json) {
+	if (!g->conf.json || rv_out_failed()) {
 		cJSON_Delete(extra);
 		return;
 	}
@@ -29,14 +34,9 @@ void sig_event(struct sig *g, const char *event, const char *id, cJSON *extra)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	cJSON_AddNumberToObject(o, "time", (double)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-	char *s = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	if (s) {
-		fputs(s, stdout);
-		fputc('\n', stdout);
-		fflush(stdout);
-		free(s);
-	}
+	rv_out_obj(o);
+	if (rv_out_failed())
+		rv_warn("stdout: %s; --json events are no longer printed", rv_strerror(rv_out_failed()));
 }
 
 static void conn_closed(struct rv_stream *s, int reason)
@@ -298,7 +298,10 @@ static void http_input(struct conn *c, const uint8_t *data, size_t len)
 		cJSON *o = stats_obj(c->sig);
 		char *s = cJSON_PrintUnformatted(o);
 		cJSON_Delete(o);
-		respond(c, 200, "application/json", s, strlen(s));
+		if (s)
+			respond(c, 200, "application/json", s, strlen(s));
+		else
+			respond_text(c, 500, "out of memory\n");
 		free(s);
 	} else if ((f = web_find(path))) {
 		respond(c, 200, f->type, f->data, f->len);
@@ -596,15 +599,10 @@ int sig_start(struct sig *g, uv_loop_t *loop, const struct sig_conf *conf)
 	g->sigint.data = g->sigterm.data = g;
 	uv_signal_start(&g->sigint, on_signal, SIGINT);
 	uv_signal_start(&g->sigterm, on_signal, SIGTERM);
-	if (conf->port_file) {
-		char tmp[4096];
-		snprintf(tmp, sizeof tmp, "%s.tmp", conf->port_file);
-		FILE *f = fopen(tmp, "w");
-		if (!f || fprintf(f, "%d\n%d\n", g->bound_port, g->bound_broker) < 0 || fclose(f) != 0 ||
-		    rename(tmp, conf->port_file) < 0) {
-			rv_error("cannot write --port-file %s", conf->port_file);
-			return -EIO;
-		}
+	if (conf->port_file &&
+	    (rc = rv_port_file_write(conf->port_file, (int[]){ g->bound_port, g->bound_broker }, 2)) < 0) {
+		rv_error("cannot write --port-file %s: %s", conf->port_file, rv_strerror(rc));
+		return rc;
 	}
 	return 0;
 }

@@ -699,3 +699,39 @@ broker_hello() {
 	assert_success
 	assert_output --partial '"type":"welcome"'
 }
+
+@test "rvsignal: --json into a reader that goes away (| head -1): the events stop with one warning, serving goes on" {
+	local pf=$T/sig.port
+	mkfifo "$T/events"
+	head -1 <"$T/events" >"$T/first.out" &
+	local head_pid=$!
+	PIDS+=("$head_pid")
+	( _close_inherited; exec timeout -k 2 "$RV_LIFETIME" rvsignal serve -l 127.0.0.1 --port 0 --broker-port 0 \
+		--port-file "$pf" --json --resume-window 0 ) >"$T/events" 2>"$T/sig.err" 3>&- </dev/null &
+	PID_sig=$!
+	PIDS+=("$PID_sig")
+	wait_for_line "$T/sig.err" 'rvsignal: ready on' 5
+	SIG_PORT=$(sed -n 1p "$pf")
+	WS="ws://127.0.0.1:$SIG_PORT/ws"
+	HTTP="http://127.0.0.1:$SIG_PORT"
+	peer a r1
+	wait_exit "$head_pid" 5
+	jq -e '.event == "connect"' "$T/first.out"
+	# every event from here on meets a pipe with no reader
+	peer b r1
+	peer c r1
+	wait_for_line "$T/sig.err" 'stdout: Broken pipe; --json events are no longer printed' 5
+	alive "$PID_sig"
+	run curl -sf "$HTTP/healthz"
+	assert_output ok
+	to a '{"type":"chat","room":"r1","text":"still here"}'
+	wait_json c '.text == "still here"'
+	[ "$(grep -c 'events are no longer printed' "$T/sig.err")" -eq 1 ]
+}
+
+@test "rvsignal: a --port-file that cannot be written: exit 1 and the reason" {
+	run --separate-stderr timeout "$(secs 5)" rvsignal serve -l 127.0.0.1 --port 0 --port-file "$T/no/such/dir/port"
+	assert_failure 1
+	assert_equal "$stderr" "rvsignal: error: cannot write --port-file $T/no/such/dir/port: No such file or directory"
+	[ -z "$(ls "$T/no" 2>/dev/null)" ]
+}
