@@ -3,7 +3,8 @@
  * Functions return 0 (or a count) on success and a negative code on failure:
  * either a negated errno value (-ENOMEM, -ECONNREFUSED, ...) or one of the
  * RV_E* codes below, which live in a range errno never uses.
- * rv_strerror() describes either kind; the string is static. */
+ * rv_strerror() describes either kind, and libuv's own codes (the
+ * resolver's UV_EAI_*, UV_EOF); the string is static. */
 #ifndef RV_ERR_H
 #define RV_ERR_H
 
