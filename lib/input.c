@@ -69,7 +69,26 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 		at_end(in, n == UV_EOF ? 0 : (int)n);
 }
 
-static void read_file(struct rv_input *in);
+static void on_fs_read(uv_fs_t *req);
+
+/* The next read of a file; an error is returned, never called back. */
+static int read_file(struct rv_input *in)
+{
+	uv_buf_t b = uv_buf_init(in->buf, sizeof in->buf);
+	in->fsreq.data = in;
+	in->fs_busy = 1;
+	int rc = uv_fs_read(in->loop, &in->fsreq, in->fd, &b, 1, -1, on_fs_read);
+	if (rc < 0)
+		in->fs_busy = 0;
+	return rc;
+}
+
+static void read_file_or_end(struct rv_input *in)
+{
+	int rc = read_file(in);
+	if (rc < 0)
+		at_end(in, rc);
+}
 
 static void on_fs_read(uv_fs_t *req)
 {
@@ -85,19 +104,28 @@ static void on_fs_read(uv_fs_t *req)
 	}
 	feed(in, in->buf, (size_t)n);
 	if (!in->paused && !in->stopped)
-		read_file(in);
+		read_file_or_end(in);
 }
 
-static void read_file(struct rv_input *in)
+/* A terminal, pipe or socket as a stream handle. Once the handle is
+ * initialized, a failure closes it again (IN must then outlive that close:
+ * one more turn of the loop). */
+static int start_stream(struct rv_input *in, uv_handle_type t)
 {
-	uv_buf_t b = uv_buf_init(in->buf, sizeof in->buf);
-	in->fsreq.data = in;
-	in->fs_busy = 1;
-	int rc = uv_fs_read(in->loop, &in->fsreq, in->fd, &b, 1, -1, on_fs_read);
+	int rc = t == UV_TTY ? uv_tty_init(in->loop, &in->h.tty, in->fd, 1) : uv_pipe_init(in->loop, &in->h.pipe, 0);
+	if (rc < 0)
+		return rc;	/* nothing was registered with the loop */
+	in->kind = 1;
+	in->h.pipe.data = in;
+	if (t != UV_TTY)
+		rc = uv_pipe_open(&in->h.pipe, in->fd);
+	if (rc == 0)
+		rc = uv_read_start((uv_stream_t *)&in->h.pipe, on_alloc, on_read);
 	if (rc < 0) {
-		in->fs_busy = 0;
-		at_end(in, rc);
+		in->stopped = 1;
+		uv_close((uv_handle_t *)&in->h.pipe, NULL);
 	}
+	return rc;
 }
 
 int rv_input_start(struct rv_input *in, uv_loop_t *loop, int fd, rv_input_line_fn on_line,
@@ -111,19 +139,13 @@ int rv_input_start(struct rv_input *in, uv_loop_t *loop, int fd, rv_input_line_f
 	in->on_eof = on_eof;
 	in->ud = ud;
 	uv_handle_type t = uv_guess_handle(fd);
-	if (t == UV_FILE || t == UV_UNKNOWN_HANDLE) {
-		in->kind = 2;
-		read_file(in);
-		return 0;
-	}
-	int rc = t == UV_TTY ? uv_tty_init(loop, &in->h.tty, fd, 1) : uv_pipe_init(loop, &in->h.pipe, 0);
-	if (rc == 0 && t != UV_TTY)
-		rc = uv_pipe_open(&in->h.pipe, fd);
+	if (t != UV_FILE && t != UV_UNKNOWN_HANDLE)
+		return start_stream(in, t);
+	in->kind = 2;
+	int rc = read_file(in);
 	if (rc < 0)
-		return rc;
-	in->kind = 1;
-	in->h.pipe.data = in;
-	return uv_read_start((uv_stream_t *)&in->h.pipe, on_alloc, on_read);
+		in->stopped = 1;
+	return rc;
 }
 
 void rv_input_pause(struct rv_input *in, int pause)
@@ -137,7 +159,7 @@ void rv_input_pause(struct rv_input *in, int pause)
 		else
 			uv_read_start((uv_stream_t *)&in->h.pipe, on_alloc, on_read);
 	} else if (in->kind == 2 && !pause && !in->fs_busy) {
-		read_file(in);
+		read_file_or_end(in);
 	}
 }
 

@@ -41,7 +41,9 @@ struct rv_input {
 
 /* rv_input_start - read FD on LOOP; IN is the caller's (keep it alive until
  * the eof callback or rv_input_stop, and a loop turn after that). Exactly
- * one of ON_LINE and ON_DATA is set. */
+ * one of ON_LINE and ON_DATA is set. No callback runs before this returns;
+ * on an error (a negative code) none ever runs, and IN must still live
+ * until the loop has turned once more (a handle it opened is closing). */
 int rv_input_start(struct rv_input *in, uv_loop_t *loop, int fd, rv_input_line_fn on_line,
 		   rv_input_data_fn on_data, rv_input_eof_fn on_eof, void *ud);
 void rv_input_pause(struct rv_input *in, int pause);
