@@ -30,6 +30,7 @@ struct media_ep {
 	char addrkey[64];             /* by_addr key while registered */
 	struct mstream *mine[MAX_STREAMS_PER_CONN];	/* the streams it sends */
 	int nmine;
+	uint64_t seen, subscribed;    /* refresh stamps: a receiver now, and already one */
 };
 
 /* A receiver of a stream. */
@@ -59,7 +60,7 @@ struct mstream {
 	struct seqstat seq[MAX_SSRCS];
 	int nssrc;
 	struct sub **subs;
-	size_t nsubs;
+	size_t nsubs, subcap;
 	uint64_t gen;                 /* routes last computed at this media.gen */
 	uint64_t last_kf_ms;
 	uint64_t packets, bytes, drops;
@@ -99,6 +100,9 @@ void media_free(struct server *srv)
 		free(m->by_fb);
 	}
 	m->by_addr = m->by_fb = NULL;
+	free(m->rx);
+	m->rx = NULL;
+	m->rxcap = 0;
 }
 
 /* ---- endpoints and credentials ---- */
@@ -315,31 +319,52 @@ static void request_keyframe(struct server *srv, struct mstream *st)
 	conn_send_json(st->src->c, h);
 }
 
+/* The receivers a route reaches: at most CAP, or as many as memory allows
+ * with GROW (a stamp marks each, so one listed twice counts once). */
 struct collect {
 	struct media_ep **v;
 	size_t n, cap;
+	int grow, truncated;
+	uint64_t stamp;
 };
 
 static void collect(void *ud, struct rv_client *to)
 {
 	struct collect *k = ud;
 	struct conn *c = to->recv;
-	if (!c || !c->media || !c->media->watching || c->closing || k->n == k->cap)
+	if (!c || !c->media || !c->media->watching || c->closing)
 		return;
+	if (k->stamp) {
+		if (c->media->seen == k->stamp)
+			return;
+		c->media->seen = k->stamp;
+	}
+	if (k->n == k->cap) {
+		size_t cap = k->cap ? k->cap * 2 : 64;
+		struct media_ep **v = k->grow ? realloc(k->v, cap * sizeof *v) : NULL;
+		if (!v) {
+			k->truncated |= k->grow;
+			return;
+		}
+		k->v = v;
+		k->cap = cap;
+	}
 	k->v[k->n++] = c->media;
 }
 
 static struct sub *add_sub(struct server *srv, struct mstream *st, struct media_ep *rx)
 {
-	struct sub *s = calloc(1, sizeof *s);
-	struct sub **v = realloc(st->subs, (st->nsubs + 1) * sizeof *v);
-	if (!s || !v) {
-		free(s);
-		if (v)
-			st->subs = v;
-		return NULL;
+	if (st->nsubs == st->subcap) {	/* geometric growth */
+		size_t cap = st->subcap ? st->subcap * 2 : 8;
+		struct sub **v = realloc(st->subs, cap * sizeof *v);
+		if (!v)
+			return NULL;
+		st->subs = v;
+		st->subcap = cap;
 	}
-	st->subs = v;
+	struct sub *s = calloc(1, sizeof *s);
+	if (!s)
+		return NULL;
 	do {	/* a server-wide unique SSRC for this receiver's RTCP */
 		s->fb_ssrc = ++M(srv)->last_ssrc;
 		snprintf(s->fbkey, sizeof s->fbkey, "%08x", s->fb_ssrc);
@@ -357,31 +382,34 @@ static struct sub *add_sub(struct server *srv, struct mstream *st, struct media_
 }
 
 /* Work out the stream's receivers again: newcomers are told of it (and get
- * a keyframe soon), those who left are told it ended for them. */
+ * a keyframe soon), those who left are told it ended for them. In time
+ * linear in the receivers, with no cap on their number. */
 static void refresh(struct server *srv, struct mstream *st)
 {
-	struct media_ep *buf[1024];
-	struct collect k = { buf, 0, sizeof buf / sizeof *buf };
+	struct media *m = M(srv);
+	struct collect k = { m->rx, 0, m->rxcap, 1, 0, ++m->stamp };
 	const char *why;
-	st->gen = M(srv)->gen;
+	st->gen = m->gen;
 	if (st->src->c->client)
 		rv_router_route(&srv->router, st->src->c->client, st->to, st->group, collect, &k, &why);
+	m->rx = k.v;
+	m->rxcap = k.cap;
+	if (k.truncated)
+		rv_warn("stream %u: out of memory listing its receivers: only %zu reached", st->id, k.n);
 	for (size_t i = 0; i < st->nsubs;) {
-		size_t j;
-		for (j = 0; j < k.n && k.v[j] != st->subs[i]->rx; j++)
-			;
-		if (j < k.n) {
-			k.v[j] = NULL;	/* still there */
+		struct media_ep *ep = st->subs[i]->rx;
+		if (ep->seen == k.stamp) {	/* still a receiver */
+			ep->subscribed = k.stamp;
 			i++;
 			continue;
 		}
-		tell_end(st, st->subs[i]->rx, "not a receiver any more");
+		tell_end(st, ep, "not a receiver any more");
 		sub_free(srv, st->subs[i]);
 		st->subs[i] = st->subs[--st->nsubs];
 	}
 	int added = 0;
 	for (size_t j = 0; j < k.n; j++)
-		if (k.v[j] && add_sub(srv, st, k.v[j]))
+		if (k.v[j]->subscribed != k.stamp && add_sub(srv, st, k.v[j]))
 			added++;
 	if (added && st->started)
 		request_keyframe(srv, st);
@@ -477,7 +505,7 @@ static void do_stream(struct conn *c, cJSON *h)
 	/* A refused target is refused now; one that is not there yet (a group
 	 * nobody joined, a receiver not connected) may come later. */
 	struct media_ep *probe[1];
-	struct collect k = { probe, 0, 0 };
+	struct collect k = { probe, 0, 0, 0, 0, 0 };
 	int rc = rv_router_route(&srv->router, c->client, to, to ? NULL : group, collect, &k, &why);
 	if (rc == RV_EDENIED) {
 		free(st);

@@ -38,6 +38,9 @@ struct media {
 	struct rv_map *by_fb;         /* receiver RTCP SSRC (hex) -> mstream */
 	struct media_ep *last;        /* the endpoint the last datagram came from */
 	uint64_t gen;                 /* bumped by anything that can change routes */
+	uint64_t stamp;               /* one per route refresh (media.c) */
+	struct media_ep **rx;         /* a refresh's receivers, reused */
+	size_t rxcap;
 	uint8_t key[32];              /* for the UDP passwords */
 	double drop_rate;             /* --drop-rate: test-only loss */
 	struct media_counters n;
