@@ -1,6 +1,5 @@
 /* mlink.c - a client's media path to rvserver (see mlink.h). */
 #include <errno.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,11 +19,13 @@ struct rv_mlink {
 	struct rv_session *sess;
 	uv_udp_t udp;
 	uv_timer_t timer;
+	uv_getaddrinfo_t gai;           /* resolving the server's name, off the loop */
 	struct sockaddr_storage server;
 	char user[32], pass[64];
 	uint8_t tid[12];
 	int state;                      /* 0 registering, 1 UDP, 2 TCP */
-	int handles;
+	int resolving, closed;
+	int handles;                    /* open handles, and the request while resolving */
 	int no_gso;                     /* the kernel refused a GSO send once */
 	uint64_t started;
 	rv_mlink_packet_fn on_packet;
@@ -70,7 +71,7 @@ static void on_timer(uv_timer_t *t)
 		settle(l, 0);
 		return;
 	}
-	if (l->state != 2)
+	if (l->state != 2 && !l->resolving)
 		send_binding(l);
 	if (l->state == 1)
 		uv_timer_start(t, on_timer, KEEPALIVE_MS, KEEPALIVE_MS);
@@ -111,16 +112,43 @@ static void on_udp(uv_udp_t *h, ssize_t n, const uv_buf_t *b, const struct socka
 		l->on_packet(l->ud, p, (size_t)n);
 }
 
-static int resolve(const char *host, int port, struct sockaddr_storage *out)
+static void on_closed(uv_handle_t *h)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM }, *ai = NULL;
-	char ps[16];
-	snprintf(ps, sizeof ps, "%d", port);
-	if (getaddrinfo(host, ps, &hints, &ai) != 0 || !ai)
-		return UV_EAI_NONAME;
-	memcpy(out, ai->ai_addr, ai->ai_addrlen);
-	freeaddrinfo(ai);
-	return 0;
+	struct rv_mlink *l = h->data;
+	if (--l->handles == 0)
+		free(l);
+}
+
+/* The server's address is known: open the UDP path and start registering.
+ * A path that cannot be opened settles on TCP. */
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *ai)
+{
+	struct rv_mlink *l = req->data;
+	int rc = status;
+	if (rc == 0 && ai && ai->ai_addrlen <= sizeof l->server)
+		memcpy(&l->server, ai->ai_addr, ai->ai_addrlen);
+	else if (rc == 0)
+		rc = UV_EAI_NONAME;
+	uv_freeaddrinfo(ai);
+	l->resolving = 0;
+	if (l->closed) {
+		if (--l->handles == 0)
+			free(l);
+		return;
+	}
+	l->handles--;
+	if (l->state)	/* the wait ran out while resolving: TCP already */
+		return;
+	if (rc == 0 && (rc = uv_udp_connect(&l->udp, (const struct sockaddr *)&l->server)) == 0)
+		rc = uv_udp_recv_start(&l->udp, on_alloc, on_udp);
+	if (rc == 0) {
+		int big = 1 << 20;
+		uv_recv_buffer_size((uv_handle_t *)&l->udp, &big);
+		send_binding(l);
+		return;
+	}
+	rv_info("cannot use UDP to the server (%s): media goes over TCP", rv_strerror(rc));
+	settle(l, 0);
 }
 
 int rv_mlink_start(struct rv_mlink **out, uv_loop_t *loop, struct rv_session *s, const char *host,
@@ -138,28 +166,31 @@ int rv_mlink_start(struct rv_mlink **out, uv_loop_t *loop, struct rv_session *s,
 	l->started = uv_now(loop);
 	uv_udp_init(loop, &l->udp);
 	uv_timer_init(loop, &l->timer);
-	l->udp.data = l->timer.data = l;
+	l->udp.data = l->timer.data = l->gai.data = l;
 	l->handles = 2;
 	*out = l;
 
 	const cJSON *port = cJSON_GetObjectItemCaseSensitive(udp, "port");
 	const char *user = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(udp, "user"));
 	const char *pass = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(udp, "pass"));
-	int rc = -1;
 	if (!force_tcp && cJSON_IsNumber(port) && user && pass && strlen(user) < sizeof l->user &&
-	    strlen(pass) < sizeof l->pass && resolve(host, (int)port->valuedouble, &l->server) == 0) {
+	    strlen(pass) < sizeof l->pass) {
 		snprintf(l->user, sizeof l->user, "%s", user);
 		snprintf(l->pass, sizeof l->pass, "%s", pass);
-		if ((rc = uv_udp_connect(&l->udp, (const struct sockaddr *)&l->server)) == 0)
-			rc = uv_udp_recv_start(&l->udp, on_alloc, on_udp);
+		/* uv_getaddrinfo resolves on libuv's thread pool: a slow resolver
+		 * never stalls the loop. The timer bounds resolving and
+		 * registering together to RV_MLINK_UDP_WAIT_MS. */
+		struct addrinfo hints = { .ai_socktype = SOCK_DGRAM };
+		char ps[16];
+		snprintf(ps, sizeof ps, "%d", (int)port->valuedouble);
+		int rc = uv_getaddrinfo(loop, &l->gai, on_resolved, host, ps, &hints);
 		if (rc == 0) {
-			int big = 1 << 20;
-			uv_recv_buffer_size((uv_handle_t *)&l->udp, &big);
-			send_binding(l);
+			l->resolving = 1;
+			l->handles++;
 			uv_timer_start(&l->timer, on_timer, BIND_EVERY_MS, BIND_EVERY_MS);
 			return 0;
 		}
-		rv_info("cannot use UDP to the server (%s): media goes over TCP", uv_strerror(rc));
+		rv_info("cannot use UDP to the server (%s): media goes over TCP", rv_strerror(rc));
 	}
 	settle(l, 0);
 	return 0;
@@ -241,19 +272,15 @@ int rv_mlink_udp(const struct rv_mlink *l)
 	return l->state == 1;
 }
 
-static void on_closed(uv_handle_t *h)
-{
-	struct rv_mlink *l = h->data;
-	if (--l->handles == 0)
-		free(l);
-}
-
 void rv_mlink_close(struct rv_mlink *l)
 {
 	if (!l)
 		return;
 	l->on_packet = NULL;
 	l->on_ready = NULL;
+	l->closed = 1;
+	if (l->resolving)	/* its callback still runs (UV_EAI_CANCELED or done) */
+		uv_cancel((uv_req_t *)&l->gai);
 	uv_close((uv_handle_t *)&l->udp, on_closed);
 	uv_close((uv_handle_t *)&l->timer, on_closed);
 }

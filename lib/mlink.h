@@ -27,7 +27,10 @@ typedef void (*rv_mlink_ready_fn)(void *ud, int udp);
 
 /* rv_mlink_start - register with the server HOST (as the session reached
  * it) using UDP (the "udp" object of an ok reply: port, user, pass), or go
- * straight to TCP when FORCE_TCP. */
+ * straight to TCP when FORCE_TCP. HOST is resolved off the loop
+ * (uv_getaddrinfo); nothing is sent before the loop runs, and resolving
+ * and registering together wait at most RV_MLINK_UDP_WAIT_MS. With
+ * FORCE_TCP or no usable UDP object, ON_READY(0) runs before this returns. */
 int rv_mlink_start(struct rv_mlink **out, uv_loop_t *loop, struct rv_session *s, const char *host,
 		   const cJSON *udp, int force_tcp, rv_mlink_packet_fn on_packet,
 		   rv_mlink_ready_fn on_ready, void *ud);
