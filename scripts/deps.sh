@@ -30,5 +30,4 @@ fi
 if command -v systemctl >/dev/null 2>&1; then
 	$SUDO systemctl disable --now mosquitto coturn >/dev/null 2>&1 || true
 fi
-pkill -x mosquitto 2>/dev/null || true
 echo "deps: done" >&2
