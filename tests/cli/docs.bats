@@ -221,3 +221,14 @@ $output"
 	run "$prefix/bin/rvserver" --version
 	assert_output --partial 'rvserver 0.1.0'
 }
+
+@test "every man page's .TH date is a YYYY-MM date no older than the newest commit's year" {
+	git -C "$ROOT" rev-parse --verify -q HEAD >/dev/null || skip "not a git checkout"
+	year=$(git -C "$ROOT" log -1 --format=%cd --date=format:%Y)
+	for p in "$ROOT"/man/*.[1-8]; do
+		date=$(sed -n '1s/^\.TH [^ ]* [1-8] "\([^"]*\)".*/\1/p' "$p")
+		[[ $date =~ ^([0-9]{4})-(0[1-9]|1[0-2])(-[0-3][0-9])?$ ]] ||
+			fail "${p##*/}: the .TH date '$date' is not YYYY-MM (first line: $(head -1 "$p"))"
+		((BASH_REMATCH[1] >= year)) || fail "${p##*/}: the .TH date $date is older than the newest commit ($year)"
+	done
+}
