@@ -55,11 +55,17 @@ FUZZERS := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BINS := $(BENCH_SRC:bench/%.c=$(O)/bench/%)
 
+# Header dependencies: every compile writes OUTPUT.d next to its output (-MMD -MP: the headers
+# and #included .c files it read, each also as an empty target so a removed header is no error).
+DEPFLAGS = -MMD -MP -MT $@ -MF $@.d
+TOOL_OBJ := $(patsubst %.c,$(O)/%.o,$(wildcard $(TOOLS:%=cmd/%/*.c)))
+DEPS := $(addsuffix .d,$(LIB_OBJ) $(TOOL_OBJ) $(O)/gen/web.o $(UNITS) $(BENCH_BINS))
+
 all: $(O)/librv.a $(BINS)
 
-$(O)/%.o: %.c $(wildcard lib/*.h) $(wildcard cmd/*/*.h)
+$(O)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
 $(O)/librv.a: $(LIB_OBJ)
 	@rm -f $@
@@ -77,21 +83,21 @@ WEB_FILES := $(sort $(wildcard web/*))
 $(O)/gen/web.c: $(WEB_FILES) scripts/embed-web.sh
 	@mkdir -p $(dir $@)
 	scripts/embed-web.sh $@ $(WEB_FILES)
-$(O)/gen/web.o: $(O)/gen/web.c cmd/rvsignal/signal.h
-	$(CC) $(CFLAGS) -Icmd/rvsignal -c -o $@ $<
+$(O)/gen/web.o: $(O)/gen/web.c
+	$(CC) $(CFLAGS) $(DEPFLAGS) -Icmd/rvsignal -c -o $@ $<
 $(O)/bin/rvsignal: $(O)/gen/web.o
 
 $(O)/tests/%: tests/unit/%.c $(O)/librv.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(O)/librv.a $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) $(DEPFLAGS) $(LDFLAGS) -o $@ $< $(O)/librv.a $(LDLIBS) -lcmocka
 
 $(O)/bench/%: bench/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
+	$(CC) $(CFLAGS) $(DEPFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
 # mrelay builds its STUN/TURN requests with librv.
 $(O)/bench/mrelay: bench/mrelay.c $(O)/librv.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(O)/librv.a $(LDLIBS)
+	$(CC) $(CFLAGS) $(DEPFLAGS) $(LDFLAGS) -o $@ $< $(O)/librv.a $(LDLIBS)
 
 units: $(UNITS)
 bench-bins: $(BENCH_BINS)
@@ -101,13 +107,20 @@ FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -Wno-missing-
 	-Ilib $(PKG_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -DRV_VERSION='"$(VERSION)"'
 FUZZ_LIB_OBJ := $(filter-out build-fuzz/obj/lib/media.o build-fuzz/obj/lib/sink.o build-fuzz/obj/lib/av.o,$(LIB_SRC:%.c=build-fuzz/obj/%.o))
 .PRECIOUS: build-fuzz/obj/%.o
-build-fuzz/obj/%.o: %.c $(wildcard lib/*.h)
+build-fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -c -o $@ $<
-build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_OBJ) $(wildcard cmd/*/*.c cmd/*/*.h)
+	clang $(FUZZ_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_OBJ)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_LIB_OBJ) $(LDLIBS)
+	clang $(FUZZ_CFLAGS) $(DEPFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_LIB_OBJ) $(LDLIBS)
 fuzz: $(FUZZERS)
+FUZZ_DEPS := $(addsuffix .d,$(FUZZ_LIB_OBJ) $(FUZZERS))
+
+# An output whose .d is missing (a build tree from before the .d files) is rebuilt once.
+DEPS_FOUND := $(wildcard $(DEPS) $(FUZZ_DEPS))
+$(patsubst %.d,%,$(filter-out $(DEPS_FOUND),$(DEPS) $(FUZZ_DEPS))): FORCE
+FORCE:
+include $(DEPS_FOUND)
 
 deps:
 	@scripts/deps.sh
@@ -147,5 +160,5 @@ install: all
 clean:
 	rm -rf build build-san build-clang build-fuzz
 
-.PHONY: all units bench-bins fuzz deps check demo bench docs install clean
+.PHONY: all units bench-bins fuzz deps check demo bench docs install clean FORCE
 .DELETE_ON_ERROR:
