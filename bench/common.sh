@@ -41,6 +41,29 @@ stop_pid() {
 	return 0
 }
 
+# free_port [tcp|udp|both] [SPAN]: a loopback port that no socket uses in any state (listening,
+# connected, TIME_WAIT), with PORT..PORT+SPAN-1 all free, chosen below the kernel's ephemeral
+# range (/proc/sys/net/ipv4/ip_local_port_range): a port from that range can be taken at any
+# moment by a client socket, and right after the idle test's 10,000 connections most of it is in
+# TIME_WAIT. Prints the port; status 1 when 100 tries found none. A server may still lose a race
+# for the port: start it in a loop that picks again when it exits (see run.sh).
+free_port() {
+	local proto=${1:-tcp} span=${2:-1} lo=32768 base=10000 top p j busy flags
+	read -r lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || lo=32768
+	top=$((lo - span))
+	[ "$top" -gt $((base + 1000)) ] || base=1024
+	case $proto in udp) flags=-Hnua ;; both) flags=-Hntua ;; *) flags=-Hnta ;; esac
+	for _ in $(seq 1 100); do
+		p=$((base + (RANDOM * 32768 + RANDOM) % (top - base)))
+		busy=
+		for j in $(seq 0 $((span - 1))); do
+			[ -n "$(ss "$flags" "sport = :$((p + j))" 2>/dev/null)" ] && { busy=1; break; }
+		done
+		[ -z "$busy" ] && { echo "$p"; return 0; }
+	done
+	return 1
+}
+
 bench_init() {
 	BENCH_NAME=$1
 	TMP=$(mktemp -d "/tmp/rv$BENCH_NAME.XXXXXX")

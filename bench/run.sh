@@ -48,18 +48,29 @@ LOG=$RESDIR/latest.log
 
 # ---- servers ------------------------------------------------------------------
 
-port_free() { [ -z "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]; }
 port_listening() { [ -n "$(ss -Hltn "src 127.0.0.1:$1" 2>/dev/null)" ]; }
 
 MQ_PID='' MQ_PORT='' RV_PID='' RV_PORT=''
 
+# start_mosquitto: on a free port below the ephemeral range (free_port, bench/common.sh); when
+# mosquitto still cannot bind it (another process took it meanwhile), again on another port.
 start_mosquitto() {
+	local try
+	for try in 1 2 3 4 5; do
+		try_mosquitto && return 0
+		grep -q 'Address already in use' "$TMP/mosquitto.log" 2>/dev/null || return 1
+		say "bench: mosquitto could not bind port $MQ_TRIED (try $try/5), picking another"
+		: >"$TMP/mosquitto.log"
+	done
+	return 1
+}
+
+# try_mosquitto: one start on one port; sets MQ_PID and MQ_PORT, or returns 1.
+try_mosquitto() {
 	local i p
 	MQ_PID='' MQ_PORT=''
-	for i in $(seq 1 50); do
-		p=$((30000 + RANDOM % 25000))
-		port_free "$p" && break
-	done
+	p=$(free_port tcp) || { say "bench: no free port for mosquitto"; return 1; }
+	MQ_TRIED=$p
 	cat >"$TMP/mosquitto.conf" <<-EOF
 		listener $p 127.0.0.1
 		allow_anonymous true
@@ -76,6 +87,7 @@ start_mosquitto() {
 	for i in $(seq 1 50); do
 		if ! kill -0 "$MQ_PID" 2>/dev/null; then
 			say "bench: mosquitto exited: $(tail -3 "$TMP/mosquitto.log")"
+			stop_pid "$MQ_PID"
 			MQ_PID=
 			return 1
 		fi
