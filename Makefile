@@ -2,7 +2,9 @@
 #   make            build librv and the tools (build/bin)
 #   make check      install what is missing, run every suite, print "N passed, N failed"
 #   make demo       start a relay on loopback and run a scripted group chat
+#                   (installs only the build libraries and ffmpeg)
 #   make bench      benchmarks against the anchors (prints ratios; not part of check)
+#   make deps       install every package that build, check, demo and bench need
 #   make fuzz       build the libFuzzer harnesses (clang)
 #   make install    PREFIX=/usr/local: binaries, man pages, completions
 #   make docs       regenerate man OPTIONS sections and completions from the option tables
@@ -129,12 +131,12 @@ check:
 	@scripts/check.sh
 
 demo:
-	@scripts/deps.sh --quiet-if-ok
+	@scripts/deps.sh --demo --quiet-if-ok
 	@$(MAKE) --no-print-directory all >/dev/null
 	@scripts/demo.sh
 
 bench:
-	@scripts/deps.sh --quiet-if-ok
+	@scripts/deps.sh --bench --quiet-if-ok
 	@$(MAKE) --no-print-directory all bench-bins >/dev/null
 	@rc=0; for b in bench/run.sh bench/xfer.sh bench/turn.sh bench/signal.sh bench/relay.sh bench/encode.sh; do \
 		[ -x $$b ] || continue; $$b || rc=1; done; exit $$rc

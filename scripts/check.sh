@@ -32,7 +32,7 @@ tap() {
 }
 
 step "dependencies"
-scripts/deps.sh --quiet-if-ok || { echo "0 passed, 1 failed"; exit 1; }
+scripts/deps.sh --check --quiet-if-ok || { echo "0 passed, 1 failed"; exit 1; }
 
 step "build (gcc)"
 if make -s -j"$JOBS" all units >"$log/gcc.log" 2>&1; then ok; else cat "$log/gcc.log"; bad "gcc build"; echo "$pass passed, $fail failed"; exit 1; fi

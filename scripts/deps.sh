@@ -1,20 +1,47 @@
 #!/usr/bin/env bash
-# deps.sh - install the Debian packages rvkit needs to build and test.
+# deps.sh - install the Debian packages rvkit needs, for what you are about to do.
 # Idempotent: installs only what is missing. Needs root (or sudo) when it must install.
+#
+#   scripts/deps.sh [--demo|--check|--bench|--all] [--quiet-if-ok]
+#     --demo   what `make demo` needs: the build libraries and ffmpeg
+#     --check  what `make check` needs: build, test tools, coturn, chromium and firefox-esr, node
+#     --bench  what `make bench` needs: build, mosquitto, coturn (turnutils), node and npm (the
+#              ws broker), ffmpeg, socat, jq, time
+#     --all    all of these (the default; what `make deps` runs)
 set -euo pipefail
 
 BUILD="gcc clang make pkg-config libuv1-dev libssl-dev libcjson-dev libwslay-dev libhttp-parser-dev libsrtp2-dev zlib1g-dev libavformat-dev libavcodec-dev libavdevice-dev libavutil-dev libswscale-dev libswresample-dev"
 TEST="libcmocka-dev bats bats-assert bats-support jq curl socat openssl libclang-rt-14-dev python3 man-db groff-base zsh fish coturn chromium firefox-esr ffmpeg"
-BENCH="mosquitto"
-quiet=0
-[ "${1:-}" = "--quiet-if-ok" ] && quiet=1
+DEMO="ffmpeg"
+BENCH="mosquitto coturn ffmpeg socat jq time binutils iproute2"
+quiet=0 mode=all
+for a in "$@"; do
+	case $a in
+	--quiet-if-ok) quiet=1 ;;
+	--demo | --check | --bench | --all) mode=${a#--} ;;
+	*) echo "usage: scripts/deps.sh [--demo|--check|--bench|--all] [--quiet-if-ok]" >&2; exit 2 ;;
+	esac
+done
+case $mode in
+demo) want="$BUILD $DEMO" node=0 ;;
+check) want="$BUILD $TEST" node=1 ;;
+bench) want="$BUILD $BENCH" node=1 ;;
+*) want="$BUILD $TEST $BENCH" node=1 ;;
+esac
 
 missing=()
-for p in $BUILD $TEST $BENCH; do
+# shellcheck disable=SC2086 # a list of names
+for p in $(printf '%s\n' $want | sort -u); do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# node and npm (browser tests, the bench's ws broker) may come from elsewhere (nodesource):
+# ask Debian for them only when the commands are missing.
+if [ $node = 1 ]; then
+	command -v node >/dev/null 2>&1 || missing+=(nodejs)
+	command -v npm >/dev/null 2>&1 || missing+=(npm)
+fi
 if [ ${#missing[@]} -eq 0 ]; then
-	[ $quiet = 1 ] || echo "deps: all packages present"
+	[ $quiet = 1 ] || echo "deps: all packages present ($mode)"
 	exit 0
 fi
 echo "deps: installing ${missing[*]}" >&2
