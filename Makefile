@@ -8,6 +8,7 @@
 #   make fuzz       build the libFuzzer harnesses (clang)
 #   make install    PREFIX=/usr/local: binaries, man pages, completions
 #   make docs       regenerate man OPTIONS sections and completions from the option tables
+#   make checksrc   check the source conventions (scripts/checksrc.sh; part of make check)
 #   make SANITIZE=1 ASan+UBSan build (into build-san/)
 #   make CC=clang   build with clang (into build-clang/)
 
@@ -130,6 +131,9 @@ deps:
 check:
 	@scripts/check.sh
 
+checksrc:
+	@scripts/checksrc.sh
+
 demo:
 	@scripts/deps.sh --demo --quiet-if-ok
 	@$(MAKE) --no-print-directory all >/dev/null
@@ -162,5 +166,5 @@ install: all
 clean:
 	rm -rf build build-san build-clang build-fuzz
 
-.PHONY: all units bench-bins fuzz deps check demo bench docs install clean FORCE
+.PHONY: all units bench-bins fuzz deps check checksrc demo bench docs install clean FORCE
 .DELETE_ON_ERROR:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# check.sh - what `make check` runs: install what is missing, build with gcc
-# and clang, then unit (cmocka), CLI (bats, real processes on 127.0.0.1),
+# check.sh - what `make check` runs: install what is missing, check the source
+# conventions (scripts/checksrc.sh), build with gcc and clang, then unit
+# (cmocka), CLI (bats, real processes on 127.0.0.1),
 # a short fuzz pass, and the unit and CLI suites again under ASan+UBSan.
 # Ends with one line: "N passed, N failed".
 set -uo pipefail
@@ -33,6 +34,9 @@ tap() {
 
 step "dependencies"
 scripts/deps.sh --check --quiet-if-ok || { echo "0 passed, 1 failed"; exit 1; }
+
+step "source conventions (scripts/checksrc.sh)"
+if scripts/checksrc.sh >"$log/checksrc.log" 2>&1; then ok; tail -1 "$log/checksrc.log"; else cat "$log/checksrc.log"; bad "checksrc"; fi
 
 step "build (gcc)"
 if make -s -j"$JOBS" all units >"$log/gcc.log" 2>&1; then ok; else cat "$log/gcc.log"; bad "gcc build"; echo "$pass passed, $fail failed"; exit 1; fi
