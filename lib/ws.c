@@ -66,7 +66,7 @@ struct rv_ws {
  * loop); the context lives while any engine does. */
 static _Thread_local struct {
 	wslay_frame_context_ptr ctx;
-	struct rv_ws *to;       /* the engine written to, during wslay_frame_send() */
+	struct rv_buf *to;      /* the buffer written to, during wslay_frame_send() */
 	unsigned long users;    /* engines alive */
 } rv__ws_framer;
 
@@ -75,7 +75,7 @@ static ssize_t rv__ws_framer_send(const uint8_t *data, size_t len, int flags, vo
 	(void)flags;
 	(void)user_data;
 	/* The room was reserved: this cannot fail (see rv__ws_send_direct()). */
-	if (rv_buf_append(&rv__ws_framer.to->out, data, len) < 0)
+	if (rv_buf_append(rv__ws_framer.to, data, len) < 0)
 		return -1;
 	return (ssize_t)len;
 }
@@ -101,49 +101,73 @@ static void rv__ws_framer_reset(void)
 	rv__ws_framer.ctx = NULL;
 }
 
-/* Frame one whole data message into ws->out with the shared frame context.
- * 1 when done, 0 when ws->out has no room for it (the event context must
- * queue it), or a negative error. */
-static int rv__ws_send_direct(struct rv_ws *ws, uint8_t opcode, const void *data, size_t len)
+/* Frame one whole data message of P1 then P2 (L1 + L2 bytes) into OUT with
+ * the shared frame context, masked when MASK. 1 when done, 0 when OUT has no
+ * room for it, or a negative error. */
+static int rv__ws_frame_into(struct rv_buf *out, int mask, uint8_t opcode,
+			     const void *p1, size_t l1, const void *p2, size_t l2)
 {
 	static const struct wslay_frame_callbacks cb = {
 		.send_callback = rv__ws_framer_send,
 		.recv_callback = rv__ws_framer_recv,
 		.genmask_callback = rv__ws_framer_genmask,
 	};
+	size_t len = l1 + l2;
 	struct wslay_frame_iocb iocb = {
 		.fin = 1,
 		.opcode = opcode,
-		.mask = !ws->server,
+		.mask = mask,
 		.payload_length = len,
-		.data = data,
-		.data_length = len,
+		.data = p1,
+		.data_length = l1,
 	};
-	size_t room = ws->out.cap - rv_buf_size(&ws->out);
+	size_t room = out->cap - rv_buf_size(out);
 
 	if (room < RV__WS_MAX_HEADER || len > room - RV__WS_MAX_HEADER)
 		return 0;
 	/* With the whole frame's room reserved, every append of the send
-	 * callback succeeds, so wslay always finishes the frame in one call
-	 * and the shared context is back at a frame boundary after it. */
-	if (!rv_buf_reserve(&ws->out, len + RV__WS_MAX_HEADER))
+	 * callback succeeds, so wslay always takes each part in one call and
+	 * the shared context is back at a frame boundary after the last. */
+	if (!rv_buf_reserve(out, len + RV__WS_MAX_HEADER))
 		return -ENOMEM;
 	if (!rv__ws_framer.ctx && wslay_frame_context_init(&rv__ws_framer.ctx, &cb, NULL) != 0) {
 		rv__ws_framer.ctx = NULL;
 		return -ENOMEM;
 	}
-	uint32_t mark = ws->out.len;
-	rv__ws_framer.to = ws;
+	uint32_t mark = out->len;
+	rv__ws_framer.to = out;
 	ssize_t n = wslay_frame_send(rv__ws_framer.ctx, &iocb);
+	if (n == (ssize_t)l1 && l2) {	/* the rest of the payload */
+		iocb.data = p2;
+		iocb.data_length = l2;
+		ssize_t m = wslay_frame_send(rv__ws_framer.ctx, &iocb);
+		n = m == (ssize_t)l2 ? (ssize_t)len : m < 0 ? m : -1;
+	}
 	rv__ws_framer.to = NULL;
 	if (n != (ssize_t)len) {
 		/* Only the mask callback can fail, before any byte is written;
 		 * still, drop any part of the frame and start the context afresh. */
-		ws->out.len = mark;
+		out->len = mark;
 		rv__ws_framer_reset();
 		return n == WSLAY_ERR_NOMEM ? -ENOMEM : RV_EWS;
 	}
 	return 1;
+}
+
+/* Frame one whole data message into ws->out (see rv__ws_frame_into). */
+static int rv__ws_send_direct(struct rv_ws *ws, uint8_t opcode, const void *data, size_t len)
+{
+	return rv__ws_frame_into(&ws->out, !ws->server, opcode, data, len, NULL, 0);
+}
+
+int rv_ws_frame(struct rv_buf *out, int opcode, const void *p1, size_t l1, const void *p2, size_t l2)
+{
+	if ((opcode != RV_WS_TEXT && opcode != RV_WS_BINARY) || (l2 && !p2))
+		return -EINVAL;
+	int rc = rv__ws_frame_into(out, 0, (uint8_t)opcode, p1, l1, p2, l2);
+	if (rv__ws_framer.users == 0)	/* no engine keeps the context alive */
+		rv__ws_framer_reset();
+	return rc == 0 ? RV_ETOOBIG : rc < 0 ? rc : 0;
 }
 
 /* ---- the event context ---- */

@@ -33,6 +33,12 @@ void rv_ws_free(struct rv_ws *ws);
 int rv_ws_feed(struct rv_ws *ws, const void *data, size_t len);
 /* rv_ws_send - queue one message. */
 int rv_ws_send(struct rv_ws *ws, int opcode, const void *data, size_t len);
+/* rv_ws_frame - append to OUT one whole server (unmasked) data message
+ * whose payload is P1 then P2 (L1 + L2 bytes), framed as rv_ws_send would
+ * frame it: a fan-out frames a message once and writes the same bytes to
+ * every client whose engine is idle (rv_ws_idle). 0, RV_ETOOBIG when OUT's
+ * cap has no room, -EINVAL for another opcode, -ENOMEM. */
+int rv_ws_frame(struct rv_buf *out, int opcode, const void *p1, size_t l1, const void *p2, size_t l2);
 /* rv_ws_ping - queue a ping. */
 int rv_ws_ping(struct rv_ws *ws);
 /* rv_ws_close - queue a close frame with CODE and REASON. */

@@ -133,13 +133,14 @@ struct fanout {
 	int n;                        /* receivers it was queued to */
 	int free;                     /* of those, not congested */
 	cJSON *receivers;             /* ids delivered to, when the sender asked */
+	struct rv_buf *wsframe;       /* the message framed once for WebSocket receivers */
 };
 
 static void deliver(void *ud, struct rv_client *to)
 {
 	struct fanout *f = ud;
 	struct conn *c = to->recv;
-	if (conn_sendv(c, f->head, f->hlen, f->body, f->blen) == 0) {
+	if (conn_sendv_shared(c, f->wsframe, f->head, f->hlen, f->body, f->blen) == 0) {
 		f->n++;
 		f->free += !flow_queued(c);
 		if (f->receivers)
@@ -216,8 +217,9 @@ static void do_msg(struct conn *c, cJSON *h, const uint8_t *body, size_t blen)
 		conn_error(c, seq, "too-large", "message header too large");
 		return;
 	}
+	rv_buf_reset(&srv->wsmsg);
 	struct fanout f = { rv_buf_head(head), body, rv_buf_size(head), blen, 0, 0,
-			    want_receivers ? cJSON_CreateArray() : NULL };
+			    want_receivers ? cJSON_CreateArray() : NULL, &srv->wsmsg };
 	int rc = to_conn ? route_conn(srv, c, to, to_conn, &f, &why)
 			 : rv_router_route(&srv->router, c->client, to, group, deliver, &f, &why);
 	if (rc < 0) {

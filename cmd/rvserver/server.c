@@ -97,8 +97,43 @@ static void conn_drop(struct conn *c, int reason)
 	rv_stream_close(&c->s, reason);
 }
 
-int conn_sendv(struct conn *c, const uint8_t *head, size_t hlen,
-	       const uint8_t *body, size_t blen)
+/* A WebSocket client: the message framed for it. WSFRAME, when given,
+ * caches the frame for every receiver of one message: it is framed once
+ * and the same bytes go to each client whose engine is idle. */
+static int ws_send(struct conn *c, struct rv_buf *wsframe, const uint8_t *head, size_t hlen,
+		   const uint8_t *body, size_t blen)
+{
+	struct server *srv = c->srv;
+	int rc;
+
+	if (wsframe && !rv_buf_size(wsframe) &&
+	    rv_ws_frame(wsframe, RV_WS_BINARY, head, hlen, body, blen) < 0)
+		wsframe = NULL;	/* out of memory: each frames its own */
+	if (wsframe && rv_ws_idle(c->ws)) {
+		rv_buf_reset(&srv->wsbuf);
+		if (rv_ws_take(c->ws, &srv->wsbuf) > 0)	/* anything before it first */
+			rv_stream_write(&c->s, rv_buf_head(&srv->wsbuf), rv_buf_size(&srv->wsbuf));
+		return rv_stream_write(&c->s, rv_buf_head(wsframe), rv_buf_size(wsframe));
+	}
+	uint8_t *whole = blen ? malloc(hlen + blen) : NULL;
+	if (blen && !whole)
+		return -ENOMEM;
+	if (whole) {
+		memcpy(whole, head, hlen);
+		memcpy(whole + hlen, body, blen);
+	}
+	rc = rv_ws_send(c->ws, RV_WS_BINARY, whole ? whole : head, hlen + blen);
+	free(whole);
+	if (rc == 0) {
+		rv_buf_reset(&srv->wsbuf);
+		rv_ws_take(c->ws, &srv->wsbuf);
+		rc = rv_stream_write(&c->s, rv_buf_head(&srv->wsbuf), rv_buf_size(&srv->wsbuf));
+	}
+	return rc;
+}
+
+int conn_sendv_shared(struct conn *c, struct rv_buf *wsframe, const uint8_t *head, size_t hlen,
+		      const uint8_t *body, size_t blen)
 {
 	struct server *srv = c->srv;
 	int rc;
@@ -106,20 +141,7 @@ int conn_sendv(struct conn *c, const uint8_t *head, size_t hlen,
 	if (c->closing)
 		return RV_ECLOSED;
 	if (c->ws) {	/* one WebSocket message per frame */
-		uint8_t *whole = blen ? malloc(hlen + blen) : NULL;
-		if (blen && !whole)
-			return -ENOMEM;
-		if (whole) {
-			memcpy(whole, head, hlen);
-			memcpy(whole + hlen, body, blen);
-		}
-		rc = rv_ws_send(c->ws, RV_WS_BINARY, whole ? whole : head, hlen + blen);
-		free(whole);
-		if (rc == 0) {
-			rv_buf_reset(&srv->wsbuf);
-			rv_ws_take(c->ws, &srv->wsbuf);
-			rc = rv_stream_write(&c->s, rv_buf_head(&srv->wsbuf), rv_buf_size(&srv->wsbuf));
-		}
+		rc = ws_send(c, wsframe, head, hlen, body, blen);
 	} else {
 		uv_buf_t b[2] = { uv_buf_init((char *)head, (unsigned)hlen),
 				  uv_buf_init((char *)body, (unsigned)blen) };
@@ -134,6 +156,12 @@ int conn_sendv(struct conn *c, const uint8_t *head, size_t hlen,
 		srv->n.bytes_out += hlen + blen;
 	}
 	return rc;
+}
+
+int conn_sendv(struct conn *c, const uint8_t *head, size_t hlen,
+	       const uint8_t *body, size_t blen)
+{
+	return conn_sendv_shared(c, NULL, head, hlen, body, blen);
 }
 
 int conn_number(struct conn *c)
@@ -475,6 +503,7 @@ int server_start(struct server *srv, uv_loop_t *loop, const struct server_conf *
 	srv->started_ms = (uint64_t)wall_ms();
 	rv_buf_init(&srv->scratch, conf->max_frame + RV_FRAME_PREFIX + RV_FRAME_MAX_HEADER);
 	rv_buf_init(&srv->msghead, RV_FRAME_PREFIX + RV_FRAME_MAX_HEADER);
+	rv_buf_init(&srv->wsmsg, conf->max_frame + RV_FRAME_PREFIX + RV_FRAME_MAX_HEADER + 16);
 	rv_buf_init(&srv->wsbuf, conf->max_frame + RV_FRAME_PREFIX + RV_FRAME_MAX_HEADER + 64);
 	rv_router_init(&srv->router, &conf->router, proto_event, srv);
 	if ((rc = media_init(srv)) < 0)
@@ -556,6 +585,7 @@ void server_free(struct server *srv)
 	rv_map_free(&srv->by_num);
 	rv_buf_free(&srv->scratch);
 	rv_buf_free(&srv->msghead);
+	rv_buf_free(&srv->wsmsg);
 	rv_buf_free(&srv->wsbuf);
 	rv_tls_ctx_free(srv->tls);
 }

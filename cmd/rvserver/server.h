@@ -111,6 +111,7 @@ struct server {
 	size_t nclients;              /* RV and WebSocket connections in --max-clients */
 	struct rv_buf scratch;        /* one outgoing frame being built */
 	struct rv_buf msghead;        /* a message's delivered prefix and header (proto.c) */
+	struct rv_buf wsmsg;          /* the same message framed once for WebSocket receivers */
 	struct rv_buf wsbuf;          /* a frame wrapped for WebSocket */
 	char secret[512];
 	size_t secret_len;
@@ -134,6 +135,11 @@ int conn_send(struct conn *c, const uint8_t *frame, size_t len);
 /* The same for a frame in two parts: prefix and header, then body. */
 int conn_sendv(struct conn *c, const uint8_t *head, size_t hlen,
 	       const uint8_t *body, size_t blen);
+/* The same for one of many receivers of a message: WSFRAME (empty before
+ * the first receiver, reset by the caller per message) holds the message
+ * framed once for every WebSocket receiver. */
+int conn_sendv_shared(struct conn *c, struct rv_buf *wsframe, const uint8_t *head, size_t hlen,
+		      const uint8_t *body, size_t blen);
 /* Build a frame from HDR (consumed) and send it. */
 int conn_send_json(struct conn *c, cJSON *hdr);
 /* Give C a number that replies can address ("to" with "conn"). */

@@ -619,6 +619,27 @@ EOF
 	wait_for_line "$T/alice.out" '^\[ops\] web2: from the browser$' 5
 }
 
+@test "rvserver: a message to several WebSocket receivers (framed once) reaches each whole, small and large" {
+	start_server
+	for w in w1 w2 w3; do
+		spawn "$w" python3 "$BATS_TEST_DIRNAME/wsclient.py" --port "$SERVER_PORT" --id "$w" --join ops --count 3 --timeout "$(secs 15)"
+		wait_for_line "$T/$w.out" '"type": "ok"' 5
+	done
+	member tcp ops
+	python3 -c "
+import sys
+for n in (10, 126, 70000): sys.stdout.write(''.join(chr(97 + (i * 7) % 26) for i in range(n)) + '\\n')" >"$T/lines.txt"
+	run timeout "$(secs 10)" rvgroup -n ci post ops <"$T/lines.txt"
+	assert_success
+	for w in w1 w2 w3; do
+		wait_exit "$(eval echo "\$PID_$w")" 10
+		assert_equal "$EXIT" 0
+		run diff <(jq -r 'select(.type == "msg") | ._body' "$T/$w.out") "$T/lines.txt"
+		assert_success
+	done
+	count_lines "$T/tcp.out" '^\[ops\] ci: ' 3 5
+}
+
 # 5000 posts of about 1 KB, numbered, in $T/flood.txt
 make_flood() {
 	python3 -c "

@@ -579,6 +579,53 @@ static void test_idle_big_send(void **state)
 	free(data);
 }
 
+/* rv_ws_frame: a message framed once from two parts is byte for byte what
+ * the server engine sends, and a client reads it back whole, at the
+ * payload-length boundaries (125/126, 65535/65536). */
+static void test_frame_once(void **state)
+{
+	(void)state;
+	static uint8_t msg[70000];
+	static const size_t sizes[] = { 0, 1, 125, 126, 127, 65535, 65536, 69999 };
+	for (size_t i = 0; i < sizeof msg; i++)
+		msg[i] = (uint8_t)(i * 7 + 3);
+	for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+		size_t len = sizes[k], split = len / 3;
+		struct rv_buf once, engine;
+		rv_buf_init(&once, 1 << 20);
+		rv_buf_init(&engine, 1 << 20);
+		assert_int_equal(rv_ws_frame(&once, RV_WS_BINARY, msg, split, msg + split, len - split), 0);
+		struct rv_ws *srv;
+		assert_int_equal(rv_ws_new(&srv, 1, 1 << 20, on_msg, NULL), 0);
+		assert_int_equal(rv_ws_send(srv, RV_WS_BINARY, msg, len), 0);
+		rv_ws_take(srv, &engine);
+		assert_int_equal(rv_buf_size(&once), rv_buf_size(&engine));
+		assert_memory_equal(rv_buf_head(&once), rv_buf_head(&engine), rv_buf_size(&once));
+		static struct inbox in;
+		in.count = 0;
+		struct rv_ws *cli;
+		assert_int_equal(rv_ws_new(&cli, 0, 1 << 20, on_msg, &in), 0);
+		assert_int_equal(rv_ws_feed(cli, rv_buf_head(&once), rv_buf_size(&once)), 0);
+		assert_int_equal(in.count, 1);
+		assert_int_equal(in.opcode, RV_WS_BINARY);
+		assert_int_equal(in.len, len);
+		assert_memory_equal(in.data, msg, len);
+		rv_ws_free(cli);
+		rv_ws_free(srv);
+		rv_buf_free(&once);
+		rv_buf_free(&engine);
+	}
+	/* no room: nothing appended; a bad opcode is refused */
+	struct rv_buf small;
+	rv_buf_init(&small, 64);
+	assert_int_equal(rv_ws_frame(&small, RV_WS_BINARY, msg, 100, NULL, 0), RV_ETOOBIG);
+	assert_int_equal(rv_buf_size(&small), 0);
+	assert_int_equal(rv_ws_frame(&small, 8, msg, 1, NULL, 0), -EINVAL);
+	assert_int_equal(rv_ws_frame(&small, RV_WS_TEXT, "hi", 2, NULL, 0), 0);
+	assert_int_equal(rv_buf_size(&small), 4);
+	rv_buf_free(&small);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -592,6 +639,7 @@ int main(void)
 		cmocka_unit_test(test_take_capped),
 		cmocka_unit_test(test_idle_release),
 		cmocka_unit_test(test_idle_big_send),
+		cmocka_unit_test(test_frame_once),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
