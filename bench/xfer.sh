@@ -18,6 +18,7 @@ cleanup() {
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
+. "$(dirname "$0")/common.sh"	# free_port
 command -v socat >/dev/null || { echo "xfer: socat is missing (scripts/deps.sh)" >&2; exit 2; }
 
 head -c $((SIZE_MB * 1000000)) /dev/urandom >"$TMP/src"
@@ -36,7 +37,7 @@ export RV_SERVER=127.0.0.1:$(head -1 "$TMP/port")
 plain=() relay=() rss_send=() rss_recv=()
 for i in $(seq "$RUNS"); do
 	# plain TCP: socat -> socat
-	port=$((47000 + RANDOM % 2000))
+	port=$(free_port tcp) || { echo "xfer: no free port below the ephemeral range" >&2; exit 2; }
 	timeout 60 socat -b 1048576 -u "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr" OPEN:/dev/null &
 	sink=$!
 	for _ in $(seq 50); do ss -ltn "sport = :$port" | grep -q LISTEN && break; sleep 0.05; done
