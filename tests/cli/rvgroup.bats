@@ -299,6 +299,11 @@ for i in range(5000): sys.stdout.write('%05d %s\\n' % (i, 'x' * 1000))" >"$T/lin
 	alive "$PID_alice"
 	run rvg members ops
 	assert_output $'bob\nalice'
+	# end of input after the reconnect ends join as it does without one
+	close_input alice
+	wait_exit "$PID_alice" 5
+	assert_equal "$EXIT" 0
+	wait_for_line "$T/bob.out" '^\* alice left ops$' 5
 }
 
 @test "rvgroup: --reconnect: a line resent before anyone else is back is reported as reaching nobody" {
