@@ -8,6 +8,7 @@
 #include "err.h"
 #include "frame.h"
 #include "log.h"
+#include "rvcode.h"
 #include "session.h"
 
 struct request {
@@ -42,22 +43,7 @@ struct rv_session {
 
 int rv_session_code(const char *code)
 {
-	if (!code)
-		return RV_EPROTO;
-	if (!strcmp(code, "denied") || !strcmp(code, "not-allowed") || !strcmp(code, "limit"))
-		return RV_EDENIED;
-	if (!strcmp(code, "no-such-client") || !strcmp(code, "no-such-group") ||
-	    !strcmp(code, "no-receivers") || !strcmp(code, "not-member"))
-		return RV_ENOTFOUND;
-	if (!strcmp(code, "replaced"))
-		return RV_EREPLACED;
-	if (!strcmp(code, "timeout") || !strcmp(code, "idle"))
-		return RV_ETIMEOUT;
-	if (!strcmp(code, "shutdown"))
-		return RV_ECLOSED;
-	if (!strcmp(code, "too-large"))
-		return RV_ETOOBIG;
-	return RV_EPROTO;
+	return rv_code_err(rv_code_parse(code));
 }
 
 static void maybe_free(struct rv_session *s)
