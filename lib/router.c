@@ -251,31 +251,57 @@ int rv_router_allows(const struct rv_client *to, const char *from_id)
 	return to->allow_all || rv_strv_has(&to->allowed, from_id);
 }
 
+static const struct {
+	const char *text;
+	enum rv_code code;
+} misses[] = {
+	[RV_MISS_NONE] = { "routed", RV_CODE_UNKNOWN },
+	[RV_MISS_NO_CLIENT] = { "no such client", RV_CODE_NO_SUCH_CLIENT },
+	[RV_MISS_OFFLINE] = { "client is not connected", RV_CODE_NO_SUCH_CLIENT },
+	[RV_MISS_REFUSED] = { "receiver does not allow this sender", RV_CODE_NOT_ALLOWED },
+	[RV_MISS_NO_GROUP] = { "no such group", RV_CODE_NO_SUCH_GROUP },
+	[RV_MISS_NO_CONTACTS] = { "no default receivers", RV_CODE_NO_RECEIVERS },
+};
+
+const char *rv_route_miss_text(enum rv_route_miss miss)
+{
+	return (unsigned)miss < sizeof misses / sizeof *misses ? misses[miss].text : "unknown miss";
+}
+
+enum rv_code rv_route_miss_code(enum rv_route_miss miss)
+{
+	return (unsigned)miss < sizeof misses / sizeof *misses ? misses[miss].code : RV_CODE_UNKNOWN;
+}
+
+/* The miss, told when the caller asked. */
+static int missed(enum rv_route_miss *out, enum rv_route_miss miss, int rc)
+{
+	if (out)
+		*out = miss;
+	return rc;
+}
+
 int rv_router_route(struct rv_router *r, struct rv_client *from, const char *to_id,
 		    const char *group, rv_router_deliver_fn fn, void *ud,
-		    const char **why)
+		    enum rv_route_miss *miss)
 {
 	int count = 0;
 
+	if (miss)
+		*miss = RV_MISS_NONE;
 	if (to_id) {
 		struct rv_client *to = rv_map_get(&r->clients, to_id);
-		if (!to || !to->recv) {
-			*why = to ? "client is not connected" : "no such client";
-			return RV_ENOTFOUND;
-		}
-		if (!rv_router_allows(to, from->id)) {
-			*why = "receiver does not allow this sender";
-			return RV_EDENIED;
-		}
+		if (!to || !to->recv)
+			return missed(miss, to ? RV_MISS_OFFLINE : RV_MISS_NO_CLIENT, RV_ENOTFOUND);
+		if (!rv_router_allows(to, from->id))
+			return missed(miss, RV_MISS_REFUSED, RV_EDENIED);
 		fn(ud, to);
 		return 1;
 	}
 	if (group) {
 		struct rv_group *g = rv_map_get(&r->groups, group);
-		if (!g) {
-			*why = "no such group";
-			return RV_ENOTFOUND;
-		}
+		if (!g)
+			return missed(miss, RV_MISS_NO_GROUP, RV_ENOTFOUND);
 		for (size_t i = 0; i < g->n; i++) {
 			struct rv_client *to = g->members[i];
 			if (to != from && to->recv && rv_router_allows(to, from->id)) {
@@ -285,10 +311,8 @@ int rv_router_route(struct rv_router *r, struct rv_client *from, const char *to_
 		}
 		return count;
 	}
-	if (from->contacts.n == 0) {
-		*why = "no default receivers";
-		return RV_ENOTFOUND;
-	}
+	if (from->contacts.n == 0)
+		return missed(miss, RV_MISS_NO_CONTACTS, RV_ENOTFOUND);
 	for (size_t i = 0; i < from->contacts.n; i++) {
 		struct rv_client *to = rv_map_get(&r->clients, from->contacts.v[i]);
 		if (to && to != from && to->recv && rv_router_allows(to, from->id)) {

@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "map.h"
+#include "rvcode.h"
 
 #define RV_ID_MAX 64
 
@@ -90,15 +91,31 @@ int rv_router_leave(struct rv_router *r, struct rv_client *c, const char *name);
 /* rv_router_allows - 1 when TO accepts messages from FROM_ID. */
 int rv_router_allows(const struct rv_client *to, const char *from_id);
 
+/* Why rv_router_route found no one to try: which miss it was. */
+enum rv_route_miss {
+	RV_MISS_NONE,               /* routed (perhaps to no one online) */
+	RV_MISS_NO_CLIENT,          /* no client TO_ID */
+	RV_MISS_OFFLINE,            /* TO_ID has no receiving endpoint */
+	RV_MISS_REFUSED,            /* TO_ID does not allow FROM */
+	RV_MISS_NO_GROUP,           /* no group GROUP */
+	RV_MISS_NO_CONTACTS,        /* FROM has no default receivers */
+};
+
 /* rv_router_route - decide where a message from FROM goes: to client TO_ID,
  * else to group GROUP, else to FROM's contacts; FN is called per receiver
  * that has a receiving endpoint and allows FROM. Returns the number of
- * deliveries, or RV_ENOTFOUND (no such client or group; *WHY says which),
- * RV_EDENIED (TO_ID does not allow FROM). With a group or contacts, members
- * that refuse FROM or are offline are skipped. */
+ * deliveries, or RV_ENOTFOUND (no such client or group, or offline),
+ * RV_EDENIED (TO_ID does not allow FROM); *MISS (MISS may be NULL) says
+ * which, RV_MISS_NONE on success. With a group or contacts, members that
+ * refuse FROM or are offline are skipped. */
 int rv_router_route(struct rv_router *r, struct rv_client *from, const char *to_id,
 		    const char *group, rv_router_deliver_fn fn, void *ud,
-		    const char **why);
+		    enum rv_route_miss *miss);
+/* rv_route_miss_text - a static human text for MISS ("no such group"). */
+const char *rv_route_miss_text(enum rv_route_miss miss);
+/* rv_route_miss_code - the wire code that reports MISS to the sender
+ * (RV_CODE_NO_SUCH_GROUP for RV_MISS_NO_GROUP, ...). */
+enum rv_code rv_route_miss_code(enum rv_route_miss miss);
 
 /* String lists, for contacts and allowed senders. */
 int rv_strv_add(struct rv_strv *l, const char *s);

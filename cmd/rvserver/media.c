@@ -388,10 +388,9 @@ static void refresh(struct server *srv, struct mstream *st)
 {
 	struct media *m = M(srv);
 	struct collect k = { m->rx, 0, m->rxcap, 1, 0, ++m->stamp };
-	const char *why;
 	st->gen = m->gen;
 	if (st->src->c->client)
-		rv_router_route(&srv->router, st->src->c->client, st->to, st->group, collect, &k, &why);
+		rv_router_route(&srv->router, st->src->c->client, st->to, st->group, collect, &k, NULL);
 	m->rx = k.v;
 	m->rxcap = k.cap;
 	if (k.truncated)
@@ -475,16 +474,18 @@ static void do_stream(struct conn *c, cJSON *h)
 {
 	struct server *srv = c->srv;
 	uint64_t seq = hdr_seq(h);
-	const char *to = hdr_str(h, "to"), *group = hdr_str(h, "group"), *why = NULL;
+	const char *to = hdr_str(h, "to"), *group = hdr_str(h, "group");
+	enum rv_route_miss miss;
 	cJSON *media = cJSON_GetObjectItemCaseSensitive(h, "media"), *it;
 	if ((to && !rv_id_valid(to)) || (group && !rv_id_valid(group)) || !cJSON_IsArray(media) ||
 	    cJSON_GetArraySize(media) < 1 || cJSON_GetArraySize(media) > MAX_SSRCS) {
-		conn_error(c, seq, "bad-request", "stream needs media (1-4 entries) and a valid to or group");
+		conn_error_code(c, seq, RV_CODE_BAD_REQUEST,
+				"stream needs media (1-4 entries) and a valid to or group");
 		return;
 	}
 	struct mstream *st = calloc(1, sizeof *st);
 	if (!st) {
-		conn_error(c, seq, "internal", "out of memory");
+		conn_error_code(c, seq, RV_CODE_INTERNAL, NULL);
 		return;
 	}
 	cJSON_ArrayForEach(it, media) {
@@ -492,29 +493,25 @@ static void do_stream(struct conn *c, cJSON *h)
 		if (!cJSON_IsObject(it) || !cJSON_IsNumber(ssrc) || ssrc->valuedouble < 1 ||
 		    ssrc->valuedouble > 4294967295.0 || !hdr_str(it, "codec") || !hdr_str(it, "kind")) {
 			free(st);
-			conn_error(c, seq, "bad-request", "each media entry needs kind, codec and an ssrc");
+			conn_error_code(c, seq, RV_CODE_BAD_REQUEST,
+					"each media entry needs kind, codec and an ssrc");
 			return;
 		}
 		st->ssrc[st->nssrc++] = (uint32_t)ssrc->valuedouble;
 	}
 	if (c->media && c->media->nmine >= MAX_STREAMS_PER_CONN) {
 		free(st);
-		conn_error(c, seq, "limit", "too many streams on one connection");
+		conn_error_code(c, seq, RV_CODE_LIMIT, "too many streams on one connection");
 		return;
 	}
 	/* A refused target is refused now; one that is not there yet (a group
 	 * nobody joined, a receiver not connected) may come later. */
 	struct media_ep *probe[1];
 	struct collect k = { probe, 0, 0, 0, 0, 0 };
-	int rc = rv_router_route(&srv->router, c->client, to, to ? NULL : group, collect, &k, &why);
-	if (rc == RV_EDENIED) {
+	int rc = rv_router_route(&srv->router, c->client, to, to ? NULL : group, collect, &k, &miss);
+	if (rc == RV_EDENIED || (rc < 0 && miss == RV_MISS_NO_CONTACTS)) {
 		free(st);
-		conn_error(c, seq, "not-allowed", why);
-		return;
-	}
-	if (rc == RV_ENOTFOUND && !to && !group) {
-		free(st);
-		conn_error(c, seq, "no-receivers", why);
+		conn_error_code(c, seq, rv_route_miss_code(miss), rv_route_miss_text(miss));
 		return;
 	}
 	struct media_ep *ep = ep_of(c);
@@ -522,7 +519,7 @@ static void do_stream(struct conn *c, cJSON *h)
 	if (!ep || !udp) {
 		free(st);
 		cJSON_Delete(udp);
-		conn_error(c, seq, "internal", "out of memory");
+		conn_error_code(c, seq, RV_CODE_INTERNAL, NULL);
 		return;
 	}
 	st->src = ep;
@@ -560,7 +557,7 @@ int media_request(struct conn *c, const char *type, cJSON *h)
 		cJSON *id = cJSON_GetObjectItemCaseSensitive(h, "stream");
 		struct mstream *st = cJSON_IsNumber(id) ? stream_by_id(srv, c, id->valuedouble) : NULL;
 		if (!st) {
-			conn_error(c, seq, "not-found", "no such stream of this connection");
+			conn_error_code(c, seq, RV_CODE_NOT_FOUND, NULL);
 			return 1;
 		}
 		stream_end(srv, st, "the sender ended it");
@@ -568,13 +565,14 @@ int media_request(struct conn *c, const char *type, cJSON *h)
 			reply_ok(c, seq, NULL, 0, 0);
 	} else if (strcmp(type, "watch") == 0 || strcmp(type, "unwatch") == 0) {
 		if (c->role != ROLE_RECV) {
-			conn_error(c, seq, "bad-request", "watch on the receiving connection (role recv)");
+			conn_error_code(c, seq, RV_CODE_BAD_REQUEST,
+					"watch on the receiving connection (role recv)");
 			return 1;
 		}
 		struct media_ep *ep = ep_of(c);
 		cJSON *udp = ep && type[0] == 'w' ? udp_info(c) : NULL;
 		if (!ep || (type[0] == 'w' && !udp)) {
-			conn_error(c, seq, "internal", "out of memory");
+			conn_error_code(c, seq, RV_CODE_INTERNAL, NULL);
 			return 1;
 		}
 		ep->watching = type[0] == 'w';

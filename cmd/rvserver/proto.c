@@ -29,11 +29,15 @@ static cJSON *ok_reply(uint64_t re)
 	return h;
 }
 
-static void bad_input(struct conn *c, const char *code, const char *msg)
+/* An error, then a bye with the same code: the peer cannot go on. MSG NULL:
+ * the code's default text. */
+static void bad_input(struct conn *c, enum rv_code code, const char *msg)
 {
+	if (!msg)
+		msg = rv_code_text(code);
 	c->srv->n.bad_input++;
 	rv_info("closing connection: %s", msg);
-	conn_error(c, 0, code, msg);
+	conn_error_code(c, 0, code, msg);
 	conn_bye(c, code, msg);
 }
 
@@ -60,16 +64,16 @@ static void do_hello(struct conn *c, cJSON *h)
 	const char *id = hdr_str(h, "id"), *role = hdr_str(h, "role");
 
 	if (c->refused) {
-		conn_error(c, 0, "limit", "the server is full (--max-clients)");
-		conn_bye(c, "limit", "the server is full (--max-clients)");
+		conn_error_code(c, 0, RV_CODE_LIMIT, "the server is full (--max-clients)");
+		conn_bye(c, RV_CODE_LIMIT, "the server is full (--max-clients)");
 		return;
 	}
 	if (!id || !rv_id_valid(id)) {
-		bad_input(c, "bad-request", "hello needs an id of 1-64 characters [A-Za-z0-9._@-]");
+		bad_input(c, RV_CODE_BAD_REQUEST, "hello needs an id of 1-64 characters [A-Za-z0-9._@-]");
 		return;
 	}
 	if (role && strcmp(role, "recv") != 0 && strcmp(role, "send") != 0) {
-		bad_input(c, "bad-request", "role is recv or send");
+		bad_input(c, RV_CODE_BAD_REQUEST, "role is recv or send");
 		return;
 	}
 	if (srv->secret_len) {
@@ -78,14 +82,14 @@ static void do_hello(struct conn *c, cJSON *h)
 				   wall_ms() / 1000, &why) < 0) {
 			srv->n.auth_failures++;
 			rv_info("auth failed for %s: %s", id, why);
-			conn_error(c, 0, "denied", why);
-			conn_bye(c, "denied", why);
+			conn_error_code(c, 0, RV_CODE_DENIED, why);
+			conn_bye(c, RV_CODE_DENIED, why);
 			return;
 		}
 	}
 	struct rv_client *cl = rv_router_attach(&srv->router, id);
 	if (!cl) {
-		bad_input(c, "internal", "out of memory");
+		bad_input(c, RV_CODE_INTERNAL, NULL);
 		return;
 	}
 	c->client = cl;
@@ -98,17 +102,17 @@ static void do_hello(struct conn *c, cJSON *h)
 			rv_info("%s logged in again: replacing the older connection", id);
 			old->client = NULL;	/* it no longer counts for this id */
 			rv_router_detach(&srv->router, cl);
-			conn_bye(old, "replaced", "another connection logged in with this id");
+			conn_bye(old, RV_CODE_REPLACED, NULL);
 		}
 	}
 	cJSON *allow = cJSON_GetObjectItemCaseSensitive(h, "allow");
 	if (allow && (!cJSON_IsArray(allow) || set_allowed(cl, allow) < 0)) {
-		bad_input(c, "bad-request", "allow must list valid client ids");
+		bad_input(c, RV_CODE_BAD_REQUEST, "allow must list valid client ids");
 		return;
 	}
 	c->last_rx = now_ms(srv);
 	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(h, "replies")) && conn_number(c) < 0) {
-		bad_input(c, "internal", "out of memory");
+		bad_input(c, RV_CODE_INTERNAL, NULL);
 		return;
 	}
 	cJSON *w = cJSON_CreateObject();
@@ -148,29 +152,29 @@ static void deliver(void *ud, struct rv_client *to)
 	}
 }
 
-static int route_error(struct conn *c, uint64_t seq, int rc, const char *why)
+/* The router's miss (or route_conn's) as an error: the code from what it
+ * was, the router's text for the message. */
+static void route_error(struct conn *c, uint64_t seq, enum rv_route_miss miss, int by_num)
 {
-	const char *code = rc == RV_EDENIED ? "not-allowed" :
-			   strcmp(why, "no such group") == 0 ? "no-such-group" :
-			   strcmp(why, "no default receivers") == 0 ? "no-receivers" : "no-such-client";
-	conn_error(c, seq, code, why);
-	return rc;
+	const char *why = by_num && miss == RV_MISS_OFFLINE ? "that connection is gone"
+							     : rv_route_miss_text(miss);
+	conn_error_code(c, seq, rv_route_miss_code(miss), why);
 }
 
 /* A reply to one connection of a client ("to" and "conn"): the sender of a
  * transfer, say, whose sending connection is not the client's receiver. */
 static int route_conn(struct server *srv, struct conn *from, const char *to,
-		      double num, struct fanout *f, const char **why)
+		      double num, struct fanout *f, enum rv_route_miss *miss)
 {
 	char key[24];
 	snprintf(key, sizeof key, "%.0f", num);
 	struct conn *t = num >= 1 ? rv_map_get(&srv->by_num, key) : NULL;
 	if (!t || t->closing || !t->client || strcmp(t->client->id, to) != 0) {
-		*why = "that connection is gone";
+		*miss = RV_MISS_OFFLINE;
 		return RV_ENOTFOUND;
 	}
 	if (!rv_router_allows(t->client, from->client->id)) {
-		*why = "receiver does not allow this sender";
+		*miss = RV_MISS_REFUSED;
 		return RV_EDENIED;
 	}
 	if (conn_sendv(t, f->head, f->hlen, f->body, f->blen) == 0) {
@@ -185,7 +189,7 @@ static void do_msg(struct conn *c, cJSON *h, const uint8_t *body, size_t blen)
 	struct server *srv = c->srv;
 	uint64_t seq = hdr_seq(h);
 	const char *to = hdr_str(h, "to"), *group = hdr_str(h, "group"), *kind = hdr_str(h, "kind");
-	const char *why = NULL;
+	enum rv_route_miss miss = RV_MISS_NONE;
 	cJSON *num = cJSON_GetObjectItemCaseSensitive(h, "conn");
 	double to_conn = cJSON_IsNumber(num) ? num->valuedouble : 0;
 	int want_receivers = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(h, "receivers"));
@@ -193,7 +197,8 @@ static void do_msg(struct conn *c, cJSON *h, const uint8_t *body, size_t blen)
 	srv->n.msgs_in++;
 	if ((to && !rv_id_valid(to)) || (group && !rv_id_valid(group)) ||
 	    (kind && strlen(kind) > 32) || (num && (!to || !cJSON_IsNumber(num)))) {
-		conn_error(c, seq, "bad-request", "to, group and kind must be valid names; conn goes with to");
+		conn_error_code(c, seq, RV_CODE_BAD_REQUEST,
+				"to, group and kind must be valid names; conn goes with to");
 		return;
 	}
 	/* The delivered header: the sender's, with from, time, an id and the
@@ -214,17 +219,17 @@ static void do_msg(struct conn *c, cJSON *h, const uint8_t *body, size_t blen)
 	struct rv_buf *head = &srv->msghead;	/* the server's: no allocation per message */
 	rv_buf_reset(head);
 	if (rv_frame_append_head(head, h, blen) < 0) {
-		conn_error(c, seq, "too-large", "message header too large");
+		conn_error_code(c, seq, RV_CODE_TOO_LARGE, "message header too large");
 		return;
 	}
 	rv_buf_reset(&srv->wsmsg);
 	struct fanout f = { rv_buf_head(head), body, rv_buf_size(head), blen, 0, 0,
 			    want_receivers ? cJSON_CreateArray() : NULL, &srv->wsmsg };
-	int rc = to_conn ? route_conn(srv, c, to, to_conn, &f, &why)
-			 : rv_router_route(&srv->router, c->client, to, group, deliver, &f, &why);
+	int rc = to_conn ? route_conn(srv, c, to, to_conn, &f, &miss)
+			 : rv_router_route(&srv->router, c->client, to, group, deliver, &f, &miss);
 	if (rc < 0) {
 		cJSON_Delete(f.receivers);
-		route_error(c, seq, rc, why);
+		route_error(c, seq, miss, to_conn != 0);
 		return;
 	}
 	srv->n.deliveries += (uint64_t)f.n;
@@ -264,23 +269,23 @@ static void do_join(struct conn *c, cJSON *h, int join)
 	uint64_t seq = hdr_seq(h);
 	const char *g = hdr_str(h, "group");
 	if (!g || !rv_id_valid(g)) {
-		conn_error(c, seq, "bad-request", "group must be 1-64 characters [A-Za-z0-9._@-]");
+		conn_error_code(c, seq, RV_CODE_BAD_REQUEST, "group must be 1-64 characters [A-Za-z0-9._@-]");
 		return;
 	}
 	int rc = join ? rv_router_join(&srv->router, c->client, g)
 		      : rv_router_leave(&srv->router, c->client, g);
 	if (rc == RV_ELIMIT) {
-		conn_error(c, seq, "limit", rv_router_group(&srv->router, g)
+		conn_error_code(c, seq, RV_CODE_LIMIT, rv_router_group(&srv->router, g)
 			   ? "the group is full (--max-group-members)"
 			   : "too many groups on this server (--max-groups)");
 		return;
 	}
 	if (rc == RV_ENOTFOUND) {
-		conn_error(c, seq, "not-member", "not a member of that group");
+		conn_error_code(c, seq, RV_CODE_NOT_MEMBER, NULL);
 		return;
 	}
 	if (rc < 0) {
-		conn_error(c, seq, "internal", rv_strerror(rc));
+		conn_error_code(c, seq, RV_CODE_INTERNAL, rv_strerror(rc));
 		return;
 	}
 	cJSON *ok = ok_reply(seq);
@@ -296,7 +301,7 @@ static void do_members(struct conn *c, cJSON *h)
 	const char *g = hdr_str(h, "group");
 	const struct rv_group *grp = g ? rv_router_group(&c->srv->router, g) : NULL;
 	if (!grp) {
-		conn_error(c, seq, "no-such-group", "no such group");
+		conn_error_code(c, seq, RV_CODE_NO_SUCH_GROUP, NULL);
 		return;
 	}
 	cJSON *ok = ok_reply(seq);
@@ -343,7 +348,7 @@ static void do_list(struct conn *c, cJSON *h, int allow)
 		op = "list";
 	cJSON_ArrayForEach(it, ids) {
 		if (!cJSON_IsString(it) || !rv_id_valid(it->valuestring)) {
-			conn_error(c, seq, "bad-request", "ids must be valid client ids");
+			conn_error_code(c, seq, RV_CODE_BAD_REQUEST, "ids must be valid client ids");
 			return;
 		}
 	}
@@ -354,7 +359,7 @@ static void do_list(struct conn *c, cJSON *h, int allow)
 		}
 		cJSON_ArrayForEach(it, ids)
 			if (l->n >= 1024 || rv_strv_add(l, it->valuestring) < 0) {
-				conn_error(c, seq, "limit", "at most 1024 ids");
+				conn_error_code(c, seq, RV_CODE_LIMIT, "at most 1024 ids");
 				return;
 			}
 	} else if (strcmp(op, "del") == 0) {
@@ -367,7 +372,7 @@ static void do_list(struct conn *c, cJSON *h, int allow)
 		cl->allow_all = 0;
 		rv_strv_free(l);
 	} else if (strcmp(op, "list") != 0) {
-		conn_error(c, seq, "bad-request", allow ? "op is list, add, del, all or none"
+		conn_error_code(c, seq, RV_CODE_BAD_REQUEST, allow ? "op is list, add, del, all or none"
 						     : "op is list, add or del");
 		return;
 	}
@@ -387,7 +392,7 @@ void proto_frame(struct conn *c, const uint8_t *frame, size_t len)
 	struct rv_frame_view v;
 	long n = rv_frame_decode(frame, len, c->srv->conf.max_frame, &v);
 	if (n <= 0 || (size_t)n != len) {
-		bad_input(c, "bad-frame", "malformed frame");
+		bad_input(c, RV_CODE_BAD_FRAME, NULL);
 		return;
 	}
 	proto_frame_view(c, &v);
@@ -407,7 +412,7 @@ void proto_frame_view(struct conn *c, const struct rv_frame_view *vp)
 	}
 	cJSON *h = rv_frame_header(&v, &type, &err);
 	if (!h) {
-		bad_input(c, "bad-frame", "frame header is not a JSON object with a type");
+		bad_input(c, RV_CODE_BAD_FRAME, "frame header is not a JSON object with a type");
 		return;
 	}
 	if (!c->client) {
@@ -416,7 +421,7 @@ void proto_frame_view(struct conn *c, const struct rv_frame_view *vp)
 			media_changed(&srv->media);
 		}
 		else
-			bad_input(c, "bad-request", "the first frame must be hello");
+			bad_input(c, RV_CODE_BAD_REQUEST, "the first frame must be hello");
 	} else if (strcmp(type, "msg") == 0) {
 		do_msg(c, h, v.body, v.body_len);
 	} else if (strcmp(type, "join") == 0 || strcmp(type, "leave") == 0) {
@@ -442,11 +447,11 @@ void proto_frame_view(struct conn *c, const struct rv_frame_view *vp)
 	} else if (strcmp(type, "pong") == 0) {
 		/* activity is enough */
 	} else if (strcmp(type, "bye") == 0) {
-		conn_bye(c, "bye", "goodbye");
+		conn_bye(c, RV_CODE_BYE, NULL);
 	} else if (strcmp(type, "hello") == 0) {
-		conn_error(c, hdr_seq(h), "bad-request", "already said hello");
+		conn_error_code(c, hdr_seq(h), RV_CODE_BAD_REQUEST, "already said hello");
 	} else {
-		conn_error(c, hdr_seq(h), "bad-request", "unknown frame type");
+		conn_error_code(c, hdr_seq(h), RV_CODE_BAD_REQUEST, "unknown frame type");
 	}
 	cJSON_Delete(h);
 }
@@ -464,7 +469,7 @@ void rv_input(struct conn *c, const uint8_t *data, size_t len)
 
 	if (buffered) {
 		if (len && rv_buf_append(&c->in, data, len) < 0) {
-			bad_input(c, "too-large", "frame too large");
+			bad_input(c, RV_CODE_TOO_LARGE, NULL);
 			return;
 		}
 		p = rv_buf_head(&c->in);
@@ -477,8 +482,7 @@ void rv_input(struct conn *c, const uint8_t *data, size_t len)
 		if (fl == 0)
 			break;
 		if (fl < 0) {
-			bad_input(c, fl == RV_ETOOBIG ? "too-large" : "bad-frame",
-				  fl == RV_ETOOBIG ? "frame too large" : "malformed frame");
+			bad_input(c, fl == RV_ETOOBIG ? RV_CODE_TOO_LARGE : RV_CODE_BAD_FRAME, NULL);
 			return;
 		}
 		proto_frame_view(c, &v);	/* decoded once, handled where it lies */
@@ -491,7 +495,7 @@ void rv_input(struct conn *c, const uint8_t *data, size_t len)
 		if (rv_buf_size(&c->in) == 0)
 			rv_buf_free(&c->in);
 	} else if (used < n && rv_buf_append(&c->in, p + used, n - used) < 0) {
-		bad_input(c, "too-large", "frame too large");
+		bad_input(c, RV_CODE_TOO_LARGE, NULL);
 	}
 }
 

@@ -46,7 +46,7 @@ void conn_drop_slow(struct conn *c)
 	/* The bye goes past the cap; the sweep closes it if never read. */
 	c->s.out.cap += 1024;
 	c->s.inflight.cap += 1024;
-	conn_bye(c, "slow-consumer", "output queue full (--max-queue): reading too slowly");
+	conn_bye(c, RV_CODE_SLOW_CONSUMER, NULL);
 }
 
 static void conn_closed(struct rv_stream *s, int reason)
@@ -57,7 +57,8 @@ static void conn_closed(struct rv_stream *s, int reason)
 	if (reason && reason != RV_ECLOSED)
 		rv_debug("connection closed: %s", rv_strerror(reason));
 	flow_forget(c);
-	monitor_gone(c, "closed", reason && reason != RV_ECLOSED ? rv_strerror(reason) : "the connection closed");
+	monitor_gone(c, rv_code_wire(RV_CODE_CLOSED),
+		     reason && reason != RV_ECLOSED ? rv_strerror(reason) : rv_code_text(RV_CODE_CLOSED));
 	monitor_forget(c);
 	media_conn_closed(c);
 	if (c->numkey) {
@@ -209,18 +210,21 @@ void conn_error(struct conn *c, uint64_t re, const char *code, const char *msg)
 	conn_send_json(c, h);
 }
 
-void conn_bye(struct conn *c, const char *code, const char *msg)
+void conn_bye(struct conn *c, enum rv_code code, const char *msg)
 {
+	const char *wire = rv_code_wire(code);
 	if (c->closing)
 		return;
+	if (!msg)
+		msg = rv_code_text(code);
 	if (c->state == CONN_RV || c->state == CONN_WS) {
 		cJSON *h = cJSON_CreateObject();
 		cJSON_AddStringToObject(h, "type", "bye");
-		cJSON_AddStringToObject(h, "code", code);
+		cJSON_AddStringToObject(h, "code", wire);
 		cJSON_AddStringToObject(h, "message", msg);
 		conn_send_json(c, h);
 		if (c->ws) {
-			rv_ws_close(c->ws, 1000, code);
+			rv_ws_close(c->ws, 1000, wire);
 			rv_buf_reset(&c->srv->wsbuf);
 			rv_ws_take(c->ws, &c->srv->wsbuf);
 			rv_stream_write(&c->s, rv_buf_head(&c->srv->wsbuf), rv_buf_size(&c->srv->wsbuf));
@@ -228,7 +232,7 @@ void conn_bye(struct conn *c, const char *code, const char *msg)
 	}
 	if (c->closing)
 		return;
-	monitor_gone(c, code, msg);
+	monitor_gone(c, wire, msg);
 	c->closing = 1;
 	c->state = CONN_DONE;
 	c->last_rx = now_ms(c->srv);	/* from now: the closing deadline */
@@ -399,15 +403,15 @@ static void on_sweep(uv_timer_t *t)
 			if (quiet >= hs) {
 				srv->n.bad_input++;
 				if (c->state == CONN_RV || c->state == CONN_WS)
-					conn_error(c, 0, "timeout", "no hello before the handshake timeout");
-				conn_bye(c, "timeout", "handshake timeout");
+					conn_error_code(c, 0, RV_CODE_TIMEOUT, NULL);
+				conn_bye(c, RV_CODE_TIMEOUT, "handshake timeout");
 				if (!c->closing)
 					conn_drop(c, RV_ETIMEOUT);
 			}
 			continue;
 		}
 		if (idle && quiet >= idle) {
-			conn_bye(c, "idle", "no traffic within the idle timeout");
+			conn_bye(c, RV_CODE_IDLE, NULL);
 		} else if (idle && quiet >= idle / 3 && !c->pinged) {
 			cJSON *h = cJSON_CreateObject();
 			cJSON_AddStringToObject(h, "type", "ping");
@@ -460,7 +464,7 @@ void server_stop(struct server *srv, const char *why)
 	uv_timer_stop(&srv->sweep);
 	for (struct conn *c = srv->conns, *next; c; c = next) {
 		next = c->next;
-		conn_bye(c, "shutdown", "the server is shutting down");
+		conn_bye(c, RV_CODE_SHUTDOWN, NULL);
 	}
 	if (srv->nconns == 0) {
 		server_finish(srv);

@@ -705,3 +705,39 @@ start_slow() {
 	run rvg members ops
 	assert_output bob
 }
+
+@test "rvserver: each routing miss and request error has its wire code and text (lib/rvcode.c)" {
+	start_server
+	member alice ops
+	run rvclient --hello x:send --expect welcome \
+		--frame '{"type":"msg","seq":1,"to":"zed"}' --expect error \
+		--frame '{"type":"msg","seq":2,"group":"nope"}' --expect error \
+		--frame '{"type":"msg","seq":3}' --expect error \
+		--frame '{"type":"msg","seq":4,"to":"alice","conn":999}' --expect error \
+		--frame '{"type":"msg","seq":5,"to":"x"}' --expect error \
+		--frame '{"type":"leave","seq":6,"group":"ops"}' --expect error \
+		--frame '{"type":"members","seq":7,"group":"nope"}' --expect error \
+		--frame '{"type":"stream-end","seq":8,"stream":42}' --expect error \
+		--frame '{"type":"stream","seq":9,"media":[{"kind":"video","codec":"VP8","ssrc":1}]}' --expect error \
+		--timeout 5
+	assert_success
+	assert_line '{"type": "error", "re": 1, "code": "no-such-client", "message": "no such client"}'
+	assert_line '{"type": "error", "re": 2, "code": "no-such-group", "message": "no such group"}'
+	assert_line '{"type": "error", "re": 3, "code": "no-receivers", "message": "no default receivers"}'
+	assert_line '{"type": "error", "re": 4, "code": "no-such-client", "message": "that connection is gone"}'
+	assert_line '{"type": "error", "re": 5, "code": "no-such-client", "message": "client is not connected"}'
+	assert_line '{"type": "error", "re": 6, "code": "not-member", "message": "not a member of that group"}'
+	assert_line '{"type": "error", "re": 7, "code": "no-such-group", "message": "no such group"}'
+	assert_line '{"type": "error", "re": 8, "code": "not-found", "message": "no such stream of this connection"}'
+	assert_line '{"type": "error", "re": 9, "code": "no-receivers", "message": "no default receivers"}'
+	# a receiver that allows only carol refuses everyone else, itself included
+	run rvclient --frame '{"type":"hello","id":"y","role":"recv","allow":["carol"]}' --expect welcome \
+		--frame '{"type":"msg","seq":1,"to":"y"}' --expect error \
+		--frame '{"type":"stream","seq":2,"to":"y","media":[{"kind":"video","codec":"VP8","ssrc":1}]}' --expect error \
+		--frame '{"type":"bye"}' --expect bye --timeout 5
+	assert_success
+	assert_line '{"type": "error", "re": 1, "code": "not-allowed", "message": "receiver does not allow this sender"}'
+	assert_line '{"type": "error", "re": 2, "code": "not-allowed", "message": "receiver does not allow this sender"}'
+	assert_line '{"type": "bye", "code": "bye", "message": "goodbye"}'
+	still_works alice ops 'unaffected'
+}
