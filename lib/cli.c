@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "err.h"
 #include "log.h"
+#include "rvcode.h"
 #include "tls.h"
 
 static const struct {
@@ -450,6 +451,28 @@ static void dump_fish(const struct rv_tool *t, FILE *f)
 	}
 }
 
+/* The RV protocol's error codes from lib/rvcode's table, for the ERROR CODES
+ * list of rv-protocol(7): each code, its meaning, the frames it travels in
+ * and the exit status of a client that ends on it (when not plain failure). */
+static void dump_man_error_codes(FILE *f)
+{
+	for (int i = RV_CODE_UNKNOWN + 1; i < RV_CODE_COUNT; i++) {
+		const struct rv_code_info *e = rv_code_info((enum rv_code)i);
+		unsigned both = RV_CODE_IN_ERROR | RV_CODE_IN_BYE;
+		int status = rv_cli_exit_for(e->err);
+		fputs(".TP\n.B ", f);
+		man_text(f, e->wire);
+		fputc('\n', f);
+		man_text(f, e->doc);
+		fprintf(f, "\n%s", (e->frames & both) == both ? "In error frames and byes" :
+			e->frames & RV_CODE_IN_ERROR ? "In error frames" :
+			e->frames & RV_CODE_IN_BYE ? "In byes" : "Only in gone events");
+		if ((e->frames & both) && status != RV_EXIT_FAIL)
+			fprintf(f, "; a client that ends on it exits with status %d", status);
+		fputs(".\n", f);
+	}
+}
+
 int rv_cli_dump(const struct rv_tool *t, const char *what, FILE *f)
 {
 	if (strcmp(what, "man") == 0)
@@ -462,8 +485,11 @@ int rv_cli_dump(const struct rv_tool *t, const char *what, FILE *f)
 		dump_zsh(t, f);
 	else if (strcmp(what, "fish") == 0)
 		dump_fish(t, f);
+	else if (strcmp(what, "man-error-codes") == 0)	/* the same for every tool */
+		dump_man_error_codes(f);
 	else {
-		fprintf(stderr, "%s: --dump takes man, man-synopsis, bash, zsh or fish\n", t->name);
+		fprintf(stderr, "%s: --dump takes man, man-synopsis, man-error-codes, bash, zsh or fish\n",
+			t->name);
 		return -EINVAL;
 	}
 	return 0;

@@ -232,3 +232,70 @@ $output"
 		((BASH_REMATCH[1] >= year)) || fail "${p##*/}: the .TH date $date is older than the newest commit ($year)"
 	done
 }
+
+@test "rv-protocol(7)'s ERROR CODES list matches rvserver's code table (run 'make docs' to fix)" {
+	out="$BATS_TEST_TMPDIR/gen"
+	run "$ROOT/scripts/gen-docs.sh" "$BIN" "$out"
+	assert_success
+	run diff -u "$ROOT/man/rv-protocol.7" "$out/man/rv-protocol.7"
+	[ "$status" -eq 0 ] || fail "man/rv-protocol.7 drifted from 'rvserver --dump=man-error-codes' (run 'make docs'):
+$output"
+	# the list is there and the prose around it is kept
+	list=$(sed -n '/^\.\\" BEGIN GENERATED ERROR CODES$/,/^\.\\" END GENERATED ERROR CODES$/p' "$out/man/rv-protocol.7")
+	for code in bad-request no-such-group slow-consumer closed; do
+		grep -qxF ".B ${code//-/\\-}" <<<"$list" || fail "$code is not in the generated list"
+	done
+	run grep -c -e '^\.SH CLOSE REASONS' -e '^\.SH ERROR CODES' -e '^\.SH EXAMPLE' "$out/man/rv-protocol.7"
+	assert_output 3
+}
+
+# rvserver_codes FILE... - "FILE: CODE" for each string literal given as the
+# code of conn_error (third argument), conn_bye, bad_input or monitor_gone
+# (second), or as the value of a "code" field, in the C sources FILE...
+rvserver_codes() {
+	perl -0777 -ne '
+		while (/\b(conn_error|conn_bye|bad_input|monitor_gone)\s*(\((?:[^()"]++|"(?:[^"\\]|\\.)*"|(?2))*\))/g) {
+			my ($fn, $args, $cur, $depth, @a) = ($1, substr($2, 1, -1), "", 0);
+			while ($args =~ /\G("(?:[^"\\]|\\.)*"|[()]|,|[^()",]+)/g) {
+				my $t = $1;
+				$depth += $t eq "(" ? 1 : $t eq ")" ? -1 : 0;
+				if ($t eq "," && !$depth) { push @a, $cur; $cur = ""; } else { $cur .= $t; }
+			}
+			push @a, $cur;
+			my $arg = $a[$fn eq "conn_error" ? 2 : 1] // "";
+			print "$ARGV: $1\n" while $arg =~ /"([^"]*)"/g;
+		}
+		print "$ARGV: $1\n" while /"code"\s*,\s*"([^"]*)"/g;
+	' "$@"
+}
+
+# adhoc_codes FILE... - the codes of rvserver_codes that are not in the table.
+adhoc_codes() {
+	local table
+	table=$("$BIN/rvserver" --dump=man-error-codes | sed -n 's/^\.B //p' | sed 's/\\-/-/g')
+	[ -n "$table" ] || { echo "rvserver --dump=man-error-codes listed no codes"; return; }
+	rvserver_codes "$@" | while IFS= read -r line; do
+		grep -qxF -- "${line#*: }" <<<"$table" || echo "$line"
+	done
+}
+
+@test "every error and bye code in cmd/rvserver is in the RV code table (lib/rvcode.c)" {
+	command -v perl >/dev/null || skip "perl is not installed"
+	run adhoc_codes "$ROOT"/cmd/rvserver/*.c
+	assert_success
+	[ -z "$output" ] || fail "codes sent but not in lib/rvcode.c's table (add them there, use RV_CODE_*):
+$output"
+	# the check sees literal codes, in whichever argument and form
+	cat >"$BATS_TEST_TMPDIR/adhoc.c" <<-'C'
+		conn_error(c, hdr_seq(h), "made-up", "a message");
+		conn_bye(c, "bye-bye", "a message");
+		bad_input(c, fl == RV_ETOOBIG ? "too-large" : "frame-bad", "malformed (frame)");
+		monitor_gone(c, "went", msg);
+		cJSON_AddStringToObject(h, "code", "odd");
+		conn_error(c, 0, "limit", "known codes pass");
+		conn_error_code(c, 0, RV_CODE_LIMIT, "messages are no codes");
+	C
+	run adhoc_codes "$BATS_TEST_TMPDIR/adhoc.c"
+	assert_success
+	assert_equal "$(sed 's/^[^ ]* //' <<<"$output" | tr '\n' ' ')" "made-up bye-bye frame-bad went odd "
+}
