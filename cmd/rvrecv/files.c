@@ -250,7 +250,7 @@ static void monitor_sender(struct app *a, const char *id, double conn)
 	cJSON_AddStringToObject(h, "id", id);
 	if (conn >= 1)
 		cJSON_AddNumberToObject(h, "conn", conn);
-	if (rv_session_request(a->sess, h, NULL, 0, on_monitor_reply, m) < 0)
+	if (app_request(a, h, on_monitor_reply, m) < 0)
 		free(m);
 }
 

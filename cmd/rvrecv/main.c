@@ -130,6 +130,11 @@ void app_counted(struct app *a)
 		app_finish(a, a->exit_code);
 }
 
+int app_request(struct app *a, cJSON *hdr, rv_session_reply_fn fn, void *ud)
+{
+	return rv_session_request(a->sess, hdr, NULL, 0, fn, ud);
+}
+
 void reply_to(struct app *a, const char *to, double conn, const char *kind, cJSON *fields)
 {
 	cJSON *h = fields;

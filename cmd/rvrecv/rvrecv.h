@@ -69,6 +69,9 @@ void watch_stop(struct app *a);
 /* main.c */
 void app_finish(struct app *a, int code);
 void app_counted(struct app *a);
+/* A request to the server (HDR consumed); FN gets its answer, unless this
+ * returns an error (not connected). */
+int app_request(struct app *a, cJSON *hdr, rv_session_reply_fn fn, void *ud);
 /* Reply to the sender of X: a msg of KIND with FIELDS (consumed) added. */
 void reply_to(struct app *a, const char *to, double conn, const char *kind, cJSON *fields);
 

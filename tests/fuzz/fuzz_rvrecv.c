@@ -1,7 +1,9 @@
 /* fuzz_rvrecv.c - rvrecv's handling of transfer frames from any sender:
  * xfer-offer, xfer-data, xfer-end and xfer-abort with arbitrary headers and
- * bodies, into a scratch folder. The input is a series of records:
- * u8 kind | u16 header length | header JSON | u16 body length | body. */
+ * bodies, and gone events for their senders, into a scratch folder. The
+ * input is a series of records:
+ * u8 kind | u16 header length | header JSON | u16 body length | body
+ * where kind % 5 picks offer, data, end, abort or gone. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +17,15 @@ void reply_to(struct app *a, const char *to, double conn, const char *kind, cJSO
 {
 	(void)a; (void)to; (void)conn; (void)kind;
 	cJSON_Delete(fields);
+}
+
+/* Monitor requests: not connected (the real session answers later, never
+ * at once). */
+int app_request(struct app *a, cJSON *hdr, rv_session_reply_fn fn, void *ud)
+{
+	(void)a; (void)fn; (void)ud;
+	cJSON_Delete(hdr);
+	return RV_ECLOSED;
 }
 
 void app_finish(struct app *a, int code)
@@ -80,11 +91,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			cJSON_Delete(h);
 			continue;
 		}
-		switch (kind % 4) {
+		switch (kind % 5) {
 		case 0: xfer_offer(a, h); break;
 		case 1: xfer_data(a, h, body, bl); break;
 		case 2: xfer_end(a, h); break;
 		case 3: xfer_abort(a, h); break;
+		case 4: xfer_gone(a, h); break;
 		}
 		cJSON_Delete(h);
 	}
