@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "rvcode.h"
 #include "rvgroup.h"
 
 static const char *hstr(cJSON *h, const char *k)
@@ -113,7 +114,7 @@ static void send_joins(struct app *a)
  * connection (7) like a server that went away. */
 static int end_code(struct app *a, int err)
 {
-	if (a->ups && (!strcmp(a->bye_code, "slow-consumer") || err == UV_ECONNRESET ||
+	if (a->ups && (rv_code_parse(a->bye_code) == RV_CODE_SLOW_CONSUMER || err == UV_ECONNRESET ||
 		       err == UV_EPIPE || err == UV_ECONNABORTED || err == UV_EOF))
 		return RV_EXIT_LOST;
 	return rv_cli_exit_for(err);
@@ -138,8 +139,8 @@ static void on_state(struct rv_session *s, enum rv_session_state st, int err,
 	a->up = 0;
 	if (a->done)
 		return;
-	int too_large = !strcmp(a->bye_code, "too-large");	/* sent again, refused again */
-	if (!strcmp(a->bye_code, "slow-consumer"))
+	int too_large = rv_code_parse(a->bye_code) == RV_CODE_TOO_LARGE;	/* sent again, refused again */
+	if (rv_code_parse(a->bye_code) == RV_CODE_SLOW_CONSUMER)
 		why = "dropped by the server as a slow consumer (reading too slowly)";
 	if (a->reconnect && err != RV_EREPLACED && err != RV_EDENIED && !too_large) {
 		a->downs += was_up;

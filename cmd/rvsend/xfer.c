@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "rvcode.h"
 #include "rvsend.h"
 
 static const char *hstr(cJSON *h, const char *k)
@@ -365,7 +366,7 @@ void xfer_gone(struct app *a, cJSON *h)
 		return;
 	const char *code = hstr(h, "code"), *msg = hstr(h, "message");
 	char why[200];
-	if (code && !strcmp(code, "slow-consumer"))
+	if (rv_code_parse(code) == RV_CODE_SLOW_CONSUMER)
 		snprintf(why, sizeof why, "dropped by the server as a slow consumer (reading too slowly)");
 	else
 		snprintf(why, sizeof why, "receiver gone (%s)", msg ? msg : code ? code : "disconnected");
