@@ -53,20 +53,10 @@ static void refuse(struct app *a, const char *from, double conn, const char *id,
 	reply_to(a, from, conn, "xfer-refuse", f);
 }
 
-/* End X with an error to the sender; a file's partial data goes too when
- * DISCARD (a checksum mismatch, a full disk), else it stays for a resume. */
-static void fail(struct app *a, struct xfer *x, const char *why, int discard)
+/* X failed (WHY): on stderr, and as an error event with --json. */
+static void say_failed(const struct xfer *x, const char *why)
 {
 	rv_say_error("%s from %s: %s", x->data ? "stream" : x->name, x->from, why);
-	cJSON *f = cJSON_CreateObject();
-	cJSON_AddStringToObject(f, "xfer", x->id);
-	cJSON_AddBoolToObject(f, "ok", 0);
-	cJSON_AddStringToObject(f, "error", why);
-	reply_to(a, x->from, x->conn, "xfer-done", f);
-	if (discard && !x->data) {
-		unlink(x->part);
-		unlink(x->meta);
-	}
 	if (rv_out_json_mode()) {
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "event", "error");
@@ -75,6 +65,22 @@ static void fail(struct app *a, struct xfer *x, const char *why, int discard)
 			cJSON_AddStringToObject(o, "name", x->name);
 		cJSON_AddStringToObject(o, "error", why);
 		rv_out_obj(o);
+	}
+}
+
+/* End X with an error to the sender; a file's partial data goes too when
+ * DISCARD (a checksum mismatch, a full disk), else it stays for a resume. */
+static void fail(struct app *a, struct xfer *x, const char *why, int discard)
+{
+	say_failed(x, why);
+	cJSON *f = cJSON_CreateObject();
+	cJSON_AddStringToObject(f, "xfer", x->id);
+	cJSON_AddBoolToObject(f, "ok", 0);
+	cJSON_AddStringToObject(f, "error", why);
+	reply_to(a, x->from, x->conn, "xfer-done", f);
+	if (discard && !x->data) {
+		unlink(x->part);
+		unlink(x->meta);
 	}
 	unlink_xfer(a, x);
 	a->exit_code = RV_EXIT_FAIL;
@@ -173,16 +179,7 @@ static int open_part(struct app *a, struct xfer *x)
  * stays for a resume; rvrecv data has nothing more to wait for. */
 static void lost(struct app *a, struct xfer *x, const char *why)
 {
-	rv_say_error("%s from %s: %s", x->data ? "stream" : x->name, x->from, why);
-	if (rv_out_json_mode()) {
-		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "event", "error");
-		cJSON_AddStringToObject(o, "from", x->from);
-		if (!x->data)
-			cJSON_AddStringToObject(o, "name", x->name);
-		cJSON_AddStringToObject(o, "error", why);
-		rv_out_obj(o);
-	}
+	say_failed(x, why);
 	int stream = x->data;
 	unlink_xfer(a, x);
 	a->exit_code = RV_EXIT_FAIL;

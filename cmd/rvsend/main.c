@@ -213,14 +213,19 @@ void app_finish(struct app *a, int code)
 		rv_session_close(a->sess);
 }
 
-int send_to_target(struct app *a, cJSON *hdr, const void *body, size_t len)
+cJSON *target_msg(struct app *a, cJSON *hdr)
 {
 	cJSON_AddStringToObject(hdr, "type", "msg");
 	if (a->to)
 		cJSON_AddStringToObject(hdr, "to", a->to);
 	else if (a->group)
 		cJSON_AddStringToObject(hdr, "group", a->group);
-	return rv_session_send(a->sess, hdr, body, len);
+	return hdr;
+}
+
+int send_to_target(struct app *a, cJSON *hdr, const void *body, size_t len)
+{
+	return rv_session_send(a->sess, target_msg(a, hdr), body, len);
 }
 
 /* ---- cmd ---- */
@@ -243,12 +248,7 @@ static void on_cmd_reply(struct rv_session *s, int err, cJSON *reply, void *ud)
 
 static void send_cmd(struct app *a, const char *text, size_t len)
 {
-	cJSON *h = cJSON_CreateObject();
-	cJSON_AddStringToObject(h, "type", "msg");
-	if (a->to)
-		cJSON_AddStringToObject(h, "to", a->to);
-	else if (a->group)
-		cJSON_AddStringToObject(h, "group", a->group);
+	cJSON *h = target_msg(a, cJSON_CreateObject());
 	cJSON_AddStringToObject(h, "kind", "cmd");
 	rv_session_request(a->sess, h, text, len, on_cmd_reply, a);
 	if (a->in_open && rv_session_pending(a->sess) >= 1024)

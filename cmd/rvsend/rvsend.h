@@ -85,6 +85,8 @@ int media_open(struct app *a, int which, int want_video, int want_audio, struct 
 int cmd_stream(struct app *a);
 /* main.c */
 void app_finish(struct app *a, int code);
+/* HDR made a msg to the target (-t, -g or default receivers); returns HDR. */
+cJSON *target_msg(struct app *a, cJSON *hdr);
 /* A msg to the target (-t, -g or default receivers): HDR is consumed. */
 int send_to_target(struct app *a, cJSON *hdr, const void *body, size_t len);
 

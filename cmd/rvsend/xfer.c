@@ -462,11 +462,7 @@ static void next(struct app *a)
 		cJSON_AddNumberToObject(h, "size", (double)a->size);
 		cJSON_AddStringToObject(h, "sha256", a->sha);
 	}
-	cJSON_AddStringToObject(h, "type", "msg");
-	if (a->to)
-		cJSON_AddStringToObject(h, "to", a->to);
-	else if (a->group)
-		cJSON_AddStringToObject(h, "group", a->group);
+	target_msg(a, h);
 	cJSON_AddStringToObject(h, "kind", "xfer-offer");
 	cJSON_AddStringToObject(h, "xfer", a->xid);
 	cJSON_AddNumberToObject(h, "window", (double)a->window);	/* receivers ack often enough */
@@ -619,12 +615,7 @@ void xfer_interrupt(struct app *a, void (*fn)(struct app *))
 	/* One abort to the whole target, as the data went; its reply tells
 	 * us the server has it, ahead of our bye. */
 	a->interrupted = fn;
-	cJSON *h = cJSON_CreateObject();
-	cJSON_AddStringToObject(h, "type", "msg");
-	if (a->to)
-		cJSON_AddStringToObject(h, "to", a->to);
-	else if (a->group)
-		cJSON_AddStringToObject(h, "group", a->group);
+	cJSON *h = target_msg(a, cJSON_CreateObject());
 	cJSON_AddStringToObject(h, "kind", "xfer-abort");
 	cJSON_AddStringToObject(h, "xfer", a->xid);
 	cJSON_AddStringToObject(h, "reason", why);

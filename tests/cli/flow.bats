@@ -5,19 +5,6 @@
 
 load helpers
 
-recv() {
-	local name=$1
-	shift
-	spawn "$name" rvrecv -n "$name" "$@"
-	wait_for_line "$T/$name.err" 'connected to' 5
-	case " $* " in
-	*" -g "* | *" --group "*) wait_for_line "$T/$name.err" 'joined ' 5 ;;
-	esac
-}
-
-random() { head -c "$(($2 * 1024 * 1024))" /dev/urandom >"$1"; }
-size() { stat -c %s "$1" 2>/dev/null || echo 0; }
-
 # until_size FILE BYTES: wait (bounded) until FILE holds at least BYTES.
 until_size() {
 	local deadline=$(($(date +%s) + 20 * RV_SLOW))

@@ -227,3 +227,21 @@ stat_of() { stats | jq -r ".$1"; }
 rvg() { timeout "$(secs 10)" rvgroup "$@"; }
 
 rvclient() { timeout "$(secs 10)" python3 "$BATS_TEST_DIRNAME/rvclient.py" --port "$SERVER_PORT" "$@"; }
+
+# recv NAME ARG...: rvrecv -n NAME ARG... in the background; returns once it
+# is connected (and has joined its group, with -g).
+recv() {
+	local name=$1
+	shift
+	spawn "$name" rvrecv -n "$name" "$@"
+	wait_for_line "$T/$name.err" 'connected to' 5
+	case " $* " in
+	*" -g "* | *" --group "*) wait_for_line "$T/$name.err" 'joined ' 5 ;;
+	esac
+}
+
+# random FILE MB: MB megabytes of random bytes.
+random() { head -c "$(($2 * 1024 * 1024))" /dev/urandom >"$1"; }
+
+# size FILE (0 when missing)
+size() { stat -c %s "$1" 2>/dev/null || echo 0; }

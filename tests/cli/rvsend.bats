@@ -4,28 +4,10 @@
 
 load helpers
 
-# recv NAME ARG...: rvrecv -n NAME ARG... in the background; returns once it
-# is connected (and has joined its group, with -g).
-recv() {
-	local name=$1
-	shift
-	spawn "$name" rvrecv -n "$name" "$@"
-	wait_for_line "$T/$name.err" 'connected to' 5
-	case " $* " in
-	*" -g "* | *" --group "*) wait_for_line "$T/$name.err" 'joined ' 5 ;;
-	esac
-}
-
 # Bounded rvsend in the foreground.
 rvs() { timeout "$(secs 30)" rvsend "$@"; }
 
-# random FILE MB: MB megabytes of random bytes.
-random() { head -c "$(($2 * 1024 * 1024))" /dev/urandom >"$1"; }
-
 sha() { sha256sum "$1" | cut -d' ' -f1; }
-
-# size FILE (0 when missing)
-size() { stat -c %s "$1" 2>/dev/null || echo 0; }
 
 # raw_sender RVCLIENT-ARG...: a hand-made sender (tests/cli/rvclient.py):
 # a "replies" hello as mallory, then the given steps.
