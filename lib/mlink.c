@@ -203,9 +203,12 @@ int rv_mlink_send(struct rv_mlink *l, const uint8_t *p, size_t n)
 		int rc = uv_udp_try_send(&l->udp, &b, 1, NULL);
 		return rc < 0 ? rc : 0;
 	}
-	cJSON *h = cJSON_CreateObject();
-	cJSON_AddStringToObject(h, "type", "media");
-	return rv_session_send(l->sess, h, p, n);
+	/* Framed on the connection: the fixed media head of rv-protocol(7)
+	 * ("Packets"), the packet as the body; no JSON, nothing allocated. */
+	uint8_t head[RV_FRAME_MEDIA_HEAD];
+	rv_frame_media_head(head, n);
+	uv_buf_t b[2] = { uv_buf_init((char *)head, sizeof head), uv_buf_init((char *)p, (unsigned)n) };
+	return rv_session_writev(l->sess, b, 2);
 }
 
 /* Over UDP: runs of equal packets as one GSO send each, all in one

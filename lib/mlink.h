@@ -2,7 +2,9 @@
  * the UDP address registered by a STUN Binding signed with the credentials
  * the server gave on the session ("udp": {port, user, pass}); or, with
  * --tcp or when no Binding answer comes within 2 s, media frames on the
- * session's TCP connection. The choice is made once and reported. */
+ * session's TCP connection: the fixed head of rv_frame_media_head and the
+ * packet, no JSON and no allocation per packet. The choice is made once
+ * and reported. */
 #ifndef RV_MLINK_H
 #define RV_MLINK_H
 

@@ -37,6 +37,7 @@ struct rv_session {
 	unsigned attempt;
 	int up, closing, final_err;
 	size_t server_queue;          /* the welcome's max_queue, or 0 */
+	cJSON *media_hdr;             /* {"type":"media"}, given with every media frame */
 	char why[256];
 	int handles;                  /* open libuv handles, for the final free */
 };
@@ -50,6 +51,7 @@ static void maybe_free(struct rv_session *s)
 {
 	if (s->closing && s->handles == 0 && !s->st) {
 		rv_buf_free(&s->in);
+		cJSON_Delete(s->media_hdr);
 		free(s);
 	}
 }
@@ -144,6 +146,11 @@ static void handle_frame(struct rv_session *s, const struct rv_frame_view *v)
 {
 	const char *type;
 	int err;
+	if (rv_frame_is_media(v)) {	/* one per packet: no JSON */
+		if (s->on_frame)
+			s->on_frame(s, "media", s->media_hdr, v->body, v->body_len, s->ud);
+		return;
+	}
 	cJSON *h = rv_frame_header(v, &type, &err);
 	if (!h) {
 		snprintf(s->why, sizeof s->why, "the server sent a malformed frame");
@@ -316,8 +323,15 @@ int rv_session_new(struct rv_session **out, uv_loop_t *loop, const struct rv_ses
 	s->on_frame = on_frame;
 	s->ud = ud;
 	s->tail = &s->head;
+	s->media_hdr = cJSON_CreateObject();
+	if (!s->media_hdr || !cJSON_AddStringToObject(s->media_hdr, "type", "media")) {
+		cJSON_Delete(s->media_hdr);
+		free(s);
+		return -ENOMEM;
+	}
 	int rc = rv_io_init(&s->io, loop);
 	if (rc < 0) {
+		cJSON_Delete(s->media_hdr);
 		free(s);
 		return rc;
 	}
@@ -385,6 +399,13 @@ int rv_session_send(struct rv_session *s, cJSON *hdr, const void *body, size_t l
 	}
 	rv_buf_free(&head);
 	return rc;
+}
+
+int rv_session_writev(struct rv_session *s, const uv_buf_t *b, unsigned n)
+{
+	if (!s->up || !s->st)
+		return RV_ECLOSED;
+	return rv_stream_writev(s->st, b, n);
 }
 
 size_t rv_session_queued(const struct rv_session *s)

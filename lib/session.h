@@ -42,7 +42,8 @@ enum rv_session_state { RV_SESSION_UP, RV_SESSION_DOWN };
 typedef void (*rv_session_state_fn)(struct rv_session *s, enum rv_session_state st,
 				    int err, const char *why, void *ud);
 /* A frame that is not a reply: a message, an event, a bye. HDR and BODY are
- * valid during the call only. */
+ * valid during the call only. A media frame (TYPE "media") is recognised
+ * without parsing JSON; its HDR is one object the session keeps. */
 typedef void (*rv_session_frame_fn)(struct rv_session *s, const char *type, cJSON *hdr,
 				    const uint8_t *body, size_t len, void *ud);
 /* The reply to a request: ERR 0 and the ok frame, or a negative code with
@@ -62,6 +63,10 @@ int rv_session_request(struct rv_session *s, cJSON *hdr, const void *body, size_
  * reply: for bulk data. RV_ECLOSED while the session is not up; RV_ETOOBIG
  * when the connection's output queue is full. */
 int rv_session_send(struct rv_session *s, cJSON *hdr, const void *body, size_t len);
+/* rv_session_writev - send the N buffers of B now, which together are whole
+ * frames the caller built (e.g. rv_frame_media_head and its packet): no
+ * JSON and no allocation here. Return values as for rv_session_send. */
+int rv_session_writev(struct rv_session *s, const uv_buf_t *b, unsigned n);
 /* rv_session_queued - bytes waiting in the connection's output queue. */
 size_t rv_session_queued(const struct rv_session *s);
 /* rv_session_server_queue - the server's cap on what it queues for one
