@@ -1,5 +1,5 @@
 /* xfer.h - what rvsend and rvrecv share about transfers: the message kinds,
- * safe file names, SHA-256 in hex and a progress bar. No I/O but stderr. */
+ * safe file names, SHA-256 in hex. No I/O (the progress bar is progress.h). */
 #ifndef RV_XFER_H
 #define RV_XFER_H
 
@@ -19,16 +19,5 @@ void rv_safe_name(const char *name, char *out, size_t outlen);
 void rv_numbered_name(const char *name, unsigned n, char *out, size_t outlen);
 /* rv_hex - LEN bytes as lowercase hex into OUT (2 * LEN + 1 bytes). */
 void rv_hex(const uint8_t *p, size_t len, char *out);
-
-/* A progress bar on stderr, drawn only when stderr is a terminal. */
-struct rv_progress {
-	int on;
-	const char *label;
-	uint64_t total;             /* 0: unknown */
-	uint64_t start_ms, last_ms;
-};
-void rv_progress_init(struct rv_progress *p, const char *label, uint64_t total, int force);
-/* rv_progress_update - redraw at most 5 times a second (always when DONE). */
-void rv_progress_update(struct rv_progress *p, uint64_t bytes, int done);
 
 #endif

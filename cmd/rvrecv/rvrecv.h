@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include "cli.h"
+#include "progress.h"
 #include "session.h"
 #include "xfer.h"
 

@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "input.h"
+#include "progress.h"
 #include "session.h"
 #include "xfer.h"
 
