@@ -1,11 +1,11 @@
 /* http.c - HTTP on the RV port: health, metrics, stats, WebSocket at /rv. */
-#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "err.h"
 #include "frame.h"
 #include "log.h"
+#include "metrics.h"
 #include "server.h"
 
 /* Answer C's request and close it once the answer is out: STATUS, extra
@@ -37,85 +37,101 @@ static void respond_text(struct conn *c, int status, const char *text)
 	respond(c, status, "text/plain", text, strlen(text));
 }
 
+/* ---- /metrics and /stats: one table ---- */
+
+static double nconns(const void *ctx) { return (double)((const struct server *)ctx)->nconns; }
+static double nclients(const void *ctx) { return (double)((const struct server *)ctx)->router.clients.count; }
+static double ngroups(const void *ctx) { return (double)((const struct server *)ctx)->router.groups.count; }
+static double ncongested(const void *ctx) { return (double)((const struct server *)ctx)->congested.n; }
+static double port(const void *ctx) { return ((const struct server *)ctx)->bound_port; }
+static double udp_port(const void *ctx) { return ((const struct server *)ctx)->bound_udp_port; }
+
+static double uptime(const void *ctx)
+{
+	return (double)((uint64_t)wall_ms() - ((const struct server *)ctx)->started_ms) / 1000.0;
+}
+
+#define C(key, name, help, member) RV_METRIC_AT(key, "rvserver_" name, help, struct server, member)
+#define G(key, name, help, get) RV_METRIC_FN(key, "rvserver_" name, help, get)
+/* The server's numbers, media's apart (media.c): each is in /stats under
+ * its key and in /metrics under its name, and tests/cli/rvserver.bats checks
+ * that the two lists match. */
+static const struct rv_metric table[] = {
+	G("connections", "connections", "Open connections.", nconns),
+	G("clients", "clients", "Known client ids.", nclients),
+	G("groups", "groups", "Groups with members.", ngroups),
+	C("connections_total", "connections_total", "Connections accepted.", n.conns_total),
+	C("frames_in", "frames_in_total", "Frames received.", n.frames_in),
+	C("frames_out", "frames_out_total", "Frames queued to clients.", n.frames_out),
+	C("bytes_in", "bytes_in_total", "Bytes received.", n.bytes_in),
+	C("bytes_out", "bytes_out_total", "Bytes queued to clients.", n.bytes_out),
+	C("messages", "messages_total", "Messages received from senders.", n.msgs_in),
+	C("deliveries", "deliveries_total", "Messages delivered to receivers.", n.deliveries),
+	C("slow_consumer_drops", "slow_consumer_drops_total", "Connections dropped for a full output queue.",
+	  n.slow_drops),
+	C("sender_pauses", "sender_pauses_total", "Times a sender was held back for a congested receiver.",
+	  n.pauses),
+	G("congested_receivers", "congested_receivers", "Receivers past half their output cap.", ncongested),
+	C("bad_input", "bad_input_total", "Connections closed for bad input or timeouts.", n.bad_input),
+	C("auth_failures", "auth_failures_total", "Hellos refused for a bad token.", n.auth_failures),
+	C("replaced", "replaced_total", "Receiving connections replaced by a new login.", n.replaced),
+	C("refused", "refused_total", "Connections refused at --max-clients.", n.refused_full),
+	C("http_requests", "http_requests_total", "HTTP requests served.", n.http_requests),
+	G("uptime_s", "uptime_seconds", "Seconds since the server started.", uptime),
+	G("port", "port", "The TCP port the server is bound to.", port),
+	G("udp_port", "udp_port", "The UDP port the server is bound to.", udp_port),
+};
+#undef C
+#undef G
+
 static void metrics(struct conn *c)
 {
 	struct server *srv = c->srv;
 	struct rv_buf b;
 	rv_buf_init(&b, 1 << 20);
-#define M(name, kind, help, val) \
-	rv_buf_printf(&b, "# HELP rvserver_" name " " help "\n# TYPE rvserver_" name " " kind "\n" \
-		      "rvserver_" name " %" PRIu64 "\n", (uint64_t)(val))
-	M("connections", "gauge", "Open connections.", srv->nconns);
-	M("clients", "gauge", "Known client ids.", srv->router.clients.count);
-	M("groups", "gauge", "Groups with members.", srv->router.groups.count);
-	M("connections_total", "counter", "Connections accepted.", srv->n.conns_total);
-	M("frames_in_total", "counter", "Frames received.", srv->n.frames_in);
-	M("frames_out_total", "counter", "Frames queued to clients.", srv->n.frames_out);
-	M("bytes_in_total", "counter", "Bytes received.", srv->n.bytes_in);
-	M("bytes_out_total", "counter", "Bytes queued to clients.", srv->n.bytes_out);
-	M("messages_total", "counter", "Messages received from senders.", srv->n.msgs_in);
-	M("deliveries_total", "counter", "Messages delivered to receivers.", srv->n.deliveries);
-	M("slow_consumer_drops_total", "counter", "Connections dropped for a full output queue.", srv->n.slow_drops);
-	M("sender_pauses_total", "counter", "Times a sender was held back for a congested receiver.", srv->n.pauses);
-	M("congested_receivers", "gauge", "Receivers past half their output cap.", srv->congested.n);
-	M("bad_input_total", "counter", "Connections closed for bad input or timeouts.", srv->n.bad_input);
-	M("auth_failures_total", "counter", "Hellos refused for a bad token.", srv->n.auth_failures);
-	M("replaced_total", "counter", "Receiving connections replaced by a new login.", srv->n.replaced);
-	M("refused_total", "counter", "Connections refused at --max-clients.", srv->n.refused_full);
-	M("http_requests_total", "counter", "HTTP requests served.", srv->n.http_requests);
-	const struct media *m = &srv->media;
-	M("media_streams", "gauge", "Media streams being relayed.", m->nstreams);
-	M("media_streams_total", "counter", "Media streams started.", m->n.streams_total);
-	M("media_packets_in_total", "counter", "RTP and RTCP packets received from clients.", m->n.packets_in);
-	M("media_bytes_in_total", "counter", "Media bytes received.", m->n.bytes_in);
-	M("media_packets_out_total", "counter", "Media packets relayed to clients.", m->n.packets_out);
-	M("media_bytes_out_total", "counter", "Media bytes relayed.", m->n.bytes_out);
-	M("media_drops_total", "counter", "Media packets dropped for a slow or unreachable receiver.", m->n.drops);
-	M("media_feedback_total", "counter", "RTCP feedback packets routed back to senders.", m->n.feedback);
-	M("media_keyframe_requests_total", "counter", "Keyframes asked of senders for new receivers.", m->n.keyframe_requests);
-	M("media_lost", "gauge", "RTP packets of live streams that never reached the server.", media_lost(srv));
-	M("media_unknown_total", "counter", "Media packets from no registered address or stream.", m->n.unknown);
-	M("media_udp_bursts_total", "counter", "UDP reads that carried a burst of datagrams (GRO).", m->n.udp_bursts);
-#undef M
-	respond(c, 200, "text/plain; version=0.0.4", (const char *)rv_buf_head(&b), rv_buf_size(&b));
+	if (rv_metrics_prom(&b, table, sizeof table / sizeof table[0], srv) < 0 || media_metrics(srv, &b) < 0)
+		respond_text(c, 500, "out of memory\n");
+	else
+		respond(c, 200, "text/plain; version=0.0.4", (const char *)rv_buf_head(&b), rv_buf_size(&b));
 	rv_buf_free(&b);
+}
+
+/* The /stats object, or NULL (no memory). */
+static cJSON *stats_obj(struct server *srv)
+{
+	cJSON *o = cJSON_CreateObject();
+	if (!cJSON_AddStringToObject(o, "server", "rvserver/" RV_VERSION) ||
+	    rv_metrics_json(o, table, sizeof table / sizeof table[0], srv) < 0 ||
+	    !cJSON_AddBoolToObject(o, "auth", srv->secret_len > 0) ||
+	    !cJSON_AddBoolToObject(o, "tls", srv->tls != NULL)) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	cJSON *m = media_stats(srv);
+	if (!m || !cJSON_AddItemToObject(o, "media", m)) {
+		cJSON_Delete(m);
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
 }
 
 static void stats(struct conn *c)
 {
-	struct server *srv = c->srv;
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "server", "rvserver/" RV_VERSION);
-	cJSON_AddNumberToObject(o, "uptime_s", (double)((uint64_t)wall_ms() - srv->started_ms) / 1000.0);
-	cJSON_AddNumberToObject(o, "connections", (double)srv->nconns);
-	cJSON_AddNumberToObject(o, "clients", (double)srv->router.clients.count);
-	cJSON_AddNumberToObject(o, "groups", (double)srv->router.groups.count);
-	cJSON_AddNumberToObject(o, "connections_total", (double)srv->n.conns_total);
-	cJSON_AddNumberToObject(o, "frames_in", (double)srv->n.frames_in);
-	cJSON_AddNumberToObject(o, "frames_out", (double)srv->n.frames_out);
-	cJSON_AddNumberToObject(o, "bytes_in", (double)srv->n.bytes_in);
-	cJSON_AddNumberToObject(o, "bytes_out", (double)srv->n.bytes_out);
-	cJSON_AddNumberToObject(o, "messages", (double)srv->n.msgs_in);
-	cJSON_AddNumberToObject(o, "deliveries", (double)srv->n.deliveries);
-	cJSON_AddNumberToObject(o, "slow_consumer_drops", (double)srv->n.slow_drops);
-	cJSON_AddNumberToObject(o, "sender_pauses", (double)srv->n.pauses);
-	cJSON_AddNumberToObject(o, "congested_receivers", (double)srv->congested.n);
-	cJSON_AddNumberToObject(o, "bad_input", (double)srv->n.bad_input);
-	cJSON_AddNumberToObject(o, "auth_failures", (double)srv->n.auth_failures);
-	cJSON_AddNumberToObject(o, "replaced", (double)srv->n.replaced);
-	cJSON_AddNumberToObject(o, "refused", (double)srv->n.refused_full);
-	cJSON_AddNumberToObject(o, "port", srv->bound_port);
-	cJSON_AddNumberToObject(o, "udp_port", srv->bound_udp_port);
-	cJSON_AddBoolToObject(o, "auth", srv->secret_len > 0);
-	cJSON_AddBoolToObject(o, "tls", srv->tls != NULL);
-	cJSON_AddItemToObject(o, "media", media_stats(srv));
-	char *s = cJSON_PrintUnformatted(o);
+	cJSON *o = stats_obj(c->srv);
+	char *s = o ? cJSON_PrintUnformatted(o) : NULL, *line = NULL;
 	cJSON_Delete(o);
-	size_t n = strlen(s);
-	s = realloc(s, n + 2);
-	s[n] = '\n';
-	respond(c, 200, "application/json", s, n + 1);
+	size_t n = s ? strlen(s) : 0;
+	if (s && (line = realloc(s, n + 2)))	/* one line: the object and a newline */
+		s = NULL;
 	free(s);
+	if (!line) {
+		respond_text(c, 500, "out of memory\n");
+		return;
+	}
+	line[n] = '\n';
+	respond(c, 200, "application/json", line, n + 1);
+	free(line);
 }
 
 static void on_ws_message(void *ud, int opcode, const uint8_t *data, size_t len)

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "map.h"
 #include "media.h"
+#include "metrics.h"
 #include "rtp.h"
 #include "server.h"
 #include "stun.h"
@@ -785,26 +786,48 @@ uint64_t media_lost(struct server *srv)
 	return lost;
 }
 
-cJSON *media_stats(struct server *srv)
+static double nstreams(const void *ctx) { return (double)((const struct server *)ctx)->media.nstreams; }
+static double lost(const void *ctx) { return (double)media_lost((struct server *)ctx); }
+
+#define C(key, name, help, member) \
+	RV_METRIC_AT("media." key, "rvserver_media_" name, help, struct server, media.n.member)
+#define G(key, name, help, get) RV_METRIC_FN("media." key, "rvserver_media_" name, help, get)
+/* The relay's numbers: in /stats under "media", in /metrics as
+ * rvserver_media_*. "streams" is the list of streams in /stats. */
+static const struct rv_metric table[] = {
+	{ "media.streams", "rvserver_media_streams", RV_METRIC_GAUGE, "Media streams being relayed.", 0, nstreams,
+	  RV_METRIC_LIST },
+	C("streams_total", "streams_total", "Media streams started.", streams_total),
+	C("packets_in", "packets_in_total", "RTP and RTCP packets received from clients.", packets_in),
+	C("bytes_in", "bytes_in_total", "Media bytes received.", bytes_in),
+	C("packets_out", "packets_out_total", "Media packets relayed to clients.", packets_out),
+	C("bytes_out", "bytes_out_total", "Media bytes relayed.", bytes_out),
+	C("drops", "drops_total", "Media packets dropped for a slow or unreachable receiver.", drops),
+	C("test_drops", "test_drops_total", "Media packets dropped on purpose (--drop-rate).", test_drops),
+	C("rtcp_in", "rtcp_in_total", "RTCP packets received from clients.", rtcp_in),
+	C("feedback", "feedback_total", "RTCP feedback packets routed back to senders.", feedback),
+	C("keyframe_requests", "keyframe_requests_total", "Keyframes asked of senders for new receivers.",
+	  keyframe_requests),
+	C("udp_bindings", "udp_bindings_total", "STUN Bindings answered on the UDP port.", bindings),
+	C("bad_bindings", "bad_bindings_total", "STUN Bindings refused for an unknown user or a wrong password.",
+	  bad_bindings),
+	C("unknown", "unknown_total", "Media packets from no registered address or stream.", unknown),
+	C("udp_bursts", "udp_bursts_total", "UDP reads that carried a burst of datagrams (GRO).", udp_bursts),
+	G("lost", "lost", "RTP packets of live streams that never reached the server.", lost),
+};
+#undef C
+#undef G
+
+int media_metrics(struct server *srv, struct rv_buf *out)
 {
-	struct media *m = M(srv);
-	cJSON *o = cJSON_CreateObject(), *a = cJSON_CreateArray();
-	cJSON_AddNumberToObject(o, "streams_total", (double)m->n.streams_total);
-	cJSON_AddNumberToObject(o, "packets_in", (double)m->n.packets_in);
-	cJSON_AddNumberToObject(o, "bytes_in", (double)m->n.bytes_in);
-	cJSON_AddNumberToObject(o, "packets_out", (double)m->n.packets_out);
-	cJSON_AddNumberToObject(o, "bytes_out", (double)m->n.bytes_out);
-	cJSON_AddNumberToObject(o, "drops", (double)m->n.drops);
-	cJSON_AddNumberToObject(o, "test_drops", (double)m->n.test_drops);
-	cJSON_AddNumberToObject(o, "rtcp_in", (double)m->n.rtcp_in);
-	cJSON_AddNumberToObject(o, "feedback", (double)m->n.feedback);
-	cJSON_AddNumberToObject(o, "keyframe_requests", (double)m->n.keyframe_requests);
-	cJSON_AddNumberToObject(o, "udp_bindings", (double)m->n.bindings);
-	cJSON_AddNumberToObject(o, "bad_bindings", (double)m->n.bad_bindings);
-	cJSON_AddNumberToObject(o, "unknown", (double)m->n.unknown);
-	cJSON_AddNumberToObject(o, "udp_bursts", (double)m->n.udp_bursts);
-	cJSON_AddNumberToObject(o, "lost", (double)media_lost(srv));
-	for (struct mstream *st = m->streams; st; st = st->next) {
+	return rv_metrics_prom(out, table, sizeof table / sizeof table[0], srv);
+}
+
+/* One object per live stream, or NULL (no memory). */
+static cJSON *streams_json(struct media *m)
+{
+	cJSON *a = cJSON_CreateArray();
+	for (struct mstream *st = m->streams; st && a; st = st->next) {
 		cJSON *s = cJSON_CreateObject();
 		cJSON_AddNumberToObject(s, "id", st->id);
 		cJSON_AddStringToObject(s, "from", cJSON_GetObjectItemCaseSensitive(st->announce, "from")->valuestring);
@@ -818,8 +841,27 @@ cJSON *media_stats(struct server *srv)
 		cJSON_AddNumberToObject(s, "bytes", (double)st->bytes);
 		cJSON_AddNumberToObject(s, "drops", (double)st->drops);
 		cJSON_AddNumberToObject(s, "lost", (double)stream_lost(st));
-		cJSON_AddItemToArray(a, s);
+		if (!cJSON_AddItemToArray(a, s)) {
+			cJSON_Delete(s);
+			cJSON_Delete(a);
+			a = NULL;
+		}
 	}
-	cJSON_AddItemToObject(o, "streams", a);
+	return a;
+}
+
+cJSON *media_stats(struct server *srv)
+{
+	cJSON *root = cJSON_CreateObject(), *o = NULL, *a;
+	if (rv_metrics_json(root, table, sizeof table / sizeof table[0], srv) == 0 &&
+	    (a = streams_json(M(srv)))) {
+		o = cJSON_DetachItemFromObjectCaseSensitive(root, "media");
+		if (!cJSON_AddItemToObject(o, "streams", a)) {
+			cJSON_Delete(a);
+			cJSON_Delete(o);
+			o = NULL;
+		}
+	}
+	cJSON_Delete(root);
 	return o;
 }

@@ -18,6 +18,7 @@
 
 #include <cJSON.h>
 
+struct rv_buf;
 struct server;
 struct conn;
 struct mstream;
@@ -58,8 +59,11 @@ void media_tcp(struct conn *c, const uint8_t *p, size_t n);
 void media_conn_closed(struct conn *c);
 /* Membership, allowed senders or contacts may have changed. */
 static inline void media_changed(struct media *m) { m->gen++; }
-/* For /stats and /metrics: everything; packets lost on the way in (live streams). */
+/* /stats' "media" object (NULL: no memory) and the lines of /metrics
+ * (0, or rv_buf_append's error), from one table in media.c; packets lost on
+ * the way in (live streams). */
 cJSON *media_stats(struct server *srv);
+int media_metrics(struct server *srv, struct rv_buf *out);
 uint64_t media_lost(struct server *srv);
 
 #endif
