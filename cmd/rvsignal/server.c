@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "err.h"
 #include "log.h"
+#include "metrics.h"
 #include "portfile.h"
 #include "signal.h"
 #include "token.h"
@@ -142,46 +143,73 @@ static void respond_text(struct conn *c, int status, const char *text)
 	respond(c, status, "text/plain", text, strlen(text));
 }
 
+/* ---- /metrics and /stats: one table ---- */
+
+static double nconns(const void *ctx) { return (double)((const struct sig *)ctx)->nconns; }
+static double npeers(const void *ctx) { return (double)((const struct sig *)ctx)->peers.count; }
+static double nrooms(const void *ctx) { return (double)((const struct sig *)ctx)->rooms.count; }
+static double nkept(const void *ctx) { return (double)((const struct sig *)ctx)->nkept; }
+static double port(const void *ctx) { return ((const struct sig *)ctx)->bound_port; }
+static double broker_port(const void *ctx) { return ((const struct sig *)ctx)->bound_broker; }
+
+#define C(key, help) RV_METRIC_AT(#key, "rvsignal_" #key "_total", help, struct sig, n.key)
+#define G(key, help, get) RV_METRIC_FN(#key, "rvsignal_" #key, help, get)
+/* Each number is in /stats under its key and in /metrics as rvsignal_KEY
+ * (counters: rvsignal_KEY_total); tests/cli/rvsignal.bats checks that the two
+ * lists match. */
+static const struct rv_metric table[] = {
+	G(connections, "Open connections.", nconns),
+	G(peers, "Peers, detached ones included.", npeers),
+	G(rooms, "Rooms with members.", nrooms),
+	G(resumable, "Detached sessions kept for a resume.", nkept),
+	C(connects, "Peers connected."),
+	C(joins, "Room joins."),
+	C(messages, "Messages received from peers."),
+	C(delivered, "Messages delivered to peers."),
+	C(errors, "Errors sent to peers, and bad input."),
+	C(rate_limited, "Messages refused past --rate."),
+	C(slow_drops, "Peers dropped for a full output queue."),
+	C(resumes, "Sessions taken back with a resume token."),
+	C(denied, "Joins refused for a token or by the --on-join hook."),
+	G(port, "The HTTP and WebSocket port the server is bound to.", port),
+	G(broker_port, "The raw-TCP port the server is bound to.", broker_port),
+};
+#undef C
+#undef G
+
+/* The /stats object, or NULL (no memory). */
 static cJSON *stats_obj(struct sig *g)
 {
 	cJSON *o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "server", "rvsignal/" RV_VERSION);
-	cJSON_AddNumberToObject(o, "connections", (double)g->nconns);
-	cJSON_AddNumberToObject(o, "peers", (double)g->peers.count);
-	cJSON_AddNumberToObject(o, "rooms", (double)g->rooms.count);
-	cJSON_AddNumberToObject(o, "resumable", (double)g->nkept);
-	cJSON_AddNumberToObject(o, "connects", (double)g->n.connects);
-	cJSON_AddNumberToObject(o, "joins", (double)g->n.joins);
-	cJSON_AddNumberToObject(o, "messages", (double)g->n.messages);
-	cJSON_AddNumberToObject(o, "delivered", (double)g->n.delivered);
-	cJSON_AddNumberToObject(o, "errors", (double)g->n.errors);
-	cJSON_AddNumberToObject(o, "rate_limited", (double)g->n.rate_limited);
-	cJSON_AddNumberToObject(o, "slow_drops", (double)g->n.slow_drops);
-	cJSON_AddNumberToObject(o, "resumes", (double)g->n.resumes);
-	cJSON_AddNumberToObject(o, "denied", (double)g->n.denied);
-	cJSON_AddNumberToObject(o, "port", g->bound_port);
-	cJSON_AddNumberToObject(o, "broker_port", g->bound_broker);
+	if (!cJSON_AddStringToObject(o, "server", "rvsignal/" RV_VERSION) ||
+	    rv_metrics_json(o, table, sizeof table / sizeof table[0], g) < 0) {
+		cJSON_Delete(o);
+		return NULL;
+	}
 	return o;
 }
 
 static void metrics(struct conn *c)
 {
-	struct sig *g = c->sig;
 	struct rv_buf b;
 	rv_buf_init(&b, 1 << 16);
-	cJSON *o = stats_obj(g), *it;
-	cJSON_ArrayForEach(it, o) {
-		if (!cJSON_IsNumber(it) || !strcmp(it->string, "port") || !strcmp(it->string, "broker_port"))
-			continue;
-		int gauge = !strcmp(it->string, "connections") || !strcmp(it->string, "peers") ||
-			    !strcmp(it->string, "rooms") || !strcmp(it->string, "resumable");
-		rv_buf_printf(&b, "# TYPE rvsignal_%s%s %s\nrvsignal_%s%s %.0f\n", it->string,
-			      gauge ? "" : "_total", gauge ? "gauge" : "counter", it->string,
-			      gauge ? "" : "_total", it->valuedouble);
-	}
-	cJSON_Delete(o);
-	respond(c, 200, "text/plain; version=0.0.4", rv_buf_head(&b), rv_buf_size(&b));
+	if (rv_metrics_prom(&b, table, sizeof table / sizeof table[0], c->sig) < 0)
+		respond_text(c, 500, "out of memory\n");
+	else
+		respond(c, 200, "text/plain; version=0.0.4", rv_buf_head(&b), rv_buf_size(&b));
 	rv_buf_free(&b);
+}
+
+static void stats(struct conn *c)
+{
+	cJSON *o = stats_obj(c->sig);
+	char *s = o ? cJSON_PrintUnformatted(o) : NULL;
+	cJSON_Delete(o);
+	if (s)
+		respond(c, 200, "application/json", s, strlen(s));
+	else
+		respond_text(c, 500, "out of memory\n");
+	free(s);
 }
 
 static const struct web_file *web_find(const char *path)
@@ -295,14 +323,7 @@ static void http_input(struct conn *c, const uint8_t *data, size_t len)
 	} else if (!strcmp(path, "/metrics")) {
 		metrics(c);
 	} else if (!strcmp(path, "/stats")) {
-		cJSON *o = stats_obj(c->sig);
-		char *s = cJSON_PrintUnformatted(o);
-		cJSON_Delete(o);
-		if (s)
-			respond(c, 200, "application/json", s, strlen(s));
-		else
-			respond_text(c, 500, "out of memory\n");
-		free(s);
+		stats(c);
 	} else if ((f = web_find(path))) {
 		respond(c, 200, f->type, f->data, f->len);
 	} else {
