@@ -4,12 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/time.h>
 
 #include "cli.h"
 #include "err.h"
 #include "frame.h"
+#include "listen.h"
 #include "log.h"
 #include "portfile.h"
 #include "server.h"
@@ -429,12 +429,9 @@ static void server_finish(struct server *srv)
 	srv->finished = 1;
 	uv_close((uv_handle_t *)&srv->sweep, NULL);
 	uv_close((uv_handle_t *)&srv->stop_timer, NULL);
-	uv_close((uv_handle_t *)&srv->sigint, NULL);
-	uv_close((uv_handle_t *)&srv->sigterm, NULL);
 	/* The process ends in a moment: a signal repeated now (timeout(1)
 	 * sends one to the child and again to its group) must not kill it. */
-	signal(SIGINT, SIG_IGN);
-	signal(SIGTERM, SIG_IGN);
+	rv_stop_signals_close(&srv->signals, NULL);
 	flow_close(srv);
 	rv_io_close(&srv->io);
 }
@@ -474,26 +471,6 @@ void server_stop(struct server *srv, const char *why)
 	uv_timer_start(&srv->stop_timer, on_stop_timer, 1000, 0);
 }
 
-static void raise_nofile(void)
-{
-	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-}
-
-static int bound_port(uv_tcp_t *h)
-{
-	struct sockaddr_storage ss;
-	int len = sizeof ss;
-	int rc = uv_tcp_getsockname(h, (struct sockaddr *)&ss, &len);
-	if (rc < 0)
-		return rc;
-	return ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
-					: ntohs(((struct sockaddr_in *)&ss)->sin_port);
-}
-
 int server_start(struct server *srv, uv_loop_t *loop, const struct server_conf *conf)
 {
 	struct sockaddr_storage ss;
@@ -512,7 +489,7 @@ int server_start(struct server *srv, uv_loop_t *loop, const struct server_conf *
 	rv_router_init(&srv->router, &conf->router, proto_event, srv);
 	if ((rc = media_init(srv)) < 0)
 		return rc;
-	raise_nofile();
+	rv_server_process_init();
 
 	if (conf->auth_secret_file) {
 		rc = rv_secret_read(conf->auth_secret_file, srv->secret, sizeof srv->secret, &srv->secret_len);
@@ -535,25 +512,18 @@ int server_start(struct server *srv, uv_loop_t *loop, const struct server_conf *
 	}
 	if ((rc = rv_io_init(&srv->io, loop)) < 0)
 		return rc;
-	if (uv_ip4_addr(conf->listen, conf->port, (struct sockaddr_in *)&ss) < 0 &&
-	    uv_ip6_addr(conf->listen, conf->port, (struct sockaddr_in6 *)&ss) < 0) {
+	rc = rv_listen_tcp(loop, &srv->tcp, srv, conf->listen, conf->port, on_connection, &srv->bound_port);
+	if (rc == -EINVAL) {
 		rv_error("cannot listen on '%s': not an IP address", conf->listen);
-		return -EINVAL;
+		return rc;
 	}
-	uv_tcp_init(loop, &srv->tcp);
-	srv->tcp.data = srv;
-	if ((rc = uv_tcp_bind(&srv->tcp, (struct sockaddr *)&ss, 0)) < 0 ||
-	    (rc = uv_listen((uv_stream_t *)&srv->tcp, 1024, on_connection)) < 0) {
+	if (rc < 0) {
 		rv_error("cannot listen on %s port %d: %s", conf->listen, conf->port, uv_strerror(rc));
 		return rc;
 	}
-	srv->bound_port = bound_port(&srv->tcp);
 
 	int udp_port = conf->udp_port < 0 ? srv->bound_port : conf->udp_port;
-	if (ss.ss_family == AF_INET6)
-		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)udp_port);
-	else
-		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)udp_port);
+	rv_listen_addr(conf->listen, udp_port, &ss);
 	if ((rc = udp_start(srv, (struct sockaddr *)&ss, &srv->bound_udp_port)) < 0) {
 		rv_error("cannot bind UDP %s port %d: %s", conf->listen, udp_port, uv_strerror(rc));
 		return rc;
@@ -565,14 +535,7 @@ int server_start(struct server *srv, uv_loop_t *loop, const struct server_conf *
 	flow_init(srv);
 	uv_timer_init(loop, &srv->stop_timer);
 	srv->stop_timer.data = srv;
-	/* A peer that resets while we write to it is an EPIPE for that stream
-	 * only, never a signal that ends the server. */
-	signal(SIGPIPE, SIG_IGN);
-	uv_signal_init(loop, &srv->sigint);
-	uv_signal_init(loop, &srv->sigterm);
-	srv->sigint.data = srv->sigterm.data = srv;
-	uv_signal_start(&srv->sigint, on_signal, SIGINT);
-	uv_signal_start(&srv->sigterm, on_signal, SIGTERM);
+	rv_stop_signals_start(&srv->signals, loop, srv, on_signal);
 
 	if (conf->port_file &&
 	    (rc = rv_port_file_write(conf->port_file, (int[]){ srv->bound_port, srv->bound_udp_port }, 2)) < 0) {

@@ -9,6 +9,7 @@
 
 #include "buf.h"
 #include "http.h"
+#include "listen.h"
 #include "map.h"
 #include "media.h"
 #include "router.h"
@@ -95,7 +96,7 @@ struct server {
 	int udp_fd;
 	struct udp_rx *udprx;
 	uv_timer_t sweep;
-	uv_signal_t sigint, sigterm;
+	struct rv_stop_signals signals;  /* SIGINT, SIGTERM: stop */
 	uv_timer_t stop_timer;
 	uv_prepare_t flow;            /* before each poll: congestion and pauses */
 	struct conn_list congested;   /* receivers past half their queue cap */
