@@ -6,11 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 
 #include "cli.h"
 #include "err.h"
+#include "listen.h"
 #include "log.h"
 #include "metrics.h"
 #include "portfile.h"
@@ -516,12 +516,9 @@ static void sig_finish(struct sig *g)
 		return;
 	g->finished = 1;
 	uv_close((uv_handle_t *)&g->sweep, NULL);
-	uv_close((uv_handle_t *)&g->sigint, NULL);
-	uv_close((uv_handle_t *)&g->sigterm, NULL);
 	/* The process ends in a moment: a signal repeated now (timeout(1)
 	 * sends one to the child and again to its group) must not kill it. */
-	signal(SIGINT, SIG_IGN);
-	signal(SIGTERM, SIG_IGN);
+	rv_stop_signals_close(&g->signals, NULL);
 	rv_io_close(&g->io);
 }
 
@@ -548,26 +545,12 @@ static void on_signal(uv_signal_t *h, int signum)
 
 static int listen_on(struct sig *g, uv_tcp_t *h, int port, uv_connection_cb cb, int *bound)
 {
-	struct sockaddr_storage ss;
-	if (uv_ip4_addr(g->conf.listen, port, (struct sockaddr_in *)&ss) < 0 &&
-	    uv_ip6_addr(g->conf.listen, port, (struct sockaddr_in6 *)&ss) < 0) {
+	int rc = rv_listen_tcp(g->loop, h, g, g->conf.listen, port, cb, bound);
+	if (rc == -EINVAL)
 		rv_error("cannot listen on '%s': not an IP address", g->conf.listen);
-		return -EINVAL;
-	}
-	uv_tcp_init(g->loop, h);
-	h->data = g;
-	int rc = uv_tcp_bind(h, (struct sockaddr *)&ss, 0);
-	if (rc == 0)
-		rc = uv_listen((uv_stream_t *)h, 1024, cb);
-	if (rc < 0) {
+	else if (rc < 0)
 		rv_error("cannot listen on %s port %d: %s", g->conf.listen, port, uv_strerror(rc));
-		return rc;
-	}
-	int len = sizeof ss;
-	uv_tcp_getsockname(h, (struct sockaddr *)&ss, &len);
-	*bound = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-						: ((struct sockaddr_in *)&ss)->sin_port);
-	return 0;
+	return rc;
 }
 
 int sig_start(struct sig *g, uv_loop_t *loop, const struct sig_conf *conf)
@@ -577,11 +560,10 @@ int sig_start(struct sig *g, uv_loop_t *loop, const struct sig_conf *conf)
 	memset(g, 0, sizeof *g);
 	g->conf = *conf;
 	g->loop = loop;
-	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
+	/* many connections; an EPIPE (a peer that resets while we write, or an
+	 * --on-join hook that exits without reading its stdin) costs that
+	 * stream only */
+	rv_server_process_init();
 	if (conf->turn_secret_file &&
 	    (rc = rv_secret_read(conf->turn_secret_file, g->turn_secret, sizeof g->turn_secret, &g->turn_secret_len)) < 0) {
 		rv_error("cannot read --turn-secret-file %s: %s", conf->turn_secret_file, rv_strerror(rc));
@@ -612,14 +594,7 @@ int sig_start(struct sig *g, uv_loop_t *loop, const struct sig_conf *conf)
 	uv_timer_init(loop, &g->sweep);
 	g->sweep.data = g;
 	uv_timer_start(&g->sweep, on_sweep, 200, 200);
-	/* A peer that resets while we write to it, or an --on-join hook that
-	 * exits without reading its stdin, is an EPIPE for that stream only. */
-	signal(SIGPIPE, SIG_IGN);
-	uv_signal_init(loop, &g->sigint);
-	uv_signal_init(loop, &g->sigterm);
-	g->sigint.data = g->sigterm.data = g;
-	uv_signal_start(&g->sigint, on_signal, SIGINT);
-	uv_signal_start(&g->sigterm, on_signal, SIGTERM);
+	rv_stop_signals_start(&g->signals, loop, g, on_signal);
 	if (conf->port_file &&
 	    (rc = rv_port_file_write(conf->port_file, (int[]){ g->bound_port, g->bound_broker }, 2)) < 0) {
 		rv_error("cannot write --port-file %s: %s", conf->port_file, rv_strerror(rc));

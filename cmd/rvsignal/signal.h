@@ -11,6 +11,7 @@
 
 #include "buf.h"
 #include "http.h"
+#include "listen.h"
 #include "map.h"
 #include "stream.h"
 #include "tls.h"
@@ -94,7 +95,7 @@ struct sig {
 	struct rv_io io;
 	uv_tcp_t tcp, broker;
 	uv_timer_t sweep;
-	uv_signal_t sigint, sigterm;
+	struct rv_stop_signals signals;  /* SIGINT, SIGTERM: stop */
 	struct rv_tls_ctx *tls;
 	struct conn *conns;
 	size_t nconns;
