@@ -156,8 +156,8 @@ static int check_one(struct opts *o, enum tr tr)
 
 	/* unauthenticated Allocate: the server must ask for credentials */
 	int rc = turn_allocate(&a, 0);
-	if (rc == 0 && a.err_code == 401 && a.realm[0]) {
-		snprintf(detail, sizeof detail, "401 as expected, realm \"%s\"", a.realm);
+	if (rc == 0 && a.err_code == 401 && client_realm(&a)[0]) {
+		snprintf(detail, sizeof detail, "401 as expected, realm \"%s\"", client_realm(&a));
 		step(&r, "allocate-401", 1, detail, NULL);
 	} else if (rc == 1) {
 		step(&r, "allocate-401", 0, "the server allocated without credentials: it is an open relay",

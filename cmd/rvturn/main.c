@@ -160,7 +160,9 @@ int main(int argc, char **argv)
 		rv_cli_usage_error(&tool, "%s needs -u USER", cmd);
 	rv_diag_init("rvturn", o.verbosity);
 	rv_out_init(o.json);
-	credentials(&o);
+	int crc = credentials(&o);
+	if (crc)
+		return crc;
 	if (!strcmp(cmd, "binding"))
 		return cmd_binding(&o);
 	if (!strcmp(cmd, "check"))

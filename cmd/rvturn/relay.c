@@ -28,47 +28,18 @@ static int connect_and_allocate(struct opts *o, struct client *c)
 	return 0;
 }
 
-/* Keep the allocation, permission and channel alive: allocations are
- * refreshed at half their lifetime, permissions (300 s) and channels
- * (600 s) well before they expire. */
-struct keepalive {
-	double alloc_at, perm_at, chan_at;
-};
-
-static void keep_alive(struct client *c, struct keepalive *k, const struct sockaddr_storage *peer, int bound)
+/* Keep the allocation, permission and channel alive when the engine's
+ * timers say so (lib/turn.h: the allocation at half its lifetime, the
+ * permission every 240 s, the channel every 480 s). */
+static void keep_alive(struct client *c, struct rv_turn_timers *k, const struct sockaddr_storage *peer)
 {
-	double t = now_ms();
-	if (t >= k->alloc_at) {
+	int due = rv_turn_timers_due(k, c->lifetime, (uint64_t)now_ms());
+	if (due & RV_TURN_DUE_ALLOC)
 		turn_refresh(c, c->o->lifetime);
-		k->alloc_at = t + (c->lifetime ? c->lifetime : 600) * 500.0;
-	}
-	if (peer && t >= k->perm_at) {
+	if (due & RV_TURN_DUE_PERM)
 		turn_permission(c, peer);
-		k->perm_at = t + 240e3;
-	}
-	if (peer && bound && t >= k->chan_at) {
+	if (due & RV_TURN_DUE_CHAN)
 		turn_bind(c, 0x4000, peer);
-		k->chan_at = t + 480e3;
-	}
-}
-
-/* One message from the server: the data it carries and who sent it. */
-static int relayed_data(const uint8_t *buf, size_t n, const uint8_t **d, size_t *len,
-			struct sockaddr_storage *from, uint16_t *ch)
-{
-	*ch = 0;
-	if (rv_channel_data_parse(buf, n, ch, d, len, NULL) == 0)
-		return 1;
-	struct rv_stun_msg m;
-	if (rv_stun_parse(buf, n, &m) < 0 || m.method != RV_STUN_DATA || m.cls != RV_STUN_INDICATION)
-		return 0;
-	const struct rv_stun_attr *a = rv_stun_get(&m, RV_STUN_A_DATA);
-	const struct rv_stun_attr *p = rv_stun_get(&m, RV_STUN_A_XOR_PEER_ADDRESS);
-	if (!a || !p || rv_stun_addr(&m, p, from) < 0)
-		return 0;
-	*d = a->val;
-	*len = a->len;
-	return 1;
 }
 
 int cmd_relay(struct opts *o)
@@ -90,7 +61,8 @@ int cmd_relay(struct opts *o)
 		goto out;
 	}
 	rv_say_info("relayed address %s, sending to %s", addr_str(&c.relayed, s1, sizeof s1), o->peer);
-	struct keepalive k = { now_ms() + (c.lifetime ? c.lifetime : 600) * 500.0, now_ms() + 240e3, now_ms() + 480e3 };
+	struct rv_turn_timers k;
+	rv_turn_timers_start(&k, c.lifetime, (uint64_t)now_ms());
 	int in_open = 1;
 	double linger_until = 0;
 	uint8_t buf[RV_STUN_MAX];
@@ -108,7 +80,7 @@ int cmd_relay(struct opts *o)
 				size_t len;
 				struct sockaddr_storage from;
 				uint16_t ch;
-				if (relayed_data(buf, (size_t)n, &d, &len, &from, &ch))
+				if (rv_turn_data(buf, (size_t)n, &d, &len, &from, &ch))
 					rv_out_bytes(d, len);
 			}
 			if (n < 0) {
@@ -127,7 +99,7 @@ int cmd_relay(struct opts *o)
 				turn_channel_send(&c, 0x4000, in, (size_t)n);
 			}
 		}
-		keep_alive(&c, &k, &peer, 1);
+		keep_alive(&c, &k, &peer);
 		if (c.lost || c.unreachable) {	/* a send or a refresh found the server gone */
 			rv_say_error("%s", c.err);
 			rc = client_exit(&c);
@@ -351,10 +323,10 @@ int cmd_session(struct opts *o)
 		/* keep what the script made alive: the allocation at half its
 		 * lifetime, bound channels (and so their permissions) every 4 min */
 		if (have_alloc && !refresh_at)
-			refresh_at = now_ms() + (c.lifetime ? c.lifetime : 600) * 500.0;
+			refresh_at = now_ms() + (double)rv_turn_refresh_in(c.lifetime);
 		if (have_alloc && now_ms() >= refresh_at) {
 			turn_refresh(&c, o->lifetime);
-			refresh_at = now_ms() + (c.lifetime ? c.lifetime : 600) * 500.0;
+			refresh_at = now_ms() + (double)rv_turn_refresh_in(c.lifetime);
 		}
 		if (have_alloc && now_ms() >= renew_at) {
 			for (int i = 0; i < nslots; i++)
@@ -374,7 +346,7 @@ int cmd_session(struct opts *o)
 			size_t len;
 			struct sockaddr_storage from;
 			uint16_t ch;
-			if (!relayed_data(buf, (size_t)n, &d, &len, &from, &ch))
+			if (!rv_turn_data(buf, (size_t)n, &d, &len, &from, &ch))
 				continue;
 			show_data(o, d, len, shown, sizeof shown);
 			if (ch) {

@@ -1,6 +1,7 @@
 /* rvturn.h - the rvturn tool: a STUN/TURN client that diagnoses and drives
  * TURN servers. One client talks to one server over UDP, TCP or TLS with
- * blocking sockets and poll(2): a diagnostic runs one step at a time. The
+ * non-blocking sockets and poll(2), its transactions run by the lib/turn.h
+ * engine, which decides every wait: a diagnostic runs one step at a time. The
  * bench (bench.c) runs many clients from one thread on a fixed tick with
  * epoll, recvmmsg and GSO sends. */
 #ifndef RVTURN_H
@@ -12,6 +13,7 @@
 
 #include "stun.h"
 #include "tls.h"
+#include "turn.h"
 
 enum tr { TR_UDP, TR_TCP, TR_TLS };
 
@@ -50,13 +52,8 @@ struct client {
 	struct rv_tls *tls;
 	uint8_t rbuf[65536];         /* stream input not yet consumed */
 	size_t rlen;
-	char realm[256], nonce[512];
-	uint8_t key[16];
-	int have_key;
-	int sha256;                  /* the server offered SHA-256 (RFC 8489) */
-	uint8_t key256[32];
-	uint8_t algs[64];            /* its PASSWORD-ALGORITHMS, echoed back */
-	size_t algs_len;
+	struct rv_turn turn;         /* the transactions and the allocation (client.c) */
+	int engine_ready;
 	struct sockaddr_storage mapped, relayed;
 	unsigned lifetime;
 	char err[512];               /* the last failure, in words */
@@ -101,24 +98,26 @@ const char *addr_str(const struct sockaddr_storage *ss, char *buf, size_t len);
 int addr_parse(const char *s, struct sockaddr_storage *ss);
 double now_ms(void);
 
-/* client.c: transactions */
-/* Send the request in B (built without integrity) and wait for its answer;
- * with AUTH, sign it and retry once on 401/438 with the new realm/nonce.
- * 1 success (M filled, pointing into BUF), 0 error response (c->err_code),
- * -1 no answer (c->timed_out) or failure (c->err). */
-typedef void (*build_fn)(struct rv_stun_builder *b, void *ud);
-int transact(struct client *c, uint16_t method, build_fn build, void *ud, int auth,
-	     struct rv_stun_msg *m, uint8_t *buf, size_t cap);
+/* client.c: the TURN operations, each run to its end on the engine: 1
+ * success, 0 error response (c->err_code, c->err), -1 no answer
+ * (c->timed_out) or a failure (c->err, c->unreachable or c->lost). Signed
+ * with the user's credentials (Allocate only with AUTH); a 401/438 retry,
+ * a 300 redirect and a 437 (Allocate from another port) are followed. */
 int turn_allocate(struct client *c, int auth);
 int turn_refresh(struct client *c, unsigned lifetime);
 int turn_permission(struct client *c, const struct sockaddr_storage *peer);
 int turn_bind(struct client *c, uint16_t ch, const struct sockaddr_storage *peer);
+/* Send and ChannelData: 0, or a negative error (c->err for a socket's). */
 int turn_send(struct client *c, const struct sockaddr_storage *peer, const void *p, size_t n);
 int turn_channel_send(struct client *c, uint16_t ch, const void *p, size_t n);
 int binding(struct client *c);
 /* Use SRC's realm, nonce and keys (a second allocation of the same user). */
 void client_share_auth(struct client *dst, const struct client *src);
-void credentials(struct opts *o);
+/* The realm the server named in a 401 ("" before one). */
+const char *client_realm(const struct client *c);
+/* Read the password (environment, file, prompt) or make TURN REST
+ * credentials: 0, or RV_EXIT_USAGE after saying why. */
+int credentials(struct opts *o);
 
 /* check.c */
 int cmd_check(struct opts *o);
