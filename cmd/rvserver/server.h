@@ -16,6 +16,7 @@
 #include "rvcode.h"
 #include "stream.h"
 #include "tls.h"
+#include "udpq.h"
 #include "ws.h"
 
 #define RV_CLOSE_DEADLINE_MS 5000   /* a closing connection's last chance */
@@ -58,23 +59,10 @@ struct conn {
 	uint8_t client_slot;          /* holds one of --max-clients' slots (server.c) */
 };
 
-/* Datagrams to send at the end of a receive batch (udp.c). DATA points
- * into the UDP port's receive slots or a frame being handled: flushed
- * before either changes. */
+/* Datagrams to send at the end of a receive batch (udp.c, an rv_udpq):
+ * they point into the UDP port's receive slots or a frame being handled,
+ * and are flushed before either changes. */
 #define UDP_QUEUE_MAX 1024
-struct udp_item {
-	const void *dest;             /* the same address: the same DEST */
-	struct sockaddr_in6 to;       /* big enough for IPv4 and IPv6 */
-	socklen_t tolen;
-	const void *data;
-	size_t len;
-	int taken;
-};
-struct udp_queue {
-	struct udp_item items[UDP_QUEUE_MAX];
-	size_t n;
-	int gso;                      /* UDP_SEGMENT works (until it fails once) */
-};
 
 struct conn_list {                /* a small unordered set of connections */
 	struct conn **v;
@@ -123,7 +111,7 @@ struct server {
 	int bound_port, bound_udp_port;
 	struct counters n;
 	struct media media;
-	struct udp_queue udpq;
+	struct rv_udpq udpq;          /* the UDP port's batch (udp.c) */
 };
 
 int server_start(struct server *srv, uv_loop_t *loop, const struct server_conf *conf);

@@ -1,10 +1,11 @@
 /* udp.c - rvserver's UDP port, batched both ways. When the socket is
  * readable, datagrams are read with recvmmsg into the port's own slots, up to
  * a budget so that TCP clients get their turn; after each read what the
- * relay queued goes out in one sendmmsg, consecutive datagrams of one size to
- * one address joined into a single UDP GSO send (the kernel cuts them apart
- * again). The socket asks for coalesced reads (UDP GRO): a sender's burst of
- * equal datagrams arrives as one, and is relayed as one. */
+ * relay queued goes out through the port's rv_udpq (lib/udpq.h): one
+ * sendmmsg, consecutive datagrams of one size to one address joined into a
+ * single UDP GSO send (the kernel cuts them apart again). The socket asks
+ * for coalesced reads (UDP GRO): a sender's burst of equal datagrams arrives
+ * as one, and is relayed as one. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "log.h"
 #include "media.h"
 #include "server.h"
+#include "udpq.h"
 
 #define RX_SLOTS 16                   /* datagrams a read takes at most */
 #define RX_SLOT 65536                 /* each may be a coalesced burst */
@@ -96,18 +98,20 @@ int udp_start(struct server *srv, const struct sockaddr *sa, int *port)
 	}
 	*port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
 					       : ((struct sockaddr_in *)&ss)->sin_port);
-	if (!(srv->udprx = malloc(sizeof *srv->udprx))) {
+	if (!(srv->udprx = malloc(sizeof *srv->udprx)) || rv_udpq_init(&srv->udpq, UDP_QUEUE_MAX) < 0) {
+		free(srv->udprx);
+		srv->udprx = NULL;
 		close(fd);
 		return -ENOMEM;
 	}
 	if ((rc = uv_poll_init(srv->loop, &srv->udp, fd)) < 0) {
 		free(srv->udprx);
 		srv->udprx = NULL;
+		rv_udpq_free(&srv->udpq);
 		close(fd);
 		return rc;
 	}
 	srv->udp_fd = fd;
-	srv->udpq.gso = 1;
 	srv->udp.data = srv;
 	return uv_poll_start(&srv->udp, UV_READABLE, on_readable);
 }
@@ -119,6 +123,7 @@ static void on_udp_closed(uv_handle_t *h)
 	srv->udp_fd = -1;
 	free(srv->udprx);
 	srv->udprx = NULL;
+	rv_udpq_free(&srv->udpq);
 }
 
 void udp_stop(struct server *srv)
@@ -137,96 +142,22 @@ void udp_send_now(struct server *srv, const void *p, size_t n, const struct sock
 void udp_queue(struct server *srv, const void *dest, const struct sockaddr *to, socklen_t tolen,
 	       const void *p, size_t n)
 {
-	struct udp_queue *q = &srv->udpq;
-	if (q->n == UDP_QUEUE_MAX)
+	struct rv_udpq *q = &srv->udpq;
+	if (q->n == q->cap)
 		udp_flush(srv);
-	struct udp_item *it = &q->items[q->n++];
-	it->dest = dest;
-	memcpy(&it->to, to, tolen);
-	it->tolen = tolen;
-	it->data = p;
-	it->len = n;
-	it->taken = 0;
-}
-
-/* One message: ITEMS[I] and, with GSO, the later items to the same address
- * of the same length, up to one shorter (as rv_gso_run); items to other
- * addresses in between wait for their own message, so each address gets its
- * datagrams in order. */
-static size_t gather(struct udp_queue *q, size_t i, struct iovec *iov)
-{
-	struct udp_item *first = &q->items[i];
-	size_t n = 0, bytes = first->len;
-	iov[n++] = (struct iovec){ (void *)first->data, first->len };
-	first->taken = 1;
-	if (!q->gso)
-		return n;
-	for (size_t j = i + 1; j < q->n && n < RV_GSO_MAX_SEGS; j++) {
-		struct udp_item *it = &q->items[j];
-		if (it->taken || it->dest != first->dest)
-			continue;
-		if (it->len > first->len || bytes + it->len > RV_GSO_MAX_BYTES)
-			break;
-		iov[n++] = (struct iovec){ (void *)it->data, it->len };
-		it->taken = 1;
-		bytes += it->len;
-		if (it->len < first->len)
-			break;
-	}
-	return n;
-}
-
-/* The kernel refused GSO: the messages from FROM on, datagram by datagram. */
-static void send_singly(struct server *srv, struct mmsghdr *msgs, size_t from, size_t nmsg)
-{
-	for (size_t m = from; m < nmsg; m++) {
-		struct msghdr *h = &msgs[m].msg_hdr;
-		for (size_t s = 0; s < h->msg_iovlen; s++)
-			if (sendto(srv->udp_fd, h->msg_iov[s].iov_base, h->msg_iov[s].iov_len, MSG_DONTWAIT,
-				   h->msg_name, h->msg_namelen) < 0)
-				srv->media.n.drops++;
-	}
+	if (rv_udpq_add(q, dest, to, tolen, p, n) < 0)
+		srv->media.n.drops++;
 }
 
 void udp_flush(struct server *srv)
 {
-	struct udp_queue *q = &srv->udpq;
-	static struct mmsghdr msgs[UDP_QUEUE_MAX];
-	static struct iovec iov[UDP_QUEUE_MAX];
-	static union rv_gso_ctl ctl[UDP_QUEUE_MAX];
-	if (!q->n)
+	struct rv_udpq *q = &srv->udpq;
+	size_t queued = q->n;
+	int gso = q->gso;
+	if (!queued)
 		return;
-	size_t nmsg = 0, niov = 0;
-	for (size_t i = 0; i < q->n; i++) {
-		if (q->items[i].taken)
-			continue;
-		size_t k = gather(q, i, iov + niov);
-		struct msghdr *m = &msgs[nmsg++].msg_hdr;
-		*m = (struct msghdr){ .msg_name = &q->items[i].to, .msg_namelen = q->items[i].tolen,
-				      .msg_iov = iov + niov, .msg_iovlen = k };
-		if (k > 1)
-			rv_gso_set(m, &ctl[nmsg - 1], q->items[i].len);
-		niov += k;
-	}
-	size_t sent = 0;
-	while (sent < nmsg) {
-		int r = sendmmsg(srv->udp_fd, msgs + sent, (unsigned)(nmsg - sent), MSG_DONTWAIT);
-		if (r > 0) {
-			sent += (size_t)r;
-			continue;
-		}
-		if (errno == EINTR)
-			continue;
-		/* the message at SENT failed: a kernel without GSO, or a full buffer */
-		struct msghdr *h = &msgs[sent].msg_hdr;
-		if (q->gso && h->msg_iovlen > 1 && rv_gso_unsupported(errno)) {
-			rv_info("UDP GSO unavailable (%s): sending datagrams one by one", strerror(errno));
-			q->gso = 0;
-			send_singly(srv, msgs, sent, nmsg);
-			break;
-		}
-		srv->media.n.drops += h->msg_iovlen;
-		sent++;
-	}
-	q->n = 0;
+	size_t sent = rv_udpq_flush(q, srv->udp_fd);
+	srv->media.n.drops += queued - sent;
+	if (gso && !q->gso)
+		rv_info("UDP GSO unavailable (%s): sending datagrams one by one", strerror(q->last_err));
 }
