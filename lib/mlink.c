@@ -6,10 +6,10 @@
 
 #include "err.h"
 #include "frame.h"
-#include "gso.h"
 #include "log.h"
 #include "mlink.h"
 #include "stun.h"
+#include "udpq.h"
 
 #define BIND_EVERY_MS 200           /* Binding retransmission while waiting */
 #define KEEPALIVE_MS 15000          /* keeps NAT bindings and the server's entry */
@@ -26,7 +26,7 @@ struct rv_mlink {
 	int state;                      /* 0 registering, 1 UDP, 2 TCP */
 	int resolving, closed;
 	int handles;                    /* open handles, and the request while resolving */
-	int no_gso;                     /* the kernel refused a GSO send once */
+	struct rv_udpq q;               /* rv_mlink_sendv's batch, once UDP is open */
 	uint64_t started;
 	rv_mlink_packet_fn on_packet;
 	rv_mlink_ready_fn on_ready;
@@ -112,11 +112,18 @@ static void on_udp(uv_udp_t *h, ssize_t n, const uv_buf_t *b, const struct socka
 		l->on_packet(l->ud, p, (size_t)n);
 }
 
+/* One handle (or the resolver's request) less; the last frees L. */
+static void release(struct rv_mlink *l)
+{
+	if (--l->handles > 0)
+		return;
+	rv_udpq_free(&l->q);
+	free(l);
+}
+
 static void on_closed(uv_handle_t *h)
 {
-	struct rv_mlink *l = h->data;
-	if (--l->handles == 0)
-		free(l);
+	release(h->data);
 }
 
 /* The server's address is known: open the UDP path and start registering.
@@ -132,14 +139,14 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *ai)
 	uv_freeaddrinfo(ai);
 	l->resolving = 0;
 	if (l->closed) {
-		if (--l->handles == 0)
-			free(l);
+		release(l);
 		return;
 	}
 	l->handles--;
 	if (l->state)	/* the wait ran out while resolving: TCP already */
 		return;
-	if (rc == 0 && (rc = uv_udp_connect(&l->udp, (const struct sockaddr *)&l->server)) == 0)
+	if (rc == 0 && (rc = uv_udp_connect(&l->udp, (const struct sockaddr *)&l->server)) == 0 &&
+	    (rc = rv_udpq_init(&l->q, RV_MLINK_BATCH)) == 0)
 		rc = uv_udp_recv_start(&l->udp, on_alloc, on_udp);
 	if (rc == 0) {
 		int big = 1 << 20;
@@ -211,44 +218,16 @@ int rv_mlink_send(struct rv_mlink *l, const uint8_t *p, size_t n)
 	return rv_session_writev(l->sess, b, 2);
 }
 
-/* Over UDP: runs of equal packets as one GSO send each, all in one
- * sendmmsg on the connected socket. */
+/* Over UDP: the packets through the batch on the connected socket, runs
+ * of equal ones as one GSO send each, all in one sendmmsg. */
 static size_t send_udp(struct rv_mlink *l, const struct iovec *v, size_t n)
 {
-	struct mmsghdr msgs[RV_MLINK_BATCH];
-	union rv_gso_ctl ctl[RV_MLINK_BATCH];
-	size_t nmsg = 0, sent = 0;
 	int fd;
 	if (uv_fileno((uv_handle_t *)&l->udp, &fd) < 0)
 		return 0;
-	for (size_t i = 0; i < n && nmsg < RV_MLINK_BATCH;) {
-		size_t k = l->no_gso ? 1 : rv_gso_run(v + i, n - i);
-		struct msghdr *m = &msgs[nmsg].msg_hdr;
-		*m = (struct msghdr){ .msg_iov = (struct iovec *)(v + i), .msg_iovlen = k };
-		if (k > 1)
-			rv_gso_set(m, &ctl[nmsg], v[i].iov_len);
-		nmsg++;
-		i += k;
-	}
-	for (size_t done = 0; done < nmsg;) {
-		int r = sendmmsg(fd, msgs + done, (unsigned)(nmsg - done), MSG_DONTWAIT);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0 && !l->no_gso && msgs[done].msg_hdr.msg_iovlen > 1 && rv_gso_unsupported(errno)) {
-			rv_debug("UDP GSO unavailable (%s): sending packets one by one", strerror(errno));
-			l->no_gso = 1;
-			size_t at = (size_t)(msgs[done].msg_hdr.msg_iov - v);
-			return sent + send_udp(l, v + at, n - at);
-		}
-		if (r < 0) {	/* a full buffer: this message is lost, not the rest */
-			done++;
-			continue;
-		}
-		for (int j = 0; j < r; j++)
-			sent += msgs[done + (size_t)j].msg_hdr.msg_iovlen;
-		done += (size_t)r;
-	}
-	return sent;
+	for (size_t i = 0; i < n; i++)
+		rv_udpq_add(&l->q, NULL, NULL, 0, v[i].iov_base, v[i].iov_len);
+	return rv_udpq_flush(&l->q, fd);
 }
 
 int rv_mlink_sendv(struct rv_mlink *l, const struct iovec *v, size_t n)
