@@ -28,6 +28,7 @@
 #include "cli.h"
 #include "gso.h"
 #include "rvturn.h"
+#include "udpq.h"
 
 #define BATCH 64                    /* messages per recvmmsg / sendmmsg */
 #define GRO_BUF 65536               /* a GRO receive may hold many datagrams */
@@ -57,7 +58,7 @@ struct bench {
 	int npairs;
 	size_t size;                    /* payload bytes, at least HDR */
 	uint32_t seq;
-	int gso;                        /* UDP_SEGMENT works (else a datagram a send) */
+	struct rv_udpq q;               /* the sends, batched (lib/udpq.h), BATCH of them */
 	uint32_t *hist;                 /* round trips, RTT_BUCKETS of 10 us */
 	uint64_t nrtt, bytes_in;
 	int gone;                       /* a client found the server gone: stop */
@@ -138,8 +139,9 @@ static void socket_error(struct bench *b, struct client *c, int err)
 }
 
 /* The sender of P sends until it has sent TARGET packets: GSO sends of up to
- * gso_max() datagrams, each stamped with the time of its send. A full socket
- * ends it early; the next tick catches up. */
+ * gso_max() datagrams (the queue sends them one by one on a kernel without
+ * GSO), each stamped with the time of its send. A full socket ends it
+ * early; the next tick catches up. */
 static void send_due(struct bench *b, struct pair *p, uint64_t target)
 {
 	static uint8_t sbuf[RV_GSO_MAX_SEGS * (4 + PAYLOAD_MAX)];
@@ -147,7 +149,7 @@ static void send_due(struct bench *b, struct pair *p, uint64_t target)
 	size_t plen = 4 + b->size;
 	while (p->sent < target) {
 		uint64_t due = target - p->sent;
-		size_t nb = b->gso ? gso_max(plen) : 1;
+		size_t nb = gso_max(plen);
 		if (nb > due)
 			nb = (size_t)due;
 		uint64_t t = wall_ns();
@@ -156,22 +158,14 @@ static void send_due(struct bench *b, struct pair *p, uint64_t target)
 			put32(frame + 4, 0);	/* the echoer's hold */
 			put64(frame + 8, t);
 			rv_channel_data_build(sbuf + k * plen, plen, 0x4000, frame, b->size, 0);
+			rv_udpq_add(&b->q, NULL, NULL, 0, sbuf + k * plen, plen);
 		}
-		union rv_gso_ctl ctl;
-		struct iovec v = { sbuf, nb * plen };
-		struct msghdr mh = { .msg_iov = &v, .msg_iovlen = 1 };
-		if (nb > 1)
-			rv_gso_set(&mh, &ctl, plen);
-		if (sendmsg(p->a.c.fd, &mh, MSG_DONTWAIT) < 0) {
-			if (nb > 1 && rv_gso_unsupported(errno)) {
-				b->gso = 0;	/* one datagram a call from now on */
-				b->seq -= (uint32_t)nb;
-				continue;
-			}
-			socket_error(b, &p->a.c, errno);
+		size_t sent = rv_udpq_flush(&b->q, p->a.c.fd);
+		p->sent += sent;
+		if (sent < nb) {
+			socket_error(b, &p->a.c, b->q.last_err);
 			return;	/* the socket is full: catch up next tick */
 		}
-		p->sent += nb;
 	}
 }
 
@@ -202,36 +196,13 @@ static void account(struct bench *b, struct pair *p, int echo, const uint8_t *d,
 
 /* Send back the N buffers in IOV, as they came: SEG[i] is the datagram size
  * within buffer i (less than its length when GRO joined several). Runs of
- * equal datagrams go in one GSO send each, all of them in one sendmmsg;
- * what a full socket refuses is lost. */
+ * equal datagrams go in one GSO send each, all of them in one sendmmsg
+ * (lib/udpq.h); what a full socket refuses is lost. */
 static void echo_back(struct bench *b, int fd, struct iovec *iov, const size_t *seg, int n)
 {
-	static union rv_gso_ctl ctl[BATCH];
-	struct mmsghdr out[BATCH];
-	int first[BATCH], nout = 0;
-	for (int i = 0; i < n;) {
-		int k = 1;
-		size_t s = seg[i];
-		if (b->gso && s == iov[i].iov_len) {
-			size_t max = gso_max(s);
-			while (i + k < n && (size_t)k < max && seg[i + k] == s && iov[i + k].iov_len == s)
-				k++;
-		}
-		out[nout].msg_hdr = (struct msghdr){ .msg_iov = &iov[i], .msg_iovlen = (size_t)k };
-		if (k > 1 || s < iov[i].iov_len)
-			rv_gso_set(&out[nout].msg_hdr, &ctl[nout], s);
-		first[nout++] = i;
-		i += k;
-	}
-	int r = sendmmsg(fd, out, (unsigned)nout, MSG_DONTWAIT);
-	if (r > 0 && r < nout) {
-		/* message r failed, and sendmmsg does not say why: try again
-		 * from there, which fails with the reason (or goes through) */
-		echo_back(b, fd, iov + first[r], seg + first[r], n - first[r]);
-	} else if (r < 0 && b->gso && out[0].msg_hdr.msg_iovlen > 1 && rv_gso_unsupported(errno)) {
-		b->gso = 0;	/* a datagram a message from now on */
-		echo_back(b, fd, iov, seg, n);
-	}
+	for (int i = 0; i < n; i++)
+		rv_udpq_add_burst(&b->q, NULL, NULL, 0, iov[i].iov_base, iov[i].iov_len, seg[i]);
+	rv_udpq_flush(&b->q, fd);
 }
 
 /* Read everything waiting on a side of P, the echoer's when ECHO: account
@@ -376,7 +347,7 @@ static int run(struct bench *b, const struct opts *o)
 
 int cmd_bench(struct opts *o)
 {
-	struct bench b = { .gso = 1 };
+	struct bench b = { 0 };
 	if (o->lifetime && o->duration + 10 > o->lifetime) {
 		rv_say_error("--duration %.0f s outlives --lifetime %u s: a run does not refresh its allocations",
 			     o->duration, o->lifetime);
@@ -409,7 +380,7 @@ int cmd_bench(struct opts *o)
 
 	struct rusage ru0, ru1;
 	getrusage(RUSAGE_SELF, &ru0);
-	if (run(&b, o) < 0)
+	if (rv_udpq_init(&b.q, BATCH) < 0 || run(&b, o) < 0)
 		return RV_EXIT_FAIL;
 	getrusage(RUSAGE_SELF, &ru1);
 	double secs = b.gone && b.gone_after > 0 && b.gone_after < o->duration ? b.gone_after : o->duration;
@@ -475,6 +446,7 @@ int cmd_bench(struct opts *o)
 		client_close(&b.pairs[i].a.c);
 		client_close(&b.pairs[i].b.c);
 	}
+	rv_udpq_free(&b.q);
 	free(b.hist);
 	free(b.pairs);
 	return rc;
