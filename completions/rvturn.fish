@@ -2,7 +2,7 @@
 complete -c rvturn -f
 complete -c rvturn -n __fish_use_subcommand -a binding -d 'print the mapped (server-reflexive) address'
 complete -c rvturn -n __fish_use_subcommand -a check -d 'run every step of using the server, each with PASS/FAIL and its time'
-complete -c rvturn -n __fish_use_subcommand -a relay -d 'stdin to the peer through a relay, the peer'\''s packets to stdout'
+complete -c rvturn -n __fish_use_subcommand -a relay -d 'stdin to --peer IP:PORT through a relay, the peer'\''s packets to stdout'
 complete -c rvturn -n __fish_use_subcommand -a session -d 'scripted TURN: one verb a line on stdin, one event a line on stdout'
 complete -c rvturn -n __fish_use_subcommand -a bench -d 'allocations in pairs relay packets to each other; rates, loss, round trips, jitter'
 complete -c rvturn -s u -l user -x -d 'TURN username (password from env RV_TURN_PASSWORD, --password-file or a prompt)'

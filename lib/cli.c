@@ -149,6 +149,118 @@ int rv_cli_choice(const char *choices, const char *arg)
 	return 0;
 }
 
+/* ---- subcommands ---- */
+
+/* The part of C's argument synopsis before its first optional word:
+ * "GROUP" in "GROUP [TEXT...]", "PATH..." in "PATH..."; its length. */
+static int required_args(const struct rv_subcmd *c, const char **start)
+{
+	const char *a = c->args ? c->args : "", *opt = strchr(a, '[');
+	size_t n = opt ? (size_t)(opt - a) : strlen(a);
+	while (n && a[n - 1] == ' ')
+		n--;
+	*start = a;
+	return (int)n;
+}
+
+const char *rv_cli_count_problem(const struct rv_subcmd *c, int n, char **argv, char *buf, size_t len)
+{
+	const char *req;
+	int rn = required_args(c, &req), many = rn > 3 && !strncmp(req + rn - 3, "...", 3);
+	int max = c->max_args;
+
+	if (n >= c->min_args && (max == RV_ARGS_ANY || n <= max))
+		return NULL;
+	if (c->min_args == 1 && max == 1)
+		snprintf(buf, len, "%s takes one %.*s", c->name, rn - 3 * many, req);
+	else if (n < c->min_args && c->min_args == 1 && many)
+		snprintf(buf, len, "%s needs at least one %.*s", c->name, rn - 3, req);
+	else if (n < c->min_args)
+		snprintf(buf, len, "%s needs %.*s", c->name, rn, req);
+	else if (max == 0)
+		snprintf(buf, len, "%s takes no arguments (unexpected '%s')", c->name, argv[0]);
+	else
+		snprintf(buf, len, "%s takes at most %d argument%s: %s (unexpected '%s')", c->name, max,
+			 max == 1 ? "" : "s", c->args, argv[max]);
+	return buf;
+}
+
+/* "a, b or c": the commands' names, for a message. */
+static void command_names(const struct rv_tool *t, char *buf, size_t len)
+{
+	size_t at = 0;
+	buf[0] = 0;
+	for (const struct rv_subcmd *c = t->cmds; c->name && at < len; c++)
+		at += (size_t)snprintf(buf + at, len - at, "%s%s", c == t->cmds ? "" : c[1].name ? ", " : " or ",
+				       c->name);
+}
+
+const struct rv_subcmd *rv_cli_command(const struct rv_tool *t, int npos, char **argv)
+{
+	char msg[256];
+
+	if (npos == 0) {
+		if (t->cmd_optional)
+			return NULL;
+		command_names(t, msg, sizeof msg);
+		rv_cli_usage_error(t, "missing command: %s", msg);
+	}
+	const struct rv_subcmd *c = t->cmds;
+	while (c->name && strcmp(c->name, argv[0]) != 0)
+		c++;
+	if (!c->name)
+		rv_cli_usage_error(t, "unknown command '%s'", argv[0]);
+	if (rv_cli_count_problem(c, npos - 1, argv + 1, msg, sizeof msg))
+		rv_cli_usage_error(t, "%s", msg);
+	return c;
+}
+
+/* One usage line: its commands ("a|b"), their arguments, and whether the
+ * tool runs without one of them (the names go in brackets). */
+struct usage_line {
+	char names[256];
+	const char *args;
+	int optional, placeholder;
+};
+
+/* usage_line - the Ith usage line of T into *U; 0 when there is none. Each
+ * command not on an earlier line starts one, with the later commands that
+ * take the same arguments. */
+static int usage_line(const struct rv_tool *t, int i, struct usage_line *u)
+{
+	memset(u, 0, sizeof *u);
+	if (!t->cmds || t->command_word) {
+		if (i > 0)
+			return 0;
+		snprintf(u->names, sizeof u->names, "%s", t->command_word ? t->command_word : "");
+		u->args = t->cmds ? "[ARG...]" : "";
+		u->optional = t->cmd_optional;
+		u->placeholder = 1;
+		return 1;
+	}
+	for (const struct rv_subcmd *c = t->cmds; c->name; c++) {
+		const struct rv_subcmd *e = t->cmds;
+		while (e < c && strcmp(e->args, c->args) != 0)
+			e++;
+		if (e < c || i-- > 0)
+			continue;	/* on an earlier line, or starts one */
+		size_t at = 0;
+		for (e = c; e->name; e++)
+			if (!strcmp(e->args, c->args) && at < sizeof u->names)
+				at += (size_t)snprintf(u->names + at, sizeof u->names - at, "%s%s",
+						       at ? "|" : "", e->name);
+		u->args = c->args;
+		u->optional = t->cmd_optional && c->min_args == 0;
+		return 1;
+	}
+	return 0;
+}
+
+static const char *tool_options(const struct rv_tool *t)
+{
+	return t->options ? t->options : "[OPTION...]";
+}
+
 /* ---- help ---- */
 
 static void opt_label(const struct rv_opt *o, char *buf, size_t len)
@@ -166,7 +278,14 @@ void rv_cli_help(const struct rv_tool *t, FILE *f)
 {
 	char label[96];
 
-	fprintf(f, "Usage: %s %s\n%s\n", t->name, t->usage, t->summary);
+	struct usage_line u;
+	for (int i = 0; usage_line(t, i, &u); i++) {
+		fprintf(f, "%s%s %s", i ? "       " : "Usage: ", t->name, tool_options(t));
+		if (u.names[0])
+			fprintf(f, u.optional ? " [%s]" : " %s", u.names);
+		fprintf(f, "%s%s\n", *u.args ? " " : "", u.args);
+	}
+	fprintf(f, "%s\n", t->summary);
 	if (t->cmds) {
 		fprintf(f, "\nCommands:\n");
 		for (const struct rv_subcmd *c = t->cmds; c->name; c++) {
@@ -210,11 +329,41 @@ static void man_text(FILE *f, const char *s)
 	}
 }
 
+/* A text line that roff must not take for a sentence's end ("[OPTION...]"
+ * would get two spaces after it). */
+static void man_phrase(FILE *f, const char *s)
+{
+	size_t n = strlen(s);
+	while (n && strchr(")]\"'*", s[n - 1]))
+		n--;
+	man_text(f, s);
+	fputs(n && strchr(".?!", s[n - 1]) ? "\\&\n" : "\n", f);
+}
+
+/* One line per usage line: the tool and its commands bold, a placeholder
+ * for them italic. */
 static void dump_man_synopsis(const struct rv_tool *t, FILE *f)
 {
-	fprintf(f, ".SH SYNOPSIS\n.B %s\n", t->name);
-	man_text(f, t->usage);
-	fputc('\n', f);
+	struct usage_line u;
+	fprintf(f, ".SH SYNOPSIS\n");
+	for (int i = 0; usage_line(t, i, &u); i++) {
+		fprintf(f, "%s.B %s\n", i ? ".br\n" : "", t->name);
+		man_phrase(f, tool_options(t));
+		if (u.names[0]) {
+			fputs(u.optional ? (u.placeholder ? ".RI [ " : ".RB [ ") : (u.placeholder ? ".I " : ".B "), f);
+			man_text(f, u.names);
+			fputs(u.optional ? " ]\n" : "\n", f);
+		}
+		if (*u.args)
+			man_phrase(f, u.args);
+	}
+}
+
+/* The table for scripts: NAME, MIN, MAX (-1: any) and ARGS, tab-separated. */
+static void dump_commands(const struct rv_tool *t, FILE *f)
+{
+	for (const struct rv_subcmd *c = t->cmds; c && c->name; c++)
+		fprintf(f, "%s\t%d\t%d\t%s\n", c->name, c->min_args, c->max_args, c->args);
 }
 
 /* ".BI "\-s, \-\-server " HOST[:PORT]": the option bold, its argument italic. */
@@ -479,6 +628,8 @@ int rv_cli_dump(const struct rv_tool *t, const char *what, FILE *f)
 		dump_man(t, f);
 	else if (strcmp(what, "man-synopsis") == 0)
 		dump_man_synopsis(t, f);
+	else if (strcmp(what, "commands") == 0)
+		dump_commands(t, f);
 	else if (strcmp(what, "bash") == 0)
 		dump_bash(t, f);
 	else if (strcmp(what, "zsh") == 0)
@@ -488,7 +639,7 @@ int rv_cli_dump(const struct rv_tool *t, const char *what, FILE *f)
 	else if (strcmp(what, "man-error-codes") == 0)	/* the same for every tool */
 		dump_man_error_codes(f);
 	else {
-		fprintf(stderr, "%s: --dump takes man, man-synopsis, man-error-codes, bash, zsh or fish\n",
+		fprintf(stderr, "%s: --dump takes man, man-synopsis, man-error-codes, commands, bash, zsh or fish\n",
 			t->name);
 		return -EINVAL;
 	}

@@ -1,10 +1,11 @@
 /* cli.h - what every rv tool shares on its command line.
  *
  * Each tool declares one table of options and one of subcommands (struct
- * rv_tool). From it come the parser, --help, the man page's SYNOPSIS,
- * OPTIONS and EXIT STATUS sections (--dump=man) and the bash, zsh and fish
- * completions (--dump=bash|zsh|fish); tests/cli/docs.bats fails when the
- * committed files drift from the table.
+ * rv_tool). From them come the parser, the check of each command's
+ * argument count, --help, the man page's SYNOPSIS (--dump=man-synopsis),
+ * COMMANDS, OPTIONS and EXIT STATUS sections (--dump=man) and the bash, zsh
+ * and fish completions (--dump=bash|zsh|fish); tests/cli/docs.bats fails
+ * when the committed files drift from the tables.
  *
  * Also here: the exit-code table, text-or-JSON output that flushes each
  * record on pipes and ends quietly on EPIPE, and the client options common
@@ -39,16 +40,30 @@ struct rv_opt {
 	const char *env;       /* environment variable that sets it, or NULL */
 };
 
+/* One subcommand. The table of them makes the usage lines of --help and the
+ * man page's SYNOPSIS, the Commands list and COMMANDS section and the
+ * completions, and rv_cli_command checks each command's argument count. */
+#define RV_ARGS_ANY (-1)	/* max_args: no upper bound */
 struct rv_subcmd {
 	const char *name;
-	const char *args;      /* e.g. "GROUP [TEXT...]" */
-	const char *help;
+	const char *args;      /* its arguments' synopsis: "GROUP [TEXT...]", "PATH..."; "" for none */
+	const char *help;      /* one line */
+	int min_args, max_args;
+	/* run - do the command with its ARGC arguments ARGV (after rv_cli_command);
+	 * UD is the tool's; returns the exit code. NULL: the tool goes by ID. */
+	int (*run)(void *ud, int argc, char **argv);
+	int id;                /* the tool's own tag for the command, or 0 */
 };
 
 struct rv_tool {
 	const char *name;
 	const char *summary;   /* one line: what the tool does */
-	const char *usage;     /* the argument part of the SYNOPSIS */
+	/* The usage lines come from cmds: "NAME OPTIONS CMD ARGS", one a line,
+	 * commands with the same ARGS sharing one ("cmd|data URI"). */
+	const char *options;   /* the options part of them; NULL: "[OPTION...]" */
+	const char *command_word; /* non-NULL ("COMMAND"): one line "OPTIONS COMMAND [ARG...]",
+				   * the commands in the Commands list only */
+	int cmd_optional;      /* 1: running with no command is allowed */
 	const struct rv_opt *opts;      /* ends with a zeroed entry */
 	const struct rv_subcmd *cmds;   /* ends with a zeroed entry; NULL: none */
 	const char *footer;    /* more --help text, or NULL */
@@ -64,11 +79,22 @@ typedef const char *(*rv_opt_fn)(void *ud, int key, const char *arg);
  * -h/--help, -V/--version and --dump=... itself (prints and exits). On a
  * usage error prints it with a hint to stderr and exits 2. */
 int rv_cli_parse(const struct rv_tool *t, int argc, char **argv, rv_opt_fn fn, void *ud);
+/* rv_cli_command - after rv_cli_parse, ARGV holding its NPOS positionals:
+ * the subcommand ARGV[0] names, with its argument count checked against
+ * the table; its arguments are ARGV + 1, NPOS - 1 of them. NULL when no
+ * command is given and T allows that (cmd_optional). A missing or unknown
+ * command or a wrong count is a usage error: a message, exit 2. */
+const struct rv_subcmd *rv_cli_command(const struct rv_tool *t, int npos, char **argv);
+/* rv_cli_count_problem - why N arguments ARGV do not suit C ("file needs
+ * at least one PATH", in BUF of LEN bytes), or NULL when they do. */
+const char *rv_cli_count_problem(const struct rv_subcmd *c, int n, char **argv, char *buf, size_t len);
 /* rv_cli_usage_error - print "TOOL: MSG" and the --help hint; exit 2. */
 void rv_cli_usage_error(const struct rv_tool *t, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3), noreturn));
 void rv_cli_help(const struct rv_tool *t, FILE *f);
-/* rv_cli_dump - the generated documentation: "man", "bash", "zsh" or "fish". */
+/* rv_cli_dump - the generated documentation: "man" (COMMANDS, OPTIONS, EXIT
+ * STATUS), "man-synopsis", "commands" (one a line: NAME MIN MAX ARGS, MAX -1
+ * for no limit, tab-separated), "bash", "zsh" or "fish". */
 int rv_cli_dump(const struct rv_tool *t, const char *what, FILE *f);
 /* rv_cli_exit_for - the exit code for a library error code. */
 int rv_cli_exit_for(int err);

@@ -4,9 +4,10 @@
 # For each tool: completions/TOOL.bash, completions/_TOOL (zsh) and
 # completions/TOOL.fish from `TOOL --dump=bash|zsh|fish`, and two parts of
 # man/TOOL.1: between `.\" BEGIN GENERATED SYNOPSIS` and `.\" END GENERATED
-# SYNOPSIS` from `TOOL --dump=man-synopsis`, and between `.\" BEGIN GENERATED`
-# and `.\" END GENERATED` from `TOOL --dump=man` (commands, options, exit
-# status). The prose around the markers is kept.
+# SYNOPSIS` from `TOOL --dump=man-synopsis` (the usage lines of --help, made
+# from the tool's command table: `TOOL --dump=commands` lists it), and between
+# `.\" BEGIN GENERATED` and `.\" END GENERATED` from `TOOL --dump=man`
+# (commands, options, exit status). The prose around the markers is kept.
 #
 # And man/rv-protocol.7's list of error codes, between `.\" BEGIN GENERATED
 # ERROR CODES` and `.\" END GENERATED ERROR CODES`, from the RV vocabulary's

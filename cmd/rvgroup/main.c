@@ -18,22 +18,28 @@ static const struct rv_opt opts[] = {
 	{ 0 }
 };
 
+/* join and listen are chats (chat.c); the others one request each (cmds.c). */
+static int run_join(void *a, int argc, char **argv) { (void)argc; (void)argv; return chat_run(a, 0); }
+static int run_listen(void *a, int argc, char **argv) { (void)argc; (void)argv; return chat_run(a, 1); }
+static int run_request(void *a, int argc, char **argv) { (void)argc; (void)argv; return cmds_run(a); }
+
 static const struct rv_subcmd cmds[] = {
-	{ "join", "GROUP...", "join groups: stdin lines go to the group, the group comes to stdout" },
-	{ "listen", "", "print everything addressed to this id" },
-	{ "post", "GROUP [TEXT...]", "post TEXT (or each stdin line) to a group" },
-	{ "say", "ID [TEXT...]", "send TEXT (or each stdin line) to one client" },
-	{ "members", "GROUP", "list a group's members" },
-	{ "groups", "", "list the groups on the server" },
-	{ "contacts", "list|add|del [ID...]", "show or change this id's default receivers" },
-	{ "allow", "list|add|del|all|none [ID...]", "show or change who may send to this id" },
-	{ NULL, NULL, NULL }
+	{ "join", "GROUP...", "join groups: stdin lines go to the group, the group comes to stdout", 1, RV_ARGS_ANY, run_join, 0 },
+	{ "listen", "", "print everything addressed to this id", 0, 0, run_listen, 0 },
+	{ "post", "GROUP [TEXT...]", "post TEXT (or each stdin line) to a group", 1, RV_ARGS_ANY, run_request, 0 },
+	{ "say", "ID [TEXT...]", "send TEXT (or each stdin line) to one client", 1, RV_ARGS_ANY, run_request, 0 },
+	{ "members", "GROUP", "list a group's members", 1, 1, run_request, 0 },
+	{ "groups", "", "list the groups on the server", 0, 0, run_request, 0 },
+	/* the operation and its IDs: check_list_args */
+	{ "contacts", "list|add|del [ID...]", "show or change this id's default receivers", 0, RV_ARGS_ANY, run_request, 0 },
+	{ "allow", "list|add|del|all|none [ID...]", "show or change who may send to this id", 0, RV_ARGS_ANY, run_request, 0 },
+	{ NULL }
 };
 
 static const struct rv_tool tool = {
 	.name = "rvgroup",
 	.summary = "Group membership and chat through rvserver, from the shell.",
-	.usage = "[OPTION...] COMMAND [ARG...]",
+	.command_word = "COMMAND",
 	.opts = opts,
 	.cmds = cmds,
 	.footer = "In join, a line \"#GROUP text\" posts to one of several joined groups and\n"
@@ -235,21 +241,6 @@ static void check_text(struct app *a)
 				   len, (unsigned)RVGROUP_MAX_LINE);
 }
 
-static int valid_args(struct app *a)
-{
-	const char *c = a->cmd;
-	int n = a->nargs;
-	if (!strcmp(c, "join"))
-		return n >= 1;
-	if (!strcmp(c, "post") || !strcmp(c, "say"))
-		return n >= 1;
-	if (!strcmp(c, "members"))
-		return n == 1;
-	if (!strcmp(c, "listen") || !strcmp(c, "groups"))
-		return n == 0;
-	return 1;	/* contacts, allow: checked when sent */
-}
-
 int main(int argc, char **argv)
 {
 	struct app *a = calloc(1, sizeof *a);
@@ -257,18 +248,10 @@ int main(int argc, char **argv)
 		return RV_EXIT_FAIL;
 	rv_client_opts_init(&a->co);
 	int npos = rv_cli_parse(&tool, argc, argv, on_opt, a);
-	if (npos == 0)
-		rv_cli_usage_error(&tool, "missing command");
-	a->cmd = argv[0];
+	const struct rv_subcmd *c = rv_cli_command(&tool, npos, argv);
+	a->cmd = c->name;
 	a->args = argv + 1;
 	a->nargs = npos - 1;
-	const struct rv_subcmd *c = cmds;
-	while (c->name && strcmp(c->name, a->cmd) != 0)
-		c++;
-	if (!c->name)
-		rv_cli_usage_error(&tool, "unknown command '%s'", a->cmd);
-	if (!valid_args(a))
-		rv_cli_usage_error(&tool, "usage: rvgroup %s %s", c->name, c->args);
 	const char *err = NULL;
 	if (!strcmp(a->cmd, "contacts") || !strcmp(a->cmd, "allow"))
 		err = check_list_args(a);
@@ -284,13 +267,7 @@ int main(int argc, char **argv)
 	if (rc)
 		return rc;
 	a->loop = uv_default_loop();
-	int code;
-	if (!strcmp(a->cmd, "join"))
-		code = chat_run(a, 0);
-	else if (!strcmp(a->cmd, "listen"))
-		code = chat_run(a, 1);
-	else
-		code = cmds_run(a);
+	int code = c->run(a, a->nargs, a->args);
 	rv_tls_ctx_free(a->tls);
 	rv_buf_free(&a->longline);
 	free(a);

@@ -30,18 +30,19 @@ static const struct rv_opt opts[] = {
 	{ 0 }
 };
 
+/* Each command is what it takes (TAKE_*); with none, commands and files. */
 static const struct rv_subcmd cmds[] = {
-	{ "cmd", "", "print each command as 'from: text'" },
-	{ "data", "", "write one byte stream to stdout, in order" },
-	{ "file", "", "save the files sent to this id" },
-	{ "media", "", "record the video streams sent to this id into a file or to stdout (or --sdp FILE: plain RTP)" },
-	{ NULL, NULL, NULL }
+	{ "cmd", "", "print each command as 'from: text'", 0, 0, NULL, TAKE_CMD },
+	{ "data", "", "write one byte stream to stdout, in order", 0, 0, NULL, TAKE_DATA },
+	{ "file", "", "save the files sent to this id", 0, 0, NULL, TAKE_FILE },
+	{ "media", "", "record the video streams sent to this id into a file or to stdout (or --sdp FILE: plain RTP)", 0, 0, NULL, TAKE_MEDIA },
+	{ NULL }
 };
 
 static const struct rv_tool tool = {
 	.name = "rvrecv",
-	.summary = "Take the commands, byte streams and files sent to this id through rvserver.",
-	.usage = "[OPTION...] [cmd|data|file]",
+	.summary = "Take the commands, byte streams, files and media sent to this id through rvserver.",
+	.cmd_optional = 1,	/* commands and files */
 	.opts = opts,
 	.cmds = cmds,
 	.footer = "With no command, takes commands and files. data ends after one stream\n"
@@ -265,18 +266,9 @@ int main(int argc, char **argv)
 	rv_client_opts_init(&a->co);
 	a->dir = ".";
 	int npos = rv_cli_parse(&tool, argc, argv, on_opt, a);
-	if (npos > 1)
-		rv_cli_usage_error(&tool, "unexpected argument '%s'", argv[1]);
-	const char *cmd = npos ? argv[0] : NULL;
-	if (!cmd)
-		a->take = TAKE_CMD | TAKE_FILE;
-	else if (!strcmp(cmd, "cmd"))
-		a->take = TAKE_CMD;
-	else if (!strcmp(cmd, "data"))
-		a->take = TAKE_DATA;
-	else if (!strcmp(cmd, "file"))
-		a->take = TAKE_FILE;
-	else if (!strcmp(cmd, "media")) {
+	const struct rv_subcmd *c = rv_cli_command(&tool, npos, argv);
+	a->take = c ? c->id : TAKE_CMD | TAKE_FILE;
+	if (a->take == TAKE_MEDIA) {
 		if (!a->output)
 			a->output = "show.mkv";
 		if (!strcmp(a->output, "-") && a->co.json)
@@ -286,10 +278,7 @@ int main(int argc, char **argv)
 			rv_out_init(a->co.json);
 			return cmd_media(a);
 		}
-		a->take = TAKE_MEDIA;
 	}
-	else
-		rv_cli_usage_error(&tool, "unknown command '%s'", cmd);
 	if (a->take == TAKE_DATA && a->co.json)
 		rv_cli_usage_error(&tool, "data writes the stream to stdout: --json would mix with it");
 	struct stat st;

@@ -47,18 +47,24 @@ static const struct rv_opt opts[] = {
 	{ 0 }
 };
 
+/* cmd, data and file run a session here; media streams (stream.c). */
+static int run_session(void *ud, int argc, char **argv);
+static int run_stream(void *ud, int argc, char **argv) { (void)argc; (void)argv; return cmd_stream(ud); }
+
+enum { C_CMD = 1, C_DATA, C_FILE, C_MEDIA };
+
 static const struct rv_subcmd cmds[] = {
-	{ "cmd", "[TEXT...]", "send TEXT as one command, or each stdin line as one" },
-	{ "data", "[FILE|-]", "send a byte stream (default stdin), its end and checksum marked" },
-	{ "file", "PATH...", "send files; every receiver confirms size and SHA-256" },
-	{ "media", "", "encode video and audio from -f FMT -i INPUT and stream them through rvserver (or --rtp HOST:PORT)" },
-	{ NULL, NULL, NULL }
+	{ "cmd", "[TEXT...]", "send TEXT as one command, or each stdin line as one", 0, RV_ARGS_ANY, run_session, C_CMD },
+	{ "data", "[FILE|-]", "send a byte stream (default stdin), its end and checksum marked", 0, 1, run_session, C_DATA },
+	{ "file", "PATH...", "send files; every receiver confirms size and SHA-256", 1, RV_ARGS_ANY, run_session, C_FILE },
+	{ "media", "", "encode video and audio from -f FMT -i INPUT and stream them through rvserver (or --rtp HOST:PORT)", 0, 0, run_stream, C_MEDIA },
+	{ NULL }
 };
 
 static const struct rv_tool tool = {
 	.name = "rvsend",
-	.summary = "Send commands, byte streams and files to a client, a group or the default receivers through rvserver.",
-	.usage = "[OPTION...] [-t ID | -g GROUP] cmd|data|file [ARG...]",
+	.summary = "Send commands, byte streams, files and media to a client, a group or the default receivers through rvserver.",
+	.options = "[OPTION...] [-t ID | -g GROUP]",
 	.opts = opts,
 	.cmds = cmds,
 	.footer = "Exit 0 only when the server accepted everything and, for data and files,\n"
@@ -384,14 +390,11 @@ int main(int argc, char **argv)
 	a->srtp = RV_SRTP_AES_CM_128_HMAC_SHA1_80;
 	a->stall_timeout = 15;
 	int npos = rv_cli_parse(&tool, argc, argv, on_opt, a);
-	if (npos == 0)
-		rv_cli_usage_error(&tool, "missing command: cmd, data or file");
-	a->cmd = argv[0];
+	const struct rv_subcmd *c = rv_cli_command(&tool, npos, argv);
+	a->cmd = c->name;
 	a->args = argv + 1;
 	a->nargs = npos - 1;
-	if (strcmp(a->cmd, "cmd") && strcmp(a->cmd, "data") && strcmp(a->cmd, "file") && strcmp(a->cmd, "media"))
-		rv_cli_usage_error(&tool, "unknown command '%s'", a->cmd);
-	if (!strcmp(a->cmd, "media")) {
+	if (c->id == C_MEDIA) {
 		if (!a->inputs[0].input)
 			rv_cli_usage_error(&tool, "media needs -i INPUT (and -f FMT for devices and lavfi)");
 		if (a->sdp && !a->rtp)
@@ -402,13 +405,9 @@ int main(int argc, char **argv)
 			return cmd_media(a);
 		}
 	}
-	if (!strcmp(a->cmd, "file") && a->nargs == 0)
-		rv_cli_usage_error(&tool, "file needs at least one PATH");
-	if (!strcmp(a->cmd, "data") && a->nargs > 1)
-		rv_cli_usage_error(&tool, "data takes one FILE (or - for stdin)");
 	if (a->to && a->group)
 		rv_cli_usage_error(&tool, "-t and -g do not go together");
-	a->data = !strcmp(a->cmd, "data");
+	a->data = c->id == C_DATA;
 	if (a->chunk > a->window)
 		a->chunk = a->window;
 	const char *err = rv_client_opts_finish(&a->co);
@@ -418,11 +417,16 @@ int main(int argc, char **argv)
 	int rc = rv_client_start("rvsend", &a->co, &a->tls);
 	if (rc)
 		return rc;
-	if (!strcmp(a->cmd, "media")) {
-		rc = cmd_stream(a);
-		rv_tls_ctx_free(a->tls);
-		return rc;
-	}
+	rc = c->run(a, a->nargs, a->args);
+	rv_tls_ctx_free(a->tls);
+	return rc;
+}
+
+/* cmd, data and file: one session, its replies and the transfer's events. */
+static int run_session(void *ud, int argc, char **argv)
+{
+	struct app *a = ud;
+	(void)argc; (void)argv;	/* a->args */
 	a->loop = uv_default_loop();
 	cJSON *extra = cJSON_CreateObject();
 	cJSON_AddBoolToObject(extra, "replies", 1);
@@ -431,8 +435,10 @@ int main(int argc, char **argv)
 		.token = a->co.token, .client = "rvsend/" RV_VERSION, .tls = a->tls,
 		.connect_timeout = a->co.connect_timeout, .hello_extra = extra,
 	};
-	if (rv_session_new(&a->sess, a->loop, &conf, on_state, on_frame, a) < 0)
+	if (rv_session_new(&a->sess, a->loop, &conf, on_state, on_frame, a) < 0) {
+		cJSON_Delete(extra);
 		return RV_EXIT_FAIL;
+	}
 	uv_timer_init(a->loop, &a->tick);
 	a->tick.data = a;
 	uv_timer_start(&a->tick, on_tick, 500, 500);
@@ -446,6 +452,5 @@ int main(int argc, char **argv)
 	cJSON_Delete(extra);
 	free(a->buf);
 	free(a->rx);
-	rv_tls_ctx_free(a->tls);
 	return a->exit_code;
 }

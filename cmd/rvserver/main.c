@@ -44,16 +44,19 @@ static const struct rv_opt opts[] = {
 	{ 0 }
 };
 
+static int run_serve(void *ud, int argc, char **argv);
+static int run_token(void *ud, int argc, char **argv);
+
 static const struct rv_subcmd cmds[] = {
-	{ "serve", "", "run the relay (the default)" },
-	{ "token", "ID", "print an auth token for ID (secret from --auth-secret-file or env RV_AUTH_SECRET)" },
-	{ NULL, NULL, NULL }
+	{ "serve", "", "run the relay (the default)", 0, 0, run_serve, 0 },
+	{ "token", "ID", "print an auth token for ID (secret from --auth-secret-file or env RV_AUTH_SECRET)", 1, 1, run_token, 0 },
+	{ NULL }
 };
 
 static const struct rv_tool tool = {
 	.name = "rvserver",
 	.summary = "Relay messages, commands, files and media between identified clients, in groups or directly.",
-	.usage = "[serve] [OPTION...] | token ID [--ttl S] [--auth-secret-file FILE]",
+	.cmd_optional = 1,	/* serve */
 	.opts = opts,
 	.cmds = cmds,
 	.footer = "Clients connect with rvgroup, rvsend and rvrecv. HTTP on the same port:\n"
@@ -157,12 +160,15 @@ static void log_line(enum rv_log_level level, const char *line, void *ud)
 		level <= RV_LOG_WARN ? ": " : "", line);
 }
 
-static int cmd_token(struct args *a, const char *id)
+static int run_token(void *ud, int argc, char **argv)
 {
+	struct args *a = ud;
+	const char *id = argv[0];
 	char secret[512], token[RV_TOKEN_MAX];
 	size_t len = 0;
 	const char *env = getenv("RV_AUTH_SECRET");
 
+	(void)argc;
 	if (!rv_id_valid(id))
 		rv_cli_usage_error(&tool, "'%s' is not a valid id (1-64 characters [A-Za-z0-9._@-])", id);
 	if (a->conf.auth_secret_file) {
@@ -186,6 +192,27 @@ static int cmd_token(struct args *a, const char *id)
 	return 0;
 }
 
+static int run_serve(void *ud, int argc, char **argv)
+{
+	struct args *a = ud;
+	(void)argc; (void)argv;
+	/* -q: errors only; default: what happens to clients; -v: debugging. */
+	rv_log_set(a->verbosity == 0 ? RV_LOG_ERROR : a->verbosity == 1 ? RV_LOG_INFO : RV_LOG_DEBUG,
+		   log_line, NULL);
+
+	static struct server srv;	/* large: its read buffer is inside */
+	uv_loop_t *loop = uv_default_loop();
+	if (server_start(&srv, loop, &a->conf) < 0)
+		return RV_EXIT_FAIL;
+	fprintf(stderr, "rvserver: ready on %s port %d (tcp%s, udp %d)%s\n", a->conf.listen,
+			srv.bound_port, srv.tls ? "+tls" : "", srv.bound_udp_port,
+			srv.secret_len ? "; tokens required" : "; no auth: anyone may connect");
+	uv_run(loop, UV_RUN_DEFAULT);
+	server_free(&srv);
+	uv_loop_close(loop);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct args a = {
@@ -197,31 +224,8 @@ int main(int argc, char **argv)
 		.verbosity = 1, .ttl = 86400,
 	};
 	int npos = rv_cli_parse(&tool, argc, argv, on_opt, &a);
-	const char *cmd = npos ? argv[0] : "serve";
-
-	if (strcmp(cmd, "token") == 0) {
-		if (npos != 2)
-			rv_cli_usage_error(&tool, "token takes one ID");
-		return cmd_token(&a, argv[1]);
-	}
-	if (strcmp(cmd, "serve") != 0)
-		rv_cli_usage_error(&tool, "unknown command '%s'", cmd);
-	if (npos > 1)
-		rv_cli_usage_error(&tool, "unexpected argument '%s'", argv[1]);
-
-	/* -q: errors only; default: what happens to clients; -v: debugging. */
-	rv_log_set(a.verbosity == 0 ? RV_LOG_ERROR : a.verbosity == 1 ? RV_LOG_INFO : RV_LOG_DEBUG,
-		   log_line, NULL);
-
-	static struct server srv;	/* large: its read buffer is inside */
-	uv_loop_t *loop = uv_default_loop();
-	if (server_start(&srv, loop, &a.conf) < 0)
-		return RV_EXIT_FAIL;
-	fprintf(stderr, "rvserver: ready on %s port %d (tcp%s, udp %d)%s\n", a.conf.listen,
-			srv.bound_port, srv.tls ? "+tls" : "", srv.bound_udp_port,
-			srv.secret_len ? "; tokens required" : "; no auth: anyone may connect");
-	uv_run(loop, UV_RUN_DEFAULT);
-	server_free(&srv);
-	uv_loop_close(loop);
-	return 0;
+	const struct rv_subcmd *c = rv_cli_command(&tool, npos, argv);
+	if (!c)
+		c = &cmds[0];	/* serve */
+	return c->run(&a, npos ? npos - 1 : 0, argv + (npos ? 1 : 0));
 }

@@ -51,16 +51,20 @@ static const struct rv_opt opts[] = {
 	{ 0 }
 };
 
+static int run_serve(void *ud, int argc, char **argv);
+static int run_connect(void *ud, int argc, char **argv);
+
 static const struct rv_subcmd cmds[] = {
-	{ "serve", "", "run the signalling server (WebSocket at /ws, the room page at /room/NAME)" },
-	{ "connect", "URL", "join a room from a script: stdin lines out, every message in as a JSON line" },
-	{ NULL, NULL, NULL }
+	{ "serve", "", "run the signalling server (WebSocket at /ws, the room page at /room/NAME)", 0, 0, run_serve, 0 },
+	{ "connect", "URL", "join a room (--room, --name) at ws://HOST:PORT/ws or tcp://HOST:PORT: "
+	  "stdin lines out, messages in as JSON lines", 1, 1, run_connect, 0 },
+	{ NULL }
 };
 
 static const struct rv_tool tool = {
 	.name = "rvsignal",
 	.summary = "WebRTC signalling: rooms, direct and room messages, ICE servers with TURN credentials, a room page.",
-	.usage = "serve [OPTION...] | connect ws://HOST:PORT/ws|tcp://HOST:PORT [--room R] [--name N]",
+	.cmd_optional = 1,	/* serve */
 	.opts = opts,
 	.cmds = cmds,
 	.footer = "Open http://HOST:PORT/room/NAME in browsers for a video room. The protocol is in rv-signal(7).",
@@ -152,6 +156,38 @@ static void log_line(enum rv_log_level level, const char *line, void *ud)
 		line);
 }
 
+static int run_connect(void *ud, int argc, char **argv)
+{
+	struct args *a = ud;
+	(void)argc;
+	a->connect.url = argv[0];
+	a->connect.verbosity = a->conf.verbosity;
+	return cmd_connect(&a->connect);
+}
+
+static int run_serve(void *ud, int argc, char **argv)
+{
+	struct args *a = ud;
+	(void)argc; (void)argv;
+	if (a->conf.turn_secret_file && !a->conf.nice)
+		rv_cli_usage_error(&tool, "--turn-secret-file needs at least one --ice turn: URI");
+	rv_log_set(a->conf.verbosity == 0 ? RV_LOG_ERROR : a->conf.verbosity == 1 ? RV_LOG_INFO : RV_LOG_DEBUG,
+		   log_line, NULL);
+	rv_out_init(a->conf.json);
+	rv_out_keep_running();	/* a reader that goes away ends the events, not the server */
+	static struct sig g;
+	uv_loop_t *loop = uv_default_loop();
+	if (sig_start(&g, loop, &a->conf) < 0)
+		return RV_EXIT_FAIL;
+	fprintf(stderr, "rvsignal: ready on %s port %d (ws%s) broker %d%s%s\n", a->conf.listen, g.bound_port,
+		g.tls ? "s" : "", g.bound_broker, g.token_secret_len ? "; joins need tokens" : "",
+		a->conf.on_join ? "; joins go through --on-join" : "");
+	uv_run(loop, UV_RUN_DEFAULT);
+	sig_free(&g);
+	uv_loop_close(loop);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static struct args a = {
@@ -163,33 +199,8 @@ int main(int argc, char **argv)
 		.connect = { .timeout = 10 },
 	};
 	int npos = rv_cli_parse(&tool, argc, argv, on_opt, &a);
-	const char *cmd = npos ? argv[0] : "serve";
-	if (!strcmp(cmd, "connect")) {
-		if (npos != 2)
-			rv_cli_usage_error(&tool, "connect takes one URL");
-		a.connect.url = argv[1];
-		a.connect.verbosity = a.conf.verbosity;
-		return cmd_connect(&a.connect);
-	}
-	if (strcmp(cmd, "serve"))
-		rv_cli_usage_error(&tool, "unknown command '%s'", cmd);
-	if (npos > 1)
-		rv_cli_usage_error(&tool, "unexpected argument '%s'", argv[1]);
-	if (a.conf.turn_secret_file && !a.conf.nice)
-		rv_cli_usage_error(&tool, "--turn-secret-file needs at least one --ice turn: URI");
-	rv_log_set(a.conf.verbosity == 0 ? RV_LOG_ERROR : a.conf.verbosity == 1 ? RV_LOG_INFO : RV_LOG_DEBUG,
-		   log_line, NULL);
-	rv_out_init(a.conf.json);
-	rv_out_keep_running();	/* a reader that goes away ends the events, not the server */
-	static struct sig g;
-	uv_loop_t *loop = uv_default_loop();
-	if (sig_start(&g, loop, &a.conf) < 0)
-		return RV_EXIT_FAIL;
-	fprintf(stderr, "rvsignal: ready on %s port %d (ws%s) broker %d%s%s\n", a.conf.listen, g.bound_port,
-		g.tls ? "s" : "", g.bound_broker, g.token_secret_len ? "; joins need tokens" : "",
-		a.conf.on_join ? "; joins go through --on-join" : "");
-	uv_run(loop, UV_RUN_DEFAULT);
-	sig_free(&g);
-	uv_loop_close(loop);
-	return 0;
+	const struct rv_subcmd *c = rv_cli_command(&tool, npos, argv);
+	if (!c)
+		c = &cmds[0];	/* serve */
+	return c->run(&a, npos ? npos - 1 : 0, argv + (npos ? 1 : 0));
 }

@@ -39,19 +39,27 @@ static const struct rv_opt opts[] = {
 	{ 0 }
 };
 
+/* The commands, each run with the URI already parsed into struct opts. */
+static int run_binding(void *o, int argc, char **argv) { (void)argc; (void)argv; return cmd_binding(o); }
+static int run_check(void *o, int argc, char **argv) { (void)argc; (void)argv; return cmd_check(o); }
+static int run_relay(void *o, int argc, char **argv) { (void)argc; (void)argv; return cmd_relay(o); }
+static int run_session(void *o, int argc, char **argv) { (void)argc; (void)argv; return cmd_session(o); }
+static int run_bench(void *o, int argc, char **argv) { (void)argc; (void)argv; return cmd_bench(o); }
+
+enum { C_BINDING = 1, C_CHECK, C_RELAY, C_SESSION, C_BENCH };
+
 static const struct rv_subcmd cmds[] = {
-	{ "binding", "URI", "print the mapped (server-reflexive) address" },
-	{ "check", "URI", "run every step of using the server, each with PASS/FAIL and its time" },
-	{ "relay", "URI --peer IP:PORT", "stdin to the peer through a relay, the peer's packets to stdout" },
-	{ "session", "URI", "scripted TURN: one verb a line on stdin, one event a line on stdout" },
-	{ "bench", "URI", "allocations in pairs relay packets to each other; rates, loss, round trips, jitter" },
-	{ NULL, NULL, NULL }
+	{ "binding", "URI", "print the mapped (server-reflexive) address", 1, 1, run_binding, C_BINDING },
+	{ "check", "URI", "run every step of using the server, each with PASS/FAIL and its time", 1, 1, run_check, C_CHECK },
+	{ "relay", "URI", "stdin to --peer IP:PORT through a relay, the peer's packets to stdout", 1, 1, run_relay, C_RELAY },
+	{ "session", "URI", "scripted TURN: one verb a line on stdin, one event a line on stdout", 1, 1, run_session, C_SESSION },
+	{ "bench", "URI", "allocations in pairs relay packets to each other; rates, loss, round trips, jitter", 1, 1, run_bench, C_BENCH },
+	{ NULL }
 };
 
 static const struct rv_tool tool = {
 	.name = "rvturn",
 	.summary = "Diagnose and drive STUN/TURN servers: step-by-step checks, relaying, scripted sessions.",
-	.usage = "[OPTION...] binding|check|relay|session|bench URI",
 	.opts = opts,
 	.cmds = cmds,
 	.footer = "URI: stun:HOST[:PORT], turn:HOST[:PORT][?transport=udp|tcp], turns:HOST[:PORT].\n"
@@ -133,9 +141,7 @@ int main(int argc, char **argv)
 	o.size = 160;
 	o.duration = 10;
 	int npos = rv_cli_parse(&tool, argc, argv, on_opt, &o);
-	if (npos != 2)
-		rv_cli_usage_error(&tool, npos < 2 ? "a command and a URI are needed" : "too many arguments");
-	const char *cmd = argv[0];
+	const struct rv_subcmd *c = rv_cli_command(&tool, npos, argv);
 	struct uri given = o.uri;
 	char err[256];
 	if (uri_parse(argv[1], &o.uri, err, sizeof err) < 0)
@@ -147,29 +153,18 @@ int main(int argc, char **argv)
 			o.uri.port = 5349;
 		o.uri.tr = given.tr;
 	}
-	if (strcmp(cmd, "binding") && strcmp(cmd, "check") && strcmp(cmd, "relay") && strcmp(cmd, "session") &&
-	    strcmp(cmd, "bench"))
-		rv_cli_usage_error(&tool, "unknown command '%s'", cmd);
-	if (o.transport_all && strcmp(cmd, "check"))
+	if (o.transport_all && c->id != C_CHECK)
 		rv_cli_usage_error(&tool, "--transport all goes with check only");
-	if (!strcmp(cmd, "relay") && !o.peer)
+	if (c->id == C_RELAY && !o.peer)
 		rv_cli_usage_error(&tool, "relay needs --peer IP:PORT");
-	if (!strcmp(cmd, "bench") && o.uri.tr != TR_UDP)
+	if (c->id == C_BENCH && o.uri.tr != TR_UDP)
 		rv_cli_usage_error(&tool, "bench runs over UDP");
-	if (strcmp(cmd, "binding") && strcmp(cmd, "check") && !o.user)
-		rv_cli_usage_error(&tool, "%s needs -u USER", cmd);
+	if (c->id != C_BINDING && c->id != C_CHECK && !o.user)
+		rv_cli_usage_error(&tool, "%s needs -u USER", c->name);
 	rv_diag_init("rvturn", o.verbosity);
 	rv_out_init(o.json);
 	int crc = credentials(&o);
 	if (crc)
 		return crc;
-	if (!strcmp(cmd, "binding"))
-		return cmd_binding(&o);
-	if (!strcmp(cmd, "check"))
-		return cmd_check(&o);
-	if (!strcmp(cmd, "relay"))
-		return cmd_relay(&o);
-	if (!strcmp(cmd, "bench"))
-		return cmd_bench(&o);
-	return cmd_session(&o);
+	return c->run(&o, npos - 1, argv + 1);
 }
