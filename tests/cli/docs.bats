@@ -124,6 +124,39 @@ $output"
 	done
 }
 
+# usage_lines TOOL - the "Usage:" lines of TOOL --help, without "Usage: ".
+usage_lines() {
+	"$BIN/$1" --help | awk 'NR == 1 { sub(/^Usage: /, ""); print; next } /^       / { sub(/^ +/, ""); print; next } { exit }'
+}
+
+@test "each tool's --help usage and man SYNOPSIS come from its command table: every command, its arguments" {
+	for t in "${TOOLS[@]}"; do
+		table=$("$BIN/$t" --dump=commands)
+		[ -n "$table" ] || fail "$t --dump=commands lists no commands"
+		usage=$(usage_lines "$t")
+		listed=$("$BIN/$t" --help | sed -n '/^Commands:/,/^$/p' | awk 'NR > 1 && NF { print $1 }')
+		# the committed SYNOPSIS is the table's (run 'make docs' to fix)
+		synopsis=$(sed -n '/^\.\\" BEGIN GENERATED SYNOPSIS$/,/^\.\\" END GENERATED SYNOPSIS$/p' "$ROOT/man/$t.1" | sed '1d;$d')
+		[ "$synopsis" = "$("$BIN/$t" --dump=man-synopsis)" ] ||
+			fail "man/$t.1's SYNOPSIS is not what '$t --dump=man-synopsis' makes of the command table (run 'make docs')"
+		rendered=$(sed 's/\\-/-/g; s/\\&//g' <<<"$synopsis" | grep -v '^\.\(SH\|br\)' | sed 's/^\.[A-Z]* //')
+		while IFS=$'\t' read -r name min max args; do
+			grep -qxF -- "$name" <<<"$listed" || fail "$t --help: command $name is not under Commands:"
+			# a command is named on its usage line, with its arguments, unless
+			# the one usage line says COMMAND [ARG...]
+			if [ "$usage" = "${usage#*COMMAND \[ARG...\]}" ]; then
+				line=$(grep -E -- "[[ |]$name([] |]|\$)" <<<"$usage") ||
+					fail "$t --help: no usage line names the command $name:
+$usage"
+				[[ $line == *"$args" ]] || fail "$t --help: the usage line of $name does not end with '$args': $line"
+				grep -qE -- "(^|[[ |])$name([] |]|\$)" <<<"$rendered" ||
+					fail "man/$t.1: the SYNOPSIS does not name the command $name"
+			fi
+			[[ $min =~ ^[0-9]+$ && $max =~ ^-?[0-9]+$ ]] || fail "$t --dump=commands: bad counts for $name: $min $max"
+		done <<<"$table"
+	done
+}
+
 @test "every man page documents the exit codes 0 to 7" {
 	for t in "${TOOLS[@]}"; do
 		text=$(page_text "$t.1" | sed -n '/^\.SH EXIT STATUS/,/^\.SH /p')
