@@ -317,7 +317,7 @@ int cmd_session(struct opts *o)
 		return client_exit(&c);
 	}
 	uint8_t buf[RV_STUN_MAX];
-	double linger_until = 0, refresh_at = 0, renew_at = now_ms() + 240e3;
+	double linger_until = 0, refresh_at = 0, renew_at = now_ms() + RV_TURN_PERMISSION_MS;
 	/* the server not there (on UDP: an ICMP error to a verb) or gone ends it */
 	while (!quit && !c.unreachable && !c.lost) {
 		/* keep what the script made alive: the allocation at half its
@@ -331,7 +331,7 @@ int cmd_session(struct opts *o)
 		if (have_alloc && now_ms() >= renew_at) {
 			for (int i = 0; i < nslots; i++)
 				turn_bind(&c, slots[i].ch, &slots[i].peer);
-			renew_at = now_ms() + 240e3;
+			renew_at = now_ms() + RV_TURN_PERMISSION_MS;
 		}
 		if (!have_alloc)
 			refresh_at = 0;
