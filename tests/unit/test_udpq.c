@@ -270,8 +270,18 @@ static void errors_are_counted(void **state)
 	close(ra);
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+
+#ifndef UNDER_ASAN
 /* Every allocation the process makes, counted: glibc's allocator under
- * our malloc, calloc and realloc. */
+ * our malloc, calloc and realloc. (Not under AddressSanitizer, which
+ * replaces the allocator itself and must see every call first.) */
 extern void *__libc_malloc(size_t n);
 extern void *__libc_calloc(size_t n, size_t size);
 extern void *__libc_realloc(void *p, size_t n);
@@ -294,12 +304,16 @@ void *realloc(void *p, size_t n)
 	allocations++;
 	return __libc_realloc(p, n);
 }
+#endif
 
 /* Queueing and flushing two thousand datagrams allocates nothing: the
  * queue's memory is rv_udpq_init's. */
 static void no_allocation_per_packet(void **state)
 {
 	(void)state;
+#ifdef UNDER_ASAN
+	skip();	/* the plain build counts; ASan owns the allocator */
+#else
 	struct sockaddr_in a;
 	int ra = bound_socket(&a), tx = socket(AF_INET, SOCK_DGRAM, 0);
 	static uint8_t d[64];
@@ -322,6 +336,7 @@ static void no_allocation_per_packet(void **state)
 	rv_udpq_free(&q);
 	close(tx);
 	close(ra);
+#endif
 }
 
 int main(void)
