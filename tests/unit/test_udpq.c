@@ -308,12 +308,10 @@ void *realloc(void *p, size_t n)
 
 /* Queueing and flushing two thousand datagrams allocates nothing: the
  * queue's memory is rv_udpq_init's. */
+#ifndef UNDER_ASAN	/* the plain build counts; ASan owns the allocator */
 static void no_allocation_per_packet(void **state)
 {
 	(void)state;
-#ifdef UNDER_ASAN
-	skip();	/* the plain build counts; ASan owns the allocator */
-#else
 	struct sockaddr_in a;
 	int ra = bound_socket(&a), tx = socket(AF_INET, SOCK_DGRAM, 0);
 	static uint8_t d[64];
@@ -336,8 +334,8 @@ static void no_allocation_per_packet(void **state)
 	rv_udpq_free(&q);
 	close(tx);
 	close(ra);
-#endif
 }
+#endif
 
 int main(void)
 {
@@ -348,7 +346,9 @@ int main(void)
 		cmocka_unit_test(fallback_delivers_the_same),
 		cmocka_unit_test(fallback_cuts_more_bursts_than_room),
 		cmocka_unit_test(errors_are_counted),
+#ifndef UNDER_ASAN
 		cmocka_unit_test(no_allocation_per_packet),
+#endif
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
