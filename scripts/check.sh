@@ -17,19 +17,22 @@ step() { printf '== %s\n' "$*"; }
 ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); failed+=("$1"); printf 'FAILED: %s\n' "$1"; }
 
-# Count a TAP stream: "ok N", "not ok N", "ok N # skip".
+# Count a TAP stream: "ok N", "not ok N", and skips: "ok N # skip" (bats)
+# or "not ok N # SKIP" (cmocka).
 tap() {
-	local name=$1 file=$2 p f s
+	local name=$1 file=$2 p f s ns
 	p=$(grep -cE '^ok [0-9]+' "$file" || true)
 	s=$(grep -cE '^ok [0-9]+.*# (skip|SKIP)' "$file" || true)
-	f=$(grep -cE '^not ok [0-9]+' "$file" || true)
-	pass=$((pass + p - s)); fail=$((fail + f)); skip=$((skip + s))
+	ns=$(grep -cE '^not ok [0-9]+ # (skip|SKIP)' "$file" || true)
+	f=$(($(grep -cE '^not ok [0-9]+' "$file" || true) - ns))
+	p=$((p - s)); s=$((s + ns))
+	pass=$((pass + p)); fail=$((fail + f)); skip=$((skip + s))
 	if [ "$f" -gt 0 ]; then
 		failed+=("$name:")
-		grep -E '^not ok' "$file" | sed 's/^/  /'
-		grep -E '^not ok' "$file" | sed "s/^/$name: /" >>"$log/failures"
+		grep -E '^not ok' "$file" | grep -vE '^not ok [0-9]+ # (skip|SKIP)' | sed 's/^/  /'
+		grep -E '^not ok' "$file" | grep -vE '^not ok [0-9]+ # (skip|SKIP)' | sed "s/^/$name: /" >>"$log/failures"
 	fi
-	printf '%s: %d passed, %d failed, %d skipped\n' "$name" $((p - s)) "$f" "$s"
+	printf '%s: %d passed, %d failed, %d skipped\n' "$name" "$p" "$f" "$s"
 }
 
 step "dependencies"
