@@ -104,3 +104,16 @@ int rv_secret_read(const char *path, char *buf, size_t len, size_t *outlen)
 	*outlen = n;
 	return 0;
 }
+
+int rv_turn_rest(const void *secret, size_t secret_len, const char *user, int64_t expiry,
+		 char *username, size_t ulen, char password[RV_TURN_REST_PASS_MAX])
+{
+	int n = snprintf(username, ulen, "%" PRId64 ":%s", expiry, user);
+	if (n < 0 || (size_t)n >= ulen)
+		return -ENOSPC;
+	uint8_t mac[EVP_MAX_MD_SIZE];
+	unsigned maclen = 0;
+	HMAC(EVP_sha1(), secret, (int)secret_len, (const uint8_t *)username, (size_t)n, mac, &maclen);
+	EVP_EncodeBlock((uint8_t *)password, mac, (int)maclen);   /* 20 bytes: 28 characters */
+	return 0;
+}

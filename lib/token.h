@@ -23,4 +23,14 @@ int rv_token_check(const void *secret, size_t secret_len, const char *id,
  * 0, -errno when it cannot be opened or read, -EINVAL when it is empty. */
 int rv_secret_read(const char *path, char *buf, size_t len, size_t *outlen);
 
+/* TURN REST credentials, as coturn's use-auth-secret checks them: the
+ * username is "EXPIRY:USER" and the password the base64 HMAC-SHA1 of the
+ * username keyed with the shared secret. */
+#define RV_TURN_REST_PASS_MAX 32   /* 28 base64 characters and the NUL */
+/* rv_turn_rest - write both for USER valid until EXPIRY (unix seconds):
+ * 0, or -ENOSPC when USERNAME (ULEN bytes) cannot hold it. PASSWORD has
+ * room for RV_TURN_REST_PASS_MAX bytes. */
+int rv_turn_rest(const void *secret, size_t secret_len, const char *user, int64_t expiry,
+		 char *username, size_t ulen, char password[RV_TURN_REST_PASS_MAX]);
+
 #endif

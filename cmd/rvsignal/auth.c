@@ -13,6 +13,7 @@
 #include "err.h"
 #include "log.h"
 #include "signal.h"
+#include "token.h"
 
 /* iceServers in the W3C RTCIceServer form. With --turn-secret-file, each
  * turn: and turns: URI gets credentials for this peer alone (username
@@ -21,14 +22,11 @@
 cJSON *ice_servers(struct sig *g, const char *id)
 {
 	cJSON *list = cJSON_CreateArray();
-	char user[128], cred[64];
-	if (g->turn_secret_len) {
-		uint8_t mac[EVP_MAX_MD_SIZE];
-		unsigned maclen = 0;
-		snprintf(user, sizeof user, "%lld:%s", (long long)time(NULL) + (long long)g->conf.turn_ttl, id);
-		HMAC(EVP_sha1(), g->turn_secret, (int)g->turn_secret_len, (uint8_t *)user, strlen(user), mac, &maclen);
-		EVP_EncodeBlock((uint8_t *)cred, mac, (int)maclen);
-	}
+	char user[128], cred[RV_TURN_REST_PASS_MAX];
+	if (g->turn_secret_len &&
+	    rv_turn_rest(g->turn_secret, g->turn_secret_len, id, (int64_t)time(NULL) + (int64_t)g->conf.turn_ttl,
+			 user, sizeof user, cred) < 0)
+		return list;          /* an id too long for a username: no servers */
 	for (int i = 0; i < g->conf.nice; i++) {
 		const char *uri = g->conf.ice[i];
 		cJSON *s = cJSON_CreateObject(), *urls = cJSON_AddArrayToObject(s, "urls");

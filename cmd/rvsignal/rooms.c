@@ -9,17 +9,13 @@
 
 #include "err.h"
 #include "log.h"
+#include "json.h"
 #include "router.h"
 #include "signal.h"
 #include "xfer.h"
 
 #define MAX_MISSED 256
 #define MAX_NAME 64
-
-static const char *jstr(cJSON *o, const char *k)
-{
-	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
-}
 
 void send_error(struct conn *c, const char *code, const char *msg, const char *re)
 {
@@ -344,7 +340,7 @@ static void admit(struct conn *c, cJSON *req, int ok, const char *why)
 {
 	struct sig *g = c->sig;
 	struct peer *p = c->peer;
-	const char *room = jstr(req, "room"), *name = jstr(req, "name");
+	const char *room = rv_json_str(req, "room"), *name = rv_json_str(req, "name");
 	if (!p || c->closing)
 		goto out;
 	if (!ok) {
@@ -392,14 +388,14 @@ out:
 static void do_join(struct conn *c, cJSON *req)
 {
 	struct sig *g = c->sig;
-	const char *room = jstr(req, "room"), *why = NULL;
+	const char *room = rv_json_str(req, "room"), *why = NULL;
 	cJSON *name = cJSON_GetObjectItemCaseSensitive(req, "name");
 	if (!room || !rv_id_valid(room) || (name && (!cJSON_IsString(name) || !*name->valuestring))) {
 		send_error(c, "bad-request", "join needs a room (1-64 characters [A-Za-z0-9._@-]) and a name", "join");
 		cJSON_Delete(req);
 		return;
 	}
-	if (g->token_secret_len && jwt_check(g, jstr(req, "token"), room, &why) < 0) {
+	if (g->token_secret_len && jwt_check(g, rv_json_str(req, "token"), room, &why) < 0) {
 		g->n.denied++;
 		send_error(c, "denied", why, "join");
 		cJSON_Delete(req);
@@ -452,7 +448,7 @@ void peer_message(struct conn *c, const char *text, size_t len)
 		return;
 	}
 	cJSON *m = cJSON_ParseWithLength(text, len);
-	const char *type = m ? jstr(m, "type") : NULL;
+	const char *type = m ? rv_json_str(m, "type") : NULL;
 	if (!m) {	/* cut short or not JSON at all: say so, as rv-signal(7) does */
 		send_error(c, "bad-request", "invalid JSON", NULL);
 		return;
@@ -468,7 +464,7 @@ void peer_message(struct conn *c, const char *text, size_t len)
 		return;
 	}
 	if (!strcmp(type, "resume")) {
-		struct peer *old = rv_map_get(&g->resumes, jstr(m, "token") ? jstr(m, "token") : "");
+		struct peer *old = rv_map_get(&g->resumes, rv_json_str(m, "token") ? rv_json_str(m, "token") : "");
 		if (!old || old == p) {
 			send_error(c, "not-found", "no session to resume (expired or unknown token)", type);
 		} else if (p->nrooms == 0) {	/* this fresh session gives way to the old one */
@@ -483,7 +479,7 @@ void peer_message(struct conn *c, const char *text, size_t len)
 		return;
 	}
 	if (!strcmp(type, "leave")) {
-		struct room *r = jstr(m, "room") ? room_get(g, jstr(m, "room"), 0) : NULL;
+		struct room *r = rv_json_str(m, "room") ? room_get(g, rv_json_str(m, "room"), 0) : NULL;
 		if (!r || !in_room(r, p))
 			send_error(c, "not-in-room", "not in that room", type);
 		else
@@ -501,10 +497,10 @@ void peer_message(struct conn *c, const char *text, size_t len)
 	/* anything else is routed: to one peer, or to a room */
 	char to[64] = "", room[128] = "", mtype[64];
 	snprintf(mtype, sizeof mtype, "%s", type);
-	if (jstr(m, "to"))
-		snprintf(to, sizeof to, "%s", jstr(m, "to"));
-	if (jstr(m, "room"))
-		snprintf(room, sizeof room, "%s", jstr(m, "room"));
+	if (rv_json_str(m, "to"))
+		snprintf(to, sizeof to, "%s", rv_json_str(m, "to"));
+	if (rv_json_str(m, "room"))
+		snprintf(room, sizeof room, "%s", rv_json_str(m, "room"));
 	cJSON_DeleteItemFromObjectCaseSensitive(m, "from");
 	cJSON_AddStringToObject(m, "from", p->id);
 	int bye = !strcmp(mtype, "bye");

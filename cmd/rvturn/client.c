@@ -12,12 +12,11 @@
 #include <unistd.h>
 
 #include <arpa/inet.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "cli.h"
 #include "err.h"
 #include "rvturn.h"
+#include "token.h"
 #include "turn.h"
 
 #define SOFTWARE "rvturn/" RV_VERSION
@@ -32,22 +31,17 @@ int credentials(struct opts *o)
 	snprintf(o->username, sizeof o->username, "%s", o->user);
 	if (o->secret_file) {
 		char secret[512];
-		FILE *f = fopen(o->secret_file, "r");
-		if (!f || !fgets(secret, sizeof secret, f)) {
-			fprintf(stderr, "rvturn: cannot read --secret-file %s\n", o->secret_file);
-			if (f)
-				fclose(f);
+		size_t len;
+		int rc = rv_secret_read(o->secret_file, secret, sizeof secret, &len);
+		if (rc < 0) {
+			fprintf(stderr, "rvturn: cannot read --secret-file %s: %s\n", o->secret_file, rv_strerror(rc));
 			return RV_EXIT_USAGE;
 		}
-		fclose(f);
-		secret[strcspn(secret, "\r\n")] = 0;
-		snprintf(o->username, sizeof o->username, "%lld:%s",
-			 (long long)time(NULL) + (long long)o->ttl, o->user);
-		uint8_t mac[EVP_MAX_MD_SIZE];
-		unsigned maclen = 0;
-		HMAC(EVP_sha1(), secret, (int)strlen(secret), (uint8_t *)o->username,
-		     strlen(o->username), mac, &maclen);
-		EVP_EncodeBlock((uint8_t *)o->password, mac, (int)maclen);
+		if (rv_turn_rest(secret, len, o->user, (int64_t)time(NULL) + (int64_t)o->ttl,
+				 o->username, sizeof o->username, o->password) < 0) {
+			fprintf(stderr, "rvturn: --user %s is too long for a TURN REST username\n", o->user);
+			return RV_EXIT_USAGE;
+		}
 		o->have_password = 1;
 		return 0;
 	}
