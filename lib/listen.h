@@ -26,10 +26,15 @@ int rv_listen_tcp(uv_loop_t *loop, uv_tcp_t *h, void *data, const char *addr, in
 /* rv_listen_port - the local port of a bound handle H, or a libuv error. */
 int rv_listen_port(const uv_handle_t *h);
 
+#define RV_HEAP_KEEP (32 << 20)   /* free heap kept at its top rather than trimmed */
+#define RV_HEAP_MMAP (4 << 20)    /* allocations this large and up use mmap */
+
 /* rv_server_process_init - for a server process: raise RLIMIT_NOFILE's soft
- * limit to its hard limit (many connections), and ignore SIGPIPE (a peer
- * that resets while we write costs that stream an EPIPE, never the server).
- * 0, or -errno when the limit cannot be read (SIGPIPE is ignored anyway). */
+ * limit to its hard limit (many connections), ignore SIGPIPE (a peer that
+ * resets while we write costs that stream an EPIPE, never the server), and,
+ * with glibc, keep RV_HEAP_KEEP of freed heap instead of trimming it after
+ * each burst (see listen.c). 0, or -errno when the limit cannot be read
+ * (the rest is done anyway). */
 int rv_server_process_init(void);
 
 /* SIGINT and SIGTERM, both to one callback (which gets the signal). */
