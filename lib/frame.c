@@ -3,28 +3,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "err.h"
 #include "frame.h"
-
-static uint32_t get_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put_be32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
 
 long rv_frame_decode(const uint8_t *p, size_t n, size_t max_body,
 		     struct rv_frame_view *v)
 {
 	if (n < RV_FRAME_PREFIX)
 		return 0;
-	uint32_t hlen = get_be32(p), blen = get_be32(p + 4);
+	uint32_t hlen = rv_rd32(p), blen = rv_rd32(p + 4);
 	if (hlen == 0)
 		return RV_EPROTO;
 	if (hlen > RV_FRAME_MAX_HEADER || blen > max_body)
@@ -66,8 +54,8 @@ int rv_frame_append(struct rv_buf *out, const char *hdr, size_t hdr_len,
 	uint8_t *dst = rv_buf_reserve(out, total);
 	if (!dst)
 		return total > out->cap ? RV_ETOOBIG : -ENOMEM;
-	put_be32(dst, (uint32_t)hdr_len);
-	put_be32(dst + 4, (uint32_t)body_len);
+	rv_wr32(dst, (uint32_t)hdr_len);
+	rv_wr32(dst + 4, (uint32_t)body_len);
 	memcpy(dst + RV_FRAME_PREFIX, hdr, hdr_len);
 	if (body_len)
 		memcpy(dst + RV_FRAME_PREFIX + hdr_len, body, body_len);
@@ -89,8 +77,8 @@ int rv_frame_append_head(struct rv_buf *out, const cJSON *hdr, size_t body_len)
 		if (!dst) {
 			rc = -ENOMEM;
 		} else {
-			put_be32(dst, (uint32_t)hdr_len);
-			put_be32(dst + 4, (uint32_t)body_len);
+			rv_wr32(dst, (uint32_t)hdr_len);
+			rv_wr32(dst + 4, (uint32_t)body_len);
 			memcpy(dst + RV_FRAME_PREFIX, text, hdr_len);
 			rv_buf_commit(out, RV_FRAME_PREFIX + hdr_len);
 		}
@@ -112,8 +100,8 @@ int rv_frame_append_json(struct rv_buf *out, const cJSON *hdr,
 
 void rv_frame_media_head(uint8_t out[RV_FRAME_MEDIA_HEAD], size_t len)
 {
-	put_be32(out, (uint32_t)(sizeof RV_FRAME_MEDIA_HDR - 1));
-	put_be32(out + 4, (uint32_t)len);
+	rv_wr32(out, (uint32_t)(sizeof RV_FRAME_MEDIA_HDR - 1));
+	rv_wr32(out + 4, (uint32_t)len);
 	memcpy(out + RV_FRAME_PREFIX, RV_FRAME_MEDIA_HDR, sizeof RV_FRAME_MEDIA_HDR - 1);
 }
 

@@ -4,19 +4,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "bytes.h"
 #include "err.h"
 #include "rtp.h"
-
-static uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-static uint32_t be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
-}
 
 int rv_rtp_parse(const uint8_t *p, size_t n, struct rv_rtp *r)
 {
@@ -28,7 +18,7 @@ int rv_rtp_parse(const uint8_t *p, size_t n, struct rv_rtp *r)
 	if (p[0] & 0x10) {	/* header extension: 16-bit profile, 16-bit length in words */
 		if (off + 4 > n)
 			return RV_EPROTO;
-		off += 4 + 4 * (size_t)be16(p + off + 2);
+		off += 4 + 4 * (size_t)rv_rd16(p + off + 2);
 		if (off > n)
 			return RV_EPROTO;
 	}
@@ -41,9 +31,9 @@ int rv_rtp_parse(const uint8_t *p, size_t n, struct rv_rtp *r)
 	}
 	r->marker = p[1] >> 7;
 	r->pt = p[1] & 0x7F;
-	r->seq = be16(p + 2);
-	r->ts = be32(p + 4);
-	r->ssrc = be32(p + 8);
+	r->seq = rv_rd16(p + 2);
+	r->ts = rv_rd32(p + 4);
+	r->ssrc = rv_rd32(p + 8);
 	r->payload = p + off;
 	r->payload_len = end - off;
 	return 0;
@@ -53,9 +43,9 @@ void rv_rtp_header(uint8_t out[RV_RTP_HEADER], const struct rv_rtp *r)
 {
 	out[0] = 0x80;
 	out[1] = (uint8_t)((r->marker ? 0x80 : 0) | (r->pt & 0x7F));
-	put16(out + 2, r->seq);
-	put32(out + 4, r->ts);
-	put32(out + 8, r->ssrc);
+	rv_wr16(out + 2, r->seq);
+	rv_wr32(out + 4, r->ts);
+	rv_wr32(out + 8, r->ssrc);
 }
 
 int rv_rtp_is_rtcp(const uint8_t *p, size_t n)
@@ -73,13 +63,13 @@ int rv_rtcp_next(const uint8_t *p, size_t n, size_t *off, struct rv_rtcp *out)
 	size_t left = n - *off;
 	if (left < 4 || (q[0] >> 6) != 2)
 		return RV_EPROTO;
-	size_t len = 4 * ((size_t)be16(q + 2) + 1);
+	size_t len = 4 * ((size_t)rv_rd16(q + 2) + 1);
 	if (len > left || len < 8)
 		return RV_EPROTO;
 	out->type = q[1];
 	out->fmt = q[0] & 0x1F;
-	out->sender_ssrc = be32(q + 4);
-	out->media_ssrc = len >= 12 ? be32(q + 8) : 0;
+	out->sender_ssrc = rv_rd32(q + 4);
+	out->media_ssrc = len >= 12 ? rv_rd32(q + 8) : 0;
 	out->body = q + 8;
 	out->body_len = len - 8;
 	*off += len;
@@ -91,10 +81,10 @@ int rv_rtcp_parse_sr(const struct rv_rtcp *c, struct rv_rtcp_sr *sr)
 	if (c->type != RV_RTCP_SR || c->body_len < 20)
 		return RV_EPROTO;
 	sr->ssrc = c->sender_ssrc;
-	sr->ntp = (uint64_t)be32(c->body) << 32 | be32(c->body + 4);
-	sr->rtp_ts = be32(c->body + 8);
-	sr->packets = be32(c->body + 12);
-	sr->octets = be32(c->body + 16);
+	sr->ntp = (uint64_t)rv_rd32(c->body) << 32 | rv_rd32(c->body + 4);
+	sr->rtp_ts = rv_rd32(c->body + 8);
+	sr->packets = rv_rd32(c->body + 12);
+	sr->octets = rv_rd32(c->body + 16);
 	return 0;
 }
 
@@ -104,14 +94,14 @@ int rv_rtcp_parse_rb(const struct rv_rtcp *c, int i, struct rv_rtcp_rb *rb)
 	if (at == SIZE_MAX || i < 0 || i >= c->fmt || at + 24 * ((size_t)i + 1) > c->body_len)
 		return RV_EPROTO;
 	const uint8_t *b = c->body + at + 24 * (size_t)i;
-	rb->ssrc = be32(b);
+	rb->ssrc = rv_rd32(b);
 	rb->fraction = b[4];
 	uint32_t lost = (uint32_t)b[5] << 16 | (uint32_t)b[6] << 8 | b[7];
 	rb->lost = (int32_t)(lost ^ 0x800000) - 0x800000;	/* sign-extend 24 bits */
-	rb->highest = be32(b + 8);
-	rb->jitter = be32(b + 12);
-	rb->lsr = be32(b + 16);
-	rb->dlsr = be32(b + 20);
+	rb->highest = rv_rd32(b + 8);
+	rb->jitter = rv_rd32(b + 12);
+	rb->lsr = rv_rd32(b + 16);
+	rb->dlsr = rv_rd32(b + 20);
 	return 0;
 }
 
@@ -121,7 +111,7 @@ int rv_rtcp_nack_each(const struct rv_rtcp *c, void (*fn)(void *ud, uint16_t seq
 		return RV_EPROTO;
 	int count = 0;
 	for (size_t i = 4; i + 4 <= c->body_len; i += 4) {	/* after the media SSRC */
-		uint16_t pid = be16(c->body + i), blp = be16(c->body + i + 2);
+		uint16_t pid = rv_rd16(c->body + i), blp = rv_rd16(c->body + i + 2);
 		fn(ud, pid);
 		count++;
 		for (int b = 0; b < 16; b++)
@@ -137,8 +127,8 @@ static void common(uint8_t *out, int fmt, int type, size_t len, uint32_t sender)
 {
 	out[0] = (uint8_t)(0x80 | (fmt & 0x1F));
 	out[1] = (uint8_t)type;
-	put16(out + 2, (uint16_t)(len / 4 - 1));
-	put32(out + 4, sender);
+	rv_wr16(out + 2, (uint16_t)(len / 4 - 1));
+	rv_wr32(out + 4, sender);
 }
 
 #define NTP_UNIX_OFFSET 2208988800ull   /* seconds from 1900 to 1970 */
@@ -168,11 +158,11 @@ int rv_rtcp_build_sr(uint8_t *out, size_t cap, const struct rv_rtcp_sr *sr)
 	if (cap < 28)
 		return RV_ETOOBIG;
 	common(out, 0, RV_RTCP_SR, 28, sr->ssrc);
-	put32(out + 8, (uint32_t)(sr->ntp >> 32));
-	put32(out + 12, (uint32_t)sr->ntp);
-	put32(out + 16, sr->rtp_ts);
-	put32(out + 20, sr->packets);
-	put32(out + 24, sr->octets);
+	rv_wr32(out + 8, (uint32_t)(sr->ntp >> 32));
+	rv_wr32(out + 12, (uint32_t)sr->ntp);
+	rv_wr32(out + 16, sr->rtp_ts);
+	rv_wr32(out + 20, sr->packets);
+	rv_wr32(out + 24, sr->octets);
 	return 28;
 }
 
@@ -182,13 +172,13 @@ int rv_rtcp_build_rr(uint8_t *out, size_t cap, uint32_t sender, const struct rv_
 		return RV_ETOOBIG;
 	common(out, 1, RV_RTCP_RR, 32, sender);
 	uint8_t *b = out + 8;
-	put32(b, rb->ssrc);
+	rv_wr32(b, rb->ssrc);
 	int32_t lost = rb->lost > 0x7FFFFF ? 0x7FFFFF : rb->lost < -0x800000 ? -0x800000 : rb->lost;
-	put32(b + 4, (uint32_t)rb->fraction << 24 | ((uint32_t)lost & 0xFFFFFF));
-	put32(b + 8, rb->highest);
-	put32(b + 12, rb->jitter);
-	put32(b + 16, rb->lsr);
-	put32(b + 20, rb->dlsr);
+	rv_wr32(b + 4, (uint32_t)rb->fraction << 24 | ((uint32_t)lost & 0xFFFFFF));
+	rv_wr32(b + 8, rb->highest);
+	rv_wr32(b + 12, rb->jitter);
+	rv_wr32(b + 16, rb->lsr);
+	rv_wr32(b + 20, rb->dlsr);
 	return 32;
 }
 
@@ -197,7 +187,7 @@ int rv_rtcp_build_pli(uint8_t *out, size_t cap, uint32_t sender, uint32_t media)
 	if (cap < 12)
 		return RV_ETOOBIG;
 	common(out, 1, RV_RTCP_PSFB, 12, sender);
-	put32(out + 8, media);
+	rv_wr32(out + 8, media);
 	return 12;
 }
 
@@ -206,8 +196,8 @@ int rv_rtcp_build_fir(uint8_t *out, size_t cap, uint32_t sender, uint32_t media,
 	if (cap < 20)
 		return RV_ETOOBIG;
 	common(out, 4, RV_RTCP_PSFB, 20, sender);
-	put32(out + 8, 0);	/* media source: unused for FIR (RFC 5104 4.3.1.2) */
-	put32(out + 12, media);
+	rv_wr32(out + 8, 0);	/* media source: unused for FIR (RFC 5104 4.3.1.2) */
+	rv_wr32(out + 12, media);
 	out[16] = fir_seq;
 	out[17] = out[18] = out[19] = 0;
 	return 20;
@@ -237,13 +227,13 @@ int rv_rtcp_build_nack(uint8_t *out, size_t cap, uint32_t sender, uint32_t media
 		}
 		if (len + 4 > cap)
 			return RV_ETOOBIG;
-		put16(out + len, pid);
-		put16(out + len + 2, blp);
+		rv_wr16(out + len, pid);
+		rv_wr16(out + len + 2, blp);
 		len += 4;
 		i = j;
 	}
 	common(out, 1, RV_RTCP_RTPFB, len, sender);
-	put32(out + 8, media);
+	rv_wr32(out + 8, media);
 	return (int)len;
 }
 
@@ -323,7 +313,7 @@ int rv_h264_packetize(const uint8_t *au, size_t len, size_t mtu, rv_rtp_out_fn f
 			size_t o = 1;
 			pkt[0] = (uint8_t)(nri | 24);
 			for (size_t k = i; k < j; k++) {
-				put16(pkt + o, (uint16_t)lens[k]);
+				rv_wr16(pkt + o, (uint16_t)lens[k]);
 				memcpy(pkt + o + 2, nals[k], lens[k]);
 				o += 2 + lens[k];
 			}
@@ -464,7 +454,7 @@ static int h264_payload(struct rv_depack *d, const uint8_t *p, size_t n)
 		for (size_t o = 1; o < n;) {
 			if (o + 2 > n)
 				return RV_EPROTO;
-			size_t l = be16(p + o);
+			size_t l = rv_rd16(p + o);
 			if (l == 0 || o + 2 + l > n)
 				return RV_EPROTO;
 			if ((p[o + 2] & 0x1F) == 5)

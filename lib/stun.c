@@ -9,19 +9,9 @@
 #include <openssl/rand.h>
 #include <zlib.h>
 
+#include "bytes.h"
 #include "err.h"
 #include "stun.h"
-
-static uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-static uint32_t be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
-}
 
 /* The 14-bit message type interleaves method and class bits (RFC 8489 5). */
 static uint16_t type_of(uint16_t method, int cls)
@@ -32,7 +22,7 @@ static uint16_t type_of(uint16_t method, int cls)
 
 int rv_stun_is(const uint8_t *p, size_t n)
 {
-	return n >= RV_STUN_HEADER && (p[0] & 0xC0) == 0 && be32(p + 4) == RV_STUN_MAGIC;
+	return n >= RV_STUN_HEADER && (p[0] & 0xC0) == 0 && rv_rd32(p + 4) == RV_STUN_MAGIC;
 }
 
 int rv_stun_parse(const uint8_t *p, size_t n, struct rv_stun_msg *m)
@@ -41,7 +31,7 @@ int rv_stun_parse(const uint8_t *p, size_t n, struct rv_stun_msg *m)
 		return -EAGAIN;
 	if (!rv_stun_is(p, n))
 		return RV_EPROTO;
-	uint16_t t = be16(p), len = be16(p + 2);
+	uint16_t t = rv_rd16(p), len = rv_rd16(p + 2);
 	if (len % 4)
 		return RV_EPROTO;
 	if (RV_STUN_HEADER + (size_t)len > RV_STUN_MAX)
@@ -58,7 +48,7 @@ int rv_stun_parse(const uint8_t *p, size_t n, struct rv_stun_msg *m)
 	while (off < m->len) {
 		if (m->len - off < 4)
 			return RV_EPROTO;
-		uint16_t at = be16(p + off), al = be16(p + off + 2);
+		uint16_t at = rv_rd16(p + off), al = rv_rd16(p + off + 2);
 		size_t padded = ((size_t)al + 3) & ~(size_t)3;
 		if (padded > m->len - off - 4)
 			return RV_EPROTO;
@@ -86,9 +76,9 @@ int rv_stun_addr(const struct rv_stun_msg *m, const struct rv_stun_attr *a,
 	if (a->len < 8)
 		return RV_EPROTO;
 	uint8_t fam = a->val[1];
-	uint16_t port = be16(a->val + 2);
+	uint16_t port = rv_rd16(a->val + 2);
 	uint8_t magic[16];
-	put32(magic, RV_STUN_MAGIC);
+	rv_wr32(magic, RV_STUN_MAGIC);
 	memcpy(magic + 4, m->tid, 12);
 	memset(out, 0, sizeof *out);
 	if (xor)
@@ -141,7 +131,7 @@ static int check_mac(const struct rv_stun_msg *m, uint16_t type, const EVP_MD *m
 	uint8_t copy[RV_STUN_MAX], mac[EVP_MAX_MD_SIZE];
 	unsigned maclen = 0;
 	memcpy(copy, m->raw, a->off);
-	put16(copy + 2, (uint16_t)(a->off + 4 + maclen_want - RV_STUN_HEADER));
+	rv_wr16(copy + 2, (uint16_t)(a->off + 4 + maclen_want - RV_STUN_HEADER));
 	if (!HMAC(md, key, (int)keylen, copy, a->off, mac, &maclen))
 		return 0;
 	return maclen == maclen_want && CRYPTO_memcmp(mac, a->val, maclen_want) == 0;
@@ -162,7 +152,7 @@ int rv_stun_offers_sha256(const struct rv_stun_msg *m)
 	const struct rv_stun_attr *a = rv_stun_get(m, RV_STUN_A_PASSWORD_ALGORITHMS);
 	/* a list of: algorithm u16, parameters length u16, parameters (padded) */
 	for (size_t off = 0; a && off + 4 <= a->len;) {
-		uint16_t alg = be16(a->val + off), plen = be16(a->val + off + 2);
+		uint16_t alg = rv_rd16(a->val + off), plen = rv_rd16(a->val + off + 2);
 		if (alg == 0x0002)
 			return 1;
 		off += 4 + (((size_t)plen + 3) & ~(size_t)3);
@@ -178,16 +168,16 @@ int rv_stun_check_fingerprint(const struct rv_stun_msg *m)
 	if (a->len != 4 || a->off + 8 != m->len)
 		return 0;
 	uint32_t crc = (uint32_t)crc32(0L, m->raw, (uInt)a->off) ^ 0x5354554Eu;
-	return crc == be32(a->val);
+	return crc == rv_rd32(a->val);
 }
 
 void rv_stun_begin(struct rv_stun_builder *b, uint16_t method, int cls, const uint8_t *tid)
 {
 	b->len = RV_STUN_HEADER;
 	b->err = 0;
-	put16(b->buf, type_of(method, cls));
-	put16(b->buf + 2, 0);
-	put32(b->buf + 4, RV_STUN_MAGIC);
+	rv_wr16(b->buf, type_of(method, cls));
+	rv_wr16(b->buf + 2, 0);
+	rv_wr32(b->buf + 4, RV_STUN_MAGIC);
 	if (tid)
 		memcpy(b->buf + 8, tid, 12);
 	else if (RAND_bytes(b->buf + 8, 12) != 1)
@@ -202,19 +192,19 @@ void rv_stun_add(struct rv_stun_builder *b, uint16_t type, const void *val, size
 			b->err = RV_ETOOBIG;
 		return;
 	}
-	put16(b->buf + b->len, type);
-	put16(b->buf + b->len + 2, (uint16_t)len);
+	rv_wr16(b->buf + b->len, type);
+	rv_wr16(b->buf + b->len + 2, (uint16_t)len);
 	if (len)
 		memcpy(b->buf + b->len + 4, val, len);
 	memset(b->buf + b->len + 4 + len, 0, padded - len);
 	b->len += 4 + padded;
-	put16(b->buf + 2, (uint16_t)(b->len - RV_STUN_HEADER));
+	rv_wr16(b->buf + 2, (uint16_t)(b->len - RV_STUN_HEADER));
 }
 
 void rv_stun_add_u32(struct rv_stun_builder *b, uint16_t type, uint32_t v)
 {
 	uint8_t p[4];
-	put32(p, v);
+	rv_wr32(p, v);
 	rv_stun_add(b, type, p, 4);
 }
 
@@ -226,13 +216,13 @@ void rv_stun_add_str(struct rv_stun_builder *b, uint16_t type, const char *s)
 void rv_stun_add_xor_addr(struct rv_stun_builder *b, uint16_t type, const struct sockaddr *sa)
 {
 	uint8_t v[20], magic[16];
-	put32(magic, RV_STUN_MAGIC);
+	rv_wr32(magic, RV_STUN_MAGIC);
 	memcpy(magic + 4, b->buf + 8, 12);
 	v[0] = 0;
 	if (sa->sa_family == AF_INET) {
 		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
 		v[1] = 0x01;
-		put16(v + 2, (uint16_t)(ntohs(s4->sin_port) ^ (RV_STUN_MAGIC >> 16)));
+		rv_wr16(v + 2, (uint16_t)(ntohs(s4->sin_port) ^ (RV_STUN_MAGIC >> 16)));
 		const uint8_t *ip = (const uint8_t *)&s4->sin_addr;
 		for (int i = 0; i < 4; i++)
 			v[4 + i] = ip[i] ^ magic[i];
@@ -240,7 +230,7 @@ void rv_stun_add_xor_addr(struct rv_stun_builder *b, uint16_t type, const struct
 	} else {
 		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
 		v[1] = 0x02;
-		put16(v + 2, (uint16_t)(ntohs(s6->sin6_port) ^ (RV_STUN_MAGIC >> 16)));
+		rv_wr16(v + 2, (uint16_t)(ntohs(s6->sin6_port) ^ (RV_STUN_MAGIC >> 16)));
 		for (int i = 0; i < 16; i++)
 			v[4 + i] = s6->sin6_addr.s6_addr[i] ^ magic[i];
 		rv_stun_add(b, type, v, 20);
@@ -257,7 +247,7 @@ static void add_mac(struct rv_stun_builder *b, uint16_t type, const EVP_MD *md, 
 			b->err = RV_ETOOBIG;
 		return;
 	}
-	put16(b->buf + 2, (uint16_t)(b->len + 4 + maclen_want - RV_STUN_HEADER));	/* as if added */
+	rv_wr16(b->buf + 2, (uint16_t)(b->len + 4 + maclen_want - RV_STUN_HEADER));	/* as if added */
 	if (!HMAC(md, key, (int)keylen, b->buf, b->len, mac, &maclen)) {
 		b->err = -EIO;
 		return;
@@ -282,7 +272,7 @@ void rv_stun_add_fingerprint(struct rv_stun_builder *b)
 			b->err = RV_ETOOBIG;
 		return;
 	}
-	put16(b->buf + 2, (uint16_t)(b->len + 8 - RV_STUN_HEADER));
+	rv_wr16(b->buf + 2, (uint16_t)(b->len + 8 - RV_STUN_HEADER));
 	uint32_t crc = (uint32_t)crc32(0L, b->buf, (uInt)b->len) ^ 0x5354554Eu;
 	rv_stun_add_u32(b, RV_STUN_A_FINGERPRINT, crc);
 }
@@ -331,7 +321,7 @@ int rv_channel_data_parse(const uint8_t *p, size_t n, uint16_t *ch, const uint8_
 {
 	if (n < 4)
 		return -EAGAIN;
-	uint16_t c = be16(p), l = be16(p + 2);
+	uint16_t c = rv_rd16(p), l = rv_rd16(p + 2);
 	if (c < 0x4000 || c > 0x4FFF)
 		return RV_EPROTO;
 	if (n < 4 + (size_t)l)
@@ -350,8 +340,8 @@ int rv_channel_data_build(uint8_t *out, size_t cap, uint16_t ch, const void *dat
 	size_t total = 4 + (pad ? ((len + 3) & ~(size_t)3) : len);
 	if (len > 0xFFFF || total > cap)
 		return RV_ETOOBIG;
-	put16(out, ch);
-	put16(out + 2, (uint16_t)len);
+	rv_wr16(out, ch);
+	rv_wr16(out + 2, (uint16_t)len);
 	memcpy(out + 4, data, len);
 	memset(out + 4 + len, 0, total - 4 - len);
 	return (int)total;

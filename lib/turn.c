@@ -1,6 +1,7 @@
 /* turn.c - a TURN client allocation over STUN client transactions. */
 #include <string.h>
 
+#include "bytes.h"
 #include "err.h"
 #include "turn.h"
 
@@ -68,7 +69,7 @@ static unsigned lifetime_of(const struct rv_stun_msg *m, unsigned dflt)
 	const struct rv_stun_attr *a = rv_stun_get(m, RV_STUN_A_LIFETIME);
 	if (!a || a->len != 4)
 		return dflt;
-	return (unsigned)a->val[0] << 24 | (unsigned)a->val[1] << 16 | (unsigned)a->val[2] << 8 | a->val[3];
+	return rv_rd32(a->val);
 }
 
 int rv_turn_finish(struct rv_turn *t)
