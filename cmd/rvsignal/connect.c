@@ -9,6 +9,7 @@
 #include "err.h"
 #include "input.h"
 #include "signal.h"
+#include "token.h"
 
 struct client {
 	uv_loop_t *loop;
@@ -315,14 +316,11 @@ int cmd_connect(const struct connect_args *a)
 	}
 	c->room = room;
 	c->name = name;
-	if (token_file) {
-		FILE *f = fopen(token_file, "r");
-		if (!f || !fgets(c->token, sizeof c->token, f)) {
-			fprintf(stderr, "rvsignal: cannot read --token-file %s\n", token_file);
-			return RV_EXIT_USAGE;
-		}
-		fclose(f);
-		c->token[strcspn(c->token, "\r\n")] = 0;
+	size_t toklen;
+	int rc;
+	if (token_file && (rc = rv_secret_read(token_file, c->token, sizeof c->token, &toklen)) < 0) {
+		fprintf(stderr, "rvsignal: cannot read --token-file %s: %s\n", token_file, rv_strerror(rc));
+		return RV_EXIT_USAGE;
 	}
 	rv_diag_init("rvsignal", verbosity);
 	rv_out_init(1);

@@ -47,15 +47,12 @@ int credentials(struct opts *o)
 	}
 	const char *env = getenv("RV_TURN_PASSWORD");
 	if (o->password_file) {
-		FILE *f = fopen(o->password_file, "r");
-		if (!f || !fgets(o->password, sizeof o->password, f)) {
-			fprintf(stderr, "rvturn: cannot read --password-file %s\n", o->password_file);
-			if (f)
-				fclose(f);
+		size_t len;
+		int rc = rv_secret_read(o->password_file, o->password, sizeof o->password, &len);
+		if (rc < 0) {
+			fprintf(stderr, "rvturn: cannot read --password-file %s: %s\n", o->password_file, rv_strerror(rc));
 			return RV_EXIT_USAGE;
 		}
-		fclose(f);
-		o->password[strcspn(o->password, "\r\n")] = 0;
 	} else if (env) {
 		snprintf(o->password, sizeof o->password, "%s", env);
 	} else if (isatty(STDIN_FILENO)) {

@@ -704,6 +704,9 @@ same_numbers() {
 		run -2 timeout 5 rvsignal $args </dev/null
 		[ -n "$output" ] || fail "no message for '$args'"
 	done
+	# an unreadable token file is named with the reason
+	run -2 timeout 5 rvsignal connect --token-file "$BATS_TEST_TMPDIR/none" ws://127.0.0.1:1/ws </dev/null
+	assert_output --partial "cannot read --token-file $BATS_TEST_TMPDIR/none: No such file or directory"
 	run timeout 5 rvsignal --help
 	assert_success
 	assert_output --partial 'rv-signal(7)'

@@ -493,8 +493,8 @@ jqpat() { if [ "$1" = json ]; then echo "$2"; else echo "$3"; fi; }
 	assert_output --partial "RV_TURN_PASSWORD"
 	run env -u RV_TURN_PASSWORD timeout 5 rvturn -u alice --password-file "$T/missing" check turn:127.0.0.1:1 </dev/null
 	assert_failure 2
-	assert_output --partial "--password-file"
-	run env -u RV_TURN_PASSWORD timeout 5 rvturn -u alice --secret-file "$T/missing" check turn:127.0.0.1:1 </dev/null
+	assert_output --partial "cannot read --password-file $T/missing: No such file or directory"
+	run env -u RV_TURN_PASSWORD timeout 5 rvturn -u alice --secret-file "$T" check turn:127.0.0.1:1 </dev/null
 	assert_failure 2
-	assert_output --partial "--secret-file"
+	assert_output --partial "cannot read --secret-file $T: Is a directory"
 }
