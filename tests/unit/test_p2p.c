@@ -1,6 +1,6 @@
 /* test_p2p.c - peer group identities (p2pkey.h) and specs (p2pspec.h):
- * RFC 8032's Ed25519 vector, key files, and specs that have exactly one
- * text each. */
+ * RFC 8032's Ed25519 vector, key files, specs that have exactly one text
+ * each, and signed envelopes (p2penv.h) that no relay can alter. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "err.h"
+#include "p2penv.h"
 #include "p2pkey.h"
 #include "p2pspec.h"
 
@@ -234,6 +235,46 @@ static void spec_refusals(void **state)
 	expect_refused(lan, sizeof lan, "bad LAN address");
 }
 
+static void envelopes(void **state)
+{
+	(void)state;
+	uint8_t seed[32] = { 1 }, group[32], other[32], env[RV_P2P_ENV_HEAD + 64 + 5], id[32], id2[32];
+	struct rv_p2p_key k;
+	struct rv_p2p_env e;
+	const char *why = NULL;
+	memset(group, 0xaa, 32);
+	memset(other, 0xbb, 32);
+	assert_int_equal(rv_p2p_key_from_seed(&k, seed), 0);
+	long n = rv_p2p_env_seal(&k, group, RV_P2P_POST, 1700000000000ull, 42, "hello", 5, env, sizeof env, id);
+	assert_int_equal(n, sizeof env);
+	assert_int_equal(rv_p2p_env_open(env, (size_t)n, group, &e, &why), 0);
+	assert_int_equal(e.kind, RV_P2P_POST);
+	assert_memory_equal(e.author, k.pub, 32);
+	assert_true(e.time_ms == 1700000000000ull && e.nonce == 42);
+	assert_int_equal(e.len, 5);
+	assert_memory_equal(e.payload, "hello", 5);
+	assert_memory_equal(e.id, id, 32);
+	/* the same bytes with another nonce are another message */
+	assert_int_equal(rv_p2p_env_seal(&k, group, RV_P2P_POST, 1700000000000ull, 43, "hello", 5,
+					 env, sizeof env, id2), n);
+	assert_memory_not_equal(id, id2, 32);
+	/* every byte is covered: any flip is refused */
+	for (long i = 0; i < n; i++) {
+		env[i] ^= 0x10;
+		assert_true(rv_p2p_env_open(env, (size_t)n, group, &e, &why) < 0);
+		env[i] ^= 0x10;
+	}
+	assert_int_equal(rv_p2p_env_open(env, (size_t)n, other, &e, &why), RV_EPROTO);
+	assert_string_equal(why, "envelope of another group");
+	env[n - 1] ^= 1;
+	assert_int_equal(rv_p2p_env_open(env, (size_t)n, group, &e, &why), RV_EDENIED);
+	assert_string_equal(why, "bad envelope signature");
+	assert_int_equal(rv_p2p_env_open(env, (size_t)n - 1, group, &e, &why), RV_EPROTO);
+	assert_int_equal(rv_p2p_env_seal(&k, group, RV_P2P_POST, 0, 0, "hello", 5, env, sizeof env - 1, NULL),
+			 RV_ETOOBIG);
+	rv_p2p_key_free(&k);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -242,6 +283,7 @@ int main(void)
 		cmocka_unit_test(key_files),
 		cmocka_unit_test(spec_round_trip),
 		cmocka_unit_test(spec_refusals),
+		cmocka_unit_test(envelopes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
