@@ -3,12 +3,8 @@
 #include <string.h>
 
 #include "err.h"
+#include "json.h"
 #include "rvgroup.h"
-
-static const char *hstr(cJSON *h, const char *k)
-{
-	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, k));
-}
 
 /* Done when every line is answered; a line refused as too long (main.c)
  * makes the exit status 1. */
@@ -67,7 +63,7 @@ static void on_members(struct rv_session *s, int err, cJSON *reply, void *ud)
 	}
 	cJSON *m;
 	cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(reply, "members")) {
-		const char *id = hstr(m, "id");
+		const char *id = rv_json_str(m, "id");
 		int online = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "online"));
 		if (rv_out_json_mode()) {
 			cJSON *o = cJSON_CreateObject();
@@ -91,7 +87,7 @@ static void on_groups(struct rv_session *s, int err, cJSON *reply, void *ud)
 	}
 	cJSON *g;
 	cJSON_ArrayForEach(g, cJSON_GetObjectItemCaseSensitive(reply, "groups")) {
-		const char *name = hstr(g, "name");
+		const char *name = rv_json_str(g, "name");
 		cJSON *n = cJSON_GetObjectItemCaseSensitive(g, "members");
 		if (rv_out_json_mode()) {
 			cJSON *o = cJSON_CreateObject();

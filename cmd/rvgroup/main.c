@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "json.h"
 #include "log.h"
 #include "router.h"
 #include "rvgroup.h"
@@ -159,7 +160,7 @@ void app_finish(struct app *a, int code)
 
 void app_fail(struct app *a, int err, const char *what, cJSON *reply)
 {
-	const char *msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(reply, "message"));
+	const char *msg = rv_json_str(reply, "message");
 	if (!a->done)
 		rv_say_error("%s: %s", what, msg ? msg : rv_strerror(err));
 	app_finish(a, rv_cli_exit_for(err));

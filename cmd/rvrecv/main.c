@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include "err.h"
+#include "json.h"
 #include "log.h"
 #include "router.h"
 #include "rvrecv.h"
@@ -151,7 +152,7 @@ void reply_to(struct app *a, const char *to, double conn, const char *kind, cJSO
 
 static void print_cmd(struct app *a, cJSON *h, const uint8_t *body, size_t len)
 {
-	const char *from = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "from"));
+	const char *from = rv_json_str(h, "from");
 	char *text = malloc(len + 1);
 	if (!text || !from) {
 		free(text);
@@ -195,7 +196,7 @@ static void on_frame(struct rv_session *s, const char *type, cJSON *h,
 	}
 	if (strcmp(type, "msg") != 0)
 		return;
-	const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "kind"));
+	const char *kind = rv_json_str(h, "kind");
 	if (!kind)
 		return;
 	if (!strcmp(kind, "cmd")) {
@@ -217,7 +218,7 @@ static void on_join(struct rv_session *s, int err, cJSON *reply, void *ud)
 	struct app *a = ud;
 	(void)s;
 	if (err) {
-		const char *msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(reply, "message"));
+		const char *msg = rv_json_str(reply, "message");
 		rv_say_error("join %s: %s", a->group, msg ? msg : rv_strerror(err));
 		app_finish(a, rv_cli_exit_for(err));
 		return;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "json.h"
 #include "log.h"
 #include "media.h"
 #include "router.h"
@@ -240,7 +241,7 @@ static void on_cmd_reply(struct rv_session *s, int err, cJSON *reply, void *ud)
 {
 	struct app *a = ud;
 	if (err) {
-		const char *msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(reply, "message"));
+		const char *msg = rv_json_str(reply, "message");
 		if (!a->done)
 			rv_say_error("cmd: %s", msg ? msg : rv_strerror(err));
 		app_finish(a, rv_cli_exit_for(err));
@@ -330,8 +331,8 @@ static void on_frame(struct rv_session *s, const char *type, cJSON *h,
 	if (a->done)
 		return;
 	if (!strcmp(type, "error")) {	/* about a message sent without a reply */
-		const char *msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "message"));
-		const char *code = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "code"));
+		const char *msg = rv_json_str(h, "message");
+		const char *code = rv_json_str(h, "code");
 		rv_say_error("%s", msg ? msg : "error from the server");
 		app_finish(a, rv_cli_exit_for(rv_session_code(code)));
 		return;
@@ -341,7 +342,7 @@ static void on_frame(struct rv_session *s, const char *type, cJSON *h,
 			xfer_gone(a, h);
 		return;
 	}
-	const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "kind"));
+	const char *kind = rv_json_str(h, "kind");
 	if (!strcmp(type, "msg") && kind && !strncmp(kind, "xfer-", 5))
 		xfer_frame(a, kind, h);
 }
