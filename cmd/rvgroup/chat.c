@@ -21,7 +21,7 @@ static char *printable(const uint8_t *p, size_t n)
 	return s;
 }
 
-void print_frame(struct app *a, const char *type, cJSON *h, const uint8_t *body, size_t len)
+static void print_frame(struct app *a, const char *type, cJSON *h, const uint8_t *body, size_t len)
 {
 	const char *group = rv_json_str(h, "group"), *from = rv_json_str(h, "from"), *who = rv_json_str(h, "id");
 	cJSON *time = cJSON_GetObjectItemCaseSensitive(h, "time");

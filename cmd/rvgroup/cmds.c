@@ -6,7 +6,7 @@
 #include "json.h"
 #include "rvgroup.h"
 
-/* Done when every line is answered; a line refused as too long (main.c)
+/* Done when every line is answered; a line refused as too long (app.c)
  * makes the exit status 1. */
 static void maybe_done(struct app *a)
 {
