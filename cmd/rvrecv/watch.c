@@ -596,7 +596,7 @@ static void finish_all(struct watch *w, int code)
 	app_finish(w->a, w->a->exit_code ? w->a->exit_code : code);
 }
 
-/* Called by app_finish: stop the media side and print the summary. */
+/* app_ops.stop, called by app_finish: stop the media side and print the summary. */
 void watch_stop(struct app *a)
 {
 	struct watch *w = &W;
