@@ -1,4 +1,4 @@
-/* xfer.c - sending files and byte streams with end-to-end flow control.
+/* sendfile.c - rvsend data and file: sending files and byte streams with end-to-end flow control.
  *
  * A transfer is offered to the target; every receiver answers accept (with
  * the offset it already has) or refuse. Data then goes to the target in
@@ -355,7 +355,7 @@ static void monitor(struct app *a, const char *id)
 		free(m);
 }
 
-void xfer_gone(struct app *a, cJSON *h)
+static void xfer_gone(struct app *a, cJSON *h)
 {
 	struct rx *r = find_rx(a, rv_json_str(h, "id"));
 	if (!r || (r->state != RX_WAIT && r->state != RX_ACTIVE))
@@ -473,7 +473,7 @@ static void on_check(uv_check_t *h)
 	pump(h->data);
 }
 
-void xfer_start(struct app *a)
+static void xfer_start(struct app *a)
 {
 	/* What is in flight to a receiver waits in the server's queue for it:
 	 * keep the window (with the frames' headers) below half of that
@@ -499,7 +499,7 @@ void xfer_start(struct app *a)
 	next(a);
 }
 
-void xfer_frame(struct app *a, const char *kind, cJSON *h)
+static void xfer_frame(struct app *a, const char *kind, cJSON *h)
 {
 	const char *xid = rv_json_str(h, "xfer");
 	struct rx *r = find_rx(a, rv_json_str(h, "from"));
@@ -544,7 +544,7 @@ void xfer_frame(struct app *a, const char *kind, cJSON *h)
 }
 
 /* Twice a second: receivers that do not answer or make no progress. */
-void xfer_tick(struct app *a)
+static void xfer_tick(struct app *a)
 {
 	uint64_t t = now(a);
 	if (a->phase == PH_ACCEPT && t - a->phase_ms >= (uint64_t)(a->accept_timeout * 1000)) {
@@ -586,7 +586,7 @@ static void on_interrupt_reply(struct rv_session *s, int err, cJSON *reply, void
 		a->interrupted(a);
 }
 
-void xfer_interrupt(struct app *a, void (*fn)(struct app *))
+static void xfer_interrupt(struct app *a, void (*fn)(struct app *))
 {
 	int under_way = a->phase == PH_ACCEPT || a->phase == PH_SEND || a->phase == PH_END;
 	if (!under_way || count(a, RX_WAIT) + count(a, RX_ACTIVE) == 0) {
@@ -615,4 +615,27 @@ void xfer_interrupt(struct app *a, void (*fn)(struct app *))
 	cJSON_AddStringToObject(h, "reason", why);
 	if (rv_session_request(a->sess, h, NULL, 0, on_interrupt_reply, a) < 0)
 		fn(a);
+}
+
+/* The session's frames: a receiver gone, and its answers to the transfer. */
+static void on_frame(struct app *a, const char *type, cJSON *h)
+{
+	if (!strcmp(type, "gone")) {	/* a receiver we monitor went away */
+		xfer_gone(a, h);
+		return;
+	}
+	const char *kind = rv_json_str(h, "kind");
+	if (!strcmp(type, "msg") && kind && !strncmp(kind, "xfer-", 5))
+		xfer_frame(a, kind, h);
+}
+
+int sendfile_run(struct app *a)
+{
+	static const struct app_ops ops = {
+		.up = xfer_start, .frame = on_frame, .tick = xfer_tick, .interrupt = xfer_interrupt,
+	};
+	int code = app_run(a, &ops);
+	free(a->buf);
+	free(a->rx);
+	return code;
 }

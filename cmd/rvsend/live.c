@@ -1,4 +1,4 @@
-/* stream.c - rvsend media through rvserver.
+/* live.c - rvsend media through rvserver, live.
  *
  * The encoder runs on a worker thread (capture and encoding block); it
  * packetizes each frame and hands the packets to the loop thread through
@@ -468,7 +468,7 @@ static int open_inputs(struct tx *t)
 	return 0;
 }
 
-int cmd_stream(struct app *a)
+int live_run(struct app *a)
 {
 	static struct tx tx;
 	struct tx *t = &tx;
