@@ -1,6 +1,6 @@
-/* app.c - rvgroup's lifecycle, under the commands (chat.c, cmds.c): stdin
- * lines put together whole, the end with an exit code, failures reported,
- * and the check of a name. It calls only lib. */
+/* app.c - rvgroup's lifecycle, under the commands (chat.c, cmds.c): the
+ * session to the server, stdin lines put together whole, the end with an
+ * exit code, failures reported, and the check of a name. It calls only lib. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +84,21 @@ void input_stop(struct app *a)
 {
 	if (a->stdin_open)
 		rv_input_stop(&a->in);
+}
+
+int app_connect(struct app *a, const char *role, cJSON *extra, rv_session_state_fn on_state,
+		rv_session_frame_fn on_frame)
+{
+	struct rv_session_conf conf = {
+		.host = a->co.host, .port = a->co.port, .id = a->co.id, .role = role,
+		.token = a->co.token, .client = "rvgroup/" RV_VERSION, .tls = a->tls,
+		.reconnect = a->reconnect, .connect_timeout = a->co.connect_timeout,
+		.hello_extra = extra,
+	};
+	if (rv_session_new(&a->sess, a->loop, &conf, on_state, on_frame, a) < 0)
+		return -1;
+	rv_session_start(a->sess);
+	return 0;
 }
 
 void app_finish(struct app *a, int code)

@@ -349,11 +349,6 @@ static void chat_eof(struct app *a)
 
 int chat_run(struct app *a, int listen_only)
 {
-	struct rv_session_conf conf = {
-		.host = a->co.host, .port = a->co.port, .id = a->co.id, .role = "recv",
-		.token = a->co.token, .client = "rvgroup/" RV_VERSION, .tls = a->tls,
-		.reconnect = a->reconnect, .connect_timeout = a->co.connect_timeout,
-	};
 	cJSON *extra = NULL;
 	if (a->allow) {
 		extra = cJSON_CreateObject();
@@ -362,12 +357,11 @@ int chat_run(struct app *a, int listen_only)
 		for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
 			cJSON_AddItemToArray(ids, cJSON_CreateString(t));
 		free(copy);
-		conf.hello_extra = extra;
 	}
-	int rc = rv_session_new(&a->sess, a->loop, &conf, on_state, on_frame, a);
-	if (rc < 0)
+	if (app_connect(a, "recv", extra, on_state, on_frame) < 0) {
+		cJSON_Delete(extra);
 		return RV_EXIT_FAIL;
-	rv_session_start(a->sess);
+	}
 	if (!listen_only) {
 		a->on_line = chat_line;
 		a->on_eof = chat_eof;

@@ -156,14 +156,8 @@ static void on_state(struct rv_session *s, enum rv_session_state st, int err,
 
 int cmds_run(struct app *a)
 {
-	struct rv_session_conf conf = {
-		.host = a->co.host, .port = a->co.port, .id = a->co.id, .role = "send",
-		.token = a->co.token, .client = "rvgroup/" RV_VERSION, .tls = a->tls,
-		.reconnect = a->reconnect, .connect_timeout = a->co.connect_timeout,
-	};
-	if (rv_session_new(&a->sess, a->loop, &conf, on_state, NULL, a) < 0)
+	if (app_connect(a, "send", NULL, on_state, NULL) < 0)
 		return RV_EXIT_FAIL;
-	rv_session_start(a->sess);
 
 	if (!strcmp(a->cmd, "post") || !strcmp(a->cmd, "say")) {
 		if (a->nargs > 1) {	/* the arguments are one message */

@@ -5,8 +5,8 @@
  *            dispatch through the subcommand table
  *   chat.c   join and listen: a session with groups, stdin lines to them
  *   cmds.c   post, say, members, groups, contacts, allow: requests
- *   app.c    the lifecycle: stdin lines whole, the end with an exit code,
- *            failures reported, the check of a name
+ *   app.c    the lifecycle: the session to the server, stdin lines whole,
+ *            the end with an exit code, failures reported, the check of a name
  *   lib/     the session, input, output and the rest */
 #ifndef RVGROUP_H
 #define RVGROUP_H
@@ -63,6 +63,11 @@ int cmds_run(struct app *a);
 int input_start(struct app *a);
 void input_pause(struct app *a, int pause);
 void input_stop(struct app *a);
+/* app_connect - start the session to the server as ROLE ("send", "recv"),
+ * EXTRA (or NULL; the caller's) added to the hello, ON_STATE and ON_FRAME
+ * (or NULL) called with A: 0, or -1 when it cannot be made. */
+int app_connect(struct app *a, const char *role, cJSON *extra, rv_session_state_fn on_state,
+		rv_session_frame_fn on_frame);
 /* app_finish - end with CODE (the first call counts): stdin stopped, the
  * session closed, so that the loop ends. */
 void app_finish(struct app *a, int code);
