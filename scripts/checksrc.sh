@@ -7,6 +7,8 @@
 # Rules (the name is what scripts/checksrc.allow uses):
 #   rv-def   no rv_ function definition outside lib/: the tools use their own prefixes
 #   shadow   no tool file (cmd/*/*.c|h) named like a lib header: cmd/x/media.c vs lib/media.h
+#   spine    a tool's main.c only calls down: no other file of the tool calls a function that
+#            main.c defines (not static); the lifecycle lives in a file the commands call
 #   stdio    the library never prints: no printf/puts/perror/putchar, no fprintf/fputs/
 #            fputc/fwrite/fflush on stdout or stderr in lib/
 #   exit     the library never ends the process: no exit( in lib/
@@ -87,6 +89,34 @@ awk '
 for f in "${TOOL[@]}"; do
 	b=${f##*/}; b=${b%.*}
 	[ -f "lib/$b.h" ] && hit "$f" 1 shadow "shares its name with lib/$b.h: name tool files after what they do"
+done
+
+# spine: the functions main.c defines that are not static (a "static" line above a name at
+# column 0 counts), then their calls in the tool's other .c files: indented lines, comments skipped
+for m in cmd/*/main.c; do
+	d=${m%/main.c}
+	names=$(awk '
+		pend { if ($0 ~ /\{/) print name; if ($0 ~ /[{;]/) pend = 0; next }
+		/^[A-Za-z_]/ && $0 !~ /^(static|typedef|extern)[ \t]/ && !prevstatic &&
+		match($0, /^[A-Za-z_][A-Za-z0-9_ \t*]*\(/) {
+			name = substr($0, 1, RLENGTH); sub(/[ \t]*\($/, "", name); sub(/.*[ \t*]/, "", name)
+			if (name != "main") {
+				if ($0 ~ /\{/) print name
+				else if ($0 !~ /;/) pend = 1
+			}
+		}
+		{ prevstatic = $0 ~ /^static[ \t]/ && $0 !~ /[;({]/ }' "$m")
+	[ -n "$names" ] || continue
+	for f in "$d"/*.c; do
+		[ "$f" = "$m" ] && continue
+		for n in $names; do
+			grep -nE "(^|[^A-Za-z0-9_])$n[[:blank:]]*\(" "$f" | grep -E '^[0-9]+:[[:blank:]]' |
+				grep -vE '^[0-9]+:[[:blank:]]*(/\*|\*|//)' |
+				while IFS=: read -r line _; do
+					hit "$f" "$line" spine "calls $n() of main.c: main.c only calls down (move it to the tool's lifecycle file)"
+				done
+		done
+	done
 done
 
 # layer: the lib headers that pull in libuv, then the codecs that include <uv.h> or one of them

@@ -5,13 +5,9 @@
 #include <string.h>
 
 #include "err.h"
+#include "json.h"
 #include "rvcode.h"
 #include "rvgroup.h"
-
-static const char *hstr(cJSON *h, const char *k)
-{
-	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, k));
-}
 
 /* Text mode keeps a terminal safe: control characters print as '?'. */
 static char *printable(const uint8_t *p, size_t n)
@@ -25,15 +21,15 @@ static char *printable(const uint8_t *p, size_t n)
 	return s;
 }
 
-void print_frame(struct app *a, const char *type, cJSON *h, const uint8_t *body, size_t len)
+static void print_frame(struct app *a, const char *type, cJSON *h, const uint8_t *body, size_t len)
 {
-	const char *group = hstr(h, "group"), *from = hstr(h, "from"), *who = hstr(h, "id");
+	const char *group = rv_json_str(h, "group"), *from = rv_json_str(h, "from"), *who = rv_json_str(h, "id");
 	cJSON *time = cJSON_GetObjectItemCaseSensitive(h, "time");
 	int is_msg = strcmp(type, "msg") == 0;
 
 	if (!is_msg && strcmp(type, "joined") != 0 && strcmp(type, "left") != 0)
 		return;
-	const char *kind = hstr(h, "kind");	/* chat shows text and commands, not transfers */
+	const char *kind = rv_json_str(h, "kind");	/* chat shows text and commands, not transfers */
 	if (is_msg && kind && strcmp(kind, "text") != 0 && strcmp(kind, "cmd") != 0)
 		return;
 	if (!is_msg)
@@ -85,7 +81,7 @@ static void on_join_reply(struct rv_session *s, int err, cJSON *reply, void *ud)
 	}
 	a->joined++;
 	cJSON *members = cJSON_GetObjectItemCaseSensitive(reply, "members"), *m;
-	const char *g = hstr(reply, "group");
+	const char *g = rv_json_str(reply, "group");
 	char list[1024] = "";
 	size_t n = 0;
 	cJSON_ArrayForEach(m, members) {
@@ -167,7 +163,7 @@ static void on_state(struct rv_session *s, enum rv_session_state st, int err,
  * sender does not wait for an answer that would never come. */
 static void refuse_offer(struct rv_session *s, cJSON *h)
 {
-	const char *from = hstr(h, "from"), *xfer = hstr(h, "xfer");
+	const char *from = rv_json_str(h, "from"), *xfer = rv_json_str(h, "xfer");
 	cJSON *conn = cJSON_GetObjectItemCaseSensitive(h, "conn");
 	if (!from || !xfer)
 		return;
@@ -186,7 +182,7 @@ static void on_frame(struct rv_session *s, const char *type, cJSON *h,
 		     const uint8_t *body, size_t len, void *ud)
 {
 	struct app *a = ud;
-	const char *kind = hstr(h, "kind"), *code = hstr(h, "code");
+	const char *kind = rv_json_str(h, "kind"), *code = rv_json_str(h, "code");
 	if (!strcmp(type, "msg") && kind && !strcmp(kind, "xfer-offer"))
 		refuse_offer(s, h);
 	if (!strcmp(type, "bye"))
@@ -228,7 +224,7 @@ static void on_post_reply(struct rv_session *s, int err, cJSON *reply, void *ud)
 	(void)s;
 	if (err) {
 		/* In a chat a refused line is reported, not fatal. */
-		const char *msg = hstr(reply, "message");
+		const char *msg = rv_json_str(reply, "message");
 		rv_say_error("not delivered: %s", msg ? msg : rv_strerror(err));
 	} else if (l->downs != a->downs || (l->queued && l->downs > 0)) {
 		report_resent(l, reply);
@@ -353,11 +349,6 @@ static void chat_eof(struct app *a)
 
 int chat_run(struct app *a, int listen_only)
 {
-	struct rv_session_conf conf = {
-		.host = a->co.host, .port = a->co.port, .id = a->co.id, .role = "recv",
-		.token = a->co.token, .client = "rvgroup/" RV_VERSION, .tls = a->tls,
-		.reconnect = a->reconnect, .connect_timeout = a->co.connect_timeout,
-	};
 	cJSON *extra = NULL;
 	if (a->allow) {
 		extra = cJSON_CreateObject();
@@ -366,12 +357,11 @@ int chat_run(struct app *a, int listen_only)
 		for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
 			cJSON_AddItemToArray(ids, cJSON_CreateString(t));
 		free(copy);
-		conf.hello_extra = extra;
 	}
-	int rc = rv_session_new(&a->sess, a->loop, &conf, on_state, on_frame, a);
-	if (rc < 0)
+	if (app_connect(a, "recv", extra, on_state, on_frame) < 0) {
+		cJSON_Delete(extra);
 		return RV_EXIT_FAIL;
-	rv_session_start(a->sess);
+	}
 	if (!listen_only) {
 		a->on_line = chat_line;
 		a->on_eof = chat_eof;

@@ -3,14 +3,10 @@
 #include <string.h>
 
 #include "err.h"
+#include "json.h"
 #include "rvgroup.h"
 
-static const char *hstr(cJSON *h, const char *k)
-{
-	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, k));
-}
-
-/* Done when every line is answered; a line refused as too long (main.c)
+/* Done when every line is answered; a line refused as too long (app.c)
  * makes the exit status 1. */
 static void maybe_done(struct app *a)
 {
@@ -67,7 +63,7 @@ static void on_members(struct rv_session *s, int err, cJSON *reply, void *ud)
 	}
 	cJSON *m;
 	cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(reply, "members")) {
-		const char *id = hstr(m, "id");
+		const char *id = rv_json_str(m, "id");
 		int online = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "online"));
 		if (rv_out_json_mode()) {
 			cJSON *o = cJSON_CreateObject();
@@ -91,7 +87,7 @@ static void on_groups(struct rv_session *s, int err, cJSON *reply, void *ud)
 	}
 	cJSON *g;
 	cJSON_ArrayForEach(g, cJSON_GetObjectItemCaseSensitive(reply, "groups")) {
-		const char *name = hstr(g, "name");
+		const char *name = rv_json_str(g, "name");
 		cJSON *n = cJSON_GetObjectItemCaseSensitive(g, "members");
 		if (rv_out_json_mode()) {
 			cJSON *o = cJSON_CreateObject();
@@ -160,14 +156,8 @@ static void on_state(struct rv_session *s, enum rv_session_state st, int err,
 
 int cmds_run(struct app *a)
 {
-	struct rv_session_conf conf = {
-		.host = a->co.host, .port = a->co.port, .id = a->co.id, .role = "send",
-		.token = a->co.token, .client = "rvgroup/" RV_VERSION, .tls = a->tls,
-		.reconnect = a->reconnect, .connect_timeout = a->co.connect_timeout,
-	};
-	if (rv_session_new(&a->sess, a->loop, &conf, on_state, NULL, a) < 0)
+	if (app_connect(a, "send", NULL, on_state, NULL) < 0)
 		return RV_EXIT_FAIL;
-	rv_session_start(a->sess);
 
 	if (!strcmp(a->cmd, "post") || !strcmp(a->cmd, "say")) {
 		if (a->nargs > 1) {	/* the arguments are one message */

@@ -1,4 +1,13 @@
-/* rvgroup.h - shared state of the rvgroup tool. */
+/* rvgroup.h - shared state of the rvgroup tool.
+ *
+ * The spine, each file calling only the ones below it:
+ *   main.c   the option table, the checks of names and arguments (exit 2),
+ *            dispatch through the subcommand table
+ *   chat.c   join and listen: a session with groups, stdin lines to them
+ *   cmds.c   post, say, members, groups, contacts, allow: requests
+ *   app.c    the lifecycle: the session to the server, stdin lines whole,
+ *            the end with an exit code, failures reported, the check of a name
+ *   lib/     the session, input, output and the rest */
 #ifndef RVGROUP_H
 #define RVGROUP_H
 
@@ -45,19 +54,29 @@ struct app {
 	void (*on_eof)(struct app *a);
 };
 
-/* chat.c */
+/* chat.c: join (LISTEN_ONLY 0) and listen; returns the exit code */
 int chat_run(struct app *a, int listen_only);
-void print_frame(struct app *a, const char *type, cJSON *h, const uint8_t *body, size_t len);
-/* cmds.c */
+/* cmds.c: the one-request commands; returns the exit code */
 int cmds_run(struct app *a);
-/* main.c: stdin lines (whole, up to RVGROUP_MAX_LINE) to on_line, then on_eof */
+
+/* app.c: stdin lines (whole, up to RVGROUP_MAX_LINE) to on_line, then on_eof */
 int input_start(struct app *a);
 void input_pause(struct app *a, int pause);
 void input_stop(struct app *a);
-/* main.c */
+/* app_connect - start the session to the server as ROLE ("send", "recv"),
+ * EXTRA (or NULL; the caller's) added to the hello, ON_STATE and ON_FRAME
+ * (or NULL) called with A: 0, or -1 when it cannot be made. */
+int app_connect(struct app *a, const char *role, cJSON *extra, rv_session_state_fn on_state,
+		rv_session_frame_fn on_frame);
+/* app_finish - end with CODE (the first call counts): stdin stopped, the
+ * session closed, so that the loop ends. */
 void app_finish(struct app *a, int code);
+/* app_fail - say "WHAT: why" (the server's message in REPLY, else ERR's
+ * text) and finish with ERR's exit code. */
 void app_fail(struct app *a, int err, const char *what, cJSON *reply);
-/* main.c: NULL when S is a valid client id or group name, else why not */
+/* app_free - what the run left: the TLS context, the line buffer, A. */
+void app_free(struct app *a);
+/* name_problem - NULL when S is a valid client id or group name, else why not */
 const char *name_problem(const char *s);
 
 #endif

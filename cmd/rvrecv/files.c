@@ -9,20 +9,10 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "json.h"
 #include "rvrecv.h"
 
 #define ACK_EVERY (1u << 20)   /* acknowledge at least every MiB written */
-
-static const char *hstr(cJSON *h, const char *k)
-{
-	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, k));
-}
-
-static double hnum(cJSON *h, const char *k, double dflt)
-{
-	cJSON *v = cJSON_GetObjectItemCaseSensitive(h, k);
-	return cJSON_IsNumber(v) ? v->valuedouble : dflt;
-}
 
 static struct xfer *find(struct app *a, const char *id, const char *from)
 {
@@ -189,10 +179,10 @@ static void lost(struct app *a, struct xfer *x, const char *why)
 
 void xfer_abort(struct app *a, cJSON *h)
 {
-	struct xfer *x = find(a, hstr(h, "xfer"), hstr(h, "from"));
+	struct xfer *x = find(a, rv_json_str(h, "xfer"), rv_json_str(h, "from"));
 	if (!x)
 		return;
-	const char *why = hstr(h, "reason");
+	const char *why = rv_json_str(h, "reason");
 	char text[300];
 	snprintf(text, sizeof text, "the sender gave up: %.200s", why ? why : "no reason");
 	lost(a, x, text);
@@ -212,9 +202,9 @@ static void sender_gone(struct app *a, const char *id, double num, const char *m
 
 void xfer_gone(struct app *a, cJSON *h)
 {
-	const char *id = hstr(h, "id");
+	const char *id = rv_json_str(h, "id");
 	if (id)
-		sender_gone(a, id, hnum(h, "conn", 0), hstr(h, "message"));
+		sender_gone(a, id, (double)rv_json_u64(h, "conn", 0), rv_json_str(h, "message"));
 }
 
 /* A monitor request's closure: whose connection. */
@@ -229,7 +219,7 @@ static void on_monitor_reply(struct rv_session *s, int err, cJSON *reply, void *
 	struct mon *m = ud;
 	(void)s;
 	if (err == RV_ENOTFOUND && !m->a->done)	/* it went before we asked */
-		sender_gone(m->a, m->id, m->conn, hstr(reply, "message"));
+		sender_gone(m->a, m->id, m->conn, rv_json_str(reply, "message"));
 	free(m);
 }
 
@@ -253,8 +243,8 @@ static void monitor_sender(struct app *a, const char *id, double conn)
 
 void xfer_offer(struct app *a, cJSON *h)
 {
-	const char *from = hstr(h, "from"), *id = hstr(h, "xfer"), *what = hstr(h, "what");
-	double conn = hnum(h, "conn", 0);
+	const char *from = rv_json_str(h, "from"), *id = rv_json_str(h, "xfer"), *what = rv_json_str(h, "what");
+	double conn = (double)rv_json_u64(h, "conn", 0);
 	if (!from || !id || strlen(id) >= sizeof ((struct xfer *)0)->id || !what)
 		return;
 	int data = !strcmp(what, "data");
@@ -282,23 +272,23 @@ void xfer_offer(struct app *a, cJSON *h)
 	snprintf(x->from, sizeof x->from, "%s", from);
 	x->conn = conn;
 	x->data = data;
-	double window = hnum(h, "window", 0);
-	x->ack_every = window >= 4 && window / 4 < ACK_EVERY ? (uint64_t)(window / 4) : ACK_EVERY;
+	uint64_t window = rv_json_u64(h, "window", 0);
+	x->ack_every = window >= 4 && window / 4 < ACK_EVERY ? window / 4 : ACK_EVERY;
 	x->fd = data ? STDOUT_FILENO : -1;
 	x->md = EVP_MD_CTX_new();
 	EVP_DigestInit_ex(x->md, EVP_sha256(), NULL);
 	x->next = a->xfers;
 	a->xfers = x;
 	if (!data) {
-		const char *name = hstr(h, "name"), *sha = hstr(h, "sha256");
-		double size = hnum(h, "size", -1);
-		if (!name || !sha || strlen(sha) != 64 || size < 0 || size > 9.0e15) {
+		const char *name = rv_json_str(h, "name"), *sha = rv_json_str(h, "sha256");
+		uint64_t size = rv_json_u64(h, "size", UINT64_MAX);
+		if (!name || !sha || strlen(sha) != 64 || size > 9000000000000000u) {
 			refuse(a, from, conn, id, "bad offer: name, size and sha256 are needed");
 			unlink_xfer(a, x);
 			return;
 		}
 		rv_safe_name(name, x->name, sizeof x->name);
-		x->size = (uint64_t)size;
+		x->size = size;
 		snprintf(x->sha, sizeof x->sha, "%s", sha);
 		for (char *p = x->sha; *p; p++)
 			if (*p >= 'A' && *p <= 'F')
@@ -342,11 +332,10 @@ static int write_all(int fd, const uint8_t *p, size_t n, off_t off, int seekable
 
 void xfer_data(struct app *a, cJSON *h, const uint8_t *body, size_t len)
 {
-	struct xfer *x = find(a, hstr(h, "xfer"), hstr(h, "from"));
-	double off = hnum(h, "off", -1);
-	if (!x || off < 0)
+	struct xfer *x = find(a, rv_json_str(h, "xfer"), rv_json_str(h, "from"));
+	uint64_t o = rv_json_u64(h, "off", UINT64_MAX);
+	if (!x || o == UINT64_MAX)
 		return;	/* not ours: another receiver's transfer in the group */
-	uint64_t o = (uint64_t)off;
 	if (o + len <= x->off)
 		return;	/* already have it (resumed) */
 	if (o > x->off) {
@@ -402,14 +391,14 @@ static int finish_file(struct app *a, struct xfer *x, char *final, size_t len)
 
 void xfer_end(struct app *a, cJSON *h)
 {
-	struct xfer *x = find(a, hstr(h, "xfer"), hstr(h, "from"));
+	struct xfer *x = find(a, rv_json_str(h, "xfer"), rv_json_str(h, "from"));
 	if (!x)
 		return;
 	uint8_t md[32];
 	char hex[RV_SHA256_HEX] = "";
 	unsigned mdlen = 0;
-	double size = hnum(h, "size", -1);
-	if (size < 0 || (uint64_t)size != x->off || (!x->data && x->off != x->size)) {
+	uint64_t size = rv_json_u64(h, "size", UINT64_MAX);
+	if (size != x->off || (!x->data && x->off != x->size)) {
 		fail(a, x, "size mismatch", 1);
 		return;
 	}

@@ -1,10 +1,9 @@
-/* rvrecv - take commands, byte streams and files sent through rvserver. */
+/* rvrecv - take commands, byte streams and files sent through rvserver:
+ * options, checks, dispatch. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "err.h"
-#include "log.h"
 #include "router.h"
 #include "rvrecv.h"
 
@@ -30,12 +29,21 @@ static const struct rv_opt opts[] = {
 	{ 0 }
 };
 
-/* Each command is what it takes (TAKE_*); with none, commands and files. */
+/* Each command is what it takes (TAKE_*); with none, commands and files.
+ * All take through rvserver (take.c), but media --sdp (sdprec.c). */
+static int run_take(void *a, int argc, char **argv) { (void)argc; (void)argv; return take_run(a); }
+static int run_media(void *ud, int argc, char **argv)
+{
+	struct app *a = ud;
+	(void)argc; (void)argv;
+	return a->sdp ? sdprec_run(a) : take_run(a);
+}
+
 static const struct rv_subcmd cmds[] = {
-	{ "cmd", "", "print each command as 'from: text'", 0, 0, NULL, TAKE_CMD },
-	{ "data", "", "write one byte stream to stdout, in order", 0, 0, NULL, TAKE_DATA },
-	{ "file", "", "save the files sent to this id", 0, 0, NULL, TAKE_FILE },
-	{ "media", "", "record the video streams sent to this id into a file or to stdout (or --sdp FILE: plain RTP)", 0, 0, NULL, TAKE_MEDIA },
+	{ "cmd", "", "print each command as 'from: text'", 0, 0, run_take, TAKE_CMD },
+	{ "data", "", "write one byte stream to stdout, in order", 0, 0, run_take, TAKE_DATA },
+	{ "file", "", "save the files sent to this id", 0, 0, run_take, TAKE_FILE },
+	{ "media", "", "record the video streams sent to this id into a file or to stdout (or --sdp FILE: plain RTP)", 0, 0, run_media, TAKE_MEDIA },
 	{ NULL }
 };
 
@@ -106,159 +114,6 @@ static const char *on_opt(void *ud, int key, const char *arg)
 	return NULL;
 }
 
-static void on_closed(uv_handle_t *h)
-{
-	(void)h;
-}
-
-void app_finish(struct app *a, int code)
-{
-	if (a->done)
-		return;
-	a->done = 1;
-	a->exit_code = code;
-	if (a->take & TAKE_MEDIA)
-		watch_stop(a);
-	uv_close((uv_handle_t *)&a->timer, on_closed);
-	if (a->sess)
-		rv_session_close(a->sess);
-}
-
-void app_counted(struct app *a)
-{
-	a->received++;
-	if ((a->count > 0 && a->received >= a->count) || (a->count == 0 && a->take == TAKE_DATA))
-		app_finish(a, a->exit_code);
-}
-
-int app_request(struct app *a, cJSON *hdr, rv_session_reply_fn fn, void *ud)
-{
-	return rv_session_request(a->sess, hdr, NULL, 0, fn, ud);
-}
-
-void reply_to(struct app *a, const char *to, double conn, const char *kind, cJSON *fields)
-{
-	cJSON *h = fields;
-	cJSON_AddStringToObject(h, "type", "msg");
-	cJSON_AddStringToObject(h, "to", to);
-	if (conn >= 1)
-		cJSON_AddNumberToObject(h, "conn", conn);
-	cJSON_AddStringToObject(h, "kind", kind);
-	/* Fire and forget: the sender notices silence by itself. */
-	if (rv_session_send(a->sess, h, NULL, 0) < 0)
-		rv_say_debug("cannot answer %s: not connected", to);
-}
-
-static void print_cmd(struct app *a, cJSON *h, const uint8_t *body, size_t len)
-{
-	const char *from = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "from"));
-	char *text = malloc(len + 1);
-	if (!text || !from) {
-		free(text);
-		return;
-	}
-	memcpy(text, body, len);
-	text[len] = 0;
-	if (rv_out_json_mode()) {
-		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "event", "cmd");
-		cJSON_AddStringToObject(o, "from", from);
-		cJSON_AddStringToObject(o, "text", text);
-		cJSON *t = cJSON_GetObjectItemCaseSensitive(h, "time");
-		if (cJSON_IsNumber(t))
-			cJSON_AddNumberToObject(o, "time", t->valuedouble);
-		rv_out_obj(o);
-	} else {
-		for (size_t i = 0; i < len; i++)	/* one command, one line */
-			if ((unsigned char)text[i] < 0x20 && text[i] != '\t')
-				text[i] = ' ';
-		rv_out_line("%s: %s", from, text);
-	}
-	free(text);
-	app_counted(a);
-}
-
-static void on_frame(struct rv_session *s, const char *type, cJSON *h,
-		     const uint8_t *body, size_t len, void *ud)
-{
-	struct app *a = ud;
-	(void)s;
-	if (a->done)
-		return;
-	if (a->take & TAKE_MEDIA) {
-		watch_frame(a, type, h, body, len);
-		return;
-	}
-	if (!strcmp(type, "gone")) {
-		xfer_gone(a, h);
-		return;
-	}
-	if (strcmp(type, "msg") != 0)
-		return;
-	const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "kind"));
-	if (!kind)
-		return;
-	if (!strcmp(kind, "cmd")) {
-		if (a->take & TAKE_CMD)
-			print_cmd(a, h, body, len);
-	} else if (!strcmp(kind, "xfer-offer")) {
-		xfer_offer(a, h);
-	} else if (!strcmp(kind, "xfer-data")) {
-		xfer_data(a, h, body, len);
-	} else if (!strcmp(kind, "xfer-end")) {
-		xfer_end(a, h);
-	} else if (!strcmp(kind, "xfer-abort")) {
-		xfer_abort(a, h);
-	}
-}
-
-static void on_join(struct rv_session *s, int err, cJSON *reply, void *ud)
-{
-	struct app *a = ud;
-	(void)s;
-	if (err) {
-		const char *msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(reply, "message"));
-		rv_say_error("join %s: %s", a->group, msg ? msg : rv_strerror(err));
-		app_finish(a, rv_cli_exit_for(err));
-		return;
-	}
-	rv_say_info("joined %s", a->group);
-}
-
-static void on_state(struct rv_session *s, enum rv_session_state st, int err,
-		     const char *why, void *ud)
-{
-	struct app *a = ud;
-	(void)s;
-	if (st == RV_SESSION_UP) {
-		rv_say_info("connected to %s:%d as %s", a->co.host, a->co.port, a->co.id);
-		if (a->group) {
-			cJSON *h = cJSON_CreateObject();
-			cJSON_AddStringToObject(h, "type", "join");
-			cJSON_AddStringToObject(h, "group", a->group);
-			rv_session_request(a->sess, h, NULL, 0, on_join, a);
-		}
-		if (a->take & TAKE_MEDIA)
-			watch_start(a);
-		return;
-	}
-	if (a->done)
-		return;
-	rv_say_error("%s", why);
-	app_finish(a, rv_cli_exit_for(err));
-}
-
-static void on_timeout(uv_timer_t *t)
-{
-	struct app *a = t->data;
-	if (a->count > 0 && a->received < a->count) {
-		rv_say_error("timed out after %.0f s with %ld of %ld", a->timeout, a->received, a->count);
-		app_finish(a, RV_EXIT_TIMEOUT);
-	} else {
-		app_finish(a, a->exit_code);
-	}
-}
-
 int main(int argc, char **argv)
 {
 	static struct app app;
@@ -273,10 +128,10 @@ int main(int argc, char **argv)
 			a->output = "show.mkv";
 		if (!strcmp(a->output, "-") && a->co.json)
 			rv_cli_usage_error(&tool, "-o - writes the stream to stdout: --json would mix with it");
-		if (a->sdp) {
+		if (a->sdp) {	/* no server */
 			rv_diag_init("rvrecv", a->co.verbosity);
 			rv_out_init(a->co.json);
-			return cmd_media(a);
+			return c->run(a, npos - 1, argv + 1);
 		}
 	}
 	if (a->take == TAKE_DATA && a->co.json)
@@ -291,11 +146,9 @@ int main(int argc, char **argv)
 	int rc = rv_client_start("rvrecv", &a->co, &a->tls);
 	if (rc)
 		return rc;
-	a->loop = uv_default_loop();
-	cJSON *extra = NULL;
 	if (a->allow) {
-		extra = cJSON_CreateObject();
-		cJSON *ids = cJSON_AddArrayToObject(extra, "allow");
+		a->hello_extra = cJSON_CreateObject();
+		cJSON *ids = cJSON_AddArrayToObject(a->hello_extra, "allow");
 		char *copy = strdup(a->allow), *save = NULL;
 		for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
 			if (!rv_id_valid(t))
@@ -304,21 +157,8 @@ int main(int argc, char **argv)
 		}
 		free(copy);
 	}
-	struct rv_session_conf conf = {
-		.host = a->co.host, .port = a->co.port, .id = a->co.id, .role = "recv",
-		.token = a->co.token, .client = "rvrecv/" RV_VERSION, .tls = a->tls,
-		.connect_timeout = a->co.connect_timeout, .hello_extra = extra,
-	};
-	if (rv_session_new(&a->sess, a->loop, &conf, on_state, on_frame, a) < 0)
-		return RV_EXIT_FAIL;
-	uv_timer_init(a->loop, &a->timer);
-	a->timer.data = a;
-	if (a->timeout > 0)
-		uv_timer_start(&a->timer, on_timeout, (uint64_t)(a->timeout * 1000), 0);
-	rv_session_start(a->sess);
-	uv_run(a->loop, UV_RUN_DEFAULT);
-	xfer_free_all(a);
-	cJSON_Delete(extra);
+	rc = c ? c->run(a, npos - 1, argv + 1) : take_run(a);
+	cJSON_Delete(a->hello_extra);
 	rv_tls_ctx_free(a->tls);
-	return a->exit_code;
+	return rc;
 }

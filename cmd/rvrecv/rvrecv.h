@@ -1,4 +1,19 @@
-/* rvrecv.h - shared state of the rvrecv tool. */
+/* rvrecv.h - shared state of the rvrecv tool.
+ *
+ * The spine, each file calling only the ones below it:
+ *   main.c    the option table, the checks (exit 2), dispatch through the
+ *             subcommand table
+ *   take.c    cmd, data, file and media through rvserver: each frame to the
+ *             command that takes it; commands printed here
+ *   sdprec.c  media --sdp FILE: plain RTP into a container, no server
+ *             (with rtpin.c, jitter.c)
+ *   files.c   incoming files and data streams
+ *   watch.c   media through rvserver into a container (with jitter.c,
+ *             rxstats.c)
+ *   app.c     the lifecycle: the session and its loop, the end with an exit
+ *             code, counting, requests, replies to a sender; the commands
+ *             plug in through struct app_ops
+ *   lib/      the session, media, RTP and the rest */
 #ifndef RVRECV_H
 #define RVRECV_H
 
@@ -33,8 +48,20 @@ struct xfer {
 	struct rv_progress bar;
 };
 
+struct app;
+
+/* What a command plugs into the session (app_run); NULL: nothing. */
+struct app_ops {
+	void (*up)(struct app *a);   /* the session is up (after joining --group) */
+	/* A frame from the server, while the run is not done. */
+	void (*frame)(struct app *a, const char *type, cJSON *h, const uint8_t *body, size_t len);
+	void (*stop)(struct app *a); /* app_finish: before the session closes */
+};
+
 struct app {
 	struct rv_client_opts co;
+	const struct app_ops *ops;
+	cJSON *hello_extra;          /* the hello's extra fields (--allow), or NULL */
 	uv_loop_t *loop;
 	struct rv_tls_ctx *tls;
 	struct rv_session *sess;
@@ -53,6 +80,10 @@ struct app {
 	struct xfer *xfers;
 };
 
+/* take.c: cmd, data, file and media through rvserver; the exit code */
+int take_run(struct app *a);
+/* sdprec.c: media --sdp (no server); the exit code */
+int sdprec_run(struct app *a);
 /* files.c */
 void xfer_offer(struct app *a, cJSON *h);
 void xfer_data(struct app *a, cJSON *h, const uint8_t *body, size_t len);
@@ -61,14 +92,19 @@ void xfer_abort(struct app *a, cJSON *h);
 /* A "gone" event: a sender we monitor went away mid-transfer. */
 void xfer_gone(struct app *a, cJSON *h);
 void xfer_free_all(struct app *a);
-/* media.c: --sdp (no server) */
-int cmd_media(struct app *a);
 /* watch.c: media through rvserver */
 void watch_start(struct app *a);
 void watch_frame(struct app *a, const char *type, cJSON *h, const uint8_t *body, size_t len);
 void watch_stop(struct app *a);
-/* main.c */
+
+/* app.c */
+/* app_run - connect and run the loop with OPS until the end; the exit code. */
+int app_run(struct app *a, const struct app_ops *ops);
+/* app_finish - end with CODE (the first call counts): OPS->stop, the
+ * timer and the session closed, so that the loop ends. */
 void app_finish(struct app *a, int code);
+/* app_counted - one more command, file or stream taken: the end at --count
+ * (data: after one stream). */
 void app_counted(struct app *a);
 /* A request to the server (HDR consumed); FN gets its answer, unless this
  * returns an error (not connected). */

@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "err.h"
+#include "json.h"
 #include "jitter.h"
 #include "rxstats.h"
 #include "log.h"
@@ -286,7 +288,7 @@ static cJSON *media_of(cJSON *h, const char *kind)
 {
 	cJSON *m;
 	cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(h, "media")) {
-		const char *k = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "kind"));
+		const char *k = rv_json_str(m, "kind");
 		if (k && !strcmp(k, kind))
 			return m;
 	}
@@ -299,8 +301,8 @@ static int stream_srtp(struct wstream *s, cJSON *h)
 	cJSON *srtp = cJSON_GetObjectItemCaseSensitive(h, "srtp");
 	if (!srtp)
 		return 0;
-	const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(srtp, "suite"));
-	const char *key = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(srtp, "key"));
+	const char *name = rv_json_str(srtp, "suite");
+	const char *key = rv_json_str(srtp, "key");
 	int suite = rv_srtp_suite(name);
 	if (!suite || rv_srtp_new(&s->in, suite, key, 0) < 0 || rv_srtp_new(&s->out, suite, key, 1) < 0) {
 		rv_say_error("stream from %s: unusable SRTP (%s)", s->from, name ? name : "no suite");
@@ -312,7 +314,7 @@ static int stream_srtp(struct wstream *s, cJSON *h)
 static void stream_add(struct watch *w, cJSON *h)
 {
 	struct app *a = w->a;
-	const char *from = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "from"));
+	const char *from = rv_json_str(h, "from");
 	cJSON *id = cJSON_GetObjectItemCaseSensitive(h, "stream");
 	cJSON *fb = cJSON_GetObjectItemCaseSensitive(h, "rtcp_ssrc");
 	cJSON *video = media_of(h, "video"), *audio = media_of(h, "audio");
@@ -320,10 +322,10 @@ static void stream_add(struct watch *w, cJSON *h)
 		return;
 	if (a->from && strcmp(a->from, from) != 0)
 		return;
-	const char *codec = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(video, "codec"));
+	const char *codec = rv_json_str(video, "codec");
 	cJSON *vssrc = cJSON_GetObjectItemCaseSensitive(video, "ssrc");
 	cJSON *assrc = cJSON_GetObjectItemCaseSensitive(audio, "ssrc");
-	const char *acodec = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(audio, "codec"));
+	const char *acodec = rv_json_str(audio, "codec");
 	int dc = codec && !strcmp(codec, "H264") ? RV_DEPACK_H264 : codec && !strcmp(codec, "VP8") ? RV_DEPACK_VP8 : 0;
 	if (video && (!dc || !cJSON_IsNumber(vssrc))) {
 		rv_say_error("stream from %s: %s video is not supported (H264, VP8)", from, codec ? codec : "?");
@@ -454,8 +456,7 @@ static void on_packet(void *ud, const uint8_t *p, size_t n)
 	if (n < RV_RTP_HEADER)
 		return;
 	int rtcp = rv_rtp_is_rtcp(p, n);
-	uint32_t ssrc = rtcp ? (uint32_t)p[4] << 24 | (uint32_t)p[5] << 16 | (uint32_t)p[6] << 8 | p[7]
-			     : (uint32_t)p[8] << 24 | (uint32_t)p[9] << 16 | (uint32_t)p[10] << 8 | p[11];
+	uint32_t ssrc = rv_rd32(p + (rtcp ? 4 : 8));
 	uint8_t buf[JITTER_PKT + RV_SRTP_MAX_TRAILER];
 	for (struct wstream *s = w->streams; s; s = s->next) {
 		int v = s->has_video && s->ssrc == ssrc, au = s->has_audio && s->au.ssrc == ssrc;
@@ -469,8 +470,7 @@ static void on_packet(void *ud, const uint8_t *p, size_t n)
 			return;
 		if (!w->first_ms)
 			w->first_ms = now_ms(w);
-		rxstats_packet(v ? &s->vstat : &s->au.stat, (uint16_t)(p[2] << 8 | p[3]),
-			       (uint32_t)p[4] << 24 | (uint32_t)p[5] << 16 | (uint32_t)p[6] << 8 | p[7], now_ms(w));
+		rxstats_packet(v ? &s->vstat : &s->au.stat, rv_rd16(p + 2), rv_rd32(p + 4), now_ms(w));
 		jitter_push(v ? &s->jb : &s->au.jb, p, n, now_ms(w));
 		return;
 	}
@@ -521,7 +521,7 @@ static void on_watch(struct rv_session *sess, int err, cJSON *reply, void *ud)
 	struct watch *w = ud;
 	(void)sess;
 	if (err) {
-		const char *msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(reply, "message"));
+		const char *msg = rv_json_str(reply, "message");
 		rv_say_error("watch: %s", msg ? msg : rv_strerror(err));
 		finish_all(w, rv_cli_exit_for(err));
 		return;
@@ -596,7 +596,7 @@ static void finish_all(struct watch *w, int code)
 	app_finish(w->a, w->a->exit_code ? w->a->exit_code : code);
 }
 
-/* Called by app_finish: stop the media side and print the summary. */
+/* app_ops.stop, called by app_finish: stop the media side and print the summary. */
 void watch_stop(struct app *a)
 {
 	struct watch *w = &W;

@@ -1,10 +1,8 @@
-/* rvsend - send commands, byte streams and files through rvserver. */
-#include <signal.h>
+/* rvsend - send commands, byte streams and files through rvserver:
+ * options, checks, dispatch. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
-#include "log.h"
 #include "media.h"
 #include "router.h"
 #include "rvsend.h"
@@ -47,17 +45,24 @@ static const struct rv_opt opts[] = {
 	{ 0 }
 };
 
-/* cmd, data and file run a session here; media streams (stream.c). */
-static int run_session(void *ud, int argc, char **argv);
-static int run_stream(void *ud, int argc, char **argv) { (void)argc; (void)argv; return cmd_stream(ud); }
+/* cmd (cmd.c), data and file (sendfile.c); media through rvserver (live.c)
+ * or, with --rtp, plain RTP (rtpout.c). */
+static int run_cmd(void *a, int argc, char **argv) { (void)argc; (void)argv; return cmd_run(a); }
+static int run_xfer(void *a, int argc, char **argv) { (void)argc; (void)argv; return sendfile_run(a); }
+static int run_media(void *ud, int argc, char **argv)
+{
+	struct app *a = ud;
+	(void)argc; (void)argv;
+	return a->rtp ? rtpout_run(a) : live_run(a);
+}
 
 enum { C_CMD = 1, C_DATA, C_FILE, C_MEDIA };
 
 static const struct rv_subcmd cmds[] = {
-	{ "cmd", "[TEXT...]", "send TEXT as one command, or each stdin line as one", 0, RV_ARGS_ANY, run_session, C_CMD },
-	{ "data", "[FILE|-]", "send a byte stream (default stdin), its end and checksum marked", 0, 1, run_session, C_DATA },
-	{ "file", "PATH...", "send files; every receiver confirms size and SHA-256", 1, RV_ARGS_ANY, run_session, C_FILE },
-	{ "media", "", "encode video and audio from -f FMT -i INPUT and stream them through rvserver (or --rtp HOST:PORT)", 0, 0, run_stream, C_MEDIA },
+	{ "cmd", "[TEXT...]", "send TEXT as one command, or each stdin line as one", 0, RV_ARGS_ANY, run_cmd, C_CMD },
+	{ "data", "[FILE|-]", "send a byte stream (default stdin), its end and checksum marked", 0, 1, run_xfer, C_DATA },
+	{ "file", "PATH...", "send files; every receiver confirms size and SHA-256", 1, RV_ARGS_ANY, run_xfer, C_FILE },
+	{ "media", "", "encode video and audio from -f FMT -i INPUT and stream them through rvserver (or --rtp HOST:PORT)", 0, 0, run_media, C_MEDIA },
 	{ NULL }
 };
 
@@ -195,188 +200,6 @@ static const char *on_opt(void *ud, int key, const char *arg)
 	return NULL;
 }
 
-static void on_closed(uv_handle_t *h)
-{
-	(void)h;
-}
-
-void app_finish(struct app *a, int code)
-{
-	if (a->done)
-		return;
-	a->done = 1;
-	a->exit_code = code;
-	if (a->in_open)
-		rv_input_stop(&a->in);
-	uv_close((uv_handle_t *)&a->tick, on_closed);
-	if (a->sigint.data) {
-		uv_close((uv_handle_t *)&a->sigint, on_closed);
-		uv_close((uv_handle_t *)&a->sigterm, on_closed);
-	}
-	if (uv_is_active((uv_handle_t *)&a->pump) || a->pump.data)
-		uv_close((uv_handle_t *)&a->pump, on_closed);
-	if (a->sess)
-		rv_session_close(a->sess);
-}
-
-cJSON *target_msg(struct app *a, cJSON *hdr)
-{
-	cJSON_AddStringToObject(hdr, "type", "msg");
-	if (a->to)
-		cJSON_AddStringToObject(hdr, "to", a->to);
-	else if (a->group)
-		cJSON_AddStringToObject(hdr, "group", a->group);
-	return hdr;
-}
-
-int send_to_target(struct app *a, cJSON *hdr, const void *body, size_t len)
-{
-	return rv_session_send(a->sess, target_msg(a, hdr), body, len);
-}
-
-/* ---- cmd ---- */
-
-static void on_cmd_reply(struct rv_session *s, int err, cJSON *reply, void *ud)
-{
-	struct app *a = ud;
-	if (err) {
-		const char *msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(reply, "message"));
-		if (!a->done)
-			rv_say_error("cmd: %s", msg ? msg : rv_strerror(err));
-		app_finish(a, rv_cli_exit_for(err));
-		return;
-	}
-	if (rv_session_pending(s) < 256 && a->in_open)
-		rv_input_pause(&a->in, 0);
-	if ((!a->in_open || a->in_eof) && rv_session_pending(s) == 0)
-		app_finish(a, 0);
-}
-
-static void send_cmd(struct app *a, const char *text, size_t len)
-{
-	cJSON *h = target_msg(a, cJSON_CreateObject());
-	cJSON_AddStringToObject(h, "kind", "cmd");
-	rv_session_request(a->sess, h, text, len, on_cmd_reply, a);
-	if (a->in_open && rv_session_pending(a->sess) >= 1024)
-		rv_input_pause(&a->in, 1);
-}
-
-static void on_cmd_line(struct rv_input *in, char *line, size_t len)
-{
-	if (len)
-		send_cmd(in->ud, line, len);
-}
-
-static void on_cmd_eof(struct rv_input *in, int err)
-{
-	struct app *a = in->ud;
-	a->in_eof = 1;
-	if (err < 0)
-		rv_say_error("reading stdin: %s", uv_strerror(err));
-	if (rv_session_pending(a->sess) == 0)
-		app_finish(a, err < 0 ? RV_EXIT_FAIL : 0);
-}
-
-static void start_cmd(struct app *a)
-{
-	if (a->nargs) {	/* the arguments are one command */
-		size_t len = 0;
-		for (int i = 0; i < a->nargs; i++)
-			len += strlen(a->args[i]) + 1;
-		char *text = calloc(1, len);
-		for (int i = 0; text && i < a->nargs; i++) {
-			strcat(text, a->args[i]);
-			if (i + 1 < a->nargs)
-				strcat(text, " ");
-		}
-		if (text)
-			send_cmd(a, text, strlen(text));
-		free(text);
-		return;
-	}
-	a->in_open = 1;
-	if (rv_input_start(&a->in, a->loop, 0, on_cmd_line, NULL, on_cmd_eof, a) < 0) {
-		rv_say_error("cannot read stdin");
-		app_finish(a, RV_EXIT_FAIL);
-	}
-}
-
-/* ---- session ---- */
-
-static void on_state(struct rv_session *s, enum rv_session_state st, int err,
-		     const char *why, void *ud)
-{
-	struct app *a = ud;
-	(void)s;
-	if (st == RV_SESSION_UP) {
-		rv_say_debug("connected to %s:%d as %s", a->co.host, a->co.port, a->co.id);
-		if (!strcmp(a->cmd, "cmd"))
-			start_cmd(a);
-		else
-			xfer_start(a);
-		return;
-	}
-	if (a->done)
-		return;
-	rv_say_error("%s", why);
-	app_finish(a, rv_cli_exit_for(err));
-}
-
-static void on_frame(struct rv_session *s, const char *type, cJSON *h,
-		     const uint8_t *body, size_t len, void *ud)
-{
-	struct app *a = ud;
-	(void)s; (void)body; (void)len;
-	if (a->done)
-		return;
-	if (!strcmp(type, "error")) {	/* about a message sent without a reply */
-		const char *msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "message"));
-		const char *code = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "code"));
-		rv_say_error("%s", msg ? msg : "error from the server");
-		app_finish(a, rv_cli_exit_for(rv_session_code(code)));
-		return;
-	}
-	if (!strcmp(type, "gone")) {	/* a receiver we monitor went away */
-		if (strcmp(a->cmd, "cmd") != 0)
-			xfer_gone(a, h);
-		return;
-	}
-	const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "kind"));
-	if (!strcmp(type, "msg") && kind && !strncmp(kind, "xfer-", 5))
-		xfer_frame(a, kind, h);
-}
-
-/* Exit as a process killed by that signal would, once the receivers know. */
-static void end_interrupted(struct app *a)
-{
-	app_finish(a, 128 + a->signo);
-}
-
-/* SIGINT or SIGTERM: abort the transfer under way, telling its receivers
- * (a second signal ends at once). */
-static void on_signal(uv_signal_t *sg, int signo)
-{
-	struct app *a = sg->data;
-	if (a->done)
-		return;
-	if (a->signo) {
-		app_finish(a, 128 + signo);
-		return;
-	}
-	a->signo = signo;
-	if (strcmp(a->cmd, "cmd") != 0 && a->sess)
-		xfer_interrupt(a, end_interrupted);
-	else
-		end_interrupted(a);
-}
-
-static void on_tick(uv_timer_t *t)
-{
-	struct app *a = t->data;
-	if (!a->done && strcmp(a->cmd, "cmd") != 0)
-		xfer_tick(a);
-}
-
 int main(int argc, char **argv)
 {
 	static struct app app;
@@ -399,10 +222,10 @@ int main(int argc, char **argv)
 			rv_cli_usage_error(&tool, "media needs -i INPUT (and -f FMT for devices and lavfi)");
 		if (a->sdp && !a->rtp)
 			rv_cli_usage_error(&tool, "--sdp goes with --rtp");
-		if (a->rtp) {
+		if (a->rtp) {	/* no server */
 			rv_diag_init("rvsend", a->co.verbosity);
 			rv_out_init(a->co.json);
-			return cmd_media(a);
+			return c->run(a, a->nargs, a->args);
 		}
 	}
 	if (a->to && a->group)
@@ -420,37 +243,4 @@ int main(int argc, char **argv)
 	rc = c->run(a, a->nargs, a->args);
 	rv_tls_ctx_free(a->tls);
 	return rc;
-}
-
-/* cmd, data and file: one session, its replies and the transfer's events. */
-static int run_session(void *ud, int argc, char **argv)
-{
-	struct app *a = ud;
-	(void)argc; (void)argv;	/* a->args */
-	a->loop = uv_default_loop();
-	cJSON *extra = cJSON_CreateObject();
-	cJSON_AddBoolToObject(extra, "replies", 1);
-	struct rv_session_conf conf = {
-		.host = a->co.host, .port = a->co.port, .id = a->co.id, .role = "send",
-		.token = a->co.token, .client = "rvsend/" RV_VERSION, .tls = a->tls,
-		.connect_timeout = a->co.connect_timeout, .hello_extra = extra,
-	};
-	if (rv_session_new(&a->sess, a->loop, &conf, on_state, on_frame, a) < 0) {
-		cJSON_Delete(extra);
-		return RV_EXIT_FAIL;
-	}
-	uv_timer_init(a->loop, &a->tick);
-	a->tick.data = a;
-	uv_timer_start(&a->tick, on_tick, 500, 500);
-	uv_signal_init(a->loop, &a->sigint);
-	uv_signal_init(a->loop, &a->sigterm);
-	a->sigint.data = a->sigterm.data = a;
-	uv_signal_start(&a->sigint, on_signal, SIGINT);
-	uv_signal_start(&a->sigterm, on_signal, SIGTERM);
-	rv_session_start(a->sess);
-	uv_run(a->loop, UV_RUN_DEFAULT);
-	cJSON_Delete(extra);
-	free(a->buf);
-	free(a->rx);
-	return a->exit_code;
 }

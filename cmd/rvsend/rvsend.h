@@ -1,4 +1,18 @@
-/* rvsend.h - shared state of the rvsend tool. */
+/* rvsend.h - shared state of the rvsend tool.
+ *
+ * The spine, each file calling only the ones below it:
+ *   main.c      the option table, the checks (exit 2), dispatch through the
+ *               subcommand table
+ *   cmd.c       cmd: text commands to the target
+ *   sendfile.c  data and file: transfers with end-to-end flow control
+ *   live.c      media through rvserver (its own session; opens its inputs
+ *               with rtpout.c's media_open)
+ *   rtpout.c    media --rtp: plain RTP to an address, no server
+ *   track.c     one medium's RTP packetizing and pacing
+ *   app.c       the lifecycle of cmd and sendfile: the session and its loop,
+ *               signals, the end with an exit code, messages to the target;
+ *               the commands plug in through struct app_ops
+ *   lib/        the session, media, SRTP and the rest */
 #ifndef RVSEND_H
 #define RVSEND_H
 
@@ -24,8 +38,21 @@ struct rx {
 
 enum phase { PH_IDLE, PH_OFFER, PH_ACCEPT, PH_SEND, PH_END };
 
+struct app;
+
+/* What a command plugs into the session (app_run); NULL: nothing. */
+struct app_ops {
+	void (*up)(struct app *a);   /* the session is up: start (required) */
+	/* A frame from the server other than an error, while the run is not done. */
+	void (*frame)(struct app *a, const char *type, cJSON *h);
+	void (*tick)(struct app *a); /* every 500 ms */
+	/* SIGINT or SIGTERM: wind down, then FN(A); NULL: FN at once. */
+	void (*interrupt)(struct app *a, void (*fn)(struct app *));
+};
+
 struct app {
 	struct rv_client_opts co;
+	const struct app_ops *ops;
 	uv_loop_t *loop;
 	struct rv_tls_ctx *tls;
 	struct rv_session *sess;
@@ -66,25 +93,25 @@ struct app {
 	struct rv_progress bar;
 };
 
-/* xfer.c */
-void xfer_start(struct app *a);
-void xfer_frame(struct app *a, const char *kind, cJSON *h);
-void xfer_tick(struct app *a);
-/* A "gone" event: a monitored receiver's connection went away. */
-void xfer_gone(struct app *a, cJSON *h);
-/* SIGINT or SIGTERM: tell the receivers of the transfer under way that it
- * is aborted; FN(A) once that is out (or at once when none is). */
-void xfer_interrupt(struct app *a, void (*fn)(struct app *));
-/* media.c: --rtp (no server) */
+/* cmd.c: cmd; the exit code */
+int cmd_run(struct app *a);
+/* sendfile.c: data and file; the exit code */
+int sendfile_run(struct app *a);
+/* live.c: media through rvserver; the exit code */
+int live_run(struct app *a);
+/* rtpout.c: media --rtp (no server); the exit code */
+int rtpout_run(struct app *a);
 struct rv_media_src;
-int cmd_media(struct app *a);
 /* Open input WHICH (0 or 1) with the encoder options, taking its video
  * and audio when WANT_VIDEO and WANT_AUDIO. */
 int media_open(struct app *a, int which, int want_video, int want_audio, struct rv_media_src **src,
 	       char *err, size_t errlen);
-/* stream.c: media through rvserver */
-int cmd_stream(struct app *a);
-/* main.c */
+
+/* app.c */
+/* app_run - connect and run the loop with OPS until the end; the exit code. */
+int app_run(struct app *a, const struct app_ops *ops);
+/* app_finish - end with CODE (the first call counts): input, timers,
+ * signals and the session closed, so that the loop ends. */
 void app_finish(struct app *a, int code);
 /* HDR made a msg to the target (-t, -g or default receivers); returns HDR. */
 cJSON *target_msg(struct app *a, cJSON *hdr);

@@ -3,6 +3,7 @@
 
 #include <openssl/rand.h>
 
+#include "bytes.h"
 #include "track.h"
 
 void track_init(struct track *k, int video, int pt, int h264, track_out_fn out, void *ud)
@@ -15,10 +16,10 @@ void track_init(struct track *k, int video, int pt, int h264, track_out_fn out, 
 	k->out = out;
 	k->ud = ud;
 	k->hdr.pt = (uint8_t)pt;
-	k->hdr.ssrc = (uint32_t)r[0] << 24 | (uint32_t)r[1] << 16 | (uint32_t)r[2] << 8 | r[3];
+	k->hdr.ssrc = rv_rd32(r);
 	if (!k->hdr.ssrc)
 		k->hdr.ssrc = 1;
-	k->hdr.seq = (uint16_t)(r[4] << 8 | r[5]);
+	k->hdr.seq = rv_rd16(r + 4);
 	k->ts_base = k->hdr.ssrc ^ 0x5a5a5a5a;	/* a random start for timestamps */
 }
 

@@ -56,6 +56,15 @@ checksrc() {
 	assert_line --index 0 --partial 'cmd/rvx/stream.c:1: shadow: shares its name with lib/stream.h'
 }
 
+@test "checksrc: a tool file that calls into its main.c fails" {
+	printf '\nint rvx_finish(int code)\n{\n\treturn code;\n}\n\nstatic int\nrvx_quiet(int code)\n{\n\treturn code;\n}\n' >>"$T/cmd/rvx/main.c"
+	printf 'int rvx_finish(int code);\nint rvx_quiet(int code);\n\n/* rvx_finish(0) in a comment */\nint rvx_app(void)\n{\n\treturn rvx_quiet(0) + rvx_finish(1);\n}\n' >"$T/cmd/rvx/app.c"
+	checksrc
+	assert_failure 1
+	assert_line --index 0 'cmd/rvx/app.c:7: spine: calls rvx_finish() of main.c: main.c only calls down (move it to the tool'"'"'s lifecycle file)'
+	assert_line --index 1 --partial '1 violations'
+}
+
 @test "checksrc: printing to stdout or stderr in lib fails" {
 	printf '\nvoid rv_log_say(const char *s)\n{\n\tfprintf(stderr, "%%s\\n", s);\n}\n' >>"$T/lib/log.c"
 	checksrc

@@ -12,7 +12,7 @@
 
 #include "../../cmd/rvrecv/files.c"
 
-/* What files.c needs from rvrecv's main.c, without a connection. */
+/* What files.c needs from rvrecv's app.c, without a connection. */
 void reply_to(struct app *a, const char *to, double conn, const char *kind, cJSON *fields)
 {
 	(void)a; (void)to; (void)conn; (void)kind;

@@ -1,4 +1,4 @@
-/* xfer.c - sending files and byte streams with end-to-end flow control.
+/* sendfile.c - rvsend data and file: sending files and byte streams with end-to-end flow control.
  *
  * A transfer is offered to the target; every receiver answers accept (with
  * the offset it already has) or refuse. Data then goes to the target in
@@ -26,13 +26,9 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "json.h"
 #include "rvcode.h"
 #include "rvsend.h"
-
-static const char *hstr(cJSON *h, const char *k)
-{
-	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, k));
-}
 
 static uint64_t now(struct app *a)
 {
@@ -334,7 +330,7 @@ static void on_monitor_reply(struct rv_session *s, int err, cJSON *reply, void *
 	struct rx *r = find_rx(a, m->id);
 	if (err == RV_ENOTFOUND && !a->done && r && !strcmp(m->xid, a->xid) &&
 	    (r->state == RX_WAIT || r->state == RX_ACTIVE)) {
-		const char *msg = hstr(reply, "message");
+		const char *msg = rv_json_str(reply, "message");
 		char why[200];
 		snprintf(why, sizeof why, "receiver gone (%s)", msg ? msg : "not connected");
 		drop_rx(a, r, why, 0);
@@ -359,12 +355,12 @@ static void monitor(struct app *a, const char *id)
 		free(m);
 }
 
-void xfer_gone(struct app *a, cJSON *h)
+static void xfer_gone(struct app *a, cJSON *h)
 {
-	struct rx *r = find_rx(a, hstr(h, "id"));
+	struct rx *r = find_rx(a, rv_json_str(h, "id"));
 	if (!r || (r->state != RX_WAIT && r->state != RX_ACTIVE))
 		return;
-	const char *code = hstr(h, "code"), *msg = hstr(h, "message");
+	const char *code = rv_json_str(h, "code"), *msg = rv_json_str(h, "message");
 	char why[200];
 	if (rv_code_parse(code) == RV_CODE_SLOW_CONSUMER)
 		snprintf(why, sizeof why, "dropped by the server as a slow consumer (reading too slowly)");
@@ -381,7 +377,7 @@ static void on_offer_reply(struct rv_session *s, int err, cJSON *reply, void *ud
 	if (a->done)
 		return;
 	if (err) {
-		const char *msg = hstr(reply, "message");
+		const char *msg = rv_json_str(reply, "message");
 		rv_say_error("%s: %s", a->name, msg ? msg : rv_strerror(err));
 		app_finish(a, rv_cli_exit_for(err));
 		return;
@@ -477,7 +473,7 @@ static void on_check(uv_check_t *h)
 	pump(h->data);
 }
 
-void xfer_start(struct app *a)
+static void xfer_start(struct app *a)
 {
 	/* What is in flight to a receiver waits in the server's queue for it:
 	 * keep the window (with the frames' headers) below half of that
@@ -503,23 +499,21 @@ void xfer_start(struct app *a)
 	next(a);
 }
 
-void xfer_frame(struct app *a, const char *kind, cJSON *h)
+static void xfer_frame(struct app *a, const char *kind, cJSON *h)
 {
-	const char *xid = hstr(h, "xfer");
-	struct rx *r = find_rx(a, hstr(h, "from"));
+	const char *xid = rv_json_str(h, "xfer");
+	struct rx *r = find_rx(a, rv_json_str(h, "from"));
 	if (!r || !xid || strcmp(xid, a->xid) != 0)
 		return;
-	cJSON *v;
 	if (!strcmp(kind, "xfer-accept") && r->state == RX_WAIT) {
-		v = cJSON_GetObjectItemCaseSensitive(h, "offset");
-		double off = cJSON_IsNumber(v) ? v->valuedouble : 0;
-		r->acked = off > 0 && (a->data || off <= (double)a->size) ? (uint64_t)off : 0;
+		uint64_t off = rv_json_u64(h, "offset", 0);
+		r->acked = a->data || off <= a->size ? off : 0;
 		r->state = RX_ACTIVE;
 		r->since = now(a);
 		if (a->phase == PH_ACCEPT && count(a, RX_WAIT) == 0)
 			start_sending(a);
 	} else if (!strcmp(kind, "xfer-refuse") && r->state == RX_WAIT) {
-		const char *why = hstr(h, "reason");
+		const char *why = rv_json_str(h, "reason");
 		if (a->to) {
 			drop_rx(a, r, why ? why : "refused", 0);
 			a->exit_code = RV_EXIT_DENIED;
@@ -530,9 +524,9 @@ void xfer_frame(struct app *a, const char *kind, cJSON *h)
 		if (a->phase == PH_ACCEPT && count(a, RX_WAIT) == 0)
 			start_sending(a);
 	} else if (!strcmp(kind, "xfer-ack") && r->state == RX_ACTIVE) {
-		v = cJSON_GetObjectItemCaseSensitive(h, "off");
-		if (cJSON_IsNumber(v) && v->valuedouble > (double)r->acked) {
-			r->acked = (uint64_t)v->valuedouble;
+		uint64_t off = rv_json_u64(h, "off", 0);
+		if (off > r->acked) {
+			r->acked = off;
 			r->since = now(a);
 		}
 		pump(a);
@@ -541,7 +535,7 @@ void xfer_frame(struct app *a, const char *kind, cJSON *h)
 			r->state = RX_OK;
 			report(a, r, NULL);
 		} else {
-			const char *err = hstr(h, "error");
+			const char *err = rv_json_str(h, "error");
 			drop_rx(a, r, err ? err : "failed", 0);
 		}
 		pump(a);
@@ -550,7 +544,7 @@ void xfer_frame(struct app *a, const char *kind, cJSON *h)
 }
 
 /* Twice a second: receivers that do not answer or make no progress. */
-void xfer_tick(struct app *a)
+static void xfer_tick(struct app *a)
 {
 	uint64_t t = now(a);
 	if (a->phase == PH_ACCEPT && t - a->phase_ms >= (uint64_t)(a->accept_timeout * 1000)) {
@@ -592,7 +586,7 @@ static void on_interrupt_reply(struct rv_session *s, int err, cJSON *reply, void
 		a->interrupted(a);
 }
 
-void xfer_interrupt(struct app *a, void (*fn)(struct app *))
+static void xfer_interrupt(struct app *a, void (*fn)(struct app *))
 {
 	int under_way = a->phase == PH_ACCEPT || a->phase == PH_SEND || a->phase == PH_END;
 	if (!under_way || count(a, RX_WAIT) + count(a, RX_ACTIVE) == 0) {
@@ -621,4 +615,27 @@ void xfer_interrupt(struct app *a, void (*fn)(struct app *))
 	cJSON_AddStringToObject(h, "reason", why);
 	if (rv_session_request(a->sess, h, NULL, 0, on_interrupt_reply, a) < 0)
 		fn(a);
+}
+
+/* The session's frames: a receiver gone, and its answers to the transfer. */
+static void on_frame(struct app *a, const char *type, cJSON *h)
+{
+	if (!strcmp(type, "gone")) {	/* a receiver we monitor went away */
+		xfer_gone(a, h);
+		return;
+	}
+	const char *kind = rv_json_str(h, "kind");
+	if (!strcmp(type, "msg") && kind && !strncmp(kind, "xfer-", 5))
+		xfer_frame(a, kind, h);
+}
+
+int sendfile_run(struct app *a)
+{
+	static const struct app_ops ops = {
+		.up = xfer_start, .frame = on_frame, .tick = xfer_tick, .interrupt = xfer_interrupt,
+	};
+	int code = app_run(a, &ops);
+	free(a->buf);
+	free(a->rx);
+	return code;
 }

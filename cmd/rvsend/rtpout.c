@@ -1,4 +1,4 @@
-/* media.c - rvsend media: encode what FFmpeg opens and send it as RTP.
+/* rtpout.c - rvsend media --rtp: encode what FFmpeg opens and send it as RTP.
  * With --rtp HOST:PORT and --sdp FILE no server is involved: plain RTP (or
  * SRTP) to an address, video to PORT and audio to PORT+2 (RTCP to the port
  * after each), described by an SDP that ffplay, ffmpeg and rvrecv open.
@@ -261,7 +261,7 @@ static void report(const struct rtp_run *r)
 	rv_out_obj(j);
 }
 
-int cmd_media(struct app *a)
+int rtpout_run(struct app *a)
 {
 	static struct rtp_run run;
 	struct rtp_run *r = &run;

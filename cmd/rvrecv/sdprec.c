@@ -1,4 +1,4 @@
-/* media.c - rvrecv media --sdp FILE: receive the plain RTP or SRTP an SDP
+/* sdprec.c - rvrecv media --sdp FILE: receive the plain RTP or SRTP an SDP
  * describes (an m=video section with H.264 or VP8, an m=audio section with
  * Opus, or both), put it back in order, rebuild whole frames and write
  * them into a container without re-encoding (Matroska by default; -o -
@@ -310,7 +310,7 @@ static int record(struct app *a, const struct rv_sdp *sdp, struct rx *x, int dep
 	return rc;
 }
 
-int cmd_media(struct app *a)
+int sdprec_run(struct app *a)
 {
 	static struct rx x;
 	struct rv_sdp sdp;

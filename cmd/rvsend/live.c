@@ -1,4 +1,4 @@
-/* stream.c - rvsend media through rvserver.
+/* live.c - rvsend media through rvserver, live.
  *
  * The encoder runs on a worker thread (capture and encoding block); it
  * packetizes each frame and hands the packets to the loop thread through
@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "err.h"
+#include "json.h"
 #include "log.h"
 #include "media.h"
 #include "mlink.h"
@@ -326,7 +327,7 @@ static void on_stream(struct rv_session *s, int err, cJSON *reply, void *ud)
 	struct tx *t = ud;
 	(void)s;
 	if (err) {
-		const char *msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(reply, "message"));
+		const char *msg = rv_json_str(reply, "message");
 		rv_say_error("stream refused: %s", msg ? msg : rv_strerror(err));
 		finish(t, rv_cli_exit_for(err));
 		return;
@@ -404,7 +405,7 @@ static void on_frame(struct rv_session *s, const char *type, cJSON *h, const uin
 	} else if (!strcmp(type, "keyframe")) {
 		keyframe(t);
 	} else if (!strcmp(type, "error")) {
-		const char *msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "message"));
+		const char *msg = rv_json_str(h, "message");
 		rv_say_error("%s", msg ? msg : "error from the server");
 	}
 }
@@ -467,7 +468,7 @@ static int open_inputs(struct tx *t)
 	return 0;
 }
 
-int cmd_stream(struct app *a)
+int live_run(struct app *a)
 {
 	static struct tx tx;
 	struct tx *t = &tx;
