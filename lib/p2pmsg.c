@@ -1,0 +1,181 @@
+/* p2pmsg.c - peer group messages (p2pmsg.h). */
+#include <string.h>
+
+#include "bytes.h"
+#include "err.h"
+#include "p2pmsg.h"
+
+#define ID 32
+
+static int bad(const char **why, const char *what)
+{
+	*why = what;
+	return RV_EPROTO;
+}
+
+/* A count byte and N entries of SIZE bytes filling P[1..N) exactly. */
+static int list(const uint8_t *p, size_t n, size_t size, size_t *count, const char **why)
+{
+	if (n < 2)
+		return bad(why, "truncated message");
+	*count = p[1];
+	if (*count > RV_P2P_LIST_MAX)
+		return bad(why, "list too long");
+	if (n != 2 + *count * size)
+		return bad(why, "message length mismatch");
+	return 0;
+}
+
+int rv_p2p_msg_parse(const uint8_t *p, size_t n, struct rv_p2p_msg *m, const char **why)
+{
+	int rc = 0;
+	if (n > RV_P2P_MSG_MAX)
+		return *why = "message too long", RV_ETOOBIG;
+	if (n == 0)
+		return bad(why, "empty message");
+	memset(m, 0, sizeof *m);
+	m->type = p[0];
+	switch (m->type) {
+	case RV_P2P_M_HELLO:
+		if (n != 2 + ID)
+			return bad(why, "message length mismatch");
+		m->proof = p + 1;
+		m->flags = p[1 + ID];
+		return 0;
+	case RV_P2P_M_REPORT:
+		if ((rc = list(p, n, ID + 2, &m->n, why)) < 0)
+			return rc;
+		for (size_t i = 0; i < m->n; i++) {
+			m->peers[i].id = p + 2 + i * (ID + 2);
+			m->peers[i].age_s = rv_rd16(p + 2 + i * (ID + 2) + ID);
+		}
+		return 0;
+	case RV_P2P_M_ASK_CLOSE:
+		return n == 1 ? 0 : bad(why, "message length mismatch");
+	case RV_P2P_M_POST:
+		if (n < 2)
+			return bad(why, "truncated message");
+		m->env = p + 1;
+		m->env_len = n - 1;
+		return 0;
+	case RV_P2P_M_IHAVE:
+	case RV_P2P_M_IWANT:
+	case RV_P2P_M_IDONTWANT:
+		if ((rc = list(p, n, ID, &m->n, why)) < 0)
+			return rc;
+		for (size_t i = 0; i < m->n; i++)
+			m->ids[i] = p + 2 + i * ID;
+		return 0;
+	case RV_P2P_M_ROUTE:
+		if (n < 4 + ID + 1)
+			return bad(why, "truncated message");
+		m->mode = p[1];
+		m->ttl = p[2];
+		m->hops = p[3];
+		if (m->mode != RV_P2P_TO_PEER && m->mode != RV_P2P_TO_NEAREST)
+			return bad(why, "unknown route mode");
+		if (m->ttl > RV_P2P_TTL_MAX || m->hops > RV_P2P_TTL_MAX)
+			return bad(why, "route TTL past the maximum");
+		m->dst = p + 4;
+		m->env = p + 4 + ID;
+		m->env_len = n - 4 - ID;
+		return 0;
+	case RV_P2P_M_PING:
+	case RV_P2P_M_PONG:
+		if (n != 9)
+			return bad(why, "message length mismatch");
+		m->stamp = rv_rd64(p + 1);
+		return 0;
+	default:
+		return bad(why, "unknown message type");
+	}
+}
+
+/* Room for N bytes in OUT (CAP) within the message cap, or 0. */
+static int room(size_t cap, size_t n)
+{
+	return n <= cap && n <= RV_P2P_MSG_MAX;
+}
+
+long rv_p2p_msg_hello(uint8_t *out, size_t cap, const uint8_t proof[32], uint8_t flags)
+{
+	if (!room(cap, 2 + ID))
+		return RV_ETOOBIG;
+	out[0] = RV_P2P_M_HELLO;
+	memcpy(out + 1, proof, ID);
+	out[1 + ID] = flags;
+	return 2 + ID;
+}
+
+long rv_p2p_msg_report(uint8_t *out, size_t cap, const struct rv_p2p_peer_seen *peers, size_t n)
+{
+	size_t len = 2 + n * (ID + 2);
+	if (n > RV_P2P_LIST_MAX || !room(cap, len))
+		return RV_ETOOBIG;
+	out[0] = RV_P2P_M_REPORT;
+	out[1] = (uint8_t)n;
+	for (size_t i = 0; i < n; i++) {
+		memcpy(out + 2 + i * (ID + 2), peers[i].id, ID);
+		rv_wr16(out + 2 + i * (ID + 2) + ID, peers[i].age_s);
+	}
+	return (long)len;
+}
+
+long rv_p2p_msg_ask_close(uint8_t *out, size_t cap)
+{
+	if (!room(cap, 1))
+		return RV_ETOOBIG;
+	out[0] = RV_P2P_M_ASK_CLOSE;
+	return 1;
+}
+
+long rv_p2p_msg_post(uint8_t *out, size_t cap, const uint8_t *env, size_t len)
+{
+	if (len == 0 || !room(cap, 1 + len))
+		return RV_ETOOBIG;
+	out[0] = RV_P2P_M_POST;
+	memcpy(out + 1, env, len);
+	return (long)(1 + len);
+}
+
+long rv_p2p_msg_ids(uint8_t *out, size_t cap, enum rv_p2p_msg_type type, const uint8_t *ids, size_t n)
+{
+	size_t len = 2 + n * ID;
+	if (type != RV_P2P_M_IHAVE && type != RV_P2P_M_IWANT && type != RV_P2P_M_IDONTWANT)
+		return RV_EPROTO;
+	if (n > RV_P2P_LIST_MAX || !room(cap, len))
+		return RV_ETOOBIG;
+	out[0] = (uint8_t)type;
+	out[1] = (uint8_t)n;
+	if (n)
+		memcpy(out + 2, ids, n * ID);
+	return (long)len;
+}
+
+long rv_p2p_msg_route(uint8_t *out, size_t cap, enum rv_p2p_route_mode mode, uint8_t ttl, uint8_t hops,
+		      const uint8_t dst[32], const uint8_t *env, size_t len)
+{
+	if (ttl > RV_P2P_TTL_MAX || hops > RV_P2P_TTL_MAX ||
+	    (mode != RV_P2P_TO_PEER && mode != RV_P2P_TO_NEAREST))
+		return RV_EPROTO;
+	if (len == 0 || !room(cap, 4 + ID + len))
+		return RV_ETOOBIG;
+	out[0] = RV_P2P_M_ROUTE;
+	out[1] = (uint8_t)mode;
+	out[2] = ttl;
+	out[3] = hops;
+	memcpy(out + 4, dst, ID);
+	memcpy(out + 4 + ID, env, len);
+	return (long)(4 + ID + len);
+}
+
+long rv_p2p_msg_ping(uint8_t *out, size_t cap, enum rv_p2p_msg_type type, uint64_t stamp)
+{
+	if (type != RV_P2P_M_PING && type != RV_P2P_M_PONG)
+		return RV_EPROTO;
+	if (!room(cap, 9))
+		return RV_ETOOBIG;
+	out[0] = (uint8_t)type;
+	rv_wr64(out + 1, stamp);
+	return 9;
+}
