@@ -51,6 +51,7 @@ int rv_p2p_msg_parse(const uint8_t *p, size_t n, struct rv_p2p_msg *m, const cha
 		}
 		return 0;
 	case RV_P2P_M_ASK_CLOSE:
+	case RV_P2P_M_PRUNE:
 		return n == 1 ? 0 : bad(why, "message length mismatch");
 	case RV_P2P_M_POST:
 		if (n < 2)
@@ -121,11 +122,13 @@ long rv_p2p_msg_report(uint8_t *out, size_t cap, const struct rv_p2p_peer_seen *
 	return (long)len;
 }
 
-long rv_p2p_msg_ask_close(uint8_t *out, size_t cap)
+long rv_p2p_msg_signal(uint8_t *out, size_t cap, enum rv_p2p_msg_type type)
 {
+	if (type != RV_P2P_M_ASK_CLOSE && type != RV_P2P_M_PRUNE)
+		return RV_EPROTO;
 	if (!room(cap, 1))
 		return RV_ETOOBIG;
-	out[0] = RV_P2P_M_ASK_CLOSE;
+	out[0] = (uint8_t)type;
 	return 1;
 }
 

@@ -12,13 +12,16 @@
  *   ASK_CLOSE  3                               "you are not in my best list"
  *   POST       4  envelope                     a post, pushed eagerly
  *   IHAVE      5  n u8, n x id[32]             message IDs, announced lazily
- *   IWANT      6  n u8, n x id[32]             send me these
+ *   IWANT      6  n u8, n x id[32]             send me these, and push to me
+ *                                             eagerly from now on (a graft)
  *   IDONTWANT  7  n u8, n x id[32]             I have these: do not send them
  *   ROUTE      8  mode u8 ttl u8 hops u8 dst[32] envelope
  *                                             toward a peer ID (mode 1) or the
  *                                             peer nearest a ring address (2)
  *   PING       9  stamp u64                    round-trip probe
  *   PONG      10  stamp u64                    its echo
+ *   PRUNE     11                               I got that post from another:
+ *                                             announce to me lazily from now on
  *
  * Anything else is refused: unknown types, counts past the caps, lengths
  * that do not add up, a TTL past RV_P2P_TTL_MAX. */
@@ -37,6 +40,7 @@
 enum rv_p2p_msg_type {
 	RV_P2P_M_HELLO = 1, RV_P2P_M_REPORT, RV_P2P_M_ASK_CLOSE, RV_P2P_M_POST, RV_P2P_M_IHAVE,
 	RV_P2P_M_IWANT, RV_P2P_M_IDONTWANT, RV_P2P_M_ROUTE, RV_P2P_M_PING, RV_P2P_M_PONG,
+	RV_P2P_M_PRUNE,
 };
 
 enum rv_p2p_route_mode { RV_P2P_TO_PEER = 1, RV_P2P_TO_NEAREST = 2 };
@@ -73,7 +77,8 @@ int rv_p2p_msg_parse(const uint8_t *p, size_t n, struct rv_p2p_msg *m, const cha
  * same fields, and a parsed message rebuilds to the same bytes. */
 long rv_p2p_msg_hello(uint8_t *out, size_t cap, const uint8_t proof[32], uint8_t flags);
 long rv_p2p_msg_report(uint8_t *out, size_t cap, const struct rv_p2p_peer_seen *peers, size_t n);
-long rv_p2p_msg_ask_close(uint8_t *out, size_t cap);
+/* TYPE: RV_P2P_M_ASK_CLOSE or RV_P2P_M_PRUNE (no body). */
+long rv_p2p_msg_signal(uint8_t *out, size_t cap, enum rv_p2p_msg_type type);
 long rv_p2p_msg_post(uint8_t *out, size_t cap, const uint8_t *env, size_t len);
 /* TYPE: RV_P2P_M_IHAVE, RV_P2P_M_IWANT or RV_P2P_M_IDONTWANT; IDS: N x 32 bytes. */
 long rv_p2p_msg_ids(uint8_t *out, size_t cap, enum rv_p2p_msg_type type, const uint8_t *ids, size_t n);

@@ -32,7 +32,8 @@ static long rebuild(const struct rv_p2p_msg *m, const uint8_t *d, size_t n)
 			assert(inside(m->peers[i].id, 32, d, n));
 		return rv_p2p_msg_report(out, sizeof out, m->peers, m->n);
 	case RV_P2P_M_ASK_CLOSE:
-		return rv_p2p_msg_ask_close(out, sizeof out);
+	case RV_P2P_M_PRUNE:
+		return rv_p2p_msg_signal(out, sizeof out, m->type);
 	case RV_P2P_M_POST:
 		assert(inside(m->env, m->env_len, d, n));
 		return rv_p2p_msg_post(out, sizeof out, m->env, m->env_len);

@@ -62,8 +62,10 @@ static void round_trips(void **state)
 	assert_int_equal(m.type, RV_P2P_M_PONG);
 	assert_true(m.stamp == 0x0102030405060708ull);
 
-	n = rv_p2p_msg_ask_close(buf, sizeof buf);
+	n = rv_p2p_msg_signal(buf, sizeof buf, RV_P2P_M_PRUNE);
 	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
+	assert_int_equal(m.type, RV_P2P_M_PRUNE);
+	assert_int_equal(rv_p2p_msg_signal(buf, sizeof buf, RV_P2P_M_PING), RV_EPROTO);
 }
 
 static void refusals(void **state)
