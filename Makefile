@@ -113,11 +113,18 @@ FUZZ_LIB_OBJ := $(filter-out build-fuzz/obj/lib/media.o build-fuzz/obj/lib/sink.
 build-fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+# A harness of a tool's code links that tool's own files (the real code, never
+# copies) and provides the narrow interface they reach the rest through.
+FUZZ_TOOL_OBJ_fuzz_relay := $(addprefix build-fuzz/obj/cmd/rvserver/,relay.o relay_ep.o relay_stats.o)
+FUZZ_TOOL_OBJ_fuzz_signal := $(addprefix build-fuzz/obj/cmd/rvsignal/,rooms.o auth.o)
+FUZZ_TOOL_OBJ := $(FUZZ_TOOL_OBJ_fuzz_relay) $(FUZZ_TOOL_OBJ_fuzz_signal)
+build-fuzz/fuzz_relay: $(FUZZ_TOOL_OBJ_fuzz_relay)
+build-fuzz/fuzz_signal: $(FUZZ_TOOL_OBJ_fuzz_signal)
 build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_OBJ)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) $(DEPFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_LIB_OBJ) $(LDLIBS)
+	clang $(FUZZ_CFLAGS) $(DEPFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_TOOL_OBJ_$*) $(FUZZ_LIB_OBJ) $(LDLIBS)
 fuzz: $(FUZZERS)
-FUZZ_DEPS := $(addsuffix .d,$(FUZZ_LIB_OBJ) $(FUZZERS))
+FUZZ_DEPS := $(addsuffix .d,$(FUZZ_LIB_OBJ) $(FUZZ_TOOL_OBJ) $(FUZZERS))
 
 # An output whose .d is missing (a build tree from before the .d files) is rebuilt once.
 DEPS_FOUND := $(wildcard $(DEPS) $(FUZZ_DEPS))

@@ -99,7 +99,7 @@ static void settle_leaving(struct server *srv)
 	while (srv->leaving.n) {
 		struct conn *c = srv->leaving.v[--srv->leaving.n];
 		c->leaving = 0;
-		media_conn_closed(c);	/* its streams end, its subscriptions go, now */
+		relay_conn_closed(&c->srv->relay, c);	/* its streams end, its subscriptions go, now */
 		if (!c->client)
 			continue;
 		if (c->client->recv == c)
@@ -159,7 +159,7 @@ static void on_prepare(uv_prepare_t *h)
 				continue;
 			rv_stream_pause(&c->s, 0);
 			if (c->state == CONN_RV && rv_buf_size(&c->in)) {
-				rv_input(c, NULL, 0);
+				proto_input(c, NULL, 0);
 				flow_after_input(c);
 			}
 		}

@@ -53,7 +53,7 @@ static double uptime(const void *ctx)
 
 #define C(key, name, help, member) RV_METRIC_AT(key, "rvserver_" name, help, struct server, member)
 #define G(key, name, help, get) RV_METRIC_FN(key, "rvserver_" name, help, get)
-/* The server's numbers, media's apart (media.c): each is in /stats under
+/* The server's numbers, the relay's apart (relay_stats.c): each is in /stats under
  * its key and in /metrics under its name, and tests/cli/rvserver.bats checks
  * that the two lists match. */
 static const struct rv_metric table[] = {
@@ -89,7 +89,7 @@ static void metrics(struct conn *c)
 	struct server *srv = c->srv;
 	struct rv_buf b;
 	rv_buf_init(&b, 1 << 20);
-	if (rv_metrics_prom(&b, table, sizeof table / sizeof table[0], srv) < 0 || media_metrics(srv, &b) < 0)
+	if (rv_metrics_prom(&b, table, sizeof table / sizeof table[0], srv) < 0 || relay_metrics(&srv->relay, &b) < 0)
 		respond_text(c, 500, "out of memory\n");
 	else
 		respond(c, 200, "text/plain; version=0.0.4", (const char *)rv_buf_head(&b), rv_buf_size(&b));
@@ -107,7 +107,7 @@ static cJSON *stats_obj(struct server *srv)
 		cJSON_Delete(o);
 		return NULL;
 	}
-	cJSON *m = media_stats(srv);
+	cJSON *m = relay_stats(&srv->relay);
 	if (!m || !cJSON_AddItemToObject(o, "media", m)) {
 		cJSON_Delete(m);
 		cJSON_Delete(o);

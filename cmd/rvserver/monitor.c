@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
 #include "server.h"
 
 #define MONITOR_MAX 1024
@@ -53,8 +54,8 @@ static struct conn *target_of(struct server *srv, const char *id, double num)
 
 void monitor_request(struct conn *c, cJSON *h)
 {
-	uint64_t seq = hdr_seq(h);
-	const char *id = hdr_str(h, "id");
+	uint64_t seq = rv_json_u64(h, "seq", 0);
+	const char *id = rv_json_str(h, "id");
 	cJSON *n = cJSON_GetObjectItemCaseSensitive(h, "conn");
 	double num = cJSON_IsNumber(n) ? n->valuedouble : 0;
 	if (!id || !rv_id_valid(id) || (n && (!cJSON_IsNumber(n) || num < 1 || num > UINT32_MAX))) {

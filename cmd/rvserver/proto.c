@@ -5,20 +5,24 @@
 
 #include "err.h"
 #include "frame.h"
+#include "json.h"
 #include "log.h"
 #include "server.h"
 #include "token.h"
 
-const char *hdr_str(cJSON *h, const char *key)
-{
-	cJSON *v = cJSON_GetObjectItemCaseSensitive(h, key);
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
+/* One request being handled: its connection, header and frame, and the
+ * argument of its row in the dispatch table. */
+struct req {
+	struct conn *c;
+	cJSON *h;
+	const struct rv_frame_view *v;
+	int arg;
+};
 
-uint64_t hdr_seq(cJSON *h)
+/* A request's "seq": a whole number, or 0 (none, or not one). */
+static uint64_t seq_of(const cJSON *h)
 {
-	cJSON *v = cJSON_GetObjectItemCaseSensitive(h, "seq");
-	return cJSON_IsNumber(v) && v->valuedouble > 0 ? (uint64_t)v->valuedouble : 0;
+	return rv_json_u64(h, "seq", 0);
 }
 
 static cJSON *ok_reply(uint64_t re)
@@ -58,10 +62,12 @@ static int set_allowed(struct rv_client *cl, cJSON *ids)
 	return 0;
 }
 
-static void do_hello(struct conn *c, cJSON *h)
+static void do_hello(const struct req *q)
 {
+	struct conn *c = q->c;
+	cJSON *h = q->h;
 	struct server *srv = c->srv;
-	const char *id = hdr_str(h, "id"), *role = hdr_str(h, "role");
+	const char *id = rv_json_str(h, "id"), *role = rv_json_str(h, "role");
 
 	if (c->refused) {
 		conn_error_code(c, 0, RV_CODE_LIMIT, "the server is full (--max-clients)");
@@ -78,7 +84,7 @@ static void do_hello(struct conn *c, cJSON *h)
 	}
 	if (srv->secret_len) {
 		const char *why;
-		if (rv_token_check(srv->secret, srv->secret_len, id, hdr_str(h, "token"),
+		if (rv_token_check(srv->secret, srv->secret_len, id, rv_json_str(h, "token"),
 				   wall_ms() / 1000, &why) < 0) {
 			srv->n.auth_failures++;
 			rv_info("auth failed for %s: %s", id, why);
@@ -185,11 +191,15 @@ static int route_conn(struct server *srv, struct conn *from, const char *to,
 	return f->n;
 }
 
-static void do_msg(struct conn *c, cJSON *h, const uint8_t *body, size_t blen)
+static void do_msg(const struct req *q)
 {
+	struct conn *c = q->c;
+	cJSON *h = q->h;
+	const uint8_t *body = q->v->body;
+	size_t blen = q->v->body_len;
 	struct server *srv = c->srv;
-	uint64_t seq = hdr_seq(h);
-	const char *to = hdr_str(h, "to"), *group = hdr_str(h, "group"), *kind = hdr_str(h, "kind");
+	uint64_t seq = seq_of(h);
+	const char *to = rv_json_str(h, "to"), *group = rv_json_str(h, "group"), *kind = rv_json_str(h, "kind");
 	enum rv_route_miss miss = RV_MISS_NONE;
 	cJSON *num = cJSON_GetObjectItemCaseSensitive(h, "conn");
 	double to_conn = cJSON_IsNumber(num) ? num->valuedouble : 0;
@@ -264,11 +274,15 @@ static cJSON *member_ids(const struct rv_group *g, int with_state)
 	return a;
 }
 
-static void do_join(struct conn *c, cJSON *h, int join)
+/* join (ARG 1) or leave (0) */
+static void do_join(const struct req *q)
 {
+	struct conn *c = q->c;
+	cJSON *h = q->h;
+	int join = q->arg;
 	struct server *srv = c->srv;
-	uint64_t seq = hdr_seq(h);
-	const char *g = hdr_str(h, "group");
+	uint64_t seq = seq_of(h);
+	const char *g = rv_json_str(h, "group");
 	if (!g || !rv_id_valid(g)) {
 		conn_error_code(c, seq, RV_CODE_BAD_REQUEST, "group must be 1-64 characters [A-Za-z0-9._@-]");
 		return;
@@ -296,10 +310,12 @@ static void do_join(struct conn *c, cJSON *h, int join)
 	conn_send_json(c, ok);
 }
 
-static void do_members(struct conn *c, cJSON *h)
+static void do_members(const struct req *q)
 {
-	uint64_t seq = hdr_seq(h);
-	const char *g = hdr_str(h, "group");
+	struct conn *c = q->c;
+	cJSON *h = q->h;
+	uint64_t seq = seq_of(h);
+	const char *g = rv_json_str(h, "group");
 	const struct rv_group *grp = g ? rv_router_group(&c->srv->router, g) : NULL;
 	if (!grp) {
 		conn_error_code(c, seq, RV_CODE_NO_SUCH_GROUP, NULL);
@@ -311,10 +327,12 @@ static void do_members(struct conn *c, cJSON *h)
 	conn_send_json(c, ok);
 }
 
-static void do_groups(struct conn *c, cJSON *h)
+static void do_groups(const struct req *q)
 {
+	struct conn *c = q->c;
+	cJSON *h = q->h;
 	struct rv_router *r = &c->srv->router;
-	cJSON *ok = ok_reply(hdr_seq(h)), *a = cJSON_CreateArray();
+	cJSON *ok = ok_reply(seq_of(h)), *a = cJSON_CreateArray();
 	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(h, "all"))) {
 		size_t i = 0;
 		struct rv_group *g;
@@ -336,13 +354,16 @@ static void do_groups(struct conn *c, cJSON *h)
 	conn_send_json(c, ok);
 }
 
-/* contacts (default receivers) and allow (allowed senders) share a shape. */
-static void do_list(struct conn *c, cJSON *h, int allow)
+/* contacts (default receivers) and allow (ARG 1: allowed senders) share a shape. */
+static void do_list(const struct req *q)
 {
-	uint64_t seq = hdr_seq(h);
+	struct conn *c = q->c;
+	cJSON *h = q->h;
+	int allow = q->arg;
+	uint64_t seq = seq_of(h);
 	struct rv_client *cl = c->client;
 	struct rv_strv *l = allow ? &cl->allowed : &cl->contacts;
-	const char *op = hdr_str(h, "op");
+	const char *op = rv_json_str(h, "op");
 	cJSON *ids = cJSON_GetObjectItemCaseSensitive(h, "ids"), *it;
 
 	if (!op)
@@ -388,6 +409,69 @@ static void do_list(struct conn *c, cJSON *h, int allow)
 
 /* ---- dispatch ---- */
 
+static void do_monitor(const struct req *q) { monitor_request(q->c, q->h); }
+static void do_stream(const struct req *q) { relay_stream(&q->c->srv->relay, q->c, q->h); }
+static void do_stream_end(const struct req *q) { relay_stream_end(&q->c->srv->relay, q->c, q->h); }
+
+/* watch (ARG 1) or unwatch (0): media to the receiving connection. */
+static void do_watch(const struct req *q)
+{
+	if (q->c->role != ROLE_RECV)
+		conn_error_code(q->c, seq_of(q->h), RV_CODE_BAD_REQUEST, "watch on the receiving connection (role recv)");
+	else
+		relay_watch(&q->c->srv->relay, q->c, q->h, q->arg);
+}
+
+static void do_ping(const struct req *q)
+{
+	cJSON *p = cJSON_CreateObject();
+	cJSON_AddStringToObject(p, "type", "pong");
+	if (seq_of(q->h))
+		cJSON_AddNumberToObject(p, "re", (double)seq_of(q->h));
+	conn_send_json(q->c, p);
+}
+
+static void do_pong(const struct req *q) { (void)q; /* activity is enough */ }
+static void do_bye(const struct req *q) { conn_bye(q->c, RV_CODE_BYE, NULL); }
+
+enum {
+	FIRST = 1,                    /* only as the first frame (hello); every other row needs a hello */
+	ROUTES = 2,                   /* may change routes: the relay works its streams' out again */
+};
+
+/* The RV requests by "type": the handler, its argument, and flags. */
+static const struct verb {
+	const char *type;
+	void (*run)(const struct req *q);
+	int arg;
+	unsigned flags;
+} verbs[] = {
+	{ "msg", do_msg, 0, 0 },
+	{ "hello", do_hello, 0, FIRST | ROUTES },
+	{ "join", do_join, 1, ROUTES },
+	{ "leave", do_join, 0, ROUTES },
+	{ "members", do_members, 0, 0 },
+	{ "groups", do_groups, 0, 0 },
+	{ "contacts", do_list, 0, ROUTES },
+	{ "allow", do_list, 1, ROUTES },
+	{ "monitor", do_monitor, 0, 0 },
+	{ "stream", do_stream, 0, 0 },
+	{ "stream-end", do_stream_end, 0, 0 },
+	{ "watch", do_watch, 1, 0 },
+	{ "unwatch", do_watch, 0, 0 },
+	{ "ping", do_ping, 0, 0 },
+	{ "pong", do_pong, 0, 0 },
+	{ "bye", do_bye, 0, 0 },
+};
+
+static const struct verb *verb_of(const char *type)
+{
+	for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++)
+		if (strcmp(verbs[i].type, type) == 0)
+			return &verbs[i];
+	return NULL;
+}
+
 void proto_frame(struct conn *c, const uint8_t *frame, size_t len)
 {
 	struct rv_frame_view v;
@@ -399,60 +483,32 @@ void proto_frame(struct conn *c, const uint8_t *frame, size_t len)
 	proto_frame_view(c, &v);
 }
 
-void proto_frame_view(struct conn *c, const struct rv_frame_view *vp)
+void proto_frame_view(struct conn *c, const struct rv_frame_view *v)
 {
 	struct server *srv = c->srv;
-	struct rv_frame_view v = *vp;
 	const char *type;
 	int err;
 
 	srv->n.frames_in++;
-	if (c->client && rv_frame_is_media(&v)) {	/* the hot path: no JSON */
-		media_tcp(c, v.body, v.body_len);
+	if (c->client && rv_frame_is_media(v)) {	/* the hot path: no JSON */
+		relay_tcp_in(&srv->relay, c, v->body, v->body_len);
 		return;
 	}
-	cJSON *h = rv_frame_header(&v, &type, &err);
+	cJSON *h = rv_frame_header(v, &type, &err);
 	if (!h) {
 		bad_input(c, RV_CODE_BAD_FRAME, "frame header is not a JSON object with a type");
 		return;
 	}
-	if (!c->client) {
-		if (strcmp(type, "hello") == 0) {
-			do_hello(c, h);
-			media_changed(&srv->media);
-		}
-		else
-			bad_input(c, RV_CODE_BAD_REQUEST, "the first frame must be hello");
-	} else if (strcmp(type, "msg") == 0) {
-		do_msg(c, h, v.body, v.body_len);
-	} else if (strcmp(type, "join") == 0 || strcmp(type, "leave") == 0) {
-		do_join(c, h, type[0] == 'j');
-		media_changed(&srv->media);
-	} else if (strcmp(type, "members") == 0) {
-		do_members(c, h);
-	} else if (strcmp(type, "groups") == 0) {
-		do_groups(c, h);
-	} else if (strcmp(type, "contacts") == 0 || strcmp(type, "allow") == 0) {
-		do_list(c, h, type[0] == 'a');
-		media_changed(&srv->media);
-	} else if (strcmp(type, "monitor") == 0) {
-		monitor_request(c, h);
-	} else if (media_request(c, type, h)) {
-		/* stream, stream-end, watch, unwatch */
-	} else if (strcmp(type, "ping") == 0) {
-		cJSON *p = cJSON_CreateObject();
-		cJSON_AddStringToObject(p, "type", "pong");
-		if (hdr_seq(h))
-			cJSON_AddNumberToObject(p, "re", (double)hdr_seq(h));
-		conn_send_json(c, p);
-	} else if (strcmp(type, "pong") == 0) {
-		/* activity is enough */
-	} else if (strcmp(type, "bye") == 0) {
-		conn_bye(c, RV_CODE_BYE, NULL);
-	} else if (strcmp(type, "hello") == 0) {
-		conn_error_code(c, hdr_seq(h), RV_CODE_BAD_REQUEST, "already said hello");
-	} else {
-		conn_error_code(c, hdr_seq(h), RV_CODE_BAD_REQUEST, "unknown frame type");
+	const struct verb *vb = verb_of(type);
+	struct req q = { c, h, v, vb ? vb->arg : 0 };
+	if (!c->client && (!vb || !(vb->flags & FIRST)))
+		bad_input(c, RV_CODE_BAD_REQUEST, "the first frame must be hello");
+	else if (c->client && (!vb || vb->flags & FIRST))
+		conn_error_code(c, seq_of(h), RV_CODE_BAD_REQUEST, vb ? "already said hello" : "unknown frame type");
+	else {
+		vb->run(&q);
+		if (vb->flags & ROUTES)
+			relay_changed(&srv->relay);
 	}
 	cJSON_Delete(h);
 }
@@ -460,8 +516,8 @@ void proto_frame_view(struct conn *c, const struct rv_frame_view *vp)
 /* Bytes of the RV protocol after the preface: cut them into frames. Whole
  * frames are handled where they lie; only an incomplete tail is copied, and
  * so is the rest when a frame fed a congested receiver: the connection is
- * then paused and rv_input(c, NULL, 0) goes on once it is resumed. */
-void rv_input(struct conn *c, const uint8_t *data, size_t len)
+ * then paused and proto_input(c, NULL, 0) goes on once it is resumed. */
+void proto_input(struct conn *c, const uint8_t *data, size_t len)
 {
 	struct server *srv = c->srv;
 	const uint8_t *p = data;

@@ -60,7 +60,7 @@ static void conn_closed(struct rv_stream *s, int reason)
 	monitor_gone(c, rv_code_wire(RV_CODE_CLOSED),
 		     reason && reason != RV_ECLOSED ? rv_strerror(reason) : rv_code_text(RV_CODE_CLOSED));
 	monitor_forget(c);
-	media_conn_closed(c);
+	relay_conn_closed(&srv->relay, c);
 	if (c->numkey) {
 		rv_map_del(&srv->by_num, c->numkey);
 		free(c->numkey);
@@ -292,7 +292,7 @@ static void sniff(struct conn *c, const uint8_t *data, size_t len)
 			memcpy(rest, p + RV_PREFACE_LEN, rn);
 		rv_buf_free(&c->in);
 		if (rn)
-			rv_input(c, rest, rn);
+			proto_input(c, rest, rn);
 		free(rest);
 		return;
 	}
@@ -324,7 +324,7 @@ static void conn_read(struct rv_stream *s, const uint8_t *data, size_t len)
 	}
 	switch (c->state) {
 	case CONN_SNIFF: sniff(c, data, len); break;
-	case CONN_RV: rv_input(c, data, len); break;
+	case CONN_RV: proto_input(c, data, len); break;
 	case CONN_HTTP: http_input(c, data, len); break;
 	case CONN_WS: ws_input(c, data, len); break;
 	default: break;
@@ -487,7 +487,7 @@ int server_start(struct server *srv, uv_loop_t *loop, const struct server_conf *
 	rv_buf_init(&srv->wsmsg, conf->max_frame + RV_FRAME_PREFIX + RV_FRAME_MAX_HEADER + 16);
 	rv_buf_init(&srv->wsbuf, conf->max_frame + RV_FRAME_PREFIX + RV_FRAME_MAX_HEADER + 64);
 	rv_router_init(&srv->router, &conf->router, proto_event, srv);
-	if ((rc = media_init(srv)) < 0)
+	if ((rc = relay_init(&srv->relay, srv, &srv->router, conf->max_queue, conf->media_drop_rate)) < 0)
 		return rc;
 	rv_server_process_init();
 
@@ -547,7 +547,7 @@ int server_start(struct server *srv, uv_loop_t *loop, const struct server_conf *
 
 void server_free(struct server *srv)
 {
-	media_free(srv);
+	relay_free(&srv->relay);
 	rv_router_free(&srv->router);
 	rv_map_free(&srv->by_num);
 	rv_buf_free(&srv->scratch);

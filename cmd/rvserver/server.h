@@ -11,7 +11,7 @@
 #include "http.h"
 #include "listen.h"
 #include "map.h"
-#include "media.h"
+#include "relay.h"
 #include "router.h"
 #include "rvcode.h"
 #include "stream.h"
@@ -46,7 +46,7 @@ struct conn {
 	struct rv_buf in;             /* bytes of a frame not yet complete */
 	struct rv_http_req *http;     /* while reading an HTTP request */
 	struct rv_ws *ws;             /* after a WebSocket upgrade */
-	struct media_ep *media;       /* once it streams or watches */
+	struct relay_ep *media;       /* once it streams or watches (relay.c) */
 	struct conn *prev, *next;     /* every live connection */
 	uint64_t last_rx;             /* loop time (ms) of the last input */
 	uint64_t congested_since;     /* loop time its queue passed half the cap, or 0 */
@@ -110,7 +110,7 @@ struct server {
 	int stopping, finished;
 	int bound_port, bound_udp_port;
 	struct counters n;
-	struct media media;
+	struct relay relay;           /* the media relay (relay.h) */
 	struct rv_udpq udpq;          /* the UDP port's batch (udp.c) */
 };
 
@@ -181,25 +181,18 @@ void monitor_forget(struct conn *c);
 /* Bind the UDP port to SA and read it; PORT: the port it got. */
 int udp_start(struct server *srv, const struct sockaddr *sa, int *port);
 void udp_stop(struct server *srv);
-/* Send one datagram now, not with the batch (a STUN answer). */
-void udp_send_now(struct server *srv, const void *p, size_t n, const struct sockaddr *to);
-/* Queue P (N bytes) for TO; DEST stands for the address (grouping). */
-void udp_queue(struct server *srv, const void *dest, const struct sockaddr *to, socklen_t tolen,
-	       const void *p, size_t n);
+/* Send what the relay queued (relay_udp_queue, also in udp.c). */
 void udp_flush(struct server *srv);
 
 /* http.c */
 void http_input(struct conn *c, const uint8_t *data, size_t len);
 void ws_input(struct conn *c, const uint8_t *data, size_t len);
 /* proto.c */
-void rv_input(struct conn *c, const uint8_t *data, size_t len);
+void proto_input(struct conn *c, const uint8_t *data, size_t len);
 void proto_frame(struct conn *c, const uint8_t *frame, size_t len);
 /* The same for a frame already decoded (V): its bytes stay where they are. */
 struct rv_frame_view;
 void proto_frame_view(struct conn *c, const struct rv_frame_view *v);
-/* A header's string field, or NULL; its "seq" (0 when none). */
-const char *hdr_str(cJSON *h, const char *key);
-uint64_t hdr_seq(cJSON *h);
 void proto_event(void *ud, struct rv_client *to, enum rv_event_type type,
 		 const struct rv_group *g, const struct rv_client *who);
 

@@ -15,7 +15,7 @@
 
 #include "gso.h"
 #include "log.h"
-#include "media.h"
+#include "relay.h"
 #include "server.h"
 #include "udpq.h"
 
@@ -37,15 +37,15 @@ static void relay_read(struct server *srv, struct udp_rx *rx, size_t i)
 	const struct msghdr *m = &rx->msgs[i].msg_hdr;
 	size_t len = rx->msgs[i].msg_len;
 	if (m->msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {	/* no media datagram is that big */
-		srv->media.n.unknown++;
+		srv->relay.n.unknown++;
 		return;
 	}
 	size_t seg = rv_gro_segment(m, len);
 	if (seg < len)
-		srv->media.n.udp_bursts++;
+		srv->relay.n.udp_bursts++;
 	for (size_t off = 0; off < len; off += seg)
-		media_udp(srv, rx->buf[i] + off, len - off < seg ? len - off : seg,
-			  (const struct sockaddr *)&rx->from[i]);
+		relay_udp_in(&srv->relay, rx->buf[i] + off, len - off < seg ? len - off : seg,
+			     (const struct sockaddr *)&rx->from[i]);
 }
 
 static void on_readable(uv_poll_t *h, int status, int events)
@@ -98,6 +98,7 @@ int udp_start(struct server *srv, const struct sockaddr *sa, int *port)
 	}
 	*port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
 					       : ((struct sockaddr_in *)&ss)->sin_port);
+	srv->relay.udp_port = *port;	/* told to clients with their credentials */
 	if (!(srv->udprx = malloc(sizeof *srv->udprx)) || rv_udpq_init(&srv->udpq, UDP_QUEUE_MAX) < 0) {
 		free(srv->udprx);
 		srv->udprx = NULL;
@@ -132,21 +133,29 @@ void udp_stop(struct server *srv)
 		uv_close((uv_handle_t *)&srv->udp, on_udp_closed);
 }
 
-void udp_send_now(struct server *srv, const void *p, size_t n, const struct sockaddr *to)
+/* relay.h's host functions for the UDP port. */
+void relay_udp_send(struct relay *r, const void *p, size_t n, const struct sockaddr *to)
 {
+	struct server *srv = r->host;
 	socklen_t len = to->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 	if (sendto(srv->udp_fd, p, n, MSG_DONTWAIT, to, len) < 0)
-		srv->media.n.drops++;
+		r->n.drops++;
 }
 
-void udp_queue(struct server *srv, const void *dest, const struct sockaddr *to, socklen_t tolen,
-	       const void *p, size_t n)
+void relay_udp_queue(struct relay *r, const void *dest, const struct sockaddr *to, socklen_t tolen,
+		     const void *p, size_t n)
 {
+	struct server *srv = r->host;
 	struct rv_udpq *q = &srv->udpq;
 	if (q->n == q->cap)
 		udp_flush(srv);
 	if (rv_udpq_add(q, dest, to, tolen, p, n) < 0)
-		srv->media.n.drops++;
+		r->n.drops++;
+}
+
+void relay_udp_flush(struct relay *r)
+{
+	udp_flush(r->host);
 }
 
 void udp_flush(struct server *srv)
@@ -157,7 +166,7 @@ void udp_flush(struct server *srv)
 	if (!queued)
 		return;
 	size_t sent = rv_udpq_flush(q, srv->udp_fd);
-	srv->media.n.drops += queued - sent;
+	srv->relay.n.drops += queued - sent;
 	if (gso && !q->gso)
 		rv_info("UDP GSO unavailable (%s): sending datagrams one by one", strerror(q->last_err));
 }

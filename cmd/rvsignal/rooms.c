@@ -7,6 +7,7 @@
 
 #include <openssl/rand.h>
 
+#include "edge.h"
 #include "err.h"
 #include "log.h"
 #include "json.h"

@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "buf.h"
+#include "edge.h"
 #include "http.h"
 #include "listen.h"
 #include "map.h"
@@ -116,12 +117,7 @@ struct sig {
 /* server.c */
 int sig_start(struct sig *g, uv_loop_t *loop, const struct sig_conf *conf);
 void sig_free(struct sig *g);
-/* Send one JSON message (consumed) to C; a slow peer is dropped. */
-int conn_send(struct conn *c, cJSON *msg);
-/* The same for a message already printed (S: N bytes, not consumed). */
-int conn_send_text(struct conn *c, const char *s, size_t n);
-void conn_close(struct conn *c, const char *why);
-void sig_event(struct sig *g, const char *event, const char *id, cJSON *extra);
+/* conn_send, conn_send_text, conn_close, sig_event: edge.h */
 /* rooms.c */
 void peer_hello(struct conn *c, const char *resume_token);
 void peer_message(struct conn *c, const char *text, size_t len);

@@ -1,13 +1,14 @@
-/* fuzz_relay.c - rvserver's media relay (cmd/rvserver/media.c) driven by a
- * script: connections open and close, join and leave groups, change their
- * default receivers and allowed senders, send "stream", "stream-end",
- * "watch" and "unwatch" requests (built from the input, or raw JSON), STUN
- * Bindings (signed with the right password, a wrong one, or none) and RTP
- * and RTCP over UDP from a set of addresses or framed on TCP. It runs on a
- * real struct server and rv_router; what media.c needs from server.c and
- * proto.c is copied here as it is there, and nothing is sent: this file's
- * udp_send_now and udp_queue take the place of udp.c's real sends and
- * check what they are given.
+/* fuzz_relay.c - rvserver's media relay (cmd/rvserver/relay.c, relay_ep.c,
+ * relay_stats.c, linked as they are) driven by a script: connections open
+ * and close, join and leave groups, change their default receivers and
+ * allowed senders, send "stream", "stream-end", "watch" and "unwatch"
+ * requests (built from the input, or raw JSON), STUN Bindings (signed with
+ * the right password, a wrong one, or none) and RTP and RTCP over UDP from
+ * a set of addresses or framed on TCP. It runs on a real rv_router; the
+ * relay reaches its host only through relay.h's host functions, which this
+ * file provides: a connection of its own (struct conn below), a clock it
+ * moves, and sends that go nowhere: the frame and datagram sends check what
+ * they are given.
  *
  * The input: a byte of settings, then records of an op byte and its
  * arguments (see the cases in LLVMFuzzerTestOneInput). After each record
@@ -15,147 +16,118 @@
  * stream's sender and receivers are live endpoints, every by_addr and
  * by_fb entry is current. At the end every connection closes, after which
  * nothing may be left; leaks and uses after free are ASan's. */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../cmd/rvserver/media.c"
+#include <arpa/inet.h>
+
+#include "../../cmd/rvserver/relay_int.h"
+#include "err.h"
+#include "frame.h"
+#include "json.h"
+#include "log.h"
+#include "map.h"
+#include "router.h"
+#include "rtp.h"
+#include "stun.h"
 
 #define NSLOT 6
 
 static const char *const ids[] = { "alice", "bob", "carol", "dave" };
 static const char *const groups[] = { "room", "ops", "lobby" };
 
-/* A connection as the harness holds it. */
-struct fconn {
-	struct conn c;                /* first: a struct conn * is a struct fconn * */
+/* A connection as the harness holds it: what relay.h's host functions
+ * report of it. */
+struct conn {
+	struct relay_ep *ep;
+	struct rv_client *client;     /* after hello */
+	char numkey[16];              /* its number, once it has one */
+	int recv;                     /* its role is recv */
+	int closing, leaving;
 	int full;                     /* its next send finds its queue full */
 };
 
-static struct server srv;
-static struct fconn *slots[NSLOT];
+static struct relay relay;
+static struct rv_router router;
+static struct rv_router_conf rconf;
+static struct rv_map by_num;
+static unsigned last_num;
+static struct conn *slots[NSLOT];
 static uint64_t clock_ms;
 static int udp_fail;
+static uint64_t frames_out, slow_drops;
 
-/* ---- what media.c needs from server.c and proto.c, as they do it ---- */
+/* ---- relay.h's host functions ---- */
 
-uint64_t now_ms(const struct server *s)
+uint64_t relay_now(const struct relay *r)
 {
-	(void)s;
+	if (r != &relay)
+		abort();
 	return clock_ms;
 }
 
-const char *hdr_str(cJSON *h, const char *key)
+struct relay_ep **relay_ep_slot(struct conn *c) { return &c->ep; }
+struct rv_client *relay_client(const struct conn *c) { return c->client; }
+int relay_conn_open(const struct conn *c) { return !c->closing; }
+size_t relay_conn_queued(const struct conn *c) { (void)c; return 0; }
+
+const char *relay_conn_number(struct conn *c)
 {
-	cJSON *v = cJSON_GetObjectItemCaseSensitive(h, key);
-	return cJSON_IsString(v) ? v->valuestring : NULL;
+	if (!c->numkey[0]) {
+		snprintf(c->numkey, sizeof c->numkey, "%u", ++last_num);
+		if (rv_map_put(&by_num, c->numkey, c) < 0) {
+			c->numkey[0] = 0;
+			return NULL;
+		}
+	}
+	return c->numkey;
 }
 
-uint64_t hdr_seq(cJSON *h)
+struct conn *relay_conn_by_number(struct relay *r, const char *num)
 {
-	cJSON *v = cJSON_GetObjectItemCaseSensitive(h, "seq");
-	return cJSON_IsNumber(v) && v->valuedouble > 0 ? (uint64_t)v->valuedouble : 0;
+	if (r != &relay)
+		abort();
+	return rv_map_get(&by_num, num);
 }
 
-static void flow_leave_(struct conn *c)
+/* The server's bye: told, then closing; it leaves the router before the
+ * next poll (settle). */
+static void bye(struct conn *c)
 {
+	if (c->closing)
+		return;
+	c->closing = 1;
 	if (c->client)
 		c->leaving = 1;
 }
 
-static void conn_bye_(struct conn *c, const char *code, const char *msg)
+/* A frame to C: every byte must be readable, and a control frame must
+ * decode as one whole frame. */
+int relay_conn_send(struct conn *c, const uint8_t *head, size_t hlen, const uint8_t *body, size_t blen)
 {
-	if (c->closing)
-		return;
-	cJSON *h = cJSON_CreateObject();
-	cJSON_AddStringToObject(h, "type", "bye");
-	cJSON_AddStringToObject(h, "code", code);
-	cJSON_AddStringToObject(h, "message", msg);
-	conn_send_json(c, h);
-	if (c->closing)
-		return;
-	c->closing = 1;
-	c->state = CONN_DONE;
-	flow_leave_(c);
-}
-
-int conn_sendv(struct conn *c, const uint8_t *head, size_t hlen, const uint8_t *body, size_t blen)
-{
-	struct fconn *f = (struct fconn *)c;
 	if (c->closing)
 		return RV_ECLOSED;
-	/* what would be written: every byte must be readable */
 	uint8_t *copy = malloc(hlen + blen + 1);
 	if (!copy)
 		return -ENOMEM;
 	memcpy(copy, head, hlen);
 	if (blen)
 		memcpy(copy + hlen, body, blen);
+	struct rv_frame_view v;
+	if (rv_frame_decode(copy, hlen + blen, 1 << 16, &v) != (long)(hlen + blen))
+		abort();
 	free(copy);
-	if (f->full) {	/* its queue is full: dropped as a slow consumer */
-		f->full = 0;
-		c->srv->n.slow_drops++;
-		conn_bye_(c, "slow-consumer", "output queue full (--max-queue): reading too slowly");
+	if (c->full) {	/* its queue is full: dropped as a slow consumer */
+		c->full = 0;
+		slow_drops++;
+		bye(c);
 		return RV_ETOOBIG;
 	}
-	c->srv->n.frames_out++;
-	c->srv->n.bytes_out += hlen + blen;
+	frames_out++;
 	return 0;
-}
-
-int conn_send_json(struct conn *c, cJSON *hdr)
-{
-	struct server *s = c->srv;
-	rv_buf_reset(&s->scratch);
-	int rc = rv_frame_append_json(&s->scratch, hdr, NULL, 0);
-	cJSON_Delete(hdr);
-	if (rc == 0)
-		rc = conn_sendv(c, rv_buf_head(&s->scratch), rv_buf_size(&s->scratch), NULL, 0);
-	return rc;
-}
-
-int conn_number(struct conn *c)
-{
-	struct server *s = c->srv;
-	char key[24];
-	if (c->num)
-		return 0;
-	if (++s->last_num == 0)
-		s->last_num = 1;
-	snprintf(key, sizeof key, "%u", s->last_num);
-	if (!(c->numkey = strdup(key)) || rv_map_put(&s->by_num, c->numkey, c) < 0) {
-		free(c->numkey);
-		c->numkey = NULL;
-		return -ENOMEM;
-	}
-	c->num = s->last_num;
-	return 0;
-}
-
-void conn_error(struct conn *c, uint64_t re, const char *code, const char *msg)
-{
-	cJSON *h = cJSON_CreateObject();
-	cJSON_AddStringToObject(h, "type", "error");
-	if (re)
-		cJSON_AddNumberToObject(h, "re", (double)re);
-	cJSON_AddStringToObject(h, "code", code);
-	cJSON_AddStringToObject(h, "message", msg);
-	conn_send_json(c, h);
-}
-
-static void on_event(void *ud, struct rv_client *to, enum rv_event_type type, const struct rv_group *g,
-		     const struct rv_client *who)
-{
-	(void)ud;
-	struct conn *c = to->recv;
-	if (!c)
-		return;
-	cJSON *h = cJSON_CreateObject();
-	cJSON_AddStringToObject(h, "type", type == RV_EV_JOINED ? "joined" : "left");
-	cJSON_AddStringToObject(h, "group", g->name);
-	cJSON_AddStringToObject(h, "id", who->id);
-	conn_send_json(c, h);
 }
 
 /* A datagram the relay sends, checked: a relayed packet goes only to a
@@ -170,9 +142,9 @@ static void check_send(const uint8_t *p, size_t n, const struct sockaddr *addr)
 	memcpy(copy, p, n);
 	free(copy);
 	if (n >= 1 && (p[0] & 0xC0) == 0x80) {
-		char key[64];
-		addr_key(addr, key);
-		struct media_ep *ep = rv_map_get(srv.media.by_addr, key);
+		uint8_t key[RELAY_ADDR_KEY];
+		relay_addr_key(addr, key);
+		struct relay_ep *ep = rv_bmap_get(&relay.by_addr, key);
 		if (!ep || !ep->udp)
 			abort();
 	} else {
@@ -183,126 +155,146 @@ static void check_send(const uint8_t *p, size_t n, const struct sockaddr *addr)
 	}
 }
 
-/* udp.c's, replaced: nothing leaves the process; a send may fail. */
-void udp_send_now(struct server *s, const void *p, size_t n, const struct sockaddr *to)
+/* Nothing leaves the process; a send may fail. */
+void relay_udp_send(struct relay *r, const void *p, size_t n, const struct sockaddr *to)
 {
-	if (s != &srv)
+	if (r != &relay)
 		abort();
 	check_send(p, n, to);
 	if (udp_fail)
-		srv.media.n.drops++;
+		r->n.drops++;
 }
 
-/* udp.c's batch, checked the same way at once: relayed RTP goes only to a
- * registered address, and DEST is the endpoint the address belongs to. */
-void udp_queue(struct server *s, const void *dest, const struct sockaddr *to, socklen_t tolen,
-	       const void *p, size_t n)
+/* The batch, checked at once: relayed RTP goes only to a registered
+ * address, and DEST is the endpoint the address belongs to. */
+void relay_udp_queue(struct relay *r, const void *dest, const struct sockaddr *to, socklen_t tolen,
+		     const void *p, size_t n)
 {
-	if (s != &srv || !dest || tolen > sizeof(struct sockaddr_in6))
+	if (r != &relay || !dest || tolen > sizeof(struct sockaddr_in6))
 		abort();
 	check_send(p, n, to);
-	char key[64];
-	addr_key(to, key);
-	if (rv_map_get(srv.media.by_addr, key) != dest)
+	uint8_t key[RELAY_ADDR_KEY];
+	relay_addr_key(to, key);
+	if (rv_bmap_get(&relay.by_addr, key) != dest)
 		abort();
 }
 
-void udp_flush(struct server *s)
+void relay_udp_flush(struct relay *r)
 {
-	(void)s;
+	if (r != &relay)
+		abort();
+}
+
+/* Membership events: the router's strings must be readable. */
+static void on_event(void *ud, struct rv_client *to, enum rv_event_type type, const struct rv_group *g,
+		     const struct rv_client *who)
+{
+	(void)ud;
+	(void)type;
+	if (to->recv && strlen(g->name) + strlen(who->id) == 0)
+		abort();
 }
 
 /* ---- the harness's side of a connection ---- */
 
-static int is_live_ep(const struct media_ep *ep)
+static int is_live_ep(const struct relay_ep *ep)
 {
 	for (int i = 0; i < NSLOT; i++)
-		if (slots[i] && slots[i]->c.media == ep)
+		if (slots[i] && slots[i]->ep == ep)
 			return 1;
 	return 0;
 }
 
-/* As proto.c's do_hello. */
+/* A hello: the client attaches; a receiving connection replaces an older
+ * one of the same id (told to go). */
 static void open_conn(int slot, const char *id, int recv, int replies)
 {
-	struct fconn *f = calloc(1, sizeof *f);
-	if (!f)
+	struct conn *c = calloc(1, sizeof *c);
+	if (!c)
 		return;
-	struct conn *c = &f->c;
-	c->srv = &srv;
-	c->state = CONN_RV;
-	struct rv_client *cl = rv_router_attach(&srv.router, id);
+	struct rv_client *cl = rv_router_attach(&router, id);
 	if (!cl) {
-		free(f);
+		free(c);
 		return;
 	}
-	slots[slot] = f;
+	slots[slot] = c;
 	c->client = cl;
-	c->role = recv ? ROLE_RECV : ROLE_SEND;
+	c->recv = recv;
 	if (recv) {
 		struct conn *old = cl->recv;
 		cl->recv = c;
 		if (old) {
 			old->client = NULL;
-			rv_router_detach(&srv.router, cl);
-			conn_bye_(old, "replaced", "another connection logged in with this id");
+			rv_router_detach(&router, cl);
+			bye(old);
 		}
 	}
 	if (replies)
-		conn_number(c);
-	cJSON *w = cJSON_CreateObject();
-	cJSON_AddStringToObject(w, "type", "welcome");
-	cJSON_AddStringToObject(w, "id", id);
-	conn_send_json(c, w);
-	media_changed(&srv.media);
+		relay_conn_number(c);
+	relay_changed(&relay);
 }
 
-/* As flow.c's settle_leaving: those that said bye leave the router. */
+/* Before the next poll: those that said bye leave the router. */
 static void settle(void)
 {
 	for (int i = 0; i < NSLOT; i++) {
-		struct conn *c = slots[i] ? &slots[i]->c : NULL;
+		struct conn *c = slots[i];
 		if (!c || !c->leaving)
 			continue;
 		c->leaving = 0;
+		relay_conn_closed(&relay, c);
 		if (!c->client)
 			continue;
 		if (c->client->recv == c)
 			c->client->recv = NULL;
-		rv_router_detach(&srv.router, c->client);
+		rv_router_detach(&router, c->client);
 		c->client = NULL;
 	}
 }
 
-/* As server.c's conn_closed. */
+/* The connection is gone. */
 static void close_conn(int slot)
 {
-	struct conn *c = &slots[slot]->c;
+	struct conn *c = slots[slot];
 	c->leaving = 0;
-	media_conn_closed(c);
-	if (c->media)
+	relay_conn_closed(&relay, c);
+	if (c->ep)
 		abort();
-	if (c->numkey) {
-		rv_map_del(&srv.by_num, c->numkey);
-		free(c->numkey);
-	}
+	if (c->numkey[0])
+		rv_map_del(&by_num, c->numkey);
 	if (c->client) {
 		if (c->client->recv == c)
 			c->client->recv = NULL;
-		rv_router_detach(&srv.router, c->client);
+		rv_router_detach(&router, c->client);
 	}
-	free(slots[slot]);
+	free(c);
 	slots[slot] = NULL;
 }
 
-/* proto.c reads no more from a connection that is closing, and nothing but
- * a hello before it has a client. */
+/* The server reads no more from a connection that is closing, and nothing
+ * but a hello before it has a client. */
 static struct conn *reading(uint8_t sel)
 {
-	struct fconn *f = slots[sel % NSLOT];
-	if (!f || f->c.closing || !f->c.client)
+	struct conn *c = slots[sel % NSLOT];
+	if (!c || c->closing || !c->client)
 		return NULL;
-	return &f->c;
+	return c;
+}
+
+/* The relay's rows of proto.c's dispatch table: 1 when TYPE is one. A
+ * watch from a sending connection is refused there, before the relay. */
+static int request(struct conn *c, const char *type, cJSON *h)
+{
+	if (strcmp(type, "stream") == 0)
+		relay_stream(&relay, c, h);
+	else if (strcmp(type, "stream-end") == 0)
+		relay_stream_end(&relay, c, h);
+	else if (strcmp(type, "watch") == 0 || strcmp(type, "unwatch") == 0) {
+		if (c->recv)
+			relay_watch(&relay, c, h, type[0] == 'w');
+	} else
+		return 0;
+	return 1;
 }
 
 static void from_addr(uint8_t b, struct sockaddr_storage *ss)
@@ -336,7 +328,7 @@ static void udp_in(const uint8_t *p, size_t n, const struct sockaddr *from)
 		return;
 	if (n)
 		memcpy(copy, p, n);
-	media_udp(&srv, copy, n, from);
+	relay_udp_in(&relay, copy, n, from);
 	free(copy);
 }
 
@@ -347,16 +339,16 @@ static void tcp_in(struct conn *c, const uint8_t *p, size_t n)
 		return;
 	if (n)
 		memcpy(copy, p, n);
-	media_tcp(c, copy, n);
+	relay_tcp_in(&relay, c, copy, n);
 	free(copy);
 }
 
 static struct mstream *nth_stream(uint8_t k)
 {
-	if (!srv.media.nstreams)
+	if (!relay.nstreams)
 		return NULL;
-	size_t i = k % srv.media.nstreams;
-	struct mstream *st = srv.media.streams;
+	size_t i = k % relay.nstreams;
+	struct mstream *st = relay.streams;
 	while (st && i--)
 		st = st->next;
 	return st;
@@ -366,15 +358,15 @@ static struct mstream *nth_stream(uint8_t k)
 
 static void check(void)
 {
-	struct media *m = &srv.media;
+	struct relay *m = &relay;
 	size_t n = 0, subs = 0;
 	for (struct mstream *st = m->streams; st; st = st->next) {
 		n++;
-		if (!is_live_ep(st->src) || st->src->c->media != st->src || st->nssrc < 1 || st->nssrc > MAX_SSRCS)
+		if (!is_live_ep(st->src) || st->src->c->ep != st->src || st->nssrc < 1 || st->nssrc > MAX_SSRCS)
 			abort();
 		for (size_t i = 0; i < st->nsubs; i++) {
 			struct sub *s = st->subs[i];
-			if (!is_live_ep(s->rx) || rv_map_get(m->by_fb, s->fbkey) != st || s->fb_ssrc == 0)
+			if (!is_live_ep(s->rx) || rv_bmap_get(&m->by_fb, &s->fb_ssrc) != st || s->fb_ssrc == 0)
 				abort();
 			for (size_t j = 0; j < i; j++)
 				if (st->subs[j]->rx == s->rx)
@@ -382,35 +374,35 @@ static void check(void)
 		}
 		subs += st->nsubs;
 	}
-	if (n != m->nstreams || m->by_fb->count != subs)
+	if (n != m->nstreams || m->by_fb.count != subs)
 		abort();
 	size_t it = 0, regs = 0;
-	const char *key;
-	struct media_ep *ep;
-	while ((ep = rv_map_next(m->by_addr, &it, &key))) {
-		if (!is_live_ep(ep) || !ep->udp || key != ep->addrkey)
+	const uint8_t *key;
+	struct relay_ep *ep;
+	while ((ep = rv_bmap_next(&m->by_addr, &it, &key))) {
+		if (!is_live_ep(ep) || !ep->udp || memcmp(key, ep->addrkey, RELAY_ADDR_KEY) != 0)
 			abort();
 		regs++;
 	}
 	size_t udp = 0, nums = 0;
 	for (int i = 0; i < NSLOT; i++) {
-		struct conn *c = slots[i] ? &slots[i]->c : NULL;
+		struct conn *c = slots[i];
 		if (!c)
 			continue;
-		if (c->media && (c->media->c != c))
+		if (c->ep && (c->ep->c != c))
 			abort();
-		if (c->media && c->media->udp) {
-			if (rv_map_get(m->by_addr, c->media->addrkey) != c->media)
+		if (c->ep && c->ep->udp) {
+			if (rv_bmap_get(&m->by_addr, c->ep->addrkey) != c->ep)
 				abort();
 			udp++;
 		}
-		if (c->numkey) {
-			if (rv_map_get(&srv.by_num, c->numkey) != c)
+		if (c->numkey[0]) {
+			if (rv_map_get(&by_num, c->numkey) != c)
 				abort();
 			nums++;
 		}
 	}
-	if (udp != regs || nums != srv.by_num.count)
+	if (udp != regs || nums != by_num.count)
 		abort();
 }
 
@@ -503,7 +495,7 @@ static void built_request(struct conn *c, struct input *in)
 		else
 			cJSON_AddNumberToObject(h, "stream", st->id);
 	}
-	int handled = media_request(c, type, h);
+	int handled = request(c, type, h);
 	if (handled != (kind % 6 < 4))
 		abort();
 	cJSON_Delete(h);
@@ -517,14 +509,19 @@ static void binding_in(struct input *in)
 	uint8_t tid[12] = { 0 };
 	memcpy(tid, t, tl);
 	char user[64] = "0", pass[33];
-	struct fconn *fc = slots[sel % NSLOT];
+	struct conn *fc = slots[sel % NSLOT];
 	if (f & 1)
 		snprintf(user, sizeof user, "%u", (unsigned)sel);
-	else if (fc && fc->c.numkey)
-		snprintf(user, sizeof user, "%s", fc->c.numkey);
+	else if (fc && fc->numkey[0])
+		snprintf(user, sizeof user, "%s", fc->numkey);
 	if (f & 0x80)	/* too long a name */
 		snprintf(user, sizeof user, "%s", "123456789012345678901234567890");
-	udp_pass(&srv, user, pass);
+	/* the password the relay gives the connection USER names, if any */
+	struct conn *named = rv_map_get(&by_num, user);
+	cJSON *cred = named ? relay_udp_info(&relay, named) : NULL;
+	const char *pw = rv_json_str(cred, "pass");
+	snprintf(pass, sizeof pass, "%s", pw && strlen(pw) == 32 ? pw : "0123456789abcdef0123456789abcdef");
+	cJSON_Delete(cred);
 	if (f & 2)
 		pass[0] ^= 1;
 	struct rv_stun_builder b;
@@ -543,13 +540,13 @@ static void binding_in(struct input *in)
 		return;
 	struct sockaddr_storage ss;
 	from_addr(a, &ss);
-	uint64_t ok = srv.media.n.bindings;
+	uint64_t ok = relay.n.bindings;
 	udp_in(msg, len, (struct sockaddr *)&ss);
 	/* a signed Binding request for a connection with media registers it */
-	if (!(f & 0xe7) && fc && fc->c.numkey && !fc->c.closing && fc->c.media) {
-		char key[64];
-		addr_key((struct sockaddr *)&ss, key);
-		if (srv.media.n.bindings != ok + 1 || rv_map_get(srv.media.by_addr, key) != fc->c.media)
+	if (!(f & 0xe7) && fc && fc->numkey[0] && !fc->closing && fc->ep) {
+		uint8_t key[RELAY_ADDR_KEY];
+		relay_addr_key((struct sockaddr *)&ss, key);
+		if (relay.n.bindings != ok + 1 || rv_bmap_get(&relay.by_addr, key) != fc->ep)
 			abort();
 	}
 }
@@ -564,7 +561,7 @@ static void media_in(struct input *in)
 	if (!st)
 		return;
 	uint8_t pkt[12 + 256];
-	struct media_ep *ep = st->src;
+	struct relay_ep *ep = st->src;
 	uint32_t ssrc = st->ssrc[(kind >> 2) % st->nssrc];
 	size_t len;
 	if (kind % 4 == 0) {	/* RTP */
@@ -583,10 +580,10 @@ static void media_in(struct input *in)
 			ep = s->rx;
 			pt = kind & 0x20 ? RV_RTCP_PSFB : RV_RTCP_RTPFB;
 			if (kind % 4 == 3) {	/* from someone else */
-				struct fconn *o = slots[(kind >> 4) % NSLOT];
-				if (!o || !o->c.media)
+				struct conn *o = slots[(kind >> 4) % NSLOT];
+				if (!o || !o->ep)
 					return;
-				ep = o->c.media;
+				ep = o->ep;
 			}
 		}
 		pkt[0] = 0x81;
@@ -626,24 +623,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct input in = { data, size, 0 };
 	uint8_t set = u8(&in);
-	memset(&srv, 0, sizeof srv);
 	memset(slots, 0, sizeof slots);
 	clock_ms = 1000;
 	udp_fail = 0;
-	srv.conf.max_queue = 1 << 20;
-	srv.conf.max_frame = 1 << 16;
-	srv.conf.media_drop_rate = set & 0x10 ? 0.25 : 0;
-	srv.conf.router.keep = set % 3;
-	srv.conf.router.max_group_members = (set >> 2) & 3;
-	srv.conf.router.max_groups = set & 0x20 ? 1 : 0;
-	srv.bound_udp_port = 7350;
+	last_num = 0;
+	rconf.keep = set % 3;
+	rconf.max_group_members = (set >> 2) & 3;
+	rconf.max_groups = set & 0x20 ? 1 : 0;
 	srandom(1);
-	rv_buf_init(&srv.scratch, srv.conf.max_frame + RV_FRAME_PREFIX + RV_FRAME_MAX_HEADER);
-	rv_router_init(&srv.router, &srv.conf.router, on_event, &srv);
-	rv_map_init(&srv.by_num);
-	if (media_init(&srv) < 0)
+	rv_router_init(&router, &rconf, on_event, NULL);
+	rv_map_init(&by_num);
+	if (relay_init(&relay, NULL, &router, 1 << 20, set & 0x10 ? 0.25 : 0) < 0)
 		abort();
-	memset(srv.media.key, 0x5a, sizeof srv.media.key);
+	memset(relay.key, 0x5a, sizeof relay.key);
 
 	while (in.off < in.n) {
 		uint8_t op = u8(&in);
@@ -669,7 +661,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			cJSON *h = cJSON_ParseWithLength((const char *)t, n);
 			cJSON *type = cJSON_GetObjectItemCaseSensitive(h, "type");
 			if (c && cJSON_IsObject(h) && cJSON_IsString(type) && type->valuestring[0])
-				media_request(c, type->valuestring, h);
+				request(c, type->valuestring, h);
 			cJSON_Delete(h);
 			break;
 		}
@@ -701,10 +693,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (!c)
 				break;
 			if (g & 0x80)
-				rv_router_leave(&srv.router, c->client, groups[g % 3]);
+				rv_router_leave(&router, c->client, groups[g % 3]);
 			else
-				rv_router_join(&srv.router, c->client, groups[g % 3]);
-			media_changed(&srv.media);
+				rv_router_join(&router, c->client, groups[g % 3]);
+			relay_changed(&relay);
 			break;
 		}
 		case 8: {	/* contacts or allowed senders: u8 slot | u8 what */
@@ -728,13 +720,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			case 4: cl->allow_all = 1; rv_strv_free(&cl->allowed); break;
 			case 5: cl->allow_all = 0; rv_strv_free(&cl->allowed); break;
 			}
-			media_changed(&srv.media);
+			relay_changed(&relay);
 			break;
 		}
 		case 9: {	/* a connection says bye, or is told to */
-			struct fconn *f = slots[u8(&in) % NSLOT];
-			if (f)
-				conn_bye_(&f->c, "bye", "bye");
+			struct conn *c = slots[u8(&in) % NSLOT];
+			if (c)
+				bye(c);
 			break;
 		}
 		case 10:	/* before the next poll */
@@ -754,13 +746,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		case 13: {	/* a receiver's queue fills up */
-			struct fconn *f = slots[u8(&in) % NSLOT];
-			if (f)
-				f->full = 1;
+			struct conn *c = slots[u8(&in) % NSLOT];
+			if (c)
+				c->full = 1;
 			break;
 		}
 		case 14: {	/* GET /stats */
-			cJSON *st = media_stats(&srv);
+			cJSON *st = relay_stats(&relay);
 			char *text = cJSON_PrintUnformatted(st);
 			if (!text)
 				abort();
@@ -776,12 +768,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (slots[i])
 			close_conn(i);
 	check();
-	if (srv.media.streams || srv.media.nstreams || srv.media.by_addr->count || srv.media.by_fb->count ||
-	    srv.by_num.count)
+	if (relay.streams || relay.nstreams || relay.by_addr.count || relay.by_fb.count || by_num.count)
 		abort();
-	media_free(&srv);
-	rv_map_free(&srv.by_num);
-	rv_router_free(&srv.router);
-	rv_buf_free(&srv.scratch);
+	relay_free(&relay);
+	rv_map_free(&by_num);
+	rv_router_free(&router);
 	return 0;
 }

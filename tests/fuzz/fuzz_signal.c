@@ -1,5 +1,6 @@
 /* fuzz_signal.c - rvsignal's message handling (cmd/rvsignal/rooms.c and
- * auth.c) with four fake connections and no I/O: joins with and without
+ * auth.c, linked as they are: this file provides only their socket edge,
+ * edge.h) with four fake connections and no I/O: joins with and without
  * tokens, leave, resume, direct and room messages with exclude/include,
  * bye under --hangup close, rate limits, lost connections that come back and
  * sessions that expire.
@@ -24,15 +25,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../cmd/rvsignal/auth.c"
-#include "../../cmd/rvsignal/rooms.c"
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "../../cmd/rvsignal/edge.h"
+#include "../../cmd/rvsignal/signal.h"
+#include "err.h"
+#include "log.h"
 
 #define NCONN 4
 #define SECRET "fuzz-token-secret"
 
-/* ---- what rooms.c and auth.c need from server.c, without I/O ---- */
-
-const struct web_file web_files[] = { { NULL, NULL, NULL, 0 } };
+/* ---- edge.h: the socket edge that rooms.c and auth.c (linked as they
+ * are) reach, here with no I/O ---- */
 
 static size_t sent_bytes;
 

@@ -1,0 +1,138 @@
+/* relay.h - rvserver's media relay: streams of RTP/RTCP (or SRTP/SRTCP,
+ * relayed without decrypting) from a sender to the receivers that the
+ * router picks for it, over UDP or framed on the TCP connection.
+ *
+ * A sender announces a stream on its connection ("stream"); a receiver says
+ * it takes media ("watch") on its receiving connection. Each gets UDP
+ * credentials in the reply and registers its UDP address with a STUN
+ * Binding signed with them (short-term credentials, RFC 8489 9.1; see
+ * relay_bind.c); a client that cannot reach the UDP port sends and gets
+ * "media" frames instead. Receivers are told of each stream ("stream" event:
+ * codecs, SSRCs, SRTP key, and the SSRC to send its RTCP as), which lets
+ * RTCP feedback be routed back to the sender by its clear-text sender SSRC.
+ *
+ * The relay is its own state (struct relay) and reaches the rest of
+ * rvserver only through the host functions at the end of this header (a
+ * clock, a connection's few facts, a frame to a connection, a datagram out):
+ * rvserver implements them in relay_host.c, tests/fuzz/fuzz_relay.c with
+ * stubs. A connection is opaque here (struct conn); the router's client
+ * recv pointer is the receiving connection. */
+#ifndef RVSERVER_RELAY_H
+#define RVSERVER_RELAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sys/socket.h>
+
+#include <cJSON.h>
+
+#include "bmap.h"
+#include "buf.h"
+
+struct conn;
+struct relay_ep;
+struct mstream;
+struct rv_router;
+struct rv_client;
+
+struct relay_counters {
+	uint64_t streams_total, packets_in, bytes_in, packets_out, bytes_out;
+	uint64_t drops, test_drops, rtcp_in, feedback, keyframe_requests, bindings, bad_bindings;
+	uint64_t unknown;             /* packets from no registered address or SSRC */
+	uint64_t udp_bursts;          /* UDP reads that carried several datagrams (GRO) */
+};
+
+/* A UDP address as a by_addr key: family, address, port (relay_addr_key). */
+#define RELAY_ADDR_KEY 19
+/* Caps on the packet path's maps: registered addresses and receivers'
+ * RTCP SSRCs. */
+#define RELAY_MAX_ADDRS (1u << 20)
+#define RELAY_MAX_SUBS (1u << 22)
+
+struct relay {
+	void *host;                   /* passed back to the host functions: the server */
+	struct rv_router *router;
+	size_t max_queue;             /* a TCP receiver past half of it loses packets */
+	int udp_port;                 /* told to clients with their credentials */
+	struct mstream *streams;      /* every live stream */
+	size_t nstreams;
+	uint32_t last_stream, last_ssrc;
+	struct rv_bmap by_addr;       /* RELAY_ADDR_KEY bytes -> relay_ep */
+	struct rv_bmap by_fb;         /* receiver RTCP SSRC (4 bytes, host order) -> mstream */
+	struct relay_ep *last;        /* the endpoint the last datagram came from */
+	uint64_t gen;                 /* bumped by anything that can change routes */
+	uint64_t stamp;               /* one per route refresh (relay.c) */
+	struct relay_ep **rx;         /* a refresh's receivers, reused */
+	size_t rxcap;
+	struct rv_buf scratch;        /* one control frame being built */
+	uint8_t key[32];              /* for the UDP passwords */
+	double drop_rate;             /* --drop-rate: test-only loss */
+	struct relay_counters n;
+};
+
+/* relay_init - an empty relay for HOST routing with ROUTER; TCP receivers
+ * lose packets past MAX_QUEUE/2 queued bytes; DROP_RATE: test-only loss.
+ * 0, -ENOMEM, or RV_ETLS (no random key). */
+int relay_init(struct relay *r, void *host, struct rv_router *router, size_t max_queue, double drop_rate);
+/* relay_free - every stream ends (nobody is told); the relay's memory goes. */
+void relay_free(struct relay *r);
+/* relay_udp_in - a datagram on the UDP port: a STUN Binding, or media from
+ * a registered address. P is read during the call only (queued sends point
+ * into it until the host flushes: see relay_udp_queue). */
+void relay_udp_in(struct relay *r, const uint8_t *p, size_t n, const struct sockaddr *from);
+/* relay_tcp_in - a media frame's packet (N bytes) from C; flushes the UDP
+ * batch before returning (P lives only as long as the frame). */
+void relay_tcp_in(struct relay *r, struct conn *c, const uint8_t *p, size_t n);
+/* The requests, header H from C (after hello): {"type":"stream",...},
+ * {"type":"stream-end","stream":N}, and "watch"/"unwatch" (ON 1/0) on C's
+ * receiving connection. Each answers C (ok or error). */
+void relay_stream(struct relay *r, struct conn *c, cJSON *h);
+void relay_stream_end(struct relay *r, struct conn *c, cJSON *h);
+void relay_watch(struct relay *r, struct conn *c, cJSON *h, int on);
+/* relay_conn_closed - C is closing: its streams end, its subscriptions go,
+ * its endpoint is freed (*relay_ep_slot(C) is NULL again). */
+void relay_conn_closed(struct relay *r, struct conn *c);
+/* relay_changed - membership, allowed senders or contacts may have changed:
+ * routes are worked out again at each stream's next packet. */
+static inline void relay_changed(struct relay *r) { r->gen++; }
+/* relay_addr_key - the by_addr key of SA (AF_INET or AF_INET6). */
+void relay_addr_key(const struct sockaddr *sa, uint8_t out[RELAY_ADDR_KEY]);
+
+/* relay_stats.c: /stats' "media" object (NULL: no memory) and the lines of
+ * /metrics (0, or rv_buf_append's error), from one table; packets lost on
+ * the way in (live streams). */
+cJSON *relay_stats(struct relay *r);
+int relay_metrics(struct relay *r, struct rv_buf *out);
+uint64_t relay_lost(const struct relay *r);
+
+/* ---- the host: what the relay needs of rvserver (relay_host.c) ---- */
+
+/* The loop's clock, in ms. */
+uint64_t relay_now(const struct relay *r);
+/* Where C keeps its relay endpoint (NULL until it streams or watches). */
+struct relay_ep **relay_ep_slot(struct conn *c);
+/* C's client (after hello), or NULL. */
+struct rv_client *relay_client(const struct conn *c);
+/* 1 while C is open, 0 once it is closing (nothing more goes to it). */
+int relay_conn_open(const struct conn *c);
+/* Bytes queued to C and not yet written. */
+size_t relay_conn_queued(const struct conn *c);
+/* C's number as text (the UDP user name), given one if it has none; NULL
+ * when there is no memory for it. The string lives as long as C. */
+const char *relay_conn_number(struct conn *c);
+/* The connection with number NUM (text), or NULL. */
+struct conn *relay_conn_by_number(struct relay *r, const char *num);
+/* Send one frame in two parts to C: 0, or a negative code when it was not
+ * queued (C closing, or dropped as a slow consumer). */
+int relay_conn_send(struct conn *c, const uint8_t *head, size_t hlen, const uint8_t *body, size_t blen);
+/* Send one datagram now (a STUN answer). */
+void relay_udp_send(struct relay *r, const void *p, size_t n, const struct sockaddr *to);
+/* Queue a datagram for the end of the batch: P must stay valid until the
+ * next relay_udp_flush (the host flushes after each receive batch); DEST
+ * stands for the address (grouping). */
+void relay_udp_queue(struct relay *r, const void *dest, const struct sockaddr *to, socklen_t tolen,
+		     const void *p, size_t n);
+void relay_udp_flush(struct relay *r);
+
+#endif
