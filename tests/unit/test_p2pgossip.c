@@ -1,0 +1,220 @@
+/* test_p2pgossip.c - posting (p2pgossip.h) among engines wired in memory:
+ * every member gets every post once on a line, a triangle settles into a
+ * tree (duplicates only until the PRUNEs), a lost push is mended by IHAVE
+ * and IWANT, a forged post is reported against its sender and goes no
+ * further, and a large post is followed by IDONTWANT. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "err.h"
+#include "p2penv.h"
+#include "p2pgossip.h"
+
+#define NODES 8
+
+static struct rv_p2p_gossip g[NODES];
+static struct rv_p2p_key key;
+static uint8_t group[32] = { 0x11 };
+static int link_to[NODES][RV_P2P_GOSSIP_SLOTS];    /* slot -> node, -1: none */
+static int delivered[NODES];
+static int bad[NODES];
+static int drop_from = -1, drop_to = -1, drop_type;   /* lose one kind of message once */
+static uint64_t now;
+static uint64_t nonce;
+
+/* Slot s of node a is node b; slot of b for a likewise (slot = peer's index). */
+static void wire(int a, int b)
+{
+	link_to[a][b] = b;
+	link_to[b][a] = a;
+	rv_p2p_gossip_up(&g[a], b);
+	rv_p2p_gossip_up(&g[b], a);
+}
+
+static void setup_nodes(int n)
+{
+	memset(link_to, -1, sizeof link_to);
+	memset(delivered, 0, sizeof delivered);
+	memset(bad, 0, sizeof bad);
+	now = 1000;
+	for (int i = 0; i < n; i++)
+		rv_p2p_gossip_init(&g[i], group, NULL);
+}
+
+static void teardown_nodes(int n)
+{
+	for (int i = 0; i < n; i++)
+		rv_p2p_gossip_free(&g[i]);
+}
+
+/* Move every queued message to its node, until nothing moves. */
+static void settle(int n)
+{
+	for (int moved = 1; moved;) {
+		moved = 0;
+		for (int a = 0; a < n; a++) {
+			struct rv_p2p_gossip_out o;
+			while (rv_p2p_gossip_poll(&g[a], &o)) {
+				moved = 1;
+				if (o.ev == RV_P2P_EV_DELIVER) {
+					delivered[a]++;
+					continue;
+				}
+				if (o.ev == RV_P2P_EV_BAD) {
+					bad[a]++;
+					continue;
+				}
+				int b = link_to[a][o.slot];
+				if (a == drop_from && b == drop_to && o.bytes[0] == drop_type) {
+					drop_from = -1;
+					continue;
+				}
+				uint8_t copy[RV_P2P_MSG_MAX];
+				struct rv_p2p_msg m;
+				const char *why;
+				memcpy(copy, o.bytes, o.len);
+				assert_int_equal(rv_p2p_msg_parse(copy, o.len, &m, &why), 0);
+				assert_int_equal(rv_p2p_gossip_input(&g[b], now, a, &m), 0);
+			}
+		}
+	}
+}
+
+/* Let TOTAL ms pass in steps of 5, ticking every node. */
+static void run(int n, uint64_t total)
+{
+	for (uint64_t end = now + total; now < end; now += 5) {
+		for (int i = 0; i < n; i++)
+			rv_p2p_gossip_tick(&g[i], now);
+		settle(n);
+	}
+}
+
+static void post(int from, size_t len)
+{
+	static uint8_t payload[4096], env[RV_P2P_ENV_MAX];
+	long n = rv_p2p_env_seal(&key, group, RV_P2P_POST, now, ++nonce, payload, len, env, sizeof env, NULL);
+	assert_true(n > 0);
+	assert_int_equal(rv_p2p_gossip_post(&g[from], now, env, (size_t)n), 0);
+	settle(NODES);
+}
+
+static int group_setup(void **state)
+{
+	(void)state;
+	uint8_t seed[32] = { 3 };
+	return rv_p2p_key_from_seed(&key, seed);
+}
+
+static void line(void **state)
+{
+	(void)state;
+	setup_nodes(3);
+	wire(0, 1);
+	wire(1, 2);
+	post(0, 10);
+	assert_int_equal(delivered[1], 1);
+	assert_int_equal(delivered[2], 1);
+	assert_int_equal(delivered[0], 0);               /* not to its author */
+	assert_int_equal(g[1].st.duplicates + g[2].st.duplicates, 0);
+	teardown_nodes(3);
+}
+
+static void triangle_settles_into_a_tree(void **state)
+{
+	(void)state;
+	setup_nodes(3);
+	wire(0, 1);
+	wire(1, 2);
+	wire(0, 2);
+	post(0, 10);
+	run(3, 50);
+	uint64_t first = g[1].st.duplicates + g[2].st.duplicates;
+	assert_true(first >= 1);                          /* 1 and 2 also push to each other */
+	assert_true(g[1].st.prunes + g[2].st.prunes >= 1);
+	for (int i = 0; i < 5; i++) {
+		post(0, 10);
+		run(3, 50);
+	}
+	assert_int_equal(delivered[1], 6);
+	assert_int_equal(delivered[2], 6);
+	assert_int_equal(g[1].st.duplicates + g[2].st.duplicates, first);   /* none since */
+	teardown_nodes(3);
+}
+
+static void lost_push_is_mended(void **state)
+{
+	(void)state;
+	setup_nodes(3);
+	wire(0, 1);
+	wire(1, 2);
+	wire(0, 2);
+	post(0, 10);                                      /* the tree forms */
+	run(3, 50);
+	drop_from = 0, drop_to = 2, drop_type = RV_P2P_M_POST;
+	post(0, 10);
+	assert_int_equal(drop_from, -1);                  /* the push to 2 was lost */
+	assert_int_equal(delivered[2], 1);
+	run(3, 60);                                       /* IHAVE from 1; IWANT waits 80 ms */
+	assert_int_equal(delivered[2], 1);
+	run(3, 100);
+	assert_int_equal(delivered[2], 2);
+	assert_true(g[2].st.grafts >= 1);
+	assert_int_equal(delivered[1], 2);
+	teardown_nodes(3);
+}
+
+static void forged_post_goes_nowhere(void **state)
+{
+	(void)state;
+	setup_nodes(3);
+	wire(0, 1);
+	wire(1, 2);
+	uint8_t env[RV_P2P_ENV_MAX], msg[RV_P2P_MSG_MAX];
+	long n = rv_p2p_env_seal(&key, group, RV_P2P_POST, now, 99, "hi", 2, env, sizeof env, NULL);
+	env[RV_P2P_ENV_HEAD] ^= 1;                        /* the payload changed on the way */
+	long m = rv_p2p_msg_post(msg, sizeof msg, env, (size_t)n);
+	struct rv_p2p_msg parsed;
+	const char *why;
+	assert_int_equal(rv_p2p_msg_parse(msg, (size_t)m, &parsed, &why), 0);
+	assert_int_equal(rv_p2p_gossip_input(&g[1], now, 0, &parsed), 0);
+	settle(3);
+	assert_int_equal(bad[1], 1);
+	assert_int_equal(delivered[1] + delivered[2], 0);
+	/* our own post must be a valid envelope of the group */
+	assert_int_equal(rv_p2p_gossip_post(&g[0], now, env, (size_t)n), RV_EPROTO);
+	teardown_nodes(3);
+}
+
+static void large_post_asks_dontwant(void **state)
+{
+	(void)state;
+	setup_nodes(3);
+	wire(0, 1);
+	wire(1, 2);
+	wire(0, 2);
+	post(0, 3000);
+	assert_int_equal(delivered[1], 1);
+	assert_int_equal(delivered[2], 1);
+	uint64_t data = g[0].st.data_out + g[1].st.data_out + g[2].st.data_out;
+	assert_true(data < 4 * 3200);                     /* at most one extra copy crossed */
+	teardown_nodes(3);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(line),
+		cmocka_unit_test(triangle_settles_into_a_tree),
+		cmocka_unit_test(lost_push_is_mended),
+		cmocka_unit_test(forged_post_goes_nowhere),
+		cmocka_unit_test(large_post_asks_dontwant),
+	};
+	return cmocka_run_group_tests(tests, group_setup, NULL);
+}
