@@ -13,6 +13,8 @@
 #include "log.h"
 #include "portfile.h"
 #include "server.h"
+#include "sniff.h"
+#include "srvconn.h"
 #include "token.h"
 
 uint64_t now_ms(const struct server *srv)
@@ -80,57 +82,18 @@ static void conn_closed(struct rv_stream *s, int reason)
 	if (c->client_slot)
 		srv->nclients--;
 	rv_buf_free(&c->in);
-	if (c->http) {
-		rv_http_req_free(c->http);
-		free(c->http);
-	}
+	rv_srvconn_http_free(&c->http);
 	rv_ws_free(c->ws);
 	free(c);
 	if (srv->stopping && srv->nconns == 0)
 		server_finish(srv);
 }
 
-/* Close C now (bad input, timeout): queued output is dropped. */
-static void conn_drop(struct conn *c, int reason)
+void conn_drop(struct conn *c, int reason)
 {
 	c->closing = 1;
 	c->state = CONN_DONE;
 	rv_stream_close(&c->s, reason);
-}
-
-/* A WebSocket client: the message framed for it. WSFRAME, when given,
- * caches the frame for every receiver of one message: it is framed once
- * and the same bytes go to each client whose engine is idle. */
-static int ws_send(struct conn *c, struct rv_buf *wsframe, const uint8_t *head, size_t hlen,
-		   const uint8_t *body, size_t blen)
-{
-	struct server *srv = c->srv;
-	int rc;
-
-	if (wsframe && !rv_buf_size(wsframe) &&
-	    rv_ws_frame(wsframe, RV_WS_BINARY, head, hlen, body, blen) < 0)
-		wsframe = NULL;	/* out of memory: each frames its own */
-	if (wsframe && rv_ws_idle(c->ws)) {
-		rv_buf_reset(&srv->wsbuf);
-		if (rv_ws_take(c->ws, &srv->wsbuf) > 0)	/* anything before it first */
-			rv_stream_write(&c->s, rv_buf_head(&srv->wsbuf), rv_buf_size(&srv->wsbuf));
-		return rv_stream_write(&c->s, rv_buf_head(wsframe), rv_buf_size(wsframe));
-	}
-	uint8_t *whole = blen ? malloc(hlen + blen) : NULL;
-	if (blen && !whole)
-		return -ENOMEM;
-	if (whole) {
-		memcpy(whole, head, hlen);
-		memcpy(whole + hlen, body, blen);
-	}
-	rc = rv_ws_send(c->ws, RV_WS_BINARY, whole ? whole : head, hlen + blen);
-	free(whole);
-	if (rc == 0) {
-		rv_buf_reset(&srv->wsbuf);
-		rv_ws_take(c->ws, &srv->wsbuf);
-		rc = rv_stream_write(&c->s, rv_buf_head(&srv->wsbuf), rv_buf_size(&srv->wsbuf));
-	}
-	return rc;
 }
 
 int conn_sendv_shared(struct conn *c, struct rv_buf *wsframe, const uint8_t *head, size_t hlen,
@@ -142,7 +105,7 @@ int conn_sendv_shared(struct conn *c, struct rv_buf *wsframe, const uint8_t *hea
 	if (c->closing)
 		return RV_ECLOSED;
 	if (c->ws) {	/* one WebSocket message per frame */
-		rc = ws_send(c, wsframe, head, hlen, body, blen);
+		rc = rv_srvconn_ws_send(&c->s, c->ws, wsframe, &srv->wsbuf, RV_WS_BINARY, head, hlen, body, blen);
 	} else {
 		uv_buf_t b[2] = { uv_buf_init((char *)head, (unsigned)hlen),
 				  uv_buf_init((char *)body, (unsigned)blen) };
@@ -225,9 +188,7 @@ void conn_bye(struct conn *c, enum rv_code code, const char *msg)
 		conn_send_json(c, h);
 		if (c->ws) {
 			rv_ws_close(c->ws, 1000, wire);
-			rv_buf_reset(&c->srv->wsbuf);
-			rv_ws_take(c->ws, &c->srv->wsbuf);
-			rv_stream_write(&c->s, rv_buf_head(&c->srv->wsbuf), rv_buf_size(&c->srv->wsbuf));
+			rv_srvconn_ws_flush(&c->s, c->ws, &c->srv->wsbuf);
 		}
 	}
 	if (c->closing)
@@ -240,14 +201,44 @@ void conn_bye(struct conn *c, enum rv_code code, const char *msg)
 	rv_stream_end(&c->s);
 }
 
-/* The first bytes decide the protocol: "RVP1", an HTTP method, or TLS. */
+/* The sniffed bytes P[0..N) (in C->in, or the read's) go to FN, SKIP of
+ * them left out: out of C->in first, which FN may fill again (TLS hands
+ * its plaintext back to sniff). */
+static void hand_over(struct conn *c, const uint8_t *p, size_t n, size_t skip,
+		      void (*fn)(struct conn *c, const uint8_t *p, size_t n))
+{
+	uint8_t *copy = NULL;
+	if (rv_buf_size(&c->in)) {
+		if (!(copy = malloc(n))) {
+			conn_drop(c, -ENOMEM);
+			return;
+		}
+		memcpy(copy, p, n);
+		p = copy;
+		rv_buf_free(&c->in);
+	}
+	if (n > skip)
+		fn(c, p + skip, n - skip);
+	free(copy);
+}
+
+static void start_tls(struct conn *c, const uint8_t *p, size_t n)
+{
+	int rc = rv_stream_start_tls(&c->s, c->srv->tls, p, n);
+	if (rc < 0)
+		conn_drop(c, rc);
+}
+
+/* The first bytes decide the protocol (lib/sniff): TLS, "RVP1", or HTTP. */
 static void sniff(struct conn *c, const uint8_t *data, size_t len)
 {
 	struct server *srv = c->srv;
 	const uint8_t *p = data;
 	size_t n = len;
+	unsigned accept = RV_SNIFF_ACCEPT(RV_SNIFF_PREFACE) | RV_SNIFF_ACCEPT(RV_SNIFF_HTTP) |
+			  (c->tls_seen ? 0 : RV_SNIFF_ACCEPT(RV_SNIFF_TLS));
 
-	if (rv_buf_size(&c->in) || len < RV_PREFACE_LEN) {
+	if (rv_buf_size(&c->in)) {
 		if (rv_buf_append(&c->in, data, len) < 0) {
 			conn_drop(c, RV_ETOOBIG);
 			return;
@@ -255,7 +246,12 @@ static void sniff(struct conn *c, const uint8_t *data, size_t len)
 		p = rv_buf_head(&c->in);
 		n = rv_buf_size(&c->in);
 	}
-	if (!c->tls_seen && n >= 1 && p[0] == 0x16) {
+	switch (rv_sniff(p, n, accept, RV_PREFACE, RV_PREFACE_LEN)) {
+	case RV_SNIFF_MORE:
+		if (p == data && rv_buf_append(&c->in, data, len) < 0)
+			conn_drop(c, RV_ETOOBIG);
+		return;
+	case RV_SNIFF_TLS:
 		if (!srv->tls) {
 			srv->n.bad_input++;
 			rv_info("TLS ClientHello but no --tls-cert: closing");
@@ -263,55 +259,22 @@ static void sniff(struct conn *c, const uint8_t *data, size_t len)
 			return;
 		}
 		c->tls_seen = 1;
-		/* Copy out: the engine may call back into sniff with plaintext. */
-		uint8_t *copy = malloc(n);
-		if (!copy) {
-			conn_drop(c, -ENOMEM);
-			return;
-		}
-		memcpy(copy, p, n);
-		rv_buf_free(&c->in);
-		int rc = rv_stream_start_tls(&c->s, srv->tls, copy, n);
-		free(copy);
-		if (rc < 0)
-			conn_drop(c, rc);
+		hand_over(c, p, n, 0, start_tls);
 		return;
-	}
-	if (n < RV_PREFACE_LEN)
-		return;
-	if (memcmp(p, RV_PREFACE, RV_PREFACE_LEN) == 0) {
+	case RV_SNIFF_PREFACE:
 		c->state = CONN_RV;
 		conn_claim_slot(c);
-		uint8_t *rest = NULL;
-		size_t rn = n - RV_PREFACE_LEN;
-		if (rn && !(rest = malloc(rn))) {
-			conn_drop(c, -ENOMEM);
-			return;
-		}
-		if (rn)
-			memcpy(rest, p + RV_PREFACE_LEN, rn);
-		rv_buf_free(&c->in);
-		if (rn)
-			rv_input(c, rest, rn);
-		free(rest);
+		hand_over(c, p, n, RV_PREFACE_LEN, rv_input);
 		return;
-	}
-	if (p[0] >= 'A' && p[0] <= 'Z') {
+	case RV_SNIFF_HTTP:
 		c->state = CONN_HTTP;
-		uint8_t *all = malloc(n);
-		if (!all) {
-			conn_drop(c, -ENOMEM);
-			return;
-		}
-		memcpy(all, p, n);
-		rv_buf_free(&c->in);
-		http_input(c, all, n);
-		free(all);
+		hand_over(c, p, n, 0, http_input);
 		return;
+	default:
+		srv->n.bad_input++;
+		rv_info("unknown protocol: closing");
+		conn_drop(c, RV_EPROTO);
 	}
-	srv->n.bad_input++;
-	rv_info("unknown protocol: closing");
-	conn_drop(c, RV_EPROTO);
 }
 
 static void conn_read(struct rv_stream *s, const uint8_t *data, size_t len)

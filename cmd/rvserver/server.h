@@ -8,7 +8,7 @@
 #include <uv.h>
 
 #include "buf.h"
-#include "http.h"
+#include "httpd.h"
 #include "listen.h"
 #include "map.h"
 #include "media.h"
@@ -44,7 +44,7 @@ struct conn {
 	struct server *srv;
 	struct rv_client *client;     /* after hello */
 	struct rv_buf in;             /* bytes of a frame not yet complete */
-	struct rv_http_req *http;     /* while reading an HTTP request */
+	struct rv_httpd *http;        /* while reading an HTTP request */
 	struct rv_ws *ws;             /* after a WebSocket upgrade */
 	struct media_ep *media;       /* once it streams or watches */
 	struct conn *prev, *next;     /* every live connection */
@@ -188,7 +188,10 @@ void udp_queue(struct server *srv, const void *dest, const struct sockaddr *to, 
 	       const void *p, size_t n);
 void udp_flush(struct server *srv);
 
-/* http.c */
+/* Close C now (bad input, timeout): queued output is dropped. */
+void conn_drop(struct conn *c, int reason);
+
+/* endpoints.c */
 void http_input(struct conn *c, const uint8_t *data, size_t len);
 void ws_input(struct conn *c, const uint8_t *data, size_t len);
 /* proto.c */
