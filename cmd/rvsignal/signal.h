@@ -10,7 +10,7 @@
 #include <uv.h>
 
 #include "buf.h"
-#include "http.h"
+#include "httpd.h"
 #include "listen.h"
 #include "map.h"
 #include "stream.h"
@@ -48,7 +48,7 @@ struct conn {
 	struct peer *peer;            /* after the welcome */
 	enum conn_kind kind;
 	int broker;                   /* accepted on the broker port */
-	struct rv_http_req *http;
+	struct rv_httpd *http;        /* while reading an HTTP request */
 	struct rv_ws *ws;
 	struct rv_buf in;             /* broker: a line not yet complete */
 	struct conn *prev, *next;
@@ -97,6 +97,9 @@ struct sig {
 	uv_timer_t sweep;
 	struct rv_stop_signals signals;  /* SIGINT, SIGTERM: stop */
 	struct rv_tls_ctx *tls;
+	struct rv_httpd_route *routes;   /* the HTTP endpoints, the pages among them */
+	size_t nroutes;
+	struct rv_buf wsbuf;          /* WebSocket bytes on their way to a stream */
 	struct conn *conns;
 	size_t nconns;
 	struct rv_map peers;          /* by id */
@@ -140,7 +143,7 @@ int hook_run(struct conn *c, cJSON *req, hook_done_fn done);
 void hook_forget(struct conn *c);
 /* web.c (generated from web/) */
 struct web_file {
-	const char *path;
+	const char *path;             /* "/room.html" */
 	const char *type;
 	const unsigned char *data;
 	size_t len;
