@@ -7,6 +7,12 @@
  *          -> HTTP: rv_srvconn_http feeds lib/httpd (the server's route
  *             table) and writes its reply, or the 101 of an upgrade
  *          -> WebSocket: rv_srvconn_ws_input / rv_srvconn_ws_send
+ *   sweeps: rv_sweep_check says what each connection is due (a closing
+ *           deadline, a handshake timeout, an idle timeout, a ping)
+ *   stop:   struct rv_srvlife owns the sweep timer, SIGINT/SIGTERM and the
+ *           stop deadline: the server tells its connections, the loop ends
+ *           when the last is gone or, at the deadline, what remains is
+ *           closed
  *
  * The decisions live in the sans-I/O engines (lib/sniff.h, lib/httpd.h,
  * lib/ws.h); this file moves their bytes to and from a stream. The
@@ -24,6 +30,7 @@
 
 #include "buf.h"
 #include "httpd.h"
+#include "listen.h"
 #include "stream.h"
 #include "ws.h"
 
@@ -56,5 +63,71 @@ int rv_srvconn_ws_input(struct rv_stream *s, struct rv_ws *ws, struct rv_buf *sc
 int rv_srvconn_ws_send(struct rv_stream *s, struct rv_ws *ws, struct rv_buf *frame,
 		       struct rv_buf *scratch, int opcode, const uint8_t *head, size_t hlen,
 		       const uint8_t *body, size_t blen);
+
+/* ---- sweeps: what a connection is due, no I/O ---- */
+
+#define RV_CLOSE_DEADLINE_MS 5000   /* a closing connection's last chance */
+#define RV_STOP_DEADLINE_MS 1000    /* a stopping server's connections' last chance */
+
+enum rv_sweep_phase {
+	RV_SWEEP_HANDSHAKING,         /* not yet a client (no hello, a request being read) */
+	RV_SWEEP_OPEN,                /* a client */
+	RV_SWEEP_CLOSING,             /* told goodbye, its last bytes on their way */
+};
+
+enum rv_sweep_due {
+	RV_SWEEP_NOTHING,
+	RV_SWEEP_CLOSE,               /* CLOSING past closing_ms: close it now */
+	RV_SWEEP_HANDSHAKE,           /* HANDSHAKING past handshake_ms */
+	RV_SWEEP_IDLE,                /* OPEN and silent for idle_ms: say goodbye */
+	RV_SWEEP_PING,                /* OPEN, silent for ping_ms, not pinged since */
+};
+
+/* The deadlines, in ms; 0 turns one off (closing_ms 0: never forced). */
+struct rv_sweep_conf {
+	uint64_t handshake_ms, idle_ms, ping_ms, closing_ms;
+};
+
+/* rv_sweep_check - what a connection in PHASE, last heard from at
+ * LAST_RX (loop time, ms; a closing one: since it was told), PINGED or
+ * not, is due at NOW. An idle timeout wins over a ping. */
+enum rv_sweep_due rv_sweep_check(const struct rv_sweep_conf *cf, uint64_t now, uint64_t last_rx,
+				 enum rv_sweep_phase phase, int pinged);
+
+/* ---- a server's life: sweeps, stop signals, the stop deadline ---- */
+
+struct rv_srvlife {
+	uv_timer_t sweep, deadline;
+	struct rv_stop_signals signals;
+	struct rv_io *io;
+	void *ud;
+	void (*on_sweep)(void *ud, uint64_t now);  /* every sweep interval */
+	void (*on_stop)(void *ud, const char *why); /* SIGINT ("interrupted"), SIGTERM ("terminated") */
+	void (*close_all)(void *ud);               /* the stop deadline passed */
+	void (*on_finish)(void *ud);               /* last: close the server's own handles (may be NULL) */
+	int stopping, finished;
+};
+
+/* rv_srvlife_start - run ON_SWEEP every SWEEP_MS on LOOP and turn SIGINT
+ * and SIGTERM into ON_STOP; IO is the server's (closed at the finish).
+ * The callbacks get UD. */
+void rv_srvlife_start(struct rv_srvlife *l, uv_loop_t *loop, struct rv_io *io, uint64_t sweep_ms,
+		      void *ud, void (*on_sweep)(void *ud, uint64_t now),
+		      void (*on_stop)(void *ud, const char *why), void (*close_all)(void *ud),
+		      void (*on_finish)(void *ud));
+/* rv_srvlife_stop - begin a graceful stop: 1 the first time (sweeps stop;
+ * the caller closes its listeners, tells its connections, then calls
+ * rv_srvlife_drain), 0 when already stopping. */
+int rv_srvlife_stop(struct rv_srvlife *l);
+/* rv_srvlife_drain - NCONNS connections remain: none, finish now; else
+ * give them DEADLINE_MS (0: no deadline), then CLOSE_ALL. */
+void rv_srvlife_drain(struct rv_srvlife *l, size_t nconns, uint64_t deadline_ms);
+/* rv_srvlife_closed - a connection closed, NCONNS remain: once stopping
+ * and none remain, finish. */
+void rv_srvlife_closed(struct rv_srvlife *l, size_t nconns);
+/* rv_srvlife_finish - close the timers, the signals (from here on the
+ * process ignores them: it ends in a moment) and IO, then ON_FINISH; once.
+ * uv_run then returns. */
+void rv_srvlife_finish(struct rv_srvlife *l);
 
 #endif

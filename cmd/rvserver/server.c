@@ -1,6 +1,5 @@
 /* server.c - listeners, connections, protocol sniffing, timeouts, shutdown. */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,8 +27,6 @@ int64_t wall_ms(void)
 	gettimeofday(&tv, NULL);
 	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
-
-static void server_finish(struct server *srv);
 
 /* With --max-clients N, at most N + PROBE_SLOTS connections are open: the
  * N clients (RV and WebSocket) and a few more for HTTP requests (answered
@@ -85,8 +82,7 @@ static void conn_closed(struct rv_stream *s, int reason)
 	rv_srvconn_http_free(&c->http);
 	rv_ws_free(c->ws);
 	free(c);
-	if (srv->stopping && srv->nconns == 0)
-		server_finish(srv);
+	rv_srvlife_closed(&srv->life, srv->nconns);
 }
 
 void conn_drop(struct conn *c, int reason)
@@ -318,7 +314,7 @@ static void on_connection(uv_stream_t *server, int status)
 	srv->nconns++;
 	srv->n.conns_total++;
 	c->last_rx = now_ms(srv);
-	if (rv_stream_accept(&c->s, server) < 0 || srv->stopping) {
+	if (rv_stream_accept(&c->s, server) < 0 || srv->life.stopping) {
 		conn_drop(c, 0);
 		return;
 	}
@@ -347,91 +343,80 @@ void conn_claim_slot(struct conn *c)
 }
 
 /* Once a second: handshake deadlines, pings, idle timeouts. */
-static void on_sweep(uv_timer_t *t)
+static void on_sweep(void *ud, uint64_t now)
 {
-	struct server *srv = t->data;
-	uint64_t now = now_ms(srv);
-	uint64_t hs = (uint64_t)(srv->conf.handshake_timeout * 1000);
+	struct server *srv = ud;
 	uint64_t idle = (uint64_t)(srv->conf.idle_timeout * 1000);
+	const struct rv_sweep_conf cf = {
+		.handshake_ms = (uint64_t)(srv->conf.handshake_timeout * 1000),
+		.idle_ms = idle, .ping_ms = idle / 3, .closing_ms = RV_CLOSE_DEADLINE_MS,
+	};
 
 	for (struct conn *c = srv->conns, *next; c; c = next) {
 		next = c->next;
-		uint64_t quiet = now - c->last_rx;
-		if (c->closing) {	/* a peer that never reads its goodbye */
-			if (quiet >= RV_CLOSE_DEADLINE_MS)
-				rv_stream_close(&c->s, RV_ETIMEOUT);
-			continue;
-		}
-		if (!c->client) {
-			if (quiet >= hs) {
-				srv->n.bad_input++;
-				if (c->state == CONN_RV || c->state == CONN_WS)
-					conn_error_code(c, 0, RV_CODE_TIMEOUT, NULL);
-				conn_bye(c, RV_CODE_TIMEOUT, "handshake timeout");
-				if (!c->closing)
-					conn_drop(c, RV_ETIMEOUT);
-			}
-			continue;
-		}
-		if (idle && quiet >= idle) {
+		enum rv_sweep_phase phase = c->closing ? RV_SWEEP_CLOSING :
+					    !c->client ? RV_SWEEP_HANDSHAKING : RV_SWEEP_OPEN;
+		switch (rv_sweep_check(&cf, now, c->last_rx, phase, c->pinged)) {
+		case RV_SWEEP_CLOSE:	/* a peer that never reads its goodbye */
+			rv_stream_close(&c->s, RV_ETIMEOUT);
+			break;
+		case RV_SWEEP_HANDSHAKE:
+			srv->n.bad_input++;
+			if (c->state == CONN_RV || c->state == CONN_WS)
+				conn_error_code(c, 0, RV_CODE_TIMEOUT, NULL);
+			conn_bye(c, RV_CODE_TIMEOUT, "handshake timeout");
+			if (!c->closing)
+				conn_drop(c, RV_ETIMEOUT);
+			break;
+		case RV_SWEEP_IDLE:
 			conn_bye(c, RV_CODE_IDLE, NULL);
-		} else if (idle && quiet >= idle / 3 && !c->pinged) {
+			break;
+		case RV_SWEEP_PING: {
 			cJSON *h = cJSON_CreateObject();
 			cJSON_AddStringToObject(h, "type", "ping");
 			conn_send_json(c, h);
 			c->pinged = 1;
+			break;
+		}
+		default:
+			break;
 		}
 	}
 }
 
-/* Everything is closed: close the remaining handles; uv_run then returns. */
-static void server_finish(struct server *srv)
+/* The stop deadline passed: close what remains. */
+static void close_all(void *ud)
 {
-	if (srv->finished)
-		return;
-	srv->finished = 1;
-	uv_close((uv_handle_t *)&srv->sweep, NULL);
-	uv_close((uv_handle_t *)&srv->stop_timer, NULL);
-	/* The process ends in a moment: a signal repeated now (timeout(1)
-	 * sends one to the child and again to its group) must not kill it. */
-	rv_stop_signals_close(&srv->signals, NULL);
-	flow_close(srv);
-	rv_io_close(&srv->io);
-}
-
-static void on_stop_timer(uv_timer_t *t)
-{
-	struct server *srv = t->data;
+	struct server *srv = ud;
 	for (struct conn *c = srv->conns, *next; c; c = next) {
 		next = c->next;
 		rv_stream_close(&c->s, 0);
 	}
 }
 
-static void on_signal(uv_signal_t *h, int signum)
+static void on_stop(void *ud, const char *why)
 {
-	server_stop(h->data, signum == SIGINT ? "interrupted" : "terminated");
+	server_stop(ud, why);
+}
+
+static void on_finish(void *ud)
+{
+	flow_close(ud);
 }
 
 void server_stop(struct server *srv, const char *why)
 {
-	if (srv->stopping)
+	if (!rv_srvlife_stop(&srv->life))
 		return;
-	srv->stopping = 1;
 	rv_info("shutting down (%s), telling %zu connections", why, srv->nconns);
 	uv_close((uv_handle_t *)&srv->tcp, NULL);
 	udp_stop(srv);
-	uv_timer_stop(&srv->sweep);
 	for (struct conn *c = srv->conns, *next; c; c = next) {
 		next = c->next;
 		conn_bye(c, RV_CODE_SHUTDOWN, NULL);
 	}
-	if (srv->nconns == 0) {
-		server_finish(srv);
-		return;
-	}
 	/* Give the byes up to a second to leave, then close what remains. */
-	uv_timer_start(&srv->stop_timer, on_stop_timer, 1000, 0);
+	rv_srvlife_drain(&srv->life, srv->nconns, RV_STOP_DEADLINE_MS);
 }
 
 int server_start(struct server *srv, uv_loop_t *loop, const struct server_conf *conf)
@@ -492,13 +477,8 @@ int server_start(struct server *srv, uv_loop_t *loop, const struct server_conf *
 		return rc;
 	}
 
-	uv_timer_init(loop, &srv->sweep);
-	srv->sweep.data = srv;
-	uv_timer_start(&srv->sweep, on_sweep, 1000, 1000);
 	flow_init(srv);
-	uv_timer_init(loop, &srv->stop_timer);
-	srv->stop_timer.data = srv;
-	rv_stop_signals_start(&srv->signals, loop, srv, on_signal);
+	rv_srvlife_start(&srv->life, loop, &srv->io, 1000, srv, on_sweep, on_stop, close_all, on_finish);
 
 	if (conf->port_file &&
 	    (rc = rv_port_file_write(conf->port_file, (int[]){ srv->bound_port, srv->bound_udp_port }, 2)) < 0) {

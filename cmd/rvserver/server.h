@@ -14,12 +14,11 @@
 #include "media.h"
 #include "router.h"
 #include "rvcode.h"
+#include "srvconn.h"
 #include "stream.h"
 #include "tls.h"
 #include "udpq.h"
 #include "ws.h"
-
-#define RV_CLOSE_DEADLINE_MS 5000   /* a closing connection's last chance */
 
 struct server_conf {
 	const char *listen;           /* address to bind */
@@ -83,9 +82,7 @@ struct server {
 	uv_poll_t udp;                /* the UDP port: UDP_FD, read in udp.c */
 	int udp_fd;
 	struct udp_rx *udprx;
-	uv_timer_t sweep;
-	struct rv_stop_signals signals;  /* SIGINT, SIGTERM: stop */
-	uv_timer_t stop_timer;
+	struct rv_srvlife life;       /* sweeps, SIGINT/SIGTERM, the stop deadline */
 	uv_prepare_t flow;            /* before each poll: congestion and pauses */
 	struct conn_list congested;   /* receivers past half their queue cap */
 	struct conn_list paused;      /* senders not read until those drain */
@@ -107,7 +104,6 @@ struct server {
 	size_t secret_len;
 	uint64_t msg_id;
 	uint64_t started_ms;
-	int stopping, finished;
 	int bound_port, bound_udp_port;
 	struct counters n;
 	struct media media;

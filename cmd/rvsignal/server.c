@@ -2,7 +2,6 @@
  * room page, health, metrics, stats), WebSocket at /ws, and the raw-TCP
  * broker's newline-delimited JSON. */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +17,6 @@
 #include "sniff.h"
 #include "srvconn.h"
 #include "token.h"
-
-static void sig_finish(struct sig *g);
 
 /* --json events go through the CLI printer (main.c sets it to keep
  * running): when stdout's reader goes away, events stop with one warning
@@ -61,8 +58,7 @@ static void conn_closed(struct rv_stream *s, int reason)
 	rv_ws_free(c->ws);
 	rv_buf_free(&c->in);
 	free(c);
-	if (g->stopping && g->nconns == 0)
-		sig_finish(g);
+	rv_srvlife_closed(&g->life, g->nconns);
 }
 
 void conn_close(struct conn *c, const char *why)
@@ -71,6 +67,7 @@ void conn_close(struct conn *c, const char *why)
 		return;
 	c->closing = 1;
 	c->kind = C_DONE;
+	c->last_rx = uv_now(c->sig->loop);	/* from now: the closing deadline */
 	if (why)
 		rv_debug("closing a connection: %s", why);
 	if (c->ws) {
@@ -394,7 +391,7 @@ static void accept_conn(uv_stream_t *server, int broker)
 	c->last_rx = uv_now(g->loop);
 	c->tokens = g->conf.rate * 2;
 	c->tokens_at = c->last_rx;
-	if (rv_stream_accept(&c->s, server) < 0 || g->stopping) {
+	if (rv_stream_accept(&c->s, server) < 0 || g->life.stopping) {
 		c->closing = 1;
 		rv_stream_close(&c->s, 0);
 		return;
@@ -420,69 +417,75 @@ static void on_broker_conn(uv_stream_t *server, int status)
 		accept_conn(server, 1);
 }
 
-/* Once a second: pings, idle and handshake timeouts, greetings for silent
- * broker clients, the resume window. */
-static void on_sweep(uv_timer_t *t)
+/* Every 200 ms: greetings for silent broker clients, handshake, idle and
+ * closing deadlines, pings, the resume window. */
+static void on_sweep(void *ud, uint64_t now)
 {
-	struct sig *g = t->data;
-	uint64_t now = uv_now(g->loop);
-	uint64_t idle = (uint64_t)(g->conf.idle_timeout * 1000), ping = (uint64_t)(g->conf.ping * 1000);
+	struct sig *g = ud;
+	uint64_t idle = (uint64_t)(g->conf.idle_timeout * 1000);
+	const struct rv_sweep_conf cf = {
+		/* a request (or a first byte) within 10 s, or the idle timeout if shorter */
+		.handshake_ms = idle && idle < 10000 ? idle : 10000,
+		.idle_ms = idle, .ping_ms = (uint64_t)(g->conf.ping * 1000), .closing_ms = RV_CLOSE_DEADLINE_MS,
+	};
 	for (struct conn *c = g->conns, *next; c; c = next) {
 		next = c->next;
-		if (c->closing)
-			continue;
-		uint64_t quiet = now - c->last_rx;
-		if (c->kind == C_SNIFF && c->broker && quiet >= 200) {
+		if (!c->closing && c->kind == C_SNIFF && c->broker && now - c->last_rx >= 200) {
 			c->kind = C_BROKER;	/* a plain broker client that waits to be greeted */
 			peer_hello(c, NULL);
 			continue;
 		}
-		if ((c->kind == C_SNIFF || c->kind == C_HTTP) && quiet >= 10000) {
+		enum rv_sweep_phase phase = c->closing ? RV_SWEEP_CLOSING :
+					    c->kind == C_SNIFF || c->kind == C_HTTP ? RV_SWEEP_HANDSHAKING : RV_SWEEP_OPEN;
+		switch (rv_sweep_check(&cf, now, c->last_rx, phase, c->pinged)) {
+		case RV_SWEEP_CLOSE:	/* a peer that never reads its goodbye */
+		case RV_SWEEP_HANDSHAKE:
 			rv_stream_close(&c->s, RV_ETIMEOUT);
-			continue;
-		}
-		if (idle && quiet >= idle) {
+			break;
+		case RV_SWEEP_IDLE:
 			conn_close(c, "idle timeout");
-		} else if (c->kind == C_WS && ping && quiet >= ping && !c->pinged) {
+			break;
+		case RV_SWEEP_PING:
+			if (c->kind != C_WS)
+				break;
 			rv_ws_ping(c->ws);
 			rv_srvconn_ws_flush(&c->s, c->ws, &g->wsbuf);
 			c->pinged = 1;
+			break;
+		default:
+			break;
 		}
 	}
 	peers_sweep(g, now);
 }
 
-static void sig_finish(struct sig *g)
+/* The stop deadline passed: close what remains. */
+static void close_all(void *ud)
 {
-	if (g->finished)
-		return;
-	g->finished = 1;
-	uv_close((uv_handle_t *)&g->sweep, NULL);
-	/* The process ends in a moment: a signal repeated now (timeout(1)
-	 * sends one to the child and again to its group) must not kill it. */
-	rv_stop_signals_close(&g->signals, NULL);
-	rv_io_close(&g->io);
+	struct sig *g = ud;
+	for (struct conn *c = g->conns, *next; c; c = next) {
+		next = c->next;
+		rv_stream_close(&c->s, 0);
+	}
 }
 
-static void on_signal(uv_signal_t *h, int signum)
+static void on_stop(void *ud, const char *why)
 {
-	struct sig *g = h->data;
-	(void)signum;
-	if (g->stopping)
+	struct sig *g = ud;
+	if (!rv_srvlife_stop(&g->life))
 		return;
-	g->stopping = 1;
+	rv_debug("shutting down (%s), telling %zu connections", why, g->nconns);
 	uv_close((uv_handle_t *)&g->tcp, NULL);
 	if (g->conf.broker_port >= 0)
 		uv_close((uv_handle_t *)&g->broker, NULL);
-	uv_timer_stop(&g->sweep);
 	g->conf.resume_window = 0;	/* nobody comes back now */
 	for (struct conn *c = g->conns, *next; c; c = next) {
 		next = c->next;
 		conn_close(c, "server shutting down");
 	}
 	peers_sweep(g, UINT64_MAX);
-	if (g->nconns == 0)
-		sig_finish(g);
+	/* Give the goodbyes up to a second to leave, then close what remains. */
+	rv_srvlife_drain(&g->life, g->nconns, RV_STOP_DEADLINE_MS);
 }
 
 static int listen_on(struct sig *g, uv_tcp_t *h, int port, uv_connection_cb cb, int *bound)
@@ -536,10 +539,7 @@ int sig_start(struct sig *g, uv_loop_t *loop, const struct sig_conf *conf)
 	if (conf->broker_port >= 0 &&
 	    (rc = listen_on(g, &g->broker, conf->broker_port, on_broker_conn, &g->bound_broker)) < 0)
 		return rc;
-	uv_timer_init(loop, &g->sweep);
-	g->sweep.data = g;
-	uv_timer_start(&g->sweep, on_sweep, 200, 200);
-	rv_stop_signals_start(&g->signals, loop, g, on_signal);
+	rv_srvlife_start(&g->life, loop, &g->io, 200, g, on_sweep, on_stop, close_all, NULL);
 	if (conf->port_file &&
 	    (rc = rv_port_file_write(conf->port_file, (int[]){ g->bound_port, g->bound_broker }, 2)) < 0) {
 		rv_error("cannot write --port-file %s: %s", conf->port_file, rv_strerror(rc));

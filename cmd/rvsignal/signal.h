@@ -13,6 +13,7 @@
 #include "httpd.h"
 #include "listen.h"
 #include "map.h"
+#include "srvconn.h"
 #include "stream.h"
 #include "tls.h"
 #include "ws.h"
@@ -94,8 +95,7 @@ struct sig {
 	uv_loop_t *loop;
 	struct rv_io io;
 	uv_tcp_t tcp, broker;
-	uv_timer_t sweep;
-	struct rv_stop_signals signals;  /* SIGINT, SIGTERM: stop */
+	struct rv_srvlife life;       /* sweeps, SIGINT/SIGTERM, the stop deadline */
 	struct rv_tls_ctx *tls;
 	struct rv_httpd_route *routes;   /* the HTTP endpoints, the pages among them */
 	size_t nroutes;
@@ -110,7 +110,6 @@ struct sig {
 	char turn_secret[512], token_secret[512];
 	size_t turn_secret_len, token_secret_len;
 	int bound_port, bound_broker;
-	int stopping, finished;
 	struct {
 		uint64_t connects, messages, delivered, errors, rate_limited, slow_drops, joins, resumes, denied;
 	} n;

@@ -1,5 +1,6 @@
-/* test_httpd.c - the shared server layer's engines: protocol sniffing
- * (lib/sniff.c) and the HTTP route table with its replies (lib/httpd.c). */
+/* test_srvconn.c - the shared server connection layer: protocol sniffing
+ * (lib/sniff.c), the HTTP route table with its replies (lib/httpd.c), the
+ * sweeps' decisions and the stop deadline (lib/srvconn.c). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 #include "err.h"
 #include "httpd.h"
 #include "sniff.h"
+#include "srvconn.h"
 
 /* ---- sniff ---- */
 
@@ -361,6 +363,106 @@ static void test_upgrade(void **state)
 	assert_int_equal(status_of(v8), 400);
 }
 
+/* ---- sweeps and the stop ---- */
+
+static void test_sweep_check(void **state)
+{
+	(void)state;
+	const struct rv_sweep_conf cf = { .handshake_ms = 1000, .idle_ms = 3000, .ping_ms = 1000, .closing_ms = 5000 };
+	assert_int_equal(rv_sweep_check(&cf, 10999, 10000, RV_SWEEP_HANDSHAKING, 0), RV_SWEEP_NOTHING);
+	assert_int_equal(rv_sweep_check(&cf, 11000, 10000, RV_SWEEP_HANDSHAKING, 0), RV_SWEEP_HANDSHAKE);
+	/* a client pings before it idles, once */
+	assert_int_equal(rv_sweep_check(&cf, 10500, 10000, RV_SWEEP_OPEN, 0), RV_SWEEP_NOTHING);
+	assert_int_equal(rv_sweep_check(&cf, 11000, 10000, RV_SWEEP_OPEN, 0), RV_SWEEP_PING);
+	assert_int_equal(rv_sweep_check(&cf, 12000, 10000, RV_SWEEP_OPEN, 1), RV_SWEEP_NOTHING);
+	assert_int_equal(rv_sweep_check(&cf, 13000, 10000, RV_SWEEP_OPEN, 1), RV_SWEEP_IDLE);
+	assert_int_equal(rv_sweep_check(&cf, 13000, 10000, RV_SWEEP_OPEN, 0), RV_SWEEP_IDLE);
+	/* a closing one: only its deadline */
+	assert_int_equal(rv_sweep_check(&cf, 14999, 10000, RV_SWEEP_CLOSING, 0), RV_SWEEP_NOTHING);
+	assert_int_equal(rv_sweep_check(&cf, 15000, 10000, RV_SWEEP_CLOSING, 0), RV_SWEEP_CLOSE);
+	/* 0 turns a deadline off; a clock behind last_rx is no time */
+	const struct rv_sweep_conf off = { 0 };
+	assert_int_equal(rv_sweep_check(&off, 1u << 30, 0, RV_SWEEP_HANDSHAKING, 0), RV_SWEEP_NOTHING);
+	assert_int_equal(rv_sweep_check(&off, 1u << 30, 0, RV_SWEEP_OPEN, 0), RV_SWEEP_NOTHING);
+	assert_int_equal(rv_sweep_check(&off, 1u << 30, 0, RV_SWEEP_CLOSING, 0), RV_SWEEP_NOTHING);
+	assert_int_equal(rv_sweep_check(&cf, 5, 10, RV_SWEEP_HANDSHAKING, 0), RV_SWEEP_NOTHING);
+}
+
+/* A server with one connection that never goes by itself. */
+struct life_test {
+	struct rv_srvlife life;
+	struct rv_io io;
+	size_t nconns;
+	int closed_all, finished;
+};
+
+static void lt_sweep(void *ud, uint64_t now)
+{
+	(void)ud;
+	(void)now;
+}
+
+static void lt_stop(void *ud, const char *why)
+{
+	(void)ud;
+	(void)why;
+}
+
+static void lt_close_all(void *ud)
+{
+	struct life_test *t = ud;
+	t->closed_all++;
+	t->nconns = 0;	/* its close callback, as a stream's would */
+	rv_srvlife_closed(&t->life, t->nconns);
+}
+
+static void lt_finish(void *ud)
+{
+	((struct life_test *)ud)->finished++;
+}
+
+static void test_stop_deadline(void **state)
+{
+	(void)state;
+	uv_loop_t loop;
+	struct life_test *t = calloc(1, sizeof *t);	/* rv_io holds its read buffers */
+	assert_non_null(t);
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_int_equal(rv_io_init(&t->io, &loop), 0);
+	rv_srvlife_start(&t->life, &loop, &t->io, 1000, t, lt_sweep, lt_stop, lt_close_all, lt_finish);
+	t->nconns = 1;
+	assert_int_equal(rv_srvlife_stop(&t->life), 1);
+	assert_int_equal(rv_srvlife_stop(&t->life), 0);	/* once */
+	rv_srvlife_closed(&t->life, t->nconns);	/* one remains: no finish */
+	assert_int_equal(t->finished, 0);
+	rv_srvlife_drain(&t->life, t->nconns, 20);
+	uv_run(&loop, UV_RUN_DEFAULT);	/* returns once finished: every handle closed */
+	assert_int_equal(t->closed_all, 1);
+	assert_int_equal(t->finished, 1);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	free(t);
+}
+
+static void test_stop_none_left(void **state)
+{
+	(void)state;
+	uv_loop_t loop;
+	struct life_test *t = calloc(1, sizeof *t);
+	assert_non_null(t);
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_int_equal(rv_io_init(&t->io, &loop), 0);
+	rv_srvlife_start(&t->life, &loop, &t->io, 1000, t, lt_sweep, lt_stop, lt_close_all, lt_finish);
+	assert_int_equal(rv_srvlife_stop(&t->life), 1);
+	rv_srvlife_drain(&t->life, 0, 60000);	/* none: finished at once, no deadline */
+	assert_int_equal(t->finished, 1);
+	rv_srvlife_finish(&t->life);	/* once */
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(t->closed_all, 0);
+	assert_int_equal(t->finished, 1);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -372,6 +474,9 @@ int main(void)
 		cmocka_unit_test(test_routes_body_cap),
 		cmocka_unit_test(test_reply_head_and_failures),
 		cmocka_unit_test(test_upgrade),
+		cmocka_unit_test(test_sweep_check),
+		cmocka_unit_test(test_stop_deadline),
+		cmocka_unit_test(test_stop_none_left),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
