@@ -87,6 +87,12 @@ int rv_httpd_reply_json(struct rv_httpd *h, int status, cJSON *o)
 	return rc;
 }
 
+void rv_httpd_healthz(struct rv_httpd *h, void *ud)
+{
+	(void)ud;
+	rv_httpd_reply_text(h, 200, "ok\n");
+}
+
 /* The head is read: find the row, or answer 404 / 405 now (1: stop). A
  * row found sets this request's body cap. */
 static int on_head(struct rv_http_req *req, void *ud)

@@ -119,6 +119,9 @@ int rv_httpd_reply_text(struct rv_httpd *h, int status, const char *text);
  * a failed print: a 500 and -ENOMEM. */
 int rv_httpd_reply_json(struct rv_httpd *h, int status, cJSON *o);
 
+/* rv_httpd_healthz - a handler for /healthz: 200 "ok". */
+void rv_httpd_healthz(struct rv_httpd *h, void *ud);
+
 /* rv_httpd_method_bit - the RV_HTTPD_* bit of METHOD ("GET"), 0 if none. */
 unsigned rv_httpd_method_bit(const char *method);
 /* rv_httpd_allow - "Allow: GET, HEAD" for the bits of METHODS into BUF

@@ -97,16 +97,10 @@ static void get_stats(struct rv_httpd *h, void *ud)
 	rv_httpd_reply_json(h, 200, stats_obj(c->srv));
 }
 
-static void healthz(struct rv_httpd *h, void *ud)
-{
-	(void)ud;
-	rv_httpd_reply_text(h, 200, "ok\n");
-}
-
 /* Every path served and its methods; lib/httpd answers the rest (404, 405
  * with Allow, 413 for a body, 426 at /rv without an upgrade). */
 static const struct rv_httpd_route routes[] = {
-	{ "/healthz", RV_HTTPD_GET | RV_HTTPD_HEAD, 0, 0, healthz, NULL },
+	{ "/healthz", RV_HTTPD_GET | RV_HTTPD_HEAD, 0, 0, rv_httpd_healthz, NULL },
 	{ "/metrics", RV_HTTPD_GET | RV_HTTPD_HEAD, 0, 0, get_metrics, NULL },
 	{ "/stats", RV_HTTPD_GET | RV_HTTPD_HEAD, 0, 0, get_stats, NULL },
 	{ "/rv", RV_HTTPD_GET, RV_HTTPD_WEBSOCKET, 0, NULL, NULL },

@@ -173,12 +173,6 @@ static void get_stats(struct rv_httpd *h, void *ud)
 	rv_httpd_reply_json(h, 200, stats_obj(c->sig));
 }
 
-static void healthz(struct rv_httpd *h, void *ud)
-{
-	(void)ud;
-	rv_httpd_reply_text(h, 200, "ok\n");
-}
-
 /* The room page and its assets (web/, in the binary): the row's file. */
 static void page(struct rv_httpd *h, void *ud)
 {
@@ -195,7 +189,7 @@ static void page(struct rv_httpd *h, void *ud)
 static int routes_make(struct sig *g)
 {
 	static const struct rv_httpd_route fixed[] = {
-		{ "/healthz", GET_HEAD, 0, 0, healthz, NULL },
+		{ "/healthz", GET_HEAD, 0, 0, rv_httpd_healthz, NULL },
 		{ "/metrics", GET_HEAD, 0, 0, get_metrics, NULL },
 		{ "/stats", GET_HEAD, 0, 0, get_stats, NULL },
 		{ "/ws", RV_HTTPD_GET, RV_HTTPD_WEBSOCKET, 0, NULL, NULL },
