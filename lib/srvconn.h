@@ -19,6 +19,13 @@
  * listener, port file, open-file limit and stop signals are lib/listen.h
  * and lib/portfile.h; the /metrics and /stats table is lib/metrics.h.
  *
+ * Who uses it: rvserver (cmd/rvserver/server.c: sniffing, sweeps, stop;
+ * endpoints.c: its route rows) and rvsignal (cmd/rvsignal/server.c). Each
+ * keeps its own connection struct (a struct rv_stream first) and list, and
+ * its protocol glue (RV frames and the relay; rooms and the line broker):
+ * the layer has no connection type, so their structs stay as their
+ * protocol code knows them. Future HTTP endpoints (WHIP, WHEP) are rows.
+ *
  * Ownership: the caller owns its connection (the stream, the struct
  * rv_httpd behind *HP, the struct rv_ws); SCRATCH buffers are the
  * caller's, reset here before use, and hold nothing between calls. */
