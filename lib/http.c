@@ -189,6 +189,11 @@ static int rv__http_on_headers_complete(http_parser *p)
 	req->keep_alive = http_should_keep_alive(p);
 	req->upgrade_websocket = h->conn_upgrade && h->upgrade_ws;
 	req->head_complete = 1;         /* what follows is about the body */
+	if (req->on_head && req->on_head(req, req->on_head_ud) == 1) {
+		req->stopped = 1;
+		http_parser_pause(p, 1);
+		return 0;
+	}
 	/* Refuse a declared body past the cap before reading any of it. */
 	if (p->content_length != ULLONG_MAX && p->content_length > 0 &&
 	    p->content_length > req->body.cap) {

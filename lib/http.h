@@ -29,6 +29,14 @@ struct rv_http_req {
 	                                * then fails (too large, malformed) */
 	int complete;                  /* 1 once the whole request was read */
 	struct rv_buf body;            /* the body, capped */
+	/* ON_HEAD, when set (after rv_http_req_init), is called once the head
+	 * is read, before any byte of the body: it may set body.cap for this
+	 * request (a route's own cap), or return 1 to stop there (parsing
+	 * pauses: rv_http_parse returns the bytes it used, complete stays 0,
+	 * stopped is 1). ON_HEAD_UD is its argument. */
+	int (*on_head)(struct rv_http_req *req, void *ud);
+	void *on_head_ud;
+	int stopped;                   /* ON_HEAD returned 1 */
 	void *parser;                  /* internal */
 	size_t head_bytes;
 	int err;

@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "err.h"
-#include "http.h"
 #include "log.h"
 #include "stream.h"
 
@@ -342,17 +341,6 @@ void rv_stream_end(struct rv_stream *s)
 	uv_read_stop((uv_stream_t *)&s->tcp);
 	if (!s->dirty && !s->wreq)
 		maybe_end(s);
-}
-
-void rv_stream_respond(struct rv_stream *s, int status, const char *type,
-		       const void *body, size_t len)
-{
-	struct rv_buf out;
-	rv_buf_init(&out, len + 1024);
-	if (rv_http_respond(&out, status, type, body, len) == 0)
-		rv_stream_write(s, rv_buf_head(&out), rv_buf_size(&out));
-	rv_buf_free(&out);
-	rv_stream_end(s);
 }
 
 void rv_stream_peer(struct rv_stream *s, char *buf, size_t len)

@@ -103,9 +103,6 @@ void rv_stream_end(struct rv_stream *s);
 /* rv_stream_close - close now; queued output is dropped. REASON is reported
  * to the close callback. Safe to call more than once. */
 void rv_stream_close(struct rv_stream *s, int reason);
-/* rv_stream_respond - send one whole HTTP response, then close once it is out. */
-void rv_stream_respond(struct rv_stream *s, int status, const char *type,
-		       const void *body, size_t len);
 /* rv_stream_peer - the peer's address as "ip:port" into BUF. */
 void rv_stream_peer(struct rv_stream *s, char *buf, size_t len);
 

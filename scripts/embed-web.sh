@@ -27,7 +27,7 @@ shift
 		*.ico) t="image/x-icon" ;;
 		*) t="application/octet-stream" ;;
 		esac
-		echo "	{ \"$(basename "$f")\", \"$t\", f$i, sizeof f$i - 1 },"
+		echo "	{ \"/$(basename "$f")\", \"$t\", f$i, sizeof f$i - 1 },"
 		i=$((i + 1))
 	done
 	echo "	{ NULL, NULL, NULL, 0 }"

@@ -1,6 +1,5 @@
 /* server.c - listeners, connections, protocol sniffing, timeouts, shutdown. */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,8 @@
 #include "log.h"
 #include "portfile.h"
 #include "server.h"
+#include "sniff.h"
+#include "srvconn.h"
 #include "token.h"
 
 uint64_t now_ms(const struct server *srv)
@@ -26,8 +27,6 @@ int64_t wall_ms(void)
 	gettimeofday(&tv, NULL);
 	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
-
-static void server_finish(struct server *srv);
 
 /* With --max-clients N, at most N + PROBE_SLOTS connections are open: the
  * N clients (RV and WebSocket) and a few more for HTTP requests (answered
@@ -80,57 +79,17 @@ static void conn_closed(struct rv_stream *s, int reason)
 	if (c->client_slot)
 		srv->nclients--;
 	rv_buf_free(&c->in);
-	if (c->http) {
-		rv_http_req_free(c->http);
-		free(c->http);
-	}
+	rv_srvconn_http_free(&c->http);
 	rv_ws_free(c->ws);
 	free(c);
-	if (srv->stopping && srv->nconns == 0)
-		server_finish(srv);
+	rv_srvlife_closed(&srv->life, srv->nconns);
 }
 
-/* Close C now (bad input, timeout): queued output is dropped. */
-static void conn_drop(struct conn *c, int reason)
+void conn_drop(struct conn *c, int reason)
 {
 	c->closing = 1;
 	c->state = CONN_DONE;
 	rv_stream_close(&c->s, reason);
-}
-
-/* A WebSocket client: the message framed for it. WSFRAME, when given,
- * caches the frame for every receiver of one message: it is framed once
- * and the same bytes go to each client whose engine is idle. */
-static int ws_send(struct conn *c, struct rv_buf *wsframe, const uint8_t *head, size_t hlen,
-		   const uint8_t *body, size_t blen)
-{
-	struct server *srv = c->srv;
-	int rc;
-
-	if (wsframe && !rv_buf_size(wsframe) &&
-	    rv_ws_frame(wsframe, RV_WS_BINARY, head, hlen, body, blen) < 0)
-		wsframe = NULL;	/* out of memory: each frames its own */
-	if (wsframe && rv_ws_idle(c->ws)) {
-		rv_buf_reset(&srv->wsbuf);
-		if (rv_ws_take(c->ws, &srv->wsbuf) > 0)	/* anything before it first */
-			rv_stream_write(&c->s, rv_buf_head(&srv->wsbuf), rv_buf_size(&srv->wsbuf));
-		return rv_stream_write(&c->s, rv_buf_head(wsframe), rv_buf_size(wsframe));
-	}
-	uint8_t *whole = blen ? malloc(hlen + blen) : NULL;
-	if (blen && !whole)
-		return -ENOMEM;
-	if (whole) {
-		memcpy(whole, head, hlen);
-		memcpy(whole + hlen, body, blen);
-	}
-	rc = rv_ws_send(c->ws, RV_WS_BINARY, whole ? whole : head, hlen + blen);
-	free(whole);
-	if (rc == 0) {
-		rv_buf_reset(&srv->wsbuf);
-		rv_ws_take(c->ws, &srv->wsbuf);
-		rc = rv_stream_write(&c->s, rv_buf_head(&srv->wsbuf), rv_buf_size(&srv->wsbuf));
-	}
-	return rc;
 }
 
 int conn_sendv_shared(struct conn *c, struct rv_buf *wsframe, const uint8_t *head, size_t hlen,
@@ -142,7 +101,7 @@ int conn_sendv_shared(struct conn *c, struct rv_buf *wsframe, const uint8_t *hea
 	if (c->closing)
 		return RV_ECLOSED;
 	if (c->ws) {	/* one WebSocket message per frame */
-		rc = ws_send(c, wsframe, head, hlen, body, blen);
+		rc = rv_srvconn_ws_send(&c->s, c->ws, wsframe, &srv->wsbuf, RV_WS_BINARY, head, hlen, body, blen);
 	} else {
 		uv_buf_t b[2] = { uv_buf_init((char *)head, (unsigned)hlen),
 				  uv_buf_init((char *)body, (unsigned)blen) };
@@ -225,9 +184,7 @@ void conn_bye(struct conn *c, enum rv_code code, const char *msg)
 		conn_send_json(c, h);
 		if (c->ws) {
 			rv_ws_close(c->ws, 1000, wire);
-			rv_buf_reset(&c->srv->wsbuf);
-			rv_ws_take(c->ws, &c->srv->wsbuf);
-			rv_stream_write(&c->s, rv_buf_head(&c->srv->wsbuf), rv_buf_size(&c->srv->wsbuf));
+			rv_srvconn_ws_flush(&c->s, c->ws, &c->srv->wsbuf);
 		}
 	}
 	if (c->closing)
@@ -240,14 +197,44 @@ void conn_bye(struct conn *c, enum rv_code code, const char *msg)
 	rv_stream_end(&c->s);
 }
 
-/* The first bytes decide the protocol: "RVP1", an HTTP method, or TLS. */
+/* The sniffed bytes P[0..N) (in C->in, or the read's) go to FN, SKIP of
+ * them left out: out of C->in first, which FN may fill again (TLS hands
+ * its plaintext back to sniff). */
+static void hand_over(struct conn *c, const uint8_t *p, size_t n, size_t skip,
+		      void (*fn)(struct conn *c, const uint8_t *p, size_t n))
+{
+	uint8_t *copy = NULL;
+	if (rv_buf_size(&c->in)) {
+		if (!(copy = malloc(n))) {
+			conn_drop(c, -ENOMEM);
+			return;
+		}
+		memcpy(copy, p, n);
+		p = copy;
+		rv_buf_free(&c->in);
+	}
+	if (n > skip)
+		fn(c, p + skip, n - skip);
+	free(copy);
+}
+
+static void start_tls(struct conn *c, const uint8_t *p, size_t n)
+{
+	int rc = rv_stream_start_tls(&c->s, c->srv->tls, p, n);
+	if (rc < 0)
+		conn_drop(c, rc);
+}
+
+/* The first bytes decide the protocol (lib/sniff): TLS, "RVP1", or HTTP. */
 static void sniff(struct conn *c, const uint8_t *data, size_t len)
 {
 	struct server *srv = c->srv;
 	const uint8_t *p = data;
 	size_t n = len;
+	unsigned accept = RV_SNIFF_ACCEPT(RV_SNIFF_PREFACE) | RV_SNIFF_ACCEPT(RV_SNIFF_HTTP) |
+			  (c->tls_seen ? 0 : RV_SNIFF_ACCEPT(RV_SNIFF_TLS));
 
-	if (rv_buf_size(&c->in) || len < RV_PREFACE_LEN) {
+	if (rv_buf_size(&c->in)) {
 		if (rv_buf_append(&c->in, data, len) < 0) {
 			conn_drop(c, RV_ETOOBIG);
 			return;
@@ -255,7 +242,12 @@ static void sniff(struct conn *c, const uint8_t *data, size_t len)
 		p = rv_buf_head(&c->in);
 		n = rv_buf_size(&c->in);
 	}
-	if (!c->tls_seen && n >= 1 && p[0] == 0x16) {
+	switch (rv_sniff(p, n, accept, RV_PREFACE, RV_PREFACE_LEN)) {
+	case RV_SNIFF_MORE:
+		if (p == data && rv_buf_append(&c->in, data, len) < 0)
+			conn_drop(c, RV_ETOOBIG);
+		return;
+	case RV_SNIFF_TLS:
 		if (!srv->tls) {
 			srv->n.bad_input++;
 			rv_info("TLS ClientHello but no --tls-cert: closing");
@@ -263,55 +255,22 @@ static void sniff(struct conn *c, const uint8_t *data, size_t len)
 			return;
 		}
 		c->tls_seen = 1;
-		/* Copy out: the engine may call back into sniff with plaintext. */
-		uint8_t *copy = malloc(n);
-		if (!copy) {
-			conn_drop(c, -ENOMEM);
-			return;
-		}
-		memcpy(copy, p, n);
-		rv_buf_free(&c->in);
-		int rc = rv_stream_start_tls(&c->s, srv->tls, copy, n);
-		free(copy);
-		if (rc < 0)
-			conn_drop(c, rc);
+		hand_over(c, p, n, 0, start_tls);
 		return;
-	}
-	if (n < RV_PREFACE_LEN)
-		return;
-	if (memcmp(p, RV_PREFACE, RV_PREFACE_LEN) == 0) {
+	case RV_SNIFF_PREFACE:
 		c->state = CONN_RV;
 		conn_claim_slot(c);
-		uint8_t *rest = NULL;
-		size_t rn = n - RV_PREFACE_LEN;
-		if (rn && !(rest = malloc(rn))) {
-			conn_drop(c, -ENOMEM);
-			return;
-		}
-		if (rn)
-			memcpy(rest, p + RV_PREFACE_LEN, rn);
-		rv_buf_free(&c->in);
-		if (rn)
-			proto_input(c, rest, rn);
-		free(rest);
+		hand_over(c, p, n, RV_PREFACE_LEN, proto_input);
 		return;
-	}
-	if (p[0] >= 'A' && p[0] <= 'Z') {
+	case RV_SNIFF_HTTP:
 		c->state = CONN_HTTP;
-		uint8_t *all = malloc(n);
-		if (!all) {
-			conn_drop(c, -ENOMEM);
-			return;
-		}
-		memcpy(all, p, n);
-		rv_buf_free(&c->in);
-		http_input(c, all, n);
-		free(all);
+		hand_over(c, p, n, 0, http_input);
 		return;
+	default:
+		srv->n.bad_input++;
+		rv_info("unknown protocol: closing");
+		conn_drop(c, RV_EPROTO);
 	}
-	srv->n.bad_input++;
-	rv_info("unknown protocol: closing");
-	conn_drop(c, RV_EPROTO);
 }
 
 static void conn_read(struct rv_stream *s, const uint8_t *data, size_t len)
@@ -355,7 +314,7 @@ static void on_connection(uv_stream_t *server, int status)
 	srv->nconns++;
 	srv->n.conns_total++;
 	c->last_rx = now_ms(srv);
-	if (rv_stream_accept(&c->s, server) < 0 || srv->stopping) {
+	if (rv_stream_accept(&c->s, server) < 0 || srv->life.stopping) {
 		conn_drop(c, 0);
 		return;
 	}
@@ -384,91 +343,80 @@ void conn_claim_slot(struct conn *c)
 }
 
 /* Once a second: handshake deadlines, pings, idle timeouts. */
-static void on_sweep(uv_timer_t *t)
+static void on_sweep(void *ud, uint64_t now)
 {
-	struct server *srv = t->data;
-	uint64_t now = now_ms(srv);
-	uint64_t hs = (uint64_t)(srv->conf.handshake_timeout * 1000);
+	struct server *srv = ud;
 	uint64_t idle = (uint64_t)(srv->conf.idle_timeout * 1000);
+	const struct rv_sweep_conf cf = {
+		.handshake_ms = (uint64_t)(srv->conf.handshake_timeout * 1000),
+		.idle_ms = idle, .ping_ms = idle / 3, .closing_ms = RV_CLOSE_DEADLINE_MS,
+	};
 
 	for (struct conn *c = srv->conns, *next; c; c = next) {
 		next = c->next;
-		uint64_t quiet = now - c->last_rx;
-		if (c->closing) {	/* a peer that never reads its goodbye */
-			if (quiet >= RV_CLOSE_DEADLINE_MS)
-				rv_stream_close(&c->s, RV_ETIMEOUT);
-			continue;
-		}
-		if (!c->client) {
-			if (quiet >= hs) {
-				srv->n.bad_input++;
-				if (c->state == CONN_RV || c->state == CONN_WS)
-					conn_error_code(c, 0, RV_CODE_TIMEOUT, NULL);
-				conn_bye(c, RV_CODE_TIMEOUT, "handshake timeout");
-				if (!c->closing)
-					conn_drop(c, RV_ETIMEOUT);
-			}
-			continue;
-		}
-		if (idle && quiet >= idle) {
+		enum rv_sweep_phase phase = c->closing ? RV_SWEEP_CLOSING :
+					    !c->client ? RV_SWEEP_HANDSHAKING : RV_SWEEP_OPEN;
+		switch (rv_sweep_check(&cf, now, c->last_rx, phase, c->pinged)) {
+		case RV_SWEEP_CLOSE:	/* a peer that never reads its goodbye */
+			rv_stream_close(&c->s, RV_ETIMEOUT);
+			break;
+		case RV_SWEEP_HANDSHAKE:
+			srv->n.bad_input++;
+			if (c->state == CONN_RV || c->state == CONN_WS)
+				conn_error_code(c, 0, RV_CODE_TIMEOUT, NULL);
+			conn_bye(c, RV_CODE_TIMEOUT, "handshake timeout");
+			if (!c->closing)
+				conn_drop(c, RV_ETIMEOUT);
+			break;
+		case RV_SWEEP_IDLE:
 			conn_bye(c, RV_CODE_IDLE, NULL);
-		} else if (idle && quiet >= idle / 3 && !c->pinged) {
+			break;
+		case RV_SWEEP_PING: {
 			cJSON *h = cJSON_CreateObject();
 			cJSON_AddStringToObject(h, "type", "ping");
 			conn_send_json(c, h);
 			c->pinged = 1;
+			break;
+		}
+		default:
+			break;
 		}
 	}
 }
 
-/* Everything is closed: close the remaining handles; uv_run then returns. */
-static void server_finish(struct server *srv)
+/* The stop deadline passed: close what remains. */
+static void close_all(void *ud)
 {
-	if (srv->finished)
-		return;
-	srv->finished = 1;
-	uv_close((uv_handle_t *)&srv->sweep, NULL);
-	uv_close((uv_handle_t *)&srv->stop_timer, NULL);
-	/* The process ends in a moment: a signal repeated now (timeout(1)
-	 * sends one to the child and again to its group) must not kill it. */
-	rv_stop_signals_close(&srv->signals, NULL);
-	flow_close(srv);
-	rv_io_close(&srv->io);
-}
-
-static void on_stop_timer(uv_timer_t *t)
-{
-	struct server *srv = t->data;
+	struct server *srv = ud;
 	for (struct conn *c = srv->conns, *next; c; c = next) {
 		next = c->next;
 		rv_stream_close(&c->s, 0);
 	}
 }
 
-static void on_signal(uv_signal_t *h, int signum)
+static void on_stop(void *ud, const char *why)
 {
-	server_stop(h->data, signum == SIGINT ? "interrupted" : "terminated");
+	server_stop(ud, why);
+}
+
+static void on_finish(void *ud)
+{
+	flow_close(ud);
 }
 
 void server_stop(struct server *srv, const char *why)
 {
-	if (srv->stopping)
+	if (!rv_srvlife_stop(&srv->life))
 		return;
-	srv->stopping = 1;
 	rv_info("shutting down (%s), telling %zu connections", why, srv->nconns);
 	uv_close((uv_handle_t *)&srv->tcp, NULL);
 	udp_stop(srv);
-	uv_timer_stop(&srv->sweep);
 	for (struct conn *c = srv->conns, *next; c; c = next) {
 		next = c->next;
 		conn_bye(c, RV_CODE_SHUTDOWN, NULL);
 	}
-	if (srv->nconns == 0) {
-		server_finish(srv);
-		return;
-	}
 	/* Give the byes up to a second to leave, then close what remains. */
-	uv_timer_start(&srv->stop_timer, on_stop_timer, 1000, 0);
+	rv_srvlife_drain(&srv->life, srv->nconns, RV_STOP_DEADLINE_MS);
 }
 
 int server_start(struct server *srv, uv_loop_t *loop, const struct server_conf *conf)
@@ -529,13 +477,8 @@ int server_start(struct server *srv, uv_loop_t *loop, const struct server_conf *
 		return rc;
 	}
 
-	uv_timer_init(loop, &srv->sweep);
-	srv->sweep.data = srv;
-	uv_timer_start(&srv->sweep, on_sweep, 1000, 1000);
 	flow_init(srv);
-	uv_timer_init(loop, &srv->stop_timer);
-	srv->stop_timer.data = srv;
-	rv_stop_signals_start(&srv->signals, loop, srv, on_signal);
+	rv_srvlife_start(&srv->life, loop, &srv->io, 1000, srv, on_sweep, on_stop, close_all, on_finish);
 
 	if (conf->port_file &&
 	    (rc = rv_port_file_write(conf->port_file, (int[]){ srv->bound_port, srv->bound_udp_port }, 2)) < 0) {

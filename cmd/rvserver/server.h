@@ -8,18 +8,17 @@
 #include <uv.h>
 
 #include "buf.h"
-#include "http.h"
+#include "httpd.h"
 #include "listen.h"
 #include "map.h"
 #include "relay.h"
 #include "router.h"
 #include "rvcode.h"
+#include "srvconn.h"
 #include "stream.h"
 #include "tls.h"
 #include "udpq.h"
 #include "ws.h"
-
-#define RV_CLOSE_DEADLINE_MS 5000   /* a closing connection's last chance */
 
 struct server_conf {
 	const char *listen;           /* address to bind */
@@ -44,7 +43,7 @@ struct conn {
 	struct server *srv;
 	struct rv_client *client;     /* after hello */
 	struct rv_buf in;             /* bytes of a frame not yet complete */
-	struct rv_http_req *http;     /* while reading an HTTP request */
+	struct rv_httpd *http;        /* while reading an HTTP request */
 	struct rv_ws *ws;             /* after a WebSocket upgrade */
 	struct relay_ep *media;       /* once it streams or watches (relay.c) */
 	struct conn *prev, *next;     /* every live connection */
@@ -83,9 +82,7 @@ struct server {
 	uv_poll_t udp;                /* the UDP port: UDP_FD, read in udp.c */
 	int udp_fd;
 	struct udp_rx *udprx;
-	uv_timer_t sweep;
-	struct rv_stop_signals signals;  /* SIGINT, SIGTERM: stop */
-	uv_timer_t stop_timer;
+	struct rv_srvlife life;       /* sweeps, SIGINT/SIGTERM, the stop deadline */
 	uv_prepare_t flow;            /* before each poll: congestion and pauses */
 	struct conn_list congested;   /* receivers past half their queue cap */
 	struct conn_list paused;      /* senders not read until those drain */
@@ -107,7 +104,6 @@ struct server {
 	size_t secret_len;
 	uint64_t msg_id;
 	uint64_t started_ms;
-	int stopping, finished;
 	int bound_port, bound_udp_port;
 	struct counters n;
 	struct relay relay;           /* the media relay (relay.h) */
@@ -184,7 +180,10 @@ void udp_stop(struct server *srv);
 /* Send what the relay queued (relay_udp_queue, also in udp.c). */
 void udp_flush(struct server *srv);
 
-/* http.c */
+/* Close C now (bad input, timeout): queued output is dropped. */
+void conn_drop(struct conn *c, int reason);
+
+/* endpoints.c */
 void http_input(struct conn *c, const uint8_t *data, size_t len);
 void ws_input(struct conn *c, const uint8_t *data, size_t len);
 /* proto.c */

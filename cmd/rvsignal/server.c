@@ -2,7 +2,6 @@
  * room page, health, metrics, stats), WebSocket at /ws, and the raw-TCP
  * broker's newline-delimited JSON. */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,9 +14,9 @@
 #include "metrics.h"
 #include "portfile.h"
 #include "signal.h"
+#include "sniff.h"
+#include "srvconn.h"
 #include "token.h"
-
-static void sig_finish(struct sig *g);
 
 /* --json events go through the CLI printer (main.c sets it to keep
  * running): when stdout's reader goes away, events stop with one warning
@@ -55,15 +54,11 @@ static void conn_closed(struct rv_stream *s, int reason)
 	if (c->next)
 		c->next->prev = c->prev;
 	g->nconns--;
-	if (c->http) {
-		rv_http_req_free(c->http);
-		free(c->http);
-	}
+	rv_srvconn_http_free(&c->http);
 	rv_ws_free(c->ws);
 	rv_buf_free(&c->in);
 	free(c);
-	if (g->stopping && g->nconns == 0)
-		sig_finish(g);
+	rv_srvlife_closed(&g->life, g->nconns);
 }
 
 void conn_close(struct conn *c, const char *why)
@@ -72,30 +67,14 @@ void conn_close(struct conn *c, const char *why)
 		return;
 	c->closing = 1;
 	c->kind = C_DONE;
+	c->last_rx = uv_now(c->sig->loop);	/* from now: the closing deadline */
 	if (why)
 		rv_debug("closing a connection: %s", why);
 	if (c->ws) {
 		rv_ws_close(c->ws, 1000, why ? why : "");
-		struct rv_buf out;
-		rv_buf_init(&out, 1024);
-		rv_ws_take(c->ws, &out);
-		rv_stream_write(&c->s, rv_buf_head(&out), rv_buf_size(&out));
-		rv_buf_free(&out);
+		rv_srvconn_ws_flush(&c->s, c->ws, &c->sig->wsbuf);
 	}
 	rv_stream_end(&c->s);
-}
-
-static int write_ws(struct conn *c, int opcode, const char *p, size_t n)
-{
-	struct rv_buf out;
-	rv_buf_init(&out, n + 64);
-	int rc = rv_ws_send(c->ws, opcode, p, n);
-	if (rc == 0) {
-		rv_ws_take(c->ws, &out);
-		rc = rv_stream_write(&c->s, rv_buf_head(&out), rv_buf_size(&out));
-	}
-	rv_buf_free(&out);
-	return rc;
 }
 
 int conn_send_text(struct conn *c, const char *s, size_t n)
@@ -104,7 +83,8 @@ int conn_send_text(struct conn *c, const char *s, size_t n)
 		return RV_ECLOSED;
 	int rc;
 	if (c->kind == C_WS) {
-		rc = write_ws(c, RV_WS_TEXT, s, n);
+		rc = rv_srvconn_ws_send(&c->s, c->ws, NULL, &c->sig->wsbuf, RV_WS_TEXT,
+					(const uint8_t *)s, n, NULL, 0);
 	} else {
 		uv_buf_t b[2] = { uv_buf_init((char *)s, (unsigned)n), uv_buf_init("\n", 1) };
 		rc = rv_stream_writev(&c->s, b, 2);
@@ -127,20 +107,6 @@ int conn_send(struct conn *c, cJSON *msg)
 	int rc = conn_send_text(c, s, strlen(s));
 	free(s);
 	return rc;
-}
-
-/* ---- HTTP ---- */
-
-static void respond(struct conn *c, int status, const char *type, const void *body, size_t len)
-{
-	c->closing = 1;
-	c->kind = C_DONE;
-	rv_stream_respond(&c->s, status, type, body, len);
-}
-
-static void respond_text(struct conn *c, int status, const char *text)
-{
-	respond(c, status, "text/plain", text, strlen(text));
 }
 
 /* ---- /metrics and /stats: one table ---- */
@@ -189,37 +155,61 @@ static cJSON *stats_obj(struct sig *g)
 	return o;
 }
 
-static void metrics(struct conn *c)
+static void get_metrics(struct rv_httpd *h, void *ud)
 {
+	struct conn *c = ud;
 	struct rv_buf b;
 	rv_buf_init(&b, 1 << 16);
 	if (rv_metrics_prom(&b, table, sizeof table / sizeof table[0], c->sig) < 0)
-		respond_text(c, 500, "out of memory\n");
+		rv_httpd_reply_text(h, 500, "out of memory\n");
 	else
-		respond(c, 200, "text/plain; version=0.0.4", rv_buf_head(&b), rv_buf_size(&b));
+		rv_httpd_reply(h, 200, "text/plain; version=0.0.4", NULL, rv_buf_head(&b), rv_buf_size(&b));
 	rv_buf_free(&b);
 }
 
-static void stats(struct conn *c)
+static void get_stats(struct rv_httpd *h, void *ud)
 {
-	cJSON *o = stats_obj(c->sig);
-	char *s = o ? cJSON_PrintUnformatted(o) : NULL;
-	cJSON_Delete(o);
-	if (s)
-		respond(c, 200, "application/json", s, strlen(s));
-	else
-		respond_text(c, 500, "out of memory\n");
-	free(s);
+	struct conn *c = ud;
+	rv_httpd_reply_json(h, 200, stats_obj(c->sig));
 }
 
-static const struct web_file *web_find(const char *path)
+/* The room page and its assets (web/, in the binary): the row's file. */
+static void page(struct rv_httpd *h, void *ud)
 {
-	if (!strcmp(path, "/") || !strncmp(path, "/room/", 6))
-		path = "/room.html";
+	const struct web_file *f = h->route->arg;
+	(void)ud;
+	rv_httpd_reply(h, 200, f->type, NULL, f->data, f->len);
+}
+
+#define GET_HEAD (RV_HTTPD_GET | RV_HTTPD_HEAD)
+
+/* The routes: the endpoints, / and /room/NAME for the room page, then a row
+ * per file of web/. lib/httpd answers the rest (404, 405 with Allow, 413,
+ * 426 at /ws without an upgrade). */
+static int routes_make(struct sig *g)
+{
+	static const struct rv_httpd_route fixed[] = {
+		{ "/healthz", GET_HEAD, 0, 0, rv_httpd_healthz, NULL },
+		{ "/metrics", GET_HEAD, 0, 0, get_metrics, NULL },
+		{ "/stats", GET_HEAD, 0, 0, get_stats, NULL },
+		{ "/ws", RV_HTTPD_GET, RV_HTTPD_WEBSOCKET, 0, NULL, NULL },
+	};
+	size_t nfix = sizeof fixed / sizeof fixed[0], nfiles = 0;
+	const struct web_file *room = NULL;
+	for (const struct web_file *f = web_files; f->path; f++, nfiles++)
+		if (!strcmp(f->path, "/room.html"))
+			room = f;
+	if (!(g->routes = calloc(nfix + 2 + nfiles, sizeof *g->routes)))
+		return -ENOMEM;
+	memcpy(g->routes, fixed, sizeof fixed);
+	g->nroutes = nfix;
+	if (room) {
+		g->routes[g->nroutes++] = (struct rv_httpd_route){ "/", GET_HEAD, 0, 0, page, room };
+		g->routes[g->nroutes++] = (struct rv_httpd_route){ "/room/", GET_HEAD, RV_HTTPD_PREFIX, 0, page, room };
+	}
 	for (const struct web_file *f = web_files; f->path; f++)
-		if (!strcmp(f->path, path + 1))
-			return f;
-	return NULL;
+		g->routes[g->nroutes++] = (struct rv_httpd_route){ f->path, GET_HEAD, 0, 0, page, f };
+	return 0;
 }
 
 static void ws_message(void *ud, int opcode, const uint8_t *data, size_t len)
@@ -236,48 +226,30 @@ static void ws_message(void *ud, int opcode, const uint8_t *data, size_t len)
 
 static void ws_input(struct conn *c, const uint8_t *data, size_t len)
 {
-	int rc = rv_ws_feed(c->ws, data, len);
-	if (c->closing)
+	int rc = rv_srvconn_ws_input(&c->s, c->ws, &c->sig->wsbuf, data, len);
+	if (c->closing || rc == 0)
 		return;
-	struct rv_buf out;
-	rv_buf_init(&out, 1 << 16);
-	rv_ws_take(c->ws, &out);	/* pongs and close echoes */
-	if (rv_buf_size(&out))
-		rv_stream_write(&c->s, rv_buf_head(&out), rv_buf_size(&out));
-	rv_buf_free(&out);
-	if (rc < 0 || rv_ws_closed(c->ws)) {
-		if (rc < 0)
-			c->sig->n.errors++;
-		c->closing = 1;
-		c->kind = C_DONE;
-		rv_stream_end(&c->s);
-	}
+	if (rc < 0)
+		c->sig->n.errors++;
+	c->closing = 1;
+	c->kind = C_DONE;
+	rv_stream_end(&c->s);
 }
 
-static void upgrade(struct conn *c, const uint8_t *rest, size_t restlen)
+/* The 101 is out: C is a peer; REST is its first WebSocket bytes. */
+static void upgraded(struct conn *c, const uint8_t *rest, size_t restlen)
 {
-	struct rv_http_req *req = c->http;
-	if (!req->ws_key[0] || req->ws_version != 13) {
-		respond_text(c, 400, "bad WebSocket handshake\n");
-		return;
-	}
-	if (rv_ws_new(&c->ws, 1, c->sig->conf.max_message, ws_message, c) < 0) {
-		respond_text(c, 500, "out of memory\n");
-		return;
-	}
-	struct rv_buf out;
-	rv_buf_init(&out, 4096);
-	rv_http_ws_upgrade(&out, req->ws_key, NULL);
-	rv_stream_write(&c->s, rv_buf_head(&out), rv_buf_size(&out));
-	rv_buf_free(&out);
 	/* /ws?resume=TOKEN takes the old identity back */
 	char token[64] = "";
-	const char *q = strstr(req->path, "?resume=");
+	const char *q = strstr(c->http->req.path, "?resume=");
 	if (q)
 		snprintf(token, sizeof token, "%.*s", (int)strcspn(q + 8, "&"), q + 8);
-	rv_http_req_free(c->http);
-	free(c->http);
-	c->http = NULL;
+	rv_srvconn_http_free(&c->http);
+	if (rv_ws_new(&c->ws, 1, c->sig->conf.max_message, ws_message, c) < 0) {
+		c->closing = 1;
+		rv_stream_close(&c->s, -ENOMEM);
+		return;
+	}
 	c->kind = C_WS;
 	peer_hello(c, token[0] ? token : NULL);
 	if (restlen && !c->closing)
@@ -286,49 +258,19 @@ static void upgrade(struct conn *c, const uint8_t *rest, size_t restlen)
 
 static void http_input(struct conn *c, const uint8_t *data, size_t len)
 {
-	if (!c->http) {
-		c->http = calloc(1, sizeof *c->http);
-		if (!c->http || rv_http_req_init(c->http, 0) < 0) {
-			rv_stream_close(&c->s, -ENOMEM);
-			return;
-		}
-	}
-	long used = rv_http_parse(c->http, (const char *)data, len);
-	if (used < 0) {
-		c->sig->n.errors++;
-		respond_text(c, used == RV_ETOOBIG ? 431 : 400, "bad request\n");
+	struct sig *g = c->sig;
+	int step = rv_srvconn_http(&c->s, &c->http, g->routes, g->nroutes, data, len, c);
+	if (step < 0 || step == RV_HTTPD_MORE)
+		return;
+	if (c->http->bad)
+		g->n.errors++;
+	if (step == RV_HTTPD_UPGRADE) {
+		size_t rest = c->http->rest;
+		upgraded(c, data + len - rest, rest);
 		return;
 	}
-	if (!c->http->complete)
-		return;
-	char path[RV_HTTP_MAX_PATH];
-	snprintf(path, sizeof path, "%s", c->http->path);
-	char *q = strchr(path, '?');
-	if (strcmp(c->http->method, "GET") != 0) {
-		respond_text(c, 405, "method not allowed\n");
-		return;
-	}
-	if (!strncmp(path, "/ws", 3) && (path[3] == 0 || path[3] == '?')) {
-		if (c->http->upgrade_websocket)
-			upgrade(c, data + used, len - (size_t)used);
-		else
-			respond_text(c, 426, "WebSocket upgrade required\n");
-		return;
-	}
-	if (q)
-		*q = 0;
-	const struct web_file *f;
-	if (!strcmp(path, "/healthz")) {
-		respond_text(c, 200, "ok\n");
-	} else if (!strcmp(path, "/metrics")) {
-		metrics(c);
-	} else if (!strcmp(path, "/stats")) {
-		stats(c);
-	} else if ((f = web_find(path))) {
-		respond(c, 200, f->type, f->data, f->len);
-	} else {
-		respond_text(c, 404, "not found\n");
-	}
+	c->closing = 1;
+	c->kind = C_DONE;
 }
 
 /* ---- broker: one JSON object per line ---- */
@@ -381,17 +323,12 @@ static void conn_read(struct rv_stream *s, const uint8_t *data, size_t len)
 	struct conn *c = s->ud;
 	c->last_rx = uv_now(c->sig->loop);
 	c->pinged = 0;
-	if (c->kind == C_SNIFF && !c->tls_seen && len && data[0] == 0x16 && c->sig->tls) {
+	/* Only TLS is sniffed (lib/sniff): the rest is the port's protocol. */
+	unsigned accept = c->sig->tls && !c->tls_seen ? RV_SNIFF_ACCEPT(RV_SNIFF_TLS) : 0;
+	if (c->kind == C_SNIFF && rv_sniff(data, len, accept, NULL, 0) == RV_SNIFF_TLS) {
 		c->tls_seen = 1;
-		uint8_t *copy = malloc(len);
-		if (!copy) {
-			rv_stream_close(s, -ENOMEM);
-			return;
-		}
-		memcpy(copy, data, len);
-		if (rv_stream_start_tls(s, c->sig->tls, copy, len) < 0)
+		if (rv_stream_start_tls(s, c->sig->tls, data, len) < 0)
 			rv_stream_close(s, RV_ETLS);
-		free(copy);
 		return;
 	}
 	if (c->kind == C_SNIFF) {
@@ -448,7 +385,7 @@ static void accept_conn(uv_stream_t *server, int broker)
 	c->last_rx = uv_now(g->loop);
 	c->tokens = g->conf.rate * 2;
 	c->tokens_at = c->last_rx;
-	if (rv_stream_accept(&c->s, server) < 0 || g->stopping) {
+	if (rv_stream_accept(&c->s, server) < 0 || g->life.stopping) {
 		c->closing = 1;
 		rv_stream_close(&c->s, 0);
 		return;
@@ -474,73 +411,75 @@ static void on_broker_conn(uv_stream_t *server, int status)
 		accept_conn(server, 1);
 }
 
-/* Once a second: pings, idle and handshake timeouts, greetings for silent
- * broker clients, the resume window. */
-static void on_sweep(uv_timer_t *t)
+/* Every 200 ms: greetings for silent broker clients, handshake, idle and
+ * closing deadlines, pings, the resume window. */
+static void on_sweep(void *ud, uint64_t now)
 {
-	struct sig *g = t->data;
-	uint64_t now = uv_now(g->loop);
-	uint64_t idle = (uint64_t)(g->conf.idle_timeout * 1000), ping = (uint64_t)(g->conf.ping * 1000);
+	struct sig *g = ud;
+	uint64_t idle = (uint64_t)(g->conf.idle_timeout * 1000);
+	const struct rv_sweep_conf cf = {
+		/* a request (or a first byte) within 10 s, or the idle timeout if shorter */
+		.handshake_ms = idle && idle < 10000 ? idle : 10000,
+		.idle_ms = idle, .ping_ms = (uint64_t)(g->conf.ping * 1000), .closing_ms = RV_CLOSE_DEADLINE_MS,
+	};
 	for (struct conn *c = g->conns, *next; c; c = next) {
 		next = c->next;
-		if (c->closing)
-			continue;
-		uint64_t quiet = now - c->last_rx;
-		if (c->kind == C_SNIFF && c->broker && quiet >= 200) {
+		if (!c->closing && c->kind == C_SNIFF && c->broker && now - c->last_rx >= 200) {
 			c->kind = C_BROKER;	/* a plain broker client that waits to be greeted */
 			peer_hello(c, NULL);
 			continue;
 		}
-		if ((c->kind == C_SNIFF || c->kind == C_HTTP) && quiet >= 10000) {
+		enum rv_sweep_phase phase = c->closing ? RV_SWEEP_CLOSING :
+					    c->kind == C_SNIFF || c->kind == C_HTTP ? RV_SWEEP_HANDSHAKING : RV_SWEEP_OPEN;
+		switch (rv_sweep_check(&cf, now, c->last_rx, phase, c->pinged)) {
+		case RV_SWEEP_CLOSE:	/* a peer that never reads its goodbye */
+		case RV_SWEEP_HANDSHAKE:
 			rv_stream_close(&c->s, RV_ETIMEOUT);
-			continue;
-		}
-		if (idle && quiet >= idle) {
+			break;
+		case RV_SWEEP_IDLE:
 			conn_close(c, "idle timeout");
-		} else if (c->kind == C_WS && ping && quiet >= ping && !c->pinged) {
-			struct rv_buf out;
-			rv_buf_init(&out, 64);
+			break;
+		case RV_SWEEP_PING:
+			if (c->kind != C_WS)
+				break;
 			rv_ws_ping(c->ws);
-			rv_ws_take(c->ws, &out);
-			rv_stream_write(&c->s, rv_buf_head(&out), rv_buf_size(&out));
-			rv_buf_free(&out);
+			rv_srvconn_ws_flush(&c->s, c->ws, &g->wsbuf);
 			c->pinged = 1;
+			break;
+		default:
+			break;
 		}
 	}
 	peers_sweep(g, now);
 }
 
-static void sig_finish(struct sig *g)
+/* The stop deadline passed: close what remains. */
+static void close_all(void *ud)
 {
-	if (g->finished)
-		return;
-	g->finished = 1;
-	uv_close((uv_handle_t *)&g->sweep, NULL);
-	/* The process ends in a moment: a signal repeated now (timeout(1)
-	 * sends one to the child and again to its group) must not kill it. */
-	rv_stop_signals_close(&g->signals, NULL);
-	rv_io_close(&g->io);
+	struct sig *g = ud;
+	for (struct conn *c = g->conns, *next; c; c = next) {
+		next = c->next;
+		rv_stream_close(&c->s, 0);
+	}
 }
 
-static void on_signal(uv_signal_t *h, int signum)
+static void on_stop(void *ud, const char *why)
 {
-	struct sig *g = h->data;
-	(void)signum;
-	if (g->stopping)
+	struct sig *g = ud;
+	if (!rv_srvlife_stop(&g->life))
 		return;
-	g->stopping = 1;
+	rv_debug("shutting down (%s), telling %zu connections", why, g->nconns);
 	uv_close((uv_handle_t *)&g->tcp, NULL);
 	if (g->conf.broker_port >= 0)
 		uv_close((uv_handle_t *)&g->broker, NULL);
-	uv_timer_stop(&g->sweep);
 	g->conf.resume_window = 0;	/* nobody comes back now */
 	for (struct conn *c = g->conns, *next; c; c = next) {
 		next = c->next;
 		conn_close(c, "server shutting down");
 	}
 	peers_sweep(g, UINT64_MAX);
-	if (g->nconns == 0)
-		sig_finish(g);
+	/* Give the goodbyes up to a second to leave, then close what remains. */
+	rv_srvlife_drain(&g->life, g->nconns, RV_STOP_DEADLINE_MS);
 }
 
 static int listen_on(struct sig *g, uv_tcp_t *h, int port, uv_connection_cb cb, int *bound)
@@ -564,6 +503,9 @@ int sig_start(struct sig *g, uv_loop_t *loop, const struct sig_conf *conf)
 	 * --on-join hook that exits without reading its stdin) costs that
 	 * stream only */
 	rv_server_process_init();
+	rv_buf_init(&g->wsbuf, conf->max_queue + 64);
+	if ((rc = routes_make(g)) < 0)
+		return rc;
 	if (conf->turn_secret_file &&
 	    (rc = rv_secret_read(conf->turn_secret_file, g->turn_secret, sizeof g->turn_secret, &g->turn_secret_len)) < 0) {
 		rv_error("cannot read --turn-secret-file %s: %s", conf->turn_secret_file, rv_strerror(rc));
@@ -591,10 +533,7 @@ int sig_start(struct sig *g, uv_loop_t *loop, const struct sig_conf *conf)
 	if (conf->broker_port >= 0 &&
 	    (rc = listen_on(g, &g->broker, conf->broker_port, on_broker_conn, &g->bound_broker)) < 0)
 		return rc;
-	uv_timer_init(loop, &g->sweep);
-	g->sweep.data = g;
-	uv_timer_start(&g->sweep, on_sweep, 200, 200);
-	rv_stop_signals_start(&g->signals, loop, g, on_signal);
+	rv_srvlife_start(&g->life, loop, &g->io, 200, g, on_sweep, on_stop, close_all, NULL);
 	if (conf->port_file &&
 	    (rc = rv_port_file_write(conf->port_file, (int[]){ g->bound_port, g->bound_broker }, 2)) < 0) {
 		rv_error("cannot write --port-file %s: %s", conf->port_file, rv_strerror(rc));
@@ -607,4 +546,6 @@ void sig_free(struct sig *g)
 {
 	peers_free(g);
 	rv_tls_ctx_free(g->tls);
+	free(g->routes);
+	rv_buf_free(&g->wsbuf);
 }

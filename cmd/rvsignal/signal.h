@@ -11,9 +11,10 @@
 
 #include "buf.h"
 #include "edge.h"
-#include "http.h"
+#include "httpd.h"
 #include "listen.h"
 #include "map.h"
+#include "srvconn.h"
 #include "stream.h"
 #include "tls.h"
 #include "ws.h"
@@ -49,7 +50,7 @@ struct conn {
 	struct peer *peer;            /* after the welcome */
 	enum conn_kind kind;
 	int broker;                   /* accepted on the broker port */
-	struct rv_http_req *http;
+	struct rv_httpd *http;        /* while reading an HTTP request */
 	struct rv_ws *ws;
 	struct rv_buf in;             /* broker: a line not yet complete */
 	struct conn *prev, *next;
@@ -95,9 +96,11 @@ struct sig {
 	uv_loop_t *loop;
 	struct rv_io io;
 	uv_tcp_t tcp, broker;
-	uv_timer_t sweep;
-	struct rv_stop_signals signals;  /* SIGINT, SIGTERM: stop */
+	struct rv_srvlife life;       /* sweeps, SIGINT/SIGTERM, the stop deadline */
 	struct rv_tls_ctx *tls;
+	struct rv_httpd_route *routes;   /* the HTTP endpoints, the pages among them */
+	size_t nroutes;
+	struct rv_buf wsbuf;          /* WebSocket bytes on their way to a stream */
 	struct conn *conns;
 	size_t nconns;
 	struct rv_map peers;          /* by id */
@@ -108,7 +111,6 @@ struct sig {
 	char turn_secret[512], token_secret[512];
 	size_t turn_secret_len, token_secret_len;
 	int bound_port, bound_broker;
-	int stopping, finished;
 	struct {
 		uint64_t connects, messages, delivered, errors, rate_limited, slow_drops, joins, resumes, denied;
 	} n;
@@ -136,7 +138,7 @@ int hook_run(struct conn *c, cJSON *req, hook_done_fn done);
 void hook_forget(struct conn *c);
 /* web.c (generated from web/) */
 struct web_file {
-	const char *path;
+	const char *path;             /* "/room.html" */
 	const char *type;
 	const unsigned char *data;
 	size_t len;

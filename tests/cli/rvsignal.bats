@@ -618,6 +618,28 @@ broker_hello() {
 	assert_output 405
 }
 
+@test "rvsignal: HTTP on the shared route table: 404 whatever the method, 405 with Allow, HEAD, 413 for a body, 431 only for the head" {
+	start_sig
+	code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+	assert_equal "$(code -X POST "$HTTP/nope")" 404
+	assert_equal "$(code -X DELETE "$HTTP/room.css")" 405
+	run curl -s -i -X POST -d x "$HTTP/healthz"
+	assert_line --partial 'HTTP/1.1 405 Method Not Allowed'
+	assert_line --regexp '^Allow: GET, HEAD.$'
+	run curl -s -i -X PUT "$HTTP/ws"
+	assert_line --regexp '^Allow: GET.$'
+	assert_equal "$(code -I "$HTTP/healthz")" 200
+	assert_equal "$(code -I "$HTTP/room/r1")" 200
+	assert_equal "$(code -d x -X GET "$HTTP/stats")" 413
+	local fill
+	fill=$(head -c 9000 /dev/zero | tr '\0' a)
+	assert_equal "$(code -H "X-Fill: $fill" "$HTTP/healthz")" 431
+	# /stats is one line, like rvserver's
+	run curl -sf "$HTTP/stats"
+	assert_success
+	[ "$(curl -sf "$HTTP/stats" | wc -l)" -eq 1 ]
+}
+
 # same_numbers PREFIX STATS METRICS: every number of the /stats object STATS
 # is a sample of the /metrics text METRICS and the other way round, so that a
 # number added to one side only fails. A /stats key path joined with "_" is

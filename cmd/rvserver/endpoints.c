@@ -1,0 +1,171 @@
+/* endpoints.c - rvserver's HTTP endpoints, rows of lib/httpd's route table:
+ * /healthz, /metrics, /stats, and the WebSocket at /rv. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "frame.h"
+#include "log.h"
+#include "metrics.h"
+#include "server.h"
+#include "srvconn.h"
+
+/* ---- /metrics and /stats: one table ---- */
+
+static double nconns(const void *ctx) { return (double)((const struct server *)ctx)->nconns; }
+static double nclients(const void *ctx) { return (double)((const struct server *)ctx)->router.clients.count; }
+static double ngroups(const void *ctx) { return (double)((const struct server *)ctx)->router.groups.count; }
+static double ncongested(const void *ctx) { return (double)((const struct server *)ctx)->congested.n; }
+static double port(const void *ctx) { return ((const struct server *)ctx)->bound_port; }
+static double udp_port(const void *ctx) { return ((const struct server *)ctx)->bound_udp_port; }
+
+static double uptime(const void *ctx)
+{
+	return (double)((uint64_t)wall_ms() - ((const struct server *)ctx)->started_ms) / 1000.0;
+}
+
+#define C(key, name, help, member) RV_METRIC_AT(key, "rvserver_" name, help, struct server, member)
+#define G(key, name, help, get) RV_METRIC_FN(key, "rvserver_" name, help, get)
+/* The server's numbers, the relay's apart (relay_stats.c): each is in /stats under
+ * its key and in /metrics under its name, and tests/cli/rvserver.bats checks
+ * that the two lists match. */
+static const struct rv_metric table[] = {
+	G("connections", "connections", "Open connections.", nconns),
+	G("clients", "clients", "Known client ids.", nclients),
+	G("groups", "groups", "Groups with members.", ngroups),
+	C("connections_total", "connections_total", "Connections accepted.", n.conns_total),
+	C("frames_in", "frames_in_total", "Frames received.", n.frames_in),
+	C("frames_out", "frames_out_total", "Frames queued to clients.", n.frames_out),
+	C("bytes_in", "bytes_in_total", "Bytes received.", n.bytes_in),
+	C("bytes_out", "bytes_out_total", "Bytes queued to clients.", n.bytes_out),
+	C("messages", "messages_total", "Messages received from senders.", n.msgs_in),
+	C("deliveries", "deliveries_total", "Messages delivered to receivers.", n.deliveries),
+	C("slow_consumer_drops", "slow_consumer_drops_total", "Connections dropped for a full output queue.",
+	  n.slow_drops),
+	C("sender_pauses", "sender_pauses_total", "Times a sender was held back for a congested receiver.",
+	  n.pauses),
+	G("congested_receivers", "congested_receivers", "Receivers past half their output cap.", ncongested),
+	C("bad_input", "bad_input_total", "Connections closed for bad input or timeouts.", n.bad_input),
+	C("auth_failures", "auth_failures_total", "Hellos refused for a bad token.", n.auth_failures),
+	C("replaced", "replaced_total", "Receiving connections replaced by a new login.", n.replaced),
+	C("refused", "refused_total", "Connections refused at --max-clients.", n.refused_full),
+	C("http_requests", "http_requests_total", "HTTP requests served.", n.http_requests),
+	G("uptime_s", "uptime_seconds", "Seconds since the server started.", uptime),
+	G("port", "port", "The TCP port the server is bound to.", port),
+	G("udp_port", "udp_port", "The UDP port the server is bound to.", udp_port),
+};
+#undef C
+#undef G
+
+static void get_metrics(struct rv_httpd *h, void *ud)
+{
+	struct conn *c = ud;
+	struct server *srv = c->srv;
+	struct rv_buf b;
+	rv_buf_init(&b, 1 << 20);
+	if (rv_metrics_prom(&b, table, sizeof table / sizeof table[0], srv) < 0 || relay_metrics(&srv->relay, &b) < 0)
+		rv_httpd_reply_text(h, 500, "out of memory\n");
+	else
+		rv_httpd_reply(h, 200, "text/plain; version=0.0.4", NULL, rv_buf_head(&b), rv_buf_size(&b));
+	rv_buf_free(&b);
+}
+
+/* The /stats object, or NULL (no memory). */
+static cJSON *stats_obj(struct server *srv)
+{
+	cJSON *o = cJSON_CreateObject();
+	if (!cJSON_AddStringToObject(o, "server", "rvserver/" RV_VERSION) ||
+	    rv_metrics_json(o, table, sizeof table / sizeof table[0], srv) < 0 ||
+	    !cJSON_AddBoolToObject(o, "auth", srv->secret_len > 0) ||
+	    !cJSON_AddBoolToObject(o, "tls", srv->tls != NULL)) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	cJSON *m = relay_stats(&srv->relay);
+	if (!m || !cJSON_AddItemToObject(o, "media", m)) {
+		cJSON_Delete(m);
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+static void get_stats(struct rv_httpd *h, void *ud)
+{
+	struct conn *c = ud;
+	rv_httpd_reply_json(h, 200, stats_obj(c->srv));
+}
+
+/* Every path served and its methods; lib/httpd answers the rest (404, 405
+ * with Allow, 413 for a body, 426 at /rv without an upgrade). */
+static const struct rv_httpd_route routes[] = {
+	{ "/healthz", RV_HTTPD_GET | RV_HTTPD_HEAD, 0, 0, rv_httpd_healthz, NULL },
+	{ "/metrics", RV_HTTPD_GET | RV_HTTPD_HEAD, 0, 0, get_metrics, NULL },
+	{ "/stats", RV_HTTPD_GET | RV_HTTPD_HEAD, 0, 0, get_stats, NULL },
+	{ "/rv", RV_HTTPD_GET, RV_HTTPD_WEBSOCKET, 0, NULL, NULL },
+};
+
+static void on_ws_message(void *ud, int opcode, const uint8_t *data, size_t len)
+{
+	struct conn *c = ud;
+	if (c->closing)
+		return;
+	if (opcode != RV_WS_BINARY) {
+		c->srv->n.bad_input++;
+		conn_error_code(c, 0, RV_CODE_BAD_FRAME, "send RV frames as binary WebSocket messages");
+		conn_bye(c, RV_CODE_BAD_FRAME, "text message");
+		return;
+	}
+	proto_frame(c, data, len);
+}
+
+void ws_input(struct conn *c, const uint8_t *data, size_t len)
+{
+	int rc = rv_srvconn_ws_input(&c->s, c->ws, &c->srv->wsbuf, data, len);
+	if (c->closing || rc == 0)
+		return;
+	if (rc < 0) {
+		c->srv->n.bad_input++;
+		rv_info("WebSocket protocol error: closing");
+	}
+	c->closing = 1;
+	c->state = CONN_DONE;
+	rv_stream_end(&c->s);
+}
+
+/* The 101 is out: C speaks RV over WebSocket; REST is its first bytes. */
+static void upgraded(struct conn *c, const uint8_t *rest, size_t restlen)
+{
+	struct server *srv = c->srv;
+	rv_srvconn_http_free(&c->http);
+	if (rv_ws_new(&c->ws, 1, srv->conf.max_frame + RV_FRAME_PREFIX + RV_FRAME_MAX_HEADER,
+		      on_ws_message, c) < 0) {
+		conn_drop(c, -ENOMEM);
+		return;
+	}
+	c->state = CONN_WS;
+	conn_claim_slot(c);	/* a client now: past --max-clients, told at hello */
+	if (restlen)
+		ws_input(c, rest, restlen);
+}
+
+void http_input(struct conn *c, const uint8_t *data, size_t len)
+{
+	if (c->closing)
+		return;
+	int step = rv_srvconn_http(&c->s, &c->http, routes, sizeof routes / sizeof routes[0], data, len, c);
+	if (step < 0 || step == RV_HTTPD_MORE)
+		return;
+	if (c->http->req.head_complete)
+		c->srv->n.http_requests++;
+	if (c->http->bad)
+		c->srv->n.bad_input++;
+	if (step == RV_HTTPD_UPGRADE) {
+		size_t rest = c->http->rest;
+		upgraded(c, data + len - rest, rest);
+		return;
+	}
+	c->closing = 1;
+	c->state = CONN_DONE;
+}
