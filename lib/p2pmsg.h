@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "p2penv.h"
+#include "p2pring.h"
 
 #define RV_P2P_MSG_MAX (4 + 32 + RV_P2P_ENV_MAX)
 #define RV_P2P_LIST_MAX 32        /* IDs or peers in one message */
@@ -42,8 +43,6 @@ enum rv_p2p_msg_type {
 	RV_P2P_M_IWANT, RV_P2P_M_IDONTWANT, RV_P2P_M_ROUTE, RV_P2P_M_PING, RV_P2P_M_PONG,
 	RV_P2P_M_PRUNE,
 };
-
-enum rv_p2p_route_mode { RV_P2P_TO_PEER = 1, RV_P2P_TO_NEAREST = 2 };
 
 struct rv_p2p_peer_seen {
 	const uint8_t *id;            /* 32 bytes */

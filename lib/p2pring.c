@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "p2pkey.h"
 #include "p2pring.h"
 
 #define L RV_P2P_ADDR_LEN
@@ -202,4 +203,33 @@ size_t rv_p2p_choose(const uint8_t self[L], const struct rv_p2p_cand *c, size_t 
 	while (p.n < target && p.n < n)       /* a dense ring: the rest at random */
 		random_one(&p, n, rnd, ud);
 	return p.n;
+}
+
+int rv_p2p_route_next(const uint8_t self_id[32], const uint8_t self_addr[L],
+		      const struct rv_p2p_route_nb *nb, size_t n, enum rv_p2p_route_mode mode,
+		      const uint8_t dst[32])
+{
+	uint8_t target[L], best[L], d[L];
+	int pick = RV_P2P_ROUTE_HERE;
+	if (mode == RV_P2P_TO_PEER) {
+		if (!memcmp(self_id, dst, 32))
+			return RV_P2P_ROUTE_HERE;
+		for (size_t i = 0; i < n; i++)
+			if (!memcmp(nb[i].id, dst, 32))
+				return (int)i;          /* a neighbour: straight there */
+		rv_p2p_ring_addr(dst, target);
+	} else {
+		memcpy(target, dst, L);
+	}
+	rv_p2p_ring_dist(self_addr, target, best);
+	for (size_t i = 0; i < n; i++) {
+		rv_p2p_ring_dist(nb[i].addr, target, d);
+		if (memcmp(d, best, L) < 0) {
+			memcpy(best, d, L);
+			pick = (int)i;
+		}
+	}
+	if (pick == RV_P2P_ROUTE_HERE && mode == RV_P2P_TO_PEER)
+		return RV_P2P_ROUTE_NONE;
+	return pick;
 }

@@ -63,4 +63,28 @@ size_t rv_p2p_target(uint64_t estimate, size_t max);
 size_t rv_p2p_choose(const uint8_t self[RV_P2P_ADDR_LEN], const struct rv_p2p_cand *c, size_t n,
 		     size_t max, uint32_t (*rnd)(void *ud), void *ud, uint32_t *out);
 
+/* Directed routing, greedy on the ring: a message for DST goes to the
+ * neighbour nearest DST's ring address, only if it is strictly nearer than
+ * we are (so a message never loops, whatever each peer knows), and stops
+ * at the peer it is for. Exact mode (RV_P2P_TO_PEER) addresses a peer
+ * by its ID and fails where no neighbour is nearer; nearest mode addresses
+ * a ring address and ends at whoever is nearest it (RTMFP's NEAREST). The
+ * values are the wire's (p2pmsg.h ROUTE). */
+enum rv_p2p_route_mode { RV_P2P_TO_PEER = 1, RV_P2P_TO_NEAREST = 2 };
+enum { RV_P2P_ROUTE_HERE = -1, RV_P2P_ROUTE_NONE = -2 };
+
+struct rv_p2p_route_nb {
+	const uint8_t *id;            /* peer ID, 32 bytes */
+	const uint8_t *addr;          /* its ring address */
+};
+
+/* rv_p2p_route_next - where a message for DST goes from SELF (ID and ring
+ * ADDR) among its N neighbours: the neighbour's index, RV_P2P_ROUTE_HERE
+ * when it is ours to deliver, or RV_P2P_ROUTE_NONE (exact mode only: it is
+ * not us and nobody is nearer). DST is a peer ID (exact) or a ring address
+ * (nearest). */
+int rv_p2p_route_next(const uint8_t self_id[32], const uint8_t self_addr[RV_P2P_ADDR_LEN],
+		      const struct rv_p2p_route_nb *nb, size_t n, enum rv_p2p_route_mode mode,
+		      const uint8_t dst[32]);
+
 #endif

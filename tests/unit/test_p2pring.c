@@ -1,7 +1,8 @@
 /* test_p2pring.c - the ring of a peer group (p2pring.h): distances that
  * wrap, the member estimate on evenly spread rings, the neighbour target
  * (22 at a thousand members, 32 at a million, as RTMFP's), and a
- * neighbour choice that follows NetGroup's rules without duplicates. */
+ * neighbour choice that follows NetGroup's rules without duplicates, and
+ * greedy routing that stops where nobody is nearer. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "p2pkey.h"
 #include "p2pring.h"
 
 #define N 1000
@@ -120,6 +122,33 @@ static void choose(void **state)
 	assert_int_equal(rv_p2p_choose(self, cands, 5, 32, fixed, &r, out), 5);
 }
 
+/* A ring of 8 peers whose addresses we set by hand (IDs are their index). */
+static void routing(void **state)
+{
+	(void)state;
+	uint8_t ids[8][32] = { { 0 } }, ad[8][32];
+	for (int i = 0; i < 8; i++) {
+		ids[i][0] = (uint8_t)i;
+		spread(ad[i], (uint64_t)i, 8);
+	}
+	/* peer 0 knows 1 and 4; a message for the address at 5/8 goes to 4 */
+	struct rv_p2p_route_nb nb[2] = { { ids[1], ad[1] }, { ids[4], ad[4] } };
+	assert_int_equal(rv_p2p_route_next(ids[0], ad[0], nb, 2, RV_P2P_TO_NEAREST, ad[5]), 1);
+	/* for 1/8 + a little: peer 1 */
+	uint8_t t[32];
+	spread(t, 9, 64);
+	assert_int_equal(rv_p2p_route_next(ids[0], ad[0], nb, 2, RV_P2P_TO_NEAREST, t), 0);
+	/* for 63/64: nobody is nearer than 0 itself, across zero */
+	spread(t, 63, 64);
+	assert_int_equal(rv_p2p_route_next(ids[0], ad[0], nb, 2, RV_P2P_TO_NEAREST, t), RV_P2P_ROUTE_HERE);
+	/* exact: ours, a neighbour's ID, and an ID nobody nearer knows */
+	assert_int_equal(rv_p2p_route_next(ids[0], ad[0], nb, 2, RV_P2P_TO_PEER, ids[0]), RV_P2P_ROUTE_HERE);
+	assert_int_equal(rv_p2p_route_next(ids[0], ad[0], nb, 2, RV_P2P_TO_PEER, ids[4]), 1);
+	uint8_t self_addr[32];
+	rv_p2p_ring_addr(ids[7], self_addr);        /* a peer sitting where ids[7]'s address is */
+	assert_int_equal(rv_p2p_route_next(ids[0], self_addr, nb, 2, RV_P2P_TO_PEER, ids[7]), RV_P2P_ROUTE_NONE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -127,6 +156,7 @@ int main(void)
 		cmocka_unit_test(nearest),
 		cmocka_unit_test(estimate_and_target),
 		cmocka_unit_test(choose),
+		cmocka_unit_test(routing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,7 +13,11 @@
  *   LDH        hops of the last delivery of a post
  * and asserted: all delivered without loss, at least 99.9 % at 5 % loss,
  * at most one redundant copy per member per post once the tree has formed,
- * and the last delivery within log2 N + 2 hops. Figures are printed. */
+ * and the last delivery within log2 N + 2 hops. Directed routing on the
+ * same neighbours (rv_p2p_route_next, hop by hop): at least 99 % of
+ * messages to random peers arrive, within ceil(log2 N) hops, and "nearest"
+ * messages end at the peer truly nearest their address. Figures are
+ * printed. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -311,11 +315,65 @@ static void at_five_percent_loss(void **state)
 	assert_true(f.rmr <= 1.0);
 }
 
+/* Route a message from A for DST hop by hop: the hops taken, or -1 when
+ * it stops short (NO_ROUTE or a TTL of 64 spent); *END: where it ended. */
+static int route(int a, enum rv_p2p_route_mode mode, const uint8_t dst[32], int *end)
+{
+	struct rv_p2p_route_nb nb[MAX_NB];
+	for (int hops = 0; hops <= 64; hops++) {
+		struct peer *p = &peers[a];
+		for (int s = 0; s < p->nnb; s++)
+			nb[s] = (struct rv_p2p_route_nb){ peers[p->nb[s]].key.id, peers[p->nb[s]].addr };
+		int next = rv_p2p_route_next(p->key.id, p->addr, nb, (size_t)p->nnb, mode, dst);
+		if (next == RV_P2P_ROUTE_HERE) {
+			*end = a;
+			return hops;
+		}
+		if (next == RV_P2P_ROUTE_NONE)
+			return -1;
+		a = p->nb[next];
+	}
+	return -1;
+}
+
+static void directed_routing(void **state)
+{
+	(void)state;
+	const int tries = 500;
+	const int limit = (int)ceil(log2(N));
+	int ok = 0, within = 0, maxh = 0, sum = 0, nearest_ok = 0, end;
+	build();
+	for (int t = 0; t < tries; t++) {
+		int a = (int)(next_rand() % N), b = (int)(next_rand() % N);
+		int h = route(a, RV_P2P_TO_PEER, peers[b].key.id, &end);
+		if (h >= 0 && end == b) {
+			ok++;
+			within += h <= limit;
+			sum += h;
+			maxh = h > maxh ? h : maxh;
+		}
+		uint8_t target[32];
+		for (int i = 0; i < 32; i++)
+			target[i] = (uint8_t)next_rand();
+		static struct rv_p2p_cand all[N];
+		for (int i = 0; i < N; i++)
+			all[i] = (struct rv_p2p_cand){ peers[i].addr, 0 };
+		int truly = rv_p2p_nearest(all, N, target);
+		nearest_ok += route(a, RV_P2P_TO_NEAREST, target, &end) >= 0 && end == truly;
+	}
+	printf("# %d peers, routing: %d/%d to a peer, %d within %d hops (mean %.2f, max %d), %d/%d nearest\n",
+	       N, ok, tries, within, limit, ok ? (double)sum / ok : 0.0, maxh, nearest_ok, tries);
+	assert_true(within >= tries * 99 / 100);
+	assert_true(nearest_ok >= tries * 99 / 100);
+	teardown();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(without_loss),
 		cmocka_unit_test(at_five_percent_loss),
+		cmocka_unit_test(directed_routing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
