@@ -11,6 +11,7 @@
 #include <cJSON.h>
 
 struct conn;
+struct rv_buf;
 struct sig;
 
 /* Send one JSON message (consumed) to C; a slow peer is dropped. 0, or a
@@ -18,6 +19,10 @@ struct sig;
 int conn_send(struct conn *c, cJSON *msg);
 /* The same for a message already printed (S: N bytes, not consumed). */
 int conn_send_text(struct conn *c, const char *s, size_t n);
+/* The same for one of many receivers of S: FRAME (empty before the first
+ * receiver, reset by the caller per message) holds S framed once for every
+ * WebSocket receiver, so a room message costs no copy per receiver. */
+int conn_send_fanout(struct conn *c, const char *s, size_t n, struct rv_buf *frame);
 /* Close C once what is queued is out; WHY (or NULL) for the log. */
 void conn_close(struct conn *c, const char *why);
 /* One --json event line: EVENT about peer ID (or NULL), with the fields of

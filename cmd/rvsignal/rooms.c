@@ -39,12 +39,12 @@ static cJSON *peer_obj(const struct peer *p)
 }
 
 /* To P: now, or kept for it while it may still come back. S is N bytes of
- * printed JSON, not consumed. */
-static void deliver_text(struct sig *g, struct peer *p, const char *s, size_t n)
+ * printed JSON, not consumed; FRAME: a fan-out's frame cache, or NULL. */
+static void deliver_text(struct sig *g, struct peer *p, const char *s, size_t n, struct rv_buf *frame)
 {
 	g->n.delivered++;
 	if (p->conn) {
-		conn_send_text(p->conn, s, n);
+		conn_send_fanout(p->conn, s, n, frame);
 		return;
 	}
 	if (p->nmissed == MAX_MISSED) {	/* the oldest goes */
@@ -64,7 +64,7 @@ static void deliver(struct sig *g, struct peer *p, cJSON *msg)
 	char *s = cJSON_PrintUnformatted(msg);
 	cJSON_Delete(msg);
 	if (s)
-		deliver_text(g, p, s, strlen(s));
+		deliver_text(g, p, s, strlen(s), NULL);
 	free(s);
 }
 
@@ -93,15 +93,18 @@ static int in_room(const struct room *r, const struct peer *p)
 
 static void tell_room(struct sig *g, struct room *r, const struct peer *who, const char *type)
 {
-	for (size_t i = 0; i < r->n; i++) {
-		if (r->peers[i] == who)
-			continue;
-		cJSON *m = cJSON_CreateObject();
-		cJSON_AddStringToObject(m, "type", type);
-		cJSON_AddStringToObject(m, "room", r->name);
-		cJSON_AddItemToObject(m, "peer", peer_obj(who));
-		deliver(g, r->peers[i], m);
-	}
+	cJSON *m = cJSON_CreateObject();
+	cJSON_AddStringToObject(m, "type", type);
+	cJSON_AddStringToObject(m, "room", r->name);
+	cJSON_AddItemToObject(m, "peer", peer_obj(who));
+	char *s = cJSON_PrintUnformatted(m);          /* printed and framed once for everyone */
+	cJSON_Delete(m);
+	size_t n = s ? strlen(s) : 0;
+	rv_buf_reset(&g->wsframe);
+	for (size_t i = 0; s && i < r->n; i++)
+		if (r->peers[i] != who)
+			deliver_text(g, r->peers[i], s, n, &g->wsframe);
+	free(s);
 }
 
 static void room_remove(struct sig *g, struct room *r, struct peer *p)
@@ -522,14 +525,15 @@ void peer_message(struct conn *c, const char *text, size_t len)
 		}
 		cJSON *exclude = cJSON_DetachItemFromObjectCaseSensitive(m, "exclude");
 		cJSON *include = cJSON_DetachItemFromObjectCaseSensitive(m, "include");
-		char *out = cJSON_PrintUnformatted(m);	/* printed once for everyone */
+		char *out = cJSON_PrintUnformatted(m);	/* printed and framed once for everyone */
 		cJSON_Delete(m);
 		size_t n = out ? strlen(out) : 0;
+		rv_buf_reset(&g->wsframe);
 		for (size_t i = 0; out && i < r->n; i++) {
 			struct peer *t = r->peers[i];
 			if (t == p || (exclude && listed(exclude, t->id)) || (include && !listed(include, t->id)))
 				continue;
-			deliver_text(g, t, out, n);
+			deliver_text(g, t, out, n, &g->wsframe);
 		}
 		free(out);
 		cJSON_Delete(exclude);

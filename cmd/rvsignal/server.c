@@ -79,11 +79,16 @@ void conn_close(struct conn *c, const char *why)
 
 int conn_send_text(struct conn *c, const char *s, size_t n)
 {
+	return conn_send_fanout(c, s, n, NULL);
+}
+
+int conn_send_fanout(struct conn *c, const char *s, size_t n, struct rv_buf *frame)
+{
 	if (c->closing || (c->kind != C_WS && c->kind != C_BROKER))
 		return RV_ECLOSED;
 	int rc;
 	if (c->kind == C_WS) {
-		rc = rv_srvconn_ws_send(&c->s, c->ws, NULL, &c->sig->wsbuf, RV_WS_TEXT,
+		rc = rv_srvconn_ws_send(&c->s, c->ws, frame, &c->sig->wsbuf, RV_WS_TEXT,
 					(const uint8_t *)s, n, NULL, 0);
 	} else {
 		uv_buf_t b[2] = { uv_buf_init((char *)s, (unsigned)n), uv_buf_init("\n", 1) };
@@ -504,6 +509,7 @@ int sig_start(struct sig *g, uv_loop_t *loop, const struct sig_conf *conf)
 	 * stream only */
 	rv_server_process_init();
 	rv_buf_init(&g->wsbuf, conf->max_queue + 64);
+	rv_buf_init(&g->wsframe, conf->max_queue + 64);
 	if ((rc = routes_make(g)) < 0)
 		return rc;
 	if (conf->turn_secret_file &&
@@ -548,4 +554,5 @@ void sig_free(struct sig *g)
 	rv_tls_ctx_free(g->tls);
 	free(g->routes);
 	rv_buf_free(&g->wsbuf);
+	rv_buf_free(&g->wsframe);
 }

@@ -101,6 +101,7 @@ struct sig {
 	struct rv_httpd_route *routes;   /* the HTTP endpoints, the pages among them */
 	size_t nroutes;
 	struct rv_buf wsbuf;          /* WebSocket bytes on their way to a stream */
+	struct rv_buf wsframe;        /* a room message framed once for its receivers */
 	struct conn *conns;
 	size_t nconns;
 	struct rv_map peers;          /* by id */

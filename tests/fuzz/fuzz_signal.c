@@ -54,6 +54,12 @@ int conn_send_text(struct conn *c, const char *s, size_t n)
 	return 0;
 }
 
+int conn_send_fanout(struct conn *c, const char *s, size_t n, struct rv_buf *frame)
+{
+	(void)frame;
+	return conn_send_text(c, s, n);
+}
+
 int conn_send(struct conn *c, cJSON *msg)
 {
 	char *s = cJSON_PrintUnformatted(msg);
