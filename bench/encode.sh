@@ -63,11 +63,9 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) pri
 # FILE, default /dev/null); their PIDs in SINK.
 start_sink() {
 	local i p
-	for i in $(seq 1 50); do
-		p=$(((20000 + RANDOM % 12000) & ~1))
-		[ -z "$(ss -Hnua "( sport = :$p or sport = :$((p + 1)) )" 2>/dev/null)" ] && break
-	done
-	PORT=$p SINK=()
+	# free_port (common.sh): three free ports below the ephemeral range hold an even pair
+	p=$(free_port udp 3) || { say "encode bench: no free port"; return 1; }
+	PORT=$(((p + 1) & ~1)) SINK=()
 	socat -u "UDP-RECV:$PORT,bind=127.0.0.1" "OPEN:${1:-/dev/null},creat,append" 2>/dev/null &
 	SINK+=($!) PIDS+=($!)
 	socat -u "UDP-RECV:$((PORT + 1)),bind=127.0.0.1" /dev/null 2>/dev/null &

@@ -9,7 +9,9 @@
  * --proto sigws speaks rvsignal's JSON: after the server's welcome every
  * client (sender too) joins room --topic, the sender posts
  * {"type":"chat","room":R,"text":PAYLOAD} and receivers take PAYLOAD from the
- * "text" of the chat the server relays (with "from" added). The upgrade's
+ * "text" of the chat the server relays (with "from" added). --proto rvws
+ * is the RV protocol over rvserver's WebSocket at /rv: each RV frame (no
+ * preface) is one binary message, both ways. The upgrade's
  * Sec-WebSocket-Accept is not checked (a 101 is enough for a bench).
  *
  * Every payload is 64 ASCII bytes by default: 16 hex digits of sequence
@@ -54,8 +56,8 @@
 #include <time.h>
 #include <unistd.h>
 
-enum proto { P_MQTT, P_RV, P_WS, P_SIGWS };
-static const char *const proto_names[] = { "mqtt", "rv", "ws", "sigws" };
+enum proto { P_MQTT, P_RV, P_WS, P_SIGWS, P_RVWS };
+static const char *const proto_names[] = { "mqtt", "rv", "ws", "sigws", "rvws" };
 
 static struct {
 	enum proto proto;
@@ -245,7 +247,7 @@ static int json_int(const char *h, size_t n, const char *key, long long *out)
 
 static int is_ws(void)
 {
-	return opt.proto == P_WS || opt.proto == P_SIGWS;
+	return opt.proto == P_WS || opt.proto == P_SIGWS || opt.proto == P_RVWS;
 }
 
 /* A WebSocket frame from the server: unmasked, unfragmented. *OFF is the
@@ -402,8 +404,13 @@ static size_t build_msg(uint8_t *out, uint64_t seq, uint64_t t)
 		return ws_frame(out, 1, js, (size_t)n);
 	}
 	char hdr[256];
+	uint8_t f[1400];
 	size_t len;
 	snprintf(hdr, sizeof hdr, "{\"type\":\"msg\",\"seq\":%" PRIu64 ",\"group\":\"%s\"}", seq, opt.topic);
+	if (opt.proto == P_RVWS) {
+		rv_frame(f, &len, hdr, pl, (size_t)opt.payload);
+		return ws_frame(out, 2, f, len);
+	}
 	rv_frame(out, &len, hdr, pl, (size_t)opt.payload);
 	return len;
 }
@@ -557,9 +564,13 @@ static void rv_wait(struct conn *c, const char *want, long long re)
 	for (;;) {
 		size_t off;
 		size_t l = wait_packet(c, &off);
-		uint32_t hl = ((uint32_t)c->in[0] << 24) | ((uint32_t)c->in[1] << 16) |
-			      ((uint32_t)c->in[2] << 8) | c->in[3];
-		const char *h = (const char *)c->in + 8;
+		const uint8_t *f = is_ws() ? c->in + off : c->in;	/* rvws: the binary message */
+		if (is_ws() && (l - off < 8 || (c->in[0] & 15) != 2)) {
+			consume(c, l);
+			continue;
+		}
+		uint32_t hl = ((uint32_t)f[0] << 24) | ((uint32_t)f[1] << 16) | ((uint32_t)f[2] << 8) | f[3];
+		const char *h = (const char *)f + 8;
 		char type[32] = "";
 		long long r = -1;
 		json_str(h, hl, "type", type, sizeof type);
@@ -577,6 +588,20 @@ static void rv_wait(struct conn *c, const char *want, long long re)
 	}
 }
 
+/* One RV frame with header HDR and no body, in a binary message for rvws. */
+static void rv_send_frame(struct conn *c, const char *hdr)
+{
+	uint8_t f[1024], b[1100];
+	size_t l;
+	rv_frame(f, &l, hdr, NULL, 0);
+	if (opt.proto == P_RVWS)
+		send_all(c->fd, b, ws_frame(b, 2, f, l));
+	else
+		send_all(c->fd, f, l);
+}
+
+static void ws_upgrade(struct conn *c, const char *path);
+
 static void rv_handshake(struct conn *c, int join)
 {
 	uint8_t b[1024];
@@ -586,26 +611,30 @@ static void rv_handshake(struct conn *c, int join)
 		snprintf(hdr, sizeof hdr, "{\"type\":\"hello\",\"id\":\"bench-send\",\"role\":\"send\",\"version\":1,\"client\":\"rvbench/0.1\"}");
 	else
 		snprintf(hdr, sizeof hdr, "{\"type\":\"hello\",\"id\":\"bench-r%d\",\"role\":\"recv\",\"version\":1,\"client\":\"rvbench/0.1\"}", c->idx);
-	memcpy(b, "RVP1", 4);
-	rv_frame(b + 4, &l, hdr, NULL, 0);
-	send_all(c->fd, b, l + 4);
+	if (opt.proto == P_RVWS) {
+		ws_upgrade(c, "/rv");
+		rv_send_frame(c, hdr);
+	} else {
+		memcpy(b, "RVP1", 4);
+		rv_frame(b + 4, &l, hdr, NULL, 0);
+		send_all(c->fd, b, l + 4);
+	}
 	rv_wait(c, "welcome", -1);
 	if (!join)
 		return;
 	snprintf(hdr, sizeof hdr, "{\"type\":\"join\",\"seq\":1,\"group\":\"%s\"}", opt.topic);
-	rv_frame(b, &l, hdr, NULL, 0);
-	send_all(c->fd, b, l);
+	rv_send_frame(c, hdr);
 	rv_wait(c, "ok", 1);
 }
 
-/* HTTP upgrade to WebSocket at /ws; frames that follow the 101 stay in C->in. */
-static void ws_upgrade(struct conn *c)
+/* HTTP upgrade to WebSocket at PATH; frames that follow the 101 stay in C->in. */
+static void ws_upgrade(struct conn *c, const char *path)
 {
 	char req[512];
 	int n = snprintf(req, sizeof req,
-			 "GET /ws HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+			 "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
 			 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-			 opt.host, opt.port);
+			 path, opt.host, opt.port);
 	send_all(c->fd, req, (size_t)n);
 	uint64_t deadline = now_ns() + 5000000000ull;
 	for (;;) {
@@ -653,7 +682,7 @@ static void sigws_handshake(struct conn *c)
 {
 	uint8_t b[512];
 	char js[256];
-	ws_upgrade(c);
+	ws_upgrade(c, "/ws");
 	sigws_wait(c, "welcome");
 	if (c->idx < 0)
 		snprintf(js, sizeof js, "{\"type\":\"join\",\"room\":\"%s\",\"name\":\"s\"}", opt.topic);
@@ -669,8 +698,9 @@ static void handshake(struct conn *c)
 	switch (opt.proto) {
 	case P_MQTT: mqtt_handshake(c, c->idx >= 0); break;
 	case P_RV: rv_handshake(c, c->idx >= 0); break;
-	case P_WS: ws_upgrade(c); break;
+	case P_WS: ws_upgrade(c, "/ws"); break;
 	case P_SIGWS: sigws_handshake(c); break;
+	case P_RVWS: rv_handshake(c, c->idx >= 0); break;
 	}
 }
 
@@ -805,6 +835,8 @@ static void sigws_text(struct conn *c, const char *h, size_t n, uint64_t t_rx)
 	/* joined/left and other events: ignored */
 }
 
+static void rv_packet(struct conn *c, const uint8_t *p, size_t l, uint64_t t_rx);
+
 /* One whole WebSocket frame P[0..L), payload from OFF. */
 static void ws_packet(struct conn *c, const uint8_t *p, size_t l, size_t off, uint64_t t_rx)
 {
@@ -815,6 +847,12 @@ static void ws_packet(struct conn *c, const uint8_t *p, size_t l, size_t off, ui
 			sigws_text(c, (const char *)p + off, l - off, t_rx);
 		else if (c->idx >= 0)
 			delivery(c, p + off, l - off, t_rx);
+		else
+			bad++;
+		break;
+	case 2: /* binary: an RV frame (rvws) */
+		if (opt.proto == P_RVWS)
+			rv_packet(c, p + off, l - off, t_rx);
 		else
 			bad++;
 		break;
@@ -857,7 +895,21 @@ static void packet(struct conn *c, const uint8_t *p, size_t l, size_t off, uint6
 		delivery(c, p + off + 2 + tl, l - off - 2 - tl, t_rx);
 		return;
 	}
+	rv_packet(c, p, l, t_rx);
+}
+
+/* One whole RV frame P[0..L) (over TCP, or the payload of an rvws message). */
+static void rv_packet(struct conn *c, const uint8_t *p, size_t l, uint64_t t_rx)
+{
+	if (l < 8) {
+		bad++;
+		return;
+	}
 	uint32_t hl = ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+	if ((size_t)hl + 8 > l) {
+		bad++;
+		return;
+	}
 	const char *h = (const char *)p + 8;
 	char type[16] = "";
 	json_str(h, hl, "type", type, sizeof type);
@@ -873,10 +925,13 @@ static void packet(struct conn *c, const uint8_t *p, size_t l, size_t off, uint6
 		return;
 	}
 	if (!strcmp(type, "ping")) {
-		uint8_t b[64];
+		uint8_t b[64], w[80];
 		size_t bl;
 		rv_frame(b, &bl, "{\"type\":\"pong\"}", NULL, 0);
-		conn_queue(c, b, bl);
+		if (opt.proto == P_RVWS)
+			conn_queue(c, w, ws_frame(w, 2, b, bl));
+		else
+			conn_queue(c, b, bl);
 		return;
 	}
 	if (!strcmp(type, "error") || !strcmp(type, "bye")) {
@@ -991,7 +1046,7 @@ static uint64_t pctl(double q)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: fanout --proto mqtt|rv|ws|sigws --port PORT [options]\n"
+		"usage: fanout --proto mqtt|rv|ws|sigws|rvws --port PORT [options]\n"
 		"  --host ADDR      target, 127.0.0.0/8 only (127.0.0.1)\n"
 		"  --subs N         receivers (100)\n"
 		"  --window N       closed loop: max messages outstanding to the slowest receiver (256)\n"

@@ -2,7 +2,7 @@
 # bench/relay.sh - rvserver's UDP media relay against coturn, side by side in one run.
 #
 # One generator, bench/mrelay.c, drives both with 1200-byte RTP packets (see its header):
-#   rvserver 1->1 and 1->N (RECEIVERS, default "1 10"): a sender announces a stream to a group,
+#   rvserver 1->1 and 1->N (RECEIVERS, default "1 10 64", up to 100): a sender announces a stream to a group,
 #     the receivers watch it; all register their UDP sockets with signed STUN Bindings; the
 #     server relays every packet to every receiver.
 #   coturn: one allocation, ChannelBind to the generator's own peer socket; the client sends
@@ -28,7 +28,7 @@
 # floor for the latency figures. Median of RUNS runs, alternated, a fresh server for each.
 # Servers are pinned to CPU 0, the generator to CPU 1 (PIN=0: no pinning). Only 127.0.0.1.
 #
-# Environment: RUNS=3 RECEIVERS="1 10" TURN_DIRS=up SENDS="burst single" TRIAL=2 CONFIRM=3 LAT_DUR=5 OVERLOAD=1
+# Environment: RUNS=3 RECEIVERS="1 10 64" TURN_DIRS=up SENDS="burst single" TRIAL=2 CONFIRM=3 LAT_DUR=5 OVERLOAD=1
 #              OVER_RATE=250000 PIN=1 O=build RVSERVER=path TURNSERVER=path MRELAY=path
 #              WATCHDOG=(computed)
 # Output: a table with ratios rvserver/coturn and goal lines, also written to
@@ -44,7 +44,7 @@ MRELAY=${MRELAY:-$BIN/mrelay}
 RVSERVER=${RVSERVER:-$ROOT/$O/bin/rvserver}
 TURNSERVER=${TURNSERVER:-$(command -v turnserver || echo /usr/bin/turnserver)}
 RUNS=${RUNS:-3}
-RECEIVERS=${RECEIVERS:-1 10}
+RECEIVERS=${RECEIVERS:-1 10 64}
 TURN_DIRS=${TURN_DIRS:-up}
 SENDS=${SENDS:-burst single}
 TRIAL=${TRIAL:-2}
@@ -77,17 +77,6 @@ LOG=$RESDIR/relay-latest.log
 # ---- servers ------------------------------------------------------------------
 
 SRV_PID='' SRV_PORT=''
-
-# A port no socket uses (coturn sets SO_REUSEPORT, so a bind test would not see another coturn),
-# outside the ephemeral range and coturn's relay range.
-free_port() {
-	local i p
-	for i in $(seq 1 100); do
-		p=$((20000 + RANDOM % 12000))
-		[ -z "$(ss -Hntua "( sport = :$p or sport = :$((p + 1)) )" 2>/dev/null)" ] && { echo "$p"; return 0; }
-	done
-	return 1
-}
 
 stop_server() {
 	stop_pid "$SRV_PID"
@@ -126,7 +115,9 @@ start_rvserver() {
 start_coturn() {
 	local i p
 	SRV_PID='' SRV_PORT='' RB=''
-	p=$(free_port) || { say "relay bench: no free port"; return 1; }
+	# free_port (common.sh): below the ephemeral range, so outside coturn's relay range too;
+	# checked with ss (coturn sets SO_REUSEPORT, so a bind test would not see another coturn)
+	p=$(free_port both 2) || { say "relay bench: no free port"; return 1; }
 	"${PIN_SRV[@]}" "$TURNSERVER" -n --listening-ip=127.0.0.1 --relay-ip=127.0.0.1 --listening-port="$p" \
 		--allow-loopback-peers --lt-cred-mech --user="$TURN_USER:$MRELAY_TURN_PASSWORD" --realm=relay.bench \
 		--no-tls --no-dtls --no-tcp --no-cli --no-rfc5780 --log-file=stdout --simple-log \
@@ -276,6 +267,7 @@ if [ -n "$LR" ]; then
 	{ echo "== direct (exit $?)"; echo "$DIRECT_OUT"; } >>"$LOG"
 fi
 DLAT=$(grep '^LATENCY' <<<"$DIRECT_OUT" | tail -1)
+DP50=$(kv p50_us <<<"$DLAT") DP99=$(kv p99_us <<<"$DLAT")	# the floor, shown next to the goals
 T1=$(date +%s)
 LOAD1=$(cut -d' ' -f1 /proc/loadavg)
 
@@ -365,8 +357,11 @@ table() {
 	for k in "${KEYS[@]}"; do
 		case $k in RV*) ;; *) continue ;; esac
 		p50=$(m "$k" P50) p99=$(m "$k" P99)
-		g=$(awk -v a="$p50" -v b="$p99" 'BEGIN { if (a == "" || b == "") print "N/A"; else if (a < 50 && b < 1000) print "PASS"; else print "FAIL" }')
-		echo "GOAL $s: $(label "$k") added latency p50 < 50 us and p99 < 1 ms at half the max rate: $g (p50 ${p50:-n/a} us, p99 ${p99:-n/a} us)"
+		g=$(awk -v b="$p99" 'BEGIN { if (b == "") print "N/A"; else if (b < 1000) print "PASS"; else print "FAIL" }')
+		echo "GOAL $s: $(label "$k") added latency p99 < 1 ms at half the max rate: $g (p99 ${p99:-n/a} us; direct floor p99 ${DP99:-n/a} us)"
+		[ "$g" = PASS ] || GOAL=1
+		g=$(awk -v a="$p50" 'BEGIN { if (a == "") print "N/A"; else if (a < 50) print "PASS"; else print "FAIL" }')
+		echo "GOAL $s: $(label "$k") added latency p50 < 50 us at half the max rate: $g (p50 ${p50:-n/a} us; direct floor p50 ${DP50:-n/a} us)"
 		[ "$g" = PASS ] || GOAL=1
 	done
 }

@@ -12,13 +12,16 @@
 #      rvsignal peer stays in its rooms for the 30 s resume window and would be a 101st, 102nd...
 #      receiver in the next run); server and generator CPU over the window, and the
 #      wire bytes of one message as sent and per delivery (rvsignal's JSON envelope is larger).
+#      The same fan-out to rvserver's WebSocket endpoint /rv (--proto rvws: RV frames as binary
+#      messages, receivers in one group, the sender's msg relayed to each), alternated with the
+#      other two, a fresh rvserver for each run: the anchor for it is the same ws broker.
 #   2. idle memory: VmRSS growth per connection with IDLE_N idle WebSocket clients on a fresh
 #      server (ws: just upgraded; rvsignal: upgraded and welcome received); then, for
 #      information (no anchor), rvsignal's raw-TCP broker: IDLE_N clients with the welcome line.
 # Servers are pinned to CPU 0, generators to CPU 1 (PIN=0: no pinning). Only 127.0.0.1.
 #
 # Environment: RUNS=3 IDLE_N=10000 PIN=1 DURATION=8 WARMUP=2 WINDOW=256 LOWAT=4096 WATCHDOG=230
-#              O=build RVSIGNAL=path NODE=path
+#              O=build RVSIGNAL=path RVSERVER=path NODE=path
 #              PARTS="idle fanout" (either alone skips the other; its goal line then says N/A)
 # Output: a table with ratios rvsignal/ws and goal lines, also written to
 # bench/results/signal-latest.txt (raw generator output in bench/results/signal-latest.log).
@@ -29,6 +32,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 O=${O:-build}
 BIN=$ROOT/$O/bench
 RVSIGNAL=${RVSIGNAL:-$ROOT/$O/bin/rvsignal}
+RVSERVER=${RVSERVER:-$ROOT/$O/bin/rvserver}
 NODE=${NODE:-$(command -v node || echo node)}
 BROKER_DIR=$ROOT/bench/ws_broker
 RUNS=${RUNS:-3}
@@ -38,17 +42,16 @@ DURATION=${DURATION:-8}
 WARMUP=${WARMUP:-2}
 WINDOW=${WINDOW:-256}
 LOWAT=${LOWAT:-4096}
-WATCHDOG=${WATCHDOG:-230}
+WATCHDOG=${WATCHDOG:-300}
 PARTS=${PARTS:-idle fanout}
 RESDIR=$ROOT/bench/results
 
 # shellcheck source=bench/common.sh
 . "$ROOT/bench/common.sh"
 bench_init signal-bench
-if [ ! -x "$RVSIGNAL" ]; then
-	say "signal bench: $RVSIGNAL not found (run make first)"
-	exit 2
-fi
+for b in "$RVSIGNAL" "$RVSERVER"; do
+	[ -x "$b" ] || { say "signal bench: $b not found (run make first)"; exit 2; }
+done
 if ! command -v "$NODE" >/dev/null; then
 	say "signal bench: node not found (set NODE=)"
 	exit 2
@@ -106,10 +109,22 @@ start_rvsignal() {
 	SG_BPORT=$(sed -n 2p "$TMP/sg.port" | tr -dc '0-9')
 }
 
+RV_PID='' RV_PORT=''
+start_rvserver() {
+	RV_PID='' RV_PORT=''
+	rm -f "$TMP/rv.port"
+	"${PIN_SRV[@]}" "$RVSERVER" -q -l 127.0.0.1 --port 0 --port-file "$TMP/rv.port" --idle-timeout 0 \
+		2>>"$TMP/rvserver.log" &
+	RV_PID=$!
+	PIDS+=("$RV_PID")
+	RV_PORT=$(wait_port "$RV_PID" "$TMP/rv.port" "$TMP/rvserver.log" rvserver) || { RV_PORT=''; return 1; }
+}
+
 stop_servers() {
 	stop_pid "$WS_PID"
 	stop_pid "$SG_PID"
-	WS_PID='' SG_PID=''
+	stop_pid "$RV_PID"
+	WS_PID='' SG_PID='' RV_PID=''
 }
 
 # ---- helpers ---------------------------------------------------------------------
@@ -199,34 +214,36 @@ stop_servers
 # A fresh server for every run: rvsignal keeps a disconnected peer in its rooms for the resume
 # window (30 s), so the previous run's 101 peers would still get (and queue) every message.
 WS_D=() SG_D=() WS_BC=() SG_BC=() WS_GC=() SG_GC=() WS_MB='' SG_MB='' WS_DB='' SG_DB=''
+RV_D=() RV_BC=() RV_GC=() RV_MB='' RV_DB=''
 [ "$DO_FANOUT" = 1 ] || RUNS=0
+# fanout_into KEY NAME PROTO PORT PID: one run against the started server; its figures go to
+# the arrays KEY_D (deliveries/s), KEY_BC, KEY_GC (server and generator CPU) and KEY_MB, KEY_DB
+# (wire bytes). Nothing when the server is not up.
+fanout_into() {
+	local k=$1 r
+	[ -n "$4" ] || return 0
+	r=$(run_fanout "$2" "$3" "$4" "$5")
+	[ -n "$r" ] || return 0
+	eval "${k}_D+=(\"$(kv deliveries_per_s <<<"$r")\")"
+	eval "${k}_BC+=(\"$(kv broker_cpu <<<"$r")\")"
+	eval "${k}_GC+=(\"$(kv gen_cpu <<<"$r")\")"
+	eval "${k}_MB=\"$(kv msg_wire_bytes <<<"$r")\""
+	eval "${k}_DB=\"$(kv delivery_wire_bytes <<<"$r")\""
+}
+
 for i in $(seq 1 "$RUNS"); do
 	say "signal bench: fan-out run $i/$RUNS"
 	start_ws || STATUS=2
-	if [ -n "$WS_PORT" ]; then
-		r=$(run_fanout ws ws "$WS_PORT" "$WS_PID")
-		if [ -n "$r" ]; then
-			WS_D+=("$(echo "$r" | kv deliveries_per_s)")
-			WS_BC+=("$(echo "$r" | kv broker_cpu)")
-			WS_GC+=("$(echo "$r" | kv gen_cpu)")
-			WS_MB=$(echo "$r" | kv msg_wire_bytes)
-			WS_DB=$(echo "$r" | kv delivery_wire_bytes)
-		fi
-	fi
+	fanout_into WS ws ws "$WS_PORT" "$WS_PID"
 	stop_servers
 	start_rvsignal || STATUS=2
-	if [ -n "$SG_PORT" ]; then
-		r=$(run_fanout rvsignal sigws "$SG_PORT" "$SG_PID")
-		if [ -n "$r" ]; then
-			SG_D+=("$(echo "$r" | kv deliveries_per_s)")
-			SG_BC+=("$(echo "$r" | kv broker_cpu)")
-			SG_GC+=("$(echo "$r" | kv gen_cpu)")
-			SG_MB=$(echo "$r" | kv msg_wire_bytes)
-			SG_DB=$(echo "$r" | kv delivery_wire_bytes)
-		fi
-	fi
+	fanout_into SG rvsignal sigws "$SG_PORT" "$SG_PID"
+	stop_servers
+	start_rvserver || STATUS=2
+	fanout_into RV "rvserver /rv" rvws "$RV_PORT" "$RV_PID"
 	stop_servers
 done
+RV_DM=$(median "${RV_D[@]}")
 WS_DM=$(median "${WS_D[@]}")
 SG_DM=$(median "${SG_D[@]}")
 SG_BCM=$(median "${SG_BC[@]}")
@@ -246,12 +263,20 @@ fmt_row() { printf '%-46s %-22s %-22s %s\n' "$@"; }
 	fmt_row "  server CPU % over the window (median)" "$(median "${WS_BC[@]}")" "${SG_BCM:-n/a}" ""
 	fmt_row "  generator CPU % (median)" "$(median "${WS_GC[@]}")" "$(median "${SG_GC[@]}")" ""
 	fmt_row "  wire bytes: one message sent / per delivery" "${WS_MB:-?} / ${WS_DB:-?}" "${SG_MB:-?} / ${SG_DB:-?}" ""
+	fmt_row "" "ws (node)" "rvserver /rv" "rvserver/ws"
+	fmt_row "fan-out deliveries/s, 1->100, 64 B (median)" "$(thou "$WS_DM")" "$(thou "$RV_DM")" "$(ratio "$RV_DM" "$WS_DM")"
+	fmt_row "  runs (n=$RUNS each, alternated)" "" "$(IFS=' '; echo "${RV_D[*]:-n/a}")" ""
+	fmt_row "  server / generator CPU % (median)" "" "$(median "${RV_BC[@]}") / $(median "${RV_GC[@]}")" ""
+	fmt_row "  wire bytes: one message sent / per delivery" "" "${RV_MB:-?} / ${RV_DB:-?}" ""
+	fmt_row "" "ws (node)" "rvsignal" "rvsignal/ws"
 	fmt_row "idle RSS per connection, $IDLE_N clients (B)" "${WS_IDLE:-n/a}" "${SG_IDLE:-n/a}" "$(ratio "$SG_IDLE" "$WS_IDLE")"
 	fmt_row "  VmRSS before -> after (kB)" "${WS_IDLE_B:-?} -> ${WS_IDLE_A:-?}" "${SG_IDLE_B:-?} -> ${SG_IDLE_A:-?}" ""
 	fmt_row "  raw-TCP broker, the same (no anchor) (B)" "-" "${SG_BIDLE:-n/a}" ""
 	echo
 	echo "Payload: 64 B in both. ws relays it as a bare text frame; rvsignal wraps it in"
 	echo '{"type":"chat","room":"bench","text":"<64 B>"} and relays it with "from":"<peer id>" added.'
+	echo 'rvserver /rv: the RV frame {"type":"msg","seq":N,"group":"bench"} + the 64 B body in a binary'
+	echo 'message; each receiver gets the msg frame with "from" added (the sender gets an ok per message).'
 	if [ -n "$SG_BCM" ] && awk -v c="$SG_BCM" 'BEGIN { exit !(c < 90) }'; then
 		echo "rvsignal's CPU was ${SG_BCM} % (< 90 %): the window of $WINDOW and the batched reads, not the"
 		echo "server, set its figure, which is then a lower bound (WINDOW=1024 shows the headroom)."
@@ -268,7 +293,9 @@ fmt_row() { printf '%-46s %-22s %-22s %s\n' "$@"; }
 	g2=$(awk -v a="$SG_IDLE" -v b="$WS_IDLE" 'BEGIN { if (a == "" || b == "" || b <= 0) print "N/A"; else if (5 * a <= b) print "PASS"; else print "FAIL" }')
 	echo "GOAL rvsignal fan-out >= 3x ws: $g1 ($(ratio "$SG_DM" "$WS_DM"))"
 	echo "GOAL rvsignal memory per connection <= 1/5 of ws: $g2 ($(ratio "$SG_IDLE" "$WS_IDLE"); ${SG_IDLE:-n/a} B vs ${WS_IDLE:-n/a} B)"
-	[ "$g1" = PASS ] && [ "$g2" = PASS ] || GOAL=1
+	g3=$(awk -v a="$RV_DM" -v b="$WS_DM" 'BEGIN { if (a == "" || b == "" || b == 0) print "N/A"; else if (a >= 5 * b) print "PASS"; else print "FAIL" }')
+	echo "GOAL rvserver WebSocket /rv fan-out >= 5x ws: $g3 ($(ratio "$RV_DM" "$WS_DM"))"
+	[ "$g1" = PASS ] && [ "$g2" = PASS ] && [ "$g3" = PASS ] || GOAL=1
 	if [ "$STATUS" -ne 0 ]; then
 		echo "WARNING: some measurements failed; see bench/results/signal-latest.log"
 	fi

@@ -5,7 +5,9 @@
  * measures jitter (RFC 3550 A.8) on the one-way transit.
  *
  * A tick drives the loop, not the arrivals. Each tick sends what every
- * sender's schedule has made due (one GSO send per sender), takes the
+ * sender's schedule has made due (one GSO send per sender; --burst packets
+ * a tick, 1: a tick every period, each packet at its own time as
+ * turnutils_uclient -z sends), takes the
  * sockets with input from one epoll_wait, drains each with recvmmsg and
  * echoes what an echoer got in one GSO sendmmsg, then sleeps until the next
  * tick. An arrival wakes nobody: the cost of a wakeup is paid once a tick,
@@ -37,7 +39,6 @@
 #define RTT_BUCKETS 100000          /* 10 us each, up to 1 s */
 #define TICK_MIN 5000000ull         /* ns between ticks: at least, */
 #define TICK_MAX 20000000ull        /* and at most, unless the period is longer */
-#define TICK_PACKETS 16             /* about this many packets per sender a tick */
 #define DRAIN_NS 500000000ull       /* after the send phase, for late echoes */
 
 struct side {
@@ -293,18 +294,20 @@ static int run(struct bench *b, const struct opts *o)
 		epoll_ctl(ep, EPOLL_CTL_ADD, b->pairs[i].b.c.fd, &ev);
 	}
 	/* Each sender's schedule: packet k is due at start + k * period, for
-	 * start + k * period < end: total packets in all. A tick carries about
-	 * TICK_PACKETS periods, between TICK_MIN and TICK_MAX (or the period,
-	 * when that is longer): a sender sends in bursts, like a video source
-	 * sending a frame's packets; longer ticks cost less CPU per packet but
-	 * make the server queue longer bursts (and the round trip grows). The
-	 * last tick falls on the end, so that the whole schedule goes out. */
+	 * start + k * period < end: total packets in all. A tick carries
+	 * o->burst periods; with more than one it stays between TICK_MIN and
+	 * TICK_MAX (or the period, when that is longer): a sender sends in
+	 * bursts, like a video source sending a frame's packets; longer ticks
+	 * cost less CPU per packet but make the server queue longer bursts
+	 * (and the round trip grows). With --burst 1 the tick is the period:
+	 * one packet a sender a tick. The last tick falls on the end, so that
+	 * the whole schedule goes out. */
 	uint64_t start = mono_ns(), span = (uint64_t)(o->duration * 1e9), end = start + span;
 	uint64_t period = 1000000000ull / o->rate, total = (span + period - 1) / period;
-	uint64_t tick = TICK_PACKETS * period;
-	if (tick < TICK_MIN)
+	uint64_t tick = (o->burst ? o->burst : 1) * period;
+	if (o->burst > 1 && tick < TICK_MIN)
 		tick = TICK_MIN;
-	if (tick > TICK_MAX)
+	if (o->burst > 1 && tick > TICK_MAX)
 		tick = period > TICK_MAX ? period : TICK_MAX;
 	uint64_t next = start, stop = end + DRAIN_NS;
 	int sending = 1;

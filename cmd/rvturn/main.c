@@ -11,6 +11,7 @@
 enum {
 	O_USER = 1, O_PASSWORD_FILE, O_SECRET_FILE, O_TTL, O_TRANSPORT, O_CA, O_INSECURE,
 	O_V4, O_V6, O_TIMEOUT, O_LIFETIME, O_PEER, O_HEX, O_CLIENTS, O_RATE, O_SIZE, O_DURATION,
+	O_BURST,
 };
 
 static const struct rv_opt opts[] = {
@@ -31,6 +32,7 @@ static const struct rv_opt opts[] = {
 	{ O_RATE, 0, "rate", "PPS", "bench: packets per second each sender sends (default 50)", NULL, NULL },
 	{ O_SIZE, 0, "size", "BYTES", "bench: payload bytes per packet (default 160, at least 16)", NULL, NULL },
 	{ O_DURATION, 0, "duration", "S", "bench: seconds of sending, at most 540 (default 10)", NULL, NULL },
+	{ O_BURST, 0, "burst", "N", "bench: packets a sender sends at once, a tick's worth (default 16; 1: each packet at its own time, as turnutils_uclient -z)", NULL, NULL },
 	{ RV_OPT_JSON, 0, "json", NULL, "print one JSON object per line", NULL, NULL },
 	{ RV_OPT_VERBOSE, 'v', "verbose", NULL, "more diagnostics on stderr (repeatable)", NULL, NULL },
 	{ RV_OPT_QUIET, 'q', "quiet", NULL, "only errors on stderr", NULL, NULL },
@@ -105,13 +107,16 @@ static const char *on_opt(void *ud, int key, const char *arg)
 	case O_HEX: o->hex = 1; break;
 	case O_CLIENTS:
 	case O_RATE:
-	case O_SIZE: {
+	case O_SIZE:
+	case O_BURST: {
 		unsigned long v = strtoul(arg, &end, 10);
 		if (*end || v == 0 || v > 1000000)
 			return "expected a positive number";
 		if (key == O_SIZE && (v < 16 || v > 1400))
 			return "expected 16 to 1400 bytes";
-		*(key == O_CLIENTS ? &o->clients : key == O_RATE ? &o->rate : &o->size) = (unsigned)v;
+		if (key == O_BURST && v > 64)
+			return "expected 1 to 64 packets";
+		*(key == O_CLIENTS ? &o->clients : key == O_RATE ? &o->rate : key == O_SIZE ? &o->size : &o->burst) = (unsigned)v;
 		break;
 	}
 	case O_DURATION:
@@ -140,6 +145,7 @@ int main(int argc, char **argv)
 	o.rate = 50;
 	o.size = 160;
 	o.duration = 10;
+	o.burst = 16;
 	int npos = rv_cli_parse(&tool, argc, argv, on_opt, &o);
 	const struct rv_subcmd *c = rv_cli_command(&tool, npos, argv);
 	struct uri given = o.uri;

@@ -304,6 +304,20 @@ static void session_line(struct opts *o, struct client *c, int *have_alloc, char
 	}
 }
 
+/* Keep what the script made alive when the engine's timers say so
+ * (lib/turn.h): the allocation at half its lifetime, the bound channels
+ * (and so their permissions) when a permission or a channel is due. */
+static void session_keep_alive(struct client *c, struct rv_turn_timers *k, const struct binding_slot *slots,
+			       int nslots)
+{
+	int due = rv_turn_timers_due(k, c->lifetime, (uint64_t)now_ms());
+	if (due & RV_TURN_DUE_ALLOC)
+		turn_refresh(c, c->o->lifetime);
+	if (due & (RV_TURN_DUE_PERM | RV_TURN_DUE_CHAN))
+		for (int i = 0; i < nslots; i++)
+			turn_bind(c, slots[i].ch, &slots[i].peer);
+}
+
 int cmd_session(struct opts *o)
 {
 	struct client c;
@@ -317,24 +331,16 @@ int cmd_session(struct opts *o)
 		return client_exit(&c);
 	}
 	uint8_t buf[RV_STUN_MAX];
-	double linger_until = 0, refresh_at = 0, renew_at = now_ms() + RV_TURN_PERMISSION_MS;
+	double linger_until = 0;
+	struct rv_turn_timers k;
+	int timed = 0;	/* K runs: started when an allocation was made */
 	/* the server not there (on UDP: an ICMP error to a verb) or gone ends it */
 	while (!quit && !c.unreachable && !c.lost) {
-		/* keep what the script made alive: the allocation at half its
-		 * lifetime, bound channels (and so their permissions) every 4 min */
-		if (have_alloc && !refresh_at)
-			refresh_at = now_ms() + (double)rv_turn_refresh_in(c.lifetime);
-		if (have_alloc && now_ms() >= refresh_at) {
-			turn_refresh(&c, o->lifetime);
-			refresh_at = now_ms() + (double)rv_turn_refresh_in(c.lifetime);
-		}
-		if (have_alloc && now_ms() >= renew_at) {
-			for (int i = 0; i < nslots; i++)
-				turn_bind(&c, slots[i].ch, &slots[i].peer);
-			renew_at = now_ms() + RV_TURN_PERMISSION_MS;
-		}
-		if (!have_alloc)
-			refresh_at = 0;
+		if (have_alloc && !timed)
+			rv_turn_timers_start(&k, c.lifetime, (uint64_t)now_ms());
+		timed = have_alloc;
+		if (timed)
+			session_keep_alive(&c, &k, slots, nslots);
 		struct pollfd pf[2] = { { c.fd, POLLIN, 0 }, { STDIN_FILENO, POLLIN, 0 } };
 		int timeout = in_open ? 1000 : (int)(linger_until - now_ms());
 		if (!in_open && timeout <= 0)

@@ -38,6 +38,7 @@ struct opts {
 	unsigned lifetime;
 	const char *peer;
 	unsigned clients, rate, size;  /* bench */
+	unsigned burst;               /* bench: packets a sender sends a tick */
 	double duration;
 };
 

@@ -314,6 +314,20 @@ jqpat() { if [ "$1" = json ]; then echo "$2"; else echo "$3"; fi; }
 	assert_line --index 1 --regexp '^sent 200, relayed back (39[6-9]|400) '
 }
 
+@test "rvturn: bench --burst 1 sends one packet at a time (uclient's pacing), the whole schedule; --burst is 1 to 64" {
+	start_turn turn
+	export RV_TURN_PASSWORD=$TURN_PASS
+	# 1 pair x 200 packets/s x 1 s with a tick every 5 ms (the period), not every 20 ms
+	run --separate-stderr timeout "$(secs 20)" rvturn bench "$URI" -u alice --rate 200 --duration 1 --burst 1 --json
+	assert_success
+	run jq -r '"\(.sent) \(.relayed >= 396) \(.own_socket_drops)"' <<<"$output"
+	assert_output "200 true 0"
+	for b in 0 65 x; do
+		run timeout "$(secs 10)" rvturn bench "$URI" -u alice --burst "$b"
+		assert_failure 2
+	done
+}
+
 @test "rvturn: no answer: binding to a silent UDP port exits 6 after --timeout 2" {
 	silent_udp quiet
 	t0=$(date +%s%N)
