@@ -23,6 +23,7 @@
 #include "bytes.h"
 #include "dtls.h"
 #include "err.h"
+#include "sslmem.h"
 
 #define RV__DTLS_HDR 13             /* record header; length at offset 11 */
 /* ECDSA suites only (an ECDHE_RSA offer with an ECDSA certificate stalls
@@ -241,20 +242,12 @@ int rv_dtls_new(struct rv_dtls **out, struct rv_dtls_ctx *ctx, int server)
 	s->server = server;
 	s->state = RV_DTLS_HANDSHAKING;
 	rv_buf_init(&s->rq, RV_DTLS_READ_CAP);
-	s->ssl = SSL_new(ctx->ssl);
-	s->rbio = BIO_new(BIO_s_mem());
-	s->wbio = BIO_new(BIO_s_mem());
-	if (!s->ssl || !s->rbio || !s->wbio) {
-		BIO_free(s->rbio);
-		BIO_free(s->wbio);
-		SSL_free(s->ssl);
+	s->ssl = rv_sslmem_new(ctx->ssl, &s->rbio, &s->wbio);
+	if (!s->ssl) {
+		rv_buf_free(&s->rq);
 		free(s);
-		ERR_clear_error();
 		return -ENOMEM;
 	}
-	/* An empty read BIO means "not yet", never end of file. */
-	BIO_set_mem_eof_return(s->rbio, -1);
-	SSL_set_bio(s->ssl, s->rbio, s->wbio);  /* the SSL owns both now */
 	SSL_set_mtu(s->ssl, RV_DTLS_MTU);
 	DTLS_set_link_mtu(s->ssl, RV_DTLS_MTU);
 	DTLS_set_timer_cb(s->ssl, rv__dtls_timer);
