@@ -414,6 +414,38 @@ static void caps_and_close(void **state)
 		assert_int_equal(d[0], i);
 	}
 	assert_int_equal(rv_dtls_dropped(k.c), 0);
+	/* three full-size messages are three datagrams; ten small ones share
+	 * one (records are packed up to the MTU, never past it) */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(rv_dtls_write(k.c, m, max), 0);
+	size_t before = k.datagrams;
+	shuttle(&k, k.c, k.s, 0, &f);
+	assert_int_equal(k.datagrams - before, 3);
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(rv_dtls_write(k.c, m, 50), 0);
+	before = k.datagrams;
+	shuttle(&k, k.c, k.s, 0, &f);
+	assert_int_equal(k.datagrams - before, 1);
+	for (int i = 0; i < 13; i++)
+		assert_true(rv_dtls_read(k.s, d, sizeof d) > 0);
+	assert_int_equal(rv_dtls_read(k.s, d, sizeof d), 0);
+	/* unread messages past RV_DTLS_READ_CAP are dropped and counted */
+	for (int i = 0; i < 60; i++)
+		assert_int_equal(rv_dtls_write(k.c, m, max), 0);
+	shuttle(&k, k.c, k.s, 0, &f);
+	assert_int_equal(rv_dtls_dropped(k.s), 60 - RV_DTLS_READ_CAP / (2 + max));
+	while (rv_dtls_read(k.s, d, sizeof d) > 0)
+		;
+	/* ciphertext never taken stops at RV_DTLS_TAKE_CAP */
+	int rc = 0, writes = 0;
+	while (rc == 0 && writes < 1000) {
+		rc = rv_dtls_write(k.c, m, max);
+		writes++;
+	}
+	assert_int_equal(rc, RV_ELIMIT);
+	assert_true(writes > RV_DTLS_TAKE_CAP / RV_DTLS_MTU);
+	while (rv_dtls_take(k.c, d, sizeof d) > 0)
+		;
 	rv_dtls_close(k.c);
 	assert_int_equal(rv_dtls_state(k.c), RV_DTLS_CLOSED);
 	assert_int_equal(rv_dtls_write(k.c, "x", 1), -ENOTCONN);
