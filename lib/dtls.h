@@ -31,8 +31,9 @@
  * The delay is 200 ms, doubling on each retransmission up to 4 s. The time
  * is OpenSSL's (DTLSv1_get_timeout reads the system clock): a call that
  * comes early does nothing, and a datagram fed after the delay may itself
- * trigger the retransmission. The engine fails (RV_DTLS_FAILED) after 12
- * retransmissions of one flight (about 38 s); a caller with a shorter
+ * trigger the retransmission. The engine fails (RV_DTLS_FAILED, "read
+ * timeout expired") after 12 retransmissions of one flight (the 13th
+ * timeout, 38.2 s after the first send); a caller with a shorter
  * handshake deadline (WebRTC: 30 s) enforces it by freeing the session.
  *
  * Caps: a datagram fed is at most RV_DTLS_MAX_DATAGRAM bytes; a message
