@@ -62,9 +62,6 @@ int rv_srtp_new(struct rv_srtp **out, int suite, const char *b64, int outbound)
 	uint8_t key[64];
 	size_t want = rv_srtp_key_len(suite), bl = b64 ? strlen(b64) : 0;
 	*out = NULL;
-	pthread_once(&once, init);
-	if (init_rc < 0)
-		return init_rc;
 	/* base64 of 30 or 28 bytes: 40 characters, with padding */
 	if (!want || bl == 0 || bl > 60 || bl % 4)
 		return RV_EPROTO;
@@ -73,6 +70,22 @@ int rv_srtp_new(struct rv_srtp **out, int suite, const char *b64, int outbound)
 		n--;
 	if (n < 0 || (size_t)n != want)
 		return RV_EPROTO;
+	int rc = rv_srtp_new_raw(out, suite, key, (size_t)n, outbound);
+	OPENSSL_cleanse(key, sizeof key);
+	return rc;
+}
+
+int rv_srtp_new_raw(struct rv_srtp **out, int suite, const uint8_t *key, size_t len,
+		    int outbound)
+{
+	uint8_t k[RV_SRTP_MAX_KEY];
+	*out = NULL;
+	pthread_once(&once, init);
+	if (init_rc < 0)
+		return init_rc;
+	if (!rv_srtp_key_len(suite) || len != rv_srtp_key_len(suite))
+		return RV_EPROTO;
+	memcpy(k, key, len);         /* libsrtp takes a non-const key */
 	srtp_policy_t p;
 	memset(&p, 0, sizeof p);
 	if (suite == RV_SRTP_AEAD_AES_128_GCM) {
@@ -83,15 +96,19 @@ int rv_srtp_new(struct rv_srtp **out, int suite, const char *b64, int outbound)
 		srtp_crypto_policy_set_rtcp_default(&p.rtcp);
 	}
 	p.ssrc.type = outbound ? ssrc_any_outbound : ssrc_any_inbound;
-	p.key = key;
+	p.key = k;
 	p.window_size = 1024;        /* NACKed packets come back late */
 	p.allow_repeat_tx = 1;       /* and may be sent twice */
 	struct rv_srtp *s = calloc(1, sizeof *s);
+	int rc = 0;
 	if (!s)
-		return -ENOMEM;
-	if (srtp_create(&s->ctx, &p) != srtp_err_status_ok) {
+		rc = -ENOMEM;
+	else if (srtp_create(&s->ctx, &p) != srtp_err_status_ok)
+		rc = RV_ETLS;
+	OPENSSL_cleanse(k, sizeof k);
+	if (rc < 0) {
 		free(s);
-		return RV_ETLS;
+		return rc;
 	}
 	*out = s;
 	return 0;

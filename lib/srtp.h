@@ -27,6 +27,11 @@ int rv_srtp_new_key(int suite, char b64[64]);
 /* rv_srtp_new - a session for SUITE with the base64 key B64; OUTBOUND 1 to
  * protect, 0 to unprotect. 0, RV_EPROTO (bad key) or RV_ETLS (libsrtp). */
 int rv_srtp_new(struct rv_srtp **out, int suite, const char *b64, int outbound);
+/* rv_srtp_new_raw - the same with the key and salt as LEN raw bytes (LEN
+ * must be rv_srtp_key_len(SUITE)), as DTLS-SRTP exports them. 0, RV_EPROTO
+ * (wrong length or suite), RV_ETLS or -ENOMEM. The key is copied. */
+int rv_srtp_new_raw(struct rv_srtp **out, int suite, const uint8_t *key, size_t len,
+		    int outbound);
 /* rv_srtp_protect - protect the RTP or RTCP packet P (*N bytes) in place;
  * P has room for RV_SRTP_MAX_TRAILER more. */
 int rv_srtp_protect(struct rv_srtp *s, uint8_t *p, size_t *n);

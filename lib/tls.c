@@ -15,6 +15,7 @@
 #include <openssl/x509v3.h>
 
 #include "err.h"
+#include "sslmem.h"
 #include "tls.h"
 
 /* Most ciphertext fed and not yet read, and most plaintext written before
@@ -232,20 +233,12 @@ int rv_tls_new(struct rv_tls **out, struct rv_tls_ctx *ctx, int server,
 		return -ENOMEM;
 	t->server = server;
 	rv_buf_init(&t->pending, RV__TLS_PENDING_CAP);
-	t->ssl = SSL_new(ctx->ssl);
-	t->rbio = BIO_new(BIO_s_mem());
-	t->wbio = BIO_new(BIO_s_mem());
-	if (!t->ssl || !t->rbio || !t->wbio) {
-		BIO_free(t->rbio);
-		BIO_free(t->wbio);
-		SSL_free(t->ssl);
+	t->ssl = rv_sslmem_new(ctx->ssl, &t->rbio, &t->wbio);
+	if (!t->ssl) {
+		rv_buf_free(&t->pending);
 		free(t);
-		ERR_clear_error();
 		return -ENOMEM;
 	}
-	/* An empty read BIO means "not yet", never end of file. */
-	BIO_set_mem_eof_return(t->rbio, -1);
-	SSL_set_bio(t->ssl, t->rbio, t->wbio);  /* the SSL owns both now */
 	if (server) {
 		SSL_set_accept_state(t->ssl);
 	} else {

@@ -8,6 +8,9 @@
 
 #include <cmocka.h>
 
+#include <openssl/evp.h>
+
+#include "err.h"
 #include "rtp.h"
 #include "srtp.h"
 
@@ -111,12 +114,42 @@ static void wrong_and_bad_keys(void **state)
 	rv_srtp_free(rx);
 }
 
+/* A raw key and salt (as DTLS-SRTP exports them) keys the same session as
+ * its base64; wrong lengths are refused. */
+static void raw_key(void **state)
+{
+	(void)state;
+	for (int suite = RV_SRTP_AES_CM_128_HMAC_SHA1_80; suite <= RV_SRTP_AEAD_AES_128_GCM; suite++) {
+		uint8_t raw[RV_SRTP_MAX_KEY];
+		char b64[64];
+		size_t len = rv_srtp_key_len(suite);
+		for (size_t i = 0; i < len; i++)
+			raw[i] = (uint8_t)(i * 13 + 5);
+		EVP_EncodeBlock((unsigned char *)b64, raw, (int)len);
+		struct rv_srtp *tx, *rx, *x;
+		assert_int_equal(rv_srtp_new(&tx, suite, b64, 1), 0);
+		assert_int_equal(rv_srtp_new_raw(&rx, suite, raw, len, 0), 0);
+		uint8_t p[RV_RTP_HEADER + 100 + RV_SRTP_MAX_TRAILER], plain[sizeof p];
+		size_t n = rtp_packet(p, 7);
+		memcpy(plain, p, n);
+		assert_int_equal(rv_srtp_protect(tx, p, &n), 0);
+		assert_int_equal(rv_srtp_unprotect(rx, p, &n), 0);
+		assert_memory_equal(p, plain, n);
+		assert_int_equal(rv_srtp_new_raw(&x, suite, raw, len - 1, 0), RV_EPROTO);
+		assert_null(x);
+		assert_int_equal(rv_srtp_new_raw(&x, RV_SRTP_NONE, raw, len, 0), RV_EPROTO);
+		rv_srtp_free(tx);
+		rv_srtp_free(rx);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(aes_cm),
 		cmocka_unit_test(gcm),
 		cmocka_unit_test(wrong_and_bad_keys),
+		cmocka_unit_test(raw_key),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
