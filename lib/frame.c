@@ -7,24 +7,30 @@
 #include "err.h"
 #include "frame.h"
 
-long rv_frame_decode(const uint8_t *p, size_t n, size_t max_body,
-		     struct rv_frame_view *v)
+long rv_frame_size(const uint8_t *p, size_t max_body)
 {
-	if (n < RV_FRAME_PREFIX)
-		return 0;
 	uint32_t hlen = rv_rd32(p), blen = rv_rd32(p + 4);
 	if (hlen == 0)
 		return RV_EPROTO;
 	if (hlen > RV_FRAME_MAX_HEADER || blen > max_body)
 		return RV_ETOOBIG;
-	size_t total = RV_FRAME_PREFIX + (size_t)hlen + blen;
-	if (n < total)
+	return (long)(RV_FRAME_PREFIX + (size_t)hlen + blen);
+}
+
+long rv_frame_decode(const uint8_t *p, size_t n, size_t max_body,
+		     struct rv_frame_view *v)
+{
+	if (n < RV_FRAME_PREFIX)
 		return 0;
+	long total = rv_frame_size(p, max_body);
+	if (total <= 0 || n < (size_t)total)
+		return total < 0 ? total : 0;
+	uint32_t hlen = rv_rd32(p);
 	v->hdr = (const char *)p + RV_FRAME_PREFIX;
 	v->hdr_len = hlen;
 	v->body = p + RV_FRAME_PREFIX + hlen;
-	v->body_len = blen;
-	return (long)total;
+	v->body_len = (size_t)total - RV_FRAME_PREFIX - hlen;
+	return total;
 }
 
 cJSON *rv_frame_header(const struct rv_frame_view *v, const char **type, int *err)

@@ -33,6 +33,10 @@ struct rv_frame_view {
 	size_t body_len;
 };
 
+/* rv_frame_size - the total size of the frame whose prefix is at P (at
+ * least RV_FRAME_PREFIX bytes there), or RV_ETOOBIG / RV_EPROTO as
+ * rv_frame_decode would say. */
+long rv_frame_size(const uint8_t *p, size_t max_body);
 /* rv_frame_decode - look for one whole frame at the start of P[0..N).
  * Returns its total size (> 0) and fills V, 0 when more bytes are needed,
  * or RV_ETOOBIG when a length is past its cap (header RV_FRAME_MAX_HEADER,
