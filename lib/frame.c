@@ -33,6 +33,89 @@ long rv_frame_decode(const uint8_t *p, size_t n, size_t max_body,
 	return total;
 }
 
+/* The whole frames at P (N bytes), handed to FN: *USED gets the bytes
+ * they took; FN's last word, or a decoding error. */
+static int frames(const uint8_t *p, size_t n, size_t max_body, rv_frame_fn fn, void *ud, size_t *used)
+{
+	*used = 0;
+	for (;;) {
+		struct rv_frame_view v;
+		long fl = rv_frame_decode(p + *used, n - *used, max_body, &v);
+		if (fl <= 0)
+			return (int)fl;
+		*used += (size_t)fl;
+		int rc = fn(ud, &v);
+		if (rc)
+			return rc;
+	}
+}
+
+/* KEEP holds the start of one frame: complete it from DATA (only the bytes
+ * it lacks) and handle it. *TAKEN: the bytes of DATA it took. */
+static int complete_kept(struct rv_buf *keep, size_t max_body, const uint8_t *data, size_t len,
+			 rv_frame_fn fn, void *ud, size_t *taken)
+{
+	size_t have = rv_buf_size(keep), take = 0, used;
+	*taken = 0;
+	if (have < RV_FRAME_PREFIX) {
+		take = len < RV_FRAME_PREFIX - have ? len : RV_FRAME_PREFIX - have;
+		if (take && rv_buf_append(keep, data, take) < 0)
+			return RV_ETOOBIG;
+		*taken = take;
+		if ((have += take) < RV_FRAME_PREFIX)
+			return 0;
+	}
+	long total = rv_frame_size(rv_buf_head(keep), max_body);
+	if (total < 0)
+		return (int)total;
+	size_t more = (size_t)total - have < len - take ? (size_t)total - have : len - take;
+	if (more && rv_buf_append(keep, data + take, more) < 0)
+		return RV_ETOOBIG;
+	*taken = take + more;
+	if (rv_buf_size(keep) < (size_t)total)
+		return 0;
+	int rc = frames(rv_buf_head(keep), rv_buf_size(keep), max_body, fn, ud, &used);
+	if (rc != RV_FRAME_GONE)
+		rv_buf_free(keep);
+	return rc;
+}
+
+int rv_frame_feed(struct rv_buf *keep, size_t max_body, const uint8_t *data, size_t len,
+		  rv_frame_fn fn, void *ud)
+{
+	size_t used, taken = 0;
+	int rc = 0;
+	if (rv_buf_size(keep)) {
+		/* whole frames kept back by a hold first, then the start of one */
+		rc = frames(rv_buf_head(keep), rv_buf_size(keep), max_body, fn, ud, &used);
+		if (rc == RV_FRAME_GONE || rc < 0)
+			return rc;
+		rv_buf_consume(keep, used);
+		if (rc == RV_FRAME_HOLD) {
+			if (len && rv_buf_append(keep, data, len) < 0)
+				return RV_ETOOBIG;
+			return rc;
+		}
+		if (rv_buf_size(keep) == 0)
+			rv_buf_free(keep);
+		else if ((rc = complete_kept(keep, max_body, data, len, fn, ud, &taken)) != 0 ||
+			 rv_buf_size(keep)) {
+			if (rc == RV_FRAME_HOLD && taken < len && rv_buf_append(keep, data + taken, len - taken) < 0)
+				return RV_ETOOBIG;
+			return rc;
+		}
+	}
+	if (taken == len)
+		return 0;
+	rc = frames(data + taken, len - taken, max_body, fn, ud, &used);
+	if (rc == RV_FRAME_GONE || rc < 0)
+		return rc;
+	used += taken;
+	if (used < len && rv_buf_append(keep, data + used, len - used) < 0)
+		return RV_ETOOBIG;
+	return rc;
+}
+
 cJSON *rv_frame_header(const struct rv_frame_view *v, const char **type, int *err)
 {
 	cJSON *h = cJSON_ParseWithLength(v->hdr, v->hdr_len);

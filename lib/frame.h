@@ -44,6 +44,24 @@ long rv_frame_size(const uint8_t *p, size_t max_body);
 long rv_frame_decode(const uint8_t *p, size_t n, size_t max_body,
 		     struct rv_frame_view *v);
 
+/* Cutting a byte stream into frames, for both ends of a connection. FN is
+ * called with each whole frame and says how to go on: 0 next frame,
+ * RV_FRAME_HOLD stop and keep the bytes after this frame for later (a
+ * sender held back), RV_FRAME_GONE stop and touch nothing (the connection
+ * closed or changed under the callback). */
+enum { RV_FRAME_HOLD = 1, RV_FRAME_GONE = 2 };
+typedef int (*rv_frame_fn)(void *ud, const struct rv_frame_view *v);
+/* rv_frame_feed - the frames in KEEP (bytes kept from earlier calls) and
+ * then DATA (LEN bytes, may be NULL with LEN 0: go on with what is kept).
+ * Frames that lie wholly in DATA are handled where they lie; a frame split
+ * across reads is completed in KEEP with only the bytes it lacks, and only
+ * an incomplete tail (or, after a hold, the rest) is copied into KEEP.
+ * Returns 0, RV_FRAME_HOLD or RV_FRAME_GONE as FN last said (0 when all was
+ * handled or is waiting for more), or RV_ETOOBIG / RV_EPROTO for a bad
+ * frame or a KEEP past its cap, -ENOMEM: the caller closes the connection. */
+int rv_frame_feed(struct rv_buf *keep, size_t max_body, const uint8_t *data, size_t len,
+		  rv_frame_fn fn, void *ud);
+
 /* rv_frame_header - parse V's header. Returns a new cJSON object owned by
  * the caller (cJSON_Delete) and sets *TYPE to its "type" string (owned by
  * the object), or NULL with *ERR set (RV_EJSON: not a JSON object with a

@@ -208,47 +208,27 @@ static void handle_frame(struct rv_session *s, const struct rv_frame_view *v)
 	cJSON_Delete(h);
 }
 
-/* Frames are handled where they lie in the read buffer; only an incomplete
- * tail is kept (copied) until the rest arrives. */
+/* Each whole frame from the server; the session goes on while its stream
+ * is the same and open. */
+static int on_frame(void *ud, const struct rv_frame_view *v)
+{
+	struct rv_stream *st = ud;
+	struct rv_session *s = st->ud;
+	handle_frame(s, v);
+	return s->st != st || st->closing ? RV_FRAME_GONE : 0;
+}
+
+/* Frames are handled where they lie in the read buffer; only a frame split
+ * across reads is kept (copied) until the rest arrives. */
 static void on_read(struct rv_stream *st, const uint8_t *data, size_t len)
 {
 	struct rv_session *s = st->ud;
-	const uint8_t *p = data;
-	size_t n = len, used = 0;
-	int buffered = rv_buf_size(&s->in) > 0;
-
-	if (buffered) {
-		if (rv_buf_append(&s->in, data, len) < 0) {
-			snprintf(s->why, sizeof s->why, "the server sent a frame over the size cap");
-			rv_stream_close(st, RV_ETOOBIG);
-			return;
-		}
-		p = rv_buf_head(&s->in);
-		n = rv_buf_size(&s->in);
-	}
-	while (s->st == st && !st->closing) {
-		struct rv_frame_view v;
-		long fl = rv_frame_decode(p + used, n - used, s->conf.max_frame, &v);
-		if (fl == 0)
-			break;
-		if (fl < 0) {
-			snprintf(s->why, sizeof s->why, "the server sent a bad frame");
-			rv_stream_close(st, (int)fl);
-			return;
-		}
-		handle_frame(s, &v);
-		used += (size_t)fl;
-	}
-	if (s->st != st || st->closing)
+	int rc = rv_frame_feed(&s->in, s->conf.max_frame, data, len, on_frame, st);
+	if (rc >= 0)
 		return;
-	if (buffered) {
-		rv_buf_consume(&s->in, used);
-		if (rv_buf_size(&s->in) == 0)
-			rv_buf_free(&s->in);
-	} else if (used < n && rv_buf_append(&s->in, p + used, n - used) < 0) {
-		snprintf(s->why, sizeof s->why, "the server sent a frame over the size cap");
-		rv_stream_close(st, RV_ETOOBIG);
-	}
+	snprintf(s->why, sizeof s->why, rc == RV_ETOOBIG ? "the server sent a frame over the size cap"
+							 : "the server sent a bad frame");
+	rv_stream_close(st, rc);
 }
 
 static void on_connect(struct rv_stream *st, int status)

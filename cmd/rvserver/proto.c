@@ -513,88 +513,26 @@ void proto_frame_view(struct conn *c, const struct rv_frame_view *v)
 	cJSON_Delete(h);
 }
 
-/* Handle the whole frames at P (N bytes) where they lie, while C may go
- * on: the bytes used, or -1 when C is closing. */
-static long handle_frames(struct conn *c, const uint8_t *p, size_t n)
+/* Each whole frame of C's input: handled, then whether C goes on. */
+static int on_frame(void *ud, const struct rv_frame_view *v)
 {
-	struct server *srv = c->srv;
-	size_t used = 0;
-	while (!c->closing && c->state == CONN_RV && !srv->feeding_congested) {
-		struct rv_frame_view v;
-		long fl = rv_frame_decode(p + used, n - used, srv->conf.max_frame, &v);
-		if (fl == 0)
-			break;
-		if (fl < 0) {
-			bad_input(c, fl == RV_ETOOBIG ? RV_CODE_TOO_LARGE : RV_CODE_BAD_FRAME, NULL);
-			return -1;
-		}
-		proto_frame_view(c, &v);	/* decoded once, handled where it lies */
-		used += (size_t)fl;
-	}
-	return c->closing ? -1 : (long)used;
+	struct conn *c = ud;
+	proto_frame_view(c, v);	/* decoded once, handled where it lies */
+	if (c->closing)
+		return RV_FRAME_GONE;
+	return c->state != CONN_RV || c->srv->feeding_congested ? RV_FRAME_HOLD : 0;
 }
 
-/* C has bytes buffered: the whole frames among them (held back while its
- * receivers were congested), then at most one frame's start. Handle the
- * former, complete the latter with the first bytes of DATA (LEN) and handle
- * it: only the bytes it lacks are copied, the rest of DATA is handled where
- * it lies. Returns how many bytes of DATA it took (all of them while the
- * frame is incomplete or C is held), or -1 when C is closing. */
-static long finish_buffered(struct conn *c, const uint8_t *data, size_t len)
-{
-	struct server *srv = c->srv;
-	long done = handle_frames(c, rv_buf_head(&c->in), rv_buf_size(&c->in));
-	if (done < 0)
-		return -1;
-	rv_buf_consume(&c->in, (size_t)done);
-	size_t have = rv_buf_size(&c->in), take = 0;
-	if (have == 0 || srv->feeding_congested || c->state != CONN_RV) {
-		if (have && len && rv_buf_append(&c->in, data, len) < 0)
-			return bad_input(c, RV_CODE_TOO_LARGE, NULL), -1;
-		return have ? (long)len : 0;
-	}
-	if (have < RV_FRAME_PREFIX) {
-		take = len < RV_FRAME_PREFIX - have ? len : RV_FRAME_PREFIX - have;
-		if (take && rv_buf_append(&c->in, data, take) < 0)
-			return bad_input(c, RV_CODE_TOO_LARGE, NULL), -1;
-		if ((have += take) < RV_FRAME_PREFIX)
-			return (long)take;
-	}
-	long total = rv_frame_size(rv_buf_head(&c->in), srv->conf.max_frame);
-	if (total < 0)
-		return bad_input(c, total == RV_ETOOBIG ? RV_CODE_TOO_LARGE : RV_CODE_BAD_FRAME, NULL), -1;
-	size_t more = (size_t)total - have;    /* > 0: whole frames were handled above */
-	if (more > len - take)
-		more = len - take;
-	if (more && rv_buf_append(&c->in, data + take, more) < 0)
-		return bad_input(c, RV_CODE_TOO_LARGE, NULL), -1;
-	take += more;
-	if (rv_buf_size(&c->in) < (size_t)total)
-		return (long)take;
-	if (handle_frames(c, rv_buf_head(&c->in), rv_buf_size(&c->in)) < 0)
-		return -1;
-	rv_buf_free(&c->in);
-	return (long)take;
-}
-
-/* Bytes of the RV protocol after the preface: cut them into frames. Whole
- * frames are handled where they lie; only an incomplete tail is copied, and
- * so is the rest when a frame fed a congested receiver: the connection is
- * then paused and proto_input(c, NULL, 0) goes on once it is resumed. */
+/* Bytes of the RV protocol after the preface: cut into frames by
+ * rv_frame_feed, handled where they lie. Only a frame split across reads
+ * is copied (the bytes it lacks), and the rest of a read after a frame that
+ * fed only congested receivers: the connection is then paused, and
+ * proto_input(c, NULL, 0) goes on once it is resumed. */
 void proto_input(struct conn *c, const uint8_t *data, size_t len)
 {
-	if (rv_buf_size(&c->in)) {
-		long took = finish_buffered(c, data, len);
-		if (took < 0 || rv_buf_size(&c->in) || (size_t)took == len)
-			return;                    /* closing, held, waiting for more, or done */
-		data += took;
-		len -= (size_t)took;
-	}
-	if (!len)
-		return;
-	long used = handle_frames(c, data, len);
-	if (used >= 0 && (size_t)used < len && rv_buf_append(&c->in, data + used, len - (size_t)used) < 0)
-		bad_input(c, RV_CODE_TOO_LARGE, NULL);
+	int rc = rv_frame_feed(&c->in, c->srv->conf.max_frame, data, len, on_frame, c);
+	if (rc < 0)
+		bad_input(c, rc == RV_ETOOBIG ? RV_CODE_TOO_LARGE : RV_CODE_BAD_FRAME, NULL);
 }
 
 /* Membership events from the router, to each member's receiving connection. */

@@ -1,29 +1,69 @@
-/* fuzz_frame.c - the RV frame decoder and header parser on arbitrary bytes,
- * cut into frames the way rvserver does. */
+/* fuzz_frame.c - the RV frame decoder, header parser and stream cutter
+ * (rv_frame_feed) on arbitrary bytes.
+ *
+ * Input grammar: byte 0 is a chunk size (1-256) and the rest is a byte
+ * stream from a peer. The stream is cut into frames twice, once in one
+ * piece and once fed in chunks of that size (as reads arrive), and the two
+ * must agree: the same frames (count and a hash of their bytes), the same
+ * outcome (error or not). Along the way the bytes kept between chunks never
+ * exceed one frame, and every whole frame's header is parsed and, when it
+ * is an object with a type, framed again. */
+#include <assert.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "err.h"
 #include "frame.h"
+
+#define MAX_BODY 65536
+
+struct tally {
+	size_t frames;
+	uint64_t hash;
+};
+
+static int take(void *ud, const struct rv_frame_view *v)
+{
+	struct tally *t = ud;
+	t->frames++;
+	for (size_t i = 0; i < v->hdr_len; i++)
+		t->hash = t->hash * 131 + (uint8_t)v->hdr[i];
+	for (size_t i = 0; i < v->body_len; i++)
+		t->hash = t->hash * 131 + v->body[i];
+	const char *type;
+	int err;
+	cJSON *h = rv_frame_header(v, &type, &err);
+	if (h) {
+		struct rv_buf b;
+		rv_buf_init(&b, 1 << 20);
+		rv_frame_append_json(&b, h, v->body, v->body_len);
+		rv_buf_free(&b);
+		cJSON_Delete(h);
+	}
+	return 0;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	size_t used = 0;
-	while (used < size) {
-		struct rv_frame_view v;
-		long n = rv_frame_decode(data + used, size - used, 65536, &v);
-		if (n <= 0)
-			break;
-		const char *type;
-		int err;
-		cJSON *h = rv_frame_header(&v, &type, &err);
-		if (h) {
-			struct rv_buf b;
-			rv_buf_init(&b, 1 << 20);
-			rv_frame_append_json(&b, h, v.body, v.body_len);
-			rv_buf_free(&b);
-			cJSON_Delete(h);
-		}
-		used += (size_t)n;
+	if (size < 1)
+		return 0;
+	size_t chunk = (size_t)data[0] + 1;
+	data++;
+	size--;
+	struct tally whole = { 0 }, cut = { 0 };
+	struct rv_buf keep;
+	rv_buf_init(&keep, 1 << 20);
+	int rc1 = rv_frame_feed(&keep, MAX_BODY, data, size, take, &whole);
+	rv_buf_free(&keep);
+	int rc2 = 0;
+	for (size_t off = 0; off < size && rc2 == 0; off += chunk) {
+		size_t n = size - off < chunk ? size - off : chunk;
+		rc2 = rv_frame_feed(&keep, MAX_BODY, data + off, n, take, &cut);
+		assert(rv_buf_size(&keep) <= RV_FRAME_PREFIX + RV_FRAME_MAX_HEADER + MAX_BODY);
 	}
+	rv_buf_free(&keep);
+	assert(rc1 == rc2);
+	assert(rc1 == 0 || rc1 == RV_EPROTO || rc1 == RV_ETOOBIG);
+	assert(whole.frames == cut.frames && whole.hash == cut.hash);
 	return 0;
 }

@@ -107,6 +107,89 @@ static void tokens(void **state)
 	assert_int_equal(rv_token_check("s3cret", 6, "alice", tok, 1999, &why), RV_EDENIED);
 }
 
+/* ---- rv_frame_feed: a stream cut anywhere gives the same frames ---- */
+
+struct seen {
+	int n;                       /* frames handled */
+	size_t bytes;                /* their header and body bytes */
+	int hold_at, gone_at;        /* answer HOLD / GONE at that frame (1-based), or 0 */
+	size_t max_keep;             /* the most bytes the kept buffer held */
+	struct rv_buf *keep;
+};
+
+static int count(void *ud, const struct rv_frame_view *v)
+{
+	struct seen *s = ud;
+	s->n++;
+	s->bytes += v->hdr_len + v->body_len;
+	assert_int_equal(v->hdr[0], '{');
+	if (s->n == s->gone_at)
+		return RV_FRAME_GONE;
+	return s->n == s->hold_at ? RV_FRAME_HOLD : 0;
+}
+
+static size_t stream_of(struct rv_buf *b, int frames)
+{
+	static uint8_t body[3000];
+	rv_buf_init(b, 1 << 20);
+	for (int i = 0; i < frames; i++)
+		assert_int_equal(rv_frame_append(b, "{\"type\":\"x\"}", 12, body, (size_t)(i * 397) % 3000), 0);
+	return rv_buf_size(b);
+}
+
+static void feed_any_cut(void **state)
+{
+	(void)state;
+	struct rv_buf all, keep;
+	size_t total = stream_of(&all, 10), want = 0;
+	for (int i = 0; i < 10; i++)
+		want += 12 + (size_t)(i * 397) % 3000;
+	for (size_t chunk = 1; chunk <= total; chunk += chunk < 64 ? 1 : 97) {
+		struct seen s = { 0 };
+		rv_buf_init(&keep, 1 << 20);
+		for (size_t off = 0; off < total; off += chunk) {
+			size_t n = total - off < chunk ? total - off : chunk;
+			assert_int_equal(rv_frame_feed(&keep, 1 << 20, rv_buf_head(&all) + off, n, count, &s), 0);
+			if (rv_buf_size(&keep) > s.max_keep)
+				s.max_keep = rv_buf_size(&keep);
+		}
+		assert_int_equal(s.n, 10);
+		assert_int_equal(s.bytes, want);
+		assert_int_equal(rv_buf_size(&keep), 0);
+		assert_true(s.max_keep <= 8 + 12 + 3000);   /* never more than one frame */
+		rv_buf_free(&keep);
+	}
+	rv_buf_free(&all);
+}
+
+static void feed_hold_and_gone(void **state)
+{
+	(void)state;
+	struct rv_buf all, keep;
+	size_t total = stream_of(&all, 6);
+	/* held after the 2nd frame: the rest is kept, and handled on resume */
+	struct seen s = { .hold_at = 2 };
+	rv_buf_init(&keep, 1 << 20);
+	assert_int_equal(rv_frame_feed(&keep, 1 << 20, rv_buf_head(&all), total, count, &s), RV_FRAME_HOLD);
+	assert_int_equal(s.n, 2);
+	assert_true(rv_buf_size(&keep) > 0);
+	assert_int_equal(rv_frame_feed(&keep, 1 << 20, NULL, 0, count, &s), 0);
+	assert_int_equal(s.n, 6);
+	assert_int_equal(rv_buf_size(&keep), 0);
+	/* gone at the 3rd: nothing more is handled, nothing is kept */
+	struct seen g = { .gone_at = 3 };
+	assert_int_equal(rv_frame_feed(&keep, 1 << 20, rv_buf_head(&all), total, count, &g), RV_FRAME_GONE);
+	assert_int_equal(g.n, 3);
+	assert_int_equal(rv_buf_size(&keep), 0);
+	/* a bad frame, and a body past the cap */
+	static const uint8_t zero[8] = { 0 };
+	assert_int_equal(rv_frame_feed(&keep, 1 << 20, zero, 8, count, &g), RV_EPROTO);
+	struct seen c = { 0 };
+	assert_int_equal(rv_frame_feed(&keep, 100, rv_buf_head(&all), total, count, &c), RV_ETOOBIG);
+	rv_buf_free(&keep);
+	rv_buf_free(&all);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -116,6 +199,8 @@ int main(void)
 		cmocka_unit_test(bad_headers),
 		cmocka_unit_test(buf_cap),
 		cmocka_unit_test(tokens),
+		cmocka_unit_test(feed_any_cut),
+		cmocka_unit_test(feed_hold_and_gone),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
