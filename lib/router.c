@@ -5,6 +5,7 @@
 
 #include "err.h"
 #include "router.h"
+#include "vec.h"
 
 int rv_id_valid(const char *s)
 {
@@ -212,14 +213,8 @@ int rv_router_join(struct rv_router *r, struct rv_client *c, const char *name)
 	if (!cg)
 		goto nomem;
 	c->groups = cg;
-	if (g->n == g->alloc) {
-		size_t na = g->alloc ? g->alloc * 2 : 4;
-		struct rv_client **m = realloc(g->members, na * sizeof *m);
-		if (!m)
-			goto nomem;
-		g->members = m;
-		g->alloc = na;
-	}
+	if (rv_grow((void **)&g->members, &g->alloc, g->n + 1, sizeof *g->members) < 0)
+		goto nomem;
 	g->members[g->n++] = c;
 	c->groups[c->ngroups++] = g;
 	tell_members(r, g, RV_EV_JOINED, c);

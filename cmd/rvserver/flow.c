@@ -21,17 +21,12 @@
 
 #include "log.h"
 #include "server.h"
+#include "vec.h"
 
 static int list_add(struct conn_list *l, struct conn *c)
 {
-	if (l->n == l->alloc) {
-		size_t na = l->alloc ? l->alloc * 2 : 16;
-		struct conn **v = realloc(l->v, na * sizeof *v);
-		if (!v)
-			return -1;
-		l->v = v;
-		l->alloc = na;
-	}
+	if (rv_grow((void **)&l->v, &l->alloc, l->n + 1, sizeof *l->v) < 0)
+		return -1;
 	l->v[l->n++] = c;
 	return 0;
 }
