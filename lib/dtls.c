@@ -562,6 +562,19 @@ int rv_dtls_peer_pubkey_raw(const struct rv_dtls *s, uint8_t pub[RV_DTLS_ED25519
 	return 0;
 }
 
+int rv_dtls_export(struct rv_dtls *s, const char *label, uint8_t *out, size_t len)
+{
+	if (s->state != RV_DTLS_CONNECTED)
+		return -ENOTCONN;
+	if (len == 0 || len > RV_DTLS_EXPORT_MAX)
+		return -EINVAL;
+	if (SSL_export_keying_material(s->ssl, out, len, label, strlen(label), NULL, 0, 0) != 1) {
+		ERR_clear_error();
+		return RV_ETLS;
+	}
+	return 0;
+}
+
 int rv_dtls_srtp_keys(struct rv_dtls *s, struct rv_dtls_srtp *out)
 {
 	static const char label[] = "EXTRACTOR-dtls_srtp";

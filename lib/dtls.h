@@ -196,4 +196,12 @@ struct rv_dtls_srtp {
  * holds secrets: the caller wipes it (OPENSSL_cleanse) after use. */
 int rv_dtls_srtp_keys(struct rv_dtls *s, struct rv_dtls_srtp *out);
 
+/* rv_dtls_export - LEN bytes (at most RV_DTLS_EXPORT_MAX) of keying
+ * material for LABEL (RFC 5705, no context), the same at both ends of the
+ * session: what binds a proof made inside the session to this session
+ * (peer groups sign it with their identity key). 0, -ENOTCONN unless
+ * connected, -EINVAL for a length past the max, RV_ETLS. */
+#define RV_DTLS_EXPORT_MAX 64
+int rv_dtls_export(struct rv_dtls *s, const char *label, uint8_t *out, size_t len);
+
 #endif

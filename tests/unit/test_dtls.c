@@ -227,6 +227,8 @@ static void p256(void **state)
 	assert_int_equal(rv_dtls_write(k.c, "early", 5), -ENOTCONN);
 	struct rv_dtls_srtp keys;
 	assert_int_equal(rv_dtls_srtp_keys(k.c, &keys), -ENOTCONN);
+	uint8_t early[32];
+	assert_int_equal(rv_dtls_export(k.c, "EXTRACTOR-x", early, 32), -ENOTCONN);
 	handshake(&k);
 	assert_int_equal(k.timeouts, 0);
 	check_fingerprints(&k);
@@ -236,6 +238,14 @@ static void p256(void **state)
 	send_msg(&k, k.c, k.s, "hello server");
 	send_msg(&k, k.s, k.c, "hello client");
 	assert_true(k.max_len <= RV_DTLS_MTU);
+	/* keying material: the same at both ends, another for another label */
+	uint8_t ec[32], es[32], other[32];
+	assert_int_equal(rv_dtls_export(k.c, "EXTRACTOR-rvp2p-hello", ec, 32), 0);
+	assert_int_equal(rv_dtls_export(k.s, "EXTRACTOR-rvp2p-hello", es, 32), 0);
+	assert_memory_equal(ec, es, 32);
+	assert_int_equal(rv_dtls_export(k.c, "EXTRACTOR-other", other, 32), 0);
+	assert_memory_not_equal(ec, other, 32);
+	assert_int_equal(rv_dtls_export(k.c, "EXTRACTOR-x", other, RV_DTLS_EXPORT_MAX + 1), -EINVAL);
 	pair_free(&k);
 }
 
