@@ -6,7 +6,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/pem.h>
 #include <openssl/sha.h>
 
@@ -155,4 +157,47 @@ void rv_p2p_ring_addr(const uint8_t id[RV_P2P_HASH_LEN], uint8_t addr[RV_P2P_HAS
 	uint8_t in[1 + RV_P2P_HASH_LEN] = { 0x01 };
 	memcpy(in + 1, id, RV_P2P_HASH_LEN);
 	SHA256(in, sizeof in, addr);
+}
+
+#define HELLO_CONTEXT "rvp2p-hello-1"
+
+void rv_p2p_group_proof(const uint8_t group[RV_P2P_HASH_LEN], const uint8_t exp[RV_P2P_HASH_LEN],
+			uint8_t proof[RV_P2P_HASH_LEN])
+{
+	unsigned len = RV_P2P_HASH_LEN;
+	HMAC(EVP_sha256(), group, RV_P2P_HASH_LEN, exp, RV_P2P_HASH_LEN, proof, &len);
+}
+
+/* What a HELLO signature covers. */
+static size_t hello_signed(uint8_t *b, const uint8_t exp[RV_P2P_HASH_LEN],
+			   const uint8_t proof[RV_P2P_HASH_LEN], int role)
+{
+	size_t n = sizeof HELLO_CONTEXT - 1;
+	memcpy(b, HELLO_CONTEXT, n);
+	b[n++] = (uint8_t)(role != 0);
+	memcpy(b + n, exp, RV_P2P_HASH_LEN);
+	memcpy(b + n + RV_P2P_HASH_LEN, proof, RV_P2P_HASH_LEN);
+	return n + 2 * RV_P2P_HASH_LEN;
+}
+
+int rv_p2p_hello_sign(const struct rv_p2p_key *k, const uint8_t exp[RV_P2P_HASH_LEN],
+		      const uint8_t proof[RV_P2P_HASH_LEN], int role, uint8_t sig[RV_P2P_SIG_LEN])
+{
+	uint8_t b[sizeof HELLO_CONTEXT + 2 * RV_P2P_HASH_LEN];
+	return rv_p2p_sign(k, b, hello_signed(b, exp, proof, role), sig);
+}
+
+int rv_p2p_hello_check(const uint8_t group[RV_P2P_HASH_LEN], const uint8_t exp[RV_P2P_HASH_LEN],
+		       const uint8_t pub[RV_P2P_PUB_LEN], const uint8_t proof[RV_P2P_HASH_LEN],
+		       const uint8_t sig[RV_P2P_SIG_LEN], int role, uint8_t id[RV_P2P_HASH_LEN],
+		       const char **why)
+{
+	uint8_t want[RV_P2P_HASH_LEN], b[sizeof HELLO_CONTEXT + 2 * RV_P2P_HASH_LEN];
+	rv_p2p_group_proof(group, exp, want);
+	if (CRYPTO_memcmp(want, proof, RV_P2P_HASH_LEN))
+		return *why = "wrong group proof", RV_EDENIED;
+	if (rv_p2p_verify(pub, b, hello_signed(b, exp, proof, role), sig) < 0)
+		return *why = "bad hello signature", RV_EDENIED;
+	rv_p2p_peer_id(pub, id);
+	return 0;
 }

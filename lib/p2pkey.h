@@ -52,4 +52,31 @@ void rv_p2p_peer_id(const uint8_t pub[RV_P2P_PUB_LEN], uint8_t id[RV_P2P_HASH_LE
 /* rv_p2p_ring_addr - a peer's ring address: SHA-256(0x01 || ID). */
 void rv_p2p_ring_addr(const uint8_t id[RV_P2P_HASH_LEN], uint8_t addr[RV_P2P_HASH_LEN]);
 
+/* Proving a session. Each side of a peer session proves, inside it, that
+ * it holds its key and knows the group, bound to that one session: EXP is
+ * the session's keying material (rv_dtls_export with RV_P2P_HELLO_LABEL,
+ * RV_P2P_HASH_LEN bytes, the same at both ends), ROLE the prover's (0 the
+ * session's client, 1 its server), so a HELLO sent back to its author does
+ * not pass.
+ *   proof = HMAC-SHA256(key: group ID, EXP)           (RTMFP's group key)
+ *   sig   = Ed25519("rvp2p-hello-1" || role || EXP || proof)
+ * Knowing the group's hash (what a server sees) is not enough to make the
+ * proof, and a proof seen in one session is worthless in another. */
+#define RV_P2P_HELLO_LABEL "EXTRACTOR-rvp2p-hello"
+
+/* rv_p2p_group_proof - the proof for GROUP (its ID) in the session EXP. */
+void rv_p2p_group_proof(const uint8_t group[RV_P2P_HASH_LEN], const uint8_t exp[RV_P2P_HASH_LEN],
+			uint8_t proof[RV_P2P_HASH_LEN]);
+/* rv_p2p_hello_sign - K's signature of PROOF in the session EXP as ROLE:
+ * 0 or RV_EPROTO. */
+int rv_p2p_hello_sign(const struct rv_p2p_key *k, const uint8_t exp[RV_P2P_HASH_LEN],
+		      const uint8_t proof[RV_P2P_HASH_LEN], int role, uint8_t sig[RV_P2P_SIG_LEN]);
+/* rv_p2p_hello_check - check a peer's HELLO fields (PUB, PROOF, SIG; ROLE
+ * the peer's) for GROUP in the session EXP: 0 and its peer ID in ID, or
+ * RV_EDENIED with *WHY ("wrong group proof", "bad hello signature"). */
+int rv_p2p_hello_check(const uint8_t group[RV_P2P_HASH_LEN], const uint8_t exp[RV_P2P_HASH_LEN],
+		       const uint8_t pub[RV_P2P_PUB_LEN], const uint8_t proof[RV_P2P_HASH_LEN],
+		       const uint8_t sig[RV_P2P_SIG_LEN], int role, uint8_t id[RV_P2P_HASH_LEN],
+		       const char **why);
+
 #endif

@@ -6,6 +6,7 @@
 #include "p2pmsg.h"
 
 #define ID 32
+#define HELLO_LEN (1 + ID + ID + 64 + 1)
 
 static int bad(const char **why, const char *what)
 {
@@ -37,10 +38,12 @@ int rv_p2p_msg_parse(const uint8_t *p, size_t n, struct rv_p2p_msg *m, const cha
 	m->type = p[0];
 	switch (m->type) {
 	case RV_P2P_M_HELLO:
-		if (n != 2 + ID)
+		if (n != HELLO_LEN)
 			return bad(why, "message length mismatch");
-		m->proof = p + 1;
-		m->flags = p[1 + ID];
+		m->key = p + 1;
+		m->proof = p + 1 + ID;
+		m->sig = p + 1 + 2 * ID;
+		m->flags = p[HELLO_LEN - 1];
 		return 0;
 	case RV_P2P_M_REPORT:
 		if ((rc = list(p, n, ID + 2, &m->n, why)) < 0)
@@ -98,14 +101,17 @@ static int room(size_t cap, size_t n)
 	return n <= cap && n <= RV_P2P_MSG_MAX;
 }
 
-long rv_p2p_msg_hello(uint8_t *out, size_t cap, const uint8_t proof[32], uint8_t flags)
+long rv_p2p_msg_hello(uint8_t *out, size_t cap, const uint8_t key[32], const uint8_t proof[32],
+		      const uint8_t sig[64], uint8_t flags)
 {
-	if (!room(cap, 2 + ID))
+	if (!room(cap, HELLO_LEN))
 		return RV_ETOOBIG;
 	out[0] = RV_P2P_M_HELLO;
-	memcpy(out + 1, proof, ID);
-	out[1 + ID] = flags;
-	return 2 + ID;
+	memcpy(out + 1, key, ID);
+	memcpy(out + 1 + ID, proof, ID);
+	memcpy(out + 1 + 2 * ID, sig, 64);
+	out[HELLO_LEN - 1] = flags;
+	return HELLO_LEN;
 }
 
 long rv_p2p_msg_report(uint8_t *out, size_t cap, const struct rv_p2p_peer_seen *peers, size_t n)

@@ -7,7 +7,10 @@
  * byte and are capped. Envelopes (p2penv.h) ride inside POST and ROUTE and
  * are checked by p2penv, not here: this codec checks framing only.
  *
- *   HELLO      1  proof[32] flags u8          the group proof of this session
+ *   HELLO      1  key[32] proof[32] sig[64] flags u8
+ *                                             who we are and that we know the
+ *                                             group, bound to this session
+ *                                             (p2pkey.h: rv_p2p_hello_check)
  *   REPORT     2  n u8, n x { id[32] age_s u16 }   peers the sender knows
  *   ASK_CLOSE  3                               "you are not in my best list"
  *   POST       4  envelope                     a post, pushed eagerly
@@ -53,7 +56,7 @@ struct rv_p2p_peer_seen {
 struct rv_p2p_msg {
 	uint8_t type;
 	uint8_t flags;                            /* HELLO */
-	const uint8_t *proof;                     /* HELLO: 32 bytes */
+	const uint8_t *key, *proof, *sig;         /* HELLO: 32, 32 and 64 bytes */
 	size_t n;                                 /* REPORT, IHAVE, IWANT, IDONTWANT */
 	struct rv_p2p_peer_seen peers[RV_P2P_LIST_MAX];   /* REPORT */
 	const uint8_t *ids[RV_P2P_LIST_MAX];      /* IHAVE, IWANT, IDONTWANT: 32 bytes each */
@@ -74,7 +77,8 @@ int rv_p2p_msg_parse(const uint8_t *p, size_t n, struct rv_p2p_msg *m, const cha
  * at RV_P2P_LIST_MAX; an envelope is not empty), or RV_EPROTO for a type,
  * mode or TTL the message cannot have. What they build parses back to the
  * same fields, and a parsed message rebuilds to the same bytes. */
-long rv_p2p_msg_hello(uint8_t *out, size_t cap, const uint8_t proof[32], uint8_t flags);
+long rv_p2p_msg_hello(uint8_t *out, size_t cap, const uint8_t key[32], const uint8_t proof[32],
+		      const uint8_t sig[64], uint8_t flags);
 long rv_p2p_msg_report(uint8_t *out, size_t cap, const struct rv_p2p_peer_seen *peers, size_t n);
 /* TYPE: RV_P2P_M_ASK_CLOSE or RV_P2P_M_PRUNE (no body). */
 long rv_p2p_msg_signal(uint8_t *out, size_t cap, enum rv_p2p_msg_type type);

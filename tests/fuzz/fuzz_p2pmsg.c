@@ -25,8 +25,8 @@ static long rebuild(const struct rv_p2p_msg *m, const uint8_t *d, size_t n)
 	uint8_t ids[RV_P2P_LIST_MAX * 32];
 	switch (m->type) {
 	case RV_P2P_M_HELLO:
-		assert(inside(m->proof, 32, d, n));
-		return rv_p2p_msg_hello(out, sizeof out, m->proof, m->flags);
+		assert(inside(m->key, 32, d, n) && inside(m->proof, 32, d, n) && inside(m->sig, 64, d, n));
+		return rv_p2p_msg_hello(out, sizeof out, m->key, m->proof, m->sig, m->flags);
 	case RV_P2P_M_REPORT:
 		for (size_t i = 0; i < m->n; i++)
 			assert(inside(m->peers[i].id, 32, d, n));

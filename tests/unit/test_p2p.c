@@ -275,6 +275,38 @@ static void envelopes(void **state)
 	rv_p2p_key_free(&k);
 }
 
+/* A session proof: good for its group, session and role only. */
+static void hello_proofs(void **state)
+{
+	(void)state;
+	uint8_t seed[32] = { 9 }, group[32], other[32], exp[32], exp2[32], proof[32], sig[64], id[32];
+	struct rv_p2p_key k;
+	const char *why = NULL;
+	memset(group, 0x21, 32);
+	memset(other, 0x22, 32);
+	memset(exp, 0x31, 32);
+	memset(exp2, 0x32, 32);
+	assert_int_equal(rv_p2p_key_from_seed(&k, seed), 0);
+	rv_p2p_group_proof(group, exp, proof);
+	assert_int_equal(rv_p2p_hello_sign(&k, exp, proof, 1, sig), 0);
+	assert_int_equal(rv_p2p_hello_check(group, exp, k.pub, proof, sig, 1, id, &why), 0);
+	assert_memory_equal(id, k.id, 32);
+	/* another group: the proof does not match */
+	assert_int_equal(rv_p2p_hello_check(other, exp, k.pub, proof, sig, 1, id, &why), RV_EDENIED);
+	assert_string_equal(why, "wrong group proof");
+	/* another session: neither does it */
+	assert_int_equal(rv_p2p_hello_check(group, exp2, k.pub, proof, sig, 1, id, &why), RV_EDENIED);
+	assert_string_equal(why, "wrong group proof");
+	/* sent back to its author (the other role), or signed by someone else */
+	assert_int_equal(rv_p2p_hello_check(group, exp, k.pub, proof, sig, 0, id, &why), RV_EDENIED);
+	assert_string_equal(why, "bad hello signature");
+	uint8_t pub2[32];
+	memcpy(pub2, k.pub, 32);
+	pub2[0] ^= 1;
+	assert_int_equal(rv_p2p_hello_check(group, exp, pub2, proof, sig, 1, id, &why), RV_EDENIED);
+	rv_p2p_key_free(&k);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -284,6 +316,7 @@ int main(void)
 		cmocka_unit_test(spec_round_trip),
 		cmocka_unit_test(spec_refusals),
 		cmocka_unit_test(envelopes),
+		cmocka_unit_test(hello_proofs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,10 +24,13 @@ static void round_trips(void **state)
 	memcpy(ids, a, 32);
 	memcpy(ids + 32, b, 32);
 
-	long n = rv_p2p_msg_hello(buf, sizeof buf, a, 3);
+	long n = rv_p2p_msg_hello(buf, sizeof buf, a, b, ids, 3);
+	assert_int_equal(n, 130);
 	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
 	assert_int_equal(m.type, RV_P2P_M_HELLO);
-	assert_memory_equal(m.proof, a, 32);
+	assert_memory_equal(m.key, a, 32);
+	assert_memory_equal(m.proof, b, 32);
+	assert_memory_equal(m.sig, ids, 64);
 	assert_int_equal(m.flags, 3);
 
 	struct rv_p2p_peer_seen seen[2] = { { a, 5 }, { b, 300 } };
@@ -95,7 +98,7 @@ static void refusals(void **state)
 	/* builders keep to the caps */
 	assert_int_equal(rv_p2p_msg_ids(buf, sizeof buf, RV_P2P_M_IHAVE, ids, 33), RV_ETOOBIG);
 	assert_int_equal(rv_p2p_msg_ids(buf, sizeof buf, RV_P2P_M_POST, ids, 1), RV_EPROTO);
-	assert_int_equal(rv_p2p_msg_hello(buf, 10, a, 0), RV_ETOOBIG);
+	assert_int_equal(rv_p2p_msg_hello(buf, 10, a, a, ids, 0), RV_ETOOBIG);
 	assert_int_equal(rv_p2p_msg_route(buf, sizeof buf, RV_P2P_TO_PEER, 65, 0, a, a, 1), RV_EPROTO);
 	assert_int_equal(rv_p2p_msg_post(buf, sizeof buf, a, 0), RV_ETOOBIG);
 }
