@@ -95,7 +95,7 @@ static int shuttle(struct pair *k, struct rv_dtls *from, struct rv_dtls *to,
 	uint8_t d[RV_DTLS_MTU];
 	int n = 0;
 	ssize_t len;
-	int lose = (drop >> *flights) & 1;
+	int lose = *flights < 32 && ((drop >> *flights) & 1);
 	if (from == k->s && rv_dtls_state(from) == RV_DTLS_CONNECTED && to == k->c &&
 	    rv_dtls_state(to) != RV_DTLS_CONNECTED) {
 		lose = lose || (k->drop_s_final && k->finals_s == 0);
