@@ -508,7 +508,7 @@ broker_hello() {
 	gone=$(jq -r 'select(.type == "left") | .peer.id' "$T/alice.out" | head -1)
 	kept=""
 	for id in "${!tok[@]}"; do
-		jq -e --arg id "$id" 'select(.type == "left" and .peer.id == $id)' "$T/alice.out" >/dev/null || kept=$id
+		jq -se --arg id "$id" 'any(.[]; .type == "left" and .peer.id == $id)' "$T/alice.out" >/dev/null || kept=$id
 	done
 	client back "$WS?resume=${tok[$kept]}"
 	run jq -c 'select(.type == "welcome") | [.id, .resumed]' "$T/back.out"
