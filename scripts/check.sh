@@ -80,15 +80,26 @@ if [ -x tests/browser/run.sh ]; then
 	fi
 fi
 
-step "fuzz (${FUZZ_SECONDS}s each)"
+step "fuzz (${FUZZ_SECONDS}s each, $JOBS at a time)"
+fuzz_one() {	# $1 the fuzzer: runs it, leaves its exit status in $log/NAME.rc
+	local name corpus
+	name=$(basename "$1")
+	corpus=$(mktemp -d "$log/corpus.XXXX")
+	[ -d "tests/fuzz/corpus/$name" ] && cp -r "tests/fuzz/corpus/$name/." "$corpus/"
+	timeout $((FUZZ_SECONDS + 60)) "$1" -max_total_time="$FUZZ_SECONDS" -timeout=10 \
+		-rss_limit_mb=2048 "$corpus" >"$log/$name.log" 2>&1
+	echo $? >"$log/$name.rc"
+}
 if make -s -j"$JOBS" fuzz >"$log/fuzz.log" 2>&1; then
-	for f in build-fuzz/fuzz_*; do
-		[ -x "$f" ] || continue
+	fuzzers=()
+	for f in build-fuzz/fuzz_*; do [ -x "$f" ] && fuzzers+=("$f"); done
+	for ((i = 0; i < ${#fuzzers[@]}; i += JOBS)); do	# a batch of JOBS at once, results in order
+		for f in "${fuzzers[@]:i:JOBS}"; do fuzz_one "$f" & done
+		wait
+	done
+	for f in "${fuzzers[@]}"; do
 		name=$(basename "$f")
-		corpus=$(mktemp -d "$log/corpus.XXXX")
-		[ -d "tests/fuzz/corpus/$name" ] && cp -r "tests/fuzz/corpus/$name/." "$corpus/"
-		if timeout $((FUZZ_SECONDS + 60)) "$f" -max_total_time="$FUZZ_SECONDS" -timeout=10 \
-			-rss_limit_mb=2048 "$corpus" >"$log/$name.log" 2>&1; then
+		if [ "$(cat "$log/$name.rc" 2>/dev/null)" = 0 ]; then
 			ok; printf '%s: ok (%s)\n' "$name" "$(grep -oE '#[0-9]+' "$log/$name.log" | tail -1) runs"
 		else
 			tail -30 "$log/$name.log"; bad "fuzz $name"
