@@ -31,7 +31,7 @@ long rv_p2p_env_seal(const struct rv_p2p_key *k, const uint8_t group[RV_P2P_HASH
 	return (long)size;
 }
 
-int rv_p2p_env_open(const uint8_t *p, size_t n, const uint8_t group[RV_P2P_HASH_LEN],
+int rv_p2p_env_read(const uint8_t *p, size_t n, const uint8_t group[RV_P2P_HASH_LEN],
 		    struct rv_p2p_env *e, const char **why)
 {
 	if (n < RV_P2P_ENV_HEAD + RV_P2P_SIG_LEN || n > RV_P2P_ENV_MAX)
@@ -45,8 +45,6 @@ int rv_p2p_env_open(const uint8_t *p, size_t n, const uint8_t group[RV_P2P_HASH_
 		return *why = "envelope length mismatch", RV_EPROTO;
 	if (memcmp(p + 2, group, RV_P2P_HASH_LEN))
 		return *why = "envelope of another group", RV_EPROTO;
-	if (rv_p2p_verify(p + 34, p, RV_P2P_ENV_HEAD + len, p + RV_P2P_ENV_HEAD + len) < 0)
-		return *why = "bad envelope signature", RV_EDENIED;
 	e->kind = p[1];
 	e->group = p + 2;
 	e->author = p + 34;
@@ -56,5 +54,16 @@ int rv_p2p_env_open(const uint8_t *p, size_t n, const uint8_t group[RV_P2P_HASH_
 	e->len = len;
 	e->size = n;
 	SHA256(p, n, e->id);
+	return 0;
+}
+
+int rv_p2p_env_open(const uint8_t *p, size_t n, const uint8_t group[RV_P2P_HASH_LEN],
+		    struct rv_p2p_env *e, const char **why)
+{
+	int rc = rv_p2p_env_read(p, n, group, e, why);
+	if (rc < 0)
+		return rc;
+	if (rv_p2p_verify(e->author, p, RV_P2P_ENV_HEAD + e->len, p + RV_P2P_ENV_HEAD + e->len) < 0)
+		return *why = "bad envelope signature", RV_EDENIED;
 	return 0;
 }

@@ -60,5 +60,9 @@ long rv_p2p_env_seal(const struct rv_p2p_key *k, const uint8_t group[RV_P2P_HASH
  * length mismatch, another group) or RV_EDENIED (*WHY: bad signature). */
 int rv_p2p_env_open(const uint8_t *p, size_t n, const uint8_t group[RV_P2P_HASH_LEN],
 		    struct rv_p2p_env *e, const char **why);
+/* rv_p2p_env_read - the same without the signature check, for an envelope
+ * already opened once (a post the gossip engine delivered). */
+int rv_p2p_env_read(const uint8_t *p, size_t n, const uint8_t group[RV_P2P_HASH_LEN],
+		    struct rv_p2p_env *e, const char **why);
 
 #endif

@@ -7,6 +7,7 @@
 
 #define ID 32
 #define HELLO_LEN (1 + ID + ID + 64 + 1)
+#define PEER_HEAD (ID + 2 + 1 + 2)       /* a REPORT entry before its address */
 
 static int bad(const char **why, const char *what)
 {
@@ -25,6 +26,35 @@ static int list(const uint8_t *p, size_t n, size_t size, size_t *count, const ch
 	if (n != 2 + *count * size)
 		return bad(why, "message length mismatch");
 	return 0;
+}
+
+/* REPORT: a count, then entries of id, age, family, port and an address
+ * of 4 or 16 bytes, filling the message exactly. */
+static int report(const uint8_t *p, size_t n, struct rv_p2p_msg *m, const char **why)
+{
+	if (n < 2)
+		return bad(why, "truncated message");
+	m->n = p[1];
+	if (m->n > RV_P2P_LIST_MAX)
+		return bad(why, "list too long");
+	size_t off = 2;
+	for (size_t i = 0; i < m->n; i++) {
+		if (n - off < PEER_HEAD)
+			return bad(why, "message length mismatch");
+		struct rv_p2p_peer_seen *e = &m->peers[i];
+		e->id = p + off;
+		e->age_s = rv_rd16(p + off + ID);
+		e->family = p[off + ID + 2];
+		e->port = rv_rd16(p + off + ID + 3);
+		if (e->family != 4 && e->family != 6)
+			return bad(why, "unknown address family");
+		size_t alen = e->family == 4 ? 4 : 16;
+		if (n - off - PEER_HEAD < alen)
+			return bad(why, "message length mismatch");
+		e->ip = p + off + PEER_HEAD;
+		off += PEER_HEAD + alen;
+	}
+	return off == n ? 0 : bad(why, "message length mismatch");
 }
 
 int rv_p2p_msg_parse(const uint8_t *p, size_t n, struct rv_p2p_msg *m, const char **why)
@@ -46,13 +76,7 @@ int rv_p2p_msg_parse(const uint8_t *p, size_t n, struct rv_p2p_msg *m, const cha
 		m->flags = p[HELLO_LEN - 1];
 		return 0;
 	case RV_P2P_M_REPORT:
-		if ((rc = list(p, n, ID + 2, &m->n, why)) < 0)
-			return rc;
-		for (size_t i = 0; i < m->n; i++) {
-			m->peers[i].id = p + 2 + i * (ID + 2);
-			m->peers[i].age_s = rv_rd16(p + 2 + i * (ID + 2) + ID);
-		}
-		return 0;
+		return report(p, n, m, why);
 	case RV_P2P_M_ASK_CLOSE:
 	case RV_P2P_M_PRUNE:
 		return n == 1 ? 0 : bad(why, "message length mismatch");
@@ -116,14 +140,27 @@ long rv_p2p_msg_hello(uint8_t *out, size_t cap, const uint8_t key[32], const uin
 
 long rv_p2p_msg_report(uint8_t *out, size_t cap, const struct rv_p2p_peer_seen *peers, size_t n)
 {
-	size_t len = 2 + n * (ID + 2);
-	if (n > RV_P2P_LIST_MAX || !room(cap, len))
+	if (n > RV_P2P_LIST_MAX)
+		return RV_ETOOBIG;
+	size_t len = 2;
+	for (size_t i = 0; i < n; i++) {
+		if (peers[i].family != 4 && peers[i].family != 6)
+			return RV_EPROTO;
+		len += PEER_HEAD + (peers[i].family == 4 ? 4 : 16);
+	}
+	if (!room(cap, len))
 		return RV_ETOOBIG;
 	out[0] = RV_P2P_M_REPORT;
 	out[1] = (uint8_t)n;
+	uint8_t *q = out + 2;
 	for (size_t i = 0; i < n; i++) {
-		memcpy(out + 2 + i * (ID + 2), peers[i].id, ID);
-		rv_wr16(out + 2 + i * (ID + 2) + ID, peers[i].age_s);
+		size_t alen = peers[i].family == 4 ? 4 : 16;
+		memcpy(q, peers[i].id, ID);
+		rv_wr16(q + ID, peers[i].age_s);
+		q[ID + 2] = peers[i].family;
+		rv_wr16(q + ID + 3, peers[i].port);
+		memcpy(q + PEER_HEAD, peers[i].ip, alen);
+		q += PEER_HEAD + alen;
 	}
 	return (long)len;
 }

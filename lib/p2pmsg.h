@@ -11,7 +11,10 @@
  *                                             who we are and that we know the
  *                                             group, bound to this session
  *                                             (p2pkey.h: rv_p2p_hello_check)
- *   REPORT     2  n u8, n x { id[32] age_s u16 }   peers the sender knows
+ *   REPORT     2  n u8, n x { id[32] age_s u16 family u8 port u16 addr[4|16] }
+ *                                             peers the sender knows and the
+ *                                             address it reaches each at
+ *                                             (family 4 or 6)
  *   ASK_CLOSE  3                               "you are not in my best list"
  *   POST       4  envelope                     a post, pushed eagerly
  *   IHAVE      5  n u8, n x id[32]             message IDs, announced lazily
@@ -27,7 +30,8 @@
  *                                             announce to me lazily from now on
  *
  * Anything else is refused: unknown types, counts past the caps, lengths
- * that do not add up, a TTL past RV_P2P_TTL_MAX. */
+ * that do not add up, a TTL past RV_P2P_TTL_MAX, an address family
+ * other than 4 or 6. */
 #ifndef RV_P2PMSG_H
 #define RV_P2PMSG_H
 
@@ -50,6 +54,9 @@ enum rv_p2p_msg_type {
 struct rv_p2p_peer_seen {
 	const uint8_t *id;            /* 32 bytes */
 	uint16_t age_s;               /* seconds since the sender heard from it */
+	uint8_t family;               /* 4 or 6 */
+	uint16_t port;
+	const uint8_t *ip;            /* 4 or 16 bytes, network order */
 };
 
 /* A parsed message; pointers alias the bytes it was read from. */

@@ -247,6 +247,10 @@ int rv_p2p_sess_feed(struct rv_p2p_sess *s, uint64_t now, const uint8_t *p, size
 	ssize_t got;
 	while (s->state != RV_P2P_SESS_FAILED && (got = rv_dtls_read(s->dtls, s->rec, sizeof s->rec)) > 0)
 		fragment(s, now, s->rec, (size_t)got);
+	if (rv_dtls_state(s->dtls) == RV_DTLS_CLOSED && s->state != RV_P2P_SESS_FAILED) {
+		s->state = RV_P2P_SESS_CLOSED;	/* a close_notify: what came before it was read */
+		s->why = "the peer closed";
+	}
 	return 0;
 }
 

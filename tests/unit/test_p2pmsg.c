@@ -33,13 +33,24 @@ static void round_trips(void **state)
 	assert_memory_equal(m.sig, ids, 64);
 	assert_int_equal(m.flags, 3);
 
-	struct rv_p2p_peer_seen seen[2] = { { a, 5 }, { b, 300 } };
+	static const uint8_t v4[4] = { 127, 0, 0, 2 }, v6[16] = { [15] = 1 };
+	struct rv_p2p_peer_seen seen[2] = { { a, 5, 4, 7400, v4 }, { b, 300, 6, 9, v6 } };
 	n = rv_p2p_msg_report(buf, sizeof buf, seen, 2);
-	assert_int_equal(n, 2 + 2 * 34);
+	assert_int_equal(n, 2 + 2 * 37 + 4 + 16);
 	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
 	assert_int_equal(m.n, 2);
 	assert_memory_equal(m.peers[1].id, b, 32);
 	assert_int_equal(m.peers[1].age_s, 300);
+	assert_int_equal(m.peers[0].family, 4);
+	assert_int_equal(m.peers[0].port, 7400);
+	assert_memory_equal(m.peers[0].ip, v4, 4);
+	assert_int_equal(m.peers[1].family, 6);
+	assert_memory_equal(m.peers[1].ip, v6, 16);
+	buf[2 + 32 + 2] = 5;	/* no such family */
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), RV_EPROTO);
+	buf[2 + 32 + 2] = 4;
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n - 1, &m, &why), RV_EPROTO);
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
 
 	n = rv_p2p_msg_ids(buf, sizeof buf, RV_P2P_M_IWANT, ids, 2);
 	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);

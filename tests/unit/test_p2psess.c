@@ -113,6 +113,14 @@ static void up_and_messages(void **state)
 	/* a datagram that is not DTLS is refused and changes nothing */
 	assert_int_equal(rv_p2p_sess_feed(&b.s, now, (const uint8_t *)"\x00\x01", 2), RV_EPROTO);
 	assert_int_equal(b.s.state, RV_P2P_SESS_UP);
+	/* a goodbye: what came before it is read, then the session is closed */
+	assert_int_equal(rv_p2p_sess_send(&a.s, now, (const uint8_t *)"\x04by", 3), 0);
+	rv_p2p_sess_close(&a.s, "leaving");
+	shuttle();
+	assert_int_equal(b.s.state, RV_P2P_SESS_CLOSED);
+	assert_string_equal(b.s.why, "the peer closed");
+	assert_int_equal(rv_p2p_sess_poll(&b.s, got, sizeof got), 3);
+	assert_memory_equal(got, "\x04by", 3);
 	side_free(&a);
 	side_free(&b);
 }

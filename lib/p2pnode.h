@@ -1,0 +1,179 @@
+/* p2pnode.h - one peer of a group over one UDP socket, no I/O.
+ *
+ * The node joins the engines of a peer group: a session per neighbour
+ * (p2psess.h: DTLS, the HELLO proof, fragments, keepalive), the ring's
+ * choice of neighbours (p2pring.h), posting (p2pgossip.h) and directed
+ * routing (rv_p2p_route_next). The caller owns the socket and the clock:
+ * it feeds every datagram the socket receives (rv_p2p_node_input) with the
+ * time in ms, sends what rv_p2p_node_take gives, calls rv_p2p_node_tick
+ * when rv_p2p_node_next says, and polls events.
+ *
+ * Sessions are told apart by the peer's address. The side that opens a
+ * session is the DTLS client; when two peers open to each other at once
+ * (both learned of the other), the one with the higher peer ID gives way
+ * and serves the other's handshake. A ClientHello from the address of a
+ * session already up means the peer started again: the old session ends.
+ *
+ * Topology (librtmfp's NetGroup): every report_ms the node chooses its
+ * best neighbours among the peers it knows (rv_p2p_choose: ring neighbours,
+ * lowest RTT, one random, fingers, up to floor(log2 N) + 13), opens
+ * sessions to those it lacks (at most RV_P2P_NODE_OPENING at once), asks
+ * neighbours that are no longer among them to close (ASK_CLOSE: the other
+ * side closes unless it wants us), and sends each neighbour a REPORT of the
+ * peers that neighbour should know: the best list from *its* ring address
+ * among ours. A peer that never answers is tried again later, with backoff.
+ * A new neighbour (and the first peer known) triggers a choice at once.
+ *
+ * Events (rv_p2p_node_poll) name what a NetGroup user sees: a neighbour
+ * connected or gone (and why), a post delivered, a routed message for us.
+ *
+ * Memory: the sessions (at most RV_P2P_NODE_SESSIONS), the known peers (at
+ * most RV_P2P_NODE_KNOWN, forgotten after RV_P2P_NODE_FORGET_MS unheard),
+ * the gossip engine's posts, the event queue (RV_P2P_NODE_EVENTS_MAX bytes:
+ * past it events are dropped and counted) and the datagrams queued outside
+ * sessions (RV_P2P_NODE_OUT_MAX bytes). Not thread-safe. */
+#ifndef RV_P2PNODE_H
+#define RV_P2PNODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "bmap.h"
+#include "buf.h"
+#include "p2pgossip.h"
+#include "p2psess.h"
+
+#define RV_P2P_NODE_SESSIONS RV_P2P_GOSSIP_SLOTS
+#define RV_P2P_NODE_KNOWN 4096
+#define RV_P2P_NODE_OPENING 8             /* handshakes of our own at once */
+#define RV_P2P_NODE_FORGET_MS 120000
+#define RV_P2P_NODE_EVENTS_MAX (16u << 20)
+#define RV_P2P_NODE_OUT_MAX (1u << 20)
+#define RV_P2P_NODE_DGRAM_MAX 1500        /* the largest datagram taken */
+#define RV_P2P_NODE_TTL 32                /* hops a routed message may take */
+
+struct rv_p2p_node_conf {
+	const struct rv_p2p_key *key;     /* this peer; outlives the node */
+	uint8_t group[RV_P2P_HASH_LEN];   /* the group ID (p2pspec.h) */
+	size_t max_neighbors;             /* 0: 32 (at most RV_P2P_NODE_SESSIONS) */
+	uint32_t report_ms;               /* 0: 10,000 */
+	uint32_t (*rnd)(void *ud);        /* random numbers (NULL: random(3)) */
+	void *rnd_ud;
+	const struct rv_p2p_sess_conf *sess;        /* NULL: the defaults */
+	const struct rv_p2p_gossip_conf *gossip;    /* NULL: the defaults */
+};
+
+enum rv_p2p_node_ev_type {
+	RV_P2P_NODE_NEIGHBOR_UP = 1,    /* PEER at ADDR is a neighbour */
+	RV_P2P_NODE_NEIGHBOR_DOWN,      /* PEER is no longer one: WHY */
+	RV_P2P_NODE_CONNECT_FAILED,     /* no session with ADDR (PEER if known): WHY */
+	RV_P2P_NODE_POST,               /* a post: ID, AUTHOR, TIME, DATA; PEER brought it */
+	RV_P2P_NODE_ROUTED,             /* a routed message for us: ID, AUTHOR, MODE, HOPS, DATA */
+	RV_P2P_NODE_BAD_PEER,           /* PEER sent something bad (WHY) and is cut off */
+};
+
+struct rv_p2p_node_ev {
+	enum rv_p2p_node_ev_type type;
+	uint8_t peer[RV_P2P_HASH_LEN];    /* the neighbour concerned (zeros: unknown) */
+	struct sockaddr_storage addr;     /* its address */
+	socklen_t alen;
+	const char *why;                  /* static */
+	uint8_t id[RV_P2P_HASH_LEN];      /* POST, ROUTED: the message ID */
+	uint8_t author[RV_P2P_HASH_LEN];  /* POST, ROUTED: the author's peer ID */
+	uint64_t time_ms;                 /* POST, ROUTED: the author's clock */
+	uint8_t mode, hops;               /* ROUTED */
+	const uint8_t *data;              /* POST, ROUTED: the payload; valid until the next call */
+	size_t len;
+};
+
+/* NetGroupInfo's counters and more (rv_p2p_node_stats). */
+struct rv_p2p_node_stats {
+	size_t neighbors, known, opening;
+	uint64_t estimate;                /* members estimated from the ring */
+	size_t target;                    /* neighbours wanted */
+	uint64_t posts_sent, posts_received, routed_sent, routed_received, routed_forwarded;
+	uint64_t no_route, ttl_expired, bad;
+	uint64_t connects, connect_failures, disconnects;
+	uint64_t bytes_in, bytes_out, datagrams_in, datagrams_out, stray;
+	uint64_t events_dropped;
+	struct rv_p2p_gossip_stats gossip;
+};
+
+/* A neighbour as rv_p2p_node_neighbor shows it. */
+struct rv_p2p_node_nb {
+	uint8_t peer[RV_P2P_HASH_LEN];
+	struct sockaddr_storage addr;
+	socklen_t alen;
+	uint32_t rtt_ms;                  /* UINT32_MAX: not measured yet */
+	uint64_t since_ms;                /* up since (node time) */
+	int eager;                        /* on the posting tree */
+};
+
+struct rv_p2p_node;
+
+/* rv_p2p_node_new - a node with CONF at NOW: 0, -ENOMEM, or the DTLS
+ * engine's error (*WHY says). */
+int rv_p2p_node_new(struct rv_p2p_node **out, const struct rv_p2p_node_conf *conf, uint64_t now,
+		    const char **why);
+/* rv_p2p_node_free - every session ends without a word; everything goes. */
+void rv_p2p_node_free(struct rv_p2p_node *n);
+/* rv_p2p_node_close - say goodbye to every neighbour (take the datagrams). */
+void rv_p2p_node_close(struct rv_p2p_node *n, uint64_t now);
+
+/* rv_p2p_node_add_peer - a peer to connect to at ADDR (its ID unknown:
+ * addNeighbor with an address), now. 0, RV_ELIMIT when no session is free,
+ * or -EEXIST when a session with ADDR exists. */
+int rv_p2p_node_add_peer(struct rv_p2p_node *n, uint64_t now, const struct sockaddr *addr, socklen_t alen);
+/* rv_p2p_node_learn - a peer ID at ADDR heard of elsewhere (the introducer,
+ * the LAN): remembered, and connected to if the ring wants it. 0 or
+ * RV_ELIMIT when too many peers are known. */
+int rv_p2p_node_learn(struct rv_p2p_node *n, uint64_t now, const uint8_t id[RV_P2P_HASH_LEN],
+		      const struct sockaddr *addr, socklen_t alen);
+
+/* rv_p2p_node_input - a datagram (P, LEN) the socket received from FROM at
+ * NOW: 0, or RV_EPROTO when it was not for a session (the caller may know
+ * what it is: a STUN answer, a LAN announcement). */
+int rv_p2p_node_input(struct rv_p2p_node *n, uint64_t now, const uint8_t *p, size_t len,
+		      const struct sockaddr *from, socklen_t flen);
+/* rv_p2p_node_take - the next datagram to send into BUF (CAP of at least
+ * RV_P2P_NODE_DGRAM_MAX) and its destination: its length, or 0. */
+ssize_t rv_p2p_node_take(struct rv_p2p_node *n, uint8_t *buf, size_t cap, struct sockaddr_storage *to,
+			 socklen_t *tolen);
+/* rv_p2p_node_queue - a datagram of the caller's (a STUN request, a LAN
+ * announcement) to go out with the others: 0 or RV_ELIMIT. */
+int rv_p2p_node_queue(struct rv_p2p_node *n, const uint8_t *p, size_t len, const struct sockaddr *to,
+		      socklen_t tolen);
+
+/* rv_p2p_node_post - post DATA (LEN bytes, at most RV_P2P_PAYLOAD_MAX) to
+ * the group at NOW, stamped with TIME_MS (the author's clock, unix ms): 0
+ * and its message ID in ID (may be NULL), RV_ETOOBIG, or RV_ELIMIT. */
+int rv_p2p_node_post(struct rv_p2p_node *n, uint64_t now, uint64_t time_ms, const void *data, size_t len,
+		     uint8_t id[RV_P2P_HASH_LEN]);
+/* rv_p2p_node_send - route DATA to the peer whose ID is DST (MODE
+ * RV_P2P_TO_PEER) or to whoever is nearest the ring address DST
+ * (RV_P2P_TO_NEAREST), hop by hop: 0 when it left (or, when it is ours,
+ * was delivered here as an event), RV_ENOTFOUND when no neighbour is nearer
+ * and it is not ours (NO_ROUTE), RV_ETOOBIG. */
+int rv_p2p_node_send(struct rv_p2p_node *n, uint64_t now, uint64_t time_ms, enum rv_p2p_route_mode mode,
+		     const uint8_t dst[RV_P2P_HASH_LEN], const void *data, size_t len,
+		     uint8_t id[RV_P2P_HASH_LEN]);
+
+/* rv_p2p_node_tick - timers at NOW; rv_p2p_node_next says when the next is
+ * due (node time, ms). */
+void rv_p2p_node_tick(struct rv_p2p_node *n, uint64_t now);
+uint64_t rv_p2p_node_next(const struct rv_p2p_node *n);
+
+/* rv_p2p_node_poll - the next event into E: 1, or 0 when none waits. */
+int rv_p2p_node_poll(struct rv_p2p_node *n, struct rv_p2p_node_ev *e);
+
+/* What the node is: its counters, its neighbours (I from 0 up; 0 past
+ * the last), its peer ID and ring address. */
+void rv_p2p_node_stats(const struct rv_p2p_node *n, struct rv_p2p_node_stats *st);
+int rv_p2p_node_neighbor(const struct rv_p2p_node *n, size_t i, struct rv_p2p_node_nb *nb);
+const uint8_t *rv_p2p_node_ring(const struct rv_p2p_node *n);
+
+#endif

@@ -1,0 +1,426 @@
+/* p2ptopo.c - a node's known peers, the choice of its neighbours, the
+ * reports it sends and reads, and directed routing (p2pnode.h). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "p2pnode_int.h"
+
+#define RETRY_MS 5000               /* a failed peer waits this, doubled per failure */
+#define RETRY_MAX_MS 120000
+#define CLOSED_WAIT_MS 30000        /* a peer that asked us to close is left alone */
+#define CHOOSE_SOON_MS 20           /* news gathered this long before choosing again */
+
+/* ---- known peers ---- */
+
+static struct known *known_get(struct rv_p2p_node *n, const uint8_t id[RV_P2P_HASH_LEN])
+{
+	struct known *k = rv_bmap_get(&n->known, id);
+	return k && !memcmp(k->id, id, RV_P2P_HASH_LEN) ? k : NULL;
+}
+
+static void choose_soon(struct rv_p2p_node *n)
+{
+	if (n->choose_at > n->now + CHOOSE_SOON_MS)
+		n->choose_at = n->now + CHOOSE_SOON_MS;
+}
+
+/* Peer ID at ADDR, heard of at HEARD: remembered or refreshed. */
+static struct known *learn(struct rv_p2p_node *n, const uint8_t id[RV_P2P_HASH_LEN], const struct sockaddr *addr,
+			   socklen_t alen, uint64_t heard)
+{
+	if (!memcmp(id, n->conf.key->id, RV_P2P_HASH_LEN) || alen > sizeof(struct sockaddr_storage))
+		return NULL;
+	struct known *k = known_get(n, id);
+	if (k) {
+		if (heard > k->heard)
+			k->heard = heard;
+		if (k->slot < 0 && !p2p_addr_eq(&k->addr, addr)) {	/* news of where it is */
+			memset(&k->addr, 0, sizeof k->addr);
+			memcpy(&k->addr, addr, alen);
+			k->alen = alen;
+		}
+		return k;
+	}
+	if (rv_bmap_get(&n->known, id) || !(k = calloc(1, sizeof *k)))
+		return NULL;	/* an ID prefix taken by another: not worth a second key */
+	memcpy(k->id, id, RV_P2P_HASH_LEN);
+	rv_p2p_ring_addr(id, k->ring);
+	memcpy(&k->addr, addr, alen);
+	k->alen = alen;
+	k->heard = heard;
+	k->slot = -1;
+	if (rv_bmap_put(&n->known, id, k) < 0) {
+		free(k);
+		return NULL;
+	}
+	choose_soon(n);
+	return k;
+}
+
+int rv_p2p_node_learn(struct rv_p2p_node *n, uint64_t now, const uint8_t id[RV_P2P_HASH_LEN],
+		      const struct sockaddr *addr, socklen_t alen)
+{
+	n->now = now;
+	if (!memcmp(id, n->conf.key->id, RV_P2P_HASH_LEN))
+		return 0;
+	return learn(n, id, addr, alen, now) ? 0 : RV_ELIMIT;
+}
+
+static void forget(struct rv_p2p_node *n, struct known *k)
+{
+	rv_bmap_del(&n->known, k->id);
+	free(k);
+}
+
+void p2p_known_free(struct rv_p2p_node *n)
+{
+	size_t i = 0;
+	struct known *k;
+	while ((k = rv_bmap_next(&n->known, &i, NULL)))
+		free(k);
+	rv_bmap_free(&n->known);
+}
+
+/* Session S came up: its peer is known, at its address, through it. Two
+ * sessions with one peer: the one the lower peer ID opened stays. */
+void p2p_known_attach(struct rv_p2p_node *n, struct nsess *s)
+{
+	if (s->k && memcmp(s->k->id, s->s.peer_id, RV_P2P_HASH_LEN)) {	/* someone else answered */
+		s->k->slot = -1;
+		s->k = NULL;
+	}
+	struct known *k = learn(n, s->s.peer_id, (const struct sockaddr *)&s->addr, s->alen, n->now);
+	if (!k)
+		return;
+	if (k->slot >= 0 && k->slot != p2p_slot(n, s) && n->sess[k->slot].up) {
+		struct nsess *o = &n->sess[k->slot];
+		int mine_lower = memcmp(n->conf.key->id, k->id, RV_P2P_HASH_LEN) < 0;
+		struct nsess *drop = s->mine == mine_lower ? o : s;
+		rv_p2p_sess_close(&drop->s, "a second session with the peer");
+		if (drop == s)
+			return;
+		o->k = NULL;
+		p2p_sess_end(n, o, "a second session with the peer");
+	}
+	k->slot = p2p_slot(n, s);
+	k->fails = 0;
+	k->heard = n->now;
+	s->k = k;
+	memcpy(&k->addr, &s->addr, sizeof k->addr);
+	k->alen = s->alen;
+}
+
+/* Session S ends: its peer is free to be chosen again, after a while
+ * when the session FAILED to come up (doubling) or was closed. */
+void p2p_known_detach(struct rv_p2p_node *n, struct nsess *s, int failed)
+{
+	struct known *k = s->k ? s->k : s->want_known ? known_get(n, s->want) : NULL;
+	s->k = NULL;
+	if (!k || k->slot != p2p_slot(n, s))
+		return;
+	k->slot = -1;
+	if (failed) {
+		k->fails++;
+		uint64_t wait = (uint64_t)RETRY_MS << (k->fails < 5 ? k->fails - 1 : 4);
+		k->retry_at = n->now + (wait < RETRY_MAX_MS ? wait : RETRY_MAX_MS);
+	} else if (k->retry_at < n->now + RETRY_MS) {
+		k->retry_at = n->now + RETRY_MS;
+	}
+}
+
+/* ---- candidates ---- */
+
+struct cands {
+	struct rv_p2p_cand *c;
+	struct known **k;
+	size_t n;
+};
+
+/* Every known peer (but SKIP) as the ring sees it; forgets the stale. */
+static int cands_build(struct rv_p2p_node *n, struct cands *cs, const struct known *skip)
+{
+	size_t cap = n->known.count ? n->known.count : 1;
+	cs->c = malloc(cap * sizeof *cs->c);
+	cs->k = malloc(cap * sizeof *cs->k);
+	cs->n = 0;
+	if (!cs->c || !cs->k) {
+		free(cs->c);
+		free(cs->k);
+		return -ENOMEM;
+	}
+	size_t i = 0;
+	struct known *k;
+	while ((k = rv_bmap_next(&n->known, &i, NULL)) && cs->n < cap) {
+		if (k == skip)
+			continue;
+		const struct nsess *s = k->slot >= 0 ? &n->sess[k->slot] : NULL;
+		cs->c[cs->n].addr = k->ring;
+		cs->c[cs->n].rtt_ms = s && s->up ? s->s.rtt_ms : UINT32_MAX;
+		cs->k[cs->n++] = k;
+	}
+	return 0;
+}
+
+static void cands_free(struct cands *cs)
+{
+	free(cs->c);
+	free(cs->k);
+}
+
+static void sweep(struct rv_p2p_node *n)
+{
+	struct known *old[64];
+	size_t nold = 0, i = 0;
+	struct known *k;
+	while (nold < 64 && (k = rv_bmap_next(&n->known, &i, NULL)))
+		if (k->slot < 0 && k->heard + RV_P2P_NODE_FORGET_MS < n->now)
+			old[nold++] = k;
+	while (nold)
+		forget(n, old[--nold]);
+}
+
+/* ---- reports ---- */
+
+/* To neighbour S: the peers it should have, as far as we know (the best
+ * list from its ring address among ours), and where we reach them. */
+static void report_from(struct rv_p2p_node *n, struct nsess *s, const struct cands *all)
+{
+	if (!s->k)
+		return;
+	struct rv_p2p_cand c[RV_P2P_CANDIDATES_MAX];
+	struct known *kk[RV_P2P_CANDIDATES_MAX];
+	size_t nc = 0;
+	for (size_t i = 0; i < all->n && nc < RV_P2P_CANDIDATES_MAX; i++)
+		if (all->k[i] != s->k) {
+			c[nc] = all->c[i];
+			kk[nc++] = all->k[i];
+		}
+	uint32_t pick[RV_P2P_LIST_MAX];
+	size_t np = rv_p2p_choose(s->k->ring, c, nc, RV_P2P_LIST_MAX, n->conf.rnd, n->conf.rnd_ud, pick);
+	struct rv_p2p_peer_seen seen[RV_P2P_LIST_MAX];
+	for (size_t i = 0; i < np; i++) {
+		const struct known *k = kk[pick[i]];
+		uint64_t age = (n->now - (k->heard < n->now ? k->heard : n->now)) / 1000;
+		seen[i].id = k->id;
+		seen[i].age_s = age > UINT16_MAX ? UINT16_MAX : (uint16_t)age;
+		if (k->addr.ss_family == AF_INET6) {
+			const struct sockaddr_in6 *a = (const void *)&k->addr;
+			seen[i].family = 6;
+			seen[i].port = ntohs(a->sin6_port);
+			seen[i].ip = a->sin6_addr.s6_addr;
+		} else {
+			const struct sockaddr_in *a = (const void *)&k->addr;
+			seen[i].family = 4;
+			seen[i].port = ntohs(a->sin_port);
+			seen[i].ip = (const uint8_t *)&a->sin_addr.s_addr;
+		}
+	}
+	uint8_t msg[2 + RV_P2P_LIST_MAX * (32 + 5 + 16)];
+	long len = rv_p2p_msg_report(msg, sizeof msg, seen, np);
+	if (len > 0)
+		p2p_send(n, p2p_slot(n, s), msg, (size_t)len);
+}
+
+void p2p_report_to(struct rv_p2p_node *n, struct nsess *s)
+{
+	struct cands all;
+	if (cands_build(n, &all, NULL) < 0)
+		return;
+	report_from(n, s, &all);
+	cands_free(&all);
+}
+
+void p2p_report_in(struct rv_p2p_node *n, struct nsess *s, const struct rv_p2p_msg *m)
+{
+	(void)s;
+	for (size_t i = 0; i < m->n; i++) {
+		const struct rv_p2p_peer_seen *e = &m->peers[i];
+		struct sockaddr_storage ss = { 0 };
+		socklen_t alen;
+		if (e->port == 0)
+			continue;
+		if (e->family == 4) {
+			struct sockaddr_in *a = (void *)&ss;
+			a->sin_family = AF_INET;
+			a->sin_port = htons(e->port);
+			memcpy(&a->sin_addr.s_addr, e->ip, 4);
+			alen = sizeof *a;
+		} else {
+			struct sockaddr_in6 *a = (void *)&ss;
+			a->sin6_family = AF_INET6;
+			a->sin6_port = htons(e->port);
+			memcpy(a->sin6_addr.s6_addr, e->ip, 16);
+			alen = sizeof *a;
+		}
+		uint64_t age = (uint64_t)e->age_s * 1000;
+		learn(n, e->id, (const struct sockaddr *)&ss, alen, n->now > age ? n->now - age : 0);
+	}
+}
+
+void p2p_ask_close_in(struct rv_p2p_node *n, struct nsess *s)
+{
+	if (!s->k || s->k->best)
+		return;	/* we want it: the session stays */
+	struct known *k = s->k;
+	rv_p2p_sess_close(&s->s, "asked to close");
+	p2p_sess_end(n, s, "the peer asked to close");
+	k->retry_at = n->now + CLOSED_WAIT_MS;
+}
+
+/* ---- the choice ---- */
+
+static size_t opening(const struct rv_p2p_node *n)
+{
+	size_t c = 0;
+	for (size_t i = 0; i < RV_P2P_NODE_SESSIONS; i++)
+		c += n->sess[i].used && n->sess[i].mine && !n->sess[i].up;
+	return c;
+}
+
+static void open_to(struct rv_p2p_node *n, struct known *k)
+{
+	struct nsess *s = p2p_sess_open(n, (const struct sockaddr *)&k->addr, k->alen, 1);
+	if (!s)
+		return;
+	memcpy(s->want, k->id, RV_P2P_HASH_LEN);
+	s->want_known = 1;
+	s->k = k;
+	k->slot = p2p_slot(n, s);
+}
+
+void p2p_maintain(struct rv_p2p_node *n)
+{
+	int reports = n->next_report <= n->now;
+	n->choose_at = UINT64_MAX;
+	if (reports) {
+		n->next_report = n->now + n->conf.report_ms;
+		sweep(n);
+	}
+	struct cands all;
+	if (cands_build(n, &all, NULL) < 0)
+		return;
+	n->estimate = rv_p2p_estimate(n->ring, all.c, all.n);
+	n->target = rv_p2p_target(n->estimate, n->conf.max_neighbors);
+	uint32_t *pick = malloc((all.n ? all.n : 1) * sizeof *pick);
+	size_t np = pick ? rv_p2p_choose(n->ring, all.c, all.n, n->conf.max_neighbors, n->conf.rnd,
+					 n->conf.rnd_ud, pick) : 0;
+	for (size_t i = 0; i < all.n; i++)
+		all.k[i]->best = 0;
+	for (size_t i = 0; i < np; i++)
+		all.k[pick[i]]->best = 1;
+	size_t busy = opening(n);
+	for (size_t i = 0; i < np && busy < RV_P2P_NODE_OPENING; i++) {
+		struct known *k = all.k[pick[i]];
+		if (k->slot < 0 && k->retry_at <= n->now) {
+			open_to(n, k);
+			busy += k->slot >= 0;
+		}
+	}
+	free(pick);
+	if (reports) {
+		size_t up = 0;
+		for (size_t i = 0; i < RV_P2P_NODE_SESSIONS; i++)
+			up += n->sess[i].used && n->sess[i].up;
+		for (size_t i = 0; i < RV_P2P_NODE_SESSIONS; i++) {
+			struct nsess *s = &n->sess[i];
+			if (!s->used || !s->up)
+				continue;
+			if (s->k && !s->k->best && up > n->conf.max_neighbors) {
+				rv_p2p_sess_close(&s->s, "not among the best");
+				p2p_sess_end(n, s, "not among our best neighbours");
+				up--;
+				continue;
+			}
+			if (s->k && !s->k->best) {
+				uint8_t m[1];
+				long len = rv_p2p_msg_signal(m, sizeof m, RV_P2P_M_ASK_CLOSE);
+				if (len > 0)
+					p2p_send(n, (int)i, m, (size_t)len);
+			}
+			report_from(n, s, &all);
+		}
+	}
+	cands_free(&all);
+}
+
+/* ---- directed routing ---- */
+
+/* Envelope ENV (its parse E) toward DST, MODE, with TTL and HOPS so far:
+ * delivered here, passed to the next neighbour, or RV_ENOTFOUND. */
+static int route_step(struct rv_p2p_node *n, enum rv_p2p_route_mode mode, uint8_t ttl, uint8_t hops,
+		      const uint8_t dst[32], const uint8_t *env, const struct rv_p2p_env *e, int local)
+{
+	struct rv_p2p_route_nb nb[RV_P2P_NODE_SESSIONS];
+	int slot[RV_P2P_NODE_SESSIONS];
+	size_t cnt = 0;
+	for (size_t i = 0; i < RV_P2P_NODE_SESSIONS; i++) {
+		const struct nsess *s = &n->sess[i];
+		if (s->used && s->up && s->k) {
+			nb[cnt].id = s->k->id;
+			nb[cnt].addr = s->k->ring;
+			slot[cnt++] = (int)i;
+		}
+	}
+	int next = rv_p2p_route_next(n->conf.key->id, n->ring, nb, cnt, mode, dst);
+	if (next == RV_P2P_ROUTE_HERE) {
+		struct rv_p2p_node_ev ev = { .type = RV_P2P_NODE_ROUTED, .time_ms = e->time_ms, .mode = (uint8_t)mode,
+					     .hops = hops, .data = e->payload, .len = e->len };
+		memcpy(ev.id, e->id, sizeof ev.id);
+		rv_p2p_peer_id(e->author, ev.author);
+		n->st.routed_received++;
+		p2p_event(n, &ev);
+		return 0;
+	}
+	if (next < 0) {
+		n->st.no_route++;
+		return RV_ENOTFOUND;
+	}
+	if (ttl == 0) {
+		n->st.ttl_expired++;
+		return 0;
+	}
+	long len = rv_p2p_msg_route(n->route, sizeof n->route, mode, (uint8_t)(ttl - 1), hops, dst, env, e->size);
+	if (len < 0)
+		return (int)len;
+	p2p_send(n, slot[next], n->route, (size_t)len);
+	if (local)
+		n->st.routed_sent++;
+	else
+		n->st.routed_forwarded++;
+	return 0;
+}
+
+void p2p_route_in(struct rv_p2p_node *n, struct nsess *s, const struct rv_p2p_msg *m)
+{
+	struct rv_p2p_env e;
+	const char *why;
+	if (rv_p2p_env_open(m->env, m->env_len, n->conf.group, &e, &why) < 0)
+		return p2p_bad(n, s, why);
+	if (e.kind != (m->mode == RV_P2P_TO_PEER ? RV_P2P_DIRECT : RV_P2P_NEAREST))
+		return p2p_bad(n, s, "a routed envelope of the wrong kind");
+	if (m->hops >= RV_P2P_TTL_MAX) {
+		n->st.ttl_expired++;
+		return;
+	}
+	route_step(n, m->mode, m->ttl, (uint8_t)(m->hops + 1), m->dst, m->env, &e, 0);
+}
+
+int rv_p2p_node_send(struct rv_p2p_node *n, uint64_t now, uint64_t time_ms, enum rv_p2p_route_mode mode,
+		     const uint8_t dst[RV_P2P_HASH_LEN], const void *data, size_t len,
+		     uint8_t id[RV_P2P_HASH_LEN])
+{
+	n->now = now;
+	if (mode != RV_P2P_TO_PEER && mode != RV_P2P_TO_NEAREST)
+		return RV_EPROTO;
+	long size = rv_p2p_env_seal(n->conf.key, n->conf.group, mode == RV_P2P_TO_PEER ? RV_P2P_DIRECT : RV_P2P_NEAREST,
+				    time_ms, p2p_nonce(n), data, len, n->env, sizeof n->env, id);
+	if (size < 0)
+		return (int)size;
+	struct rv_p2p_env e;
+	const char *why;
+	if (rv_p2p_env_read(n->env, (size_t)size, n->conf.group, &e, &why) < 0)
+		return RV_EPROTO;
+	return route_step(n, mode, RV_P2P_NODE_TTL, 0, dst, n->env, &e, 1);
+}

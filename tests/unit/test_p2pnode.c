@@ -1,0 +1,318 @@
+/* test_p2pnode.c - peer nodes (p2pnode.h) in one process: real DTLS
+ * sessions over an in-memory network on a virtual clock (addresses
+ * 10.0.0.N:7400, nothing leaves the process).
+ *
+ * Twenty nodes bootstrap from node 0 alone; after a few report rounds
+ * every node knows every other through REPORTs, has neighbours, and the
+ * neighbour graph is connected. A post reaches every other node exactly
+ * once; a routed message reaches the peer it names, and a "nearest" one
+ * the peer nearest the address; a lone node has no route. A node that
+ * leaves is seen to go; a neighbour that sends garbage is cut off. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <openssl/evp.h>
+
+#include "err.h"
+#include "p2pnode.h"
+
+#define N 20
+
+struct peer {
+	struct rv_p2p_key key;
+	struct rv_p2p_node *node;
+	struct sockaddr_in addr;
+	int posts, routed, ups, downs, bad;
+	uint8_t last_author[32];
+	char last[64];
+	uint8_t last_hops;
+};
+
+static struct peer p[N];
+static uint8_t group[32];
+static uint64_t now;
+static uint32_t seed = 1;
+
+static uint32_t rnd(void *ud)
+{
+	(void)ud;
+	seed = seed * 1103515245u + 12345u;
+	return seed >> 8;
+}
+
+static int index_of(const struct sockaddr_storage *a)
+{
+	const struct sockaddr_in *in = (const void *)a;
+	for (int i = 0; i < N; i++)
+		if (p[i].node && in->sin_addr.s_addr == p[i].addr.sin_addr.s_addr)
+			return i;
+	return -1;
+}
+
+static void events(int i)
+{
+	struct rv_p2p_node_ev e;
+	while (rv_p2p_node_poll(p[i].node, &e)) {
+		switch (e.type) {
+		case RV_P2P_NODE_NEIGHBOR_UP: p[i].ups++; break;
+		case RV_P2P_NODE_NEIGHBOR_DOWN: p[i].downs++; break;
+		case RV_P2P_NODE_BAD_PEER: p[i].bad++; break;
+		case RV_P2P_NODE_POST:
+		case RV_P2P_NODE_ROUTED:
+			if (e.type == RV_P2P_NODE_POST)
+				p[i].posts++;
+			else
+				p[i].routed++;
+			memcpy(p[i].last_author, e.author, 32);
+			snprintf(p[i].last, sizeof p[i].last, "%.*s", (int)e.len, (const char *)e.data);
+			p[i].last_hops = e.hops;
+			break;
+		default: break;
+		}
+	}
+}
+
+/* Move every datagram to its node, fire timers, MS of virtual time in 5 ms steps. */
+static void run(uint64_t ms)
+{
+	uint8_t buf[RV_P2P_NODE_DGRAM_MAX];
+	for (uint64_t end = now + ms; now < end; now += 5) {
+		for (int moved = 1; moved;) {
+			moved = 0;
+			for (int i = 0; i < N; i++) {
+				struct sockaddr_storage to;
+				socklen_t tolen;
+				ssize_t len;
+				while (p[i].node && (len = rv_p2p_node_take(p[i].node, buf, sizeof buf, &to, &tolen)) > 0) {
+					int j = index_of(&to);
+					moved = 1;
+					if (j >= 0)
+						rv_p2p_node_input(p[j].node, now, buf, (size_t)len,
+								  (const struct sockaddr *)&p[i].addr, sizeof p[i].addr);
+				}
+			}
+		}
+		for (int i = 0; i < N; i++)
+			if (p[i].node) {
+				if (rv_p2p_node_next(p[i].node) <= now)
+					rv_p2p_node_tick(p[i].node, now);
+				events(i);
+			}
+	}
+}
+
+static void start(int i)
+{
+	uint8_t sd[32] = { (uint8_t)(i + 1), 7 };
+	assert_int_equal(rv_p2p_key_from_seed(&p[i].key, sd), 0);
+	struct rv_p2p_node_conf c = { .key = &p[i].key, .rnd = rnd };
+	memcpy(c.group, group, 32);
+	const char *why;
+	assert_int_equal(rv_p2p_node_new(&p[i].node, &c, now, &why), 0);
+	p[i].addr.sin_family = AF_INET;
+	p[i].addr.sin_port = htons(7400);
+	p[i].addr.sin_addr.s_addr = htonl(0x0a000000u + (uint32_t)i + 1);
+}
+
+static void stop(int i)
+{
+	rv_p2p_node_free(p[i].node);
+	p[i].node = NULL;
+	rv_p2p_key_free(&p[i].key);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	memset(p, 0, sizeof p);
+	memset(group, 0x42, sizeof group);
+	now = 1000;
+	for (int i = 0; i < N; i++)
+		start(i);
+	for (int i = 1; i < N; i++)
+		assert_int_equal(rv_p2p_node_add_peer(p[i].node, now, (const struct sockaddr *)&p[0].addr,
+						      sizeof p[0].addr), 0);
+	run(25000);	/* two report rounds and more */
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	for (int i = 0; i < N; i++)
+		if (p[i].node)
+			stop(i);
+	return 0;
+}
+
+/* Everyone known, everyone has neighbours, and the graph is connected. */
+static void test_mesh(void **state)
+{
+	(void)state;
+	int seen[N] = { 1 }, queue[N] = { 0 }, head = 0, tail = 1;
+	for (int i = 0; i < N; i++) {
+		struct rv_p2p_node_stats st;
+		rv_p2p_node_stats(p[i].node, &st);
+		assert_int_equal(st.known, N - 1);
+		assert_true(st.neighbors >= 6);
+		assert_int_equal(st.bad, 0);
+	}
+	while (head < tail) {
+		int i = queue[head++];
+		struct rv_p2p_node_nb nb;
+		for (size_t k = 0; rv_p2p_node_neighbor(p[i].node, k, &nb); k++) {
+			int j = index_of(&nb.addr);
+			assert_true(j >= 0);
+			if (!seen[j]) {
+				seen[j] = 1;
+				queue[tail++] = j;
+			}
+		}
+	}
+	assert_int_equal(tail, N);
+}
+
+static void test_post(void **state)
+{
+	(void)state;
+	uint8_t id[32];
+	assert_int_equal(rv_p2p_node_post(p[3].node, now, 123, "build 142 is green", 18, id), 0);
+	run(500);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(p[i].posts, i == 3 ? 0 : 1);
+		if (i != 3) {
+			assert_string_equal(p[i].last, "build 142 is green");
+			assert_memory_equal(p[i].last_author, p[3].key.id, 32);
+		}
+	}
+}
+
+static void test_route(void **state)
+{
+	(void)state;
+	assert_int_equal(rv_p2p_node_send(p[5].node, now, 1, RV_P2P_TO_PEER, p[12].key.id, "hi", 2, NULL), 0);
+	run(200);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(p[i].routed, i == 12);
+	assert_string_equal(p[12].last, "hi");
+	assert_memory_equal(p[12].last_author, p[5].key.id, 32);
+	assert_true(p[12].last_hops >= 1 && p[12].last_hops <= 5);	/* ceil(log2 20) */
+
+	/* nearest: the ring address of node 7, slightly off, ends at node 7 */
+	uint8_t target[32];
+	memcpy(target, rv_p2p_node_ring(p[7].node), 32);
+	target[31] ^= 1;
+	assert_int_equal(rv_p2p_node_send(p[0].node, now, 1, RV_P2P_TO_NEAREST, target, "near", 4, NULL), 0);
+	run(200);
+	assert_int_equal(p[7].routed, 1);
+	assert_string_equal(p[7].last, "near");
+}
+
+static void test_leave(void **state)
+{
+	(void)state;
+	struct rv_p2p_node_stats st;
+	rv_p2p_node_stats(p[9].node, &st);
+	int before = 0;
+	for (int i = 0; i < N; i++)
+		before += p[i].downs;
+	rv_p2p_node_close(p[9].node, now);
+	run(5);	/* the goodbyes go out */
+	stop(9);
+	run(100);
+	int after = 0;
+	for (int i = 0; i < N; i++)
+		after += p[i].downs;
+	assert_int_equal(after - before, (int)st.neighbors);
+}
+
+/* A lone node: nothing to route through, and NO_ROUTE says so. */
+static void test_no_route(void **state)
+{
+	(void)state;
+	uint8_t sd[32] = { 99 }, other[32] = { 1 };
+	struct rv_p2p_key k;
+	struct rv_p2p_node *n;
+	const char *why;
+	assert_int_equal(rv_p2p_key_from_seed(&k, sd), 0);
+	struct rv_p2p_node_conf c = { .key = &k, .rnd = rnd };
+	assert_int_equal(rv_p2p_node_new(&n, &c, now, &why), 0);
+	assert_int_equal(rv_p2p_node_send(n, now, 1, RV_P2P_TO_PEER, other, "x", 1, NULL), RV_ENOTFOUND);
+	/* nearest mode always ends somewhere: here */
+	assert_int_equal(rv_p2p_node_send(n, now, 1, RV_P2P_TO_NEAREST, other, "x", 1, NULL), 0);
+	struct rv_p2p_node_ev e;
+	assert_int_equal(rv_p2p_node_poll(n, &e), 1);
+	assert_int_equal(e.type, RV_P2P_NODE_ROUTED);
+	assert_int_equal(e.hops, 0);
+	rv_p2p_node_free(n);
+	rv_p2p_key_free(&k);
+}
+
+/* A session of our own making into node 0 that sends a message of no
+ * known type: node 0 reports the peer and cuts it off; the others stay. */
+static void test_bad_peer(void **state)
+{
+	(void)state;
+	EVP_PKEY *pk;
+	struct rv_dtls_ctx *ctx;
+	char err[256];
+	struct rv_p2p_key k;
+	struct rv_p2p_sess s;
+	uint8_t sd[32] = { 77 }, buf[RV_P2P_NODE_DGRAM_MAX];
+	struct sockaddr_in me = { .sin_family = AF_INET, .sin_port = htons(9), .sin_addr.s_addr = htonl(0x0a0000ffu) };
+	assert_int_equal(rv_dtls_key_p256(&pk), 0);
+	assert_int_equal(rv_dtls_ctx_new(&ctx, pk, 0, err, sizeof err), 0);
+	assert_int_equal(rv_p2p_key_from_seed(&k, sd), 0);
+	assert_int_equal(rv_p2p_sess_new(&s, ctx, &k, group, 0, now, NULL), 0);
+	assert_int_equal(rv_p2p_sess_start(&s), 0);
+	struct rv_p2p_node_stats before;
+	rv_p2p_node_stats(p[0].node, &before);
+	for (int round = 0; round < 20 && s.state != RV_P2P_SESS_UP; round++) {
+		ssize_t len;
+		while ((len = rv_p2p_sess_take(&s, buf, sizeof buf)) > 0)
+			rv_p2p_node_input(p[0].node, now, buf, (size_t)len, (const struct sockaddr *)&me, sizeof me);
+		struct sockaddr_storage to;
+		socklen_t tolen;
+		while ((len = rv_p2p_node_take(p[0].node, buf, sizeof buf, &to, &tolen)) > 0)
+			if (((const struct sockaddr_in *)&to)->sin_addr.s_addr == me.sin_addr.s_addr)
+				rv_p2p_sess_feed(&s, now, buf, (size_t)len);
+		events(0);
+	}
+	assert_int_equal(s.state, RV_P2P_SESS_UP);
+	static const uint8_t junk[] = { 99, 1, 2, 3 };
+	assert_int_equal(rv_p2p_sess_send(&s, now, junk, sizeof junk), 0);
+	ssize_t len;
+	while ((len = rv_p2p_sess_take(&s, buf, sizeof buf)) > 0)
+		rv_p2p_node_input(p[0].node, now, buf, (size_t)len, (const struct sockaddr *)&me, sizeof me);
+	int bad = p[0].bad;
+	events(0);
+	assert_int_equal(p[0].bad, bad + 1);
+	struct rv_p2p_node_stats after;
+	rv_p2p_node_stats(p[0].node, &after);
+	assert_int_equal(after.bad, before.bad + 1);
+	assert_int_equal(after.neighbors, before.neighbors);
+	rv_p2p_sess_free(&s);
+	rv_dtls_ctx_free(ctx);
+	EVP_PKEY_free(pk);
+	rv_p2p_key_free(&k);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_mesh),
+		cmocka_unit_test(test_post),
+		cmocka_unit_test(test_route),
+		cmocka_unit_test(test_bad_peer),
+		cmocka_unit_test(test_leave),
+		cmocka_unit_test(test_no_route),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
