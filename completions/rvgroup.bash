@@ -24,19 +24,46 @@ _rvgroup()
 	-c|--count)
 		COMPREPLY=()
 		return;;
+	--key)
+		COMPREPLY=($(compgen -f -- "$cur"))
+		return;;
+	--bind)
+		COMPREPLY=()
+		return;;
+	--port-file)
+		COMPREPLY=($(compgen -f -- "$cur"))
+		return;;
+	--peer)
+		COMPREPLY=()
+		return;;
+	--lan)
+		COMPREPLY=()
+		return;;
+	--to)
+		COMPREPLY=()
+		return;;
+	--nearest)
+		COMPREPLY=()
+		return;;
+	--wait)
+		COMPREPLY=()
+		return;;
+	--max-neighbors)
+		COMPREPLY=()
+		return;;
 	esac
 	if [[ $cur == -* ]]; then
-		COMPREPLY=($(compgen -W "--server --id --tls --ca --insecure --token-file --connect-timeout --json --verbose --quiet --help --version --allow --reconnect --count -s -n -v -q -h -V -c" -- "$cur"))
+		COMPREPLY=($(compgen -W "--server --id --tls --ca --insecure --token-file --connect-timeout --json --verbose --quiet --help --version --allow --reconnect --count --key --bind --port-file --peer --lan --serverless --stay --to --nearest --posting --routing --no-server-channel --wait --max-neighbors -s -n -v -q -h -V -c" -- "$cur"))
 		return
 	fi
 	local i
 	for ((i = 1; i < COMP_CWORD; i++)); do
 		case ${COMP_WORDS[i]} in
-		-s|--server|-n|--id|--ca|--token-file|--connect-timeout|--allow|-c|--count) ((i++));;
+		-s|--server|-n|--id|--ca|--token-file|--connect-timeout|--allow|-c|--count|--key|--bind|--port-file|--peer|--lan|--to|--nearest|--wait|--max-neighbors) ((i++));;
 		-*) ;;
 		*) COMPREPLY=($(compgen -f -- "$cur")); return;;
 		esac
 	done
-	COMPREPLY=($(compgen -W "join listen post say members groups contacts allow" -- "$cur"))
+	COMPREPLY=($(compgen -W "join listen post say members groups contacts allow p2p" -- "$cur"))
 }
 complete -F _rvgroup rvgroup

@@ -29,6 +29,7 @@ static const struct {
 	{ RV_EXIT_REPLACED, "replaced: another login with the same id took over" },
 	{ RV_EXIT_TIMEOUT, "timeout: a wait ran out" },
 	{ RV_EXIT_LOST, "connection lost, or the server shut down" },
+	{ RV_EXIT_NO_ROUTE, "no route: in a peer group, no peer is nearer the destination" },
 };
 
 /* ---- parsing ---- */

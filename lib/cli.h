@@ -28,6 +28,7 @@ enum rv_exit {
 	RV_EXIT_REPLACED = 5,  /* another login with the same id took over */
 	RV_EXIT_TIMEOUT = 6,   /* a wait ran out */
 	RV_EXIT_LOST = 7,      /* the connection was lost or the server shut down */
+	RV_EXIT_NO_ROUTE = 8,  /* a peer group has no route to the destination */
 };
 
 struct rv_opt {

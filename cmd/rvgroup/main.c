@@ -3,15 +3,34 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "p2pspec.h"
 #include "rvgroup.h"
 
-enum { O_ALLOW = 1, O_RECONNECT, O_COUNT };
+enum {
+	O_ALLOW = 1, O_RECONNECT, O_COUNT,
+	O_KEY, O_BIND, O_PORT_FILE, O_PEER, O_LAN, O_SERVERLESS, O_STAY, O_TO, O_NEAREST,
+	O_POSTING, O_ROUTING, O_NO_SERVER_CHANNEL, O_WAIT, O_MAX_NEIGHBORS,
+};
 
 static const struct rv_opt opts[] = {
 	RV_CLIENT_OPTS,
 	{ O_ALLOW, 0, "allow", "ID,...", "join/listen: accept messages only from these senders", NULL, NULL },
 	{ O_RECONNECT, 0, "reconnect", NULL, "reconnect with backoff after a lost connection and rejoin", NULL, NULL },
 	{ O_COUNT, 'c', "count", "N", "join/listen: exit after N messages", NULL, NULL },
+	{ O_KEY, 0, "key", "FILE", "p2p: this peer's Ed25519 key, made on first use (default ~/.config/rvkit/p2p.key)", "file", NULL },
+	{ O_BIND, 0, "bind", "ADDR[:PORT]", "p2p: the peer's UDP address (default 0.0.0.0, any port)", NULL, NULL },
+	{ O_PORT_FILE, 0, "port-file", "FILE", "p2p: write the peer's UDP port to FILE", "file", NULL },
+	{ O_PEER, 0, "peer", "ADDR:PORT", "p2p: connect to the peer at ADDR:PORT (repeatable)", NULL, NULL },
+	{ O_LAN, 0, "lan", "ADDR:PORT", "p2p: the IP multicast address of LAN discovery (spec new: put it in the spec)", NULL, NULL },
+	{ O_SERVERLESS, 0, "serverless", NULL, "p2p: do not ask rvserver to introduce peers", NULL, NULL },
+	{ O_STAY, 0, "stay", NULL, "p2p join: keep relaying after the end of standard input", NULL, NULL },
+	{ O_TO, 0, "to", "PEERID", "p2p send: to the peer with this ID (64 hex digits)", NULL, NULL },
+	{ O_NEAREST, 0, "nearest", "ADDRESS", "p2p send: to the peer nearest this ring address (64 hex digits)", NULL, NULL },
+	{ O_POSTING, 0, "posting", NULL, "p2p spec new: members post to every member", NULL, NULL },
+	{ O_ROUTING, 0, "routing", NULL, "p2p spec new: members route messages to a peer or address", NULL, NULL },
+	{ O_NO_SERVER_CHANNEL, 0, "no-server-channel", NULL, "p2p spec new: rvserver does not introduce members", NULL, NULL },
+	{ O_WAIT, 0, "wait", "S", "p2p post/send/info: wait at most S seconds for a neighbour (default 10)", NULL, NULL },
+	{ O_MAX_NEIGHBORS, 0, "max-neighbors", "N", "p2p: at most N neighbours (default 32, at most 64)", NULL, NULL },
 	{ 0 }
 };
 
@@ -19,6 +38,7 @@ static const struct rv_opt opts[] = {
 static int run_join(void *a, int argc, char **argv) { (void)argc; (void)argv; return chat_run(a, 0); }
 static int run_listen(void *a, int argc, char **argv) { (void)argc; (void)argv; return chat_run(a, 1); }
 static int run_request(void *a, int argc, char **argv) { (void)argc; (void)argv; return cmds_run(a); }
+static int run_p2p(void *a, int argc, char **argv) { (void)argc; (void)argv; return p2p_run(a); }
 
 static const struct rv_subcmd cmds[] = {
 	{ "join", "GROUP...", "join groups: stdin lines go to the group, the group comes to stdout", 1, RV_ARGS_ANY, run_join, 0 },
@@ -30,6 +50,7 @@ static const struct rv_subcmd cmds[] = {
 	/* the operation and its IDs: check_list_args */
 	{ "contacts", "list|add|del [ID...]", "show or change this id's default receivers", 0, RV_ARGS_ANY, run_request, 0 },
 	{ "allow", "list|add|del|all|none [ID...]", "show or change who may send to this id", 0, RV_ARGS_ANY, run_request, 0 },
+	{ "p2p", "id|spec|join|post|send|info [ARG...]", "peer-to-peer groups: the peers carry the messages, rvserver only introduces them", 1, RV_ARGS_ANY, run_p2p, 0 },
 	{ NULL }
 };
 
@@ -57,6 +78,37 @@ static const char *on_opt(void *ud, int key, const char *arg)
 	switch (key) {
 	case O_ALLOW: a->allow = arg; break;
 	case O_RECONNECT: a->reconnect = 1; break;
+	case O_KEY: a->p2p.key = arg; break;
+	case O_BIND: a->p2p.bind = arg; break;
+	case O_PORT_FILE: a->p2p.port_file = arg; break;
+	case O_PEER:
+		if (a->p2p.npeers == P2P_PEERS_MAX)
+			return "too many --peer";
+		a->p2p.peers[a->p2p.npeers++] = arg;
+		break;
+	case O_LAN: a->p2p.lan = arg; break;
+	case O_SERVERLESS: a->p2p.serverless = 1; break;
+	case O_STAY: a->p2p.stay = 1; break;
+	case O_TO: a->p2p.to = arg; break;
+	case O_NEAREST: a->p2p.nearest = arg; break;
+	case O_POSTING: a->p2p.caps |= RV_P2P_CAP_POSTING; break;
+	case O_ROUTING: a->p2p.caps |= RV_P2P_CAP_ROUTING; break;
+	case O_NO_SERVER_CHANNEL: a->p2p.no_server_channel = 1; break;
+	case O_WAIT: {
+		char *end;
+		a->p2p.wait = strtod(arg, &end);
+		if (*end || !(a->p2p.wait > 0))
+			return "expected a positive number of seconds";
+		break;
+	}
+	case O_MAX_NEIGHBORS: {
+		char *end;
+		long n = strtol(arg, &end, 10);
+		if (*end || n < 1 || n > RV_P2P_NODE_SESSIONS)
+			return "expected a number from 1 to 64";
+		a->p2p.max_neighbors = (size_t)n;
+		break;
+	}
 	case O_COUNT: {
 		char *end;
 		a->count = strtol(arg, &end, 10);
@@ -135,6 +187,7 @@ int main(int argc, char **argv)
 	if (!a)
 		return RV_EXIT_FAIL;
 	rv_client_opts_init(&a->co);
+	a->p2p.wait = 10;
 	int npos = rv_cli_parse(&tool, argc, argv, on_opt, a);
 	const struct rv_subcmd *c = rv_cli_command(&tool, npos, argv);
 	a->cmd = c->name;
@@ -143,9 +196,12 @@ int main(int argc, char **argv)
 	const char *err = NULL;
 	if (!strcmp(a->cmd, "contacts") || !strcmp(a->cmd, "allow"))
 		err = check_list_args(a);
+	if (!strcmp(a->cmd, "p2p"))
+		err = p2p_check(a);
 	if (err)
 		rv_cli_usage_error(&tool, "%s", err);
-	check_names(a);
+	if (strcmp(a->cmd, "p2p"))
+		check_names(a);
 	check_text(a);
 	err = rv_client_opts_finish(&a->co);
 	if (err)

@@ -5,6 +5,8 @@
  *            dispatch through the subcommand table
  *   chat.c   join and listen: a session with groups, stdin lines to them
  *   cmds.c   post, say, members, groups, contacts, allow: requests
+ *   p2p.c    p2p: peer-to-peer groups (id, spec, join, post, send, info)
+ *   p2ppeer.c  one peer on the loop: its UDP socket, clock and timer
  *   app.c    the lifecycle: the session to the server, stdin lines whole,
  *            the end with an exit code, failures reported, the check of a name
  *   lib/     the session, input, output and the rest */
@@ -17,11 +19,29 @@
 #include "cli.h"
 #include "frame.h"
 #include "input.h"
+#include "p2pnode.h"
 #include "session.h"
 
 /* One stdin line is one message: the largest is rvserver's default
  * --max-frame. A longer line is refused (and reported), not cut. */
 #define RVGROUP_MAX_LINE RV_FRAME_DEFAULT_MAX_BODY
+
+#define P2P_PEERS_MAX 64
+
+/* The options of the p2p commands. */
+struct p2p_opts {
+	const char *key;             /* --key: the peer's key file */
+	const char *bind;            /* --bind ADDR[:PORT] */
+	const char *port_file;
+	const char *peers[P2P_PEERS_MAX];   /* --peer, repeated */
+	int npeers;
+	const char *lan;             /* --lan ADDR:PORT */
+	const char *to, *nearest;    /* send */
+	int serverless, stay, no_server_channel;
+	uint16_t caps;               /* spec new: --posting, --routing, ... */
+	double wait;                 /* post, send, info: seconds to wait for a neighbour */
+	size_t max_neighbors;
+};
 
 struct app {
 	struct rv_client_opts co;
@@ -52,12 +72,49 @@ struct app {
 	size_t skipping;             /* bytes of a too-long line so far, or 0 */
 	void (*on_line)(struct app *a, char *line, size_t len);
 	void (*on_eof)(struct app *a);
+	struct p2p_opts p2p;
+	void *p2p_run;               /* p2p.c's state while it runs */
 };
 
 /* chat.c: join (LISTEN_ONLY 0) and listen; returns the exit code */
 int chat_run(struct app *a, int listen_only);
 /* cmds.c: the one-request commands; returns the exit code */
 int cmds_run(struct app *a);
+
+/* p2p.c: p2p_check - a usage error of the p2p commands, or NULL;
+ * p2p_run - the command, its exit code */
+const char *p2p_check(struct app *a);
+int p2p_run(struct app *a);
+
+/* p2ppeer.c: one peer of a group (lib/p2pnode.h) over one UDP socket. */
+struct peer;
+struct peer_conf {
+	const struct rv_p2p_key *key;   /* outlives the peer */
+	uint8_t group[32];              /* the group ID */
+	const char *bind;               /* ADDR[:PORT]; NULL: 0.0.0.0, any port */
+	const char *port_file;          /* NULL, or where to write the UDP port */
+	const char *const *peers;       /* addresses to connect to (--peer) */
+	int npeers;
+	size_t max_neighbors;           /* 0: the node's default */
+};
+typedef void (*peer_event_fn)(void *ud, const struct rv_p2p_node_ev *e);
+/* peer_start - bind, connect to the --peer addresses, and report events to
+ * ON_EVENT with UD: 0, or an error with *WHY. */
+int peer_start(struct peer **out, uv_loop_t *loop, const struct peer_conf *c, peer_event_fn on_event,
+	       void *ud, const char **why);
+/* peer_stop - goodbyes to the neighbours, then the handles close; ON_CLOSED
+ * (or NULL) is called with UD when they have. */
+void peer_stop(struct peer *p, void (*on_closed)(void *ud));
+int peer_post(struct peer *p, const void *data, size_t len, uint8_t id[32]);
+int peer_send(struct peer *p, enum rv_p2p_route_mode mode, const uint8_t dst[32], const void *data, size_t len,
+	      uint8_t id[32]);
+int peer_port(struct peer *p);
+struct rv_p2p_node *peer_node(struct peer *p);
+/* Addresses: "host:port" resolved (DEFAULT_PORT when none is given; 0 may
+ * stay 0); as text. */
+int peer_addr(const char *text, int default_port, struct sockaddr_storage *ss, socklen_t *len);
+void peer_addr_text(const struct sockaddr *sa, char *out, size_t cap);
+uint64_t peer_wall_ms(void);
 
 /* app.c: stdin lines (whole, up to RVGROUP_MAX_LINE) to on_line, then on_eof */
 int input_start(struct app *a);

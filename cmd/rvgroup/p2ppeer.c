@@ -1,0 +1,263 @@
+/* p2ppeer.c - one peer of a group on the event loop, under p2p.c: the UDP
+ * socket, the clock and the timer around the sans-I/O node
+ * (lib/p2pnode.h). Every datagram received goes to the node (or, when it
+ * is not a session's, to the introducer client or the LAN listener);
+ * after each one, what the node has to send goes out and its events go up
+ * to the command through the callback. It calls only lib. */
+#include <errno.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "err.h"
+#include "log.h"
+#include "portfile.h"
+#include "rvgroup.h"
+
+#define RX_BUF 65536
+
+struct peer {
+	uv_loop_t *loop;
+	uv_udp_t udp;
+	uv_timer_t timer;
+	int open;                       /* handles to close */
+	struct rv_p2p_node *node;
+	peer_event_fn on_event;
+	void *ud;
+	void (*on_closed)(void *ud);
+	int closing;
+	uint64_t send_errors;
+	uint8_t rx[RX_BUF];
+	uint8_t tx[RV_P2P_NODE_DGRAM_MAX];
+};
+
+uint64_t peer_wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int peer_addr(const char *text, int default_port, struct sockaddr_storage *ss, socklen_t *len)
+{
+	char host[256];
+	int port = default_port;
+	if (rv_parse_hostport(text, host, sizeof host, &port) < 0 || port < 0 || port > 65535)
+		return -EINVAL;
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM }, *ai;
+	char ps[8];
+	snprintf(ps, sizeof ps, "%d", port);
+	if (getaddrinfo(host, ps, &hints, &ai) != 0)
+		return -ENOENT;
+	memset(ss, 0, sizeof *ss);
+	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+	*len = (socklen_t)ai->ai_addrlen;
+	freeaddrinfo(ai);
+	return 0;
+}
+
+void peer_addr_text(const struct sockaddr *sa, char *out, size_t cap)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+	int port = 0;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *a = (const void *)sa;
+		uv_ip4_name(a, ip, sizeof ip);
+		port = ntohs(a->sin_port);
+		snprintf(out, cap, "%s:%d", ip, port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const void *)sa;
+		uv_ip6_name(a, ip, sizeof ip);
+		port = ntohs(a->sin6_port);
+		snprintf(out, cap, "[%s]:%d", ip, port);
+	} else {
+		snprintf(out, cap, "?");
+	}
+}
+
+/* ---- moving bytes ---- */
+
+static void flush(struct peer *p)
+{
+	struct sockaddr_storage to;
+	socklen_t tolen;
+	ssize_t n;
+	while ((n = rv_p2p_node_take(p->node, p->tx, sizeof p->tx, &to, &tolen)) > 0) {
+		uv_buf_t b = uv_buf_init((char *)p->tx, (unsigned)n);
+		if (uv_udp_try_send(&p->udp, &b, 1, (const struct sockaddr *)&to) < 0)
+			p->send_errors++;	/* a full socket buffer: as if lost on the way */
+	}
+}
+
+static void rearm(struct peer *p);
+
+/* After any input: send, report, and wake up when the node needs to. */
+static void settle(struct peer *p)
+{
+	struct rv_p2p_node_ev e;
+	flush(p);
+	while (!p->closing && rv_p2p_node_poll(p->node, &e))
+		p->on_event(p->ud, &e);
+	flush(p);
+	if (!p->closing)
+		rearm(p);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	struct peer *p = t->data;
+	rv_p2p_node_tick(p->node, uv_now(p->loop));
+	settle(p);
+}
+
+static void rearm(struct peer *p)
+{
+	uint64_t now = uv_now(p->loop), next = rv_p2p_node_next(p->node);
+	uint64_t wait = next > now ? next - now : 0;
+	uv_timer_start(&p->timer, on_timer, wait > 1000 ? 1000 : wait, 0);
+}
+
+static void on_alloc(uv_handle_t *h, size_t want, uv_buf_t *b)
+{
+	struct peer *p = h->data;
+	(void)want;
+	*b = uv_buf_init((char *)p->rx, sizeof p->rx);
+}
+
+static void on_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *b, const struct sockaddr *from, unsigned flags)
+{
+	struct peer *p = u->data;
+	(void)b;
+	if (n <= 0 || !from || (flags & UV_UDP_PARTIAL) || p->closing)
+		return;
+	socklen_t flen = from->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	uv_update_time(p->loop);
+	rv_p2p_node_input(p->node, uv_now(p->loop), p->rx, (size_t)n, from, flen);
+	settle(p);
+}
+
+/* ---- life ---- */
+
+int peer_start(struct peer **out, uv_loop_t *loop, const struct peer_conf *c, peer_event_fn on_event,
+	       void *ud, const char **why)
+{
+	struct peer *p = calloc(1, sizeof *p);
+	if (!p)
+		return *why = "out of memory", -ENOMEM;
+	p->loop = loop;
+	p->on_event = on_event;
+	p->ud = ud;
+	struct rv_p2p_node_conf nc = { .key = c->key, .max_neighbors = c->max_neighbors };
+	memcpy(nc.group, c->group, sizeof nc.group);
+	int rc = rv_p2p_node_new(&p->node, &nc, uv_now(loop), why);
+	if (rc < 0) {
+		free(p);
+		return rc;
+	}
+	struct sockaddr_storage bind;
+	socklen_t blen;
+	if ((rc = peer_addr(c->bind ? c->bind : "0.0.0.0:0", 0, &bind, &blen)) < 0) {
+		*why = "--bind: not an address";
+		goto fail;
+	}
+	uv_udp_init(loop, &p->udp);
+	uv_timer_init(loop, &p->timer);
+	p->udp.data = p->timer.data = p;
+	p->open = 1;
+	if ((rc = uv_udp_bind(&p->udp, (const struct sockaddr *)&bind, 0)) < 0) {
+		*why = uv_strerror(rc);
+		goto fail;
+	}
+	int size = 4 << 20;
+	uv_send_buffer_size((uv_handle_t *)&p->udp, &size);
+	uv_recv_buffer_size((uv_handle_t *)&p->udp, &size);
+	if (c->port_file) {
+		int port = peer_port(p);
+		if (rv_port_file_write(c->port_file, &port, 1) < 0) {
+			*why = "cannot write the port file";
+			rc = -EIO;
+			goto fail;
+		}
+	}
+	uv_udp_recv_start(&p->udp, on_alloc, on_recv);
+	for (int i = 0; i < c->npeers; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len;
+		if (peer_addr(c->peers[i], 0, &ss, &len) < 0 || !((const struct sockaddr_in *)&ss)->sin_port) {
+			rv_say_error("--peer %s: not an address with a port", c->peers[i]);
+			continue;
+		}
+		rv_p2p_node_add_peer(p->node, uv_now(loop), (const struct sockaddr *)&ss, len);
+	}
+	*out = p;
+	settle(p);
+	return 0;
+fail:
+	peer_stop(p, NULL);
+	return rc < 0 ? rc : -EIO;
+}
+
+int peer_port(struct peer *p)
+{
+	struct sockaddr_storage ss;
+	int len = sizeof ss;
+	if (uv_udp_getsockname(&p->udp, (struct sockaddr *)&ss, &len) < 0)
+		return -1;
+	return ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+					      : ((struct sockaddr_in *)&ss)->sin_port);
+}
+
+struct rv_p2p_node *peer_node(struct peer *p)
+{
+	return p->node;
+}
+
+int peer_post(struct peer *p, const void *data, size_t len, uint8_t id[32])
+{
+	uv_update_time(p->loop);
+	int rc = rv_p2p_node_post(p->node, uv_now(p->loop), peer_wall_ms(), data, len, id);
+	settle(p);
+	return rc;
+}
+
+int peer_send(struct peer *p, enum rv_p2p_route_mode mode, const uint8_t dst[32], const void *data, size_t len,
+	      uint8_t id[32])
+{
+	uv_update_time(p->loop);
+	int rc = rv_p2p_node_send(p->node, uv_now(p->loop), peer_wall_ms(), mode, dst, data, len, id);
+	settle(p);
+	return rc;
+}
+
+static void on_close(uv_handle_t *h)
+{
+	struct peer *p = h->data;
+	if (--p->open > 0)
+		return;
+	void (*cb)(void *) = p->on_closed;
+	void *ud = p->ud;
+	rv_p2p_node_free(p->node);
+	free(p);
+	if (cb)
+		cb(ud);
+}
+
+void peer_stop(struct peer *p, void (*on_closed)(void *ud))
+{
+	if (p->closing)
+		return;
+	p->closing = 1;
+	p->on_closed = on_closed;
+	if (!p->open) {
+		rv_p2p_node_free(p->node);
+		free(p);
+		return;
+	}
+	uv_update_time(p->loop);
+	rv_p2p_node_close(p->node, uv_now(p->loop));
+	flush(p);	/* the goodbyes */
+	p->open = 2;
+	uv_close((uv_handle_t *)&p->udp, on_close);
+	uv_close((uv_handle_t *)&p->timer, on_close);
+}
