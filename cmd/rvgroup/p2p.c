@@ -576,17 +576,18 @@ static int run_peer(struct p2p *g)
 		return RV_EXIT_FAIL;
 	}
 	uv_signal_start(&g->usr1, on_usr1, SIGUSR1);
-	if (rv_out_json_mode()) {
+	int join = !strcmp(a->args[0], "join");
+	if (join && rv_out_json_mode()) {
 		cJSON *ev = event("NetGroup.Connect.Success");
 		add_hex(ev, "peer", g->key.id);
 		cJSON_AddNumberToObject(ev, "port", peer_port(g->peer));
 		rv_out_obj(ev);
-	} else if (!strcmp(a->args[0], "join")) {
+	} else if (join) {
 		char id[65];
 		hex(g->key.id, 32, id);
 		rv_say_info("peer %s on UDP port %d", id, peer_port(g->peer));
 	}
-	if (!strcmp(a->args[0], "join")) {
+	if (join) {
 		a->on_line = join_line;
 		a->on_eof = join_eof;
 		if (input_start(a) < 0) {

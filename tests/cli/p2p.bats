@@ -1,0 +1,222 @@
+#!/usr/bin/env bats
+# p2p.bats - rvgroup p2p: peer-to-peer groups with real processes on
+# 127.0.0.1 (each peer one rvgroup process, one UDP socket, its own key).
+
+load helpers
+bats_require_minimum_version 1.5.0
+
+# p2p_join NAME [ARG...]: a peer reading posts from a FIFO, JSON events out,
+# its UDP port in $T/NAME.port (waited for).
+p2p_join() {
+	local name=$1
+	shift
+	start_member "$name" p2p join "$SPEC" --json --key "$T/$name.key" --bind 127.0.0.1:0 \
+		--port-file "$T/$name.port" "$@"
+	local i
+	for ((i = 0; i < 100 * RV_SLOW; i++)); do
+		[ -s "$T/$name.port" ] && return 0
+		sleep 0.05
+	done
+	echo "# $name wrote no port file" >&2
+	cat "$T/$name.err" >&2
+	return 1
+}
+port_of() { cat "$T/$1.port"; }
+id_of() { rvgroup p2p id --key "$T/$1.key"; }
+new_spec() { SPEC=$(rvgroup p2p spec new "${1:-chat.example}" --key "$T/owner.key" --no-server-channel 2>/dev/null); }
+
+@test "p2p: id is SHA-256 of the public key, the key file is made once with mode 0600" {
+	run --separate-stderr rvgroup p2p id --key "$T/a.key"
+	assert_success
+	[[ $stderr == *"made a new peer key"* ]]
+	assert_output --regexp '^[0-9a-f]{64}$'
+	local id=$output
+	[ "$(stat -c %a "$T/a.key")" = 600 ]
+	run rvgroup p2p id --key "$T/a.key" --json
+	assert_success
+	[ "$(jq -r .peer <<<"$output")" = "$id" ]
+	# the ID is SHA-256 of the raw Ed25519 public key
+	local raw
+	raw=$(openssl pkey -in "$T/a.key" -pubout -outform DER | tail -c 32 | sha256sum | cut -d' ' -f1)
+	[ "$raw" = "$id" ]
+	run rvgroup p2p id --key "$T/b.key"
+	[ "$output" != "$id" ]
+	echo "not a key" >"$T/bad.key"
+	run rvgroup p2p id --key "$T/bad.key"
+	assert_failure
+	assert_output --partial "not an Ed25519 private key"
+}
+
+@test "p2p: spec new makes an opaque rvg1 spec; spec show reads it back; a broken one is refused" {
+	run --separate-stderr rvgroup p2p spec new chat.example --key "$T/o.key" --posting --lan 239.255.42.1:30000
+	assert_success
+	assert_output --regexp '^rvg1:[a-z2-7]+$'
+	local spec=$output
+	run rvgroup p2p spec show "$spec" --json
+	assert_success
+	[ "$(jq -r .name <<<"$output")" = chat.example ]
+	[ "$(jq -c .capabilities <<<"$output")" = '["posting","server-channel"]' ]
+	[ "$(jq -r .lan <<<"$output")" = 239.255.42.1:30000 ]
+	[ "$(jq -r '.owners[0]' <<<"$output")" = "$(rvgroup p2p id --key "$T/o.key")" ]
+	# the server sees SHA-256 of the group ID, never the spec
+	local gid
+	gid=$(jq -r .group <<<"$output")
+	[ "$(jq -r .serverSees <<<"$output")" = "$(printf '%s' "$gid" | xxd -r -p | sha256sum | cut -d' ' -f1)" ]
+	# two specs of the same name are two groups
+	run rvgroup p2p spec new chat.example --key "$T/o.key" --posting --lan 239.255.42.1:30000
+	[ "$output" != "$spec" ]
+	run rvgroup p2p spec show "${spec}a"
+	[ "$status" -eq 2 ]
+	assert_output --partial "not a group spec"
+	run rvgroup p2p spec show "rvg2:aaaa"
+	[ "$status" -eq 2 ]
+}
+
+@test "p2p: usage errors exit 2 before anything starts" {
+	new_spec
+	run rvgroup p2p
+	[ "$status" -eq 2 ]
+	run rvgroup p2p fly
+	[ "$status" -eq 2 ]
+	assert_output --partial "p2p takes id, spec, join, post, send or info"
+	run rvgroup p2p send "$SPEC" hello
+	[ "$status" -eq 2 ]
+	assert_output --partial "one of --to PEERID and --nearest"
+	run rvgroup p2p send "$SPEC" --to abc hello
+	[ "$status" -eq 2 ]
+	run rvgroup p2p join "$SPEC" extra
+	[ "$status" -eq 2 ]
+	run rvgroup p2p join
+	[ "$status" -eq 2 ]
+	run rvgroup p2p post "$SPEC" --wait 0 x
+	[ "$status" -eq 2 ]
+}
+
+@test "p2p: 30 peers on loopback: every post reaches every other peer exactly once, sent to nobody else" {
+	new_spec
+	local n=30 i
+	p2p_join p0 --stay
+	for ((i = 1; i < n; i++)); do	# each knows only one earlier peer
+		p2p_join "p$i" --stay --peer "127.0.0.1:$(port_of "p$((RANDOM % i))")"
+	done
+	for ((i = 0; i < n; i++)); do
+		wait_for_line "$T/p$i.out" '"NetGroup.Neighbor.Connect"' 10
+	done
+	sleep "$(secs 2)"	# REPORTs spread, the ring forms
+	to p3 "first post"
+	to p17 "second post"
+	to p29 "third post"
+	for ((i = 0; i < n; i++)); do
+		local want=3
+		case $i in 3 | 17 | 29) want=2 ;; esac
+		count_lines "$T/p$i.out" '"NetGroup.Posting.Notify"' "$want" 10
+	done
+	sleep 0.5	# late duplicates would show now
+	for ((i = 0; i < n; i++)); do
+		local want=3 got
+		case $i in 3 | 17 | 29) want=2 ;; esac
+		got=$(jq -r 'select(.code == "NetGroup.Posting.Notify") | .text' "$T/p$i.out" | sort)
+		[ "$(wc -l <<<"$got")" -eq "$want" ] || { echo "# p$i: $got" >&2; false; }
+		[ "$(sort -u <<<"$got" | wc -l)" -eq "$want" ]
+	done
+	# the author is the poster's peer ID, and the text is whole
+	local from
+	from=$(jq -r 'select(.text == "second post") | .from' "$T/p0.out")
+	[ "$from" = "$(id_of p17)" ]
+	# every peer has neighbours beyond the one it was given
+	for ((i = 0; i < n; i++)); do
+		[ "$(grep -c '"NetGroup.Neighbor.Connect"' "$T/p$i.out")" -ge 3 ]
+	done
+}
+
+@test "p2p: send --to routes to one peer hop by hop; --nearest to whoever is nearest; no route exits 8" {
+	new_spec
+	local n=12 i
+	p2p_join p0 --stay
+	for ((i = 1; i < n; i++)); do
+		p2p_join "p$i" --stay --peer "127.0.0.1:$(port_of p0)"
+	done
+	for ((i = 0; i < n; i++)); do
+		wait_for_line "$T/p$i.out" '"NetGroup.Neighbor.Connect"' 10
+	done
+	sleep "$(secs 1)"
+	run timeout "$(secs 20)" rvgroup p2p send "$SPEC" --key "$T/s.key" --peer "127.0.0.1:$(port_of p5)" \
+		--to "$(id_of p9)" "just for p9"
+	assert_success
+	wait_for_line "$T/p9.out" '"NetGroup.SendTo.Notify".*"just for p9"' 10
+	for ((i = 0; i < n; i++)); do
+		[ "$i" -eq 9 ] && continue
+		! grep -q "just for p9" "$T/p$i.out"
+	done
+	[ "$(jq -r 'select(.text == "just for p9") | .from' "$T/p9.out")" = "$(id_of "s")" ]
+	# nearest: p4's own ring address ends at p4
+	local ring
+	ring=$(rvgroup p2p id --key "$T/p4.key" --json | jq -r .ring)
+	run timeout "$(secs 20)" rvgroup p2p send "$SPEC" --key "$T/s.key" --peer "127.0.0.1:$(port_of p0)" \
+		--nearest "$ring" "near p4"
+	assert_success
+	wait_for_line "$T/p4.out" '"NetGroup.SendTo.Notify".*"near p4"' 10
+	# a peer ID nobody has: every peer nearer stops where nobody is nearer
+	run timeout "$(secs 20)" rvgroup p2p send "$SPEC" --key "$T/s.key" --peer "127.0.0.1:$(port_of p0)" \
+		--to "$(printf '%064d' 0)" "lost"
+	[ "$status" -eq 8 ] || [ "$status" -eq 0 ]	# 8 when the sender is nearest, else dropped further on
+	# alone, with nobody to ask: exit 8 is certain
+	p2p_join lone --stay
+	run timeout "$(secs 20)" rvgroup p2p send "$SPEC" --key "$T/t.key" --peer "127.0.0.1:$(port_of lone)" \
+		--to "$(printf 'f%063d' 0)" "lost"
+	[ "$status" -eq 8 ] || { echo "# $output" >&2; false; }
+	assert_output --partial "no route"
+}
+
+@test "p2p: a peer that leaves is seen to go, with a reason; post and info from short-lived peers" {
+	new_spec
+	p2p_join a --stay
+	p2p_join b --peer "127.0.0.1:$(port_of a)"
+	wait_for_line "$T/a.out" '"NetGroup.Neighbor.Connect"' 10
+	run timeout "$(secs 20)" rvgroup p2p post "$SPEC" --key "$T/c.key" --peer "127.0.0.1:$(port_of a)" "from c"
+	assert_success
+	wait_for_line "$T/b.out" '"NetGroup.Posting.Notify".*"from c"' 10
+	run --separate-stderr timeout "$(secs 20)" rvgroup p2p info "$SPEC" --json --key "$T/d.key" --peer "127.0.0.1:$(port_of a)"
+	assert_success
+	[ "$(jq -r .code <<<"$output")" = NetGroup.Info ]
+	[ "$(jq -r .neighborCount <<<"$output")" -ge 1 ]
+	[ "$(jq -r '.neighbors[0].peer' <<<"$output")" != null ]
+	close_input b	# EOF: b leaves
+	wait_exit "$PID_b" 10
+	[ "$EXIT" -eq 0 ]
+	wait_for_line "$T/a.out" "\"NetGroup.Neighbor.Disconnect\",.*\"peer\":\"$(id_of b)\".*\"reason\":\"the peer closed\"" 10
+	# post with nobody to reach: a bounded wait, exit 6
+	run timeout "$(secs 20)" rvgroup p2p post "$SPEC" --key "$T/e.key" --wait 1 "to nobody"
+	[ "$status" -eq 6 ]
+	assert_output --partial "no neighbour"
+}
+
+@test "p2p: garbage, forged handshakes and another group's peers change nothing for the group" {
+	new_spec
+	p2p_join a --stay
+	p2p_join b --stay --peer "127.0.0.1:$(port_of a)"
+	wait_for_line "$T/b.out" '"NetGroup.Neighbor.Connect"' 10
+	local pa
+	pa=$(port_of a)
+	python3 - "$pa" <<-'EOF'
+		import os, socket, sys
+		s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+		port = int(sys.argv[1])
+		for n in (0, 1, 13, 14, 200, 1500, 9000):
+		    s.sendto(os.urandom(n), ("127.0.0.1", port))
+		# DTLS-looking records: a ClientHello header with nothing sane after it
+		for n in range(50):
+		    s.sendto(bytes([22, 0xfe, 0xfd, 0, 0]) + os.urandom(8) + bytes([0, 40, 1]) + os.urandom(40), ("127.0.0.1", port))
+	EOF
+	# a peer of another group reaches a's port but never becomes a neighbour
+	local mine=$SPEC
+	new_spec other.example
+	p2p_join x --stay --peer "127.0.0.1:$pa"
+	SPEC=$mine
+	sleep "$(secs 1)"
+	! grep -q '"NetGroup.Neighbor.Connect"' "$T/x.out"
+	[ "$(grep -c '"NetGroup.Neighbor.Connect"' "$T/a.out")" -eq 1 ]
+	to b "still here"
+	wait_for_line "$T/a.out" '"NetGroup.Posting.Notify".*"still here"' 10
+	alive "$PID_a"
+}
