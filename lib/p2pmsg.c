@@ -6,7 +6,7 @@
 #include "p2pmsg.h"
 
 #define ID 32
-#define HELLO_LEN (1 + ID + ID + 64 + 1)
+#define HELLO_LEN RV_P2P_HELLO_SIZE
 #define PEER_HEAD (ID + 2 + 1 + 2)       /* a REPORT entry before its address */
 
 static int bad(const char **why, const char *what)

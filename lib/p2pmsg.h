@@ -42,6 +42,7 @@
 #include "p2pring.h"
 
 #define RV_P2P_MSG_MAX (4 + 32 + RV_P2P_ENV_MAX)
+#define RV_P2P_HELLO_SIZE (1 + 32 + 32 + 64 + 1)
 #define RV_P2P_LIST_MAX 32        /* IDs or peers in one message */
 #define RV_P2P_TTL_MAX 64
 

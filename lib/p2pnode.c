@@ -324,9 +324,11 @@ int rv_p2p_node_input(struct rv_p2p_node *n, uint64_t now, const uint8_t *p, siz
 		return RV_EPROTO;
 	struct nsess *s = p2p_sess_by_addr(n, from);
 	if (s && client_hello(p, len)) {
-		if (s->up) {	/* the peer started again */
+		if (s->up && n->now >= s->since + RV_P2P_NODE_RESTART_MS) {	/* the peer started again */
 			p2p_sess_end(n, s, "the peer started again");
 			s = NULL;
+		} else if (s->up) {
+			return 0;	/* a late copy of a handshake that lost to ours */
 		} else if (s->mine && s->s.state == RV_P2P_SESS_HANDSHAKE) {
 			/* both opened at once: the higher peer ID gives way */
 			if (!s->want_known || memcmp(n->conf.key->id, s->want, RV_P2P_HASH_LEN) < 0)

@@ -12,7 +12,8 @@
  * session is the DTLS client; when two peers open to each other at once
  * (both learned of the other), the one with the higher peer ID gives way
  * and serves the other's handshake. A ClientHello from the address of a
- * session already up means the peer started again: the old session ends.
+ * session up for RV_P2P_NODE_RESTART_MS means the peer started again: the
+ * old session ends (sooner, it is a late copy of a handshake that lost).
  *
  * Topology (librtmfp's NetGroup): every report_ms the node chooses its
  * best neighbours among the peers it knows (rv_p2p_choose: ring neighbours,
@@ -55,6 +56,7 @@
 #define RV_P2P_NODE_OUT_MAX (1u << 20)
 #define RV_P2P_NODE_DGRAM_MAX 1500        /* the largest datagram taken */
 #define RV_P2P_NODE_TTL 32                /* hops a routed message may take */
+#define RV_P2P_NODE_RESTART_MS 2000
 
 struct rv_p2p_node_conf {
 	const struct rv_p2p_key *key;     /* this peer; outlives the node */

@@ -91,18 +91,28 @@ int rv_p2p_sess_send(struct rv_p2p_sess *s, uint64_t now, const uint8_t *m, size
 	return send_frags(s, now, m, n);
 }
 
-static void send_hello(struct rv_p2p_sess *s, uint64_t now)
+/* Our HELLO, with FLAGS; the first one (DTLS just up) exports the keying
+ * material it is bound to. */
+static void send_hello(struct rv_p2p_sess *s, uint64_t now, uint8_t flags)
 {
 	uint8_t proof[RV_P2P_HASH_LEN], sig[RV_P2P_SIG_LEN], msg[256];
-	if (rv_dtls_export(s->dtls, RV_P2P_HELLO_LABEL, s->exp, sizeof s->exp) < 0)
+	if (s->state == RV_P2P_SESS_HANDSHAKE && rv_dtls_export(s->dtls, RV_P2P_HELLO_LABEL, s->exp, sizeof s->exp) < 0)
 		return fail(s, "cannot export keying material");
 	rv_p2p_group_proof(s->group, s->exp, proof);
 	if (rv_p2p_hello_sign(s->key, s->exp, proof, s->role, sig) < 0)
 		return fail(s, "cannot sign the hello");
-	long n = rv_p2p_msg_hello(msg, sizeof msg, s->key->pub, proof, sig, 0);
+	long n = rv_p2p_msg_hello(msg, sizeof msg, s->key->pub, proof, sig, flags);
 	if (n < 0 || send_frags(s, now, msg, (size_t)n) < 0)
 		return fail(s, "cannot send the hello");
-	s->state = RV_P2P_SESS_PROVING;
+	if (s->state == RV_P2P_SESS_HANDSHAKE) {
+		s->state = RV_P2P_SESS_PROVING;
+		s->hello_wait = RV_P2P_HELLO_RESEND_MS;
+	}
+	if (s->state == RV_P2P_SESS_PROVING) {
+		s->hello_at = now + s->hello_wait;
+		if (s->hello_wait < 2000)
+			s->hello_wait *= 2;
+	}
 }
 
 /* ---- receiving: fragments into messages ---- */
@@ -148,18 +158,26 @@ static void message(struct rv_p2p_sess *s, uint64_t now, const uint8_t *m, size_
 	struct rv_p2p_msg msg;
 	const char *why;
 	uint8_t out[16];
-	if (s->state == RV_P2P_SESS_PROVING) {
-		if (rv_p2p_msg_parse(m, n, &msg, &why) < 0 || msg.type != RV_P2P_M_HELLO)
-			return fail(s, "the peer spoke before its hello");
+	if (n == RV_P2P_HELLO_SIZE && m[0] == RV_P2P_M_HELLO) {
+		if (rv_p2p_msg_parse(m, n, &msg, &why) < 0)
+			return fail(s, why);
+		if (s->state == RV_P2P_SESS_UP) {	/* again: ours was lost if it asks */
+			if (msg.flags & RV_P2P_HELLO_NEED)
+				send_hello(s, now, 0);
+			return;
+		}
+		if (s->state != RV_P2P_SESS_PROVING)
+			return;
 		if (check_hello(s, &msg, &why) < 0)
 			return fail(s, why);
 		memcpy(s->peer_pub, msg.key, RV_P2P_PUB_LEN);
 		s->flags = msg.flags;
 		s->state = RV_P2P_SESS_UP;
+		s->proven = 1;
 		return;
 	}
-	if (s->state != RV_P2P_SESS_UP)
-		return;
+	if (s->state != RV_P2P_SESS_UP && s->state != RV_P2P_SESS_PROVING)
+		return;	/* held while PROVING: polled once the HELLO checks */
 	if (n == 9 && (m[0] == RV_P2P_M_PING || m[0] == RV_P2P_M_PONG) &&
 	    rv_p2p_msg_parse(m, n, &msg, &why) == 0) {
 		if (msg.type == RV_P2P_M_PING) {
@@ -243,7 +261,7 @@ int rv_p2p_sess_feed(struct rv_p2p_sess *s, uint64_t now, const uint8_t *p, size
 		return fail(s, rv_dtls_errstr(s->dtls)), 0;
 	s->last_rx = now;
 	if (s->state == RV_P2P_SESS_HANDSHAKE && rv_dtls_state(s->dtls) == RV_DTLS_CONNECTED)
-		send_hello(s, now);
+		send_hello(s, now, RV_P2P_HELLO_NEED);
 	ssize_t got;
 	while (s->state != RV_P2P_SESS_FAILED && (got = rv_dtls_read(s->dtls, s->rec, sizeof s->rec)) > 0)
 		fragment(s, now, s->rec, (size_t)got);
@@ -256,7 +274,7 @@ int rv_p2p_sess_feed(struct rv_p2p_sess *s, uint64_t now, const uint8_t *p, size
 
 ssize_t rv_p2p_sess_poll(struct rv_p2p_sess *s, uint8_t *buf, size_t cap)
 {
-	if (s->ready_off == s->ready_len)
+	if (s->ready_off == s->ready_len || !s->proven)
 		return 0;
 	size_t n = rv_rd32(s->ready + s->ready_off);
 	if (n > cap)
@@ -279,6 +297,8 @@ void rv_p2p_sess_tick(struct rv_p2p_sess *s, uint64_t now)
 		return fail(s, "peer silent");
 	if (s->state == RV_P2P_SESS_HANDSHAKE && rv_dtls_on_timeout(s->dtls) < 0)
 		return fail(s, rv_dtls_errstr(s->dtls));
+	if (s->state == RV_P2P_SESS_PROVING && now >= s->hello_at)
+		send_hello(s, now, RV_P2P_HELLO_NEED);
 	if (s->state == RV_P2P_SESS_UP && now - s->last_tx >= s->conf.keepalive_ms) {
 		uint8_t ping[16];
 		long k = rv_p2p_msg_ping(ping, sizeof ping, RV_P2P_M_PING, now);
@@ -295,6 +315,8 @@ uint64_t rv_p2p_sess_next(const struct rv_p2p_sess *s)
 		next = s->started + s->conf.handshake_ms;
 	if (s->state == RV_P2P_SESS_UP && s->last_tx + s->conf.keepalive_ms < next)
 		next = s->last_tx + s->conf.keepalive_ms;
+	if (s->state == RV_P2P_SESS_PROVING && s->hello_at < next)
+		next = s->hello_at;
 	int64_t t = s->state == RV_P2P_SESS_HANDSHAKE ? rv_dtls_timeout_ms(s->dtls) : -1;
 	if (t >= 0 && s->now + (uint64_t)t < next)
 		next = s->now + (uint64_t)t;         /* OpenSSL's clock, read at our last call */

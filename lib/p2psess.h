@@ -10,6 +10,12 @@
  *   HANDSHAKE --DTLS up, HELLO sent--> PROVING --their HELLO checks--> UP
  *   any state --failure, timeout, dead peer, close--> CLOSED or FAILED
  *
+ * Datagrams may be lost, HELLOs too: a side that has not had the peer's
+ * HELLO sends its own again (flagged RV_P2P_HELLO_NEED) every
+ * RV_P2P_HELLO_RESEND_MS, doubling, and a side already UP answers such a
+ * HELLO with its own. Messages that arrive before the peer's HELLO are held
+ * and polled once it checks (or dropped with the session if it does not).
+ *
  * Messages (at most RV_P2P_MSG_MAX bytes) are cut into fragments of one
  * DTLS record each: "u16 message number | u8 index | u8 count | bytes".
  * Datagrams may be lost: a message is delivered when all its fragments
@@ -38,6 +44,8 @@
 #define RV_P2P_FRAG_HEAD 4
 #define RV_P2P_FRAG_MAX 64          /* fragments in one message */
 #define RV_P2P_SESS_READY_MAX (1u << 20)  /* whole messages waiting to be polled */
+#define RV_P2P_HELLO_NEED 0x01      /* HELLO flag: "I have not had yours yet" */
+#define RV_P2P_HELLO_RESEND_MS 250  /* a HELLO not answered goes again, doubling to 2 s */
 
 enum rv_p2p_sess_state {
 	RV_P2P_SESS_HANDSHAKE = 1,
@@ -72,6 +80,9 @@ struct rv_p2p_sess {
 	uint8_t peer_id[RV_P2P_HASH_LEN], peer_pub[RV_P2P_PUB_LEN];
 	uint8_t exp[RV_P2P_HASH_LEN];   /* the association's keying material (HELLOs) */
 	uint8_t flags;              /* the peer's HELLO flags */
+	int proven;                 /* the peer's HELLO checked: its messages may be polled */
+	uint64_t hello_at;          /* PROVING: when our HELLO goes again */
+	uint32_t hello_wait;
 	uint32_t rtt_ms;            /* from the last PONG; UINT32_MAX before one */
 	uint64_t started, last_rx, last_tx, now;   /* now: of the last call */
 	uint16_t next_num;

@@ -9,8 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "err.h"
+#include "impair.h"
 #include "log.h"
 #include "portfile.h"
 #include "rvgroup.h"
@@ -28,6 +30,7 @@ struct peer {
 	void (*on_closed)(void *ud);
 	int closing;
 	uint64_t send_errors;
+	struct rv_impair impair;        /* RV_TEST_IMPAIR: tests lose datagrams here */
 	uint8_t rx[RX_BUF];
 	uint8_t tx[RV_P2P_NODE_DGRAM_MAX];
 };
@@ -84,6 +87,8 @@ static void flush(struct peer *p)
 	socklen_t tolen;
 	ssize_t n;
 	while ((n = rv_p2p_node_take(p->node, p->tx, sizeof p->tx, &to, &tolen)) > 0) {
+		if (rv_impair_drop(&p->impair))
+			continue;
 		uv_buf_t b = uv_buf_init((char *)p->tx, (unsigned)n);
 		if (uv_udp_try_send(&p->udp, &b, 1, (const struct sockaddr *)&to) < 0)
 			p->send_errors++;	/* a full socket buffer: as if lost on the way */
@@ -147,6 +152,10 @@ int peer_start(struct peer **out, uv_loop_t *loop, const struct peer_conf *c, pe
 		return *why = "out of memory", -ENOMEM;
 	p->loop = loop;
 	p->on_event = on_event;
+	if (rv_impair_from_env(&p->impair, (uint64_t)getpid() << 20 ^ peer_wall_ms(), why) < 0) {
+		free(p);
+		return -EINVAL;
+	}
 	p->ud = ud;
 	struct rv_p2p_node_conf nc = { .key = c->key, .max_neighbors = c->max_neighbors };
 	memcpy(nc.group, c->group, sizeof nc.group);

@@ -220,3 +220,32 @@ new_spec() { SPEC=$(rvgroup p2p spec new "${1:-chat.example}" --key "$T/owner.ke
 	wait_for_line "$T/a.out" '"NetGroup.Posting.Notify".*"still here"' 10
 	alive "$PID_a"
 }
+
+@test "p2p: with 5% of datagrams lost (RV_TEST_IMPAIR), every post still reaches every peer once" {
+	new_spec
+	export RV_TEST_IMPAIR=loss=0.05
+	local n=10 i k
+	p2p_join p0 --stay
+	for ((i = 1; i < n; i++)); do
+		p2p_join "p$i" --stay --peer "127.0.0.1:$(port_of p0)"
+	done
+	for ((i = 0; i < n; i++)); do
+		wait_for_line "$T/p$i.out" '"NetGroup.Neighbor.Connect"' 15
+	done
+	sleep "$(secs 2)"
+	for ((k = 0; k < 20; k++)); do
+		to "p$((k % n))" "post $k"
+	done
+	for ((i = 0; i < n; i++)); do
+		count_lines "$T/p$i.out" '"NetGroup.Posting.Notify"' 18 15
+	done
+	sleep 0.5
+	for ((i = 0; i < n; i++)); do
+		[ "$(jq -r 'select(.code == "NetGroup.Posting.Notify") | .text' "$T/p$i.out" | sort -u | wc -l)" -eq 18 ]
+		[ "$(grep -c '"NetGroup.Posting.Notify"' "$T/p$i.out")" -eq 18 ]
+	done
+	unset RV_TEST_IMPAIR
+	RV_TEST_IMPAIR=loss=2 run rvgroup p2p join "$SPEC" --key "$T/z.key"
+	assert_failure
+	assert_output --partial "RV_TEST_IMPAIR"
+}

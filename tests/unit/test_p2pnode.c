@@ -39,6 +39,7 @@ static struct peer p[N];
 static uint8_t group[32];
 static uint64_t now;
 static uint32_t seed = 1;
+static uint32_t loss_permille;     /* datagrams lost on the way, after the mesh formed */
 
 static uint32_t rnd(void *ud)
 {
@@ -93,6 +94,8 @@ static void run(uint64_t ms)
 				while (p[i].node && (len = rv_p2p_node_take(p[i].node, buf, sizeof buf, &to, &tolen)) > 0) {
 					int j = index_of(&to);
 					moved = 1;
+					if (loss_permille && rnd(NULL) % 1000 < loss_permille)
+						continue;
 					if (j >= 0)
 						rv_p2p_node_input(p[j].node, now, buf, (size_t)len,
 								  (const struct sockaddr *)&p[i].addr, sizeof p[i].addr);
@@ -192,6 +195,30 @@ static void test_post(void **state)
 			assert_memory_equal(p[i].last_author, p[3].key.id, 32);
 		}
 	}
+}
+
+/* 5 % of datagrams lost: repairs (IHAVE, IWANT) still bring every post. */
+static void test_post_loss(void **state)
+{
+	(void)state;
+	int before[N];
+	for (int i = 0; i < N; i++)
+		before[i] = p[i].posts;
+	loss_permille = 50;
+	for (int k = 0; k < 40; k++) {
+		char text[16];
+		snprintf(text, sizeof text, "lossy %d", k);
+		assert_int_equal(rv_p2p_node_post(p[k % N].node, now, 1, text, strlen(text), NULL), 0);
+		run(20);
+	}
+	run(3000);
+	loss_permille = 0;
+	for (int i = 0; i < N; i++) {
+		if (p[i].posts - before[i] != 38)
+			fprintf(stderr, "node %d: %d of 38\n", i, p[i].posts - before[i]);
+	}
+	for (int i = 0; i < N; i++)
+		assert_int_equal(p[i].posts - before[i], 38);
 }
 
 static void test_route(void **state)
@@ -309,6 +336,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_mesh),
 		cmocka_unit_test(test_post),
+		cmocka_unit_test(test_post_loss),
 		cmocka_unit_test(test_route),
 		cmocka_unit_test(test_bad_peer),
 		cmocka_unit_test(test_leave),

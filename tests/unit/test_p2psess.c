@@ -26,6 +26,7 @@ struct side {
 static struct side a, b;
 static uint64_t now;
 static int drop_next;              /* datagrams from A to lose */
+static int drop_hello;             /* lose A's first datagram once its DTLS is up: its HELLO */
 
 static void side_init(struct side *x, int seed, const uint8_t group[32], int role)
 {
@@ -56,6 +57,10 @@ static void shuttle(void)
 			moved = 1;
 			if (drop_next > 0) {
 				drop_next--;
+				continue;
+			}
+			if (drop_hello && a.s.state != RV_P2P_SESS_HANDSHAKE) {
+				drop_hello = 0;
 				continue;
 			}
 			rv_p2p_sess_feed(&b.s, now, d, (size_t)n);
@@ -125,6 +130,40 @@ static void up_and_messages(void **state)
 	side_free(&b);
 }
 
+/* A's HELLO is lost: B holds what A sends meanwhile, asks again, and A
+ * (already up) answers with its HELLO; then B polls what it held. */
+static void lost_hello(void **state)
+{
+	(void)state;
+	uint8_t got[64];
+	now = 1000;
+	drop_next = 0;
+	drop_hello = 1;
+	side_init(&a, 1, group, 0);
+	side_init(&b, 2, group, 1);
+	assert_int_equal(rv_p2p_sess_start(&a.s), 0);
+	shuttle();
+	assert_int_equal(a.s.state, RV_P2P_SESS_UP);
+	assert_int_equal(b.s.state, RV_P2P_SESS_PROVING);
+	assert_int_equal(rv_p2p_sess_send(&a.s, now, (const uint8_t *)"\x04" "early", 6), 0);
+	shuttle();
+	assert_int_equal(b.s.state, RV_P2P_SESS_PROVING);
+	assert_int_equal(rv_p2p_sess_poll(&b.s, got, sizeof got), 0);	/* held: not proven yet */
+	assert_true(rv_p2p_sess_next(&b.s) <= now + RV_P2P_HELLO_RESEND_MS);
+	now += RV_P2P_HELLO_RESEND_MS;
+	rv_p2p_sess_tick(&b.s, now);
+	shuttle();
+	assert_int_equal(b.s.state, RV_P2P_SESS_UP);
+	assert_memory_equal(b.s.peer_id, a.key.id, 32);
+	assert_int_equal(rv_p2p_sess_poll(&b.s, got, sizeof got), 6);
+	assert_memory_equal(got, "\x04" "early", 6);
+	/* both up: a HELLO without the NEED flag is not answered (no ping-pong) */
+	uint8_t d[RV_DTLS_MTU];
+	assert_int_equal(rv_p2p_sess_take(&a.s, d, sizeof d), 0);
+	side_free(&a);
+	side_free(&b);
+}
+
 static void another_group(void **state)
 {
 	(void)state;
@@ -179,6 +218,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(up_and_messages),
+		cmocka_unit_test(lost_hello),
 		cmocka_unit_test(another_group),
 		cmocka_unit_test(keepalive_and_silence),
 		cmocka_unit_test(handshake_deadline),

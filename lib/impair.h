@@ -1,0 +1,26 @@
+/* impair.h - a test-only impairment of a UDP send path: the kernel here has
+ * no netem, so tests and benchmarks lose datagrams on purpose where rvkit
+ * sends them. Off unless the environment asks:
+ *
+ *   RV_TEST_IMPAIR="loss=0.05"      lose 5 % of the datagrams sent, at random
+ *
+ * Only tools that say so in their man page read it (rvgroup p2p). No I/O
+ * beyond getenv; the random numbers are the caller's seed's. */
+#ifndef RV_IMPAIR_H
+#define RV_IMPAIR_H
+
+#include <stdint.h>
+
+struct rv_impair {
+	double loss;                  /* 0..1 */
+	uint64_t state;               /* xorshift state */
+	uint64_t dropped;
+};
+
+/* rv_impair_from_env - read RV_TEST_IMPAIR into I (seeded by SEED): 0 when
+ * unset or valid, -1 with *WHY when it cannot be read (then I is off). */
+int rv_impair_from_env(struct rv_impair *i, uint64_t seed, const char **why);
+/* rv_impair_drop - 1 when this datagram is to be lost. */
+int rv_impair_drop(struct rv_impair *i);
+
+#endif
