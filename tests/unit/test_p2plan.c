@@ -80,6 +80,7 @@ static void round_trip(void **state)
 	(void)state;
 	uint8_t d[RV_P2P_LAN_LEN];
 	struct rv_p2p_lan_seen seen = { 0 };
+	assert_int_equal(RV_P2P_LAN_LEN, 133);     /* as rv-p2p(7) says */
 	build(d, NOW, 7);
 	assert_memory_equal(d, "\xF0rvL1", 5);
 	assert_true(rv_p2p_lan_is(d, sizeof d));
