@@ -63,7 +63,9 @@ int rv_p2p_lan_is(const uint8_t *p, size_t n);
 
 /* rv_p2p_lan_build - K's announcement for GROUP (its ID) at NOW (unix ms)
  * with NONCE into OUT (CAP bytes): RV_P2P_LAN_LEN, or RV_ETOOBIG when CAP
- * is shorter, or RV_EPROTO when signing failed. */
+ * is shorter, or RV_EPROTO when signing failed. NONCE is random and fresh
+ * for each announcement: receivers tell announcements apart by sender and
+ * nonce. */
 long rv_p2p_lan_build(const struct rv_p2p_key *k, const uint8_t group[RV_P2P_HASH_LEN], uint64_t now,
 		      uint64_t nonce, uint8_t *out, size_t cap);
 
@@ -77,7 +79,7 @@ long rv_p2p_lan_build(const struct rv_p2p_key *k, const uint8_t group[RV_P2P_HAS
  *   "tag: ..."        the tag is not this group's (another group, noise)
  *   "stale: ..."      its time is more than RV_P2P_LAN_SKEW_MS behind NOW
  *   "future: ..."     its time is more than RV_P2P_LAN_SKEW_MS ahead of NOW
- *   "replay: ..."     SEEN holds it already
+ *   "replay: ..."     SEEN holds one of the same sender and nonce
  *   "signature: ..."  its signature is not its key's
  * The checks run in the order magic, length, tag, time, replay, signature:
  * the costly one last, and only for what a member made. */
