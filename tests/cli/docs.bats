@@ -12,6 +12,7 @@ load '/usr/lib/bats/bats-support/load'
 load '/usr/lib/bats/bats-assert/load'
 
 TOOLS=(rvserver rvgroup rvsend rvrecv rvturn rvsignal)
+PAGES7=(rv-protocol.7 rv-signal.7 rv-p2p.7)
 
 setup() {
 	ROOT=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
@@ -39,7 +40,9 @@ bash_complete() {
 		assert [ -f "$ROOT/completions/_$t" ]
 		assert [ -f "$ROOT/completions/$t.fish" ]
 	done
-	assert [ -f "$ROOT/man/rv-protocol.7" ]
+	for p in "${PAGES7[@]}"; do
+		assert [ -f "$ROOT/man/$p" ]
+	done
 }
 
 @test "committed man pages and completions match the option tables (run 'make docs' to fix)" {
@@ -250,7 +253,9 @@ $usage"
 		assert [ -f "$prefix/share/zsh/site-functions/_$t" ]
 		assert [ -f "$prefix/share/fish/vendor_completions.d/$t.fish" ]
 	done
-	assert [ -f "$prefix/share/man/man7/rv-protocol.7" ]
+	for p in "${PAGES7[@]}"; do
+		assert [ -f "$prefix/share/man/man7/$p" ]
+	done
 	run "$prefix/bin/rvserver" --version
 	assert_output --partial 'rvserver 0.1.0'
 }
@@ -300,6 +305,41 @@ rvserver_codes() {
 		}
 		print "$ARGV: $1\n" while /"code"\s*,\s*"([^"]*)"/g;
 	' "$@"
+}
+
+@test "rv-p2p(7) states the caps that the peer-group headers define" {
+	text=$(page_text rv-p2p.7 | tr '\n' ' ')
+	while IFS='|' read -r name scale phrase; do
+		v=$(sed -n "s/^#define $name \([0-9][0-9]*\)\b.*/\1/p" "$ROOT"/lib/*.h)
+		[ -n "$v" ] || fail "no #define $name NUMBER in lib/*.h"
+		want=${phrase//@/$((v / scale))}
+		[[ $text == *"$want"* ]] || fail "man/rv-p2p.7 does not say '$want' ($name is $v)"
+	done <<-'LIST'
+		RV_P2P_SPEC_MAX|1|text at most @ characters
+		RV_P2P_NAME_MAX|1|name 1 to @ bytes
+		RV_P2P_OWNERS_MAX|1|at most @ owners
+		RV_P2P_UNIQUE_LEN|1|unique tag @ bytes
+		RV_P2P_PAYLOAD_MAX|1|payload at most @ bytes
+		RV_P2P_LIST_MAX|1|lists at most @ entries
+		RV_P2P_TTL_MAX|1|TTL at most @
+		RV_DTLS_MTU|1|datagram at most @ bytes
+		RV_P2P_FRAG_MAX|1|at most @ fragments a message
+		RV_P2P_SESS_PARTIAL|1|@ messages reassembled at once
+		RV_P2P_GOSSIP_SLOTS|1|at most @ sessions
+		RV_P2P_RING_ALL|1|all of at most @ known peers
+		RV_P2P_RING_BEFORE|1|else @ before
+		RV_P2P_RING_AFTER|1|and @ after
+		RV_P2P_RTT_BEST|1|@ of lowest RTT
+		RV_P2P_TARGET_BASE|1|floor(log2 N) + @
+		RV_P2P_CANDIDATES_MAX|1|@ considered at once
+		RV_P2P_GOSSIP_MSGS|1|at most @ posts remembered
+		RV_P2P_GOSSIP_MISSING|1|@ announced posts awaited
+		RV_P2P_GOSSIP_ANNOUNCERS|1|@ announcers each
+		RV_P2P_GOSSIP_DONTWANT|1|@ IDONTWANT IDs per neighbour
+		RV_P2P_LARGE|1|IDONTWANT after posts over @ bytes
+		RV_P2P_LAN_SKEW_MS|1000|refused more than @ s from the receiver's clock
+		RV_P2P_LAN_SEEN|1|the last @ opened remembered
+	LIST
 }
 
 # adhoc_codes FILE... - the codes of rvserver_codes that are not in the table.
