@@ -190,6 +190,24 @@ static int spec_new(struct p2p *g, const char *name)
 	return RV_EXIT_OK;
 }
 
+/* The spec's LAN discovery group into SS: 1, or 0 when it has none. */
+static int spec_lan(const struct rv_p2p_spec *spec, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof *ss);
+	if (spec->lan_family == 4) {
+		struct sockaddr_in *a = (void *)ss;
+		a->sin_family = AF_INET;
+		memcpy(&a->sin_addr, spec->lan_addr, 4);
+		a->sin_port = htons(spec->lan_port);
+	} else if (spec->lan_family == 6) {
+		struct sockaddr_in6 *a = (void *)ss;
+		a->sin6_family = AF_INET6;
+		memcpy(&a->sin6_addr, spec->lan_addr, 16);
+		a->sin6_port = htons(spec->lan_port);
+	}
+	return spec->lan_family != 0;
+}
+
 static int spec_show(struct p2p *g, const char *text)
 {
 	if (load_spec(g, text) < 0)
@@ -215,21 +233,10 @@ static int spec_show(struct p2p *g, const char *text)
 		hex(pid, 32, t);
 		cJSON_AddItemToArray(ow, cJSON_CreateString(t));
 	}
-	if (g->spec.lan_family) {
-		struct sockaddr_storage ss = { 0 };
+	struct sockaddr_storage lan;
+	if (spec_lan(&g->spec, &lan)) {
 		char t[80];
-		if (g->spec.lan_family == 4) {
-			struct sockaddr_in *a = (void *)&ss;
-			a->sin_family = AF_INET;
-			memcpy(&a->sin_addr, g->spec.lan_addr, 4);
-			a->sin_port = htons(g->spec.lan_port);
-		} else {
-			struct sockaddr_in6 *a = (void *)&ss;
-			a->sin6_family = AF_INET6;
-			memcpy(&a->sin6_addr, g->spec.lan_addr, 16);
-			a->sin6_port = htons(g->spec.lan_port);
-		}
-		peer_addr_text((const struct sockaddr *)&ss, t, sizeof t);
+		peer_addr_text((const struct sockaddr *)&lan, t, sizeof t);
 		cJSON_AddStringToObject(o, "lan", t);
 	}
 	if (rv_out_json_mode()) {
@@ -563,6 +570,17 @@ static int run_peer(struct p2p *g)
 	struct peer_conf pc = { .key = &g->key, .bind = o->bind, .port_file = o->port_file,
 				.peers = o->peers, .npeers = o->npeers };
 	memcpy(pc.group, g->group, 32);
+	struct sockaddr_storage lan;
+	socklen_t lanlen;
+	if (o->lan) {	/* --lan: for this run, whatever the spec says */
+		if (peer_addr(o->lan, 0, &lan, &lanlen) < 0) {
+			rv_say_error("--lan %s: not an address with a port", o->lan);
+			return RV_EXIT_USAGE;
+		}
+		pc.lan = &lan;
+	} else if (spec_lan(&g->spec, &lan)) {
+		pc.lan = &lan;
+	}
 	const char *why = NULL;
 	g->started_wall = peer_wall_ms();
 	uv_timer_init(a->loop, &g->wait);

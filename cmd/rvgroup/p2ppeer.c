@@ -1,7 +1,10 @@
 /* p2ppeer.c - one peer of a group on the event loop, under p2p.c: the UDP
  * socket, the clock and the timer around the sans-I/O node
  * (lib/p2pnode.h). Every datagram received goes to the node (or, when it
- * is not a session's, to the introducer client or the LAN listener);
+ * is not a session's, to the introducer client); LAN announcements come
+ * on a second socket bound to the multicast group's port, and ours go out
+ * from the session socket every LAN_EVERY_MS, so that the address heard is
+ * the one to connect to;
  * after each one, what the node has to send goes out and its events go up
  * to the command through the callback. It calls only lib. */
 #include <errno.h>
@@ -11,19 +14,29 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/rand.h>
+
 #include "err.h"
 #include "impair.h"
+#include "p2plan.h"
 #include "log.h"
 #include "portfile.h"
 #include "rvgroup.h"
 
 #define RX_BUF 65536
+#define LAN_EVERY_MS 5000               /* a LAN announcement this often */
 
 struct peer {
 	uv_loop_t *loop;
 	uv_udp_t udp;
 	uv_timer_t timer;
-	int open;                       /* handles to close */
+	uv_udp_t lan;                   /* LAN discovery: the multicast group's port */
+	uv_timer_t lan_timer;           /* our announcements */
+	struct sockaddr_storage lan_addr;
+	struct rv_p2p_lan_seen lan_seen;
+	const struct rv_p2p_key *key;
+	uint8_t group[32];
+	int open, has_lan;              /* handles to close; the LAN ones among them */
 	struct rv_p2p_node *node;
 	peer_event_fn on_event;
 	void *ud;
@@ -142,6 +155,71 @@ static void on_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *b, const struct sock
 	settle(p);
 }
 
+/* ---- LAN discovery ---- */
+
+static void lan_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *b, const struct sockaddr *from, unsigned flags)
+{
+	struct peer *p = u->data;
+	uint8_t id[32], pub[32];
+	const char *why;
+	(void)b;
+	if (n <= 0 || !from || (flags & UV_UDP_PARTIAL) || p->closing || !rv_p2p_lan_is(p->rx, (size_t)n))
+		return;
+	if (rv_p2p_lan_open(p->rx, (size_t)n, p->group, peer_wall_ms(), &p->lan_seen, id, pub, &why) < 0) {
+		if (strncmp(why, "tag", 3))	/* another group's is not worth a word */
+			rv_say_debug("LAN announcement refused: %s", why);
+		return;
+	}
+	socklen_t flen = from->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	uv_update_time(p->loop);
+	rv_p2p_node_learn(p->node, uv_now(p->loop), id, from, flen);
+	settle(p);
+}
+
+static void lan_announce(uv_timer_t *t)
+{
+	struct peer *p = t->data;
+	uint64_t nonce;
+	uint8_t a[RV_P2P_LAN_LEN];
+	if (RAND_bytes((unsigned char *)&nonce, sizeof nonce) != 1)
+		return;
+	long n = rv_p2p_lan_build(p->key, p->group, peer_wall_ms(), nonce, a, sizeof a);
+	uv_buf_t b = uv_buf_init((char *)a, (unsigned)(n > 0 ? n : 0));
+	if (n > 0 && uv_udp_try_send(&p->udp, &b, 1, (const struct sockaddr *)&p->lan_addr) < 0)
+		p->send_errors++;
+}
+
+/* Listen on ADDR's port, in its group, and announce there. */
+static int lan_start(struct peer *p, const struct sockaddr_storage *addr, const char **why)
+{
+	char ip[INET6_ADDRSTRLEN];
+	struct sockaddr_storage any = { .ss_family = addr->ss_family };
+	int rc;
+	p->lan_addr = *addr;
+	if (addr->ss_family == AF_INET) {
+		((struct sockaddr_in *)&any)->sin_port = ((const struct sockaddr_in *)addr)->sin_port;
+		uv_ip4_name((const struct sockaddr_in *)addr, ip, sizeof ip);
+	} else {
+		((struct sockaddr_in6 *)&any)->sin6_port = ((const struct sockaddr_in6 *)addr)->sin6_port;
+		uv_ip6_name((const struct sockaddr_in6 *)addr, ip, sizeof ip);
+	}
+	uv_udp_init(p->loop, &p->lan);
+	uv_timer_init(p->loop, &p->lan_timer);
+	p->lan.data = p->lan_timer.data = p;
+	p->open += 2;
+	p->has_lan = 1;
+	if ((rc = uv_udp_bind(&p->lan, (const struct sockaddr *)&any, UV_UDP_REUSEADDR)) < 0 ||
+	    (rc = uv_udp_set_membership(&p->lan, ip, NULL, UV_JOIN_GROUP)) < 0) {
+		*why = uv_strerror(rc);
+		return rc;
+	}
+	uv_udp_set_multicast_loop(&p->udp, 1);	/* peers on this host hear us too */
+	uv_udp_set_multicast_ttl(&p->udp, 1);	/* and nobody past the LAN */
+	uv_udp_recv_start(&p->lan, on_alloc, lan_recv);
+	uv_timer_start(&p->lan_timer, lan_announce, 0, LAN_EVERY_MS);
+	return 0;
+}
+
 /* ---- life ---- */
 
 int peer_start(struct peer **out, uv_loop_t *loop, const struct peer_conf *c, peer_event_fn on_event,
@@ -152,6 +230,8 @@ int peer_start(struct peer **out, uv_loop_t *loop, const struct peer_conf *c, pe
 		return *why = "out of memory", -ENOMEM;
 	p->loop = loop;
 	p->on_event = on_event;
+	p->key = c->key;
+	memcpy(p->group, c->group, sizeof p->group);
 	if (rv_impair_from_env(&p->impair, (uint64_t)getpid() << 20 ^ peer_wall_ms(), why) < 0) {
 		free(p);
 		return -EINVAL;
@@ -173,7 +253,7 @@ int peer_start(struct peer **out, uv_loop_t *loop, const struct peer_conf *c, pe
 	uv_udp_init(loop, &p->udp);
 	uv_timer_init(loop, &p->timer);
 	p->udp.data = p->timer.data = p;
-	p->open = 1;
+	p->open = 2;
 	if ((rc = uv_udp_bind(&p->udp, (const struct sockaddr *)&bind, 0)) < 0) {
 		*why = uv_strerror(rc);
 		goto fail;
@@ -190,6 +270,8 @@ int peer_start(struct peer **out, uv_loop_t *loop, const struct peer_conf *c, pe
 		}
 	}
 	uv_udp_recv_start(&p->udp, on_alloc, on_recv);
+	if (c->lan && (rc = lan_start(p, c->lan, why)) < 0)
+		goto fail;
 	for (int i = 0; i < c->npeers; i++) {
 		struct sockaddr_storage ss;
 		socklen_t len;
@@ -266,7 +348,10 @@ void peer_stop(struct peer *p, void (*on_closed)(void *ud))
 	uv_update_time(p->loop);
 	rv_p2p_node_close(p->node, uv_now(p->loop));
 	flush(p);	/* the goodbyes */
-	p->open = 2;
+	if (p->has_lan) {
+		uv_close((uv_handle_t *)&p->lan, on_close);
+		uv_close((uv_handle_t *)&p->lan_timer, on_close);
+	}
 	uv_close((uv_handle_t *)&p->udp, on_close);
 	uv_close((uv_handle_t *)&p->timer, on_close);
 }

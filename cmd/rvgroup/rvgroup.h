@@ -96,6 +96,7 @@ struct peer_conf {
 	const char *const *peers;       /* addresses to connect to (--peer) */
 	int npeers;
 	size_t max_neighbors;           /* 0: the node's default */
+	const struct sockaddr_storage *lan;   /* NULL, or the LAN discovery group */
 };
 typedef void (*peer_event_fn)(void *ud, const struct rv_p2p_node_ev *e);
 /* peer_start - bind, connect to the --peer addresses, and report events to

@@ -249,3 +249,51 @@ new_spec() { SPEC=$(rvgroup p2p spec new "${1:-chat.example}" --key "$T/owner.ke
 	assert_failure
 	assert_output --partial "RV_TEST_IMPAIR"
 }
+
+# In a network namespace of the test's own (multicast stays inside it): peers
+# given no address find each other by signed LAN announcements alone.
+@test "p2p: LAN discovery by multicast in a namespace, no server, no --peer; another group's peers stay out" {
+	unshare --net true 2>/dev/null || skip "needs unshare --net (root)"
+	local lan other
+	lan=$(rvgroup p2p spec new lan.example --key "$T/owner.key" --no-server-channel --lan 239.255.42.1:30000 2>/dev/null)
+	other=$(rvgroup p2p spec new lan.example --key "$T/owner.key" --no-server-channel --lan 239.255.42.1:30000 2>/dev/null)
+	cat >"$T/lan.sh" <<-'EOF2'
+		set -e
+		ip link set lo up
+		ip link set lo multicast on
+		ip route add 224.0.0.0/4 dev lo
+		cd "$T"
+		for i in 0 1 2 x; do
+			spec=$LAN
+			[ "$i" = x ] && spec=$OTHER
+			mkfifo "lan$i.in"
+			timeout -k 1 30 rvgroup p2p join "$spec" --json --serverless --key "lan$i.key" --bind 127.0.0.1:0 \
+				<"lan$i.in" >"lan$i.out" 2>"lan$i.err" &
+			eval "exec {fd$i}>lan$i.in"
+		done
+		for ((t = 0; t < 100; t++)); do	# each of 0..2 sees the other two
+			ok=1
+			for i in 0 1 2; do
+				[ "$(grep -c '"NetGroup.Neighbor.Connect"' "lan$i.out")" -ge 2 ] || ok=0
+			done
+			((ok)) && break
+			sleep 0.1
+		done
+		echo "hello lan" >&"$fd0"
+		for ((t = 0; t < 50; t++)); do
+			[ "$(cat lan1.out lan2.out | grep -c 'hello lan')" -ge 2 ] && break
+			sleep 0.1
+		done
+		exec {fd0}>&- {fd1}>&- {fd2}>&- {fdx}>&-
+		wait
+	EOF2
+	T=$T LAN=$lan OTHER=$other PATH=$PATH run timeout "$(secs 40)" unshare --net bash "$T/lan.sh"
+	assert_success
+	for i in 0 1 2; do
+		[ "$(grep -c '"NetGroup.Neighbor.Connect"' "$T/lan$i.out")" -eq 2 ]
+	done
+	grep -q '"NetGroup.Posting.Notify".*"hello lan"' "$T/lan1.out"
+	grep -q '"NetGroup.Posting.Notify".*"hello lan"' "$T/lan2.out"
+	! grep -q '"NetGroup.Neighbor.Connect"' "$T/lanx.out"
+	! grep -q 'hello lan' "$T/lanx.out"
+}
