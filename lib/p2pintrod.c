@@ -323,7 +323,7 @@ static size_t choose(struct rv_p2p_intro *e, const struct group *g, size_t self,
 		if (i != self && !chosen(out, k, g->v[i]))
 			out[k++] = g->v[i];
 	}
-	size_t start = (size_t)(((uint64_t)e->conf.random(e->conf.random_ud) * n) >> 32);
+	size_t start = k < RV_P2P_INTRO_GIVEN ? (size_t)(((uint64_t)e->conf.random(e->conf.random_ud) * n) >> 32) : 0;
 	for (size_t j = 0; j < n && k < RV_P2P_INTRO_GIVEN; j++) {
 		size_t i = (start + j) % n;
 		if (i != self && !chosen(out, k, g->v[i]))
@@ -385,6 +385,11 @@ static int join(struct rv_p2p_intro *e, uint64_t now, const struct sockaddr *fro
 		goto refused;
 	}
 	int isnew = !m || memcmp(m->akey, akey, ADDR_KEY) != 0;
+	struct member *old = m ? NULL : rv_bmap_get(&g->by_addr, akey);
+	if (old && g->n > 1) {	/* a new peer ID at that address: the old one goes first (caps) */
+		member_drop(e, old);
+		pos = ring_pos(g, ring, &found);
+	}
 	if (!m && !(m = member_new(e, g, pos, q->id, ring, &rc)))
 		goto refused;
 	if (isnew && (rc = member_place(e, g, m, from, akey)) < 0) {

@@ -401,6 +401,12 @@ static void caps(void **state)
 	assert_int_equal(join(e, 1000, group1, 2, &o), RV_ELIMIT);	/* two members at most */
 	refused_code(&o, 508);
 	assert_int_equal(join(e, 1000, group1, 1, &o), 0);	/* a refresh still is */
+	/* and a new peer ID from a member's address replaces it, full or not */
+	struct sockaddr_in a1 = addr_of(1);
+	assert_int_equal(join_as(e, 1000, group1, 5, &a1, &o), 0);
+	assert_int_equal(o.m[0].nmembers, 1);
+	assert_int_equal(who(o.m[0].members[0].id, 6), 0);
+	assert_int_equal(rv_p2p_intro_stats(e)->members, 2);
 	assert_int_equal(rv_p2p_intro_stats(e)->refused_capacity, 2);
 	assert_int_equal(rv_p2p_intro_stats(e)->groups, 1);
 	rv_p2p_intro_free(e);
