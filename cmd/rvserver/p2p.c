@@ -5,6 +5,7 @@
  * /stats under "p2p", in /metrics as rvserver_p2p_*. */
 #include <errno.h>
 #include <stddef.h>
+#include <stdlib.h>
 
 #include <openssl/rand.h>
 
