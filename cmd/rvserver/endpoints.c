@@ -64,7 +64,8 @@ static void get_metrics(struct rv_httpd *h, void *ud)
 	struct server *srv = c->srv;
 	struct rv_buf b;
 	rv_buf_init(&b, 1 << 20);
-	if (rv_metrics_prom(&b, table, sizeof table / sizeof table[0], srv) < 0 || relay_metrics(&srv->relay, &b) < 0)
+	if (rv_metrics_prom(&b, table, sizeof table / sizeof table[0], srv) < 0 || relay_metrics(&srv->relay, &b) < 0 ||
+	    p2p_metrics(srv, &b) < 0)
 		rv_httpd_reply_text(h, 500, "out of memory\n");
 	else
 		rv_httpd_reply(h, 200, "text/plain; version=0.0.4", NULL, rv_buf_head(&b), rv_buf_size(&b));
@@ -76,7 +77,7 @@ static cJSON *stats_obj(struct server *srv)
 {
 	cJSON *o = cJSON_CreateObject();
 	if (!cJSON_AddStringToObject(o, "server", "rvserver/" RV_VERSION) ||
-	    rv_metrics_json(o, table, sizeof table / sizeof table[0], srv) < 0 ||
+	    rv_metrics_json(o, table, sizeof table / sizeof table[0], srv) < 0 || p2p_stats(srv, o) < 0 ||
 	    !cJSON_AddBoolToObject(o, "auth", srv->secret_len > 0) ||
 	    !cJSON_AddBoolToObject(o, "tls", srv->tls != NULL)) {
 		cJSON_Delete(o);

@@ -16,6 +16,7 @@ enum {
 	O_LISTEN = 1, O_PORT, O_UDP_PORT, O_PORT_FILE, O_TLS_CERT, O_TLS_KEY,
 	O_AUTH_SECRET, O_MAX_CLIENTS, O_MAX_GROUPS, O_MAX_MEMBERS, O_KEEP,
 	O_MAX_QUEUE, O_MAX_FRAME, O_HANDSHAKE, O_IDLE, O_TTL, O_SLOW, O_DROP_RATE,
+	O_NO_P2P, O_P2P_MAX_MEMBERS, O_P2P_RELAY_BUDGET,
 };
 
 static const struct rv_opt opts[] = {
@@ -35,6 +36,9 @@ static const struct rv_opt opts[] = {
 	{ O_MAX_FRAME, 0, "max-frame", "BYTES", "largest frame body accepted (default 1M)", NULL, NULL },
 	{ O_HANDSHAKE, 0, "handshake-timeout", "S", "close connections without a hello after S seconds (default 10)", NULL, NULL },
 	{ O_IDLE, 0, "idle-timeout", "S", "close clients silent for S seconds; pings at a third of it (default 90; 0: never)", NULL, NULL },
+	{ O_NO_P2P, 0, "no-p2p", NULL, "no peer-group introducer on the UDP port: JOINs are answered 403", NULL, NULL },
+	{ O_P2P_MAX_MEMBERS, 0, "p2p-max-members", "N", "most members of one peer group (default 10000)", NULL, NULL },
+	{ O_P2P_RELAY_BUDGET, 0, "p2p-relay-budget", "BYTES", "bytes per second relayed between peer-group members, for the whole server (default 1000000; 0: no relaying)", NULL, NULL },
 	{ O_DROP_RATE, 0, "drop-rate", "P", "for tests: drop this fraction (0-0.5) of relayed RTP packets at random", NULL, NULL },
 	{ O_TTL, 0, "ttl", "S", "with the token command: seconds the token is valid (default 86400)", NULL, NULL },
 	{ RV_OPT_VERBOSE, 'v', "verbose", NULL, "more diagnostics on stderr (repeatable)", NULL, NULL },
@@ -118,6 +122,17 @@ static const char *on_opt(void *ud, int key, const char *arg)
 	case O_MAX_QUEUE:
 		if (rv_parse_size(arg, &c->max_queue) < 0 || c->max_queue < 65536)
 			return "expected a size of at least 64K (suffixes K, M, G)";
+		break;
+	case O_NO_P2P: c->p2p.disabled = 1; break;
+	case O_P2P_MAX_MEMBERS:
+		if (rv_parse_size(arg, &n) < 0 || n == 0)
+			return "expected a positive number";
+		c->p2p.max_members = n;
+		break;
+	case O_P2P_RELAY_BUDGET:
+		if (rv_parse_size(arg, &n) < 0)
+			return "expected a number of bytes (suffixes K, M, G)";
+		c->p2p.relay_budget = n;
 		break;
 	case O_DROP_RATE: {
 		char *end;
@@ -223,6 +238,7 @@ int main(int argc, char **argv)
 		},
 		.verbosity = 1, .ttl = 86400,
 	};
+	rv_p2p_intro_defaults(&a.conf.p2p);
 	int npos = rv_cli_parse(&tool, argc, argv, on_opt, &a);
 	const struct rv_subcmd *c = rv_cli_command(&tool, npos, argv);
 	if (!c)

@@ -29,6 +29,7 @@
 
 #include "bmap.h"
 #include "buf.h"
+#include "p2pintro.h"
 
 struct conn;
 struct relay_ep;
@@ -68,6 +69,7 @@ struct relay {
 	struct rv_buf scratch;        /* one control frame being built */
 	uint8_t key[32];              /* for the UDP passwords */
 	double drop_rate;             /* --drop-rate: test-only loss */
+	struct rv_p2p_intro *p2p;     /* the peer-group introducer (the host's), or NULL: none */
 	struct relay_counters n;
 };
 
@@ -77,8 +79,9 @@ struct relay {
 int relay_init(struct relay *r, void *host, struct rv_router *router, size_t max_queue, double drop_rate);
 /* relay_free - every stream ends (nobody is told); the relay's memory goes. */
 void relay_free(struct relay *r);
-/* relay_udp_in - a datagram on the UDP port: a STUN Binding, or media from
- * a registered address. P is read during the call only (queued sends point
+/* relay_udp_in - a datagram on the UDP port: a STUN Binding, a message for
+ * the peer-group introducer R->p2p (STUN methods 0x0C0-0x0C3),
+ * or media from a registered address. P is read during the call only (queued sends point
  * into it until the host flushes: see relay_udp_queue). */
 void relay_udp_in(struct relay *r, const uint8_t *p, size_t n, const struct sockaddr *from);
 /* relay_tcp_in - a media frame's packet (N bytes) from C; flushes the UDP

@@ -1,6 +1,7 @@
 /* relay_ep.c - a connection's media endpoint on the UDP port: the
  * credentials it is given, the STUN Binding that registers its address, the
- * address lookup of every datagram (see relay.h). */
+ * address lookup of every datagram (see relay.h); and the hand-over of the
+ * peer-group introducer's messages (lib/p2pintro.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,10 +175,24 @@ static int same_addr(const struct relay_ep *ep, const struct sockaddr *from)
 	return a->sin6_port == b->sin6_port && !memcmp(&a->sin6_addr, &b->sin6_addr, sizeof a->sin6_addr);
 }
 
+/* A message for the peer-group introducer: its replies go out now. */
+static void p2p_in(struct relay *r, const uint8_t *p, size_t n, const struct sockaddr *from)
+{
+	const uint8_t *out;
+	size_t len;
+	const struct sockaddr *to;
+	rv_p2p_intro_input(r->p2p, relay_now(r), from, p, n);
+	while (rv_p2p_intro_poll(r->p2p, &out, &len, &to))
+		relay_udp_send(r, out, len, to);
+}
+
 void relay_udp_in(struct relay *r, const uint8_t *p, size_t n, const struct sockaddr *from)
 {
 	if (rv_stun_is(p, n)) {
-		relay_binding(r, p, n, from);
+		if (r->p2p && rv_p2p_intro_is(p, n))
+			p2p_in(r, p, n, from);
+		else
+			relay_binding(r, p, n, from);
 		return;
 	}
 	/* packets come in runs from one sender: try the last one first */

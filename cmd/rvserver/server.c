@@ -342,7 +342,7 @@ void conn_claim_slot(struct conn *c)
 	srv->nclients++;
 }
 
-/* Once a second: handshake deadlines, pings, idle timeouts. */
+/* Once a second: handshake deadlines, pings, idle timeouts, peer-group expiry. */
 static void on_sweep(void *ud, uint64_t now)
 {
 	struct server *srv = ud;
@@ -351,6 +351,8 @@ static void on_sweep(void *ud, uint64_t now)
 		.handshake_ms = (uint64_t)(srv->conf.handshake_timeout * 1000),
 		.idle_ms = idle, .ping_ms = idle / 3, .closing_ms = RV_CLOSE_DEADLINE_MS,
 	};
+
+	p2p_sweep(srv, now);
 
 	for (struct conn *c = srv->conns, *next; c; c = next) {
 		next = c->next;
@@ -435,7 +437,8 @@ int server_start(struct server *srv, uv_loop_t *loop, const struct server_conf *
 	rv_buf_init(&srv->wsmsg, conf->max_frame + RV_FRAME_PREFIX + RV_FRAME_MAX_HEADER + 16);
 	rv_buf_init(&srv->wsbuf, conf->max_frame + RV_FRAME_PREFIX + RV_FRAME_MAX_HEADER + 64);
 	rv_router_init(&srv->router, &conf->router, proto_event, srv);
-	if ((rc = relay_init(&srv->relay, srv, &srv->router, conf->max_queue, conf->media_drop_rate)) < 0)
+	if ((rc = relay_init(&srv->relay, srv, &srv->router, conf->max_queue, conf->media_drop_rate)) < 0 ||
+	    (rc = p2p_start(srv)) < 0)
 		return rc;
 	rv_server_process_init();
 
@@ -490,6 +493,7 @@ int server_start(struct server *srv, uv_loop_t *loop, const struct server_conf *
 
 void server_free(struct server *srv)
 {
+	p2p_free(srv);
 	relay_free(&srv->relay);
 	rv_router_free(&srv->router);
 	rv_map_free(&srv->by_num);

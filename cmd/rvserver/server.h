@@ -33,6 +33,7 @@ struct server_conf {
 	double handshake_timeout, idle_timeout;
 	struct rv_router_conf router;
 	double media_drop_rate;       /* --drop-rate: test-only media loss */
+	struct rv_p2p_intro_conf p2p; /* the peer-group introducer (p2p.c) */
 };
 
 enum conn_state { CONN_SNIFF, CONN_RV, CONN_HTTP, CONN_WS, CONN_DONE };
@@ -182,6 +183,17 @@ void udp_flush(struct server *srv);
 
 /* Close C now (bad input, timeout): queued output is dropped. */
 void conn_drop(struct conn *c, int reason);
+
+/* p2p.c: the peer-group introducer on the UDP port (relay->p2p) */
+/* Make it from conf.p2p: 0 or -ENOMEM. */
+int p2p_start(struct server *srv);
+void p2p_free(struct server *srv);
+/* Forget the members that expired by NOW. */
+void p2p_sweep(struct server *srv, uint64_t now);
+/* Its lines of /metrics (0, or rv_buf_append's error); its /stats "p2p"
+ * object added to ROOT (0, or rv_metrics_json's error). */
+int p2p_metrics(struct server *srv, struct rv_buf *out);
+int p2p_stats(struct server *srv, cJSON *root);
 
 /* endpoints.c */
 void http_input(struct conn *c, const uint8_t *data, size_t len);
