@@ -11,13 +11,27 @@ int rv_impair_from_env(struct rv_impair *i, uint64_t seed, const char **why)
 	const char *e = getenv("RV_TEST_IMPAIR");
 	if (!e || !*e)
 		return 0;
-	char *end;
-	if (strncmp(e, "loss=", 5) != 0 || (i->loss = strtod(e + 5, &end), *end) || i->loss < 0 || i->loss > 1) {
-		i->loss = 0;
-		*why = "RV_TEST_IMPAIR: expected loss=FRACTION (0 to 1)";
-		return -1;
+	for (const char *p = e; *p;) {
+		char *end;
+		if (!strncmp(p, "loss=", 5)) {
+			i->loss = strtod(p + 5, &end);
+			if (end == p + 5 || !(i->loss >= 0 && i->loss <= 1))
+				break;
+		} else if (!strncmp(p, "direct=0", 8)) {
+			i->no_direct = 1;
+			end = (char *)p + 8;
+		} else {
+			break;
+		}
+		if (*end != ',' && *end)
+			break;
+		p = *end ? end + 1 : end;
+		if (!*p)
+			return 0;
 	}
-	return 0;
+	memset(i, 0, sizeof *i);
+	*why = "RV_TEST_IMPAIR: expected loss=FRACTION (0 to 1) and/or direct=0, comma-separated";
+	return -1;
 }
 
 int rv_impair_drop(struct rv_impair *i)

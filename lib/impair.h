@@ -3,6 +3,9 @@
  * sends them. Off unless the environment asks:
  *
  *   RV_TEST_IMPAIR="loss=0.05"      lose 5 % of the datagrams sent, at random
+ *   RV_TEST_IMPAIR="direct=0"       send nothing but to the server: as if
+ *                                   every NAT in the way refused strangers
+ *   (several, comma-separated: "loss=0.02,direct=0")
  *
  * Only tools that say so in their man page read it (rvgroup p2p). No I/O
  * beyond getenv; the random numbers are the caller's seed's. */
@@ -13,6 +16,7 @@
 
 struct rv_impair {
 	double loss;                  /* 0..1 */
+	int no_direct;                /* only datagrams to the server go */
 	uint64_t state;               /* xorshift state */
 	uint64_t dropped;
 };

@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 
 #include "err.h"
+#include "p2pintro.h"
 #include "p2pnode_int.h"
 
 /* ---- addresses ---- */
@@ -54,7 +55,7 @@ void p2p_event(struct rv_p2p_node *n, const struct rv_p2p_node_ev *e)
 static void sess_event(struct rv_p2p_node *n, const struct nsess *s, enum rv_p2p_node_ev_type type,
 		       const char *why)
 {
-	struct rv_p2p_node_ev e = { .type = type, .why = why, .alen = s->alen };
+	struct rv_p2p_node_ev e = { .type = type, .why = why, .alen = s->alen, .relayed = s->relayed };
 	memcpy(&e.addr, &s->addr, sizeof e.addr);
 	if (s->s.state == RV_P2P_SESS_UP || s->up)
 		memcpy(e.peer, s->s.peer_id, RV_P2P_HASH_LEN);
@@ -118,13 +119,20 @@ ssize_t rv_p2p_node_take(struct rv_p2p_node *n, uint8_t *buf, size_t cap, struct
 	while (n->dirty) {
 		int i = __builtin_ctzll(n->dirty);
 		struct nsess *s = &n->sess[i];
-		ssize_t len = s->used ? rv_p2p_sess_take(&s->s, buf, cap) : 0;
+		ssize_t len = s->used ? rv_p2p_sess_take(&s->s, s->relayed ? n->wrap : buf, cap) : 0;
 		if (len <= 0) {
 			n->dirty &= ~(1ull << i);
 			continue;
 		}
-		*to = s->addr;
-		*tolen = s->alen;
+		if (s->relayed) {	/* through the server */
+			if (!(len = (ssize_t)p2p_relay_wrap(n, s, n->wrap, (size_t)len, buf, cap)))
+				continue;
+			*to = n->conf.server;
+			*tolen = n->conf.server_len;
+		} else {
+			*to = s->addr;
+			*tolen = s->alen;
+		}
 		n->st.datagrams_out++;
 		n->st.bytes_out += (size_t)len;
 		return len;
@@ -135,11 +143,20 @@ ssize_t rv_p2p_node_take(struct rv_p2p_node *n, uint8_t *buf, size_t cap, struct
 /* What session S has to send goes to the queue now: it is about to go. */
 static void drain(struct rv_p2p_node *n, struct nsess *s)
 {
-	uint8_t d[RV_DTLS_MTU];
+	uint8_t d[RV_DTLS_MTU], w[RV_P2P_NODE_DGRAM_MAX];
 	ssize_t len;
-	while ((len = rv_p2p_sess_take(&s->s, d, sizeof d)) > 0)
-		if (rv_p2p_node_queue(n, d, (size_t)len, (const struct sockaddr *)&s->addr, s->alen) < 0)
+	while ((len = rv_p2p_sess_take(&s->s, d, sizeof d)) > 0) {
+		int rc;
+		if (s->relayed) {
+			size_t wl = p2p_relay_wrap(n, s, d, (size_t)len, w, sizeof w);
+			rc = wl ? rv_p2p_node_queue(n, w, wl, (const struct sockaddr *)&n->conf.server,
+						    n->conf.server_len) : 0;
+		} else {
+			rc = rv_p2p_node_queue(n, d, (size_t)len, (const struct sockaddr *)&s->addr, s->alen);
+		}
+		if (rc < 0)
 			break;
+	}
 }
 
 /* ---- sessions ---- */
@@ -176,6 +193,7 @@ struct nsess *p2p_sess_open(struct rv_p2p_node *n, const struct sockaddr *addr, 
 		return NULL;
 	s->used = 1;
 	s->mine = mine;
+	s->opened = n->now;
 	s->alen = addr_copy(&s->addr, addr, alen);
 	if (mine && rv_p2p_sess_start(&s->s) < 0) {
 		rv_p2p_sess_free(&s->s);
@@ -301,6 +319,7 @@ static void settle(struct rv_p2p_node *n, struct nsess *s)
 		s->up = 1;
 		s->since = n->now;
 		n->st.connects++;
+		n->st.relayed_sessions += s->relayed;
 		rv_p2p_gossip_up(&n->g, p2p_slot(n, s));
 		p2p_known_attach(n, s);
 		sess_event(n, s, RV_P2P_NODE_NEIGHBOR_UP, NULL);
@@ -320,6 +339,16 @@ int rv_p2p_node_input(struct rv_p2p_node *n, uint64_t now, const uint8_t *p, siz
 	n->now = now;
 	n->st.datagrams_in++;
 	n->st.bytes_in += len;
+	if (p2p_is_server(n, from) && rv_p2p_intro_is(p, len)) {
+		p2p_join_input(n, p, len);
+		return 0;
+	}
+	return p2p_input(n, p, len, from, flen, 0);
+}
+
+int p2p_input(struct rv_p2p_node *n, const uint8_t *p, size_t len, const struct sockaddr *from, socklen_t flen,
+	      int relayed)
+{
 	if (rv_dtls_demux(p, len) != RV_DEMUX_DTLS)     /* not DTLS: the caller's */
 		return RV_EPROTO;
 	struct nsess *s = p2p_sess_by_addr(n, from);
@@ -352,7 +381,8 @@ int rv_p2p_node_input(struct rv_p2p_node *n, uint64_t now, const uint8_t *p, siz
 			return 0;
 		}
 	}
-	rv_p2p_sess_feed(&s->s, now, p, len);
+	s->relayed = relayed;	/* the way the peer's datagrams come is the way back */
+	rv_p2p_sess_feed(&s->s, n->now, p, len);
 	settle(n, s);
 	return 0;
 }
@@ -381,6 +411,14 @@ void rv_p2p_node_tick(struct rv_p2p_node *n, uint64_t now)
 		rv_p2p_gossip_tick(&n->g, now);
 		pump_gossip(n);
 	}
+	p2p_join_tick(n);
+	for (size_t i = 0; n->st.introduced && i < RV_P2P_NODE_SESSIONS; i++) {
+		struct nsess *s = &n->sess[i];
+		if (s->used && s->mine && !s->up && !s->relayed && now >= s->opened + RV_P2P_NODE_PUNCH_MS) {
+			s->relayed = 1;	/* punching failed: through the server */
+			n->dirty |= 1ull << i;
+		}
+	}
 	if (n->choose_at <= now || n->next_report <= now)
 		p2p_maintain(n);
 }
@@ -388,15 +426,21 @@ void rv_p2p_node_tick(struct rv_p2p_node *n, uint64_t now)
 uint64_t rv_p2p_node_next(const struct rv_p2p_node *n)
 {
 	uint64_t t = n->next_report < n->choose_at ? n->next_report : n->choose_at;
-	uint64_t g = rv_p2p_gossip_next(&n->g);
+	uint64_t g = rv_p2p_gossip_next(&n->g), j = p2p_join_next(n);
 	if (g < t)
 		t = g;
-	for (size_t i = 0; i < RV_P2P_NODE_SESSIONS; i++)
-		if (n->sess[i].used) {
-			uint64_t s = rv_p2p_sess_next(&n->sess[i].s);
-			if (s < t)
-				t = s;
-		}
+	if (j < t)
+		t = j;
+	for (size_t i = 0; i < RV_P2P_NODE_SESSIONS; i++) {
+		const struct nsess *s = &n->sess[i];
+		if (!s->used)
+			continue;
+		uint64_t x = rv_p2p_sess_next(&s->s);
+		if (n->st.introduced && s->mine && !s->up && !s->relayed && s->opened + RV_P2P_NODE_PUNCH_MS < x)
+			x = s->opened + RV_P2P_NODE_PUNCH_MS;
+		if (x < t)
+			t = x;
+	}
 	return t;
 }
 
@@ -453,11 +497,13 @@ int rv_p2p_node_new(struct rv_p2p_node **out, const struct rv_p2p_node_conf *con
 		return *why = "cannot make the DTLS context", RV_ETLS;
 	}
 	rv_p2p_ring_addr(conf->key->id, n->ring);
+
 	rv_p2p_gossip_init(&n->g, conf->group, conf->gossip);
 	rv_bmap_init(&n->known, RV_P2P_KNOWN_KEY, RV_P2P_NODE_KNOWN);
 	rv_buf_init(&n->events, RV_P2P_NODE_EVENTS_MAX);
 	rv_buf_init(&n->out, RV_P2P_NODE_OUT_MAX);
 	n->now = now;
+	p2p_join_init(n);
 	n->next_report = now + n->conf.report_ms;
 	n->choose_at = UINT64_MAX;
 	*out = n;
@@ -467,6 +513,7 @@ int rv_p2p_node_new(struct rv_p2p_node **out, const struct rv_p2p_node_conf *con
 void rv_p2p_node_close(struct rv_p2p_node *n, uint64_t now)
 {
 	n->now = now;
+	p2p_leave(n);
 	for (size_t i = 0; i < RV_P2P_NODE_SESSIONS; i++)
 		if (n->sess[i].used) {
 			rv_p2p_sess_close(&n->sess[i].s, "leaving");
@@ -519,6 +566,7 @@ int rv_p2p_node_neighbor(const struct rv_p2p_node *n, size_t i, struct rv_p2p_no
 		nb->rtt_ms = s->s.rtt_ms;
 		nb->since_ms = s->since;
 		nb->eager = n->g.nb[k].eager;
+		nb->relayed = s->relayed;
 		return 1;
 	}
 	return 0;

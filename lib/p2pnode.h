@@ -25,6 +25,15 @@
  * among ours. A peer that never answers is tried again later, with backoff.
  * A new neighbour (and the first peer known) triggers a choice at once.
  *
+ * Introducer (p2pintro.h), when the conf names a server: the node sends
+ * JOIN at once and every RV_P2P_INTRO_REFRESH_S (sooner, doubling, while
+ * unanswered), learns the members it is given, and on INTRO sends the
+ * newcomer a punch (a datagram no session takes) so that its NAT lets the
+ * newcomer's handshake in. A session of ours not up after
+ * RV_P2P_NODE_PUNCH_MS goes through the server instead (RELAY), and so
+ * does a session whose peer's datagrams came that way: it is reported as
+ * relayed and counted.
+ *
  * Events (rv_p2p_node_poll) name what a NetGroup user sees: a neighbour
  * connected or gone (and why), a post delivered, a routed message for us.
  *
@@ -57,6 +66,7 @@
 #define RV_P2P_NODE_DGRAM_MAX 1500        /* the largest datagram taken */
 #define RV_P2P_NODE_TTL 32                /* hops a routed message may take */
 #define RV_P2P_NODE_RESTART_MS 2000
+#define RV_P2P_NODE_PUNCH_MS 2500         /* then a handshake of ours goes through the server */
 
 struct rv_p2p_node_conf {
 	const struct rv_p2p_key *key;     /* this peer; outlives the node */
@@ -67,6 +77,8 @@ struct rv_p2p_node_conf {
 	void *rnd_ud;
 	const struct rv_p2p_sess_conf *sess;        /* NULL: the defaults */
 	const struct rv_p2p_gossip_conf *gossip;    /* NULL: the defaults */
+	struct sockaddr_storage server;   /* the introducer (rvserver's UDP port) */
+	socklen_t server_len;             /* 0: none */
 };
 
 enum rv_p2p_node_ev_type {
@@ -76,6 +88,9 @@ enum rv_p2p_node_ev_type {
 	RV_P2P_NODE_POST,               /* a post: ID, AUTHOR, TIME, DATA; PEER brought it */
 	RV_P2P_NODE_ROUTED,             /* a routed message for us: ID, AUTHOR, MODE, HOPS, DATA */
 	RV_P2P_NODE_BAD_PEER,           /* PEER sent something bad (WHY) and is cut off */
+	RV_P2P_NODE_INTRODUCED,         /* the server answered a JOIN: ADDR is ours as it sees it,
+					 * HOPS the members it gave (the first answer only) */
+	RV_P2P_NODE_REFUSED,            /* the server refused (DATA: its reason) */
 };
 
 struct rv_p2p_node_ev {
@@ -88,6 +103,7 @@ struct rv_p2p_node_ev {
 	uint8_t author[RV_P2P_HASH_LEN];  /* POST, ROUTED: the author's peer ID */
 	uint64_t time_ms;                 /* POST, ROUTED: the author's clock */
 	uint8_t mode, hops;               /* ROUTED */
+	int relayed;                      /* NEIGHBOR_UP: through the server */
 	const uint8_t *data;              /* POST, ROUTED: the payload; valid until the next call */
 	size_t len;
 };
@@ -102,6 +118,9 @@ struct rv_p2p_node_stats {
 	uint64_t connects, connect_failures, disconnects;
 	uint64_t bytes_in, bytes_out, datagrams_in, datagrams_out, stray;
 	uint64_t events_dropped;
+	uint64_t joins, intros, punches, relayed_sessions, relayed_in, relayed_out;
+	int introduced;                   /* the server has answered */
+	struct sockaddr_storage mapped;   /* our address as the server sees it */
 	struct rv_p2p_gossip_stats gossip;
 };
 
@@ -113,6 +132,7 @@ struct rv_p2p_node_nb {
 	uint32_t rtt_ms;                  /* UINT32_MAX: not measured yet */
 	uint64_t since_ms;                /* up since (node time) */
 	int eager;                        /* on the posting tree */
+	int relayed;                      /* through the server */
 };
 
 struct rv_p2p_node;
@@ -123,7 +143,8 @@ int rv_p2p_node_new(struct rv_p2p_node **out, const struct rv_p2p_node_conf *con
 		    const char **why);
 /* rv_p2p_node_free - every session ends without a word; everything goes. */
 void rv_p2p_node_free(struct rv_p2p_node *n);
-/* rv_p2p_node_close - say goodbye to every neighbour (take the datagrams). */
+/* rv_p2p_node_close - say goodbye to every neighbour and the introducer
+ * (take the datagrams). */
 void rv_p2p_node_close(struct rv_p2p_node *n, uint64_t now);
 
 /* rv_p2p_node_add_peer - a peer to connect to at ADDR (its ID unknown:

@@ -28,6 +28,8 @@ struct nsess {
 	socklen_t alen;
 	uint8_t want[RV_P2P_HASH_LEN];   /* the peer we meant to reach, if want_known */
 	int want_known;
+	int relayed;                /* its datagrams go through the introducer */
+	uint64_t opened;            /* when it started */
 	uint64_t since;             /* up since */
 	struct known *k;            /* once up */
 };
@@ -46,9 +48,14 @@ struct rv_p2p_node {
 	uint64_t nonce, estimate;
 	size_t target;
 	struct rv_p2p_node_stats st;
+	uint8_t group_hash[RV_P2P_HASH_LEN];   /* what the introducer knows of the group */
+	uint64_t join_at;           /* the next JOIN */
+	uint32_t join_wait;         /* while unanswered: doubling */
+	int refused;                /* for good (403): no more JOINs */
 	uint8_t msg[RV_P2P_MSG_MAX];     /* a message polled from a session */
 	uint8_t env[RV_P2P_ENV_MAX];     /* an envelope being sealed */
 	uint8_t route[RV_P2P_MSG_MAX];   /* a ROUTE being built */
+	uint8_t wrap[RV_P2P_NODE_DGRAM_MAX];   /* a datagram being wrapped for the server */
 };
 
 /* p2pnode.c */
@@ -61,6 +68,22 @@ void p2p_sess_end(struct rv_p2p_node *n, struct nsess *s, const char *why);
 void p2p_send(struct rv_p2p_node *n, int slot, const uint8_t *m, size_t len);
 void p2p_bad(struct rv_p2p_node *n, struct nsess *s, const char *why);
 uint64_t p2p_nonce(struct rv_p2p_node *n);
+
+/* p2pjoin.c: the introducer and relaying through it */
+void p2p_join_init(struct rv_p2p_node *n);
+int p2p_is_server(const struct rv_p2p_node *n, const struct sockaddr *a);
+void p2p_join_input(struct rv_p2p_node *n, const uint8_t *p, size_t len);
+void p2p_join_tick(struct rv_p2p_node *n);
+void p2p_leave(struct rv_p2p_node *n);
+uint64_t p2p_join_next(const struct rv_p2p_node *n);
+/* A datagram D (LEN) of session S wrapped for the server into OUT (CAP): its length, or 0. */
+size_t p2p_relay_wrap(struct rv_p2p_node *n, const struct nsess *s, const uint8_t *d, size_t len, uint8_t *out,
+		      size_t cap);
+/* p2pnode.c: a datagram from FROM, RELAYED or not */
+int p2p_input(struct rv_p2p_node *n, const uint8_t *p, size_t len, const struct sockaddr *from, socklen_t flen,
+	      int relayed);
+struct known *p2p_learn(struct rv_p2p_node *n, const uint8_t id[RV_P2P_HASH_LEN], const struct sockaddr *addr,
+			socklen_t alen, uint64_t heard);
 
 /* p2ptopo.c */
 void p2p_known_attach(struct rv_p2p_node *n, struct nsess *s);

@@ -27,7 +27,7 @@ static void choose_soon(struct rv_p2p_node *n)
 }
 
 /* Peer ID at ADDR, heard of at HEARD: remembered or refreshed. */
-static struct known *learn(struct rv_p2p_node *n, const uint8_t id[RV_P2P_HASH_LEN], const struct sockaddr *addr,
+struct known *p2p_learn(struct rv_p2p_node *n, const uint8_t id[RV_P2P_HASH_LEN], const struct sockaddr *addr,
 			   socklen_t alen, uint64_t heard)
 {
 	if (!memcmp(id, n->conf.key->id, RV_P2P_HASH_LEN) || alen > sizeof(struct sockaddr_storage))
@@ -65,7 +65,7 @@ int rv_p2p_node_learn(struct rv_p2p_node *n, uint64_t now, const uint8_t id[RV_P
 	n->now = now;
 	if (!memcmp(id, n->conf.key->id, RV_P2P_HASH_LEN))
 		return 0;
-	return learn(n, id, addr, alen, now) ? 0 : RV_ELIMIT;
+	return p2p_learn(n, id, addr, alen, now) ? 0 : RV_ELIMIT;
 }
 
 static void forget(struct rv_p2p_node *n, struct known *k)
@@ -91,7 +91,7 @@ void p2p_known_attach(struct rv_p2p_node *n, struct nsess *s)
 		s->k->slot = -1;
 		s->k = NULL;
 	}
-	struct known *k = learn(n, s->s.peer_id, (const struct sockaddr *)&s->addr, s->alen, n->now);
+	struct known *k = p2p_learn(n, s->s.peer_id, (const struct sockaddr *)&s->addr, s->alen, n->now);
 	if (!k)
 		return;
 	if (k->slot >= 0 && k->slot != p2p_slot(n, s) && n->sess[k->slot].up) {
@@ -255,7 +255,7 @@ void p2p_report_in(struct rv_p2p_node *n, struct nsess *s, const struct rv_p2p_m
 			alen = sizeof *a;
 		}
 		uint64_t age = (uint64_t)e->age_s * 1000;
-		learn(n, e->id, (const struct sockaddr *)&ss, alen, n->now > age ? n->now - age : 0);
+		p2p_learn(n, e->id, (const struct sockaddr *)&ss, alen, n->now > age ? n->now - age : 0);
 	}
 }
 

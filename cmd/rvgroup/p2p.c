@@ -312,13 +312,41 @@ static void print_neighbor(const struct rv_p2p_node_ev *e)
 		cJSON *o = event(up ? "NetGroup.Neighbor.Connect" : "NetGroup.Neighbor.Disconnect");
 		cJSON_AddStringToObject(o, "peer", peer);
 		add_addr(o, &e->addr);
-		if (!up)
+		if (up)
+			cJSON_AddBoolToObject(o, "relayed", e->relayed);
+		else
 			cJSON_AddStringToObject(o, "reason", e->why ? e->why : "closed");
 		rv_out_obj(o);
 	} else if (up) {
 		rv_out_line("* neighbour %.8s connected (%s)", peer, addr);
 	} else {
 		rv_out_line("* neighbour %.8s left: %s", peer, e->why ? e->why : "closed");
+	}
+}
+
+/* What the introducer said: in join, an event; elsewhere, diagnostics. */
+static void print_server(struct p2p *g, const struct rv_p2p_node_ev *e)
+{
+	char addr[80];
+	int join = !strcmp(g->a->args[0], "join");
+	if (e->type == RV_P2P_NODE_REFUSED) {
+		rv_say_error("rvserver refused to introduce this peer: %.*s", (int)e->len, (const char *)e->data);
+		if (join && rv_out_json_mode()) {
+			cJSON *o = event("NetGroup.Introducer.Refused");
+			char reason[80];
+			snprintf(reason, sizeof reason, "%.*s", (int)e->len, (const char *)e->data);
+			cJSON_AddStringToObject(o, "reason", reason);
+			rv_out_obj(o);
+		}
+		return;
+	}
+	peer_addr_text((const struct sockaddr *)&e->addr, addr, sizeof addr);
+	rv_say_debug("rvserver introduced this peer (it sees %s) to %u members", addr, e->hops);
+	if (join && rv_out_json_mode()) {
+		cJSON *o = event("NetGroup.Introducer.Joined");
+		cJSON_AddStringToObject(o, "mapped", addr);
+		cJSON_AddNumberToObject(o, "members", e->hops);
+		rv_out_obj(o);
 	}
 }
 
@@ -350,6 +378,10 @@ static void on_event(void *ud, const struct rv_p2p_node_ev *e)
 			}
 			rv_say_error("no session with %s: %s", addr, e->why ? e->why : "no answer");
 		}
+		return;
+	case RV_P2P_NODE_INTRODUCED:
+	case RV_P2P_NODE_REFUSED:
+		print_server(g, e);
 		return;
 	case RV_P2P_NODE_BAD_PEER: {
 		char peer[65];
@@ -400,6 +432,20 @@ static cJSON *info(struct p2p *g)
 	cJSON_AddNumberToObject(c, "connects", (double)st.connects);
 	cJSON_AddNumberToObject(c, "connectFailures", (double)st.connect_failures);
 	cJSON_AddNumberToObject(c, "disconnects", (double)st.disconnects);
+	cJSON_AddNumberToObject(c, "relayedSessions", (double)st.relayed_sessions);
+	cJSON_AddNumberToObject(c, "relayedIn", (double)st.relayed_in);
+	cJSON_AddNumberToObject(c, "relayedOut", (double)st.relayed_out);
+	cJSON_AddNumberToObject(c, "intros", (double)st.intros);
+	cJSON_AddNumberToObject(c, "punches", (double)st.punches);
+	if (st.introduced) {	/* our address as rvserver sees it, and what that says of NAT */
+		char t[80];
+		peer_addr_text((const struct sockaddr *)&st.mapped, t, sizeof t);
+		cJSON_AddStringToObject(o, "mapped", t);
+		cJSON_AddStringToObject(o, "natClass", peer_port(g->peer) == peer_addr_port(&st.mapped) ?
+					"none, or a NAT that keeps ports" : "NAT (the port is translated)");
+	} else {
+		cJSON_AddStringToObject(o, "natClass", "unknown (no introducer)");
+	}
 	cJSON *list = cJSON_AddArrayToObject(o, "neighbors");
 	struct rv_p2p_node_nb nb;
 	for (size_t k = 0; rv_p2p_node_neighbor(n, k, &nb); k++) {
@@ -409,7 +455,7 @@ static cJSON *info(struct p2p *g)
 		if (nb.rtt_ms != UINT32_MAX)
 			cJSON_AddNumberToObject(x, "rttMs", nb.rtt_ms);
 		cJSON_AddBoolToObject(x, "eager", nb.eager);
-		cJSON_AddBoolToObject(x, "relayed", 0);
+		cJSON_AddBoolToObject(x, "relayed", nb.relayed);
 		cJSON_AddItemToArray(list, x);
 	}
 	return o;
@@ -580,6 +626,17 @@ static int run_peer(struct p2p *g)
 		pc.lan = &lan;
 	} else if (spec_lan(&g->spec, &lan)) {
 		pc.lan = &lan;
+	}
+	struct sockaddr_storage server;
+	if ((g->spec.caps & RV_P2P_CAP_SERVER_CHANNEL) && !o->serverless) {	/* rvserver introduces */
+		char hp[300];
+		snprintf(hp, sizeof hp, "%s%s%s:%d", strchr(a->co.host, ':') ? "[" : "", a->co.host,
+			 strchr(a->co.host, ':') ? "]" : "", a->co.port);
+		if (peer_addr(hp, a->co.port, &server, &pc.server_len) < 0) {
+			rv_say_error("--server %s: cannot resolve it", a->co.host);
+			return RV_EXIT_CONNECT;
+		}
+		pc.server = &server;
 	}
 	const char *why = NULL;
 	g->started_wall = peer_wall_ms();

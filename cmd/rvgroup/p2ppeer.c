@@ -36,6 +36,8 @@ struct peer {
 	struct rv_p2p_lan_seen lan_seen;
 	const struct rv_p2p_key *key;
 	uint8_t group[32];
+	struct sockaddr_storage server;
+	socklen_t server_len;
 	int open, has_lan;              /* handles to close; the LAN ones among them */
 	struct rv_p2p_node *node;
 	peer_event_fn on_event;
@@ -73,6 +75,12 @@ int peer_addr(const char *text, int default_port, struct sockaddr_storage *ss, s
 	return 0;
 }
 
+int peer_addr_port(const struct sockaddr_storage *a)
+{
+	return ntohs(a->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)a)->sin6_port
+					      : ((const struct sockaddr_in *)a)->sin_port);
+}
+
 void peer_addr_text(const struct sockaddr *sa, char *out, size_t cap)
 {
 	char ip[INET6_ADDRSTRLEN] = "?";
@@ -102,6 +110,8 @@ static void flush(struct peer *p)
 	while ((n = rv_p2p_node_take(p->node, p->tx, sizeof p->tx, &to, &tolen)) > 0) {
 		if (rv_impair_drop(&p->impair))
 			continue;
+		if (p->impair.no_direct && !(p->server_len && !memcmp(&to, &p->server, p->server_len)))
+			continue;	/* RV_TEST_IMPAIR=direct=0: only the server is reached */
 		uv_buf_t b = uv_buf_init((char *)p->tx, (unsigned)n);
 		if (uv_udp_try_send(&p->udp, &b, 1, (const struct sockaddr *)&to) < 0)
 			p->send_errors++;	/* a full socket buffer: as if lost on the way */
@@ -239,6 +249,10 @@ int peer_start(struct peer **out, uv_loop_t *loop, const struct peer_conf *c, pe
 	p->ud = ud;
 	struct rv_p2p_node_conf nc = { .key = c->key, .max_neighbors = c->max_neighbors };
 	memcpy(nc.group, c->group, sizeof nc.group);
+	if (c->server) {
+		nc.server = p->server = *c->server;
+		nc.server_len = p->server_len = c->server_len;
+	}
 	int rc = rv_p2p_node_new(&p->node, &nc, uv_now(loop), why);
 	if (rc < 0) {
 		free(p);

@@ -97,6 +97,8 @@ struct peer_conf {
 	int npeers;
 	size_t max_neighbors;           /* 0: the node's default */
 	const struct sockaddr_storage *lan;   /* NULL, or the LAN discovery group */
+	const struct sockaddr_storage *server;   /* NULL, or the introducer: rvserver's UDP port */
+	socklen_t server_len;
 };
 typedef void (*peer_event_fn)(void *ud, const struct rv_p2p_node_ev *e);
 /* peer_start - bind, connect to the --peer addresses, and report events to
@@ -115,6 +117,7 @@ struct rv_p2p_node *peer_node(struct peer *p);
  * stay 0); as text. */
 int peer_addr(const char *text, int default_port, struct sockaddr_storage *ss, socklen_t *len);
 void peer_addr_text(const struct sockaddr *sa, char *out, size_t cap);
+int peer_addr_port(const struct sockaddr_storage *a);
 uint64_t peer_wall_ms(void);
 
 /* app.c: stdin lines (whole, up to RVGROUP_MAX_LINE) to on_line, then on_eof */

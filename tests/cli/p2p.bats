@@ -297,3 +297,75 @@ new_spec() { SPEC=$(rvgroup p2p spec new "${1:-chat.example}" --key "$T/owner.ke
 	! grep -q '"NetGroup.Neighbor.Connect"' "$T/lanx.out"
 	! grep -q 'hello lan' "$T/lanx.out"
 }
+
+# p2p_wait_neighbors N: until each of p0..p(N-1) has a neighbour.
+p2p_wait_neighbors() {
+	local i
+	for ((i = 0; i < $1; i++)); do
+		wait_for_line "$T/p$i.out" '"NetGroup.Neighbor.Connect"' 15
+	done
+}
+
+@test "p2p: rvserver introduces the peers of a group (no --peer), O(1) messages a join, no post through it" {
+	start_server
+	SPEC=$(rvgroup p2p spec new intro.example --key "$T/owner.key" 2>/dev/null)
+	local n=8 i
+	for ((i = 0; i < n; i++)); do	# the last leaves at the end of its input
+		p2p_join "p$i" $( ((i < n - 1)) && echo --stay) --server "127.0.0.1:$SERVER_UDP_PORT"
+		wait_for_line "$T/p$i.out" '"NetGroup.Introducer.Joined"' 10
+	done
+	p2p_wait_neighbors "$n"
+	to p5 "introduced"
+	for ((i = 0; i < n; i++)); do
+		[ "$i" -eq 5 ] || wait_for_line "$T/p$i.out" '"NetGroup.Posting.Notify".*"introduced"' 10
+	done
+	# the newcomer learns its address as the server sees it
+	[ "$(jq -r 'select(.code == "NetGroup.Introducer.Joined") | .mapped' "$T/p3.out")" = "127.0.0.1:$(port_of p3)" ]
+	local m
+	m=$(curl -sf "http://127.0.0.1:$SERVER_PORT/metrics")
+	grep -qx 'rvserver_p2p_joins_total 8' <<<"$m"
+	grep -qx 'rvserver_p2p_members 8' <<<"$m"
+	# each join told at most 8 members: O(1), whatever the group's size
+	local intros
+	intros=$(awk '$1 == "rvserver_p2p_intros_total" { print $2 }' <<<"$m")
+	((intros > 0 && intros <= 8 * 8))
+	grep -qx 'rvserver_p2p_relayed_total 0' <<<"$m"
+	# a peer that leaves says so
+	close_input p7
+	wait_exit "$PID_p7" 10
+	for ((i = 0; i < 50; i++)); do
+		curl -sf "http://127.0.0.1:$SERVER_PORT/metrics" | grep -qx 'rvserver_p2p_members 7' && break
+		sleep 0.1
+	done
+	curl -sf "http://127.0.0.1:$SERVER_PORT/metrics" | grep -qx 'rvserver_p2p_leaves_total 1'
+}
+
+@test "p2p: when no datagram gets through directly, sessions go through rvserver, reported and counted" {
+	start_server
+	SPEC=$(rvgroup p2p spec new relay.example --key "$T/owner.key" 2>/dev/null)
+	export RV_TEST_IMPAIR=direct=0	# as if every NAT refused strangers
+	local n=4 i
+	for ((i = 0; i < n; i++)); do
+		p2p_join "p$i" --stay --server "127.0.0.1:$SERVER_UDP_PORT"
+	done
+	p2p_wait_neighbors "$n"
+	grep -q '"NetGroup.Neighbor.Connect".*"relayed":true' "$T/p1.out"
+	! grep -q '"NetGroup.Neighbor.Connect".*"relayed":false' "$T/p1.out"
+	to p0 "relayed post"
+	for ((i = 1; i < n; i++)); do
+		wait_for_line "$T/p$i.out" '"NetGroup.Posting.Notify".*"relayed post"' 15
+	done
+	local relayed
+	relayed=$(curl -sf "http://127.0.0.1:$SERVER_PORT/metrics" | awk '$1 == "rvserver_p2p_relayed_total" { print $2 }')
+	((relayed > 0))
+	unset RV_TEST_IMPAIR
+}
+
+@test "p2p: a server with --no-p2p refuses to introduce, and the peer says so" {
+	start_server --no-p2p
+	SPEC=$(rvgroup p2p spec new x.example --key "$T/owner.key" 2>/dev/null)
+	p2p_join p0 --stay --server "127.0.0.1:$SERVER_UDP_PORT"
+	wait_for_line "$T/p0.out" '"NetGroup.Introducer.Refused"' 10
+	wait_for_line "$T/p0.err" 'refused to introduce' 5
+	alive "$PID_p0"
+}
