@@ -311,6 +311,18 @@ static void on_msg(struct rv_p2p_node *n, struct nsess *s, const uint8_t *p, siz
 	}
 }
 
+/* One more message of LEN bytes from S: past the second's allowance? */
+static int flooding(struct rv_p2p_node *n, struct nsess *s, size_t len)
+{
+	if (n->now >= s->win_start + 1000) {
+		s->win_start = n->now;
+		s->win_msgs = 0;
+		s->win_bytes = 0;
+	}
+	s->win_bytes += len;
+	return ++s->win_msgs > RV_P2P_NODE_FLOOD_MSGS || s->win_bytes > RV_P2P_NODE_FLOOD_BYTES;
+}
+
 /* After S was fed or ticked: its messages, and what became of it. */
 static void settle(struct rv_p2p_node *n, struct nsess *s)
 {
@@ -327,8 +339,11 @@ static void settle(struct rv_p2p_node *n, struct nsess *s)
 		n->choose_at = n->now;
 	}
 	ssize_t len;
-	while (s->used && (len = rv_p2p_sess_poll(&s->s, n->msg, sizeof n->msg)) > 0)
+	while (s->used && (len = rv_p2p_sess_poll(&s->s, n->msg, sizeof n->msg)) > 0) {
+		if (flooding(n, s, (size_t)len))
+			return p2p_bad(n, s, "flooding: past the messages or bytes a neighbour may send in a second");
 		on_msg(n, s, n->msg, (size_t)len);
+	}
 	if (s->used && (s->s.state == RV_P2P_SESS_FAILED || s->s.state == RV_P2P_SESS_CLOSED))
 		p2p_sess_end(n, s, s->s.why ? s->s.why : "closed");
 }

@@ -34,6 +34,11 @@
  * does a session whose peer's datagrams came that way: it is reported as
  * relayed and counted.
  *
+ * A neighbour that sends what does not parse, a post or routed envelope
+ * that does not verify, or more than RV_P2P_NODE_FLOOD_MSGS messages or
+ * RV_P2P_NODE_FLOOD_BYTES in a second is cut off (BAD_PEER, then
+ * NEIGHBOR_DOWN), and what it sent goes no further.
+ *
  * Events (rv_p2p_node_poll) name what a NetGroup user sees: a neighbour
  * connected or gone (and why), a post delivered, a routed message for us.
  *
@@ -67,6 +72,8 @@
 #define RV_P2P_NODE_TTL 32                /* hops a routed message may take */
 #define RV_P2P_NODE_RESTART_MS 2000
 #define RV_P2P_NODE_PUNCH_MS 2500         /* then a handshake of ours goes through the server */
+#define RV_P2P_NODE_FLOOD_MSGS 5000       /* messages a neighbour may send in one second, */
+#define RV_P2P_NODE_FLOOD_BYTES (16u << 20)   /* and bytes: past either it is cut off */
 
 struct rv_p2p_node_conf {
 	const struct rv_p2p_key *key;     /* this peer; outlives the node */

@@ -30,6 +30,9 @@ struct nsess {
 	int want_known;
 	int relayed;                /* its datagrams go through the introducer */
 	uint64_t opened;            /* when it started */
+	uint64_t win_start;         /* the second its messages are counted in */
+	uint32_t win_msgs;
+	size_t win_bytes;
 	uint64_t since;             /* up since */
 	struct known *k;            /* once up */
 };

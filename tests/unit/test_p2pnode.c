@@ -5,9 +5,12 @@
  * Twenty nodes bootstrap from node 0 alone; after a few report rounds
  * every node knows every other through REPORTs, has neighbours, and the
  * neighbour graph is connected. A post reaches every other node exactly
- * once; a routed message reaches the peer it names, and a "nearest" one
- * the peer nearest the address; a lone node has no route. A node that
- * leaves is seen to go; a neighbour that sends garbage is cut off. */
+ * once, also with 5 % of datagrams lost; a routed message reaches the peer
+ * it names, and a "nearest" one the peer nearest the address; a lone node
+ * has no route. A neighbour that sends garbage, a forged post or a flood
+ * is cut off and the others lose nothing; a quarter of the nodes replaced
+ * and a minute-long partition leave a mesh that carries every post. A node
+ * that leaves is seen to go. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <setjmp.h>
@@ -30,6 +33,7 @@ struct peer {
 	struct rv_p2p_node *node;
 	struct sockaddr_in addr;
 	int posts, routed, ups, downs, bad;
+	int downs_watched;               /* NEIGHBOR_DOWN about the peer in watch */
 	uint8_t last_author[32];
 	char last[64];
 	uint8_t last_hops;
@@ -40,6 +44,8 @@ static uint8_t group[32];
 static uint64_t now;
 static uint32_t seed = 1;
 static uint32_t loss_permille;     /* datagrams lost on the way, after the mesh formed */
+static int split;
+static uint8_t watch[32];                  /* nodes below it and the others cannot reach each other (0: none) */
 
 static uint32_t rnd(void *ud)
 {
@@ -63,7 +69,10 @@ static void events(int i)
 	while (rv_p2p_node_poll(p[i].node, &e)) {
 		switch (e.type) {
 		case RV_P2P_NODE_NEIGHBOR_UP: p[i].ups++; break;
-		case RV_P2P_NODE_NEIGHBOR_DOWN: p[i].downs++; break;
+		case RV_P2P_NODE_NEIGHBOR_DOWN:
+			p[i].downs++;
+			p[i].downs_watched += !memcmp(e.peer, watch, 32);
+			break;
 		case RV_P2P_NODE_BAD_PEER: p[i].bad++; break;
 		case RV_P2P_NODE_POST:
 		case RV_P2P_NODE_ROUTED:
@@ -96,26 +105,37 @@ static void run(uint64_t ms)
 					moved = 1;
 					if (loss_permille && rnd(NULL) % 1000 < loss_permille)
 						continue;
+					if (split && j >= 0 && (i < split) != (j < split))
+						continue;
 					if (j >= 0)
 						rv_p2p_node_input(p[j].node, now, buf, (size_t)len,
 								  (const struct sockaddr *)&p[i].addr, sizeof p[i].addr);
 				}
 			}
 		}
+		uint64_t next = end;
 		for (int i = 0; i < N; i++)
 			if (p[i].node) {
 				if (rv_p2p_node_next(p[i].node) <= now)
 					rv_p2p_node_tick(p[i].node, now);
 				events(i);
+				uint64_t t = rv_p2p_node_next(p[i].node);
+				if (t < next)
+					next = t;
 			}
+		if (next > now + 5)	/* nothing to do until then: skip ahead */
+			now = next - 5;
 	}
 }
+
+/* Sessions that give up sooner than the defaults: a partition in seconds. */
+static const struct rv_p2p_sess_conf quick = { .keepalive_ms = 2000, .dead_ms = 6000, .handshake_ms = 5000 };
 
 static void start(int i)
 {
 	uint8_t sd[32] = { (uint8_t)(i + 1), 7 };
 	assert_int_equal(rv_p2p_key_from_seed(&p[i].key, sd), 0);
-	struct rv_p2p_node_conf c = { .key = &p[i].key, .rnd = rnd };
+	struct rv_p2p_node_conf c = { .key = &p[i].key, .rnd = rnd, .sess = &quick };
 	memcpy(c.group, group, 32);
 	const char *why;
 	assert_int_equal(rv_p2p_node_new(&p[i].node, &c, now, &why), 0);
@@ -247,17 +267,15 @@ static void test_leave(void **state)
 	(void)state;
 	struct rv_p2p_node_stats st;
 	rv_p2p_node_stats(p[9].node, &st);
-	int before = 0;
-	for (int i = 0; i < N; i++)
-		before += p[i].downs;
+	memcpy(watch, p[9].key.id, 32);
 	rv_p2p_node_close(p[9].node, now);
 	run(5);	/* the goodbyes go out */
 	stop(9);
 	run(100);
-	int after = 0;
+	int seen = 0;
 	for (int i = 0; i < N; i++)
-		after += p[i].downs;
-	assert_int_equal(after - before, (int)st.neighbors);
+		seen += p[i].downs_watched;
+	assert_int_equal(seen, (int)st.neighbors);
 }
 
 /* A lone node: nothing to route through, and NO_ROUTE says so. */
@@ -282,53 +300,180 @@ static void test_no_route(void **state)
 	rv_p2p_key_free(&k);
 }
 
-/* A session of our own making into node 0 that sends a message of no
- * known type: node 0 reports the peer and cuts it off; the others stay. */
+/* A session of our own making into node 0 (the rogue), up. */
+static struct rogue {
+	EVP_PKEY *pk;
+	struct rv_dtls_ctx *ctx;
+	struct rv_p2p_key k;
+	struct rv_p2p_sess s;
+	struct sockaddr_in me;
+} r;
+
+static void rogue_flush(void)
+{
+	uint8_t buf[RV_P2P_NODE_DGRAM_MAX];
+	ssize_t len;
+	while ((len = rv_p2p_sess_take(&r.s, buf, sizeof buf)) > 0)
+		rv_p2p_node_input(p[0].node, now, buf, (size_t)len, (const struct sockaddr *)&r.me, sizeof r.me);
+}
+
+static void rogue_up(int seed)
+{
+	char err[256];
+	uint8_t sd[32] = { (uint8_t)seed }, buf[RV_P2P_NODE_DGRAM_MAX];
+	r.me.sin_family = AF_INET;
+	r.me.sin_port = htons((uint16_t)(9000 + seed));
+	r.me.sin_addr.s_addr = htonl(0x0a0000ffu);
+	assert_int_equal(rv_dtls_key_p256(&r.pk), 0);
+	assert_int_equal(rv_dtls_ctx_new(&r.ctx, r.pk, 0, err, sizeof err), 0);
+	assert_int_equal(rv_p2p_key_from_seed(&r.k, sd), 0);
+	assert_int_equal(rv_p2p_sess_new(&r.s, r.ctx, &r.k, group, 0, now, NULL), 0);
+	assert_int_equal(rv_p2p_sess_start(&r.s), 0);
+	for (int round = 0; round < 20 && r.s.state != RV_P2P_SESS_UP; round++) {
+		rogue_flush();
+		struct sockaddr_storage to;
+		socklen_t tolen;
+		ssize_t len;
+		while ((len = rv_p2p_node_take(p[0].node, buf, sizeof buf, &to, &tolen)) > 0)
+			if (((const struct sockaddr_in *)&to)->sin_addr.s_addr == r.me.sin_addr.s_addr)
+				rv_p2p_sess_feed(&r.s, now, buf, (size_t)len);
+		events(0);
+	}
+	assert_int_equal(r.s.state, RV_P2P_SESS_UP);
+}
+
+static void rogue_free(void)
+{
+	rv_p2p_sess_free(&r.s);
+	rv_dtls_ctx_free(r.ctx);
+	EVP_PKEY_free(r.pk);
+	rv_p2p_key_free(&r.k);
+}
+
+/* The rogue sends what MAKE writes (K times); node 0 cuts it off, once,
+ * and keeps its other neighbours. */
+static void rogue_cut(int seed, long (*make)(uint8_t *out, size_t cap, int i), int k)
+{
+	struct rv_p2p_node_stats before, after;
+	static uint8_t m[RV_P2P_MSG_MAX];
+	rogue_up(seed);
+	rv_p2p_node_stats(p[0].node, &before);
+	int bad = p[0].bad;
+	for (int i = 0; i < k && r.s.state == RV_P2P_SESS_UP; i++) {
+		long len = make(m, sizeof m, i);
+		assert_true(len > 0);
+		if (rv_p2p_sess_send(&r.s, now, m, (size_t)len) < 0) {
+			rogue_flush();
+			assert_int_equal(rv_p2p_sess_send(&r.s, now, m, (size_t)len), 0);
+		}
+		if (i % 64 == 63)
+			rogue_flush();
+	}
+	rogue_flush();
+	events(0);
+	assert_int_equal(p[0].bad, bad + 1);
+	rv_p2p_node_stats(p[0].node, &after);
+	assert_int_equal(after.bad, before.bad + 1);
+	assert_int_equal(after.neighbors, before.neighbors);	/* the rogue came and went */
+	rogue_free();
+}
+
+static long junk(uint8_t *out, size_t cap, int i)
+{
+	(void)cap; (void)i;
+	out[0] = 99;	/* no such type */
+	return 4;
+}
+
+/* A post whose envelope was changed after it was signed. */
+static long forged(uint8_t *out, size_t cap, int i)
+{
+	uint8_t env[256];
+	(void)i;
+	long n = rv_p2p_env_seal(&r.k, group, RV_P2P_POST, 1, 7, "pay me", 6, env, sizeof env, NULL);
+	env[RV_P2P_ENV_HEAD] ^= 1;	/* "pay me" becomes "qay me" */
+	return rv_p2p_msg_post(out, cap, env, (size_t)n);
+}
+
+/* IHAVEs past the allowance of a second: well formed, just too many. */
+static long flood(uint8_t *out, size_t cap, int i)
+{
+	uint8_t ids[32] = { (uint8_t)i, (uint8_t)(i >> 8), 0x77 };
+	return rv_p2p_msg_ids(out, cap, RV_P2P_M_IHAVE, ids, 1);
+}
+
 static void test_bad_peer(void **state)
 {
 	(void)state;
-	EVP_PKEY *pk;
-	struct rv_dtls_ctx *ctx;
-	char err[256];
-	struct rv_p2p_key k;
-	struct rv_p2p_sess s;
-	uint8_t sd[32] = { 77 }, buf[RV_P2P_NODE_DGRAM_MAX];
-	struct sockaddr_in me = { .sin_family = AF_INET, .sin_port = htons(9), .sin_addr.s_addr = htonl(0x0a0000ffu) };
-	assert_int_equal(rv_dtls_key_p256(&pk), 0);
-	assert_int_equal(rv_dtls_ctx_new(&ctx, pk, 0, err, sizeof err), 0);
-	assert_int_equal(rv_p2p_key_from_seed(&k, sd), 0);
-	assert_int_equal(rv_p2p_sess_new(&s, ctx, &k, group, 0, now, NULL), 0);
-	assert_int_equal(rv_p2p_sess_start(&s), 0);
-	struct rv_p2p_node_stats before;
-	rv_p2p_node_stats(p[0].node, &before);
-	for (int round = 0; round < 20 && s.state != RV_P2P_SESS_UP; round++) {
-		ssize_t len;
-		while ((len = rv_p2p_sess_take(&s, buf, sizeof buf)) > 0)
-			rv_p2p_node_input(p[0].node, now, buf, (size_t)len, (const struct sockaddr *)&me, sizeof me);
-		struct sockaddr_storage to;
-		socklen_t tolen;
-		while ((len = rv_p2p_node_take(p[0].node, buf, sizeof buf, &to, &tolen)) > 0)
-			if (((const struct sockaddr_in *)&to)->sin_addr.s_addr == me.sin_addr.s_addr)
-				rv_p2p_sess_feed(&s, now, buf, (size_t)len);
-		events(0);
+	rogue_cut(77, junk, 1);
+	rogue_cut(78, forged, 1);
+	rogue_cut(79, flood, RV_P2P_NODE_FLOOD_MSGS + 10);
+	/* the forged post went nowhere, and the group still carries posts */
+	for (int i = 0; i < N; i++)
+		assert_false(p[i].node && !strcmp(p[i].last, "qay me"));
+	int before = p[1].posts;
+	assert_int_equal(rv_p2p_node_post(p[0].node, now, 1, "after the rogues", 16, NULL), 0);
+	run(300);
+	assert_int_equal(p[1].posts, before + 1);
+}
+
+/* A quarter of the nodes leave and as many new ones come, knowing only
+ * node 0: the mesh takes them in, and posts reach everyone there now. */
+static void test_churn(void **state)
+{
+	(void)state;
+	for (int i = 15; i < N; i++) {
+		if (p[i].node) {
+			rv_p2p_node_close(p[i].node, now);
+			run(5);
+			stop(i);
+		}
+		int seed = i + 100;
+		uint8_t sd[32] = { (uint8_t)seed, 7 };
+		assert_int_equal(rv_p2p_key_from_seed(&p[i].key, sd), 0);
+		struct rv_p2p_node_conf c = { .key = &p[i].key, .rnd = rnd, .sess = &quick };
+		memcpy(c.group, group, 32);
+		const char *why;
+		assert_int_equal(rv_p2p_node_new(&p[i].node, &c, now, &why), 0);
+		p[i].posts = 0;
+		p[i].addr.sin_addr.s_addr = htonl(0x0a000100u + (uint32_t)i + 1);	/* a new process, a new address */
+		assert_int_equal(rv_p2p_node_add_peer(p[i].node, now, (const struct sockaddr *)&p[0].addr,
+						      sizeof p[0].addr), 0);
 	}
-	assert_int_equal(s.state, RV_P2P_SESS_UP);
-	static const uint8_t junk[] = { 99, 1, 2, 3 };
-	assert_int_equal(rv_p2p_sess_send(&s, now, junk, sizeof junk), 0);
-	ssize_t len;
-	while ((len = rv_p2p_sess_take(&s, buf, sizeof buf)) > 0)
-		rv_p2p_node_input(p[0].node, now, buf, (size_t)len, (const struct sockaddr *)&me, sizeof me);
-	int bad = p[0].bad;
-	events(0);
-	assert_int_equal(p[0].bad, bad + 1);
-	struct rv_p2p_node_stats after;
-	rv_p2p_node_stats(p[0].node, &after);
-	assert_int_equal(after.bad, before.bad + 1);
-	assert_int_equal(after.neighbors, before.neighbors);
-	rv_p2p_sess_free(&s);
-	rv_dtls_ctx_free(ctx);
-	EVP_PKEY_free(pk);
-	rv_p2p_key_free(&k);
+	run(25000);
+	int before[N];
+	for (int i = 0; i < N; i++)
+		before[i] = p[i].posts;
+	assert_int_equal(rv_p2p_node_post(p[17].node, now, 1, "new here", 8, NULL), 0);
+	assert_int_equal(rv_p2p_node_post(p[2].node, now, 1, "old here", 8, NULL), 0);
+	run(500);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(p[i].posts - before[i], i == 17 || i == 2 ? 1 : 2);
+}
+
+/* The network splits in two for 10 s (every session across dies of
+ * silence: 6 s here), then heals: the halves find each other again from what they
+ * remember, and a post reaches everyone. */
+static void test_partition(void **state)
+{
+	(void)state;
+	split = N / 2;
+	run(10000);
+	int before[N];
+	for (int i = 0; i < N; i++)
+		before[i] = p[i].posts;
+	assert_int_equal(rv_p2p_node_post(p[1].node, now, 1, "split", 5, NULL), 0);
+	run(500);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(p[i].posts - before[i], i < split && i != 1 ? 1 : 0);
+	split = 0;
+	run(40000);	/* backoffs, then report rounds */
+	for (int i = 0; i < N; i++)
+		before[i] = p[i].posts;
+	assert_int_equal(rv_p2p_node_post(p[1].node, now, 1, "healed", 6, NULL), 0);
+	run(500);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(p[i].posts - before[i], i == 1 ? 0 : 1);
 }
 
 int main(void)
@@ -339,6 +484,8 @@ int main(void)
 		cmocka_unit_test(test_post_loss),
 		cmocka_unit_test(test_route),
 		cmocka_unit_test(test_bad_peer),
+		cmocka_unit_test(test_churn),
+		cmocka_unit_test(test_partition),
 		cmocka_unit_test(test_leave),
 		cmocka_unit_test(test_no_route),
 	};
