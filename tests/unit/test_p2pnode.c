@@ -226,7 +226,7 @@ static void test_post_loss(void **state)
 		before[i] = p[i].posts;
 	loss_permille = 50;
 	for (int k = 0; k < 40; k++) {
-		char text[16];
+		char text[24];
 		snprintf(text, sizeof text, "lossy %d", k);
 		assert_int_equal(rv_p2p_node_post(p[k % N].node, now, 1, text, strlen(text), NULL), 0);
 		run(20);
