@@ -11,8 +11,8 @@
 #      gossipsub: all at once; once every peer wrote its address, each dials DIAL random others
 #      (a sparse random mesh, about 2 x DIAL connections per peer).
 #      rvkit: peer 0, then each next one with --peer to 1..BOOT random already started peers.
-#   2. Wait (CONNECT_TIMEOUT at most) until every peer reports a neighbour (gossipsub: a peer
-#      subscribed to the topic; rvkit: NetGroup.Neighbor.Connect), then SETTLE seconds.
+#   2. Wait (CONNECT_TIMEOUT at most) until every peer reports a neighbour (gossipsub: a peer in
+#      its mesh, which it forwards to; rvkit: NetGroup.Neighbor.Connect), then SETTLE seconds.
 #   3. bench/p2p/drive.mjs writes POSTS posts at RATE per second into the stdin of random peers
 #      (the same seeded sequence of senders on both sides); each post's text carries its send time.
 #      Once no peer has printed anything for DRAIN seconds after the last post (DRAIN_MAX at
@@ -25,7 +25,7 @@
 # When rvgroup has no `p2p` command yet, the script says "rvkit side: rvgroup p2p not available",
 # still runs the anchor side, and exits 2.
 #
-# Environment: N=50 POSTS=200 RATE=50 DIAL=4 BOOT=3 SETTLE=5 DRAIN=2 DRAIN_MAX=120
+# Environment: N=50 POSTS=200 RATE=50 DIAL=4 BOOT=3 SETTLE=5 DRAIN=2 DRAIN_MAX=300
 #              CONNECT_TIMEOUT=120 SEED=1
 #              SIDES="gossipsub rvkit" WATCHDOG=900 KEEP=0
 #              (1: each side's peer output into bench/results/p2p-SIDE/) O=build RVGROUP=path NODE=path
@@ -47,7 +47,7 @@ DIAL=${DIAL:-4}
 BOOT=${BOOT:-3}
 SETTLE=${SETTLE:-5}
 DRAIN=${DRAIN:-2}
-DRAIN_MAX=${DRAIN_MAX:-120}
+DRAIN_MAX=${DRAIN_MAX:-300}
 CONNECT_TIMEOUT=${CONNECT_TIMEOUT:-120}
 SEED=${SEED:-1}
 SIDES=${SIDES:-gossipsub rvkit}
@@ -174,19 +174,28 @@ start_peer() {
 	PIDS+=("$!")
 }
 
-# stop_side: EOF on every stdin, TERM to every peer, 5 s for all to end, then stop_pid each
+# stop_side: EOF on every stdin (a peer then prints its counters and ends: peer.mjs does, and
+# analyze.mjs reads the same line from rvgroup if it prints one), 5 s for all to end on their own,
+# then TERM and up to 5 s more, then stop_pid each
 stop_side() {
-	local i fd left
+	local i fd
 	for fd in "${FD[@]}"; do exec {fd}>&-; done
-	for i in "${!PEER_PID[@]}"; do kill -TERM "${PEER_PID[$i]}" 2>/dev/null; done
-	for _ in $(seq 1 50); do
-		left=0
-		for i in "${!PEER_PID[@]}"; do kill -0 "${PEER_PID[$i]}" 2>/dev/null && left=1; done
-		[ "$left" = 1 ] || break
-		sleep 0.1
-	done
+	wait_gone 5 || for i in "${!PEER_PID[@]}"; do kill -TERM "${PEER_PID[$i]}" 2>/dev/null; done
+	wait_gone 5
 	for i in "${!PEER_PID[@]}"; do stop_pid "${PEER_PID[$i]}"; done
 	FD=() PEER_PID=()
+}
+
+# wait_gone SECONDS: until every peer of the current side has ended (1 on timeout)
+wait_gone() {
+	local end=$((SECONDS + $1)) i left
+	while :; do
+		left=0
+		for i in "${!PEER_PID[@]}"; do kill -0 "${PEER_PID[$i]}" 2>/dev/null && left=1; done
+		[ "$left" = 1 ] || return 0
+		[ "$SECONDS" -lt "$end" ] || return 1
+		sleep 0.1
+	done
 }
 
 # ---- the two sides ------------------------------------------------------------------
@@ -205,7 +214,7 @@ start_gossipsub() {
 		for j in $(pick $((DIAL + 1)) "$N" "$i" | grep -vx "$i" | head -"$DIAL"); do addrs+=" $(cat "$D/addr.$j")"; done
 		printf '/dial%s\n' "$addrs" >&"${FD[i]}"
 	done
-	NEIGHBOUR_PAT='"code":"neighbor"'
+	NEIGHBOUR_PAT='"code":"mesh"'
 }
 
 start_rvkit() {
@@ -276,17 +285,17 @@ run_side() {
 	read -r rss_mean rss_max <<<"$(rss_kb "${PEER_PID[@]}")"
 	R[$SIDE.rss_kb]=$rss_mean R[$SIDE.rss_max_kb]=$rss_max
 	R[$SIDE.cpu_s]=$(awk -v t=$((c1 - c0)) -v hz="$HZ" 'BEGIN { printf "%.2f", t / hz }')
-	if [ "$SIDE" = gossipsub ]; then # the wire counters, then wait for them (10 s at most)
+	if [ "$SIDE" = gossipsub ]; then # its counters now, while every peer still runs (10 s at most)
 		for i in $(seq 0 $((N - 1))); do printf '/stats\n' >&"${FD[i]}"; done
 		wait_all 10 '"code":"stats"' "${files[@]}" || say "p2p bench: gossipsub: not every peer printed its counters"
 	fi
+	stop_side
 	"$NODE" "$P2P_DIR/analyze.mjs" "$N" "$POSTS" "${files[@]}" >"$D/figures" 2>>"$LOG" || STATUS=2
 	while IFS='=' read -r k v; do R[$SIDE.$k]=$v; done <"$D/figures"
 	local dl=${R[$SIDE.delivered]:-0}
 	R[$SIDE.cpu_us]=$(awk -v c="${R[$SIDE.cpu_s]}" -v d="$dl" 'BEGIN { if (d > 0) printf "%.0f", c * 1e6 / d }')
 	{ echo "== $SIDE: driver: $(cat "$D/drive.out")"; cat "$D/figures"; } >>"$LOG"
 	side_log
-	stop_side
 	if [ "$KEEP" = 1 ]; then
 		rm -rf "$RESDIR/p2p-$SIDE"
 		cp -r "$D" "$RESDIR/p2p-$SIDE" 2>/dev/null && say "p2p bench: $SIDE: peer output kept in bench/results/p2p-$SIDE"
@@ -346,12 +355,14 @@ goal() {
 	[ -n "$RV_OK" ] || echo "rvkit side: rvgroup p2p not available"
 	echo
 	fmt_row "" "gossipsub" "rvkit" "rvkit/gossipsub"
-	row "every peer has a neighbour after (s)" connect_s
+	row "all started, each with a neighbour, after (s)" connect_s
+	row "  connections lost during the run (gossipsub)" disconnects
 	row "delivered, of $POSTS x $((N - 1)) = $((POSTS * (N - 1)))" delivered
 	row "delivery %" delivery_pct
 	row "posts that reached every peer" complete
 	row "redundant copies per peer per post" dup_per_post
 	row "  copies on the wire, all peers (gossipsub)" raw
+	row "  peers that reported that count" raw_peers
 	row "  extra copies printed by a peer" shown_dups
 	row "post-to-every-peer latency p50 (ms)" lat_p50_ms
 	row "post-to-every-peer latency p99 (ms)" lat_p99_ms
@@ -369,6 +380,10 @@ goal() {
 	goal "redundant copies per peer per post <= 1" "a <= 1" "${R[rvkit.dup_per_post]:-}" "${R[gossipsub.dup_per_post]:-}"
 	goal "p99 post-to-every-peer latency <= 20 ms" "a <= 20" "${R[rvkit.lat_p99_ms]:-}" "${R[gossipsub.lat_p99_ms]:-}"
 	goal "CPU per delivered post <= 1/5 of gossipsub's" "a * 5 <= b" "${R[rvkit.cpu_us]:-}" "${R[gossipsub.cpu_us]:-}" 1
+	for s in gossipsub rvkit; do
+		d=${R[$s.drain_s]:-0}
+		[ "$d" -gt $((DRAIN + 2)) ] && echo "NOTE: $s delivered for $d s after the last post: it fell behind $RATE posts/s on this host, so its latency is mostly queueing (RATE= sets the rate)"
+	done
 	if [ "$STATUS" -ne 0 ]; then
 		echo "WARNING: some measurements failed or were not made; see bench/results/p2p-latest.log"
 	fi

@@ -10,8 +10,9 @@
 //   stdout, one JSON object per line (the shape bench/p2p/analyze.mjs reads for both sides):
 //     {"code":"ready","id":ID,"addr":MA}
 //     {"code":"neighbor","peer":ID}                 a peer subscribed to TOPIC (first time)
+//     {"code":"mesh","n":N}                         the first time its gossipsub mesh is not empty
 //     {"code":"post","time":MS,"from":ID,"text":T}  a post delivered to this peer (first copy)
-//     {"code":"stats","raw":N,"delivered":N,"published":N,"errors":N}
+//     {"code":"stats","raw":N,"delivered":N,"published":N,"errors":N,"disconnects":N}
 //   time is Unix ms with a fraction (clock.mjs). raw counts every
 //   message on TOPIC that arrived on the wire, duplicates included (gossipsub's own
 //   handleReceivedMessage is wrapped to count them); delivered counts the first copies only.
@@ -36,7 +37,7 @@ if (addrFile == null) {
 }
 
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\n')
-const counts = { raw: 0, delivered: 0, published: 0, errors: 0 }
+const counts = { raw: 0, delivered: 0, published: 0, errors: 0, disconnects: 0 }
 
 const node = await createLibp2p({
   addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
@@ -78,6 +79,17 @@ ps.addEventListener('message', (ev) => {
 })
 ps.subscribe(topic)
 
+// gossipsub forwards only to its mesh, which a heartbeat (1 s) builds from the neighbours: a
+// peer with neighbours but no mesh yet would drop what it receives, so the script waits for this
+const meshWait = setInterval(() => {
+  const mesh = ps.getMeshPeers(topic).length
+  if (mesh > 0) {
+    clearInterval(meshWait)
+    out({ code: 'mesh', n: mesh })
+  }
+}, 250)
+node.addEventListener('peer:disconnect', () => { counts.disconnects++ })
+
 const addr = node.getMultiaddrs()[0].toString()
 writeFileSync(addrFile + '.tmp', addr + '\n')
 renameSync(addrFile + '.tmp', addrFile)
@@ -87,6 +99,7 @@ let stopping = false
 async function stop () {
   if (stopping) return
   stopping = true
+  clearInterval(meshWait)
   out({ code: 'stats', ...counts })
   await node.stop().catch(() => {})
   process.exit(0)
