@@ -26,7 +26,7 @@
 # still runs the anchor side, and exits 2.
 #
 # Environment: N=50 POSTS=200 RATE=50 DIAL=4 BOOT=3 SETTLE=5 DRAIN=2 DRAIN_MAX=300
-#              CONNECT_TIMEOUT=120 SEED=1
+#              CONNECT_TIMEOUT=240 SEED=1
 #              SIDES="gossipsub rvkit" WATCHDOG=900 KEEP=0
 #              (1: each side's peer output into bench/results/p2p-SIDE/) O=build RVGROUP=path NODE=path
 # Output: a table with ratios rvkit/gossipsub and GOAL lines, also written to
@@ -48,7 +48,7 @@ BOOT=${BOOT:-3}
 SETTLE=${SETTLE:-5}
 DRAIN=${DRAIN:-2}
 DRAIN_MAX=${DRAIN_MAX:-300}
-CONNECT_TIMEOUT=${CONNECT_TIMEOUT:-120}
+CONNECT_TIMEOUT=${CONNECT_TIMEOUT:-240}
 SEED=${SEED:-1}
 SIDES=${SIDES:-gossipsub rvkit}
 WATCHDOG=${WATCHDOG:-900}
@@ -384,6 +384,8 @@ goal() {
 		d=${R[$s.drain_s]:-0}
 		[ "$d" -gt $((DRAIN + 2)) ] && echo "NOTE: $s delivered for $d s after the last post: it fell behind $RATE posts/s on this host, so its latency is mostly queueing (RATE= sets the rate)"
 	done
+	d=${R[gossipsub.disconnects]:-0}
+	[ "$d" -gt 0 ] && echo "NOTE: gossipsub peers lost $d connections: libp2p's connection monitor aborts a connection whose ping times out, as it does when the peers are seconds behind, and what was in flight on it is lost"
 	if [ "$STATUS" -ne 0 ]; then
 		echo "WARNING: some measurements failed or were not made; see bench/results/p2p-latest.log"
 	fi
