@@ -54,7 +54,7 @@ SEED=${SEED:-1}
 SIDES=${SIDES:-gossipsub rvkit}
 WATCHDOG=${WATCHDOG:-900}
 KEEP=${KEEP:-0}
-PIN=0 # 2 x N peers cannot be split over two CPUs the way the server benches are
+PIN=0 # N peers cannot be split over two CPUs the way the server benches split server and load
 RESDIR=$ROOT/bench/results
 
 # shellcheck source=bench/common.sh
