@@ -27,7 +27,7 @@ struct gmsg {
 };
 
 static const struct rv_p2p_gossip_conf defaults = {
-	.ihave_ms = 5, .graft_ms = 80, .regraft_ms = 40, .cache_ms = 30000, .seen_ms = 120000,
+	.ihave_ms = 50, .lazy_max = 12, .graft_ms = 80, .regraft_ms = 40, .cache_ms = 30000, .seen_ms = 120000,
 };
 
 void rv_p2p_gossip_init(struct rv_p2p_gossip *g, const uint8_t group[32],
@@ -207,14 +207,20 @@ static int hold_and_forward(struct rv_p2p_gossip *g, uint64_t now, struct gmsg *
 	m->cache_until = now + g->conf.cache_ms;
 	stop_awaiting(g, m);
 	long n = rv_p2p_msg_post(g->scratch, sizeof g->scratch, env, len);
-	for (int s = 0; s < RV_P2P_GOSSIP_SLOTS; s++) {
+	/* lazy links: at most lazy_max of them, starting at a place the ID
+	 * picks, so that every link gets its share of announcements */
+	size_t lazy = 0, cap = g->conf.lazy_max ? g->conf.lazy_max : RV_P2P_GOSSIP_SLOTS;
+	for (int k = 0, first = m->id[0] % RV_P2P_GOSSIP_SLOTS; k < RV_P2P_GOSSIP_SLOTS; k++) {
+		int s = (first + k) % RV_P2P_GOSSIP_SLOTS;
 		struct rv_p2p_gossip_nb *nb = &g->nb[s];
 		if (!nb->up || s == from)
 			continue;
-		if (!nb->eager)
-			announce(g, now, s, m->id);
-		else if (!dont_want(nb, m->id))
+		if (!nb->eager) {
+			if (lazy++ < cap)
+				announce(g, now, s, m->id);
+		} else if (!dont_want(nb, m->id)) {
 			send_msg(g, s, g->scratch, n);
+		}
 	}
 	if (len > RV_P2P_LARGE && from >= 0) {      /* the others need not push it to us */
 		n = rv_p2p_msg_ids(g->scratch, sizeof g->scratch, RV_P2P_M_IDONTWANT, m->id, 1);

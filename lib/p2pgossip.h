@@ -6,7 +6,10 @@
  * over the neighbours the ring chose (p2pring.h):
  *   - a post seen for the first time is pushed whole to the *eager*
  *     neighbours and announced by ID to the *lazy* ones (IHAVE, batched for
- *     ihave_ms or RV_P2P_LIST_MAX IDs);
+ *     ihave_ms or RV_P2P_LIST_MAX IDs), at most lazy_max of them a post
+ *     (gossipsub's D_lazy: each lazy link still hears of a post from
+ *     several others, and a post costs a few control messages, not one per
+ *     neighbour);
  *   - a post that arrives again makes its sender lazy (we answer PRUNE), so
  *     the pushes settle on a spanning tree and each member gets each post
  *     about once;
@@ -44,7 +47,8 @@
 #define RV_P2P_LARGE 1024
 
 struct rv_p2p_gossip_conf {
-	uint32_t ihave_ms;     /* IHAVE batching (5) */
+	uint32_t ihave_ms;     /* IHAVE batching (50) */
+	uint32_t lazy_max;     /* lazy neighbours told of a post at most (12; 0: all) */
 	uint32_t graft_ms;     /* wait for an announced post before IWANT (80) */
 	uint32_t regraft_ms;   /* then before asking the next announcer (40) */
 	uint32_t cache_ms;     /* posts kept to answer IWANT (30,000) */

@@ -18,9 +18,12 @@
  * Topology (librtmfp's NetGroup): every report_ms the node chooses its
  * best neighbours among the peers it knows (rv_p2p_choose: ring neighbours,
  * lowest RTT, one random, fingers, up to floor(log2 N) + 13), opens
- * sessions to those it lacks (at most RV_P2P_NODE_OPENING at once), asks
- * neighbours that are no longer among them to close (ASK_CLOSE: the other
- * side closes unless it wants us), and sends each neighbour a REPORT of the
+ * sessions to the ring's own among them always and to the others while it
+ * is short of the target (at most RV_P2P_NODE_OPENING at once); past
+ * max_neighbors, it asks neighbours that are not among them to close
+ * (ASK_CLOSE: the other side closes unless it wants us), so that sessions
+ * are not torn down and made again each round (the random picks change);
+ * it sends each neighbour a REPORT of the
  * peers that neighbour should know: the best list from *its* ring address
  * among ours. A peer that never answers is tried again later, with backoff.
  * A new neighbour (and the first peer known) triggers a choice at once.

@@ -310,30 +310,34 @@ void p2p_maintain(struct rv_p2p_node *n)
 		all.k[i]->best = 0;
 	for (size_t i = 0; i < np; i++)
 		all.k[pick[i]]->best = 1;
-	size_t busy = opening(n);
+	size_t busy = opening(n), up = 0;
+	for (size_t i = 0; i < RV_P2P_NODE_SESSIONS; i++)
+		up += n->sess[i].used && n->sess[i].up;
+	/* the ring's own (the first picks) always; the others while we are short */
 	for (size_t i = 0; i < np && busy < RV_P2P_NODE_OPENING; i++) {
 		struct known *k = all.k[pick[i]];
-		if (k->slot < 0 && k->retry_at <= n->now) {
+		if (k->slot < 0 && k->retry_at <= n->now &&
+		    (i < RV_P2P_RING_BEFORE + RV_P2P_RING_AFTER || up + busy < n->target)) {
 			open_to(n, k);
 			busy += k->slot >= 0;
 		}
 	}
 	free(pick);
 	if (reports) {
-		size_t up = 0;
-		for (size_t i = 0; i < RV_P2P_NODE_SESSIONS; i++)
-			up += n->sess[i].used && n->sess[i].up;
 		for (size_t i = 0; i < RV_P2P_NODE_SESSIONS; i++) {
 			struct nsess *s = &n->sess[i];
 			if (!s->used || !s->up)
 				continue;
-			if (s->k && !s->k->best && up > n->conf.max_neighbors) {
+			/* over the target, a neighbour we do not want is asked to
+			 * close (it does if it does not want us either); only when
+			 * the slots run out is one closed whatever it wants */
+			if (s->k && !s->k->best && up > RV_P2P_NODE_SESSIONS - RV_P2P_NODE_OPENING) {
 				rv_p2p_sess_close(&s->s, "not among the best");
 				p2p_sess_end(n, s, "not among our best neighbours");
 				up--;
 				continue;
 			}
-			if (s->k && !s->k->best) {
+			if (s->k && !s->k->best && up > n->conf.max_neighbors) {
 				uint8_t m[1];
 				long len = rv_p2p_msg_signal(m, sizeof m, RV_P2P_M_ASK_CLOSE);
 				if (len > 0)

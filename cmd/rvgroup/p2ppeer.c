@@ -30,6 +30,8 @@ struct peer {
 	uv_loop_t *loop;
 	uv_udp_t udp;
 	uv_timer_t timer;
+	uv_prepare_t prep;              /* once a loop turn, before it waits: the timer rearmed */
+	int rearm_due;
 	uv_udp_t lan;                   /* LAN discovery: the multicast group's port */
 	uv_timer_t lan_timer;           /* our announcements */
 	struct sockaddr_storage lan_addr;
@@ -120,7 +122,8 @@ static void flush(struct peer *p)
 
 static void rearm(struct peer *p);
 
-/* After any input: send, report, and wake up when the node needs to. */
+/* After any input: send and report now; the timer is set once this turn
+ * of the loop is over (on_prepare), not after every datagram. */
 static void settle(struct peer *p)
 {
 	struct rv_p2p_node_ev e;
@@ -128,8 +131,16 @@ static void settle(struct peer *p)
 	while (!p->closing && rv_p2p_node_poll(p->node, &e))
 		p->on_event(p->ud, &e);
 	flush(p);
-	if (!p->closing)
+	p->rearm_due = !p->closing;
+}
+
+static void on_prepare(uv_prepare_t *h)
+{
+	struct peer *p = h->data;
+	if (p->rearm_due) {
+		p->rearm_due = 0;
 		rearm(p);
+	}
 }
 
 static void on_timer(uv_timer_t *t)
@@ -266,8 +277,10 @@ int peer_start(struct peer **out, uv_loop_t *loop, const struct peer_conf *c, pe
 	}
 	uv_udp_init(loop, &p->udp);
 	uv_timer_init(loop, &p->timer);
-	p->udp.data = p->timer.data = p;
-	p->open = 2;
+	uv_prepare_init(loop, &p->prep);
+	p->udp.data = p->timer.data = p->prep.data = p;
+	p->open = 3;
+	uv_prepare_start(&p->prep, on_prepare);
 	if ((rc = uv_udp_bind(&p->udp, (const struct sockaddr *)&bind, 0)) < 0) {
 		*why = uv_strerror(rc);
 		goto fail;
@@ -368,4 +381,5 @@ void peer_stop(struct peer *p, void (*on_closed)(void *ud))
 	}
 	uv_close((uv_handle_t *)&p->udp, on_close);
 	uv_close((uv_handle_t *)&p->timer, on_close);
+	uv_close((uv_handle_t *)&p->prep, on_close);
 }
