@@ -30,6 +30,7 @@ struct p2p {
 	struct peer *peer;
 	uv_timer_t wait;                /* the first neighbour, then settling, then lingering */
 	uv_signal_t usr1;
+	uv_signal_t stop[2];            /* SIGINT, SIGTERM: goodbyes, then exit */
 	int waiting, lingering, neighbors_seen, ended;
 	uint64_t started_wall;
 	long received;
@@ -497,6 +498,8 @@ static void closed(void *ud)
 	struct p2p *g = ud;
 	uv_close((uv_handle_t *)&g->wait, NULL);
 	uv_close((uv_handle_t *)&g->usr1, NULL);
+	uv_close((uv_handle_t *)&g->stop[0], NULL);
+	uv_close((uv_handle_t *)&g->stop[1], NULL);
 }
 
 static void end(struct p2p *g, int code)
@@ -506,6 +509,12 @@ static void end(struct p2p *g, int code)
 	g->ended = 1;
 	app_finish(g->a, code);
 	peer_stop(g->peer, closed);
+}
+
+/* Interrupted: the neighbours are told (they need not wait for silence). */
+static void on_stop(uv_signal_t *s, int sig)
+{
+	end(s->data, 128 + sig);
 }
 
 static void lingered(uv_timer_t *t)
@@ -642,15 +651,18 @@ static int run_peer(struct p2p *g)
 	g->started_wall = peer_wall_ms();
 	uv_timer_init(a->loop, &g->wait);
 	uv_signal_init(a->loop, &g->usr1);
-	g->wait.data = g->usr1.data = g;
+	uv_signal_init(a->loop, &g->stop[0]);
+	uv_signal_init(a->loop, &g->stop[1]);
+	g->wait.data = g->usr1.data = g->stop[0].data = g->stop[1].data = g;
 	if (peer_start(&g->peer, a->loop, &pc, on_event, g, &why) < 0) {
 		rv_say_error("cannot start the peer: %s", why ? why : "?");
-		uv_close((uv_handle_t *)&g->wait, NULL);
-		uv_close((uv_handle_t *)&g->usr1, NULL);
+		closed(g);
 		uv_run(a->loop, UV_RUN_DEFAULT);
 		return RV_EXIT_FAIL;
 	}
 	uv_signal_start(&g->usr1, on_usr1, SIGUSR1);
+	uv_signal_start(&g->stop[0], on_stop, SIGINT);
+	uv_signal_start(&g->stop[1], on_stop, SIGTERM);
 	int join = !strcmp(a->args[0], "join");
 	if (join && rv_out_json_mode()) {
 		cJSON *ev = event("NetGroup.Connect.Success");

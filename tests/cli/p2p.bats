@@ -185,6 +185,13 @@ new_spec() { SPEC=$(rvgroup p2p spec new "${1:-chat.example}" --key "$T/owner.ke
 	wait_exit "$PID_b" 10
 	[ "$EXIT" -eq 0 ]
 	wait_for_line "$T/a.out" "\"NetGroup.Neighbor.Disconnect\",.*\"peer\":\"$(id_of b)\".*\"reason\":\"the peer closed\"" 10
+	# SIGTERM: the neighbours are told at once, not after 45 s of silence
+	p2p_join c --stay --peer "127.0.0.1:$(port_of a)"
+	wait_for_line "$T/c.out" '"NetGroup.Neighbor.Connect"' 10
+	kill -TERM "$PID_c"
+	wait_exit "$PID_c" 10
+	[ "$EXIT" -eq 143 ]
+	wait_for_line "$T/a.out" "\"NetGroup.Neighbor.Disconnect\",.*\"peer\":\"$(id_of c)\".*\"reason\":\"the peer closed\"" 5
 	# post with nobody to reach: a bounded wait, exit 6
 	run timeout "$(secs 20)" rvgroup p2p post "$SPEC" --key "$T/e.key" --wait 1 "to nobody"
 	[ "$status" -eq 6 ]
