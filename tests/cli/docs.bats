@@ -307,11 +307,13 @@ rvserver_codes() {
 	' "$@"
 }
 
-@test "rv-p2p(7) states the caps that the peer-group headers define" {
+# Each line: the #define, the scale, the phrase (@: the value / scale), and
+# the files that define it (default lib/*.h).
+@test "rv-p2p(7) states the caps and timers that the peer-group sources define" {
 	text=$(page_text rv-p2p.7 | tr '\n' ' ')
-	while IFS='|' read -r name scale phrase; do
-		v=$(sed -n "s/^#define $name \([0-9][0-9]*\)\b.*/\1/p" "$ROOT"/lib/*.h)
-		[ -n "$v" ] || fail "no #define $name NUMBER in lib/*.h"
+	while IFS='|' read -r name scale phrase files; do
+		v=$(cd "$ROOT" && sed -n "s/^#define $name \([0-9][0-9]*\)\b.*/\1/p" ${files:-lib/*.h})
+		[ -n "$v" ] || fail "no #define $name NUMBER in ${files:-lib/*.h}"
 		want=${phrase//@/$((v / scale))}
 		[[ $text == *"$want"* ]] || fail "man/rv-p2p.7 does not say '$want' ($name is $v)"
 	done <<-'LIST'
@@ -339,6 +341,19 @@ rvserver_codes() {
 		RV_P2P_LARGE|1|IDONTWANT after posts over @ bytes
 		RV_P2P_LAN_SKEW_MS|1000|refused more than @ s from the receiver's clock
 		RV_P2P_LAN_SEEN|1|the last @ opened remembered
+		RV_P2P_NODE_KNOWN|1|at most @ peers known
+		RV_P2P_NODE_OPENING|1|at most @ handshakes of its own
+		RV_P2P_NODE_FORGET_MS|1000|unheard for @ s is forgotten
+		RV_P2P_NODE_RESTART_MS|1000|late handshake after @ s
+		RV_P2P_NODE_TTL|1|at most @ hops (TTL)
+		RV_P2P_TTL_MAX|1|a ROUTE with hops @ or more is dropped
+		RV_P2P_HELLO_RESEND_MS|1|HELLO sent again after @ ms
+		RV_P2P_INTRO_GIVEN|1|at most @ members per JOIN response
+		RV_P2P_INTRO_REFRESH_S|1|refresh every @ s
+		RETRY_MS|1000|tried again after @ s|lib/p2ptopo.c
+		CLOSED_WAIT_MS|1000|asked to close is left alone @ s|lib/p2ptopo.c
+		JOIN_FIRST_MS|1000|unanswered after @ s, doubling|lib/p2pjoin.c
+		LAN_EVERY_MS|1000|133 bytes, every @ s|cmd/rvgroup/p2ppeer.c
 	LIST
 }
 
