@@ -43,8 +43,13 @@ void p2p_join_tick(struct rv_p2p_node *n)
 		n->join_at = n->now + RV_P2P_INTRO_REFRESH_S * 1000;
 	} else {
 		n->join_at = n->now + n->join_wait;
-		if (n->join_wait < RV_P2P_INTRO_REFRESH_S * 1000)
-			n->join_wait *= 2;
+		n->join_wait = n->join_wait * 2 < RV_P2P_INTRO_REFRESH_S * 1000 ? n->join_wait * 2
+										    : RV_P2P_INTRO_REFRESH_S * 1000;
+		if (++n->unanswered == RV_P2P_NODE_SILENT_JOINS) {	/* say so, once */
+			struct rv_p2p_node_ev e = { .type = RV_P2P_NODE_SERVER_SILENT, .addr = n->conf.server,
+						    .alen = n->conf.server_len };
+			p2p_event(n, &e);
+		}
 	}
 }
 
@@ -86,6 +91,7 @@ void p2p_join_input(struct rv_p2p_node *n, const uint8_t *p, size_t len)
 		if (!n->st.introduced)
 			p2p_event(n, &e);
 		n->st.introduced = 1;
+		n->unanswered = 0;
 		n->st.mapped = m.mapped;
 		n->join_at = n->now + RV_P2P_INTRO_REFRESH_S * 1000;
 		for (size_t i = 0; i < m.nmembers; i++)

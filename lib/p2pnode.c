@@ -407,7 +407,29 @@ int rv_p2p_node_add_peer(struct rv_p2p_node *n, uint64_t now, const struct socka
 	n->now = now;
 	if (p2p_sess_by_addr(n, addr))
 		return -EEXIST;
+	if (n->nboot < RV_P2P_NODE_BOOT && alen <= sizeof n->boot[0]) {
+		size_t i = 0;
+		while (i < n->nboot && !p2p_addr_eq(&n->boot[i], addr))
+			i++;
+		if (i == n->nboot) {
+			memset(&n->boot[i], 0, sizeof n->boot[i]);
+			memcpy(&n->boot[i], addr, alen);
+			n->bootlen[n->nboot++] = alen;
+		}
+		n->boot_at = now + RV_P2P_NODE_BOOT_MS;
+	}
 	return p2p_sess_open(n, addr, alen, 1) ? 0 : RV_ELIMIT;
+}
+
+/* Alone: the add_peer addresses again, those without a session. */
+static void boot_again(struct rv_p2p_node *n)
+{
+	for (size_t i = 0; i < RV_P2P_NODE_SESSIONS; i++)
+		if (n->sess[i].used && n->sess[i].up)
+			return;
+	for (size_t i = 0; i < n->nboot; i++)
+		if (!p2p_sess_by_addr(n, (const struct sockaddr *)&n->boot[i]))
+			p2p_sess_open(n, (const struct sockaddr *)&n->boot[i], n->bootlen[i], 1);
 }
 
 /* ---- time ---- */
@@ -427,6 +449,10 @@ void rv_p2p_node_tick(struct rv_p2p_node *n, uint64_t now)
 		pump_gossip(n);
 	}
 	p2p_join_tick(n);
+	if (n->nboot && now >= n->boot_at) {
+		n->boot_at = now + RV_P2P_NODE_BOOT_MS;
+		boot_again(n);
+	}
 	for (size_t i = 0; n->st.introduced && i < RV_P2P_NODE_SESSIONS; i++) {
 		struct nsess *s = &n->sess[i];
 		if (s->used && s->mine && !s->up && !s->relayed && now >= s->opened + RV_P2P_NODE_PUNCH_MS) {
@@ -444,6 +470,8 @@ uint64_t rv_p2p_node_next(const struct rv_p2p_node *n)
 	uint64_t g = rv_p2p_gossip_next(&n->g), j = p2p_join_next(n);
 	if (g < t)
 		t = g;
+	if (n->nboot && n->boot_at < t)
+		t = n->boot_at;
 	if (j < t)
 		t = j;
 	for (size_t i = 0; i < RV_P2P_NODE_SESSIONS; i++) {

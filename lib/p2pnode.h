@@ -75,6 +75,9 @@
 #define RV_P2P_NODE_TTL 32                /* hops a routed message may take */
 #define RV_P2P_NODE_RESTART_MS 2000
 #define RV_P2P_NODE_PUNCH_MS 2500         /* then a handshake of ours goes through the server */
+#define RV_P2P_NODE_SILENT_JOINS 3        /* JOINs unanswered before saying so */
+#define RV_P2P_NODE_BOOT 16               /* add_peer addresses remembered */
+#define RV_P2P_NODE_BOOT_MS 5000          /* a node with no neighbour tries them again this often */
 #define RV_P2P_NODE_FLOOD_MSGS 5000       /* messages a neighbour may send in one second, */
 #define RV_P2P_NODE_FLOOD_BYTES (16u << 20)   /* and bytes: past either it is cut off */
 
@@ -101,6 +104,7 @@ enum rv_p2p_node_ev_type {
 	RV_P2P_NODE_INTRODUCED,         /* the server answered a JOIN: ADDR is ours as it sees it,
 					 * HOPS the members it gave (the first answer only) */
 	RV_P2P_NODE_REFUSED,            /* the server refused (DATA: its reason) */
+	RV_P2P_NODE_SERVER_SILENT,      /* RV_P2P_NODE_SILENT_JOINS JOINs to ADDR went unanswered */
 };
 
 struct rv_p2p_node_ev {
@@ -159,7 +163,9 @@ void rv_p2p_node_close(struct rv_p2p_node *n, uint64_t now);
 
 /* rv_p2p_node_add_peer - a peer to connect to at ADDR (its ID unknown:
  * addNeighbor with an address), now. 0, RV_ELIMIT when no session is free,
- * or -EEXIST when a session with ADDR exists. */
+ * or -EEXIST when a session with ADDR exists. The first RV_P2P_NODE_BOOT
+ * addresses are remembered: while the node has no neighbour, it tries them
+ * again every RV_P2P_NODE_BOOT_MS (a peer started later, a peer back). */
 int rv_p2p_node_add_peer(struct rv_p2p_node *n, uint64_t now, const struct sockaddr *addr, socklen_t alen);
 /* rv_p2p_node_learn - a peer ID at ADDR heard of elsewhere (the introducer,
  * the LAN): remembered, and connected to if the ring wants it. 0 or

@@ -55,6 +55,11 @@ struct rv_p2p_node {
 	uint64_t join_at;           /* the next JOIN */
 	uint32_t join_wait;         /* while unanswered: doubling */
 	int refused;                /* for good (403): no more JOINs */
+	unsigned unanswered;        /* JOINs since the last answer */
+	struct sockaddr_storage boot[RV_P2P_NODE_BOOT];   /* the addresses add_peer was given */
+	socklen_t bootlen[RV_P2P_NODE_BOOT];
+	size_t nboot;
+	uint64_t boot_at;           /* alone: those addresses tried again then */
 	uint8_t msg[RV_P2P_MSG_MAX];     /* a message polled from a session */
 	uint8_t env[RV_P2P_ENV_MAX];     /* an envelope being sealed */
 	uint8_t route[RV_P2P_MSG_MAX];   /* a ROUTE being built */

@@ -174,6 +174,8 @@ static void message(struct rv_p2p_sess *s, uint64_t now, const uint8_t *m, size_
 		s->flags = msg.flags;
 		s->state = RV_P2P_SESS_UP;
 		s->proven = 1;
+		long k = rv_p2p_msg_ping(out, sizeof out, RV_P2P_M_PING, now);	/* the RTT, at once */
+		send_frags(s, now, out, (size_t)k);
 		return;
 	}
 	if (s->state != RV_P2P_SESS_UP && s->state != RV_P2P_SESS_PROVING)

@@ -123,7 +123,7 @@ void p2p_known_detach(struct rv_p2p_node *n, struct nsess *s, int failed)
 	k->slot = -1;
 	if (failed) {
 		k->fails++;
-		uint64_t wait = (uint64_t)RETRY_MS << (k->fails < 5 ? k->fails - 1 : 4);
+		uint64_t wait = (uint64_t)RETRY_MS << (k->fails < 6 ? k->fails - 1 : 5);
 		k->retry_at = n->now + (wait < RETRY_MAX_MS ? wait : RETRY_MAX_MS);
 	} else if (k->retry_at < n->now + RETRY_MS) {
 		k->retry_at = n->now + RETRY_MS;

@@ -127,6 +127,17 @@ void app_free(struct app *a)
 	free(a);
 }
 
+char *app_printable(const uint8_t *p, size_t n)
+{
+	char *s = malloc(n + 1);
+	if (!s)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		s[i] = (p[i] < 0x20 && p[i] != '\t') || p[i] == 0x7f ? '?' : (char)p[i];
+	s[n] = 0;
+	return s;
+}
+
 const char *name_problem(const char *s)
 {
 	static char why[64];

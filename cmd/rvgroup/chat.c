@@ -9,18 +9,6 @@
 #include "rvcode.h"
 #include "rvgroup.h"
 
-/* Text mode keeps a terminal safe: control characters print as '?'. */
-static char *printable(const uint8_t *p, size_t n)
-{
-	char *s = malloc(n + 1);
-	if (!s)
-		return NULL;
-	for (size_t i = 0; i < n; i++)
-		s[i] = (p[i] < 0x20 && p[i] != '\t') || p[i] == 0x7f ? '?' : (char)p[i];
-	s[n] = 0;
-	return s;
-}
-
 static void print_frame(struct app *a, const char *type, cJSON *h, const uint8_t *body, size_t len)
 {
 	const char *group = rv_json_str(h, "group"), *from = rv_json_str(h, "from"), *who = rv_json_str(h, "id");
@@ -56,7 +44,7 @@ static void print_frame(struct app *a, const char *type, cJSON *h, const uint8_t
 			cJSON_AddNumberToObject(o, "time", time->valuedouble);
 		rv_out_obj(o);
 	} else if (is_msg) {
-		char *t = printable(body, len);
+		char *t = app_printable(body, len);
 		if (group)
 			rv_out_line("[%s] %s: %s", group, from, t ? t : "");
 		else

@@ -296,10 +296,13 @@ static void print_message(struct p2p *g, const struct rv_p2p_node_ev *e)
 			free(text);
 		}
 		rv_out_obj(o);
-	} else if (e->type == RV_P2P_NODE_POST) {
-		rv_out_line("[p2p] %.8s: %.*s", author, (int)e->len, (const char *)e->data);
 	} else {
-		rv_out_line("[@%.8s] %.*s", author, (int)e->len, (const char *)e->data);
+		char *text = app_printable(e->data, e->len);
+		if (e->type == RV_P2P_NODE_POST)
+			rv_out_line("[p2p] %.8s: %s", author, text ? text : "?");
+		else
+			rv_out_line("[@%.8s] %s", author, text ? text : "?");
+		free(text);
 	}
 }
 
@@ -330,6 +333,17 @@ static void print_server(struct p2p *g, const struct rv_p2p_node_ev *e)
 {
 	char addr[80];
 	int join = !strcmp(g->a->args[0], "join");
+	if (e->type == RV_P2P_NODE_SERVER_SILENT) {
+		peer_addr_text((const struct sockaddr *)&e->addr, addr, sizeof addr);
+		rv_say_error("no answer from rvserver's UDP port at %s: is it running there? (--server; "
+			     "peers can still be found with --peer or --lan; --serverless stops asking)", addr);
+		if (join && rv_out_json_mode()) {
+			cJSON *o = event("NetGroup.Introducer.Silent");
+			cJSON_AddStringToObject(o, "server", addr);
+			rv_out_obj(o);
+		}
+		return;
+	}
 	if (e->type == RV_P2P_NODE_REFUSED) {
 		rv_say_error("rvserver refused to introduce this peer: %.*s", (int)e->len, (const char *)e->data);
 		if (join && rv_out_json_mode()) {
@@ -382,6 +396,7 @@ static void on_event(void *ud, const struct rv_p2p_node_ev *e)
 		return;
 	case RV_P2P_NODE_INTRODUCED:
 	case RV_P2P_NODE_REFUSED:
+	case RV_P2P_NODE_SERVER_SILENT:
 		print_server(g, e);
 		return;
 	case RV_P2P_NODE_BAD_PEER: {
@@ -623,7 +638,7 @@ static int run_peer(struct p2p *g)
 	if (load_key(g) < 0)
 		return RV_EXIT_FAIL;
 	struct peer_conf pc = { .key = &g->key, .bind = o->bind, .port_file = o->port_file,
-				.peers = o->peers, .npeers = o->npeers };
+				.peers = o->peers, .npeers = o->npeers, .max_neighbors = o->max_neighbors };
 	memcpy(pc.group, g->group, 32);
 	struct sockaddr_storage lan;
 	socklen_t lanlen;

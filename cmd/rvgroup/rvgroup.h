@@ -137,6 +137,9 @@ void app_finish(struct app *a, int code);
 void app_fail(struct app *a, int err, const char *what, cJSON *reply);
 /* app_free - what the run left: the TLS context, the line buffer, A. */
 void app_free(struct app *a);
+/* app_printable - N bytes at P as a string (free it) that keeps a terminal
+ * safe: control characters become '?'; NULL without memory. */
+char *app_printable(const uint8_t *p, size_t n);
 /* name_problem - NULL when S is a valid client id or group name, else why not */
 const char *name_problem(const char *s);
 
