@@ -156,14 +156,26 @@ new_spec() { SPEC=$(rvgroup p2p spec new "${1:-chat.example}" --key "$T/owner.ke
 		--nearest "$ring" "near p4"
 	assert_success
 	wait_for_line "$T/p4.out" '"NetGroup.SendTo.Notify".*"near p4"' 10
-	# a peer ID nobody has: every peer nearer stops where nobody is nearer
-	run timeout "$(secs 20)" rvgroup p2p send "$SPEC" --key "$T/s.key" --peer "127.0.0.1:$(port_of p0)" \
-		--to "$(printf '%064d' 0)" "lost"
-	[ "$status" -eq 8 ] || [ "$status" -eq 0 ]	# 8 when the sender is nearest, else dropped further on
-	# alone, with nobody to ask: exit 8 is certain
+	# a peer ID nobody has, nearer the sender than its one neighbour: no route
 	p2p_join lone --stay
+	local dst
+	dst=$(python3 - "$(rvgroup p2p id --json --key "$T/t.key" | jq -r .ring)" \
+		"$(rvgroup p2p id --json --key "$T/lone.key" | jq -r .ring)" <<-'EOF2'
+		import hashlib, sys
+		me, other = (int(x, 16) for x in sys.argv[1:3])
+		def dist(a, b):
+		    d = (a - b) % 2**256
+		    return min(d, 2**256 - d)
+		for i in range(1000):
+		    dst = "%064x" % (i + 1)
+		    ring = int(hashlib.sha256(b"\x01" + bytes.fromhex(dst)).hexdigest(), 16)
+		    if dist(me, ring) < dist(other, ring):
+		        print(dst)
+		        break
+	EOF2
+	)
 	run timeout "$(secs 20)" rvgroup p2p send "$SPEC" --key "$T/t.key" --peer "127.0.0.1:$(port_of lone)" \
-		--to "$(printf 'f%063d' 0)" "lost"
+		--to "$dst" "lost"
 	[ "$status" -eq 8 ] || { echo "# $output" >&2; false; }
 	assert_output --partial "no route"
 }
