@@ -330,6 +330,7 @@ void p2p_maintain(struct rv_p2p_node *n)
 			if (s->k && !s->k->best && up > n->conf.max_neighbors) {
 				rv_p2p_sess_close(&s->s, "not among the best");
 				p2p_sess_end(n, s, "not among our best neighbours");
+				n->choose_at = UINT64_MAX;	/* the choice just made freed it */
 				up--;
 				continue;
 			}
