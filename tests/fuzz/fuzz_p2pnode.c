@@ -8,12 +8,13 @@
  * Addresses: 0 the server 192.0.2.1:3478, 1 node A 10.0.0.1:7400, 2 node B
  * 10.0.0.2:7400, 3 M 10.0.0.3:7400, 4 a stranger 10.0.0.4:7400, 5 a
  * stranger [2001:db8::5]:7400, 6 ::ffff:10.0.0.1 port 7400 (A, mapped), 7
- * 10.0.0.1:7401 (A, another port). IDs (u8 % 8): A, B, M, a stranger's,
+ * 10.0.0.1:7401 (A, another port). IDs (u8 % 8): A, B, M, the stranger's,
  * zeros, B's ring address, all ones, A's ring address.
  *
  * The input: a byte of settings (bit 0: node B exists; bit 1: A has the
  * server; bit 2: B has it; bit 3: max_neighbors 2; bits 4-5: report_ms
- * 500 << B), then records, by op byte % 18 (NODE is u8 % 2: A or B):
+ * 500 << B, 3: the default), then records, by op byte % 18 (NODE: a
+ * byte, bit 0: node A or B):
  *   0: NODE | u8 from | u16 len | bytes      raw datagram from address from % 8
  *   1: u16 ms                                time passes; due nodes tick
  *   2: NODE | u8 n | n x u8 member | u8 mapped
@@ -41,12 +42,15 @@
  *  13: NODE                                  M opens a session to the node
  *      (at most 3 an input; the handshake runs in pumps); NODE bit 1: M's
  *      datagrams reach the node as RELAYs from the server, and the node's
- *      RELAYs to M's address reach M (the server's relay, as it does it)
+ *      RELAYs to M's address reach M (the server's relay, as it does it);
+ *      bits 2-3: M's key is M's (0, 3), B's (1: a second session with B)
+ *      or the stranger's (2); bit 4: M is at the stranger's address (its
+ *      last session there, if any, is left to the node's timers)
  *  14: u8 kind | u16 len | bytes             M sends a message: kind % 4 0 the
  *      bytes; 1 a REPORT of len / 3 peers (u8 id, u8 addr, u8 age); 2 a
  *      ROUTE of an envelope M sealed (u8 mode: % 3, bit 2 an envelope of
- *      the other kind; u8 ttl % 80, u8 hops % 80, u8 dst, the rest the
- *      payload); 3 a POST M sealed of the bytes
+ *      the other kind, bit 3 a byte of it flipped; u8 ttl % 80, u8 hops %
+ *      80, u8 dst, the rest the payload); 3 a POST M sealed of the bytes
  *  15: NODE                                  close (goodbyes queued)
  *  16: NODE                                  the node starts again (a new
  *      node, same key; at most 2 an input)
@@ -54,14 +58,30 @@
  * Times start at 1000 ms and only advance.
  *
  * Checked after every step, for each node: rv_p2p_node_next is later than
- * a tick's now; every datagram taken is at most RV_P2P_NODE_DGRAM_MAX
- * bytes, to an IPv4 or IPv6 address; every event has a known type and
- * consistent fields (POST and ROUTED: data of at most RV_P2P_PAYLOAD_MAX,
- * authored by A, B or M, a POST never by the node itself; NEIGHBOR_UP: a
- * peer that is A, B or M, never the node itself; DOWN, FAILED, BAD_PEER: a
- * reason); counters never go back; neighbours at most
+ * a tick's now (unless a DTLS handshake's retransmission came due on
+ * OpenSSL's wall clock meanwhile: then a second tick makes it later);
+ * every datagram taken is at most RV_P2P_NODE_DGRAM_MAX bytes, to an IPv4
+ * or IPv6 address; every event has a known type and consistent fields
+ * (POST, ROUTED: data of at most RV_P2P_PAYLOAD_MAX, authored by A, B, M
+ * or the stranger, a POST never by the node itself; NEIGHBOR_UP: a peer of
+ * those, never the node itself unless M had its key, see below; DOWN,
+ * FAILED, BAD_PEER: a reason); counters never go back; neighbours at most
  * RV_P2P_NODE_SESSIONS, as many as connects less disconnects and as
- * rv_p2p_node_neighbor lists; known peers at most RV_P2P_NODE_KNOWN. */
+ * rv_p2p_node_neighbor lists; known peers at most RV_P2P_NODE_KNOWN.
+ *
+ * Cost: a node's DTLS key and context (a P-256 key and certificate, an
+ * SSL_CTX: 5 ms under ASan, most of an input's time) are made once and
+ * shared by every node (the link wraps rv_dtls_key_p256, rv_dtls_ctx_new
+ * and rv_dtls_ctx_free, see the Makefile; no session cache, and a peer is
+ * known by its Ed25519 key, not its certificate). Not reachable here: a
+ * handshake of ours going through the server after RV_P2P_NODE_PUNCH_MS,
+ * since OpenSSL retransmits only on its wall clock; a session relayed
+ * because its peer's datagrams came that way is (M, op 13).
+ *
+ * Allowed: M with B's key connecting to node B comes up as B's
+ * neighbour, with B's own ID (a second instance of the same key).
+ *
+ * Built with -DFUZZ_DEBUG, it prints each node's events and counters. */
 #include <arpa/inet.h>
 #include <errno.h>
 #ifdef FUZZ_DEBUG
@@ -77,7 +97,7 @@
 #include "err.h"
 #include "p2pintro.h"
 #include "p2pmsg.h"
-#include "p2pnode.h"
+#include "p2pnode_int.h"    /* dtls_due: the sessions' state */
 #include "p2pspec.h"
 
 /* An invariant (kept under NDEBUG; libFuzzer reports the abort with its stack). */
@@ -104,8 +124,8 @@ struct nodeview {
 };
 
 static struct rv_p2p_key keys[4];          /* A, B, M, the stranger */
-static EVP_PKEY *m_pk;
-static struct rv_dtls_ctx *m_ctx;
+static EVP_PKEY *dtls_pk;                  /* every peer's DTLS key and context */
+static struct rv_dtls_ctx *dtls_ctx;
 static struct sockaddr_storage addr[ADDRS];
 static uint8_t ids[IDS][32];
 static const uint8_t group[32] = { 0x42, 0x42, 0x42 };
@@ -123,6 +143,8 @@ struct fuzz {
 	struct rv_p2p_intro *server;
 	struct rv_p2p_sess m;
 	int m_used, m_to, m_relayed;       /* M's session, to node M_TO, through the server */
+	int m_addr;                        /* M's address */
+	int twin[2];                       /* M has had node I's key */
 	size_t nflight, nhist, hist_at;
 	int lose, flip_at;                 /* the next LOSE datagrams: lost or flipped at FLIP_AT */
 	int pumps, m_opens, restarts, big_posts;
@@ -135,6 +157,34 @@ static uint32_t rnd(void *ud)
 	f->seed ^= f->seed >> 7;
 	f->seed ^= f->seed << 17;
 	return (uint32_t)(f->seed >> 16);
+}
+
+/* ---- the DTLS key and context, made once (see the top) ---- */
+
+int __real_rv_dtls_key_p256(EVP_PKEY **out);
+int __real_rv_dtls_ctx_new(struct rv_dtls_ctx **out, EVP_PKEY *key, int srtp, char *err, size_t errlen);
+void __real_rv_dtls_ctx_free(struct rv_dtls_ctx *ctx);
+int __wrap_rv_dtls_key_p256(EVP_PKEY **out);
+int __wrap_rv_dtls_ctx_new(struct rv_dtls_ctx **out, EVP_PKEY *key, int srtp, char *err, size_t errlen);
+void __wrap_rv_dtls_ctx_free(struct rv_dtls_ctx *ctx);
+
+int __wrap_rv_dtls_key_p256(EVP_PKEY **out)
+{
+	CHECK(dtls_pk && EVP_PKEY_up_ref(dtls_pk) == 1);
+	*out = dtls_pk;
+	return 0;
+}
+
+int __wrap_rv_dtls_ctx_new(struct rv_dtls_ctx **out, EVP_PKEY *key, int srtp, char *err, size_t errlen)
+{
+	(void)key, (void)srtp, (void)err, (void)errlen;
+	*out = dtls_ctx;
+	return 0;
+}
+
+void __wrap_rv_dtls_ctx_free(struct rv_dtls_ctx *ctx)
+{
+	CHECK(ctx == dtls_ctx);	/* shared: lives as long as the process */
 }
 
 /* ---- the input ---- */
@@ -219,7 +269,7 @@ static void setup_once(void)
 	rv_p2p_ring_addr(keys[1].id, ids[5]);
 	memset(ids[6], 0xff, 32);
 	rv_p2p_ring_addr(keys[0].id, ids[7]);
-	CHECK(rv_dtls_key_p256(&m_pk) == 0 && rv_dtls_ctx_new(&m_ctx, m_pk, 0, err, sizeof err) == 0);
+	CHECK(__real_rv_dtls_key_p256(&dtls_pk) == 0 && __real_rv_dtls_ctx_new(&dtls_ctx, dtls_pk, 0, err, sizeof err) == 0);
 	set4(A_SERVER, 0xC0000201u, 3478);
 	set4(A_A, 0x0A000001u, 7400);
 	set4(A_B, 0x0A000002u, 7400);
@@ -235,13 +285,19 @@ static void setup_once(void)
 
 static int is_key(const uint8_t id[32])
 {
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		if (!memcmp(id, keys[i].id, 32))
 			return 1;
 	return 0;
 }
 
-static void check_event(int who, const struct rv_p2p_node_ev *e)
+/* Is ID node WHO's own, and may it be (M has had that key: a twin)? */
+static int self_bad(const struct fuzz *f, int who, const uint8_t id[32])
+{
+	return !memcmp(id, keys[who].id, 32) && !f->twin[who];
+}
+
+static void check_event(const struct fuzz *f, int who, const struct rv_p2p_node_ev *e)
 {
 #ifdef FUZZ_DEBUG
 	fprintf(stderr, "%c: event %d hops %u len %zu why %s\n", 'A' + who, e->type, e->hops, e->len,
@@ -249,7 +305,7 @@ static void check_event(int who, const struct rv_p2p_node_ev *e)
 #endif
 	switch (e->type) {
 	case RV_P2P_NODE_NEIGHBOR_UP:
-		CHECK(is_key(e->peer) && memcmp(e->peer, keys[who].id, 32));
+		CHECK(is_key(e->peer) && !self_bad(f, who, e->peer));
 		CHECK(e->alen > 0 && e->alen <= sizeof e->addr);
 		break;
 	case RV_P2P_NODE_NEIGHBOR_DOWN:
@@ -262,7 +318,7 @@ static void check_event(int who, const struct rv_p2p_node_ev *e)
 		CHECK(e->len <= RV_P2P_PAYLOAD_MAX && (e->len == 0 || e->data));
 		CHECK(is_key(e->author));
 		if (e->type == RV_P2P_NODE_POST)
-			CHECK(memcmp(e->author, keys[who].id, 32));
+			CHECK(!self_bad(f, who, e->author));
 		else
 			CHECK(e->hops <= RV_P2P_TTL_MAX && (e->mode == RV_P2P_TO_PEER || e->mode == RV_P2P_TO_NEAREST));
 		if (e->len)	/* readable, to its last byte */
@@ -288,7 +344,7 @@ static void check_node(struct fuzz *f, int who)
 		return;
 	struct rv_p2p_node_ev e;
 	while (rv_p2p_node_poll(v->n, &e))
-		check_event(who, &e);
+		check_event(f, who, &e);
 	struct rv_p2p_node_stats st;
 	rv_p2p_node_stats(v->n, &st);
 	MONO(posts_sent); MONO(posts_received); MONO(routed_sent); MONO(routed_received);
@@ -303,7 +359,7 @@ static void check_node(struct fuzz *f, int who)
 	size_t k = 0;
 	struct rv_p2p_node_nb nb;
 	while (rv_p2p_node_neighbor(v->n, k, &nb)) {
-		CHECK(is_key(nb.peer) && memcmp(nb.peer, keys[who].id, 32));
+		CHECK(is_key(nb.peer) && !self_bad(f, who, nb.peer));
 		k++;
 	}
 	CHECK(k == st.neighbors);
@@ -357,10 +413,10 @@ static void collect(struct fuzz *f)
 		ssize_t len;
 		while ((len = rv_p2p_sess_take(&f->m, buf, sizeof buf)) > 0) {
 			struct rv_stun_builder b;
-			struct rv_p2p_intro_member m = { .addr = addr[A_M] };
-			memcpy(m.id, keys[2].id, 32);
+			struct rv_p2p_intro_member m = { .addr = addr[f->m_addr] };
+			memcpy(m.id, f->m.key->id, 32);
 			if (!f->m_relayed)
-				push(f, buf, (size_t)len, A_M, f->m_to ? A_B : A_A);
+				push(f, buf, (size_t)len, f->m_addr, f->m_to ? A_B : A_A);
 			else if (rv_p2p_intro_relay_build(&b, group_hash, &m, buf, (size_t)len, NULL) == 0)
 				push(f, b.buf, b.len, A_SERVER, f->m_to ? A_B : A_A);
 		}
@@ -386,7 +442,7 @@ static int relay_to_m(struct fuzz *f, const struct dgram *d)
 	struct rv_p2p_intro_msg m;
 	if (!f->m_used || !f->m_relayed || d->from != (f->m_to ? A_B : A_A) ||
 	    rv_p2p_intro_parse(d->b, d->len, &m) < 0 || m.kind != RV_P2P_INTRO_RELAY ||
-	    addr_index(&m.members[0].addr) != A_M)
+	    addr_index(&m.members[0].addr) != f->m_addr)
 		return 0;
 	CHECK(!memcmp(m.group, group_hash, 32));
 	to_m(f, m.data, m.len);
@@ -399,7 +455,7 @@ static void deliver(struct fuzz *f, const struct dgram *d)
 		return;
 	if (d->to == A_A || d->to == A_B) {
 		to_node(f, d->to == A_B, d->b, d->len, d->from);
-	} else if (d->to == A_M && f->m_used && d->from == (f->m_to ? A_B : A_A)) {
+	} else if (f->m_used && d->to == f->m_addr && d->from == (f->m_to ? A_B : A_A)) {
 		to_m(f, d->b, d->len);
 	} else if (d->to == A_SERVER) {
 		rv_p2p_intro_input(f->server, f->now, sa(d->from), d->b, d->len);
@@ -420,13 +476,30 @@ static void remember(struct fuzz *f, const struct dgram *d)
 		f->nhist++;
 }
 
+/* Is a session of N in a DTLS handshake whose retransmission is due? Its
+ * timer runs on OpenSSL's wall clock (p2psess.c: rv_p2p_sess_next), so it
+ * may come due between a tick and rv_p2p_node_next: then next is now. */
+static int dtls_due(const struct rv_p2p_node *n, uint64_t now)
+{
+	for (size_t i = 0; i < RV_P2P_NODE_SESSIONS; i++)
+		if (n->sess[i].used && n->sess[i].s.state == RV_P2P_SESS_HANDSHAKE &&
+		    rv_p2p_sess_next(&n->sess[i].s) <= now)
+			return 1;
+	return 0;
+}
+
+/* A tick at now when due: then the next is later, but for a DTLS timer
+ * that came due meanwhile (a second tick retransmits and doubles it). */
 static void tick_node(struct fuzz *f, int who)
 {
 	struct rv_p2p_node *n = f->node[who].n;
 	if (!n || rv_p2p_node_next(n) > f->now)
 		return;
 	rv_p2p_node_tick(n, f->now);
-	CHECK(rv_p2p_node_next(n) > f->now);
+	for (int again = 0; rv_p2p_node_next(n) <= f->now; again++) {
+		CHECK(again < 3 && dtls_due(n, f->now));
+		rv_p2p_node_tick(n, f->now);
+	}
 }
 
 static void tick_all(struct fuzz *f)
@@ -567,12 +640,12 @@ static void op_relay(struct fuzz *f, int who)
 
 /* ---- the node's API ---- */
 
-static int new_node(struct fuzz *f, int who)
+static void new_node(struct fuzz *f, int who)
 {
 	struct nodeview *v = &f->node[who];
 	struct rv_p2p_node_conf c = { .key = &keys[who], .rnd = rnd, .rnd_ud = f,
 				      .max_neighbors = f->settings & 8 ? 2 : 0,
-				      .report_ms = 500u << (f->settings >> 4 & 3) };
+				      .report_ms = (f->settings >> 4 & 3) == 3 ? 0 : 500u << (f->settings >> 4 & 3) };
 	memcpy(c.group, group, sizeof c.group);
 	if (f->settings & (2 << who)) {
 		memcpy(&c.server, &addr[A_SERVER], sizeof c.server);
@@ -583,7 +656,6 @@ static int new_node(struct fuzz *f, int who)
 	if (rv_p2p_node_new(&v->n, &c, f->now, &why) != 0)
 		abort();	/* its first rv_p2p_node_next may be in the past (the gossip engine's
 			 * first sweep is due at 0): the first tick is due at once */
-	return 0;
 }
 
 static struct rv_p2p_node *node_arg(struct fuzz *f, int *who)
@@ -652,10 +724,15 @@ static void m_open(struct fuzz *f)
 	if (f->m_used)
 		rv_p2p_sess_free(&f->m);
 	f->m_used = 0;
-	CHECK(rv_p2p_sess_new(&f->m, m_ctx, &keys[2], group, 0, f->now, NULL) == 0);
+	static const int key_of[4] = { 2, 1, 3, 2 };
+	int k = key_of[x >> 2 & 3];
+	CHECK(rv_p2p_sess_new(&f->m, dtls_ctx, &keys[k], group, 0, f->now, NULL) == 0);
+	if (k < 2)
+		f->twin[k] = 1;
 	f->m_used = 1;
 	f->m_to = x & 1;
 	f->m_relayed = x >> 1 & 1;
+	f->m_addr = x & 16 ? A_STRANGER : A_M;
 	CHECK(rv_p2p_sess_start(&f->m) == 0);
 }
 
@@ -702,6 +779,8 @@ static void m_send(struct fuzz *f)
 		e = rv_p2p_env_seal(&keys[2], group, (p[0] % 3 == RV_P2P_TO_NEAREST) ^ (p[0] >> 2 & 1) ?
 				    RV_P2P_NEAREST : RV_P2P_DIRECT, f->now, f->now,
 				    p + 4, len - 4, env, sizeof env, NULL);
+		if (e > 0 && p[0] & 8)
+			env[(size_t)p[1] % (size_t)e] ^= 0x40;	/* no longer what M signed */
 		if (e > 0)
 			n = rv_p2p_msg_route(msg, sizeof msg, (enum rv_p2p_route_mode)(p[0] % 3), p[1] % 80, p[2] % 80,
 					     ids[p[3] % IDS], env, (size_t)e);
@@ -799,7 +878,7 @@ static void step(struct fuzz *f, uint8_t op)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct fuzz f;
-	if (!m_ctx)
+	if (!dtls_ctx)
 		setup_once();
 	memset(&f, 0, sizeof f);
 	f.p = data;
