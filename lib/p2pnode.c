@@ -85,8 +85,8 @@ struct outrec {
 int rv_p2p_node_queue(struct rv_p2p_node *n, const uint8_t *p, size_t len, const struct sockaddr *to,
 		      socklen_t tolen)
 {
-	if (len > RV_P2P_NODE_DGRAM_MAX)
-		return RV_ETOOBIG;
+	if (len > RV_P2P_NODE_DGRAM_MAX || len == 0)
+		return len ? RV_ETOOBIG : -EINVAL;	/* take's 0 means "nothing left" */
 	if (rv_buf_size(&n->out) == 0)
 		rv_buf_reset(&n->out);
 	uint8_t *w = rv_buf_reserve(&n->out, sizeof(struct outrec) + len);
@@ -327,6 +327,11 @@ static int flooding(struct rv_p2p_node *n, struct nsess *s, size_t len)
 static void settle(struct rv_p2p_node *n, struct nsess *s)
 {
 	n->dirty |= 1ull << p2p_slot(n, s);
+	if (s->s.state == RV_P2P_SESS_UP && !s->up && !memcmp(s->s.peer_id, n->conf.key->id, RV_P2P_HASH_LEN)) {
+		rv_p2p_sess_close(&s->s, "a session with ourselves");	/* our key elsewhere, or our own echo */
+		p2p_sess_end(n, s, "a session with ourselves");
+		return;
+	}
 	if (s->s.state == RV_P2P_SESS_UP && !s->up) {
 		s->up = 1;
 		s->since = n->now;

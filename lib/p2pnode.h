@@ -21,8 +21,10 @@
  * sessions to the ring's own among them always and to the others while it
  * is short of the target (at most RV_P2P_NODE_OPENING at once); past
  * max_neighbors, it asks neighbours that are not among them to close
- * (ASK_CLOSE: the other side closes unless it wants us), so that sessions
- * are not torn down and made again each round (the random picks change);
+ * (ASK_CLOSE: the other side closes unless it wants us), and a quarter
+ * past it, it closes some whatever they want; a peer that closed on us is
+ * left alone 30 s. So sessions are not torn down and made again each round
+ * (the random picks change);
  * it sends each neighbour a REPORT of the
  * peers that neighbour should know: the best list from *its* ring address
  * among ours. A peer that never answers is tried again later, with backoff.
@@ -183,7 +185,9 @@ int rv_p2p_node_input(struct rv_p2p_node *n, uint64_t now, const uint8_t *p, siz
 ssize_t rv_p2p_node_take(struct rv_p2p_node *n, uint8_t *buf, size_t cap, struct sockaddr_storage *to,
 			 socklen_t *tolen);
 /* rv_p2p_node_queue - a datagram of the caller's (a STUN request, a LAN
- * announcement) to go out with the others: 0 or RV_ELIMIT. */
+ * announcement) to go out with the others: 0, RV_ELIMIT, RV_ETOOBIG past
+ * RV_P2P_NODE_DGRAM_MAX, -EINVAL when empty. A session that turns out to be
+ * with our own key (another process with it) is closed, not a neighbour. */
 int rv_p2p_node_queue(struct rv_p2p_node *n, const uint8_t *p, size_t len, const struct sockaddr *to,
 		      socklen_t tolen);
 

@@ -22,6 +22,7 @@ int rv_p2p_sess_new(struct rv_p2p_sess *s, struct rv_dtls_ctx *ctx, const struct
 	s->state = RV_P2P_SESS_HANDSHAKE;
 	s->conf = conf ? *conf : defaults;
 	s->started = s->last_rx = s->last_tx = s->now = now;
+	s->dtls_due = UINT64_MAX;
 	s->rtt_ms = UINT32_MAX;
 	return rv_dtls_new(&s->dtls, ctx, s->role);
 }
@@ -37,9 +38,19 @@ void rv_p2p_sess_free(struct rv_p2p_sess *s)
 	s->ready = NULL;
 }
 
+/* When DTLS wants its timer again, read from OpenSSL's clock now and kept
+ * in ours: the deadline does not move between two calls. */
+static void dtls_rearm(struct rv_p2p_sess *s)
+{
+	int64_t t = s->state == RV_P2P_SESS_HANDSHAKE ? rv_dtls_timeout_ms(s->dtls) : -1;
+	s->dtls_due = t < 0 ? UINT64_MAX : s->now + (uint64_t)(t > 0 ? t : 1);
+}
+
 int rv_p2p_sess_start(struct rv_p2p_sess *s)
 {
-	return rv_dtls_start(s->dtls);
+	int rc = rv_dtls_start(s->dtls);
+	dtls_rearm(s);
+	return rc;
 }
 
 static void fail(struct rv_p2p_sess *s, const char *why)
@@ -271,6 +282,7 @@ int rv_p2p_sess_feed(struct rv_p2p_sess *s, uint64_t now, const uint8_t *p, size
 		s->state = RV_P2P_SESS_CLOSED;	/* a close_notify: what came before it was read */
 		s->why = "the peer closed";
 	}
+	dtls_rearm(s);
 	return 0;
 }
 
@@ -297,8 +309,11 @@ void rv_p2p_sess_tick(struct rv_p2p_sess *s, uint64_t now)
 		return fail(s, "handshake timed out");
 	if (now - s->last_rx >= s->conf.dead_ms)
 		return fail(s, "peer silent");
-	if (s->state == RV_P2P_SESS_HANDSHAKE && rv_dtls_on_timeout(s->dtls) < 0)
-		return fail(s, rv_dtls_errstr(s->dtls));
+	if (s->state == RV_P2P_SESS_HANDSHAKE && now >= s->dtls_due) {
+		if (rv_dtls_on_timeout(s->dtls) < 0)
+			return fail(s, rv_dtls_errstr(s->dtls));
+		dtls_rearm(s);
+	}
 	if (s->state == RV_P2P_SESS_PROVING && now >= s->hello_at)
 		send_hello(s, now, RV_P2P_HELLO_NEED);
 	if (s->state == RV_P2P_SESS_UP && now - s->last_tx >= s->conf.keepalive_ms) {
@@ -319,9 +334,8 @@ uint64_t rv_p2p_sess_next(const struct rv_p2p_sess *s)
 		next = s->last_tx + s->conf.keepalive_ms;
 	if (s->state == RV_P2P_SESS_PROVING && s->hello_at < next)
 		next = s->hello_at;
-	int64_t t = s->state == RV_P2P_SESS_HANDSHAKE ? rv_dtls_timeout_ms(s->dtls) : -1;
-	if (t >= 0 && s->now + (uint64_t)t < next)
-		next = s->now + (uint64_t)t;         /* OpenSSL's clock, read at our last call */
+	if (s->state == RV_P2P_SESS_HANDSHAKE && s->dtls_due < next)
+		next = s->dtls_due;                  /* OpenSSL's clock, read at our last call */
 	return next;
 }
 

@@ -85,6 +85,7 @@ struct rv_p2p_sess {
 	uint32_t hello_wait;
 	uint32_t rtt_ms;            /* from the last PONG; UINT32_MAX before one */
 	uint64_t started, last_rx, last_tx, now;   /* now: of the last call */
+	uint64_t dtls_due;          /* HANDSHAKE: DTLS's retransmission, in our time */
 	uint16_t next_num;
 	uint64_t arrivals;
 	struct rv_p2p_partial part[RV_P2P_SESS_PARTIAL];

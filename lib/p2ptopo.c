@@ -125,8 +125,10 @@ void p2p_known_detach(struct rv_p2p_node *n, struct nsess *s, int failed)
 		k->fails++;
 		uint64_t wait = (uint64_t)RETRY_MS << (k->fails < 6 ? k->fails - 1 : 5);
 		k->retry_at = n->now + (wait < RETRY_MAX_MS ? wait : RETRY_MAX_MS);
-	} else if (k->retry_at < n->now + RETRY_MS) {
-		k->retry_at = n->now + RETRY_MS;
+	} else {	/* it closed: it did not want us, give it time */
+		uint64_t wait = s->s.why && !strcmp(s->s.why, "the peer closed") ? CLOSED_WAIT_MS : RETRY_MS;
+		if (k->retry_at < n->now + wait)
+			k->retry_at = n->now + wait;
 	}
 }
 
@@ -328,12 +330,14 @@ void p2p_maintain(struct rv_p2p_node *n)
 			struct nsess *s = &n->sess[i];
 			if (!s->used || !s->up)
 				continue;
-			/* over the target, a neighbour we do not want is asked to
-			 * close (it does if it does not want us either); only when
-			 * the slots run out is one closed whatever it wants */
-			if (s->k && !s->k->best && up > RV_P2P_NODE_SESSIONS - RV_P2P_NODE_OPENING) {
+			/* past max_neighbors, a neighbour we do not want is asked
+			 * to close (it does if it does not want us either); a
+			 * quarter past it, one is closed whatever it wants (and
+			 * leaves us alone for a while: CLOSED_WAIT_MS) */
+			if (s->k && !s->k->best && up > n->conf.max_neighbors + n->conf.max_neighbors / 4) {
 				rv_p2p_sess_close(&s->s, "not among the best");
 				p2p_sess_end(n, s, "not among our best neighbours");
+				n->choose_at = UINT64_MAX;	/* the choice just made freed it */
 				up--;
 				continue;
 			}

@@ -54,72 +54,86 @@ static uint32_t rnd(void *ud)
 	return seed >> 8;
 }
 
-static int index_of(const struct sockaddr_storage *a)
+/* The peer of PS (N of them) at A, or -1. */
+static int index_in(const struct peer *ps, int n, const struct sockaddr_storage *a)
 {
 	const struct sockaddr_in *in = (const void *)a;
-	for (int i = 0; i < N; i++)
-		if (p[i].node && in->sin_addr.s_addr == p[i].addr.sin_addr.s_addr)
+	for (int i = 0; i < n; i++)
+		if (ps[i].node && in->sin_addr.s_addr == ps[i].addr.sin_addr.s_addr)
 			return i;
 	return -1;
 }
 
-static void events(int i)
+static int index_of(const struct sockaddr_storage *a)
+{
+	return index_in(p, N, a);
+}
+
+static void events_of(struct peer *q)
 {
 	struct rv_p2p_node_ev e;
-	while (rv_p2p_node_poll(p[i].node, &e)) {
+	while (rv_p2p_node_poll(q->node, &e)) {
 		switch (e.type) {
-		case RV_P2P_NODE_NEIGHBOR_UP: p[i].ups++; break;
+		case RV_P2P_NODE_NEIGHBOR_UP: q->ups++; break;
 		case RV_P2P_NODE_NEIGHBOR_DOWN:
-			p[i].downs++;
-			p[i].downs_watched += !memcmp(e.peer, watch, 32);
+			q->downs++;
+			q->downs_watched += !memcmp(e.peer, watch, 32);
 			break;
-		case RV_P2P_NODE_BAD_PEER: p[i].bad++; break;
+		case RV_P2P_NODE_BAD_PEER: q->bad++; break;
 		case RV_P2P_NODE_POST:
 		case RV_P2P_NODE_ROUTED:
 			if (e.type == RV_P2P_NODE_POST)
-				p[i].posts++;
+				q->posts++;
 			else
-				p[i].routed++;
-			memcpy(p[i].last_author, e.author, 32);
-			snprintf(p[i].last, sizeof p[i].last, "%.*s", (int)e.len, (const char *)e.data);
-			p[i].last_hops = e.hops;
+				q->routed++;
+			memcpy(q->last_author, e.author, 32);
+			snprintf(q->last, sizeof q->last, "%.*s", (int)e.len, (const char *)e.data);
+			q->last_hops = e.hops;
 			break;
 		default: break;
 		}
 	}
 }
 
-/* Move every datagram to its node, fire timers, MS of virtual time in 5 ms steps. */
-static void run(uint64_t ms)
+static void events(int i)
+{
+	events_of(&p[i]);
+}
+
+/* Move every datagram of PS (N nodes) to its node, fire timers (after a
+ * tick at now the next is later), MS of virtual time in 5 ms steps. */
+static void run_on(struct peer *ps, int n, uint64_t ms)
 {
 	uint8_t buf[RV_P2P_NODE_DGRAM_MAX];
 	for (uint64_t end = now + ms; now < end; now += 5) {
 		for (int moved = 1; moved;) {
 			moved = 0;
-			for (int i = 0; i < N; i++) {
+			for (int i = 0; i < n; i++) {
 				struct sockaddr_storage to;
 				socklen_t tolen;
 				ssize_t len;
-				while (p[i].node && (len = rv_p2p_node_take(p[i].node, buf, sizeof buf, &to, &tolen)) > 0) {
-					int j = index_of(&to);
+				while (ps[i].node && (len = rv_p2p_node_take(ps[i].node, buf, sizeof buf, &to, &tolen)) > 0) {
+					int j = index_in(ps, n, &to);
 					moved = 1;
 					if (loss_permille && rnd(NULL) % 1000 < loss_permille)
 						continue;
 					if (split && j >= 0 && (i < split) != (j < split))
 						continue;
 					if (j >= 0)
-						rv_p2p_node_input(p[j].node, now, buf, (size_t)len,
-								  (const struct sockaddr *)&p[i].addr, sizeof p[i].addr);
+						rv_p2p_node_input(ps[j].node, now, buf, (size_t)len,
+								  (const struct sockaddr *)&ps[i].addr, sizeof ps[i].addr);
 				}
 			}
 		}
 		uint64_t next = end;
-		for (int i = 0; i < N; i++)
-			if (p[i].node) {
-				if (rv_p2p_node_next(p[i].node) <= now)
-					rv_p2p_node_tick(p[i].node, now);
-				events(i);
-				uint64_t t = rv_p2p_node_next(p[i].node);
+		for (int i = 0; i < n; i++)
+			if (ps[i].node) {
+				if (rv_p2p_node_next(ps[i].node) <= now) {
+					rv_p2p_node_tick(ps[i].node, now);
+					assert_true(rv_p2p_node_next(ps[i].node) > now);
+				}
+				events_of(&ps[i]);
+				uint64_t t = rv_p2p_node_next(ps[i].node);
 				if (t < next)
 					next = t;
 			}
@@ -128,27 +142,43 @@ static void run(uint64_t ms)
 	}
 }
 
+static void run(uint64_t ms)
+{
+	run_on(p, N, ms);
+}
+
 /* Sessions that give up sooner than the defaults: a partition in seconds. */
 static const struct rv_p2p_sess_conf quick = { .keepalive_ms = 2000, .dead_ms = 6000, .handshake_ms = 5000 };
 
-static void start(int i)
+/* Peer Q, the I-th, at 10.0.0.(I + 1) with at most MAX neighbours (0: the default). */
+static void start_peer(struct peer *q, int i, size_t max)
 {
 	uint8_t sd[32] = { (uint8_t)(i + 1), 7 };
-	assert_int_equal(rv_p2p_key_from_seed(&p[i].key, sd), 0);
-	struct rv_p2p_node_conf c = { .key = &p[i].key, .rnd = rnd, .sess = &quick };
+	assert_int_equal(rv_p2p_key_from_seed(&q->key, sd), 0);
+	struct rv_p2p_node_conf c = { .key = &q->key, .rnd = rnd, .max_neighbors = max, .sess = &quick };
 	memcpy(c.group, group, 32);
 	const char *why;
-	assert_int_equal(rv_p2p_node_new(&p[i].node, &c, now, &why), 0);
-	p[i].addr.sin_family = AF_INET;
-	p[i].addr.sin_port = htons(7400);
-	p[i].addr.sin_addr.s_addr = htonl(0x0a000000u + (uint32_t)i + 1);
+	assert_int_equal(rv_p2p_node_new(&q->node, &c, now, &why), 0);
+	q->addr.sin_family = AF_INET;
+	q->addr.sin_port = htons(7400);
+	q->addr.sin_addr.s_addr = htonl(0x0a000000u + (uint32_t)i + 1);
+}
+
+static void start(int i)
+{
+	start_peer(&p[i], i, 0);
+}
+
+static void stop_peer(struct peer *q)
+{
+	rv_p2p_node_free(q->node);
+	q->node = NULL;
+	rv_p2p_key_free(&q->key);
 }
 
 static void stop(int i)
 {
-	rv_p2p_node_free(p[i].node);
-	p[i].node = NULL;
-	rv_p2p_key_free(&p[i].key);
+	stop_peer(&p[i]);
 }
 
 static int setup(void **state)
@@ -476,6 +506,27 @@ static void test_partition(void **state)
 		assert_int_equal(p[i].posts - before[i], i == 1 ? 0 : 1);
 }
 
+/* A node with more neighbours than it wants drops those not among its
+ * best at its report; the choice it has just made stands: after that
+ * tick, the next is later (found by fuzz_p2pnode). */
+static void test_trim(void **state)
+{
+	(void)state;
+	struct peer q[4];
+	memset(q, 0, sizeof q);
+	for (int i = 0; i < 4; i++)
+		start_peer(&q[i], 40 + i, 1);
+	for (int i = 1; i < 4; i++)
+		assert_int_equal(rv_p2p_node_add_peer(q[i].node, now, (const struct sockaddr *)&q[0].addr,
+						      sizeof q[0].addr), 0);
+	run_on(q, 4, 11000);	/* a report round: node 0 keeps its best */
+	struct rv_p2p_node_stats st;
+	rv_p2p_node_stats(q[0].node, &st);
+	assert_true(st.disconnects >= 2);
+	for (int i = 0; i < 4; i++)
+		stop_peer(&q[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -488,6 +539,7 @@ int main(void)
 		cmocka_unit_test(test_partition),
 		cmocka_unit_test(test_leave),
 		cmocka_unit_test(test_no_route),
+		cmocka_unit_test(test_trim),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
