@@ -36,5 +36,8 @@ complete -c rvgroup -l nearest -x -d 'p2p send: to the peer nearest this ring ad
 complete -c rvgroup -l posting -d 'p2p spec new: members post to every member'
 complete -c rvgroup -l routing -d 'p2p spec new: members route messages to a peer or address'
 complete -c rvgroup -l no-server-channel -d 'p2p spec new: rvserver does not introduce members'
+complete -c rvgroup -l restrict-posting -d 'p2p spec new: only owners and holders of their capability post'
+complete -c rvgroup -l cap -r -F -d 'p2p join/post: this peer'\''s capability in a restricted group (from p2p grant)'
+complete -c rvgroup -l expires -x -d 'p2p grant: the capability expires after DURATION (s, m, h or d; default 30d)'
 complete -c rvgroup -l wait -x -d 'p2p post/send/info: wait at most S seconds for a neighbour (default 10)'
 complete -c rvgroup -l max-neighbors -x -d 'p2p: at most N neighbours (default 32, at most 64)'

@@ -30,6 +30,11 @@ static const struct rv_p2p_gossip_conf defaults = {
 	.ihave_ms = 50, .lazy_max = 12, .graft_ms = 80, .regraft_ms = 40, .cache_ms = 30000, .seen_ms = 120000,
 };
 
+void rv_p2p_gossip_defaults(struct rv_p2p_gossip_conf *c)
+{
+	*c = defaults;
+}
+
 void rv_p2p_gossip_init(struct rv_p2p_gossip *g, const uint8_t group[32],
 			const struct rv_p2p_gossip_conf *conf)
 {
@@ -237,6 +242,8 @@ int rv_p2p_gossip_post(struct rv_p2p_gossip *g, uint64_t now, const uint8_t *env
 	const char *why;
 	if (rv_p2p_env_open(env, len, g->group, &e, &why) < 0)
 		return RV_EPROTO;
+	if (g->conf.admit && g->conf.admit(g->conf.admit_ud, &e, &why) < 0)
+		return RV_EDENIED;
 	struct gmsg *m = entry(g, now, e.id);
 	if (!m)
 		return RV_ELIMIT;
@@ -262,9 +269,11 @@ static void on_post(struct rv_p2p_gossip *g, uint64_t now, int slot, const uint8
 		}
 		return;
 	}
-	if (rv_p2p_env_open(env, len, g->group, &e, &why) < 0 || e.kind != RV_P2P_POST) {
+	why = NULL;
+	if (rv_p2p_env_open(env, len, g->group, &e, &why) < 0 || e.kind != RV_P2P_POST ||
+	    (g->conf.admit && g->conf.admit(g->conf.admit_ud, &e, &why) < 0)) {
 		g->st.bad++;
-		emit(g, RV_P2P_EV_BAD, slot, NULL, 0, e.kind != RV_P2P_POST && !why ? "not a post" : why);
+		emit(g, RV_P2P_EV_BAD, slot, NULL, 0, !why ? "not a post" : why);
 		return;
 	}
 	if (!m && !(m = entry(g, now, id)))

@@ -53,6 +53,11 @@ struct rv_p2p_gossip_conf {
 	uint32_t regraft_ms;   /* then before asking the next announcer (40) */
 	uint32_t cache_ms;     /* posts kept to answer IWANT (30,000) */
 	uint32_t seen_ms;      /* IDs remembered (120,000) */
+	/* admit - may the opened post E stand (a restricted group's
+	 * capabilities, p2pcap.h)? 0, or < 0 with *WHY: it is a bad post.
+	 * NULL: every valid envelope may. */
+	int (*admit)(void *ud, const struct rv_p2p_env *e, const char **why);
+	void *admit_ud;
 };
 
 enum rv_p2p_gossip_event {
@@ -97,6 +102,8 @@ struct rv_p2p_gossip {
 	struct rv_p2p_gossip_stats st;
 };
 
+/* rv_p2p_gossip_defaults - the defaults above into C. */
+void rv_p2p_gossip_defaults(struct rv_p2p_gossip_conf *c);
 /* rv_p2p_gossip_init - an engine for GROUP (its ID) with CONF (NULL: the
  * defaults above). rv_p2p_gossip_free releases what it holds. */
 void rv_p2p_gossip_init(struct rv_p2p_gossip *g, const uint8_t group[32],
@@ -108,8 +115,9 @@ void rv_p2p_gossip_up(struct rv_p2p_gossip *g, int slot);
 void rv_p2p_gossip_down(struct rv_p2p_gossip *g, int slot);
 
 /* rv_p2p_gossip_post - our own post ENV (a sealed envelope, LEN bytes) at
- * NOW: 0, RV_EPROTO when it is not a valid envelope of the group, or
- * RV_ELIMIT when the engine remembers too many posts. */
+ * NOW: 0, RV_EPROTO when it is not a valid envelope of the group,
+ * RV_EDENIED when the admit hook refuses it, or RV_ELIMIT when the engine
+ * remembers too many posts. */
 int rv_p2p_gossip_post(struct rv_p2p_gossip *g, uint64_t now, const uint8_t *env, size_t len);
 /* rv_p2p_gossip_input - message M from neighbour SLOT at NOW: POST, IHAVE,
  * IWANT, IDONTWANT and PRUNE are handled; other types are not the

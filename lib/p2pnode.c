@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 
 #include "err.h"
+#include "p2pcap.h"
 #include "p2pintro.h"
 #include "p2pnode_int.h"
 
@@ -242,6 +243,19 @@ static int client_hello(const uint8_t *p, size_t len)
 
 /* ---- what sessions carry ---- */
 
+static int restricted(const struct rv_p2p_node *n)
+{
+	return n->conf.spec && (n->conf.spec->caps & RV_P2P_CAP_RESTRICT_POSTING);
+}
+
+/* The application's bytes of a restricted group's post E. */
+static int admit_data(struct rv_p2p_node *n, const struct rv_p2p_env *e, const uint8_t **data, size_t *len)
+{
+	const char *why;
+	uint64_t now_ms = n->conf.wall_ms ? n->conf.wall_ms() : e->time_ms;
+	return rv_p2p_cap_admit(e, n->conf.spec, n->conf.group, now_ms / 1000, data, len, &why);
+}
+
 static void pump_gossip(struct rv_p2p_node *n)
 {
 	struct rv_p2p_gossip_out o;
@@ -255,6 +269,8 @@ static void pump_gossip(struct rv_p2p_node *n)
 				continue;
 			struct rv_p2p_node_ev e = { .type = RV_P2P_NODE_POST, .time_ms = env.time_ms,
 						    .data = env.payload, .len = env.len };
+			if (restricted(n) && admit_data(n, &env, &e.data, &e.len) < 0)
+				continue;	/* admitted a moment ago: cannot happen */
 			memcpy(e.id, env.id, sizeof e.id);
 			rv_p2p_peer_id(env.author, e.author);
 			struct nsess *s = &n->sess[o.slot];
@@ -494,6 +510,16 @@ uint64_t rv_p2p_node_next(const struct rv_p2p_node *n)
 
 /* ---- posting ---- */
 
+/* The gossip engine's admit hook: a restricted group's capabilities. */
+static int admit(void *ud, const struct rv_p2p_env *e, const char **why)
+{
+	struct rv_p2p_node *n = ud;
+	const uint8_t *data;
+	size_t len;
+	uint64_t now_ms = n->conf.wall_ms ? n->conf.wall_ms() : e->time_ms;
+	return rv_p2p_cap_admit(e, n->conf.spec, n->conf.group, now_ms / 1000, &data, &len, why);
+}
+
 uint64_t p2p_nonce(struct rv_p2p_node *n)
 {
 	return ((uint64_t)n->conf.rnd(n->conf.rnd_ud) << 32 | n->conf.rnd(n->conf.rnd_ud)) ^ ++n->nonce;
@@ -504,6 +530,13 @@ int rv_p2p_node_post(struct rv_p2p_node *n, uint64_t now, uint64_t time_ms, cons
 {
 	n->now = now;
 	uint8_t mid[RV_P2P_HASH_LEN];
+	if (restricted(n)) {	/* the capability goes first: n->route is free scratch here */
+		long w = rv_p2p_cap_wrap(n->conf.cap, data, len, n->route, RV_P2P_PAYLOAD_MAX);
+		if (w < 0)
+			return (int)w;
+		data = n->route;
+		len = (size_t)w;
+	}
 	long size = rv_p2p_env_seal(n->conf.key, n->conf.group, RV_P2P_POST, time_ms, p2p_nonce(n), data, len,
 				    n->env, sizeof n->env, mid);
 	if (size < 0)
@@ -546,7 +579,16 @@ int rv_p2p_node_new(struct rv_p2p_node **out, const struct rv_p2p_node_conf *con
 	}
 	rv_p2p_ring_addr(conf->key->id, n->ring);
 
-	rv_p2p_gossip_init(&n->g, conf->group, conf->gossip);
+	struct rv_p2p_gossip_conf gc;
+	if (conf->gossip)
+		gc = *conf->gossip;
+	else
+		rv_p2p_gossip_defaults(&gc);
+	if (restricted(n)) {
+		gc.admit = admit;
+		gc.admit_ud = n;
+	}
+	rv_p2p_gossip_init(&n->g, conf->group, &gc);
 	rv_bmap_init(&n->known, RV_P2P_KNOWN_KEY, RV_P2P_NODE_KNOWN);
 	rv_buf_init(&n->events, RV_P2P_NODE_EVENTS_MAX);
 	rv_buf_init(&n->out, RV_P2P_NODE_OUT_MAX);

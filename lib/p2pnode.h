@@ -39,8 +39,12 @@
  * does a session whose peer's datagrams came that way: it is reported as
  * relayed and counted.
  *
+ * In a group whose spec restricts posting, a post must carry its author's
+ * capability or come from an owner (p2pcap.h); our own posts carry conf.cap
+ * and the payload delivered is the application's bytes alone.
+ *
  * A neighbour that sends what does not parse, a post or routed envelope
- * that does not verify, or more than RV_P2P_NODE_FLOOD_MSGS messages or
+ * that does not verify, a post a restricted group does not admit, or more than RV_P2P_NODE_FLOOD_MSGS messages or
  * RV_P2P_NODE_FLOOD_BYTES in a second is cut off (BAD_PEER, then
  * NEIGHBOR_DOWN), and what it sent goes no further.
  *
@@ -66,6 +70,7 @@
 #include "buf.h"
 #include "p2pgossip.h"
 #include "p2psess.h"
+#include "p2pspec.h"
 
 #define RV_P2P_NODE_SESSIONS RV_P2P_GOSSIP_SLOTS
 #define RV_P2P_NODE_KNOWN 4096
@@ -92,6 +97,11 @@ struct rv_p2p_node_conf {
 	void *rnd_ud;
 	const struct rv_p2p_sess_conf *sess;        /* NULL: the defaults */
 	const struct rv_p2p_gossip_conf *gossip;    /* NULL: the defaults */
+	const struct rv_p2p_spec *spec;   /* the group's spec (outlives the node); NULL: no
+					   * restrictions checked */
+	const uint8_t *cap;               /* our capability (p2pcap.h) in a restricted group,
+					   * RV_P2P_CAP_LEN bytes; NULL: none, or we are an owner */
+	uint64_t (*wall_ms)(void);        /* unix ms, to hold capabilities to; NULL: the posts' own */
 	struct sockaddr_storage server;   /* the introducer (rvserver's UDP port) */
 	socklen_t server_len;             /* 0: none */
 };
@@ -193,7 +203,8 @@ int rv_p2p_node_queue(struct rv_p2p_node *n, const uint8_t *p, size_t len, const
 
 /* rv_p2p_node_post - post DATA (LEN bytes, at most RV_P2P_PAYLOAD_MAX) to
  * the group at NOW, stamped with TIME_MS (the author's clock, unix ms): 0
- * and its message ID in ID (may be NULL), RV_ETOOBIG, or RV_ELIMIT. */
+ * and its message ID in ID (may be NULL), RV_ETOOBIG, RV_ELIMIT, or
+ * RV_EDENIED when the group is restricted and we may not post. */
 int rv_p2p_node_post(struct rv_p2p_node *n, uint64_t now, uint64_t time_ms, const void *data, size_t len,
 		     uint8_t id[RV_P2P_HASH_LEN]);
 /* rv_p2p_node_send - route DATA to the peer whose ID is DST (MODE

@@ -4,6 +4,7 @@
 
 #include <openssl/sha.h>
 
+#include "b32.h"
 #include "bytes.h"
 #include "err.h"
 #include "p2pspec.h"
@@ -17,55 +18,6 @@
 _Static_assert(PREFIX_LEN + (TLV_MAX * 8 + 4) / 5 <= RV_P2P_SPEC_MAX, "every spec fits its text cap");
 
 enum { T_VERSION = 1, T_NAME, T_CAPS, T_UNIQUE, T_OWNER, T_LAN };
-
-static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
-
-/* Base32 of IN (N bytes) into OUT (room checked by the caller), no padding. */
-static size_t b32_encode(const uint8_t *in, size_t n, char *out)
-{
-	size_t o = 0;
-	uint32_t acc = 0;
-	int bits = 0;
-	for (size_t i = 0; i < n; i++) {
-		acc = acc << 8 | in[i];
-		bits += 8;
-		while (bits >= 5) {
-			bits -= 5;
-			out[o++] = b32[(acc >> bits) & 31];
-		}
-	}
-	if (bits > 0)
-		out[o++] = b32[(acc << (5 - bits)) & 31];
-	return o;
-}
-
-/* The bytes of base32 text IN (N characters) into OUT (CAP bytes): their
- * count, or -1 for a character outside the alphabet, a length no encoder
- * makes, or non-zero bits after the last byte (one text per byte string). */
-static long b32_decode(const char *in, size_t n, uint8_t *out, size_t cap)
-{
-	size_t o = 0;
-	uint32_t acc = 0;
-	int bits = 0;
-	if (n % 8 == 1 || n % 8 == 3 || n % 8 == 6)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		const char *p = in[i] ? memchr(b32, in[i], 32) : NULL;
-		if (!p)
-			return -1;
-		acc = acc << 5 | (uint32_t)(p - b32);
-		bits += 5;
-		if (bits >= 8) {
-			bits -= 8;
-			if (o == cap)
-				return -1;
-			out[o++] = (uint8_t)(acc >> bits);
-		}
-	}
-	if (acc & ((1u << bits) - 1))
-		return -1;
-	return (long)o;
-}
 
 /* A name is printable: no control bytes (UTF-8 is not checked further). */
 static int name_ok(const uint8_t *p, size_t n)
@@ -156,7 +108,7 @@ int rv_p2p_spec_parse(const char *text, size_t len, struct rv_p2p_spec *s, const
 		return *why = "spec too long", RV_ETOOBIG;
 	if (len < PREFIX_LEN || memcmp(text, PREFIX, PREFIX_LEN))
 		return *why = "not a group spec (rvg1:...)", RV_EPROTO;
-	long n = b32_decode(text + PREFIX_LEN, len - PREFIX_LEN, tlv, sizeof tlv);
+	long n = rv_b32_decode(text + PREFIX_LEN, len - PREFIX_LEN, tlv, sizeof tlv);
 	if (n < 0)
 		return *why = "spec is not lowercase base32", RV_EPROTO;
 	return parse_tlv(tlv, (size_t)n, s, why);
@@ -224,7 +176,7 @@ int rv_p2p_spec_format(struct rv_p2p_spec *s, char *out, size_t len, const char 
 	if (chars + 1 > len)
 		return *why = "no room for the spec", RV_ETOOBIG;
 	memcpy(out, PREFIX, PREFIX_LEN);
-	b32_encode(tlv, (size_t)n, out + PREFIX_LEN);
+	rv_b32_encode(tlv, (size_t)n, out + PREFIX_LEN);
 	out[chars] = 0;
 	return (int)chars;
 }

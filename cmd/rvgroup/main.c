@@ -9,7 +9,7 @@
 enum {
 	O_ALLOW = 1, O_RECONNECT, O_COUNT,
 	O_KEY, O_BIND, O_PORT_FILE, O_PEER, O_LAN, O_SERVERLESS, O_STAY, O_TO, O_NEAREST,
-	O_POSTING, O_ROUTING, O_NO_SERVER_CHANNEL, O_WAIT, O_MAX_NEIGHBORS,
+	O_POSTING, O_ROUTING, O_NO_SERVER_CHANNEL, O_WAIT, O_MAX_NEIGHBORS, O_RESTRICT_POSTING, O_CAP, O_EXPIRES,
 };
 
 static const struct rv_opt opts[] = {
@@ -29,6 +29,9 @@ static const struct rv_opt opts[] = {
 	{ O_POSTING, 0, "posting", NULL, "p2p spec new: members post to every member", NULL, NULL },
 	{ O_ROUTING, 0, "routing", NULL, "p2p spec new: members route messages to a peer or address", NULL, NULL },
 	{ O_NO_SERVER_CHANNEL, 0, "no-server-channel", NULL, "p2p spec new: rvserver does not introduce members", NULL, NULL },
+	{ O_RESTRICT_POSTING, 0, "restrict-posting", NULL, "p2p spec new: only owners and holders of their capability post", NULL, NULL },
+	{ O_CAP, 0, "cap", "TOKEN|FILE", "p2p join/post: this peer's capability in a restricted group (from p2p grant)", "file", NULL },
+	{ O_EXPIRES, 0, "expires", "DURATION", "p2p grant: the capability expires after DURATION (s, m, h or d; default 30d)", NULL, NULL },
 	{ O_WAIT, 0, "wait", "S", "p2p post/send/info: wait at most S seconds for a neighbour (default 10)", NULL, NULL },
 	{ O_MAX_NEIGHBORS, 0, "max-neighbors", "N", "p2p: at most N neighbours (default 32, at most 64)", NULL, NULL },
 	{ 0 }
@@ -50,7 +53,7 @@ static const struct rv_subcmd cmds[] = {
 	/* the operation and its IDs: check_list_args */
 	{ "contacts", "list|add|del [ID...]", "show or change this id's default receivers", 0, RV_ARGS_ANY, run_request, 0 },
 	{ "allow", "list|add|del|all|none [ID...]", "show or change who may send to this id", 0, RV_ARGS_ANY, run_request, 0 },
-	{ "p2p", "id|spec|join|post|send|info [ARG...]", "peer-to-peer groups: the peers carry the messages, rvserver only introduces them", 1, RV_ARGS_ANY, run_p2p, 0 },
+	{ "p2p", "id|spec|join|post|send|info|grant [ARG...]", "peer-to-peer groups: the peers carry the messages, rvserver only introduces them", 1, RV_ARGS_ANY, run_p2p, 0 },
 	{ NULL }
 };
 
@@ -94,6 +97,18 @@ static const char *on_opt(void *ud, int key, const char *arg)
 	case O_POSTING: a->p2p.caps |= RV_P2P_CAP_POSTING; break;
 	case O_ROUTING: a->p2p.caps |= RV_P2P_CAP_ROUTING; break;
 	case O_NO_SERVER_CHANNEL: a->p2p.no_server_channel = 1; break;
+	case O_RESTRICT_POSTING: a->p2p.caps |= RV_P2P_CAP_RESTRICT_POSTING; break;
+	case O_CAP: a->p2p.cap = arg; break;
+	case O_EXPIRES: {
+		char *end;
+		double v = strtod(arg, &end);
+		double unit = !*end ? 1 : !strcmp(end, "s") ? 1 : !strcmp(end, "m") ? 60 : !strcmp(end, "h") ? 3600 :
+			      !strcmp(end, "d") ? 86400 : 0;
+		if (!(v > 0) || unit == 0 || v * unit > 3650.0 * 86400)
+			return "expected a duration: a number with s, m, h or d, at most ten years";
+		a->p2p.expires = (uint64_t)(v * unit);
+		break;
+	}
 	case O_WAIT: {
 		char *end;
 		a->p2p.wait = strtod(arg, &end);
@@ -188,6 +203,7 @@ int main(int argc, char **argv)
 		return RV_EXIT_FAIL;
 	rv_client_opts_init(&a->co);
 	a->p2p.wait = 10;
+	a->p2p.expires = 30 * 86400;
 	int npos = rv_cli_parse(&tool, argc, argv, on_opt, a);
 	const struct rv_subcmd *c = rv_cli_command(&tool, npos, argv);
 	a->cmd = c->name;

@@ -14,6 +14,7 @@
 
 #include "err.h"
 #include "log.h"
+#include "p2pcap.h"
 #include "p2pspec.h"
 #include "xfer.h"
 #include "rvgroup.h"
@@ -28,6 +29,8 @@ struct p2p {
 	struct rv_p2p_spec spec;
 	uint8_t group[32];
 	struct peer *peer;
+	uint8_t cap[RV_P2P_CAP_LEN];
+	int has_cap;
 	uv_timer_t wait;                /* the first neighbour, then settling, then lingering */
 	uv_signal_t usr1;
 	uv_signal_t stop[2];            /* SIGINT, SIGTERM: goodbyes, then exit */
@@ -135,6 +138,79 @@ static const struct { uint16_t cap; const char *name; } caps[] = {
 	{ RV_P2P_CAP_RESTRICT_PUBLISH, "restrict-publish" },
 };
 
+static int is_owner(const struct p2p *g)
+{
+	for (int i = 0; i < g->spec.nowners; i++)
+		if (!memcmp(g->spec.owners[i], g->key.pub, RV_P2P_KEY_LEN))
+			return 1;
+	return 0;
+}
+
+/* grant SPEC PEERID: an owner's capability for the peer, printed. */
+static int cmd_grant(struct p2p *g, const char *spec, const char *peer)
+{
+	uint8_t grantee[32], cap[RV_P2P_CAP_LEN];
+	char text[RV_P2P_CAP_TEXT];
+	if (load_spec(g, spec) < 0)
+		return RV_EXIT_USAGE;
+	if (load_key(g) < 0)
+		return RV_EXIT_FAIL;
+	if (!is_owner(g)) {
+		rv_say_error("this key is not an owner of the group: only an owner grants (--key the owner's key)");
+		return RV_EXIT_DENIED;
+	}
+	unhex32(peer, grantee);
+	uint64_t expires = peer_wall_ms() / 1000 + g->o->expires;
+	if (rv_p2p_cap_make(&g->key, g->group, grantee, RV_P2P_RIGHT_POST, expires, cap) < 0)
+		return RV_EXIT_FAIL;
+	rv_p2p_cap_format(cap, text);
+	if (rv_out_json_mode()) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "cap", text);
+		cJSON_AddStringToObject(o, "peer", peer);
+		cJSON_AddNumberToObject(o, "expires", (double)expires);
+		rv_out_obj(o);
+	} else {
+		rv_out_line("%s", text);
+	}
+	return RV_EXIT_OK;
+}
+
+/* --cap: a token ("rvc1:...") or a file that holds one. */
+static int load_cap(struct p2p *g)
+{
+	const char *arg = g->o->cap;
+	char buf[RV_P2P_CAP_TEXT + 64];
+	size_t len;
+	if (!strncmp(arg, "rvc1:", 5)) {
+		len = strlen(arg);
+		if (len >= sizeof buf)
+			len = sizeof buf - 1;
+		memcpy(buf, arg, len);
+	} else {
+		FILE *f = fopen(arg, "r");
+		if (!f) {
+			rv_say_error("--cap %s: %s", arg, strerror(errno));
+			return -1;
+		}
+		len = fread(buf, 1, sizeof buf - 1, f);
+		fclose(f);
+	}
+	buf[len] = 0;
+	const char *why;
+	if (rv_p2p_cap_parse(buf, len, g->cap) < 0) {
+		rv_say_error("--cap: not a capability (rvc1:...)");
+		return -1;
+	}
+	if (rv_p2p_cap_check(g->cap, sizeof g->cap, &g->spec, g->group, g->key.id, RV_P2P_RIGHT_POST,
+			     peer_wall_ms() / 1000, &why) < 0) {
+		rv_say_error("--cap: %s", why);
+		return -1;
+	}
+	g->has_cap = 1;
+	return 0;
+}
+
 static int spec_new(struct p2p *g, const char *name)
 {
 	struct p2p_opts *o = g->o;
@@ -146,7 +222,8 @@ static int spec_new(struct p2p *g, const char *name)
 		return RV_EXIT_USAGE;
 	}
 	snprintf(s->name, sizeof s->name, "%s", name);
-	s->caps = o->caps ? o->caps : RV_P2P_CAP_POSTING | RV_P2P_CAP_ROUTING;
+	uint16_t what = RV_P2P_CAP_POSTING | RV_P2P_CAP_ROUTING;	/* none named: both */
+	s->caps = (o->caps & what ? o->caps & what : what) | (o->caps & ~what);
 	if (!o->no_server_channel)
 		s->caps |= RV_P2P_CAP_SERVER_CHANNEL;
 	s->has_unique = 1;
@@ -559,7 +636,10 @@ static int post_line(struct p2p *g, const char *line, size_t len)
 		}
 	}
 	int rc = peer_post(g->peer, line, len, NULL);
-	if (rc < 0)
+	if (rc == RV_EDENIED)
+		rv_say_error("cannot post: the group is restricted, and posting needs a capability from an owner "
+			     "(rvgroup p2p grant, then --cap)");
+	else if (rc < 0)
 		rv_say_error("cannot post: %s", rv_strerror(rc));
 	return rc;
 }
@@ -637,8 +717,16 @@ static int run_peer(struct p2p *g)
 		return RV_EXIT_USAGE;
 	if (load_key(g) < 0)
 		return RV_EXIT_FAIL;
+	if (g->o->cap && load_cap(g) < 0)
+		return RV_EXIT_DENIED;
+	if (!strcmp(a->args[0], "post") && (g->spec.caps & RV_P2P_CAP_RESTRICT_POSTING) && !is_owner(g) && !g->has_cap) {
+		rv_say_error("the group is restricted: posting needs a capability from an owner (rvgroup p2p grant, "
+			     "then --cap)");
+		return RV_EXIT_DENIED;
+	}
 	struct peer_conf pc = { .key = &g->key, .bind = o->bind, .port_file = o->port_file,
-				.peers = o->peers, .npeers = o->npeers, .max_neighbors = o->max_neighbors };
+				.peers = o->peers, .npeers = o->npeers, .max_neighbors = o->max_neighbors,
+				.spec = &g->spec, .cap = g->has_cap ? g->cap : NULL };
 	memcpy(pc.group, g->group, 32);
 	struct sockaddr_storage lan;
 	socklen_t lanlen;
@@ -709,8 +797,11 @@ const char *p2p_check(struct app *a)
 	struct p2p_opts *o = &a->p2p;
 	const char *cmd = a->nargs > 0 ? a->args[0] : "";
 	uint8_t dst[32];
-	if (!rv_cli_choice("id|spec|join|post|send|info", cmd))
-		return "p2p takes id, spec, join, post, send or info";
+	if (!rv_cli_choice("id|spec|join|post|send|info|grant", cmd))
+		return "p2p takes id, spec, join, post, send, info or grant";
+	if (!strcmp(cmd, "grant"))
+		return a->nargs != 3 ? "usage: p2p grant SPEC PEERID" :
+		       unhex32(a->args[2], dst) < 0 ? "grant: PEERID is 64 hex digits" : NULL;
 	if (!strcmp(cmd, "id"))
 		return a->nargs == 1 ? NULL : "p2p id takes no argument";
 	if (!strcmp(cmd, "spec")) {
@@ -747,6 +838,8 @@ int p2p_run(struct app *a)
 	int code;
 	if (!strcmp(cmd, "id"))
 		code = cmd_id(g);
+	else if (!strcmp(cmd, "grant"))
+		code = cmd_grant(g, a->args[1], a->args[2]);
 	else if (!strcmp(cmd, "spec"))
 		code = !strcmp(a->args[1], "new") ? spec_new(g, a->args[2]) : spec_show(g, a->args[2]);
 	else

@@ -258,7 +258,8 @@ int peer_start(struct peer **out, uv_loop_t *loop, const struct peer_conf *c, pe
 		return -EINVAL;
 	}
 	p->ud = ud;
-	struct rv_p2p_node_conf nc = { .key = c->key, .max_neighbors = c->max_neighbors };
+	struct rv_p2p_node_conf nc = { .key = c->key, .max_neighbors = c->max_neighbors, .spec = c->spec,
+				       .cap = c->cap, .wall_ms = peer_wall_ms };
 	memcpy(nc.group, c->group, sizeof nc.group);
 	if (c->server) {
 		nc.server = p->server = *c->server;

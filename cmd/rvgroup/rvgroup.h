@@ -40,6 +40,8 @@ struct p2p_opts {
 	int serverless, stay, no_server_channel;
 	uint16_t caps;               /* spec new: --posting, --routing, ... */
 	double wait;                 /* post, send, info: seconds to wait for a neighbour */
+	const char *cap;             /* --cap TOKEN|FILE */
+	uint64_t expires;            /* grant: seconds */
 	size_t max_neighbors;
 };
 
@@ -97,6 +99,8 @@ struct peer_conf {
 	int npeers;
 	size_t max_neighbors;           /* 0: the node's default */
 	const struct sockaddr_storage *lan;   /* NULL, or the LAN discovery group */
+	const struct rv_p2p_spec *spec;          /* the group's spec (restrictions) */
+	const uint8_t *cap;                      /* our capability, or NULL */
 	const struct sockaddr_storage *server;   /* NULL, or the introducer: rvserver's UDP port */
 	socklen_t server_len;
 };

@@ -78,7 +78,7 @@ new_spec() { SPEC=$(rvgroup p2p spec new "${1:-chat.example}" --key "$T/owner.ke
 	[ "$status" -eq 2 ]
 	run rvgroup p2p fly
 	[ "$status" -eq 2 ]
-	assert_output --partial "p2p takes id, spec, join, post, send or info"
+	assert_output --partial "p2p takes id, spec, join, post, send, info or grant"
 	run rvgroup p2p send "$SPEC" hello
 	[ "$status" -eq 2 ]
 	assert_output --partial "one of --to PEERID and --nearest"
@@ -405,4 +405,40 @@ print(a.getsockname()[1], b.getsockname()[1])')
 	wait_for_line "$T/a.out" '"NetGroup.Neighbor.Connect"' 15
 	to a $'red \e[31mtext\a'
 	wait_for_line "$T/b.out" '^\[p2p\] [0-9a-f]{8}: red \?\[31mtext\?$' 10
+}
+
+@test "p2p: a restricted group takes posts from its owner and from holders of the owner's capability only" {
+	SPEC=$(rvgroup p2p spec new club.example --key "$T/o.key" --restrict-posting --no-server-channel 2>/dev/null)
+	run rvgroup p2p spec show "$SPEC" --json
+	[ "$(jq -c .capabilities <<<"$output")" = '["posting","routing","restrict-posting"]' ]
+	# only an owner grants
+	run rvgroup p2p grant "$SPEC" "$(id_of b)" --key "$T/c.key"
+	[ "$status" -eq 4 ]
+	assert_output --partial "not an owner"
+	rvgroup p2p grant "$SPEC" "$(id_of b)" --key "$T/o.key" --expires 1d >"$T/b.cap"
+	grep -qE '^rvc1:[a-z2-7]+$' "$T/b.cap"
+	# a capability is its grantee's: c cannot use b's
+	run rvgroup p2p post "$SPEC" --key "$T/c.key" --cap "$T/b.cap" --wait 1 "borrowed"
+	[ "$status" -eq 4 ]
+	assert_output --partial "grantee"
+	p2p_join o --stay
+	p2p_join b --stay --cap "$T/b.cap" --peer "127.0.0.1:$(port_of o)"
+	p2p_join c --stay --peer "127.0.0.1:$(port_of o)"
+	wait_for_line "$T/b.out" '"NetGroup.Neighbor.Connect"' 10
+	wait_for_line "$T/c.out" '"NetGroup.Neighbor.Connect"' 10
+	to o "from the owner"
+	to b "from a holder"
+	to c "from nobody"
+	wait_for_line "$T/c.out" '"NetGroup.Posting.Notify".*"from a holder"' 10
+	wait_for_line "$T/c.out" '"NetGroup.Posting.Notify".*"from the owner"' 10
+	wait_for_line "$T/b.out" '"NetGroup.Posting.Notify".*"from the owner"' 10
+	wait_for_line "$T/o.out" '"NetGroup.Posting.Notify".*"from a holder"' 10
+	wait_for_line "$T/c.err" 'the group is restricted' 5
+	sleep 0.5
+	! grep -q "from nobody" "$T/o.out" "$T/b.out"
+	# the text delivered is the application's, without the capability
+	[ "$(jq -r 'select(.code == "NetGroup.Posting.Notify" and .text == "from a holder") | .text' "$T/o.out")" = "from a holder" ]
+	# post without a capability: refused before joining
+	run rvgroup p2p post "$SPEC" --key "$T/c.key" --peer "127.0.0.1:$(port_of o)" "again"
+	[ "$status" -eq 4 ]
 }
