@@ -558,9 +558,11 @@ run_server() {
 	a=$(metric "$SRV_MID" rvserver_p2p_relayed_bytes_total) b=$(metric "$SRV_AFTER" rvserver_p2p_relayed_bytes_total)
 	[ -n "$a" ] && [ -n "$b" ] && R[server.relayed_bytes_posts]=$((b - a))
 	R[server.intros_per_join]=$(awk -v i="${R[server.intros_total]:-}" -v j="${R[server.joins_total]:-}" 'BEGIN { if (i != "" && j > 0) printf "%.2f", i / j }')
-	local rel=0
-	for k in "$D"/out.*; do rel=$((rel + $(grep -c -F '"relayed":true' "$k"))); done
-	R[server.relayed_sessions]=$rel
+	# sessions through the server: as each peer reported it when the session came up, and in the
+	# neighbour lists of its NetGroup.Info after the drain (each session seen from both ends)
+	R[server.relayed_at_connect]=$(cat "$D"/out.* | grep -F '"code":"NetGroup.Neighbor.Connect"' | grep -c -F '"relayed":true')
+	R[server.relayed_at_end]=$(cat "$D"/out.* | grep -F '"code":"NetGroup.Info"' | grep -o -F '"relayed":true' | wc -l)
+	R[server.neighbours_at_end]=$(cat "$D"/out.* | grep -F '"code":"NetGroup.Info"' | grep -o -F '"relayed":' | wc -l)
 	{ echo "== server /metrics after:"; grep '^rvserver_p2p_' <<<"$SRV_AFTER"; } >>"$LOG"
 }
 
@@ -682,7 +684,7 @@ goal() {
 		xrow "rvserver_p2p_intros_total / INTROs per join" server.intros_total server.intros_per_join
 		xrow "rvserver_p2p_relayed_total / relayed_bytes_total" server.relayed_total server.relayed_bytes_total
 		xrow "  relayed bytes from the first post to the drain" server.relayed_bytes_posts
-		xrow "neighbour sessions reported relayed" server.relayed_sessions
+		xrow "relayed neighbours: at connect / after the drain (of)" server.relayed_at_connect server.relayed_at_end server.neighbours_at_end
 		xrow "all with a neighbour after / wall time (s)" server.connect_s server.wall_s
 	fi
 	echo
@@ -704,6 +706,10 @@ goal() {
 		d=${R[$s.drain_s]:-0}
 		[ "$d" -gt $((DRAIN + 2)) ] && echo "NOTE: $s delivered for $d s after the last post: it fell behind $RATE posts/s on this host, so its latency is mostly queueing (RATE= sets the rate)"
 	done
+	u=$(awk -v c="${R[rvkit.cpu_s]:-}" -v w="${R[rvkit.window_s]:-}" 'BEGIN { if (c != "" && w > 0) printf "%.2f", c / w }')
+	if [ -n "$u" ] && awk -v u="$u" -v n="$(nproc)" 'BEGIN { exit !(u >= n / 2) }'; then
+		echo "NOTE: rvkit's peers used $u of the $(nproc) CPUs from the first post to the end of the drain: its latency includes waiting for a CPU (RATE= lower shows it unloaded)"
+	fi
 	d=${R[gossipsub.disconnects]:-0}
 	[ "$d" -gt 0 ] && echo "NOTE: gossipsub peers lost $d connections: libp2p's connection monitor aborts a connection whose ping times out, as it does when the peers are seconds behind, and what was in flight on it is lost"
 	if [ "$STATUS" -ne 0 ]; then
