@@ -15,9 +15,14 @@
 //                  (the first stats line of a peer counts: bench/p2p.sh asks gossipsub peers
 //                  for one with /stats before it stops them)
 //     raw_peers    how many peers printed one
+//     wire_dups    rvgroup: counts.duplicates of the first NetGroup.Info line of every peer (its
+//                  gossip engine's count of post copies it already had, on the wire: bench/p2p.sh
+//                  sends every rvgroup SIGUSR1 after the drain), summed; empty when none printed one
+//     info_peers   how many peers printed one
 //     disconnects  connections the peers lost until then, summed (peer.mjs only)
 //     dup_per_post redundant copies per peer per post: (raw - delivered) / delivered, or
-//                  shown_dups / delivered when no peer printed counters, empty when only some did
+//                  wire_dups / delivered, or shown_dups / delivered when no peer printed counters,
+//                  empty when only some did
 //     lat_p50_ms, lat_p99_ms, lat_max_ms  post-to-every-peer latency: per post the max over its
 //                  receivers of receive - send time, then percentiles (nearest rank) over the
 //                  complete posts
@@ -31,11 +36,14 @@ let shownDups = 0
 let raw = 0
 let rawPeers = 0
 let disconnects = ''
+let wireDups = 0
+let infoPeers = 0
 const sendTime = new Map()
 
 files.forEach((file, peer) => {
   let text = ''
   let statsSeen = false
+  let infoSeen = false
   try { text = readFileSync(file, 'utf8') } catch { return }
   for (const line of text.split('\n')) {
     if (line[0] !== '{') continue
@@ -47,6 +55,13 @@ files.forEach((file, peer) => {
       raw += o.raw
       rawPeers++
       if (typeof o.disconnects === 'number') disconnects = (disconnects || 0) + o.disconnects
+      continue
+    }
+    if (o.code === 'NetGroup.Info' && o.counts && typeof o.counts.duplicates === 'number') {
+      if (infoSeen) continue // the first one: later phases send SIGUSR1 again
+      infoSeen = true
+      wireDups += o.counts.duplicates
+      infoPeers++
       continue
     }
     if (typeof o.text !== 'string' || typeof o.time !== 'number') continue
@@ -77,13 +92,16 @@ for (const [seq, r] of seen) {
 lat.sort((a, b) => a - b)
 const pct = (p) => lat.length ? lat[Math.min(lat.length - 1, Math.ceil(p / 100 * lat.length) - 1)].toFixed(2) : ''
 // with counters from some peers only, neither figure is right: none
-const dup = delivered === 0 || (rawPeers > 0 && rawPeers < n)
+const dup = delivered === 0 || (rawPeers > 0 && rawPeers < n) || (!rawPeers && infoPeers > 0 && infoPeers < n)
   ? ''
-  : rawPeers ? ((raw - delivered) / delivered).toFixed(2) : (shownDups / delivered).toFixed(2)
+  : rawPeers
+    ? ((raw - delivered) / delivered).toFixed(2)
+    : infoPeers ? (wireDups / delivered).toFixed(2) : (shownDups / delivered).toFixed(2)
 const out = {
   expected, delivered,
   delivery_pct: expected ? (100 * delivered / expected).toFixed(2) : '',
-  complete, shown_dups: shownDups, raw: rawPeers ? raw : '', raw_peers: rawPeers, disconnects, dup_per_post: dup,
+  complete, shown_dups: shownDups, raw: rawPeers ? raw : '', raw_peers: rawPeers,
+  wire_dups: infoPeers ? wireDups : '', info_peers: infoPeers, disconnects, dup_per_post: dup,
   lat_p50_ms: pct(50), lat_p99_ms: pct(99), lat_max_ms: lat.length ? lat[lat.length - 1].toFixed(2) : ''
 }
 for (const [k, v] of Object.entries(out)) process.stdout.write(`${k}=${v}\n`)
