@@ -418,6 +418,7 @@ int p2p_input(struct rv_p2p_node *n, const uint8_t *p, size_t len, const struct 
 		}
 	}
 	s->relayed = relayed;	/* the way the peer's datagrams come is the way back */
+	s->direct_rx += !relayed;
 	rv_p2p_sess_feed(&s->s, n->now, p, len);
 	settle(n, s);
 	return 0;
@@ -476,8 +477,9 @@ void rv_p2p_node_tick(struct rv_p2p_node *n, uint64_t now)
 	}
 	for (size_t i = 0; n->st.introduced && i < RV_P2P_NODE_SESSIONS; i++) {
 		struct nsess *s = &n->sess[i];
-		if (s->used && s->mine && !s->up && !s->relayed && now >= s->opened + RV_P2P_NODE_PUNCH_MS) {
-			s->relayed = 1;	/* punching failed: through the server */
+		if (s->used && s->mine && !s->up && !s->relayed && !s->direct_rx &&
+		    now >= s->opened + RV_P2P_NODE_PUNCH_MS) {
+			s->relayed = 1;	/* punching failed (not a byte came straight): through the server */
 			n->dirty |= 1ull << i;
 		}
 	}
@@ -500,7 +502,8 @@ uint64_t rv_p2p_node_next(const struct rv_p2p_node *n)
 		if (!s->used)
 			continue;
 		uint64_t x = rv_p2p_sess_next(&s->s);
-		if (n->st.introduced && s->mine && !s->up && !s->relayed && s->opened + RV_P2P_NODE_PUNCH_MS < x)
+		if (n->st.introduced && s->mine && !s->up && !s->relayed && !s->direct_rx &&
+		    s->opened + RV_P2P_NODE_PUNCH_MS < x)
 			x = s->opened + RV_P2P_NODE_PUNCH_MS;
 		if (x < t)
 			t = x;

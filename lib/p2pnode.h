@@ -35,9 +35,11 @@
  * unanswered), learns the members it is given, and on INTRO sends the
  * newcomer a punch (a datagram no session takes) so that its NAT lets the
  * newcomer's handshake in. A session of ours not up after
- * RV_P2P_NODE_PUNCH_MS goes through the server instead (RELAY), and so
- * does a session whose peer's datagrams came that way: it is reported as
- * relayed and counted.
+ * RV_P2P_NODE_PUNCH_MS, with not a datagram from the peer come straight
+ * (a slow handshake is not a closed NAT), goes through the server instead
+ * (RELAY), and so does a session whose peer's datagrams came that way; a
+ * datagram that comes straight switches it back. It is reported as relayed
+ * and counted.
  *
  * In a group whose spec restricts posting, a post must carry its author's
  * capability or come from an owner (p2pcap.h); our own posts carry conf.cap

@@ -29,6 +29,7 @@ struct nsess {
 	uint8_t want[RV_P2P_HASH_LEN];   /* the peer we meant to reach, if want_known */
 	int want_known;
 	int relayed;                /* its datagrams go through the introducer */
+	uint64_t direct_rx;         /* datagrams that came straight: punching worked */
 	uint64_t opened;            /* when it started */
 	uint64_t win_start;         /* the second its messages are counted in */
 	uint32_t win_msgs;
