@@ -5,6 +5,7 @@
 
 #include <openssl/sha.h>
 
+#include "bytes.h"
 #include "err.h"
 #include "p2pgossip.h"
 
@@ -212,21 +213,23 @@ static int hold_and_forward(struct rv_p2p_gossip *g, uint64_t now, struct gmsg *
 	m->cache_until = now + g->conf.cache_ms;
 	stop_awaiting(g, m);
 	long n = rv_p2p_msg_post(g->scratch, sizeof g->scratch, env, len);
-	/* lazy links: at most lazy_max of them, starting at a place the ID
-	 * picks, so that every link gets its share of announcements */
-	size_t lazy = 0, cap = g->conf.lazy_max ? g->conf.lazy_max : RV_P2P_GOSSIP_SLOTS;
-	for (int k = 0, first = m->id[0] % RV_P2P_GOSSIP_SLOTS; k < RV_P2P_GOSSIP_SLOTS; k++) {
-		int s = (first + k) % RV_P2P_GOSSIP_SLOTS;
+	int lazy[RV_P2P_GOSSIP_SLOTS];
+	size_t nlazy = 0, cap = g->conf.lazy_max ? g->conf.lazy_max : RV_P2P_GOSSIP_SLOTS;
+	for (int s = 0; s < RV_P2P_GOSSIP_SLOTS; s++) {
 		struct rv_p2p_gossip_nb *nb = &g->nb[s];
 		if (!nb->up || s == from)
 			continue;
-		if (!nb->eager) {
-			if (lazy++ < cap)
-				announce(g, now, s, m->id);
-		} else if (!dont_want(nb, m->id)) {
+		if (!nb->eager)
+			lazy[nlazy++] = s;
+		else if (!dont_want(nb, m->id))
 			send_msg(g, s, g->scratch, n);
-		}
 	}
+	/* lazy links: at most lazy_max of them, from a place among them the
+	 * ID picks, so that each gets its share of announcements (slots are
+	 * dense from 0: a place among all 64 would favour the first ones) */
+	size_t first = nlazy > cap ? (size_t)rv_rd32(m->id) % nlazy : 0;
+	for (size_t k = 0; k < nlazy && k < cap; k++)
+		announce(g, now, lazy[(first + k) % nlazy], m->id);
 	if (len > RV_P2P_LARGE && from >= 0) {      /* the others need not push it to us */
 		n = rv_p2p_msg_ids(g->scratch, sizeof g->scratch, RV_P2P_M_IDONTWANT, m->id, 1);
 		for (int s = 0; s < RV_P2P_GOSSIP_SLOTS; s++)

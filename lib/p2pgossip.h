@@ -41,7 +41,7 @@
 #define RV_P2P_GOSSIP_SLOTS 64
 #define RV_P2P_GOSSIP_MSGS 65536       /* posts remembered at once */
 #define RV_P2P_GOSSIP_MISSING 1024     /* announced posts awaited at once */
-#define RV_P2P_GOSSIP_ANNOUNCERS 4     /* announcers remembered per awaited post */
+#define RV_P2P_GOSSIP_ANNOUNCERS 8     /* announcers remembered per awaited post */
 #define RV_P2P_GOSSIP_DONTWANT 16      /* IDONTWANT IDs remembered per neighbour */
 #define RV_P2P_GOSSIP_OUT_MAX (8u << 20)
 #define RV_P2P_LARGE 1024

@@ -207,6 +207,37 @@ static void large_post_asks_dontwant(void **state)
 	teardown_nodes(3);
 }
 
+/* A node with 20 lazy neighbours (slots 0..19) tells each of them about
+ * its share of its posts: lazy_max (12) of 20, starting where the post's
+ * ID says among those 20, so none is left out (starting among all 64
+ * slots sent most announcements to the first 12). */
+static void announcements_are_shared(void **state)
+{
+	(void)state;
+	struct rv_p2p_gossip one;
+	static uint8_t env[512];
+	int told[20] = { 0 };
+	rv_p2p_gossip_init(&one, group, NULL);
+	for (int s = 0; s < 20; s++) {
+		rv_p2p_gossip_up(&one, s);
+		struct rv_p2p_msg prune = { .type = RV_P2P_M_PRUNE };
+		rv_p2p_gossip_input(&one, now, s, &prune);	/* lazy */
+	}
+	for (int k = 0; k < 200; k++) {
+		long n = rv_p2p_env_seal(&key, group, RV_P2P_POST, 1, (uint64_t)k, "x", 1, env, sizeof env, NULL);
+		assert_int_equal(rv_p2p_gossip_post(&one, now, env, (size_t)n), 0);
+		now += 100;	/* each post's IHAVEs go out on their own */
+		rv_p2p_gossip_tick(&one, now);
+		struct rv_p2p_gossip_out o;
+		while (rv_p2p_gossip_poll(&one, &o))
+			if (o.ev == RV_P2P_EV_SEND && o.bytes[0] == RV_P2P_M_IHAVE)
+				told[o.slot]++;
+	}
+	for (int s = 0; s < 20; s++)	/* 12/20 of 200 = 120 on average */
+		assert_true(told[s] >= 80 && told[s] <= 160);
+	rv_p2p_gossip_free(&one);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -215,6 +246,7 @@ int main(void)
 		cmocka_unit_test(lost_push_is_mended),
 		cmocka_unit_test(forged_post_goes_nowhere),
 		cmocka_unit_test(large_post_asks_dontwant),
+		cmocka_unit_test(announcements_are_shared),
 	};
 	return cmocka_run_group_tests(tests, group_setup, NULL);
 }
