@@ -417,8 +417,15 @@ int p2p_input(struct rv_p2p_node *n, const uint8_t *p, size_t len, const struct 
 			return 0;
 		}
 	}
-	s->relayed = relayed;	/* the way the peer's datagrams come is the way back */
-	s->direct_rx += !relayed;
+	/* the way the peer's datagrams come is the way back, but once a
+	 * datagram came straight we answer straight: the peer switches back
+	 * when it hears us (a slow handshake sent it through the server) */
+	if (!relayed) {
+		s->relayed = 0;
+		s->direct_rx++;
+	} else if (!s->direct_rx) {
+		s->relayed = 1;
+	}
 	rv_p2p_sess_feed(&s->s, n->now, p, len);
 	settle(n, s);
 	return 0;

@@ -37,8 +37,9 @@
  * newcomer's handshake in. A session of ours not up after
  * RV_P2P_NODE_PUNCH_MS, with not a datagram from the peer come straight
  * (a slow handshake is not a closed NAT), goes through the server instead
- * (RELAY), and so does a session whose peer's datagrams came that way; a
- * datagram that comes straight switches it back. It is reported as relayed
+ * (RELAY), and so does a session whose peer's datagrams came that way
+ * while none came straight; a datagram that comes straight switches it
+ * back. It is reported as relayed
  * and counted.
  *
  * In a group whose spec restricts posting, a post must carry its author's
@@ -83,7 +84,7 @@
 #define RV_P2P_NODE_DGRAM_MAX 1500        /* the largest datagram taken */
 #define RV_P2P_NODE_TTL 32                /* hops a routed message may take */
 #define RV_P2P_NODE_RESTART_MS 2000
-#define RV_P2P_NODE_PUNCH_MS 2500         /* then a handshake of ours goes through the server */
+#define RV_P2P_NODE_PUNCH_MS 5000         /* then a handshake of ours goes through the server */
 #define RV_P2P_NODE_SILENT_JOINS 3        /* JOINs unanswered before saying so */
 #define RV_P2P_NODE_BOOT 16               /* add_peer addresses remembered */
 #define RV_P2P_NODE_BOOT_MS 5000          /* a node with no neighbour tries them again this often */
