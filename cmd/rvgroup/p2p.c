@@ -1,14 +1,11 @@
 /* p2p.c - rvgroup p2p: peer-to-peer groups, where the peers carry the
  * messages among themselves (lib/p2pnode.h) and rvserver only introduces
- * them. The commands: id, spec new|show, join, post, send, info. Each
- * that joins runs one peer (p2ppeer.c); events are printed with the
- * NetStatus names Flash's NetGroup users know. */
-#include <errno.h>
-#include <signal.h>
+ * them. Here: the checks of the p2p commands' arguments, the dispatch,
+ * and the commands that run no peer (id, spec new|show, grant); the
+ * others are p2prun.c's. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <openssl/rand.h>
 
@@ -16,110 +13,17 @@
 #include "log.h"
 #include "p2pcap.h"
 #include "p2pspec.h"
-#include "xfer.h"
 #include "rvgroup.h"
-
-#define SETTLE_MS 1000              /* post, send, info: after the first neighbour, for the ring to form */
-#define LINGER_MS 500               /* after the last post: for repairs (IWANT) to be answered */
-
-struct p2p {
-	struct app *a;
-	struct p2p_opts *o;
-	struct rv_p2p_key key;
-	struct rv_p2p_spec spec;
-	uint8_t group[32];
-	struct peer *peer;
-	uint8_t cap[RV_P2P_CAP_LEN];
-	int has_cap;
-	uv_timer_t wait;                /* the first neighbour, then settling, then lingering */
-	uv_signal_t usr1;
-	uv_signal_t stop[2];            /* SIGINT, SIGTERM: goodbyes, then exit */
-	int waiting, lingering, neighbors_seen, ended;
-	uint64_t started_wall;
-	long received;
-};
-
-/* ---- text ---- */
-
-static void hex(const uint8_t *p, size_t n, char *out)
-{
-	rv_hex(p, n, out);
-}
-
-static int unhex32(const char *s, uint8_t out[32])
-{
-	if (strlen(s) != 64)
-		return -1;
-	for (int i = 0; i < 32; i++) {
-		unsigned v;
-		if (sscanf(s + 2 * i, "%2x", &v) != 1 || !strchr("0123456789abcdefABCDEF", s[2 * i]) ||
-		    !strchr("0123456789abcdefABCDEF", s[2 * i + 1]))
-			return -1;
-		out[i] = (uint8_t)v;
-	}
-	return 0;
-}
-
-/* The key file: --key, else $XDG_CONFIG_HOME/rvkit/p2p.key, else ~/.config/rvkit/p2p.key. */
-static const char *key_path(struct p2p_opts *o, char *buf, size_t cap)
-{
-	if (o->key)
-		return o->key;
-	const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
-	if (xdg && *xdg)
-		snprintf(buf, cap, "%s/rvkit", xdg);
-	else
-		snprintf(buf, cap, "%s/.config/rvkit", home && *home ? home : ".");
-	if (!(xdg && *xdg)) {
-		char parent[4096];
-		snprintf(parent, sizeof parent, "%s/.config", home && *home ? home : ".");
-		mkdir(parent, 0700);
-	}
-	mkdir(buf, 0700);
-	size_t n = strlen(buf);
-	snprintf(buf + n, cap - n, "/p2p.key");
-	return buf;
-}
-
-static int load_key(struct p2p *g)
-{
-	char buf[4096];
-	const char *path = key_path(g->o, buf, sizeof buf);
-	int created = 0, rc = rv_p2p_key_open(path, &g->key, &created);
-	if (rc < 0) {
-		rv_say_error("--key %s: %s", path, rc == RV_EPROTO ? "not an Ed25519 private key (PEM)" : rv_strerror(rc));
-		return -1;
-	}
-	if (created)
-		rv_say_info("made a new peer key in %s", path);
-	return 0;
-}
-
-static int load_spec(struct p2p *g, const char *text)
-{
-	const char *why;
-	if (rv_p2p_spec_parse(text, strlen(text), &g->spec, &why) < 0) {
-		rv_say_error("not a group spec: %s", why);
-		return -1;
-	}
-	if (rv_p2p_group_id(&g->spec, g->group, &why) < 0) {
-		rv_say_error("group spec: %s", why);
-		return -1;
-	}
-	return 0;
-}
-
-/* ---- id, spec ---- */
 
 static int cmd_id(struct p2p *g)
 {
-	if (load_key(g) < 0)
+	if (p2p_load_key(g) < 0)
 		return RV_EXIT_FAIL;
 	char id[65], ring[65];
 	uint8_t r[32];
 	rv_p2p_ring_addr(g->key.id, r);
-	hex(g->key.id, 32, id);
-	hex(r, 32, ring);
+	p2p_hex(g->key.id, 32, id);
+	p2p_hex(r, 32, ring);
 	if (rv_out_json_mode()) {
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "peer", id);
@@ -138,28 +42,20 @@ static const struct { uint16_t cap; const char *name; } caps[] = {
 	{ RV_P2P_CAP_RESTRICT_PUBLISH, "restrict-publish" },
 };
 
-static int is_owner(const struct p2p *g)
-{
-	for (int i = 0; i < g->spec.nowners; i++)
-		if (!memcmp(g->spec.owners[i], g->key.pub, RV_P2P_KEY_LEN))
-			return 1;
-	return 0;
-}
-
 /* grant SPEC PEERID: an owner's capability for the peer, printed. */
 static int cmd_grant(struct p2p *g, const char *spec, const char *peer)
 {
 	uint8_t grantee[32], cap[RV_P2P_CAP_LEN];
 	char text[RV_P2P_CAP_TEXT];
-	if (load_spec(g, spec) < 0)
+	if (p2p_load_spec(g, spec) < 0)
 		return RV_EXIT_USAGE;
-	if (load_key(g) < 0)
+	if (p2p_load_key(g) < 0)
 		return RV_EXIT_FAIL;
-	if (!is_owner(g)) {
+	if (!p2p_is_owner(g)) {
 		rv_say_error("this key is not an owner of the group: only an owner grants (--key the owner's key)");
 		return RV_EXIT_DENIED;
 	}
-	unhex32(peer, grantee);
+	p2p_unhex32(peer, grantee);
 	uint64_t expires = peer_wall_ms() / 1000 + g->o->expires;
 	if (rv_p2p_cap_make(&g->key, g->group, grantee, RV_P2P_RIGHT_POST, expires, cap) < 0)
 		return RV_EXIT_FAIL;
@@ -174,41 +70,6 @@ static int cmd_grant(struct p2p *g, const char *spec, const char *peer)
 		rv_out_line("%s", text);
 	}
 	return RV_EXIT_OK;
-}
-
-/* --cap: a token ("rvc1:...") or a file that holds one. */
-static int load_cap(struct p2p *g)
-{
-	const char *arg = g->o->cap;
-	char buf[RV_P2P_CAP_TEXT + 64];
-	size_t len;
-	if (!strncmp(arg, "rvc1:", 5)) {
-		len = strlen(arg);
-		if (len >= sizeof buf)
-			len = sizeof buf - 1;
-		memcpy(buf, arg, len);
-	} else {
-		FILE *f = fopen(arg, "r");
-		if (!f) {
-			rv_say_error("--cap %s: %s", arg, strerror(errno));
-			return -1;
-		}
-		len = fread(buf, 1, sizeof buf - 1, f);
-		fclose(f);
-	}
-	buf[len] = 0;
-	const char *why;
-	if (rv_p2p_cap_parse(buf, len, g->cap) < 0) {
-		rv_say_error("--cap: not a capability (rvc1:...)");
-		return -1;
-	}
-	if (rv_p2p_cap_check(g->cap, sizeof g->cap, &g->spec, g->group, g->key.id, RV_P2P_RIGHT_POST,
-			     peer_wall_ms() / 1000, &why) < 0) {
-		rv_say_error("--cap: %s", why);
-		return -1;
-	}
-	g->has_cap = 1;
-	return 0;
 }
 
 static int spec_new(struct p2p *g, const char *name)
@@ -248,7 +109,7 @@ static int spec_new(struct p2p *g, const char *name)
 			s->lan_port = ntohs(a->sin6_port);
 		}
 	}
-	if (load_key(g) < 0)
+	if (p2p_load_key(g) < 0)
 		return RV_EXIT_FAIL;
 	s->nowners = 1;	/* the maker owns the group: it signs the capabilities of a restricted one */
 	memcpy(s->owners[0], g->key.pub, RV_P2P_KEY_LEN);
@@ -268,33 +129,15 @@ static int spec_new(struct p2p *g, const char *name)
 	return RV_EXIT_OK;
 }
 
-/* The spec's LAN discovery group into SS: 1, or 0 when it has none. */
-static int spec_lan(const struct rv_p2p_spec *spec, struct sockaddr_storage *ss)
-{
-	memset(ss, 0, sizeof *ss);
-	if (spec->lan_family == 4) {
-		struct sockaddr_in *a = (void *)ss;
-		a->sin_family = AF_INET;
-		memcpy(&a->sin_addr, spec->lan_addr, 4);
-		a->sin_port = htons(spec->lan_port);
-	} else if (spec->lan_family == 6) {
-		struct sockaddr_in6 *a = (void *)ss;
-		a->sin6_family = AF_INET6;
-		memcpy(&a->sin6_addr, spec->lan_addr, 16);
-		a->sin6_port = htons(spec->lan_port);
-	}
-	return spec->lan_family != 0;
-}
-
 static int spec_show(struct p2p *g, const char *text)
 {
-	if (load_spec(g, text) < 0)
+	if (p2p_load_spec(g, text) < 0)
 		return RV_EXIT_USAGE;
 	char id[65], h[65];
 	uint8_t hash[32];
 	rv_p2p_group_hash(g->group, hash);
-	hex(g->group, 32, id);
-	hex(hash, 32, h);
+	p2p_hex(g->group, 32, id);
+	p2p_hex(hash, 32, h);
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "name", g->spec.name);
 	cJSON_AddStringToObject(o, "group", id);
@@ -308,11 +151,11 @@ static int spec_show(struct p2p *g, const char *text)
 		uint8_t pid[32];
 		char t[65];
 		rv_p2p_peer_id(g->spec.owners[i], pid);
-		hex(pid, 32, t);
+		p2p_hex(pid, 32, t);
 		cJSON_AddItemToArray(ow, cJSON_CreateString(t));
 	}
 	struct sockaddr_storage lan;
-	if (spec_lan(&g->spec, &lan)) {
+	if (p2p_spec_lan(&g->spec, &lan)) {
 		char t[80];
 		peer_addr_text((const struct sockaddr *)&lan, t, sizeof t);
 		cJSON_AddStringToObject(o, "lan", t);
@@ -328,470 +171,6 @@ static int spec_show(struct p2p *g, const char *text)
 	return RV_EXIT_OK;
 }
 
-/* ---- events ---- */
-
-static cJSON *event(const char *code)
-{
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "code", code);
-	cJSON_AddNumberToObject(o, "time", (double)peer_wall_ms());
-	return o;
-}
-
-static void add_hex(cJSON *o, const char *name, const uint8_t *p)
-{
-	char t[65];
-	hex(p, 32, t);
-	cJSON_AddStringToObject(o, name, t);
-}
-
-static void add_addr(cJSON *o, const struct sockaddr_storage *a)
-{
-	char t[80];
-	peer_addr_text((const struct sockaddr *)a, t, sizeof t);
-	cJSON_AddStringToObject(o, "addr", t);
-}
-
-static void print_message(struct p2p *g, const struct rv_p2p_node_ev *e)
-{
-	char author[65];
-	hex(e->author, 32, author);
-	if (rv_out_json_mode()) {
-		cJSON *o = event(e->type == RV_P2P_NODE_POST ? "NetGroup.Posting.Notify" : "NetGroup.SendTo.Notify");
-		add_hex(o, "id", e->id);
-		cJSON_AddStringToObject(o, "from", author);
-		cJSON_AddNumberToObject(o, "sent", (double)e->time_ms);
-		if (e->type == RV_P2P_NODE_ROUTED) {
-			cJSON_AddNumberToObject(o, "hops", e->hops);
-			cJSON_AddBoolToObject(o, "fromLocal", !memcmp(e->author, g->key.id, 32));
-		}
-		char *text = malloc(e->len + 1);
-		if (text) {
-			memcpy(text, e->data, e->len);
-			text[e->len] = 0;
-			cJSON_AddStringToObject(o, "text", text);
-			free(text);
-		}
-		rv_out_obj(o);
-	} else {
-		char *text = app_printable(e->data, e->len);
-		if (e->type == RV_P2P_NODE_POST)
-			rv_out_line("[p2p] %.8s: %s", author, text ? text : "?");
-		else
-			rv_out_line("[@%.8s] %s", author, text ? text : "?");
-		free(text);
-	}
-}
-
-static void print_neighbor(const struct rv_p2p_node_ev *e)
-{
-	char peer[65], addr[80];
-	hex(e->peer, 32, peer);
-	peer_addr_text((const struct sockaddr *)&e->addr, addr, sizeof addr);
-	int up = e->type == RV_P2P_NODE_NEIGHBOR_UP;
-	if (rv_out_json_mode()) {
-		cJSON *o = event(up ? "NetGroup.Neighbor.Connect" : "NetGroup.Neighbor.Disconnect");
-		cJSON_AddStringToObject(o, "peer", peer);
-		add_addr(o, &e->addr);
-		if (up)
-			cJSON_AddBoolToObject(o, "relayed", e->relayed);
-		else
-			cJSON_AddStringToObject(o, "reason", e->why ? e->why : "closed");
-		rv_out_obj(o);
-	} else if (up) {
-		rv_out_line("* neighbour %.8s connected (%s)", peer, addr);
-	} else {
-		rv_out_line("* neighbour %.8s left: %s", peer, e->why ? e->why : "closed");
-	}
-}
-
-/* What the introducer said: in join, an event; elsewhere, diagnostics. */
-static void print_server(struct p2p *g, const struct rv_p2p_node_ev *e)
-{
-	char addr[80];
-	int join = !strcmp(g->a->args[0], "join");
-	if (e->type == RV_P2P_NODE_SERVER_SILENT) {
-		peer_addr_text((const struct sockaddr *)&e->addr, addr, sizeof addr);
-		rv_say_error("no answer from rvserver's UDP port at %s: is it running there? (--server; "
-			     "peers can still be found with --peer or --lan; --serverless stops asking)", addr);
-		if (join && rv_out_json_mode()) {
-			cJSON *o = event("NetGroup.Introducer.Silent");
-			cJSON_AddStringToObject(o, "server", addr);
-			rv_out_obj(o);
-		}
-		return;
-	}
-	if (e->type == RV_P2P_NODE_REFUSED) {
-		rv_say_error("rvserver refused to introduce this peer: %.*s", (int)e->len, (const char *)e->data);
-		if (join && rv_out_json_mode()) {
-			cJSON *o = event("NetGroup.Introducer.Refused");
-			char reason[80];
-			snprintf(reason, sizeof reason, "%.*s", (int)e->len, (const char *)e->data);
-			cJSON_AddStringToObject(o, "reason", reason);
-			rv_out_obj(o);
-		}
-		return;
-	}
-	peer_addr_text((const struct sockaddr *)&e->addr, addr, sizeof addr);
-	rv_say_debug("rvserver introduced this peer (it sees %s) to %u members", addr, e->hops);
-	if (join && rv_out_json_mode()) {
-		cJSON *o = event("NetGroup.Introducer.Joined");
-		cJSON_AddStringToObject(o, "mapped", addr);
-		cJSON_AddNumberToObject(o, "members", e->hops);
-		rv_out_obj(o);
-	}
-}
-
-static void end(struct p2p *g, int code);
-static void waited(uv_timer_t *t);
-
-static void on_event(void *ud, const struct rv_p2p_node_ev *e)
-{
-	struct p2p *g = ud;
-	static const uint8_t zero[32];
-	switch (e->type) {
-	case RV_P2P_NODE_NEIGHBOR_UP:
-		if (!g->neighbors_seen++ && g->waiting)	/* the first: now let the ring form */
-			uv_timer_start(&g->wait, waited, SETTLE_MS, 0);
-		/* fall through */
-	case RV_P2P_NODE_NEIGHBOR_DOWN:
-		if (!strcmp(g->a->args[0], "join"))	/* post, send and info print only their result */
-			print_neighbor(e);
-		return;
-	case RV_P2P_NODE_CONNECT_FAILED:
-		if (memcmp(e->peer, zero, 32) == 0) {	/* a --peer: the user wants to know */
-			char addr[80];
-			peer_addr_text((const struct sockaddr *)&e->addr, addr, sizeof addr);
-			if (rv_out_json_mode()) {
-				cJSON *o = event("NetGroup.Connect.Failed");
-				add_addr(o, &e->addr);
-				cJSON_AddStringToObject(o, "reason", e->why ? e->why : "no answer");
-				rv_out_obj(o);
-			}
-			rv_say_error("no session with %s: %s", addr, e->why ? e->why : "no answer");
-		}
-		return;
-	case RV_P2P_NODE_INTRODUCED:
-	case RV_P2P_NODE_REFUSED:
-	case RV_P2P_NODE_SERVER_SILENT:
-		print_server(g, e);
-		return;
-	case RV_P2P_NODE_BAD_PEER: {
-		char peer[65];
-		hex(e->peer, 32, peer);
-		rv_say_error("neighbour %.8s cut off: %s", peer, e->why ? e->why : "bad message");
-		return;
-	}
-	case RV_P2P_NODE_POST:
-	case RV_P2P_NODE_ROUTED:
-		print_message(g, e);
-		if (g->a->count && ++g->received >= g->a->count)
-			end(g, RV_EXIT_OK);
-		return;
-	}
-}
-
-/* ---- info ---- */
-
-static cJSON *info(struct p2p *g)
-{
-	struct rv_p2p_node *n = peer_node(g->peer);
-	struct rv_p2p_node_stats st;
-	rv_p2p_node_stats(n, &st);
-	double secs = (double)(peer_wall_ms() - g->started_wall) / 1000.0;
-	if (secs < 0.001)
-		secs = 0.001;
-	cJSON *o = event("NetGroup.Info");
-	add_hex(o, "peer", g->key.id);
-	cJSON_AddNumberToObject(o, "port", peer_port(g->peer));
-	cJSON_AddNumberToObject(o, "neighborCount", (double)st.neighbors);
-	cJSON_AddNumberToObject(o, "estimatedMemberCount", (double)st.estimate);
-	cJSON_AddNumberToObject(o, "neighborTarget", (double)st.target);
-	cJSON_AddNumberToObject(o, "knownPeers", (double)st.known);
-	cJSON *i = cJSON_AddObjectToObject(o, "info");
-	cJSON_AddNumberToObject(i, "postingSendDataBytesPerSecond", (double)st.gossip.data_out / secs);
-	cJSON_AddNumberToObject(i, "postingSendControlBytesPerSecond", (double)st.gossip.control_out / secs);
-	cJSON_AddNumberToObject(i, "receiveBytesPerSecond", (double)st.bytes_in / secs);
-	cJSON_AddNumberToObject(i, "sendBytesPerSecond", (double)st.bytes_out / secs);
-	cJSON *c = cJSON_AddObjectToObject(o, "counts");
-	cJSON_AddNumberToObject(c, "postsSent", (double)st.posts_sent);
-	cJSON_AddNumberToObject(c, "postsReceived", (double)st.posts_received);
-	cJSON_AddNumberToObject(c, "duplicates", (double)st.gossip.duplicates);
-	cJSON_AddNumberToObject(c, "routedSent", (double)st.routed_sent);
-	cJSON_AddNumberToObject(c, "routedReceived", (double)st.routed_received);
-	cJSON_AddNumberToObject(c, "routedForwarded", (double)st.routed_forwarded);
-	cJSON_AddNumberToObject(c, "noRoute", (double)st.no_route);
-	cJSON_AddNumberToObject(c, "badPeers", (double)st.bad);
-	cJSON_AddNumberToObject(c, "connects", (double)st.connects);
-	cJSON_AddNumberToObject(c, "connectFailures", (double)st.connect_failures);
-	cJSON_AddNumberToObject(c, "disconnects", (double)st.disconnects);
-	cJSON_AddNumberToObject(c, "relayedSessions", (double)st.relayed_sessions);
-	cJSON_AddNumberToObject(c, "relayedIn", (double)st.relayed_in);
-	cJSON_AddNumberToObject(c, "relayedOut", (double)st.relayed_out);
-	cJSON_AddNumberToObject(c, "intros", (double)st.intros);
-	cJSON_AddNumberToObject(c, "punches", (double)st.punches);
-	if (st.introduced) {	/* our address as rvserver sees it, and what that says of NAT */
-		char t[80];
-		peer_addr_text((const struct sockaddr *)&st.mapped, t, sizeof t);
-		cJSON_AddStringToObject(o, "mapped", t);
-		cJSON_AddStringToObject(o, "natClass", peer_port(g->peer) == peer_addr_port(&st.mapped) ?
-					"none, or a NAT that keeps ports" : "NAT (the port is translated)");
-	} else {
-		cJSON_AddStringToObject(o, "natClass", "unknown (no introducer)");
-	}
-	cJSON *list = cJSON_AddArrayToObject(o, "neighbors");
-	struct rv_p2p_node_nb nb;
-	for (size_t k = 0; rv_p2p_node_neighbor(n, k, &nb); k++) {
-		cJSON *x = cJSON_CreateObject();
-		add_hex(x, "peer", nb.peer);
-		add_addr(x, &nb.addr);
-		if (nb.rtt_ms != UINT32_MAX)
-			cJSON_AddNumberToObject(x, "rttMs", nb.rtt_ms);
-		cJSON_AddBoolToObject(x, "eager", nb.eager);
-		cJSON_AddBoolToObject(x, "relayed", nb.relayed);
-		cJSON_AddItemToArray(list, x);
-	}
-	return o;
-}
-
-static void print_info(struct p2p *g)
-{
-	cJSON *o = info(g);
-	if (rv_out_json_mode()) {
-		rv_out_obj(o);
-		return;
-	}
-	rv_out_line("peer %s, port %d: %d neighbours (target %d), %d peers known, about %d members",
-		    cJSON_GetObjectItem(o, "peer")->valuestring, peer_port(g->peer),
-		    cJSON_GetObjectItem(o, "neighborCount")->valueint, cJSON_GetObjectItem(o, "neighborTarget")->valueint,
-		    cJSON_GetObjectItem(o, "knownPeers")->valueint, cJSON_GetObjectItem(o, "estimatedMemberCount")->valueint);
-	cJSON *x;
-	cJSON_ArrayForEach(x, cJSON_GetObjectItem(o, "neighbors")) {
-		cJSON *rtt = cJSON_GetObjectItem(x, "rttMs");
-		char ms[32] = "";
-		if (rtt)
-			snprintf(ms, sizeof ms, "  rtt %d ms", rtt->valueint);
-		rv_out_line("  %.16s  %s%s", cJSON_GetObjectItem(x, "peer")->valuestring,
-			    cJSON_GetObjectItem(x, "addr")->valuestring, ms);
-	}
-	cJSON_Delete(o);
-}
-
-static void on_usr1(uv_signal_t *s, int sig)
-{
-	(void)sig;
-	print_info(s->data);
-}
-
-/* ---- the run ---- */
-
-static void closed(void *ud)
-{
-	struct p2p *g = ud;
-	uv_close((uv_handle_t *)&g->wait, NULL);
-	uv_close((uv_handle_t *)&g->usr1, NULL);
-	uv_close((uv_handle_t *)&g->stop[0], NULL);
-	uv_close((uv_handle_t *)&g->stop[1], NULL);
-}
-
-static void end(struct p2p *g, int code)
-{
-	if (g->ended)
-		return;
-	g->ended = 1;
-	app_finish(g->a, code);
-	peer_stop(g->peer, closed);
-}
-
-/* Interrupted: the neighbours are told (they need not wait for silence). */
-static void on_stop(uv_signal_t *s, int sig)
-{
-	end(s->data, 128 + sig);
-}
-
-static void lingered(uv_timer_t *t)
-{
-	end(t->data, RV_EXIT_OK);
-}
-
-static void linger(struct p2p *g)
-{
-	g->lingering = 1;
-	uv_timer_start(&g->wait, lingered, LINGER_MS, 0);
-}
-
-/* The line TEXT as a post, or "@PEERID text" routed to one peer. */
-static int post_line(struct p2p *g, const char *line, size_t len)
-{
-	uint8_t dst[32];
-	if (len > 66 && line[0] == '@' && line[65] == ' ') {
-		char id[65];
-		memcpy(id, line + 1, 64);
-		id[64] = 0;
-		if (unhex32(id, dst) == 0) {
-			int rc = peer_send(g->peer, RV_P2P_TO_PEER, dst, line + 66, len - 66, NULL);
-			if (rc == RV_ENOTFOUND)
-				rv_say_error("no route to %.8s", id);
-			return rc;
-		}
-	}
-	int rc = peer_post(g->peer, line, len, NULL);
-	if (rc == RV_EDENIED)
-		rv_say_error("cannot post: the group is restricted, and posting needs a capability from an owner "
-			     "(rvgroup p2p grant, then --cap)");
-	else if (rc < 0)
-		rv_say_error("cannot post: %s", rv_strerror(rc));
-	return rc;
-}
-
-static void join_line(struct app *a, char *line, size_t len)
-{
-	post_line(a->p2p_run, line, len);
-}
-
-static void join_eof(struct app *a)
-{
-	struct p2p *g = a->p2p_run;
-	if (!g->o->stay)
-		linger(g);
-}
-
-/* post, send, info: what they do once neighbours are there. */
-static void act(struct p2p *g)
-{
-	const char *cmd = g->a->args[0];
-	if (!strcmp(cmd, "info")) {
-		print_info(g);
-		end(g, RV_EXIT_OK);
-		return;
-	}
-	size_t len = 0;
-	char text[RVGROUP_MAX_LINE + 1] = "";
-	for (int i = 2; i < g->a->nargs; i++)
-		len += (size_t)snprintf(text + len, sizeof text - len, "%s%s", i > 2 ? " " : "", g->a->args[i]);
-	if (!strcmp(cmd, "post")) {
-		if (g->a->nargs > 2) {
-			post_line(g, text, len);
-			linger(g);
-		} else {
-			g->a->on_line = join_line;	/* each stdin line, then leave */
-			g->a->on_eof = join_eof;
-			input_start(g->a);
-		}
-		return;
-	}
-	uint8_t dst[32];
-	int nearest = g->o->nearest != NULL;
-	unhex32(nearest ? g->o->nearest : g->o->to, dst);
-	int rc = peer_send(g->peer, nearest ? RV_P2P_TO_NEAREST : RV_P2P_TO_PEER, dst, text, len, NULL);
-	if (rc == RV_ENOTFOUND) {
-		rv_say_error("no route to %.16s: no peer of the group is nearer it", nearest ? g->o->nearest : g->o->to);
-		end(g, RV_EXIT_NO_ROUTE);
-		return;
-	}
-	if (rc < 0) {
-		rv_say_error("cannot send: %s", rv_strerror(rc));
-		end(g, RV_EXIT_FAIL);
-		return;
-	}
-	linger(g);
-}
-
-static void waited(uv_timer_t *t)
-{
-	struct p2p *g = t->data;
-	g->waiting = 0;
-	if (!g->neighbors_seen) {
-		rv_say_error("no neighbour within %g s", g->o->wait);
-		end(g, RV_EXIT_TIMEOUT);
-		return;
-	}
-	act(g);
-}
-
-static int run_peer(struct p2p *g)
-{
-	struct app *a = g->a;
-	struct p2p_opts *o = g->o;
-	if (load_spec(g, a->args[1]) < 0)
-		return RV_EXIT_USAGE;
-	if (load_key(g) < 0)
-		return RV_EXIT_FAIL;
-	if (g->o->cap && load_cap(g) < 0)
-		return RV_EXIT_DENIED;
-	if (!strcmp(a->args[0], "post") && (g->spec.caps & RV_P2P_CAP_RESTRICT_POSTING) && !is_owner(g) && !g->has_cap) {
-		rv_say_error("the group is restricted: posting needs a capability from an owner (rvgroup p2p grant, "
-			     "then --cap)");
-		return RV_EXIT_DENIED;
-	}
-	struct peer_conf pc = { .key = &g->key, .bind = o->bind, .port_file = o->port_file,
-				.peers = o->peers, .npeers = o->npeers, .max_neighbors = o->max_neighbors,
-				.spec = &g->spec, .cap = g->has_cap ? g->cap : NULL };
-	memcpy(pc.group, g->group, 32);
-	struct sockaddr_storage lan;
-	socklen_t lanlen;
-	if (o->lan) {	/* --lan: for this run, whatever the spec says */
-		if (peer_addr(o->lan, 0, &lan, &lanlen) < 0) {
-			rv_say_error("--lan %s: not an address with a port", o->lan);
-			return RV_EXIT_USAGE;
-		}
-		pc.lan = &lan;
-	} else if (spec_lan(&g->spec, &lan)) {
-		pc.lan = &lan;
-	}
-	struct sockaddr_storage server;
-	if ((g->spec.caps & RV_P2P_CAP_SERVER_CHANNEL) && !o->serverless) {	/* rvserver introduces */
-		char hp[300];
-		snprintf(hp, sizeof hp, "%s%s%s:%d", strchr(a->co.host, ':') ? "[" : "", a->co.host,
-			 strchr(a->co.host, ':') ? "]" : "", a->co.port);
-		if (peer_addr(hp, a->co.port, &server, &pc.server_len) < 0) {
-			rv_say_error("--server %s: cannot resolve it", a->co.host);
-			return RV_EXIT_CONNECT;
-		}
-		pc.server = &server;
-	}
-	const char *why = NULL;
-	g->started_wall = peer_wall_ms();
-	uv_timer_init(a->loop, &g->wait);
-	uv_signal_init(a->loop, &g->usr1);
-	uv_signal_init(a->loop, &g->stop[0]);
-	uv_signal_init(a->loop, &g->stop[1]);
-	g->wait.data = g->usr1.data = g->stop[0].data = g->stop[1].data = g;
-	if (peer_start(&g->peer, a->loop, &pc, on_event, g, &why) < 0) {
-		rv_say_error("cannot start the peer: %s", why ? why : "?");
-		closed(g);
-		uv_run(a->loop, UV_RUN_DEFAULT);
-		return RV_EXIT_FAIL;
-	}
-	uv_signal_start(&g->usr1, on_usr1, SIGUSR1);
-	uv_signal_start(&g->stop[0], on_stop, SIGINT);
-	uv_signal_start(&g->stop[1], on_stop, SIGTERM);
-	int join = !strcmp(a->args[0], "join");
-	if (join && rv_out_json_mode()) {
-		cJSON *ev = event("NetGroup.Connect.Success");
-		add_hex(ev, "peer", g->key.id);
-		cJSON_AddNumberToObject(ev, "port", peer_port(g->peer));
-		rv_out_obj(ev);
-	} else if (join) {
-		char id[65];
-		hex(g->key.id, 32, id);
-		rv_say_info("peer %s on UDP port %d", id, peer_port(g->peer));
-	}
-	if (join) {
-		a->on_line = join_line;
-		a->on_eof = join_eof;
-		if (input_start(a) < 0) {
-			rv_say_error("cannot read stdin");
-			end(g, RV_EXIT_FAIL);
-		}
-	} else {
-		g->waiting = 1;
-		uv_timer_start(&g->wait, waited, (uint64_t)(o->wait * 1000), 0);
-	}
-	uv_run(a->loop, UV_RUN_DEFAULT);
-	return a->exit_code;
-}
-
 const char *p2p_check(struct app *a)
 {
 	struct p2p_opts *o = &a->p2p;
@@ -801,7 +180,7 @@ const char *p2p_check(struct app *a)
 		return "p2p takes id, spec, join, post, send, info or grant";
 	if (!strcmp(cmd, "grant"))
 		return a->nargs != 3 ? "usage: p2p grant SPEC PEERID" :
-		       unhex32(a->args[2], dst) < 0 ? "grant: PEERID is 64 hex digits" : NULL;
+		       p2p_unhex32(a->args[2], dst) < 0 ? "grant: PEERID is 64 hex digits" : NULL;
 	if (!strcmp(cmd, "id"))
 		return a->nargs == 1 ? NULL : "p2p id takes no argument";
 	if (!strcmp(cmd, "spec")) {
@@ -815,7 +194,7 @@ const char *p2p_check(struct app *a)
 	if (!strcmp(cmd, "send")) {
 		if (!o->to == !o->nearest)
 			return "p2p send needs one of --to PEERID and --nearest ADDRESS";
-		if (unhex32(o->to ? o->to : o->nearest, dst) < 0)
+		if (p2p_unhex32(o->to ? o->to : o->nearest, dst) < 0)
 			return "--to and --nearest take 64 hex digits";
 		if (a->nargs < 3)
 			return "p2p send needs TEXT";
@@ -843,7 +222,7 @@ int p2p_run(struct app *a)
 	else if (!strcmp(cmd, "spec"))
 		code = !strcmp(a->args[1], "new") ? spec_new(g, a->args[2]) : spec_show(g, a->args[2]);
 	else
-		code = run_peer(g);
+		code = p2p_run_peer(g);
 	rv_p2p_key_free(&g->key);
 	free(g);
 	a->p2p_run = NULL;

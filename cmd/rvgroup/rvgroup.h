@@ -5,7 +5,8 @@
  *            dispatch through the subcommand table
  *   chat.c   join and listen: a session with groups, stdin lines to them
  *   cmds.c   post, say, members, groups, contacts, allow: requests
- *   p2p.c    p2p: peer-to-peer groups (id, spec, join, post, send, info)
+ *   p2p.c    p2p: peer-to-peer groups: checks, dispatch, id, spec, grant
+ *   p2prun.c   join, post, send, info: a peer run, its events printed
  *   p2ppeer.c  one peer on the loop: its UDP socket, clock and timer
  *   app.c    the lifecycle: the session to the server, stdin lines whole,
  *            the end with an exit code, failures reported, the check of a name
@@ -19,6 +20,7 @@
 #include "cli.h"
 #include "frame.h"
 #include "input.h"
+#include "p2pcap.h"
 #include "p2pnode.h"
 #include "session.h"
 
@@ -82,6 +84,34 @@ struct app {
 int chat_run(struct app *a, int listen_only);
 /* cmds.c: the one-request commands; returns the exit code */
 int cmds_run(struct app *a);
+
+/* A p2p command's state while it runs (p2p.c, p2prun.c). */
+struct p2p {
+	struct app *a;
+	struct p2p_opts *o;
+	struct rv_p2p_key key;
+	struct rv_p2p_spec spec;
+	uint8_t group[32];
+	struct peer *peer;
+	uint8_t cap[RV_P2P_CAP_LEN];
+	int has_cap;
+	uv_timer_t wait;                /* the first neighbour, then settling, then lingering */
+	uv_signal_t usr1;
+	uv_signal_t stop[2];            /* SIGINT, SIGTERM: goodbyes, then exit */
+	int waiting, lingering, neighbors_seen, ended;
+	uint64_t started_wall;
+	long received;
+};
+
+/* p2prun.c: what every p2p command loads, and the commands that run a peer */
+void p2p_hex(const uint8_t *p, size_t n, char *out);
+int p2p_unhex32(const char *s, uint8_t out[32]);
+int p2p_load_key(struct p2p *g);
+int p2p_load_spec(struct p2p *g, const char *text);
+int p2p_is_owner(const struct p2p *g);
+int p2p_spec_lan(const struct rv_p2p_spec *spec, struct sockaddr_storage *ss);
+/* p2p_run_peer - join, post, send or info (a->args[0]): the exit code */
+int p2p_run_peer(struct p2p *g);
 
 /* p2p.c: p2p_check - a usage error of the p2p commands, or NULL;
  * p2p_run - the command, its exit code */
