@@ -269,7 +269,7 @@ int rv_p2p_sess_feed(struct rv_p2p_sess *s, uint64_t now, const uint8_t *p, size
 	if (rc == RV_EPROTO || rc == RV_ETOOBIG)
 		return rc;                       /* not DTLS: refused, the session goes on */
 	if (rc == RV_ECLOSED)
-		return fail(s, "the peer closed"), 0;
+		return s->peer_closed = 1, fail(s, "the peer closed"), 0;
 	if (rc < 0 || rv_dtls_state(s->dtls) == RV_DTLS_FAILED)
 		return fail(s, rv_dtls_errstr(s->dtls)), 0;
 	s->last_rx = now;
@@ -281,6 +281,7 @@ int rv_p2p_sess_feed(struct rv_p2p_sess *s, uint64_t now, const uint8_t *p, size
 	if (rv_dtls_state(s->dtls) == RV_DTLS_CLOSED && s->state != RV_P2P_SESS_FAILED) {
 		s->state = RV_P2P_SESS_CLOSED;	/* a close_notify: what came before it was read */
 		s->why = "the peer closed";
+		s->peer_closed = 1;
 	}
 	dtls_rearm(s);
 	return 0;

@@ -76,6 +76,7 @@ struct rv_p2p_sess {
 	int role;                   /* 0 client, 1 server */
 	enum rv_p2p_sess_state state;
 	const char *why;            /* CLOSED / FAILED: the reason */
+	int peer_closed;            /* the peer said goodbye (close_notify) */
 	struct rv_p2p_sess_conf conf;
 	uint8_t peer_id[RV_P2P_HASH_LEN], peer_pub[RV_P2P_PUB_LEN];
 	uint8_t exp[RV_P2P_HASH_LEN];   /* the association's keying material (HELLOs) */

@@ -126,7 +126,7 @@ void p2p_known_detach(struct rv_p2p_node *n, struct nsess *s, int failed)
 		uint64_t wait = (uint64_t)RETRY_MS << (k->fails < 6 ? k->fails - 1 : 5);
 		k->retry_at = n->now + (wait < RETRY_MAX_MS ? wait : RETRY_MAX_MS);
 	} else {	/* it closed: it did not want us, give it time */
-		uint64_t wait = s->s.why && !strcmp(s->s.why, "the peer closed") ? CLOSED_WAIT_MS : RETRY_MS;
+		uint64_t wait = s->s.peer_closed ? CLOSED_WAIT_MS : RETRY_MS;
 		if (k->retry_at < n->now + wait)
 			k->retry_at = n->now + wait;
 	}
@@ -187,23 +187,31 @@ static void sweep(struct rv_p2p_node *n)
 
 /* To neighbour S: the peers it should have, as far as we know (the best
  * list from its ring address among ours), and where we reach them. */
-static void report_from(struct rv_p2p_node *n, struct nsess *s, const struct cands *all)
+static void swap(struct cands *cs, size_t a, size_t b)
 {
-	if (!s->k)
+	struct rv_p2p_cand c = cs->c[a];
+	struct known *k = cs->k[a];
+	cs->c[a] = cs->c[b];
+	cs->k[a] = cs->k[b];
+	cs->c[b] = c;
+	cs->k[b] = k;
+}
+
+static void report_from(struct rv_p2p_node *n, struct nsess *s, struct cands *all)
+{
+	if (!s->k || !all->n)
 		return;
-	struct rv_p2p_cand c[RV_P2P_CANDIDATES_MAX];
-	struct known *kk[RV_P2P_CANDIDATES_MAX];
-	size_t nc = 0;
-	for (size_t i = 0; i < all->n && nc < RV_P2P_CANDIDATES_MAX; i++)
-		if (all->k[i] != s->k) {
-			c[nc] = all->c[i];
-			kk[nc++] = all->k[i];
-		}
+	/* the receiver is no candidate of its own: moved last, left out */
+	size_t me = 0, nc = all->n;
+	while (me < all->n && all->k[me] != s->k)
+		me++;
+	if (me < all->n)
+		swap(all, me, --nc);
 	uint32_t pick[RV_P2P_LIST_MAX];
-	size_t np = rv_p2p_choose(s->k->ring, c, nc, RV_P2P_LIST_MAX, n->conf.rnd, n->conf.rnd_ud, pick);
+	size_t np = rv_p2p_choose(s->k->ring, all->c, nc, RV_P2P_LIST_MAX, n->conf.rnd, n->conf.rnd_ud, pick);
 	struct rv_p2p_peer_seen seen[RV_P2P_LIST_MAX];
 	for (size_t i = 0; i < np; i++) {
-		const struct known *k = kk[pick[i]];
+		const struct known *k = all->k[pick[i]];
 		uint64_t age = (n->now - (k->heard < n->now ? k->heard : n->now)) / 1000;
 		seen[i].id = k->id;
 		seen[i].age_s = age > UINT16_MAX ? UINT16_MAX : (uint16_t)age;
@@ -221,6 +229,8 @@ static void report_from(struct rv_p2p_node *n, struct nsess *s, const struct can
 	}
 	uint8_t msg[2 + RV_P2P_LIST_MAX * (32 + 5 + 16)];
 	long len = rv_p2p_msg_report(msg, sizeof msg, seen, np);
+	if (me < all->n)
+		swap(all, me, all->n - 1);	/* as it was */
 	if (len > 0)
 		p2p_send(n, p2p_slot(n, s), msg, (size_t)len);
 }
