@@ -3,8 +3,10 @@
  * (lib/p2pnode.h). Every datagram received goes to the node (or, when it
  * is not a session's, to the introducer client); LAN announcements come
  * on a second socket bound to the multicast group's port, and ours go out
- * from the session socket every LAN_EVERY_MS, so that the address heard is
- * the one to connect to;
+ * from the session socket (so that the address heard is the one to connect
+ * to): LAN_QUICK of them LAN_QUICK_MS apart on joining, as mDNS announces
+ * (RFC 6762 8.3: a datagram may be lost, a listener may come up a moment
+ * late), then every LAN_EVERY_MS;
  * after each one, what the node has to send goes out and its events go up
  * to the command through the callback. It calls only lib. */
 #include <errno.h>
@@ -25,6 +27,8 @@
 
 #define RX_BUF 65536
 #define LAN_EVERY_MS 5000               /* a LAN announcement this often */
+#define LAN_QUICK 3                     /* the first ones, on joining, */
+#define LAN_QUICK_MS 500                /* this far apart */
 
 struct peer {
 	uv_loop_t *loop;
@@ -34,6 +38,7 @@ struct peer {
 	int rearm_due;
 	uv_udp_t lan;                   /* LAN discovery: the multicast group's port */
 	uv_timer_t lan_timer;           /* our announcements */
+	unsigned lan_sent;              /* how many so far */
 	struct sockaddr_storage lan_addr;
 	struct rv_p2p_lan_seen lan_seen;
 	const struct rv_p2p_key *key;
@@ -208,6 +213,8 @@ static void lan_announce(uv_timer_t *t)
 	uv_buf_t b = uv_buf_init((char *)a, (unsigned)(n > 0 ? n : 0));
 	if (n > 0 && uv_udp_try_send(&p->udp, &b, 1, (const struct sockaddr *)&p->lan_addr) < 0)
 		p->send_errors++;
+	if (++p->lan_sent == LAN_QUICK)
+		uv_timer_set_repeat(t, LAN_EVERY_MS);
 }
 
 /* Listen on ADDR's port, in its group, and announce there. */
@@ -237,7 +244,7 @@ static int lan_start(struct peer *p, const struct sockaddr_storage *addr, const 
 	uv_udp_set_multicast_loop(&p->udp, 1);	/* peers on this host hear us too */
 	uv_udp_set_multicast_ttl(&p->udp, 1);	/* and nobody past the LAN */
 	uv_udp_recv_start(&p->lan, on_alloc, lan_recv);
-	uv_timer_start(&p->lan_timer, lan_announce, 0, LAN_EVERY_MS);
+	uv_timer_start(&p->lan_timer, lan_announce, 0, LAN_QUICK_MS);
 	return 0;
 }
 

@@ -294,11 +294,11 @@ new_spec() { SPEC=$(rvgroup p2p spec new "${1:-chat.example}" --key "$T/owner.ke
 			spec=$LAN
 			[ "$i" = x ] && spec=$OTHER
 			mkfifo "lan$i.in"
-			timeout -k 1 30 rvgroup p2p join "$spec" --json --serverless --key "lan$i.key" --bind 127.0.0.1:0 \
-				<"lan$i.in" >"lan$i.out" 2>"lan$i.err" &
+			timeout -k 1 $((30 * RV_SLOW)) rvgroup p2p join "$spec" --json --serverless --key "lan$i.key" \
+				--bind 127.0.0.1:0 <"lan$i.in" >"lan$i.out" 2>"lan$i.err" &
 			eval "exec {fd$i}>lan$i.in"
 		done
-		for ((t = 0; t < 100; t++)); do	# each of 0..2 sees the other two
+		for ((t = 0; t < 100 * RV_SLOW; t++)); do	# each of 0..2 sees the other two
 			ok=1
 			for i in 0 1 2; do
 				[ "$(grep -c '"NetGroup.Neighbor.Connect"' "lan$i.out")" -ge 2 ] || ok=0
@@ -307,7 +307,7 @@ new_spec() { SPEC=$(rvgroup p2p spec new "${1:-chat.example}" --key "$T/owner.ke
 			sleep 0.1
 		done
 		echo "hello lan" >&"$fd0"
-		for ((t = 0; t < 50; t++)); do
+		for ((t = 0; t < 50 * RV_SLOW; t++)); do
 			[ "$(cat lan1.out lan2.out | grep -c 'hello lan')" -ge 2 ] && break
 			sleep 0.1
 		done
@@ -317,10 +317,11 @@ new_spec() { SPEC=$(rvgroup p2p spec new "${1:-chat.example}" --key "$T/owner.ke
 	T=$T LAN=$lan OTHER=$other PATH=$PATH run timeout "$(secs 40)" unshare --net bash "$T/lan.sh"
 	assert_success
 	for i in 0 1 2; do
-		[ "$(grep -c '"NetGroup.Neighbor.Connect"' "$T/lan$i.out")" -ge 2 ]
+		[ "$(grep -c '"NetGroup.Neighbor.Connect"' "$T/lan$i.out")" -ge 2 ] ||
+			fail "peer $i: $(grep -c '"NetGroup.Neighbor.Connect"' "$T/lan$i.out") neighbours; stderr: $(cat "$T/lan$i.err")"
 	done
-	grep -q '"NetGroup.Posting.Notify".*"hello lan"' "$T/lan1.out"
-	grep -q '"NetGroup.Posting.Notify".*"hello lan"' "$T/lan2.out"
+	grep -q '"NetGroup.Posting.Notify".*"hello lan"' "$T/lan1.out" || fail "peer 1 got no post: $(cat "$T/lan1.out")"
+	grep -q '"NetGroup.Posting.Notify".*"hello lan"' "$T/lan2.out" || fail "peer 2 got no post: $(cat "$T/lan2.out")"
 	! grep -q '"NetGroup.Neighbor.Connect"' "$T/lanx.out"
 	! grep -q 'hello lan' "$T/lanx.out"
 }
