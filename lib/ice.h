@@ -124,8 +124,10 @@ uint64_t rv_ice_next_ms(const struct rv_ice *ice);
 
 /* rv_ice_restart - new local credentials LOCAL (copied) and remote ufrag (an
  * ICE restart, RFC 8445 9). The old ones stay valid until the first valid
- * check using the new ones; tuples and the selection stay. -EINVAL for
- * credentials as in rv_ice_new (nothing changed). */
+ * check using the new ones (only the ones just replaced: a second restart
+ * before that forgets the first's); tuples and the selection stay, the
+ * NOMINATION count starts again. -EINVAL for credentials as in rv_ice_new
+ * (nothing changed). */
 int rv_ice_restart(struct rv_ice *ice, const struct rv_ice_cred *local, const char *remote_ufrag);
 /* rv_ice_knows_ufrag - 1 when UFRAG is the local ufrag, or the old one still
  * valid during a restart (for the caller's ufrag -> session map). */
