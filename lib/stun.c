@@ -213,6 +213,14 @@ void rv_stun_add_str(struct rv_stun_builder *b, uint16_t type, const char *s)
 	rv_stun_add(b, type, s, strlen(s));
 }
 
+void rv_stun_add_error(struct rv_stun_builder *b, int code, const char *reason)
+{
+	uint8_t v[4 + 128] = { 0, 0, (uint8_t)(code / 100 & 7), (uint8_t)(code % 100) };
+	size_t len = strlen(reason) < 128 ? strlen(reason) : 128;
+	memcpy(v + 4, reason, len);
+	rv_stun_add(b, RV_STUN_A_ERROR_CODE, v, 4 + len);
+}
+
 void rv_stun_add_xor_addr(struct rv_stun_builder *b, uint16_t type, const struct sockaddr *sa)
 {
 	uint8_t v[20], magic[16];

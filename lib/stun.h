@@ -36,6 +36,10 @@ enum {
 	RV_STUN_A_PASSWORD_ALGORITHMS = 0x8002, RV_STUN_A_SOFTWARE = 0x8022,
 	RV_STUN_A_ALTERNATE_SERVER = 0x8023, RV_STUN_A_FINGERPRINT = 0x8028,
 	RV_STUN_A_RESPONSE_ORIGIN = 0x802B, RV_STUN_A_OTHER_ADDRESS = 0x802C,
+	/* ICE (RFC 8445 16.1) and Google's renomination (a u32 counter) */
+	RV_STUN_A_PRIORITY = 0x0024, RV_STUN_A_USE_CANDIDATE = 0x0025,
+	RV_STUN_A_ICE_CONTROLLED = 0x8029, RV_STUN_A_ICE_CONTROLLING = 0x802A,
+	RV_STUN_A_GOOG_NOMINATION = 0xC001,
 };
 
 struct rv_stun_attr {
@@ -88,6 +92,8 @@ void rv_stun_begin(struct rv_stun_builder *b, uint16_t method, int cls, const ui
 void rv_stun_add(struct rv_stun_builder *b, uint16_t type, const void *val, size_t len);
 void rv_stun_add_u32(struct rv_stun_builder *b, uint16_t type, uint32_t v);
 void rv_stun_add_str(struct rv_stun_builder *b, uint16_t type, const char *s);
+/* rv_stun_add_error - ERROR-CODE: CODE (300-699) and its REASON phrase. */
+void rv_stun_add_error(struct rv_stun_builder *b, int code, const char *reason);
 void rv_stun_add_xor_addr(struct rv_stun_builder *b, uint16_t type, const struct sockaddr *sa);
 /* MESSAGE-INTEGRITY (HMAC-SHA1) then, optionally, FINGERPRINT: add last. */
 void rv_stun_add_integrity(struct rv_stun_builder *b, const uint8_t *key, size_t keylen);
