@@ -18,6 +18,15 @@ RV_BIN=${RV_BIN:-"$BATS_TEST_DIRNAME/../../build/bin"}
 RV_BIN=$(cd "$RV_BIN" && pwd)
 export RV_BIN
 export PATH="$RV_BIN:$PATH"
+# The tests' Python is Debian's (scripts/deps.sh installs python3; the test
+# scripts need only its standard library), not whatever python3 comes first
+# on PATH: a version manager's shim takes most of a second to start, and the
+# suite starts Python a few hundred times.
+if [ -x /usr/bin/python3 ] && [ "$(command -v python3)" != /usr/bin/python3 ]; then
+	mkdir -p "$BATS_RUN_TMPDIR/python"
+	ln -sf /usr/bin/python3 "$BATS_RUN_TMPDIR/python/python3"
+	export PATH="$BATS_RUN_TMPDIR/python:$PATH"
+fi
 # A sanitizer build runs slower: scale the waits.
 RV_SLOW=1
 if nm "$RV_BIN/rvserver" 2>/dev/null | grep -q __asan_init; then

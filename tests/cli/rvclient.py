@@ -13,6 +13,8 @@ stdout (a body, if any, as "_body"); when the server closes, {"_closed": true}.
   --body TEXT              body of the next --frame
   --header-len N           send a frame prefix that claims a header of N bytes
   --expect TYPE            read until a frame of TYPE arrives (repeatable, in order)
+  --expect-kind KIND       read until a frame whose "kind" is KIND arrives
+  --quit                   exit 0 here, without reading to the timeout
   --stall                  then stop reading: print {"_stalled":true} and sleep
   --rcvbuf N               SO_RCVBUF before connecting (small: fills fast)
   --timeout S              give up reading after S seconds (default 5)
@@ -108,6 +110,11 @@ def main(argv):
             steps.append(("send", struct.pack(">II", int(v), 0) + b"{" * 64))
         elif a == "--expect":
             steps.append(("expect", v))
+        elif a == "--expect-kind":
+            steps.append(("expect-kind", v))
+        elif a == "--quit":
+            steps.append(("quit", None))
+            i -= 1
         elif a == "--stall":
             steps.append(("stall", None))
             i -= 1
@@ -139,7 +146,8 @@ def main(argv):
             if token:
                 h["token"] = token
             sock.sendall(frame(h))
-        elif kind == "expect":
+        elif kind in ("expect", "expect-kind"):
+            field = "type" if kind == "expect" else "kind"
             while True:
                 f = r.next(deadline)
                 if f is None:
@@ -149,8 +157,10 @@ def main(argv):
                     out({"_timeout": True})
                     return 1
                 out(f)
-                if f.get("type") == arg:
+                if f.get(field) == arg:
                     break
+        elif kind == "quit":
+            return 0
         elif kind == "stall":
             out({"_stalled": True})
             time.sleep(timeout)

@@ -154,7 +154,7 @@ hostile() {
 		--expect ok --expect msg \
 		--body "$body" --frame "{\"type\":\"msg\",\"seq\":2,\"to\":\"bob\",\"kind\":\"xfer-data\",\"xfer\":\"m.$2\",\"off\":0}" \
 		--frame "{\"type\":\"msg\",\"seq\":3,\"to\":\"bob\",\"kind\":\"xfer-end\",\"xfer\":\"m.$2\",\"size\":5,\"sha256\":\"$sum\"}" \
-		--timeout "$(secs 1)"
+		--expect-kind xfer-done --quit --timeout "$(secs 5)"
 }
 
 @test "rvsend/rvrecv: hostile names are saved safely inside --dir, nothing outside" {
