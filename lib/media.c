@@ -206,11 +206,13 @@ static int open_video(struct rv_media_src *s, const AVCodec *dc, char *err, size
 	return open_video_encoder(v, conf, err, errlen);
 }
 
-/* FFmpeg's interrupt callback: stops a read that waited past the deadline. */
+/* FFmpeg's interrupt callback: stops a read that waited past the
+ * deadline, and any wait once the stop flag is up. */
 static int interrupted(void *ud)
 {
 	const struct rv_media_src *s = ud;
-	return s->read_deadline_ms > 0 && mono_ms() > s->read_deadline_ms;
+	return (s->conf.stop && atomic_load(s->conf.stop)) ||
+	       (s->read_deadline_ms > 0 && mono_ms() > s->read_deadline_ms);
 }
 
 /* idle_timeout: the reads from now on may wait N idle timeouts; 0: the reads are over. */

@@ -12,6 +12,7 @@
 #ifndef RV_MEDIA_H
 #define RV_MEDIA_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +37,9 @@ struct rv_media_conf {
 	int listen;
 	double listen_timeout;       /* with listen: seconds to wait for the publisher (0: forever) */
 	double idle_timeout;         /* a read waiting this many seconds ends the input (0: never) */
+	/* NULL, or a flag (set by a signal handler, say) that, once nonzero,
+	 * ends the wait for the publisher and any read waiting for input. */
+	const atomic_int *stop;
 };
 
 struct rv_media_frame {

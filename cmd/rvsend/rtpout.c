@@ -8,6 +8,8 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <netdb.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,6 +198,13 @@ static int is_device(const char *format)
 	return 0;
 }
 
+static atomic_int listen_stop;
+static void on_listen_signal(int signo)
+{
+	(void)signo;
+	atomic_store(&listen_stop, 1);
+}
+
 int media_open(struct app *a, int which, int want_video, int want_audio, struct rv_media_src **src,
 	       char *err, size_t errlen)
 {
@@ -212,6 +221,12 @@ int media_open(struct app *a, int which, int want_video, int want_audio, struct 
 	};
 	if (!a->listen)
 		return rv_media_open(src, &mc, err, errlen) < 0 ? RV_EXIT_FAIL : 0;
+	mc.stop = &listen_stop;
+	/* SIGINT and SIGTERM end the wait (the loop's own handlers come later) */
+	struct sigaction sa = { .sa_handler = on_listen_signal }, old_int, old_term;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
 	rv_say_info("waiting for a publisher at %s", a->listen);
 	if (rv_out_json_mode()) {
 		cJSON *j = cJSON_CreateObject();
@@ -220,6 +235,12 @@ int media_open(struct app *a, int which, int want_video, int want_audio, struct 
 		rv_out_obj(j);
 	}
 	int rc = rv_media_open(src, &mc, err, errlen);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	if (rc < 0 && atomic_load(&listen_stop)) {
+		snprintf(err, errlen, "interrupted while waiting for a publisher at %s", a->listen);
+		return RV_EXIT_FAIL;
+	}
 	if (rc == -ETIMEDOUT) {
 		snprintf(err, errlen, "no publisher came to %s within %g s", a->listen, a->listen_timeout);
 		return RV_EXIT_TIMEOUT;

@@ -169,6 +169,13 @@ streams_of() {
 	assert_equal "$status" 6
 	assert_output --partial "no publisher came to rtmp://127.0.0.1:$SERVER_PORT/live/show within 1 s"
 	assert_line "{\"event\":\"listening\",\"url\":\"rtmp://127.0.0.1:$SERVER_PORT/live/show\"}"
+	# SIGINT ends the wait: status 1, as for a signal before encoding began
+	spawn wait rvsend media --listen "rtmp://127.0.0.1:$SERVER_PORT/live/show" --rtp 127.0.0.1:5004
+	wait_for_line "$T/wait.err" 'waiting for a publisher' 5
+	kill -INT "$(tool_pid "$PID_wait")"
+	wait_exit "$PID_wait" 5
+	assert_equal "$EXIT" 1
+	grep -q 'interrupted while waiting for a publisher' "$T/wait.err"
 }
 
 @test "rvrecv media --sdp: rvsend's RTP recorded to Matroska without re-encoding; the frames it counts are the file's" {
