@@ -33,7 +33,7 @@
 	X(avformat_close_input) X(avformat_alloc_output_context2) X(avformat_new_stream) \
 	X(av_mallocz) X(av_dict_set) X(avio_open) X(avformat_write_header) X(av_dict_free) \
 	X(av_new_packet) X(av_interleaved_write_frame) X(av_write_trailer) X(avio_closep) \
-	X(avformat_free_context) \
+	X(avformat_free_context) X(avformat_alloc_context) \
 	/* audio */ \
 	X(av_channel_layout_default) X(av_channel_layout_uninit) X(swr_alloc_set_opts2) \
 	X(swr_init) X(swr_convert) X(swr_free) X(swr_get_delay) X(av_audio_fifo_alloc) \

@@ -56,6 +56,8 @@ struct rv_media_src {
 	int64_t origin_us;              /* the input's first timestamp: time 0 */
 	int have_origin, clock_started;
 	double start_ms;
+	double read_deadline_ms;        /* idle_timeout: a read still waiting then is stopped (0: none) */
+	int idle;                       /* the input ended so */
 };
 
 static double mono_ms(void)
@@ -204,6 +206,50 @@ static int open_video(struct rv_media_src *s, const AVCodec *dc, char *err, size
 	return open_video_encoder(v, conf, err, errlen);
 }
 
+/* FFmpeg's interrupt callback: stops a read that waited past the
+ * deadline, and any wait once the stop flag is up. */
+static int interrupted(void *ud)
+{
+	const struct rv_media_src *s = ud;
+	return (s->conf.stop && atomic_load(s->conf.stop)) ||
+	       (s->read_deadline_ms > 0 && mono_ms() > s->read_deadline_ms);
+}
+
+/* idle_timeout: the reads from now on may wait N idle timeouts; 0: the reads are over. */
+static void wait_reads(struct rv_media_src *s, int n)
+{
+	s->read_deadline_ms = n && s->conf.idle_timeout > 0 ? mono_ms() + n * s->conf.idle_timeout * 1000 : 0;
+}
+
+/* avformat_open_input on CONF's input; with listen, RTMP's listen mode
+ * and its wait for the publisher ("timeout", in whole seconds). */
+static int open_input(struct rv_media_src *s, const AVInputFormat *ifmt, char *err, size_t errlen)
+{
+	const struct rv_media_conf *conf = &s->conf;
+	AVDictionary *opts = NULL;
+	int rc;
+	if (!(s->fc = AV(avformat_alloc_context)())) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	s->fc->interrupt_callback = (AVIOInterruptCB){ interrupted, s };
+	if (conf->listen) {
+		char secs[32];
+		snprintf(secs, sizeof secs, "%lld",
+			 conf->listen_timeout > 0 ? (long long)(conf->listen_timeout + 0.999) : -1LL);
+		AV(av_dict_set)(&opts, "listen", "1", 0);
+		AV(av_dict_set)(&opts, "timeout", secs, 0);
+		/* live: probe half a second, not FFmpeg's 5 s of stream time */
+		AV(av_dict_set)(&opts, "analyzeduration", "500000", 0);
+	}
+	const char *input = strcmp(conf->input, "-") ? conf->input : "pipe:0";
+	rc = AV(avformat_open_input)(&s->fc, input, ifmt, &opts);	/* frees fc on failure */
+	AV(av_dict_free)(&opts);
+	if (rc < 0)
+		rv_av_err(rc, conf->input, err, errlen);
+	return rc;
+}
+
 int rv_media_open(struct rv_media_src **out, const struct rv_media_conf *conf, char *err, size_t errlen)
 {
 	static int registered;
@@ -226,13 +272,14 @@ int rv_media_open(struct rv_media_src **out, const struct rv_media_conf *conf, c
 		free(s);
 		return -EINVAL;
 	}
-	const char *input = strcmp(conf->input, "-") ? conf->input : "pipe:0";
-	if ((rc = AV(avformat_open_input)(&s->fc, input, ifmt, NULL)) < 0) {
-		rv_av_err(rc, conf->input, err, errlen);
+	if ((rc = open_input(s, ifmt, err, errlen)) < 0) {
 		free(s);
 		return rc;
 	}
-	if ((rc = AV(avformat_find_stream_info)(s->fc, NULL)) < 0) {
+	wait_reads(s, 2);	/* probing reads for a while */
+	rc = AV(avformat_find_stream_info)(s->fc, NULL);
+	wait_reads(s, 0);
+	if (rc < 0) {
 		rv_av_err(rc, "reading the input", err, errlen);
 		rv_media_close(s);
 		return rc;
@@ -519,9 +566,12 @@ int rv_media_next(struct rv_media_src *s, struct rv_media_frame *f)
 			continue;
 		}
 		AV(av_packet_unref)(s->in);
+		wait_reads(s, 1);
 		rc = AV(av_read_frame)(s->fc, s->in);
+		wait_reads(s, 0);
 		if (rc < 0) {	/* the end: flush what is in the decoders */
 			s->eof = 1;
+			s->idle = rc == AVERROR_EXIT;
 			if (v->dec)
 				AV(avcodec_send_packet)(v->dec, NULL);
 			else if (v->bsf)
@@ -555,6 +605,11 @@ void rv_media_size(const struct rv_media_src *s, int *w, int *h, double *fps)
 int rv_media_has_audio(const struct rv_media_src *s)
 {
 	return s->has_a;
+}
+
+int rv_media_idle(const struct rv_media_src *s)
+{
+	return s->idle;
 }
 
 const char *rv_media_sprop(const struct rv_media_src *s)

@@ -12,6 +12,7 @@
 #ifndef RV_MEDIA_H
 #define RV_MEDIA_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,6 +31,15 @@ struct rv_media_conf {
 	int gop;                     /* frames between keyframes (default 2 s of frames) */
 	int realtime;                /* --re: pace a file to real time */
 	double duration;             /* stop after this many seconds (0: never) */
+	/* INPUT is an rtmp:// URL to listen on (libavformat's RTMP listen
+	 * mode): rv_media_open waits there for one publisher and takes what it
+	 * sends as FLV; its end is the end of the input. */
+	int listen;
+	double listen_timeout;       /* with listen: seconds to wait for the publisher (0: forever) */
+	double idle_timeout;         /* a read waiting this many seconds ends the input (0: never) */
+	/* NULL, or a flag (set by a signal handler, say) that, once nonzero,
+	 * ends the wait for the publisher and any read waiting for input. */
+	const atomic_int *stop;
 };
 
 struct rv_media_frame {
@@ -44,11 +54,14 @@ struct rv_media_src;
 
 /* rv_media_open - open CONF's input and set up decoding and encoding for
  * the video and audio it has and CONF wants. ERR gets a readable reason on
- * failure (also when it has neither). *OUT: rv_media_close. */
+ * failure (also when it has neither); with listen, -ETIMEDOUT when no
+ * publisher came within listen_timeout, and FFmpeg's error (such as
+ * -EADDRINUSE) when the address cannot be listened on. *OUT: rv_media_close. */
 int rv_media_open(struct rv_media_src **out, const struct rv_media_conf *conf, char *err, size_t errlen);
 /* rv_media_next - the next encoded frame: 1, 0 at the end of the input
- * (or --duration), negative on error. FRAME stays valid until the next call.
- * With --re, returns no earlier than the frame's time. */
+ * (or --duration, or a read that waited idle_timeout), negative on error.
+ * FRAME stays valid until the next call. With --re, returns no earlier
+ * than the frame's time. */
 int rv_media_next(struct rv_media_src *s, struct rv_media_frame *frame);
 /* rv_media_clock - the source's media time now, in the RTP clock of a
  * medium (CLOCK Hz: 90000, 48000), on the scale of the frames' ts: a frame
@@ -64,6 +77,8 @@ void rv_media_request_keyframe(struct rv_media_src *s);
 const char *rv_media_codec(const struct rv_media_src *s);
 void rv_media_size(const struct rv_media_src *s, int *w, int *h, double *fps);
 int rv_media_has_audio(const struct rv_media_src *s);
+/* rv_media_idle - 1 when the input ended because a read waited idle_timeout. */
+int rv_media_idle(const struct rv_media_src *s);
 /* rv_media_sprop - H.264 sprop-parameter-sets for SDP ("" until known). */
 const char *rv_media_sprop(const struct rv_media_src *s);
 void rv_media_close(struct rv_media_src *s);

@@ -436,8 +436,8 @@ static void finish(struct tx *t, int code)
 	uv_stop(a->loop);	/* the worker may still signal wake: closed after the join */
 }
 
-/* A medium's RTP state: random SSRC, sequence and time origin. */
-/* Open the inputs: video from the first that has it, audio likewise. */
+/* Open the inputs: video from the first that has it, audio likewise.
+ * 0 or the exit code. */
 static int open_inputs(struct tx *t)
 {
 	struct app *a = t->a;
@@ -448,12 +448,13 @@ static int open_inputs(struct tx *t)
 		if (!want_v && !want_a) {
 			rv_say_error("%s: nothing left to take from it (video and audio come from the first input)",
 				     a->inputs[i].input);
-			return -1;
+			return RV_EXIT_FAIL;
 		}
 		struct rv_media_src *src;
-		if (media_open(a, i, want_v, want_a, &src, err, sizeof err) < 0) {
+		int rc = media_open(a, i, want_v, want_a, &src, err, sizeof err);
+		if (rc) {
 			rv_say_error("%s", err);
-			return -1;
+			return rc;
 		}
 		t->in[t->nin].t = t;
 		t->in[t->nin++].src = src;
@@ -478,7 +479,7 @@ int live_run(struct app *a)
 	t->hist = calloc(HIST, sizeof *t->hist);
 	t->ahist = calloc(AHIST, sizeof *t->ahist);
 	if (!rc && (!t->q || !t->hist || !t->ahist))
-		rc = -1;
+		rc = RV_EXIT_FAIL;
 	if (!rc) {
 		track_init(&t->video, 1, a->pt, t->codec && !strcmp(t->codec, "H264"), queue_out, t);
 		track_init(&t->audio, 0, a->apt, 0, queue_out, t);
@@ -486,13 +487,13 @@ int live_run(struct app *a)
 		    (rv_srtp_new_key(a->srtp, t->key) < 0 || rv_srtp_new(&t->out, a->srtp, t->key, 1) < 0 ||
 		     rv_srtp_new(&t->inb, a->srtp, t->key, 0) < 0)) {
 			rv_say_error("cannot set up SRTP");
-			rc = -1;
+			rc = RV_EXIT_FAIL;
 		}
 	}
 	if (rc) {
 		for (int i = 0; i < t->nin; i++)
 			rv_media_close(t->in[i].src);
-		return RV_EXIT_FAIL;
+		return rc;
 	}
 
 	a->loop = uv_default_loop();
@@ -521,6 +522,8 @@ int live_run(struct app *a)
 	uv_run(a->loop, UV_RUN_DEFAULT);
 	uv_mutex_destroy(&t->mu);
 
+	if (t->nin)
+		media_say_idle(a, t->in[0].src);
 	rv_say_info("%" PRIu64 " frames%s, %" PRIu64 " packets, %" PRIu64 " bytes; %" PRIu64
 		    " NACKed (%" PRIu64 " resent), %" PRIu64 " keyframe requests", t->video.frames,
 		    t->has_audio ? " and their audio" : "", t->packets, t->bytes, t->nacks, t->resent,

@@ -12,7 +12,7 @@ enum {
 	O_TO = 1, O_GROUP, O_WINDOW, O_CHUNK, O_ACCEPT_TIMEOUT, O_STALL_TIMEOUT,
 	O_PROGRESS, O_NO_PROGRESS, O_FORMAT, O_INPUT, O_VCODEC, O_ACODEC, O_SIZE, O_FPS, O_BITRATE,
 	O_ABITRATE, O_GOP, O_APT,
-	O_RE, O_DURATION, O_RTP, O_SDP, O_PT, O_TCP, O_SRTP,
+	O_RE, O_DURATION, O_RTP, O_SDP, O_PT, O_TCP, O_SRTP, O_LISTEN, O_LISTEN_TIMEOUT,
 };
 
 static const struct rv_opt opts[] = {
@@ -22,11 +22,13 @@ static const struct rv_opt opts[] = {
 	{ O_WINDOW, 0, "window", "BYTES", "data and file: most bytes sent past the slowest receiver (default 16M)", NULL, NULL },
 	{ O_CHUNK, 0, "chunk", "BYTES", "data and file: bytes per frame (default 256K)", NULL, NULL },
 	{ O_ACCEPT_TIMEOUT, 0, "accept-timeout", "S", "wait S seconds for receivers to take an offer (default 10)", NULL, NULL },
-	{ O_STALL_TIMEOUT, 0, "stall-timeout", "S", "drop a receiver without progress for S seconds (default 15)", NULL, NULL },
+	{ O_STALL_TIMEOUT, 0, "stall-timeout", "S", "data and file: drop a receiver without progress for S seconds; media --listen: end when the publisher sends nothing for S seconds (default 15)", NULL, NULL },
 	{ O_PROGRESS, 0, "progress", NULL, "draw a progress bar on stderr even when it is not a terminal", NULL, NULL },
 	{ O_NO_PROGRESS, 0, "no-progress", NULL, "never draw a progress bar", NULL, NULL },
 	{ O_FORMAT, 'f', "format", "FMT", "media: the next input's format or device, as ffmpeg -f (v4l2, pulse, lavfi, x11grab, ...)", NULL, NULL },
 	{ O_INPUT, 'i', "input", "INPUT", "media: what to open: a file, a device, a lavfi graph, or - for stdin; twice for separate video and audio", "file", NULL },
+	{ O_LISTEN, 0, "listen", "URL", "media: instead of -i, wait at rtmp://ADDR:PORT/APP/NAME for one RTMP publisher (OBS, ffmpeg) and send what it sends", NULL, NULL },
+	{ O_LISTEN_TIMEOUT, 0, "listen-timeout", "S", "media: with --listen, wait at most S seconds for the publisher (default: no limit)", NULL, NULL },
 	{ O_VCODEC, 0, "vcodec", "CODEC", "media: h264 (libx264), vp8 (libvpx), copy or none (default h264)", "h264|vp8|copy|none", NULL },
 	{ O_ACODEC, 0, "acodec", "CODEC", "media: opus (libopus, 48 kHz stereo), copy (Opus input) or none (default opus)", "opus|copy|none", NULL },
 	{ O_SIZE, 0, "size", "WxH", "media: scale video to W x H", NULL, NULL },
@@ -62,7 +64,7 @@ static const struct rv_subcmd cmds[] = {
 	{ "cmd", "[TEXT...]", "send TEXT as one command, or each stdin line as one", 0, RV_ARGS_ANY, run_cmd, C_CMD },
 	{ "data", "[FILE|-]", "send a byte stream (default stdin), its end and checksum marked", 0, 1, run_xfer, C_DATA },
 	{ "file", "PATH...", "send files; every receiver confirms size and SHA-256", 1, RV_ARGS_ANY, run_xfer, C_FILE },
-	{ "media", "", "encode video and audio from -f FMT -i INPUT and stream them through rvserver (or --rtp HOST:PORT)", 0, 0, run_media, C_MEDIA },
+	{ "media", "", "encode video and audio from -f FMT -i INPUT (or an RTMP publisher: --listen URL) and stream them through rvserver (or --rtp HOST:PORT)", 0, 0, run_media, C_MEDIA },
 	{ NULL }
 };
 
@@ -128,6 +130,16 @@ static const char *on_opt(void *ud, int key, const char *arg)
 		break;
 	}
 	case O_FORMAT: a->pending_format = arg; break;
+	case O_LISTEN:
+		if (strncmp(arg, "rtmp://", 7) || !arg[7])
+			return "expected an rtmp:// URL: rtmp://ADDR:PORT/APP/NAME";
+		a->listen = arg;
+		break;
+	case O_LISTEN_TIMEOUT:
+		a->listen_timeout = strtod(arg, &end);
+		if (*end || a->listen_timeout <= 0)
+			return "expected a positive number of seconds";
+		break;
 	case O_INPUT:	/* ffmpeg's way: each -i takes the -f before it */
 		if (a->inputs[1].input)
 			return "at most two inputs (one video, one audio)";
@@ -218,8 +230,14 @@ int main(int argc, char **argv)
 	a->args = argv + 1;
 	a->nargs = npos - 1;
 	if (c->id == C_MEDIA) {
+		if (a->listen && a->inputs[0].input)
+			rv_cli_usage_error(&tool, "--listen and -i do not go together: the publisher is the input");
+		if (a->listen_timeout > 0 && !a->listen)
+			rv_cli_usage_error(&tool, "--listen-timeout goes with --listen");
+		if (a->listen)
+			a->inputs[0].input = a->listen;
 		if (!a->inputs[0].input)
-			rv_cli_usage_error(&tool, "media needs -i INPUT (and -f FMT for devices and lavfi)");
+			rv_cli_usage_error(&tool, "media needs -i INPUT (and -f FMT for devices and lavfi) or --listen URL");
 		if (a->sdp && !a->rtp)
 			rv_cli_usage_error(&tool, "--sdp goes with --rtp");
 		if (a->rtp) {	/* no server */

@@ -8,6 +8,8 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <netdb.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,6 +198,13 @@ static int is_device(const char *format)
 	return 0;
 }
 
+static atomic_int listen_stop;
+static void on_listen_signal(int signo)
+{
+	(void)signo;
+	atomic_store(&listen_stop, 1);
+}
+
 int media_open(struct app *a, int which, int want_video, int want_audio, struct rv_media_src **src,
 	       char *err, size_t errlen)
 {
@@ -207,8 +216,44 @@ int media_open(struct app *a, int which, int want_video, int want_audio, struct 
 		.width = a->width, .height = a->height, .fps = a->fps, .bitrate = a->bitrate,
 		.abitrate = a->abitrate, .gop = a->gop,
 		.realtime = a->realtime || !is_device(format), .duration = a->duration,
+		.listen = a->listen != NULL, .listen_timeout = a->listen_timeout,
+		.idle_timeout = a->listen ? a->stall_timeout : 0,
 	};
-	return rv_media_open(src, &mc, err, errlen);
+	if (!a->listen)
+		return rv_media_open(src, &mc, err, errlen) < 0 ? RV_EXIT_FAIL : 0;
+	mc.stop = &listen_stop;
+	/* SIGINT and SIGTERM end the wait (the loop's own handlers come later) */
+	struct sigaction sa = { .sa_handler = on_listen_signal }, old_int, old_term;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	rv_say_info("waiting for a publisher at %s", a->listen);
+	if (rv_out_json_mode()) {
+		cJSON *j = cJSON_CreateObject();
+		cJSON_AddStringToObject(j, "event", "listening");
+		cJSON_AddStringToObject(j, "url", a->listen);
+		rv_out_obj(j);
+	}
+	int rc = rv_media_open(src, &mc, err, errlen);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	if (rc < 0 && atomic_load(&listen_stop)) {
+		snprintf(err, errlen, "interrupted while waiting for a publisher at %s", a->listen);
+		return RV_EXIT_FAIL;
+	}
+	if (rc == -ETIMEDOUT) {
+		snprintf(err, errlen, "no publisher came to %s within %g s", a->listen, a->listen_timeout);
+		return RV_EXIT_TIMEOUT;
+	}
+	if (rc == 0)
+		rv_say_info("a publisher is sending to %s", a->listen);
+	return rc < 0 ? RV_EXIT_FAIL : 0;
+}
+
+void media_say_idle(const struct app *a, const struct rv_media_src *src)
+{
+	if (a->listen && rv_media_idle(src))
+		rv_say_info("the publisher sent nothing for %g s: its stream ended there", a->stall_timeout);
 }
 
 /* Open the inputs: video from the first that has it, audio likewise. */
@@ -225,9 +270,10 @@ static int open_inputs(struct rtp_run *r)
 			return RV_EXIT_USAGE;
 		}
 		struct rv_media_src *src;
-		if (media_open(a, i, want_v, want_a, &src, err, sizeof err) < 0) {
+		int rc = media_open(a, i, want_v, want_a, &src, err, sizeof err);
+		if (rc) {
 			rv_say_error("%s", err);
-			return RV_EXIT_FAIL;
+			return rc;
 		}
 		r->in[r->nin].r = r;
 		r->in[r->nin++].src = src;
@@ -242,6 +288,8 @@ static int open_inputs(struct rtp_run *r)
 static void report(const struct rtp_run *r)
 {
 	const struct track *v = &r->video.k, *au = &r->audio.k;
+	if (r->nin)
+		media_say_idle(r->a, r->in[0].src);
 	if (r->video.on)
 		rv_say_info("video: %" PRIu64 " frames, %u packets, %u bytes sent", v->frames, v->packets, v->octets);
 	if (r->audio.on)

@@ -64,6 +64,8 @@ struct app {
 	struct { const char *format, *input; } inputs[2];  /* -f FMT -i INPUT, twice at most */
 	const char *pending_format;  /* -f waiting for its -i */
 	const char *rtp, *sdp;
+	const char *listen;          /* --listen URL: the RTMP publisher is input 0 */
+	double listen_timeout;
 	int vcodec, acodec, width, height, bitrate, abitrate, gop, realtime, pt, apt, tcp, srtp, srtp_set;
 	double fps, duration;
 	double accept_timeout, stall_timeout;
@@ -103,9 +105,13 @@ int live_run(struct app *a);
 int rtpout_run(struct app *a);
 struct rv_media_src;
 /* Open input WHICH (0 or 1) with the encoder options, taking its video
- * and audio when WANT_VIDEO and WANT_AUDIO. */
+ * and audio when WANT_VIDEO and WANT_AUDIO; with --listen, wait for the
+ * publisher, saying so. 0, or the exit code (RV_EXIT_TIMEOUT when
+ * --listen-timeout ran out, else RV_EXIT_FAIL) with ERR saying why. */
 int media_open(struct app *a, int which, int want_video, int want_audio, struct rv_media_src **src,
 	       char *err, size_t errlen);
+/* With --listen, say when the publisher's stream ended by --stall-timeout. */
+void media_say_idle(const struct app *a, const struct rv_media_src *src);
 
 /* app.c */
 /* app_run - connect and run the loop with OPS until the end; the exit code. */

@@ -149,6 +149,35 @@ streams_of() {
 	assert_output --partial 'missing.mp4'
 }
 
+@test "rvsend media --listen: usage errors, a busy port and no publisher are clear" {
+	run rvsend media --listen rtmp://127.0.0.1:1935/live/show -f lavfi -i testsrc2
+	assert_equal "$status" 2
+	assert_output --partial '--listen and -i do not go together'
+	run rvsend media --listen http://127.0.0.1:1935/live/show
+	assert_equal "$status" 2
+	assert_output --partial 'expected an rtmp:// URL'
+	run rvsend media -f lavfi -i testsrc2 --listen-timeout 1 --rtp 127.0.0.1:5004
+	assert_equal "$status" 2
+	assert_output --partial '--listen-timeout goes with --listen'
+	start_server	# its port is taken
+	run timeout "$(secs 10)" rvsend media --listen "rtmp://127.0.0.1:$SERVER_PORT/live/show" --rtp 127.0.0.1:5004
+	assert_equal "$status" 1
+	assert_output --partial "rvsend: rtmp://127.0.0.1:$SERVER_PORT/live/show: Address already in use"
+	stop_pid "$SERVER_PID"	# its port is free now
+	run timeout "$(secs 10)" rvsend media --listen "rtmp://127.0.0.1:$SERVER_PORT/live/show" --listen-timeout 1 \
+		--rtp 127.0.0.1:5004 --json
+	assert_equal "$status" 6
+	assert_output --partial "no publisher came to rtmp://127.0.0.1:$SERVER_PORT/live/show within 1 s"
+	assert_line "{\"event\":\"listening\",\"url\":\"rtmp://127.0.0.1:$SERVER_PORT/live/show\"}"
+	# SIGINT ends the wait: status 1, as for a signal before encoding began
+	spawn wait rvsend media --listen "rtmp://127.0.0.1:$SERVER_PORT/live/show" --rtp 127.0.0.1:5004
+	wait_for_line "$T/wait.err" 'waiting for a publisher' 5
+	kill -INT "$(tool_pid "$PID_wait")"
+	wait_exit "$PID_wait" 5
+	assert_equal "$EXIT" 1
+	grep -q 'interrupted while waiting for a publisher' "$T/wait.err"
+}
+
 @test "rvrecv media --sdp: rvsend's RTP recorded to Matroska without re-encoding; the frames it counts are the file's" {
 	port=$(free_even_port)
 	# a keyframe a second: rvrecv most likely starts between two, and skips the frames before the next

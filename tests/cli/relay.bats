@@ -372,3 +372,76 @@ pts_ms() {
 	[ "$(stat_of media.lost)" -eq 0 ]
 	decodes "$T/rx.mkv"
 }
+
+# listen_rtmp NAME ARG...: rvsend media --listen ARG... on a free port in
+# 20000-40000 (another one when it lost the port to someone else); returns
+# once it listens there, RTMP_URL its URL.
+listen_rtmp() {
+	local name=$1 port try i
+	shift
+	for try in 1 2 3 4 5; do
+		port=$((20000 + RANDOM % 20000))
+		ss -ltn | grep -q ":$port\b" && continue
+		RTMP_URL="rtmp://127.0.0.1:$port/live/show"
+		spawn "$name" rvsend -n "$name" media --listen "$RTMP_URL" "$@"
+		for ((i = 0; i < 100 * RV_SLOW; i++)); do
+			ss -ltn | grep -q "127.0.0.1:$port\b" && return 0
+			alive "$(eval echo "\$PID_$name")" || break
+			sleep 0.05
+		done
+		grep -q 'Address already in use' "$T/$name.err" || { cat "$T/$name.err" >&2; return 1; }
+	done
+	return 1
+}
+
+# publish URL SECONDS: ffmpeg publishes H.264 (25 fps, a keyframe a second) and AAC over RTMP
+publish() {
+	timeout "$(secs 15)" ffmpeg -v error -re -f lavfi -i testsrc2=size=320x240:rate=25 -f lavfi -i sine \
+		-t "$2" -c:v libx264 -profile:v baseline -pix_fmt yuv420p -g 25 -c:a aac -f flv "$1"
+}
+
+@test "relay: rvsend media --listen takes an RTMP publisher (H.264 passed through), and exits 0 when it leaves" {
+	start_server
+	spawn rx rvrecv -n rx -g show media -o "$T/rx.mkv"
+	wait_for_line "$T/rx.err" 'taking media over UDP' 5
+	listen_rtmp cam -g show --vcodec copy --json
+	run jq -r 'select(.event == "listening") | .url' "$T/cam.out"
+	assert_output "$RTMP_URL"
+	grep -q "rvsend: waiting for a publisher at $RTMP_URL" "$T/cam.err"
+	run publish "$RTMP_URL" 3
+	assert_success
+	wait_exit "$PID_cam" 10
+	assert_equal "$EXIT" 0
+	grep -q 'a publisher is sending' "$T/cam.err"
+	[ "$(jq 'select(.event == "media") | .frames' "$T/cam.out")" -eq 75 ]
+	wait_exit "$PID_rx" 10
+	assert_equal "$EXIT" 0
+	IFS=, read -r codec w h frames < <(probe "$T/rx.mkv")
+	assert_equal "$codec,$w,$h" h264,320,240
+	((frames >= 60)) || fail "only $frames of 75 frames"
+	IFS=, read -r acodec _ aframes < <(audio_of "$T/rx.mkv")
+	assert_equal "$acodec" opus
+	((aframes >= 120)) || fail "only $aframes of 150 audio frames"
+	decodes "$T/rx.mkv"
+}
+
+@test "relay: rvsend media --listen: a publisher that stops sending ends the stream after --stall-timeout" {
+	start_server
+	spawn rx rvrecv -n rx -g show media -o "$T/rx.mkv"
+	wait_for_line "$T/rx.err" 'taking media over UDP' 5
+	listen_rtmp cam -g show --stall-timeout 2
+	spawn pub ffmpeg -v error -re -f lavfi -i testsrc2=size=320x240:rate=25 -t 20 -c:v libx264 \
+		-pix_fmt yuv420p -g 25 -f flv "$RTMP_URL"
+	wait_for_line "$T/cam.err" 'streaming H264 320x240 to show' 10
+	sleep 1
+	kill -STOP "$(tool_pid "$PID_pub")"
+	wait_exit "$PID_cam" 10
+	kill -CONT "$(tool_pid "$PID_pub")"
+	assert_equal "$EXIT" 0
+	grep -q 'the publisher sent nothing for 2 s' "$T/cam.err"
+	wait_exit "$PID_rx" 10
+	assert_equal "$EXIT" 0
+	frames=$(frames_of "$T/rx.mkv")
+	((frames >= 10)) || fail "only $frames frames"
+	decodes "$T/rx.mkv"
+}
