@@ -13,8 +13,9 @@ import { firefoxMissing, launchFirefox } from './firefox.mjs';
 export const KINDS = ['whip', 'whep', 'video', 'datachannel'];
 
 // Runs in the page: make an offer of KIND, keep the connection on
-// window.wsdpPc (for wsdp-answer.test.mjs), return the offer's SDP.
-export async function pageOffer(kind) {
+// window.wsdpPc (for wsdp-answer.test.mjs), return the offer's SDP; with
+// NOGATHER, at once (no candidates).
+export async function pageOffer(kind, nogather) {
   const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
   window.wsdpPc = pc;
   const tracks = () => {
@@ -40,7 +41,7 @@ export async function pageOffer(kind) {
   }
   await pc.setLocalDescription(await pc.createOffer());
   await new Promise((resolve) => {
-    if (pc.iceGatheringState === 'complete') return resolve();
+    if (nogather || pc.iceGatheringState === 'complete') return resolve();
     const t = setTimeout(resolve, 3000);
     pc.addEventListener('icegatheringstatechange', () => {
       if (pc.iceGatheringState === 'complete') { clearTimeout(t); resolve(); }
