@@ -295,8 +295,10 @@ static int ssrc_group(struct parser *p, struct rv_wsdp_media *m, const char *s)
 	skipsp(&s);
 	if (num(&s, 0xffffffffUL, &a) < 0 || (skipsp(&s), num(&s, 0xffffffffUL, &b) < 0))
 		return BAD(p, "ssrc-group:FID: bad ssrc");
-	m->fid[0] = (uint32_t)a;
-	m->fid[1] = (uint32_t)b;
+	if (!m->fid[0]) {	/* simulcast has one per layer: the first is kept */
+		m->fid[0] = (uint32_t)a;
+		m->fid[1] = (uint32_t)b;
+	}
 	return 0;
 }
 

@@ -85,7 +85,7 @@ struct rv_wsdp_media {
 	struct rv_wsdp_extmap extmap[RV_WSDP_MAX_EXTMAP];
 	int nssrcs;
 	struct rv_wsdp_ssrc ssrcs[RV_WSDP_MAX_SSRCS];
-	uint32_t fid[2];             /* a=ssrc-group:FID media rtx; 0 0 without */
+	uint32_t fid[2];             /* the first a=ssrc-group:FID: media rtx; 0 0 without */
 	char msid[128];              /* a=msid, "" without */
 	int has_rid, has_simulcast;  /* a=rid, a=simulcast or a=ssrc-group:SIM seen */
 	int ncandidates;             /* a=candidate lines */
@@ -153,12 +153,15 @@ struct rv_wsdp_choice {              /* per offered m= line, in order */
 	char codec[16];              /* "VP8", "H264", "opus", "PCMU", "PCMA" */
 	int clock, channels;
 	char fmtp[256];              /* as written in the answer */
-	uint32_t remote_ssrc;        /* the offerer's media ssrc if signalled, else 0 */
+	uint32_t remote_ssrc;        /* the offerer's media ssrc if signalled, else 0
+					(0 too when it offered simulcast: which layer
+					it sends once declined is its choice) */
 	int rtx_pt;                  /* the offer's rtx PT for pt (not in the answer: its
 					packets may be dropped); -1 none */
 	int mid_ext_id;              /* sdes:mid extmap id echoed, 0 none */
 	unsigned fb;                 /* rtcp-fb written (RV_WSDP_FB_*) */
-	char why[96];                /* !accepted: the reason ("data channel") */
+	char why[128];               /* !accepted: the reason ("data channels are not
+					supported", "no codec in common: ...") */
 };
 
 /* rv_wsdp_answer - write the answer to O as conf C says into OUT (CAP

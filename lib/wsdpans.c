@@ -202,12 +202,12 @@ static int choose(struct ans *a, int i, char *err, size_t errlen)
 	const struct rv_wsdp_codec *k = video ? pick(a, m, a->video, a->nvideo) :
 						pick(a, m, a->audio, a->naudio);
 	if (!k) {
-		char have[64];
+		char have[48];
 		offered(m, have, sizeof have);
 		if (a->c->role == RV_WSDP_WHEP)
 			return wsdp_err(RV_EPROTO, err, errlen, "stream is %s, the browser offers %s",
 					video ? a->vlist : a->alist, have);
-		snprintf(ch->why, sizeof ch->why, "no codec in common: the offer has %s; we take %s",
+		snprintf(ch->why, sizeof ch->why, "no codec in common: the offer has %s; we take %.32s",
 			 have, video ? a->vlist : a->alist);
 		return 0;
 	}
@@ -227,7 +227,8 @@ static int choose(struct ans *a, int i, char *err, size_t errlen)
 			 a->c->role == RV_WSDP_WHEP && a->c->opus_stereo ? ";stereo=1;sprop-stereo=1" : "");
 	else if (video)
 		strcpy(ch->fmtp, k->fmtp);
-	ch->remote_ssrc = m->fid[0] ? m->fid[0] : m->nssrcs ? m->ssrcs[0].ssrc : 0;
+	if (!m->has_rid && !m->has_simulcast)
+		ch->remote_ssrc = m->fid[0] ? m->fid[0] : m->nssrcs ? m->ssrcs[0].ssrc : 0;
 	ch->rtx_pt = rtx_of(m, k->pt);
 	ch->mid_ext_id = rv_wsdp_extmap_id(m, RV_WSDP_EXT_MID);
 	if (video)

@@ -1,6 +1,7 @@
 // wsdp-offers.mjs - regenerate tests/unit/data/wsdp/*.sdp: the SDP offers
 // headless Chromium and Firefox ESR make for WHIP (sendonly audio+video),
-// WHEP (recvonly audio+video), video only, and WHIP with a data channel.
+// WHEP (recvonly audio+video), video only, WHIP with a data channel, and
+// WHIP with two simulcast layers (rid h and l).
 // Tracks come from a canvas and WebAudio (no devices, no secure context);
 // every offer waits (3 s at most) for ICE gathering so it has candidates.
 // Not a test: run it by hand (node tests/browser/wsdp-offers.mjs [DIR]) when
@@ -10,7 +11,7 @@ import path from 'node:path';
 import { ROOT, launchBrowser } from './helpers.mjs';
 import { firefoxMissing, launchFirefox } from './firefox.mjs';
 
-export const KINDS = ['whip', 'whep', 'video', 'datachannel'];
+export const KINDS = ['whip', 'whep', 'video', 'datachannel', 'simulcast'];
 
 // Runs in the page: make an offer of KIND, keep the connection on
 // window.wsdpPc (for wsdp-answer.test.mjs), return the offer's SDP; with
@@ -36,7 +37,9 @@ export async function pageOffer(kind, nogather) {
   } else {
     const t = tracks();
     if (kind !== 'video') pc.addTransceiver(t.a, { direction: 'sendonly', streams: [t.stream] });
-    pc.addTransceiver(t.v, { direction: 'sendonly', streams: [t.stream] });
+    const sendEncodings = kind === 'simulcast' ?
+      [{ rid: 'h' }, { rid: 'l', scaleResolutionDownBy: 2 }] : undefined;
+    pc.addTransceiver(t.v, { direction: 'sendonly', streams: [t.stream], sendEncodings });
     if (kind === 'datachannel') pc.createDataChannel('chat');
   }
   await pc.setLocalDescription(await pc.createOffer());

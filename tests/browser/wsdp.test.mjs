@@ -22,6 +22,7 @@ const CASES = [
   { kind: 'whep', role: 'whep', video: 'H264', dirs: ['recvonly', 'recvonly'], h264: true },
   { kind: 'video', role: 'whip', video: 'VP8', dirs: ['sendonly'] },
   { kind: 'datachannel', role: 'whip', video: 'VP8', dirs: ['sendonly', 'sendonly'], dc: true },
+  { kind: 'simulcast', role: 'whip', video: 'VP8', dirs: ['sendonly', 'sendonly'] },
 ];
 
 function answer(offer, role, video) {
@@ -67,7 +68,7 @@ before(async () => {
 });
 after(async () => { if (browser) await browser.close().catch(() => {}); });
 
-test('Chromium accepts the WHIP and WHEP answers (VP8, H.264 42e01f, video only, data channel rejected)',
+test('Chromium accepts the WHIP and WHEP answers (VP8, H.264 42e01f, video only, data channel rejected, simulcast declined)',
   { timeout: 60000 }, async (t) => {
     if (skip) { t.skip(skip); return; }
     await page.goto('about:blank');

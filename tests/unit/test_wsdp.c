@@ -399,6 +399,62 @@ static void aiortc_and_obs(void **state)
 	rv_wsdp_offer_free(o);
 }
 
+/* Simulcast (rid h and l) is declined: one layer, no rid, no simulcast. */
+static void simulcast(void **state)
+{
+	(void)state;
+	const char *files[] = { "chromium-simulcast.sdp", "firefox-simulcast.sdp" };
+	for (int f = 0; f < 2; f++) {
+		struct rv_wsdp_offer *o = parse_file(files[f]);
+		const struct rv_wsdp_media *v = &o->media[1];
+		assert_true(v->has_rid && v->has_simulcast);
+		assert_false(o->media[0].has_rid || o->media[0].has_simulcast);
+		if (f)
+			assert_int_equal(v->fid[0], v->ssrcs[0].ssrc); /* the first FID group */
+		struct rv_wsdp_answer_conf c = conf(RV_WSDP_WHIP, NULL);
+		struct rv_wsdp_choice ch[RV_WSDP_MAX_MEDIA];
+		rv_wsdp_offer_free(answer_ok(o, &c, out, sizeof out, ch));
+		assert_string_equal(ch[1].codec, "VP8");
+		assert_int_equal(ch[1].remote_ssrc, 0);
+		assert_int_equal(ch[0].remote_ssrc, o->media[0].ssrcs[0].ssrc);
+		rv_wsdp_offer_free(o);
+	}
+}
+
+/* Offered m= lines that cannot be taken are rejected, the rest answered. */
+static void rejections(void **state)
+{
+	(void)state;
+	static const char offer[] =
+		"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\na=group:BUNDLE v\r\n"
+		"a=ice-ufrag:uf01\r\na=ice-pwd:pwpwpwpwpwpwpwpwpwpwpw\r\na=fingerprint:sha-256 " FP "\r\n"
+		"m=audio 0 UDP/TLS/RTP/SAVPF 111\r\na=mid:old\r\na=rtpmap:111 opus/48000/2\r\n"
+		"m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:nb\r\na=rtpmap:111 opus/48000/2\r\n"
+		"m=audio 9 RTP/AVP 0\r\na=mid:plain\r\n"
+		"m=text 9 UDP/TLS/RTP/SAVPF 98\r\na=mid:t\r\n"
+		"m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:v\r\na=rtpmap:96 VP8/90000\r\n";
+	struct rv_wsdp_offer *o;
+	char err[200];
+	assert_int_equal(rv_wsdp_parse(&o, offer, strlen(offer), err, sizeof err), 0);
+	assert_true(o->media[0].rejected);
+	assert_int_equal(o->media[4].setup, RV_WSDP_SETUP_NONE); /* taken as actpass */
+	assert_int_equal(o->media[4].dir, RV_WSDP_SENDRECV);
+	struct rv_wsdp_answer_conf c = conf(RV_WSDP_WHIP, NULL);
+	struct rv_wsdp_choice ch[RV_WSDP_MAX_MEDIA];
+	rv_wsdp_offer_free(answer_ok(o, &c, out, sizeof out, ch));
+	assert_string_equal(ch[0].why, "rejected in the offer (port 0)");
+	assert_string_equal(ch[1].why, "not in the BUNDLE group");
+	assert_string_equal(ch[2].why, "transport is not UDP/TLS/RTP/SAVPF");
+	assert_string_equal(ch[3].why, "unknown media kind");
+	assert_string_equal(ch[3].kind, "");
+	assert_true(ch[4].accepted);
+	assert_true(has_line(out, "m=audio 0 UDP/TLS/RTP/SAVPF 111"));
+	assert_true(has_line(out, "m=audio 0 RTP/AVP 0"));
+	assert_true(has_line(out, "m=text 0 UDP/TLS/RTP/SAVPF 98"));
+	assert_true(has_line(out, "a=group:BUNDLE v"));
+	rv_wsdp_offer_free(o);
+}
+
 /* A small valid offer and edits of it. */
 static const char base[] =
 	"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\na=group:BUNDLE a v\r\n"
@@ -579,6 +635,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(whep),
 		cmocka_unit_test(video_only_and_datachannel),
 		cmocka_unit_test(aiortc_and_obs),
+		cmocka_unit_test(simulcast),
+		cmocka_unit_test(rejections),
 		cmocka_unit_test(errors),
 		cmocka_unit_test(caps),
 	};
