@@ -42,6 +42,7 @@ struct parser {
 	struct rv_wsdp_offer *o;
 	struct rv_wsdp_media *m;     /* the current m= line, NULL at session level */
 	int line;
+	int frag;                    /* an sdpfrag (RFC 8840): no v=, nothing required */
 	char *err;
 	size_t errlen;
 	char ufrag[64], pwd[128], fp[96];
@@ -449,9 +450,11 @@ static int one_line(struct parser *p, char *s, int first)
 			return BAD(p, "a control character");
 	if (s[0] < 'a' || s[0] > 'z' || s[1] != '=')
 		return BAD(p, "not a type=value line");
-	if (first != (s[0] == 'v'))
+	if (p->frag && s[0] == 'v')
+		return BAD(p, "a v= line in an SDP fragment");
+	if (!p->frag && first != (s[0] == 'v'))
 		return BAD(p, first ? "the SDP does not start with v=0" : "a second v= line");
-	if (first && strcmp(s, "v=0"))
+	if (!p->frag && first && strcmp(s, "v=0"))
 		return BAD(p, "not v=0");
 	if (s[0] == 'm')
 		return m_line(p, s + 2);
@@ -491,6 +494,8 @@ static int lines(struct parser *p, const char *sdp, size_t len)
 /* Session-level values for the m= lines that have none of their own. */
 static void inherit(struct parser *p)
 {
+	strcpy(p->o->ufrag, p->ufrag);
+	strcpy(p->o->pwd, p->pwd);
 	for (int i = 0; i < p->o->nmedia; i++) {
 		struct rv_wsdp_media *m = &p->o->media[i];
 		m->dir = (enum rv_wsdp_dir)(p->mdir[i] != DIR_UNSET ? p->mdir[i] : p->dir);
@@ -545,8 +550,8 @@ static int validate(struct parser *p)
 	return 0;
 }
 
-int rv_wsdp_parse(struct rv_wsdp_offer **out, const char *sdp, size_t len,
-		  char *err, size_t errlen)
+static int parse(struct rv_wsdp_offer **out, const char *sdp, size_t len, int frag,
+		 char *err, size_t errlen)
 {
 	*out = NULL;
 	if (err && errlen)
@@ -554,13 +559,13 @@ int rv_wsdp_parse(struct rv_wsdp_offer **out, const char *sdp, size_t len,
 	if (len > RV_WSDP_MAX_SDP)
 		return wsdp_err(RV_ETOOBIG, err, errlen, "SDP of %zu bytes: more than %d", len,
 				RV_WSDP_MAX_SDP);
-	struct parser p = { .err = err, .errlen = errlen, .dir = RV_WSDP_SENDRECV };
+	struct parser p = { .err = err, .errlen = errlen, .dir = RV_WSDP_SENDRECV, .frag = frag };
 	if (!(p.o = calloc(1, sizeof *p.o)))
 		return -ENOMEM;
 	int r = lines(&p, sdp, len);
 	if (r == 0) {
 		inherit(&p);
-		r = validate(&p);
+		r = frag ? 0 : validate(&p);
 	}
 	if (r < 0) {
 		free(p.o);
@@ -568,6 +573,18 @@ int rv_wsdp_parse(struct rv_wsdp_offer **out, const char *sdp, size_t len,
 	}
 	*out = p.o;
 	return 0;
+}
+
+int rv_wsdp_parse(struct rv_wsdp_offer **out, const char *sdp, size_t len,
+		  char *err, size_t errlen)
+{
+	return parse(out, sdp, len, 0, err, errlen);
+}
+
+int rv_wsdp_parse_frag(struct rv_wsdp_offer **out, const char *frag, size_t len,
+		       char *err, size_t errlen)
+{
+	return parse(out, frag, len, 1, err, errlen);
 }
 
 void rv_wsdp_offer_free(struct rv_wsdp_offer *o)

@@ -99,6 +99,7 @@ struct rv_wsdp_offer {
 	char bundle[RV_WSDP_MAX_MEDIA][32];
 	int ice_lite;                /* a=ice-lite at session level */
 	int ncandidates;             /* in all m= lines */
+	char ufrag[64], pwd[128];    /* the session-level ones, "" without */
 };
 
 /* rv_wsdp_parse - parse the offer SDP[0..LEN) into *OUT (the caller frees it
@@ -109,6 +110,14 @@ struct rv_wsdp_offer {
 int rv_wsdp_parse(struct rv_wsdp_offer **out, const char *sdp, size_t len,
 		  char *err, size_t errlen);
 void rv_wsdp_offer_free(struct rv_wsdp_offer *o);
+/* rv_wsdp_parse_frag - a WHIP/WHEP PATCH body (application/trickle-ice-sdpfrag,
+ * RFC 8840): the same lines without v=, nothing required. Its session-level
+ * ice-ufrag/pwd (an ICE restart) end up in each m= line; an m= line's
+ * ncandidates and end_of_candidates count what was trickled. A fragment
+ * without m= lines has nmedia 0 and its credentials in the offer's own
+ * ufrag and pwd. Errors and caps as rv_wsdp_parse. */
+int rv_wsdp_parse_frag(struct rv_wsdp_offer **out, const char *frag, size_t len,
+		       char *err, size_t errlen);
 
 /* rv_wsdp_codec_find - the codec of M with payload type PT, or NULL. */
 const struct rv_wsdp_codec *rv_wsdp_codec_find(const struct rv_wsdp_media *m, int pt);

@@ -2,8 +2,8 @@
  * on what it accepts, in both roles: the answer fits its buffer, parses again
  * with rv_wsdp_parse, keeps the offer's m= lines and mids in order, and its
  * BUNDLE group names exactly the accepted ones. Errors come with a reason.
- * The last input byte picks the video preference and a small buffer, so the
- * RV_ETOOBIG path is fuzzed too. */
+ * The same text is parsed as a PATCH fragment too. The last input byte picks
+ * the video preference and a small buffer, so RV_ETOOBIG is fuzzed too. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -59,7 +59,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct rv_wsdp_offer *o;
 	char err[200];
 	err[0] = 1;
-	int r = rv_wsdp_parse(&o, (const char *)data, size, err, sizeof err);
+	int r = rv_wsdp_parse_frag(&o, (const char *)data, size, err, sizeof err);
+	CHECK(r == 0 ? o && o->nmedia <= RV_WSDP_MAX_MEDIA : !o && err[0]);
+	rv_wsdp_offer_free(o);
+	err[0] = 1;
+	r = rv_wsdp_parse(&o, (const char *)data, size, err, sizeof err);
 	if (r < 0) {
 		CHECK(!o && (r == RV_EPROTO || r == RV_ETOOBIG));
 		CHECK(err[0] && strnlen(err, sizeof err) < sizeof err);

@@ -485,6 +485,38 @@ static void expect(const char *sdp, int code, const char *why)
 		fail_msg("got \"%s\", want \"%s\"", err, why);
 }
 
+/* WHIP PATCH bodies: trickled candidates, an ICE restart. */
+static void fragments(void **state)
+{
+	(void)state;
+	static const char trickle[] =
+		"a=ice-ufrag:EsAw\r\na=ice-pwd:P2uYro0UCOQ4zxjKXaWCBui1\r\na=group:BUNDLE 0 1\r\n"
+		"m=audio 9 RTP/AVP 0\r\na=mid:0\r\n"
+		"a=candidate:1387637174 1 udp 2122260223 192.0.2.1 61764 typ host generation 0 ufrag EsAw network-id 1\r\n"
+		"a=candidate:3471623853 1 udp 2122194687 198.51.100.2 61765 typ host generation 0 ufrag EsAw network-id 2\r\n"
+		"a=end-of-candidates\r\n";
+	struct rv_wsdp_offer *o;
+	char err[200];
+	assert_int_equal(rv_wsdp_parse_frag(&o, trickle, strlen(trickle), err, sizeof err), 0);
+	assert_string_equal(o->ufrag, "EsAw");
+	assert_int_equal(o->nmedia, 1);
+	assert_string_equal(o->media[0].mid, "0");
+	assert_string_equal(o->media[0].pwd, "P2uYro0UCOQ4zxjKXaWCBui1");
+	assert_int_equal(o->media[0].ncandidates, 2);
+	assert_true(o->media[0].end_of_candidates);
+	rv_wsdp_offer_free(o);
+	static const char restart[] = "a=ice-ufrag:new1\na=ice-pwd:P2uYro0UCOQ4zxjKXaWCBuiX\n";
+	assert_int_equal(rv_wsdp_parse_frag(&o, restart, strlen(restart), err, sizeof err), 0);
+	assert_int_equal(o->nmedia, 0);
+	assert_string_equal(o->ufrag, "new1");
+	assert_string_equal(o->pwd, "P2uYro0UCOQ4zxjKXaWCBuiX");
+	rv_wsdp_offer_free(o);
+	/* a fragment is no offer, and an offer needs its v=0 */
+	assert_int_equal(rv_wsdp_parse(&o, restart, strlen(restart), err, sizeof err), RV_EPROTO);
+	assert_int_equal(rv_wsdp_parse_frag(&o, base, strlen(base), err, sizeof err), RV_EPROTO);
+	assert_string_equal(err, "line 1: a v= line in an SDP fragment");
+}
+
 static void errors(void **state)
 {
 	(void)state;
@@ -637,6 +669,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(aiortc_and_obs),
 		cmocka_unit_test(simulcast),
 		cmocka_unit_test(rejections),
+		cmocka_unit_test(fragments),
 		cmocka_unit_test(errors),
 		cmocka_unit_test(caps),
 	};
