@@ -63,7 +63,8 @@ static int parse_prefs(const char *list, struct pref *v, int *n, int video)
 	return 0;
 }
 
-/* fmtp_get - the value of KEY in an fmtp "a=1;b=2" into V (CAP bytes), or -1. */
+/* fmtp_get - the value of KEY in an fmtp "a=1;b=2" into V (CAP bytes); -1
+ * without one, -2 if too long. */
 static int fmtp_get(const char *fmtp, const char *key, char *v, size_t cap)
 {
 	size_t kl = strlen(key);
@@ -73,7 +74,7 @@ static int fmtp_get(const char *fmtp, const char *key, char *v, size_t cap)
 		size_t n = strcspn(s, ";");
 		if (n > kl && !strncasecmp(s, key, kl) && s[kl] == '=') {
 			if (n - kl - 1 >= cap)
-				return -1;
+				return -2;
 			memcpy(v, s + kl + 1, n - kl - 1);
 			v[n - kl - 1] = 0;
 			return 0;
@@ -87,9 +88,10 @@ static int fmtp_get(const char *fmtp, const char *key, char *v, size_t cap)
  * 42000a) and packetization-mode=1 (lib/rtp.c's). */
 static int h264_ok(const struct rv_wsdp_codec *k, const char *profile)
 {
-	char plid[16] = "42000a", pm[4] = "0";
-	fmtp_get(k->fmtp, "profile-level-id", plid, sizeof plid);
-	fmtp_get(k->fmtp, "packetization-mode", pm, sizeof pm);
+	char plid[8] = "42000a", pm[4] = "0";
+	if (fmtp_get(k->fmtp, "profile-level-id", plid, sizeof plid) == -2 ||
+	    fmtp_get(k->fmtp, "packetization-mode", pm, sizeof pm) == -2)
+		return 0;
 	return strlen(plid) == 6 && !strncasecmp(plid, profile, 4) && !strcmp(pm, "1");
 }
 
@@ -113,7 +115,7 @@ static const struct rv_wsdp_codec *pick(const struct ans *a, const struct rv_wsd
 	static const char *const whip_profiles[] = { "42e0", "4200", "4d00" };
 	for (int i = 0; i < n; i++) {
 		const struct pref *p = &prefs[i];
-		int np = p->profile[0] || a->c->role == RV_WSDP_WHEP ? 1 : 3;
+		int np = strcmp(p->name, "H264") || p->profile[0] || a->c->role == RV_WSDP_WHEP ? 1 : 3;
 		for (int j = 0; j < np; j++) {
 			const char *profile = p->profile[0] ? p->profile : whip_profiles[j];
 			for (int k = 0; k < m->ncodecs; k++)

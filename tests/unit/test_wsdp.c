@@ -531,6 +531,29 @@ static void errors(void **state)
 	assert_true(ch[0].accepted);
 	assert_string_equal(ch[0].codec, "opus");
 	rv_wsdp_offer_free(o);
+	/* H.264 fmtp: matched on profile_idc+iop and packetization-mode=1, any
+	 * level and order, case-insensitive; no profile-level-id means 42000a */
+	static const struct { const char *fmtp; int ok; } h264[] = {
+		{ "profile-level-id=42e01f;packetization-mode=1", 1 },
+		{ "packetization-mode=1; profile-level-id=42E034", 1 },
+		{ "packetization-mode=1", 0 },           /* 4200: not in "H264/42e0" */
+		{ "profile-level-id=42e01f", 0 },        /* pm 0 */
+		{ "profile-level-id=42e01f0;packetization-mode=1", 0 },
+		{ "profile-level-id=640c1f;packetization-mode=1", 0 },
+		{ "profile-level-id=42e01f;packetization-mode=10", 0 },
+	};
+	c.video_codecs = "H264/42e0";
+	for (size_t i = 0; i < sizeof h264 / sizeof h264[0]; i++) {
+		char fl[128];
+		snprintf(fl, sizeof fl, "a=fmtp:100 %s", h264[i].fmtp);
+		const char *s = edit("a=fmtp:100 profile-level-id=42e01f;packetization-mode=0", fl);
+		assert_int_equal(rv_wsdp_parse(&o, s, strlen(s), err, sizeof err), 0);
+		assert_true(rv_wsdp_answer(o, &c, out, sizeof out, ch, 2, err, sizeof err) > 0);
+		if (ch[1].accepted != h264[i].ok)
+			fail_msg("%s: accepted %d", h264[i].fmtp, ch[1].accepted);
+		rv_wsdp_offer_free(o);
+	}
+	c.video_codecs = "H264";
 
 	static const struct { const char *from, *to, *why; } bad[] = {
 		{ "v=0", "v=1", "line 1: not v=0" },
