@@ -102,6 +102,9 @@ $(O)/bench/mrelay: bench/mrelay.c $(O)/librv.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEPFLAGS) $(LDFLAGS) -o $@ $< $(O)/librv.a $(LDLIBS)
 
+# test_wsdp reads captured SDP offers from tests/unit/data/wsdp.
+$(O)/tests/test_wsdp: CFLAGS += -DRV_TEST_DATA='"$(CURDIR)/tests/unit/data"'
+
 units: $(UNITS)
 bench-bins: $(BENCH_BINS)
 
