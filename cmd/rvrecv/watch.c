@@ -14,7 +14,9 @@
 #include "bytes.h"
 #include "err.h"
 #include "json.h"
+#include "early.h"
 #include "jitter.h"
+#include "pending.h"
 #include "rxstats.h"
 #include "log.h"
 #include "media.h"
@@ -26,6 +28,9 @@
 #define HOLD_MS 200                /* a gap is waited for this long (NACKs go out at once) */
 #define PLI_GAP_MS 300             /* at most one keyframe request this often */
 #define TICK_MS 10
+/* A stream the sender ended is closed this much later: its last packets,
+ * relayed over UDP, may come after the stream-end sent on the connection. */
+#define END_LINGER_MS HOLD_MS
 #define RR_EVERY_MS 1000           /* receiver reports */
 
 /* RTP time of a track to the shared timeline (microseconds): through the
@@ -64,6 +69,7 @@ struct wstream {
 	struct rv_media_sink *sink;
 	struct rv_srtp *in, *out;     /* with SRTP: the sender's packets, our RTCP */
 	uint64_t frames, keyframes, skipped, plis, unauth;
+	double end_at;                /* the sender ended it: close at this time */
 	int has_video, has_audio;
 	struct clockmap vmap;
 	struct rxstats vstat;
@@ -72,12 +78,15 @@ struct wstream {
 	double last_pli;
 	int waiting_key;              /* until a keyframe: at the start, after a loss */
 	int sink_err;
+	struct pending pend;          /* frames before both tracks' first sender report */
+	int pend_told;
 };
 
 struct watch {
 	struct app *a;
 	struct rv_mlink *link;
 	struct wstream *streams;
+	struct early *early;          /* packets ahead of their stream's announcement */
 	uv_timer_t tick;
 	uv_signal_t sigint, sigterm;
 	int started, single_done, udp;
@@ -167,41 +176,21 @@ static void sink_failed(struct wstream *s, int rc)
 	s->w->stop_code = RV_EXIT_FAIL;
 }
 
-/* An Opus packet in order: into the audio track. */
-static void on_audio(void *ud, const uint8_t *p, size_t n)
+/* An Opus packet at T into the audio track. */
+static void put_audio(struct atrack *k, const uint8_t *p, size_t n, int64_t t)
 {
-	struct atrack *k = ud;
 	struct wstream *s = k->s;
-	struct rv_rtp r;
-	int64_t t;
-	if (s->sink_err || !s->sink || rv_rtp_parse(p, n, &r) < 0 || !r.payload_len ||
-	    to_us(s, &k->map, r.ts, &t) < 0)
-		return;
-	int rc = rv_media_sink_write(s->sink, 1, r.payload, r.payload_len, t, 1);
+	int rc = rv_media_sink_write(s->sink, 1, p, n, t, 1);
 	if (rc < 0)
 		sink_failed(s, rc);
 	else if (rc > 0)
 		k->frames++;	/* written: not before the file's first video keyframe */
 }
 
-static void on_frame(void *ud, const uint8_t *f, size_t len, uint32_t ts, int key)
+/* A video frame at T into the video track. */
+static void put_video(struct wstream *s, const uint8_t *f, size_t len, int64_t t, int key)
 {
-	struct wstream *s = ud;
 	struct app *a = s->w->a;
-	if (s->sink_err || !s->sink)
-		return;
-	if (s->waiting_key && !key) {
-		s->skipped++;
-		return;
-	}
-	int64_t t;
-	if (to_us(s, &s->vmap, ts, &t) < 0) {	/* no sender report yet to place it */
-		s->skipped++;
-		s->waiting_key = 1;
-		ask_keyframe(s);
-		return;
-	}
-	s->waiting_key = 0;
 	int rc = rv_media_sink_write(s->sink, 0, f, len, t, key);
 	if (rc < 0) {
 		sink_failed(s, rc);
@@ -218,6 +207,79 @@ static void on_frame(void *ud, const uint8_t *f, size_t len, uint32_t ts, int ke
 		total += o->frames;
 	if (a->frames > 0 && total >= (uint64_t)a->frames)
 		s->w->stop = 1;
+}
+
+/* Not every track has its first sender report yet, or frames wait for
+ * them: a frame now must wait too, behind those. */
+static int must_wait(const struct wstream *s)
+{
+	return s->pend.head || (s->has_video && s->has_audio && !(s->vmap.have_sr && s->au.map.have_sr));
+}
+
+/* A frame that cannot be placed yet (no sender report): held, 0; or -1. */
+static int hold(struct wstream *s, int audio, int key, uint32_t ts, const uint8_t *p, size_t n)
+{
+	if (pending_add(&s->pend, audio, key, ts, p, n, now_ms(s->w)) == 0)
+		return 0;
+	if (!s->pend_told) {
+		s->pend_told = 1;
+		rv_say_info("stream from %s: no sender report for %d s: the recording starts at a later keyframe",
+			    s->from, PENDING_MAX_MS / 1000);
+	}
+	return -1;
+}
+
+/* Both tracks are placed now: what waited goes into the file, in order. */
+static void placed(struct wstream *s)
+{
+	struct pending_item *it;
+	int64_t t;
+	while ((it = pending_pop(&s->pend))) {
+		if (!s->sink_err && it->audio && to_us(s, &s->au.map, it->ts, &t) == 0)
+			put_audio(&s->au, it->data, it->len, t);
+		else if (!s->sink_err && !it->audio && to_us(s, &s->vmap, it->ts, &t) == 0)
+			put_video(s, it->data, it->len, t, it->key);
+		free(it);
+	}
+}
+
+/* An Opus packet in order: into the audio track. */
+static void on_audio(void *ud, const uint8_t *p, size_t n)
+{
+	struct atrack *k = ud;
+	struct wstream *s = k->s;
+	struct rv_rtp r;
+	int64_t t;
+	if (s->sink_err || !s->sink || rv_rtp_parse(p, n, &r) < 0 || !r.payload_len)
+		return;
+	if (must_wait(s) && hold(s, 1, 0, r.ts, r.payload, r.payload_len) == 0)
+		return;
+	if (to_us(s, &k->map, r.ts, &t) == 0)
+		put_audio(k, r.payload, r.payload_len, t);
+}
+
+static void on_frame(void *ud, const uint8_t *f, size_t len, uint32_t ts, int key)
+{
+	struct wstream *s = ud;
+	if (s->sink_err || !s->sink)
+		return;
+	if (s->waiting_key && !key) {
+		s->skipped++;
+		return;
+	}
+	int64_t t;
+	if (must_wait(s) && hold(s, 0, key, ts, f, len) == 0) {
+		s->waiting_key = 0;
+		return;
+	}
+	if (to_us(s, &s->vmap, ts, &t) < 0) {	/* no sender report yet to place it */
+		s->skipped++;
+		s->waiting_key = 1;
+		ask_keyframe(s);
+		return;
+	}
+	s->waiting_key = 0;
+	put_video(s, f, len, t, key);
 }
 
 static void on_packet_in_order(void *ud, const uint8_t *p, size_t n)
@@ -245,6 +307,7 @@ static void stream_free(struct wstream *s)
 		rv_depack_free(&s->dp);
 	jitter_free(&s->jb);
 	jitter_free(&s->au.jb);
+	pending_clear(&s->pend);
 	rv_srtp_free(s->in);
 	rv_srtp_free(s->out);
 	free(s);
@@ -267,6 +330,8 @@ static void stream_close(struct watch *w, struct wstream *s, const char *why)
 		    " recovered, %" PRIu64 " frames (%" PRIu64 " keyframes), %" PRIu64 " keyframe requests",
 		    s->id, s->from, why, s->jb.packets, s->jb.lost, s->jb.recovered, s->frames, s->keyframes,
 		    s->plis);
+	rv_say_debug("stream %.0f: %" PRIu64 " frames skipped (before a keyframe or a report), %" PRIu64
+		     " broken", s->id, s->skipped, s->has_video ? s->dp.dropped : 0);
 	if (s->has_audio)
 		rv_say_info("stream %.0f audio: %" PRIu64 " packets, %" PRIu64 " lost, %" PRIu64 " recovered, %" PRIu64
 			    " frames", s->id, s->au.jb.packets, s->au.jb.lost, s->au.jb.recovered, s->au.frames);
@@ -310,6 +375,8 @@ static int stream_srtp(struct wstream *s, cJSON *h)
 	}
 	return 0;
 }
+
+static void replay(void *ud, const uint8_t *p, size_t n);
 
 static void stream_add(struct watch *w, cJSON *h)
 {
@@ -391,6 +458,10 @@ static void stream_add(struct watch *w, cJSON *h)
 	s->next = w->streams;
 	w->streams = s;
 	w->streams_seen++;
+	if (video)	/* its first packets may have come before this announcement */
+		early_take(w->early, s->ssrc, now_ms(w), replay, w);
+	if (audio)
+		early_take(w->early, s->au.ssrc, now_ms(w), replay, w);
 	char what[64];
 	snprintf(what, sizeof what, "%s%s%s", video ? s->codec : "", video && audio ? " and " : "", audio ? "Opus" : "");
 	rv_say_info("recording %s from %s into %s", what, from, path);
@@ -447,14 +518,14 @@ static void sender_report(struct wstream *s, const uint8_t *p, size_t n)
 		m->have_sr = 1;
 		m->sr_rtp = sr.rtp_ts;
 		m->sr_us = rv_ntp_unix_us(sr.ntp);
+		if (s->vmap.have_sr && s->au.map.have_sr)
+			placed(s);
 	}
 }
 
-static void on_packet(void *ud, const uint8_t *p, size_t n)
+/* A packet to its stream: 1, or 0 when no stream has its SSRC. */
+static int deliver(struct watch *w, const uint8_t *p, size_t n)
 {
-	struct watch *w = ud;
-	if (n < RV_RTP_HEADER)
-		return;
 	int rtcp = rv_rtp_is_rtcp(p, n);
 	uint32_t ssrc = rv_rd32(p + (rtcp ? 4 : 8));
 	uint8_t buf[JITTER_PKT + RV_SRTP_MAX_TRAILER];
@@ -464,16 +535,31 @@ static void on_packet(void *ud, const uint8_t *p, size_t n)
 			continue;
 		if (rtcp) {
 			sender_report(s, p, n);
-			return;
+			return 1;
 		}
 		if (!(p = unprotect(s, p, &n, buf, sizeof buf)))
-			return;
+			return 1;
 		if (!w->first_ms)
 			w->first_ms = now_ms(w);
 		rxstats_packet(v ? &s->vstat : &s->au.stat, rv_rd16(p + 2), rv_rd32(p + 4), now_ms(w));
 		jitter_push(v ? &s->jb : &s->au.jb, p, n, now_ms(w));
-		return;
+		return 1;
 	}
+	return 0;
+}
+
+static void on_packet(void *ud, const uint8_t *p, size_t n)
+{
+	struct watch *w = ud;
+	if (n < RV_RTP_HEADER)
+		return;
+	if (!deliver(w, p, n))	/* perhaps ahead of its stream's announcement */
+		early_hold(w->early, p, n, rv_rd32(p + (rv_rtp_is_rtcp(p, n) ? 4 : 8)), now_ms(w));
+}
+
+static void replay(void *ud, const uint8_t *p, size_t n)
+{
+	deliver(ud, p, n);
 }
 
 /* How reception goes, to the sender through the server. */
@@ -483,6 +569,19 @@ static void receiver_report(struct wstream *s, struct rxstats *st, double now)
 	uint8_t buf[32 + RV_SRTP_MAX_TRAILER];
 	if (rxstats_block(st, now, &rb) == 0)
 		send_rtcp(s, buf, rv_rtcp_build_rr(buf, 32, s->fb_ssrc, &rb));
+}
+
+/* S's sender ended it and its last packets had END_LINGER_MS to come. */
+static void stream_ended(struct watch *w, struct wstream *s)
+{
+	int single = !strstr(w->a->output, "%s");
+	stream_close(w, s, "ended");
+	if (single) {
+		w->single_done = 1;
+		finish_all(w, w->a->exit_code);
+	} else {
+		app_counted(w->a);
+	}
 }
 
 static void on_tick(uv_timer_t *t)
@@ -495,6 +594,12 @@ static void on_tick(uv_timer_t *t)
 	}
 	for (struct wstream *s = w->streams, *next; s; s = next) {
 		next = s->next;
+		if (s->end_at && now >= s->end_at) {
+			stream_ended(w, s);
+			if (w->a->done)
+				return;
+			continue;
+		}
 		if (s->has_video)
 			jitter_tick(&s->jb, now);
 		if (s->has_audio)
@@ -546,6 +651,8 @@ void watch_start(struct app *a)
 	if (!w->started) {
 		w->started = 1;
 		w->a = a;
+		if (early_init(&w->early) < 0)
+			rv_say_error("no memory to hold packets that come before their stream's announcement");
 		uv_timer_init(a->loop, &w->tick);
 		uv_signal_init(a->loop, &w->sigint);
 		uv_signal_init(a->loop, &w->sigterm);
@@ -573,17 +680,8 @@ void watch_frame(struct app *a, const char *type, cJSON *h, const uint8_t *body,
 	} else if (!strcmp(type, "stream-end")) {
 		cJSON *id = cJSON_GetObjectItemCaseSensitive(h, "stream");
 		for (struct wstream *s = w->streams; s; s = s->next)
-			if (cJSON_IsNumber(id) && s->id == id->valuedouble) {
-				int single = !strstr(w->a->output, "%s");
-				stream_close(w, s, "ended");
-				if (single) {
-					w->single_done = 1;
-					finish_all(w, w->a->exit_code);
-				} else {
-					app_counted(w->a);
-				}
-				break;
-			}
+			if (cJSON_IsNumber(id) && s->id == id->valuedouble && !s->end_at)
+				s->end_at = now_ms(w) + END_LINGER_MS;	/* closed by on_tick */
 	}
 }
 
@@ -610,6 +708,8 @@ void watch_stop(struct app *a)
 	uv_close((uv_handle_t *)&w->sigterm, NULL);
 	rv_mlink_close(w->link);
 	w->link = NULL;
+	early_free(w->early);
+	w->early = NULL;
 	rv_say_info("%" PRIu64 " packets (%" PRIu64 " lost, %" PRIu64 " recovered by NACK), %" PRIu64
 		    " frames (%" PRIu64 " keyframes), %" PRIu64 " keyframe requests", w->packets, w->lost,
 		    w->recovered, w->frames, w->keyframes, w->plis);
