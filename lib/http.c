@@ -97,6 +97,10 @@ static int rv__http_header_done(struct rv__http *h)
 		rc = rv__http_store(req->ws_protocol, sizeof req->ws_protocol, h);
 	} else if (strcasecmp(f, "authorization") == 0) {
 		rc = rv__http_store(req->authorization, sizeof req->authorization, h);
+	} else if (strcasecmp(f, "content-type") == 0) {
+		rc = rv__http_store(req->content_type, sizeof req->content_type, h);
+	} else if (strcasecmp(f, "if-match") == 0) {
+		rc = rv__http_store(req->if_match, sizeof req->if_match, h);
 	} else if (strcasecmp(f, "sec-websocket-version") == 0) {
 		/* A short decimal number; anything else counts as absent. */
 		char *end;

@@ -21,6 +21,8 @@ struct rv_http_req {
 	char ws_key[64];               /* Sec-WebSocket-Key, "" if absent */
 	char ws_protocol[128];         /* Sec-WebSocket-Protocol, "" if absent */
 	char authorization[512];
+	char content_type[128];        /* Content-Type, "" if absent */
+	char if_match[128];            /* If-Match, "" if absent */
 	int ws_version;                /* Sec-WebSocket-Version, 0 if absent */
 	int upgrade_websocket;         /* Upgrade: websocket + Connection: upgrade */
 	int keep_alive;

@@ -78,6 +78,10 @@ static void send_error(struct relay *r, struct conn *c, uint64_t re, enum rv_cod
 static int ep_send(struct relay *r, struct relay_ep *ep, const uint8_t *p, size_t n)
 {
 	struct conn *c = ep->c;
+	if (ep->edge) {	/* feedback to an edge: it translates */
+		ep->edge->feedback(ep->edge_ud, p, n);
+		return 0;
+	}
 	if (ep->udp) {	/* goes out with the rest of the batch */
 		relay_udp_queue(r, ep, (const struct sockaddr *)&ep->addr, ep->alen, p, n);
 	} else {
@@ -124,6 +128,10 @@ static void request_keyframe(struct relay *r, struct mstream *st)
 		return;
 	st->last_kf_ms = now;
 	r->n.keyframe_requests++;
+	if (st->src->edge) {
+		st->src->edge->keyframe(st->src->edge_ud, st->id);
+		return;
+	}
 	cJSON *h = cJSON_CreateObject();
 	cJSON_AddStringToObject(h, "type", "keyframe");
 	cJSON_AddNumberToObject(h, "stream", st->id);
@@ -192,7 +200,7 @@ static struct sub *add_sub(struct relay *r, struct mstream *st, struct relay_ep 
 static void refresh(struct relay *r, struct mstream *st)
 {
 	struct collect k = { r->rx, 0, r->rxcap, 1, 0, ++r->stamp };
-	struct rv_client *from = relay_client(st->src->c);
+	struct rv_client *from = relay_ep_client(st->src);
 	st->gen = r->gen;
 	if (from)
 		rv_router_route(r->router, from, st->to, st->group, collect, &k, NULL);
@@ -304,6 +312,24 @@ static cJSON *announce(const struct mstream *st, const char *from, const cJSON *
 	return a;
 }
 
+/* ST (its SSRCs taken) becomes EP's, sent by FROM to TO or GROUP and
+ * announced with H's media and srtp: numbered, listed and routed. */
+static void stream_link(struct relay *r, struct mstream *st, struct relay_ep *ep, const char *from,
+			const char *to, const char *group, const cJSON *h)
+{
+	st->src = ep;
+	ep->mine[ep->nmine++] = st;
+	st->id = ++r->last_stream ? r->last_stream : ++r->last_stream;
+	st->to = to ? strdup(to) : NULL;
+	st->group = !to && group ? strdup(group) : NULL;
+	st->announce = announce(st, from, h);
+	st->next = r->streams;
+	r->streams = st;
+	r->nstreams++;
+	r->n.streams_total++;
+	refresh(r, st);
+}
+
 /* {"type":"stream","to"|"group":...,"media":[{"kind","codec","ssrc",...}],
  *  "srtp":{...}}: a new stream from this connection. */
 void relay_stream(struct relay *r, struct conn *c, cJSON *h)
@@ -352,17 +378,7 @@ void relay_stream(struct relay *r, struct conn *c, cJSON *h)
 		send_error(r, c, seq, RV_CODE_INTERNAL, NULL);
 		return;
 	}
-	st->src = ep;
-	ep->mine[ep->nmine++] = st;
-	st->id = ++r->last_stream ? r->last_stream : ++r->last_stream;
-	st->to = to ? strdup(to) : NULL;
-	st->group = !to && group ? strdup(group) : NULL;
-	st->announce = announce(st, cl->id, h);
-	st->next = r->streams;
-	r->streams = st;
-	r->nstreams++;
-	r->n.streams_total++;
-	refresh(r, st);
+	stream_link(r, st, ep, cl->id, to, group, h);
 	rv_info("%s: stream %u to %s%s (%zu receivers)", cl->id, st->id, st->group ? "#" : "",
 		st->to ? st->to : st->group ? st->group : "default receivers", st->nsubs);
 	reply_ok(r, c, seq, udp, st->id, (int)st->nsubs);
@@ -528,6 +544,66 @@ void relay_packet(struct relay *r, struct relay_ep *ep, const uint8_t *p, size_t
 		fan_out(r, st, p, n, 0);
 	else
 		feedback(r, ep, ssrc, p, n);
+}
+
+/* ---- edges ---- */
+
+struct relay_ep *relay_edge_new(struct relay *r, struct rv_client *as, const struct relay_edge *ops, void *ud)
+{
+	(void)r;
+	struct relay_ep *ep = calloc(1, sizeof *ep);
+	if (ep) {
+		ep->edge = ops;
+		ep->edge_ud = ud;
+		ep->client = as;
+	}
+	return ep;
+}
+
+void relay_edge_addr(struct relay *r, struct relay_ep *ep, const struct sockaddr *sa)
+{
+	relay_ep_register(r, ep, sa);
+}
+
+int64_t relay_edge_stream(struct relay *r, struct relay_ep *ep, const char *group, const cJSON *media)
+{
+	if (!cJSON_IsArray(media) || cJSON_GetArraySize(media) < 1 || cJSON_GetArraySize(media) > MAX_SSRCS ||
+	    !rv_id_valid(group))
+		return RV_EPROTO;
+	if (ep->nmine >= MAX_STREAMS_PER_CONN)
+		return RV_ELIMIT;
+	struct mstream *st = calloc(1, sizeof *st);
+	cJSON *h = cJSON_CreateObject();
+	if (!st || !h || !cJSON_AddItemReferenceToObject(h, "media", (cJSON *)media)) {
+		free(st);
+		cJSON_Delete(h);
+		return -ENOMEM;
+	}
+	if (take_ssrcs(st, media) < 0) {
+		free(st);
+		cJSON_Delete(h);
+		return RV_EPROTO;
+	}
+	stream_link(r, st, ep, ep->client->id, NULL, group, h);
+	cJSON_Delete(h);	/* the reference only: MEDIA stays the caller's */
+	rv_info("%s: stream %u to #%s (%zu receivers)", ep->client->id, st->id, group, st->nsubs);
+	return st->id;
+}
+
+void relay_edge_packet(struct relay *r, struct relay_ep *ep, const uint8_t *p, size_t n)
+{
+	relay_packet(r, ep, p, n);
+}
+
+void relay_edge_free(struct relay *r, struct relay_ep *ep)
+{
+	if (!ep)
+		return;
+	while (ep->nmine)
+		stream_end(r, ep->mine[0], "the sender left");
+	relay_ep_unregister(r, ep);
+	relay_changed(r);
+	free(ep);
 }
 
 void relay_tcp_in(struct relay *r, struct conn *c, const uint8_t *p, size_t n)

@@ -70,6 +70,10 @@ struct relay {
 	uint8_t key[32];              /* for the UDP passwords */
 	double drop_rate;             /* --drop-rate: test-only loss */
 	struct rv_p2p_intro *p2p;     /* the peer-group introducer (the host's), or NULL: none */
+	/* ICE checks (a STUN request whose USERNAME has a colon: rv's have
+	 * none) go here first: 1 when taken, 0 to answer it as a Binding. */
+	int (*ice_in)(void *ud, const uint8_t *p, size_t n, const struct sockaddr *from);
+	void *ice_ud;
 	struct relay_counters n;
 };
 
@@ -79,11 +83,13 @@ struct relay {
 int relay_init(struct relay *r, void *host, struct rv_router *router, size_t max_queue, double drop_rate);
 /* relay_free - every stream ends (nobody is told); the relay's memory goes. */
 void relay_free(struct relay *r);
-/* relay_udp_in - a datagram on the UDP port: a STUN Binding, a message for
- * the peer-group introducer R->p2p (STUN methods 0x0C0-0x0C3),
- * or media from a registered address. P is read during the call only (queued sends point
- * into it until the host flushes: see relay_udp_queue). */
-void relay_udp_in(struct relay *r, const uint8_t *p, size_t n, const struct sockaddr *from);
+/* relay_udp_in - a datagram on the UDP port: a STUN Binding, an ICE check
+ * (R->ice_in), a message for the peer-group introducer R->p2p (STUN
+ * methods 0x0C0-0x0C3), or media from a registered address. P is the
+ * port's receive slot: an edge may rewrite it in place (SRTP decryption),
+ * and queued sends point into it until the host flushes (see
+ * relay_udp_queue). */
+void relay_udp_in(struct relay *r, uint8_t *p, size_t n, const struct sockaddr *from);
 /* relay_tcp_in - a media frame's packet (N bytes) from C; flushes the UDP
  * batch before returning (P lives only as long as the frame). */
 void relay_tcp_in(struct relay *r, struct conn *c, const uint8_t *p, size_t n);
@@ -101,6 +107,38 @@ void relay_conn_closed(struct relay *r, struct conn *c);
 static inline void relay_changed(struct relay *r) { r->gen++; }
 /* relay_addr_key - the by_addr key of SA (AF_INET or AF_INET6). */
 void relay_addr_key(const struct sockaddr *sa, uint8_t out[RELAY_ADDR_KEY]);
+
+/* ---- edges: stream sources that are not connections ----
+ *
+ * A WebRTC publisher (webrtc.c) sends into groups as an edge: an endpoint
+ * with a client of its own and no connection. Its streams are routed as a
+ * connection's are; what would go to a connection goes to its functions. */
+struct relay_edge {
+	/* A datagram from the edge's registered address that is not STUN; P
+	 * may be rewritten in place (see relay_udp_in). */
+	void (*datagram)(void *ud, uint8_t *p, size_t n, const struct sockaddr *from);
+	/* A receiver's RTCP for one of the edge's streams (P lives for the call). */
+	void (*feedback)(void *ud, const uint8_t *p, size_t n);
+	/* A receiver joined stream ID after packets began: a keyframe, soon. */
+	void (*keyframe)(void *ud, uint32_t id);
+};
+/* relay_edge_new - an edge sending as AS (the router's; the caller attaches
+ * and detaches it), calling OPS with UD. NULL: no memory. */
+struct relay_ep *relay_edge_new(struct relay *r, struct rv_client *as, const struct relay_edge *ops, void *ud);
+/* relay_edge_addr - the edge's datagrams come from SA now (its selected
+ * path), in place of any address before. */
+void relay_edge_addr(struct relay *r, struct relay_ep *ep, const struct sockaddr *sa);
+/* relay_edge_stream - announce a stream from EP to GROUP with MEDIA (an
+ * array of 1 to 4 entries with kind, codec and ssrc; borrowed). The
+ * stream's number, or RV_EPROTO (bad media), RV_ELIMIT (8 streams),
+ * -ENOMEM. */
+int64_t relay_edge_stream(struct relay *r, struct relay_ep *ep, const char *group, const cJSON *media);
+/* relay_edge_packet - an RTP or RTCP packet in the clear from EP, routed
+ * as a connection's (by its SSRCs); the caller flushes the UDP batch
+ * (relay_udp_flush) before P changes. */
+void relay_edge_packet(struct relay *r, struct relay_ep *ep, const uint8_t *p, size_t n);
+/* relay_edge_free - EP's streams end ("the sender left"), EP goes. */
+void relay_edge_free(struct relay *r, struct relay_ep *ep);
 
 /* relay_stats.c: /stats' "media" object (NULL: no memory) and the lines of
  * /metrics (0, or rv_buf_append's error), from one table; packets lost on

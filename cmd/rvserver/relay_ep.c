@@ -95,7 +95,12 @@ void relay_ep_unregister(struct relay *r, struct relay_ep *ep)
 	ep->udp = 0;
 }
 
-static void ep_register(struct relay *r, struct relay_ep *ep, const struct sockaddr *sa)
+struct rv_client *relay_ep_client(const struct relay_ep *ep)
+{
+	return ep->edge ? ep->client : relay_client(ep->c);
+}
+
+void relay_ep_register(struct relay *r, struct relay_ep *ep, const struct sockaddr *sa)
 {
 	uint8_t key[RELAY_ADDR_KEY];
 	relay_addr_key(sa, key);
@@ -114,7 +119,7 @@ static void ep_register(struct relay *r, struct relay_ep *ep, const struct socka
 	if (rv_bmap_put(&r->by_addr, ep->addrkey, ep) == 0)
 		ep->udp = 1;
 	char text[80];
-	struct rv_client *cl = relay_client(ep->c);
+	struct rv_client *cl = relay_ep_client(ep);
 	addr_text(sa, text, sizeof text);
 	rv_debug("%s: media over UDP from %s", cl ? cl->id : "?", text);
 }
@@ -149,7 +154,7 @@ void relay_binding(struct relay *r, const uint8_t *p, size_t n, const struct soc
 			return;	/* a forged or stale request: no answer */
 		}
 		r->n.bindings++;
-		ep_register(r, *relay_ep_slot(c), from);
+		relay_ep_register(r, *relay_ep_slot(c), from);
 		rv_stun_begin(&b, RV_STUN_BINDING, RV_STUN_SUCCESS, m.tid);
 		rv_stun_add_xor_addr(&b, RV_STUN_A_XOR_MAPPED_ADDRESS, from);
 		rv_stun_add_integrity(&b, (const uint8_t *)pass, 32);
@@ -186,12 +191,12 @@ static void p2p_in(struct relay *r, const uint8_t *p, size_t n, const struct soc
 		relay_udp_send(r, out, len, to);
 }
 
-void relay_udp_in(struct relay *r, const uint8_t *p, size_t n, const struct sockaddr *from)
+void relay_udp_in(struct relay *r, uint8_t *p, size_t n, const struct sockaddr *from)
 {
 	if (rv_stun_is(p, n)) {
 		if (r->p2p && rv_p2p_intro_is(p, n))
 			p2p_in(r, p, n, from);
-		else
+		else if (!r->ice_in || !r->ice_in(r->ice_ud, p, n, from))
 			relay_binding(r, p, n, from);
 		return;
 	}
@@ -206,5 +211,8 @@ void relay_udp_in(struct relay *r, const uint8_t *p, size_t n, const struct sock
 		}
 		r->last = ep;
 	}
-	relay_packet(r, ep, p, n);
+	if (ep->edge)	/* DTLS or SRTP: the edge's to read */
+		ep->edge->datagram(ep->edge_ud, p, n, from);
+	else
+		relay_packet(r, ep, p, n);
 }

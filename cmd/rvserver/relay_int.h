@@ -15,9 +15,13 @@
 #define MAX_SSRCS 4                /* per stream: video, audio, and room */
 #define MAX_STREAMS_PER_CONN 8
 
-/* A connection's media side: its UDP address once registered. */
+/* A connection's media side: its UDP address once registered. Or an edge's
+ * (relay.h): C is NULL, EDGE says where its packets and requests go. */
 struct relay_ep {
 	struct conn *c;
+	const struct relay_edge *edge;
+	void *edge_ud;
+	struct rv_client *client;     /* an edge's client (a connection's is relay_client(c)) */
 	struct sockaddr_storage addr;
 	socklen_t alen;
 	int udp, watching;
@@ -64,6 +68,10 @@ struct mstream {
 void relay_packet(struct relay *r, struct relay_ep *ep, const uint8_t *p, size_t n);
 
 /* relay_ep.c */
+/* The client EP sends as (NULL: a connection before hello). */
+struct rv_client *relay_ep_client(const struct relay_ep *ep);
+/* EP's address is now SA (a connection's Binding, an edge's selected path). */
+void relay_ep_register(struct relay *r, struct relay_ep *ep, const struct sockaddr *sa);
 /* C's endpoint, made on first use; NULL: no memory. */
 struct relay_ep *relay_ep_of(struct conn *c);
 /* The credentials C registers its UDP address with ({port,user,pass}), or
