@@ -10,6 +10,7 @@
 #include "metrics.h"
 #include "server.h"
 #include "srvconn.h"
+#include "webrtc.h"
 
 /* ---- /metrics and /stats: one table ---- */
 
@@ -65,7 +66,7 @@ static void get_metrics(struct rv_httpd *h, void *ud)
 	struct rv_buf b;
 	rv_buf_init(&b, 1 << 20);
 	if (rv_metrics_prom(&b, table, sizeof table / sizeof table[0], srv) < 0 || relay_metrics(&srv->relay, &b) < 0 ||
-	    p2p_metrics(srv, &b) < 0)
+	    p2p_metrics(srv, &b) < 0 || webrtc_metrics(srv, &b) < 0)
 		rv_httpd_reply_text(h, 500, "out of memory\n");
 	else
 		rv_httpd_reply(h, 200, "text/plain; version=0.0.4", NULL, rv_buf_head(&b), rv_buf_size(&b));
@@ -78,6 +79,7 @@ static cJSON *stats_obj(struct server *srv)
 	cJSON *o = cJSON_CreateObject();
 	if (!cJSON_AddStringToObject(o, "server", "rvserver/" RV_VERSION) ||
 	    rv_metrics_json(o, table, sizeof table / sizeof table[0], srv) < 0 || p2p_stats(srv, o) < 0 ||
+	    webrtc_stats(srv, o) < 0 ||
 	    !cJSON_AddBoolToObject(o, "auth", srv->secret_len > 0) ||
 	    !cJSON_AddBoolToObject(o, "tls", srv->tls != NULL)) {
 		cJSON_Delete(o);
@@ -105,6 +107,7 @@ static const struct rv_httpd_route routes[] = {
 	{ "/metrics", RV_HTTPD_GET | RV_HTTPD_HEAD, 0, 0, get_metrics, NULL },
 	{ "/stats", RV_HTTPD_GET | RV_HTTPD_HEAD, 0, 0, get_stats, NULL },
 	{ "/rv", RV_HTTPD_GET, RV_HTTPD_WEBSOCKET, 0, NULL, NULL },
+	{ "/whip/", WHIP_METHODS, RV_HTTPD_PREFIX, WHIP_SDP_MAX, whip_http, NULL },
 };
 
 static void on_ws_message(void *ud, int opcode, const uint8_t *data, size_t len)

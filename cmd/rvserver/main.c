@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <arpa/inet.h>
+
 #include "cli.h"
 #include "err.h"
 #include "frame.h"
@@ -16,7 +18,7 @@ enum {
 	O_LISTEN = 1, O_PORT, O_UDP_PORT, O_PORT_FILE, O_TLS_CERT, O_TLS_KEY,
 	O_AUTH_SECRET, O_MAX_CLIENTS, O_MAX_GROUPS, O_MAX_MEMBERS, O_KEEP,
 	O_MAX_QUEUE, O_MAX_FRAME, O_HANDSHAKE, O_IDLE, O_TTL, O_SLOW, O_DROP_RATE,
-	O_NO_P2P, O_P2P_MAX_MEMBERS, O_P2P_RELAY_BUDGET,
+	O_NO_P2P, O_P2P_MAX_MEMBERS, O_P2P_RELAY_BUDGET, O_PUBLIC_IP, O_NO_WEBRTC,
 };
 
 static const struct rv_opt opts[] = {
@@ -39,6 +41,8 @@ static const struct rv_opt opts[] = {
 	{ O_NO_P2P, 0, "no-p2p", NULL, "no peer-group introducer on the UDP port: JOINs are answered 403", NULL, NULL },
 	{ O_P2P_MAX_MEMBERS, 0, "p2p-max-members", "N", "most members of one peer group (default 10000)", NULL, NULL },
 	{ O_P2P_RELAY_BUDGET, 0, "p2p-relay-budget", "BYTES", "bytes per second relayed between peer-group members, for the whole server (default 1000000; 0: no relaying)", NULL, NULL },
+	{ O_PUBLIC_IP, 0, "public-ip", "ADDR", "the IP address WebRTC peers reach the UDP port at, offered as the ICE candidate (default: the --listen address, or every interface's)", NULL, NULL },
+	{ O_NO_WEBRTC, 0, "no-webrtc", NULL, "no WebRTC: /whip/ answers 503 and ICE checks are dropped", NULL, NULL },
 	{ O_DROP_RATE, 0, "drop-rate", "P", "for tests: drop this fraction (0-0.5) of relayed RTP packets at random", NULL, NULL },
 	{ O_TTL, 0, "ttl", "S", "with the token command: seconds the token is valid (default 86400)", NULL, NULL },
 	{ RV_OPT_VERBOSE, 'v', "verbose", NULL, "more diagnostics on stderr (repeatable)", NULL, NULL },
@@ -64,7 +68,8 @@ static const struct rv_tool tool = {
 	.opts = opts,
 	.cmds = cmds,
 	.footer = "Clients connect with rvgroup, rvsend and rvrecv. HTTP on the same port:\n"
-		  "GET /healthz, /metrics (Prometheus), /stats (JSON); WebSocket at /rv.",
+		  "GET /healthz, /metrics (Prometheus), /stats (JSON); WebSocket at /rv;\n"
+		  "POST /whip/GROUP: a WebRTC publisher (WHIP) into GROUP.",
 };
 
 struct args {
@@ -124,6 +129,15 @@ static const char *on_opt(void *ud, int key, const char *arg)
 			return "expected a size of at least 64K (suffixes K, M, G)";
 		break;
 	case O_NO_P2P: c->p2p.disabled = 1; break;
+	case O_PUBLIC_IP: {
+		struct in6_addr a6;
+		struct in_addr a4;
+		if (inet_pton(AF_INET, arg, &a4) != 1 && inet_pton(AF_INET6, arg, &a6) != 1)
+			return "expected an IP address (browsers refuse names in candidates)";
+		c->public_ip = arg;
+		break;
+	}
+	case O_NO_WEBRTC: c->no_webrtc = 1; break;
 	case O_P2P_MAX_MEMBERS:
 		if (rv_parse_size(arg, &n) < 0 || n == 0)
 			return "expected a positive number";

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "portfile.h"
 #include "server.h"
+#include "webrtc.h"
 #include "sniff.h"
 #include "srvconn.h"
 #include "token.h"
@@ -412,6 +413,7 @@ void server_stop(struct server *srv, const char *why)
 		return;
 	rv_info("shutting down (%s), telling %zu connections", why, srv->nconns);
 	uv_close((uv_handle_t *)&srv->tcp, NULL);
+	webrtc_stop(srv);	/* close_notify out before the UDP port closes */
 	udp_stop(srv);
 	for (struct conn *c = srv->conns, *next; c; c = next) {
 		next = c->next;
@@ -480,6 +482,8 @@ int server_start(struct server *srv, uv_loop_t *loop, const struct server_conf *
 		return rc;
 	}
 
+	if (!conf->no_webrtc && (rc = webrtc_start(srv, conf->public_ip)) < 0)
+		return rc;
 	flow_init(srv);
 	rv_srvlife_start(&srv->life, loop, &srv->io, 1000, srv, on_sweep, on_stop, close_all, on_finish);
 
@@ -493,6 +497,7 @@ int server_start(struct server *srv, uv_loop_t *loop, const struct server_conf *
 
 void server_free(struct server *srv)
 {
+	webrtc_free(srv);
 	p2p_free(srv);
 	relay_free(&srv->relay);
 	rv_router_free(&srv->router);

@@ -34,6 +34,8 @@ struct server_conf {
 	struct rv_router_conf router;
 	double media_drop_rate;       /* --drop-rate: test-only media loss */
 	struct rv_p2p_intro_conf p2p; /* the peer-group introducer (p2p.c) */
+	const char *public_ip;        /* --public-ip: the WebRTC candidate (webrtc.c) */
+	int no_webrtc;                /* --no-webrtc */
 };
 
 enum conn_state { CONN_SNIFF, CONN_RV, CONN_HTTP, CONN_WS, CONN_DONE };
@@ -108,6 +110,7 @@ struct server {
 	int bound_port, bound_udp_port;
 	struct counters n;
 	struct relay relay;           /* the media relay (relay.h) */
+	struct webrtc *webrtc;        /* WebRTC sessions (webrtc.h) */
 	struct rv_udpq udpq;          /* the UDP port's batch (udp.c) */
 };
 

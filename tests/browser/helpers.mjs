@@ -13,6 +13,7 @@ import { chromium } from 'playwright-core';
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const ROOT = path.resolve(here, '..', '..');
 export const RVSIGNAL = process.env.RVSIGNAL || path.join(ROOT, 'build', 'bin', 'rvsignal');
+export const RV_BIN = process.env.RV_BIN || path.dirname(RVSIGNAL);
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 
 const live = new Set();
@@ -44,6 +45,8 @@ function track(name, child) {
     child,
     get exited() { return exited; },
     log: () => out,
+    // its exit ({code, sig}) within MS, or null
+    async wait(ms) { await Promise.race([done, sleep(ms)]); return exited; },
     async stop() {
       if (exited) return;
       child.kill('SIGTERM');
@@ -53,18 +56,15 @@ function track(name, child) {
   };
 }
 
-// rvsignal serve on 127.0.0.1, port 0, port file; resolves once the file
-// names the port (10 s at most).
-export async function startSignal(args = []) {
-  if (!fs.existsSync(RVSIGNAL)) throw new Error(`${RVSIGNAL} not built (run make)`);
-  const dir = tmpdir();
-  const pf = path.join(dir, 'ports');
-  const child = spawn(RVSIGNAL, ['serve', '-l', '127.0.0.1', '--port', '0', '--port-file', pf, ...args],
-    { stdio: ['ignore', 'pipe', 'pipe'] });
-  const t = track('rvsignal', child);
+// A server started with ARGV and a --port-file PF on 127.0.0.1; resolves
+// once the file names the port (10 s at most).
+async function startListening(name, bin, argv, dir, pf) {
+  if (!fs.existsSync(bin)) throw new Error(`${bin} not built (run make)`);
+  const child = spawn(bin, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const t = track(name, child);
   const until = Date.now() + 10000;
   for (;;) {
-    if (t.exited) throw new Error(`rvsignal exited (${JSON.stringify(t.exited)}): ${t.log()}`);
+    if (t.exited) throw new Error(`${name} exited (${JSON.stringify(t.exited)}): ${t.log()}`);
     let port = 0;
     try { port = parseInt(fs.readFileSync(pf, 'utf8').split('\n')[0], 10) || 0; } catch { /* not yet */ }
     if (port > 0) {
@@ -73,9 +73,28 @@ export async function startSignal(args = []) {
       t.dir = dir;
       return t;
     }
-    if (Date.now() > until) { await t.stop(); throw new Error(`rvsignal wrote no port file in 10 s: ${t.log()}`); }
+    if (Date.now() > until) { await t.stop(); throw new Error(`${name} wrote no port file in 10 s: ${t.log()}`); }
     await sleep(50);
   }
+}
+
+// rvsignal serve on 127.0.0.1, port 0.
+export async function startSignal(args = []) {
+  const dir = tmpdir();
+  const pf = path.join(dir, 'ports');
+  return startListening('rvsignal', RVSIGNAL, ['serve', '-l', '127.0.0.1', '--port', '0', '--port-file', pf, ...args], dir, pf);
+}
+
+// rvserver on 127.0.0.1, port 0 (TCP and UDP on one number: t.port).
+export async function startServer(args = []) {
+  const dir = tmpdir();
+  const pf = path.join(dir, 'ports');
+  return startListening('rvserver', path.join(RV_BIN, 'rvserver'), ['-l', '127.0.0.1', '--port', '0', '--port-file', pf, ...args], dir, pf);
+}
+
+// Another rv tool (RV_BIN/NAME ARGS), its output kept: t.log(), t.exited, t.stop().
+export function startTool(name, args) {
+  return track(name, spawn(path.join(RV_BIN, name), args, { stdio: ['ignore', 'pipe', 'pipe'] }));
 }
 
 // A port free on 127.0.0.1 for both TCP and UDP (as coturn listens on both).

@@ -1,0 +1,663 @@
+/* webrtc.c - rvserver's WebRTC sessions (see webrtc.h): ICE-lite checks,
+ * the DTLS handshake and its timer, SRTP, and a publisher's media into its
+ * group through an edge of the relay. The HTTP side is whip.c; the numbers
+ * are at the end. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "bytes.h"
+#include "dtls.h"
+#include "err.h"
+#include "ice.h"
+#include "log.h"
+#include "metrics.h"
+#include "rtp.h"
+#include "server.h"
+#include "srtp.h"
+#include "webrtc.h"
+#include "wsdp.h"
+
+#define MAX_SESSIONS 1024            /* WebRTC sessions on one server */
+#define MAX_TRACKS 4                 /* m-lines of one session that carry media */
+#define ANSWER_MAX 16384
+
+enum wstate { W_ICE, W_DTLS, W_UP, W_CLOSED };
+
+struct wtrack {                      /* one accepted m-line */
+	char kind[8], codec[16];
+	int pt, clock, channels;
+	uint32_t ssrc;                   /* the browser's, 0 until known */
+};
+
+struct wsess {
+	struct server *srv;
+	struct wsess *next;
+	char secret[WEBRTC_SECRET_LEN + 1];
+	char group[RV_ID_MAX + 1];
+	char fp[128];                    /* the offer's a=fingerprint (sha-256) */
+	struct rv_ice_cred cred;
+	struct rv_ice *ice;
+	struct rv_dtls *dtls;
+	struct rv_srtp *in, *out;        /* the browser's SRTP in; our SRTCP out */
+	struct rv_client *client;        /* the router's: the stream's sender */
+	struct relay_ep *edge;
+	struct wtrack tracks[MAX_TRACKS];
+	int ntracks;
+	int64_t stream;                  /* the relay's stream, 0 before it is announced */
+	uint32_t own_ssrc;               /* what our RTCP is sent as */
+	uv_timer_t timer;
+	enum wstate state;
+	uint64_t created_ms;
+	uint64_t packets, bytes, srtp_fails;
+	uint64_t early;                  /* media before the keys: dropped */
+};
+
+struct webrtc_counters {
+	uint64_t sessions, offers_refused, ice_checks, ice_refused, handshakes, failures;
+	uint64_t packets_in, bytes_in, srtp_fails, plis;
+	uint64_t fail_ice, fail_dtls, fail_fingerprint, fail_keys, closed_by_peer, deleted;
+};
+
+struct webrtc {
+	struct rv_dtls_ctx *ctx;
+	struct rv_map by_ufrag;          /* local ufrag -> wsess */
+	struct rv_map by_secret;         /* Location secret -> wsess */
+	struct wsess *sessions;
+	size_t nsessions;
+	char cands[WEBRTC_MAX_CANDS][64];
+	int ncands;
+	uint32_t last_id;                /* "whip-N" */
+	struct webrtc_counters n;
+};
+
+static struct webrtc *W(const struct server *srv) { return srv->webrtc; }
+
+/* ---- candidates ---- */
+
+static void add_cand(struct webrtc *w, const char *ip)
+{
+	for (int i = 0; i < w->ncands; i++)
+		if (!strcmp(w->cands[i], ip))
+			return;
+	if (w->ncands < WEBRTC_MAX_CANDS)
+		snprintf(w->cands[w->ncands++], sizeof w->cands[0], "%s", ip);
+}
+
+/* The addresses an answer offers: --public-ip, else the listening address,
+ * else every interface's (IPv4, the loopback last). */
+static void find_cands(struct webrtc *w, const char *public_ip, const char *listen)
+{
+	if (public_ip) {
+		add_cand(w, public_ip);
+		return;
+	}
+	if (listen && strcmp(listen, "0.0.0.0") && strcmp(listen, "::")) {
+		add_cand(w, listen);
+		return;
+	}
+	uv_interface_address_t *ifs;
+	int n;
+	if (uv_interface_addresses(&ifs, &n) == 0) {
+		for (int pass = 0; pass < 2; pass++)
+			for (int i = 0; i < n; i++) {
+				char ip[INET6_ADDRSTRLEN];
+				if (ifs[i].address.address4.sin_family != AF_INET || ifs[i].is_internal != pass)
+					continue;
+				uv_ip4_name(&ifs[i].address.address4, ip, sizeof ip);
+				add_cand(w, ip);
+			}
+		uv_free_interface_addresses(ifs, n);
+	}
+	if (!w->ncands)
+		add_cand(w, "127.0.0.1");
+}
+
+/* ---- sending ---- */
+
+static void send_to_peer(struct wsess *s, const uint8_t *p, size_t n)
+{
+	socklen_t len;
+	const struct sockaddr *to = rv_ice_selected(s->ice, &len);
+	if (to)
+		relay_udp_send(&s->srv->relay, p, n, to);
+}
+
+/* What the DTLS engine has to send, out now. */
+static void dtls_flush(struct wsess *s)
+{
+	uint8_t d[RV_DTLS_MTU];
+	ssize_t n;
+	while ((n = rv_dtls_take(s->dtls, d, sizeof d)) > 0)
+		send_to_peer(s, d, (size_t)n);
+}
+
+/* Protect the RTCP packet P (N bytes, room for the trailer) and send it. */
+static void send_rtcp(struct wsess *s, uint8_t *p, size_t n)
+{
+	if (s->state != W_UP || rv_srtp_protect(s->out, p, &n) < 0)
+		return;
+	send_to_peer(s, p, n);
+}
+
+/* ---- the timer: DTLS retransmissions, ICE deadlines ---- */
+
+static void on_timer(uv_timer_t *t);
+
+static void rearm(struct wsess *s)
+{
+	if (s->state == W_CLOSED)
+		return;
+	uint64_t now = now_ms(s->srv), due = rv_ice_next_ms(s->ice);
+	int64_t d = s->state == W_DTLS ? rv_dtls_timeout_ms(s->dtls) : -1;
+	if (d >= 0 && now + (uint64_t)d < due)
+		due = now + (uint64_t)d;
+	uv_timer_start(&s->timer, on_timer, due > now ? due - now : 0, 0);
+}
+
+static void fail(struct wsess *s, uint64_t *cause, const char *why)
+{
+	(*cause)++;
+	W(s->srv)->n.failures++;
+	webrtc_close(s, why);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	struct wsess *s = t->data;
+	struct webrtc *w = W(s->srv);
+	if (s->state == W_DTLS && rv_dtls_timeout_ms(s->dtls) == 0) {
+		if (rv_dtls_on_timeout(s->dtls) < 0) {
+			dtls_flush(s);
+			fail(s, &w->n.fail_dtls, "DTLS: no answer to the handshake");
+			return;
+		}
+		dtls_flush(s);
+	}
+	if (rv_ice_tick(s->ice, now_ms(s->srv)) < 0) {
+		fail(s, &w->n.fail_ice, s->state == W_ICE ? "ICE: no valid check within 10 s of the offer"
+							  : "ICE: consent lost (no check for 30 s)");
+		return;
+	}
+	rearm(s);
+}
+
+/* ---- the publisher's media into its group ---- */
+
+/* Announce the stream once every track's SSRC is known. */
+static void announce(struct wsess *s)
+{
+	if (s->stream || s->state != W_UP)
+		return;
+	for (int i = 0; i < s->ntracks; i++)
+		if (!s->tracks[i].ssrc)
+			return;
+	cJSON *media = cJSON_CreateArray();
+	for (int i = 0; media && i < s->ntracks; i++) {
+		const struct wtrack *k = &s->tracks[i];
+		cJSON *m = cJSON_CreateObject();
+		cJSON_AddStringToObject(m, "kind", k->kind);
+		cJSON_AddStringToObject(m, "codec", k->codec);
+		cJSON_AddNumberToObject(m, "pt", k->pt);
+		cJSON_AddNumberToObject(m, "clock", k->clock);
+		if (!strcmp(k->kind, "audio"))
+			cJSON_AddNumberToObject(m, "channels", k->channels ? k->channels : 2);
+		cJSON_AddNumberToObject(m, "ssrc", k->ssrc);
+		cJSON_AddItemToArray(media, m);
+	}
+	int64_t id = media ? relay_edge_stream(&s->srv->relay, s->edge, s->group, media) : -ENOMEM;
+	cJSON_Delete(media);
+	if (id < 0) {
+		rv_warn("webrtc %s: its stream was refused: %s", s->client->id, rv_strerror((int)id));
+		return;
+	}
+	s->stream = id;
+}
+
+/* A track without a signalled SSRC takes the first one its payload type
+ * brings. */
+static void learn_ssrc(struct wsess *s, const uint8_t *p)
+{
+	int pt = p[1] & 0x7F;
+	uint32_t ssrc = rv_rd32(p + 8);
+	for (int i = 0; i < s->ntracks; i++)
+		if (s->tracks[i].ssrc == ssrc)
+			return;
+	for (int i = 0; i < s->ntracks; i++)
+		if (!s->tracks[i].ssrc && s->tracks[i].pt == pt) {
+			s->tracks[i].ssrc = ssrc;
+			announce(s);
+			return;
+		}
+}
+
+static void media_in(struct wsess *s, uint8_t *p, size_t n)
+{
+	struct webrtc *w = W(s->srv);
+	if (s->state != W_UP || n < 12) {
+		s->early++;
+		return;
+	}
+	if (rv_srtp_unprotect(s->in, p, &n) < 0) {
+		s->srtp_fails++;
+		w->n.srtp_fails++;
+		return;
+	}
+	s->packets++;
+	s->bytes += n;
+	w->n.packets_in++;
+	w->n.bytes_in += n;
+	if (!s->stream && !rv_rtp_is_rtcp(p, n) && n >= RV_RTP_HEADER)
+		learn_ssrc(s, p);
+	if (s->stream)
+		relay_edge_packet(&s->srv->relay, s->edge, p, n);
+}
+
+/* The handshake is done: the peer must be who the offer said, then keys. */
+static void dtls_up(struct wsess *s)
+{
+	struct webrtc *w = W(s->srv);
+	struct rv_dtls_srtp k;
+	if (rv_dtls_fingerprint_check(s->dtls, s->fp) != 0) {
+		fail(s, &w->n.fail_fingerprint, "DTLS: the certificate does not match the offer's fingerprint");
+		return;
+	}
+	int rc = rv_dtls_srtp_keys(s->dtls, &k);
+	if (rc == 0 && (rv_srtp_new_raw(&s->in, k.suite, k.remote, k.len, 0) < 0 ||
+			rv_srtp_new_raw(&s->out, k.suite, k.local, k.len, 1) < 0))
+		rc = RV_ETLS;
+	OPENSSL_cleanse(&k, sizeof k);
+	if (rc < 0) {
+		fail(s, &w->n.fail_keys, "DTLS: no SRTP keys (the peer offered no use_srtp profile we take)");
+		return;
+	}
+	s->state = W_UP;
+	w->n.handshakes++;
+	rv_info("webrtc %s: connected in %llu ms, publishing to #%s", s->client->id,
+		(unsigned long long)(now_ms(s->srv) - s->created_ms), s->group);
+	announce(s);
+}
+
+static void dtls_in(struct wsess *s, const uint8_t *p, size_t n)
+{
+	if (s->state != W_DTLS && s->state != W_UP)
+		return;
+	int rc = rv_dtls_feed(s->dtls, p, n);
+	dtls_flush(s);
+	if (rv_dtls_state(s->dtls) == RV_DTLS_CLOSED) {
+		W(s->srv)->n.closed_by_peer++;
+		webrtc_close(s, "the peer closed (DTLS close_notify)");
+		return;
+	}
+	if (rc == RV_ETLS) {
+		fail(s, &W(s->srv)->n.fail_dtls, rv_dtls_errstr(s->dtls));
+		return;
+	}
+	if (s->state == W_DTLS && rv_dtls_state(s->dtls) == RV_DTLS_CONNECTED)
+		dtls_up(s);
+	rearm(s);
+}
+
+/* relay_edge: a datagram from the selected path. */
+static void edge_datagram(void *ud, uint8_t *p, size_t n, const struct sockaddr *from)
+{
+	struct wsess *s = ud;
+	(void)from;
+	if (s->state == W_CLOSED)
+		return;
+	switch (rv_dtls_demux(p, n)) {
+	case RV_DEMUX_DTLS: dtls_in(s, p, n); break;
+	case RV_DEMUX_RTP: media_in(s, p, n); break;
+	default: break;
+	}
+}
+
+/* relay_edge: a receiver's RTCP for the browser's stream. */
+static void edge_feedback(void *ud, const uint8_t *p, size_t n)
+{
+	struct wsess *s = ud;
+	uint8_t buf[1500 + RV_SRTP_MAX_TRAILER];
+	if (n > 1500)
+		return;
+	memcpy(buf, p, n);
+	send_rtcp(s, buf, n);
+}
+
+/* relay_edge: a receiver joined: a PLI (RFC 4585 6.3.1) for each video track. */
+static void edge_keyframe(void *ud, uint32_t id)
+{
+	struct wsess *s = ud;
+	(void)id;
+	for (int i = 0; i < s->ntracks; i++) {
+		if (strcmp(s->tracks[i].kind, "video") || !s->tracks[i].ssrc)
+			continue;
+		uint8_t pli[12 + RV_SRTP_MAX_TRAILER] = { 0x81, 206, 0, 2 };
+		rv_wr32(pli + 4, s->own_ssrc);
+		rv_wr32(pli + 8, s->tracks[i].ssrc);
+		W(s->srv)->n.plis++;
+		send_rtcp(s, pli, 12);
+	}
+}
+
+static const struct relay_edge edge_ops = { edge_datagram, edge_feedback, edge_keyframe };
+
+/* ---- ICE ---- */
+
+/* relay->ice_in: a STUN request whose USERNAME is "ours:theirs". */
+static int ice_in(void *ud, const uint8_t *p, size_t n, const struct sockaddr *from)
+{
+	struct server *srv = ud;
+	struct webrtc *w = W(srv);
+	char ufrag[RV_ICE_UFRAG_LEN + 8];
+	if (rv_ice_local_ufrag(p, n, ufrag, sizeof ufrag) < 0)
+		return 0;	/* rv's own Binding */
+	struct wsess *s = rv_map_get(&w->by_ufrag, ufrag);
+	w->n.ice_checks++;
+	if (!s || s->state == W_CLOSED) {
+		w->n.ice_refused++;
+		return 1;	/* nobody's: dropped without a word */
+	}
+	uint8_t out[RV_STUN_MAX];
+	size_t olen = 0;
+	socklen_t flen = from->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	int ev = rv_ice_feed(s->ice, now_ms(srv), p, n, from, flen, out, sizeof out, &olen);
+	if (olen)
+		relay_udp_send(&srv->relay, out, olen, from);
+	if (ev < 0) {
+		w->n.ice_refused++;
+		return 1;
+	}
+	if (ev & RV_ICE_EV_SELECTED) {
+		socklen_t sl;
+		const struct sockaddr *sel = rv_ice_selected(s->ice, &sl);
+		if (sel)
+			relay_edge_addr(&srv->relay, s->edge, sel);
+	}
+	if ((ev & RV_ICE_EV_FIRST) && s->state == W_ICE) {
+		s->state = W_DTLS;
+		rv_debug("webrtc %s: first valid check; DTLS handshake (client)", s->client->id);
+		if (rv_dtls_start(s->dtls) < 0) {
+			fail(s, &w->n.fail_dtls, "DTLS: cannot start the handshake");
+			return 1;
+		}
+		dtls_flush(s);
+	}
+	rearm(s);
+	return 1;
+}
+
+/* ---- sessions ---- */
+
+/* The offer's accepted m-lines into S's tracks. */
+static int take_tracks(struct wsess *s, const struct rv_wsdp_choice *ch, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!ch[i].accepted || s->ntracks == MAX_TRACKS)
+			continue;
+		struct wtrack *k = &s->tracks[s->ntracks++];
+		snprintf(k->kind, sizeof k->kind, "%s", ch[i].kind);
+		snprintf(k->codec, sizeof k->codec, "%s", ch[i].codec);
+		k->pt = ch[i].pt;
+		k->clock = ch[i].clock;
+		k->channels = ch[i].channels;
+		k->ssrc = ch[i].remote_ssrc;
+	}
+	return s->ntracks ? 0 : -1;
+}
+
+static void random_hex(char *out, size_t bytes)
+{
+	static const char hex[] = "0123456789abcdef";
+	uint8_t r[64];
+	if (bytes > sizeof r || RAND_bytes(r, (int)bytes) != 1)
+		memset(r, 0, sizeof r);
+	for (size_t i = 0; i < bytes; i++) {
+		out[2 * i] = hex[r[i] >> 4];
+		out[2 * i + 1] = hex[r[i] & 15];
+	}
+	out[2 * bytes] = 0;
+}
+
+static void on_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+void webrtc_close(struct wsess *s, const char *why)
+{
+	struct webrtc *w = W(s->srv);
+	if (s->state == W_CLOSED)
+		return;
+	if (s->state == W_UP || s->state == W_DTLS) {
+		rv_dtls_close(s->dtls);
+		dtls_flush(s);
+	}
+	s->state = W_CLOSED;
+	rv_info("webrtc %s: session ended: %s (%llu packets, %llu before the keys, %llu failed SRTP)",
+		s->client ? s->client->id : "?", why, (unsigned long long)s->packets, (unsigned long long)s->early,
+		(unsigned long long)s->srtp_fails);
+	rv_map_del(&w->by_ufrag, s->cred.ufrag);
+	rv_map_del(&w->by_secret, s->secret);
+	for (struct wsess **pp = &w->sessions; *pp; pp = &(*pp)->next)
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	w->nsessions--;
+	relay_edge_free(&s->srv->relay, s->edge);
+	relay_udp_flush(&s->srv->relay);
+	if (s->client)
+		rv_router_detach(&s->srv->router, s->client);
+	rv_ice_free(s->ice);
+	rv_dtls_free(s->dtls);
+	rv_srtp_free(s->in);
+	rv_srtp_free(s->out);
+	uv_close((uv_handle_t *)&s->timer, on_closed);
+}
+
+/* The session's parts; 0, or a status with ERR. */
+static int sess_make(struct server *srv, struct wsess *s, const char *id, const struct rv_wsdp_offer *o,
+		     char *err, size_t errlen)
+{
+	struct webrtc *w = W(srv);
+	char name[RV_ID_MAX + 1];
+	if (id)
+		snprintf(name, sizeof name, "%s", id);
+	else
+		snprintf(name, sizeof name, "whip-%u", ++w->last_id);
+	if (rv_router_find(&srv->router, name)) {
+		snprintf(err, errlen, "%s is already connected", name);
+		return 409;
+	}
+	if (rv_ice_cred_new(&s->cred) < 0 || rv_ice_new(&s->ice, &s->cred, o->media[0].ufrag, now_ms(srv)) < 0 ||
+	    rv_dtls_new(&s->dtls, w->ctx, 0) < 0 || !(s->client = rv_router_attach(&srv->router, name)) ||
+	    !(s->edge = relay_edge_new(&srv->relay, s->client, &edge_ops, s))) {
+		snprintf(err, errlen, "out of memory");
+		return 500;
+	}
+	random_hex(s->secret, WEBRTC_SECRET_LEN / 2);
+	if (RAND_bytes((uint8_t *)&s->own_ssrc, sizeof s->own_ssrc) != 1 || !s->own_ssrc)
+		s->own_ssrc = 1;
+	if (rv_map_put(&w->by_ufrag, s->cred.ufrag, s) < 0 || rv_map_put(&w->by_secret, s->secret, s) < 0) {
+		snprintf(err, errlen, "out of memory");
+		return 500;
+	}
+	return 0;
+}
+
+int webrtc_publish(struct server *srv, const char *group, const char *id, const char *sdp, size_t len,
+		   char **answer, size_t *alen, struct wsess **out, char *err, size_t errlen)
+{
+	struct webrtc *w = W(srv);
+	struct rv_wsdp_offer *o = NULL;
+	struct rv_wsdp_choice ch[RV_WSDP_MAX_MEDIA] = { 0 };
+	if (w->nsessions >= MAX_SESSIONS) {
+		snprintf(err, errlen, "too many WebRTC sessions (%d)", MAX_SESSIONS);
+		return 503;
+	}
+	if (rv_wsdp_parse(&o, sdp, len, err, errlen) < 0) {
+		w->n.offers_refused++;
+		return 400;
+	}
+	struct rv_wsdp_answer_conf ac = { .role = RV_WSDP_WHIP, .fingerprint = rv_dtls_ctx_fingerprint(w->ctx),
+					  .video_codecs = "VP8,H264" };
+	struct wsess *s = calloc(1, sizeof *s);
+	char *text = malloc(ANSWER_MAX);
+	int status = s && text ? 0 : 500;
+	if (status)
+		snprintf(err, errlen, "out of memory");
+	if (!status) {
+		s->srv = srv;
+		s->created_ms = now_ms(srv);
+		snprintf(s->group, sizeof s->group, "%s", group);
+		snprintf(s->fp, sizeof s->fp, "%s", o->media[0].fingerprint);
+		/* linked first: a failure below is undone by webrtc_close */
+		uv_timer_init(srv->loop, &s->timer);
+		s->timer.data = s;
+		s->next = w->sessions;
+		w->sessions = s;
+		w->nsessions++;
+		status = sess_make(srv, s, id, o, err, errlen);
+	}
+	if (!status) {
+		ac.ufrag = s->cred.ufrag;
+		ac.pwd = s->cred.pwd;
+		ac.port = (uint16_t)srv->bound_udp_port;
+		for (int i = 0; i < w->ncands; i++)
+			ac.cand_ip[ac.ncand++] = w->cands[i];
+		long n = rv_wsdp_answer(o, &ac, text, ANSWER_MAX, ch, RV_WSDP_MAX_MEDIA, err, errlen);
+		if (n < 0 || take_tracks(s, ch, RV_WSDP_MAX_MEDIA) < 0) {
+			if (n >= 0)
+				snprintf(err, errlen, "no audio or video to publish in the offer");
+			status = 400;
+		} else {
+			*alen = (size_t)n;
+		}
+	}
+	rv_wsdp_offer_free(o);
+	if (status) {
+		w->n.offers_refused++;
+		free(text);
+		if (s && s->srv)
+			webrtc_close(s, err);
+		else
+			free(s);
+		return status;
+	}
+	w->n.sessions++;
+	rv_info("webrtc %s: WHIP offer for #%s accepted (%d tracks); waiting for ICE", s->client->id, group,
+		s->ntracks);
+	rearm(s);
+	*answer = text;
+	*out = s;
+	return 201;
+}
+
+struct wsess *webrtc_find(struct server *srv, const char *secret)
+{
+	return W(srv) ? rv_map_get(&W(srv)->by_secret, secret) : NULL;
+}
+
+const char *webrtc_secret(const struct wsess *s) { return s->secret; }
+const char *webrtc_etag(const struct wsess *s) { return s->cred.ufrag; }
+const char *webrtc_group(const struct wsess *s) { return s->group; }
+
+/* ---- the server's side ---- */
+
+int webrtc_start(struct server *srv, const char *public_ip)
+{
+	struct evp_pkey_st *key = NULL;
+	char err[256] = "";
+	struct webrtc *w = calloc(1, sizeof *w);
+	if (!w)
+		return -ENOMEM;
+	srv->webrtc = w;
+	rv_map_init(&w->by_ufrag);
+	rv_map_init(&w->by_secret);
+	int rc = rv_dtls_key_p256(&key);
+	if (rc == 0)
+		rc = rv_dtls_ctx_new(&w->ctx, key, 1, err, sizeof err);
+	EVP_PKEY_free(key);
+	if (rc < 0) {
+		rv_error("WebRTC: cannot make the DTLS identity: %s", err[0] ? err : rv_strerror(rc));
+		return rc;
+	}
+	find_cands(w, public_ip, srv->conf.listen);
+	srv->relay.ice_in = ice_in;
+	srv->relay.ice_ud = srv;
+	rv_debug("WebRTC: DTLS fingerprint sha-256 %s; candidates %s%s%s", rv_dtls_ctx_fingerprint(w->ctx),
+		 w->cands[0], w->ncands > 1 ? " ..." : "", "");
+	return 0;
+}
+
+void webrtc_stop(struct server *srv)
+{
+	struct webrtc *w = W(srv);
+	while (w && w->sessions)
+		webrtc_close(w->sessions, "the server is stopping");
+}
+
+void webrtc_free(struct server *srv)
+{
+	struct webrtc *w = W(srv);
+	if (!w)
+		return;
+	rv_map_free(&w->by_ufrag);
+	rv_map_free(&w->by_secret);
+	rv_dtls_ctx_free(w->ctx);
+	free(w);
+	srv->webrtc = NULL;
+}
+
+/* ---- numbers ---- */
+
+static double nsessions(const void *ctx) { return (double)((const struct webrtc *)ctx)->nsessions; }
+
+#define C(key, name, help, member) \
+	RV_METRIC_AT("webrtc." key, "rvserver_webrtc_" name, help, struct webrtc, n.member)
+static const struct rv_metric table[] = {
+	RV_METRIC_FN("webrtc.sessions", "rvserver_webrtc_sessions", "WebRTC sessions now.", nsessions),
+	C("sessions_total", "sessions_total", "WebRTC sessions accepted (WHIP offers answered).", sessions),
+	C("offers_refused", "offers_refused_total", "WHIP offers refused (malformed, nothing in common).",
+	  offers_refused),
+	C("ice_checks", "ice_checks_total", "ICE connectivity checks received.", ice_checks),
+	C("ice_refused", "ice_refused_total", "ICE checks refused or for no session.", ice_refused),
+	C("handshakes", "handshakes_total", "DTLS handshakes completed with SRTP keys.", handshakes),
+	C("failures", "failures_total", "WebRTC sessions that failed (by cause below).", failures),
+	C("fail_ice", "failures_ice_total", "Sessions ended without ICE checks (none in 10 s, or consent lost).",
+	  fail_ice),
+	C("fail_dtls", "failures_dtls_total", "Sessions whose DTLS handshake failed.", fail_dtls),
+	C("fail_fingerprint", "failures_fingerprint_total", "Sessions whose certificate did not match the offer.",
+	  fail_fingerprint),
+	C("fail_keys", "failures_keys_total", "Sessions that negotiated no SRTP profile.", fail_keys),
+	C("closed_by_peer", "closed_by_peer_total", "Sessions the peer closed (DTLS close_notify).", closed_by_peer),
+	C("deleted", "deleted_total", "Sessions ended by an HTTP DELETE.", deleted),
+	C("packets_in", "packets_in_total", "SRTP and SRTCP packets received and authenticated.", packets_in),
+	C("bytes_in", "bytes_in_total", "Bytes of those packets, unprotected.", bytes_in),
+	C("srtp_fails", "srtp_failures_total", "Packets that failed SRTP authentication or replay checks.",
+	  srtp_fails),
+	C("plis", "plis_total", "PLIs sent to publishers for receivers' keyframe requests.", plis),
+};
+#undef C
+
+int webrtc_metrics(struct server *srv, struct rv_buf *out)
+{
+	return W(srv) ? rv_metrics_prom(out, table, sizeof table / sizeof table[0], W(srv)) : 0;
+}
+
+int webrtc_stats(struct server *srv, cJSON *root)
+{
+	return W(srv) ? rv_metrics_json(root, table, sizeof table / sizeof table[0], W(srv)) : 0;
+}
+
+/* webrtc_deleted - count a DELETE (whip.c). */
+void webrtc_deleted(struct server *srv)
+{
+	W(srv)->n.deleted++;
+}

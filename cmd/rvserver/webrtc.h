@@ -1,0 +1,76 @@
+/* webrtc.h - rvserver as a WebRTC endpoint: sessions of browsers and other
+ * WebRTC stacks on the UDP port, offered over HTTP (whip.c).
+ *
+ * A session is one PeerConnection's far end: ICE-lite (lib/ice.h) answers
+ * its checks, DTLS (lib/dtls.h, rvserver the client: setup:active) starts
+ * on the first valid check, and once the peer's certificate matches its
+ * SDP fingerprint the exported SRTP keys (lib/srtp.h) open its media. A
+ * publisher's media (WHIP) then goes into its group as an ordinary stream:
+ * unprotected, sent by an edge of the relay (relay.h), so rvrecv records
+ * it as it records rvsend. Receivers' keyframe requests become PLIs to the
+ * browser; their RTCP feedback goes to it re-protected.
+ *
+ * Datagrams reach a session two ways: ICE checks through relay->ice_in by
+ * the local ufrag of their USERNAME, everything else (DTLS, SRTP) through
+ * the relay's address map once a check selected the path.
+ *
+ * Lifetime: a session ends on DELETE, on a DTLS failure or alert, on a
+ * fingerprint mismatch, when no valid check came within 10 s of the offer,
+ * or when consent lapsed (no check for 30 s). Each ending is logged with
+ * its cause and counted. */
+#ifndef RVSERVER_WEBRTC_H
+#define RVSERVER_WEBRTC_H
+
+#include <stddef.h>
+
+#include <cJSON.h>
+
+#include "buf.h"
+
+struct server;
+struct wsess;
+
+#define WEBRTC_MAX_CANDS 4           /* host candidates in an answer */
+#define WEBRTC_SECRET_LEN 32         /* hex characters of a session's Location */
+
+/* webrtc_start - a DTLS identity (ECDSA P-256) and the candidates: PUBLIC_IP
+ * (NULL: the listening address, or every interface's address when that is
+ * a wildcard). 0, or a negative code (logged). */
+int webrtc_start(struct server *srv, const char *public_ip);
+/* webrtc_stop - every session ends (close_notify sent), timers close. */
+void webrtc_stop(struct server *srv);
+void webrtc_free(struct server *srv);
+
+/* webrtc_publish - the WHIP offer SDP (LEN bytes) publishing into GROUP as
+ * client ID (NULL: "whip-N"). On success 201: *ANSWER (malloc'd, LEN in
+ * *ALEN) and *OUT. Otherwise an HTTP status with a reason in ERR: 400 (a
+ * malformed offer, nothing in common), 409 (ID is taken), 503 (too many
+ * sessions), 500. */
+int webrtc_publish(struct server *srv, const char *group, const char *id, const char *sdp, size_t len,
+		   char **answer, size_t *alen, struct wsess **out, char *err, size_t errlen);
+/* webrtc_find - the session whose Location secret is SECRET, or NULL. */
+struct wsess *webrtc_find(struct server *srv, const char *secret);
+/* The session's Location secret, its ETag (the local ufrag) and group. */
+const char *webrtc_secret(const struct wsess *s);
+const char *webrtc_etag(const struct wsess *s);
+const char *webrtc_group(const struct wsess *s);
+/* webrtc_close - end S (WHY is logged); it is freed once its timer closed. */
+void webrtc_close(struct wsess *s, const char *why);
+
+/* whip.c: the handler of the /whip/ row (every method), offers at most
+ * WHIP_SDP_MAX bytes. */
+#define WHIP_SDP_MAX 16384
+#define WHIP_METHODS (RV_HTTPD_GET | RV_HTTPD_HEAD | RV_HTTPD_POST | RV_HTTPD_PUT | RV_HTTPD_PATCH | \
+		      RV_HTTPD_DELETE | RV_HTTPD_OPTIONS)
+struct rv_httpd;
+void whip_http(struct rv_httpd *h, void *ud);
+
+/* webrtc_deleted - count an HTTP DELETE of a session (whip.c). */
+void webrtc_deleted(struct server *srv);
+
+/* /stats' "webrtc" object added to ROOT, and the rvserver_webrtc_* lines of
+ * /metrics: 0, or a negative code (no memory). */
+int webrtc_stats(struct server *srv, cJSON *root);
+int webrtc_metrics(struct server *srv, struct rv_buf *out);
+
+#endif

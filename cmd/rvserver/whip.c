@@ -1,0 +1,177 @@
+/* whip.c - WHIP (RFC 9725) on rvserver's HTTP port: a publisher POSTs its
+ * SDP offer to /whip/GROUP and gets 201, the answer, and its session's
+ * Location /whip/GROUP/SECRET, which it DELETEs to stop. The sessions are
+ * webrtc.c's; this file is the HTTP: routes, CORS, auth, status codes.
+ *
+ *   OPTIONS any          204, CORS headers, Accept-Post: application/sdp
+ *   POST /whip/G[?id=N]  201 + Location + ETag, application/sdp; 415 for another
+ *                        type, 400 for a malformed or unanswerable offer (the
+ *                        reason in the body), 401 without a valid Bearer token
+ *                        when rvserver has --auth-secret-file (the token is
+ *                        `rvserver token N` for the id N), 409 for an id taken
+ *   DELETE /whip/G/S     200, the session ends (close_notify)
+ *   PATCH /whip/G/S      405: no trickle or ICE restart (the answer has every
+ *                        candidate; a restarted client POSTs again)
+ *   anything else        405 with Allow, or 404 for no such session */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "log.h"
+#include "router.h"
+#include "server.h"
+#include "token.h"
+#include "webrtc.h"
+
+static const char *const cors[] = {
+	"Access-Control-Allow-Origin: *",
+	"Access-Control-Allow-Methods: OPTIONS, POST, PATCH, DELETE",
+	"Access-Control-Allow-Headers: Authorization, Content-Type, If-Match",
+	"Access-Control-Expose-Headers: ETag, Location, Link",
+	"Accept-Post: application/sdp",
+	NULL,
+};
+
+/* The path after /whip/ split into GROUP and SECRET (may be empty), and the
+ * id=... of the query (empty when absent). 0, or -1 when malformed. */
+static int split(const char *path, char *group, size_t glen, char *secret, size_t slen, char *id, size_t ilen)
+{
+	const char *p = path + strlen("/whip/");
+	const char *q = strchr(p, '?');
+	size_t plen = q ? (size_t)(q - p) : strlen(p);
+	const char *slash = memchr(p, '/', plen);
+	size_t gl = slash ? (size_t)(slash - p) : plen;
+	size_t sl = slash ? plen - gl - 1 : 0;
+	if (gl == 0 || gl >= glen || sl >= slen)
+		return -1;
+	memcpy(group, p, gl);
+	group[gl] = 0;
+	memcpy(secret, slash ? slash + 1 : "", sl);
+	secret[sl] = 0;
+	id[0] = 0;
+	for (const char *a = q ? q + 1 : NULL; a && *a; a = strchr(a, '&') ? strchr(a, '&') + 1 : NULL) {
+		if (strncmp(a, "id=", 3))
+			continue;
+		size_t l = strcspn(a + 3, "&");
+		if (l >= ilen)
+			return -1;
+		memcpy(id, a + 3, l);
+		id[l] = 0;
+	}
+	return rv_id_valid(group) && (!id[0] || rv_id_valid(id)) ? 0 : -1;
+}
+
+/* Content-Type is application/sdp (parameters allowed). */
+static int is_sdp(const char *ctype)
+{
+	size_t n = strlen("application/sdp");
+	return !strncasecmp(ctype, "application/sdp", n) && (ctype[n] == 0 || ctype[n] == ';' || ctype[n] == ' ');
+}
+
+/* With --auth-secret-file: a Bearer token for ID. 0, or 401 with WHY. */
+static int authorized(struct server *srv, const char *auth, const char *id, const char **why)
+{
+	if (!srv->secret_len)
+		return 0;
+	if (!id[0]) {
+		*why = "this server takes tokens: POST to /whip/GROUP?id=NAME with the token of NAME";
+		return 401;
+	}
+	if (strncasecmp(auth, "Bearer ", 7)) {
+		*why = "token required (Authorization: Bearer TOKEN)";
+		return 401;
+	}
+	if (rv_token_check(srv->secret, srv->secret_len, id, auth + 7, wall_ms() / 1000, why) < 0) {
+		srv->n.auth_failures++;
+		return 401;
+	}
+	return 0;
+}
+
+static void reply_error(struct rv_httpd *h, int status, const char *why)
+{
+	char body[512];
+	snprintf(body, sizeof body, "%s\n", why);
+	rv_httpd_reply(h, status, NULL, cors, body, strlen(body));
+}
+
+static void post(struct rv_httpd *h, struct server *srv, const char *group, const char *id)
+{
+	const char *why = NULL;
+	char err[256] = "";
+	int status;
+	if (!is_sdp(h->req.content_type)) {
+		reply_error(h, 415, "the offer goes as Content-Type: application/sdp");
+		return;
+	}
+	if ((status = authorized(srv, h->req.authorization, id, &why))) {
+		rv_info("WHIP for #%s refused: %s", group, why);
+		reply_error(h, status, why);
+		return;
+	}
+	char *answer = NULL;
+	size_t alen = 0;
+	struct wsess *s = NULL;
+	status = webrtc_publish(srv, group, id[0] ? id : NULL, (const char *)rv_buf_head(&h->req.body),
+				rv_buf_size(&h->req.body), &answer, &alen, &s, err, sizeof err);
+	if (status != 201) {
+		rv_info("WHIP offer for #%s refused (%d): %s", group, status, err);
+		reply_error(h, status, err);
+		return;
+	}
+	char location[128 + WEBRTC_SECRET_LEN], etag[64];
+	snprintf(location, sizeof location, "Location: /whip/%s/%s", group, webrtc_secret(s));
+	snprintf(etag, sizeof etag, "ETag: \"%s\"", webrtc_etag(s));
+	const char *hdrs[] = { location, etag, cors[0], cors[3], NULL };
+	rv_httpd_reply(h, 201, "application/sdp", hdrs, answer, alen);
+	free(answer);
+}
+
+static void reply_405(struct rv_httpd *h, const char *allow, const char *why)
+{
+	const char *hdrs[] = { allow, cors[0], NULL };
+	char body[256];
+	snprintf(body, sizeof body, "%s\n", why);
+	rv_httpd_reply(h, 405, NULL, hdrs, body, strlen(body));
+}
+
+void whip_http(struct rv_httpd *h, void *ud)
+{
+	struct conn *c = ud;
+	struct server *srv = c->srv;
+	char group[RV_ID_MAX + 1], secret[WEBRTC_SECRET_LEN + 1], id[RV_ID_MAX + 1];
+	unsigned m = rv_httpd_method_bit(h->req.method);
+	if (m == RV_HTTPD_OPTIONS) {
+		rv_httpd_reply(h, 204, NULL, cors, NULL, 0);
+		return;
+	}
+	if (split(h->req.path, group, sizeof group, secret, sizeof secret, id, sizeof id) < 0) {
+		reply_error(h, 404, "not a WHIP endpoint: POST to /whip/GROUP");
+		return;
+	}
+	if (!srv->webrtc) {
+		reply_error(h, 503, "WebRTC is off on this server");
+		return;
+	}
+	if (!secret[0]) {	/* the endpoint */
+		if (m == RV_HTTPD_POST)
+			post(h, srv, group, id);
+		else
+			reply_405(h, "Allow: OPTIONS, POST", "POST an SDP offer here");
+		return;
+	}
+	struct wsess *s = webrtc_find(srv, secret);
+	if (!s || strcmp(webrtc_group(s), group)) {
+		reply_error(h, 404, "no such WHIP session");
+		return;
+	}
+	if (m == RV_HTTPD_DELETE) {
+		webrtc_deleted(srv);
+		webrtc_close(s, "DELETE");
+		rv_httpd_reply(h, 200, NULL, cors, NULL, 0);
+		return;
+	}
+	reply_405(h, "Allow: OPTIONS, DELETE",
+		  "this session takes DELETE only: no trickle ICE or ICE restart (POST a new offer)");
+}

@@ -1,0 +1,177 @@
+#!/usr/bin/env bats
+# WHIP on rvserver without a browser: the HTTP side (answers, status codes,
+# CORS, auth) with offers Chromium, Firefox and OBS made (tests/unit/data/
+# wsdp), and ICE checks that are not a session's. A browser publishing for
+# real is tests/browser/whip.test.mjs.
+
+load helpers
+
+rvs() { timeout "$(secs 30)" rvsend "$@"; }
+
+OFFERS="$BATS_TEST_DIRNAME/../unit/data/wsdp"
+
+# whip METHOD PATH [CURL ARG...]: the reply's head and body in $T/reply.
+whip() {
+	local m=$1 path=$2
+	shift 2
+	timeout 5 curl -s -i -X "$m" "$@" "http://$RV_SERVER$path" | tr -d '\r' >"$T/reply"
+}
+status() { head -1 "$T/reply" | cut -d' ' -f2; }
+header() { sed -n "s/^$1: //Ip" "$T/reply" | head -1; }
+post_offer() {	# post_offer FILE [PATH]
+	whip POST "${2:-/whip/show}" -H 'Content-Type: application/sdp' --data-binary @"$1"
+}
+
+@test "whip: an offer gets 201, an answer a browser takes (ice-lite, setup:active, its mids and payload types, a host candidate on the UDP port), Location and ETag; DELETE ends it" {
+	start_server
+	for b in chromium firefox obs aiortc; do
+		post_offer "$OFFERS/$b-whip.sdp"
+		assert_equal "$(status)" 201
+		assert_equal "$(header content-type)" application/sdp
+		loc=$(header location)
+		[[ $loc =~ ^/whip/show/[0-9a-f]{32}$ ]] || fail "$b: Location '$loc'"
+		[[ $(header etag) =~ ^\"[A-Za-z0-9+/]{8}\"$ ]] || fail "$b: ETag '$(header etag)'"
+		grep -qx 'a=ice-lite' "$T/reply"
+		grep -qx 'a=setup:active' "$T/reply"
+		grep -qx "a=candidate:1 1 udp 2130706431 127.0.0.1 $SERVER_UDP_PORT typ host" "$T/reply"
+		grep -qx 'a=end-of-candidates' "$T/reply"
+		# the offer's BUNDLE group and payload types, echoed
+		assert_equal "$(grep '^a=group:BUNDLE' "$T/reply")" "$(grep '^a=group:BUNDLE' "$OFFERS/$b-whip.sdp" | tr -d '\r')"
+		pt=$(sed -n 's/^a=rtpmap:\([0-9]*\) opus\/48000\/2.*/\1/p' "$OFFERS/$b-whip.sdp" | head -1)
+		grep -q "^m=audio 9 UDP/TLS/RTP/SAVPF $pt\$" "$T/reply" || fail "$b: opus is not PT $pt: $(grep ^m= "$T/reply")"
+		grep -qx 'a=recvonly' "$T/reply"
+		whip DELETE "$loc"
+		assert_equal "$(status)" 200
+		whip DELETE "$loc"
+		assert_equal "$(status)" 404
+	done
+	[ "$(stat_of webrtc.sessions_total)" -eq 4 ]
+	[ "$(stat_of webrtc.deleted)" -eq 4 ]
+	[ "$(stat_of webrtc.sessions)" -eq 0 ]
+	run curl -s "http://$RV_SERVER/metrics"
+	assert_line 'rvserver_webrtc_deleted_total 4'
+}
+
+@test "whip: 415 for another type, 400 with the reason for a bad offer, 405 with Allow, OPTIONS 204 with CORS, 404 off the endpoints" {
+	start_server
+	whip POST /whip/show -H 'Content-Type: text/plain' --data-binary @"$OFFERS/chromium-whip.sdp"
+	assert_equal "$(status)" 415
+	printf 'v=0\r\nthis is not SDP\r\n' >"$T/bad.sdp"
+	post_offer "$T/bad.sdp"
+	assert_equal "$(status)" 400
+	grep -q 'line 2' "$T/reply" || fail "no reason: $(cat "$T/reply")"
+	post_offer "$OFFERS/chromium-datachannel.sdp"	# audio, video and a data channel: the channel is refused
+	assert_equal "$(status)" 201
+	grep -q '^m=application 0 ' "$T/reply"
+	whip GET /whip/show
+	assert_equal "$(status)" 405
+	assert_equal "$(header allow)" 'OPTIONS, POST'
+	post_offer "$OFFERS/firefox-whip.sdp"
+	loc=$(header location)
+	whip PATCH "$loc" -H 'Content-Type: application/trickle-ice-sdpfrag' --data-binary 'a=end-of-candidates'
+	assert_equal "$(status)" 405
+	assert_equal "$(header allow)" 'OPTIONS, DELETE'
+	whip OPTIONS /whip/show
+	assert_equal "$(status)" 204
+	assert_equal "$(header access-control-allow-origin)" '*'
+	assert_equal "$(header accept-post)" application/sdp
+	[[ $(header access-control-expose-headers) == *Location* ]]
+	whip DELETE /whip/show/0123456789abcdef0123456789abcdef
+	assert_equal "$(status)" 404
+	whip POST '/whip/bad%20group' -H 'Content-Type: application/sdp' --data-binary @"$OFFERS/chromium-whip.sdp"
+	assert_equal "$(status)" 404
+	head -c 20000 /dev/zero | tr '\0' a >"$T/huge.sdp"
+	post_offer "$T/huge.sdp"
+	assert_equal "$(status)" 413
+	[ "$(stat_of webrtc.offers_refused)" -ge 1 ]
+	whip GET /healthz
+	assert_equal "$(status)" 200
+}
+
+@test "whip: with --auth-secret-file a token for ?id= is required (401 otherwise); an id already connected is 409; --no-webrtc answers 503" {
+	printf 'correct horse battery staple\n' >"$T/secret"
+	start_server --auth-secret-file "$T/secret"
+	post_offer "$OFFERS/chromium-whip.sdp"
+	assert_equal "$(status)" 401
+	grep -q 'id=NAME' "$T/reply"
+	post_offer "$OFFERS/chromium-whip.sdp" '/whip/show?id=cam'
+	assert_equal "$(status)" 401
+	tok=$(rvserver token cam --auth-secret-file "$T/secret")
+	whip POST '/whip/show?id=cam' -H 'Content-Type: application/sdp' -H "Authorization: Bearer $tok" \
+		--data-binary @"$OFFERS/chromium-whip.sdp"
+	assert_equal "$(status)" 201
+	whip POST '/whip/show?id=cam' -H 'Content-Type: application/sdp' -H "Authorization: Bearer $tok" \
+		--data-binary @"$OFFERS/chromium-whip.sdp"
+	assert_equal "$(status)" 409
+	whip POST '/whip/show?id=cam' -H 'Content-Type: application/sdp' -H "Authorization: Bearer $tok.x" \
+		--data-binary @"$OFFERS/chromium-whip.sdp"
+	assert_equal "$(status)" 401
+	stop_pid "$SERVER_PID"
+	SERVER_NAME=plain start_server --no-webrtc
+	post_offer "$OFFERS/chromium-whip.sdp"
+	assert_equal "$(status)" 503
+}
+
+@test "whip: ICE checks for no session get nothing, a wrong password a 401; 1000 offers with no ICE end after 10 s, counted; rv clients are not disturbed" {
+	start_server
+	post_offer "$OFFERS/chromium-whip.sdp"
+	ufrag=$(sed -n 's/^a=ice-ufrag://p' "$T/reply" | head -1)
+	theirs=$(sed -n 's/^a=ice-ufrag:\([^\r]*\).*/\1/p' "$OFFERS/chromium-whip.sdp" | head -1)
+	run timeout 20 python3 - "$SERVER_UDP_PORT" "$ufrag" "$theirs" <<'PY'
+import hashlib, hmac, os, socket, struct, sys, zlib
+port, ufrag, theirs = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+def attr(t, v):
+    return struct.pack('!HH', t, len(v)) + v + b'\0' * (-len(v) % 4)
+def check(user, pwd):
+    tid = os.urandom(12)
+    body = attr(0x0006, user.encode()) + attr(0x0024, struct.pack('!I', 1853817087)) + attr(0x802A, os.urandom(8))
+    head = struct.pack('!HHI', 0x0001, len(body) + 24, 0x2112A442) + tid
+    msg = head + body + attr(0x0008, hmac.new(pwd.encode(), head + body, hashlib.sha1).digest())
+    msg = struct.pack('!HHI', 0x0001, len(msg) - 20 + 8, 0x2112A442) + tid + msg[20:]
+    return msg + attr(0x8028, struct.pack('!I', zlib.crc32(msg) ^ 0x5354554E))
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(0.5)
+def answers(user, pwd, n):
+    for i in range(n):
+        s.sendto(check(user, pwd), ('127.0.0.1', port))
+    got = []
+    try:
+        while True:
+            got.append(s.recvfrom(2048)[0])
+    except socket.timeout:
+        pass
+    return got
+print('stranger', len(answers('nobody:x', 'y' * 24, 50)))
+bad = answers(ufrag + ':' + theirs, 'wrong password 24 chars!', 50)
+print('wrong password', len(bad), set(struct.unpack('!H', m[:2])[0] for m in bad))
+PY
+	assert_line 'stranger 0'	# another session's or nobody's: not a word
+	assert_line 'wrong password 50 {273}'	# a Binding error response (401) each
+	[ "$(stat_of webrtc.ice_refused)" -ge 100 ]
+	run timeout 60 python3 - "$SERVER_PORT" "$OFFERS/chromium-whip.sdp" <<'PY'
+import http.client, sys
+port, offer = int(sys.argv[1]), open(sys.argv[2], 'rb').read()
+codes = {}
+for i in range(1000):
+    c = http.client.HTTPConnection('127.0.0.1', port, timeout=5)
+    c.request('POST', '/whip/flood', offer, {'Content-Type': 'application/sdp'})
+    r = c.getresponse()
+    codes[r.status] = codes.get(r.status, 0) + 1
+    c.close()
+print(' '.join('%d:%d' % kv for kv in sorted(codes.items())))
+PY
+	assert_output '201:1000'
+	recv bob cmd
+	run rvs -n alice -t bob cmd 'still here'
+	assert_success
+	wait_for_line "$T/bob.out" '^alice: still here$' 5
+	# none checked within 10 s: all end, each counted with its cause
+	local t
+	for ((t = 0; t < 150; t++)); do
+		[ "$(stat_of webrtc.sessions)" -eq 0 ] && break
+		sleep 0.1
+	done
+	[ "$(stat_of webrtc.sessions)" -eq 0 ]
+	[ "$(stat_of webrtc.fail_ice)" -eq 1001 ]
+	grep -q 'no valid check within 10 s' "$SERVER_ERR"
+}
