@@ -65,7 +65,7 @@ for (const codec of ['VP8', 'H264']) {
     const dir = tmpdir();
     const file = path.join(dir, `whip-${codec}.mkv`);
     const rec = startTool('rvrecv', ['-s', `127.0.0.1:${srv.port}`, '-n', 'rec', '-g', 'show', 'media',
-      '-o', file, '--count', '1', '--json', '-v', '-v']);
+      '-o', file, '--count', '1', '--json', '-v']);
     cleanups.push(() => rec.stop());
     const page = await openPage(browser, `${srv.url}/healthz`);
     cleanups.push(() => page.context().close());
