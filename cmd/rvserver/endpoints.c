@@ -108,6 +108,7 @@ static const struct rv_httpd_route routes[] = {
 	{ "/stats", RV_HTTPD_GET | RV_HTTPD_HEAD, 0, 0, get_stats, NULL },
 	{ "/rv", RV_HTTPD_GET, RV_HTTPD_WEBSOCKET, 0, NULL, NULL },
 	{ "/whip/", WHIP_METHODS, RV_HTTPD_PREFIX, WHIP_SDP_MAX, whip_http, NULL },
+	{ "/whep/", WHIP_METHODS, RV_HTTPD_PREFIX, WHIP_SDP_MAX, whip_http, NULL },
 };
 
 static void on_ws_message(void *ud, int opcode, const uint8_t *data, size_t len)

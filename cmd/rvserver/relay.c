@@ -44,6 +44,9 @@ void relay_free(struct relay *r)
 	rv_bmap_free(&r->by_addr);
 	rv_bmap_free(&r->by_fb);
 	rv_buf_free(&r->scratch);
+	free(r->viewers);
+	r->viewers = NULL;
+	r->nviewers = r->viewercap = 0;
 	free(r->rx);
 	r->rx = NULL;
 	r->rxcap = 0;
@@ -78,8 +81,10 @@ static void send_error(struct relay *r, struct conn *c, uint64_t re, enum rv_cod
 static int ep_send(struct relay *r, struct relay_ep *ep, const uint8_t *p, size_t n)
 {
 	struct conn *c = ep->c;
-	if (ep->edge) {	/* feedback to an edge: it translates */
-		ep->edge->feedback(ep->edge_ud, p, n);
+	if (ep->edge) {	/* to an edge: it translates */
+		ep->edge->packet(ep->edge_ud, p, n);
+		r->n.packets_out++;
+		r->n.bytes_out += n;
 		return 0;
 	}
 	if (ep->udp) {	/* goes out with the rest of the batch */
@@ -109,6 +114,10 @@ static void sub_free(struct relay *r, struct sub *s)
 
 static void tell_end(struct relay *r, struct mstream *st, struct relay_ep *rx, const char *why)
 {
+	if (rx->edge) {
+		rx->edge->stream_end(rx->edge_ud, st->id);
+		return;
+	}
 	if (!relay_conn_open(rx->c))
 		return;
 	cJSON *h = cJSON_CreateObject();
@@ -147,13 +156,19 @@ struct collect {
 	uint64_t stamp;
 };
 
+static void collect_ep(struct collect *k, struct relay_ep *ep);
+
 static void collect(void *ud, struct rv_client *to)
 {
-	struct collect *k = ud;
 	struct conn *c = to->recv;
 	struct relay_ep *ep = c ? *relay_ep_slot(c) : NULL;
 	if (!ep || !ep->watching || !relay_conn_open(c))
 		return;
+	collect_ep(ud, ep);
+}
+
+static void collect_ep(struct collect *k, struct relay_ep *ep)
+{
 	if (k->stamp) {
 		if (ep->seen == k->stamp)
 			return;
@@ -188,6 +203,10 @@ static struct sub *add_sub(struct relay *r, struct mstream *st, struct relay_ep 
 	}
 	s->rx = rx;
 	st->subs[st->nsubs++] = s;
+	if (rx->edge) {
+		rx->edge->stream(rx->edge_ud, st->announce, s->fb_ssrc);
+		return s;
+	}
 	cJSON *h = cJSON_Duplicate(st->announce, 1);
 	cJSON_AddNumberToObject(h, "rtcp_ssrc", s->fb_ssrc);
 	send_json(r, rx->c, h);
@@ -204,6 +223,9 @@ static void refresh(struct relay *r, struct mstream *st)
 	st->gen = r->gen;
 	if (from)
 		rv_router_route(r->router, from, st->to, st->group, collect, &k, NULL);
+	for (size_t i = 0; st->group && i < r->nviewers; i++)	/* edges watching its group */
+		if (r->viewers[i] != st->src && !strcmp(r->viewers[i]->watch_group, st->group))
+			collect_ep(&k, r->viewers[i]);
 	r->rx = k.v;
 	r->rxcap = k.cap;
 	if (k.truncated)
@@ -590,6 +612,26 @@ int64_t relay_edge_stream(struct relay *r, struct relay_ep *ep, const char *grou
 	return st->id;
 }
 
+int relay_edge_watch(struct relay *r, struct relay_ep *ep, const char *group)
+{
+	if (ep->watch_group || !(ep->watch_group = strdup(group)) ||
+	    rv_grow((void **)&r->viewers, &r->viewercap, r->nviewers + 1, sizeof *r->viewers) < 0)
+		return -ENOMEM;
+	r->viewers[r->nviewers++] = ep;
+	relay_changed(r);
+	for (struct mstream *st = r->streams; st; st = st->next)	/* those running */
+		refresh(r, st);
+	return 0;
+}
+
+const cJSON *relay_group_media(const struct relay *r, const char *group)
+{
+	for (const struct mstream *st = r->streams; st; st = st->next)	/* newest first */
+		if (st->group && !strcmp(st->group, group))
+			return cJSON_GetObjectItemCaseSensitive(st->announce, "media");
+	return NULL;
+}
+
 void relay_edge_packet(struct relay *r, struct relay_ep *ep, const uint8_t *p, size_t n)
 {
 	relay_packet(r, ep, p, n);
@@ -601,6 +643,19 @@ void relay_edge_free(struct relay *r, struct relay_ep *ep)
 		return;
 	while (ep->nmine)
 		stream_end(r, ep->mine[0], "the sender left");
+	for (size_t i = 0; i < r->nviewers; i++)
+		if (r->viewers[i] == ep) {
+			r->viewers[i] = r->viewers[--r->nviewers];
+			break;
+		}
+	for (struct mstream *st = r->streams; st; st = st->next)	/* its subscriptions */
+		for (size_t i = 0; i < st->nsubs; i++)
+			if (st->subs[i]->rx == ep) {
+				sub_free(r, st->subs[i]);
+				st->subs[i] = st->subs[--st->nsubs];
+				break;
+			}
+	free(ep->watch_group);
 	relay_ep_unregister(r, ep);
 	relay_changed(r);
 	free(ep);

@@ -74,6 +74,8 @@ struct relay {
 	 * none) go here first: 1 when taken, 0 to answer it as a Binding. */
 	int (*ice_in)(void *ud, const uint8_t *p, size_t n, const struct sockaddr *from);
 	void *ice_ud;
+	struct relay_ep **viewers;    /* edges watching a group (relay_edge_watch) */
+	size_t nviewers, viewercap;
 	struct relay_counters n;
 };
 
@@ -108,19 +110,27 @@ static inline void relay_changed(struct relay *r) { r->gen++; }
 /* relay_addr_key - the by_addr key of SA (AF_INET or AF_INET6). */
 void relay_addr_key(const struct sockaddr *sa, uint8_t out[RELAY_ADDR_KEY]);
 
-/* ---- edges: stream sources that are not connections ----
+/* ---- edges: stream ends that are not connections ----
  *
- * A WebRTC publisher (webrtc.c) sends into groups as an edge: an endpoint
- * with a client of its own and no connection. Its streams are routed as a
- * connection's are; what would go to a connection goes to its functions. */
+ * A WebRTC publisher or viewer (webrtc.c) is an edge: an endpoint with a
+ * client of its own and no connection. A publisher's streams are routed as
+ * a connection's are; a viewer watches one group and receives every stream
+ * sent to it but its own. What would go to a connection goes to the
+ * edge's functions. */
 struct relay_edge {
 	/* A datagram from the edge's registered address that is not STUN; P
 	 * may be rewritten in place (see relay_udp_in). */
 	void (*datagram)(void *ud, uint8_t *p, size_t n, const struct sockaddr *from);
-	/* A receiver's RTCP for one of the edge's streams (P lives for the call). */
-	void (*feedback)(void *ud, const uint8_t *p, size_t n);
+	/* A packet for the edge (P lives for the call): receivers' RTCP for a
+	 * stream it sends; RTP and sender reports of a stream it receives. */
+	void (*packet)(void *ud, const uint8_t *p, size_t n);
 	/* A receiver joined stream ID after packets began: a keyframe, soon. */
 	void (*keyframe)(void *ud, uint32_t id);
+	/* A viewer's: it receives stream ANNOUNCE ({"stream":ID,"from",
+	 * "media":[...],...}, borrowed) and sends its RTCP for it as
+	 * FB_SSRC; and stream ID ended for it. */
+	void (*stream)(void *ud, const cJSON *announce, uint32_t fb_ssrc);
+	void (*stream_end)(void *ud, uint32_t id);
 };
 /* relay_edge_new - an edge sending as AS (the router's; the caller attaches
  * and detaches it), calling OPS with UD. NULL: no memory. */
@@ -133,6 +143,12 @@ void relay_edge_addr(struct relay *r, struct relay_ep *ep, const struct sockaddr
  * stream's number, or RV_EPROTO (bad media), RV_ELIMIT (8 streams),
  * -ENOMEM. */
 int64_t relay_edge_stream(struct relay *r, struct relay_ep *ep, const char *group, const cJSON *media);
+/* relay_edge_watch - EP receives the streams sent to GROUP from now on
+ * (those running included). 0, or -ENOMEM. */
+int relay_edge_watch(struct relay *r, struct relay_ep *ep, const char *group);
+/* relay_group_media - the "media" of the newest stream to GROUP (borrowed:
+ * valid until the relay changes), or NULL. */
+const cJSON *relay_group_media(const struct relay *r, const char *group);
 /* relay_edge_packet - an RTP or RTCP packet in the clear from EP, routed
  * as a connection's (by its SSRCs); the caller flushes the UDP batch
  * (relay_udp_flush) before P changes. */

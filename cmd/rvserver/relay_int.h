@@ -22,6 +22,7 @@ struct relay_ep {
 	const struct relay_edge *edge;
 	void *edge_ud;
 	struct rv_client *client;     /* an edge's client (a connection's is relay_client(c)) */
+	char *watch_group;            /* a viewer edge's group */
 	struct sockaddr_storage addr;
 	socklen_t alen;
 	int udp, watching;

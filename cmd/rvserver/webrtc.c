@@ -21,63 +21,9 @@
 #include "rtp.h"
 #include "server.h"
 #include "srtp.h"
-#include "webrtc.h"
+#include "webrtc_int.h"
 #include "wsdp.h"
 
-#define MAX_SESSIONS 1024            /* WebRTC sessions on one server */
-#define MAX_TRACKS 4                 /* m-lines of one session that carry media */
-#define ANSWER_MAX 16384
-
-enum wstate { W_ICE, W_DTLS, W_UP, W_CLOSED };
-
-struct wtrack {                      /* one accepted m-line */
-	char kind[8], codec[16];
-	int pt, clock, channels;
-	uint32_t ssrc;                   /* the browser's, 0 until known */
-};
-
-struct wsess {
-	struct server *srv;
-	struct wsess *next;
-	char secret[WEBRTC_SECRET_LEN + 1];
-	char group[RV_ID_MAX + 1];
-	char fp[128];                    /* the offer's a=fingerprint (sha-256) */
-	struct rv_ice_cred cred;
-	struct rv_ice *ice;
-	struct rv_dtls *dtls;
-	struct rv_srtp *in, *out;        /* the browser's SRTP in; our SRTCP out */
-	struct rv_client *client;        /* the router's: the stream's sender */
-	struct relay_ep *edge;
-	struct wtrack tracks[MAX_TRACKS];
-	int ntracks;
-	int64_t stream;                  /* the relay's stream, 0 before it is announced */
-	uint32_t own_ssrc;               /* what our RTCP is sent as */
-	uv_timer_t timer;
-	enum wstate state;
-	uint64_t created_ms;
-	uint64_t packets, bytes, srtp_fails;
-	uint64_t early;                  /* media before the keys: dropped */
-};
-
-struct webrtc_counters {
-	uint64_t sessions, offers_refused, ice_checks, ice_refused, handshakes, failures;
-	uint64_t packets_in, bytes_in, srtp_fails, plis;
-	uint64_t fail_ice, fail_dtls, fail_fingerprint, fail_keys, closed_by_peer, deleted;
-};
-
-struct webrtc {
-	struct rv_dtls_ctx *ctx;
-	struct rv_map by_ufrag;          /* local ufrag -> wsess */
-	struct rv_map by_secret;         /* Location secret -> wsess */
-	struct wsess *sessions;
-	size_t nsessions;
-	char cands[WEBRTC_MAX_CANDS][64];
-	int ncands;
-	uint32_t last_id;                /* "whip-N" */
-	struct webrtc_counters n;
-};
-
-static struct webrtc *W(const struct server *srv) { return srv->webrtc; }
 
 /* ---- candidates ---- */
 
@@ -138,8 +84,7 @@ static void dtls_flush(struct wsess *s)
 		send_to_peer(s, d, (size_t)n);
 }
 
-/* Protect the RTCP packet P (N bytes, room for the trailer) and send it. */
-static void send_rtcp(struct wsess *s, uint8_t *p, size_t n)
+void wsess_send_srtp(struct wsess *s, uint8_t *p, size_t n)
 {
 	if (s->state != W_UP || rv_srtp_protect(s->out, p, &n) < 0)
 		return;
@@ -253,6 +198,11 @@ static void media_in(struct wsess *s, uint8_t *p, size_t n)
 	s->bytes += n;
 	w->n.packets_in++;
 	w->n.bytes_in += n;
+	if (s->viewer) {	/* a viewer sends only RTCP: reports, PLI, NACK */
+		if (rv_rtp_is_rtcp(p, n))
+			wout_rtcp(s, p, n);
+		return;
+	}
 	if (!s->stream && !rv_rtp_is_rtcp(p, n) && n >= RV_RTP_HEADER)
 		learn_ssrc(s, p);
 	if (s->stream)
@@ -279,9 +229,13 @@ static void dtls_up(struct wsess *s)
 	}
 	s->state = W_UP;
 	w->n.handshakes++;
-	rv_info("webrtc %s: connected in %llu ms, publishing to #%s", s->client->id,
-		(unsigned long long)(now_ms(s->srv) - s->created_ms), s->group);
-	announce(s);
+	rv_info("webrtc %s: connected in %llu ms, %s #%s", s->client->id,
+		(unsigned long long)(now_ms(s->srv) - s->created_ms), s->viewer ? "watching" : "publishing to",
+		s->group);
+	if (s->viewer)
+		wout_keyframe(s);	/* its picture starts at once */
+	else
+		announce(s);
 }
 
 static void dtls_in(struct wsess *s, const uint8_t *p, size_t n)
@@ -318,15 +272,30 @@ static void edge_datagram(void *ud, uint8_t *p, size_t n, const struct sockaddr 
 	}
 }
 
-/* relay_edge: a receiver's RTCP for the browser's stream. */
-static void edge_feedback(void *ud, const uint8_t *p, size_t n)
+/* relay_edge: a receiver's RTCP for a publisher's stream; a viewer's
+ * media. */
+static void edge_packet(void *ud, const uint8_t *p, size_t n)
 {
 	struct wsess *s = ud;
 	uint8_t buf[1500 + RV_SRTP_MAX_TRAILER];
+	if (s->viewer) {
+		wout_packet(s, p, n);
+		return;
+	}
 	if (n > 1500)
 		return;
 	memcpy(buf, p, n);
-	send_rtcp(s, buf, n);
+	wsess_send_srtp(s, buf, n);
+}
+
+static void edge_stream(void *ud, const cJSON *announce, uint32_t fb_ssrc)
+{
+	wout_stream(ud, announce, fb_ssrc);
+}
+
+static void edge_stream_end(void *ud, uint32_t id)
+{
+	wout_stream_end(ud, id);
 }
 
 /* relay_edge: a receiver joined: a PLI (RFC 4585 6.3.1) for each video track. */
@@ -341,11 +310,18 @@ static void edge_keyframe(void *ud, uint32_t id)
 		rv_wr32(pli + 4, s->own_ssrc);
 		rv_wr32(pli + 8, s->tracks[i].ssrc);
 		W(s->srv)->n.plis++;
-		send_rtcp(s, pli, 12);
+		wsess_send_srtp(s, pli, 12);
 	}
 }
 
-static const struct relay_edge edge_ops = { edge_datagram, edge_feedback, edge_keyframe };
+static const struct relay_edge edge_ops = { edge_datagram, edge_packet, edge_keyframe, edge_stream,
+					    edge_stream_end };
+
+void wsess_to_relay(struct wsess *s, const uint8_t *p, size_t n)
+{
+	relay_edge_packet(&s->srv->relay, s->edge, p, n);
+	relay_udp_flush(&s->srv->relay);	/* P is the caller's, and short-lived */
+}
 
 /* ---- ICE ---- */
 
@@ -458,6 +434,7 @@ void webrtc_close(struct wsess *s, const char *why)
 	rv_dtls_free(s->dtls);
 	rv_srtp_free(s->in);
 	rv_srtp_free(s->out);
+	wout_free(s);
 	uv_close((uv_handle_t *)&s->timer, on_closed);
 }
 
@@ -470,7 +447,7 @@ static int sess_make(struct server *srv, struct wsess *s, const char *id, const 
 	if (id)
 		snprintf(name, sizeof name, "%s", id);
 	else
-		snprintf(name, sizeof name, "whip-%u", ++w->last_id);
+		snprintf(name, sizeof name, "%s-%u", s->viewer ? "whep" : "whip", ++w->last_id);
 	if (rv_router_find(&srv->router, name)) {
 		snprintf(err, errlen, "%s is already connected", name);
 		return 409;
@@ -491,8 +468,48 @@ static int sess_make(struct server *srv, struct wsess *s, const char *id, const 
 	return 0;
 }
 
-int webrtc_publish(struct server *srv, const char *group, const char *id, const char *sdp, size_t len,
-		   char **answer, size_t *alen, struct wsess **out, char *err, size_t errlen)
+/* A viewer's answer: the video codec of the group's newest stream (else
+ * H.264, else VP8), Opus in stereo as rvsend sends it, our SSRCs. */
+static long answer_viewer(struct wsess *s, const struct rv_wsdp_offer *o, struct rv_wsdp_answer_conf *ac,
+			  char *text, struct rv_wsdp_choice *ch, char *err, size_t errlen)
+{
+	const char *codec = NULL;
+	const cJSON *m, *media = relay_group_media(&s->srv->relay, s->group);
+	cJSON_ArrayForEach(m, media) {
+		const cJSON *kind = cJSON_GetObjectItemCaseSensitive(m, "kind");
+		const cJSON *c = cJSON_GetObjectItemCaseSensitive(m, "codec");
+		if (cJSON_IsString(kind) && !strcmp(kind->valuestring, "video") && cJSON_IsString(c))
+			codec = c->valuestring;
+	}
+	for (int k = 0; k < 2; k++)
+		if (RAND_bytes((uint8_t *)&s->tx[k].ssrc, sizeof s->tx[k].ssrc) != 1 || !s->tx[k].ssrc)
+			s->tx[k].ssrc = 1000 + (uint32_t)k;
+	ac->role = RV_WSDP_WHEP;
+	ac->audio_codecs = "opus";
+	ac->opus_stereo = 1;
+	ac->send_ssrc_video = s->tx[0].ssrc;
+	ac->send_ssrc_audio = s->tx[1].ssrc;
+	ac->cname = s->client->id;
+	ac->msid_stream = s->group;
+	ac->video_codecs = codec ? codec : "H264";
+	long n = rv_wsdp_answer(o, ac, text, ANSWER_MAX, ch, RV_WSDP_MAX_MEDIA, err, errlen);
+	if (n < 0 && !codec) {	/* no stream yet to follow: VP8 then */
+		ac->video_codecs = "VP8";
+		n = rv_wsdp_answer(o, ac, text, ANSWER_MAX, ch, RV_WSDP_MAX_MEDIA, err, errlen);
+	}
+	for (int i = 0; n >= 0 && i < o->nmedia && i < RV_WSDP_MAX_MEDIA; i++) {
+		struct wout *k = !ch[i].accepted ? NULL : !strcmp(ch[i].kind, "video") ? &s->tx[0]
+						  : !strcmp(ch[i].kind, "audio") ? &s->tx[1] : NULL;
+		if (k && !k->codec[0]) {
+			snprintf(k->codec, sizeof k->codec, "%s", ch[i].codec);
+			k->pt = ch[i].pt;
+		}
+	}
+	return n;
+}
+
+int webrtc_offer(struct server *srv, int viewer, const char *group, const char *id, const char *sdp, size_t len,
+		 char **answer, size_t *alen, struct wsess **out, char *err, size_t errlen)
 {
 	struct webrtc *w = W(srv);
 	struct rv_wsdp_offer *o = NULL;
@@ -514,6 +531,7 @@ int webrtc_publish(struct server *srv, const char *group, const char *id, const 
 		snprintf(err, errlen, "out of memory");
 	if (!status) {
 		s->srv = srv;
+		s->viewer = viewer;
 		s->created_ms = now_ms(srv);
 		snprintf(s->group, sizeof s->group, "%s", group);
 		snprintf(s->fp, sizeof s->fp, "%s", o->media[0].fingerprint);
@@ -531,14 +549,16 @@ int webrtc_publish(struct server *srv, const char *group, const char *id, const 
 		ac.port = (uint16_t)srv->bound_udp_port;
 		for (int i = 0; i < w->ncands; i++)
 			ac.cand_ip[ac.ncand++] = w->cands[i];
-		long n = rv_wsdp_answer(o, &ac, text, ANSWER_MAX, ch, RV_WSDP_MAX_MEDIA, err, errlen);
-		if (n < 0 || take_tracks(s, ch, RV_WSDP_MAX_MEDIA) < 0) {
-			if (n >= 0)
-				snprintf(err, errlen, "no audio or video to publish in the offer");
-			status = 400;
-		} else {
+		long n = viewer ? answer_viewer(s, o, &ac, text, ch, err, errlen)
+				: rv_wsdp_answer(o, &ac, text, ANSWER_MAX, ch, RV_WSDP_MAX_MEDIA, err, errlen);
+		if (n < 0)
+			status = viewer && strstr(err, "stream is") ? 422 : 400;
+		else if (!viewer && take_tracks(s, ch, RV_WSDP_MAX_MEDIA) < 0)
+			status = 400, snprintf(err, errlen, "no audio or video to publish in the offer");
+		else if (viewer && relay_edge_watch(&srv->relay, s->edge, group) < 0)
+			status = 500, snprintf(err, errlen, "out of memory");
+		else
 			*alen = (size_t)n;
-		}
 	}
 	rv_wsdp_offer_free(o);
 	if (status) {
@@ -551,8 +571,12 @@ int webrtc_publish(struct server *srv, const char *group, const char *id, const 
 		return status;
 	}
 	w->n.sessions++;
-	rv_info("webrtc %s: WHIP offer for #%s accepted (%d tracks); waiting for ICE", s->client->id, group,
-		s->ntracks);
+	if (viewer)
+		rv_info("webrtc %s: WHEP offer for #%s accepted (%s%s%s); waiting for ICE", s->client->id, group,
+			s->tx[0].codec, s->tx[0].codec[0] && s->tx[1].codec[0] ? " and " : "", s->tx[1].codec);
+	else
+		rv_info("webrtc %s: WHIP offer for #%s accepted (%d tracks); waiting for ICE", s->client->id, group,
+			s->ntracks);
 	rearm(s);
 	*answer = text;
 	*out = s;
@@ -567,6 +591,7 @@ struct wsess *webrtc_find(struct server *srv, const char *secret)
 const char *webrtc_secret(const struct wsess *s) { return s->secret; }
 const char *webrtc_etag(const struct wsess *s) { return s->cred.ufrag; }
 const char *webrtc_group(const struct wsess *s) { return s->group; }
+int webrtc_viewer(const struct wsess *s) { return s->viewer; }
 
 /* ---- the server's side ---- */
 

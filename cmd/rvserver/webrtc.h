@@ -41,19 +41,22 @@ int webrtc_start(struct server *srv, const char *public_ip);
 void webrtc_stop(struct server *srv);
 void webrtc_free(struct server *srv);
 
-/* webrtc_publish - the WHIP offer SDP (LEN bytes) publishing into GROUP as
- * client ID (NULL: "whip-N"). On success 201: *ANSWER (malloc'd, LEN in
+/* webrtc_offer - the offer SDP (LEN bytes) of a WHIP publisher into GROUP
+ * (VIEWER 0) or of a WHEP viewer of GROUP's streams (VIEWER 1), as client
+ * ID (NULL: "whip-N", "whep-N"). On success 201: *ANSWER (malloc'd, LEN in
  * *ALEN) and *OUT. Otherwise an HTTP status with a reason in ERR: 400 (a
- * malformed offer, nothing in common), 409 (ID is taken), 503 (too many
+ * malformed offer, nothing in common), 409 (ID is taken), 422 (a viewer
+ * whose browser cannot decode the group's stream), 503 (too many
  * sessions), 500. */
-int webrtc_publish(struct server *srv, const char *group, const char *id, const char *sdp, size_t len,
-		   char **answer, size_t *alen, struct wsess **out, char *err, size_t errlen);
+int webrtc_offer(struct server *srv, int viewer, const char *group, const char *id, const char *sdp, size_t len,
+		 char **answer, size_t *alen, struct wsess **out, char *err, size_t errlen);
 /* webrtc_find - the session whose Location secret is SECRET, or NULL. */
 struct wsess *webrtc_find(struct server *srv, const char *secret);
 /* The session's Location secret, its ETag (the local ufrag) and group. */
 const char *webrtc_secret(const struct wsess *s);
 const char *webrtc_etag(const struct wsess *s);
 const char *webrtc_group(const struct wsess *s);
+int webrtc_viewer(const struct wsess *s);
 /* webrtc_close - end S (WHY is logged); it is freed once its timer closed. */
 void webrtc_close(struct wsess *s, const char *why);
 

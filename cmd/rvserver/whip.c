@@ -1,14 +1,18 @@
-/* whip.c - WHIP (RFC 9725) on rvserver's HTTP port: a publisher POSTs its
- * SDP offer to /whip/GROUP and gets 201, the answer, and its session's
- * Location /whip/GROUP/SECRET, which it DELETEs to stop. The sessions are
- * webrtc.c's; this file is the HTTP: routes, CORS, auth, status codes.
+/* whip.c - WHIP (RFC 9725) and WHEP (draft-ietf-wish-whep) on rvserver's
+ * HTTP port: a publisher POSTs its SDP offer to /whip/GROUP, a viewer its
+ * (recvonly) offer to /whep/GROUP, and gets 201, the answer, and its
+ * session's Location /whip/GROUP/SECRET (or /whep/...), which it DELETEs to
+ * stop. The sessions are webrtc.c's; this file is the HTTP: routes, CORS,
+ * auth, status codes. WHEP accepts the offer (no counter-offer).
  *
  *   OPTIONS any          204, CORS headers, Accept-Post: application/sdp
  *   POST /whip/G[?id=N]  201 + Location + ETag, application/sdp; 415 for another
  *                        type, 400 for a malformed or unanswerable offer (the
  *                        reason in the body), 401 without a valid Bearer token
  *                        when rvserver has --auth-secret-file (the token is
- *                        `rvserver token N` for the id N), 409 for an id taken
+ *                        `rvserver token N` for the id N), 409 for an id taken;
+ *                        WHEP: 422 when the browser cannot decode the
+ *                        group's stream (its codec is not offered)
  *   DELETE /whip/G/S     200, the session ends (close_notify)
  *   PATCH /whip/G/S      405: no trickle or ICE restart (the answer has every
  *                        candidate; a restarted client POSTs again)
@@ -96,7 +100,7 @@ static void reply_error(struct rv_httpd *h, int status, const char *why)
 	rv_httpd_reply(h, status, NULL, cors, body, strlen(body));
 }
 
-static void post(struct rv_httpd *h, struct server *srv, const char *group, const char *id)
+static void post(struct rv_httpd *h, struct server *srv, int viewer, const char *group, const char *id)
 {
 	const char *why = NULL;
 	char err[256] = "";
@@ -106,22 +110,23 @@ static void post(struct rv_httpd *h, struct server *srv, const char *group, cons
 		return;
 	}
 	if ((status = authorized(srv, h->req.authorization, id, &why))) {
-		rv_info("WHIP for #%s refused: %s", group, why);
+		rv_info("%s for #%s refused: %s", viewer ? "WHEP" : "WHIP", group, why);
 		reply_error(h, status, why);
 		return;
 	}
 	char *answer = NULL;
 	size_t alen = 0;
 	struct wsess *s = NULL;
-	status = webrtc_publish(srv, group, id[0] ? id : NULL, (const char *)rv_buf_head(&h->req.body),
-				rv_buf_size(&h->req.body), &answer, &alen, &s, err, sizeof err);
+	status = webrtc_offer(srv, viewer, group, id[0] ? id : NULL, (const char *)rv_buf_head(&h->req.body),
+			      rv_buf_size(&h->req.body), &answer, &alen, &s, err, sizeof err);
 	if (status != 201) {
-		rv_info("WHIP offer for #%s refused (%d): %s", group, status, err);
+		rv_info("%s offer for #%s refused (%d): %s", viewer ? "WHEP" : "WHIP", group, status, err);
 		reply_error(h, status, err);
 		return;
 	}
 	char location[128 + WEBRTC_SECRET_LEN], etag[64];
-	snprintf(location, sizeof location, "Location: /whip/%s/%s", group, webrtc_secret(s));
+	snprintf(location, sizeof location, "Location: /%s/%s/%s", viewer ? "whep" : "whip", group,
+		 webrtc_secret(s));
 	snprintf(etag, sizeof etag, "ETag: \"%s\"", webrtc_etag(s));
 	const char *hdrs[] = { location, etag, cors[0], cors[3], NULL };
 	rv_httpd_reply(h, 201, "application/sdp", hdrs, answer, alen);
@@ -140,6 +145,7 @@ void whip_http(struct rv_httpd *h, void *ud)
 {
 	struct conn *c = ud;
 	struct server *srv = c->srv;
+	int viewer = !strncmp(h->req.path, "/whep/", 6);
 	char group[RV_ID_MAX + 1], secret[WEBRTC_SECRET_LEN + 1], id[RV_ID_MAX + 1];
 	unsigned m = rv_httpd_method_bit(h->req.method);
 	if (m == RV_HTTPD_OPTIONS) {
@@ -147,7 +153,7 @@ void whip_http(struct rv_httpd *h, void *ud)
 		return;
 	}
 	if (split(h->req.path, group, sizeof group, secret, sizeof secret, id, sizeof id) < 0) {
-		reply_error(h, 404, "not a WHIP endpoint: POST to /whip/GROUP");
+		reply_error(h, 404, viewer ? "not a WHEP endpoint: POST to /whep/GROUP" : "not a WHIP endpoint: POST to /whip/GROUP");
 		return;
 	}
 	if (!srv->webrtc) {
@@ -156,14 +162,14 @@ void whip_http(struct rv_httpd *h, void *ud)
 	}
 	if (!secret[0]) {	/* the endpoint */
 		if (m == RV_HTTPD_POST)
-			post(h, srv, group, id);
+			post(h, srv, viewer, group, id);
 		else
 			reply_405(h, "Allow: OPTIONS, POST", "POST an SDP offer here");
 		return;
 	}
 	struct wsess *s = webrtc_find(srv, secret);
-	if (!s || strcmp(webrtc_group(s), group)) {
-		reply_error(h, 404, "no such WHIP session");
+	if (!s || strcmp(webrtc_group(s), group) || webrtc_viewer(s) != viewer) {
+		reply_error(h, 404, viewer ? "no such WHEP session" : "no such WHIP session");
 		return;
 	}
 	if (m == RV_HTTPD_DELETE) {

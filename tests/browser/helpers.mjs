@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { before, after } from 'node:test';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const ROOT = path.resolve(here, '..', '..');
@@ -165,6 +166,18 @@ export const CHROME_ARGS = [
   '--disable-backgrounding-occluded-windows',
   '--password-store=basic',
 ];
+
+// One headless Chromium for a test file, launched before its tests and
+// closed after them, with every cleanup pushed on .cleanups (run last first).
+export function browserSuite() {
+  const s = { browser: null, cleanups: [] };
+  before(async () => { s.browser = await launchBrowser(); });
+  after(async () => {
+    for (const f of s.cleanups.reverse()) { try { await f(); } catch { /* best effort */ } }
+    if (s.browser) await s.browser.close().catch(() => {});
+  });
+  return s;
+}
 
 export async function launchBrowser() {
   return chromium.launch({ executablePath: CHROMIUM, args: CHROME_ARGS, timeout: 30000 });

@@ -2,20 +2,14 @@
 // microphone): the browser publishes to group "show" with a plain
 // RTCPeerConnection and fetch(), as any WHIP client does; rvrecv, a member
 // of "show", records what arrives, and ffprobe checks the file.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { startServer, startTool, launchBrowser, openPage, tmpdir, have, sleep } from './helpers.mjs';
+import { startServer, startTool, browserSuite, openPage, tmpdir, have, sleep } from './helpers.mjs';
 
-let browser;
-const cleanups = [];
-
-before(async () => { browser = await launchBrowser(); });
-after(async () => {
-  for (const f of cleanups.reverse()) { try { await f(); } catch { /* best effort */ } }
-  if (browser) await browser.close().catch(() => {});
-});
+const suite = browserSuite();
+const cleanups = suite.cleanups;
 
 // In the page: publish camera and microphone to URL by WHIP; resolves with
 // the Location once the PeerConnection is connected (ms: how long it took).
@@ -67,7 +61,7 @@ for (const codec of ['VP8', 'H264']) {
     const rec = startTool('rvrecv', ['-s', `127.0.0.1:${srv.port}`, '-n', 'rec', '-g', 'show', 'media',
       '-o', file, '--count', '1', '--json', '-v']);
     cleanups.push(() => rec.stop());
-    const page = await openPage(browser, `${srv.url}/healthz`);
+    const page = await openPage(suite.browser, `${srv.url}/healthz`);
     cleanups.push(() => page.context().close());
     const pub = await page.evaluate(publish, { url: `${srv.url}/whip/show`, codec });
     assert.match(pub.location, /^\/whip\/show\/[0-9a-f]{32}$/);

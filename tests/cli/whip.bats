@@ -175,3 +175,29 @@ PY
 	[ "$(stat_of webrtc.fail_ice)" -eq 1001 ]
 	grep -q 'no valid check within 10 s' "$SERVER_ERR"
 }
+
+@test "whep: a viewer's offer gets the group's codec, sendonly with our SSRCs; a browser without it gets 422 and the reason" {
+	start_server
+	post_offer "$OFFERS/chromium-whep.sdp" /whep/show	# nothing sent yet: H.264, the browser offers it
+	assert_equal "$(status)" 201
+	loc=$(header location)
+	[[ $loc =~ ^/whep/show/[0-9a-f]{32}$ ]]
+	grep -qx 'a=sendonly' "$T/reply"
+	grep -q '^a=rtpmap:[0-9]* H264/90000$' "$T/reply"
+	[ "$(grep -c '^a=ssrc:[0-9]* cname:' "$T/reply")" -eq 2 ]
+	spawn cam rvsend -n cam -g show media -f lavfi -i testsrc2=size=160x120:rate=15 --vcodec vp8 --acodec none --duration 30
+	wait_for_line "$SERVER_ERR" 'stream 1 to #show' 10
+	post_offer "$OFFERS/firefox-whep.sdp" /whep/show	# VP8 now: Firefox too
+	assert_equal "$(status)" 201
+	grep -q '^a=rtpmap:[0-9]* VP8/90000$' "$T/reply"
+	stop_pid "$PID_cam"
+	spawn cam2 rvsend -n cam2 -g show media -f lavfi -i testsrc2=size=160x120:rate=15 --acodec none --duration 30
+	wait_for_line "$SERVER_ERR" 'stream 2 to #show' 10
+	post_offer "$OFFERS/firefox-whep.sdp" /whep/show	# H.264 now, and Firefox has none
+	assert_equal "$(status)" 422
+	grep -q 'stream is H264' "$T/reply" || fail "$(cat "$T/reply")"
+	whip DELETE "/whip/show/${loc##*/}"	# a viewer's session is not a publisher's
+	assert_equal "$(status)" 404
+	whip DELETE "$loc"
+	assert_equal "$(status)" 200
+}

@@ -1,0 +1,115 @@
+/* webrtc_int.h - the WebRTC sessions' own types, shared by webrtc.c (the
+ * transport: ICE, DTLS, SRTP, timers; a publisher's media in) and
+ * webrtc_out.c (a viewer's media out). Not for the rest of rvserver: see
+ * webrtc.h. */
+#ifndef RVSERVER_WEBRTC_INT_H
+#define RVSERVER_WEBRTC_INT_H
+
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "ice.h"
+#include "map.h"
+#include "router.h"
+#include "webrtc.h"
+
+struct rv_dtls;
+struct rv_dtls_ctx;
+struct rv_srtp;
+struct relay_ep;
+
+#define MAX_SESSIONS 1024            /* WebRTC sessions on one server */
+#define MAX_TRACKS 4                 /* m-lines of one session that carry media */
+#define ANSWER_MAX 16384
+
+enum wstate { W_ICE, W_DTLS, W_UP, W_CLOSED };
+
+struct wtrack {                      /* one accepted m-line */
+	char kind[8], codec[16];
+	int pt, clock, channels;
+	uint32_t ssrc;                   /* the browser's, 0 until known */
+};
+
+/* What a viewer sends of one kind (0 video, 1 audio): the source stream's
+ * packets with our SSRC and the browser's payload type, sequence numbers
+ * and timestamps carried on across a change of source. */
+struct wout {
+	char codec[16];                  /* negotiated: "VP8", "H264", "opus"; "" none */
+	int pt;                          /* the browser's payload type */
+	uint32_t ssrc;                   /* ours, in the answer */
+	uint32_t src_ssrc;               /* the source's now, 0: none */
+	uint32_t stream;                 /* its stream, and the SSRC our RTCP for it is */
+	uint32_t fb_ssrc;
+	uint16_t seq_off, last_seq;      /* out = in + off */
+	uint32_t ts_off, last_ts;
+	int started, rebase;             /* a packet went out; the next sets the offsets */
+	uint64_t packets;
+	struct rv_srtp *src_in, *src_out; /* the source's SRTP key, when it has one */
+};
+
+struct wsess {
+	struct server *srv;
+	struct wsess *next;
+	char secret[WEBRTC_SECRET_LEN + 1];
+	char group[RV_ID_MAX + 1];
+	char fp[128];                    /* the offer's a=fingerprint (sha-256) */
+	struct rv_ice_cred cred;
+	struct rv_ice *ice;
+	struct rv_dtls *dtls;
+	struct rv_srtp *in, *out;        /* the browser's SRTP in; our SRTCP out */
+	struct rv_client *client;        /* the router's: the stream's sender */
+	struct relay_ep *edge;
+	struct wtrack tracks[MAX_TRACKS];
+	int ntracks;
+	int64_t stream;                  /* the relay's stream, 0 before it is announced */
+	uint32_t own_ssrc;               /* what our RTCP is sent as */
+	uv_timer_t timer;
+	enum wstate state;
+	uint64_t created_ms;
+	uint64_t packets, bytes, srtp_fails;
+	uint64_t early;                  /* media before the keys: dropped */
+	int viewer;                      /* WHEP: it receives the group's streams */
+	struct wout tx[2];               /* a viewer's video and audio */
+};
+
+struct webrtc_counters {
+	uint64_t sessions, offers_refused, ice_checks, ice_refused, handshakes, failures;
+	uint64_t packets_in, bytes_in, srtp_fails, plis;
+	uint64_t fail_ice, fail_dtls, fail_fingerprint, fail_keys, closed_by_peer, deleted;
+};
+
+struct webrtc {
+	struct rv_dtls_ctx *ctx;
+	struct rv_map by_ufrag;          /* local ufrag -> wsess */
+	struct rv_map by_secret;         /* Location secret -> wsess */
+	struct wsess *sessions;
+	size_t nsessions;
+	char cands[WEBRTC_MAX_CANDS][64];
+	int ncands;
+	uint32_t last_id;                /* "whip-N" */
+	struct webrtc_counters n;
+};
+
+static inline struct webrtc *W(const struct server *srv) { return srv->webrtc; }
+
+/* webrtc.c */
+/* Protect the RTP or RTCP packet P (N bytes, room for the SRTP trailer)
+ * and send it to the session's selected path. */
+void wsess_send_srtp(struct wsess *s, uint8_t *p, size_t n);
+/* A packet in the clear from S into the relay (flushed at the batch's end). */
+void wsess_to_relay(struct wsess *s, const uint8_t *p, size_t n);
+
+/* webrtc_out.c: a viewer's side of the relay edge, and the browser's RTCP */
+void wout_packet(struct wsess *s, const uint8_t *p, size_t n);
+void wout_stream(struct wsess *s, const cJSON *announce, uint32_t fb_ssrc);
+void wout_stream_end(struct wsess *s, uint32_t id);
+/* The browser's RTCP (in the clear): PLI and FIR become the source's, NACKs
+ * are translated back to the source's sequence numbers. */
+void wout_rtcp(struct wsess *s, const uint8_t *p, size_t n);
+/* Ask every source of S for a keyframe (a PLI as S's receiver). */
+void wout_keyframe(struct wsess *s);
+/* The viewer's source keys go (the session closes). */
+void wout_free(struct wsess *s);
+
+#endif

@@ -1,0 +1,241 @@
+/* webrtc_out.c - a WHEP viewer's media: the group's streams, as the relay
+ * hands them to the viewer's edge, sent to the browser; and the browser's
+ * RTCP turned back into the sources' terms.
+ *
+ * A viewer follows one source per kind, the newest stream with the codec
+ * its answer negotiated (others are left, and logged). Each packet is
+ * copied once, given our SSRC (the answer's a=ssrc), the browser's payload
+ * type, and sequence numbers and timestamps that go on across a change of
+ * source, then protected with the session's SRTP key. The source's sender
+ * reports go along with the same rewriting, so the browser lines audio up
+ * with video by the source's own clock. The browser's PLI or FIR becomes a
+ * PLI to the source, its NACKs name the source's sequence numbers; its
+ * receiver reports stay here. */
+#include <stdio.h>
+#include <string.h>
+
+#include "bytes.h"
+#include "log.h"
+#include "rtp.h"
+#include "server.h"
+#include "srtp.h"
+#include "webrtc_int.h"
+
+#define VIDEO_STEP 3000              /* RTP ticks between sources: a 30 fps frame */
+#define AUDIO_STEP 960               /* and a 20 ms Opus frame */
+
+static struct wout *out_of_src(struct wsess *s, uint32_t ssrc)
+{
+	for (int k = 0; k < 2; k++)
+		if (s->tx[k].src_ssrc && s->tx[k].src_ssrc == ssrc)
+			return &s->tx[k];
+	return NULL;
+}
+
+static struct wout *out_of_ours(struct wsess *s, uint32_t ssrc)
+{
+	for (int k = 0; k < 2; k++)
+		if (s->tx[k].ssrc == ssrc && s->tx[k].src_ssrc)
+			return &s->tx[k];
+	return NULL;
+}
+
+/* RTCP from this viewer to the source of K (P has room for the trailer):
+ * protected with the source's key when it has one, as its receivers do. */
+static void to_source(struct wsess *s, struct wout *k, uint8_t *p, size_t n)
+{
+	if (k->src_out && rv_srtp_protect(k->src_out, p, &n) < 0)
+		return;
+	wsess_to_relay(s, p, n);
+}
+
+/* A PLI from this viewer to the source of K. */
+static void ask_keyframe(struct wsess *s, struct wout *k)
+{
+	uint8_t pli[32 + RV_SRTP_MAX_TRAILER];
+	int n = rv_rtcp_build_pli(pli, 32, k->fb_ssrc, k->src_ssrc);
+	if (n > 0)
+		to_source(s, k, pli, (size_t)n);
+}
+
+static void keys_free(struct wout *k)
+{
+	rv_srtp_free(k->src_in);
+	rv_srtp_free(k->src_out);
+	k->src_in = k->src_out = NULL;
+}
+
+void wout_free(struct wsess *s)
+{
+	keys_free(&s->tx[0]);
+	keys_free(&s->tx[1]);
+}
+
+/* K takes the source's SRTP key from the announcement, if any: 0 or -1. */
+static int take_keys(struct wout *k, const cJSON *announce)
+{
+	const cJSON *srtp = cJSON_GetObjectItemCaseSensitive(announce, "srtp");
+	keys_free(k);
+	if (!srtp)
+		return 0;
+	const char *key = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(srtp, "key"));
+	int suite = rv_srtp_suite(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(srtp, "suite")));
+	if (!suite || !key || rv_srtp_new(&k->src_in, suite, key, 0) < 0 || rv_srtp_new(&k->src_out, suite, key, 1) < 0) {
+		keys_free(k);
+		return -1;
+	}
+	return 0;
+}
+
+void wout_keyframe(struct wsess *s)
+{
+	if (s->tx[0].src_ssrc)
+		ask_keyframe(s, &s->tx[0]);
+}
+
+void wout_stream(struct wsess *s, const cJSON *announce, uint32_t fb_ssrc)
+{
+	const cJSON *m, *id = cJSON_GetObjectItemCaseSensitive(announce, "stream");
+	const char *from = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(announce, "from"));
+	cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(announce, "media")) {
+		const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "kind"));
+		const char *codec = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "codec"));
+		const cJSON *ssrc = cJSON_GetObjectItemCaseSensitive(m, "ssrc");
+		struct wout *k = !kind ? NULL : !strcmp(kind, "video") ? &s->tx[0] : !strcmp(kind, "audio") ? &s->tx[1]
+															 : NULL;
+		if (!k || !k->codec[0] || !codec || !cJSON_IsNumber(ssrc) || !cJSON_IsNumber(id))
+			continue;
+		if (strcasecmp(codec, k->codec)) {
+			rv_info("webrtc %s: %s from %s is %s, this viewer takes %s: not sent", s->client->id, kind,
+				from ? from : "?", codec, k->codec);
+			continue;
+		}
+		if (take_keys(k, announce) < 0) {
+			rv_info("webrtc %s: %s from %s has an SRTP key this server cannot use: not sent",
+				s->client->id, kind, from ? from : "?");
+			continue;
+		}
+		k->src_ssrc = (uint32_t)ssrc->valuedouble;
+		k->stream = (uint32_t)id->valuedouble;
+		k->fb_ssrc = fb_ssrc;
+		k->rebase = 1;
+		rv_debug("webrtc %s: %s from %s (stream %u)", s->client->id, kind, from ? from : "?", k->stream);
+	}
+	if (s->state == W_UP)
+		wout_keyframe(s);
+}
+
+void wout_stream_end(struct wsess *s, uint32_t id)
+{
+	for (int k = 0; k < 2; k++)
+		if (s->tx[k].src_ssrc && s->tx[k].stream == id)
+			s->tx[k].src_ssrc = 0;
+}
+
+/* Sequence numbers and timestamps on from the last sent (or the source's own
+ * for the first source). */
+static void rebase(struct wout *k, int video, uint16_t seq, uint32_t ts)
+{
+	uint16_t oseq = k->started ? (uint16_t)(k->last_seq + 1) : seq;
+	uint32_t ots = k->started ? k->last_ts + (video ? VIDEO_STEP : AUDIO_STEP) : ts;
+	k->seq_off = (uint16_t)(oseq - seq);
+	k->ts_off = ots - ts;
+	k->rebase = 0;
+}
+
+static void send_rtp(struct wsess *s, struct wout *k, const uint8_t *p, size_t n)
+{
+	uint8_t buf[1500 + RV_SRTP_MAX_TRAILER];
+	if (n > 1500)
+		return;
+	memcpy(buf, p, n);
+	if (k->src_in && rv_srtp_unprotect(k->src_in, buf, &n) < 0)
+		return;
+	uint16_t seq = rv_rd16(buf + 2);
+	uint32_t ts = rv_rd32(buf + 4);
+	if (k->rebase)
+		rebase(k, k == &s->tx[0], seq, ts);
+	buf[1] = (uint8_t)((buf[1] & 0x80) | (k->pt & 0x7F));
+	k->last_seq = (uint16_t)(seq + k->seq_off);
+	k->last_ts = ts + k->ts_off;
+	rv_wr16(buf + 2, k->last_seq);
+	rv_wr32(buf + 4, k->last_ts);
+	rv_wr32(buf + 8, k->ssrc);
+	k->started = 1;
+	k->packets++;
+	wsess_send_srtp(s, buf, n);
+}
+
+/* The source's sender report, alone, in our terms. */
+static void send_sr(struct wsess *s, struct wout *k, const struct rv_rtcp *c)
+{
+	struct rv_rtcp_sr sr;
+	uint8_t buf[64 + RV_SRTP_MAX_TRAILER];
+	if (!k->started || rv_rtcp_parse_sr(c, &sr) < 0)
+		return;
+	sr.ssrc = k->ssrc;
+	sr.rtp_ts += k->ts_off;
+	int n = rv_rtcp_build_sr(buf, 64, &sr);
+	if (n > 0)
+		wsess_send_srtp(s, buf, (size_t)n);
+}
+
+void wout_packet(struct wsess *s, const uint8_t *p, size_t n)
+{
+	if (s->state != W_UP || n < RV_RTP_HEADER)
+		return;
+	if (!rv_rtp_is_rtcp(p, n)) {
+		struct wout *k = out_of_src(s, rv_rd32(p + 8));
+		if (k)
+			send_rtp(s, k, p, n);
+		return;
+	}
+	/* the sender's reports: in the clear only after the source's key */
+	struct wout *k = out_of_src(s, rv_rd32(p + 4));
+	uint8_t buf[1500];
+	struct rv_rtcp c;
+	size_t off = 0;
+	if (!k || n > sizeof buf)
+		return;
+	memcpy(buf, p, n);
+	if (k->src_in && rv_srtp_unprotect(k->src_in, buf, &n) < 0)
+		return;
+	while (rv_rtcp_next(buf, n, &off, &c) == 1)
+		if (c.type == RV_RTCP_SR && (k = out_of_src(s, c.sender_ssrc)))
+			send_sr(s, k, &c);
+}
+
+struct nack {
+	uint16_t seqs[256];
+	size_t n;
+	uint16_t off;
+};
+
+static void nack_one(void *ud, uint16_t seq)
+{
+	struct nack *a = ud;
+	if (a->n < sizeof a->seqs / sizeof a->seqs[0])
+		a->seqs[a->n++] = (uint16_t)(seq - a->off);
+}
+
+void wout_rtcp(struct wsess *s, const uint8_t *p, size_t n)
+{
+	struct rv_rtcp c;
+	size_t off = 0;
+	while (rv_rtcp_next(p, n, &off, &c) == 1) {
+		struct wout *k = out_of_ours(s, c.media_ssrc);
+		if (!k)
+			continue;
+		if (c.type == RV_RTCP_PSFB && (c.fmt == 1 || c.fmt == 4)) {	/* PLI, FIR */
+			W(s->srv)->n.plis++;
+			ask_keyframe(s, k);
+		} else if (c.type == RV_RTCP_RTPFB && c.fmt == 1) {	/* generic NACK */
+			struct nack a = { .off = k->seq_off };
+			uint8_t buf[1200 + RV_SRTP_MAX_TRAILER];
+			rv_rtcp_nack_each(&c, nack_one, &a);
+			int len = a.n ? rv_rtcp_build_nack(buf, 1200, k->fb_ssrc, k->src_ssrc, a.seqs, a.n) : 0;
+			if (len > 0)
+				to_source(s, k, buf, (size_t)len);
+		}
+	}
+}

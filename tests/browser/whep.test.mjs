@@ -1,0 +1,73 @@
+// whep.test.mjs - WHEP from rvserver to headless Chromium: rvsend sends a
+// test pattern and a tone into group "show" (H.264 by default, VP8 with
+// --vcodec vp8); the browser POSTs a recvonly offer to /whep/show, as any
+// WHEP player does, and must decode the video and play the audio.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, startTool, browserSuite, openPage, until, sleep } from './helpers.mjs';
+
+const suite = browserSuite();
+const cleanups = suite.cleanups;
+
+// In the page: watch URL by WHEP; resolves with the Location once connected.
+async function watch({ url }) {
+  const pc = new RTCPeerConnection();
+  window.pc = pc;
+  const video = document.createElement('video');
+  video.autoplay = true;
+  video.muted = true;
+  document.body.appendChild(video);
+  pc.ontrack = (e) => { video.srcObject = e.streams[0] || new MediaStream([e.track]); };
+  pc.addTransceiver('video', { direction: 'recvonly' });
+  pc.addTransceiver('audio', { direction: 'recvonly' });
+  await pc.setLocalDescription(await pc.createOffer());
+  const r = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: pc.localDescription.sdp });
+  const answer = await r.text();
+  if (r.status !== 201) throw new Error(`POST ${url}: ${r.status} ${answer}`);
+  await pc.setRemoteDescription({ type: 'answer', sdp: answer });
+  return { location: r.headers.get('Location'), answer };
+}
+
+function received(page) {
+  return page.evaluate(async () => {
+    const out = { frames: 0, samples: 0, state: window.pc.connectionState, codec: '' };
+    const st = await window.pc.getStats();
+    st.forEach((r) => {
+      if (r.type === 'inbound-rtp' && r.kind === 'video') {
+        out.frames += r.framesDecoded || 0;
+        const c = r.codecId && st.get(r.codecId);
+        if (c) out.codec = c.mimeType;
+      }
+      if (r.type === 'inbound-rtp' && r.kind === 'audio') out.samples += r.totalSamplesReceived || 0;
+    });
+    return out;
+  });
+}
+
+for (const vcodec of ['h264', 'vp8']) {
+  test(`Chromium watches rvsend's ${vcodec} and Opus by WHEP: frames decoded, audio played`, async () => {
+    const srv = await startServer(['-v']);
+    cleanups.push(() => srv.stop());
+    const cam = startTool('rvsend', ['-s', `127.0.0.1:${srv.port}`, '-n', 'cam', '-g', 'show', 'media',
+      '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440',
+      '--vcodec', vcodec, '--duration', '40']);
+    cleanups.push(() => cam.stop());
+    await until(() => /stream 1 to #show/.test(srv.log()), 10000, 'rvsend to announce its stream');
+    const page = await openPage(suite.browser, `${srv.url}/healthz`);
+    cleanups.push(() => page.context().close());
+    const w = await page.evaluate(watch, { url: `${srv.url}/whep/show` });
+    assert.match(w.location, /^\/whep\/show\/[0-9a-f]{32}$/);
+    assert.match(w.answer, /a=sendonly/);
+    const logs = () => `\nrvserver: ${srv.log()}\nrvsend: ${cam.log()}`;
+    const got = await until(async () => {
+      const r = await received(page);
+      return r.frames >= 30 && r.samples > 0 ? r : null;
+    }, 15000, 'frames and samples').catch(async (e) => { throw new Error(`${e.message}: ${JSON.stringify(await received(page))}${logs()}`); });
+    assert.equal(got.codec.toLowerCase(), `video/${vcodec}`);
+    await sleep(1000);
+    const later = await received(page);
+    assert.ok(later.frames > got.frames, `frames stopped at ${later.frames}${logs()}`);
+    const del = await fetch(`${srv.url}${w.location}`, { method: 'DELETE' });
+    assert.equal(del.status, 200);
+  });
+}
