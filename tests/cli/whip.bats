@@ -172,7 +172,7 @@ PY
 		sleep 0.1
 	done
 	[ "$(stat_of webrtc.sessions)" -eq 0 ]
-	[ "$(stat_of webrtc.fail_ice)" -eq 1001 ]
+	[ "$(stat_of webrtc.failures_ice)" -eq 1001 ]
 	grep -q 'no valid check within 10 s' "$SERVER_ERR"
 }
 
