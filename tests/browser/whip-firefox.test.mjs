@@ -1,0 +1,41 @@
+// whip-firefox.test.mjs - WHIP into rvserver from Debian's firefox-esr
+// (fake camera and microphone, VP8: its H.264 is off), driven through
+// Marionette (firefox.mjs): the page publishes to group "show" with a plain
+// RTCPeerConnection and fetch(); rvrecv records the group's stream and
+// ffprobe checks the file (whip.mjs). Firefox offers its m-lines after the
+// first with port 0 and a=bundle-only. Skipped when firefox-esr is not
+// installed or does not start.
+import { test, before, after } from 'node:test';
+import { have } from './helpers.mjs';
+import { launchFirefox, firefoxMissing } from './firefox.mjs';
+import { whipRecorded } from './whip.mjs';
+
+let ff = null;
+let skip = null;
+const cleanups = [];
+
+before(async () => {
+  skip = firefoxMissing() || (!have('ffprobe') && 'no ffprobe');
+  if (skip) return;
+  try {
+    ff = await launchFirefox({ timeout: 60000 });
+  } catch (e) {
+    skip = `firefox-esr did not start: ${e.message.slice(0, 400)}`;
+  }
+});
+
+after(async () => {
+  for (const f of cleanups.reverse()) { try { await f(); } catch { /* best effort */ } }
+  if (ff) await ff.stop().catch(() => {});
+});
+
+test('Firefox publishes VP8 and Opus by WHIP; rvrecv records the group\'s stream', { timeout: 60000 }, async (t) => {
+  if (skip) { t.skip(skip); return; }
+  await whipRecorded(t, {
+    codec: 'VP8',
+    video: 'vp8',
+    cleanups,
+    open: (url) => ff.navigate(url),
+    evaluate: (fn, arg) => ff.exec(fn, arg),
+  });
+});
