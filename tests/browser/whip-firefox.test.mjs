@@ -32,6 +32,7 @@ after(async () => {
 test('Firefox publishes VP8 and Opus by WHIP; rvrecv records the group\'s stream', { timeout: 60000 }, async (t) => {
   if (skip) { t.skip(skip); return; }
   await whipRecorded(t, {
+    browser: 'Firefox',
     codec: 'VP8',
     video: 'vp8',
     cleanups,

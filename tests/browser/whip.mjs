@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { startServer, startTool, tmpdir, sleep } from './helpers.mjs';
+import { startServer, startTool, tmpdir, sleep, until } from './helpers.mjs';
 
 // In the page: publish camera and microphone to URL by WHIP (video in CODEC
 // when given); resolves with the Location once the PeerConnection is
@@ -78,12 +78,12 @@ function probe(file) {
   return JSON.parse(r.stdout).streams;
 }
 
-// Publish from the browser reached by OPEN(url) (loads a page of that
-// origin) and EVAL(fn, arg) (runs fn in it, awaited) for SECS seconds; the
+// Publish from BROWSER (its name), reached by OPEN(url) (loads a page of that
+// origin) and EVALUATE(fn, arg) (runs fn in it, awaited) for SECS seconds; the
 // recording must hold VIDEO (a codec name) and Opus, 90% of the frames sent
 // at least, and decode cleanly. CLEANUPS gets what to stop. T is the
 // node:test context (for the figures).
-export async function whipRecorded(t, { open, evaluate, codec, video, cleanups, secs = 4 }) {
+export async function whipRecorded(t, { browser, open, evaluate, codec, video, cleanups, secs = 4 }) {
   const srv = await startServer(['-vv']);
   cleanups.push(() => srv.stop());
   const file = path.join(tmpdir(), `whip-${video}.mkv`);
@@ -92,6 +92,8 @@ export async function whipRecorded(t, { open, evaluate, codec, video, cleanups, 
   cleanups.push(() => rec.stop());
   let recording = 0;
   rec.child.stdout.on('data', (d) => { if (!recording && /"event":"stream"/.test(String(d))) recording = Date.now(); });
+  // a member of "show" with its media path up before the publisher comes
+  await until(() => /taking media over/.test(rec.log()) || rec.exited, 10000, 'rvrecv to take media');
   await open(`${srv.url}/healthz`);
   let pub;
   try {
@@ -116,7 +118,11 @@ export async function whipRecorded(t, { open, evaluate, codec, video, cleanups, 
   assert.equal(a && a.codec_name, 'opus', JSON.stringify(streams) + logs);
   // the frames the browser sent before the DELETE, 90% of them at least
   assert.ok(sent > 30 && Number(v.nb_read_frames) >= 0.9 * sent, `video frames: ${v.nb_read_frames} of ${sent} sent${logs}`);
-  const dec = spawnSync('ffmpeg', ['-v', 'error', '-i', file, '-f', 'null', '-'], { encoding: 'utf8', timeout: 60000 });
+  // Decoded with the file's own time base: a browser's capture times jitter
+  // by a few ms, and in 1/fps ticks two frames could fall on one tick
+  // ("non monotonically increasing dts" from the null muxer, not the file).
+  const dec = spawnSync('ffmpeg', ['-v', 'error', '-i', file, '-enc_time_base', '-1', '-f', 'null', '-'],
+    { encoding: 'utf8', timeout: 60000 });
   assert.equal(dec.stderr.trim(), '', 'ffmpeg -v error prints nothing');
   const stats = await (await fetch(`${srv.url}/stats`)).json();
   assert.equal(stats.webrtc.handshakes, 1, JSON.stringify(stats.webrtc));
@@ -124,7 +130,7 @@ export async function whipRecorded(t, { open, evaluate, codec, video, cleanups, 
   assert.ok(served, `rvserver -vv logs the POST's time${logs}`);
   assert.ok(recording >= pub.posted, `rvrecv's stream event after the POST${logs}`);
   const figures = { serverMs: Number(served[1]), firstFrameMs: recording - pub.posted, connectMs: Math.round(pub.ms), frames: `${v.nb_read_frames}/${sent}` };
-  t.diagnostic(`${video}: POST ${figures.serverMs} ms of server time; POST to first recorded frame ${figures.firstFrameMs} ms; ` +
+  t.diagnostic(`${browser} ${video}: POST ${figures.serverMs} ms of server time; POST to first recorded frame ${figures.firstFrameMs} ms; ` +
     `getUserMedia to connected ${figures.connectMs} ms; frames recorded/sent ${figures.frames}`);
   return figures;
 }

@@ -19,6 +19,7 @@ for (const codec of ['VP8', 'H264']) {
   test(`Chromium publishes ${codec} and Opus by WHIP; rvrecv records the group's stream`, { skip: !have('ffprobe') && 'no ffprobe' }, async (t) => {
     let page;
     await whipRecorded(t, {
+      browser: 'Chromium',
       codec,
       video: codec.toLowerCase(),
       cleanups,
