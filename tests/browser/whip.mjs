@@ -129,8 +129,12 @@ export async function whipRecorded(t, { browser, open, evaluate, codec, video, c
   const served = /WHIP POST for #show answered in ([0-9.]+) ms/.exec(srv.log());
   assert.ok(served, `rvserver -vv logs the POST's time${logs}`);
   assert.ok(recording >= pub.posted, `rvrecv's stream event after the POST${logs}`);
-  const figures = { serverMs: Number(served[1]), firstFrameMs: recording - pub.posted, connectMs: Math.round(pub.ms), frames: `${v.nb_read_frames}/${sent}` };
-  t.diagnostic(`${browser} ${video}: POST ${figures.serverMs} ms of server time; POST to first recorded frame ${figures.firstFrameMs} ms; ` +
-    `getUserMedia to connected ${figures.connectMs} ms; frames recorded/sent ${figures.frames}`);
+  const up = /connected in ([0-9]+) ms/.exec(srv.log());
+  const figures = {
+    serverMs: Number(served[1]), firstFrameMs: recording - pub.posted, connectMs: Math.round(pub.ms),
+    upMs: up ? Number(up[1]) : null, frames: `${v.nb_read_frames}/${sent}`,
+  };
+  t.diagnostic(`${browser} ${video}: POST ${figures.serverMs} ms of server time; POST to first recorded frame ${figures.firstFrameMs} ms ` +
+    `(rvserver: POST to SRTP keys ${figures.upMs} ms); getUserMedia to connected ${figures.connectMs} ms; frames recorded/sent ${figures.frames}`);
   return figures;
 }
