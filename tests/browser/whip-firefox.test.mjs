@@ -6,6 +6,7 @@
 // first with port 0 and a=bundle-only. Skipped when firefox-esr is not
 // installed or does not start.
 import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
 import { have } from './helpers.mjs';
 import { launchFirefox, firefoxMissing } from './firefox.mjs';
 import { whipRecorded } from './whip.mjs';
@@ -29,14 +30,21 @@ after(async () => {
   if (ff) await ff.stop().catch(() => {});
 });
 
-test('Firefox publishes VP8 and Opus by WHIP; rvrecv records the group\'s stream', { timeout: 60000 }, async (t) => {
-  if (skip) { t.skip(skip); return; }
-  await whipRecorded(t, {
-    browser: 'Firefox',
-    codec: 'VP8',
-    video: 'vp8',
-    cleanups,
-    open: (url) => ff.navigate(url),
-    evaluate: (fn, arg) => ff.exec(fn, arg),
+// Firefox's default bundle policy (balanced) offers every m-line with its
+// own port; with max-bundle, the m-lines after the first have port 0 and
+// a=bundle-only, which rvserver's answer (lib/wsdp) must take as bundled.
+for (const bundlePolicy of ['max-bundle', undefined]) {
+  test(`Firefox publishes VP8 and Opus by WHIP (bundlePolicy ${bundlePolicy || 'balanced'}); rvrecv records the group's stream`, { timeout: 60000 }, async (t) => {
+    if (skip) { t.skip(skip); return; }
+    const f = await whipRecorded(t, {
+      browser: 'Firefox',
+      codec: 'VP8',
+      bundlePolicy,
+      video: 'vp8',
+      cleanups,
+      open: (url) => ff.navigate(url),
+      evaluate: (fn, arg) => ff.exec(fn, arg),
+    });
+    assert.equal(f.bundleOnly, bundlePolicy === 'max-bundle', 'a=bundle-only in the offer with max-bundle only');
   });
-});
+}

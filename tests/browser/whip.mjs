@@ -13,15 +13,16 @@ import path from 'node:path';
 import { startServer, startTool, tmpdir, sleep, until } from './helpers.mjs';
 
 // In the page: publish camera and microphone to URL by WHIP (video in CODEC
-// when given); resolves with the Location once the PeerConnection is
-// connected, when the POST was sent (posted, wall clock ms) and how long
-// connecting took (ms). The connection is window.pc.
-export async function publish({ url, codec }) {
+// when given, the RTCPeerConnection's BUNDLEPOLICY when given); resolves with the Location once the PeerConnection is
+// connected, when the POST was sent (posted, wall clock ms), how long
+// connecting took (ms), and whether the offer had a=bundle-only m-lines
+// (bundleOnly). The connection is window.pc.
+export async function publish({ url, codec, bundlePolicy }) {
   const t0 = performance.now();
   const stream = await navigator.mediaDevices.getUserMedia({
     video: { width: 320, height: 240, frameRate: 30 }, audio: true,
   });
-  const pc = new RTCPeerConnection();
+  const pc = new RTCPeerConnection(bundlePolicy ? { bundlePolicy } : {});
   window.pc = pc;
   for (const track of stream.getTracks()) {
     const tr = pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
@@ -46,7 +47,8 @@ export async function publish({ url, codec }) {
     pc.onconnectionstatechange = check;
     check();
   });
-  return { location, posted, ms: performance.now() - t0 };
+  const bundleOnly = /\na=bundle-only\r?\n/.test(pc.localDescription.sdp);
+  return { location, posted, ms: performance.now() - t0, bundleOnly };
 }
 
 // In the page: the video frames window.pc reports sent.
@@ -79,11 +81,12 @@ function probe(file) {
 }
 
 // Publish from BROWSER (its name), reached by OPEN(url) (loads a page of that
-// origin) and EVALUATE(fn, arg) (runs fn in it, awaited) for SECS seconds; the
+// origin) and EVALUATE(fn, arg) (runs fn in it, awaited) for SECS seconds
+// (CODEC and BUNDLEPOLICY as publish takes them); the
 // recording must hold VIDEO (a codec name) and Opus, 90% of the frames sent
 // at least, and decode cleanly. CLEANUPS gets what to stop. T is the
-// node:test context (for the figures).
-export async function whipRecorded(t, { browser, open, evaluate, codec, video, cleanups, secs = 4 }) {
+// node:test context (for the figures). Resolves to the figures.
+export async function whipRecorded(t, { browser, open, evaluate, codec, bundlePolicy, video, cleanups, secs = 4 }) {
   const srv = await startServer(['-vv']);
   cleanups.push(() => srv.stop());
   const file = path.join(tmpdir(), `whip-${video}.mkv`);
@@ -97,7 +100,7 @@ export async function whipRecorded(t, { browser, open, evaluate, codec, video, c
   await open(`${srv.url}/healthz`);
   let pub;
   try {
-    pub = await evaluate(publish, { url: `${srv.url}/whip/show`, codec });
+    pub = await evaluate(publish, { url: `${srv.url}/whip/show`, codec, bundlePolicy });
   } catch (e) {
     const st = await evaluate(pcState).catch((x) => `(no state: ${x.message})`);
     throw new Error(`${e.message}\npeer connection: ${st}\nrvserver: ${srv.log()}`);
@@ -132,9 +135,9 @@ export async function whipRecorded(t, { browser, open, evaluate, codec, video, c
   const up = /connected in ([0-9]+) ms/.exec(srv.log());
   const figures = {
     serverMs: Number(served[1]), firstFrameMs: recording - pub.posted, connectMs: Math.round(pub.ms),
-    upMs: up ? Number(up[1]) : null, frames: `${v.nb_read_frames}/${sent}`,
+    upMs: up ? Number(up[1]) : null, frames: `${v.nb_read_frames}/${sent}`, bundleOnly: pub.bundleOnly,
   };
-  t.diagnostic(`${browser} ${video}: POST ${figures.serverMs} ms of server time; POST to first recorded frame ${figures.firstFrameMs} ms ` +
+  t.diagnostic(`${browser} ${video}${bundlePolicy ? ` ${bundlePolicy}` : ''}: POST ${figures.serverMs} ms of server time; POST to first recorded frame ${figures.firstFrameMs} ms ` +
     `(rvserver: POST to SRTP keys ${figures.upMs} ms); getUserMedia to connected ${figures.connectMs} ms; frames recorded/sent ${figures.frames}`);
   return figures;
 }
