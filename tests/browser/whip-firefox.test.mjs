@@ -2,9 +2,9 @@
 // (fake camera and microphone, VP8: its H.264 is off), driven through
 // Marionette (firefox.mjs): the page publishes to group "show" with a plain
 // RTCPeerConnection and fetch(); rvrecv records the group's stream and
-// ffprobe checks the file (whip.mjs). Firefox offers its m-lines after the
-// first with port 0 and a=bundle-only. Skipped when firefox-esr is not
-// installed or does not start.
+// ffprobe checks the file (whip.mjs), once with max-bundle and once with
+// Firefox's default policy. Skipped when firefox-esr is not installed or
+// does not start.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { have } from './helpers.mjs';
