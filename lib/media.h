@@ -87,6 +87,11 @@ void rv_media_close(struct rv_media_src *s);
 
 struct rv_media_sink;
 
+/* rv_media_load - load FFmpeg now. It is loaded on first use otherwise,
+ * which takes a few hundred milliseconds: a recorder calls this before its
+ * first stream comes. 0, or -ENOENT with ERR saying what is missing. */
+int rv_media_load(char *err, size_t errlen);
+
 /* A track of a sink: codec "H264", "VP8" or "opus". */
 struct rv_media_track {
 	const char *codec;

@@ -62,6 +62,11 @@ static void opus_head(AVCodecParameters *par, int channels)
 	par->initial_padding = 312;
 }
 
+int rv_media_load(char *err, size_t errlen)
+{
+	return rv_av_load(err, errlen);
+}
+
 int rv_media_sink_open(struct rv_media_sink **out, const char *path, const char *format,
 		       const struct rv_media_track *video, const struct rv_media_track *audio,
 		       char *err, size_t errlen)

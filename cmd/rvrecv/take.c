@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "media.h"
 #include "rvrecv.h"
 
 static void print_cmd(struct app *a, cJSON *h, const uint8_t *body, size_t len)
@@ -66,6 +67,13 @@ int take_run(struct app *a)
 {
 	static const struct app_ops take_ops = { .frame = on_frame };
 	static const struct app_ops media_ops = { .up = watch_start, .frame = watch_frame, .stop = watch_stop };
+	char err[256];
+	/* FFmpeg now, not when the first stream comes: loading it takes a few
+	 * hundred milliseconds, and the stream's first frames would wait */
+	if ((a->take & TAKE_MEDIA) && rv_media_load(err, sizeof err) < 0) {
+		rv_say_error("%s", err);
+		return RV_EXIT_FAIL;
+	}
 	int code = app_run(a, a->take & TAKE_MEDIA ? &media_ops : &take_ops);
 	xfer_free_all(a);
 	return code;

@@ -49,7 +49,12 @@ function prefs(port) {
     'media.navigator.permission.disabled': true,
     'media.autoplay.default': 0,
     'media.autoplay.blocking_policy': 0,
-    // WebRTC on loopback: 127.0.0.1 host candidates, not mDNS names.
+    // WebRTC on loopback: 127.0.0.1 host candidates, not mDNS names. A page
+    // without camera permission gathers the default route's address only
+    // ("use only default local addresses" in nICEr's log), and fake devices
+    // do not count as capturing: so camera and microphone are allowed.
+    'permissions.default.camera': 1,
+    'permissions.default.microphone': 1,
     'media.peerconnection.ice.loopback': true,
     'media.peerconnection.ice.obfuscate_host_addresses': false,
     'media.peerconnection.ice.default_address_only': false,

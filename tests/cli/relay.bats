@@ -139,6 +139,13 @@ audio_of() {
 	decodes "$T/rx.mkv"
 }
 
+@test "relay: rvrecv media loads FFmpeg before it joins, not when the first stream comes (whose first frames would wait for it)" {
+	start_server
+	recv rx -g show media -o "$T/rx.mkv"
+	grep -q 'libavformat\.so' "/proc/$(tool_pid "$PID_rx")/maps"
+	grep -q 'libavcodec\.so' "/proc/$(tool_pid "$PID_rx")/maps"
+}
+
 @test "relay: a receiver joining mid-stream gets a keyframe within a second (the server asks the sender)" {
 	start_server
 	# one keyframe in ten seconds: without the request it would wait for it

@@ -2,7 +2,8 @@
 # WHIP on rvserver without a browser: the HTTP side (answers, status codes,
 # CORS, auth) with offers Chromium, Firefox and OBS made (tests/unit/data/
 # wsdp), and ICE checks that are not a session's. A browser publishing for
-# real is tests/browser/whip.test.mjs.
+# real is tests/browser/whip.test.mjs (Chromium) and whip-firefox.test.mjs;
+# aiortc (tests/cli/whip_aiortc.py) publishes for real in the last test.
 
 load helpers
 
@@ -200,4 +201,35 @@ PY
 	assert_equal "$(status)" 404
 	whip DELETE "$loc"
 	assert_equal "$(status)" 200
+}
+
+@test "whip: aiortc, a WebRTC stack that is not a browser's, publishes video and Opus; rvrecv -g show media records them" {
+	# Debian's python3-aiortc is for Debian's python3 (scripts/deps.sh installs it)
+	/usr/bin/python3 -c 'import aiortc' 2>/dev/null || skip "/usr/bin/python3 cannot import aiortc (apt-get install python3-aiortc)"
+	start_server
+	recv rec -g show media -o "$T/aiortc.mkv" --count 1 --json
+	run timeout "$(secs 30)" /usr/bin/python3 "$BATS_TEST_DIRNAME/whip_aiortc.py" "http://$RV_SERVER/whip/show" --seconds 3
+	assert_success
+	local pub=${lines[-1]} sent vcodec
+	[[ $(jq -r .location <<<"$pub") =~ ^/whip/show/[0-9a-f]{32}$ ]] || fail "no Location: $pub"
+	sent=$(jq -r .video_frames <<<"$pub")
+	vcodec=$(jq -r '.codecs[0] | ascii_downcase' <<<"$pub")
+	[[ $vcodec == vp8 || $vcodec == h264 ]] || fail "video codec '$vcodec'"
+	assert_equal "$(jq -r '.codecs[1]' <<<"$pub")" opus
+	wait_exit "$PID_rec" 15
+	assert_equal "$EXIT" 0
+	grep -q '"event":"stream","from":"whip-1"' "$T/rec.out"
+	run ffprobe -v error -count_frames -show_entries stream=codec_type,codec_name,nb_read_frames -of csv=p=0 "$T/aiortc.mkv"
+	assert_success
+	assert_line --regexp "^$vcodec,video,[0-9]+\$"
+	assert_line --regexp '^opus,audio,[0-9]+$'
+	local got
+	got=$(sed -n 's/^[a-z0-9]*,video,\([0-9]*\)$/\1/p' <<<"$output")
+	# the frames aiortc made before the DELETE, 90% of them at least
+	((sent > 30 && got * 10 >= sent * 9)) || fail "video frames: $got of $sent sent"
+	run ffmpeg -v error -i "$T/aiortc.mkv" -enc_time_base -1 -f null -	# the file's time base, as whip.mjs
+	assert_success
+	assert_output ''
+	[ "$(stat_of webrtc.handshakes)" -eq 1 ]
+	[ "$(stat_of webrtc.deleted)" -eq 1 ]
 }

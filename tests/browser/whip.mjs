@@ -1,0 +1,143 @@
+// whip.mjs - one WHIP publish from a browser into a fresh rvserver, for
+// whip.test.mjs (Chromium, playwright-core) and whip-firefox.test.mjs
+// (firefox-esr, firefox.mjs): the page publishes its fake camera and
+// microphone to /whip/show with fetch() and a plain RTCPeerConnection, as
+// any WHIP client does; rvrecv, a member of "show", records what arrives;
+// ffprobe and ffmpeg check the file. Prints issue 13's figures as TAP
+// comments: the server time of the POST (rvserver -vv logs it) and POST to
+// the first recorded frame (rvrecv --json's "stream" event, when its
+// recording starts).
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { startServer, startTool, tmpdir, sleep, until } from './helpers.mjs';
+
+// In the page: publish camera and microphone to URL by WHIP (video in CODEC
+// when given, the RTCPeerConnection's BUNDLEPOLICY when given); resolves with the Location once the PeerConnection is
+// connected, when the POST was sent (posted, wall clock ms), how long
+// connecting took (ms), and whether the offer had a=bundle-only m-lines
+// (bundleOnly). The connection is window.pc.
+export async function publish({ url, codec, bundlePolicy }) {
+  const t0 = performance.now();
+  const stream = await navigator.mediaDevices.getUserMedia({
+    video: { width: 320, height: 240, frameRate: 30 }, audio: true,
+  });
+  const pc = new RTCPeerConnection(bundlePolicy ? { bundlePolicy } : {});
+  window.pc = pc;
+  for (const track of stream.getTracks()) {
+    const tr = pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
+    if (track.kind === 'video' && codec) {
+      const caps = RTCRtpSender.getCapabilities('video').codecs.filter((c) => c.mimeType === `video/${codec}`);
+      tr.setCodecPreferences(caps);
+    }
+  }
+  await pc.setLocalDescription(await pc.createOffer());
+  const posted = Date.now();
+  const r = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: pc.localDescription.sdp });
+  const answer = await r.text();
+  if (r.status !== 201) throw new Error(`POST ${url}: ${r.status} ${answer}`);
+  const location = r.headers.get('Location');
+  await pc.setRemoteDescription({ type: 'answer', sdp: answer });
+  await new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`not connected in 10 s: ${pc.connectionState}/${pc.iceConnectionState}`)), 10000);
+    const check = () => {
+      if (pc.connectionState === 'connected') { clearTimeout(t); resolve(); }
+      if (pc.connectionState === 'failed') { clearTimeout(t); reject(new Error('connection failed')); }
+    };
+    pc.onconnectionstatechange = check;
+    check();
+  });
+  const bundleOnly = /\na=bundle-only\r?\n/.test(pc.localDescription.sdp);
+  return { location, posted, ms: performance.now() - t0, bundleOnly };
+}
+
+// In the page: the video frames window.pc reports sent.
+export async function framesSent() {
+  let n = 0;
+  (await window.pc.getStats()).forEach((r) => { if (r.type === 'outbound-rtp' && r.kind === 'video') n += r.framesSent || 0; });
+  return n;
+}
+
+// In the page: why window.pc is not connected, for a failure message.
+export async function pcState() {
+  const pc = window.pc;
+  if (!pc) return 'no RTCPeerConnection';
+  const out = { connection: pc.connectionState, ice: pc.iceConnectionState, signaling: pc.signalingState, stats: [] };
+  (await pc.getStats()).forEach((r) => {
+    if (['candidate-pair', 'local-candidate', 'remote-candidate', 'transport'].includes(r.type)) {
+      const { id, type, state, nominated, address, port, candidateType, protocol, dtlsState, iceState, bytesSent, bytesReceived } = r;
+      out.stats.push({ id, type, state, nominated, address, port, candidateType, protocol, dtlsState, iceState, bytesSent, bytesReceived });
+    }
+  });
+  out.remote = pc.remoteDescription && pc.remoteDescription.sdp;
+  return JSON.stringify(out);
+}
+
+function probe(file) {
+  const r = spawnSync('ffprobe', ['-v', 'error', '-count_frames', '-show_entries',
+    'stream=codec_type,codec_name,nb_read_frames', '-of', 'json', file], { encoding: 'utf8', timeout: 30000 });
+  assert.equal(r.status, 0, `ffprobe ${file}: ${r.stderr}`);
+  return JSON.parse(r.stdout).streams;
+}
+
+// Publish from BROWSER (its name), reached by OPEN(url) (loads a page of that
+// origin) and EVALUATE(fn, arg) (runs fn in it, awaited) for SECS seconds
+// (CODEC and BUNDLEPOLICY as publish takes them); the
+// recording must hold VIDEO (a codec name) and Opus, 90% of the frames sent
+// at least, and decode cleanly. CLEANUPS gets what to stop. T is the
+// node:test context (for the figures). Resolves to the figures.
+export async function whipRecorded(t, { browser, open, evaluate, codec, bundlePolicy, video, cleanups, secs = 4 }) {
+  const srv = await startServer(['-vv']);
+  cleanups.push(() => srv.stop());
+  const file = path.join(tmpdir(), `whip-${video}.mkv`);
+  const rec = startTool('rvrecv', ['-s', `127.0.0.1:${srv.port}`, '-n', 'rec', '-g', 'show', 'media',
+    '-o', file, '--count', '1', '--json', '-v']);
+  cleanups.push(() => rec.stop());
+  let recording = 0;
+  rec.child.stdout.on('data', (d) => { if (!recording && /"event":"stream"/.test(String(d))) recording = Date.now(); });
+  // a member of "show" with its media path up before the publisher comes
+  await until(() => /taking media over/.test(rec.log()) || rec.exited, 10000, 'rvrecv to take media');
+  await open(`${srv.url}/healthz`);
+  let pub;
+  try {
+    pub = await evaluate(publish, { url: `${srv.url}/whip/show`, codec, bundlePolicy });
+  } catch (e) {
+    const st = await evaluate(pcState).catch((x) => `(no state: ${x.message})`);
+    throw new Error(`${e.message}\npeer connection: ${st}\nrvserver: ${srv.log()}`);
+  }
+  assert.match(pub.location, /^\/whip\/show\/[0-9a-f]{32}$/);
+  await sleep(secs * 1000);
+  const sent = await evaluate(framesSent);
+  const del = await fetch(`${srv.url}${pub.location}`, { method: 'DELETE' });
+  assert.equal(del.status, 200);
+  const exited = await rec.wait(15000);
+  const logs = `\nrvrecv: ${rec.log()}\nrvserver: ${srv.log()}`;
+  assert.ok(exited, `rvrecv did not finish${logs}`);
+  assert.equal(exited.code, 0, logs);
+  const streams = probe(file);
+  const v = streams.find((s) => s.codec_type === 'video');
+  const a = streams.find((s) => s.codec_type === 'audio');
+  assert.equal(v && v.codec_name, video, JSON.stringify(streams) + logs);
+  assert.equal(a && a.codec_name, 'opus', JSON.stringify(streams) + logs);
+  // the frames the browser sent before the DELETE, 90% of them at least
+  assert.ok(sent > 30 && Number(v.nb_read_frames) >= 0.9 * sent, `video frames: ${v.nb_read_frames} of ${sent} sent${logs}`);
+  // Decoded with the file's own time base: a browser's capture times jitter
+  // by a few ms, and in 1/fps ticks two frames could fall on one tick
+  // ("non monotonically increasing dts" from the null muxer, not the file).
+  const dec = spawnSync('ffmpeg', ['-v', 'error', '-i', file, '-enc_time_base', '-1', '-f', 'null', '-'],
+    { encoding: 'utf8', timeout: 60000 });
+  assert.equal(dec.stderr.trim(), '', 'ffmpeg -v error prints nothing');
+  const stats = await (await fetch(`${srv.url}/stats`)).json();
+  assert.equal(stats.webrtc.handshakes, 1, JSON.stringify(stats.webrtc));
+  const served = /WHIP POST for #show answered in ([0-9.]+) ms/.exec(srv.log());
+  assert.ok(served, `rvserver -vv logs the POST's time${logs}`);
+  assert.ok(recording >= pub.posted, `rvrecv's stream event after the POST${logs}`);
+  const up = /connected in ([0-9]+) ms/.exec(srv.log());
+  const figures = {
+    serverMs: Number(served[1]), firstFrameMs: recording - pub.posted, connectMs: Math.round(pub.ms),
+    upMs: up ? Number(up[1]) : null, frames: `${v.nb_read_frames}/${sent}`, bundleOnly: pub.bundleOnly,
+  };
+  t.diagnostic(`${browser} ${video}${bundlePolicy ? ` ${bundlePolicy}` : ''}: POST ${figures.serverMs} ms of server time; POST to first recorded frame ${figures.firstFrameMs} ms ` +
+    `(rvserver: POST to SRTP keys ${figures.upMs} ms); getUserMedia to connected ${figures.connectMs} ms; frames recorded/sent ${figures.frames}`);
+  return figures;
+}
