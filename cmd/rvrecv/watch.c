@@ -243,6 +243,32 @@ static void placed(struct wstream *s)
 	}
 }
 
+/* The stream ends before both tracks' first sender report: what waited is
+ * placed by its first packets instead (they came at about the same time;
+ * a track that has a report keeps it) rather than lost. */
+static void place_unreported(struct wstream *s)
+{
+	struct pending_item *fv = NULL, *fa = NULL;
+	int64_t base = 0;
+	for (struct pending_item *it = s->pend.head; it; it = it->next) {
+		if (it->audio && !fa)
+			fa = it;
+		if (!it->audio && !fv)
+			fv = it;
+	}
+	if (!fv && !fa)
+		return;
+	if (s->vmap.have_sr && fv)
+		to_us(s, &s->vmap, fv->ts, &base);
+	else if (s->au.map.have_sr && fa)
+		to_us(s, &s->au.map, fa->ts, &base);
+	if (!s->vmap.have_sr && fv)
+		s->vmap = (struct clockmap){ .clock = s->vmap.clock, .have_sr = 1, .sr_rtp = fv->ts, .sr_us = base };
+	if (!s->au.map.have_sr && fa)
+		s->au.map = (struct clockmap){ .clock = s->au.map.clock, .have_sr = 1, .sr_rtp = fa->ts, .sr_us = base };
+	placed(s);
+}
+
 /* An Opus packet in order: into the audio track. */
 static void on_audio(void *ud, const uint8_t *p, size_t n)
 {
@@ -324,6 +350,7 @@ static void stream_close(struct watch *w, struct wstream *s, const char *why)
 		jitter_tick(&s->jb, now_ms(w) + 1e6);
 	if (s->has_audio)
 		jitter_tick(&s->au.jb, now_ms(w) + 1e6);
+	place_unreported(s);
 	if (s->sink && rv_media_sink_close(s->sink) < 0 && !w->a->exit_code)
 		w->a->exit_code = RV_EXIT_FAIL;
 	rv_say_info("stream %.0f from %s %s: %" PRIu64 " packets, %" PRIu64 " lost, %" PRIu64

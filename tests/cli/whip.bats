@@ -233,3 +233,17 @@ PY
 	[ "$(stat_of webrtc.handshakes)" -eq 1 ]
 	[ "$(stat_of webrtc.deleted)" -eq 1 ]
 }
+
+@test "whip: a publisher gone within a second, before its first sender reports, is still recorded whole" {
+	/usr/bin/python3 -c 'import aiortc' 2>/dev/null || skip "/usr/bin/python3 cannot import aiortc (apt-get install python3-aiortc)"
+	start_server
+	recv rec -g show media -o "$T/short.mkv" --count 1 --json
+	run timeout "$(secs 30)" /usr/bin/python3 "$BATS_TEST_DIRNAME/whip_aiortc.py" "http://$RV_SERVER/whip/show" --seconds 1
+	assert_success
+	local sent got
+	sent=$(jq -r .video_frames <<<"${lines[-1]}")
+	wait_exit "$PID_rec" 15
+	assert_equal "$EXIT" 0
+	got=$(ffprobe -v error -count_frames -select_streams v -show_entries stream=nb_read_frames -of csv=p=0 "$T/short.mkv")
+	((sent > 10 && got * 10 >= sent * 9)) || fail "video frames: ${got:-none} of $sent sent"
+}
