@@ -13,7 +13,7 @@ pass=0 fail=0 skip=0
 failed=()
 log=$(mktemp -d /tmp/rvkit-check.XXXXXX)
 
-step() { printf '== %s\n' "$*"; }
+step() { printf '== %s (%s)\n' "$*" "$(date +%T)"; }
 ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); failed+=("$1"); printf 'FAILED: %s\n' "$1"; }
 
@@ -127,6 +127,7 @@ else
 fi
 
 echo
+step "done"
 [ ${#failed[@]} -eq 0 ] || { echo "failures:"; printf '  %s\n' "${failed[@]}"; [ -f "$log/failures" ] && cat "$log/failures"; }
 if [ "$skip" -gt 0 ]; then echo "$pass passed, $fail failed, $skip skipped"; else echo "$pass passed, $fail failed"; fi
 [ "$fail" -eq 0 ]
