@@ -24,7 +24,6 @@
 #include "webrtc_int.h"
 #include "wsdp.h"
 
-
 /* ---- candidates ---- */
 
 static void add_cand(struct webrtc *w, const char *ip)
@@ -616,8 +615,10 @@ int webrtc_start(struct server *srv, const char *public_ip)
 	find_cands(w, public_ip, srv->conf.listen);
 	srv->relay.ice_in = ice_in;
 	srv->relay.ice_ud = srv;
-	rv_debug("WebRTC: DTLS fingerprint sha-256 %s; candidates %s%s%s", rv_dtls_ctx_fingerprint(w->ctx),
-		 w->cands[0], w->ncands > 1 ? " ..." : "", "");
+	char list[WEBRTC_MAX_CANDS * 66] = "";
+	for (int i = 0; i < w->ncands; i++)
+		snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", w->cands[i]);
+	rv_debug("WebRTC: DTLS fingerprint sha-256 %s; candidates %s", rv_dtls_ctx_fingerprint(w->ctx), list);
 	return 0;
 }
 
