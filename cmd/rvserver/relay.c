@@ -213,6 +213,12 @@ static struct sub *add_sub(struct relay *r, struct mstream *st, struct relay_ep 
 	return s;
 }
 
+/* A viewer edge EP takes a stream to GROUP from FROM (NULL: gone). */
+static int views(const struct relay_ep *ep, const char *group, const struct rv_client *from)
+{
+	return !strcmp(ep->watch_group, group) && (!ep->watch_from || (from && !strcmp(ep->watch_from, from->id)));
+}
+
 /* Work out the stream's receivers again: newcomers are told of it (and get
  * a keyframe soon), those who left are told it ended for them. In time
  * linear in the receivers, with no cap on their number. */
@@ -224,7 +230,7 @@ static void refresh(struct relay *r, struct mstream *st)
 	if (from)
 		rv_router_route(r->router, from, st->to, st->group, collect, &k, NULL);
 	for (size_t i = 0; st->group && i < r->nviewers; i++)	/* edges watching its group */
-		if (r->viewers[i] != st->src && !strcmp(r->viewers[i]->watch_group, st->group))
+		if (relay_ep_client(r->viewers[i]) != from && views(r->viewers[i], st->group, from))
 			collect_ep(&k, r->viewers[i]);
 	r->rx = k.v;
 	r->rxcap = k.cap;
@@ -243,7 +249,7 @@ static void refresh(struct relay *r, struct mstream *st)
 	}
 	int added = 0;
 	for (size_t j = 0; j < k.n; j++)
-		if (k.v[j]->subscribed != k.stamp && add_sub(r, st, k.v[j]))
+		if (k.v[j]->subscribed != k.stamp && add_sub(r, st, k.v[j]) && k.v[j]->watching != WATCH_EVENTS)
 			added++;
 	if (added && st->started)
 		request_keyframe(r, st);
@@ -423,13 +429,14 @@ void relay_stream_end(struct relay *r, struct conn *c, cJSON *h)
 void relay_watch(struct relay *r, struct conn *c, cJSON *h, int on)
 {
 	uint64_t seq = rv_json_u64(h, "seq", 0);
+	int events = on && cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(h, "media"));
 	struct relay_ep *ep = relay_ep_of(c);
-	cJSON *udp = ep && on ? relay_udp_info(r, c) : NULL;
-	if (!ep || (on && !udp)) {
+	cJSON *udp = ep && on && !events ? relay_udp_info(r, c) : NULL;
+	if (!ep || (on && !events && !udp)) {
 		send_error(r, c, seq, RV_CODE_INTERNAL, NULL);
 		return;
 	}
-	ep->watching = on;
+	ep->watching = !on ? WATCH_NONE : events ? WATCH_EVENTS : WATCH_MEDIA;
 	reply_ok(r, c, seq, udp, 0, 0);
 	relay_changed(r);
 	/* tell it of the streams already running */
@@ -483,7 +490,7 @@ static void fan_out(struct relay *r, struct mstream *st, const uint8_t *p, size_
 	st->bytes += n;
 	for (size_t i = 0; i < st->nsubs; i++) {
 		struct sub *s = st->subs[i];
-		if (rtp && test_drop(r))
+		if (s->rx->watching == WATCH_EVENTS || (rtp && test_drop(r)))
 			continue;
 		if (ep_send(r, s->rx, p, n) < 0) {
 			s->drops++;
@@ -612,9 +619,9 @@ int64_t relay_edge_stream(struct relay *r, struct relay_ep *ep, const char *grou
 	return st->id;
 }
 
-int relay_edge_watch(struct relay *r, struct relay_ep *ep, const char *group)
+int relay_edge_watch(struct relay *r, struct relay_ep *ep, const char *group, const char *from)
 {
-	if (ep->watch_group || !(ep->watch_group = strdup(group)) ||
+	if (ep->watch_group || !(ep->watch_group = strdup(group)) || (from && !(ep->watch_from = strdup(from))) ||
 	    rv_grow((void **)&r->viewers, &r->viewercap, r->nviewers + 1, sizeof *r->viewers) < 0)
 		return -ENOMEM;
 	r->viewers[r->nviewers++] = ep;
@@ -624,11 +631,13 @@ int relay_edge_watch(struct relay *r, struct relay_ep *ep, const char *group)
 	return 0;
 }
 
-const cJSON *relay_group_media(const struct relay *r, const char *group)
+const cJSON *relay_group_media(const struct relay *r, const char *group, const char *from)
 {
-	for (const struct mstream *st = r->streams; st; st = st->next)	/* newest first */
-		if (st->group && !strcmp(st->group, group))
+	for (const struct mstream *st = r->streams; st; st = st->next) {	/* newest first */
+		const struct rv_client *c = relay_ep_client(st->src);
+		if (st->group && !strcmp(st->group, group) && (!from || (c && !strcmp(c->id, from))))
 			return cJSON_GetObjectItemCaseSensitive(st->announce, "media");
+	}
 	return NULL;
 }
 
@@ -656,6 +665,7 @@ void relay_edge_free(struct relay *r, struct relay_ep *ep)
 				break;
 			}
 	free(ep->watch_group);
+	free(ep->watch_from);
 	relay_ep_unregister(r, ep);
 	relay_changed(r);
 	free(ep);

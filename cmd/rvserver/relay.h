@@ -97,7 +97,8 @@ void relay_udp_in(struct relay *r, uint8_t *p, size_t n, const struct sockaddr *
 void relay_tcp_in(struct relay *r, struct conn *c, const uint8_t *p, size_t n);
 /* The requests, header H from C (after hello): {"type":"stream",...},
  * {"type":"stream-end","stream":N}, and "watch"/"unwatch" (ON 1/0) on C's
- * receiving connection. Each answers C (ok or error). */
+ * receiving connection ("watch" with "media":false: told of the streams,
+ * sent none of their packets). Each answers C (ok or error). */
 void relay_stream(struct relay *r, struct conn *c, cJSON *h);
 void relay_stream_end(struct relay *r, struct conn *c, cJSON *h);
 void relay_watch(struct relay *r, struct conn *c, cJSON *h, int on);
@@ -115,7 +116,7 @@ void relay_addr_key(const struct sockaddr *sa, uint8_t out[RELAY_ADDR_KEY]);
  * A WebRTC publisher or viewer (webrtc.c) is an edge: an endpoint with a
  * client of its own and no connection. A publisher's streams are routed as
  * a connection's are; a viewer watches one group and receives every stream
- * sent to it but its own. What would go to a connection goes to the
+ * sent to it but its own client's. What would go to a connection goes to the
  * edge's functions. */
 struct relay_edge {
 	/* A datagram from the edge's registered address that is not STUN; P
@@ -144,11 +145,13 @@ void relay_edge_addr(struct relay *r, struct relay_ep *ep, const struct sockaddr
  * -ENOMEM. */
 int64_t relay_edge_stream(struct relay *r, struct relay_ep *ep, const char *group, const cJSON *media);
 /* relay_edge_watch - EP receives the streams sent to GROUP from now on
- * (those running included). 0, or -ENOMEM. */
-int relay_edge_watch(struct relay *r, struct relay_ep *ep, const char *group);
-/* relay_group_media - the "media" of the newest stream to GROUP (borrowed:
- * valid until the relay changes), or NULL. */
-const cJSON *relay_group_media(const struct relay *r, const char *group);
+ * (those running included); with FROM, only those the client FROM sends.
+ * 0, or -ENOMEM. */
+int relay_edge_watch(struct relay *r, struct relay_ep *ep, const char *group, const char *from);
+/* relay_group_media - the "media" of the newest stream to GROUP (from the
+ * client FROM, unless NULL; borrowed: valid until the relay changes), or
+ * NULL. */
+const cJSON *relay_group_media(const struct relay *r, const char *group, const char *from);
 /* relay_edge_packet - an RTP or RTCP packet in the clear from EP, routed
  * as a connection's (by its SSRCs); the caller flushes the UDP batch
  * (relay_udp_flush) before P changes. */

@@ -23,9 +23,11 @@ struct relay_ep {
 	void *edge_ud;
 	struct rv_client *client;     /* an edge's client (a connection's is relay_client(c)) */
 	char *watch_group;            /* a viewer edge's group */
+	char *watch_from;             /* and the one sender it takes, or NULL: any */
 	struct sockaddr_storage addr;
 	socklen_t alen;
-	int udp, watching;
+	int udp;
+	enum { WATCH_NONE, WATCH_MEDIA, WATCH_EVENTS } watching;	/* a connection's "watch" */
 	uint8_t addrkey[RELAY_ADDR_KEY];	/* by_addr key while registered */
 	struct mstream *mine[MAX_STREAMS_PER_CONN];	/* the streams it sends */
 	int nmine;

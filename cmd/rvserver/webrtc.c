@@ -437,6 +437,18 @@ void webrtc_close(struct wsess *s, const char *why)
 	uv_close((uv_handle_t *)&s->timer, on_closed);
 }
 
+/* NAME cannot be S's client: another publisher has it. An RV client's
+ * name is free (a room page's member publishes and watches as itself), and
+ * so is another viewer's. */
+static int id_taken(struct server *srv, const struct wsess *s, const char *name)
+{
+	const struct rv_client *c = rv_router_find(&srv->router, name);
+	for (const struct wsess *t = W(srv)->sessions; c && !s->viewer && t; t = t->next)
+		if (t->client == c && !t->viewer)
+			return 1;
+	return 0;
+}
+
 /* The session's parts; 0, or a status with ERR. */
 static int sess_make(struct server *srv, struct wsess *s, const char *id, const struct rv_wsdp_offer *o,
 		     char *err, size_t errlen)
@@ -447,7 +459,7 @@ static int sess_make(struct server *srv, struct wsess *s, const char *id, const 
 		snprintf(name, sizeof name, "%s", id);
 	else
 		snprintf(name, sizeof name, "%s-%u", s->viewer ? "whep" : "whip", ++w->last_id);
-	if (rv_router_find(&srv->router, name)) {
+	if (id_taken(srv, s, name)) {
 		snprintf(err, errlen, "%s is already connected", name);
 		return 409;
 	}
@@ -469,11 +481,11 @@ static int sess_make(struct server *srv, struct wsess *s, const char *id, const 
 
 /* A viewer's answer: the video codec of the group's newest stream (else
  * H.264, else VP8), Opus in stereo as rvsend sends it, our SSRCs. */
-static long answer_viewer(struct wsess *s, const struct rv_wsdp_offer *o, struct rv_wsdp_answer_conf *ac,
-			  char *text, struct rv_wsdp_choice *ch, char *err, size_t errlen)
+static long answer_viewer(struct wsess *s, const char *from, const struct rv_wsdp_offer *o,
+			  struct rv_wsdp_answer_conf *ac, char *text, struct rv_wsdp_choice *ch, char *err, size_t errlen)
 {
 	const char *codec = NULL;
-	const cJSON *m, *media = relay_group_media(&s->srv->relay, s->group);
+	const cJSON *m, *media = relay_group_media(&s->srv->relay, s->group, from);
 	cJSON_ArrayForEach(m, media) {
 		const cJSON *kind = cJSON_GetObjectItemCaseSensitive(m, "kind");
 		const cJSON *c = cJSON_GetObjectItemCaseSensitive(m, "codec");
@@ -507,10 +519,12 @@ static long answer_viewer(struct wsess *s, const struct rv_wsdp_offer *o, struct
 	return n;
 }
 
-int webrtc_offer(struct server *srv, int viewer, const char *group, const char *id, const char *sdp, size_t len,
-		 char **answer, size_t *alen, struct wsess **out, char *err, size_t errlen)
+int webrtc_offer(struct server *srv, const struct webrtc_req *rq, const char *sdp, size_t len, char **answer,
+		 size_t *alen, struct wsess **out, char *err, size_t errlen)
 {
 	struct webrtc *w = W(srv);
+	int viewer = rq->viewer;
+	const char *group = rq->group;
 	struct rv_wsdp_offer *o = NULL;
 	struct rv_wsdp_choice ch[RV_WSDP_MAX_MEDIA] = { 0 };
 	if (w->nsessions >= MAX_SESSIONS) {
@@ -540,7 +554,7 @@ int webrtc_offer(struct server *srv, int viewer, const char *group, const char *
 		s->next = w->sessions;
 		w->sessions = s;
 		w->nsessions++;
-		status = sess_make(srv, s, id, o, err, errlen);
+		status = sess_make(srv, s, rq->id, o, err, errlen);
 	}
 	if (!status) {
 		ac.ufrag = s->cred.ufrag;
@@ -548,13 +562,13 @@ int webrtc_offer(struct server *srv, int viewer, const char *group, const char *
 		ac.port = (uint16_t)srv->bound_udp_port;
 		for (int i = 0; i < w->ncands; i++)
 			ac.cand_ip[ac.ncand++] = w->cands[i];
-		long n = viewer ? answer_viewer(s, o, &ac, text, ch, err, errlen)
+		long n = viewer ? answer_viewer(s, rq->from, o, &ac, text, ch, err, errlen)
 				: rv_wsdp_answer(o, &ac, text, ANSWER_MAX, ch, RV_WSDP_MAX_MEDIA, err, errlen);
 		if (n < 0)
 			status = viewer && strstr(err, "stream is") ? 422 : 400;
 		else if (!viewer && take_tracks(s, ch, RV_WSDP_MAX_MEDIA) < 0)
 			status = 400, snprintf(err, errlen, "no audio or video to publish in the offer");
-		else if (viewer && relay_edge_watch(&srv->relay, s->edge, group) < 0)
+		else if (viewer && relay_edge_watch(&srv->relay, s->edge, group, rq->from) < 0)
 			status = 500, snprintf(err, errlen, "out of memory");
 		else
 			*alen = (size_t)n;

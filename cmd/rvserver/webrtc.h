@@ -41,15 +41,22 @@ int webrtc_start(struct server *srv, const char *public_ip);
 void webrtc_stop(struct server *srv);
 void webrtc_free(struct server *srv);
 
-/* webrtc_offer - the offer SDP (LEN bytes) of a WHIP publisher into GROUP
- * (VIEWER 0) or of a WHEP viewer of GROUP's streams (VIEWER 1), as client
- * ID (NULL: "whip-N", "whep-N"). On success 201: *ANSWER (malloc'd, LEN in
- * *ALEN) and *OUT. Otherwise an HTTP status with a reason in ERR: 400 (a
- * malformed offer, nothing in common), 409 (ID is taken), 422 (a viewer
- * whose browser cannot decode the group's stream), 503 (too many
+/* What an offer asks for. */
+struct webrtc_req {
+	int viewer;                  /* 1: WHEP, a viewer of GROUP's streams; 0: WHIP, a publisher into GROUP */
+	const char *group;
+	const char *id;              /* the session's client id; NULL: "whip-N", "whep-N" */
+	const char *from;            /* a viewer's: the one client whose streams it takes; NULL: any */
+};
+/* webrtc_offer - the offer SDP (LEN bytes) for RQ. ID may be an RV
+ * client's (a room page's member publishes and watches as itself) or
+ * another viewer's, not another publisher's. On success 201: *ANSWER (malloc'd,
+ * LEN in *ALEN) and *OUT. Otherwise an HTTP status with a reason in ERR:
+ * 400 (a malformed offer, nothing in common), 409 (ID is taken), 422 (a
+ * viewer whose browser cannot decode the group's stream), 503 (too many
  * sessions), 500. */
-int webrtc_offer(struct server *srv, int viewer, const char *group, const char *id, const char *sdp, size_t len,
-		 char **answer, size_t *alen, struct wsess **out, char *err, size_t errlen);
+int webrtc_offer(struct server *srv, const struct webrtc_req *rq, const char *sdp, size_t len, char **answer,
+		 size_t *alen, struct wsess **out, char *err, size_t errlen);
 /* webrtc_find - the session whose Location secret is SECRET, or NULL. */
 struct wsess *webrtc_find(struct server *srv, const char *secret);
 /* The session's Location secret, its ETag (the local ufrag) and group. */

@@ -13,6 +13,7 @@
  *                        `rvserver token N` for the id N), 409 for an id taken;
  *                        WHEP: 422 when the browser cannot decode the
  *                        group's stream (its codec is not offered)
+ *   POST /whep/G?from=N  a viewer of N's streams alone (the room page's)
  *   DELETE /whip/G/S     200, the session ends (close_notify)
  *   PATCH /whip/G/S      405: no trickle or ICE restart (the answer has every
  *                        candidate; a restarted client POSTs again)
@@ -37,9 +38,28 @@ static const char *const cors[] = {
 	NULL,
 };
 
+/* The query parameter NAME=... of Q (after the ?) into OUT (empty when
+ * absent): 0, or -1 when too long or not a valid id. */
+static int param(const char *q, const char *name, char *out, size_t olen)
+{
+	size_t nl = strlen(name);
+	out[0] = 0;
+	for (const char *a = q; a && *a; a = strchr(a, '&') ? strchr(a, '&') + 1 : NULL) {
+		if (strncmp(a, name, nl) || a[nl] != '=')
+			continue;
+		size_t l = strcspn(a + nl + 1, "&");
+		if (l >= olen)
+			return -1;
+		memcpy(out, a + nl + 1, l);
+		out[l] = 0;
+	}
+	return !out[0] || rv_id_valid(out) ? 0 : -1;
+}
+
 /* The path after /whip/ split into GROUP and SECRET (may be empty), and the
- * id=... of the query (empty when absent). 0, or -1 when malformed. */
-static int split(const char *path, char *group, size_t glen, char *secret, size_t slen, char *id, size_t ilen)
+ * query's id=... and from=... (empty when absent). 0, or -1 when malformed. */
+static int split(const char *path, char *group, size_t glen, char *secret, size_t slen, char *id, char *from,
+		 size_t ilen)
 {
 	const char *p = path + strlen("/whip/");
 	const char *q = strchr(p, '?');
@@ -53,17 +73,9 @@ static int split(const char *path, char *group, size_t glen, char *secret, size_
 	group[gl] = 0;
 	memcpy(secret, slash ? slash + 1 : "", sl);
 	secret[sl] = 0;
-	id[0] = 0;
-	for (const char *a = q ? q + 1 : NULL; a && *a; a = strchr(a, '&') ? strchr(a, '&') + 1 : NULL) {
-		if (strncmp(a, "id=", 3))
-			continue;
-		size_t l = strcspn(a + 3, "&");
-		if (l >= ilen)
-			return -1;
-		memcpy(id, a + 3, l);
-		id[l] = 0;
-	}
-	return rv_id_valid(group) && (!id[0] || rv_id_valid(id)) ? 0 : -1;
+	if (param(q ? q + 1 : NULL, "id", id, ilen) < 0 || param(q ? q + 1 : NULL, "from", from, ilen) < 0)
+		return -1;
+	return rv_id_valid(group) ? 0 : -1;
 }
 
 /* Content-Type is application/sdp (parameters allowed). */
@@ -100,8 +112,10 @@ static void reply_error(struct rv_httpd *h, int status, const char *why)
 	rv_httpd_reply(h, status, NULL, cors, body, strlen(body));
 }
 
-static void post(struct rv_httpd *h, struct server *srv, int viewer, const char *group, const char *id)
+static void post(struct rv_httpd *h, struct server *srv, const struct webrtc_req *rq)
 {
+	int viewer = rq->viewer;
+	const char *group = rq->group, *id = rq->id ? rq->id : "";
 	const char *why = NULL;
 	char err[256] = "";
 	int status;
@@ -118,8 +132,8 @@ static void post(struct rv_httpd *h, struct server *srv, int viewer, const char 
 	size_t alen = 0;
 	struct wsess *s = NULL;
 	uint64_t t0 = uv_hrtime();
-	status = webrtc_offer(srv, viewer, group, id[0] ? id : NULL, (const char *)rv_buf_head(&h->req.body),
-			      rv_buf_size(&h->req.body), &answer, &alen, &s, err, sizeof err);
+	status = webrtc_offer(srv, rq, (const char *)rv_buf_head(&h->req.body), rv_buf_size(&h->req.body), &answer,
+			      &alen, &s, err, sizeof err);
 	if (status != 201) {
 		rv_info("%s offer for #%s refused (%d): %s", viewer ? "WHEP" : "WHIP", group, status, err);
 		reply_error(h, status, err);
@@ -149,13 +163,13 @@ void whip_http(struct rv_httpd *h, void *ud)
 	struct conn *c = ud;
 	struct server *srv = c->srv;
 	int viewer = !strncmp(h->req.path, "/whep/", 6);
-	char group[RV_ID_MAX + 1], secret[WEBRTC_SECRET_LEN + 1], id[RV_ID_MAX + 1];
+	char group[RV_ID_MAX + 1], secret[WEBRTC_SECRET_LEN + 1], id[RV_ID_MAX + 1], from[RV_ID_MAX + 1];
 	unsigned m = rv_httpd_method_bit(h->req.method);
 	if (m == RV_HTTPD_OPTIONS) {
 		rv_httpd_reply(h, 204, NULL, cors, NULL, 0);
 		return;
 	}
-	if (split(h->req.path, group, sizeof group, secret, sizeof secret, id, sizeof id) < 0) {
+	if (split(h->req.path, group, sizeof group, secret, sizeof secret, id, from, sizeof id) < 0) {
 		reply_error(h, 404, viewer ? "not a WHEP endpoint: POST to /whep/GROUP" : "not a WHIP endpoint: POST to /whip/GROUP");
 		return;
 	}
@@ -164,8 +178,9 @@ void whip_http(struct rv_httpd *h, void *ud)
 		return;
 	}
 	if (!secret[0]) {	/* the endpoint */
+		struct webrtc_req rq = { viewer, group, id[0] ? id : NULL, viewer && from[0] ? from : NULL };
 		if (m == RV_HTTPD_POST)
-			post(h, srv, viewer, group, id);
+			post(h, srv, &rq);
 		else
 			reply_405(h, "Allow: OPTIONS, POST", "POST an SDP offer here");
 		return;

@@ -380,6 +380,28 @@ pts_ms() {
 	decodes "$T/rx.mkv"
 }
 
+@test "relay: watch with media:false tells of the streams and sends none of their packets; watch sends them" {
+	start_server
+	for w in events media; do
+		media=''
+		[ "$w" = media ] || media=',"media":false'
+		spawn "$w" python3 "$BATS_TEST_DIRNAME/rvclient.py" --port "$SERVER_PORT" --timeout 6 --hello "$w:recv" \
+			--frame '{"type":"join","seq":1,"group":"show"}' --frame '{"type":"watch","seq":2'"$media"'}' \
+			--expect ok --expect ok --expect stream
+		wait_for_line "$T/$w.out" '"re": 2' 5
+	done
+	grep '"re": 2' "$T/events.out" | jq -e '.udp == null'	# no UDP to register
+	grep '"re": 2' "$T/media.out" | jq -e '.udp.port > 0'
+	send cam -g show --duration 3
+	wait_exit "$PID_cam" 30
+	wait_exit "$PID_events" 10
+	wait_exit "$PID_media" 10
+	grep '"type": "stream"' "$T/events.out" | jq -e '.from == "cam"'
+	grep '"type": "stream-end"' "$T/events.out" | jq -e '.from == "cam"'
+	[ "$(grep -c '"type": "media"' "$T/media.out")" -gt 30 ]	# framed on TCP: no UDP address
+	[ "$(grep -c '"type": "media"' "$T/events.out")" -eq 0 ]
+}
+
 # listen_rtmp NAME ARG...: rvsend media --listen ARG... on a free port in
 # 20000-40000 (another one when it lost the port to someone else); returns
 # once it listens there, RTMP_URL its URL.
