@@ -62,7 +62,8 @@ BENCH_BINS := $(BENCH_SRC:bench/%.c=$(O)/bench/%)
 # and #included .c files it read, each also as an empty target so a removed header is no error).
 DEPFLAGS = -MMD -MP -MT $@ -MF $@.d
 TOOL_OBJ := $(patsubst %.c,$(O)/%.o,$(wildcard $(TOOLS:%=cmd/%/*.c)))
-DEPS := $(addsuffix .d,$(LIB_OBJ) $(TOOL_OBJ) $(O)/gen/web.o $(UNITS) $(BENCH_BINS))
+WEB_TOOLS := rvsignal rvserver    # they serve a room page (web/TOOL)
+DEPS := $(addsuffix .d,$(LIB_OBJ) $(TOOL_OBJ) $(WEB_TOOLS:%=$(O)/gen/web_%.o) $(UNITS) $(BENCH_BINS))
 
 all: $(O)/librv.a $(BINS)
 
@@ -81,14 +82,16 @@ $(O)/bin/$(1): $(patsubst %.c,$(O)/%.o,$(wildcard cmd/$(1)/*.c)) $(O)/librv.a
 endef
 $(foreach t,$(TOOLS),$(eval $(call tool_rule,$(t))))
 
-# rvsignal serves web/ from its binary.
-WEB_FILES := $(sort $(wildcard web/*))
-$(O)/gen/web.c: $(WEB_FILES) scripts/embed-web.sh
+# rvsignal and rvserver serve their room page (web/TOOL) and the shared
+# assets (web/shared) from their binaries.
+WEB_SHARED := $(sort $(wildcard web/shared/*))
+$(WEB_TOOLS:%=$(O)/gen/web_%.c): $(O)/gen/web_%.c: $(wildcard web/*/*) scripts/embed-web.sh
 	@mkdir -p $(dir $@)
-	scripts/embed-web.sh $@ $(WEB_FILES)
-$(O)/gen/web.o: $(O)/gen/web.c
-	$(CC) $(CFLAGS) $(DEPFLAGS) -Icmd/rvsignal -c -o $@ $<
-$(O)/bin/rvsignal: $(O)/gen/web.o
+	scripts/embed-web.sh $@ $(sort $(wildcard web/$*/*)) $(WEB_SHARED)
+$(WEB_TOOLS:%=$(O)/gen/web_%.o): $(O)/gen/web_%.o: $(O)/gen/web_%.c
+	$(CC) $(CFLAGS) $(DEPFLAGS) -c -o $@ $<
+$(O)/bin/rvsignal: $(O)/gen/web_rvsignal.o
+$(O)/bin/rvserver: $(O)/gen/web_rvserver.o
 
 $(O)/tests/%: tests/unit/%.c $(O)/librv.a
 	@mkdir -p $(dir $@)

@@ -93,6 +93,37 @@ void rv_httpd_healthz(struct rv_httpd *h, void *ud)
 	rv_httpd_reply_text(h, 200, "ok\n");
 }
 
+void rv_httpd_file(struct rv_httpd *h, void *ud)
+{
+	const struct rv_web_file *f = h->route->arg;
+	(void)ud;
+	rv_httpd_reply(h, 200, f->type, NULL, f->data, f->len);
+}
+
+int rv_httpd_web_routes(const struct rv_httpd_route *fixed, size_t n, const struct rv_web_file *files,
+			const char *page, struct rv_httpd_route **out, size_t *nout)
+{
+	const unsigned get = RV_HTTPD_GET | RV_HTTPD_HEAD;
+	const struct rv_web_file *room = NULL;
+	size_t nfiles = 0, k = n;
+	for (const struct rv_web_file *f = files; f->path; f++, nfiles++)
+		if (!strcmp(f->path, page))
+			room = f;
+	struct rv_httpd_route *r = calloc(n + 2 + nfiles, sizeof *r);
+	if (!r)
+		return -ENOMEM;
+	memcpy(r, fixed, n * sizeof *r);
+	if (room) {
+		r[k++] = (struct rv_httpd_route){ "/", get, 0, 0, rv_httpd_file, room };
+		r[k++] = (struct rv_httpd_route){ "/room/", get, RV_HTTPD_PREFIX, 0, rv_httpd_file, room };
+	}
+	for (const struct rv_web_file *f = files; f->path; f++)
+		r[k++] = (struct rv_httpd_route){ f->path, get, 0, 0, rv_httpd_file, f };
+	*out = r;
+	*nout = k;
+	return 0;
+}
+
 /* The head is read: find the row, or answer 404 / 405 now (1: stop). A
  * row found sets this request's body cap. */
 static int on_head(struct rv_http_req *req, void *ud)

@@ -122,6 +122,24 @@ int rv_httpd_reply_json(struct rv_httpd *h, int status, cJSON *o);
 /* rv_httpd_healthz - a handler for /healthz: 200 "ok". */
 void rv_httpd_healthz(struct rv_httpd *h, void *ud);
 
+/* A file served from the binary (scripts/embed-web.sh makes a table of
+ * them, ended by a row with a NULL path). */
+struct rv_web_file {
+	const char *path;             /* "/room.html" */
+	const char *type;             /* its Content-Type */
+	const unsigned char *data;
+	size_t len;
+};
+/* rv_httpd_file - a handler that serves H->route->arg, a struct
+ * rv_web_file: 200 with its type. */
+void rv_httpd_file(struct rv_httpd *h, void *ud);
+/* rv_httpd_web_routes - a route table: the N rows of FIXED, then "/" and
+ * "/room/" (a prefix) serving the file PAGE of FILES, then a GET/HEAD row
+ * per file. *OUT is the caller's to free; its rows borrow FIXED's and
+ * FILES' strings. 0, or -ENOMEM. */
+int rv_httpd_web_routes(const struct rv_httpd_route *fixed, size_t n, const struct rv_web_file *files,
+			const char *page, struct rv_httpd_route **out, size_t *nout);
+
 /* rv_httpd_method_bit - the RV_HTTPD_* bit of METHOD ("GET"), 0 if none. */
 unsigned rv_httpd_method_bit(const char *method);
 /* rv_httpd_allow - "Allow: GET, HEAD" for the bits of METHODS into BUF

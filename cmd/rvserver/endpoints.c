@@ -100,8 +100,9 @@ static void get_stats(struct rv_httpd *h, void *ud)
 	rv_httpd_reply_json(h, 200, stats_obj(c->srv));
 }
 
-/* Every path served and its methods; lib/httpd answers the rest (404, 405
- * with Allow, 413 for a body, 426 at /rv without an upgrade). */
+/* Every path served and its methods, then the room page at / and
+ * /room/GROUP and its files (endpoints_init); lib/httpd answers the rest
+ * (404, 405 with Allow, 413 for a body, 426 at /rv without an upgrade). */
 static const struct rv_httpd_route routes[] = {
 	{ "/healthz", RV_HTTPD_GET | RV_HTTPD_HEAD, 0, 0, rv_httpd_healthz, NULL },
 	{ "/metrics", RV_HTTPD_GET | RV_HTTPD_HEAD, 0, 0, get_metrics, NULL },
@@ -110,6 +111,12 @@ static const struct rv_httpd_route routes[] = {
 	{ "/whip/", WHIP_METHODS, RV_HTTPD_PREFIX, WHIP_SDP_MAX, whip_http, NULL },
 	{ "/whep/", WHIP_METHODS, RV_HTTPD_PREFIX, WHIP_SDP_MAX, whip_http, NULL },
 };
+
+int endpoints_init(struct server *srv)
+{
+	return rv_httpd_web_routes(routes, sizeof routes / sizeof routes[0], web_files, "/room.html", &srv->routes,
+				   &srv->nroutes);
+}
 
 static void on_ws_message(void *ud, int opcode, const uint8_t *data, size_t len)
 {
@@ -159,7 +166,7 @@ void http_input(struct conn *c, const uint8_t *data, size_t len)
 {
 	if (c->closing)
 		return;
-	int step = rv_srvconn_http(&c->s, &c->http, routes, sizeof routes / sizeof routes[0], data, len, c);
+	int step = rv_srvconn_http(&c->s, &c->http, c->srv->routes, c->srv->nroutes, data, len, c);
 	if (step < 0 || step == RV_HTTPD_MORE)
 		return;
 	if (c->http->req.head_complete)

@@ -440,7 +440,7 @@ int server_start(struct server *srv, uv_loop_t *loop, const struct server_conf *
 	rv_buf_init(&srv->wsbuf, conf->max_frame + RV_FRAME_PREFIX + RV_FRAME_MAX_HEADER + 64);
 	rv_router_init(&srv->router, &conf->router, proto_event, srv);
 	if ((rc = relay_init(&srv->relay, srv, &srv->router, conf->max_queue, conf->media_drop_rate)) < 0 ||
-	    (rc = p2p_start(srv)) < 0)
+	    (rc = p2p_start(srv)) < 0 || (rc = endpoints_init(srv)) < 0)
 		return rc;
 	rv_server_process_init();
 
@@ -507,4 +507,5 @@ void server_free(struct server *srv)
 	rv_buf_free(&srv->wsmsg);
 	rv_buf_free(&srv->wsbuf);
 	rv_tls_ctx_free(srv->tls);
+	free(srv->routes);
 }

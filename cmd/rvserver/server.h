@@ -103,6 +103,8 @@ struct server {
 	struct rv_buf msghead;        /* a message's delivered prefix and header (proto.c) */
 	struct rv_buf wsmsg;          /* the same message framed once for WebSocket receivers */
 	struct rv_buf wsbuf;          /* a frame wrapped for WebSocket */
+	struct rv_httpd_route *routes; /* endpoints.c's, with the room page */
+	size_t nroutes;
 	char secret[512];
 	size_t secret_len;
 	uint64_t msg_id;
@@ -198,7 +200,12 @@ void p2p_sweep(struct server *srv, uint64_t now);
 int p2p_metrics(struct server *srv, struct rv_buf *out);
 int p2p_stats(struct server *srv, cJSON *root);
 
+/* web_rvserver.c (generated from web/rvserver and web/shared) */
+extern const struct rv_web_file web_files[];
+
 /* endpoints.c */
+/* The HTTP routes (srv->routes): 0 or -ENOMEM. */
+int endpoints_init(struct server *srv);
 void http_input(struct conn *c, const uint8_t *data, size_t len);
 void ws_input(struct conn *c, const uint8_t *data, size_t len);
 /* proto.c */

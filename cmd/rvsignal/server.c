@@ -179,13 +179,6 @@ static void get_stats(struct rv_httpd *h, void *ud)
 }
 
 /* The room page and its assets (web/, in the binary): the row's file. */
-static void page(struct rv_httpd *h, void *ud)
-{
-	const struct web_file *f = h->route->arg;
-	(void)ud;
-	rv_httpd_reply(h, 200, f->type, NULL, f->data, f->len);
-}
-
 #define GET_HEAD (RV_HTTPD_GET | RV_HTTPD_HEAD)
 
 /* The routes: the endpoints, / and /room/NAME for the room page, then a row
@@ -199,22 +192,8 @@ static int routes_make(struct sig *g)
 		{ "/stats", GET_HEAD, 0, 0, get_stats, NULL },
 		{ "/ws", RV_HTTPD_GET, RV_HTTPD_WEBSOCKET, 0, NULL, NULL },
 	};
-	size_t nfix = sizeof fixed / sizeof fixed[0], nfiles = 0;
-	const struct web_file *room = NULL;
-	for (const struct web_file *f = web_files; f->path; f++, nfiles++)
-		if (!strcmp(f->path, "/room.html"))
-			room = f;
-	if (!(g->routes = calloc(nfix + 2 + nfiles, sizeof *g->routes)))
-		return -ENOMEM;
-	memcpy(g->routes, fixed, sizeof fixed);
-	g->nroutes = nfix;
-	if (room) {
-		g->routes[g->nroutes++] = (struct rv_httpd_route){ "/", GET_HEAD, 0, 0, page, room };
-		g->routes[g->nroutes++] = (struct rv_httpd_route){ "/room/", GET_HEAD, RV_HTTPD_PREFIX, 0, page, room };
-	}
-	for (const struct web_file *f = web_files; f->path; f++)
-		g->routes[g->nroutes++] = (struct rv_httpd_route){ f->path, GET_HEAD, 0, 0, page, f };
-	return 0;
+	return rv_httpd_web_routes(fixed, sizeof fixed / sizeof fixed[0], web_files, "/room.html", &g->routes,
+				   &g->nroutes);
 }
 
 static void ws_message(void *ud, int opcode, const uint8_t *data, size_t len)

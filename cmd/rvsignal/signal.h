@@ -137,14 +137,8 @@ typedef void (*hook_done_fn)(struct conn *c, cJSON *req, int ok, const char *why
 int hook_run(struct conn *c, cJSON *req, hook_done_fn done);
 /* C is closing: its hook, if any, must not call back. */
 void hook_forget(struct conn *c);
-/* web.c (generated from web/) */
-struct web_file {
-	const char *path;             /* "/room.html" */
-	const char *type;
-	const unsigned char *data;
-	size_t len;
-};
-extern const struct web_file web_files[];
+/* web_rvsignal.c (generated from web/rvsignal and web/shared) */
+extern const struct rv_web_file web_files[];
 /* connect.c */
 struct connect_args {
 	const char *url, *room, *name, *token_file, *ca;

@@ -12,7 +12,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, sleep } from './helpers.mjs';
+import { before, after } from 'node:test';
+import { freePort, sleep, launchBrowser } from './helpers.mjs';
 
 export const FIREFOX = process.env.FIREFOX || '/usr/bin/firefox-esr';
 
@@ -302,4 +303,29 @@ export function ffSnapshot() {
     notice: document.getElementById('notice') && document.getElementById('notice').textContent,
     chat: document.getElementById('chat-log') && document.getElementById('chat-log').textContent.slice(-400),
   };
+}
+
+// One firefox-esr (and with CHROMIUM one headless Chromium, .browser) for a
+// test file: started before its tests, stopped after them, with every
+// cleanup pushed on .cleanups run first (last first). .skip says why the
+// tests cannot run (no firefox-esr, or it did not start), else null.
+export function firefoxSuite({ chromium = false } = {}) {
+  const s = { ff: null, browser: null, skip: null, cleanups: [] };
+  before(async () => {
+    s.skip = firefoxMissing();
+    if (s.skip) return;
+    try {
+      s.ff = await launchFirefox({ timeout: 60000 });
+    } catch (e) {
+      s.skip = `firefox-esr did not start: ${e.message.slice(0, 400)}`;
+      return;
+    }
+    if (chromium) s.browser = await launchBrowser();
+  });
+  after(async () => {
+    for (const f of s.cleanups.reverse()) { try { await f(); } catch { /* best effort */ } }
+    if (s.browser) await s.browser.close().catch(() => {});
+    if (s.ff) await s.ff.stop().catch(() => {});
+  });
+  return s;
 }

@@ -3,45 +3,24 @@
 // Chromium (playwright-core, helpers.mjs) and itself: real rvsignal, fake
 // camera and microphone, all on 127.0.0.1. Skipped when firefox-esr is not
 // installed or does not start. Run by tests/browser/run.sh.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startSignal, launchBrowser, openPage, waitFor, framesDecoded, allConnected, sleep, until,
+  startSignal, openPage, waitFor, framesDecoded, allConnected, sleep, until,
 } from './helpers.mjs';
-import { launchFirefox, firefoxMissing, ffWait } from './firefox.mjs';
+import { firefoxSuite, ffWait } from './firefox.mjs';
 
-let ff = null;
-let skip = null;
-let browser = null;
-const cleanups = [];
-
-before(async () => {
-  skip = firefoxMissing();
-  if (skip) return;
-  try {
-    ff = await launchFirefox({ timeout: 60000 });
-  } catch (e) {
-    skip = `firefox-esr did not start: ${e.message.slice(0, 400)}`;
-    return;
-  }
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  for (const f of cleanups.reverse()) { try { await f(); } catch { /* best effort */ } }
-  if (browser) await browser.close().catch(() => {});
-  if (ff) await ff.stop().catch(() => {});
-});
+const suite = firefoxSuite({ chromium: true });
 
 async function server(args = []) {
   const s = await startSignal(args);
-  cleanups.push(() => s.stop());
+  suite.cleanups.push(() => s.stop());
   return s;
 }
 
 async function page(url) {
-  const p = await openPage(browser, url);
-  cleanups.push(() => p.context().close());
+  const p = await openPage(suite.browser, url);
+  suite.cleanups.push(() => p.context().close());
   return p;
 }
 
@@ -64,11 +43,11 @@ async function ffFramesPerPeer() {
   return out;
 }
 
-const ffFrames = async () => (await ff.exec(ffFramesPerPeer)).reduce((a, b) => a + b, 0);
+const ffFrames = async () => (await suite.ff.exec(ffFramesPerPeer)).reduce((a, b) => a + b, 0);
 
 // Chat typed into the Firefox page's form, as a user would send it.
 function ffChat(text) {
-  return ff.exec((t) => {
+  return suite.ff.exec((t) => {
     const i = document.getElementById('chat-input');
     i.value = t;
     document.querySelector('#chat-form button').click();
@@ -84,24 +63,24 @@ async function mixedCall() {
   // Chromium is in the room first: the Firefox newcomer makes the offer.
   const c = await page(`${s.url}/room/fx?name=Chrome&autojoin=1`);
   await waitFor(c, () => window.rv && window.rv.state === 'joined', null, 15000, 'Chrome to join fx');
-  await ff.navigate(`${s.url}/room/fx?name=Fox&autojoin=1`);
-  await ffWait(ff, () => window.rv && window.rv.state === 'joined', null, 15000, 'Fox to join fx');
+  await suite.ff.navigate(`${s.url}/room/fx?name=Fox&autojoin=1`);
+  await ffWait(suite.ff, () => window.rv && window.rv.state === 'joined', null, 15000, 'Fox to join fx');
   call = { s, c };
   return call;
 }
 
 test('Firefox and Chromium in one room: connected both ways, video decoded both ways', { timeout: 90000 }, async (t) => {
-  if (skip) { t.skip(skip); return; }
+  if (suite.skip) { t.skip(suite.skip); return; }
   const { c } = await mixedCall();
-  await ffWait(ff, ffAllConnected, 1, 30000, 'Fox connected to one peer');
+  await ffWait(suite.ff, ffAllConnected, 1, 30000, 'Fox connected to one peer');
   await waitFor(c, allConnected, 1, 30000, 'Chrome connected to one peer');
-  const idf = await ff.exec(() => window.rv.id);
+  const idf = await suite.ff.exec(() => window.rv.id);
   const idc = await c.evaluate(() => window.rv.id);
   assert.match(idf, /^p-/);
   assert.notEqual(idf, idc);
-  assert.deepEqual(await ff.exec(() => [...window.rv.peers.keys()]), [idc]);
+  assert.deepEqual(await suite.ff.exec(() => [...window.rv.peers.keys()]), [idc]);
   assert.deepEqual(await c.evaluate(() => [...window.rv.peers.keys()]), [idf]);
-  assert.equal(await ff.exec(() => document.querySelector('.tile:not(.local) .who').textContent), 'Chrome');
+  assert.equal(await suite.ff.exec(() => document.querySelector('.tile:not(.local) .who').textContent), 'Chrome');
   assert.equal(await c.locator('.tile:not(.local) .who').textContent(), 'Fox');
   // Video: Firefox decodes Chromium's, Chromium decodes Firefox's, and it keeps flowing.
   const nf = await until(async () => (await ffFrames()) || 0, 20000, 'Fox to decode a video frame');
@@ -109,7 +88,7 @@ test('Firefox and Chromium in one room: connected both ways, video decoded both 
   await sleep(1500);
   assert.ok(await ffFrames() > nf, 'video keeps flowing to Firefox');
   assert.ok(await framesDecoded(c) > nc, 'video keeps flowing to Chromium');
-  await ffWait(ff, () => {
+  await ffWait(suite.ff, () => {
     const v = document.querySelector('.tile:not(.local) video');
     return v && v.videoWidth > 0 && v.readyState >= 2 && !v.paused;
   }, null, 10000, 'Fox\'s remote <video> playing');
@@ -120,41 +99,41 @@ test('Firefox and Chromium in one room: connected both ways, video decoded both 
 });
 
 test('chat between Firefox and Chromium goes both ways with the sender name', { timeout: 30000 }, async (t) => {
-  if (skip) { t.skip(skip); return; }
+  if (suite.skip) { t.skip(suite.skip); return; }
   const { c } = await mixedCall();
-  const idf = await ff.exec(() => window.rv.id);
+  const idf = await suite.ff.exec(() => window.rv.id);
   const idc = await c.evaluate(() => window.rv.id);
   await ffChat('hello from firefox <i>x</i>');
   await waitFor(c, () => window.rv.chat.some((m) => m.text === 'hello from firefox <i>x</i>'), null, 10000, 'Chrome to receive Fox\'s chat');
   await c.fill('#chat-input', 'hello from chromium');
   await c.press('#chat-input', 'Enter');
-  await ffWait(ff, () => window.rv.chat.some((m) => m.text === 'hello from chromium'), null, 10000, 'Fox to receive Chrome\'s chat');
+  await ffWait(suite.ff, () => window.rv.chat.some((m) => m.text === 'hello from chromium'), null, 10000, 'Fox to receive Chrome\'s chat');
   const gotC = await c.evaluate(() => window.rv.chat.at(-1));
   assert.equal(gotC.from, idf);
   assert.equal(gotC.name, 'Fox');
-  const gotF = await ff.exec(() => window.rv.chat[window.rv.chat.length - 1]);
+  const gotF = await suite.ff.exec(() => window.rv.chat[window.rv.chat.length - 1]);
   assert.equal(gotF.from, idc);
   assert.equal(gotF.name, 'Chrome');
-  assert.match(await ff.exec(() => [...document.querySelectorAll('#chat-log li')].map((li) => li.textContent).join('\n')),
+  assert.match(await suite.ff.exec(() => [...document.querySelectorAll('#chat-log li')].map((li) => li.textContent).join('\n')),
     /^Chrome:\s*hello from chromium$/m);
   assert.match(await c.locator('#chat-log li', { hasText: 'hello from firefox' }).textContent(), /^Fox:\s*hello from firefox <i>x<\/i>$/);
   // Firefox's own message is shown, not echoed back by the server.
-  assert.equal(await ff.exec(() => window.rv.chat.filter((m) => m.text.startsWith('hello from firefox')).length), 0);
+  assert.equal(await suite.ff.exec(() => window.rv.chat.filter((m) => m.text.startsWith('hello from firefox')).length), 0);
 });
 
 test('a Chromium newcomer offers to Firefox: Firefox answers, a mesh of three', { timeout: 90000 }, async (t) => {
-  if (skip) { t.skip(skip); return; }
+  if (suite.skip) { t.skip(suite.skip); return; }
   const { s, c } = await mixedCall();
   const c2 = await page(`${s.url}/room/fx?name=Chrome2&autojoin=1`);
   await waitFor(c2, allConnected, 2, 30000, 'Chrome2 connected to 2 peers');
-  await ffWait(ff, ffAllConnected, 2, 30000, 'Fox connected to 2 peers');
+  await ffWait(suite.ff, ffAllConnected, 2, 30000, 'Fox connected to 2 peers');
   await waitFor(c, allConnected, 2, 30000, 'Chrome connected to 2 peers');
   const per = await until(async () => {
-    const p = await ff.exec(ffFramesPerPeer);
+    const p = await suite.ff.exec(ffFramesPerPeer);
     return p.length === 2 && p.every((n) => n > 0) && p;
   }, 20000, 'Fox to decode video from both Chromium pages');
   assert.equal(per.length, 2);
-  const idf = await ff.exec(() => window.rv.id);
+  const idf = await suite.ff.exec(() => window.rv.id);
   await until(async () => {
     const n = await c2.evaluate(async (id) => {
       const pc = window.rv.peers.get(id);
@@ -164,39 +143,39 @@ test('a Chromium newcomer offers to Firefox: Firefox answers, a mesh of three', 
     }, idf);
     return n > 0;
   }, 20000, 'Chrome2 to decode video from Firefox');
-  assert.equal(await ff.exec(() => document.querySelectorAll('.tile:not(.local)').length), 2);
+  assert.equal(await suite.ff.exec(() => document.querySelectorAll('.tile:not(.local)').length), 2);
   // Chrome2 leaves: Firefox drops its tile and keeps the call with Chrome.
   await c2.click('#leave-btn');
-  await ffWait(ff, () => window.rv.peers.size === 1 && document.querySelectorAll('.tile:not(.local)').length === 1,
+  await ffWait(suite.ff, () => window.rv.peers.size === 1 && document.querySelectorAll('.tile:not(.local)').length === 1,
     null, 10000, 'Fox to drop Chrome2');
-  await ffWait(ff, ffAllConnected, 1, 5000, 'Fox still connected to Chrome');
+  await ffWait(suite.ff, ffAllConnected, 1, 5000, 'Fox still connected to Chrome');
 });
 
 test('two Firefox windows call each other', { timeout: 90000 }, async (t) => {
-  if (skip) { t.skip(skip); return; }
+  if (suite.skip) { t.skip(suite.skip); return; }
   const s = await server();
-  const first = await ff.handle();
-  await ff.navigate(`${s.url}/room/ff2?name=FoxA&autojoin=1`);
-  await ffWait(ff, () => window.rv && window.rv.state === 'joined', null, 15000, 'FoxA to join');
-  const second = await ff.newWindow('window');
-  await ff.switchTo(second);
-  await ff.navigate(`${s.url}/room/ff2?name=FoxB&autojoin=1`);
+  const first = await suite.ff.handle();
+  await suite.ff.navigate(`${s.url}/room/ff2?name=FoxA&autojoin=1`);
+  await ffWait(suite.ff, () => window.rv && window.rv.state === 'joined', null, 15000, 'FoxA to join');
+  const second = await suite.ff.newWindow('window');
+  await suite.ff.switchTo(second);
+  await suite.ff.navigate(`${s.url}/room/ff2?name=FoxB&autojoin=1`);
   try {
-    await ffWait(ff, ffAllConnected, 1, 30000, 'FoxB connected');
+    await ffWait(suite.ff, ffAllConnected, 1, 30000, 'FoxB connected');
     await until(async () => (await ffFrames()) > 0, 20000, 'FoxB to decode video from FoxA');
-    assert.equal(await ff.exec(() => document.querySelector('.tile:not(.local) .who').textContent), 'FoxA');
+    assert.equal(await suite.ff.exec(() => document.querySelector('.tile:not(.local) .who').textContent), 'FoxA');
     await ffChat('b to a');
-    await ff.switchTo(first);
-    await ffWait(ff, ffAllConnected, 1, 30000, 'FoxA connected');
+    await suite.ff.switchTo(first);
+    await ffWait(suite.ff, ffAllConnected, 1, 30000, 'FoxA connected');
     await until(async () => (await ffFrames()) > 0, 20000, 'FoxA to decode video from FoxB');
-    assert.equal(await ff.exec(() => document.querySelector('.tile:not(.local) .who').textContent), 'FoxB');
-    await ffWait(ff, () => window.rv.chat.some((m) => m.text === 'b to a' && m.name === 'FoxB'), null, 10000, 'FoxA to get FoxB\'s chat');
+    assert.equal(await suite.ff.exec(() => document.querySelector('.tile:not(.local) .who').textContent), 'FoxB');
+    await ffWait(suite.ff, () => window.rv.chat.some((m) => m.text === 'b to a' && m.name === 'FoxB'), null, 10000, 'FoxA to get FoxB\'s chat');
     await ffChat('a to b');
-    await ff.switchTo(second);
-    await ffWait(ff, () => window.rv.chat.some((m) => m.text === 'a to b' && m.name === 'FoxA'), null, 10000, 'FoxB to get FoxA\'s chat');
+    await suite.ff.switchTo(second);
+    await ffWait(suite.ff, () => window.rv.chat.some((m) => m.text === 'a to b' && m.name === 'FoxA'), null, 10000, 'FoxB to get FoxA\'s chat');
   } finally {
-    await ff.switchTo(second).catch(() => {});
-    await ff.send('WebDriver:CloseWindow', {}).catch(() => {});
-    await ff.switchTo(first).catch(() => {});
+    await suite.ff.switchTo(second).catch(() => {});
+    await suite.ff.send('WebDriver:CloseWindow', {}).catch(() => {});
+    await suite.ff.switchTo(first).catch(() => {});
   }
 });

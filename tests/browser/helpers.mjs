@@ -93,9 +93,10 @@ export async function startServer(args = []) {
   return startListening('rvserver', path.join(RV_BIN, 'rvserver'), ['-l', '127.0.0.1', '--port', '0', '--port-file', pf, ...args], dir, pf);
 }
 
-// Another rv tool (RV_BIN/NAME ARGS), its output kept: t.log(), t.exited, t.stop().
-export function startTool(name, args) {
-  return track(name, spawn(path.join(RV_BIN, name), args, { stdio: ['ignore', 'pipe', 'pipe'] }));
+// Another rv tool (RV_BIN/NAME ARGS), its output kept: t.log(), t.exited,
+// t.stop(); with STDIN 'pipe', t.child.stdin is its standard input.
+export function startTool(name, args, stdin = 'ignore') {
+  return track(name, spawn(path.join(RV_BIN, name), args, { stdio: [stdin, 'pipe', 'pipe'] }));
 }
 
 // A port free on 127.0.0.1 for both TCP and UDP (as coturn listens on both).
@@ -181,6 +182,13 @@ export function browserSuite() {
 
 export async function launchBrowser() {
   return chromium.launch({ executablePath: CHROMIUM, args: CHROME_ARGS, timeout: 30000 });
+}
+
+// A Chromium of its own whose process a test may kill: {browser, pid}.
+export async function launchKillable() {
+  const server = await chromium.launchServer({ executablePath: CHROMIUM, args: CHROME_ARGS, timeout: 30000 });
+  const browser = await chromium.connect(server.wsEndpoint(), { timeout: 30000 });
+  return { browser, pid: server.process().pid, close: () => server.close().catch(() => {}) };
 }
 
 // One page in its own browser context, console errors kept on page.rvLog.

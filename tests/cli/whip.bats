@@ -247,3 +247,53 @@ PY
 	got=$(ffprobe -v error -count_frames -select_streams v -show_entries stream=nb_read_frames -of csv=p=0 "$T/short.mkv")
 	((sent > 10 && got * 10 >= sent * 9)) || fail "video frames: ${got:-none} of $sent sent"
 }
+
+@test "whep: ?from=NAME watches that sender alone: its codec decides the answer (422 for a browser without it), an invalid NAME is 404" {
+	start_server
+	spawn cam rvsend -n cam -g show media -f lavfi -i testsrc2=size=160x120:rate=15 --acodec none --duration 30
+	wait_for_line "$SERVER_ERR" 'stream 1 to #show' 10
+	spawn cam2 rvsend -n cam2 -g show media -f lavfi -i testsrc2=size=160x120:rate=15 --vcodec vp8 --acodec none --duration 30
+	wait_for_line "$SERVER_ERR" 'stream 2 to #show' 10
+	post_offer "$OFFERS/firefox-whep.sdp" '/whep/show?from=cam'	# H.264, and Firefox has none
+	assert_equal "$(status)" 422
+	post_offer "$OFFERS/firefox-whep.sdp" '/whep/show?from=cam2'	# VP8
+	assert_equal "$(status)" 201
+	grep -q '^a=rtpmap:[0-9]* VP8/90000$' "$T/reply"
+	post_offer "$OFFERS/firefox-whep.sdp" '/whep/show'	# the newest stream is cam2's VP8 too
+	assert_equal "$(status)" 201
+	post_offer "$OFFERS/firefox-whep.sdp" '/whep/show?from=bad%20id'
+	assert_equal "$(status)" 404
+}
+
+@test "whip: an RV client publishes and watches as itself (the room page's member); a second WHIP session with its id is 409" {
+	start_server
+	spawn member python3 "$BATS_TEST_DIRNAME/rvclient.py" --port "$SERVER_PORT" --hello alice \
+		--frame '{"type":"join","seq":1,"group":"show"}' --expect ok --timeout 30
+	wait_for_line "$T/member.out" '"re": 1' 10
+	post_offer "$OFFERS/chromium-whip.sdp" '/whip/show?id=alice'
+	assert_equal "$(status)" 201
+	post_offer "$OFFERS/chromium-whip.sdp" '/whip/show?id=alice'
+	assert_equal "$(status)" 409
+	grep -q 'alice is already connected' "$T/reply"
+	for i in 1 2; do	# viewers as alice, as many as she likes
+		post_offer "$OFFERS/chromium-whep.sdp" '/whep/show?id=alice&from=bob'
+		assert_equal "$(status)" 201
+	done
+}
+
+@test "rvserver serves the conference page at / and /room/GROUP, and its assets" {
+	start_server
+	for p in / /room/show; do
+		whip GET "$p"
+		assert_equal "$(status)" 200
+		header content-type | grep -q '^text/html'
+		grep -q '/room.js' "$T/reply"
+	done
+	for p in /room.js /ui.js /room.css; do
+		whip GET "$p"
+		assert_equal "$(status)" 200
+	done
+	grep -q 'whip' <(curl -s "http://$RV_SERVER/room.js")
+	whip DELETE /room.css
+	assert_equal "$(status)" 405
+}

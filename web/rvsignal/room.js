@@ -19,11 +19,10 @@
 (() => {
   'use strict';
 
-  const $ = (id) => document.getElementById(id);
+  const $ = window.rvui.$;
   const params = new URLSearchParams(location.search);
   const hash = new URLSearchParams(location.hash.replace(/^#/, ''));
   const token = hash.get('token') || params.get('token') || '';
-  const ROOM_RE = /^[A-Za-z0-9._@-]{1,64}$/;
 
   function roomFromPath() {
     const m = location.pathname.match(/^\/room\/([^/]+)\/?$/);
@@ -56,110 +55,13 @@
   let resumeTries = 0;
   let wantOnline = false;     // true between Join and Leave
   let localStream = null;     // camera + microphone
-  let screenTrack = null;
   const extra = new Map();    // id -> {stream, pending candidates, tile, offerer}
 
-  /* ---- UI helpers ---- */
-
-  function setStatus(text, kind) {
-    const s = $('status');
-    s.textContent = text;
-    s.className = kind || '';
-  }
-
-  function notice(text, kind) {
-    const n = $('notice');
-    if (!text) { n.hidden = true; n.textContent = ''; return; }
-    n.textContent = text;
-    n.className = 'notice' + (kind ? ' ' + kind : '');
-    n.hidden = false;
-  }
-
-  function showCall(on) {
-    $('call').hidden = !on;
-    $('join').hidden = on;
-  }
-
-  function chatLine(who, text, cls) {
-    const li = document.createElement('li');
-    if (cls) li.className = cls;
-    if (who) {
-      const b = document.createElement('span');
-      b.className = 'from';
-      b.textContent = who + ':';
-      li.appendChild(b);
-    }
-    li.appendChild(document.createTextNode(text));
-    const log = $('chat-log');
-    log.appendChild(li);
-    log.scrollTop = log.scrollHeight;
-  }
-
-  function makeTile(id, label, local) {
-    const frag = $('tile-tpl').content.cloneNode(true);
-    const fig = frag.querySelector('figure');
-    fig.dataset.peer = id;
-    if (local) fig.classList.add('local');
-    fig.querySelector('.who').textContent = label;
-    const v = fig.querySelector('video');
-    if (local) v.muted = true;
-    // A camera-shaped picture covers its tile; anything else (a screen,
-    // a phone held upright) is shown whole.
-    v.addEventListener('resize', () => {
-      const a = v.videoHeight ? v.videoWidth / v.videoHeight : 0;
-      fig.classList.toggle('whole', !(a >= 1 && a <= 1.5));
-    });
-    $('tiles').appendChild(fig);
-    return fig;
-  }
-
-  /* ---- tile layout ----
-   * N tiles share the video area: every column count is tried, the tiles are
-   * made as large as the area allows in a shape between 1:1 and 16:9 (a
-   * 4:3 camera loses at most a quarter of its width or height to the
-   * tile's edges; video is never stretched), and the largest wins. Below
-   * TILE_MIN_W the tiles stop shrinking and the area scrolls. */
-  const TILE_MIN_ASPECT = 1, TILE_MAX_ASPECT = 16 / 9, TILE_MIN_W = 160;
-
-  function tileSize(n, W, H, gap) {
-    let best = null;
-    for (let cols = 1; cols <= n; cols++) {
-      const rows = Math.ceil(n / cols);
-      const cw = (W - gap * (cols - 1)) / cols, ch = (H - gap * (rows - 1)) / rows;
-      if (cw <= 0 || ch <= 0) continue;
-      const a = Math.min(TILE_MAX_ASPECT, Math.max(TILE_MIN_ASPECT, cw / ch));
-      const w = Math.min(cw, ch * a);
-      if (!best || w * (w / a) > best.w * best.h) best = { cols, w, h: w / a };
-    }
-    if (!best || best.w < TILE_MIN_W) {
-      const cols = Math.max(1, Math.floor((W + gap) / (TILE_MIN_W + gap)));
-      const w = Math.max(TILE_MIN_W, (W - gap * (cols - 1)) / cols);
-      best = { cols, w, h: w * 3 / 4 };
-    }
-    return best;
-  }
-
-  function layoutTiles() {
-    const box = $('tiles');
-    const n = box.children.length;
-    const cs = getComputedStyle(box);
-    const gap = parseFloat(cs.columnGap) || 0;
-    const W = box.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
-    const H = box.clientHeight - parseFloat(cs.paddingTop) - parseFloat(cs.paddingBottom);
-    if (!n || W <= 0 || H <= 0) return;
-    const t = tileSize(n, W, H, gap);
-    const w = Math.floor(t.w) + 'px', h = Math.floor(t.h) + 'px';
-    if (box.style.getPropertyValue('--tile-w') !== w) box.style.setProperty('--tile-w', w);
-    if (box.style.getPropertyValue('--tile-h') !== h) box.style.setProperty('--tile-h', h);
-    rv.layout = { n, cols: t.cols, w: Math.floor(t.w), h: Math.floor(t.h) };
-  }
+  const { setStatus, notice, showCall, chatLine, makeTile } = window.rvui;
 
   function tileState(id, state) {
     const x = extra.get(id);
-    if (!x || !x.tile) return;
-    const s = x.tile.querySelector('.pc-state');
-    s.textContent = state === 'connected' ? '' : '(' + state + ')';
-    s.className = 'pc-state ' + state;
+    if (x) window.rvui.tileState(x.tile, state);
   }
 
   /* ---- signalling ---- */
@@ -332,29 +234,12 @@
   /* ---- media ---- */
 
   async function getLocalMedia() {
-    if (localStream) return localStream;
-    const tries = [
-      { audio: true, video: { width: { ideal: 640 }, height: { ideal: 480 } } },
-      { audio: false, video: true },
-      { audio: true, video: false },
-    ];
-    for (const c of tries) {
-      try {
-        localStream = await navigator.mediaDevices.getUserMedia(c);
-        break;
-      } catch (e) {
-        rv.mediaError = String(e && e.name || e);
-      }
-    }
-    if (!localStream) {
-      localStream = new MediaStream();
-      chatLine('', 'No camera or microphone: you can watch and chat.', 'sys');
-    }
+    if (!localStream) localStream = await window.rvui.localMedia((e) => { rv.mediaError = e; });
     return localStream;
   }
 
   function localTrack(kind) {
-    if (kind === 'video' && screenTrack) return screenTrack;
+    if (kind === 'video' && share.track) return share.track;
     const t = localStream ? localStream.getTracks().find((x) => x.kind === kind) : null;
     return t || null;
   }
@@ -367,7 +252,7 @@
     const vt = localTrack('video');
     if (vt) s.addTrack(vt);
     v.srcObject = s;
-    tile.classList.toggle('sharing', !!screenTrack);
+    tile.classList.toggle('sharing', !!share.track);
     v.play().catch(() => {});
   }
 
@@ -532,40 +417,13 @@
 
   /* ---- screen sharing ---- */
 
-  async function startShare() {
-    if (!navigator.mediaDevices.getDisplayMedia) {
-      chatLine('', 'Screen sharing is not supported by this browser.', 'sys');
-      return;
-    }
-    let s;
-    try {
-      s = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
-    } catch (e) {
-      chatLine('', 'Screen sharing was not started: ' + (e && e.name || e), 'sys');
-      return;
-    }
-    screenTrack = s.getVideoTracks()[0];
-    if (!screenTrack) return;
-    screenTrack.onended = () => stopShare();
-    await setVideoEverywhere(screenTrack);
-    rv.sharing = true;	// once every sender carries it
-    $('share-btn').textContent = 'Stop sharing';
-    $('share-btn').setAttribute('aria-pressed', 'true');
-    showLocal();
-  }
-
-  async function stopShare() {
-    if (!screenTrack) return;
-    const t = screenTrack;
-    screenTrack = null;
-    t.onended = null;
-    t.stop();
-    await setVideoEverywhere(localTrack('video'));
-    rv.sharing = false;	// once every sender is back on the camera
-    $('share-btn').textContent = 'Share screen';
-    $('share-btn').setAttribute('aria-pressed', 'false');
-    showLocal();
-  }
+  // rv.sharing turns true once every sender carries the screen, and false
+  // once every sender is back on the camera.
+  const share = window.rvui.sharer({
+    camera: () => localTrack('video'),
+    apply: (track) => setVideoEverywhere(track),
+    changed: (on) => { rv.sharing = on; showLocal(); },
+  });
 
   async function setVideoEverywhere(track) {
     const jobs = [];
@@ -586,15 +444,7 @@
     rv.room = room;
     rv.error = null;
     notice('');
-    $('room-title').textContent = room;
-    document.title = room + ' — rvsignal';
-    const want = '/room/' + encodeURIComponent(room);
-    if (location.pathname !== want) {
-      const q = new URLSearchParams(location.search);
-      q.set('name', name);
-      q.delete('autojoin');
-      history.replaceState(null, '', want + '?' + q.toString());
-    }
+    window.rvui.showRoom('rvsignal', name, room);
     $('join-btn').disabled = true;
     wantOnline = true;
     resumeToken = null;
@@ -611,7 +461,8 @@
       ws.send(JSON.stringify({ type: 'leave', room: rv.room }));
     }
     wantOnline = false;
-    if (screenTrack) { screenTrack.onended = null; screenTrack.stop(); screenTrack = null; rv.sharing = false; }
+    share.drop();
+    rv.sharing = false;
     closeAll();
     const sock = ws;
     ws = null;
@@ -622,8 +473,6 @@
     setStatus('left the room');
     showCall(false);
     notice('You left "' + rv.room + '".', 'info');
-    $('share-btn').textContent = 'Share screen';
-    $('share-btn').setAttribute('aria-pressed', 'false');
   }
 
   /* ---- chat ---- */
@@ -644,48 +493,17 @@
 
   /* ---- wiring ---- */
 
-  function toggleTrack(kind, btn, onLabel, offLabel) {
-    const t = localStream && localStream.getTracks().find((x) => x.kind === kind);
-    if (!t) return;
-    t.enabled = !t.enabled;
-    btn.textContent = t.enabled ? onLabel : offLabel;
-    btn.setAttribute('aria-pressed', t.enabled ? 'false' : 'true');
-  }
-
   function init() {
-    // tiles come and go, the window changes size: lay them out again
-    new ResizeObserver(layoutTiles).observe($('tiles'));
-    new MutationObserver(layoutTiles).observe($('tiles'), { childList: true });
-    $('room-title').textContent = rv.room;
-    document.title = rv.room + ' — rvsignal';
-    $('name').value = rv.name;
-    $('room').value = rv.room;
-    $('join-form').addEventListener('submit', (e) => {
-      e.preventDefault();
-      const name = $('name').value.trim();
-      const room = $('room').value.trim();
-      if (!name) return;
-      if (!ROOM_RE.test(room)) { notice('A room name has 1-64 letters, digits, ".", "_", "@" or "-".'); return; }
-      join(name, room);
+    window.rvui.autoLayout((l) => { rv.layout = l; });
+    window.rvui.joinForm({ brand: 'rvsignal', name: rv.name, room: rv.room, idName: false, join });
+    window.rvui.wireCall({
+      stream: () => localStream, say: sendChat, leave, share: share.toggle,
     });
-    $('chat-form').addEventListener('submit', (e) => {
-      e.preventDefault();
-      const i = $('chat-input');
-      sendChat(i.value.trim());
-      i.value = '';
-    });
-    $('leave-btn').addEventListener('click', () => leave());
-    $('share-btn').addEventListener('click', () => (screenTrack ? stopShare() : startShare()));
-    $('mic-btn').addEventListener('click', (e) => toggleTrack('audio', e.currentTarget, 'Mute', 'Unmute'));
-    $('cam-btn').addEventListener('click', (e) => toggleTrack('video', e.currentTarget, 'Camera off', 'Camera on'));
     window.addEventListener('pagehide', () => {
       if (ws && ws.readyState === WebSocket.OPEN && rv.state === 'joined')
         ws.send(JSON.stringify({ type: 'leave', room: rv.room }));
     });
-    if (!ROOM_RE.test(rv.room)) {
-      notice('"' + rv.room + '" is not a valid room name (1-64 letters, digits, ".", "_", "@" or "-").');
-      return;
-    }
+    if (!window.rvui.validId(rv.room, 'room name')) return;
     if (rv.name && params.get('autojoin') === '1') join(rv.name, rv.room);
   }
 
