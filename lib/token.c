@@ -117,3 +117,18 @@ int rv_turn_rest(const void *secret, size_t secret_len, const char *user, int64_
 	EVP_EncodeBlock((uint8_t *)password, mac, (int)maclen);   /* 20 bytes: 28 characters */
 	return 0;
 }
+
+int rv_ice_uri_turn(const char *uri)
+{
+	return !strncmp(uri, "turn:", 5) || !strncmp(uri, "turns:", 6);
+}
+
+const char *rv_ice_uri_add(const char **list, int *n, int max, const char *uri)
+{
+	if (*n >= max)
+		return "too many ICE servers";
+	if (strncmp(uri, "stun:", 5) && !rv_ice_uri_turn(uri))
+		return "expected a stun:, turn: or turns: URI";
+	list[(*n)++] = uri;
+	return NULL;
+}

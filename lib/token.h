@@ -32,5 +32,12 @@ int rv_secret_read(const char *path, char *buf, size_t len, size_t *outlen);
  * room for RV_TURN_REST_PASS_MAX bytes. */
 int rv_turn_rest(const void *secret, size_t secret_len, const char *user, int64_t expiry,
 		 char *username, size_t ulen, char password[RV_TURN_REST_PASS_MAX]);
+/* rv_ice_uri_add - URI, an ICE server (stun:, turn: or turns:), becomes
+ * LIST[*N] (LIST holds MAX): NULL, or why it cannot (for an option's
+ * error). */
+const char *rv_ice_uri_add(const char **list, int *n, int max, const char *uri);
+/* rv_ice_uri_turn - 1 for a turn: or turns: URI: TURN REST credentials go
+ * with it. */
+int rv_ice_uri_turn(const char *uri);
 
 #endif

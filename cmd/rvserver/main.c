@@ -19,6 +19,7 @@ enum {
 	O_AUTH_SECRET, O_MAX_CLIENTS, O_MAX_GROUPS, O_MAX_MEMBERS, O_KEEP,
 	O_MAX_QUEUE, O_MAX_FRAME, O_HANDSHAKE, O_IDLE, O_TTL, O_SLOW, O_DROP_RATE,
 	O_NO_P2P, O_P2P_MAX_MEMBERS, O_P2P_RELAY_BUDGET, O_PUBLIC_IP, O_NO_WEBRTC,
+	O_ICE, O_TURN_SECRET, O_TURN_TTL, O_WEBRTC_PER_IP,
 };
 
 static const struct rv_opt opts[] = {
@@ -43,6 +44,10 @@ static const struct rv_opt opts[] = {
 	{ O_P2P_RELAY_BUDGET, 0, "p2p-relay-budget", "BYTES", "bytes per second relayed between peer-group members, for the whole server (default 1000000; 0: no relaying)", NULL, NULL },
 	{ O_PUBLIC_IP, 0, "public-ip", "ADDR", "the IP address WebRTC peers reach the UDP port at, offered as the ICE candidate (default: the --listen address, or every interface's)", NULL, NULL },
 	{ O_NO_WEBRTC, 0, "no-webrtc", NULL, "no WebRTC: /whip/ answers 503 and ICE checks are dropped", NULL, NULL },
+	{ O_WEBRTC_PER_IP, 0, "webrtc-max-per-ip", "N", "most WebRTC sessions from one client address (default 64; 0: no limit)", NULL, NULL },
+	{ O_ICE, 0, "ice", "URI", "an ICE server for WHIP and WHEP clients, in Link headers (repeatable)", NULL, NULL },
+	{ O_TURN_SECRET, 0, "turn-secret-file", "FILE", "give the TURN servers of --ice REST credentials made with this secret", "file", NULL },
+	{ O_TURN_TTL, 0, "turn-ttl", "S", "seconds TURN credentials last (default 86400)", NULL, NULL },
 	{ O_DROP_RATE, 0, "drop-rate", "P", "for tests: drop this fraction (0-0.5) of relayed RTP packets at random", NULL, NULL },
 	{ O_TTL, 0, "ttl", "S", "with the token command: seconds the token is valid (default 86400)", NULL, NULL },
 	{ RV_OPT_VERBOSE, 'v', "verbose", NULL, "more diagnostics on stderr (repeatable)", NULL, NULL },
@@ -138,6 +143,16 @@ static const char *on_opt(void *ud, int key, const char *arg)
 		break;
 	}
 	case O_NO_WEBRTC: c->no_webrtc = 1; break;
+	case O_WEBRTC_PER_IP:
+		if (rv_parse_size(arg, &c->webrtc_max_per_ip) < 0)
+			return "expected a number";
+		break;
+	case O_ICE: return rv_ice_uri_add(c->ice, &c->nice, (int)(sizeof c->ice / sizeof *c->ice), arg);
+	case O_TURN_SECRET: c->turn_secret_file = arg; break;
+	case O_TURN_TTL:
+		if (parse_secs(arg, &c->turn_ttl) < 0 || c->turn_ttl == 0)
+			return "expected a positive number of seconds";
+		break;
 	case O_P2P_MAX_MEMBERS:
 		if (rv_parse_size(arg, &n) < 0 || n == 0)
 			return "expected a positive number";
@@ -248,7 +263,7 @@ int main(int argc, char **argv)
 		.conf = {
 			.listen = "0.0.0.0", .port = 7350, .udp_port = -1,
 			.max_queue = 8u << 20, .slow_timeout = 10, .max_frame = RV_FRAME_DEFAULT_MAX_BODY,
-			.handshake_timeout = 10, .idle_timeout = 90,
+			.handshake_timeout = 10, .idle_timeout = 90, .turn_ttl = 86400, .webrtc_max_per_ip = 64,
 		},
 		.verbosity = 1, .ttl = 86400,
 	};

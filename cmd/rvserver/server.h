@@ -36,6 +36,11 @@ struct server_conf {
 	struct rv_p2p_intro_conf p2p; /* the peer-group introducer (p2p.c) */
 	const char *public_ip;        /* --public-ip: the WebRTC candidate (webrtc.c) */
 	int no_webrtc;                /* --no-webrtc */
+	const char *ice[16];          /* --ice: ICE servers in WHIP's Link headers */
+	int nice;
+	const char *turn_secret_file; /* their TURN REST credentials */
+	double turn_ttl;
+	size_t webrtc_max_per_ip;     /* WebRTC sessions from one address; 0: no limit */
 };
 
 enum conn_state { CONN_SNIFF, CONN_RV, CONN_HTTP, CONN_WS, CONN_DONE };

@@ -21,6 +21,7 @@
 #include "rtp.h"
 #include "server.h"
 #include "srtp.h"
+#include "token.h"
 #include "webrtc_int.h"
 #include "wsdp.h"
 
@@ -437,6 +438,14 @@ void webrtc_close(struct wsess *s, const char *why)
 	uv_close((uv_handle_t *)&s->timer, on_closed);
 }
 
+static size_t sessions_from(const struct webrtc *w, const char *ip)
+{
+	size_t n = 0;
+	for (const struct wsess *t = w->sessions; t; t = t->next)
+		n += !strcmp(t->ip, ip);
+	return n;
+}
+
 /* NAME cannot be S's client: another publisher has it. An RV client's
  * name is free (a room page's member publishes and watches as itself), and
  * so is another viewer's. */
@@ -531,6 +540,11 @@ int webrtc_offer(struct server *srv, const struct webrtc_req *rq, const char *sd
 		snprintf(err, errlen, "too many WebRTC sessions (%d)", MAX_SESSIONS);
 		return 503;
 	}
+	if (rq->ip && srv->conf.webrtc_max_per_ip && sessions_from(w, rq->ip) >= srv->conf.webrtc_max_per_ip) {
+		w->n.per_ip_refused++;
+		snprintf(err, errlen, "too many WebRTC sessions from %s (%zu)", rq->ip, srv->conf.webrtc_max_per_ip);
+		return 429;
+	}
 	if (rv_wsdp_parse(&o, sdp, len, err, errlen) < 0) {
 		w->n.offers_refused++;
 		return 400;
@@ -547,6 +561,7 @@ int webrtc_offer(struct server *srv, const struct webrtc_req *rq, const char *sd
 		s->viewer = viewer;
 		s->created_ms = now_ms(srv);
 		snprintf(s->group, sizeof s->group, "%s", group);
+		snprintf(s->ip, sizeof s->ip, "%s", rq->ip ? rq->ip : "");
 		snprintf(s->fp, sizeof s->fp, "%s", o->media[0].fingerprint);
 		/* linked first: a failure below is undone by webrtc_close */
 		uv_timer_init(srv->loop, &s->timer);
@@ -596,6 +611,24 @@ int webrtc_offer(struct server *srv, const struct webrtc_req *rq, const char *sd
 	return 201;
 }
 
+int webrtc_links(struct server *srv, const char *user, char links[][WEBRTC_LINK_MAX], int max)
+{
+	const struct server_conf *c = &srv->conf;
+	struct webrtc *w = W(srv);
+	char name[128], pass[RV_TURN_REST_PASS_MAX];
+	int n = 0, creds = w && w->turn_secret_len &&
+			   rv_turn_rest(w->turn_secret, w->turn_secret_len, user, (int64_t)(wall_ms() / 1000) +
+					(int64_t)c->turn_ttl, name, sizeof name, pass) == 0;
+	for (int i = 0; i < c->nice && n < max; i++) {
+		int k = snprintf(links[n], WEBRTC_LINK_MAX, "Link: <%s>; rel=\"ice-server\"", c->ice[i]);
+		if (creds && rv_ice_uri_turn(c->ice[i]))
+			k = snprintf(links[n] + k, WEBRTC_LINK_MAX - (size_t)k,
+				     "; username=\"%s\"; credential=\"%s\"; credential-type=\"password\"", name, pass);
+		n += k > 0 && k < WEBRTC_LINK_MAX;
+	}
+	return n;
+}
+
 struct wsess *webrtc_find(struct server *srv, const char *secret)
 {
 	return W(srv) ? rv_map_get(&W(srv)->by_secret, secret) : NULL;
@@ -624,6 +657,11 @@ int webrtc_start(struct server *srv, const char *public_ip)
 	EVP_PKEY_free(key);
 	if (rc < 0) {
 		rv_error("WebRTC: cannot make the DTLS identity: %s", err[0] ? err : rv_strerror(rc));
+		return rc;
+	}
+	const char *tsf = srv->conf.turn_secret_file;
+	if (tsf && (rc = rv_secret_read(tsf, w->turn_secret, sizeof w->turn_secret, &w->turn_secret_len)) < 0) {
+		rv_error("cannot read --turn-secret-file %s: %s", tsf, rc == -EINVAL ? "empty" : rv_strerror(rc));
 		return rc;
 	}
 	find_cands(w, public_ip, srv->conf.listen);
@@ -666,6 +704,8 @@ static const struct rv_metric table[] = {
 	C("sessions_total", "sessions_total", "WebRTC sessions accepted (WHIP offers answered).", sessions),
 	C("offers_refused", "offers_refused_total", "WHIP offers refused (malformed, nothing in common).",
 	  offers_refused),
+	C("offers_per_ip_refused", "offers_per_ip_refused_total", "Offers refused past --webrtc-max-per-ip (429).",
+	  per_ip_refused),
 	C("ice_checks", "ice_checks_total", "ICE connectivity checks received.", ice_checks),
 	C("ice_refused", "ice_refused_total", "ICE checks refused or for no session.", ice_refused),
 	C("handshakes", "handshakes_total", "DTLS handshakes completed with SRTP keys.", handshakes),

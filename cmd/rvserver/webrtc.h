@@ -47,16 +47,21 @@ struct webrtc_req {
 	const char *group;
 	const char *id;              /* the session's client id; NULL: "whip-N", "whep-N" */
 	const char *from;            /* a viewer's: the one client whose streams it takes; NULL: any */
+	const char *ip;              /* the address the offer came from: at most --webrtc-max-per-ip */
 };
 /* webrtc_offer - the offer SDP (LEN bytes) for RQ. ID may be an RV
  * client's (a room page's member publishes and watches as itself) or
  * another viewer's, not another publisher's. On success 201: *ANSWER (malloc'd,
  * LEN in *ALEN) and *OUT. Otherwise an HTTP status with a reason in ERR:
  * 400 (a malformed offer, nothing in common), 409 (ID is taken), 422 (a
- * viewer whose browser cannot decode the group's stream), 503 (too many
- * sessions), 500. */
+ * viewer whose browser cannot decode the group's stream), 429 (too many
+ * sessions from IP), 503 (too many sessions), 500. */
 int webrtc_offer(struct server *srv, const struct webrtc_req *rq, const char *sdp, size_t len, char **answer,
 		 size_t *alen, struct wsess **out, char *err, size_t errlen);
+#define WEBRTC_LINK_MAX 512          /* one Link header line */
+/* webrtc_links - the Link headers of the --ice servers (RFC 9725 4.6), TURN
+ * ones with REST credentials for USER, into LINKS: how many (at most MAX). */
+int webrtc_links(struct server *srv, const char *user, char links[][WEBRTC_LINK_MAX], int max);
 /* webrtc_find - the session whose Location secret is SECRET, or NULL. */
 struct wsess *webrtc_find(struct server *srv, const char *secret);
 /* The session's Location secret, its ETag (the local ufrag) and group. */

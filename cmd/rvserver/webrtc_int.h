@@ -67,6 +67,7 @@ struct wsess {
 	uv_timer_t timer;
 	enum wstate state;
 	uint64_t created_ms;
+	char ip[46];                     /* the address its offer came from (per-IP limit) */
 	uint64_t packets, bytes, srtp_fails;
 	uint64_t early;                  /* media before the keys: dropped */
 	int viewer;                      /* WHEP: it receives the group's streams */
@@ -74,7 +75,7 @@ struct wsess {
 };
 
 struct webrtc_counters {
-	uint64_t sessions, offers_refused, ice_checks, ice_refused, handshakes, failures;
+	uint64_t sessions, offers_refused, per_ip_refused, ice_checks, ice_refused, handshakes, failures;
 	uint64_t packets_in, bytes_in, srtp_fails, plis;
 	uint64_t fail_ice, fail_dtls, fail_fingerprint, fail_keys, closed_by_peer, deleted;
 };
@@ -87,6 +88,8 @@ struct webrtc {
 	size_t nsessions;
 	char cands[WEBRTC_MAX_CANDS][64];
 	int ncands;
+	char turn_secret[512];           /* --turn-secret-file, for the Link headers */
+	size_t turn_secret_len;
 	uint32_t last_id;                /* "whip-N" */
 	struct webrtc_counters n;
 };

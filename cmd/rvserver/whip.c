@@ -20,6 +20,8 @@
  *   anything else        405 with Allow, or 404 for no such session */
 #include <stdio.h>
 #include <stdlib.h>
+
+#include <arpa/inet.h>
 #include <string.h>
 #include <strings.h>
 
@@ -143,7 +145,11 @@ static void post(struct rv_httpd *h, struct server *srv, const struct webrtc_req
 	snprintf(location, sizeof location, "Location: /%s/%s/%s", viewer ? "whep" : "whip", group,
 		 webrtc_secret(s));
 	snprintf(etag, sizeof etag, "ETag: \"%s\"", webrtc_etag(s));
-	const char *hdrs[] = { location, etag, cors[0], cors[3], NULL };
+	char links[8][WEBRTC_LINK_MAX];
+	int nl = webrtc_links(srv, id[0] ? id : viewer ? "whep" : "whip", links, 8);
+	const char *hdrs[5 + 8] = { location, etag, cors[0], cors[3] };
+	for (int i = 0; i < nl; i++)
+		hdrs[4 + i] = links[i];
 	rv_httpd_reply(h, 201, "application/sdp", hdrs, answer, alen);
 	free(answer);
 	/* issue 13's goal is 2 ms of server time; the browser tests print it */
@@ -165,11 +171,21 @@ void whip_http(struct rv_httpd *h, void *ud)
 	int viewer = !strncmp(h->req.path, "/whep/", 6);
 	char group[RV_ID_MAX + 1], secret[WEBRTC_SECRET_LEN + 1], id[RV_ID_MAX + 1], from[RV_ID_MAX + 1];
 	unsigned m = rv_httpd_method_bit(h->req.method);
-	if (m == RV_HTTPD_OPTIONS) {
-		rv_httpd_reply(h, 204, NULL, cors, NULL, 0);
+	int bad = split(h->req.path, group, sizeof group, secret, sizeof secret, id, from, sizeof id);
+	if (m == RV_HTTPD_OPTIONS) {	/* the ICE servers too, for clients that gather first */
+		char links[8][WEBRTC_LINK_MAX];
+		int nl = webrtc_links(srv, bad || !id[0] ? viewer ? "whep" : "whip" : id, links, 8);
+		const char *hdrs[sizeof cors / sizeof cors[0] + 8];
+		size_t k = 0;
+		for (; cors[k]; k++)
+			hdrs[k] = cors[k];
+		for (int i = 0; i < nl; i++)
+			hdrs[k++] = links[i];
+		hdrs[k] = NULL;
+		rv_httpd_reply(h, 204, NULL, hdrs, NULL, 0);
 		return;
 	}
-	if (split(h->req.path, group, sizeof group, secret, sizeof secret, id, from, sizeof id) < 0) {
+	if (bad < 0) {
 		reply_error(h, 404, viewer ? "not a WHEP endpoint: POST to /whep/GROUP" : "not a WHIP endpoint: POST to /whip/GROUP");
 		return;
 	}
@@ -178,7 +194,12 @@ void whip_http(struct rv_httpd *h, void *ud)
 		return;
 	}
 	if (!secret[0]) {	/* the endpoint */
-		struct webrtc_req rq = { viewer, group, id[0] ? id : NULL, viewer && from[0] ? from : NULL };
+		char ip[INET6_ADDRSTRLEN] = "";
+		struct sockaddr_storage ss;
+		int sl = sizeof ss;
+		if (uv_tcp_getpeername(&c->s.tcp, (struct sockaddr *)&ss, &sl) == 0)
+			uv_ip_name((struct sockaddr *)&ss, ip, sizeof ip);
+		struct webrtc_req rq = { viewer, group, id[0] ? id : NULL, viewer && from[0] ? from : NULL, ip };
 		if (m == RV_HTTPD_POST)
 			post(h, srv, &rq);
 		else

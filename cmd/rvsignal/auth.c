@@ -31,7 +31,7 @@ cJSON *ice_servers(struct sig *g, const char *id)
 		const char *uri = g->conf.ice[i];
 		cJSON *s = cJSON_CreateObject(), *urls = cJSON_AddArrayToObject(s, "urls");
 		cJSON_AddItemToArray(urls, cJSON_CreateString(uri));
-		if (g->turn_secret_len && (!strncmp(uri, "turn:", 5) || !strncmp(uri, "turns:", 6))) {
+		if (g->turn_secret_len && rv_ice_uri_turn(uri)) {
 			cJSON_AddStringToObject(s, "username", user);
 			cJSON_AddStringToObject(s, "credential", cred);
 		}

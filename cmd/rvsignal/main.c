@@ -8,6 +8,7 @@
 #include "err.h"
 #include "log.h"
 #include "signal.h"
+#include "token.h"
 
 enum {
 	O_LISTEN = 1, O_PORT, O_PORT_FILE, O_BROKER_PORT, O_TLS_CERT, O_TLS_KEY, O_ICE,
@@ -100,13 +101,7 @@ static const char *on_opt(void *ud, int key, const char *arg)
 	case O_PORT_FILE: c->port_file = arg; break;
 	case O_TLS_CERT: c->tls_cert = arg; break;
 	case O_TLS_KEY: c->tls_key = arg; break;
-	case O_ICE:
-		if (c->nice == (int)(sizeof c->ice / sizeof *c->ice))
-			return "at most 16 ICE servers";
-		if (strncmp(arg, "stun:", 5) && strncmp(arg, "turn:", 5) && strncmp(arg, "turns:", 6))
-			return "expected a stun:, turn: or turns: URI";
-		c->ice[c->nice++] = arg;
-		break;
+	case O_ICE: return rv_ice_uri_add(c->ice, &c->nice, (int)(sizeof c->ice / sizeof *c->ice), arg);
 	case O_TURN_SECRET: c->turn_secret_file = arg; break;
 	case O_TURN_TTL: return secs(arg, &c->turn_ttl, 0);
 	case O_MAX_PEERS:

@@ -12,7 +12,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import {
-  startServer, startTool, browserSuite, openPage, launchKillable, waitFor, until, sleep, tmpdir, RV_BIN,
+  startServer, startTool, startCoturn, browserSuite, openPage, launchKillable, waitFor, until, sleep, tmpdir, have,
+  RV_BIN,
 } from './helpers.mjs';
 
 const suite = browserSuite();
@@ -171,4 +172,37 @@ test('with --auth-secret-file the page joins, publishes and watches with its nam
   const c = await page(t, suite.browser, `${srv.url}/room/vip?name=carol&autojoin=1`);
   await waitFor(c, () => window.rv.state === 'denied', null, 15000, 'carol, without a token, not to be admitted');
   assert.match(await c.locator('#notice').textContent(), /Not admitted/);
+});
+
+test('behind TURN: with ?relay=1 the page takes the ICE servers from the Link headers and reaches rvserver through coturn', { timeout: 90000 }, async (t) => {
+  if (!have('turnserver')) { t.skip('no coturn (turnserver)'); return; }
+  const secret = 'turn-' + process.pid;
+  const turn = await startCoturn(secret);
+  t.after(() => turn.stop());
+  const sf = path.join(tmpdir(), 'turn-secret');
+  fs.writeFileSync(sf, secret + '\n', { mode: 0o600 });
+  const srv = await startServer(['-v', '--ice', `turn:127.0.0.1:${turn.port}?transport=udp`, '--turn-secret-file', sf]);
+  t.after(() => srv.stop());
+  const a = await page(t, suite.browser, `${srv.url}/room/far?name=alice&autojoin=1&relay=1`);
+  const b = await page(t, suite.browser, `${srv.url}/room/far?name=bob&autojoin=1&relay=1`);
+  await decodes(a, ['bob'], 'alice to decode bob through TURN');
+  await decodes(b, ['alice'], 'bob to decode alice through TURN');
+  const ice = await a.evaluate(() => window.rv.iceServers);
+  assert.equal(ice.length, 1);
+  assert.match(ice[0].username, /^\d+:alice$/, 'TURN REST username EXPIRY:ID');
+  const types = await a.evaluate(async () => {
+    const out = [];
+    for (const pc of [window.rv.publisher, ...window.rv.viewers.values()]) {
+      const st = await pc.getStats();
+      st.forEach((r) => {
+        if (r.type === 'transport' && r.selectedCandidatePairId) {
+          const pair = st.get(r.selectedCandidatePairId);
+          out.push(st.get(pair.localCandidateId).candidateType);
+        }
+      });
+    }
+    return out;
+  });
+  assert.deepEqual(types, ['relay', 'relay'], 'the publisher and the viewer go through coturn');
+  assert.match(turn.log(), /127\.0\.0\.1/, 'coturn saw the allocations');
 });

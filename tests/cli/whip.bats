@@ -114,7 +114,7 @@ post_offer() {	# post_offer FILE [PATH]
 }
 
 @test "whip: ICE checks for no session get nothing, a wrong password a 401; 1000 offers with no ICE end after 10 s, counted; rv clients are not disturbed" {
-	start_server
+	start_server --webrtc-max-per-ip 0	# the flood below comes from one address
 	post_offer "$OFFERS/chromium-whip.sdp"
 	ufrag=$(sed -n 's/^a=ice-ufrag://p' "$T/reply" | head -1)
 	theirs=$(sed -n 's/^a=ice-ufrag:\([^\r]*\).*/\1/p' "$OFFERS/chromium-whip.sdp" | head -1)
@@ -296,4 +296,40 @@ PY
 	grep -q 'whip' <(curl -s "http://$RV_SERVER/room.js")
 	whip DELETE /room.css
 	assert_equal "$(status)" 405
+}
+
+@test "whip: --ice servers come as Link headers on OPTIONS and 201, TURN ones with REST credentials coturn checks" {
+	printf 'turn secret\n' >"$T/turn"
+	start_server --ice stun:127.0.0.1:3478 --ice 'turn:127.0.0.1:3478?transport=udp' --turn-secret-file "$T/turn"
+	whip OPTIONS '/whip/show?id=cam'
+	assert_equal "$(status)" 204
+	[ "$(grep -c '^Link: ' "$T/reply")" -eq 2 ]
+	grep -qx 'Link: <stun:127.0.0.1:3478>; rel="ice-server"' "$T/reply"
+	post_offer "$OFFERS/chromium-whip.sdp" '/whip/show?id=cam'
+	assert_equal "$(status)" 201
+	link=$(grep '^Link: <turn:' "$T/reply")
+	[[ $link =~ username=\"([0-9]+:cam)\"\;\ credential=\"([^\"]+)\"\;\ credential-type=\"password\" ]] || fail "$link"
+	user=${BASH_REMATCH[1]} cred=${BASH_REMATCH[2]}
+	assert_equal "$cred" "$(printf %s "$user" | openssl dgst -sha1 -hmac 'turn secret' -binary | base64)"
+	((${user%%:*} > $(date +%s) + 86000)) || fail "expiry ${user%%:*} is not a day ahead"
+	run rvserver --ice http://x
+	assert_failure
+	assert_output --partial 'expected a stun:, turn: or turns: URI'
+}
+
+@test "whip: --webrtc-max-per-ip: past N sessions from one address a POST gets 429 and is counted; a DELETE frees one" {
+	start_server --webrtc-max-per-ip 2
+	post_offer "$OFFERS/chromium-whip.sdp"
+	assert_equal "$(status)" 201
+	first=$(header location)
+	post_offer "$OFFERS/chromium-whep.sdp" /whep/show
+	assert_equal "$(status)" 201
+	post_offer "$OFFERS/chromium-whip.sdp"
+	assert_equal "$(status)" 429
+	grep -q 'too many WebRTC sessions from 127.0.0.1 (2)' "$T/reply"
+	assert_equal "$(stat_of webrtc.offers_per_ip_refused)" 1
+	whip DELETE "$first"
+	assert_equal "$(status)" 200
+	post_offer "$OFFERS/chromium-whip.sdp"
+	assert_equal "$(status)" 201
 }

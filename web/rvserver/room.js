@@ -17,12 +17,15 @@
  *
  * URL: /room/GROUP (default "lobby"), ?name=N prefills the name (an rv id),
  * ?autojoin=1 joins at once when a name is given, #token=T (or ?token=T)
- * is N's token when the server has --auth-secret-file (`rvserver token N`).
+ * is N's token when the server has --auth-secret-file (`rvserver token N`),
+ * ?relay=1 takes TURN only (the ICE servers come from the server's Link
+ * headers: rvserver --ice, --turn-secret-file).
  *
  * For tests: window.rv = { id, room, state (idle | connecting | joined |
  * full | denied | left | disconnected | error), members (Set of ids),
  * viewers (Map sender -> RTCPeerConnection), publisher (the WHIP
- * RTCPeerConnection), chat (received: {from, text, time}), error, sharing,
+ * RTCPeerConnection), iceServers (from the Link headers), chat (received:
+ * {from, text, time}), error, sharing,
  * layout, say(text), leave() }. Standard WebRTC API only. */
 (() => {
   'use strict';
@@ -47,6 +50,7 @@
     members: new Set(),
     viewers: new Map(),   // sender id -> RTCPeerConnection
     publisher: null,
+    iceServers: [],
     chat: [],
     error: null,
     sharing: false,
@@ -61,7 +65,9 @@
   const pending = new Map();  // seq -> function(reply header)
   let localStream = null;
   let whipUrl = null;
+  let iceReady = Promise.resolve();   // the ICE servers, fetched at each join
   const whepUrls = new Map();   // sender -> Location
+  const starting = new Set();   // senders whose viewer waits for the ICE servers
   const tiles = new Map();      // id -> tile
 
   /* ---- RV frames (rv-protocol(7) FRAMES): lengths, JSON header, body ---- */
@@ -129,6 +135,37 @@
     return h;
   }
 
+  // The ICE servers the server hands out (its Link headers, RFC 9725 4.6:
+  // <URI>; rel="ice-server"; username="..."; credential="..."), as
+  // RTCPeerConnection takes them; none when it has none or cannot say.
+  async function iceServers() {
+    let link = '';
+    try {
+      const r = await fetch('/whip/' + encodeURIComponent(rv.room) + '?id=' + encodeURIComponent(rv.name), { method: 'OPTIONS' });
+      link = r.headers.get('Link') || '';
+    } catch (e) { return []; }
+    const out = [];
+    for (const part of link.split(/,\s*(?=<)/)) {
+      const m = part.match(/^\s*<([^>]*)>(.*)$/);
+      if (!m || !/rel="ice-server"/.test(m[2])) continue;
+      const srv = { urls: m[1] };
+      for (const [, k, v] of m[2].matchAll(/;\s*([a-z-]+)="([^"]*)"/g)) {
+        if (k === 'username') srv.username = v;
+        if (k === 'credential') srv.credential = v;
+      }
+      out.push(srv);
+    }
+    return out;
+  }
+
+  // A new RTCPeerConnection with the server's ICE servers (TURN only with
+  // ?relay=1).
+  function newPC() {
+    const cfg = { iceServers: rv.iceServers };
+    if (params.get('relay') === '1') cfg.iceTransportPolicy = 'relay';
+    return new RTCPeerConnection(cfg);
+  }
+
   // POST PC's offer to PATH; the session's Location once answered.
   async function exchange(path, pc) {
     await pc.setLocalDescription(await pc.createOffer());
@@ -144,7 +181,8 @@
   }
 
   async function publish() {
-    const pc = new RTCPeerConnection();
+    await iceReady;
+    const pc = newPC();
     rv.publisher = pc;
     // always one audio and one video sender, so that sharing the screen
     // is a replaceTrack (no new offer)
@@ -164,8 +202,11 @@
   }
 
   async function watch(from) {
-    if (rv.viewers.has(from) || from === rv.name) return;
-    const pc = new RTCPeerConnection();
+    if (rv.viewers.has(from) || starting.has(from) || from === rv.name) return;
+    starting.add(from);
+    await iceReady;
+    if (!starting.delete(from)) return;	/* its stream ended meanwhile */
+    const pc = newPC();
     rv.viewers.set(from, pc);
     const tile = tileFor(from);
     const stream = new MediaStream();
@@ -190,6 +231,7 @@
   }
 
   function unwatch(from) {
+    starting.delete(from);
     const pc = rv.viewers.get(from);
     if (!pc) return;
     rv.viewers.delete(from);
@@ -262,6 +304,7 @@
       setStatus('in room ' + rv.room + ' as ' + rv.name, 'ok');
       notice('');
       showCall(true);
+      iceReady = iceServers().then((l) => { rv.iceServers = l; });
       const others = (r.members || []).filter((m) => m !== rv.name);
       if (!others.length) chatLine('', 'You are the first one in ' + rv.room + '.', 'sys');
       for (const m of others) memberIn(m, false);
@@ -358,6 +401,7 @@
   }
 
   function closeMedia() {
+    starting.clear();
     for (const from of [...rv.viewers.keys()]) unwatch(from);
     if (rv.publisher) { rv.publisher.close(); rv.publisher = null; }
     hangUp(whipUrl);
