@@ -18,7 +18,7 @@ enum {
 	O_LISTEN = 1, O_PORT, O_UDP_PORT, O_PORT_FILE, O_TLS_CERT, O_TLS_KEY,
 	O_AUTH_SECRET, O_MAX_CLIENTS, O_MAX_GROUPS, O_MAX_MEMBERS, O_KEEP,
 	O_MAX_QUEUE, O_MAX_FRAME, O_HANDSHAKE, O_IDLE, O_TTL, O_SLOW, O_DROP_RATE,
-	O_NO_P2P, O_P2P_MAX_MEMBERS, O_P2P_RELAY_BUDGET, O_PUBLIC_IP, O_NO_WEBRTC,
+	O_NO_P2P, O_P2P_MAX_MEMBERS, O_P2P_RELAY_BUDGET, O_PUBLIC_IP, O_NO_WEBRTC, O_WEBRTC_MAX_BITRATE,
 };
 
 static const struct rv_opt opts[] = {
@@ -43,6 +43,7 @@ static const struct rv_opt opts[] = {
 	{ O_P2P_RELAY_BUDGET, 0, "p2p-relay-budget", "BYTES", "bytes per second relayed between peer-group members, for the whole server (default 1000000; 0: no relaying)", NULL, NULL },
 	{ O_PUBLIC_IP, 0, "public-ip", "ADDR", "the IP address WebRTC peers reach the UDP port at, offered as the ICE candidate (default: the --listen address, or every interface's)", NULL, NULL },
 	{ O_NO_WEBRTC, 0, "no-webrtc", NULL, "no WebRTC: /whip/ answers 503 and ICE checks are dropped", NULL, NULL },
+	{ O_WEBRTC_MAX_BITRATE, 0, "webrtc-max-bitrate", "BPS", "the most video bits per second a WebRTC publisher may send, told it by REMB every second; K and M as in ffmpeg (default 2.5M; 0: no REMB)", NULL, NULL },
 	{ O_DROP_RATE, 0, "drop-rate", "P", "for tests: drop this fraction (0-0.5) of relayed RTP packets at random", NULL, NULL },
 	{ O_TTL, 0, "ttl", "S", "with the token command: seconds the token is valid (default 86400)", NULL, NULL },
 	{ RV_OPT_VERBOSE, 'v', "verbose", NULL, "more diagnostics on stderr (repeatable)", NULL, NULL },
@@ -138,6 +139,10 @@ static const char *on_opt(void *ud, int key, const char *arg)
 		break;
 	}
 	case O_NO_WEBRTC: c->no_webrtc = 1; break;
+	case O_WEBRTC_MAX_BITRATE:
+		if (rv_parse_bits(arg, 0, 10000000000ull, &c->webrtc_max_bitrate) < 0)
+			return "expected bits per second, 0 to 10000M (K and M as in ffmpeg)";
+		break;
 	case O_P2P_MAX_MEMBERS:
 		if (rv_parse_size(arg, &n) < 0 || n == 0)
 			return "expected a positive number";
@@ -248,7 +253,7 @@ int main(int argc, char **argv)
 		.conf = {
 			.listen = "0.0.0.0", .port = 7350, .udp_port = -1,
 			.max_queue = 8u << 20, .slow_timeout = 10, .max_frame = RV_FRAME_DEFAULT_MAX_BODY,
-			.handshake_timeout = 10, .idle_timeout = 90,
+			.handshake_timeout = 10, .idle_timeout = 90, .webrtc_max_bitrate = 2500000,
 		},
 		.verbosity = 1, .ttl = 86400,
 	};

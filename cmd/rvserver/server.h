@@ -36,6 +36,7 @@ struct server_conf {
 	struct rv_p2p_intro_conf p2p; /* the peer-group introducer (p2p.c) */
 	const char *public_ip;        /* --public-ip: the WebRTC candidate (webrtc.c) */
 	int no_webrtc;                /* --no-webrtc */
+	uint64_t webrtc_max_bitrate;  /* --webrtc-max-bitrate: REMB to publishers, 0 none */
 };
 
 enum conn_state { CONN_SNIFF, CONN_RV, CONN_HTTP, CONN_WS, CONN_DONE };

@@ -1,7 +1,7 @@
 /* webrtc.c - rvserver's WebRTC sessions (see webrtc.h): ICE-lite checks,
- * the DTLS handshake and its timer, SRTP, and a publisher's media into its
- * group through an edge of the relay. The HTTP side is whip.c; the numbers
- * are at the end. */
+ * the DTLS handshake and its timer, SRTP; the media of a publisher is
+ * webrtc_in.c's, of a viewer webrtc_out.c's, both through an edge of the
+ * relay. The HTTP side is whip.c; the numbers are at the end. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,6 +102,8 @@ static void rearm(struct wsess *s)
 	int64_t d = s->state == W_DTLS ? rv_dtls_timeout_ms(s->dtls) : -1;
 	if (d >= 0 && now + (uint64_t)d < due)
 		due = now + (uint64_t)d;
+	if (s->state == W_UP && s->rtcp_due && s->rtcp_due < due)
+		due = s->rtcp_due;
 	uv_timer_start(&s->timer, on_timer, due > now ? due - now : 0, 0);
 }
 
@@ -124,6 +126,7 @@ static void on_timer(uv_timer_t *t)
 		}
 		dtls_flush(s);
 	}
+	win_tick(s, now_ms(s->srv));
 	if (rv_ice_tick(s->ice, now_ms(s->srv)) < 0) {
 		fail(s, &w->n.fail_ice, s->state == W_ICE ? "ICE: no valid check within 10 s of the offer"
 							  : "ICE: consent lost (no check for 30 s)");
@@ -132,54 +135,7 @@ static void on_timer(uv_timer_t *t)
 	rearm(s);
 }
 
-/* ---- the publisher's media into its group ---- */
-
-/* Announce the stream once every track's SSRC is known. */
-static void announce(struct wsess *s)
-{
-	if (s->stream || s->state != W_UP)
-		return;
-	for (int i = 0; i < s->ntracks; i++)
-		if (!s->tracks[i].ssrc)
-			return;
-	cJSON *media = cJSON_CreateArray();
-	for (int i = 0; media && i < s->ntracks; i++) {
-		const struct wtrack *k = &s->tracks[i];
-		cJSON *m = cJSON_CreateObject();
-		cJSON_AddStringToObject(m, "kind", k->kind);
-		cJSON_AddStringToObject(m, "codec", k->codec);
-		cJSON_AddNumberToObject(m, "pt", k->pt);
-		cJSON_AddNumberToObject(m, "clock", k->clock);
-		if (!strcmp(k->kind, "audio"))
-			cJSON_AddNumberToObject(m, "channels", k->channels ? k->channels : 2);
-		cJSON_AddNumberToObject(m, "ssrc", k->ssrc);
-		cJSON_AddItemToArray(media, m);
-	}
-	int64_t id = media ? relay_edge_stream(&s->srv->relay, s->edge, s->group, media) : -ENOMEM;
-	cJSON_Delete(media);
-	if (id < 0) {
-		rv_warn("webrtc %s: its stream was refused: %s", s->client->id, rv_strerror((int)id));
-		return;
-	}
-	s->stream = id;
-}
-
-/* A track without a signalled SSRC takes the first one its payload type
- * brings. */
-static void learn_ssrc(struct wsess *s, const uint8_t *p)
-{
-	int pt = p[1] & 0x7F;
-	uint32_t ssrc = rv_rd32(p + 8);
-	for (int i = 0; i < s->ntracks; i++)
-		if (s->tracks[i].ssrc == ssrc)
-			return;
-	for (int i = 0; i < s->ntracks; i++)
-		if (!s->tracks[i].ssrc && s->tracks[i].pt == pt) {
-			s->tracks[i].ssrc = ssrc;
-			announce(s);
-			return;
-		}
-}
+/* ---- media ---- */
 
 static void media_in(struct wsess *s, uint8_t *p, size_t n)
 {
@@ -197,15 +153,10 @@ static void media_in(struct wsess *s, uint8_t *p, size_t n)
 	s->bytes += n;
 	w->n.packets_in++;
 	w->n.bytes_in += n;
-	if (s->viewer) {	/* a viewer sends only RTCP: reports, PLI, NACK */
-		if (rv_rtp_is_rtcp(p, n))
-			wout_rtcp(s, p, n);
-		return;
-	}
-	if (!s->stream && !rv_rtp_is_rtcp(p, n) && n >= RV_RTP_HEADER)
-		learn_ssrc(s, p);
-	if (s->stream)
-		relay_edge_packet(&s->srv->relay, s->edge, p, n);
+	if (!s->viewer)
+		win_media(s, p, n);
+	else if (rv_rtp_is_rtcp(p, n))	/* a viewer sends only RTCP: reports, PLI, NACK */
+		wout_rtcp(s, p, n);
 }
 
 /* The handshake is done: the peer must be who the offer said, then keys. */
@@ -234,7 +185,7 @@ static void dtls_up(struct wsess *s)
 	if (s->viewer)
 		wout_keyframe(s);	/* its picture starts at once */
 	else
-		announce(s);
+		win_up(s);
 }
 
 static void dtls_in(struct wsess *s, const uint8_t *p, size_t n)
@@ -276,15 +227,10 @@ static void edge_datagram(void *ud, uint8_t *p, size_t n, const struct sockaddr 
 static void edge_packet(void *ud, const uint8_t *p, size_t n)
 {
 	struct wsess *s = ud;
-	uint8_t buf[1500 + RV_SRTP_MAX_TRAILER];
-	if (s->viewer) {
+	if (s->viewer)
 		wout_packet(s, p, n);
-		return;
-	}
-	if (n > 1500)
-		return;
-	memcpy(buf, p, n);
-	wsess_send_srtp(s, buf, n);
+	else
+		win_feedback(s, p, n);
 }
 
 static void edge_stream(void *ud, const cJSON *announce, uint32_t fb_ssrc)
@@ -300,17 +246,8 @@ static void edge_stream_end(void *ud, uint32_t id)
 /* relay_edge: a receiver joined: a PLI (RFC 4585 6.3.1) for each video track. */
 static void edge_keyframe(void *ud, uint32_t id)
 {
-	struct wsess *s = ud;
 	(void)id;
-	for (int i = 0; i < s->ntracks; i++) {
-		if (strcmp(s->tracks[i].kind, "video") || !s->tracks[i].ssrc)
-			continue;
-		uint8_t pli[12 + RV_SRTP_MAX_TRAILER] = { 0x81, 206, 0, 2 };
-		rv_wr32(pli + 4, s->own_ssrc);
-		rv_wr32(pli + 8, s->tracks[i].ssrc);
-		W(s->srv)->n.plis++;
-		wsess_send_srtp(s, pli, 12);
-	}
+	win_keyframe(ud);
 }
 
 static const struct relay_edge edge_ops = { edge_datagram, edge_packet, edge_keyframe, edge_stream,
@@ -381,6 +318,7 @@ static int take_tracks(struct wsess *s, const struct rv_wsdp_choice *ch, size_t 
 		k->pt = ch[i].pt;
 		k->clock = ch[i].clock;
 		k->channels = ch[i].channels;
+		k->fb = ch[i].fb;
 		k->ssrc = ch[i].remote_ssrc;
 	}
 	return s->ntracks ? 0 : -1;
@@ -669,6 +607,12 @@ static const struct rv_metric table[] = {
 	C("srtp_failures", "srtp_failures_total", "Packets that failed SRTP authentication or replay checks.",
 	  srtp_fails),
 	C("plis", "plis_total", "PLIs sent to publishers for receivers' keyframe requests.", plis),
+	C("reports", "reports_total", "Receiver reports sent to publishers (RTCP, about one a second).", reports),
+	C("rembs", "rembs_total", "REMBs of --webrtc-max-bitrate sent with them.", rembs),
+	C("nacks_to_publishers", "nacks_to_publishers_total", "Receivers' NACKs passed on to publishers.",
+	  nacks_to_publishers),
+	C("rtcp_terminated", "rtcp_terminated_total",
+	  "Receivers' RTCP reports about publishers' streams kept at the server.", rtcp_terminated),
 };
 #undef C
 

@@ -11,6 +11,7 @@
 
 #include "ice.h"
 #include "map.h"
+#include "rtcpstat.h"
 #include "router.h"
 #include "webrtc.h"
 
@@ -25,10 +26,13 @@ struct relay_ep;
 
 enum wstate { W_ICE, W_DTLS, W_UP, W_CLOSED };
 
-struct wtrack {                      /* one accepted m-line */
+struct wtrack {                      /* one accepted m-line of a publisher */
 	char kind[8], codec[16];
 	int pt, clock, channels;
+	unsigned fb;                     /* rtcp-fb in the answer (RV_WSDP_FB_*) */
 	uint32_t ssrc;                   /* the browser's, 0 until known */
+	struct rv_rtcpstat rx;           /* for our receiver reports, once the SSRC is known */
+	uint64_t packets, bytes;         /* RTP in */
 };
 
 /* What a viewer sends of one kind (0 video, 1 audio): the source stream's
@@ -69,6 +73,8 @@ struct wsess {
 	uint64_t created_ms;
 	uint64_t packets, bytes, srtp_fails;
 	uint64_t early;                  /* media before the keys: dropped */
+	uint64_t rtcp_due;               /* a publisher's: its next receiver report (loop ms) */
+	uint64_t reports, nacks, plis;   /* RTCP: reports sent, NACKs and PLI/FIR passed on */
 	int viewer;                      /* WHEP: it receives the group's streams */
 	struct wout tx[2];               /* a viewer's video and audio */
 };
@@ -76,6 +82,7 @@ struct wsess {
 struct webrtc_counters {
 	uint64_t sessions, offers_refused, ice_checks, ice_refused, handshakes, failures;
 	uint64_t packets_in, bytes_in, srtp_fails, plis;
+	uint64_t reports, rembs, nacks_to_publishers, rtcp_terminated;
 	uint64_t fail_ice, fail_dtls, fail_fingerprint, fail_keys, closed_by_peer, deleted;
 };
 
@@ -99,6 +106,20 @@ static inline struct webrtc *W(const struct server *srv) { return srv->webrtc; }
 void wsess_send_srtp(struct wsess *s, uint8_t *p, size_t n);
 /* A packet in the clear from S into the relay (flushed at the batch's end). */
 void wsess_to_relay(struct wsess *s, const uint8_t *p, size_t n);
+
+/* webrtc_in.c: a publisher's side of the relay edge, and our RTCP to it */
+/* S is up: its stream is announced (once every track's SSRC is known). */
+void win_up(struct wsess *s);
+/* A packet from the browser in the clear: RTP counted for the reports,
+ * SRs noted, both into the relay. */
+void win_media(struct wsess *s, const uint8_t *p, size_t n);
+/* Receivers' RTCP for S's stream (P in the clear): NACK, PLI and FIR go to
+ * the browser; their reports stay here (the leg has ours). */
+void win_feedback(struct wsess *s, const uint8_t *p, size_t n);
+/* A receiver joined: a PLI for each video track. */
+void win_keyframe(struct wsess *s);
+/* The timer: the receiver report (and REMB) when due; the next due time. */
+void win_tick(struct wsess *s, uint64_t now);
 
 /* webrtc_out.c: a viewer's side of the relay edge, and the browser's RTCP */
 void wout_packet(struct wsess *s, const uint8_t *p, size_t n);
