@@ -153,6 +153,11 @@ const cJSON *relay_group_media(const struct relay *r, const char *group);
  * as a connection's (by its SSRCs); the caller flushes the UDP batch
  * (relay_udp_flush) before P changes. */
 void relay_edge_packet(struct relay *r, struct relay_ep *ep, const uint8_t *p, size_t n);
+/* relay_test_drop - 1 when --drop-rate says to lose this RTP packet
+ * (counted). Packets to a connection are lost in the relay; an edge sends
+ * RTP on its own and asks this itself, after its NACK cache, as a path
+ * would lose them. */
+int relay_test_drop(struct relay *r);
 /* relay_edge_free - EP's streams end ("the sender left"), EP goes. */
 void relay_edge_free(struct relay *r, struct relay_ep *ep);
 

@@ -613,6 +613,13 @@ static const struct rv_metric table[] = {
 	  nacks_to_publishers),
 	C("rtcp_terminated", "rtcp_terminated_total",
 	  "Receivers' RTCP reports about publishers' streams kept at the server.", rtcp_terminated),
+	C("packets_out", "packets_out_total", "RTP packets sent to viewers (retransmissions apart).", packets_out),
+	C("bytes_out", "bytes_out_total", "Bytes of those packets, before SRTP.", bytes_out),
+	C("nacks_in", "nacks_in_total", "NACKs received from viewers.", nacks_in),
+	C("retransmits", "retransmits_total", "Packets sent to viewers again from their legs' caches for NACKs.",
+	  retransmits),
+	C("nacks_to_sources", "nacks_to_sources_total",
+	  "Packets viewers NACKed that their caches no longer had, asked of the sources.", nacks_to_sources),
 };
 #undef C
 

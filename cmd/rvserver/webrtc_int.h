@@ -12,6 +12,7 @@
 #include "ice.h"
 #include "map.h"
 #include "rtcpstat.h"
+#include "rtpcache.h"
 #include "router.h"
 #include "webrtc.h"
 
@@ -48,7 +49,8 @@ struct wout {
 	uint16_t seq_off, last_seq;      /* out = in + off */
 	uint32_t ts_off, last_ts;
 	int started, rebase;             /* a packet went out; the next sets the offsets */
-	uint64_t packets;
+	uint64_t packets, bytes, retransmits;
+	struct rv_rtpcache cache;        /* video: the last packets sent, for NACKs */
 	struct rv_srtp *src_in, *src_out; /* the source's SRTP key, when it has one */
 };
 
@@ -74,7 +76,8 @@ struct wsess {
 	uint64_t packets, bytes, srtp_fails;
 	uint64_t early;                  /* media before the keys: dropped */
 	uint64_t rtcp_due;               /* a publisher's: its next receiver report (loop ms) */
-	uint64_t reports, nacks, plis;   /* RTCP: reports sent, NACKs and PLI/FIR passed on */
+	uint64_t reports, nacks, plis;   /* RTCP: reports sent; NACKs and PLI/FIR passed on
+					    (a publisher) or received (a viewer) */
 	int viewer;                      /* WHEP: it receives the group's streams */
 	struct wout tx[2];               /* a viewer's video and audio */
 };
@@ -83,6 +86,7 @@ struct webrtc_counters {
 	uint64_t sessions, offers_refused, ice_checks, ice_refused, handshakes, failures;
 	uint64_t packets_in, bytes_in, srtp_fails, plis;
 	uint64_t reports, rembs, nacks_to_publishers, rtcp_terminated;
+	uint64_t packets_out, bytes_out, nacks_in, retransmits, nacks_to_sources;
 	uint64_t fail_ice, fail_dtls, fail_fingerprint, fail_keys, closed_by_peer, deleted;
 };
 
