@@ -69,8 +69,8 @@ static const struct rv_tool tool = {
 	.opts = opts,
 	.cmds = cmds,
 	.footer = "Clients connect with rvgroup, rvsend and rvrecv. HTTP on the same port:\n"
-		  "GET /healthz, /metrics (Prometheus), /stats (JSON); WebSocket at /rv;\n"
-		  "POST /whip/GROUP: a WebRTC publisher (WHIP) into GROUP.",
+		  "GET /healthz, /metrics (Prometheus), /stats (JSON), /webrtc (sessions); WebSocket at /rv;\n"
+		  "POST /whip/GROUP: a WebRTC publisher (WHIP) into GROUP; POST /whep/GROUP: a viewer (WHEP).",
 };
 
 struct args {

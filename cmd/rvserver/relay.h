@@ -109,6 +109,8 @@ void relay_conn_closed(struct relay *r, struct conn *c);
 static inline void relay_changed(struct relay *r) { r->gen++; }
 /* relay_addr_key - the by_addr key of SA (AF_INET or AF_INET6). */
 void relay_addr_key(const struct sockaddr *sa, uint8_t out[RELAY_ADDR_KEY]);
+/* relay_addr_text - SA as "IP:PORT" for the log (LEN >= 64 holds any). */
+void relay_addr_text(const struct sockaddr *sa, char *out, size_t len);
 
 /* ---- edges: stream ends that are not connections ----
  *

@@ -124,6 +124,7 @@ static void on_timer(uv_timer_t *t)
 			fail(s, &w->n.fail_dtls, "DTLS: no answer to the handshake");
 			return;
 		}
+		rv_debug("webrtc %s: DTLS: no answer yet, the handshake flight again", s->client->id);
 		dtls_flush(s);
 	}
 	win_tick(s, now_ms(s->srv));
@@ -281,8 +282,15 @@ static int ice_in(void *ud, const uint8_t *p, size_t n, const struct sockaddr *f
 	int ev = rv_ice_feed(s->ice, now_ms(srv), p, n, from, flen, out, sizeof out, &olen);
 	if (olen)
 		relay_udp_send(&srv->relay, out, olen, from);
+	char addr[64];
+	relay_addr_text(from, addr, sizeof addr);
 	if (ev < 0) {
 		w->n.ice_refused++;
+		/* the first refusal tells why a call fails; a flood is not logged at -v */
+		if (s->ice_refused++)
+			rv_debug("webrtc %s: ICE check from %s refused: %s", s->client->id, addr, rv_ice_errstr(s->ice));
+		else
+			rv_info("webrtc %s: ICE check from %s refused: %s", s->client->id, addr, rv_ice_errstr(s->ice));
 		return 1;
 	}
 	if (ev & RV_ICE_EV_SELECTED) {
@@ -290,10 +298,13 @@ static int ice_in(void *ud, const uint8_t *p, size_t n, const struct sockaddr *f
 		const struct sockaddr *sel = rv_ice_selected(s->ice, &sl);
 		if (sel)
 			relay_edge_addr(&srv->relay, s->edge, sel);
+		if (!(ev & RV_ICE_EV_FIRST))
+			rv_info("webrtc %s: ICE: the path moves to %s (nominated)", s->client->id, addr);
 	}
 	if ((ev & RV_ICE_EV_FIRST) && s->state == W_ICE) {
 		s->state = W_DTLS;
-		rv_debug("webrtc %s: first valid check; DTLS handshake (client)", s->client->id);
+		rv_info("webrtc %s: ICE: first valid check from %s after %llu ms; DTLS handshake (client)",
+			s->client->id, addr, (unsigned long long)(now_ms(srv) - s->created_ms));
 		if (rv_dtls_start(s->dtls) < 0) {
 			fail(s, &w->n.fail_dtls, "DTLS: cannot start the handshake");
 			return 1;
@@ -352,9 +363,12 @@ void webrtc_close(struct wsess *s, const char *why)
 		dtls_flush(s);
 	}
 	s->state = W_CLOSED;
-	rv_info("webrtc %s: session ended: %s (%llu packets, %llu before the keys, %llu failed SRTP)",
-		s->client ? s->client->id : "?", why, (unsigned long long)s->packets, (unsigned long long)s->early,
-		(unsigned long long)s->srtp_fails);
+	rv_info("webrtc %s: session ended after %llu ms: %s (%llu packets in, %llu out, %llu before the keys, "
+		"%llu failed SRTP, %llu NACKs, %llu PLIs)",
+		s->client ? s->client->id : "?", (unsigned long long)(now_ms(s->srv) - s->created_ms), why,
+		(unsigned long long)s->packets, (unsigned long long)(s->tx[0].packets + s->tx[1].packets),
+		(unsigned long long)s->early, (unsigned long long)s->srtp_fails, (unsigned long long)s->nacks,
+		(unsigned long long)s->plis);
 	rv_map_del(&w->by_ufrag, s->cred.ufrag);
 	rv_map_del(&w->by_secret, s->secret);
 	for (struct wsess **pp = &w->sessions; *pp; pp = &(*pp)->next)
@@ -583,10 +597,108 @@ void webrtc_free(struct server *srv)
 
 static double nsessions(const void *ctx) { return (double)((const struct webrtc *)ctx)->nsessions; }
 
+static const char *const state_names[] = { "ice", "dtls", "up", "closed" };
+
+static void add_u64(cJSON *o, const char *key, uint64_t v)
+{
+	cJSON_AddNumberToObject(o, key, (double)v);
+}
+
+/* A publisher's tracks: what came in of each kind and how it fared. */
+static cJSON *tracks_in(const struct wsess *s)
+{
+	cJSON *a = cJSON_CreateArray();
+	for (int i = 0; a && i < s->ntracks; i++) {
+		const struct wtrack *k = &s->tracks[i];
+		cJSON *t = cJSON_CreateObject();
+		cJSON_AddStringToObject(t, "kind", k->kind);
+		cJSON_AddStringToObject(t, "codec", k->codec);
+		add_u64(t, "ssrc", k->ssrc);
+		add_u64(t, "packets", k->packets);
+		add_u64(t, "bytes", k->bytes);
+		if (k->rx.init) {
+			uint64_t expected = (uint64_t)k->rx.cycles + k->rx.max_seq - k->rx.base_seq + 1;
+			add_u64(t, "lost", expected > k->rx.received ? expected - k->rx.received : 0);
+			add_u64(t, "jitter", rv_rtcpstat_jitter(&k->rx));
+		}
+		cJSON_AddItemToArray(a, t);
+	}
+	return a;
+}
+
+/* A viewer's: what went out of each kind, and from which stream. */
+static cJSON *tracks_out(const struct wsess *s)
+{
+	cJSON *a = cJSON_CreateArray();
+	for (int i = 0; a && i < 2; i++) {
+		const struct wout *k = &s->tx[i];
+		if (!k->codec[0])
+			continue;
+		cJSON *t = cJSON_CreateObject();
+		cJSON_AddStringToObject(t, "kind", i ? "audio" : "video");
+		cJSON_AddStringToObject(t, "codec", k->codec);
+		add_u64(t, "ssrc", k->ssrc);
+		add_u64(t, "packets", k->packets);
+		add_u64(t, "bytes", k->bytes);
+		add_u64(t, "retransmits", k->retransmits);
+		if (k->src_ssrc)
+			add_u64(t, "stream", k->stream);
+		cJSON_AddItemToArray(a, t);
+	}
+	return a;
+}
+
+static cJSON *sess_json(const struct wsess *s, uint64_t now)
+{
+	cJSON *o = cJSON_CreateObject();
+	socklen_t sl;
+	const struct sockaddr *path = s->ice ? rv_ice_selected(s->ice, &sl) : NULL;
+	char addr[64];
+	cJSON_AddStringToObject(o, "id", s->client ? s->client->id : "?");
+	cJSON_AddStringToObject(o, "group", s->group);
+	cJSON_AddStringToObject(o, "role", s->viewer ? "viewer" : "publisher");
+	cJSON_AddStringToObject(o, "state", state_names[s->state]);
+	cJSON_AddNumberToObject(o, "age_s", (double)(now - s->created_ms) / 1000.0);
+	if (path) {
+		relay_addr_text(path, addr, sizeof addr);
+		cJSON_AddStringToObject(o, "path", addr);
+	}
+	add_u64(o, "packets_in", s->packets);
+	add_u64(o, "bytes_in", s->bytes);
+	add_u64(o, "packets_out", s->tx[0].packets + s->tx[1].packets);
+	add_u64(o, "bytes_out", s->tx[0].bytes + s->tx[1].bytes);
+	add_u64(o, "nacks", s->nacks);
+	add_u64(o, "plis", s->plis);
+	add_u64(o, s->viewer ? "retransmits" : "reports", s->viewer ? s->tx[0].retransmits : s->reports);
+	add_u64(o, "srtp_failures", s->srtp_fails);
+	add_u64(o, "early", s->early);
+	cJSON_AddItemToObject(o, "tracks", s->viewer ? tracks_out(s) : tracks_in(s));
+	return o;
+}
+
+cJSON *webrtc_list(struct server *srv)
+{
+	cJSON *a = cJSON_CreateArray();
+	const struct webrtc *w = W(srv);
+	uint64_t now = now_ms(srv);
+	for (const struct wsess *s = w ? w->sessions : NULL; a && s; s = s->next) {
+		cJSON *o = sess_json(s, now);
+		if (!o || !cJSON_AddItemToArray(a, o)) {
+			cJSON_Delete(o);
+			cJSON_Delete(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
 #define C(key, name, help, member) \
 	RV_METRIC_AT("webrtc." key, "rvserver_webrtc_" name, help, struct webrtc, n.member)
 static const struct rv_metric table[] = {
 	RV_METRIC_FN("webrtc.sessions", "rvserver_webrtc_sessions", "WebRTC sessions now.", nsessions),
+	{ "webrtc.legs", "rvserver_webrtc_legs", RV_METRIC_GAUGE,
+	  "WebRTC legs now, publishers and viewers (in /stats one object each, as GET /webrtc).", 0, nsessions,
+	  RV_METRIC_LIST },
 	C("sessions_total", "sessions_total", "WebRTC sessions accepted (WHIP offers answered).", sessions),
 	C("offers_refused", "offers_refused_total", "WHIP offers refused (malformed, nothing in common).",
 	  offers_refused),
@@ -630,7 +742,15 @@ int webrtc_metrics(struct server *srv, struct rv_buf *out)
 
 int webrtc_stats(struct server *srv, cJSON *root)
 {
-	return W(srv) ? rv_metrics_json(root, table, sizeof table / sizeof table[0], W(srv)) : 0;
+	if (!W(srv))
+		return 0;
+	int rc = rv_metrics_json(root, table, sizeof table / sizeof table[0], W(srv));
+	cJSON *list = rc < 0 ? NULL : webrtc_list(srv);
+	if (rc == 0 && (!list || !cJSON_AddItemToObject(cJSON_GetObjectItemCaseSensitive(root, "webrtc"), "legs", list))) {
+		cJSON_Delete(list);
+		rc = -ENOMEM;
+	}
+	return rc;
 }
 
 /* webrtc_deleted - count a DELETE (whip.c). */

@@ -75,6 +75,7 @@ struct wsess {
 	uint64_t created_ms;
 	uint64_t packets, bytes, srtp_fails;
 	uint64_t early;                  /* media before the keys: dropped */
+	uint64_t ice_refused;            /* its checks refused (the first is logged at -v) */
 	uint64_t rtcp_due;               /* a publisher's: its next receiver report (loop ms) */
 	uint64_t reports, nacks, plis;   /* RTCP: reports sent; NACKs and PLI/FIR passed on
 					    (a publisher) or received (a viewer) */

@@ -67,6 +67,14 @@ test('Chromium publishing by WHIP gets receiver reports and REMB; --webrtc-max-b
   assert.ok(video.rtt >= 0 && video.rtt < 1, `round trip ${video.rtt} s`);
   assert.ok(free.stats.webrtc.reports >= 5, JSON.stringify(free.stats.webrtc));
   assert.ok(free.stats.webrtc.rembs >= 5, JSON.stringify(free.stats.webrtc));
+  // GET /webrtc: the publisher's leg, up, with packets of both kinds and our reports
+  const list = (await (await fetch(`${free.srv.url}/webrtc`)).json()).sessions;
+  const pub = list.find((x) => x.role === 'publisher');
+  assert.ok(pub && pub.state === 'up' && /:[0-9]+$/.test(pub.path) && pub.reports >= 5, JSON.stringify(list));
+  for (const kind of ['audio', 'video']) {
+    const k = pub.tracks.find((x) => x.kind === kind);
+    assert.ok(k && k.packets > 50 && k.bytes > k.packets * 12 && k.lost >= 0, `${kind}: ${JSON.stringify(pub)}`);
+  }
   const capped = await measure(['--webrtc-max-bitrate', '200000']);
   t.diagnostic(`Chromium VP8 640x480 video: ${free.bps} bit/s with the default cap (2.5M; target ${free.last.target}, ` +
     `available ${free.last.available}), ${capped.bps} bit/s with --webrtc-max-bitrate 200000 (target ${capped.last.target}, ` +
