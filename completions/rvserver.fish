@@ -24,7 +24,7 @@ complete -c rvserver -l p2p-relay-budget -x -d 'bytes per second relayed between
 complete -c rvserver -l public-ip -x -d 'the IP address WebRTC peers reach the UDP port at, offered as the ICE candidate (default: the --listen address, or every interface'\''s)'
 complete -c rvserver -l no-webrtc -d 'no WebRTC: /whip/ answers 503 and ICE checks are dropped'
 complete -c rvserver -l webrtc-max-bitrate -x -d 'the most video bits per second a WebRTC publisher may send, told it by REMB every second; K and M as in ffmpeg (default 2.5M; 0: no REMB)'
-complete -c rvserver -l drop-rate -x -d 'for tests: drop this fraction (0-0.5) of relayed RTP packets at random'
+complete -c rvserver -l drop-rate -x -d 'for tests: drop this fraction (0-0.5) of relayed RTP packets at random (a WebRTC viewer'\''s after its NACK cache)'
 complete -c rvserver -l ttl -x -d 'with the token command: seconds the token is valid (default 86400)'
 complete -c rvserver -s v -l verbose -d 'more diagnostics on stderr (repeatable)'
 complete -c rvserver -s q -l quiet -d 'only errors (and the ready line) on stderr'
