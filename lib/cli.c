@@ -906,6 +906,22 @@ int rv_client_start(const char *tool, const struct rv_client_opts *o, struct rv_
 	return 0;
 }
 
+int rv_parse_bits(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char *end;
+	double v = strtod(s, &end);
+	if (end == s)
+		return -1;
+	if (*end == 'k' || *end == 'K')
+		v *= 1e3, end++;
+	else if (*end == 'M')
+		v *= 1e6, end++;
+	if (*end || !(v >= (double)min && v <= (double)max))
+		return -1;
+	*out = (uint64_t)v;
+	return 0;
+}
+
 int rv_parse_size(const char *s, size_t *out)
 {
 	char *end;

@@ -14,6 +14,7 @@
 #define RV_CLI_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include <cJSON.h>
@@ -174,6 +175,9 @@ struct rv_tls_ctx;
 int rv_client_start(const char *tool, const struct rv_client_opts *o, struct rv_tls_ctx **tls);
 /* rv_parse_size - a byte count with an optional K, M or G suffix: 0 or -1. */
 int rv_parse_size(const char *s, size_t *out);
+/* rv_parse_bits - bits per second, K and M as in ffmpeg (1M is 1000000),
+ * from MIN to MAX: 0 or -1. */
+int rv_parse_bits(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 /* rv_parse_hostport - "host", "host:port", "[v6]:port" into HOST and *PORT. */
 int rv_parse_hostport(const char *s, char *host, size_t hostlen, int *port);
 

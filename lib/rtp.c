@@ -166,20 +166,85 @@ int rv_rtcp_build_sr(uint8_t *out, size_t cap, const struct rv_rtcp_sr *sr)
 	return 28;
 }
 
+int rv_rtcp_build_rrs(uint8_t *out, size_t cap, uint32_t sender, const struct rv_rtcp_rb *rb, size_t n)
+{
+	size_t len = 8 + 24 * n;
+	if (n > 31)
+		return -EINVAL;
+	if (cap < len)
+		return RV_ETOOBIG;
+	common(out, (int)n, RV_RTCP_RR, len, sender);
+	for (size_t i = 0; i < n; i++) {
+		uint8_t *b = out + 8 + 24 * i;
+		int32_t lost = rb[i].lost > 0x7FFFFF ? 0x7FFFFF : rb[i].lost < -0x800000 ? -0x800000 : rb[i].lost;
+		rv_wr32(b, rb[i].ssrc);
+		rv_wr32(b + 4, (uint32_t)rb[i].fraction << 24 | ((uint32_t)lost & 0xFFFFFF));
+		rv_wr32(b + 8, rb[i].highest);
+		rv_wr32(b + 12, rb[i].jitter);
+		rv_wr32(b + 16, rb[i].lsr);
+		rv_wr32(b + 20, rb[i].dlsr);
+	}
+	return (int)len;
+}
+
 int rv_rtcp_build_rr(uint8_t *out, size_t cap, uint32_t sender, const struct rv_rtcp_rb *rb)
 {
-	if (cap < 32)
+	return rv_rtcp_build_rrs(out, cap, sender, rb, 1);
+}
+
+int rv_rtcp_build_sdes(uint8_t *out, size_t cap, uint32_t ssrc, const char *cname)
+{
+	size_t cl = strlen(cname);
+	if (cl > 255)
+		return -EINVAL;
+	size_t len = (8 + 2 + cl + 1 + 3) & ~(size_t)3;	/* items end with a zero, padded to 32 bits */
+	if (cap < len)
 		return RV_ETOOBIG;
-	common(out, 1, RV_RTCP_RR, 32, sender);
-	uint8_t *b = out + 8;
-	rv_wr32(b, rb->ssrc);
-	int32_t lost = rb->lost > 0x7FFFFF ? 0x7FFFFF : rb->lost < -0x800000 ? -0x800000 : rb->lost;
-	rv_wr32(b + 4, (uint32_t)rb->fraction << 24 | ((uint32_t)lost & 0xFFFFFF));
-	rv_wr32(b + 8, rb->highest);
-	rv_wr32(b + 12, rb->jitter);
-	rv_wr32(b + 16, rb->lsr);
-	rv_wr32(b + 20, rb->dlsr);
-	return 32;
+	common(out, 1, RV_RTCP_SDES, len, ssrc);
+	memset(out + 8, 0, len - 8);
+	out[8] = 1;	/* CNAME */
+	out[9] = (uint8_t)cl;
+	memcpy(out + 10, cname, cl);
+	return (int)len;
+}
+
+#define REMB_ID 0x52454D42u             /* "REMB" */
+
+int rv_rtcp_build_remb(uint8_t *out, size_t cap, uint32_t sender, uint64_t bps, const uint32_t *ssrcs, size_t n)
+{
+	size_t len = 20 + 4 * n;
+	if (n == 0 || n > 255)
+		return -EINVAL;
+	if (cap < len)
+		return RV_ETOOBIG;
+	unsigned exp = 0;
+	while ((bps >> exp) > 0x3FFFF)
+		exp++;
+	common(out, 15, RV_RTCP_PSFB, len, sender);
+	rv_wr32(out + 8, 0);	/* media source: unused */
+	rv_wr32(out + 12, REMB_ID);
+	rv_wr32(out + 16, (uint32_t)n << 24 | exp << 18 | (uint32_t)(bps >> exp));
+	for (size_t i = 0; i < n; i++)
+		rv_wr32(out + 20 + 4 * i, ssrcs[i]);
+	return (int)len;
+}
+
+int rv_rtcp_parse_remb(const struct rv_rtcp *c, uint64_t *bps, uint32_t *ssrcs, size_t max)
+{
+	if (c->type != RV_RTCP_PSFB || c->fmt != 15 || c->body_len < 12 || rv_rd32(c->body + 4) != REMB_ID)
+		return RV_EPROTO;
+	uint32_t w = rv_rd32(c->body + 8);
+	size_t n = w >> 24;
+	if (c->body_len < 12 + 4 * n)
+		return RV_EPROTO;
+	uint64_t mantissa = w & 0x3FFFF;
+	unsigned exp = (w >> 18) & 0x3F;
+	if (exp > 46)	/* past 2^64 */
+		return RV_EPROTO;
+	*bps = mantissa << exp;
+	for (size_t i = 0; i < n && i < max; i++)
+		ssrcs[i] = rv_rd32(c->body + 12 + 4 * i);
+	return (int)n;
 }
 
 int rv_rtcp_build_pli(uint8_t *out, size_t cap, uint32_t sender, uint32_t media)

@@ -85,6 +85,19 @@ int64_t rv_ntp_unix_us(uint64_t ntp);
 double rv_rtcp_rtt_ms(uint32_t now, uint32_t lsr, uint32_t dlsr);
 /* A receiver report from SENDER with one report block. */
 int rv_rtcp_build_rr(uint8_t *out, size_t cap, uint32_t sender, const struct rv_rtcp_rb *rb);
+/* The same with the N (0 to 31) report blocks RB; -EINVAL for more. */
+int rv_rtcp_build_rrs(uint8_t *out, size_t cap, uint32_t sender, const struct rv_rtcp_rb *rb, size_t n);
+/* An SDES with one chunk: SSRC's CNAME (at most 255 bytes, else -EINVAL). */
+int rv_rtcp_build_sdes(uint8_t *out, size_t cap, uint32_t ssrc, const char *cname);
+/* REMB (draft-alvestrand-rmcat-remb-03, PSFB FMT 15 "REMB"): the receiver
+ * SENDER's estimate of BPS bits per second for the N (1 to 255) SSRCS,
+ * written as an 18-bit mantissa and a 6-bit exponent (rounded down: the
+ * cap is never exceeded); -EINVAL for N out of range. */
+int rv_rtcp_build_remb(uint8_t *out, size_t cap, uint32_t sender, uint64_t bps, const uint32_t *ssrcs, size_t n);
+/* rv_rtcp_parse_remb - the bitrate of a REMB into *BPS and its SSRCs' count;
+ * the first MAX SSRCs into SSRCS (may be NULL with MAX 0). The count, or
+ * RV_EPROTO for anything else. */
+int rv_rtcp_parse_remb(const struct rv_rtcp *c, uint64_t *bps, uint32_t *ssrcs, size_t max);
 int rv_rtcp_build_pli(uint8_t *out, size_t cap, uint32_t sender, uint32_t media);
 int rv_rtcp_build_fir(uint8_t *out, size_t cap, uint32_t sender, uint32_t media, uint8_t fir_seq);
 /* NACK for the N sequence numbers in SEQS (any order; packed into PID/BLP pairs). */

@@ -8,8 +8,8 @@
  *   sdprec.c  media --sdp FILE: plain RTP into a container, no server
  *             (with rtpin.c, jitter.c)
  *   files.c   incoming files and data streams
- *   watch.c   media through rvserver into a container (with jitter.c,
- *             rxstats.c)
+ *   watch.c   media through rvserver into a container (with jitter.c;
+ *             its receiver reports from lib/rtcpstat.h)
  *   app.c     the lifecycle: the session and its loop, the end with an exit
  *             code, counting, requests, replies to a sender; the commands
  *             plug in through struct app_ops

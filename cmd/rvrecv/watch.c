@@ -17,10 +17,10 @@
 #include "early.h"
 #include "jitter.h"
 #include "pending.h"
-#include "rxstats.h"
 #include "log.h"
 #include "media.h"
 #include "mlink.h"
+#include "rtcpstat.h"
 #include "rtp.h"
 #include "rvrecv.h"
 #include "srtp.h"
@@ -53,7 +53,7 @@ struct atrack {
 	uint32_t ssrc;
 	struct jitter jb;
 	struct clockmap map;
-	struct rxstats stat;
+	struct rv_rtcpstat stat;
 	uint64_t frames;
 };
 
@@ -72,7 +72,7 @@ struct wstream {
 	double end_at;                /* the sender ended it: close at this time */
 	int has_video, has_audio;
 	struct clockmap vmap;
-	struct rxstats vstat;
+	struct rv_rtcpstat vstat;
 	double last_rr;
 	struct atrack au;
 	double last_pli;
@@ -455,7 +455,7 @@ static void stream_add(struct watch *w, cJSON *h)
 	}
 	if (video) {
 		s->ssrc = (uint32_t)vssrc->valuedouble;
-		rxstats_init(&s->vstat, s->ssrc, 90000);
+		rv_rtcpstat_init(&s->vstat, s->ssrc, 90000);
 		s->codec = !strcmp(codec, "H264") ? "H264" : "VP8";
 		s->waiting_key = 1;
 		s->jb.nack = on_nack;
@@ -465,7 +465,7 @@ static void stream_add(struct watch *w, cJSON *h)
 	if (audio) {
 		s->au.ssrc = (uint32_t)assrc->valuedouble;
 		s->au.jb.nack = on_audio_nack;
-		rxstats_init(&s->au.stat, s->au.ssrc, 48000);
+		rv_rtcpstat_init(&s->au.stat, s->au.ssrc, 48000);
 	}
 	char path[4096], err[256];
 	out_path(a->output, from, path, sizeof path);
@@ -539,7 +539,7 @@ static void sender_report(struct wstream *s, const uint8_t *p, size_t n)
 		int video = s->has_video && sr.ssrc == s->ssrc, audio = s->has_audio && sr.ssrc == s->au.ssrc;
 		struct clockmap *m = video ? &s->vmap : audio ? &s->au.map : NULL;
 		if (m)
-			rxstats_sr(video ? &s->vstat : &s->au.stat, sr.ntp, now_ms(s->w));
+			rv_rtcpstat_sr(video ? &s->vstat : &s->au.stat, sr.ntp, (uint64_t)(now_ms(s->w) * 1000));
 		if (!m || m->have_sr)
 			continue;	/* the first report places the track; later ones would jitter it */
 		m->have_sr = 1;
@@ -568,7 +568,7 @@ static int deliver(struct watch *w, const uint8_t *p, size_t n)
 			return 1;
 		if (!w->first_ms)
 			w->first_ms = now_ms(w);
-		rxstats_packet(v ? &s->vstat : &s->au.stat, rv_rd16(p + 2), rv_rd32(p + 4), now_ms(w));
+		rv_rtcpstat_packet(v ? &s->vstat : &s->au.stat, rv_rd16(p + 2), rv_rd32(p + 4), (uint64_t)(now_ms(w) * 1000));
 		jitter_push(v ? &s->jb : &s->au.jb, p, n, now_ms(w));
 		return 1;
 	}
@@ -590,11 +590,11 @@ static void replay(void *ud, const uint8_t *p, size_t n)
 }
 
 /* How reception goes, to the sender through the server. */
-static void receiver_report(struct wstream *s, struct rxstats *st, double now)
+static void receiver_report(struct wstream *s, struct rv_rtcpstat *st, double now)
 {
 	struct rv_rtcp_rb rb;
 	uint8_t buf[32 + RV_SRTP_MAX_TRAILER];
-	if (rxstats_block(st, now, &rb) == 0)
+	if (rv_rtcpstat_block(st, (uint64_t)(now * 1000), &rb) == 0)
 		send_rtcp(s, buf, rv_rtcp_build_rr(buf, 32, s->fb_ssrc, &rb));
 }
 

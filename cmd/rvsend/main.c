@@ -79,17 +79,11 @@ static const struct rv_tool tool = {
 };
 
 /* Bits per second as ffmpeg takes them: K and M are 1000 and 1000000. */
-static int parse_bits(const char *arg, long min, long max, int *out)
+/* rv_parse_bits into an int. */
+static int parse_bits(const char *arg, uint64_t min, uint64_t max, int *out)
 {
-	char *end;
-	double v = strtod(arg, &end);
-	if (end == arg)
-		return -1;
-	if (*end == 'k' || *end == 'K')
-		v *= 1e3, end++;
-	else if (*end == 'M')
-		v *= 1e6, end++;
-	if (*end || v < (double)min || v > (double)max)
+	uint64_t v;
+	if (rv_parse_bits(arg, min, max, &v) < 0)
 		return -1;
 	*out = (int)v;
 	return 0;

@@ -100,6 +100,19 @@ static void get_stats(struct rv_httpd *h, void *ud)
 	rv_httpd_reply_json(h, 200, stats_obj(c->srv));
 }
 
+/* GET /webrtc: the WebRTC sessions (webrtc_list). */
+static void get_webrtc(struct rv_httpd *h, void *ud)
+{
+	struct conn *c = ud;
+	cJSON *o = cJSON_CreateObject(), *list = webrtc_list(c->srv);
+	if (!o || !list || !cJSON_AddItemToObject(o, "sessions", list)) {
+		cJSON_Delete(list);
+		cJSON_Delete(o);
+		o = NULL;
+	}
+	rv_httpd_reply_json(h, 200, o);
+}
+
 /* Every path served and its methods, then the room page at / and
  * /room/GROUP and its files (endpoints_init); lib/httpd answers the rest
  * (404, 405 with Allow, 413 for a body, 426 at /rv without an upgrade). */
@@ -107,6 +120,7 @@ static const struct rv_httpd_route routes[] = {
 	{ "/healthz", RV_HTTPD_GET | RV_HTTPD_HEAD, 0, 0, rv_httpd_healthz, NULL },
 	{ "/metrics", RV_HTTPD_GET | RV_HTTPD_HEAD, 0, 0, get_metrics, NULL },
 	{ "/stats", RV_HTTPD_GET | RV_HTTPD_HEAD, 0, 0, get_stats, NULL },
+	{ "/webrtc", RV_HTTPD_GET | RV_HTTPD_HEAD, 0, 0, get_webrtc, NULL },
 	{ "/rv", RV_HTTPD_GET, RV_HTTPD_WEBSOCKET, 0, NULL, NULL },
 	{ "/whip/", WHIP_METHODS, RV_HTTPD_PREFIX, WHIP_SDP_MAX, whip_http, NULL },
 	{ "/whep/", WHIP_METHODS, RV_HTTPD_PREFIX, WHIP_SDP_MAX, whip_http, NULL },

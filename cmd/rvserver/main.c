@@ -19,7 +19,7 @@ enum {
 	O_AUTH_SECRET, O_MAX_CLIENTS, O_MAX_GROUPS, O_MAX_MEMBERS, O_KEEP,
 	O_MAX_QUEUE, O_MAX_FRAME, O_HANDSHAKE, O_IDLE, O_TTL, O_SLOW, O_DROP_RATE,
 	O_NO_P2P, O_P2P_MAX_MEMBERS, O_P2P_RELAY_BUDGET, O_PUBLIC_IP, O_NO_WEBRTC,
-	O_ICE, O_TURN_SECRET, O_TURN_TTL, O_WEBRTC_PER_IP,
+	O_ICE, O_TURN_SECRET, O_TURN_TTL, O_WEBRTC_PER_IP, O_WEBRTC_MAX_BITRATE,
 };
 
 static const struct rv_opt opts[] = {
@@ -48,7 +48,8 @@ static const struct rv_opt opts[] = {
 	{ O_ICE, 0, "ice", "URI", "an ICE server for WHIP and WHEP clients, in Link headers (repeatable)", NULL, NULL },
 	{ O_TURN_SECRET, 0, "turn-secret-file", "FILE", "give the TURN servers of --ice REST credentials made with this secret", "file", NULL },
 	{ O_TURN_TTL, 0, "turn-ttl", "S", "seconds TURN credentials last (default 86400)", NULL, NULL },
-	{ O_DROP_RATE, 0, "drop-rate", "P", "for tests: drop this fraction (0-0.5) of relayed RTP packets at random", NULL, NULL },
+	{ O_WEBRTC_MAX_BITRATE, 0, "webrtc-max-bitrate", "BPS", "the most video bits per second a WebRTC publisher may send, told it by REMB every second; K and M as in ffmpeg (default 2.5M; 0: no REMB)", NULL, NULL },
+	{ O_DROP_RATE, 0, "drop-rate", "P", "for tests: drop this fraction (0-0.5) of relayed RTP packets at random (a WebRTC viewer's after its NACK cache)", NULL, NULL },
 	{ O_TTL, 0, "ttl", "S", "with the token command: seconds the token is valid (default 86400)", NULL, NULL },
 	{ RV_OPT_VERBOSE, 'v', "verbose", NULL, "more diagnostics on stderr (repeatable)", NULL, NULL },
 	{ RV_OPT_QUIET, 'q', "quiet", NULL, "only errors (and the ready line) on stderr", NULL, NULL },
@@ -73,8 +74,8 @@ static const struct rv_tool tool = {
 	.opts = opts,
 	.cmds = cmds,
 	.footer = "Clients connect with rvgroup, rvsend and rvrecv. HTTP on the same port:\n"
-		  "GET /healthz, /metrics (Prometheus), /stats (JSON); WebSocket at /rv;\n"
-		  "POST /whip/GROUP: a WebRTC publisher (WHIP) into GROUP.",
+		  "GET /healthz, /metrics (Prometheus), /stats (JSON), /webrtc (sessions); WebSocket at /rv;\n"
+		  "POST /whip/GROUP: a WebRTC publisher (WHIP) into GROUP; POST /whep/GROUP: a viewer (WHEP).",
 };
 
 struct args {
@@ -152,6 +153,10 @@ static const char *on_opt(void *ud, int key, const char *arg)
 	case O_TURN_TTL:
 		if (parse_secs(arg, &c->turn_ttl) < 0 || c->turn_ttl == 0)
 			return "expected a positive number of seconds";
+		break;
+	case O_WEBRTC_MAX_BITRATE:
+		if (rv_parse_bits(arg, 0, 10000000000ull, &c->webrtc_max_bitrate) < 0)
+			return "expected bits per second, 0 to 10000M (K and M as in ffmpeg)";
 		break;
 	case O_P2P_MAX_MEMBERS:
 		if (rv_parse_size(arg, &n) < 0 || n == 0)
@@ -264,6 +269,7 @@ int main(int argc, char **argv)
 			.listen = "0.0.0.0", .port = 7350, .udp_port = -1,
 			.max_queue = 8u << 20, .slow_timeout = 10, .max_frame = RV_FRAME_DEFAULT_MAX_BODY,
 			.handshake_timeout = 10, .idle_timeout = 90, .turn_ttl = 86400, .webrtc_max_per_ip = 64,
+			.webrtc_max_bitrate = 2500000,
 		},
 		.verbosity = 1, .ttl = 86400,
 	};

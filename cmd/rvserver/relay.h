@@ -110,6 +110,8 @@ void relay_conn_closed(struct relay *r, struct conn *c);
 static inline void relay_changed(struct relay *r) { r->gen++; }
 /* relay_addr_key - the by_addr key of SA (AF_INET or AF_INET6). */
 void relay_addr_key(const struct sockaddr *sa, uint8_t out[RELAY_ADDR_KEY]);
+/* relay_addr_text - SA as "IP:PORT" for the log (LEN >= 64 holds any). */
+void relay_addr_text(const struct sockaddr *sa, char *out, size_t len);
 
 /* ---- edges: stream ends that are not connections ----
  *
@@ -156,6 +158,11 @@ const cJSON *relay_group_media(const struct relay *r, const char *group, const c
  * as a connection's (by its SSRCs); the caller flushes the UDP batch
  * (relay_udp_flush) before P changes. */
 void relay_edge_packet(struct relay *r, struct relay_ep *ep, const uint8_t *p, size_t n);
+/* relay_test_drop - 1 when --drop-rate says to lose this RTP packet
+ * (counted). Packets to a connection are lost in the relay; an edge sends
+ * RTP on its own and asks this itself, after its NACK cache, as a path
+ * would lose them. */
+int relay_test_drop(struct relay *r);
 /* relay_edge_free - EP's streams end ("the sender left"), EP goes. */
 void relay_edge_free(struct relay *r, struct relay_ep *ep);
 

@@ -72,7 +72,7 @@ void relay_addr_key(const struct sockaddr *sa, uint8_t out[RELAY_ADDR_KEY])
 }
 
 /* For people: "ADDR:PORT". */
-static void addr_text(const struct sockaddr *sa, char *out, size_t len)
+void relay_addr_text(const struct sockaddr *sa, char *out, size_t len)
 {
 	char ip[INET6_ADDRSTRLEN] = "?";
 	int port;
@@ -120,7 +120,7 @@ void relay_ep_register(struct relay *r, struct relay_ep *ep, const struct sockad
 		ep->udp = 1;
 	char text[80];
 	struct rv_client *cl = relay_ep_client(ep);
-	addr_text(sa, text, sizeof text);
+	relay_addr_text(sa, text, sizeof text);
 	rv_debug("%s: media over UDP from %s", cl ? cl->id : "?", text);
 }
 

@@ -41,6 +41,7 @@ struct server_conf {
 	const char *turn_secret_file; /* their TURN REST credentials */
 	double turn_ttl;
 	size_t webrtc_max_per_ip;     /* WebRTC sessions from one address; 0: no limit */
+	uint64_t webrtc_max_bitrate;  /* --webrtc-max-bitrate: REMB to publishers, 0 none */
 };
 
 enum conn_state { CONN_SNIFF, CONN_RV, CONN_HTTP, CONN_WS, CONN_DONE };

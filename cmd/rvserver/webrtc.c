@@ -1,7 +1,7 @@
 /* webrtc.c - rvserver's WebRTC sessions (see webrtc.h): ICE-lite checks,
- * the DTLS handshake and its timer, SRTP, and a publisher's media into its
- * group through an edge of the relay. The HTTP side is whip.c; the numbers
- * are at the end. */
+ * the DTLS handshake and its timer, SRTP; the media of a publisher is
+ * webrtc_in.c's, of a viewer webrtc_out.c's, both through an edge of the
+ * relay. The HTTP side is whip.c; the numbers are at the end. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,6 +103,8 @@ static void rearm(struct wsess *s)
 	int64_t d = s->state == W_DTLS ? rv_dtls_timeout_ms(s->dtls) : -1;
 	if (d >= 0 && now + (uint64_t)d < due)
 		due = now + (uint64_t)d;
+	if (s->state == W_UP && s->rtcp_due && s->rtcp_due < due)
+		due = s->rtcp_due;
 	uv_timer_start(&s->timer, on_timer, due > now ? due - now : 0, 0);
 }
 
@@ -123,8 +125,10 @@ static void on_timer(uv_timer_t *t)
 			fail(s, &w->n.fail_dtls, "DTLS: no answer to the handshake");
 			return;
 		}
+		rv_debug("webrtc %s: DTLS: no answer yet, the handshake flight again", s->client->id);
 		dtls_flush(s);
 	}
+	win_tick(s, now_ms(s->srv));
 	if (rv_ice_tick(s->ice, now_ms(s->srv)) < 0) {
 		fail(s, &w->n.fail_ice, s->state == W_ICE ? "ICE: no valid check within 10 s of the offer"
 							  : "ICE: consent lost (no check for 30 s)");
@@ -133,54 +137,7 @@ static void on_timer(uv_timer_t *t)
 	rearm(s);
 }
 
-/* ---- the publisher's media into its group ---- */
-
-/* Announce the stream once every track's SSRC is known. */
-static void announce(struct wsess *s)
-{
-	if (s->stream || s->state != W_UP)
-		return;
-	for (int i = 0; i < s->ntracks; i++)
-		if (!s->tracks[i].ssrc)
-			return;
-	cJSON *media = cJSON_CreateArray();
-	for (int i = 0; media && i < s->ntracks; i++) {
-		const struct wtrack *k = &s->tracks[i];
-		cJSON *m = cJSON_CreateObject();
-		cJSON_AddStringToObject(m, "kind", k->kind);
-		cJSON_AddStringToObject(m, "codec", k->codec);
-		cJSON_AddNumberToObject(m, "pt", k->pt);
-		cJSON_AddNumberToObject(m, "clock", k->clock);
-		if (!strcmp(k->kind, "audio"))
-			cJSON_AddNumberToObject(m, "channels", k->channels ? k->channels : 2);
-		cJSON_AddNumberToObject(m, "ssrc", k->ssrc);
-		cJSON_AddItemToArray(media, m);
-	}
-	int64_t id = media ? relay_edge_stream(&s->srv->relay, s->edge, s->group, media) : -ENOMEM;
-	cJSON_Delete(media);
-	if (id < 0) {
-		rv_warn("webrtc %s: its stream was refused: %s", s->client->id, rv_strerror((int)id));
-		return;
-	}
-	s->stream = id;
-}
-
-/* A track without a signalled SSRC takes the first one its payload type
- * brings. */
-static void learn_ssrc(struct wsess *s, const uint8_t *p)
-{
-	int pt = p[1] & 0x7F;
-	uint32_t ssrc = rv_rd32(p + 8);
-	for (int i = 0; i < s->ntracks; i++)
-		if (s->tracks[i].ssrc == ssrc)
-			return;
-	for (int i = 0; i < s->ntracks; i++)
-		if (!s->tracks[i].ssrc && s->tracks[i].pt == pt) {
-			s->tracks[i].ssrc = ssrc;
-			announce(s);
-			return;
-		}
-}
+/* ---- media ---- */
 
 static void media_in(struct wsess *s, uint8_t *p, size_t n)
 {
@@ -198,15 +155,10 @@ static void media_in(struct wsess *s, uint8_t *p, size_t n)
 	s->bytes += n;
 	w->n.packets_in++;
 	w->n.bytes_in += n;
-	if (s->viewer) {	/* a viewer sends only RTCP: reports, PLI, NACK */
-		if (rv_rtp_is_rtcp(p, n))
-			wout_rtcp(s, p, n);
-		return;
-	}
-	if (!s->stream && !rv_rtp_is_rtcp(p, n) && n >= RV_RTP_HEADER)
-		learn_ssrc(s, p);
-	if (s->stream)
-		relay_edge_packet(&s->srv->relay, s->edge, p, n);
+	if (!s->viewer)
+		win_media(s, p, n);
+	else if (rv_rtp_is_rtcp(p, n))	/* a viewer sends only RTCP: reports, PLI, NACK */
+		wout_rtcp(s, p, n);
 }
 
 /* The handshake is done: the peer must be who the offer said, then keys. */
@@ -235,7 +187,7 @@ static void dtls_up(struct wsess *s)
 	if (s->viewer)
 		wout_keyframe(s);	/* its picture starts at once */
 	else
-		announce(s);
+		win_up(s);
 }
 
 static void dtls_in(struct wsess *s, const uint8_t *p, size_t n)
@@ -277,15 +229,10 @@ static void edge_datagram(void *ud, uint8_t *p, size_t n, const struct sockaddr 
 static void edge_packet(void *ud, const uint8_t *p, size_t n)
 {
 	struct wsess *s = ud;
-	uint8_t buf[1500 + RV_SRTP_MAX_TRAILER];
-	if (s->viewer) {
+	if (s->viewer)
 		wout_packet(s, p, n);
-		return;
-	}
-	if (n > 1500)
-		return;
-	memcpy(buf, p, n);
-	wsess_send_srtp(s, buf, n);
+	else
+		win_feedback(s, p, n);
 }
 
 static void edge_stream(void *ud, const cJSON *announce, uint32_t fb_ssrc)
@@ -301,17 +248,8 @@ static void edge_stream_end(void *ud, uint32_t id)
 /* relay_edge: a receiver joined: a PLI (RFC 4585 6.3.1) for each video track. */
 static void edge_keyframe(void *ud, uint32_t id)
 {
-	struct wsess *s = ud;
 	(void)id;
-	for (int i = 0; i < s->ntracks; i++) {
-		if (strcmp(s->tracks[i].kind, "video") || !s->tracks[i].ssrc)
-			continue;
-		uint8_t pli[12 + RV_SRTP_MAX_TRAILER] = { 0x81, 206, 0, 2 };
-		rv_wr32(pli + 4, s->own_ssrc);
-		rv_wr32(pli + 8, s->tracks[i].ssrc);
-		W(s->srv)->n.plis++;
-		wsess_send_srtp(s, pli, 12);
-	}
+	win_keyframe(ud);
 }
 
 static const struct relay_edge edge_ops = { edge_datagram, edge_packet, edge_keyframe, edge_stream,
@@ -345,8 +283,15 @@ static int ice_in(void *ud, const uint8_t *p, size_t n, const struct sockaddr *f
 	int ev = rv_ice_feed(s->ice, now_ms(srv), p, n, from, flen, out, sizeof out, &olen);
 	if (olen)
 		relay_udp_send(&srv->relay, out, olen, from);
+	char addr[64];
+	relay_addr_text(from, addr, sizeof addr);
 	if (ev < 0) {
 		w->n.ice_refused++;
+		/* the first refusal tells why a call fails; a flood is not logged at -v */
+		if (s->ice_refused++)
+			rv_debug("webrtc %s: ICE check from %s refused: %s", s->client->id, addr, rv_ice_errstr(s->ice));
+		else
+			rv_info("webrtc %s: ICE check from %s refused: %s", s->client->id, addr, rv_ice_errstr(s->ice));
 		return 1;
 	}
 	if (ev & RV_ICE_EV_SELECTED) {
@@ -354,10 +299,13 @@ static int ice_in(void *ud, const uint8_t *p, size_t n, const struct sockaddr *f
 		const struct sockaddr *sel = rv_ice_selected(s->ice, &sl);
 		if (sel)
 			relay_edge_addr(&srv->relay, s->edge, sel);
+		if (!(ev & RV_ICE_EV_FIRST))
+			rv_info("webrtc %s: ICE: the path moves to %s (nominated)", s->client->id, addr);
 	}
 	if ((ev & RV_ICE_EV_FIRST) && s->state == W_ICE) {
 		s->state = W_DTLS;
-		rv_debug("webrtc %s: first valid check; DTLS handshake (client)", s->client->id);
+		rv_info("webrtc %s: ICE: first valid check from %s after %llu ms; DTLS handshake (client)",
+			s->client->id, addr, (unsigned long long)(now_ms(srv) - s->created_ms));
 		if (rv_dtls_start(s->dtls) < 0) {
 			fail(s, &w->n.fail_dtls, "DTLS: cannot start the handshake");
 			return 1;
@@ -382,6 +330,7 @@ static int take_tracks(struct wsess *s, const struct rv_wsdp_choice *ch, size_t 
 		k->pt = ch[i].pt;
 		k->clock = ch[i].clock;
 		k->channels = ch[i].channels;
+		k->fb = ch[i].fb;
 		k->ssrc = ch[i].remote_ssrc;
 	}
 	return s->ntracks ? 0 : -1;
@@ -415,9 +364,12 @@ void webrtc_close(struct wsess *s, const char *why)
 		dtls_flush(s);
 	}
 	s->state = W_CLOSED;
-	rv_info("webrtc %s: session ended: %s (%llu packets, %llu before the keys, %llu failed SRTP)",
-		s->client ? s->client->id : "?", why, (unsigned long long)s->packets, (unsigned long long)s->early,
-		(unsigned long long)s->srtp_fails);
+	rv_info("webrtc %s: session ended after %llu ms: %s (%llu packets in, %llu out, %llu before the keys, "
+		"%llu failed SRTP, %llu NACKs, %llu PLIs)",
+		s->client ? s->client->id : "?", (unsigned long long)(now_ms(s->srv) - s->created_ms), why,
+		(unsigned long long)s->packets, (unsigned long long)(s->tx[0].packets + s->tx[1].packets),
+		(unsigned long long)s->early, (unsigned long long)s->srtp_fails, (unsigned long long)s->nacks,
+		(unsigned long long)s->plis);
 	rv_map_del(&w->by_ufrag, s->cred.ufrag);
 	rv_map_del(&w->by_secret, s->secret);
 	for (struct wsess **pp = &w->sessions; *pp; pp = &(*pp)->next)
@@ -697,10 +649,108 @@ void webrtc_free(struct server *srv)
 
 static double nsessions(const void *ctx) { return (double)((const struct webrtc *)ctx)->nsessions; }
 
+static const char *const state_names[] = { "ice", "dtls", "up", "closed" };
+
+static void add_u64(cJSON *o, const char *key, uint64_t v)
+{
+	cJSON_AddNumberToObject(o, key, (double)v);
+}
+
+/* A publisher's tracks: what came in of each kind and how it fared. */
+static cJSON *tracks_in(const struct wsess *s)
+{
+	cJSON *a = cJSON_CreateArray();
+	for (int i = 0; a && i < s->ntracks; i++) {
+		const struct wtrack *k = &s->tracks[i];
+		cJSON *t = cJSON_CreateObject();
+		cJSON_AddStringToObject(t, "kind", k->kind);
+		cJSON_AddStringToObject(t, "codec", k->codec);
+		add_u64(t, "ssrc", k->ssrc);
+		add_u64(t, "packets", k->packets);
+		add_u64(t, "bytes", k->bytes);
+		if (k->rx.init) {
+			uint64_t expected = (uint64_t)k->rx.cycles + k->rx.max_seq - k->rx.base_seq + 1;
+			add_u64(t, "lost", expected > k->rx.received ? expected - k->rx.received : 0);
+			add_u64(t, "jitter", rv_rtcpstat_jitter(&k->rx));
+		}
+		cJSON_AddItemToArray(a, t);
+	}
+	return a;
+}
+
+/* A viewer's: what went out of each kind, and from which stream. */
+static cJSON *tracks_out(const struct wsess *s)
+{
+	cJSON *a = cJSON_CreateArray();
+	for (int i = 0; a && i < 2; i++) {
+		const struct wout *k = &s->tx[i];
+		if (!k->codec[0])
+			continue;
+		cJSON *t = cJSON_CreateObject();
+		cJSON_AddStringToObject(t, "kind", i ? "audio" : "video");
+		cJSON_AddStringToObject(t, "codec", k->codec);
+		add_u64(t, "ssrc", k->ssrc);
+		add_u64(t, "packets", k->packets);
+		add_u64(t, "bytes", k->bytes);
+		add_u64(t, "retransmits", k->retransmits);
+		if (k->src_ssrc)
+			add_u64(t, "stream", k->stream);
+		cJSON_AddItemToArray(a, t);
+	}
+	return a;
+}
+
+static cJSON *sess_json(const struct wsess *s, uint64_t now)
+{
+	cJSON *o = cJSON_CreateObject();
+	socklen_t sl;
+	const struct sockaddr *path = s->ice ? rv_ice_selected(s->ice, &sl) : NULL;
+	char addr[64];
+	cJSON_AddStringToObject(o, "id", s->client ? s->client->id : "?");
+	cJSON_AddStringToObject(o, "group", s->group);
+	cJSON_AddStringToObject(o, "role", s->viewer ? "viewer" : "publisher");
+	cJSON_AddStringToObject(o, "state", state_names[s->state]);
+	cJSON_AddNumberToObject(o, "age_s", (double)(now - s->created_ms) / 1000.0);
+	if (path) {
+		relay_addr_text(path, addr, sizeof addr);
+		cJSON_AddStringToObject(o, "path", addr);
+	}
+	add_u64(o, "packets_in", s->packets);
+	add_u64(o, "bytes_in", s->bytes);
+	add_u64(o, "packets_out", s->tx[0].packets + s->tx[1].packets);
+	add_u64(o, "bytes_out", s->tx[0].bytes + s->tx[1].bytes);
+	add_u64(o, "nacks", s->nacks);
+	add_u64(o, "plis", s->plis);
+	add_u64(o, s->viewer ? "retransmits" : "reports", s->viewer ? s->tx[0].retransmits : s->reports);
+	add_u64(o, "srtp_failures", s->srtp_fails);
+	add_u64(o, "early", s->early);
+	cJSON_AddItemToObject(o, "tracks", s->viewer ? tracks_out(s) : tracks_in(s));
+	return o;
+}
+
+cJSON *webrtc_list(struct server *srv)
+{
+	cJSON *a = cJSON_CreateArray();
+	const struct webrtc *w = W(srv);
+	uint64_t now = now_ms(srv);
+	for (const struct wsess *s = w ? w->sessions : NULL; a && s; s = s->next) {
+		cJSON *o = sess_json(s, now);
+		if (!o || !cJSON_AddItemToArray(a, o)) {
+			cJSON_Delete(o);
+			cJSON_Delete(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
 #define C(key, name, help, member) \
 	RV_METRIC_AT("webrtc." key, "rvserver_webrtc_" name, help, struct webrtc, n.member)
 static const struct rv_metric table[] = {
 	RV_METRIC_FN("webrtc.sessions", "rvserver_webrtc_sessions", "WebRTC sessions now.", nsessions),
+	{ "webrtc.legs", "rvserver_webrtc_legs", RV_METRIC_GAUGE,
+	  "WebRTC legs now, publishers and viewers (in /stats one object each, as GET /webrtc).", 0, nsessions,
+	  RV_METRIC_LIST },
 	C("sessions_total", "sessions_total", "WebRTC sessions accepted (WHIP offers answered).", sessions),
 	C("offers_refused", "offers_refused_total", "WHIP offers refused (malformed, nothing in common).",
 	  offers_refused),
@@ -723,6 +773,19 @@ static const struct rv_metric table[] = {
 	C("srtp_failures", "srtp_failures_total", "Packets that failed SRTP authentication or replay checks.",
 	  srtp_fails),
 	C("plis", "plis_total", "PLIs sent to publishers for receivers' keyframe requests.", plis),
+	C("reports", "reports_total", "Receiver reports sent to publishers (RTCP, about one a second).", reports),
+	C("rembs", "rembs_total", "REMBs of --webrtc-max-bitrate sent with them.", rembs),
+	C("nacks_to_publishers", "nacks_to_publishers_total", "Receivers' NACKs passed on to publishers.",
+	  nacks_to_publishers),
+	C("rtcp_terminated", "rtcp_terminated_total",
+	  "Receivers' RTCP reports about publishers' streams kept at the server.", rtcp_terminated),
+	C("packets_out", "packets_out_total", "RTP packets sent to viewers (retransmissions apart).", packets_out),
+	C("bytes_out", "bytes_out_total", "Bytes of those packets, before SRTP.", bytes_out),
+	C("nacks_in", "nacks_in_total", "NACKs received from viewers.", nacks_in),
+	C("retransmits", "retransmits_total", "Packets sent to viewers again from their legs' caches for NACKs.",
+	  retransmits),
+	C("nacks_to_sources", "nacks_to_sources_total",
+	  "Packets viewers NACKed that their caches no longer had, asked of the sources.", nacks_to_sources),
 };
 #undef C
 
@@ -733,7 +796,15 @@ int webrtc_metrics(struct server *srv, struct rv_buf *out)
 
 int webrtc_stats(struct server *srv, cJSON *root)
 {
-	return W(srv) ? rv_metrics_json(root, table, sizeof table / sizeof table[0], W(srv)) : 0;
+	if (!W(srv))
+		return 0;
+	int rc = rv_metrics_json(root, table, sizeof table / sizeof table[0], W(srv));
+	cJSON *list = rc < 0 ? NULL : webrtc_list(srv);
+	if (rc == 0 && (!list || !cJSON_AddItemToObject(cJSON_GetObjectItemCaseSensitive(root, "webrtc"), "legs", list))) {
+		cJSON_Delete(list);
+		rc = -ENOMEM;
+	}
+	return rc;
 }
 
 /* webrtc_deleted - count a DELETE (whip.c). */

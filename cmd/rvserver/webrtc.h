@@ -87,5 +87,12 @@ void webrtc_deleted(struct server *srv);
  * /metrics: 0, or a negative code (no memory). */
 int webrtc_stats(struct server *srv, cJSON *root);
 int webrtc_metrics(struct server *srv, struct rv_buf *out);
+/* webrtc_list - one object per session, newest first (GET /webrtc and
+ * /stats' webrtc.legs): id, group, role (publisher, viewer), state (ice,
+ * dtls, up), age_s, path (the selected address), packets and bytes in and
+ * out, nacks, plis, and per track its kind, codec, ssrc, packets and bytes
+ * (a publisher's also lost and jitter, a viewer's retransmits and the
+ * stream it follows). NULL: no memory (an empty array with WebRTC off). */
+cJSON *webrtc_list(struct server *srv);
 
 #endif

@@ -11,6 +11,8 @@
 
 #include "ice.h"
 #include "map.h"
+#include "rtcpstat.h"
+#include "rtpcache.h"
 #include "router.h"
 #include "webrtc.h"
 
@@ -25,10 +27,13 @@ struct relay_ep;
 
 enum wstate { W_ICE, W_DTLS, W_UP, W_CLOSED };
 
-struct wtrack {                      /* one accepted m-line */
+struct wtrack {                      /* one accepted m-line of a publisher */
 	char kind[8], codec[16];
 	int pt, clock, channels;
+	unsigned fb;                     /* rtcp-fb in the answer (RV_WSDP_FB_*) */
 	uint32_t ssrc;                   /* the browser's, 0 until known */
+	struct rv_rtcpstat rx;           /* for our receiver reports, once the SSRC is known */
+	uint64_t packets, bytes;         /* RTP in */
 };
 
 /* What a viewer sends of one kind (0 video, 1 audio): the source stream's
@@ -44,7 +49,8 @@ struct wout {
 	uint16_t seq_off, last_seq;      /* out = in + off */
 	uint32_t ts_off, last_ts;
 	int started, rebase;             /* a packet went out; the next sets the offsets */
-	uint64_t packets;
+	uint64_t packets, bytes, retransmits;
+	struct rv_rtpcache cache;        /* video: the last packets sent, for NACKs */
 	struct rv_srtp *src_in, *src_out; /* the source's SRTP key, when it has one */
 };
 
@@ -70,6 +76,10 @@ struct wsess {
 	char ip[46];                     /* the address its offer came from (per-IP limit) */
 	uint64_t packets, bytes, srtp_fails;
 	uint64_t early;                  /* media before the keys: dropped */
+	uint64_t ice_refused;            /* its checks refused (the first is logged at -v) */
+	uint64_t rtcp_due;               /* a publisher's: its next receiver report (loop ms) */
+	uint64_t reports, nacks, plis;   /* RTCP: reports sent; NACKs and PLI/FIR passed on
+					    (a publisher) or received (a viewer) */
 	int viewer;                      /* WHEP: it receives the group's streams */
 	struct wout tx[2];               /* a viewer's video and audio */
 };
@@ -77,6 +87,8 @@ struct wsess {
 struct webrtc_counters {
 	uint64_t sessions, offers_refused, per_ip_refused, ice_checks, ice_refused, handshakes, failures;
 	uint64_t packets_in, bytes_in, srtp_fails, plis;
+	uint64_t reports, rembs, nacks_to_publishers, rtcp_terminated;
+	uint64_t packets_out, bytes_out, nacks_in, retransmits, nacks_to_sources;
 	uint64_t fail_ice, fail_dtls, fail_fingerprint, fail_keys, closed_by_peer, deleted;
 };
 
@@ -102,6 +114,20 @@ static inline struct webrtc *W(const struct server *srv) { return srv->webrtc; }
 void wsess_send_srtp(struct wsess *s, uint8_t *p, size_t n);
 /* A packet in the clear from S into the relay (flushed at the batch's end). */
 void wsess_to_relay(struct wsess *s, const uint8_t *p, size_t n);
+
+/* webrtc_in.c: a publisher's side of the relay edge, and our RTCP to it */
+/* S is up: its stream is announced (once every track's SSRC is known). */
+void win_up(struct wsess *s);
+/* A packet from the browser in the clear: RTP counted for the reports,
+ * SRs noted, both into the relay. */
+void win_media(struct wsess *s, const uint8_t *p, size_t n);
+/* Receivers' RTCP for S's stream (P in the clear): NACK, PLI and FIR go to
+ * the browser; their reports stay here (the leg has ours). */
+void win_feedback(struct wsess *s, const uint8_t *p, size_t n);
+/* A receiver joined: a PLI for each video track. */
+void win_keyframe(struct wsess *s);
+/* The timer: the receiver report (and REMB) when due; the next due time. */
+void win_tick(struct wsess *s, uint64_t now);
 
 /* webrtc_out.c: a viewer's side of the relay edge, and the browser's RTCP */
 void wout_packet(struct wsess *s, const uint8_t *p, size_t n);

@@ -9,8 +9,12 @@
  * source, then protected with the session's SRTP key. The source's sender
  * reports go along with the same rewriting, so the browser lines audio up
  * with video by the source's own clock. The browser's PLI or FIR becomes a
- * PLI to the source, its NACKs name the source's sequence numbers; its
- * receiver reports stay here. */
+ * PLI to the source. The last CACHE_SLOTS video packets of the leg are kept
+ * as they were sent (rewritten, in the clear): the browser's NACK is
+ * answered from them, protected again and resent on the same SSRC (no RTX:
+ * RFC 4585 6.2.1), and only what the cache no longer has is asked of the
+ * source, in its sequence numbers. The browser's receiver reports stay
+ * here. */
 #include <stdio.h>
 #include <string.h>
 
@@ -23,6 +27,7 @@
 
 #define VIDEO_STEP 3000              /* RTP ticks between sources: a 30 fps frame */
 #define AUDIO_STEP 960               /* and a 20 ms Opus frame */
+#define CACHE_SLOTS 256              /* video packets kept for NACKs: a second at 2.5 Mbit/s */
 
 static struct wout *out_of_src(struct wsess *s, uint32_t ssrc)
 {
@@ -69,6 +74,15 @@ void wout_free(struct wsess *s)
 {
 	keys_free(&s->tx[0]);
 	keys_free(&s->tx[1]);
+	rv_rtpcache_free(&s->tx[0].cache);
+}
+
+/* The RTP packet P (in the clear, room for the trailer) to the browser,
+ * unless --drop-rate loses it on the way (after the cache, as a path would). */
+static void send_leg(struct wsess *s, uint8_t *p, size_t n)
+{
+	if (!relay_test_drop(&s->srv->relay))
+		wsess_send_srtp(s, p, n);
 }
 
 /* K takes the source's SRTP key from the announcement, if any: 0 or -1. */
@@ -163,7 +177,12 @@ static void send_rtp(struct wsess *s, struct wout *k, const uint8_t *p, size_t n
 	rv_wr32(buf + 8, k->ssrc);
 	k->started = 1;
 	k->packets++;
-	wsess_send_srtp(s, buf, n);
+	k->bytes += n;
+	W(s->srv)->n.packets_out++;
+	W(s->srv)->n.bytes_out += n;
+	if (k == &s->tx[0] && (k->cache.n || rv_rtpcache_init(&k->cache, CACHE_SLOTS) == 0))
+		rv_rtpcache_put(&k->cache, buf, n);	/* without memory: the source answers */
+	send_leg(s, buf, n);
 }
 
 /* The source's sender report, alone, in our terms. */
@@ -206,16 +225,27 @@ void wout_packet(struct wsess *s, const uint8_t *p, size_t n)
 }
 
 struct nack {
-	uint16_t seqs[256];
+	struct wsess *s;
+	struct wout *k;
+	uint16_t seqs[256];              /* not in the cache: the source's numbers */
 	size_t n;
-	uint16_t off;
 };
 
+/* Packet SEQ (ours) again from the cache, else noted for the source. */
 static void nack_one(void *ud, uint16_t seq)
 {
 	struct nack *a = ud;
-	if (a->n < sizeof a->seqs / sizeof a->seqs[0])
-		a->seqs[a->n++] = (uint16_t)(seq - a->off);
+	uint8_t buf[RV_RTPCACHE_SLOT + RV_SRTP_MAX_TRAILER];
+	size_t len;
+	const uint8_t *p = rv_rtpcache_get(&a->k->cache, seq, &len);
+	if (p) {
+		memcpy(buf, p, len);
+		a->k->retransmits++;
+		W(a->s->srv)->n.retransmits++;
+		send_leg(a->s, buf, len);
+	} else if (a->n < sizeof a->seqs / sizeof a->seqs[0]) {
+		a->seqs[a->n++] = (uint16_t)(seq - a->k->seq_off);
+	}
 }
 
 void wout_rtcp(struct wsess *s, const uint8_t *p, size_t n)
@@ -227,12 +257,16 @@ void wout_rtcp(struct wsess *s, const uint8_t *p, size_t n)
 		if (!k)
 			continue;
 		if (c.type == RV_RTCP_PSFB && (c.fmt == 1 || c.fmt == 4)) {	/* PLI, FIR */
+			s->plis++;
 			W(s->srv)->n.plis++;
 			ask_keyframe(s, k);
 		} else if (c.type == RV_RTCP_RTPFB && c.fmt == 1) {	/* generic NACK */
-			struct nack a = { .off = k->seq_off };
+			struct nack a = { .s = s, .k = k };
 			uint8_t buf[1200 + RV_SRTP_MAX_TRAILER];
+			s->nacks++;
+			W(s->srv)->n.nacks_in++;
 			rv_rtcp_nack_each(&c, nack_one, &a);
+			W(s->srv)->n.nacks_to_sources += a.n;
 			int len = a.n ? rv_rtcp_build_nack(buf, 1200, k->fb_ssrc, k->src_ssrc, a.seqs, a.n) : 0;
 			if (len > 0)
 				to_source(s, k, buf, (size_t)len);

@@ -1,7 +1,9 @@
 // whep.test.mjs - WHEP from rvserver to headless Chromium: rvsend sends a
 // test pattern and a tone into group "show" (H.264 by default, VP8 with
 // --vcodec vp8); the browser POSTs a recvonly offer to /whep/show, as any
-// WHEP player does, and must decode the video and play the audio.
+// WHEP player does, and must decode the video and play the audio. With
+// --drop-rate the server loses packets on the viewer's leg, after its NACK
+// cache: the browser's NACKs are answered from it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, startTool, browserSuite, openPage, until, sleep } from './helpers.mjs';
@@ -30,11 +32,13 @@ async function watch({ url }) {
 
 function received(page) {
   return page.evaluate(async () => {
-    const out = { frames: 0, samples: 0, state: window.pc.connectionState, codec: '' };
+    const out = { frames: 0, samples: 0, state: window.pc.connectionState, codec: '', nacks: 0, lost: 0 };
     const st = await window.pc.getStats();
     st.forEach((r) => {
       if (r.type === 'inbound-rtp' && r.kind === 'video') {
         out.frames += r.framesDecoded || 0;
+        out.nacks += r.nackCount || 0;
+        out.lost += r.packetsLost || 0;
         const c = r.codecId && st.get(r.codecId);
         if (c) out.codec = c.mimeType;
       }
@@ -71,3 +75,31 @@ for (const vcodec of ['h264', 'vp8']) {
     assert.equal(del.status, 200);
   });
 }
+
+test('Chromium watching by WHEP on a lossy leg (--drop-rate 0.05): its NACKs are answered from the leg\'s cache', async (t) => {
+  const srv = await startServer(['-v', '--drop-rate', '0.05']);
+  cleanups.push(() => srv.stop());
+  const cam = startTool('rvsend', ['-s', `127.0.0.1:${srv.port}`, '-n', 'cam', '-g', 'show', 'media',
+    '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440',
+    '--vcodec', 'vp8', '--duration', '40']);
+  cleanups.push(() => cam.stop());
+  await until(() => /stream 1 to #show/.test(srv.log()), 10000, 'rvsend to announce its stream');
+  const page = await openPage(suite.browser, `${srv.url}/healthz`);
+  cleanups.push(() => page.context().close());
+  const w = await page.evaluate(watch, { url: `${srv.url}/whep/show` });
+  const logs = () => `\nrvserver: ${srv.log()}\nrvsend: ${cam.log()}`;
+  const stats = async () => (await (await fetch(`${srv.url}/stats`)).json()).webrtc;
+  const got = await until(async () => {
+    const r = await received(page);
+    return r.frames >= 60 && r.nacks > 0 && (await stats()).retransmits > 0 ? r : null;
+  }, 20000, 'frames, NACKs and retransmissions').catch(async (e) => {
+    throw new Error(`${e.message}: ${JSON.stringify(await received(page))} ${JSON.stringify(await stats())}${logs()}`);
+  });
+  const s = await stats();
+  t.diagnostic(`Chromium VP8 over a leg losing 5%: nackCount ${got.nacks}, packetsLost ${got.lost}, frames ${got.frames}; ` +
+    `rvserver: ${s.nacks_in} NACKs in, ${s.retransmits} packets resent from the cache, ${s.nacks_to_sources} asked of the source, ` +
+    `${s.packets_out} sent`);
+  assert.ok(s.retransmits > 0 && s.nacks_in > 0, JSON.stringify(s));
+  const del = await fetch(`${srv.url}${w.location}`, { method: 'DELETE' });
+  assert.equal(del.status, 200);
+});

@@ -16,11 +16,12 @@ import { startServer, startTool, tmpdir, sleep, until } from './helpers.mjs';
 // when given, the RTCPeerConnection's BUNDLEPOLICY when given); resolves with the Location once the PeerConnection is
 // connected, when the POST was sent (posted, wall clock ms), how long
 // connecting took (ms), and whether the offer had a=bundle-only m-lines
-// (bundleOnly). The connection is window.pc.
-export async function publish({ url, codec, bundlePolicy }) {
+// (bundleOnly). The connection is window.pc. The camera gives WIDTH x HEIGHT
+// (default 320x240).
+export async function publish({ url, codec, bundlePolicy, width = 320, height = 240 }) {
   const t0 = performance.now();
   const stream = await navigator.mediaDevices.getUserMedia({
-    video: { width: 320, height: 240, frameRate: 30 }, audio: true,
+    video: { width, height, frameRate: 30 }, audio: true,
   });
   const pc = new RTCPeerConnection(bundlePolicy ? { bundlePolicy } : {});
   window.pc = pc;

@@ -148,6 +148,8 @@ print('wrong password', len(bad), set(struct.unpack('!H', m[:2])[0] for m in bad
 PY
 	assert_line 'stranger 0'	# another session's or nobody's: not a word
 	assert_line 'wrong password 50 {273}'	# a Binding error response (401) each
+	# the log names the first refusal of a session and its cause, not the 49 after it
+	[ "$(grep -c "webrtc whip-1: ICE check from 127.0.0.1:[0-9]* refused: " "$SERVER_ERR")" -eq 1 ]
 	[ "$(stat_of webrtc.ice_refused)" -ge 100 ]
 	run timeout 60 python3 - "$SERVER_PORT" "$OFFERS/chromium-whip.sdp" <<'PY'
 import http.client, sys
@@ -175,6 +177,30 @@ PY
 	[ "$(stat_of webrtc.sessions)" -eq 0 ]
 	[ "$(stat_of webrtc.failures_ice)" -eq 1001 ]
 	grep -q 'no valid check within 10 s' "$SERVER_ERR"
+}
+
+@test "whip: GET /webrtc and /stats' webrtc.legs list the sessions: id, group, role, state, age, packets per track" {
+	start_server
+	post_offer "$OFFERS/chromium-whip.sdp"
+	assert_equal "$(status)" 201
+	local pub=$(header location)
+	post_offer "$OFFERS/chromium-whep.sdp" /whep/show
+	assert_equal "$(status)" 201
+	run timeout 5 curl -sf "http://$RV_SERVER/webrtc"
+	assert_success
+	local list=$output
+	run jq -c '.sessions | sort_by(.role) | map([.id, .group, .role, .state, (.age_s >= 0), .packets_in, .packets_out])' <<<"$list"
+	assert_output '[["whip-1","show","publisher","ice",true,0,0],["whep-2","show","viewer","ice",true,0,0]]'
+	run jq -c '.sessions | map(select(.role == "publisher"))[0].tracks | map([.kind, .codec, .packets])' <<<"$list"
+	assert_output '[["audio","opus",0],["video","VP8",0]]'
+	run jq -c '.sessions | map(select(.role == "viewer"))[0].tracks | map([.kind, .codec, .packets, .retransmits])' <<<"$list"
+	assert_output '[["video","H264",0,0],["audio","opus",0,0]]'
+	[ "$(stats | jq '.webrtc.legs | length')" -eq 2 ]
+	run curl -s "http://$RV_SERVER/metrics"
+	assert_line 'rvserver_webrtc_legs 2'
+	whip DELETE "$pub"
+	[ "$(stats | jq -r '.webrtc.legs | map(.role) | join(",")')" = viewer ]
+	grep -q 'webrtc whip-1: session ended after [0-9]* ms: DELETE (0 packets in, 0 out' "$SERVER_ERR"
 }
 
 @test "whep: a viewer's offer gets the group's codec, sendonly with our SSRCs; a browser without it gets 422 and the reason" {
