@@ -206,3 +206,18 @@ test('behind TURN: with ?relay=1 the page takes the ICE servers from the Link he
   assert.deepEqual(types, ['relay', 'relay'], 'the publisher and the viewer go through coturn');
   assert.match(turn.log(), /127\.0\.0\.1/, 'coturn saw the allocations');
 });
+
+test('a page reloaded comes back: its old sessions end, the others see its new stream', { timeout: 90000 }, async (t) => {
+  const srv = await startServer(['-v']);
+  t.after(() => srv.stop());
+  const a = await page(t, suite.browser, `${srv.url}/room/re?name=alice&autojoin=1`);
+  const b = await page(t, suite.browser, `${srv.url}/room/re?name=bob&autojoin=1`);
+  await decodes(a, ['bob'], 'alice to decode bob');
+  await b.reload();
+  await waitFor(b, () => window.rv && window.rv.state === 'joined' && window.rv.viewers.has('alice'), null, 20000, 'bob to be back');
+  await decodes(b, ['alice'], 'bob, reloaded, to decode alice');
+  await decodes(a, ['bob'], 'alice to decode the reloaded bob');
+  assert.deepEqual(await tileNames(a), ['bob']);
+  const legs = JSON.parse(await (await fetch(`${srv.url}/webrtc`)).text()).sessions;
+  assert.equal(legs.length, 4, `two publishers and two viewers, the old ones gone: ${JSON.stringify(legs.map((l) => [l.id, l.role]))}`);
+});

@@ -68,6 +68,7 @@
   let iceReady = Promise.resolve();   // the ICE servers, fetched at each join
   const whepUrls = new Map();   // sender -> Location
   const starting = new Set();   // senders whose viewer waits for the ICE servers
+  const live = new Map();       // sender -> the ids of its streams now
   const tiles = new Map();      // id -> tile
 
   /* ---- RV frames (rv-protocol(7) FRAMES): lengths, JSON header, body ---- */
@@ -176,8 +177,9 @@
     return r.headers.get('Location');
   }
 
+  // DELETE a session; keepalive: it goes out even when the page unloads.
   function hangUp(url) {
-    if (url) fetch(url, { method: 'DELETE', headers: token ? { Authorization: 'Bearer ' + token } : {} }).catch(() => {});
+    if (url) fetch(url, { method: 'DELETE', keepalive: true, headers: token ? { Authorization: 'Bearer ' + token } : {} }).catch(() => {});
   }
 
   async function publish() {
@@ -193,12 +195,41 @@
     pc.onconnectionstatechange = () => {
       if (pc.connectionState === 'failed' && rv.publisher === pc) chatLine('', 'Your camera no longer reaches the server.', 'sys');
     };
-    try {
-      whipUrl = await exchange('/whip/' + encodeURIComponent(rv.room) + '?id=' + encodeURIComponent(rv.name), pc);
-    } catch (e) {
-      rv.error = 'publish: ' + e.message;
-      chatLine('', 'Could not send your camera: ' + e.message, 'sys');
+    const path = '/whip/' + encodeURIComponent(rv.room) + '?id=' + encodeURIComponent(rv.name);
+    // 409: this name still publishes from a page that went away without
+    // hanging up (a crash); the server ends that one within its consent
+    // timeout, so try again for a while.
+    for (let tries = 0; rv.publisher === pc; tries++) {
+      try {
+        whipUrl = await exchange(path, pc);
+        return;
+      } catch (e) {
+        if (!/^409 /.test(e.message) || tries >= 8) {
+          rv.error = 'publish: ' + e.message;
+          chatLine('', 'Could not send your camera: ' + e.message, 'sys');
+          return;
+        }
+        if (tries === 0) chatLine('', 'Your camera waits for your last session to end…', 'sys');
+        await new Promise((r) => setTimeout(r, 5000));
+      }
     }
+  }
+
+  // A sender's streams: its viewer follows the newest, and goes when the
+  // last one ends (a reloaded page's new stream may start before its old
+  // one is over).
+  function streamOn(from, id) {
+    if (!live.has(from)) live.set(from, new Set());
+    live.get(from).add(id);
+    watch(from);
+  }
+
+  function streamOff(from, id) {
+    const ids = live.get(from);
+    if (ids) ids.delete(id);
+    if (ids && ids.size) return;
+    live.delete(from);
+    unwatch(from);
   }
 
   async function watch(from) {
@@ -287,8 +318,8 @@
     case 'ping': return ws && ws.send(frame({ type: 'pong' }));
     case 'joined': return h.group === rv.room && memberIn(h.id, true);
     case 'left': return h.group === rv.room && memberOut(h.id);
-    case 'stream': return h.group === rv.room && h.from && watch(h.from);
-    case 'stream-end': return h.from && unwatch(h.from);
+    case 'stream': return h.group === rv.room && h.from && streamOn(h.from, h.stream);
+    case 'stream-end': return h.from && streamOff(h.from, h.stream);
     case 'msg': return onChat(h, body);
     case 'bye': return onBye(h);
     case 'error': return onError(h);
@@ -402,6 +433,7 @@
 
   function closeMedia() {
     starting.clear();
+    live.clear();
     for (const from of [...rv.viewers.keys()]) unwatch(from);
     if (rv.publisher) { rv.publisher.close(); rv.publisher = null; }
     hangUp(whipUrl);
