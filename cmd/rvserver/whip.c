@@ -20,10 +20,10 @@
  *   anything else        405 with Allow, or 404 for no such session */
 #include <stdio.h>
 #include <stdlib.h>
-
-#include <arpa/inet.h>
 #include <string.h>
 #include <strings.h>
+
+#include <arpa/inet.h>
 
 #include "log.h"
 #include "router.h"
@@ -39,6 +39,22 @@ static const char *const cors[] = {
 	"Accept-Post: application/sdp",
 	NULL,
 };
+
+#define LINKS_MAX 8                  /* Link headers of ICE servers in one reply */
+#define HDRS_MAX (8 + LINKS_MAX)     /* a reply's extra headers, with the NULL */
+
+/* BASE's headers (NULL-ended), then the Link headers of the --ice servers
+ * with credentials for USER (written in LINKS), into HDRS, NULL-ended. */
+static void with_links(struct server *srv, const char *user, const char *const *base,
+		       char links[LINKS_MAX][WEBRTC_LINK_MAX], const char *hdrs[HDRS_MAX])
+{
+	int k = 0, n = webrtc_links(srv, user, links, LINKS_MAX);
+	for (; base[k] && k < HDRS_MAX - LINKS_MAX - 1; k++)
+		hdrs[k] = base[k];
+	for (int i = 0; i < n; i++)
+		hdrs[k++] = links[i];
+	hdrs[k] = NULL;
+}
 
 /* The query parameter NAME=... of Q (after the ?) into OUT (empty when
  * absent): 0, or -1 when too long or not a valid id. */
@@ -145,11 +161,9 @@ static void post(struct rv_httpd *h, struct server *srv, const struct webrtc_req
 	snprintf(location, sizeof location, "Location: /%s/%s/%s", viewer ? "whep" : "whip", group,
 		 webrtc_secret(s));
 	snprintf(etag, sizeof etag, "ETag: \"%s\"", webrtc_etag(s));
-	char links[8][WEBRTC_LINK_MAX];
-	int nl = webrtc_links(srv, id[0] ? id : viewer ? "whep" : "whip", links, 8);
-	const char *hdrs[5 + 8] = { location, etag, cors[0], cors[3] };
-	for (int i = 0; i < nl; i++)
-		hdrs[4 + i] = links[i];
+	const char *base[] = { location, etag, cors[0], cors[3], NULL }, *hdrs[HDRS_MAX];
+	char links[LINKS_MAX][WEBRTC_LINK_MAX];
+	with_links(srv, id[0] ? id : viewer ? "whep" : "whip", base, links, hdrs);
 	rv_httpd_reply(h, 201, "application/sdp", hdrs, answer, alen);
 	free(answer);
 	/* issue 13's goal is 2 ms of server time; the browser tests print it */
@@ -173,15 +187,9 @@ void whip_http(struct rv_httpd *h, void *ud)
 	unsigned m = rv_httpd_method_bit(h->req.method);
 	int bad = split(h->req.path, group, sizeof group, secret, sizeof secret, id, from, sizeof id);
 	if (m == RV_HTTPD_OPTIONS) {	/* the ICE servers too, for clients that gather first */
-		char links[8][WEBRTC_LINK_MAX];
-		int nl = webrtc_links(srv, bad || !id[0] ? viewer ? "whep" : "whip" : id, links, 8);
-		const char *hdrs[sizeof cors / sizeof cors[0] + 8];
-		size_t k = 0;
-		for (; cors[k]; k++)
-			hdrs[k] = cors[k];
-		for (int i = 0; i < nl; i++)
-			hdrs[k++] = links[i];
-		hdrs[k] = NULL;
+		const char *hdrs[HDRS_MAX];
+		char links[LINKS_MAX][WEBRTC_LINK_MAX];
+		with_links(srv, bad < 0 || !id[0] ? viewer ? "whep" : "whip" : id, cors, links, hdrs);
 		rv_httpd_reply(h, 204, NULL, hdrs, NULL, 0);
 		return;
 	}
