@@ -32,8 +32,10 @@
  *
  * --whip: N publishers, --parallel at a time; --loss F drops that share of the datagrams this
  * process sends (the server's own loss comes from its environment). Each session's connect
- * time is from the POST to the DTLS handshake done here. Prints CONNECT with the failures and
- * p50/p95/max. A session that is not up within --setup-timeout fails.
+ * time is from the POST to the DTLS handshake done here (the server is done when our last
+ * flight reaches it: it says so in its log). After the last is up, --warmup seconds more
+ * answer the server's resends of a flight whose answer was lost. Prints CONNECT with the
+ * failures and p50/p95/max. A session that is not up within --setup-timeout fails.
  *
  * Only 127.0.0.1 is dialled for HTTP; media goes to the candidate the server gives (Janus
  * offers no loopback candidate: its host address, which the kernel delivers over lo too).
@@ -528,15 +530,15 @@ static void stun_in(struct sess *s, const uint8_t *p, size_t n)
 
 static void dtls_in(struct sess *s, const uint8_t *p, size_t n)
 {
-	if (s->state != S_DTLS && s->state != S_ICE)
-		return;         /* a retransmitted flight after we are up: the answer went out already */
+	if (s->state == S_FAILED || s->state == S_NEW)
+		return;
 	if (rv_dtls_feed(s->dtls, p, n) == RV_ETLS) {
 		dtls_flush(s);
 		fail(s, rv_dtls_errstr(s->dtls));
 		return;
 	}
-	dtls_flush(s);
-	if (rv_dtls_state(s->dtls) != RV_DTLS_CONNECTED)
+	dtls_flush(s);  /* up already: the server lost our last flight and sent its own again */
+	if (s->state == S_UP || rv_dtls_state(s->dtls) != RV_DTLS_CONNECTED)
 		return;
 	struct rv_dtls_srtp k;
 	if (rv_dtls_fingerprint_check(s->dtls, s->rfp) != 0) {
@@ -891,6 +893,7 @@ int main(int argc, char **argv)
 	printf("INFO setup_s=%.2f up=%d failed=%d\n", mono() - t0, count(S_UP), count(S_FAILED));
 	fflush(stdout);
 	if (opt.whip) {
+		pump(opt.warmup);       /* the server may have lost our last flight: answer its resend */
 		print_connect();
 		return count(S_FAILED) ? 1 : 0;
 	}
