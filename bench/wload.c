@@ -111,6 +111,7 @@ static void pump(double secs);
 static int nsess, ep;
 static struct rv_dtls_ctx *ctx;
 static uint64_t tiebreak, sent_drop, loss_state = 0x9E3779B97F4A7C15ull;
+static int suite_seen;                  /* the SRTP suite of the last handshake */
 
 /* ---- small helpers ---- */
 
@@ -550,6 +551,7 @@ static void dtls_in(struct sess *s, const uint8_t *p, size_t n)
 		fail(s, "DTLS: no SRTP keys");
 		return;
 	}
+	suite_seen = k.suite;
 	OPENSSL_cleanse(&k, sizeof k);
 	s->state = S_UP;
 	s->t_dtls = mono();
@@ -813,9 +815,10 @@ static int egress(void)
 	printf("RESULT target=%s viewers=%d window_s=%.2f pkts=%" PRIu64 " pps=%.0f per_viewer_pps=%.1f "
 	       "per_viewer_kbps=%.1f srv_cpu_s=%.3f srv_cpu_pct=%.1f pkts_per_cpu_s=%.0f us_per_pkt=%.3f "
 	       "legs_per_core=%.0f loss_pct=%.3f srtp_fail=%" PRIu64 " gen_cpu_pct=%.1f min_viewer_pkts=%" PRIu64
-	       " max_viewer_pkts=%" PRIu64 "\n",
+	       " max_viewer_pkts=%" PRIu64 " srtp=%s\n",
 	       opt.target, up, dt, pkts, (double)pkts / dt, vpps, vbps / 1000, srv, 100 * srv / dt, ppc,
-	       pkts ? srv * 1e6 / (double)pkts : -1, legs, loss, b.bad - a.bad, 100 * gen / dt, mn, mx);
+	       pkts ? srv * 1e6 / (double)pkts : -1, legs, loss, b.bad - a.bad, 100 * gen / dt, mn, mx,
+	       rv_srtp_suite_name(suite_seen));
 	fflush(stdout);
 	return pkts && srv > 0 && mn > 0 ? 0 : 1;
 }
