@@ -198,6 +198,11 @@ egress() {
 		--max-time $((WARMUP + WINDOW + 140)) 2>&1)
 	rc=$?
 	{ echo "== $t $n viewers run $run (exit $rc)"; echo "$out"; } >>"$LOG"
+	if [ "$t" = rv ]; then	# what came in and what was dropped (a server that fell behind does not answer)
+		curl -s --max-time 2 "http://127.0.0.1:$HTTP_PORT/metrics" 2>/dev/null |
+			grep -E '^rvserver_(media_(packets_in|drops)|webrtc_(failures|plis))_total' | tr '\n' ' ' >>"$LOG"
+		echo >>"$LOG"
+	fi
 	stop_all
 	res=$(grep '^RESULT' <<<"$out" | tail -1)
 	con=$(grep '^CONNECT' <<<"$out" | tail -1)
@@ -319,6 +324,11 @@ GOAL=0
 		echo "Server CPU counts every thread (/proc/PID/stat utime+stime over the window); on loopback it includes the"
 		echo "kernel's delivery of what the server sends into the viewers' sockets, for both servers."
 		for n in $VIEWERS; do
+			a=$(m "RV_$n" per_viewer_pps) b=$(m "JANUS_$n" per_viewer_pps)
+			if awk -v a="$a" -v b="$b" 'BEGIN { exit !(a != "" && b != "" && a < 0.9 * b) }'; then
+				echo "NOTE: at $n viewers rvserver's viewers got $a packets/s against Janus's $b: rvserver renumbers what it forwards,"
+				echo "      so what it did not forward leaves no sequence gap; it fell behind (see its metrics in the log)."
+			fi
 			for t in RV JANUS; do
 				c=$(m "${t}_$n" srv_cpu_pct)
 				if awk -v c="$c" 'BEGIN { exit !(c != "" && c >= 95) }'; then
