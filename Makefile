@@ -100,8 +100,8 @@ $(O)/tests/%: tests/unit/%.c $(O)/librv.a
 $(O)/bench/%: bench/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEPFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
-# mrelay builds its STUN/TURN requests with librv.
-$(O)/bench/mrelay: bench/mrelay.c $(O)/librv.a
+# mrelay builds its STUN/TURN requests with librv; wload its STUN, DTLS and SRTP.
+$(O)/bench/mrelay $(O)/bench/wload: $(O)/bench/%: bench/%.c $(O)/librv.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEPFLAGS) $(LDFLAGS) -o $@ $< $(O)/librv.a $(LDLIBS)
 
@@ -158,7 +158,7 @@ demo:
 bench:
 	@scripts/deps.sh --bench --quiet-if-ok
 	@$(MAKE) --no-print-directory all bench-bins >/dev/null
-	@rc=0; for b in bench/run.sh bench/xfer.sh bench/turn.sh bench/signal.sh bench/relay.sh bench/encode.sh bench/p2p.sh bench/latency.sh; do \
+	@rc=0; for b in bench/run.sh bench/xfer.sh bench/turn.sh bench/signal.sh bench/relay.sh bench/encode.sh bench/webrtc.sh bench/latency.sh bench/p2p.sh; do \
 		[ -x $$b ] || continue; $$b || rc=1; done; exit $$rc
 
 docs: all

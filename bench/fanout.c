@@ -56,6 +56,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cpu.h"
+
 enum proto { P_MQTT, P_RV, P_WS, P_SIGWS, P_RVWS };
 static const char *const proto_names[] = { "mqtt", "rv", "ws", "sigws", "rvws" };
 
@@ -996,38 +998,6 @@ static int queue_msg(uint64_t t)
 	return 0;
 }
 
-static double cpu_self(void)
-{
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
-	       (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-}
-
-static double cpu_pid(int pid)
-{
-	char path[64], buf[4096];
-	if (pid <= 0)
-		return -1;
-	snprintf(path, sizeof path, "/proc/%d/stat", pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
-	char *p = strrchr(buf, ')'); /* comm may contain spaces */
-	if (!p)
-		return -1;
-	unsigned long ut = 0, st = 0;
-	/* after ")": state(3) ... utime is field 14, stime 15 */
-	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-		return -1;
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
 static uint64_t pctl(double q)
 {
 	if (!hist_n)
@@ -1182,11 +1152,11 @@ int main(int argc, char **argv)
 		uint64_t t = now_ns();
 		if (phase == 0 && t >= t_win0) {
 			phase = 1;
-			a0 = t, d0 = deliveries, s0 = sent, r0 = rx_bytes, c0 = cpu_self(), b0 = cpu_pid(opt.pid);
+			a0 = t, d0 = deliveries, s0 = sent, r0 = rx_bytes, c0 = bench_self_cpu(), b0 = bench_proc_cpu(opt.pid);
 		}
 		if (phase == 1 && t >= t_win1) {
 			phase = 2;
-			a1 = t, d1 = deliveries, s1 = sent, r1 = rx_bytes, c1 = cpu_self(), b1 = cpu_pid(opt.pid);
+			a1 = t, d1 = deliveries, s1 = sent, r1 = rx_bytes, c1 = bench_self_cpu(), b1 = bench_proc_cpu(opt.pid);
 			if (tfd >= 0) {
 				close(tfd); /* also leaves the epoll set */
 				tfd = -1;
@@ -1241,7 +1211,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (phase < 2) {
-		a1 = now_ns(), d1 = deliveries, s1 = sent, r1 = rx_bytes, c1 = cpu_self(), b1 = cpu_pid(opt.pid);
+		a1 = now_ns(), d1 = deliveries, s1 = sent, r1 = rx_bytes, c1 = bench_self_cpu(), b1 = bench_proc_cpu(opt.pid);
 		if (phase == 0)
 			a0 = a1, d0 = d1, s0 = s1, r0 = r1, c0 = c1, b0 = b1;
 	}

@@ -82,6 +82,7 @@
 
 #include <cJSON.h>
 
+#include "cpu.h"
 #include "stun.h"
 #include "udpq.h"
 
@@ -186,31 +187,6 @@ static void on_alarm(int sig)
 	_exit(3);
 }
 
-/* utime+stime of PID in seconds, -1 when unknown */
-static double proc_cpu(int pid)
-{
-	char path[64], buf[2048];
-	if (pid <= 0)
-		return -1;
-	snprintf(path, sizeof path, "/proc/%d/stat", pid);
-	int fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -1;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
-	char *p = strrchr(buf, ')');
-	if (!p)
-		return -1;
-	unsigned long ut = 0, st = 0;
-	/* after ")": state(3) ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime(14) stime(15) */
-	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-		return -1;
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
 /* Busy time of CPU N (everything but idle and iowait) in seconds, -1 when unknown. */
 static double cpu_busy(int n)
 {
@@ -233,14 +209,6 @@ static double cpu_busy(int n)
 	}
 	fclose(f);
 	return busy;
-}
-
-static double self_cpu(void)
-{
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
-	       ru.ru_stime.tv_usec / 1e6;
 }
 
 /* Kernel drop counters of UDP sockets on 127.0.0.1, by local port. */
@@ -739,7 +707,7 @@ static void run_trial(double rate, double dur, int lat, struct result *r)
 
 	uint64_t sd0, rd0, sd1, rd1;
 	udp_drops(&sd0, &rd0);
-	double c0 = proc_cpu(opt.pid), g0 = self_cpu(), b0 = cpu_busy(opt.srv_cpu);
+	double c0 = bench_proc_cpu(opt.pid), g0 = bench_self_cpu(), b0 = cpu_busy(opt.srv_cpu);
 	uint64_t seq = 0;
 	uint64_t lat_from = real_ns() + (uint64_t)(LAT_WARMUP_S * 1e9);
 	double t0 = mono(), last_tcp = t0, el;
@@ -792,7 +760,7 @@ static void run_trial(double rate, double dur, int lat, struct result *r)
 	}
 	receive_all(r, trial, lat, lat_from);
 	r->wall = mono() - t0;
-	double c1 = proc_cpu(opt.pid), g1 = self_cpu(), b1 = cpu_busy(opt.srv_cpu);
+	double c1 = bench_proc_cpu(opt.pid), g1 = bench_self_cpu(), b1 = cpu_busy(opt.srv_cpu);
 	udp_drops(&sd1, &rd1);
 	r->rate = rate;
 	r->achieved = (double)r->sent / r->dur;

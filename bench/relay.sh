@@ -139,17 +139,7 @@ start_coturn() {
 
 # ---- helpers ---------------------------------------------------------------------
 
-# kv KEY < line: the value of KEY=value
-kv() { tr ' ' '\n' | sed -n "s/^$1=//p" | tail -1; }
-median() {
-	[ $# -gt 0 ] || return 0
-	printf '%s\n' "$@" | grep -v '^$' | sort -g |
-		awk '{a[NR]=$1} END {if (NR == 0) exit; if (NR%2) print a[(NR+1)/2]; else printf "%.10g\n", (a[NR/2]+a[NR/2+1])/2}'
-}
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "n/a"; else printf "%.2fx\n", a / b }'; }
-thou() { awk -v n="$1" 'BEGIN { if (n == "") { print "n/a"; exit } s = sprintf("%.0f", n); o = ""; while (length(s) > 3) { o = "," substr(s, length(s) - 2) o; s = substr(s, 1, length(s) - 3) } print s o }'; }
-# shellcheck disable=SC2317 # called through eval
-join() { local IFS=' '; echo "${*:-n/a}"; }
+# kv, median, ratio, thou, join: bench/common.sh
 
 # measure NAME MRELAY-ARGS...: runs the generator against the started server; OUT = its output
 # (empty on failure, STATUS=2)

@@ -7,7 +7,8 @@
  *                                   every NAT in the way refused strangers
  *   (several, comma-separated: "loss=0.02,direct=0")
  *
- * Only tools that say so in their man page read it (rvgroup p2p). No I/O
+ * Only tools that say so in their man page read it (rvgroup p2p; rvserver,
+ * loss only, on its UDP port). No I/O
  * beyond getenv; the random numbers are the caller's seed's. */
 #ifndef RV_IMPAIR_H
 #define RV_IMPAIR_H

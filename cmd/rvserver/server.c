@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "err.h"
@@ -477,6 +478,14 @@ int server_start(struct server *srv, uv_loop_t *loop, const struct server_conf *
 
 	int udp_port = conf->udp_port < 0 ? srv->bound_port : conf->udp_port;
 	rv_listen_addr(conf->listen, udp_port, &ss);
+	const char *why = NULL;
+	if (rv_impair_from_env(&srv->impair, uv_hrtime() ^ (uint64_t)getpid() << 32, &why) < 0) {
+		rv_error("%s", why);
+		return -EINVAL;
+	}
+	if (srv->impair.loss > 0)
+		rv_warn("RV_TEST_IMPAIR: %g %% of the UDP datagrams sent are lost on purpose (tests only)",
+			srv->impair.loss * 100);
 	if ((rc = udp_start(srv, (struct sockaddr *)&ss, &srv->bound_udp_port)) < 0) {
 		rv_error("cannot bind UDP %s port %d: %s", conf->listen, udp_port, uv_strerror(rc));
 		return rc;

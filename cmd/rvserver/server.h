@@ -9,6 +9,7 @@
 
 #include "buf.h"
 #include "httpd.h"
+#include "impair.h"
 #include "listen.h"
 #include "map.h"
 #include "relay.h"
@@ -120,6 +121,7 @@ struct server {
 	struct relay relay;           /* the media relay (relay.h) */
 	struct webrtc *webrtc;        /* WebRTC sessions (webrtc.h) */
 	struct rv_udpq udpq;          /* the UDP port's batch (udp.c) */
+	struct rv_impair impair;      /* RV_TEST_IMPAIR: tests lose datagrams sent (udp.c) */
 };
 
 int server_start(struct server *srv, uv_loop_t *loop, const struct server_conf *conf);

@@ -5,7 +5,9 @@
  * sendmmsg, consecutive datagrams of one size to one address joined into a
  * single UDP GSO send (the kernel cuts them apart again). The socket asks
  * for coalesced reads (UDP GRO): a sender's burst of equal datagrams arrives
- * as one, and is relayed as one. */
+ * as one, and is relayed as one. With RV_TEST_IMPAIR=loss=P in the
+ * environment (tests and benchmarks only: the kernel here has no netem) a
+ * share P of the datagrams sent is dropped before the socket, at random. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,6 +140,8 @@ void relay_udp_send(struct relay *r, const void *p, size_t n, const struct socka
 {
 	struct server *srv = r->host;
 	socklen_t len = to->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	if (rv_impair_drop(&srv->impair))
+		return;
 	if (sendto(srv->udp_fd, p, n, MSG_DONTWAIT, to, len) < 0)
 		r->n.drops++;
 }
@@ -147,6 +151,8 @@ void relay_udp_queue(struct relay *r, const void *dest, const struct sockaddr *t
 {
 	struct server *srv = r->host;
 	struct rv_udpq *q = &srv->udpq;
+	if (rv_impair_drop(&srv->impair))
+		return;
 	if (q->n == q->cap)
 		udp_flush(srv);
 	if (rv_udpq_add(q, dest, to, tolen, p, n) < 0)

@@ -157,13 +157,41 @@ static void rebase(struct wout *k, int video, uint16_t seq, uint32_t ts)
 	k->rebase = 0;
 }
 
+/* The last source packet decrypted, for the next viewer: the relay hands the
+ * same ciphertext to every viewer's edge in turn, and one decryption serves
+ * them all (one per viewer was half of the egress CPU at 50 viewers). */
+static struct {
+	uint32_t stream;
+	size_t cn, pn;
+	uint8_t c[1500], p[1500];
+} clear;
+
+/* The source's packet P (N bytes, at most 1500) in the clear into BUF: its
+ * length, or 0 when it fails authentication. */
+static size_t source_clear(struct wout *k, const uint8_t *p, size_t n, uint8_t *buf)
+{
+	size_t m = n;
+	if (clear.cn == n && clear.stream == k->stream && !memcmp(clear.c, p, n)) {
+		memcpy(buf, clear.p, clear.pn);
+		return clear.pn;
+	}
+	memcpy(buf, p, n);
+	if (rv_srtp_unprotect(k->src_in, buf, &m) < 0)
+		return 0;
+	clear.stream = k->stream;
+	memcpy(clear.c, p, clear.cn = n);
+	memcpy(clear.p, buf, clear.pn = m);
+	return m;
+}
+
 static void send_rtp(struct wsess *s, struct wout *k, const uint8_t *p, size_t n)
 {
 	uint8_t buf[1500 + RV_SRTP_MAX_TRAILER];
 	if (n > 1500)
 		return;
-	memcpy(buf, p, n);
-	if (k->src_in && rv_srtp_unprotect(k->src_in, buf, &n) < 0)
+	if (!k->src_in)
+		memcpy(buf, p, n);
+	else if (!(n = source_clear(k, p, n, buf)))
 		return;
 	uint16_t seq = rv_rd16(buf + 2);
 	uint32_t ts = rv_rd32(buf + 4);

@@ -23,6 +23,39 @@ post_offer() {	# post_offer FILE [PATH]
 	whip POST "${2:-/whip/show}" -H 'Content-Type: application/sdp' --data-binary @"$1"
 }
 
+# ice_checks UFRAG THEIRS: 50 checks from nobody, then 50 to the session UFRAG (the offerer's
+# THEIRS) with a wrong password, at the server's UDP port; prints how many answers each got.
+ice_checks() {
+	timeout 20 python3 - "$SERVER_UDP_PORT" "$1" "$2" <<'PY'
+import hashlib, hmac, os, socket, struct, sys, zlib
+port, ufrag, theirs = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+def attr(t, v):
+    return struct.pack('!HH', t, len(v)) + v + b'\0' * (-len(v) % 4)
+def check(user, pwd):
+    tid = os.urandom(12)
+    body = attr(0x0006, user.encode()) + attr(0x0024, struct.pack('!I', 1853817087)) + attr(0x802A, os.urandom(8))
+    head = struct.pack('!HHI', 0x0001, len(body) + 24, 0x2112A442) + tid
+    msg = head + body + attr(0x0008, hmac.new(pwd.encode(), head + body, hashlib.sha1).digest())
+    msg = struct.pack('!HHI', 0x0001, len(msg) - 20 + 8, 0x2112A442) + tid + msg[20:]
+    return msg + attr(0x8028, struct.pack('!I', zlib.crc32(msg) ^ 0x5354554E))
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(0.5)
+def answers(user, pwd, n):
+    for i in range(n):
+        s.sendto(check(user, pwd), ('127.0.0.1', port))
+    got = []
+    try:
+        while True:
+            got.append(s.recvfrom(2048)[0])
+    except socket.timeout:
+        pass
+    return got
+print('stranger', len(answers('nobody:x', 'y' * 24, 50)))
+bad = answers(ufrag + ':' + theirs, 'wrong password 24 chars!', 50)
+print('wrong password', len(bad), set(struct.unpack('!H', m[:2])[0] for m in bad))
+PY
+}
+
 @test "whip: an offer gets 201, an answer a browser takes (ice-lite, setup:active, its mids and payload types, a host candidate on the UDP port), Location and ETag; DELETE ends it" {
 	start_server
 	for b in chromium firefox obs aiortc; do
@@ -118,34 +151,7 @@ post_offer() {	# post_offer FILE [PATH]
 	post_offer "$OFFERS/chromium-whip.sdp"
 	ufrag=$(sed -n 's/^a=ice-ufrag://p' "$T/reply" | head -1)
 	theirs=$(sed -n 's/^a=ice-ufrag:\([^\r]*\).*/\1/p' "$OFFERS/chromium-whip.sdp" | head -1)
-	run timeout 20 python3 - "$SERVER_UDP_PORT" "$ufrag" "$theirs" <<'PY'
-import hashlib, hmac, os, socket, struct, sys, zlib
-port, ufrag, theirs = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-def attr(t, v):
-    return struct.pack('!HH', t, len(v)) + v + b'\0' * (-len(v) % 4)
-def check(user, pwd):
-    tid = os.urandom(12)
-    body = attr(0x0006, user.encode()) + attr(0x0024, struct.pack('!I', 1853817087)) + attr(0x802A, os.urandom(8))
-    head = struct.pack('!HHI', 0x0001, len(body) + 24, 0x2112A442) + tid
-    msg = head + body + attr(0x0008, hmac.new(pwd.encode(), head + body, hashlib.sha1).digest())
-    msg = struct.pack('!HHI', 0x0001, len(msg) - 20 + 8, 0x2112A442) + tid + msg[20:]
-    return msg + attr(0x8028, struct.pack('!I', zlib.crc32(msg) ^ 0x5354554E))
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.settimeout(0.5)
-def answers(user, pwd, n):
-    for i in range(n):
-        s.sendto(check(user, pwd), ('127.0.0.1', port))
-    got = []
-    try:
-        while True:
-            got.append(s.recvfrom(2048)[0])
-    except socket.timeout:
-        pass
-    return got
-print('stranger', len(answers('nobody:x', 'y' * 24, 50)))
-bad = answers(ufrag + ':' + theirs, 'wrong password 24 chars!', 50)
-print('wrong password', len(bad), set(struct.unpack('!H', m[:2])[0] for m in bad))
-PY
+	run ice_checks "$ufrag" "$theirs"
 	assert_line 'stranger 0'	# another session's or nobody's: not a word
 	assert_line 'wrong password 50 {273}'	# a Binding error response (401) each
 	# the log names the first refusal of a session and its cause, not the 49 after it
@@ -358,4 +364,17 @@ PY
 	assert_equal "$(status)" 200
 	post_offer "$OFFERS/chromium-whip.sdp"
 	assert_equal "$(status)" 201
+}
+
+@test "whip: RV_TEST_IMPAIR=loss=1 loses every datagram rvserver's UDP port sends (here the answers to ICE checks); a malformed value stops it with status 1" {
+	RV_TEST_IMPAIR=loss=1 start_server
+	grep -q 'RV_TEST_IMPAIR: 100 % of the UDP datagrams sent are lost' "$SERVER_ERR"
+	post_offer "$OFFERS/chromium-whip.sdp"
+	ufrag=$(sed -n 's/^a=ice-ufrag://p' "$T/reply" | head -1)
+	theirs=$(sed -n 's/^a=ice-ufrag:\([^\r]*\).*/\1/p' "$OFFERS/chromium-whip.sdp" | head -1)
+	run ice_checks "$ufrag" "$theirs"
+	assert_line 'wrong password 0 set()'	# 50 answers without the loss (the test above)
+	RV_TEST_IMPAIR=loss=2 run timeout 10 rvserver -l 127.0.0.1 --port 0
+	assert_failure 1
+	assert_output --partial 'RV_TEST_IMPAIR: expected loss='
 }
