@@ -11,7 +11,9 @@
  * Sessions are told apart by the peer's address. The side that opens a
  * session is the DTLS client; when two peers open to each other at once
  * (both learned of the other), the one with the higher peer ID gives way
- * and serves the other's handshake. A ClientHello from the address of a
+ * and serves the other's handshake; a peer whose handshake to us is under
+ * way when we choose it gets no second session from us (it would take the
+ * first one's datagrams): we wait for it. A ClientHello from the address of a
  * session up for RV_P2P_NODE_RESTART_MS means the peer started again: the
  * old session ends (sooner, it is a late copy of a handshake that lost).
  *
@@ -27,7 +29,8 @@
  * (the random picks change);
  * it sends each neighbour a REPORT of the
  * peers that neighbour should know: the best list from *its* ring address
- * among ours. A peer that never answers is tried again later, with backoff.
+ * among ours. A peer that never answers is tried again later, with
+ * backoff, as soon as its wait is over.
  * A new neighbour (and the first peer known) triggers a choice at once.
  *
  * Introducer (p2pintro.h), when the conf names a server: the node sends

@@ -291,9 +291,24 @@ static size_t opening(const struct rv_p2p_node *n)
 	return c;
 }
 
+/* A session with known peer K: ours, or the one it opened to us. Sessions
+ * are told apart by address, so a second one with K's address would take
+ * the first one's datagrams, and its ClientHello would make K give way on
+ * the handshake K has under way with us (p2pnode.h): both would stall until
+ * handshake_ms. The peer's handshake to us is ours to wait for instead. */
 static void open_to(struct rv_p2p_node *n, struct known *k)
 {
-	struct nsess *s = p2p_sess_open(n, (const struct sockaddr *)&k->addr, k->alen, 1);
+	struct nsess *s = p2p_sess_by_addr(n, (const struct sockaddr *)&k->addr);
+	if (s) {
+		if (!s->up && !s->want_known) {	/* theirs, under way: K's once it proves */
+			memcpy(s->want, k->id, RV_P2P_HASH_LEN);
+			s->want_known = 1;
+			s->k = k;
+			k->slot = p2p_slot(n, s);
+		}
+		return;
+	}
+	s = p2p_sess_open(n, (const struct sockaddr *)&k->addr, k->alen, 1);
 	if (!s)
 		return;
 	memcpy(s->want, k->id, RV_P2P_HASH_LEN);
@@ -325,14 +340,20 @@ void p2p_maintain(struct rv_p2p_node *n)
 	size_t busy = opening(n), up = 0;
 	for (size_t i = 0; i < RV_P2P_NODE_SESSIONS; i++)
 		up += n->sess[i].used && n->sess[i].up;
-	/* the ring's own (the first picks) always; the others while we are short */
+	/* the ring's own (the first picks) always; the others while we are
+	 * short; one that failed a moment ago when its wait is over (not at the
+	 * next report: the LAN says nothing new of a peer it announced) */
+	uint64_t retry = UINT64_MAX;
 	for (size_t i = 0; i < np && busy < RV_P2P_NODE_OPENING; i++) {
 		struct known *k = all.k[pick[i]];
-		if (k->slot < 0 && k->retry_at <= n->now &&
-		    (i < RV_P2P_RING_BEFORE + RV_P2P_RING_AFTER || up + busy < n->target)) {
-			open_to(n, k);
-			busy += k->slot >= 0;
+		if (k->slot >= 0 || (i >= RV_P2P_RING_BEFORE + RV_P2P_RING_AFTER && up + busy >= n->target))
+			continue;
+		if (k->retry_at > n->now) {
+			retry = k->retry_at < retry ? k->retry_at : retry;
+			continue;
 		}
+		open_to(n, k);
+		busy += k->slot >= 0;
 	}
 	free(pick);
 	if (reports) {
@@ -361,6 +382,8 @@ void p2p_maintain(struct rv_p2p_node *n)
 		}
 	}
 	cands_free(&all);
+	if (retry < n->choose_at)
+		n->choose_at = retry;
 }
 
 /* ---- directed routing ---- */
