@@ -35,7 +35,8 @@
  *
  * Introducer (p2pintro.h), when the conf names a server: the node sends
  * JOIN at once and every RV_P2P_INTRO_REFRESH_S (sooner, doubling, while
- * unanswered), learns the members it is given, and on INTRO sends the
+ * unanswered; at once again, with the cookie, when answered 401 with one:
+ * p2pintro.h), learns the members it is given, and on INTRO sends the
  * newcomer a punch (a datagram no session takes) so that its NAT lets the
  * newcomer's handshake in. A session of ours not up after
  * RV_P2P_NODE_PUNCH_MS, with not a datagram from the peer come straight
