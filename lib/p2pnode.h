@@ -124,7 +124,15 @@ enum rv_p2p_node_ev_type {
 					 * HOPS the members it gave (the first answer only) */
 	RV_P2P_NODE_REFUSED,            /* the server refused (DATA: its reason) */
 	RV_P2P_NODE_SERVER_SILENT,      /* RV_P2P_NODE_SILENT_JOINS JOINs to ADDR went unanswered */
+	RV_P2P_NODE_ACK,                /* a routed message of ours, ID, reached AUTHOR (MODE
+					 * RV_P2P_ACK_DELIVERED), or stopped at AUTHOR, the peer
+					 * nearest its destination (RV_P2P_ACK_NO_ROUTE: nobody
+					 * has that ID; RV_P2P_ACK_TTL: out of hops) */
 };
+
+/* What an acknowledgement says (RV_P2P_NODE_ACK's mode). */
+enum { RV_P2P_ACK_DELIVERED = 0, RV_P2P_ACK_NO_ROUTE = 1, RV_P2P_ACK_TTL = 2 };
+#define RV_P2P_ACK_LEN 33                 /* an ACK's payload: status u8 | message ID */
 
 struct rv_p2p_node_ev {
 	enum rv_p2p_node_ev_type type;
@@ -135,7 +143,7 @@ struct rv_p2p_node_ev {
 	uint8_t id[RV_P2P_HASH_LEN];      /* POST, ROUTED: the message ID */
 	uint8_t author[RV_P2P_HASH_LEN];  /* POST, ROUTED: the author's peer ID */
 	uint64_t time_ms;                 /* POST, ROUTED: the author's clock */
-	uint8_t mode, hops;               /* ROUTED */
+	uint8_t mode, hops;               /* ROUTED; ACK: mode is the status */
 	int relayed;                      /* NEIGHBOR_UP: through the server */
 	const uint8_t *data;              /* POST, ROUTED: the payload; valid until the next call */
 	size_t len;
@@ -148,6 +156,7 @@ struct rv_p2p_node_stats {
 	size_t target;                    /* neighbours wanted */
 	uint64_t posts_sent, posts_received, routed_sent, routed_received, routed_forwarded;
 	uint64_t no_route, ttl_expired, bad;
+	uint64_t acks_sent, acks_received;
 	uint64_t connects, connect_failures, disconnects;
 	uint64_t bytes_in, bytes_out, datagrams_in, datagrams_out, stray;
 	uint64_t events_dropped;
@@ -218,7 +227,12 @@ int rv_p2p_node_post(struct rv_p2p_node *n, uint64_t now, uint64_t time_ms, cons
  * RV_P2P_TO_PEER) or to whoever is nearest the ring address DST
  * (RV_P2P_TO_NEAREST), hop by hop: 0 when it left (or, when it is ours,
  * was delivered here as an event), RV_ENOTFOUND when no neighbour is nearer
- * and it is not ours (NO_ROUTE), RV_ETOOBIG. */
+ * and it is not ours (NO_ROUTE), RV_ETOOBIG. A message that left is
+ * acknowledged end to end: the peer that delivers it, or the one where it
+ * stops (no peer has the ID, no hops left), routes an ACK envelope
+ * (p2penv.h, signed by it) back to the author, who gets RV_P2P_NODE_ACK
+ * with the message ID; an ACK lost on the way is not sent again (the
+ * caller bounds its wait). */
 int rv_p2p_node_send(struct rv_p2p_node *n, uint64_t now, uint64_t time_ms, enum rv_p2p_route_mode mode,
 		     const uint8_t dst[RV_P2P_HASH_LEN], const void *data, size_t len,
 		     uint8_t id[RV_P2P_HASH_LEN]);

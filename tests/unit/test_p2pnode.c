@@ -37,6 +37,8 @@ struct peer {
 	uint8_t last_author[32];
 	char last[64];
 	uint8_t last_hops;
+	int acks;                        /* RV_P2P_NODE_ACK: how many, the last one's */
+	uint8_t ack_mode, ack_id[32], ack_author[32];
 };
 
 static struct peer p[N];
@@ -80,6 +82,12 @@ static void events_of(struct peer *q)
 			q->downs_watched += !memcmp(e.peer, watch, 32);
 			break;
 		case RV_P2P_NODE_BAD_PEER: q->bad++; break;
+		case RV_P2P_NODE_ACK:
+			q->acks++;
+			q->ack_mode = e.mode;
+			memcpy(q->ack_id, e.id, 32);
+			memcpy(q->ack_author, e.author, 32);
+			break;
 		case RV_P2P_NODE_POST:
 		case RV_P2P_NODE_ROUTED:
 			if (e.type == RV_P2P_NODE_POST)
@@ -274,10 +282,17 @@ static void test_post_loss(void **state)
 static void test_route(void **state)
 {
 	(void)state;
-	assert_int_equal(rv_p2p_node_send(p[5].node, now, 1, RV_P2P_TO_PEER, p[12].key.id, "hi", 2, NULL), 0);
+	uint8_t id[32];
+	int acks = p[5].acks;
+	assert_int_equal(rv_p2p_node_send(p[5].node, now, 1, RV_P2P_TO_PEER, p[12].key.id, "hi", 2, id), 0);
 	run(200);
 	for (int i = 0; i < N; i++)
 		assert_int_equal(p[i].routed, i == 12);
+	/* the author is told, by the destination, end to end */
+	assert_int_equal(p[5].acks, acks + 1);
+	assert_int_equal(p[5].ack_mode, RV_P2P_ACK_DELIVERED);
+	assert_memory_equal(p[5].ack_id, id, 32);
+	assert_memory_equal(p[5].ack_author, p[12].key.id, 32);
 	assert_string_equal(p[12].last, "hi");
 	assert_memory_equal(p[12].last_author, p[5].key.id, 32);
 	assert_true(p[12].last_hops >= 1 && p[12].last_hops <= 5);	/* ceil(log2 20) */
@@ -290,6 +305,27 @@ static void test_route(void **state)
 	run(200);
 	assert_int_equal(p[7].routed, 1);
 	assert_string_equal(p[7].last, "near");
+	assert_int_equal(p[0].ack_mode, RV_P2P_ACK_DELIVERED);
+	assert_memory_equal(p[0].ack_author, p[7].key.id, 32);
+	/* an ID nobody has: where it stops, the peer nearest it says so */
+	uint8_t nobody[32];
+	memcpy(nobody, rv_p2p_node_ring(p[7].node), 32);
+	nobody[31] ^= 1;	/* near node 7's ring address, so not node 3's own way */
+	for (int k = 0; k < 4; k++) {
+		int sender = (3 + 5 * k) % N, before = p[sender].acks;
+		int rc = rv_p2p_node_send(p[sender].node, now, 1, RV_P2P_TO_PEER, nobody, "lost", 4, id);
+		run(200);
+		if (rc == RV_ENOTFOUND) {	/* the sender itself is nearest: said at once */
+			assert_int_equal(p[sender].acks, before);
+			continue;
+		}
+		assert_int_equal(rc, 0);
+		assert_int_equal(p[sender].acks, before + 1);
+		assert_int_equal(p[sender].ack_mode, RV_P2P_ACK_NO_ROUTE);
+		assert_memory_equal(p[sender].ack_id, id, 32);
+	}
+	for (int i = 0; i < N; i++)
+		assert_true(strcmp(p[i].last, "lost") != 0);
 }
 
 static void test_leave(void **state)
