@@ -38,7 +38,7 @@ int rv_p2p_env_read(const uint8_t *p, size_t n, const uint8_t group[RV_P2P_HASH_
 		return *why = "truncated or oversized envelope", RV_EPROTO;
 	if (p[0] != 1)
 		return *why = "unknown envelope version", RV_EPROTO;
-	if (p[1] < RV_P2P_POST || p[1] > RV_P2P_NEAREST)
+	if (p[1] < RV_P2P_POST || p[1] > RV_P2P_ACK)
 		return *why = "unknown envelope kind", RV_EPROTO;
 	size_t len = rv_rd16(p + 82);
 	if (len > RV_P2P_PAYLOAD_MAX || RV_P2P_ENV_HEAD + len + RV_P2P_SIG_LEN != n)

@@ -33,6 +33,8 @@ enum rv_p2p_kind {
 	RV_P2P_POST = 1,         /* to every member */
 	RV_P2P_DIRECT = 2,       /* routed to one peer ID */
 	RV_P2P_NEAREST = 3,      /* routed to whoever is nearest a ring address */
+	RV_P2P_ACK = 4,          /* routed back to the author of a DIRECT or NEAREST
+				  * message: u8 status (p2pnode.h) | its message ID */
 };
 
 /* A parsed envelope; its pointers alias the bytes it was read from. */

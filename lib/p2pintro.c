@@ -124,6 +124,19 @@ static int read_relay(const struct rv_stun_msg *s, struct rv_p2p_intro_msg *m)
 	return 0;
 }
 
+/* The COOKIE, if one came: 0, or RV_EPROTO when it is not of its size. */
+static int read_cookie(const struct rv_stun_msg *s, struct rv_p2p_intro_msg *m)
+{
+	const struct rv_stun_attr *c = rv_stun_get(s, RV_P2P_INTRO_A_COOKIE);
+	if (!c)
+		return 0;
+	if (c->len != RV_P2P_INTRO_COOKIE_LEN)
+		return RV_EPROTO;
+	memcpy(m->cookie, c->val, RV_P2P_INTRO_COOKIE_LEN);
+	m->has_cookie = 1;
+	return 0;
+}
+
 /* The kind of METHOD in class CLS, or 0. */
 static enum rv_p2p_intro_kind kind_of(uint16_t method, int cls)
 {
@@ -151,12 +164,12 @@ int rv_p2p_intro_parse(const uint8_t *p, size_t n, struct rv_p2p_intro_msg *m)
 	case RV_P2P_INTRO_LEAVE:
 		if (get32(&s, RV_P2P_INTRO_A_GROUP, m->group) < 0 || get32(&s, RV_P2P_INTRO_A_PEER_ID, m->id) < 0)
 			return RV_EPROTO;
-		return 0;
+		return read_cookie(&s, m);
 	case RV_P2P_INTRO_JOINED:
-		return read_joined(&s, m);
+		return read_joined(&s, m) < 0 ? RV_EPROTO : read_cookie(&s, m);
 	case RV_P2P_INTRO_REFUSED:
 		m->code = rv_stun_error_code(&s, m->reason, sizeof m->reason);
-		return m->code >= 300 && m->code <= 699 ? 0 : RV_EPROTO;
+		return m->code >= 300 && m->code <= 699 ? read_cookie(&s, m) : RV_EPROTO;
 	case RV_P2P_INTRO_INTRO:
 		return read_members(&s, m) < 0 || m->nmembers != 1 ? RV_EPROTO : 0;
 	case RV_P2P_INTRO_RELAY:
@@ -165,26 +178,28 @@ int rv_p2p_intro_parse(const uint8_t *p, size_t n, struct rv_p2p_intro_msg *m)
 	return RV_EPROTO;
 }
 
-/* GROUP and PEER-ID: JOIN and LEAVE. */
+/* GROUP, PEER-ID and a COOKIE if any: JOIN and LEAVE. */
 static int group_id_build(struct rv_stun_builder *b, uint16_t method, int cls, const uint8_t *group,
-			  const uint8_t *id, const uint8_t *tid)
+			  const uint8_t *id, const uint8_t *cookie, const uint8_t *tid)
 {
 	rv_stun_begin(b, method, cls, tid);
 	rv_stun_add(b, RV_P2P_INTRO_A_GROUP, group, ID);
 	rv_stun_add(b, RV_P2P_INTRO_A_PEER_ID, id, ID);
+	if (cookie)
+		rv_stun_add(b, RV_P2P_INTRO_A_COOKIE, cookie, RV_P2P_INTRO_COOKIE_LEN);
 	rv_stun_add_fingerprint(b);
 	return b->err;
 }
 
 int rv_p2p_intro_join_build(struct rv_stun_builder *b, const uint8_t group[ID], const uint8_t id[ID],
-			    const uint8_t *tid)
+			    const uint8_t *cookie, const uint8_t *tid)
 {
-	return group_id_build(b, RV_P2P_INTRO_M_JOIN, RV_STUN_REQUEST, group, id, tid);
+	return group_id_build(b, RV_P2P_INTRO_M_JOIN, RV_STUN_REQUEST, group, id, cookie, tid);
 }
 
 int rv_p2p_intro_leave_build(struct rv_stun_builder *b, const uint8_t group[ID], const uint8_t id[ID])
 {
-	return group_id_build(b, RV_P2P_INTRO_M_LEAVE, RV_STUN_INDICATION, group, id, NULL);
+	return group_id_build(b, RV_P2P_INTRO_M_LEAVE, RV_STUN_INDICATION, group, id, NULL, NULL);
 }
 
 int rv_p2p_intro_relay_build(struct rv_stun_builder *b, const uint8_t group[ID],

@@ -11,15 +11,17 @@
  * Wire. Every message is STUN (RFC 8489 header with the magic cookie) and
  * ends with FINGERPRINT; methods in an unassigned range:
  *   JOIN   0x0C0 request: GROUP (0xC001, 32 bytes: the group hash), PEER-ID
- *          (0xC002, 32 bytes). Sent on join and then every 20 s as a
- *          refresh (it also keeps the NAT mapping open).
+ *          (0xC002, 32 bytes), COOKIE (0xC006, 20 bytes) once the server
+ *          gave one. Sent on join and then every 20 s as a refresh (it also
+ *          keeps the NAT mapping open).
  *          Success response: XOR-MAPPED-ADDRESS (the peer's reflexive
  *          address), LIFETIME (0xC004, u32 seconds after which an
- *          unrefreshed member is forgotten, default 60), and up to 8 MEMBER
- *          (0xC003: id[32] | family u8 (4 or 6) | port u16 | address 4 or
- *          16 bytes) = members to connect to.
- *          Error response (ERROR-CODE): 400 malformed, 508 group full or too
- *          many groups ("insufficient capacity"), 403 introducer disabled.
+ *          unrefreshed member is forgotten, default 60), a fresh COOKIE,
+ *          and up to 8 MEMBER (0xC003: id[32] | family u8 (4 or 6) | port
+ *          u16 | address 4 or 16 bytes) = members to connect to.
+ *          Error response (ERROR-CODE): 401 with a COOKIE (see below), 400
+ *          malformed, 508 group full or too many groups ("insufficient
+ *          capacity"), 403 introducer disabled.
  *   INTRO  0x0C1 indication, server -> an existing member: one MEMBER = the
  *          newcomer, "punch toward it now" (the newcomer got this member in
  *          its response at the same moment).
@@ -35,6 +37,20 @@
  *          when it comes from the member's registered address).
  * Indications are never answered. A message that is no STUN, lacks a good
  * FINGERPRINT or has the wrong class is dropped without an answer.
+ *
+ * Return routability (as STUN's NONCE, QUIC's Retry, DTLS's
+ * HelloVerifyRequest): a JOIN is only acted on when it carries a COOKIE
+ * the server made for its source address, group and peer ID less than
+ * RV_P2P_INTRO_COOKIE_S ago: u32 the server's clock in seconds | the first
+ * 16 bytes of HMAC-SHA256(a secret made at rv_p2p_intro_new, that clock |
+ * the address | GROUP | PEER-ID). Any other JOIN is answered 401 "Cookie
+ * Required" with a fresh COOKIE, and the peer sends it again at once with
+ * it. So a JOIN from a forged source address registers nothing and sends
+ * no INTRO, and nothing the server sends to an address it has not heard
+ * back from (401, 400, 403) is larger than the request that caused it
+ * (were it, it is not sent): no amplifier. Every success response carries
+ * a fresh cookie for the next refresh; a restarted server (a new secret)
+ * costs one more round.
  *
  * Who a newcomer is given: members of a group are kept ordered by ring
  * address (rv_p2p_ring_addr). A newcomer gets the 2 members just before and
@@ -67,13 +83,15 @@ enum {
 enum {
 	RV_P2P_INTRO_A_GROUP = 0xC001, RV_P2P_INTRO_A_PEER_ID = 0xC002,
 	RV_P2P_INTRO_A_MEMBER = 0xC003, RV_P2P_INTRO_A_LIFETIME = 0xC004,
-	RV_P2P_INTRO_A_DATA = 0xC005,
+	RV_P2P_INTRO_A_DATA = 0xC005, RV_P2P_INTRO_A_COOKIE = 0xC006,
 };
 #define RV_P2P_INTRO_ID_LEN 32
 #define RV_P2P_INTRO_GIVEN 8          /* members a JOIN response lists at most */
 #define RV_P2P_INTRO_DATA_MAX 1400    /* DATA of a RELAY */
 #define RV_P2P_INTRO_REFRESH_S 20     /* how often a member sends JOIN again */
 #define RV_P2P_INTRO_QUEUE (RV_P2P_INTRO_GIVEN + 1)   /* replies one input makes at most */
+#define RV_P2P_INTRO_COOKIE_LEN 20    /* u32 seconds | 16 bytes of HMAC */
+#define RV_P2P_INTRO_COOKIE_S 120     /* a cookie is good this long */
 
 /* ---- the codec: what peers send and parse ---- */
 
@@ -84,9 +102,9 @@ struct rv_p2p_intro_member {
 };
 
 enum rv_p2p_intro_kind {
-	RV_P2P_INTRO_JOIN = 1,          /* request: group, id */
-	RV_P2P_INTRO_JOINED,            /* success: mapped, lifetime, members */
-	RV_P2P_INTRO_REFUSED,           /* error response: code, reason */
+	RV_P2P_INTRO_JOIN = 1,          /* request: group, id, cookie if any */
+	RV_P2P_INTRO_JOINED,            /* success: mapped, lifetime, members, cookie if any */
+	RV_P2P_INTRO_REFUSED,           /* error response: code, reason; 401: cookie */
 	RV_P2P_INTRO_INTRO,             /* indication: members[0] is the newcomer */
 	RV_P2P_INTRO_RELAY,             /* indication: group, members[0], data */
 	RV_P2P_INTRO_LEAVE,             /* indication: group, id */
@@ -104,6 +122,8 @@ struct rv_p2p_intro_msg {
 	size_t nmembers;
 	int code;                       /* REFUSED: 400, 403, 508... */
 	char reason[64];
+	uint8_t cookie[RV_P2P_INTRO_COOKIE_LEN];
+	int has_cookie;                 /* a COOKIE came (JOIN, JOINED, REFUSED) */
 	const uint8_t *data;            /* RELAY */
 	size_t len;
 };
@@ -113,15 +133,18 @@ struct rv_p2p_intro_msg {
 int rv_p2p_intro_is(const uint8_t *p, size_t n);
 /* rv_p2p_intro_parse - read the introducer message P (exactly N bytes)
  * into M: 0, or RV_EPROTO (no STUN, bad or missing FINGERPRINT, a method or
- * class not above, a missing or malformed attribute, more than
+ * class not above, a missing or malformed attribute (a COOKIE not of
+ * RV_P2P_INTRO_COOKIE_LEN bytes among them), more than
  * RV_P2P_INTRO_GIVEN members, DATA over RV_P2P_INTRO_DATA_MAX). */
 int rv_p2p_intro_parse(const uint8_t *p, size_t n, struct rv_p2p_intro_msg *m);
 
 /* The requests a peer sends, built into B (the message: rv_stun_end):
  * 0, or RV_ETOOBIG (DATA over RV_P2P_INTRO_DATA_MAX), RV_EPROTO (an address
- * neither AF_INET nor AF_INET6). TID (12 bytes) may be NULL: random. */
+ * neither AF_INET nor AF_INET6). TID (12 bytes) may be NULL: random.
+ * COOKIE: the last one the server gave (RV_P2P_INTRO_COOKIE_LEN bytes), or
+ * NULL. */
 int rv_p2p_intro_join_build(struct rv_stun_builder *b, const uint8_t group[RV_P2P_INTRO_ID_LEN],
-			    const uint8_t id[RV_P2P_INTRO_ID_LEN], const uint8_t *tid);
+			    const uint8_t id[RV_P2P_INTRO_ID_LEN], const uint8_t *cookie, const uint8_t *tid);
 int rv_p2p_intro_leave_build(struct rv_stun_builder *b, const uint8_t group[RV_P2P_INTRO_ID_LEN],
 			     const uint8_t id[RV_P2P_INTRO_ID_LEN]);
 /* TO: the target (its id may be zeros); DATA/N the datagram relayed. The
@@ -160,13 +183,15 @@ struct rv_p2p_intro_counters {
 	uint64_t relayed, relayed_bytes, relay_drops;          /* drops: over the budget, or relaying off */
 	uint64_t refused_malformed, refused_capacity, refused_disabled;
 	uint64_t refused_stranger;      /* RELAY or LEAVE from no member, or to none */
+	uint64_t challenges;            /* JOINs with no good COOKIE, answered 401 with one */
 	uint64_t groups, members;
 };
 
 struct rv_p2p_intro;
 
 /* rv_p2p_intro_new - an empty introducer with CONF (copied; 0 caps are
- * taken as 1): NULL when there is no memory or CONF->random is NULL. */
+ * taken as 1) and a cookie secret of its own (OpenSSL's RAND_bytes): NULL
+ * when there is no memory, no random secret, or CONF->random is NULL. */
 struct rv_p2p_intro *rv_p2p_intro_new(const struct rv_p2p_intro_conf *conf);
 void rv_p2p_intro_free(struct rv_p2p_intro *e);
 
@@ -177,7 +202,8 @@ void rv_p2p_intro_free(struct rv_p2p_intro *e);
  *   RV_EPROTO     malformed (a JOIN request that parsed as STUN is
  *                 answered 400; anything else is dropped)
  *   RV_ELIMIT     a cap: JOIN answered 508; a RELAY over the budget
- *   RV_EDENIED    the introducer is disabled (JOIN answered 403), or a
+ *   RV_EDENIED    the introducer is disabled (JOIN answered 403), a JOIN
+ *                 without a good COOKIE (answered 401 with one), or a
  *                 RELAY/LEAVE from or to an address that is no member
  *   -ENOMEM       no memory (JOIN answered 508) */
 int rv_p2p_intro_input(struct rv_p2p_intro *e, uint64_t now, const struct sockaddr *from,

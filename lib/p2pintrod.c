@@ -7,15 +7,24 @@
  * by binary search of its ring address in the group's ordered array, or by
  * its address in the group's address map. Every member is on one list
  * ordered by expiry: the lifetime is one for all and time never goes
- * back, so a refresh moves a member to the tail and expiry eats the head. */
+ * back, so a refresh moves a member to the tail and expiry eats the head.
+ *
+ * A JOIN is acted on only with a cookie the engine made for its source
+ * (p2pintro.h); every answer to a source not proven so is capped at the
+ * size of the request that caused it. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <netinet/in.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
 #include <openssl/sha.h>
 
 #include "bmap.h"
+#include "bytes.h"
 #include "err.h"
 #include "p2pintro.h"
 #include "p2pkey.h"
@@ -24,6 +33,8 @@
 #define ID RV_P2P_INTRO_ID_LEN
 #define ADDR_KEY 19                    /* family, port, 16 address bytes */
 #define RANDOM_TRIES 64                /* draws before a linear scan finishes the choice */
+#define SECRET_LEN 32                  /* the cookies' HMAC key */
+#define COOKIE_MAC 16                  /* bytes of HMAC in a cookie */
 
 struct member {
 	struct rv_p2p_intro_member m;     /* id and address as received */
@@ -54,6 +65,7 @@ struct rv_p2p_intro {
 	uint64_t tokens;                  /* the relay bucket, in byte-milliseconds */
 	uint64_t refilled;                /* when (ms) */
 	struct rv_p2p_intro_counters n;
+	uint8_t secret[SECRET_LEN];       /* made at start: cookies die with the process */
 	struct reply q[RV_P2P_INTRO_QUEUE];
 	size_t nq, polled;
 };
@@ -76,6 +88,10 @@ struct rv_p2p_intro *rv_p2p_intro_new(const struct rv_p2p_intro_conf *conf)
 	if (!e)
 		return NULL;
 	e->conf = *conf;
+	if (RAND_bytes(e->secret, sizeof e->secret) != 1) {
+		free(e);
+		return NULL;
+	}
 	if (!e->conf.max_groups)
 		e->conf.max_groups = 1;
 	if (!e->conf.max_members)
@@ -278,9 +294,52 @@ static void drop_unfinished(struct rv_p2p_intro *e, struct rv_stun_builder *b)
 		e->nq--;
 }
 
-static void refuse(struct rv_p2p_intro *e, const struct sockaddr *from, const uint8_t tid[12], int code)
+/* ---- cookies ---- */
+
+/* The cookie for a JOIN of Q from the address AKEY, made at T (seconds). */
+static void cookie_make(const struct rv_p2p_intro *e, uint32_t t, const uint8_t akey[ADDR_KEY],
+			const struct rv_p2p_intro_msg *q, uint8_t out[RV_P2P_INTRO_COOKIE_LEN])
 {
-	static const char *why[] = { [0] = "Bad Request", [3] = "Forbidden", [8] = "Insufficient Capacity" };
+	uint8_t in[4 + ADDR_KEY + 2 * ID], mac[EVP_MAX_MD_SIZE];
+	unsigned len = 0;
+	rv_wr32(in, t);
+	memcpy(in + 4, akey, ADDR_KEY);
+	memcpy(in + 4 + ADDR_KEY, q->group, ID);
+	memcpy(in + 4 + ADDR_KEY + ID, q->id, ID);
+	if (!HMAC(EVP_sha256(), e->secret, sizeof e->secret, in, sizeof in, mac, &len) || len < COOKIE_MAC)
+		memset(mac, 0, COOKIE_MAC);	/* cannot happen; a cookie of zeros never checks */
+	rv_wr32(out, t);
+	memcpy(out + 4, mac, COOKIE_MAC);
+}
+
+/* Does Q carry a cookie of ours for AKEY, made at most RV_P2P_INTRO_COOKIE_S ago? */
+static int cookie_ok(const struct rv_p2p_intro *e, uint64_t now, const uint8_t akey[ADDR_KEY],
+		     const struct rv_p2p_intro_msg *q)
+{
+	uint8_t want[RV_P2P_INTRO_COOKIE_LEN];
+	uint32_t t = rv_rd32(q->cookie), s = (uint32_t)(now / 1000);
+	if (!q->has_cookie || t > s || s - t > RV_P2P_INTRO_COOKIE_S)
+		return 0;
+	cookie_make(e, t, akey, q, want);
+	return CRYPTO_memcmp(want, q->cookie, sizeof want) == 0;
+}
+
+/* A reply of B to a source not proven: dropped when larger than the
+ * REQUEST that caused it (no amplifier). */
+static void cap_to(struct rv_p2p_intro *e, struct rv_stun_builder *b, size_t request)
+{
+	if (!b->err && b->len > request)
+		e->nq--;
+}
+
+/* An error response CODE to the JOIN (TID) from FROM: at most CAP bytes
+ * (its request's size when FROM is not proven, else SIZE_MAX); 401 carries
+ * COOKIE. */
+static void refuse(struct rv_p2p_intro *e, const struct sockaddr *from, const uint8_t tid[12], int code,
+		   const uint8_t *cookie, size_t cap)
+{
+	static const char *why[] = { [0] = "Bad Request", [1] = "Cookie Required", [3] = "Forbidden",
+				     [8] = "Insufficient Capacity" };
 	struct rv_stun_builder *b = reply(e, from);
 	if (!b)
 		return;
@@ -290,8 +349,23 @@ static void refuse(struct rv_p2p_intro *e, const struct sockaddr *from, const ui
 	memcpy(v + 4, r, len);
 	rv_stun_begin(b, RV_P2P_INTRO_M_JOIN, RV_STUN_ERROR, tid);
 	rv_stun_add(b, RV_STUN_A_ERROR_CODE, v, 4 + len);
+	if (cookie)
+		rv_stun_add(b, RV_P2P_INTRO_A_COOKIE, cookie, RV_P2P_INTRO_COOKIE_LEN);
 	rv_stun_add_fingerprint(b);
 	drop_unfinished(e, b);
+	cap_to(e, b, cap);
+}
+
+/* The JOIN Q (N bytes) from FROM (AKEY) came with no good cookie: a 401
+ * with one, no larger than Q. */
+static int challenge(struct rv_p2p_intro *e, uint64_t now, const struct sockaddr *from,
+		     const uint8_t akey[ADDR_KEY], const struct rv_p2p_intro_msg *q, size_t n)
+{
+	uint8_t c[RV_P2P_INTRO_COOKIE_LEN];
+	cookie_make(e, (uint32_t)(now / 1000), akey, q, c);
+	e->n.challenges++;
+	refuse(e, from, q->tid, 401, c, n);
+	return RV_EDENIED;
 }
 
 /* ---- who a newcomer meets ---- */
@@ -332,9 +406,10 @@ static size_t choose(struct rv_p2p_intro *e, const struct group *g, size_t self,
 	return k;
 }
 
-/* The success response to M's JOIN (TID) and, when NEW, an INTRO of M to
- * each member it is given. */
-static void joined(struct rv_p2p_intro *e, struct member *m, size_t self, const uint8_t tid[12], int isnew)
+/* The success response to M's JOIN (TID), with COOKIE for the next one,
+ * and, when NEW, an INTRO of M to each member it is given. */
+static void joined(struct rv_p2p_intro *e, struct member *m, size_t self, const uint8_t tid[12], int isnew,
+		   const uint8_t *cookie)
 {
 	struct member *given[RV_P2P_INTRO_GIVEN];
 	size_t k = choose(e, m->g, self, given);
@@ -346,6 +421,7 @@ static void joined(struct rv_p2p_intro *e, struct member *m, size_t self, const 
 	rv_stun_begin(b, RV_P2P_INTRO_M_JOIN, RV_STUN_SUCCESS, tid);
 	rv_stun_add_xor_addr(b, RV_STUN_A_XOR_MAPPED_ADDRESS, (const struct sockaddr *)&mapped);
 	rv_stun_add_u32(b, RV_P2P_INTRO_A_LIFETIME, e->conf.lifetime);
+	rv_stun_add(b, RV_P2P_INTRO_A_COOKIE, cookie, RV_P2P_INTRO_COOKIE_LEN);
 	for (size_t i = 0; i < k; i++)
 		rv_p2p_intro_add_member(b, &given[i]->m);
 	rv_stun_add_fingerprint(b);
@@ -365,11 +441,15 @@ static void joined(struct rv_p2p_intro *e, struct member *m, size_t self, const 
 
 /* ---- input ---- */
 
-static int join(struct rv_p2p_intro *e, uint64_t now, const struct sockaddr *from, const struct rv_p2p_intro_msg *q)
+static int join(struct rv_p2p_intro *e, uint64_t now, const struct sockaddr *from, const struct rv_p2p_intro_msg *q,
+		size_t n)
 {
-	uint8_t key[RV_BMAP_KEY_MAX], ring[ID], akey[ADDR_KEY];
+	uint8_t key[RV_BMAP_KEY_MAX], ring[ID], akey[ADDR_KEY], cookie[RV_P2P_INTRO_COOKIE_LEN];
 	int rc = 0, found;
 	addr_key(from, akey);
+	if (!cookie_ok(e, now, akey, q))
+		return challenge(e, now, from, akey, q, n);
+	cookie_make(e, (uint32_t)(now / 1000), akey, q, cookie);
 	rv_p2p_ring_addr(q->id, ring);
 	struct group *g = group_find(e, q->group, key);
 	if (g && memcmp(g->hash, q->group, ID) != 0)
@@ -405,13 +485,13 @@ static int join(struct rv_p2p_intro *e, uint64_t now, const struct sockaddr *fro
 		e->n.joins++;
 	else
 		e->n.refreshes++;
-	joined(e, m, pos, q->tid, isnew);
+	joined(e, m, pos, q->tid, isnew, cookie);
 	return 0;
 refused:
 	if (g && !g->n)
 		group_drop(e, g);
 	e->n.refused_capacity++;
-	refuse(e, from, q->tid, 508);
+	refuse(e, from, q->tid, 508, NULL, SIZE_MAX);
 	return rc;
 }
 
@@ -502,17 +582,17 @@ int rv_p2p_intro_input(struct rv_p2p_intro *e, uint64_t now, const struct sockad
 	    (q.kind != RV_P2P_INTRO_JOIN && q.kind != RV_P2P_INTRO_RELAY && q.kind != RV_P2P_INTRO_LEAVE)) {
 		e->n.refused_malformed++;
 		if (join_tid(p, n, tid))
-			refuse(e, from, tid, 400);
+			refuse(e, from, tid, 400, NULL, n);
 		return RV_EPROTO;
 	}
 	if (e->conf.disabled) {
 		e->n.refused_disabled++;
 		if (q.kind == RV_P2P_INTRO_JOIN)
-			refuse(e, from, q.tid, 403);
+			refuse(e, from, q.tid, 403, NULL, n);
 		return RV_EDENIED;
 	}
 	switch (q.kind) {
-	case RV_P2P_INTRO_JOIN: return join(e, now, from, &q);
+	case RV_P2P_INTRO_JOIN: return join(e, now, from, &q, n);
 	case RV_P2P_INTRO_RELAY: return relay(e, now, from, &q);
 	default: return leave(e, from, &q);
 	}

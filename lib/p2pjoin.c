@@ -9,6 +9,7 @@
 #include "p2pspec.h"
 
 #define JOIN_FIRST_MS 1000          /* an unanswered JOIN goes again, doubling */
+#define CHALLENGES_MAX 3            /* 401s in a row answered at once; then at the JOINs' pace */
 
 void p2p_join_init(struct rv_p2p_node *n)
 {
@@ -35,7 +36,7 @@ void p2p_join_tick(struct rv_p2p_node *n)
 	if (!n->conf.server_len || n->refused || n->now < n->join_at)
 		return;
 	struct rv_stun_builder b;
-	if (rv_p2p_intro_join_build(&b, n->group_hash, n->conf.key->id, NULL) < 0)
+	if (rv_p2p_intro_join_build(&b, n->group_hash, n->conf.key->id, n->has_cookie ? n->cookie : NULL, NULL) < 0)
 		return;
 	queue_stun(n, &b);
 	n->st.joins++;
@@ -85,7 +86,18 @@ void p2p_join_input(struct rv_p2p_node *n, const uint8_t *p, size_t len)
 	struct rv_p2p_intro_msg m;
 	if (rv_p2p_intro_parse(p, len, &m) < 0)
 		return;
+	if (m.has_cookie && (m.kind == RV_P2P_INTRO_JOINED || m.kind == RV_P2P_INTRO_REFUSED)) {
+		memcpy(n->cookie, m.cookie, sizeof n->cookie);	/* for the next JOIN */
+		n->has_cookie = 1;
+	}
+	if (m.kind == RV_P2P_INTRO_REFUSED && m.code == 401 && m.has_cookie) {
+		n->unanswered = 0;	/* the server is there: prove our address, at once */
+		if (++n->challenges <= CHALLENGES_MAX)
+			n->join_at = n->now;
+		return;
+	}
 	if (m.kind == RV_P2P_INTRO_JOINED) {
+		n->challenges = 0;
 		struct rv_p2p_node_ev e = { .type = RV_P2P_NODE_INTRODUCED, .hops = (uint8_t)m.nmembers,
 					    .addr = m.mapped, .alen = len_of(&m.mapped) };
 		if (!n->st.introduced)

@@ -11,7 +11,9 @@
  * Sessions are told apart by the peer's address. The side that opens a
  * session is the DTLS client; when two peers open to each other at once
  * (both learned of the other), the one with the higher peer ID gives way
- * and serves the other's handshake. A ClientHello from the address of a
+ * and serves the other's handshake; a peer whose handshake to us is under
+ * way when we choose it gets no second session from us (it would take the
+ * first one's datagrams): we wait for it. A ClientHello from the address of a
  * session up for RV_P2P_NODE_RESTART_MS means the peer started again: the
  * old session ends (sooner, it is a late copy of a handshake that lost).
  *
@@ -27,12 +29,14 @@
  * (the random picks change);
  * it sends each neighbour a REPORT of the
  * peers that neighbour should know: the best list from *its* ring address
- * among ours. A peer that never answers is tried again later, with backoff.
+ * among ours. A peer that never answers is tried again later, with
+ * backoff, as soon as its wait is over.
  * A new neighbour (and the first peer known) triggers a choice at once.
  *
  * Introducer (p2pintro.h), when the conf names a server: the node sends
  * JOIN at once and every RV_P2P_INTRO_REFRESH_S (sooner, doubling, while
- * unanswered), learns the members it is given, and on INTRO sends the
+ * unanswered; at once again, with the cookie, when answered 401 with one:
+ * p2pintro.h), learns the members it is given, and on INTRO sends the
  * newcomer a punch (a datagram no session takes) so that its NAT lets the
  * newcomer's handshake in. A session of ours not up after
  * RV_P2P_NODE_PUNCH_MS, with not a datagram from the peer come straight
@@ -120,7 +124,15 @@ enum rv_p2p_node_ev_type {
 					 * HOPS the members it gave (the first answer only) */
 	RV_P2P_NODE_REFUSED,            /* the server refused (DATA: its reason) */
 	RV_P2P_NODE_SERVER_SILENT,      /* RV_P2P_NODE_SILENT_JOINS JOINs to ADDR went unanswered */
+	RV_P2P_NODE_ACK,                /* a routed message of ours, ID, reached AUTHOR (MODE
+					 * RV_P2P_ACK_DELIVERED), or stopped at AUTHOR, the peer
+					 * nearest its destination (RV_P2P_ACK_NO_ROUTE: nobody
+					 * has that ID; RV_P2P_ACK_TTL: out of hops) */
 };
+
+/* What an acknowledgement says (RV_P2P_NODE_ACK's mode). */
+enum { RV_P2P_ACK_DELIVERED = 0, RV_P2P_ACK_NO_ROUTE = 1, RV_P2P_ACK_TTL = 2 };
+#define RV_P2P_ACK_LEN 33                 /* an ACK's payload: status u8 | message ID */
 
 struct rv_p2p_node_ev {
 	enum rv_p2p_node_ev_type type;
@@ -131,7 +143,7 @@ struct rv_p2p_node_ev {
 	uint8_t id[RV_P2P_HASH_LEN];      /* POST, ROUTED: the message ID */
 	uint8_t author[RV_P2P_HASH_LEN];  /* POST, ROUTED: the author's peer ID */
 	uint64_t time_ms;                 /* POST, ROUTED: the author's clock */
-	uint8_t mode, hops;               /* ROUTED */
+	uint8_t mode, hops;               /* ROUTED; ACK: mode is the status */
 	int relayed;                      /* NEIGHBOR_UP: through the server */
 	const uint8_t *data;              /* POST, ROUTED: the payload; valid until the next call */
 	size_t len;
@@ -144,6 +156,7 @@ struct rv_p2p_node_stats {
 	size_t target;                    /* neighbours wanted */
 	uint64_t posts_sent, posts_received, routed_sent, routed_received, routed_forwarded;
 	uint64_t no_route, ttl_expired, bad;
+	uint64_t acks_sent, acks_received;
 	uint64_t connects, connect_failures, disconnects;
 	uint64_t bytes_in, bytes_out, datagrams_in, datagrams_out, stray;
 	uint64_t events_dropped;
@@ -214,7 +227,12 @@ int rv_p2p_node_post(struct rv_p2p_node *n, uint64_t now, uint64_t time_ms, cons
  * RV_P2P_TO_PEER) or to whoever is nearest the ring address DST
  * (RV_P2P_TO_NEAREST), hop by hop: 0 when it left (or, when it is ours,
  * was delivered here as an event), RV_ENOTFOUND when no neighbour is nearer
- * and it is not ours (NO_ROUTE), RV_ETOOBIG. */
+ * and it is not ours (NO_ROUTE), RV_ETOOBIG. A message that left is
+ * acknowledged end to end: the peer that delivers it, or the one where it
+ * stops (no peer has the ID, no hops left), routes an ACK envelope
+ * (p2penv.h, signed by it) back to the author, who gets RV_P2P_NODE_ACK
+ * with the message ID; an ACK lost on the way is not sent again (the
+ * caller bounds its wait). */
 int rv_p2p_node_send(struct rv_p2p_node *n, uint64_t now, uint64_t time_ms, enum rv_p2p_route_mode mode,
 		     const uint8_t dst[RV_P2P_HASH_LEN], const void *data, size_t len,
 		     uint8_t id[RV_P2P_HASH_LEN]);

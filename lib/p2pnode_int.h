@@ -4,6 +4,7 @@
 #ifndef RV_P2PNODE_INT_H
 #define RV_P2PNODE_INT_H
 
+#include "p2pintro.h"
 #include "p2pnode.h"
 
 #define RV_P2P_KNOWN_KEY 20               /* known peers are keyed by an ID prefix */
@@ -57,6 +58,9 @@ struct rv_p2p_node {
 	uint32_t join_wait;         /* while unanswered: doubling */
 	int refused;                /* for good (403): no more JOINs */
 	unsigned unanswered;        /* JOINs since the last answer */
+	uint8_t cookie[RV_P2P_INTRO_COOKIE_LEN];   /* the introducer's last, for our JOINs */
+	int has_cookie;
+	unsigned challenges;        /* 401s since the last success: JOINs sent again at once */
 	struct sockaddr_storage boot[RV_P2P_NODE_BOOT];   /* the addresses add_peer was given */
 	socklen_t bootlen[RV_P2P_NODE_BOOT];
 	size_t nboot;

@@ -291,9 +291,24 @@ static size_t opening(const struct rv_p2p_node *n)
 	return c;
 }
 
+/* A session with known peer K: ours, or the one it opened to us. Sessions
+ * are told apart by address, so a second one with K's address would take
+ * the first one's datagrams, and its ClientHello would make K give way on
+ * the handshake K has under way with us (p2pnode.h): both would stall until
+ * handshake_ms. The peer's handshake to us is ours to wait for instead. */
 static void open_to(struct rv_p2p_node *n, struct known *k)
 {
-	struct nsess *s = p2p_sess_open(n, (const struct sockaddr *)&k->addr, k->alen, 1);
+	struct nsess *s = p2p_sess_by_addr(n, (const struct sockaddr *)&k->addr);
+	if (s) {
+		if (!s->up && !s->want_known) {	/* theirs, under way: K's once it proves */
+			memcpy(s->want, k->id, RV_P2P_HASH_LEN);
+			s->want_known = 1;
+			s->k = k;
+			k->slot = p2p_slot(n, s);
+		}
+		return;
+	}
+	s = p2p_sess_open(n, (const struct sockaddr *)&k->addr, k->alen, 1);
 	if (!s)
 		return;
 	memcpy(s->want, k->id, RV_P2P_HASH_LEN);
@@ -325,14 +340,20 @@ void p2p_maintain(struct rv_p2p_node *n)
 	size_t busy = opening(n), up = 0;
 	for (size_t i = 0; i < RV_P2P_NODE_SESSIONS; i++)
 		up += n->sess[i].used && n->sess[i].up;
-	/* the ring's own (the first picks) always; the others while we are short */
+	/* the ring's own (the first picks) always; the others while we are
+	 * short; one that failed a moment ago when its wait is over (not at the
+	 * next report: the LAN says nothing new of a peer it announced) */
+	uint64_t retry = UINT64_MAX;
 	for (size_t i = 0; i < np && busy < RV_P2P_NODE_OPENING; i++) {
 		struct known *k = all.k[pick[i]];
-		if (k->slot < 0 && k->retry_at <= n->now &&
-		    (i < RV_P2P_RING_BEFORE + RV_P2P_RING_AFTER || up + busy < n->target)) {
-			open_to(n, k);
-			busy += k->slot >= 0;
+		if (k->slot >= 0 || (i >= RV_P2P_RING_BEFORE + RV_P2P_RING_AFTER && up + busy >= n->target))
+			continue;
+		if (k->retry_at > n->now) {
+			retry = k->retry_at < retry ? k->retry_at : retry;
+			continue;
 		}
+		open_to(n, k);
+		busy += k->slot >= 0;
 	}
 	free(pick);
 	if (reports) {
@@ -361,9 +382,46 @@ void p2p_maintain(struct rv_p2p_node *n)
 		}
 	}
 	cands_free(&all);
+	if (retry < n->choose_at)
+		n->choose_at = retry;
 }
 
 /* ---- directed routing ---- */
+
+static int route_step(struct rv_p2p_node *n, enum rv_p2p_route_mode mode, uint8_t ttl, uint8_t hops,
+		      const uint8_t dst[32], const uint8_t *env, const struct rv_p2p_env *e, int local);
+
+/* The routed message E (not ours) arrived here or stopped here (STATUS):
+ * an ACK to its author, routed like any exact message. */
+static void ack(struct rv_p2p_node *n, const struct rv_p2p_env *e, uint8_t status)
+{
+	uint8_t body[RV_P2P_ACK_LEN], author[RV_P2P_HASH_LEN];
+	struct rv_p2p_env a;
+	const char *why;
+	if (e->kind == RV_P2P_ACK)
+		return;	/* an ACK is never acknowledged */
+	body[0] = status;
+	memcpy(body + 1, e->id, RV_P2P_HASH_LEN);
+	rv_p2p_peer_id(e->author, author);
+	long size = rv_p2p_env_seal(n->conf.key, n->conf.group, RV_P2P_ACK, e->time_ms, p2p_nonce(n), body,
+				    sizeof body, n->env, sizeof n->env, NULL);
+	if (size < 0 || rv_p2p_env_read(n->env, (size_t)size, n->conf.group, &a, &why) < 0)
+		return;
+	if (route_step(n, RV_P2P_TO_PEER, RV_P2P_NODE_TTL, 0, author, n->env, &a, 1) == 0)
+		n->st.acks_sent++;
+}
+
+/* The ACK E for us: an event. */
+static void ack_in(struct rv_p2p_node *n, const struct rv_p2p_env *e)
+{
+	if (e->len != RV_P2P_ACK_LEN || e->payload[0] > RV_P2P_ACK_TTL)
+		return;
+	struct rv_p2p_node_ev ev = { .type = RV_P2P_NODE_ACK, .time_ms = e->time_ms, .mode = e->payload[0] };
+	memcpy(ev.id, e->payload + 1, sizeof ev.id);
+	rv_p2p_peer_id(e->author, ev.author);
+	n->st.acks_received++;
+	p2p_event(n, &ev);
+}
 
 /* Envelope ENV (its parse E) toward DST, MODE, with TTL and HOPS so far:
  * delivered here, passed to the next neighbour, or RV_ENOTFOUND. */
@@ -382,6 +440,10 @@ static int route_step(struct rv_p2p_node *n, enum rv_p2p_route_mode mode, uint8_
 		}
 	}
 	int next = rv_p2p_route_next(n->conf.key->id, n->ring, nb, cnt, mode, dst);
+	if (next == RV_P2P_ROUTE_HERE && e->kind == RV_P2P_ACK) {
+		ack_in(n, e);
+		return 0;
+	}
 	if (next == RV_P2P_ROUTE_HERE) {
 		struct rv_p2p_node_ev ev = { .type = RV_P2P_NODE_ROUTED, .time_ms = e->time_ms, .mode = (uint8_t)mode,
 					     .hops = hops, .data = e->payload, .len = e->len };
@@ -389,21 +451,27 @@ static int route_step(struct rv_p2p_node *n, enum rv_p2p_route_mode mode, uint8_
 		rv_p2p_peer_id(e->author, ev.author);
 		n->st.routed_received++;
 		p2p_event(n, &ev);
+		if (!local)
+			ack(n, e, RV_P2P_ACK_DELIVERED);
 		return 0;
 	}
 	if (next < 0) {
 		n->st.no_route++;
+		if (!local)
+			ack(n, e, RV_P2P_ACK_NO_ROUTE);
 		return RV_ENOTFOUND;
 	}
 	if (ttl == 0) {
 		n->st.ttl_expired++;
+		if (!local)
+			ack(n, e, RV_P2P_ACK_TTL);
 		return 0;
 	}
 	long len = rv_p2p_msg_route(n->route, sizeof n->route, mode, (uint8_t)(ttl - 1), hops, dst, env, e->size);
 	if (len < 0)
 		return (int)len;
 	p2p_send(n, slot[next], n->route, (size_t)len);
-	if (local)
+	if (local && e->kind != RV_P2P_ACK)
 		n->st.routed_sent++;
 	else
 		n->st.routed_forwarded++;
@@ -416,10 +484,12 @@ void p2p_route_in(struct rv_p2p_node *n, struct nsess *s, const struct rv_p2p_ms
 	const char *why;
 	if (rv_p2p_env_open(m->env, m->env_len, n->conf.group, &e, &why) < 0)
 		return p2p_bad(n, s, why);
-	if (e.kind != (m->mode == RV_P2P_TO_PEER ? RV_P2P_DIRECT : RV_P2P_NEAREST))
+	if (e.kind != (m->mode == RV_P2P_TO_PEER ? RV_P2P_DIRECT : RV_P2P_NEAREST) &&
+	    !(e.kind == RV_P2P_ACK && m->mode == RV_P2P_TO_PEER))
 		return p2p_bad(n, s, "a routed envelope of the wrong kind");
 	if (m->hops >= RV_P2P_TTL_MAX) {
 		n->st.ttl_expired++;
+		ack(n, &e, RV_P2P_ACK_TTL);
 		return;
 	}
 	route_step(n, m->mode, m->ttl, (uint8_t)(m->hops + 1), m->dst, m->env, &e, 0);

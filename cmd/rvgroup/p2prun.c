@@ -17,6 +17,7 @@
 #include "rvgroup.h"
 
 #define SETTLE_MS 1000              /* post, send, info: after the first neighbour, for the ring to form */
+#define ACK_WAIT_MS 5000            /* send: its acknowledgement, at most this long after it left */
 #define LINGER_MS 500               /* after the last post: for repairs (IWANT) to be answered */
 
 /* ---- text ---- */
@@ -266,6 +267,7 @@ static void print_server(struct p2p *g, const struct rv_p2p_node_ev *e)
 
 static void end(struct p2p *g, int code);
 static void waited(uv_timer_t *t);
+static void acked(struct p2p *g, const struct rv_p2p_node_ev *e);
 
 static void on_event(void *ud, const struct rv_p2p_node_ev *e)
 {
@@ -309,6 +311,9 @@ static void on_event(void *ud, const struct rv_p2p_node_ev *e)
 		print_message(g, e);
 		if (g->a->count && ++g->received >= g->a->count)
 			end(g, RV_EXIT_OK);
+		return;
+	case RV_P2P_NODE_ACK:
+		acked(g, e);
 		return;
 	}
 }
@@ -478,6 +483,37 @@ static void join_eof(struct app *a)
 		linger(g);
 }
 
+/* send: no acknowledgement came in time. */
+static void not_acked(uv_timer_t *t)
+{
+	struct p2p *g = t->data;
+	rv_say_error("not delivered: no acknowledgement within %d s (the message or its acknowledgement was "
+		     "lost on the way)", ACK_WAIT_MS / 1000);
+	end(g, RV_EXIT_TIMEOUT);
+}
+
+/* send: an acknowledgement E; ours when it names the message we sent, and,
+ * for a message to a peer ID, comes from that peer when it says delivered. */
+static void acked(struct p2p *g, const struct rv_p2p_node_ev *e)
+{
+	char who[65];
+	if (!g->awaiting || memcmp(e->id, g->sent_id, 32))
+		return;
+	if (e->mode == RV_P2P_ACK_DELIVERED && g->awaiting == 2 && memcmp(e->author, g->sent_to, 32))
+		return;	/* only the destination may say it has it */
+	g->awaiting = 0;
+	uv_timer_stop(&g->wait);
+	p2p_hex(e->author, 32, who);
+	if (e->mode == RV_P2P_ACK_DELIVERED) {
+		rv_say_debug("delivered to %.16s", who);
+		end(g, RV_EXIT_OK);
+		return;
+	}
+	rv_say_error("not delivered: %s (peer %.16s, nearest the destination, says so)",
+		     e->mode == RV_P2P_ACK_NO_ROUTE ? "no peer of the group has that ID" : "it ran out of hops", who);
+	end(g, RV_EXIT_NO_ROUTE);
+}
+
 /* post, send, info: what they do once neighbours are there. */
 static void act(struct p2p *g)
 {
@@ -505,7 +541,10 @@ static void act(struct p2p *g)
 	uint8_t dst[32];
 	int nearest = g->o->nearest != NULL;
 	p2p_unhex32(nearest ? g->o->nearest : g->o->to, dst);
-	int rc = peer_send(g->peer, nearest ? RV_P2P_TO_NEAREST : RV_P2P_TO_PEER, dst, text, len, NULL);
+	struct rv_p2p_node_stats before, after;
+	rv_p2p_node_stats(peer_node(g->peer), &before);
+	int rc = peer_send(g->peer, nearest ? RV_P2P_TO_NEAREST : RV_P2P_TO_PEER, dst, text, len, g->sent_id);
+	rv_p2p_node_stats(peer_node(g->peer), &after);
 	if (rc == RV_ENOTFOUND) {
 		rv_say_error("no route to %.16s: no peer of the group is nearer it", nearest ? g->o->nearest : g->o->to);
 		end(g, RV_EXIT_NO_ROUTE);
@@ -516,7 +555,13 @@ static void act(struct p2p *g)
 		end(g, RV_EXIT_FAIL);
 		return;
 	}
-	linger(g);
+	if (after.routed_received > before.routed_received) {
+		end(g, RV_EXIT_OK);	/* ours: delivered here, no datagram */
+		return;
+	}
+	memcpy(g->sent_to, dst, sizeof g->sent_to);
+	g->awaiting = !nearest + 1;	/* 2: exact, the destination must say it */
+	uv_timer_start(&g->wait, not_acked, ACK_WAIT_MS, 0);
 }
 
 static void waited(uv_timer_t *t)

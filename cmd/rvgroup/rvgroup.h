@@ -99,6 +99,8 @@ struct p2p {
 	uv_signal_t usr1;
 	uv_signal_t stop[2];            /* SIGINT, SIGTERM: goodbyes, then exit */
 	int waiting, lingering, neighbors_seen, ended;
+	int awaiting;                   /* send: the message's ACK (sent_id, to sent_to) */
+	uint8_t sent_id[32], sent_to[32];
 	uint64_t started_wall;
 	long received;
 };

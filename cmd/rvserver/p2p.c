@@ -72,6 +72,7 @@ static const struct rv_metric table[] = {
 	  refused_disabled),
 	C("refused_stranger", "refused_stranger_total", "RELAYs and LEAVEs from or to no member.",
 	  refused_stranger),
+	C("challenges", "challenges_total", "JOINs with no good cookie, answered 401 with one.", challenges),
 };
 #undef C
 #undef G

@@ -1,9 +1,11 @@
 #!/usr/bin/env bats
 # rvserver's peer-group introducer on its UDP port (lib/p2pintro.h): peers
-# (tests/cli/p2pintro.py, one loopback UDP socket each) JOIN a group and get
-# their reflexive address and the members before them, the members get
-# INTROs, a RELAY reaches its target, /metrics counts it all; --no-p2p
-# answers 403, --p2p-max-members 508, --p2p-relay-budget 0 relays nothing.
+# (tests/cli/p2pintro.py, one loopback UDP socket each) JOIN a group, are
+# answered 401 with a cookie no larger than the JOIN, JOIN again with it and
+# get their reflexive address and the members before them; a stranger that
+# never answers the 401 is never a member; the members get INTROs, a RELAY
+# reaches its target, /metrics counts it all; --no-p2p answers 403,
+# --p2p-max-members 508, --p2p-relay-budget 0 relays nothing.
 
 load helpers
 
@@ -26,8 +28,12 @@ relayed() { jq -s -c 'map(select(has("relayed")))[0].relayed' "$T/peers.json"; }
 	local p
 	for p in 0 1 2; do
 		answer "$p" | jq -e --argjson p "$p" '.class == "success" and .lifetime == 60
-			and .mapped == "127.0.0.1:\(.port)" and (.members | length) == $p'
+			and .mapped == "127.0.0.1:\(.port)" and (.members | length) == $p
+			and .challenge.code == 401 and .challenge.cookie and .challenge.size <= .challenge.request'
 	done
+	# the stranger (as a forged source address) got only a small 401, and is nobody's member
+	jq -s -e 'map(select(.stranger))[0].stranger | .code == 401 and .cookie and .size <= .request' "$T/peers.json"
+	answer 2 | jq -e '[.members[].id] | index("'"$(printf stranger | sha256sum | cut -c1-64)"'") == null' 
 	# peer 2 was given peers 0 and 1 at their addresses, never itself
 	local a0 a1
 	a0=127.0.0.1:$(answer 0 | jq .port)
@@ -44,6 +50,7 @@ relayed() { jq -s -c 'map(select(has("relayed")))[0].relayed' "$T/peers.json"; }
 		sleep 0.1
 	done
 	assert_equal "$(metric joins_total)" 3
+	assert_equal "$(metric challenges_total)" 4	# the stranger's and each peer's first JOIN
 	assert_equal "$(metric intros_total)" 3
 	assert_equal "$(metric relayed_total)" 1
 	assert_equal "$(metric relayed_bytes_total)" 5
@@ -57,7 +64,7 @@ relayed() { jq -s -c 'map(select(has("relayed")))[0].relayed' "$T/peers.json"; }
 	peers 1
 	answer 0 | jq -e '.class == "error" and .code == 403 and .reason == "Forbidden"'
 	relayed | jq -e '. == null'
-	assert_equal "$(metric refused_disabled_total)" 2	# the JOIN and the RELAY
+	assert_equal "$(metric refused_disabled_total)" 3	# two JOINs (the stranger's too) and the RELAY
 	assert_equal "$(metric members)" 0
 }
 

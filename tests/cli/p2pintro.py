@@ -1,10 +1,15 @@
 #!/usr/bin/env python3
 """p2pintro.py - a tiny peer of rvserver's peer-group introducer (lib/p2pintro.h),
-for tests: PEERS loopback UDP sockets each JOIN one group in turn, then peer 0
-RELAYs "hello" to the last peer and peer 1 LEAVEs. One JSON object per line:
+for tests: a stranger JOINs and never answers the server's 401 (as a JOIN with
+a forged source address cannot), then PEERS loopback UDP sockets each JOIN one
+group in turn (answering the 401 with its COOKIE), then peer 0 RELAYs "hello"
+to the last peer and peer 1 LEAVEs. One JSON object per line:
 
+  {"stranger":{"code":C,"cookie":B,"size":N,"request":M}}   the stranger's answer
   {"peer":I,"port":P,"class":"success"|"error","code":C,"mapped":"IP:PORT",
-   "lifetime":S,"members":[{"id":HEX,"addr":"IP:PORT"}]}     each JOIN's answer
+   "lifetime":S,"members":[{"id":HEX,"addr":"IP:PORT"}],
+   "challenge":{"code":C,"cookie":B,"size":N,"request":M}}  each JOIN's answer
+   (challenge: the answer to the JOIN without a cookie, when it was a 401)
   {"peer":I,"intros":[{"id":HEX,"addr":"IP:PORT"}]}         INTROs each peer got
   {"peer":I,"relayed":{"from":{"id":HEX,"addr":..},"data":"hello"}|null}   the last peer
 
@@ -15,7 +20,7 @@ import hashlib, json, os, socket, struct, sys, zlib
 
 MAGIC = 0x2112A442
 JOIN, INTRO, RELAY, LEAVE = 0x0C0, 0x0C1, 0x0C2, 0x0C3
-A_GROUP, A_PEER_ID, A_MEMBER, A_LIFETIME, A_DATA = 0xC001, 0xC002, 0xC003, 0xC004, 0xC005
+A_GROUP, A_PEER_ID, A_MEMBER, A_LIFETIME, A_DATA, A_COOKIE = 0xC001, 0xC002, 0xC003, 0xC004, 0xC005, 0xC006
 A_XOR_MAPPED, A_ERROR, A_FINGERPRINT = 0x0020, 0x0009, 0x8028
 
 
@@ -84,6 +89,24 @@ def answer(i, sock, msg):
     return out
 
 
+def join(sock, server, group, pid):
+    """JOIN, then again with the COOKIE of a 401: the last answer, and the
+    401 (its code, whether it had a cookie, its size and the JOIN's) if any."""
+    request = message(JOIN, 0, [(A_GROUP, group), (A_PEER_ID, pid)])
+    sock.sendto(request, server)
+    sock.settimeout(2)
+    msg = sock.recv(4096)
+    method, cls, attrs, tid = parse(msg)
+    cookie = [v for t, v in attrs if t == A_COOKIE]
+    code = [v[2] * 100 + v[3] for t, v in attrs if t == A_ERROR]
+    if cls != 3 or code != [401]:
+        return msg, None
+    challenge = {'code': 401, 'cookie': len(cookie) == 1 and len(cookie[0]) == 20, 'size': len(msg),
+                 'request': len(request)}
+    sock.sendto(message(JOIN, 0, [(A_GROUP, group), (A_PEER_ID, pid), (A_COOKIE, cookie[0])]), server)
+    return sock.recv(4096), challenge
+
+
 def receive(sock, want):
     """The next message of method WANT, or None after 2 s of nothing."""
     sock.settimeout(2)
@@ -101,14 +124,26 @@ def main():
     server = ('127.0.0.1', port)
     group = hashlib.sha256(sys.argv[3].encode() if len(sys.argv) > 3 else b'test group').digest()
     socks, ids = [], []
+    stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    stranger.bind(('127.0.0.1', 0))
+    request = message(JOIN, 0, [(A_GROUP, group), (A_PEER_ID, hashlib.sha256(b'stranger').digest())])
+    stranger.sendto(request, server)
+    stranger.settimeout(2)
+    msg = stranger.recv(4096)
+    attrs = parse(msg)[2]
+    print(json.dumps({'stranger': {'code': [v[2] * 100 + v[3] for t, v in attrs if t == A_ERROR][0],
+                                   'cookie': any(t == A_COOKIE for t, v in attrs), 'size': len(msg),
+                                   'request': len(request)}}), flush=True)
     for i in range(peers):
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.bind(('127.0.0.1', 0))
         socks.append(s)
         ids.append(hashlib.sha256(b'peer %d' % i).digest())
-        s.sendto(message(JOIN, 0, [(A_GROUP, group), (A_PEER_ID, ids[i])]), server)
-        s.settimeout(2)
-        print(json.dumps(answer(i, s, s.recv(4096))), flush=True)
+        msg, challenge = join(s, server, group, ids[i])
+        out = answer(i, s, msg)
+        if challenge:
+            out['challenge'] = challenge
+        print(json.dumps(out), flush=True)
     for i, s in enumerate(socks):
         intros = []
         s.settimeout(0.3)

@@ -34,7 +34,7 @@ static void from_network(const uint8_t *d, size_t n)
 		return;
 	}
 	assert(e.size == n && e.payload + e.len + RV_P2P_SIG_LEN == d + n);
-	assert(e.kind >= RV_P2P_POST && e.kind <= RV_P2P_NEAREST);
+	assert(e.kind >= RV_P2P_POST && e.kind <= RV_P2P_ACK);
 	SHA256(d, n, id);
 	assert(!memcmp(id, e.id, sizeof id));
 }

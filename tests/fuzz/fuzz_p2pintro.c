@@ -9,7 +9,8 @@
  *   0: u8 peer | u8 group | u8 addr          a JOIN (peer % 16, group % 3,
  *                                            addr % 16: 12 IPv4, 2 IPv6, and
  *                                            IPv4-mapped IPv6 twins of two
- *                                            of the IPv4 ones)
+ *                                            of the IPv4 ones), answered 401
+ *                                            with a cookie, then again with it
  *   1: u8 addr | u8 group | u8 to | u8 len   a RELAY of LEN bytes to TO
  *   2: u8 addr | u8 group | u8 peer          a LEAVE
  *   3: u16 step                              time passes (ms)
@@ -23,6 +24,8 @@
  *
  * Checked at every step: the gauges stay within the caps; every queued
  * reply parses with the peers' codec and is of a kind the server sends;
+ * a JOIN without a cookie, and anything raw, registers nobody, and an
+ * error response is never larger than its request (no amplifier);
  * an input queues at most a response and one INTRO per member it lists; a
  * JOIN's answer never lists the newcomer itself nor anyone twice, nor more
  * than the group may hold, and a refresh sends no INTRO; a relayed
@@ -119,7 +122,7 @@ static int same(const struct sockaddr *a, const struct sockaddr *b)
  * and RELAY_TO its target (else NULL). */
 static void check_replies(struct fuzz *f, const uint8_t *join_id, const struct sockaddr *from,
 			  const uint8_t *relay_data, size_t relay_len, const struct sockaddr *relay_to,
-			  uint64_t refreshes_before)
+			  uint64_t refreshes_before, size_t request)
 {
 	const uint8_t *p;
 	size_t n, k = 0, given = 0;
@@ -144,7 +147,8 @@ static void check_replies(struct fuzz *f, const uint8_t *join_id, const struct s
 			}
 			break;
 		case RV_P2P_INTRO_REFUSED:
-			if (k != 1 || (m.code != 400 && m.code != 403 && m.code != 508))
+			if (k != 1 || (m.code != 400 && m.code != 401 && m.code != 403 && m.code != 508) ||
+			    (m.code != 508 && n > request) || (m.code == 401) != m.has_cookie)
 				abort();
 			break;
 		case RV_P2P_INTRO_INTRO:
@@ -178,7 +182,30 @@ static void feed(struct fuzz *f, const struct sockaddr *from, const uint8_t *msg
 {
 	uint64_t refreshes = rv_p2p_intro_stats(f->e)->refreshes;
 	rv_p2p_intro_input(f->e, f->now, from, msg, len);
-	check_replies(f, join_id, from, data, dlen, to, refreshes);
+	check_replies(f, join_id, from, data, dlen, to, refreshes, len);
+}
+
+/* A JOIN of ID to GROUP from FROM with no cookie: one 401 no larger than
+ * it, nobody registered; its cookie into COOKIE. */
+static void challenged(struct fuzz *f, const uint8_t *group, const uint8_t *id, const struct sockaddr *from,
+		       uint8_t cookie[RV_P2P_INTRO_COOKIE_LEN])
+{
+	struct rv_stun_builder b;
+	const uint8_t *p;
+	size_t n;
+	const struct sockaddr *to;
+	struct rv_p2p_intro_msg m;
+	if (rv_p2p_intro_join_build(&b, group, id, NULL, NULL) != 0)
+		abort();
+	const struct rv_p2p_intro_counters *c = rv_p2p_intro_stats(f->e);
+	uint64_t joins = c->joins, refreshes = c->refreshes, intros = c->intros;
+	if (rv_p2p_intro_input(f->e, f->now, from, b.buf, b.len) != RV_EDENIED ||
+	    !rv_p2p_intro_poll(f->e, &p, &n, &to) || n > b.len || rv_p2p_intro_parse(p, n, &m) != 0 ||
+	    m.kind != RV_P2P_INTRO_REFUSED || m.code != 401 || !m.has_cookie || !same(to, from) ||
+	    rv_p2p_intro_poll(f->e, &p, &n, &to) || c->joins != joins || c->refreshes != refreshes ||
+	    c->intros != intros)
+		abort();
+	memcpy(cookie, m.cookie, RV_P2P_INTRO_COOKIE_LEN);
 }
 
 static void op_join(struct fuzz *f)
@@ -188,9 +215,12 @@ static void op_join(struct fuzz *f)
 	if (!byte(f, &peer) || !byte(f, &g) || !byte(f, &a))
 		return;
 	const uint8_t *id = f->ids[peer % PEERS];
-	if (rv_p2p_intro_join_build(&b, f->groups[g % GROUPS], id, NULL) != 0)
+	const struct sockaddr *from = (const struct sockaddr *)&f->addr[a % ADDRS];
+	uint8_t cookie[RV_P2P_INTRO_COOKIE_LEN];
+	challenged(f, f->groups[g % GROUPS], id, from, cookie);
+	if (rv_p2p_intro_join_build(&b, f->groups[g % GROUPS], id, cookie, NULL) != 0)
 		abort();
-	feed(f, (const struct sockaddr *)&f->addr[a % ADDRS], b.buf, b.len, id, NULL, 0, NULL);
+	feed(f, from, b.buf, b.len, id, NULL, 0, NULL);
 }
 
 static void op_relay(struct fuzz *f)
@@ -250,8 +280,10 @@ static void op_raw(struct fuzz *f)
 		p = b.buf;
 		n = b.len;
 	}
-	/* the replies only have to parse, and one JOIN is one join at most */
-	uint64_t joins = rv_p2p_intro_stats(f->e)->joins;
+	/* the replies only have to parse; with no cookie of the server's
+	 * (its secret is random), nobody joins and no error is larger than
+	 * what caused it */
+	uint64_t joins = rv_p2p_intro_stats(f->e)->joins, refreshes = rv_p2p_intro_stats(f->e)->refreshes;
 	rv_p2p_intro_input(f->e, f->now, (const struct sockaddr *)&f->addr[a % ADDRS], p, n);
 	const uint8_t *out;
 	size_t on;
@@ -259,9 +291,10 @@ static void op_raw(struct fuzz *f)
 	struct rv_p2p_intro_msg m;
 	size_t k = 0;
 	while (rv_p2p_intro_poll(f->e, &out, &on, &to))
-		if (rv_p2p_intro_parse(out, on, &m) != 0 || ++k > RV_P2P_INTRO_QUEUE)
+		if (rv_p2p_intro_parse(out, on, &m) != 0 || ++k > RV_P2P_INTRO_QUEUE ||
+		    (m.kind == RV_P2P_INTRO_REFUSED && on > n))
 			abort();
-	if (rv_p2p_intro_stats(f->e)->joins > joins + 1)
+	if (rv_p2p_intro_stats(f->e)->joins != joins || rv_p2p_intro_stats(f->e)->refreshes != refreshes)
 		abort();
 }
 

@@ -19,6 +19,7 @@
 #include "err.h"
 #include "p2pintro.h"
 #include "p2pkey.h"
+#include "p2pnode.h"
 
 static uint64_t seed = 0x9E3779B97F4A7C15u;
 
@@ -86,14 +87,42 @@ static void drain(struct rv_p2p_intro *e, struct out *o)
 	}
 }
 
+/* A JOIN of ID to GROUP from FROM at NOW with the cookie round the peers
+ * do: a JOIN, answered 401 with a cookie (no larger than the JOIN), then
+ * the JOIN again with it. What the engine returned for the last one; its
+ * replies are left to poll. A JOIN answered otherwise (403) is not sent
+ * again. */
+static int join_raw(struct rv_p2p_intro *e, uint64_t now, const uint8_t *group, const uint8_t id[32],
+		    const struct sockaddr *from)
+{
+	struct rv_stun_builder b;
+	assert_int_equal(rv_p2p_intro_join_build(&b, group, id, NULL, NULL), 0);
+	uint64_t challenges = rv_p2p_intro_stats(e)->challenges;
+	int rc = rv_p2p_intro_input(e, now, from, b.buf, b.len);
+	if (rv_p2p_intro_stats(e)->challenges == challenges)
+		return rc;
+	assert_int_equal(rc, RV_EDENIED);
+	const uint8_t *p;
+	size_t n;
+	const struct sockaddr *to;
+	struct rv_p2p_intro_msg m;
+	assert_int_equal(rv_p2p_intro_poll(e, &p, &n, &to), 1);
+	assert_true(n <= b.len);
+	assert_int_equal(rv_p2p_intro_parse(p, n, &m), 0);
+	assert_int_equal(m.kind, RV_P2P_INTRO_REFUSED);
+	assert_int_equal(m.code, 401);
+	assert_true(m.has_cookie);
+	assert_int_equal(rv_p2p_intro_poll(e, &p, &n, &to), 0);
+	assert_int_equal(rv_p2p_intro_join_build(&b, group, id, m.cookie, NULL), 0);
+	return rv_p2p_intro_input(e, now, from, b.buf, b.len);
+}
+
 static int join_as(struct rv_p2p_intro *e, uint64_t now, const uint8_t *group, unsigned i,
 		   const struct sockaddr_in *from, struct out *o)
 {
-	struct rv_stun_builder b;
 	uint8_t id[32];
 	id_of(i, id);
-	assert_int_equal(rv_p2p_intro_join_build(&b, group, id, NULL), 0);
-	int rc = rv_p2p_intro_input(e, now, (const struct sockaddr *)from, b.buf, b.len);
+	int rc = join_raw(e, now, group, id, (const struct sockaddr *)from);
 	drain(e, o);
 	return rc;
 }
@@ -461,7 +490,7 @@ static void malformed(void **state)
 	rv_stun_add(&b, RV_P2P_INTRO_A_PEER_ID, id, 32);
 	assert_int_equal(send_msg(e, 1000, 0, &b, &o), RV_EPROTO);
 	assert_int_equal(o.n, 0);
-	assert_int_equal(rv_p2p_intro_join_build(&b, group1, id, NULL), 0);
+	assert_int_equal(rv_p2p_intro_join_build(&b, group1, id, NULL, NULL), 0);
 	struct sockaddr_in a = addr_of(0);
 	for (size_t cut = 0; cut < b.len; cut += 7) {
 		assert_int_equal(rv_p2p_intro_input(e, 1000, (struct sockaddr *)&a, b.buf, cut), RV_EPROTO);
@@ -535,8 +564,7 @@ static void codec(void **state)
 		id_of(i, id);
 		s6.sin6_port = htons((uint16_t)(100 + i));
 		inet_pton(AF_INET6, "::ffff:192.0.2.7", &s6.sin6_addr);
-		rv_p2p_intro_join_build(&b, group1, id, NULL);
-		assert_int_equal(rv_p2p_intro_input(e, 1, (struct sockaddr *)&s6, b.buf, b.len), 0);
+		assert_int_equal(join_raw(e, 1, group1, id, (struct sockaddr *)&s6), 0);
 	}
 	assert_int_equal(rv_p2p_intro_poll(e, &p, &n, &to), 1);
 	assert_int_equal(to->sa_family, AF_INET6);	/* sent back as it came */
@@ -544,6 +572,217 @@ static void codec(void **state)
 	assert_int_equal(q.mapped.ss_family, AF_INET);
 	assert_int_equal(q.members[0].addr.ss_family, AF_INET);
 	assert_int_equal(((struct sockaddr_in *)&q.members[0].addr)->sin_port, htons(100));
+	rv_p2p_intro_free(e);
+}
+
+/* A JOIN (ID, GROUP, COOKIE or none) from FROM at NOW: its return, its
+ * replies in O, and none larger than the JOIN when SMALL. */
+static int join_cookie(struct rv_p2p_intro *e, uint64_t now, const uint8_t *group, unsigned i,
+		       const struct sockaddr_in *from, const uint8_t *cookie, struct out *o, int small)
+{
+	struct rv_stun_builder b;
+	uint8_t id[32];
+	id_of(i, id);
+	assert_int_equal(rv_p2p_intro_join_build(&b, group, id, cookie, NULL), 0);
+	int rc = rv_p2p_intro_input(e, now, (const struct sockaddr *)from, b.buf, b.len);
+	const uint8_t *p;
+	size_t n;
+	const struct sockaddr *to;
+	o->n = 0;
+	while (rv_p2p_intro_poll(e, &p, &n, &to)) {
+		assert_true(!small || n <= b.len);
+		assert_int_equal(rv_p2p_intro_parse(p, n, &o->m[o->n]), 0);
+		memcpy(&o->to[o->n++], to, sizeof(struct sockaddr_in));
+	}
+	return rc;
+}
+
+/* The 401 with a cookie in O, to A: the cookie. */
+static const uint8_t *challenged(const struct out *o, const struct sockaddr_in *a)
+{
+	assert_int_equal(o->n, 1);
+	assert_int_equal(o->m[0].kind, RV_P2P_INTRO_REFUSED);
+	assert_int_equal(o->m[0].code, 401);
+	assert_string_equal(o->m[0].reason, "Cookie Required");
+	assert_true(o->m[0].has_cookie);
+	assert_memory_equal(&((const struct sockaddr_in *)&o->to[0])->sin_addr, &a->sin_addr, 4);
+	return o->m[0].cookie;
+}
+
+/* Return routability: a JOIN from a forged address (no cookie, another
+ * address's, another peer's or group's, a stale one, another server's)
+ * registers nothing, sends no INTRO, and its one answer is no larger than
+ * the JOIN; the cookie the answer carries, sent back from that address,
+ * registers it; each success carries a fresh cookie for the refreshes. */
+static void cookies(void **state)
+{
+	(void)state;
+	struct rv_p2p_intro *e = engine(0, 0, 0, 0);
+	struct out o;
+	assert_int_equal(join(e, 1000, group1, 0, &o), 0);	/* a member, to be INTROduced to */
+	uint8_t c1[RV_P2P_INTRO_COOKIE_LEN], c2[RV_P2P_INTRO_COOKIE_LEN];
+	struct sockaddr_in victim = addr_of(1), attacker = addr_of(2);
+	/* spoofed from the victim's address: a small 401 to it, nothing else */
+	assert_int_equal(join_cookie(e, 2000, group1, 1, &victim, NULL, &o, 1), RV_EDENIED);
+	memcpy(c1, challenged(&o, &victim), sizeof c1);
+	assert_int_equal(rv_p2p_intro_stats(e)->members, 1);
+	assert_int_equal(rv_p2p_intro_stats(e)->intros, 0);
+	/* the attacker's own cookie does not pass for the victim's address */
+	assert_int_equal(join_cookie(e, 2000, group1, 1, &attacker, NULL, &o, 1), RV_EDENIED);
+	memcpy(c2, challenged(&o, &attacker), sizeof c2);
+	assert_int_equal(join_cookie(e, 2000, group1, 1, &victim, c2, &o, 1), RV_EDENIED);
+	challenged(&o, &victim);
+	/* nor for another peer ID or group at its own address */
+	assert_int_equal(join_cookie(e, 2000, group1, 3, &attacker, c2, &o, 1), RV_EDENIED);
+	challenged(&o, &attacker);
+	assert_int_equal(join_cookie(e, 2000, group2, 1, &attacker, c2, &o, 1), RV_EDENIED);
+	challenged(&o, &attacker);
+	/* bytes changed: refused */
+	uint8_t bad[RV_P2P_INTRO_COOKIE_LEN];
+	memcpy(bad, c1, sizeof bad);
+	bad[10] ^= 1;
+	assert_int_equal(join_cookie(e, 2000, group1, 1, &victim, bad, &o, 1), RV_EDENIED);
+	challenged(&o, &victim);
+	assert_int_equal(rv_p2p_intro_stats(e)->members, 1);
+	assert_int_equal(rv_p2p_intro_stats(e)->intros, 0);
+	assert_int_equal(rv_p2p_intro_stats(e)->challenges, 1 + 6);
+	/* the victim's own answer: registered, and the member told */
+	assert_int_equal(join_cookie(e, 3000, group1, 1, &victim, c1, &o, 0), 0);
+	assert_int_equal(o.n, 2);
+	assert_int_equal(o.m[0].kind, RV_P2P_INTRO_JOINED);
+	assert_true(o.m[0].has_cookie);
+	assert_int_equal(o.m[1].kind, RV_P2P_INTRO_INTRO);
+	assert_int_equal(rv_p2p_intro_stats(e)->members, 2);
+	/* refreshes with the cookie of the last success, 20 s apart */
+	uint64_t t = 3000;
+	for (int k = 0; k < 10; k++) {
+		memcpy(c1, o.m[0].cookie, sizeof c1);
+		t += 20000;
+		assert_int_equal(join_cookie(e, t, group1, 1, &victim, c1, &o, 0), 0);
+		assert_int_equal(o.m[0].kind, RV_P2P_INTRO_JOINED);
+		join(e, t, group1, 0, &o);	/* (member 0 stays too) */
+		assert_int_equal(join_cookie(e, t, group1, 1, &victim, c1, &o, 0), 0);	/* used again */
+	}
+	assert_int_equal(rv_p2p_intro_stats(e)->refreshes, 3 * 10);
+	/* a cookie older than RV_P2P_INTRO_COOKIE_S: another round */
+	t += (RV_P2P_INTRO_COOKIE_S + 1) * 1000;
+	assert_int_equal(join_cookie(e, t, group1, 1, &victim, o.m[0].cookie, &o, 1), RV_EDENIED);
+	memcpy(c1, challenged(&o, &victim), sizeof c1);
+	/* another server (a restart: a new secret): another round */
+	struct rv_p2p_intro *e2 = engine(0, 0, 0, 0);
+	assert_int_equal(join_cookie(e2, t, group1, 1, &victim, c1, &o, 1), RV_EDENIED);
+	challenged(&o, &victim);
+	assert_int_equal(join_cookie(e, t, group1, 1, &victim, c1, &o, 0), 0);
+	assert_int_equal(o.m[0].kind, RV_P2P_INTRO_JOINED);
+	rv_p2p_intro_free(e2);
+	/* a cookie of the wrong size is malformed: 400, small too */
+	struct rv_stun_builder b;
+	uint8_t id[32];
+	id_of(1, id);
+	rv_stun_begin(&b, RV_P2P_INTRO_M_JOIN, RV_STUN_REQUEST, NULL);
+	rv_stun_add(&b, RV_P2P_INTRO_A_GROUP, group1, 32);
+	rv_stun_add(&b, RV_P2P_INTRO_A_PEER_ID, id, 32);
+	rv_stun_add(&b, RV_P2P_INTRO_A_COOKIE, c1, 8);
+	rv_stun_add_fingerprint(&b);
+	assert_int_equal(rv_p2p_intro_input(e, t, (struct sockaddr *)&victim, b.buf, b.len), RV_EPROTO);
+	const uint8_t *p;
+	size_t n;
+	const struct sockaddr *to;
+	assert_int_equal(rv_p2p_intro_poll(e, &p, &n, &to), 1);
+	assert_true(n <= b.len);
+	rv_p2p_intro_free(e);
+}
+
+/* No answer to an address not proven is larger than the request, even to
+ * the smallest JOIN that still parses as one (a 400 would be: not sent). */
+static void no_amplifier(void **state)
+{
+	(void)state;
+	struct rv_p2p_intro *e = engine(0, 0, 0, 0);
+	struct rv_stun_builder b;
+	struct sockaddr_in a = addr_of(0);
+	const uint8_t *p;
+	size_t n;
+	const struct sockaddr *to;
+	rv_stun_begin(&b, RV_P2P_INTRO_M_JOIN, RV_STUN_REQUEST, NULL);
+	rv_stun_add_fingerprint(&b);	/* 28 bytes: a 400 would be 48 */
+	assert_int_equal(rv_p2p_intro_input(e, 1000, (struct sockaddr *)&a, b.buf, b.len), RV_EPROTO);
+	assert_int_equal(rv_p2p_intro_poll(e, &p, &n, &to), 0);
+	rv_p2p_intro_free(e);
+}
+
+/* Every datagram node N has for the server goes to engine E (from A) at
+ * NOW, and every reply back to N: how many JOINs went. */
+static int node_rounds(struct rv_p2p_node *nd, struct rv_p2p_intro *e, const struct sockaddr_in *a,
+		       const struct sockaddr_in *srv, uint64_t now)
+{
+	uint8_t buf[RV_P2P_NODE_DGRAM_MAX];
+	struct sockaddr_storage to;
+	socklen_t tolen;
+	ssize_t len;
+	int joins = 0;
+	for (int round = 0; round < 8; round++) {
+		if (rv_p2p_node_next(nd) <= now)
+			rv_p2p_node_tick(nd, now);
+		int sent = 0;
+		while ((len = rv_p2p_node_take(nd, buf, sizeof buf, &to, &tolen)) > 0) {
+			struct rv_p2p_intro_msg m;
+			if (rv_p2p_intro_parse(buf, (size_t)len, &m) == 0 && m.kind == RV_P2P_INTRO_JOIN)
+				joins++;
+			rv_p2p_intro_input(e, now, (const struct sockaddr *)a, buf, (size_t)len);
+			const uint8_t *p;
+			size_t n;
+			const struct sockaddr *rto;
+			while (rv_p2p_intro_poll(e, &p, &n, &rto))
+				rv_p2p_node_input(nd, now, p, n, (const struct sockaddr *)srv, sizeof *srv);
+			sent = 1;
+		}
+		if (!sent && rv_p2p_node_next(nd) > now)
+			break;
+	}
+	return joins;
+}
+
+/* A node (p2pnode.h) and the engine: its first JOIN is answered 401, it
+ * sends it again at once with the cookie and is introduced, with no time
+ * passing; its refreshes carry the cookie of the last success and are
+ * never challenged again. */
+static void node_answers_the_cookie(void **state)
+{
+	(void)state;
+	struct rv_p2p_intro *e = engine(0, 0, 0, 0);
+	struct rv_p2p_key key;
+	uint8_t sd[32] = { 9 };
+	assert_int_equal(rv_p2p_key_from_seed(&key, sd), 0);
+	struct sockaddr_in srv = { .sin_family = AF_INET, .sin_port = htons(7350) }, a = addr_of(3);
+	srv.sin_addr.s_addr = htonl(0x7f000001);
+	struct rv_p2p_node_conf c = { .key = &key, .rnd = NULL };
+	memcpy(c.group, group1, 32);
+	memcpy(&c.server, &srv, sizeof srv);
+	c.server_len = sizeof srv;
+	struct rv_p2p_node *nd;
+	const char *why;
+	assert_int_equal(rv_p2p_node_new(&nd, &c, 1000, &why), 0);
+	assert_int_equal(node_rounds(nd, e, &a, &srv, 1000), 2);
+	struct rv_p2p_node_stats st;
+	rv_p2p_node_stats(nd, &st);
+	assert_true(st.introduced);
+	assert_int_equal(rv_p2p_intro_stats(e)->joins, 1);
+	assert_int_equal(rv_p2p_intro_stats(e)->challenges, 1);
+	struct rv_p2p_node_ev ev;
+	int refused = 0, introduced = 0;
+	while (rv_p2p_node_poll(nd, &ev)) {
+		refused += ev.type == RV_P2P_NODE_REFUSED;
+		introduced += ev.type == RV_P2P_NODE_INTRODUCED;
+	}
+	assert_int_equal(refused, 0);	/* a 401 is no refusal */
+	assert_int_equal(introduced, 1);
+	for (uint64_t t = 1000 + RV_P2P_INTRO_REFRESH_S * 1000; t < 400000; t += RV_P2P_INTRO_REFRESH_S * 1000)
+		assert_int_equal(node_rounds(nd, e, &a, &srv, t), 1);
+	assert_int_equal(rv_p2p_intro_stats(e)->refreshes, 19);
+	assert_int_equal(rv_p2p_intro_stats(e)->challenges, 1);
+	rv_p2p_node_free(nd);
+	rv_p2p_key_free(&key);
 	rv_p2p_intro_free(e);
 }
 
@@ -561,6 +800,9 @@ int main(void)
 		cmocka_unit_test(caps),
 		cmocka_unit_test(malformed),
 		cmocka_unit_test(codec),
+		cmocka_unit_test(cookies),
+		cmocka_unit_test(no_amplifier),
+		cmocka_unit_test(node_answers_the_cookie),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -37,6 +37,8 @@ struct peer {
 	uint8_t last_author[32];
 	char last[64];
 	uint8_t last_hops;
+	int acks;                        /* RV_P2P_NODE_ACK: how many, the last one's */
+	uint8_t ack_mode, ack_id[32], ack_author[32];
 };
 
 static struct peer p[N];
@@ -80,6 +82,12 @@ static void events_of(struct peer *q)
 			q->downs_watched += !memcmp(e.peer, watch, 32);
 			break;
 		case RV_P2P_NODE_BAD_PEER: q->bad++; break;
+		case RV_P2P_NODE_ACK:
+			q->acks++;
+			q->ack_mode = e.mode;
+			memcpy(q->ack_id, e.id, 32);
+			memcpy(q->ack_author, e.author, 32);
+			break;
 		case RV_P2P_NODE_POST:
 		case RV_P2P_NODE_ROUTED:
 			if (e.type == RV_P2P_NODE_POST)
@@ -274,10 +282,17 @@ static void test_post_loss(void **state)
 static void test_route(void **state)
 {
 	(void)state;
-	assert_int_equal(rv_p2p_node_send(p[5].node, now, 1, RV_P2P_TO_PEER, p[12].key.id, "hi", 2, NULL), 0);
+	uint8_t id[32];
+	int acks = p[5].acks;
+	assert_int_equal(rv_p2p_node_send(p[5].node, now, 1, RV_P2P_TO_PEER, p[12].key.id, "hi", 2, id), 0);
 	run(200);
 	for (int i = 0; i < N; i++)
 		assert_int_equal(p[i].routed, i == 12);
+	/* the author is told, by the destination, end to end */
+	assert_int_equal(p[5].acks, acks + 1);
+	assert_int_equal(p[5].ack_mode, RV_P2P_ACK_DELIVERED);
+	assert_memory_equal(p[5].ack_id, id, 32);
+	assert_memory_equal(p[5].ack_author, p[12].key.id, 32);
 	assert_string_equal(p[12].last, "hi");
 	assert_memory_equal(p[12].last_author, p[5].key.id, 32);
 	assert_true(p[12].last_hops >= 1 && p[12].last_hops <= 5);	/* ceil(log2 20) */
@@ -290,6 +305,27 @@ static void test_route(void **state)
 	run(200);
 	assert_int_equal(p[7].routed, 1);
 	assert_string_equal(p[7].last, "near");
+	assert_int_equal(p[0].ack_mode, RV_P2P_ACK_DELIVERED);
+	assert_memory_equal(p[0].ack_author, p[7].key.id, 32);
+	/* an ID nobody has: where it stops, the peer nearest it says so */
+	uint8_t nobody[32];
+	memcpy(nobody, rv_p2p_node_ring(p[7].node), 32);
+	nobody[31] ^= 1;	/* near node 7's ring address, so not node 3's own way */
+	for (int k = 0; k < 4; k++) {
+		int sender = (3 + 5 * k) % N, before = p[sender].acks;
+		int rc = rv_p2p_node_send(p[sender].node, now, 1, RV_P2P_TO_PEER, nobody, "lost", 4, id);
+		run(200);
+		if (rc == RV_ENOTFOUND) {	/* the sender itself is nearest: said at once */
+			assert_int_equal(p[sender].acks, before);
+			continue;
+		}
+		assert_int_equal(rc, 0);
+		assert_int_equal(p[sender].acks, before + 1);
+		assert_int_equal(p[sender].ack_mode, RV_P2P_ACK_NO_ROUTE);
+		assert_memory_equal(p[sender].ack_id, id, 32);
+	}
+	for (int i = 0; i < N; i++)
+		assert_true(strcmp(p[i].last, "lost") != 0);
 }
 
 static void test_leave(void **state)
@@ -527,6 +563,101 @@ static void test_trim(void **state)
 		stop_peer(&q[i]);
 }
 
+/* Peer I (Q[0] or Q[1]: the one with the higher peer ID when HI) learns of
+ * the other, R, and opens a session; R answers I's ClientHello before it
+ * learns of I (from a REPORT, the LAN) and chooses I as a neighbour while
+ * its answer is still on the way:
+ * it waits for I's handshake, it does not open a second session with I's
+ * address (whose ClientHello made I, the higher ID, give way on the
+ * handshake R was serving: both stalled until handshake_ms, then 5 s
+ * more). One session, up at once, and nothing fails later. */
+static void answer_then_learn(int hi)
+{
+	struct peer q[2];
+	memset(q, 0, sizeof q);
+	start_peer(&q[0], 60, 0);
+	start_peer(&q[1], 61, 0);
+	int first_hi = memcmp(q[0].key.id, q[1].key.id, 32) > 0;
+	struct peer *in = first_hi == hi ? &q[0] : &q[1], *r = in == &q[0] ? &q[1] : &q[0];
+	assert_int_equal(rv_p2p_node_learn(in->node, now, r->key.id, (const struct sockaddr *)&r->addr,
+					   sizeof r->addr), 0);
+	now += 25;
+	rv_p2p_node_tick(in->node, now);	/* I opens: its ClientHello to R */
+	uint8_t buf[RV_P2P_NODE_DGRAM_MAX];
+	struct sockaddr_storage to;
+	socklen_t tolen;
+	ssize_t len;
+	int sent = 0;
+	while ((len = rv_p2p_node_take(in->node, buf, sizeof buf, &to, &tolen)) > 0) {
+		rv_p2p_node_input(r->node, now, buf, (size_t)len, (const struct sockaddr *)&in->addr,
+				  sizeof in->addr);
+		sent++;
+	}
+	assert_true(sent > 0);
+	assert_int_equal(rv_p2p_node_learn(r->node, now, in->key.id, (const struct sockaddr *)&in->addr,
+					   sizeof in->addr), 0);
+	now += 25;	/* R's answer is on its way (loaded hosts: tens of ms) when R chooses */
+	rv_p2p_node_tick(r->node, now);
+	run_on(q, 2, 1000);
+	for (int i = 0; i < 2; i++) {
+		struct rv_p2p_node_stats st;
+		rv_p2p_node_stats(q[i].node, &st);
+		assert_int_equal(st.neighbors, 1);
+		assert_int_equal(st.opening, 0);
+	}
+	run_on(q, 2, 15000);	/* past every handshake deadline */
+	for (int i = 0; i < 2; i++) {
+		struct rv_p2p_node_stats st;
+		rv_p2p_node_stats(q[i].node, &st);
+		assert_int_equal(st.neighbors, 1);
+		assert_int_equal(st.connect_failures, 0);
+		assert_int_equal(q[i].ups, 1);
+		assert_int_equal(q[i].downs, 0);
+	}
+	for (int i = 0; i < 2; i++)
+		stop_peer(&q[i]);
+}
+
+static void test_answer_then_learn_hi(void **state)
+{
+	(void)state;
+	answer_then_learn(1);
+}
+
+static void test_answer_then_learn_lo(void **state)
+{
+	(void)state;
+	answer_then_learn(0);
+}
+
+/* A peer learnt of (the LAN, a REPORT) that does not answer yet is tried
+ * again when its wait is over (5 s after the failure), not at the next
+ * report (up to 10 s later): the LAN announces nothing new of it. */
+static void test_retry_when_due(void **state)
+{
+	(void)state;
+	struct peer q[2];
+	memset(q, 0, sizeof q);
+	uint64_t t0 = now;
+	start_peer(&q[0], 62, 0);	/* its reports at t0 + 10 s, t0 + 20 s */
+	run_on(q, 1, 3000);
+	start_peer(&q[1], 63, 0);	/* known, but not there yet */
+	struct rv_p2p_node *later = q[1].node;
+	q[1].node = NULL;
+	assert_int_equal(rv_p2p_node_learn(q[0].node, now, q[1].key.id, (const struct sockaddr *)&q[1].addr,
+					   sizeof q[1].addr), 0);
+	run_on(q, 2, 6000);		/* the handshake fails at t0 + 8 s */
+	struct rv_p2p_node_stats st;
+	rv_p2p_node_stats(q[0].node, &st);
+	assert_int_equal(st.connect_failures, 1);
+	q[1].node = later;		/* there at t0 + 9 s: tried again at t0 + 13 s */
+	run_on(q, 2, t0 + 15000 - now);
+	rv_p2p_node_stats(q[0].node, &st);
+	assert_int_equal(st.neighbors, 1);
+	for (int i = 0; i < 2; i++)
+		stop_peer(&q[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -540,6 +671,9 @@ int main(void)
 		cmocka_unit_test(test_leave),
 		cmocka_unit_test(test_no_route),
 		cmocka_unit_test(test_trim),
+		cmocka_unit_test(test_answer_then_learn_hi),
+		cmocka_unit_test(test_answer_then_learn_lo),
+		cmocka_unit_test(test_retry_when_due),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
