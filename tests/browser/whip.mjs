@@ -59,6 +59,16 @@ export async function framesSent() {
   return n;
 }
 
+// In the page: the protocols (udp, tcp) of window.pc's selected candidate
+// pair, {local, remote}.
+export async function selectedProtocol() {
+  const st = await window.pc.getStats();
+  let pair = null;
+  st.forEach((r) => { if (r.type === 'transport' && r.selectedCandidatePairId) pair = st.get(r.selectedCandidatePairId); });
+  const l = pair && st.get(pair.localCandidateId), rm = pair && st.get(pair.remoteCandidateId);
+  return { local: l && l.protocol, remote: rm && rm.protocol, tcpType: l && l.tcpType };
+}
+
 // In the page: why window.pc is not connected, for a failure message.
 export async function pcState() {
   const pc = window.pc;
@@ -74,21 +84,21 @@ export async function pcState() {
   return JSON.stringify(out);
 }
 
-function probe(file) {
+function probe(file, logs = "") {
   const r = spawnSync('ffprobe', ['-v', 'error', '-count_frames', '-show_entries',
     'stream=codec_type,codec_name,nb_read_frames', '-of', 'json', file], { encoding: 'utf8', timeout: 30000 });
-  assert.equal(r.status, 0, `ffprobe ${file}: ${r.stderr}`);
+  assert.equal(r.status, 0, `ffprobe ${file}: ${r.stderr}${logs}`);
   return JSON.parse(r.stdout).streams;
 }
 
 // Publish from BROWSER (its name), reached by OPEN(url) (loads a page of that
 // origin) and EVALUATE(fn, arg) (runs fn in it, awaited) for SECS seconds
-// (CODEC and BUNDLEPOLICY as publish takes them); the
+// (CODEC and BUNDLEPOLICY as publish takes them), rvserver run with ENV; the
 // recording must hold VIDEO (a codec name) and Opus, 90% of the frames sent
 // at least, and decode cleanly. CLEANUPS gets what to stop. T is the
 // node:test context (for the figures). Resolves to the figures.
-export async function whipRecorded(t, { browser, open, evaluate, codec, bundlePolicy, video, cleanups, secs = 4 }) {
-  const srv = await startServer(['-vv']);
+export async function whipRecorded(t, { browser, open, evaluate, codec, bundlePolicy, video, cleanups, secs = 4, env = {} }) {
+  const srv = await startServer(['-vv'], env);
   cleanups.push(() => srv.stop());
   const file = path.join(tmpdir(), `whip-${video}.mkv`);
   const rec = startTool('rvrecv', ['-s', `127.0.0.1:${srv.port}`, '-n', 'rec', '-g', 'show', 'media',
@@ -107,6 +117,7 @@ export async function whipRecorded(t, { browser, open, evaluate, codec, bundlePo
     throw new Error(`${e.message}\npeer connection: ${st}\nrvserver: ${srv.log()}`);
   }
   assert.match(pub.location, /^\/whip\/show\/[0-9a-f]{32}$/);
+  const protocol = await evaluate(selectedProtocol);
   await sleep(secs * 1000);
   const sent = await evaluate(framesSent);
   const del = await fetch(`${srv.url}${pub.location}`, { method: 'DELETE' });
@@ -115,7 +126,7 @@ export async function whipRecorded(t, { browser, open, evaluate, codec, bundlePo
   const logs = `\nrvrecv: ${rec.log()}\nrvserver: ${srv.log()}`;
   assert.ok(exited, `rvrecv did not finish${logs}`);
   assert.equal(exited.code, 0, logs);
-  const streams = probe(file);
+  const streams = probe(file, logs);
   const v = streams.find((s) => s.codec_type === 'video');
   const a = streams.find((s) => s.codec_type === 'audio');
   assert.equal(v && v.codec_name, video, JSON.stringify(streams) + logs);
@@ -137,6 +148,7 @@ export async function whipRecorded(t, { browser, open, evaluate, codec, bundlePo
   const figures = {
     serverMs: Number(served[1]), firstFrameMs: recording - pub.posted, connectMs: Math.round(pub.ms),
     upMs: up ? Number(up[1]) : null, frames: `${v.nb_read_frames}/${sent}`, bundleOnly: pub.bundleOnly,
+    protocol, stats,
   };
   t.diagnostic(`${browser} ${video}${bundlePolicy ? ` ${bundlePolicy}` : ''}: POST ${figures.serverMs} ms of server time; POST to first recorded frame ${figures.firstFrameMs} ms ` +
     `(rvserver: POST to SRTP keys ${figures.upMs} ms); getUserMedia to connected ${figures.connectMs} ms; frames recorded/sent ${figures.frames}`);
