@@ -4,11 +4,12 @@
 // (RV_TEST_NO_UDP_CANDIDATES=1, a test-only setting: a network without UDP),
 // and rvrecv records the group's stream as over UDP (whip.mjs). The selected
 // candidate pair must be TCP on both sides. The same publish over UDP first
-// gives the figures to compare (TAP comments).
+// gives the figures to compare (TAP comments). Last, Chromium watches
+// rvsend's stream by WHEP over TCP alone.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { browserSuite, openPage, have } from './helpers.mjs';
-import { whipRecorded } from './whip.mjs';
+import { browserSuite, openPage, have, startServer, startTool, until } from './helpers.mjs';
+import { whipRecorded, watch, received, selectedProtocol } from './whip.mjs';
 
 const suite = browserSuite();
 const cleanups = suite.cleanups;
@@ -39,3 +40,30 @@ for (const transport of ['udp', 'tcp']) {
         `POST to first recorded frame: UDP ${figures.udp.firstFrameMs} ms, TCP ${figures.tcp.firstFrameMs} ms`);
   });
 }
+
+test('Chromium watches rvsend\'s VP8 and Opus by WHEP over TCP alone: frames decoded, audio played', async () => {
+  const srv = await startServer(['-v'], { RV_TEST_NO_UDP_CANDIDATES: '1' });
+  cleanups.push(() => srv.stop());
+  const cam = startTool('rvsend', ['-s', `127.0.0.1:${srv.port}`, '-n', 'cam', '-g', 'show', 'media',
+    '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440',
+    '--vcodec', 'vp8', '--duration', '40']);
+  cleanups.push(() => cam.stop());
+  await until(() => /stream 1 to #show/.test(srv.log()), 10000, 'rvsend to announce its stream');
+  const page = await openPage(suite.browser, `${srv.url}/healthz`);
+  cleanups.push(() => page.context().close());
+  const w = await page.evaluate(watch, { url: `${srv.url}/whep/show` });
+  assert.doesNotMatch(w.answer, / udp /);
+  const logs = () => `\nrvserver: ${srv.log()}\nrvsend: ${cam.log()}`;
+  const got = await until(async () => {
+    const r = await received(page);
+    return r.frames >= 30 && r.samples > 0 ? r : null;
+  }, 15000, 'frames and samples').catch(async (e) => { throw new Error(`${e.message}: ${JSON.stringify(await received(page))}${logs()}`); });
+  assert.equal(got.codec.toLowerCase(), 'video/vp8');
+  const p = await page.evaluate(selectedProtocol);
+  assert.deepEqual([p.local, p.remote], ['tcp', 'tcp'], JSON.stringify(p));
+  const legs = (await (await fetch(`${srv.url}/webrtc`)).json()).sessions;
+  assert.equal(legs[0].transport, 'tcp', JSON.stringify(legs));
+  assert.ok(legs[0].packets_out > 30, JSON.stringify(legs));
+  const del = await fetch(`${srv.url}${w.location}`, { method: 'DELETE' });
+  assert.equal(del.status, 200);
+});

@@ -7,46 +7,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, startTool, browserSuite, openPage, until, sleep } from './helpers.mjs';
+import { watch, received } from './whip.mjs';
 
 const suite = browserSuite();
 const cleanups = suite.cleanups;
-
-// In the page: watch URL by WHEP; resolves with the Location once connected.
-async function watch({ url }) {
-  const pc = new RTCPeerConnection();
-  window.pc = pc;
-  const video = document.createElement('video');
-  video.autoplay = true;
-  video.muted = true;
-  document.body.appendChild(video);
-  pc.ontrack = (e) => { video.srcObject = e.streams[0] || new MediaStream([e.track]); };
-  pc.addTransceiver('video', { direction: 'recvonly' });
-  pc.addTransceiver('audio', { direction: 'recvonly' });
-  await pc.setLocalDescription(await pc.createOffer());
-  const r = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: pc.localDescription.sdp });
-  const answer = await r.text();
-  if (r.status !== 201) throw new Error(`POST ${url}: ${r.status} ${answer}`);
-  await pc.setRemoteDescription({ type: 'answer', sdp: answer });
-  return { location: r.headers.get('Location'), answer };
-}
-
-function received(page) {
-  return page.evaluate(async () => {
-    const out = { frames: 0, samples: 0, state: window.pc.connectionState, codec: '', nacks: 0, lost: 0 };
-    const st = await window.pc.getStats();
-    st.forEach((r) => {
-      if (r.type === 'inbound-rtp' && r.kind === 'video') {
-        out.frames += r.framesDecoded || 0;
-        out.nacks += r.nackCount || 0;
-        out.lost += r.packetsLost || 0;
-        const c = r.codecId && st.get(r.codecId);
-        if (c) out.codec = c.mimeType;
-      }
-      if (r.type === 'inbound-rtp' && r.kind === 'audio') out.samples += r.totalSamplesReceived || 0;
-    });
-    return out;
-  });
-}
 
 for (const vcodec of ['h264', 'vp8']) {
   test(`Chromium watches rvsend's ${vcodec} and Opus by WHEP: frames decoded, audio played`, async () => {

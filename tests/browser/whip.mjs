@@ -6,7 +6,8 @@
 // ffprobe and ffmpeg check the file. Prints issue 13's figures as TAP
 // comments: the server time of the POST (rvserver -vv logs it) and POST to
 // the first recorded frame (rvrecv --json's "stream" event, when its
-// recording starts).
+// recording starts). Also a WHEP viewer in the page (watch, received) for
+// whep.test.mjs and ice-tcp.test.mjs.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
@@ -153,4 +154,43 @@ export async function whipRecorded(t, { browser, open, evaluate, codec, bundlePo
   t.diagnostic(`${browser} ${video}${bundlePolicy ? ` ${bundlePolicy}` : ''}: POST ${figures.serverMs} ms of server time; POST to first recorded frame ${figures.firstFrameMs} ms ` +
     `(rvserver: POST to SRTP keys ${figures.upMs} ms); getUserMedia to connected ${figures.connectMs} ms; frames recorded/sent ${figures.frames}`);
   return figures;
+}
+
+// In the page: watch URL by WHEP; resolves with the Location once connected.
+export async function watch({ url }) {
+  const pc = new RTCPeerConnection();
+  window.pc = pc;
+  const video = document.createElement('video');
+  video.autoplay = true;
+  video.muted = true;
+  document.body.appendChild(video);
+  pc.ontrack = (e) => { video.srcObject = e.streams[0] || new MediaStream([e.track]); };
+  pc.addTransceiver('video', { direction: 'recvonly' });
+  pc.addTransceiver('audio', { direction: 'recvonly' });
+  await pc.setLocalDescription(await pc.createOffer());
+  const r = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: pc.localDescription.sdp });
+  const answer = await r.text();
+  if (r.status !== 201) throw new Error(`POST ${url}: ${r.status} ${answer}`);
+  await pc.setRemoteDescription({ type: 'answer', sdp: answer });
+  return { location: r.headers.get('Location'), answer };
+}
+
+// What PAGE's window.pc received: video frames decoded, audio samples, its
+// state, the video codec, NACKs sent and packets lost.
+export function received(page) {
+  return page.evaluate(async () => {
+    const out = { frames: 0, samples: 0, state: window.pc.connectionState, codec: '', nacks: 0, lost: 0 };
+    const st = await window.pc.getStats();
+    st.forEach((r) => {
+      if (r.type === 'inbound-rtp' && r.kind === 'video') {
+        out.frames += r.framesDecoded || 0;
+        out.nacks += r.nackCount || 0;
+        out.lost += r.packetsLost || 0;
+        const c = r.codecId && st.get(r.codecId);
+        if (c) out.codec = c.mimeType;
+      }
+      if (r.type === 'inbound-rtp' && r.kind === 'audio') out.samples += r.totalSamplesReceived || 0;
+    });
+    return out;
+  });
 }
