@@ -8,8 +8,8 @@
 // rvsend's stream by WHEP over TCP alone.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { browserSuite, openPage, have, startServer, startTool, until } from './helpers.mjs';
-import { whipRecorded, watch, received, selectedProtocol } from './whip.mjs';
+import { browserSuite, openPage, have, startServer, until } from './helpers.mjs';
+import { whipRecorded, watch, received, selectedProtocol, rvsendShow } from './whip.mjs';
 
 const suite = browserSuite();
 const cleanups = suite.cleanups;
@@ -44,11 +44,7 @@ for (const transport of ['udp', 'tcp']) {
 test('Chromium watches rvsend\'s VP8 and Opus by WHEP over TCP alone: frames decoded, audio played', async () => {
   const srv = await startServer(['-v'], { RV_TEST_NO_UDP_CANDIDATES: '1' });
   cleanups.push(() => srv.stop());
-  const cam = startTool('rvsend', ['-s', `127.0.0.1:${srv.port}`, '-n', 'cam', '-g', 'show', 'media',
-    '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440',
-    '--vcodec', 'vp8', '--duration', '40']);
-  cleanups.push(() => cam.stop());
-  await until(() => /stream 1 to #show/.test(srv.log()), 10000, 'rvsend to announce its stream');
+  const cam = await rvsendShow(srv, 'vp8', cleanups);
   const page = await openPage(suite.browser, `${srv.url}/healthz`);
   cleanups.push(() => page.context().close());
   const w = await page.evaluate(watch, { url: `${srv.url}/whep/show` });

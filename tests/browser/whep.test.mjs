@@ -6,8 +6,8 @@
 // cache: the browser's NACKs are answered from it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, startTool, browserSuite, openPage, until, sleep } from './helpers.mjs';
-import { watch, received } from './whip.mjs';
+import { startServer, browserSuite, openPage, until, sleep } from './helpers.mjs';
+import { watch, received, rvsendShow } from './whip.mjs';
 
 const suite = browserSuite();
 const cleanups = suite.cleanups;
@@ -16,11 +16,7 @@ for (const vcodec of ['h264', 'vp8']) {
   test(`Chromium watches rvsend's ${vcodec} and Opus by WHEP: frames decoded, audio played`, async () => {
     const srv = await startServer(['-v']);
     cleanups.push(() => srv.stop());
-    const cam = startTool('rvsend', ['-s', `127.0.0.1:${srv.port}`, '-n', 'cam', '-g', 'show', 'media',
-      '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440',
-      '--vcodec', vcodec, '--duration', '40']);
-    cleanups.push(() => cam.stop());
-    await until(() => /stream 1 to #show/.test(srv.log()), 10000, 'rvsend to announce its stream');
+    const cam = await rvsendShow(srv, vcodec, cleanups);
     const page = await openPage(suite.browser, `${srv.url}/healthz`);
     cleanups.push(() => page.context().close());
     const w = await page.evaluate(watch, { url: `${srv.url}/whep/show` });
@@ -43,11 +39,7 @@ for (const vcodec of ['h264', 'vp8']) {
 test('Chromium watching by WHEP on a lossy leg (--drop-rate 0.05): its NACKs are answered from the leg\'s cache', async (t) => {
   const srv = await startServer(['-v', '--drop-rate', '0.05']);
   cleanups.push(() => srv.stop());
-  const cam = startTool('rvsend', ['-s', `127.0.0.1:${srv.port}`, '-n', 'cam', '-g', 'show', 'media',
-    '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440',
-    '--vcodec', 'vp8', '--duration', '40']);
-  cleanups.push(() => cam.stop());
-  await until(() => /stream 1 to #show/.test(srv.log()), 10000, 'rvsend to announce its stream');
+  const cam = await rvsendShow(srv, 'vp8', cleanups);
   const page = await openPage(suite.browser, `${srv.url}/healthz`);
   cleanups.push(() => page.context().close());
   const w = await page.evaluate(watch, { url: `${srv.url}/whep/show` });

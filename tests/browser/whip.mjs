@@ -194,3 +194,14 @@ export function received(page) {
     return out;
   });
 }
+
+// rvsend into SRV's group "show": a test pattern in VCODEC and a tone for 40 s,
+// stopped by CLEANUPS; resolves with it once its stream is announced.
+export async function rvsendShow(srv, vcodec, cleanups) {
+  const cam = startTool('rvsend', ['-s', `127.0.0.1:${srv.port}`, '-n', 'cam', '-g', 'show', 'media',
+    '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440',
+    '--vcodec', vcodec, '--duration', '40']);
+  cleanups.push(() => cam.stop());
+  await until(() => /stream 1 to #show/.test(srv.log()), 10000, 'rvsend to announce its stream');
+  return cam;
+}
