@@ -172,16 +172,17 @@ PY
 	grep -q 'no valid check within 10 s' "$SERVER_ERR"
 }
 
-@test "whip: ICE over TCP: framed checks on the TCP port are answered framed; a bad frame length or garbage closes only that connection" {
+@test "whip: ICE over TCP: framed checks on the TCP port are answered framed, DTLS follows on that path; a bad frame length or garbage closes only its connection; DELETE closes the path" {
 	start_server
 	post_offer "$OFFERS/chromium-whip.sdp"
 	ufrag=$(sed -n 's/^a=ice-ufrag://p' "$T/reply" | head -1)
 	pwd=$(sed -n 's/^a=ice-pwd://p' "$T/reply" | head -1)
 	theirs=$(sed -n 's/^a=ice-ufrag:\([^\r]*\).*/\1/p' "$OFFERS/chromium-whip.sdp" | head -1)
-	run timeout 20 env PYTHONPATH="$BATS_TEST_DIRNAME" python3 - "$SERVER_PORT" "$ufrag:$theirs" "$pwd" <<'PY'
-import socket, struct, sys
+	loc=$(header location)
+	run timeout 20 env PYTHONPATH="$BATS_TEST_DIRNAME" python3 - "$SERVER_PORT" "$ufrag:$theirs" "$pwd" "$loc" <<'PY'
+import http.client, socket, struct, sys
 from ice_check import framed as framed_check
-port, user, pwd = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+port, user, pwd, loc = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 def check():
     return framed_check(user, pwd)
 def conn():
@@ -234,6 +235,17 @@ for name, first in [('garbage', b'\0\x01garbage!!'), ('short', b'\0\x13' + check
 good.sendall(check())
 print('still', framed(good))
 print('dtls', ' '.join(sorted(dtls)))
+import json
+h = http.client.HTTPConnection('127.0.0.1', port, timeout=5)
+h.request('GET', '/webrtc')
+print('transport', json.loads(h.getresponse().read())['sessions'][0]['transport'])
+h = http.client.HTTPConnection('127.0.0.1', port, timeout=5)	# the session ends: its path closes
+h.request('DELETE', loc)
+print('delete', h.getresponse().status)
+n = 0
+while n < 100 and datagram(good) != 'closed':
+    n += 1
+print('after delete closed')
 PY
 	assert_line 'good 0101'	# a Binding success response, framed
 	assert_line 'two 0101 0101'
@@ -243,12 +255,13 @@ PY
 	assert_line 'short closed'
 	assert_line 'still 0101'	# the good connection was not disturbed
 	assert_line 'dtls 16fe'	# rvserver's DTLS handshake, framed on the selected path
+	assert_line 'transport tcp'	# GET /webrtc: the leg's selected path
+	assert_line 'delete 200'
+	assert_line 'after delete closed'	# its close_notify (if any), then the end
 	grep -q 'ICE over TCP: a frame of 0 bytes' "$SERVER_ERR"
 	grep -q 'ICE over TCP: a frame of 1501 bytes' "$SERVER_ERR"
 	grep -q 'first valid check from 127.0.0.1:[0-9]* (TCP)' "$SERVER_ERR"
 	[ "$(stat_of webrtc.tcp_paths)" -eq 3 ]	# good, zero and too long
-	run curl -s "http://$RV_SERVER/webrtc"
-	assert_output --partial '"transport":"tcp"'
 	recv bob cmd
 	run rvs -n alice -t bob cmd 'still here'
 	assert_success
