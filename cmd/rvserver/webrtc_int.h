@@ -56,7 +56,9 @@ struct wout {
 
 /* A path over TCP (ICE over TCP): its connection (NULL once closed: the path
  * is gone, nothing is sent to its address) and the peer's address, the
- * tuple ICE knows it by. */
+ * tuple ICE knows it by. ICE keys tuples by address alone, so a UDP tuple
+ * from the very same address and port would be taken for this path (the
+ * browser's TCP and UDP ports would have to coincide). */
 #define WSESS_TCP 4
 struct wtcp {
 	struct conn *c;
