@@ -21,7 +21,7 @@ complete -c rvserver -l idle-timeout -x -d 'close clients silent for S seconds; 
 complete -c rvserver -l no-p2p -d 'no peer-group introducer on the UDP port: JOINs are answered 403'
 complete -c rvserver -l p2p-max-members -x -d 'most members of one peer group (default 10000)'
 complete -c rvserver -l p2p-relay-budget -x -d 'bytes per second relayed between peer-group members, for the whole server (default 1000000; 0: no relaying)'
-complete -c rvserver -l public-ip -x -d 'the IP address WebRTC peers reach the UDP port at, offered as the ICE candidate (default: the --listen address, or every interface'\''s)'
+complete -c rvserver -l public-ip -x -d 'the IP address WebRTC peers reach the UDP and TCP ports at, offered as the ICE candidates (default: the --listen address, or every interface'\''s)'
 complete -c rvserver -l no-webrtc -d 'no WebRTC: /whip/ answers 503 and ICE checks are dropped'
 complete -c rvserver -l webrtc-max-per-ip -x -d 'most WebRTC sessions from one client address (default 64; 0: no limit)'
 complete -c rvserver -l ice -x -d 'an ICE server for WHIP and WHEP clients, in Link headers (repeatable)'

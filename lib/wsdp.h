@@ -138,6 +138,11 @@ struct rv_wsdp_answer_conf {
 	const char *cand_ip[4];      /* host candidates: IPv4 or IPv6 literals */
 	int ncand;
 	uint16_t port;
+	/* ICE over TCP (RFC 6544): after each UDP candidate a passive TCP one
+	 * on TCP_PORT, at RV_WSDP_TCP_PRIORITY (0: none). NO_UDP (test only:
+	 * a network without UDP) leaves out the UDP ones; it needs TCP_PORT. */
+	uint16_t tcp_port;
+	int no_udp;
 	/* Video codecs in preference order, comma-separated: "VP8", "H264", or
 	 * "H264/4d00" (one H.264 profile: profile_idc and profile-iop, hex).
 	 * WHIP: what we accept (plain "H264": 42e0, then 4200, then 4d00, each
@@ -153,6 +158,12 @@ struct rv_wsdp_answer_conf {
 	const char *cname, *msid_stream; /* WHEP only; NULL: "rvserver", "rv" */
 	uint64_t session_id;         /* o= line's; 0: derived from ufrag */
 };
+
+/* The candidates' priorities (RFC 8445 5.1.2.1, RFC 6544 4.2): host (type
+ * preference 126), component 1; UDP with local preference 65535, TCP
+ * passive with 2^13 * 4 (direction) + 8191, below every UDP one. */
+#define RV_WSDP_UDP_PRIORITY 2130706431u
+#define RV_WSDP_TCP_PRIORITY (126u << 24 | (4u << 13 | 8191u) << 8 | 255u)
 
 struct rv_wsdp_choice {              /* per offered m= line, in order */
 	int accepted;

@@ -286,9 +286,14 @@ static void put_accepted(struct ans *a, const struct rv_wsdp_media *m, const str
 			put(a, "a=ssrc:%u cname:%s\r\na=ssrc:%u msid:%s %s-%s\r\n", (unsigned)ssrc,
 			    c->cname ? c->cname : "rvserver", (unsigned)ssrc, stream, stream, ch->kind);
 	}
-	for (int i = 0; i < c->ncand; i++)
-		put(a, "a=candidate:%d 1 udp 2130706431 %s %u typ host\r\n", i + 1, c->cand_ip[i],
-		    (unsigned)c->port);
+	for (int i = 0; i < c->ncand; i++) {
+		if (!c->no_udp)
+			put(a, "a=candidate:%d 1 udp %u %s %u typ host\r\n", i + 1, RV_WSDP_UDP_PRIORITY,
+			    c->cand_ip[i], (unsigned)c->port);
+		if (c->tcp_port)
+			put(a, "a=candidate:%d 1 tcp %u %s %u typ host tcptype passive\r\n", c->ncand + i + 1,
+			    RV_WSDP_TCP_PRIORITY, c->cand_ip[i], (unsigned)c->tcp_port);
+	}
 	put(a, "a=end-of-candidates\r\n");
 }
 
@@ -349,6 +354,8 @@ static int check_conf(struct ans *a, char *err, size_t errlen)
 		return wsdp_err(-EINVAL, err, errlen, "fingerprint: not 32 hex pairs");
 	if (c->ncand < 1 || c->ncand > 4 || !c->port)
 		return wsdp_err(-EINVAL, err, errlen, "1 to 4 candidates and a port are needed");
+	if (c->no_udp && !c->tcp_port)
+		return wsdp_err(-EINVAL, err, errlen, "no UDP candidates needs a TCP port");
 	for (int i = 0; i < c->ncand; i++) {
 		unsigned char b[16];
 		const char *ip = c->cand_ip[i];

@@ -42,7 +42,7 @@ static const struct rv_opt opts[] = {
 	{ O_NO_P2P, 0, "no-p2p", NULL, "no peer-group introducer on the UDP port: JOINs are answered 403", NULL, NULL },
 	{ O_P2P_MAX_MEMBERS, 0, "p2p-max-members", "N", "most members of one peer group (default 10000)", NULL, NULL },
 	{ O_P2P_RELAY_BUDGET, 0, "p2p-relay-budget", "BYTES", "bytes per second relayed between peer-group members, for the whole server (default 1000000; 0: no relaying)", NULL, NULL },
-	{ O_PUBLIC_IP, 0, "public-ip", "ADDR", "the IP address WebRTC peers reach the UDP port at, offered as the ICE candidate (default: the --listen address, or every interface's)", NULL, NULL },
+	{ O_PUBLIC_IP, 0, "public-ip", "ADDR", "the IP address WebRTC peers reach the UDP and TCP ports at, offered as the ICE candidates (default: the --listen address, or every interface's)", NULL, NULL },
 	{ O_NO_WEBRTC, 0, "no-webrtc", NULL, "no WebRTC: /whip/ answers 503 and ICE checks are dropped", NULL, NULL },
 	{ O_WEBRTC_PER_IP, 0, "webrtc-max-per-ip", "N", "most WebRTC sessions from one client address (default 64; 0: no limit)", NULL, NULL },
 	{ O_ICE, 0, "ice", "URI", "an ICE server for WHIP and WHEP clients, in Link headers (repeatable)", NULL, NULL },

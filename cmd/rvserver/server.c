@@ -6,7 +6,9 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "bytes.h"
 #include "cli.h"
+#include "dgram.h"
 #include "err.h"
 #include "frame.h"
 #include "listen.h"
@@ -62,6 +64,8 @@ static void conn_closed(struct rv_stream *s, int reason)
 		     reason && reason != RV_ECLOSED ? rv_strerror(reason) : rv_code_text(RV_CODE_CLOSED));
 	monitor_forget(c);
 	relay_conn_closed(&srv->relay, c);
+	if (c->wsess)
+		webrtc_tcp_closed(srv, c);
 	if (c->numkey) {
 		rv_map_del(&srv->by_num, c->numkey);
 		free(c->numkey);
@@ -227,23 +231,70 @@ static void start_tls(struct conn *c, const uint8_t *p, size_t n)
 		conn_drop(c, rc);
 }
 
-/* The first bytes decide the protocol (lib/sniff): TLS, "RVP1", or HTTP. */
+/* Bytes kept from before (C->in) come first: the new ones *P[0..*N) join
+ * them there and *P, *N become all of them. -1 when that passes the cap (C
+ * is dropped). */
+static int pending(struct conn *c, const uint8_t **p, size_t *n)
+{
+	if (!rv_buf_size(&c->in))
+		return 0;
+	if (rv_buf_append(&c->in, *p, *n) < 0) {
+		conn_drop(c, RV_ETOOBIG);
+		return -1;
+	}
+	*p = rv_buf_head(&c->in);
+	*n = rv_buf_size(&c->in);
+	return 0;
+}
+
+/* ICE over TCP (RFC 6544): each RFC 4571 frame is one datagram for the
+ * WebRTC sessions, as if from the peer's address over UDP. A bad length
+ * closes the connection. */
+static void ice_input(struct conn *c, const uint8_t *data, size_t len)
+{
+	struct server *srv = c->srv;
+	const uint8_t *p = data, *pkt;
+	size_t n = len, plen;
+	uint8_t d[RV_SNIFF_STUN_MAX];	/* the datagram, writable (SRTP in place) */
+	long k;
+
+	if (pending(c, &p, &n) < 0)
+		return;
+	while (!c->closing && (k = rv_dgram_next(p, n, sizeof d, &pkt, &plen)) > 0) {
+		memcpy(d, pkt, plen);
+		p += k;
+		n -= (size_t)k;
+		srv->n.frames_in++;
+		webrtc_tcp_in(srv, c, d, plen);
+	}
+	if (c->closing)
+		return;
+	if (k < 0) {
+		srv->n.bad_input++;
+		rv_info("ICE over TCP: a frame of %u bytes (1 to %d): closing", (unsigned)rv_rd16(p),
+			RV_SNIFF_STUN_MAX);
+		conn_drop(c, RV_EPROTO);
+		return;
+	}
+	if (rv_buf_size(&c->in))
+		rv_buf_consume(&c->in, rv_buf_size(&c->in) - n);
+	else if (n && rv_buf_append(&c->in, p, n) < 0)
+		conn_drop(c, RV_ETOOBIG);
+}
+
+/* The first bytes decide the protocol (lib/sniff): TLS, "RVP1", HTTP, or
+ * a framed STUN Binding request (ICE over TCP, while WebRTC is on). */
 static void sniff(struct conn *c, const uint8_t *data, size_t len)
 {
 	struct server *srv = c->srv;
 	const uint8_t *p = data;
 	size_t n = len;
 	unsigned accept = RV_SNIFF_ACCEPT(RV_SNIFF_PREFACE) | RV_SNIFF_ACCEPT(RV_SNIFF_HTTP) |
-			  (c->tls_seen ? 0 : RV_SNIFF_ACCEPT(RV_SNIFF_TLS));
+			  (c->tls_seen ? 0 : RV_SNIFF_ACCEPT(RV_SNIFF_TLS)) |
+			  (srv->webrtc && !c->tls_seen ? RV_SNIFF_ACCEPT(RV_SNIFF_STUN) : 0);
 
-	if (rv_buf_size(&c->in)) {
-		if (rv_buf_append(&c->in, data, len) < 0) {
-			conn_drop(c, RV_ETOOBIG);
-			return;
-		}
-		p = rv_buf_head(&c->in);
-		n = rv_buf_size(&c->in);
-	}
+	if (pending(c, &p, &n) < 0)
+		return;
 	switch (rv_sniff(p, n, accept, RV_PREFACE, RV_PREFACE_LEN)) {
 	case RV_SNIFF_MORE:
 		if (p == data && rv_buf_append(&c->in, data, len) < 0)
@@ -268,6 +319,10 @@ static void sniff(struct conn *c, const uint8_t *data, size_t len)
 		c->state = CONN_HTTP;
 		hand_over(c, p, n, 0, http_input);
 		return;
+	case RV_SNIFF_STUN:
+		c->state = CONN_ICE;
+		hand_over(c, p, n, 0, ice_input);
+		return;
 	default:
 		srv->n.bad_input++;
 		rv_info("unknown protocol: closing");
@@ -279,7 +334,7 @@ static void conn_read(struct rv_stream *s, const uint8_t *data, size_t len)
 {
 	struct conn *c = s->ud;
 	c->srv->n.bytes_in += len;
-	if (c->client) {	/* before hello, last_rx stays the accept time */
+	if (c->client || c->wsess) {	/* before hello (a valid check), last_rx stays the accept time */
 		c->last_rx = now_ms(c->srv);
 		c->pinged = 0;
 	}
@@ -288,6 +343,7 @@ static void conn_read(struct rv_stream *s, const uint8_t *data, size_t len)
 	case CONN_RV: proto_input(c, data, len); break;
 	case CONN_HTTP: http_input(c, data, len); break;
 	case CONN_WS: ws_input(c, data, len); break;
+	case CONN_ICE: ice_input(c, data, len); break;
 	default: break;
 	}
 	flow_after_input(c);
@@ -358,9 +414,11 @@ static void on_sweep(void *ud, uint64_t now)
 
 	for (struct conn *c = srv->conns, *next; c; c = next) {
 		next = c->next;
+		/* ICE over TCP: a handshake until a valid check, then open while
+		 * the consent checks (every ~5 s) come; never pinged */
 		enum rv_sweep_phase phase = c->closing ? RV_SWEEP_CLOSING :
-					    !c->client ? RV_SWEEP_HANDSHAKING : RV_SWEEP_OPEN;
-		switch (rv_sweep_check(&cf, now, c->last_rx, phase, c->pinged)) {
+					    !c->client && !c->wsess ? RV_SWEEP_HANDSHAKING : RV_SWEEP_OPEN;
+		switch (rv_sweep_check(&cf, now, c->last_rx, phase, c->pinged || c->wsess)) {
 		case RV_SWEEP_CLOSE:	/* a peer that never reads its goodbye */
 			rv_stream_close(&c->s, RV_ETIMEOUT);
 			break;

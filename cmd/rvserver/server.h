@@ -45,7 +45,7 @@ struct server_conf {
 	uint64_t webrtc_max_bitrate;  /* --webrtc-max-bitrate: REMB to publishers, 0 none */
 };
 
-enum conn_state { CONN_SNIFF, CONN_RV, CONN_HTTP, CONN_WS, CONN_DONE };
+enum conn_state { CONN_SNIFF, CONN_RV, CONN_HTTP, CONN_WS, CONN_ICE, CONN_DONE };
 enum conn_role { ROLE_NONE, ROLE_SEND, ROLE_RECV };
 
 struct conn {
@@ -56,6 +56,7 @@ struct conn {
 	struct rv_httpd *http;        /* while reading an HTTP request */
 	struct rv_ws *ws;             /* after a WebSocket upgrade */
 	struct relay_ep *media;       /* once it streams or watches (relay.c) */
+	struct wsess *wsess;          /* CONN_ICE: the WebRTC session whose path it is (webrtc.c) */
 	struct conn *prev, *next;     /* every live connection */
 	uint64_t last_rx;             /* loop time (ms) of the last input */
 	uint64_t congested_since;     /* loop time its queue passed half the cap, or 0 */

@@ -13,6 +13,7 @@
 #include <openssl/rand.h>
 
 #include "bytes.h"
+#include "dgram.h"
 #include "dtls.h"
 #include "err.h"
 #include "ice.h"
@@ -21,6 +22,7 @@
 #include "rtp.h"
 #include "server.h"
 #include "srtp.h"
+#include "stun.h"
 #include "token.h"
 #include "webrtc_int.h"
 #include "wsdp.h"
@@ -65,14 +67,44 @@ static void find_cands(struct webrtc *w, const char *public_ip, const char *list
 		add_cand(w, "127.0.0.1");
 }
 
-/* ---- sending ---- */
+/* ---- sending: a path is a UDP address or a TCP connection ---- */
+
+/* S's path over TCP whose peer is TO (LEN bytes), or NULL: TO is a UDP one. */
+static struct wtcp *tcp_path(struct wsess *s, const struct sockaddr *to, socklen_t len)
+{
+	for (int i = 0; i < WSESS_TCP; i++)
+		if (s->tcp[i].len == len && !memcmp(&s->tcp[i].addr, to, len))
+			return &s->tcp[i];
+	return NULL;
+}
+
+/* P to TO: framed on C (ICE over TCP), or over UDP when C is NULL. A TCP
+ * path past half its queue cap loses the packet, as a congested UDP path
+ * would. */
+static void send_on(struct server *srv, struct conn *c, const struct sockaddr *to, const uint8_t *p, size_t n)
+{
+	uint8_t head[RV_DGRAM_HEAD];
+	if (!c) {
+		relay_udp_send(&srv->relay, p, n, to);
+		return;
+	}
+	if (c->closing)
+		return;
+	if (rv_stream_queued(&c->s) > srv->conf.max_queue / 2) {
+		W(srv)->n.tcp_drops++;
+		return;
+	}
+	rv_dgram_head(head, n);
+	conn_sendv(c, head, sizeof head, p, n);
+}
 
 static void send_to_peer(struct wsess *s, const uint8_t *p, size_t n)
 {
 	socklen_t len;
 	const struct sockaddr *to = rv_ice_selected(s->ice, &len);
-	if (to)
-		relay_udp_send(&s->srv->relay, p, n, to);
+	struct wtcp *t = to ? tcp_path(s, to, len) : NULL;
+	if (to && (!t || t->c))	/* a TCP path whose connection closed is gone */
+		send_on(s->srv, t ? t->c : NULL, to, p, n);
 }
 
 /* What the DTLS engine has to send, out now. */
@@ -263,28 +295,52 @@ void wsess_to_relay(struct wsess *s, const uint8_t *p, size_t n)
 
 /* ---- ICE ---- */
 
-/* relay->ice_in: a STUN request whose USERNAME is "ours:theirs". */
-static int ice_in(void *ud, const uint8_t *p, size_t n, const struct sockaddr *from)
+/* C carried S's valid check: it is one of S's paths from now on (with no
+ * room, the oldest closed one makes it). */
+static void tcp_bind(struct wsess *s, struct conn *c, const struct sockaddr *from, socklen_t flen)
 {
-	struct server *srv = ud;
+	struct wtcp *t = NULL;
+	for (int i = 0; i < WSESS_TCP && !t; i++)
+		if (!s->tcp[i].len)
+			t = &s->tcp[i];
+	for (int i = 0; i < WSESS_TCP && !t; i++)
+		if (!s->tcp[i].c)
+			t = &s->tcp[i];
+	if (!t)
+		return;	/* four live connections: the fifth answers checks only */
+	t->c = c;
+	memcpy(&t->addr, from, flen);
+	t->len = flen;
+	c->wsess = s;
+	W(s->srv)->n.tcp_paths++;
+}
+
+/* A STUN request whose USERNAME is "ours:theirs" from FROM, over UDP (C
+ * NULL) or framed on C: 1 when taken, 0 when it is no ICE check. */
+static int ice_check(struct server *srv, const uint8_t *p, size_t n, const struct sockaddr *from, struct conn *c)
+{
 	struct webrtc *w = W(srv);
 	char ufrag[RV_ICE_UFRAG_LEN + 8];
 	if (rv_ice_local_ufrag(p, n, ufrag, sizeof ufrag) < 0)
 		return 0;	/* rv's own Binding */
 	struct wsess *s = rv_map_get(&w->by_ufrag, ufrag);
 	w->n.ice_checks++;
-	if (!s || s->state == W_CLOSED) {
+	if (!s || s->state == W_CLOSED || (c && c->wsess && c->wsess != s)) {
 		w->n.ice_refused++;
-		return 1;	/* nobody's: dropped without a word */
+		return 1;	/* nobody's (or a TCP path's other session): dropped without a word */
 	}
 	uint8_t out[RV_STUN_MAX];
 	size_t olen = 0;
 	socklen_t flen = from->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 	int ev = rv_ice_feed(s->ice, now_ms(srv), p, n, from, flen, out, sizeof out, &olen);
 	if (olen)
-		relay_udp_send(&srv->relay, out, olen, from);
-	char addr[64];
-	relay_addr_text(from, addr, sizeof addr);
+		send_on(srv, c, from, out, olen);
+	char addr[72];
+	relay_addr_text(from, addr, sizeof addr - 8);
+	if (c)
+		strcat(addr, " (TCP)");
+	if (ev > 0 && (ev & RV_ICE_EV_VALID) && c && !c->wsess)
+		tcp_bind(s, c, from, flen);
 	if (ev < 0) {
 		w->n.ice_refused++;
 		/* the first refusal tells why a call fails; a flood is not logged at -v */
@@ -297,7 +353,7 @@ static int ice_in(void *ud, const uint8_t *p, size_t n, const struct sockaddr *f
 	if (ev & RV_ICE_EV_SELECTED) {
 		socklen_t sl;
 		const struct sockaddr *sel = rv_ice_selected(s->ice, &sl);
-		if (sel)
+		if (sel && !c)	/* a TCP path's datagrams come on its connection */
 			relay_edge_addr(&srv->relay, s->edge, sel);
 		if (!(ev & RV_ICE_EV_FIRST))
 			rv_info("webrtc %s: ICE: the path moves to %s (nominated)", s->client->id, addr);
@@ -314,6 +370,42 @@ static int ice_in(void *ud, const uint8_t *p, size_t n, const struct sockaddr *f
 	}
 	rearm(s);
 	return 1;
+}
+
+/* relay->ice_in: a check over UDP. */
+static int ice_in(void *ud, const uint8_t *p, size_t n, const struct sockaddr *from)
+{
+	return ice_check(ud, p, n, from, NULL);
+}
+
+void webrtc_tcp_in(struct server *srv, struct conn *c, uint8_t *p, size_t n)
+{
+	if (!W(srv))
+		return;
+	if (rv_stun_is(p, n)) {
+		struct sockaddr_storage ss;
+		int sl = sizeof ss;
+		memset(&ss, 0, sizeof ss);
+		if (uv_tcp_getpeername(&c->s.tcp, (struct sockaddr *)&ss, &sl) == 0)
+			ice_check(srv, p, n, (struct sockaddr *)&ss, c);
+		return;
+	}
+	if (c->wsess) {	/* DTLS or SRTP on its path */
+		edge_datagram(c->wsess, p, n, NULL);
+		relay_udp_flush(&srv->relay);	/* what it queued points into P */
+	}
+}
+
+void webrtc_tcp_closed(struct server *srv, struct conn *c)
+{
+	struct wsess *s = c->wsess;
+	(void)srv;
+	c->wsess = NULL;
+	for (int i = 0; s && i < WSESS_TCP; i++)
+		if (s->tcp[i].c == c) {
+			s->tcp[i].c = NULL;
+			rv_info("webrtc %s: a TCP path closed", s->client->id);
+		}
 }
 
 /* ---- sessions ---- */
@@ -364,6 +456,12 @@ void webrtc_close(struct wsess *s, const char *why)
 		dtls_flush(s);
 	}
 	s->state = W_CLOSED;
+	for (int i = 0; i < WSESS_TCP; i++)	/* its TCP paths close once the close_notify is out */
+		if (s->tcp[i].c) {
+			s->tcp[i].c->wsess = NULL;
+			conn_bye(s->tcp[i].c, RV_CODE_CLOSED, NULL);
+			s->tcp[i].c = NULL;
+		}
 	rv_info("webrtc %s: session ended after %llu ms: %s (%llu packets in, %llu out, %llu before the keys, "
 		"%llu failed SRTP, %llu NACKs, %llu PLIs)",
 		s->client ? s->client->id : "?", (unsigned long long)(now_ms(s->srv) - s->created_ms), why,
@@ -527,6 +625,8 @@ int webrtc_offer(struct server *srv, const struct webrtc_req *rq, const char *sd
 		ac.ufrag = s->cred.ufrag;
 		ac.pwd = s->cred.pwd;
 		ac.port = (uint16_t)srv->bound_udp_port;
+		ac.tcp_port = (uint16_t)srv->bound_port;
+		ac.no_udp = w->no_udp;
 		for (int i = 0; i < w->ncands; i++)
 			ac.cand_ip[ac.ncand++] = w->cands[i];
 		long n = viewer ? answer_viewer(s, rq->from, o, &ac, text, ch, err, errlen)
@@ -617,12 +717,18 @@ int webrtc_start(struct server *srv, const char *public_ip)
 		return rc;
 	}
 	find_cands(w, public_ip, srv->conf.listen);
+	const char *no_udp = getenv("RV_TEST_NO_UDP_CANDIDATES");	/* test only: a network without UDP */
+	w->no_udp = no_udp && *no_udp && strcmp(no_udp, "0");
+	if (w->no_udp)
+		rv_warn("RV_TEST_NO_UDP_CANDIDATES: answers offer TCP candidates only (a test setting)");
 	srv->relay.ice_in = ice_in;
 	srv->relay.ice_ud = srv;
 	char list[WEBRTC_MAX_CANDS * 66] = "";
 	for (int i = 0; i < w->ncands; i++)
 		snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", w->cands[i]);
-	rv_debug("WebRTC: DTLS fingerprint sha-256 %s; candidates %s", rv_dtls_ctx_fingerprint(w->ctx), list);
+	rv_debug("WebRTC: DTLS fingerprint sha-256 %s; candidates %s (UDP port %d%s, TCP port %d passive)",
+		 rv_dtls_ctx_fingerprint(w->ctx), list, srv->bound_udp_port, w->no_udp ? " not offered" : "",
+		 srv->bound_port);
 	return 0;
 }
 
@@ -714,6 +820,7 @@ static cJSON *sess_json(const struct wsess *s, uint64_t now)
 	if (path) {
 		relay_addr_text(path, addr, sizeof addr);
 		cJSON_AddStringToObject(o, "path", addr);
+		cJSON_AddStringToObject(o, "transport", tcp_path((struct wsess *)s, path, sl) ? "tcp" : "udp");
 	}
 	add_u64(o, "packets_in", s->packets);
 	add_u64(o, "bytes_in", s->bytes);
@@ -758,6 +865,9 @@ static const struct rv_metric table[] = {
 	  per_ip_refused),
 	C("ice_checks", "ice_checks_total", "ICE connectivity checks received.", ice_checks),
 	C("ice_refused", "ice_refused_total", "ICE checks refused or for no session.", ice_refused),
+	C("tcp_paths", "tcp_paths_total", "Connections of the TCP port that became a session's path (ICE over TCP).",
+	  tcp_paths),
+	C("tcp_drops", "tcp_drops_total", "Packets not sent on a TCP path past half its queue cap.", tcp_drops),
 	C("handshakes", "handshakes_total", "DTLS handshakes completed with SRTP keys.", handshakes),
 	C("failures", "failures_total", "WebRTC sessions that failed (by cause below).", failures),
 	C("failures_ice", "failures_ice_total", "Sessions ended without ICE checks (none in 10 s, or consent lost).",

@@ -12,7 +12,13 @@
  *
  * Datagrams reach a session two ways: ICE checks through relay->ice_in by
  * the local ufrag of their USERNAME, everything else (DTLS, SRTP) through
- * the relay's address map once a check selected the path.
+ * the relay's address map once a check selected the path. A path is a UDP
+ * address or, with ICE over TCP (RFC 6544, passive: the answer offers a TCP
+ * candidate on the TCP port), a connection of the TCP port whose RFC 4571
+ * frames are the datagrams (webrtc_tcp_in): one session's, from its first
+ * valid check on. What a session sends goes to its selected path, framed on
+ * the connection when it is one; when that connection closes the path is
+ * gone, and consent ends the session as for a UDP path gone quiet.
  *
  * Lifetime: a session ends on DELETE, on a DTLS failure or alert, on a
  * fingerprint mismatch, when no valid check came within 10 s of the offer,
@@ -22,6 +28,7 @@
 #define RVSERVER_WEBRTC_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <cJSON.h>
 
@@ -69,7 +76,16 @@ const char *webrtc_secret(const struct wsess *s);
 const char *webrtc_etag(const struct wsess *s);
 const char *webrtc_group(const struct wsess *s);
 int webrtc_viewer(const struct wsess *s);
-/* webrtc_close - end S (WHY is logged); it is freed once its timer closed. */
+/* webrtc_tcp_in - a datagram P (N bytes, writable) framed on C, a
+ * connection of the TCP port that began with a framed STUN Binding: an ICE
+ * check (answered on C; a valid one makes C a path of its session), else
+ * DTLS or SRTP for C's session. */
+struct conn;
+void webrtc_tcp_in(struct server *srv, struct conn *c, uint8_t *p, size_t n);
+/* webrtc_tcp_closed - C is closing: the path it was is gone. */
+void webrtc_tcp_closed(struct server *srv, struct conn *c);
+/* webrtc_close - end S (WHY is logged); it is freed once its timer closed
+ * (and its TCP paths are closed once what was queued to them is out). */
 void webrtc_close(struct wsess *s, const char *why);
 
 /* whip.c: the handler of the /whip/ row (every method), offers at most
@@ -90,7 +106,7 @@ int webrtc_metrics(struct server *srv, struct rv_buf *out);
 /* webrtc_list - one object per session, newest first (GET /webrtc and
  * /stats' webrtc.legs): id, group, role (publisher, viewer), state (ice,
  * dtls, up), age_s, path (the selected address), packets and bytes in and
- * out, nacks, plis, and per track its kind, codec, ssrc, packets and bytes
+ * out, nacks, plis, transport (udp or tcp, with a path), and per track its kind, codec, ssrc, packets and bytes
  * (a publisher's also lost and jitter, a viewer's retransmits and the
  * stream it follows). NULL: no memory (an empty array with WebRTC off). */
 cJSON *webrtc_list(struct server *srv);

@@ -54,6 +54,18 @@ struct wout {
 	struct rv_srtp *src_in, *src_out; /* the source's SRTP key, when it has one */
 };
 
+/* A path over TCP (ICE over TCP): its connection (NULL once closed: the path
+ * is gone, nothing is sent to its address) and the peer's address, the
+ * tuple ICE knows it by. ICE keys tuples by address alone, so a UDP tuple
+ * from the very same address and port would be taken for this path (the
+ * browser's TCP and UDP ports would have to coincide). */
+#define WSESS_TCP 4
+struct wtcp {
+	struct conn *c;
+	struct sockaddr_storage addr;
+	socklen_t len;
+};
+
 struct wsess {
 	struct server *srv;
 	struct wsess *next;
@@ -82,6 +94,7 @@ struct wsess {
 					    (a publisher) or received (a viewer) */
 	int viewer;                      /* WHEP: it receives the group's streams */
 	struct wout tx[2];               /* a viewer's video and audio */
+	struct wtcp tcp[WSESS_TCP];      /* its TCP paths, by the order of their first valid check */
 };
 
 struct webrtc_counters {
@@ -89,6 +102,7 @@ struct webrtc_counters {
 	uint64_t packets_in, bytes_in, srtp_fails, plis;
 	uint64_t reports, rembs, nacks_to_publishers, rtcp_terminated;
 	uint64_t packets_out, bytes_out, nacks_in, retransmits, nacks_to_sources;
+	uint64_t tcp_paths, tcp_drops;
 	uint64_t fail_ice, fail_dtls, fail_fingerprint, fail_keys, closed_by_peer, deleted;
 };
 
@@ -103,6 +117,7 @@ struct webrtc {
 	char turn_secret[512];           /* --turn-secret-file, for the Link headers */
 	size_t turn_secret_len;
 	uint32_t last_id;                /* "whip-N" */
+	int no_udp;                      /* RV_TEST_NO_UDP_CANDIDATES: answers offer TCP alone */
 	struct webrtc_counters n;
 };
 

@@ -59,9 +59,9 @@ function track(name, child) {
 
 // A server started with ARGV and a --port-file PF on 127.0.0.1; resolves
 // once the file names the port (10 s at most).
-async function startListening(name, bin, argv, dir, pf) {
+async function startListening(name, bin, argv, dir, pf, env = {}) {
   if (!fs.existsSync(bin)) throw new Error(`${bin} not built (run make)`);
-  const child = spawn(bin, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(bin, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   const t = track(name, child);
   const until = Date.now() + 10000;
   for (;;) {
@@ -86,11 +86,12 @@ export async function startSignal(args = []) {
   return startListening('rvsignal', RVSIGNAL, ['serve', '-l', '127.0.0.1', '--port', '0', '--port-file', pf, ...args], dir, pf);
 }
 
-// rvserver on 127.0.0.1, port 0 (TCP and UDP on one number: t.port).
-export async function startServer(args = []) {
+// rvserver on 127.0.0.1, port 0 (TCP and UDP on one number: t.port), with
+// ENV added to this process's environment.
+export async function startServer(args = [], env = {}) {
   const dir = tmpdir();
   const pf = path.join(dir, 'ports');
-  return startListening('rvserver', path.join(RV_BIN, 'rvserver'), ['-l', '127.0.0.1', '--port', '0', '--port-file', pf, ...args], dir, pf);
+  return startListening('rvserver', path.join(RV_BIN, 'rvserver'), ['-l', '127.0.0.1', '--port', '0', '--port-file', pf, ...args], dir, pf, env);
 }
 
 // Another rv tool (RV_BIN/NAME ARGS), its output kept: t.log(), t.exited,

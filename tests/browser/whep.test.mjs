@@ -6,57 +6,17 @@
 // cache: the browser's NACKs are answered from it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, startTool, browserSuite, openPage, until, sleep } from './helpers.mjs';
+import { startServer, browserSuite, openPage, until, sleep } from './helpers.mjs';
+import { watch, received, rvsendShow } from './whip.mjs';
 
 const suite = browserSuite();
 const cleanups = suite.cleanups;
-
-// In the page: watch URL by WHEP; resolves with the Location once connected.
-async function watch({ url }) {
-  const pc = new RTCPeerConnection();
-  window.pc = pc;
-  const video = document.createElement('video');
-  video.autoplay = true;
-  video.muted = true;
-  document.body.appendChild(video);
-  pc.ontrack = (e) => { video.srcObject = e.streams[0] || new MediaStream([e.track]); };
-  pc.addTransceiver('video', { direction: 'recvonly' });
-  pc.addTransceiver('audio', { direction: 'recvonly' });
-  await pc.setLocalDescription(await pc.createOffer());
-  const r = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: pc.localDescription.sdp });
-  const answer = await r.text();
-  if (r.status !== 201) throw new Error(`POST ${url}: ${r.status} ${answer}`);
-  await pc.setRemoteDescription({ type: 'answer', sdp: answer });
-  return { location: r.headers.get('Location'), answer };
-}
-
-function received(page) {
-  return page.evaluate(async () => {
-    const out = { frames: 0, samples: 0, state: window.pc.connectionState, codec: '', nacks: 0, lost: 0 };
-    const st = await window.pc.getStats();
-    st.forEach((r) => {
-      if (r.type === 'inbound-rtp' && r.kind === 'video') {
-        out.frames += r.framesDecoded || 0;
-        out.nacks += r.nackCount || 0;
-        out.lost += r.packetsLost || 0;
-        const c = r.codecId && st.get(r.codecId);
-        if (c) out.codec = c.mimeType;
-      }
-      if (r.type === 'inbound-rtp' && r.kind === 'audio') out.samples += r.totalSamplesReceived || 0;
-    });
-    return out;
-  });
-}
 
 for (const vcodec of ['h264', 'vp8']) {
   test(`Chromium watches rvsend's ${vcodec} and Opus by WHEP: frames decoded, audio played`, async () => {
     const srv = await startServer(['-v']);
     cleanups.push(() => srv.stop());
-    const cam = startTool('rvsend', ['-s', `127.0.0.1:${srv.port}`, '-n', 'cam', '-g', 'show', 'media',
-      '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440',
-      '--vcodec', vcodec, '--duration', '40']);
-    cleanups.push(() => cam.stop());
-    await until(() => /stream 1 to #show/.test(srv.log()), 10000, 'rvsend to announce its stream');
+    const cam = await rvsendShow(srv, vcodec, cleanups);
     const page = await openPage(suite.browser, `${srv.url}/healthz`);
     cleanups.push(() => page.context().close());
     const w = await page.evaluate(watch, { url: `${srv.url}/whep/show` });
@@ -79,11 +39,7 @@ for (const vcodec of ['h264', 'vp8']) {
 test('Chromium watching by WHEP on a lossy leg (--drop-rate 0.05): its NACKs are answered from the leg\'s cache', async (t) => {
   const srv = await startServer(['-v', '--drop-rate', '0.05']);
   cleanups.push(() => srv.stop());
-  const cam = startTool('rvsend', ['-s', `127.0.0.1:${srv.port}`, '-n', 'cam', '-g', 'show', 'media',
-    '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440',
-    '--vcodec', 'vp8', '--duration', '40']);
-  cleanups.push(() => cam.stop());
-  await until(() => /stream 1 to #show/.test(srv.log()), 10000, 'rvsend to announce its stream');
+  const cam = await rvsendShow(srv, 'vp8', cleanups);
   const page = await openPage(suite.browser, `${srv.url}/healthz`);
   cleanups.push(() => page.context().close());
   const w = await page.evaluate(watch, { url: `${srv.url}/whep/show` });

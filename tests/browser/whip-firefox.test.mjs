@@ -3,7 +3,8 @@
 // Marionette (firefox.mjs): the page publishes to group "show" with a plain
 // RTCPeerConnection and fetch(); rvrecv records the group's stream and
 // ffprobe checks the file (whip.mjs), once with max-bundle and once with
-// Firefox's default policy. Skipped when firefox-esr is not installed or
+// Firefox's default policy, then over TCP alone (ICE over TCP: rvserver with
+// RV_TEST_NO_UDP_CANDIDATES=1, a test-only setting). Skipped when firefox-esr is not installed or
 // does not start.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -32,3 +33,18 @@ for (const bundlePolicy of ['max-bundle', undefined]) {
     assert.equal(f.bundleOnly, bundlePolicy === 'max-bundle', 'a=bundle-only in the offer with max-bundle only');
   });
 }
+
+test('Firefox publishes VP8 and Opus by WHIP over TCP alone (ICE over TCP); rvrecv records the group\'s stream', { timeout: 60000 }, async (t) => {
+  const skip = suite.skip || (!have('ffprobe') && 'no ffprobe');
+  if (skip) { t.skip(skip); return; }
+  const f = await whipRecorded(t, {
+    browser: 'Firefox over TCP',
+    codec: 'VP8',
+    video: 'vp8',
+    env: { RV_TEST_NO_UDP_CANDIDATES: '1' },
+    cleanups: suite.cleanups,
+    open: (url) => suite.ff.navigate(url),
+    evaluate: (fn, arg) => suite.ff.exec(fn, arg),
+  });
+  assert.ok(f.stats.webrtc.tcp_paths > 0, JSON.stringify(f.stats.webrtc));
+});

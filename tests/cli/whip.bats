@@ -26,18 +26,10 @@ post_offer() {	# post_offer FILE [PATH]
 # ice_checks UFRAG THEIRS: 50 checks from nobody, then 50 to the session UFRAG (the offerer's
 # THEIRS) with a wrong password, at the server's UDP port; prints how many answers each got.
 ice_checks() {
-	timeout 20 python3 - "$SERVER_UDP_PORT" "$1" "$2" <<'PY'
-import hashlib, hmac, os, socket, struct, sys, zlib
+	timeout 20 env PYTHONPATH="$BATS_TEST_DIRNAME" python3 - "$SERVER_UDP_PORT" "$1" "$2" <<'PY'
+import socket, struct, sys
+from ice_check import check
 port, ufrag, theirs = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-def attr(t, v):
-    return struct.pack('!HH', t, len(v)) + v + b'\0' * (-len(v) % 4)
-def check(user, pwd):
-    tid = os.urandom(12)
-    body = attr(0x0006, user.encode()) + attr(0x0024, struct.pack('!I', 1853817087)) + attr(0x802A, os.urandom(8))
-    head = struct.pack('!HHI', 0x0001, len(body) + 24, 0x2112A442) + tid
-    msg = head + body + attr(0x0008, hmac.new(pwd.encode(), head + body, hashlib.sha1).digest())
-    msg = struct.pack('!HHI', 0x0001, len(msg) - 20 + 8, 0x2112A442) + tid + msg[20:]
-    return msg + attr(0x8028, struct.pack('!I', zlib.crc32(msg) ^ 0x5354554E))
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.settimeout(0.5)
 def answers(user, pwd, n):
@@ -68,6 +60,7 @@ PY
 		grep -qx 'a=ice-lite' "$T/reply"
 		grep -qx 'a=setup:active' "$T/reply"
 		grep -qx "a=candidate:1 1 udp 2130706431 127.0.0.1 $SERVER_UDP_PORT typ host" "$T/reply"
+		grep -qx "a=candidate:2 1 tcp 2124414975 127.0.0.1 $SERVER_PORT typ host tcptype passive" "$T/reply"
 		grep -qx 'a=end-of-candidates' "$T/reply"
 		# the offer's BUNDLE group and payload types, echoed
 		assert_equal "$(grep '^a=group:BUNDLE' "$T/reply")" "$(grep '^a=group:BUNDLE' "$OFFERS/$b-whip.sdp" | tr -d '\r')"
@@ -183,6 +176,102 @@ PY
 	[ "$(stat_of webrtc.sessions)" -eq 0 ]
 	[ "$(stat_of webrtc.failures_ice)" -eq 1001 ]
 	grep -q 'no valid check within 10 s' "$SERVER_ERR"
+}
+
+@test "whip: ICE over TCP: framed checks on the TCP port are answered framed, DTLS follows on that path; a bad frame length or garbage closes only its connection; DELETE closes the path" {
+	start_server
+	post_offer "$OFFERS/chromium-whip.sdp"
+	ufrag=$(sed -n 's/^a=ice-ufrag://p' "$T/reply" | head -1)
+	pwd=$(sed -n 's/^a=ice-pwd://p' "$T/reply" | head -1)
+	theirs=$(sed -n 's/^a=ice-ufrag:\([^\r]*\).*/\1/p' "$OFFERS/chromium-whip.sdp" | head -1)
+	loc=$(header location)
+	run timeout 20 env PYTHONPATH="$BATS_TEST_DIRNAME" python3 - "$SERVER_PORT" "$ufrag:$theirs" "$pwd" "$loc" <<'PY'
+import http.client, socket, struct, sys
+from ice_check import framed as framed_check
+port, user, pwd, loc = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+def check():
+    return framed_check(user, pwd)
+def conn():
+    c = socket.create_connection(('127.0.0.1', port), timeout=5)
+    return c
+def framed(c):	# the next framed STUN message's type (DTLS skipped), or 'closed'
+    while True:
+        t = datagram(c)
+        if t[:2] != '16':
+            return t
+        dtls.add(t)
+dtls = set()
+def datagram(c):	# one framed datagram: its first two bytes, or 'closed'
+    head = b''
+    while len(head) < 2:
+        b = c.recv(2 - len(head))
+        if not b:
+            return 'closed'
+        head += b
+    n, body = struct.unpack('!H', head)[0], b''
+    while len(body) < n:
+        b = c.recv(n - len(body))
+        if not b:
+            return 'closed'
+        body += b
+    return '%04x' % struct.unpack('!H', body[:2])[0]
+def closed(c):
+    try:
+        return 'closed' if c.recv(100) == b'' else 'open'
+    except ConnectionResetError:
+        return 'closed'
+good = conn()
+msg = check()	# a frame in pieces, the sniffed bytes split too
+good.sendall(msg[:7])
+good.sendall(msg[7:])
+print('good', framed(good))
+two = check() + check()	# two frames in one write
+good.sendall(two)
+print('two', framed(good), framed(good))
+for name, bad in [('zero', b'\0\0'), ('too long', b'\x05\xdd' + b'x' * 1501)]:
+    c = conn()
+    c.sendall(check())
+    got = framed(c)
+    c.sendall(bad)
+    print(name, got, closed(c))
+for name, first in [('garbage', b'\0\x01garbage!!'), ('short', b'\0\x13' + check()[2:])]:
+    c = conn()
+    c.sendall(first)
+    print(name, closed(c))
+good.sendall(check())
+print('still', framed(good))
+print('dtls', ' '.join(sorted(dtls)))
+import json
+h = http.client.HTTPConnection('127.0.0.1', port, timeout=5)
+h.request('GET', '/webrtc')
+print('transport', json.loads(h.getresponse().read())['sessions'][0]['transport'])
+h = http.client.HTTPConnection('127.0.0.1', port, timeout=5)	# the session ends: its path closes
+h.request('DELETE', loc)
+print('delete', h.getresponse().status)
+n = 0
+while n < 100 and datagram(good) != 'closed':
+    n += 1
+print('after delete closed')
+PY
+	assert_line 'good 0101'	# a Binding success response, framed
+	assert_line 'two 0101 0101'
+	assert_line 'zero 0101 closed'	# answered, then a frame of length 0 closes it
+	assert_line 'too long 0101 closed'	# past 1500 bytes
+	assert_line 'garbage closed'	# never a framed STUN Binding: nobody's protocol
+	assert_line 'short closed'
+	assert_line 'still 0101'	# the good connection was not disturbed
+	assert_line 'dtls 16fe'	# rvserver's DTLS handshake, framed on the selected path
+	assert_line 'transport tcp'	# GET /webrtc: the leg's selected path
+	assert_line 'delete 200'
+	assert_line 'after delete closed'	# its close_notify (if any), then the end
+	grep -q 'ICE over TCP: a frame of 0 bytes' "$SERVER_ERR"
+	grep -q 'ICE over TCP: a frame of 1501 bytes' "$SERVER_ERR"
+	grep -q 'first valid check from 127.0.0.1:[0-9]* (TCP)' "$SERVER_ERR"
+	[ "$(stat_of webrtc.tcp_paths)" -eq 3 ]	# good, zero and too long
+	recv bob cmd
+	run rvs -n alice -t bob cmd 'still here'
+	assert_success
+	wait_for_line "$T/bob.out" '^alice: still here$' 5
 }
 
 @test "whip: GET /webrtc and /stats' webrtc.legs list the sessions: id, group, role, state, age, packets per track" {

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "dgram.h"
 #include "err.h"
 #include "httpd.h"
 #include "sniff.h"
@@ -58,6 +59,71 @@ static void test_sniff_accept(void **state)
 	assert_int_equal(rv_sniff((const uint8_t *)"{", 1, 0, NULL, 0), RV_SNIFF_OTHER);
 	/* no preface asked for: R is a method letter */
 	assert_int_equal(sn("R", 1, RV_SNIFF_ACCEPT(RV_SNIFF_HTTP)), RV_SNIFF_HTTP);
+}
+
+/* A framed STUN Binding request (RFC 4571, RFC 6544): the length, then the
+ * STUN header with the magic cookie at bytes 6..9. */
+static const uint8_t framed[] = { 0x00, 0x58, 0x00, 0x01, 0x00, 0x44, 0x21, 0x12, 0xA4, 0x42, 1, 2, 3 };
+
+static void test_sniff_stun(void **state)
+{
+	(void)state;
+	unsigned all = ALL | RV_SNIFF_ACCEPT(RV_SNIFF_STUN);
+	/* the 10 bytes decide; fewer wait while they fit */
+	for (size_t n = 1; n < 10; n++)
+		assert_int_equal(rv_sniff(framed, n, all, "RVP1", 4), RV_SNIFF_MORE);
+	assert_int_equal(rv_sniff(framed, 10, all, "RVP1", 4), RV_SNIFF_STUN);
+	assert_int_equal(rv_sniff(framed, sizeof framed, all, "RVP1", 4), RV_SNIFF_STUN);
+	/* not asked for: the byte is nobody's, as before */
+	assert_int_equal(rv_sniff(framed, 10, ALL, "RVP1", 4), RV_SNIFF_OTHER);
+	/* each decisive byte wrong: not STUN */
+	static const size_t fixed[] = { 2, 3, 6, 7, 8, 9 };
+	for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
+		uint8_t b[10];
+		memcpy(b, framed, sizeof b);
+		b[fixed[i]] ^= 0x40;
+		assert_int_equal(rv_sniff(b, 10, all, "RVP1", 4), RV_SNIFF_OTHER);
+	}
+	/* a framed length below a STUN header or past the cap */
+	uint8_t b[10];
+	memcpy(b, framed, sizeof b);
+	b[1] = 19;
+	assert_int_equal(rv_sniff(b, 10, all, "RVP1", 4), RV_SNIFF_OTHER);
+	b[0] = 0x05, b[1] = 0xdd;	/* 1501 */
+	assert_int_equal(rv_sniff(b, 2, all, "RVP1", 4), RV_SNIFF_OTHER);
+	b[1] = 0xdc;	/* 1500 */
+	assert_int_equal(rv_sniff(b, 2, all, "RVP1", 4), RV_SNIFF_MORE);
+	/* the other kinds still decide on their first bytes */
+	assert_int_equal(sn("\x16", 1, all), RV_SNIFF_TLS);
+	assert_int_equal(sn("G", 1, all), RV_SNIFF_HTTP);
+	assert_int_equal(sn("RVP1", 4, all), RV_SNIFF_PREFACE);
+	assert_int_equal(sn("\x06", 1, all), RV_SNIFF_OTHER);
+}
+
+static void test_dgram(void **state)
+{
+	(void)state;
+	const uint8_t *pkt = NULL;
+	size_t len = 0;
+	static const uint8_t two[] = { 0, 3, 'a', 'b', 'c', 0, 1, 'd', 0 };
+	assert_int_equal(rv_dgram_next(two, 0, 1500, &pkt, &len), 0);
+	assert_int_equal(rv_dgram_next(two, 4, 1500, &pkt, &len), 0);	/* not whole yet */
+	assert_int_equal(rv_dgram_next(two, 5, 1500, &pkt, &len), 5);
+	assert_ptr_equal(pkt, two + 2);
+	assert_int_equal(len, 3);
+	assert_int_equal(rv_dgram_next(two + 5, 3, 1500, &pkt, &len), 3);
+	assert_int_equal(len, 1);
+	assert_int_equal(pkt[0], 'd');
+	assert_int_equal(rv_dgram_next(two + 8, 1, 1500, &pkt, &len), 0);
+	/* a length of 0 or past the cap breaks the stream */
+	static const uint8_t zero[] = { 0, 0, 1 }, big[] = { 0x05, 0xdd };
+	assert_int_equal(rv_dgram_next(zero, 3, 1500, &pkt, &len), RV_EPROTO);
+	assert_int_equal(rv_dgram_next(big, 2, 1500, &pkt, &len), RV_EPROTO);
+	assert_int_equal(rv_dgram_next(big, 2, 1501, &pkt, &len), 0);
+	uint8_t h[RV_DGRAM_HEAD];
+	rv_dgram_head(h, 1500);
+	assert_int_equal(h[0], 0x05);
+	assert_int_equal(h[1], 0xdc);
 }
 
 /* ---- routes ---- */
@@ -468,6 +534,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sniff_partial),
 		cmocka_unit_test(test_sniff_accept),
+		cmocka_unit_test(test_sniff_stun),
+		cmocka_unit_test(test_dgram),
 		cmocka_unit_test(test_routes_status),
 		cmocka_unit_test(test_routes_allow),
 		cmocka_unit_test(test_routes_431),

@@ -60,6 +60,7 @@ static struct rv_wsdp_answer_conf conf(enum rv_wsdp_role role, const char *video
 	struct rv_wsdp_answer_conf c = {
 		.role = role, .ufrag = "h3Kq9zP1", .pwd = "Zr8c0a+Tq1mWv7s3Hk2Lx9Pd", .fingerprint = FP,
 		.cand_ip = { "203.0.113.7", "2001:db8::7" }, .ncand = 2, .port = 7350,
+		.tcp_port = 7351,
 		.video_codecs = video, .send_ssrc_audio = 1111, .send_ssrc_video = 2222,
 		.cname = "rvcname", .msid_stream = "rvs",
 	};
@@ -126,7 +127,7 @@ static struct rv_wsdp_offer *answer_ok(const struct rv_wsdp_offer *o, const stru
 		assert_string_equal(am->ufrag, c->ufrag);
 		assert_string_equal(am->pwd, c->pwd);
 		assert_string_equal(am->fingerprint, FP);
-		assert_int_equal(am->ncandidates, c->ncand);
+		assert_int_equal(am->ncandidates, (c->no_udp ? 1 : 2) * c->ncand);
 		assert_true(am->end_of_candidates);
 		assert_int_equal(am->codecs[0].fb & RV_WSDP_FB_TWCC, 0);
 		assert_int_equal(rv_wsdp_extmap_id(am, RV_WSDP_EXT_MID), rv_wsdp_extmap_id(om, RV_WSDP_EXT_MID));
@@ -145,8 +146,12 @@ static struct rv_wsdp_offer *answer_ok(const struct rv_wsdp_offer *o, const stru
 	assert_int_equal(count(out, "rtx"), 0);
 	assert_int_equal(count(out, "a=rid"), 0);
 	assert_int_equal(count(out, "simulcast"), 0);
-	assert_true(has_line(out, "a=candidate:1 1 udp 2130706431 203.0.113.7 7350 typ host"));
-	assert_true(has_line(out, "a=candidate:2 1 udp 2130706431 2001:db8::7 7350 typ host"));
+	/* after each UDP candidate a passive TCP one, lower (RFC 6544 4.2) */
+	assert_int_equal(has_line(out, "a=candidate:1 1 udp 2130706431 203.0.113.7 7350 typ host"), !c->no_udp);
+	assert_int_equal(has_line(out, "a=candidate:2 1 udp 2130706431 2001:db8::7 7350 typ host"), !c->no_udp);
+	assert_true(has_line(out, "a=candidate:3 1 tcp 2124414975 203.0.113.7 7351 typ host tcptype passive"));
+	assert_true(has_line(out, "a=candidate:4 1 tcp 2124414975 2001:db8::7 7351 typ host tcptype passive"));
+	assert_true(c->no_udp || strstr(out, "7350 typ host\r\na=candidate:3 1 tcp "));
 	return a;
 }
 
@@ -213,6 +218,12 @@ static void chromium_whip(void **state)
 	assert_true(has_line(out, "c=IN IP4 0.0.0.0"));
 	assert_int_equal(count(out, "\r\n"), count(out, "\n"));
 	assert_int_equal(count(out, "a=recvonly"), 2);
+	assert_int_equal(count(out, "a=end-of-candidates"), 2);
+	/* a network without UDP (RV_TEST_NO_UDP_CANDIDATES): the TCP ones alone */
+	rv_wsdp_offer_free(a);
+	c.no_udp = 1;
+	a = answer_ok(o, &c, out, sizeof out, ch);
+	assert_int_equal(count(out, " udp "), 0);
 	assert_int_equal(count(out, "a=end-of-candidates"), 2);
 	rv_wsdp_offer_free(a);
 
@@ -595,6 +606,11 @@ static void errors(void **state)
 	c.cand_ip[0] = "rv.example.com";
 	assert_int_equal(rv_wsdp_answer(o, &c, out, sizeof out, ch, 2, err, sizeof err), -EINVAL);
 	assert_string_equal(err, "candidate 1: not an IP literal");
+	c = conf(RV_WSDP_WHIP, NULL);
+	c.no_udp = 1;
+	c.tcp_port = 0;
+	assert_int_equal(rv_wsdp_answer(o, &c, out, sizeof out, ch, 2, err, sizeof err), -EINVAL);
+	assert_string_equal(err, "no UDP candidates needs a TCP port");
 	c = conf(RV_WSDP_WHIP, "VP9");
 	assert_int_equal(rv_wsdp_answer(o, &c, out, sizeof out, ch, 2, err, sizeof err), -EINVAL);
 	c = conf(RV_WSDP_WHIP, NULL);
