@@ -17,27 +17,11 @@ import { fileURLToPath } from 'node:url';
 const here = path.dirname(fileURLToPath(import.meta.url));
 process.env.RV_BIN ||= path.join(here, '..', 'build', 'bin');
 const { startServer, startTool, launchBrowser, openPage, until, sleep } = await import('../tests/browser/helpers.mjs');
+const { watch } = await import('../tests/browser/whip.mjs');
 
 const SECS = Number(process.env.SECS || 20);
 const CODECS = (process.env.CODECS || 'h264 vp8').split(/\s+/).filter(Boolean);
 const NTP_UNIX_MS = 2208988800000;   // 1900 to 1970
-
-// In the page: watch URL by WHEP, as whep.test.mjs does.
-async function watch(url) {
-  const pc = new RTCPeerConnection();
-  window.pc = pc;
-  const v = document.createElement('video');
-  v.autoplay = true;
-  v.muted = true;
-  document.body.appendChild(v);
-  pc.ontrack = (e) => { v.srcObject = e.streams[0] || new MediaStream([e.track]); };
-  pc.addTransceiver('video', { direction: 'recvonly' });
-  pc.addTransceiver('audio', { direction: 'recvonly' });
-  await pc.setLocalDescription(await pc.createOffer());
-  const r = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: pc.localDescription.sdp });
-  if (r.status !== 201) throw new Error(`POST ${url}: ${r.status} ${await r.text()}`);
-  await pc.setRemoteDescription({ type: 'answer', sdp: await r.text() });
-}
 
 // In the page: the video inbound-rtp numbers that matter here.
 async function sample() {
@@ -60,7 +44,7 @@ async function run(browser, vcodec) {
   const page = await openPage(browser, `${srv.url}/healthz`);
   try {
     await sleep(1000);
-    await page.evaluate(watch, `${srv.url}/whep/show`);
+    await page.evaluate(watch, { url: `${srv.url}/whep/show` });
     await until(async () => { const s = await page.evaluate(sample); return s && s.playout && s.frames > 30; }, 20000, 'frames and a playout estimate');
     const lat = [];
     const first = await page.evaluate(sample);
