@@ -256,7 +256,7 @@ static void ice_input(struct conn *c, const uint8_t *data, size_t len)
 	const uint8_t *p = data, *pkt;
 	size_t n = len, plen;
 	uint8_t d[RV_SNIFF_STUN_MAX];	/* the datagram, writable (SRTP in place) */
-	long k;
+	long k = 0;
 
 	if (pending(c, &p, &n) < 0)
 		return;

@@ -333,6 +333,9 @@ static void check_event(const struct fuzz *f, int who, const struct rv_p2p_node_
 	case RV_P2P_NODE_SERVER_SILENT:
 		CHECK(e->alen > 0 && e->alen <= sizeof e->addr);
 		break;
+	case RV_P2P_NODE_ACK:	/* an answer about a routed message of ours */
+		CHECK(e->mode == RV_P2P_ACK_DELIVERED || e->mode == RV_P2P_ACK_NO_ROUTE || e->mode == RV_P2P_ACK_TTL);
+		break;
 	default:
 		abort();
 	}
