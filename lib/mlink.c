@@ -149,7 +149,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *ai)
 	    (rc = rv_udpq_init(&l->q, RV_MLINK_BATCH)) == 0)
 		rc = uv_udp_recv_start(&l->udp, on_alloc, on_udp);
 	if (rc == 0) {
-		int big = 1 << 20;
+		int big = RV_MLINK_RCVBUF;
 		uv_recv_buffer_size((uv_handle_t *)&l->udp, &big);
 		send_binding(l);
 		return;

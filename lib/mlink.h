@@ -19,6 +19,10 @@
 #include "session.h"
 
 #define RV_MLINK_UDP_WAIT_MS 2000    /* no Binding answer by then: TCP */
+/* The UDP socket's receive buffer asked for (the kernel caps it at
+ * net.core.rmem_max): 4 MiB holds 0.6 s of a 50 Mbit/s stream, so a
+ * receiver busy for a moment (a keyframe's write, a slow disk) loses nothing. */
+#define RV_MLINK_RCVBUF (4 << 20)
 
 struct rv_mlink;
 

@@ -373,7 +373,7 @@ pts_ms() {
 	wait_exit "$PID_rx" 10
 	assert_equal "$EXIT" 0
 	frames=$(frames_of "$T/rx.mkv")
-	((frames >= 118)) || fail "the healthy receiver got only $frames of 120 frames"
+	((frames >= 118)) || fail "the healthy receiver got only $frames of 120 frames: $(grep "\"media\"" "$T/rx.out")"
 	[ "$(jq 'select(.event == "media") | .lost' "$T/rx.out")" -eq 0 ]
 	[ "$(stat_of media.drops)" -gt 0 ]
 	[ "$(stat_of media.lost)" -eq 0 ]
