@@ -129,6 +129,8 @@ static inline struct webrtc *W(const struct server *srv) { return srv->webrtc; }
 void wsess_send_srtp(struct wsess *s, uint8_t *p, size_t n);
 /* A packet in the clear from S into the relay (flushed at the batch's end). */
 void wsess_to_relay(struct wsess *s, const uint8_t *p, size_t n);
+/* S's path over TCP whose peer is TO (LEN bytes), or NULL: TO is a UDP one. */
+struct wtcp *wsess_tcp_path(const struct wsess *s, const struct sockaddr *to, socklen_t len);
 
 /* webrtc_in.c: a publisher's side of the relay edge, and our RTCP to it */
 /* S is up: its stream is announced (once every track's SSRC is known). */
