@@ -29,6 +29,7 @@ struct rv_ice {
 	int sel;                                /* the selected tuple's index, -1: none */
 	uint32_t nomination;                    /* the highest Google NOMINATION seen */
 	uint64_t born_ms;
+	uint64_t consent_ms;                    /* a tuple silent this long is dropped */
 	int checked;                            /* a valid check came once */
 	int over;                               /* rv_ice_tick said RV_ETIMEOUT */
 	struct rv_ice_stats st;
@@ -86,6 +87,7 @@ int rv_ice_new(struct rv_ice **out, const struct rv_ice_cred *local, const char 
 	}
 	ice->sel = -1;
 	ice->born_ms = now_ms;
+	ice->consent_ms = RV_ICE_CONSENT_MS;
 	ice->err = "";
 	*out = ice;
 	return 0;
@@ -192,6 +194,14 @@ const struct sockaddr *rv_ice_selected(const struct rv_ice *ice, socklen_t *flen
 	return (const struct sockaddr *)&ice->t[ice->sel].addr;
 }
 
+int rv_ice_set_consent(struct rv_ice *ice, uint64_t ms)
+{
+	if (ms < RV_ICE_CONSENT_MIN_MS)
+		return -EINVAL;
+	ice->consent_ms = ms;
+	return 0;
+}
+
 int rv_ice_valid_from(const struct rv_ice *ice, const struct sockaddr *from, socklen_t flen)
 {
 	return addr_ok(from, flen) && tuple_find(ice, from) >= 0;
@@ -204,7 +214,7 @@ int rv_ice_tick(struct rv_ice *ice, uint64_t now_ms)
 	if (ice->over)
 		return RV_ETIMEOUT;
 	for (int i = 0; i < ice->n;) {
-		if (now_ms >= ice->t[i].seen_ms + RV_ICE_CONSENT_MS) {
+		if (now_ms >= ice->t[i].seen_ms + ice->consent_ms) {
 			tuple_remove(ice, i);
 			ice->st.expired++;
 		} else {
@@ -231,8 +241,8 @@ uint64_t rv_ice_next_ms(const struct rv_ice *ice)
 		return ice->born_ms + RV_ICE_FIRST_CHECK_MS;
 	uint64_t next = UINT64_MAX;
 	for (int i = 0; i < ice->n; i++)
-		if (ice->t[i].seen_ms + RV_ICE_CONSENT_MS < next)
-			next = ice->t[i].seen_ms + RV_ICE_CONSENT_MS;
+		if (ice->t[i].seen_ms + ice->consent_ms < next)
+			next = ice->t[i].seen_ms + ice->consent_ms;
 	return next;
 }
 

@@ -31,7 +31,8 @@
 #define RV_ICE_PWD_LEN 24
 #define RV_ICE_REMOTE_MAX 256           /* the longest remote ufrag (RFC 8839 5.4) */
 #define RV_ICE_MAX_TUPLES 8             /* validated tuples kept per session */
-#define RV_ICE_CONSENT_MS 30000         /* a tuple silent this long is dropped */
+#define RV_ICE_CONSENT_MS 30000         /* a tuple silent this long is dropped (default) */
+#define RV_ICE_CONSENT_MIN_MS 10000     /* the shortest rv_ice_set_consent takes */
 #define RV_ICE_FIRST_CHECK_MS 10000     /* the first valid check must come within this */
 
 /* rv_ice_feed's events */
@@ -75,6 +76,10 @@ struct rv_ice;
 int rv_ice_new(struct rv_ice **out, const struct rv_ice_cred *local, const char *remote_ufrag,
 	       uint64_t now_ms);
 void rv_ice_free(struct rv_ice *ice);
+/* rv_ice_set_consent - how long a tuple may stay silent before it is dropped
+ * (RFC 7675 consent): MS, at least RV_ICE_CONSENT_MIN_MS (browsers check
+ * every 2.5 to 5 s), RV_ICE_CONSENT_MS until set. -EINVAL below the minimum. */
+int rv_ice_set_consent(struct rv_ice *ice, uint64_t ms);
 
 /* rv_ice_feed - one STUN datagram P (N bytes) from FROM (FLEN: an AF_INET or
  * AF_INET6 address) at NOW_MS. Writes the datagram to send back to FROM (a
@@ -112,7 +117,7 @@ const struct sockaddr *rv_ice_selected(const struct rv_ice *ice, socklen_t *flen
  * from those), else 0. */
 int rv_ice_valid_from(const struct rv_ice *ice, const struct sockaddr *from, socklen_t flen);
 
-/* rv_ice_tick - at NOW_MS: drop tuples silent for RV_ICE_CONSENT_MS (when the
+/* rv_ice_tick - at NOW_MS: drop tuples silent for the consent time (when the
  * selected one goes, the most recently checked other one is selected: look
  * at rv_ice_selected again). 0 while alive; RV_ETIMEOUT once the session is
  * over (and from then on): no valid check within RV_ICE_FIRST_CHECK_MS of

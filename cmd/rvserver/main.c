@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "err.h"
 #include "frame.h"
+#include "ice.h"
 #include "log.h"
 #include "server.h"
 #include "token.h"
@@ -19,7 +20,7 @@ enum {
 	O_AUTH_SECRET, O_MAX_CLIENTS, O_MAX_GROUPS, O_MAX_MEMBERS, O_KEEP,
 	O_MAX_QUEUE, O_MAX_FRAME, O_HANDSHAKE, O_IDLE, O_TTL, O_SLOW, O_DROP_RATE,
 	O_NO_P2P, O_P2P_MAX_MEMBERS, O_P2P_RELAY_BUDGET, O_PUBLIC_IP, O_NO_WEBRTC,
-	O_ICE, O_TURN_SECRET, O_TURN_TTL, O_WEBRTC_PER_IP, O_WEBRTC_MAX_BITRATE,
+	O_ICE, O_TURN_SECRET, O_TURN_TTL, O_WEBRTC_PER_IP, O_WEBRTC_MAX_BITRATE, O_WEBRTC_CONSENT,
 };
 
 static const struct rv_opt opts[] = {
@@ -45,6 +46,7 @@ static const struct rv_opt opts[] = {
 	{ O_PUBLIC_IP, 0, "public-ip", "ADDR", "the IP address WebRTC peers reach the UDP and TCP ports at, offered as the ICE candidates (default: the --listen address, or every interface's)", NULL, NULL },
 	{ O_NO_WEBRTC, 0, "no-webrtc", NULL, "no WebRTC: /whip/ answers 503 and ICE checks are dropped", NULL, NULL },
 	{ O_WEBRTC_PER_IP, 0, "webrtc-max-per-ip", "N", "most WebRTC sessions from one client address (default 64; 0: no limit)", NULL, NULL },
+	{ O_WEBRTC_CONSENT, 0, "webrtc-consent-timeout", "S", "end a WebRTC session whose peer sends no ICE check (consent, RFC 7675) for S seconds: a closed or killed page leaves (default 30; at least 10)", NULL, NULL },
 	{ O_ICE, 0, "ice", "URI", "an ICE server for WHIP and WHEP clients, in Link headers (repeatable)", NULL, NULL },
 	{ O_TURN_SECRET, 0, "turn-secret-file", "FILE", "give the TURN servers of --ice REST credentials made with this secret", "file", NULL },
 	{ O_TURN_TTL, 0, "turn-ttl", "S", "seconds TURN credentials last (default 86400)", NULL, NULL },
@@ -147,6 +149,10 @@ static const char *on_opt(void *ud, int key, const char *arg)
 	case O_WEBRTC_PER_IP:
 		if (rv_parse_size(arg, &c->webrtc_max_per_ip) < 0)
 			return "expected a number";
+		break;
+	case O_WEBRTC_CONSENT:
+		if (parse_secs(arg, &c->webrtc_consent) < 0 || c->webrtc_consent < RV_ICE_CONSENT_MIN_MS / 1000)
+			return "expected seconds, at least 10";
 		break;
 	case O_ICE: return rv_ice_uri_add(c->ice, &c->nice, (int)(sizeof c->ice / sizeof *c->ice), arg);
 	case O_TURN_SECRET: c->turn_secret_file = arg; break;
@@ -269,6 +275,7 @@ int main(int argc, char **argv)
 			.listen = "0.0.0.0", .port = 7350, .udp_port = -1,
 			.max_queue = 8u << 20, .slow_timeout = 10, .max_frame = RV_FRAME_DEFAULT_MAX_BODY,
 			.handshake_timeout = 10, .idle_timeout = 90, .turn_ttl = 86400, .webrtc_max_per_ip = 64,
+			.webrtc_consent = RV_ICE_CONSENT_MS / 1000,
 			.webrtc_max_bitrate = 2500000,
 		},
 		.verbosity = 1, .ttl = 86400,

@@ -42,6 +42,7 @@ struct server_conf {
 	const char *turn_secret_file; /* their TURN REST credentials */
 	double turn_ttl;
 	size_t webrtc_max_per_ip;     /* WebRTC sessions from one address; 0: no limit */
+	double webrtc_consent;        /* --webrtc-consent-timeout: seconds a path may stay silent */
 	uint64_t webrtc_max_bitrate;  /* --webrtc-max-bitrate: REMB to publishers, 0 none */
 };
 

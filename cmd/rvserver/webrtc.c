@@ -161,8 +161,9 @@ static void on_timer(uv_timer_t *t)
 	}
 	win_tick(s, now_ms(s->srv));
 	if (rv_ice_tick(s->ice, now_ms(s->srv)) < 0) {
-		fail(s, &w->n.fail_ice, s->state == W_ICE ? "ICE: no valid check within 10 s of the offer"
-							  : "ICE: consent lost (no check for 30 s)");
+		char why[64];
+		snprintf(why, sizeof why, "ICE: consent lost (no check for %g s)", s->srv->conf.webrtc_consent);
+		fail(s, &w->n.fail_ice, s->state == W_ICE ? "ICE: no valid check within 10 s of the offer" : why);
 		return;
 	}
 	rearm(s);
@@ -522,6 +523,7 @@ static int sess_make(struct server *srv, struct wsess *s, const char *id, const 
 		return 409;
 	}
 	if (rv_ice_cred_new(&s->cred) < 0 || rv_ice_new(&s->ice, &s->cred, o->media[0].ufrag, now_ms(srv)) < 0 ||
+	    rv_ice_set_consent(s->ice, (uint64_t)(srv->conf.webrtc_consent * 1000)) < 0 ||
 	    rv_dtls_new(&s->dtls, w->ctx, 0) < 0 || !(s->client = rv_router_attach(&srv->router, name)) ||
 	    !(s->edge = relay_edge_new(&srv->relay, s->client, &edge_ops, s))) {
 		snprintf(err, errlen, "out of memory");

@@ -467,3 +467,23 @@ PY
 	assert_failure 1
 	assert_output --partial 'RV_TEST_IMPAIR: expected loss='
 }
+
+@test "whip: --webrtc-consent-timeout: a publisher killed with -9 leaves when its consent runs out, not 30 s later; under 10 s is refused" {
+	/usr/bin/python3 -c 'import aiortc' 2>/dev/null || skip "/usr/bin/python3 cannot import aiortc (apt-get install python3-aiortc)"
+	run rvserver --webrtc-consent-timeout 5
+	assert_failure 2
+	assert_output --partial 'expected seconds, at least 10'
+	start_server --webrtc-consent-timeout 10
+	spawn pub /usr/bin/python3 "$BATS_TEST_DIRNAME/whip_aiortc.py" "http://$RV_SERVER/whip/show" --seconds 60
+	local i
+	for ((i = 0; i < 100 * RV_SLOW; i++)); do
+		[ "$(stat_of webrtc.handshakes)" = 1 ] && break
+		sleep 0.1
+	done
+	assert_equal "$(stat_of webrtc.handshakes)" 1
+	kill_hard "$PID_pub"
+	# consent ends it within 10 s of the last check (aiortc checks every 5 s); 30 s would miss this wait
+	wait_for_line "$SERVER_ERR" 'consent lost \(no check for 10 s\)' 16
+	assert_equal "$(stat_of webrtc.sessions)" 0
+	assert_equal "$(stat_of webrtc.failures_ice)" 1
+}

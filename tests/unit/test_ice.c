@@ -393,6 +393,23 @@ static void consent(void **state)
 	rv_ice_free(ice);
 }
 
+/* rv_ice_set_consent: a shorter consent (--webrtc-consent-timeout), not
+ * under RV_ICE_CONSENT_MIN_MS */
+static void consent_set(void **state)
+{
+	(void)state;
+	struct rv_ice *ice;
+	assert_int_equal(rv_ice_new(&ice, &cred, "brws", 0), 0);
+	assert_int_equal(rv_ice_set_consent(ice, RV_ICE_CONSENT_MIN_MS - 1), -EINVAL);
+	assert_int_equal(rv_ice_set_consent(ice, 12000), 0);
+	assert_true(send_check(ice, 1000, 4000, 0, 0) & RV_ICE_EV_SELECTED);
+	assert_int_equal(rv_ice_next_ms(ice), 13000);
+	assert_int_equal(rv_ice_tick(ice, 12999), 0);
+	assert_int_equal(rv_ice_tick(ice, 13000), RV_ETIMEOUT);
+	assert_int_equal(rv_ice_stats(ice)->expired, 1);
+	rv_ice_free(ice);
+}
+
 static void first_check_deadline(void **state)
 {
 	(void)state;
@@ -546,6 +563,7 @@ int main(void)
 		cmocka_unit_test(nomination),
 		cmocka_unit_test(ninth_tuple),
 		cmocka_unit_test(consent),
+		cmocka_unit_test(consent_set),
 		cmocka_unit_test(first_check_deadline),
 		cmocka_unit_test(restart),
 		cmocka_unit_test(ipv6_tuple),
