@@ -350,6 +350,11 @@ static int ice_check(struct server *srv, const uint8_t *p, size_t n, const struc
 			rv_info("webrtc %s: ICE check from %s refused: %s", s->client->id, addr, rv_ice_errstr(s->ice));
 		return 1;
 	}
+	if (s->old_ufrag[0] && !rv_ice_knows_ufrag(s->ice, s->old_ufrag)) {	/* a check with the new ones */
+		rv_map_del(&w->by_ufrag, s->old_ufrag);
+		s->old_ufrag[0] = 0;
+		rv_info("webrtc %s: ICE restart done: checks come with the new credentials from %s", s->client->id, addr);
+	}
 	if (ev & RV_ICE_EV_SELECTED) {
 		socklen_t sl;
 		const struct sockaddr *sel = rv_ice_selected(s->ice, &sl);
@@ -469,6 +474,8 @@ void webrtc_close(struct wsess *s, const char *why)
 		(unsigned long long)s->early, (unsigned long long)s->srtp_fails, (unsigned long long)s->nacks,
 		(unsigned long long)s->plis);
 	rv_map_del(&w->by_ufrag, s->cred.ufrag);
+	if (s->old_ufrag[0])
+		rv_map_del(&w->by_ufrag, s->old_ufrag);
 	rv_map_del(&w->by_secret, s->secret);
 	for (struct wsess **pp = &w->sessions; *pp; pp = &(*pp)->next)
 		if (*pp == s) {
@@ -664,6 +671,70 @@ int webrtc_offer(struct server *srv, const struct webrtc_req *rq, const char *sd
 	return 201;
 }
 
+/* An ICE restart: new local credentials for S and the peer's new UFRAG; the
+ * old local ufrag stays mapped until a check with the new one (lib/ice).
+ * The map's keys are S's own strings: cred.ufrag and old_ufrag. */
+static int restart(struct wsess *s, const char *ufrag, char *err, size_t errlen)
+{
+	struct webrtc *w = W(s->srv);
+	struct rv_ice_cred nc;
+	if (rv_ice_cred_new(&nc) < 0) {
+		snprintf(err, errlen, "no random bytes for the new credentials");
+		return 500;
+	}
+	if (rv_ice_restart(s->ice, &nc, ufrag) < 0) {
+		snprintf(err, errlen, "the new ice-ufrag is not valid (4 to %d ice-chars)", RV_ICE_REMOTE_MAX);
+		return 400;
+	}
+	if (s->old_ufrag[0])	/* a restart before the last one's first check: that one is forgotten */
+		rv_map_del(&w->by_ufrag, s->old_ufrag);
+	rv_map_del(&w->by_ufrag, s->cred.ufrag);
+	memcpy(s->old_ufrag, s->cred.ufrag, sizeof s->old_ufrag);
+	s->cred = nc;
+	if (rv_map_put(&w->by_ufrag, s->old_ufrag, s) < 0 || rv_map_put(&w->by_ufrag, s->cred.ufrag, s) < 0) {
+		snprintf(err, errlen, "out of memory");
+		webrtc_close(s, err);
+		return 500;
+	}
+	w->n.ice_restarts++;
+	rv_info("webrtc %s: ICE restart: new credentials %s", s->client->id, nc.ufrag);
+	return 200;
+}
+
+int webrtc_patch(struct wsess *s, const char *if_match, const char *frag, size_t len, char *out, size_t cap,
+		 size_t *olen, char *err, size_t errlen)
+{
+	char etag[RV_ICE_UFRAG_LEN + 3];
+	snprintf(etag, sizeof etag, "\"%s\"", s->cred.ufrag);
+	int again = !strcmp(if_match, "*") || !strcmp(if_match, "\"*\"");
+	*olen = 0;
+	if (!if_match[0]) {
+		snprintf(err, errlen, "If-Match required: the ETag for trickled candidates, * for an ICE restart");
+		return 428;
+	}
+	if (!again && strcmp(if_match, etag)) {
+		snprintf(err, errlen, "If-Match %.64s is not this session's ETag %s", if_match, etag);
+		return 412;
+	}
+	struct rv_wsdp_offer *o = NULL;
+	if (rv_wsdp_parse_frag(&o, frag, len, err, errlen) < 0)
+		return 400;
+	const char *ufrag = o->nmedia ? o->media[0].ufrag : o->ufrag, *pwd = o->nmedia ? o->media[0].pwd : o->pwd;
+	int status = 204;
+	if (!again)	/* ICE-lite needs no remote candidates: checks come peer-reflexive */
+		W(s->srv)->n.trickles++;
+	else if (!ufrag[0] || !pwd[0])
+		status = 400, snprintf(err, errlen, "an ICE restart needs the new ice-ufrag and ice-pwd");
+	else
+		status = restart(s, ufrag, err, errlen);
+	rv_wsdp_offer_free(o);
+	if (status == 200) {
+		int n = snprintf(out, cap, "a=ice-lite\r\na=ice-ufrag:%s\r\na=ice-pwd:%s\r\n", s->cred.ufrag, s->cred.pwd);
+		*olen = n > 0 && (size_t)n < cap ? (size_t)n : 0;
+	}
+	return status;
+}
+
 int webrtc_links(struct server *srv, const char *user, char links[][WEBRTC_LINK_MAX], int max)
 {
 	const struct server_conf *c = &srv->conf;
@@ -689,6 +760,7 @@ struct wsess *webrtc_find(struct server *srv, const char *secret)
 
 const char *webrtc_secret(const struct wsess *s) { return s->secret; }
 const char *webrtc_etag(const struct wsess *s) { return s->cred.ufrag; }
+const char *webrtc_id(const struct wsess *s) { return s->client ? s->client->id : "?"; }
 const char *webrtc_group(const struct wsess *s) { return s->group; }
 int webrtc_viewer(const struct wsess *s) { return s->viewer; }
 

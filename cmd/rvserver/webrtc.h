@@ -73,6 +73,7 @@ int webrtc_links(struct server *srv, const char *user, char links[][WEBRTC_LINK_
 struct wsess *webrtc_find(struct server *srv, const char *secret);
 /* The session's Location secret, its ETag (the local ufrag) and group. */
 const char *webrtc_secret(const struct wsess *s);
+const char *webrtc_id(const struct wsess *s);       /* its client id ("whip-1", "alice") */
 const char *webrtc_etag(const struct wsess *s);
 const char *webrtc_group(const struct wsess *s);
 int webrtc_viewer(const struct wsess *s);
@@ -96,6 +97,18 @@ void webrtc_close(struct wsess *s, const char *why);
 struct rv_httpd;
 void whip_http(struct rv_httpd *h, void *ud);
 
+/* webrtc_patch - a PATCH of S's resource (application/trickle-ice-sdpfrag,
+ * RFC 9725 4.3, FRAG LEN bytes) with IF_MATCH (the header, "" absent):
+ *   204  trickled candidates, If-Match S's ETag (ICE-lite needs none: counted)
+ *   200  an ICE restart (If-Match: *): the fragment's new ice-ufrag/pwd are
+ *        the peer's, ours are new (in OUT, CAP bytes, *OLEN), and so is the
+ *        ETag (webrtc_etag); the old ones answer until the first new check
+ *   400  a malformed fragment, or a restart without ufrag/pwd
+ *   412  If-Match is not S's ETag; 428 no If-Match; 500 no memory
+ * ERR (ERRLEN bytes) says why for a 4xx/5xx. */
+#define WEBRTC_FRAG_MAX 256
+int webrtc_patch(struct wsess *s, const char *if_match, const char *frag, size_t len, char *out, size_t cap,
+		 size_t *olen, char *err, size_t errlen);
 /* webrtc_deleted - count an HTTP DELETE of a session (whip.c). */
 void webrtc_deleted(struct server *srv);
 

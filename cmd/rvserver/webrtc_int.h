@@ -73,6 +73,7 @@ struct wsess {
 	char group[RV_ID_MAX + 1];
 	char fp[128];                    /* the offer's a=fingerprint (sha-256) */
 	struct rv_ice_cred cred;
+	char old_ufrag[RV_ICE_UFRAG_LEN + 1]; /* after an ICE restart: the one still valid, "" */
 	struct rv_ice *ice;
 	struct rv_dtls *dtls;
 	struct rv_srtp *in, *out;        /* the browser's SRTP in; our SRTCP out */
@@ -104,6 +105,7 @@ struct webrtc_counters {
 	uint64_t packets_out, bytes_out, nacks_in, retransmits, nacks_to_sources;
 	uint64_t tcp_paths, tcp_drops;
 	uint64_t fail_ice, fail_dtls, fail_fingerprint, fail_keys, closed_by_peer, deleted;
+	uint64_t trickles, ice_restarts;
 };
 
 struct webrtc {

@@ -15,8 +15,10 @@
  *                        group's stream (its codec is not offered)
  *   POST /whep/G?from=N  a viewer of N's streams alone (the room page's)
  *   DELETE /whip/G/S     200, the session ends (close_notify)
- *   PATCH /whip/G/S      405: no trickle or ICE restart (the answer has every
- *                        candidate; a restarted client POSTs again)
+ *   PATCH /whip/G/S      application/trickle-ice-sdpfrag (RFC 9725 4.3):
+ *                        trickled candidates 204 (If-Match: the ETag), an
+ *                        ICE restart 200 + our new ufrag/pwd and a new ETag
+ *                        (If-Match: *); 412, 428, 415 (webrtc_patch)
  *   anything else        405 with Allow, or 404 for no such session */
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,6 +172,34 @@ static void post(struct rv_httpd *h, struct server *srv, const struct webrtc_req
 	rv_debug("WHIP POST for #%s answered in %.3f ms", group, (double)(uv_hrtime() - t0) / 1e6);
 }
 
+/* Content-Type is application/trickle-ice-sdpfrag (parameters allowed). */
+static int is_frag(const char *ctype)
+{
+	size_t n = strlen("application/trickle-ice-sdpfrag");
+	return !strncasecmp(ctype, "application/trickle-ice-sdpfrag", n) &&
+	       (ctype[n] == 0 || ctype[n] == ';' || ctype[n] == ' ');
+}
+
+static void patch(struct rv_httpd *h, struct wsess *s)
+{
+	char err[256] = "", frag[WEBRTC_FRAG_MAX], etag[64];
+	size_t n = 0;
+	if (!is_frag(h->req.content_type)) {
+		reply_error(h, 415, "a PATCH goes as Content-Type: application/trickle-ice-sdpfrag");
+		return;
+	}
+	int status = webrtc_patch(s, h->req.if_match, (const char *)rv_buf_head(&h->req.body),
+				  rv_buf_size(&h->req.body), frag, sizeof frag, &n, err, sizeof err);
+	if (status >= 400) {
+		rv_info("webrtc %s: PATCH refused (%d): %s", webrtc_id(s), status, err);
+		reply_error(h, status, err);
+		return;
+	}
+	snprintf(etag, sizeof etag, "ETag: \"%s\"", webrtc_etag(s));
+	const char *hdrs[] = { etag, cors[0], cors[3], NULL };
+	rv_httpd_reply(h, status, status == 200 ? "application/trickle-ice-sdpfrag" : NULL, hdrs, frag, n);
+}
+
 static void reply_405(struct rv_httpd *h, const char *allow, const char *why)
 {
 	const char *hdrs[] = { allow, cors[0], NULL };
@@ -225,6 +255,10 @@ void whip_http(struct rv_httpd *h, void *ud)
 		rv_httpd_reply(h, 200, NULL, cors, NULL, 0);
 		return;
 	}
-	reply_405(h, "Allow: OPTIONS, DELETE",
-		  "this session takes DELETE only: no trickle ICE or ICE restart (POST a new offer)");
+	if (m == RV_HTTPD_PATCH) {
+		patch(h, s);
+		return;
+	}
+	reply_405(h, "Allow: OPTIONS, PATCH, DELETE",
+		  "a session takes PATCH (trickle ICE, ICE restart) and DELETE");
 }

@@ -4,7 +4,8 @@
 // an `rvgroup join` shell and back, screen sharing replaces a tile, a fifth
 // browser is told the room is full, and kill -9 of a browser removes its
 // tile. A second test puts rvsend's test pattern in a browser's room and
-// records the browsers with rvrecv. Screenshots go to RV_SCREENSHOT_DIR
+// records the browsers with rvrecv; others: auth, TURN, a reload, and an ICE
+// restart by PATCH. Screenshots go to RV_SCREENSHOT_DIR
 // (default /tmp).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -220,4 +221,22 @@ test('a page reloaded comes back: its old sessions end, the others see its new s
   assert.deepEqual(await tileNames(a), ['bob']);
   const legs = JSON.parse(await (await fetch(`${srv.url}/webrtc`)).text()).sessions;
   assert.equal(legs.length, 4, `two publishers and two viewers, the old ones gone: ${JSON.stringify(legs.map((l) => [l.id, l.role]))}`);
+});
+
+test('an ICE restart by PATCH (RFC 9725 4.3): new credentials both ways, the same session, the others keep decoding', { timeout: 90000 }, async (t) => {
+  const srv = await startServer(['-v']);
+  t.after(() => srv.stop());
+  const a = await page(t, suite.browser, `${srv.url}/room/ir?name=alice&autojoin=1`);
+  const b = await page(t, suite.browser, `${srv.url}/room/ir?name=bob&autojoin=1`);
+  await decodes(b, ['alice'], 'bob to decode alice');
+  const before = (await viewers(b)).alice.frames;
+  assert.equal(await a.evaluate(() => window.rv.iceRestart()), true, await a.evaluate(() => window.rv.error));
+  await until(() => /webrtc alice: ICE restart done: checks come with the new credentials/.test(srv.log()), 15000,
+    'Chromium to check with the new credentials');
+  await decodes(b, ['alice'], 'bob to go on decoding alice after her restart');
+  assert.ok((await viewers(b)).alice.frames > before);
+  assert.equal(await a.evaluate(() => window.rv.publisher.connectionState), 'connected');
+  const stats = JSON.parse(await (await fetch(`${srv.url}/stats`)).text());
+  assert.equal(stats.webrtc.ice_restarts, 1);
+  assert.equal(stats.webrtc.sessions_total, 4, 'no new session: two publishers and two viewers');
 });

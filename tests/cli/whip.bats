@@ -95,9 +95,9 @@ PY
 	assert_equal "$(header allow)" 'OPTIONS, POST'
 	post_offer "$OFFERS/firefox-whip.sdp"
 	loc=$(header location)
-	whip PATCH "$loc" -H 'Content-Type: application/trickle-ice-sdpfrag' --data-binary 'a=end-of-candidates'
+	whip GET "$loc"	# a session takes PATCH and DELETE
 	assert_equal "$(status)" 405
-	assert_equal "$(header allow)" 'OPTIONS, DELETE'
+	assert_equal "$(header allow)" 'OPTIONS, PATCH, DELETE'
 	whip OPTIONS /whip/show
 	assert_equal "$(status)" 204
 	assert_equal "$(header access-control-allow-origin)" '*'
@@ -272,6 +272,74 @@ PY
 	run rvs -n alice -t bob cmd 'still here'
 	assert_success
 	wait_for_line "$T/bob.out" '^alice: still here$' 5
+}
+
+# ice_answer USER PWD: one check at the server's UDP port; prints the
+# answer's STUN type (257: success, 273: 401) or "none" within 1 s.
+ice_answer() {
+	timeout 10 env PYTHONPATH="$BATS_TEST_DIRNAME" python3 - "$SERVER_UDP_PORT" "$1" "$2" <<'PY'
+import socket, struct, sys
+from ice_check import check
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(1)
+s.sendto(check(sys.argv[2], sys.argv[3]), ('127.0.0.1', int(sys.argv[1])))
+try:
+    print(struct.unpack('!H', s.recvfrom(2048)[0][:2])[0])
+except socket.timeout:
+    print('none')
+PY
+}
+
+@test "whip: PATCH (RFC 9725 4.3): trickled candidates 204 with the ETag; an ICE restart (If-Match: *) 200 with new credentials and ETag, the old ones answer until the first new check; 412, 428, 415, 400" {
+	start_server
+	post_offer "$OFFERS/chromium-whip.sdp"
+	assert_equal "$(status)" 201
+	local loc etag u1 p1 theirs u2 p2
+	loc=$(header location)
+	etag=$(header etag)
+	u1=$(sed -n 's/^a=ice-ufrag://p' "$T/reply" | head -1)
+	p1=$(sed -n 's/^a=ice-pwd://p' "$T/reply" | head -1)
+	theirs=$(sed -n 's/^a=ice-ufrag:\([^\r]*\).*/\1/p' "$OFFERS/chromium-whip.sdp" | head -1)
+	assert_equal "$etag" "\"$u1\""
+	frag() { whip PATCH "$loc" -H "Content-Type: ${2:-application/trickle-ice-sdpfrag}" ${1:+-H "If-Match: $1"} \
+		--data-binary @-; }
+	printf 'a=mid:0\r\na=candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host\r\n' | frag "$etag" application/sdp
+	assert_equal "$(status)" 415
+	printf 'a=mid:0\r\n' | frag ''
+	assert_equal "$(status)" 428
+	printf 'a=mid:0\r\n' | frag '"nottheetag"'
+	assert_equal "$(status)" 412
+	grep -q 'is not this session.s ETag' "$T/reply"
+	printf 'm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\na=candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host\r\n' |
+		frag "$etag"
+	assert_equal "$(status)" 204
+	assert_equal "$(stat_of webrtc.trickles)" 1
+	printf 'a=candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host\r\n' | frag '*'
+	assert_equal "$(status)" 400
+	grep -q 'needs the new ice-ufrag and ice-pwd' "$T/reply"
+	# the restart
+	printf 'a=ice-ufrag:NeW1\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\n' | frag '*'
+	assert_equal "$(status)" 200
+	assert_equal "$(header content-type)" application/trickle-ice-sdpfrag
+	grep -qx 'a=ice-lite' "$T/reply"
+	u2=$(sed -n 's/^a=ice-ufrag://p' "$T/reply")
+	p2=$(sed -n 's/^a=ice-pwd://p' "$T/reply")
+	[ -n "$u2" ] && [ "$u2" != "$u1" ] && [ ${#p2} -eq 24 ] && [ "$p2" != "$p1" ]
+	assert_equal "$(header etag)" "\"$u2\""
+	assert_equal "$(stat_of webrtc.ice_restarts)" 1
+	# the old credentials still answer, the new ones with the peer's new ufrag too; then the old are gone
+	assert_equal "$(ice_answer "$u1:$theirs" "$p1")" 257
+	assert_equal "$(ice_answer "$u2:NeW1" "$p2")" 257
+	grep -q "webrtc whip-1: ICE restart done: checks come with the new credentials" "$SERVER_ERR"
+	assert_equal "$(ice_answer "$u2:NeW1" "$p1")" 273	# the old password for the new ufrag
+	assert_equal "$(ice_answer "$u1:$theirs" "$p1")" none
+	# the old ETag is stale: trickling with it is 412, with the new one 204
+	printf 'a=mid:0\r\n' | frag "$etag"
+	assert_equal "$(status)" 412
+	printf 'a=mid:0\r\n' | frag "\"$u2\""
+	assert_equal "$(status)" 204
+	whip DELETE "$loc"
+	assert_equal "$(status)" 200
 }
 
 @test "whip: GET /webrtc and /stats' webrtc.legs list the sessions: id, group, role, state, age, packets per track" {

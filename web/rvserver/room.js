@@ -26,7 +26,9 @@
  * viewers (Map sender -> RTCPeerConnection), publisher (the WHIP
  * RTCPeerConnection), iceServers (from the Link headers), chat (received:
  * {from, text, time}), error, sharing,
- * layout, say(text), leave() }. Standard WebRTC API only. */
+ * layout, restarts (ICE restarts that came through), say(text), leave(),
+ * iceRestart() (the publisher's, as on a failed connection) }. Standard
+ * WebRTC API only. */
 (() => {
   'use strict';
 
@@ -55,8 +57,10 @@
     error: null,
     sharing: false,
     layout: null,
+    restarts: 0,
     say: (text) => say(text),
     leave: () => leave(),
+    iceRestart: () => iceRestart(rv.publisher, whipUrl),
   };
   window.rv = rv;
 
@@ -177,6 +181,30 @@
     return r.headers.get('Location');
   }
 
+  // An ICE restart (RFC 9725 4.3): new ICE credentials both ways by a PATCH
+  // of the session (If-Match: *), the same session and streams; for a
+  // connection that failed (a new network). False when it could not be.
+  async function iceRestart(pc, url) {
+    if (!pc || !url) return false;
+    try {
+      await pc.setLocalDescription(await pc.createOffer({ iceRestart: true }));
+      const sdp = pc.localDescription.sdp;
+      const frag = `a=ice-ufrag:${sdp.match(/a=ice-ufrag:(\S+)/)[1]}\r\na=ice-pwd:${sdp.match(/a=ice-pwd:(\S+)/)[1]}\r\n`;
+      const r = await fetch(url, { method: 'PATCH', body: frag,
+        headers: Object.assign(authHeaders(), { 'Content-Type': 'application/trickle-ice-sdpfrag', 'If-Match': '*' }) });
+      const text = await r.text();
+      if (r.status !== 200) throw new Error(r.status + ' ' + text.trim());
+      const ufrag = text.match(/a=ice-ufrag:(\S+)/)[1], pwd = text.match(/a=ice-pwd:(\S+)/)[1];
+      await pc.setRemoteDescription({ type: 'answer', sdp: pc.remoteDescription.sdp
+        .replace(/a=ice-ufrag:\S+/g, 'a=ice-ufrag:' + ufrag).replace(/a=ice-pwd:\S+/g, 'a=ice-pwd:' + pwd) });
+      rv.restarts++;
+      return true;
+    } catch (e) {
+      rv.error = 'ICE restart: ' + e.message;
+      return false;
+    }
+  }
+
   // DELETE a session; keepalive: it goes out even when the page unloads.
   function hangUp(url) {
     if (url) fetch(url, { method: 'DELETE', keepalive: true, headers: token ? { Authorization: 'Bearer ' + token } : {} }).catch(() => {});
@@ -192,8 +220,9 @@
       const t = kind === 'video' ? localStream.getVideoTracks()[0] : localStream.getAudioTracks()[0];
       pc.addTransceiver(t || kind, { direction: 'sendonly', streams: [localStream] });
     }
-    pc.onconnectionstatechange = () => {
-      if (pc.connectionState === 'failed' && rv.publisher === pc) chatLine('', 'Your camera no longer reaches the server.', 'sys');
+    pc.onconnectionstatechange = async () => {
+      if (pc.connectionState !== 'failed' || rv.publisher !== pc) return;
+      if (!(await iceRestart(pc, whipUrl))) chatLine('', 'Your camera no longer reaches the server.', 'sys');
     };
     const path = '/whip/' + encodeURIComponent(rv.room) + '?id=' + encodeURIComponent(rv.name);
     // 409: this name still publishes from a page that went away without
@@ -249,7 +278,11 @@
       stream.addTrack(e.track);
       v.play().catch(() => {});
     };
-    pc.onconnectionstatechange = () => { if (rv.viewers.get(from) === pc) tileState(tile, pc.connectionState); };
+    pc.onconnectionstatechange = () => {
+      if (rv.viewers.get(from) !== pc) return;
+      tileState(tile, pc.connectionState);
+      if (pc.connectionState === 'failed') iceRestart(pc, whepUrls.get(from));
+    };
     try {
       const loc = await exchange('/whep/' + encodeURIComponent(rv.room) + '?id=' + encodeURIComponent(rv.name) +
         '&from=' + encodeURIComponent(from), pc);
