@@ -1,7 +1,8 @@
 // conference-firefox.test.mjs - rvserver's conference page in Debian's
 // firefox-esr (Marionette, firefox.mjs) with headless Chromium in the same
 // room: each decodes the other (VP8 both ways: Firefox's H.264 is off),
-// chat goes both ways, and Firefox's view is saved as a screenshot
+// chat goes both ways, Firefox restarts ICE by PATCH and is still decoded,
+// and Firefox's view is saved as a screenshot
 // (RV_SCREENSHOT_DIR, default /tmp). Skipped when firefox-esr is missing or
 // does not start.
 import { test } from 'node:test';
@@ -45,6 +46,13 @@ test('Firefox and Chromium in one room: each decodes the other, chat both ways',
   await waitFor(c, () => window.rv.chat.some((m) => m.from === 'fox' && m.text === 'hello from firefox'), null, 10000, 'Chromium to get Firefox\'s line');
   await c.evaluate(() => window.rv.say('hello from chromium'));
   await ffWait(ff, () => window.rv.chat.some((m) => m.from === 'chrome' && m.text === 'hello from chromium'), null, 10000, 'Firefox to get Chromium\'s line');
+
+  // an ICE restart by PATCH from Firefox: new credentials, the same session; Chromium goes on decoding
+  assert.equal(await ff.exec(() => window.rv.iceRestart()), true, await ff.exec(() => window.rv.error));
+  await until(() => /webrtc fox: ICE restart done: checks come with the new credentials/.test(srv.log()), 15000,
+    'Firefox to check with the new credentials');
+  const c1 = await c.evaluate(framesFrom, 'fox');
+  await until(async () => (await c.evaluate(framesFrom, 'fox')) > c1 + 10, 30000, 'Chromium to decode Firefox after its restart');
 
   const shot = await ff.send('WebDriver:TakeScreenshot', { full: false }, 30000);
   const png = Buffer.from(shot.value, 'base64');
