@@ -62,20 +62,47 @@ int rv_rtpcache_put(struct rv_rtpcache *c, const uint8_t *p, size_t len)
 	struct rv_rtpcache_slot *s = &c->slots[ext & (c->n - 1)];
 	s->ext = ext;
 	s->len = (uint16_t)len;
+	s->resent_ms = 0;
+	c->budget += len / 2;
+	if (c->budget > RV_RTPCACHE_BANK)
+		c->budget = RV_RTPCACHE_BANK;
 	memcpy(c->buf + (ext & (c->n - 1)) * RV_RTPCACHE_SLOT, p, len);
 	return 0;
 }
 
-const uint8_t *rv_rtpcache_get(const struct rv_rtpcache *c, uint16_t seq, size_t *len)
+/* SEQ's slot when the cache holds it, else NULL. */
+static struct rv_rtpcache_slot *slot_of(const struct rv_rtpcache *c, uint16_t seq)
 {
 	if (!c->buf || !c->started)
 		return NULL;
 	uint32_t ext = extend(c, seq);
 	if ((int32_t)(ext - c->top) > 0 || c->top - ext >= c->n)
 		return NULL;
-	const struct rv_rtpcache_slot *s = &c->slots[ext & (c->n - 1)];
-	if (!s->len || s->ext != ext)
+	struct rv_rtpcache_slot *s = &c->slots[ext & (c->n - 1)];
+	return s->len && s->ext == ext ? s : NULL;
+}
+
+const uint8_t *rv_rtpcache_get(const struct rv_rtpcache *c, uint16_t seq, size_t *len)
+{
+	const struct rv_rtpcache_slot *s = slot_of(c, seq);
+	if (!s)
 		return NULL;
 	*len = s->len;
-	return c->buf + (ext & (c->n - 1)) * RV_RTPCACHE_SLOT;
+	return c->buf + (size_t)(s - c->slots) * RV_RTPCACHE_SLOT;
+}
+
+int rv_rtpcache_resend(struct rv_rtpcache *c, uint16_t seq, uint64_t now_ms, const uint8_t **p, size_t *len)
+{
+	struct rv_rtpcache_slot *s = slot_of(c, seq);
+	if (!s)
+		return RV_RTPCACHE_MISS;
+	if (s->resent_ms && now_ms < s->resent_ms + RV_RTPCACHE_GAP_MS)
+		return RV_RTPCACHE_RECENT;
+	if (c->budget < s->len)
+		return RV_RTPCACHE_OVER;
+	c->budget -= s->len;
+	s->resent_ms = now_ms;
+	*len = s->len;
+	*p = c->buf + (size_t)(s - c->slots) * RV_RTPCACHE_SLOT;
+	return RV_RTPCACHE_SEND;
 }

@@ -102,7 +102,7 @@ struct webrtc_counters {
 	uint64_t sessions, offers_refused, per_ip_refused, ice_checks, ice_refused, handshakes, failures;
 	uint64_t packets_in, bytes_in, srtp_fails, plis;
 	uint64_t reports, rembs, nacks_to_publishers, rtcp_terminated;
-	uint64_t packets_out, bytes_out, nacks_in, retransmits, nacks_to_sources;
+	uint64_t packets_out, bytes_out, nacks_in, retransmits, retransmits_limited, nacks_to_sources;
 	uint64_t tcp_paths, tcp_drops;
 	uint64_t fail_ice, fail_dtls, fail_fingerprint, fail_keys, closed_by_peer, deleted;
 	uint64_t trickles, ice_restarts;

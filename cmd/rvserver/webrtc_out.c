@@ -264,15 +264,21 @@ static void nack_one(void *ud, uint16_t seq)
 {
 	struct nack *a = ud;
 	uint8_t buf[RV_RTPCACHE_SLOT + RV_SRTP_MAX_TRAILER];
+	const uint8_t *p;
 	size_t len;
-	const uint8_t *p = rv_rtpcache_get(&a->k->cache, seq, &len);
-	if (p) {
+	switch (rv_rtpcache_resend(&a->k->cache, seq, now_ms(a->s->srv), &p, &len)) {
+	case RV_RTPCACHE_SEND:
 		memcpy(buf, p, len);
 		a->k->retransmits++;
 		W(a->s->srv)->n.retransmits++;
 		send_leg(a->s, buf, len);
-	} else if (a->n < sizeof a->seqs / sizeof a->seqs[0]) {
-		a->seqs[a->n++] = (uint16_t)(seq - a->k->seq_off);
+		break;
+	case RV_RTPCACHE_MISS:
+		if (a->n < sizeof a->seqs / sizeof a->seqs[0])
+			a->seqs[a->n++] = (uint16_t)(seq - a->k->seq_off);
+		break;
+	default:	/* sent again a moment ago, or past the leg's resend budget */
+		W(a->s->srv)->n.retransmits_limited++;
 	}
 }
 

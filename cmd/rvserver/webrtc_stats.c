@@ -153,6 +153,9 @@ static const struct rv_metric table[] = {
 	C("nacks_in", "nacks_in_total", "NACKs received from viewers.", nacks_in),
 	C("retransmits", "retransmits_total", "Packets sent to viewers again from their legs' caches for NACKs.",
 	  retransmits),
+	C("retransmits_limited", "retransmits_limited_total",
+	  "NACKed packets not sent again: sent a moment ago, or past the leg's resend budget (half its bytes).",
+	  retransmits_limited),
 	C("nacks_to_sources", "nacks_to_sources_total",
 	  "Packets viewers NACKed that their caches no longer had, asked of the sources.", nacks_to_sources),
 };

@@ -53,7 +53,7 @@ test('Chromium watching by WHEP on a lossy leg (--drop-rate 0.05): its NACKs are
   });
   const s = await stats();
   t.diagnostic(`Chromium VP8 over a leg losing 5%: nackCount ${got.nacks}, packetsLost ${got.lost}, frames ${got.frames}; ` +
-    `rvserver: ${s.nacks_in} NACKs in, ${s.retransmits} packets resent from the cache, ${s.nacks_to_sources} asked of the source, ` +
+    `rvserver: ${s.nacks_in} NACKs in, ${s.retransmits} packets resent from the cache, ${s.nacks_to_sources} asked of the source, ${s.retransmits_limited} limited, ` +
     `${s.packets_out} sent`);
   assert.ok(s.retransmits > 0 && s.nacks_in > 0, JSON.stringify(s));
   const del = await fetch(`${srv.url}${w.location}`, { method: 'DELETE' });

@@ -1,7 +1,8 @@
 /* test_rtpcache.c - the NACK cache of a WebRTC viewer's leg: the last N
  * packets found by sequence number across the 16-bit wrap, nothing older
  * or newer, late packets kept, a late packet past the window not stored
- * over a newer one, sizes checked. */
+ * over a newer one, sizes checked; resending limited per packet (once per
+ * RV_RTPCACHE_GAP_MS) and in bytes (half of what was put, banked). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -118,12 +119,58 @@ static void sizes(void **state)
 	rv_rtpcache_free(&c);
 }
 
+/* Resending: at most once per RV_RTPCACHE_GAP_MS a packet, and from a
+ * budget of half the bytes put: a flood of NACKs for the same 64 packets
+ * gets back about half of what went out, then nothing. */
+static void resend_limits(void **state)
+{
+	(void)state;
+	struct rv_rtpcache c;
+	const uint8_t *p;
+	size_t len, put_bytes = 0, sent = 0;
+	assert_int_equal(rv_rtpcache_init(&c, 64), 0);
+	assert_int_equal(rv_rtpcache_resend(&c, 1, 1, &p, &len), RV_RTPCACHE_MISS);	/* nothing put yet */
+	for (uint16_t q = 0; q < 64; q++) {
+		put(&c, q);
+		put_bytes += 100 + q % 50;
+	}
+	assert_int_equal(rv_rtpcache_resend(&c, 64, 1000, &p, &len), RV_RTPCACHE_MISS);	/* not yet put */
+	assert_int_equal(rv_rtpcache_resend(&c, 5, 1000, &p, &len), RV_RTPCACHE_SEND);
+	assert_int_equal(len, 105);
+	assert_int_equal(p[RV_RTP_HEADER], (uint8_t)(5 + RV_RTP_HEADER));
+	sent += len;
+	/* asked again before the gap: nothing; after it: again */
+	assert_int_equal(rv_rtpcache_resend(&c, 5, 1000 + RV_RTPCACHE_GAP_MS - 1, &p, &len), RV_RTPCACHE_RECENT);
+	assert_int_equal(rv_rtpcache_resend(&c, 5, 1000 + RV_RTPCACHE_GAP_MS, &p, &len), RV_RTPCACHE_SEND);
+	sent += len;
+	/* the flood: every packet, every gap, for a second */
+	int over = 0;
+	for (uint64_t t = 2000; t < 3000; t += RV_RTPCACHE_GAP_MS)
+		for (uint16_t q = 0; q < 64; q++) {
+			int r = rv_rtpcache_resend(&c, q, t, &p, &len);
+			assert_true(r == RV_RTPCACHE_SEND || r == RV_RTPCACHE_OVER);
+			if (r == RV_RTPCACHE_SEND)
+				sent += len;
+			else
+				over++;
+		}
+	assert_true(over > 0);
+	assert_true(sent <= put_bytes / 2);
+	assert_true(sent + 150 > put_bytes / 2);	/* the budget is spent, not lost */
+	/* new packets refill it by half their length */
+	for (uint16_t q = 64; q < 128; q++)
+		put(&c, q);
+	assert_int_equal(rv_rtpcache_resend(&c, 100, 4000, &p, &len), RV_RTPCACHE_SEND);
+	rv_rtpcache_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(window_and_wrap),
 		cmocka_unit_test(late_and_lost),
 		cmocka_unit_test(sizes),
+		cmocka_unit_test(resend_limits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
