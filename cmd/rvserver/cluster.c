@@ -42,6 +42,9 @@ struct pmsg {
 	int delivered;
 	int local_group;              /* this node has members (it counts in PUBLISH's answer) */
 	int published;
+	int early;                    /* acks that came before PUBLISH's answer */
+	uint8_t err_code;             /* a refusal among them (direct), and its text */
+	char err_text[RV_CMSG_TEXT_MAX + 1];
 	uint8_t type;                 /* RV_CMSG_DIRECT or RV_CMSG_GROUP */
 	char to[RV_ID_MAX + 1];
 	cJSON *receivers;             /* when the sender asked for them */
@@ -554,8 +557,12 @@ static void on_published(void *ud, const struct rv_bus_reply *r)
 	}
 	if (p->type == RV_CMSG_DIRECT)
 		remote = 1;	/* one owner, even while a login moves */
-	p->acks = p->nseq ? (int)(remote > 0 ? remote : 0) : 0;
-	if (p->acks == 0)
+	if (p->err_code) {	/* its ack came first (another connection) */
+		pmsg_error(p, (enum rv_code)p->err_code, p->err_text[0] ? p->err_text : NULL);
+		return;
+	}
+	p->acks = p->nseq ? (int)(remote > 0 ? remote : 0) - p->early : 0;
+	if (p->acks <= 0)
 		pmsg_ok(p);
 }
 
@@ -564,10 +571,15 @@ static void on_ack(struct cluster *cl, const struct rv_cmsg *m)
 	struct pmsg *p = cl->pm_head;
 	while (p && p->nseq != m->seq)
 		p = p->next;
-	if (!p || !p->published)
+	if (!p)
 		return;
 	if (p->type == RV_CMSG_DIRECT && m->code) {
-		pmsg_error(p, (enum rv_code)m->code, m->c[0] ? m->c : NULL);
+		if (p->published) {
+			pmsg_error(p, (enum rv_code)m->code, m->c[0] ? m->c : NULL);
+		} else {
+			p->err_code = m->code;
+			snprintf(p->err_text, sizeof p->err_text, "%s", m->c);
+		}
 		return;
 	}
 	p->delivered += (int)m->count;
@@ -578,7 +590,9 @@ static void on_ack(struct cluster *cl, const struct rv_cmsg *m)
 				cJSON_AddItemToArray(p->receivers, cJSON_CreateString(it->valuestring));
 		cJSON_Delete(ids);
 	}
-	if (--p->acks <= 0)
+	if (!p->published)	/* acks and PUBLISH's answer come on two connections */
+		p->early++;
+	else if (--p->acks <= 0)
 		pmsg_ok(p);
 }
 
