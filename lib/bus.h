@@ -103,6 +103,8 @@ struct rv_bus {
 	rv_bus_state_fn on_state;
 	void *ud;
 	uint64_t reconnects, timeouts;  /* counters for /metrics */
+	size_t pending;               /* commands sent and not answered yet (their bytes
+				       * wait in the client or the server: the caller paces by it) */
 };
 
 /* rv_bus_redis_new - a Redis bus at A on LOOP; it connects at once and

@@ -175,6 +175,7 @@ static void finish(struct pend *p, const struct rv_bus_reply *r)
 	struct rbus *b = p->b;
 	if (p->prev) p->prev->next = p->next; else b->head = p->next;
 	if (p->next) p->next->prev = p->prev; else b->tail = p->prev;
+	b->pub.pending--;
 	if (p->fn)
 		p->fn(p->ud, r);
 	free(p);
@@ -454,6 +455,7 @@ static int command(struct rbus *b, int argc, const char **argv, const size_t *ar
 		free(p);
 		return RV_ECLOSED;
 	}
+	b->pub.pending++;
 	return 0;
 }
 

@@ -31,6 +31,11 @@
 #include "token.h"
 
 #define ACK_TIMEOUT_MS 2000
+/* Senders are held (flow.c) while more bus commands than this await their
+ * answer, and resumed below BUS_LOW: hiredis queues without a limit, and an
+ * answer later than RV_BUS_TIMEOUT_MS counts as a lost Redis. */
+#define BUS_HIGH 2048
+#define BUS_LOW 512
 
 /* A cross-node message awaiting PUBLISH's answer and the nodes' acks. */
 struct pmsg {
@@ -73,6 +78,7 @@ struct cluster {
 	size_t secret_len;
 	uv_timer_t timer;             /* heartbeat, sweep, ack deadlines */
 	uint64_t nseq, cgen;
+	int throttled;                /* senders held for the bus (BUS_HIGH) */
 	struct pmsg *pm_head, *pm_tail;
 	struct creq *rq;
 	struct rv_buf enc, frame;
@@ -536,8 +542,13 @@ static void pmsg_error(struct pmsg *p, enum rv_code code, const char *text)
 static void on_published(void *ud, const struct rv_bus_reply *r)
 {
 	struct pmsg *p = ud;
-	struct server *srv = p->cl->srv;
+	struct cluster *cl = p->cl;
+	struct server *srv = cl->srv;
 	p->published = 1;
+	if (cl->throttled && (!cl->bus || cl->bus->pending < BUS_LOW)) {
+		cl->throttled = 0;
+		srv->flow_drained = 1;	/* the held senders go on (flow.c) */
+	}
 	if (r->err) {
 		srv->n.cl_failed++;
 		pmsg_error(p, RV_CODE_INTERNAL, p->type == RV_CMSG_GROUP && p->local_group
@@ -646,6 +657,10 @@ int cluster_route(struct conn *c, uint64_t seq, const char *to, const char *grou
 	if (publish(cl, chan, &m, on_published, p) < 0)
 		pmsg_error(p, RV_CODE_INTERNAL, p->local_group ? "delivered on this node only: the cluster bus is unavailable"
 							       : "not sent: the cluster bus is unavailable");
+	else if (cl->bus->pending > BUS_HIGH) {	/* hold this sender until the bus drains */
+		cl->throttled = 1;
+		c->srv->feeding_congested = 1;
+	}
 	return 1;
 }
 
