@@ -6,7 +6,9 @@
  * copy that every node asserts again when the bus comes back. Channels:
  * rv:i:ID (direct messages for ID, subscribed by the node of ID's
  * receiver), rv:g:GROUP (posts and joined/left events, subscribed while the
- * group has a member here), rv:n:INC (this node: acks, evictions).
+ * group has a member here), rv:n:INC (this node: acks, evictions), rv:c:TAG
+ * (replies to one connection: this node's connection numbers carry TAG, a
+ * hash of INC, above bit 32).
  *
  * A request that needs the directory (hello of a receiver, join, members,
  * groups) holds its connection's input until answered, so requests are
@@ -51,6 +53,7 @@ struct pmsg {
 	uint8_t err_code;             /* a refusal among them (direct), and its text */
 	char err_text[RV_CMSG_TEXT_MAX + 1];
 	uint8_t type;                 /* RV_CMSG_DIRECT or RV_CMSG_GROUP */
+	uint64_t conn;                /* a direct one to this connection number */
 	char to[RV_ID_MAX + 1];
 	cJSON *receivers;             /* when the sender asked for them */
 	uint64_t deadline;
@@ -78,6 +81,8 @@ struct cluster {
 	size_t secret_len;
 	uv_timer_t timer;             /* heartbeat, sweep, ack deadlines */
 	uint64_t nseq, cgen;
+	uint64_t conn_base;           /* TAG << 32 */
+	char tag[16];
 	int throttled;                /* senders held for the bus (BUS_HIGH) */
 	struct pmsg *pm_head, *pm_tail;
 	struct creq *rq;
@@ -559,7 +564,7 @@ static void on_published(void *ud, const struct rv_bus_reply *r)
 	long long remote = r->num - (p->local_group ? 1 : 0);
 	if (p->type == RV_CMSG_DIRECT && r->num <= 0) {
 		srv->n.cl_offline++;
-		pmsg_error(p, RV_CODE_NO_SUCH_CLIENT, rv_route_miss_text(RV_MISS_NO_CLIENT));
+		pmsg_error(p, RV_CODE_NO_SUCH_CLIENT, p->conn ? "that connection is gone" : rv_route_miss_text(RV_MISS_NO_CLIENT));
 		return;
 	}
 	if (p->type == RV_CMSG_GROUP && remote <= 0 && !p->local_group) {
@@ -607,11 +612,11 @@ static void on_ack(struct cluster *cl, const struct rv_cmsg *m)
 		pmsg_ok(p);
 }
 
-int cluster_route(struct conn *c, uint64_t seq, const char *to, const char *group, const char *kind,
+int cluster_route(struct conn *c, uint64_t seq, const char *to, uint64_t conn, const char *group, const char *kind,
 		  const uint8_t *head, size_t hlen, const uint8_t *body, size_t blen, int local_n, cJSON *receivers)
 {
 	struct cluster *cl = c->srv->cluster;
-	if (kind && strncmp(kind, "xfer-", 5) == 0 && to) {
+	if (kind && strncmp(kind, "xfer-", 5) == 0 && to && !conn) {
 		cJSON_Delete(receivers);
 		conn_error_code(c, seq, RV_CODE_NO_SUCH_CLIENT,
 				"no such client on this node: files and data do not cross cluster nodes yet");
@@ -633,6 +638,7 @@ int cluster_route(struct conn *c, uint64_t seq, const char *to, const char *grou
 	p->seq = seq;
 	p->nseq = seq ? ++cl->nseq : 0;
 	p->type = to ? RV_CMSG_DIRECT : RV_CMSG_GROUP;
+	p->conn = conn;
 	p->delivered = local_n;
 	p->local_group = group && rv_router_group(&c->srv->router, group) != NULL;
 	p->receivers = receivers;
@@ -645,6 +651,7 @@ int cluster_route(struct conn *c, uint64_t seq, const char *to, const char *grou
 	rv_buf_reset(&cl->frame);
 	struct rv_cmsg m = msg_new(cl, p->type, p->to, c->client->id, NULL);
 	m.seq = p->nseq;
+	m.conn = conn;
 	m.code = receivers ? 1 : 0;
 	if (rv_buf_append(&cl->frame, head, hlen) < 0 || (blen && rv_buf_append(&cl->frame, body, blen) < 0)) {
 		pmsg_error(p, RV_CODE_INTERNAL, NULL);
@@ -652,8 +659,9 @@ int cluster_route(struct conn *c, uint64_t seq, const char *to, const char *grou
 	}
 	m.payload = rv_buf_head(&cl->frame);
 	m.payload_len = rv_buf_size(&cl->frame);
-	char chan[128];
-	chan_of(chan, sizeof chan, to ? "i" : "g", p->to);
+	char chan[128], tag[16];
+	snprintf(tag, sizeof tag, "%" PRIu64, CLUSTER_CONN_TAG(conn));
+	chan_of(chan, sizeof chan, conn ? "c" : to ? "i" : "g", conn ? tag : p->to);
 	if (publish(cl, chan, &m, on_published, p) < 0)
 		pmsg_error(p, RV_CODE_INTERNAL, p->local_group ? "delivered on this node only: the cluster bus is unavailable"
 							       : "not sent: the cluster bus is unavailable");
@@ -683,29 +691,43 @@ static void ack(struct cluster *cl, const struct rv_cmsg *in, enum rv_code code,
 	cJSON_Delete(receivers);
 }
 
-static int send_frame(struct server *srv, struct rv_client *to, const struct rv_cmsg *m)
+static int send_frame(struct server *srv, struct conn *to, const struct rv_cmsg *m)
 {
-	if (conn_send(to->recv, m->payload, m->payload_len) < 0)
+	if (conn_send(to, m->payload, m->payload_len) < 0)
 		return 0;
-	flow_queued(to->recv);
+	flow_queued(to);
 	srv->n.deliveries++;
 	return 1;
+}
+
+/* The client and connection a direct message names: the receiver of id A,
+ * or the connection numbered CONN when it is A's. */
+static struct conn *target(struct server *srv, const struct rv_cmsg *m)
+{
+	if (!m->conn) {
+		struct rv_client *to = rv_router_find(&srv->router, m->a);
+		return to ? to->recv : NULL;
+	}
+	char key[24];
+	snprintf(key, sizeof key, "%" PRIu64, m->conn);
+	struct conn *t = rv_map_get(&srv->by_num, key);
+	return t && !t->closing && t->client && strcmp(t->client->id, m->a) == 0 ? t : NULL;
 }
 
 static void direct_in(struct cluster *cl, const struct rv_cmsg *m)
 {
 	struct server *srv = cl->srv;
-	struct rv_client *to = rv_router_find(&srv->router, m->a);
+	struct conn *t = target(srv, m);
 	enum rv_route_miss miss = RV_MISS_NONE;
-	if (!to || !to->recv)
+	if (!t)
 		miss = RV_MISS_OFFLINE;
-	else if (!rv_router_allows(to, m->b))
+	else if (!rv_router_allows(t->client, m->b))
 		miss = RV_MISS_REFUSED;
-	else if (!send_frame(srv, to, m))
+	else if (!send_frame(srv, t, m))
 		miss = RV_MISS_OFFLINE;
+	const char *why = m->conn && miss == RV_MISS_OFFLINE ? "that connection is gone" : rv_route_miss_text(miss);
 	if (m->seq)
-		ack(cl, m, miss ? rv_route_miss_code(miss) : 0, miss ? rv_route_miss_text(miss) : NULL,
-		    miss ? 0 : 1, NULL);
+		ack(cl, m, miss ? rv_route_miss_code(miss) : 0, miss ? why : NULL, miss ? 0 : 1, NULL);
 }
 
 static void group_in(struct cluster *cl, const struct rv_cmsg *m)
@@ -716,7 +738,8 @@ static void group_in(struct cluster *cl, const struct rv_cmsg *m)
 	int n = 0;
 	for (size_t i = 0; g && i < g->n; i++) {
 		struct rv_client *to = g->members[i];
-		if (strcmp(to->id, m->b) == 0 || !to->recv || !rv_router_allows(to, m->b) || !send_frame(srv, to, m))
+		if (strcmp(to->id, m->b) == 0 || !to->recv || !rv_router_allows(to, m->b) ||
+		    !send_frame(srv, to->recv, m))
 			continue;
 		n++;
 		if (ids)
@@ -911,6 +934,12 @@ int cluster_start(struct server *srv)
 	if ((rc = rv_bus_redis_new(&cl->bus, srv->loop, &addr, on_bus_msg, on_state, cl)) < 0)
 		return rc;
 	sub(cl, "n", cl->inc, NULL, NULL);
+	uint32_t h = 2166136261u;	/* FNV-1a of the incarnation: the tag of our connection numbers */
+	for (const char *p = cl->inc; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	cl->conn_base = (uint64_t)(h % 0xFFFFFu + 1) << 32;
+	snprintf(cl->tag, sizeof cl->tag, "%" PRIu64, CLUSTER_CONN_TAG(cl->conn_base));
+	sub(cl, "c", cl->tag, NULL, NULL);
 	uv_timer_init(srv->loop, &cl->timer);
 	cl->timer.data = cl;
 	uv_timer_start(&cl->timer, on_tick, 1000, 1000);
@@ -955,6 +984,11 @@ void cluster_free(struct server *srv)
 	rv_buf_free(&cl->frame);
 	free(cl);
 	srv->cluster = NULL;
+}
+
+uint64_t cluster_conn_base(const struct server *srv)
+{
+	return srv->cluster ? srv->cluster->conn_base : 0;
 }
 
 int cluster_bus_up(const struct server *srv)

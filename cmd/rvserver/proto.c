@@ -245,12 +245,15 @@ static void do_msg(const struct req *q)
 			    want_receivers ? cJSON_CreateArray() : NULL, &srv->wsmsg };
 	int rc = to_conn ? route_conn(srv, c, to, to_conn, &f, &miss)
 			 : rv_router_route(&srv->router, c->client, to, group, deliver, &f, &miss);
-	if (srv->cluster && !to_conn &&
-	    (to ? rc < 0 && (miss == RV_MISS_NO_CLIENT || miss == RV_MISS_OFFLINE)
-		: group && (rc >= 0 || miss == RV_MISS_NO_GROUP))) {	/* on to the other nodes */
+	uint64_t conn_num = to_conn >= 1 && to_conn < 9007199254740992.0 ? (uint64_t)to_conn : 0;
+	if (srv->cluster &&
+	    (to_conn ? rc < 0 && miss == RV_MISS_OFFLINE && conn_num &&
+			   CLUSTER_CONN_TAG(conn_num) != CLUSTER_CONN_TAG(cluster_conn_base(srv))
+	     : to ? rc < 0 && (miss == RV_MISS_NO_CLIENT || miss == RV_MISS_OFFLINE)
+		  : group && (rc >= 0 || miss == RV_MISS_NO_GROUP))) {	/* on to the other nodes */
 		srv->n.deliveries += (uint64_t)f.n;
 		flow_fed(srv, f.n, f.free);
-		cluster_route(c, seq, to, group, kind, rv_buf_head(head), rv_buf_size(head), body, blen,
+		cluster_route(c, seq, to, conn_num, group, kind, rv_buf_head(head), rv_buf_size(head), body, blen,
 			      f.n, f.receivers);
 		return;
 	}

@@ -1,5 +1,6 @@
 /* server.c - listeners, connections, protocol sniffing, timeouts, shutdown. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,13 +142,14 @@ int conn_number(struct conn *c)
 		return 0;
 	if (++srv->last_num == 0)
 		srv->last_num = 1;
-	snprintf(key, sizeof key, "%u", srv->last_num);
+	uint64_t num = cluster_conn_base(srv) | srv->last_num;
+	snprintf(key, sizeof key, "%" PRIu64, num);
 	if (!(c->numkey = strdup(key)) || rv_map_put(&srv->by_num, c->numkey, c) < 0) {
 		free(c->numkey);
 		c->numkey = NULL;
 		return -ENOMEM;
 	}
-	c->num = srv->last_num;
+	c->num = num;
 	return 0;
 }
 

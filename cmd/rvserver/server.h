@@ -67,7 +67,8 @@ struct conn {
 	struct monitor *watchers;     /* who is told when it goes (monitor.c) */
 	struct monitor *watching;     /* the connections it monitors */
 	uint32_t nwatching;
-	uint32_t num;                 /* 0, or the number replies address it by */
+	uint64_t num;                 /* 0, or the number replies address it by (with --cluster,
+				       * the node's tag above bit 32: cluster_conn_base) */
 	uint8_t state, role, pinged, tls_seen, closing, refused, paused, leaving;
 	uint8_t held;                 /* input held until the cluster directory answers (cluster.c) */
 	uint8_t client_slot;          /* holds one of --max-clients' slots (server.c) */
@@ -249,9 +250,10 @@ int cluster_hello(struct conn *c);
 int cluster_join(struct conn *c, uint64_t seq, const char *group);
 int cluster_members(struct conn *c, uint64_t seq, const char *group);
 int cluster_groups(struct conn *c, uint64_t seq, int all);
-/* A message that found no local receiver (TO) or went to GROUP's local
- * members (LOCAL_N deliveries, RECEIVERS consumed): on to the other nodes. */
-int cluster_route(struct conn *c, uint64_t seq, const char *to, const char *group, const char *kind,
+/* A message that found no local receiver (TO, or TO's connection number
+ * CONN when not 0) or went to GROUP's local members (LOCAL_N deliveries,
+ * RECEIVERS consumed): on to the other nodes. */
+int cluster_route(struct conn *c, uint64_t seq, const char *to, uint64_t conn, const char *group, const char *kind,
 		  const uint8_t *head, size_t hlen, const uint8_t *body, size_t blen, int local_n, cJSON *receivers);
 /* C is no longer its client's receiver; C closed. */
 void cluster_recv_gone(struct conn *c);
@@ -259,6 +261,11 @@ void cluster_conn_closed(struct conn *c);
 /* The router's on_unlink: a local member left a group (UD: the server). */
 void cluster_unlinked(void *ud, const struct rv_client *c, const struct rv_group *g);
 int cluster_bus_up(const struct server *srv);
+/* The high bits of this node's connection numbers (a 20-bit tag of its
+ * incarnation, above bit 32), 0 without --cluster; the tag of NUM. */
+uint64_t cluster_conn_base(const struct server *srv);
+#define CLUSTER_CONN_TAG(num) ((uint64_t)(num) >> 32)
+#define CONN_NUM_MAX (1ull << 53)     /* connection numbers stay exact as JSON numbers */
 uint64_t cluster_reconnects(const struct server *srv);
 
 uint64_t now_ms(const struct server *srv);

@@ -171,3 +171,26 @@ member() {	# member NAME NODE ID GROUP: rvgroup join on a node, joined once it r
 	assert_failure
 	assert_output --partial "not supported yet"
 }
+
+@test "cluster: a reply to one connection (to and conn) crosses nodes back to the sender" {
+	node 1
+	node 2
+	spawn bob python3 "$BATS_TEST_DIRNAME/rvclient.py" --port "${N2##*:}" --hello bob --expect welcome \
+		--expect msg --reply-last '{"type":"msg","kind":"answer","seq":2}' --expect ok --timeout "$(secs 8)"
+	wait_for_line "$T/bob.out" '"welcome"' 5
+	run timeout "$(secs 10)" python3 "$BATS_TEST_DIRNAME/rvclient.py" --port "${N1##*:}" \
+		--frame '{"type":"hello","id":"sam","role":"send","replies":true,"version":1}' --expect welcome \
+		--frame '{"type":"msg","to":"bob","kind":"ask","seq":1}' --expect-kind answer --timeout "$(secs 8)"
+	assert_success
+	assert_output --partial '"kind": "answer"'
+	assert_output --partial '"from": "bob"'
+	# the sender's number carries its node's tag: not a number of node 2
+	conn=$(grep '"welcome"' <<<"$output" | jq .conn)
+	[ "$conn" -gt 4294967295 ]
+	wait_for_line "$T/bob.out" '"type": "ok"' 5
+	# a number no node has: the connection is gone
+	run timeout "$(secs 10)" python3 "$BATS_TEST_DIRNAME/rvclient.py" --port "${N2##*:}" --hello zed:send \
+		--expect welcome --frame "{\"type\":\"msg\",\"to\":\"sam\",\"conn\":$((conn + 7)),\"seq\":3}" --expect error
+	assert_success
+	assert_output --partial "that connection is gone"
+}
