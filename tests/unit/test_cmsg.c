@@ -30,6 +30,20 @@ static void encode(struct rv_buf *b, const struct rv_cmsg *m)
 	assert_int_equal(rv_cmsg_encode(b, m, key, strlen(key)), 0);
 }
 
+/* The sample, encoded into B: its bytes (writable) and their count. */
+static uint8_t *sample_bytes(struct rv_buf *b, size_t *n)
+{
+	struct rv_cmsg m = sample();
+	encode(b, &m);
+	*n = rv_buf_size(b);
+	return (uint8_t *)rv_buf_head(b);
+}
+
+static int dec(const uint8_t *p, size_t n, struct rv_cmsg *d)
+{
+	return rv_cmsg_decode(p, n, key, strlen(key), d);
+}
+
 static void round_trip(void **state)
 {
 	(void)state;
@@ -66,43 +80,41 @@ static void empty_fields(void **state)
 static void wrong_key_or_tampered(void **state)
 {
 	(void)state;
-	struct rv_cmsg m = sample(), d;
+	struct rv_cmsg d;
 	struct rv_buf b;
-	encode(&b, &m);
-	uint8_t *p = (uint8_t *)rv_buf_head(&b);
-	size_t n = rv_buf_size(&b);
+	size_t n;
+	uint8_t *p = sample_bytes(&b, &n);
 	assert_int_equal(rv_cmsg_decode(p, n, "other", 5, &d), RV_EDENIED);
 	p[n - 40] ^= 1;	/* a payload byte */
-	assert_int_equal(rv_cmsg_decode(p, n, key, strlen(key), &d), RV_EDENIED);
+	assert_int_equal(dec(p, n, &d), RV_EDENIED);
 	p[n - 40] ^= 1;
 	p[n - 1] ^= 1;	/* the MAC */
-	assert_int_equal(rv_cmsg_decode(p, n, key, strlen(key), &d), RV_EDENIED);
+	assert_int_equal(dec(p, n, &d), RV_EDENIED);
 	rv_buf_free(&b);
 }
 
 static void malformed(void **state)
 {
 	(void)state;
-	struct rv_cmsg m = sample(), d;
+	struct rv_cmsg d;
 	struct rv_buf b;
-	encode(&b, &m);
-	uint8_t *p = (uint8_t *)rv_buf_head(&b);
-	size_t n = rv_buf_size(&b);
+	size_t n;
+	uint8_t *p = sample_bytes(&b, &n);
 	for (size_t cut = 0; cut < n; cut++)	/* every truncation */
-		assert_int_not_equal(rv_cmsg_decode(p, cut, key, strlen(key), &d), 0);
+		assert_int_not_equal(dec(p, cut, &d), 0);
 	p[0] = 'X';
-	assert_int_equal(rv_cmsg_decode(p, n, key, strlen(key), &d), RV_EPROTO);
+	assert_int_equal(dec(p, n, &d), RV_EPROTO);
 	p[0] = 'R';
 	p[4] = 0;	/* type */
-	assert_int_equal(rv_cmsg_decode(p, n, key, strlen(key), &d), RV_EPROTO);
+	assert_int_equal(dec(p, n, &d), RV_EPROTO);
 	p[4] = RV_CMSG_TYPE_MAX + 1;
-	assert_int_equal(rv_cmsg_decode(p, n, key, strlen(key), &d), RV_EPROTO);
+	assert_int_equal(dec(p, n, &d), RV_EPROTO);
 	p[4] = RV_CMSG_DIRECT;
 	p[6] = 1;	/* reserved */
-	assert_int_equal(rv_cmsg_decode(p, n, key, strlen(key), &d), RV_EPROTO);
+	assert_int_equal(dec(p, n, &d), RV_EPROTO);
 	p[6] = 0;
-	assert_int_equal(rv_cmsg_decode(p, n, key, strlen(key), &d), 0);
-	assert_int_equal(rv_cmsg_decode(p, RV_CMSG_MAX + 1, key, strlen(key), &d), RV_ETOOBIG);
+	assert_int_equal(dec(p, n, &d), 0);
+	assert_int_equal(dec(p, RV_CMSG_MAX + 1, &d), RV_ETOOBIG);
 	rv_buf_free(&b);
 }
 
