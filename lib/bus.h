@@ -61,6 +61,8 @@ enum rv_dir_op {
 			    * first sweeper does, atomically): their ids and, with "1", their
 			    * memberships; num: nodes reaped; strings: [dead INC, GROUP, ID]...
 			    * for each membership removed */
+	RV_DIR_WHERE,      /* INC, "id" or "group", NAME: num 1 when the receiver of id NAME,
+			    * or one of group NAME's members, is on another node than INC */
 	RV_DIR_COUNT
 };
 

@@ -138,6 +138,12 @@ static const char *const scripts[RV_DIR_COUNT] = {
 	"    redis.call('SREM','rv:nodes',n)\n"
 	"  end end\n"
 	"return {reaped,out}\n",
+	[RV_DIR_WHERE] =
+	"local ids={ARGV[3]}\n"
+	"if ARGV[2]=='group' then ids=redis.call('SMEMBERS','rv:g:'..ARGV[3]..':m') end\n"
+	"for _,id in ipairs(ids) do local o=redis.call('HGET','rv:id:'..id,'inc')\n"
+	"  if o and o~=ARGV[1] then return 1 end end\n"
+	"return 0\n",
 };
 
 /* ---- the connections ---- */

@@ -70,6 +70,10 @@ struct creq {
 	int joined;                   /* a join the directory made */
 	cJSON *members;
 	char id[RV_ID_MAX + 1], group[RV_ID_MAX + 1];
+	char *hdr;                    /* a frame to handle again (cluster_local_only) */
+	uint8_t *body;
+	size_t hdr_len, body_len;
+	const char *what;
 };
 
 struct cluster {
@@ -210,6 +214,8 @@ static void req_free(struct creq *q)
 	if (q->prev) q->prev->next = q->next; else cl->rq = q->next;
 	if (q->next) q->next->prev = q->prev;
 	cJSON_Delete(q->members);
+	free(q->hdr);
+	free(q->body);
 	free(q);
 }
 
@@ -508,6 +514,57 @@ int cluster_groups(struct conn *c, uint64_t seq, int all)
 	int rc = query(c, seq, NULL, RV_DIR_GROUPS, all ? 1 : (int)cli->ngroups + 1, argv, on_groups);
 	free(argv);
 	return rc;
+}
+
+/* ---- what does not cross nodes yet: media, files ---- */
+
+static void on_where(void *ud, const struct rv_bus_reply *r)
+{
+	struct creq *q = ud;
+	struct conn *c = q->c;
+	if (c && !c->closing && !r->err && r->num == 1) {
+		char why[200];
+		snprintf(why, sizeof why, "%s%s is on another cluster node: %s does not cross nodes yet",
+			 q->group[0] ? "a member of " : "", q->group[0] ? q->group : q->id, q->what);
+		conn_error_code(c, q->seq, q->group[0] ? RV_CODE_NO_RECEIVERS : RV_CODE_NO_SUCH_CLIENT, why);
+	} else if (c && !c->closing) {	/* local (or unknown): as on one server */
+		struct rv_frame_view v = { q->hdr, q->hdr_len, q->body, q->body_len };
+		c->checked = 1;
+		proto_frame_view(c, &v);
+		c->checked = 0;
+	}
+	release(c);
+	req_free(q);
+}
+
+int cluster_local_only(struct conn *c, const struct rv_frame_view *v, uint64_t seq, const char *to,
+		       const char *group, const char *what)
+{
+	struct cluster *cl = c->srv->cluster;
+	if (!cl || c->checked || !bus_up(cl) || (!to && !group))
+		return 0;
+	if (to) {
+		struct rv_client *t = rv_router_find(&c->srv->router, to);
+		if (t && t->recv)
+			return 0;
+	}
+	struct creq *q = req_new(cl, c, seq, to, to ? NULL : group);
+	if (!q)
+		return 0;
+	q->what = what;
+	q->hdr = malloc(v->hdr_len + 1);
+	q->body = malloc(v->body_len + 1);
+	const char *argv[] = { cl->inc, to ? "id" : "group", to ? to : group };
+	if (!q->hdr || !q->body || dir(cl, RV_DIR_WHERE, 3, argv, NULL, on_where, q) < 0) {
+		req_free(q);
+		return 0;
+	}
+	memcpy(q->hdr, v->hdr, v->hdr_len);
+	memcpy(q->body, v->body, v->body_len);
+	q->hdr_len = v->hdr_len;
+	q->body_len = v->body_len;
+	hold(c);
+	return 1;
 }
 
 /* ---- messages across nodes ---- */

@@ -212,6 +212,9 @@ static void do_msg(const struct req *q)
 	double to_conn = cJSON_IsNumber(num) ? num->valuedouble : 0;
 	int want_receivers = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(h, "receivers"));
 
+	if (kind && strcmp(kind, "xfer-offer") == 0 && group && !to && rv_id_valid(group) &&
+	    cluster_local_only(c, q->v, seq, NULL, group, "a file"))
+		return;	/* handled again once the cluster said where its members are */
 	srv->n.msgs_in++;
 	if ((to && !rv_id_valid(to)) || (group && !rv_id_valid(group)) ||
 	    (kind && strlen(kind) > 32) || (num && (!to || !cJSON_IsNumber(num)))) {
@@ -436,7 +439,13 @@ static void do_list(const struct req *q)
 /* ---- dispatch ---- */
 
 static void do_monitor(const struct req *q) { monitor_request(q->c, q->h); }
-static void do_stream(const struct req *q) { relay_stream(&q->c->srv->relay, q->c, q->h); }
+static void do_stream(const struct req *q)
+{
+	const char *to = rv_json_str(q->h, "to"), *group = rv_json_str(q->h, "group");
+	if ((to && !rv_id_valid(to)) || (group && !rv_id_valid(group)) ||
+	    !cluster_local_only(q->c, q->v, seq_of(q->h), to, group, "media"))
+		relay_stream(&q->c->srv->relay, q->c, q->h);
+}
 static void do_stream_end(const struct req *q) { relay_stream_end(&q->c->srv->relay, q->c, q->h); }
 
 /* watch (ARG 1) or unwatch (0): media to the receiving connection. */

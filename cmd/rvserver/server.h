@@ -71,6 +71,7 @@ struct conn {
 				       * the node's tag above bit 32: cluster_conn_base) */
 	uint8_t state, role, pinged, tls_seen, closing, refused, paused, leaving;
 	uint8_t held;                 /* input held until the cluster directory answers (cluster.c) */
+	uint8_t checked;              /* the frame being handled again was found local (cluster.c) */
 	uint8_t client_slot;          /* holds one of --max-clients' slots (server.c) */
 };
 
@@ -255,6 +256,12 @@ int cluster_groups(struct conn *c, uint64_t seq, int all);
  * RECEIVERS consumed): on to the other nodes. */
 int cluster_route(struct conn *c, uint64_t seq, const char *to, uint64_t conn, const char *group, const char *kind,
 		  const uint8_t *head, size_t hlen, const uint8_t *body, size_t blen, int local_n, cJSON *receivers);
+/* A stream (media) or a file offer (xfer-offer) to TO or GROUP, in frame V:
+ * they do not cross nodes yet. With a target on another node, an error
+ * (WHAT names it in the text); else V is handled again once the directory
+ * said so. */
+int cluster_local_only(struct conn *c, const struct rv_frame_view *v, uint64_t seq, const char *to,
+		       const char *group, const char *what);
 /* C is no longer its client's receiver; C closed. */
 void cluster_recv_gone(struct conn *c);
 void cluster_conn_closed(struct conn *c);

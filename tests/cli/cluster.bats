@@ -194,3 +194,32 @@ member() {	# member NAME NODE ID GROUP: rvgroup join on a node, joined once it r
 	assert_success
 	assert_output --partial "that connection is gone"
 }
+
+@test "cluster: media and files to a group with members on another node fail with a clear error" {
+	node 1
+	node 2
+	member bob 2 bob show
+	run timeout "$(secs 15)" rvsend -s "$N1" -n cam -g show media -f lavfi -i testsrc2=size=160x120:rate=10 --duration 2
+	assert_failure
+	assert_output --partial "media does not cross nodes yet"
+	head -c 5000 /dev/urandom >"$T/f"
+	run timeout "$(secs 10)" rvsend -s "$N1" -n alice -g show file "$T/f"
+	assert_failure
+	assert_output --partial "a file does not cross nodes yet"
+	# to an id on another node, too
+	run timeout "$(secs 15)" rvsend -s "$N1" -n cam -t bob media -f lavfi -i testsrc2=size=160x120:rate=10 --duration 2
+	assert_failure
+	assert_output --partial "media does not cross nodes yet"
+}
+
+@test "cluster: media within one node still flows when the group has no member elsewhere" {
+	node 1
+	node 2
+	spawn rx rvrecv -s "$N1" -n rx -g local media -o "$T/out.mkv" --count 1
+	wait_for_line "$T/rx.err" 'joined local' 5
+	run timeout "$(secs 20)" rvsend -s "$N1" -n cam -g local media -f lavfi -i testsrc2=size=160x120:rate=10 --duration 2
+	assert_success
+	wait_exit "$PID_rx" 15
+	assert_equal "$EXIT" 0
+	[ -s "$T/out.mkv" ]
+}
