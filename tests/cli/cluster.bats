@@ -68,14 +68,31 @@ member() {	# member NAME NODE ID GROUP: rvgroup join on a node, joined once it r
 	[ "$(timeout 5 curl -sf "http://$N1/stats" | jq .cluster.remote_offline)" = 1 ]
 }
 
-@test "cluster: group chat across two nodes, members and groups from any node" {
+@test "cluster: group chat across three nodes, members and groups from any node" {
 	node 1
 	node 2
+	node 3
 	member alice 1 alice ops
 	member bob 2 bob ops
+	member carl 3 carl ops
 	wait_for_line "$T/alice.out" '^\* bob joined ops$' 5
+	wait_for_line "$T/bob.out" '^\* carl joined ops$' 5
 	to alice "hi from alice"
 	wait_for_line "$T/bob.out" '^\[ops\] alice: hi from alice$' 5
+	wait_for_line "$T/carl.out" '^\[ops\] alice: hi from alice$' 5
+	# one copy per member: the ok counts every node's deliveries
+	run on 3 -n poster --json post ops "to all"
+	assert_success
+	count_lines "$T/alice.out" 'to all' 1 5
+	count_lines "$T/carl.out" 'to all' 1 5
+	[ "$(grep -c 'to all' "$T/bob.out")" = 1 ]
+	# with a seq, the ok counts the deliveries of every node, and names them
+	run timeout "$(secs 10)" python3 "$BATS_TEST_DIRNAME/rvclient.py" --port "${N3##*:}" --hello counter:send \
+		--expect welcome --frame '{"type":"msg","group":"ops","seq":5,"receivers":true}' --expect ok
+	assert_success
+	ok=$(grep '"ok"' <<<"$output")
+	assert_equal "$(jq .delivered <<<"$ok")" 3
+	assert_equal "$(jq -c '.receivers | sort' <<<"$ok")" '["alice","bob","carl"]'
 	to bob "hi from bob"
 	wait_for_line "$T/alice.out" '^\[ops\] bob: hi from bob$' 5
 	run on 1 -n carol --json members ops
@@ -222,4 +239,17 @@ member() {	# member NAME NODE ID GROUP: rvgroup join on a node, joined once it r
 	wait_exit "$PID_rx" 15
 	assert_equal "$EXIT" 0
 	[ -s "$T/out.mkv" ]
+}
+
+@test "cluster: --max-group-members and --max-groups hold across nodes" {
+	node 1 --max-group-members 2 --max-groups 1
+	node 2 --max-group-members 2 --max-groups 1
+	member alice 1 alice ops
+	member bob 2 bob ops
+	run on 1 -n carol join ops
+	assert_equal "$status" 4
+	assert_output --partial "the group is full"
+	run on 2 -n dan join other
+	assert_equal "$status" 4
+	assert_output --partial "too many groups"
 }
