@@ -253,3 +253,36 @@ member() {	# member NAME NODE ID GROUP: rvgroup join on a node, joined once it r
 	assert_equal "$status" 4
 	assert_output --partial "too many groups"
 }
+
+@test "cluster: a node stopped past its heartbeat is reaped, then comes back and asserts its clients again" {
+	node 1
+	node 2
+	member frank 1 frank crew
+	member gina 2 gina crew
+	wait_for_line "$T/frank.out" '^\* gina joined crew$' 5
+	local pid
+	pid=$(tool_pid "$NPID2")
+	kill -STOP "$pid"
+	wait_for_line "$T/frank.out" '^\* gina left crew \(node-lost\)$' 10
+	kill -CONT "$pid"
+	# n2 finds the directory forgot it: gina is a member again, and announced
+	wait_for_line "$T/frank.out" '^\* gina joined crew$' 10
+	count_lines "$T/frank.out" '^\* gina joined crew$' 2 10
+	to frank "welcome back"
+	wait_for_line "$T/gina.out" '^\[crew\] frank: welcome back$' 5
+	run on 1 -n x say gina "direct again"
+	assert_success
+}
+
+@test "cluster: Redis cuts a node's pub/sub connection: it reconnects and traffic flows again" {
+	node 1
+	node 2
+	member alice 1 alice ops
+	member bob 2 bob ops
+	redis-cli -s "$T/r.sock" client kill type pubsub >/dev/null
+	wait_for_line "$T/n2.err" 'lost Redis' 5
+	count_lines "$T/n2.err" 'cluster: connected to Redis' 2 10
+	count_lines "$T/n1.err" 'cluster: connected to Redis' 2 10
+	to alice "after the cut"
+	wait_for_line "$T/bob.out" '^\[ops\] alice: after the cut$' 5
+}
