@@ -286,3 +286,24 @@ member() {	# member NAME NODE ID GROUP: rvgroup join on a node, joined once it r
 	to alice "after the cut"
 	wait_for_line "$T/bob.out" '^\[ops\] alice: after the cut$' 5
 }
+
+@test "cluster: two logins of one id on two nodes at once: exactly one survives" {
+	node 1
+	node 2
+	spawn a rvgroup -s "$N1" -n twin listen
+	spawn b rvgroup -s "$N2" -n twin listen
+	wait_for_line "$T/a.err" 'connected to' 5
+	wait_for_line "$T/b.err" 'connected to' 5
+	# one of them is replaced (exit 5); the other stays and receives
+	local deadline=$(($(date +%s) + 5 * RV_SLOW))
+	while alive "$PID_a" && alive "$PID_b"; do
+		(($(date +%s) < deadline)) || fail "both logins survived"
+		sleep 0.05
+	done
+	if alive "$PID_a"; then gone=$PID_b live=a; else gone=$PID_a live=b; fi
+	wait_exit "$gone" 5
+	assert_equal "$EXIT" 5
+	run on 1 -n eve say twin "to the survivor"
+	assert_success
+	wait_for_line "$T/$live.out" 'to the survivor' 5
+}
