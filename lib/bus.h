@@ -25,7 +25,7 @@
 
 #define RV_BUS_TIMEOUT_MS 2000      /* an answer later than this: the connection is lost */
 #define RV_BUS_BACKOFF_MIN_MS 100   /* reconnection attempts: doubling up to the max */
-#define RV_BUS_BACKOFF_MAX_MS 2000
+#define RV_BUS_BACKOFF_MAX_MS 1000
 
 /* An address: redis://IP:PORT, unix:PATH. */
 struct rv_bus_addr {
