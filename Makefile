@@ -34,7 +34,7 @@ SAN :=
 OPT := -O2 -g
 endif
 
-PKGS := libuv libcjson openssl
+PKGS := libuv libcjson openssl hiredis
 MEDIA_PKGS := libavdevice libavformat libavcodec libswscale libavutil
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) $(MEDIA_PKGS) 2>/dev/null)
 # FFmpeg is not linked: lib/media.c loads it when media is first used

@@ -65,6 +65,7 @@ static struct {
 	enum proto proto;
 	char host[64];
 	int port;
+	int recv_port;                /* receivers' port when not --port (another rvserver node) */
 	int subs;
 	int window;
 	int lowat;
@@ -419,12 +420,12 @@ static size_t build_msg(uint8_t *out, uint64_t seq, uint64_t t)
 
 /* ---- blocking handshake ------------------------------------------------ */
 
-static int tcp_connect(void)
+static int tcp_connect(int port)
 {
 	struct sockaddr_in sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)opt.port);
+	sa.sin_port = htons((uint16_t)port);
 	if (inet_pton(AF_INET, opt.host, &sa.sin_addr) != 1)
 		die("bad host %s", opt.host);
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -503,7 +504,7 @@ static void conn_init(struct conn *c, int idx)
 	c->in = malloc(INCAP);
 	if (!c->in)
 		die("%s", "out of memory");
-	c->fd = tcp_connect();
+	c->fd = tcp_connect(idx >= 0 && opt.recv_port ? opt.recv_port : opt.port);
 }
 
 static void mqtt_handshake(struct conn *c, int subscribe)
@@ -1018,6 +1019,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: fanout --proto mqtt|rv|ws|sigws|rvws --port PORT [options]\n"
 		"  --host ADDR      target, 127.0.0.0/8 only (127.0.0.1)\n"
+		"  --recv-port PORT receivers connect here (another cluster node), the sender to --port\n"
 		"  --subs N         receivers (100)\n"
 		"  --window N       closed loop: max messages outstanding to the slowest receiver (256)\n"
 		"  --lowat BYTES    SO_RCVLOWAT on receivers in saturation mode, 0 = off (4096)\n"
@@ -1048,6 +1050,8 @@ int main(int argc, char **argv)
 			snprintf(opt.host, sizeof opt.host, "%s", v);
 		else if (ARG("--port"))
 			opt.port = atoi(v);
+		else if (ARG("--recv-port"))
+			opt.recv_port = atoi(v);
 		else if (ARG("--subs"))
 			opt.subs = atoi(v);
 		else if (ARG("--window"))

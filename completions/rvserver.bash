@@ -78,6 +78,18 @@ _rvserver()
 	--webrtc-max-bitrate)
 		COMPREPLY=()
 		return;;
+	--cluster)
+		COMPREPLY=()
+		return;;
+	--node-id)
+		COMPREPLY=()
+		return;;
+	--cluster-secret-file)
+		COMPREPLY=($(compgen -f -- "$cur"))
+		return;;
+	--advertise)
+		COMPREPLY=()
+		return;;
 	--drop-rate)
 		COMPREPLY=()
 		return;;
@@ -86,13 +98,13 @@ _rvserver()
 		return;;
 	esac
 	if [[ $cur == -* ]]; then
-		COMPREPLY=($(compgen -W "--listen --port --udp-port --port-file --tls-cert --tls-key --auth-secret-file --max-clients --max-groups --max-group-members --keep-client-info --max-queue --slow-timeout --max-frame --handshake-timeout --idle-timeout --no-p2p --p2p-max-members --p2p-relay-budget --public-ip --no-webrtc --webrtc-max-per-ip --webrtc-consent-timeout --ice --turn-secret-file --turn-ttl --webrtc-max-bitrate --drop-rate --ttl --verbose --quiet --help --version -l -p -v -q -h -V" -- "$cur"))
+		COMPREPLY=($(compgen -W "--listen --port --udp-port --port-file --tls-cert --tls-key --auth-secret-file --max-clients --max-groups --max-group-members --keep-client-info --max-queue --slow-timeout --max-frame --handshake-timeout --idle-timeout --no-p2p --p2p-max-members --p2p-relay-budget --public-ip --no-webrtc --webrtc-max-per-ip --webrtc-consent-timeout --ice --turn-secret-file --turn-ttl --webrtc-max-bitrate --cluster --node-id --cluster-secret-file --advertise --drop-rate --ttl --verbose --quiet --help --version -l -p -v -q -h -V" -- "$cur"))
 		return
 	fi
 	local i
 	for ((i = 1; i < COMP_CWORD; i++)); do
 		case ${COMP_WORDS[i]} in
-		-l|--listen|-p|--port|--udp-port|--port-file|--tls-cert|--tls-key|--auth-secret-file|--max-clients|--max-groups|--max-group-members|--keep-client-info|--max-queue|--slow-timeout|--max-frame|--handshake-timeout|--idle-timeout|--p2p-max-members|--p2p-relay-budget|--public-ip|--webrtc-max-per-ip|--webrtc-consent-timeout|--ice|--turn-secret-file|--turn-ttl|--webrtc-max-bitrate|--drop-rate|--ttl) ((i++));;
+		-l|--listen|-p|--port|--udp-port|--port-file|--tls-cert|--tls-key|--auth-secret-file|--max-clients|--max-groups|--max-group-members|--keep-client-info|--max-queue|--slow-timeout|--max-frame|--handshake-timeout|--idle-timeout|--p2p-max-members|--p2p-relay-budget|--public-ip|--webrtc-max-per-ip|--webrtc-consent-timeout|--ice|--turn-secret-file|--turn-ttl|--webrtc-max-bitrate|--cluster|--node-id|--cluster-secret-file|--advertise|--drop-rate|--ttl) ((i++));;
 		-*) ;;
 		*) COMPREPLY=($(compgen -f -- "$cur")); return;;
 		esac

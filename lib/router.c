@@ -161,6 +161,8 @@ static void unlink_member(struct rv_router *r, struct rv_group *g, struct rv_cli
 		}
 	}
 	tell_members(r, g, RV_EV_LEFT, c);
+	if (r->on_unlink)
+		r->on_unlink(r->ud, c, g);
 	if (g->n == 0) {
 		rv_map_del(&r->groups, g->name);
 		group_free(g);

@@ -56,11 +56,16 @@ typedef void (*rv_router_event_fn)(void *ud, struct rv_client *to,
 /* One delivery decided by rv_router_route. */
 typedef void (*rv_router_deliver_fn)(void *ud, struct rv_client *to);
 
+/* A member left a group (G has lost it; G is freed right after when G->n
+ * is 0): for a layer that mirrors memberships elsewhere (a cluster). */
+typedef void (*rv_router_unlink_fn)(void *ud, const struct rv_client *c, const struct rv_group *g);
+
 struct rv_router {
 	struct rv_router_conf conf;
 	struct rv_map clients;
 	struct rv_map groups;
 	rv_router_event_fn on_event;
+	rv_router_unlink_fn on_unlink;  /* NULL, or set after rv_router_init */
 	void *ud;
 };
 

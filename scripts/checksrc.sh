@@ -12,7 +12,7 @@
 #   stdio    the library never prints: no printf/puts/perror/putchar, no fprintf/fputs/
 #            fputc/fwrite/fflush on stdout or stderr in lib/
 #   exit     the library never ends the process: no exit( in lib/
-#   layer    codecs do no I/O: lib/{frame,stun,rtp,sdp,wsdp,wsdpans,http,ws,tls,dtls,sslmem,ice}.[ch]
+#   layer    codecs do no I/O: lib/{frame,stun,rtp,sdp,wsdp,wsdpans,http,ws,tls,dtls,sslmem,ice,cmsg}.[ch]
 #            include neither <uv.h> nor a lib header that includes it
 #   space    no trailing whitespace; indentation with tabs (no space before a tab, no run of
 #            8 spaces in a code line's indentation; spaces may align after the tabs)
@@ -22,7 +22,7 @@
 # Exit status: 0 clean, 1 violations (or an allowlist line without a reason), 2 usage.
 set -uo pipefail
 
-CODECS="frame stun rtp sdp wsdp wsdpans http ws tls dtls sslmem ice"
+CODECS="frame stun rtp sdp wsdp wsdpans http ws tls dtls sslmem ice cmsg"
 verbose=0
 if [ "${1:-}" = -v ]; then verbose=1; shift; fi
 case ${1:-} in -h | --help) sed -n '2,/^set /p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;; -*) echo "checksrc: unknown option $1" >&2; exit 2 ;; esac

@@ -4,18 +4,18 @@
 #
 #   scripts/deps.sh [--demo|--check|--bench|--all] [--quiet-if-ok]
 #     --demo   what `make demo` needs: the build libraries and ffmpeg
-#     --check  what `make check` needs: build, test tools, coturn, chromium and firefox-esr, node,
+#     --check  what `make check` needs: build, test tools, redis-server, coturn, chromium and firefox-esr, node,
 #              python3-aiortc (a WHIP publisher for tests/cli/whip.bats), nftables (NATs in
 #              namespaces, tests/cli/p2pnat.bats)
-#     --bench  what `make bench` needs: build, mosquitto, coturn (turnutils), node and npm (the
+#     --bench  what `make bench` needs: build, mosquitto, redis-server, coturn (turnutils), node and npm (the
 #              ws broker), janus (the WebRTC anchor), ffmpeg, socat, jq, time, curl
 #     --all    all of these (the default; what `make deps` runs)
 set -euo pipefail
 
-BUILD="gcc clang make pkg-config libuv1-dev libssl-dev libcjson-dev libwslay-dev libhttp-parser-dev libsrtp2-dev zlib1g-dev libavformat-dev libavcodec-dev libavdevice-dev libavutil-dev libswscale-dev libswresample-dev"
-TEST="libcmocka-dev bats bats-assert bats-support jq curl socat openssl libclang-rt-14-dev python3 man-db groff-base zsh fish coturn chromium firefox-esr ffmpeg python3-aiortc nftables"
+BUILD="gcc clang make pkg-config libuv1-dev libssl-dev libcjson-dev libhiredis-dev libwslay-dev libhttp-parser-dev libsrtp2-dev zlib1g-dev libavformat-dev libavcodec-dev libavdevice-dev libavutil-dev libswscale-dev libswresample-dev"
+TEST="libcmocka-dev redis-server bats bats-assert bats-support jq curl socat openssl libclang-rt-14-dev python3 man-db groff-base zsh fish coturn chromium firefox-esr ffmpeg python3-aiortc nftables"
 DEMO="ffmpeg"
-BENCH="mosquitto coturn janus ffmpeg socat jq time binutils iproute2 curl"
+BENCH="mosquitto redis-server coturn janus ffmpeg socat jq time binutils iproute2 curl"
 quiet=0 mode=all
 for a in "$@"; do
 	case $a in
@@ -55,8 +55,8 @@ if ! $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/tmp/r
 	$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >>/tmp/rvkit-apt.log 2>&1 || {
 		echo "deps: apt-get failed; see /tmp/rvkit-apt.log" >&2; tail -5 /tmp/rvkit-apt.log >&2; exit 1; }
 fi
-# mosquitto's, coturn's and janus's packages may start system services; tests and benchmarks start their own.
+# mosquitto's, coturn's, janus's and redis-server's packages may start system services; tests and benchmarks start their own.
 if command -v systemctl >/dev/null 2>&1; then
-	$SUDO systemctl disable --now mosquitto coturn janus >/dev/null 2>&1 || true
+	$SUDO systemctl disable --now mosquitto coturn janus redis-server >/dev/null 2>&1 || true
 fi
 echo "deps: done" >&2

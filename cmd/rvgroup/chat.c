@@ -12,6 +12,7 @@
 static void print_frame(struct app *a, const char *type, cJSON *h, const uint8_t *body, size_t len)
 {
 	const char *group = rv_json_str(h, "group"), *from = rv_json_str(h, "from"), *who = rv_json_str(h, "id");
+	const char *reason = rv_json_str(h, "reason");	/* left: "node-lost" (a cluster node died) */
 	cJSON *time = cJSON_GetObjectItemCaseSensitive(h, "time");
 	int is_msg = strcmp(type, "msg") == 0;
 
@@ -40,6 +41,8 @@ static void print_frame(struct app *a, const char *type, cJSON *h, const uint8_t
 				free(t);
 			}
 		}
+		if (!is_msg && reason)
+			cJSON_AddStringToObject(o, "reason", reason);
 		if (cJSON_IsNumber(time))
 			cJSON_AddNumberToObject(o, "time", time->valuedouble);
 		rv_out_obj(o);
@@ -51,7 +54,8 @@ static void print_frame(struct app *a, const char *type, cJSON *h, const uint8_t
 			rv_out_line("[@%s] %s", from, t ? t : "");
 		free(t);
 	} else {
-		rv_out_line("* %s %s %s", from, type, group ? group : "?");
+		rv_out_line("* %s %s %s%s%s%s", from, type, group ? group : "?", reason ? " (" : "",
+			    reason ? reason : "", reason ? ")" : "");
 	}
 	if (is_msg && a->count > 0 && ++a->received >= a->count)
 		app_finish(a, 0);

@@ -21,6 +21,9 @@ static double ncongested(const void *ctx) { return (double)((const struct server
 static double port(const void *ctx) { return ((const struct server *)ctx)->bound_port; }
 static double udp_port(const void *ctx) { return ((const struct server *)ctx)->bound_udp_port; }
 
+static double bus_up(const void *ctx) { return cluster_bus_up(ctx); }
+static double bus_reconnects(const void *ctx) { return (double)cluster_reconnects(ctx); }
+
 static double uptime(const void *ctx)
 {
 	return (double)((uint64_t)wall_ms() - ((const struct server *)ctx)->started_ms) / 1000.0;
@@ -55,6 +58,17 @@ static const struct rv_metric table[] = {
 	G("uptime_s", "uptime_seconds", "Seconds since the server started.", uptime),
 	G("port", "port", "The TCP port the server is bound to.", port),
 	G("udp_port", "udp_port", "The UDP port the server is bound to.", udp_port),
+	G("cluster.bus_up", "cluster_bus_up", "1 while the cluster bus (Redis) is connected, else 0.", bus_up),
+	G("cluster.bus_connects", "cluster_bus_connects", "Attempts to connect to the cluster bus.", bus_reconnects),
+	C("cluster.sent", "cluster_sent_total", "Messages published to other nodes.", n.cl_sent),
+	C("cluster.received", "cluster_received_total", "Messages from the bus accepted.", n.cl_received),
+	C("cluster.send_failed", "cluster_send_failed_total", "Cross-node sends that failed (bus down); each was reported to its sender.",
+	  n.cl_failed),
+	C("cluster.remote_offline", "cluster_remote_offline_total", "Messages to an id no node had online.", n.cl_offline),
+	C("cluster.bad_messages", "cluster_bad_messages_total", "Bus messages refused: malformed or a bad HMAC.", n.cl_bad),
+	C("cluster.evictions_remote", "cluster_evictions_remote_total", "Receivers replaced by a login on another node.",
+	  n.cl_evicted),
+	C("cluster.reaps", "cluster_reaps_total", "Dead nodes this node reaped.", n.cl_reaps),
 };
 #undef C
 #undef G

@@ -97,8 +97,10 @@ static void settle_leaving(struct server *srv)
 		relay_conn_closed(&c->srv->relay, c);	/* its streams end, its subscriptions go, now */
 		if (!c->client)
 			continue;
-		if (c->client->recv == c)
+		if (c->client->recv == c) {
 			c->client->recv = NULL;
+			cluster_recv_gone(c);
+		}
 		rv_router_detach(&srv->router, c->client);
 		c->client = NULL;
 	}
@@ -150,7 +152,7 @@ static void on_prepare(uv_prepare_t *h)
 		for (size_t i = 0; i < resumed.n; i++) {
 			struct conn *c = resumed.v[i];
 			c->paused = 0;
-			if (c->closing)
+			if (c->closing || c->held)	/* held: cluster.c resumes it */
 				continue;
 			rv_stream_pause(&c->s, 0);
 			if (c->state == CONN_RV && rv_buf_size(&c->in)) {

@@ -21,6 +21,7 @@ enum {
 	O_MAX_QUEUE, O_MAX_FRAME, O_HANDSHAKE, O_IDLE, O_TTL, O_SLOW, O_DROP_RATE,
 	O_NO_P2P, O_P2P_MAX_MEMBERS, O_P2P_RELAY_BUDGET, O_PUBLIC_IP, O_NO_WEBRTC,
 	O_ICE, O_TURN_SECRET, O_TURN_TTL, O_WEBRTC_PER_IP, O_WEBRTC_MAX_BITRATE, O_WEBRTC_CONSENT,
+	O_CLUSTER, O_NODE_ID, O_CLUSTER_SECRET, O_ADVERTISE,
 };
 
 static const struct rv_opt opts[] = {
@@ -51,6 +52,10 @@ static const struct rv_opt opts[] = {
 	{ O_TURN_SECRET, 0, "turn-secret-file", "FILE", "give the TURN servers of --ice REST credentials made with this secret", "file", NULL },
 	{ O_TURN_TTL, 0, "turn-ttl", "S", "seconds TURN credentials last (default 86400)", NULL, NULL },
 	{ O_WEBRTC_MAX_BITRATE, 0, "webrtc-max-bitrate", "BPS", "the most video bits per second a WebRTC publisher may send, told it by REMB every second; K and M as in ffmpeg (default 2.5M; 0: no REMB)", NULL, NULL },
+	{ O_CLUSTER, 0, "cluster", "URL", "join the cluster whose Redis is at URL: redis://IP:PORT or unix:PATH (see CLUSTER)", NULL, NULL },
+	{ O_NODE_ID, 0, "node-id", "ID", "this node's name in the cluster, 1-40 characters [A-Za-z0-9_-] (needed with --cluster)", NULL, NULL },
+	{ O_CLUSTER_SECRET, 0, "cluster-secret-file", "FILE", "the secret every node of the cluster shares: it authenticates their messages (needed with --cluster)", "file", NULL },
+	{ O_ADVERTISE, 0, "advertise", "ADDR", "the IP address other nodes reach this one at (default: none yet; recorded in the directory)", NULL, NULL },
 	{ O_DROP_RATE, 0, "drop-rate", "P", "for tests: drop this fraction (0-0.5) of relayed RTP packets at random (a WebRTC viewer's after its NACK cache)", NULL, NULL },
 	{ O_TTL, 0, "ttl", "S", "with the token command: seconds the token is valid (default 86400)", NULL, NULL },
 	{ RV_OPT_VERBOSE, 'v', "verbose", NULL, "more diagnostics on stderr (repeatable)", NULL, NULL },
@@ -146,6 +151,22 @@ static const char *on_opt(void *ud, int key, const char *arg)
 		break;
 	}
 	case O_NO_WEBRTC: c->no_webrtc = 1; break;
+	case O_CLUSTER: c->cluster_url = arg; break;
+	case O_NODE_ID: {
+		size_t len = strlen(arg);
+		if (len == 0 || len > 40 || strspn(arg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != len)
+			return "expected 1-40 characters [A-Za-z0-9_-]";
+		c->node_id = arg;
+		break;
+	}
+	case O_CLUSTER_SECRET: c->cluster_secret_file = arg; break;
+	case O_ADVERTISE: {
+		struct in6_addr a6;
+		if (inet_pton(AF_INET, arg, &a6) != 1 && inet_pton(AF_INET6, arg, &a6) != 1)
+			return "expected an IP address";
+		c->advertise = arg;
+		break;
+	}
 	case O_WEBRTC_PER_IP:
 		if (rv_parse_size(arg, &c->webrtc_max_per_ip) < 0)
 			return "expected a number";
@@ -255,6 +276,11 @@ static int run_serve(void *ud, int argc, char **argv)
 	rv_log_set(a->verbosity == 0 ? RV_LOG_ERROR : a->verbosity == 1 ? RV_LOG_INFO : RV_LOG_DEBUG,
 		   log_line, NULL);
 
+	const struct server_conf *cf = &a->conf;
+	if (cf->cluster_url && (!cf->node_id || !cf->cluster_secret_file))
+		rv_cli_usage_error(&tool, "--cluster needs --node-id and --cluster-secret-file");
+	if (!cf->cluster_url && (cf->node_id || cf->cluster_secret_file || cf->advertise))
+		rv_cli_usage_error(&tool, "--node-id, --cluster-secret-file and --advertise go with --cluster");
 	static struct server srv;	/* large: its read buffer is inside */
 	uv_loop_t *loop = uv_default_loop();
 	if (server_start(&srv, loop, &a->conf) < 0)

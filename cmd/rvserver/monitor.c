@@ -24,7 +24,7 @@ struct monitor {
 	struct conn *watcher, *target;
 	struct monitor **tprev, *tnext;   /* in target->watchers */
 	struct monitor **wprev, *wnext;   /* in watcher->watching */
-	uint32_t num;                     /* the "conn" asked for, 0 for none */
+	uint64_t num;                     /* the "conn" asked for, 0 for none */
 };
 
 static void unlink_monitor(struct monitor *m)
@@ -48,7 +48,7 @@ static struct conn *target_of(struct server *srv, const char *id, double num)
 	}
 	char key[24];
 	snprintf(key, sizeof key, "%.0f", num);
-	struct conn *t = num >= 1 && num <= UINT32_MAX ? rv_map_get(&srv->by_num, key) : NULL;
+	struct conn *t = num >= 1 && num <= CONN_NUM_MAX ? rv_map_get(&srv->by_num, key) : NULL;
 	return t && t->client && strcmp(t->client->id, id) == 0 ? t : NULL;
 }
 
@@ -58,7 +58,7 @@ void monitor_request(struct conn *c, cJSON *h)
 	const char *id = rv_json_str(h, "id");
 	cJSON *n = cJSON_GetObjectItemCaseSensitive(h, "conn");
 	double num = cJSON_IsNumber(n) ? n->valuedouble : 0;
-	if (!id || !rv_id_valid(id) || (n && (!cJSON_IsNumber(n) || num < 1 || num > UINT32_MAX))) {
+	if (!id || !rv_id_valid(id) || (n && (!cJSON_IsNumber(n) || num < 1 || num > CONN_NUM_MAX))) {
 		conn_error_code(c, seq, RV_CODE_BAD_REQUEST,
 				"monitor needs a valid id (and conn, a connection number)");
 		return;
@@ -69,7 +69,7 @@ void monitor_request(struct conn *c, cJSON *h)
 		return;
 	}
 	for (struct monitor *m = c->watching; m; m = m->wnext)
-		if (m->target == t && m->num == (uint32_t)num)
+		if (m->target == t && m->num == (uint64_t)num)
 			goto ok;	/* already watched: once is enough */
 	if (c->nwatching >= MONITOR_MAX) {
 		conn_error_code(c, seq, RV_CODE_LIMIT, "too many monitors on this connection (1024)");
@@ -82,7 +82,7 @@ void monitor_request(struct conn *c, cJSON *h)
 	}
 	m->watcher = c;
 	m->target = t;
-	m->num = (uint32_t)num;
+	m->num = (uint64_t)num;
 	m->tnext = t->watchers;
 	if (m->tnext)
 		m->tnext->tprev = &m->tnext;

@@ -25,7 +25,7 @@ static uint64_t seq_of(const cJSON *h)
 	return rv_json_u64(h, "seq", 0);
 }
 
-static cJSON *ok_reply(uint64_t re)
+cJSON *proto_ok(uint64_t re)
 {
 	cJSON *h = cJSON_CreateObject();
 	cJSON_AddStringToObject(h, "type", "ok");
@@ -121,9 +121,16 @@ static void do_hello(const struct req *q)
 		bad_input(c, RV_CODE_INTERNAL, NULL);
 		return;
 	}
+	if (!cluster_hello(c))	/* else welcomed once the cluster knows */
+		proto_welcome(c);
+}
+
+void proto_welcome(struct conn *c)
+{
+	struct server *srv = c->srv;
 	cJSON *w = cJSON_CreateObject();
 	cJSON_AddStringToObject(w, "type", "welcome");
-	cJSON_AddStringToObject(w, "id", id);
+	cJSON_AddStringToObject(w, "id", c->client->id);
 	cJSON_AddStringToObject(w, "server", "rvserver/" RV_VERSION);
 	cJSON_AddNumberToObject(w, "version", 1);
 	cJSON_AddNumberToObject(w, "ping", srv->conf.idle_timeout / 3);
@@ -205,6 +212,9 @@ static void do_msg(const struct req *q)
 	double to_conn = cJSON_IsNumber(num) ? num->valuedouble : 0;
 	int want_receivers = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(h, "receivers"));
 
+	if (kind && strcmp(kind, "xfer-offer") == 0 && group && !to && rv_id_valid(group) &&
+	    cluster_local_only(c, q->v, seq, NULL, group, "a file"))
+		return;	/* handled again once the cluster said where its members are */
 	srv->n.msgs_in++;
 	if ((to && !rv_id_valid(to)) || (group && !rv_id_valid(group)) ||
 	    (kind && strlen(kind) > 32) || (num && (!to || !cJSON_IsNumber(num)))) {
@@ -238,6 +248,18 @@ static void do_msg(const struct req *q)
 			    want_receivers ? cJSON_CreateArray() : NULL, &srv->wsmsg };
 	int rc = to_conn ? route_conn(srv, c, to, to_conn, &f, &miss)
 			 : rv_router_route(&srv->router, c->client, to, group, deliver, &f, &miss);
+	uint64_t conn_num = to_conn >= 1 && to_conn < 9007199254740992.0 ? (uint64_t)to_conn : 0;
+	if (srv->cluster &&
+	    (to_conn ? rc < 0 && miss == RV_MISS_OFFLINE && conn_num &&
+			   CLUSTER_CONN_TAG(conn_num) != CLUSTER_CONN_TAG(cluster_conn_base(srv))
+	     : to ? rc < 0 && (miss == RV_MISS_NO_CLIENT || miss == RV_MISS_OFFLINE)
+		  : group && (rc >= 0 || miss == RV_MISS_NO_GROUP))) {	/* on to the other nodes */
+		srv->n.deliveries += (uint64_t)f.n;
+		flow_fed(srv, f.n, f.free);
+		cluster_route(c, seq, to, conn_num, group, kind, rv_buf_head(head), rv_buf_size(head), body, blen,
+			      f.n, f.receivers);
+		return;
+	}
 	if (rc < 0) {
 		cJSON_Delete(f.receivers);
 		route_error(c, seq, miss, to_conn != 0);
@@ -246,7 +268,7 @@ static void do_msg(const struct req *q)
 	srv->n.deliveries += (uint64_t)f.n;
 	flow_fed(srv, f.n, f.free);
 	if (seq && !c->closing) {
-		cJSON *ok = ok_reply(seq);
+		cJSON *ok = proto_ok(seq);
 		cJSON_AddNumberToObject(ok, "delivered", f.n);
 		if (f.receivers)
 			cJSON_AddItemToObject(ok, "receivers", f.receivers);
@@ -287,6 +309,8 @@ static void do_join(const struct req *q)
 		conn_error_code(c, seq, RV_CODE_BAD_REQUEST, "group must be 1-64 characters [A-Za-z0-9._@-]");
 		return;
 	}
+	if (join && cluster_join(c, seq, g))
+		return;
 	int rc = join ? rv_router_join(&srv->router, c->client, g)
 		      : rv_router_leave(&srv->router, c->client, g);
 	if (rc == RV_ELIMIT) {
@@ -303,7 +327,7 @@ static void do_join(const struct req *q)
 		conn_error_code(c, seq, RV_CODE_INTERNAL, rv_strerror(rc));
 		return;
 	}
-	cJSON *ok = ok_reply(seq);
+	cJSON *ok = proto_ok(seq);
 	cJSON_AddStringToObject(ok, "group", g);
 	if (join)
 		cJSON_AddItemToObject(ok, "members", member_ids(rv_router_group(&srv->router, g), 0));
@@ -316,12 +340,14 @@ static void do_members(const struct req *q)
 	cJSON *h = q->h;
 	uint64_t seq = seq_of(h);
 	const char *g = rv_json_str(h, "group");
+	if (g && rv_id_valid(g) && cluster_members(c, seq, g))
+		return;
 	const struct rv_group *grp = g ? rv_router_group(&c->srv->router, g) : NULL;
 	if (!grp) {
 		conn_error_code(c, seq, RV_CODE_NO_SUCH_GROUP, NULL);
 		return;
 	}
-	cJSON *ok = ok_reply(seq);
+	cJSON *ok = proto_ok(seq);
 	cJSON_AddStringToObject(ok, "group", g);
 	cJSON_AddItemToObject(ok, "members", member_ids(grp, 1));
 	conn_send_json(c, ok);
@@ -332,8 +358,11 @@ static void do_groups(const struct req *q)
 	struct conn *c = q->c;
 	cJSON *h = q->h;
 	struct rv_router *r = &c->srv->router;
-	cJSON *ok = ok_reply(seq_of(h)), *a = cJSON_CreateArray();
-	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(h, "all"))) {
+	int all = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(h, "all"));
+	if (cluster_groups(c, seq_of(h), all))
+		return;
+	cJSON *ok = proto_ok(seq_of(h)), *a = cJSON_CreateArray();
+	if (all) {
 		size_t i = 0;
 		struct rv_group *g;
 		while ((g = rv_map_next(&r->groups, &i, NULL))) {
@@ -398,7 +427,7 @@ static void do_list(const struct req *q)
 						     : "op is list, add or del");
 		return;
 	}
-	cJSON *ok = ok_reply(seq), *a = cJSON_CreateArray();
+	cJSON *ok = proto_ok(seq), *a = cJSON_CreateArray();
 	for (size_t i = 0; i < l->n; i++)
 		cJSON_AddItemToArray(a, cJSON_CreateString(l->v[i]));
 	if (allow)
@@ -410,7 +439,13 @@ static void do_list(const struct req *q)
 /* ---- dispatch ---- */
 
 static void do_monitor(const struct req *q) { monitor_request(q->c, q->h); }
-static void do_stream(const struct req *q) { relay_stream(&q->c->srv->relay, q->c, q->h); }
+static void do_stream(const struct req *q)
+{
+	const char *to = rv_json_str(q->h, "to"), *group = rv_json_str(q->h, "group");
+	if ((to && !rv_id_valid(to)) || (group && !rv_id_valid(group)) ||
+	    !cluster_local_only(q->c, q->v, seq_of(q->h), to, group, "media"))
+		relay_stream(&q->c->srv->relay, q->c, q->h);
+}
 static void do_stream_end(const struct req *q) { relay_stream_end(&q->c->srv->relay, q->c, q->h); }
 
 /* watch (ARG 1) or unwatch (0): media to the receiving connection. */
@@ -520,7 +555,7 @@ static int on_frame(void *ud, const struct rv_frame_view *v)
 	proto_frame_view(c, v);	/* decoded once, handled where it lies */
 	if (c->closing)
 		return RV_FRAME_GONE;
-	return c->state != CONN_RV || c->srv->feeding_congested ? RV_FRAME_HOLD : 0;
+	return c->state != CONN_RV || c->srv->feeding_congested || c->held ? RV_FRAME_HOLD : 0;
 }
 
 /* Bytes of the RV protocol after the preface: cut into frames by
@@ -530,6 +565,11 @@ static int on_frame(void *ud, const struct rv_frame_view *v)
  * proto_input(c, NULL, 0) goes on once it is resumed. */
 void proto_input(struct conn *c, const uint8_t *data, size_t len)
 {
+	if (c->held) {	/* a request awaits the cluster: what follows waits with it */
+		if (len && rv_buf_append(&c->in, data, len) < 0)
+			bad_input(c, RV_CODE_TOO_LARGE, NULL);
+		return;
+	}
 	int rc = rv_frame_feed(&c->in, c->srv->conf.max_frame, data, len, on_frame, c);
 	if (rc < 0)
 		bad_input(c, rc == RV_ETOOBIG ? RV_CODE_TOO_LARGE : RV_CODE_BAD_FRAME, NULL);
@@ -540,13 +580,18 @@ void proto_event(void *ud, struct rv_client *to, enum rv_event_type type,
 		 const struct rv_group *g, const struct rv_client *who)
 {
 	(void)ud;
-	struct conn *c = to->recv;
-	if (!c)
-		return;
+	if (to->recv)
+		proto_event_id(to->recv, type == RV_EV_JOINED, g->name, who->id, NULL);
+}
+
+void proto_event_id(struct conn *c, int joined, const char *group, const char *id, const char *reason)
+{
 	cJSON *h = cJSON_CreateObject();
-	cJSON_AddStringToObject(h, "type", type == RV_EV_JOINED ? "joined" : "left");
-	cJSON_AddStringToObject(h, "group", g->name);
-	cJSON_AddStringToObject(h, "id", who->id);
+	cJSON_AddStringToObject(h, "type", joined ? "joined" : "left");
+	cJSON_AddStringToObject(h, "group", group);
+	cJSON_AddStringToObject(h, "id", id);
+	if (reason)
+		cJSON_AddStringToObject(h, "reason", reason);
 	cJSON_AddNumberToObject(h, "time", (double)wall_ms());
 	conn_send_json(c, h);
 }

@@ -1,5 +1,6 @@
 /* server.c - listeners, connections, protocol sniffing, timeouts, shutdown. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,9 +71,12 @@ static void conn_closed(struct rv_stream *s, int reason)
 		rv_map_del(&srv->by_num, c->numkey);
 		free(c->numkey);
 	}
+	cluster_conn_closed(c);
 	if (c->client) {
-		if (c->client->recv == c)
+		if (c->client->recv == c) {
 			c->client->recv = NULL;
+			cluster_recv_gone(c);
+		}
 		rv_router_detach(&srv->router, c->client);
 	}
 	if (c->prev)
@@ -138,13 +142,14 @@ int conn_number(struct conn *c)
 		return 0;
 	if (++srv->last_num == 0)
 		srv->last_num = 1;
-	snprintf(key, sizeof key, "%u", srv->last_num);
+	uint64_t num = cluster_conn_base(srv) | srv->last_num;
+	snprintf(key, sizeof key, "%" PRIu64, num);
 	if (!(c->numkey = strdup(key)) || rv_map_put(&srv->by_num, c->numkey, c) < 0) {
 		free(c->numkey);
 		c->numkey = NULL;
 		return -ENOMEM;
 	}
-	c->num = srv->last_num;
+	c->num = num;
 	return 0;
 }
 
@@ -464,6 +469,7 @@ static void on_stop(void *ud, const char *why)
 static void on_finish(void *ud)
 {
 	flow_close(ud);
+	cluster_stop(ud);
 }
 
 void server_stop(struct server *srv, const char *why)
@@ -522,7 +528,7 @@ int server_start(struct server *srv, uv_loop_t *loop, const struct server_conf *
 			return rc;
 		}
 	}
-	if ((rc = rv_io_init(&srv->io, loop)) < 0)
+	if ((rc = rv_io_init(&srv->io, loop)) < 0 || (rc = cluster_start(srv)) < 0)
 		return rc;
 	rc = rv_listen_tcp(loop, &srv->tcp, srv, conf->listen, conf->port, on_connection, &srv->bound_port);
 	if (rc == -EINVAL) {
@@ -565,6 +571,7 @@ int server_start(struct server *srv, uv_loop_t *loop, const struct server_conf *
 void server_free(struct server *srv)
 {
 	webrtc_free(srv);
+	cluster_free(srv);
 	p2p_free(srv);
 	relay_free(&srv->relay);
 	rv_router_free(&srv->router);

@@ -44,6 +44,8 @@ struct server_conf {
 	size_t webrtc_max_per_ip;     /* WebRTC sessions from one address; 0: no limit */
 	double webrtc_consent;        /* --webrtc-consent-timeout: seconds a path may stay silent */
 	uint64_t webrtc_max_bitrate;  /* --webrtc-max-bitrate: REMB to publishers, 0 none */
+	const char *cluster_url;      /* --cluster: the bus (cluster.c), or NULL */
+	const char *node_id, *cluster_secret_file, *advertise;
 };
 
 enum conn_state { CONN_SNIFF, CONN_RV, CONN_HTTP, CONN_WS, CONN_ICE, CONN_DONE };
@@ -61,12 +63,16 @@ struct conn {
 	struct conn *prev, *next;     /* every live connection */
 	uint64_t last_rx;             /* loop time (ms) of the last input */
 	uint64_t congested_since;     /* loop time its queue passed half the cap, or 0 */
+	uint64_t cgen;                /* cluster: its login's generation as a receiver, or 0 */
 	char *numkey;                 /* its number as a by_num key, when it takes replies */
 	struct monitor *watchers;     /* who is told when it goes (monitor.c) */
 	struct monitor *watching;     /* the connections it monitors */
 	uint32_t nwatching;
-	uint32_t num;                 /* 0, or the number replies address it by */
+	uint64_t num;                 /* 0, or the number replies address it by (with --cluster,
+				       * the node's tag above bit 32: cluster_conn_base) */
 	uint8_t state, role, pinged, tls_seen, closing, refused, paused, leaving;
+	uint8_t held;                 /* input held until the cluster directory answers (cluster.c) */
+	uint8_t checked;              /* the frame being handled again was found local (cluster.c) */
 	uint8_t client_slot;          /* holds one of --max-clients' slots (server.c) */
 };
 
@@ -84,6 +90,7 @@ struct counters {
 	uint64_t conns_total, frames_in, frames_out, bytes_in, bytes_out;
 	uint64_t msgs_in, deliveries, slow_drops, bad_input, auth_failures, replaced;
 	uint64_t http_requests, refused_full, pauses;
+	uint64_t cl_sent, cl_received, cl_failed, cl_offline, cl_bad, cl_evicted, cl_reaps;  /* cluster.c */
 };
 
 struct server {
@@ -124,6 +131,7 @@ struct server {
 	struct webrtc *webrtc;        /* WebRTC sessions (webrtc.h) */
 	struct rv_udpq udpq;          /* the UDP port's batch (udp.c) */
 	struct rv_impair impair;      /* RV_TEST_IMPAIR: tests lose datagrams sent (udp.c) */
+	struct cluster *cluster;      /* --cluster: the other nodes (cluster.c), or NULL */
 };
 
 int server_start(struct server *srv, uv_loop_t *loop, const struct server_conf *conf);
@@ -226,6 +234,47 @@ struct rv_frame_view;
 void proto_frame_view(struct conn *c, const struct rv_frame_view *v);
 void proto_event(void *ud, struct rv_client *to, enum rv_event_type type,
 		 const struct rv_group *g, const struct rv_client *who);
+/* The same for a member known by id (on another node): JOINED 1 or left,
+ * REASON (NULL: none) in the event. */
+void proto_event_id(struct conn *c, int joined, const char *group, const char *id, const char *reason);
+/* The welcome C's hello gets; an ok reply to RE. */
+void proto_welcome(struct conn *c);
+cJSON *proto_ok(uint64_t re);
+
+/* cluster.c: --cluster. Each cluster_X returning int answers 1 when it took
+ * the request over (it answers the client itself, perhaps later, holding
+ * C's input meanwhile), 0 when the caller goes on as on one server (no
+ * cluster, or its bus is down: local service continues). */
+int cluster_start(struct server *srv);
+void cluster_stop(struct server *srv);
+void cluster_free(struct server *srv);
+int cluster_hello(struct conn *c);
+int cluster_join(struct conn *c, uint64_t seq, const char *group);
+int cluster_members(struct conn *c, uint64_t seq, const char *group);
+int cluster_groups(struct conn *c, uint64_t seq, int all);
+/* A message that found no local receiver (TO, or TO's connection number
+ * CONN when not 0) or went to GROUP's local members (LOCAL_N deliveries,
+ * RECEIVERS consumed): on to the other nodes. */
+int cluster_route(struct conn *c, uint64_t seq, const char *to, uint64_t conn, const char *group, const char *kind,
+		  const uint8_t *head, size_t hlen, const uint8_t *body, size_t blen, int local_n, cJSON *receivers);
+/* A stream (media) or a file offer (xfer-offer) to TO or GROUP, in frame V:
+ * they do not cross nodes yet. With a target on another node, an error
+ * (WHAT names it in the text); else V is handled again once the directory
+ * said so. */
+int cluster_local_only(struct conn *c, const struct rv_frame_view *v, uint64_t seq, const char *to,
+		       const char *group, const char *what);
+/* C is no longer its client's receiver; C closed. */
+void cluster_recv_gone(struct conn *c);
+void cluster_conn_closed(struct conn *c);
+/* The router's on_unlink: a local member left a group (UD: the server). */
+void cluster_unlinked(void *ud, const struct rv_client *c, const struct rv_group *g);
+int cluster_bus_up(const struct server *srv);
+/* The high bits of this node's connection numbers (a 20-bit tag of its
+ * incarnation, above bit 32), 0 without --cluster; the tag of NUM. */
+uint64_t cluster_conn_base(const struct server *srv);
+#define CLUSTER_CONN_TAG(num) ((uint64_t)(num) >> 32)
+#define CONN_NUM_MAX (1ull << 53)     /* connection numbers stay exact as JSON numbers */
+uint64_t cluster_reconnects(const struct server *srv);
 
 uint64_t now_ms(const struct server *srv);
 int64_t wall_ms(void);

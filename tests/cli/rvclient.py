@@ -14,6 +14,8 @@ stdout (a body, if any, as "_body"); when the server closes, {"_closed": true}.
   --header-len N           send a frame prefix that claims a header of N bytes
   --expect TYPE            read until a frame of TYPE arrives (repeatable, in order)
   --expect-kind KIND       read until a frame whose "kind" is KIND arrives
+  --reply-last JSON        send a frame with this header, "to" and "conn" taken from
+                           the last message received (a reply to its sender's connection)
   --quit                   exit 0 here, without reading to the timeout
   --stall                  then stop reading: print {"_stalled":true} and sleep
   --rcvbuf N               SO_RCVBUF before connecting (small: fills fast)
@@ -108,6 +110,8 @@ def main(argv):
             body = b""
         elif a == "--header-len":
             steps.append(("send", struct.pack(">II", int(v), 0) + b"{" * 64))
+        elif a == "--reply-last":
+            steps.append(("reply", json.loads(v)))
         elif a == "--expect":
             steps.append(("expect", v))
         elif a == "--expect-kind":
@@ -134,6 +138,7 @@ def main(argv):
         sock.sendall(b"RVP1")
     r = Reader(sock)
     deadline = time.monotonic() + timeout
+    last = {}
     for kind, arg in steps:
         if kind == "send":
             try:
@@ -146,6 +151,11 @@ def main(argv):
             if token:
                 h["token"] = token
             sock.sendall(frame(h))
+        elif kind == "reply":
+            h = dict(arg, to=last.get("from"))
+            if "conn" in last:
+                h["conn"] = last["conn"]
+            sock.sendall(frame(h))
         elif kind in ("expect", "expect-kind"):
             field = "type" if kind == "expect" else "kind"
             while True:
@@ -157,6 +167,8 @@ def main(argv):
                     out({"_timeout": True})
                     return 1
                 out(f)
+                if f.get("type") == "msg":
+                    last = f
                 if f.get(field) == arg:
                     break
         elif kind == "quit":

@@ -173,6 +173,37 @@ static void keep_modes(void **state)
 	}
 }
 
+static char unlinked[256];
+static void on_unlink(void *ud, const struct rv_client *c, const struct rv_group *g)
+{
+	(void)ud;
+	size_t n = strlen(unlinked);
+	snprintf(unlinked + n, sizeof unlinked - n, "%s-%s:%zu;", c->id, g->name, g->n);
+}
+
+/* The owner hears every member that leaves a group: by leave, by the last
+ * detach (keep none), with the members left (0: the group goes next). */
+static void unlink_hook(void **state)
+{
+	(void)state;
+	struct rv_router r;
+	struct rv_router_conf conf = { 0 };
+	rv_router_init(&r, &conf, NULL, NULL);
+	r.on_unlink = on_unlink;
+	struct rv_client *a = online(&r, "alice"), *b = online(&r, "bob");
+	rv_router_join(&r, a, "ops");
+	rv_router_join(&r, b, "ops");
+	rv_router_join(&r, b, "dev");
+	unlinked[0] = 0;
+	assert_int_equal(rv_router_leave(&r, a, "ops"), 0);
+	assert_string_equal(unlinked, "alice-ops:1;");
+	unlinked[0] = 0;
+	rv_router_detach(&r, b);
+	assert_string_equal(unlinked, "bob-dev:0;bob-ops:0;");
+	assert_null(rv_router_group(&r, "ops"));
+	rv_router_free(&r);
+}
+
 static void ids(void **state)
 {
 	(void)state;
@@ -219,6 +250,7 @@ int main(void)
 		cmocka_unit_test(limits),
 		cmocka_unit_test(keep_modes),
 		cmocka_unit_test(ids),
+		cmocka_unit_test(unlink_hook),
 		cmocka_unit_test(map),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,117 @@
+/* bus.h - the cluster's directory and message bus, behind a small interface
+ * so that another engine (NATS) can be added later: channels to publish to
+ * and subscribe to, and a few atomic directory operations (enum rv_dir_op)
+ * that an implementation provides as it can (Redis: one Lua script each).
+ *
+ * Runs on the caller's libuv loop; no threads. Every call either fails at
+ * once (a negative code, its callback never called) or calls its callback
+ * exactly once later: with the answer, or with an error when the bus is
+ * down, the connection is lost or the answer did not come within
+ * RV_BUS_TIMEOUT_MS. Messages and state changes arrive through the
+ * callbacks given at creation.
+ *
+ * The Redis implementation (bus_redis.c) uses hiredis 0.14 and its libuv
+ * adapter: two connections (a subscribed one takes no other commands), its
+ * own uv_timer for timeouts and reconnection with backoff, and it
+ * re-subscribes every channel itself after a reconnection. Addresses are IP
+ * addresses or unix sockets: hiredis resolves names with a blocking call. */
+#ifndef RV_BUS_H
+#define RV_BUS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#define RV_BUS_TIMEOUT_MS 2000      /* an answer later than this: the connection is lost */
+#define RV_BUS_BACKOFF_MIN_MS 100   /* reconnection attempts: doubling up to the max */
+#define RV_BUS_BACKOFF_MAX_MS 1000
+
+/* An address: redis://IP:PORT, unix:PATH. */
+struct rv_bus_addr {
+	char ip[64];                /* "" for a unix socket */
+	int port;
+	char path[108];             /* the unix socket, or "" */
+};
+
+/* rv_bus_url_parse - URL into *A. 0, or RV_EPROTO with *WHY (static text):
+ * not one of the two forms, a host that is not an IP address, a port out
+ * of 1-65535, a path too long; sentinel:// is refused as not supported yet. */
+int rv_bus_url_parse(const char *url, struct rv_bus_addr *a, const char **why);
+
+/* The directory's operations, their arguments (all strings) and answers.
+ * INC is a node incarnation, GEN a login's generation, MSG an encoded
+ * rv_cmsg published by the operation when it changes something. */
+enum rv_dir_op {
+	RV_DIR_REGISTER,   /* INC, ADDR: the node is alive for 3 s more (heartbeat); num 1
+			    * when the directory did not know INC (new, reaped, or a Redis
+			    * that lost its data): the node must assert what it owns again */
+	RV_DIR_LOGIN,      /* INC, ID, GEN: ID's receiver is INC's now (last login wins);
+			    * answer: the strings [old INC, old GEN], or none */
+	RV_DIR_REASSERT,   /* INC, ID, GEN: the same unless another node holds ID;
+			    * answer: [holder INC, holder GEN] */
+	RV_DIR_LOGOUT,     /* INC, ID, GEN: ID's receiver left, if GEN still holds it */
+	RV_DIR_JOIN,       /* INC, GROUP, ID, MAX_GROUPS, MAX_MEMBERS, MSG (may be ""): num 0 joined
+			    * (MSG published), 1 already a member, -1 past MAX_GROUPS, -2
+			    * past MAX_MEMBERS (0: no limit); strings: the members */
+	RV_DIR_LEAVE,      /* INC, GROUP, ID, MSG (may be ""): num 1 left (MSG published), 0 not a member */
+	RV_DIR_MEMBERS,    /* GROUP: strings [ID, "1" online or "0"]..., num -1: no group */
+	RV_DIR_GROUPS,     /* "all" or "" and GROUP...: strings [GROUP, COUNT]... */
+	RV_DIR_SWEEP,      /* INC, "1" or "0": reap the nodes whose heartbeat ran out (the
+			    * first sweeper does, atomically): their ids and, with "1", their
+			    * memberships; num: nodes reaped; strings: [dead INC, GROUP, ID]...
+			    * for each membership removed */
+	RV_DIR_WHERE,      /* INC, "id" or "group", NAME: num 1 when the receiver of id NAME,
+			    * or one of group NAME's members, is on another node than INC */
+	RV_DIR_COUNT
+};
+
+enum rv_bus_state { RV_BUS_DOWN, RV_BUS_UP };
+
+struct rv_bus_reply {
+	int err;                    /* 0; RV_ECLOSED (down or lost), RV_EPROTO (a bad answer) */
+	long long num;
+	size_t n;                   /* strings, valid during the callback only */
+	const char *const *v;
+	const size_t *len;
+};
+
+typedef void (*rv_bus_done_fn)(void *ud, const struct rv_bus_reply *r);
+/* A message on a subscribed channel; DATA is valid during the call only. */
+typedef void (*rv_bus_msg_fn)(void *ud, const char *channel, const uint8_t *data, size_t len);
+/* The bus went up (connected, channels subscribed again) or down. */
+typedef void (*rv_bus_state_fn)(void *ud, enum rv_bus_state state);
+
+struct rv_bus;
+struct rv_bus_ops {
+	/* PUBLISH: num = the subscribers that got it (Redis: nodes). */
+	int (*publish)(struct rv_bus *b, const char *chan, const void *data, size_t len,
+		       rv_bus_done_fn fn, void *ud);
+	/* Subscribe (FN, may be NULL: told once the subscription holds) and
+	 * unsubscribe; the bus keeps the set across reconnections. */
+	int (*subscribe)(struct rv_bus *b, const char *chan, rv_bus_done_fn fn, void *ud);
+	int (*unsubscribe)(struct rv_bus *b, const char *chan);
+	int (*dir)(struct rv_bus *b, enum rv_dir_op op, int argc, const char *const *argv,
+		   const size_t *argl, rv_bus_done_fn fn, void *ud);
+	/* Close: pending commands are answered first (at most RV_BUS_TIMEOUT_MS,
+	 * then they get RV_ECLOSED), then B is freed; no new call may follow. */
+	void (*close)(struct rv_bus *b);
+};
+
+struct rv_bus {
+	const struct rv_bus_ops *ops;
+	enum rv_bus_state state;
+	rv_bus_msg_fn on_msg;
+	rv_bus_state_fn on_state;
+	void *ud;
+	uint64_t reconnects, timeouts;  /* counters for /metrics */
+	size_t pending;               /* commands sent and not answered yet (their bytes
+				       * wait in the client or the server: the caller paces by it) */
+};
+
+/* rv_bus_redis_new - a Redis bus at A on LOOP; it connects at once and
+ * reports RV_BUS_UP through ON_STATE. 0, or -ENOMEM. */
+int rv_bus_redis_new(struct rv_bus **out, uv_loop_t *loop, const struct rv_bus_addr *a,
+		     rv_bus_msg_fn on_msg, rv_bus_state_fn on_state, void *ud);
+
+#endif

@@ -1,0 +1,133 @@
+/* cmsg.c - node-to-node cluster messages: encode, check, decode. */
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "bytes.h"
+#include "cmsg.h"
+#include "err.h"
+#include "router.h"
+
+static const uint8_t magic[4] = { 'R', 'V', 'C', '1' };
+
+int rv_cmsg_node_valid(const char *s)
+{
+	size_t n = 0;
+	for (; s[n]; n++) {
+		char ch = s[n];
+		if (n >= RV_CMSG_NODE_MAX ||
+		    !((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-'))
+			return 0;
+	}
+	return n > 0;
+}
+
+static int text_valid(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((uint8_t)s[i] < 0x20 || (uint8_t)s[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
+/* The fields the decoder checks, on a decoded or to-be-encoded M. */
+static int fields_valid(const struct rv_cmsg *m)
+{
+	return m->type >= 1 && m->type <= RV_CMSG_TYPE_MAX && rv_cmsg_node_valid(m->origin) &&
+	       (!m->a[0] || rv_id_valid(m->a)) && (!m->b[0] || rv_id_valid(m->b)) &&
+	       strlen(m->c) <= RV_CMSG_TEXT_MAX && text_valid(m->c, strlen(m->c));
+}
+
+static void mac(const void *key, size_t keylen, const uint8_t *p, size_t n, uint8_t out[RV_CMSG_MAC_LEN])
+{
+	unsigned len = RV_CMSG_MAC_LEN;
+	HMAC(EVP_sha256(), key, (int)keylen, p, n, out, &len);
+}
+
+static void put_str(uint8_t **w, const char *s)
+{
+	size_t n = strlen(s);
+	*(*w)++ = (uint8_t)n;
+	memcpy(*w, s, n);
+	*w += n;
+}
+
+int rv_cmsg_encode(struct rv_buf *out, const struct rv_cmsg *m, const void *key, size_t keylen)
+{
+	if (!fields_valid(m) || strlen(m->a) > RV_CMSG_ID_MAX || strlen(m->b) > RV_CMSG_ID_MAX)
+		return RV_EPROTO;
+	if (m->payload_len > RV_CMSG_PAYLOAD_MAX)
+		return RV_ETOOBIG;
+	size_t n = RV_CMSG_FIXED + 4 + strlen(m->origin) + strlen(m->a) + strlen(m->b) + strlen(m->c) +
+		   4 + m->payload_len + RV_CMSG_MAC_LEN;
+	uint8_t *start = rv_buf_reserve(out, n), *w = start;
+	if (!start)
+		return RV_ETOOBIG;
+	memcpy(w, magic, 4);
+	w[4] = m->type;
+	w[5] = m->code;
+	rv_wr16(w + 6, 0);
+	rv_wr64(w + 8, m->seq);
+	rv_wr64(w + 16, m->conn);
+	rv_wr32(w + 24, m->count);
+	w += RV_CMSG_FIXED;
+	put_str(&w, m->origin);
+	put_str(&w, m->a);
+	put_str(&w, m->b);
+	put_str(&w, m->c);
+	rv_wr32(w, (uint32_t)m->payload_len);
+	w += 4;
+	if (m->payload_len)
+		memcpy(w, m->payload, m->payload_len);
+	w += m->payload_len;
+	mac(key, keylen, start, (size_t)(w - start), w);
+	rv_buf_commit(out, n);
+	return 0;
+}
+
+/* One length-prefixed string of at most MAX bytes into DST. */
+static int get_str(const uint8_t **r, const uint8_t *end, char *dst, size_t max)
+{
+	if (*r >= end)
+		return RV_EPROTO;
+	size_t n = *(*r)++;
+	if (n > max || (size_t)(end - *r) < n)
+		return RV_EPROTO;
+	memcpy(dst, *r, n);
+	dst[n] = 0;
+	if (memchr(dst, 0, n))
+		return RV_EPROTO;
+	*r += n;
+	return 0;
+}
+
+int rv_cmsg_decode(const uint8_t *p, size_t len, const void *key, size_t keylen, struct rv_cmsg *m)
+{
+	if (len > RV_CMSG_MAX)
+		return RV_ETOOBIG;
+	if (len < RV_CMSG_FIXED + 4 + 1 + 4 + RV_CMSG_MAC_LEN || memcmp(p, magic, 4) != 0 || rv_rd16(p + 6))
+		return RV_EPROTO;
+	const uint8_t *end = p + len - RV_CMSG_MAC_LEN, *r = p + RV_CMSG_FIXED;
+	m->type = p[4];
+	m->code = p[5];
+	m->seq = rv_rd64(p + 8);
+	m->conn = rv_rd64(p + 16);
+	m->count = rv_rd32(p + 24);
+	if (get_str(&r, end, m->origin, RV_CMSG_NODE_MAX) < 0 || get_str(&r, end, m->a, RV_CMSG_ID_MAX) < 0 ||
+	    get_str(&r, end, m->b, RV_CMSG_ID_MAX) < 0 || get_str(&r, end, m->c, RV_CMSG_TEXT_MAX) < 0 ||
+	    end - r < 4)
+		return RV_EPROTO;
+	m->payload_len = rv_rd32(r);
+	r += 4;
+	if (m->payload_len > RV_CMSG_PAYLOAD_MAX || (size_t)(end - r) != m->payload_len)
+		return RV_EPROTO;
+	m->payload = m->payload_len ? r : NULL;
+	if (!fields_valid(m))
+		return RV_EPROTO;
+	uint8_t want[RV_CMSG_MAC_LEN];
+	mac(key, keylen, p, (size_t)(end - p), want);
+	return CRYPTO_memcmp(want, end, RV_CMSG_MAC_LEN) == 0 ? 0 : RV_EDENIED;
+}

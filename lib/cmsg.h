@@ -1,0 +1,81 @@
+/* cmsg.h - the messages rvserver nodes of one cluster exchange over the bus
+ * (lib/bus.h): sans-I/O encoder and decoder, authenticated with the cluster
+ * secret.
+ *
+ * Wire (all integers in network order):
+ *    0  4  magic "RVC1"
+ *    4  1  type (enum rv_cmsg_type)
+ *    5  1  code: an enum rv_code (acks), else 0
+ *    6  2  reserved, 0
+ *    8  8  seq: the origin's number for an ack, 0 = none wanted
+ *   16  8  conn: a connection number (replies to one connection), or 0
+ *   24  4  count: deliveries (acks), else 0
+ *   28  1+n origin: the sending node's incarnation, 1..RV_CMSG_NODE_MAX bytes
+ *       1+n a: a client id or group (rv_id_valid), or empty
+ *       1+n b: a client id (rv_id_valid), or empty
+ *       1+n c: text (gen, reason), 0..RV_CMSG_TEXT_MAX bytes of 0x20-0x7e
+ *       4+n payload: 0..RV_CMSG_PAYLOAD_MAX bytes (an RV frame, a member list)
+ *   end 32 HMAC-SHA256 of every byte before it, keyed with the cluster secret
+ * Nothing may follow the HMAC.
+ *
+ * Ownership: rv_cmsg_decode copies the strings into the rv_cmsg (NUL
+ * terminated) and points payload into the caller's input, which must
+ * outlive its use. rv_cmsg_encode appends to a caller-owned rv_buf. */
+#ifndef RV_CMSG_H
+#define RV_CMSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+#define RV_CMSG_NODE_MAX 80         /* an incarnation: node id, '.', boot ms */
+#define RV_CMSG_ID_MAX 64           /* as RV_ID_MAX */
+#define RV_CMSG_TEXT_MAX 128
+#define RV_CMSG_PAYLOAD_MAX (80u << 10)  /* 64 KiB of body and an RV header */
+#define RV_CMSG_MAC_LEN 32
+#define RV_CMSG_FIXED 28            /* bytes before the origin */
+#define RV_CMSG_MAX (RV_CMSG_FIXED + 4 + RV_CMSG_NODE_MAX + 2 * RV_CMSG_ID_MAX + \
+		     RV_CMSG_TEXT_MAX + 4 + RV_CMSG_PAYLOAD_MAX + RV_CMSG_MAC_LEN)
+
+enum rv_cmsg_type {
+	RV_CMSG_DIRECT = 1,   /* payload: an RV frame for client a, from b */
+	RV_CMSG_GROUP,        /* payload: an RV frame for group a's members, from b */
+	RV_CMSG_JOINED,       /* b joined group a */
+	RV_CMSG_LEFT,         /* b left group a; c: the reason, or empty */
+	RV_CMSG_EVICT,        /* client a logged in elsewhere; c: the gen it replaced */
+	RV_CMSG_ACK,          /* to seq's origin: count deliveries, code (0 = ok);
+			       * payload: a JSON array of receiver ids, or empty */
+	RV_CMSG_TYPE_MAX = RV_CMSG_ACK
+};
+
+struct rv_cmsg {
+	uint8_t type, code;
+	uint64_t seq, conn;
+	uint32_t count;
+	char origin[RV_CMSG_NODE_MAX + 1];
+	char a[RV_CMSG_ID_MAX + 1], b[RV_CMSG_ID_MAX + 1];
+	char c[RV_CMSG_TEXT_MAX + 1];
+	const uint8_t *payload;
+	size_t payload_len;
+};
+
+/* rv_cmsg_node_valid - 1 when S (1..RV_CMSG_NODE_MAX bytes) is a valid
+ * node id or incarnation: [A-Za-z0-9._-]. */
+int rv_cmsg_node_valid(const char *s);
+
+/* rv_cmsg_encode - append M, authenticated with KEY (KEYLEN bytes), to OUT.
+ * 0; RV_EPROTO when a field is invalid (type, origin, a, b or c, as the
+ * decoder checks them); RV_ETOOBIG for a payload past RV_CMSG_PAYLOAD_MAX,
+ * RV_ETOOBIG too when OUT cannot take it (no memory, or past its cap); OUT is
+ * unchanged on every error. */
+int rv_cmsg_encode(struct rv_buf *out, const struct rv_cmsg *m, const void *key, size_t keylen);
+
+/* rv_cmsg_decode - check and decode the LEN bytes at P into *M. 0;
+ * RV_ETOOBIG for LEN past RV_CMSG_MAX; RV_EPROTO for anything malformed
+ * (magic, type, reserved bits, a length past its cap or the input, a field
+ * that is not valid, bytes after the HMAC); RV_EDENIED when the HMAC does
+ * not match KEY (a stranger, or another cluster). *M is undefined then. */
+int rv_cmsg_decode(const uint8_t *p, size_t len, const void *key, size_t keylen, struct rv_cmsg *m);
+
+#endif

@@ -1,0 +1,309 @@
+#!/usr/bin/env bats
+# cluster.bats - rvserver nodes as one cluster (--cluster) on a Redis of the
+# test's own: on a unix socket in $T, started and stopped by PID.
+
+load helpers
+
+setup_file() {
+	command -v redis-server >/dev/null || skip "redis-server is not installed (scripts/deps.sh --check)"
+}
+
+# helpers.bash's setup, then a Redis of the test's own
+eval "$(declare -f setup | sed '1s/^setup/rv_setup/')"
+setup() {
+	rv_setup
+	command -v redis-server >/dev/null || skip "redis-server is not installed"
+	echo "cluster-test-secret" >"$T/secret"
+	start_redis
+}
+
+# start_redis: redis-server on $T/r.sock, no persistence; PID in REDIS_PID.
+start_redis() {
+	rm -f "$T/r.sock"
+	spawn redis redis-server --port 0 --unixsocket "$T/r.sock" --save '' --appendonly no
+	REDIS_PID=$PID_redis
+	local i
+	for ((i = 0; i < 50 * RV_SLOW; i++)); do
+		[ -S "$T/r.sock" ] && redis-cli -s "$T/r.sock" ping 2>/dev/null | grep -q PONG && return 0
+		sleep 0.1
+	done
+	echo "# redis-server did not start" >&2
+	return 1
+}
+
+# node N [ARG...]: rvserver node nN on the cluster; its address in N<N>.
+node() {
+	local n=$1
+	shift
+	SERVER_NAME=n$n start_server --cluster "unix:$T/r.sock" --node-id "n$n" \
+		--cluster-secret-file "$T/secret" "$@"
+	eval "N$n=127.0.0.1:$SERVER_PORT NPID$n=$SERVER_PID"
+	wait_for_line "$T/n$n.err" 'cluster: connected to Redis' 5
+}
+
+# on N ARG...: rvgroup on node N.
+on() {
+	local n=$1
+	shift
+	rvg -s "$(eval echo "\$N$n")" "$@"
+}
+
+member() {	# member NAME NODE ID GROUP: rvgroup join on a node, joined once it returns
+	local name=$1 n=$2 id=$3 g=$4
+	start_member "$name" -s "$(eval echo "\$N$n")" -n "$id" join "$g"
+	wait_for_line "$T/$name.err" "joined $g" 5
+}
+
+@test "cluster: a direct message reaches an id on another node; an id online nowhere exits 4 at once" {
+	node 1
+	node 2
+	spawn bob rvgroup -s "$N2" -n bob listen
+	wait_for_line "$T/bob.err" 'connected to' 5
+	run on 1 -n alice say bob "hello across"
+	assert_success
+	wait_for_line "$T/bob.out" '^\[@alice\] hello across$' 5
+	run on 1 -n alice say nobody hi
+	assert_equal "$status" 4
+	assert_output --partial "no such client"
+	[ "$(timeout 5 curl -sf "http://$N1/stats" | jq .cluster.remote_offline)" = 1 ]
+}
+
+@test "cluster: group chat across three nodes, members and groups from any node" {
+	node 1
+	node 2
+	node 3
+	member alice 1 alice ops
+	member bob 2 bob ops
+	member carl 3 carl ops
+	wait_for_line "$T/alice.out" '^\* bob joined ops$' 5
+	wait_for_line "$T/bob.out" '^\* carl joined ops$' 5
+	to alice "hi from alice"
+	wait_for_line "$T/bob.out" '^\[ops\] alice: hi from alice$' 5
+	wait_for_line "$T/carl.out" '^\[ops\] alice: hi from alice$' 5
+	# one copy per member: the ok counts every node's deliveries
+	run on 3 -n poster --json post ops "to all"
+	assert_success
+	count_lines "$T/alice.out" 'to all' 1 5
+	count_lines "$T/carl.out" 'to all' 1 5
+	[ "$(grep -c 'to all' "$T/bob.out")" = 1 ]
+	# with a seq, the ok counts the deliveries of every node, and names them
+	run timeout "$(secs 10)" python3 "$BATS_TEST_DIRNAME/rvclient.py" --port "${N3##*:}" --hello counter:send \
+		--expect welcome --frame '{"type":"msg","group":"ops","seq":5,"receivers":true}' --expect ok
+	assert_success
+	ok=$(grep '"ok"' <<<"$output")
+	assert_equal "$(jq .delivered <<<"$ok")" 3
+	assert_equal "$(jq -c '.receivers | sort' <<<"$ok")" '["alice","bob","carl"]'
+	to bob "hi from bob"
+	wait_for_line "$T/alice.out" '^\[ops\] bob: hi from bob$' 5
+	run on 1 -n carol --json members ops
+	assert_success
+	assert_output --partial '"alice"'
+	assert_output --partial '"bob"'
+	run on 2 -n carol groups
+	assert_success
+	assert_output --partial ops
+	close_input bob
+	wait_for_line "$T/alice.out" '^\* bob left ops$' 5
+}
+
+@test "cluster: a login on another node replaces the older receiver (exit 5)" {
+	node 1
+	node 2
+	spawn old rvgroup -s "$N1" -n dave listen
+	wait_for_line "$T/old.err" 'connected to' 5
+	spawn new rvgroup -s "$N2" -n dave listen
+	wait_for_line "$T/new.err" 'connected to' 5
+	wait_exit "$PID_old" 5
+	assert_equal "$EXIT" 5
+	run on 1 -n eve say dave "for the new one"
+	assert_success
+	wait_for_line "$T/new.out" 'for the new one' 5
+	[ "$(timeout 5 curl -sf "http://$N1/stats" | jq .cluster.evictions_remote)" = 1 ]
+}
+
+@test "cluster: kill -9 of a node: its ids and memberships are reaped, peers see left (node-lost)" {
+	node 1
+	node 2
+	member frank 1 frank crew
+	start_member gina -s "$N2" -n gina --json join crew
+	wait_for_line "$T/gina.err" 'joined crew' 5
+	wait_for_line "$T/frank.out" '^\* gina joined crew$' 5
+	kill_hard "$NPID2"
+	wait_for_line "$T/frank.out" '^\* gina left crew \(node-lost\)$' 10
+	run on 1 -n x --json members crew
+	assert_success
+	refute_output --partial gina
+	run on 1 -n x say gina hi
+	assert_equal "$status" 4
+}
+
+@test "cluster: Redis restarts: cross-node sends fail loudly meanwhile, then nodes re-assert and traffic flows" {
+	node 1
+	node 2
+	member alice 1 alice ops
+	member bob 2 bob ops
+	stop_pid "$REDIS_PID"
+	wait_for_line "$T/n1.err" 'lost Redis' 5
+	run on 1 -n zed say bob "while down"
+	assert_failure
+	assert_output --partial "cluster bus is unavailable"
+	start_redis
+	wait_for_line "$T/n1.err" 'cluster: connected to Redis' 10
+	wait_for_line "$T/n2.err" 'cluster: connected to Redis' 10
+	# the directory is empty again: each node asserted its ids and memberships
+	local i
+	for ((i = 0; i < 50 * RV_SLOW; i++)); do
+		[ "$(redis-cli -s "$T/r.sock" scard rv:g:ops:m)" = 2 ] && break
+		sleep 0.1
+	done
+	assert_equal "$(redis-cli -s "$T/r.sock" scard rv:g:ops:m)" 2
+	to alice "after the restart"
+	wait_for_line "$T/bob.out" '^\[ops\] alice: after the restart$' 5
+	run on 1 -n zed say bob "direct again"
+	assert_success
+	[ "$(timeout 5 curl -sf "http://$N1/stats" | jq .cluster.send_failed)" -ge 1 ]
+}
+
+@test "cluster: a file to an id on another node fails with a clear error, not a hang" {
+	node 1
+	node 2
+	spawn bob rvrecv -s "$N2" -n bob -o "$T/got"
+	wait_for_line "$T/bob.err" 'connected to' 5
+	head -c 10000 /dev/urandom >"$T/f"
+	run timeout "$(secs 10)" rvsend -s "$N1" -n alice -t bob file "$T/f"
+	assert_failure
+	assert_output --partial "do not cross cluster nodes"
+}
+
+@test "cluster: --cluster options are checked" {
+	run rvserver --cluster unix:/nonexistent -p 0
+	assert_equal "$status" 2
+	assert_output --partial "needs --node-id and --cluster-secret-file"
+	run rvserver --node-id n1 -p 0
+	assert_equal "$status" 2
+	run timeout 5 rvserver -l 127.0.0.1 -p 0 --cluster redis://localhost:6379 --node-id n1 --cluster-secret-file "$T/secret"
+	assert_failure
+	assert_output --partial "IP address"
+	run timeout 5 rvserver -l 127.0.0.1 -p 0 --cluster sentinel://127.0.0.1:26379/rv --node-id n1 --cluster-secret-file "$T/secret"
+	assert_failure
+	assert_output --partial "not supported yet"
+}
+
+@test "cluster: a reply to one connection (to and conn) crosses nodes back to the sender" {
+	node 1
+	node 2
+	spawn bob python3 "$BATS_TEST_DIRNAME/rvclient.py" --port "${N2##*:}" --hello bob --expect welcome \
+		--expect msg --reply-last '{"type":"msg","kind":"answer","seq":2}' --expect ok --timeout "$(secs 8)"
+	wait_for_line "$T/bob.out" '"welcome"' 5
+	run timeout "$(secs 10)" python3 "$BATS_TEST_DIRNAME/rvclient.py" --port "${N1##*:}" \
+		--frame '{"type":"hello","id":"sam","role":"send","replies":true,"version":1}' --expect welcome \
+		--frame '{"type":"msg","to":"bob","kind":"ask","seq":1}' --expect-kind answer --timeout "$(secs 8)"
+	assert_success
+	assert_output --partial '"kind": "answer"'
+	assert_output --partial '"from": "bob"'
+	# the sender's number carries its node's tag: not a number of node 2
+	conn=$(grep '"welcome"' <<<"$output" | jq .conn)
+	[ "$conn" -gt 4294967295 ]
+	wait_for_line "$T/bob.out" '"type": "ok"' 5
+	# a number no node has: the connection is gone
+	run timeout "$(secs 10)" python3 "$BATS_TEST_DIRNAME/rvclient.py" --port "${N2##*:}" --hello zed:send \
+		--expect welcome --frame "{\"type\":\"msg\",\"to\":\"sam\",\"conn\":$((conn + 7)),\"seq\":3}" --expect error
+	assert_success
+	assert_output --partial "that connection is gone"
+}
+
+@test "cluster: media and files to a group with members on another node fail with a clear error" {
+	node 1
+	node 2
+	member bob 2 bob show
+	run timeout "$(secs 15)" rvsend -s "$N1" -n cam -g show media -f lavfi -i testsrc2=size=160x120:rate=10 --duration 2
+	assert_failure
+	assert_output --partial "media does not cross nodes yet"
+	head -c 5000 /dev/urandom >"$T/f"
+	run timeout "$(secs 10)" rvsend -s "$N1" -n alice -g show file "$T/f"
+	assert_failure
+	assert_output --partial "a file does not cross nodes yet"
+	# to an id on another node, too
+	run timeout "$(secs 15)" rvsend -s "$N1" -n cam -t bob media -f lavfi -i testsrc2=size=160x120:rate=10 --duration 2
+	assert_failure
+	assert_output --partial "media does not cross nodes yet"
+}
+
+@test "cluster: media within one node still flows when the group has no member elsewhere" {
+	node 1
+	node 2
+	spawn rx rvrecv -s "$N1" -n rx -g local media -o "$T/out.mkv" --count 1
+	wait_for_line "$T/rx.err" 'joined local' 5
+	run timeout "$(secs 20)" rvsend -s "$N1" -n cam -g local media -f lavfi -i testsrc2=size=160x120:rate=10 --duration 2
+	assert_success
+	wait_exit "$PID_rx" 15
+	assert_equal "$EXIT" 0
+	[ -s "$T/out.mkv" ]
+}
+
+@test "cluster: --max-group-members and --max-groups hold across nodes" {
+	node 1 --max-group-members 2 --max-groups 1
+	node 2 --max-group-members 2 --max-groups 1
+	member alice 1 alice ops
+	member bob 2 bob ops
+	run on 1 -n carol join ops
+	assert_equal "$status" 4
+	assert_output --partial "the group is full"
+	run on 2 -n dan join other
+	assert_equal "$status" 4
+	assert_output --partial "too many groups"
+}
+
+@test "cluster: a node stopped past its heartbeat is reaped, then comes back and asserts its clients again" {
+	node 1
+	node 2
+	member frank 1 frank crew
+	member gina 2 gina crew
+	wait_for_line "$T/frank.out" '^\* gina joined crew$' 5
+	local pid
+	pid=$(tool_pid "$NPID2")
+	kill -STOP "$pid"
+	wait_for_line "$T/frank.out" '^\* gina left crew \(node-lost\)$' 10
+	kill -CONT "$pid"
+	# n2 finds the directory forgot it: gina is a member again, and announced
+	wait_for_line "$T/frank.out" '^\* gina joined crew$' 10
+	count_lines "$T/frank.out" '^\* gina joined crew$' 2 10
+	to frank "welcome back"
+	wait_for_line "$T/gina.out" '^\[crew\] frank: welcome back$' 5
+	run on 1 -n x say gina "direct again"
+	assert_success
+}
+
+@test "cluster: Redis cuts a node's pub/sub connection: it reconnects and traffic flows again" {
+	node 1
+	node 2
+	member alice 1 alice ops
+	member bob 2 bob ops
+	redis-cli -s "$T/r.sock" client kill type pubsub >/dev/null
+	wait_for_line "$T/n2.err" 'lost Redis' 5
+	count_lines "$T/n2.err" 'cluster: connected to Redis' 2 10
+	count_lines "$T/n1.err" 'cluster: connected to Redis' 2 10
+	to alice "after the cut"
+	wait_for_line "$T/bob.out" '^\[ops\] alice: after the cut$' 5
+}
+
+@test "cluster: two logins of one id on two nodes at once: exactly one survives" {
+	node 1
+	node 2
+	spawn a rvgroup -s "$N1" -n twin listen
+	spawn b rvgroup -s "$N2" -n twin listen
+	wait_for_line "$T/a.err" 'connected to' 5
+	wait_for_line "$T/b.err" 'connected to' 5
+	# one of them is replaced (exit 5); the other stays and receives
+	local deadline=$(($(date +%s) + 5 * RV_SLOW))
+	while alive "$PID_a" && alive "$PID_b"; do
+		(($(date +%s) < deadline)) || fail "both logins survived"
+		sleep 0.05
+	done
+	if alive "$PID_a"; then gone=$PID_b live=a; else gone=$PID_a live=b; fi
+	wait_exit "$gone" 5
+	assert_equal "$EXIT" 5
+	run on 1 -n eve say twin "to the survivor"
+	assert_success
+	wait_for_line "$T/$live.out" 'to the survivor' 5
+}
