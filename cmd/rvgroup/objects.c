@@ -460,11 +460,39 @@ int objects_start(struct p2p *g)
 	return 0;
 }
 
+/* What this peer did for the object, at the end of the run. */
+static void print_stats(struct objrun *r)
+{
+	struct rv_p2p_obj_stats st;
+	rv_p2p_obj_stats(r->o, &st);
+	rv_say_info("%s: %llu chunk bytes sent (%llu chunks), %llu received, %llu bad chunks", r->label,
+		    (unsigned long long)st.bytes_up, (unsigned long long)st.served, (unsigned long long)st.bytes_down,
+		    (unsigned long long)st.bad_chunks);
+	if (!rv_out_json_mode())
+		return;
+	cJSON *o = p2p_json_event("NetGroup.Replication.Info");
+	cJSON_AddNumberToObject(o, "size", (double)st.size);
+	cJSON_AddNumberToObject(o, "chunks", st.chunks);
+	cJSON_AddNumberToObject(o, "held", st.held);
+	cJSON_AddNumberToObject(o, "sendBytes", (double)st.bytes_up);
+	cJSON_AddNumberToObject(o, "sentChunks", (double)st.served);
+	cJSON_AddNumberToObject(o, "manifestSendBytes", (double)st.manifest_up);
+	cJSON_AddNumberToObject(o, "receiveBytes", (double)st.bytes_down);
+	cJSON_AddNumberToObject(o, "requests", (double)st.requests);
+	cJSON_AddNumberToObject(o, "duplicates", (double)st.duplicates);
+	cJSON_AddNumberToObject(o, "badChunks", (double)st.bad_chunks);
+	cJSON_AddNumberToObject(o, "timeouts", (double)st.timeouts);
+	cJSON_AddNumberToObject(o, "avoided", (double)st.avoided);
+	rv_out_obj(o);
+}
+
 void objects_free(struct p2p *g)
 {
 	struct objrun *r = g->obj;
 	if (!r)
 		return;
+	if (r->o && r->tick_open)
+		print_stats(r);
 	if (r->tick_open) {
 		uv_close((uv_handle_t *)&r->tick, NULL);
 		uv_run(g->a->loop, UV_RUN_NOWAIT);
