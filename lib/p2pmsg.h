@@ -42,7 +42,8 @@
  *   OBJ_HAVE  14  obj[32] flags u8 n u16 n x range
  *                                             I hold these chunks (added to
  *                                             what I said before); flag 1:
- *                                             tell me all of yours
+ *                                             tell me yours; flag 2: I have
+ *                                             the manifest
  *   OBJ_WANT  15  obj[32] flags u8 n u16 n x range
  *                                             send me these chunks (flags 0)
  *   OBJ_CHUNK 16  obj[32] index u32 bytes     a chunk (1 to RV_P2P_CHUNK_MAX
@@ -71,6 +72,7 @@
 #define RV_P2P_CHUNK_MAX 32768    /* bytes in one chunk */
 #define RV_P2P_MAN_MAX (512 + 65536 * 32)   /* a manifest's bytes (p2pman.h) */
 #define RV_P2P_OBJ_HAVE_ASK 0x01  /* OBJ_HAVE flag: answer with all of yours */
+#define RV_P2P_OBJ_HAVE_MAN 0x02  /* OBJ_HAVE flag: I have the manifest (OBJ_GET it of me) */
 
 enum rv_p2p_msg_type {
 	RV_P2P_M_HELLO = 1, RV_P2P_M_REPORT, RV_P2P_M_ASK_CLOSE, RV_P2P_M_POST, RV_P2P_M_IHAVE,

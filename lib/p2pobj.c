@@ -9,16 +9,18 @@
 #include "buf.h"
 #include "err.h"
 #include "p2pobj.h"
-#include "vec.h"
 
 #define ID RV_P2P_HASH_LEN
 #define NONE (-1)
 
 struct opeer {
-	int used, up, avoided, has_any;
+	int used, up, avoided, has_man;
 	uint8_t id[ID];
-	uint8_t *have;              /* a byte a chunk, once the manifest is known */
+	uint8_t *have;              /* a byte a chunk, once the manifest is known: it holds it */
+	uint8_t *shown;             /* seeding: a byte a chunk: we said we hold it */
 	uint32_t nhave, inflight, bad, serving;
+	uint32_t pending;           /* seeding: chunks shown that it does not hold yet */
+	uint64_t gained;            /* seeding: when it last took a chunk */
 	double tokens;
 	uint64_t tok_at;
 };
@@ -28,6 +30,7 @@ struct ochunk {
 	int8_t by[2];               /* the peers asked (NONE: no request) */
 	uint8_t have, failed;       /* failed: a request timed out (any holder may be asked) */
 	uint16_t avail, pavail;     /* holders up and not avoided; those of them not complete */
+	uint16_t offered;           /* seeding: neighbours it was shown to */
 };
 
 struct rv_p2p_obj {
@@ -36,7 +39,7 @@ struct rv_p2p_obj {
 	uint8_t *man;               /* the manifest's bytes (owned), man_len of them */
 	size_t man_len;
 	struct rv_p2p_man m;
-	int known, done;
+	int known, done, seeding;
 	struct ochunk *c;
 	uint32_t held;
 	uint8_t *got;               /* a manifest arriving: man_total bytes, man_got so far */
@@ -44,8 +47,6 @@ struct rv_p2p_obj {
 	int man_peer;
 	uint64_t man_at;
 	struct opeer p[RV_P2P_OBJ_PEERS];
-	uint32_t *fresh;            /* chunks checked since the last HAVE */
-	size_t nfresh, fresh_alloc;
 	struct rv_buf out, events;
 	uint64_t now, tick_at, rnd_state;
 	struct rv_p2p_obj_stats st;
@@ -87,12 +88,13 @@ void rv_p2p_obj_free(struct rv_p2p_obj *o)
 {
 	if (!o)
 		return;
-	for (int i = 0; i < RV_P2P_OBJ_PEERS; i++)
+	for (int i = 0; i < RV_P2P_OBJ_PEERS; i++) {
 		free(o->p[i].have);
+		free(o->p[i].shown);
+	}
 	free(o->man);
 	free(o->got);
 	free(o->c);
-	free(o->fresh);
 	rv_buf_free(&o->out);
 	rv_buf_free(&o->events);
 	free(o);
@@ -240,11 +242,18 @@ static void avoid(struct rv_p2p_obj *o, struct opeer *p, const char *why)
 	event(o, RV_P2P_OBJ_AVOID, p, 0, why, NULL, 0);
 }
 
-/* Our holdings from FROM on, as OBJ_HAVEs of at most RV_P2P_RANGES_MAX ranges, to P. */
+static void reveal(struct rv_p2p_obj *o, struct opeer *p, uint8_t flags, int again);
+
+/* Our holdings, as OBJ_HAVEs of at most RV_P2P_RANGES_MAX ranges, to P
+ * (seeding: a few at a time). */
 static void send_have(struct rv_p2p_obj *o, struct opeer *p, uint8_t flags)
 {
 	struct rv_p2p_range r[RV_P2P_RANGES_MAX];
 	size_t n = 0;
+	if (o->known)
+		flags |= RV_P2P_OBJ_HAVE_MAN;
+	if (o->seeding && p->shown)
+		return reveal(o, p, flags, 1);
 	uint32_t total = o->known ? o->m.nchunks : 0;
 	for (uint32_t i = 0; i < total; i++) {
 		if (!o->c[i].have)
@@ -264,6 +273,65 @@ static void send_have(struct rv_p2p_obj *o, struct opeer *p, uint8_t flags)
 	send_msg(o, p, rv_p2p_msg_obj_ranges(o->msg, sizeof o->msg, RV_P2P_M_OBJ_HAVE, o->id, flags, r, n));
 }
 
+/* Seeding (BitTorrent's super-seeding, BEP 16): a holder of every chunk
+ * shows each neighbour only RV_P2P_OBJ_SHOWN chunks it lacks at a time,
+ * those least held and least shown first, and more as it takes them, so
+ * that each chunk leaves us about once and the neighbours trade the rest. */
+static void reveal(struct rv_p2p_obj *o, struct opeer *p, uint8_t flags, int again)
+{
+	struct rv_p2p_range r[2 * RV_P2P_OBJ_SHOWN];
+	size_t n = 0;
+	uint32_t total = o->m.nchunks, start = total ? rnd(o) % total : 0;
+	for (uint32_t i = 0; again && i < total && n < RV_P2P_OBJ_SHOWN; i++)
+		if (p->shown[i] && !p->have[i]) {	/* AGAIN: those shown before too (it had no manifest) */
+			r[n].first = i;
+			r[n++].count = 1;
+		}
+	/* what others hold (or were shown) it may take from them; unless it is
+	 * stuck (its neighbours are not theirs, or they are slow), only what
+	 * nobody holds or was shown is shown */
+	int stuck = o->now >= p->gained + o->conf.timeout_ms;
+	while (p->pending < RV_P2P_OBJ_SHOWN && p->nhave + p->pending < total) {
+		uint32_t best = UINT32_MAX, low = UINT32_MAX;
+		for (uint32_t k = 0; k < total; k++) {
+			uint32_t i = start + k < total ? start + k : start + k - total;
+			uint32_t score = (uint32_t)o->c[i].avail + o->c[i].offered;
+			if (!stuck && (o->c[i].avail || o->c[i].offered))
+				continue;
+			if (!p->have[i] && !p->shown[i] && score < low) {
+				low = score;
+				best = i;
+				if (!score)
+					break;
+			}
+		}
+		if (best == UINT32_MAX)
+			break;
+		p->shown[best] = 1;
+		p->pending++;
+		o->c[best].offered++;
+		r[n].first = best;
+		r[n++].count = 1;
+	}
+	if (n || flags)
+		send_msg(o, p, rv_p2p_msg_obj_ranges(o->msg, sizeof o->msg, RV_P2P_M_OBJ_HAVE, o->id,
+						     flags | RV_P2P_OBJ_HAVE_MAN, r, n));
+}
+
+/* P's per-chunk arrays, once the manifest is known: 0 or -ENOMEM. */
+static int peer_arrays(struct rv_p2p_obj *o, struct opeer *p)
+{
+	size_t n = o->m.nchunks ? o->m.nchunks : 1;
+	p->have = calloc(n, 1);
+	p->shown = calloc(n, 1);
+	if (p->have && p->shown)
+		return 0;
+	free(p->have);
+	free(p->shown);
+	p->have = p->shown = NULL;
+	return -ENOMEM;
+}
+
 void rv_p2p_obj_peer_up(struct rv_p2p_obj *o, uint64_t now, const uint8_t peer[ID])
 {
 	struct opeer *p = find(o, peer);
@@ -275,14 +343,15 @@ void rv_p2p_obj_peer_up(struct rv_p2p_obj *o, uint64_t now, const uint8_t peer[I
 	int avoided = p->used && !memcmp(p->id, peer, ID) && p->avoided;   /* remembered */
 	uint32_t bad = avoided ? p->bad : 0;
 	free(p->have);
+	free(p->shown);
 	memset(p, 0, sizeof *p);
 	p->used = p->up = 1;
 	p->avoided = avoided;
 	p->bad = bad;
 	memcpy(p->id, peer, ID);
-	p->tok_at = now;
+	p->tok_at = p->gained = now;
 	p->tokens = (double)o->conf.window * RV_P2P_CHUNK_MAX;
-	if (o->known && !(p->have = calloc(o->m.nchunks ? o->m.nchunks : 1, 1)))
+	if (o->known && peer_arrays(o, p) < 0)
 		p->used = p->up = 0;
 	else
 		send_have(o, p, RV_P2P_OBJ_HAVE_ASK);
@@ -296,14 +365,18 @@ void rv_p2p_obj_peer_down(struct rv_p2p_obj *o, const uint8_t peer[ID])
 	if (!p->avoided)
 		count(o, p, -1);
 	if (o->known)
-		for (uint32_t i = 0; i < o->m.nchunks; i++)
+		for (uint32_t i = 0; i < o->m.nchunks; i++) {
 			unrequest(o, p, i);
+			if (p->shown && p->shown[i] && !p->have[i])
+				o->c[i].offered--;	/* shown, never taken: as if not shown */
+		}
 	if (o->man_peer == pidx(o, p))
 		o->man_peer = NONE;
 	p->up = 0;
 	free(p->have);
-	p->have = NULL;
-	p->nhave = 0;
+	free(p->shown);
+	p->have = p->shown = NULL;
+	p->nhave = p->pending = 0;
 	if (!p->avoided)
 		p->used = 0;
 }
@@ -330,13 +403,13 @@ static int adopt(struct rv_p2p_obj *o, const uint8_t *bytes, size_t n, const cha
 	}
 	for (uint32_t i = 0; i < m.nchunks; i++)
 		c[i].by[0] = c[i].by[1] = NONE;
-	for (int i = 0; i < RV_P2P_OBJ_PEERS; i++)
-		if (o->p[i].up && !(o->p[i].have = calloc(m.nchunks ? m.nchunks : 1, 1)))
-			o->p[i].up = o->p[i].used = 0;
 	memcpy(copy, bytes, n);
 	o->man = copy;
 	o->man_len = n;
 	rv_p2p_man_parse(o->man, n, &o->m, why);	/* pointers into our copy */
+	for (int i = 0; i < RV_P2P_OBJ_PEERS; i++)
+		if (o->p[i].up && peer_arrays(o, &o->p[i]) < 0)
+			o->p[i].up = o->p[i].used = 0;
 	o->c = c;
 	o->known = 1;
 	o->st.chunks = m.nchunks;
@@ -372,7 +445,7 @@ static void ask_manifest(struct rv_p2p_obj *o, uint64_t now)
 	o->man_peer = NONE;
 	for (int k = 0; k < RV_P2P_OBJ_PEERS; k++) {
 		struct opeer *p = &o->p[(from + k) % RV_P2P_OBJ_PEERS];
-		if (p->up && p->has_any && !p->avoided) {
+		if (p->up && p->has_man && !p->avoided) {
 			o->man_peer = pidx(o, p);
 			o->man_at = now;
 			send_msg(o, p, rv_p2p_msg_obj_get(o->msg, sizeof o->msg, o->id, o->man_got));
@@ -440,6 +513,9 @@ static void peer_has(struct rv_p2p_obj *o, struct opeer *p, uint32_t i)
 	int counted = !p->avoided;
 	p->have[i] = 1;
 	p->nhave++;
+	p->gained = o->now;
+	if (p->shown[i])
+		p->pending--;
 	if (counted) {
 		o->c[i].avail++;
 		o->c[i].pavail++;
@@ -464,18 +540,23 @@ static int ranges_ok(const struct rv_p2p_obj *o, const struct rv_p2p_msg *m, con
 
 static int have_in(struct rv_p2p_obj *o, struct opeer *p, const struct rv_p2p_msg *m, const char **why)
 {
-	if (m->flags & RV_P2P_OBJ_HAVE_ASK)
-		send_have(o, p, 0);
-	if (m->n)
-		p->has_any = 1;
-	if (!o->known)
+	if (m->flags & RV_P2P_OBJ_HAVE_MAN)
+		p->has_man = 1;
+	if (!o->known) {
+		if (m->flags & RV_P2P_OBJ_HAVE_ASK)
+			send_have(o, p, 0);
 		return 0;
+	}
 	int rc = ranges_ok(o, m, why);
 	for (size_t k = 0; rc == 0 && k < m->n; k++) {
 		struct rv_p2p_range r = rv_p2p_msg_range(m, k);
 		for (uint32_t i = r.first; i < r.first + r.count; i++)
 			peer_has(o, p, i);
 	}
+	if (rc == 0 && (m->flags & RV_P2P_OBJ_HAVE_ASK))
+		send_have(o, p, 0);
+	else if (rc == 0 && o->seeding)
+		reveal(o, p, 0, 0);	/* it took some: show it more */
 	return rc;
 }
 
@@ -517,8 +598,17 @@ static void keep(struct rv_p2p_obj *o, uint32_t i)
 	o->c[i].have = 1;
 	o->held++;
 	o->st.held = o->held;
-	if (rv_grow((void **)&o->fresh, &o->fresh_alloc, o->nfresh + 1, sizeof *o->fresh) == 0)
-		o->fresh[o->nfresh++] = i;
+}
+
+/* Chunk I, just checked, to every neighbour: they may ask us for it now. */
+static void announce(struct rv_p2p_obj *o, uint32_t i)
+{
+	struct rv_p2p_range r = { i, 1 };
+	long len = rv_p2p_msg_obj_ranges(o->msg, sizeof o->msg, RV_P2P_M_OBJ_HAVE, o->id, RV_P2P_OBJ_HAVE_MAN,
+					 &r, 1);
+	for (int k = 0; k < RV_P2P_OBJ_PEERS; k++)
+		if (o->p[k].up && !o->p[k].avoided)
+			send_msg(o, &o->p[k], len);
 }
 
 static int chunk_in(struct rv_p2p_obj *o, struct opeer *p, const struct rv_p2p_msg *m, const char **why)
@@ -547,6 +637,7 @@ static int chunk_in(struct rv_p2p_obj *o, struct opeer *p, const struct rv_p2p_m
 		if (o->c[i].by[k] != NONE)
 			unrequest(o, &o->p[(int)o->c[i].by[k]], i);
 	keep(o, i);
+	announce(o, i);
 	o->st.results++;
 	event(o, RV_P2P_OBJ_RESULT, p, i, NULL, m->data, m->data_len);
 	finished(o);
@@ -559,9 +650,8 @@ int rv_p2p_obj_hold(struct rv_p2p_obj *o, uint32_t i)
 		return -EINVAL;
 	if (!o->c[i].have)
 		keep(o, i);
-	o->nfresh = 0;	/* the caller's own: announced with the first HAVE */
-	if (o->held == o->m.nchunks)
-		o->done = 1;
+	if (o->held == o->m.nchunks)	/* all the caller's own: we seed */
+		o->done = o->seeding = 1;
 	return 0;
 }
 
@@ -691,26 +781,6 @@ int rv_p2p_obj_input(struct rv_p2p_obj *o, uint64_t now, const uint8_t peer[ID],
 
 /* ---- time ---- */
 
-/* The chunks checked since the last tick, to every neighbour. */
-static void announce(struct rv_p2p_obj *o)
-{
-	struct rv_p2p_range r[RV_P2P_RANGES_MAX];
-	size_t n = 0;
-	for (size_t k = 0; k < o->nfresh && n < RV_P2P_RANGES_MAX; k++) {
-		if (n && r[n - 1].first + r[n - 1].count == o->fresh[k])
-			r[n - 1].count++;
-		else
-			r[n].first = o->fresh[k], r[n++].count = 1;
-	}
-	o->nfresh = 0;	/* past RV_P2P_RANGES_MAX ranges in a tick: the rest is said on the next ASK */
-	if (!n)
-		return;
-	long len = rv_p2p_msg_obj_ranges(o->msg, sizeof o->msg, RV_P2P_M_OBJ_HAVE, o->id, 0, r, n);
-	for (int k = 0; k < RV_P2P_OBJ_PEERS; k++)
-		if (o->p[k].up && !o->p[k].avoided)
-			send_msg(o, &o->p[k], len);
-}
-
 static void expire(struct rv_p2p_obj *o)
 {
 	for (uint32_t i = 0; i < o->m.nchunks; i++) {
@@ -734,9 +804,11 @@ void rv_p2p_obj_tick(struct rv_p2p_obj *o, uint64_t now)
 	if (now < o->tick_at)
 		return;
 	o->tick_at = now + RV_P2P_OBJ_TICK_MS;
-	announce(o);
 	if (o->known)
 		expire(o);
+	for (int k = 0; o->seeding && k < RV_P2P_OBJ_PEERS; k++)
+		if (o->p[k].up && !o->p[k].avoided && o->p[k].shown)
+			reveal(o, &o->p[k], 0, 0);
 	schedule(o);
 }
 

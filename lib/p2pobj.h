@@ -8,11 +8,16 @@
  * what it holds while it fetches (p2pmsg.h, OBJ_* messages):
  *
  *  - on a neighbour's arrival both sides send OBJ_HAVE with what they hold
- *    (flag ASK: "and tell me yours"); every chunk checked since is
- *    announced to every neighbour by an OBJ_HAVE of ranges, each tick;
- *  - a fetcher without the manifest asks a neighbour that holds something
- *    for it (OBJ_GET, piece by piece), checks its SHA-256 against the ID and
- *    its signature, and, when it fails, avoids that neighbour;
+ *    (flag ASK: "and tell me yours"; flag MAN: "I have the manifest");
+ *    every chunk checked since is announced to every neighbour at once;
+ *  - a fetcher without the manifest asks a neighbour that has it
+ *    (OBJ_GET, piece by piece), checks its SHA-256 against the ID and its
+ *    signature, and, when it fails, avoids that neighbour;
+ *  - a holder of every chunk from the start (the sharer, a resume that
+ *    found everything) seeds: it shows each neighbour only
+ *    RV_P2P_OBJ_SHOWN chunks it lacks at a time, the least held and least
+ *    shown first, more as it takes them (BitTorrent's super-seeding), so
+ *    that each chunk leaves it about once and the fetchers trade the rest;
  *  - chunks are asked (OBJ_WANT) rarest first among the neighbours up: at
  *    most conf.window at once of one neighbour and conf.peer_rate bytes a
  *    second (under the node's flood limit, and the socket's buffer); a
@@ -52,6 +57,7 @@
 #define RV_P2P_OBJ_EVENTS_MAX (16u << 20)
 #define RV_P2P_OBJ_TICK_MS 50         /* HAVEs batched, timeouts checked this often */
 #define RV_P2P_OBJ_SERVE_MAX 256      /* requests of one neighbour waiting for serve */
+#define RV_P2P_OBJ_SHOWN 16           /* seeding: chunks shown to a neighbour and not yet taken */
 
 struct rv_p2p_obj_conf {
 	uint32_t window;                  /* chunks asked of one neighbour at once (0: 8) */
