@@ -343,7 +343,7 @@ static void on_obj_event(struct objrun *r, const struct rv_p2p_obj_ev *e)
 		rv_say_error("neighbour %.8s avoided: %s", peer, e->why ? e->why : "?");
 		return;
 	case RV_P2P_OBJ_REQUEST:
-		if (rv_out_json_mode() && r->g->a->co.verbosity > 0)
+		if (rv_out_json_mode() && r->g->a->co.verbosity > 1)
 			print_chunk("NetGroup.Replication.Request", e, 0);
 		serve(r, e);
 		return;
