@@ -542,15 +542,18 @@ int rv_p2p_node_send_peer(struct rv_p2p_node *n, uint64_t now, const uint8_t pee
 	if (rv_p2p_msg_parse(msg, len, &m, &why) < 0 || m.type < RV_P2P_M_OBJ_GET)
 		return RV_EPROTO;
 	n->now = now;
+	int best = -1;	/* a peer that started again has a newer session than the one dying */
 	for (int i = 0; i < RV_P2P_NODE_SESSIONS; i++) {
 		struct nsess *s = &n->sess[i];
-		if (s->used && s->up && !memcmp(s->s.peer_id, peer, RV_P2P_HASH_LEN)) {
-			p2p_send(n, i, msg, len);
-			n->st.objects_out++;
-			return 0;
-		}
+		if (s->used && s->up && !memcmp(s->s.peer_id, peer, RV_P2P_HASH_LEN) &&
+		    (best < 0 || s->since > n->sess[best].since))
+			best = i;
 	}
-	return RV_ENOTFOUND;
+	if (best < 0)
+		return RV_ENOTFOUND;
+	p2p_send(n, best, msg, len);
+	n->st.objects_out++;
+	return 0;
 }
 
 /* ---- posting ---- */

@@ -16,6 +16,10 @@
  * first one's datagrams): we wait for it. A ClientHello from the address of a
  * session up for RV_P2P_NODE_RESTART_MS means the peer started again: the
  * old session ends (sooner, it is a late copy of a handshake that lost).
+ * Two sessions up with one peer at two addresses: when the peer opened
+ * both, or nothing came on the old one since the new one began, the peer
+ * started again (or moved) and the old one ends; otherwise the higher peer
+ * ID's choice stands, the same at both ends.
  *
  * Topology (librtmfp's NetGroup): every report_ms the node chooses its
  * best neighbours among the peers it knows (rv_p2p_choose: ring neighbours,
@@ -244,8 +248,9 @@ int rv_p2p_node_send(struct rv_p2p_node *n, uint64_t now, uint64_t time_ms, enum
 		     uint8_t id[RV_P2P_HASH_LEN]);
 
 /* rv_p2p_node_send_peer - an OBJ_* message (MSG, LEN: p2pmsg.h, built by
- * p2pobj.h) to the neighbour PEER, at NOW: 0, RV_ENOTFOUND when PEER is not
- * a neighbour up, RV_EPROTO when MSG is not such a message, RV_ETOOBIG. */
+ * p2pobj.h) to the neighbour PEER (its newest session, when a peer that
+ * started again has two), at NOW: 0, RV_ENOTFOUND when PEER is not a
+ * neighbour up, RV_EPROTO when MSG is not such a message, RV_ETOOBIG. */
 int rv_p2p_node_send_peer(struct rv_p2p_node *n, uint64_t now, const uint8_t peer[RV_P2P_HASH_LEN],
 			  const uint8_t *msg, size_t len);
 

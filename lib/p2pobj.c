@@ -30,7 +30,7 @@ struct ochunk {
 	int8_t by[2];               /* the peers asked (NONE: no request) */
 	uint8_t have, failed;       /* failed: a request timed out (any holder may be asked) */
 	uint16_t avail, pavail;     /* holders up and not avoided; those of them not complete */
-	uint16_t offered;           /* seeding: neighbours it was shown to */
+	uint16_t offered;           /* seeding: neighbours up it was shown to that have not taken it */
 };
 
 struct rv_p2p_obj {
@@ -235,8 +235,14 @@ static void avoid(struct rv_p2p_obj *o, struct opeer *p, const char *why)
 	p->avoided = 1;
 	o->st.avoided++;
 	if (o->known)
-		for (uint32_t i = 0; i < o->m.nchunks; i++)
+		for (uint32_t i = 0; i < o->m.nchunks; i++) {
 			unrequest(o, p, i);
+			if (p->shown && p->shown[i] && !p->have[i]) {	/* its offers go back */
+				p->shown[i] = 0;
+				p->pending--;
+				o->c[i].offered--;
+			}
+		}
 	if (o->man_peer == pidx(o, p))
 		o->man_peer = NONE;
 	event(o, RV_P2P_OBJ_AVOID, p, 0, why, NULL, 0);
@@ -287,9 +293,10 @@ static void reveal(struct rv_p2p_obj *o, struct opeer *p, uint8_t flags, int aga
 			r[n].first = i;
 			r[n++].count = 1;
 		}
-	/* what others hold (or were shown) it may take from them; unless it is
+	/* what others hold it may take from them, and what others were shown
+	 * and have not taken yet it may take from them soon; unless it is
 	 * stuck (its neighbours are not theirs, or they are slow), only what
-	 * nobody holds or was shown is shown */
+	 * nobody holds and no one else was shown is shown */
 	int stuck = o->now >= p->gained + o->conf.timeout_ms;
 	while (p->pending < RV_P2P_OBJ_SHOWN && p->nhave + p->pending < total) {
 		uint32_t best = UINT32_MAX, low = UINT32_MAX;
@@ -514,8 +521,10 @@ static void peer_has(struct rv_p2p_obj *o, struct opeer *p, uint32_t i)
 	p->have[i] = 1;
 	p->nhave++;
 	p->gained = o->now;
-	if (p->shown[i])
+	if (p->shown[i]) {
 		p->pending--;
+		o->c[i].offered--;	/* taken: no longer an offer out */
+	}
 	if (counted) {
 		o->c[i].avail++;
 		o->c[i].pavail++;

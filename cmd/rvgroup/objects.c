@@ -373,14 +373,31 @@ static void pump(struct objrun *r)
 	}
 }
 
+/* Is PEER still a neighbour (by another session)? */
+static int still_neighbor(struct p2p *g, const uint8_t peer[32])
+{
+	struct rv_p2p_node_nb nb;
+	for (size_t k = 0; rv_p2p_node_neighbor(peer_node(g->peer), k, &nb); k++)
+		if (!memcmp(nb.peer, peer, 32))
+			return 1;
+	return 0;
+}
+
 static void on_object(struct p2p *g, const struct rv_p2p_node_ev *e)
 {
 	struct objrun *r = g->obj;
 	uint64_t now = now_ms(r);
-	if (e->type == RV_P2P_NODE_NEIGHBOR_UP) {
+	if (e->type != RV_P2P_NODE_OBJECT) {
+		char peer[65];
+		p2p_hex(e->peer, 32, peer);
+		rv_say_debug("neighbour %.8s %s", peer, e->type == RV_P2P_NODE_NEIGHBOR_UP ? "up" : "down");
+	}
+	if (e->type == RV_P2P_NODE_NEIGHBOR_UP) {	/* a second session of a peer: it started again */
+		rv_p2p_obj_peer_down(r->o, e->peer);
 		rv_p2p_obj_peer_up(r->o, now, e->peer);
 	} else if (e->type == RV_P2P_NODE_NEIGHBOR_DOWN) {
-		rv_p2p_obj_peer_down(r->o, e->peer);
+		if (!still_neighbor(g, e->peer))	/* the old session of a peer that started again */
+			rv_p2p_obj_peer_down(r->o, e->peer);
 	} else {
 		struct rv_p2p_msg m;
 		const char *why;

@@ -113,9 +113,9 @@ complete_field() { jq -r "select(.code == \"NetGroup.Replication.Fetch.Complete\
 	kill_hard "$PID_f"
 	wait_exit "$PID_f" 10
 	[ -s "$T/f.bin.rvobj" ] && [ -e "$T/f.bin.part" ] && [ ! -e "$T/f.bin" ]
-	fetch f $(intro)	# the same FILE: its .part and .rvobj are found
+	fetch f $(intro) -vv	# the same FILE: its .part and .rvobj are found
 	wait_exit "$PID_f" 60
-	[ "$EXIT" -eq 0 ] || { cat "$T/f.err" >&2; false; }
+	[ "$EXIT" -eq 0 ] || { cat "$T/f.err" "$T/s.err" >&2; false; }
 	[ "$(sha "$T/f.bin")" = "$(sha "$T/big.bin")" ]
 	local fetched resumed
 	fetched=$(complete_field f fetchedBytes)
