@@ -429,6 +429,8 @@ static void on_tick(uv_timer_t *t)
 		return;
 	const char *why = !g->neighbors_seen ? "no neighbour" :
 			  !rv_p2p_obj_manifest(r->o) ? "no neighbour offered the object" : "no progress";
+	if (!rv_p2p_obj_manifest(r->o))	/* nothing to resume from: no empty FILE.part left behind */
+		unlink(r->part);
 	rv_say_error("%s within %g s (run it again to resume)", why, g->o->wait);
 	if (rv_out_json_mode()) {
 		cJSON *o = p2p_json_event("NetGroup.Replication.Fetch.Failed");

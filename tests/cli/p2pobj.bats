@@ -43,7 +43,8 @@ complete_field() { jq -r "select(.code == \"NetGroup.Replication.Fetch.Complete\
 	run rvgroup p2p fetch "$SPEC" "$(printf '%064d' 7)" -o "$T/none.bin" --key "$T/n.key" --bind 127.0.0.1:0 \
 		--peer "127.0.0.1:1" --wait 1
 	[ "$status" -eq 6 ]
-	assert_output --partial "within 1 s"
+	assert_output --partial "no neighbour within 1 s"
+	[ ! -e "$T/none.bin.part" ] && [ ! -e "$T/none.bin" ]
 }
 
 @test "p2p fetch: a 4 MB object shared by one peer, fetched by 4 at once, every copy right" {
