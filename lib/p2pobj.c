@@ -20,7 +20,7 @@ struct opeer {
 	uint8_t *shown;             /* seeding: a byte a chunk: we said we hold it */
 	uint32_t nhave, inflight, bad, serving;
 	uint32_t pending;           /* seeding: chunks shown that it does not hold yet */
-	uint64_t gained;            /* seeding: when it last took a chunk */
+	uint64_t gained;            /* seeding: when it last took a chunk we did not show it */
 	double tokens;
 	uint64_t tok_at;
 };
@@ -520,7 +520,8 @@ static void peer_has(struct rv_p2p_obj *o, struct opeer *p, uint32_t i)
 	int counted = !p->avoided;
 	p->have[i] = 1;
 	p->nhave++;
-	p->gained = o->now;
+	if (!p->shown[i])	/* from another: it has other sources */
+		p->gained = o->now;
 	if (p->shown[i]) {
 		p->pending--;
 		o->c[i].offered--;	/* taken: no longer an offer out */

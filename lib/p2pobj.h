@@ -15,9 +15,11 @@
  *    signature, and, when it fails, avoids that neighbour;
  *  - a holder of every chunk from the start (the sharer, a resume that
  *    found everything) seeds: it shows each neighbour only
- *    RV_P2P_OBJ_SHOWN chunks it lacks at a time, the least held and least
- *    shown first, more as it takes them (BitTorrent's super-seeding), so
+ *    RV_P2P_OBJ_SHOWN chunks it lacks at a time, none that another holds
+ *    or was shown, more as it takes them (BitTorrent's super-seeding), so
  *    that each chunk leaves it about once and the fetchers trade the rest;
+ *    a neighbour that took nothing from the others for conf.timeout_ms is
+ *    shown any chunk it lacks;
  *  - chunks are asked (OBJ_WANT) rarest first among the neighbours up: at
  *    most conf.window at once of one neighbour and conf.peer_rate bytes a
  *    second (under the node's flood limit, and the socket's buffer); a

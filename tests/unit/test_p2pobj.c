@@ -368,6 +368,22 @@ static void corrupting_peer(void **state)
 	assert_int_equal(st.avoided, 1);
 }
 
+/* The sharer sees a second holder of everything that the fetcher cannot
+ * use (it lies, and is avoided): once the fetcher gets nothing from
+ * others, the sharer shows it chunks as fast as it takes them, not 16 a
+ * timeout. Virtual time: 74 chunks, 16 shown at a time, 500 ms timeouts. */
+static void seeder_and_a_liar(void **state)
+{
+	(void)state;
+	add(1);
+	add(1)->corrupt = 1;
+	struct node *f = add(0);
+	full_mesh();
+	assert_int_equal(run(1500), 0);
+	assert_memory_equal(f->data, object, SIZE);
+	assert_int_equal(f->avoided, 1);
+}
+
 static void silent_peer(void **state)
 {
 	(void)state;
@@ -454,6 +470,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(manifest, swarm_setup, swarm_teardown),
 		cmocka_unit_test_setup_teardown(swarm, swarm_setup, swarm_teardown),
 		cmocka_unit_test_setup_teardown(corrupting_peer, swarm_setup, swarm_teardown),
+		cmocka_unit_test_setup_teardown(seeder_and_a_liar, swarm_setup, swarm_teardown),
 		cmocka_unit_test_setup_teardown(silent_peer, swarm_setup, swarm_teardown),
 		cmocka_unit_test_setup_teardown(resume, swarm_setup, swarm_teardown),
 		cmocka_unit_test_setup_teardown(nonsense, swarm_setup, swarm_teardown),
