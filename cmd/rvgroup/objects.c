@@ -440,48 +440,10 @@ static void on_tick(uv_timer_t *t)
 	p2p_end(g, RV_EXIT_TIMEOUT);
 }
 
-/* ---- the run ---- */
-
-int objects_prepare(struct p2p *g)
-{
-	struct objrun *r = calloc(1, sizeof *r);
-	if (!r)
-		return RV_EXIT_FAIL;
-	g->obj = r;
-	r->g = g;
-	r->fd = -1;
-	r->fetch = !strcmp(g->a->args[0], "fetch");
-	snprintf(r->label, sizeof r->label, "%s", r->fetch ? "fetch" : "share");
-	return r->fetch ? fetch_prepare(r) : share_prepare(r, g->a->args[2]);
-}
-
-int objects_start(struct p2p *g)
+/* What this peer did for the object, as the run ends. */
+static void print_stats(struct p2p *g)
 {
 	struct objrun *r = g->obj;
-	g->on_object = on_object;
-	r->started = r->last_progress = now_ms(r);
-	uv_timer_init(g->a->loop, &r->tick);
-	r->tick.data = r;
-	r->tick_open = 1;
-	uv_timer_start(&r->tick, on_tick, TICK_MS, TICK_MS);
-	struct rv_p2p_node_nb nb;
-	for (size_t k = 0; rv_p2p_node_neighbor(peer_node(g->peer), k, &nb); k++)
-		rv_p2p_obj_peer_up(r->o, r->started, nb.peer);
-	if (r->fetch && rv_p2p_obj_manifest(r->o)) {
-		struct rv_p2p_obj_stats st;
-		rv_p2p_obj_stats(r->o, &st);
-		if (st.held == st.chunks) {	/* a run before got it all */
-			fetch_done(r);
-			return 0;
-		}
-	}
-	pump(r);
-	return 0;
-}
-
-/* What this peer did for the object, at the end of the run. */
-static void print_stats(struct objrun *r)
-{
 	struct rv_p2p_obj_stats st;
 	rv_p2p_obj_stats(r->o, &st);
 	rv_say_info("%s: %llu chunk bytes sent (%llu chunks), %llu received, %llu bad chunks", r->label,
@@ -505,13 +467,52 @@ static void print_stats(struct objrun *r)
 	rv_out_obj(o);
 }
 
+/* ---- the run ---- */
+
+int objects_prepare(struct p2p *g)
+{
+	struct objrun *r = calloc(1, sizeof *r);
+	if (!r)
+		return RV_EXIT_FAIL;
+	g->obj = r;
+	r->g = g;
+	r->fd = -1;
+	r->fetch = !strcmp(g->a->args[0], "fetch");
+	snprintf(r->label, sizeof r->label, "%s", r->fetch ? "fetch" : "share");
+	return r->fetch ? fetch_prepare(r) : share_prepare(r, g->a->args[2]);
+}
+
+int objects_start(struct p2p *g)
+{
+	struct objrun *r = g->obj;
+	g->on_object = on_object;
+	g->on_end = print_stats;
+	r->started = r->last_progress = now_ms(r);
+	uv_timer_init(g->a->loop, &r->tick);
+	r->tick.data = r;
+	r->tick_open = 1;
+	uv_timer_start(&r->tick, on_tick, TICK_MS, TICK_MS);
+	struct rv_p2p_node_nb nb;
+	for (size_t k = 0; rv_p2p_node_neighbor(peer_node(g->peer), k, &nb); k++)
+		rv_p2p_obj_peer_up(r->o, r->started, nb.peer);
+	if (r->fetch && rv_p2p_obj_manifest(r->o)) {
+		struct rv_p2p_obj_stats st;
+		rv_p2p_obj_stats(r->o, &st);
+		if (st.held == st.chunks) {	/* a run before got it all */
+			fetch_done(r);
+			return 0;
+		}
+	}
+	pump(r);
+	return 0;
+}
+
 void objects_free(struct p2p *g)
 {
 	struct objrun *r = g->obj;
 	if (!r)
 		return;
-	if (r->o && r->tick_open)
-		print_stats(r);
+
 	if (r->tick_open) {
 		uv_close((uv_handle_t *)&r->tick, NULL);
 		uv_run(g->a->loop, UV_RUN_NOWAIT);
@@ -524,4 +525,5 @@ void objects_free(struct p2p *g)
 	free(r);
 	g->obj = NULL;
 	g->on_object = NULL;
+	g->on_end = NULL;
 }

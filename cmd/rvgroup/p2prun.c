@@ -433,6 +433,8 @@ static void end(struct p2p *g, int code)
 	if (g->ended)
 		return;
 	g->ended = 1;
+	if (g->on_end)	/* now: a second signal (timeout(1) sends its group one) may not wait */
+		g->on_end(g);
 	app_finish(g->a, code);
 	peer_stop(g->peer, closed);
 }

@@ -108,6 +108,7 @@ struct p2p {
 	long received;
 	/* share and fetch (objects.c): the NEIGHBOR_UP, NEIGHBOR_DOWN and OBJECT events */
 	void (*on_object)(struct p2p *g, const struct rv_p2p_node_ev *e);
+	void (*on_end)(struct p2p *g);  /* share and fetch: the run ends (its summary) */
 	struct objrun *obj;
 };
 

@@ -78,7 +78,7 @@ complete_field() { jq -r "select(.code == \"NetGroup.Replication.Fetch.Complete\
 	stop_pid "$PID_s"
 	local sent
 	sent=$(jq -r 'select(.code == "NetGroup.Replication.Info") | .sendBytes' "$T/s.out")
-	((sent >= 4000000))
+	((sent >= 4000000)) || { tail -n 3 "$T/s.out" "$T/s.err" >&2; false; }
 	echo "# sharer sent $sent bytes for a 4000000-byte object to 4 fetchers" >&3
 }
 
