@@ -54,18 +54,21 @@ _rvgroup()
 	--wait)
 		COMPREPLY=()
 		return;;
+	-o|--output)
+		COMPREPLY=($(compgen -f -- "$cur"))
+		return;;
 	--max-neighbors)
 		COMPREPLY=()
 		return;;
 	esac
 	if [[ $cur == -* ]]; then
-		COMPREPLY=($(compgen -W "--server --id --tls --ca --insecure --token-file --connect-timeout --json --verbose --quiet --help --version --allow --reconnect --count --key --bind --port-file --peer --lan --serverless --stay --to --nearest --posting --routing --no-server-channel --restrict-posting --cap --expires --wait --max-neighbors -s -n -v -q -h -V -c" -- "$cur"))
+		COMPREPLY=($(compgen -W "--server --id --tls --ca --insecure --token-file --connect-timeout --json --verbose --quiet --help --version --allow --reconnect --count --key --bind --port-file --peer --lan --serverless --stay --to --nearest --posting --routing --no-server-channel --restrict-posting --cap --expires --wait --output --max-neighbors -s -n -v -q -h -V -c -o" -- "$cur"))
 		return
 	fi
 	local i
 	for ((i = 1; i < COMP_CWORD; i++)); do
 		case ${COMP_WORDS[i]} in
-		-s|--server|-n|--id|--ca|--token-file|--connect-timeout|--allow|-c|--count|--key|--bind|--port-file|--peer|--lan|--to|--nearest|--cap|--expires|--wait|--max-neighbors) ((i++));;
+		-s|--server|-n|--id|--ca|--token-file|--connect-timeout|--allow|-c|--count|--key|--bind|--port-file|--peer|--lan|--to|--nearest|--cap|--expires|--wait|-o|--output|--max-neighbors) ((i++));;
 		-*) ;;
 		*) COMPREPLY=($(compgen -f -- "$cur")); return;;
 		esac

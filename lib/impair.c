@@ -20,6 +20,9 @@ int rv_impair_from_env(struct rv_impair *i, uint64_t seed, const char **why)
 		} else if (!strncmp(p, "direct=0", 8)) {
 			i->no_direct = 1;
 			end = (char *)p + 8;
+		} else if (!strncmp(p, "corrupt=1", 9)) {
+			i->corrupt = 1;
+			end = (char *)p + 9;
 		} else {
 			break;
 		}
@@ -30,7 +33,7 @@ int rv_impair_from_env(struct rv_impair *i, uint64_t seed, const char **why)
 			return 0;
 	}
 	memset(i, 0, sizeof *i);
-	*why = "RV_TEST_IMPAIR: expected loss=FRACTION (0 to 1) and/or direct=0, comma-separated";
+	*why = "RV_TEST_IMPAIR: expected loss=FRACTION (0 to 1), direct=0 and/or corrupt=1, comma-separated";
 	return -1;
 }
 

@@ -5,6 +5,8 @@
  *   RV_TEST_IMPAIR="loss=0.05"      lose 5 % of the datagrams sent, at random
  *   RV_TEST_IMPAIR="direct=0"       send nothing but to the server: as if
  *                                   every NAT in the way refused strangers
+ *   RV_TEST_IMPAIR="corrupt=1"      rvgroup p2p share and fetch serve every
+ *                                   chunk of an object with a byte flipped
  *   (several, comma-separated: "loss=0.02,direct=0")
  *
  * Only tools that say so in their man page read it (rvgroup p2p; rvserver,
@@ -18,6 +20,7 @@
 struct rv_impair {
 	double loss;                  /* 0..1 */
 	int no_direct;                /* only datagrams to the server go */
+	int corrupt;                  /* object chunks served are corrupted */
 	uint64_t state;               /* xorshift state */
 	uint64_t dropped;
 };

@@ -57,6 +57,76 @@ static int report(const uint8_t *p, size_t n, struct rv_p2p_msg *m, const char *
 	return off == n ? 0 : bad(why, "message length mismatch");
 }
 
+#define RANGE 8
+#define OBJ_HEAD (1 + ID)
+
+struct rv_p2p_range rv_p2p_msg_range(const struct rv_p2p_msg *m, size_t i)
+{
+	struct rv_p2p_range r = { rv_rd32(m->ranges + i * RANGE), rv_rd32(m->ranges + i * RANGE + 4) };
+	return r;
+}
+
+/* OBJ_HAVE, OBJ_WANT: flags, a count and that many ranges, none empty or
+ * past u32, filling the message exactly. */
+static int obj_ranges(const uint8_t *p, size_t n, struct rv_p2p_msg *m, const char **why)
+{
+	if (n < OBJ_HEAD + 3)
+		return bad(why, "truncated message");
+	m->flags = p[OBJ_HEAD];
+	m->n = rv_rd16(p + OBJ_HEAD + 1);
+	if (m->n > RV_P2P_RANGES_MAX)
+		return bad(why, "list too long");
+	if (n != OBJ_HEAD + 3 + m->n * RANGE)
+		return bad(why, "message length mismatch");
+	if (m->type == RV_P2P_M_OBJ_WANT && m->flags)
+		return bad(why, "unknown flags");
+	m->ranges = p + OBJ_HEAD + 3;
+	for (size_t i = 0; i < m->n; i++) {
+		struct rv_p2p_range r = rv_p2p_msg_range(m, i);
+		if (r.count == 0 || r.first > UINT32_MAX - r.count)
+			return bad(why, "bad chunk range");
+	}
+	return 0;
+}
+
+/* The replicated objects' messages (type 12 and up). */
+static int obj(const uint8_t *p, size_t n, struct rv_p2p_msg *m, const char **why)
+{
+	if (n < OBJ_HEAD)
+		return bad(why, "truncated message");
+	m->obj = p + 1;
+	switch (m->type) {
+	case RV_P2P_M_OBJ_GET:
+		if (n != OBJ_HEAD + 4)
+			return bad(why, "message length mismatch");
+		m->offset = rv_rd32(p + OBJ_HEAD);
+		return 0;
+	case RV_P2P_M_OBJ_MAN:
+		if (n < OBJ_HEAD + 9)
+			return bad(why, "truncated message");
+		m->total = rv_rd32(p + OBJ_HEAD);
+		m->offset = rv_rd32(p + OBJ_HEAD + 4);
+		m->data = p + OBJ_HEAD + 8;
+		m->data_len = n - OBJ_HEAD - 8;
+		if (m->total > RV_P2P_MAN_MAX || m->data_len > RV_P2P_PIECE_MAX || m->offset >= m->total ||
+		    m->data_len > m->total - m->offset)
+			return bad(why, "bad manifest piece");
+		return 0;
+	case RV_P2P_M_OBJ_HAVE:
+	case RV_P2P_M_OBJ_WANT:
+		return obj_ranges(p, n, m, why);
+	default:	/* OBJ_CHUNK */
+		if (n < OBJ_HEAD + 5)
+			return bad(why, "truncated message");
+		m->index = rv_rd32(p + OBJ_HEAD);
+		m->data = p + OBJ_HEAD + 4;
+		m->data_len = n - OBJ_HEAD - 4;
+		if (m->data_len > RV_P2P_CHUNK_MAX)
+			return bad(why, "chunk too long");
+		return 0;
+	}
+}
+
 int rv_p2p_msg_parse(const uint8_t *p, size_t n, struct rv_p2p_msg *m, const char **why)
 {
 	int rc = 0;
@@ -114,6 +184,12 @@ int rv_p2p_msg_parse(const uint8_t *p, size_t n, struct rv_p2p_msg *m, const cha
 			return bad(why, "message length mismatch");
 		m->stamp = rv_rd64(p + 1);
 		return 0;
+	case RV_P2P_M_OBJ_GET:
+	case RV_P2P_M_OBJ_MAN:
+	case RV_P2P_M_OBJ_HAVE:
+	case RV_P2P_M_OBJ_WANT:
+	case RV_P2P_M_OBJ_CHUNK:
+		return obj(p, n, m, why);
 	default:
 		return bad(why, "unknown message type");
 	}
@@ -224,4 +300,63 @@ long rv_p2p_msg_ping(uint8_t *out, size_t cap, enum rv_p2p_msg_type type, uint64
 	out[0] = (uint8_t)type;
 	rv_wr64(out + 1, stamp);
 	return 9;
+}
+
+long rv_p2p_msg_obj_get(uint8_t *out, size_t cap, const uint8_t obj[32], uint32_t offset)
+{
+	if (!room(cap, OBJ_HEAD + 4))
+		return RV_ETOOBIG;
+	out[0] = RV_P2P_M_OBJ_GET;
+	memcpy(out + 1, obj, ID);
+	rv_wr32(out + OBJ_HEAD, offset);
+	return OBJ_HEAD + 4;
+}
+
+long rv_p2p_msg_obj_man(uint8_t *out, size_t cap, const uint8_t obj[32], uint32_t total, uint32_t offset,
+			const uint8_t *piece, size_t len)
+{
+	if (total > RV_P2P_MAN_MAX || offset >= total || len > total - offset)
+		return RV_EPROTO;
+	if (len == 0 || len > RV_P2P_PIECE_MAX || !room(cap, OBJ_HEAD + 8 + len))
+		return RV_ETOOBIG;
+	out[0] = RV_P2P_M_OBJ_MAN;
+	memcpy(out + 1, obj, ID);
+	rv_wr32(out + OBJ_HEAD, total);
+	rv_wr32(out + OBJ_HEAD + 4, offset);
+	memcpy(out + OBJ_HEAD + 8, piece, len);
+	return (long)(OBJ_HEAD + 8 + len);
+}
+
+long rv_p2p_msg_obj_ranges(uint8_t *out, size_t cap, enum rv_p2p_msg_type type, const uint8_t obj[32],
+			   uint8_t flags, const struct rv_p2p_range *r, size_t n)
+{
+	size_t len = OBJ_HEAD + 3 + n * RANGE;
+	if ((type != RV_P2P_M_OBJ_HAVE && type != RV_P2P_M_OBJ_WANT) || (type == RV_P2P_M_OBJ_WANT && flags))
+		return RV_EPROTO;
+	for (size_t i = 0; i < n; i++)
+		if (r[i].count == 0 || r[i].first > UINT32_MAX - r[i].count)
+			return RV_EPROTO;
+	if (n > RV_P2P_RANGES_MAX || !room(cap, len))
+		return RV_ETOOBIG;
+	out[0] = (uint8_t)type;
+	memcpy(out + 1, obj, ID);
+	out[OBJ_HEAD] = flags;
+	rv_wr16(out + OBJ_HEAD + 1, (uint16_t)n);
+	for (size_t i = 0; i < n; i++) {
+		rv_wr32(out + OBJ_HEAD + 3 + i * RANGE, r[i].first);
+		rv_wr32(out + OBJ_HEAD + 3 + i * RANGE + 4, r[i].count);
+	}
+	return (long)len;
+}
+
+long rv_p2p_msg_obj_chunk(uint8_t *out, size_t cap, const uint8_t obj[32], uint32_t index, const uint8_t *data,
+			  size_t len)
+{
+	if (len == 0 || len > RV_P2P_CHUNK_MAX || !room(cap, OBJ_HEAD + 4 + len))
+		return RV_ETOOBIG;
+	out[0] = RV_P2P_M_OBJ_CHUNK;
+	memcpy(out + 1, obj, ID);
+	rv_wr32(out + OBJ_HEAD, index);
+	memcpy(out + OBJ_HEAD + 4, data, len);
+	return (long)(OBJ_HEAD + 4 + len);
 }

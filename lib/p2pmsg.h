@@ -29,9 +29,31 @@
  *   PRUNE     11                               I got that post from another:
  *                                             announce to me lazily from now on
  *
+ * Replicated objects (p2pobj.h), between neighbours; OBJ is an object ID,
+ * a range is "first u32 count u32" (count at least 1, first + count within
+ * u32), at most RV_P2P_RANGES_MAX of them:
+ *   OBJ_GET   12  obj[32] offset u32           send me the object's manifest
+ *                                             from OFFSET
+ *   OBJ_MAN   13  obj[32] total u32 offset u32 bytes
+ *                                             a piece of the manifest (TOTAL
+ *                                             bytes in all, at most
+ *                                             RV_P2P_MAN_MAX; the piece 1 to
+ *                                             RV_P2P_PIECE_MAX bytes, within it)
+ *   OBJ_HAVE  14  obj[32] flags u8 n u16 n x range
+ *                                             I hold these chunks (added to
+ *                                             what I said before); flag 1:
+ *                                             tell me yours; flag 2: I have
+ *                                             the manifest
+ *   OBJ_WANT  15  obj[32] flags u8 n u16 n x range
+ *                                             send me these chunks (flags 0)
+ *   OBJ_CHUNK 16  obj[32] index u32 bytes     a chunk (1 to RV_P2P_CHUNK_MAX
+ *                                             bytes), checked by the receiver
+ *                                             against the manifest
+ *
  * Anything else is refused: unknown types, counts past the caps, lengths
  * that do not add up, a TTL past RV_P2P_TTL_MAX, an address family
- * other than 4 or 6. */
+ * other than 4 or 6, an empty or overflowing range, a WANT with flags, a
+ * manifest piece past its total or a total past RV_P2P_MAN_MAX. */
 #ifndef RV_P2PMSG_H
 #define RV_P2PMSG_H
 
@@ -45,11 +67,23 @@
 #define RV_P2P_HELLO_SIZE (1 + 32 + 32 + 64 + 1)
 #define RV_P2P_LIST_MAX 32        /* IDs or peers in one message */
 #define RV_P2P_TTL_MAX 64
+#define RV_P2P_RANGES_MAX 256     /* ranges in one OBJ_HAVE or OBJ_WANT */
+#define RV_P2P_PIECE_MAX 32768    /* manifest bytes in one OBJ_MAN */
+#define RV_P2P_CHUNK_MAX 32768    /* bytes in one chunk */
+#define RV_P2P_MAN_MAX (512 + 65536 * 32)   /* a manifest's bytes (p2pman.h) */
+#define RV_P2P_OBJ_HAVE_ASK 0x01  /* OBJ_HAVE flag: answer with all of yours */
+#define RV_P2P_OBJ_HAVE_MAN 0x02  /* OBJ_HAVE flag: I have the manifest (OBJ_GET it of me) */
 
 enum rv_p2p_msg_type {
 	RV_P2P_M_HELLO = 1, RV_P2P_M_REPORT, RV_P2P_M_ASK_CLOSE, RV_P2P_M_POST, RV_P2P_M_IHAVE,
 	RV_P2P_M_IWANT, RV_P2P_M_IDONTWANT, RV_P2P_M_ROUTE, RV_P2P_M_PING, RV_P2P_M_PONG,
-	RV_P2P_M_PRUNE,
+	RV_P2P_M_PRUNE, RV_P2P_M_OBJ_GET, RV_P2P_M_OBJ_MAN, RV_P2P_M_OBJ_HAVE, RV_P2P_M_OBJ_WANT,
+	RV_P2P_M_OBJ_CHUNK,
+};
+
+/* A range of chunk indices. */
+struct rv_p2p_range {
+	uint32_t first, count;
 };
 
 struct rv_p2p_peer_seen {
@@ -73,7 +107,16 @@ struct rv_p2p_msg {
 	const uint8_t *env;                       /* POST, ROUTE: the envelope */
 	size_t env_len;
 	uint64_t stamp;                           /* PING, PONG */
+	const uint8_t *obj;                       /* OBJ_*: the object ID, 32 bytes */
+	uint32_t index;                           /* OBJ_CHUNK */
+	uint32_t total, offset;                   /* OBJ_GET (offset), OBJ_MAN */
+	const uint8_t *ranges;                    /* OBJ_HAVE, OBJ_WANT: n ranges (rv_p2p_msg_range) */
+	const uint8_t *data;                      /* OBJ_MAN, OBJ_CHUNK: the bytes */
+	size_t data_len;
 };
+
+/* rv_p2p_msg_range - the Ith range of a parsed OBJ_HAVE or OBJ_WANT. */
+struct rv_p2p_range rv_p2p_msg_range(const struct rv_p2p_msg *m, size_t i);
 
 /* rv_p2p_msg_parse - read the message at P (exactly N bytes) into M: 0, or
  * RV_EPROTO with *WHY saying what is wrong, or RV_ETOOBIG past
@@ -97,5 +140,14 @@ long rv_p2p_msg_route(uint8_t *out, size_t cap, enum rv_p2p_route_mode mode, uin
 		      const uint8_t dst[32], const uint8_t *env, size_t len);
 /* TYPE: RV_P2P_M_PING or RV_P2P_M_PONG. */
 long rv_p2p_msg_ping(uint8_t *out, size_t cap, enum rv_p2p_msg_type type, uint64_t stamp);
+long rv_p2p_msg_obj_get(uint8_t *out, size_t cap, const uint8_t obj[32], uint32_t offset);
+/* A piece (LEN bytes) of a manifest of TOTAL bytes, at OFFSET. */
+long rv_p2p_msg_obj_man(uint8_t *out, size_t cap, const uint8_t obj[32], uint32_t total, uint32_t offset,
+			const uint8_t *piece, size_t len);
+/* TYPE: RV_P2P_M_OBJ_HAVE or RV_P2P_M_OBJ_WANT (FLAGS 0); N ranges R. */
+long rv_p2p_msg_obj_ranges(uint8_t *out, size_t cap, enum rv_p2p_msg_type type, const uint8_t obj[32],
+			   uint8_t flags, const struct rv_p2p_range *r, size_t n);
+long rv_p2p_msg_obj_chunk(uint8_t *out, size_t cap, const uint8_t obj[32], uint32_t index, const uint8_t *data,
+			  size_t len);
 
 #endif

@@ -322,6 +322,18 @@ static void on_msg(struct rv_p2p_node *n, struct nsess *s, const uint8_t *p, siz
 	case RV_P2P_M_ROUTE:
 		p2p_route_in(n, s, &m);
 		return;
+	case RV_P2P_M_OBJ_GET:
+	case RV_P2P_M_OBJ_MAN:
+	case RV_P2P_M_OBJ_HAVE:
+	case RV_P2P_M_OBJ_WANT:
+	case RV_P2P_M_OBJ_CHUNK: {	/* replicated objects: the caller's (p2pobj.h) */
+		struct rv_p2p_node_ev e = { .type = RV_P2P_NODE_OBJECT, .data = p, .len = len, .alen = s->alen };
+		memcpy(&e.addr, &s->addr, sizeof e.addr);
+		memcpy(e.peer, s->s.peer_id, RV_P2P_HASH_LEN);
+		n->st.objects_in++;
+		p2p_event(n, &e);
+		return;
+	}
 	default:	/* HELLO, PING, PONG: the session's */
 		return;
 	}
@@ -516,6 +528,32 @@ uint64_t rv_p2p_node_next(const struct rv_p2p_node *n)
 			t = x;
 	}
 	return t;
+}
+
+/* ---- messages of the caller's, to one neighbour ---- */
+
+int rv_p2p_node_send_peer(struct rv_p2p_node *n, uint64_t now, const uint8_t peer[RV_P2P_HASH_LEN],
+			  const uint8_t *msg, size_t len)
+{
+	const char *why;
+	struct rv_p2p_msg m;
+	if (len > RV_P2P_MSG_MAX)
+		return RV_ETOOBIG;
+	if (rv_p2p_msg_parse(msg, len, &m, &why) < 0 || m.type < RV_P2P_M_OBJ_GET)
+		return RV_EPROTO;
+	n->now = now;
+	int best = -1;	/* a peer that started again has a newer session than the one dying */
+	for (int i = 0; i < RV_P2P_NODE_SESSIONS; i++) {
+		struct nsess *s = &n->sess[i];
+		if (s->used && s->up && !memcmp(s->s.peer_id, peer, RV_P2P_HASH_LEN) &&
+		    (best < 0 || s->since > n->sess[best].since))
+			best = i;
+	}
+	if (best < 0)
+		return RV_ENOTFOUND;
+	p2p_send(n, best, msg, len);
+	n->st.objects_out++;
+	return 0;
 }
 
 /* ---- posting ---- */

@@ -16,6 +16,10 @@
  * first one's datagrams): we wait for it. A ClientHello from the address of a
  * session up for RV_P2P_NODE_RESTART_MS means the peer started again: the
  * old session ends (sooner, it is a late copy of a handshake that lost).
+ * Two sessions up with one peer at two addresses: when the peer opened
+ * both, or nothing came on the old one since the new one began, the peer
+ * started again (or moved) and the old one ends; otherwise the higher peer
+ * ID's choice stands, the same at both ends.
  *
  * Topology (librtmfp's NetGroup): every report_ms the node chooses its
  * best neighbours among the peers it knows (rv_p2p_choose: ring neighbours,
@@ -57,6 +61,9 @@
  *
  * Events (rv_p2p_node_poll) name what a NetGroup user sees: a neighbour
  * connected or gone (and why), a post delivered, a routed message for us.
+ * The messages of replicated objects (OBJ_*) go neither through gossip nor
+ * routing: a neighbour's come up as OBJECT events, and the caller's go to
+ * one neighbour (rv_p2p_node_send_peer); p2pobj.h decides what they say.
  *
  * Memory: the sessions (at most RV_P2P_NODE_SESSIONS), the known peers (at
  * most RV_P2P_NODE_KNOWN, forgotten after RV_P2P_NODE_FORGET_MS unheard),
@@ -128,6 +135,8 @@ enum rv_p2p_node_ev_type {
 					 * RV_P2P_ACK_DELIVERED), or stopped at AUTHOR, the peer
 					 * nearest its destination (RV_P2P_ACK_NO_ROUTE: nobody
 					 * has that ID; RV_P2P_ACK_TTL: out of hops) */
+	RV_P2P_NODE_OBJECT,             /* an OBJ_* message (p2pmsg.h) from the neighbour PEER:
+					 * DATA, LEN, framing checked, for the caller's p2pobj.h */
 };
 
 /* What an acknowledgement says (RV_P2P_NODE_ACK's mode). */
@@ -157,6 +166,7 @@ struct rv_p2p_node_stats {
 	uint64_t posts_sent, posts_received, routed_sent, routed_received, routed_forwarded;
 	uint64_t no_route, ttl_expired, bad;
 	uint64_t acks_sent, acks_received;
+	uint64_t objects_in, objects_out;   /* OBJ_* messages */
 	uint64_t connects, connect_failures, disconnects;
 	uint64_t bytes_in, bytes_out, datagrams_in, datagrams_out, stray;
 	uint64_t events_dropped;
@@ -236,6 +246,13 @@ int rv_p2p_node_post(struct rv_p2p_node *n, uint64_t now, uint64_t time_ms, cons
 int rv_p2p_node_send(struct rv_p2p_node *n, uint64_t now, uint64_t time_ms, enum rv_p2p_route_mode mode,
 		     const uint8_t dst[RV_P2P_HASH_LEN], const void *data, size_t len,
 		     uint8_t id[RV_P2P_HASH_LEN]);
+
+/* rv_p2p_node_send_peer - an OBJ_* message (MSG, LEN: p2pmsg.h, built by
+ * p2pobj.h) to the neighbour PEER (its newest session, when a peer that
+ * started again has two), at NOW: 0, RV_ENOTFOUND when PEER is not a
+ * neighbour up, RV_EPROTO when MSG is not such a message, RV_ETOOBIG. */
+int rv_p2p_node_send_peer(struct rv_p2p_node *n, uint64_t now, const uint8_t peer[RV_P2P_HASH_LEN],
+			  const uint8_t *msg, size_t len);
 
 /* rv_p2p_node_tick - timers at NOW; rv_p2p_node_next says when the next is
  * due (node time, ms). */

@@ -98,6 +98,9 @@ void p2p_known_attach(struct rv_p2p_node *n, struct nsess *s)
 		struct nsess *o = &n->sess[k->slot];
 		int mine_lower = memcmp(n->conf.key->id, k->id, RV_P2P_HASH_LEN) < 0;
 		struct nsess *drop = s->mine == mine_lower ? o : s;
+		if ((!s->mine && !o->mine) || o->s.last_rx < s->opened)
+			drop = o;	/* the peer opened both, or the old one has been silent since the new one
+					 * began: it started again (or moved), and the old one is dead */
 		rv_p2p_sess_close(&drop->s, "a second session with the peer");
 		if (drop == s)
 			return;

@@ -10,6 +10,7 @@ enum {
 	O_ALLOW = 1, O_RECONNECT, O_COUNT,
 	O_KEY, O_BIND, O_PORT_FILE, O_PEER, O_LAN, O_SERVERLESS, O_STAY, O_TO, O_NEAREST,
 	O_POSTING, O_ROUTING, O_NO_SERVER_CHANNEL, O_WAIT, O_MAX_NEIGHBORS, O_RESTRICT_POSTING, O_CAP, O_EXPIRES,
+	O_OUTPUT,
 };
 
 static const struct rv_opt opts[] = {
@@ -23,7 +24,7 @@ static const struct rv_opt opts[] = {
 	{ O_PEER, 0, "peer", "ADDR:PORT", "p2p: connect to the peer at ADDR:PORT (repeatable)", NULL, NULL },
 	{ O_LAN, 0, "lan", "ADDR:PORT", "p2p: the IP multicast address of LAN discovery (spec new: put it in the spec)", NULL, NULL },
 	{ O_SERVERLESS, 0, "serverless", NULL, "p2p: do not ask rvserver to introduce peers", NULL, NULL },
-	{ O_STAY, 0, "stay", NULL, "p2p join: keep relaying after the end of standard input", NULL, NULL },
+	{ O_STAY, 0, "stay", NULL, "p2p join: keep relaying after the end of standard input; fetch: keep serving the object once fetched", NULL, NULL },
 	{ O_TO, 0, "to", "PEERID", "p2p send: to the peer with this ID (64 hex digits)", NULL, NULL },
 	{ O_NEAREST, 0, "nearest", "ADDRESS", "p2p send: to the peer nearest this ring address (64 hex digits)", NULL, NULL },
 	{ O_POSTING, 0, "posting", NULL, "p2p spec new: members post to every member", NULL, NULL },
@@ -32,7 +33,8 @@ static const struct rv_opt opts[] = {
 	{ O_RESTRICT_POSTING, 0, "restrict-posting", NULL, "p2p spec new: only owners and holders of their capability post", NULL, NULL },
 	{ O_CAP, 0, "cap", "TOKEN|FILE", "p2p join/post: this peer's capability in a restricted group (from p2p grant)", "file", NULL },
 	{ O_EXPIRES, 0, "expires", "DURATION", "p2p grant: the capability expires after DURATION (s, m, h or d; default 30d)", NULL, NULL },
-	{ O_WAIT, 0, "wait", "S", "p2p post/send/info: wait at most S seconds for a neighbour (default 10)", NULL, NULL },
+	{ O_WAIT, 0, "wait", "S", "p2p post/send/info/fetch: wait at most S seconds for a neighbour (fetch: and for progress; default 10)", NULL, NULL },
+	{ O_OUTPUT, 'o', "output", "FILE", "p2p fetch: write the object to FILE (FILE.part and FILE.rvobj until it is whole)", "file", NULL },
 	{ O_MAX_NEIGHBORS, 0, "max-neighbors", "N", "p2p: at most N neighbours (default 32, at most 64)", NULL, NULL },
 	{ 0 }
 };
@@ -53,7 +55,7 @@ static const struct rv_subcmd cmds[] = {
 	/* the operation and its IDs: check_list_args */
 	{ "contacts", "list|add|del [ID...]", "show or change this id's default receivers", 0, RV_ARGS_ANY, run_request, 0 },
 	{ "allow", "list|add|del|all|none [ID...]", "show or change who may send to this id", 0, RV_ARGS_ANY, run_request, 0 },
-	{ "p2p", "id|spec|join|post|send|info|grant [ARG...]", "peer-to-peer groups: the peers carry the messages, rvserver only introduces them", 1, RV_ARGS_ANY, run_p2p, 0 },
+	{ "p2p", "id|spec|join|post|send|info|grant|share|fetch [ARG...]", "peer-to-peer groups: the peers carry the messages, rvserver only introduces them", 1, RV_ARGS_ANY, run_p2p, 0 },
 	{ NULL }
 };
 
@@ -99,6 +101,7 @@ static const char *on_opt(void *ud, int key, const char *arg)
 	case O_NO_SERVER_CHANNEL: a->p2p.no_server_channel = 1; break;
 	case O_RESTRICT_POSTING: a->p2p.caps |= RV_P2P_CAP_RESTRICT_POSTING; break;
 	case O_CAP: a->p2p.cap = arg; break;
+	case O_OUTPUT: a->p2p.output = arg; break;
 	case O_EXPIRES: {
 		char *end;
 		double v = strtod(arg, &end);

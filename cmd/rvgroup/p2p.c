@@ -176,8 +176,14 @@ const char *p2p_check(struct app *a)
 	struct p2p_opts *o = &a->p2p;
 	const char *cmd = a->nargs > 0 ? a->args[0] : "";
 	uint8_t dst[32];
-	if (!rv_cli_choice("id|spec|join|post|send|info|grant", cmd))
-		return "p2p takes id, spec, join, post, send, info or grant";
+	if (!rv_cli_choice("id|spec|join|post|send|info|grant|share|fetch", cmd))
+		return "p2p takes id, spec, join, post, send, info, grant, share or fetch";
+	if (!strcmp(cmd, "share"))
+		return a->nargs != 3 ? "usage: p2p share SPEC FILE" : NULL;
+	if (!strcmp(cmd, "fetch"))
+		return a->nargs != 3 ? "usage: p2p fetch SPEC OBJECT-ID -o FILE" :
+		       p2p_unhex32(a->args[2], dst) < 0 ? "fetch: OBJECT-ID is 64 hex digits" :
+		       !o->output ? "p2p fetch needs -o FILE" : NULL;
 	if (!strcmp(cmd, "grant"))
 		return a->nargs != 3 ? "usage: p2p grant SPEC PEERID" :
 		       p2p_unhex32(a->args[2], dst) < 0 ? "grant: PEERID is 64 hex digits" : NULL;

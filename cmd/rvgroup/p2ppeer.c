@@ -347,6 +347,20 @@ int peer_post(struct peer *p, const void *data, size_t len, uint8_t id[32])
 	return rc;
 }
 
+int peer_send_obj(struct peer *p, const uint8_t dst[32], const uint8_t *msg, size_t len)
+{
+	uv_update_time(p->loop);
+	int rc = rv_p2p_node_send_peer(p->node, uv_now(p->loop), dst, msg, len);
+	flush(p);	/* events are polled by the caller's caller: no settle here */
+	p->rearm_due = !p->closing;
+	return rc;
+}
+
+const struct rv_impair *peer_impair(const struct peer *p)
+{
+	return &p->impair;
+}
+
 int peer_send(struct peer *p, enum rv_p2p_route_mode mode, const uint8_t dst[32], const void *data, size_t len,
 	      uint8_t id[32])
 {

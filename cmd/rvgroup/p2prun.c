@@ -153,7 +153,7 @@ int p2p_spec_lan(const struct rv_p2p_spec *spec, struct sockaddr_storage *ss)
 
 /* ---- events ---- */
 
-static cJSON *event(const char *code)
+cJSON *p2p_json_event(const char *code)
 {
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "code", code);
@@ -161,7 +161,7 @@ static cJSON *event(const char *code)
 	return o;
 }
 
-static void add_hex(cJSON *o, const char *name, const uint8_t *p)
+void p2p_json_hex(cJSON *o, const char *name, const uint8_t *p)
 {
 	char t[65];
 	p2p_hex(p, 32, t);
@@ -180,8 +180,9 @@ static void print_message(struct p2p *g, const struct rv_p2p_node_ev *e)
 	char author[65];
 	p2p_hex(e->author, 32, author);
 	if (rv_out_json_mode()) {
-		cJSON *o = event(e->type == RV_P2P_NODE_POST ? "NetGroup.Posting.Notify" : "NetGroup.SendTo.Notify");
-		add_hex(o, "id", e->id);
+		cJSON *o = p2p_json_event(e->type == RV_P2P_NODE_POST ? "NetGroup.Posting.Notify"
+								     : "NetGroup.SendTo.Notify");
+		p2p_json_hex(o, "id", e->id);
 		cJSON_AddStringToObject(o, "from", author);
 		cJSON_AddNumberToObject(o, "sent", (double)e->time_ms);
 		if (e->type == RV_P2P_NODE_ROUTED) {
@@ -213,7 +214,7 @@ static void print_neighbor(const struct rv_p2p_node_ev *e)
 	peer_addr_text((const struct sockaddr *)&e->addr, addr, sizeof addr);
 	int up = e->type == RV_P2P_NODE_NEIGHBOR_UP;
 	if (rv_out_json_mode()) {
-		cJSON *o = event(up ? "NetGroup.Neighbor.Connect" : "NetGroup.Neighbor.Disconnect");
+		cJSON *o = p2p_json_event(up ? "NetGroup.Neighbor.Connect" : "NetGroup.Neighbor.Disconnect");
 		cJSON_AddStringToObject(o, "peer", peer);
 		add_addr(o, &e->addr);
 		if (up)
@@ -238,7 +239,7 @@ static void print_server(struct p2p *g, const struct rv_p2p_node_ev *e)
 		rv_say_error("no answer from rvserver's UDP port at %s: is it running there? (--server; "
 			     "peers can still be found with --peer or --lan; --serverless stops asking)", addr);
 		if (join && rv_out_json_mode()) {
-			cJSON *o = event("NetGroup.Introducer.Silent");
+			cJSON *o = p2p_json_event("NetGroup.Introducer.Silent");
 			cJSON_AddStringToObject(o, "server", addr);
 			rv_out_obj(o);
 		}
@@ -247,7 +248,7 @@ static void print_server(struct p2p *g, const struct rv_p2p_node_ev *e)
 	if (e->type == RV_P2P_NODE_REFUSED) {
 		rv_say_error("rvserver refused to introduce this peer: %.*s", (int)e->len, (const char *)e->data);
 		if (join && rv_out_json_mode()) {
-			cJSON *o = event("NetGroup.Introducer.Refused");
+			cJSON *o = p2p_json_event("NetGroup.Introducer.Refused");
 			char reason[80];
 			snprintf(reason, sizeof reason, "%.*s", (int)e->len, (const char *)e->data);
 			cJSON_AddStringToObject(o, "reason", reason);
@@ -258,7 +259,7 @@ static void print_server(struct p2p *g, const struct rv_p2p_node_ev *e)
 	peer_addr_text((const struct sockaddr *)&e->addr, addr, sizeof addr);
 	rv_say_debug("rvserver introduced this peer (it sees %s) to %u members", addr, e->hops);
 	if (join && rv_out_json_mode()) {
-		cJSON *o = event("NetGroup.Introducer.Joined");
+		cJSON *o = p2p_json_event("NetGroup.Introducer.Joined");
 		cJSON_AddStringToObject(o, "mapped", addr);
 		cJSON_AddNumberToObject(o, "members", e->hops);
 		rv_out_obj(o);
@@ -279,6 +280,8 @@ static void on_event(void *ud, const struct rv_p2p_node_ev *e)
 			uv_timer_start(&g->wait, waited, SETTLE_MS, 0);
 		/* fall through */
 	case RV_P2P_NODE_NEIGHBOR_DOWN:
+		if (g->on_object)
+			g->on_object(g, e);
 		if (!strcmp(g->a->args[0], "join"))	/* post, send and info print only their result */
 			print_neighbor(e);
 		return;
@@ -287,7 +290,7 @@ static void on_event(void *ud, const struct rv_p2p_node_ev *e)
 			char addr[80];
 			peer_addr_text((const struct sockaddr *)&e->addr, addr, sizeof addr);
 			if (rv_out_json_mode()) {
-				cJSON *o = event("NetGroup.Connect.Failed");
+				cJSON *o = p2p_json_event("NetGroup.Connect.Failed");
 				add_addr(o, &e->addr);
 				cJSON_AddStringToObject(o, "reason", e->why ? e->why : "no answer");
 				rv_out_obj(o);
@@ -315,6 +318,10 @@ static void on_event(void *ud, const struct rv_p2p_node_ev *e)
 	case RV_P2P_NODE_ACK:
 		acked(g, e);
 		return;
+	case RV_P2P_NODE_OBJECT:	/* replicated objects: share and fetch's (objects.c) */
+		if (g->on_object)
+			g->on_object(g, e);
+		return;
 	}
 }
 
@@ -328,8 +335,8 @@ static cJSON *info(struct p2p *g)
 	double secs = (double)(peer_wall_ms() - g->started_wall) / 1000.0;
 	if (secs < 0.001)
 		secs = 0.001;
-	cJSON *o = event("NetGroup.Info");
-	add_hex(o, "peer", g->key.id);
+	cJSON *o = p2p_json_event("NetGroup.Info");
+	p2p_json_hex(o, "peer", g->key.id);
 	cJSON_AddNumberToObject(o, "port", peer_port(g->peer));
 	cJSON_AddNumberToObject(o, "neighborCount", (double)st.neighbors);
 	cJSON_AddNumberToObject(o, "estimatedMemberCount", (double)st.estimate);
@@ -370,7 +377,7 @@ static cJSON *info(struct p2p *g)
 	struct rv_p2p_node_nb nb;
 	for (size_t k = 0; rv_p2p_node_neighbor(n, k, &nb); k++) {
 		cJSON *x = cJSON_CreateObject();
-		add_hex(x, "peer", nb.peer);
+		p2p_json_hex(x, "peer", nb.peer);
 		add_addr(x, &nb.addr);
 		if (nb.rtt_ms != UINT32_MAX)
 			cJSON_AddNumberToObject(x, "rttMs", nb.rtt_ms);
@@ -426,8 +433,15 @@ static void end(struct p2p *g, int code)
 	if (g->ended)
 		return;
 	g->ended = 1;
+	if (g->on_end)	/* now: a second signal (timeout(1) sends its group one) may not wait */
+		g->on_end(g);
 	app_finish(g->a, code);
 	peer_stop(g->peer, closed);
+}
+
+void p2p_end(struct p2p *g, int code)
+{
+	end(g, code);
 }
 
 /* Interrupted: the neighbours are told (they need not wait for silence). */
@@ -617,6 +631,12 @@ int p2p_run_peer(struct p2p *g)
 		}
 		pc.server = &server;
 	}
+	int obj = !strcmp(a->args[0], "share") || !strcmp(a->args[0], "fetch");
+	int code;
+	if (obj && (code = objects_prepare(g)) != 0) {
+		objects_free(g);
+		return code;
+	}
 	const char *why = NULL;
 	g->started_wall = peer_wall_ms();
 	uv_timer_init(a->loop, &g->wait);
@@ -628,6 +648,7 @@ int p2p_run_peer(struct p2p *g)
 		rv_say_error("cannot start the peer: %s", why ? why : "?");
 		closed(g);
 		uv_run(a->loop, UV_RUN_DEFAULT);
+		objects_free(g);
 		return RV_EXIT_FAIL;
 	}
 	uv_signal_start(&g->usr1, on_usr1, SIGUSR1);
@@ -635,8 +656,8 @@ int p2p_run_peer(struct p2p *g)
 	uv_signal_start(&g->stop[1], on_stop, SIGTERM);
 	int join = !strcmp(a->args[0], "join");
 	if (join && rv_out_json_mode()) {
-		cJSON *ev = event("NetGroup.Connect.Success");
-		add_hex(ev, "peer", g->key.id);
+		cJSON *ev = p2p_json_event("NetGroup.Connect.Success");
+		p2p_json_hex(ev, "peer", g->key.id);
 		cJSON_AddNumberToObject(ev, "port", peer_port(g->peer));
 		rv_out_obj(ev);
 	} else if (join) {
@@ -644,7 +665,10 @@ int p2p_run_peer(struct p2p *g)
 		p2p_hex(g->key.id, 32, id);
 		rv_say_info("peer %s on UDP port %d", id, peer_port(g->peer));
 	}
-	if (join) {
+	if (obj) {
+		if ((code = objects_start(g)) != 0)
+			end(g, code);
+	} else if (join) {
 		a->on_line = join_line;
 		a->on_eof = join_eof;
 		if (input_start(a) < 0) {
@@ -656,5 +680,6 @@ int p2p_run_peer(struct p2p *g)
 		uv_timer_start(&g->wait, waited, (uint64_t)(o->wait * 1000), 0);
 	}
 	uv_run(a->loop, UV_RUN_DEFAULT);
+	objects_free(g);
 	return a->exit_code;
 }

@@ -7,6 +7,7 @@
  *   cmds.c   post, say, members, groups, contacts, allow: requests
  *   p2p.c    p2p: peer-to-peer groups: checks, dispatch, id, spec, grant
  *   p2prun.c   join, post, send, info: a peer run, its events printed
+ *   objects.c  share, fetch: replicated objects in a peer run (lib/p2pobj.h)
  *   p2ppeer.c  one peer on the loop: its UDP socket, clock and timer
  *   app.c    the lifecycle: the session to the server, stdin lines whole,
  *            the end with an exit code, failures reported, the check of a name
@@ -19,6 +20,7 @@
 #include "buf.h"
 #include "cli.h"
 #include "frame.h"
+#include "impair.h"
 #include "input.h"
 #include "p2pcap.h"
 #include "p2pnode.h"
@@ -45,6 +47,7 @@ struct p2p_opts {
 	const char *cap;             /* --cap TOKEN|FILE */
 	uint64_t expires;            /* grant: seconds */
 	size_t max_neighbors;
+	const char *output;          /* fetch: -o FILE */
 };
 
 struct app {
@@ -103,10 +106,17 @@ struct p2p {
 	uint8_t sent_id[32], sent_to[32];
 	uint64_t started_wall;
 	long received;
+	/* share and fetch (objects.c): the NEIGHBOR_UP, NEIGHBOR_DOWN and OBJECT events */
+	void (*on_object)(struct p2p *g, const struct rv_p2p_node_ev *e);
+	void (*on_end)(struct p2p *g);  /* share and fetch: the run ends (its summary) */
+	struct objrun *obj;
 };
 
 /* p2prun.c: what every p2p command loads, and the commands that run a peer */
 void p2p_hex(const uint8_t *p, size_t n, char *out);
+/* An event object: its CODE and the time (unix ms); a 32-byte ID in hex as NAME. */
+cJSON *p2p_json_event(const char *code);
+void p2p_json_hex(cJSON *o, const char *name, const uint8_t *p);
 int p2p_unhex32(const char *s, uint8_t out[32]);
 int p2p_load_key(struct p2p *g);
 int p2p_load_spec(struct p2p *g, const char *text);
@@ -114,6 +124,17 @@ int p2p_is_owner(const struct p2p *g);
 int p2p_spec_lan(const struct rv_p2p_spec *spec, struct sockaddr_storage *ss);
 /* p2p_run_peer - join, post, send or info (a->args[0]): the exit code */
 int p2p_run_peer(struct p2p *g);
+
+/* p2p_end - the run ends with CODE (the first call counts): goodbyes, then the loop ends. */
+void p2p_end(struct p2p *g, int code);
+
+/* objects.c: share and fetch. objects_prepare - before the peer starts:
+ * share hashes FILE and prints the object ID, fetch loads what a run before
+ * left; 0, or the exit code. objects_start - with the peer up: 0, or the
+ * exit code. objects_free - what is left at the end. */
+int objects_prepare(struct p2p *g);
+int objects_start(struct p2p *g);
+void objects_free(struct p2p *g);
 
 /* p2p.c: p2p_check - a usage error of the p2p commands, or NULL;
  * p2p_run - the command, its exit code */
@@ -147,6 +168,10 @@ void peer_stop(struct peer *p, void (*on_closed)(void *ud));
 int peer_post(struct peer *p, const void *data, size_t len, uint8_t id[32]);
 int peer_send(struct peer *p, enum rv_p2p_route_mode mode, const uint8_t dst[32], const void *data, size_t len,
 	      uint8_t id[32]);
+/* peer_send_obj - an OBJ_* message to the neighbour DST (lib/p2pobj.h). */
+int peer_send_obj(struct peer *p, const uint8_t dst[32], const uint8_t *msg, size_t len);
+/* peer_impair - the test-only impairment this peer reads (RV_TEST_IMPAIR). */
+const struct rv_impair *peer_impair(const struct peer *p);
 int peer_port(struct peer *p);
 struct rv_p2p_node *peer_node(struct peer *p);
 /* Addresses: "host:port" resolved (DEFAULT_PORT when none is given; 0 may

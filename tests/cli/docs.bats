@@ -349,6 +349,14 @@ rvserver_codes() {
 		RV_P2P_TTL_MAX|1|a ROUTE with hops @ or more is dropped
 		RV_P2P_HELLO_RESEND_MS|1|HELLO sent again after @ ms
 		RV_P2P_INTRO_GIVEN|1|at most @ members per JOIN response
+		RV_P2P_RANGES_MAX|1|ranges at most @ a message
+		RV_P2P_PIECE_MAX|1|manifest pieces at most @ bytes
+		RV_P2P_CHUNK_MAX|1|chunks 1024 to @ bytes
+		RV_P2P_MAN_CHUNK_MIN|1|chunks @ to 32768 bytes
+		RV_P2P_MAN_CHUNKS|1|at most @ chunks an object
+		RV_P2P_OBJ_SHOWN|1|a seeder shows at most @ chunks not yet taken
+		RV_P2P_OBJ_SERVE_MAX|1|at most @ requests of a neighbour served at once
+		RV_P2P_OBJ_PEERS|1|@ neighbours an object
 		RV_P2P_INTRO_REFRESH_S|1|refresh every @ s
 		RETRY_MS|1000|tried again after @ s|lib/p2ptopo.c
 		CLOSED_WAIT_MS|1000|asked to close is left alone @ s|lib/p2ptopo.c

@@ -109,7 +109,7 @@ dst_nearer() {
 	[ "$status" -eq 2 ]
 	run rvgroup p2p fly
 	[ "$status" -eq 2 ]
-	assert_output --partial "p2p takes id, spec, join, post, send, info or grant"
+	assert_output --partial "p2p takes id, spec, join, post, send, info, grant, share or fetch"
 	run rvgroup p2p send "$SPEC" hello
 	[ "$status" -eq 2 ]
 	assert_output --partial "one of --to PEERID and --nearest"

@@ -51,6 +51,27 @@ static long rebuild(const struct rv_p2p_msg *m, const uint8_t *d, size_t n)
 	case RV_P2P_M_PING:
 	case RV_P2P_M_PONG:
 		return rv_p2p_msg_ping(out, sizeof out, m->type, m->stamp);
+	case RV_P2P_M_OBJ_GET:
+		assert(inside(m->obj, 32, d, n));
+		return rv_p2p_msg_obj_get(out, sizeof out, m->obj, m->offset);
+	case RV_P2P_M_OBJ_MAN:
+		assert(inside(m->obj, 32, d, n) && inside(m->data, m->data_len, d, n));
+		assert(m->offset < m->total && m->data_len <= m->total - m->offset && m->total <= RV_P2P_MAN_MAX);
+		return rv_p2p_msg_obj_man(out, sizeof out, m->obj, m->total, m->offset, m->data, m->data_len);
+	case RV_P2P_M_OBJ_HAVE:
+	case RV_P2P_M_OBJ_WANT: {
+		static struct rv_p2p_range r[RV_P2P_RANGES_MAX];
+		assert(inside(m->obj, 32, d, n) && m->n <= RV_P2P_RANGES_MAX && inside(m->ranges, m->n * 8, d, n));
+		for (size_t i = 0; i < m->n; i++) {
+			r[i] = rv_p2p_msg_range(m, i);
+			assert(r[i].count && r[i].first <= UINT32_MAX - r[i].count);
+		}
+		return rv_p2p_msg_obj_ranges(out, sizeof out, m->type, m->obj, m->flags, r, m->n);
+	}
+	case RV_P2P_M_OBJ_CHUNK:
+		assert(inside(m->obj, 32, d, n) && inside(m->data, m->data_len, d, n));
+		assert(m->data_len >= 1 && m->data_len <= RV_P2P_CHUNK_MAX);
+		return rv_p2p_msg_obj_chunk(out, sizeof out, m->obj, m->index, m->data, m->data_len);
 	}
 	assert(!"parsed an unknown type");
 	return -1;

@@ -336,6 +336,13 @@ static void check_event(const struct fuzz *f, int who, const struct rv_p2p_node_
 	case RV_P2P_NODE_ACK:	/* an answer about a routed message of ours */
 		CHECK(e->mode == RV_P2P_ACK_DELIVERED || e->mode == RV_P2P_ACK_NO_ROUTE || e->mode == RV_P2P_ACK_TTL);
 		break;
+	case RV_P2P_NODE_OBJECT: {	/* an OBJ_* message, framing checked, from a neighbour */
+		struct rv_p2p_msg m;
+		const char *why;
+		CHECK(is_key(e->peer) && e->len && e->data && e->len <= RV_P2P_MSG_MAX);
+		CHECK(rv_p2p_msg_parse(e->data, e->len, &m, &why) == 0 && m.type >= RV_P2P_M_OBJ_GET);
+		break;
+	}
 	default:
 		abort();
 	}

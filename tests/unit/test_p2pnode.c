@@ -37,6 +37,7 @@ struct peer {
 	uint8_t last_author[32];
 	char last[64];
 	uint8_t last_hops;
+	int objects;                     /* RV_P2P_NODE_OBJECT events */
 	int acks;                        /* RV_P2P_NODE_ACK: how many, the last one's */
 	uint8_t ack_mode, ack_id[32], ack_author[32];
 };
@@ -82,6 +83,7 @@ static void events_of(struct peer *q)
 			q->downs_watched += !memcmp(e.peer, watch, 32);
 			break;
 		case RV_P2P_NODE_BAD_PEER: q->bad++; break;
+		case RV_P2P_NODE_OBJECT: q->objects++; break;
 		case RV_P2P_NODE_ACK:
 			q->acks++;
 			q->ack_mode = e.mode;
@@ -658,6 +660,67 @@ static void test_retry_when_due(void **state)
 		stop_peer(&q[i]);
 }
 
+/* A peer that started again (its key, another address) while the old
+ * session with it is not dead yet: the new session is kept whichever ID is
+ * higher and whichever side opened the old one, and a message to the peer
+ * (rv_p2p_node_send_peer) reaches the new one, not the dead one. HI: the
+ * restarting peer's ID is the higher; STAY_OPENED: the other side opened
+ * the old session. */
+static void restarted(int hi, int stay_opened)
+{
+	struct peer q[2];
+	memset(q, 0, sizeof q);
+	start_peer(&q[0], 66, 0);
+	start_peer(&q[1], 67, 0);
+	int i = (memcmp(q[0].key.id, q[1].key.id, 32) > 0) == hi ? 0 : 1;	/* it restarts */
+	struct peer *stay = &q[1 - i], *back = &q[i], *opener = stay_opened ? stay : back;
+	struct peer *other = stay_opened ? back : stay;
+	assert_int_equal(rv_p2p_node_add_peer(opener->node, now, (const struct sockaddr *)&other->addr,
+					      sizeof other->addr), 0);
+	run_on(q, 2, 2000);
+	assert_int_equal(stay->ups, 1);
+	rv_p2p_node_free(back->node);	/* killed: no goodbye */
+	back->node = NULL;
+	run_on(q, 2, 300);
+	uint8_t sd[32] = { (uint8_t)(66 + i + 1), 7 };
+	struct rv_p2p_node_conf c = { .key = &back->key, .rnd = rnd, .sess = &quick };
+	memcpy(c.group, group, 32);
+	const char *why;
+	assert_int_equal(rv_p2p_key_from_seed(&back->key, sd), 0);
+	assert_int_equal(rv_p2p_node_new(&back->node, &c, now, &why), 0);
+	back->addr.sin_addr.s_addr = htonl(0x0a000000u + 200);	/* a new address */
+	back->ups = 0;
+	assert_int_equal(rv_p2p_node_add_peer(back->node, now, (const struct sockaddr *)&stay->addr,
+					      sizeof stay->addr), 0);
+	run_on(q, 2, 1000);
+	assert_int_equal(back->ups, 1);
+	uint8_t obj[32] = { 1 }, msg[64];
+	long len = rv_p2p_msg_obj_get(msg, sizeof msg, obj, 0);
+	assert_int_equal(rv_p2p_node_send_peer(stay->node, now, back->key.id, msg, (size_t)len), 0);
+	run_on(q, 2, 100);
+	assert_int_equal(back->objects, 1);
+	struct rv_p2p_node_stats st;
+	rv_p2p_node_stats(back->node, &st);
+	assert_int_equal(st.neighbors, 1);
+	assert_int_equal(back->downs, 0);
+	for (int k = 0; k < 2; k++)
+		stop_peer(&q[k]);
+}
+
+static void test_restarted_hi(void **state)
+{
+	(void)state;
+	restarted(1, 0);
+	restarted(1, 1);
+}
+
+static void test_restarted_lo(void **state)
+{
+	(void)state;
+	restarted(0, 0);
+	restarted(0, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -674,6 +737,8 @@ int main(void)
 		cmocka_unit_test(test_answer_then_learn_hi),
 		cmocka_unit_test(test_answer_then_learn_lo),
 		cmocka_unit_test(test_retry_when_due),
+		cmocka_unit_test(test_restarted_hi),
+		cmocka_unit_test(test_restarted_lo),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
