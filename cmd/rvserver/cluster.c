@@ -40,8 +40,11 @@ void cl_gen_of(const struct cluster *cl, const struct conn *c, char *out, size_t
 /* Encode a message into cl->enc: NULL when it cannot be. */
 const struct rv_buf *cl_encode(struct cluster *cl, const struct rv_cmsg *m)
 {
+	struct rv_cmsg numbered = *m;	/* every message numbered and dated: the receivers' replay check */
+	numbered.nseq = ++cl->msgno;
+	numbered.ts = (uint64_t)wall_ms();
 	rv_buf_reset(&cl->enc);
-	int rc = rv_cmsg_encode(&cl->enc, m, cl->secret, cl->secret_len);
+	int rc = rv_cmsg_encode(&cl->enc, &numbered, cl->secret, cl->secret_len);
 	if (rc < 0) {
 		rv_warn("cluster: cannot encode a message: %s", rv_strerror(rc));
 		return NULL;
@@ -157,6 +160,7 @@ static void on_tick(uv_timer_t *t)
 {
 	struct cluster *cl = t->data;
 	cl_msg_tick(cl, now_ms(cl->srv));
+	rv_cmsg_replay_prune(&cl->replay, (uint64_t)wall_ms());
 	if (cl_bus_up(cl))
 		cl_dir_tick(cl);
 }
@@ -196,6 +200,7 @@ int cluster_start(struct server *srv)
 	snprintf(cl->advertise, sizeof cl->advertise, "%s", conf->advertise ? conf->advertise : "");
 	rv_buf_init(&cl->enc, RV_CMSG_MAX);
 	rv_buf_init(&cl->frame, RV_CMSG_PAYLOAD_MAX);
+	rv_cmsg_replay_init(&cl->replay);
 	/* limits hold cluster-wide, in the directory */
 	srv->router.conf.max_groups = 0;
 	srv->router.conf.max_group_members = 0;
@@ -251,6 +256,7 @@ void cluster_free(struct server *srv)
 		cl_req_free(cl->rq);
 	rv_buf_free(&cl->enc);
 	rv_buf_free(&cl->frame);
+	rv_cmsg_replay_free(&cl->replay);
 	free(cl);
 	srv->cluster = NULL;
 }

@@ -80,6 +80,8 @@ struct cluster {
 	size_t secret_len;
 	uv_timer_t timer;             /* heartbeat, sweep, ack deadlines */
 	uint64_t nseq, cgen;
+	uint64_t msgno;               /* the last message's number (rv_cmsg nseq) */
+	struct rv_cmsg_replay replay; /* what other nodes' messages were seen (cluster_msg.c) */
 	uint64_t conn_base;           /* TAG << 32 */
 	char tag[16];
 	int throttled;                /* senders held for the bus (BUS_HIGH) */

@@ -277,6 +277,16 @@ void cl_on_bus_msg(void *ud, const char *channel, const uint8_t *data, size_t le
 			rc == RV_EDENIED ? "bad HMAC (another cluster secret?)" : rv_strerror(rc));
 		return;
 	}
+	enum rv_cmsg_verdict v = rv_cmsg_replay_check(&cl->replay, &m, (uint64_t)wall_ms());
+	if (v != RV_CMSG_FRESH) {	/* published again (the HMAC cannot tell), or too old */
+		if (v == RV_CMSG_DUP)
+			srv->n.cl_dup++;
+		else
+			srv->n.cl_stale++;
+		rv_debug("cluster: a %s message from %s (#%" PRIu64 ") on %s dropped", v == RV_CMSG_DUP ? "duplicate"
+			 : "stale", m.origin, m.nseq, channel);
+		return;
+	}
 	srv->n.cl_received++;
 	int mine = strcmp(m.origin, cl->inc) == 0;
 	switch (m.type) {

@@ -69,6 +69,11 @@ static const struct rv_metric table[] = {
 	C("cluster.evictions_remote", "cluster_evictions_remote_total", "Receivers replaced by a login on another node.",
 	  n.cl_evicted),
 	C("cluster.reaps", "cluster_reaps_total", "Dead nodes this node reaped.", n.cl_reaps),
+	C("cluster.replays_dropped", "cluster_replays_dropped_total",
+	  "Bus messages dropped as duplicates: an (origin, number) seen already, i.e. published again.", n.cl_dup),
+	C("cluster.stale_dropped", "cluster_stale_dropped_total",
+	  "Bus messages dropped as stale: older or newer than 30 s, or behind the 1024-message window of their origin.",
+	  n.cl_stale),
 };
 #undef C
 #undef G

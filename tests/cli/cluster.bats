@@ -68,6 +68,36 @@ member() {	# member NAME NODE ID GROUP: rvgroup join on a node, joined once it r
 	[ "$(timeout 5 curl -sf "http://$N1/stats" | jq .cluster.remote_offline)" = 1 ]
 }
 
+@test "cluster: a message published again on the bus (captured bytes, valid HMAC) is dropped as a replay" {
+	node 1
+	node 2
+	spawn bob rvgroup -s "$N2" -n bob listen
+	wait_for_line "$T/bob.err" 'connected to' 5
+	spawn cap timeout "$(secs 10)" python3 "$BATS_TEST_DIRNAME/bus_capture.py" "$T/r.sock" rv:i:bob \
+		"$T/msg.bin" "$T/cap.ready"
+	local i
+	for ((i = 0; i < 50 * RV_SLOW; i++)); do [ -e "$T/cap.ready" ] && break; sleep 0.1; done
+	run on 1 -n alice say bob "only once"
+	assert_success
+	wait_exit "$PID_cap" 5
+	assert_equal "$EXIT" 0
+	wait_for_line "$T/bob.out" '^\[@alice\] only once$' 5
+	# the attacker's PUBLISH reaches node 2 (one subscriber), which drops it
+	run redis-cli -s "$T/r.sock" -x PUBLISH rv:i:bob <"$T/msg.bin"
+	assert_output 1
+	for ((i = 0; i < 50 * RV_SLOW; i++)); do
+		[ "$(timeout 5 curl -sf "http://$N2/stats" | jq .cluster.replays_dropped)" = 1 ] && break
+		sleep 0.1
+	done
+	[ "$(timeout 5 curl -sf "http://$N2/stats" | jq .cluster.replays_dropped)" = 1 ]
+	# a later message still arrives, and the replayed one did not
+	run on 1 -n alice say bob "the next one"
+	assert_success
+	wait_for_line "$T/bob.out" 'the next one' 5
+	[ "$(grep -c 'only once' "$T/bob.out")" = 1 ]
+	timeout 5 curl -sf "http://$N2/metrics" | grep -q '^rvserver_cluster_replays_dropped_total 1$'
+}
+
 @test "cluster: group chat across three nodes, members and groups from any node" {
 	node 1
 	node 2
