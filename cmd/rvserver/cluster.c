@@ -276,3 +276,8 @@ uint64_t cluster_reconnects(const struct server *srv)
 	return srv->cluster && srv->cluster->bus ? srv->cluster->bus->reconnects : 0;
 }
 
+uint64_t cluster_script_reloads(const struct server *srv)
+{
+	return srv->cluster && srv->cluster->bus ? srv->cluster->bus->script_reloads : 0;
+}
+

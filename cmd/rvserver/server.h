@@ -277,6 +277,7 @@ uint64_t cluster_conn_base(const struct server *srv);
 #define CLUSTER_CONN_TAG(num) ((uint64_t)(num) >> 32)
 #define CONN_NUM_MAX (1ull << 53)     /* connection numbers stay exact as JSON numbers */
 uint64_t cluster_reconnects(const struct server *srv);
+uint64_t cluster_script_reloads(const struct server *srv);
 
 uint64_t now_ms(const struct server *srv);
 int64_t wall_ms(void);

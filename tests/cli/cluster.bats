@@ -98,6 +98,26 @@ member() {	# member NAME NODE ID GROUP: rvgroup join on a node, joined once it r
 	timeout 5 curl -sf "http://$N2/metrics" | grep -q '^rvserver_cluster_replays_dropped_total 1$'
 }
 
+@test "cluster: Redis loses its script cache (SCRIPT FLUSH): nodes load the scripts again and the directory still answers" {
+	node 1
+	node 2
+	member alice 1 alice ops
+	run redis-cli -s "$T/r.sock" SCRIPT FLUSH
+	assert_output OK
+	# the next directory operations get NOSCRIPT: loaded again, sent once more
+	member bob 2 bob ops
+	wait_for_line "$T/alice.out" '^\* bob joined ops$' 5
+	run on 1 -n carol members ops
+	assert_success
+	assert_output --partial alice
+	assert_output --partial bob
+	# the first node to get NOSCRIPT loaded them all again: counted there
+	local r1 r2
+	r1=$(timeout 5 curl -sf "http://$N1/metrics" | awk '$1 == "rvserver_cluster_script_reloads" { print $2 }')
+	r2=$(timeout 5 curl -sf "http://$N2/stats" | jq .cluster.script_reloads)
+	[ "$((r1 + r2))" -ge 1 ]
+}
+
 @test "cluster: group chat across three nodes, members and groups from any node" {
 	node 1
 	node 2
