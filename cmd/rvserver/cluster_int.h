@@ -45,6 +45,7 @@ struct pmsg {
 	int local_group;              /* this node has members (it counts in PUBLISH's answer) */
 	int published;
 	int early;                    /* acks that came before PUBLISH's answer */
+	int asking;                   /* no node took a group post: is the group in the directory? */
 	uint8_t err_code;             /* a refusal among them (direct), and its text */
 	char err_text[RV_CMSG_TEXT_MAX + 1];
 	uint8_t type;                 /* RV_CMSG_DIRECT or RV_CMSG_GROUP */

@@ -49,6 +49,36 @@ static void pmsg_error(struct pmsg *p, enum rv_code code, const char *text)
 	cl_pmsg_free(p);
 }
 
+/* The directory's members of a group no node took a post for: members kept
+ * offline (--keep-client-info) make it a group, as on one server (ok,
+ * delivered 0); none, no such group. */
+static void on_group_known(void *ud, const struct rv_bus_reply *r)
+{
+	struct pmsg *p = ud;
+	p->asking = 0;
+	if (!r->err && r->num != -1 && r->n > 0)
+		pmsg_ok(p);
+	else
+		pmsg_error(p, r->err ? RV_CODE_INTERNAL : RV_CODE_NO_SUCH_GROUP,
+			   r->err ? "the cluster directory did not answer" : NULL);
+}
+
+/* 1 when the directory was asked (kept client info can hold a group whose
+ * members are all offline, on no node), else 0. */
+static int ask_group(struct pmsg *p)
+{
+	struct cluster *cl = p->cl;
+	if (cl->srv->conf.router.keep == RV_KEEP_NONE)
+		return 0;
+	const char *argv[] = { p->to };
+	p->asking = 1;
+	if (cl_dir(cl, RV_DIR_MEMBERS, 1, argv, NULL, on_group_known, p) < 0) {
+		p->asking = 0;
+		return 0;
+	}
+	return 1;
+}
+
 static void on_published(void *ud, const struct rv_bus_reply *r)
 {
 	struct pmsg *p = ud;
@@ -73,7 +103,8 @@ static void on_published(void *ud, const struct rv_bus_reply *r)
 		return;
 	}
 	if (p->type == RV_CMSG_GROUP && remote <= 0 && !p->local_group) {
-		pmsg_error(p, RV_CODE_NO_SUCH_GROUP, NULL);
+		if (!ask_group(p))
+			pmsg_error(p, RV_CODE_NO_SUCH_GROUP, NULL);
 		return;
 	}
 	if (p->type == RV_CMSG_DIRECT)
@@ -303,8 +334,11 @@ void cl_on_bus_msg(void *ud, const char *channel, const uint8_t *data, size_t le
 /* Acks that never came: the senders get their answer at the deadline. */
 void cl_msg_tick(struct cluster *cl, uint64_t now)
 {
-	while (cl->pm_head && now >= cl->pm_head->deadline) {
-		struct pmsg *p = cl->pm_head;
+	struct pmsg *p = cl->pm_head, *next;
+	for (; p && now >= p->deadline; p = next) {
+		next = p->next;
+		if (p->asking)	/* the directory answers it (within RV_BUS_TIMEOUT_MS) */
+			continue;
 		if (!p->published || p->type == RV_CMSG_DIRECT)
 			pmsg_error(p, RV_CODE_TIMEOUT, "no answer from the receiving node");
 		else

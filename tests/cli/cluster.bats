@@ -187,6 +187,22 @@ member() {	# member NAME NODE ID GROUP: rvgroup join on a node, joined once it r
 	assert_equal "$status" 4
 }
 
+@test "cluster: --keep-client-info groups: a post to a group whose members are all offline, on no node, is ok (delivered 0)" {
+	node 1 --keep-client-info groups
+	node 2 --keep-client-info groups
+	member alice 1 alice ops
+	kill_hard "$PID_alice"	# alice detaches without leaving: her membership is kept
+	kill_hard "$NPID1"	# and no node holds her any more: only the directory knows ops
+	run on 2 -n carol members ops
+	assert_success
+	assert_output --partial 'alice (offline)'
+	run on 2 -n bob post ops "for the record"
+	assert_success
+	run on 2 -n bob post nosuchgroup hi
+	assert_equal "$status" 4
+	assert_output --partial "no such group"
+}
+
 @test "cluster: Redis restarts: cross-node sends fail loudly meanwhile, then nodes re-assert and traffic flows" {
 	node 1
 	node 2
