@@ -159,6 +159,7 @@ struct pend {                     /* one command awaiting its answer */
 	void *ud;
 	uint64_t deadline;
 	int argc, retried;            /* an EVALSHA: its words, to send again once on NOSCRIPT */
+	uint64_t loads;               /* the scripts' loads sent before it (rbus loads) */
 	const char **argv;
 	size_t *argl;
 };
@@ -182,6 +183,7 @@ struct rbus {
 	struct subwait *waits;
 	struct rv_map chans;          /* subscribed channels: the value is the key, owned */
 	char sha[RV_DIR_COUNT][41];   /* the scripts' SHA-1, hex */
+	uint64_t loads;               /* times the scripts were sent (SCRIPT LOAD) */
 };
 
 static void finish(struct pend *p, const struct rv_bus_reply *r)
@@ -263,6 +265,7 @@ static void on_loaded(redisAsyncContext *ac, void *reply, void *privdata)
  * connection: Redis runs its commands in order). */
 static void load_scripts(struct rbus *b)
 {
+	b->loads++;
 	for (int op = 0; op < RV_DIR_COUNT && b->cmd; op++) {
 		const char *argv[3] = { "SCRIPT", "LOAD", scripts[op] };
 		redisAsyncCommandArgv(b->cmd, on_loaded, NULL, 3, argv, NULL);
@@ -277,9 +280,11 @@ static int retry(struct pend *p)
 	if (!p->argv || p->retried || !b->cmd || b->closing)
 		return RV_ECLOSED;
 	p->retried = 1;
-	b->pub.script_reloads++;
-	rv_info("cluster: Redis lost the directory scripts: loading them again");
-	load_scripts(b);
+	if (p->loads == b->loads) {	/* else loaded again since P was sent: only retry */
+		b->pub.script_reloads++;
+		rv_info("cluster: Redis lost the directory scripts: loading them again");
+		load_scripts(b);
+	}
 	if (p->next) {	/* to the tail: the list stays in deadline order */
 		if (p->prev) p->prev->next = p->next; else b->head = p->next;
 		p->next->prev = p->prev;
@@ -536,6 +541,7 @@ static int command(struct rbus *b, int argc, const char **argv, const size_t *ar
 	p->b = b;
 	p->fn = fn;
 	p->ud = ud;
+	p->loads = b->loads;
 	p->deadline = uv_now(b->loop) + RV_BUS_TIMEOUT_MS;
 	p->prev = b->tail;
 	if (b->tail) b->tail->next = p; else b->head = p;
