@@ -13,7 +13,10 @@
  * The Redis implementation (bus_redis.c) uses hiredis 0.14 and its libuv
  * adapter: two connections (a subscribed one takes no other commands), its
  * own uv_timer for timeouts and reconnection with backoff, and it
- * re-subscribes every channel itself after a reconnection. Addresses are IP
+ * re-subscribes every channel itself after a reconnection. Directory
+ * operations run by EVALSHA; scripts are loaded at every connection and
+ * again when Redis answers NOSCRIPT, and that command is sent once more
+ * (after the commands sent meanwhile). Addresses are IP
  * addresses or unix sockets: hiredis resolves names with a blocking call. */
 #ifndef RV_BUS_H
 #define RV_BUS_H
@@ -105,6 +108,7 @@ struct rv_bus {
 	rv_bus_state_fn on_state;
 	void *ud;
 	uint64_t reconnects, timeouts;  /* counters for /metrics */
+	uint64_t script_reloads;      /* directory scripts loaded again: the engine had lost them */
 	size_t pending;               /* commands sent and not answered yet (their bytes
 				       * wait in the client or the server: the caller paces by it) */
 };

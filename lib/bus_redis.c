@@ -1,5 +1,8 @@
 /* bus_redis.c - lib/bus.h on Redis, through hiredis 0.14 and its libuv
- * adapter: one connection for commands, one subscribed. */
+ * adapter: one connection for commands, one subscribed. The directory's
+ * scripts run by EVALSHA: loaded (SCRIPT LOAD) at every connection, and
+ * on NOSCRIPT (a Redis that lost its script cache: SCRIPT FLUSH, a restart
+ * between two commands) loaded again and the command sent once more. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -8,6 +11,7 @@
 #include <hiredis.h>
 #include <async.h>
 #include <adapters/libuv.h>
+#include <openssl/evp.h>
 
 #include "bus.h"
 #include "err.h"
@@ -154,6 +158,10 @@ struct pend {                     /* one command awaiting its answer */
 	rv_bus_done_fn fn;
 	void *ud;
 	uint64_t deadline;
+	int argc, retried;            /* an EVALSHA: its words, to send again once on NOSCRIPT */
+	uint64_t loads;               /* the scripts' loads sent before it (rbus loads) */
+	const char **argv;
+	size_t *argl;
 };
 
 struct subwait {                  /* a subscribe awaiting its confirmation */
@@ -174,6 +182,8 @@ struct rbus {
 	struct pend *head, *tail;     /* oldest first */
 	struct subwait *waits;
 	struct rv_map chans;          /* subscribed channels: the value is the key, owned */
+	char sha[RV_DIR_COUNT][41];   /* the scripts' SHA-1, hex */
+	uint64_t loads;               /* times the scripts were sent (SCRIPT LOAD) */
 };
 
 static void finish(struct pend *p, const struct rv_bus_reply *r)
@@ -184,6 +194,7 @@ static void finish(struct pend *p, const struct rv_bus_reply *r)
 	b->pub.pending--;
 	if (p->fn)
 		p->fn(p->ud, r);
+	free(p->argv);
 	free(p);
 }
 
@@ -239,6 +250,53 @@ static size_t count_strings(const redisReply *r)
 	return n;
 }
 
+static void on_reply(redisAsyncContext *ac, void *reply, void *privdata);
+
+static void on_loaded(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	(void)ac;
+	(void)privdata;
+	redisReply *r = reply;
+	if (r && r->type == REDIS_REPLY_ERROR)
+		rv_warn("cluster: Redis refused a directory script: %s", r->str);
+}
+
+/* SCRIPT LOAD every script: the EVALSHAs sent after them find them (one
+ * connection: Redis runs its commands in order). */
+static void load_scripts(struct rbus *b)
+{
+	b->loads++;
+	for (int op = 0; op < RV_DIR_COUNT && b->cmd; op++) {
+		const char *argv[3] = { "SCRIPT", "LOAD", scripts[op] };
+		redisAsyncCommandArgv(b->cmd, on_loaded, NULL, 3, argv, NULL);
+	}
+}
+
+/* NOSCRIPT: load the scripts again and send P's EVALSHA once more, last in
+ * line. 0, or RV_ECLOSED when it cannot be (P is answered with the error). */
+static int retry(struct pend *p)
+{
+	struct rbus *b = p->b;
+	if (!p->argv || p->retried || !b->cmd || b->closing)
+		return RV_ECLOSED;
+	p->retried = 1;
+	if (p->loads == b->loads) {	/* else loaded again since P was sent: only retry */
+		b->pub.script_reloads++;
+		rv_info("cluster: Redis lost the directory scripts: loading them again");
+		load_scripts(b);
+	}
+	if (p->next) {	/* to the tail: the list stays in deadline order */
+		if (p->prev) p->prev->next = p->next; else b->head = p->next;
+		p->next->prev = p->prev;
+		p->prev = b->tail;
+		p->next = NULL;
+		b->tail->next = p;
+		b->tail = p;
+	}
+	p->deadline = uv_now(b->loop) + RV_BUS_TIMEOUT_MS;
+	return redisAsyncCommandArgv(b->cmd, on_reply, p, p->argc, p->argv, p->argl) == REDIS_OK ? 0 : RV_ECLOSED;
+}
+
 static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
 	(void)ac;
@@ -250,6 +308,8 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
 		finish(p, &out);
 		return;
 	}
+	if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0 && retry(p) == 0)
+		return;
 	if (r->type == REDIS_REPLY_ERROR) {
 		rv_warn("cluster: Redis: %s", r->str);
 		out.err = RV_EPROTO;
@@ -316,6 +376,7 @@ static void maybe_up(struct rbus *b)
 	const char *chan;
 	while (rv_map_next(&b->chans, &i, &chan))	/* again: the old Redis may be gone */
 		send_sub(b, "SUBSCRIBE", chan);
+	load_scripts(b);
 	b->backoff = RV_BUS_BACKOFF_MIN_MS;
 	b->pub.state = RV_BUS_UP;
 	rv_info("cluster: connected to Redis");
@@ -441,16 +502,46 @@ static void on_tick(uv_timer_t *t)
 
 /* ---- the operations ---- */
 
-static int command(struct rbus *b, int argc, const char **argv, const size_t *argl, rv_bus_done_fn fn, void *ud)
+/* Keep a copy of a command's words in P (one allocation): 0 or -ENOMEM. */
+static int keep_words(struct pend *p, int argc, const char **argv, const size_t *argl)
+{
+	size_t n = (size_t)argc, bytes = n * (sizeof *p->argv + sizeof *p->argl);
+	for (size_t i = 0; i < n; i++)
+		bytes += argl[i];
+	char *mem = malloc(bytes ? bytes : 1);
+	if (!mem)
+		return -ENOMEM;
+	p->argv = (const char **)(void *)mem;
+	p->argl = (size_t *)(void *)(mem + n * sizeof *p->argv);
+	char *data = mem + n * (sizeof *p->argv + sizeof *p->argl);
+	for (size_t i = 0; i < n; i++) {
+		memcpy(data, argv[i], argl[i]);
+		p->argv[i] = data;
+		p->argl[i] = argl[i];
+		data += argl[i];
+	}
+	p->argc = argc;
+	return 0;
+}
+
+/* Send a command (ARGL: the words' lengths); with KEEP, its words are kept
+ * to send it again (an EVALSHA). */
+static int command(struct rbus *b, int argc, const char **argv, const size_t *argl, int keep, rv_bus_done_fn fn,
+		   void *ud)
 {
 	if (b->pub.state != RV_BUS_UP || !b->cmd)
 		return RV_ECLOSED;
 	struct pend *p = calloc(1, sizeof *p);
 	if (!p)
 		return -ENOMEM;
+	if (keep && keep_words(p, argc, argv, argl) < 0) {
+		free(p);
+		return -ENOMEM;
+	}
 	p->b = b;
 	p->fn = fn;
 	p->ud = ud;
+	p->loads = b->loads;
 	p->deadline = uv_now(b->loop) + RV_BUS_TIMEOUT_MS;
 	p->prev = b->tail;
 	if (b->tail) b->tail->next = p; else b->head = p;
@@ -458,6 +549,7 @@ static int command(struct rbus *b, int argc, const char **argv, const size_t *ar
 	if (redisAsyncCommandArgv(b->cmd, on_reply, p, argc, argv, argl) != REDIS_OK) {
 		if (p->prev) p->prev->next = NULL; else b->head = NULL;
 		b->tail = p->prev;
+		free(p->argv);
 		free(p);
 		return RV_ECLOSED;
 	}
@@ -469,29 +561,30 @@ static int r_publish(struct rv_bus *bus, const char *chan, const void *data, siz
 {
 	const char *argv[3] = { "PUBLISH", chan, data };
 	size_t argl[3] = { 7, strlen(chan), len };
-	return command((struct rbus *)bus, 3, argv, argl, fn, ud);
+	return command((struct rbus *)bus, 3, argv, argl, 0, fn, ud);
 }
 
 static int r_dir(struct rv_bus *bus, enum rv_dir_op op, int argc, const char *const *args, const size_t *argl,
 		 rv_bus_done_fn fn, void *ud)
 {
+	struct rbus *b = (struct rbus *)bus;
 	if ((unsigned)op >= RV_DIR_COUNT || argc < 0)
 		return RV_EPROTO;
 	const char **argv = malloc(((size_t)argc + 3) * sizeof *argv);
 	size_t *l = malloc(((size_t)argc + 3) * sizeof *l);
 	int rc = -ENOMEM;
 	if (argv && l) {
-		argv[0] = "EVAL";
-		argv[1] = scripts[op];
+		argv[0] = "EVALSHA";
+		argv[1] = b->sha[op];
 		argv[2] = "0";
 		for (int i = 0; i < argc; i++) {
 			argv[i + 3] = args[i];
 			l[i + 3] = argl ? argl[i] : strlen(args[i]);
 		}
-		l[0] = 4;
-		l[1] = strlen(scripts[op]);
+		l[0] = 7;
+		l[1] = 40;
 		l[2] = 1;
-		rc = command((struct rbus *)bus, argc + 3, argv, l, fn, ud);
+		rc = command(b, argc + 3, argv, l, 1, fn, ud);
 	}
 	free(argv);
 	free(l);
@@ -592,6 +685,18 @@ int rv_bus_redis_new(struct rv_bus **out, uv_loop_t *loop, const struct rv_bus_a
 	b->loop = loop;
 	b->addr = *a;
 	b->backoff = RV_BUS_BACKOFF_MIN_MS;
+	for (int op = 0; op < RV_DIR_COUNT; op++) {	/* what EVALSHA names them by */
+		unsigned char md[EVP_MAX_MD_SIZE];
+		unsigned len = 0;
+		if (!EVP_Digest(scripts[op], strlen(scripts[op]), md, &len, EVP_sha1(), NULL) || len != 20) {
+			free(b);
+			return -ENOMEM;
+		}
+		for (unsigned i = 0; i < len; i++) {
+			b->sha[op][2 * i] = "0123456789abcdef"[md[i] >> 4];
+			b->sha[op][2 * i + 1] = "0123456789abcdef"[md[i] & 15];
+		}
+	}
 	rv_map_init(&b->chans);
 	uv_timer_init(loop, &b->timer);
 	b->timer.data = b;

@@ -1,4 +1,5 @@
 /* cmsg.c - node-to-node cluster messages: encode, check, decode. */
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -10,7 +11,7 @@
 #include "err.h"
 #include "router.h"
 
-static const uint8_t magic[4] = { 'R', 'V', 'C', '1' };
+static const uint8_t magic[4] = { 'R', 'V', 'C', '2' };
 
 int rv_cmsg_node_valid(const char *s)
 {
@@ -73,6 +74,8 @@ int rv_cmsg_encode(struct rv_buf *out, const struct rv_cmsg *m, const void *key,
 	rv_wr64(w + 8, m->seq);
 	rv_wr64(w + 16, m->conn);
 	rv_wr32(w + 24, m->count);
+	rv_wr64(w + 28, m->nseq);
+	rv_wr64(w + 36, m->ts);
 	w += RV_CMSG_FIXED;
 	put_str(&w, m->origin);
 	put_str(&w, m->a);
@@ -116,6 +119,8 @@ int rv_cmsg_decode(const uint8_t *p, size_t len, const void *key, size_t keylen,
 	m->seq = rv_rd64(p + 8);
 	m->conn = rv_rd64(p + 16);
 	m->count = rv_rd32(p + 24);
+	m->nseq = rv_rd64(p + 28);
+	m->ts = rv_rd64(p + 36);
 	if (get_str(&r, end, m->origin, RV_CMSG_NODE_MAX) < 0 || get_str(&r, end, m->a, RV_CMSG_ID_MAX) < 0 ||
 	    get_str(&r, end, m->b, RV_CMSG_ID_MAX) < 0 || get_str(&r, end, m->c, RV_CMSG_TEXT_MAX) < 0 ||
 	    end - r < 4)
@@ -130,4 +135,118 @@ int rv_cmsg_decode(const uint8_t *p, size_t len, const void *key, size_t keylen,
 	uint8_t want[RV_CMSG_MAC_LEN];
 	mac(key, keylen, p, (size_t)(end - p), want);
 	return CRYPTO_memcmp(want, end, RV_CMSG_MAC_LEN) == 0 ? 0 : RV_EDENIED;
+}
+
+/* ---- the replay window ---- */
+
+#define WORDS (RV_CMSG_REPLAY_WINDOW / 64)
+
+struct origin {
+	char name[RV_CMSG_NODE_MAX + 1];  /* the map's key */
+	uint64_t top;                     /* the highest nseq seen */
+	uint64_t ts;                      /* the newest ts seen */
+	uint64_t seen[WORDS];             /* bit nseq % WINDOW: nseq in (top - WINDOW, top] seen */
+};
+
+void rv_cmsg_replay_init(struct rv_cmsg_replay *r)
+{
+	rv_map_init(&r->origins);
+	r->evicted = 0;
+}
+
+void rv_cmsg_replay_free(struct rv_cmsg_replay *r)
+{
+	size_t i = 0;
+	struct origin *o;
+	while ((o = rv_map_next(&r->origins, &i, NULL)))
+		free(o);
+	rv_map_free(&r->origins);
+}
+
+static int stale_at(uint64_t ts, uint64_t now)
+{
+	return ts + RV_CMSG_REPLAY_AGE_MS < now || ts > now + RV_CMSG_REPLAY_AGE_MS;
+}
+
+static int seen(const struct origin *o, uint64_t n)
+{
+	return (o->seen[n / 64 % WORDS] >> (n % 64)) & 1;
+}
+
+static void mark(struct origin *o, uint64_t n)
+{
+	o->seen[n / 64 % WORDS] |= 1ull << (n % 64);
+}
+
+/* Move the window's top to N > o->top: the numbers it passes are unseen. */
+static void advance(struct origin *o, uint64_t n)
+{
+	if (n - o->top >= RV_CMSG_REPLAY_WINDOW) {
+		memset(o->seen, 0, sizeof o->seen);
+	} else {
+		for (uint64_t k = o->top + 1; k <= n; k++)
+			o->seen[k / 64 % WORDS] &= ~(1ull << (k % 64));
+	}
+	o->top = n;
+}
+
+size_t rv_cmsg_replay_prune(struct rv_cmsg_replay *r, uint64_t now)
+{
+	size_t i = 0, n = 0;
+	const char *key;
+	struct origin *o;
+	while ((o = rv_map_next(&r->origins, &i, &key))) {
+		if (o->ts + RV_CMSG_REPLAY_AGE_MS < now) {
+			rv_map_del(&r->origins, key);
+			free(o);
+			n++;
+		}
+	}
+	return n;
+}
+
+/* Room for one more origin: the stale ones go, else the least recent one. */
+static void make_room(struct rv_cmsg_replay *r, uint64_t now)
+{
+	if (r->origins.count < RV_CMSG_REPLAY_ORIGINS || rv_cmsg_replay_prune(r, now))
+		return;
+	size_t i = 0;
+	struct origin *o, *old = NULL;
+	while ((o = rv_map_next(&r->origins, &i, NULL)))
+		if (!old || o->ts < old->ts)
+			old = o;
+	if (old) {
+		rv_map_del(&r->origins, old->name);
+		free(old);
+		r->evicted++;
+	}
+}
+
+enum rv_cmsg_verdict rv_cmsg_replay_check(struct rv_cmsg_replay *r, const struct rv_cmsg *m, uint64_t now)
+{
+	if (!m->nseq || stale_at(m->ts, now))
+		return RV_CMSG_STALE;
+	struct origin *o = rv_map_get(&r->origins, m->origin);
+	if (!o) {
+		make_room(r, now);
+		o = calloc(1, sizeof *o);
+		if (!o)
+			return RV_CMSG_STALE;
+		memcpy(o->name, m->origin, sizeof o->name);
+		if (rv_map_put(&r->origins, o->name, o) < 0) {
+			free(o);
+			return RV_CMSG_STALE;
+		}
+		o->top = m->nseq;
+	} else if (m->nseq > o->top) {
+		advance(o, m->nseq);
+	} else if (o->top - m->nseq >= RV_CMSG_REPLAY_WINDOW) {
+		return RV_CMSG_STALE;
+	} else if (seen(o, m->nseq)) {
+		return RV_CMSG_DUP;
+	}
+	mark(o, m->nseq);
+	if (m->ts > o->ts)
+		o->ts = m->ts;
+	return RV_CMSG_FRESH;
 }

@@ -3,14 +3,17 @@
  * secret.
  *
  * Wire (all integers in network order):
- *    0  4  magic "RVC1"
+ *    0  4  magic "RVC2"
  *    4  1  type (enum rv_cmsg_type)
  *    5  1  code: an enum rv_code (acks), else 0
  *    6  2  reserved, 0
  *    8  8  seq: the origin's number for an ack, 0 = none wanted
  *   16  8  conn: a connection number (replies to one connection), or 0
  *   24  4  count: deliveries (acks), else 0
- *   28  1+n origin: the sending node's incarnation, 1..RV_CMSG_NODE_MAX bytes
+ *   28  8  nseq: the origin's number for this message (1, 2, ... per
+ *          incarnation, every message): the replay window's key
+ *   36  8  ts: the origin's wall clock at encoding, ms since the epoch
+ *   44  1+n origin: the sending node's incarnation, 1..RV_CMSG_NODE_MAX bytes
  *       1+n a: a client id or group (rv_id_valid), or empty
  *       1+n b: a client id (rv_id_valid), or empty
  *       1+n c: text (gen, reason), 0..RV_CMSG_TEXT_MAX bytes of 0x20-0x7e
@@ -18,9 +21,17 @@
  *   end 32 HMAC-SHA256 of every byte before it, keyed with the cluster secret
  * Nothing may follow the HMAC.
  *
+ * The HMAC proves a message came from a node of the cluster, not that it
+ * is new: anyone who can PUBLISH on the bus (Redis MONITOR shows the bytes)
+ * can send it again. struct rv_cmsg_replay drops those: by (origin, nseq)
+ * in a window of RV_CMSG_REPLAY_WINDOW numbers per origin, and by ts, older
+ * or newer than RV_CMSG_REPLAY_AGE_MS (the nodes' clocks must agree within
+ * that), so that an origin can be forgotten once its messages are stale.
+ *
  * Ownership: rv_cmsg_decode copies the strings into the rv_cmsg (NUL
  * terminated) and points payload into the caller's input, which must
- * outlive its use. rv_cmsg_encode appends to a caller-owned rv_buf. */
+ * outlive its use. rv_cmsg_encode appends to a caller-owned rv_buf. The
+ * replay checker owns its table; rv_cmsg_replay_free releases it. */
 #ifndef RV_CMSG_H
 #define RV_CMSG_H
 
@@ -28,13 +39,14 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "map.h"
 
 #define RV_CMSG_NODE_MAX 80         /* an incarnation: node id, '.', boot ms */
 #define RV_CMSG_ID_MAX 64           /* as RV_ID_MAX */
 #define RV_CMSG_TEXT_MAX 128
 #define RV_CMSG_PAYLOAD_MAX (80u << 10)  /* 64 KiB of body and an RV header */
 #define RV_CMSG_MAC_LEN 32
-#define RV_CMSG_FIXED 28            /* bytes before the origin */
+#define RV_CMSG_FIXED 44            /* bytes before the origin */
 #define RV_CMSG_MAX (RV_CMSG_FIXED + 4 + RV_CMSG_NODE_MAX + 2 * RV_CMSG_ID_MAX + \
 		     RV_CMSG_TEXT_MAX + 4 + RV_CMSG_PAYLOAD_MAX + RV_CMSG_MAC_LEN)
 
@@ -52,6 +64,7 @@ enum rv_cmsg_type {
 struct rv_cmsg {
 	uint8_t type, code;
 	uint64_t seq, conn;
+	uint64_t nseq, ts;
 	uint32_t count;
 	char origin[RV_CMSG_NODE_MAX + 1];
 	char a[RV_CMSG_ID_MAX + 1], b[RV_CMSG_ID_MAX + 1];
@@ -77,5 +90,37 @@ int rv_cmsg_encode(struct rv_buf *out, const struct rv_cmsg *m, const void *key,
  * that is not valid, bytes after the HMAC); RV_EDENIED when the HMAC does
  * not match KEY (a stranger, or another cluster). *M is undefined then. */
 int rv_cmsg_decode(const uint8_t *p, size_t len, const void *key, size_t keylen, struct rv_cmsg *m);
+
+#define RV_CMSG_REPLAY_WINDOW 1024  /* numbers per origin: a message this far behind is stale */
+#define RV_CMSG_REPLAY_AGE_MS 30000 /* a ts this far from the checker's clock: stale */
+#define RV_CMSG_REPLAY_ORIGINS 1024 /* origins remembered at most */
+
+enum rv_cmsg_verdict {
+	RV_CMSG_FRESH = 0,          /* new: recorded, to be handled */
+	RV_CMSG_DUP,                /* (origin, nseq) seen already: a replay */
+	RV_CMSG_STALE               /* ts outside the age bound, nseq 0, or behind the window */
+};
+
+/* The messages seen per origin incarnation: a window of RV_CMSG_REPLAY_WINDOW
+ * numbers below the highest. An origin whose newest ts is older than
+ * RV_CMSG_REPLAY_AGE_MS is forgotten (all its messages are stale by then);
+ * past RV_CMSG_REPLAY_ORIGINS live origins, the one heard from least
+ * recently is (counted in evicted). */
+struct rv_cmsg_replay {
+	struct rv_map origins;
+	uint64_t evicted;
+};
+
+void rv_cmsg_replay_init(struct rv_cmsg_replay *r);
+void rv_cmsg_replay_free(struct rv_cmsg_replay *r);
+
+/* rv_cmsg_replay_check - the verdict on decoded message M at NOW (the
+ * checker's wall clock, ms since the epoch); a fresh one is recorded. A
+ * message that cannot be recorded (no memory) is RV_CMSG_STALE. */
+enum rv_cmsg_verdict rv_cmsg_replay_check(struct rv_cmsg_replay *r, const struct rv_cmsg *m, uint64_t now);
+
+/* rv_cmsg_replay_prune - forget the origins whose messages are all stale at
+ * NOW; the number forgotten. */
+size_t rv_cmsg_replay_prune(struct rv_cmsg_replay *r, uint64_t now);
 
 #endif

@@ -23,6 +23,7 @@ static double udp_port(const void *ctx) { return ((const struct server *)ctx)->b
 
 static double bus_up(const void *ctx) { return cluster_bus_up(ctx); }
 static double bus_reconnects(const void *ctx) { return (double)cluster_reconnects(ctx); }
+static double script_reloads(const void *ctx) { return (double)cluster_script_reloads(ctx); }
 
 static double uptime(const void *ctx)
 {
@@ -60,6 +61,9 @@ static const struct rv_metric table[] = {
 	G("udp_port", "udp_port", "The UDP port the server is bound to.", udp_port),
 	G("cluster.bus_up", "cluster_bus_up", "1 while the cluster bus (Redis) is connected, else 0.", bus_up),
 	G("cluster.bus_connects", "cluster_bus_connects", "Attempts to connect to the cluster bus.", bus_reconnects),
+	G("cluster.script_reloads", "cluster_script_reloads",
+	  "Times Redis had lost the directory scripts (NOSCRIPT): loaded again, the command sent once more.",
+	  script_reloads),
 	C("cluster.sent", "cluster_sent_total", "Messages published to other nodes.", n.cl_sent),
 	C("cluster.received", "cluster_received_total", "Messages from the bus accepted.", n.cl_received),
 	C("cluster.send_failed", "cluster_send_failed_total", "Cross-node sends that failed (bus down); each was reported to its sender.",
@@ -69,6 +73,11 @@ static const struct rv_metric table[] = {
 	C("cluster.evictions_remote", "cluster_evictions_remote_total", "Receivers replaced by a login on another node.",
 	  n.cl_evicted),
 	C("cluster.reaps", "cluster_reaps_total", "Dead nodes this node reaped.", n.cl_reaps),
+	C("cluster.replays_dropped", "cluster_replays_dropped_total",
+	  "Bus messages dropped as duplicates: an (origin, number) seen already, i.e. published again.", n.cl_dup),
+	C("cluster.stale_dropped", "cluster_stale_dropped_total",
+	  "Bus messages dropped as stale: older or newer than 30 s, or behind the 1024-message window of their origin.",
+	  n.cl_stale),
 };
 #undef C
 #undef G

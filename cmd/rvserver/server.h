@@ -90,7 +90,8 @@ struct counters {
 	uint64_t conns_total, frames_in, frames_out, bytes_in, bytes_out;
 	uint64_t msgs_in, deliveries, slow_drops, bad_input, auth_failures, replaced;
 	uint64_t http_requests, refused_full, pauses;
-	uint64_t cl_sent, cl_received, cl_failed, cl_offline, cl_bad, cl_evicted, cl_reaps;  /* cluster.c */
+	uint64_t cl_sent, cl_received, cl_failed, cl_offline, cl_bad, cl_evicted, cl_reaps,
+		 cl_dup, cl_stale;  /* cluster*.c */
 };
 
 struct server {
@@ -241,10 +242,11 @@ void proto_event_id(struct conn *c, int joined, const char *group, const char *i
 void proto_welcome(struct conn *c);
 cJSON *proto_ok(uint64_t re);
 
-/* cluster.c: --cluster. Each cluster_X returning int answers 1 when it took
- * the request over (it answers the client itself, perhaps later, holding
- * C's input meanwhile), 0 when the caller goes on as on one server (no
- * cluster, or its bus is down: local service continues). */
+/* cluster.c, cluster_dir.c, cluster_msg.c (cluster_int.h): --cluster.
+ * Each cluster_X returning int answers 1 when it took the request over
+ * (it answers the client itself, perhaps later, holding C's input
+ * meanwhile), 0 when the caller goes on as on one server (no cluster, or
+ * its bus is down: local service continues). */
 int cluster_start(struct server *srv);
 void cluster_stop(struct server *srv);
 void cluster_free(struct server *srv);
@@ -275,6 +277,7 @@ uint64_t cluster_conn_base(const struct server *srv);
 #define CLUSTER_CONN_TAG(num) ((uint64_t)(num) >> 32)
 #define CONN_NUM_MAX (1ull << 53)     /* connection numbers stay exact as JSON numbers */
 uint64_t cluster_reconnects(const struct server *srv);
+uint64_t cluster_script_reloads(const struct server *srv);
 
 uint64_t now_ms(const struct server *srv);
 int64_t wall_ms(void);

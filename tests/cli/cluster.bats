@@ -68,6 +68,56 @@ member() {	# member NAME NODE ID GROUP: rvgroup join on a node, joined once it r
 	[ "$(timeout 5 curl -sf "http://$N1/stats" | jq .cluster.remote_offline)" = 1 ]
 }
 
+@test "cluster: a message published again on the bus (captured bytes, valid HMAC) is dropped as a replay" {
+	node 1
+	node 2
+	spawn bob rvgroup -s "$N2" -n bob listen
+	wait_for_line "$T/bob.err" 'connected to' 5
+	spawn cap timeout "$(secs 10)" python3 "$BATS_TEST_DIRNAME/bus_capture.py" "$T/r.sock" rv:i:bob \
+		"$T/msg.bin" "$T/cap.ready"
+	local i
+	for ((i = 0; i < 50 * RV_SLOW; i++)); do [ -e "$T/cap.ready" ] && break; sleep 0.1; done
+	run on 1 -n alice say bob "only once"
+	assert_success
+	wait_exit "$PID_cap" 5
+	assert_equal "$EXIT" 0
+	wait_for_line "$T/bob.out" '^\[@alice\] only once$' 5
+	# the attacker's PUBLISH reaches node 2 (one subscriber), which drops it
+	run redis-cli -s "$T/r.sock" -x PUBLISH rv:i:bob <"$T/msg.bin"
+	assert_output 1
+	for ((i = 0; i < 50 * RV_SLOW; i++)); do
+		[ "$(timeout 5 curl -sf "http://$N2/stats" | jq .cluster.replays_dropped)" = 1 ] && break
+		sleep 0.1
+	done
+	[ "$(timeout 5 curl -sf "http://$N2/stats" | jq .cluster.replays_dropped)" = 1 ]
+	# a later message still arrives, and the replayed one did not
+	run on 1 -n alice say bob "the next one"
+	assert_success
+	wait_for_line "$T/bob.out" 'the next one' 5
+	[ "$(grep -c 'only once' "$T/bob.out")" = 1 ]
+	timeout 5 curl -sf "http://$N2/metrics" | grep -q '^rvserver_cluster_replays_dropped_total 1$'
+}
+
+@test "cluster: Redis loses its script cache (SCRIPT FLUSH): nodes load the scripts again and the directory still answers" {
+	node 1
+	node 2
+	member alice 1 alice ops
+	run redis-cli -s "$T/r.sock" SCRIPT FLUSH
+	assert_output OK
+	# the next directory operations get NOSCRIPT: loaded again, sent once more
+	member bob 2 bob ops
+	wait_for_line "$T/alice.out" '^\* bob joined ops$' 5
+	run on 1 -n carol members ops
+	assert_success
+	assert_output --partial alice
+	assert_output --partial bob
+	# the first node to get NOSCRIPT loaded them all again: counted there
+	local r1 r2
+	r1=$(timeout 5 curl -sf "http://$N1/metrics" | awk '$1 == "rvserver_cluster_script_reloads" { print $2 }')
+	r2=$(timeout 5 curl -sf "http://$N2/stats" | jq .cluster.script_reloads)
+	[ "$((r1 + r2))" -ge 1 ]
+}
+
 @test "cluster: group chat across three nodes, members and groups from any node" {
 	node 1
 	node 2
@@ -135,6 +185,22 @@ member() {	# member NAME NODE ID GROUP: rvgroup join on a node, joined once it r
 	refute_output --partial gina
 	run on 1 -n x say gina hi
 	assert_equal "$status" 4
+}
+
+@test "cluster: --keep-client-info groups: a post to a group whose members are all offline, on no node, is ok (delivered 0)" {
+	node 1 --keep-client-info groups
+	node 2 --keep-client-info groups
+	member alice 1 alice ops
+	kill_hard "$PID_alice"	# alice detaches without leaving: her membership is kept
+	kill_hard "$NPID1"	# and no node holds her any more: only the directory knows ops
+	run on 2 -n carol members ops
+	assert_success
+	assert_output --partial 'alice (offline)'
+	run on 2 -n bob post ops "for the record"
+	assert_success
+	run on 2 -n bob post nosuchgroup hi
+	assert_equal "$status" 4
+	assert_output --partial "no such group"
 }
 
 @test "cluster: Redis restarts: cross-node sends fail loudly meanwhile, then nodes re-assert and traffic flows" {

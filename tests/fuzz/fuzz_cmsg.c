@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	assert(rv_cmsg_encode(&b, &m, key, strlen(key)) == 0);
 	assert(rv_buf_size(&b) == n && memcmp(rv_buf_head(&b), p, n) == 0);
 	assert(rv_cmsg_decode(rv_buf_head(&b), rv_buf_size(&b), key, strlen(key), &again) == 0);
-	assert(again.seq == m.seq && strcmp(again.origin, m.origin) == 0 && again.payload_len == m.payload_len);
+	assert(again.seq == m.seq && again.nseq == m.nseq && again.ts == m.ts && strcmp(again.origin, m.origin) == 0 && again.payload_len == m.payload_len);
 	assert(rv_cmsg_decode(p, n, other, strlen(other), &again) == RV_EDENIED);
 	rv_buf_free(&b);
 	return 0;

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -11,12 +12,13 @@
 #include "err.h"
 
 static const char key[] = "cluster secret";
+#define T0 1733400000000ull
 
 static struct rv_cmsg sample(void)
 {
 	static const uint8_t body[] = "frame bytes";
 	struct rv_cmsg m = { .type = RV_CMSG_DIRECT, .seq = 42, .conn = (7ull << 32) | 3, .count = 0,
-			     .payload = body, .payload_len = sizeof body };
+			     .nseq = 9, .ts = T0, .payload = body, .payload_len = sizeof body };
 	strcpy(m.origin, "n1.1733400000000");
 	strcpy(m.a, "bob");
 	strcpy(m.b, "alice");
@@ -53,6 +55,7 @@ static void round_trip(void **state)
 	assert_int_equal(rv_cmsg_decode(rv_buf_head(&b), rv_buf_size(&b), key, strlen(key), &d), 0);
 	assert_int_equal(d.type, RV_CMSG_DIRECT);
 	assert_true(d.seq == 42 && d.conn == ((7ull << 32) | 3));
+	assert_true(d.nseq == 9 && d.ts == T0);
 	assert_string_equal(d.origin, m.origin);
 	assert_string_equal(d.a, "bob");
 	assert_string_equal(d.b, "alice");
@@ -145,6 +148,68 @@ static void encoder_refuses(void **state)
 	assert_false(rv_cmsg_node_valid(""));
 }
 
+static enum rv_cmsg_verdict check(struct rv_cmsg_replay *r, const char *origin, uint64_t nseq, uint64_t ts,
+				   uint64_t now)
+{
+	struct rv_cmsg m = { .type = RV_CMSG_GROUP, .nseq = nseq, .ts = ts };
+	strcpy(m.origin, origin);
+	return rv_cmsg_replay_check(r, &m, now);
+}
+
+/* The same bytes again are a duplicate; order within the window does not
+ * matter; behind the window, too old, from the future or unnumbered: stale. */
+static void replay_window(void **state)
+{
+	(void)state;
+	struct rv_cmsg_replay r;
+	rv_cmsg_replay_init(&r);
+	assert_int_equal(check(&r, "n1.1", 5, T0, T0), RV_CMSG_FRESH);
+	assert_int_equal(check(&r, "n1.1", 5, T0, T0), RV_CMSG_DUP);
+	assert_int_equal(check(&r, "n2.1", 5, T0, T0), RV_CMSG_FRESH);	/* another origin */
+	assert_int_equal(check(&r, "n1.1", 3, T0, T0), RV_CMSG_FRESH);	/* late, in the window */
+	assert_int_equal(check(&r, "n1.1", 3, T0, T0), RV_CMSG_DUP);
+	assert_int_equal(check(&r, "n1.1", 4, T0, T0), RV_CMSG_FRESH);
+	assert_int_equal(check(&r, "n1.1", 6 + RV_CMSG_REPLAY_WINDOW, T0, T0), RV_CMSG_FRESH);
+	assert_int_equal(check(&r, "n1.1", 6, T0, T0), RV_CMSG_STALE);	/* behind the window */
+	assert_int_equal(check(&r, "n1.1", 7, T0, T0), RV_CMSG_FRESH);	/* its last number */
+	assert_int_equal(check(&r, "n1.1", 7, T0, T0), RV_CMSG_DUP);
+	assert_int_equal(check(&r, "n1.1", 5 + RV_CMSG_REPLAY_WINDOW, T0, T0), RV_CMSG_FRESH);
+	assert_int_equal(check(&r, "n1.1", 6 + RV_CMSG_REPLAY_WINDOW, T0, T0), RV_CMSG_DUP);
+	assert_int_equal(check(&r, "n1.1", 1 << 20, T0, T0), RV_CMSG_FRESH);	/* a jump clears it */
+	assert_int_equal(check(&r, "n1.1", (1 << 20) - 1, T0, T0), RV_CMSG_FRESH);
+	assert_int_equal(check(&r, "n1.1", 0, T0, T0), RV_CMSG_STALE);
+	uint64_t later = T0 + RV_CMSG_REPLAY_AGE_MS + 1;
+	assert_int_equal(check(&r, "n3.1", 1, T0, later), RV_CMSG_STALE);	/* too old */
+	assert_int_equal(check(&r, "n3.1", 1, later, T0), RV_CMSG_STALE);	/* from the future */
+	assert_int_equal(check(&r, "n3.1", 1, T0 + 1, later), RV_CMSG_FRESH);	/* at the bound */
+	rv_cmsg_replay_free(&r);
+}
+
+/* An origin is forgotten once its newest message is stale: a replay of
+ * anything it sent is then refused by its ts. */
+static void replay_prune(void **state)
+{
+	(void)state;
+	struct rv_cmsg_replay r;
+	rv_cmsg_replay_init(&r);
+	assert_int_equal(check(&r, "n1.1", 1, T0, T0), RV_CMSG_FRESH);
+	assert_int_equal(check(&r, "n2.1", 1, T0 + 10, T0 + 10), RV_CMSG_FRESH);
+	assert_int_equal(rv_cmsg_replay_prune(&r, T0 + RV_CMSG_REPLAY_AGE_MS), 0);
+	assert_int_equal(rv_cmsg_replay_prune(&r, T0 + RV_CMSG_REPLAY_AGE_MS + 1), 1);
+	assert_int_equal(r.origins.count, 1);
+	assert_int_equal(check(&r, "n1.1", 1, T0, T0 + RV_CMSG_REPLAY_AGE_MS + 1), RV_CMSG_STALE);
+	assert_int_equal(check(&r, "n2.1", 1, T0 + 10, T0 + RV_CMSG_REPLAY_AGE_MS + 1), RV_CMSG_DUP);
+	char name[32];
+	for (int i = 0; i < RV_CMSG_REPLAY_ORIGINS; i++) {	/* past the cap: the least recent goes */
+		snprintf(name, sizeof name, "m%d.1", i);
+		assert_int_equal(check(&r, name, 1, T0 + 20 + (uint64_t)i, T0 + 20), RV_CMSG_FRESH);
+	}
+	assert_int_equal(r.origins.count, RV_CMSG_REPLAY_ORIGINS);
+	assert_int_equal(r.evicted, 1);
+	assert_null(rv_map_get(&r.origins, "n2.1"));
+	rv_cmsg_replay_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -153,6 +218,8 @@ int main(void)
 		cmocka_unit_test(wrong_key_or_tampered),
 		cmocka_unit_test(malformed),
 		cmocka_unit_test(encoder_refuses),
+		cmocka_unit_test(replay_window),
+		cmocka_unit_test(replay_prune),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,133 @@
+/* cluster_int.h - the cluster's own types and helpers, shared by
+ * cluster.c (helpers, the timer, start and stop), cluster_dir.c (the
+ * directory side: login and eviction, join, leave, members and groups,
+ * what does not cross nodes yet, heartbeat, sweep and re-assertion) and
+ * cluster_msg.c (the message side: publishing a client's message, acks,
+ * deliveries of messages from other nodes, replies to a connection, and
+ * dropping replayed ones). Not for the rest of rvserver: see server.h.
+ *
+ * Each node is authoritative for its own connections; the directory holds a
+ * copy that every node asserts again when the bus comes back. Channels:
+ * rv:i:ID (direct messages for ID, subscribed by the node of ID's
+ * receiver), rv:g:GROUP (posts and joined/left events, subscribed while the
+ * group has a member here), rv:n:INC (this node: acks, evictions), rv:c:TAG
+ * (replies to one connection: this node's connection numbers carry TAG, a
+ * hash of INC, above bit 32). */
+#ifndef RVSERVER_CLUSTER_INT_H
+#define RVSERVER_CLUSTER_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cJSON.h>
+
+#include "buf.h"
+#include "bus.h"
+#include "cmsg.h"
+#include "server.h"
+
+#define ACK_TIMEOUT_MS 2000
+
+/* Senders are held (flow.c) while more bus commands than this await their
+ * answer, and resumed below BUS_LOW: hiredis queues without a limit, and an
+ * answer later than RV_BUS_TIMEOUT_MS counts as a lost Redis. */
+#define BUS_HIGH 2048
+#define BUS_LOW 512
+
+/* A cross-node message awaiting PUBLISH's answer and the nodes' acks. */
+struct pmsg {
+	struct pmsg *prev, *next;
+	struct cluster *cl;
+	struct conn *c;               /* the sender; NULL once it closed */
+	uint64_t seq, nseq;           /* the client's; the node's (0: no acks wanted) */
+	int acks;                     /* acks awaited once published */
+	int delivered;
+	int local_group;              /* this node has members (it counts in PUBLISH's answer) */
+	int published;
+	int early;                    /* acks that came before PUBLISH's answer */
+	int asking;                   /* no node took a group post: is the group in the directory? */
+	uint8_t err_code;             /* a refusal among them (direct), and its text */
+	char err_text[RV_CMSG_TEXT_MAX + 1];
+	uint8_t type;                 /* RV_CMSG_DIRECT or RV_CMSG_GROUP */
+	uint64_t conn;                /* a direct one to this connection number */
+	char to[RV_ID_MAX + 1];
+	cJSON *receivers;             /* when the sender asked for them */
+	uint64_t deadline;
+};
+
+/* A request awaiting the directory. */
+struct creq {
+	struct creq *prev, *next;
+	struct cluster *cl;
+	struct conn *c;               /* NULL once it closed */
+	uint64_t seq;
+	int steps;                    /* answers still awaited */
+	int num;                      /* the directory's answer */
+	int joined;                   /* a join the directory made */
+	cJSON *members;
+	char id[RV_ID_MAX + 1], group[RV_ID_MAX + 1];
+	char *hdr;                    /* a frame to handle again (cluster_local_only) */
+	uint8_t *body;
+	size_t hdr_len, body_len;
+	const char *what;
+};
+
+struct cluster {
+	struct server *srv;
+	struct rv_bus *bus;
+	char inc[RV_CMSG_NODE_MAX + 1];
+	char advertise[64];
+	char secret[512];
+	size_t secret_len;
+	uv_timer_t timer;             /* heartbeat, sweep, ack deadlines */
+	uint64_t nseq, cgen;
+	uint64_t msgno;               /* the last message's number (rv_cmsg nseq) */
+	struct rv_cmsg_replay replay; /* what other nodes' messages were seen (cluster_msg.c) */
+	uint64_t conn_base;           /* TAG << 32 */
+	char tag[16];
+	int throttled;                /* senders held for the bus (BUS_HIGH) */
+	struct pmsg *pm_head, *pm_tail;
+	struct creq *rq;
+	struct rv_buf enc, frame;
+};
+
+/* ---- cluster.c: helpers ---- */
+
+void cl_chan_of(char *out, size_t n, const char *kind, const char *name);
+/* C's login generation: "INC/CGEN". */
+void cl_gen_of(const struct cluster *cl, const struct conn *c, char *out, size_t n);
+/* Encode a message into cl->enc: NULL when it cannot be. */
+const struct rv_buf *cl_encode(struct cluster *cl, const struct rv_cmsg *m);
+struct rv_cmsg cl_msg_new(struct cluster *cl, uint8_t type, const char *a, const char *b, const char *c);
+/* Publish M on CHAN, FN told the answer (may be NULL); counted as sent or failed. */
+int cl_publish(struct cluster *cl, const char *chan, const struct rv_cmsg *m, rv_bus_done_fn fn, void *ud);
+int cl_dir(struct cluster *cl, enum rv_dir_op op, int argc, const char *const *argv, const size_t *argl,
+	   rv_bus_done_fn fn, void *ud);
+/* (Un)subscribe KIND:NAME; the bus keeps the set across reconnections. */
+int cl_sub(struct cluster *cl, const char *kind, const char *name, rv_bus_done_fn fn, void *ud);
+void cl_unsub(struct cluster *cl, const char *kind, const char *name);
+int cl_bus_up(const struct cluster *cl);
+/* Hold C's input while the directory answers; release it (handling what came meanwhile). */
+void cl_hold(struct conn *c);
+void cl_release(struct conn *c);
+struct creq *cl_req_new(struct cluster *cl, struct conn *c, uint64_t seq, const char *id, const char *group);
+void cl_req_free(struct creq *q);
+
+/* ---- cluster_dir.c ---- */
+
+/* Another node took M->a with gen M->c: our receiver of that gen goes (exit 5). */
+void cl_evict(struct cluster *cl, const struct rv_cmsg *m);
+void cl_reassert(struct cluster *cl);
+void cl_dir_tick(struct cluster *cl);
+void cl_dir_up(struct cluster *cl);
+
+/* ---- cluster_msg.c ---- */
+
+/* A member of a group joined or left on another node: our members hear it. */
+void cl_event_in(struct cluster *cl, const struct rv_cmsg *m);
+void cl_pmsg_free(struct pmsg *p);
+void cl_msg_tick(struct cluster *cl, uint64_t now);
+/* The bus's message callback (UD: the cluster). */
+void cl_on_bus_msg(void *ud, const char *channel, const uint8_t *data, size_t len);
+
+#endif
