@@ -686,6 +686,7 @@ static void restarted(int hi, int stay_opened)
 	struct rv_p2p_node_conf c = { .key = &back->key, .rnd = rnd, .sess = &quick };
 	memcpy(c.group, group, 32);
 	const char *why;
+	rv_p2p_key_free(&back->key);	/* the same key again, made anew as a restarted process would */
 	assert_int_equal(rv_p2p_key_from_seed(&back->key, sd), 0);
 	assert_int_equal(rv_p2p_node_new(&back->node, &c, now, &why), 0);
 	back->addr.sin_addr.s_addr = htonl(0x0a000000u + 200);	/* a new address */
