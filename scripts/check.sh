@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # check.sh - what `make check` runs: install what is missing, check the source
 # conventions (scripts/checksrc.sh), build with gcc and clang, then unit
-# (cmocka), CLI (bats, real processes on 127.0.0.1),
-# a short fuzz pass, and the unit and CLI suites again under ASan+UBSan.
+# (cmocka), CLI (bats, real processes on 127.0.0.1; the fuzz and ASan
+# builds meanwhile, at the lowest priority), browsers, a short fuzz pass,
+# and the unit and CLI suites again under ASan+UBSan.
 # Ends with one line: "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -83,7 +84,20 @@ run_cli() {	# $1 bin dir, $2 label, $3 files left out (a regex), if any
 step "unit tests"
 run_units build unit
 step "CLI tests"
+# The fuzz and sanitizer builds use the CPU the CLI tests leave idle (they
+# mostly wait on processes and sockets): built meanwhile at the lowest
+# priority, and waited for before the browsers start; their steps below
+# only check how they went.
+(
+	nice -n 19 make -s -j"$JOBS" fuzz >"$log/fuzz.log" 2>&1
+	echo $? >"$log/fuzz.rc"
+	nice -n 19 make -s -j"$JOBS" SANITIZE=1 all units >"$log/san.log" 2>&1
+	echo $? >"$log/san.rc"
+) &
+builds=$!
 run_cli build/bin cli
+step "fuzz and sanitizer builds (started with the CLI tests)"
+wait "$builds"
 
 step "browser tests (headless Chromium)"
 if [ -x tests/browser/run.sh ]; then
@@ -105,7 +119,7 @@ fuzz_one() {	# $1 the fuzzer: runs it, leaves its exit status in $log/NAME.rc
 		-rss_limit_mb=2048 "$corpus" >"$log/$name.log" 2>&1
 	echo $? >"$log/$name.rc"
 }
-if make -s -j"$JOBS" fuzz >"$log/fuzz.log" 2>&1; then
+if [ "$(cat "$log/fuzz.rc")" = 0 ]; then
 	fuzzers=()
 	for f in build-fuzz/fuzz_*; do [ -x "$f" ] && fuzzers+=("$f"); done
 	for ((i = 0; i < ${#fuzzers[@]}; i += JOBS)); do	# a batch of JOBS at once, results in order
@@ -124,10 +138,10 @@ else
 	cat "$log/fuzz.log"; bad "fuzz build"
 fi
 
-step "ASan+UBSan: build, unit and CLI tests"
+step "ASan+UBSan: unit and CLI tests"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-if make -s -j"$JOBS" SANITIZE=1 all units >"$log/san.log" 2>&1; then
+if [ "$(cat "$log/san.rc")" = 0 ]; then
 	ok
 	run_units build-san "asan unit"
 	# docs.bats and checksrc.bats check text (sources, man pages, --help):
