@@ -30,7 +30,12 @@ tap() {
 	pass=$((pass + p)); fail=$((fail + f)); skip=$((skip + s))
 	if [ "$f" -gt 0 ]; then
 		failed+=("$name:")
-		grep -E '^not ok' "$file" | grep -vE '^not ok [0-9]+ # (skip|SKIP)' | sed 's/^/  /'
+		# each failure with the diagnostics that follow it (bats: "# " lines),
+		# at most 25 lines a failure, so that a CI log says why
+		awk '/^not ok [0-9]+ # (skip|SKIP)/ { n = 0; next }
+			/^not ok/ { n = 25; print "  " $0; next }
+			/^(ok|not ok) / { n = 0 }
+			n > 0 && /^#/ { print "    " $0; n-- }' "$file"
 		grep -E '^not ok' "$file" | grep -vE '^not ok [0-9]+ # (skip|SKIP)' | sed "s/^/$name: /" >>"$log/failures"
 	fi
 	printf '%s: %d passed, %d failed, %d skipped\n' "$name" "$p" "$f" "$s"
@@ -74,8 +79,8 @@ run_cli() {	# $1 bin dir, $2 label, $3 files left out (a regex), if any
 	done
 	: >"$log/cli-a.tap"
 	: >"$log/cli-b.tap"
-	[ ${#a[@]} -eq 0 ] || RV_BIN="$PWD/$1" timeout 900 bats --tap "${a[@]}" >"$log/cli-a.tap" 2>&1 &
-	[ ${#b[@]} -eq 0 ] || RV_BIN="$PWD/$1" timeout 900 bats --tap "${b[@]}" >"$log/cli-b.tap" 2>&1 &
+	[ ${#a[@]} -eq 0 ] || RV_BIN="$PWD/$1" timeout 900 bats --tap --timing "${a[@]}" >"$log/cli-a.tap" 2>&1 &
+	[ ${#b[@]} -eq 0 ] || RV_BIN="$PWD/$1" timeout 900 bats --tap --timing "${b[@]}" >"$log/cli-b.tap" 2>&1 &
 	wait
 	cat "$log/cli-a.tap" "$log/cli-b.tap" >"$log/cli.tap"
 	tap "$2 cli" "$log/cli.tap"
