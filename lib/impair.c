@@ -23,6 +23,11 @@ int rv_impair_from_env(struct rv_impair *i, uint64_t seed, const char **why)
 		} else if (!strncmp(p, "corrupt=1", 9)) {
 			i->corrupt = 1;
 			end = (char *)p + 9;
+		} else if (!strncmp(p, "rxcost=", 7)) {
+			unsigned long ms = strtoul(p + 7, &end, 10);
+			if (end == p + 7 || ms > RV_IMPAIR_RXCOST_MAX)
+				break;
+			i->rx_cost_ms = (unsigned)ms;
 		} else {
 			break;
 		}
@@ -33,7 +38,7 @@ int rv_impair_from_env(struct rv_impair *i, uint64_t seed, const char **why)
 			return 0;
 	}
 	memset(i, 0, sizeof *i);
-	*why = "RV_TEST_IMPAIR: expected loss=FRACTION (0 to 1), direct=0 and/or corrupt=1, comma-separated";
+	*why = "RV_TEST_IMPAIR: expected loss=FRACTION (0 to 1), direct=0, corrupt=1 and/or rxcost=MS (0 to 1000), comma-separated";
 	return -1;
 }
 

@@ -7,20 +7,26 @@
  *                                   every NAT in the way refused strangers
  *   RV_TEST_IMPAIR="corrupt=1"      rvgroup p2p share and fetch serve every
  *                                   chunk of an object with a byte flipped
+ *   RV_TEST_IMPAIR="rxcost=50"      rvserver takes 50 ms more over each datagram
+ *                                   its UDP port reads: a relay whose fan-out
+ *                                   costs more than the machine has
  *   (several, comma-separated: "loss=0.02,direct=0")
  *
  * Only tools that say so in their man page read it (rvgroup p2p; rvserver,
- * loss only, on its UDP port). No I/O
+ * loss and rxcost, on its UDP port). No I/O
  * beyond getenv; the random numbers are the caller's seed's. */
 #ifndef RV_IMPAIR_H
 #define RV_IMPAIR_H
 
 #include <stdint.h>
 
+#define RV_IMPAIR_RXCOST_MAX 1000    /* ms */
+
 struct rv_impair {
 	double loss;                  /* 0..1 */
 	int no_direct;                /* only datagrams to the server go */
 	int corrupt;                  /* object chunks served are corrupted */
+	unsigned rx_cost_ms;          /* added to each datagram read (rvserver) */
 	uint64_t state;               /* xorshift state */
 	uint64_t dropped;
 };

@@ -42,6 +42,7 @@ struct relay_counters {
 	uint64_t drops, test_drops, rtcp_in, feedback, keyframe_requests, bindings, bad_bindings;
 	uint64_t unknown;             /* packets from no registered address or SSRC */
 	uint64_t udp_bursts;          /* UDP reads that carried several datagrams (GRO) */
+	uint64_t udp_yields;          /* readable events cut short by their time (udp.c) */
 };
 
 /* A UDP address as a by_addr key: family, address, port (relay_addr_key). */

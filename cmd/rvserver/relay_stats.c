@@ -52,6 +52,8 @@ static const struct rv_metric table[] = {
 	  bad_bindings),
 	C("unknown", "unknown_total", "Media packets from no registered address or stream.", unknown),
 	C("udp_bursts", "udp_bursts_total", "UDP reads that carried a burst of datagrams (GRO).", udp_bursts),
+	C("udp_yields", "udp_yields_total",
+	  "UDP reads cut short at their time budget so that HTTP, timers and clients get their turn.", udp_yields),
 	G("lost", "lost", "RTP packets of live streams that never reached the server.", lost),
 };
 #undef C

@@ -550,6 +550,9 @@ int server_start(struct server *srv, uv_loop_t *loop, const struct server_conf *
 	if (srv->impair.loss > 0)
 		rv_warn("RV_TEST_IMPAIR: %g %% of the UDP datagrams sent are lost on purpose (tests only)",
 			srv->impair.loss * 100);
+	if (srv->impair.rx_cost_ms)
+		rv_warn("RV_TEST_IMPAIR: each UDP datagram read takes %u ms more on purpose (tests only)",
+			srv->impair.rx_cost_ms);
 	if ((rc = udp_start(srv, (struct sockaddr *)&ss, &srv->bound_udp_port)) < 0) {
 		rv_error("cannot bind UDP %s port %d: %s", conf->listen, udp_port, uv_strerror(rc));
 		return rc;

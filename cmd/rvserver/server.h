@@ -102,6 +102,7 @@ struct server {
 	uv_poll_t udp;                /* the UDP port: UDP_FD, read in udp.c */
 	int udp_fd;
 	struct udp_rx *udprx;
+	uint64_t udp_cost_ns;         /* what a datagram read costs (udp.c), an average */
 	struct rv_srvlife life;       /* sweeps, SIGINT/SIGTERM, the stop deadline */
 	uv_prepare_t flow;            /* before each poll: congestion and pauses */
 	struct conn_list congested;   /* receivers past half their queue cap */

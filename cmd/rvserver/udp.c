@@ -5,12 +5,19 @@
  * sendmmsg, consecutive datagrams of one size to one address joined into a
  * single UDP GSO send (the kernel cuts them apart again). The socket asks
  * for coalesced reads (UDP GRO): a sender's burst of equal datagrams arrives
- * as one, and is relayed as one. With RV_TEST_IMPAIR=loss=P in the
+ * as one, and is relayed as one. A readable event reads for about
+ * RX_TIME_NS at most, and sizes its reads by what a datagram has cost so
+ * far: when the fan-out costs more than the machine has (200 WebRTC
+ * viewers, each packet encrypted once per viewer), the kernel's buffer
+ * drops the excess and HTTP, timers and ICE consent keep their turn, where
+ * reading on would stall the loop for seconds. With RV_TEST_IMPAIR=loss=P in the
  * environment (tests and benchmarks only: the kernel here has no netem) a
- * share P of the datagrams sent is dropped before the socket, at random. */
+ * share P of the datagrams sent is dropped before the socket, at random;
+ * with rxcost=MS each datagram read takes MS milliseconds more. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <netinet/in.h>
@@ -24,6 +31,7 @@
 #define RX_SLOTS 16                   /* datagrams a read takes at most */
 #define RX_SLOT 65536                 /* each may be a coalesced burst */
 #define RX_BUDGET 256                 /* datagrams a readable event reads at most */
+#define RX_TIME_NS 2000000u           /* and the time it reads for, about */
 
 struct udp_rx {
 	uint8_t buf[RX_SLOTS][RX_SLOT];
@@ -50,6 +58,28 @@ static void relay_read(struct server *srv, struct udp_rx *rx, size_t i)
 			     (const struct sockaddr *)&rx->from[i]);
 }
 
+/* How many datagrams the next read takes: RX_SLOTS, fewer when what a
+ * datagram costs (an average over the reads so far) would overrun what is
+ * left of the event's time, and at least one. */
+static size_t read_size(const struct server *srv, size_t budget, uint64_t spent)
+{
+	size_t want = budget < RX_SLOTS ? budget : RX_SLOTS;
+	uint64_t left = spent < RX_TIME_NS ? RX_TIME_NS - spent : 0;
+	if (srv->udp_cost_ns && left / srv->udp_cost_ns < want)
+		want = left / srv->udp_cost_ns ? (size_t)(left / srv->udp_cost_ns) : 1;
+	return want;
+}
+
+static void test_rx_cost(const struct server *srv, size_t n)
+{
+	if (!srv->impair.rx_cost_ms)
+		return;
+	uint64_t ns = (uint64_t)srv->impair.rx_cost_ms * n * 1000000u;
+	struct timespec ts = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
 static void on_readable(uv_poll_t *h, int status, int events)
 {
 	struct server *srv = h->data;
@@ -57,8 +87,9 @@ static void on_readable(uv_poll_t *h, int status, int events)
 	(void)events;
 	if (status < 0)
 		return;
+	uint64_t start = uv_hrtime(), t = start;
 	for (size_t budget = RX_BUDGET; budget > 0;) {
-		size_t want = budget < RX_SLOTS ? budget : RX_SLOTS;
+		size_t want = read_size(srv, budget, t - start);
 		for (size_t i = 0; i < want; i++) {
 			struct msghdr *m = &rx->msgs[i].msg_hdr;
 			rx->iov[i] = (struct iovec){ rx->buf[i], RX_SLOT };
@@ -74,9 +105,17 @@ static void on_readable(uv_poll_t *h, int status, int events)
 		budget -= (size_t)k;
 		for (size_t i = 0; i < (size_t)k; i++)
 			relay_read(srv, rx, i);
+		test_rx_cost(srv, (size_t)k);
 		/* Sending now, not after the last read, lets the next read find
 		 * more: what arrives while we send is read in one go. */
 		udp_flush(srv);
+		uint64_t now = uv_hrtime(), per = (now - t) / (uint64_t)k;
+		srv->udp_cost_ns = srv->udp_cost_ns ? (3 * srv->udp_cost_ns + per) / 4 : per;
+		t = now;
+		if (t - start >= RX_TIME_NS && budget && (size_t)k == want) {
+			srv->relay.n.udp_yields++;	/* more may wait: the loop's other work first */
+			break;
+		}
 	}
 }
 

@@ -164,6 +164,28 @@ audio_of() {
 	decodes "$T/late.mkv"
 }
 
+@test "relay: a server given more media than it can relay stays responsive (its UDP reads yield at their time budget)" {
+	# each datagram read costs 50 ms: a 30 fps stream is more than the
+	# server can relay, as 200 WebRTC viewers are on a real one. Reading all
+	# that waits (256 datagrams) would hold the loop for 13 s at a time.
+	export RV_TEST_IMPAIR=rxcost=50
+	start_server
+	unset RV_TEST_IMPAIR
+	grep -q 'each UDP datagram read takes 50 ms more' "$SERVER_ERR"
+	spawn rx rvrecv -n rx -g show media -o "$T/rx.mkv"
+	wait_for_line "$T/rx.err" 'taking media over UDP' 5
+	send cam -g show --duration 30
+	wait_for_line "$T/cam.err" 'streaming H264' 5
+	sleep 3
+	for i in 1 2 3 4 5; do
+		timeout "$(secs 2)" curl -sf "http://$RV_SERVER/stats" >"$T/stats.json" ||
+			fail "/stats did not answer within $(secs 2) s (try $i)"
+		sleep 0.5
+	done
+	(($(jq .media.udp_yields "$T/stats.json") >= 1)) || fail "no yield: $(jq -c .media "$T/stats.json")"
+	rvg -n probe groups >/dev/null || fail "a client's command was not answered"
+}
+
 # has_index FILE.mkv: its duration is known and it has cues (the Cues ID
 # twice: in the SeekHead and the element itself)
 has_index() {
