@@ -88,13 +88,13 @@ stop_all() {
 }
 
 # start_rvserver [VAR=VALUE...]: rvserver on 127.0.0.1 with those in its environment, ports from
-# its port file
+# its port file; every viewer comes from 127.0.0.1, so no per-address limit
 start_rvserver() {
 	local i
 	SRV_PID='' HTTP_PORT=''
 	rm -f "$TMP/rv.port"
 	env "$@" "${PIN_SRV[@]}" "$RVSERVER" -l 127.0.0.1 --port 0 --udp-port 0 --port-file "$TMP/rv.port" \
-		--idle-timeout 0 "${RV_QUIET[@]}" 2>>"$TMP/rvserver.log" &
+		--idle-timeout 0 --webrtc-max-per-ip 0 "${RV_QUIET[@]}" 2>>"$TMP/rvserver.log" &
 	SRV_PID=$!
 	PIDS+=("$SRV_PID")
 	for i in $(seq 1 100); do

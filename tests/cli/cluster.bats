@@ -138,7 +138,7 @@ member() {	# member NAME NODE ID GROUP: rvgroup join on a node, joined once it r
 	[ "$(grep -c 'to all' "$T/bob.out")" = 1 ]
 	# with a seq, the ok counts the deliveries of every node, and names them
 	run timeout "$(secs 10)" python3 "$BATS_TEST_DIRNAME/rvclient.py" --port "${N3##*:}" --hello counter:send \
-		--expect welcome --frame '{"type":"msg","group":"ops","seq":5,"receivers":true}' --expect ok
+		--expect welcome --frame '{"type":"msg","group":"ops","seq":5,"receivers":true}' --expect ok --quit
 	assert_success
 	ok=$(grep '"ok"' <<<"$output")
 	assert_equal "$(jq .delivered <<<"$ok")" 3
@@ -263,7 +263,7 @@ member() {	# member NAME NODE ID GROUP: rvgroup join on a node, joined once it r
 	wait_for_line "$T/bob.out" '"welcome"' 5
 	run timeout "$(secs 10)" python3 "$BATS_TEST_DIRNAME/rvclient.py" --port "${N1##*:}" \
 		--frame '{"type":"hello","id":"sam","role":"send","replies":true,"version":1}' --expect welcome \
-		--frame '{"type":"msg","to":"bob","kind":"ask","seq":1}' --expect-kind answer --timeout "$(secs 8)"
+		--frame '{"type":"msg","to":"bob","kind":"ask","seq":1}' --expect-kind answer --quit --timeout "$(secs 8)"
 	assert_success
 	assert_output --partial '"kind": "answer"'
 	assert_output --partial '"from": "bob"'
@@ -273,7 +273,7 @@ member() {	# member NAME NODE ID GROUP: rvgroup join on a node, joined once it r
 	wait_for_line "$T/bob.out" '"type": "ok"' 5
 	# a number no node has: the connection is gone
 	run timeout "$(secs 10)" python3 "$BATS_TEST_DIRNAME/rvclient.py" --port "${N2##*:}" --hello zed:send \
-		--expect welcome --frame "{\"type\":\"msg\",\"to\":\"sam\",\"conn\":$((conn + 7)),\"seq\":3}" --expect error
+		--expect welcome --frame "{\"type\":\"msg\",\"to\":\"sam\",\"conn\":$((conn + 7)),\"seq\":3}" --expect error --quit
 	assert_success
 	assert_output --partial "that connection is gone"
 }

@@ -121,7 +121,7 @@ for i in range(10000): sys.stdout.write('%05d %s\\n' % (i, 'y' * 2000))" >"$T/cm
 	assert_output --partial '"code": "no-such-client"'
 	# bad requests are refused, the session goes on
 	run rvclient --hello x:send --frame '{"type":"monitor","seq":1,"id":"bad id"}' --expect error \
-		--frame '{"type":"ping","seq":2}' --expect pong
+		--frame '{"type":"ping","seq":2}' --expect pong --quit
 	assert_success
 	assert_output --partial '"code": "bad-request"'
 }

@@ -213,14 +213,14 @@ for i in range(5000): sys.stdout.write('%05d %s\\n' % (i, 'x' * 1000))" >"$T/lin
 	assert_output '{"ids":["bob"]}'
 	# a msg with no to and no group goes to the sender's contacts
 	run rvclient --hello alice:send --expect welcome --body 'to my contacts' \
-		--frame '{"type":"msg","seq":1}' --expect ok --timeout 3
+		--frame '{"type":"msg","seq":1}' --expect ok --quit --timeout 3
 	assert_success
 	assert_line --regexp '"re": 1.*"delivered": 1|"delivered": 1.*"re": 1'
 	wait_for_line "$T/bob.out" '^\[@alice\] to my contacts$' 5
 	run rvg -n alice contacts del bob
 	assert_success
 	assert_output ''
-	run rvclient --hello alice:send --expect welcome --frame '{"type":"msg","seq":1}' --expect error --timeout 3
+	run rvclient --hello alice:send --expect welcome --frame '{"type":"msg","seq":1}' --expect error --quit --timeout 3
 	assert_line --partial '"code": "no-receivers"'
 }
 

@@ -774,7 +774,7 @@ start_slow() {
 		--frame '{"type":"members","seq":7,"group":"nope"}' --expect error \
 		--frame '{"type":"stream-end","seq":8,"stream":42}' --expect error \
 		--frame '{"type":"stream","seq":9,"media":[{"kind":"video","codec":"VP8","ssrc":1}]}' --expect error \
-		--timeout 5
+		--quit --timeout 5
 	assert_success
 	assert_line '{"type": "error", "re": 1, "code": "no-such-client", "message": "no such client"}'
 	assert_line '{"type": "error", "re": 2, "code": "no-such-group", "message": "no such group"}'
