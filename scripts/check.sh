@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # check.sh - what `make check` runs: install what is missing, check the source
 # conventions (scripts/checksrc.sh), build with gcc and clang, then unit
-# (cmocka), CLI (bats, real processes on 127.0.0.1; the fuzz and ASan
-# builds meanwhile, at the lowest priority), browsers, a short fuzz pass,
-# and the unit and CLI suites again under ASan+UBSan.
+# (cmocka), CLI (bats, real processes on 127.0.0.1; meanwhile, at the
+# lowest priority, the fuzz and ASan builds, then a short fuzz pass),
+# browsers, and the unit and CLI suites again under ASan+UBSan.
 # Ends with one line: "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -89,20 +89,42 @@ run_cli() {	# $1 bin dir, $2 label, $3 files left out (a regex), if any
 step "unit tests"
 run_units build unit
 step "CLI tests"
-# The fuzz and sanitizer builds use the CPU the CLI tests leave idle (they
-# mostly wait on processes and sockets): built meanwhile at the lowest
-# priority, and waited for before the browsers start; their steps below
-# only check how they went.
+# The fuzz and sanitizer builds, and then the fuzz pass, use the CPU the CLI
+# tests leave idle (they mostly wait on processes and sockets): started with
+# them at the lowest priority. The builds are waited for before the browsers
+# start (builds.done); the fuzz pass may go on beside the browsers, where at
+# nice 19 it takes only what they leave, and is waited for at its step. Each
+# harness runs FUZZ_SECONDS of wall-clock time either way; its log says how
+# many inputs that was.
+fuzz_one() {	# $1 the fuzzer: runs it, leaves its exit status in $log/NAME.rc
+	local name corpus
+	name=$(basename "$1")
+	corpus=$(mktemp -d "$log/corpus.XXXX")
+	[ -d "tests/fuzz/corpus/$name" ] && cp -r "tests/fuzz/corpus/$name/." "$corpus/"
+	timeout $((FUZZ_SECONDS + 60)) "$1" -max_total_time="$FUZZ_SECONDS" -timeout=30 \
+		-rss_limit_mb=2048 "$corpus" >"$log/$name.log" 2>&1
+	echo $? >"$log/$name.rc"
+}
+fuzz_all() {	# every harness, JOBS at a time
+	local f i fuzzers=()
+	for f in build-fuzz/fuzz_*; do [ -x "$f" ] && fuzzers+=("$f"); done
+	for ((i = 0; i < ${#fuzzers[@]}; i += JOBS)); do
+		for f in "${fuzzers[@]:i:JOBS}"; do fuzz_one "$f" & done
+		wait
+	done
+}
 (
 	nice -n 19 make -s -j"$JOBS" fuzz >"$log/fuzz.log" 2>&1
 	echo $? >"$log/fuzz.rc"
 	nice -n 19 make -s -j"$JOBS" SANITIZE=1 all units >"$log/san.log" 2>&1
 	echo $? >"$log/san.rc"
+	touch "$log/builds.done"
+	[ "$(cat "$log/fuzz.rc")" = 0 ] && { renice -n 19 $BASHPID >/dev/null; fuzz_all; }
 ) &
-builds=$!
+background=$!
 run_cli build/bin cli
 step "fuzz and sanitizer builds (started with the CLI tests)"
-wait "$builds"
+while [ ! -e "$log/builds.done" ] && kill -0 "$background" 2>/dev/null; do sleep 1; done
 
 step "browser tests (headless Chromium)"
 if [ -x tests/browser/run.sh ]; then
@@ -114,24 +136,11 @@ if [ -x tests/browser/run.sh ]; then
 	fi
 fi
 
-step "fuzz (${FUZZ_SECONDS}s each, $JOBS at a time)"
-fuzz_one() {	# $1 the fuzzer: runs it, leaves its exit status in $log/NAME.rc
-	local name corpus
-	name=$(basename "$1")
-	corpus=$(mktemp -d "$log/corpus.XXXX")
-	[ -d "tests/fuzz/corpus/$name" ] && cp -r "tests/fuzz/corpus/$name/." "$corpus/"
-	timeout $((FUZZ_SECONDS + 60)) "$1" -max_total_time="$FUZZ_SECONDS" -timeout=10 \
-		-rss_limit_mb=2048 "$corpus" >"$log/$name.log" 2>&1
-	echo $? >"$log/$name.rc"
-}
+step "fuzz (${FUZZ_SECONDS}s each, $JOBS at a time, started after the builds)"
+wait "$background"
 if [ "$(cat "$log/fuzz.rc")" = 0 ]; then
-	fuzzers=()
-	for f in build-fuzz/fuzz_*; do [ -x "$f" ] && fuzzers+=("$f"); done
-	for ((i = 0; i < ${#fuzzers[@]}; i += JOBS)); do	# a batch of JOBS at once, results in order
-		for f in "${fuzzers[@]:i:JOBS}"; do fuzz_one "$f" & done
-		wait
-	done
-	for f in "${fuzzers[@]}"; do
+	for f in build-fuzz/fuzz_*; do
+		[ -x "$f" ] || continue
 		name=$(basename "$f")
 		if [ "$(cat "$log/$name.rc" 2>/dev/null)" = 0 ]; then
 			ok; printf '%s: ok (%s)\n' "$name" "$(grep -oE '#[0-9]+' "$log/$name.log" | tail -1) runs"

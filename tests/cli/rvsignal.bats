@@ -640,39 +640,6 @@ broker_hello() {
 	[ "$(curl -sf "$HTTP/stats" | wc -l)" -eq 1 ]
 }
 
-# same_numbers PREFIX STATS METRICS: every number of the /stats object STATS
-# is a sample of the /metrics text METRICS and the other way round, so that a
-# number added to one side only fails. A /stats key path joined with "_" is
-# PREFIX_KEY (a gauge, or a counter already named *_total) or PREFIX_KEY_total
-# (a counter); KEY_s is PREFIX_KEY_seconds; a list (one object per stream or
-# room) counts as one number, its length, and what is inside it is not named.
-# Each sample has a TYPE: counter exactly when its name ends in _total.
-same_numbers() {
-	local prefix=$1 stats=$2 metrics=$3 key m names types mapped=()
-	names=$(grep -v '^#' <<<"$metrics" | awk '{ print $1 }' | sort)
-	types=$(awk '$1 == "#" && $2 == "TYPE" { print $3, $4 }' <<<"$metrics" | sort)
-	[ -n "$names" ] || fail "no samples in /metrics"
-	[ "$(uniq -d <<<"$names")" = "" ] || fail "a sample twice: $(uniq -d <<<"$names")"
-	for m in $names; do
-		case $m in
-		*_total) grep -qx "$m counter" <<<"$types" || fail "$m: no TYPE counter" ;;
-		*) grep -qx "$m gauge" <<<"$types" || fail "$m: no TYPE gauge" ;;
-		esac
-	done
-	for key in $(jq -r '[paths(numbers), paths(arrays)][] | select(all(.[]; type == "string")) | join("_")' \
-		<<<"$stats"); do
-		case $key in
-		*_s) m=${prefix}_${key%_s}_seconds ;;
-		*) m=${prefix}_$key
-		   grep -qx "$m" <<<"$names" || m=${m}_total ;;
-		esac
-		grep -qx "$m" <<<"$names" || fail "/stats has $key, /metrics has no ${prefix}_$key(_total)"
-		mapped+=("$m")
-	done
-	[ "$(printf '%s\n' "${mapped[@]}" | sort)" = "$names" ] ||
-		fail "/metrics has samples no /stats key names: $(comm -13 <(printf '%s\n' "${mapped[@]}" | sort) - <<<"$names" | xargs)"
-}
-
 @test "rvsignal: /stats and /metrics hold the same numbers, from one table" {
 	start_sig
 	peer a r1

@@ -11,7 +11,8 @@
  *   op % 6 == 4  the byte arg of the next datagram in flight is flipped
  *   op % 6 == 5  arg * 100 ms pass, then both sessions tick
  * The sessions are connected before the script runs (a handshake slowed
- * past OpenSSL's wall-clock retransmission timer is ticked until it ends). After every record
+ * past OpenSSL's wall-clock retransmission timer is ticked until it ends,
+ * 20 s at most). After every record
  * the datagrams in flight are delivered, and what each side polls is
  * checked against what the other sent: every message polled was sent, in
  * the order sent, whole and unchanged, and none twice. A session may fail
@@ -125,8 +126,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	assert(rv_p2p_sess_start(&sides[0].s) == 0);
 	deliver_all();
 	/* A handshake slowed past OpenSSL's own (wall clock) retransmission timer
-	 * waits for that timer: tick until it has run, for at most 2 s. */
-	for (int tries = 0; tries < 200 && !up(); tries++) {
+	 * waits for that timer, which doubles each time it runs: tick until it
+	 * has, for at most 20 s (a fuzzer at the lowest priority on a busy
+	 * machine can be slowed past the first 1 s and 2 s timers). */
+	for (int tries = 0; tries < 2000 && !up(); tries++) {
 		usleep(10000);
 		rv_p2p_sess_tick(&sides[0].s, now);
 		rv_p2p_sess_tick(&sides[1].s, now);
