@@ -24,7 +24,7 @@ complete -c rvserver -l p2p-relay-budget -x -d 'bytes per second relayed between
 complete -c rvserver -l public-ip -x -d 'the IP address WebRTC peers reach the UDP and TCP ports at, offered as the ICE candidates (default: the --listen address, or every interface'\''s)'
 complete -c rvserver -l no-webrtc -d 'no WebRTC: /whip/ answers 503 and ICE checks are dropped'
 complete -c rvserver -l webrtc-max-per-ip -x -d 'most WebRTC sessions from one client address (default 64; 0: no limit)'
-complete -c rvserver -l webrtc-consent-timeout -x -d 'end a WebRTC session whose peer sends no ICE check (consent, RFC 7675) for S seconds: a closed or killed page leaves (default 30; at least 10)'
+complete -c rvserver -l webrtc-consent-timeout -x -d 'end a WebRTC session whose peer sends no ICE check (consent, RFC 7675) for S seconds, or has not finished DTLS S seconds after its first check: a closed or killed page leaves (default 30; at least 10)'
 complete -c rvserver -l ice -x -d 'an ICE server for WHIP and WHEP clients, in Link headers (repeatable)'
 complete -c rvserver -l turn-secret-file -r -F -d 'give the TURN servers of --ice REST credentials made with this secret'
 complete -c rvserver -l turn-ttl -x -d 'seconds TURN credentials last (default 86400)'

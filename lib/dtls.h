@@ -34,7 +34,8 @@
  * trigger the retransmission. The engine fails (RV_DTLS_FAILED, "read
  * timeout expired") after 12 retransmissions of one flight (the 13th
  * timeout, 38.2 s after the first send); a caller with a shorter
- * handshake deadline (WebRTC: 30 s) enforces it by freeing the session.
+ * handshake deadline (rvserver: its consent timeout, 30 s by default,
+ * after the first valid ICE check) enforces it by freeing the session.
  *
  * Caps: a datagram fed is at most RV_DTLS_MAX_DATAGRAM bytes; a message
  * written at most rv_dtls_max_write() (the data MTU left by 1200 after

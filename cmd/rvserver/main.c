@@ -47,7 +47,7 @@ static const struct rv_opt opts[] = {
 	{ O_PUBLIC_IP, 0, "public-ip", "ADDR", "the IP address WebRTC peers reach the UDP and TCP ports at, offered as the ICE candidates (default: the --listen address, or every interface's)", NULL, NULL },
 	{ O_NO_WEBRTC, 0, "no-webrtc", NULL, "no WebRTC: /whip/ answers 503 and ICE checks are dropped", NULL, NULL },
 	{ O_WEBRTC_PER_IP, 0, "webrtc-max-per-ip", "N", "most WebRTC sessions from one client address (default 64; 0: no limit)", NULL, NULL },
-	{ O_WEBRTC_CONSENT, 0, "webrtc-consent-timeout", "S", "end a WebRTC session whose peer sends no ICE check (consent, RFC 7675) for S seconds: a closed or killed page leaves (default 30; at least 10)", NULL, NULL },
+	{ O_WEBRTC_CONSENT, 0, "webrtc-consent-timeout", "S", "end a WebRTC session whose peer sends no ICE check (consent, RFC 7675) for S seconds, or has not finished DTLS S seconds after its first check: a closed or killed page leaves (default 30; at least 10)", NULL, NULL },
 	{ O_ICE, 0, "ice", "URI", "an ICE server for WHIP and WHEP clients, in Link headers (repeatable)", NULL, NULL },
 	{ O_TURN_SECRET, 0, "turn-secret-file", "FILE", "give the TURN servers of --ice REST credentials made with this secret", "file", NULL },
 	{ O_TURN_TTL, 0, "turn-ttl", "S", "seconds TURN credentials last (default 86400)", NULL, NULL },

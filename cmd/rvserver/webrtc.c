@@ -134,6 +134,8 @@ static void rearm(struct wsess *s)
 	int64_t d = s->state == W_DTLS ? rv_dtls_timeout_ms(s->dtls) : -1;
 	if (d >= 0 && now + (uint64_t)d < due)
 		due = now + (uint64_t)d;
+	if (s->state == W_DTLS && s->dtls_due < due)
+		due = s->dtls_due;
 	if (s->state == W_UP && s->rtcp_due && s->rtcp_due < due)
 		due = s->rtcp_due;
 	uv_timer_start(&s->timer, on_timer, due > now ? due - now : 0, 0);
@@ -150,6 +152,13 @@ static void on_timer(uv_timer_t *t)
 {
 	struct wsess *s = t->data;
 	struct webrtc *w = W(s->srv);
+	if (s->state == W_DTLS && now_ms(s->srv) >= s->dtls_due) {
+		char why[80];
+		snprintf(why, sizeof why, "DTLS: no handshake within %g s of the first valid check",
+			 s->srv->conf.webrtc_consent);
+		fail(s, &w->n.fail_dtls, why);
+		return;
+	}
 	if (s->state == W_DTLS && rv_dtls_timeout_ms(s->dtls) == 0) {
 		if (rv_dtls_on_timeout(s->dtls) < 0) {
 			dtls_flush(s);
@@ -364,7 +373,10 @@ static int ice_check(struct server *srv, const uint8_t *p, size_t n, const struc
 			rv_info("webrtc %s: ICE: the path moves to %s (nominated)", s->client->id, addr);
 	}
 	if ((ev & RV_ICE_EV_FIRST) && s->state == W_ICE) {
+		/* a peer that checks but never finishes DTLS is as good as gone:
+		 * it gets the consent timeout, not the engine's 38 s */
 		s->state = W_DTLS;
+		s->dtls_due = now_ms(srv) + (uint64_t)(srv->conf.webrtc_consent * 1000);
 		rv_info("webrtc %s: ICE: first valid check from %s after %llu ms; DTLS handshake (client)",
 			s->client->id, addr, (unsigned long long)(now_ms(srv) - s->created_ms));
 		if (rv_dtls_start(s->dtls) < 0) {

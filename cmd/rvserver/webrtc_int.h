@@ -86,6 +86,7 @@ struct wsess {
 	uv_timer_t timer;
 	enum wstate state;
 	uint64_t created_ms;
+	uint64_t dtls_due;               /* the handshake's deadline (loop ms), in W_DTLS */
 	char ip[46];                     /* the address its offer came from (per-IP limit) */
 	uint64_t packets, bytes, srtp_fails;
 	uint64_t early;                  /* media before the keys: dropped */

@@ -555,3 +555,28 @@ PY
 	assert_equal "$(stat_of webrtc.sessions)" 0
 	assert_equal "$(stat_of webrtc.failures_ice)" 1
 }
+
+@test "whip: a peer that checks but never finishes DTLS is ended at the consent timeout after its first check, counted as a DTLS failure" {
+	start_server --webrtc-consent-timeout 10
+	post_offer "$OFFERS/chromium-whip.sdp"
+	[ "$(status)" = 201 ]
+	ufrag=$(sed -n 's/^a=ice-ufrag:\([^\r]*\).*/\1/p' "$T/reply" | head -1)
+	pwd=$(sed -n 's/^a=ice-pwd:\([^\r]*\).*/\1/p' "$T/reply" | head -1)
+	theirs=$(sed -n 's/^a=ice-ufrag:\([^\r]*\).*/\1/p' "$OFFERS/chromium-whip.sdp" | head -1)
+	# valid checks every second (consent stays fresh); the DTLS ClientHello is never answered
+	spawn checker env PYTHONPATH="$BATS_TEST_DIRNAME" python3 -c '
+import socket, sys, time
+from ice_check import check
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setblocking(False)
+for i in range(int(sys.argv[4])):
+    s.sendto(check(sys.argv[2] + ":" + sys.argv[3], sys.argv[5]), ("127.0.0.1", int(sys.argv[1])))
+    time.sleep(1)
+' "$SERVER_UDP_PORT" "$ufrag" "$theirs" "$(secs 40)" "$pwd"
+	wait_for_line "$SERVER_ERR" 'first valid check' 5
+	wait_for_line "$SERVER_ERR" 'DTLS: no handshake within 10 s of the first valid check' 16
+	assert_equal "$(stat_of webrtc.sessions)" 0
+	assert_equal "$(stat_of webrtc.failures_dtls)" 1
+	assert_equal "$(stat_of webrtc.failures_ice)" 0
+}
+
