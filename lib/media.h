@@ -92,7 +92,8 @@ struct rv_media_sink;
  * first stream comes. 0, or -ENOENT with ERR saying what is missing. */
 int rv_media_load(char *err, size_t errlen);
 
-/* A track of a sink: codec "H264", "VP8" or "opus". */
+/* A track of a sink: codec "H264", "VP8", "opus", or "PCMU" or "PCMA"
+ * (G.711: 8 kHz mono; into Matroska only, rv_media_sink_open says so). */
 struct rv_media_track {
 	const char *codec;
 	int width, height;           /* video; 0 when unknown */

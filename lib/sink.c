@@ -81,6 +81,7 @@ int rv_media_sink_open(struct rv_media_sink **out, const char *path, const char 
 	if (!k)
 		return -ENOMEM;
 	const char *target = strcmp(path, "-") ? path : "pipe:1";
+	int g711 = audio && (!strcmp(audio->codec, "PCMU") || !strcmp(audio->codec, "PCMA"));
 	if (!format && !strcmp(path, "-"))
 		format = "matroska";
 	int rc = AV(avformat_alloc_output_context2)(&k->oc, NULL, format, target);
@@ -101,14 +102,31 @@ int rv_media_sink_open(struct rv_media_sink **out, const char *path, const char 
 		v->codecpar->height = video->height;
 		v->time_base = (AVRational){ 1, 90000 };
 	}
+	if (audio && g711 && strcmp(k->oc->oformat->name, "matroska")) {
+		snprintf(err, errlen, "%s: %s audio can be recorded into Matroska only (.mkv, or - for stdout)",
+			 path, audio->codec);
+		AV(avformat_free_context)(k->oc);
+		free(k);
+		return -EINVAL;
+	}
 	if (audio) {
 		AVStream *a = k->st[1] = AV(avformat_new_stream)(k->oc, NULL);
-		a->codecpar->codec_type = AVMEDIA_TYPE_AUDIO;
-		a->codecpar->codec_id = AV_CODEC_ID_OPUS;
-		a->codecpar->sample_rate = 48000;
-		AV(av_channel_layout_default)(&a->codecpar->ch_layout, audio->channels > 0 ? audio->channels : 2);
-		opus_head(a->codecpar, a->codecpar->ch_layout.nb_channels);
-		a->time_base = (AVRational){ 1, 48000 };
+		AVCodecParameters *par = a->codecpar;
+		par->codec_type = AVMEDIA_TYPE_AUDIO;
+		if (g711) {	/* RFC 3551: 8 kHz mono, a byte a sample */
+			par->codec_id = !strcmp(audio->codec, "PCMU") ? AV_CODEC_ID_PCM_MULAW : AV_CODEC_ID_PCM_ALAW;
+			par->sample_rate = 8000;
+			AV(av_channel_layout_default)(&par->ch_layout, 1);
+			par->bits_per_coded_sample = 8;
+			par->block_align = 1;
+			a->time_base = (AVRational){ 1, 8000 };
+		} else {
+			par->codec_id = AV_CODEC_ID_OPUS;
+			par->sample_rate = 48000;
+			AV(av_channel_layout_default)(&par->ch_layout, audio->channels > 0 ? audio->channels : 2);
+			opus_head(par, par->ch_layout.nb_channels);
+			a->time_base = (AVRational){ 1, 48000 };
+		}
 	}
 	k->pkt = AV(av_packet_alloc)();
 	*out = k;

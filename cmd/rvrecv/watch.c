@@ -388,6 +388,15 @@ static cJSON *media_of(cJSON *h, const char *kind)
 }
 
 /* The stream's SRTP sessions, when the announcement carries a key. */
+/* The RTP clock of an audio codec rvrecv records, 0 for one it does not:
+ * Opus 48 kHz, G.711 (PCMU, PCMA; RFC 3551) 8 kHz. */
+static int audio_clock(const char *codec)
+{
+	if (!codec)
+		return 0;
+	return !strcmp(codec, "opus") ? 48000 : !strcmp(codec, "PCMU") || !strcmp(codec, "PCMA") ? 8000 : 0;
+}
+
 static int stream_srtp(struct wstream *s, cJSON *h)
 {
 	cJSON *srtp = cJSON_GetObjectItemCaseSensitive(h, "srtp");
@@ -425,8 +434,9 @@ static void stream_add(struct watch *w, cJSON *h)
 		rv_say_error("stream from %s: %s video is not supported (H264, VP8)", from, codec ? codec : "?");
 		return;
 	}
-	if (audio && (!acodec || strcmp(acodec, "opus") != 0 || !cJSON_IsNumber(assrc))) {
-		rv_say_info("stream from %s: %s audio is not supported (Opus): video only", from, acodec ? acodec : "?");
+	if (audio && (!audio_clock(acodec) || !cJSON_IsNumber(assrc))) {
+		rv_say_info("stream from %s: %s audio is not supported (Opus, PCMU, PCMA): video only", from,
+			    acodec ? acodec : "?");
 		audio = NULL;
 		if (!video)
 			return;
@@ -447,7 +457,7 @@ static void stream_add(struct watch *w, cJSON *h)
 	s->has_audio = audio != NULL;
 	s->au.s = s;
 	s->vmap.clock = 90000;
-	s->au.map.clock = 48000;
+	s->au.map.clock = audio ? audio_clock(acodec) : 48000;
 	if ((video && jitter_init(&s->jb, HOLD_MS, on_packet_in_order, s) < 0) ||
 	    (audio && jitter_init(&s->au.jb, HOLD_MS / 2, on_audio, &s->au) < 0) || stream_srtp(s, h) < 0) {
 		stream_free(s);
@@ -465,7 +475,7 @@ static void stream_add(struct watch *w, cJSON *h)
 	if (audio) {
 		s->au.ssrc = (uint32_t)assrc->valuedouble;
 		s->au.jb.nack = on_audio_nack;
-		rv_rtcpstat_init(&s->au.stat, s->au.ssrc, 48000);
+		rv_rtcpstat_init(&s->au.stat, s->au.ssrc, (uint32_t)s->au.map.clock);
 	}
 	char path[4096], err[256];
 	out_path(a->output, from, path, sizeof path);
@@ -474,7 +484,7 @@ static void stream_add(struct watch *w, cJSON *h)
 	cJSON *ch = cJSON_GetObjectItemCaseSensitive(audio, "channels");
 	struct rv_media_track vt = { s->codec, cJSON_IsNumber(wd) ? (int)wd->valuedouble : 0,
 				     cJSON_IsNumber(ht) ? (int)ht->valuedouble : 0, 0 };
-	struct rv_media_track at = { "opus", 0, 0, cJSON_IsNumber(ch) ? (int)ch->valuedouble : 2 };
+	struct rv_media_track at = { audio ? acodec : "opus", 0, 0, cJSON_IsNumber(ch) ? (int)ch->valuedouble : 2 };
 	if (rv_media_sink_open(&s->sink, path, a->mformat, video ? &vt : NULL, audio ? &at : NULL,
 			       err, sizeof err) < 0) {
 		rv_say_error("%s", err);
@@ -490,7 +500,8 @@ static void stream_add(struct watch *w, cJSON *h)
 	if (audio)
 		early_take(w->early, s->au.ssrc, now_ms(w), replay, w);
 	char what[64];
-	snprintf(what, sizeof what, "%s%s%s", video ? s->codec : "", video && audio ? " and " : "", audio ? "Opus" : "");
+	snprintf(what, sizeof what, "%s%s%s", video ? s->codec : "", video && audio ? " and " : "",
+		 !audio ? "" : !strcmp(acodec, "opus") ? "Opus" : acodec);
 	rv_say_info("recording %s from %s into %s", what, from, path);
 	if (rv_out_json_mode()) {
 		cJSON *j = cJSON_CreateObject();
@@ -499,7 +510,7 @@ static void stream_add(struct watch *w, cJSON *h)
 		if (video)
 			cJSON_AddStringToObject(j, "codec", s->codec);
 		if (audio)
-			cJSON_AddStringToObject(j, "audio", "opus");
+			cJSON_AddStringToObject(j, "audio", acodec);
 		cJSON_AddStringToObject(j, "file", path);
 		rv_out_obj(j);
 	}

@@ -559,24 +559,29 @@ static int sess_make(struct server *srv, struct wsess *s, const char *id, const 
 }
 
 /* A viewer's answer: the video codec of the group's newest stream (else
- * H.264, else VP8), Opus in stereo as rvsend sends it, our SSRCs. */
+ * H.264, else VP8), its audio codec when that is G.711 (a WHIP publisher's
+ * PCMU or PCMA), else Opus in stereo as rvsend sends it; our SSRCs. */
 static long answer_viewer(struct wsess *s, const char *from, const struct rv_wsdp_offer *o,
 			  struct rv_wsdp_answer_conf *ac, char *text, struct rv_wsdp_choice *ch, char *err, size_t errlen)
 {
-	const char *codec = NULL;
+	const char *codec = NULL, *acodec = "opus";
 	const cJSON *m, *media = relay_group_media(&s->srv->relay, s->group, from);
 	cJSON_ArrayForEach(m, media) {
 		const cJSON *kind = cJSON_GetObjectItemCaseSensitive(m, "kind");
 		const cJSON *c = cJSON_GetObjectItemCaseSensitive(m, "codec");
-		if (cJSON_IsString(kind) && !strcmp(kind->valuestring, "video") && cJSON_IsString(c))
+		if (!cJSON_IsString(kind) || !cJSON_IsString(c))
+			continue;
+		if (!strcmp(kind->valuestring, "video"))
 			codec = c->valuestring;
+		else if (!strcmp(kind->valuestring, "audio"))
+			acodec = !strcmp(c->valuestring, "PCMU") ? "PCMU" : !strcmp(c->valuestring, "PCMA") ? "PCMA" : "opus";
 	}
 	for (int k = 0; k < 2; k++)
 		if (RAND_bytes((uint8_t *)&s->tx[k].ssrc, sizeof s->tx[k].ssrc) != 1 || !s->tx[k].ssrc)
 			s->tx[k].ssrc = 1000 + (uint32_t)k;
 	ac->role = RV_WSDP_WHEP;
-	ac->audio_codecs = "opus";
-	ac->opus_stereo = 1;
+	ac->audio_codecs = acodec;
+	ac->opus_stereo = !strcmp(acodec, "opus");
 	ac->send_ssrc_video = s->tx[0].ssrc;
 	ac->send_ssrc_audio = s->tx[1].ssrc;
 	ac->cname = s->client->id;

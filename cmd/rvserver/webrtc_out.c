@@ -27,6 +27,7 @@
 
 #define VIDEO_STEP 3000              /* RTP ticks between sources: a 30 fps frame */
 #define AUDIO_STEP 960               /* and a 20 ms Opus frame */
+#define G711_STEP 160                /* or 20 ms of G.711 */
 #define CACHE_SLOTS 256              /* video packets kept for NACKs: a second at 2.5 Mbit/s */
 
 static struct wout *out_of_src(struct wsess *s, uint32_t ssrc)
@@ -151,7 +152,8 @@ void wout_stream_end(struct wsess *s, uint32_t id)
 static void rebase(struct wout *k, int video, uint16_t seq, uint32_t ts)
 {
 	uint16_t oseq = k->started ? (uint16_t)(k->last_seq + 1) : seq;
-	uint32_t ots = k->started ? k->last_ts + (video ? VIDEO_STEP : AUDIO_STEP) : ts;
+	uint32_t step = video ? VIDEO_STEP : strcmp(k->codec, "opus") ? G711_STEP : AUDIO_STEP;
+	uint32_t ots = k->started ? k->last_ts + step : ts;
 	k->seq_off = (uint16_t)(oseq - seq);
 	k->ts_off = ots - ts;
 	k->rebase = 0;

@@ -580,3 +580,35 @@ for i in range(int(sys.argv[4])):
 	assert_equal "$(stat_of webrtc.failures_ice)" 0
 }
 
+
+@test "whip: G.711: aiortc publishes PCMU, rvrecv records it (pcm_mulaw, 8 kHz mono), a WHEP viewer's answer takes PCMU; WebM refuses it with the reason" {
+	/usr/bin/python3 -c 'import aiortc' 2>/dev/null || skip "/usr/bin/python3 cannot import aiortc (apt-get install python3-aiortc)"
+	start_server
+	recv rec -g show media -o "$T/g711.mkv" --count 1 --json
+	recv web -g show media -o "$T/g711.webm" --count 1
+	spawn pub /usr/bin/python3 "$BATS_TEST_DIRNAME/whip_aiortc.py" "http://$RV_SERVER/whip/show" --seconds 4 \
+		--audio-codec PCMU
+	wait_for_line "$T/rec.out" '"event":"stream"' 15
+	grep -q '"audio":"PCMU"' "$T/rec.out"
+	# a browser's WHEP offer (Opus, PCMU, PCMA...) is answered with the source's PCMU
+	post_offer "$OFFERS/chromium-whep.sdp" /whep/show
+	[ "$(status)" = 201 ] || fail "WHEP: $(cat "$T/reply")"
+	grep -q '^a=rtpmap:0 PCMU/8000' "$T/reply"
+	! grep -q 'opus/48000' "$T/reply"
+	wait_exit "$PID_pub" 30
+	assert_equal "$EXIT" 0
+	jq -e '.codecs[1] == "PCMU"' "$T/pub.out"
+	wait_exit "$PID_rec" 15
+	assert_equal "$EXIT" 0
+	run ffprobe -v error -count_packets -show_entries stream=codec_name,sample_rate,channels,nb_read_packets \
+		-of csv=p=0 "$T/g711.mkv"
+	assert_success
+	assert_line --regexp '^pcm_mulaw,8000,1,[0-9]+$'
+	packets=$(sed -n 's/^pcm_mulaw,8000,1,\([0-9]*\)$/\1/p' <<<"$output")
+	((packets >= 100)) || fail "only $packets audio packets (20 ms each) of about 4 s"
+	run ffmpeg -v error -i "$T/g711.mkv" -f null -
+	assert_success
+	assert_output ''
+	wait_exit "$PID_web" 15
+	grep -q 'PCMU audio can be recorded into Matroska only' "$T/web.err"
+}

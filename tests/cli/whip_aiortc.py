@@ -4,9 +4,10 @@ stack that is not a browser's: a synthetic video track (a moving gradient,
 320x240 at 30 fps) and a 440 Hz tone, sent for SECONDS, then the session's
 DELETE. Standard library and aiortc (Debian's python3-aiortc) only.
 
-  whip_aiortc.py URL [--seconds N] [--no-audio] [--timeout N]
+  whip_aiortc.py URL [--seconds N] [--no-audio] [--audio-codec NAME] [--timeout N]
 
-URL is the WHIP endpoint (http://127.0.0.1:PORT/whip/GROUP). Prints one JSON
+URL is the WHIP endpoint (http://127.0.0.1:PORT/whip/GROUP). --audio-codec
+offers that audio codec alone (opus, PCMU or PCMA; default all three). Prints one JSON
 line on stdout when done: location, connected_ms (POST to connected),
 video_frames (the frames the video track produced before the DELETE), codecs
 (the answer's video and audio rtpmap names). Exit 0, or 1 with the reason on
@@ -22,8 +23,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from aiortc import (MediaStreamTrack, RTCPeerConnection, RTCSessionDescription,
-                    VideoStreamTrack)
+from aiortc import (MediaStreamTrack, RTCPeerConnection, RTCRtpSender,
+                    RTCSessionDescription, VideoStreamTrack)
 from av import AudioFrame, VideoFrame
 
 W, H = 320, 240
@@ -110,7 +111,10 @@ async def publish(args):
     pc = RTCPeerConnection()
     pc.addTransceiver(video, direction="sendonly")
     if audio:
-        pc.addTransceiver(audio, direction="sendonly")
+        t = pc.addTransceiver(audio, direction="sendonly")
+        if args.audio_codec:
+            t.setCodecPreferences([c for c in RTCRtpSender.getCapabilities("audio").codecs
+                                   if c.mimeType.lower() == "audio/" + args.audio_codec.lower()])
     try:
         await pc.setLocalDescription(await pc.createOffer())  # gathers every candidate
         t0 = time.monotonic()
@@ -154,6 +158,7 @@ def main():
     p.add_argument("--seconds", type=float, default=3)
     p.add_argument("--timeout", type=float, default=10)
     p.add_argument("--no-audio", action="store_true")
+    p.add_argument("--audio-codec")
     args = p.parse_args()
     try:
         asyncio.run(publish(args))
