@@ -93,6 +93,32 @@ void sig_event(struct sig *g, const char *event, const char *id, cJSON *extra)
 	free(s);
 }
 
+/* ---- cluster.c's hooks: rooms.c calls them only with --cluster, never here ---- */
+
+void sigcl_peer_new(struct sig *g, const struct peer *p) { (void)g; (void)p; abort(); }
+void sigcl_gone(struct sig *g, const struct peer *p) { (void)g; (void)p; abort(); }
+void sigcl_park(struct sig *g, const struct peer *p, const char *s, size_t n) { (void)g; (void)p; (void)s; (void)n; abort(); }
+void sigcl_resumed(struct sig *g, const struct peer *p) { (void)g; (void)p; abort(); }
+void sigcl_room_empty(struct sig *g, const char *room) { (void)g; (void)room; abort(); }
+int sigcl_join(struct conn *c, const char *room, const char *name) { (void)c; (void)room; (void)name; abort(); }
+void sigcl_left(struct sig *g, const char *room, const struct peer *p, const char *event)
+{
+	(void)g; (void)room; (void)p; (void)event;
+	abort();
+}
+int sigcl_send_peer(struct conn *c, const char *to, const char *s, size_t n, const char *mtype)
+{
+	(void)c; (void)to; (void)s; (void)n; (void)mtype;
+	abort();
+}
+int sigcl_send_room(struct conn *c, const char *room, const char *s, size_t n, const cJSON *exclude,
+		    const cJSON *include)
+{
+	(void)c; (void)room; (void)s; (void)n; (void)exclude; (void)include;
+	abort();
+}
+int sigcl_resume(struct conn *c, const char *token, int by_message) { (void)c; (void)token; (void)by_message; abort(); }
+
 /* ---- the fake server ---- */
 
 static struct sig g;
