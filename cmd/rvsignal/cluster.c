@@ -542,16 +542,18 @@ static void claim_done(struct claim *k)
 	struct sigcl *cl = k->cl;
 	struct conn *c = k->c && !k->c->closing ? k->c : NULL;
 	struct peer *p = k->p;
+	if (!p) {	/* it could not be made here (no memory, the id taken meanwhile) */
+		claim_fail(k);
+		return;
+	}
 	cl->g->n.cl_resumes++;
 	k->p = NULL;
 	if (p && c && c->peer && c->peer->nrooms) {	/* joined meanwhile: it cannot give way now */
 		send_error(c, "bad-request", "resume before joining anything", "resume");
 		c = NULL;
 	}
-	if (p) {
-		rv_info("cluster: %s resumed here from another node", p->id);
-		peer_attach(cl->g, c, p, k->kept, k->nkept);
-	}
+	rv_info("cluster: %s resumed here from another node", p->id);
+	peer_attach(cl->g, c, p, k->kept, k->nkept);
 	claim_free(k);
 }
 

@@ -479,7 +479,8 @@ void peer_attach(struct sig *g, struct conn *c, struct peer *p, char *const *kep
 		peer_gone(g, fresh);
 	}
 	resume_with(c, p, kept, n);
-	sigcl_resumed(g, p);
+	if (g->cl)
+		sigcl_resumed(g, p);
 }
 
 void peers_sweep(struct sig *g, uint64_t now)

@@ -130,6 +130,23 @@ sig_node() {
 	wait_json alice '.type == "error" and .code == "not-found"'
 }
 
+@test "cluster_signal: a node stopped past its heartbeat is reaped, then comes back and asserts its peers again" {
+	sig_node 1
+	sig_node 2
+	peer alice r1 "$WS1"
+	peer bob r1 "$WS2"
+	local pid
+	pid=$(tool_pid "$SPID2")
+	kill -STOP "$pid"
+	wait_json alice ".type == \"left\" and .peer.id == \"$ID_bob\" and .reason == \"node-lost\"" 10
+	kill -CONT "$pid"
+	wait_for_line "$T/s2.err" 'did not know this node' 10
+	wait_json alice ".type == \"joined\" and .peer.id == \"$ID_bob\" and .peer.name == \"bob\""
+	to bob "{\"type\":\"chat\",\"to\":\"$ID_alice\",\"n\":1}"
+	wait_json alice ".n == 1 and .from == \"$ID_bob\""
+	assert_equal "$(redis-cli -s "$T/r.sock" hlen sig:r:r1:m)" 2
+}
+
 @test "cluster_signal: Redis down: local rooms go on, cross-node sends fail loudly; state comes back with Redis" {
 	sig_node 1
 	sig_node 2

@@ -14,6 +14,9 @@
  *   D N         connection N is lost (its peer detaches); a new one replaces it
  *   R N M       connection N is lost; a new one resumes with the token that
  *               connection M's peer was welcomed with (as /ws?resume=TOKEN)
+ *   H N         connection N's session is resumed on another cluster node and
+ *               back (peer_release, peer_adopt with its rooms, and a new
+ *               connection in slot N takes it with one message kept elsewhere)
  *   S           the resume window passes (peers_sweep)
  *   W           a sweep inside the window
  * Inside TEXT, $N is the id of connection N's (last) peer, %N its resume
@@ -225,6 +228,37 @@ static size_t expand(const char *t, size_t n, char *out, size_t cap)
 	return o;
 }
 
+/* Connection I's session goes to another node and comes back (cluster.c's
+ * side of a resume elsewhere: the old node lets go, the new one adopts it
+ * detached in its rooms, then a connection takes it). */
+static void handover(int i)
+{
+	struct peer *p = rv_map_get(&g.peers, ids[i]);
+	if (!p)
+		return;
+	char id[16], tok[40], name[80], rbuf[8][72];
+	const char *rooms[8];
+	size_t nr = 0;
+	snprintf(id, sizeof id, "%s", p->id);
+	snprintf(tok, sizeof tok, "%s", p->resume);
+	snprintf(name, sizeof name, "%s", p->name ? p->name : p->id);
+	for (size_t k = 0; k < p->nrooms && nr < 8; k++, nr++) {
+		snprintf(rbuf[nr], sizeof rbuf[nr], "%s", p->rooms[k]->name);
+		rooms[nr] = rbuf[nr];
+	}
+	peer_release(&g, p);
+	struct peer *np = peer_adopt(&g, id, tok, name, rooms, nr, "127.0.0.9");
+	if (!np)
+		abort();	/* released: nothing here holds the id or the token */
+	char kept[] = "{\"type\":\"chat\",\"kept\":1}";
+	char *kv[] = { kept };
+	drop_conn(i);
+	open_conn(i, NULL);
+	peer_attach(&g, conns[i], np, kv, 1);
+	if (conns[i]->peer != np)
+		abort();
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc; (void)argv;
@@ -286,6 +320,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			open_conn(a, tok[0] ? tok : NULL);
 			break;
 		}
+		case 'H':
+			handover(a);
+			break;
 		case 'S':
 			peers_sweep(&g, uv_now(g.loop) + 31000);
 			break;
