@@ -303,7 +303,9 @@ void peer_release(struct sig *g, struct peer *p)
 	unkeep(g, p);
 	while (p->nrooms)
 		room_unlink(g, p->rooms[p->nrooms - 1], p, 0);
-	sig_event(g, "handover", p->id, NULL);
+	cJSON *ev = cJSON_CreateObject();
+	cJSON_AddStringToObject(ev, "reason", "resumed-elsewhere");
+	sig_event(g, "disconnect", p->id, ev);
 	peer_free(g, p);
 }
 

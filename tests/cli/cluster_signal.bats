@@ -85,7 +85,7 @@ sig_node() {
 
 @test "cluster_signal: a peer that resumes on the other node gets its id, its rooms and the messages it missed" {
 	sig_node 1 --resume-window 20
-	sig_node 2 --resume-window 20
+	sig_node 2 --resume-window 20 --json
 	peer alice r1 "$WS1"
 	peer bob r1 "$WS2"
 	kill_hard "$PID_bob"
@@ -116,6 +116,8 @@ sig_node() {
 	run curl -sf "$HTTP2/stats"
 	[ "$(jq '.cluster.handovers' <<<"$output")" -eq 1 ]
 	[ "$(jq '.peers' <<<"$output")" -eq 0 ]
+	[ "$(jq -c "select(.event == \"disconnect\" and .id == \"$ID_bob\") | .reason" "$T/s2.out")" = '"resumed-elsewhere"' ]
+	[ "$(jq -c 'select(.event == "leave")' "$T/s2.out" | wc -l)" -eq 0 ]
 }
 
 @test "cluster_signal: kill -9 of a node: its peers are reaped and the others see them leave (node-lost)" {
