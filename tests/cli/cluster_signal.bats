@@ -120,6 +120,21 @@ sig_node() {
 	[ "$(jq -c 'select(.event == "leave")' "$T/s2.out" | wc -l)" -eq 0 ]
 }
 
+@test "cluster_signal: one session, one connection cluster-wide: a resume on another node replaces the live one" {
+	sig_node 1 --resume-window 20
+	sig_node 2 --resume-window 20
+	peer alice r1 "$WS1"
+	peer bob r1 "$WS2"
+	client bob2 "$WS1?resume=$TOK_bob"
+	run jq -c 'select(.type == "welcome") | [.id, .resumed]' "$T/bob2.out"
+	assert_output "[\"$ID_bob\",true]"
+	wait_json bob '.type == "error" and .code == "replaced"'
+	wait_exit "$PID_bob" 5
+	to alice "{\"type\":\"chat\",\"to\":\"$ID_bob\",\"n\":1}"
+	wait_json bob2 ".n == 1 and .from == \"$ID_alice\""
+	[ "$(njson alice '.type == "left"')" -eq 0 ]
+}
+
 @test "cluster_signal: kill -9 of a node: its peers are reaped and the others see them leave (node-lost)" {
 	sig_node 1
 	sig_node 2
