@@ -63,6 +63,15 @@ _rvsignal()
 	--max-resumable)
 		COMPREPLY=()
 		return;;
+	--cluster)
+		COMPREPLY=()
+		return;;
+	--node-id)
+		COMPREPLY=()
+		return;;
+	--cluster-secret-file)
+		COMPREPLY=($(compgen -f -- "$cur"))
+		return;;
 	--room)
 		COMPREPLY=()
 		return;;
@@ -80,13 +89,13 @@ _rvsignal()
 		return;;
 	esac
 	if [[ $cur == -* ]]; then
-		COMPREPLY=($(compgen -W "--listen --port --port-file --broker-port --tls-cert --tls-key --ice --turn-secret-file --turn-ttl --max-peers --token-secret-file --on-join --hangup --ping --idle-timeout --rate --max-message --max-queue --resume-window --max-resumable --room --name --token-file --ca --insecure --connect-timeout --json --verbose --quiet --help --version -l -p -v -q -h -V" -- "$cur"))
+		COMPREPLY=($(compgen -W "--listen --port --port-file --broker-port --tls-cert --tls-key --ice --turn-secret-file --turn-ttl --max-peers --token-secret-file --on-join --hangup --ping --idle-timeout --rate --max-message --max-queue --resume-window --max-resumable --cluster --node-id --cluster-secret-file --room --name --token-file --ca --insecure --connect-timeout --json --verbose --quiet --help --version -l -p -v -q -h -V" -- "$cur"))
 		return
 	fi
 	local i
 	for ((i = 1; i < COMP_CWORD; i++)); do
 		case ${COMP_WORDS[i]} in
-		-l|--listen|-p|--port|--port-file|--broker-port|--tls-cert|--tls-key|--ice|--turn-secret-file|--turn-ttl|--max-peers|--token-secret-file|--on-join|--hangup|--ping|--idle-timeout|--rate|--max-message|--max-queue|--resume-window|--max-resumable|--room|--name|--token-file|--ca|--connect-timeout) ((i++));;
+		-l|--listen|-p|--port|--port-file|--broker-port|--tls-cert|--tls-key|--ice|--turn-secret-file|--turn-ttl|--max-peers|--token-secret-file|--on-join|--hangup|--ping|--idle-timeout|--rate|--max-message|--max-queue|--resume-window|--max-resumable|--cluster|--node-id|--cluster-secret-file|--room|--name|--token-file|--ca|--connect-timeout) ((i++));;
 		-*) ;;
 		*) COMPREPLY=($(compgen -f -- "$cur")); return;;
 		esac

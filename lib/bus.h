@@ -42,6 +42,26 @@ struct rv_bus_addr {
  * of 1-65535, a path too long; sentinel:// is refused as not supported yet. */
 int rv_bus_url_parse(const char *url, struct rv_bus_addr *a, const char **why);
 
+/* rv_bus_node_id_check - NULL when ARG is a valid --node-id (1-40
+ * characters [A-Za-z0-9_-]), else what is wrong (static text). */
+const char *rv_bus_node_id_check(const char *arg);
+
+/* What a cluster node starts from: its bus address, its secret, its
+ * incarnation (node id, '.', boot time in ms: a restarted node is a new one). */
+struct rv_bus_node {
+	struct rv_bus_addr addr;
+	char secret[512];
+	size_t secret_len;
+	char inc[81];                 /* RV_CMSG_NODE_MAX + 1 */
+};
+
+/* rv_bus_node_setup - N from --cluster URL, --node-id NODE_ID and
+ * --cluster-secret-file SECRET_FILE at wall clock NOW_MS. 0; -EINVAL for a
+ * bad URL or an empty secret, or the error reading SECRET_FILE; the reason
+ * is logged (rv_error) with the option it concerns. */
+int rv_bus_node_setup(struct rv_bus_node *n, const char *url, const char *node_id, const char *secret_file,
+		      uint64_t now_ms);
+
 /* The directory's operations, their arguments (all strings) and answers.
  * INC is a node incarnation, GEN a login's generation, MSG an encoded
  * rv_cmsg published by the operation when it changes something. */
@@ -66,6 +86,28 @@ enum rv_dir_op {
 			    * for each membership removed */
 	RV_DIR_WHERE,      /* INC, "id" or "group", NAME: num 1 when the receiver of id NAME,
 			    * or one of group NAME's members, is on another node than INC */
+	/* rvsignal's (keys sig:*, its own nodes' registry): PID a peer id, TOKEN
+	 * its resume token, ROOM a room, MSG an encoded rv_cmsg, WINDOW_MS the
+	 * resume window. */
+	RV_DIR_SIG_REGISTER, /* INC: the node is alive for 3 s more; num 1 when the directory
+			      * did not know INC: it must assert its peers and rooms again */
+	RV_DIR_SIG_PEER,     /* INC, PID, TOKEN, NAME: PID is INC's; num 0, or -1 when a live
+			      * other node holds PID (nothing changed) */
+	RV_DIR_SIG_JOIN,     /* INC, ROOM, PID, NAME, MAX_PEERS, MSG (may be ""): num 0 joined (MSG
+			      * published), strings [PID, NAME]... the members before; 1 already
+			      * a member; -2 past MAX_PEERS (0: no limit), strings [COUNT] */
+	RV_DIR_SIG_LEAVE,    /* INC, ROOM, PID, MSG (may be ""): num 1 left (MSG published), 0 not a
+			      * member, -1 another node holds PID */
+	RV_DIR_SIG_GONE,     /* INC, PID: PID's session ended (if INC holds it): its keys go */
+	RV_DIR_SIG_PARK,     /* INC, PID, TEXT, WINDOW_MS: TEXT kept for PID's resume (the 256
+			      * newest, for WINDOW_MS); num 1, or 0 when INC no longer holds PID */
+	RV_DIR_SIG_LOOKUP,   /* TOKEN: strings [PID, holder INC, NAME, ROOM...], or none */
+	RV_DIR_SIG_CLAIM,    /* INC, TOKEN, PID, MSG: PID is INC's now and MSG is published on
+			      * sig:p:PID; num 0 and strings: the kept messages, oldest first
+			      * (taken); num -1 when TOKEN is no longer PID's */
+	RV_DIR_SIG_SWEEP,    /* INC: reap the rvsignal nodes whose heartbeat ran out (the first
+			      * sweeper does, atomically); num: nodes reaped; strings [ROOM,
+			      * PID, NAME]... for each membership removed */
 	RV_DIR_COUNT
 };
 

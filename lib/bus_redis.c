@@ -5,6 +5,8 @@
  * between two commands) loaded again and the command sent once more. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +19,7 @@
 #include "err.h"
 #include "log.h"
 #include "map.h"
+#include "token.h"
 
 /* ---- addresses ---- */
 
@@ -59,6 +62,32 @@ int rv_bus_url_parse(const char *url, struct rv_bus_addr *a, const char **why)
 		return RV_EPROTO;
 	}
 	a->port = (int)port;
+	return 0;
+}
+
+const char *rv_bus_node_id_check(const char *arg)
+{
+	size_t len = strlen(arg);
+	if (len == 0 || len > 40 || strspn(arg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != len)
+		return "expected 1-40 characters [A-Za-z0-9_-]";
+	return NULL;
+}
+
+int rv_bus_node_setup(struct rv_bus_node *n, const char *url, const char *node_id, const char *secret_file,
+		      uint64_t now_ms)
+{
+	const char *why;
+	memset(n, 0, sizeof *n);
+	if (rv_bus_url_parse(url, &n->addr, &why) < 0) {
+		rv_error("--cluster %s: %s", url, why);
+		return -EINVAL;
+	}
+	int rc = rv_secret_read(secret_file, n->secret, sizeof n->secret, &n->secret_len);
+	if (rc < 0) {
+		rv_error("cannot read --cluster-secret-file %s: %s", secret_file, rc == -EINVAL ? "empty" : rv_strerror(rc));
+		return rc;
+	}
+	snprintf(n->inc, sizeof n->inc, "%s.%" PRIu64, node_id, now_ms);
 	return 0;
 }
 
@@ -148,6 +177,97 @@ static const char *const scripts[RV_DIR_COUNT] = {
 	"for _,id in ipairs(ids) do local o=redis.call('HGET','rv:id:'..id,'inc')\n"
 	"  if o and o~=ARGV[1] then return 1 end end\n"
 	"return 0\n",
+	/* rvsignal: sig:nodes, sig:hb:INC, sig:peers:INC (pids), sig:peer:PID (inc, tok,
+	 * name), sig:tok:TOKEN (pid), sig:pr:PID (rooms), sig:r:ROOM:m (pid -> name),
+	 * sig:q:PID (messages kept for a resume) */
+	[RV_DIR_SIG_REGISTER] =
+	"local new=redis.call('SADD','sig:nodes',ARGV[1])\n"
+	"redis.call('SET','sig:hb:'..ARGV[1],'1','PX',3000)\n"
+	"return new\n",
+	[RV_DIR_SIG_PEER] =
+	"local k='sig:peer:'..ARGV[2]\n"
+	"local o=redis.call('HGET',k,'inc')\n"
+	"if o and o~=ARGV[1] and redis.call('EXISTS','sig:hb:'..o)==1 then return -1 end\n"
+	"redis.call('HSET',k,'inc',ARGV[1],'tok',ARGV[3],'name',ARGV[4])\n"
+	"redis.call('SET','sig:tok:'..ARGV[3],ARGV[2])\n"
+	"redis.call('SADD','sig:peers:'..ARGV[1],ARGV[2])\n"
+	"if o and o~=ARGV[1] then redis.call('SREM','sig:peers:'..o,ARGV[2]) end\n"
+	"return 0\n",
+	[RV_DIR_SIG_JOIN] =
+	"local m='sig:r:'..ARGV[2]..':m'\n"
+	"if redis.call('HEXISTS',m,ARGV[3])==1 then return {1} end\n"
+	"local n=redis.call('HLEN',m)\n"
+	"if tonumber(ARGV[5])>0 and n>=tonumber(ARGV[5]) then return {-2,tostring(n)} end\n"
+	"local all=redis.call('HGETALL',m)\n"
+	"redis.call('HSET',m,ARGV[3],ARGV[4])\n"
+	"redis.call('SADD','sig:pr:'..ARGV[3],ARGV[2])\n"
+	"if redis.call('EXISTS','sig:peer:'..ARGV[3])==1 then redis.call('HSET','sig:peer:'..ARGV[3],'name',ARGV[4]) end\n"
+	"if ARGV[6]~='' then redis.call('PUBLISH','sig:r:'..ARGV[2],ARGV[6]) end\n"
+	"return {0,all}\n",
+	[RV_DIR_SIG_LEAVE] =
+	"local o=redis.call('HGET','sig:peer:'..ARGV[3],'inc')\n"
+	"if o and o~=ARGV[1] then return -1 end\n"
+	"redis.call('SREM','sig:pr:'..ARGV[3],ARGV[2])\n"
+	"if redis.call('HDEL','sig:r:'..ARGV[2]..':m',ARGV[3])==0 then return 0 end\n"
+	"if ARGV[4]~='' then redis.call('PUBLISH','sig:r:'..ARGV[2],ARGV[4]) end\n"
+	"return 1\n",
+	[RV_DIR_SIG_GONE] =
+	"local k='sig:peer:'..ARGV[2]\n"
+	"local o=redis.call('HGET',k,'inc')\n"
+	"if o and o~=ARGV[1] then return 0 end\n"
+	"local t=redis.call('HGET',k,'tok')\n"
+	"if t then redis.call('DEL','sig:tok:'..t) end\n"
+	"redis.call('DEL',k,'sig:pr:'..ARGV[2],'sig:q:'..ARGV[2])\n"
+	"redis.call('SREM','sig:peers:'..ARGV[1],ARGV[2])\n"
+	"return 1\n",
+	[RV_DIR_SIG_PARK] =
+	"if redis.call('HGET','sig:peer:'..ARGV[2],'inc')~=ARGV[1] then return 0 end\n"
+	"local q='sig:q:'..ARGV[2]\n"
+	"redis.call('RPUSH',q,ARGV[3])\n"
+	"redis.call('LTRIM',q,-256,-1)\n"
+	"redis.call('PEXPIRE',q,ARGV[4])\n"
+	"return 1\n",
+	[RV_DIR_SIG_LOOKUP] =
+	"local pid=redis.call('GET','sig:tok:'..ARGV[1])\n"
+	"if not pid then return {} end\n"
+	"local h=redis.call('HMGET','sig:peer:'..pid,'inc','name')\n"
+	"if not h[1] then return {} end\n"
+	"local out={pid,h[1],h[2] or pid}\n"
+	"for _,r in ipairs(redis.call('SMEMBERS','sig:pr:'..pid)) do out[#out+1]=r end\n"
+	"return out\n",
+	[RV_DIR_SIG_CLAIM] =
+	"if redis.call('GET','sig:tok:'..ARGV[2])~=ARGV[3] then return {-1} end\n"
+	"local k='sig:peer:'..ARGV[3]\n"
+	"local o=redis.call('HGET',k,'inc')\n"
+	"if not o then return {-1} end\n"
+	"redis.call('HSET',k,'inc',ARGV[1])\n"
+	"redis.call('SREM','sig:peers:'..o,ARGV[3])\n"
+	"redis.call('SADD','sig:peers:'..ARGV[1],ARGV[3])\n"
+	"local q='sig:q:'..ARGV[3]\n"
+	"local out=redis.call('LRANGE',q,0,-1)\n"
+	"redis.call('DEL',q)\n"
+	"redis.call('PUBLISH','sig:p:'..ARGV[3],ARGV[4])\n"
+	"return {0,out}\n",
+	[RV_DIR_SIG_SWEEP] =
+	"local out={}\n"
+	"local reaped=0\n"
+	"for _,n in ipairs(redis.call('SMEMBERS','sig:nodes')) do\n"
+	"  if n~=ARGV[1] and redis.call('EXISTS','sig:hb:'..n)==0 then\n"
+	"    reaped=reaped+1\n"
+	"    for _,pid in ipairs(redis.call('SMEMBERS','sig:peers:'..n)) do\n"
+	"      local k='sig:peer:'..pid\n"
+	"      if redis.call('HGET',k,'inc')==n then\n"
+	"        for _,r in ipairs(redis.call('SMEMBERS','sig:pr:'..pid)) do\n"
+	"          local m='sig:r:'..r..':m'\n"
+	"          local name=redis.call('HGET',m,pid)\n"
+	"          if name then redis.call('HDEL',m,pid) out[#out+1]=r out[#out+1]=pid out[#out+1]=name end end\n"
+	"        local t=redis.call('HGET',k,'tok')\n"
+	"        if t then redis.call('DEL','sig:tok:'..t) end\n"
+	"        redis.call('DEL',k,'sig:pr:'..pid,'sig:q:'..pid) end end\n"
+	"    redis.call('DEL','sig:peers:'..n)\n"
+	"    redis.call('SREM','sig:nodes',n)\n"
+	"  end end\n"
+	"return {reaped,out}\n",
 };
 
 /* ---- the connections ---- */

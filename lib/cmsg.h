@@ -1,4 +1,4 @@
-/* cmsg.h - the messages rvserver nodes of one cluster exchange over the bus
+/* cmsg.h - the messages rvserver (and rvsignal) nodes of one cluster exchange over the bus
  * (lib/bus.h): sans-I/O encoder and decoder, authenticated with the cluster
  * secret.
  *
@@ -58,7 +58,15 @@ enum rv_cmsg_type {
 	RV_CMSG_EVICT,        /* client a logged in elsewhere; c: the gen it replaced */
 	RV_CMSG_ACK,          /* to seq's origin: count deliveries, code (0 = ok);
 			       * payload: a JSON array of receiver ids, or empty */
-	RV_CMSG_TYPE_MAX = RV_CMSG_ACK
+	/* rvsignal's (its ids are peer ids and room names; payloads printed JSON): */
+	RV_CMSG_SIG_PEER,     /* payload: a message for peer a, from peer b */
+	RV_CMSG_SIG_ROOM,     /* payload: a message for room a's members other than peer b
+			       * (b may be empty): a filter line ({}, or {"exclude":[ids]}
+			       * and/or {"include":[ids]}), '\n', then the message */
+	RV_CMSG_SIG_HANDOVER, /* peer a's session resumed on the origin node: its old node
+			       * lets it go (and the new one knows that messages published
+			       * after this one are its own) */
+	RV_CMSG_TYPE_MAX = RV_CMSG_SIG_HANDOVER
 };
 
 struct rv_cmsg {

@@ -23,7 +23,6 @@
 #include "frame.h"
 #include "json.h"
 #include "log.h"
-#include "token.h"
 
 /* ---- helpers ---- */
 
@@ -176,27 +175,21 @@ static void on_state(void *ud, enum rv_bus_state st)
 int cluster_start(struct server *srv)
 {
 	const struct server_conf *conf = &srv->conf;
-	struct rv_bus_addr addr;
-	const char *why;
+	struct rv_bus_node node;
 	int rc;
 	if (!conf->cluster_url)
 		return 0;
-	if (rv_bus_url_parse(conf->cluster_url, &addr, &why) < 0) {
-		rv_error("--cluster %s: %s", conf->cluster_url, why);
-		return -EINVAL;
-	}
 	struct cluster *cl = calloc(1, sizeof *cl);
 	if (!cl)
 		return -ENOMEM;
 	srv->cluster = cl;
 	cl->srv = srv;
-	rc = rv_secret_read(conf->cluster_secret_file, cl->secret, sizeof cl->secret, &cl->secret_len);
-	if (rc < 0) {
-		rv_error("cannot read --cluster-secret-file %s: %s", conf->cluster_secret_file,
-			 rc == -EINVAL ? "empty" : rv_strerror(rc));
+	if ((rc = rv_bus_node_setup(&node, conf->cluster_url, conf->node_id, conf->cluster_secret_file,
+				    (uint64_t)wall_ms())) < 0)
 		return rc;
-	}
-	snprintf(cl->inc, sizeof cl->inc, "%s.%" PRId64, conf->node_id, wall_ms());
+	memcpy(cl->secret, node.secret, sizeof cl->secret);
+	cl->secret_len = node.secret_len;
+	memcpy(cl->inc, node.inc, sizeof cl->inc);
 	snprintf(cl->advertise, sizeof cl->advertise, "%s", conf->advertise ? conf->advertise : "");
 	rv_buf_init(&cl->enc, RV_CMSG_MAX);
 	rv_buf_init(&cl->frame, RV_CMSG_PAYLOAD_MAX);
@@ -205,7 +198,7 @@ int cluster_start(struct server *srv)
 	srv->router.conf.max_groups = 0;
 	srv->router.conf.max_group_members = 0;
 	srv->router.on_unlink = cluster_unlinked;
-	if ((rc = rv_bus_redis_new(&cl->bus, srv->loop, &addr, cl_on_bus_msg, on_state, cl)) < 0)
+	if ((rc = rv_bus_redis_new(&cl->bus, srv->loop, &node.addr, cl_on_bus_msg, on_state, cl)) < 0)
 		return rc;
 	cl_sub(cl, "n", cl->inc, NULL, NULL);
 	uint32_t h = 2166136261u;	/* FNV-1a of the incarnation: the tag of our connection numbers */

@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 
+#include "bus.h"
 #include "cli.h"
 #include "err.h"
 #include "frame.h"
@@ -152,13 +153,9 @@ static const char *on_opt(void *ud, int key, const char *arg)
 	}
 	case O_NO_WEBRTC: c->no_webrtc = 1; break;
 	case O_CLUSTER: c->cluster_url = arg; break;
-	case O_NODE_ID: {
-		size_t len = strlen(arg);
-		if (len == 0 || len > 40 || strspn(arg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != len)
-			return "expected 1-40 characters [A-Za-z0-9_-]";
+	case O_NODE_ID:
 		c->node_id = arg;
-		break;
-	}
+		return rv_bus_node_id_check(arg);
 	case O_CLUSTER_SECRET: c->cluster_secret_file = arg; break;
 	case O_ADVERTISE: {
 		struct in6_addr a6;

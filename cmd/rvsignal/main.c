@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bus.h"
 #include "cli.h"
 #include "err.h"
 #include "log.h"
@@ -14,7 +15,7 @@ enum {
 	O_LISTEN = 1, O_PORT, O_PORT_FILE, O_BROKER_PORT, O_TLS_CERT, O_TLS_KEY, O_ICE,
 	O_TURN_SECRET, O_TURN_TTL, O_MAX_PEERS, O_TOKEN_SECRET, O_ON_JOIN, O_HANGUP, O_PING,
 	O_IDLE, O_RATE, O_MAX_MESSAGE, O_MAX_QUEUE, O_RESUME, O_ROOM, O_NAME, O_TOKEN_FILE,
-	O_CA, O_INSECURE, O_TIMEOUT, O_MAX_RESUMABLE,
+	O_CA, O_INSECURE, O_TIMEOUT, O_MAX_RESUMABLE, O_CLUSTER, O_NODE_ID, O_CLUSTER_SECRET,
 };
 
 static const struct rv_opt opts[] = {
@@ -38,6 +39,9 @@ static const struct rv_opt opts[] = {
 	{ O_MAX_QUEUE, 0, "max-queue", "BYTES", "serve: output queue per connection before a slow peer is dropped (default 1M)", NULL, NULL },
 	{ O_RESUME, 0, "resume-window", "S", "serve: seconds a lost peer may resume its session (default 30)", NULL, NULL },
 	{ O_MAX_RESUMABLE, 0, "max-resumable", "N", "serve: sessions kept for a resume per client address (default 16)", NULL, NULL },
+	{ O_CLUSTER, 0, "cluster", "URL", "serve: share rooms with the nodes whose Redis is at URL: redis://IP:PORT or unix:PATH (see CLUSTER)", NULL, NULL },
+	{ O_NODE_ID, 0, "node-id", "ID", "serve: this node's name in the cluster, 1-40 characters [A-Za-z0-9_-] (needed with --cluster)", NULL, NULL },
+	{ O_CLUSTER_SECRET, 0, "cluster-secret-file", "FILE", "serve: the secret every node of the cluster shares: it authenticates their messages (needed with --cluster)", "file", NULL },
 	{ O_ROOM, 0, "room", "ROOM", "connect: join ROOM", NULL, NULL },
 	{ O_NAME, 0, "name", "NAME", "connect: the name to join with", NULL, NULL },
 	{ O_TOKEN_FILE, 0, "token-file", "FILE", "connect: the join token (JWT) in FILE", "file", NULL },
@@ -131,6 +135,11 @@ static const char *on_opt(void *ud, int key, const char *arg)
 		if (rv_parse_size(arg, &c->max_resumable) < 0)
 			return "expected a number";
 		break;
+	case O_CLUSTER: c->cluster_url = arg; break;
+	case O_NODE_ID:
+		c->node_id = arg;
+		return rv_bus_node_id_check(arg);
+	case O_CLUSTER_SECRET: c->cluster_secret_file = arg; break;
 	case O_ROOM: a->connect.room = arg; break;
 	case O_NAME: a->connect.name = arg; break;
 	case O_TOKEN_FILE: a->connect.token_file = arg; break;
@@ -166,6 +175,10 @@ static int run_serve(void *ud, int argc, char **argv)
 	(void)argc; (void)argv;
 	if (a->conf.turn_secret_file && !a->conf.nice)
 		rv_cli_usage_error(&tool, "--turn-secret-file needs at least one --ice turn: URI");
+	if (a->conf.cluster_url && (!a->conf.node_id || !a->conf.cluster_secret_file))
+		rv_cli_usage_error(&tool, "--cluster needs --node-id and --cluster-secret-file");
+	if (!a->conf.cluster_url && (a->conf.node_id || a->conf.cluster_secret_file))
+		rv_cli_usage_error(&tool, "--node-id and --cluster-secret-file go with --cluster");
 	rv_log_set(a->conf.verbosity == 0 ? RV_LOG_ERROR : a->conf.verbosity == 1 ? RV_LOG_INFO : RV_LOG_DEBUG,
 		   log_line, NULL);
 	rv_out_init(a->conf.json);

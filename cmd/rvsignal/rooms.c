@@ -1,6 +1,8 @@
 /* rooms.c - peers, rooms and the messages between them: join and leave
  * with state/joined/left, direct delivery ("to") and room broadcast with
- * exclude/include, rate limits, and resuming a lost connection. */
+ * exclude/include, rate limits, and resuming a lost connection. With
+ * --cluster, what crosses nodes goes through the sigcl_ hooks (cluster.c);
+ * this node's rooms hold this node's peers. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +49,8 @@ static void deliver_text(struct sig *g, struct peer *p, const char *s, size_t n,
 		conn_send_fanout(p->conn, s, n, frame);
 		return;
 	}
+	if (g->cl)	/* where any node can read it: the resume may come there */
+		sigcl_park(g, p, s, n);
 	if (p->nmissed == MAX_MISSED) {	/* the oldest goes */
 		free(p->missed[0]);
 		memmove(p->missed, p->missed + 1, (MAX_MISSED - 1) * sizeof *p->missed);
@@ -91,23 +95,71 @@ static int in_room(const struct room *r, const struct peer *p)
 	return 0;
 }
 
-static void tell_room(struct sig *g, struct room *r, const struct peer *who, const char *type)
+static int listed(const cJSON *list, const char *id)
 {
-	cJSON *m = cJSON_CreateObject();
-	cJSON_AddStringToObject(m, "type", type);
-	cJSON_AddStringToObject(m, "room", r->name);
-	cJSON_AddItemToObject(m, "peer", peer_obj(who));
-	char *s = cJSON_PrintUnformatted(m);          /* printed and framed once for everyone */
-	cJSON_Delete(m);
-	size_t n = s ? strlen(s) : 0;
-	rv_buf_reset(&g->wsframe);
-	for (size_t i = 0; s && i < r->n; i++)
-		if (r->peers[i] != who)
-			deliver_text(g, r->peers[i], s, n, &g->wsframe);
-	free(s);
+	const cJSON *it;
+	cJSON_ArrayForEach(it, list)
+		if (cJSON_IsString(it) && !strcmp(it->valuestring, id))
+			return 1;
+	return 0;
 }
 
-static void room_remove(struct sig *g, struct room *r, struct peer *p)
+/* S (N bytes, printed and framed once for everyone) to R's peers but SKIP,
+ * filtered by EXCLUDE and INCLUDE. */
+static void fanout(struct sig *g, struct room *r, const char *skip, const char *s, size_t n, const cJSON *exclude,
+		   const cJSON *include)
+{
+	rv_buf_reset(&g->wsframe);
+	for (size_t i = 0; s && i < r->n; i++) {
+		struct peer *t = r->peers[i];
+		if ((skip && !strcmp(t->id, skip)) || (exclude && listed(exclude, t->id)) ||
+		    (include && !listed(include, t->id)))
+			continue;
+		deliver_text(g, t, s, n, &g->wsframe);
+	}
+}
+
+void room_deliver(struct sig *g, const char *room, const char *skip, const char *s, size_t n, cJSON *exclude,
+		  cJSON *include)
+{
+	struct room *r = rv_map_get(&g->rooms, room);
+	if (r)
+		fanout(g, r, skip, s, n, exclude, include);
+}
+
+void peer_deliver(struct sig *g, const char *id, const char *s, size_t n)
+{
+	struct peer *p = rv_map_get(&g->peers, id);
+	if (p)
+		deliver_text(g, p, s, n, NULL);
+}
+
+char *room_event(const char *type, const char *room, const char *id, const char *name, const char *reason)
+{
+	cJSON *m = cJSON_CreateObject(), *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(m, "type", type);
+	cJSON_AddStringToObject(m, "room", room);
+	cJSON_AddStringToObject(o, "id", id);
+	cJSON_AddStringToObject(o, "name", name);
+	cJSON_AddItemToObject(m, "peer", o);
+	if (reason)
+		cJSON_AddStringToObject(m, "reason", reason);
+	char *s = cJSON_PrintUnformatted(m);
+	cJSON_Delete(m);
+	return s;
+}
+
+/* Tell R's other peers here that WHO joined or left (TYPE); the event, printed, is returned. */
+static char *tell_room(struct sig *g, struct room *r, const struct peer *who, const char *type)
+{
+	char *s = room_event(type, r->name, who->id, who->name ? who->name : who->id, NULL);
+	if (s)
+		fanout(g, r, who->id, s, strlen(s), NULL, NULL);
+	return s;
+}
+
+/* P leaves R here; with TELL, R's peers hear it (and the cluster does). */
+static void room_unlink(struct sig *g, struct room *r, struct peer *p, int tell)
 {
 	for (size_t i = 0; i < r->n; i++)
 		if (r->peers[i] == p) {
@@ -120,9 +172,16 @@ static void room_remove(struct sig *g, struct room *r, struct peer *p)
 			p->rooms[i] = p->rooms[--p->nrooms];
 			break;
 		}
-	tell_room(g, r, p, "left");
-	sig_event(g, "leave", p->id, cJSON_CreateObject());
+	if (tell) {
+		char *ev = tell_room(g, r, p, "left");
+		if (g->cl && ev)
+			sigcl_left(g, r->name, p, ev);
+		free(ev);
+		sig_event(g, "leave", p->id, cJSON_CreateObject());
+	}
 	if (r->n == 0) {
+		if (g->cl)
+			sigcl_room_empty(g, r->name);
 		rv_map_del(&g->rooms, r->name);
 		free(r->peers);
 		free(r->name);
@@ -130,7 +189,13 @@ static void room_remove(struct sig *g, struct room *r, struct peer *p)
 	}
 }
 
-static int room_add(struct sig *g, struct room *r, struct peer *p)
+static void room_remove(struct sig *g, struct room *r, struct peer *p)
+{
+	room_unlink(g, r, p, 1);
+}
+
+/* P in R here; with TELL, R's peers here hear it. */
+static int room_link(struct sig *g, struct room *r, struct peer *p, int tell)
 {
 	if (r->n == r->alloc) {
 		size_t na = r->alloc ? r->alloc * 2 : 8;
@@ -146,8 +211,10 @@ static int room_add(struct sig *g, struct room *r, struct peer *p)
 	p->rooms = pr;
 	p->rooms[p->nrooms++] = r;
 	r->peers[r->n++] = p;
-	tell_room(g, r, p, "joined");
-	g->n.joins++;
+	if (tell) {
+		free(tell_room(g, r, p, "joined"));
+		g->n.joins++;
+	}
 	return 0;
 }
 
@@ -202,12 +269,8 @@ static int keep(struct sig *g, struct peer *p)
 	return 0;
 }
 
-static void peer_gone(struct sig *g, struct peer *p)
+static void peer_free(struct sig *g, struct peer *p)
 {
-	unkeep(g, p);
-	while (p->nrooms)
-		room_remove(g, p->rooms[p->nrooms - 1], p);
-	sig_event(g, "disconnect", p->id, NULL);
 	rv_map_del(&g->peers, p->id);
 	rv_map_del(&g->resumes, p->resume);
 	for (size_t i = 0; i < p->nmissed; i++)
@@ -216,6 +279,34 @@ static void peer_gone(struct sig *g, struct peer *p)
 	free(p->rooms);
 	free(p->name);
 	free(p);
+}
+
+static void peer_gone(struct sig *g, struct peer *p)
+{
+	unkeep(g, p);
+	while (p->nrooms)
+		room_remove(g, p->rooms[p->nrooms - 1], p);
+	sig_event(g, "disconnect", p->id, NULL);
+	if (g->cl)
+		sigcl_gone(g, p);
+	peer_free(g, p);
+}
+
+void peer_release(struct sig *g, struct peer *p)
+{
+	if (p->conn) {	/* one live connection per session, cluster-wide */
+		struct conn *old = p->conn;
+		old->peer = NULL;
+		send_error(old, "replaced", "another connection resumed this session", NULL);
+		conn_close(old, "replaced");
+	}
+	unkeep(g, p);
+	while (p->nrooms)
+		room_unlink(g, p->rooms[p->nrooms - 1], p, 0);
+	cJSON *ev = cJSON_CreateObject();
+	cJSON_AddStringToObject(ev, "reason", "resumed-elsewhere");
+	sig_event(g, "disconnect", p->id, ev);
+	peer_free(g, p);
 }
 
 static void welcome(struct conn *c, int resumed)
@@ -263,8 +354,9 @@ static struct peer *peer_new(struct sig *g)
 	return p;
 }
 
-/* Take over P (found by its resume token) on connection C. */
-static void resume(struct conn *c, struct peer *p)
+/* Take over P (found by its resume token) on connection C: KEPT (N) are
+ * messages kept for it elsewhere (the cluster's), before its own missed ones. */
+static void resume_with(struct conn *c, struct peer *p, char *const *kept, size_t nkept)
 {
 	struct sig *g = c->sig;
 	if (p->conn && p->conn != c) {	/* a stale connection still holds it */
@@ -279,12 +371,21 @@ static void resume(struct conn *c, struct peer *p)
 	c->peer = p;
 	g->n.resumes++;
 	welcome(c, 1);
+	for (size_t i = 0; i < nkept; i++)
+		conn_send_text(c, kept[i], strlen(kept[i]));
 	for (size_t i = 0; i < p->nmissed; i++) {
 		conn_send_text(c, p->missed[i], strlen(p->missed[i]));
 		free(p->missed[i]);
 	}
 	p->nmissed = 0;
 	sig_event(g, "connect", p->id, cJSON_CreateObject());
+}
+
+static void resume(struct conn *c, struct peer *p)
+{
+	resume_with(c, p, NULL, 0);
+	if (c->sig->cl)	/* what the cluster kept for it is out: its list goes */
+		sigcl_resumed(c->sig, p);
 }
 
 void peer_hello(struct conn *c, const char *token)
@@ -296,6 +397,15 @@ void peer_hello(struct conn *c, const char *token)
 		resume(c, p);
 		return;
 	}
+	if (token && g->cl && sigcl_resume(c, token, 0))
+		return;	/* held elsewhere, perhaps: the directory answers */
+	peer_fresh(c);
+}
+
+void peer_fresh(struct conn *c)
+{
+	struct sig *g = c->sig;
+	struct peer *p;
 	if (!(p = peer_new(g))) {
 		conn_close(c, "out of memory");
 		return;
@@ -303,8 +413,19 @@ void peer_hello(struct conn *c, const char *token)
 	p->conn = c;
 	c->peer = p;
 	snprintf(p->addr, sizeof p->addr, "%s", c->addr);
+	if (g->cl)
+		sigcl_peer_new(g, p);
 	welcome(c, 0);
 	sig_event(g, "connect", p->id, NULL);
+}
+
+/* P has no connection now: kept for a resume, or gone. */
+static void detached(struct sig *g, struct peer *p)
+{
+	p->conn = NULL;
+	p->detached_at = uv_now(g->loop);
+	if (g->conf.resume_window <= 0 || p->nrooms == 0 || keep(g, p) < 0)
+		peer_gone(g, p);
 }
 
 void peer_detach(struct conn *c)
@@ -313,10 +434,55 @@ void peer_detach(struct conn *c)
 	c->peer = NULL;
 	if (!p || p->conn != c)
 		return;
-	p->conn = NULL;
-	p->detached_at = uv_now(c->sig->loop);
-	if (c->sig->conf.resume_window <= 0 || p->nrooms == 0 || keep(c->sig, p) < 0)
-		peer_gone(c->sig, p);
+	detached(c->sig, p);
+}
+
+struct peer *peer_adopt(struct sig *g, const char *id, const char *token, const char *name,
+			const char *const *rooms, size_t nrooms, const char *addr)
+{
+	if (rv_map_get(&g->peers, id) || rv_map_get(&g->resumes, token) || strlen(id) >= sizeof ((struct peer *)0)->id ||
+	    strlen(token) >= sizeof ((struct peer *)0)->resume)
+		return NULL;
+	struct peer *p = calloc(1, sizeof *p);
+	if (!p)
+		return NULL;
+	strcpy(p->id, id);
+	strcpy(p->resume, token);
+	snprintf(p->addr, sizeof p->addr, "%s", addr);
+	p->name = strcmp(name, id) ? strndup(name, MAX_NAME) : NULL;
+	p->detached_at = uv_now(g->loop);
+	if (rv_map_put(&g->peers, p->id, p) < 0) {
+		free(p->name);
+		free(p);
+		return NULL;
+	}
+	if (rv_map_put(&g->resumes, p->resume, p) < 0) {
+		peer_free(g, p);
+		return NULL;
+	}
+	for (size_t i = 0; i < nrooms; i++) {
+		struct room *r = room_get(g, rooms[i], 1);
+		if (r && !in_room(r, p))
+			room_link(g, r, p, 0);
+	}
+	return p;
+}
+
+void peer_attach(struct sig *g, struct conn *c, struct peer *p, char *const *kept, size_t n)
+{
+	if (!c) {
+		detached(g, p);
+		return;
+	}
+	struct peer *fresh = c->peer;
+	if (fresh && fresh != p) {	/* this fresh session gives way to the old one */
+		c->peer = NULL;
+		fresh->conn = NULL;
+		peer_gone(g, fresh);
+	}
+	resume_with(c, p, kept, n);
+	if (g->cl)
+		sigcl_resumed(g, p);
 }
 
 void peers_sweep(struct sig *g, uint64_t now)
@@ -352,41 +518,57 @@ static void admit(struct conn *c, cJSON *req, int ok, const char *why)
 		send_error(c, "denied", why && *why ? why : "not admitted", "join");
 		goto out;
 	}
-	struct room *r = room_get(g, room, 1);
-	if (!r) {
-		send_error(c, "internal", "out of memory", "join");
-		goto out;
-	}
-	if (in_room(r, p)) {
+	struct room *r = room_get(g, room, 0);
+	if (r && in_room(r, p)) {
 		send_error(c, "bad-request", "already in this room", "join");
 		goto out;
 	}
-	if (g->conf.max_peers && r->n >= g->conf.max_peers) {
+	if (!(g->cl && sigcl_join(c, room, name)))	/* the cluster's directory, or here */
+		join_finish(c, room, name, NULL);
+out:
+	cJSON_Delete(req);
+}
+
+void join_finish(struct conn *c, const char *room, const char *name, cJSON *members)
+{
+	struct sig *g = c->sig;
+	struct peer *p = c->peer;
+	struct room *r = room_get(g, room, 1);
+	if (!r) {
+		cJSON_Delete(members);
+		send_error(c, "internal", "out of memory", "join");
+		return;
+	}
+	if (in_room(r, p)) {	/* two joins of one room at once (cluster) */
+		cJSON_Delete(members);
+		send_error(c, "bad-request", "already in this room", "join");
+		return;
+	}
+	if (!members && g->conf.max_peers && r->n >= g->conf.max_peers) {
 		char msg[96];
 		snprintf(msg, sizeof msg, "room %s is full (%zu peers)", room, r->n);
 		send_error(c, "room-full", msg, "join");
-		goto out;
+		return;
 	}
 	if (name) {
 		free(p->name);
 		p->name = strndup(name, MAX_NAME);
 	}
-	cJSON *state = cJSON_CreateObject(), *peers = cJSON_AddArrayToObject(state, "peers");
+	cJSON *state = cJSON_CreateObject(), *peers = members ? members : cJSON_CreateArray();
 	cJSON_AddStringToObject(state, "type", "state");
 	cJSON_AddStringToObject(state, "room", room);
-	for (size_t i = 0; i < r->n; i++)
+	cJSON_AddItemToObject(state, "peers", peers);
+	for (size_t i = 0; !members && i < r->n; i++)
 		cJSON_AddItemToArray(peers, peer_obj(r->peers[i]));
-	if (room_add(g, r, p) < 0) {
+	if (room_link(g, r, p, 1) < 0) {
 		cJSON_Delete(state);
 		send_error(c, "internal", "out of memory", "join");
-		goto out;
+		return;
 	}
 	conn_send(c, state);
 	cJSON *ev = cJSON_CreateObject();
 	cJSON_AddStringToObject(ev, "room", room);
 	sig_event(g, "join", p->id, ev);
-out:
-	cJSON_Delete(req);
 }
 
 static void do_join(struct conn *c, cJSON *req)
@@ -431,15 +613,6 @@ static int allowed(struct conn *c)
 	return 1;
 }
 
-static int listed(cJSON *list, const char *id)
-{
-	cJSON *it;
-	cJSON_ArrayForEach(it, list)
-		if (cJSON_IsString(it) && !strcmp(it->valuestring, id))
-			return 1;
-	return 0;
-}
-
 void peer_message(struct conn *c, const char *text, size_t len)
 {
 	struct sig *g = c->sig;
@@ -468,8 +641,11 @@ void peer_message(struct conn *c, const char *text, size_t len)
 		return;
 	}
 	if (!strcmp(type, "resume")) {
-		struct peer *old = rv_map_get(&g->resumes, rv_json_str(m, "token") ? rv_json_str(m, "token") : "");
-		if (!old || old == p) {
+		const char *token = rv_json_str(m, "token") ? rv_json_str(m, "token") : "";
+		struct peer *old = rv_map_get(&g->resumes, token);
+		if (!old && *token && p->nrooms == 0 && g->cl && strlen(token) < 64 && sigcl_resume(c, token, 1)) {
+			/* held elsewhere, perhaps: the directory answers */
+		} else if (!old || old == p) {
 			send_error(c, "not-found", "no session to resume (expired or unknown token)", type);
 		} else if (p->nrooms == 0) {	/* this fresh session gives way to the old one */
 			c->peer = NULL;
@@ -510,12 +686,22 @@ void peer_message(struct conn *c, const char *text, size_t len)
 	int bye = !strcmp(mtype, "bye");
 	if (to[0]) {
 		struct peer *t = rv_map_get(&g->peers, to);
-		if (!t) {
+		if (!t && g->cl) {	/* on another node, perhaps */
+			char *out = cJSON_PrintUnformatted(m);
+			cJSON_Delete(m);
+			int rc = out ? sigcl_send_peer(c, to, out, strlen(out), mtype) : -1;
+			free(out);
+			if (rc < 0) {
+				send_error(c, "cluster-unavailable", "the cluster bus is down: peers on other nodes cannot be reached", mtype);
+				return;
+			}
+		} else if (!t) {
 			send_error(c, "not-found", "no such peer", mtype);
 			cJSON_Delete(m);
 			return;
+		} else {
+			deliver(g, t, m);
 		}
-		deliver(g, t, m);
 	} else if (room[0]) {
 		struct room *r = room_get(g, room, 0);
 		if (!r || !in_room(r, p)) {
@@ -528,13 +714,10 @@ void peer_message(struct conn *c, const char *text, size_t len)
 		char *out = cJSON_PrintUnformatted(m);	/* printed and framed once for everyone */
 		cJSON_Delete(m);
 		size_t n = out ? strlen(out) : 0;
-		rv_buf_reset(&g->wsframe);
-		for (size_t i = 0; out && i < r->n; i++) {
-			struct peer *t = r->peers[i];
-			if (t == p || (exclude && listed(exclude, t->id)) || (include && !listed(include, t->id)))
-				continue;
-			deliver_text(g, t, out, n, &g->wsframe);
-		}
+		fanout(g, r, p->id, out, n, exclude, include);
+		if (out && g->cl && sigcl_send_room(c, room, out, n, exclude, include) < 0)
+			send_error(c, "cluster-unavailable",
+				   "the cluster bus is down: the room's peers on other nodes did not get it", mtype);
 		free(out);
 		cJSON_Delete(exclude);
 		cJSON_Delete(include);

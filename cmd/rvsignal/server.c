@@ -45,6 +45,7 @@ static void conn_closed(struct rv_stream *s, int reason)
 	struct sig *g = c->sig;
 	(void)reason;
 	hook_forget(c);
+	sigcl_conn_closed(c);
 	if (c->peer)
 		peer_detach(c);
 	if (c->prev)
@@ -122,9 +123,11 @@ static double nrooms(const void *ctx) { return (double)((const struct sig *)ctx)
 static double nkept(const void *ctx) { return (double)((const struct sig *)ctx)->nkept; }
 static double port(const void *ctx) { return ((const struct sig *)ctx)->bound_port; }
 static double broker_port(const void *ctx) { return ((const struct sig *)ctx)->bound_broker; }
+static double bus_up(const void *ctx) { return sigcl_bus_up(ctx); }
 
 #define C(key, help) RV_METRIC_AT(#key, "rvsignal_" #key "_total", help, struct sig, n.key)
 #define G(key, help, get) RV_METRIC_FN(#key, "rvsignal_" #key, help, get)
+#define CL(key, name, help, member) RV_METRIC_AT(key, "rvsignal_" name, help, struct sig, n.member)
 /* Each number is in /stats under its key and in /metrics as rvsignal_KEY
  * (counters: rvsignal_KEY_total); tests/cli/rvsignal.bats checks that the two
  * lists match. */
@@ -144,9 +147,29 @@ static const struct rv_metric table[] = {
 	C(denied, "Joins refused for a token or by the --on-join hook."),
 	G(port, "The HTTP and WebSocket port the server is bound to.", port),
 	G(broker_port, "The raw-TCP port the server is bound to.", broker_port),
+	/* --cluster (cluster.c): as rvserver's */
+	RV_METRIC_FN("cluster.bus_up", "rvsignal_cluster_bus_up", "1 while the cluster bus (Redis) is connected, else 0.",
+		     bus_up),
+	CL("cluster.sent", "cluster_sent_total", "Messages published to other nodes.", cl_sent),
+	CL("cluster.received", "cluster_received_total", "Messages from the bus accepted.", cl_received),
+	CL("cluster.send_failed", "cluster_send_failed_total",
+	   "Cross-node sends that failed (bus down); each was reported to its sender.", cl_failed),
+	CL("cluster.remote_offline", "cluster_remote_offline_total", "Messages to a peer no node had.", cl_offline),
+	CL("cluster.bad_messages", "cluster_bad_messages_total", "Bus messages refused: malformed or a bad HMAC.", cl_bad),
+	CL("cluster.reaps", "cluster_reaps_total", "Dead nodes this node reaped.", cl_reaps),
+	CL("cluster.resumes_remote", "cluster_resumes_remote_total", "Sessions resumed here from another node.",
+	   cl_resumes),
+	CL("cluster.handovers", "cluster_handovers_total", "Sessions of this node resumed on another node.",
+	   cl_handovers),
+	CL("cluster.replays_dropped", "cluster_replays_dropped_total",
+	   "Bus messages dropped as duplicates: an (origin, number) seen already, i.e. published again.", cl_dup),
+	CL("cluster.stale_dropped", "cluster_stale_dropped_total",
+	   "Bus messages dropped as stale: older or newer than 30 s, or behind the 1024-message window of their origin.",
+	   cl_stale),
 };
 #undef C
 #undef G
+#undef CL
 
 /* The /stats object, or NULL (no memory). */
 static cJSON *stats_obj(struct sig *g)
@@ -459,9 +482,12 @@ static void on_stop(void *ud, const char *why)
 	g->conf.resume_window = 0;	/* nobody comes back now */
 	for (struct conn *c = g->conns, *next; c; c = next) {
 		next = c->next;
+		if (g->cl && c->peer)	/* its sessions leave the cluster's rooms before the bus closes */
+			peer_detach(c);
 		conn_close(c, "server shutting down");
 	}
 	peers_sweep(g, UINT64_MAX);
+	sigcl_stop(g);
 	/* Give the goodbyes up to a second to leave, then close what remains. */
 	rv_srvlife_drain(&g->life, g->nconns, RV_STOP_DEADLINE_MS);
 }
@@ -518,6 +544,8 @@ int sig_start(struct sig *g, uv_loop_t *loop, const struct sig_conf *conf)
 	if (conf->broker_port >= 0 &&
 	    (rc = listen_on(g, &g->broker, conf->broker_port, on_broker_conn, &g->bound_broker)) < 0)
 		return rc;
+	if ((rc = sigcl_start(g)) < 0)
+		return rc;
 	rv_srvlife_start(&g->life, loop, &g->io, 200, g, on_sweep, on_stop, close_all, NULL);
 	if (conf->port_file &&
 	    (rc = rv_port_file_write(conf->port_file, (int[]){ g->bound_port, g->bound_broker }, 2)) < 0) {
@@ -530,6 +558,7 @@ int sig_start(struct sig *g, uv_loop_t *loop, const struct sig_conf *conf)
 void sig_free(struct sig *g)
 {
 	peers_free(g);
+	sigcl_free(g);
 	rv_tls_ctx_free(g->tls);
 	free(g->routes);
 	rv_buf_free(&g->wsbuf);

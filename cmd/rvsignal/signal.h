@@ -36,6 +36,7 @@ struct sig_conf {
 	size_t max_resumable;         /* detached sessions kept per client address */
 	double rate;                  /* messages per second per connection */
 	size_t max_message, max_queue;
+	const char *cluster_url, *node_id, *cluster_secret_file;   /* --cluster (cluster.c) */
 	int json, verbosity;
 };
 
@@ -43,6 +44,7 @@ enum conn_kind { C_SNIFF, C_HTTP, C_WS, C_BROKER, C_DONE };
 
 struct peer;
 struct hook;
+struct sigcl;
 
 struct conn {
 	struct rv_stream s;           /* first */
@@ -112,8 +114,11 @@ struct sig {
 	char turn_secret[512], token_secret[512];
 	size_t turn_secret_len, token_secret_len;
 	int bound_port, bound_broker;
+	struct sigcl *cl;             /* --cluster, or NULL */
 	struct {
 		uint64_t connects, messages, delivered, errors, rate_limited, slow_drops, joins, resumes, denied;
+		uint64_t cl_sent, cl_received, cl_failed, cl_offline, cl_bad, cl_dup, cl_stale, cl_reaps,
+			 cl_resumes, cl_handovers;
 	} n;
 };
 
@@ -128,6 +133,49 @@ void peer_detach(struct conn *c);
 void peers_sweep(struct sig *g, uint64_t now);
 void peers_free(struct sig *g);
 void send_error(struct conn *c, const char *code, const char *msg, const char *re);
+/* For cluster.c: */
+/* The joined or left event (TYPE) of peer ID (NAME) in ROOM, printed; REASON or NULL. */
+char *room_event(const char *type, const char *room, const char *id, const char *name, const char *reason);
+/* Deliver S (N bytes) to ROOM's peers here but SKIP (an id, or NULL), filtered
+ * by EXCLUDE and INCLUDE (id arrays, or NULL); to peer ID here. */
+void room_deliver(struct sig *g, const char *room, const char *skip, const char *s, size_t n, cJSON *exclude,
+		  cJSON *include);
+void peer_deliver(struct sig *g, const char *id, const char *s, size_t n);
+/* The join of C's peer in ROOM as NAME (or NULL), after the checks; MEMBERS
+ * (consumed): the room's members from the directory, or NULL (this node's). */
+void join_finish(struct conn *c, const char *room, const char *name, cJSON *members);
+/* A hello on C that resumes nothing: a new peer. */
+void peer_fresh(struct conn *c);
+/* A session resumed from another node: detached here, in its ROOMS (silently). */
+struct peer *peer_adopt(struct sig *g, const char *id, const char *token, const char *name,
+			const char *const *rooms, size_t nrooms, const char *addr);
+/* C takes P back (after the KEPT messages, N of them); C's own fresh peer, if
+ * any, gives way. C NULL: P stays detached, kept for a resume. */
+void peer_attach(struct sig *g, struct conn *c, struct peer *p, char *const *kept, size_t n);
+/* P's session was resumed on another node: it goes from here without a word to its rooms. */
+void peer_release(struct sig *g, struct peer *p);
+/* cluster.c (tests/fuzz/fuzz_signal.c has its own: no cluster there). The
+ * rooms.c hooks do nothing without --cluster. */
+int sigcl_start(struct sig *g);
+void sigcl_stop(struct sig *g);
+void sigcl_free(struct sig *g);
+void sigcl_conn_closed(struct conn *c);
+int sigcl_bus_up(const struct sig *g);
+void sigcl_peer_new(struct sig *g, const struct peer *p);
+void sigcl_gone(struct sig *g, const struct peer *p);
+void sigcl_park(struct sig *g, const struct peer *p, const char *s, size_t n);
+void sigcl_resumed(struct sig *g, const struct peer *p);
+void sigcl_room_empty(struct sig *g, const char *room);
+/* 1 when the directory takes the join (join_finish follows), 0: join here. */
+int sigcl_join(struct conn *c, const char *room, const char *name);
+void sigcl_left(struct sig *g, const char *room, const struct peer *p, const char *event);
+/* To peer TO elsewhere: 0 (an error follows if no node has TO), or <0: not sent. */
+int sigcl_send_peer(struct conn *c, const char *to, const char *s, size_t n, const char *mtype);
+int sigcl_send_room(struct conn *c, const char *room, const char *s, size_t n, const cJSON *exclude,
+		    const cJSON *include);
+/* 1 when TOKEN is looked up in the directory (the answer follows), else 0.
+ * BY_MESSAGE: a resume message (else the hello's token). */
+int sigcl_resume(struct conn *c, const char *token, int by_message);
 /* auth.c */
 cJSON *ice_servers(struct sig *g, const char *id);
 int jwt_check(struct sig *g, const char *token, const char *room, const char **why);

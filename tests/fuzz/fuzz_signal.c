@@ -14,6 +14,9 @@
  *   D N         connection N is lost (its peer detaches); a new one replaces it
  *   R N M       connection N is lost; a new one resumes with the token that
  *               connection M's peer was welcomed with (as /ws?resume=TOKEN)
+ *   H N         connection N's session is resumed on another cluster node and
+ *               back (peer_release, peer_adopt with its rooms, and a new
+ *               connection in slot N takes it with one message kept elsewhere)
  *   S           the resume window passes (peers_sweep)
  *   W           a sweep inside the window
  * Inside TEXT, $N is the id of connection N's (last) peer, %N its resume
@@ -92,6 +95,32 @@ void sig_event(struct sig *g, const char *event, const char *id, cJSON *extra)
 	cJSON_Delete(o);
 	free(s);
 }
+
+/* ---- cluster.c's hooks: rooms.c calls them only with --cluster, never here ---- */
+
+void sigcl_peer_new(struct sig *g, const struct peer *p) { (void)g; (void)p; abort(); }
+void sigcl_gone(struct sig *g, const struct peer *p) { (void)g; (void)p; abort(); }
+void sigcl_park(struct sig *g, const struct peer *p, const char *s, size_t n) { (void)g; (void)p; (void)s; (void)n; abort(); }
+void sigcl_resumed(struct sig *g, const struct peer *p) { (void)g; (void)p; abort(); }
+void sigcl_room_empty(struct sig *g, const char *room) { (void)g; (void)room; abort(); }
+int sigcl_join(struct conn *c, const char *room, const char *name) { (void)c; (void)room; (void)name; abort(); }
+void sigcl_left(struct sig *g, const char *room, const struct peer *p, const char *event)
+{
+	(void)g; (void)room; (void)p; (void)event;
+	abort();
+}
+int sigcl_send_peer(struct conn *c, const char *to, const char *s, size_t n, const char *mtype)
+{
+	(void)c; (void)to; (void)s; (void)n; (void)mtype;
+	abort();
+}
+int sigcl_send_room(struct conn *c, const char *room, const char *s, size_t n, const cJSON *exclude,
+		    const cJSON *include)
+{
+	(void)c; (void)room; (void)s; (void)n; (void)exclude; (void)include;
+	abort();
+}
+int sigcl_resume(struct conn *c, const char *token, int by_message) { (void)c; (void)token; (void)by_message; abort(); }
 
 /* ---- the fake server ---- */
 
@@ -199,6 +228,37 @@ static size_t expand(const char *t, size_t n, char *out, size_t cap)
 	return o;
 }
 
+/* Connection I's session goes to another node and comes back (cluster.c's
+ * side of a resume elsewhere: the old node lets go, the new one adopts it
+ * detached in its rooms, then a connection takes it). */
+static void handover(int i)
+{
+	struct peer *p = rv_map_get(&g.peers, ids[i]);
+	if (!p)
+		return;
+	char id[16], tok[40], name[80], rbuf[8][72];
+	const char *rooms[8];
+	size_t nr = 0;
+	snprintf(id, sizeof id, "%s", p->id);
+	snprintf(tok, sizeof tok, "%s", p->resume);
+	snprintf(name, sizeof name, "%s", p->name ? p->name : p->id);
+	for (size_t k = 0; k < p->nrooms && nr < 8; k++, nr++) {
+		snprintf(rbuf[nr], sizeof rbuf[nr], "%s", p->rooms[k]->name);
+		rooms[nr] = rbuf[nr];
+	}
+	peer_release(&g, p);
+	struct peer *np = peer_adopt(&g, id, tok, name, rooms, nr, "127.0.0.9");
+	if (!np)
+		abort();	/* released: nothing here holds the id or the token */
+	char kept[] = "{\"type\":\"chat\",\"kept\":1}";
+	char *kv[] = { kept };
+	drop_conn(i);
+	open_conn(i, NULL);
+	peer_attach(&g, conns[i], np, kv, 1);
+	if (conns[i]->peer != np)
+		abort();
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc; (void)argv;
@@ -260,6 +320,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			open_conn(a, tok[0] ? tok : NULL);
 			break;
 		}
+		case 'H':
+			handover(a);
+			break;
 		case 'S':
 			peers_sweep(&g, uv_now(g.loop) + 31000);
 			break;

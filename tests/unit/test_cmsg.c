@@ -148,6 +148,39 @@ static void encoder_refuses(void **state)
 	assert_false(rv_cmsg_node_valid(""));
 }
 
+/* rvsignal's kinds: peer ids and room names in a and b, printed JSON (and
+ * a room message's filter line) in the payload, round trip like the others;
+ * a handover carries no payload. */
+static void signal_kinds(void **state)
+{
+	(void)state;
+	static const char room_msg[] = "{\"exclude\":[\"p-0000beef\"]}\n{\"type\":\"chat\",\"from\":\"p-12345678\"}";
+	const struct { uint8_t type; const char *a, *b, *payload; } kinds[] = {
+		{ RV_CMSG_SIG_PEER, "p-0000beef", "p-12345678", "{\"type\":\"offer\",\"sdp\":\"v=0\"}" },
+		{ RV_CMSG_SIG_ROOM, "room.1", "p-12345678", room_msg },
+		{ RV_CMSG_SIG_ROOM, "room.1", "", "{}\n{\"type\":\"left\",\"reason\":\"node-lost\"}" },
+		{ RV_CMSG_SIG_HANDOVER, "p-0000beef", "", "" },
+	};
+	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+		struct rv_cmsg m = { .type = kinds[i].type, .nseq = 1 + i, .ts = T0,
+				     .payload = (const uint8_t *)kinds[i].payload, .payload_len = strlen(kinds[i].payload) };
+		struct rv_cmsg d;
+		struct rv_buf b;
+		strcpy(m.origin, "s1.1733400000000");
+		strcpy(m.a, kinds[i].a);
+		strcpy(m.b, kinds[i].b);
+		encode(&b, &m);
+		assert_int_equal(dec(rv_buf_head(&b), rv_buf_size(&b), &d), 0);
+		assert_int_equal(d.type, kinds[i].type);
+		assert_string_equal(d.a, kinds[i].a);
+		assert_string_equal(d.b, kinds[i].b);
+		assert_int_equal(d.payload_len, strlen(kinds[i].payload));
+		assert_true(!d.payload_len || memcmp(d.payload, kinds[i].payload, d.payload_len) == 0);
+		rv_buf_free(&b);
+	}
+	assert_int_equal(RV_CMSG_TYPE_MAX, RV_CMSG_SIG_HANDOVER);
+}
+
 static enum rv_cmsg_verdict check(struct rv_cmsg_replay *r, const char *origin, uint64_t nseq, uint64_t ts,
 				   uint64_t now)
 {
@@ -218,6 +251,7 @@ int main(void)
 		cmocka_unit_test(wrong_key_or_tampered),
 		cmocka_unit_test(malformed),
 		cmocka_unit_test(encoder_refuses),
+		cmocka_unit_test(signal_kinds),
 		cmocka_unit_test(replay_window),
 		cmocka_unit_test(replay_prune),
 	};
