@@ -70,7 +70,7 @@ run_units() {	# $1 build dir, $2 label
 # namespaces and files. Shard A is these files, about half the time
 # (measured with `bats --timing`: each shard 500 s or so of the plain run
 # on one busy machine); any other file (a new one too) goes to shard B.
-CLI_SHARD_A='/(rvserver|rvsend|p2p|media|flow|p2pintro|checksrc|cluster|p2pnat|sdp_audio)\.bats$'
+CLI_SHARD_A='/(rvserver|rvsend|p2p|media|flow|p2pintro|checksrc|cluster|cluster_signal|p2pnat|sdp_audio)\.bats$'
 run_cli() {	# $1 bin dir, $2 label, $3 files left out (a regex), if any
 	local a=() b=() f
 	for f in tests/cli/*.bats; do
