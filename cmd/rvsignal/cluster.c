@@ -10,11 +10,8 @@
  * control). A join runs one script that checks --max-peers, adds the peer
  * and publishes "joined" atomically. A detached peer's messages are also
  * kept in Redis (sig:q:PID, the 256 newest, for the resume window), so a
- * resume on another node gets them. That resume: the token is looked up,
- * the new node subscribes to the peer's channels, then claims the peer in
- * one script that takes the kept messages and publishes a handover on
- * sig:p:PID: the old node lets go when it reads it, and the new node knows
- * that what follows it on the bus is for the peer it now holds. */
+ * resume on another node gets them (cluster_resume.c). The state and the
+ * helpers both files use are in cluster_int.h. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -28,49 +25,10 @@
 #include "json.h"
 #include "log.h"
 #include "router.h"
+#include "cluster_int.h"
 #include "signal.h"
 
-/* A cross-node resume in progress. */
-struct claim {
-	struct claim *next;
-	struct sigcl *cl;
-	struct conn *c;               /* NULL once it closed */
-	int by_message;               /* a resume message (else a hello's token) */
-	int steps;                    /* subscriptions and this call, awaited */
-	int sent, marked, answered;   /* claim sent; its handover read; its answer in */
-	char token[64], id[16], addr[48];
-	char *name;
-	char **rooms;
-	size_t nrooms;
-	char **kept;                  /* the claim's answer: messages kept in Redis */
-	size_t nkept;
-	struct peer *p;               /* adopted once the handover is read */
-};
-
-/* A join awaiting the directory, or a direct message awaiting PUBLISH's answer. */
-struct creq {
-	struct creq *prev, *next;
-	struct sigcl *cl;
-	struct conn *c;               /* NULL once it closed */
-	int steps, num;
-	char id[16], room[RV_ID_MAX + 1], mtype[64];
-	char *name;
-	cJSON *members;
-};
-
-struct sigcl {
-	struct sig *g;
-	struct rv_bus *bus;
-	struct rv_bus_node node;      /* address, secret, incarnation */
-	uv_timer_t timer;             /* heartbeat, sweep */
-	uint64_t msgno;
-	struct rv_cmsg_replay replay;
-	struct rv_buf enc;
-	struct claim *claims;
-	struct creq *rq;
-};
-
-static uint64_t wall_ms(void)
+uint64_t cl_wall_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -79,14 +37,14 @@ static uint64_t wall_ms(void)
 
 /* ---- helpers ---- */
 
-static int up(const struct sigcl *cl)
+int cl_up(const struct sigcl *cl)
 {
 	return cl->bus && cl->bus->state == RV_BUS_UP;
 }
 
 int sigcl_bus_up(const struct sig *g)
 {
-	return g->cl && up(g->cl);
+	return g->cl && cl_up(g->cl);
 }
 
 static void chan_of(char *out, size_t n, const char *kind, const char *name)
@@ -95,10 +53,10 @@ static void chan_of(char *out, size_t n, const char *kind, const char *name)
 }
 
 /* M (TYPE, A, B, PAYLOAD of N bytes) encoded into cl->enc: NULL when it cannot be. */
-static const struct rv_buf *encode(struct sigcl *cl, uint8_t type, const char *a, const char *b, const char *p1,
+const struct rv_buf *cl_encode(struct sigcl *cl, uint8_t type, const char *a, const char *b, const char *p1,
 				   size_t n1, const char *p2, size_t n2)
 {
-	struct rv_cmsg m = { .type = type, .nseq = ++cl->msgno, .ts = wall_ms() };
+	struct rv_cmsg m = { .type = type, .nseq = ++cl->msgno, .ts = cl_wall_ms() };
 	snprintf(m.origin, sizeof m.origin, "%s", cl->node.inc);
 	snprintf(m.a, sizeof m.a, "%s", a ? a : "");
 	snprintf(m.b, sizeof m.b, "%s", b ? b : "");
@@ -123,7 +81,7 @@ static const struct rv_buf *encode(struct sigcl *cl, uint8_t type, const char *a
 }
 
 /* Publish the message in cl->enc on KIND:NAME; counted as sent or failed. */
-static int publish(struct sigcl *cl, const char *kind, const char *name, const struct rv_buf *b, rv_bus_done_fn fn,
+int cl_publish(struct sigcl *cl, const char *kind, const char *name, const struct rv_buf *b, rv_bus_done_fn fn,
 		   void *ud)
 {
 	char chan[128];
@@ -137,20 +95,20 @@ static int publish(struct sigcl *cl, const char *kind, const char *name, const s
 	return rc;
 }
 
-static int dir(struct sigcl *cl, enum rv_dir_op op, int argc, const char *const *argv, const size_t *argl,
+int cl_dir(struct sigcl *cl, enum rv_dir_op op, int argc, const char *const *argv, const size_t *argl,
 	       rv_bus_done_fn fn, void *ud)
 {
 	return cl->bus ? cl->bus->ops->dir(cl->bus, op, argc, argv, argl, fn, ud) : RV_ECLOSED;
 }
 
-static int sub(struct sigcl *cl, const char *kind, const char *name, rv_bus_done_fn fn, void *ud)
+int cl_sub(struct sigcl *cl, const char *kind, const char *name, rv_bus_done_fn fn, void *ud)
 {
 	char chan[128];
 	chan_of(chan, sizeof chan, kind, name);
 	return cl->bus ? cl->bus->ops->subscribe(cl->bus, chan, fn, ud) : RV_ECLOSED;
 }
 
-static void unsub(struct sigcl *cl, const char *kind, const char *name)
+void cl_unsub(struct sigcl *cl, const char *kind, const char *name)
 {
 	char chan[128];
 	chan_of(chan, sizeof chan, kind, name);
@@ -185,7 +143,7 @@ static void req_free(struct creq *q)
 /* The joined/left event of peer ID in ROOM, as a room message: "{}\n" and the event. */
 static const struct rv_buf *event_msg(struct sigcl *cl, const char *room, const char *id, const char *ev)
 {
-	return encode(cl, RV_CMSG_SIG_ROOM, room, id, "{}\n", 3, ev, strlen(ev));
+	return cl_encode(cl, RV_CMSG_SIG_ROOM, room, id, "{}\n", 3, ev, strlen(ev));
 }
 
 /* ---- peers ---- */
@@ -206,7 +164,7 @@ static void on_assert(void *ud, const struct rv_bus_reply *r)
 		rv_info("cluster: %s is held by another node now: it goes from here", q->id);
 		cl->g->n.cl_handovers++;
 		peer_release(cl->g, p);
-		unsub(cl, "p", q->id);
+		cl_unsub(cl, "p", q->id);
 	}
 	req_free(q);
 }
@@ -218,15 +176,15 @@ static void assert_peer(struct sigcl *cl, const struct peer *p)
 	if (!q)
 		return;
 	snprintf(q->id, sizeof q->id, "%s", p->id);
-	if (dir(cl, RV_DIR_SIG_PEER, 4, argv, NULL, on_assert, q) < 0)
+	if (cl_dir(cl, RV_DIR_SIG_PEER, 4, argv, NULL, on_assert, q) < 0)
 		req_free(q);
 }
 
 void sigcl_peer_new(struct sig *g, const struct peer *p)
 {
 	struct sigcl *cl = g->cl;
-	sub(cl, "p", p->id, NULL, NULL);	/* kept by the bus when it is down: asserted once up */
-	if (up(cl))
+	cl_sub(cl, "p", p->id, NULL, NULL);	/* kept by the bus when it is down: asserted once up */
+	if (cl_up(cl))
 		assert_peer(cl, p);
 }
 
@@ -234,8 +192,8 @@ void sigcl_gone(struct sig *g, const struct peer *p)
 {
 	struct sigcl *cl = g->cl;
 	const char *argv[] = { cl->node.inc, p->id };
-	unsub(cl, "p", p->id);
-	dir(cl, RV_DIR_SIG_GONE, 2, argv, NULL, NULL, NULL);
+	cl_unsub(cl, "p", p->id);
+	cl_dir(cl, RV_DIR_SIG_GONE, 2, argv, NULL, NULL, NULL);
 }
 
 /* What the directory would not keep for P (another node holds it now):
@@ -245,7 +203,7 @@ static void on_park(void *ud, const struct rv_bus_reply *r)
 	struct creq *q = ud;
 	struct sigcl *cl = q->cl;
 	if (!r->err && r->num == 0 && q->name)
-		publish(cl, "p", q->id, encode(cl, RV_CMSG_SIG_PEER, q->id, NULL, q->name, strlen(q->name), NULL, 0),
+		cl_publish(cl, "p", q->id, cl_encode(cl, RV_CMSG_SIG_PEER, q->id, NULL, q->name, strlen(q->name), NULL, 0),
 			NULL, NULL);
 	req_free(q);
 }
@@ -253,7 +211,7 @@ static void on_park(void *ud, const struct rv_bus_reply *r)
 void sigcl_park(struct sig *g, const struct peer *p, const char *s, size_t n)
 {
 	struct sigcl *cl = g->cl;
-	if (!up(cl))
+	if (!cl_up(cl))
 		return;	/* kept here only */
 	struct creq *q = req_new(cl, NULL);
 	char window[24];
@@ -266,23 +224,23 @@ void sigcl_park(struct sig *g, const struct peer *p, const char *s, size_t n)
 		return;
 	}
 	snprintf(q->id, sizeof q->id, "%s", p->id);
-	if (dir(cl, RV_DIR_SIG_PARK, 4, argv, argl, on_park, q) < 0)
+	if (cl_dir(cl, RV_DIR_SIG_PARK, 4, argv, argl, on_park, q) < 0)
 		req_free(q);
 }
 
 void sigcl_resumed(struct sig *g, const struct peer *p)
 {
 	struct sigcl *cl = g->cl;
-	if (!cl || !up(cl))
+	if (!cl || !cl_up(cl))
 		return;
 	/* claimed again by this node: the list kept in Redis goes (this node sent
 	 * its own copy), and the handover it publishes is this node's own */
-	const struct rv_buf *b = encode(cl, RV_CMSG_SIG_HANDOVER, p->id, NULL, NULL, 0, NULL, 0);
+	const struct rv_buf *b = cl_encode(cl, RV_CMSG_SIG_HANDOVER, p->id, NULL, NULL, 0, NULL, 0);
 	if (!b)
 		return;
 	const char *argv[] = { cl->node.inc, p->resume, p->id, (const char *)rv_buf_head(b) };
 	const size_t argl[] = { strlen(cl->node.inc), strlen(p->resume), strlen(p->id), rv_buf_size(b) };
-	dir(cl, RV_DIR_SIG_CLAIM, 4, argv, argl, NULL, NULL);
+	cl_dir(cl, RV_DIR_SIG_CLAIM, 4, argv, argl, NULL, NULL);
 }
 
 /* ---- rooms ---- */
@@ -294,7 +252,7 @@ void sigcl_room_empty(struct sig *g, const char *room)
 		for (size_t i = 0; i < k->nrooms; i++)
 			claimed |= !strcmp(k->rooms[i], room);
 	if (!claimed)
-		unsub(g->cl, "r", room);
+		cl_unsub(g->cl, "r", room);
 }
 
 static void join_answer(struct creq *q)
@@ -307,7 +265,7 @@ static void join_answer(struct creq *q)
 			const struct rv_buf *b = ev ? event_msg(cl, q->room, q->id, ev) : NULL;
 			const char *argv[] = { cl->node.inc, q->room, q->id, b ? (const char *)rv_buf_head(b) : "" };
 			const size_t argl[] = { strlen(cl->node.inc), strlen(q->room), strlen(q->id), b ? rv_buf_size(b) : 0 };
-			dir(cl, RV_DIR_SIG_LEAVE, 4, argv, argl, NULL, NULL);
+			cl_dir(cl, RV_DIR_SIG_LEAVE, 4, argv, argl, NULL, NULL);
 			free(ev);
 		}
 	} else if (q->num == -2) {
@@ -364,7 +322,7 @@ int sigcl_join(struct conn *c, const char *room, const char *name)
 {
 	struct sigcl *cl = c->sig->cl;
 	struct peer *p = c->peer;
-	if (!up(cl))
+	if (!cl_up(cl))
 		return 0;	/* here only: asserted once the bus is back */
 	struct creq *q = req_new(cl, c);
 	const char *as = name ? name : shown(p);
@@ -384,9 +342,9 @@ int sigcl_join(struct conn *c, const char *room, const char *name)
 	const size_t argl[] = { strlen(cl->node.inc), strlen(room), strlen(p->id), strlen(q->name), strlen(max),
 				rv_buf_size(b) };
 	q->steps = 3;	/* the subscription, the script, this call */
-	if (sub(cl, "r", room, on_join_sub, q) < 0)
+	if (cl_sub(cl, "r", room, on_join_sub, q) < 0)
 		q->steps--;
-	if (dir(cl, RV_DIR_SIG_JOIN, 6, argv, argl, on_join, q) < 0) {
+	if (cl_dir(cl, RV_DIR_SIG_JOIN, 6, argv, argl, on_join, q) < 0) {
 		q->steps--;
 		q->num = -3;
 	}
@@ -400,7 +358,7 @@ void sigcl_left(struct sig *g, const char *room, const struct peer *p, const cha
 	const struct rv_buf *b = event_msg(cl, room, p->id, event);
 	const char *argv[] = { cl->node.inc, room, p->id, b ? (const char *)rv_buf_head(b) : "" };
 	const size_t argl[] = { strlen(cl->node.inc), strlen(room), strlen(p->id), b ? rv_buf_size(b) : 0 };
-	if (dir(cl, RV_DIR_SIG_LEAVE, 4, argv, argl, NULL, NULL) < 0)
+	if (cl_dir(cl, RV_DIR_SIG_LEAVE, 4, argv, argl, NULL, NULL) < 0)
 		g->n.cl_failed++;
 }
 
@@ -430,7 +388,7 @@ int sigcl_send_peer(struct conn *c, const char *to, const char *s, size_t n, con
 		send_error(c, "not-found", "no such peer", mtype);
 		return 0;
 	}
-	if (!up(cl)) {
+	if (!cl_up(cl)) {
 		cl->g->n.cl_failed++;
 		return RV_ECLOSED;
 	}
@@ -438,7 +396,7 @@ int sigcl_send_peer(struct conn *c, const char *to, const char *s, size_t n, con
 	if (!q)
 		return -ENOMEM;
 	snprintf(q->mtype, sizeof q->mtype, "%s", mtype);
-	int rc = publish(cl, "p", to, encode(cl, RV_CMSG_SIG_PEER, to, c->peer->id, s, n, NULL, 0), on_sent, q);
+	int rc = cl_publish(cl, "p", to, cl_encode(cl, RV_CMSG_SIG_PEER, to, c->peer->id, s, n, NULL, 0), on_sent, q);
 	if (rc < 0)
 		req_free(q);
 	return rc;
@@ -463,7 +421,7 @@ int sigcl_send_room(struct conn *c, const char *room, const char *s, size_t n, c
 	if (line) {
 		memcpy(line, fl, fn);
 		line[fn] = '\n';
-		rc = up(cl) ? publish(cl, "r", room, encode(cl, RV_CMSG_SIG_ROOM, room, c->peer->id, line, fn + 1, s, n),
+		rc = cl_up(cl) ? cl_publish(cl, "r", room, cl_encode(cl, RV_CMSG_SIG_ROOM, room, c->peer->id, line, fn + 1, s, n),
 				      NULL, NULL)
 			    : (cl->g->n.cl_failed++, RV_ECLOSED);
 	}
@@ -497,185 +455,6 @@ static void peer_in(struct sigcl *cl, const struct rv_cmsg *m)
 	free(s);
 }
 
-/* ---- resume across nodes ---- */
-
-static void claim_free(struct claim *k)
-{
-	struct sigcl *cl = k->cl;
-	for (struct claim **pp = &cl->claims; *pp; pp = &(*pp)->next)
-		if (*pp == k) {
-			*pp = k->next;
-			break;
-		}
-	for (size_t i = 0; i < k->nrooms; i++) {
-		if (!rv_map_get(&cl->g->rooms, k->rooms[i]))
-			sigcl_room_empty(cl->g, k->rooms[i]);
-		free(k->rooms[i]);
-	}
-	if (!k->p && !rv_map_get(&cl->g->peers, k->id))
-		unsub(cl, "p", k->id);
-	for (size_t i = 0; i < k->nkept; i++)
-		free(k->kept[i]);
-	free(k->kept);
-	free(k->rooms);
-	free(k->name);
-	free(k);
-}
-
-/* The resume could not be made here: as if there were nothing to resume. */
-static void claim_fail(struct claim *k)
-{
-	struct conn *c = k->c;
-	int by_message = k->by_message;
-	claim_free(k);
-	if (!c || c->closing)
-		return;
-	if (!by_message)
-		peer_fresh(c);
-	else if (c->peer)
-		send_error(c, "not-found", "no session to resume (expired or unknown token)", "resume");
-}
-
-/* Both the claim's answer and its handover are in: the peer is this node's. */
-static void claim_done(struct claim *k)
-{
-	struct sigcl *cl = k->cl;
-	struct conn *c = k->c && !k->c->closing ? k->c : NULL;
-	struct peer *p = k->p;
-	if (!p) {	/* it could not be made here (no memory, the id taken meanwhile) */
-		claim_fail(k);
-		return;
-	}
-	cl->g->n.cl_resumes++;
-	k->p = NULL;
-	if (p && c && c->peer && c->peer->nrooms) {	/* joined meanwhile: it cannot give way now */
-		send_error(c, "bad-request", "resume before joining anything", "resume");
-		c = NULL;
-	}
-	rv_info("cluster: %s resumed here from another node", p->id);
-	peer_attach(cl->g, c, p, k->kept, k->nkept);
-	claim_free(k);
-}
-
-static void on_claim(void *ud, const struct rv_bus_reply *r)
-{
-	struct claim *k = ud;
-	if (r->err || r->num != 0) {
-		if (k->p) {	/* adopted at a handover that was not ours after all */
-			struct peer *p = k->p;
-			k->p = NULL;
-			peer_release(k->cl->g, p);
-		}
-		claim_fail(k);
-		return;
-	}
-	k->answered = 1;
-	if (r->n && (k->kept = calloc(r->n, sizeof *k->kept)))
-		for (size_t i = 0; i < r->n; i++)
-			if ((k->kept[k->nkept] = strndup(r->v[i], r->len[i])))
-				k->nkept++;
-	if (k->marked)
-		claim_done(k);
-}
-
-/* The subscriptions hold: claim the peer. */
-static void claim_step(struct claim *k)
-{
-	if (--k->steps > 0)
-		return;
-	struct sigcl *cl = k->cl;
-	const struct rv_buf *b = encode(cl, RV_CMSG_SIG_HANDOVER, k->id, NULL, NULL, 0, NULL, 0);
-	const char *argv[] = { cl->node.inc, k->token, k->id, b ? (const char *)rv_buf_head(b) : "" };
-	const size_t argl[] = { strlen(cl->node.inc), strlen(k->token), strlen(k->id), b ? rv_buf_size(b) : 0 };
-	k->sent = 1;
-	if (!b || dir(cl, RV_DIR_SIG_CLAIM, 4, argv, argl, on_claim, k) < 0)
-		claim_fail(k);
-}
-
-static void on_claim_sub(void *ud, const struct rv_bus_reply *r)
-{
-	(void)r;
-	claim_step(ud);
-}
-
-static void on_lookup(void *ud, const struct rv_bus_reply *r)
-{
-	struct claim *k = ud;
-	struct sigcl *cl = k->cl;
-	if (r->err || r->n < 3 || r->len[0] >= sizeof k->id || !(k->name = strndup(r->v[2], r->len[2]))) {
-		claim_fail(k);
-		return;
-	}
-	snprintf(k->id, sizeof k->id, "%.*s", (int)r->len[0], r->v[0]);
-	if (!rv_id_valid(k->id) || rv_map_get(&cl->g->peers, k->id)) {
-		claim_fail(k);
-		return;
-	}
-	k->rooms = calloc(r->n - 3 + 1, sizeof *k->rooms);
-	for (size_t i = 3; k->rooms && i < r->n; i++)
-		if ((k->rooms[k->nrooms] = strndup(r->v[i], r->len[i])) && rv_id_valid(k->rooms[k->nrooms]))
-			k->nrooms++;
-		else
-			free(k->rooms[k->nrooms]);
-	/* subscribed first: what is published after the claim reaches this node */
-	k->steps = 1 + 1 + (int)k->nrooms;
-	if (sub(cl, "p", k->id, on_claim_sub, k) < 0)
-		k->steps--;
-	for (size_t i = 0; i < k->nrooms; i++)
-		if (sub(cl, "r", k->rooms[i], on_claim_sub, k) < 0)
-			k->steps--;
-	claim_step(k);
-}
-
-int sigcl_resume(struct conn *c, const char *token, int by_message)
-{
-	struct sigcl *cl = c->sig->cl;
-	if (!up(cl) || strlen(token) >= sizeof ((struct claim *)0)->token)
-		return 0;
-	struct claim *k = calloc(1, sizeof *k);
-	if (!k)
-		return 0;
-	k->cl = cl;
-	k->c = c;
-	k->by_message = by_message;
-	snprintf(k->token, sizeof k->token, "%s", token);
-	snprintf(k->addr, sizeof k->addr, "%s", c->addr);
-	const char *argv[] = { token };
-	if (dir(cl, RV_DIR_SIG_LOOKUP, 1, argv, NULL, on_lookup, k) < 0) {
-		free(k);
-		return 0;
-	}
-	k->next = cl->claims;
-	cl->claims = k;
-	return 1;
-}
-
-/* A handover on the bus: ours (a claim went through: the peer is adopted
- * here, detached until the claim's answer), or another node's (our peer goes). */
-static void handover_in(struct sigcl *cl, const struct rv_cmsg *m, int mine)
-{
-	struct sig *g = cl->g;
-	if (mine) {
-		for (struct claim *k = cl->claims; k; k = k->next)
-			if (k->sent && !k->marked && !strcmp(k->id, m->a)) {
-				k->marked = 1;
-				k->p = peer_adopt(g, k->id, k->token, k->name, (const char *const *)k->rooms, k->nrooms,
-						  k->addr);
-				if (k->answered)
-					claim_done(k);
-				return;
-			}
-		return;
-	}
-	struct peer *p = rv_map_get(&g->peers, m->a);
-	if (!p)
-		return;
-	g->n.cl_handovers++;
-	rv_info("cluster: %s resumed on node %s: it goes from here", p->id, m->origin);
-	peer_release(g, p);
-	unsub(cl, "p", m->a);
-}
-
 /* ---- the bus ---- */
 
 static void on_bus_msg(void *ud, const char *channel, const uint8_t *data, size_t len)
@@ -690,7 +469,7 @@ static void on_bus_msg(void *ud, const char *channel, const uint8_t *data, size_
 			rc == RV_EDENIED ? "bad HMAC (another cluster secret?)" : rv_strerror(rc));
 		return;
 	}
-	enum rv_cmsg_verdict v = rv_cmsg_replay_check(&cl->replay, &m, wall_ms());
+	enum rv_cmsg_verdict v = rv_cmsg_replay_check(&cl->replay, &m, cl_wall_ms());
 	if (v != RV_CMSG_FRESH) {
 		if (v == RV_CMSG_DUP)
 			g->n.cl_dup++;
@@ -700,7 +479,7 @@ static void on_bus_msg(void *ud, const char *channel, const uint8_t *data, size_
 	}
 	int mine = strcmp(m.origin, cl->node.inc) == 0;
 	if (m.type == RV_CMSG_SIG_HANDOVER) {
-		handover_in(cl, &m, mine);
+		cl_handover_in(cl, &m, mine);
 		return;
 	}
 	if (mine)	/* delivered here already */
@@ -729,7 +508,7 @@ static void reassert(struct sigcl *cl)
 			const char *argv[] = { cl->node.inc, room, p->id, shown(p), "0", b ? (const char *)rv_buf_head(b) : "" };
 			const size_t argl[] = { strlen(cl->node.inc), strlen(room), strlen(p->id), strlen(shown(p)), 1,
 						b ? rv_buf_size(b) : 0 };
-			dir(cl, RV_DIR_SIG_JOIN, 6, argv, argl, NULL, NULL);
+			cl_dir(cl, RV_DIR_SIG_JOIN, 6, argv, argl, NULL, NULL);
 		}
 	}
 }
@@ -764,7 +543,7 @@ static void on_sweep(void *ud, const struct rv_bus_reply *r)
 		if (!ev)
 			continue;
 		room_deliver(cl->g, room, id, ev, strlen(ev), NULL, NULL);	/* we skip what we publish */
-		publish(cl, "r", room, event_msg(cl, room, id, ev), NULL, NULL);
+		cl_publish(cl, "r", room, event_msg(cl, room, id, ev), NULL, NULL);
 		free(ev);
 	}
 }
@@ -772,12 +551,12 @@ static void on_sweep(void *ud, const struct rv_bus_reply *r)
 static void on_tick(uv_timer_t *t)
 {
 	struct sigcl *cl = t->data;
-	rv_cmsg_replay_prune(&cl->replay, wall_ms());
-	if (!up(cl))
+	rv_cmsg_replay_prune(&cl->replay, cl_wall_ms());
+	if (!cl_up(cl))
 		return;
 	const char *argv[] = { cl->node.inc };
-	dir(cl, RV_DIR_SIG_REGISTER, 1, argv, NULL, on_register, cl);
-	dir(cl, RV_DIR_SIG_SWEEP, 1, argv, NULL, on_sweep, cl);
+	cl_dir(cl, RV_DIR_SIG_REGISTER, 1, argv, NULL, on_register, cl);
+	cl_dir(cl, RV_DIR_SIG_SWEEP, 1, argv, NULL, on_sweep, cl);
 }
 
 static void on_state(void *ud, enum rv_bus_state st)
@@ -786,7 +565,7 @@ static void on_state(void *ud, enum rv_bus_state st)
 	if (st != RV_BUS_UP)
 		return;
 	const char *argv[] = { cl->node.inc };
-	dir(cl, RV_DIR_SIG_REGISTER, 1, argv, NULL, NULL, NULL);
+	cl_dir(cl, RV_DIR_SIG_REGISTER, 1, argv, NULL, NULL, NULL);
 	reassert(cl);
 }
 
@@ -806,7 +585,7 @@ int sigcl_start(struct sig *g)
 	rv_buf_init(&cl->enc, RV_CMSG_MAX);
 	rv_cmsg_replay_init(&cl->replay);
 	if ((rc = rv_bus_node_setup(&cl->node, conf->cluster_url, conf->node_id, conf->cluster_secret_file,
-				    wall_ms())) < 0)
+				    cl_wall_ms())) < 0)
 		return rc;
 	if ((rc = rv_bus_redis_new(&cl->bus, g->loop, &cl->node.addr, on_bus_msg, on_state, cl)) < 0)
 		return rc;
@@ -849,7 +628,7 @@ void sigcl_free(struct sig *g)
 	while (cl->rq)
 		req_free(cl->rq);
 	while (cl->claims)
-		claim_free(cl->claims);
+		cl_claim_free(cl->claims);
 	rv_buf_free(&cl->enc);
 	rv_cmsg_replay_free(&cl->replay);
 	free(cl);
