@@ -46,6 +46,7 @@ struct rv_p2p_cast {
 	uint64_t end_at, begin_at;  /* when end last moved; first moved */
 	uint32_t next;              /* the next to deliver, once joined */
 	int joined, last_from;      /* last_from: the peer that pushed us a fragment last */
+	int begun, playing;         /* a DATA or SKIP came out; a DATA did */
 	int sub[SUBS];              /* the pusher of each sub-stream */
 	uint64_t sub_at[SUBS];      /* when it last pushed one (or was asked) */
 	uint64_t key_at, tick_at, now, rnd_state;
@@ -362,24 +363,35 @@ void rv_p2p_cast_peer_down(struct rv_p2p_cast *c, const uint8_t peer[ID])
 
 /* ---- delivery and join ---- */
 
+/* Delivery goes on at TO: a SKIP of what is before it. */
+static void skip_to(struct rv_p2p_cast *c, uint32_t to)
+{
+	event(c, RV_P2P_CAST_SKIP, NULL, c->next, 0, NULL, to - c->next);
+	c->st.skipped += to - c->next;
+	c->next = to;
+	c->begun = 1;
+}
+
 static void deliver(struct rv_p2p_cast *c)
 {
 	if (!c->joined)
 		return;
 	uint32_t lo = lower(c);
-	if (c->next < lo) {	/* fell out of the window */
-		event(c, RV_P2P_CAST_SKIP, NULL, c->next, 0, NULL, lo - c->next);
-		c->st.skipped += lo - c->next;
-		c->next = lo;
-	}
+	if (c->next < lo)	/* fell out of the window */
+		skip_to(c, lo);
 	while (c->next < c->end) {
 		struct frag *f = slot(c, c->next);
 		if (f->seq == c->next && f->state == HELD) {
+			if (!c->playing && !(f->flags & RV_P2P_FRAG_KEY)) {	/* the keyframe start was lost */
+				c->joined = 0;	/* (or a neighbour lied): join again */
+				return;
+			}
 			event(c, RV_P2P_CAST_DATA, NULL, c->next, f->flags & RV_P2P_FRAG_KEY, f->data, f->len);
 			c->st.delivered++;
+			c->playing = c->begun = 1;
 		} else if (f->seq != c->next || f->state == EMPTY || f->at + c->conf.deadline_ms <= c->now) {
-			event(c, RV_P2P_CAST_SKIP, NULL, c->next, 0, NULL, 1);
-			c->st.skipped++;
+			skip_to(c, c->next + 1);
+			continue;
 		} else {
 			return;
 		}
@@ -445,14 +457,18 @@ static void join(struct rv_p2p_cast *c)
 	if (c->conf.publisher || c->joined || c->end == 0)
 		return;
 	uint32_t k = 0;
-	if (!newest_key(c, &k)) {	/* the maps had fetch_ms to show one */
+	int found = newest_key(c, &k) && (!c->begun || k >= c->next);
+	if (!found) {	/* the maps had fetch_ms to show one */
 		if (c->now >= c->begin_at + c->conf.fetch_ms)
 			ask_key(c, NULL, 0);
 		return;
 	}
 	c->joined = 1;
 	c->st.joined = 1;
-	c->st.first = k;
+	if (c->begun && k > c->next)	/* joined again, further on */
+		skip_to(c, k);
+	if (!c->playing)
+		c->st.first = k;
 	c->next = k;
 	for (uint32_t s = k; s < c->end; s++) {	/* what follows is pulled at once */
 		struct frag *f = get(c, s, MISSING);

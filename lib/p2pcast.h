@@ -30,6 +30,8 @@
  *  - delivery: in order from a keyframe start, each fragment as a DATA
  *    event; one still missing conf.deadline_ms after it was known to exist
  *    (or fallen out of the window) is given up (SKIP) and delivery goes on;
+ *    the first DATA always starts a keyframe (when the start joined at is
+ *    given up, the receiver joins again at a later one, SKIP between);
  *  - join: a receiver starts at the newest keyframe start it holds or a
  *    neighbour's map shows (and pulls what follows at once); while it knows
  *    of none it asks for a keyframe (CAST_KEY), at most every conf.key_ms,
