@@ -366,9 +366,9 @@ rvserver_codes() {
 		RETRY_MS|1000|tried again after @ s|lib/p2ptopo.c
 		CLOSED_WAIT_MS|1000|asked to close is left alone @ s|lib/p2ptopo.c
 		JOIN_FIRST_MS|1000|unanswered after @ s, doubling|lib/p2pjoin.c
-		LAN_EVERY_MS|1000|then every @ s, multicast|cmd/rvgroup/p2ppeer.c
-		LAN_QUICK|1|133 bytes, @ at|cmd/rvgroup/p2ppeer.c
-		LAN_QUICK_MS|1|at @ ms then|cmd/rvgroup/p2ppeer.c
+		LAN_EVERY_MS|1000|then every @ s, multicast|lib/p2plink.c
+		LAN_QUICK|1|133 bytes, @ at|lib/p2plink.c
+		LAN_QUICK_MS|1|at @ ms then|lib/p2plink.c
 	LIST
 }
 
