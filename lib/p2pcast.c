@@ -12,6 +12,7 @@
 #define ID RV_P2P_HASH_LEN
 #define NONE (-1)
 #define SUBS RV_P2P_CAST_SUBS
+#define ASK_EVERY 10                /* ticks between maps to neighbours not (yet) in the stream */
 
 enum { EMPTY, MISSING, HELD };
 
@@ -50,6 +51,7 @@ struct rv_p2p_cast {
 	int sub[SUBS];              /* the pusher of each sub-stream */
 	uint64_t sub_at[SUBS];      /* when it last pushed one (or was asked) */
 	uint64_t key_at, tick_at, now, rnd_state;
+	uint32_t ticks;
 	int key_sent;
 	struct cpeer p[RV_P2P_CAST_PEERS];
 	struct rv_p2p_range *scratch;   /* w / 2 + 1 ranges */
@@ -342,7 +344,7 @@ void rv_p2p_cast_peer_up(struct rv_p2p_cast *c, uint64_t now, const uint8_t peer
 		p->used = 1;
 		memcpy(p->id, peer, ID);
 	}
-	send_msg(c, p, build_map(c, RV_P2P_CAST_MAP_ASK));
+	send_msg(c, p, build_map(c, RV_P2P_CAST_MAP_ASK | (c->info ? 0 : RV_P2P_CAST_MAP_INFO)));
 	send_info(c, p);
 }
 
@@ -585,10 +587,10 @@ static int map_in(struct rv_p2p_cast *c, struct cpeer *p, const struct rv_p2p_ms
 	p->nkeys = (uint32_t)m->nkeys;
 	for (size_t i = 0; i < m->nkeys; i++)
 		p->keys[i] = rv_p2p_msg_key(m, i);
-	if (m->flags & RV_P2P_CAST_MAP_ASK) {
-		send_msg(c, p, build_map(c, 0));
+	if (m->flags & RV_P2P_CAST_MAP_ASK)
+		send_msg(c, p, build_map(c, c->info ? 0 : RV_P2P_CAST_MAP_INFO));
+	if (m->flags & (RV_P2P_CAST_MAP_ASK | RV_P2P_CAST_MAP_INFO))
 		send_info(c, p);
-	}
 	extend(c, p->map_end);
 	join(c);
 	deliver(c);
@@ -808,10 +810,18 @@ void rv_p2p_cast_tick(struct rv_p2p_cast *c, uint64_t now)
 	if (now < c->tick_at)
 		return;
 	c->tick_at = now + c->conf.map_ms;
-	long n = build_map(c, 0);	/* the same bytes to each */
+	/* the same bytes to each in the stream; to the others, asking, once a
+	 * second (their first map may have been lost, or they are not in it) */
+	long n = build_map(c, c->info ? 0 : RV_P2P_CAST_MAP_INFO);
 	for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
 		if (c->p[i].used && c->p[i].in)
 			send_msg(c, &c->p[i], n);
+	if (++c->ticks % ASK_EVERY == 0) {
+		n = build_map(c, RV_P2P_CAST_MAP_ASK | (c->info ? 0 : RV_P2P_CAST_MAP_INFO));
+		for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
+			if (c->p[i].used && !c->p[i].in)
+				send_msg(c, &c->p[i], n);
+	}
 	if (c->conf.publisher)
 		return;
 	resubscribe(c);

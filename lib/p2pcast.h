@@ -7,7 +7,10 @@
  *
  *  - on a neighbour's arrival both sides send CAST_MAP (flag ASK) and, when
  *    known, the stream's announce (CAST_INFO); a neighbour is in the stream
- *    once it sent a CAST_* message for it, and only those get the rest;
+ *    once it sent a CAST_* message for it, and only those get the rest
+ *    (the others get a map with flag ASK every 10 map periods: the first
+ *    may have been lost); a peer without the announce flags its maps INFO,
+ *    and a neighbour that has it sends it;
  *  - push: a receiver asks one neighbour per sub-stream (seq % 8) to push
  *    it that sub-stream's fragments (CAST_PUSH, a mask per neighbour): one
  *    whose map is the furthest ahead; a sub-stream whose pusher brought

@@ -64,7 +64,8 @@
  *                                             before) and the keyframe starts
  *                                             among them (at most
  *                                             RV_P2P_CAST_KEYS); flag 1: tell
- *                                             me yours
+ *                                             me yours; flag 2: send me the
+ *                                             announce (CAST_INFO)
  *   CAST_PULL 19  stream[32] flags u8 n u16 n x range
  *                                             send me these fragments (flags 0)
  *   CAST_PUSH 20  stream[32] mask u8          push me the fragments whose
@@ -107,6 +108,7 @@
 #define RV_P2P_FRAG_KEY 0x01      /* CAST_FRAG flag: a keyframe starts here */
 #define RV_P2P_FRAG_PULLED 0x02   /* CAST_FRAG flag: an answer to CAST_PULL */
 #define RV_P2P_CAST_MAP_ASK 0x01  /* CAST_MAP flag: answer with yours */
+#define RV_P2P_CAST_MAP_INFO 0x02 /* CAST_MAP flag: I lack the announce: send it */
 
 enum rv_p2p_msg_type {
 	RV_P2P_M_HELLO = 1, RV_P2P_M_REPORT, RV_P2P_M_ASK_CLOSE, RV_P2P_M_POST, RV_P2P_M_IHAVE,

@@ -105,7 +105,7 @@ static struct sim {
 	uint32_t published, key_every;
 	int key_next;               /* the publisher's next fragment starts a keyframe */
 	/* per receiver */
-	uint32_t first[N], next[N], delivered[N], skipped[N], key_reqs;
+	uint32_t first[N], next[N], delivered[N], skipped[N], key_reqs, infos[N];
 	int started[N];
 } S;
 
@@ -226,6 +226,9 @@ static void events(int i)
 			S.key_next = 1;
 			break;
 		case RV_P2P_CAST_INFO:
+			assert_int_equal(e.len, 5);
+			assert_memory_equal(e.data, "v=0\r\n", 5);
+			S.infos[i]++;
 			break;
 		case RV_P2P_CAST_DATA:
 			if (!S.started[i]) {	/* a receiver starts at a keyframe */
@@ -339,12 +342,14 @@ static void mesh_with_loss(void **state)
 	topology();
 	for (int i = 0; i < N; i++)
 		start(i);
+	assert_int_equal(rv_p2p_cast_set_info(S.e[0], (const uint8_t *)"v=0\r\n", 5), 0);
 	run(200, 0, 5);
 	run(10000, 1, 5);	/* 2000 fragments, 200 a second, 3% of messages lost */
 	run(3000, 0, 5);
 	for (int i = 1; i < N; i++) {
 		assert_int_equal(S.first[i], 0);
 		assert_int_equal(S.skipped[i], 0);	/* pulls made up for every loss */
+		assert_int_equal(S.infos[i], 1);	/* the announce, relayed (asked again when lost) */
 	}
 	check_receivers(0);
 	struct rv_p2p_cast_stats st;
