@@ -12,6 +12,7 @@
 #define ID RV_P2P_HASH_LEN
 #define NONE (-1)
 #define SUBS RV_P2P_CAST_SUBS
+#define STALL 4                     /* map periods without a call: we were not run */
 #define ASK_EVERY 10                /* ticks between maps to neighbours not (yet) in the stream */
 
 enum { EMPTY, MISSING, HELD };
@@ -51,7 +52,7 @@ struct rv_p2p_cast {
 	int sub[SUBS];              /* the pusher of each sub-stream */
 	uint64_t sub_at[SUBS];      /* when it last pushed one (or was asked) */
 	uint64_t key_at, tick_at, now, rnd_state;
-	uint32_t ticks;
+	uint32_t ticks, pull_salt;  /* pull_salt: random, so that peers spread their pulls differently */
 	int key_sent;
 	struct cpeer p[RV_P2P_CAST_PEERS];
 	struct rv_p2p_range *scratch;   /* w / 2 + 1 ranges */
@@ -113,6 +114,7 @@ int rv_p2p_cast_new(struct rv_p2p_cast **out, const uint8_t id[ID], const struct
 	memcpy(c->id, id, ID);
 	c->rnd_state = rv_rd64(id) | 1;
 	c->last_from = NONE;
+	c->pull_salt = rnd(c);
 	for (int b = 0; b < SUBS; b++)
 		c->sub[b] = NONE;
 	rv_buf_init(&c->out, RV_P2P_CAST_OUT_MAX);
@@ -268,6 +270,25 @@ static void expire(struct rv_p2p_cast *c)
 	}
 }
 
+/* The clock moves to NOW. A gap of more than STALL map periods since the
+ * last call means the caller did not run us (a busy or stopped process):
+ * what was missing could not be pulled meanwhile, so its deadline moves
+ * on by the gap, rather than everything being given up at once. */
+static void advance(struct rv_p2p_cast *c, uint64_t now)
+{
+	uint64_t gap = now > c->now ? now - c->now : 0;
+	c->now = now;
+	if (!c->end || gap <= (uint64_t)STALL * c->conf.map_ms)
+		return;
+	gap -= c->conf.map_ms;
+	for (uint32_t s = lower(c); s < c->end; s++) {
+		struct frag *f = get(c, s, MISSING);
+		if (f)
+			f->at = f->at + gap < now ? f->at + gap : now;
+	}
+	c->st.stalls++;
+}
+
 /* ---- neighbours ---- */
 
 static struct cpeer *find(struct rv_p2p_cast *c, const uint8_t id[ID])
@@ -332,7 +353,7 @@ static void send_info(struct rv_p2p_cast *c, const struct cpeer *p)
 
 void rv_p2p_cast_peer_up(struct rv_p2p_cast *c, uint64_t now, const uint8_t peer[ID])
 {
-	c->now = now;
+	advance(c, now);
 	struct cpeer *p = find(c, peer);
 	for (int i = 0; !p && i < RV_P2P_CAST_PEERS; i++)
 		if (!c->p[i].used)
@@ -429,12 +450,20 @@ static void ask_key(struct rv_p2p_cast *c, const struct cpeer *from, uint8_t hop
 	send_msg(c, up, rv_p2p_msg_cast_byte(c->msg, sizeof c->msg, RV_P2P_M_CAST_KEY, c->id, (uint8_t)(hops + 1)));
 }
 
-/* The newest keyframe start we hold or a neighbour's map shows, in the
- * window: 1 with *SEQ, or 0. */
-static int newest_key(struct rv_p2p_cast *c, uint32_t *seq)
+/* Where to join: the stream's first fragment while the window still has
+ * it (a stream younger than the window is taken whole); else the newest
+ * keyframe start we hold or a neighbour's map shows. 1 with *SEQ, or 0. */
+static int join_point(struct rv_p2p_cast *c, uint32_t *seq)
 {
 	int found = 0;
 	uint32_t lo = lower(c);
+	if (lo == 0 && !c->begun) {
+		int has0 = get(c, 0, HELD) != NULL;
+		for (int i = 0; !has0 && i < RV_P2P_CAST_PEERS; i++)
+			has0 = c->p[i].used && c->p[i].in && map_has(&c->p[i], 0);
+		if (has0)
+			return *seq = 0, 1;
+	}
 	for (uint32_t s = c->end; s > lo; s--) {
 		struct frag *f = get(c, s - 1, HELD);
 		if (f && (f->flags & RV_P2P_FRAG_KEY)) {
@@ -459,9 +488,10 @@ static void join(struct rv_p2p_cast *c)
 	if (c->conf.publisher || c->joined || c->end == 0)
 		return;
 	uint32_t k = 0;
-	int found = newest_key(c, &k) && (!c->begun || k >= c->next);
-	if (!found) {	/* the maps had fetch_ms to show one */
-		if (c->now >= c->begin_at + c->conf.fetch_ms)
+	int settled = c->now >= c->begin_at + c->conf.fetch_ms;	/* the maps had fetch_ms to come */
+	int found = join_point(c, &k) && (!c->begun || k >= c->next);
+	if (!found || (k && !settled && !c->begun)) {	/* the start may yet show up in a map */
+		if (!found && settled)
 			ask_key(c, NULL, 0);
 		return;
 	}
@@ -524,7 +554,7 @@ long rv_p2p_cast_publish(struct rv_p2p_cast *c, uint64_t now, const uint8_t *p, 
 		return -EINVAL;
 	if (n == 0 || n > RV_P2P_CAST_FRAG_MAX)
 		return RV_ETOOBIG;
-	c->now = now;
+	advance(c, now);
 	uint32_t seq = c->end;
 	extend(c, seq + 1);
 	int rc = keep(c, seq, key ? RV_P2P_FRAG_KEY : 0, p, n);
@@ -655,7 +685,7 @@ int rv_p2p_cast_input(struct rv_p2p_cast *c, uint64_t now, const uint8_t peer[ID
 	struct cpeer *p = find(c, peer);
 	if (!p || m->type < RV_P2P_M_CAST_FRAG || m->type > RV_P2P_M_CAST_INFO || memcmp(m->obj, c->id, ID))
 		return 0;
-	c->now = now;
+	advance(c, now);
 	p->in = 1;
 	switch (m->type) {
 	case RV_P2P_M_CAST_FRAG:
@@ -748,14 +778,16 @@ static void resubscribe(struct rv_p2p_cast *c)
 								   c->p[i].mask_in));
 }
 
-/* A neighbour whose map has SEQ, another each try; or NONE. */
+/* A neighbour whose map has SEQ: the fragments spread over the holders,
+ * and each try of one goes to the next holder (one that ignored the pull,
+ * at its limit, is not asked again at once); or NONE. */
 static int holder(struct rv_p2p_cast *c, uint32_t seq, uint32_t tries)
 {
 	int cand[RV_P2P_CAST_PEERS], n = 0;
 	for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
 		if (c->p[i].used && c->p[i].in && map_has(&c->p[i], seq))
 			cand[n++] = i;
-	return n ? cand[(tries + rnd(c)) % (uint32_t)n] : NONE;
+	return n ? cand[(seq + tries + c->pull_salt) % (uint32_t)n] : NONE;
 }
 
 /* One neighbour's pulls, gathered as ranges in c->scratch. */
@@ -805,7 +837,7 @@ static void pull(struct rv_p2p_cast *c)
 
 void rv_p2p_cast_tick(struct rv_p2p_cast *c, uint64_t now)
 {
-	c->now = now;
+	advance(c, now);
 	expire(c);
 	if (now < c->tick_at)
 		return;

@@ -33,10 +33,17 @@
  *  - delivery: in order from a keyframe start, each fragment as a DATA
  *    event; one still missing conf.deadline_ms after it was known to exist
  *    (or fallen out of the window) is given up (SKIP) and delivery goes on;
+ *    when the caller did not run the engine for more than 4 map periods
+ *    (a stall), the deadlines of what is missing move on by the gap;
  *    the first DATA always starts a keyframe (when the start joined at is
  *    given up, the receiver joins again at a later one, SKIP between);
- *  - join: a receiver starts at the newest keyframe start it holds or a
- *    neighbour's map shows (and pulls what follows at once); while it knows
+ *  - join: a receiver starts at the stream's first fragment while the
+ *    window has it (a stream younger than the window is taken whole: a
+ *    receiver that came before the publisher misses nothing), else, from
+ *    conf.fetch_ms after it learnt of the stream (for the maps to come),
+ *    at the newest keyframe start it holds or a neighbour's map shows, and pulls
+ *    what follows at once (a first fragment that is no keyframe start is
+ *    given up as below); while it knows
  *    of none it asks for a keyframe (CAST_KEY), at most every conf.key_ms,
  *    of the neighbour that pushed it a fragment last (or the one furthest
  *    ahead); each peer forwards such a request the same way (at most every
@@ -113,6 +120,7 @@ struct rv_p2p_cast_stats {
 	uint64_t delivered, skipped;      /* DATA events; fragments given up */
 	uint64_t key_requests;            /* CAST_KEY sent (receiver) or KEY_REQUEST events (publisher) */
 	uint64_t refused, dropped;        /* pulls past the limit; queue overflows */
+	uint64_t stalls;                  /* gaps of more than 4 map periods between calls */
 	uint64_t control_bytes_out;       /* maps, pulls, push masks, key requests, announces sent */
 	uint32_t first, newest;           /* the first fragment delivered (after a SKIP or DATA), the newest known */
 	int joined;                       /* delivery started */

@@ -389,17 +389,37 @@ static void late_joiner_asks_a_keyframe(void **state)
 static void late_joiner_starts_at_a_keyframe_held(void **state)
 {
 	(void)state;
-	sim_init(0, NULL);
+	struct rv_p2p_cast_conf c = { .window_max = 256 };
+	sim_init(0, &c);
 	S.key_every = 200;
 	topology();
 	for (int i = 0; i < N - 1; i++)
 		start(i);
-	run(2100, 1, 5);	/* 420 fragments: keyframes at 0, 200, 400 */
+	run(2100, 1, 5);	/* 420 fragments: keyframes at 0, 200, 400; 0 out of the window */
 	start(N - 1);
 	run(1000, 1, 5);
 	run(3000, 0, 5);
 	assert_int_equal(S.first[N - 1], 400);	/* the newest keyframe start, pulled */
 	assert_int_equal(S.key_reqs, 0);
+	check_receivers(0);
+	sim_free();
+}
+
+/* A receiver that comes while the window still has the stream's start
+ * takes it whole, though newer keyframe starts are known. */
+static void young_stream_taken_whole(void **state)
+{
+	(void)state;
+	sim_init(0, NULL);
+	S.key_every = 50;
+	topology();
+	for (int i = 0; i < N - 1; i++)
+		start(i);
+	run(1000, 1, 5);	/* 200 fragments: keyframes at 0, 50, 100, 150 */
+	start(N - 1);
+	run(1000, 1, 5);
+	run(3000, 0, 5);
+	assert_int_equal(S.first[N - 1], 0);
 	check_receivers(0);
 	sim_free();
 }
@@ -491,6 +511,43 @@ static void refusals(void **state)
 	rv_p2p_cast_free(rx);
 }
 
+/* A receiver not run for 5 s (a stall) gives up nothing it could not
+ * have pulled meanwhile: the deadlines move on by the gap. */
+static void stall(void **state)
+{
+	(void)state;
+	struct rv_p2p_cast *rx;
+	uint8_t a[32], f[100] = { 0 };
+	memset(a, 1, 32);
+	rv_p2p_cast_id("x", stream);
+	assert_int_equal(rv_p2p_cast_new(&rx, stream, NULL), 0);
+	rv_p2p_cast_peer_up(rx, 1000, a);
+	struct rv_p2p_range r = { 0, 3 };
+	uint32_t key = 0;
+	long n = rv_p2p_msg_cast_map(buf, sizeof buf, stream, 0, &r, 1, &key, 1);
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
+	assert_int_equal(rv_p2p_cast_input(rx, 1000, a, &m, &why), 0);	/* joins at 0 */
+	rv_p2p_cast_tick(rx, 1050);
+	rv_p2p_cast_tick(rx, 6050);	/* 5 s later */
+	struct rv_p2p_cast_ev e;
+	struct rv_p2p_cast_stats st;
+	rv_p2p_cast_stats(rx, &st);
+	assert_int_equal(st.skipped, 0);
+	assert_int_equal(st.stalls, 1);
+	n = rv_p2p_msg_cast_frag(buf, sizeof buf, stream, 0, RV_P2P_FRAG_KEY | RV_P2P_FRAG_PULLED, f, 10);
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
+	assert_int_equal(rv_p2p_cast_input(rx, 6060, a, &m, &why), 0);
+	while (rv_p2p_cast_poll(rx, &e) && e.type != RV_P2P_CAST_DATA)
+		;
+	assert_int_equal(e.type, RV_P2P_CAST_DATA);
+	assert_int_equal(e.seq, 0);
+	for (uint64_t t = 6100; t <= 8600; t += 100)	/* the others' deadlines pass, the ordinary way */
+		rv_p2p_cast_tick(rx, t);
+	rv_p2p_cast_stats(rx, &st);
+	assert_int_equal(st.skipped, 2);
+	rv_p2p_cast_free(rx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -498,8 +555,10 @@ int main(void)
 		cmocka_unit_test(mesh_with_loss),
 		cmocka_unit_test(late_joiner_asks_a_keyframe),
 		cmocka_unit_test(late_joiner_starts_at_a_keyframe_held),
+		cmocka_unit_test(young_stream_taken_whole),
 		cmocka_unit_test(relay_removed),
 		cmocka_unit_test(refusals),
+		cmocka_unit_test(stall),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
