@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include <cJSON.h>
+#include <openssl/rand.h>
 
 #include "err.h"
 #include "log.h"
@@ -29,6 +30,16 @@ struct rv_p2plive {
 };
 
 static void rearm(struct rv_p2plive *l);
+
+/* The engine's random numbers: each peer its own (they pick pushers and
+ * spread their pulls with them). */
+static uint32_t random32(void *ud)
+{
+	uint32_t v = 0;
+	(void)ud;
+	RAND_bytes((unsigned char *)&v, sizeof v);
+	return v;
+}
 
 /* What the engine has to send, sent; its events, handed on. */
 static void pump(struct rv_p2plive *l)
@@ -125,7 +136,10 @@ int rv_p2plive_start(struct rv_p2plive **out, uv_loop_t *loop, const struct rv_p
 	l->ud = ud;
 	int rc = load(l, o, &lc, &server, why);
 	rv_p2p_cast_id(o->name, id);
-	if (rc == 0 && (rc = rv_p2p_cast_new(&l->cast, id, &o->cast)) < 0)
+	struct rv_p2p_cast_conf cc = o->cast;
+	if (!cc.rnd)
+		cc.rnd = random32;
+	if (rc == 0 && (rc = rv_p2p_cast_new(&l->cast, id, &cc)) < 0)
 		*why = rc == -EINVAL ? "window too large" : "out of memory";
 	if (rc == 0)
 		rc = rv_p2plink_start(&l->link, loop, &lc, on_link, l, why);
@@ -204,6 +218,7 @@ void rv_p2plive_json(const struct rv_p2plive *l, cJSON *o)
 		{ "keyframeRequests", st.key_requests },
 		{ "refused", st.refused },
 		{ "dropped", st.dropped },
+		{ "stalls", st.stalls },
 		{ "controlBytesSent", st.control_bytes_out },
 	};
 	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)

@@ -147,6 +147,9 @@ int main(int argc, char **argv)
 		if (a->sdp || a->p2p) {	/* no server (--p2p: its UDP port introduces the peers) */
 			rv_diag_init("rvrecv", a->co.verbosity);
 			rv_out_init(a->co.json);
+			int rc = a->p2p ? rv_client_start("rvrecv", &a->co, &a->tls) : 0;	/* lib's log lines too */
+			if (rc)
+				return rc;
 			return c->run(a, npos - 1, argv + 1);
 		}
 	}
