@@ -49,6 +49,7 @@ struct rv_p2p_cast {
 	uint32_t next;              /* the next to deliver, once joined */
 	int joined, last_from;      /* last_from: the peer that pushed us a fragment last */
 	int begun, playing;         /* a DATA or SKIP came out; a DATA did */
+	uint32_t min_start;         /* join at no keyframe start before this (one was not) */
 	int sub[SUBS];              /* the pusher of each sub-stream */
 	uint64_t sub_at[SUBS];      /* when it last pushed one (or was asked) */
 	uint64_t key_at, tick_at, now, rnd_state;
@@ -406,7 +407,8 @@ static void deliver(struct rv_p2p_cast *c)
 		struct frag *f = slot(c, c->next);
 		if (f->seq == c->next && f->state == HELD) {
 			if (!c->playing && !(f->flags & RV_P2P_FRAG_KEY)) {	/* the keyframe start was lost */
-				c->joined = 0;	/* (or a neighbour lied): join again */
+				c->joined = 0;	/* (or a neighbour lied): join again, later */
+				c->min_start = c->next + 1;
 				return;
 			}
 			event(c, RV_P2P_CAST_DATA, NULL, c->next, f->flags & RV_P2P_FRAG_KEY, f->data, f->len);
@@ -450,36 +452,38 @@ static void ask_key(struct rv_p2p_cast *c, const struct cpeer *from, uint8_t hop
 	send_msg(c, up, rv_p2p_msg_cast_byte(c->msg, sizeof c->msg, RV_P2P_M_CAST_KEY, c->id, (uint8_t)(hops + 1)));
 }
 
-/* Where to join: the stream's first fragment while the window still has
- * it (a stream younger than the window is taken whole); else the newest
- * keyframe start we hold or a neighbour's map shows. 1 with *SEQ, or 0. */
+/* Where to join: while the stream's first fragment is still about (held
+ * or in a map: a stream younger than the window), its oldest keyframe
+ * start known, so that it is taken whole; else the newest. The keyframe
+ * starts known are those we hold and those the maps show, in the window.
+ * 1 with *SEQ, or 0 when none is known. */
 static int join_point(struct rv_p2p_cast *c, uint32_t *seq)
 {
-	int found = 0;
-	uint32_t lo = lower(c);
-	if (lo == 0 && !c->begun) {
-		int has0 = get(c, 0, HELD) != NULL;
-		for (int i = 0; !has0 && i < RV_P2P_CAST_PEERS; i++)
-			has0 = c->p[i].used && c->p[i].in && map_has(&c->p[i], 0);
-		if (has0)
-			return *seq = 0, 1;
-	}
-	for (uint32_t s = c->end; s > lo; s--) {
-		struct frag *f = get(c, s - 1, HELD);
-		if (f && (f->flags & RV_P2P_FRAG_KEY)) {
-			*seq = s - 1;
+	uint32_t lo = lower(c), min = UINT32_MAX, max = 0;
+	int found = 0, young = lo == 0 && !c->begun && get(c, 0, HELD) != NULL;
+	for (uint32_t s = lo; s < c->end; s++) {
+		struct frag *f = get(c, s, HELD);
+		if (f && (f->flags & RV_P2P_FRAG_KEY) && s >= c->min_start) {
+			min = s < min ? s : min;
+			max = s > max ? s : max;
 			found = 1;
-			break;
 		}
 	}
 	for (int i = 0; i < RV_P2P_CAST_PEERS; i++) {
 		const struct cpeer *p = &c->p[i];
-		for (uint32_t k = 0; p->used && p->in && k < p->nkeys; k++)
-			if (p->keys[k] >= lo && p->keys[k] < c->end && (!found || p->keys[k] > *seq)) {
-				*seq = p->keys[k];
-				found = 1;
-			}
+		if (!p->used || !p->in)
+			continue;
+		young |= lo == 0 && !c->begun && map_has(p, 0);
+		for (uint32_t k = 0; k < p->nkeys; k++) {
+			uint32_t s = p->keys[k];
+			if (s < lo || s >= c->end || s < c->min_start)
+				continue;
+			min = s < min ? s : min;
+			max = s > max ? s : max;
+			found = 1;
+		}
 	}
+	*seq = young ? min : max;
 	return found;
 }
 
@@ -490,7 +494,7 @@ static void join(struct rv_p2p_cast *c)
 	uint32_t k = 0;
 	int settled = c->now >= c->begin_at + c->conf.fetch_ms;	/* the maps had fetch_ms to come */
 	int found = join_point(c, &k) && (!c->begun || k >= c->next);
-	if (!found || (k && !settled && !c->begun)) {	/* the start may yet show up in a map */
+	if (!found || (k && !settled && !c->begun)) {	/* an older start may yet show up in a map */
 		if (!found && settled)
 			ask_key(c, NULL, 0);
 		return;
@@ -569,6 +573,10 @@ long rv_p2p_cast_publish(struct rv_p2p_cast *c, uint64_t now, const uint8_t *p, 
 static void frag_in(struct rv_p2p_cast *c, struct cpeer *p, const struct rv_p2p_msg *m)
 {
 	uint32_t seq = m->index;
+	if (c->conf.publisher) {	/* the stream is ours: another's fragment of it is not */
+		c->st.refused++;
+		return;
+	}
 	if (seq < lower(c) && seq < c->end) {
 		c->st.late++;
 		return;
@@ -621,7 +629,8 @@ static int map_in(struct rv_p2p_cast *c, struct cpeer *p, const struct rv_p2p_ms
 		send_msg(c, p, build_map(c, c->info ? 0 : RV_P2P_CAST_MAP_INFO));
 	if (m->flags & (RV_P2P_CAST_MAP_ASK | RV_P2P_CAST_MAP_INFO))
 		send_info(c, p);
-	extend(c, p->map_end);
+	if (!c->conf.publisher)	/* ours goes on only as we publish */
+		extend(c, p->map_end);
 	join(c);
 	deliver(c);
 	return 0;

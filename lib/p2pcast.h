@@ -37,11 +37,12 @@
  *    (a stall), the deadlines of what is missing move on by the gap;
  *    the first DATA always starts a keyframe (when the start joined at is
  *    given up, the receiver joins again at a later one, SKIP between);
- *  - join: a receiver starts at the stream's first fragment while the
- *    window has it (a stream younger than the window is taken whole: a
- *    receiver that came before the publisher misses nothing), else, from
- *    conf.fetch_ms after it learnt of the stream (for the maps to come),
- *    at the newest keyframe start it holds or a neighbour's map shows, and pulls
+ *  - join: a receiver starts, while the stream's first fragment is still
+ *    held or in a map (a stream younger than the window), at the oldest
+ *    keyframe start it holds or a map shows (so that a receiver that came
+ *    before the publisher misses nothing), else at the newest; not before
+ *    conf.fetch_ms after it learnt of the stream (for the maps to come)
+ *    unless that is fragment 0; it pulls
  *    what follows at once (a first fragment that is no keyframe start is
  *    given up as below); while it knows
  *    of none it asks for a keyframe (CAST_KEY), at most every conf.key_ms,
@@ -50,7 +51,8 @@
  *    conf.key_ms, never back, at most RV_P2P_TTL_MAX hops), and the
  *    publisher gets a KEY_REQUEST event (at most every conf.key_ms).
  *
- * Fragments are not signed here (a stream's integrity is the sessions'
+ * A publisher ignores fragments of its stream that neighbours send, and
+ * their maps do not move its numbering. Fragments are not signed here (a stream's integrity is the sessions'
  * and the publisher's SRTP); seq does not wrap (2^32 fragments).
  *
  * The engine decides, the caller moves the bytes: it feeds the CAST_*
@@ -119,7 +121,8 @@ struct rv_p2p_cast_stats {
 	uint64_t duplicates, bytes_duplicate, late;   /* copies held already; fragments behind the window */
 	uint64_t delivered, skipped;      /* DATA events; fragments given up */
 	uint64_t key_requests;            /* CAST_KEY sent (receiver) or KEY_REQUEST events (publisher) */
-	uint64_t refused, dropped;        /* pulls past the limit; queue overflows */
+	uint64_t refused, dropped;        /* pulls past the limit (and a publisher: fragments sent
+					   * to it); queue overflows */
 	uint64_t stalls;                  /* gaps of more than 4 map periods between calls */
 	uint64_t control_bytes_out;       /* maps, pulls, push masks, key requests, announces sent */
 	uint32_t first, newest;           /* the first fragment delivered (after a SKIP or DATA), the newest known */

@@ -132,6 +132,19 @@ info() { jq -r "select(.event == \"NetStream.MulticastInfo\") | .$2" "$T/$1.out"
 	((pulled > 0))	# what push lost was pulled
 }
 
+@test "p2pcast: video and audio from two inputs, both recorded from the stream's start" {
+	cast_setup
+	receiver r1
+	publish tx 3 -f lavfi -i sine=frequency=440
+	finish tx r1
+	decodes "$T/r1.mkv"
+	[ "$(frames "$T/r1.mkv")" -eq 30 ]
+	local audio
+	audio=$(ffprobe -v error -count_frames -select_streams a:0 -show_entries stream=codec_name,nb_read_frames -of csv=p=0 "$T/r1.mkv")
+	echo "# audio: $audio"
+	[[ $audio == opus,* ]] && ((${audio#opus,} > 100))	# 3 s of 20 ms frames
+}
+
 @test "p2pcast: --p2p usage errors exit 2" {
 	run -2 rvsend media --p2p x --rtp 127.0.0.1:5000 -f lavfi -i testsrc2
 	[[ $stderr == *"--rtp and --p2p"* ]] || [[ $output == *"--rtp and --p2p"* ]]

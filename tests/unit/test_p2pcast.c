@@ -102,7 +102,7 @@ static struct sim {
 	size_t qhead, qtail;
 	uint64_t now, rnd;
 	uint32_t loss_pct;          /* of every message */
-	uint32_t published, key_every;
+	uint32_t published, key_every, key_offset;
 	int key_next;               /* the publisher's next fragment starts a keyframe */
 	/* per receiver */
 	uint32_t first[N], next[N], delivered[N], skipped[N], key_reqs, infos[N];
@@ -262,7 +262,7 @@ static void step(int publish, uint32_t period)
 		uint8_t f[RV_P2P_CAST_FRAG_MAX];
 		uint32_t seq = S.published;
 		frag_bytes(seq, f);
-		int key = S.key_next || (S.key_every && seq % S.key_every == 0);
+		int key = S.key_next || (S.key_every && seq % S.key_every == S.key_offset);
 		S.key_next = 0;
 		assert_int_equal(rv_p2p_cast_publish(S.e[0], S.now, f, frag_len(seq), key), seq);
 		S.published++;
@@ -424,6 +424,26 @@ static void young_stream_taken_whole(void **state)
 	sim_free();
 }
 
+/* A stream whose first fragments are no keyframe start (audio before
+ * the video's first keyframe): the receivers there from the start begin at
+ * its first keyframe start, not at fragment 0, and not at a newer one. */
+static void young_stream_without_a_key_first(void **state)
+{
+	(void)state;
+	sim_init(0, NULL);
+	S.key_every = 50;
+	S.key_offset = 3;
+	topology();
+	for (int i = 0; i < N; i++)
+		start(i);
+	run(200, 0, 5);
+	run(1000, 1, 5);
+	run(3000, 0, 5);
+	for (int i = 1; i < N; i++)
+		assert_int_equal(S.first[i], 3);
+	sim_free();
+}
+
 static void relay_removed(void **state)
 {
 	(void)state;
@@ -465,6 +485,20 @@ static void refusals(void **state)
 	assert_int_equal(rv_p2p_cast_publish(pub, 1, f, RV_P2P_CAST_FRAG_MAX + 1, 1), RV_ETOOBIG);
 	assert_int_equal(rv_p2p_cast_publish(pub, 1, f, 0, 1), RV_ETOOBIG);
 	assert_int_equal(rv_p2p_cast_set_info(pub, f, RV_P2P_CAST_INFO_MAX + 1), RV_ETOOBIG);
+	/* a publisher takes no fragment of its stream from others, nor their numbering */
+	rv_p2p_cast_peer_up(pub, 1, b);
+	long k = rv_p2p_msg_cast_frag(buf, sizeof buf, stream, 7, 0, f, 10);
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)k, &m, &why), 0);
+	assert_int_equal(rv_p2p_cast_input(pub, 1, b, &m, &why), 0);
+	struct rv_p2p_range far = { 1000, 5 };
+	k = rv_p2p_msg_cast_map(buf, sizeof buf, stream, 0, &far, 1, NULL, 0);
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)k, &m, &why), 0);
+	assert_int_equal(rv_p2p_cast_input(pub, 1, b, &m, &why), 0);
+	assert_int_equal(rv_p2p_cast_publish(pub, 2, f, 10, 1), 0);
+	struct rv_p2p_cast_stats ps;
+	rv_p2p_cast_stats(pub, &ps);
+	assert_int_equal(ps.refused, 1);
+	assert_int_equal(ps.fragments_pushed_from_peers, 0);
 
 	rv_p2p_cast_peer_up(rx, 1, a);
 	/* a map out of order, a pull past the window */
@@ -556,6 +590,7 @@ int main(void)
 		cmocka_unit_test(late_joiner_asks_a_keyframe),
 		cmocka_unit_test(late_joiner_starts_at_a_keyframe_held),
 		cmocka_unit_test(young_stream_taken_whole),
+		cmocka_unit_test(young_stream_without_a_key_first),
 		cmocka_unit_test(relay_removed),
 		cmocka_unit_test(refusals),
 		cmocka_unit_test(stall),
