@@ -3,7 +3,7 @@ complete -c rvrecv -f
 complete -c rvrecv -n __fish_use_subcommand -a cmd -d 'print each command as '\''from: text'\'''
 complete -c rvrecv -n __fish_use_subcommand -a data -d 'write one byte stream to stdout, in order'
 complete -c rvrecv -n __fish_use_subcommand -a file -d 'save the files sent to this id'
-complete -c rvrecv -n __fish_use_subcommand -a media -d 'record the video streams sent to this id into a file or to stdout (or --sdp FILE: plain RTP)'
+complete -c rvrecv -n __fish_use_subcommand -a media -d 'record the video streams sent to this id into a file or to stdout (or --sdp FILE: plain RTP; --p2p SPEC: a peer group'\''s live stream)'
 complete -c rvrecv -s s -l server -x -a '(__fish_print_hostnames)' -d 'rvserver to use (default 127.0.0.1:7350)'
 complete -c rvrecv -s n -l id -x -d 'this client'\''s id (default: a random one)'
 complete -c rvrecv -l tls -d 'connect with TLS'

@@ -3,7 +3,7 @@ complete -c rvsend -f
 complete -c rvsend -n __fish_use_subcommand -a cmd -d 'send TEXT as one command, or each stdin line as one'
 complete -c rvsend -n __fish_use_subcommand -a data -d 'send a byte stream (default stdin), its end and checksum marked'
 complete -c rvsend -n __fish_use_subcommand -a file -d 'send files; every receiver confirms size and SHA-256'
-complete -c rvsend -n __fish_use_subcommand -a media -d 'encode video and audio from -f FMT -i INPUT (or an RTMP publisher: --listen URL) and stream them through rvserver (or --rtp HOST:PORT)'
+complete -c rvsend -n __fish_use_subcommand -a media -d 'encode video and audio from -f FMT -i INPUT (or an RTMP publisher: --listen URL) and stream them through rvserver (or --rtp HOST:PORT, or --p2p SPEC into a peer group)'
 complete -c rvsend -s s -l server -x -a '(__fish_print_hostnames)' -d 'rvserver to use (default 127.0.0.1:7350)'
 complete -c rvsend -s n -l id -x -d 'this client'\''s id (default: a random one)'
 complete -c rvsend -l tls -d 'connect with TLS'

@@ -48,7 +48,7 @@ static const struct rv_subcmd cmds[] = {
 	{ "cmd", "", "print each command as 'from: text'", 0, 0, run_take, TAKE_CMD },
 	{ "data", "", "write one byte stream to stdout, in order", 0, 0, run_take, TAKE_DATA },
 	{ "file", "", "save the files sent to this id", 0, 0, run_take, TAKE_FILE },
-	{ "media", "", "record the video streams sent to this id into a file or to stdout (or --sdp FILE: plain RTP)", 0, 0, run_media, TAKE_MEDIA },
+	{ "media", "", "record the video streams sent to this id into a file or to stdout (or --sdp FILE: plain RTP; --p2p SPEC: a peer group's live stream)", 0, 0, run_media, TAKE_MEDIA },
 	{ NULL }
 };
 

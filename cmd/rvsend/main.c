@@ -71,7 +71,7 @@ static const struct rv_subcmd cmds[] = {
 	{ "cmd", "[TEXT...]", "send TEXT as one command, or each stdin line as one", 0, RV_ARGS_ANY, run_cmd, C_CMD },
 	{ "data", "[FILE|-]", "send a byte stream (default stdin), its end and checksum marked", 0, 1, run_xfer, C_DATA },
 	{ "file", "PATH...", "send files; every receiver confirms size and SHA-256", 1, RV_ARGS_ANY, run_xfer, C_FILE },
-	{ "media", "", "encode video and audio from -f FMT -i INPUT (or an RTMP publisher: --listen URL) and stream them through rvserver (or --rtp HOST:PORT)", 0, 0, run_media, C_MEDIA },
+	{ "media", "", "encode video and audio from -f FMT -i INPUT (or an RTMP publisher: --listen URL) and stream them through rvserver (or --rtp HOST:PORT, or --p2p SPEC into a peer group)", 0, 0, run_media, C_MEDIA },
 	{ NULL }
 };
 
