@@ -39,6 +39,18 @@ _rvrecv()
 	--sdp)
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return;;
+	--p2p)
+		COMPREPLY=()
+		return;;
+	--key)
+		COMPREPLY=($(compgen -f -- "$cur"))
+		return;;
+	--name)
+		COMPREPLY=()
+		return;;
+	--push-limit)
+		COMPREPLY=()
+		return;;
 	-o|--output)
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return;;
@@ -53,13 +65,13 @@ _rvrecv()
 		return;;
 	esac
 	if [[ $cur == -* ]]; then
-		COMPREPLY=($(compgen -W "--server --id --tls --ca --insecure --token-file --connect-timeout --json --verbose --quiet --help --version --group --allow --from --dir --count --timeout --progress --no-progress --sdp --output --format --duration --frames --tcp -s -n -v -q -h -V -g -d -c -o" -- "$cur"))
+		COMPREPLY=($(compgen -W "--server --id --tls --ca --insecure --token-file --connect-timeout --json --verbose --quiet --help --version --group --allow --from --dir --count --timeout --progress --no-progress --sdp --p2p --key --name --push-limit --output --format --duration --frames --tcp -s -n -v -q -h -V -g -d -c -o" -- "$cur"))
 		return
 	fi
 	local i
 	for ((i = 1; i < COMP_CWORD; i++)); do
 		case ${COMP_WORDS[i]} in
-		-s|--server|-n|--id|--ca|--token-file|--connect-timeout|-g|--group|--allow|--from|-d|--dir|-c|--count|--timeout|--sdp|-o|--output|--format|--duration|--frames) ((i++));;
+		-s|--server|-n|--id|--ca|--token-file|--connect-timeout|-g|--group|--allow|--from|-d|--dir|-c|--count|--timeout|--sdp|--p2p|--key|--name|--push-limit|-o|--output|--format|--duration|--frames) ((i++));;
 		-*) ;;
 		*) COMPREPLY=($(compgen -f -- "$cur")); return;;
 		esac

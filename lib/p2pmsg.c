@@ -66,8 +66,29 @@ struct rv_p2p_range rv_p2p_msg_range(const struct rv_p2p_msg *m, size_t i)
 	return r;
 }
 
-/* OBJ_HAVE, OBJ_WANT: flags, a count and that many ranges, none empty or
- * past u32, filling the message exactly. */
+uint32_t rv_p2p_msg_key(const struct rv_p2p_msg *m, size_t i)
+{
+	return rv_rd32(m->keys + i * 4);
+}
+
+/* CAST_MAP's tail after its ranges: a count and that many seqs, filling
+ * the message exactly. */
+static int map_keys(const uint8_t *p, size_t n, size_t off, struct rv_p2p_msg *m, const char **why)
+{
+	if (n < off + 1)
+		return bad(why, "truncated message");
+	m->nkeys = p[off];
+	if (m->nkeys > RV_P2P_CAST_KEYS)
+		return bad(why, "list too long");
+	if (n != off + 1 + m->nkeys * 4)
+		return bad(why, "message length mismatch");
+	m->keys = p + off + 1;
+	return 0;
+}
+
+/* OBJ_HAVE, OBJ_WANT, CAST_MAP, CAST_PULL: flags, a count and that many
+ * ranges, none empty or past u32, filling the message exactly (CAST_MAP:
+ * then its keyframe starts). */
 static int obj_ranges(const uint8_t *p, size_t n, struct rv_p2p_msg *m, const char **why)
 {
 	if (n < OBJ_HEAD + 3)
@@ -76,9 +97,15 @@ static int obj_ranges(const uint8_t *p, size_t n, struct rv_p2p_msg *m, const ch
 	m->n = rv_rd16(p + OBJ_HEAD + 1);
 	if (m->n > RV_P2P_RANGES_MAX)
 		return bad(why, "list too long");
-	if (n != OBJ_HEAD + 3 + m->n * RANGE)
+	size_t end = OBJ_HEAD + 3 + m->n * RANGE;
+	if (m->type == RV_P2P_M_CAST_MAP) {
+		int rc = n < end ? bad(why, "message length mismatch") : map_keys(p, n, end, m, why);
+		if (rc < 0)
+			return rc;
+	} else if (n != end) {
 		return bad(why, "message length mismatch");
-	if (m->type == RV_P2P_M_OBJ_WANT && m->flags)
+	}
+	if ((m->type == RV_P2P_M_OBJ_WANT || m->type == RV_P2P_M_CAST_PULL) && m->flags)
 		return bad(why, "unknown flags");
 	m->ranges = p + OBJ_HEAD + 3;
 	for (size_t i = 0; i < m->n; i++) {
@@ -89,7 +116,43 @@ static int obj_ranges(const uint8_t *p, size_t n, struct rv_p2p_msg *m, const ch
 	return 0;
 }
 
-/* The replicated objects' messages (type 12 and up). */
+/* The live streams' messages (type 17 and up), but for the ranges'. */
+static int cast(const uint8_t *p, size_t n, struct rv_p2p_msg *m, const char **why)
+{
+	switch (m->type) {
+	case RV_P2P_M_CAST_FRAG:
+		if (n < OBJ_HEAD + 6)
+			return bad(why, "truncated message");
+		m->index = rv_rd32(p + OBJ_HEAD);
+		m->flags = p[OBJ_HEAD + 4];
+		m->data = p + OBJ_HEAD + 5;
+		m->data_len = n - OBJ_HEAD - 5;
+		if (m->flags & ~(RV_P2P_FRAG_KEY | RV_P2P_FRAG_PULLED))
+			return bad(why, "unknown flags");
+		if (m->data_len > RV_P2P_CAST_FRAG_MAX)
+			return bad(why, "fragment too long");
+		return 0;
+	case RV_P2P_M_CAST_PUSH:
+	case RV_P2P_M_CAST_KEY:
+		if (n != OBJ_HEAD + 1)
+			return bad(why, "message length mismatch");
+		m->flags = m->type == RV_P2P_M_CAST_PUSH ? p[OBJ_HEAD] : 0;
+		m->hops = m->type == RV_P2P_M_CAST_KEY ? p[OBJ_HEAD] : 0;
+		if (m->hops > RV_P2P_TTL_MAX)
+			return bad(why, "route TTL past the maximum");
+		return 0;
+	default:	/* CAST_INFO */
+		if (n < OBJ_HEAD + 1)
+			return bad(why, "truncated message");
+		m->data = p + OBJ_HEAD;
+		m->data_len = n - OBJ_HEAD;
+		if (m->data_len > RV_P2P_CAST_INFO_MAX)
+			return bad(why, "announce too long");
+		return 0;
+	}
+}
+
+/* The replicated objects' and live streams' messages (type 12 and up). */
 static int obj(const uint8_t *p, size_t n, struct rv_p2p_msg *m, const char **why)
 {
 	if (n < OBJ_HEAD)
@@ -114,7 +177,14 @@ static int obj(const uint8_t *p, size_t n, struct rv_p2p_msg *m, const char **wh
 		return 0;
 	case RV_P2P_M_OBJ_HAVE:
 	case RV_P2P_M_OBJ_WANT:
+	case RV_P2P_M_CAST_MAP:
+	case RV_P2P_M_CAST_PULL:
 		return obj_ranges(p, n, m, why);
+	case RV_P2P_M_CAST_FRAG:
+	case RV_P2P_M_CAST_PUSH:
+	case RV_P2P_M_CAST_KEY:
+	case RV_P2P_M_CAST_INFO:
+		return cast(p, n, m, why);
 	default:	/* OBJ_CHUNK */
 		if (n < OBJ_HEAD + 5)
 			return bad(why, "truncated message");
@@ -189,6 +259,12 @@ int rv_p2p_msg_parse(const uint8_t *p, size_t n, struct rv_p2p_msg *m, const cha
 	case RV_P2P_M_OBJ_HAVE:
 	case RV_P2P_M_OBJ_WANT:
 	case RV_P2P_M_OBJ_CHUNK:
+	case RV_P2P_M_CAST_FRAG:
+	case RV_P2P_M_CAST_MAP:
+	case RV_P2P_M_CAST_PULL:
+	case RV_P2P_M_CAST_PUSH:
+	case RV_P2P_M_CAST_KEY:
+	case RV_P2P_M_CAST_INFO:
 		return obj(p, n, m, why);
 	default:
 		return bad(why, "unknown message type");
@@ -327,26 +403,97 @@ long rv_p2p_msg_obj_man(uint8_t *out, size_t cap, const uint8_t obj[32], uint32_
 	return (long)(OBJ_HEAD + 8 + len);
 }
 
+/* The ranges R (N) at Q. */
+static void put_ranges(uint8_t *q, const struct rv_p2p_range *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		rv_wr32(q + i * RANGE, r[i].first);
+		rv_wr32(q + i * RANGE + 4, r[i].count);
+	}
+}
+
+static int ranges_bad(const struct rv_p2p_range *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (r[i].count == 0 || r[i].first > UINT32_MAX - r[i].count)
+			return 1;
+	return 0;
+}
+
 long rv_p2p_msg_obj_ranges(uint8_t *out, size_t cap, enum rv_p2p_msg_type type, const uint8_t obj[32],
 			   uint8_t flags, const struct rv_p2p_range *r, size_t n)
 {
 	size_t len = OBJ_HEAD + 3 + n * RANGE;
-	if ((type != RV_P2P_M_OBJ_HAVE && type != RV_P2P_M_OBJ_WANT) || (type == RV_P2P_M_OBJ_WANT && flags))
+	int flagless = type == RV_P2P_M_OBJ_WANT || type == RV_P2P_M_CAST_PULL;
+	if ((type != RV_P2P_M_OBJ_HAVE && !flagless) || (flagless && flags) || ranges_bad(r, n))
 		return RV_EPROTO;
-	for (size_t i = 0; i < n; i++)
-		if (r[i].count == 0 || r[i].first > UINT32_MAX - r[i].count)
-			return RV_EPROTO;
 	if (n > RV_P2P_RANGES_MAX || !room(cap, len))
 		return RV_ETOOBIG;
 	out[0] = (uint8_t)type;
 	memcpy(out + 1, obj, ID);
 	out[OBJ_HEAD] = flags;
 	rv_wr16(out + OBJ_HEAD + 1, (uint16_t)n);
-	for (size_t i = 0; i < n; i++) {
-		rv_wr32(out + OBJ_HEAD + 3 + i * RANGE, r[i].first);
-		rv_wr32(out + OBJ_HEAD + 3 + i * RANGE + 4, r[i].count);
-	}
+	put_ranges(out + OBJ_HEAD + 3, r, n);
 	return (long)len;
+}
+
+long rv_p2p_msg_cast_map(uint8_t *out, size_t cap, const uint8_t stream[32], uint8_t flags,
+			 const struct rv_p2p_range *r, size_t n, const uint32_t *keys, size_t nk)
+{
+	size_t len = OBJ_HEAD + 3 + n * RANGE + 1 + nk * 4;
+	if (ranges_bad(r, n))
+		return RV_EPROTO;
+	if (n > RV_P2P_RANGES_MAX || nk > RV_P2P_CAST_KEYS || !room(cap, len))
+		return RV_ETOOBIG;
+	out[0] = RV_P2P_M_CAST_MAP;
+	memcpy(out + 1, stream, ID);
+	out[OBJ_HEAD] = flags;
+	rv_wr16(out + OBJ_HEAD + 1, (uint16_t)n);
+	put_ranges(out + OBJ_HEAD + 3, r, n);
+	uint8_t *q = out + OBJ_HEAD + 3 + n * RANGE;
+	q[0] = (uint8_t)nk;
+	for (size_t i = 0; i < nk; i++)
+		rv_wr32(q + 1 + i * 4, keys[i]);
+	return (long)len;
+}
+
+long rv_p2p_msg_cast_frag(uint8_t *out, size_t cap, const uint8_t stream[32], uint32_t seq, uint8_t flags,
+			  const uint8_t *data, size_t len)
+{
+	if (flags & ~(RV_P2P_FRAG_KEY | RV_P2P_FRAG_PULLED))
+		return RV_EPROTO;
+	if (len == 0 || len > RV_P2P_CAST_FRAG_MAX || !room(cap, OBJ_HEAD + 5 + len))
+		return RV_ETOOBIG;
+	out[0] = RV_P2P_M_CAST_FRAG;
+	memcpy(out + 1, stream, ID);
+	rv_wr32(out + OBJ_HEAD, seq);
+	out[OBJ_HEAD + 4] = flags;
+	memcpy(out + OBJ_HEAD + 5, data, len);
+	return (long)(OBJ_HEAD + 5 + len);
+}
+
+long rv_p2p_msg_cast_byte(uint8_t *out, size_t cap, enum rv_p2p_msg_type type, const uint8_t stream[32],
+			  uint8_t v)
+{
+	if ((type != RV_P2P_M_CAST_PUSH && type != RV_P2P_M_CAST_KEY) ||
+	    (type == RV_P2P_M_CAST_KEY && v > RV_P2P_TTL_MAX))
+		return RV_EPROTO;
+	if (!room(cap, OBJ_HEAD + 1))
+		return RV_ETOOBIG;
+	out[0] = (uint8_t)type;
+	memcpy(out + 1, stream, ID);
+	out[OBJ_HEAD] = v;
+	return OBJ_HEAD + 1;
+}
+
+long rv_p2p_msg_cast_info(uint8_t *out, size_t cap, const uint8_t stream[32], const uint8_t *data, size_t len)
+{
+	if (len == 0 || len > RV_P2P_CAST_INFO_MAX || !room(cap, OBJ_HEAD + len))
+		return RV_ETOOBIG;
+	out[0] = RV_P2P_M_CAST_INFO;
+	memcpy(out + 1, stream, ID);
+	memcpy(out + OBJ_HEAD, data, len);
+	return (long)(OBJ_HEAD + len);
 }
 
 long rv_p2p_msg_obj_chunk(uint8_t *out, size_t cap, const uint8_t obj[32], uint32_t index, const uint8_t *data,
@@ -359,4 +506,34 @@ long rv_p2p_msg_obj_chunk(uint8_t *out, size_t cap, const uint8_t obj[32], uint3
 	rv_wr32(out + OBJ_HEAD, index);
 	memcpy(out + OBJ_HEAD + 4, data, len);
 	return (long)(OBJ_HEAD + 4 + len);
+}
+
+int rv_p2p_queue_put(struct rv_buf *q, const uint8_t peer[32], const uint8_t *msg, long len)
+{
+	if (len <= 0 || len > RV_P2P_MSG_MAX)
+		return RV_ETOOBIG;
+	uint8_t *p = rv_buf_reserve(q, ID + 4 + (size_t)len);
+	if (!p)
+		return RV_ETOOBIG;
+	memcpy(p, peer, ID);
+	rv_wr32(p + ID, (uint32_t)len);
+	memcpy(p + ID + 4, msg, (size_t)len);
+	rv_buf_commit(q, ID + 4 + (size_t)len);
+	return 0;
+}
+
+long rv_p2p_queue_take(struct rv_buf *q, uint8_t peer[32], uint8_t *buf, size_t cap)
+{
+	if (rv_buf_size(q) < ID + 4)
+		return 0;
+	const uint8_t *p = rv_buf_head(q);
+	size_t len = rv_rd32(p + ID);
+	if (len > cap) {
+		rv_buf_consume(q, ID + 4 + len);
+		return RV_ETOOBIG;
+	}
+	memcpy(peer, p, ID);
+	memcpy(buf, p + ID + 4, len);
+	rv_buf_consume(q, ID + 4 + len);
+	return (long)len;
 }

@@ -50,16 +50,45 @@
  *                                             bytes), checked by the receiver
  *                                             against the manifest
  *
+ * Live streams (p2pcast.h), between neighbours; STREAM is a stream ID, SEQ
+ * a fragment's number in it, ranges as above (of fragment numbers):
+ *   CAST_FRAG 17  stream[32] seq u32 flags u8 bytes
+ *                                             a fragment: one of the
+ *                                             publisher's RTP/SRTP packets (1
+ *                                             to RV_P2P_CAST_FRAG_MAX bytes); flag
+ *                                             1: a keyframe starts here; flag
+ *                                             2: an answer to CAST_PULL
+ *   CAST_MAP  18  stream[32] flags u8 n u16 n x range k u8 k x seq u32
+ *                                             the fragments I hold (all of
+ *                                             them, replacing what I said
+ *                                             before) and the keyframe starts
+ *                                             among them (at most
+ *                                             RV_P2P_CAST_KEYS); flag 1: tell
+ *                                             me yours; flag 2: send me the
+ *                                             announce (CAST_INFO)
+ *   CAST_PULL 19  stream[32] flags u8 n u16 n x range
+ *                                             send me these fragments (flags 0)
+ *   CAST_PUSH 20  stream[32] mask u8          push me the fragments whose
+ *                                             seq % 8 is a bit of MASK
+ *   CAST_KEY  21  stream[32] hops u8          a keyframe, please: toward the
+ *                                             publisher (hops at most
+ *                                             RV_P2P_TTL_MAX)
+ *   CAST_INFO 22  stream[32] bytes            the publisher's announce of the
+ *                                             stream (1 to RV_P2P_CAST_INFO_MAX
+ *                                             bytes, opaque here)
+ *
  * Anything else is refused: unknown types, counts past the caps, lengths
  * that do not add up, a TTL past RV_P2P_TTL_MAX, an address family
- * other than 4 or 6, an empty or overflowing range, a WANT with flags, a
- * manifest piece past its total or a total past RV_P2P_MAN_MAX. */
+ * other than 4 or 6, an empty or overflowing range, a WANT or PULL with
+ * flags, a fragment with unknown flags, a manifest piece past its total or
+ * a total past RV_P2P_MAN_MAX. */
 #ifndef RV_P2PMSG_H
 #define RV_P2PMSG_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "p2penv.h"
 #include "p2pring.h"
 
@@ -73,12 +102,20 @@
 #define RV_P2P_MAN_MAX (512 + 65536 * 32)   /* a manifest's bytes (p2pman.h) */
 #define RV_P2P_OBJ_HAVE_ASK 0x01  /* OBJ_HAVE flag: answer with all of yours */
 #define RV_P2P_OBJ_HAVE_MAN 0x02  /* OBJ_HAVE flag: I have the manifest (OBJ_GET it of me) */
+#define RV_P2P_CAST_FRAG_MAX 1500 /* bytes in one CAST_FRAG (a UDP payload) */
+#define RV_P2P_CAST_KEYS 16       /* keyframe starts in one CAST_MAP */
+#define RV_P2P_CAST_INFO_MAX 4096 /* bytes of a stream's announce */
+#define RV_P2P_FRAG_KEY 0x01      /* CAST_FRAG flag: a keyframe starts here */
+#define RV_P2P_FRAG_PULLED 0x02   /* CAST_FRAG flag: an answer to CAST_PULL */
+#define RV_P2P_CAST_MAP_ASK 0x01  /* CAST_MAP flag: answer with yours */
+#define RV_P2P_CAST_MAP_INFO 0x02 /* CAST_MAP flag: I lack the announce: send it */
 
 enum rv_p2p_msg_type {
 	RV_P2P_M_HELLO = 1, RV_P2P_M_REPORT, RV_P2P_M_ASK_CLOSE, RV_P2P_M_POST, RV_P2P_M_IHAVE,
 	RV_P2P_M_IWANT, RV_P2P_M_IDONTWANT, RV_P2P_M_ROUTE, RV_P2P_M_PING, RV_P2P_M_PONG,
 	RV_P2P_M_PRUNE, RV_P2P_M_OBJ_GET, RV_P2P_M_OBJ_MAN, RV_P2P_M_OBJ_HAVE, RV_P2P_M_OBJ_WANT,
-	RV_P2P_M_OBJ_CHUNK,
+	RV_P2P_M_OBJ_CHUNK, RV_P2P_M_CAST_FRAG, RV_P2P_M_CAST_MAP, RV_P2P_M_CAST_PULL, RV_P2P_M_CAST_PUSH,
+	RV_P2P_M_CAST_KEY, RV_P2P_M_CAST_INFO,
 };
 
 /* A range of chunk indices. */
@@ -97,26 +134,32 @@ struct rv_p2p_peer_seen {
 /* A parsed message; pointers alias the bytes it was read from. */
 struct rv_p2p_msg {
 	uint8_t type;
-	uint8_t flags;                            /* HELLO */
+	uint8_t flags;                            /* HELLO, OBJ_HAVE, CAST_FRAG, CAST_MAP; CAST_PUSH: the mask */
 	const uint8_t *key, *proof, *sig;         /* HELLO: 32, 32 and 64 bytes */
 	size_t n;                                 /* REPORT, IHAVE, IWANT, IDONTWANT */
 	struct rv_p2p_peer_seen peers[RV_P2P_LIST_MAX];   /* REPORT */
 	const uint8_t *ids[RV_P2P_LIST_MAX];      /* IHAVE, IWANT, IDONTWANT: 32 bytes each */
-	uint8_t mode, ttl, hops;                  /* ROUTE */
+	uint8_t mode, ttl, hops;                  /* ROUTE; CAST_KEY: hops */
 	const uint8_t *dst;                       /* ROUTE: 32 bytes */
 	const uint8_t *env;                       /* POST, ROUTE: the envelope */
 	size_t env_len;
 	uint64_t stamp;                           /* PING, PONG */
-	const uint8_t *obj;                       /* OBJ_*: the object ID, 32 bytes */
-	uint32_t index;                           /* OBJ_CHUNK */
+	const uint8_t *obj;                       /* OBJ_*: the object ID; CAST_*: the stream ID (32 bytes) */
+	uint32_t index;                           /* OBJ_CHUNK; CAST_FRAG: its seq */
 	uint32_t total, offset;                   /* OBJ_GET (offset), OBJ_MAN */
-	const uint8_t *ranges;                    /* OBJ_HAVE, OBJ_WANT: n ranges (rv_p2p_msg_range) */
-	const uint8_t *data;                      /* OBJ_MAN, OBJ_CHUNK: the bytes */
+	const uint8_t *ranges;                    /* OBJ_HAVE, OBJ_WANT, CAST_MAP, CAST_PULL: n ranges
+						   * (rv_p2p_msg_range) */
+	const uint8_t *keys;                      /* CAST_MAP: nkeys seqs (rv_p2p_msg_key) */
+	size_t nkeys;
+	const uint8_t *data;                      /* OBJ_MAN, OBJ_CHUNK, CAST_FRAG, CAST_INFO: the bytes */
 	size_t data_len;
 };
 
-/* rv_p2p_msg_range - the Ith range of a parsed OBJ_HAVE or OBJ_WANT. */
+/* rv_p2p_msg_range - the Ith range of a parsed OBJ_HAVE, OBJ_WANT,
+ * CAST_MAP or CAST_PULL. */
 struct rv_p2p_range rv_p2p_msg_range(const struct rv_p2p_msg *m, size_t i);
+/* rv_p2p_msg_key - the Ith keyframe start of a parsed CAST_MAP. */
+uint32_t rv_p2p_msg_key(const struct rv_p2p_msg *m, size_t i);
 
 /* rv_p2p_msg_parse - read the message at P (exactly N bytes) into M: 0, or
  * RV_EPROTO with *WHY saying what is wrong, or RV_ETOOBIG past
@@ -144,10 +187,33 @@ long rv_p2p_msg_obj_get(uint8_t *out, size_t cap, const uint8_t obj[32], uint32_
 /* A piece (LEN bytes) of a manifest of TOTAL bytes, at OFFSET. */
 long rv_p2p_msg_obj_man(uint8_t *out, size_t cap, const uint8_t obj[32], uint32_t total, uint32_t offset,
 			const uint8_t *piece, size_t len);
-/* TYPE: RV_P2P_M_OBJ_HAVE or RV_P2P_M_OBJ_WANT (FLAGS 0); N ranges R. */
+/* TYPE: RV_P2P_M_OBJ_HAVE, RV_P2P_M_OBJ_WANT or RV_P2P_M_CAST_PULL (the
+ * last two with FLAGS 0); N ranges R; OBJ is the object or stream ID. */
 long rv_p2p_msg_obj_ranges(uint8_t *out, size_t cap, enum rv_p2p_msg_type type, const uint8_t obj[32],
 			   uint8_t flags, const struct rv_p2p_range *r, size_t n);
 long rv_p2p_msg_obj_chunk(uint8_t *out, size_t cap, const uint8_t obj[32], uint32_t index, const uint8_t *data,
 			  size_t len);
+/* A fragment (LEN bytes, 1 to RV_P2P_FRAG_MAX) of STREAM; FLAGS of RV_P2P_FRAG_*. */
+long rv_p2p_msg_cast_frag(uint8_t *out, size_t cap, const uint8_t stream[32], uint32_t seq, uint8_t flags,
+			  const uint8_t *data, size_t len);
+/* An availability map: N ranges R (at most RV_P2P_RANGES_MAX), NK keyframe
+ * starts KEYS (at most RV_P2P_CAST_KEYS). */
+long rv_p2p_msg_cast_map(uint8_t *out, size_t cap, const uint8_t stream[32], uint8_t flags,
+			 const struct rv_p2p_range *r, size_t n, const uint32_t *keys, size_t nk);
+/* TYPE: RV_P2P_M_CAST_PUSH (V: the mask) or RV_P2P_M_CAST_KEY (V: hops). */
+long rv_p2p_msg_cast_byte(uint8_t *out, size_t cap, enum rv_p2p_msg_type type, const uint8_t stream[32],
+			  uint8_t v);
+/* The stream's announce (LEN bytes, 1 to RV_P2P_CAST_INFO_MAX). */
+long rv_p2p_msg_cast_info(uint8_t *out, size_t cap, const uint8_t stream[32], const uint8_t *data, size_t len);
+
+/* A queue of messages for neighbours (the engines' out queues, p2pobj.h,
+ * p2pcast.h) in a capped buffer: peer[32] | len u32 | message, each.
+ * rv_p2p_queue_put - MSG (LEN bytes, 1 to RV_P2P_MSG_MAX) for PEER: 0, or
+ * RV_ETOOBIG (past the cap, or LEN out of range: nothing is queued). */
+int rv_p2p_queue_put(struct rv_buf *q, const uint8_t peer[32], const uint8_t *msg, long len);
+/* rv_p2p_queue_take - the next message into BUF (CAP) and PEER: its
+ * length, 0 when none waits, or RV_ETOOBIG when CAP is too small (the
+ * message is dropped). */
+long rv_p2p_queue_take(struct rv_buf *q, uint8_t peer[32], uint8_t *buf, size_t cap);
 
 #endif

@@ -322,21 +322,16 @@ static void on_msg(struct rv_p2p_node *n, struct nsess *s, const uint8_t *p, siz
 	case RV_P2P_M_ROUTE:
 		p2p_route_in(n, s, &m);
 		return;
-	case RV_P2P_M_OBJ_GET:
-	case RV_P2P_M_OBJ_MAN:
-	case RV_P2P_M_OBJ_HAVE:
-	case RV_P2P_M_OBJ_WANT:
-	case RV_P2P_M_OBJ_CHUNK: {	/* replicated objects: the caller's (p2pobj.h) */
+	default:
+		break;
+	}
+	if (m.type >= RV_P2P_M_OBJ_GET) {	/* objects and live streams: the caller's (p2pobj.h, p2pcast.h) */
 		struct rv_p2p_node_ev e = { .type = RV_P2P_NODE_OBJECT, .data = p, .len = len, .alen = s->alen };
 		memcpy(&e.addr, &s->addr, sizeof e.addr);
 		memcpy(e.peer, s->s.peer_id, RV_P2P_HASH_LEN);
 		n->st.objects_in++;
 		p2p_event(n, &e);
-		return;
-	}
-	default:	/* HELLO, PING, PONG: the session's */
-		return;
-	}
+	}	/* else HELLO, PING, PONG: the session's */
 }
 
 /* One more message of LEN bytes from S: past the second's allowance? */

@@ -61,9 +61,9 @@
  *
  * Events (rv_p2p_node_poll) name what a NetGroup user sees: a neighbour
  * connected or gone (and why), a post delivered, a routed message for us.
- * The messages of replicated objects (OBJ_*) go neither through gossip nor
+ * The messages of replicated objects and live streams (OBJ_*, CAST_*) go neither through gossip nor
  * routing: a neighbour's come up as OBJECT events, and the caller's go to
- * one neighbour (rv_p2p_node_send_peer); p2pobj.h decides what they say.
+ * one neighbour (rv_p2p_node_send_peer); p2pobj.h and p2pcast.h decide what they say.
  *
  * Memory: the sessions (at most RV_P2P_NODE_SESSIONS), the known peers (at
  * most RV_P2P_NODE_KNOWN, forgotten after RV_P2P_NODE_FORGET_MS unheard),
@@ -135,7 +135,7 @@ enum rv_p2p_node_ev_type {
 					 * RV_P2P_ACK_DELIVERED), or stopped at AUTHOR, the peer
 					 * nearest its destination (RV_P2P_ACK_NO_ROUTE: nobody
 					 * has that ID; RV_P2P_ACK_TTL: out of hops) */
-	RV_P2P_NODE_OBJECT,             /* an OBJ_* message (p2pmsg.h) from the neighbour PEER:
+	RV_P2P_NODE_OBJECT,             /* an OBJ_* or CAST_* message (p2pmsg.h) from the neighbour PEER:
 					 * DATA, LEN, framing checked, for the caller's p2pobj.h */
 };
 
@@ -247,8 +247,8 @@ int rv_p2p_node_send(struct rv_p2p_node *n, uint64_t now, uint64_t time_ms, enum
 		     const uint8_t dst[RV_P2P_HASH_LEN], const void *data, size_t len,
 		     uint8_t id[RV_P2P_HASH_LEN]);
 
-/* rv_p2p_node_send_peer - an OBJ_* message (MSG, LEN: p2pmsg.h, built by
- * p2pobj.h) to the neighbour PEER (its newest session, when a peer that
+/* rv_p2p_node_send_peer - an OBJ_* or CAST_* message (MSG, LEN: p2pmsg.h, built by
+ * p2pobj.h, p2pcast.h) to the neighbour PEER (its newest session, when a peer that
  * started again has two), at NOW: 0, RV_ENOTFOUND when PEER is not a
  * neighbour up, RV_EPROTO when MSG is not such a message, RV_ETOOBIG. */
 int rv_p2p_node_send_peer(struct rv_p2p_node *n, uint64_t now, const uint8_t peer[RV_P2P_HASH_LEN],

@@ -148,37 +148,19 @@ int rv_p2p_obj_poll(struct rv_p2p_obj *o, struct rv_p2p_obj_ev *e)
 	return 1;
 }
 
-/* A message (LEN bytes in o->msg) for P: peer | len u32 | bytes. */
+/* A message (LEN bytes in o->msg) for P. */
 static void send_msg(struct rv_p2p_obj *o, const struct opeer *p, long len)
 {
-	if (len <= 0)
-		return;
-	uint8_t *q = rv_buf_reserve(&o->out, ID + 4 + (size_t)len);
-	if (!q) {
+	if (len > 0 && rv_p2p_queue_put(&o->out, p->id, o->msg, len) < 0)
 		o->st.dropped++;
-		return;
-	}
-	memcpy(q, p->id, ID);
-	rv_wr32(q + ID, (uint32_t)len);
-	memcpy(q + ID + 4, o->msg, (size_t)len);
-	rv_buf_commit(&o->out, ID + 4 + (size_t)len);
 }
 
 ssize_t rv_p2p_obj_take(struct rv_p2p_obj *o, uint8_t peer[ID], uint8_t *buf, size_t cap)
 {
-	if (rv_buf_size(&o->out) < ID + 4)
-		return 0;
-	const uint8_t *q = rv_buf_head(&o->out);
-	size_t len = rv_rd32(q + ID);
-	if (len > cap) {	/* the caller's buffer is too small: the message is lost */
-		rv_buf_consume(&o->out, ID + 4 + len);
+	long n = rv_p2p_queue_take(&o->out, peer, buf, cap);
+	if (n < 0)	/* the caller's buffer is too small: the message is lost */
 		o->st.dropped++;
-		return 0;
-	}
-	memcpy(peer, q, ID);
-	memcpy(buf, q + ID + 4, len);
-	rv_buf_consume(&o->out, ID + 4 + len);
-	return (ssize_t)len;
+	return n < 0 ? 0 : n;
 }
 
 /* ---- neighbours ---- */

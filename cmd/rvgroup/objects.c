@@ -6,7 +6,7 @@
  * killed halfway resumes: the chunks already in FILE.part are checked again
  * and not fetched twice), serves what it holds meanwhile, and renames
  * FILE.part to FILE when it is whole. It calls only p2prun.c's p2p_end,
- * p2ppeer.c and lib. */
+ * lib. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -132,7 +132,7 @@ static int share_prepare(struct objrun *r, const char *path)
 		}
 		rv_p2p_sha256(r->chunk, len, hashes + (size_t)i * 32);
 	}
-	long mlen = rv_p2p_man_build(&r->g->key, size, cs, peer_wall_ms(), name, hashes, man, cap);
+	long mlen = rv_p2p_man_build(&r->g->key, size, cs, rv_p2plink_wall_ms(), name, hashes, man, cap);
 	uint8_t id[32];
 	const char *why = "?";
 	if (mlen < 0)
@@ -298,7 +298,7 @@ static void serve(struct objrun *r, const struct rv_p2p_obj_ev *e)
 {
 	const struct rv_p2p_man *m = rv_p2p_obj_manifest(r->o);
 	size_t len = read_chunk(r, m, e->index);
-	if (len && peer_impair(r->g->peer)->corrupt)
+	if (len && rv_p2plink_impair(r->g->peer)->corrupt)
 		r->chunk[len / 2] ^= 0x5a;	/* RV_TEST_IMPAIR=corrupt=1: a lying peer, for the tests */
 	rv_p2p_obj_serve(r->o, e->peer, e->index, len ? r->chunk : NULL, len);
 }
@@ -367,7 +367,7 @@ static void pump(struct objrun *r)
 			busy = 1;
 		}
 		while ((n = rv_p2p_obj_take(r->o, to, r->msg, sizeof r->msg)) > 0) {
-			peer_send_obj(r->g->peer, to, r->msg, (size_t)n);
+			rv_p2plink_send_peer(r->g->peer, to, r->msg, (size_t)n);
 			busy = 1;
 		}
 	}
@@ -377,7 +377,7 @@ static void pump(struct objrun *r)
 static int still_neighbor(struct p2p *g, const uint8_t peer[32])
 {
 	struct rv_p2p_node_nb nb;
-	for (size_t k = 0; rv_p2p_node_neighbor(peer_node(g->peer), k, &nb); k++)
+	for (size_t k = 0; rv_p2p_node_neighbor(rv_p2plink_node(g->peer), k, &nb); k++)
 		if (!memcmp(nb.peer, peer, 32))
 			return 1;
 	return 0;
@@ -493,7 +493,7 @@ int objects_start(struct p2p *g)
 	r->tick_open = 1;
 	uv_timer_start(&r->tick, on_tick, TICK_MS, TICK_MS);
 	struct rv_p2p_node_nb nb;
-	for (size_t k = 0; rv_p2p_node_neighbor(peer_node(g->peer), k, &nb); k++)
+	for (size_t k = 0; rv_p2p_node_neighbor(rv_p2plink_node(g->peer), k, &nb); k++)
 		rv_p2p_obj_peer_up(r->o, r->started, nb.peer);
 	if (r->fetch && rv_p2p_obj_manifest(r->o)) {
 		struct rv_p2p_obj_stats st;

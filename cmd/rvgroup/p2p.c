@@ -56,7 +56,7 @@ static int cmd_grant(struct p2p *g, const char *spec, const char *peer)
 		return RV_EXIT_DENIED;
 	}
 	p2p_unhex32(peer, grantee);
-	uint64_t expires = peer_wall_ms() / 1000 + g->o->expires;
+	uint64_t expires = rv_p2plink_wall_ms() / 1000 + g->o->expires;
 	if (rv_p2p_cap_make(&g->key, g->group, grantee, RV_P2P_RIGHT_POST, expires, cap) < 0)
 		return RV_EXIT_FAIL;
 	rv_p2p_cap_format(cap, text);
@@ -93,7 +93,7 @@ static int spec_new(struct p2p *g, const char *name)
 	if (o->lan) {
 		struct sockaddr_storage ss;
 		socklen_t len;
-		if (peer_addr(o->lan, 0, &ss, &len) < 0) {
+		if (rv_p2plink_addr(o->lan, 0, &ss, &len) < 0) {
 			rv_say_error("--lan %s: not an address with a port", o->lan);
 			return RV_EXIT_USAGE;
 		}
@@ -157,7 +157,7 @@ static int spec_show(struct p2p *g, const char *text)
 	struct sockaddr_storage lan;
 	if (p2p_spec_lan(&g->spec, &lan)) {
 		char t[80];
-		peer_addr_text((const struct sockaddr *)&lan, t, sizeof t);
+		rv_p2plink_addr_text((const struct sockaddr *)&lan, t, sizeof t);
 		cJSON_AddStringToObject(o, "lan", t);
 	}
 	if (rv_out_json_mode()) {

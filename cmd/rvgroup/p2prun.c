@@ -1,7 +1,7 @@
 /* p2prun.c - the p2p commands that run a peer (join, post, send, info),
  * under p2p.c: the key and spec they load, the peer they start
- * (p2ppeer.c), and the events they print with the NetStatus names Flash's
- * NetGroup users know. It calls only p2ppeer.c, app.c and lib. */
+ * (lib/p2plink.h), and the events they print with the NetStatus names Flash's
+ * NetGroup users know. It calls only app.c and lib. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -125,7 +125,7 @@ static int load_cap(struct p2p *g)
 		return -1;
 	}
 	if (rv_p2p_cap_check(g->cap, sizeof g->cap, &g->spec, g->group, g->key.id, RV_P2P_RIGHT_POST,
-			     peer_wall_ms() / 1000, &why) < 0) {
+			     rv_p2plink_wall_ms() / 1000, &why) < 0) {
 		rv_say_error("--cap: %s", why);
 		return -1;
 	}
@@ -157,7 +157,7 @@ cJSON *p2p_json_event(const char *code)
 {
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "code", code);
-	cJSON_AddNumberToObject(o, "time", (double)peer_wall_ms());
+	cJSON_AddNumberToObject(o, "time", (double)rv_p2plink_wall_ms());
 	return o;
 }
 
@@ -171,7 +171,7 @@ void p2p_json_hex(cJSON *o, const char *name, const uint8_t *p)
 static void add_addr(cJSON *o, const struct sockaddr_storage *a)
 {
 	char t[80];
-	peer_addr_text((const struct sockaddr *)a, t, sizeof t);
+	rv_p2plink_addr_text((const struct sockaddr *)a, t, sizeof t);
 	cJSON_AddStringToObject(o, "addr", t);
 }
 
@@ -211,7 +211,7 @@ static void print_neighbor(const struct rv_p2p_node_ev *e)
 {
 	char peer[65], addr[80];
 	p2p_hex(e->peer, 32, peer);
-	peer_addr_text((const struct sockaddr *)&e->addr, addr, sizeof addr);
+	rv_p2plink_addr_text((const struct sockaddr *)&e->addr, addr, sizeof addr);
 	int up = e->type == RV_P2P_NODE_NEIGHBOR_UP;
 	if (rv_out_json_mode()) {
 		cJSON *o = p2p_json_event(up ? "NetGroup.Neighbor.Connect" : "NetGroup.Neighbor.Disconnect");
@@ -235,7 +235,7 @@ static void print_server(struct p2p *g, const struct rv_p2p_node_ev *e)
 	char addr[80];
 	int join = !strcmp(g->a->args[0], "join");
 	if (e->type == RV_P2P_NODE_SERVER_SILENT) {
-		peer_addr_text((const struct sockaddr *)&e->addr, addr, sizeof addr);
+		rv_p2plink_addr_text((const struct sockaddr *)&e->addr, addr, sizeof addr);
 		rv_say_error("no answer from rvserver's UDP port at %s: is it running there? (--server; "
 			     "peers can still be found with --peer or --lan; --serverless stops asking)", addr);
 		if (join && rv_out_json_mode()) {
@@ -256,7 +256,7 @@ static void print_server(struct p2p *g, const struct rv_p2p_node_ev *e)
 		}
 		return;
 	}
-	peer_addr_text((const struct sockaddr *)&e->addr, addr, sizeof addr);
+	rv_p2plink_addr_text((const struct sockaddr *)&e->addr, addr, sizeof addr);
 	rv_say_debug("rvserver introduced this peer (it sees %s) to %u members", addr, e->hops);
 	if (join && rv_out_json_mode()) {
 		cJSON *o = p2p_json_event("NetGroup.Introducer.Joined");
@@ -288,7 +288,7 @@ static void on_event(void *ud, const struct rv_p2p_node_ev *e)
 	case RV_P2P_NODE_CONNECT_FAILED:
 		if (memcmp(e->peer, zero, 32) == 0) {	/* a --peer: the user wants to know */
 			char addr[80];
-			peer_addr_text((const struct sockaddr *)&e->addr, addr, sizeof addr);
+			rv_p2plink_addr_text((const struct sockaddr *)&e->addr, addr, sizeof addr);
 			if (rv_out_json_mode()) {
 				cJSON *o = p2p_json_event("NetGroup.Connect.Failed");
 				add_addr(o, &e->addr);
@@ -329,15 +329,15 @@ static void on_event(void *ud, const struct rv_p2p_node_ev *e)
 
 static cJSON *info(struct p2p *g)
 {
-	struct rv_p2p_node *n = peer_node(g->peer);
+	struct rv_p2p_node *n = rv_p2plink_node(g->peer);
 	struct rv_p2p_node_stats st;
 	rv_p2p_node_stats(n, &st);
-	double secs = (double)(peer_wall_ms() - g->started_wall) / 1000.0;
+	double secs = (double)(rv_p2plink_wall_ms() - g->started_wall) / 1000.0;
 	if (secs < 0.001)
 		secs = 0.001;
 	cJSON *o = p2p_json_event("NetGroup.Info");
 	p2p_json_hex(o, "peer", g->key.id);
-	cJSON_AddNumberToObject(o, "port", peer_port(g->peer));
+	cJSON_AddNumberToObject(o, "port", rv_p2plink_port(g->peer));
 	cJSON_AddNumberToObject(o, "neighborCount", (double)st.neighbors);
 	cJSON_AddNumberToObject(o, "estimatedMemberCount", (double)st.estimate);
 	cJSON_AddNumberToObject(o, "neighborTarget", (double)st.target);
@@ -366,9 +366,9 @@ static cJSON *info(struct p2p *g)
 	cJSON_AddNumberToObject(c, "punches", (double)st.punches);
 	if (st.introduced) {	/* our address as rvserver sees it, and what that says of NAT */
 		char t[80];
-		peer_addr_text((const struct sockaddr *)&st.mapped, t, sizeof t);
+		rv_p2plink_addr_text((const struct sockaddr *)&st.mapped, t, sizeof t);
 		cJSON_AddStringToObject(o, "mapped", t);
-		cJSON_AddStringToObject(o, "natClass", peer_port(g->peer) == peer_addr_port(&st.mapped) ?
+		cJSON_AddStringToObject(o, "natClass", rv_p2plink_port(g->peer) == rv_p2plink_addr_port(&st.mapped) ?
 					"none, or a NAT that keeps ports" : "NAT (the port is translated)");
 	} else {
 		cJSON_AddStringToObject(o, "natClass", "unknown (no introducer)");
@@ -396,7 +396,7 @@ static void print_info(struct p2p *g)
 		return;
 	}
 	rv_out_line("peer %s, port %d: %d neighbours (target %d), %d peers known, about %d members",
-		    cJSON_GetObjectItem(o, "peer")->valuestring, peer_port(g->peer),
+		    cJSON_GetObjectItem(o, "peer")->valuestring, rv_p2plink_port(g->peer),
 		    cJSON_GetObjectItem(o, "neighborCount")->valueint, cJSON_GetObjectItem(o, "neighborTarget")->valueint,
 		    cJSON_GetObjectItem(o, "knownPeers")->valueint, cJSON_GetObjectItem(o, "estimatedMemberCount")->valueint);
 	cJSON *x;
@@ -436,7 +436,7 @@ static void end(struct p2p *g, int code)
 	if (g->on_end)	/* now: a second signal (timeout(1) sends its group one) may not wait */
 		g->on_end(g);
 	app_finish(g->a, code);
-	peer_stop(g->peer, closed);
+	rv_p2plink_stop(g->peer, closed);
 }
 
 void p2p_end(struct p2p *g, int code)
@@ -470,13 +470,13 @@ static int post_line(struct p2p *g, const char *line, size_t len)
 		memcpy(id, line + 1, 64);
 		id[64] = 0;
 		if (p2p_unhex32(id, dst) == 0) {
-			int rc = peer_send(g->peer, RV_P2P_TO_PEER, dst, line + 66, len - 66, NULL);
+			int rc = rv_p2plink_send(g->peer, RV_P2P_TO_PEER, dst, line + 66, len - 66, NULL);
 			if (rc == RV_ENOTFOUND)
 				rv_say_error("no route to %.8s", id);
 			return rc;
 		}
 	}
-	int rc = peer_post(g->peer, line, len, NULL);
+	int rc = rv_p2plink_post(g->peer, line, len, NULL);
 	if (rc == RV_EDENIED)
 		rv_say_error("cannot post: the group is restricted, and posting needs a capability from an owner "
 			     "(rvgroup p2p grant, then --cap)");
@@ -556,9 +556,9 @@ static void act(struct p2p *g)
 	int nearest = g->o->nearest != NULL;
 	p2p_unhex32(nearest ? g->o->nearest : g->o->to, dst);
 	struct rv_p2p_node_stats before, after;
-	rv_p2p_node_stats(peer_node(g->peer), &before);
-	int rc = peer_send(g->peer, nearest ? RV_P2P_TO_NEAREST : RV_P2P_TO_PEER, dst, text, len, g->sent_id);
-	rv_p2p_node_stats(peer_node(g->peer), &after);
+	rv_p2p_node_stats(rv_p2plink_node(g->peer), &before);
+	int rc = rv_p2plink_send(g->peer, nearest ? RV_P2P_TO_NEAREST : RV_P2P_TO_PEER, dst, text, len, g->sent_id);
+	rv_p2p_node_stats(rv_p2plink_node(g->peer), &after);
 	if (rc == RV_ENOTFOUND) {
 		rv_say_error("no route to %.16s: no peer of the group is nearer it", nearest ? g->o->nearest : g->o->to);
 		end(g, RV_EXIT_NO_ROUTE);
@@ -605,14 +605,14 @@ int p2p_run_peer(struct p2p *g)
 			     "then --cap)");
 		return RV_EXIT_DENIED;
 	}
-	struct peer_conf pc = { .key = &g->key, .bind = o->bind, .port_file = o->port_file,
+	struct rv_p2plink_conf pc = { .key = &g->key, .bind = o->bind, .port_file = o->port_file,
 				.peers = o->peers, .npeers = o->npeers, .max_neighbors = o->max_neighbors,
 				.spec = &g->spec, .cap = g->has_cap ? g->cap : NULL };
 	memcpy(pc.group, g->group, 32);
 	struct sockaddr_storage lan;
 	socklen_t lanlen;
 	if (o->lan) {	/* --lan: for this run, whatever the spec says */
-		if (peer_addr(o->lan, 0, &lan, &lanlen) < 0) {
+		if (rv_p2plink_addr(o->lan, 0, &lan, &lanlen) < 0) {
 			rv_say_error("--lan %s: not an address with a port", o->lan);
 			return RV_EXIT_USAGE;
 		}
@@ -625,7 +625,7 @@ int p2p_run_peer(struct p2p *g)
 		char hp[300];
 		snprintf(hp, sizeof hp, "%s%s%s:%d", strchr(a->co.host, ':') ? "[" : "", a->co.host,
 			 strchr(a->co.host, ':') ? "]" : "", a->co.port);
-		if (peer_addr(hp, a->co.port, &server, &pc.server_len) < 0) {
+		if (rv_p2plink_addr(hp, a->co.port, &server, &pc.server_len) < 0) {
 			rv_say_error("--server %s: cannot resolve it", a->co.host);
 			return RV_EXIT_CONNECT;
 		}
@@ -638,13 +638,13 @@ int p2p_run_peer(struct p2p *g)
 		return code;
 	}
 	const char *why = NULL;
-	g->started_wall = peer_wall_ms();
+	g->started_wall = rv_p2plink_wall_ms();
 	uv_timer_init(a->loop, &g->wait);
 	uv_signal_init(a->loop, &g->usr1);
 	uv_signal_init(a->loop, &g->stop[0]);
 	uv_signal_init(a->loop, &g->stop[1]);
 	g->wait.data = g->usr1.data = g->stop[0].data = g->stop[1].data = g;
-	if (peer_start(&g->peer, a->loop, &pc, on_event, g, &why) < 0) {
+	if (rv_p2plink_start(&g->peer, a->loop, &pc, on_event, g, &why) < 0) {
 		rv_say_error("cannot start the peer: %s", why ? why : "?");
 		closed(g);
 		uv_run(a->loop, UV_RUN_DEFAULT);
@@ -658,12 +658,12 @@ int p2p_run_peer(struct p2p *g)
 	if (join && rv_out_json_mode()) {
 		cJSON *ev = p2p_json_event("NetGroup.Connect.Success");
 		p2p_json_hex(ev, "peer", g->key.id);
-		cJSON_AddNumberToObject(ev, "port", peer_port(g->peer));
+		cJSON_AddNumberToObject(ev, "port", rv_p2plink_port(g->peer));
 		rv_out_obj(ev);
 	} else if (join) {
 		char id[65];
 		p2p_hex(g->key.id, 32, id);
-		rv_say_info("peer %s on UDP port %d", id, peer_port(g->peer));
+		rv_say_info("peer %s on UDP port %d", id, rv_p2plink_port(g->peer));
 	}
 	if (obj) {
 		if ((code = objects_start(g)) != 0)

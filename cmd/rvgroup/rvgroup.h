@@ -8,10 +8,10 @@
  *   p2p.c    p2p: peer-to-peer groups: checks, dispatch, id, spec, grant
  *   p2prun.c   join, post, send, info: a peer run, its events printed
  *   objects.c  share, fetch: replicated objects in a peer run (lib/p2pobj.h)
- *   p2ppeer.c  one peer on the loop: its UDP socket, clock and timer
  *   app.c    the lifecycle: the session to the server, stdin lines whole,
  *            the end with an exit code, failures reported, the check of a name
- *   lib/     the session, input, output and the rest */
+ *   lib/     the session, input, output, the peer on the loop (p2plink.h)
+ *            and the rest */
 #ifndef RVGROUP_H
 #define RVGROUP_H
 
@@ -23,6 +23,7 @@
 #include "impair.h"
 #include "input.h"
 #include "p2pcap.h"
+#include "p2plink.h"
 #include "p2pnode.h"
 #include "session.h"
 
@@ -95,7 +96,7 @@ struct p2p {
 	struct rv_p2p_key key;
 	struct rv_p2p_spec spec;
 	uint8_t group[32];
-	struct peer *peer;
+	struct rv_p2plink *peer;
 	uint8_t cap[RV_P2P_CAP_LEN];
 	int has_cap;
 	uv_timer_t wait;                /* the first neighbour, then settling, then lingering */
@@ -141,45 +142,6 @@ void objects_free(struct p2p *g);
 const char *p2p_check(struct app *a);
 int p2p_run(struct app *a);
 
-/* p2ppeer.c: one peer of a group (lib/p2pnode.h) over one UDP socket. */
-struct peer;
-struct peer_conf {
-	const struct rv_p2p_key *key;   /* outlives the peer */
-	uint8_t group[32];              /* the group ID */
-	const char *bind;               /* ADDR[:PORT]; NULL: 0.0.0.0, any port */
-	const char *port_file;          /* NULL, or where to write the UDP port */
-	const char *const *peers;       /* addresses to connect to (--peer) */
-	int npeers;
-	size_t max_neighbors;           /* 0: the node's default */
-	const struct sockaddr_storage *lan;   /* NULL, or the LAN discovery group */
-	const struct rv_p2p_spec *spec;          /* the group's spec (restrictions) */
-	const uint8_t *cap;                      /* our capability, or NULL */
-	const struct sockaddr_storage *server;   /* NULL, or the introducer: rvserver's UDP port */
-	socklen_t server_len;
-};
-typedef void (*peer_event_fn)(void *ud, const struct rv_p2p_node_ev *e);
-/* peer_start - bind, connect to the --peer addresses, and report events to
- * ON_EVENT with UD: 0, or an error with *WHY. */
-int peer_start(struct peer **out, uv_loop_t *loop, const struct peer_conf *c, peer_event_fn on_event,
-	       void *ud, const char **why);
-/* peer_stop - goodbyes to the neighbours, then the handles close; ON_CLOSED
- * (or NULL) is called with UD when they have. */
-void peer_stop(struct peer *p, void (*on_closed)(void *ud));
-int peer_post(struct peer *p, const void *data, size_t len, uint8_t id[32]);
-int peer_send(struct peer *p, enum rv_p2p_route_mode mode, const uint8_t dst[32], const void *data, size_t len,
-	      uint8_t id[32]);
-/* peer_send_obj - an OBJ_* message to the neighbour DST (lib/p2pobj.h). */
-int peer_send_obj(struct peer *p, const uint8_t dst[32], const uint8_t *msg, size_t len);
-/* peer_impair - the test-only impairment this peer reads (RV_TEST_IMPAIR). */
-const struct rv_impair *peer_impair(const struct peer *p);
-int peer_port(struct peer *p);
-struct rv_p2p_node *peer_node(struct peer *p);
-/* Addresses: "host:port" resolved (DEFAULT_PORT when none is given; 0 may
- * stay 0); as text. */
-int peer_addr(const char *text, int default_port, struct sockaddr_storage *ss, socklen_t *len);
-void peer_addr_text(const struct sockaddr *sa, char *out, size_t cap);
-int peer_addr_port(const struct sockaddr_storage *a);
-uint64_t peer_wall_ms(void);
 
 /* app.c: stdin lines (whole, up to RVGROUP_MAX_LINE) to on_line, then on_eof */
 int input_start(struct app *a);

@@ -5,10 +5,11 @@
 #include <sys/stat.h>
 
 #include "router.h"
+#include "p2plive.h"
 #include "rvrecv.h"
 
 enum { O_GROUP = 1, O_ALLOW, O_COUNT, O_TIMEOUT, O_DIR, O_FROM, O_PROGRESS, O_NO_PROGRESS,
-       O_SDP, O_OUTPUT, O_MFORMAT, O_DURATION, O_FRAMES, O_TCP };
+       O_SDP, O_OUTPUT, O_MFORMAT, O_DURATION, O_FRAMES, O_TCP, O_P2P, O_KEY, O_NAME, O_PUSH_LIMIT };
 
 static const struct rv_opt opts[] = {
 	RV_CLIENT_OPTS,
@@ -21,6 +22,10 @@ static const struct rv_opt opts[] = {
 	{ O_PROGRESS, 0, "progress", NULL, "draw a progress bar on stderr even when it is not a terminal", NULL, NULL },
 	{ O_NO_PROGRESS, 0, "no-progress", NULL, "never draw a progress bar", NULL, NULL },
 	{ O_SDP, 0, "sdp", "FILE", "media: no server: receive the plain RTP that FILE describes", "file", NULL },
+	{ O_P2P, 0, "p2p", "SPEC", "media: join the peer group SPEC (rvgroup p2p spec) and record its live stream; the peers relay it to each other, rvserver only introduces them", NULL, NULL },
+	{ O_KEY, 0, "key", "FILE", "media --p2p: this peer's Ed25519 key, made if missing (default: a new key for this run)", "file", NULL },
+	{ O_NAME, 0, "name", "NAME", "media --p2p: the stream's name (default live)", NULL, NULL },
+	{ O_PUSH_LIMIT, 0, "push-limit", "N", "media --p2p: each fragment leaves this peer at most N + 1 times (default 4)", NULL, NULL },
 	{ O_OUTPUT, 'o', "output", "FILE", "media: write to FILE (.mkv default, .webm, .mp4 fragmented), - for stdout; a %s in FILE makes one file per sender", "file", NULL },
 	{ O_MFORMAT, 0, "format", "FMT", "media: the container, as ffmpeg -f names it (default: from -o)", NULL, NULL },
 	{ O_DURATION, 0, "duration", "S", "media: stop S seconds after the first packet", NULL, NULL },
@@ -30,20 +35,20 @@ static const struct rv_opt opts[] = {
 };
 
 /* Each command is what it takes (TAKE_*); with none, commands and files.
- * All take through rvserver (take.c), but media --sdp (sdprec.c). */
+ * All take through rvserver (take.c), but media --sdp and --p2p (sdprec.c). */
 static int run_take(void *a, int argc, char **argv) { (void)argc; (void)argv; return take_run(a); }
 static int run_media(void *ud, int argc, char **argv)
 {
 	struct app *a = ud;
 	(void)argc; (void)argv;
-	return a->sdp ? sdprec_run(a) : take_run(a);
+	return a->sdp || a->p2p ? sdprec_run(a) : take_run(a);
 }
 
 static const struct rv_subcmd cmds[] = {
 	{ "cmd", "", "print each command as 'from: text'", 0, 0, run_take, TAKE_CMD },
 	{ "data", "", "write one byte stream to stdout, in order", 0, 0, run_take, TAKE_DATA },
 	{ "file", "", "save the files sent to this id", 0, 0, run_take, TAKE_FILE },
-	{ "media", "", "record the video streams sent to this id into a file or to stdout (or --sdp FILE: plain RTP)", 0, 0, run_media, TAKE_MEDIA },
+	{ "media", "", "record the video streams sent to this id into a file or to stdout (or --sdp FILE: plain RTP; --p2p SPEC: a peer group's live stream)", 0, 0, run_media, TAKE_MEDIA },
 	{ NULL }
 };
 
@@ -108,6 +113,13 @@ static const char *on_opt(void *ud, int key, const char *arg)
 			return "expected a positive number";
 		break;
 	case O_TCP: a->tcp = 1; break;
+	case O_P2P: a->p2p = arg; break;
+	case O_KEY: a->p2p_key = arg; break;
+	case O_NAME: a->p2p_name = arg; break;
+	case O_PUSH_LIMIT:
+		if ((a->push_limit = rv_p2plive_push_limit(arg)) < 0)
+			return "expected a number of neighbours, 1 to 64";
+		break;
 	case O_PROGRESS: a->progress = 1; break;
 	case O_NO_PROGRESS: a->progress = -1; break;
 	}
@@ -128,9 +140,16 @@ int main(int argc, char **argv)
 			a->output = "show.mkv";
 		if (!strcmp(a->output, "-") && a->co.json)
 			rv_cli_usage_error(&tool, "-o - writes the stream to stdout: --json would mix with it");
-		if (a->sdp) {	/* no server */
+		if (a->sdp && a->p2p)
+			rv_cli_usage_error(&tool, "--sdp and --p2p do not go together");
+		if ((a->p2p_key || a->p2p_name || a->push_limit) && !a->p2p)
+			rv_cli_usage_error(&tool, "--key, --name and --push-limit go with --p2p");
+		if (a->sdp || a->p2p) {	/* no server (--p2p: its UDP port introduces the peers) */
 			rv_diag_init("rvrecv", a->co.verbosity);
 			rv_out_init(a->co.json);
+			int rc = a->p2p ? rv_client_start("rvrecv", &a->co, &a->tls) : 0;	/* lib's log lines too */
+			if (rc)
+				return rc;
 			return c->run(a, npos - 1, argv + 1);
 		}
 	}

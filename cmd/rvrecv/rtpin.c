@@ -65,6 +65,8 @@ int rtpin_open(struct rtpin *t, const struct rtpin_conf *c, char *err, size_t er
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	if (c->port == 0)	/* the packets come through rtpin_packet */
+		return 0;
 	t->rtp_fd = listen_udp(c->addr, c->v6, c->port);
 	if (t->rtp_fd < 0) {
 		snprintf(err, errlen, "cannot listen on %s port %d for %s: %s", c->addr, c->port, c->kind,
@@ -132,20 +134,25 @@ static int on_rtp(struct rtpin *t, uint8_t *p, size_t n, double now_ms)
 	return 1;
 }
 
+int rtpin_packet(struct rtpin *t, uint8_t *p, size_t n, int rtcp, double now_ms)
+{
+	if (rtcp || rv_rtp_is_rtcp(p, n)) {	/* RTCP on the RTP port too (RFC 5761) */
+		if (rv_rtp_is_rtcp(p, n))
+			on_rtcp(t, p, n);
+		return 0;
+	}
+	return on_rtp(t, p, n, now_ms);
+}
+
 int rtpin_read(struct rtpin *t, double now_ms)
 {
 	uint8_t pkt[JITTER_PKT + RV_SRTP_MAX_TRAILER];
 	ssize_t r;
 	int got = 0;
-	while ((r = recv(t->rtp_fd, pkt, sizeof pkt, MSG_DONTWAIT)) > 0) {
-		if (rv_rtp_is_rtcp(pkt, (size_t)r))	/* RTCP on the RTP port (RFC 5761) */
-			on_rtcp(t, pkt, (size_t)r);
-		else
-			got |= on_rtp(t, pkt, (size_t)r, now_ms);
-	}
+	while (t->rtp_fd >= 0 && (r = recv(t->rtp_fd, pkt, sizeof pkt, MSG_DONTWAIT)) > 0)
+		got |= rtpin_packet(t, pkt, (size_t)r, 0, now_ms);
 	while (t->rtcp_fd >= 0 && (r = recv(t->rtcp_fd, pkt, sizeof pkt, MSG_DONTWAIT)) > 0)
-		if (rv_rtp_is_rtcp(pkt, (size_t)r))
-			on_rtcp(t, pkt, (size_t)r);
+		rtpin_packet(t, pkt, (size_t)r, 1, now_ms);
 	return got;
 }
 

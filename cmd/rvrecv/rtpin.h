@@ -30,7 +30,7 @@ struct rtpclock {
 struct rtpin_conf {
 	const char *kind;            /* "video", "audio": for messages */
 	const char *addr;            /* listen here when it is a loopback address, else on any */
-	int v6, port, clock;
+	int v6, port, clock;         /* port 0: no sockets, rtpin_packet brings the packets */
 	const char *suite, *key;     /* SRTP (NULL suite: plain RTP) */
 	int hold_ms;                 /* jitter buffer: how long a gap is waited for */
 	void (*deliver)(void *ud, const uint8_t *p, size_t n);   /* RTP packets in order */
@@ -51,6 +51,10 @@ struct rtpin {
  * with ERR set RV_EPROTO (an unusable key), -ENOMEM, or a negative errno
  * (cannot listen on the RTP port). After a failure too, rtpin_close. */
 int rtpin_open(struct rtpin *t, const struct rtpin_conf *conf, char *err, size_t errlen);
+/* rtpin_packet - P (N bytes, room for none more; RTCP when RTCP is 1 or
+ * its type says so), as if it came on a socket at NOW_MS. 1 when it was
+ * an RTP packet taken, else 0. */
+int rtpin_packet(struct rtpin *t, uint8_t *p, size_t n, int rtcp, double now_ms);
 /* rtpin_pollfds - add T's sockets to PF; how many were added. */
 int rtpin_pollfds(const struct rtpin *t, struct pollfd *pf);
 /* rtpin_read - take what waits on the sockets (NOW_MS: monotonic). 1 when

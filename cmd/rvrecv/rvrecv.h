@@ -6,7 +6,8 @@
  *   take.c    cmd, data, file and media through rvserver: each frame to the
  *             command that takes it; commands printed here
  *   sdprec.c  media --sdp FILE: plain RTP into a container, no server
- *             (with rtpin.c, jitter.c)
+ *             (with rtpin.c, jitter.c); media --p2p: the same from a
+ *             peer group's live stream (lib/p2plive.h)
  *   files.c   incoming files and data streams
  *   watch.c   media through rvserver into a container (with jitter.c;
  *             its receiver reports from lib/rtcpstat.h)
@@ -72,6 +73,8 @@ struct app {
 	double timeout;
 	/* media */
 	const char *sdp, *output, *mformat;
+	const char *p2p, *p2p_key, *p2p_name;   /* media --p2p SPEC, --key FILE, --name NAME */
+	int push_limit;              /* --push-limit N (0: the default) */
 	double duration;
 	long frames;
 	int tcp;                     /* media over the TCP connection */
@@ -82,7 +85,7 @@ struct app {
 
 /* take.c: cmd, data, file and media through rvserver; the exit code */
 int take_run(struct app *a);
-/* sdprec.c: media --sdp (no server); the exit code */
+/* sdprec.c: media --sdp (no server) and --p2p; the exit code */
 int sdprec_run(struct app *a);
 /* files.c */
 void xfer_offer(struct app *a, cJSON *h);

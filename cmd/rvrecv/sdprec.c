@@ -19,8 +19,11 @@
 
 #include <cJSON.h>
 
+#include "buf.h"
+#include "bytes.h"
 #include "err.h"
 #include "media.h"
+#include "p2plive.h"
 #include "rtp.h"
 #include "rtpin.h"
 #include "rvrecv.h"
@@ -39,6 +42,15 @@ struct rx {
 	uint64_t skipped, askipped;            /* before the file's first keyframe: not written */
 	int lineup;                     /* how audio is placed against the video */
 	int sink_err;
+	/* --p2p: the stream's fragments instead of the SDP's ports */
+	struct rv_p2plive *live;
+	uv_loop_t *loop;
+	uv_timer_t tick;
+	char *info;                     /* the announce (the SDP), once it came */
+	size_t info_len;
+	struct rv_buf early;            /* fragments before the tracks were open: len u16 | bytes */
+	int open, closed;               /* the tracks are open; the peer closed */
+	double first;                   /* when the first RTP packet came */
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -162,14 +174,14 @@ static int open_tracks(const struct rv_sdp *sdp, struct rx *x)
 	char err[256];
 	int rc = 0;
 	if (x->has_video) {
-		struct rtpin_conf c = { "video", sdp->addr, sdp->v6, sdp->port, 90000,
+		struct rtpin_conf c = { "video", sdp->addr, sdp->v6, x->live ? 0 : sdp->port, 90000,
 					sdp->has_crypto ? sdp->crypto_suite : NULL, sdp->crypto_key, HOLD_MS,
 					on_video, x };
 		rc = rtpin_open(&x->vi, &c, err, sizeof err);
 	}
 	if (rc == 0 && x->has_audio) {
 		const struct rv_sdp_audio *au = &sdp->audio;
-		struct rtpin_conf c = { "audio", au->addr, au->v6, au->port, 48000,
+		struct rtpin_conf c = { "audio", au->addr, au->v6, x->live ? 0 : au->port, 48000,
 					au->has_crypto ? au->crypto_suite : NULL, au->crypto_key, HOLD_MS,
 					on_audio, x };
 		rc = rtpin_open(&x->au, &c, err, sizeof err);
@@ -192,9 +204,58 @@ static int open_sink(struct app *a, const struct rv_sdp *sdp, struct rx *x)
 	return 0;
 }
 
+/* --p2p: a fragment "tag u8 | packet" (p2pout.c in rvsend) to its track. */
+static void fragment(struct rx *x, const uint8_t *p, size_t n)
+{
+	uint8_t pkt[JITTER_PKT + RV_SRTP_MAX_TRAILER];
+	if (n < 2 || n - 1 > sizeof pkt || p[0] > 3)
+		return;
+	struct rtpin *t = p[0] < 2 ? (x->has_video ? &x->vi : NULL) : (x->has_audio ? &x->au : NULL);
+	if (!t)
+		return;
+	memcpy(pkt, p + 1, n - 1);
+	double now = mono_ms();
+	if (rtpin_packet(t, pkt, n - 1, p[0] & 1, now) && !x->first)
+		x->first = now;
+}
+
+static void on_live(void *ud, const struct rv_p2p_cast_ev *e)
+{
+	struct rx *x = ud;
+	if (e->type == RV_P2P_CAST_INFO && !x->info && (x->info = malloc(e->len + 1))) {
+		memcpy(x->info, e->data, e->len);
+		x->info[e->len] = 0;
+		x->info_len = e->len;
+	} else if (e->type == RV_P2P_CAST_DATA && x->open) {
+		fragment(x, e->data, e->len);
+	} else if (e->type == RV_P2P_CAST_DATA) {	/* kept until the announce says what they are */
+		uint8_t *q = rv_buf_reserve(&x->early, 2 + e->len);
+		if (q) {
+			rv_wr16(q, (uint16_t)e->len);
+			memcpy(q + 2, e->data, e->len);
+			rv_buf_commit(&x->early, 2 + e->len);
+		}
+	}
+}
+
+static void on_tick(uv_timer_t *t)
+{
+	(void)t;	/* it wakes the loop: run() checks the clock and the signals */
+}
+
 /* Wait for packets (at most 50 ms), take them, hand on what is due. */
 static void step(struct rx *x, double *first)
 {
+	if (x->live) {
+		uv_run(x->loop, UV_RUN_ONCE);
+		if (x->first && !*first)
+			*first = x->first;
+		if (x->has_video)
+			jitter_tick(&x->vi.jb, mono_ms());
+		if (x->has_audio)
+			jitter_tick(&x->au.jb, mono_ms());
+		return;
+	}
 	struct pollfd pf[4];
 	int n = 0;
 	if (x->has_video)
@@ -286,6 +347,11 @@ static int finish(struct rx *x, int rc)
 static void describe(const struct app *a, const struct rv_sdp *sdp, const struct rx *x)
 {
 	char v[96] = "", au[96] = "";
+	if (x->live) {
+		rv_say_info("receiving %s%s%s from the peer group into %s", x->has_video ? sdp->codec : "",
+			    x->has_video && x->has_audio ? " and " : "", x->has_audio ? "Opus" : "", a->output);
+		return;
+	}
 	if (x->has_video)
 		snprintf(v, sizeof v, "%s on %s port %d", sdp->codec, sdp->addr, sdp->port);
 	if (x->has_audio)
@@ -298,6 +364,13 @@ static int record(struct app *a, const struct rv_sdp *sdp, struct rx *x, int dep
 {
 	if (x->has_video)
 		rv_depack_init(&x->dp, depack, 16u << 20, on_frame, x);
+	x->open = 1;
+	while (rv_buf_size(&x->early) >= 2) {	/* --p2p: what came before the announce */
+		const uint8_t *q = rv_buf_head(&x->early);
+		size_t n = rv_rd16(q);
+		fragment(x, q + 2, n);
+		rv_buf_consume(&x->early, 2 + n);
+	}
 	struct sigaction sa = { .sa_handler = on_stop };
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -310,11 +383,91 @@ static int record(struct app *a, const struct rv_sdp *sdp, struct rx *x, int dep
 	return rc;
 }
 
+/* --p2p: NetStreamMulticastInfo's counters. */
+static void p2p_summary(struct rx *x)
+{
+	struct rv_p2p_cast_stats st;
+	rv_p2plive_stats(x->live, &st);
+	rv_say_info("p2p: %" PRIu64 " fragments pushed from peers, %" PRIu64 " pulled, %" PRIu64 " duplicates, %" PRIu64
+		    " given up; %" PRIu64 " pushed to peers, %" PRIu64 " sent on request", st.fragments_pushed_from_peers,
+		    st.fragments_requested_from_peers, st.duplicates, st.skipped, st.fragments_pushed_to_peers,
+		    st.fragments_requested_by_peers);
+	if (!rv_out_json_mode())
+		return;
+	cJSON *j = cJSON_CreateObject();
+	cJSON_AddStringToObject(j, "event", "NetStream.MulticastInfo");
+	rv_p2plive_json(x->live, j);
+	rv_out_obj(j);
+}
+
+static void p2p_closed(void *ud)
+{
+	struct rx *x = ud;
+	x->live = NULL;
+	uv_close((uv_handle_t *)&x->tick, NULL);
+}
+
+/* --p2p: join, wait for the stream's announce (its SDP), then record what
+ * the fragments carry exactly as from the SDP's ports. */
+static int p2p_record(struct app *a, struct rx *x)
+{
+	struct rv_sdp sdp;
+	char err[256];
+	const char *why = "?";
+	int depack, rc;
+	struct rv_p2plive_opts lo = { .spec = a->p2p, .key = a->p2p_key, .server_host = a->co.host,
+				      .server_port = a->co.port,
+				      .name = a->p2p_name ? a->p2p_name : "live",
+				      .cast = { .push_limit = (uint32_t)a->push_limit } };
+	x->vi.rtp_fd = x->vi.rtcp_fd = x->au.rtp_fd = x->au.rtcp_fd = -1;
+	x->loop = uv_default_loop();
+	rv_buf_init(&x->early, 8u << 20);
+	if ((rc = rv_p2plive_start(&x->live, x->loop, &lo, on_live, x, &why)) < 0) {
+		rv_say_error("--p2p: %s", why);
+		rv_buf_free(&x->early);
+		return rc == RV_EPROTO ? RV_EXIT_USAGE : RV_EXIT_FAIL;
+	}
+	uv_timer_init(x->loop, &x->tick);
+	uv_timer_start(&x->tick, on_tick, 20, 20);
+	struct sigaction sa = { .sa_handler = on_stop };
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	char id[65];
+	rv_hex(rv_p2plive_id(x->live), 32, id);
+	rv_say_info("joined the peer group as peer %s (UDP port %d); waiting for \"%s\"", id,
+		    rv_p2plive_port(x->live), lo.name);
+	double start = mono_ms();
+	while (!x->info && !stop_signal && !(a->timeout > 0 && mono_ms() - start >= a->timeout * 1000))
+		uv_run(x->loop, UV_RUN_ONCE);
+	if (!x->info) {
+		rv_say_error("no announce of \"%s\" came from the peer group", lo.name);
+		rc = stop_signal ? 0 : RV_EXIT_TIMEOUT;
+	} else if (rv_sdp_parse(x->info, x->info_len, &sdp, err, sizeof err) < 0) {
+		rv_say_error("the stream's announce: %s", err);
+		rc = RV_EXIT_FAIL;
+	} else if (choose("the stream's announce", &sdp, x, &depack) < 0 || open_tracks(&sdp, x) < 0 ||
+		   open_sink(a, &sdp, x) < 0) {
+		rc = RV_EXIT_FAIL;
+	} else {
+		rc = record(a, &sdp, x, depack);
+	}
+	p2p_summary(x);
+	rv_p2plive_stop(x->live, p2p_closed, x);
+	uv_run(x->loop, UV_RUN_DEFAULT);
+	rtpin_close(&x->vi);
+	rtpin_close(&x->au);
+	rv_buf_free(&x->early);
+	free(x->info);
+	return rc;
+}
+
 int sdprec_run(struct app *a)
 {
 	static struct rx x;
 	struct rv_sdp sdp;
 	int depack, rc;
+	if (a->p2p)
+		return p2p_record(a, &x);
 	if (read_sdp(a->sdp, &sdp) < 0 || choose(a->sdp, &sdp, &x, &depack) < 0)
 		return RV_EXIT_USAGE;
 	x.vi.rtp_fd = x.vi.rtcp_fd = x.au.rtp_fd = x.au.rtcp_fd = -1;	/* nothing to close yet */

@@ -6,13 +6,15 @@
 #include "media.h"
 #include "router.h"
 #include "rvsend.h"
+#include "p2plive.h"
 #include "srtp.h"
 
 enum {
 	O_TO = 1, O_GROUP, O_WINDOW, O_CHUNK, O_ACCEPT_TIMEOUT, O_STALL_TIMEOUT,
 	O_PROGRESS, O_NO_PROGRESS, O_FORMAT, O_INPUT, O_VCODEC, O_ACODEC, O_SIZE, O_FPS, O_BITRATE,
 	O_ABITRATE, O_GOP, O_APT,
-	O_RE, O_DURATION, O_RTP, O_SDP, O_PT, O_TCP, O_SRTP, O_LISTEN, O_LISTEN_TIMEOUT,
+	O_RE, O_DURATION, O_RTP, O_SDP, O_PT, O_TCP, O_SRTP, O_LISTEN, O_LISTEN_TIMEOUT, O_P2P, O_KEY, O_NAME,
+	O_PUSH_LIMIT,
 };
 
 static const struct rv_opt opts[] = {
@@ -40,6 +42,10 @@ static const struct rv_opt opts[] = {
 	{ O_DURATION, 0, "duration", "S", "media: stop after S seconds", NULL, NULL },
 	{ O_RTP, 0, "rtp", "HOST:PORT", "media: no server: RTP to HOST: video to PORT, audio to PORT+2 (RTCP to the port after each)", NULL, NULL },
 	{ O_SDP, 0, "sdp", "FILE", "media: with --rtp, write an SDP that ffplay/ffmpeg open", "file", NULL },
+	{ O_P2P, 0, "p2p", "SPEC", "media: publish into the peer group SPEC (rvgroup p2p spec): the peers relay it to each other, rvserver only introduces them", NULL, NULL },
+	{ O_KEY, 0, "key", "FILE", "media --p2p: this peer's Ed25519 key, made if missing (default: a new key for this run)", "file", NULL },
+	{ O_NAME, 0, "name", "NAME", "media --p2p: the stream's name (default live)", NULL, NULL },
+	{ O_PUSH_LIMIT, 0, "push-limit", "N", "media --p2p: each fragment leaves this peer at most N + 1 times (default 4)", NULL, NULL },
 	{ O_PT, 0, "pt", "N", "media: RTP payload type of the video (default 96)", NULL, NULL },
 	{ O_APT, 0, "apt", "N", "media: RTP payload type of the audio (default 111)", NULL, NULL },
 	{ O_TCP, 0, "tcp", NULL, "media: send over the TCP connection, not UDP", NULL, NULL },
@@ -48,14 +54,15 @@ static const struct rv_opt opts[] = {
 };
 
 /* cmd (cmd.c), data and file (sendfile.c); media through rvserver (live.c)
- * or, with --rtp, plain RTP (rtpout.c). */
+ * or, with --rtp, plain RTP (rtpout.c), or, with --p2p, into a peer group
+ * (rtpout.c and p2pout.c). */
 static int run_cmd(void *a, int argc, char **argv) { (void)argc; (void)argv; return cmd_run(a); }
 static int run_xfer(void *a, int argc, char **argv) { (void)argc; (void)argv; return sendfile_run(a); }
 static int run_media(void *ud, int argc, char **argv)
 {
 	struct app *a = ud;
 	(void)argc; (void)argv;
-	return a->rtp ? rtpout_run(a) : live_run(a);
+	return a->rtp || a->p2p ? rtpout_run(a) : live_run(a);
 }
 
 enum { C_CMD = 1, C_DATA, C_FILE, C_MEDIA };
@@ -64,7 +71,7 @@ static const struct rv_subcmd cmds[] = {
 	{ "cmd", "[TEXT...]", "send TEXT as one command, or each stdin line as one", 0, RV_ARGS_ANY, run_cmd, C_CMD },
 	{ "data", "[FILE|-]", "send a byte stream (default stdin), its end and checksum marked", 0, 1, run_xfer, C_DATA },
 	{ "file", "PATH...", "send files; every receiver confirms size and SHA-256", 1, RV_ARGS_ANY, run_xfer, C_FILE },
-	{ "media", "", "encode video and audio from -f FMT -i INPUT (or an RTMP publisher: --listen URL) and stream them through rvserver (or --rtp HOST:PORT)", 0, 0, run_media, C_MEDIA },
+	{ "media", "", "encode video and audio from -f FMT -i INPUT (or an RTMP publisher: --listen URL) and stream them through rvserver (or --rtp HOST:PORT, or --p2p SPEC into a peer group)", 0, 0, run_media, C_MEDIA },
 	{ NULL }
 };
 
@@ -183,6 +190,13 @@ static const char *on_opt(void *ud, int key, const char *arg)
 			return "expected a positive number of seconds";
 		break;
 	case O_RTP: a->rtp = arg; break;
+	case O_P2P: a->p2p = arg; break;
+	case O_KEY: a->p2p_key = arg; break;
+	case O_NAME: a->p2p_name = arg; break;
+	case O_PUSH_LIMIT:
+		if ((a->push_limit = rv_p2plive_push_limit(arg)) < 0)
+			return "expected a number of neighbours, 1 to 64";
+		break;
 	case O_SDP: a->sdp = arg; break;
 	case O_PT:
 	case O_APT: {
@@ -234,9 +248,16 @@ int main(int argc, char **argv)
 			rv_cli_usage_error(&tool, "media needs -i INPUT (and -f FMT for devices and lavfi) or --listen URL");
 		if (a->sdp && !a->rtp)
 			rv_cli_usage_error(&tool, "--sdp goes with --rtp");
-		if (a->rtp) {	/* no server */
+		if (a->rtp && a->p2p)
+			rv_cli_usage_error(&tool, "--rtp and --p2p do not go together");
+		if ((a->p2p_key || a->p2p_name || a->push_limit) && !a->p2p)
+			rv_cli_usage_error(&tool, "--key, --name and --push-limit go with --p2p");
+		if (a->rtp || a->p2p) {	/* no server (--p2p: its UDP port introduces the peers) */
 			rv_diag_init("rvsend", a->co.verbosity);
 			rv_out_init(a->co.json);
+			int rc = a->p2p ? rv_client_start("rvsend", &a->co, &a->tls) : 0;	/* lib's log lines too */
+			if (rc)
+				return rc;
 			return c->run(a, a->nargs, a->args);
 		}
 	}

@@ -29,6 +29,8 @@
 struct medium {
 	struct track k;
 	int on, fd, port;
+	struct p2pout *p2p;             /* --p2p: the packets go there, not to the socket */
+	int key_all;                    /* --p2p, audio alone: every packet is a place to start */
 	struct sockaddr_storage to, rtcp_to;
 	socklen_t tolen;
 	struct rv_srtp *srtp;           /* protects what goes out */
@@ -49,6 +51,7 @@ struct rtp_run {
 	int nin;
 	uv_mutex_t mu;                  /* the SDP is written once, by either thread */
 	int sdp_done, sdp_rc;
+	struct p2pout *p2p;             /* --p2p */
 };
 
 static int medium_out(struct track *k, uint8_t *p, size_t n, int rtp)
@@ -56,6 +59,11 @@ static int medium_out(struct track *k, uint8_t *p, size_t n, int rtp)
 	struct medium *m = k->ud;
 	if (m->srtp && rv_srtp_protect(m->srtp, p, &n) < 0)
 		return -EPROTO;
+	if (m->p2p) {
+		p2pout_packet(m->p2p, (m->k.video ? 0 : 2) + !rtp, p, n, m->key_all || m->k.key_start);
+		m->k.key_start = 0;
+		return 0;
+	}
 	const struct sockaddr_storage *to = rtp ? &m->to : &m->rtcp_to;
 	if (sendto(m->fd, p, n, 0, (const struct sockaddr *)to, m->tolen) < 0 && errno != ECONNREFUSED)
 		return -errno;
@@ -88,20 +96,45 @@ static void sdp_section(FILE *f, const struct rtp_run *r, const struct medium *m
 	fprintf(f, "a=framesize:%d %d-%d\r\na=framerate:%.2f\r\n", pt, w, h, fps);
 }
 
-static int write_sdp(const struct rtp_run *r)
+static void sdp_body(FILE *f, const struct rtp_run *r)
 {
-	const char *path = r->a->sdp;
-	char tmp[4096];
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	FILE *f = fopen(tmp, "w");
-	if (!f)
-		return -errno;
 	int ipv = strchr(r->host, ':') ? 6 : 4;
 	fprintf(f, "v=0\r\no=- 0 0 IN IP%d %s\r\ns=rvkit\r\nc=IN IP%d %s\r\nt=0 0\r\n", ipv, r->host, ipv, r->host);
 	if (r->video.on)
 		sdp_section(f, r, &r->video);
 	if (r->audio.on)
 		sdp_section(f, r, &r->audio);
+}
+
+/* --p2p: the SDP is the stream's announce. */
+static int announce_sdp(const struct rtp_run *r)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	if (!f)
+		return -ENOMEM;
+	sdp_body(f, r);
+	if (fclose(f) != 0) {
+		free(text);
+		return -ENOMEM;
+	}
+	p2pout_sdp(r->p2p, text, len);
+	free(text);
+	return 0;
+}
+
+static int write_sdp(const struct rtp_run *r)
+{
+	if (r->p2p)
+		return announce_sdp(r);
+	const char *path = r->a->sdp;
+	char tmp[4096];
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	if (!f)
+		return -errno;
+	sdp_body(f, r);
 	if (fclose(f) != 0 || rename(tmp, path) < 0)
 		return -errno;
 	return 0;
@@ -114,11 +147,13 @@ static int sdp_once(struct rtp_run *r)
 	uv_mutex_lock(&r->mu);
 	if (!r->sdp_done) {
 		r->sdp_done = 1;
-		if (r->a->sdp && (r->sdp_rc = write_sdp(r)) < 0)
-			rv_say_error("cannot write --sdp %s: %s", r->a->sdp, strerror(-r->sdp_rc));
+		if ((r->a->sdp || r->p2p) && (r->sdp_rc = write_sdp(r)) < 0)
+			rv_say_error("cannot write --sdp %s: %s", r->a->sdp ? r->a->sdp : "(the announce)",
+				     strerror(-r->sdp_rc));
 		else
 			rv_say_info("sending %s%s%s to %s", r->video.on ? rv_media_codec(r->vsrc) : "",
-				    r->video.on && r->audio.on ? " and " : "", r->audio.on ? "Opus" : "", r->a->rtp);
+				    r->video.on && r->audio.on ? " and " : "", r->audio.on ? "Opus" : "",
+				    r->p2p ? "the peer group" : r->a->rtp);
 	}
 	int rc = r->sdp_rc;
 	uv_mutex_unlock(&r->mu);
@@ -144,6 +179,8 @@ static void run_input(void *arg)
 		}
 	}
 	in->rc = rc;
+	if (r->p2p)
+		p2pout_input_ended(r->p2p);
 }
 
 /* HOST's address for PORT; the medium's socket, key and RTP state. */
@@ -166,12 +203,13 @@ static int medium_init(struct medium *m, const struct app *a, const char *host, 
 		((struct sockaddr_in6 *)&m->rtcp_to)->sin6_port = rtcp;
 	else
 		((struct sockaddr_in *)&m->rtcp_to)->sin_port = rtcp;
-	if (a->srtp_set && a->srtp != RV_SRTP_NONE &&
+	if ((a->srtp_set || a->p2p) && a->srtp != RV_SRTP_NONE &&	/* --p2p: SRTP as through rvserver */
 	    (rv_srtp_new_key(a->srtp, m->key) < 0 || rv_srtp_new(&m->srtp, a->srtp, m->key, 1) < 0)) {
 		rv_say_error("cannot set up SRTP");
 		return RV_EXIT_FAIL;
 	}
-	if ((m->fd = socket(m->to.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+	m->fd = -1;
+	if (!a->p2p && (m->fd = socket(m->to.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
 		return RV_EXIT_FAIL;
 	m->on = 1;
 	m->port = port;
@@ -182,7 +220,7 @@ static int medium_init(struct medium *m, const struct app *a, const char *host, 
 static void medium_free(struct medium *m)
 {
 	rv_srtp_free(m->srtp);
-	if (m->on)
+	if (m->on && m->fd >= 0)
 		close(m->fd);
 }
 
@@ -309,13 +347,27 @@ static void report(const struct rtp_run *r)
 	rv_out_obj(j);
 }
 
+/* --p2p: the peer and the stream; the media's packets go there. */
+static int p2p_start(struct rtp_run *r)
+{
+	int rc = p2pout_start(&r->p2p, r->a, r->nin, r->vsrc);
+	if (rc)
+		return rc;
+	r->video.p2p = r->audio.p2p = r->p2p;
+	r->audio.key_all = !r->video.on;
+	return 0;
+}
+
 int rtpout_run(struct app *a)
 {
 	static struct rtp_run run;
 	struct rtp_run *r = &run;
 	int port = -1, rc = 0;
 	r->a = a;
-	if (rv_parse_hostport(a->rtp, r->host, sizeof r->host, &port) < 0 || port <= 0 || port > 65532) {
+	if (a->p2p) {	/* the SDP's addresses are not used: the packets go into the group */
+		snprintf(r->host, sizeof r->host, "127.0.0.1");
+		port = 5004;
+	} else if (rv_parse_hostport(a->rtp, r->host, sizeof r->host, &port) < 0 || port <= 0 || port > 65532) {
 		rv_say_error("--rtp takes HOST:PORT (video to PORT, audio to PORT+2, RTCP to the port after each)");
 		return RV_EXIT_USAGE;
 	}
@@ -333,18 +385,25 @@ int rtpout_run(struct app *a)
 	if ((r->vsrc && (rc = medium_init(&r->video, a, r->host, port, a->pt, r->vsrc)) != 0) ||
 	    (r->asrc && (rc = medium_init(&r->audio, a, r->host, r->vsrc ? port + 2 : port, a->apt, NULL)) != 0))
 		goto done;
+	if (a->p2p && (rc = p2p_start(r)) != 0)
+		goto done;
 	uv_mutex_init(&r->mu);
-	for (int i = 1; i < r->nin; i++) {
+	for (int i = r->p2p ? 0 : 1; i < r->nin; i++) {	/* --p2p: the loop has the main thread */
 		r->in[i].started = uv_thread_create(&r->in[i].thread, run_input, &r->in[i]) == 0;
-		if (!r->in[i].started)
+		if (!r->in[i].started) {
 			r->in[i].rc = -EAGAIN;
+			if (r->p2p)
+				p2pout_input_ended(r->p2p);
+		}
 	}
-	run_input(&r->in[0]);
-	for (int i = 1; i < r->nin; i++)
+	if (r->p2p)
+		rc = p2pout_run(r->p2p);
+	else
+		run_input(&r->in[0]);
+	for (int i = r->p2p ? 0 : 1; i < r->nin; i++)
 		if (r->in[i].started)
 			uv_thread_join(&r->in[i].thread);
 	uv_mutex_destroy(&r->mu);
-	rc = 0;
 	for (int i = 0; i < r->nin; i++)
 		if (r->in[i].rc < 0)
 			rc = RV_EXIT_FAIL;

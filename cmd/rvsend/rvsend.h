@@ -7,7 +7,9 @@
  *   sendfile.c  data and file: transfers with end-to-end flow control
  *   live.c      media through rvserver (its own session; opens its inputs
  *               with rtpout.c's media_open)
- *   rtpout.c    media --rtp: plain RTP to an address, no server
+ *   rtpout.c    media --rtp: plain RTP to an address, no server; with
+ *               --p2p, the same packets to p2pout.c
+ *   p2pout.c    media --p2p: the packets published into a peer group
  *   track.c     one medium's RTP packetizing and pacing
  *   app.c       the lifecycle of cmd and sendfile: the session and its loop,
  *               signals, the end with an exit code, messages to the target;
@@ -64,6 +66,8 @@ struct app {
 	struct { const char *format, *input; } inputs[2];  /* -f FMT -i INPUT, twice at most */
 	const char *pending_format;  /* -f waiting for its -i */
 	const char *rtp, *sdp;
+	const char *p2p, *p2p_key, *p2p_name;   /* --p2p SPEC, --key FILE, --name NAME */
+	int push_limit;              /* --push-limit N (0: the default) */
 	const char *listen;          /* --listen URL: the RTMP publisher is input 0 */
 	double listen_timeout;
 	int vcodec, acodec, width, height, bitrate, abitrate, gop, realtime, pt, apt, tcp, srtp, srtp_set;
@@ -101,8 +105,22 @@ int cmd_run(struct app *a);
 int sendfile_run(struct app *a);
 /* live.c: media through rvserver; the exit code */
 int live_run(struct app *a);
-/* rtpout.c: media --rtp (no server); the exit code */
+/* rtpout.c: media --rtp (no server) and --p2p; the exit code */
 int rtpout_run(struct app *a);
+/* p2pout.c: media --p2p. p2pout_start - the peer and the stream, for
+ * INPUTS input threads and the video source VSRC (keyframe requests go to
+ * it; or NULL): 0, or the exit code. p2pout_packet - a packet of TAG (0
+ * video RTP, 1 video RTCP, 2 audio RTP, 3 audio RTCP; KEY: a keyframe
+ * starts here), p2pout_sdp - the stream's SDP, p2pout_input_ended - an
+ * input is done: from any thread. p2pout_run - the loop until every input
+ * ended and the receivers had time to pull; the exit code (O is freed). */
+struct p2pout;
+struct rv_media_src;
+int p2pout_start(struct p2pout **out, struct app *a, int inputs, struct rv_media_src *vsrc);
+void p2pout_packet(struct p2pout *o, int tag, const uint8_t *p, size_t n, int key);
+void p2pout_sdp(struct p2pout *o, const char *sdp, size_t n);
+void p2pout_input_ended(struct p2pout *o);
+int p2pout_run(struct p2pout *o);
 struct rv_media_src;
 /* Open input WHICH (0 or 1) with the encoder options, taking its video
  * and audio when WANT_VIDEO and WANT_AUDIO; with --listen, wait for the

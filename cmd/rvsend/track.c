@@ -57,6 +57,7 @@ int track_frame(struct track *k, const struct rv_media_src *src, const struct rv
 	k->hdr.ts = k->ts_base + f->ts;
 	/* before the first frame, every keyframe (a receiver may start there)
 	 * and every second */
+	k->key_start = k->video && f->keyframe;
 	if (k->frames == 0 || (k->video && f->keyframe) || f->ts - k->last_sr >= clock) {
 		sender_report(k, src);
 		k->last_sr = f->ts;

@@ -27,6 +27,7 @@ struct track {
 	uint32_t ts_base, last_sr, packets, octets;
 	uint64_t frames;
 	uint16_t picture_id;
+	int key_start;                  /* a keyframe's first packet (its sender report) goes out next */
 	track_out_fn out;
 	void *ud;                       /* the caller's */
 	uint8_t pkt[TRACK_PKT_MAX];

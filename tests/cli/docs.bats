@@ -357,13 +357,18 @@ rvserver_codes() {
 		RV_P2P_OBJ_SHOWN|1|a seeder shows at most @ chunks not yet taken
 		RV_P2P_OBJ_SERVE_MAX|1|at most @ requests of a neighbour served at once
 		RV_P2P_OBJ_PEERS|1|@ neighbours an object
+		RV_P2P_CAST_FRAG_MAX|1|fragment at most @ bytes
+		RV_P2P_CAST_KEYS|1|at most @ keyframe starts a map
+		RV_P2P_CAST_INFO_MAX|1|announce at most @ bytes
+		RV_P2P_CAST_WINDOW_MAX|1|at most @ fragments)
+		RV_P2P_CAST_PEERS|1|@ neighbours a stream
 		RV_P2P_INTRO_REFRESH_S|1|refresh every @ s
 		RETRY_MS|1000|tried again after @ s|lib/p2ptopo.c
 		CLOSED_WAIT_MS|1000|asked to close is left alone @ s|lib/p2ptopo.c
 		JOIN_FIRST_MS|1000|unanswered after @ s, doubling|lib/p2pjoin.c
-		LAN_EVERY_MS|1000|then every @ s, multicast|cmd/rvgroup/p2ppeer.c
-		LAN_QUICK|1|133 bytes, @ at|cmd/rvgroup/p2ppeer.c
-		LAN_QUICK_MS|1|at @ ms then|cmd/rvgroup/p2ppeer.c
+		LAN_EVERY_MS|1000|then every @ s, multicast|lib/p2plink.c
+		LAN_QUICK|1|133 bytes, @ at|lib/p2plink.c
+		LAN_QUICK_MS|1|at @ ms then|lib/p2plink.c
 	LIST
 }
 

@@ -4,7 +4,7 @@
  * session. When it parses, it is rebuilt from the parsed fields with the
  * builders, and the bytes must come back exactly: no field is lost or
  * invented, and every pointer stays inside the input. A refusal must come
- * with a reason. */
+ * with a reason. Every type is rebuilt, the live streams' (CAST_*) too. */
 #include <assert.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -59,15 +59,36 @@ static long rebuild(const struct rv_p2p_msg *m, const uint8_t *d, size_t n)
 		assert(m->offset < m->total && m->data_len <= m->total - m->offset && m->total <= RV_P2P_MAN_MAX);
 		return rv_p2p_msg_obj_man(out, sizeof out, m->obj, m->total, m->offset, m->data, m->data_len);
 	case RV_P2P_M_OBJ_HAVE:
-	case RV_P2P_M_OBJ_WANT: {
+	case RV_P2P_M_OBJ_WANT:
+	case RV_P2P_M_CAST_MAP:
+	case RV_P2P_M_CAST_PULL: {
 		static struct rv_p2p_range r[RV_P2P_RANGES_MAX];
+		uint32_t keys[RV_P2P_CAST_KEYS];
 		assert(inside(m->obj, 32, d, n) && m->n <= RV_P2P_RANGES_MAX && inside(m->ranges, m->n * 8, d, n));
 		for (size_t i = 0; i < m->n; i++) {
 			r[i] = rv_p2p_msg_range(m, i);
 			assert(r[i].count && r[i].first <= UINT32_MAX - r[i].count);
 		}
-		return rv_p2p_msg_obj_ranges(out, sizeof out, m->type, m->obj, m->flags, r, m->n);
+		if (m->type != RV_P2P_M_CAST_MAP)
+			return rv_p2p_msg_obj_ranges(out, sizeof out, m->type, m->obj, m->flags, r, m->n);
+		assert(m->nkeys <= RV_P2P_CAST_KEYS && inside(m->keys, m->nkeys * 4, d, n));
+		for (size_t i = 0; i < m->nkeys; i++)
+			keys[i] = rv_p2p_msg_key(m, i);
+		return rv_p2p_msg_cast_map(out, sizeof out, m->obj, m->flags, r, m->n, keys, m->nkeys);
 	}
+	case RV_P2P_M_CAST_FRAG:
+		assert(inside(m->obj, 32, d, n) && inside(m->data, m->data_len, d, n));
+		assert(m->data_len >= 1 && m->data_len <= RV_P2P_CAST_FRAG_MAX);
+		return rv_p2p_msg_cast_frag(out, sizeof out, m->obj, m->index, m->flags, m->data, m->data_len);
+	case RV_P2P_M_CAST_PUSH:
+	case RV_P2P_M_CAST_KEY:
+		assert(inside(m->obj, 32, d, n));
+		return rv_p2p_msg_cast_byte(out, sizeof out, m->type, m->obj,
+					    m->type == RV_P2P_M_CAST_PUSH ? m->flags : m->hops);
+	case RV_P2P_M_CAST_INFO:
+		assert(inside(m->obj, 32, d, n) && inside(m->data, m->data_len, d, n));
+		assert(m->data_len >= 1 && m->data_len <= RV_P2P_CAST_INFO_MAX);
+		return rv_p2p_msg_cast_info(out, sizeof out, m->obj, m->data, m->data_len);
 	case RV_P2P_M_OBJ_CHUNK:
 		assert(inside(m->obj, 32, d, n) && inside(m->data, m->data_len, d, n));
 		assert(m->data_len >= 1 && m->data_len <= RV_P2P_CHUNK_MAX);
@@ -86,7 +107,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		assert((rc == RV_EPROTO || rc == RV_ETOOBIG) && why && *why);
 		return 0;
 	}
-	assert(m.n <= RV_P2P_LIST_MAX);
+	assert(m.n <= RV_P2P_RANGES_MAX);
 	long len = rebuild(&m, data, size);
 	assert(len == (long)size && !memcmp(out, data, size));
 	return 0;

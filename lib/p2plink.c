@@ -1,14 +1,10 @@
-/* p2ppeer.c - one peer of a group on the event loop, under p2p.c: the UDP
- * socket, the clock and the timer around the sans-I/O node
- * (lib/p2pnode.h). Every datagram received goes to the node (or, when it
- * is not a session's, to the introducer client); LAN announcements come
- * on a second socket bound to the multicast group's port, and ours go out
- * from the session socket (so that the address heard is the one to connect
- * to): LAN_QUICK of them LAN_QUICK_MS apart on joining, as mDNS announces
- * (RFC 6762 8.3: a datagram may be lost, a listener may come up a moment
- * late), then every LAN_EVERY_MS;
- * after each one, what the node has to send goes out and its events go up
- * to the command through the callback. It calls only lib. */
+/* p2plink.c - one peer of a group on the loop (p2plink.h): the UDP
+ * socket, the clock and the timer around the sans-I/O node. LAN
+ * announcements come on a second socket bound to the multicast group's
+ * port, and ours go out from the session socket (so that the address heard
+ * is the one to connect to): LAN_QUICK of them LAN_QUICK_MS apart on
+ * joining, as mDNS announces (RFC 6762 8.3: a datagram may be lost, a
+ * listener may come up a moment late), then every LAN_EVERY_MS. */
 #include <errno.h>
 #include <netdb.h>
 #include <stdlib.h>
@@ -18,19 +14,20 @@
 
 #include <openssl/rand.h>
 
+#include "cli.h"
 #include "err.h"
 #include "impair.h"
 #include "p2plan.h"
 #include "log.h"
 #include "portfile.h"
-#include "rvgroup.h"
+#include "p2plink.h"
 
 #define RX_BUF 65536
 #define LAN_EVERY_MS 5000               /* a LAN announcement this often */
 #define LAN_QUICK 3                     /* the first ones, on joining, */
 #define LAN_QUICK_MS 500                /* this far apart */
 
-struct peer {
+struct rv_p2plink {
 	uv_loop_t *loop;
 	uv_udp_t udp;
 	uv_timer_t timer;
@@ -47,7 +44,7 @@ struct peer {
 	socklen_t server_len;
 	int open, has_lan;              /* handles to close; the LAN ones among them */
 	struct rv_p2p_node *node;
-	peer_event_fn on_event;
+	rv_p2plink_event_fn on_event;
 	void *ud;
 	void (*on_closed)(void *ud);
 	int closing;
@@ -57,14 +54,14 @@ struct peer {
 	uint8_t tx[RV_P2P_NODE_DGRAM_MAX];
 };
 
-uint64_t peer_wall_ms(void)
+uint64_t rv_p2plink_wall_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-int peer_addr(const char *text, int default_port, struct sockaddr_storage *ss, socklen_t *len)
+int rv_p2plink_addr(const char *text, int default_port, struct sockaddr_storage *ss, socklen_t *len)
 {
 	char host[256];
 	int port = default_port;
@@ -82,13 +79,13 @@ int peer_addr(const char *text, int default_port, struct sockaddr_storage *ss, s
 	return 0;
 }
 
-int peer_addr_port(const struct sockaddr_storage *a)
+int rv_p2plink_addr_port(const struct sockaddr_storage *a)
 {
 	return ntohs(a->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)a)->sin6_port
 					      : ((const struct sockaddr_in *)a)->sin_port);
 }
 
-void peer_addr_text(const struct sockaddr *sa, char *out, size_t cap)
+void rv_p2plink_addr_text(const struct sockaddr *sa, char *out, size_t cap)
 {
 	char ip[INET6_ADDRSTRLEN] = "?";
 	int port = 0;
@@ -109,7 +106,7 @@ void peer_addr_text(const struct sockaddr *sa, char *out, size_t cap)
 
 /* ---- moving bytes ---- */
 
-static void flush(struct peer *p)
+static void flush(struct rv_p2plink *p)
 {
 	struct sockaddr_storage to;
 	socklen_t tolen;
@@ -125,11 +122,11 @@ static void flush(struct peer *p)
 	}
 }
 
-static void rearm(struct peer *p);
+static void rearm(struct rv_p2plink *p);
 
 /* After any input: send and report now; the timer is set once this turn
  * of the loop is over (on_prepare), not after every datagram. */
-static void settle(struct peer *p)
+static void settle(struct rv_p2plink *p)
 {
 	struct rv_p2p_node_ev e;
 	flush(p);
@@ -141,7 +138,7 @@ static void settle(struct peer *p)
 
 static void on_prepare(uv_prepare_t *h)
 {
-	struct peer *p = h->data;
+	struct rv_p2plink *p = h->data;
 	if (p->rearm_due) {
 		p->rearm_due = 0;
 		rearm(p);
@@ -150,12 +147,12 @@ static void on_prepare(uv_prepare_t *h)
 
 static void on_timer(uv_timer_t *t)
 {
-	struct peer *p = t->data;
+	struct rv_p2plink *p = t->data;
 	rv_p2p_node_tick(p->node, uv_now(p->loop));
 	settle(p);
 }
 
-static void rearm(struct peer *p)
+static void rearm(struct rv_p2plink *p)
 {
 	uint64_t now = uv_now(p->loop), next = rv_p2p_node_next(p->node);
 	uint64_t wait = next > now ? next - now : 0;
@@ -164,14 +161,14 @@ static void rearm(struct peer *p)
 
 static void on_alloc(uv_handle_t *h, size_t want, uv_buf_t *b)
 {
-	struct peer *p = h->data;
+	struct rv_p2plink *p = h->data;
 	(void)want;
 	*b = uv_buf_init((char *)p->rx, sizeof p->rx);
 }
 
 static void on_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *b, const struct sockaddr *from, unsigned flags)
 {
-	struct peer *p = u->data;
+	struct rv_p2plink *p = u->data;
 	(void)b;
 	if (n <= 0 || !from || (flags & UV_UDP_PARTIAL) || p->closing)
 		return;
@@ -185,15 +182,15 @@ static void on_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *b, const struct sock
 
 static void lan_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *b, const struct sockaddr *from, unsigned flags)
 {
-	struct peer *p = u->data;
+	struct rv_p2plink *p = u->data;
 	uint8_t id[32], pub[32];
 	const char *why;
 	(void)b;
 	if (n <= 0 || !from || (flags & UV_UDP_PARTIAL) || p->closing || !rv_p2p_lan_is(p->rx, (size_t)n))
 		return;
-	if (rv_p2p_lan_open(p->rx, (size_t)n, p->group, peer_wall_ms(), &p->lan_seen, id, pub, &why) < 0) {
+	if (rv_p2p_lan_open(p->rx, (size_t)n, p->group, rv_p2plink_wall_ms(), &p->lan_seen, id, pub, &why) < 0) {
 		if (strncmp(why, "tag", 3))	/* another group's is not worth a word */
-			rv_say_debug("LAN announcement refused: %s", why);
+			rv_debug("LAN announcement refused: %s", why);
 		return;
 	}
 	socklen_t flen = from->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
@@ -204,12 +201,12 @@ static void lan_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *b, const struct soc
 
 static void lan_announce(uv_timer_t *t)
 {
-	struct peer *p = t->data;
+	struct rv_p2plink *p = t->data;
 	uint64_t nonce;
 	uint8_t a[RV_P2P_LAN_LEN];
 	if (RAND_bytes((unsigned char *)&nonce, sizeof nonce) != 1)
 		return;
-	long n = rv_p2p_lan_build(p->key, p->group, peer_wall_ms(), nonce, a, sizeof a);
+	long n = rv_p2p_lan_build(p->key, p->group, rv_p2plink_wall_ms(), nonce, a, sizeof a);
 	uv_buf_t b = uv_buf_init((char *)a, (unsigned)(n > 0 ? n : 0));
 	if (n > 0 && uv_udp_try_send(&p->udp, &b, 1, (const struct sockaddr *)&p->lan_addr) < 0)
 		p->send_errors++;
@@ -218,7 +215,7 @@ static void lan_announce(uv_timer_t *t)
 }
 
 /* Listen on ADDR's port, in its group, and announce there. */
-static int lan_start(struct peer *p, const struct sockaddr_storage *addr, const char **why)
+static int lan_start(struct rv_p2plink *p, const struct sockaddr_storage *addr, const char **why)
 {
 	char ip[INET6_ADDRSTRLEN];
 	struct sockaddr_storage any = { .ss_family = addr->ss_family };
@@ -250,23 +247,23 @@ static int lan_start(struct peer *p, const struct sockaddr_storage *addr, const 
 
 /* ---- life ---- */
 
-int peer_start(struct peer **out, uv_loop_t *loop, const struct peer_conf *c, peer_event_fn on_event,
+int rv_p2plink_start(struct rv_p2plink **out, uv_loop_t *loop, const struct rv_p2plink_conf *c, rv_p2plink_event_fn on_event,
 	       void *ud, const char **why)
 {
-	struct peer *p = calloc(1, sizeof *p);
+	struct rv_p2plink *p = calloc(1, sizeof *p);
 	if (!p)
 		return *why = "out of memory", -ENOMEM;
 	p->loop = loop;
 	p->on_event = on_event;
 	p->key = c->key;
 	memcpy(p->group, c->group, sizeof p->group);
-	if (rv_impair_from_env(&p->impair, (uint64_t)getpid() << 20 ^ peer_wall_ms(), why) < 0) {
+	if (rv_impair_from_env(&p->impair, (uint64_t)getpid() << 20 ^ rv_p2plink_wall_ms(), why) < 0) {
 		free(p);
 		return -EINVAL;
 	}
 	p->ud = ud;
 	struct rv_p2p_node_conf nc = { .key = c->key, .max_neighbors = c->max_neighbors, .spec = c->spec,
-				       .cap = c->cap, .wall_ms = peer_wall_ms };
+				       .cap = c->cap, .wall_ms = rv_p2plink_wall_ms };
 	memcpy(nc.group, c->group, sizeof nc.group);
 	if (c->server) {
 		nc.server = p->server = *c->server;
@@ -279,7 +276,7 @@ int peer_start(struct peer **out, uv_loop_t *loop, const struct peer_conf *c, pe
 	}
 	struct sockaddr_storage bind;
 	socklen_t blen;
-	if ((rc = peer_addr(c->bind ? c->bind : "0.0.0.0:0", 0, &bind, &blen)) < 0) {
+	if ((rc = rv_p2plink_addr(c->bind ? c->bind : "0.0.0.0:0", 0, &bind, &blen)) < 0) {
 		*why = "--bind: not an address";
 		goto fail;
 	}
@@ -297,7 +294,7 @@ int peer_start(struct peer **out, uv_loop_t *loop, const struct peer_conf *c, pe
 	uv_send_buffer_size((uv_handle_t *)&p->udp, &size);
 	uv_recv_buffer_size((uv_handle_t *)&p->udp, &size);
 	if (c->port_file) {
-		int port = peer_port(p);
+		int port = rv_p2plink_port(p);
 		if (rv_port_file_write(c->port_file, &port, 1) < 0) {
 			*why = "cannot write the port file";
 			rc = -EIO;
@@ -310,8 +307,8 @@ int peer_start(struct peer **out, uv_loop_t *loop, const struct peer_conf *c, pe
 	for (int i = 0; i < c->npeers; i++) {
 		struct sockaddr_storage ss;
 		socklen_t len;
-		if (peer_addr(c->peers[i], 0, &ss, &len) < 0 || !((const struct sockaddr_in *)&ss)->sin_port) {
-			rv_say_error("--peer %s: not an address with a port", c->peers[i]);
+		if (rv_p2plink_addr(c->peers[i], 0, &ss, &len) < 0 || !((const struct sockaddr_in *)&ss)->sin_port) {
+			rv_error("--peer %s: not an address with a port", c->peers[i]);
 			continue;
 		}
 		rv_p2p_node_add_peer(p->node, uv_now(loop), (const struct sockaddr *)&ss, len);
@@ -320,11 +317,11 @@ int peer_start(struct peer **out, uv_loop_t *loop, const struct peer_conf *c, pe
 	settle(p);
 	return 0;
 fail:
-	peer_stop(p, NULL);
+	rv_p2plink_stop(p, NULL);
 	return rc < 0 ? rc : -EIO;
 }
 
-int peer_port(struct peer *p)
+int rv_p2plink_port(struct rv_p2plink *p)
 {
 	struct sockaddr_storage ss;
 	int len = sizeof ss;
@@ -334,20 +331,20 @@ int peer_port(struct peer *p)
 					      : ((struct sockaddr_in *)&ss)->sin_port);
 }
 
-struct rv_p2p_node *peer_node(struct peer *p)
+struct rv_p2p_node *rv_p2plink_node(struct rv_p2plink *p)
 {
 	return p->node;
 }
 
-int peer_post(struct peer *p, const void *data, size_t len, uint8_t id[32])
+int rv_p2plink_post(struct rv_p2plink *p, const void *data, size_t len, uint8_t id[32])
 {
 	uv_update_time(p->loop);
-	int rc = rv_p2p_node_post(p->node, uv_now(p->loop), peer_wall_ms(), data, len, id);
+	int rc = rv_p2p_node_post(p->node, uv_now(p->loop), rv_p2plink_wall_ms(), data, len, id);
 	settle(p);
 	return rc;
 }
 
-int peer_send_obj(struct peer *p, const uint8_t dst[32], const uint8_t *msg, size_t len)
+int rv_p2plink_send_peer(struct rv_p2plink *p, const uint8_t dst[32], const uint8_t *msg, size_t len)
 {
 	uv_update_time(p->loop);
 	int rc = rv_p2p_node_send_peer(p->node, uv_now(p->loop), dst, msg, len);
@@ -356,23 +353,23 @@ int peer_send_obj(struct peer *p, const uint8_t dst[32], const uint8_t *msg, siz
 	return rc;
 }
 
-const struct rv_impair *peer_impair(const struct peer *p)
+const struct rv_impair *rv_p2plink_impair(const struct rv_p2plink *p)
 {
 	return &p->impair;
 }
 
-int peer_send(struct peer *p, enum rv_p2p_route_mode mode, const uint8_t dst[32], const void *data, size_t len,
+int rv_p2plink_send(struct rv_p2plink *p, enum rv_p2p_route_mode mode, const uint8_t dst[32], const void *data, size_t len,
 	      uint8_t id[32])
 {
 	uv_update_time(p->loop);
-	int rc = rv_p2p_node_send(p->node, uv_now(p->loop), peer_wall_ms(), mode, dst, data, len, id);
+	int rc = rv_p2p_node_send(p->node, uv_now(p->loop), rv_p2plink_wall_ms(), mode, dst, data, len, id);
 	settle(p);
 	return rc;
 }
 
 static void on_close(uv_handle_t *h)
 {
-	struct peer *p = h->data;
+	struct rv_p2plink *p = h->data;
 	if (--p->open > 0)
 		return;
 	void (*cb)(void *) = p->on_closed;
@@ -383,7 +380,7 @@ static void on_close(uv_handle_t *h)
 		cb(ud);
 }
 
-void peer_stop(struct peer *p, void (*on_closed)(void *ud))
+void rv_p2plink_stop(struct rv_p2plink *p, void (*on_closed)(void *ud))
 {
 	if (p->closing)
 		return;

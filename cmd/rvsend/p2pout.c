@@ -1,0 +1,204 @@
+/* p2pout.c - rvsend media --p2p: the RTP and SRTP packets rtpout.c makes
+ * (the same encoders, payloads and SRTP as through rvserver), published
+ * into a peer group as a live stream (lib/p2plive.h) instead of sent to
+ * an address. The input threads queue their packets; the loop, on the
+ * main thread, publishes them, answers keyframe requests routed from the
+ * receivers, and, once every input ended, stays LINGER_MS for the
+ * receivers' last pulls. A fragment is "tag u8 | packet": tag 0 video
+ * RTP, 1 video RTCP, 2 audio RTP, 3 audio RTCP. It calls only lib. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cJSON.h>
+
+#include "buf.h"
+#include "bytes.h"
+#include "err.h"
+#include "media.h"
+#include "p2plive.h"
+#include "rvsend.h"
+
+#define LINGER_MS 2000              /* after the last packet: for the receivers' pulls */
+#define QUEUE_MAX (8u << 20)        /* packets waiting for the loop (past it: dropped, counted) */
+
+struct p2pout {
+	struct app *a;
+	uv_loop_t *loop;
+	uv_async_t wake;
+	uv_timer_t linger;
+	uv_mutex_t mu;                  /* guards what the threads touch: q, sdp, ended, dropped */
+	struct rv_buf q;                /* tag u8 | key u8 | len u16 | packet, each */
+	char *sdp;
+	size_t sdp_len;
+	int inputs, ended, lingering, sdp_sent;
+	uint64_t dropped, key_requests;
+	struct rv_media_src *vsrc;
+	struct rv_p2plive *live;
+	int exit_code;
+	uint8_t frag[RV_P2P_CAST_FRAG_MAX];
+};
+
+void p2pout_packet(struct p2pout *o, int tag, const uint8_t *p, size_t n, int key)
+{
+	if (n + 1 > RV_P2P_CAST_FRAG_MAX)
+		return;
+	uv_mutex_lock(&o->mu);
+	uint8_t *q = rv_buf_reserve(&o->q, 4 + n);
+	if (q) {
+		q[0] = (uint8_t)tag;
+		q[1] = (uint8_t)(key != 0);
+		rv_wr16(q + 2, (uint16_t)n);
+		memcpy(q + 4, p, n);
+		rv_buf_commit(&o->q, 4 + n);
+	} else {
+		o->dropped++;
+	}
+	uv_mutex_unlock(&o->mu);
+	uv_async_send(&o->wake);
+}
+
+void p2pout_sdp(struct p2pout *o, const char *sdp, size_t n)
+{
+	char *s = malloc(n);
+	if (!s)
+		return;
+	memcpy(s, sdp, n);
+	uv_mutex_lock(&o->mu);
+	free(o->sdp);
+	o->sdp = s;
+	o->sdp_len = n;
+	uv_mutex_unlock(&o->mu);
+	uv_async_send(&o->wake);
+}
+
+void p2pout_input_ended(struct p2pout *o)
+{
+	uv_mutex_lock(&o->mu);
+	o->ended++;
+	uv_mutex_unlock(&o->mu);
+	uv_async_send(&o->wake);
+}
+
+static void report(struct p2pout *o)
+{
+	struct rv_p2p_cast_stats st;
+	rv_p2plive_stats(o->live, &st);
+	rv_say_info("p2p: %" PRIu64 " fragments published (%" PRIu64 " bytes); %" PRIu64 " pushed to peers (%" PRIu64
+		    " bytes), %" PRIu64 " requested by peers (%" PRIu64 " bytes); %" PRIu64 " keyframe requests",
+		    st.fragments_published, st.bytes_published, st.fragments_pushed_to_peers, st.bytes_pushed_to_peers,
+		    st.fragments_requested_by_peers, st.bytes_requested_by_peers, o->key_requests);
+	if (o->dropped)
+		rv_say_info("p2p: %" PRIu64 " packets dropped waiting for the loop", o->dropped);
+	if (!rv_out_json_mode())
+		return;
+	cJSON *j = cJSON_CreateObject();
+	cJSON_AddStringToObject(j, "event", "NetStream.MulticastInfo");
+	rv_p2plive_json(o->live, j);
+	rv_out_obj(j);
+}
+
+static void on_closed(void *ud)
+{
+	struct p2pout *o = ud;
+	o->live = NULL;
+	uv_close((uv_handle_t *)&o->wake, NULL);
+	uv_close((uv_handle_t *)&o->linger, NULL);
+}
+
+static void on_linger(uv_timer_t *t)
+{
+	struct p2pout *o = t->data;
+	report(o);
+	rv_p2plive_stop(o->live, on_closed, o);
+}
+
+static void on_event(void *ud, const struct rv_p2p_cast_ev *e)
+{
+	struct p2pout *o = ud;
+	if (e->type != RV_P2P_CAST_KEY_REQUEST)
+		return;
+	o->key_requests++;
+	if (o->vsrc)
+		rv_media_request_keyframe(o->vsrc);
+}
+
+/* The packets queued, published; the SDP, announced; the end, lingered. */
+static void on_wake(uv_async_t *h)
+{
+	struct p2pout *o = h->data;
+	uv_mutex_lock(&o->mu);
+	struct rv_buf q = o->q;
+	rv_buf_init(&o->q, QUEUE_MAX);
+	char *sdp = o->sdp_sent ? NULL : o->sdp;
+	size_t sdp_len = o->sdp_len;
+	int ended = o->ended == o->inputs;
+	uv_mutex_unlock(&o->mu);
+	if (!o->live)
+		goto out;
+	if (sdp) {
+		rv_p2plive_set_info(o->live, (const uint8_t *)sdp, sdp_len);
+		o->sdp_sent = 1;
+	}
+	while (rv_buf_size(&q) >= 4) {
+		const uint8_t *p = rv_buf_head(&q);
+		size_t n = rv_rd16(p + 2);
+		o->frag[0] = p[0];
+		memcpy(o->frag + 1, p + 4, n);
+		rv_p2plive_publish(o->live, o->frag, n + 1, p[1]);
+		rv_buf_consume(&q, 4 + n);
+	}
+	if (ended && !o->lingering) {
+		o->lingering = 1;
+		uv_timer_start(&o->linger, on_linger, LINGER_MS, 0);
+	}
+out:
+	rv_buf_free(&q);
+}
+
+int p2pout_start(struct p2pout **out, struct app *a, int inputs, struct rv_media_src *vsrc)
+{
+	struct p2pout *o = calloc(1, sizeof *o);
+	if (!o)
+		return RV_EXIT_FAIL;
+	o->a = a;
+	o->loop = uv_default_loop();
+	o->inputs = inputs;
+	o->vsrc = vsrc;
+	rv_buf_init(&o->q, QUEUE_MAX);
+	struct rv_p2plive_opts lo = { .spec = a->p2p, .key = a->p2p_key, .server_host = a->co.host,
+				      .server_port = a->co.port,
+				      .name = a->p2p_name ? a->p2p_name : "live",
+				      .cast = { .publisher = 1, .push_limit = (uint32_t)a->push_limit } };
+	const char *why = "?";
+	int rc = rv_p2plive_start(&o->live, o->loop, &lo, on_event, o, &why);
+	if (rc < 0) {
+		rv_say_error("--p2p: %s", why);
+		rv_buf_free(&o->q);
+		free(o);
+		return rc == RV_EPROTO ? RV_EXIT_USAGE : RV_EXIT_FAIL;
+	}
+	uv_mutex_init(&o->mu);
+	uv_async_init(o->loop, &o->wake, on_wake);
+	uv_timer_init(o->loop, &o->linger);
+	o->wake.data = o->linger.data = o;
+	char id[65];
+	rv_hex(rv_p2plive_id(o->live), 32, id);
+	rv_say_info("publishing \"%s\" into the peer group as peer %s (UDP port %d)", lo.name, id,
+		    rv_p2plive_port(o->live));
+	*out = o;
+	return 0;
+}
+
+int p2pout_run(struct p2pout *o)
+{
+	uv_run(o->loop, UV_RUN_DEFAULT);
+	int rc = o->exit_code;
+	uv_mutex_destroy(&o->mu);
+	rv_buf_free(&o->q);
+	free(o->sdp);
+	free(o);
+	return rc;
+}

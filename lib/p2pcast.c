@@ -1,0 +1,883 @@
+/* p2pcast.c - one live stream among neighbours (p2pcast.h). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "bytes.h"
+#include "err.h"
+#include "p2pcast.h"
+#include "p2pman.h"
+
+#define ID RV_P2P_HASH_LEN
+#define NONE (-1)
+#define SUBS RV_P2P_CAST_SUBS
+#define STALL 4                     /* map periods without a call: we were not run */
+#define ASK_EVERY 10                /* ticks between maps to neighbours not (yet) in the stream */
+
+enum { EMPTY, MISSING, HELD };
+
+struct frag {
+	uint32_t seq;
+	uint8_t state, flags, sent, tries;  /* sent: copies sent (HELD) */
+	int8_t pull_peer;           /* MISSING: the neighbour asked last */
+	uint16_t len;
+	uint8_t *data;              /* HELD: len bytes (owned) */
+	uint64_t at;                /* HELD: when it came; MISSING: when it was known to exist */
+	uint64_t pulled_at;         /* MISSING: when it was last asked (0: never) */
+};
+
+struct cpeer {
+	int used, in;               /* in: it sent a CAST_* message of the stream */
+	uint8_t id[ID];
+	uint8_t mask_in, mask_out;  /* sub-streams we asked it to push; it asked us to */
+	struct rv_p2p_range *map;   /* its last map: nmap ranges, in order */
+	uint32_t nmap, map_end;     /* map_end: 1 + the newest it holds (0: none) */
+	uint32_t keys[RV_P2P_CAST_KEYS];
+	uint32_t nkeys;
+};
+
+struct rv_p2p_cast {
+	struct rv_p2p_cast_conf conf;
+	uint8_t id[ID];
+	uint8_t *info;
+	size_t info_len;
+	struct frag *f;             /* window_max slots: seq % window_max */
+	uint32_t w;                 /* window_max */
+	uint32_t end, tail;         /* 1 + the newest seq known; the oldest kept */
+	uint64_t end_at, begin_at;  /* when end last moved; first moved */
+	uint32_t next;              /* the next to deliver, once joined */
+	int joined, last_from;      /* last_from: the peer that pushed us a fragment last */
+	int begun, playing;         /* a DATA or SKIP came out; a DATA did */
+	uint32_t min_start;         /* join at no keyframe start before this (one was not) */
+	int sub[SUBS];              /* the pusher of each sub-stream */
+	uint64_t sub_at[SUBS];      /* when it last pushed one (or was asked) */
+	uint64_t key_at, tick_at, now, rnd_state;
+	uint32_t ticks, pull_salt;  /* pull_salt: random, so that peers spread their pulls differently */
+	int key_sent;
+	struct cpeer p[RV_P2P_CAST_PEERS];
+	struct rv_p2p_range *scratch;   /* w / 2 + 1 ranges */
+	struct rv_buf out, events;
+	struct rv_p2p_cast_stats st;
+	uint8_t msg[RV_P2P_MSG_MAX];
+	uint8_t ev[RV_P2P_CAST_INFO_MAX];
+};
+
+void rv_p2p_cast_id(const char *name, uint8_t id[ID])
+{
+	uint8_t b[7 + 256];
+	size_t n = strnlen(name, 256);
+	memcpy(b, "rvcast:", 7);
+	memcpy(b + 7, name, n);
+	rv_p2p_sha256(b, 7 + n, id);
+}
+
+static uint32_t rnd(struct rv_p2p_cast *c)
+{
+	if (c->conf.rnd)
+		return c->conf.rnd(c->conf.rnd_ud);
+	c->rnd_state ^= c->rnd_state << 13;
+	c->rnd_state ^= c->rnd_state >> 7;
+	c->rnd_state ^= c->rnd_state << 17;
+	return (uint32_t)(c->rnd_state >> 16);
+}
+
+static uint32_t dflt(uint32_t v, uint32_t d)
+{
+	return v ? v : d;
+}
+
+int rv_p2p_cast_new(struct rv_p2p_cast **out, const uint8_t id[ID], const struct rv_p2p_cast_conf *conf)
+{
+	struct rv_p2p_cast_conf k = { 0 };
+	if (conf)
+		k = *conf;
+	k.push_limit = k.push_limit > 254 ? 254 : dflt(k.push_limit, 4);
+	k.window_ms = dflt(k.window_ms, 8000);
+	k.window_max = dflt(k.window_max, 4096);
+	k.map_ms = dflt(k.map_ms, 100);
+	k.fetch_ms = dflt(k.fetch_ms, 300);
+	k.deadline_ms = dflt(k.deadline_ms, 2000);
+	k.key_ms = dflt(k.key_ms, 1000);
+	if (k.window_max > RV_P2P_CAST_WINDOW_MAX)
+		return -EINVAL;
+	struct rv_p2p_cast *c = calloc(1, sizeof *c);
+	if (!c)
+		return -ENOMEM;
+	c->conf = k;
+	c->w = k.window_max;
+	c->f = calloc(c->w, sizeof *c->f);
+	c->scratch = calloc(c->w / 2 + 1, sizeof *c->scratch);
+	if (!c->f || !c->scratch) {
+		rv_p2p_cast_free(c);
+		return -ENOMEM;
+	}
+	memcpy(c->id, id, ID);
+	c->rnd_state = rv_rd64(id) | 1;
+	c->last_from = NONE;
+	c->pull_salt = rnd(c);
+	for (int b = 0; b < SUBS; b++)
+		c->sub[b] = NONE;
+	rv_buf_init(&c->out, RV_P2P_CAST_OUT_MAX);
+	rv_buf_init(&c->events, RV_P2P_CAST_EVENTS_MAX);
+	*out = c;
+	return 0;
+}
+
+void rv_p2p_cast_free(struct rv_p2p_cast *c)
+{
+	if (!c)
+		return;
+	for (uint32_t i = 0; c->f && i < c->w; i++)
+		free(c->f[i].data);
+	for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
+		free(c->p[i].map);
+	free(c->f);
+	free(c->scratch);
+	free(c->info);
+	rv_buf_free(&c->out);
+	rv_buf_free(&c->events);
+	free(c);
+}
+
+/* ---- queues ---- */
+
+/* An event: type u8 | peer | seq u32 | flags u8 | len u32 | data. */
+#define EV_HEAD (1 + ID + 4 + 1 + 4)
+
+static void event(struct rv_p2p_cast *c, enum rv_p2p_cast_ev_type type, const uint8_t *peer, uint32_t seq,
+		  uint8_t flags, const uint8_t *data, size_t len)
+{
+	uint8_t *q = rv_buf_reserve(&c->events, EV_HEAD + (data ? len : 0));
+	if (!q) {
+		c->st.dropped++;
+		return;
+	}
+	q[0] = (uint8_t)type;
+	if (peer)
+		memcpy(q + 1, peer, ID);
+	else
+		memset(q + 1, 0, ID);
+	rv_wr32(q + 1 + ID, seq);
+	q[1 + ID + 4] = flags;
+	rv_wr32(q + 1 + ID + 5, (uint32_t)len);
+	if (data && len)
+		memcpy(q + EV_HEAD, data, len);
+	rv_buf_commit(&c->events, EV_HEAD + (data ? len : 0));
+}
+
+int rv_p2p_cast_poll(struct rv_p2p_cast *c, struct rv_p2p_cast_ev *e)
+{
+	if (rv_buf_size(&c->events) < EV_HEAD)
+		return 0;
+	const uint8_t *q = rv_buf_head(&c->events);
+	memset(e, 0, sizeof *e);
+	e->type = q[0];
+	memcpy(e->peer, q + 1, ID);
+	e->seq = rv_rd32(q + 1 + ID);
+	e->flags = q[1 + ID + 4];
+	e->len = rv_rd32(q + 1 + ID + 5);
+	size_t body = e->type == RV_P2P_CAST_SKIP ? 0 : e->len;
+	if (body) {
+		memcpy(c->ev, q + EV_HEAD, body);
+		e->data = c->ev;
+	}
+	rv_buf_consume(&c->events, EV_HEAD + body);
+	return 1;
+}
+
+/* A message (LEN bytes in c->msg) for P. */
+static void send_msg(struct rv_p2p_cast *c, const struct cpeer *p, long len)
+{
+	if (len <= 0)
+		return;
+	if (rv_p2p_queue_put(&c->out, p->id, c->msg, len) < 0)
+		c->st.dropped++;
+	else if (c->msg[0] != RV_P2P_M_CAST_FRAG)
+		c->st.control_bytes_out += (uint64_t)len;
+}
+
+ssize_t rv_p2p_cast_take(struct rv_p2p_cast *c, uint8_t peer[ID], uint8_t *buf, size_t cap)
+{
+	long n = rv_p2p_queue_take(&c->out, peer, buf, cap);
+	if (n < 0)	/* the caller's buffer is too small: the message is lost */
+		c->st.dropped++;
+	return n < 0 ? 0 : n;
+}
+
+/* ---- the window ---- */
+
+static struct frag *slot(struct rv_p2p_cast *c, uint32_t seq)
+{
+	return &c->f[seq % c->w];
+}
+
+/* The oldest seq the window keeps. */
+static uint32_t lower(const struct rv_p2p_cast *c)
+{
+	uint32_t lo = c->end > c->w ? c->end - c->w : 0;
+	return c->tail > lo ? c->tail : lo;
+}
+
+/* Fragment SEQ's slot, or NULL when it is not in the window (or not held
+ * with WANT HELD). */
+static struct frag *get(struct rv_p2p_cast *c, uint32_t seq, int want)
+{
+	if (seq >= c->end || seq < lower(c))
+		return NULL;
+	struct frag *f = slot(c, seq);
+	return f->seq == seq && f->state == want ? f : NULL;
+}
+
+static void evict(struct frag *f)
+{
+	free(f->data);
+	memset(f, 0, sizeof *f);
+}
+
+/* The stream goes on at least to NEW_END (exclusive): the seqs between are
+ * known to exist from NOW, missing (at most the window's worth). */
+static void extend(struct rv_p2p_cast *c, uint32_t new_end)
+{
+	if (new_end <= c->end)
+		return;
+	uint32_t from = new_end - c->end > c->w ? new_end - c->w : c->end;
+	for (uint32_t s = from; s < new_end; s++) {
+		struct frag *f = slot(c, s);
+		evict(f);
+		f->seq = s;
+		f->state = MISSING;
+		f->at = c->now;
+	}
+	if (c->end == 0)
+		c->begin_at = c->now;
+	c->end = new_end;
+	c->end_at = c->now;
+	if (c->tail < lower(c))
+		c->tail = lower(c);
+}
+
+/* Drop what is older than the window's time. */
+static void expire(struct rv_p2p_cast *c)
+{
+	c->tail = lower(c);
+	while (c->tail < c->end) {
+		struct frag *f = slot(c, c->tail);
+		if (f->seq == c->tail && f->state != EMPTY && f->at + c->conf.window_ms > c->now)
+			break;
+		if (f->seq == c->tail)
+			evict(f);
+		c->tail++;
+	}
+}
+
+/* The clock moves to NOW. A gap of more than STALL map periods since the
+ * last call means the caller did not run us (a busy or stopped process):
+ * what was missing could not be pulled meanwhile, so its deadline moves
+ * on by the gap, rather than everything being given up at once. */
+static void advance(struct rv_p2p_cast *c, uint64_t now)
+{
+	uint64_t gap = now > c->now ? now - c->now : 0;
+	c->now = now;
+	if (!c->end || gap <= (uint64_t)STALL * c->conf.map_ms)
+		return;
+	gap -= c->conf.map_ms;
+	for (uint32_t s = lower(c); s < c->end; s++) {
+		struct frag *f = get(c, s, MISSING);
+		if (f)
+			f->at = f->at + gap < now ? f->at + gap : now;
+	}
+	c->st.stalls++;
+}
+
+/* ---- neighbours ---- */
+
+static struct cpeer *find(struct rv_p2p_cast *c, const uint8_t id[ID])
+{
+	for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
+		if (c->p[i].used && !memcmp(c->p[i].id, id, ID))
+			return &c->p[i];
+	return NULL;
+}
+
+static int pidx(const struct rv_p2p_cast *c, const struct cpeer *p)
+{
+	return (int)(p - c->p);
+}
+
+static int map_has(const struct cpeer *p, uint32_t seq)
+{
+	size_t lo = 0, hi = p->nmap;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		const struct rv_p2p_range *r = &p->map[mid];
+		if (seq < r->first)
+			hi = mid;
+		else if (seq - r->first >= r->count)
+			lo = mid + 1;
+		else
+			return 1;
+	}
+	return 0;
+}
+
+/* Our map into c->msg for FLAGS: its length. */
+static long build_map(struct rv_p2p_cast *c, uint8_t flags)
+{
+	size_t n = 0, nk = 0;
+	uint32_t keys[RV_P2P_CAST_KEYS];
+	for (uint32_t s = lower(c); s < c->end; s++) {
+		struct frag *f = get(c, s, HELD);
+		if (!f)
+			continue;
+		if (n && c->scratch[n - 1].first + c->scratch[n - 1].count == s)
+			c->scratch[n - 1].count++;
+		else
+			c->scratch[n++] = (struct rv_p2p_range){ s, 1 };
+		if (f->flags & RV_P2P_FRAG_KEY) {
+			if (nk == RV_P2P_CAST_KEYS) {
+				memmove(keys, keys + 1, sizeof keys - sizeof keys[0]);
+				nk--;
+			}
+			keys[nk++] = s;
+		}
+	}
+	size_t first = n > RV_P2P_RANGES_MAX ? n - RV_P2P_RANGES_MAX : 0;   /* the newest */
+	return rv_p2p_msg_cast_map(c->msg, sizeof c->msg, c->id, flags, c->scratch + first, n - first, keys, nk);
+}
+
+static void send_info(struct rv_p2p_cast *c, const struct cpeer *p)
+{
+	if (c->info)
+		send_msg(c, p, rv_p2p_msg_cast_info(c->msg, sizeof c->msg, c->id, c->info, c->info_len));
+}
+
+void rv_p2p_cast_peer_up(struct rv_p2p_cast *c, uint64_t now, const uint8_t peer[ID])
+{
+	advance(c, now);
+	struct cpeer *p = find(c, peer);
+	for (int i = 0; !p && i < RV_P2P_CAST_PEERS; i++)
+		if (!c->p[i].used)
+			p = &c->p[i];
+	if (!p)
+		return;
+	if (!p->used) {
+		memset(p, 0, sizeof *p);
+		p->used = 1;
+		memcpy(p->id, peer, ID);
+	}
+	send_msg(c, p, build_map(c, RV_P2P_CAST_MAP_ASK | (c->info ? 0 : RV_P2P_CAST_MAP_INFO)));
+	send_info(c, p);
+}
+
+void rv_p2p_cast_peer_down(struct rv_p2p_cast *c, const uint8_t peer[ID])
+{
+	struct cpeer *p = find(c, peer);
+	if (!p)
+		return;
+	int i = pidx(c, p);
+	for (int b = 0; b < SUBS; b++)
+		if (c->sub[b] == i)
+			c->sub[b] = NONE;
+	if (c->last_from == i)
+		c->last_from = NONE;
+	free(p->map);
+	memset(p, 0, sizeof *p);
+}
+
+/* ---- delivery and join ---- */
+
+/* Delivery goes on at TO: a SKIP of what is before it. */
+static void skip_to(struct rv_p2p_cast *c, uint32_t to)
+{
+	event(c, RV_P2P_CAST_SKIP, NULL, c->next, 0, NULL, to - c->next);
+	c->st.skipped += to - c->next;
+	c->next = to;
+	c->begun = 1;
+}
+
+static void deliver(struct rv_p2p_cast *c)
+{
+	if (!c->joined)
+		return;
+	uint32_t lo = lower(c);
+	if (c->next < lo)	/* fell out of the window */
+		skip_to(c, lo);
+	while (c->next < c->end) {
+		struct frag *f = slot(c, c->next);
+		if (f->seq == c->next && f->state == HELD) {
+			if (!c->playing && !(f->flags & RV_P2P_FRAG_KEY)) {	/* the keyframe start was lost */
+				c->joined = 0;	/* (or a neighbour lied): join again, later */
+				c->min_start = c->next + 1;
+				return;
+			}
+			event(c, RV_P2P_CAST_DATA, NULL, c->next, f->flags & RV_P2P_FRAG_KEY, f->data, f->len);
+			c->st.delivered++;
+			c->playing = c->begun = 1;
+		} else if (f->seq != c->next || f->state == EMPTY || f->at + c->conf.deadline_ms <= c->now) {
+			skip_to(c, c->next + 1);
+			continue;
+		} else {
+			return;
+		}
+		c->next++;
+	}
+}
+
+/* The neighbour a keyframe request goes to: the last that pushed to us,
+ * else the one furthest ahead; never EXCEPT. */
+static struct cpeer *upstream(struct rv_p2p_cast *c, const struct cpeer *except)
+{
+	if (c->last_from != NONE && &c->p[c->last_from] != except)
+		return &c->p[c->last_from];
+	struct cpeer *best = NULL;
+	for (int i = 0; i < RV_P2P_CAST_PEERS; i++) {
+		struct cpeer *p = &c->p[i];
+		if (p->used && p->in && p != except && (!best || p->map_end > best->map_end))
+			best = p;
+	}
+	return best;
+}
+
+static void ask_key(struct rv_p2p_cast *c, const struct cpeer *from, uint8_t hops)
+{
+	if (c->key_sent && c->now < c->key_at + c->conf.key_ms)
+		return;
+	struct cpeer *up = upstream(c, from);
+	if (!up || hops >= RV_P2P_TTL_MAX)
+		return;
+	c->key_sent = 1;
+	c->key_at = c->now;
+	c->st.key_requests++;
+	send_msg(c, up, rv_p2p_msg_cast_byte(c->msg, sizeof c->msg, RV_P2P_M_CAST_KEY, c->id, (uint8_t)(hops + 1)));
+}
+
+/* Where to join: while the stream's first fragment is still about (held
+ * or in a map: a stream younger than the window), its oldest keyframe
+ * start known, so that it is taken whole; else the newest. The keyframe
+ * starts known are those we hold and those the maps show, in the window.
+ * 1 with *SEQ, or 0 when none is known. */
+static int join_point(struct rv_p2p_cast *c, uint32_t *seq)
+{
+	uint32_t lo = lower(c), min = UINT32_MAX, max = 0;
+	int found = 0, young = lo == 0 && !c->begun && get(c, 0, HELD) != NULL;
+	for (uint32_t s = lo; s < c->end; s++) {
+		struct frag *f = get(c, s, HELD);
+		if (f && (f->flags & RV_P2P_FRAG_KEY) && s >= c->min_start) {
+			min = s < min ? s : min;
+			max = s > max ? s : max;
+			found = 1;
+		}
+	}
+	for (int i = 0; i < RV_P2P_CAST_PEERS; i++) {
+		const struct cpeer *p = &c->p[i];
+		if (!p->used || !p->in)
+			continue;
+		young |= lo == 0 && !c->begun && map_has(p, 0);
+		for (uint32_t k = 0; k < p->nkeys; k++) {
+			uint32_t s = p->keys[k];
+			if (s < lo || s >= c->end || s < c->min_start)
+				continue;
+			min = s < min ? s : min;
+			max = s > max ? s : max;
+			found = 1;
+		}
+	}
+	*seq = young ? min : max;
+	return found;
+}
+
+static void join(struct rv_p2p_cast *c)
+{
+	if (c->conf.publisher || c->joined || c->end == 0)
+		return;
+	uint32_t k = 0;
+	int settled = c->now >= c->begin_at + c->conf.fetch_ms;	/* the maps had fetch_ms to come */
+	int found = join_point(c, &k) && (!c->begun || k >= c->next);
+	if (!found || (k && !settled && !c->begun)) {	/* an older start may yet show up in a map */
+		if (!found && settled)
+			ask_key(c, NULL, 0);
+		return;
+	}
+	c->joined = 1;
+	c->st.joined = 1;
+	if (c->begun && k > c->next)	/* joined again, further on */
+		skip_to(c, k);
+	if (!c->playing)
+		c->st.first = k;
+	c->next = k;
+	for (uint32_t s = k; s < c->end; s++) {	/* what follows is pulled at once */
+		struct frag *f = get(c, s, MISSING);
+		if (f)
+			f->at = c->now > c->conf.fetch_ms ? c->now - c->conf.fetch_ms : 0;
+	}
+	deliver(c);
+}
+
+/* ---- push ---- */
+
+/* Fragment F (SEQ) to the neighbours that asked its sub-stream, but FROM
+ * and those that hold it, within the limit. */
+static void push(struct rv_p2p_cast *c, uint32_t seq, struct frag *f, const struct cpeer *from)
+{
+	uint8_t bit = (uint8_t)(1u << (seq % SUBS));
+	for (int i = 0; i < RV_P2P_CAST_PEERS && f->sent <= c->conf.push_limit; i++) {
+		struct cpeer *p = &c->p[i];
+		if (!p->used || !p->in || p == from || !(p->mask_out & bit) || map_has(p, seq))
+			continue;
+		long n = rv_p2p_msg_cast_frag(c->msg, sizeof c->msg, c->id, seq, f->flags & RV_P2P_FRAG_KEY,
+					      f->data, f->len);
+		send_msg(c, p, n);
+		f->sent++;
+		c->st.fragments_pushed_to_peers++;
+		c->st.bytes_pushed_to_peers += f->len;
+	}
+}
+
+/* Fragment SEQ's bytes kept (its slot in the window, MISSING). */
+static int keep(struct rv_p2p_cast *c, uint32_t seq, uint8_t flags, const uint8_t *data, size_t len)
+{
+	struct frag *f = slot(c, seq);
+	uint8_t *d = malloc(len);
+	if (!d)
+		return -ENOMEM;
+	memcpy(d, data, len);
+	evict(f);
+	f->seq = seq;
+	f->state = HELD;
+	f->flags = flags & RV_P2P_FRAG_KEY;
+	f->len = (uint16_t)len;
+	f->data = d;
+	f->at = c->now;
+	return 0;
+}
+
+long rv_p2p_cast_publish(struct rv_p2p_cast *c, uint64_t now, const uint8_t *p, size_t n, int key)
+{
+	if (!c->conf.publisher)
+		return -EINVAL;
+	if (n == 0 || n > RV_P2P_CAST_FRAG_MAX)
+		return RV_ETOOBIG;
+	advance(c, now);
+	uint32_t seq = c->end;
+	extend(c, seq + 1);
+	int rc = keep(c, seq, key ? RV_P2P_FRAG_KEY : 0, p, n);
+	if (rc < 0)
+		return rc;
+	c->st.fragments_published++;
+	c->st.bytes_published += n;
+	push(c, seq, slot(c, seq), NULL);
+	return seq;
+}
+
+static void frag_in(struct rv_p2p_cast *c, struct cpeer *p, const struct rv_p2p_msg *m)
+{
+	uint32_t seq = m->index;
+	if (c->conf.publisher) {	/* the stream is ours: another's fragment of it is not */
+		c->st.refused++;
+		return;
+	}
+	if (seq < lower(c) && seq < c->end) {
+		c->st.late++;
+		return;
+	}
+	extend(c, seq + 1);
+	struct frag *f = slot(c, seq);
+	if (f->state == HELD) {
+		c->st.duplicates++;
+		c->st.bytes_duplicate += m->data_len;
+		return;
+	}
+	if (keep(c, seq, m->flags, m->data, m->data_len) < 0)
+		return;
+	if (m->flags & RV_P2P_FRAG_PULLED) {
+		c->st.fragments_requested_from_peers++;
+		c->st.bytes_requested_from_peers += m->data_len;
+	} else {
+		c->st.fragments_pushed_from_peers++;
+		c->st.bytes_pushed_from_peers += m->data_len;
+		c->last_from = pidx(c, p);
+		if (c->sub[seq % SUBS] == pidx(c, p))
+			c->sub_at[seq % SUBS] = c->now;
+	}
+	push(c, seq, f, p);
+	join(c);
+	deliver(c);
+}
+
+/* ---- maps, pulls, push masks, keys, announces ---- */
+
+static int map_in(struct rv_p2p_cast *c, struct cpeer *p, const struct rv_p2p_msg *m, const char **why)
+{
+	for (size_t i = 1; i < m->n; i++) {
+		struct rv_p2p_range a = rv_p2p_msg_range(m, i - 1), b = rv_p2p_msg_range(m, i);
+		if (b.first < a.first + a.count)
+			return *why = "map out of order", RV_EPROTO;
+	}
+	struct rv_p2p_range *map = m->n ? realloc(p->map, m->n * sizeof *map) : p->map;
+	if (!map)
+		return 0;
+	p->map = map;
+	p->nmap = (uint32_t)m->n;
+	for (size_t i = 0; i < m->n; i++)
+		map[i] = rv_p2p_msg_range(m, i);
+	p->map_end = m->n ? map[m->n - 1].first + map[m->n - 1].count : 0;
+	p->nkeys = (uint32_t)m->nkeys;
+	for (size_t i = 0; i < m->nkeys; i++)
+		p->keys[i] = rv_p2p_msg_key(m, i);
+	if (m->flags & RV_P2P_CAST_MAP_ASK)
+		send_msg(c, p, build_map(c, c->info ? 0 : RV_P2P_CAST_MAP_INFO));
+	if (m->flags & (RV_P2P_CAST_MAP_ASK | RV_P2P_CAST_MAP_INFO))
+		send_info(c, p);
+	if (!c->conf.publisher)	/* ours goes on only as we publish */
+		extend(c, p->map_end);
+	join(c);
+	deliver(c);
+	return 0;
+}
+
+static int pull_in(struct rv_p2p_cast *c, struct cpeer *p, const struct rv_p2p_msg *m, const char **why)
+{
+	uint64_t total = 0;
+	for (size_t i = 0; i < m->n; i++)
+		total += rv_p2p_msg_range(m, i).count;
+	if (total > c->w)
+		return *why = "pull past the window", RV_EPROTO;
+	for (size_t i = 0; i < m->n; i++) {
+		struct rv_p2p_range r = rv_p2p_msg_range(m, i);
+		for (uint32_t s = r.first; s - r.first < r.count; s++) {
+			struct frag *f = get(c, s, HELD);
+			if (!f)
+				continue;
+			if (f->sent > c->conf.push_limit) {
+				c->st.refused++;
+				continue;
+			}
+			send_msg(c, p, rv_p2p_msg_cast_frag(c->msg, sizeof c->msg, c->id, s,
+							    (f->flags & RV_P2P_FRAG_KEY) | RV_P2P_FRAG_PULLED,
+							    f->data, f->len));
+			f->sent++;
+			c->st.fragments_requested_by_peers++;
+			c->st.bytes_requested_by_peers += f->len;
+		}
+	}
+	return 0;
+}
+
+static void key_in(struct rv_p2p_cast *c, struct cpeer *p, const struct rv_p2p_msg *m)
+{
+	if (!c->conf.publisher) {
+		ask_key(c, p, m->hops);
+		return;
+	}
+	if (c->key_sent && c->now < c->key_at + c->conf.key_ms)
+		return;
+	c->key_sent = 1;
+	c->key_at = c->now;
+	c->st.key_requests++;
+	event(c, RV_P2P_CAST_KEY_REQUEST, p->id, 0, 0, NULL, 0);
+}
+
+static void info_in(struct rv_p2p_cast *c, struct cpeer *from, const struct rv_p2p_msg *m)
+{
+	if (c->info || rv_p2p_cast_set_info(c, m->data, m->data_len) < 0)
+		return;
+	event(c, RV_P2P_CAST_INFO, from->id, 0, 0, c->info, c->info_len);
+	for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
+		if (c->p[i].used && &c->p[i] != from)
+			send_info(c, &c->p[i]);
+}
+
+int rv_p2p_cast_input(struct rv_p2p_cast *c, uint64_t now, const uint8_t peer[ID], const struct rv_p2p_msg *m,
+		      const char **why)
+{
+	struct cpeer *p = find(c, peer);
+	if (!p || m->type < RV_P2P_M_CAST_FRAG || m->type > RV_P2P_M_CAST_INFO || memcmp(m->obj, c->id, ID))
+		return 0;
+	advance(c, now);
+	p->in = 1;
+	switch (m->type) {
+	case RV_P2P_M_CAST_FRAG:
+		frag_in(c, p, m);
+		return 0;
+	case RV_P2P_M_CAST_MAP:
+		return map_in(c, p, m, why);
+	case RV_P2P_M_CAST_PULL:
+		return pull_in(c, p, m, why);
+	case RV_P2P_M_CAST_PUSH:
+		p->mask_out = m->flags;
+		return 0;
+	case RV_P2P_M_CAST_KEY:
+		key_in(c, p, m);
+		return 0;
+	default:	/* CAST_INFO */
+		info_in(c, p, m);
+		return 0;
+	}
+}
+
+int rv_p2p_cast_set_info(struct rv_p2p_cast *c, const uint8_t *p, size_t n)
+{
+	if (n == 0 || n > RV_P2P_CAST_INFO_MAX)
+		return RV_ETOOBIG;
+	uint8_t *d = malloc(n);
+	if (!d)
+		return -ENOMEM;
+	memcpy(d, p, n);
+	free(c->info);
+	c->info = d;
+	c->info_len = n;
+	for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
+		if (c->p[i].used)
+			send_info(c, &c->p[i]);
+	return 0;
+}
+
+const uint8_t *rv_p2p_cast_info(const struct rv_p2p_cast *c, size_t *n)
+{
+	*n = c->info_len;
+	return c->info;
+}
+
+/* ---- timers ---- */
+
+/* A neighbour for a sub-stream, but EXCEPT: at random among those whose
+ * map reaches about as far as the stream (within NEAR fragments), else
+ * the one furthest ahead; or NONE. */
+#define NEAR 64
+static int pick_pusher(struct rv_p2p_cast *c, int except)
+{
+	int cand[RV_P2P_CAST_PEERS], n = 0, best = NONE;
+	for (int i = 0; i < RV_P2P_CAST_PEERS; i++) {
+		const struct cpeer *p = &c->p[i];
+		if (!p->used || !p->in || i == except)
+			continue;
+		if (p->map_end && p->map_end + NEAR >= c->end)
+			cand[n++] = i;
+		if (best == NONE || p->map_end > c->p[best].map_end)
+			best = i;
+	}
+	return n ? cand[rnd(c) % (uint32_t)n] : best;
+}
+
+/* Each sub-stream whose pusher is gone, or brought nothing for fetch_ms
+ * while the stream went on, is asked of another neighbour. */
+static void resubscribe(struct rv_p2p_cast *c)
+{
+	uint8_t before[RV_P2P_CAST_PEERS];
+	for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
+		before[i] = c->p[i].mask_in;
+	for (int b = 0; b < SUBS; b++) {
+		int cur = c->sub[b];
+		int stalled = c->now >= c->sub_at[b] + c->conf.fetch_ms && c->end_at > c->sub_at[b];
+		if (cur != NONE && !stalled)
+			continue;
+		int to = pick_pusher(c, cur);
+		if (to == NONE || to == cur)
+			continue;
+		if (cur != NONE)
+			c->p[cur].mask_in &= (uint8_t)~(1u << b);
+		c->p[to].mask_in |= (uint8_t)(1u << b);
+		c->sub[b] = to;
+		c->sub_at[b] = c->now;
+	}
+	for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
+		if (c->p[i].used && c->p[i].mask_in != before[i])
+			send_msg(c, &c->p[i], rv_p2p_msg_cast_byte(c->msg, sizeof c->msg, RV_P2P_M_CAST_PUSH, c->id,
+								   c->p[i].mask_in));
+}
+
+/* A neighbour whose map has SEQ: the fragments spread over the holders,
+ * and each try of one goes to the next holder (one that ignored the pull,
+ * at its limit, is not asked again at once); or NONE. */
+static int holder(struct rv_p2p_cast *c, uint32_t seq, uint32_t tries)
+{
+	int cand[RV_P2P_CAST_PEERS], n = 0;
+	for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
+		if (c->p[i].used && c->p[i].in && map_has(&c->p[i], seq))
+			cand[n++] = i;
+	return n ? cand[(seq + tries + c->pull_salt) % (uint32_t)n] : NONE;
+}
+
+/* One neighbour's pulls, gathered as ranges in c->scratch. */
+static void pull_from(struct rv_p2p_cast *c, int peer, uint32_t from)
+{
+	size_t n = 0;
+	for (uint32_t s = from; s < c->end && n < RV_P2P_RANGES_MAX; s++) {
+		struct frag *f = get(c, s, MISSING);
+		if (!f || f->pulled_at != c->now || f->pull_peer != peer)
+			continue;
+		if (n && c->scratch[n - 1].first + c->scratch[n - 1].count == s)
+			c->scratch[n - 1].count++;
+		else
+			c->scratch[n++] = (struct rv_p2p_range){ s, 1 };
+	}
+	if (n)
+		send_msg(c, &c->p[peer], rv_p2p_msg_obj_ranges(c->msg, sizeof c->msg, RV_P2P_M_CAST_PULL, c->id, 0,
+							       c->scratch, n));
+}
+
+/* What push has not brought fetch_ms after it was known is asked of a
+ * neighbour whose map has it, gathered in one CAST_PULL per neighbour. */
+static void pull(struct rv_p2p_cast *c)
+{
+	if (!c->joined)
+		return;
+	uint64_t used = 0;
+	uint32_t from = c->next > lower(c) ? c->next : lower(c);
+	for (uint32_t s = from; s < c->end; s++) {
+		struct frag *f = get(c, s, MISSING);
+		if (!f || c->now < f->at + c->conf.fetch_ms || c->now >= f->at + c->conf.deadline_ms ||
+		    (f->pulled_at && c->now < f->pulled_at + c->conf.fetch_ms))
+			continue;
+		int h = holder(c, s, f->tries);
+		if (h == NONE)
+			continue;
+		f->pulled_at = c->now;
+		f->tries++;
+		f->pull_peer = (int8_t)h;
+		used |= 1ull << h;
+		c->st.pulls++;
+	}
+	for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
+		if (used & (1ull << i))
+			pull_from(c, i, from);
+}
+
+void rv_p2p_cast_tick(struct rv_p2p_cast *c, uint64_t now)
+{
+	advance(c, now);
+	expire(c);
+	if (now < c->tick_at)
+		return;
+	c->tick_at = now + c->conf.map_ms;
+	/* the same bytes to each in the stream; to the others, asking, once a
+	 * second (their first map may have been lost, or they are not in it) */
+	long n = build_map(c, c->info ? 0 : RV_P2P_CAST_MAP_INFO);
+	for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
+		if (c->p[i].used && c->p[i].in)
+			send_msg(c, &c->p[i], n);
+	if (++c->ticks % ASK_EVERY == 0) {
+		n = build_map(c, RV_P2P_CAST_MAP_ASK | (c->info ? 0 : RV_P2P_CAST_MAP_INFO));
+		for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
+			if (c->p[i].used && !c->p[i].in)
+				send_msg(c, &c->p[i], n);
+	}
+	if (c->conf.publisher)
+		return;
+	resubscribe(c);
+	join(c);
+	pull(c);
+	deliver(c);
+}
+
+uint64_t rv_p2p_cast_next(const struct rv_p2p_cast *c)
+{
+	return c->tick_at;
+}
+
+void rv_p2p_cast_stats(const struct rv_p2p_cast *c, struct rv_p2p_cast_stats *st)
+{
+	*st = c->st;
+	st->newest = c->end ? c->end - 1 : 0;
+}

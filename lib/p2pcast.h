@@ -1,0 +1,178 @@
+/* p2pcast.h - one live stream among the neighbours of a peer, no I/O.
+ *
+ * The publisher cuts nothing: each of its RTP/SRTP packets (opaque bytes,
+ * at most RV_P2P_CAST_FRAG_MAX) is a fragment, numbered in the stream (seq, from
+ * 0), flagged where a keyframe starts. Every peer of the stream, the
+ * publisher included, runs this engine (p2pmsg.h, CAST_* messages):
+ *
+ *  - on a neighbour's arrival both sides send CAST_MAP (flag ASK) and, when
+ *    known, the stream's announce (CAST_INFO); a neighbour is in the stream
+ *    once it sent a CAST_* message for it, and only those get the rest
+ *    (the others get a map with flag ASK every 10 map periods: the first
+ *    may have been lost); a peer without the announce flags its maps INFO,
+ *    and a neighbour that has it sends it;
+ *  - push: a receiver asks one neighbour per sub-stream (seq % 8) to push
+ *    it that sub-stream's fragments (CAST_PUSH, a mask per neighbour): one
+ *    whose map is the furthest ahead; a sub-stream whose pusher brought
+ *    nothing for conf.fetch_ms while the stream went on is asked of another
+ *    (so each of the 8 sub-streams settles on a neighbour that delivers);
+ *    each fragment a peer holds first is forwarded at once to the
+ *    neighbours that asked its sub-stream, not to the one it came from nor
+ *    to one whose map has it, to at most conf.push_limit + 1 of them;
+ *  - availability: every conf.map_ms each neighbour gets our CAST_MAP (the
+ *    fragments held in the window as ranges, and the keyframe starts);
+ *  - pull: a fragment known to exist (a later one arrived, or a map has it)
+ *    and still missing conf.fetch_ms later is asked (CAST_PULL) of a
+ *    neighbour whose map has it, of another conf.fetch_ms later, until its
+ *    deadline; a peer sends each fragment at most conf.push_limit + 1 times
+ *    in all (push and pull), so a publisher uploads at most that many
+ *    times the stream;
+ *  - the window: fragments older than conf.window_ms or more than
+ *    conf.window_max behind the newest are dropped; one that comes again
+ *    is dropped and counted (duplicates), one behind the window too;
+ *  - delivery: in order from a keyframe start, each fragment as a DATA
+ *    event; one still missing conf.deadline_ms after it was known to exist
+ *    (or fallen out of the window) is given up (SKIP) and delivery goes on;
+ *    when the caller did not run the engine for more than 4 map periods
+ *    (a stall), the deadlines of what is missing move on by the gap;
+ *    the first DATA always starts a keyframe (when the start joined at is
+ *    given up, the receiver joins again at a later one, SKIP between);
+ *  - join: a receiver starts, while the stream's first fragment is still
+ *    held or in a map (a stream younger than the window), at the oldest
+ *    keyframe start it holds or a map shows (so that a receiver that came
+ *    before the publisher misses nothing), else at the newest; not before
+ *    conf.fetch_ms after it learnt of the stream (for the maps to come)
+ *    unless that is fragment 0; it pulls
+ *    what follows at once (a first fragment that is no keyframe start is
+ *    given up as below); while it knows
+ *    of none it asks for a keyframe (CAST_KEY), at most every conf.key_ms,
+ *    of the neighbour that pushed it a fragment last (or the one furthest
+ *    ahead); each peer forwards such a request the same way (at most every
+ *    conf.key_ms, never back, at most RV_P2P_TTL_MAX hops), and the
+ *    publisher gets a KEY_REQUEST event (at most every conf.key_ms).
+ *
+ * A publisher ignores fragments of its stream that neighbours send, and
+ * their maps do not move its numbering. Fragments are not signed here (a stream's integrity is the sessions'
+ * and the publisher's SRTP); seq does not wrap (2^32 fragments).
+ *
+ * The engine decides, the caller moves the bytes: it feeds the CAST_*
+ * messages neighbours send (rv_p2p_cast_input), sends what
+ * rv_p2p_cast_take gives to the neighbour it names, plays DATA events, and
+ * calls rv_p2p_cast_tick when rv_p2p_cast_next says. The counters carry
+ * NetStreamMulticastInfo's names.
+ *
+ * Memory: conf.window_max fragments (at most RV_P2P_CAST_WINDOW_MAX, each
+ * at most RV_P2P_CAST_FRAG_MAX bytes), a map of at most RV_P2P_RANGES_MAX ranges
+ * per neighbour (at most RV_P2P_CAST_PEERS), the queues of messages out
+ * (RV_P2P_CAST_OUT_MAX bytes) and events (RV_P2P_CAST_EVENTS_MAX): past
+ * either a message or event is dropped and counted. Not thread-safe. */
+#ifndef RV_P2PCAST_H
+#define RV_P2PCAST_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "p2pmsg.h"
+
+#define RV_P2P_CAST_PEERS 64
+#define RV_P2P_CAST_WINDOW_MAX 65536
+#define RV_P2P_CAST_OUT_MAX (8u << 20)
+#define RV_P2P_CAST_EVENTS_MAX (8u << 20)
+#define RV_P2P_CAST_SUBS 8            /* push sub-streams: seq % 8 */
+
+struct rv_p2p_cast_conf {
+	int publisher;                /* we publish (rv_p2p_cast_publish) */
+	uint32_t push_limit;          /* a fragment leaves a peer at most push_limit + 1 times (0: 4) */
+	uint32_t window_ms;           /* fragments kept this long (0: 8000) */
+	uint32_t window_max;          /* and at most this many (0: 4096; at most RV_P2P_CAST_WINDOW_MAX) */
+	uint32_t map_ms;              /* availability maps this often (0: 100) */
+	uint32_t fetch_ms;            /* push's head start before a pull (0: 300) */
+	uint32_t deadline_ms;         /* a missing fragment is given up after (0: 2000) */
+	uint32_t key_ms;              /* keyframe requests at most this often (0: 1000) */
+	uint32_t (*rnd)(void *ud);    /* random numbers (NULL: a generator seeded by the stream ID) */
+	void *rnd_ud;
+};
+
+enum rv_p2p_cast_ev_type {
+	RV_P2P_CAST_DATA = 1,         /* fragment SEQ, in order: DATA, LEN, FLAGS (RV_P2P_FRAG_KEY) */
+	RV_P2P_CAST_SKIP,             /* fragment SEQ was given up: delivery goes on after it */
+	RV_P2P_CAST_INFO,             /* the stream's announce came: DATA, LEN */
+	RV_P2P_CAST_KEY_REQUEST,      /* publisher: a receiver wants a keyframe (from PEER) */
+};
+
+struct rv_p2p_cast_ev {
+	enum rv_p2p_cast_ev_type type;
+	uint8_t peer[RV_P2P_HASH_LEN];
+	uint32_t seq;
+	uint8_t flags;
+	const uint8_t *data;          /* valid until the next call */
+	size_t len;
+};
+
+/* NetStreamMulticastInfo's counters, and ours. */
+struct rv_p2p_cast_stats {
+	uint64_t fragments_pushed_from_peers, bytes_pushed_from_peers;   /* new fragments pushed to us */
+	uint64_t fragments_pushed_to_peers, bytes_pushed_to_peers;       /* fragments we pushed */
+	uint64_t fragments_requested_by_peers, bytes_requested_by_peers; /* pulls we answered */
+	uint64_t fragments_requested_from_peers, bytes_requested_from_peers;   /* new fragments pulled */
+	uint64_t fragments_published, bytes_published;
+	uint64_t pulls;                   /* fragments asked (CAST_PULL) */
+	uint64_t duplicates, bytes_duplicate, late;   /* copies held already; fragments behind the window */
+	uint64_t delivered, skipped;      /* DATA events; fragments given up */
+	uint64_t key_requests;            /* CAST_KEY sent (receiver) or KEY_REQUEST events (publisher) */
+	uint64_t refused, dropped;        /* pulls past the limit (and a publisher: fragments sent
+					   * to it); queue overflows */
+	uint64_t stalls;                  /* gaps of more than 4 map periods between calls */
+	uint64_t control_bytes_out;       /* maps, pulls, push masks, key requests, announces sent */
+	uint32_t first, newest;           /* the first fragment delivered (after a SKIP or DATA), the newest known */
+	int joined;                       /* delivery started */
+};
+
+struct rv_p2p_cast;
+
+/* rv_p2p_cast_id - the ID of the stream named NAME (SHA-256 of
+ * "rvcast:" NAME) into ID. */
+void rv_p2p_cast_id(const char *name, uint8_t id[RV_P2P_HASH_LEN]);
+
+/* rv_p2p_cast_new - an engine for the stream ID: 0, -EINVAL (a window past
+ * RV_P2P_CAST_WINDOW_MAX) or -ENOMEM. */
+int rv_p2p_cast_new(struct rv_p2p_cast **out, const uint8_t id[RV_P2P_HASH_LEN], const struct rv_p2p_cast_conf *c);
+void rv_p2p_cast_free(struct rv_p2p_cast *c);
+
+/* rv_p2p_cast_set_info - the stream's announce (P, N bytes: 1 to
+ * RV_P2P_CAST_INFO_MAX, RV_ETOOBIG past it), sent to every neighbour. */
+int rv_p2p_cast_set_info(struct rv_p2p_cast *c, const uint8_t *p, size_t n);
+/* rv_p2p_cast_info - the announce (*N bytes), or NULL while unknown. */
+const uint8_t *rv_p2p_cast_info(const struct rv_p2p_cast *c, size_t *n);
+
+/* rv_p2p_cast_publish - the publisher's next fragment (P, N bytes; KEY: a
+ * keyframe starts here) at NOW: its seq (>= 0), -EINVAL when we do not
+ * publish, RV_ETOOBIG for 0 or past RV_P2P_CAST_FRAG_MAX bytes, -ENOMEM. */
+long rv_p2p_cast_publish(struct rv_p2p_cast *c, uint64_t now, const uint8_t *p, size_t n, int key);
+
+/* Neighbours: PEER came up at NOW (our map and announce go to it), or went. */
+void rv_p2p_cast_peer_up(struct rv_p2p_cast *c, uint64_t now, const uint8_t peer[RV_P2P_HASH_LEN]);
+void rv_p2p_cast_peer_down(struct rv_p2p_cast *c, const uint8_t peer[RV_P2P_HASH_LEN]);
+
+/* rv_p2p_cast_input - the CAST_* message M (parsed by p2pmsg) from PEER at
+ * NOW: 0 (a message for another stream, or from a peer not up, is
+ * ignored), or RV_EPROTO (*WHY) when it makes no sense: a map whose ranges
+ * are out of order or overlap, a pull of more fragments than the window
+ * holds. */
+int rv_p2p_cast_input(struct rv_p2p_cast *c, uint64_t now, const uint8_t peer[RV_P2P_HASH_LEN],
+		      const struct rv_p2p_msg *m, const char **why);
+
+/* rv_p2p_cast_take - the next message to send into BUF (CAP of at least
+ * RV_P2P_MSG_MAX) and the neighbour it is for: its length, or 0. */
+ssize_t rv_p2p_cast_take(struct rv_p2p_cast *c, uint8_t peer[RV_P2P_HASH_LEN], uint8_t *buf, size_t cap);
+/* rv_p2p_cast_poll - the next event into E: 1, or 0 when none waits. */
+int rv_p2p_cast_poll(struct rv_p2p_cast *c, struct rv_p2p_cast_ev *e);
+
+/* rv_p2p_cast_tick - timers at NOW; rv_p2p_cast_next says when the next is due. */
+void rv_p2p_cast_tick(struct rv_p2p_cast *c, uint64_t now);
+uint64_t rv_p2p_cast_next(const struct rv_p2p_cast *c);
+
+void rv_p2p_cast_stats(const struct rv_p2p_cast *c, struct rv_p2p_cast_stats *st);
+
+#endif

@@ -1,0 +1,270 @@
+/* p2plive.c - one live stream in a peer group on the loop (p2plive.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cJSON.h>
+#include <openssl/rand.h>
+
+#include "err.h"
+#include "log.h"
+#include "p2plink.h"
+#include "p2plive.h"
+#include "p2pspec.h"
+
+struct rv_p2plive {
+	uv_loop_t *loop;
+	struct rv_p2p_key key;
+	struct rv_p2p_spec spec;
+	struct rv_p2plink *link;
+	struct rv_p2p_cast *cast;
+	uv_timer_t timer;
+	int timer_open, stopping;
+	rv_p2plive_event_fn on_event;
+	void *ud;
+	void (*on_closed)(void *ud);
+	void *closed_ud;
+	int pending;                    /* handles and the link still closing */
+	uint8_t msg[RV_P2P_MSG_MAX];
+};
+
+static void rearm(struct rv_p2plive *l);
+
+/* The engine's random numbers: each peer its own (they pick pushers and
+ * spread their pulls with them). */
+static uint32_t random32(void *ud)
+{
+	uint32_t v = 0;
+	(void)ud;
+	RAND_bytes((unsigned char *)&v, sizeof v);
+	return v;
+}
+
+/* What the engine has to send, sent; its events, handed on. */
+static void pump(struct rv_p2plive *l)
+{
+	uint8_t peer[32];
+	ssize_t n;
+	struct rv_p2p_cast_ev e;
+	while ((n = rv_p2p_cast_take(l->cast, peer, l->msg, sizeof l->msg)) > 0)
+		if (l->link)
+			rv_p2plink_send_peer(l->link, peer, l->msg, (size_t)n);
+	while (!l->stopping && rv_p2p_cast_poll(l->cast, &e))
+		l->on_event(l->ud, &e);
+	rearm(l);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	struct rv_p2plive *l = t->data;
+	rv_p2p_cast_tick(l->cast, uv_now(l->loop));
+	pump(l);
+}
+
+static void rearm(struct rv_p2plive *l)
+{
+	if (l->stopping)
+		return;
+	uint64_t now = uv_now(l->loop), next = rv_p2p_cast_next(l->cast);
+	uv_timer_start(&l->timer, on_timer, next > now ? next - now : 0, 0);
+}
+
+static void on_link(void *ud, const struct rv_p2p_node_ev *e)
+{
+	struct rv_p2plive *l = ud;
+	uint64_t now = uv_now(l->loop);
+	struct rv_p2p_msg m;
+	const char *why;
+	switch (e->type) {
+	case RV_P2P_NODE_NEIGHBOR_UP:
+		rv_p2p_cast_peer_up(l->cast, now, e->peer);
+		break;
+	case RV_P2P_NODE_NEIGHBOR_DOWN:
+		rv_p2p_cast_peer_down(l->cast, e->peer);
+		break;
+	case RV_P2P_NODE_OBJECT:
+		if (rv_p2p_msg_parse(e->data, e->len, &m, &why) == 0 &&
+		    rv_p2p_cast_input(l->cast, now, e->peer, &m, &why) < 0)
+			rv_debug("p2p stream: a neighbour's message refused: %s", why);
+		break;
+	default:
+		return;
+	}
+	pump(l);
+}
+
+/* The spec, the key and the introducer's address into LC. */
+static int load(struct rv_p2plive *l, const struct rv_p2plive_opts *o, struct rv_p2plink_conf *lc,
+		struct sockaddr_storage *server, const char **why)
+{
+	int created = 0, rc;
+	if (rv_p2p_spec_parse(o->spec, strlen(o->spec), &l->spec, why) < 0 ||
+	    rv_p2p_group_id(&l->spec, lc->group, why) < 0)
+		return RV_EPROTO;
+	rc = o->key ? rv_p2p_key_open(o->key, &l->key, &created) : rv_p2p_key_generate(&l->key);
+	if (rc < 0)
+		return *why = rc == RV_EPROTO ? "not an Ed25519 private key (PEM)" : rv_strerror(rc), RV_EDENIED;
+	lc->key = &l->key;
+	lc->spec = &l->spec;
+	lc->bind = o->bind;
+	lc->port_file = o->port_file;
+	lc->peers = o->peers;
+	lc->npeers = o->npeers;
+	if (o->server_host && (l->spec.caps & RV_P2P_CAP_SERVER_CHANNEL)) {
+		char hp[300];
+		int v6 = strchr(o->server_host, ':') != NULL;
+		snprintf(hp, sizeof hp, "%s%s%s:%d", v6 ? "[" : "", o->server_host, v6 ? "]" : "", o->server_port);
+		if (rv_p2plink_addr(hp, o->server_port, server, &lc->server_len) < 0)
+			return *why = "cannot resolve the server", -ENOENT;
+		lc->server = server;
+	}
+	return 0;
+}
+
+int rv_p2plive_start(struct rv_p2plive **out, uv_loop_t *loop, const struct rv_p2plive_opts *o,
+		     rv_p2plive_event_fn on_event, void *ud, const char **why)
+{
+	struct rv_p2plive *l = calloc(1, sizeof *l);
+	struct rv_p2plink_conf lc = { 0 };
+	struct sockaddr_storage server;
+	uint8_t id[32];
+	if (!l)
+		return *why = "out of memory", -ENOMEM;
+	l->loop = loop;
+	l->on_event = on_event;
+	l->ud = ud;
+	int rc = load(l, o, &lc, &server, why);
+	rv_p2p_cast_id(o->name, id);
+	struct rv_p2p_cast_conf cc = o->cast;
+	if (!cc.rnd)
+		cc.rnd = random32;
+	if (rc == 0 && (rc = rv_p2p_cast_new(&l->cast, id, &cc)) < 0)
+		*why = rc == -EINVAL ? "window too large" : "out of memory";
+	if (rc == 0)
+		rc = rv_p2plink_start(&l->link, loop, &lc, on_link, l, why);
+	if (rc < 0) {
+		rv_p2p_cast_free(l->cast);
+		rv_p2p_key_free(&l->key);
+		free(l);
+		return rc;
+	}
+	uv_timer_init(loop, &l->timer);
+	l->timer.data = l;
+	l->timer_open = 1;
+	rearm(l);
+	*out = l;
+	return 0;
+}
+
+long rv_p2plive_publish(struct rv_p2plive *l, const uint8_t *p, size_t n, int key)
+{
+	uv_update_time(l->loop);
+	long rc = rv_p2p_cast_publish(l->cast, uv_now(l->loop), p, n, key);
+	pump(l);
+	return rc;
+}
+
+int rv_p2plive_set_info(struct rv_p2plive *l, const uint8_t *p, size_t n)
+{
+	int rc = rv_p2p_cast_set_info(l->cast, p, n);
+	pump(l);
+	return rc;
+}
+
+void rv_p2plive_stats(const struct rv_p2plive *l, struct rv_p2p_cast_stats *st)
+{
+	rv_p2p_cast_stats(l->cast, st);
+}
+
+size_t rv_p2plive_neighbors(const struct rv_p2plive *l)
+{
+	struct rv_p2p_node_stats st;
+	rv_p2p_node_stats(rv_p2plink_node(l->link), &st);
+	return st.neighbors;
+}
+
+const uint8_t *rv_p2plive_id(const struct rv_p2plive *l)
+{
+	return l->key.id;
+}
+
+int rv_p2plive_port(struct rv_p2plive *l)
+{
+	return rv_p2plink_port(l->link);
+}
+
+void rv_p2plive_json(const struct rv_p2plive *l, cJSON *o)
+{
+	struct rv_p2p_cast_stats st;
+	rv_p2p_cast_stats(l->cast, &st);
+	const struct { const char *name; uint64_t v; } f[] = {
+		{ "fragmentsPushedFromPeers", st.fragments_pushed_from_peers },
+		{ "bytesPushedFromPeers", st.bytes_pushed_from_peers },
+		{ "fragmentsPushedToPeers", st.fragments_pushed_to_peers },
+		{ "bytesPushedToPeers", st.bytes_pushed_to_peers },
+		{ "fragmentsRequestedByPeers", st.fragments_requested_by_peers },
+		{ "bytesRequestedByPeers", st.bytes_requested_by_peers },
+		{ "fragmentsRequestedFromPeers", st.fragments_requested_from_peers },
+		{ "bytesRequestedFromPeers", st.bytes_requested_from_peers },
+		{ "fragmentsPublished", st.fragments_published },
+		{ "bytesPublished", st.bytes_published },
+		{ "pulls", st.pulls },
+		{ "duplicates", st.duplicates },
+		{ "bytesDuplicate", st.bytes_duplicate },
+		{ "late", st.late },
+		{ "delivered", st.delivered },
+		{ "skipped", st.skipped },
+		{ "keyframeRequests", st.key_requests },
+		{ "refused", st.refused },
+		{ "dropped", st.dropped },
+		{ "stalls", st.stalls },
+		{ "controlBytesSent", st.control_bytes_out },
+	};
+	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+		cJSON_AddNumberToObject(o, f[i].name, (double)f[i].v);
+	if (st.joined)
+		cJSON_AddNumberToObject(o, "first", st.first);
+}
+
+int rv_p2plive_push_limit(const char *s)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	return *s && !*end && v >= 1 && v <= 64 ? (int)v : -1;
+}
+
+static void one_closed(struct rv_p2plive *l)
+{
+	if (--l->pending > 0)
+		return;
+	void (*cb)(void *) = l->on_closed;
+	void *ud = l->closed_ud;
+	rv_p2p_cast_free(l->cast);
+	rv_p2p_key_free(&l->key);
+	free(l);
+	if (cb)
+		cb(ud);
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+	one_closed(h->data);
+}
+
+static void link_closed(void *ud)
+{
+	one_closed(ud);
+}
+
+void rv_p2plive_stop(struct rv_p2plive *l, void (*on_closed)(void *ud), void *ud)
+{
+	if (l->stopping)
+		return;
+	l->stopping = 1;
+	l->on_closed = on_closed;
+	l->closed_ud = ud;
+	l->pending = 2;
+	uv_close((uv_handle_t *)&l->timer, timer_closed);
+	rv_p2plink_stop(l->link, link_closed);
+}

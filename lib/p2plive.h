@@ -1,0 +1,63 @@
+/* p2plive.h - one live stream in a peer group, on a libuv loop: a peer
+ * (p2plink.h) and the stream's engine (p2pcast.h) wired together. rvsend
+ * --p2p publishes through it, rvrecv --p2p receives.
+ *
+ * It loads the group spec and the key, starts the peer (introduced by
+ * rvserver's UDP port when the spec lets it), gives the engine the
+ * neighbours that come and go and the CAST_* messages they send, sends
+ * what the engine says, runs its timer, and hands its events (DATA,
+ * SKIP, INFO, KEY_REQUEST) to the caller. Not thread-safe: call it from
+ * the loop's thread. */
+#ifndef RV_P2PLIVE_H
+#define RV_P2PLIVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "p2pcast.h"
+
+#define RV_P2PLIVE_PEERS 16         /* --peer addresses */
+
+struct rv_p2plive_opts {
+	const char *spec;               /* the group spec's text */
+	const char *key;                /* the key file (made when missing); NULL: a new key for this run */
+	const char *bind, *port_file;   /* as p2plink.h's */
+	const char *peers[RV_P2PLIVE_PEERS];
+	int npeers;
+	const char *server_host;        /* the introducer (rvserver's UDP port); NULL: none */
+	int server_port;
+	const char *name;               /* the stream's name (rv_p2p_cast_id) */
+	struct rv_p2p_cast_conf cast;   /* publisher, push limit, window... */
+};
+
+struct rv_p2plive;
+typedef void (*rv_p2plive_event_fn)(void *ud, const struct rv_p2p_cast_ev *e);
+
+/* rv_p2plive_start - load, bind, join: 0, or with *WHY (static) RV_EPROTO
+ * (the spec does not parse), RV_EDENIED (the key file is not a key), or
+ * another error (the peer cannot start). */
+int rv_p2plive_start(struct rv_p2plive **out, uv_loop_t *loop, const struct rv_p2plive_opts *o,
+		     rv_p2plive_event_fn on_event, void *ud, const char **why);
+/* rv_p2plive_publish - the publisher's next fragment: rv_p2p_cast_publish's result. */
+long rv_p2plive_publish(struct rv_p2plive *l, const uint8_t *p, size_t n, int key);
+/* rv_p2plive_set_info - the stream's announce: rv_p2p_cast_set_info's result. */
+int rv_p2plive_set_info(struct rv_p2plive *l, const uint8_t *p, size_t n);
+void rv_p2plive_stats(const struct rv_p2plive *l, struct rv_p2p_cast_stats *st);
+/* rv_p2plive_neighbors - neighbours up now. */
+size_t rv_p2plive_neighbors(const struct rv_p2plive *l);
+/* rv_p2plive_id - our peer ID (32 bytes). */
+const uint8_t *rv_p2plive_id(const struct rv_p2plive *l);
+/* rv_p2plive_port - the UDP port bound. */
+int rv_p2plive_port(struct rv_p2plive *l);
+/* rv_p2plive_json - the counters into O with NetStreamMulticastInfo's names. */
+struct cJSON;
+void rv_p2plive_json(const struct rv_p2plive *l, struct cJSON *o);
+/* rv_p2plive_push_limit - --push-limit's argument S: 1 to 64, or -1. */
+int rv_p2plive_push_limit(const char *s);
+/* rv_p2plive_stop - goodbyes, handles closed, then ON_CLOSED (or NULL)
+ * with UD; L is freed then. */
+void rv_p2plive_stop(struct rv_p2plive *l, void (*on_closed)(void *ud), void *ud);
+
+#endif

@@ -1,0 +1,234 @@
+/* fuzz_p2pcast.c - the live stream engine (lib/p2pcast.c) driven by a
+ * script of neighbours, their messages, the publisher's fragments and time.
+ *
+ * Input grammar: "u8 mode", then records of "u8 op | u8 arg | u8 len | len
+ * bytes" (a record cut short by the end of input is dropped). Mode bit 0:
+ * we publish; bits 1-3: the push limit (0: the default 4); bit 4: a small
+ * window (64 fragments). Neighbour P is arg % 4:
+ *   op % 8 == 0  P comes up          op % 8 == 1  P goes down
+ *   op % 8 == 2  P sends the bytes as a message (parsed first, as the node
+ *                does; what does not parse is dropped)
+ *   op % 8 == 3  P sends CAST_FRAG seq u16(bytes), flags (arg / 4) % 4, of
+ *                the bytes after the first two (at least one)
+ *   op % 8 == 4  P sends CAST_MAP (flags arg / 4 % 2) of the ranges in the
+ *                bytes ("first u8 | count u8" each, made to ascend), the
+ *                first range's start a keyframe start
+ *   op % 8 == 5  arg * 8 ms pass, then the engine ticks
+ *   op % 8 == 6  we publish the bytes (a keyframe when arg is odd) if we
+ *                publish; else P sends CAST_PULL of the ranges in the bytes
+ *   op % 8 == 7  P sends CAST_PUSH of mask bytes[0], or CAST_KEY (hops
+ *                arg / 4) when there are no bytes
+ * After every record every event and message is taken and checked: the
+ * events deliver in order (DATA and SKIP cover consecutive seqs, the first
+ * DATA starts a keyframe, none for a publisher), KEY_REQUEST only to a
+ * publisher; each message parses as a CAST_* message of the stream for one
+ * of the four neighbours, up; no fragment leaves more than push limit + 1
+ * times; a publisher uploads at most that many times what it published;
+ * the counters never go down, and the next deadline is not in the past
+ * after a tick. */
+#include <assert.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "bytes.h"
+#include "err.h"
+#include "p2pcast.h"
+
+static uint8_t stream[32], peers[4][32], msg[RV_P2P_MSG_MAX];
+static uint64_t now;
+static int up[4], publisher, started, playing;
+static uint32_t limit, next_seq;
+static uint8_t sent[65536];
+
+static void feed(struct rv_p2p_cast *c, int p, const uint8_t *bytes, long len)
+{
+	struct rv_p2p_msg m;
+	const char *why = NULL;
+	if (len <= 0 || rv_p2p_msg_parse(bytes, (size_t)len, &m, &why) < 0)
+		return;
+	int rc = rv_p2p_cast_input(c, now, peers[p], &m, &why);
+	assert(rc == 0 || (rc == RV_EPROTO && why && *why));
+}
+
+/* "first u8 | count u8" pairs of B (N bytes) into R, ascending: how many. */
+static size_t ranges(const uint8_t *b, size_t n, struct rv_p2p_range *r)
+{
+	size_t k = 0;
+	uint32_t at = 0;
+	for (size_t i = 0; i + 1 < n && k < 64; i += 2) {
+		at += b[i];
+		r[k++] = (struct rv_p2p_range){ at, (uint32_t)b[i + 1] + 1 };
+		at += (uint32_t)b[i + 1] + 1;
+	}
+	return k;
+}
+
+static void check_event(const struct rv_p2p_cast_ev *e)
+{
+	switch (e->type) {
+	case RV_P2P_CAST_DATA:
+		assert(!publisher);
+		assert(e->len >= 1 && e->len <= RV_P2P_CAST_FRAG_MAX && e->data);
+		assert(playing || (e->flags & RV_P2P_FRAG_KEY));
+		playing = 1;
+		if (!started) {
+			started = 1;
+			next_seq = e->seq;
+		}
+		assert(e->seq == next_seq);
+		next_seq++;
+		return;
+	case RV_P2P_CAST_SKIP:	/* the keyframe start joined at may be given up too */
+		assert(!publisher && e->len >= 1);
+		if (!started) {
+			started = 1;
+			next_seq = e->seq;
+		}
+		assert(e->seq == next_seq);
+		next_seq += (uint32_t)e->len;
+		return;
+	case RV_P2P_CAST_INFO:
+		assert(e->len >= 1 && e->len <= RV_P2P_CAST_INFO_MAX);
+		return;
+	case RV_P2P_CAST_KEY_REQUEST:
+		assert(publisher);
+		return;
+	default:
+		assert(0);
+	}
+}
+
+static void check_msg(const uint8_t *peer, long n, uint32_t newest)
+{
+	struct rv_p2p_msg m;
+	const char *why;
+	int p = -1;
+	for (int i = 0; i < 4; i++)
+		if (!memcmp(peer, peers[i], 32))
+			p = i;
+	assert(p >= 0 && up[p]);
+	assert(rv_p2p_msg_parse(msg, (size_t)n, &m, &why) == 0);
+	assert(m.type >= RV_P2P_M_CAST_FRAG && m.type <= RV_P2P_M_CAST_INFO);
+	assert(!memcmp(m.obj, stream, 32));
+	if (m.type == RV_P2P_M_CAST_FRAG && newest < 65536)
+		assert(++sent[m.index] <= limit + 1);
+}
+
+#define MONO(f) assert(st.f >= last->f)
+
+static void check(struct rv_p2p_cast *c, struct rv_p2p_cast_stats *last)
+{
+	struct rv_p2p_cast_ev e;
+	while (rv_p2p_cast_poll(c, &e))
+		check_event(&e);
+	struct rv_p2p_cast_stats st;
+	rv_p2p_cast_stats(c, &st);
+	uint8_t peer[32];
+	ssize_t n;
+	while ((n = rv_p2p_cast_take(c, peer, msg, sizeof msg)) > 0)
+		check_msg(peer, n, st.newest);
+	rv_p2p_cast_stats(c, &st);
+	MONO(fragments_pushed_from_peers);
+	MONO(fragments_pushed_to_peers);
+	MONO(fragments_requested_by_peers);
+	MONO(fragments_requested_from_peers);
+	MONO(duplicates);
+	MONO(late);
+	MONO(delivered);
+	MONO(skipped);
+	MONO(pulls);
+	MONO(key_requests);
+	if (publisher)
+		assert(st.bytes_pushed_to_peers + st.bytes_requested_by_peers <= (limit + 1) * st.bytes_published);
+	*last = st;
+}
+
+static void record(struct rv_p2p_cast *c, uint8_t op, uint8_t arg, const uint8_t *b, size_t len)
+{
+	int p = arg % 4;
+	struct rv_p2p_range r[64];
+	long n = 0;
+	switch (op % 8) {
+	case 0:
+		up[p] = 1;
+		rv_p2p_cast_peer_up(c, now, peers[p]);
+		return;
+	case 1:
+		up[p] = 0;
+		rv_p2p_cast_peer_down(c, peers[p]);
+		return;
+	case 2:
+		if (up[p])
+			feed(c, p, b, (long)len);
+		return;
+	case 3:
+		if (len >= 3)
+			n = rv_p2p_msg_cast_frag(msg, sizeof msg, stream, rv_rd16(b), (uint8_t)((arg / 4) % 4),
+						 b + 2, len - 2);
+		break;
+	case 4: {
+		size_t k = ranges(b, len, r);
+		uint32_t key = k ? r[0].first : 0;
+		n = rv_p2p_msg_cast_map(msg, sizeof msg, stream, (uint8_t)(arg / 4 % 2), r, k, &key, k ? 1 : 0);
+		break;
+	}
+	case 5:
+		now += (uint64_t)arg * 8;
+		rv_p2p_cast_tick(c, now);
+		assert(rv_p2p_cast_next(c) > now);
+		return;
+	case 6:
+		if (publisher) {
+			long seq = rv_p2p_cast_publish(c, now, b, len, arg & 1);
+			assert(seq >= 0 || (seq == RV_ETOOBIG && (len == 0 || len > RV_P2P_CAST_FRAG_MAX)));
+			return;
+		}
+		n = rv_p2p_msg_obj_ranges(msg, sizeof msg, RV_P2P_M_CAST_PULL, stream, 0, r, ranges(b, len, r));
+		break;
+	default:
+		n = len ? rv_p2p_msg_cast_byte(msg, sizeof msg, RV_P2P_M_CAST_PUSH, stream, b[0])
+			: rv_p2p_msg_cast_byte(msg, sizeof msg, RV_P2P_M_CAST_KEY, stream, (uint8_t)(arg / 4 % 80));
+		break;
+	}
+	if (up[p] && n > 0) {
+		static uint8_t copy[RV_P2P_MSG_MAX];
+		memcpy(copy, msg, (size_t)n);
+		feed(c, p, copy, n);
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size < 1)
+		return 0;
+	rv_p2p_cast_id("live", stream);
+	for (int i = 0; i < 4; i++) {
+		memset(peers[i], 0xa0 + i, 32);
+		up[i] = 0;
+	}
+	memset(sent, 0, sizeof sent);
+	publisher = data[0] & 1;
+	started = playing = 0;
+	next_seq = 0;
+	now = 1000;
+	struct rv_p2p_cast_conf conf = { .publisher = publisher, .push_limit = (data[0] >> 1) & 7,
+					 .window_max = (data[0] & 16) ? 64 : 0 };
+	limit = conf.push_limit ? conf.push_limit : 4;
+	struct rv_p2p_cast *c;
+	if (rv_p2p_cast_new(&c, stream, &conf) < 0)
+		return 0;
+	struct rv_p2p_cast_stats last = { 0 };
+	size_t off = 1;
+	while (size - off >= 3) {
+		uint8_t op = data[off], arg = data[off + 1], len = data[off + 2];
+		off += 3;
+		if (size - off < len)
+			break;
+		record(c, op, arg, data + off, len);
+		off += len;
+		check(c, &last);
+	}
+	rv_p2p_cast_free(c);
+	return 0;
+}

@@ -1,0 +1,599 @@
+/* test_p2pcast.c - live streams: the CAST_* messages (p2pmsg.h) and the
+ * engine (p2pcast.h) in a simulated mesh: engines passing their messages
+ * in memory on a simulated clock, with loss, a late joiner that needs a
+ * keyframe, and a relaying peer removed. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "bytes.h"
+#include "err.h"
+#include "p2pcast.h"
+
+static uint8_t buf[RV_P2P_MSG_MAX];
+static struct rv_p2p_msg m;
+static const char *why;
+
+/* ---- messages ---- */
+
+static void messages(void **state)
+{
+	(void)state;
+	uint8_t id[32];
+	memset(id, 0x5c, 32);
+	long n = rv_p2p_msg_cast_frag(buf, sizeof buf, id, 70000, RV_P2P_FRAG_KEY, id, 20);
+	assert_int_equal(n, 1 + 32 + 5 + 20);
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
+	assert_int_equal(m.type, RV_P2P_M_CAST_FRAG);
+	assert_memory_equal(m.obj, id, 32);
+	assert_int_equal(m.index, 70000);
+	assert_int_equal(m.flags, RV_P2P_FRAG_KEY);
+	assert_int_equal(m.data_len, 20);
+	buf[1 + 32 + 4] = 4;	/* an unknown flag */
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), RV_EPROTO);
+	assert_int_equal(rv_p2p_msg_parse(buf, 1 + 32 + 5, &m, &why), RV_EPROTO);	/* empty */
+	assert_int_equal(rv_p2p_msg_cast_frag(buf, sizeof buf, id, 1, 0, buf, RV_P2P_CAST_FRAG_MAX + 1), RV_ETOOBIG);
+	assert_int_equal(rv_p2p_msg_cast_frag(buf, sizeof buf, id, 1, 8, buf, 1), RV_EPROTO);
+
+	struct rv_p2p_range r[2] = { { 0, 3 }, { 10, 1 } };
+	uint32_t keys[2] = { 0, 10 };
+	n = rv_p2p_msg_cast_map(buf, sizeof buf, id, RV_P2P_CAST_MAP_ASK, r, 2, keys, 2);
+	assert_int_equal(n, 1 + 32 + 3 + 16 + 1 + 8);
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
+	assert_int_equal(m.type, RV_P2P_M_CAST_MAP);
+	assert_int_equal(m.n, 2);
+	assert_int_equal(m.nkeys, 2);
+	assert_int_equal(rv_p2p_msg_key(&m, 1), 10);
+	assert_int_equal(rv_p2p_msg_range(&m, 1).first, 10);
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n - 1, &m, &why), RV_EPROTO);
+	buf[1 + 32 + 3 + 16] = RV_P2P_CAST_KEYS + 1;
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), RV_EPROTO);
+	n = rv_p2p_msg_cast_map(buf, sizeof buf, id, 0, NULL, 0, NULL, 0);
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
+	assert_int_equal(m.n + m.nkeys, 0);
+
+	n = rv_p2p_msg_obj_ranges(buf, sizeof buf, RV_P2P_M_CAST_PULL, id, 0, r, 2);
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
+	assert_int_equal(m.type, RV_P2P_M_CAST_PULL);
+	assert_int_equal(rv_p2p_msg_obj_ranges(buf, sizeof buf, RV_P2P_M_CAST_PULL, id, 1, r, 2), RV_EPROTO);
+
+	n = rv_p2p_msg_cast_byte(buf, sizeof buf, RV_P2P_M_CAST_PUSH, id, 0xa5);
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
+	assert_int_equal(m.flags, 0xa5);
+	n = rv_p2p_msg_cast_byte(buf, sizeof buf, RV_P2P_M_CAST_KEY, id, 3);
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
+	assert_int_equal(m.hops, 3);
+	assert_int_equal(rv_p2p_msg_cast_byte(buf, sizeof buf, RV_P2P_M_CAST_KEY, id, RV_P2P_TTL_MAX + 1), RV_EPROTO);
+	buf[33] = RV_P2P_TTL_MAX + 1;
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), RV_EPROTO);
+
+	n = rv_p2p_msg_cast_info(buf, sizeof buf, id, (const uint8_t *)"v=0", 3);
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
+	assert_int_equal(m.data_len, 3);
+	assert_int_equal(rv_p2p_msg_parse(buf, 33, &m, &why), RV_EPROTO);
+	assert_int_equal(rv_p2p_msg_cast_info(buf, sizeof buf, id, buf, RV_P2P_CAST_INFO_MAX + 1), RV_ETOOBIG);
+}
+
+/* ---- a simulated mesh ---- */
+
+#define N 8
+#define LAT 5                   /* ms a message takes */
+#define QMAX 200000
+
+struct qmsg {
+	uint64_t at;
+	int from, to;
+	uint16_t len;
+	uint8_t *bytes;
+};
+
+static struct sim {
+	struct rv_p2p_cast *e[N];
+	uint8_t id[N][32];
+	int link[N][N], alive[N];
+	struct qmsg *q;
+	size_t qhead, qtail;
+	uint64_t now, rnd;
+	uint32_t loss_pct;          /* of every message */
+	uint32_t published, key_every, key_offset;
+	int key_next;               /* the publisher's next fragment starts a keyframe */
+	/* per receiver */
+	uint32_t first[N], next[N], delivered[N], skipped[N], key_reqs, infos[N];
+	int started[N];
+} S;
+
+static uint8_t stream[32];
+
+static uint32_t srnd(void)
+{
+	S.rnd ^= S.rnd << 13;
+	S.rnd ^= S.rnd >> 7;
+	S.rnd ^= S.rnd << 17;
+	return (uint32_t)(S.rnd >> 11);
+}
+
+static size_t frag_len(uint32_t seq)
+{
+	return 100 + (seq * 37) % 1100;
+}
+
+static void frag_bytes(uint32_t seq, uint8_t *out)
+{
+	size_t n = frag_len(seq);
+	rv_wr32(out, seq);
+	for (size_t i = 4; i < n; i++)
+		out[i] = (uint8_t)(seq + i);
+}
+
+static void sim_init(uint32_t loss, const struct rv_p2p_cast_conf *conf)
+{
+	memset(&S, 0, sizeof S);
+	S.q = calloc(QMAX, sizeof *S.q);
+	S.rnd = 0x9e3779b97f4a7c15ull;
+	S.loss_pct = loss;
+	S.now = 1000;
+	rv_p2p_cast_id("live", stream);
+	for (int i = 0; i < N; i++) {
+		struct rv_p2p_cast_conf c = conf ? *conf : (struct rv_p2p_cast_conf){ 0 };
+		c.publisher = i == 0;
+		memset(S.id[i], 0x10 + i, 32);
+		assert_int_equal(rv_p2p_cast_new(&S.e[i], stream, &c), 0);
+	}
+}
+
+static void sim_free(void)
+{
+	for (int i = 0; i < N; i++)
+		rv_p2p_cast_free(S.e[i]);
+	for (size_t i = S.qhead; i < S.qtail; i++)
+		free(S.q[i].bytes);
+	free(S.q);
+}
+
+static void connect_(int a, int b)
+{
+	S.link[a][b] = S.link[b][a] = 1;
+	if (S.alive[a] && S.alive[b]) {
+		rv_p2p_cast_peer_up(S.e[a], S.now, S.id[b]);
+		rv_p2p_cast_peer_up(S.e[b], S.now, S.id[a]);
+	}
+}
+
+/* Peer I starts: up with the neighbours already alive. */
+static void start(int i)
+{
+	S.alive[i] = 1;
+	for (int j = 0; j < N; j++)
+		if (j != i && S.link[i][j] && S.alive[j]) {
+			rv_p2p_cast_peer_up(S.e[i], S.now, S.id[j]);
+			rv_p2p_cast_peer_up(S.e[j], S.now, S.id[i]);
+		}
+}
+
+/* Peer I is removed: its neighbours see it go, its messages are lost. */
+static void stop(int i)
+{
+	S.alive[i] = 0;
+	for (int j = 0; j < N; j++)
+		if (j != i && S.link[i][j] && S.alive[j])
+			rv_p2p_cast_peer_down(S.e[j], S.id[i]);
+}
+
+static int who(const uint8_t *id)
+{
+	for (int i = 0; i < N; i++)
+		if (!memcmp(S.id[i], id, 32))
+			return i;
+	return -1;
+}
+
+static void drain_out(int i)
+{
+	uint8_t peer[32];
+	ssize_t n;
+	while ((n = rv_p2p_cast_take(S.e[i], peer, buf, sizeof buf)) > 0) {
+		int to = who(peer);
+		assert_true(to >= 0 && to != i && S.link[i][to]);
+		if (srnd() % 100 < S.loss_pct)
+			continue;
+		assert_true(S.qtail < QMAX);
+		struct qmsg *q = &S.q[S.qtail++];
+		q->at = S.now + LAT;
+		q->from = i;
+		q->to = to;
+		q->len = (uint16_t)n;
+		q->bytes = malloc((size_t)n);
+		memcpy(q->bytes, buf, (size_t)n);
+	}
+}
+
+static void events(int i)
+{
+	struct rv_p2p_cast_ev e;
+	uint8_t want[RV_P2P_CAST_FRAG_MAX];
+	while (rv_p2p_cast_poll(S.e[i], &e)) {
+		switch (e.type) {
+		case RV_P2P_CAST_KEY_REQUEST:
+			assert_int_equal(i, 0);
+			S.key_reqs++;
+			S.key_next = 1;
+			break;
+		case RV_P2P_CAST_INFO:
+			assert_int_equal(e.len, 5);
+			assert_memory_equal(e.data, "v=0\r\n", 5);
+			S.infos[i]++;
+			break;
+		case RV_P2P_CAST_DATA:
+			if (!S.started[i]) {	/* a receiver starts at a keyframe */
+				assert_true(e.flags & RV_P2P_FRAG_KEY);
+				S.started[i] = 1;
+				S.first[i] = S.next[i] = e.seq;
+			}
+			assert_int_equal(e.seq, S.next[i]);
+			assert_int_equal(e.len, frag_len(e.seq));
+			frag_bytes(e.seq, want);
+			assert_memory_equal(e.data, want, e.len);
+			S.next[i]++;
+			S.delivered[i]++;
+			break;
+		case RV_P2P_CAST_SKIP:
+			assert_true(S.started[i]);
+			assert_int_equal(e.seq, S.next[i]);
+			S.next[i] += (uint32_t)e.len;
+			S.skipped[i] += (uint32_t)e.len;
+			break;
+		}
+	}
+}
+
+/* One simulated millisecond: messages due are delivered, timers run,
+ * and every PERIOD ms the publisher publishes while PUBLISH. */
+static void step(int publish, uint32_t period)
+{
+	S.now++;
+	if (publish && S.now % period == 0 && S.alive[0]) {
+		uint8_t f[RV_P2P_CAST_FRAG_MAX];
+		uint32_t seq = S.published;
+		frag_bytes(seq, f);
+		int key = S.key_next || (S.key_every && seq % S.key_every == S.key_offset);
+		S.key_next = 0;
+		assert_int_equal(rv_p2p_cast_publish(S.e[0], S.now, f, frag_len(seq), key), seq);
+		S.published++;
+	}
+	while (S.qhead < S.qtail && S.q[S.qhead].at <= S.now) {
+		struct qmsg *q = &S.q[S.qhead++];
+		if (S.alive[q->to] && S.alive[q->from]) {
+			assert_int_equal(rv_p2p_msg_parse(q->bytes, q->len, &m, &why), 0);
+			assert_int_equal(rv_p2p_cast_input(S.e[q->to], S.now, S.id[q->from], &m, &why), 0);
+		}
+		free(q->bytes);
+	}
+	for (int i = 0; i < N; i++) {
+		if (!S.alive[i])
+			continue;
+		if (rv_p2p_cast_next(S.e[i]) <= S.now)
+			rv_p2p_cast_tick(S.e[i], S.now);
+		drain_out(i);
+		events(i);
+	}
+}
+
+static void run(uint32_t ms, int publish, uint32_t period)
+{
+	for (uint32_t t = 0; t < ms; t++)
+		step(publish, period);
+}
+
+/* The publisher 0 reaches 1..3 directly, 4..7 only through them, over
+ * two paths each. */
+static void topology(void)
+{
+	connect_(0, 1);
+	connect_(0, 2);
+	connect_(0, 3);
+	connect_(1, 2);
+	connect_(2, 3);
+	connect_(1, 4);
+	connect_(2, 5);
+	connect_(3, 6);
+	connect_(4, 5);
+	connect_(5, 6);
+	connect_(6, 7);
+	connect_(4, 7);
+	connect_(1, 5);
+	connect_(3, 7);
+}
+
+static void check_receivers(uint32_t skipped_max)
+{
+	struct rv_p2p_cast_stats pub;
+	rv_p2p_cast_stats(S.e[0], &pub);
+	uint64_t up = pub.bytes_pushed_to_peers + pub.bytes_requested_by_peers;
+	assert_true(up <= 5 * pub.bytes_published);	/* push limit 4: at most 5 x the stream */
+	uint64_t dup = 0, got = 0;
+	for (int i = 1; i < N; i++) {
+		if (!S.alive[i])
+			continue;
+		struct rv_p2p_cast_stats st;
+		rv_p2p_cast_stats(S.e[i], &st);
+		assert_true(S.started[i]);
+		assert_int_equal(S.next[i], S.published);	/* everything delivered or given up */
+		assert_true(S.skipped[i] <= skipped_max);
+		assert_int_equal(st.delivered, S.delivered[i]);
+		dup += st.bytes_duplicate;
+		got += st.bytes_pushed_from_peers + st.bytes_requested_from_peers;
+	}
+	print_message("publisher upload %.2f x the stream, duplicates %.1f%% of bytes received\n",
+		      (double)up / (double)pub.bytes_published, 100.0 * (double)dup / (double)(got + dup));
+}
+
+static void mesh_with_loss(void **state)
+{
+	(void)state;
+	sim_init(3, NULL);
+	S.key_every = 100;
+	topology();
+	for (int i = 0; i < N; i++)
+		start(i);
+	assert_int_equal(rv_p2p_cast_set_info(S.e[0], (const uint8_t *)"v=0\r\n", 5), 0);
+	run(200, 0, 5);
+	run(10000, 1, 5);	/* 2000 fragments, 200 a second, 3% of messages lost */
+	run(3000, 0, 5);
+	for (int i = 1; i < N; i++) {
+		assert_int_equal(S.first[i], 0);
+		assert_int_equal(S.skipped[i], 0);	/* pulls made up for every loss */
+		assert_int_equal(S.infos[i], 1);	/* the announce, relayed (asked again when lost) */
+	}
+	check_receivers(0);
+	struct rv_p2p_cast_stats st;
+	rv_p2p_cast_stats(S.e[7], &st);
+	assert_true(st.fragments_pushed_from_peers > st.fragments_requested_from_peers);
+	assert_true(st.pulls > 0);
+	sim_free();
+}
+
+static void late_joiner_asks_a_keyframe(void **state)
+{
+	(void)state;
+	struct rv_p2p_cast_conf c = { .window_max = 512 };
+	sim_init(0, &c);
+	S.key_every = 0;	/* a keyframe at 0, then only when asked */
+	S.key_next = 1;
+	topology();
+	for (int i = 0; i < N - 1; i++)
+		start(i);
+	run(6000, 1, 5);	/* fragment 0 (the only keyframe) fell out of the window */
+	assert_int_equal(S.key_reqs, 0);
+	uint32_t at = S.published;
+	start(N - 1);
+	run(3000, 1, 5);
+	run(3000, 0, 5);
+	assert_true(S.key_reqs >= 1);	/* routed to the publisher through 3 or 6 */
+	assert_true(S.first[N - 1] >= at);
+	assert_int_equal(S.skipped[N - 1], 0);
+	check_receivers(0);
+	struct rv_p2p_cast_stats st;
+	rv_p2p_cast_stats(S.e[N - 1], &st);
+	assert_true(st.key_requests >= 1);
+	assert_int_equal(st.first, S.first[N - 1]);
+	sim_free();
+}
+
+static void late_joiner_starts_at_a_keyframe_held(void **state)
+{
+	(void)state;
+	struct rv_p2p_cast_conf c = { .window_max = 256 };
+	sim_init(0, &c);
+	S.key_every = 200;
+	topology();
+	for (int i = 0; i < N - 1; i++)
+		start(i);
+	run(2100, 1, 5);	/* 420 fragments: keyframes at 0, 200, 400; 0 out of the window */
+	start(N - 1);
+	run(1000, 1, 5);
+	run(3000, 0, 5);
+	assert_int_equal(S.first[N - 1], 400);	/* the newest keyframe start, pulled */
+	assert_int_equal(S.key_reqs, 0);
+	check_receivers(0);
+	sim_free();
+}
+
+/* A receiver that comes while the window still has the stream's start
+ * takes it whole, though newer keyframe starts are known. */
+static void young_stream_taken_whole(void **state)
+{
+	(void)state;
+	sim_init(0, NULL);
+	S.key_every = 50;
+	topology();
+	for (int i = 0; i < N - 1; i++)
+		start(i);
+	run(1000, 1, 5);	/* 200 fragments: keyframes at 0, 50, 100, 150 */
+	start(N - 1);
+	run(1000, 1, 5);
+	run(3000, 0, 5);
+	assert_int_equal(S.first[N - 1], 0);
+	check_receivers(0);
+	sim_free();
+}
+
+/* A stream whose first fragments are no keyframe start (audio before
+ * the video's first keyframe): the receivers there from the start begin at
+ * its first keyframe start, not at fragment 0, and not at a newer one. */
+static void young_stream_without_a_key_first(void **state)
+{
+	(void)state;
+	sim_init(0, NULL);
+	S.key_every = 50;
+	S.key_offset = 3;
+	topology();
+	for (int i = 0; i < N; i++)
+		start(i);
+	run(200, 0, 5);
+	run(1000, 1, 5);
+	run(3000, 0, 5);
+	for (int i = 1; i < N; i++)
+		assert_int_equal(S.first[i], 3);
+	sim_free();
+}
+
+static void relay_removed(void **state)
+{
+	(void)state;
+	sim_init(1, NULL);
+	S.key_every = 100;
+	topology();
+	for (int i = 0; i < N; i++)
+		start(i);
+	run(5000, 1, 5);
+	stop(1);	/* 4 and 5 lose a neighbour that may push to them */
+	stop(6);
+	run(5000, 1, 5);
+	run(3000, 0, 5);
+	check_receivers(0);	/* pulls from the others made up for what they held */
+	for (int i = 2; i < N; i++)
+		if (S.alive[i])
+			assert_int_equal(S.delivered[i], S.published);
+	sim_free();
+}
+
+/* ---- caps and refusals ---- */
+
+static void refusals(void **state)
+{
+	(void)state;
+	struct rv_p2p_cast *pub, *rx;
+	uint8_t a[32], b[32], f[RV_P2P_CAST_FRAG_MAX + 1] = { 0 };
+	memset(a, 1, 32);
+	memset(b, 2, 32);
+	rv_p2p_cast_id("x", stream);
+	struct rv_p2p_cast_conf c = { .publisher = 1, .window_max = 16 };
+	assert_int_equal(rv_p2p_cast_new(&pub, stream, &c), 0);
+	c.publisher = 0;
+	assert_int_equal(rv_p2p_cast_new(&rx, stream, &c), 0);
+	c.window_max = RV_P2P_CAST_WINDOW_MAX + 1;
+	struct rv_p2p_cast *bad;
+	assert_int_equal(rv_p2p_cast_new(&bad, stream, &c), -EINVAL);
+	assert_int_equal(rv_p2p_cast_publish(rx, 1, f, 10, 1), -EINVAL);
+	assert_int_equal(rv_p2p_cast_publish(pub, 1, f, RV_P2P_CAST_FRAG_MAX + 1, 1), RV_ETOOBIG);
+	assert_int_equal(rv_p2p_cast_publish(pub, 1, f, 0, 1), RV_ETOOBIG);
+	assert_int_equal(rv_p2p_cast_set_info(pub, f, RV_P2P_CAST_INFO_MAX + 1), RV_ETOOBIG);
+	/* a publisher takes no fragment of its stream from others, nor their numbering */
+	rv_p2p_cast_peer_up(pub, 1, b);
+	long k = rv_p2p_msg_cast_frag(buf, sizeof buf, stream, 7, 0, f, 10);
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)k, &m, &why), 0);
+	assert_int_equal(rv_p2p_cast_input(pub, 1, b, &m, &why), 0);
+	struct rv_p2p_range far = { 1000, 5 };
+	k = rv_p2p_msg_cast_map(buf, sizeof buf, stream, 0, &far, 1, NULL, 0);
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)k, &m, &why), 0);
+	assert_int_equal(rv_p2p_cast_input(pub, 1, b, &m, &why), 0);
+	assert_int_equal(rv_p2p_cast_publish(pub, 2, f, 10, 1), 0);
+	struct rv_p2p_cast_stats ps;
+	rv_p2p_cast_stats(pub, &ps);
+	assert_int_equal(ps.refused, 1);
+	assert_int_equal(ps.fragments_pushed_from_peers, 0);
+
+	rv_p2p_cast_peer_up(rx, 1, a);
+	/* a map out of order, a pull past the window */
+	struct rv_p2p_range r[2] = { { 10, 5 }, { 12, 1 } };
+	long n = rv_p2p_msg_cast_map(buf, sizeof buf, stream, 0, r, 2, NULL, 0);
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
+	assert_int_equal(rv_p2p_cast_input(rx, 2, a, &m, &why), RV_EPROTO);
+	assert_string_equal(why, "map out of order");
+	r[0] = (struct rv_p2p_range){ 0, 17 };
+	n = rv_p2p_msg_obj_ranges(buf, sizeof buf, RV_P2P_M_CAST_PULL, stream, 0, r, 1);
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
+	assert_int_equal(rv_p2p_cast_input(rx, 2, a, &m, &why), RV_EPROTO);
+	assert_string_equal(why, "pull past the window");
+	/* from a peer not up, or of another stream: ignored */
+	n = rv_p2p_msg_cast_frag(buf, sizeof buf, stream, 0, RV_P2P_FRAG_KEY, f, 10);
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
+	assert_int_equal(rv_p2p_cast_input(rx, 2, b, &m, &why), 0);
+	struct rv_p2p_cast_stats st;
+	rv_p2p_cast_stats(rx, &st);
+	assert_int_equal(st.fragments_pushed_from_peers, 0);
+	/* a copy is a duplicate; one behind the window is late */
+	assert_int_equal(rv_p2p_cast_input(rx, 2, a, &m, &why), 0);
+	assert_int_equal(rv_p2p_cast_input(rx, 2, a, &m, &why), 0);
+	n = rv_p2p_msg_cast_frag(buf, sizeof buf, stream, 100, 0, f, 10);
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
+	assert_int_equal(rv_p2p_cast_input(rx, 3, a, &m, &why), 0);
+	n = rv_p2p_msg_cast_frag(buf, sizeof buf, stream, 5, 0, f, 10);
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
+	assert_int_equal(rv_p2p_cast_input(rx, 3, a, &m, &why), 0);
+	rv_p2p_cast_stats(rx, &st);
+	assert_int_equal(st.fragments_pushed_from_peers, 2);
+	assert_int_equal(st.duplicates, 1);
+	assert_int_equal(st.late, 1);
+	/* fragment 0 was delivered, 1..84 fell out of the window: skipped */
+	struct rv_p2p_cast_ev e;
+	assert_int_equal(rv_p2p_cast_poll(rx, &e), 1);
+	assert_int_equal(e.type, RV_P2P_CAST_DATA);
+	assert_int_equal(e.seq, 0);
+	assert_int_equal(rv_p2p_cast_poll(rx, &e), 1);
+	assert_int_equal(e.type, RV_P2P_CAST_SKIP);
+	assert_int_equal(e.seq, 1);
+	assert_int_equal(e.len, 100 - 16 + 1 - 1);
+	rv_p2p_cast_free(pub);
+	rv_p2p_cast_free(rx);
+}
+
+/* A receiver not run for 5 s (a stall) gives up nothing it could not
+ * have pulled meanwhile: the deadlines move on by the gap. */
+static void stall(void **state)
+{
+	(void)state;
+	struct rv_p2p_cast *rx;
+	uint8_t a[32], f[100] = { 0 };
+	memset(a, 1, 32);
+	rv_p2p_cast_id("x", stream);
+	assert_int_equal(rv_p2p_cast_new(&rx, stream, NULL), 0);
+	rv_p2p_cast_peer_up(rx, 1000, a);
+	struct rv_p2p_range r = { 0, 3 };
+	uint32_t key = 0;
+	long n = rv_p2p_msg_cast_map(buf, sizeof buf, stream, 0, &r, 1, &key, 1);
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
+	assert_int_equal(rv_p2p_cast_input(rx, 1000, a, &m, &why), 0);	/* joins at 0 */
+	rv_p2p_cast_tick(rx, 1050);
+	rv_p2p_cast_tick(rx, 6050);	/* 5 s later */
+	struct rv_p2p_cast_ev e;
+	struct rv_p2p_cast_stats st;
+	rv_p2p_cast_stats(rx, &st);
+	assert_int_equal(st.skipped, 0);
+	assert_int_equal(st.stalls, 1);
+	n = rv_p2p_msg_cast_frag(buf, sizeof buf, stream, 0, RV_P2P_FRAG_KEY | RV_P2P_FRAG_PULLED, f, 10);
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
+	assert_int_equal(rv_p2p_cast_input(rx, 6060, a, &m, &why), 0);
+	while (rv_p2p_cast_poll(rx, &e) && e.type != RV_P2P_CAST_DATA)
+		;
+	assert_int_equal(e.type, RV_P2P_CAST_DATA);
+	assert_int_equal(e.seq, 0);
+	for (uint64_t t = 6100; t <= 8600; t += 100)	/* the others' deadlines pass, the ordinary way */
+		rv_p2p_cast_tick(rx, t);
+	rv_p2p_cast_stats(rx, &st);
+	assert_int_equal(st.skipped, 2);
+	rv_p2p_cast_free(rx);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(messages),
+		cmocka_unit_test(mesh_with_loss),
+		cmocka_unit_test(late_joiner_asks_a_keyframe),
+		cmocka_unit_test(late_joiner_starts_at_a_keyframe_held),
+		cmocka_unit_test(young_stream_taken_whole),
+		cmocka_unit_test(young_stream_without_a_key_first),
+		cmocka_unit_test(relay_removed),
+		cmocka_unit_test(refusals),
+		cmocka_unit_test(stall),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
