@@ -42,18 +42,18 @@
  *    keyframe start it holds or a map shows (so that a receiver that came
  *    before the publisher misses nothing), else at the newest; not before
  *    conf.fetch_ms after it learnt of the stream (for the maps to come)
- *    unless that is fragment 0; it pulls
- *    what follows at once (a first fragment that is no keyframe start is
- *    given up as below); while it knows
- *    of none it asks for a keyframe (CAST_KEY), at most every conf.key_ms,
+ *    unless that is fragment 0; it pulls what follows at once (a first
+ *    fragment that is no keyframe start is given up as below); while it
+ *    knows of none it asks for a keyframe (CAST_KEY), at most every conf.key_ms,
  *    of the neighbour that pushed it a fragment last (or the one furthest
  *    ahead); each peer forwards such a request the same way (at most every
  *    conf.key_ms, never back, at most RV_P2P_TTL_MAX hops), and the
  *    publisher gets a KEY_REQUEST event (at most every conf.key_ms).
  *
  * A publisher ignores fragments of its stream that neighbours send, and
- * their maps do not move its numbering. Fragments are not signed here (a stream's integrity is the sessions'
- * and the publisher's SRTP); seq does not wrap (2^32 fragments).
+ * their maps do not move its numbering. Fragments are not signed here (a
+ * stream's integrity is the sessions' and the publisher's SRTP); seq does
+ * not wrap (2^32 fragments).
  *
  * The engine decides, the caller moves the bytes: it feeds the CAST_*
  * messages neighbours send (rv_p2p_cast_input), sends what
