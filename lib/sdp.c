@@ -140,6 +140,11 @@ static void fill(const struct parse *p, struct rv_sdp *out)
 	snprintf(au->codec, sizeof au->codec, "%s", a->codec);
 	au->clock = a->clock;
 	au->channels = a->channels;
+	if (!au->codec[0] && (au->pt == 0 || au->pt == 8)) {	/* static types need no rtpmap (RFC 3551) */
+		snprintf(au->codec, sizeof au->codec, "%s", au->pt ? "PCMA" : "PCMU");
+		au->clock = 8000;
+		au->channels = 1;
+	}
 	resolve(a, ss, au->addr, &au->v6, &au->has_crypto, au->crypto_suite, au->crypto_key);
 }
 

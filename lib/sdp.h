@@ -16,8 +16,9 @@
 struct rv_sdp_audio {
 	int port;                    /* 0: no m=audio */
 	int pt;                      /* its first payload type, or -1 */
-	char codec[16];              /* from a=rtpmap: "opus", "PCMU"; "" without one */
-	int clock;                   /* 48000 */
+	char codec[16];              /* from a=rtpmap: "opus", "PCMU"; payload type 0
+					PCMU, 8 PCMA without one (RFC 3551), else "" */
+	int clock;                   /* 48000, 8000 */
 	int channels;                /* from a=rtpmap (1 when not given) */
 	char addr[64];               /* its c=, else the session's, else 0.0.0.0 */
 	int v6;

@@ -1,6 +1,6 @@
 /* sdprec.c - rvrecv media --sdp FILE: receive the plain RTP or SRTP an SDP
  * describes (an m=video section with H.264 or VP8, an m=audio section with
- * Opus, or both), put it back in order, rebuild whole frames and write
+ * Opus or G.711, or both), put it back in order, rebuild whole frames and write
  * them into a container without re-encoding (Matroska by default; -o -
  * for stdout). The two tracks are lined up by the first RTCP sender report
  * of each (on port+1), or until both came, by when their first packets
@@ -35,6 +35,8 @@ enum { LINEUP_NONE, LINEUP_ARRIVAL, LINEUP_REPORTS };
 
 struct rx {
 	int has_video, has_audio;
+	const char *acodec;             /* "opus", "PCMU" or "PCMA" */
+	int aclock;
 	struct rtpin vi, au;
 	struct rv_depack dp;
 	struct rv_media_sink *sink;
@@ -115,7 +117,8 @@ static int64_t audio_us(struct rx *x, int64_t ext)
 	return how == LINEUP_REPORTS ? t : arrival;
 }
 
-/* An Opus packet in sequence order: one frame of the audio track. */
+/* An audio packet in sequence order (an Opus frame, or 20 ms or so of
+ * G.711 samples): one frame of the audio track. */
 static void on_audio(void *ud, const uint8_t *p, size_t n)
 {
 	struct rx *x = ud;
@@ -156,15 +159,20 @@ static int choose(const char *path, const struct rv_sdp *sdp, struct rx *x, int 
 	if (!x->has_video && sdp->port)
 		rv_say_info("%s: m=video has no a=rtpmap for payload type %d: no video", path, sdp->pt);
 	const struct rv_sdp_audio *au = &sdp->audio;
-	x->has_audio = rv_sdp_has_audio(sdp) && !strcasecmp(au->codec, "opus") && au->clock == 48000;
+	int opus = !strcasecmp(au->codec, "opus") && au->clock == 48000;
+	int g711 = (!strcasecmp(au->codec, "PCMU") || !strcasecmp(au->codec, "PCMA")) && au->clock == 8000;
+	x->has_audio = rv_sdp_has_audio(sdp) && (opus || g711);
+	x->acodec = opus ? "opus" : !strcasecmp(au->codec, "PCMU") ? "PCMU" : "PCMA";
+	x->aclock = opus ? 48000 : 8000;
 	if (x->has_audio || !au->port)
 		return 0;
 	if (!x->has_video) {
-		rv_say_error("%s: %s/%d audio is not supported (opus/48000), and there is no video", path,
-			     au->codec[0] ? au->codec : "?", au->clock);
+		rv_say_error("%s: %s/%d audio is not supported (opus/48000, PCMU/8000, PCMA/8000), and there is no video",
+			     path, au->codec[0] ? au->codec : "?", au->clock);
 		return -1;
 	}
-	rv_say_info("%s: %s audio is not supported (opus/48000): video only", path, au->codec[0] ? au->codec : "?");
+	rv_say_info("%s: %s audio is not supported (opus/48000, PCMU/8000, PCMA/8000): video only", path,
+		    au->codec[0] ? au->codec : "?");
 	return 0;
 }
 
@@ -181,7 +189,7 @@ static int open_tracks(const struct rv_sdp *sdp, struct rx *x)
 	}
 	if (rc == 0 && x->has_audio) {
 		const struct rv_sdp_audio *au = &sdp->audio;
-		struct rtpin_conf c = { "audio", au->addr, au->v6, x->live ? 0 : au->port, 48000,
+		struct rtpin_conf c = { "audio", au->addr, au->v6, x->live ? 0 : au->port, x->aclock,
 					au->has_crypto ? au->crypto_suite : NULL, au->crypto_key, HOLD_MS,
 					on_audio, x };
 		rc = rtpin_open(&x->au, &c, err, sizeof err);
@@ -195,7 +203,7 @@ static int open_sink(struct app *a, const struct rv_sdp *sdp, struct rx *x)
 {
 	char err[256];
 	struct rv_media_track vt = { sdp->codec, sdp->width, sdp->height, 0 };
-	struct rv_media_track at = { "opus", 0, 0, sdp->audio.channels == 1 ? 1 : 2 };
+	struct rv_media_track at = { x->acodec, 0, 0, sdp->audio.channels == 1 ? 1 : 2 };
 	if (rv_media_sink_open(&x->sink, a->output, a->mformat, x->has_video ? &vt : NULL,
 			       x->has_audio ? &at : NULL, err, sizeof err) < 0) {
 		rv_say_error("%s", err);
@@ -323,12 +331,18 @@ static void summary(struct app *a, const struct rv_sdp *sdp, struct rx *x)
 	cJSON_AddNumberToObject(j, "skipped", (double)x->skipped);
 	cJSON_AddNumberToObject(j, "dropped", (double)x->dp.dropped);
 	if (x->has_audio)
-		cJSON_AddStringToObject(j, "audio", "opus");
+		cJSON_AddStringToObject(j, "audio", x->acodec);
 	cJSON_AddNumberToObject(j, "audio_packets", (double)au->packets);
 	cJSON_AddNumberToObject(j, "audio_frames", (double)x->aframes);
 	cJSON_AddNumberToObject(j, "audio_skipped", (double)x->askipped);
 	cJSON_AddNumberToObject(j, "audio_lost", (double)au->lost);
 	rv_out_obj(j);
+}
+
+/* The audio codec as the log says it. */
+static const char *audio_name(const struct rx *x)
+{
+	return !x->has_audio ? "" : !strcmp(x->acodec, "opus") ? "Opus" : x->acodec;
 }
 
 /* Hand on what the jitter buffers hold, then finish the file. */
@@ -349,13 +363,13 @@ static void describe(const struct app *a, const struct rv_sdp *sdp, const struct
 	char v[96] = "", au[96] = "";
 	if (x->live) {
 		rv_say_info("receiving %s%s%s from the peer group into %s", x->has_video ? sdp->codec : "",
-			    x->has_video && x->has_audio ? " and " : "", x->has_audio ? "Opus" : "", a->output);
+			    x->has_video && x->has_audio ? " and " : "", audio_name(x), a->output);
 		return;
 	}
 	if (x->has_video)
 		snprintf(v, sizeof v, "%s on %s port %d", sdp->codec, sdp->addr, sdp->port);
 	if (x->has_audio)
-		snprintf(au, sizeof au, "Opus on %s port %d", sdp->audio.addr, sdp->audio.port);
+		snprintf(au, sizeof au, "%s on %s port %d", audio_name(x), sdp->audio.addr, sdp->audio.port);
 	rv_say_info("receiving %s%s%s into %s", v, v[0] && au[0] ? " and " : "", au, a->output);
 }
 

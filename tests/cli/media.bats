@@ -266,6 +266,27 @@ streams_of() {
 	((frames >= 30)) || fail "only $frames frames decrypted and decoded"
 }
 
+@test "rvrecv media --sdp: ffmpeg's H.264 and G.711 (PCMU on static payload type 0, no rtpmap) recorded as they came" {
+	port=$(free_even_port 4)
+	spawn ff ffmpeg -hide_banner -loglevel error -re -f lavfi -i testsrc2=size=320x240:rate=30 \
+		-f lavfi -i sine=f=440:r=8000 -t 6 -map 0:v -c:v libx264 -profile:v baseline -tune zerolatency -g 15 \
+		-f rtp "rtp://127.0.0.1:$port" -map 1:a -c:a pcm_mulaw -f rtp "rtp://127.0.0.1:$((port + 2))" \
+		-sdp_file "$T/g.sdp"
+	wait_sdp "$T/g.sdp"
+	grep -q '^m=audio [0-9]* RTP/AVP 0' "$T/g.sdp"
+	! grep -q '^a=rtpmap:0 ' "$T/g.sdp"
+	run timeout "$(secs 20)" rvrecv --json media --sdp "$T/g.sdp" -o "$T/g.mkv" --duration 3
+	assert_success
+	assert_output --partial '"audio":"PCMU"'
+	run ffprobe -v error -count_packets -show_entries stream=codec_name,sample_rate,channels,nb_read_packets \
+		-of csv=p=0 "$T/g.mkv"
+	assert_line --regexp '^h264,[0-9]+$'
+	assert_line --regexp '^pcm_mulaw,8000,1,[0-9]+$'
+	run ffmpeg -v error -i "$T/g.mkv" -f null -
+	assert_success
+	assert_output ''
+}
+
 @test "rvrecv media --sdp: records what ffmpeg itself sends as SRTP (srtp://, its own SDP with a=crypto)" {
 	port=$(free_even_port)
 	key=$(openssl rand -base64 30)

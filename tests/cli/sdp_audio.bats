@@ -128,15 +128,15 @@ check_av() {
 
 @test "rvrecv media --sdp: audio in a codec it does not take is a usage error without video" {
 	port=$(free_port_block)
-	printf 'v=0\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio %d RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n' "$port" >"$T/pcmu.sdp"
-	run timeout "$(secs 10)" rvrecv media --sdp "$T/pcmu.sdp" -o "$T/x.mka"
+	printf 'v=0\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio %d RTP/AVP 9\r\na=rtpmap:9 G722/8000\r\n' "$port" >"$T/g722.sdp"
+	run timeout "$(secs 10)" rvrecv media --sdp "$T/g722.sdp" -o "$T/x.mka"
 	assert_equal "$status" 2
-	assert_output --partial 'PCMU/8000 audio is not supported'
+	assert_output --partial 'G722/8000 audio is not supported'
 	[ ! -e "$T/x.mka" ]
 	# with video next to it, the video alone is taken (nothing comes: --timeout)
-	printf 'v=0\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=video %d RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\nm=audio %d RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n' \
-		"$port" $((port + 2)) >"$T/vpcmu.sdp"
-	run timeout "$(secs 10)" rvrecv media --sdp "$T/vpcmu.sdp" -o "$T/x.mkv" --timeout 1
+	printf 'v=0\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=video %d RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\nm=audio %d RTP/AVP 9\r\na=rtpmap:9 G722/8000\r\n' \
+		"$port" $((port + 2)) >"$T/vg722.sdp"
+	run timeout "$(secs 10)" rvrecv media --sdp "$T/vg722.sdp" -o "$T/x.mkv" --timeout 1
 	assert_equal "$status" 6
 	assert_output --partial 'video only'
 	# an m=audio without its a=rtpmap names what is missing
