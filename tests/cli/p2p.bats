@@ -24,6 +24,25 @@ p2p_join() {
 port_of() { cat "$T/$1.port"; }
 id_of() { rvgroup p2p id --key "$T/$1.key"; }
 new_spec() { SPEC=$(rvgroup p2p spec new "${1:-chat.example}" --key "$T/owner.key" --no-server-channel 2>/dev/null); }
+# key_near A B: make B's key one whose ring address is within a quarter of
+# the ring of A's (half of all keys are: 64 tries fail once in 2^64), so
+# that key_farther B A finds a sender as surely. Two random peers can sit
+# almost opposite on the ring, and then no sender is farther from one than
+# the other is (64 tries of key_farther failed 1 time in 65).
+key_near() {
+	local i
+	for ((i = 0; i < 64; i++)); do
+		if python3 -c 'import sys
+a, c = (int(x, 16) for x in sys.argv[1:3])
+sys.exit(0 if min((c - a) % 2**256, (a - c) % 2**256) < 2**254 else 1)' \
+			"$(rvgroup p2p id --json --key "$T/$1.key" | jq -r .ring)" \
+			"$(rvgroup p2p id --json --key "$T/near$i.key" 2>/dev/null | jq -r .ring)"; then
+			mv "$T/near$i.key" "$T/$2.key"
+			return
+		fi
+	done
+	return 1
+}
 # key_farther A B: the name of a new key whose ring address is farther from
 # A's than B's is (so that what it routes to A goes through B)
 key_farther() {
@@ -208,6 +227,7 @@ dst_nearer() {
 @test "p2p: send exits 0 on delivery only: no such peer beyond the first hop exits 8, a silent destination 6" {
 	new_spec
 	p2p_join p0 --stay
+	key_near p0 p1	# for key_farther p1 p0 below
 	p2p_join p1 --stay --peer "127.0.0.1:$(port_of p0)"
 	wait_for_line "$T/p0.out" '"NetGroup.Neighbor.Connect"' 10
 	wait_for_line "$T/p1.out" '"NetGroup.Neighbor.Connect"' 10
