@@ -123,9 +123,11 @@ build-fuzz/obj/%.o: %.c
 # copies) and provides the narrow interface they reach the rest through.
 FUZZ_TOOL_OBJ_fuzz_relay := $(addprefix build-fuzz/obj/cmd/rvserver/,relay.o relay_ep.o relay_stats.o)
 FUZZ_TOOL_OBJ_fuzz_signal := $(addprefix build-fuzz/obj/cmd/rvsignal/,rooms.o auth.o)
-FUZZ_TOOL_OBJ := $(FUZZ_TOOL_OBJ_fuzz_relay) $(FUZZ_TOOL_OBJ_fuzz_signal)
+FUZZ_TOOL_OBJ_fuzz_rvrecv := $(addprefix build-fuzz/obj/cmd/rvrecv/,files.o app.o)
+FUZZ_TOOL_OBJ := $(FUZZ_TOOL_OBJ_fuzz_relay) $(FUZZ_TOOL_OBJ_fuzz_signal) $(FUZZ_TOOL_OBJ_fuzz_rvrecv)
 build-fuzz/fuzz_relay: $(FUZZ_TOOL_OBJ_fuzz_relay)
 build-fuzz/fuzz_signal: $(FUZZ_TOOL_OBJ_fuzz_signal)
+build-fuzz/fuzz_rvrecv: $(FUZZ_TOOL_OBJ_fuzz_rvrecv)
 # fuzz_p2pnode makes the nodes' DTLS key and context once (5 ms each under ASan).
 FUZZ_LDFLAGS_fuzz_p2pnode := -Wl,--wrap=rv_dtls_key_p256,--wrap=rv_dtls_ctx_new,--wrap=rv_dtls_ctx_free
 build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_OBJ)
