@@ -1,4 +1,5 @@
-/* cli.c - option parsing, generated help/man/completions, output helpers. */
+/* cli.c - option parsing, subcommands, --help, output helpers, client options
+ * (the man pages and completions from the same tables: clidoc.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -12,15 +13,12 @@
 #include <uv.h>
 
 #include "cli.h"
+#include "cli_int.h"
 #include "err.h"
 #include "log.h"
-#include "rvcode.h"
 #include "tls.h"
 
-static const struct {
-	int code;
-	const char *meaning;
-} exit_table[] = {
+const struct rv_cli_exit_row rv_cli_exit_table[] = {
 	{ RV_EXIT_OK, "success" },
 	{ RV_EXIT_FAIL, "failure not covered below" },
 	{ RV_EXIT_USAGE, "usage error: bad option or argument" },
@@ -31,6 +29,7 @@ static const struct {
 	{ RV_EXIT_LOST, "connection lost, or the server shut down" },
 	{ RV_EXIT_NO_ROUTE, "no route: in a peer group, no peer is nearer the destination" },
 };
+const size_t rv_cli_exit_rows = sizeof rv_cli_exit_table / sizeof *rv_cli_exit_table;
 
 /* ---- parsing ---- */
 
@@ -216,18 +215,7 @@ const struct rv_subcmd *rv_cli_command(const struct rv_tool *t, int npos, char *
 	return c;
 }
 
-/* One usage line: its commands ("a|b"), their arguments, and whether the
- * tool runs without one of them (the names go in brackets). */
-struct usage_line {
-	char names[256];
-	const char *args;
-	int optional, placeholder;
-};
-
-/* usage_line - the Ith usage line of T into *U; 0 when there is none. Each
- * command not on an earlier line starts one, with the later commands that
- * take the same arguments. */
-static int usage_line(const struct rv_tool *t, int i, struct usage_line *u)
+int rv_cli_usage_line(const struct rv_tool *t, int i, struct rv_cli_usage *u)
 {
 	memset(u, 0, sizeof *u);
 	if (!t->cmds || t->command_word) {
@@ -257,7 +245,7 @@ static int usage_line(const struct rv_tool *t, int i, struct usage_line *u)
 	return 0;
 }
 
-static const char *tool_options(const struct rv_tool *t)
+const char *rv_cli_tool_options(const struct rv_tool *t)
 {
 	return t->options ? t->options : "[OPTION...]";
 }
@@ -279,9 +267,9 @@ void rv_cli_help(const struct rv_tool *t, FILE *f)
 {
 	char label[96];
 
-	struct usage_line u;
-	for (int i = 0; usage_line(t, i, &u); i++) {
-		fprintf(f, "%s%s %s", i ? "       " : "Usage: ", t->name, tool_options(t));
+	struct rv_cli_usage u;
+	for (int i = 0; rv_cli_usage_line(t, i, &u); i++) {
+		fprintf(f, "%s%s %s", i ? "       " : "Usage: ", t->name, rv_cli_tool_options(t));
 		if (u.names[0])
 			fprintf(f, u.optional ? " [%s]" : " %s", u.names);
 		fprintf(f, "%s%s\n", *u.args ? " " : "", u.args);
@@ -305,346 +293,12 @@ void rv_cli_help(const struct rv_tool *t, FILE *f)
 	if (t->footer)
 		fprintf(f, "\n%s\n", t->footer);
 	fprintf(f, "\nExit status:");
-	for (size_t i = 0; i < sizeof exit_table / sizeof *exit_table; i++)
-		fprintf(f, "%s %d %s", i ? "," : "", exit_table[i].code,
+	for (size_t i = 0; i < rv_cli_exit_rows; i++)
+		fprintf(f, "%s %d %s", i ? "," : "", rv_cli_exit_table[i].code,
 			i == 0 ? "ok" : i == 1 ? "failure" : i == 2 ? "usage" :
 			i == 3 ? "cannot connect" : i == 4 ? "denied" : i == 5 ? "replaced" :
 			i == 6 ? "timeout" : "connection lost");
 	fprintf(f, ".\nSee %s(1).\n", t->name);
-}
-
-/* ---- generated documentation ---- */
-
-/* Man-page text: escape backslashes and leading dots/quotes, hyphens. */
-static void man_text(FILE *f, const char *s)
-{
-	if (*s == '.' || *s == '\'')
-		fputs("\\&", f);
-	for (; *s; s++) {
-		if (*s == '\\')
-			fputs("\\e", f);
-		else if (*s == '-')
-			fputs("\\-", f);
-		else
-			fputc(*s, f);
-	}
-}
-
-/* A text line that roff must not take for a sentence's end ("[OPTION...]"
- * would get two spaces after it). */
-static void man_phrase(FILE *f, const char *s)
-{
-	size_t n = strlen(s);
-	while (n && strchr(")]\"'*", s[n - 1]))
-		n--;
-	man_text(f, s);
-	fputs(n && strchr(".?!", s[n - 1]) ? "\\&\n" : "\n", f);
-}
-
-/* One line per usage line: the tool and its commands bold, a placeholder
- * for them italic. */
-static void dump_man_synopsis(const struct rv_tool *t, FILE *f)
-{
-	struct usage_line u;
-	fprintf(f, ".SH SYNOPSIS\n");
-	for (int i = 0; usage_line(t, i, &u); i++) {
-		fprintf(f, "%s.B %s\n", i ? ".br\n" : "", t->name);
-		man_phrase(f, tool_options(t));
-		if (u.names[0]) {
-			fputs(u.optional ? (u.placeholder ? ".RI [ " : ".RB [ ") : (u.placeholder ? ".I " : ".B "), f);
-			man_text(f, u.names);
-			fputs(u.optional ? " ]\n" : "\n", f);
-		}
-		if (*u.args)
-			man_phrase(f, u.args);
-	}
-}
-
-/* The table for scripts: NAME, MIN, MAX (-1: any) and ARGS, tab-separated. */
-static void dump_commands(const struct rv_tool *t, FILE *f)
-{
-	for (const struct rv_subcmd *c = t->cmds; c && c->name; c++)
-		fprintf(f, "%s\t%d\t%d\t%s\n", c->name, c->min_args, c->max_args, c->args);
-}
-
-/* ".BI "\-s, \-\-server " HOST[:PORT]": the option bold, its argument italic. */
-static void man_option(FILE *f, const struct rv_opt *o)
-{
-	fputs(o->arg ? ".BI \"" : ".B \"", f);
-	if (o->shortopt)
-		fprintf(f, "\\-%c%s", o->shortopt, o->longopt ? ", " : "");
-	if (o->longopt) {
-		fputs("\\-\\-", f);
-		man_text(f, o->longopt);
-	}
-	if (o->arg) {
-		fputs(" \" ", f);
-		man_text(f, o->arg);
-	} else {
-		fputc('"', f);
-	}
-	fputc('\n', f);
-}
-
-static void dump_man(const struct rv_tool *t, FILE *f)
-{
-	if (t->cmds) {
-		fprintf(f, ".SH COMMANDS\n");
-		for (const struct rv_subcmd *c = t->cmds; c->name; c++) {
-			fprintf(f, ".TP\n.B %s", c->name);
-			if (c->args && *c->args) {
-				fputs(" \"", f);
-				man_text(f, c->args);
-				fputc('"', f);
-			}
-			fputc('\n', f);
-			man_text(f, c->help);
-			fputc('\n', f);
-		}
-	}
-	fprintf(f, ".SH OPTIONS\n");
-	for (const struct rv_opt *o = t->opts; o->longopt || o->shortopt; o++) {
-		fprintf(f, ".TP\n");
-		man_option(f, o);
-		man_text(f, o->help);
-		fputc('\n', f);
-		if (o->env)
-			fprintf(f, "Also set by the environment variable\n.BR %s .\n", o->env);
-	}
-	fprintf(f, ".SH EXIT STATUS\n");
-	for (size_t i = 0; i < sizeof exit_table / sizeof *exit_table; i++) {
-		fprintf(f, ".TP\n.B %d\n", exit_table[i].code);
-		man_text(f, exit_table[i].meaning);
-		fputc('\n', f);
-	}
-}
-
-static void words(FILE *f, const struct rv_tool *t, int longs)
-{
-	int first = 1;
-	for (const struct rv_opt *o = t->opts; o->longopt || o->shortopt; o++) {
-		if (longs && o->longopt)
-			fprintf(f, "%s--%s", first ? "" : " ", o->longopt);
-		else if (!longs && o->shortopt)
-			fprintf(f, "%s-%c", first ? "" : " ", o->shortopt);
-		else
-			continue;
-		first = 0;
-	}
-}
-
-static void bash_choices(FILE *f, const char *c)
-{
-	for (; *c; c++)
-		fputc(*c == '|' ? ' ' : *c, f);
-}
-
-static void dump_bash(const struct rv_tool *t, FILE *f)
-{
-	fprintf(f, "# bash completion for %s; generated by '%s --dump=bash'\n", t->name, t->name);
-	fprintf(f, "_%s()\n{\n\tlocal cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}\n", t->name);
-	fprintf(f, "\tcase $prev in\n");
-	for (const struct rv_opt *o = t->opts; o->longopt || o->shortopt; o++) {
-		if (!o->arg)
-			continue;
-		fputs("\t", f);
-		if (o->shortopt)
-			fprintf(f, "-%c%s", o->shortopt, o->longopt ? "|" : "");
-		if (o->longopt)
-			fprintf(f, "--%s", o->longopt);
-		fputs(")\n\t\t", f);
-		if (o->complete && strcmp(o->complete, "file") == 0)
-			fputs("COMPREPLY=($(compgen -f -- \"$cur\"))", f);
-		else if (o->complete && strcmp(o->complete, "dir") == 0)
-			fputs("COMPREPLY=($(compgen -d -- \"$cur\"))", f);
-		else if (o->complete && strcmp(o->complete, "host") == 0)
-			fputs("COMPREPLY=($(compgen -A hostname -- \"$cur\"))", f);
-		else if (o->complete && strchr(o->complete, '|')) {
-			fputs("COMPREPLY=($(compgen -W \"", f);
-			bash_choices(f, o->complete);
-			fputs("\" -- \"$cur\"))", f);
-		} else
-			fputs("COMPREPLY=()", f);
-		fputs("\n\t\treturn;;\n", f);
-	}
-	fprintf(f, "\tesac\n\tif [[ $cur == -* ]]; then\n\t\tCOMPREPLY=($(compgen -W \"");
-	words(f, t, 1);
-	fputc(' ', f);
-	words(f, t, 0);
-	fprintf(f, "\" -- \"$cur\"))\n\t\treturn\n\tfi\n");
-	if (t->cmds) {
-		/* Is there a command word before the cursor? Skip option arguments. */
-		fprintf(f, "\tlocal i\n\tfor ((i = 1; i < COMP_CWORD; i++)); do\n\t\tcase ${COMP_WORDS[i]} in\n\t\t");
-		int first = 1;
-		for (const struct rv_opt *o = t->opts; o->longopt || o->shortopt; o++) {
-			if (!o->arg)
-				continue;
-			if (o->shortopt)
-				fprintf(f, "%s-%c", first ? "" : "|", o->shortopt), first = 0;
-			if (o->longopt)
-				fprintf(f, "%s--%s", first ? "" : "|", o->longopt), first = 0;
-		}
-		if (first)
-			fputs("--", f);
-		fprintf(f, ") ((i++));;\n\t\t-*) ;;\n\t\t*) COMPREPLY=($(compgen -f -- \"$cur\")); return;;\n\t\tesac\n\tdone\n");
-		fprintf(f, "\tCOMPREPLY=($(compgen -W \"");
-		for (const struct rv_subcmd *c = t->cmds; c->name; c++)
-			fprintf(f, "%s%s", c == t->cmds ? "" : " ", c->name);
-		fprintf(f, "\" -- \"$cur\"))\n");
-	} else {
-		fprintf(f, "\tCOMPREPLY=($(compgen -f -- \"$cur\"))\n");
-	}
-	fprintf(f, "}\ncomplete -F _%s %s\n", t->name, t->name);
-}
-
-static void quoted_help(FILE *f, const char *s, int zsh)
-{
-	for (; *s; s++) {
-		if (*s == '\'')
-			fputs("'\\''", f);
-		else if (zsh && (*s == '[' || *s == ']' || *s == ':'))
-			fprintf(f, "\\%c", *s);
-		else
-			fputc(*s, f);
-	}
-}
-
-static void dump_zsh(const struct rv_tool *t, FILE *f)
-{
-	fprintf(f, "#compdef %s\n# zsh completion for %s; generated by '%s --dump=zsh'\n\n",
-		t->name, t->name, t->name);
-	fprintf(f, "_arguments -s -S \\\n");
-	for (const struct rv_opt *o = t->opts; o->longopt || o->shortopt; o++) {
-		const char *action = "";
-		char choices[256] = "";
-		if (o->complete && strcmp(o->complete, "file") == 0)
-			action = "_files";
-		else if (o->complete && strcmp(o->complete, "dir") == 0)
-			action = "_files -/";
-		else if (o->complete && strcmp(o->complete, "host") == 0)
-			action = "_hosts";
-		else if (o->complete && strchr(o->complete, '|')) {
-			snprintf(choices, sizeof choices, "(%s)", o->complete);
-			for (char *p = choices; *p; p++)
-				if (*p == '|')
-					*p = ' ';
-			action = choices;
-		}
-		fputs("\t'", f);
-		if (o->shortopt && o->longopt)
-			fprintf(f, "(-%c --%s)'{-%c,--%s}'", o->shortopt, o->longopt, o->shortopt, o->longopt);
-		else if (o->longopt)
-			fprintf(f, "--%s", o->longopt);
-		else
-			fprintf(f, "-%c", o->shortopt);
-		fputc('[', f);
-		quoted_help(f, o->help, 1);
-		fputc(']', f);
-		if (o->arg)
-			fprintf(f, ":%s:%s", o->arg, action);
-		fputs("' \\\n", f);
-	}
-	if (t->cmds) {
-		fputs("\t'1:command:((", f);
-		for (const struct rv_subcmd *c = t->cmds; c->name; c++) {
-			fprintf(f, "%s%s\\:\"", c == t->cmds ? "" : " ", c->name);
-			for (const char *p = c->help; *p; p++) {
-				if (*p == '\'')
-					fputs("'\\''", f);
-				else if (*p == '"' || *p == ':' || *p == '\\')
-					fprintf(f, "\\%c", *p);
-				else
-					fputc(*p, f);
-			}
-			fputc('"', f);
-		}
-		fputs("))' \\\n\t'*::argument:_files'\n", f);
-	} else {
-		fputs("\t'*:file:_files'\n", f);
-	}
-}
-
-static void dump_fish(const struct rv_tool *t, FILE *f)
-{
-	fprintf(f, "# fish completion for %s; generated by '%s --dump=fish'\n", t->name, t->name);
-	if (t->cmds) {
-		fprintf(f, "complete -c %s -f\n", t->name);
-		for (const struct rv_subcmd *c = t->cmds; c->name; c++) {
-			fprintf(f, "complete -c %s -n __fish_use_subcommand -a %s -d '", t->name, c->name);
-			quoted_help(f, c->help, 0);
-			fputs("'\n", f);
-		}
-	}
-	for (const struct rv_opt *o = t->opts; o->longopt || o->shortopt; o++) {
-		fprintf(f, "complete -c %s", t->name);
-		if (o->shortopt)
-			fprintf(f, " -s %c", o->shortopt);
-		if (o->longopt)
-			fprintf(f, " -l %s", o->longopt);
-		if (o->arg) {
-			if (o->complete && strcmp(o->complete, "file") == 0)
-				fputs(" -r -F", f);
-			else if (o->complete && strcmp(o->complete, "dir") == 0)
-				fputs(" -r -a '(__fish_complete_directories)'", f);
-			else if (o->complete && strcmp(o->complete, "host") == 0)
-				fputs(" -x -a '(__fish_print_hostnames)'", f);
-			else if (o->complete && strchr(o->complete, '|')) {
-				fputs(" -x -a '", f);
-				bash_choices(f, o->complete);
-				fputc('\'', f);
-			} else
-				fputs(" -x", f);
-		}
-		fputs(" -d '", f);
-		quoted_help(f, o->help, 0);
-		fputs("'\n", f);
-	}
-}
-
-/* The RV protocol's error codes from lib/rvcode's table, for the ERROR CODES
- * list of rv-protocol(7): each code, its meaning, the frames it travels in
- * and the exit status of a client that ends on it (when not plain failure). */
-static void dump_man_error_codes(FILE *f)
-{
-	for (int i = RV_CODE_UNKNOWN + 1; i < RV_CODE_COUNT; i++) {
-		const struct rv_code_info *e = rv_code_info((enum rv_code)i);
-		unsigned both = RV_CODE_IN_ERROR | RV_CODE_IN_BYE;
-		int status = rv_cli_exit_for(e->err);
-		fputs(".TP\n.B ", f);
-		man_text(f, e->wire);
-		fputc('\n', f);
-		man_text(f, e->doc);
-		fprintf(f, "\n%s", (e->frames & both) == both ? "In error frames and byes" :
-			e->frames & RV_CODE_IN_ERROR ? "In error frames" :
-			e->frames & RV_CODE_IN_BYE ? "In byes" : "Only in gone events");
-		if ((e->frames & both) && status != RV_EXIT_FAIL)
-			fprintf(f, "; a client that ends on it exits with status %d", status);
-		fputs(".\n", f);
-	}
-}
-
-int rv_cli_dump(const struct rv_tool *t, const char *what, FILE *f)
-{
-	if (strcmp(what, "man") == 0)
-		dump_man(t, f);
-	else if (strcmp(what, "man-synopsis") == 0)
-		dump_man_synopsis(t, f);
-	else if (strcmp(what, "commands") == 0)
-		dump_commands(t, f);
-	else if (strcmp(what, "bash") == 0)
-		dump_bash(t, f);
-	else if (strcmp(what, "zsh") == 0)
-		dump_zsh(t, f);
-	else if (strcmp(what, "fish") == 0)
-		dump_fish(t, f);
-	else if (strcmp(what, "man-error-codes") == 0)	/* the same for every tool */
-		dump_man_error_codes(f);
-	else {
-		fprintf(stderr, "%s: --dump takes man, man-synopsis, man-error-codes, commands, bash, zsh or fish\n",
-			t->name);
-		return -EINVAL;
-	}
-	return 0;
 }
 
 int rv_cli_exit_for(int err)
