@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 
 #include "bus.h"
+#include "dlist.h"
 #include "err.h"
 #include "log.h"
 #include "map.h"
@@ -309,8 +310,7 @@ struct rbus {
 static void finish(struct pend *p, const struct rv_bus_reply *r)
 {
 	struct rbus *b = p->b;
-	if (p->prev) p->prev->next = p->next; else b->head = p->next;
-	if (p->next) p->next->prev = p->prev; else b->tail = p->prev;
+	RV_LIST_REMOVE(b->head, b->tail, p);
 	b->pub.pending--;
 	if (p->fn)
 		p->fn(p->ud, r);
@@ -406,12 +406,8 @@ static int retry(struct pend *p)
 		load_scripts(b);
 	}
 	if (p->next) {	/* to the tail: the list stays in deadline order */
-		if (p->prev) p->prev->next = p->next; else b->head = p->next;
-		p->next->prev = p->prev;
-		p->prev = b->tail;
-		p->next = NULL;
-		b->tail->next = p;
-		b->tail = p;
+		RV_LIST_REMOVE(b->head, b->tail, p);
+		RV_LIST_APPEND(b->head, b->tail, p);
 	}
 	p->deadline = uv_now(b->loop) + RV_BUS_TIMEOUT_MS;
 	return redisAsyncCommandArgv(b->cmd, on_reply, p, p->argc, p->argv, p->argl) == REDIS_OK ? 0 : RV_ECLOSED;
@@ -663,12 +659,9 @@ static int command(struct rbus *b, int argc, const char **argv, const size_t *ar
 	p->ud = ud;
 	p->loads = b->loads;
 	p->deadline = uv_now(b->loop) + RV_BUS_TIMEOUT_MS;
-	p->prev = b->tail;
-	if (b->tail) b->tail->next = p; else b->head = p;
-	b->tail = p;
+	RV_LIST_APPEND(b->head, b->tail, p);
 	if (redisAsyncCommandArgv(b->cmd, on_reply, p, argc, argv, argl) != REDIS_OK) {
-		if (p->prev) p->prev->next = NULL; else b->head = NULL;
-		b->tail = p->prev;
+		RV_LIST_REMOVE(b->head, b->tail, p);
 		free(p->argv);
 		free(p);
 		return RV_ECLOSED;

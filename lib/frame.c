@@ -187,6 +187,21 @@ int rv_frame_append_json(struct rv_buf *out, const cJSON *hdr,
 	return rc;
 }
 
+int rv_frame_append_error(struct rv_buf *out, uint64_t re, enum rv_code code, const char *msg)
+{
+	cJSON *h = cJSON_CreateObject();
+	if (!h)
+		return -ENOMEM;
+	cJSON_AddStringToObject(h, "type", "error");
+	if (re)
+		cJSON_AddNumberToObject(h, "re", (double)re);
+	cJSON_AddStringToObject(h, "code", rv_code_wire(code));
+	cJSON_AddStringToObject(h, "message", msg ? msg : rv_code_text(code));
+	int rc = rv_frame_append_json(out, h, NULL, 0);
+	cJSON_Delete(h);
+	return rc;
+}
+
 void rv_frame_media_head(uint8_t out[RV_FRAME_MEDIA_HEAD], size_t len)
 {
 	rv_wr32(out, (uint32_t)(sizeof RV_FRAME_MEDIA_HDR - 1));

@@ -18,6 +18,7 @@
 #include <cJSON.h>
 
 #include "buf.h"
+#include "rvcode.h"
 
 #define RV_PREFACE "RVP1"
 #define RV_PREFACE_LEN 4
@@ -77,6 +78,10 @@ int rv_frame_append_head(struct rv_buf *out, const cJSON *hdr, size_t body_len);
 /* rv_frame_append_json - the same with the header printed from a cJSON object. */
 int rv_frame_append_json(struct rv_buf *out, const cJSON *hdr,
 			 const void *body, size_t body_len);
+/* rv_frame_append_error - an error frame: {"type":"error","re":RE (left out
+ * when 0),"code":CODE's wire string,"message":MSG (NULL: CODE's default
+ * text)}, as rvserver answers a request it refuses. Errors as above. */
+int rv_frame_append_error(struct rv_buf *out, uint64_t re, enum rv_code code, const char *msg);
 
 /* Media over the TCP connection (when UDP is not available): one RTP or
  * RTCP packet per frame, with the fixed header {"type":"media"}. The head

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "cluster_int.h"
+#include "dlist.h"
 #include "err.h"
 #include "frame.h"
 #include "json.h"
@@ -135,18 +136,14 @@ struct creq *cl_req_new(struct cluster *cl, struct conn *c, uint64_t seq, const 
 	q->seq = seq;
 	snprintf(q->id, sizeof q->id, "%s", id ? id : "");
 	snprintf(q->group, sizeof q->group, "%s", group ? group : "");
-	q->next = cl->rq;
-	if (cl->rq)
-		cl->rq->prev = q;
-	cl->rq = q;
+	RV_LIST_PUSH(cl->rq, q);
 	return q;
 }
 
 void cl_req_free(struct creq *q)
 {
 	struct cluster *cl = q->cl;
-	if (q->prev) q->prev->next = q->next; else cl->rq = q->next;
-	if (q->next) q->next->prev = q->prev;
+	RV_LIST_UNLINK(cl->rq, q);
 	cJSON_Delete(q->members);
 	free(q->hdr);
 	free(q->body);

@@ -121,12 +121,12 @@ static void join_answer(struct creq *q)
 			cl_dir(cl, RV_DIR_LEAVE, 4, argv, NULL, NULL, NULL);
 		}
 	} else if (q->num == -1 || q->num == -2) {
-		conn_error_code(c, q->seq, RV_CODE_LIMIT, q->num == -2 ? "the group is full (--max-group-members)"
+		conn_error(c, q->seq, RV_CODE_LIMIT, q->num == -2 ? "the group is full (--max-group-members)"
 								: "too many groups on this server (--max-groups)");
 	} else if (q->num < 0) {
-		conn_error_code(c, q->seq, RV_CODE_INTERNAL, "the cluster directory did not answer");
+		conn_error(c, q->seq, RV_CODE_INTERNAL, "the cluster directory did not answer");
 	} else if (rv_router_join(&srv->router, c->client, q->group) < 0) {
-		conn_error_code(c, q->seq, RV_CODE_INTERNAL, NULL);
+		conn_error(c, q->seq, RV_CODE_INTERNAL, NULL);
 	} else {
 		cJSON *ok = proto_ok(q->seq);
 		cJSON_AddStringToObject(ok, "group", q->group);
@@ -228,9 +228,9 @@ static void on_members(void *ud, const struct rv_bus_reply *r)
 	struct conn *c = q->c;
 	if (c && !c->closing) {
 		if (r->err) {
-			conn_error_code(c, q->seq, RV_CODE_INTERNAL, "the cluster directory did not answer");
+			conn_error(c, q->seq, RV_CODE_INTERNAL, "the cluster directory did not answer");
 		} else if (r->num == -1 || r->n == 0) {
-			conn_error_code(c, q->seq, RV_CODE_NO_SUCH_GROUP, NULL);
+			conn_error(c, q->seq, RV_CODE_NO_SUCH_GROUP, NULL);
 		} else {
 			cJSON *ok = proto_ok(q->seq), *a = cJSON_CreateArray();
 			for (size_t i = 0; i + 1 < r->n; i += 2) {
@@ -254,7 +254,7 @@ static void on_groups(void *ud, const struct rv_bus_reply *r)
 	struct conn *c = q->c;
 	if (c && !c->closing) {
 		if (r->err) {
-			conn_error_code(c, q->seq, RV_CODE_INTERNAL, "the cluster directory did not answer");
+			conn_error(c, q->seq, RV_CODE_INTERNAL, "the cluster directory did not answer");
 		} else {
 			cJSON *ok = proto_ok(q->seq), *a = cJSON_CreateArray();
 			for (size_t i = 0; i + 1 < r->n; i += 2) {
@@ -323,7 +323,7 @@ static void on_where(void *ud, const struct rv_bus_reply *r)
 		char why[200];
 		snprintf(why, sizeof why, "%s%s is on another cluster node: %s does not cross nodes yet",
 			 q->group[0] ? "a member of " : "", q->group[0] ? q->group : q->id, q->what);
-		conn_error_code(c, q->seq, q->group[0] ? RV_CODE_NO_RECEIVERS : RV_CODE_NO_SUCH_CLIENT, why);
+		conn_error(c, q->seq, q->group[0] ? RV_CODE_NO_RECEIVERS : RV_CODE_NO_SUCH_CLIENT, why);
 	} else if (c && !c->closing) {	/* local (or unknown): as on one server */
 		struct rv_frame_view v = { q->hdr, q->hdr_len, q->body, q->body_len };
 		c->checked = 1;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cluster_int.h"
+#include "dlist.h"
 #include "err.h"
 #include "frame.h"
 #include "json.h"
@@ -20,8 +21,7 @@
 void cl_pmsg_free(struct pmsg *p)
 {
 	struct cluster *cl = p->cl;
-	if (p->prev) p->prev->next = p->next; else cl->pm_head = p->next;
-	if (p->next) p->next->prev = p->prev; else cl->pm_tail = p->prev;
+	RV_LIST_REMOVE(cl->pm_head, cl->pm_tail, p);
 	cJSON_Delete(p->receivers);
 	free(p);
 }
@@ -45,7 +45,7 @@ static void pmsg_ok(struct pmsg *p)
 static void pmsg_error(struct pmsg *p, enum rv_code code, const char *text)
 {
 	if (p->c && !p->c->closing)
-		conn_error_code(p->c, p->seq, code, text);
+		conn_error(p->c, p->seq, code, text);
 	cl_pmsg_free(p);
 }
 
@@ -154,19 +154,19 @@ int cluster_route(struct conn *c, uint64_t seq, const char *to, uint64_t conn, c
 	struct cluster *cl = c->srv->cluster;
 	if (kind && strncmp(kind, "xfer-", 5) == 0 && to && !conn) {
 		cJSON_Delete(receivers);
-		conn_error_code(c, seq, RV_CODE_NO_SUCH_CLIENT,
+		conn_error(c, seq, RV_CODE_NO_SUCH_CLIENT,
 				"no such client on this node: files and data do not cross cluster nodes yet");
 		return 1;
 	}
 	if (hlen + blen > RV_CMSG_PAYLOAD_MAX) {
 		cJSON_Delete(receivers);
-		conn_error_code(c, seq, RV_CODE_TOO_LARGE, "messages across cluster nodes are at most 64 KiB");
+		conn_error(c, seq, RV_CODE_TOO_LARGE, "messages across cluster nodes are at most 64 KiB");
 		return 1;
 	}
 	struct pmsg *p = calloc(1, sizeof *p);
 	if (!p) {
 		cJSON_Delete(receivers);
-		conn_error_code(c, seq, RV_CODE_INTERNAL, NULL);
+		conn_error(c, seq, RV_CODE_INTERNAL, NULL);
 		return 1;
 	}
 	p->cl = cl;
@@ -180,9 +180,7 @@ int cluster_route(struct conn *c, uint64_t seq, const char *to, uint64_t conn, c
 	p->receivers = receivers;
 	p->deadline = now_ms(c->srv) + ACK_TIMEOUT_MS;
 	snprintf(p->to, sizeof p->to, "%s", to ? to : group);
-	p->prev = cl->pm_tail;
-	if (cl->pm_tail) cl->pm_tail->next = p; else cl->pm_head = p;
-	cl->pm_tail = p;
+	RV_LIST_APPEND(cl->pm_head, cl->pm_tail, p);
 
 	rv_buf_reset(&cl->frame);
 	struct rv_cmsg m = cl_msg_new(cl, p->type, p->to, c->client->id, NULL);

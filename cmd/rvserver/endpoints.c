@@ -162,7 +162,7 @@ static void on_ws_message(void *ud, int opcode, const uint8_t *data, size_t len)
 		return;
 	if (opcode != RV_WS_BINARY) {
 		c->srv->n.bad_input++;
-		conn_error_code(c, 0, RV_CODE_BAD_FRAME, "send RV frames as binary WebSocket messages");
+		conn_error(c, 0, RV_CODE_BAD_FRAME, "send RV frames as binary WebSocket messages");
 		conn_bye(c, RV_CODE_BAD_FRAME, "text message");
 		return;
 	}

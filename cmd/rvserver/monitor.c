@@ -59,25 +59,25 @@ void monitor_request(struct conn *c, cJSON *h)
 	cJSON *n = cJSON_GetObjectItemCaseSensitive(h, "conn");
 	double num = cJSON_IsNumber(n) ? n->valuedouble : 0;
 	if (!id || !rv_id_valid(id) || (n && (!cJSON_IsNumber(n) || num < 1 || num > CONN_NUM_MAX))) {
-		conn_error_code(c, seq, RV_CODE_BAD_REQUEST,
+		conn_error(c, seq, RV_CODE_BAD_REQUEST,
 				"monitor needs a valid id (and conn, a connection number)");
 		return;
 	}
 	struct conn *t = target_of(c->srv, id, num);
 	if (!t || t->closing) {
-		conn_error_code(c, seq, RV_CODE_NO_SUCH_CLIENT, num ? "that connection is gone" : NULL);
+		conn_error(c, seq, RV_CODE_NO_SUCH_CLIENT, num ? "that connection is gone" : NULL);
 		return;
 	}
 	for (struct monitor *m = c->watching; m; m = m->wnext)
 		if (m->target == t && m->num == (uint64_t)num)
 			goto ok;	/* already watched: once is enough */
 	if (c->nwatching >= MONITOR_MAX) {
-		conn_error_code(c, seq, RV_CODE_LIMIT, "too many monitors on this connection (1024)");
+		conn_error(c, seq, RV_CODE_LIMIT, "too many monitors on this connection (1024)");
 		return;
 	}
 	struct monitor *m = calloc(1, sizeof *m);
 	if (!m) {
-		conn_error_code(c, seq, RV_CODE_INTERNAL, NULL);
+		conn_error(c, seq, RV_CODE_INTERNAL, NULL);
 		return;
 	}
 	m->watcher = c;

@@ -41,7 +41,7 @@ static void bad_input(struct conn *c, enum rv_code code, const char *msg)
 		msg = rv_code_text(code);
 	c->srv->n.bad_input++;
 	rv_info("closing connection: %s", msg);
-	conn_error_code(c, 0, code, msg);
+	conn_error(c, 0, code, msg);
 	conn_bye(c, code, msg);
 }
 
@@ -70,7 +70,7 @@ static void do_hello(const struct req *q)
 	const char *id = rv_json_str(h, "id"), *role = rv_json_str(h, "role");
 
 	if (c->refused) {
-		conn_error_code(c, 0, RV_CODE_LIMIT, "the server is full (--max-clients)");
+		conn_error(c, 0, RV_CODE_LIMIT, "the server is full (--max-clients)");
 		conn_bye(c, RV_CODE_LIMIT, "the server is full (--max-clients)");
 		return;
 	}
@@ -88,7 +88,7 @@ static void do_hello(const struct req *q)
 				   wall_ms() / 1000, &why) < 0) {
 			srv->n.auth_failures++;
 			rv_info("auth failed for %s: %s", id, why);
-			conn_error_code(c, 0, RV_CODE_DENIED, why);
+			conn_error(c, 0, RV_CODE_DENIED, why);
 			conn_bye(c, RV_CODE_DENIED, why);
 			return;
 		}
@@ -172,7 +172,7 @@ static void route_error(struct conn *c, uint64_t seq, enum rv_route_miss miss, i
 {
 	const char *why = by_num && miss == RV_MISS_OFFLINE ? "that connection is gone"
 							     : rv_route_miss_text(miss);
-	conn_error_code(c, seq, rv_route_miss_code(miss), why);
+	conn_error(c, seq, rv_route_miss_code(miss), why);
 }
 
 /* A reply to one connection of a client ("to" and "conn"): the sender of a
@@ -218,7 +218,7 @@ static void do_msg(const struct req *q)
 	srv->n.msgs_in++;
 	if ((to && !rv_id_valid(to)) || (group && !rv_id_valid(group)) ||
 	    (kind && strlen(kind) > 32) || (num && (!to || !cJSON_IsNumber(num)))) {
-		conn_error_code(c, seq, RV_CODE_BAD_REQUEST,
+		conn_error(c, seq, RV_CODE_BAD_REQUEST,
 				"to, group and kind must be valid names; conn goes with to");
 		return;
 	}
@@ -240,7 +240,7 @@ static void do_msg(const struct req *q)
 	struct rv_buf *head = &srv->msghead;	/* the server's: no allocation per message */
 	rv_buf_reset(head);
 	if (rv_frame_append_head(head, h, blen) < 0) {
-		conn_error_code(c, seq, RV_CODE_TOO_LARGE, "message header too large");
+		conn_error(c, seq, RV_CODE_TOO_LARGE, "message header too large");
 		return;
 	}
 	rv_buf_reset(&srv->wsmsg);
@@ -306,7 +306,7 @@ static void do_join(const struct req *q)
 	uint64_t seq = seq_of(h);
 	const char *g = rv_json_str(h, "group");
 	if (!g || !rv_id_valid(g)) {
-		conn_error_code(c, seq, RV_CODE_BAD_REQUEST, "group must be 1-64 characters [A-Za-z0-9._@-]");
+		conn_error(c, seq, RV_CODE_BAD_REQUEST, "group must be 1-64 characters [A-Za-z0-9._@-]");
 		return;
 	}
 	if (join && cluster_join(c, seq, g))
@@ -314,17 +314,17 @@ static void do_join(const struct req *q)
 	int rc = join ? rv_router_join(&srv->router, c->client, g)
 		      : rv_router_leave(&srv->router, c->client, g);
 	if (rc == RV_ELIMIT) {
-		conn_error_code(c, seq, RV_CODE_LIMIT, rv_router_group(&srv->router, g)
+		conn_error(c, seq, RV_CODE_LIMIT, rv_router_group(&srv->router, g)
 			   ? "the group is full (--max-group-members)"
 			   : "too many groups on this server (--max-groups)");
 		return;
 	}
 	if (rc == RV_ENOTFOUND) {
-		conn_error_code(c, seq, RV_CODE_NOT_MEMBER, NULL);
+		conn_error(c, seq, RV_CODE_NOT_MEMBER, NULL);
 		return;
 	}
 	if (rc < 0) {
-		conn_error_code(c, seq, RV_CODE_INTERNAL, rv_strerror(rc));
+		conn_error(c, seq, RV_CODE_INTERNAL, rv_strerror(rc));
 		return;
 	}
 	cJSON *ok = proto_ok(seq);
@@ -344,7 +344,7 @@ static void do_members(const struct req *q)
 		return;
 	const struct rv_group *grp = g ? rv_router_group(&c->srv->router, g) : NULL;
 	if (!grp) {
-		conn_error_code(c, seq, RV_CODE_NO_SUCH_GROUP, NULL);
+		conn_error(c, seq, RV_CODE_NO_SUCH_GROUP, NULL);
 		return;
 	}
 	cJSON *ok = proto_ok(seq);
@@ -399,7 +399,7 @@ static void do_list(const struct req *q)
 		op = "list";
 	cJSON_ArrayForEach(it, ids) {
 		if (!cJSON_IsString(it) || !rv_id_valid(it->valuestring)) {
-			conn_error_code(c, seq, RV_CODE_BAD_REQUEST, "ids must be valid client ids");
+			conn_error(c, seq, RV_CODE_BAD_REQUEST, "ids must be valid client ids");
 			return;
 		}
 	}
@@ -410,7 +410,7 @@ static void do_list(const struct req *q)
 		}
 		cJSON_ArrayForEach(it, ids)
 			if (l->n >= 1024 || rv_strv_add(l, it->valuestring) < 0) {
-				conn_error_code(c, seq, RV_CODE_LIMIT, "at most 1024 ids");
+				conn_error(c, seq, RV_CODE_LIMIT, "at most 1024 ids");
 				return;
 			}
 	} else if (strcmp(op, "del") == 0) {
@@ -423,7 +423,7 @@ static void do_list(const struct req *q)
 		cl->allow_all = 0;
 		rv_strv_free(l);
 	} else if (strcmp(op, "list") != 0) {
-		conn_error_code(c, seq, RV_CODE_BAD_REQUEST, allow ? "op is list, add, del, all or none"
+		conn_error(c, seq, RV_CODE_BAD_REQUEST, allow ? "op is list, add, del, all or none"
 						     : "op is list, add or del");
 		return;
 	}
@@ -452,7 +452,7 @@ static void do_stream_end(const struct req *q) { relay_stream_end(&q->c->srv->re
 static void do_watch(const struct req *q)
 {
 	if (q->c->role != ROLE_RECV)
-		conn_error_code(q->c, seq_of(q->h), RV_CODE_BAD_REQUEST, "watch on the receiving connection (role recv)");
+		conn_error(q->c, seq_of(q->h), RV_CODE_BAD_REQUEST, "watch on the receiving connection (role recv)");
 	else
 		relay_watch(&q->c->srv->relay, q->c, q->h, q->arg);
 }
@@ -539,7 +539,7 @@ void proto_frame_view(struct conn *c, const struct rv_frame_view *v)
 	if (!c->client && (!vb || !(vb->flags & FIRST)))
 		bad_input(c, RV_CODE_BAD_REQUEST, "the first frame must be hello");
 	else if (c->client && (!vb || vb->flags & FIRST))
-		conn_error_code(c, seq_of(h), RV_CODE_BAD_REQUEST, vb ? "already said hello" : "unknown frame type");
+		conn_error(c, seq_of(h), RV_CODE_BAD_REQUEST, vb ? "already said hello" : "unknown frame type");
 	else {
 		vb->run(&q);
 		if (vb->flags & ROUTES)

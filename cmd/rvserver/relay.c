@@ -67,13 +67,9 @@ static int send_json(struct relay *r, struct conn *c, cJSON *h)
 /* An error frame with CODE; MSG NULL: the code's default text. */
 static void send_error(struct relay *r, struct conn *c, uint64_t re, enum rv_code code, const char *msg)
 {
-	cJSON *h = cJSON_CreateObject();
-	cJSON_AddStringToObject(h, "type", "error");
-	if (re)
-		cJSON_AddNumberToObject(h, "re", (double)re);
-	cJSON_AddStringToObject(h, "code", rv_code_wire(code));
-	cJSON_AddStringToObject(h, "message", msg ? msg : rv_code_text(code));
-	send_json(r, c, h);
+	rv_buf_reset(&r->scratch);
+	if (rv_frame_append_error(&r->scratch, re, code, msg) == 0)
+		relay_conn_send(c, rv_buf_head(&r->scratch), rv_buf_size(&r->scratch), NULL, 0);
 }
 
 /* ---- sending to an endpoint ---- */

@@ -10,6 +10,7 @@
 #include "bytes.h"
 #include "cli.h"
 #include "dgram.h"
+#include "dlist.h"
 #include "err.h"
 #include "frame.h"
 #include "listen.h"
@@ -79,12 +80,7 @@ static void conn_closed(struct rv_stream *s, int reason)
 		}
 		rv_router_detach(&srv->router, c->client);
 	}
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		srv->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	RV_LIST_UNLINK(srv->conns, c);
 	srv->nconns--;
 	if (c->client_slot)
 		srv->nclients--;
@@ -169,15 +165,12 @@ int conn_send_json(struct conn *c, cJSON *hdr)
 	return rc;
 }
 
-void conn_error(struct conn *c, uint64_t re, const char *code, const char *msg)
+void conn_error(struct conn *c, uint64_t re, enum rv_code code, const char *msg)
 {
-	cJSON *h = cJSON_CreateObject();
-	cJSON_AddStringToObject(h, "type", "error");
-	if (re)
-		cJSON_AddNumberToObject(h, "re", (double)re);
-	cJSON_AddStringToObject(h, "code", code);
-	cJSON_AddStringToObject(h, "message", msg);
-	conn_send_json(c, h);
+	struct server *srv = c->srv;
+	rv_buf_reset(&srv->scratch);
+	if (rv_frame_append_error(&srv->scratch, re, code, msg) == 0)
+		conn_send(c, rv_buf_head(&srv->scratch), rv_buf_size(&srv->scratch));
 }
 
 void conn_bye(struct conn *c, enum rv_code code, const char *msg)
@@ -370,10 +363,7 @@ static void on_connection(uv_stream_t *server, int status)
 		return;
 	}
 	rv_buf_init(&c->in, srv->conf.max_frame + RV_FRAME_PREFIX + RV_FRAME_MAX_HEADER + RV_IO_READ_SIZE);
-	c->next = srv->conns;
-	if (srv->conns)
-		srv->conns->prev = c;
-	srv->conns = c;
+	RV_LIST_PUSH(srv->conns, c);
 	srv->nconns++;
 	srv->n.conns_total++;
 	c->last_rx = now_ms(srv);
@@ -430,7 +420,7 @@ static void on_sweep(void *ud, uint64_t now)
 		case RV_SWEEP_HANDSHAKE:
 			srv->n.bad_input++;
 			if (c->state == CONN_RV || c->state == CONN_WS)
-				conn_error_code(c, 0, RV_CODE_TIMEOUT, NULL);
+				conn_error(c, 0, RV_CODE_TIMEOUT, NULL);
 			conn_bye(c, RV_CODE_TIMEOUT, "handshake timeout");
 			if (!c->closing)
 				conn_drop(c, RV_ETIMEOUT);

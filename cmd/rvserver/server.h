@@ -156,14 +156,9 @@ int conn_sendv_shared(struct conn *c, struct rv_buf *wsframe, const uint8_t *hea
 int conn_send_json(struct conn *c, cJSON *hdr);
 /* Give C a number that replies can address ("to" with "conn"). */
 int conn_number(struct conn *c);
-/* Send an error frame; RE is the request seq or 0. CODE is the wire
- * string: call it as conn_error_code, with a code of the vocabulary. */
-void conn_error(struct conn *c, uint64_t re, const char *code, const char *msg);
-/* An error frame with CODE (lib/rvcode.h); MSG NULL: the code's default text. */
-static inline void conn_error_code(struct conn *c, uint64_t re, enum rv_code code, const char *msg)
-{
-	conn_error(c, re, rv_code_wire(code), msg ? msg : rv_code_text(code));
-}
+/* Send an error frame (lib/frame.h's rv_frame_append_error); RE is the
+ * request seq or 0; MSG NULL: CODE's default text. */
+void conn_error(struct conn *c, uint64_t re, enum rv_code code, const char *msg);
 /* Tell C why (CODE; MSG NULL: the code's default text) and close it once
  * the message is out. */
 void conn_bye(struct conn *c, enum rv_code code, const char *msg);

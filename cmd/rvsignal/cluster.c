@@ -21,6 +21,7 @@
 
 #include "bus.h"
 #include "cmsg.h"
+#include "dlist.h"
 #include "err.h"
 #include "json.h"
 #include "log.h"
@@ -123,18 +124,14 @@ static struct creq *req_new(struct sigcl *cl, struct conn *c)
 		return NULL;
 	q->cl = cl;
 	q->c = c;
-	q->next = cl->rq;
-	if (cl->rq)
-		cl->rq->prev = q;
-	cl->rq = q;
+	RV_LIST_PUSH(cl->rq, q);
 	return q;
 }
 
 static void req_free(struct creq *q)
 {
 	struct sigcl *cl = q->cl;
-	if (q->prev) q->prev->next = q->next; else cl->rq = q->next;
-	if (q->next) q->next->prev = q->prev;
+	RV_LIST_UNLINK(cl->rq, q);
 	cJSON_Delete(q->members);
 	free(q->name);
 	free(q);

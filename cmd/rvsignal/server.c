@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "dlist.h"
 #include "err.h"
 #include "listen.h"
 #include "log.h"
@@ -48,12 +49,7 @@ static void conn_closed(struct rv_stream *s, int reason)
 	sigcl_conn_closed(c);
 	if (c->peer)
 		peer_detach(c);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		g->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	RV_LIST_UNLINK(g->conns, c);
 	g->nconns--;
 	rv_srvconn_http_free(&c->http);
 	rv_ws_free(c->ws);
@@ -384,10 +380,7 @@ static void accept_conn(uv_stream_t *server, int broker)
 		return;
 	}
 	rv_buf_init(&c->in, g->conf.max_message + 2);
-	c->next = g->conns;
-	if (g->conns)
-		g->conns->prev = c;
-	g->conns = c;
+	RV_LIST_PUSH(g->conns, c);
 	g->nconns++;
 	c->last_rx = uv_now(g->loop);
 	c->tokens = g->conf.rate * 2;

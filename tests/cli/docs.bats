@@ -396,7 +396,7 @@ $output"
 		monitor_gone(c, "went", msg);
 		cJSON_AddStringToObject(h, "code", "odd");
 		conn_error(c, 0, "limit", "known codes pass");
-		conn_error_code(c, 0, RV_CODE_LIMIT, "messages are no codes");
+		conn_error(c, 0, RV_CODE_LIMIT, "messages are no codes");
 	C
 	run adhoc_codes "$BATS_TEST_TMPDIR/adhoc.c"
 	assert_success

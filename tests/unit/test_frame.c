@@ -34,6 +34,37 @@ static void roundtrip(void **state)
 	rv_buf_free(&b);
 }
 
+/* An error frame carries the code's wire string, its default text when
+ * no message is given, and "re" only for a request. */
+static void error_frame(void **state)
+{
+	(void)state;
+	struct rv_buf b;
+	rv_buf_init(&b, 1 << 16);
+	assert_int_equal(rv_frame_append_error(&b, 7, RV_CODE_NO_SUCH_GROUP, NULL), 0);
+	long n0 = (long)rv_buf_size(&b);
+	assert_int_equal(rv_frame_append_error(&b, 0, RV_CODE_LIMIT, "too many"), 0);
+	struct rv_frame_view v;
+	const char *type;
+	int err;
+	assert_int_equal(rv_frame_decode(rv_buf_head(&b), rv_buf_size(&b), 1024, &v), n0);
+	cJSON *j = rv_frame_header(&v, &type, &err);
+	assert_non_null(j);
+	assert_string_equal(type, "error");
+	assert_int_equal(cJSON_GetObjectItem(j, "re")->valuedouble, 7);
+	assert_string_equal(cJSON_GetObjectItem(j, "code")->valuestring, "no-such-group");
+	assert_string_equal(cJSON_GetObjectItem(j, "message")->valuestring, rv_code_text(RV_CODE_NO_SUCH_GROUP));
+	cJSON_Delete(j);
+	rv_buf_consume(&b, (size_t)n0);
+	assert_true(rv_frame_decode(rv_buf_head(&b), rv_buf_size(&b), 1024, &v) > 0);
+	j = rv_frame_header(&v, &type, &err);
+	assert_null(cJSON_GetObjectItem(j, "re"));
+	assert_string_equal(cJSON_GetObjectItem(j, "code")->valuestring, "limit");
+	assert_string_equal(cJSON_GetObjectItem(j, "message")->valuestring, "too many");
+	cJSON_Delete(j);
+	rv_buf_free(&b);
+}
+
 /* Every prefix of a frame is "need more"; the whole frame decodes. */
 static void partial(void **state)
 {
@@ -194,6 +225,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(roundtrip),
+		cmocka_unit_test(error_frame),
 		cmocka_unit_test(partial),
 		cmocka_unit_test(caps),
 		cmocka_unit_test(bad_headers),
