@@ -35,6 +35,8 @@ complete -c rvgroup -l to -x -d 'p2p send: to the peer with this ID (64 hex digi
 complete -c rvgroup -l nearest -x -d 'p2p send: to the peer nearest this ring address (64 hex digits)'
 complete -c rvgroup -l posting -d 'p2p spec new: members post to every member'
 complete -c rvgroup -l routing -d 'p2p spec new: members route messages to a peer or address'
+complete -c rvgroup -l replication -d 'p2p spec new: members share objects (p2p share, fetch)'
+complete -c rvgroup -l multicast -d 'p2p spec new: members pass live streams (rvsend/rvrecv --p2p); none of the four named: all four'
 complete -c rvgroup -l no-server-channel -d 'p2p spec new: rvserver does not introduce members'
 complete -c rvgroup -l restrict-posting -d 'p2p spec new: only owners and holders of their capability post'
 complete -c rvgroup -l cap -r -F -d 'p2p join/post: this peer'\''s capability in a restricted group (from p2p grant)'

@@ -102,6 +102,8 @@ static int load(struct rv_p2plive *l, const struct rv_p2plive_opts *o, struct rv
 	if (rv_p2p_spec_parse(o->spec, strlen(o->spec), &l->spec, why) < 0 ||
 	    rv_p2p_group_id(&l->spec, lc->group, why) < 0)
 		return RV_EPROTO;
+	if (!rv_p2p_spec_allows(&l->spec, RV_P2P_CAP_MULTICAST))
+		return *why = "the group's spec does not enable multicast (p2p spec new --multicast)", RV_EDENIED;
 	rc = o->key ? rv_p2p_key_open(o->key, &l->key, &created) : rv_p2p_key_generate(&l->key);
 	if (rc < 0)
 		return *why = rc == RV_EPROTO ? "not an Ed25519 private key (PEM)" : rv_strerror(rc), RV_EDENIED;

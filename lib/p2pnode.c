@@ -243,6 +243,11 @@ static int client_hello(const uint8_t *p, size_t len)
 
 /* ---- what sessions carry ---- */
 
+int p2p_allows(const struct rv_p2p_node *n, uint16_t cap)
+{
+	return !n->conf.spec || rv_p2p_spec_allows(n->conf.spec, cap);
+}
+
 static int restricted(const struct rv_p2p_node *n)
 {
 	return n->conf.spec && (n->conf.spec->caps & RV_P2P_CAP_RESTRICT_POSTING);
@@ -298,12 +303,32 @@ void p2p_bad(struct rv_p2p_node *n, struct nsess *s, const char *why)
 	p2p_sess_end(n, s, why);
 }
 
+/* Why a message of TYPE has no place in this group, or NULL when it has. */
+static const char *not_enabled(const struct rv_p2p_node *n, int type)
+{
+	switch (type) {
+	case RV_P2P_M_POST: case RV_P2P_M_IHAVE: case RV_P2P_M_IWANT: case RV_P2P_M_IDONTWANT:
+	case RV_P2P_M_PRUNE:
+		return p2p_allows(n, RV_P2P_CAP_POSTING) ? NULL : "posting is not enabled in this group";
+	case RV_P2P_M_ROUTE:
+		return p2p_allows(n, RV_P2P_CAP_ROUTING) ? NULL : "routing is not enabled in this group";
+	}
+	if (type >= RV_P2P_M_CAST_FRAG)
+		return p2p_allows(n, RV_P2P_CAP_MULTICAST) ? NULL : "multicast is not enabled in this group";
+	if (type >= RV_P2P_M_OBJ_GET)
+		return p2p_allows(n, RV_P2P_CAP_REPLICATION) ? NULL : "object replication is not enabled in this group";
+	return NULL;
+}
+
 static void on_msg(struct rv_p2p_node *n, struct nsess *s, const uint8_t *p, size_t len)
 {
 	struct rv_p2p_msg m;
 	const char *why;
 	if (rv_p2p_msg_parse(p, len, &m, &why) < 0)
 		return p2p_bad(n, s, why);
+	const char *off = not_enabled(n, m.type);
+	if (off)	/* the spec leaves it out: only a peer that ignores the spec sends it */
+		return p2p_bad(n, s, off);
 	switch (m.type) {
 	case RV_P2P_M_POST:
 	case RV_P2P_M_IHAVE:
@@ -536,6 +561,8 @@ int rv_p2p_node_send_peer(struct rv_p2p_node *n, uint64_t now, const uint8_t pee
 		return RV_ETOOBIG;
 	if (rv_p2p_msg_parse(msg, len, &m, &why) < 0 || m.type < RV_P2P_M_OBJ_GET)
 		return RV_EPROTO;
+	if (not_enabled(n, m.type))
+		return RV_EDENIED;
 	n->now = now;
 	int best = -1;	/* a peer that started again has a newer session than the one dying */
 	for (int i = 0; i < RV_P2P_NODE_SESSIONS; i++) {
@@ -573,6 +600,8 @@ int rv_p2p_node_post(struct rv_p2p_node *n, uint64_t now, uint64_t time_ms, cons
 {
 	n->now = now;
 	uint8_t mid[RV_P2P_HASH_LEN];
+	if (!p2p_allows(n, RV_P2P_CAP_POSTING))
+		return RV_EDENIED;
 	if (restricted(n)) {	/* the capability goes first: n->route is free scratch here */
 		long w = rv_p2p_cap_wrap(n->conf.cap, data, len, n->route, RV_P2P_PAYLOAD_MAX);
 		if (w < 0)

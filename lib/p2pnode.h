@@ -50,12 +50,16 @@
  * back. It is reported as relayed
  * and counted.
  *
- * In a group whose spec restricts posting, a post must carry its author's
- * capability or come from an owner (p2pcap.h); our own posts carry conf.cap
- * and the payload delivered is the application's bytes alone.
+ * The spec says what the group does (p2pspec.h): we neither post, route,
+ * share objects nor pass live streams where it leaves that out (RV_EDENIED),
+ * and a neighbour that sends such messages ignores the spec (cut off, as
+ * below). In a group whose spec restricts posting, a post must carry its
+ * author's capability or come from an owner (p2pcap.h); our own posts carry
+ * conf.cap and the payload delivered is the application's bytes alone.
  *
  * A neighbour that sends what does not parse, a post or routed envelope
- * that does not verify, a post a restricted group does not admit, or more than RV_P2P_NODE_FLOOD_MSGS messages or
+ * that does not verify, a post a restricted group does not admit, a message
+ * of something the spec leaves out, or more than RV_P2P_NODE_FLOOD_MSGS messages or
  * RV_P2P_NODE_FLOOD_BYTES in a second is cut off (BAD_PEER, then
  * NEIGHBOR_DOWN), and what it sent goes no further.
  *
@@ -111,8 +115,8 @@ struct rv_p2p_node_conf {
 	void *rnd_ud;
 	const struct rv_p2p_sess_conf *sess;        /* NULL: the defaults */
 	const struct rv_p2p_gossip_conf *gossip;    /* NULL: the defaults */
-	const struct rv_p2p_spec *spec;   /* the group's spec (outlives the node); NULL: no
-					   * restrictions checked */
+	const struct rv_p2p_spec *spec;   /* the group's spec (outlives the node); NULL:
+					   * everything allowed, nothing restricted */
 	const uint8_t *cap;               /* our capability (p2pcap.h) in a restricted group,
 					   * RV_P2P_CAP_LEN bytes; NULL: none, or we are an owner */
 	uint64_t (*wall_ms)(void);        /* unix ms, to hold capabilities to; NULL: the posts' own */
@@ -230,14 +234,16 @@ int rv_p2p_node_queue(struct rv_p2p_node *n, const uint8_t *p, size_t len, const
 /* rv_p2p_node_post - post DATA (LEN bytes, at most RV_P2P_PAYLOAD_MAX) to
  * the group at NOW, stamped with TIME_MS (the author's clock, unix ms): 0
  * and its message ID in ID (may be NULL), RV_ETOOBIG, RV_ELIMIT, or
- * RV_EDENIED when the group is restricted and we may not post. */
+ * RV_EDENIED when the group's spec does not enable posting, or is
+ * restricted and we may not post. */
 int rv_p2p_node_post(struct rv_p2p_node *n, uint64_t now, uint64_t time_ms, const void *data, size_t len,
 		     uint8_t id[RV_P2P_HASH_LEN]);
 /* rv_p2p_node_send - route DATA to the peer whose ID is DST (MODE
  * RV_P2P_TO_PEER) or to whoever is nearest the ring address DST
  * (RV_P2P_TO_NEAREST), hop by hop: 0 when it left (or, when it is ours,
  * was delivered here as an event), RV_ENOTFOUND when no neighbour is nearer
- * and it is not ours (NO_ROUTE), RV_ETOOBIG. A message that left is
+ * and it is not ours (NO_ROUTE), RV_ETOOBIG, RV_EDENIED when the group's
+ * spec does not enable routing. A message that left is
  * acknowledged end to end: the peer that delivers it, or the one where it
  * stops (no peer has the ID, no hops left), routes an ACK envelope
  * (p2penv.h, signed by it) back to the author, who gets RV_P2P_NODE_ACK
@@ -250,7 +256,9 @@ int rv_p2p_node_send(struct rv_p2p_node *n, uint64_t now, uint64_t time_ms, enum
 /* rv_p2p_node_send_peer - an OBJ_* or CAST_* message (MSG, LEN: p2pmsg.h, built by
  * p2pobj.h, p2pcast.h) to the neighbour PEER (its newest session, when a peer that
  * started again has two), at NOW: 0, RV_ENOTFOUND when PEER is not a
- * neighbour up, RV_EPROTO when MSG is not such a message, RV_ETOOBIG. */
+ * neighbour up, RV_EPROTO when MSG is not such a message, RV_EDENIED when
+ * the group's spec does not enable replication (OBJ_*) or multicast
+ * (CAST_*), RV_ETOOBIG. */
 int rv_p2p_node_send_peer(struct rv_p2p_node *n, uint64_t now, const uint8_t peer[RV_P2P_HASH_LEN],
 			  const uint8_t *msg, size_t len);
 

@@ -81,6 +81,9 @@ void p2p_sess_end(struct rv_p2p_node *n, struct nsess *s, const char *why);
 void p2p_send(struct rv_p2p_node *n, int slot, const uint8_t *m, size_t len);
 void p2p_bad(struct rv_p2p_node *n, struct nsess *s, const char *why);
 uint64_t p2p_nonce(struct rv_p2p_node *n);
+/* Does the group's spec enable CAP (RV_P2P_CAP_*)? With no spec (the
+ * simulator, tests), everything. */
+int p2p_allows(const struct rv_p2p_node *n, uint16_t cap);
 
 /* p2pjoin.c: the introducer and relaying through it */
 void p2p_join_init(struct rv_p2p_node *n);

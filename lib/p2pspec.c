@@ -34,9 +34,9 @@ static int field(struct rv_p2p_spec *s, int type, const uint8_t *v, size_t n, co
 {
 	switch (type) {
 	case T_VERSION:
-		if (n != 1 || v[0] != 1)
+		if (n != 1 || v[0] < 1 || v[0] > RV_P2P_SPEC_VERSION)
 			return *why = "unsupported spec version", RV_EPROTO;
-		s->version = 1;
+		s->version = v[0];
 		return 0;
 	case T_NAME:
 		if (!name_ok(v, n))
@@ -131,8 +131,8 @@ static int cmp_key(const void *a, const void *b)
 static long encode_tlv(struct rv_p2p_spec *s, uint8_t *p, const char **why)
 {
 	size_t o = 0, nlen = strnlen(s->name, sizeof s->name);
-	uint8_t v[18], one = 1;
-	if (s->version != 1)
+	uint8_t v[18];
+	if (s->version < 1 || s->version > RV_P2P_SPEC_VERSION)
 		return *why = "unsupported spec version", RV_EPROTO;
 	if (nlen > RV_P2P_NAME_MAX || !name_ok((const uint8_t *)s->name, nlen))
 		return *why = "bad group name", RV_EPROTO;
@@ -147,7 +147,7 @@ static long encode_tlv(struct rv_p2p_spec *s, uint8_t *p, const char **why)
 			s->nowners--;
 			i--;
 		}
-	o = put(p, o, T_VERSION, &one, 1);
+	o = put(p, o, T_VERSION, &s->version, 1);
 	o = put(p, o, T_NAME, s->name, nlen);
 	rv_wr16(v, s->caps);
 	o = put(p, o, T_CAPS, v, 2);
@@ -194,4 +194,11 @@ int rv_p2p_group_id(struct rv_p2p_spec *s, uint8_t id[RV_P2P_ID_LEN], const char
 void rv_p2p_group_hash(const uint8_t id[RV_P2P_ID_LEN], uint8_t out[RV_P2P_ID_LEN])
 {
 	SHA256(id, RV_P2P_ID_LEN, out);
+}
+
+int rv_p2p_spec_allows(const struct rv_p2p_spec *s, uint16_t cap)
+{
+	if (s->version == 1)	/* version 1 had no replication or multicast bits: both on */
+		cap &= (uint16_t)~(RV_P2P_CAP_REPLICATION | RV_P2P_CAP_MULTICAST);
+	return (s->caps & cap) == cap;
 }

@@ -6,7 +6,7 @@
  * sequence of TLV fields, one byte of type and one of length each, in
  * increasing type order:
  *
- *   0x01 version   1 byte: 1                                   required
+ *   0x01 version   1 byte: 1 or 2 (RV_P2P_SPEC_VERSION)        required
  *   0x02 name      1..RV_P2P_NAME_MAX bytes of printable UTF-8  required
  *   0x03 caps      2 bytes, big-endian RV_P2P_CAP_* bits        required
  *   0x04 unique    16 bytes that make the group unlike any other of that name
@@ -21,7 +21,14 @@
  * its group ID, SHA-256 of the TLV bytes, is the same for every member.
  * Capabilities that restrict who may post or publish name the owner keys
  * that sign the capabilities of those allowed: no password is hashed into
- * the spec. The server is told only SHA-256(group ID), never the spec. */
+ * the spec. The server is told only SHA-256(group ID), never the spec.
+ *
+ * The capabilities say what the group does, as RTMFP's groupspec's
+ * postingEnabled, routingEnabled, objectReplicationEnabled and
+ * multicastEnabled: members neither do nor accept what the spec leaves out
+ * (rv_p2p_spec_allows; lib/p2pnode enforces it). Version 1 specs predate
+ * the replication and multicast bits, and allow both; version 2 specs
+ * allow only what their bits say. */
 #ifndef RV_P2PSPEC_H
 #define RV_P2PSPEC_H
 
@@ -29,6 +36,7 @@
 #include <stdint.h>
 
 #define RV_P2P_SPEC_MAX 1024         /* the longest spec text accepted */
+#define RV_P2P_SPEC_VERSION 2        /* the newest version: what new specs carry */
 #define RV_P2P_NAME_MAX 200
 #define RV_P2P_OWNERS_MAX 8
 #define RV_P2P_UNIQUE_LEN 16
@@ -71,6 +79,9 @@ int rv_p2p_spec_format(struct rv_p2p_spec *s, char *out, size_t len, const char 
 /* rv_p2p_group_id - the group ID of S: SHA-256 of its TLV bytes. 0, or as
  * rv_p2p_spec_format. */
 int rv_p2p_group_id(struct rv_p2p_spec *s, uint8_t id[RV_P2P_ID_LEN], const char **why);
+/* rv_p2p_spec_allows - does S's group do everything in CAP (RV_P2P_CAP_*
+ * bits)? 1 or 0, by the version rule above. */
+int rv_p2p_spec_allows(const struct rv_p2p_spec *s, uint16_t cap);
 /* rv_p2p_group_hash - what the server learns: SHA-256 of the group ID. */
 void rv_p2p_group_hash(const uint8_t id[RV_P2P_ID_LEN], uint8_t out[RV_P2P_ID_LEN]);
 

@@ -505,6 +505,8 @@ int rv_p2p_node_send(struct rv_p2p_node *n, uint64_t now, uint64_t time_ms, enum
 	n->now = now;
 	if (mode != RV_P2P_TO_PEER && mode != RV_P2P_TO_NEAREST)
 		return RV_EPROTO;
+	if (!p2p_allows(n, RV_P2P_CAP_ROUTING))
+		return RV_EDENIED;
 	long size = rv_p2p_env_seal(n->conf.key, n->conf.group, mode == RV_P2P_TO_PEER ? RV_P2P_DIRECT : RV_P2P_NEAREST,
 				    time_ms, p2p_nonce(n), data, len, n->env, sizeof n->env, id);
 	if (size < 0)

@@ -10,7 +10,7 @@ enum {
 	O_ALLOW = 1, O_RECONNECT, O_COUNT,
 	O_KEY, O_BIND, O_PORT_FILE, O_PEER, O_LAN, O_SERVERLESS, O_STAY, O_TO, O_NEAREST,
 	O_POSTING, O_ROUTING, O_NO_SERVER_CHANNEL, O_WAIT, O_MAX_NEIGHBORS, O_RESTRICT_POSTING, O_CAP, O_EXPIRES,
-	O_OUTPUT,
+	O_OUTPUT, O_REPLICATION, O_MULTICAST,
 };
 
 static const struct rv_opt opts[] = {
@@ -29,6 +29,8 @@ static const struct rv_opt opts[] = {
 	{ O_NEAREST, 0, "nearest", "ADDRESS", "p2p send: to the peer nearest this ring address (64 hex digits)", NULL, NULL },
 	{ O_POSTING, 0, "posting", NULL, "p2p spec new: members post to every member", NULL, NULL },
 	{ O_ROUTING, 0, "routing", NULL, "p2p spec new: members route messages to a peer or address", NULL, NULL },
+	{ O_REPLICATION, 0, "replication", NULL, "p2p spec new: members share objects (p2p share, fetch)", NULL, NULL },
+	{ O_MULTICAST, 0, "multicast", NULL, "p2p spec new: members pass live streams (rvsend/rvrecv --p2p); none of the four named: all four", NULL, NULL },
 	{ O_NO_SERVER_CHANNEL, 0, "no-server-channel", NULL, "p2p spec new: rvserver does not introduce members", NULL, NULL },
 	{ O_RESTRICT_POSTING, 0, "restrict-posting", NULL, "p2p spec new: only owners and holders of their capability post", NULL, NULL },
 	{ O_CAP, 0, "cap", "TOKEN|FILE", "p2p join/post: this peer's capability in a restricted group (from p2p grant)", "file", NULL },
@@ -98,6 +100,8 @@ static const char *on_opt(void *ud, int key, const char *arg)
 	case O_NEAREST: a->p2p.nearest = arg; break;
 	case O_POSTING: a->p2p.caps |= RV_P2P_CAP_POSTING; break;
 	case O_ROUTING: a->p2p.caps |= RV_P2P_CAP_ROUTING; break;
+	case O_REPLICATION: a->p2p.caps |= RV_P2P_CAP_REPLICATION; break;
+	case O_MULTICAST: a->p2p.caps |= RV_P2P_CAP_MULTICAST; break;
 	case O_NO_SERVER_CHANNEL: a->p2p.no_server_channel = 1; break;
 	case O_RESTRICT_POSTING: a->p2p.caps |= RV_P2P_CAP_RESTRICT_POSTING; break;
 	case O_CAP: a->p2p.cap = arg; break;

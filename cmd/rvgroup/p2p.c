@@ -77,13 +77,14 @@ static int spec_new(struct p2p *g, const char *name)
 	struct p2p_opts *o = g->o;
 	struct rv_p2p_spec *s = &g->spec;
 	memset(s, 0, sizeof *s);
-	s->version = 1;
+	s->version = RV_P2P_SPEC_VERSION;
 	if (strlen(name) > RV_P2P_NAME_MAX) {
 		rv_say_error("the name is longer than %d bytes", RV_P2P_NAME_MAX);
 		return RV_EXIT_USAGE;
 	}
 	snprintf(s->name, sizeof s->name, "%s", name);
-	uint16_t what = RV_P2P_CAP_POSTING | RV_P2P_CAP_ROUTING;	/* none named: both */
+	uint16_t what = RV_P2P_CAP_POSTING | RV_P2P_CAP_ROUTING | RV_P2P_CAP_REPLICATION |
+			RV_P2P_CAP_MULTICAST;	/* none named: all four */
 	s->caps = (o->caps & what ? o->caps & what : what) | (o->caps & ~what);
 	if (!o->no_server_channel)
 		s->caps |= RV_P2P_CAP_SERVER_CHANNEL;
@@ -144,7 +145,7 @@ static int spec_show(struct p2p *g, const char *text)
 	cJSON_AddStringToObject(o, "serverSees", h);
 	cJSON *c = cJSON_AddArrayToObject(o, "capabilities");
 	for (size_t i = 0; i < sizeof caps / sizeof *caps; i++)
-		if (g->spec.caps & caps[i].cap)
+		if (rv_p2p_spec_allows(&g->spec, caps[i].cap))	/* a version 1 spec's implied ones too */
 			cJSON_AddItemToArray(c, cJSON_CreateString(caps[i].name));
 	cJSON *ow = cJSON_AddArrayToObject(o, "owners");
 	for (int i = 0; i < g->spec.nowners; i++) {

@@ -600,6 +600,18 @@ int p2p_run_peer(struct p2p *g)
 		return RV_EXIT_FAIL;
 	if (g->o->cap && load_cap(g) < 0)
 		return RV_EXIT_DENIED;
+	static const struct { const char *cmd; uint16_t cap; const char *what, *option; } needs[] = {
+		{ "post", RV_P2P_CAP_POSTING, "posting", "--posting" },
+		{ "send", RV_P2P_CAP_ROUTING, "routing", "--routing" },
+		{ "share", RV_P2P_CAP_REPLICATION, "object replication", "--replication" },
+		{ "fetch", RV_P2P_CAP_REPLICATION, "object replication", "--replication" },
+	};
+	for (size_t i = 0; i < sizeof needs / sizeof *needs; i++)
+		if (!strcmp(a->args[0], needs[i].cmd) && !rv_p2p_spec_allows(&g->spec, needs[i].cap)) {
+			rv_say_error("the group's spec does not enable %s (p2p spec new %s)", needs[i].what,
+				     needs[i].option);
+			return RV_EXIT_DENIED;
+		}
 	if (!strcmp(a->args[0], "post") && (g->spec.caps & RV_P2P_CAP_RESTRICT_POSTING) && !p2p_is_owner(g) && !g->has_cap) {
 		rv_say_error("the group is restricted: posting needs a capability from an owner (rvgroup p2p grant, "
 			     "then --cap)");

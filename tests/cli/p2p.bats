@@ -120,6 +120,20 @@ dst_nearer() {
 	assert_output --partial "not a group spec"
 	run rvgroup p2p spec show "rvg2:aaaa"
 	[ "$status" -eq 2 ]
+	# what the spec leaves out, a member refuses before it starts (exit 4)
+	run rvgroup p2p share "$spec" --key "$T/o.key" "$BATS_TEST_FILENAME"
+	[ "$status" -eq 4 ]
+	assert_output --partial "the group's spec does not enable object replication (p2p spec new --replication)"
+	run rvgroup p2p send "$spec" --key "$T/o.key" --to "$(rvgroup p2p id --key "$T/o.key")" hi
+	[ "$status" -eq 4 ]
+	assert_output --partial "does not enable routing"
+	run rvrecv media --p2p "$spec" --key "$T/r.key" -o "$T/live.mkv" --duration 1
+	[ "$status" -ne 0 ]
+	assert_output --partial "the group's spec does not enable multicast (p2p spec new --multicast)"
+	# none of the four named: all four
+	run --separate-stderr rvgroup p2p spec new open.example --key "$T/o.key"
+	run rvgroup p2p spec show "$output" --json
+	[ "$(jq -c .capabilities <<<"$output")" = '["posting","routing","replication","multicast","server-channel"]' ]
 }
 
 @test "p2p: usage errors exit 2 before anything starts" {
@@ -492,7 +506,7 @@ print(a.getsockname()[1], b.getsockname()[1])')
 @test "p2p: a restricted group takes posts from its owner and from holders of the owner's capability only" {
 	SPEC=$(rvgroup p2p spec new club.example --key "$T/o.key" --restrict-posting --no-server-channel 2>/dev/null)
 	run rvgroup p2p spec show "$SPEC" --json
-	[ "$(jq -c .capabilities <<<"$output")" = '["posting","routing","restrict-posting"]' ]
+	[ "$(jq -c .capabilities <<<"$output")" = '["posting","routing","replication","multicast","restrict-posting"]' ]
 	# only an owner grants
 	run rvgroup p2p grant "$SPEC" "$(id_of b)" --key "$T/c.key"
 	[ "$status" -eq 4 ]

@@ -177,6 +177,33 @@ static void expect_refused(const uint8_t *tlv, size_t n, const char *reason)
 	assert_string_equal(why, reason);
 }
 
+/* What a group does: version 2 specs by their bits alone; version 1 specs
+ * (before the replication and multicast bits) do both of those too. The
+ * version survives a round trip, and is part of the group ID. */
+static void spec_allows(void **state)
+{
+	(void)state;
+	struct rv_p2p_spec s = { .version = 2, .caps = RV_P2P_CAP_ROUTING | RV_P2P_CAP_REPLICATION }, r;
+	snprintf(s.name, sizeof s.name, "g");
+	assert_false(rv_p2p_spec_allows(&s, RV_P2P_CAP_POSTING));
+	assert_true(rv_p2p_spec_allows(&s, RV_P2P_CAP_ROUTING));
+	assert_true(rv_p2p_spec_allows(&s, RV_P2P_CAP_REPLICATION));
+	assert_false(rv_p2p_spec_allows(&s, RV_P2P_CAP_MULTICAST));
+	assert_false(rv_p2p_spec_allows(&s, RV_P2P_CAP_ROUTING | RV_P2P_CAP_MULTICAST));	/* all of them */
+	char text[RV_P2P_SPEC_MAX + 1];
+	const char *why;
+	uint8_t id2[32], id1[32];
+	assert_true(rv_p2p_spec_format(&s, text, sizeof text, &why) > 0);
+	assert_int_equal(rv_p2p_spec_parse(text, strlen(text), &r, &why), 0);
+	assert_int_equal(r.version, 2);
+	assert_int_equal(rv_p2p_group_id(&s, id2, &why), 0);
+	s.version = 1;
+	assert_true(rv_p2p_spec_allows(&s, RV_P2P_CAP_MULTICAST));
+	assert_false(rv_p2p_spec_allows(&s, RV_P2P_CAP_POSTING));
+	assert_int_equal(rv_p2p_group_id(&s, id1, &why), 0);
+	assert_memory_not_equal(id1, id2, 32);
+}
+
 static void spec_refusals(void **state)
 {
 	(void)state;
@@ -208,8 +235,10 @@ static void spec_refusals(void **state)
 	memcpy(big, "rvg1:", 5);
 	assert_int_equal(rv_p2p_spec_parse(big, sizeof big, &s, &why), RV_ETOOBIG);
 
-	const uint8_t v2[] = { 1, 1, 2, 2, 1, 'g', 3, 2, 0, 1 };
-	expect_refused(v2, sizeof v2, "unsupported spec version");
+	const uint8_t v3[] = { 1, 1, 3, 2, 1, 'g', 3, 2, 0, 1 };
+	expect_refused(v3, sizeof v3, "unsupported spec version");
+	const uint8_t v0[] = { 1, 1, 0, 2, 1, 'g', 3, 2, 0, 1 };
+	expect_refused(v0, sizeof v0, "unsupported spec version");
 	const uint8_t noname[] = { 1, 1, 1, 3, 2, 0, 1 };
 	expect_refused(noname, sizeof noname, "spec lacks version, name or capabilities");
 	const uint8_t ctl[] = { 1, 1, 1, 2, 2, 'g', '\n', 3, 2, 0, 1 };
@@ -315,6 +344,7 @@ int main(void)
 		cmocka_unit_test(key_files),
 		cmocka_unit_test(spec_round_trip),
 		cmocka_unit_test(spec_refusals),
+		cmocka_unit_test(spec_allows),
 		cmocka_unit_test(envelopes),
 		cmocka_unit_test(hello_proofs),
 	};

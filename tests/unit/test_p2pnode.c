@@ -160,18 +160,25 @@ static void run(uint64_t ms)
 /* Sessions that give up sooner than the defaults: a partition in seconds. */
 static const struct rv_p2p_sess_conf quick = { .keepalive_ms = 2000, .dead_ms = 6000, .handshake_ms = 5000 };
 
-/* Peer Q, the I-th, at 10.0.0.(I + 1) with at most MAX neighbours (0: the default). */
-static void start_peer(struct peer *q, int i, size_t max)
+/* Peer Q, the I-th, at 10.0.0.(I + 1) with at most MAX neighbours (0: the
+ * default), in a group whose spec is SPEC (NULL: none, everything allowed). */
+static void start_node(struct peer *q, int i, size_t max, const struct rv_p2p_spec *spec)
 {
 	uint8_t sd[32] = { (uint8_t)(i + 1), 7 };
 	assert_int_equal(rv_p2p_key_from_seed(&q->key, sd), 0);
-	struct rv_p2p_node_conf c = { .key = &q->key, .rnd = rnd, .max_neighbors = max, .sess = &quick };
+	struct rv_p2p_node_conf c = { .key = &q->key, .rnd = rnd, .max_neighbors = max, .sess = &quick,
+				      .spec = spec };
 	memcpy(c.group, group, 32);
 	const char *why;
 	assert_int_equal(rv_p2p_node_new(&q->node, &c, now, &why), 0);
 	q->addr.sin_family = AF_INET;
 	q->addr.sin_port = htons(7400);
 	q->addr.sin_addr.s_addr = htonl(0x0a000000u + (uint32_t)i + 1);
+}
+
+static void start_peer(struct peer *q, int i, size_t max)
+{
+	start_node(q, i, max, NULL);
 }
 
 static void start(int i)
@@ -722,6 +729,37 @@ static void test_restarted_lo(void **state)
 	restarted(0, 1);
 }
 
+/* Node 0's group routes and nothing else (its spec): it neither posts nor
+ * asks for objects, routing works, and node 1, which ignores the spec and
+ * asks node 0 for an object, is cut off. */
+static void test_spec_enforced(void **state)
+{
+	(void)state;
+	struct rv_p2p_spec only_routing = { .version = 2, .caps = RV_P2P_CAP_ROUTING };
+	struct peer q[2];
+	memset(q, 0, sizeof q);
+	start_node(&q[0], 70, 0, &only_routing);
+	start_node(&q[1], 71, 0, NULL);
+	assert_int_equal(rv_p2p_node_add_peer(q[1].node, now, (const struct sockaddr *)&q[0].addr,
+					      sizeof q[0].addr), 0);
+	run_on(q, 2, 2000);
+	assert_int_equal(q[0].ups, 1);
+	assert_int_equal(rv_p2p_node_post(q[0].node, now, 1, "no", 2, NULL), RV_EDENIED);
+	uint8_t m[128];
+	uint8_t obj[32] = { 1 };
+	long n = rv_p2p_msg_obj_get(m, sizeof m, obj, 0);
+	assert_true(n > 0);
+	assert_int_equal(rv_p2p_node_send_peer(q[0].node, now, q[1].key.id, m, (size_t)n), RV_EDENIED);
+	assert_int_equal(rv_p2p_node_send_peer(q[1].node, now, q[0].key.id, m, (size_t)n), 0);	/* 1 may: no spec */
+	assert_int_equal(rv_p2p_node_send(q[0].node, now, 1, RV_P2P_TO_PEER, q[1].key.id, "hi", 2, NULL), 0);
+	run_on(q, 2, 200);
+	assert_int_equal(q[1].routed, 1);	/* routing is on */
+	assert_int_equal(q[0].objects, 0);	/* the object request was refused */
+	assert_int_equal(q[0].bad, 1);		/* ... and its sender cut off */
+	for (int i = 0; i < 2; i++)
+		stop_peer(&q[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -740,6 +778,7 @@ int main(void)
 		cmocka_unit_test(test_retry_when_due),
 		cmocka_unit_test(test_restarted_hi),
 		cmocka_unit_test(test_restarted_lo),
+		cmocka_unit_test(test_spec_enforced),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
