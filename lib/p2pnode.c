@@ -524,14 +524,17 @@ void rv_p2p_node_tick(struct rv_p2p_node *n, uint64_t now)
 	}
 	if (n->choose_at <= now || n->next_report <= now)
 		p2p_maintain(n);
+	p2p_route_tick(n);
 }
 
 uint64_t rv_p2p_node_next(const struct rv_p2p_node *n)
 {
 	uint64_t t = n->next_report < n->choose_at ? n->next_report : n->choose_at;
-	uint64_t g = rv_p2p_gossip_next(&n->g), j = p2p_join_next(n);
+	uint64_t g = rv_p2p_gossip_next(&n->g), j = p2p_join_next(n), r = p2p_route_next(n);
 	if (g < t)
 		t = g;
+	if (r < t)
+		t = r;
 	if (n->nboot && n->boot_at < t)
 		t = n->boot_at;
 	if (j < t)
@@ -691,6 +694,7 @@ void rv_p2p_node_free(struct rv_p2p_node *n)
 		if (n->sess[i].used)
 			rv_p2p_sess_free(&n->sess[i].s);
 	p2p_known_free(n);
+	p2p_route_free(n);
 	rv_p2p_gossip_free(&n->g);
 	rv_buf_free(&n->events);
 	rv_buf_free(&n->out);

@@ -98,6 +98,10 @@
 #define RV_P2P_NODE_OUT_MAX (1u << 20)
 #define RV_P2P_NODE_DGRAM_MAX 1500        /* the largest datagram taken */
 #define RV_P2P_NODE_TTL 32                /* hops a routed message may take */
+#define RV_P2P_NODE_UNACKED 16            /* routed messages of ours kept to send again */
+#define RV_P2P_NODE_RESEND_MS 1000        /* unacknowledged: sent again then, and twice that after */
+#define RV_P2P_NODE_RESENDS 2             /* copies at most (at 1 s and 3 s) */
+#define RV_P2P_NODE_ROUTED_SEEN 64        /* IDs of messages delivered here, against copies */
 #define RV_P2P_NODE_RESTART_MS 2000
 #define RV_P2P_NODE_PUNCH_MS 5000         /* then a handshake of ours goes through the server */
 #define RV_P2P_NODE_SILENT_JOINS 3        /* JOINs unanswered before saying so */
@@ -170,6 +174,8 @@ struct rv_p2p_node_stats {
 	uint64_t posts_sent, posts_received, routed_sent, routed_received, routed_forwarded;
 	uint64_t no_route, ttl_expired, bad;
 	uint64_t acks_sent, acks_received;
+	uint64_t routed_resent;           /* copies of ours sent again for want of an ACK */
+	uint64_t routed_duplicates;       /* copies that came here again: acknowledged, not delivered */
 	uint64_t objects_in, objects_out;   /* OBJ_* messages */
 	uint64_t connects, connect_failures, disconnects;
 	uint64_t bytes_in, bytes_out, datagrams_in, datagrams_out, stray;
@@ -247,8 +253,10 @@ int rv_p2p_node_post(struct rv_p2p_node *n, uint64_t now, uint64_t time_ms, cons
  * acknowledged end to end: the peer that delivers it, or the one where it
  * stops (no peer has the ID, no hops left), routes an ACK envelope
  * (p2penv.h, signed by it) back to the author, who gets RV_P2P_NODE_ACK
- * with the message ID; an ACK lost on the way is not sent again (the
- * caller bounds its wait). */
+ * with the message ID. Until it comes, the message is sent again
+ * (RV_P2P_NODE_RESENDS copies, after RV_P2P_NODE_RESEND_MS and twice that),
+ * and the destination delivers one copy and acknowledges each; the caller
+ * bounds its wait. */
 int rv_p2p_node_send(struct rv_p2p_node *n, uint64_t now, uint64_t time_ms, enum rv_p2p_route_mode mode,
 		     const uint8_t dst[RV_P2P_HASH_LEN], const void *data, size_t len,
 		     uint8_t id[RV_P2P_HASH_LEN]);

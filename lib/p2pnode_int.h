@@ -39,6 +39,16 @@ struct nsess {
 	struct known *k;            /* once up */
 };
 
+/* A routed message of ours that left, until its ACK (p2proute.c). */
+struct p2p_unacked {
+	uint8_t *env;               /* owned copy of its envelope; NULL: a free slot */
+	size_t len;
+	uint8_t id[RV_P2P_HASH_LEN], dst[RV_P2P_HASH_LEN];
+	uint8_t mode, tries;        /* copies sent again so far */
+	int answered;               /* its ACK came (env freed, the ID kept) */
+	uint64_t sent, due;         /* node time: first sent, the next copy */
+};
+
 struct rv_p2p_node {
 	struct rv_p2p_node_conf conf;
 	struct evp_pkey_st *pkey;
@@ -65,6 +75,9 @@ struct rv_p2p_node {
 	socklen_t bootlen[RV_P2P_NODE_BOOT];
 	size_t nboot;
 	uint64_t boot_at;           /* alone: those addresses tried again then */
+	struct p2p_unacked unacked[RV_P2P_NODE_UNACKED];
+	uint8_t routed_seen[RV_P2P_NODE_ROUTED_SEEN][RV_P2P_HASH_LEN];  /* delivered here lately */
+	size_t seen_next;
 	uint8_t msg[RV_P2P_MSG_MAX];     /* a message polled from a session */
 	uint8_t env[RV_P2P_ENV_MAX];     /* an envelope being sealed */
 	uint8_t route[RV_P2P_MSG_MAX];   /* a ROUTE being built */
@@ -84,6 +97,12 @@ uint64_t p2p_nonce(struct rv_p2p_node *n);
 /* Does the group's spec enable CAP (RV_P2P_CAP_*)? With no spec (the
  * simulator, tests), everything. */
 int p2p_allows(const struct rv_p2p_node *n, uint16_t cap);
+
+/* p2proute.c: directed routing */
+void p2p_route_in(struct rv_p2p_node *n, struct nsess *s, const struct rv_p2p_msg *m);
+void p2p_route_tick(struct rv_p2p_node *n);
+uint64_t p2p_route_next(const struct rv_p2p_node *n);
+void p2p_route_free(struct rv_p2p_node *n);
 
 /* p2pjoin.c: the introducer and relaying through it */
 void p2p_join_init(struct rv_p2p_node *n);
@@ -108,7 +127,6 @@ void p2p_known_free(struct rv_p2p_node *n);
 void p2p_report_in(struct rv_p2p_node *n, struct nsess *s, const struct rv_p2p_msg *m);
 void p2p_report_to(struct rv_p2p_node *n, struct nsess *s);
 void p2p_ask_close_in(struct rv_p2p_node *n, struct nsess *s);
-void p2p_route_in(struct rv_p2p_node *n, struct nsess *s, const struct rv_p2p_msg *m);
 void p2p_maintain(struct rv_p2p_node *n);
 
 #endif

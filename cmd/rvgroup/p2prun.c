@@ -354,6 +354,8 @@ static cJSON *info(struct p2p *g)
 	cJSON_AddNumberToObject(c, "routedSent", (double)st.routed_sent);
 	cJSON_AddNumberToObject(c, "routedReceived", (double)st.routed_received);
 	cJSON_AddNumberToObject(c, "routedForwarded", (double)st.routed_forwarded);
+	cJSON_AddNumberToObject(c, "routedResent", (double)st.routed_resent);
+	cJSON_AddNumberToObject(c, "routedDuplicates", (double)st.routed_duplicates);
 	cJSON_AddNumberToObject(c, "noRoute", (double)st.no_route);
 	cJSON_AddNumberToObject(c, "badPeers", (double)st.bad);
 	cJSON_AddNumberToObject(c, "connects", (double)st.connects);

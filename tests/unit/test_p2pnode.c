@@ -48,6 +48,8 @@ static uint64_t now;
 static uint32_t seed = 1;
 static uint32_t loss_permille;     /* datagrams lost on the way, after the mesh formed */
 static int split;
+static struct peer *muted_in;             /* with muted: what node MUTED of that set sends is lost */
+static int muted;
 static uint8_t watch[32];                  /* nodes below it and the others cannot reach each other (0: none) */
 
 static uint32_t rnd(void *ud)
@@ -129,6 +131,8 @@ static void run_on(struct peer *ps, int n, uint64_t ms)
 						continue;
 					if (split && j >= 0 && (i < split) != (j < split))
 						continue;
+					if (ps == muted_in && i == muted)
+						continue;
 					if (j >= 0)
 						rv_p2p_node_input(ps[j].node, now, buf, (size_t)len,
 								  (const struct sockaddr *)&ps[i].addr, sizeof ps[i].addr);
@@ -136,18 +140,22 @@ static void run_on(struct peer *ps, int n, uint64_t ms)
 			}
 		}
 		uint64_t next = end;
+		int ticked = 0;
 		for (int i = 0; i < n; i++)
 			if (ps[i].node) {
 				if (rv_p2p_node_next(ps[i].node) <= now) {
 					rv_p2p_node_tick(ps[i].node, now);
 					assert_true(rv_p2p_node_next(ps[i].node) > now);
+					ticked = 1;
 				}
 				events_of(&ps[i]);
 				uint64_t t = rv_p2p_node_next(ps[i].node);
 				if (t < next)
 					next = t;
 			}
-		if (next > now + 5)	/* nothing to do until then: skip ahead */
+		/* nothing to do until then: skip ahead, but not past what a
+		 * timer just sent (it moves in the next step) */
+		if (!ticked && next > now + 5)
 			now = next - 5;
 	}
 }
@@ -159,15 +167,19 @@ static void run(uint64_t ms)
 
 /* Sessions that give up sooner than the defaults: a partition in seconds. */
 static const struct rv_p2p_sess_conf quick = { .keepalive_ms = 2000, .dead_ms = 6000, .handshake_ms = 5000 };
+/* Sessions that outlive a peer muted for seconds. */
+static const struct rv_p2p_sess_conf patient = { .keepalive_ms = 2000, .dead_ms = 30000, .handshake_ms = 5000 };
 
 /* Peer Q, the I-th, at 10.0.0.(I + 1) with at most MAX neighbours (0: the
- * default), in a group whose spec is SPEC (NULL: none, everything allowed). */
-static void start_node(struct peer *q, int i, size_t max, const struct rv_p2p_spec *spec)
+ * default), in a group whose spec is SPEC (NULL: none, everything allowed),
+ * its sessions' timers SESS. */
+static void start_node(struct peer *q, int i, size_t max, const struct rv_p2p_spec *spec,
+		       const struct rv_p2p_sess_conf *sess)
 {
 	uint8_t sd[32] = { (uint8_t)(i + 1), 7 };
 	assert_int_equal(rv_p2p_key_from_seed(&q->key, sd), 0);
-	struct rv_p2p_node_conf c = { .key = &q->key, .rnd = rnd, .max_neighbors = max, .sess = &quick,
-				      .spec = spec };
+	struct rv_p2p_node_conf c = { .key = &q->key, .rnd = rnd, .max_neighbors = max,
+				      .sess = sess, .spec = spec };
 	memcpy(c.group, group, 32);
 	const char *why;
 	assert_int_equal(rv_p2p_node_new(&q->node, &c, now, &why), 0);
@@ -178,7 +190,7 @@ static void start_node(struct peer *q, int i, size_t max, const struct rv_p2p_sp
 
 static void start_peer(struct peer *q, int i, size_t max)
 {
-	start_node(q, i, max, NULL);
+	start_node(q, i, max, NULL, &quick);
 }
 
 static void start(int i)
@@ -738,8 +750,8 @@ static void test_spec_enforced(void **state)
 	struct rv_p2p_spec only_routing = { .version = 2, .caps = RV_P2P_CAP_ROUTING };
 	struct peer q[2];
 	memset(q, 0, sizeof q);
-	start_node(&q[0], 70, 0, &only_routing);
-	start_node(&q[1], 71, 0, NULL);
+	start_node(&q[0], 70, 0, &only_routing, &quick);
+	start_node(&q[1], 71, 0, NULL, &quick);
 	assert_int_equal(rv_p2p_node_add_peer(q[1].node, now, (const struct sockaddr *)&q[0].addr,
 					      sizeof q[0].addr), 0);
 	run_on(q, 2, 2000);
@@ -756,6 +768,53 @@ static void test_spec_enforced(void **state)
 	assert_int_equal(q[1].routed, 1);	/* routing is on */
 	assert_int_equal(q[0].objects, 0);	/* the object request was refused */
 	assert_int_equal(q[0].bad, 1);		/* ... and its sender cut off */
+	for (int i = 0; i < 2; i++)
+		stop_peer(&q[i]);
+}
+
+/* A routed message whose acknowledgements are lost is sent again (twice at
+ * most); the destination delivers it once and acknowledges each copy; one
+ * whose first copy's ACK is lost is settled by the second copy's. */
+static void test_route_resent(void **state)
+{
+	(void)state;
+	struct peer q[2];
+	struct rv_p2p_node_stats a, b;
+	memset(q, 0, sizeof q);
+	start_node(&q[0], 80, 0, NULL, &patient);
+	start_node(&q[1], 81, 0, NULL, &patient);
+	assert_int_equal(rv_p2p_node_add_peer(q[1].node, now, (const struct sockaddr *)&q[0].addr,
+					      sizeof q[0].addr), 0);
+	run_on(q, 2, 2000);
+	assert_int_equal(q[0].ups, 1);
+	muted_in = q;
+	muted = 1;	/* every ACK of node 1 is lost */
+	assert_int_equal(rv_p2p_node_send(q[0].node, now, 1, RV_P2P_TO_PEER, q[1].key.id, "one", 3, NULL), 0);
+	run_on(q, 2, 4500);	/* past the copies (1 s, 3 s) */
+	muted_in = NULL;
+	run_on(q, 2, 3000);
+	rv_p2p_node_stats(q[0].node, &a);
+	rv_p2p_node_stats(q[1].node, &b);
+	assert_int_equal(q[1].routed, 1);		/* once, however many copies */
+	assert_int_equal(b.routed_duplicates, 2);
+	assert_int_equal(a.routed_resent, 2);		/* at 1 s and 3 s, then no more */
+	assert_int_equal(q[0].acks, 0);
+	assert_int_equal(q[0].downs, 0);
+	/* the first copy's ACK lost, the second's comes */
+	uint8_t id[32];
+	muted_in = q;
+	assert_int_equal(rv_p2p_node_send(q[0].node, now, 1, RV_P2P_TO_PEER, q[1].key.id, "two", 3, id), 0);
+	run_on(q, 2, 500);
+	muted_in = NULL;
+	run_on(q, 2, 5000);
+	rv_p2p_node_stats(q[0].node, &a);
+	rv_p2p_node_stats(q[1].node, &b);
+	assert_int_equal(q[1].routed, 2);
+	assert_string_equal(q[1].last, "two");
+	assert_int_equal(q[0].acks, 1);			/* one event, for the message */
+	assert_memory_equal(q[0].ack_id, id, 32);
+	assert_int_equal(a.routed_resent, 3);		/* one copy: then it was settled */
+	assert_int_equal(b.routed_duplicates, 3);
 	for (int i = 0; i < 2; i++)
 		stop_peer(&q[i]);
 }
@@ -779,6 +838,7 @@ int main(void)
 		cmocka_unit_test(test_restarted_hi),
 		cmocka_unit_test(test_restarted_lo),
 		cmocka_unit_test(test_spec_enforced),
+		cmocka_unit_test(test_route_resent),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
