@@ -52,7 +52,7 @@ _rvsend()
 		COMPREPLY=($(compgen -W "h264 vp8 copy none" -- "$cur"))
 		return;;
 	--acodec)
-		COMPREPLY=($(compgen -W "opus copy none" -- "$cur"))
+		COMPREPLY=($(compgen -W "opus pcmu pcma copy none" -- "$cur"))
 		return;;
 	--size)
 		COMPREPLY=()

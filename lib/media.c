@@ -16,6 +16,8 @@
 
 #define OPUS_RATE 48000
 #define OPUS_CHANNELS 2
+#define G711_RATE 8000
+#define G711_FRAME 160                  /* 20 ms */
 
 struct video {
 	int idx;
@@ -40,7 +42,8 @@ struct audio {
 	SwrContext *swr;
 	AVAudioFifo *fifo;
 	AVFrame *frame, *chunk;
-	int64_t next;                   /* the next chunk's time, 48 kHz */
+	int64_t next;                   /* the next chunk's time, in RATE */
+	int rate, channels;             /* what the encoder takes: Opus 48 kHz stereo, G.711 8 kHz mono */
 	int started, draining, flushed, done;
 	int16_t pcm[2 * OPUS_RATE];     /* one resampled frame */
 };
@@ -115,6 +118,8 @@ static int open_audio(struct rv_media_src *s, const AVCodec *dc, char *err, size
 {
 	struct audio *a = &s->a;
 	int rc;
+	a->rate = s->conf.acodec == RV_ACODEC_PCMU || s->conf.acodec == RV_ACODEC_PCMA ? G711_RATE : OPUS_RATE;
+	a->channels = a->rate == OPUS_RATE ? OPUS_CHANNELS : 1;
 	if (s->conf.acodec == RV_ACODEC_COPY) {
 		if (a->st->codecpar->codec_id != AV_CODEC_ID_OPUS) {
 			snprintf(err, errlen, "--acodec copy needs Opus input, not %s",
@@ -129,39 +134,42 @@ static int open_audio(struct rv_media_src *s, const AVCodec *dc, char *err, size
 		rv_av_err(rc, "opening the audio decoder", err, errlen);
 		return rc;
 	}
-	const AVCodec *c = AV(avcodec_find_encoder_by_name)("libopus");
+	int opus = s->conf.acodec == RV_ACODEC_OPUS;
+	const char *name = opus ? "libopus" : s->conf.acodec == RV_ACODEC_PCMU ? "pcm_mulaw" : "pcm_alaw";
+	const AVCodec *c = AV(avcodec_find_encoder_by_name)(name);
 	if (!c) {
-		snprintf(err, errlen, "this FFmpeg has no libopus encoder");
+		snprintf(err, errlen, "this FFmpeg has no %s encoder", name);
 		return -ENOENT;
 	}
 	a->enc = AV(avcodec_alloc_context3)(c);
-	a->enc->sample_rate = OPUS_RATE;
+	a->enc->sample_rate = a->rate;
 	a->enc->sample_fmt = AV_SAMPLE_FMT_S16;
-	AV(av_channel_layout_default)(&a->enc->ch_layout, OPUS_CHANNELS);
-	a->enc->bit_rate = s->conf.abitrate > 0 ? s->conf.abitrate : 64000;
-	a->enc->time_base = (AVRational){ 1, OPUS_RATE };
+	AV(av_channel_layout_default)(&a->enc->ch_layout, a->channels);
+	if (opus)
+		a->enc->bit_rate = s->conf.abitrate > 0 ? s->conf.abitrate : 64000;
+	a->enc->time_base = (AVRational){ 1, a->rate };
 	if ((rc = AV(avcodec_open2)(a->enc, c, NULL)) < 0) {
-		rv_av_err(rc, "libopus", err, errlen);
+		rv_av_err(rc, name, err, errlen);
 		return rc;
 	}
 	if (a->dec->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC)
 		AV(av_channel_layout_default)(&a->dec->ch_layout, a->dec->ch_layout.nb_channels > 0
 								  ? a->dec->ch_layout.nb_channels : 1);
-	if ((rc = AV(swr_alloc_set_opts2)(&a->swr, &a->enc->ch_layout, AV_SAMPLE_FMT_S16, OPUS_RATE,
+	if ((rc = AV(swr_alloc_set_opts2)(&a->swr, &a->enc->ch_layout, AV_SAMPLE_FMT_S16, a->rate,
 					  &a->dec->ch_layout, a->dec->sample_fmt, a->dec->sample_rate, 0, NULL)) < 0 ||
 	    (rc = AV(swr_init)(a->swr)) < 0) {
 		rv_av_err(rc, "setting up the resampler", err, errlen);
 		return rc;
 	}
-	a->fifo = AV(av_audio_fifo_alloc)(AV_SAMPLE_FMT_S16, OPUS_CHANNELS, OPUS_RATE);
+	a->fifo = AV(av_audio_fifo_alloc)(AV_SAMPLE_FMT_S16, a->channels, a->rate);
 	a->frame = AV(av_frame_alloc)();
 	a->chunk = AV(av_frame_alloc)();
 	if (!a->fifo || !a->frame || !a->chunk)
 		return -ENOMEM;
-	a->chunk->nb_samples = a->enc->frame_size > 0 ? a->enc->frame_size : 960;
+	a->chunk->nb_samples = a->enc->frame_size > 0 ? a->enc->frame_size : opus ? 960 : G711_FRAME;
 	a->chunk->format = AV_SAMPLE_FMT_S16;
-	a->chunk->sample_rate = OPUS_RATE;
-	AV(av_channel_layout_default)(&a->chunk->ch_layout, OPUS_CHANNELS);
+	a->chunk->sample_rate = a->rate;
+	AV(av_channel_layout_default)(&a->chunk->ch_layout, a->channels);
 	return AV(av_frame_get_buffer)(a->chunk, 0);
 }
 
@@ -391,7 +399,7 @@ static int emit_audio(struct rv_media_src *s, AVPacket *p, uint32_t ts, struct r
 	f->keyframe = 1;
 	f->audio = 1;
 	f->ts = ts;
-	return pace(s, (int32_t)ts / 48.0);
+	return pace(s, (int32_t)ts / (s->a.rate / 1000.0));
 }
 
 /* A decoded video frame: scale it and hand it to the encoder. */
@@ -423,8 +431,9 @@ static int encode_video(struct rv_media_src *s)
 	return AV(avcodec_send_frame)(v->enc, v->scaled);
 }
 
-/* A decoded audio frame: resample it to 48 kHz stereo, queue it, and hand
- * the encoder every whole 20 ms it makes. At the end, the rest padded. */
+/* A decoded audio frame: resample it to the encoder's rate and channels,
+ * queue it, and hand the encoder every whole 20 ms it makes. At the end,
+ * the rest padded. */
 static int encode_audio(struct rv_media_src *s, int flush)
 {
 	struct audio *a = &s->a;
@@ -432,7 +441,7 @@ static int encode_audio(struct rv_media_src *s, int flush)
 	if (!flush) {
 		if (!a->started) {
 			int64_t pts = a->frame->best_effort_timestamp;
-			a->next = pts == AV_NOPTS_VALUE ? 0 : since_origin(s, pts, a->st->time_base) * 48 / 1000;
+			a->next = pts == AV_NOPTS_VALUE ? 0 : since_origin(s, pts, a->st->time_base) * (a->rate / 1000) / 1000;
 			a->started = 1;
 		}
 		uint8_t *outp[1] = { (uint8_t *)a->pcm };
@@ -449,7 +458,7 @@ static int encode_audio(struct rv_media_src *s, int flush)
 		return 0;
 	if ((rc = AV(av_frame_make_writable)(a->chunk)) < 0)
 		return rc;
-	memset(a->chunk->data[0], 0, (size_t)size * OPUS_CHANNELS * sizeof(int16_t));
+	memset(a->chunk->data[0], 0, (size_t)size * (size_t)a->channels * sizeof(int16_t));
 	AV(av_audio_fifo_read)(a->fifo, (void **)a->chunk->data, have < size ? have : size);
 	a->chunk->pts = a->next;
 	a->next += size;
@@ -605,6 +614,21 @@ void rv_media_size(const struct rv_media_src *s, int *w, int *h, double *fps)
 int rv_media_has_audio(const struct rv_media_src *s)
 {
 	return s->has_a;
+}
+
+const char *rv_media_audio_codec(enum rv_acodec acodec)
+{
+	return acodec == RV_ACODEC_PCMU ? "PCMU" : acodec == RV_ACODEC_PCMA ? "PCMA" : "opus";
+}
+
+uint32_t rv_media_audio_clock(enum rv_acodec acodec)
+{
+	return acodec == RV_ACODEC_PCMU || acodec == RV_ACODEC_PCMA ? G711_RATE : OPUS_RATE;
+}
+
+int rv_media_audio_channels(enum rv_acodec acodec)
+{
+	return acodec == RV_ACODEC_PCMU || acodec == RV_ACODEC_PCMA ? 1 : OPUS_CHANNELS;
 }
 
 int rv_media_idle(const struct rv_media_src *s)

@@ -4,9 +4,11 @@
  * (files, lavfi, v4l2, x11grab, pulse, alsa, pipes), decode, and encode
  * video to H.264 (libx264: constrained baseline, zerolatency, no B-frames,
  * SPS/PPS before every IDR) or VP8 (libvpx, realtime), audio to Opus
- * (libopus, 48 kHz stereo, 20 ms frames); or pass H.264/VP8/Opus through
+ * (libopus, 48 kHz stereo, 20 ms frames) or G.711 (PCMU or PCMA, 8 kHz
+ * mono, 20 ms frames of 160 bytes); or pass H.264/VP8/Opus through
  * untouched. Out come encoded frames with timestamps in their RTP clock
- * (90 kHz video, 48 kHz audio), ready for the packetizers in rtp.h.
+ * (90 kHz video; audio: 48 kHz Opus, 8 kHz G.711), ready for the
+ * packetizers in rtp.h.
  *
  * Sinks (sink.c): received frames into a container, without re-encoding. */
 #ifndef RV_MEDIA_H
@@ -17,7 +19,7 @@
 #include <stdint.h>
 
 enum rv_vcodec { RV_VCODEC_H264, RV_VCODEC_VP8, RV_VCODEC_COPY, RV_VCODEC_NONE };
-enum rv_acodec { RV_ACODEC_OPUS, RV_ACODEC_COPY, RV_ACODEC_NONE };
+enum rv_acodec { RV_ACODEC_OPUS, RV_ACODEC_COPY, RV_ACODEC_NONE, RV_ACODEC_PCMU, RV_ACODEC_PCMA };
 
 struct rv_media_conf {
 	const char *format;          /* -f: an input format or device (NULL: guess) */
@@ -45,9 +47,9 @@ struct rv_media_conf {
 struct rv_media_frame {
 	const uint8_t *data;         /* H.264 Annex-B, a VP8 frame, or an Opus packet */
 	size_t len;
-	uint32_t ts;                 /* presentation time: 90 kHz video, 48 kHz audio */
+	uint32_t ts;                 /* presentation time in the RTP clock (rv_media_audio_clock) */
 	int keyframe;
-	int audio;                   /* 1: an Opus packet */
+	int audio;                   /* 1: an Opus packet or 20 ms of G.711 */
 };
 
 struct rv_media_src;
@@ -73,10 +75,16 @@ uint32_t rv_media_clock(const struct rv_media_src *s, uint32_t clock);
  * to call from another thread than the one calling rv_media_next. */
 void rv_media_request_keyframe(struct rv_media_src *s);
 /* What is being sent: video codec ("H264"/"VP8", or NULL without video),
- * size and frame rate; whether there is audio (Opus, 48 kHz, 2 channels). */
+ * size and frame rate; whether there is audio. */
 const char *rv_media_codec(const struct rv_media_src *s);
 void rv_media_size(const struct rv_media_src *s, int *w, int *h, double *fps);
 int rv_media_has_audio(const struct rv_media_src *s);
+/* The audio codec of CONF ("opus", "PCMU" or "PCMA"; copy is Opus), its
+ * RTP clock (48000 or 8000) and channels (2 or 1): fixed by the
+ * configuration, so known before the source opens. */
+const char *rv_media_audio_codec(enum rv_acodec acodec);
+uint32_t rv_media_audio_clock(enum rv_acodec acodec);
+int rv_media_audio_channels(enum rv_acodec acodec);
 /* rv_media_idle - 1 when the input ended because a read waited idle_timeout. */
 int rv_media_idle(const struct rv_media_src *s);
 /* rv_media_sprop - H.264 sprop-parameter-sets for SDP ("" until known). */

@@ -305,10 +305,12 @@ static void on_ready(void *ud, int udp)
 	struct tx *t = ud;
 	t->udp = udp;
 	char what[128];
+	const char *audio = !strcmp(rv_media_audio_codec(t->a->acodec), "opus") ? "Opus" : rv_media_audio_codec(t->a->acodec);
 	if (t->has_video)
-		snprintf(what, sizeof what, "%s %dx%d%s", t->codec, t->w, t->h, t->has_audio ? " and Opus" : "");
+		snprintf(what, sizeof what, "%s %dx%d%s%s", t->codec, t->w, t->h, t->has_audio ? " and " : "",
+			 t->has_audio ? audio : "");
 	else
-		snprintf(what, sizeof what, "Opus");
+		snprintf(what, sizeof what, "%s", audio);
 	rv_say_info("streaming %s to %s over %s (%d receivers now)", what,
 		    t->a->to ? t->a->to : t->a->group ? t->a->group : "the default receivers",
 		    udp ? "UDP" : "TCP", t->receivers);
@@ -365,10 +367,10 @@ static void announce(struct tx *t)
 	if (t->has_audio) {
 		cJSON *v = cJSON_CreateObject();
 		cJSON_AddStringToObject(v, "kind", "audio");
-		cJSON_AddStringToObject(v, "codec", "opus");
+		cJSON_AddStringToObject(v, "codec", rv_media_audio_codec(t->a->acodec));
 		cJSON_AddNumberToObject(v, "pt", t->audio.hdr.pt);
-		cJSON_AddNumberToObject(v, "clock", 48000);
-		cJSON_AddNumberToObject(v, "channels", 2);
+		cJSON_AddNumberToObject(v, "clock", t->audio.clock);
+		cJSON_AddNumberToObject(v, "channels", rv_media_audio_channels(t->a->acodec));
 		cJSON_AddNumberToObject(v, "ssrc", t->audio.hdr.ssrc);
 		cJSON_AddItemToArray(media, v);
 	}
@@ -481,8 +483,8 @@ int live_run(struct app *a)
 	if (!rc && (!t->q || !t->hist || !t->ahist))
 		rc = RV_EXIT_FAIL;
 	if (!rc) {
-		track_init(&t->video, 1, a->pt, t->codec && !strcmp(t->codec, "H264"), queue_out, t);
-		track_init(&t->audio, 0, a->apt, 0, queue_out, t);
+		track_init(&t->video, 1, a->pt, t->codec && !strcmp(t->codec, "H264"), a->acodec, queue_out, t);
+		track_init(&t->audio, 0, a->apt, 0, a->acodec, queue_out, t);
 		if (a->srtp != RV_SRTP_NONE &&
 		    (rv_srtp_new_key(a->srtp, t->key) < 0 || rv_srtp_new(&t->out, a->srtp, t->key, 1) < 0 ||
 		     rv_srtp_new(&t->inb, a->srtp, t->key, 0) < 0)) {

@@ -32,7 +32,7 @@ static const struct rv_opt opts[] = {
 	{ O_LISTEN, 0, "listen", "URL", "media: instead of -i, wait at rtmp://ADDR:PORT/APP/NAME for one RTMP publisher (OBS, ffmpeg) and send what it sends", NULL, NULL },
 	{ O_LISTEN_TIMEOUT, 0, "listen-timeout", "S", "media: with --listen, wait at most S seconds for the publisher (default: no limit)", NULL, NULL },
 	{ O_VCODEC, 0, "vcodec", "CODEC", "media: h264 (libx264), vp8 (libvpx), copy or none (default h264)", "h264|vp8|copy|none", NULL },
-	{ O_ACODEC, 0, "acodec", "CODEC", "media: opus (libopus, 48 kHz stereo), copy (Opus input) or none (default opus)", "opus|copy|none", NULL },
+	{ O_ACODEC, 0, "acodec", "CODEC", "media: opus (libopus, 48 kHz stereo), pcmu or pcma (G.711, 8 kHz mono), copy (Opus input) or none (default opus)", "opus|pcmu|pcma|copy|none", NULL },
 	{ O_SIZE, 0, "size", "WxH", "media: scale video to W x H", NULL, NULL },
 	{ O_FPS, 0, "fps", "N", "media: frame rate for the encoder (default: the input's)", NULL, NULL },
 	{ O_BITRATE, 0, "bitrate", "BITS", "media: video bits per second, K and M as in ffmpeg: 1M is 1000000 (default 1M)", NULL, NULL },
@@ -47,7 +47,7 @@ static const struct rv_opt opts[] = {
 	{ O_NAME, 0, "name", "NAME", "media --p2p: the stream's name (default live)", NULL, NULL },
 	{ O_PUSH_LIMIT, 0, "push-limit", "N", "media --p2p: each fragment leaves this peer at most N + 1 times (default 4)", NULL, NULL },
 	{ O_PT, 0, "pt", "N", "media: RTP payload type of the video (default 96)", NULL, NULL },
-	{ O_APT, 0, "apt", "N", "media: RTP payload type of the audio (default 111)", NULL, NULL },
+	{ O_APT, 0, "apt", "N", "media: RTP payload type of the audio (default 111; pcmu 0, pcma 8)", NULL, NULL },
 	{ O_TCP, 0, "tcp", NULL, "media: send over the TCP connection, not UDP", NULL, NULL },
 	{ O_SRTP, 0, "srtp", "SUITE", "media: aes_cm_128_hmac_sha1_80 (the default through rvserver), aead_aes_128_gcm or none (the default with --rtp)", "aes_cm_128_hmac_sha1_80|aead_aes_128_gcm|none", NULL },
 	{ 0 }
@@ -155,10 +155,11 @@ static const char *on_opt(void *ud, int key, const char *arg)
 			  : !strcmp(arg, "none") ? RV_VCODEC_NONE : RV_VCODEC_H264;
 		break;
 	case O_ACODEC:
-		if (!rv_cli_choice("opus|copy|none", arg))
-			return "expected opus, copy or none";
+		if (!rv_cli_choice("opus|pcmu|pcma|copy|none", arg))
+			return "expected opus, pcmu, pcma, copy or none";
 		a->acodec = !strcmp(arg, "copy") ? RV_ACODEC_COPY : !strcmp(arg, "none") ? RV_ACODEC_NONE
-											 : RV_ACODEC_OPUS;
+			  : !strcmp(arg, "pcmu") ? RV_ACODEC_PCMU : !strcmp(arg, "pcma") ? RV_ACODEC_PCMA
+			  : RV_ACODEC_OPUS;
 		break;
 	case O_ABITRATE:
 		if (parse_bits(arg, 6000, 510000, &a->abitrate) < 0)
@@ -229,7 +230,7 @@ int main(int argc, char **argv)
 	a->chunk = 256u << 10;
 	a->accept_timeout = 10;
 	a->pt = 96;
-	a->apt = 111;
+	a->apt = -1;	/* by the codec, once it is known */
 	a->srtp = RV_SRTP_AES_CM_128_HMAC_SHA1_80;
 	a->stall_timeout = 15;
 	int npos = rv_cli_parse(&tool, argc, argv, on_opt, a);
@@ -238,6 +239,8 @@ int main(int argc, char **argv)
 	a->args = argv + 1;
 	a->nargs = npos - 1;
 	if (c->id == C_MEDIA) {
+		if (a->apt < 0)	/* RFC 3551's static types for G.711, a dynamic one for Opus */
+			a->apt = a->acodec == RV_ACODEC_PCMU ? 0 : a->acodec == RV_ACODEC_PCMA ? 8 : 111;
 		if (a->listen && a->inputs[0].input)
 			rv_cli_usage_error(&tool, "--listen and -i do not go together: the publisher is the input");
 		if (a->listen_timeout > 0 && !a->listen)

@@ -78,8 +78,12 @@ static void sdp_section(FILE *f, const struct rtp_run *r, const struct medium *m
 	fprintf(f, "m=%s %d RTP/%s %d\r\n", m->k.video ? "video" : "audio", m->port, m->srtp ? "SAVP" : "AVP", pt);
 	if (m->srtp)	/* RFC 4568, a key per section: what ffmpeg and rvrecv --sdp read */
 		fprintf(f, "a=crypto:1 %s inline:%s\r\n", rv_srtp_suite_name(a->srtp), m->key);
-	if (!m->k.video) {	/* RFC 7587 */
+	if (!m->k.video && a->acodec != RV_ACODEC_PCMU && a->acodec != RV_ACODEC_PCMA) {	/* RFC 7587 */
 		fprintf(f, "a=rtpmap:%d opus/48000/2\r\na=fmtp:%d sprop-stereo=1\r\n", pt, pt);
+		return;
+	}
+	if (!m->k.video) {	/* RFC 3551: the rtpmap even for static 0 and 8 */
+		fprintf(f, "a=rtpmap:%d %s/8000\r\n", pt, rv_media_audio_codec(a->acodec));
 		return;
 	}
 	if (m->k.h264) {
@@ -152,7 +156,8 @@ static int sdp_once(struct rtp_run *r)
 				     strerror(-r->sdp_rc));
 		else
 			rv_say_info("sending %s%s%s to %s", r->video.on ? rv_media_codec(r->vsrc) : "",
-				    r->video.on && r->audio.on ? " and " : "", r->audio.on ? "Opus" : "",
+				    r->video.on && r->audio.on ? " and " : "",
+				    !r->audio.on ? "" : r->a->acodec == RV_ACODEC_PCMU ? "PCMU" : r->a->acodec == RV_ACODEC_PCMA ? "PCMA" : "Opus",
 				    r->p2p ? "the peer group" : r->a->rtp);
 	}
 	int rc = r->sdp_rc;
@@ -213,7 +218,7 @@ static int medium_init(struct medium *m, const struct app *a, const char *host, 
 		return RV_EXIT_FAIL;
 	m->on = 1;
 	m->port = port;
-	track_init(&m->k, vsrc != NULL, pt, vsrc && !strcmp(rv_media_codec(vsrc), "H264"), medium_out, m);
+	track_init(&m->k, vsrc != NULL, pt, vsrc && !strcmp(rv_media_codec(vsrc), "H264"), a->acodec, medium_out, m);
 	return 0;
 }
 

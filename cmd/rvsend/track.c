@@ -6,13 +6,15 @@
 #include "bytes.h"
 #include "track.h"
 
-void track_init(struct track *k, int video, int pt, int h264, track_out_fn out, void *ud)
+void track_init(struct track *k, int video, int pt, int h264, enum rv_acodec acodec, track_out_fn out,
+		void *ud)
 {
 	uint8_t r[6];
 	RAND_bytes(r, sizeof r);
 	memset(k, 0, sizeof *k);
 	k->video = video;
 	k->h264 = video && h264;
+	k->clock = video ? 90000 : rv_media_audio_clock(acodec);
 	k->out = out;
 	k->ud = ud;
 	k->hdr.pt = (uint8_t)pt;
@@ -43,7 +45,7 @@ static int on_payload(void *ud, const uint8_t *data, size_t len, int last)
  * source's clock: a frame may go out early, in a burst of the encoder's. */
 static void sender_report(struct track *k, const struct rv_media_src *src)
 {
-	uint32_t now = k->ts_base + rv_media_clock(src, k->video ? 90000 : 48000);
+	uint32_t now = k->ts_base + rv_media_clock(src, k->clock);
 	struct rv_rtcp_sr sr = { k->hdr.ssrc, rv_ntp_now(), now, k->packets, k->octets };
 	uint8_t buf[TRACK_PKT_MAX];
 	int n = rv_rtcp_build_sr(buf, 64, &sr);
@@ -53,7 +55,7 @@ static void sender_report(struct track *k, const struct rv_media_src *src)
 
 int track_frame(struct track *k, const struct rv_media_src *src, const struct rv_media_frame *f)
 {
-	uint32_t clock = k->video ? 90000 : 48000;
+	uint32_t clock = k->clock;
 	k->hdr.ts = k->ts_base + f->ts;
 	/* before the first frame, every keyframe (a receiver may start there)
 	 * and every second */
@@ -63,7 +65,7 @@ int track_frame(struct track *k, const struct rv_media_src *src, const struct rv
 		k->last_sr = f->ts;
 	}
 	k->frames++;
-	if (!k->video)	/* RFC 7587: one Opus packet per RTP packet */
+	if (!k->video)	/* RFC 7587: one Opus packet per RTP packet; RFC 3551: 20 ms of G.711 */
 		return f->len > RV_RTP_MAX_PAYLOAD ? 0 : on_payload(k, f->data, f->len, 1);
 	return k->h264 ? rv_h264_packetize(f->data, f->len, RV_RTP_MAX_PAYLOAD, on_payload, k)
 		       : rv_vp8_packetize(f->data, f->len, RV_RTP_MAX_PAYLOAD, k->picture_id++ & 0x7FFF,

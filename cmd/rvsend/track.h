@@ -1,5 +1,5 @@
 /* track.h - one medium's RTP sending: what a frame becomes (RTP packets
- * per RFC 6184, 7741 or 7587, and RTCP sender reports before the first
+ * per RFC 6184, 7741, 7587 or 3551 (G.711), and RTCP sender reports before the first
  * frame, every keyframe and every second), whatever then carries the
  * packets. Used only by the thread of the input that carries the medium. */
 #ifndef RVSEND_TRACK_H
@@ -23,6 +23,7 @@ typedef int (*track_out_fn)(struct track *k, uint8_t *p, size_t n, int rtp);
 
 struct track {
 	int video, h264;
+	uint32_t clock;                 /* RTP clock: 90000 video; 48000 Opus, 8000 G.711 */
 	struct rv_rtp hdr;
 	uint32_t ts_base, last_sr, packets, octets;
 	uint64_t frames;
@@ -34,8 +35,9 @@ struct track {
 };
 
 /* track_init - a random SSRC, sequence number and timestamp base; PT;
- * H264 picks RFC 6184 over VP8 for video. */
-void track_init(struct track *k, int video, int pt, int h264, track_out_fn out, void *ud);
+ * H264 picks RFC 6184 over VP8 for video; ACODEC says audio's clock. */
+void track_init(struct track *k, int video, int pt, int h264, enum rv_acodec acodec, track_out_fn out,
+		void *ud);
 /* track_frame - F (from SRC, whose clock the sender reports read) as RTP. */
 int track_frame(struct track *k, const struct rv_media_src *src, const struct rv_media_frame *f);
 

@@ -3,6 +3,7 @@
 # through the SDP rvsend writes, and checked with ffprobe.
 
 load helpers
+bats_require_minimum_version 1.5.0
 
 # helpers.bash's setup (a temporary folder in $T) runs first
 eval "helpers_$(declare -f setup)"
@@ -314,4 +315,34 @@ streams_of() {
 	run timeout "$(secs 20)" rvrecv media --sdp "$T/wrong.sdp" -o "$T/wrong.mkv" --timeout 3
 	assert_equal "$status" 6
 	assert_output --partial 'failed SRTP authentication'
+}
+
+@test "rvsend media --acodec pcmu/pcma: G.711 at 8 kHz on static payload types, through the SDP to ffmpeg and through rvserver to rvrecv" {
+	port=$(free_even_port)
+	spawn tx rvsend media -f lavfi -i sine=frequency=440:sample_rate=44100 --vcodec none --acodec pcmu \
+		--duration 4 --rtp "127.0.0.1:$port" --sdp "$T/u.sdp"
+	wait_sdp "$T/u.sdp"
+	grep -q '^m=audio [0-9]* RTP/AVP 0' "$T/u.sdp"
+	grep -q '^a=rtpmap:0 PCMU/8000' "$T/u.sdp"
+	run receive "$T/u.sdp" 2 "$T/u.mkv"
+	assert_success
+	run ffprobe -v error -show_entries stream=codec_name,sample_rate,channels -of csv=p=0 "$T/u.mkv"
+	assert_output 'pcm_mulaw,8000,1'
+	# through rvserver: the stream says PCMA at 8000 Hz, rvrecv records it as it came, 20 ms a packet
+	start_server
+	spawn rec rvrecv -n rec media -o "$T/a.mkv" --duration 4
+	wait_for_line "$T/rec.err" 'connected to' 5
+	run --separate-stderr timeout "$(secs 20)" rvsend -n cam -t rec --json media -f lavfi -i sine=frequency=440:sample_rate=44100 \
+		--vcodec none --acodec pcma --duration 2
+	assert_success
+	[ "$(jq -r 'select(.event == "media") | .audio_frames' <<<"$output")" -eq 100 ]
+	wait_exit "$PID_rec" "$(secs 10)"
+	run ffprobe -v error -show_entries stream=codec_name,sample_rate,channels -show_entries format=duration \
+		-of csv=p=0 "$T/a.mkv"
+	assert_line 'pcm_alaw,8000,1'
+	assert_line --regexp '^(1\.[6-9]|2\.[0-4])'	# about the 2 s sent
+	# a 440 Hz tone, not silence: its level well above the floor
+	level=$(ffmpeg -v info -i "$T/a.mkv" -af astats=measure_overall=RMS_level -f null - 2>&1 |
+		sed -n 's/.*RMS level dB: \(-*[0-9.]*\).*/\1/p' | tail -1)
+	awk -v l="$level" 'BEGIN { exit !(l > -30) }' || fail "RMS level $level dB"
 }
