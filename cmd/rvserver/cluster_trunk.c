@@ -69,7 +69,6 @@
 #define ROUTES_MAX 4096
 #define ROUTE_NODES 16
 #define TRUNK_QUEUE_FACTOR 4
-#define PENDING_MAX (RV_TRUNK_FRAME_MAX * 4)
 
 struct trunk {
 	struct trunk *prev, *next;
@@ -111,15 +110,30 @@ size_t cluster_trunks_up(const struct server *srv)
 	return n;
 }
 
+/* A trunk's output cap: TRUNK_QUEUE_FACTOR x --max-queue. */
+static size_t trunk_cap(const struct server *srv)
+{
+	size_t q = srv->conf.max_queue * TRUNK_QUEUE_FACTOR;
+	return q > RV_BUF_MAX_CAP / 2 ? RV_BUF_MAX_CAP / 2 : q;
+}
+
 static void grow_input(struct conn *c)
 {
-	struct server *srv = c->srv;
-	size_t q = srv->conf.max_queue * TRUNK_QUEUE_FACTOR;
-	if (q > RV_BUF_MAX_CAP / 2)
-		q = RV_BUF_MAX_CAP / 2;
 	rv_buf_free(&c->in);
 	rv_buf_init(&c->in, RV_TRUNK_FRAME_MAX + RV_IO_READ_SIZE);
-	c->s.out.cap = c->s.inflight.cap = (uint32_t)q;
+	c->s.out.cap = c->s.inflight.cap = (uint32_t)trunk_cap(c->srv);
+}
+
+/* 1 when T holds back its senders: past half of --max-queue queued (its
+ * connection is then in flow.c's congested list), or pending so much
+ * before its handshake completed. */
+static int trunk_congested(struct trunk *t)
+{
+	if (!t->c || t->c->closing)
+		return 0;
+	if (t->eng.state != RV_TRUNK_UP)
+		return rv_buf_size(&t->pending) > t->cl->srv->conf.max_queue / 2;
+	return flow_queued(t->c);
 }
 
 static struct trunk *trunk_new(struct cluster *cl, struct conn *c, int dialer)
@@ -134,7 +148,7 @@ static struct trunk *trunk_new(struct cluster *cl, struct conn *c, int dialer)
 	t->cl = cl;
 	t->c = c;
 	t->dialer = dialer;
-	rv_buf_init(&t->pending, PENDING_MAX);
+	rv_buf_init(&t->pending, trunk_cap(c->srv));	/* so that it fits in the queue once up */
 	c->trunk = t;
 	c->state = CONN_TRUNK;
 	grow_input(c);
@@ -383,6 +397,8 @@ static void trunk_is_up(struct trunk *t)
 		conn_drop(c, RV_ETOOBIG);
 	}
 	rv_buf_free(&t->pending);
+	flow_queued(c);	/* congested from here on, if it is */
+	c->srv->flow_drained = 1;	/* senders held for the handshake go on (flow.c) */
 }
 
 void cluster_trunk_input(struct conn *c, const uint8_t *p, size_t n)
@@ -524,8 +540,7 @@ static void send_via(struct conn *c, const struct troute *r, uint64_t seq, const
 			continue;
 		}
 		sent++;
-		if (t->c && t->eng.state == RV_TRUNK_UP && flow_queued(t->c))
-			congested = 1;
+		congested |= trunk_congested(t);
 	}
 	if (congested)
 		srv->feeding_congested = 1;	/* this sender waits for the trunk (flow.c) */

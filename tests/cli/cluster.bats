@@ -276,6 +276,50 @@ PY
 	grep -q 'a trunk from .* refused: it does not hold the cluster secret' "$T/n2.err"
 }
 
+@test "cluster: a receiver on node 2 that stops reading holds back, through the trunk, a sender on node 1 that ignores the window" {
+	node 1 --max-queue 1M --slow-timeout 60
+	node 2 --max-queue 1M --slow-timeout 60
+	cat >"$T/rv.py" <<'PY'
+import json, socket, struct, sys
+def frame(h, body=b""):
+    h = json.dumps(h).encode()
+    return struct.pack(">II", len(h), len(body)) + h + body
+def hello(port, id, role):
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(b"RVP1" + frame({"type": "hello", "id": id, "role": role, "version": 1}))
+    data = b""
+    while b"welcome" not in data:
+        data += s.recv(4096)
+    return s
+if sys.argv[1] == "stall":	# a receiver that never reads again
+    s = hello(int(sys.argv[2]), "bob", "recv")
+    print("ready", flush=True)
+    sys.stdin.read()
+else:	# a sender of file chunks, as fast as TCP takes them, no window
+    s = hello(int(sys.argv[2]), "flood", "send")
+    chunk, sent = b"x" * (256 << 10), 0
+    s.settimeout(2)
+    try:
+        while sent < (200 << 20):
+            s.sendall(frame({"type": "msg", "to": "bob", "kind": "xfer-data", "xfer": "x1", "off": sent}, chunk))
+            sent += len(chunk)
+    except socket.timeout:
+        pass
+    print(sent >> 20)
+PY
+	spawn bob bash -c "sleep 30 | python3 '$T/rv.py' stall '${N2##*:}'"
+	wait_for_line "$T/bob.out" ready 5
+	run timeout "$(secs 30)" python3 "$T/rv.py" flood "${N1##*:}"
+	assert_success
+	# held back long before 200 MB: queues on the way are capped (about 1 MiB to bob,
+	# 4 MiB on the trunk), the rest is the kernel's socket buffers
+	((output < 100))
+	# node 2 paused the trunk for bob; node 1 paused the sender for the trunk
+	(($(timeout 5 curl -sf "http://$N2/stats" | jq .sender_pauses) >= 1))
+	(($(timeout 5 curl -sf "http://$N1/stats" | jq .sender_pauses) >= 1))
+	(($(timeout 5 curl -sf "http://$N1/stats" | jq .congested_receivers) >= 1))
+}
+
 @test "cluster: --cluster options are checked" {
 	run rvserver --cluster unix:/nonexistent -p 0
 	assert_equal "$status" 2
