@@ -522,6 +522,8 @@ static void send_via(struct conn *c, const struct troute *r, uint64_t seq, const
 	}
 	int want_ids = receivers != NULL;
 	struct pmsg *p = NULL;
+	if (!c->num)	/* errors for its frames that wanted no answer come back by this number */
+		conn_number(c);
 	if (seq && !(p = cl_pmsg_new(cl, c, seq, to, 0, group, local_n, receivers)))
 		return;
 	if (!seq)
