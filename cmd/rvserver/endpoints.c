@@ -77,7 +77,7 @@ static const struct rv_metric table[] = {
 	G("cluster.trunks_up", "cluster_trunks_up", "Trunks to or from other nodes whose handshake completed.", trunks_up),
 	C("cluster.trunk_frames_out", "cluster_trunk_frames_out_total", "Frames written to trunks (files, data, acks).",
 	  n.tr_frames_out),
-	C("cluster.trunk_bytes_out", "cluster_trunk_bytes_total", "Bytes written to trunks.", n.tr_bytes_out),
+	C("cluster.trunk_bytes", "cluster_trunk_bytes_total", "Bytes written to trunks.", n.tr_bytes_out),
 	C("cluster.trunk_frames_in", "cluster_trunk_frames_in_total", "Frames received from trunks.", n.tr_frames_in),
 	C("cluster.trunk_bytes_in", "cluster_trunk_bytes_in_total", "Bytes received from trunks.", n.tr_bytes_in),
 	C("cluster.trunk_refused", "cluster_trunk_refused_total",

@@ -246,7 +246,7 @@ member() {	# member NAME NODE ID GROUP: rvgroup join on a node, joined once it r
 	# the trunk's counters: one link up each side, bytes both ways
 	run timeout 5 curl -sf "http://$N1/stats"
 	assert_equal "$(jq .cluster.trunks_up <<<"$output")" 1
-	(($(jq .cluster.trunk_bytes_out <<<"$output") > 8000000))
+	(($(jq .cluster.trunk_bytes <<<"$output") > 8000000))
 	timeout 5 curl -sf "http://$N2/metrics" | grep -q '^rvserver_cluster_trunks_up 1$'
 	# a stranger on the trunk: a HELLO, then a proof made with the wrong secret
 	run timeout "$(secs 10)" python3 - "${N2##*:}" <<'PY'
