@@ -42,8 +42,10 @@
  *   deliver (receiver gone, not allowed, dropped) is answered over the trunk
  *   with an ack carrying the error, which its sender gets as on one node
  *   (with a seq: the request's error; without: an error frame); a frame no
- *   trunk took is an error at once; a request whose trunk closed before the
- *   answer times out with an error (ACK_TIMEOUT_MS).
+ *   trunk took is an error at once; when a trunk closes (its node died),
+ *   the senders that wrote to it within TRUNK_RECENT_MS get an error frame
+ *   saying so, and a request still awaiting its answer times out with an
+ *   error (ACK_TIMEOUT_MS).
  *
  * Not across nodes: "monitor" (rvsend watching its receivers, rvrecv its
  * sender): the server answers ok for an id elsewhere (monitor.c), and the
@@ -69,6 +71,8 @@
 #define ROUTES_MAX 4096
 #define ROUTE_NODES 16
 #define TRUNK_QUEUE_FACTOR 4
+#define TRUNK_SENDERS 64            /* recent senders a trunk remembers */
+#define TRUNK_RECENT_MS 10000       /* "recent": wrote within this long */
 
 struct trunk {
 	struct trunk *prev, *next;
@@ -78,6 +82,9 @@ struct trunk {
 	struct rv_buf pending;        /* frames written before the handshake completed */
 	char want[RV_CMSG_NODE_MAX + 1]; /* dialer: the node it was dialed for */
 	int dialer;
+	struct {                      /* senders that wrote to it lately (told if it closes) */
+		uint64_t num, at;
+	} senders[TRUNK_SENDERS];
 };
 
 struct troute {
@@ -161,6 +168,41 @@ static struct trunk *trunk_new(struct cluster *cl, struct conn *c, int dialer)
 	return t;
 }
 
+/* Remember sender C (its number) as one that wrote to T now. */
+static void note_sender(struct trunk *t, struct conn *c, uint64_t now)
+{
+	int oldest = 0;
+	for (int i = 0; i < TRUNK_SENDERS; i++) {
+		if (t->senders[i].num == c->num) {
+			t->senders[i].at = now;
+			return;
+		}
+		if (t->senders[i].at < t->senders[oldest].at)
+			oldest = i;
+	}
+	t->senders[oldest].num = c->num;
+	t->senders[oldest].at = now;
+}
+
+/* T closed: the senders that wrote to it lately hear that what they sent
+ * may not have arrived (it was accepted, so it is not lost silently). */
+static void tell_senders(struct trunk *t)
+{
+	struct server *srv = t->cl->srv;
+	uint64_t now = now_ms(srv);
+	char key[24], why[200];
+	snprintf(why, sizeof why, "the trunk to cluster node %s closed: what was sent through it may not have arrived",
+		 peer_of(t)[0] ? peer_of(t) : "?");
+	for (int i = 0; i < TRUNK_SENDERS; i++) {
+		if (!t->senders[i].num || now - t->senders[i].at > TRUNK_RECENT_MS)
+			continue;
+		snprintf(key, sizeof key, "%" PRIu64, t->senders[i].num);
+		struct conn *s = rv_map_get(&srv->by_num, key);
+		if (s && !s->closing)
+			conn_error_code(s, 0, RV_CODE_INTERNAL, why);
+	}
+}
+
 void cl_trunk_conn_closed(struct conn *c)
 {
 	struct trunk *t = c->trunk;
@@ -169,6 +211,8 @@ void cl_trunk_conn_closed(struct conn *c)
 	struct cluster *cl = t->cl;
 	if (t->eng.state == RV_TRUNK_UP)
 		rv_info("cluster: the trunk with node %s closed", t->eng.peer);
+	if (!cl->srv->life.stopping)
+		tell_senders(t);
 	if (t->prev) t->prev->next = t->next; else cl->trunks = t->next;
 	if (t->next) t->next->prev = t->prev;
 	rv_buf_free(&t->pending);
@@ -543,6 +587,8 @@ static void send_via(struct conn *c, const struct troute *r, uint64_t seq, const
 		}
 		sent++;
 		congested |= trunk_congested(t);
+		if (c->num)
+			note_sender(t, c, now_ms(srv));
 	}
 	if (congested)
 		srv->feeding_congested = 1;	/* this sender waits for the trunk (flow.c) */

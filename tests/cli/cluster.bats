@@ -320,6 +320,29 @@ PY
 	(($(timeout 5 curl -sf "http://$N1/stats" | jq .congested_receivers) >= 1))
 }
 
+@test "cluster: a node dies mid-stream (kill -9): the sender on the other node is told at once that its trunk closed" {
+	node 1
+	node 2
+	spawn bob rvrecv -s "$N2" -n bob data
+	wait_for_line "$T/bob.err" 'connected to' 5
+	mkfifo "$T/fifo"
+	spawn alice rvsend -s "$N1" -n alice -t bob data "$T/fifo"
+	exec 5>"$T/fifo"	# (fd 3 is bats')
+	head -c 1000000 /dev/zero >&5
+	local i
+	for ((i = 0; i < 100 * RV_SLOW; i++)); do
+		(($(stat -c %s "$T/bob.out") >= 1000000)) && break
+		sleep 0.05
+	done
+	(($(stat -c %s "$T/bob.out") >= 1000000))
+	kill_hard "$NPID2"
+	# the stream is still open (stdin not at its end): only the trunk's closing ends it
+	wait_exit "$PID_alice" 5
+	exec 5>&-
+	assert_equal "$EXIT" 1
+	grep -q "the trunk to cluster node n2.* closed" "$T/alice.err"
+}
+
 @test "cluster: --cluster options are checked" {
 	run rvserver --cluster unix:/nonexistent -p 0
 	assert_equal "$status" 2
