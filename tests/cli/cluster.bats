@@ -230,22 +230,29 @@ member() {	# member NAME NODE ID GROUP: rvgroup join on a node, joined once it r
 	wait_exit "$PID_carol" 10
 	assert_equal "$EXIT" 0
 	cmp "$T/d.bin" "$T/carol.out"
-	# a file to a group with members on both nodes: each confirms it
+	# a file to a group with members on three nodes (two trunks): each confirms it
+	node 3
+	mkdir "$T/in4"
 	spawn dan rvrecv -s "$N2" -n dan -g drop -d "$T/in2" --count 1 file
 	spawn eve rvrecv -s "$N1" -n eve -g drop -d "$T/in3" --count 1 file
+	spawn fay rvrecv -s "$N3" -n fay -g drop -d "$T/in4" --count 1 file
 	wait_for_line "$T/dan.err" 'joined drop' 5
 	wait_for_line "$T/eve.err" 'joined drop' 5
+	wait_for_line "$T/fay.err" 'joined drop' 5
 	head -c 300000 /dev/urandom >"$T/g.bin"
 	run timeout "$(secs 20)" rvsend -s "$N1" -n alice -g drop file "$T/g.bin"
 	assert_success
 	assert_output --partial "dan has it"
 	assert_output --partial "eve has it"
+	assert_output --partial "fay has it"
 	wait_exit "$PID_dan" 10
+	wait_exit "$PID_fay" 10
 	cmp "$T/g.bin" "$T/in2/g.bin"
 	cmp "$T/g.bin" "$T/in3/g.bin"
-	# the trunk's counters: one link up each side, bytes both ways
+	cmp "$T/g.bin" "$T/in4/g.bin"
+	# the trunks' counters: node 1 dialed two, node 2 took one
 	run timeout 5 curl -sf "http://$N1/stats"
-	assert_equal "$(jq .cluster.trunks_up <<<"$output")" 1
+	assert_equal "$(jq .cluster.trunks_up <<<"$output")" 2
 	(($(jq .cluster.trunk_bytes <<<"$output") > 8000000))
 	timeout 5 curl -sf "http://$N2/metrics" | grep -q '^rvserver_cluster_trunks_up 1$'
 	# a stranger on the trunk: a HELLO, then a proof made with the wrong secret
