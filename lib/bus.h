@@ -86,6 +86,9 @@ enum rv_dir_op {
 			    * for each membership removed */
 	RV_DIR_WHERE,      /* INC, "id" or "group", NAME: num 1 when the receiver of id NAME,
 			    * or one of group NAME's members, is on another node than INC */
+	RV_DIR_NODES,      /* INC, "id" or "group", NAME: the live nodes other than INC that hold
+			    * the receiver of id NAME, or members of group NAME: strings
+			    * [INC, ADDR]... (ADDR: the address registered, "" when none) */
 	/* rvsignal's (keys sig:*, its own nodes' registry): PID a peer id, TOKEN
 	 * its resume token, ROOM a room, MSG an encoded rv_cmsg, WINDOW_MS the
 	 * resume window. */

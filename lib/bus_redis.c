@@ -178,6 +178,14 @@ static const char *const scripts[RV_DIR_COUNT] = {
 	"for _,id in ipairs(ids) do local o=redis.call('HGET','rv:id:'..id,'inc')\n"
 	"  if o and o~=ARGV[1] then return 1 end end\n"
 	"return 0\n",
+	[RV_DIR_NODES] =
+	"local ids={ARGV[3]}\n"
+	"if ARGV[2]=='group' then ids=redis.call('SMEMBERS','rv:g:'..ARGV[3]..':m') end\n"
+	"local seen={} local out={}\n"
+	"for _,id in ipairs(ids) do local o=redis.call('HGET','rv:id:'..id,'inc')\n"
+	"  if o and o~=ARGV[1] and not seen[o] and redis.call('EXISTS','rv:hb:'..o)==1 then seen[o]=1\n"
+	"    out[#out+1]=o out[#out+1]=redis.call('HGET','rv:node:'..o,'addr') or '' end end\n"
+	"return out\n",
 	/* rvsignal: sig:nodes, sig:hb:INC, sig:peers:INC (pids), sig:peer:PID (inc, tok,
 	 * name), sig:tok:TOKEN (pid), sig:pr:PID (rooms), sig:r:ROOM:m (pid -> name),
 	 * sig:q:PID (messages kept for a resume) */

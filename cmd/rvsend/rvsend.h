@@ -95,6 +95,7 @@ struct app {
 	uint8_t *buf;
 	struct rx *rx;
 	size_t nrx;
+	cJSON *early;                /* answers that came before the offer's ok (sendfile.c) */
 	uint64_t phase_ms;
 	struct rv_progress bar;
 };

@@ -136,6 +136,7 @@ static void drop_rx(struct app *a, struct rx *r, const char *why, int tell)
 }
 
 static void next(struct app *a);
+static void xfer_frame(struct app *a, const char *kind, cJSON *h);
 
 static void finish_transfer(struct app *a)
 {
@@ -398,6 +399,12 @@ static void on_offer_reply(struct rv_session *s, int err, cJSON *reply, void *ud
 	a->phase_ms = now(a);
 	for (size_t i = 0; i < a->nrx; i++)
 		monitor(a, a->rx[i].id);
+	cJSON *early = a->early, *it;
+	a->early = NULL;
+	cJSON_ArrayForEach(it, early)
+		if (!a->done && a->phase == PH_ACCEPT)
+			xfer_frame(a, rv_json_str(it, "kind"), it);
+	cJSON_Delete(early);
 }
 
 /* Offer the next file (or the stream); exit when all are done. */
@@ -464,6 +471,8 @@ static void next(struct app *a)
 	cJSON_AddNumberToObject(h, "window", (double)a->window);	/* receivers ack often enough */
 	cJSON_AddBoolToObject(h, "receivers", 1);
 	a->phase = PH_OFFER;
+	cJSON_Delete(a->early);
+	a->early = NULL;
 	rv_session_request(a->sess, h, NULL, 0, on_offer_reply, a);
 }
 
@@ -503,6 +512,16 @@ static void xfer_frame(struct app *a, const char *kind, cJSON *h)
 {
 	const char *xid = rv_json_str(h, "xfer");
 	struct rx *r = find_rx(a, rv_json_str(h, "from"));
+	if (!r && a->phase == PH_OFFER && xid && strcmp(xid, a->xid) == 0 &&
+	    (!strcmp(kind, "xfer-accept") || !strcmp(kind, "xfer-refuse"))) {
+		/* before the offer's ok: a receiver near us answered while
+		 * receivers on other cluster nodes were still being counted */
+		if (!a->early)
+			a->early = cJSON_CreateArray();
+		if (a->early && cJSON_GetArraySize(a->early) < 4096)
+			cJSON_AddItemToArray(a->early, cJSON_Duplicate(h, 1));
+		return;
+	}
 	if (!r || !xid || strcmp(xid, a->xid) != 0)
 		return;
 	if (!strcmp(kind, "xfer-accept") && r->state == RX_WAIT) {
@@ -635,6 +654,7 @@ int sendfile_run(struct app *a)
 		.up = xfer_start, .frame = on_frame, .tick = xfer_tick, .interrupt = xfer_interrupt,
 	};
 	int code = app_run(a, &ops);
+	cJSON_Delete(a->early);
 	free(a->buf);
 	free(a->rx);
 	return code;

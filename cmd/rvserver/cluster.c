@@ -10,8 +10,9 @@
  * answered in order, as on one server. Messages are not held: a message to
  * an id or group elsewhere is published once; PUBLISH's answer says whether
  * any node took it (none: the id is offline), and with a seq the receiving
- * nodes ack, so the ok counts every delivery. Files, data and media do not
- * cross nodes in this version: they get an error, never silence. */
+ * nodes ack, so the ok counts every delivery. Files and data cross nodes
+ * over trunks (cluster_trunk.c), not the bus; media does not cross nodes in
+ * this version: it gets an error, never silence. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -156,6 +157,7 @@ static void on_tick(uv_timer_t *t)
 {
 	struct cluster *cl = t->data;
 	cl_msg_tick(cl, now_ms(cl->srv));
+	cl_trunk_tick(cl, now_ms(cl->srv));
 	rv_cmsg_replay_prune(&cl->replay, (uint64_t)wall_ms());
 	if (cl_bus_up(cl))
 		cl_dir_tick(cl);
@@ -191,6 +193,8 @@ int cluster_start(struct server *srv)
 	rv_buf_init(&cl->enc, RV_CMSG_MAX);
 	rv_buf_init(&cl->frame, RV_CMSG_PAYLOAD_MAX);
 	rv_cmsg_replay_init(&cl->replay);
+	rv_map_init(&cl->routes);
+	rv_buf_init(&cl->thead, 1024);
 	/* limits hold cluster-wide, in the directory */
 	srv->router.conf.max_groups = 0;
 	srv->router.conf.max_group_members = 0;
@@ -216,6 +220,7 @@ void cluster_conn_closed(struct conn *c)
 	struct cluster *cl = c->srv->cluster;
 	if (!cl)
 		return;
+	cl_trunk_conn_closed(c);
 	for (struct pmsg *p = cl->pm_head; p; p = p->next)
 		if (p->c == c)
 			p->c = NULL;
@@ -247,6 +252,7 @@ void cluster_free(struct server *srv)
 	rv_buf_free(&cl->enc);
 	rv_buf_free(&cl->frame);
 	rv_cmsg_replay_free(&cl->replay);
+	cl_trunk_free(cl);
 	free(cl);
 	srv->cluster = NULL;
 }

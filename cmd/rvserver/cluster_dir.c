@@ -1,7 +1,7 @@
 /* cluster_dir.c - the cluster's directory side: one receiver per id
  * cluster-wide (login, eviction), groups (join, leave, members, groups
  * lists, with the limits held in the directory), what does not cross
- * nodes yet (a lookup before handling media or a file offer), and
+ * nodes yet (a lookup before handling media), and
  * liveness (heartbeat, sweep of dead nodes, re-assertion after the bus
  * came back). See cluster_int.h. */
 #include <errno.h>
@@ -313,7 +313,7 @@ int cluster_groups(struct conn *c, uint64_t seq, int all)
 	return rc;
 }
 
-/* ---- what does not cross nodes yet: media, files ---- */
+/* ---- what does not cross nodes yet: media ---- */
 
 static void on_where(void *ud, const struct rv_bus_reply *r)
 {
@@ -451,7 +451,7 @@ static void on_sweep(void *ud, const struct rv_bus_reply *r)
 /* Every second while the bus is up: the heartbeat, and the sweep of dead nodes. */
 void cl_dir_tick(struct cluster *cl)
 {
-	const char *reg[] = { cl->inc, cl->advertise };
+	const char *reg[] = { cl->inc, cl_trunk_addr(cl) };
 	cl_dir(cl, RV_DIR_REGISTER, 2, reg, NULL, on_register, cl);
 	const char *sw[] = { cl->inc, cl->srv->conf.router.keep == RV_KEEP_NONE ? "1" : "0" };
 	cl_dir(cl, RV_DIR_SWEEP, 2, sw, NULL, on_sweep, cl);
@@ -460,7 +460,7 @@ void cl_dir_tick(struct cluster *cl)
 /* The bus is (back) up: register, and assert what this node owns. */
 void cl_dir_up(struct cluster *cl)
 {
-	const char *reg[] = { cl->inc, cl->advertise };
+	const char *reg[] = { cl->inc, cl_trunk_addr(cl) };
 	cl_dir(cl, RV_DIR_REGISTER, 2, reg, NULL, NULL, NULL);
 	cl_reassert(cl);
 }

@@ -4,7 +4,8 @@
  * what does not cross nodes yet, heartbeat, sweep and re-assertion) and
  * cluster_msg.c (the message side: publishing a client's message, acks,
  * deliveries of messages from other nodes, replies to a connection, and
- * dropping replayed ones). Not for the rest of rvserver: see server.h.
+ * dropping replayed ones) and cluster_trunk.c (files and data over
+ * node-to-node TCP trunks). Not for the rest of rvserver: see server.h.
  *
  * Each node is authoritative for its own connections; the directory holds a
  * copy that every node asserts again when the bus comes back. Channels:
@@ -24,6 +25,8 @@
 #include "buf.h"
 #include "bus.h"
 #include "cmsg.h"
+#include "map.h"
+#include "trunk.h"
 #include "server.h"
 
 #define ACK_TIMEOUT_MS 2000
@@ -89,6 +92,10 @@ struct cluster {
 	struct pmsg *pm_head, *pm_tail;
 	struct creq *rq;
 	struct rv_buf enc, frame;
+	struct trunk *trunks;         /* to and from other nodes (cluster_trunk.c), in order made */
+	struct rv_map routes;         /* "i:ID" or "g:GROUP": struct troute, the nodes to send to */
+	struct rv_buf thead;          /* a trunk frame's head being built */
+	char addr[96];                /* what the directory says we are at: "IP:PORT" */
 };
 
 /* ---- cluster.c: helpers ---- */
@@ -123,11 +130,30 @@ void cl_dir_up(struct cluster *cl);
 
 /* ---- cluster_msg.c ---- */
 
+/* A cross-node message of C's awaiting its answers (RECEIVERS consumed); NULL
+ * when out of memory (C was told). */
+struct pmsg *cl_pmsg_new(struct cluster *cl, struct conn *c, uint64_t seq, const char *to, uint64_t conn,
+			 const char *group, int local_n, cJSON *receivers);
+/* An ack for one of our messages (from the bus or a trunk). */
+void cl_on_ack(struct cluster *cl, const struct rv_cmsg *m);
+
 /* A member of a group joined or left on another node: our members hear it. */
 void cl_event_in(struct cluster *cl, const struct rv_cmsg *m);
 void cl_pmsg_free(struct pmsg *p);
 void cl_msg_tick(struct cluster *cl, uint64_t now);
 /* The bus's message callback (UD: the cluster). */
 void cl_on_bus_msg(void *ud, const char *channel, const uint8_t *data, size_t len);
+
+/* ---- cluster_trunk.c ---- */
+
+/* A file or data frame (kind xfer-*) to TO or GROUP that goes on to other
+ * nodes, over their trunks; the arguments as cluster_route's. 1 (taken). */
+int cl_trunk_route(struct conn *c, uint64_t seq, const char *to, const char *group, const uint8_t *head,
+		   size_t hlen, const uint8_t *body, size_t blen, int local_n, cJSON *receivers);
+/* The address other nodes reach this one at: "IP:PORT". */
+const char *cl_trunk_addr(struct cluster *cl);
+void cl_trunk_tick(struct cluster *cl, uint64_t now);
+void cl_trunk_conn_closed(struct conn *c);
+void cl_trunk_free(struct cluster *cl);
 
 #endif

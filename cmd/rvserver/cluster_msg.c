@@ -118,7 +118,7 @@ static void on_published(void *ud, const struct rv_bus_reply *r)
 		pmsg_ok(p);
 }
 
-static void on_ack(struct cluster *cl, const struct rv_cmsg *m)
+void cl_on_ack(struct cluster *cl, const struct rv_cmsg *m)
 {
 	struct pmsg *p = cl->pm_head;
 	while (p && p->nseq != m->seq)
@@ -148,26 +148,14 @@ static void on_ack(struct cluster *cl, const struct rv_cmsg *m)
 		pmsg_ok(p);
 }
 
-int cluster_route(struct conn *c, uint64_t seq, const char *to, uint64_t conn, const char *group, const char *kind,
-		  const uint8_t *head, size_t hlen, const uint8_t *body, size_t blen, int local_n, cJSON *receivers)
+struct pmsg *cl_pmsg_new(struct cluster *cl, struct conn *c, uint64_t seq, const char *to, uint64_t conn,
+			 const char *group, int local_n, cJSON *receivers)
 {
-	struct cluster *cl = c->srv->cluster;
-	if (kind && strncmp(kind, "xfer-", 5) == 0 && to && !conn) {
-		cJSON_Delete(receivers);
-		conn_error(c, seq, RV_CODE_NO_SUCH_CLIENT,
-				"no such client on this node: files and data do not cross cluster nodes yet");
-		return 1;
-	}
-	if (hlen + blen > RV_CMSG_PAYLOAD_MAX) {
-		cJSON_Delete(receivers);
-		conn_error(c, seq, RV_CODE_TOO_LARGE, "messages across cluster nodes are at most 64 KiB");
-		return 1;
-	}
 	struct pmsg *p = calloc(1, sizeof *p);
 	if (!p) {
 		cJSON_Delete(receivers);
 		conn_error(c, seq, RV_CODE_INTERNAL, NULL);
-		return 1;
+		return NULL;
 	}
 	p->cl = cl;
 	p->c = c;
@@ -181,6 +169,23 @@ int cluster_route(struct conn *c, uint64_t seq, const char *to, uint64_t conn, c
 	p->deadline = now_ms(c->srv) + ACK_TIMEOUT_MS;
 	snprintf(p->to, sizeof p->to, "%s", to ? to : group);
 	RV_LIST_APPEND(cl->pm_head, cl->pm_tail, p);
+	return p;
+}
+
+int cluster_route(struct conn *c, uint64_t seq, const char *to, uint64_t conn, const char *group, const char *kind,
+		  const uint8_t *head, size_t hlen, const uint8_t *body, size_t blen, int local_n, cJSON *receivers)
+{
+	struct cluster *cl = c->srv->cluster;
+	if (kind && strncmp(kind, "xfer-", 5) == 0 && !conn)	/* files and data: over a trunk */
+		return cl_trunk_route(c, seq, to, group, head, hlen, body, blen, local_n, receivers);
+	if (hlen + blen > RV_CMSG_PAYLOAD_MAX) {
+		cJSON_Delete(receivers);
+		conn_error(c, seq, RV_CODE_TOO_LARGE, "messages across cluster nodes are at most 64 KiB");
+		return 1;
+	}
+	struct pmsg *p = cl_pmsg_new(cl, c, seq, to, conn, group, local_n, receivers);
+	if (!p)
+		return 1;
 
 	rv_buf_reset(&cl->frame);
 	struct rv_cmsg m = cl_msg_new(cl, p->type, p->to, c->client->id, NULL);
@@ -324,7 +329,7 @@ void cl_on_bus_msg(void *ud, const char *channel, const uint8_t *data, size_t le
 	case RV_CMSG_JOINED:
 	case RV_CMSG_LEFT: if (!mine) cl_event_in(cl, &m); break;
 	case RV_CMSG_EVICT: cl_evict(cl, &m); break;
-	case RV_CMSG_ACK: on_ack(cl, &m); break;
+	case RV_CMSG_ACK: cl_on_ack(cl, &m); break;
 	default: break;
 	}
 }

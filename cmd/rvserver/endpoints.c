@@ -24,6 +24,7 @@ static double udp_port(const void *ctx) { return ((const struct server *)ctx)->b
 static double bus_up(const void *ctx) { return cluster_bus_up(ctx); }
 static double bus_reconnects(const void *ctx) { return (double)cluster_reconnects(ctx); }
 static double script_reloads(const void *ctx) { return (double)cluster_script_reloads(ctx); }
+static double trunks_up(const void *ctx) { return (double)cluster_trunks_up(ctx); }
 
 static double uptime(const void *ctx)
 {
@@ -73,6 +74,16 @@ static const struct rv_metric table[] = {
 	C("cluster.evictions_remote", "cluster_evictions_remote_total", "Receivers replaced by a login on another node.",
 	  n.cl_evicted),
 	C("cluster.reaps", "cluster_reaps_total", "Dead nodes this node reaped.", n.cl_reaps),
+	G("cluster.trunks_up", "cluster_trunks_up", "Trunks to or from other nodes whose handshake completed.", trunks_up),
+	C("cluster.trunk_frames_out", "cluster_trunk_frames_out_total", "Frames written to trunks (files, data, acks).",
+	  n.tr_frames_out),
+	C("cluster.trunk_bytes", "cluster_trunk_bytes_total", "Bytes written to trunks.", n.tr_bytes_out),
+	C("cluster.trunk_frames_in", "cluster_trunk_frames_in_total", "Frames received from trunks.", n.tr_frames_in),
+	C("cluster.trunk_bytes_in", "cluster_trunk_bytes_in_total", "Bytes received from trunks.", n.tr_bytes_in),
+	C("cluster.trunk_refused", "cluster_trunk_refused_total",
+	  "Trunk connections refused: no valid proof of the cluster secret (strangers).", n.tr_refused),
+	C("cluster.trunk_send_failed", "cluster_trunk_send_failed_total",
+	  "Frames no trunk took (none to the node, or its queue full); each was reported to its sender.", n.tr_failed),
 	C("cluster.replays_dropped", "cluster_replays_dropped_total",
 	  "Bus messages dropped as duplicates: an (origin, number) seen already, i.e. published again.", n.cl_dup),
 	C("cluster.stale_dropped", "cluster_stale_dropped_total",

@@ -134,7 +134,8 @@ static void on_prepare(uv_prepare_t *h)
 			c->congested_since = 0;
 			list_del(&srv->congested, i);
 			srv->flow_drained = 1;
-		} else if (now + 1 - c->congested_since >= limit) {
+		} else if (now + 1 - c->congested_since >= limit && c->state != CONN_TRUNK) {
+			/* (a trunk is never dropped as slow: its senders wait for it) */
 			c->congested_since = 0;
 			list_del(&srv->congested, i);
 			srv->flow_drained = 1;
@@ -157,6 +158,9 @@ static void on_prepare(uv_prepare_t *h)
 			rv_stream_pause(&c->s, 0);
 			if (c->state == CONN_RV && rv_buf_size(&c->in)) {
 				proto_input(c, NULL, 0);
+				flow_after_input(c);
+			} else if (c->state == CONN_TRUNK && rv_buf_size(&c->in)) {
+				cluster_trunk_input(c, NULL, 0);
 				flow_after_input(c);
 			}
 		}

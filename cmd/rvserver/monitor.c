@@ -64,6 +64,16 @@ void monitor_request(struct conn *c, cJSON *h)
 		return;
 	}
 	struct conn *t = target_of(c->srv, id, num);
+	if (!t && c->srv->cluster &&
+	    (num ? CLUSTER_CONN_TAG((uint64_t)num) != CLUSTER_CONN_TAG(cluster_conn_base(c->srv))
+		 : !rv_router_find(&c->srv->router, id))) {
+		/* on another node, maybe: not watched across nodes (a transfer's
+		 * --stall-timeout notices a peer that goes) */
+		cJSON *ok = proto_ok(seq);
+		cJSON_AddBoolToObject(ok, "remote", 1);
+		conn_send_json(c, ok);
+		return;
+	}
 	if (!t || t->closing) {
 		conn_error(c, seq, RV_CODE_NO_SUCH_CLIENT, num ? "that connection is gone" : NULL);
 		return;

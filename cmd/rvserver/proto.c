@@ -212,9 +212,6 @@ static void do_msg(const struct req *q)
 	double to_conn = cJSON_IsNumber(num) ? num->valuedouble : 0;
 	int want_receivers = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(h, "receivers"));
 
-	if (kind && strcmp(kind, "xfer-offer") == 0 && group && !to && rv_id_valid(group) &&
-	    cluster_local_only(c, q->v, seq, NULL, group, "a file"))
-		return;	/* handled again once the cluster said where its members are */
 	srv->n.msgs_in++;
 	if ((to && !rv_id_valid(to)) || (group && !rv_id_valid(group)) ||
 	    (kind && strlen(kind) > 32) || (num && (!to || !cJSON_IsNumber(num)))) {

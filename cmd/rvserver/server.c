@@ -19,6 +19,7 @@
 #include "server.h"
 #include "webrtc.h"
 #include "sniff.h"
+#include "trunk.h"
 #include "srvconn.h"
 #include "token.h"
 
@@ -293,7 +294,18 @@ static void sniff(struct conn *c, const uint8_t *data, size_t len)
 
 	if (pending(c, &p, &n) < 0)
 		return;
-	switch (rv_sniff(p, n, accept, RV_PREFACE, RV_PREFACE_LEN)) {
+	/* a cluster trunk (cluster_trunk.c), only in plaintext and with --cluster */
+	enum rv_sniff tr = srv->cluster && !c->tls_seen ? rv_sniff(p, n, RV_SNIFF_ACCEPT(RV_SNIFF_PREFACE),
+								 RV_TRUNK_PREFACE, RV_TRUNK_PREFACE_LEN) : RV_SNIFF_OTHER;
+	if (tr == RV_SNIFF_PREFACE) {
+		c->state = CONN_TRUNK;
+		hand_over(c, p, n, RV_TRUNK_PREFACE_LEN, cluster_trunk_accept);
+		return;
+	}
+	enum rv_sniff kind = rv_sniff(p, n, accept, RV_PREFACE, RV_PREFACE_LEN);
+	if (kind == RV_SNIFF_OTHER && tr == RV_SNIFF_MORE)
+		kind = RV_SNIFF_MORE;
+	switch (kind) {
 	case RV_SNIFF_MORE:
 		if (p == data && rv_buf_append(&c->in, data, len) < 0)
 			conn_drop(c, RV_ETOOBIG);
@@ -342,9 +354,27 @@ static void conn_read(struct rv_stream *s, const uint8_t *data, size_t len)
 	case CONN_HTTP: http_input(c, data, len); break;
 	case CONN_WS: ws_input(c, data, len); break;
 	case CONN_ICE: ice_input(c, data, len); break;
+	case CONN_TRUNK: cluster_trunk_input(c, data, len); break;
 	default: break;
 	}
 	flow_after_input(c);
+}
+
+struct conn *conn_new(struct server *srv, size_t max_queue)
+{
+	struct conn *c = calloc(1, sizeof *c);
+	if (!c)
+		return NULL;
+	c->srv = srv;
+	if (rv_stream_init(&srv->io, &c->s, max_queue, conn_read, conn_closed, c) < 0) {
+		free(c);
+		return NULL;
+	}
+	rv_buf_init(&c->in, srv->conf.max_frame + RV_FRAME_PREFIX + RV_FRAME_MAX_HEADER + RV_IO_READ_SIZE);
+	RV_LIST_PUSH(srv->conns, c);
+	srv->nconns++;
+	c->last_rx = now_ms(srv);
+	return c;
 }
 
 static void on_connection(uv_stream_t *server, int status)
@@ -354,19 +384,10 @@ static void on_connection(uv_stream_t *server, int status)
 		rv_warn("accept: %s", uv_strerror(status));
 		return;
 	}
-	struct conn *c = calloc(1, sizeof *c);
+	struct conn *c = conn_new(srv, srv->conf.max_queue);
 	if (!c)
 		return;
-	c->srv = srv;
-	if (rv_stream_init(&srv->io, &c->s, srv->conf.max_queue, conn_read, conn_closed, c) < 0) {
-		free(c);
-		return;
-	}
-	rv_buf_init(&c->in, srv->conf.max_frame + RV_FRAME_PREFIX + RV_FRAME_MAX_HEADER + RV_IO_READ_SIZE);
-	RV_LIST_PUSH(srv->conns, c);
-	srv->nconns++;
 	srv->n.conns_total++;
-	c->last_rx = now_ms(srv);
 	if (rv_stream_accept(&c->s, server) < 0 || srv->life.stopping) {
 		conn_drop(c, 0);
 		return;
@@ -409,6 +430,8 @@ static void on_sweep(void *ud, uint64_t now)
 
 	for (struct conn *c = srv->conns, *next; c; c = next) {
 		next = c->next;
+		if (cluster_trunk_up(c))	/* a node's: it lives as long as both nodes */
+			continue;
 		/* ICE over TCP: a handshake until a valid check, then open while
 		 * the consent checks (every ~5 s) come; never pinged */
 		enum rv_sweep_phase phase = c->closing ? RV_SWEEP_CLOSING :

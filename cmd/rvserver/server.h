@@ -48,7 +48,7 @@ struct server_conf {
 	const char *node_id, *cluster_secret_file, *advertise;
 };
 
-enum conn_state { CONN_SNIFF, CONN_RV, CONN_HTTP, CONN_WS, CONN_ICE, CONN_DONE };
+enum conn_state { CONN_SNIFF, CONN_RV, CONN_HTTP, CONN_WS, CONN_ICE, CONN_TRUNK, CONN_DONE };
 enum conn_role { ROLE_NONE, ROLE_SEND, ROLE_RECV };
 
 struct conn {
@@ -60,6 +60,7 @@ struct conn {
 	struct rv_ws *ws;             /* after a WebSocket upgrade */
 	struct relay_ep *media;       /* once it streams or watches (relay.c) */
 	struct wsess *wsess;          /* CONN_ICE: the WebRTC session whose path it is (webrtc.c) */
+	struct trunk *trunk;          /* CONN_TRUNK: the cluster trunk it carries (cluster_trunk.c) */
 	struct conn *prev, *next;     /* every live connection */
 	uint64_t last_rx;             /* loop time (ms) of the last input */
 	uint64_t congested_since;     /* loop time its queue passed half the cap, or 0 */
@@ -92,6 +93,8 @@ struct counters {
 	uint64_t http_requests, refused_full, pauses;
 	uint64_t cl_sent, cl_received, cl_failed, cl_offline, cl_bad, cl_evicted, cl_reaps,
 		 cl_dup, cl_stale;  /* cluster*.c */
+	uint64_t tr_frames_out, tr_bytes_out, tr_frames_in, tr_bytes_in, tr_refused,
+		 tr_failed;  /* cluster_trunk.c */
 };
 
 struct server {
@@ -201,6 +204,10 @@ void udp_stop(struct server *srv);
 /* Send what the relay queued (relay_udp_queue, also in udp.c). */
 void udp_flush(struct server *srv);
 
+/* A new connection of SRV with an output cap of MAX_QUEUE bytes (its
+ * stream initialized, not yet accepted or connected), or NULL. */
+struct conn *conn_new(struct server *srv, size_t max_queue);
+
 /* Close C now (bad input, timeout): queued output is dropped. */
 void conn_drop(struct conn *c, int reason);
 
@@ -255,12 +262,19 @@ int cluster_groups(struct conn *c, uint64_t seq, int all);
  * RECEIVERS consumed): on to the other nodes. */
 int cluster_route(struct conn *c, uint64_t seq, const char *to, uint64_t conn, const char *group, const char *kind,
 		  const uint8_t *head, size_t hlen, const uint8_t *body, size_t blen, int local_n, cJSON *receivers);
-/* A stream (media) or a file offer (xfer-offer) to TO or GROUP, in frame V:
- * they do not cross nodes yet. With a target on another node, an error
+/* A stream (media) to TO or GROUP, in frame V: it does not cross nodes yet. With a target on another node, an error
  * (WHAT names it in the text); else V is handled again once the directory
  * said so. */
 int cluster_local_only(struct conn *c, const struct rv_frame_view *v, uint64_t seq, const char *to,
 		       const char *group, const char *what);
+/* cluster_trunk.c: node-to-node trunks (see there). A connection that sent
+ * the trunk preface: N bytes at P follow it. */
+void cluster_trunk_accept(struct conn *c, const uint8_t *p, size_t n);
+/* Bytes from a trunk's peer (P NULL: go on with what was kept). */
+void cluster_trunk_input(struct conn *c, const uint8_t *p, size_t n);
+/* 1 when C is a trunk whose handshake completed. */
+int cluster_trunk_up(const struct conn *c);
+size_t cluster_trunks_up(const struct server *srv);
 /* C is no longer its client's receiver; C closed. */
 void cluster_recv_gone(struct conn *c);
 void cluster_conn_closed(struct conn *c);

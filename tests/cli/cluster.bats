@@ -208,15 +208,146 @@ member() {	# member NAME NODE ID GROUP: rvgroup join on a node, joined once it r
 	[ "$(timeout 5 curl -sf "http://$N1/stats" | jq .cluster.send_failed)" -ge 1 ]
 }
 
-@test "cluster: a file to an id on another node fails with a clear error, not a hang" {
+@test "cluster: files and data cross nodes over a trunk: sha256 confirmed, bytes exact, to an id and a group; strangers refused" {
 	node 1
 	node 2
-	spawn bob rvrecv -s "$N2" -n bob -o "$T/got"
+	mkdir "$T/in2" "$T/in3"
+	spawn bob rvrecv -s "$N2" -n bob -d "$T/in2" --count 1 file
 	wait_for_line "$T/bob.err" 'connected to' 5
-	head -c 10000 /dev/urandom >"$T/f"
-	run timeout "$(secs 10)" rvsend -s "$N1" -n alice -t bob file "$T/f"
-	assert_failure
-	assert_output --partial "do not cross cluster nodes"
+	head -c 5000000 /dev/urandom >"$T/big.bin"
+	run timeout "$(secs 20)" rvsend -s "$N1" -n alice -t bob file "$T/big.bin"
+	assert_success
+	assert_output --partial "bob has it (5000000 bytes, sha256 $(sha256sum "$T/big.bin" | cut -d' ' -f1))"
+	wait_exit "$PID_bob" 10
+	assert_equal "$EXIT" 0
+	cmp "$T/big.bin" "$T/in2/big.bin"
+	# a byte stream from a pipe, to a receiver on the other node, byte for byte
+	head -c 3000000 /dev/urandom >"$T/d.bin"
+	spawn carol rvrecv -s "$N2" -n carol --count 1 data
+	wait_for_line "$T/carol.err" 'connected to' 5
+	run timeout "$(secs 20)" bash -c "cat '$T/d.bin' | rvsend -s '$N1' -n alice -t carol data"
+	assert_success
+	wait_exit "$PID_carol" 10
+	assert_equal "$EXIT" 0
+	cmp "$T/d.bin" "$T/carol.out"
+	# a file to a group with members on three nodes (two trunks): each confirms it
+	node 3
+	mkdir "$T/in4"
+	spawn dan rvrecv -s "$N2" -n dan -g drop -d "$T/in2" --count 1 file
+	spawn eve rvrecv -s "$N1" -n eve -g drop -d "$T/in3" --count 1 file
+	spawn fay rvrecv -s "$N3" -n fay -g drop -d "$T/in4" --count 1 file
+	wait_for_line "$T/dan.err" 'joined drop' 5
+	wait_for_line "$T/eve.err" 'joined drop' 5
+	wait_for_line "$T/fay.err" 'joined drop' 5
+	head -c 300000 /dev/urandom >"$T/g.bin"
+	run timeout "$(secs 20)" rvsend -s "$N1" -n alice -g drop file "$T/g.bin"
+	assert_success
+	assert_output --partial "dan has it"
+	assert_output --partial "eve has it"
+	assert_output --partial "fay has it"
+	wait_exit "$PID_dan" 10
+	wait_exit "$PID_fay" 10
+	cmp "$T/g.bin" "$T/in2/g.bin"
+	cmp "$T/g.bin" "$T/in3/g.bin"
+	cmp "$T/g.bin" "$T/in4/g.bin"
+	# the trunks' counters: node 1 dialed two, node 2 took one
+	run timeout 5 curl -sf "http://$N1/stats"
+	assert_equal "$(jq .cluster.trunks_up <<<"$output")" 2
+	(($(jq .cluster.trunk_bytes <<<"$output") > 8000000))
+	timeout 5 curl -sf "http://$N2/metrics" | grep -q '^rvserver_cluster_trunks_up 1$'
+	# a stranger on the trunk: a HELLO, then a proof made with the wrong secret
+	run timeout "$(secs 10)" python3 - "${N2##*:}" <<'PY'
+import hashlib, hmac, os, socket, struct, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+inc, nonce = b"zz.1", os.urandom(32)
+body = bytes([1]) + nonce + bytes([len(inc)]) + inc
+s.sendall(b"RVT1" + struct.pack(">I", 1 + len(body)) + b"\x01" + body)
+data = b""
+while len(data) < 4 or len(data) < 4 + struct.unpack(">I", data[:4])[0]:
+    data += s.recv(4096)
+hl = struct.unpack(">I", data[:4])[0]
+theirs = data[5 + 1:5 + 33]
+peer = data[5 + 34:4 + hl]
+msg = b"rvkit-trunk-1" + b"D" + theirs + bytes([len(inc)]) + inc + bytes([len(peer)]) + peer
+s.sendall(struct.pack(">I", 33) + b"\x02" + hmac.new(b"not-the-secret", msg, hashlib.sha256).digest())
+s.settimeout(5)
+try:
+    while s.recv(4096):
+        pass
+    print("closed")
+except ConnectionResetError:
+    print("closed")
+PY
+	assert_output closed
+	[ "$(timeout 5 curl -sf "http://$N2/stats" | jq .cluster.trunk_refused)" = 1 ]
+	grep -q 'a trunk from .* refused: it does not hold the cluster secret' "$T/n2.err"
+}
+
+@test "cluster: a receiver on node 2 that stops reading holds back, through the trunk, a sender on node 1 that ignores the window" {
+	node 1 --max-queue 1M --slow-timeout 60
+	node 2 --max-queue 1M --slow-timeout 60
+	cat >"$T/rv.py" <<'PY'
+import json, socket, struct, sys
+def frame(h, body=b""):
+    h = json.dumps(h).encode()
+    return struct.pack(">II", len(h), len(body)) + h + body
+def hello(port, id, role):
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(b"RVP1" + frame({"type": "hello", "id": id, "role": role, "version": 1}))
+    data = b""
+    while b"welcome" not in data:
+        data += s.recv(4096)
+    return s
+if sys.argv[1] == "stall":	# a receiver that never reads again
+    s = hello(int(sys.argv[2]), "bob", "recv")
+    print("ready", flush=True)
+    sys.stdin.read()
+else:	# a sender of file chunks, as fast as TCP takes them, no window
+    s = hello(int(sys.argv[2]), "flood", "send")
+    chunk, sent = b"x" * (256 << 10), 0
+    s.settimeout(2)
+    try:
+        while sent < (200 << 20):
+            s.sendall(frame({"type": "msg", "to": "bob", "kind": "xfer-data", "xfer": "x1", "off": sent}, chunk))
+            sent += len(chunk)
+    except socket.timeout:
+        pass
+    print(sent >> 20)
+PY
+	spawn bob bash -c "sleep 30 | python3 '$T/rv.py' stall '${N2##*:}'"
+	wait_for_line "$T/bob.out" ready 5
+	run timeout "$(secs 30)" python3 "$T/rv.py" flood "${N1##*:}"
+	assert_success
+	# held back long before 200 MB: queues on the way are capped (about 1 MiB to bob,
+	# 4 MiB on the trunk), the rest is the kernel's socket buffers
+	((output < 100))
+	# node 2 paused the trunk for bob; node 1 paused the sender for the trunk
+	(($(timeout 5 curl -sf "http://$N2/stats" | jq .sender_pauses) >= 1))
+	(($(timeout 5 curl -sf "http://$N1/stats" | jq .sender_pauses) >= 1))
+	(($(timeout 5 curl -sf "http://$N1/stats" | jq .congested_receivers) >= 1))
+}
+
+@test "cluster: a node dies mid-stream (kill -9): the sender on the other node is told at once that its trunk closed" {
+	node 1
+	node 2
+	spawn bob rvrecv -s "$N2" -n bob data
+	wait_for_line "$T/bob.err" 'connected to' 5
+	mkfifo "$T/fifo"
+	spawn alice rvsend -s "$N1" -n alice -t bob data "$T/fifo"
+	exec 5>"$T/fifo"	# (fd 3 is bats')
+	head -c 1000000 /dev/zero >&5
+	local i
+	for ((i = 0; i < 100 * RV_SLOW; i++)); do
+		(($(stat -c %s "$T/bob.out") >= 1000000)) && break
+		sleep 0.05
+	done
+	(($(stat -c %s "$T/bob.out") >= 1000000))
+	kill_hard "$NPID2"
+	# the stream is still open (stdin not at its end): only the trunk's closing ends it
+	wait_exit "$PID_alice" 5
+	exec 5>&-
+	assert_equal "$EXIT" 1
+	grep -q "the trunk to cluster node n2.* closed" "$T/alice.err"
 }
 
 @test "cluster: --cluster options are checked" {
@@ -256,17 +387,13 @@ member() {	# member NAME NODE ID GROUP: rvgroup join on a node, joined once it r
 	assert_output --partial "that connection is gone"
 }
 
-@test "cluster: media and files to a group with members on another node fail with a clear error" {
+@test "cluster: media to a group with members on another node fails with a clear error" {
 	node 1
 	node 2
 	member bob 2 bob show
 	run timeout "$(secs 15)" rvsend -s "$N1" -n cam -g show media -f lavfi -i testsrc2=size=160x120:rate=10 --duration 2
 	assert_failure
 	assert_output --partial "media does not cross nodes yet"
-	head -c 5000 /dev/urandom >"$T/f"
-	run timeout "$(secs 10)" rvsend -s "$N1" -n alice -g show file "$T/f"
-	assert_failure
-	assert_output --partial "a file does not cross nodes yet"
 	# to an id on another node, too
 	run timeout "$(secs 15)" rvsend -s "$N1" -n cam -t bob media -f lavfi -i testsrc2=size=160x120:rate=10 --duration 2
 	assert_failure
