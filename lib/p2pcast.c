@@ -35,6 +35,7 @@ struct cpeer {
 	uint32_t nmap, map_end;     /* map_end: 1 + the newest it holds (0: none) */
 	uint32_t keys[RV_P2P_CAST_KEYS];
 	uint32_t nkeys;
+	struct rv_p2p_cast_peer_stats *ps;  /* its counters (a slot of c->ps) */
 };
 
 struct rv_p2p_cast {
@@ -55,7 +56,13 @@ struct rv_p2p_cast {
 	uint64_t key_at, tick_at, now, rnd_state;
 	uint32_t ticks, pull_salt;  /* pull_salt: random, so that peers spread their pulls differently */
 	int key_sent;
+	int ended, end_told;        /* the end is known (end_seq); the END event came out */
+	uint32_t end_seq;
+	uint64_t ended_at;
+	uint8_t end_from[ID];       /* who told us (zeros: we ended it) */
 	struct cpeer p[RV_P2P_CAST_PEERS];
+	struct rv_p2p_cast_peer_stats ps[RV_P2P_CAST_PEERS];   /* by neighbour: nps slots used */
+	size_t nps;
 	struct rv_p2p_range *scratch;   /* w / 2 + 1 ranges */
 	struct rv_buf out, events;
 	struct rv_p2p_cast_stats st;
@@ -352,6 +359,32 @@ static void send_info(struct rv_p2p_cast *c, const struct cpeer *p)
 		send_msg(c, p, rv_p2p_msg_cast_info(c->msg, sizeof c->msg, c->id, c->info, c->info_len));
 }
 
+/* PEER's counters: its slot, a new one, or one of a neighbour gone. */
+static struct rv_p2p_cast_peer_stats *peer_slot(struct rv_p2p_cast *c, const uint8_t peer[ID])
+{
+	struct rv_p2p_cast_peer_stats *gone = NULL, *s = NULL;
+	for (size_t i = 0; i < c->nps && !s; i++)
+		if (!memcmp(c->ps[i].peer, peer, ID))
+			s = &c->ps[i];
+		else if (!gone && !c->ps[i].up)
+			gone = &c->ps[i];
+	if (!s && c->nps < RV_P2P_CAST_PEERS)
+		s = &c->ps[c->nps++];
+	if (!s) {	/* at most RV_P2P_CAST_PEERS are up: one is gone */
+		s = gone;
+		memset(s, 0, sizeof *s);
+	}
+	memcpy(s->peer, peer, ID);
+	s->up = 1;
+	return s;
+}
+
+static void send_end(struct rv_p2p_cast *c, const struct cpeer *p)
+{
+	if (c->ended)
+		send_msg(c, p, rv_p2p_msg_cast_end(c->msg, sizeof c->msg, c->id, c->end_seq));
+}
+
 void rv_p2p_cast_peer_up(struct rv_p2p_cast *c, uint64_t now, const uint8_t peer[ID])
 {
 	advance(c, now);
@@ -365,9 +398,11 @@ void rv_p2p_cast_peer_up(struct rv_p2p_cast *c, uint64_t now, const uint8_t peer
 		memset(p, 0, sizeof *p);
 		p->used = 1;
 		memcpy(p->id, peer, ID);
+		p->ps = peer_slot(c, peer);
 	}
 	send_msg(c, p, build_map(c, RV_P2P_CAST_MAP_ASK | (c->info ? 0 : RV_P2P_CAST_MAP_INFO)));
 	send_info(c, p);
+	send_end(c, p);
 }
 
 void rv_p2p_cast_peer_down(struct rv_p2p_cast *c, const uint8_t peer[ID])
@@ -381,6 +416,7 @@ void rv_p2p_cast_peer_down(struct rv_p2p_cast *c, const uint8_t peer[ID])
 			c->sub[b] = NONE;
 	if (c->last_from == i)
 		c->last_from = NONE;
+	p->ps->up = 0;
 	free(p->map);
 	memset(p, 0, sizeof *p);
 }
@@ -394,6 +430,15 @@ static void skip_to(struct rv_p2p_cast *c, uint32_t to)
 	c->st.skipped += to - c->next;
 	c->next = to;
 	c->begun = 1;
+}
+
+/* The END event, once. */
+static void end_event(struct rv_p2p_cast *c)
+{
+	if (c->end_told)
+		return;
+	c->end_told = 1;
+	event(c, RV_P2P_CAST_END, c->end_from, c->end_seq, 0, NULL, 0);
 }
 
 static void deliver(struct rv_p2p_cast *c)
@@ -422,6 +467,8 @@ static void deliver(struct rv_p2p_cast *c)
 		}
 		c->next++;
 	}
+	if (c->ended && c->next >= c->end_seq)
+		end_event(c);
 }
 
 /* The neighbour a keyframe request goes to: the last that pushed to us,
@@ -489,7 +536,7 @@ static int join_point(struct rv_p2p_cast *c, uint32_t *seq)
 
 static void join(struct rv_p2p_cast *c)
 {
-	if (c->conf.publisher || c->joined || c->end == 0)
+	if (c->conf.publisher || c->joined || c->end == 0 || c->end_told)
 		return;
 	uint32_t k = 0;
 	int settled = c->now >= c->begin_at + c->conf.fetch_ms;	/* the maps had fetch_ms to come */
@@ -531,6 +578,8 @@ static void push(struct rv_p2p_cast *c, uint32_t seq, struct frag *f, const stru
 		f->sent++;
 		c->st.fragments_pushed_to_peers++;
 		c->st.bytes_pushed_to_peers += f->len;
+		p->ps->fragments_pushed_to++;
+		p->ps->bytes_pushed_to += f->len;
 	}
 }
 
@@ -554,7 +603,7 @@ static int keep(struct rv_p2p_cast *c, uint32_t seq, uint8_t flags, const uint8_
 
 long rv_p2p_cast_publish(struct rv_p2p_cast *c, uint64_t now, const uint8_t *p, size_t n, int key)
 {
-	if (!c->conf.publisher)
+	if (!c->conf.publisher || c->ended)
 		return -EINVAL;
 	if (n == 0 || n > RV_P2P_CAST_FRAG_MAX)
 		return RV_ETOOBIG;
@@ -581,11 +630,16 @@ static void frag_in(struct rv_p2p_cast *c, struct cpeer *p, const struct rv_p2p_
 		c->st.late++;
 		return;
 	}
+	if (c->ended && seq >= c->end_seq) {	/* past the end: a liar's */
+		c->st.refused++;
+		return;
+	}
 	extend(c, seq + 1);
 	struct frag *f = slot(c, seq);
 	if (f->state == HELD) {
 		c->st.duplicates++;
 		c->st.bytes_duplicate += m->data_len;
+		p->ps->duplicates++;
 		return;
 	}
 	if (keep(c, seq, m->flags, m->data, m->data_len) < 0)
@@ -593,9 +647,13 @@ static void frag_in(struct rv_p2p_cast *c, struct cpeer *p, const struct rv_p2p_
 	if (m->flags & RV_P2P_FRAG_PULLED) {
 		c->st.fragments_requested_from_peers++;
 		c->st.bytes_requested_from_peers += m->data_len;
+		p->ps->fragments_requested_from++;
+		p->ps->bytes_requested_from += m->data_len;
 	} else {
 		c->st.fragments_pushed_from_peers++;
 		c->st.bytes_pushed_from_peers += m->data_len;
+		p->ps->fragments_pushed_from++;
+		p->ps->bytes_pushed_from += m->data_len;
 		c->last_from = pidx(c, p);
 		if (c->sub[seq % SUBS] == pidx(c, p))
 			c->sub_at[seq % SUBS] = c->now;
@@ -629,8 +687,8 @@ static int map_in(struct rv_p2p_cast *c, struct cpeer *p, const struct rv_p2p_ms
 		send_msg(c, p, build_map(c, c->info ? 0 : RV_P2P_CAST_MAP_INFO));
 	if (m->flags & (RV_P2P_CAST_MAP_ASK | RV_P2P_CAST_MAP_INFO))
 		send_info(c, p);
-	if (!c->conf.publisher)	/* ours goes on only as we publish */
-		extend(c, p->map_end);
+	if (!c->conf.publisher)	/* ours goes on only as we publish, and not past the end */
+		extend(c, c->ended && p->map_end > c->end_seq ? c->end_seq : p->map_end);
 	join(c);
 	deliver(c);
 	return 0;
@@ -659,6 +717,8 @@ static int pull_in(struct rv_p2p_cast *c, struct cpeer *p, const struct rv_p2p_m
 			f->sent++;
 			c->st.fragments_requested_by_peers++;
 			c->st.bytes_requested_by_peers += f->len;
+			p->ps->fragments_requested_by++;
+			p->ps->bytes_requested_by += f->len;
 		}
 	}
 	return 0;
@@ -688,11 +748,47 @@ static void info_in(struct rv_p2p_cast *c, struct cpeer *from, const struct rv_p
 			send_info(c, &c->p[i]);
 }
 
+/* The stream ends at END: told on to the others, what is missing before
+ * it pulled, the END event once delivery reached it. */
+static int end_in(struct rv_p2p_cast *c, struct cpeer *from, uint32_t end, const char **why)
+{
+	if (c->ended || c->conf.publisher)
+		return 0;
+	if (end < c->end)
+		return *why = "end before a fragment known", RV_EPROTO;
+	c->ended = 1;
+	c->end_seq = end;
+	c->ended_at = c->now;
+	memcpy(c->end_from, from->id, ID);
+	extend(c, end);
+	for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
+		if (c->p[i].used && c->p[i].in && &c->p[i] != from)
+			send_end(c, &c->p[i]);
+	join(c);
+	deliver(c);
+	return 0;
+}
+
+int rv_p2p_cast_end(struct rv_p2p_cast *c, uint64_t now)
+{
+	if (!c->conf.publisher || c->ended)
+		return -EINVAL;
+	advance(c, now);
+	c->ended = 1;
+	c->end_seq = c->end;
+	c->ended_at = now;
+	for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
+		if (c->p[i].used && c->p[i].in)
+			send_end(c, &c->p[i]);
+	end_event(c);
+	return 0;
+}
+
 int rv_p2p_cast_input(struct rv_p2p_cast *c, uint64_t now, const uint8_t peer[ID], const struct rv_p2p_msg *m,
 		      const char **why)
 {
 	struct cpeer *p = find(c, peer);
-	if (!p || m->type < RV_P2P_M_CAST_FRAG || m->type > RV_P2P_M_CAST_INFO || memcmp(m->obj, c->id, ID))
+	if (!p || m->type < RV_P2P_M_CAST_FRAG || m->type > RV_P2P_M_CAST_END || memcmp(m->obj, c->id, ID))
 		return 0;
 	advance(c, now);
 	p->in = 1;
@@ -710,6 +806,8 @@ int rv_p2p_cast_input(struct rv_p2p_cast *c, uint64_t now, const uint8_t peer[ID
 	case RV_P2P_M_CAST_KEY:
 		key_in(c, p, m);
 		return 0;
+	case RV_P2P_M_CAST_END:
+		return end_in(c, p, m->index, why);
 	default:	/* CAST_INFO */
 		info_in(c, p, m);
 		return 0;
@@ -857,6 +955,9 @@ void rv_p2p_cast_tick(struct rv_p2p_cast *c, uint64_t now)
 	for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
 		if (c->p[i].used && c->p[i].in)
 			send_msg(c, &c->p[i], n);
+	for (int i = 0; i < RV_P2P_CAST_PEERS; i++)	/* the end again: one may have been lost */
+		if (c->p[i].used)
+			send_end(c, &c->p[i]);
 	if (++c->ticks % ASK_EVERY == 0) {
 		n = build_map(c, RV_P2P_CAST_MAP_ASK | (c->info ? 0 : RV_P2P_CAST_MAP_INFO));
 		for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
@@ -869,6 +970,8 @@ void rv_p2p_cast_tick(struct rv_p2p_cast *c, uint64_t now)
 	join(c);
 	pull(c);
 	deliver(c);
+	if (c->ended && !c->joined && now >= c->ended_at + c->conf.deadline_ms)
+		end_event(c);	/* nothing to join came in time */
 }
 
 uint64_t rv_p2p_cast_next(const struct rv_p2p_cast *c)
@@ -880,4 +983,14 @@ void rv_p2p_cast_stats(const struct rv_p2p_cast *c, struct rv_p2p_cast_stats *st
 {
 	*st = c->st;
 	st->newest = c->end ? c->end - 1 : 0;
+	st->ended = c->ended;
+	st->end = c->end_seq;
+}
+
+int rv_p2p_cast_peer_stats(const struct rv_p2p_cast *c, size_t i, struct rv_p2p_cast_peer_stats *st)
+{
+	if (i >= c->nps)
+		return 0;
+	*st = c->ps[i];
+	return 1;
 }
