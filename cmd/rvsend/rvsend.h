@@ -18,6 +18,7 @@
 #ifndef RVSEND_H
 #define RVSEND_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include <openssl/evp.h>
@@ -109,14 +110,16 @@ int live_run(struct app *a);
 int rtpout_run(struct app *a);
 /* p2pout.c: media --p2p. p2pout_start - the peer and the stream, for
  * INPUTS input threads and the video source VSRC (keyframe requests go to
- * it; or NULL): 0, or the exit code. p2pout_packet - a packet of TAG (0
+ * it; or NULL), which end after their frame once *STOP is set (at a
+ * signal): 0, or the exit code. p2pout_packet - a packet of TAG (0
  * video RTP, 1 video RTCP, 2 audio RTP, 3 audio RTCP; KEY: a keyframe
  * starts here), p2pout_sdp - the stream's SDP, p2pout_input_ended - an
  * input is done: from any thread. p2pout_run - the loop until every input
- * ended and the receivers had time to pull; the exit code (O is freed). */
+ * ended, the stream ended and the receivers had time to pull; the exit
+ * code (128 + the signal's number after one; O is freed). */
 struct p2pout;
 struct rv_media_src;
-int p2pout_start(struct p2pout **out, struct app *a, int inputs, struct rv_media_src *vsrc);
+int p2pout_start(struct p2pout **out, struct app *a, int inputs, struct rv_media_src *vsrc, atomic_int *stop);
 void p2pout_packet(struct p2pout *o, int tag, const uint8_t *p, size_t n, int key);
 void p2pout_sdp(struct p2pout *o, const char *sdp, size_t n);
 void p2pout_input_ended(struct p2pout *o);
