@@ -1,4 +1,4 @@
-/* fuzz_p2pcast.c - the live stream engine (lib/p2pcast.c) driven by a
+/* fuzz_p2pcast.c - the live stream engine (lib/p2pcast.c, p2pcast_rx.c) driven by a
  * script of neighbours, their messages, the publisher's fragments and time.
  *
  * Input grammar: "u8 mode", then records of "u8 op | u8 arg | u8 len | len
