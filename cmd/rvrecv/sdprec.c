@@ -49,6 +49,7 @@ struct rx {
 	struct rv_p2plive *live;
 	uv_loop_t *loop;
 	uv_timer_t tick;
+	uv_signal_t usr1;               /* the counters now */
 	char *info;                     /* the announce (the SDP), once it came */
 	size_t info_len;
 	struct rv_buf early;            /* fragments before the tracks were open: len u16 | bytes */
@@ -404,7 +405,8 @@ static int record(struct app *a, const struct rv_sdp *sdp, struct rx *x, int dep
 	return rc;
 }
 
-/* --p2p: NetStreamMulticastInfo's counters, in all and (-v) by neighbour. */
+/* --p2p: NetStreamMulticastInfo's counters, in all and (-v) by neighbour
+ * (at the end, and at SIGUSR1). */
 static void p2p_summary(struct rx *x)
 {
 	struct rv_p2p_cast_stats st;
@@ -446,11 +448,18 @@ static void p2p_ended(struct app *a, struct rx *x, const char *name)
 		uv_run(x->loop, UV_RUN_ONCE);
 }
 
+static void on_usr1(uv_signal_t *s, int sig)
+{
+	(void)sig;
+	p2p_summary(s->data);
+}
+
 static void p2p_closed(void *ud)
 {
 	struct rx *x = ud;
 	x->live = NULL;
 	uv_close((uv_handle_t *)&x->tick, NULL);
+	uv_close((uv_handle_t *)&x->usr1, NULL);
 }
 
 /* --p2p: join, wait for the stream's announce (its SDP), then record what
@@ -473,6 +482,9 @@ static int p2p_record(struct app *a, struct rx *x)
 		rv_buf_free(&x->early);
 		return rc == RV_EPROTO ? RV_EXIT_USAGE : RV_EXIT_FAIL;
 	}
+	uv_signal_init(x->loop, &x->usr1);
+	x->usr1.data = x;
+	uv_signal_start(&x->usr1, on_usr1, SIGUSR1);
 	uv_timer_init(x->loop, &x->tick);
 	uv_timer_start(&x->tick, on_tick, 20, 20);
 	struct sigaction sa = { .sa_handler = on_stop };

@@ -33,7 +33,7 @@ struct p2pout {
 	uv_loop_t *loop;
 	uv_async_t wake;
 	uv_timer_t linger;
-	uv_signal_t sig[2];             /* SIGINT, SIGTERM */
+	uv_signal_t sig[3];             /* SIGINT, SIGTERM; SIGUSR1: the counters now */
 	atomic_int *stop;               /* the inputs' (rtpout.c) */
 	int signo, stopped;
 	uv_mutex_t mu;                  /* guards what the threads touch: q, sdp, ended, dropped */
@@ -113,8 +113,8 @@ static void on_closed(void *ud)
 	o->live = NULL;
 	uv_close((uv_handle_t *)&o->wake, NULL);
 	uv_close((uv_handle_t *)&o->linger, NULL);
-	uv_close((uv_handle_t *)&o->sig[0], NULL);
-	uv_close((uv_handle_t *)&o->sig[1], NULL);
+	for (int i = 0; i < 3; i++)
+		uv_close((uv_handle_t *)&o->sig[i], NULL);
 }
 
 static void on_linger(uv_timer_t *t)
@@ -145,6 +145,11 @@ static void on_wake(uv_async_t *h);
 static void on_signal(uv_signal_t *s, int signo)
 {
 	struct p2pout *o = s->data;
+	if (signo == SIGUSR1) {
+		if (o->live && !o->stopped)
+			report(o);
+		return;
+	}
 	o->exit_code = 128 + signo;
 	atomic_store(o->stop, 1);
 	if (o->signo++) {
@@ -223,10 +228,11 @@ int p2pout_start(struct p2pout **out, struct app *a, int inputs, struct rv_media
 	uv_async_init(o->loop, &o->wake, on_wake);
 	uv_timer_init(o->loop, &o->linger);
 	o->wake.data = o->linger.data = o;
-	for (int i = 0; i < 2; i++) {
+	const int signos[3] = { SIGINT, SIGTERM, SIGUSR1 };
+	for (int i = 0; i < 3; i++) {
 		uv_signal_init(o->loop, &o->sig[i]);
 		o->sig[i].data = o;
-		uv_signal_start(&o->sig[i], on_signal, i ? SIGTERM : SIGINT);
+		uv_signal_start(&o->sig[i], on_signal, signos[i]);
 	}
 	char id[65];
 	rv_hex(rv_p2plive_id(o->live), 32, id);

@@ -133,7 +133,7 @@ from() { jq -r --arg p "$2" "select(.event == \"NetStream.MulticastInfo\") | (.p
 	[ "$(curl -sf "http://127.0.0.1:$SERVER_PORT/metrics" | awk '$1 == "rvserver_p2p_relayed_total" { print $2 }')" = 0 ]
 }
 
-@test "p2pcast: a receiver that joins mid-stream records from a keyframe, and decodes; SIGTERM to the publisher ends the stream" {
+@test "p2pcast: a receiver that joins mid-stream records from a keyframe, and decodes; SIGUSR1 shows the counters; SIGTERM to the publisher ends the stream" {
 	cast_setup
 	receiver r1
 	publish tx 30
@@ -151,8 +151,13 @@ from() { jq -r --arg p "$2" "select(.event == \"NetStream.MulticastInfo\") | (.p
 		[ "$(stat -c %s "$T/late.mkv" 2>/dev/null || echo 0)" -gt 40000 ] && break
 		sleep 0.1
 	done
+	# SIGUSR1: r1's counters now, while the stream goes on
+	kill -USR1 "$(tool_pid "$PID_r1")"
+	wait_for_line "$T/r1.out" '"event":"NetStream.MulticastInfo"' 10
 	kill -TERM "$(tool_pid "$PID_tx")"	# rvsend itself: timeout would KILL it 2 s on
 	ends r1 late
+	jq -s -e 'map(select(.event == "NetStream.MulticastInfo")) | length == 2 and
+		.[0].ended == false and .[0].delivered > 0 and .[1].ended and .[1].delivered >= .[0].delivered' "$T/r1.out"
 	wait_exit "$PID_tx" 10
 	[ "$EXIT" = 143 ]	# as a process the signal ended
 	local sent
