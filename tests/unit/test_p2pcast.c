@@ -79,6 +79,17 @@ static void messages(void **state)
 	assert_int_equal(m.data_len, 3);
 	assert_int_equal(rv_p2p_msg_parse(buf, 33, &m, &why), RV_EPROTO);
 	assert_int_equal(rv_p2p_msg_cast_info(buf, sizeof buf, id, buf, RV_P2P_CAST_INFO_MAX + 1), RV_ETOOBIG);
+
+	n = rv_p2p_msg_cast_end(buf, sizeof buf, id, 0x01020304);
+	assert_int_equal(n, 37);
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
+	assert_int_equal(m.type, RV_P2P_M_CAST_END);
+	assert_int_equal(m.index, 0x01020304);
+	assert_memory_equal(m.obj, id, 32);
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n - 1, &m, &why), RV_EPROTO);
+	buf[n] = 0;
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n + 1, &m, &why), RV_EPROTO);
+	assert_int_equal(rv_p2p_msg_cast_end(buf, 36, id, 1), RV_ETOOBIG);
 }
 
 /* ---- a simulated mesh ---- */
