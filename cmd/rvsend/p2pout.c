@@ -36,17 +36,27 @@ struct p2pout {
 	uv_signal_t sig[3];             /* SIGINT, SIGTERM; SIGUSR1: the counters now */
 	atomic_int *stop;               /* the inputs' (rtpout.c) */
 	int signo, stopped;
-	uv_mutex_t mu;                  /* guards what the threads touch: q, sdp, ended, dropped */
+	uv_mutex_t mu;                  /* guards what the threads touch: q, sdp, ended, dropped, done */
 	struct rv_buf q;                /* tag u8 | key u8 | len u16 | packet, each */
 	char *sdp;
 	size_t sdp_len;
 	int inputs, ended, lingering, sdp_sent;
+	int done;                       /* the loop is over: the threads no longer wake it */
 	uint64_t dropped, key_requests;
 	struct rv_media_src *vsrc;
 	struct rv_p2plive *live;
 	int exit_code;
 	uint8_t frag[RV_P2P_CAST_FRAG_MAX];
 };
+
+/* The loop woken (unless it is done: its handles are closing), and the
+ * lock let go. */
+static void wake_unlock(struct p2pout *o)
+{
+	if (!o->done)
+		uv_async_send(&o->wake);
+	uv_mutex_unlock(&o->mu);
+}
 
 void p2pout_packet(struct p2pout *o, int tag, const uint8_t *p, size_t n, int key)
 {
@@ -63,8 +73,7 @@ void p2pout_packet(struct p2pout *o, int tag, const uint8_t *p, size_t n, int ke
 	} else {
 		o->dropped++;
 	}
-	uv_mutex_unlock(&o->mu);
-	uv_async_send(&o->wake);
+	wake_unlock(o);
 }
 
 void p2pout_sdp(struct p2pout *o, const char *sdp, size_t n)
@@ -77,16 +86,14 @@ void p2pout_sdp(struct p2pout *o, const char *sdp, size_t n)
 	free(o->sdp);
 	o->sdp = s;
 	o->sdp_len = n;
-	uv_mutex_unlock(&o->mu);
-	uv_async_send(&o->wake);
+	wake_unlock(o);
 }
 
 void p2pout_input_ended(struct p2pout *o)
 {
 	uv_mutex_lock(&o->mu);
 	o->ended++;
-	uv_mutex_unlock(&o->mu);
-	uv_async_send(&o->wake);
+	wake_unlock(o);
 }
 
 static void report(struct p2pout *o)
@@ -111,6 +118,9 @@ static void on_closed(void *ud)
 {
 	struct p2pout *o = ud;
 	o->live = NULL;
+	uv_mutex_lock(&o->mu);
+	o->done = 1;
+	uv_mutex_unlock(&o->mu);
 	uv_close((uv_handle_t *)&o->wake, NULL);
 	uv_close((uv_handle_t *)&o->linger, NULL);
 	for (int i = 0; i < 3; i++)
@@ -245,10 +255,15 @@ int p2pout_start(struct p2pout **out, struct app *a, int inputs, struct rv_media
 int p2pout_run(struct p2pout *o)
 {
 	uv_run(o->loop, UV_RUN_DEFAULT);
-	int rc = o->exit_code;
+	return o->exit_code;
+}
+
+void p2pout_free(struct p2pout *o)
+{
+	if (!o)
+		return;
 	uv_mutex_destroy(&o->mu);
 	rv_buf_free(&o->q);
 	free(o->sdp);
 	free(o);
-	return rc;
 }

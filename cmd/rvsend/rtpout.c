@@ -404,6 +404,8 @@ int rtpout_run(struct app *a)
 	for (int i = r->p2p ? 0 : 1; i < r->nin; i++)
 		if (r->in[i].started)
 			uv_thread_join(&r->in[i].thread);
+	p2pout_free(r->p2p);	/* the threads that used it are joined */
+	r->p2p = r->video.p2p = r->audio.p2p = NULL;
 	uv_mutex_destroy(&r->mu);
 	for (int i = 0; i < r->nin; i++)
 		if (r->in[i].rc < 0)
