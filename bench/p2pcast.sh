@@ -4,8 +4,9 @@
 # no upload limits, no netns, no latency measure yet).
 #
 #   The receivers start first; the publisher sends lavfi's testsrc2 (SIZE at FPS, BITRATE, a
-#   keyframe a second) for SECS seconds, stays 2 s for the last pulls and exits; then the
-#   receivers are stopped. From each one's NetStream.MulticastInfo: continuity (fragments
+#   keyframe a second) for SECS seconds, ends the stream, stays 2 s for the last pulls and
+#   exits; the receivers end by themselves on the stream's end (those still running 15 s after
+#   the publisher are stopped, and counted: a GOAL). From each one's NetStream.MulticastInfo: continuity (fragments
 #   delivered / (delivered + given up)), duplicate bytes (copies of fragments held / bytes
 #   received), frames recorded against frames sent. From the publisher's: its upload (bytes
 #   pushed and sent on request) over the stream's bytes, against N x for rvserver relaying the
@@ -59,7 +60,17 @@ done
 timeout 240 "$SBIN/rvsend" --p2p "$SPEC" -s "127.0.0.1:$UDP" --key "$TMP/tx.key" --json media \
 	-f lavfi -i "testsrc2=size=$SIZE:rate=$FPS" --gop "$FPS" --bitrate "$BITRATE" --duration "$SECS" \
 	>"$TMP/tx.out" 2>"$TMP/tx.err" || { say "p2pcast: rvsend failed: $(tail -1 "$TMP/tx.err")"; exit 2; }
+ENDED=0
+for _ in $(seq 1 150); do	# the receivers end with the stream (bounded: 15 s)
+	alive=0
+	for pid in "${RX[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+	((alive)) || break
+	sleep 0.1
+done
 for pid in "${RX[@]}"; do stop_pid "$pid"; done
+for i in $(seq 1 "$N"); do
+	grep -q '"NetGroup.MulticastStream.UnpublishNotify"' "$TMP/r$i.out" && ENDED=$((ENDED + 1))
+done
 
 info() { jq -r "select(.event == \"NetStream.MulticastInfo\") | .$2 // 0" "$1"; }
 SENT_FRAMES=$(jq -r 'select(.event == "media") | .frames' "$TMP/tx.out")
@@ -80,7 +91,8 @@ DUPR=$(awk -v d="$DUP" -v g="$GOT" 'BEGIN { if (g + d == 0) print "n/a"; else pr
 UPR=$(awk -v u="$UP" -v p="$PUB" 'BEGIN { if (p == 0) print "n/a"; else printf "%.2f", u / p }')
 goal() { awk -v v="$1" "BEGIN { exit !(v != \"n/a\" && $2) }" && echo PASS || { STATUS=1; echo FAIL; }; }
 G_UP=$(goal "$UPR" "v <= 5") G_CONT=$(goal "$CONT" "v >= 0.995") G_DUP=$(goal "$DUPR" "v <= 10")
-case "$G_UP$G_CONT$G_DUP" in *FAIL*) [ "$STATUS" = 0 ] && STATUS=1 ;; esac
+G_END=$(goal "$ENDED" "v == $N")
+case "$G_UP$G_CONT$G_DUP$G_END" in *FAIL*) [ "$STATUS" = 0 ] && STATUS=1 ;; esac
 mkdir -p "$RESDIR"
 {
 	echo "p2pcast bench $(date -u +%Y-%m-%dT%H:%M:%SZ): one ${SECS} s stream ($SIZE, $FPS fps, $BITRATE) to N=$N receivers on 127.0.0.1${LOSS:+, loss $LOSS}"
@@ -92,5 +104,6 @@ mkdir -p "$RESDIR"
 	echo "GOAL publisher upload <= (push limit + 1) x the stream: ${UPR}x $G_UP"
 	echo "GOAL continuity >= 0.995: $CONT $G_CONT"
 	echo "GOAL duplicate bytes <= 10%: ${DUPR}% $G_DUP"
+	echo "GOAL every receiver ended with the stream (no signal): $ENDED / $N $G_END"
 } | tee "$RESDIR/p2pcast-latest.txt"
 exit "$STATUS"

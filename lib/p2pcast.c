@@ -1,4 +1,7 @@
-/* p2pcast.c - one live stream among neighbours (p2pcast.h). */
+/* p2pcast.c - one live stream among neighbours (p2pcast.h): the window,
+ * the messages in, delivery, push out, the end, the counters; a
+ * receiver's choices (join, push sub-streams, pulls, keyframe requests)
+ * are p2pcast_rx.c's. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,62 +9,11 @@
 #include "buf.h"
 #include "bytes.h"
 #include "err.h"
-#include "p2pcast.h"
+#include "p2pcast_int.h"
 #include "p2pman.h"
 
-#define ID RV_P2P_HASH_LEN
-#define NONE (-1)
-#define SUBS RV_P2P_CAST_SUBS
 #define STALL 4                     /* map periods without a call: we were not run */
 #define ASK_EVERY 10                /* ticks between maps to neighbours not (yet) in the stream */
-
-enum { EMPTY, MISSING, HELD };
-
-struct frag {
-	uint32_t seq;
-	uint8_t state, flags, sent, tries;  /* sent: copies sent (HELD) */
-	int8_t pull_peer;           /* MISSING: the neighbour asked last */
-	uint16_t len;
-	uint8_t *data;              /* HELD: len bytes (owned) */
-	uint64_t at;                /* HELD: when it came; MISSING: when it was known to exist */
-	uint64_t pulled_at;         /* MISSING: when it was last asked (0: never) */
-};
-
-struct cpeer {
-	int used, in;               /* in: it sent a CAST_* message of the stream */
-	uint8_t id[ID];
-	uint8_t mask_in, mask_out;  /* sub-streams we asked it to push; it asked us to */
-	struct rv_p2p_range *map;   /* its last map: nmap ranges, in order */
-	uint32_t nmap, map_end;     /* map_end: 1 + the newest it holds (0: none) */
-	uint32_t keys[RV_P2P_CAST_KEYS];
-	uint32_t nkeys;
-};
-
-struct rv_p2p_cast {
-	struct rv_p2p_cast_conf conf;
-	uint8_t id[ID];
-	uint8_t *info;
-	size_t info_len;
-	struct frag *f;             /* window_max slots: seq % window_max */
-	uint32_t w;                 /* window_max */
-	uint32_t end, tail;         /* 1 + the newest seq known; the oldest kept */
-	uint64_t end_at, begin_at;  /* when end last moved; first moved */
-	uint32_t next;              /* the next to deliver, once joined */
-	int joined, last_from;      /* last_from: the peer that pushed us a fragment last */
-	int begun, playing;         /* a DATA or SKIP came out; a DATA did */
-	uint32_t min_start;         /* join at no keyframe start before this (one was not) */
-	int sub[SUBS];              /* the pusher of each sub-stream */
-	uint64_t sub_at[SUBS];      /* when it last pushed one (or was asked) */
-	uint64_t key_at, tick_at, now, rnd_state;
-	uint32_t ticks, pull_salt;  /* pull_salt: random, so that peers spread their pulls differently */
-	int key_sent;
-	struct cpeer p[RV_P2P_CAST_PEERS];
-	struct rv_p2p_range *scratch;   /* w / 2 + 1 ranges */
-	struct rv_buf out, events;
-	struct rv_p2p_cast_stats st;
-	uint8_t msg[RV_P2P_MSG_MAX];
-	uint8_t ev[RV_P2P_CAST_INFO_MAX];
-};
 
 void rv_p2p_cast_id(const char *name, uint8_t id[ID])
 {
@@ -72,7 +24,7 @@ void rv_p2p_cast_id(const char *name, uint8_t id[ID])
 	rv_p2p_sha256(b, 7 + n, id);
 }
 
-static uint32_t rnd(struct rv_p2p_cast *c)
+uint32_t cast_rnd(struct rv_p2p_cast *c)
 {
 	if (c->conf.rnd)
 		return c->conf.rnd(c->conf.rnd_ud);
@@ -115,7 +67,7 @@ int rv_p2p_cast_new(struct rv_p2p_cast **out, const uint8_t id[ID], const struct
 	memcpy(c->id, id, ID);
 	c->rnd_state = rv_rd64(id) | 1;
 	c->last_from = NONE;
-	c->pull_salt = rnd(c);
+	c->pull_salt = cast_rnd(c);
 	for (int b = 0; b < SUBS; b++)
 		c->sub[b] = NONE;
 	rv_buf_init(&c->out, RV_P2P_CAST_OUT_MAX);
@@ -187,7 +139,7 @@ int rv_p2p_cast_poll(struct rv_p2p_cast *c, struct rv_p2p_cast_ev *e)
 }
 
 /* A message (LEN bytes in c->msg) for P. */
-static void send_msg(struct rv_p2p_cast *c, const struct cpeer *p, long len)
+void cast_send(struct rv_p2p_cast *c, const struct cpeer *p, long len)
 {
 	if (len <= 0)
 		return;
@@ -213,7 +165,7 @@ static struct frag *slot(struct rv_p2p_cast *c, uint32_t seq)
 }
 
 /* The oldest seq the window keeps. */
-static uint32_t lower(const struct rv_p2p_cast *c)
+uint32_t cast_lower(const struct rv_p2p_cast *c)
 {
 	uint32_t lo = c->end > c->w ? c->end - c->w : 0;
 	return c->tail > lo ? c->tail : lo;
@@ -221,9 +173,9 @@ static uint32_t lower(const struct rv_p2p_cast *c)
 
 /* Fragment SEQ's slot, or NULL when it is not in the window (or not held
  * with WANT HELD). */
-static struct frag *get(struct rv_p2p_cast *c, uint32_t seq, int want)
+struct frag *cast_get(struct rv_p2p_cast *c, uint32_t seq, int want)
 {
-	if (seq >= c->end || seq < lower(c))
+	if (seq >= c->end || seq < cast_lower(c))
 		return NULL;
 	struct frag *f = slot(c, seq);
 	return f->seq == seq && f->state == want ? f : NULL;
@@ -253,14 +205,14 @@ static void extend(struct rv_p2p_cast *c, uint32_t new_end)
 		c->begin_at = c->now;
 	c->end = new_end;
 	c->end_at = c->now;
-	if (c->tail < lower(c))
-		c->tail = lower(c);
+	if (c->tail < cast_lower(c))
+		c->tail = cast_lower(c);
 }
 
 /* Drop what is older than the window's time. */
 static void expire(struct rv_p2p_cast *c)
 {
-	c->tail = lower(c);
+	c->tail = cast_lower(c);
 	while (c->tail < c->end) {
 		struct frag *f = slot(c, c->tail);
 		if (f->seq == c->tail && f->state != EMPTY && f->at + c->conf.window_ms > c->now)
@@ -282,8 +234,8 @@ static void advance(struct rv_p2p_cast *c, uint64_t now)
 	if (!c->end || gap <= (uint64_t)STALL * c->conf.map_ms)
 		return;
 	gap -= c->conf.map_ms;
-	for (uint32_t s = lower(c); s < c->end; s++) {
-		struct frag *f = get(c, s, MISSING);
+	for (uint32_t s = cast_lower(c); s < c->end; s++) {
+		struct frag *f = cast_get(c, s, MISSING);
 		if (f)
 			f->at = f->at + gap < now ? f->at + gap : now;
 	}
@@ -305,7 +257,7 @@ static int pidx(const struct rv_p2p_cast *c, const struct cpeer *p)
 	return (int)(p - c->p);
 }
 
-static int map_has(const struct cpeer *p, uint32_t seq)
+int cast_map_has(const struct cpeer *p, uint32_t seq)
 {
 	size_t lo = 0, hi = p->nmap;
 	while (lo < hi) {
@@ -326,8 +278,8 @@ static long build_map(struct rv_p2p_cast *c, uint8_t flags)
 {
 	size_t n = 0, nk = 0;
 	uint32_t keys[RV_P2P_CAST_KEYS];
-	for (uint32_t s = lower(c); s < c->end; s++) {
-		struct frag *f = get(c, s, HELD);
+	for (uint32_t s = cast_lower(c); s < c->end; s++) {
+		struct frag *f = cast_get(c, s, HELD);
 		if (!f)
 			continue;
 		if (n && c->scratch[n - 1].first + c->scratch[n - 1].count == s)
@@ -349,7 +301,33 @@ static long build_map(struct rv_p2p_cast *c, uint8_t flags)
 static void send_info(struct rv_p2p_cast *c, const struct cpeer *p)
 {
 	if (c->info)
-		send_msg(c, p, rv_p2p_msg_cast_info(c->msg, sizeof c->msg, c->id, c->info, c->info_len));
+		cast_send(c, p, rv_p2p_msg_cast_info(c->msg, sizeof c->msg, c->id, c->info, c->info_len));
+}
+
+/* PEER's counters: its slot, a new one, or one of a neighbour gone. */
+static struct rv_p2p_cast_peer_stats *peer_slot(struct rv_p2p_cast *c, const uint8_t peer[ID])
+{
+	struct rv_p2p_cast_peer_stats *gone = NULL, *s = NULL;
+	for (size_t i = 0; i < c->nps && !s; i++)
+		if (!memcmp(c->ps[i].peer, peer, ID))
+			s = &c->ps[i];
+		else if (!gone && !c->ps[i].up)
+			gone = &c->ps[i];
+	if (!s && c->nps < RV_P2P_CAST_PEERS)
+		s = &c->ps[c->nps++];
+	if (!s) {	/* at most RV_P2P_CAST_PEERS are up: one is gone */
+		s = gone;
+		memset(s, 0, sizeof *s);
+	}
+	memcpy(s->peer, peer, ID);
+	s->up = 1;
+	return s;
+}
+
+static void send_end(struct rv_p2p_cast *c, const struct cpeer *p)
+{
+	if (c->ended)
+		cast_send(c, p, rv_p2p_msg_cast_end(c->msg, sizeof c->msg, c->id, c->end_seq));
 }
 
 void rv_p2p_cast_peer_up(struct rv_p2p_cast *c, uint64_t now, const uint8_t peer[ID])
@@ -365,9 +343,11 @@ void rv_p2p_cast_peer_up(struct rv_p2p_cast *c, uint64_t now, const uint8_t peer
 		memset(p, 0, sizeof *p);
 		p->used = 1;
 		memcpy(p->id, peer, ID);
+		p->ps = peer_slot(c, peer);
 	}
-	send_msg(c, p, build_map(c, RV_P2P_CAST_MAP_ASK | (c->info ? 0 : RV_P2P_CAST_MAP_INFO)));
+	cast_send(c, p, build_map(c, RV_P2P_CAST_MAP_ASK | (c->info ? 0 : RV_P2P_CAST_MAP_INFO)));
 	send_info(c, p);
+	send_end(c, p);
 }
 
 void rv_p2p_cast_peer_down(struct rv_p2p_cast *c, const uint8_t peer[ID])
@@ -381,6 +361,7 @@ void rv_p2p_cast_peer_down(struct rv_p2p_cast *c, const uint8_t peer[ID])
 			c->sub[b] = NONE;
 	if (c->last_from == i)
 		c->last_from = NONE;
+	p->ps->up = 0;
 	free(p->map);
 	memset(p, 0, sizeof *p);
 }
@@ -388,7 +369,7 @@ void rv_p2p_cast_peer_down(struct rv_p2p_cast *c, const uint8_t peer[ID])
 /* ---- delivery and join ---- */
 
 /* Delivery goes on at TO: a SKIP of what is before it. */
-static void skip_to(struct rv_p2p_cast *c, uint32_t to)
+void cast_skip_to(struct rv_p2p_cast *c, uint32_t to)
 {
 	event(c, RV_P2P_CAST_SKIP, NULL, c->next, 0, NULL, to - c->next);
 	c->st.skipped += to - c->next;
@@ -396,13 +377,22 @@ static void skip_to(struct rv_p2p_cast *c, uint32_t to)
 	c->begun = 1;
 }
 
-static void deliver(struct rv_p2p_cast *c)
+/* The END event, once. */
+static void end_event(struct rv_p2p_cast *c)
+{
+	if (c->end_told)
+		return;
+	c->end_told = 1;
+	event(c, RV_P2P_CAST_END, c->end_from, c->end_seq, 0, NULL, 0);
+}
+
+void cast_deliver(struct rv_p2p_cast *c)
 {
 	if (!c->joined)
 		return;
-	uint32_t lo = lower(c);
+	uint32_t lo = cast_lower(c);
 	if (c->next < lo)	/* fell out of the window */
-		skip_to(c, lo);
+		cast_skip_to(c, lo);
 	while (c->next < c->end) {
 		struct frag *f = slot(c, c->next);
 		if (f->seq == c->next && f->state == HELD) {
@@ -415,103 +405,15 @@ static void deliver(struct rv_p2p_cast *c)
 			c->st.delivered++;
 			c->playing = c->begun = 1;
 		} else if (f->seq != c->next || f->state == EMPTY || f->at + c->conf.deadline_ms <= c->now) {
-			skip_to(c, c->next + 1);
+			cast_skip_to(c, c->next + 1);
 			continue;
 		} else {
 			return;
 		}
 		c->next++;
 	}
-}
-
-/* The neighbour a keyframe request goes to: the last that pushed to us,
- * else the one furthest ahead; never EXCEPT. */
-static struct cpeer *upstream(struct rv_p2p_cast *c, const struct cpeer *except)
-{
-	if (c->last_from != NONE && &c->p[c->last_from] != except)
-		return &c->p[c->last_from];
-	struct cpeer *best = NULL;
-	for (int i = 0; i < RV_P2P_CAST_PEERS; i++) {
-		struct cpeer *p = &c->p[i];
-		if (p->used && p->in && p != except && (!best || p->map_end > best->map_end))
-			best = p;
-	}
-	return best;
-}
-
-static void ask_key(struct rv_p2p_cast *c, const struct cpeer *from, uint8_t hops)
-{
-	if (c->key_sent && c->now < c->key_at + c->conf.key_ms)
-		return;
-	struct cpeer *up = upstream(c, from);
-	if (!up || hops >= RV_P2P_TTL_MAX)
-		return;
-	c->key_sent = 1;
-	c->key_at = c->now;
-	c->st.key_requests++;
-	send_msg(c, up, rv_p2p_msg_cast_byte(c->msg, sizeof c->msg, RV_P2P_M_CAST_KEY, c->id, (uint8_t)(hops + 1)));
-}
-
-/* Where to join: while the stream's first fragment is still about (held
- * or in a map: a stream younger than the window), its oldest keyframe
- * start known, so that it is taken whole; else the newest. The keyframe
- * starts known are those we hold and those the maps show, in the window.
- * 1 with *SEQ, or 0 when none is known. */
-static int join_point(struct rv_p2p_cast *c, uint32_t *seq)
-{
-	uint32_t lo = lower(c), min = UINT32_MAX, max = 0;
-	int found = 0, young = lo == 0 && !c->begun && get(c, 0, HELD) != NULL;
-	for (uint32_t s = lo; s < c->end; s++) {
-		struct frag *f = get(c, s, HELD);
-		if (f && (f->flags & RV_P2P_FRAG_KEY) && s >= c->min_start) {
-			min = s < min ? s : min;
-			max = s > max ? s : max;
-			found = 1;
-		}
-	}
-	for (int i = 0; i < RV_P2P_CAST_PEERS; i++) {
-		const struct cpeer *p = &c->p[i];
-		if (!p->used || !p->in)
-			continue;
-		young |= lo == 0 && !c->begun && map_has(p, 0);
-		for (uint32_t k = 0; k < p->nkeys; k++) {
-			uint32_t s = p->keys[k];
-			if (s < lo || s >= c->end || s < c->min_start)
-				continue;
-			min = s < min ? s : min;
-			max = s > max ? s : max;
-			found = 1;
-		}
-	}
-	*seq = young ? min : max;
-	return found;
-}
-
-static void join(struct rv_p2p_cast *c)
-{
-	if (c->conf.publisher || c->joined || c->end == 0)
-		return;
-	uint32_t k = 0;
-	int settled = c->now >= c->begin_at + c->conf.fetch_ms;	/* the maps had fetch_ms to come */
-	int found = join_point(c, &k) && (!c->begun || k >= c->next);
-	if (!found || (k && !settled && !c->begun)) {	/* an older start may yet show up in a map */
-		if (!found && settled)
-			ask_key(c, NULL, 0);
-		return;
-	}
-	c->joined = 1;
-	c->st.joined = 1;
-	if (c->begun && k > c->next)	/* joined again, further on */
-		skip_to(c, k);
-	if (!c->playing)
-		c->st.first = k;
-	c->next = k;
-	for (uint32_t s = k; s < c->end; s++) {	/* what follows is pulled at once */
-		struct frag *f = get(c, s, MISSING);
-		if (f)
-			f->at = c->now > c->conf.fetch_ms ? c->now - c->conf.fetch_ms : 0;
-	}
-	deliver(c);
+	if (c->ended && c->next >= c->end_seq)
+		end_event(c);
 }
 
 /* ---- push ---- */
@@ -523,14 +425,16 @@ static void push(struct rv_p2p_cast *c, uint32_t seq, struct frag *f, const stru
 	uint8_t bit = (uint8_t)(1u << (seq % SUBS));
 	for (int i = 0; i < RV_P2P_CAST_PEERS && f->sent <= c->conf.push_limit; i++) {
 		struct cpeer *p = &c->p[i];
-		if (!p->used || !p->in || p == from || !(p->mask_out & bit) || map_has(p, seq))
+		if (!p->used || !p->in || p == from || !(p->mask_out & bit) || cast_map_has(p, seq))
 			continue;
 		long n = rv_p2p_msg_cast_frag(c->msg, sizeof c->msg, c->id, seq, f->flags & RV_P2P_FRAG_KEY,
 					      f->data, f->len);
-		send_msg(c, p, n);
+		cast_send(c, p, n);
 		f->sent++;
 		c->st.fragments_pushed_to_peers++;
 		c->st.bytes_pushed_to_peers += f->len;
+		p->ps->fragments_pushed_to++;
+		p->ps->bytes_pushed_to += f->len;
 	}
 }
 
@@ -554,7 +458,7 @@ static int keep(struct rv_p2p_cast *c, uint32_t seq, uint8_t flags, const uint8_
 
 long rv_p2p_cast_publish(struct rv_p2p_cast *c, uint64_t now, const uint8_t *p, size_t n, int key)
 {
-	if (!c->conf.publisher)
+	if (!c->conf.publisher || c->ended)
 		return -EINVAL;
 	if (n == 0 || n > RV_P2P_CAST_FRAG_MAX)
 		return RV_ETOOBIG;
@@ -577,8 +481,12 @@ static void frag_in(struct rv_p2p_cast *c, struct cpeer *p, const struct rv_p2p_
 		c->st.refused++;
 		return;
 	}
-	if (seq < lower(c) && seq < c->end) {
+	if (seq < cast_lower(c) && seq < c->end) {
 		c->st.late++;
+		return;
+	}
+	if (c->ended && seq >= c->end_seq) {	/* past the end: a liar's */
+		c->st.refused++;
 		return;
 	}
 	extend(c, seq + 1);
@@ -586,6 +494,7 @@ static void frag_in(struct rv_p2p_cast *c, struct cpeer *p, const struct rv_p2p_
 	if (f->state == HELD) {
 		c->st.duplicates++;
 		c->st.bytes_duplicate += m->data_len;
+		p->ps->duplicates++;
 		return;
 	}
 	if (keep(c, seq, m->flags, m->data, m->data_len) < 0)
@@ -593,16 +502,20 @@ static void frag_in(struct rv_p2p_cast *c, struct cpeer *p, const struct rv_p2p_
 	if (m->flags & RV_P2P_FRAG_PULLED) {
 		c->st.fragments_requested_from_peers++;
 		c->st.bytes_requested_from_peers += m->data_len;
+		p->ps->fragments_requested_from++;
+		p->ps->bytes_requested_from += m->data_len;
 	} else {
 		c->st.fragments_pushed_from_peers++;
 		c->st.bytes_pushed_from_peers += m->data_len;
+		p->ps->fragments_pushed_from++;
+		p->ps->bytes_pushed_from += m->data_len;
 		c->last_from = pidx(c, p);
 		if (c->sub[seq % SUBS] == pidx(c, p))
 			c->sub_at[seq % SUBS] = c->now;
 	}
 	push(c, seq, f, p);
-	join(c);
-	deliver(c);
+	cast_join(c);
+	cast_deliver(c);
 }
 
 /* ---- maps, pulls, push masks, keys, announces ---- */
@@ -626,13 +539,13 @@ static int map_in(struct rv_p2p_cast *c, struct cpeer *p, const struct rv_p2p_ms
 	for (size_t i = 0; i < m->nkeys; i++)
 		p->keys[i] = rv_p2p_msg_key(m, i);
 	if (m->flags & RV_P2P_CAST_MAP_ASK)
-		send_msg(c, p, build_map(c, c->info ? 0 : RV_P2P_CAST_MAP_INFO));
+		cast_send(c, p, build_map(c, c->info ? 0 : RV_P2P_CAST_MAP_INFO));
 	if (m->flags & (RV_P2P_CAST_MAP_ASK | RV_P2P_CAST_MAP_INFO))
 		send_info(c, p);
-	if (!c->conf.publisher)	/* ours goes on only as we publish */
-		extend(c, p->map_end);
-	join(c);
-	deliver(c);
+	if (!c->conf.publisher)	/* ours goes on only as we publish, and not past the end */
+		extend(c, c->ended && p->map_end > c->end_seq ? c->end_seq : p->map_end);
+	cast_join(c);
+	cast_deliver(c);
 	return 0;
 }
 
@@ -646,19 +559,21 @@ static int pull_in(struct rv_p2p_cast *c, struct cpeer *p, const struct rv_p2p_m
 	for (size_t i = 0; i < m->n; i++) {
 		struct rv_p2p_range r = rv_p2p_msg_range(m, i);
 		for (uint32_t s = r.first; s - r.first < r.count; s++) {
-			struct frag *f = get(c, s, HELD);
+			struct frag *f = cast_get(c, s, HELD);
 			if (!f)
 				continue;
 			if (f->sent > c->conf.push_limit) {
 				c->st.refused++;
 				continue;
 			}
-			send_msg(c, p, rv_p2p_msg_cast_frag(c->msg, sizeof c->msg, c->id, s,
+			cast_send(c, p, rv_p2p_msg_cast_frag(c->msg, sizeof c->msg, c->id, s,
 							    (f->flags & RV_P2P_FRAG_KEY) | RV_P2P_FRAG_PULLED,
 							    f->data, f->len));
 			f->sent++;
 			c->st.fragments_requested_by_peers++;
 			c->st.bytes_requested_by_peers += f->len;
+			p->ps->fragments_requested_by++;
+			p->ps->bytes_requested_by += f->len;
 		}
 	}
 	return 0;
@@ -667,7 +582,7 @@ static int pull_in(struct rv_p2p_cast *c, struct cpeer *p, const struct rv_p2p_m
 static void key_in(struct rv_p2p_cast *c, struct cpeer *p, const struct rv_p2p_msg *m)
 {
 	if (!c->conf.publisher) {
-		ask_key(c, p, m->hops);
+		cast_ask_key(c, p, m->hops);
 		return;
 	}
 	if (c->key_sent && c->now < c->key_at + c->conf.key_ms)
@@ -688,11 +603,47 @@ static void info_in(struct rv_p2p_cast *c, struct cpeer *from, const struct rv_p
 			send_info(c, &c->p[i]);
 }
 
+/* The stream ends at END: told on to the others, what is missing before
+ * it pulled, the END event once delivery reached it. */
+static int end_in(struct rv_p2p_cast *c, struct cpeer *from, uint32_t end, const char **why)
+{
+	if (c->ended || c->conf.publisher)
+		return 0;
+	if (end < c->end)
+		return *why = "end before a fragment known", RV_EPROTO;
+	c->ended = 1;
+	c->end_seq = end;
+	c->ended_at = c->now;
+	memcpy(c->end_from, from->id, ID);
+	extend(c, end);
+	for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
+		if (c->p[i].used && c->p[i].in && &c->p[i] != from)
+			send_end(c, &c->p[i]);
+	cast_join(c);
+	cast_deliver(c);
+	return 0;
+}
+
+int rv_p2p_cast_end(struct rv_p2p_cast *c, uint64_t now)
+{
+	if (!c->conf.publisher || c->ended)
+		return -EINVAL;
+	advance(c, now);
+	c->ended = 1;
+	c->end_seq = c->end;
+	c->ended_at = now;
+	for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
+		if (c->p[i].used && c->p[i].in)
+			send_end(c, &c->p[i]);
+	end_event(c);
+	return 0;
+}
+
 int rv_p2p_cast_input(struct rv_p2p_cast *c, uint64_t now, const uint8_t peer[ID], const struct rv_p2p_msg *m,
 		      const char **why)
 {
 	struct cpeer *p = find(c, peer);
-	if (!p || m->type < RV_P2P_M_CAST_FRAG || m->type > RV_P2P_M_CAST_INFO || memcmp(m->obj, c->id, ID))
+	if (!p || m->type < RV_P2P_M_CAST_FRAG || m->type > RV_P2P_M_CAST_END || memcmp(m->obj, c->id, ID))
 		return 0;
 	advance(c, now);
 	p->in = 1;
@@ -710,6 +661,8 @@ int rv_p2p_cast_input(struct rv_p2p_cast *c, uint64_t now, const uint8_t peer[ID
 	case RV_P2P_M_CAST_KEY:
 		key_in(c, p, m);
 		return 0;
+	case RV_P2P_M_CAST_END:
+		return end_in(c, p, m->index, why);
 	default:	/* CAST_INFO */
 		info_in(c, p, m);
 		return 0;
@@ -741,109 +694,6 @@ const uint8_t *rv_p2p_cast_info(const struct rv_p2p_cast *c, size_t *n)
 
 /* ---- timers ---- */
 
-/* A neighbour for a sub-stream, but EXCEPT: at random among those whose
- * map reaches about as far as the stream (within NEAR fragments), else
- * the one furthest ahead; or NONE. */
-#define NEAR 64
-static int pick_pusher(struct rv_p2p_cast *c, int except)
-{
-	int cand[RV_P2P_CAST_PEERS], n = 0, best = NONE;
-	for (int i = 0; i < RV_P2P_CAST_PEERS; i++) {
-		const struct cpeer *p = &c->p[i];
-		if (!p->used || !p->in || i == except)
-			continue;
-		if (p->map_end && p->map_end + NEAR >= c->end)
-			cand[n++] = i;
-		if (best == NONE || p->map_end > c->p[best].map_end)
-			best = i;
-	}
-	return n ? cand[rnd(c) % (uint32_t)n] : best;
-}
-
-/* Each sub-stream whose pusher is gone, or brought nothing for fetch_ms
- * while the stream went on, is asked of another neighbour. */
-static void resubscribe(struct rv_p2p_cast *c)
-{
-	uint8_t before[RV_P2P_CAST_PEERS];
-	for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
-		before[i] = c->p[i].mask_in;
-	for (int b = 0; b < SUBS; b++) {
-		int cur = c->sub[b];
-		int stalled = c->now >= c->sub_at[b] + c->conf.fetch_ms && c->end_at > c->sub_at[b];
-		if (cur != NONE && !stalled)
-			continue;
-		int to = pick_pusher(c, cur);
-		if (to == NONE || to == cur)
-			continue;
-		if (cur != NONE)
-			c->p[cur].mask_in &= (uint8_t)~(1u << b);
-		c->p[to].mask_in |= (uint8_t)(1u << b);
-		c->sub[b] = to;
-		c->sub_at[b] = c->now;
-	}
-	for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
-		if (c->p[i].used && c->p[i].mask_in != before[i])
-			send_msg(c, &c->p[i], rv_p2p_msg_cast_byte(c->msg, sizeof c->msg, RV_P2P_M_CAST_PUSH, c->id,
-								   c->p[i].mask_in));
-}
-
-/* A neighbour whose map has SEQ: the fragments spread over the holders,
- * and each try of one goes to the next holder (one that ignored the pull,
- * at its limit, is not asked again at once); or NONE. */
-static int holder(struct rv_p2p_cast *c, uint32_t seq, uint32_t tries)
-{
-	int cand[RV_P2P_CAST_PEERS], n = 0;
-	for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
-		if (c->p[i].used && c->p[i].in && map_has(&c->p[i], seq))
-			cand[n++] = i;
-	return n ? cand[(seq + tries + c->pull_salt) % (uint32_t)n] : NONE;
-}
-
-/* One neighbour's pulls, gathered as ranges in c->scratch. */
-static void pull_from(struct rv_p2p_cast *c, int peer, uint32_t from)
-{
-	size_t n = 0;
-	for (uint32_t s = from; s < c->end && n < RV_P2P_RANGES_MAX; s++) {
-		struct frag *f = get(c, s, MISSING);
-		if (!f || f->pulled_at != c->now || f->pull_peer != peer)
-			continue;
-		if (n && c->scratch[n - 1].first + c->scratch[n - 1].count == s)
-			c->scratch[n - 1].count++;
-		else
-			c->scratch[n++] = (struct rv_p2p_range){ s, 1 };
-	}
-	if (n)
-		send_msg(c, &c->p[peer], rv_p2p_msg_obj_ranges(c->msg, sizeof c->msg, RV_P2P_M_CAST_PULL, c->id, 0,
-							       c->scratch, n));
-}
-
-/* What push has not brought fetch_ms after it was known is asked of a
- * neighbour whose map has it, gathered in one CAST_PULL per neighbour. */
-static void pull(struct rv_p2p_cast *c)
-{
-	if (!c->joined)
-		return;
-	uint64_t used = 0;
-	uint32_t from = c->next > lower(c) ? c->next : lower(c);
-	for (uint32_t s = from; s < c->end; s++) {
-		struct frag *f = get(c, s, MISSING);
-		if (!f || c->now < f->at + c->conf.fetch_ms || c->now >= f->at + c->conf.deadline_ms ||
-		    (f->pulled_at && c->now < f->pulled_at + c->conf.fetch_ms))
-			continue;
-		int h = holder(c, s, f->tries);
-		if (h == NONE)
-			continue;
-		f->pulled_at = c->now;
-		f->tries++;
-		f->pull_peer = (int8_t)h;
-		used |= 1ull << h;
-		c->st.pulls++;
-	}
-	for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
-		if (used & (1ull << i))
-			pull_from(c, i, from);
-}
-
 void rv_p2p_cast_tick(struct rv_p2p_cast *c, uint64_t now)
 {
 	advance(c, now);
@@ -856,19 +706,24 @@ void rv_p2p_cast_tick(struct rv_p2p_cast *c, uint64_t now)
 	long n = build_map(c, c->info ? 0 : RV_P2P_CAST_MAP_INFO);
 	for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
 		if (c->p[i].used && c->p[i].in)
-			send_msg(c, &c->p[i], n);
+			cast_send(c, &c->p[i], n);
+	for (int i = 0; i < RV_P2P_CAST_PEERS; i++)	/* the end again: one may have been lost */
+		if (c->p[i].used)
+			send_end(c, &c->p[i]);
 	if (++c->ticks % ASK_EVERY == 0) {
 		n = build_map(c, RV_P2P_CAST_MAP_ASK | (c->info ? 0 : RV_P2P_CAST_MAP_INFO));
 		for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
 			if (c->p[i].used && !c->p[i].in)
-				send_msg(c, &c->p[i], n);
+				cast_send(c, &c->p[i], n);
 	}
 	if (c->conf.publisher)
 		return;
-	resubscribe(c);
-	join(c);
-	pull(c);
-	deliver(c);
+	cast_resubscribe(c);
+	cast_join(c);
+	cast_pull(c);
+	cast_deliver(c);
+	if (c->ended && !c->joined && now >= c->ended_at + c->conf.deadline_ms)
+		end_event(c);	/* nothing to join came in time */
 }
 
 uint64_t rv_p2p_cast_next(const struct rv_p2p_cast *c)
@@ -880,4 +735,14 @@ void rv_p2p_cast_stats(const struct rv_p2p_cast *c, struct rv_p2p_cast_stats *st
 {
 	*st = c->st;
 	st->newest = c->end ? c->end - 1 : 0;
+	st->ended = c->ended;
+	st->end = c->end_seq;
+}
+
+int rv_p2p_cast_peer_stats(const struct rv_p2p_cast *c, size_t i, struct rv_p2p_cast_peer_stats *st)
+{
+	if (i >= c->nps)
+		return 0;
+	*st = c->ps[i];
+	return 1;
 }

@@ -48,7 +48,17 @@
  *    of the neighbour that pushed it a fragment last (or the one furthest
  *    ahead); each peer forwards such a request the same way (at most every
  *    conf.key_ms, never back, at most RV_P2P_TTL_MAX hops), and the
- *    publisher gets a KEY_REQUEST event (at most every conf.key_ms).
+ *    publisher gets a KEY_REQUEST event (at most every conf.key_ms);
+ *  - the end: the publisher ends the stream (rv_p2p_cast_end) and tells
+ *    its neighbours (CAST_END: the fragments are 0 to END - 1); each peer
+ *    that learns it tells its other neighbours at once, and every peer that
+ *    knows it tells all its neighbours again every map period (a message
+ *    may be lost) and any that comes up; fragments past the end are
+ *    refused, what is missing before it is pulled as ever; once delivery
+ *    reached the end (each fragment delivered or given up), or
+ *    conf.deadline_ms after the end came to a receiver that never joined,
+ *    an END event comes (once). An end before a fragment known is refused
+ *    (RV_EPROTO); a second end is ignored.
  *
  * A publisher ignores fragments of its stream that neighbours send, and
  * their maps do not move its numbering. Fragments are not signed here (a
@@ -59,7 +69,7 @@
  * messages neighbours send (rv_p2p_cast_input), sends what
  * rv_p2p_cast_take gives to the neighbour it names, plays DATA events, and
  * calls rv_p2p_cast_tick when rv_p2p_cast_next says. The counters carry
- * NetStreamMulticastInfo's names.
+ * NetStreamMulticastInfo's names, in all and by neighbour.
  *
  * Memory: conf.window_max fragments (at most RV_P2P_CAST_WINDOW_MAX, each
  * at most RV_P2P_CAST_FRAG_MAX bytes), a map of at most RV_P2P_RANGES_MAX ranges
@@ -99,6 +109,8 @@ enum rv_p2p_cast_ev_type {
 	RV_P2P_CAST_SKIP,             /* fragment SEQ was given up: delivery goes on after it */
 	RV_P2P_CAST_INFO,             /* the stream's announce came: DATA, LEN */
 	RV_P2P_CAST_KEY_REQUEST,      /* publisher: a receiver wants a keyframe (from PEER) */
+	RV_P2P_CAST_END,              /* the stream ended at SEQ (its fragments: 0 to SEQ - 1), all delivered
+				       * or given up; from PEER (or none: ours) */
 };
 
 struct rv_p2p_cast_ev {
@@ -127,6 +139,23 @@ struct rv_p2p_cast_stats {
 	uint64_t control_bytes_out;       /* maps, pulls, push masks, key requests, announces sent */
 	uint32_t first, newest;           /* the first fragment delivered (after a SKIP or DATA), the newest known */
 	int joined;                       /* delivery started */
+	int ended;                        /* the end is known: the stream has END fragments */
+	uint32_t end;
+};
+
+/* One neighbour's share of the counters above (NetStreamMulticastInfo's,
+ * by peer). A neighbour's are kept after it left, as long as there is
+ * room (RV_P2P_CAST_PEERS neighbours): past that a new one takes the place
+ * of one gone. So, while fewer neighbours came, each field summed over the
+ * neighbours is the total above. */
+struct rv_p2p_cast_peer_stats {
+	uint8_t peer[RV_P2P_HASH_LEN];
+	int up;                           /* a neighbour now */
+	uint64_t fragments_pushed_from, bytes_pushed_from;       /* new fragments it pushed to us */
+	uint64_t fragments_requested_from, bytes_requested_from; /* new fragments it sent on our pulls */
+	uint64_t duplicates;              /* fragments it sent that we held already */
+	uint64_t fragments_pushed_to, bytes_pushed_to;           /* fragments we pushed to it */
+	uint64_t fragments_requested_by, bytes_requested_by;     /* fragments we sent on its pulls */
 };
 
 struct rv_p2p_cast;
@@ -151,6 +180,11 @@ const uint8_t *rv_p2p_cast_info(const struct rv_p2p_cast *c, size_t *n);
  * publish, RV_ETOOBIG for 0 or past RV_P2P_CAST_FRAG_MAX bytes, -ENOMEM. */
 long rv_p2p_cast_publish(struct rv_p2p_cast *c, uint64_t now, const uint8_t *p, size_t n, int key);
 
+/* rv_p2p_cast_end - the publisher ends the stream at NOW (after the
+ * fragments published): 0, or -EINVAL when we do not publish or ended it
+ * already. Nothing is published after. */
+int rv_p2p_cast_end(struct rv_p2p_cast *c, uint64_t now);
+
 /* Neighbours: PEER came up at NOW (our map and announce go to it), or went. */
 void rv_p2p_cast_peer_up(struct rv_p2p_cast *c, uint64_t now, const uint8_t peer[RV_P2P_HASH_LEN]);
 void rv_p2p_cast_peer_down(struct rv_p2p_cast *c, const uint8_t peer[RV_P2P_HASH_LEN]);
@@ -174,5 +208,8 @@ void rv_p2p_cast_tick(struct rv_p2p_cast *c, uint64_t now);
 uint64_t rv_p2p_cast_next(const struct rv_p2p_cast *c);
 
 void rv_p2p_cast_stats(const struct rv_p2p_cast *c, struct rv_p2p_cast_stats *st);
+/* rv_p2p_cast_peer_stats - the Ith neighbour's counters (from 0, in the
+ * order of their slots) into ST: 1, or 0 past the last. */
+int rv_p2p_cast_peer_stats(const struct rv_p2p_cast *c, size_t i, struct rv_p2p_cast_peer_stats *st);
 
 #endif

@@ -12,6 +12,7 @@
 #include "p2plink.h"
 #include "p2plive.h"
 #include "p2pspec.h"
+#include "xfer.h"
 
 struct rv_p2plive {
 	uv_loop_t *loop;
@@ -167,6 +168,14 @@ long rv_p2plive_publish(struct rv_p2plive *l, const uint8_t *p, size_t n, int ke
 	return rc;
 }
 
+int rv_p2plive_end(struct rv_p2plive *l)
+{
+	uv_update_time(l->loop);
+	int rc = rv_p2p_cast_end(l->cast, uv_now(l->loop));
+	pump(l);
+	return rc;
+}
+
 int rv_p2plive_set_info(struct rv_p2plive *l, const uint8_t *p, size_t n)
 {
 	int rc = rv_p2p_cast_set_info(l->cast, p, n);
@@ -177,6 +186,11 @@ int rv_p2plive_set_info(struct rv_p2plive *l, const uint8_t *p, size_t n)
 void rv_p2plive_stats(const struct rv_p2plive *l, struct rv_p2p_cast_stats *st)
 {
 	rv_p2p_cast_stats(l->cast, st);
+}
+
+int rv_p2plive_peer_stats(const struct rv_p2plive *l, size_t i, struct rv_p2p_cast_peer_stats *st)
+{
+	return rv_p2p_cast_peer_stats(l->cast, i, st);
 }
 
 size_t rv_p2plive_neighbors(const struct rv_p2plive *l)
@@ -227,6 +241,34 @@ void rv_p2plive_json(const struct rv_p2plive *l, cJSON *o)
 		cJSON_AddNumberToObject(o, f[i].name, (double)f[i].v);
 	if (st.joined)
 		cJSON_AddNumberToObject(o, "first", st.first);
+	cJSON_AddBoolToObject(o, "ended", st.ended);
+	if (st.ended)
+		cJSON_AddNumberToObject(o, "end", st.end);
+	cJSON *list = cJSON_AddArrayToObject(o, "peers");
+	struct rv_p2p_cast_peer_stats ps;
+	for (size_t k = 0; list && rv_p2p_cast_peer_stats(l->cast, k, &ps); k++) {
+		char id[65];
+		cJSON *x = cJSON_CreateObject();
+		if (!x)
+			break;
+		rv_hex(ps.peer, 32, id);
+		cJSON_AddStringToObject(x, "peer", id);
+		cJSON_AddBoolToObject(x, "up", ps.up);
+		const struct { const char *name; uint64_t v; } g[] = {
+			{ "fragmentsPushedFrom", ps.fragments_pushed_from },
+			{ "bytesPushedFrom", ps.bytes_pushed_from },
+			{ "fragmentsRequestedFrom", ps.fragments_requested_from },
+			{ "bytesRequestedFrom", ps.bytes_requested_from },
+			{ "duplicates", ps.duplicates },
+			{ "fragmentsPushedTo", ps.fragments_pushed_to },
+			{ "bytesPushedTo", ps.bytes_pushed_to },
+			{ "fragmentsRequestedBy", ps.fragments_requested_by },
+			{ "bytesRequestedBy", ps.bytes_requested_by },
+		};
+		for (size_t i = 0; i < sizeof g / sizeof g[0]; i++)
+			cJSON_AddNumberToObject(x, g[i].name, (double)g[i].v);
+		cJSON_AddItemToArray(list, x);
+	}
 }
 
 int rv_p2plive_push_limit(const char *s)

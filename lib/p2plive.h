@@ -42,16 +42,22 @@ int rv_p2plive_start(struct rv_p2plive **out, uv_loop_t *loop, const struct rv_p
 		     rv_p2plive_event_fn on_event, void *ud, const char **why);
 /* rv_p2plive_publish - the publisher's next fragment: rv_p2p_cast_publish's result. */
 long rv_p2plive_publish(struct rv_p2plive *l, const uint8_t *p, size_t n, int key);
+/* rv_p2plive_end - the publisher ends the stream (rv_p2p_cast_end's
+ * result); the receivers get an END event. */
+int rv_p2plive_end(struct rv_p2plive *l);
 /* rv_p2plive_set_info - the stream's announce: rv_p2p_cast_set_info's result. */
 int rv_p2plive_set_info(struct rv_p2plive *l, const uint8_t *p, size_t n);
 void rv_p2plive_stats(const struct rv_p2plive *l, struct rv_p2p_cast_stats *st);
+/* rv_p2plive_peer_stats - rv_p2p_cast_peer_stats's. */
+int rv_p2plive_peer_stats(const struct rv_p2plive *l, size_t i, struct rv_p2p_cast_peer_stats *st);
 /* rv_p2plive_neighbors - neighbours up now. */
 size_t rv_p2plive_neighbors(const struct rv_p2plive *l);
 /* rv_p2plive_id - our peer ID (32 bytes). */
 const uint8_t *rv_p2plive_id(const struct rv_p2plive *l);
 /* rv_p2plive_port - the UDP port bound. */
 int rv_p2plive_port(struct rv_p2plive *l);
-/* rv_p2plive_json - the counters into O with NetStreamMulticastInfo's names. */
+/* rv_p2plive_json - the counters into O with NetStreamMulticastInfo's
+ * names, and by neighbour (an array "peers"). */
 struct cJSON;
 void rv_p2plive_json(const struct rv_p2plive *l, struct cJSON *o);
 /* rv_p2plive_push_limit - --push-limit's argument S: 1 to 64, or -1. */

@@ -141,6 +141,11 @@ static int cast(const uint8_t *p, size_t n, struct rv_p2p_msg *m, const char **w
 		if (m->hops > RV_P2P_TTL_MAX)
 			return bad(why, "route TTL past the maximum");
 		return 0;
+	case RV_P2P_M_CAST_END:
+		if (n != OBJ_HEAD + 4)
+			return bad(why, "message length mismatch");
+		m->index = rv_rd32(p + OBJ_HEAD);
+		return 0;
 	default:	/* CAST_INFO */
 		if (n < OBJ_HEAD + 1)
 			return bad(why, "truncated message");
@@ -184,6 +189,7 @@ static int obj(const uint8_t *p, size_t n, struct rv_p2p_msg *m, const char **wh
 	case RV_P2P_M_CAST_PUSH:
 	case RV_P2P_M_CAST_KEY:
 	case RV_P2P_M_CAST_INFO:
+	case RV_P2P_M_CAST_END:
 		return cast(p, n, m, why);
 	default:	/* OBJ_CHUNK */
 		if (n < OBJ_HEAD + 5)
@@ -265,6 +271,7 @@ int rv_p2p_msg_parse(const uint8_t *p, size_t n, struct rv_p2p_msg *m, const cha
 	case RV_P2P_M_CAST_PUSH:
 	case RV_P2P_M_CAST_KEY:
 	case RV_P2P_M_CAST_INFO:
+	case RV_P2P_M_CAST_END:
 		return obj(p, n, m, why);
 	default:
 		return bad(why, "unknown message type");
@@ -494,6 +501,16 @@ long rv_p2p_msg_cast_info(uint8_t *out, size_t cap, const uint8_t stream[32], co
 	memcpy(out + 1, stream, ID);
 	memcpy(out + OBJ_HEAD, data, len);
 	return (long)(OBJ_HEAD + len);
+}
+
+long rv_p2p_msg_cast_end(uint8_t *out, size_t cap, const uint8_t stream[32], uint32_t end)
+{
+	if (!room(cap, OBJ_HEAD + 4))
+		return RV_ETOOBIG;
+	out[0] = RV_P2P_M_CAST_END;
+	memcpy(out + 1, stream, ID);
+	rv_wr32(out + OBJ_HEAD, end);
+	return OBJ_HEAD + 4;
 }
 
 long rv_p2p_msg_obj_chunk(uint8_t *out, size_t cap, const uint8_t obj[32], uint32_t index, const uint8_t *data,

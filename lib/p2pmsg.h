@@ -76,6 +76,9 @@
  *   CAST_INFO 22  stream[32] bytes            the publisher's announce of the
  *                                             stream (1 to RV_P2P_CAST_INFO_MAX
  *                                             bytes, opaque here)
+ *   CAST_END  23  stream[32] end u32          the publisher ended the stream:
+ *                                             its fragments are 0 to END - 1
+ *                                             (relayed as fragments are)
  *
  * Anything else is refused: unknown types, counts past the caps, lengths
  * that do not add up, a TTL past RV_P2P_TTL_MAX, an address family
@@ -115,7 +118,7 @@ enum rv_p2p_msg_type {
 	RV_P2P_M_IWANT, RV_P2P_M_IDONTWANT, RV_P2P_M_ROUTE, RV_P2P_M_PING, RV_P2P_M_PONG,
 	RV_P2P_M_PRUNE, RV_P2P_M_OBJ_GET, RV_P2P_M_OBJ_MAN, RV_P2P_M_OBJ_HAVE, RV_P2P_M_OBJ_WANT,
 	RV_P2P_M_OBJ_CHUNK, RV_P2P_M_CAST_FRAG, RV_P2P_M_CAST_MAP, RV_P2P_M_CAST_PULL, RV_P2P_M_CAST_PUSH,
-	RV_P2P_M_CAST_KEY, RV_P2P_M_CAST_INFO,
+	RV_P2P_M_CAST_KEY, RV_P2P_M_CAST_INFO, RV_P2P_M_CAST_END,
 };
 
 /* A range of chunk indices. */
@@ -145,7 +148,7 @@ struct rv_p2p_msg {
 	size_t env_len;
 	uint64_t stamp;                           /* PING, PONG */
 	const uint8_t *obj;                       /* OBJ_*: the object ID; CAST_*: the stream ID (32 bytes) */
-	uint32_t index;                           /* OBJ_CHUNK; CAST_FRAG: its seq */
+	uint32_t index;                           /* OBJ_CHUNK; CAST_FRAG: its seq; CAST_END: the end */
 	uint32_t total, offset;                   /* OBJ_GET (offset), OBJ_MAN */
 	const uint8_t *ranges;                    /* OBJ_HAVE, OBJ_WANT, CAST_MAP, CAST_PULL: n ranges
 						   * (rv_p2p_msg_range) */
@@ -205,6 +208,8 @@ long rv_p2p_msg_cast_byte(uint8_t *out, size_t cap, enum rv_p2p_msg_type type, c
 			  uint8_t v);
 /* The stream's announce (LEN bytes, 1 to RV_P2P_CAST_INFO_MAX). */
 long rv_p2p_msg_cast_info(uint8_t *out, size_t cap, const uint8_t stream[32], const uint8_t *data, size_t len);
+/* The stream's end: its fragments are 0 to END - 1. */
+long rv_p2p_msg_cast_end(uint8_t *out, size_t cap, const uint8_t stream[32], uint32_t end);
 
 /* A queue of messages for neighbours (the engines' out queues, p2pobj.h,
  * p2pcast.h) in a capped buffer: peer[32] | len u32 | message, each.

@@ -30,6 +30,7 @@
 #include "sdp.h"
 
 #define HOLD_MS 100                /* how long a gap is waited for */
+#define LINGER_MS 1000             /* --p2p: after the stream's end, for the neighbours' last pulls */
 
 enum { LINEUP_NONE, LINEUP_ARRIVAL, LINEUP_REPORTS };
 
@@ -48,10 +49,12 @@ struct rx {
 	struct rv_p2plive *live;
 	uv_loop_t *loop;
 	uv_timer_t tick;
+	uv_signal_t usr1;               /* the counters now */
 	char *info;                     /* the announce (the SDP), once it came */
 	size_t info_len;
 	struct rv_buf early;            /* fragments before the tracks were open: len u16 | bytes */
 	int open, closed;               /* the tracks are open; the peer closed */
+	int ended;                      /* the publisher ended the stream, and all of it came (or was given up) */
 	double first;                   /* when the first RTP packet came */
 };
 
@@ -234,6 +237,8 @@ static void on_live(void *ud, const struct rv_p2p_cast_ev *e)
 		memcpy(x->info, e->data, e->len);
 		x->info[e->len] = 0;
 		x->info_len = e->len;
+	} else if (e->type == RV_P2P_CAST_END) {
+		x->ended = 1;
 	} else if (e->type == RV_P2P_CAST_DATA && x->open) {
 		fragment(x, e->data, e->len);
 	} else if (e->type == RV_P2P_CAST_DATA) {	/* kept until the announce says what they are */
@@ -283,12 +288,15 @@ static void step(struct rx *x, double *first)
 		jitter_tick(&x->au.jb, mono_ms());
 }
 
-/* Until a signal, --duration, --timeout, --frames or a write error. */
+/* Until a signal, --duration, --timeout, --frames, a write error or
+ * (--p2p) the stream's end. */
 static int run(struct app *a, struct rx *x)
 {
 	double start = mono_ms(), first = 0;
 	while (!stop_signal) {
 		double now = mono_ms();
+		if (x->ended)
+			return 0;
 		if (a->duration > 0 && first && now - first >= a->duration * 1000)
 			return 0;
 		if (a->timeout > 0 && now - start >= a->timeout * 1000)
@@ -397,15 +405,25 @@ static int record(struct app *a, const struct rv_sdp *sdp, struct rx *x, int dep
 	return rc;
 }
 
-/* --p2p: NetStreamMulticastInfo's counters. */
+/* --p2p: NetStreamMulticastInfo's counters, in all and (-v) by neighbour
+ * (at the end, and at SIGUSR1). */
 static void p2p_summary(struct rx *x)
 {
 	struct rv_p2p_cast_stats st;
+	struct rv_p2p_cast_peer_stats ps;
 	rv_p2plive_stats(x->live, &st);
 	rv_say_info("p2p: %" PRIu64 " fragments pushed from peers, %" PRIu64 " pulled, %" PRIu64 " duplicates, %" PRIu64
 		    " given up; %" PRIu64 " pushed to peers, %" PRIu64 " sent on request", st.fragments_pushed_from_peers,
 		    st.fragments_requested_from_peers, st.duplicates, st.skipped, st.fragments_pushed_to_peers,
 		    st.fragments_requested_by_peers);
+	for (size_t k = 0; rv_p2plive_peer_stats(x->live, k, &ps); k++) {
+		char id[65];
+		rv_hex(ps.peer, 32, id);
+		rv_say_debug("p2p: peer %.16s%s: %" PRIu64 " fragments pushed from it, %" PRIu64 " pulled, %" PRIu64
+			     " duplicates; %" PRIu64 " pushed to it, %" PRIu64 " sent on its request",
+			     id, ps.up ? "" : " (gone)", ps.fragments_pushed_from, ps.fragments_requested_from,
+			     ps.duplicates, ps.fragments_pushed_to, ps.fragments_requested_by);
+	}
 	if (!rv_out_json_mode())
 		return;
 	cJSON *j = cJSON_CreateObject();
@@ -414,11 +432,34 @@ static void p2p_summary(struct rx *x)
 	rv_out_obj(j);
 }
 
+/* --p2p: the stream ended (the recording is finished): said, then the
+ * neighbours have LINGER_MS for their last pulls of us. */
+static void p2p_ended(struct app *a, struct rx *x, const char *name)
+{
+	rv_say_info("\"%s\" ended: its publisher stopped", name);
+	if (a->co.json) {
+		cJSON *j = cJSON_CreateObject();
+		cJSON_AddStringToObject(j, "event", "NetGroup.MulticastStream.UnpublishNotify");
+		cJSON_AddStringToObject(j, "name", name);
+		rv_out_obj(j);
+	}
+	double until = mono_ms() + LINGER_MS;
+	while (!stop_signal && mono_ms() < until)
+		uv_run(x->loop, UV_RUN_ONCE);
+}
+
+static void on_usr1(uv_signal_t *s, int sig)
+{
+	(void)sig;
+	p2p_summary(s->data);
+}
+
 static void p2p_closed(void *ud)
 {
 	struct rx *x = ud;
 	x->live = NULL;
 	uv_close((uv_handle_t *)&x->tick, NULL);
+	uv_close((uv_handle_t *)&x->usr1, NULL);
 }
 
 /* --p2p: join, wait for the stream's announce (its SDP), then record what
@@ -441,6 +482,9 @@ static int p2p_record(struct app *a, struct rx *x)
 		rv_buf_free(&x->early);
 		return rc == RV_EPROTO ? RV_EXIT_USAGE : RV_EXIT_FAIL;
 	}
+	uv_signal_init(x->loop, &x->usr1);
+	x->usr1.data = x;
+	uv_signal_start(&x->usr1, on_usr1, SIGUSR1);
 	uv_timer_init(x->loop, &x->tick);
 	uv_timer_start(&x->tick, on_tick, 20, 20);
 	struct sigaction sa = { .sa_handler = on_stop };
@@ -451,9 +495,12 @@ static int p2p_record(struct app *a, struct rx *x)
 	rv_say_info("joined the peer group as peer %s (UDP port %d); waiting for \"%s\"", id,
 		    rv_p2plive_port(x->live), lo.name);
 	double start = mono_ms();
-	while (!x->info && !stop_signal && !(a->timeout > 0 && mono_ms() - start >= a->timeout * 1000))
+	while (!x->info && !x->ended && !stop_signal && !(a->timeout > 0 && mono_ms() - start >= a->timeout * 1000))
 		uv_run(x->loop, UV_RUN_ONCE);
-	if (!x->info) {
+	if (!x->info && x->ended) {
+		rv_say_error("\"%s\" ended before its announce came", lo.name);
+		rc = RV_EXIT_FAIL;
+	} else if (!x->info) {
 		rv_say_error("no announce of \"%s\" came from the peer group", lo.name);
 		rc = stop_signal ? 0 : RV_EXIT_TIMEOUT;
 	} else if (rv_sdp_parse(x->info, x->info_len, &sdp, err, sizeof err) < 0) {
@@ -465,6 +512,8 @@ static int p2p_record(struct app *a, struct rx *x)
 	} else {
 		rc = record(a, &sdp, x, depack);
 	}
+	if (x->ended)
+		p2p_ended(a, x, lo.name);
 	p2p_summary(x);
 	rv_p2plive_stop(x->live, p2p_closed, x);
 	uv_run(x->loop, UV_RUN_DEFAULT);

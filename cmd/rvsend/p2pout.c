@@ -3,11 +3,15 @@
  * into a peer group as a live stream (lib/p2plive.h) instead of sent to
  * an address. The input threads queue their packets; the loop, on the
  * main thread, publishes them, answers keyframe requests routed from the
- * receivers, and, once every input ended, stays LINGER_MS for the
- * receivers' last pulls. A fragment is "tag u8 | packet": tag 0 video
+ * receivers, and, once every input ended (or at SIGINT or SIGTERM: the
+ * inputs are told to stop), ends the stream (the receivers finish their
+ * recordings) and stays LINGER_MS for the receivers' last pulls; a second
+ * signal stops at once. A fragment is "tag u8 | packet": tag 0 video
  * RTP, 1 video RTCP, 2 audio RTP, 3 audio RTCP. It calls only lib. */
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,17 +33,30 @@ struct p2pout {
 	uv_loop_t *loop;
 	uv_async_t wake;
 	uv_timer_t linger;
-	uv_mutex_t mu;                  /* guards what the threads touch: q, sdp, ended, dropped */
+	uv_signal_t sig[3];             /* SIGINT, SIGTERM; SIGUSR1: the counters now */
+	atomic_int *stop;               /* the inputs' (rtpout.c) */
+	int signo, stopped;
+	uv_mutex_t mu;                  /* guards what the threads touch: q, sdp, ended, dropped, done */
 	struct rv_buf q;                /* tag u8 | key u8 | len u16 | packet, each */
 	char *sdp;
 	size_t sdp_len;
 	int inputs, ended, lingering, sdp_sent;
+	int done;                       /* the loop is over: the threads no longer wake it */
 	uint64_t dropped, key_requests;
 	struct rv_media_src *vsrc;
 	struct rv_p2plive *live;
 	int exit_code;
 	uint8_t frag[RV_P2P_CAST_FRAG_MAX];
 };
+
+/* The loop woken (unless it is done: its handles are closing), and the
+ * lock let go. */
+static void wake_unlock(struct p2pout *o)
+{
+	if (!o->done)
+		uv_async_send(&o->wake);
+	uv_mutex_unlock(&o->mu);
+}
 
 void p2pout_packet(struct p2pout *o, int tag, const uint8_t *p, size_t n, int key)
 {
@@ -56,8 +73,7 @@ void p2pout_packet(struct p2pout *o, int tag, const uint8_t *p, size_t n, int ke
 	} else {
 		o->dropped++;
 	}
-	uv_mutex_unlock(&o->mu);
-	uv_async_send(&o->wake);
+	wake_unlock(o);
 }
 
 void p2pout_sdp(struct p2pout *o, const char *sdp, size_t n)
@@ -70,16 +86,14 @@ void p2pout_sdp(struct p2pout *o, const char *sdp, size_t n)
 	free(o->sdp);
 	o->sdp = s;
 	o->sdp_len = n;
-	uv_mutex_unlock(&o->mu);
-	uv_async_send(&o->wake);
+	wake_unlock(o);
 }
 
 void p2pout_input_ended(struct p2pout *o)
 {
 	uv_mutex_lock(&o->mu);
 	o->ended++;
-	uv_mutex_unlock(&o->mu);
-	uv_async_send(&o->wake);
+	wake_unlock(o);
 }
 
 static void report(struct p2pout *o)
@@ -104,15 +118,56 @@ static void on_closed(void *ud)
 {
 	struct p2pout *o = ud;
 	o->live = NULL;
+	uv_mutex_lock(&o->mu);
+	o->done = 1;
+	uv_mutex_unlock(&o->mu);
 	uv_close((uv_handle_t *)&o->wake, NULL);
 	uv_close((uv_handle_t *)&o->linger, NULL);
+	for (int i = 0; i < 3; i++)
+		uv_close((uv_handle_t *)&o->sig[i], NULL);
 }
 
 static void on_linger(uv_timer_t *t)
 {
 	struct p2pout *o = t->data;
+	if (!o->live || o->stopped)
+		return;
+	o->stopped = 1;
 	report(o);
 	rv_p2plive_stop(o->live, on_closed, o);
+}
+
+/* The stream ends: the receivers are told, then have LINGER_MS to pull. */
+static void end_stream(struct p2pout *o)
+{
+	if (o->lingering || !o->live)
+		return;
+	o->lingering = 1;
+	rv_p2plive_end(o->live);
+	rv_say_debug("the stream ended: the receivers have %d ms for their last pulls", LINGER_MS);
+	uv_timer_start(&o->linger, on_linger, LINGER_MS, 0);
+}
+
+static void on_wake(uv_async_t *h);
+
+/* SIGINT or SIGTERM: the inputs stop, what they made is published, the
+ * stream ends (a second signal: at once); the exit code says the signal. */
+static void on_signal(uv_signal_t *s, int signo)
+{
+	struct p2pout *o = s->data;
+	if (signo == SIGUSR1) {
+		if (o->live && !o->stopped)
+			report(o);
+		return;
+	}
+	o->exit_code = 128 + signo;
+	atomic_store(o->stop, 1);
+	if (o->signo++) {
+		on_linger(&o->linger);
+		return;
+	}
+	on_wake(&o->wake);
+	end_stream(o);
 }
 
 static void on_event(void *ud, const struct rv_p2p_cast_ev *e)
@@ -150,15 +205,13 @@ static void on_wake(uv_async_t *h)
 		rv_p2plive_publish(o->live, o->frag, n + 1, p[1]);
 		rv_buf_consume(&q, 4 + n);
 	}
-	if (ended && !o->lingering) {
-		o->lingering = 1;
-		uv_timer_start(&o->linger, on_linger, LINGER_MS, 0);
-	}
+	if (ended)
+		end_stream(o);
 out:
 	rv_buf_free(&q);
 }
 
-int p2pout_start(struct p2pout **out, struct app *a, int inputs, struct rv_media_src *vsrc)
+int p2pout_start(struct p2pout **out, struct app *a, int inputs, struct rv_media_src *vsrc, atomic_int *stop)
 {
 	struct p2pout *o = calloc(1, sizeof *o);
 	if (!o)
@@ -167,6 +220,7 @@ int p2pout_start(struct p2pout **out, struct app *a, int inputs, struct rv_media
 	o->loop = uv_default_loop();
 	o->inputs = inputs;
 	o->vsrc = vsrc;
+	o->stop = stop;
 	rv_buf_init(&o->q, QUEUE_MAX);
 	struct rv_p2plive_opts lo = { .spec = a->p2p, .key = a->p2p_key, .server_host = a->co.host,
 				      .server_port = a->co.port,
@@ -184,6 +238,12 @@ int p2pout_start(struct p2pout **out, struct app *a, int inputs, struct rv_media
 	uv_async_init(o->loop, &o->wake, on_wake);
 	uv_timer_init(o->loop, &o->linger);
 	o->wake.data = o->linger.data = o;
+	const int signos[3] = { SIGINT, SIGTERM, SIGUSR1 };
+	for (int i = 0; i < 3; i++) {
+		uv_signal_init(o->loop, &o->sig[i]);
+		o->sig[i].data = o;
+		uv_signal_start(&o->sig[i], on_signal, signos[i]);
+	}
 	char id[65];
 	rv_hex(rv_p2plive_id(o->live), 32, id);
 	rv_say_info("publishing \"%s\" into the peer group as peer %s (UDP port %d)", lo.name, id,
@@ -195,10 +255,15 @@ int p2pout_start(struct p2pout **out, struct app *a, int inputs, struct rv_media
 int p2pout_run(struct p2pout *o)
 {
 	uv_run(o->loop, UV_RUN_DEFAULT);
-	int rc = o->exit_code;
+	return o->exit_code;
+}
+
+void p2pout_free(struct p2pout *o)
+{
+	if (!o)
+		return;
 	uv_mutex_destroy(&o->mu);
 	rv_buf_free(&o->q);
 	free(o->sdp);
 	free(o);
-	return rc;
 }

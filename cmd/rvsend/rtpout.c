@@ -52,6 +52,7 @@ struct rtp_run {
 	uv_mutex_t mu;                  /* the SDP is written once, by either thread */
 	int sdp_done, sdp_rc;
 	struct p2pout *p2p;             /* --p2p */
+	atomic_int stop;                /* --p2p: the inputs end after their frame (a signal) */
 };
 
 static int medium_out(struct track *k, uint8_t *p, size_t n, int rtp)
@@ -170,8 +171,8 @@ static void run_input(void *arg)
 	struct input *in = arg;
 	struct rtp_run *r = in->r;
 	struct rv_media_frame f;
-	int rc;
-	while ((rc = rv_media_next(in->src, &f)) == 1) {
+	int rc = 0;
+	while (!atomic_load(&r->stop) && (rc = rv_media_next(in->src, &f)) == 1) {
 		struct medium *m = f.audio ? &r->audio : &r->video;
 		if (!m->on || in->src != (f.audio ? r->asrc : r->vsrc))
 			continue;	/* a medium taken from the other input */
@@ -355,7 +356,7 @@ static void report(const struct rtp_run *r)
 /* --p2p: the peer and the stream; the media's packets go there. */
 static int p2p_start(struct rtp_run *r)
 {
-	int rc = p2pout_start(&r->p2p, r->a, r->nin, r->vsrc);
+	int rc = p2pout_start(&r->p2p, r->a, r->nin, r->vsrc, &r->stop);
 	if (rc)
 		return rc;
 	r->video.p2p = r->audio.p2p = r->p2p;
@@ -408,6 +409,8 @@ int rtpout_run(struct app *a)
 	for (int i = r->p2p ? 0 : 1; i < r->nin; i++)
 		if (r->in[i].started)
 			uv_thread_join(&r->in[i].thread);
+	p2pout_free(r->p2p);	/* the threads that used it are joined */
+	r->p2p = r->video.p2p = r->audio.p2p = NULL;
 	uv_mutex_destroy(&r->mu);
 	for (int i = 0; i < r->nin; i++)
 		if (r->in[i].rc < 0)

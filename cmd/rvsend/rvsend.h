@@ -18,6 +18,7 @@
 #ifndef RVSEND_H
 #define RVSEND_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include <openssl/evp.h>
@@ -110,18 +111,24 @@ int live_run(struct app *a);
 int rtpout_run(struct app *a);
 /* p2pout.c: media --p2p. p2pout_start - the peer and the stream, for
  * INPUTS input threads and the video source VSRC (keyframe requests go to
- * it; or NULL): 0, or the exit code. p2pout_packet - a packet of TAG (0
+ * it; or NULL), which end after their frame once *STOP is set (at a
+ * signal): 0, or the exit code. p2pout_packet - a packet of TAG (0
  * video RTP, 1 video RTCP, 2 audio RTP, 3 audio RTCP; KEY: a keyframe
  * starts here), p2pout_sdp - the stream's SDP, p2pout_input_ended - an
- * input is done: from any thread. p2pout_run - the loop until every input
- * ended and the receivers had time to pull; the exit code (O is freed). */
+ * input is done: from any thread (after the loop is over they do nothing).
+ * p2pout_run - the loop until every input ended (or a signal), the stream
+ * ended and the receivers had time to pull; the exit code (128 + the
+ * signal's number after one). p2pout_free - O, once the input threads are
+ * joined (after a signal one may still be in its last frame when the loop
+ * is over). */
 struct p2pout;
 struct rv_media_src;
-int p2pout_start(struct p2pout **out, struct app *a, int inputs, struct rv_media_src *vsrc);
+int p2pout_start(struct p2pout **out, struct app *a, int inputs, struct rv_media_src *vsrc, atomic_int *stop);
 void p2pout_packet(struct p2pout *o, int tag, const uint8_t *p, size_t n, int key);
 void p2pout_sdp(struct p2pout *o, const char *sdp, size_t n);
 void p2pout_input_ended(struct p2pout *o);
 int p2pout_run(struct p2pout *o);
+void p2pout_free(struct p2pout *o);
 struct rv_media_src;
 /* Open input WHICH (0 or 1) with the encoder options, taking its video
  * and audio when WANT_VIDEO and WANT_AUDIO; with --listen, wait for the

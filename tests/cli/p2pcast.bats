@@ -31,15 +31,25 @@ publish() {
 		-f lavfi -i testsrc2=size=160x120:rate=10 --gop 10 --duration "$secs" "$@"
 }
 
-# finish PUBLISHER RECEIVER...: the publisher's end (it stays for the last
-# pulls), then the receivers stopped: each finishes its file.
-finish() {
-	local pub=$1 name
-	shift
-	wait_exit "$(eval echo "\$PID_$pub")" 30
+# ends RECEIVER...: each ends by itself (the publisher ended the stream:
+# no --duration of its own), exit 0, within a bounded wait.
+ends() {
+	local name
 	for name in "$@"; do
-		stop_pid "$(eval echo "\$PID_$name")"
+		wait_exit "$(eval echo "\$PID_$name")" 30 || return 1
+		[ "$EXIT" = 0 ] || { echo "# $name exited $EXIT" >&2; return 1; }
+		[ "$(jq -r 'select(.event == "NetGroup.MulticastStream.UnpublishNotify") | .name' "$T/$name.out")" = live ]
 	done
+}
+
+# finish PUBLISHER RECEIVER...: the receivers end with the stream, then
+# the publisher (it stayed for the last pulls).
+finish() {
+	local pub=$1
+	shift
+	ends "$@"
+	wait_exit "$(eval echo "\$PID_$pub")" 30
+	[ "$EXIT" = 0 ]
 }
 
 # frames FILE: the video frames ffprobe decodes in FILE.
@@ -55,15 +65,41 @@ decodes() {
 # info NAME FIELD: the NetStream.MulticastInfo counter of NAME's JSON output.
 info() { jq -r "select(.event == \"NetStream.MulticastInfo\") | .$2" "$T/$1.out"; }
 
-@test "p2pcast: one publisher, 5 receivers: every recording is whole and decodes, the publisher uploads at most 5x" {
+# consistent NAME: NAME's counters by neighbour add up to its totals.
+consistent() {
+	jq -s -e 'map(select(.event == "NetStream.MulticastInfo")) | last | . as $i | def sum(f): [$i.peers[] | f] | add // 0;
+		sum(.fragmentsPushedFrom) == .fragmentsPushedFromPeers and
+		sum(.bytesPushedFrom) == .bytesPushedFromPeers and
+		sum(.fragmentsRequestedFrom) == .fragmentsRequestedFromPeers and
+		sum(.duplicates) == .duplicates and
+		sum(.fragmentsPushedTo) == .fragmentsPushedToPeers and
+		sum(.bytesPushedTo) == .bytesPushedToPeers and
+		sum(.fragmentsRequestedBy) == .fragmentsRequestedByPeers' "$T/$1.out" >/dev/null || {
+		echo "# $1: $(jq -c 'select(.event == "NetStream.MulticastInfo")' "$T/$1.out")" >&2
+		return 1
+	}
+}
+
+# peer NAME: NAME's peer ID (from its log).
+peer() { grep -o 'as peer [0-9a-f]*' "$T/$1.err" | head -1 | cut -d' ' -f3; }
+
+# from NAME PEER FIELD: NAME's counter FIELD for its neighbour PEER.
+from() { jq -r --arg p "$2" "select(.event == \"NetStream.MulticastInfo\") | (.peers[] | select(.peer == \$p) | .$3) // 0" "$T/$1.out"; }
+
+@test "p2pcast: one publisher, 5 receivers: every recording is whole, ends with the stream and decodes; the counters add up; the publisher uploads at most 5x" {
 	cast_setup
 	local r
 	for r in r1 r2 r3 r4 r5; do receiver "$r"; done
 	publish tx 4
 	finish tx r1 r2 r3 r4 r5
 	jq -e 'select(.event == "media") | .frames == 40' "$T/tx.out"
-	local published up
+	local published up frags tx_id
 	published=$(info tx bytesPublished)
+	frags=$(info tx fragmentsPublished)
+	tx_id=$(peer tx)
+	consistent tx
+	((frags > 0 && $(info tx fragmentsPushedToPeers) > 0))
+	[ "$(info tx ended)" = true ] && [ "$(info tx end)" -eq "$frags" ]
 	up=$(($(info tx bytesPushedToPeers) + $(info tx bytesRequestedByPeers)))
 	echo "# publisher: $published bytes published, $up bytes uploaded to peers"
 	((published > 0 && up >= published && up <= 5 * published))	# push limit 4: at most 4 + 1 copies
@@ -79,6 +115,17 @@ info() { jq -r "select(.event == \"NetStream.MulticastInfo\") | .$2" "$T/$1.out"
 		decodes "$T/$r.mkv"
 		[ "$(info "$r" skipped)" -eq 0 ]
 		[ "$(info "$r" first)" -eq 0 ]
+		# the end came with the stream's length; each fragment came new once
+		# (pushed or pulled) and was delivered; by neighbour, the totals
+		[ "$(info "$r" ended)" = true ] && [ "$(info "$r" end)" -eq "$frags" ]
+		[ "$(info "$r" delivered)" -eq "$frags" ]
+		[ $(($(info "$r" fragmentsPushedFromPeers) + $(info "$r" fragmentsRequestedFromPeers))) -eq "$frags" ]
+		consistent "$r"
+		# no more came from the publisher than it sent to this receiver
+		local got sent
+		got=$(($(from "$r" "$tx_id" fragmentsPushedFrom) + $(from "$r" "$tx_id" fragmentsRequestedFrom) + $(from "$r" "$tx_id" duplicates)))
+		sent=$(($(from tx "$(peer "$r")" fragmentsPushedTo) + $(from tx "$(peer "$r")" fragmentsRequestedBy)))
+		((got <= sent))
 		relayed=$((relayed + $(info "$r" fragmentsPushedToPeers) + $(info "$r" fragmentsRequestedByPeers)))
 	done
 	((relayed > 0))	# the receivers relayed to each other
@@ -86,10 +133,10 @@ info() { jq -r "select(.event == \"NetStream.MulticastInfo\") | .$2" "$T/$1.out"
 	[ "$(curl -sf "http://127.0.0.1:$SERVER_PORT/metrics" | awk '$1 == "rvserver_p2p_relayed_total" { print $2 }')" = 0 ]
 }
 
-@test "p2pcast: a receiver that joins mid-stream records from a keyframe, and decodes" {
+@test "p2pcast: a receiver that joins mid-stream records from a keyframe, and decodes; SIGUSR1 shows the counters; SIGTERM to the publisher ends the stream" {
 	cast_setup
 	receiver r1
-	publish tx 14
+	publish tx 30
 	wait_for_line "$T/r1.err" 'receiving H264 from the peer group' 20
 	# r1 has more than the 8 s window of the stream (about 44 kB a second):
 	# a receiver coming now cannot take it from the start
@@ -99,14 +146,31 @@ info() { jq -r "select(.event == \"NetStream.MulticastInfo\") | .$2" "$T/$1.out"
 		sleep 0.1
 	done
 	receiver late
-	finish tx r1 late
-	[ "$(frames "$T/r1.mkv")" -eq 140 ]
+	wait_for_line "$T/late.err" 'receiving H264 from the peer group' 20
+	for ((i = 0; i < 100 * RV_SLOW; i++)); do	# a second or so of it recorded
+		[ "$(stat -c %s "$T/late.mkv" 2>/dev/null || echo 0)" -gt 40000 ] && break
+		sleep 0.1
+	done
+	# SIGUSR1: r1's counters now, while the stream goes on
+	kill -USR1 "$(tool_pid "$PID_r1")"
+	wait_for_line "$T/r1.out" '"event":"NetStream.MulticastInfo"' 10
+	kill -TERM "$(tool_pid "$PID_tx")"	# rvsend itself: timeout would KILL it 2 s on
+	ends r1 late
+	jq -s -e 'map(select(.event == "NetStream.MulticastInfo")) | length == 2 and
+		.[0].ended == false and .[0].delivered > 0 and .[1].ended and .[1].delivered >= .[0].delivered' "$T/r1.out"
+	wait_exit "$PID_tx" 10
+	[ "$EXIT" = 143 ]	# as a process the signal ended
+	local sent
+	sent=$(jq -r 'select(.event == "media") | .frames' "$T/tx.out")
+	echo "# the publisher sent $sent frames, r1 recorded $(frames "$T/r1.mkv")"
+	((sent > 100 && $(frames "$T/r1.mkv") >= sent - 1 && $(frames "$T/r1.mkv") <= sent))
+	decodes "$T/r1.mkv"
 	decodes "$T/late.mkv"
 	local n first key
 	n=$(frames "$T/late.mkv")
 	first=$(info late first)
 	echo "# the late receiver started at fragment $first and recorded $n frames"
-	((first > 0 && n > 0 && n < 140))
+	((first > 0 && n > 0 && n < sent))
 	# its first frame is a keyframe
 	key=$(ffprobe -v error -select_streams v:0 -show_frames -read_intervals '%+#1' \
 		-show_entries frame=key_frame -of csv=p=0 "$T/late.mkv" | head -1)

@@ -1,4 +1,4 @@
-/* fuzz_p2pcast.c - the live stream engine (lib/p2pcast.c) driven by a
+/* fuzz_p2pcast.c - the live stream engine (lib/p2pcast.c, p2pcast_rx.c) driven by a
  * script of neighbours, their messages, the publisher's fragments and time.
  *
  * Input grammar: "u8 mode", then records of "u8 op | u8 arg | u8 len | len
@@ -16,17 +16,21 @@
  *   op % 8 == 5  arg * 8 ms pass, then the engine ticks
  *   op % 8 == 6  we publish the bytes (a keyframe when arg is odd) if we
  *                publish; else P sends CAST_PULL of the ranges in the bytes
- *   op % 8 == 7  P sends CAST_PUSH of mask bytes[0], or CAST_KEY (hops
- *                arg / 4) when there are no bytes
+ *   op % 8 == 7  P sends CAST_KEY (hops arg / 4) when there are no
+ *                bytes, CAST_PUSH of mask bytes[0] when fewer than 4,
+ *                else CAST_END at u16(bytes) (a publisher: ends its
+ *                stream when arg is odd)
  * After every record every event and message is taken and checked: the
  * events deliver in order (DATA and SKIP cover consecutive seqs, the first
  * DATA starts a keyframe, none for a publisher), KEY_REQUEST only to a
- * publisher; each message parses as a CAST_* message of the stream for one
+ * publisher, END once with no DATA or SKIP after it (a receiver's after
+ * what it delivered: at its seq); each message parses as a CAST_* message of the stream for one
  * of the four neighbours, up; no fragment leaves more than push limit + 1
  * times; a publisher uploads at most that many times what it published;
  * the counters never go down, and the next deadline is not in the past
  * after a tick. */
 #include <assert.h>
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -37,7 +41,7 @@
 
 static uint8_t stream[32], peers[4][32], msg[RV_P2P_MSG_MAX];
 static uint64_t now;
-static int up[4], publisher, started, playing;
+static int up[4], publisher, started, playing, ended, we_ended;
 static uint32_t limit, next_seq;
 static uint8_t sent[65536];
 
@@ -66,7 +70,12 @@ static size_t ranges(const uint8_t *b, size_t n, struct rv_p2p_range *r)
 
 static void check_event(const struct rv_p2p_cast_ev *e)
 {
+	assert(!ended || e->type == RV_P2P_CAST_INFO || e->type == RV_P2P_CAST_KEY_REQUEST);
 	switch (e->type) {
+	case RV_P2P_CAST_END:
+		ended = 1;
+		assert(publisher || !started || e->seq == next_seq);
+		return;
 	case RV_P2P_CAST_DATA:
 		assert(!publisher);
 		assert(e->len >= 1 && e->len <= RV_P2P_CAST_FRAG_MAX && e->data);
@@ -109,7 +118,7 @@ static void check_msg(const uint8_t *peer, long n, uint32_t newest)
 			p = i;
 	assert(p >= 0 && up[p]);
 	assert(rv_p2p_msg_parse(msg, (size_t)n, &m, &why) == 0);
-	assert(m.type >= RV_P2P_M_CAST_FRAG && m.type <= RV_P2P_M_CAST_INFO);
+	assert(m.type >= RV_P2P_M_CAST_FRAG && m.type <= RV_P2P_M_CAST_END);
 	assert(!memcmp(m.obj, stream, 32));
 	if (m.type == RV_P2P_M_CAST_FRAG && newest < 65536)
 		assert(++sent[m.index] <= limit + 1);
@@ -181,14 +190,22 @@ static void record(struct rv_p2p_cast *c, uint8_t op, uint8_t arg, const uint8_t
 	case 6:
 		if (publisher) {
 			long seq = rv_p2p_cast_publish(c, now, b, len, arg & 1);
-			assert(seq >= 0 || (seq == RV_ETOOBIG && (len == 0 || len > RV_P2P_CAST_FRAG_MAX)));
+			assert(we_ended ? seq == -EINVAL
+					: seq >= 0 || (seq == RV_ETOOBIG && (len == 0 || len > RV_P2P_CAST_FRAG_MAX)));
 			return;
 		}
 		n = rv_p2p_msg_obj_ranges(msg, sizeof msg, RV_P2P_M_CAST_PULL, stream, 0, r, ranges(b, len, r));
 		break;
 	default:
-		n = len ? rv_p2p_msg_cast_byte(msg, sizeof msg, RV_P2P_M_CAST_PUSH, stream, b[0])
-			: rv_p2p_msg_cast_byte(msg, sizeof msg, RV_P2P_M_CAST_KEY, stream, (uint8_t)(arg / 4 % 80));
+		if (len >= 4 && publisher && (arg & 1)) {
+			int rc = rv_p2p_cast_end(c, now);
+			assert(we_ended ? rc == -EINVAL : rc == 0);
+			we_ended = 1;
+			return;
+		}
+		n = len >= 4 ? rv_p2p_msg_cast_end(msg, sizeof msg, stream, rv_rd16(b))
+		    : len ? rv_p2p_msg_cast_byte(msg, sizeof msg, RV_P2P_M_CAST_PUSH, stream, b[0])
+			  : rv_p2p_msg_cast_byte(msg, sizeof msg, RV_P2P_M_CAST_KEY, stream, (uint8_t)(arg / 4 % 80));
 		break;
 	}
 	if (up[p] && n > 0) {
@@ -209,7 +226,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	memset(sent, 0, sizeof sent);
 	publisher = data[0] & 1;
-	started = playing = 0;
+	started = playing = ended = we_ended = 0;
 	next_seq = 0;
 	now = 1000;
 	struct rv_p2p_cast_conf conf = { .publisher = publisher, .push_limit = (data[0] >> 1) & 7,

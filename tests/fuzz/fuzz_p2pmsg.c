@@ -89,6 +89,9 @@ static long rebuild(const struct rv_p2p_msg *m, const uint8_t *d, size_t n)
 		assert(inside(m->obj, 32, d, n) && inside(m->data, m->data_len, d, n));
 		assert(m->data_len >= 1 && m->data_len <= RV_P2P_CAST_INFO_MAX);
 		return rv_p2p_msg_cast_info(out, sizeof out, m->obj, m->data, m->data_len);
+	case RV_P2P_M_CAST_END:
+		assert(inside(m->obj, 32, d, n));
+		return rv_p2p_msg_cast_end(out, sizeof out, m->obj, m->index);
 	case RV_P2P_M_OBJ_CHUNK:
 		assert(inside(m->obj, 32, d, n) && inside(m->data, m->data_len, d, n));
 		assert(m->data_len >= 1 && m->data_len <= RV_P2P_CHUNK_MAX);

@@ -79,6 +79,17 @@ static void messages(void **state)
 	assert_int_equal(m.data_len, 3);
 	assert_int_equal(rv_p2p_msg_parse(buf, 33, &m, &why), RV_EPROTO);
 	assert_int_equal(rv_p2p_msg_cast_info(buf, sizeof buf, id, buf, RV_P2P_CAST_INFO_MAX + 1), RV_ETOOBIG);
+
+	n = rv_p2p_msg_cast_end(buf, sizeof buf, id, 0x01020304);
+	assert_int_equal(n, 37);
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
+	assert_int_equal(m.type, RV_P2P_M_CAST_END);
+	assert_int_equal(m.index, 0x01020304);
+	assert_memory_equal(m.obj, id, 32);
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n - 1, &m, &why), RV_EPROTO);
+	buf[n] = 0;
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n + 1, &m, &why), RV_EPROTO);
+	assert_int_equal(rv_p2p_msg_cast_end(buf, 36, id, 1), RV_ETOOBIG);
 }
 
 /* ---- a simulated mesh ---- */
@@ -106,7 +117,8 @@ static struct sim {
 	int key_next;               /* the publisher's next fragment starts a keyframe */
 	/* per receiver */
 	uint32_t first[N], next[N], delivered[N], skipped[N], key_reqs, infos[N];
-	int started[N];
+	int started[N], ends[N];
+	uint32_t end_at[N];         /* the END event's seq */
 } S;
 
 static uint8_t stream[32];
@@ -243,6 +255,13 @@ static void events(int i)
 			S.next[i]++;
 			S.delivered[i]++;
 			break;
+		case RV_P2P_CAST_END:	/* once, after everything */
+			assert_int_equal(S.ends[i], 0);
+			S.ends[i] = 1;
+			S.end_at[i] = e.seq;
+			if (i)
+				assert_int_equal(S.next[i], e.seq);
+			break;
 		case RV_P2P_CAST_SKIP:
 			assert_true(S.started[i]);
 			assert_int_equal(e.seq, S.next[i]);
@@ -356,6 +375,78 @@ static void mesh_with_loss(void **state)
 	rv_p2p_cast_stats(S.e[7], &st);
 	assert_true(st.fragments_pushed_from_peers > st.fragments_requested_from_peers);
 	assert_true(st.pulls > 0);
+	sim_free();
+}
+
+/* The publisher ends the stream: with loss, every receiver gets the END
+ * after the last fragment, and its counters by neighbour add up. */
+static void end_of_stream(void **state)
+{
+	(void)state;
+	sim_init(5, NULL);
+	S.key_every = 100;
+	topology();
+	for (int i = 0; i < N; i++)
+		start(i);
+	run(3000, 1, 5);
+	assert_int_equal(rv_p2p_cast_end(S.e[0], S.now), 0);
+	assert_int_equal(rv_p2p_cast_end(S.e[0], S.now), -EINVAL);
+	assert_int_equal(rv_p2p_cast_publish(S.e[0], S.now, (const uint8_t *)"x", 1, 0), -EINVAL);
+	run(3000, 0, 5);
+	check_receivers(0);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(S.ends[i], 1);
+		assert_int_equal(S.end_at[i], S.published);
+		struct rv_p2p_cast_stats st;
+		struct rv_p2p_cast_peer_stats ps;
+		uint64_t from = 0, pulled = 0, dup = 0, to = 0, by = 0, bytes = 0;
+		rv_p2p_cast_stats(S.e[i], &st);
+		assert_true(st.ended);
+		assert_int_equal(st.end, S.published);
+		for (size_t k = 0; rv_p2p_cast_peer_stats(S.e[i], k, &ps); k++) {
+			assert_true(ps.up);
+			from += ps.fragments_pushed_from;
+			pulled += ps.fragments_requested_from;
+			dup += ps.duplicates;
+			to += ps.fragments_pushed_to;
+			by += ps.fragments_requested_by;
+			bytes += ps.bytes_pushed_from + ps.bytes_requested_from;
+		}
+		assert_int_equal(from, st.fragments_pushed_from_peers);
+		assert_int_equal(pulled, st.fragments_requested_from_peers);
+		assert_int_equal(dup, st.duplicates);
+		assert_int_equal(to, st.fragments_pushed_to_peers);
+		assert_int_equal(by, st.fragments_requested_by_peers);
+		assert_int_equal(bytes, st.bytes_pushed_from_peers + st.bytes_requested_from_peers);
+		if (i)	/* each fragment came new once, and was delivered */
+			assert_int_equal(from + pulled, st.delivered + st.skipped);
+	}
+	/* a neighbour's end before a fragment known, or a fragment past the end */
+	uint8_t f[4] = { 0 };
+	long n = rv_p2p_msg_cast_end(buf, sizeof buf, stream, 3);
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
+	assert_int_equal(m.type, RV_P2P_M_CAST_END);
+	assert_int_equal(m.index, 3);
+	struct rv_p2p_cast *rx;
+	assert_int_equal(rv_p2p_cast_new(&rx, stream, NULL), 0);
+	rv_p2p_cast_peer_up(rx, 1000, S.id[1]);
+	n = rv_p2p_msg_cast_frag(buf, sizeof buf, stream, 5, RV_P2P_FRAG_KEY, f, 4);
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
+	assert_int_equal(rv_p2p_cast_input(rx, 1000, S.id[1], &m, &why), 0);
+	n = rv_p2p_msg_cast_end(buf, sizeof buf, stream, 3);
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
+	assert_int_equal(rv_p2p_cast_input(rx, 1000, S.id[1], &m, &why), RV_EPROTO);
+	n = rv_p2p_msg_cast_end(buf, sizeof buf, stream, 6);
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
+	assert_int_equal(rv_p2p_cast_input(rx, 1000, S.id[1], &m, &why), 0);
+	n = rv_p2p_msg_cast_frag(buf, sizeof buf, stream, 6, 0, f, 4);
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
+	assert_int_equal(rv_p2p_cast_input(rx, 1000, S.id[1], &m, &why), 0);
+	struct rv_p2p_cast_stats st;
+	rv_p2p_cast_stats(rx, &st);
+	assert_int_equal(st.refused, 1);
+	assert_true(st.ended && st.end == 6);
+	rv_p2p_cast_free(rx);
 	sim_free();
 }
 
@@ -587,6 +678,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(messages),
 		cmocka_unit_test(mesh_with_loss),
+		cmocka_unit_test(end_of_stream),
 		cmocka_unit_test(late_joiner_asks_a_keyframe),
 		cmocka_unit_test(late_joiner_starts_at_a_keyframe_held),
 		cmocka_unit_test(young_stream_taken_whole),

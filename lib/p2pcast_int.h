@@ -1,0 +1,96 @@
+/* p2pcast_int.h - what p2pcast.c (the window, messages in, delivery,
+ * push out, the end) and p2pcast_rx.c (a receiver's choices: where to
+ * join, whom to ask for each push sub-stream, what to pull of whom, where a
+ * keyframe request goes) share. Not for users of the engine: see
+ * p2pcast.h. */
+#ifndef RV_P2PCAST_INT_H
+#define RV_P2PCAST_INT_H
+
+#include "buf.h"
+#include "p2pcast.h"
+
+#define ID RV_P2P_HASH_LEN
+#define NONE (-1)
+#define SUBS RV_P2P_CAST_SUBS
+
+enum { EMPTY, MISSING, HELD };
+
+struct frag {
+	uint32_t seq;
+	uint8_t state, flags, sent, tries;  /* sent: copies sent (HELD) */
+	int8_t pull_peer;           /* MISSING: the neighbour asked last */
+	uint16_t len;
+	uint8_t *data;              /* HELD: len bytes (owned) */
+	uint64_t at;                /* HELD: when it came; MISSING: when it was known to exist */
+	uint64_t pulled_at;         /* MISSING: when it was last asked (0: never) */
+};
+
+struct cpeer {
+	int used, in;               /* in: it sent a CAST_* message of the stream */
+	uint8_t id[ID];
+	uint8_t mask_in, mask_out;  /* sub-streams we asked it to push; it asked us to */
+	struct rv_p2p_range *map;   /* its last map: nmap ranges, in order */
+	uint32_t nmap, map_end;     /* map_end: 1 + the newest it holds (0: none) */
+	uint32_t keys[RV_P2P_CAST_KEYS];
+	uint32_t nkeys;
+	struct rv_p2p_cast_peer_stats *ps;  /* its counters (a slot of c->ps) */
+};
+
+struct rv_p2p_cast {
+	struct rv_p2p_cast_conf conf;
+	uint8_t id[ID];
+	uint8_t *info;
+	size_t info_len;
+	struct frag *f;             /* window_max slots: seq % window_max */
+	uint32_t w;                 /* window_max */
+	uint32_t end, tail;         /* 1 + the newest seq known; the oldest kept */
+	uint64_t end_at, begin_at;  /* when end last moved; first moved */
+	uint32_t next;              /* the next to deliver, once joined */
+	int joined, last_from;      /* last_from: the peer that pushed us a fragment last */
+	int begun, playing;         /* a DATA or SKIP came out; a DATA did */
+	uint32_t min_start;         /* join at no keyframe start before this (one was not) */
+	int sub[SUBS];              /* the pusher of each sub-stream */
+	uint64_t sub_at[SUBS];      /* when it last pushed one (or was asked) */
+	uint64_t key_at, tick_at, now, rnd_state;
+	uint32_t ticks, pull_salt;  /* pull_salt: random, so that peers spread their pulls differently */
+	int key_sent;
+	int ended, end_told;        /* the end is known (end_seq); the END event came out */
+	uint32_t end_seq;
+	uint64_t ended_at;
+	uint8_t end_from[ID];       /* who told us (zeros: we ended it) */
+	struct cpeer p[RV_P2P_CAST_PEERS];
+	struct rv_p2p_cast_peer_stats ps[RV_P2P_CAST_PEERS];   /* by neighbour: nps slots used */
+	size_t nps;
+	struct rv_p2p_range *scratch;   /* w / 2 + 1 ranges */
+	struct rv_buf out, events;
+	struct rv_p2p_cast_stats st;
+	uint8_t msg[RV_P2P_MSG_MAX];
+	uint8_t ev[RV_P2P_CAST_INFO_MAX];
+};
+
+/* p2pcast.c */
+uint32_t cast_rnd(struct rv_p2p_cast *c);
+/* A message (LEN bytes in c->msg, none when LEN <= 0) for P. */
+void cast_send(struct rv_p2p_cast *c, const struct cpeer *p, long len);
+/* The oldest seq the window keeps. */
+uint32_t cast_lower(const struct rv_p2p_cast *c);
+/* Fragment SEQ's slot, or NULL when it is not in the window or not in state WANT. */
+struct frag *cast_get(struct rv_p2p_cast *c, uint32_t seq, int want);
+/* P's last map has SEQ. */
+int cast_map_has(const struct cpeer *p, uint32_t seq);
+/* Delivery goes on at TO: a SKIP of what is before it. */
+void cast_skip_to(struct rv_p2p_cast *c, uint32_t to);
+/* What is due delivered, in order (DATA, SKIP, then END). */
+void cast_deliver(struct rv_p2p_cast *c);
+
+/* p2pcast_rx.c */
+/* A keyframe request (HOPS so far) toward the publisher, never back to FROM. */
+void cast_ask_key(struct rv_p2p_cast *c, const struct cpeer *from, uint8_t hops);
+/* Join, when a keyframe start to join at is known (and delivery starts). */
+void cast_join(struct rv_p2p_cast *c);
+/* Each sub-stream without a pusher that delivers, asked of another. */
+void cast_resubscribe(struct rv_p2p_cast *c);
+/* What push did not bring in time, asked of neighbours whose maps have it. */
+void cast_pull(struct rv_p2p_cast *c);
+
+#endif

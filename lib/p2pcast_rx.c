@@ -1,0 +1,201 @@
+/* p2pcast_rx.c - a receiver's choices in a live stream (p2pcast.h):
+ * where to join, which neighbour pushes each sub-stream, what to pull of
+ * whom, where a keyframe request goes. The window, the messages and
+ * delivery are p2pcast.c's (p2pcast_int.h). */
+#include <stdint.h>
+#include <string.h>
+
+#include "p2pcast_int.h"
+
+/* The neighbour a keyframe request goes to: the last that pushed to us,
+ * else the one furthest ahead; never EXCEPT. */
+static struct cpeer *upstream(struct rv_p2p_cast *c, const struct cpeer *except)
+{
+	if (c->last_from != NONE && &c->p[c->last_from] != except)
+		return &c->p[c->last_from];
+	struct cpeer *best = NULL;
+	for (int i = 0; i < RV_P2P_CAST_PEERS; i++) {
+		struct cpeer *p = &c->p[i];
+		if (p->used && p->in && p != except && (!best || p->map_end > best->map_end))
+			best = p;
+	}
+	return best;
+}
+
+void cast_ask_key(struct rv_p2p_cast *c, const struct cpeer *from, uint8_t hops)
+{
+	if (c->key_sent && c->now < c->key_at + c->conf.key_ms)
+		return;
+	struct cpeer *up = upstream(c, from);
+	if (!up || hops >= RV_P2P_TTL_MAX)
+		return;
+	c->key_sent = 1;
+	c->key_at = c->now;
+	c->st.key_requests++;
+	cast_send(c, up, rv_p2p_msg_cast_byte(c->msg, sizeof c->msg, RV_P2P_M_CAST_KEY, c->id, (uint8_t)(hops + 1)));
+}
+
+/* Where to join: while the stream's first fragment is still about (held
+ * or in a map: a stream younger than the window), its oldest keyframe
+ * start known, so that it is taken whole; else the newest. The keyframe
+ * starts known are those we hold and those the maps show, in the window.
+ * 1 with *SEQ, or 0 when none is known. */
+static int join_point(struct rv_p2p_cast *c, uint32_t *seq)
+{
+	uint32_t lo = cast_lower(c), min = UINT32_MAX, max = 0;
+	int found = 0, young = lo == 0 && !c->begun && cast_get(c, 0, HELD) != NULL;
+	for (uint32_t s = lo; s < c->end; s++) {
+		struct frag *f = cast_get(c, s, HELD);
+		if (f && (f->flags & RV_P2P_FRAG_KEY) && s >= c->min_start) {
+			min = s < min ? s : min;
+			max = s > max ? s : max;
+			found = 1;
+		}
+	}
+	for (int i = 0; i < RV_P2P_CAST_PEERS; i++) {
+		const struct cpeer *p = &c->p[i];
+		if (!p->used || !p->in)
+			continue;
+		young |= lo == 0 && !c->begun && cast_map_has(p, 0);
+		for (uint32_t k = 0; k < p->nkeys; k++) {
+			uint32_t s = p->keys[k];
+			if (s < lo || s >= c->end || s < c->min_start)
+				continue;
+			min = s < min ? s : min;
+			max = s > max ? s : max;
+			found = 1;
+		}
+	}
+	*seq = young ? min : max;
+	return found;
+}
+
+void cast_join(struct rv_p2p_cast *c)
+{
+	if (c->conf.publisher || c->joined || c->end == 0 || c->end_told)
+		return;
+	uint32_t k = 0;
+	int settled = c->now >= c->begin_at + c->conf.fetch_ms;	/* the maps had fetch_ms to come */
+	int found = join_point(c, &k) && (!c->begun || k >= c->next);
+	if (!found || (k && !settled && !c->begun)) {	/* an older start may yet show up in a map */
+		if (!found && settled)
+			cast_ask_key(c, NULL, 0);
+		return;
+	}
+	c->joined = 1;
+	c->st.joined = 1;
+	if (c->begun && k > c->next)	/* joined again, further on */
+		cast_skip_to(c, k);
+	if (!c->playing)
+		c->st.first = k;
+	c->next = k;
+	for (uint32_t s = k; s < c->end; s++) {	/* what follows is pulled at once */
+		struct frag *f = cast_get(c, s, MISSING);
+		if (f)
+			f->at = c->now > c->conf.fetch_ms ? c->now - c->conf.fetch_ms : 0;
+	}
+	cast_deliver(c);
+}
+
+/* A neighbour for a sub-stream, but EXCEPT: at random among those whose
+ * map reaches about as far as the stream (within NEAR fragments), else
+ * the one furthest ahead; or NONE. */
+#define NEAR 64
+static int pick_pusher(struct rv_p2p_cast *c, int except)
+{
+	int cand[RV_P2P_CAST_PEERS], n = 0, best = NONE;
+	for (int i = 0; i < RV_P2P_CAST_PEERS; i++) {
+		const struct cpeer *p = &c->p[i];
+		if (!p->used || !p->in || i == except)
+			continue;
+		if (p->map_end && p->map_end + NEAR >= c->end)
+			cand[n++] = i;
+		if (best == NONE || p->map_end > c->p[best].map_end)
+			best = i;
+	}
+	return n ? cand[cast_rnd(c) % (uint32_t)n] : best;
+}
+
+/* Each sub-stream whose pusher is gone, or brought nothing for fetch_ms
+ * while the stream went on, is asked of another neighbour. */
+void cast_resubscribe(struct rv_p2p_cast *c)
+{
+	uint8_t before[RV_P2P_CAST_PEERS];
+	for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
+		before[i] = c->p[i].mask_in;
+	for (int b = 0; b < SUBS; b++) {
+		int cur = c->sub[b];
+		int stalled = c->now >= c->sub_at[b] + c->conf.fetch_ms && c->end_at > c->sub_at[b];
+		if (cur != NONE && !stalled)
+			continue;
+		int to = pick_pusher(c, cur);
+		if (to == NONE || to == cur)
+			continue;
+		if (cur != NONE)
+			c->p[cur].mask_in &= (uint8_t)~(1u << b);
+		c->p[to].mask_in |= (uint8_t)(1u << b);
+		c->sub[b] = to;
+		c->sub_at[b] = c->now;
+	}
+	for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
+		if (c->p[i].used && c->p[i].mask_in != before[i])
+			cast_send(c, &c->p[i], rv_p2p_msg_cast_byte(c->msg, sizeof c->msg, RV_P2P_M_CAST_PUSH, c->id,
+								   c->p[i].mask_in));
+}
+
+/* A neighbour whose map has SEQ: the fragments spread over the holders,
+ * and each try of one goes to the next holder (one that ignored the pull,
+ * at its limit, is not asked again at once); or NONE. */
+static int holder(struct rv_p2p_cast *c, uint32_t seq, uint32_t tries)
+{
+	int cand[RV_P2P_CAST_PEERS], n = 0;
+	for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
+		if (c->p[i].used && c->p[i].in && cast_map_has(&c->p[i], seq))
+			cand[n++] = i;
+	return n ? cand[(seq + tries + c->pull_salt) % (uint32_t)n] : NONE;
+}
+
+/* One neighbour's pulls, gathered as ranges in c->scratch. */
+static void pull_from(struct rv_p2p_cast *c, int peer, uint32_t from)
+{
+	size_t n = 0;
+	for (uint32_t s = from; s < c->end && n < RV_P2P_RANGES_MAX; s++) {
+		struct frag *f = cast_get(c, s, MISSING);
+		if (!f || f->pulled_at != c->now || f->pull_peer != peer)
+			continue;
+		if (n && c->scratch[n - 1].first + c->scratch[n - 1].count == s)
+			c->scratch[n - 1].count++;
+		else
+			c->scratch[n++] = (struct rv_p2p_range){ s, 1 };
+	}
+	if (n)
+		cast_send(c, &c->p[peer], rv_p2p_msg_obj_ranges(c->msg, sizeof c->msg, RV_P2P_M_CAST_PULL, c->id, 0,
+							       c->scratch, n));
+}
+
+/* What push has not brought fetch_ms after it was known is asked of a
+ * neighbour whose map has it, gathered in one CAST_PULL per neighbour. */
+void cast_pull(struct rv_p2p_cast *c)
+{
+	if (!c->joined)
+		return;
+	uint64_t used = 0;
+	uint32_t from = c->next > cast_lower(c) ? c->next : cast_lower(c);
+	for (uint32_t s = from; s < c->end; s++) {
+		struct frag *f = cast_get(c, s, MISSING);
+		if (!f || c->now < f->at + c->conf.fetch_ms || c->now >= f->at + c->conf.deadline_ms ||
+		    (f->pulled_at && c->now < f->pulled_at + c->conf.fetch_ms))
+			continue;
+		int h = holder(c, s, f->tries);
+		if (h == NONE)
+			continue;
+		f->pulled_at = c->now;
+		f->tries++;
+		f->pull_peer = (int8_t)h;
+		used |= 1ull << h;
+		c->st.pulls++;
+	}
+	for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
+		if (used & (1ull << i))
+			pull_from(c, i, from);
+}
