@@ -1,5 +1,6 @@
 /* p2pcap.c - capabilities of a restricted peer group (p2pcap.h). */
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "b32.h"
@@ -111,5 +112,88 @@ int rv_p2p_cap_admit(const struct rv_p2p_env *e, const struct rv_p2p_spec *spec,
 		return rc;
 	*data = e->payload + 1 + RV_P2P_CAP_LEN;
 	*len = e->len - 1 - RV_P2P_CAP_LEN;
+	return 0;
+}
+
+/* ---- stream announces ---- */
+
+#define ANN_LABEL "rvp2p-announce-1"
+#define ANN_LABEL_LEN 16
+
+/* What the publisher signs: the label, the stream ID, the announce but
+ * its signature (HEAD bytes of head, LEN of the application's), into a
+ * buffer it returns (NULL: out of memory); *N its length. */
+static uint8_t *ann_signed(const uint8_t stream[RV_P2P_HASH_LEN], const uint8_t *head, size_t hlen,
+			   const uint8_t *data, size_t len, size_t *n)
+{
+	*n = ANN_LABEL_LEN + RV_P2P_HASH_LEN + hlen + len;
+	uint8_t *b = malloc(*n);
+	if (!b)
+		return NULL;
+	memcpy(b, ANN_LABEL, ANN_LABEL_LEN);
+	memcpy(b + ANN_LABEL_LEN, stream, RV_P2P_HASH_LEN);
+	memcpy(b + ANN_LABEL_LEN + RV_P2P_HASH_LEN, head, hlen);
+	if (len)
+		memcpy(b + ANN_LABEL_LEN + RV_P2P_HASH_LEN + hlen, data, len);
+	return b;
+}
+
+long rv_p2p_cap_announce(const struct rv_p2p_key *k, const uint8_t *cap, const uint8_t stream[RV_P2P_HASH_LEN],
+			 const void *data, size_t len, uint8_t *out, size_t cap_out)
+{
+	size_t head = 1 + RV_P2P_PUB_LEN + (cap ? RV_P2P_CAP_LEN : 0), n;
+	if (len > cap_out || head + RV_P2P_SIG_LEN > cap_out - len)
+		return RV_ETOOBIG;
+	out[0] = cap ? 1 : 0;
+	memcpy(out + 1, k->pub, RV_P2P_PUB_LEN);
+	if (cap)
+		memcpy(out + 1 + RV_P2P_PUB_LEN, cap, RV_P2P_CAP_LEN);
+	uint8_t *b = ann_signed(stream, out, head, data, len, &n);
+	if (!b)
+		return RV_EPROTO;
+	int rc = rv_p2p_sign(k, b, n, out + head);
+	free(b);
+	if (rc < 0)
+		return RV_EPROTO;
+	if (len)
+		memcpy(out + head + RV_P2P_SIG_LEN, data, len);
+	return (long)(head + RV_P2P_SIG_LEN + len);
+}
+
+int rv_p2p_cap_admit_announce(const uint8_t *p, size_t n, const struct rv_p2p_spec *spec,
+			      const uint8_t group[RV_P2P_HASH_LEN], const uint8_t stream[RV_P2P_HASH_LEN],
+			      uint64_t now_s, size_t *skip, uint8_t pub[RV_P2P_PUB_LEN], const char **why)
+{
+	if (n < 1 || p[0] > 1)
+		return denied(why, "marker: an announce of a restricted group without its capability byte");
+	size_t head = 1 + RV_P2P_PUB_LEN + (p[0] ? RV_P2P_CAP_LEN : 0);
+	if (n < head + RV_P2P_SIG_LEN)
+		return denied(why, "length: an announce cut before its signature");
+	const uint8_t *key = p + 1;
+	if (p[0] == 0) {	/* the publisher says it is an owner */
+		int owner = 0;
+		for (int i = 0; i < spec->nowners && !owner; i++)
+			owner = !memcmp(spec->owners[i], key, RV_P2P_PUB_LEN);
+		if (!owner)
+			return denied(why, "owner: a stream without a capability from a non-owner");
+	} else {
+		uint8_t id[RV_P2P_HASH_LEN];
+		rv_p2p_peer_id(key, id);
+		int rc = rv_p2p_cap_check(p + 1 + RV_P2P_PUB_LEN, RV_P2P_CAP_LEN, spec, group, id,
+					  RV_P2P_RIGHT_PUBLISH, now_s, why);
+		if (rc < 0)
+			return rc;
+	}
+	size_t len = n - head - RV_P2P_SIG_LEN, sn;
+	uint8_t *b = ann_signed(stream, p, head, p + head + RV_P2P_SIG_LEN, len, &sn);
+	if (!b)
+		return denied(why, "memory: out of memory checking an announce");
+	int rc = rv_p2p_verify(key, b, sn, p + head);
+	free(b);
+	if (rc < 0)
+		return denied(why, "signature: the announce's signature is not its publisher's");
+	*skip = head + RV_P2P_SIG_LEN;
+	if (pub)
+		memcpy(pub, key, RV_P2P_PUB_LEN);
 	return 0;
 }

@@ -21,7 +21,25 @@
  * author is an owner, 1 followed by the author's capability otherwise, then
  * the application's bytes (rv_p2p_cap_wrap / rv_p2p_cap_admit). Members
  * check it before delivering or passing a post on; one that fails is a bad
- * post, and the neighbour that sent it is cut off. */
+ * post, and the neighbour that sent it is cut off.
+ *
+ * A group whose spec has RV_P2P_CAP_RESTRICT_PUBLISH takes live streams
+ * (p2pcast.h) only from its owners and from holders of a capability with
+ * RV_P2P_RIGHT_PUBLISH. There a stream's announce (CAST_INFO) is signed by
+ * its publisher and carries the capability:
+ *
+ *   0    u8      0: the publisher is an owner; 1: a capability follows
+ *   1    32 B    the publisher's Ed25519 public key
+ *   33   170 B   its capability (marker 1 only), for the publisher's peer ID
+ *   then 64 B    Ed25519 signature by the publisher of "rvp2p-announce-1",
+ *                the stream ID, and every byte of the announce but these 64
+ *   then         the application's announce (an SDP)
+ *
+ * (rv_p2p_cap_announce / rv_p2p_cap_admit_announce). The signature binds
+ * the capability to the stream and the announce: a member cannot put its
+ * own announce under another's capability, nor move one to another stream.
+ * Fragments are not signed (p2pcast.h): an admitted stream's packets are
+ * the publisher's SRTP, whose key its announce carries. */
 #ifndef RV_P2PCAP_H
 #define RV_P2PCAP_H
 
@@ -65,5 +83,20 @@ long rv_p2p_cap_wrap(const uint8_t *cap, const void *data, size_t len, uint8_t *
 int rv_p2p_cap_admit(const struct rv_p2p_env *e, const struct rv_p2p_spec *spec,
 		     const uint8_t group[RV_P2P_HASH_LEN], uint64_t now_s, const uint8_t **data, size_t *len,
 		     const char **why);
+
+/* rv_p2p_cap_announce - the announce of stream STREAM in a group that
+ * restricts publishing: K's signature, CAP (NULL: K is an owner) and DATA
+ * (LEN bytes) into OUT (CAP_OUT bytes): its length, RV_ETOOBIG, or
+ * RV_EPROTO (signing failed). */
+long rv_p2p_cap_announce(const struct rv_p2p_key *k, const uint8_t *cap, const uint8_t stream[RV_P2P_HASH_LEN],
+			 const void *data, size_t len, uint8_t *out, size_t cap_out);
+/* rv_p2p_cap_admit_announce - may the announce P (N bytes) of STREAM stand
+ * in SPEC's group (ID GROUP) at NOW_S: signed by its publisher, an owner
+ * or the holder of an owner's capability with RV_P2P_RIGHT_PUBLISH? 0 with
+ * *SKIP the offset of the application's bytes in P (and PUB, unless NULL,
+ * the publisher's key), or RV_EDENIED with *WHY. */
+int rv_p2p_cap_admit_announce(const uint8_t *p, size_t n, const struct rv_p2p_spec *spec,
+			      const uint8_t group[RV_P2P_HASH_LEN], const uint8_t stream[RV_P2P_HASH_LEN],
+			      uint64_t now_s, size_t *skip, uint8_t pub[RV_P2P_PUB_LEN], const char **why);
 
 #endif

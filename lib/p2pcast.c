@@ -477,7 +477,8 @@ long rv_p2p_cast_publish(struct rv_p2p_cast *c, uint64_t now, const uint8_t *p, 
 static void frag_in(struct rv_p2p_cast *c, struct cpeer *p, const struct rv_p2p_msg *m)
 {
 	uint32_t seq = m->index;
-	if (c->conf.publisher) {	/* the stream is ours: another's fragment of it is not */
+	if (c->conf.publisher || !CAST_OPEN(c)) {	/* the stream is ours: another's fragment of it is not;
+							 * or nobody allowed announced it yet */
 		c->st.refused++;
 		return;
 	}
@@ -542,7 +543,7 @@ static int map_in(struct rv_p2p_cast *c, struct cpeer *p, const struct rv_p2p_ms
 		cast_send(c, p, build_map(c, c->info ? 0 : RV_P2P_CAST_MAP_INFO));
 	if (m->flags & (RV_P2P_CAST_MAP_ASK | RV_P2P_CAST_MAP_INFO))
 		send_info(c, p);
-	if (!c->conf.publisher)	/* ours goes on only as we publish, and not past the end */
+	if (!c->conf.publisher && CAST_OPEN(c))	/* ours goes on only as we publish, and not past the end */
 		extend(c, c->ended && p->map_end > c->end_seq ? c->end_seq : p->map_end);
 	cast_join(c);
 	cast_deliver(c);
@@ -593,21 +594,30 @@ static void key_in(struct rv_p2p_cast *c, struct cpeer *p, const struct rv_p2p_m
 	event(c, RV_P2P_CAST_KEY_REQUEST, p->id, 0, 0, NULL, 0);
 }
 
-static void info_in(struct rv_p2p_cast *c, struct cpeer *from, const struct rv_p2p_msg *m)
+static int info_in(struct rv_p2p_cast *c, struct cpeer *from, const struct rv_p2p_msg *m, const char **why)
 {
-	if (c->info || rv_p2p_cast_set_info(c, m->data, m->data_len) < 0)
-		return;
-	event(c, RV_P2P_CAST_INFO, from->id, 0, 0, c->info, c->info_len);
+	size_t skip = 0;
+	if (c->info)
+		return 0;
+	if (c->conf.admit && c->conf.admit(c->conf.admit_ud, m->data, m->data_len, &skip, why) < 0) {
+		c->st.announces_refused++;
+		return RV_EDENIED;
+	}
+	if (skip > m->data_len || rv_p2p_cast_set_info(c, m->data, m->data_len) < 0)
+		return 0;
+	c->info_skip = skip;
+	event(c, RV_P2P_CAST_INFO, from->id, 0, 0, c->info + skip, c->info_len - skip);
 	for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
 		if (c->p[i].used && &c->p[i] != from)
 			send_info(c, &c->p[i]);
+	return 0;
 }
 
 /* The stream ends at END: told on to the others, what is missing before
  * it pulled, the END event once delivery reached it. */
 static int end_in(struct rv_p2p_cast *c, struct cpeer *from, uint32_t end, const char **why)
 {
-	if (c->ended || c->conf.publisher)
+	if (c->ended || c->conf.publisher || !CAST_OPEN(c))
 		return 0;
 	if (end < c->end)
 		return *why = "end before a fragment known", RV_EPROTO;
@@ -664,8 +674,7 @@ int rv_p2p_cast_input(struct rv_p2p_cast *c, uint64_t now, const uint8_t peer[ID
 	case RV_P2P_M_CAST_END:
 		return end_in(c, p, m->index, why);
 	default:	/* CAST_INFO */
-		info_in(c, p, m);
-		return 0;
+		return info_in(c, p, m, why);
 	}
 }
 
@@ -716,7 +725,7 @@ void rv_p2p_cast_tick(struct rv_p2p_cast *c, uint64_t now)
 			if (c->p[i].used && !c->p[i].in)
 				cast_send(c, &c->p[i], n);
 	}
-	if (c->conf.publisher)
+	if (c->conf.publisher || !CAST_OPEN(c))
 		return;
 	cast_resubscribe(c);
 	cast_join(c);

@@ -60,6 +60,14 @@
  *    an END event comes (once). An end before a fragment known is refused
  *    (RV_EPROTO); a second end is ignored.
  *
+ * A restricted stream (conf.admit: the group restricts publishing,
+ * p2pcap.h) is taken only once its announce passed conf.admit: until then
+ * its fragments are refused (counted), maps do not make its fragments
+ * known, its end is ignored, and nothing of it is delivered, held or
+ * passed on (an announce that fails is neither kept nor passed on, and
+ * rv_p2p_cast_input says why); the INFO event carries the application's
+ * bytes of the announce (past admit's *skip).
+ *
  * A publisher ignores fragments of its stream that neighbours send, and
  * their maps do not move its numbering. Fragments are not signed here (a
  * stream's integrity is the sessions' and the publisher's SRTP); seq does
@@ -102,6 +110,11 @@ struct rv_p2p_cast_conf {
 	uint32_t key_ms;              /* keyframe requests at most this often (0: 1000) */
 	uint32_t (*rnd)(void *ud);    /* random numbers (NULL: a generator seeded by the stream ID) */
 	void *rnd_ud;
+	/* a restricted stream: may the announce INFO (N bytes) stand? 0 with
+	 * *SKIP the offset of the application's bytes, or RV_EDENIED with *WHY
+	 * (NULL: every announce is taken whole) */
+	int (*admit)(void *ud, const uint8_t *info, size_t n, size_t *skip, const char **why);
+	void *admit_ud;
 };
 
 enum rv_p2p_cast_ev_type {
@@ -134,7 +147,9 @@ struct rv_p2p_cast_stats {
 	uint64_t delivered, skipped;      /* DATA events; fragments given up */
 	uint64_t key_requests;            /* CAST_KEY sent (receiver) or KEY_REQUEST events (publisher) */
 	uint64_t refused, dropped;        /* pulls past the limit (and a publisher: fragments sent
-					   * to it); queue overflows */
+					   * to it; a restricted stream: its fragments before an
+					   * admitted announce); queue overflows */
+	uint64_t announces_refused;       /* a restricted stream's announces that failed conf.admit */
 	uint64_t stalls;                  /* gaps of more than 4 map periods between calls */
 	uint64_t control_bytes_out;       /* maps, pulls, push masks, key requests, announces sent */
 	uint32_t first, newest;           /* the first fragment delivered (after a SKIP or DATA), the newest known */
@@ -172,7 +187,9 @@ void rv_p2p_cast_free(struct rv_p2p_cast *c);
 /* rv_p2p_cast_set_info - the stream's announce (P, N bytes: 1 to
  * RV_P2P_CAST_INFO_MAX, RV_ETOOBIG past it), sent to every neighbour. */
 int rv_p2p_cast_set_info(struct rv_p2p_cast *c, const uint8_t *p, size_t n);
-/* rv_p2p_cast_info - the announce (*N bytes), or NULL while unknown. */
+/* rv_p2p_cast_info - the announce (*N bytes, whole: with a restricted
+ * stream's signature and capability), or NULL while unknown (a restricted
+ * stream's: admitted). */
 const uint8_t *rv_p2p_cast_info(const struct rv_p2p_cast *c, size_t *n);
 
 /* rv_p2p_cast_publish - the publisher's next fragment (P, N bytes; KEY: a
@@ -193,7 +210,7 @@ void rv_p2p_cast_peer_down(struct rv_p2p_cast *c, const uint8_t peer[RV_P2P_HASH
  * NOW: 0 (a message for another stream, or from a peer not up, is
  * ignored), or RV_EPROTO (*WHY) when it makes no sense: a map whose ranges
  * are out of order or overlap, a pull of more fragments than the window
- * holds. */
+ * holds; or RV_EDENIED (*WHY, conf.admit's) for an announce refused. */
 int rv_p2p_cast_input(struct rv_p2p_cast *c, uint64_t now, const uint8_t peer[RV_P2P_HASH_LEN],
 		      const struct rv_p2p_msg *m, const char **why);
 

@@ -40,7 +40,7 @@ struct rv_p2p_cast {
 	struct rv_p2p_cast_conf conf;
 	uint8_t id[ID];
 	uint8_t *info;
-	size_t info_len;
+	size_t info_len, info_skip;  /* info_skip: the application's bytes start there (conf.admit) */
 	struct frag *f;             /* window_max slots: seq % window_max */
 	uint32_t w;                 /* window_max */
 	uint32_t end, tail;         /* 1 + the newest seq known; the oldest kept */
@@ -70,6 +70,8 @@ struct rv_p2p_cast {
 
 /* p2pcast.c */
 uint32_t cast_rnd(struct rv_p2p_cast *c);
+/* The stream may be taken: not restricted, or its announce was admitted. */
+#define CAST_OPEN(c) (!(c)->conf.admit || (c)->conf.publisher || (c)->info)
 /* A message (LEN bytes in c->msg, none when LEN <= 0) for P. */
 void cast_send(struct rv_p2p_cast *c, const struct cpeer *p, long len);
 /* The oldest seq the window keeps. */

@@ -9,6 +9,7 @@
 
 #include "err.h"
 #include "log.h"
+#include "p2pcap.h"
 #include "p2plink.h"
 #include "p2plive.h"
 #include "p2pspec.h"
@@ -20,6 +21,10 @@ struct rv_p2plive {
 	struct rv_p2p_spec spec;
 	struct rv_p2plink *link;
 	struct rv_p2p_cast *cast;
+	uint8_t group[32], stream[32];
+	int restricted, has_cap, warned;        /* the spec restricts publishing; we publish with a capability */
+	uint8_t cap[RV_P2P_CAP_LEN];
+	uint8_t ann[RV_P2P_CAST_INFO_MAX];
 	uv_timer_t timer;
 	int timer_open, stopping;
 	rv_p2plive_event_fn on_event;
@@ -77,6 +82,7 @@ static void on_link(void *ud, const struct rv_p2p_node_ev *e)
 	uint64_t now = uv_now(l->loop);
 	struct rv_p2p_msg m;
 	const char *why;
+	int rc;
 	switch (e->type) {
 	case RV_P2P_NODE_NEIGHBOR_UP:
 		rv_p2p_cast_peer_up(l->cast, now, e->peer);
@@ -86,13 +92,43 @@ static void on_link(void *ud, const struct rv_p2p_node_ev *e)
 		break;
 	case RV_P2P_NODE_OBJECT:
 		if (rv_p2p_msg_parse(e->data, e->len, &m, &why) == 0 &&
-		    rv_p2p_cast_input(l->cast, now, e->peer, &m, &why) < 0)
-			rv_debug("p2p stream: a neighbour's message refused: %s", why);
+		    (rc = rv_p2p_cast_input(l->cast, now, e->peer, &m, &why)) < 0) {
+			if (rc == RV_EDENIED && !l->warned++)	/* once: it may come again each map period */
+				rv_warn("p2p stream: an announce refused (publishing is restricted): %s", why);
+			else
+				rv_debug("p2p stream: a neighbour's message refused: %s", why);
+		}
 		break;
 	default:
 		return;
 	}
 	pump(l);
+}
+
+/* Where publishing is restricted: are we an owner, or is CAP (NULL: none)
+ * ours to publish with? 0, or RV_EDENIED with *WHY. */
+static int may_publish(struct rv_p2plive *l, const uint8_t *cap, const char **why)
+{
+	for (int i = 0; i < l->spec.nowners; i++)
+		if (!memcmp(l->spec.owners[i], l->key.pub, 32))
+			return 0;
+	if (!cap)
+		return *why = "the group restricts publishing: publishing needs a capability from an owner "
+			      "(rvgroup p2p grant --publish, then --cap)", RV_EDENIED;
+	if (rv_p2p_cap_check(cap, RV_P2P_CAP_LEN, &l->spec, l->group, l->key.id, RV_P2P_RIGHT_PUBLISH,
+			     rv_p2plink_wall_ms() / 1000, why) < 0)
+		return RV_EDENIED;
+	memcpy(l->cap, cap, RV_P2P_CAP_LEN);
+	l->has_cap = 1;
+	return 0;
+}
+
+/* The engine's conf.admit where publishing is restricted. */
+static int admit(void *ud, const uint8_t *info, size_t n, size_t *skip, const char **why)
+{
+	struct rv_p2plive *l = ud;
+	return rv_p2p_cap_admit_announce(info, n, &l->spec, l->group, l->stream, rv_p2plink_wall_ms() / 1000, skip,
+					 NULL, why);
 }
 
 /* The spec, the key and the introducer's address into LC. */
@@ -107,7 +143,13 @@ static int load(struct rv_p2plive *l, const struct rv_p2plive_opts *o, struct rv
 		return *why = "the group's spec does not enable multicast (p2p spec new --multicast)", RV_EDENIED;
 	rc = o->key ? rv_p2p_key_open(o->key, &l->key, &created) : rv_p2p_key_generate(&l->key);
 	if (rc < 0)
-		return *why = rc == RV_EPROTO ? "not an Ed25519 private key (PEM)" : rv_strerror(rc), RV_EDENIED;
+		return *why = rc == RV_EPROTO ? "not an Ed25519 private key (PEM)" : rv_strerror(rc), -EINVAL;
+	memcpy(l->group, lc->group, 32);
+	l->restricted = (l->spec.caps & RV_P2P_CAP_RESTRICT_PUBLISH) != 0;
+	if (l->restricted && o->cast.publisher && (rc = may_publish(l, o->cap, why)) < 0) {
+		rv_p2p_key_free(&l->key);
+		return rc;
+	}
 	lc->key = &l->key;
 	lc->spec = &l->spec;
 	lc->bind = o->bind;
@@ -139,9 +181,14 @@ int rv_p2plive_start(struct rv_p2plive **out, uv_loop_t *loop, const struct rv_p
 	l->ud = ud;
 	int rc = load(l, o, &lc, &server, why);
 	rv_p2p_cast_id(o->name, id);
+	memcpy(l->stream, id, 32);
 	struct rv_p2p_cast_conf cc = o->cast;
 	if (!cc.rnd)
 		cc.rnd = random32;
+	if (rc == 0 && l->restricted) {
+		cc.admit = admit;
+		cc.admit_ud = l;
+	}
 	if (rc == 0 && (rc = rv_p2p_cast_new(&l->cast, id, &cc)) < 0)
 		*why = rc == -EINVAL ? "window too large" : "out of memory";
 	if (rc == 0)
@@ -178,6 +225,14 @@ int rv_p2plive_end(struct rv_p2plive *l)
 
 int rv_p2plive_set_info(struct rv_p2plive *l, const uint8_t *p, size_t n)
 {
+	if (l->restricted) {	/* signed, with our capability */
+		long len = rv_p2p_cap_announce(&l->key, l->has_cap ? l->cap : NULL, l->stream, p, n, l->ann,
+					       sizeof l->ann);
+		if (len < 0)
+			return (int)len;
+		p = l->ann;
+		n = (size_t)len;
+	}
 	int rc = rv_p2p_cast_set_info(l->cast, p, n);
 	pump(l);
 	return rc;

@@ -6,8 +6,11 @@
  * rvserver's UDP port when the spec lets it), gives the engine the
  * neighbours that come and go and the CAST_* messages they send, sends
  * what the engine says, runs its timer, and hands its events (DATA,
- * SKIP, INFO, KEY_REQUEST) to the caller. Not thread-safe: call it from
- * the loop's thread. */
+ * SKIP, INFO, KEY_REQUEST) to the caller. Where the spec restricts
+ * publishing (RV_P2P_CAP_RESTRICT_PUBLISH), the publisher's announce is
+ * signed and carries its capability, and every peer takes (and passes on)
+ * a stream only once its announce passed rv_p2p_cap_admit_announce (the
+ * engine's conf.admit). Not thread-safe: call it from the loop's thread. */
 #ifndef RV_P2PLIVE_H
 #define RV_P2PLIVE_H
 
@@ -29,6 +32,8 @@ struct rv_p2plive_opts {
 	const char *server_host;        /* the introducer (rvserver's UDP port); NULL: none */
 	int server_port;
 	const char *name;               /* the stream's name (rv_p2p_cast_id) */
+	const uint8_t *cap;             /* the publisher's capability (RV_P2P_CAP_LEN bytes, p2pcap.h) in a
+					 * group that restricts publishing; NULL: none (an owner needs none) */
 	struct rv_p2p_cast_conf cast;   /* publisher, push limit, window... */
 };
 
@@ -36,8 +41,11 @@ struct rv_p2plive;
 typedef void (*rv_p2plive_event_fn)(void *ud, const struct rv_p2p_cast_ev *e);
 
 /* rv_p2plive_start - load, bind, join: 0, or with *WHY (static) RV_EPROTO
- * (the spec does not parse), RV_EDENIED (the key file is not a key), or
- * another error (the peer cannot start). */
+ * (the spec does not parse), RV_EDENIED (the spec does not enable
+ * multicast; or we publish where publishing is restricted, and are no
+ * owner, and o->cap is missing or not a valid capability to publish for
+ * our key), -EINVAL (the key file is not a key), or another error (the
+ * peer cannot start). */
 int rv_p2plive_start(struct rv_p2plive **out, uv_loop_t *loop, const struct rv_p2plive_opts *o,
 		     rv_p2plive_event_fn on_event, void *ud, const char **why);
 /* rv_p2plive_publish - the publisher's next fragment: rv_p2p_cast_publish's result. */
@@ -45,7 +53,9 @@ long rv_p2plive_publish(struct rv_p2plive *l, const uint8_t *p, size_t n, int ke
 /* rv_p2plive_end - the publisher ends the stream (rv_p2p_cast_end's
  * result); the receivers get an END event. */
 int rv_p2plive_end(struct rv_p2plive *l);
-/* rv_p2plive_set_info - the stream's announce: rv_p2p_cast_set_info's result. */
+/* rv_p2plive_set_info - the stream's announce (the application's bytes:
+ * signed, with the capability, where publishing is restricted):
+ * rv_p2p_cast_set_info's result, or RV_ETOOBIG. */
 int rv_p2plive_set_info(struct rv_p2plive *l, const uint8_t *p, size_t n);
 void rv_p2plive_stats(const struct rv_p2plive *l, struct rv_p2p_cast_stats *st);
 /* rv_p2plive_peer_stats - rv_p2p_cast_peer_stats's. */

@@ -9,7 +9,7 @@
 enum {
 	O_ALLOW = 1, O_RECONNECT, O_COUNT,
 	O_KEY, O_BIND, O_PORT_FILE, O_PEER, O_LAN, O_SERVERLESS, O_STAY, O_TO, O_NEAREST,
-	O_POSTING, O_ROUTING, O_NO_SERVER_CHANNEL, O_WAIT, O_MAX_NEIGHBORS, O_RESTRICT_POSTING, O_CAP, O_EXPIRES,
+	O_POSTING, O_ROUTING, O_NO_SERVER_CHANNEL, O_WAIT, O_MAX_NEIGHBORS, O_RESTRICT_POSTING, O_RESTRICT_PUBLISH, O_CAP, O_EXPIRES, O_PUBLISH,
 	O_OUTPUT, O_REPLICATION, O_MULTICAST,
 };
 
@@ -33,7 +33,9 @@ static const struct rv_opt opts[] = {
 	{ O_MULTICAST, 0, "multicast", NULL, "p2p spec new: members pass live streams (rvsend/rvrecv --p2p); none of the four named: all four", NULL, NULL },
 	{ O_NO_SERVER_CHANNEL, 0, "no-server-channel", NULL, "p2p spec new: rvserver does not introduce members", NULL, NULL },
 	{ O_RESTRICT_POSTING, 0, "restrict-posting", NULL, "p2p spec new: only owners and holders of their capability post", NULL, NULL },
+	{ O_RESTRICT_PUBLISH, 0, "restrict-publish", NULL, "p2p spec new: only owners and holders of their capability publish live streams (rvsend --p2p --cap)", NULL, NULL },
 	{ O_CAP, 0, "cap", "TOKEN|FILE", "p2p join/post: this peer's capability in a restricted group (from p2p grant)", "file", NULL },
+	{ O_PUBLISH, 0, "publish", NULL, "p2p grant: the capability lets its peer publish live streams too (rvsend --p2p --cap)", NULL, NULL },
 	{ O_EXPIRES, 0, "expires", "DURATION", "p2p grant: the capability expires after DURATION (s, m, h or d; default 30d)", NULL, NULL },
 	{ O_WAIT, 0, "wait", "S", "p2p post/send/info/fetch: wait at most S seconds for a neighbour (fetch: and for progress; default 10)", NULL, NULL },
 	{ O_OUTPUT, 'o', "output", "FILE", "p2p fetch: write the object to FILE (FILE.part and FILE.rvobj until it is whole)", "file", NULL },
@@ -104,6 +106,8 @@ static const char *on_opt(void *ud, int key, const char *arg)
 	case O_MULTICAST: a->p2p.caps |= RV_P2P_CAP_MULTICAST; break;
 	case O_NO_SERVER_CHANNEL: a->p2p.no_server_channel = 1; break;
 	case O_RESTRICT_POSTING: a->p2p.caps |= RV_P2P_CAP_RESTRICT_POSTING; break;
+	case O_RESTRICT_PUBLISH: a->p2p.caps |= RV_P2P_CAP_RESTRICT_PUBLISH; break;
+	case O_PUBLISH: a->p2p.publish = 1; break;
 	case O_CAP: a->p2p.cap = arg; break;
 	case O_OUTPUT: a->p2p.output = arg; break;
 	case O_EXPIRES: {

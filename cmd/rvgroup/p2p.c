@@ -57,7 +57,8 @@ static int cmd_grant(struct p2p *g, const char *spec, const char *peer)
 	}
 	p2p_unhex32(peer, grantee);
 	uint64_t expires = rv_p2plink_wall_ms() / 1000 + g->o->expires;
-	if (rv_p2p_cap_make(&g->key, g->group, grantee, RV_P2P_RIGHT_POST, expires, cap) < 0)
+	uint8_t rights = RV_P2P_RIGHT_POST | (g->o->publish ? RV_P2P_RIGHT_PUBLISH : 0);
+	if (rv_p2p_cap_make(&g->key, g->group, grantee, rights, expires, cap) < 0)
 		return RV_EXIT_FAIL;
 	rv_p2p_cap_format(cap, text);
 	if (rv_out_json_mode()) {
@@ -65,6 +66,10 @@ static int cmd_grant(struct p2p *g, const char *spec, const char *peer)
 		cJSON_AddStringToObject(o, "cap", text);
 		cJSON_AddStringToObject(o, "peer", peer);
 		cJSON_AddNumberToObject(o, "expires", (double)expires);
+		cJSON *r = cJSON_AddArrayToObject(o, "rights");
+		cJSON_AddItemToArray(r, cJSON_CreateString("post"));
+		if (rights & RV_P2P_RIGHT_PUBLISH)
+			cJSON_AddItemToArray(r, cJSON_CreateString("publish"));
 		rv_out_obj(o);
 	} else {
 		rv_out_line("%s", text);

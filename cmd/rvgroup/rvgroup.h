@@ -47,6 +47,7 @@ struct p2p_opts {
 	double wait;                 /* post, send, info: seconds to wait for a neighbour */
 	const char *cap;             /* --cap TOKEN|FILE */
 	uint64_t expires;            /* grant: seconds */
+	int publish;                 /* grant --publish: the right to publish too */
 	size_t max_neighbors;
 	const char *output;          /* fetch: -o FILE */
 };

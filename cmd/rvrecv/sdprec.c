@@ -480,7 +480,7 @@ static int p2p_record(struct app *a, struct rx *x)
 	if ((rc = rv_p2plive_start(&x->live, x->loop, &lo, on_live, x, &why)) < 0) {
 		rv_say_error("--p2p: %s", why);
 		rv_buf_free(&x->early);
-		return rc == RV_EPROTO ? RV_EXIT_USAGE : RV_EXIT_FAIL;
+		return rc == RV_EPROTO ? RV_EXIT_USAGE : rc == RV_EDENIED ? RV_EXIT_DENIED : RV_EXIT_FAIL;
 	}
 	uv_signal_init(x->loop, &x->usr1);
 	x->usr1.data = x;

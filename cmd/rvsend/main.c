@@ -13,7 +13,7 @@ enum {
 	O_TO = 1, O_GROUP, O_WINDOW, O_CHUNK, O_ACCEPT_TIMEOUT, O_STALL_TIMEOUT,
 	O_PROGRESS, O_NO_PROGRESS, O_FORMAT, O_INPUT, O_VCODEC, O_ACODEC, O_SIZE, O_FPS, O_BITRATE,
 	O_ABITRATE, O_GOP, O_APT,
-	O_RE, O_DURATION, O_RTP, O_SDP, O_PT, O_TCP, O_SRTP, O_LISTEN, O_LISTEN_TIMEOUT, O_P2P, O_KEY, O_NAME,
+	O_RE, O_DURATION, O_RTP, O_SDP, O_PT, O_TCP, O_SRTP, O_LISTEN, O_LISTEN_TIMEOUT, O_P2P, O_KEY, O_NAME, O_CAP,
 	O_PUSH_LIMIT,
 };
 
@@ -45,6 +45,7 @@ static const struct rv_opt opts[] = {
 	{ O_P2P, 0, "p2p", "SPEC", "media: publish into the peer group SPEC (rvgroup p2p spec): the peers relay it to each other, rvserver only introduces them", NULL, NULL },
 	{ O_KEY, 0, "key", "FILE", "media --p2p: this peer's Ed25519 key, made if missing (default: a new key for this run)", "file", NULL },
 	{ O_NAME, 0, "name", "NAME", "media --p2p: the stream's name (default live)", NULL, NULL },
+	{ O_CAP, 0, "cap", "TOKEN|FILE", "media --p2p: this peer's capability to publish, where the group restricts publishing (from rvgroup p2p grant --publish)", "file", NULL },
 	{ O_PUSH_LIMIT, 0, "push-limit", "N", "media --p2p: each fragment leaves this peer at most N + 1 times (default 4)", NULL, NULL },
 	{ O_PT, 0, "pt", "N", "media: RTP payload type of the video (default 96)", NULL, NULL },
 	{ O_APT, 0, "apt", "N", "media: RTP payload type of the audio (default 111; pcmu 0, pcma 8)", NULL, NULL },
@@ -194,6 +195,7 @@ static const char *on_opt(void *ud, int key, const char *arg)
 	case O_P2P: a->p2p = arg; break;
 	case O_KEY: a->p2p_key = arg; break;
 	case O_NAME: a->p2p_name = arg; break;
+	case O_CAP: a->p2p_cap = arg; break;
 	case O_PUSH_LIMIT:
 		if ((a->push_limit = rv_p2plive_push_limit(arg)) < 0)
 			return "expected a number of neighbours, 1 to 64";
@@ -253,8 +255,8 @@ int main(int argc, char **argv)
 			rv_cli_usage_error(&tool, "--sdp goes with --rtp");
 		if (a->rtp && a->p2p)
 			rv_cli_usage_error(&tool, "--rtp and --p2p do not go together");
-		if ((a->p2p_key || a->p2p_name || a->push_limit) && !a->p2p)
-			rv_cli_usage_error(&tool, "--key, --name and --push-limit go with --p2p");
+		if ((a->p2p_key || a->p2p_name || a->p2p_cap || a->push_limit) && !a->p2p)
+			rv_cli_usage_error(&tool, "--key, --name, --cap and --push-limit go with --p2p");
 		if (a->rtp || a->p2p) {	/* no server (--p2p: its UDP port introduces the peers) */
 			rv_diag_init("rvsend", a->co.verbosity);
 			rv_out_init(a->co.json);

@@ -22,6 +22,7 @@
 #include "bytes.h"
 #include "err.h"
 #include "media.h"
+#include "p2pcap.h"
 #include "p2plive.h"
 #include "rvsend.h"
 
@@ -211,8 +212,40 @@ out:
 	rv_buf_free(&q);
 }
 
+/* --cap: a token ("rvc1:...") or a file that holds one, into CAP: 0, or
+ * the exit code (said why). */
+static int load_cap(const char *arg, uint8_t cap[RV_P2P_CAP_LEN])
+{
+	char buf[RV_P2P_CAP_TEXT + 64];
+	size_t len;
+	if (!strncmp(arg, "rvc1:", 5)) {
+		len = strlen(arg);
+		if (len >= sizeof buf)
+			len = sizeof buf - 1;
+		memcpy(buf, arg, len);
+	} else {
+		FILE *f = fopen(arg, "r");
+		if (!f) {
+			rv_say_error("--cap %s: %s", arg, strerror(errno));
+			return RV_EXIT_USAGE;
+		}
+		len = fread(buf, 1, sizeof buf - 1, f);
+		fclose(f);
+	}
+	buf[len] = 0;
+	if (rv_p2p_cap_parse(buf, len, cap) < 0) {
+		rv_say_error("--cap: not a capability (rvc1:...)");
+		return RV_EXIT_USAGE;
+	}
+	return 0;
+}
+
 int p2pout_start(struct p2pout **out, struct app *a, int inputs, struct rv_media_src *vsrc, atomic_int *stop)
 {
+	uint8_t cap[RV_P2P_CAP_LEN];
+	int rc = a->p2p_cap ? load_cap(a->p2p_cap, cap) : 0;
+	if (rc)
+		return rc;
 	struct p2pout *o = calloc(1, sizeof *o);
 	if (!o)
 		return RV_EXIT_FAIL;
@@ -224,15 +257,15 @@ int p2pout_start(struct p2pout **out, struct app *a, int inputs, struct rv_media
 	rv_buf_init(&o->q, QUEUE_MAX);
 	struct rv_p2plive_opts lo = { .spec = a->p2p, .key = a->p2p_key, .server_host = a->co.host,
 				      .server_port = a->co.port,
-				      .name = a->p2p_name ? a->p2p_name : "live",
+				      .name = a->p2p_name ? a->p2p_name : "live", .cap = a->p2p_cap ? cap : NULL,
 				      .cast = { .publisher = 1, .push_limit = (uint32_t)a->push_limit } };
 	const char *why = "?";
-	int rc = rv_p2plive_start(&o->live, o->loop, &lo, on_event, o, &why);
+	rc = rv_p2plive_start(&o->live, o->loop, &lo, on_event, o, &why);
 	if (rc < 0) {
 		rv_say_error("--p2p: %s", why);
 		rv_buf_free(&o->q);
 		free(o);
-		return rc == RV_EPROTO ? RV_EXIT_USAGE : RV_EXIT_FAIL;
+		return rc == RV_EPROTO ? RV_EXIT_USAGE : rc == RV_EDENIED ? RV_EXIT_DENIED : RV_EXIT_FAIL;
 	}
 	uv_mutex_init(&o->mu);
 	uv_async_init(o->loop, &o->wake, on_wake);

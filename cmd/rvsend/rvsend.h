@@ -68,6 +68,7 @@ struct app {
 	const char *pending_format;  /* -f waiting for its -i */
 	const char *rtp, *sdp;
 	const char *p2p, *p2p_key, *p2p_name;   /* --p2p SPEC, --key FILE, --name NAME */
+	const char *p2p_cap;         /* --cap TOKEN|FILE */
 	int push_limit;              /* --push-limit N (0: the default) */
 	const char *listen;          /* --listen URL: the RTMP publisher is input 0 */
 	double listen_timeout;

@@ -15,6 +15,7 @@
 
 #include "bytes.h"
 #include "err.h"
+#include "p2pcap.h"
 #include "p2pcast.h"
 
 static uint8_t buf[RV_P2P_MSG_MAX];
@@ -119,6 +120,7 @@ static struct sim {
 	uint32_t first[N], next[N], delivered[N], skipped[N], key_reqs, infos[N];
 	int started[N], ends[N];
 	uint32_t end_at[N];         /* the END event's seq */
+	int denied_ok;              /* a restricted stream: announces may be refused */
 } S;
 
 static uint8_t stream[32];
@@ -290,7 +292,8 @@ static void step(int publish, uint32_t period)
 		struct qmsg *q = &S.q[S.qhead++];
 		if (S.alive[q->to] && S.alive[q->from]) {
 			assert_int_equal(rv_p2p_msg_parse(q->bytes, q->len, &m, &why), 0);
-			assert_int_equal(rv_p2p_cast_input(S.e[q->to], S.now, S.id[q->from], &m, &why), 0);
+			int rc = rv_p2p_cast_input(S.e[q->to], S.now, S.id[q->from], &m, &why);
+			assert_true(rc == 0 || (S.denied_ok && rc == RV_EDENIED));
 		}
 		free(q->bytes);
 	}
@@ -673,6 +676,215 @@ static void stall(void **state)
 	rv_p2p_cast_free(rx);
 }
 
+/* ---- restricted publishing (RV_P2P_CAP_RESTRICT_PUBLISH) ---- */
+
+static struct {
+	struct rv_p2p_spec spec;
+	uint8_t group[32];
+	struct rv_p2p_key owner, pub, other;
+} R;
+
+static int admit(void *ud, const uint8_t *info, size_t n, size_t *skip, const char **w)
+{
+	(void)ud;
+	return rv_p2p_cap_admit_announce(info, n, &R.spec, R.group, stream, 1000000, skip, NULL, w);
+}
+
+static void restricted_setup(void)
+{
+	uint8_t seed[32];
+	memset(&R, 0, sizeof R);
+	memset(seed, 1, 32);
+	assert_int_equal(rv_p2p_key_from_seed(&R.owner, seed), 0);
+	memset(seed, 2, 32);
+	assert_int_equal(rv_p2p_key_from_seed(&R.pub, seed), 0);
+	memset(seed, 3, 32);
+	assert_int_equal(rv_p2p_key_from_seed(&R.other, seed), 0);
+	R.spec.version = RV_P2P_SPEC_VERSION;
+	strcpy(R.spec.name, "restricted.example");
+	R.spec.caps = RV_P2P_CAP_MULTICAST | RV_P2P_CAP_RESTRICT_PUBLISH;
+	R.spec.nowners = 1;
+	memcpy(R.spec.owners[0], R.owner.pub, 32);
+	assert_int_equal(rv_p2p_group_id(&R.spec, R.group, &why), 0);
+}
+
+static void restricted_free(void)
+{
+	rv_p2p_key_free(&R.owner);
+	rv_p2p_key_free(&R.pub);
+	rv_p2p_key_free(&R.other);
+}
+
+/* The stream of the mesh above, published by KEY with CAP (NULL: none)
+ * where publishing is restricted: 1 when every receiver took it whole, 0
+ * when none took, held or passed on any of it (anything else fails). */
+static int restricted_run(const struct rv_p2p_key *key, const uint8_t *cap)
+{
+	struct rv_p2p_cast_conf conf = { .admit = admit };
+	sim_init(0, &conf);
+	S.denied_ok = 1;
+	S.key_every = 50;
+	topology();
+	for (int i = 0; i < N; i++)
+		start(i);
+	uint8_t ann[RV_P2P_CAST_INFO_MAX];
+	long n = rv_p2p_cap_announce(key, cap, stream, "v=0\r\n", 5, ann, sizeof ann);
+	assert_true(n > 5);
+	assert_int_equal(rv_p2p_cast_set_info(S.e[0], ann, (size_t)n), 0);
+	run(200, 0, 5);
+	run(2000, 1, 5);	/* 400 fragments */
+	run(2500, 0, 5);
+	int taken = 0, refused = 0;
+	for (int i = 1; i < N; i++) {
+		struct rv_p2p_cast_stats st;
+		rv_p2p_cast_stats(S.e[i], &st);
+		size_t len;
+		if (S.infos[i]) {	/* the application's bytes (events() checks them) */
+			assert_int_equal(S.delivered[i], S.published);
+			assert_int_equal(st.announces_refused, 0);
+			assert_non_null(rv_p2p_cast_info(S.e[i], &len));
+			assert_int_equal(len, (size_t)n);	/* kept whole, passed on whole */
+			taken++;
+		} else {	/* nothing delivered, held, passed on */
+			assert_int_equal(S.delivered[i] + S.skipped[i], 0);
+			assert_true(st.announces_refused > 0 || i > 3);	/* 4..7: nobody passed it on */
+			assert_int_equal(st.fragments_pushed_to_peers + st.fragments_requested_by_peers, 0);
+			assert_int_equal(st.fragments_pushed_from_peers + st.fragments_requested_from_peers, 0);
+			assert_null(rv_p2p_cast_info(S.e[i], &len));
+			assert_int_equal(st.joined, 0);
+			refused++;
+		}
+	}
+	if (refused) {	/* nobody asked the publisher for any of it */
+		struct rv_p2p_cast_stats st;
+		rv_p2p_cast_stats(S.e[0], &st);
+		assert_int_equal(st.fragments_pushed_to_peers + st.fragments_requested_by_peers, 0);
+		assert_int_equal(st.fragments_published, 400);
+	}
+	sim_free();
+	assert_true(taken == 0 || refused == 0);
+	return taken > 0;
+}
+
+static void restricted_publishing(void **state)
+{
+	(void)state;
+	restricted_setup();
+	uint8_t cap[RV_P2P_CAP_LEN];
+	/* an owner needs no capability */
+	assert_int_equal(restricted_run(&R.owner, NULL), 1);
+	/* another peer without one is refused, and nobody passes it on */
+	assert_int_equal(restricted_run(&R.pub, NULL), 0);
+	/* with an owner's capability to publish, for its peer ID: taken */
+	assert_int_equal(rv_p2p_cap_make(&R.owner, R.group, R.pub.id, RV_P2P_RIGHT_POST | RV_P2P_RIGHT_PUBLISH,
+					 2000000, cap), 0);
+	assert_int_equal(restricted_run(&R.pub, cap), 1);
+	/* a capability for another peer: refused */
+	assert_int_equal(rv_p2p_cap_make(&R.owner, R.group, R.other.id, RV_P2P_RIGHT_PUBLISH, 2000000, cap), 0);
+	assert_int_equal(restricted_run(&R.pub, cap), 0);
+	/* one to post only: refused */
+	assert_int_equal(rv_p2p_cap_make(&R.owner, R.group, R.pub.id, RV_P2P_RIGHT_POST, 2000000, cap), 0);
+	assert_int_equal(restricted_run(&R.pub, cap), 0);
+	/* one signed by a non-owner: refused */
+	assert_int_equal(rv_p2p_cap_make(&R.other, R.group, R.pub.id, RV_P2P_RIGHT_PUBLISH, 2000000, cap), 0);
+	assert_int_equal(restricted_run(&R.pub, cap), 0);
+	restricted_free();
+}
+
+/* The announce itself: each byte signed, bound to its stream. */
+static void restricted_announce(void **state)
+{
+	(void)state;
+	restricted_setup();
+	uint8_t cap[RV_P2P_CAP_LEN], ann[600], pub[32], other[32];
+	size_t skip;
+	rv_p2p_cast_id("live", stream);
+	assert_int_equal(rv_p2p_cap_make(&R.owner, R.group, R.pub.id, RV_P2P_RIGHT_PUBLISH, 2000000, cap), 0);
+	long n = rv_p2p_cap_announce(&R.pub, cap, stream, "sdp", 3, ann, sizeof ann);
+	assert_int_equal(n, 1 + 32 + RV_P2P_CAP_LEN + 64 + 3);
+	assert_int_equal(rv_p2p_cap_admit_announce(ann, (size_t)n, &R.spec, R.group, stream, 1000000, &skip, pub,
+						   &why), 0);
+	assert_int_equal(skip, (size_t)n - 3);
+	assert_memory_equal(ann + skip, "sdp", 3);
+	assert_memory_equal(pub, R.pub.pub, 32);
+	/* expired */
+	assert_int_equal(rv_p2p_cap_admit_announce(ann, (size_t)n, &R.spec, R.group, stream, 3000000, &skip, NULL,
+						   &why), RV_EDENIED);
+	assert_string_equal(why, "expired: the capability has expired");
+	/* of another stream */
+	rv_p2p_cast_id("other", other);
+	assert_int_equal(rv_p2p_cap_admit_announce(ann, (size_t)n, &R.spec, R.group, other, 1000000, &skip, NULL,
+						   &why), RV_EDENIED);
+	assert_string_equal(why, "signature: the announce's signature is not its publisher's");
+	/* one byte of the application's changed */
+	ann[n - 1] ^= 1;
+	assert_int_equal(rv_p2p_cap_admit_announce(ann, (size_t)n, &R.spec, R.group, stream, 1000000, &skip, NULL,
+						   &why), RV_EDENIED);
+	ann[n - 1] ^= 1;
+	/* cut, or without the marker */
+	assert_int_equal(rv_p2p_cap_admit_announce(ann, 1 + 32 + RV_P2P_CAP_LEN + 63, &R.spec, R.group, stream,
+						   1000000, &skip, NULL, &why), RV_EDENIED);
+	assert_string_equal(why, "length: an announce cut before its signature");
+	ann[0] = 2;
+	assert_int_equal(rv_p2p_cap_admit_announce(ann, (size_t)n, &R.spec, R.group, stream, 1000000, &skip, NULL,
+						   &why), RV_EDENIED);
+	/* the owner marker from a non-owner */
+	n = rv_p2p_cap_announce(&R.pub, NULL, stream, "sdp", 3, ann, sizeof ann);
+	assert_int_equal(rv_p2p_cap_admit_announce(ann, (size_t)n, &R.spec, R.group, stream, 1000000, &skip, NULL,
+						   &why), RV_EDENIED);
+	assert_string_equal(why, "owner: a stream without a capability from a non-owner");
+	assert_int_equal(rv_p2p_cap_announce(&R.pub, NULL, stream, "sdp", 3, ann, 1 + 32 + 64 + 2), RV_ETOOBIG);
+
+	/* a receiver: nothing of the stream before an announce that passes */
+	struct rv_p2p_cast *rx;
+	struct rv_p2p_cast_conf conf = { .admit = admit };
+	struct rv_p2p_cast_stats st;
+	struct rv_p2p_cast_ev e;
+	uint8_t a[32], f[10] = { 0 };
+	memset(a, 1, 32);
+	assert_int_equal(rv_p2p_cast_new(&rx, stream, &conf), 0);
+	rv_p2p_cast_peer_up(rx, 1000, a);
+	n = rv_p2p_msg_cast_frag(buf, sizeof buf, stream, 0, RV_P2P_FRAG_KEY, f, 10);
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
+	assert_int_equal(rv_p2p_cast_input(rx, 1001, a, &m, &why), 0);
+	struct rv_p2p_range r = { 0, 3 };
+	uint32_t key = 0;
+	n = rv_p2p_msg_cast_map(buf, sizeof buf, stream, 0, &r, 1, &key, 1);
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
+	assert_int_equal(rv_p2p_cast_input(rx, 1002, a, &m, &why), 0);
+	n = rv_p2p_msg_cast_end(buf, sizeof buf, stream, 3);
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
+	assert_int_equal(rv_p2p_cast_input(rx, 1003, a, &m, &why), 0);
+	n = rv_p2p_cap_announce(&R.pub, NULL, stream, "sdp", 3, ann, sizeof ann);	/* no capability */
+	n = rv_p2p_msg_cast_info(buf, sizeof buf, stream, ann, (size_t)n);
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
+	assert_int_equal(rv_p2p_cast_input(rx, 1004, a, &m, &why), RV_EDENIED);
+	rv_p2p_cast_tick(rx, 1100);
+	rv_p2p_cast_stats(rx, &st);
+	assert_int_equal(st.refused, 1);
+	assert_int_equal(st.announces_refused, 1);
+	assert_int_equal(st.newest + st.ended + st.joined, 0);
+	while (rv_p2p_cast_poll(rx, &e))
+		fail();
+	/* then one that passes: the stream is taken from then on */
+	n = rv_p2p_cap_announce(&R.pub, cap, stream, "sdp", 3, ann, sizeof ann);
+	n = rv_p2p_msg_cast_info(buf, sizeof buf, stream, ann, (size_t)n);
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
+	assert_int_equal(rv_p2p_cast_input(rx, 1105, a, &m, &why), 0);
+	assert_int_equal(rv_p2p_cast_poll(rx, &e), 1);
+	assert_int_equal(e.type, RV_P2P_CAST_INFO);
+	assert_int_equal(e.len, 3);
+	assert_memory_equal(e.data, "sdp", 3);
+	n = rv_p2p_msg_cast_frag(buf, sizeof buf, stream, 0, RV_P2P_FRAG_KEY, f, 10);
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
+	assert_int_equal(rv_p2p_cast_input(rx, 1106, a, &m, &why), 0);
+	assert_int_equal(rv_p2p_cast_poll(rx, &e), 1);
+	assert_int_equal(e.type, RV_P2P_CAST_DATA);
+	assert_int_equal(e.seq, 0);
+	rv_p2p_cast_free(rx);
+	restricted_free();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -686,6 +898,8 @@ int main(void)
 		cmocka_unit_test(relay_removed),
 		cmocka_unit_test(refusals),
 		cmocka_unit_test(stall),
+		cmocka_unit_test(restricted_announce),
+		cmocka_unit_test(restricted_publishing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
