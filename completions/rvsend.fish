@@ -42,6 +42,7 @@ complete -c rvsend -l sdp -r -F -d 'media: with --rtp, write an SDP that ffplay/
 complete -c rvsend -l p2p -x -d 'media: publish into the peer group SPEC (rvgroup p2p spec): the peers relay it to each other, rvserver only introduces them'
 complete -c rvsend -l key -r -F -d 'media --p2p: this peer'\''s Ed25519 key, made if missing (default: a new key for this run)'
 complete -c rvsend -l name -x -d 'media --p2p: the stream'\''s name (default live)'
+complete -c rvsend -l cap -r -F -d 'media --p2p: this peer'\''s capability to publish, where the group restricts publishing (from rvgroup p2p grant --publish)'
 complete -c rvsend -l push-limit -x -d 'media --p2p: each fragment leaves this peer at most N + 1 times (default 4)'
 complete -c rvsend -l pt -x -d 'media: RTP payload type of the video (default 96)'
 complete -c rvsend -l apt -x -d 'media: RTP payload type of the audio (default 111; pcmu 0, pcma 8)'

@@ -209,6 +209,37 @@ from() { jq -r --arg p "$2" "select(.event == \"NetStream.MulticastInfo\") | (.p
 	[[ $audio == opus,* ]] && ((${audio#opus,} > 100))	# 3 s of 20 ms frames
 }
 
+@test "p2pcast: where publishing is restricted, rvsend needs an owner's capability to publish for its own key (exit 4), and with one the stream is recorded whole" {
+	start_server
+	SPEC=$(rvgroup p2p spec new cast.example --key "$T/owner.key" --restrict-publish 2>/dev/null)
+	[ -n "$SPEC" ]
+	local id other cap
+	id=$(rvgroup p2p id --key "$T/tx.key" 2>/dev/null)
+	other=$(rvgroup p2p id --key "$T/other.key" 2>/dev/null)
+	local src=(-f lavfi -i testsrc2=size=160x120:rate=10 --gop 10)
+	# none, one to post only, one for another peer: refused before anything starts
+	run rvsend media --p2p "$SPEC" --key "$T/tx.key" "${src[@]}" --duration 1
+	[ "$status" -eq 4 ]
+	assert_output --partial "the group restricts publishing: publishing needs a capability from an owner"
+	run rvsend media --p2p "$SPEC" --key "$T/tx.key" "${src[@]}" --duration 1 \
+		--cap "$(rvgroup p2p grant "$SPEC" "$id" --key "$T/owner.key")"
+	[ "$status" -eq 4 ]
+	assert_output --partial "the capability does not allow it"
+	rvgroup p2p grant "$SPEC" "$other" --key "$T/owner.key" --publish >"$T/other.cap"
+	run rvsend media --p2p "$SPEC" --key "$T/tx.key" "${src[@]}" --duration 1 --cap "$T/other.cap"
+	[ "$status" -eq 4 ]
+	assert_output --partial "a capability for another peer"
+	# granted: the receiver checks the signed announce and records it all
+	cap=$(rvgroup p2p grant "$SPEC" "$id" --key "$T/owner.key" --publish --json | jq -r .cap)
+	receiver r1
+	publish tx 1 --cap "$cap"
+	finish tx r1
+	[ "$(frames "$T/r1.mkv")" -eq 10 ]
+	decodes "$T/r1.mkv"
+	[ "$(info r1 delivered)" -eq "$(info tx fragmentsPublished)" ]
+	[ "$(info r1 refused)" -eq 0 ]
+}
+
 @test "p2pcast: --p2p usage errors exit 2" {
 	run -2 rvsend media --p2p x --rtp 127.0.0.1:5000 -f lavfi -i testsrc2
 	[[ $stderr == *"--rtp and --p2p"* ]] || [[ $output == *"--rtp and --p2p"* ]]
@@ -216,6 +247,7 @@ from() { jq -r --arg p "$2" "select(.event == \"NetStream.MulticastInfo\") | (.p
 	run -2 rvsend media --p2p x --push-limit 0 -f lavfi -i testsrc2
 	run -2 rvrecv media --p2p x --sdp f.sdp
 	run -2 rvrecv media --key k.pem
+	run -2 rvsend media --cap x -f lavfi -i testsrc2
 	# a spec that does not parse
 	run -2 rvrecv media --p2p not-a-spec -o "$T/x.mkv"
 }

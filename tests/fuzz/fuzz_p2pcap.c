@@ -15,8 +15,14 @@
  *            rv_p2p_cap_admit takes it only with marker 1 and that
  *            capability in front, and then hands back exactly the bytes
  *            after it.
- * The owner's and member's keys are seeded; the capability the owner made
- * for the member is made once. */
+ *   byte 0 of 0xF0 and up (before the above): DATA is a stream's announce
+ *            (DATA starting 0xFF: the member's, signed, with the owner's
+ *            capability to publish, around the rest of DATA, so that the
+ *            good path runs): rv_p2p_cap_admit_announce takes only that
+ *            one, and then points at exactly the rest of DATA; anything
+ *            else (the fuzzer cannot sign) is refused with a reason.
+ * The owner's and member's keys are seeded; the capabilities the owner made
+ * for the member are made once. */
 #include <assert.h>
 #include <ctype.h>
 #include <stddef.h>
@@ -28,7 +34,8 @@
 
 static struct rv_p2p_key owner, member;
 static struct rv_p2p_spec spec;
-static uint8_t group[32], granted[RV_P2P_CAP_LEN];
+static uint8_t group[32], granted[RV_P2P_CAP_LEN], granted_pub[RV_P2P_CAP_LEN], stream[32];
+static uint8_t ann[1 + 32 + RV_P2P_CAP_LEN + 64 + 2048];
 static uint8_t payload[RV_P2P_PAYLOAD_MAX], env[RV_P2P_ENV_MAX];
 
 static void init(void)
@@ -43,6 +50,27 @@ static void init(void)
 	memcpy(spec.owners[0], owner.pub, 32);
 	assert(rv_p2p_group_id(&spec, group, &why) == 0);
 	assert(rv_p2p_cap_make(&owner, group, member.id, RV_P2P_RIGHT_POST, 2000000000, granted) == 0);
+	assert(rv_p2p_cap_make(&owner, group, member.id, RV_P2P_RIGHT_PUBLISH, 2000000000, granted_pub) == 0);
+	memset(stream, 0x5c, 32);
+}
+
+static void announce(const uint8_t *d, size_t n)
+{
+	const char *why = NULL;
+	size_t skip = 0;
+	uint8_t pub[32];
+	int ours = n && d[0] == 0xff;
+	if (ours) {
+		n = n - 1 > 2048 ? 2048 : n - 1;
+		long len = rv_p2p_cap_announce(&member, granted_pub, stream, d + 1, n, ann, sizeof ann);
+		assert(len == (long)(1 + 32 + RV_P2P_CAP_LEN + 64 + n));
+		d++;
+		int rc = rv_p2p_cap_admit_announce(ann, (size_t)len, &spec, group, stream, 1000, &skip, pub, &why);
+		assert(rc == 0 && skip == (size_t)len - n && !memcmp(ann + skip, d, n) && !memcmp(pub, member.pub, 32));
+		return;
+	}
+	int rc = rv_p2p_cap_admit_announce(d, n, &spec, group, stream, 1000, &skip, pub, &why);
+	assert(rc == RV_EDENIED && why && *why);
 }
 
 static void text(const uint8_t *d, size_t n)
@@ -107,6 +135,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	}
 	if (n == 0)
 		return 0;
+	if (d[0] >= 0xf0) {
+		announce(d + 1, n - 1);
+		return 0;
+	}
 	switch (d[0] % 3) {
 	case 0: text(d + 1, n - 1); break;
 	case 1: bytes(d + 1, n - 1); break;

@@ -4,7 +4,9 @@
  * Input grammar: "u8 mode", then records of "u8 op | u8 arg | u8 len | len
  * bytes" (a record cut short by the end of input is dropped). Mode bit 0:
  * we publish; bits 1-3: the push limit (0: the default 4); bit 4: a small
- * window (64 fragments). Neighbour P is arg % 4:
+ * window (64 fragments); bit 5: a restricted stream (conf.admit: an announce
+ * is admitted when its first byte is 0xFF, its application's bytes after
+ * it). Neighbour P is arg % 4:
  *   op % 8 == 0  P comes up          op % 8 == 1  P goes down
  *   op % 8 == 2  P sends the bytes as a message (parsed first, as the node
  *                does; what does not parse is dropped)
@@ -28,7 +30,9 @@
  * of the four neighbours, up; no fragment leaves more than push limit + 1
  * times; a publisher uploads at most that many times what it published;
  * the counters never go down, and the next deadline is not in the past
- * after a tick. */
+ * after a tick; a restricted stream's receiver, until an announce was
+ * admitted (the INFO event, its bytes past the 0xFF), delivers nothing and
+ * sends only maps and keyframe requests. */
 #include <assert.h>
 #include <errno.h>
 #include <stddef.h>
@@ -41,7 +45,7 @@
 
 static uint8_t stream[32], peers[4][32], msg[RV_P2P_MSG_MAX];
 static uint64_t now;
-static int up[4], publisher, started, playing, ended, we_ended;
+static int up[4], publisher, started, playing, ended, we_ended, restricted, admitted;
 static uint32_t limit, next_seq;
 static uint8_t sent[65536];
 
@@ -52,7 +56,17 @@ static void feed(struct rv_p2p_cast *c, int p, const uint8_t *bytes, long len)
 	if (len <= 0 || rv_p2p_msg_parse(bytes, (size_t)len, &m, &why) < 0)
 		return;
 	int rc = rv_p2p_cast_input(c, now, peers[p], &m, &why);
-	assert(rc == 0 || (rc == RV_EPROTO && why && *why));
+	assert(rc == 0 || (rc == RV_EPROTO && why && *why) ||
+	       (rc == RV_EDENIED && restricted && m.type == RV_P2P_M_CAST_INFO && !strcmp(why, "not 0xff")));
+}
+
+static int admit(void *ud, const uint8_t *info, size_t n, size_t *skip, const char **why)
+{
+	(void)ud;
+	if (n < 1 || info[0] != 0xff)
+		return *why = "not 0xff", RV_EDENIED;
+	*skip = 1;
+	return 0;
 }
 
 /* "first u8 | count u8" pairs of B (N bytes) into R, ascending: how many. */
@@ -71,6 +85,7 @@ static size_t ranges(const uint8_t *b, size_t n, struct rv_p2p_range *r)
 static void check_event(const struct rv_p2p_cast_ev *e)
 {
 	assert(!ended || e->type == RV_P2P_CAST_INFO || e->type == RV_P2P_CAST_KEY_REQUEST);
+	assert(!restricted || publisher || admitted || e->type == RV_P2P_CAST_INFO);
 	switch (e->type) {
 	case RV_P2P_CAST_END:
 		ended = 1;
@@ -98,7 +113,9 @@ static void check_event(const struct rv_p2p_cast_ev *e)
 		next_seq += (uint32_t)e->len;
 		return;
 	case RV_P2P_CAST_INFO:
-		assert(e->len >= 1 && e->len <= RV_P2P_CAST_INFO_MAX);
+		assert(e->len >= (restricted ? 0 : 1) && e->len <= RV_P2P_CAST_INFO_MAX);
+		assert(!admitted);
+		admitted = 1;
 		return;
 	case RV_P2P_CAST_KEY_REQUEST:
 		assert(publisher);
@@ -120,6 +137,7 @@ static void check_msg(const uint8_t *peer, long n, uint32_t newest)
 	assert(rv_p2p_msg_parse(msg, (size_t)n, &m, &why) == 0);
 	assert(m.type >= RV_P2P_M_CAST_FRAG && m.type <= RV_P2P_M_CAST_END);
 	assert(!memcmp(m.obj, stream, 32));
+	assert(!restricted || publisher || admitted || m.type == RV_P2P_M_CAST_MAP || m.type == RV_P2P_M_CAST_KEY);
 	if (m.type == RV_P2P_M_CAST_FRAG && newest < 65536)
 		assert(++sent[m.index] <= limit + 1);
 }
@@ -226,11 +244,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	memset(sent, 0, sizeof sent);
 	publisher = data[0] & 1;
-	started = playing = ended = we_ended = 0;
+	started = playing = ended = we_ended = admitted = 0;
+	restricted = (data[0] & 32) != 0;
 	next_seq = 0;
 	now = 1000;
 	struct rv_p2p_cast_conf conf = { .publisher = publisher, .push_limit = (data[0] >> 1) & 7,
-					 .window_max = (data[0] & 16) ? 64 : 0 };
+					 .window_max = (data[0] & 16) ? 64 : 0, .admit = restricted ? admit : NULL };
 	limit = conf.push_limit ? conf.push_limit : 4;
 	struct rv_p2p_cast *c;
 	if (rv_p2p_cast_new(&c, stream, &conf) < 0)
