@@ -97,7 +97,7 @@ void rv_p2p_cast_free(struct rv_p2p_cast *c)
 /* An event: type u8 | peer | seq u32 | flags u8 | len u32 | data. */
 #define EV_HEAD (1 + ID + 4 + 1 + 4)
 
-static void event(struct rv_p2p_cast *c, enum rv_p2p_cast_ev_type type, const uint8_t *peer, uint32_t seq,
+void cast_event(struct rv_p2p_cast *c, enum rv_p2p_cast_ev_type type, const uint8_t *peer, uint32_t seq,
 		  uint8_t flags, const uint8_t *data, size_t len)
 {
 	uint8_t *q = rv_buf_reserve(&c->events, EV_HEAD + (data ? len : 0));
@@ -181,7 +181,7 @@ struct frag *cast_get(struct rv_p2p_cast *c, uint32_t seq, int want)
 	return f->seq == seq && f->state == want ? f : NULL;
 }
 
-static void evict(struct frag *f)
+void cast_evict(struct frag *f)
 {
 	free(f->data);
 	memset(f, 0, sizeof *f);
@@ -196,7 +196,7 @@ static void extend(struct rv_p2p_cast *c, uint32_t new_end)
 	uint32_t from = new_end - c->end > c->w ? new_end - c->w : c->end;
 	for (uint32_t s = from; s < new_end; s++) {
 		struct frag *f = slot(c, s);
-		evict(f);
+		cast_evict(f);
 		f->seq = s;
 		f->state = MISSING;
 		f->at = c->now;
@@ -218,7 +218,7 @@ static void expire(struct rv_p2p_cast *c)
 		if (f->seq == c->tail && f->state != EMPTY && f->at + c->conf.window_ms > c->now)
 			break;
 		if (f->seq == c->tail)
-			evict(f);
+			cast_evict(f);
 		c->tail++;
 	}
 }
@@ -371,7 +371,7 @@ void rv_p2p_cast_peer_down(struct rv_p2p_cast *c, const uint8_t peer[ID])
 /* Delivery goes on at TO: a SKIP of what is before it. */
 void cast_skip_to(struct rv_p2p_cast *c, uint32_t to)
 {
-	event(c, RV_P2P_CAST_SKIP, NULL, c->next, 0, NULL, to - c->next);
+	cast_event(c, RV_P2P_CAST_SKIP, NULL, c->next, 0, NULL, to - c->next);
 	c->st.skipped += to - c->next;
 	c->next = to;
 	c->begun = 1;
@@ -383,7 +383,7 @@ static void end_event(struct rv_p2p_cast *c)
 	if (c->end_told)
 		return;
 	c->end_told = 1;
-	event(c, RV_P2P_CAST_END, c->end_from, c->end_seq, 0, NULL, 0);
+	cast_event(c, RV_P2P_CAST_END, c->end_from, c->end_seq, 0, NULL, 0);
 }
 
 void cast_deliver(struct rv_p2p_cast *c)
@@ -401,7 +401,7 @@ void cast_deliver(struct rv_p2p_cast *c)
 				c->min_start = c->next + 1;
 				return;
 			}
-			event(c, RV_P2P_CAST_DATA, NULL, c->next, f->flags & RV_P2P_FRAG_KEY, f->data, f->len);
+			cast_event(c, RV_P2P_CAST_DATA, NULL, c->next, f->flags & RV_P2P_FRAG_KEY, f->data, f->len);
 			c->st.delivered++;
 			c->playing = c->begun = 1;
 		} else if (f->seq != c->next || f->state == EMPTY || f->at + c->conf.deadline_ms <= c->now) {
@@ -446,7 +446,7 @@ static int keep(struct rv_p2p_cast *c, uint32_t seq, uint8_t flags, const uint8_
 	if (!d)
 		return -ENOMEM;
 	memcpy(d, data, len);
-	evict(f);
+	cast_evict(f);
 	f->seq = seq;
 	f->state = HELD;
 	f->flags = flags & RV_P2P_FRAG_KEY;
@@ -591,22 +591,52 @@ static void key_in(struct rv_p2p_cast *c, struct cpeer *p, const struct rv_p2p_m
 	c->key_sent = 1;
 	c->key_at = c->now;
 	c->st.key_requests++;
-	event(c, RV_P2P_CAST_KEY_REQUEST, p->id, 0, 0, NULL, 0);
+	cast_event(c, RV_P2P_CAST_KEY_REQUEST, p->id, 0, 0, NULL, 0);
+}
+
+/* The announce P (N bytes, the application's from SKIP) of RUN kept. */
+static int keep_info(struct rv_p2p_cast *c, const uint8_t *p, size_t n, size_t skip, uint64_t run)
+{
+	if (n == 0 || n > RV_P2P_CAST_INFO_MAX || skip > n)
+		return RV_ETOOBIG;
+	uint8_t *d = malloc(n);
+	if (!d)
+		return -ENOMEM;
+	memcpy(d, p, n);
+	free(c->info);
+	c->info = d;
+	c->info_len = n;
+	c->info_skip = skip;
+	c->run = run;
+	return 0;
 }
 
 static int info_in(struct rv_p2p_cast *c, struct cpeer *from, const struct rv_p2p_msg *m, const char **why)
 {
 	size_t skip = 0;
-	if (c->info)
+	uint64_t run = 0;
+	if (!c->conf.admit && c->info)
 		return 0;
-	if (c->conf.admit && c->conf.admit(c->conf.admit_ud, m->data, m->data_len, &skip, why) < 0) {
+	if (c->conf.admit && c->conf.admit(c->conf.admit_ud, m->data, m->data_len, &skip, &run, why) < 0) {
 		c->st.announces_refused++;
 		return RV_EDENIED;
 	}
-	if (skip > m->data_len || rv_p2p_cast_set_info(c, m->data, m->data_len) < 0)
+	if (c->conf.publisher && !c->info) {	/* not announced yet: never another's */
+		from->run = run;
 		return 0;
-	c->info_skip = skip;
-	event(c, RV_P2P_CAST_INFO, from->id, 0, 0, c->info + skip, c->info_len - skip);
+	}
+	if (c->info) {
+		from->run = run;
+		if (run < c->run || (run != c->run && c->conf.publisher))	/* it is behind: ours */
+			send_info(c, from);	/* (a publisher keeps its own run) */
+		if (run <= c->run || c->conf.publisher)
+			return 0;
+		cast_reset(c, from);	/* a newer run */
+	}
+	if (keep_info(c, m->data, m->data_len, skip, run) < 0)
+		return 0;
+	from->run = run;
+	cast_event(c, RV_P2P_CAST_INFO, from->id, 0, 0, c->info + skip, c->info_len - skip);
 	for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
 		if (c->p[i].used && &c->p[i] != from)
 			send_info(c, &c->p[i]);
@@ -657,6 +687,11 @@ int rv_p2p_cast_input(struct rv_p2p_cast *c, uint64_t now, const uint8_t peer[ID
 		return 0;
 	advance(c, now);
 	p->in = 1;
+	if (CAST_OTHER_RUN(c, p) && m->type != RV_P2P_M_CAST_INFO && m->type != RV_P2P_M_CAST_KEY &&
+	    m->type != RV_P2P_M_CAST_PUSH) {	/* not of our run: we told it ours (each map period) */
+		c->st.other_run++;
+		return 0;
+	}
 	switch (m->type) {
 	case RV_P2P_M_CAST_FRAG:
 		frag_in(c, p, m);
@@ -680,15 +715,16 @@ int rv_p2p_cast_input(struct rv_p2p_cast *c, uint64_t now, const uint8_t peer[ID
 
 int rv_p2p_cast_set_info(struct rv_p2p_cast *c, const uint8_t *p, size_t n)
 {
+	size_t skip = 0;
+	uint64_t run = 0;
+	const char *why;
 	if (n == 0 || n > RV_P2P_CAST_INFO_MAX)
 		return RV_ETOOBIG;
-	uint8_t *d = malloc(n);
-	if (!d)
-		return -ENOMEM;
-	memcpy(d, p, n);
-	free(c->info);
-	c->info = d;
-	c->info_len = n;
+	if (c->conf.admit && c->conf.admit(c->conf.admit_ud, p, n, &skip, &run, &why) < 0)
+		return RV_EDENIED;
+	int rc = keep_info(c, p, n, skip, run);
+	if (rc < 0)
+		return rc;
 	for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
 		if (c->p[i].used)
 			send_info(c, &c->p[i]);
@@ -713,9 +749,21 @@ void rv_p2p_cast_tick(struct rv_p2p_cast *c, uint64_t now)
 	/* the same bytes to each in the stream; to the others, asking, once a
 	 * second (their first map may have been lost, or they are not in it) */
 	long n = build_map(c, c->info ? 0 : RV_P2P_CAST_MAP_INFO);
+	int other = 0;
 	for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
-		if (c->p[i].used && c->p[i].in)
+		if (c->p[i].used && c->p[i].in && !CAST_OTHER_RUN(c, &c->p[i]))
 			cast_send(c, &c->p[i], n);
+		else if (c->p[i].used && c->p[i].in)
+			other = 1;
+	if (other) {	/* on another run: ours, and a map asking for theirs */
+		n = build_map(c, RV_P2P_CAST_MAP_INFO);
+		for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
+			if (c->p[i].used && c->p[i].in && CAST_OTHER_RUN(c, &c->p[i]))
+				cast_send(c, &c->p[i], n);
+		for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
+			if (c->p[i].used && c->p[i].in && CAST_OTHER_RUN(c, &c->p[i]))
+				send_info(c, &c->p[i]);
+	}
 	for (int i = 0; i < RV_P2P_CAST_PEERS; i++)	/* the end again: one may have been lost */
 		if (c->p[i].used)
 			send_end(c, &c->p[i]);
@@ -744,6 +792,7 @@ void rv_p2p_cast_stats(const struct rv_p2p_cast *c, struct rv_p2p_cast_stats *st
 {
 	*st = c->st;
 	st->newest = c->end ? c->end - 1 : 0;
+	st->run = c->run;
 	st->ended = c->ended;
 	st->end = c->end_seq;
 }

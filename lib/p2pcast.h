@@ -60,13 +60,25 @@
  *    an END event comes (once). An end before a fragment known is refused
  *    (RV_EPROTO); a second end is ignored.
  *
- * A restricted stream (conf.admit: the group restricts publishing,
- * p2pcap.h) is taken only once its announce passed conf.admit: until then
- * its fragments are refused (counted), maps do not make its fragments
- * known, its end is ignored, and nothing of it is delivered, held or
- * passed on (an announce that fails is neither kept nor passed on, and
- * rv_p2p_cast_input says why); the INFO event carries the application's
- * bytes of the announce (past admit's *skip).
+ * With conf.admit, a stream is taken only once an announce passed it
+ * (where the group restricts publishing, p2pcap.h, it checks the
+ * publisher's capability): until then its fragments are refused (counted),
+ * maps do not make its fragments known, its end is ignored, and nothing
+ * of it is delivered, held or passed on (an announce that fails is neither
+ * kept nor passed on, and rv_p2p_cast_input says why); the INFO event
+ * carries the application's bytes of the announce (past admit's *skip).
+ *
+ * Runs (conf.admit only): admit also reads the run of the stream an
+ * announce is for (rvsend: when the publisher started), so that a
+ * publisher that starts again under the same name, numbering from 0
+ * again, is a new run of the stream (Flash's
+ * NetStream.MulticastStream.Reset). A peer knows each neighbour's run
+ * from the announces it sent; a neighbour whose run is not ours gets our
+ * announce and a map asking for its own every map period, and its
+ * fragments, maps, pulls and end are ignored meanwhile. An announce of a
+ * newer run than ours resets the stream (the window, the maps, delivery,
+ * the end: a RESET event, then INFO) and goes on to the other neighbours;
+ * one of an older run gets ours back. A publisher keeps its own run.
  *
  * A publisher ignores fragments of its stream that neighbours send, and
  * their maps do not move its numbering. Fragments are not signed here (a
@@ -110,10 +122,10 @@ struct rv_p2p_cast_conf {
 	uint32_t key_ms;              /* keyframe requests at most this often (0: 1000) */
 	uint32_t (*rnd)(void *ud);    /* random numbers (NULL: a generator seeded by the stream ID) */
 	void *rnd_ud;
-	/* a restricted stream: may the announce INFO (N bytes) stand? 0 with
-	 * *SKIP the offset of the application's bytes, or RV_EDENIED with *WHY
-	 * (NULL: every announce is taken whole) */
-	int (*admit)(void *ud, const uint8_t *info, size_t n, size_t *skip, const char **why);
+	/* may the announce INFO (N bytes) stand? 0 with *SKIP the offset of
+	 * the application's bytes and *RUN the run it is for, or RV_EDENIED
+	 * with *WHY (NULL: every announce is taken whole, no runs) */
+	int (*admit)(void *ud, const uint8_t *info, size_t n, size_t *skip, uint64_t *run, const char **why);
 	void *admit_ud;
 };
 
@@ -124,6 +136,8 @@ enum rv_p2p_cast_ev_type {
 	RV_P2P_CAST_KEY_REQUEST,      /* publisher: a receiver wants a keyframe (from PEER) */
 	RV_P2P_CAST_END,              /* the stream ended at SEQ (its fragments: 0 to SEQ - 1), all delivered
 				       * or given up; from PEER (or none: ours) */
+	RV_P2P_CAST_RESET,            /* a new run of the stream (announced by PEER; SEQ: how many fragments
+				       * the old one had); delivery starts again, an INFO event follows */
 };
 
 struct rv_p2p_cast_ev {
@@ -149,7 +163,10 @@ struct rv_p2p_cast_stats {
 	uint64_t refused, dropped;        /* pulls past the limit (and a publisher: fragments sent
 					   * to it; a restricted stream: its fragments before an
 					   * admitted announce); queue overflows */
-	uint64_t announces_refused;       /* a restricted stream's announces that failed conf.admit */
+	uint64_t announces_refused;       /* announces that failed conf.admit */
+	uint64_t resets;                  /* new runs of the stream (RESET events) */
+	uint64_t other_run;               /* messages of neighbours on another run, ignored */
+	uint64_t run;                     /* the run we are in (0: none known) */
 	uint64_t stalls;                  /* gaps of more than 4 map periods between calls */
 	uint64_t control_bytes_out;       /* maps, pulls, push masks, key requests, announces sent */
 	uint32_t first, newest;           /* the first fragment delivered (after a SKIP or DATA), the newest known */
@@ -185,7 +202,9 @@ int rv_p2p_cast_new(struct rv_p2p_cast **out, const uint8_t id[RV_P2P_HASH_LEN],
 void rv_p2p_cast_free(struct rv_p2p_cast *c);
 
 /* rv_p2p_cast_set_info - the stream's announce (P, N bytes: 1 to
- * RV_P2P_CAST_INFO_MAX, RV_ETOOBIG past it), sent to every neighbour. */
+ * RV_P2P_CAST_INFO_MAX, RV_ETOOBIG past it), sent to every neighbour; with
+ * conf.admit, the publisher's run is read from it (RV_EDENIED when admit
+ * refuses it). */
 int rv_p2p_cast_set_info(struct rv_p2p_cast *c, const uint8_t *p, size_t n);
 /* rv_p2p_cast_info - the announce (*N bytes, whole: with a restricted
  * stream's signature and capability), or NULL while unknown (a restricted

@@ -34,6 +34,7 @@ struct cpeer {
 	uint32_t keys[RV_P2P_CAST_KEYS];
 	uint32_t nkeys;
 	struct rv_p2p_cast_peer_stats *ps;  /* its counters (a slot of c->ps) */
+	uint64_t run;               /* the run of the last announce it sent (conf.admit) */
 };
 
 struct rv_p2p_cast {
@@ -41,6 +42,7 @@ struct rv_p2p_cast {
 	uint8_t id[ID];
 	uint8_t *info;
 	size_t info_len, info_skip;  /* info_skip: the application's bytes start there (conf.admit) */
+	uint64_t run;               /* the run of our announce (conf.admit) */
 	struct frag *f;             /* window_max slots: seq % window_max */
 	uint32_t w;                 /* window_max */
 	uint32_t end, tail;         /* 1 + the newest seq known; the oldest kept */
@@ -72,6 +74,13 @@ struct rv_p2p_cast {
 uint32_t cast_rnd(struct rv_p2p_cast *c);
 /* The stream may be taken: not restricted, or its announce was admitted. */
 #define CAST_OPEN(c) (!(c)->conf.admit || (c)->conf.publisher || (c)->info)
+/* Neighbour P is on another run than ours: its fragments, maps, pulls and end are not ours. */
+#define CAST_OTHER_RUN(c, p) ((c)->conf.admit && (c)->info && (p)->run != (c)->run)
+/* An event: TYPE, from PEER (NULL: none), SEQ, FLAGS, DATA (LEN bytes; NULL: none but LEN). */
+void cast_event(struct rv_p2p_cast *c, enum rv_p2p_cast_ev_type type, const uint8_t *peer, uint32_t seq,
+		uint8_t flags, const uint8_t *data, size_t len);
+/* F's bytes freed, F emptied. */
+void cast_evict(struct frag *f);
 /* A message (LEN bytes in c->msg, none when LEN <= 0) for P. */
 void cast_send(struct rv_p2p_cast *c, const struct cpeer *p, long len);
 /* The oldest seq the window keeps. */
@@ -94,5 +103,7 @@ void cast_join(struct rv_p2p_cast *c);
 void cast_resubscribe(struct rv_p2p_cast *c);
 /* What push did not bring in time, asked of neighbours whose maps have it. */
 void cast_pull(struct rv_p2p_cast *c);
+/* A new run of the stream, announced by FROM: the old one forgotten (a RESET event). */
+void cast_reset(struct rv_p2p_cast *c, const struct cpeer *from);
 
 #endif

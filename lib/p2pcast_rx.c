@@ -1,6 +1,6 @@
 /* p2pcast_rx.c - a receiver's choices in a live stream (p2pcast.h):
  * where to join, which neighbour pushes each sub-stream, what to pull of
- * whom, where a keyframe request goes. The window, the messages and
+ * whom, where a keyframe request goes, a new run. The window, the messages and
  * delivery are p2pcast.c's (p2pcast_int.h). */
 #include <stdint.h>
 #include <string.h>
@@ -198,4 +198,32 @@ void cast_pull(struct rv_p2p_cast *c)
 	for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
 		if (used & (1ull << i))
 			pull_from(c, i, from);
+}
+
+/* A new run of the stream, announced by FROM: everything of the old one
+ * forgotten (the neighbours' maps too: they were of the old run). */
+void cast_reset(struct rv_p2p_cast *c, const struct cpeer *from)
+{
+	uint32_t old = c->end;
+	for (uint32_t i = 0; i < c->w; i++)
+		cast_evict(&c->f[i]);
+	c->end = c->tail = c->next = c->min_start = 0;
+	c->end_at = c->begin_at = 0;
+	c->joined = c->begun = c->playing = c->key_sent = 0;
+	c->ended = c->end_told = 0;
+	c->end_seq = 0;
+	c->ended_at = 0;
+	memset(c->end_from, 0, ID);
+	c->last_from = NONE;
+	for (int b = 0; b < SUBS; b++) {
+		c->sub[b] = NONE;
+		c->sub_at[b] = 0;
+	}
+	for (int i = 0; i < RV_P2P_CAST_PEERS; i++) {
+		struct cpeer *p = &c->p[i];
+		p->nmap = p->map_end = p->nkeys = 0;
+		p->mask_in = 0;
+	}
+	c->st.resets++;
+	cast_event(c, RV_P2P_CAST_RESET, from->id, old, 0, NULL, 0);
 }

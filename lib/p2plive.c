@@ -12,6 +12,7 @@
 #include "p2pcap.h"
 #include "p2plink.h"
 #include "p2plive.h"
+#include "bytes.h"
 #include "p2pspec.h"
 #include "xfer.h"
 
@@ -22,6 +23,7 @@ struct rv_p2plive {
 	struct rv_p2plink *link;
 	struct rv_p2p_cast *cast;
 	uint8_t group[32], stream[32];
+	uint64_t run;                   /* our run, when we publish: when we started (unix ms) */
 	int restricted, has_cap, warned;        /* the spec restricts publishing; we publish with a capability */
 	uint8_t cap[RV_P2P_CAP_LEN];
 	uint8_t ann[RV_P2P_CAST_INFO_MAX];
@@ -123,12 +125,23 @@ static int may_publish(struct rv_p2plive *l, const uint8_t *cap, const char **wh
 	return 0;
 }
 
-/* The engine's conf.admit where publishing is restricted. */
-static int admit(void *ud, const uint8_t *info, size_t n, size_t *skip, const char **why)
+/* The engine's conf.admit: an announce is "run u64 | the application's
+ * bytes" (where publishing is restricted: inside the signed announce). */
+static int admit(void *ud, const uint8_t *info, size_t n, size_t *skip, uint64_t *run, const char **why)
 {
 	struct rv_p2plive *l = ud;
-	return rv_p2p_cap_admit_announce(info, n, &l->spec, l->group, l->stream, rv_p2plink_wall_ms() / 1000, skip,
-					 NULL, why);
+	*skip = 0;
+	if (l->restricted) {
+		int rc = rv_p2p_cap_admit_announce(info, n, &l->spec, l->group, l->stream,
+						   rv_p2plink_wall_ms() / 1000, skip, NULL, why);
+		if (rc < 0)
+			return rc;
+	}
+	if (n - *skip < 8)
+		return *why = "an announce without its run", RV_EDENIED;
+	*run = rv_rd64(info + *skip);
+	*skip += 8;
+	return 0;
 }
 
 /* The spec, the key and the introducer's address into LC. */
@@ -185,10 +198,9 @@ int rv_p2plive_start(struct rv_p2plive **out, uv_loop_t *loop, const struct rv_p
 	struct rv_p2p_cast_conf cc = o->cast;
 	if (!cc.rnd)
 		cc.rnd = random32;
-	if (rc == 0 && l->restricted) {
-		cc.admit = admit;
-		cc.admit_ud = l;
-	}
+	cc.admit = admit;
+	cc.admit_ud = l;
+	l->run = rv_p2plink_wall_ms();	/* a publisher started again is a newer run */
 	if (rc == 0 && (rc = rv_p2p_cast_new(&l->cast, id, &cc)) < 0)
 		*why = rc == -EINVAL ? "window too large" : "out of memory";
 	if (rc == 0)
@@ -225,6 +237,13 @@ int rv_p2plive_end(struct rv_p2plive *l)
 
 int rv_p2plive_set_info(struct rv_p2plive *l, const uint8_t *p, size_t n)
 {
+	uint8_t app[RV_P2P_CAST_INFO_MAX];
+	if (n > sizeof app - 8)
+		return RV_ETOOBIG;
+	rv_wr64(app, l->run);	/* our run first */
+	memcpy(app + 8, p, n);
+	p = app;
+	n += 8;
 	if (l->restricted) {	/* signed, with our capability */
 		long len = rv_p2p_cap_announce(&l->key, l->has_cap ? l->cap : NULL, l->stream, p, n, l->ann,
 					       sizeof l->ann);
@@ -291,6 +310,10 @@ void rv_p2plive_json(const struct rv_p2plive *l, cJSON *o)
 		{ "dropped", st.dropped },
 		{ "stalls", st.stalls },
 		{ "controlBytesSent", st.control_bytes_out },
+		{ "announcesRefused", st.announces_refused },
+		{ "resets", st.resets },
+		{ "otherRun", st.other_run },
+		{ "run", st.run },
 	};
 	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
 		cJSON_AddNumberToObject(o, f[i].name, (double)f[i].v);

@@ -6,7 +6,11 @@
  * rvserver's UDP port when the spec lets it), gives the engine the
  * neighbours that come and go and the CAST_* messages they send, sends
  * what the engine says, runs its timer, and hands its events (DATA,
- * SKIP, INFO, KEY_REQUEST) to the caller. Where the spec restricts
+ * SKIP, INFO, KEY_REQUEST, END, RESET) to the caller. Every announce is
+ * "run u64 | the caller's bytes", the run being when the publisher
+ * started (unix ms): a publisher started again under the same name is a
+ * newer run, which the receivers take after a RESET event (p2pcast.h,
+ * runs). Where the spec restricts
  * publishing (RV_P2P_CAP_RESTRICT_PUBLISH), the publisher's announce is
  * signed and carries its capability, and every peer takes (and passes on)
  * a stream only once its announce passed rv_p2p_cap_admit_announce (the

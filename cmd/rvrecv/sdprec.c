@@ -55,6 +55,8 @@ struct rx {
 	struct rv_buf early;            /* fragments before the tracks were open: len u16 | bytes */
 	int open, closed;               /* the tracks are open; the peer closed */
 	int ended;                      /* the publisher ended the stream, and all of it came (or was given up) */
+	int reset;                      /* a new run of the stream began (its publisher started again) */
+	uint32_t reset_seq;             /* how many fragments the run recorded had */
 	double first;                   /* when the first RTP packet came */
 };
 
@@ -239,6 +241,10 @@ static void on_live(void *ud, const struct rv_p2p_cast_ev *e)
 		x->info_len = e->len;
 	} else if (e->type == RV_P2P_CAST_END) {
 		x->ended = 1;
+	} else if (e->type == RV_P2P_CAST_RESET && !x->reset) {	/* the recording ends with its run */
+		x->reset = 1;
+		x->reset_seq = e->seq;
+	} else if (e->type == RV_P2P_CAST_DATA && x->reset) {	/* the new run's: not this recording's */
 	} else if (e->type == RV_P2P_CAST_DATA && x->open) {
 		fragment(x, e->data, e->len);
 	} else if (e->type == RV_P2P_CAST_DATA) {	/* kept until the announce says what they are */
@@ -295,7 +301,7 @@ static int run(struct app *a, struct rx *x)
 	double start = mono_ms(), first = 0;
 	while (!stop_signal) {
 		double now = mono_ms();
-		if (x->ended)
+		if (x->ended || x->reset)
 			return 0;
 		if (a->duration > 0 && first && now - first >= a->duration * 1000)
 			return 0;
@@ -448,6 +454,22 @@ static void p2p_ended(struct app *a, struct rx *x, const char *name)
 		uv_run(x->loop, UV_RUN_ONCE);
 }
 
+/* --p2p: the stream's publisher started again (a new run, numbering from
+ * 0: NetStream.MulticastStream.Reset): the recording of the old run is
+ * finished, said. */
+static void p2p_reset(struct app *a, struct rx *x, const char *name)
+{
+	rv_say_info("\"%s\" started again (a new run of the stream, its publisher restarted): the recording of the "
+		    "run before (%" PRIu32 " fragments) ends here", name, x->reset_seq);
+	if (a->co.json) {
+		cJSON *j = cJSON_CreateObject();
+		cJSON_AddStringToObject(j, "event", "NetStream.MulticastStream.Reset");
+		cJSON_AddStringToObject(j, "name", name);
+		cJSON_AddNumberToObject(j, "fragments", x->reset_seq);
+		rv_out_obj(j);
+	}
+}
+
 static void on_usr1(uv_signal_t *s, int sig)
 {
 	(void)sig;
@@ -512,7 +534,9 @@ static int p2p_record(struct app *a, struct rx *x)
 	} else {
 		rc = record(a, &sdp, x, depack);
 	}
-	if (x->ended)
+	if (x->reset)
+		p2p_reset(a, x, lo.name);
+	else if (x->ended)
 		p2p_ended(a, x, lo.name);
 	p2p_summary(x);
 	rv_p2plive_stop(x->live, p2p_closed, x);

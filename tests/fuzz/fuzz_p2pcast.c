@@ -5,8 +5,8 @@
  * bytes" (a record cut short by the end of input is dropped). Mode bit 0:
  * we publish; bits 1-3: the push limit (0: the default 4); bit 4: a small
  * window (64 fragments); bit 5: a restricted stream (conf.admit: an announce
- * is admitted when its first byte is 0xFF, its application's bytes after
- * it). Neighbour P is arg % 4:
+ * is admitted when its first byte is 0xFF, its run the second, its
+ * application's bytes after them). Neighbour P is arg % 4:
  *   op % 8 == 0  P comes up          op % 8 == 1  P goes down
  *   op % 8 == 2  P sends the bytes as a message (parsed first, as the node
  *                does; what does not parse is dropped)
@@ -32,7 +32,9 @@
  * the counters never go down, and the next deadline is not in the past
  * after a tick; a restricted stream's receiver, until an announce was
  * admitted (the INFO event, its bytes past the 0xFF), delivers nothing and
- * sends only maps and keyframe requests. */
+ * sends only maps and keyframe requests; a RESET (a newer run) comes only
+ * to a receiver that had an announce, and is followed by its INFO, after
+ * which delivery, the end and the copies sent count afresh. */
 #include <assert.h>
 #include <errno.h>
 #include <stddef.h>
@@ -45,7 +47,7 @@
 
 static uint8_t stream[32], peers[4][32], msg[RV_P2P_MSG_MAX];
 static uint64_t now;
-static int up[4], publisher, started, playing, ended, we_ended, restricted, admitted;
+static int up[4], publisher, started, playing, ended, we_ended, restricted, admitted, reset_seen;
 static uint32_t limit, next_seq;
 static uint8_t sent[65536];
 
@@ -60,12 +62,13 @@ static void feed(struct rv_p2p_cast *c, int p, const uint8_t *bytes, long len)
 	       (rc == RV_EDENIED && restricted && m.type == RV_P2P_M_CAST_INFO && !strcmp(why, "not 0xff")));
 }
 
-static int admit(void *ud, const uint8_t *info, size_t n, size_t *skip, const char **why)
+static int admit(void *ud, const uint8_t *info, size_t n, size_t *skip, uint64_t *run, const char **why)
 {
 	(void)ud;
-	if (n < 1 || info[0] != 0xff)
+	if (n < 2 || info[0] != 0xff)
 		return *why = "not 0xff", RV_EDENIED;
-	*skip = 1;
+	*skip = 2;
+	*run = info[1];
 	return 0;
 }
 
@@ -84,7 +87,8 @@ static size_t ranges(const uint8_t *b, size_t n, struct rv_p2p_range *r)
 
 static void check_event(const struct rv_p2p_cast_ev *e)
 {
-	assert(!ended || e->type == RV_P2P_CAST_INFO || e->type == RV_P2P_CAST_KEY_REQUEST);
+	assert(!ended || e->type == RV_P2P_CAST_INFO || e->type == RV_P2P_CAST_KEY_REQUEST ||
+	       e->type == RV_P2P_CAST_RESET);
 	assert(!restricted || publisher || admitted || e->type == RV_P2P_CAST_INFO);
 	switch (e->type) {
 	case RV_P2P_CAST_END:
@@ -114,8 +118,16 @@ static void check_event(const struct rv_p2p_cast_ev *e)
 		return;
 	case RV_P2P_CAST_INFO:
 		assert(e->len >= (restricted ? 0 : 1) && e->len <= RV_P2P_CAST_INFO_MAX);
-		assert(!admitted);
+		assert(!admitted || reset_seen);
 		admitted = 1;
+		reset_seen = 0;
+		return;
+	case RV_P2P_CAST_RESET:	/* a newer run: everything starts again, its INFO follows */
+		assert(restricted && !publisher && admitted && !reset_seen);
+		reset_seen = 1;
+		started = playing = ended = 0;
+		next_seq = 0;
+		memset(sent, 0, sizeof sent);
 		return;
 	case RV_P2P_CAST_KEY_REQUEST:
 		assert(publisher);
@@ -244,7 +256,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	memset(sent, 0, sizeof sent);
 	publisher = data[0] & 1;
-	started = playing = ended = we_ended = admitted = 0;
+	started = playing = ended = we_ended = admitted = reset_seen = 0;
 	restricted = (data[0] & 32) != 0;
 	next_seq = 0;
 	now = 1000;

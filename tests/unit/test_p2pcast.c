@@ -121,6 +121,8 @@ static struct sim {
 	int started[N], ends[N];
 	uint32_t end_at[N];         /* the END event's seq */
 	int denied_ok;              /* a restricted stream: announces may be refused */
+	uint8_t gen;                /* the publisher's run, in the fragments' bytes */
+	uint32_t resets[N], reset_seq[N], run_delivered[N];
 } S;
 
 static uint8_t stream[32];
@@ -143,7 +145,7 @@ static void frag_bytes(uint32_t seq, uint8_t *out)
 	size_t n = frag_len(seq);
 	rv_wr32(out, seq);
 	for (size_t i = 4; i < n; i++)
-		out[i] = (uint8_t)(seq + i);
+		out[i] = (uint8_t)(seq + i + S.gen * 7u);
 }
 
 static void sim_init(uint32_t loss, const struct rv_p2p_cast_conf *conf)
@@ -256,6 +258,13 @@ static void events(int i)
 			assert_memory_equal(e.data, want, e.len);
 			S.next[i]++;
 			S.delivered[i]++;
+			S.run_delivered[i]++;
+			break;
+		case RV_P2P_CAST_RESET:	/* delivery starts again */
+			S.resets[i]++;
+			S.reset_seq[i] = e.seq;
+			S.started[i] = 0;
+			S.run_delivered[i] = 0;
 			break;
 		case RV_P2P_CAST_END:	/* once, after everything */
 			assert_int_equal(S.ends[i], 0);
@@ -684,9 +693,10 @@ static struct {
 	struct rv_p2p_key owner, pub, other;
 } R;
 
-static int admit(void *ud, const uint8_t *info, size_t n, size_t *skip, const char **w)
+static int admit(void *ud, const uint8_t *info, size_t n, size_t *skip, uint64_t *run, const char **w)
 {
 	(void)ud;
+	*run = 7;
 	return rv_p2p_cap_admit_announce(info, n, &R.spec, R.group, stream, 1000000, skip, NULL, w);
 }
 
@@ -724,6 +734,8 @@ static int restricted_run(const struct rv_p2p_key *key, const uint8_t *cap)
 	sim_init(0, &conf);
 	S.denied_ok = 1;
 	S.key_every = 50;
+	rv_p2p_cast_free(S.e[0]);	/* a publisher that does not check its own announce */
+	assert_int_equal(rv_p2p_cast_new(&S.e[0], stream, &(struct rv_p2p_cast_conf){ .publisher = 1 }), 0);
 	topology();
 	for (int i = 0; i < N; i++)
 		start(i);
@@ -789,6 +801,92 @@ static void restricted_publishing(void **state)
 	assert_int_equal(rv_p2p_cap_make(&R.other, R.group, R.pub.id, RV_P2P_RIGHT_PUBLISH, 2000000, cap), 0);
 	assert_int_equal(restricted_run(&R.pub, cap), 0);
 	restricted_free();
+}
+
+/* Runs: an announce is "run u64 | v=0\\r\\n". */
+static int run_admit(void *ud, const uint8_t *info, size_t n, size_t *skip, uint64_t *run, const char **w)
+{
+	(void)ud;
+	if (n < 8)
+		return *w = "no run", RV_EDENIED;
+	*skip = 8;
+	*run = rv_rd64(info);
+	return 0;
+}
+
+static void announce_run(uint64_t run)
+{
+	uint8_t a[13];
+	rv_wr64(a, run);
+	memcpy(a + 8, "v=0\r\n", 5);
+	assert_int_equal(rv_p2p_cast_set_info(S.e[0], a, sizeof a), 0);
+}
+
+/* The publisher dies (no end) and starts again under the same name,
+ * numbering from 0 again: every receiver takes it as a new run (RESET,
+ * then INFO), forgets the old one, and delivers the new one whole; none
+ * of the old run's fragments reach it after the reset (their bytes
+ * differ: S.gen). */
+static void publisher_restarts(void **state)
+{
+	(void)state;
+	struct rv_p2p_cast_conf conf = { .admit = run_admit };
+	sim_init(2, &conf);
+	S.key_every = 50;
+	topology();
+	for (int i = 0; i < N; i++)
+		start(i);
+	announce_run(1000);
+	run(200, 0, 5);
+	run(1500, 1, 5);	/* 300 fragments of run 1000 */
+	run(1000, 0, 5);
+	for (int i = 1; i < N; i++)
+		assert_int_equal(S.next[i], 300);
+	stop(0);	/* killed: no end */
+	run(500, 0, 5);
+	rv_p2p_cast_free(S.e[0]);
+	struct rv_p2p_cast_conf pc = conf;
+	pc.publisher = 1;
+	assert_int_equal(rv_p2p_cast_new(&S.e[0], stream, &pc), 0);
+	S.published = 0;
+	S.gen = 1;
+	start(0);
+	announce_run(2000);
+	run(100, 0, 5);
+	run(1500, 1, 5);	/* 300 fragments of run 2000 */
+	run(2500, 0, 5);
+	for (int i = 1; i < N; i++) {
+		struct rv_p2p_cast_stats st;
+		rv_p2p_cast_stats(S.e[i], &st);
+		assert_int_equal(S.resets[i], 1);
+		assert_int_equal(st.resets, 1);
+		assert_true(S.reset_seq[i] >= 290 && S.reset_seq[i] <= 300);	/* the old run's length known */
+		assert_int_equal(S.infos[i], 2);
+		assert_int_equal(st.run, 2000);
+		assert_true(S.started[i]);
+		assert_int_equal(S.first[i], 0);	/* the new run from its start */
+		assert_int_equal(S.next[i], 300);
+		assert_int_equal(S.run_delivered[i], 300);
+	}
+	/* a neighbour that announces the old run again is told the new one, and not followed */
+	uint8_t a[13];
+	rv_wr64(a, 1000);
+	memcpy(a + 8, "v=0\r\n", 5);
+	long n = rv_p2p_msg_cast_info(buf, sizeof buf, stream, a, sizeof a);
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
+	assert_int_equal(rv_p2p_cast_input(S.e[7], S.now, S.id[6], &m, &why), 0);
+	struct rv_p2p_cast_stats st;
+	rv_p2p_cast_stats(S.e[7], &st);
+	assert_int_equal(st.run, 2000);
+	assert_int_equal(st.resets, 1);
+	uint8_t peer[32];
+	int told = 0;
+	while ((n = rv_p2p_cast_take(S.e[7], peer, buf, sizeof buf)) > 0)
+		if (!memcmp(peer, S.id[6], 32) && rv_p2p_msg_parse(buf, (size_t)n, &m, &why) == 0 &&
+		    m.type == RV_P2P_M_CAST_INFO && m.data_len == 13 && rv_rd64(m.data) == 2000)
+			told = 1;
+	assert_true(told);
+	sim_free();
 }
 
 /* The announce itself: each byte signed, bound to its stream. */
@@ -900,6 +998,7 @@ int main(void)
 		cmocka_unit_test(stall),
 		cmocka_unit_test(restricted_announce),
 		cmocka_unit_test(restricted_publishing),
+		cmocka_unit_test(publisher_restarts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
