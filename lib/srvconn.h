@@ -49,6 +49,10 @@
  * the caller frees it with rv_srvconn_http_free. -ENOMEM: S is closed. */
 int rv_srvconn_http(struct rv_stream *s, struct rv_httpd **hp, const struct rv_httpd_route *routes,
 		    size_t n, const uint8_t *data, size_t len, void *ud);
+/* rv_srvconn_http_replied - a deferred request (step RV_HTTPD_LATER) got
+ * its reply in (*HP)->out: write it and end S. Does nothing while the
+ * step is not REPLY or S is closing. */
+void rv_srvconn_http_replied(struct rv_stream *s, struct rv_httpd *h);
 /* rv_srvconn_http_free - release *HP (may be NULL) and set it to NULL. */
 void rv_srvconn_http_free(struct rv_httpd **hp);
 
