@@ -12,7 +12,9 @@
  *                        when rvserver has --auth-secret-file (the token is
  *                        `rvserver token N` for the id N), 409 for an id taken;
  *                        WHEP: 422 when the browser cannot decode the
- *                        group's stream (its codec is not offered)
+ *                        group's stream (its codec is not offered); with
+ *                        --cluster, 307 to the group's home node when its
+ *                        media is on another (cluster_home.c)
  *   POST /whep/G?from=N  a viewer of N's streams alone (the room page's)
  *   DELETE /whip/G/S     200, the session ends (close_notify)
  *   PATCH /whip/G/S      application/trickle-ice-sdpfrag (RFC 9725 4.3):

@@ -410,6 +410,7 @@ PY
 	wait_exit "$PID_rx" 15
 	assert_equal "$EXIT" 0
 	[ -s "$T/out.mkv" ]
+	home_gone local 5	# the stream was #local's source, its home node 1's until it ended
 }
 
 @test "cluster: --max-group-members and --max-groups hold across nodes" {
@@ -477,4 +478,69 @@ PY
 	run on 1 -n eve say twin "to the survivor"
 	assert_success
 	wait_for_line "$T/$live.out" 'to the survivor' 5
+}
+
+# webrtc N METHOD PATH [CURL ARG...]: an HTTP request to node N, the reply's head and body
+# in $T/reply (a 307 is not followed).
+webrtc() {
+	local n=$1 m=$2 path=$3
+	shift 3
+	timeout 5 curl -s -i -X "$m" "$@" "http://$(eval echo "\$N$n")$path" | tr -d '\r' >"$T/reply"
+}
+offer() {	# offer N PATH FILE: POST the offer FILE (tests/unit/data/wsdp) to node N's PATH
+	webrtc "$1" POST "$2" -H 'Content-Type: application/sdp' --data-binary @"$BATS_TEST_DIRNAME/../unit/data/wsdp/$3"
+}
+status() { head -1 "$T/reply" | cut -d' ' -f2; }
+home_gone() {	# home_gone GROUP SECS: GROUP's home key leaves the directory within SECS
+	local i
+	for ((i = 0; i < $2 * 20 * RV_SLOW; i++)); do
+		[ "$(redis-cli -s "$T/r.sock" EXISTS "rv:home:$1")" = 0 ] && return 0
+		sleep 0.05
+	done
+	fail "rv:home:$1 is still in the directory after $2 s"
+}
+header() { sed -n "s/^$1: //Ip" "$T/reply" | head -1; }
+
+@test "cluster: WHIP and WHEP POSTs for a group whose media is on another node get 307 to it; the home goes with its last source" {
+	node 1
+	node 2
+	# no media anywhere: node 2 answers a viewer itself, as one server would
+	offer 2 /whep/quiet chromium-whep.sdp
+	assert_equal "$(status)" 201
+	# a publisher on node 1 (its accepted offer is enough: it is the source) makes node 1 home
+	offer 1 /whip/live chromium-whip.sdp
+	assert_equal "$(status)" 201
+	local pub
+	pub=$(header Location)
+	[[ "$(redis-cli -s "$T/r.sock" GET rv:home:live)" == n1.* ]]
+	# node 2 sends viewers and other publishers there, the same path, and makes no session
+	offer 2 '/whep/live?id=v1' chromium-whep.sdp
+	assert_equal "$(status)" 307
+	assert_equal "$(header Location)" "http://$N1/whep/live?id=v1"
+	offer 2 /whip/live chromium-whip.sdp
+	assert_equal "$(status)" 307
+	assert_equal "$(header Location)" "http://$N1/whip/live"
+	assert_equal "$(curl -s "http://$N2/webrtc" | jq '[.sessions[] | select(.group == "live")] | length')" 0
+	# the home answers itself
+	offer 1 /whep/live chromium-whep.sdp
+	assert_equal "$(status)" 201
+	assert_equal "$(curl -s "http://$N2/stats" | jq .cluster.webrtc_redirects)" 2
+	run curl -s "http://$N2/metrics"
+	assert_line 'rvserver_cluster_webrtc_redirects_total 2'
+	# the publisher's DELETE ends the only source: the home goes, node 2 answers itself
+	webrtc 1 DELETE "$pub"
+	assert_equal "$(status)" 200
+	home_gone live 5
+	offer 2 /whep/live chromium-whep.sdp
+	assert_equal "$(status)" 201
+	assert_equal "$(curl -s "http://$N2/stats" | jq .cluster.webrtc_redirects)" 2
+	# a home node that dies (kill -9) is reaped with its homes: node 2 answers itself
+	offer 1 /whip/again chromium-whip.sdp
+	assert_equal "$(status)" 201
+	offer 2 /whep/again chromium-whep.sdp
+	assert_equal "$(status)" 307
+	kill_hard "$NPID1"
+	home_gone again 10
+	offer 2 /whep/again chromium-whep.sdp
+	assert_equal "$(status)" 201
 }
