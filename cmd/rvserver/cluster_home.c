@@ -9,6 +9,15 @@
  * media, or a WHIP session's tracks once its keys are up): see
  * cluster_source.
  *
+ * Why a WHIP session counts from its accepted offer, not from ICE or its
+ * first packet: the answer commits this node to receive the publisher's
+ * media, and a viewer who POSTs meanwhile (publisher and viewers often
+ * start together) must be sent where that media will arrive. A WHIP POST
+ * claims the home before its session is made (one atomic step, so two
+ * publishers POSTing to two nodes at once cannot both be home: the loser
+ * gets the 307); a session that never completes ICE ends within 10 s and
+ * its home goes with it.
+ *
  * On a node that is not the home, POST /whip/GROUP and POST /whep/GROUP
  * answer 307 with Location: the same path on the home node (the address it
  * registered, http or https as the request came), and make no session.
@@ -56,9 +65,11 @@ static void settle(struct cluster *cl, const char *group)
 		return;
 	if (h->ours) {
 		const char *argv[] = { cl->inc, group };
-		if (cl_dir(cl, RV_DIR_HOME_DROP, 2, argv, NULL, NULL, NULL) < 0)
-			rv_warn("cluster: #%s's media home could not be removed (bus down): it stays until this node"
-				" claims or drops it again", group);
+		if (cl_dir(cl, RV_DIR_HOME_DROP, 2, argv, NULL, NULL, NULL) < 0) {
+			rv_warn("cluster: #%s's media home could not be removed (bus down): dropped when the bus"
+				" is back", group);
+			return;	/* kept, ours: cl_home_reassert drops it */
+		}
 	}
 	free(rv_map_del(&cl->homes, group));
 }
@@ -95,7 +106,8 @@ static void on_home(void *ud, const struct rv_bus_reply *r)
 	struct home *h = q->num ? rv_map_get(&cl->homes, q->group) : NULL;
 	if (h) {
 		h->claims--;
-		h->ours = !r->err && r->n == 0;
+		if (!r->err)	/* a lost answer changes nothing we know */
+			h->ours = r->n == 0;
 	}
 	if (r->err) {
 		cl->srv->n.cl_home_failed++;
@@ -106,7 +118,9 @@ static void on_home(void *ud, const struct rv_bus_reply *r)
 			q->group, r->v[0]);
 	}
 	if (c && !c->closing && c->http && c->http->step == RV_HTTPD_LATER) {
-		if (elsewhere) {
+		if (cl->srv->life.stopping) {
+			rv_httpd_reply_text(c->http, 503, "the server is stopping\n");
+		} else if (elsewhere) {
 			redirect(c, q->group, r->v[0], r->v[1]);
 		} else {	/* here: the request runs again, local this time */
 			c->checked = 1;
@@ -177,15 +191,27 @@ void cluster_source(struct server *srv, const char *group, int delta)
 	settle(cl, group);
 }
 
-/* The bus came back, or the directory lost this node: its homes again. */
+/* The bus came back, or the directory lost this node: its homes again,
+ * and the drops that could not be sent meanwhile. */
 void cl_home_reassert(struct cluster *cl)
 {
 	size_t i = 0;
 	const char *group;
 	struct home *h;
-	while ((h = rv_map_next(&cl->homes, &i, &group)))
-		if (h->sources > 0)
+	while ((h = rv_map_next(&cl->homes, &i, &group))) {
+		if (h->sources > 0) {
 			ask(cl, NULL, group, 1);
+		} else if (h->ours && !h->claims) {
+			const char *argv[] = { cl->inc, group };
+			if (cl_dir(cl, RV_DIR_HOME_DROP, 2, argv, NULL, NULL, NULL) == 0)
+				h->ours = 0;
+		}
+	}
+	for (i = 0; (h = rv_map_next(&cl->homes, &i, &group));)	/* the dropped go */
+		if (!h->sources && !h->claims && !h->ours) {
+			free(rv_map_del(&cl->homes, group));
+			i = 0;
+		}
 }
 
 void cl_home_free(struct cluster *cl)

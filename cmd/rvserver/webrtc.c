@@ -678,12 +678,7 @@ int webrtc_offer(struct server *srv, const struct webrtc_req *rq, const char *sd
 		return status;
 	}
 	w->n.sessions++;
-	/* A publisher is its group's media source from its accepted offer on, not
-	 * from ICE or its first packet: the answer commits this node to receive
-	 * its media, and a viewer who POSTs meanwhile (they often start together)
-	 * must be sent where that media will arrive. A session that never gets
-	 * ICE ends within 10 s and takes the home with it. */
-	if (!viewer) {
+	if (!viewer) {	/* a source from its accepted offer on: why in cluster_home.c */
 		s->source = 1;
 		cluster_source(srv, group, 1);
 	}

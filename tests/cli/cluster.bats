@@ -543,4 +543,11 @@ header() { sed -n "s/^$1: //Ip" "$T/reply" | head -1; }
 	home_gone again 10
 	offer 2 /whep/again chromium-whep.sdp
 	assert_equal "$(status)" 201
+	# Redis down: node 2 cannot ask, so it answers itself (no 5xx), logs and counts it
+	stop_pid "$REDIS_PID"
+	wait_for_line "$T/n2.err" 'lost Redis' 5
+	offer 2 /whip/again chromium-whip.sdp
+	assert_equal "$(status)" 201
+	wait_for_line "$T/n2.err" "where #again's media is: the directory cannot be asked" 5
+	assert_equal "$(curl -s "http://$N2/stats" | jq .cluster.home_lookups_failed)" 1
 }
