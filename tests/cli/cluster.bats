@@ -405,12 +405,22 @@ PY
 	node 2
 	spawn rx rvrecv -s "$N1" -n rx -g local media -o "$T/out.mkv" --count 1
 	wait_for_line "$T/rx.err" 'joined local' 5
-	run timeout "$(secs 20)" rvsend -s "$N1" -n cam -g local media -f lavfi -i testsrc2=size=160x120:rate=10 --duration 2
-	assert_success
+	spawn cam rvsend -s "$N1" -n cam -g local media -f lavfi -i testsrc2=size=160x120:rate=10 --duration 2
+	# the stream is #local's source: node 1 is its home, and node 2 sends a WHEP viewer there
+	local i
+	for ((i = 0; i < 100 * RV_SLOW; i++)); do
+		[[ "$(redis-cli -s "$T/r.sock" GET rv:home:local)" == n1.* ]] && break
+		sleep 0.05
+	done
+	offer 2 /whep/local chromium-whep.sdp
+	assert_equal "$(status)" 307
+	assert_equal "$(header Location)" "http://$N1/whep/local"
+	wait_exit "$PID_cam" 20
+	assert_equal "$EXIT" 0
 	wait_exit "$PID_rx" 15
 	assert_equal "$EXIT" 0
 	[ -s "$T/out.mkv" ]
-	home_gone local 5	# the stream was #local's source, its home node 1's until it ended
+	home_gone local 5	# its end took the home with it
 }
 
 @test "cluster: --max-group-members and --max-groups hold across nodes" {
