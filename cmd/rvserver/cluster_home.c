@@ -109,9 +109,12 @@ static void on_home(void *ud, const struct rv_bus_reply *r)
 		if (!r->err)	/* a lost answer changes nothing we know */
 			h->ours = r->n == 0;
 	}
-	if (r->err) {
+	if (r->err && c) {
 		cl->srv->n.cl_home_failed++;
 		rv_warn("cluster: where #%s's media is: the directory did not answer: answering on this node",
+			q->group);
+	} else if (r->err) {
+		rv_warn("cluster: #%s's media home: the directory did not answer: claimed again when the bus is back",
 			q->group);
 	} else if (!c && q->num && r->n >= 2 && h && h->sources > 0) {
 		rv_warn("cluster: #%s's media is on node %s already: this node's source reaches only its own viewers",
