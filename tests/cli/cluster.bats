@@ -517,6 +517,18 @@ header() { sed -n "s/^$1: //Ip" "$T/reply" | head -1; }
 	# no media anywhere: node 2 answers a viewer itself, as one server would
 	offer 2 /whep/quiet chromium-whep.sdp
 	assert_equal "$(status)" 201
+	# two publishers POST to two nodes at once: one claim wins (one atomic step), the other is sent there
+	local n p1 p2
+	for n in 1 2; do
+		timeout 5 curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/sdp' \
+			--data-binary @"$BATS_TEST_DIRNAME/../unit/data/wsdp/chromium-whip.sdp" \
+			"http://$(eval echo "\$N$n")/whip/race" >"$T/race$n" &
+		eval "p$n=\$!"
+	done
+	wait "$p1" "$p2"
+	assert_equal "$(cat "$T/race1" "$T/race2" | fold -w3 | sort | tr '\n' ' ')" "201 307 "
+	local base	# node 2's redirects so far (1 when it lost the race)
+	base=$(curl -s "http://$N2/stats" | jq .cluster.webrtc_redirects)
 	# a publisher on node 1 (its accepted offer is enough: it is the source) makes node 1 home
 	offer 1 /whip/live chromium-whip.sdp
 	assert_equal "$(status)" 201
@@ -534,16 +546,16 @@ header() { sed -n "s/^$1: //Ip" "$T/reply" | head -1; }
 	# the home answers itself
 	offer 1 /whep/live chromium-whep.sdp
 	assert_equal "$(status)" 201
-	assert_equal "$(curl -s "http://$N2/stats" | jq .cluster.webrtc_redirects)" 2
+	assert_equal "$(curl -s "http://$N2/stats" | jq .cluster.webrtc_redirects)" $((base + 2))
 	run curl -s "http://$N2/metrics"
-	assert_line 'rvserver_cluster_webrtc_redirects_total 2'
+	assert_line "rvserver_cluster_webrtc_redirects_total $((base + 2))"
 	# the publisher's DELETE ends the only source: the home goes, node 2 answers itself
 	webrtc 1 DELETE "$pub"
 	assert_equal "$(status)" 200
 	home_gone live 5
 	offer 2 /whep/live chromium-whep.sdp
 	assert_equal "$(status)" 201
-	assert_equal "$(curl -s "http://$N2/stats" | jq .cluster.webrtc_redirects)" 2
+	assert_equal "$(curl -s "http://$N2/stats" | jq .cluster.webrtc_redirects)" $((base + 2))
 	# a home node that dies (kill -9) is reaped with its homes: node 2 answers itself
 	offer 1 /whip/again chromium-whip.sdp
 	assert_equal "$(status)" 201
