@@ -38,6 +38,7 @@
 #include "webrtc.h"
 
 struct home {
+	char group[RV_ID_MAX + 1];    /* the map's key (rv_map does not copy keys) */
 	int sources;                  /* live sources of the group on this node */
 	int claims;                   /* claims sent, not answered yet */
 	int ours;                     /* the directory said this node is the home */
@@ -50,7 +51,8 @@ static struct home *home_get(struct cluster *cl, const char *group, int make)
 		return h;
 	if (!(h = calloc(1, sizeof *h)))
 		return NULL;
-	if (rv_map_put(&cl->homes, group, h) < 0) {
+	snprintf(h->group, sizeof h->group, "%s", group);
+	if (rv_map_put(&cl->homes, h->group, h) < 0) {
 		free(h);
 		return NULL;
 	}
