@@ -67,7 +67,8 @@ static void settle(struct cluster *cl, const char *group)
 		return;
 	if (h->ours) {
 		const char *argv[] = { cl->inc, group };
-		if (cl_dir(cl, RV_DIR_HOME_DROP, 2, argv, NULL, NULL, NULL) < 0) {
+		/* no cl->bus: the node is stopping, and reaping it drops its homes */
+		if (cl_dir(cl, RV_DIR_HOME_DROP, 2, argv, NULL, NULL, NULL) < 0 && cl->bus) {
 			rv_warn("cluster: #%s's media home could not be removed (bus down): dropped when the bus"
 				" is back", group);
 			return;	/* kept, ours: cl_home_reassert drops it */
