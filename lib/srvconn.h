@@ -46,8 +46,9 @@
  * UD. Returns the step: MORE; REPLY: the reply is written and S ends once
  * it is out; UPGRADE: the 101 is written, and the last (*HP)->rest bytes
  * of DATA are WebSocket's; LATER: the handler deferred (rv_httpd_defer),
- * nothing is written until rv_srvconn_http_replied. *HP stays (its request, status, route) until
- * the caller frees it with rv_srvconn_http_free. -ENOMEM: S is closed. */
+ * nothing is written until rv_srvconn_http_replied. *HP stays (its
+ * request, status, route) until the caller frees it with
+ * rv_srvconn_http_free. -ENOMEM: S is closed. */
 int rv_srvconn_http(struct rv_stream *s, struct rv_httpd **hp, const struct rv_httpd_route *routes,
 		    size_t n, const uint8_t *data, size_t len, void *ud);
 /* rv_srvconn_http_replied - a deferred request (step RV_HTTPD_LATER) got
