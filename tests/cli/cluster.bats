@@ -186,6 +186,8 @@ member() {	# member NAME NODE ID GROUP: rvgroup join on a node, joined once it r
 	node 2
 	member alice 1 alice ops
 	member bob 2 bob ops
+	offer 1 /whip/tv chromium-whip.sdp	# a WHIP publisher: node 1 is #tv's media home
+	assert_equal "$(status)" 201
 	stop_pid "$REDIS_PID"
 	wait_for_line "$T/n1.err" 'lost Redis' 5
 	run on 1 -n zed say bob "while down"
@@ -201,6 +203,12 @@ member() {	# member NAME NODE ID GROUP: rvgroup join on a node, joined once it r
 		sleep 0.1
 	done
 	assert_equal "$(redis-cli -s "$T/r.sock" scard rv:g:ops:m)" 2
+	# and node 1 claimed #tv's media home again (its publisher is still there)
+	for ((i = 0; i < 50 * RV_SLOW; i++)); do
+		[[ "$(redis-cli -s "$T/r.sock" GET rv:home:tv)" == n1.* ]] && break
+		sleep 0.1
+	done
+	[[ "$(redis-cli -s "$T/r.sock" GET rv:home:tv)" == n1.* ]]
 	to alice "after the restart"
 	wait_for_line "$T/bob.out" '^\[ops\] alice: after the restart$' 5
 	run on 1 -n zed say bob "direct again"
