@@ -111,6 +111,14 @@ enum rv_dir_op {
 	RV_DIR_SIG_SWEEP,    /* INC: reap the rvsignal nodes whose heartbeat ran out (the first
 			      * sweeper does, atomically); num: nodes reaped; strings [ROOM,
 			      * PID, NAME]... for each membership removed */
+	/* A group's live media: its home is the node of its first source (media
+	 * does not cross nodes); key rv:home:GROUP (the INC), listed in
+	 * rv:homes:INC so that SWEEP removes a dead node's. */
+	RV_DIR_HOME_CLAIM,   /* INC, GROUP: INC is GROUP's home unless another live node is;
+			      * strings: [holder INC, ADDR] when one is (nothing changed), or none */
+	RV_DIR_HOME_DROP,    /* INC, GROUP: GROUP's home goes, if INC holds it */
+	RV_DIR_HOME,         /* INC, GROUP: strings [holder INC, ADDR] when a live node other
+			      * than INC is GROUP's home, or none */
 	RV_DIR_COUNT
 };
 

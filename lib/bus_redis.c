@@ -168,7 +168,9 @@ static const char *const scripts[RV_DIR_COUNT] = {
 	"      if redis.call('SREM',m,id)==1 then\n"
 	"        if redis.call('SCARD',m)==0 then redis.call('SREM','rv:groups',g) end\n"
 	"        out[#out+1]=n out[#out+1]=g out[#out+1]=id end end end\n"
-	"    redis.call('DEL','rv:ids:'..n,'rv:gm:'..n,'rv:node:'..n)\n"
+	"    for _,g in ipairs(redis.call('SMEMBERS','rv:homes:'..n)) do\n"
+	"      if redis.call('GET','rv:home:'..g)==n then redis.call('DEL','rv:home:'..g) end end\n"
+	"    redis.call('DEL','rv:ids:'..n,'rv:gm:'..n,'rv:node:'..n,'rv:homes:'..n)\n"
 	"    redis.call('SREM','rv:nodes',n)\n"
 	"  end end\n"
 	"return {reaped,out}\n",
@@ -186,6 +188,26 @@ static const char *const scripts[RV_DIR_COUNT] = {
 	"  if o and o~=ARGV[1] and not seen[o] and redis.call('EXISTS','rv:hb:'..o)==1 then seen[o]=1\n"
 	"    out[#out+1]=o out[#out+1]=redis.call('HGET','rv:node:'..o,'addr') or '' end end\n"
 	"return out\n",
+	/* ARGV[1] INC, ARGV[2] GROUP; a holder whose heartbeat ran out is no home */
+	[RV_DIR_HOME_CLAIM] =
+	"local k='rv:home:'..ARGV[2]\n"
+	"local o=redis.call('GET',k)\n"
+	"if o and o~=ARGV[1] and redis.call('EXISTS','rv:hb:'..o)==1 then\n"
+	"  return {o,redis.call('HGET','rv:node:'..o,'addr') or ''} end\n"
+	"if o and o~=ARGV[1] then redis.call('SREM','rv:homes:'..o,ARGV[2]) end\n"
+	"redis.call('SET',k,ARGV[1])\n"
+	"redis.call('SADD','rv:homes:'..ARGV[1],ARGV[2])\n"
+	"return {}\n",
+	[RV_DIR_HOME_DROP] =
+	"local k='rv:home:'..ARGV[2]\n"
+	"if redis.call('GET',k)==ARGV[1] then redis.call('DEL',k) end\n"
+	"redis.call('SREM','rv:homes:'..ARGV[1],ARGV[2])\n"
+	"return 0\n",
+	[RV_DIR_HOME] =
+	"local o=redis.call('GET','rv:home:'..ARGV[2])\n"
+	"if o and o~=ARGV[1] and redis.call('EXISTS','rv:hb:'..o)==1 then\n"
+	"  return {o,redis.call('HGET','rv:node:'..o,'addr') or ''} end\n"
+	"return {}\n",
 	/* rvsignal: sig:nodes, sig:hb:INC, sig:peers:INC (pids), sig:peer:PID (inc, tok,
 	 * name), sig:tok:TOKEN (pid), sig:pr:PID (rooms), sig:r:ROOM:m (pid -> name),
 	 * sig:q:PID (messages kept for a resume) */

@@ -214,6 +214,12 @@ static void refuse(struct rv_httpd *h, long err)
 	}
 }
 
+void rv_httpd_defer(struct rv_httpd *h)
+{
+	if (h->step == RV_HTTPD_MORE)
+		h->step = RV_HTTPD_LATER;
+}
+
 enum rv_httpd_step rv_httpd_feed(struct rv_httpd *h, const uint8_t *data, size_t len, void *ud)
 {
 	if (h->step != RV_HTTPD_MORE)

@@ -78,6 +78,8 @@ enum rv_httpd_step {
 	RV_HTTPD_REPLY,               /* H->out holds the whole reply: send it, then close */
 	RV_HTTPD_UPGRADE,             /* H->out holds the 101 of a WEBSOCKET row (H->route):
 	                               * send it; the last H->rest bytes fed are WebSocket's */
+	RV_HTTPD_LATER,               /* the handler deferred (rv_httpd_defer): nothing to send
+	                               * yet; once it replies, the step is REPLY */
 };
 
 struct rv_httpd {
@@ -112,6 +114,11 @@ enum rv_httpd_step rv_httpd_feed(struct rv_httpd *h, const uint8_t *data, size_t
  * when even that failed, nothing (the connection just closes). */
 int rv_httpd_reply(struct rv_httpd *h, int status, const char *ctype,
 		   const char *const *headers, const void *body, size_t len);
+/* rv_httpd_defer - called by a handler that answers later (after an
+ * asynchronous lookup): the feed returns RV_HTTPD_LATER instead of a 500,
+ * and the caller sends H->out once a later rv_httpd_reply* built it (the
+ * step is then REPLY). H must stay alive until then: the caller owns it. */
+void rv_httpd_defer(struct rv_httpd *h);
 /* rv_httpd_reply_text - STATUS with TEXT (a C string) as text/plain. */
 int rv_httpd_reply_text(struct rv_httpd *h, int status, const char *text);
 /* rv_httpd_reply_json - STATUS with O (consumed) printed on one line and a

@@ -31,6 +31,17 @@ int rv_srvconn_http(struct rv_stream *s, struct rv_httpd **hp, const struct rv_h
 	return step;
 }
 
+void rv_srvconn_http_replied(struct rv_stream *s, struct rv_httpd *h)
+{
+	if (!h || h->step != RV_HTTPD_REPLY || s->closing)
+		return;
+	struct rv_buf *out = &h->out;
+	if (rv_buf_size(out))
+		rv_stream_write(s, rv_buf_head(out), rv_buf_size(out));
+	rv_buf_free(out);
+	rv_stream_end(s);
+}
+
 void rv_srvconn_http_free(struct rv_httpd **hp)
 {
 	if (!*hp)

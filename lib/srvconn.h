@@ -45,10 +45,16 @@
  * on first use (rv_httpd_init on ROUTES, N rows); the rows' handlers get
  * UD. Returns the step: MORE; REPLY: the reply is written and S ends once
  * it is out; UPGRADE: the 101 is written, and the last (*HP)->rest bytes
- * of DATA are WebSocket's. *HP stays (its request, status, route) until
- * the caller frees it with rv_srvconn_http_free. -ENOMEM: S is closed. */
+ * of DATA are WebSocket's; LATER: the handler deferred (rv_httpd_defer),
+ * nothing is written until rv_srvconn_http_replied. *HP stays (its
+ * request, status, route) until the caller frees it with
+ * rv_srvconn_http_free. -ENOMEM: S is closed. */
 int rv_srvconn_http(struct rv_stream *s, struct rv_httpd **hp, const struct rv_httpd_route *routes,
 		    size_t n, const uint8_t *data, size_t len, void *ud);
+/* rv_srvconn_http_replied - a deferred request (step RV_HTTPD_LATER) got
+ * its reply in H->out: write it and end S. Does nothing while the step is
+ * not REPLY or S is closing. */
+void rv_srvconn_http_replied(struct rv_stream *s, struct rv_httpd *h);
 /* rv_srvconn_http_free - release *HP (may be NULL) and set it to NULL. */
 void rv_srvconn_http_free(struct rv_httpd **hp);
 

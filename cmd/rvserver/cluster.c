@@ -194,6 +194,7 @@ int cluster_start(struct server *srv)
 	rv_buf_init(&cl->frame, RV_CMSG_PAYLOAD_MAX);
 	rv_cmsg_replay_init(&cl->replay);
 	rv_map_init(&cl->routes);
+	rv_map_init(&cl->homes);
 	rv_buf_init(&cl->thead, 1024);
 	/* limits hold cluster-wide, in the directory */
 	srv->router.conf.max_groups = 0;
@@ -253,6 +254,7 @@ void cluster_free(struct server *srv)
 	rv_buf_free(&cl->frame);
 	rv_cmsg_replay_free(&cl->replay);
 	cl_trunk_free(cl);
+	cl_home_free(cl);
 	free(cl);
 	srv->cluster = NULL;
 }

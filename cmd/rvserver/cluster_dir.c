@@ -414,6 +414,7 @@ void cl_reassert(struct cluster *cl)
 			cl_dir(cl, RV_DIR_JOIN, 6, argv, argl, NULL, NULL);
 		}
 	}
+	cl_home_reassert(cl);
 }
 
 static void on_register(void *ud, const struct rv_bus_reply *r)

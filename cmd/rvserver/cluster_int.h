@@ -4,7 +4,8 @@
  * what does not cross nodes yet, heartbeat, sweep and re-assertion) and
  * cluster_msg.c (the message side: publishing a client's message, acks,
  * deliveries of messages from other nodes, replies to a connection, and
- * dropping replayed ones) and cluster_trunk.c (files and data over
+ * dropping replayed ones), cluster_home.c (where a group's live media is)
+ * and cluster_trunk.c (files and data over
  * node-to-node TCP trunks). Not for the rest of rvserver: see server.h.
  *
  * Each node is authoritative for its own connections; the directory holds a
@@ -96,6 +97,7 @@ struct cluster {
 	struct rv_map routes;         /* "i:ID" or "g:GROUP": struct troute, the nodes to send to */
 	struct rv_buf thead;          /* a trunk frame's head being built */
 	char addr[96];                /* what the directory says we are at: "IP:PORT" */
+	struct rv_map homes;          /* groups with media sources here (cluster_home.c) */
 };
 
 /* ---- cluster.c: helpers ---- */
@@ -143,6 +145,12 @@ void cl_pmsg_free(struct pmsg *p);
 void cl_msg_tick(struct cluster *cl, uint64_t now);
 /* The bus's message callback (UD: the cluster). */
 void cl_on_bus_msg(void *ud, const char *channel, const uint8_t *data, size_t len);
+
+/* ---- cluster_home.c ---- */
+
+/* Claim again the homes of the groups with sources here (after the bus came back). */
+void cl_home_reassert(struct cluster *cl);
+void cl_home_free(struct cluster *cl);
 
 /* ---- cluster_trunk.c ---- */
 

@@ -74,6 +74,11 @@ static const struct rv_metric table[] = {
 	C("cluster.evictions_remote", "cluster_evictions_remote_total", "Receivers replaced by a login on another node.",
 	  n.cl_evicted),
 	C("cluster.reaps", "cluster_reaps_total", "Dead nodes this node reaped.", n.cl_reaps),
+	C("cluster.webrtc_redirects", "cluster_webrtc_redirects_total",
+	  "WHIP/WHEP POSTs answered 307: the group's media is homed on another node.", n.cl_redirects),
+	C("cluster.home_lookups_failed", "cluster_home_lookups_failed_total",
+	  "WHIP/WHEP POSTs answered here because the directory could not say where the group's media is.",
+	  n.cl_home_failed),
 	G("cluster.trunks_up", "cluster_trunks_up", "Trunks to or from other nodes whose handshake completed.", trunks_up),
 	C("cluster.trunk_frames_out", "cluster_trunk_frames_out_total", "Frames written to trunks (files, data, acks).",
 	  n.tr_frames_out),
@@ -217,6 +222,10 @@ void http_input(struct conn *c, const uint8_t *data, size_t len)
 	int step = rv_srvconn_http(&c->s, &c->http, c->srv->routes, c->srv->nroutes, data, len, c);
 	if (step < 0 || step == RV_HTTPD_MORE)
 		return;
+	if (step == RV_HTTPD_LATER) {	/* answered later (cluster_home.c) */
+		c->srv->n.http_requests++;
+		return;
+	}
 	if (c->http->req.head_complete)
 		c->srv->n.http_requests++;
 	if (c->http->bad)

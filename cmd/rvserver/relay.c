@@ -269,6 +269,8 @@ static void stream_free(struct relay *r, struct mstream *st)
 		sub_free(r, st->subs[i]);
 	free(st->subs);
 	free(st->to);
+	if (st->group)
+		relay_group_source(r, st->group, -1);
 	free(st->group);
 	cJSON_Delete(st->announce);
 	free(st);
@@ -347,6 +349,8 @@ static void stream_link(struct relay *r, struct mstream *st, struct relay_ep *ep
 	st->to = to ? strdup(to) : NULL;
 	st->group = !to && group ? strdup(group) : NULL;
 	st->announce = announce(st, from, h);
+	if (st->group)
+		relay_group_source(r, st->group, 1);
 	st->next = r->streams;
 	r->streams = st;
 	r->nstreams++;

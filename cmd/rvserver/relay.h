@@ -178,6 +178,9 @@ uint64_t relay_lost(const struct relay *r);
 
 /* The loop's clock, in ms. */
 uint64_t relay_now(const struct relay *r);
+/* A stream to GROUP began (DELTA 1) or ended (-1): a source of the group's
+ * media on this node (rvserver: cluster_source). */
+void relay_group_source(struct relay *r, const char *group, int delta);
 /* Where C keeps its relay endpoint (NULL until it streams or watches). */
 struct relay_ep **relay_ep_slot(struct conn *c);
 /* C's client (after hello), or NULL. */

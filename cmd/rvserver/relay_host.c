@@ -7,6 +7,7 @@
 static struct server *host(const struct relay *r) { return r->host; }
 
 uint64_t relay_now(const struct relay *r) { return now_ms(host(r)); }
+void relay_group_source(struct relay *r, const char *group, int delta) { cluster_source(host(r), group, delta); }
 struct relay_ep **relay_ep_slot(struct conn *c) { return &c->media; }
 struct rv_client *relay_client(const struct conn *c) { return c->client; }
 int relay_conn_open(const struct conn *c) { return !c->closing; }

@@ -93,6 +93,7 @@ struct counters {
 	uint64_t http_requests, refused_full, pauses;
 	uint64_t cl_sent, cl_received, cl_failed, cl_offline, cl_bad, cl_evicted, cl_reaps,
 		 cl_dup, cl_stale;  /* cluster*.c */
+	uint64_t cl_redirects, cl_home_failed;  /* cluster_home.c */
 	uint64_t tr_frames_out, tr_bytes_out, tr_frames_in, tr_bytes_in, tr_refused,
 		 tr_failed;  /* cluster_trunk.c */
 };
@@ -267,6 +268,15 @@ int cluster_route(struct conn *c, uint64_t seq, const char *to, uint64_t conn, c
  * said so. */
 int cluster_local_only(struct conn *c, const struct rv_frame_view *v, uint64_t seq, const char *to,
 		       const char *group, const char *what);
+/* cluster_home.c: a group's live media has a home node, that of its first
+ * source. A POST to /whip/GROUP or /whep/GROUP on C (VIEWER: WHEP): 1 when
+ * the directory is asked where GROUP's home is (C's request deferred: it
+ * is answered with a 307 to the home, or handled here once known), 0 to
+ * handle it here now (no cluster, the home is here, or the bus is down). */
+int cluster_webrtc_post(struct conn *c, int viewer, const char *group);
+/* A source of GROUP's media began (DELTA 1) or ended (-1) on this node: the
+ * first claims GROUP's home, the last's end removes it. */
+void cluster_source(struct server *srv, const char *group, int delta);
 /* cluster_trunk.c: node-to-node trunks (see there). A connection that sent
  * the trunk preface: N bytes at P follow it. */
 void cluster_trunk_accept(struct conn *c, const uint8_t *p, size_t n);

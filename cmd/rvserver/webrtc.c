@@ -496,6 +496,8 @@ void webrtc_close(struct wsess *s, const char *why)
 		}
 	w->nsessions--;
 	relay_edge_free(&s->srv->relay, s->edge);
+	if (s->source)
+		cluster_source(s->srv, s->group, -1);
 	relay_udp_flush(&s->srv->relay);
 	if (s->client)
 		rv_router_detach(&s->srv->router, s->client);
@@ -676,6 +678,10 @@ int webrtc_offer(struct server *srv, const struct webrtc_req *rq, const char *sd
 		return status;
 	}
 	w->n.sessions++;
+	if (!viewer) {	/* a source from its accepted offer on: why in cluster_home.c */
+		s->source = 1;
+		cluster_source(srv, group, 1);
+	}
 	if (viewer)
 		rv_info("webrtc %s: WHEP offer for #%s accepted (%s%s%s); waiting for ICE", s->client->id, group,
 			s->tx[0].codec, s->tx[0].codec[0] && s->tx[1].codec[0] ? " and " : "", s->tx[1].codec);

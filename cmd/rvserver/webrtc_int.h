@@ -95,6 +95,7 @@ struct wsess {
 	uint64_t reports, nacks, plis;   /* RTCP: reports sent; NACKs and PLI/FIR passed on
 					    (a publisher) or received (a viewer) */
 	int viewer;                      /* WHEP: it receives the group's streams */
+	int source;                      /* a publisher counted as a source of its group (cluster_source) */
 	struct wout tx[2];               /* a viewer's video and audio */
 	struct wtcp tcp[WSESS_TCP];      /* its TCP paths, by the order of their first valid check */
 };

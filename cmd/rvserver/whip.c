@@ -12,7 +12,9 @@
  *                        when rvserver has --auth-secret-file (the token is
  *                        `rvserver token N` for the id N), 409 for an id taken;
  *                        WHEP: 422 when the browser cannot decode the
- *                        group's stream (its codec is not offered)
+ *                        group's stream (its codec is not offered); with
+ *                        --cluster, 307 to the group's home node when its
+ *                        media is on another (cluster_home.c)
  *   POST /whep/G?from=N  a viewer of N's streams alone (the room page's)
  *   DELETE /whip/G/S     200, the session ends (close_notify)
  *   PATCH /whip/G/S      application/trickle-ice-sdpfrag (RFC 9725 4.3):
@@ -132,8 +134,9 @@ static void reply_error(struct rv_httpd *h, int status, const char *why)
 	rv_httpd_reply(h, status, NULL, cors, body, strlen(body));
 }
 
-static void post(struct rv_httpd *h, struct server *srv, const struct webrtc_req *rq)
+static void post(struct rv_httpd *h, struct conn *c, const struct webrtc_req *rq)
 {
+	struct server *srv = c->srv;
 	int viewer = rq->viewer;
 	const char *group = rq->group, *id = rq->id ? rq->id : "";
 	const char *why = NULL;
@@ -148,6 +151,8 @@ static void post(struct rv_httpd *h, struct server *srv, const struct webrtc_req
 		reply_error(h, status, why);
 		return;
 	}
+	if (cluster_webrtc_post(c, viewer, group))
+		return;	/* answered once the directory says where #group's media is */
 	char *answer = NULL;
 	size_t alen = 0;
 	struct wsess *s = NULL;
@@ -239,7 +244,7 @@ void whip_http(struct rv_httpd *h, void *ud)
 			uv_ip_name((struct sockaddr *)&ss, ip, sizeof ip);
 		struct webrtc_req rq = { viewer, group, id[0] ? id : NULL, viewer && from[0] ? from : NULL, ip };
 		if (m == RV_HTTPD_POST)
-			post(h, srv, &rq);
+			post(h, c, &rq);
 		else
 			reply_405(h, "Allow: OPTIONS, POST", "POST an SDP offer here");
 		return;

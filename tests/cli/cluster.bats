@@ -186,6 +186,8 @@ member() {	# member NAME NODE ID GROUP: rvgroup join on a node, joined once it r
 	node 2
 	member alice 1 alice ops
 	member bob 2 bob ops
+	offer 1 /whip/tv chromium-whip.sdp	# a WHIP publisher: node 1 is #tv's media home
+	assert_equal "$(status)" 201
 	stop_pid "$REDIS_PID"
 	wait_for_line "$T/n1.err" 'lost Redis' 5
 	run on 1 -n zed say bob "while down"
@@ -201,6 +203,12 @@ member() {	# member NAME NODE ID GROUP: rvgroup join on a node, joined once it r
 		sleep 0.1
 	done
 	assert_equal "$(redis-cli -s "$T/r.sock" scard rv:g:ops:m)" 2
+	# and node 1 claimed #tv's media home again (its publisher is still there)
+	for ((i = 0; i < 50 * RV_SLOW; i++)); do
+		[[ "$(redis-cli -s "$T/r.sock" GET rv:home:tv)" == n1.* ]] && break
+		sleep 0.1
+	done
+	[[ "$(redis-cli -s "$T/r.sock" GET rv:home:tv)" == n1.* ]]
 	to alice "after the restart"
 	wait_for_line "$T/bob.out" '^\[ops\] alice: after the restart$' 5
 	run on 1 -n zed say bob "direct again"
@@ -405,11 +413,22 @@ PY
 	node 2
 	spawn rx rvrecv -s "$N1" -n rx -g local media -o "$T/out.mkv" --count 1
 	wait_for_line "$T/rx.err" 'joined local' 5
-	run timeout "$(secs 20)" rvsend -s "$N1" -n cam -g local media -f lavfi -i testsrc2=size=160x120:rate=10 --duration 2
-	assert_success
+	spawn cam rvsend -s "$N1" -n cam -g local media -f lavfi -i testsrc2=size=160x120:rate=10 --duration 2
+	# the stream is #local's source: node 1 is its home, and node 2 sends a WHEP viewer there
+	local i
+	for ((i = 0; i < 100 * RV_SLOW; i++)); do
+		[[ "$(redis-cli -s "$T/r.sock" GET rv:home:local)" == n1.* ]] && break
+		sleep 0.05
+	done
+	offer 2 /whep/local chromium-whep.sdp
+	assert_equal "$(status)" 307
+	assert_equal "$(header Location)" "http://$N1/whep/local"
+	wait_exit "$PID_cam" 20
+	assert_equal "$EXIT" 0
 	wait_exit "$PID_rx" 15
 	assert_equal "$EXIT" 0
 	[ -s "$T/out.mkv" ]
+	home_gone local 5	# its end took the home with it
 }
 
 @test "cluster: --max-group-members and --max-groups hold across nodes" {
@@ -477,4 +496,88 @@ PY
 	run on 1 -n eve say twin "to the survivor"
 	assert_success
 	wait_for_line "$T/$live.out" 'to the survivor' 5
+}
+
+# webrtc N METHOD PATH [CURL ARG...]: an HTTP request to node N, the reply's head and body
+# in $T/reply (a 307 is not followed).
+webrtc() {
+	local n=$1 m=$2 path=$3
+	shift 3
+	timeout 5 curl -s -i -X "$m" "$@" "http://$(eval echo "\$N$n")$path" | tr -d '\r' >"$T/reply"
+}
+offer() {	# offer N PATH FILE: POST the offer FILE (tests/unit/data/wsdp) to node N's PATH
+	webrtc "$1" POST "$2" -H 'Content-Type: application/sdp' --data-binary @"$BATS_TEST_DIRNAME/../unit/data/wsdp/$3"
+}
+status() { head -1 "$T/reply" | cut -d' ' -f2; }
+home_gone() {	# home_gone GROUP SECS: GROUP's home key leaves the directory within SECS
+	local i
+	for ((i = 0; i < $2 * 20 * RV_SLOW; i++)); do
+		[ "$(redis-cli -s "$T/r.sock" EXISTS "rv:home:$1")" = 0 ] && return 0
+		sleep 0.05
+	done
+	fail "rv:home:$1 is still in the directory after $2 s"
+}
+header() { sed -n "s/^$1: //Ip" "$T/reply" | head -1; }
+
+@test "cluster: WHIP and WHEP POSTs for a group whose media is on another node get 307 to it; the home goes with its last source" {
+	node 1
+	node 2
+	# no media anywhere: node 2 answers a viewer itself, as one server would
+	offer 2 /whep/quiet chromium-whep.sdp
+	assert_equal "$(status)" 201
+	# two publishers POST to two nodes at once: one claim wins (one atomic step), the other is sent there
+	local n p1 p2
+	for n in 1 2; do
+		timeout 5 curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/sdp' \
+			--data-binary @"$BATS_TEST_DIRNAME/../unit/data/wsdp/chromium-whip.sdp" \
+			"http://$(eval echo "\$N$n")/whip/race" >"$T/race$n" &
+		eval "p$n=\$!"
+	done
+	wait "$p1" "$p2"
+	assert_equal "$(cat "$T/race1" "$T/race2" | fold -w3 | sort | tr '\n' ' ')" "201 307 "
+	local base	# node 2's redirects so far (1 when it lost the race)
+	base=$(curl -s "http://$N2/stats" | jq .cluster.webrtc_redirects)
+	# a publisher on node 1 (its accepted offer is enough: it is the source) makes node 1 home
+	offer 1 /whip/live chromium-whip.sdp
+	assert_equal "$(status)" 201
+	local pub
+	pub=$(header Location)
+	[[ "$(redis-cli -s "$T/r.sock" GET rv:home:live)" == n1.* ]]
+	# node 2 sends viewers and other publishers there, the same path, and makes no session
+	offer 2 '/whep/live?id=v1' chromium-whep.sdp
+	assert_equal "$(status)" 307
+	assert_equal "$(header Location)" "http://$N1/whep/live?id=v1"
+	offer 2 /whip/live chromium-whip.sdp
+	assert_equal "$(status)" 307
+	assert_equal "$(header Location)" "http://$N1/whip/live"
+	assert_equal "$(curl -s "http://$N2/webrtc" | jq '[.sessions[] | select(.group == "live")] | length')" 0
+	# the home answers itself
+	offer 1 /whep/live chromium-whep.sdp
+	assert_equal "$(status)" 201
+	assert_equal "$(curl -s "http://$N2/stats" | jq .cluster.webrtc_redirects)" $((base + 2))
+	run curl -s "http://$N2/metrics"
+	assert_line "rvserver_cluster_webrtc_redirects_total $((base + 2))"
+	# the publisher's DELETE ends the only source: the home goes, node 2 answers itself
+	webrtc 1 DELETE "$pub"
+	assert_equal "$(status)" 200
+	home_gone live 5
+	offer 2 /whep/live chromium-whep.sdp
+	assert_equal "$(status)" 201
+	assert_equal "$(curl -s "http://$N2/stats" | jq .cluster.webrtc_redirects)" $((base + 2))
+	# a home node that dies (kill -9) is reaped with its homes: node 2 answers itself
+	offer 1 /whip/again chromium-whip.sdp
+	assert_equal "$(status)" 201
+	offer 2 /whep/again chromium-whep.sdp
+	assert_equal "$(status)" 307
+	kill_hard "$NPID1"
+	home_gone again 10
+	offer 2 /whep/again chromium-whep.sdp
+	assert_equal "$(status)" 201
+	# Redis down: node 2 cannot ask, so it answers itself (no 5xx), logs and counts it
+	stop_pid "$REDIS_PID"
+	wait_for_line "$T/n2.err" 'lost Redis' 5
+	offer 2 /whip/again chromium-whip.sdp
+	assert_equal "$(status)" 201
+	wait_for_line "$T/n2.err" "where #again's media is: the directory cannot be asked" 5
+	assert_equal "$(curl -s "http://$N2/stats" | jq .cluster.home_lookups_failed)" 1
 }

@@ -69,6 +69,14 @@ uint64_t relay_now(const struct relay *r)
 	return clock_ms;
 }
 
+static long group_sources;    /* streams to a group begun minus ended: 0 once all ended */
+void relay_group_source(struct relay *r, const char *group, int delta)
+{
+	if (r != &relay || !group)
+		abort();
+	group_sources += delta;
+}
+
 struct relay_ep **relay_ep_slot(struct conn *c) { return &c->ep; }
 struct rv_client *relay_client(const struct conn *c) { return c->client; }
 int relay_conn_open(const struct conn *c) { return !c->closing; }
@@ -771,6 +779,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (relay.streams || relay.nstreams || relay.by_addr.count || relay.by_fb.count || by_num.count)
 		abort();
 	relay_free(&relay);
+	if (group_sources != 0)	/* every stream to a group told its end */
+		abort();
 	rv_map_free(&by_num);
 	rv_router_free(&router);
 	return 0;

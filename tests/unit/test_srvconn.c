@@ -173,6 +173,13 @@ static void json_obj(struct rv_httpd *h, void *ud)
 	assert_int_equal(rv_httpd_reply_json(h, 200, o), 0);
 }
 
+static void later(struct rv_httpd *h, void *ud)
+{
+	(void)ud;
+	calls++;
+	rv_httpd_defer(h);
+}
+
 #define GH (RV_HTTPD_GET | RV_HTTPD_HEAD)
 
 static const struct rv_httpd_route routes[] = {
@@ -185,6 +192,7 @@ static const struct rv_httpd_route routes[] = {
 	{ "/badhdr", RV_HTTPD_GET, 0, 0, bad_header, NULL },
 	{ "/jnull", RV_HTTPD_GET, 0, 0, json_null, NULL },
 	{ "/json", RV_HTTPD_GET, 0, 0, json_obj, NULL },
+	{ "/later", RV_HTTPD_POST, 0, 64, later, NULL },
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 
@@ -429,6 +437,36 @@ static void test_upgrade(void **state)
 	assert_int_equal(status_of(v8), 400);
 }
 
+/* A handler that defers: no 500, nothing to send until it replies, and
+ * more bytes change nothing; its reply (a 307 here) is then the step. */
+static void test_defer(void **state)
+{
+	(void)state;
+	static const char req[] = "POST /later?x=1 HTTP/1.1\r\nContent-Length: 2\r\n\r\nab";
+	struct rv_httpd h;
+	calls = 0;
+	assert_int_equal(rv_httpd_init(&h, routes, NROUTES), 0);
+	assert_int_equal(rv_httpd_feed(&h, (const uint8_t *)req, sizeof req - 1, NULL), RV_HTTPD_LATER);
+	assert_int_equal(calls, 1);
+	assert_int_equal(h.status, 0);
+	assert_int_equal(rv_buf_size(&h.out), 0);
+	assert_int_equal(rv_httpd_feed(&h, (const uint8_t *)"xx", 2, NULL), RV_HTTPD_LATER);
+	assert_int_equal(calls, 1);
+	assert_string_equal(h.req.path, "/later?x=1");	/* the request stays for the reply */
+	const char *hdrs[] = { "Location: http://127.0.0.1:9/later?x=1", NULL };
+	assert_int_equal(rv_httpd_reply(&h, 307, NULL, hdrs, "go\n", 3), 0);
+	assert_int_equal(h.step, RV_HTTPD_REPLY);
+	assert_int_equal(h.status, 307);
+	char all[512];
+	snprintf(all, sizeof all, "%.*s", (int)rv_buf_size(&h.out), (const char *)rv_buf_head(&h.out));
+	assert_non_null(strstr(all, "HTTP/1.1 307 "));
+	assert_non_null(strstr(all, "\r\nLocation: http://127.0.0.1:9/later?x=1\r\n"));
+	/* deferring once replied changes nothing */
+	rv_httpd_defer(&h);
+	assert_int_equal(h.step, RV_HTTPD_REPLY);
+	rv_httpd_free(&h);
+}
+
 /* ---- sweeps and the stop ---- */
 
 static void test_sweep_check(void **state)
@@ -542,6 +580,7 @@ int main(void)
 		cmocka_unit_test(test_routes_body_cap),
 		cmocka_unit_test(test_reply_head_and_failures),
 		cmocka_unit_test(test_upgrade),
+		cmocka_unit_test(test_defer),
 		cmocka_unit_test(test_sweep_check),
 		cmocka_unit_test(test_stop_deadline),
 		cmocka_unit_test(test_stop_none_left),
