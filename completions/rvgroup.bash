@@ -62,7 +62,7 @@ _rvgroup()
 		return;;
 	esac
 	if [[ $cur == -* ]]; then
-		COMPREPLY=($(compgen -W "--server --id --tls --ca --insecure --token-file --connect-timeout --json --verbose --quiet --help --version --allow --reconnect --count --key --bind --port-file --peer --lan --serverless --stay --to --nearest --posting --routing --replication --multicast --no-server-channel --restrict-posting --restrict-publish --cap --publish --expires --wait --output --max-neighbors -s -n -v -q -h -V -c -o" -- "$cur"))
+		COMPREPLY=($(compgen -W "--server --id --tls --ca --insecure --token-file --connect-timeout --json --verbose --quiet --help --version --allow --reconnect --count --key --bind --port-file --peer --lan --serverless --stay --to --nearest --posting --routing --replication --multicast --no-server-channel --restrict-posting --restrict-publish --cap --publish --expires --wait --output --progress --no-progress --max-neighbors -s -n -v -q -h -V -c -o" -- "$cur"))
 		return
 	fi
 	local i

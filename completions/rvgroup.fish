@@ -45,4 +45,6 @@ complete -c rvgroup -l publish -d 'p2p grant: the capability lets its peer publi
 complete -c rvgroup -l expires -x -d 'p2p grant: the capability expires after DURATION (s, m, h or d; default 30d)'
 complete -c rvgroup -l wait -x -d 'p2p post/send/info/fetch: wait at most S seconds for a neighbour (fetch: and for progress; default 10)'
 complete -c rvgroup -s o -l output -r -F -d 'p2p fetch: write the object to FILE (FILE.part and FILE.rvobj until it is whole)'
+complete -c rvgroup -l progress -d 'p2p fetch: draw a progress bar on stderr even when it is not a terminal'
+complete -c rvgroup -l no-progress -d 'p2p fetch: never draw a progress bar'
 complete -c rvgroup -l max-neighbors -x -d 'p2p: at most N neighbours (default 32, at most 64)'

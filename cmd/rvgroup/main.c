@@ -10,7 +10,7 @@ enum {
 	O_ALLOW = 1, O_RECONNECT, O_COUNT,
 	O_KEY, O_BIND, O_PORT_FILE, O_PEER, O_LAN, O_SERVERLESS, O_STAY, O_TO, O_NEAREST,
 	O_POSTING, O_ROUTING, O_NO_SERVER_CHANNEL, O_WAIT, O_MAX_NEIGHBORS, O_RESTRICT_POSTING, O_RESTRICT_PUBLISH, O_CAP, O_EXPIRES, O_PUBLISH,
-	O_OUTPUT, O_REPLICATION, O_MULTICAST,
+	O_OUTPUT, O_REPLICATION, O_MULTICAST, O_PROGRESS, O_NO_PROGRESS,
 };
 
 static const struct rv_opt opts[] = {
@@ -39,6 +39,8 @@ static const struct rv_opt opts[] = {
 	{ O_EXPIRES, 0, "expires", "DURATION", "p2p grant: the capability expires after DURATION (s, m, h or d; default 30d)", NULL, NULL },
 	{ O_WAIT, 0, "wait", "S", "p2p post/send/info/fetch: wait at most S seconds for a neighbour (fetch: and for progress; default 10)", NULL, NULL },
 	{ O_OUTPUT, 'o', "output", "FILE", "p2p fetch: write the object to FILE (FILE.part and FILE.rvobj until it is whole)", "file", NULL },
+	{ O_PROGRESS, 0, "progress", NULL, "p2p fetch: draw a progress bar on stderr even when it is not a terminal", NULL, NULL },
+	{ O_NO_PROGRESS, 0, "no-progress", NULL, "p2p fetch: never draw a progress bar", NULL, NULL },
 	{ O_MAX_NEIGHBORS, 0, "max-neighbors", "N", "p2p: at most N neighbours (default 32, at most 64)", NULL, NULL },
 	{ 0 }
 };
@@ -110,6 +112,8 @@ static const char *on_opt(void *ud, int key, const char *arg)
 	case O_PUBLISH: a->p2p.publish = 1; break;
 	case O_CAP: a->p2p.cap = arg; break;
 	case O_OUTPUT: a->p2p.output = arg; break;
+	case O_PROGRESS: a->p2p.progress = 1; break;
+	case O_NO_PROGRESS: a->p2p.progress = -1; break;
 	case O_EXPIRES: {
 		char *end;
 		double v = strtod(arg, &end);

@@ -315,7 +315,7 @@ static void result(struct objrun *r, const struct rv_p2p_obj_ev *e)
 	r->last_progress = now_ms(r);
 	print_chunk("NetGroup.Replication.Fetch.Result", e, e->len);
 	if (!r->bar_on) {
-		rv_progress_init(&r->bar, r->label, m->size, 0);
+		rv_progress_init(&r->bar, r->label, m->size, r->g->o->progress);
 		r->bar_on = 1;
 	}
 	rv_progress_update(&r->bar, r->fetched + r->resumed, 0);

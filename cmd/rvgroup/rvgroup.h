@@ -50,6 +50,7 @@ struct p2p_opts {
 	int publish;                 /* grant --publish: the right to publish too */
 	size_t max_neighbors;
 	const char *output;          /* fetch: -o FILE */
+	int progress;                /* fetch: 1 --progress, -1 --no-progress, 0 on a terminal */
 };
 
 struct app {

@@ -54,7 +54,7 @@ complete_field() { jq -r "select(.code == \"NetGroup.Replication.Fetch.Complete\
 	share s "$T/big.bin" $(intro)
 	local i
 	for i in 1 2 3 4; do
-		fetch "f$i" $(intro)
+		fetch "f$i" $(intro) $( ((i == 1)) && echo --progress)
 	done
 	for i in 1 2 3 4; do
 		wait_exit "$(eval echo "\$PID_f$i")" 60
@@ -66,6 +66,9 @@ complete_field() { jq -r "select(.code == \"NetGroup.Replication.Fetch.Complete\
 		[ "$(grep -c '"NetGroup.Replication.Fetch.Result"' "$T/f$i.out")" -eq 245 ]
 		[ ! -e "$T/f$i.bin.part" ] && [ ! -e "$T/f$i.bin.rvobj" ]
 	done
+	# --progress draws the bar on a file too, to its end; without it, none on a file
+	grep -q '100%' "$T/f1.err"
+	! grep -q '100%' "$T/f2.err"
 	# the fetchers fed each other: not every chunk came from the sharer
 	local sharer others=0
 	sharer=$(rvgroup p2p id --key "$T/s.key")
