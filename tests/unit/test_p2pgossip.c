@@ -161,7 +161,9 @@ static void lost_push_is_mended(void **state)
 	post(0, 10);
 	assert_int_equal(drop_from, -1);                  /* the push to 2 was lost */
 	assert_int_equal(delivered[2], 1);
-	run(3, 60);                                       /* IHAVE from 1; IWANT waits 80 ms */
+	struct rv_p2p_gossip_conf d;
+	rv_p2p_gossip_defaults(&d);
+	run(3, d.ihave_ms + d.graft_ms / 2);              /* IHAVE from 1; IWANT waits graft_ms */
 	assert_int_equal(delivered[2], 1);
 	run(3, 100);
 	assert_int_equal(delivered[2], 2);
