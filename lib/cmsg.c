@@ -91,8 +91,7 @@ int rv_cmsg_encode(struct rv_buf *out, const struct rv_cmsg *m, const void *key,
 	return 0;
 }
 
-/* One length-prefixed string of at most MAX bytes into DST. */
-static int get_str(const uint8_t **r, const uint8_t *end, char *dst, size_t max)
+int rv_cmsg_get_str(const uint8_t **r, const uint8_t *end, char *dst, size_t max)
 {
 	if (*r >= end)
 		return RV_EPROTO;
@@ -121,8 +120,8 @@ int rv_cmsg_decode(const uint8_t *p, size_t len, const void *key, size_t keylen,
 	m->count = rv_rd32(p + 24);
 	m->nseq = rv_rd64(p + 28);
 	m->ts = rv_rd64(p + 36);
-	if (get_str(&r, end, m->origin, RV_CMSG_NODE_MAX) < 0 || get_str(&r, end, m->a, RV_CMSG_ID_MAX) < 0 ||
-	    get_str(&r, end, m->b, RV_CMSG_ID_MAX) < 0 || get_str(&r, end, m->c, RV_CMSG_TEXT_MAX) < 0 ||
+	if (rv_cmsg_get_str(&r, end, m->origin, RV_CMSG_NODE_MAX) < 0 || rv_cmsg_get_str(&r, end, m->a, RV_CMSG_ID_MAX) < 0 ||
+	    rv_cmsg_get_str(&r, end, m->b, RV_CMSG_ID_MAX) < 0 || rv_cmsg_get_str(&r, end, m->c, RV_CMSG_TEXT_MAX) < 0 ||
 	    end - r < 4)
 		return RV_EPROTO;
 	m->payload_len = rv_rd32(r);

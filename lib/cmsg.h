@@ -98,6 +98,11 @@ int rv_cmsg_encode(struct rv_buf *out, const struct rv_cmsg *m, const void *key,
  * that is not valid, bytes after the HMAC); RV_EDENIED when the HMAC does
  * not match KEY (a stranger, or another cluster). *M is undefined then. */
 int rv_cmsg_decode(const uint8_t *p, size_t len, const void *key, size_t keylen, struct rv_cmsg *m);
+/* rv_cmsg_get_str - one string as a message carries it (a length byte,
+ * then that many bytes, at most MAX, no NUL among them) from *R (the input
+ * ends at END) into DST (MAX + 1 bytes, NUL-terminated), *R moved past it:
+ * 0, or RV_EPROTO. lib/trunk's frames carry their strings the same way. */
+int rv_cmsg_get_str(const uint8_t **r, const uint8_t *end, char *dst, size_t max);
 
 #define RV_CMSG_REPLAY_WINDOW 1024  /* numbers per origin: a message this far behind is stale */
 #define RV_CMSG_REPLAY_AGE_MS 30000 /* a ts this far from the checker's clock: stale */

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "portfile.h"
 #include "p2plink.h"
+#include "token.h"
 
 #define RX_BUF 65536
 #define LAN_EVERY_MS 5000               /* a LAN announcement this often */
@@ -401,4 +402,16 @@ void rv_p2plink_stop(struct rv_p2plink *p, void (*on_closed)(void *ud))
 	uv_close((uv_handle_t *)&p->udp, on_close);
 	uv_close((uv_handle_t *)&p->timer, on_close);
 	uv_close((uv_handle_t *)&p->prep, on_close);
+}
+
+int rv_p2plink_cap_load(const char *arg, uint8_t cap[RV_P2P_CAP_LEN])
+{
+	if (!strncmp(arg, "rvc1:", 5))
+		return rv_p2p_cap_parse(arg, strlen(arg), cap);
+	char buf[RV_P2P_CAP_TEXT + 64];
+	size_t len;
+	int rc = rv_secret_read(arg, buf, sizeof buf, &len);
+	if (rc < 0)
+		return rc == -EINVAL ? RV_EPROTO : rc;	/* an empty file */
+	return rv_p2p_cap_parse(buf, len, cap);
 }

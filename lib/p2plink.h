@@ -17,6 +17,7 @@
 #include <uv.h>
 
 #include "impair.h"
+#include "p2pcap.h"
 #include "p2pnode.h"
 #include "p2pspec.h"
 
@@ -63,5 +64,9 @@ void rv_p2plink_addr_text(const struct sockaddr *sa, char *out, size_t cap);
 int rv_p2plink_addr_port(const struct sockaddr_storage *a);
 /* rv_p2plink_wall_ms - the wall clock, Unix ms. */
 uint64_t rv_p2plink_wall_ms(void);
+/* rv_p2plink_cap_load - a --cap argument: a capability's text ("rvc1:...")
+ * or a file that holds it, into CAP. 0; a negative errno when the file
+ * cannot be read; RV_EPROTO when what it holds is not a capability. */
+int rv_p2plink_cap_load(const char *arg, uint8_t cap[RV_P2P_CAP_LEN]);
 
 #endif

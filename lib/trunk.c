@@ -135,21 +135,6 @@ static int on_auth(struct rv_trunk *t, const uint8_t *b, size_t n, struct rv_buf
 	return 0;
 }
 
-static int get_str(const uint8_t **r, const uint8_t *end, char *dst, size_t max)
-{
-	if (*r >= end)
-		return RV_EPROTO;
-	size_t n = *(*r)++;
-	if (n > max || (size_t)(end - *r) < n)
-		return RV_EPROTO;
-	memcpy(dst, *r, n);
-	dst[n] = 0;
-	if (memchr(dst, 0, n))
-		return RV_EPROTO;
-	*r += n;
-	return 0;
-}
-
 static int text_valid(const char *s)
 {
 	for (; *s; s++)
@@ -176,8 +161,8 @@ static int decode_msg(const struct rv_trunk *t, const uint8_t *b, size_t n, stru
 	*sconn = rv_rd64(b + 18);
 	m->count = rv_rd32(b + 26);
 	const uint8_t *r = b + RV_TRUNK_MSG_FIXED, *end = b + n;
-	if (!type_valid(m->type) || get_str(&r, end, m->a, RV_CMSG_ID_MAX) < 0 ||
-	    get_str(&r, end, m->b, RV_CMSG_ID_MAX) < 0 || get_str(&r, end, m->c, RV_CMSG_TEXT_MAX) < 0 ||
+	if (!type_valid(m->type) || rv_cmsg_get_str(&r, end, m->a, RV_CMSG_ID_MAX) < 0 ||
+	    rv_cmsg_get_str(&r, end, m->b, RV_CMSG_ID_MAX) < 0 || rv_cmsg_get_str(&r, end, m->c, RV_CMSG_TEXT_MAX) < 0 ||
 	    (m->a[0] && !rv_id_valid(m->a)) || (m->b[0] && !rv_id_valid(m->b)) || !text_valid(m->c))
 		return RV_EPROTO;
 	memcpy(m->origin, t->peer, sizeof m->origin);

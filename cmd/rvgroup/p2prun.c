@@ -101,27 +101,13 @@ int p2p_is_owner(const struct p2p *g)
 /* --cap: a token ("rvc1:...") or a file that holds one. */
 static int load_cap(struct p2p *g)
 {
-	const char *arg = g->o->cap;
-	char buf[RV_P2P_CAP_TEXT + 64];
-	size_t len;
-	if (!strncmp(arg, "rvc1:", 5)) {
-		len = strlen(arg);
-		if (len >= sizeof buf)
-			len = sizeof buf - 1;
-		memcpy(buf, arg, len);
-	} else {
-		FILE *f = fopen(arg, "r");
-		if (!f) {
-			rv_say_error("--cap %s: %s", arg, strerror(errno));
-			return -1;
-		}
-		len = fread(buf, 1, sizeof buf - 1, f);
-		fclose(f);
-	}
-	buf[len] = 0;
-	const char *why;
-	if (rv_p2p_cap_parse(buf, len, g->cap) < 0) {
-		rv_say_error("--cap: not a capability (rvc1:...)");
+	const char *arg = g->o->cap, *why;
+	int rc = rv_p2plink_cap_load(arg, g->cap);
+	if (rc < 0) {
+		if (rc == RV_EPROTO)
+			rv_say_error("--cap: not a capability (rvc1:...)");
+		else
+			rv_say_error("--cap %s: %s", arg, rv_strerror(rc));
 		return -1;
 	}
 	if (rv_p2p_cap_check(g->cap, sizeof g->cap, &g->spec, g->group, g->key.id, RV_P2P_RIGHT_POST,

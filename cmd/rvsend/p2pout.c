@@ -23,6 +23,7 @@
 #include "err.h"
 #include "media.h"
 #include "p2pcap.h"
+#include "p2plink.h"
 #include "p2plive.h"
 #include "rvsend.h"
 
@@ -216,28 +217,12 @@ out:
  * the exit code (said why). */
 static int load_cap(const char *arg, uint8_t cap[RV_P2P_CAP_LEN])
 {
-	char buf[RV_P2P_CAP_TEXT + 64];
-	size_t len;
-	if (!strncmp(arg, "rvc1:", 5)) {
-		len = strlen(arg);
-		if (len >= sizeof buf)
-			len = sizeof buf - 1;
-		memcpy(buf, arg, len);
-	} else {
-		FILE *f = fopen(arg, "r");
-		if (!f) {
-			rv_say_error("--cap %s: %s", arg, strerror(errno));
-			return RV_EXIT_USAGE;
-		}
-		len = fread(buf, 1, sizeof buf - 1, f);
-		fclose(f);
-	}
-	buf[len] = 0;
-	if (rv_p2p_cap_parse(buf, len, cap) < 0) {
+	int rc = rv_p2plink_cap_load(arg, cap);
+	if (rc == RV_EPROTO)
 		rv_say_error("--cap: not a capability (rvc1:...)");
-		return RV_EXIT_USAGE;
-	}
-	return 0;
+	else if (rc < 0)
+		rv_say_error("--cap %s: %s", arg, rv_strerror(rc));
+	return rc < 0 ? RV_EXIT_USAGE : 0;
 }
 
 int p2pout_start(struct p2pout **out, struct app *a, int inputs, struct rv_media_src *vsrc, atomic_int *stop)
