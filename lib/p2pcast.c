@@ -474,9 +474,11 @@ long rv_p2p_cast_publish(struct rv_p2p_cast *c, uint64_t now, const uint8_t *p, 
 	return seq;
 }
 
-static void frag_in(struct rv_p2p_cast *c, struct cpeer *p, const struct rv_p2p_msg *m)
+/* Fragment SEQ (FLAGS, DATA, LEN bytes) from neighbour P, or from IP
+ * multicast (P NULL): kept when new, pushed on, delivered. */
+static void frag_take(struct rv_p2p_cast *c, struct cpeer *p, uint32_t seq, uint8_t flags, const uint8_t *data,
+		      size_t len)
 {
-	uint32_t seq = m->index;
 	if (c->conf.publisher || !CAST_OPEN(c)) {	/* the stream is ours: another's fragment of it is not;
 							 * or nobody allowed announced it yet */
 		c->st.refused++;
@@ -494,22 +496,27 @@ static void frag_in(struct rv_p2p_cast *c, struct cpeer *p, const struct rv_p2p_
 	struct frag *f = slot(c, seq);
 	if (f->state == HELD) {
 		c->st.duplicates++;
-		c->st.bytes_duplicate += m->data_len;
-		p->ps->duplicates++;
+		c->st.bytes_duplicate += len;
+		if (p)
+			p->ps->duplicates++;
 		return;
 	}
-	if (keep(c, seq, m->flags, m->data, m->data_len) < 0)
+	if (keep(c, seq, flags, data, len) < 0)
 		return;
-	if (m->flags & RV_P2P_FRAG_PULLED) {
+	if (!p) {
+		c->st.fragments_from_ipmc++;
+		c->st.bytes_from_ipmc += len;
+		c->ipmc_at = c->now;
+	} else if (flags & RV_P2P_FRAG_PULLED) {
 		c->st.fragments_requested_from_peers++;
-		c->st.bytes_requested_from_peers += m->data_len;
+		c->st.bytes_requested_from_peers += len;
 		p->ps->fragments_requested_from++;
-		p->ps->bytes_requested_from += m->data_len;
+		p->ps->bytes_requested_from += len;
 	} else {
 		c->st.fragments_pushed_from_peers++;
-		c->st.bytes_pushed_from_peers += m->data_len;
+		c->st.bytes_pushed_from_peers += len;
 		p->ps->fragments_pushed_from++;
-		p->ps->bytes_pushed_from += m->data_len;
+		p->ps->bytes_pushed_from += len;
 		c->last_from = pidx(c, p);
 		if (c->sub[seq % SUBS] == pidx(c, p))
 			c->sub_at[seq % SUBS] = c->now;
@@ -517,6 +524,20 @@ static void frag_in(struct rv_p2p_cast *c, struct cpeer *p, const struct rv_p2p_
 	push(c, seq, f, p);
 	cast_join(c);
 	cast_deliver(c);
+}
+
+int rv_p2p_cast_input_fragment(struct rv_p2p_cast *c, uint64_t now, uint64_t run, uint32_t seq, uint8_t flags,
+			       const uint8_t *data, size_t len)
+{
+	if (len == 0 || len > RV_P2P_CAST_FRAG_MAX)
+		return RV_ETOOBIG;
+	advance(c, now);
+	if (c->conf.admit && c->info && run != c->run) {	/* another run's numbering */
+		c->st.other_run++;
+		return 0;
+	}
+	frag_take(c, NULL, seq, flags & RV_P2P_FRAG_KEY, data, len);
+	return 0;
 }
 
 /* ---- maps, pulls, push masks, keys, announces ---- */
@@ -694,7 +715,7 @@ int rv_p2p_cast_input(struct rv_p2p_cast *c, uint64_t now, const uint8_t peer[ID
 	}
 	switch (m->type) {
 	case RV_P2P_M_CAST_FRAG:
-		frag_in(c, p, m);
+		frag_take(c, p, m->index, m->flags, m->data, m->data_len);
 		return 0;
 	case RV_P2P_M_CAST_MAP:
 		return map_in(c, p, m, why);

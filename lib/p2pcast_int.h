@@ -54,6 +54,7 @@ struct rv_p2p_cast {
 	int sub[SUBS];              /* the pusher of each sub-stream */
 	uint64_t sub_at[SUBS];      /* when it last pushed one (or was asked) */
 	uint64_t key_at, tick_at, now, rnd_state;
+	uint64_t ipmc_at;           /* when IP multicast brought a new fragment last (0: never) */
 	uint32_t ticks, pull_salt;  /* pull_salt: random, so that peers spread their pulls differently */
 	int key_sent;
 	int ended, end_told;        /* the end is known (end_seq); the END event came out */

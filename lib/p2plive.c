@@ -10,6 +10,7 @@
 #include "err.h"
 #include "log.h"
 #include "p2pcap.h"
+#include "p2pipmc.h"
 #include "p2plink.h"
 #include "p2plive.h"
 #include "bytes.h"
@@ -28,6 +29,9 @@ struct rv_p2plive {
 	uint8_t cap[RV_P2P_CAP_LEN];
 	uint8_t ann[RV_P2P_CAST_INFO_MAX];
 	uv_timer_t timer;
+	uv_udp_t *ipmc;                 /* fusion: the publisher sends there, a receiver listens (NULL: none) */
+	struct sockaddr_storage ipmc_to;
+	uint64_t ipmc_bad;              /* datagrams refused (logged once) */
 	int timer_open, stopping;
 	rv_p2plive_event_fn on_event;
 	void *ud;
@@ -35,6 +39,7 @@ struct rv_p2plive {
 	void *closed_ud;
 	int pending;                    /* handles and the link still closing */
 	uint8_t msg[RV_P2P_MSG_MAX];
+	uint8_t dgram[RV_P2P_IPMC_MAX];
 };
 
 static void rearm(struct rv_p2plive *l);
@@ -180,6 +185,96 @@ static int load(struct rv_p2plive *l, const struct rv_p2plive_opts *o, struct rv
 	return 0;
 }
 
+static void free_handle(uv_handle_t *h)
+{
+	free(h);
+}
+
+static void ipmc_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
+{
+	struct rv_p2plive *l = h->data;
+	(void)hint;
+	*b = uv_buf_init((char *)l->dgram, sizeof l->dgram);
+}
+
+/* A datagram of the multicast group: a fragment of ours to the engine. */
+static void ipmc_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *b, const struct sockaddr *from, unsigned flags)
+{
+	struct rv_p2plive *l = u->data;
+	struct rv_p2p_ipmc_frag f;
+	const char *why;
+	(void)from;
+	if (n <= 0 || (flags & UV_UDP_PARTIAL) || l->stopping)
+		return;
+	if (rv_p2p_ipmc_parse((const uint8_t *)b->base, (size_t)n, l->group, l->stream, &f, &why) < 0) {
+		if (!l->ipmc_bad++)
+			rv_debug("p2p stream: an IP multicast datagram ignored: %s", why);
+		return;
+	}
+	uv_update_time(l->loop);
+	rv_p2p_cast_input_fragment(l->cast, uv_now(l->loop), f.run, f.seq, f.flags, f.data, f.len);
+	pump(l);
+}
+
+/* O->ipmc: "ADDR:PORT[,SRC]". A publisher sends there (TTL, looped back
+ * to receivers on this host); a receiver binds the port and joins. */
+static int ipmc_start(struct rv_p2plive *l, const struct rv_p2plive_opts *o, const char **why)
+{
+	char text[300], ip[INET6_ADDRSTRLEN];
+	const char *src = NULL;
+	socklen_t len;
+	int rc;
+	snprintf(text, sizeof text, "%s", o->ipmc);
+	char *comma = strchr(text, ',');
+	if (comma) {
+		*comma = 0;
+		src = comma + 1;
+	}
+	if (rv_p2plink_addr(text, 0, &l->ipmc_to, &len) < 0 || !rv_p2plink_addr_port(&l->ipmc_to))
+		return *why = "--ipmc: not ADDR:PORT[,SRC]", -EINVAL;
+	struct sockaddr_storage any = { .ss_family = l->ipmc_to.ss_family };
+	if (l->ipmc_to.ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)&l->ipmc_to;
+		if (!IN_MULTICAST(ntohl(a->sin_addr.s_addr)))
+			return *why = "--ipmc: not an IP multicast address (224.0.0.0/4)", -EINVAL;
+		((struct sockaddr_in *)&any)->sin_port = a->sin_port;
+		uv_ip4_name(a, ip, sizeof ip);
+	} else {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&l->ipmc_to;
+		if (a->sin6_addr.s6_addr[0] != 0xff)
+			return *why = "--ipmc: not an IP multicast address (ff00::/8)", -EINVAL;
+		((struct sockaddr_in6 *)&any)->sin6_port = a->sin6_port;
+		uv_ip6_name(a, ip, sizeof ip);
+	}
+	if (src && !*src)
+		return *why = "--ipmc: an empty source", -EINVAL;
+	uv_udp_t *u = malloc(sizeof *u);
+	if (!u)
+		return *why = "out of memory", -ENOMEM;
+	uv_udp_init(l->loop, u);
+	u->data = l;
+	if (o->cast.publisher) {
+		struct sockaddr_storage eph = { .ss_family = l->ipmc_to.ss_family };
+		if ((rc = uv_udp_bind(u, (const struct sockaddr *)&eph, 0)) < 0 ||
+		    (rc = uv_udp_set_multicast_ttl(u, o->ipmc_ttl ? o->ipmc_ttl : 1)) < 0 ||
+		    (rc = uv_udp_set_multicast_loop(u, 1)) < 0)	/* receivers on this host hear it too */
+			*why = uv_strerror(rc);
+	} else if ((rc = uv_udp_bind(u, (const struct sockaddr *)&any, UV_UDP_REUSEADDR)) < 0) {
+		*why = uv_strerror(rc);
+	} else if ((rc = src ? uv_udp_set_source_membership(u, ip, NULL, src, UV_JOIN_GROUP)
+			     : uv_udp_set_membership(u, ip, NULL, UV_JOIN_GROUP)) < 0) {
+		*why = rc == UV_EINVAL && src ? "--ipmc: the source is no address" : uv_strerror(rc);
+	} else if ((rc = uv_udp_recv_start(u, ipmc_alloc, ipmc_recv)) < 0) {
+		*why = uv_strerror(rc);
+	}
+	if (rc < 0) {
+		uv_close((uv_handle_t *)u, free_handle);
+		return rc;
+	}
+	l->ipmc = u;
+	return 0;
+}
+
 int rv_p2plive_start(struct rv_p2plive **out, uv_loop_t *loop, const struct rv_p2plive_opts *o,
 		     rv_p2plive_event_fn on_event, void *ud, const char **why)
 {
@@ -203,9 +298,13 @@ int rv_p2plive_start(struct rv_p2plive **out, uv_loop_t *loop, const struct rv_p
 	l->run = rv_p2plink_wall_ms();	/* a publisher started again is a newer run */
 	if (rc == 0 && (rc = rv_p2p_cast_new(&l->cast, id, &cc)) < 0)
 		*why = rc == -EINVAL ? "window too large" : "out of memory";
+	if (rc == 0 && o->ipmc)
+		rc = ipmc_start(l, o, why);
 	if (rc == 0)
 		rc = rv_p2plink_start(&l->link, loop, &lc, on_link, l, why);
 	if (rc < 0) {
+		if (l->ipmc)
+			uv_close((uv_handle_t *)l->ipmc, free_handle);	/* touches nothing of L */
 		rv_p2p_cast_free(l->cast);
 		rv_p2p_key_free(&l->key);
 		free(l);
@@ -223,6 +322,14 @@ long rv_p2plive_publish(struct rv_p2plive *l, const uint8_t *p, size_t n, int ke
 {
 	uv_update_time(l->loop);
 	long rc = rv_p2p_cast_publish(l->cast, uv_now(l->loop), p, n, key);
+	if (rc >= 0 && l->ipmc) {	/* before the peers' copies: multicast first, the mesh fills gaps */
+		struct rv_p2p_ipmc_frag f = { .run = l->run, .seq = (uint32_t)rc, .flags = key ? RV_P2P_FRAG_KEY : 0,
+					      .data = p, .len = n };
+		long len = rv_p2p_ipmc_build(l->group, l->stream, &f, l->dgram, sizeof l->dgram);
+		uv_buf_t b = uv_buf_init((char *)l->dgram, len > 0 ? (unsigned)len : 0);
+		if (len > 0)
+			uv_udp_try_send(l->ipmc, &b, 1, (const struct sockaddr *)&l->ipmc_to);	/* lost: pulled */
+	}
 	pump(l);
 	return rc;
 }
@@ -298,6 +405,8 @@ void rv_p2plive_json(const struct rv_p2plive *l, cJSON *o)
 		{ "fragmentsRequestedFromPeers", st.fragments_requested_from_peers },
 		{ "bytesRequestedFromPeers", st.bytes_requested_from_peers },
 		{ "fragmentsPublished", st.fragments_published },
+		{ "fragmentsReceivedFromIPMulticast", st.fragments_from_ipmc },
+		{ "bytesReceivedFromIPMulticast", st.bytes_from_ipmc },
 		{ "bytesPublished", st.bytes_published },
 		{ "pulls", st.pulls },
 		{ "duplicates", st.duplicates },
@@ -374,6 +483,13 @@ static void timer_closed(uv_handle_t *h)
 	one_closed(h->data);
 }
 
+static void ipmc_closed(uv_handle_t *h)
+{
+	struct rv_p2plive *l = h->data;
+	free(h);
+	one_closed(l);
+}
+
 static void link_closed(void *ud)
 {
 	one_closed(ud);
@@ -386,7 +502,9 @@ void rv_p2plive_stop(struct rv_p2plive *l, void (*on_closed)(void *ud), void *ud
 	l->stopping = 1;
 	l->on_closed = on_closed;
 	l->closed_ud = ud;
-	l->pending = 2;
+	l->pending = 2 + (l->ipmc != NULL);
 	uv_close((uv_handle_t *)&l->timer, timer_closed);
+	if (l->ipmc)
+		uv_close((uv_handle_t *)l->ipmc, ipmc_closed);
 	rv_p2plink_stop(l->link, link_closed);
 }

@@ -495,7 +495,7 @@ static int p2p_record(struct app *a, struct rx *x)
 	struct rv_p2plive_opts lo = { .spec = a->p2p, .key = a->p2p_key, .server_host = a->co.host,
 				      .server_port = a->co.port,
 				      .name = a->p2p_name ? a->p2p_name : "live",
-				      .cast = { .push_limit = (uint32_t)a->push_limit } };
+				      .cast = { .push_limit = (uint32_t)a->push_limit }, .ipmc = a->ipmc };
 	x->vi.rtp_fd = x->vi.rtcp_fd = x->au.rtp_fd = x->au.rtcp_fd = -1;
 	x->loop = uv_default_loop();
 	rv_buf_init(&x->early, 8u << 20);
