@@ -643,12 +643,14 @@ static int info_in(struct rv_p2p_cast *c, struct cpeer *from, const struct rv_p2
 		return RV_EDENIED;
 	}
 	if (c->conf.publisher && !c->info) {	/* not announced yet: never another's */
-		from->run = run;
+		if (from)
+			from->run = run;
 		return 0;
 	}
 	if (c->info) {
-		from->run = run;
-		if (run < c->run || (run != c->run && c->conf.publisher))	/* it is behind: ours */
+		if (from)
+			from->run = run;
+		if (from && (run < c->run || (run != c->run && c->conf.publisher)))	/* it is behind: ours */
 			send_info(c, from);	/* (a publisher keeps its own run) */
 		if (run <= c->run || c->conf.publisher)
 			return 0;
@@ -656,8 +658,9 @@ static int info_in(struct rv_p2p_cast *c, struct cpeer *from, const struct rv_p2
 	}
 	if (keep_info(c, m->data, m->data_len, skip, run) < 0)
 		return 0;
-	from->run = run;
-	cast_event(c, RV_P2P_CAST_INFO, from->id, 0, 0, c->info + skip, c->info_len - skip);
+	if (from)
+		from->run = run;
+	cast_event(c, RV_P2P_CAST_INFO, from ? from->id : NULL, 0, 0, c->info + skip, c->info_len - skip);
 	for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
 		if (c->p[i].used && &c->p[i] != from)
 			send_info(c, &c->p[i]);
@@ -675,7 +678,8 @@ static int end_in(struct rv_p2p_cast *c, struct cpeer *from, uint32_t end, const
 	c->ended = 1;
 	c->end_seq = end;
 	c->ended_at = c->now;
-	memcpy(c->end_from, from->id, ID);
+	if (from)
+		memcpy(c->end_from, from->id, ID);
 	extend(c, end);
 	for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
 		if (c->p[i].used && c->p[i].in && &c->p[i] != from)
@@ -732,6 +736,25 @@ int rv_p2p_cast_input(struct rv_p2p_cast *c, uint64_t now, const uint8_t peer[ID
 	default:	/* CAST_INFO */
 		return info_in(c, p, m, why);
 	}
+}
+
+int rv_p2p_cast_input_announce(struct rv_p2p_cast *c, uint64_t now, const uint8_t *p, size_t n, const char **why)
+{
+	if (n == 0 || n > RV_P2P_CAST_INFO_MAX)
+		return RV_ETOOBIG;
+	advance(c, now);
+	struct rv_p2p_msg m = { .type = RV_P2P_M_CAST_INFO, .data = p, .data_len = n };
+	return info_in(c, NULL, &m, why);
+}
+
+int rv_p2p_cast_input_end(struct rv_p2p_cast *c, uint64_t now, uint64_t run, uint32_t end, const char **why)
+{
+	advance(c, now);
+	if (c->conf.admit && c->info && run != c->run) {
+		c->st.other_run++;
+		return 0;
+	}
+	return end_in(c, NULL, end, why);
 }
 
 int rv_p2p_cast_set_info(struct rv_p2p_cast *c, const uint8_t *p, size_t n)

@@ -251,6 +251,20 @@ int rv_p2p_cast_input(struct rv_p2p_cast *c, uint64_t now, const uint8_t peer[RV
 int rv_p2p_cast_input_fragment(struct rv_p2p_cast *c, uint64_t now, uint64_t run, uint32_t seq, uint8_t flags,
 			       const uint8_t *data, size_t len);
 
+/* rv_p2p_cast_input_announce - the stream's announce (P, N bytes) as IP
+ * multicast brought it at NOW: taken as a neighbour's CAST_INFO would be
+ * (conf.admit, runs, the INFO or RESET event with no peer, passed on to
+ * the neighbours), so that a receiver with no neighbour can play the
+ * stream. 0, RV_ETOOBIG (0 or past RV_P2P_CAST_INFO_MAX bytes), or
+ * RV_EDENIED (*WHY, conf.admit's). */
+int rv_p2p_cast_input_announce(struct rv_p2p_cast *c, uint64_t now, const uint8_t *p, size_t n, const char **why);
+/* rv_p2p_cast_input_end - the stream of RUN ends at END, as IP multicast
+ * told at NOW: taken as a neighbour's CAST_END (the END event with no
+ * peer, told on to the neighbours); with conf.admit, another run's is
+ * ignored (other_run). 0, or RV_EPROTO (*WHY) for an end before a
+ * fragment known. */
+int rv_p2p_cast_input_end(struct rv_p2p_cast *c, uint64_t now, uint64_t run, uint32_t end, const char **why);
+
 /* rv_p2p_cast_take - the next message to send into BUF (CAP of at least
  * RV_P2P_MSG_MAX) and the neighbour it is for: its length, or 0. */
 ssize_t rv_p2p_cast_take(struct rv_p2p_cast *c, uint8_t peer[RV_P2P_HASH_LEN], uint8_t *buf, size_t cap);

@@ -104,7 +104,7 @@ void cast_join(struct rv_p2p_cast *c);
 void cast_resubscribe(struct rv_p2p_cast *c);
 /* What push did not bring in time, asked of neighbours whose maps have it. */
 void cast_pull(struct rv_p2p_cast *c);
-/* A new run of the stream, announced by FROM: the old one forgotten (a RESET event). */
+/* A new run of the stream, announced by FROM (NULL: IP multicast): the old one forgotten (a RESET event). */
 void cast_reset(struct rv_p2p_cast *c, const struct cpeer *from);
 
 #endif

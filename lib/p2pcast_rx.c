@@ -208,7 +208,7 @@ void cast_pull(struct rv_p2p_cast *c)
 			pull_from(c, i, from);
 }
 
-/* A new run of the stream, announced by FROM: everything of the old one
+/* A new run of the stream, announced by FROM (NULL: IP multicast): everything of the old one
  * forgotten (the neighbours' maps too: they were of the old run). */
 void cast_reset(struct rv_p2p_cast *c, const struct cpeer *from)
 {
@@ -234,5 +234,5 @@ void cast_reset(struct rv_p2p_cast *c, const struct cpeer *from)
 		p->mask_in = 0;
 	}
 	c->st.resets++;
-	cast_event(c, RV_P2P_CAST_RESET, from->id, old, 0, NULL, 0);
+	cast_event(c, RV_P2P_CAST_RESET, from ? from->id : NULL, old, 0, NULL, 0);
 }

@@ -212,7 +212,12 @@ static void ipmc_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *b, const struct so
 		return;
 	}
 	uv_update_time(l->loop);
-	rv_p2p_cast_input_fragment(l->cast, uv_now(l->loop), f.run, f.seq, f.flags, f.data, f.len);
+	uint64_t now = uv_now(l->loop);
+	int rc = f.flags == RV_P2P_IPMC_INFO ? rv_p2p_cast_input_announce(l->cast, now, f.data, f.len, &why)
+		 : f.flags == RV_P2P_IPMC_END ? rv_p2p_cast_input_end(l->cast, now, f.run, f.seq, &why)
+		 : rv_p2p_cast_input_fragment(l->cast, now, f.run, f.seq, f.flags, f.data, f.len);
+	if (rc < 0 && !l->ipmc_bad++)
+		rv_debug("p2p stream: an IP multicast datagram refused: %s", rc == RV_ETOOBIG ? "too big" : why);
 	pump(l);
 }
 
@@ -318,18 +323,30 @@ int rv_p2plive_start(struct rv_p2plive **out, uv_loop_t *loop, const struct rv_p
 	return 0;
 }
 
+/* A datagram to the multicast group, if any: FLAGS (p2pipmc.h), SEQ, the
+ * payload P (N bytes; NULL with RV_P2P_IPMC_INFO: our announce). One
+ * lost or refused by the kernel is for the mesh to fill. */
+static void ipmc_send(struct rv_p2plive *l, uint8_t flags, uint32_t seq, const uint8_t *p, size_t n)
+{
+	if (!l->ipmc)
+		return;
+	if (flags == RV_P2P_IPMC_INFO && !(p = rv_p2p_cast_info(l->cast, &n)))
+		return;
+	struct rv_p2p_ipmc_frag f = { .run = l->run, .seq = seq, .flags = flags, .data = p, .len = n };
+	long len = rv_p2p_ipmc_build(l->group, l->stream, &f, l->dgram, sizeof l->dgram);
+	uv_buf_t b = uv_buf_init((char *)l->dgram, len > 0 ? (unsigned)len : 0);
+	if (len > 0)
+		uv_udp_try_send(l->ipmc, &b, 1, (const struct sockaddr *)&l->ipmc_to);
+}
+
 long rv_p2plive_publish(struct rv_p2plive *l, const uint8_t *p, size_t n, int key)
 {
 	uv_update_time(l->loop);
 	long rc = rv_p2p_cast_publish(l->cast, uv_now(l->loop), p, n, key);
-	if (rc >= 0 && l->ipmc) {	/* before the peers' copies: multicast first, the mesh fills gaps */
-		struct rv_p2p_ipmc_frag f = { .run = l->run, .seq = (uint32_t)rc, .flags = key ? RV_P2P_FRAG_KEY : 0,
-					      .data = p, .len = n };
-		long len = rv_p2p_ipmc_build(l->group, l->stream, &f, l->dgram, sizeof l->dgram);
-		uv_buf_t b = uv_buf_init((char *)l->dgram, len > 0 ? (unsigned)len : 0);
-		if (len > 0)
-			uv_udp_try_send(l->ipmc, &b, 1, (const struct sockaddr *)&l->ipmc_to);	/* lost: pulled */
-	}
+	if (rc >= 0 && key)	/* a receiver with no neighbour can start here */
+		ipmc_send(l, RV_P2P_IPMC_INFO, 0, NULL, 0);
+	if (rc >= 0)	/* before the peers' copies: multicast first, the mesh fills gaps */
+		ipmc_send(l, key ? RV_P2P_FRAG_KEY : 0, (uint32_t)rc, p, n);
 	pump(l);
 	return rc;
 }
@@ -338,6 +355,10 @@ int rv_p2plive_end(struct rv_p2plive *l)
 {
 	uv_update_time(l->loop);
 	int rc = rv_p2p_cast_end(l->cast, uv_now(l->loop));
+	struct rv_p2p_cast_stats st;
+	rv_p2p_cast_stats(l->cast, &st);
+	for (int i = 0; rc == 0 && i < 3; i++)	/* a datagram may be lost; the copies are ignored */
+		ipmc_send(l, RV_P2P_IPMC_END, st.end, NULL, 0);
 	pump(l);
 	return rc;
 }
@@ -360,6 +381,8 @@ int rv_p2plive_set_info(struct rv_p2plive *l, const uint8_t *p, size_t n)
 		n = (size_t)len;
 	}
 	int rc = rv_p2p_cast_set_info(l->cast, p, n);
+	if (rc == 0)
+		ipmc_send(l, RV_P2P_IPMC_INFO, 0, NULL, 0);
 	pump(l);
 	return rc;
 }

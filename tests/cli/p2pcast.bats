@@ -243,7 +243,7 @@ from() { jq -r --arg p "$2" "select(.event == \"NetStream.MulticastInfo\") | (.p
 # In a network namespace of the test's own (multicast stays inside it):
 # the publisher also sends to an IP multicast group; receivers in it take
 # the stream from there, and the mesh fills only what multicast missed.
-@test "p2pcast: fusion with IP multicast (--ipmc) in a namespace: both recordings whole, most fragments from multicast, few pulled" {
+@test "p2pcast: fusion with IP multicast (--ipmc) in a namespace: recordings whole, most fragments from multicast, few pulled; a receiver with no peer records from multicast alone" {
 	unshare --net true 2>/dev/null || skip "needs unshare --net (root)"
 	SPEC=$(rvgroup p2p spec new cast.example --key "$T/owner.key" 2>/dev/null)
 	[ -n "$SPEC" ]
@@ -267,7 +267,11 @@ from() { jq -r --arg p "$2" "select(.event == \"NetStream.MulticastInfo\") | (.p
 				-o "$r.mkv" --json -v --key "$r.key" >"$r.out" 2>"$r.err" &
 			pids+=($!)
 		done
-		for r in m1 m2; do
+		# solo: no introducer there, no peer: IP multicast alone
+		timeout -k 1 "$life" rvrecv media --p2p "$SPEC" --server 127.0.0.1:9 --ipmc 239.255.7.7:5000 \
+			-o solo.mkv --json -v --key solo.key >solo.out 2>solo.err &
+		pids+=($!)
+		for r in m1 m2 solo; do
 			for ((t = 0; t < 100 * RV_SLOW; t++)); do
 				grep -q 'joined the peer group' "$r.err" && break
 				sleep 0.05
@@ -298,6 +302,11 @@ from() { jq -r --arg p "$2" "select(.event == \"NetStream.MulticastInfo\") | (.p
 		((pulled * 10 <= frags))	# few pulled
 		[ $((ipmc + pulled + $(info "$r" fragmentsPushedFromPeers))) -eq "$frags" ]
 	done
+	# no peer at all: the announce, the fragments and the end by multicast
+	[ "$(frames "$T/solo.mkv")" -eq 20 ] || fail "solo: $(frames "$T/solo.mkv") frames; $(cat "$T/solo.err")"
+	decodes "$T/solo.mkv"
+	[ "$(info solo fragmentsReceivedFromIPMulticast)" -eq "$frags" ]
+	[ "$(info solo ended)" = true ]
 }
 
 @test "p2pcast: --p2p usage errors exit 2" {

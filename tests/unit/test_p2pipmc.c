@@ -47,6 +47,36 @@ static void datagram(void **state)
 	d[4] = 1;
 	d[0] = 'X';
 	assert_int_equal(rv_p2p_ipmc_parse(d, (size_t)n, group, stream, &g, &why), RV_EPROTO);
+	d[0] = 'R';
+	/* flags of two kinds, unknown; an end with a payload, an announce without */
+	d[5] = RV_P2P_FRAG_KEY | RV_P2P_IPMC_INFO;
+	assert_int_equal(rv_p2p_ipmc_parse(d, (size_t)n, group, stream, &g, &why), RV_EPROTO);
+	d[5] = 0x80;
+	assert_int_equal(rv_p2p_ipmc_parse(d, (size_t)n, group, stream, &g, &why), RV_EPROTO);
+	d[5] = RV_P2P_IPMC_END;
+	assert_int_equal(rv_p2p_ipmc_parse(d, (size_t)n, group, stream, &g, &why), RV_EPROTO);
+	assert_int_equal(rv_p2p_ipmc_parse(d, RV_P2P_IPMC_HEAD, group, stream, &g, &why), 0);
+	assert_int_equal(g.flags, RV_P2P_IPMC_END);
+	assert_int_equal(g.len, 0);
+	d[5] = RV_P2P_IPMC_INFO;
+	assert_int_equal(rv_p2p_ipmc_parse(d, RV_P2P_IPMC_HEAD, group, stream, &g, &why), RV_EPROTO);
+	f.flags = RV_P2P_IPMC_INFO;
+	f.len = RV_P2P_CAST_INFO_MAX;
+	uint8_t big[RV_P2P_CAST_INFO_MAX + 1] = { 0 };
+	f.data = big;
+	n = rv_p2p_ipmc_build(group, stream, &f, d, sizeof d);
+	assert_int_equal(n, RV_P2P_IPMC_MAX);
+	assert_int_equal(rv_p2p_ipmc_parse(d, (size_t)n, group, stream, &g, &why), 0);
+	assert_int_equal(rv_p2p_ipmc_parse(d, (size_t)n + 1, group, stream, &g, &why), RV_EPROTO);
+	f.len++;
+	assert_int_equal(rv_p2p_ipmc_build(group, stream, &f, d, sizeof d), RV_ETOOBIG);
+	f.flags = RV_P2P_IPMC_END;
+	f.len = 1;
+	assert_int_equal(rv_p2p_ipmc_build(group, stream, &f, d, sizeof d), RV_ETOOBIG);
+	f.flags = 0x81;
+	assert_int_equal(rv_p2p_ipmc_build(group, stream, &f, d, sizeof d), RV_EPROTO);
+	f.flags = 0;
+	f.data = frag;
 	/* the bounds */
 	f.len = RV_P2P_CAST_FRAG_MAX + 1;
 	assert_int_equal(rv_p2p_ipmc_build(group, stream, &f, d, sizeof d), RV_ETOOBIG);
@@ -56,7 +86,7 @@ static void datagram(void **state)
 	assert_int_equal(rv_p2p_ipmc_build(group, stream, &f, d, RV_P2P_IPMC_HEAD + 9), RV_ETOOBIG);
 	f.len = RV_P2P_CAST_FRAG_MAX;
 	n = rv_p2p_ipmc_build(group, stream, &f, d, sizeof d);
-	assert_int_equal(n, RV_P2P_IPMC_MAX);
+	assert_int_equal(n, RV_P2P_IPMC_HEAD + RV_P2P_CAST_FRAG_MAX);
 	assert_int_equal(rv_p2p_ipmc_parse(d, (size_t)n, group, stream, &g, &why), 0);
 	assert_int_equal(rv_p2p_ipmc_parse(d, (size_t)n + 1, group, stream, &g, &why), RV_EPROTO);
 }
@@ -204,6 +234,60 @@ static void runs(void **state)
 	rv_p2p_cast_stats(rx, &st);
 	assert_int_equal(st.fragments_from_ipmc, 1);
 	assert_int_equal(st.delivered, 1);
+	/* an end of another run is ignored; ours ends the stream */
+	const char *why;
+	assert_int_equal(rv_p2p_cast_input_end(rx, 4, 6, 1, &why), 0);
+	rv_p2p_cast_stats(rx, &st);
+	assert_int_equal(st.ended, 0);
+	assert_int_equal(rv_p2p_cast_input_end(rx, 4, 7, 1, &why), 0);
+	rv_p2p_cast_stats(rx, &st);
+	assert_int_equal(st.ended, 1);
+	assert_int_equal(st.end, 1);
+	rv_p2p_cast_free(rx);
+}
+
+/* Multicast alone, no neighbour: the announce, the fragments and the end
+ * all come from it, and the stream is delivered whole. */
+static void multicast_only(void **state)
+{
+	(void)state;
+	struct rv_p2p_cast *rx;
+	uint8_t frag[50] = { 0 }, info[2] = { 9, 'v' };
+	const char *why;
+	rv_p2p_cast_id("live", stream);
+	struct rv_p2p_cast_conf c = { .admit = admit };
+	assert_int_equal(rv_p2p_cast_new(&rx, stream, &c), 0);
+	assert_int_equal(rv_p2p_cast_input_announce(rx, 1, info, 0, &why), RV_ETOOBIG);
+	assert_int_equal(rv_p2p_cast_input_announce(rx, 1, info, sizeof info, &why), 0);
+	uint64_t now = 1;
+	for (uint32_t s = 0; s < 30; s++, now += 10) {
+		assert_int_equal(rv_p2p_cast_input_fragment(rx, now, 9, s, s % 10 == 0 ? RV_P2P_FRAG_KEY : 0, frag,
+							    sizeof frag), 0);
+		rv_p2p_cast_tick(rx, now);
+	}
+	assert_int_equal(rv_p2p_cast_input_end(rx, now, 9, 30, &why), 0);
+	struct rv_p2p_cast_ev e;
+	int infos = 0, ends = 0;
+	uint32_t data = 0;
+	while (rv_p2p_cast_poll(rx, &e)) {
+		infos += e.type == RV_P2P_CAST_INFO;
+		ends += e.type == RV_P2P_CAST_END;
+		data += e.type == RV_P2P_CAST_DATA;
+		if (e.type == RV_P2P_CAST_INFO)
+			assert_memory_equal(e.data, "v", 1);
+	}
+	assert_int_equal(infos, 1);
+	assert_int_equal(data, 30);
+	assert_int_equal(ends, 1);
+	/* a newer run announced by multicast: a RESET, no peer */
+	info[0] = 10;
+	assert_int_equal(rv_p2p_cast_input_announce(rx, now, info, sizeof info, &why), 0);
+	assert_int_equal(rv_p2p_cast_poll(rx, &e), 1);
+	assert_int_equal(e.type, RV_P2P_CAST_RESET);
+	struct rv_p2p_cast_stats st;
+	rv_p2p_cast_stats(rx, &st);
+	assert_int_equal(st.resets, 1);
+	assert_true(st.run == 10);
 	rv_p2p_cast_free(rx);
 }
 
@@ -213,6 +297,7 @@ int main(void)
 		cmocka_unit_test(datagram),
 		cmocka_unit_test(fusion),
 		cmocka_unit_test(runs),
+		cmocka_unit_test(multicast_only),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
