@@ -3,11 +3,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cJSON.h>
 #include <openssl/rand.h>
 
 #include "err.h"
+#include "impair.h"
 #include "log.h"
 #include "p2pcap.h"
 #include "p2pipmc.h"
@@ -32,6 +34,7 @@ struct rv_p2plive {
 	uv_udp_t *ipmc;                 /* fusion: the publisher sends there, a receiver listens (NULL: none) */
 	struct sockaddr_storage ipmc_to;
 	uint64_t ipmc_bad;              /* datagrams refused (logged once) */
+	struct rv_impair impair;        /* RV_TEST_IMPAIR: tests lose multicast datagrams here (sent or read) */
 	int timer_open, stopping;
 	rv_p2plive_event_fn on_event;
 	void *ud;
@@ -204,7 +207,7 @@ static void ipmc_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *b, const struct so
 	struct rv_p2p_ipmc_frag f;
 	const char *why;
 	(void)from;
-	if (n <= 0 || (flags & UV_UDP_PARTIAL) || l->stopping)
+	if (n <= 0 || (flags & UV_UDP_PARTIAL) || l->stopping || rv_impair_drop(&l->impair))
 		return;
 	if (rv_p2p_ipmc_parse((const uint8_t *)b->base, (size_t)n, l->group, l->stream, &f, &why) < 0) {
 		if (!l->ipmc_bad++)
@@ -253,6 +256,8 @@ static int ipmc_start(struct rv_p2plive *l, const struct rv_p2plive_opts *o, con
 	}
 	if (src && !*src)
 		return *why = "--ipmc: an empty source", -EINVAL;
+	if (rv_impair_from_env(&l->impair, (uint64_t)getpid() << 24 ^ rv_p2plink_wall_ms(), why) < 0)
+		return -EINVAL;
 	uv_udp_t *u = malloc(sizeof *u);
 	if (!u)
 		return *why = "out of memory", -ENOMEM;
@@ -328,7 +333,7 @@ int rv_p2plive_start(struct rv_p2plive **out, uv_loop_t *loop, const struct rv_p
  * lost or refused by the kernel is for the mesh to fill. */
 static void ipmc_send(struct rv_p2plive *l, uint8_t flags, uint32_t seq, const uint8_t *p, size_t n)
 {
-	if (!l->ipmc)
+	if (!l->ipmc || rv_impair_drop(&l->impair))
 		return;
 	if (flags == RV_P2P_IPMC_INFO && !(p = rv_p2p_cast_info(l->cast, &n)))
 		return;
