@@ -13,7 +13,8 @@
  *   (several, comma-separated: "loss=0.02,direct=0")
  *
  * Only tools that say so in their man page read it (rvgroup p2p; rvserver,
- * loss and rxcost, on its UDP port). No I/O
+ * loss and rxcost, on its UDP port; rvsend and rvrecv --p2p, loss, also on
+ * the --ipmc datagrams they send or read). No I/O
  * beyond getenv; the random numbers are the caller's seed's. */
 #ifndef RV_IMPAIR_H
 #define RV_IMPAIR_H
