@@ -227,7 +227,7 @@ static void expire(struct rv_p2p_cast *c)
  * last call means the caller did not run us (a busy or stopped process):
  * what was missing could not be pulled meanwhile, so its deadline moves
  * on by the gap, rather than everything being given up at once. */
-static void advance(struct rv_p2p_cast *c, uint64_t now)
+void cast_advance(struct rv_p2p_cast *c, uint64_t now)
 {
 	uint64_t gap = now > c->now ? now - c->now : 0;
 	c->now = now;
@@ -332,7 +332,7 @@ static void send_end(struct rv_p2p_cast *c, const struct cpeer *p)
 
 void rv_p2p_cast_peer_up(struct rv_p2p_cast *c, uint64_t now, const uint8_t peer[ID])
 {
-	advance(c, now);
+	cast_advance(c, now);
 	struct cpeer *p = find(c, peer);
 	for (int i = 0; !p && i < RV_P2P_CAST_PEERS; i++)
 		if (!c->p[i].used)
@@ -462,7 +462,7 @@ long rv_p2p_cast_publish(struct rv_p2p_cast *c, uint64_t now, const uint8_t *p, 
 		return -EINVAL;
 	if (n == 0 || n > RV_P2P_CAST_FRAG_MAX)
 		return RV_ETOOBIG;
-	advance(c, now);
+	cast_advance(c, now);
 	uint32_t seq = c->end;
 	extend(c, seq + 1);
 	int rc = keep(c, seq, key ? RV_P2P_FRAG_KEY : 0, p, n);
@@ -476,8 +476,8 @@ long rv_p2p_cast_publish(struct rv_p2p_cast *c, uint64_t now, const uint8_t *p, 
 
 /* Fragment SEQ (FLAGS, DATA, LEN bytes) from neighbour P, or from IP
  * multicast (P NULL): kept when new, pushed on, delivered. */
-static void frag_take(struct rv_p2p_cast *c, struct cpeer *p, uint32_t seq, uint8_t flags, const uint8_t *data,
-		      size_t len)
+void cast_frag_take(struct rv_p2p_cast *c, struct cpeer *p, uint32_t seq, uint8_t flags, const uint8_t *data,
+		    size_t len)
 {
 	if (c->conf.publisher || !CAST_OPEN(c)) {	/* the stream is ours: another's fragment of it is not;
 							 * or nobody allowed announced it yet */
@@ -524,20 +524,6 @@ static void frag_take(struct rv_p2p_cast *c, struct cpeer *p, uint32_t seq, uint
 	push(c, seq, f, p);
 	cast_join(c);
 	cast_deliver(c);
-}
-
-int rv_p2p_cast_input_fragment(struct rv_p2p_cast *c, uint64_t now, uint64_t run, uint32_t seq, uint8_t flags,
-			       const uint8_t *data, size_t len)
-{
-	if (len == 0 || len > RV_P2P_CAST_FRAG_MAX)
-		return RV_ETOOBIG;
-	advance(c, now);
-	if (c->conf.admit && c->info && run != c->run) {	/* another run's numbering */
-		c->st.other_run++;
-		return 0;
-	}
-	frag_take(c, NULL, seq, flags & RV_P2P_FRAG_KEY, data, len);
-	return 0;
 }
 
 /* ---- maps, pulls, push masks, keys, announces ---- */
@@ -632,7 +618,7 @@ static int keep_info(struct rv_p2p_cast *c, const uint8_t *p, size_t n, size_t s
 	return 0;
 }
 
-static int info_in(struct rv_p2p_cast *c, struct cpeer *from, const struct rv_p2p_msg *m, const char **why)
+int cast_info_in(struct rv_p2p_cast *c, struct cpeer *from, const struct rv_p2p_msg *m, const char **why)
 {
 	size_t skip = 0;
 	uint64_t run = 0;
@@ -669,7 +655,7 @@ static int info_in(struct rv_p2p_cast *c, struct cpeer *from, const struct rv_p2
 
 /* The stream ends at END: told on to the others, what is missing before
  * it pulled, the END event once delivery reached it. */
-static int end_in(struct rv_p2p_cast *c, struct cpeer *from, uint32_t end, const char **why)
+int cast_end_in(struct rv_p2p_cast *c, struct cpeer *from, uint32_t end, const char **why)
 {
 	if (c->ended || c->conf.publisher || !CAST_OPEN(c))
 		return 0;
@@ -693,7 +679,7 @@ int rv_p2p_cast_end(struct rv_p2p_cast *c, uint64_t now)
 {
 	if (!c->conf.publisher || c->ended)
 		return -EINVAL;
-	advance(c, now);
+	cast_advance(c, now);
 	c->ended = 1;
 	c->end_seq = c->end;
 	c->ended_at = now;
@@ -710,7 +696,7 @@ int rv_p2p_cast_input(struct rv_p2p_cast *c, uint64_t now, const uint8_t peer[ID
 	struct cpeer *p = find(c, peer);
 	if (!p || m->type < RV_P2P_M_CAST_FRAG || m->type > RV_P2P_M_CAST_END || memcmp(m->obj, c->id, ID))
 		return 0;
-	advance(c, now);
+	cast_advance(c, now);
 	p->in = 1;
 	if (CAST_OTHER_RUN(c, p) && m->type != RV_P2P_M_CAST_INFO && m->type != RV_P2P_M_CAST_KEY &&
 	    m->type != RV_P2P_M_CAST_PUSH) {	/* not of our run: we told it ours (each map period) */
@@ -719,7 +705,7 @@ int rv_p2p_cast_input(struct rv_p2p_cast *c, uint64_t now, const uint8_t peer[ID
 	}
 	switch (m->type) {
 	case RV_P2P_M_CAST_FRAG:
-		frag_take(c, p, m->index, m->flags, m->data, m->data_len);
+		cast_frag_take(c, p, m->index, m->flags, m->data, m->data_len);
 		return 0;
 	case RV_P2P_M_CAST_MAP:
 		return map_in(c, p, m, why);
@@ -732,29 +718,10 @@ int rv_p2p_cast_input(struct rv_p2p_cast *c, uint64_t now, const uint8_t peer[ID
 		key_in(c, p, m);
 		return 0;
 	case RV_P2P_M_CAST_END:
-		return end_in(c, p, m->index, why);
+		return cast_end_in(c, p, m->index, why);
 	default:	/* CAST_INFO */
-		return info_in(c, p, m, why);
+		return cast_info_in(c, p, m, why);
 	}
-}
-
-int rv_p2p_cast_input_announce(struct rv_p2p_cast *c, uint64_t now, const uint8_t *p, size_t n, const char **why)
-{
-	if (n == 0 || n > RV_P2P_CAST_INFO_MAX)
-		return RV_ETOOBIG;
-	advance(c, now);
-	struct rv_p2p_msg m = { .type = RV_P2P_M_CAST_INFO, .data = p, .data_len = n };
-	return info_in(c, NULL, &m, why);
-}
-
-int rv_p2p_cast_input_end(struct rv_p2p_cast *c, uint64_t now, uint64_t run, uint32_t end, const char **why)
-{
-	advance(c, now);
-	if (c->conf.admit && c->info && run != c->run) {
-		c->st.other_run++;
-		return 0;
-	}
-	return end_in(c, NULL, end, why);
 }
 
 int rv_p2p_cast_set_info(struct rv_p2p_cast *c, const uint8_t *p, size_t n)
@@ -785,7 +752,7 @@ const uint8_t *rv_p2p_cast_info(const struct rv_p2p_cast *c, size_t *n)
 
 void rv_p2p_cast_tick(struct rv_p2p_cast *c, uint64_t now)
 {
-	advance(c, now);
+	cast_advance(c, now);
 	expire(c);
 	if (now < c->tick_at)
 		return;

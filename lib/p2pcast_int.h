@@ -95,6 +95,17 @@ void cast_skip_to(struct rv_p2p_cast *c, uint32_t to);
 /* What is due delivered, in order (DATA, SKIP, then END). */
 void cast_deliver(struct rv_p2p_cast *c);
 
+/* The clock moves to NOW (a stall moves the deadlines of what is missing). */
+void cast_advance(struct rv_p2p_cast *c, uint64_t now);
+/* Fragment SEQ (FLAGS, DATA, LEN bytes) from neighbour P, or from IP
+ * multicast (P NULL): kept when new, pushed on, delivered. */
+void cast_frag_take(struct rv_p2p_cast *c, struct cpeer *p, uint32_t seq, uint8_t flags, const uint8_t *data,
+		    size_t len);
+/* The announce in M (CAST_INFO) from FROM, or from IP multicast (NULL). */
+int cast_info_in(struct rv_p2p_cast *c, struct cpeer *from, const struct rv_p2p_msg *m, const char **why);
+/* The end at END from FROM, or from IP multicast (NULL). */
+int cast_end_in(struct rv_p2p_cast *c, struct cpeer *from, uint32_t end, const char **why);
+
 /* p2pcast_rx.c */
 /* A keyframe request (HOPS so far) toward the publisher, never back to FROM. */
 void cast_ask_key(struct rv_p2p_cast *c, const struct cpeer *from, uint8_t hops);
