@@ -1,4 +1,5 @@
 /* p2plive.c - one live stream in a peer group on the loop (p2plive.h). */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -224,38 +225,60 @@ static void ipmc_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *b, const struct so
 	pump(l);
 }
 
+/* "ADDR:PORT[,SRC]" (S) into *TO, the group's address as text (IP) and
+ * the source (*SRC, in TEXT; NULL: none): 0, or -EINVAL with *WHY. */
+static int ipmc_parse(const char *s, char *text, size_t cap, struct sockaddr_storage *to, char *ip,
+		      const char **src, const char **why)
+{
+	socklen_t len;
+	uint8_t a6[16];
+	snprintf(text, cap, "%s", s);
+	char *comma = strchr(text, ',');
+	*src = NULL;
+	if (comma) {
+		*comma = 0;
+		*src = comma + 1;
+	}
+	if (rv_p2plink_addr(text, 0, to, &len) < 0 || !rv_p2plink_addr_port(to))
+		return *why = "--ipmc: not ADDR:PORT[,SRC]", -EINVAL;
+	if (to->ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)to;
+		if (!IN_MULTICAST(ntohl(a->sin_addr.s_addr)))
+			return *why = "--ipmc: not an IP multicast address (224.0.0.0/4)", -EINVAL;
+		uv_ip4_name(a, ip, INET6_ADDRSTRLEN);
+	} else {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)to;
+		if (a->sin6_addr.s6_addr[0] != 0xff)
+			return *why = "--ipmc: not an IP multicast address (ff00::/8)", -EINVAL;
+		uv_ip6_name(a, ip, INET6_ADDRSTRLEN);
+	}
+	if (*src && inet_pton(to->ss_family, *src, a6) != 1)
+		return *why = "--ipmc: the source is no address of the group's family", -EINVAL;
+	return 0;
+}
+
+int rv_p2plive_ipmc_check(const char *s, const char **why)
+{
+	char text[300], ip[INET6_ADDRSTRLEN];
+	struct sockaddr_storage to;
+	const char *src;
+	return ipmc_parse(s, text, sizeof text, &to, ip, &src, why);
+}
+
 /* O->ipmc: "ADDR:PORT[,SRC]". A publisher sends there (TTL, looped back
  * to receivers on this host); a receiver binds the port and joins. */
 static int ipmc_start(struct rv_p2plive *l, const struct rv_p2plive_opts *o, const char **why)
 {
 	char text[300], ip[INET6_ADDRSTRLEN];
-	const char *src = NULL;
-	socklen_t len;
+	const char *src;
 	int rc;
-	snprintf(text, sizeof text, "%s", o->ipmc);
-	char *comma = strchr(text, ',');
-	if (comma) {
-		*comma = 0;
-		src = comma + 1;
-	}
-	if (rv_p2plink_addr(text, 0, &l->ipmc_to, &len) < 0 || !rv_p2plink_addr_port(&l->ipmc_to))
-		return *why = "--ipmc: not ADDR:PORT[,SRC]", -EINVAL;
+	if ((rc = ipmc_parse(o->ipmc, text, sizeof text, &l->ipmc_to, ip, &src, why)) < 0)
+		return rc;
 	struct sockaddr_storage any = { .ss_family = l->ipmc_to.ss_family };
-	if (l->ipmc_to.ss_family == AF_INET) {
-		const struct sockaddr_in *a = (const struct sockaddr_in *)&l->ipmc_to;
-		if (!IN_MULTICAST(ntohl(a->sin_addr.s_addr)))
-			return *why = "--ipmc: not an IP multicast address (224.0.0.0/4)", -EINVAL;
-		((struct sockaddr_in *)&any)->sin_port = a->sin_port;
-		uv_ip4_name(a, ip, sizeof ip);
-	} else {
-		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&l->ipmc_to;
-		if (a->sin6_addr.s6_addr[0] != 0xff)
-			return *why = "--ipmc: not an IP multicast address (ff00::/8)", -EINVAL;
-		((struct sockaddr_in6 *)&any)->sin6_port = a->sin6_port;
-		uv_ip6_name(a, ip, sizeof ip);
-	}
-	if (src && !*src)
-		return *why = "--ipmc: an empty source", -EINVAL;
+	if (any.ss_family == AF_INET)
+		((struct sockaddr_in *)&any)->sin_port = ((const struct sockaddr_in *)&l->ipmc_to)->sin_port;
+	else
+		((struct sockaddr_in6 *)&any)->sin6_port = ((const struct sockaddr_in6 *)&l->ipmc_to)->sin6_port;
 	if (rv_impair_from_env(&l->impair, (uint64_t)getpid() << 24 ^ rv_p2plink_wall_ms(), why) < 0)
 		return -EINVAL;
 	uv_udp_t *u = malloc(sizeof *u);
@@ -273,7 +296,7 @@ static int ipmc_start(struct rv_p2plive *l, const struct rv_p2plive_opts *o, con
 		*why = uv_strerror(rc);
 	} else if ((rc = src ? uv_udp_set_source_membership(u, ip, NULL, src, UV_JOIN_GROUP)
 			     : uv_udp_set_membership(u, ip, NULL, UV_JOIN_GROUP)) < 0) {
-		*why = rc == UV_EINVAL && src ? "--ipmc: the source is no address" : uv_strerror(rc);
+		*why = uv_strerror(rc);
 	} else if ((rc = uv_udp_recv_start(u, ipmc_alloc, ipmc_recv)) < 0) {
 		*why = uv_strerror(rc);
 	}

@@ -80,6 +80,9 @@ int rv_p2plive_port(struct rv_p2plive *l);
  * names, and by neighbour (an array "peers"). */
 struct cJSON;
 void rv_p2plive_json(const struct rv_p2plive *l, struct cJSON *o);
+/* rv_p2plive_ipmc_check - --ipmc's argument S ("ADDR:PORT[,SRC]": a
+ * multicast group, a source of its family): 0, or -EINVAL with *WHY. */
+int rv_p2plive_ipmc_check(const char *s, const char **why);
 /* rv_p2plive_push_limit - --push-limit's argument S: 1 to 64, or -1. */
 int rv_p2plive_push_limit(const char *s);
 /* rv_p2plive_stop - goodbyes, handles closed, then ON_CLOSED (or NULL)

@@ -116,7 +116,13 @@ static const char *on_opt(void *ud, int key, const char *arg)
 	case O_TCP: a->tcp = 1; break;
 	case O_P2P: a->p2p = arg; break;
 	case O_KEY: a->p2p_key = arg; break;
-	case O_IPMC: a->ipmc = arg; break;
+	case O_IPMC: {
+		const char *why;
+		if (rv_p2plive_ipmc_check(arg, &why) < 0)
+			return why + strlen("--ipmc: ");
+		a->ipmc = arg;
+		break;
+	}
 	case O_NAME: a->p2p_name = arg; break;
 	case O_PUSH_LIMIT:
 		if ((a->push_limit = rv_p2plive_push_limit(arg)) < 0)

@@ -204,7 +204,15 @@ static const char *on_opt(void *ud, int key, const char *arg)
 		if ((a->push_limit = rv_p2plive_push_limit(arg)) < 0)
 			return "expected a number of neighbours, 1 to 64";
 		break;
-	case O_IPMC: a->ipmc = arg; break;
+	case O_IPMC: {
+		const char *why;
+		if (strchr(arg, ','))
+			return "a source (,SRC) is for rvrecv's --ipmc";
+		if (rv_p2plive_ipmc_check(arg, &why) < 0)
+			return why + strlen("--ipmc: ");
+		a->ipmc = arg;
+		break;
+	}
 	case O_IPMC_TTL:
 		a->ipmc_ttl = (int)strtol(arg, &end, 10);
 		if (*end || a->ipmc_ttl < 1 || a->ipmc_ttl > 255)

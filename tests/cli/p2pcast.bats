@@ -323,6 +323,10 @@ from() { jq -r --arg p "$2" "select(.event == \"NetStream.MulticastInfo\") | (.p
 	run -2 rvrecv media --ipmc 239.255.7.7:5000 -o "$T/x.mkv"
 	run -2 rvsend media --p2p x --ipmc-ttl 2 -f lavfi -i testsrc2
 	run -2 rvsend media --p2p x --ipmc 239.255.7.7:5000 --ipmc-ttl 0 -f lavfi -i testsrc2
+	run -2 rvrecv media --p2p x --ipmc 127.0.0.1:5000 -o "$T/x.mkv"	# no multicast group
+	[[ $stderr == *"not an IP multicast address"* ]] || [[ $output == *"not an IP multicast address"* ]]
+	run -2 rvrecv media --p2p x --ipmc 239.255.7.7:5000,nowhere -o "$T/x.mkv"
+	run -2 rvsend media --p2p x --ipmc 239.255.7.7:5000,10.0.0.1 -f lavfi -i testsrc2
 	# a spec that does not parse
 	run -2 rvrecv media --p2p not-a-spec -o "$T/x.mkv"
 }
