@@ -35,7 +35,7 @@ struct rv_p2plive {
 	uv_udp_t *ipmc;                 /* fusion: the publisher sends there, a receiver listens (NULL: none) */
 	struct sockaddr_storage ipmc_to;
 	uint64_t ipmc_bad;              /* datagrams refused (logged once) */
-	struct rv_impair impair;        /* RV_TEST_IMPAIR: tests lose multicast datagrams here (sent or read) */
+	struct rv_impair impair;        /* RV_TEST_IMPAIR's mloss: tests lose multicast datagrams here (sent or read) */
 	int timer_open, stopping;
 	rv_p2plive_event_fn on_event;
 	void *ud;
@@ -281,6 +281,7 @@ static int ipmc_start(struct rv_p2plive *l, const struct rv_p2plive_opts *o, con
 		((struct sockaddr_in6 *)&any)->sin6_port = ((const struct sockaddr_in6 *)&l->ipmc_to)->sin6_port;
 	if (rv_impair_from_env(&l->impair, (uint64_t)getpid() << 24 ^ rv_p2plink_wall_ms(), why) < 0)
 		return -EINVAL;
+	l->impair.loss = l->impair.mloss;	/* ours: multicast's only (p2plink.c loses the rest) */
 	uv_udp_t *u = malloc(sizeof *u);
 	if (!u)
 		return *why = "out of memory", -ENOMEM;

@@ -263,7 +263,7 @@ from() { jq -r --arg p "$2" "select(.event == \"NetStream.MulticastInfo\") | (.p
 		udp=$(sed -n 2p srv.port)
 		pids=()
 		for r in m1 m2; do	# each loses 10 % of the multicast datagrams it reads: the mesh fills them
-			RV_TEST_IMPAIR=loss=0.1 timeout -k 1 "$life" rvrecv media --p2p "$SPEC" --server "127.0.0.1:$udp" --ipmc 239.255.7.7:5000 \
+			RV_TEST_IMPAIR=mloss=0.1 timeout -k 1 "$life" rvrecv media --p2p "$SPEC" --server "127.0.0.1:$udp" --ipmc 239.255.7.7:5000 \
 				-o "$r.mkv" --json -v --key "$r.key" >"$r.out" 2>"$r.err" &
 			pids+=($!)
 		done
