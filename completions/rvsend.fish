@@ -44,6 +44,8 @@ complete -c rvsend -l key -r -F -d 'media --p2p: this peer'\''s Ed25519 key, mad
 complete -c rvsend -l name -x -d 'media --p2p: the stream'\''s name (default live)'
 complete -c rvsend -l cap -r -F -d 'media --p2p: this peer'\''s capability to publish, where the group restricts publishing (from rvgroup p2p grant --publish)'
 complete -c rvsend -l push-limit -x -d 'media --p2p: each fragment leaves this peer at most N + 1 times (default 4)'
+complete -c rvsend -l ipmc -x -d 'media --p2p: also send each fragment to this IP multicast group (fusion: receivers with --ipmc take it from there, the peers fill the gaps)'
+complete -c rvsend -l ipmc-ttl -x -d 'media --ipmc: the multicast TTL, 1 to 255 (default 1: this LAN only)'
 complete -c rvsend -l pt -x -d 'media: RTP payload type of the video (default 96)'
 complete -c rvsend -l apt -x -d 'media: RTP payload type of the audio (default 111; pcmu 0, pcma 8)'
 complete -c rvsend -l tcp -d 'media: send over the TCP connection, not UDP'

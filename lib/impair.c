@@ -17,6 +17,10 @@ int rv_impair_from_env(struct rv_impair *i, uint64_t seed, const char **why)
 			i->loss = strtod(p + 5, &end);
 			if (end == p + 5 || !(i->loss >= 0 && i->loss <= 1))
 				break;
+		} else if (!strncmp(p, "mloss=", 6)) {
+			i->mloss = strtod(p + 6, &end);
+			if (end == p + 6 || !(i->mloss >= 0 && i->mloss <= 1))
+				break;
 		} else if (!strncmp(p, "direct=0", 8)) {
 			i->no_direct = 1;
 			end = (char *)p + 8;
@@ -38,7 +42,7 @@ int rv_impair_from_env(struct rv_impair *i, uint64_t seed, const char **why)
 			return 0;
 	}
 	memset(i, 0, sizeof *i);
-	*why = "RV_TEST_IMPAIR: expected loss=FRACTION (0 to 1), direct=0, corrupt=1 and/or rxcost=MS (0 to 1000), comma-separated";
+	*why = "RV_TEST_IMPAIR: expected loss=FRACTION (0 to 1), mloss=FRACTION, direct=0, corrupt=1 and/or rxcost=MS (0 to 1000), comma-separated";
 	return -1;
 }
 

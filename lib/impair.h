@@ -3,6 +3,8 @@
  * sends them. Off unless the environment asks:
  *
  *   RV_TEST_IMPAIR="loss=0.05"      lose 5 % of the datagrams sent, at random
+ *   RV_TEST_IMPAIR="mloss=0.1"      lose 10 % of the IP multicast datagrams
+ *                                   sent or read (rvsend, rvrecv --ipmc)
  *   RV_TEST_IMPAIR="direct=0"       send nothing but to the server: as if
  *                                   every NAT in the way refused strangers
  *   RV_TEST_IMPAIR="corrupt=1"      rvgroup p2p share and fetch serve every
@@ -13,7 +15,8 @@
  *   (several, comma-separated: "loss=0.02,direct=0")
  *
  * Only tools that say so in their man page read it (rvgroup p2p; rvserver,
- * loss and rxcost, on its UDP port). No I/O
+ * loss and rxcost, on its UDP port; rvsend and rvrecv --p2p, loss, and mloss
+ * on the --ipmc datagrams they send or read). No I/O
  * beyond getenv; the random numbers are the caller's seed's. */
 #ifndef RV_IMPAIR_H
 #define RV_IMPAIR_H
@@ -24,6 +27,7 @@
 
 struct rv_impair {
 	double loss;                  /* 0..1 */
+	double mloss;                 /* 0..1: IP multicast datagrams (p2plive.c) */
 	int no_direct;                /* only datagrams to the server go */
 	int corrupt;                  /* object chunks served are corrupted */
 	unsigned rx_cost_ms;          /* added to each datagram read (rvserver) */

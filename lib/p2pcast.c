@@ -227,7 +227,7 @@ static void expire(struct rv_p2p_cast *c)
  * last call means the caller did not run us (a busy or stopped process):
  * what was missing could not be pulled meanwhile, so its deadline moves
  * on by the gap, rather than everything being given up at once. */
-static void advance(struct rv_p2p_cast *c, uint64_t now)
+void cast_advance(struct rv_p2p_cast *c, uint64_t now)
 {
 	uint64_t gap = now > c->now ? now - c->now : 0;
 	c->now = now;
@@ -332,7 +332,7 @@ static void send_end(struct rv_p2p_cast *c, const struct cpeer *p)
 
 void rv_p2p_cast_peer_up(struct rv_p2p_cast *c, uint64_t now, const uint8_t peer[ID])
 {
-	advance(c, now);
+	cast_advance(c, now);
 	struct cpeer *p = find(c, peer);
 	for (int i = 0; !p && i < RV_P2P_CAST_PEERS; i++)
 		if (!c->p[i].used)
@@ -462,7 +462,7 @@ long rv_p2p_cast_publish(struct rv_p2p_cast *c, uint64_t now, const uint8_t *p, 
 		return -EINVAL;
 	if (n == 0 || n > RV_P2P_CAST_FRAG_MAX)
 		return RV_ETOOBIG;
-	advance(c, now);
+	cast_advance(c, now);
 	uint32_t seq = c->end;
 	extend(c, seq + 1);
 	int rc = keep(c, seq, key ? RV_P2P_FRAG_KEY : 0, p, n);
@@ -474,9 +474,11 @@ long rv_p2p_cast_publish(struct rv_p2p_cast *c, uint64_t now, const uint8_t *p, 
 	return seq;
 }
 
-static void frag_in(struct rv_p2p_cast *c, struct cpeer *p, const struct rv_p2p_msg *m)
+/* Fragment SEQ (FLAGS, DATA, LEN bytes) from neighbour P, or from IP
+ * multicast (P NULL): kept when new, pushed on, delivered. */
+void cast_frag_take(struct rv_p2p_cast *c, struct cpeer *p, uint32_t seq, uint8_t flags, const uint8_t *data,
+		    size_t len)
 {
-	uint32_t seq = m->index;
 	if (c->conf.publisher || !CAST_OPEN(c)) {	/* the stream is ours: another's fragment of it is not;
 							 * or nobody allowed announced it yet */
 		c->st.refused++;
@@ -494,22 +496,27 @@ static void frag_in(struct rv_p2p_cast *c, struct cpeer *p, const struct rv_p2p_
 	struct frag *f = slot(c, seq);
 	if (f->state == HELD) {
 		c->st.duplicates++;
-		c->st.bytes_duplicate += m->data_len;
-		p->ps->duplicates++;
+		c->st.bytes_duplicate += len;
+		if (p)
+			p->ps->duplicates++;
 		return;
 	}
-	if (keep(c, seq, m->flags, m->data, m->data_len) < 0)
+	if (keep(c, seq, flags, data, len) < 0)
 		return;
-	if (m->flags & RV_P2P_FRAG_PULLED) {
+	if (!p) {
+		c->st.fragments_from_ipmc++;
+		c->st.bytes_from_ipmc += len;
+		c->ipmc_at = c->now;
+	} else if (flags & RV_P2P_FRAG_PULLED) {
 		c->st.fragments_requested_from_peers++;
-		c->st.bytes_requested_from_peers += m->data_len;
+		c->st.bytes_requested_from_peers += len;
 		p->ps->fragments_requested_from++;
-		p->ps->bytes_requested_from += m->data_len;
+		p->ps->bytes_requested_from += len;
 	} else {
 		c->st.fragments_pushed_from_peers++;
-		c->st.bytes_pushed_from_peers += m->data_len;
+		c->st.bytes_pushed_from_peers += len;
 		p->ps->fragments_pushed_from++;
-		p->ps->bytes_pushed_from += m->data_len;
+		p->ps->bytes_pushed_from += len;
 		c->last_from = pidx(c, p);
 		if (c->sub[seq % SUBS] == pidx(c, p))
 			c->sub_at[seq % SUBS] = c->now;
@@ -611,7 +618,7 @@ static int keep_info(struct rv_p2p_cast *c, const uint8_t *p, size_t n, size_t s
 	return 0;
 }
 
-static int info_in(struct rv_p2p_cast *c, struct cpeer *from, const struct rv_p2p_msg *m, const char **why)
+int cast_info_in(struct rv_p2p_cast *c, struct cpeer *from, const struct rv_p2p_msg *m, const char **why)
 {
 	size_t skip = 0;
 	uint64_t run = 0;
@@ -622,12 +629,14 @@ static int info_in(struct rv_p2p_cast *c, struct cpeer *from, const struct rv_p2
 		return RV_EDENIED;
 	}
 	if (c->conf.publisher && !c->info) {	/* not announced yet: never another's */
-		from->run = run;
+		if (from)
+			from->run = run;
 		return 0;
 	}
 	if (c->info) {
-		from->run = run;
-		if (run < c->run || (run != c->run && c->conf.publisher))	/* it is behind: ours */
+		if (from)
+			from->run = run;
+		if (from && (run < c->run || (run != c->run && c->conf.publisher)))	/* it is behind: ours */
 			send_info(c, from);	/* (a publisher keeps its own run) */
 		if (run <= c->run || c->conf.publisher)
 			return 0;
@@ -635,8 +644,9 @@ static int info_in(struct rv_p2p_cast *c, struct cpeer *from, const struct rv_p2
 	}
 	if (keep_info(c, m->data, m->data_len, skip, run) < 0)
 		return 0;
-	from->run = run;
-	cast_event(c, RV_P2P_CAST_INFO, from->id, 0, 0, c->info + skip, c->info_len - skip);
+	if (from)
+		from->run = run;
+	cast_event(c, RV_P2P_CAST_INFO, from ? from->id : NULL, 0, 0, c->info + skip, c->info_len - skip);
 	for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
 		if (c->p[i].used && &c->p[i] != from)
 			send_info(c, &c->p[i]);
@@ -645,7 +655,7 @@ static int info_in(struct rv_p2p_cast *c, struct cpeer *from, const struct rv_p2
 
 /* The stream ends at END: told on to the others, what is missing before
  * it pulled, the END event once delivery reached it. */
-static int end_in(struct rv_p2p_cast *c, struct cpeer *from, uint32_t end, const char **why)
+int cast_end_in(struct rv_p2p_cast *c, struct cpeer *from, uint32_t end, const char **why)
 {
 	if (c->ended || c->conf.publisher || !CAST_OPEN(c))
 		return 0;
@@ -654,7 +664,8 @@ static int end_in(struct rv_p2p_cast *c, struct cpeer *from, uint32_t end, const
 	c->ended = 1;
 	c->end_seq = end;
 	c->ended_at = c->now;
-	memcpy(c->end_from, from->id, ID);
+	if (from)
+		memcpy(c->end_from, from->id, ID);
 	extend(c, end);
 	for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
 		if (c->p[i].used && c->p[i].in && &c->p[i] != from)
@@ -668,7 +679,7 @@ int rv_p2p_cast_end(struct rv_p2p_cast *c, uint64_t now)
 {
 	if (!c->conf.publisher || c->ended)
 		return -EINVAL;
-	advance(c, now);
+	cast_advance(c, now);
 	c->ended = 1;
 	c->end_seq = c->end;
 	c->ended_at = now;
@@ -685,7 +696,7 @@ int rv_p2p_cast_input(struct rv_p2p_cast *c, uint64_t now, const uint8_t peer[ID
 	struct cpeer *p = find(c, peer);
 	if (!p || m->type < RV_P2P_M_CAST_FRAG || m->type > RV_P2P_M_CAST_END || memcmp(m->obj, c->id, ID))
 		return 0;
-	advance(c, now);
+	cast_advance(c, now);
 	p->in = 1;
 	if (CAST_OTHER_RUN(c, p) && m->type != RV_P2P_M_CAST_INFO && m->type != RV_P2P_M_CAST_KEY &&
 	    m->type != RV_P2P_M_CAST_PUSH) {	/* not of our run: we told it ours (each map period) */
@@ -694,7 +705,7 @@ int rv_p2p_cast_input(struct rv_p2p_cast *c, uint64_t now, const uint8_t peer[ID
 	}
 	switch (m->type) {
 	case RV_P2P_M_CAST_FRAG:
-		frag_in(c, p, m);
+		cast_frag_take(c, p, m->index, m->flags, m->data, m->data_len);
 		return 0;
 	case RV_P2P_M_CAST_MAP:
 		return map_in(c, p, m, why);
@@ -707,9 +718,9 @@ int rv_p2p_cast_input(struct rv_p2p_cast *c, uint64_t now, const uint8_t peer[ID
 		key_in(c, p, m);
 		return 0;
 	case RV_P2P_M_CAST_END:
-		return end_in(c, p, m->index, why);
+		return cast_end_in(c, p, m->index, why);
 	default:	/* CAST_INFO */
-		return info_in(c, p, m, why);
+		return cast_info_in(c, p, m, why);
 	}
 }
 
@@ -741,7 +752,7 @@ const uint8_t *rv_p2p_cast_info(const struct rv_p2p_cast *c, size_t *n)
 
 void rv_p2p_cast_tick(struct rv_p2p_cast *c, uint64_t now)
 {
-	advance(c, now);
+	cast_advance(c, now);
 	expire(c);
 	if (now < c->tick_at)
 		return;

@@ -156,6 +156,7 @@ struct rv_p2p_cast_stats {
 	uint64_t fragments_requested_by_peers, bytes_requested_by_peers; /* pulls we answered */
 	uint64_t fragments_requested_from_peers, bytes_requested_from_peers;   /* new fragments pulled */
 	uint64_t fragments_published, bytes_published;
+	uint64_t fragments_from_ipmc, bytes_from_ipmc;   /* new fragments from IP multicast */
 	uint64_t pulls;                   /* fragments asked (CAST_PULL) */
 	uint64_t duplicates, bytes_duplicate, late;   /* copies held already; fragments behind the window */
 	uint64_t delivered, skipped;      /* DATA events; fragments given up */
@@ -165,7 +166,8 @@ struct rv_p2p_cast_stats {
 					   * admitted announce); queue overflows */
 	uint64_t announces_refused;       /* announces that failed conf.admit */
 	uint64_t resets;                  /* new runs of the stream (RESET events) */
-	uint64_t other_run;               /* messages of neighbours on another run, ignored */
+	uint64_t other_run;               /* messages of neighbours (or IP multicast fragments) on another
+					   * run, ignored */
 	uint64_t run;                     /* the run we are in (0: none known) */
 	uint64_t stalls;                  /* gaps of more than 4 map periods between calls */
 	uint64_t control_bytes_out;       /* maps, pulls, push masks, key requests, announces sent */
@@ -232,6 +234,36 @@ void rv_p2p_cast_peer_down(struct rv_p2p_cast *c, const uint8_t peer[RV_P2P_HASH
  * holds; or RV_EDENIED (*WHY, conf.admit's) for an announce refused. */
 int rv_p2p_cast_input(struct rv_p2p_cast *c, uint64_t now, const uint8_t peer[RV_P2P_HASH_LEN],
 		      const struct rv_p2p_msg *m, const char **why);
+
+/* rv_p2p_cast_input_fragment - fragment SEQ (DATA, LEN bytes; FLAGS:
+ * RV_P2P_FRAG_KEY) of the stream's RUN, as IP multicast brought it at NOW
+ * (fusion: the caller checked that the datagram is of this group and
+ * stream, p2pipmc.h). Taken as one a neighbour pushed (held, pushed on to
+ * neighbours that asked its sub-stream, delivered), but counted in
+ * fragments_from_ipmc; refused (counted) as a neighbour's would be: by a
+ * publisher, before a restricted stream's announce was admitted, past the
+ * end; a copy of one held is a duplicate. With conf.admit, one of another
+ * run than ours is ignored (other_run). While IP multicast brings new
+ * fragments (one in the last conf.fetch_ms), the receiver asks no
+ * neighbour to push (the sub-streams are dropped, CAST_PUSH 0): the mesh
+ * only fills, by pull, what multicast missed. 0, or RV_ETOOBIG for 0 or
+ * past RV_P2P_CAST_FRAG_MAX bytes. */
+int rv_p2p_cast_input_fragment(struct rv_p2p_cast *c, uint64_t now, uint64_t run, uint32_t seq, uint8_t flags,
+			       const uint8_t *data, size_t len);
+
+/* rv_p2p_cast_input_announce - the stream's announce (P, N bytes) as IP
+ * multicast brought it at NOW: taken as a neighbour's CAST_INFO would be
+ * (conf.admit, runs, the INFO or RESET event with no peer, passed on to
+ * the neighbours), so that a receiver with no neighbour can play the
+ * stream. 0, RV_ETOOBIG (0 or past RV_P2P_CAST_INFO_MAX bytes), or
+ * RV_EDENIED (*WHY, conf.admit's). */
+int rv_p2p_cast_input_announce(struct rv_p2p_cast *c, uint64_t now, const uint8_t *p, size_t n, const char **why);
+/* rv_p2p_cast_input_end - the stream of RUN ends at END, as IP multicast
+ * told at NOW: taken as a neighbour's CAST_END (the END event with no
+ * peer, told on to the neighbours); with conf.admit, another run's is
+ * ignored (other_run). 0, or RV_EPROTO (*WHY) for an end before a
+ * fragment known. */
+int rv_p2p_cast_input_end(struct rv_p2p_cast *c, uint64_t now, uint64_t run, uint32_t end, const char **why);
 
 /* rv_p2p_cast_take - the next message to send into BUF (CAP of at least
  * RV_P2P_MSG_MAX) and the neighbour it is for: its length, or 0. */

@@ -54,6 +54,7 @@ struct rv_p2p_cast {
 	int sub[SUBS];              /* the pusher of each sub-stream */
 	uint64_t sub_at[SUBS];      /* when it last pushed one (or was asked) */
 	uint64_t key_at, tick_at, now, rnd_state;
+	uint64_t ipmc_at;           /* when IP multicast brought a new fragment last (0: never) */
 	uint32_t ticks, pull_salt;  /* pull_salt: random, so that peers spread their pulls differently */
 	int key_sent;
 	int ended, end_told;        /* the end is known (end_seq); the END event came out */
@@ -94,6 +95,17 @@ void cast_skip_to(struct rv_p2p_cast *c, uint32_t to);
 /* What is due delivered, in order (DATA, SKIP, then END). */
 void cast_deliver(struct rv_p2p_cast *c);
 
+/* The clock moves to NOW (a stall moves the deadlines of what is missing). */
+void cast_advance(struct rv_p2p_cast *c, uint64_t now);
+/* Fragment SEQ (FLAGS, DATA, LEN bytes) from neighbour P, or from IP
+ * multicast (P NULL): kept when new, pushed on, delivered. */
+void cast_frag_take(struct rv_p2p_cast *c, struct cpeer *p, uint32_t seq, uint8_t flags, const uint8_t *data,
+		    size_t len);
+/* The announce in M (CAST_INFO) from FROM, or from IP multicast (NULL). */
+int cast_info_in(struct rv_p2p_cast *c, struct cpeer *from, const struct rv_p2p_msg *m, const char **why);
+/* The end at END from FROM, or from IP multicast (NULL). */
+int cast_end_in(struct rv_p2p_cast *c, struct cpeer *from, uint32_t end, const char **why);
+
 /* p2pcast_rx.c */
 /* A keyframe request (HOPS so far) toward the publisher, never back to FROM. */
 void cast_ask_key(struct rv_p2p_cast *c, const struct cpeer *from, uint8_t hops);
@@ -103,7 +115,7 @@ void cast_join(struct rv_p2p_cast *c);
 void cast_resubscribe(struct rv_p2p_cast *c);
 /* What push did not bring in time, asked of neighbours whose maps have it. */
 void cast_pull(struct rv_p2p_cast *c);
-/* A new run of the stream, announced by FROM: the old one forgotten (a RESET event). */
+/* A new run of the stream, announced by FROM (NULL: IP multicast): the old one forgotten (a RESET event). */
 void cast_reset(struct rv_p2p_cast *c, const struct cpeer *from);
 
 #endif

@@ -117,14 +117,22 @@ static int pick_pusher(struct rv_p2p_cast *c, int except)
 }
 
 /* Each sub-stream whose pusher is gone, or brought nothing for fetch_ms
- * while the stream went on, is asked of another neighbour. */
+ * while the stream went on, is asked of another neighbour; none while IP
+ * multicast brings the stream. */
 void cast_resubscribe(struct rv_p2p_cast *c)
 {
 	uint8_t before[RV_P2P_CAST_PEERS];
 	for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
 		before[i] = c->p[i].mask_in;
+	int ipmc = c->ipmc_at && c->now < c->ipmc_at + c->conf.fetch_ms;   /* IP multicast brings it */
 	for (int b = 0; b < SUBS; b++) {
 		int cur = c->sub[b];
+		if (ipmc) {	/* fusion: the mesh only fills gaps, by pull */
+			if (cur != NONE)
+				c->p[cur].mask_in &= (uint8_t)~(1u << b);
+			c->sub[b] = NONE;
+			continue;
+		}
 		int stalled = c->now >= c->sub_at[b] + c->conf.fetch_ms && c->end_at > c->sub_at[b];
 		if (cur != NONE && !stalled)
 			continue;
@@ -200,7 +208,7 @@ void cast_pull(struct rv_p2p_cast *c)
 			pull_from(c, i, from);
 }
 
-/* A new run of the stream, announced by FROM: everything of the old one
+/* A new run of the stream, announced by FROM (NULL: IP multicast): everything of the old one
  * forgotten (the neighbours' maps too: they were of the old run). */
 void cast_reset(struct rv_p2p_cast *c, const struct cpeer *from)
 {
@@ -215,6 +223,7 @@ void cast_reset(struct rv_p2p_cast *c, const struct cpeer *from)
 	c->ended_at = 0;
 	memset(c->end_from, 0, ID);
 	c->last_from = NONE;
+	c->ipmc_at = 0;
 	for (int b = 0; b < SUBS; b++) {
 		c->sub[b] = NONE;
 		c->sub_at[b] = 0;
@@ -225,5 +234,5 @@ void cast_reset(struct rv_p2p_cast *c, const struct cpeer *from)
 		p->mask_in = 0;
 	}
 	c->st.resets++;
-	cast_event(c, RV_P2P_CAST_RESET, from->id, old, 0, NULL, 0);
+	cast_event(c, RV_P2P_CAST_RESET, from ? from->id : NULL, old, 0, NULL, 0);
 }

@@ -1,15 +1,19 @@
 /* p2plive.c - one live stream in a peer group on the loop (p2plive.h). */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cJSON.h>
 #include <openssl/rand.h>
 
 #include "err.h"
+#include "impair.h"
 #include "log.h"
 #include "p2pcap.h"
+#include "p2pipmc.h"
 #include "p2plink.h"
 #include "p2plive.h"
 #include "bytes.h"
@@ -28,6 +32,10 @@ struct rv_p2plive {
 	uint8_t cap[RV_P2P_CAP_LEN];
 	uint8_t ann[RV_P2P_CAST_INFO_MAX];
 	uv_timer_t timer;
+	uv_udp_t *ipmc;                 /* fusion: the publisher sends there, a receiver listens (NULL: none) */
+	struct sockaddr_storage ipmc_to;
+	uint64_t ipmc_bad;              /* datagrams refused (logged once) */
+	struct rv_impair impair;        /* RV_TEST_IMPAIR's mloss: tests lose multicast datagrams here (sent or read) */
 	int timer_open, stopping;
 	rv_p2plive_event_fn on_event;
 	void *ud;
@@ -35,6 +43,7 @@ struct rv_p2plive {
 	void *closed_ud;
 	int pending;                    /* handles and the link still closing */
 	uint8_t msg[RV_P2P_MSG_MAX];
+	uint8_t dgram[RV_P2P_IPMC_MAX];
 };
 
 static void rearm(struct rv_p2plive *l);
@@ -180,6 +189,126 @@ static int load(struct rv_p2plive *l, const struct rv_p2plive_opts *o, struct rv
 	return 0;
 }
 
+static void free_handle(uv_handle_t *h)
+{
+	free(h);
+}
+
+static void ipmc_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
+{
+	struct rv_p2plive *l = h->data;
+	(void)hint;
+	*b = uv_buf_init((char *)l->dgram, sizeof l->dgram);
+}
+
+/* A datagram of the multicast group: a fragment of ours to the engine. */
+static void ipmc_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *b, const struct sockaddr *from, unsigned flags)
+{
+	struct rv_p2plive *l = u->data;
+	struct rv_p2p_ipmc_frag f;
+	const char *why;
+	(void)from;
+	if (n <= 0 || (flags & UV_UDP_PARTIAL) || l->stopping || rv_impair_drop(&l->impair))
+		return;
+	if (rv_p2p_ipmc_parse((const uint8_t *)b->base, (size_t)n, l->group, l->stream, &f, &why) < 0) {
+		if (!l->ipmc_bad++)
+			rv_debug("p2p stream: an IP multicast datagram ignored: %s", why);
+		return;
+	}
+	uv_update_time(l->loop);
+	uint64_t now = uv_now(l->loop);
+	int rc = f.flags == RV_P2P_IPMC_INFO ? rv_p2p_cast_input_announce(l->cast, now, f.data, f.len, &why)
+		 : f.flags == RV_P2P_IPMC_END ? rv_p2p_cast_input_end(l->cast, now, f.run, f.seq, &why)
+		 : rv_p2p_cast_input_fragment(l->cast, now, f.run, f.seq, f.flags, f.data, f.len);
+	if (rc < 0 && !l->ipmc_bad++)
+		rv_debug("p2p stream: an IP multicast datagram refused: %s", rc == RV_ETOOBIG ? "too big" : why);
+	pump(l);
+}
+
+/* "ADDR:PORT[,SRC]" (S) into *TO, the group's address as text (IP) and
+ * the source (*SRC, in TEXT; NULL: none): 0, or -EINVAL with *WHY. */
+static int ipmc_parse(const char *s, char *text, size_t cap, struct sockaddr_storage *to, char *ip,
+		      const char **src, const char **why)
+{
+	socklen_t len;
+	uint8_t a6[16];
+	snprintf(text, cap, "%s", s);
+	char *comma = strchr(text, ',');
+	*src = NULL;
+	if (comma) {
+		*comma = 0;
+		*src = comma + 1;
+	}
+	if (rv_p2plink_addr(text, 0, to, &len) < 0 || !rv_p2plink_addr_port(to))
+		return *why = "--ipmc: not ADDR:PORT[,SRC]", -EINVAL;
+	if (to->ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)to;
+		if (!IN_MULTICAST(ntohl(a->sin_addr.s_addr)))
+			return *why = "--ipmc: not an IP multicast address (224.0.0.0/4)", -EINVAL;
+		uv_ip4_name(a, ip, INET6_ADDRSTRLEN);
+	} else {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)to;
+		if (a->sin6_addr.s6_addr[0] != 0xff)
+			return *why = "--ipmc: not an IP multicast address (ff00::/8)", -EINVAL;
+		uv_ip6_name(a, ip, INET6_ADDRSTRLEN);
+	}
+	if (*src && inet_pton(to->ss_family, *src, a6) != 1)
+		return *why = "--ipmc: the source is no address of the group's family", -EINVAL;
+	return 0;
+}
+
+int rv_p2plive_ipmc_check(const char *s, const char **why)
+{
+	char text[300], ip[INET6_ADDRSTRLEN];
+	struct sockaddr_storage to;
+	const char *src;
+	return ipmc_parse(s, text, sizeof text, &to, ip, &src, why);
+}
+
+/* O->ipmc: "ADDR:PORT[,SRC]". A publisher sends there (TTL, looped back
+ * to receivers on this host); a receiver binds the port and joins. */
+static int ipmc_start(struct rv_p2plive *l, const struct rv_p2plive_opts *o, const char **why)
+{
+	char text[300], ip[INET6_ADDRSTRLEN];
+	const char *src;
+	int rc;
+	if ((rc = ipmc_parse(o->ipmc, text, sizeof text, &l->ipmc_to, ip, &src, why)) < 0)
+		return rc;
+	struct sockaddr_storage any = { .ss_family = l->ipmc_to.ss_family };
+	if (any.ss_family == AF_INET)
+		((struct sockaddr_in *)&any)->sin_port = ((const struct sockaddr_in *)&l->ipmc_to)->sin_port;
+	else
+		((struct sockaddr_in6 *)&any)->sin6_port = ((const struct sockaddr_in6 *)&l->ipmc_to)->sin6_port;
+	if (rv_impair_from_env(&l->impair, (uint64_t)getpid() << 24 ^ rv_p2plink_wall_ms(), why) < 0)
+		return -EINVAL;
+	l->impair.loss = l->impair.mloss;	/* ours: multicast's only (p2plink.c loses the rest) */
+	uv_udp_t *u = malloc(sizeof *u);
+	if (!u)
+		return *why = "out of memory", -ENOMEM;
+	uv_udp_init(l->loop, u);
+	u->data = l;
+	if (o->cast.publisher) {
+		struct sockaddr_storage eph = { .ss_family = l->ipmc_to.ss_family };
+		if ((rc = uv_udp_bind(u, (const struct sockaddr *)&eph, 0)) < 0 ||
+		    (rc = uv_udp_set_multicast_ttl(u, o->ipmc_ttl ? o->ipmc_ttl : 1)) < 0 ||
+		    (rc = uv_udp_set_multicast_loop(u, 1)) < 0)	/* receivers on this host hear it too */
+			*why = uv_strerror(rc);
+	} else if ((rc = uv_udp_bind(u, (const struct sockaddr *)&any, UV_UDP_REUSEADDR)) < 0) {
+		*why = uv_strerror(rc);
+	} else if ((rc = src ? uv_udp_set_source_membership(u, ip, NULL, src, UV_JOIN_GROUP)
+			     : uv_udp_set_membership(u, ip, NULL, UV_JOIN_GROUP)) < 0) {
+		*why = uv_strerror(rc);
+	} else if ((rc = uv_udp_recv_start(u, ipmc_alloc, ipmc_recv)) < 0) {
+		*why = uv_strerror(rc);
+	}
+	if (rc < 0) {
+		uv_close((uv_handle_t *)u, free_handle);
+		return rc;
+	}
+	l->ipmc = u;
+	return 0;
+}
+
 int rv_p2plive_start(struct rv_p2plive **out, uv_loop_t *loop, const struct rv_p2plive_opts *o,
 		     rv_p2plive_event_fn on_event, void *ud, const char **why)
 {
@@ -203,9 +332,13 @@ int rv_p2plive_start(struct rv_p2plive **out, uv_loop_t *loop, const struct rv_p
 	l->run = rv_p2plink_wall_ms();	/* a publisher started again is a newer run */
 	if (rc == 0 && (rc = rv_p2p_cast_new(&l->cast, id, &cc)) < 0)
 		*why = rc == -EINVAL ? "window too large" : "out of memory";
+	if (rc == 0 && o->ipmc)
+		rc = ipmc_start(l, o, why);
 	if (rc == 0)
 		rc = rv_p2plink_start(&l->link, loop, &lc, on_link, l, why);
 	if (rc < 0) {
+		if (l->ipmc)
+			uv_close((uv_handle_t *)l->ipmc, free_handle);	/* touches nothing of L */
 		rv_p2p_cast_free(l->cast);
 		rv_p2p_key_free(&l->key);
 		free(l);
@@ -219,10 +352,30 @@ int rv_p2plive_start(struct rv_p2plive **out, uv_loop_t *loop, const struct rv_p
 	return 0;
 }
 
+/* A datagram to the multicast group, if any: FLAGS (p2pipmc.h), SEQ, the
+ * payload P (N bytes; NULL with RV_P2P_IPMC_INFO: our announce). One
+ * lost or refused by the kernel is for the mesh to fill. */
+static void ipmc_send(struct rv_p2plive *l, uint8_t flags, uint32_t seq, const uint8_t *p, size_t n)
+{
+	if (!l->ipmc || rv_impair_drop(&l->impair))
+		return;
+	if (flags == RV_P2P_IPMC_INFO && !(p = rv_p2p_cast_info(l->cast, &n)))
+		return;
+	struct rv_p2p_ipmc_frag f = { .run = l->run, .seq = seq, .flags = flags, .data = p, .len = n };
+	long len = rv_p2p_ipmc_build(l->group, l->stream, &f, l->dgram, sizeof l->dgram);
+	uv_buf_t b = uv_buf_init((char *)l->dgram, len > 0 ? (unsigned)len : 0);
+	if (len > 0)
+		uv_udp_try_send(l->ipmc, &b, 1, (const struct sockaddr *)&l->ipmc_to);
+}
+
 long rv_p2plive_publish(struct rv_p2plive *l, const uint8_t *p, size_t n, int key)
 {
 	uv_update_time(l->loop);
 	long rc = rv_p2p_cast_publish(l->cast, uv_now(l->loop), p, n, key);
+	if (rc >= 0 && key)	/* a receiver with no neighbour can start here */
+		ipmc_send(l, RV_P2P_IPMC_INFO, 0, NULL, 0);
+	if (rc >= 0)	/* before the peers' copies: multicast first, the mesh fills gaps */
+		ipmc_send(l, key ? RV_P2P_FRAG_KEY : 0, (uint32_t)rc, p, n);
 	pump(l);
 	return rc;
 }
@@ -231,6 +384,10 @@ int rv_p2plive_end(struct rv_p2plive *l)
 {
 	uv_update_time(l->loop);
 	int rc = rv_p2p_cast_end(l->cast, uv_now(l->loop));
+	struct rv_p2p_cast_stats st;
+	rv_p2p_cast_stats(l->cast, &st);
+	for (int i = 0; rc == 0 && i < 3; i++)	/* a datagram may be lost; the copies are ignored */
+		ipmc_send(l, RV_P2P_IPMC_END, st.end, NULL, 0);
 	pump(l);
 	return rc;
 }
@@ -253,6 +410,8 @@ int rv_p2plive_set_info(struct rv_p2plive *l, const uint8_t *p, size_t n)
 		n = (size_t)len;
 	}
 	int rc = rv_p2p_cast_set_info(l->cast, p, n);
+	if (rc == 0)
+		ipmc_send(l, RV_P2P_IPMC_INFO, 0, NULL, 0);
 	pump(l);
 	return rc;
 }
@@ -298,6 +457,8 @@ void rv_p2plive_json(const struct rv_p2plive *l, cJSON *o)
 		{ "fragmentsRequestedFromPeers", st.fragments_requested_from_peers },
 		{ "bytesRequestedFromPeers", st.bytes_requested_from_peers },
 		{ "fragmentsPublished", st.fragments_published },
+		{ "fragmentsReceivedFromIPMulticast", st.fragments_from_ipmc },
+		{ "bytesReceivedFromIPMulticast", st.bytes_from_ipmc },
 		{ "bytesPublished", st.bytes_published },
 		{ "pulls", st.pulls },
 		{ "duplicates", st.duplicates },
@@ -374,6 +535,13 @@ static void timer_closed(uv_handle_t *h)
 	one_closed(h->data);
 }
 
+static void ipmc_closed(uv_handle_t *h)
+{
+	struct rv_p2plive *l = h->data;
+	free(h);
+	one_closed(l);
+}
+
 static void link_closed(void *ud)
 {
 	one_closed(ud);
@@ -386,7 +554,9 @@ void rv_p2plive_stop(struct rv_p2plive *l, void (*on_closed)(void *ud), void *ud
 	l->stopping = 1;
 	l->on_closed = on_closed;
 	l->closed_ud = ud;
-	l->pending = 2;
+	l->pending = 2 + (l->ipmc != NULL);
 	uv_close((uv_handle_t *)&l->timer, timer_closed);
+	if (l->ipmc)
+		uv_close((uv_handle_t *)l->ipmc, ipmc_closed);
 	rv_p2plink_stop(l->link, link_closed);
 }

@@ -39,13 +39,19 @@ struct rv_p2plive_opts {
 	const uint8_t *cap;             /* the publisher's capability (RV_P2P_CAP_LEN bytes, p2pcap.h) in a
 					 * group that restricts publishing; NULL: none (an owner needs none) */
 	struct rv_p2p_cast_conf cast;   /* publisher, push limit, window... */
+	const char *ipmc;               /* "ADDR:PORT[,SRC]": fusion with IP multicast (p2pipmc.h): a publisher
+					 * also sends each fragment to ADDR:PORT, a receiver joins the group
+					 * (from SRC only: source-specific) and feeds what comes to the engine;
+					 * NULL: none */
+	int ipmc_ttl;                   /* the publisher's multicast TTL (0: 1) */
 };
 
 struct rv_p2plive;
 typedef void (*rv_p2plive_event_fn)(void *ud, const struct rv_p2p_cast_ev *e);
 
 /* rv_p2plive_start - load, bind, join: 0, or with *WHY (static) RV_EPROTO
- * (the spec does not parse), RV_EDENIED (the spec does not enable
+ * (the spec does not parse), -EINVAL (o->ipmc is no multicast ADDR:PORT,
+ * or its source no address), a libuv error (the multicast socket), RV_EDENIED (the spec does not enable
  * multicast; or we publish where publishing is restricted, and are no
  * owner, and o->cap is missing or not a valid capability to publish for
  * our key), -EINVAL (the key file is not a key), or another error (the
@@ -74,6 +80,9 @@ int rv_p2plive_port(struct rv_p2plive *l);
  * names, and by neighbour (an array "peers"). */
 struct cJSON;
 void rv_p2plive_json(const struct rv_p2plive *l, struct cJSON *o);
+/* rv_p2plive_ipmc_check - --ipmc's argument S ("ADDR:PORT[,SRC]": a
+ * multicast group, a source of its family): 0, or -EINVAL with *WHY. */
+int rv_p2plive_ipmc_check(const char *s, const char **why);
 /* rv_p2plive_push_limit - --push-limit's argument S: 1 to 64, or -1. */
 int rv_p2plive_push_limit(const char *s);
 /* rv_p2plive_stop - goodbyes, handles closed, then ON_CLOSED (or NULL)

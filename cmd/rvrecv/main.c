@@ -9,7 +9,7 @@
 #include "rvrecv.h"
 
 enum { O_GROUP = 1, O_ALLOW, O_COUNT, O_TIMEOUT, O_DIR, O_FROM, O_PROGRESS, O_NO_PROGRESS,
-       O_SDP, O_OUTPUT, O_MFORMAT, O_DURATION, O_FRAMES, O_TCP, O_P2P, O_KEY, O_NAME, O_PUSH_LIMIT };
+       O_SDP, O_OUTPUT, O_MFORMAT, O_DURATION, O_FRAMES, O_TCP, O_P2P, O_KEY, O_NAME, O_PUSH_LIMIT, O_IPMC };
 
 static const struct rv_opt opts[] = {
 	RV_CLIENT_OPTS,
@@ -26,6 +26,7 @@ static const struct rv_opt opts[] = {
 	{ O_KEY, 0, "key", "FILE", "media --p2p: this peer's Ed25519 key, made if missing (default: a new key for this run)", "file", NULL },
 	{ O_NAME, 0, "name", "NAME", "media --p2p: the stream's name (default live)", NULL, NULL },
 	{ O_PUSH_LIMIT, 0, "push-limit", "N", "media --p2p: each fragment leaves this peer at most N + 1 times (default 4)", NULL, NULL },
+	{ O_IPMC, 0, "ipmc", "ADDR:PORT[,SRC]", "media --p2p: also take the stream's fragments from this IP multicast group (from SRC only: source-specific); the peers fill only what it misses", NULL, NULL },
 	{ O_OUTPUT, 'o', "output", "FILE", "media: write to FILE (.mkv default, .webm, .mp4 fragmented), - for stdout; a %s in FILE makes one file per sender", "file", NULL },
 	{ O_MFORMAT, 0, "format", "FMT", "media: the container, as ffmpeg -f names it (default: from -o)", NULL, NULL },
 	{ O_DURATION, 0, "duration", "S", "media: stop S seconds after the first packet", NULL, NULL },
@@ -115,6 +116,13 @@ static const char *on_opt(void *ud, int key, const char *arg)
 	case O_TCP: a->tcp = 1; break;
 	case O_P2P: a->p2p = arg; break;
 	case O_KEY: a->p2p_key = arg; break;
+	case O_IPMC: {
+		const char *why;
+		if (rv_p2plive_ipmc_check(arg, &why) < 0)
+			return why + strlen("--ipmc: ");
+		a->ipmc = arg;
+		break;
+	}
 	case O_NAME: a->p2p_name = arg; break;
 	case O_PUSH_LIMIT:
 		if ((a->push_limit = rv_p2plive_push_limit(arg)) < 0)
@@ -144,6 +152,8 @@ int main(int argc, char **argv)
 			rv_cli_usage_error(&tool, "--sdp and --p2p do not go together");
 		if ((a->p2p_key || a->p2p_name || a->push_limit) && !a->p2p)
 			rv_cli_usage_error(&tool, "--key, --name and --push-limit go with --p2p");
+		if (a->ipmc && !a->p2p)
+			rv_cli_usage_error(&tool, "--ipmc goes with --p2p");
 		if (a->sdp || a->p2p) {	/* no server (--p2p: its UDP port introduces the peers) */
 			rv_diag_init("rvrecv", a->co.verbosity);
 			rv_out_init(a->co.json);

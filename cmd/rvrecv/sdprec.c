@@ -47,6 +47,7 @@ struct rx {
 	int sink_err;
 	/* --p2p: the stream's fragments instead of the SDP's ports */
 	struct rv_p2plive *live;
+	int ipmc;                       /* --ipmc: fragments from IP multicast too */
 	uv_loop_t *loop;
 	uv_timer_t tick;
 	uv_signal_t usr1;               /* the counters now */
@@ -422,6 +423,8 @@ static void p2p_summary(struct rx *x)
 		    " given up; %" PRIu64 " pushed to peers, %" PRIu64 " sent on request", st.fragments_pushed_from_peers,
 		    st.fragments_requested_from_peers, st.duplicates, st.skipped, st.fragments_pushed_to_peers,
 		    st.fragments_requested_by_peers);
+	if (x->ipmc)
+		rv_say_info("p2p: %" PRIu64 " fragments from IP multicast", st.fragments_from_ipmc);
 	for (size_t k = 0; rv_p2plive_peer_stats(x->live, k, &ps); k++) {
 		char id[65];
 		rv_hex(ps.peer, 32, id);
@@ -495,9 +498,10 @@ static int p2p_record(struct app *a, struct rx *x)
 	struct rv_p2plive_opts lo = { .spec = a->p2p, .key = a->p2p_key, .server_host = a->co.host,
 				      .server_port = a->co.port,
 				      .name = a->p2p_name ? a->p2p_name : "live",
-				      .cast = { .push_limit = (uint32_t)a->push_limit } };
+				      .cast = { .push_limit = (uint32_t)a->push_limit }, .ipmc = a->ipmc };
 	x->vi.rtp_fd = x->vi.rtcp_fd = x->au.rtp_fd = x->au.rtcp_fd = -1;
 	x->loop = uv_default_loop();
+	x->ipmc = a->ipmc != NULL;
 	rv_buf_init(&x->early, 8u << 20);
 	if ((rc = rv_p2plive_start(&x->live, x->loop, &lo, on_live, x, &why)) < 0) {
 		rv_say_error("--p2p: %s", why);

@@ -15,6 +15,8 @@ enum {
 	O_ABITRATE, O_GOP, O_APT,
 	O_RE, O_DURATION, O_RTP, O_SDP, O_PT, O_TCP, O_SRTP, O_LISTEN, O_LISTEN_TIMEOUT, O_P2P, O_KEY, O_NAME, O_CAP,
 	O_PUSH_LIMIT,
+	O_IPMC,
+	O_IPMC_TTL,
 };
 
 static const struct rv_opt opts[] = {
@@ -47,6 +49,8 @@ static const struct rv_opt opts[] = {
 	{ O_NAME, 0, "name", "NAME", "media --p2p: the stream's name (default live)", NULL, NULL },
 	{ O_CAP, 0, "cap", "TOKEN|FILE", "media --p2p: this peer's capability to publish, where the group restricts publishing (from rvgroup p2p grant --publish)", "file", NULL },
 	{ O_PUSH_LIMIT, 0, "push-limit", "N", "media --p2p: each fragment leaves this peer at most N + 1 times (default 4)", NULL, NULL },
+	{ O_IPMC, 0, "ipmc", "ADDR:PORT", "media --p2p: also send each fragment to this IP multicast group (fusion: receivers with --ipmc take it from there, the peers fill the gaps)", NULL, NULL },
+	{ O_IPMC_TTL, 0, "ipmc-ttl", "N", "media --ipmc: the multicast TTL, 1 to 255 (default 1: this LAN only)", NULL, NULL },
 	{ O_PT, 0, "pt", "N", "media: RTP payload type of the video (default 96)", NULL, NULL },
 	{ O_APT, 0, "apt", "N", "media: RTP payload type of the audio (default 111; pcmu 0, pcma 8)", NULL, NULL },
 	{ O_TCP, 0, "tcp", NULL, "media: send over the TCP connection, not UDP", NULL, NULL },
@@ -200,6 +204,20 @@ static const char *on_opt(void *ud, int key, const char *arg)
 		if ((a->push_limit = rv_p2plive_push_limit(arg)) < 0)
 			return "expected a number of neighbours, 1 to 64";
 		break;
+	case O_IPMC: {
+		const char *why;
+		if (strchr(arg, ','))
+			return "a source (,SRC) is for rvrecv's --ipmc";
+		if (rv_p2plive_ipmc_check(arg, &why) < 0)
+			return why + strlen("--ipmc: ");
+		a->ipmc = arg;
+		break;
+	}
+	case O_IPMC_TTL:
+		a->ipmc_ttl = (int)strtol(arg, &end, 10);
+		if (*end || a->ipmc_ttl < 1 || a->ipmc_ttl > 255)
+			return "expected a TTL, 1 to 255";
+		break;
 	case O_SDP: a->sdp = arg; break;
 	case O_PT:
 	case O_APT: {
@@ -257,6 +275,10 @@ int main(int argc, char **argv)
 			rv_cli_usage_error(&tool, "--rtp and --p2p do not go together");
 		if ((a->p2p_key || a->p2p_name || a->p2p_cap || a->push_limit) && !a->p2p)
 			rv_cli_usage_error(&tool, "--key, --name, --cap and --push-limit go with --p2p");
+		if (a->ipmc && !a->p2p)
+			rv_cli_usage_error(&tool, "--ipmc goes with --p2p");
+		if (a->ipmc_ttl && !a->ipmc)
+			rv_cli_usage_error(&tool, "--ipmc-ttl goes with --ipmc");
 		if (a->rtp || a->p2p) {	/* no server (--p2p: its UDP port introduces the peers) */
 			rv_diag_init("rvsend", a->co.verbosity);
 			rv_out_init(a->co.json);

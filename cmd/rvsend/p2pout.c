@@ -243,7 +243,8 @@ int p2pout_start(struct p2pout **out, struct app *a, int inputs, struct rv_media
 	struct rv_p2plive_opts lo = { .spec = a->p2p, .key = a->p2p_key, .server_host = a->co.host,
 				      .server_port = a->co.port,
 				      .name = a->p2p_name ? a->p2p_name : "live", .cap = a->p2p_cap ? cap : NULL,
-				      .cast = { .publisher = 1, .push_limit = (uint32_t)a->push_limit } };
+				      .cast = { .publisher = 1, .push_limit = (uint32_t)a->push_limit },
+				      .ipmc = a->ipmc, .ipmc_ttl = a->ipmc_ttl };
 	const char *why = "?";
 	rc = rv_p2plive_start(&o->live, o->loop, &lo, on_event, o, &why);
 	if (rc < 0) {

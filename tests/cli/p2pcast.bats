@@ -240,6 +240,77 @@ from() { jq -r --arg p "$2" "select(.event == \"NetStream.MulticastInfo\") | (.p
 	[ "$(info r1 refused)" -eq 0 ]
 }
 
+# In a network namespace of the test's own (multicast stays inside it):
+# the publisher also sends to an IP multicast group; receivers in it take
+# the stream from there, and the mesh fills only what multicast missed.
+@test "p2pcast: fusion with IP multicast (--ipmc) in a namespace: recordings whole, most fragments from multicast, few pulled; a receiver with no peer records from multicast alone" {
+	unshare --net true 2>/dev/null || skip "needs unshare --net (root)"
+	SPEC=$(rvgroup p2p spec new cast.example --key "$T/owner.key" 2>/dev/null)
+	[ -n "$SPEC" ]
+	cat >"$T/ipmc.sh" <<-'EOF2'
+		set -e
+		ip link set lo up
+		ip link set lo multicast on
+		ip route add 224.0.0.0/4 dev lo
+		cd "$T"
+		life=$((20 * RV_SLOW))
+		timeout -k 1 "$life" rvserver -l 127.0.0.1 --port 0 --port-file srv.port 2>srv.err &
+		srv=$!
+		for ((t = 0; t < 50 * RV_SLOW; t++)); do
+			[ -s srv.port ] && [ "$(wc -l <srv.port)" -ge 2 ] && break
+			sleep 0.1
+		done
+		udp=$(sed -n 2p srv.port)
+		pids=()
+		for r in m1 m2; do	# each loses 5 % of the multicast datagrams it reads: the mesh fills them
+			RV_TEST_IMPAIR=mloss=0.05 timeout -k 1 "$life" rvrecv media --p2p "$SPEC" --server "127.0.0.1:$udp" --ipmc 239.255.7.7:5000 \
+				-o "$r.mkv" --json -v --key "$r.key" >"$r.out" 2>"$r.err" &
+			pids+=($!)
+		done
+		# solo: no introducer there, no peer: IP multicast alone
+		timeout -k 1 "$life" rvrecv media --p2p "$SPEC" --server 127.0.0.1:9 --ipmc 239.255.7.7:5000 \
+			-o solo.mkv --json -v --key solo.key >solo.out 2>solo.err &
+		pids+=($!)
+		for r in m1 m2 solo; do
+			for ((t = 0; t < 100 * RV_SLOW; t++)); do
+				grep -q 'joined the peer group' "$r.err" && break
+				sleep 0.05
+			done
+		done
+		timeout -k 1 "$life" rvsend media --p2p "$SPEC" --server "127.0.0.1:$udp" --ipmc 239.255.7.7:5000 \
+			--ipmc-ttl 1 --key tx.key --json -v -f lavfi -i testsrc2=size=160x120:rate=10 --gop 10 \
+			--duration 2 >tx.out 2>tx.err
+		rc=0
+		for p in "${pids[@]}"; do wait "$p" || rc=$?; done
+		kill "$srv"
+		wait "$srv" || true
+		exit "$rc"
+	EOF2
+	T=$T SPEC=$SPEC RV_SLOW=$RV_SLOW PATH=$PATH run timeout "$(secs 30)" unshare --net bash "$T/ipmc.sh"
+	assert_success
+	local frags r ipmc pulled pulled_all=0
+	frags=$(info tx fragmentsPublished)
+	((frags > 0))
+	for r in m1 m2; do
+		[ "$(frames "$T/$r.mkv")" -eq 20 ] || fail "$r: $(frames "$T/$r.mkv") frames; $(cat "$T/$r.err")"
+		decodes "$T/$r.mkv"
+		[ "$(info "$r" delivered)" -eq "$frags" ]
+		ipmc=$(info "$r" fragmentsReceivedFromIPMulticast)
+		pulled=$(info "$r" fragmentsRequestedFromPeers)
+		pulled_all=$((pulled_all + pulled))
+		echo "# $r: $frags fragments, $ipmc from IP multicast, $pulled pulled, $(info "$r" fragmentsPushedFromPeers) pushed"
+		((ipmc * 10 >= frags * 8))	# at least 80 % from multicast
+		((pulled * 10 <= frags * 2))	# few pulled (multicast lost about 5 %)
+		[ $((ipmc + pulled + $(info "$r" fragmentsPushedFromPeers))) -eq "$frags" ]
+	done
+	((pulled_all > 0))	# what multicast lost, the peers filled
+	# no peer at all: the announce, the fragments and the end by multicast
+	[ "$(frames "$T/solo.mkv")" -eq 20 ] || fail "solo: $(frames "$T/solo.mkv") frames; $(cat "$T/solo.err")"
+	decodes "$T/solo.mkv"
+	[ "$(info solo fragmentsReceivedFromIPMulticast)" -eq "$frags" ]
+	[ "$(info solo ended)" = true ]
+}
+
 @test "p2pcast: --p2p usage errors exit 2" {
 	run -2 rvsend media --p2p x --rtp 127.0.0.1:5000 -f lavfi -i testsrc2
 	[[ $stderr == *"--rtp and --p2p"* ]] || [[ $output == *"--rtp and --p2p"* ]]
@@ -248,6 +319,14 @@ from() { jq -r --arg p "$2" "select(.event == \"NetStream.MulticastInfo\") | (.p
 	run -2 rvrecv media --p2p x --sdp f.sdp
 	run -2 rvrecv media --key k.pem
 	run -2 rvsend media --cap x -f lavfi -i testsrc2
+	run -2 rvsend media --ipmc 239.255.7.7:5000 -f lavfi -i testsrc2
+	run -2 rvrecv media --ipmc 239.255.7.7:5000 -o "$T/x.mkv"
+	run -2 rvsend media --p2p x --ipmc-ttl 2 -f lavfi -i testsrc2
+	run -2 rvsend media --p2p x --ipmc 239.255.7.7:5000 --ipmc-ttl 0 -f lavfi -i testsrc2
+	run -2 rvrecv media --p2p x --ipmc 127.0.0.1:5000 -o "$T/x.mkv"	# no multicast group
+	[[ $stderr == *"not an IP multicast address"* ]] || [[ $output == *"not an IP multicast address"* ]]
+	run -2 rvrecv media --p2p x --ipmc 239.255.7.7:5000,nowhere -o "$T/x.mkv"
+	run -2 rvsend media --p2p x --ipmc 239.255.7.7:5000,10.0.0.1 -f lavfi -i testsrc2
 	# a spec that does not parse
 	run -2 rvrecv media --p2p not-a-spec -o "$T/x.mkv"
 }
