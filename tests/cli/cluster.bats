@@ -395,17 +395,31 @@ PY
 	assert_output --partial "that connection is gone"
 }
 
-@test "cluster: media to a group with members on another node fails with a clear error" {
+@test "cluster: media crosses nodes over a UDP pipe: a receiver on node 2 records the stream of a sender on node 1" {
+	command -v ffprobe >/dev/null || skip "ffmpeg is not installed"
 	node 1
 	node 2
-	member bob 2 bob show
-	run timeout "$(secs 15)" rvsend -s "$N1" -n cam -g show media -f lavfi -i testsrc2=size=160x120:rate=10 --duration 2
-	assert_failure
-	assert_output --partial "media does not cross nodes yet"
-	# to an id on another node, too
-	run timeout "$(secs 15)" rvsend -s "$N1" -n cam -t bob media -f lavfi -i testsrc2=size=160x120:rate=10 --duration 2
-	assert_failure
-	assert_output --partial "media does not cross nodes yet"
+	spawn rx rvrecv -s "$N2" -n bob media -o "$T/x.mkv" --count 1
+	wait_for_line "$T/rx.err" 'connected to' 5
+	run timeout "$(secs 20)" rvsend -s "$N1" -n cam -t bob media -f lavfi -i testsrc2=size=160x120:rate=10 --duration 3
+	assert_success
+	wait_exit "$PID_rx" 10
+	assert_equal "$EXIT" 0
+	run ffprobe -v error -count_frames -select_streams v -show_entries stream=nb_read_frames -of csv=p=0 "$T/x.mkv"
+	assert_success
+	[ "$output" -ge 20 ]
+	run ffmpeg -v error -i "$T/x.mkv" -f null -
+	assert_success
+	assert_output ""
+	# it went through the pipe, and the receiver's RTCP came back down it
+	local s1 s2
+	s1=$(timeout 5 curl -sf "http://$N1/stats")
+	s2=$(timeout 5 curl -sf "http://$N2/stats")
+	[ "$(jq .cluster.pipe_packets_out <<<"$s1")" -ge 20 ]
+	[ "$(jq .cluster.pipe_packets_in <<<"$s2")" -ge 20 ]
+	[ "$(jq .cluster.pipe_packets_in <<<"$s1")" -ge 1 ]
+	assert_equal "$(jq .cluster.pipe_refused <<<"$s2")" 0
+	timeout 5 curl -sf "http://$N2/metrics" | grep -q '^rvserver_cluster_pipe_packets_in_total [1-9]'
 }
 
 @test "cluster: media within one node still flows when the group has no member elsewhere" {
