@@ -17,7 +17,8 @@
  * asks the sender for a keyframe (STEP_KEYFRAME, as relay.c asks for a local
  * one), as does the WANT. The relay never decrypts: SRTP stays end to end.
  * The stream's end crosses as STEP_END; a pipe silent for PIPE_SILENCE_MS
- * ends the stream for the receiving node's receivers.
+ * ends the stream for the receiving node's receivers (stream-end), which
+ * tells the sending node to stop piping it (STEP_UNWANT).
  *
  * Who may send datagrams: each node registers, for each peer node, one
  * "door" edge at the UDP address the peer declared over its trunk; a
@@ -56,7 +57,15 @@
 #define PIPE_SILENCE_MS 3000
 #define PIPE_DGRAM_MAX 1600
 
-enum { STEP_STREAM_TO = 1, STEP_STREAM_GROUP, STEP_WANT, STEP_END, STEP_KEYFRAME };
+/* The steps (RV_CMSG_PIPE's code); seq: the stream's number on the sending node. */
+enum {
+	STEP_STREAM_TO = 1,   /* -> a new stream for id a from b; c the sender's UDP address */
+	STEP_STREAM_GROUP,    /* -> the same for group a */
+	STEP_WANT,            /* <- taken: c the receiving node's UDP address */
+	STEP_END,             /* -> it ended */
+	STEP_KEYFRAME,        /* <- a receiver there needs a keyframe */
+	STEP_UNWANT           /* <- the receiving node ended it (pipe silence): stop sending */
+};
 
 struct pipe_s {                       /* one stream through a pipe, either way */
 	struct pipe_s *next;
@@ -343,8 +352,9 @@ void cl_pipe_msg(struct cluster *cl, const char *peer, const struct rv_cmsg *m)
 			relay_pipe_keyframe(relay_of(cl), s->id);
 		break;
 	case STEP_END:
-		if ((s = find_s(p, 0, (uint32_t)m->seq)))
-			s->dead = 2;	/* ended at once, below */
+	case STEP_UNWANT:
+		if ((s = find_s(p, m->code == STEP_UNWANT, (uint32_t)m->seq)))
+			s->dead = 1;	/* ended at once, below */
 		cl_pipe_tick(cl, now_ms(cl->srv));
 		break;
 	default: cl->srv->n.pipe_refused++; break;
@@ -358,6 +368,7 @@ void cl_pipe_tick(struct cluster *cl, uint64_t now)
 			if (!s->out && !s->dead && now - s->last > PIPE_SILENCE_MS) {
 				rv_info("cluster: stream %u from node %s: pipe silent, ended", s->id, p->inc);
 				cl->srv->n.pipe_silent++;
+				send_step(p, STEP_UNWANT, s->id, NULL, NULL, NULL);
 				s->dead = 1;
 			}
 			if (!s->dead) {
