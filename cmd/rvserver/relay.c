@@ -271,7 +271,7 @@ static void stream_free(struct relay *r, struct mstream *st)
 		sub_free(r, st->subs[i]);
 	free(st->subs);
 	free(st->to);
-	if (st->group)
+	if (st->group && !st->piped)
 		relay_group_source(r, st->group, -1);
 	free(st->group);
 	cJSON_Delete(st->announce);
@@ -351,7 +351,7 @@ static void stream_link(struct relay *r, struct mstream *st, struct relay_ep *ep
 	st->to = to ? strdup(to) : NULL;
 	st->group = !to && group ? strdup(group) : NULL;
 	st->announce = announce(st, from, h);
-	if (st->group)
+	if (st->group && !st->piped)
 		relay_group_source(r, st->group, 1);
 	st->next = r->streams;
 	r->streams = st;
@@ -735,6 +735,7 @@ int64_t relay_pipe_stream(struct relay *r, struct relay_ep *ep, const cJSON *ann
 		free(st);
 		return RV_EPROTO;
 	}
+	st->piped = 1;
 	stream_link(r, st, ep, ep->client->id, to, group, announce);
 	rv_info("%s: stream %u from another node to %s%s (%zu receivers)", ep->client->id, st->id,
 		group ? "#" : "", to ? to : group, st->nsubs);

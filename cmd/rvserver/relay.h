@@ -178,7 +178,8 @@ uint32_t relay_conn_newest(struct relay *r, struct conn *c);
  * told of it at once. 0, RV_ECLOSED (no such stream), RV_ELIMIT (16). */
 int relay_pipe_attach(struct relay *r, uint32_t id, struct relay_ep *ep);
 /* relay_pipe_stream - a stream from EP to TO or GROUP announced as ANNOUNCE
- * (media and srtp taken from it, borrowed). Its number, or RV_EPROTO,
+ * (media and srtp taken from it, borrowed); not a source of the group's
+ * media here (relay_group_source). Its number, or RV_EPROTO,
  * RV_ELIMIT, -ENOMEM as relay_edge_stream. */
 int64_t relay_pipe_stream(struct relay *r, struct relay_ep *ep, const cJSON *announce, const char *to,
 			  const char *group);

@@ -68,6 +68,7 @@ struct mstream {
 	int started;                  /* a packet has been relayed */
 	struct relay_ep *pipes[RELAY_PIPES];	/* receivers on other nodes (relay_pipe_attach) */
 	int npipes;
+	int piped;                    /* from another node (relay_pipe_stream): not a group source here */
 };
 
 /* relay.c: a packet from EP (registered address or its TCP connection). */
