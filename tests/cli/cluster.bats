@@ -398,7 +398,7 @@ PY
 @test "cluster: media crosses nodes over UDP pipes: recorded on node 2 as on node 1, keyframe for a late receiver, silence ends it" {
 	command -v ffprobe >/dev/null || skip "ffmpeg is not installed"
 	node 1
-	node 2
+	node 2 --drop-rate 0.08	# node 2 loses packets to its receivers: they NACK across the pipe
 	# to an id: bob on node 2 records cam's stream from node 1;
 	# to a group: dan (node 2) is a member when cam2's starts, erin joins later
 	spawn rx rvrecv -s "$N2" -n bob media -o "$T/x.mkv" --count 1
@@ -430,8 +430,11 @@ PY
 	kill -STOP "$cam2"
 	wait_exit "$PID_cam" 10
 	assert_equal "$EXIT" 0
+	# bob's NACKs went back down the pipe, and cam answered them from node 1
+	grep -E '[1-9][0-9]* NACKed \([1-9][0-9]* resent\)' "$T/cam.err"
 	wait_exit "$PID_rx" 10
 	assert_equal "$EXIT" 0
+	grep -E '[1-9][0-9]* recovered by NACK' "$T/rx.err"
 	wait_exit "$PID_erin" 10
 	assert_equal "$EXIT" 0
 	wait_exit "$PID_dan" 5
