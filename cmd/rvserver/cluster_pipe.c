@@ -33,9 +33,10 @@
  *
  * Limits of this version: the nodes a stream is piped to are those the
  * directory names when it starts (a member joining a group on a new node
- * later does not get it); at most 8 streams per peer node and direction in
- * flight at once on the receiving side (MAX_STREAMS_PER_CONN of its source
- * edge is per stream here, so none), 16 nodes per stream.
+ * later gets the sender's next stream); 16 nodes per stream; a node that
+ * dies leaves its senders' streams piping into the void until they end
+ * (its receivers' side ends by silence). Packets are sent one sendto each
+ * (relay_udp_send), not through the relay's batch.
  *
  * Ownership: pipes (one per peer node) and their stream entries are the
  * cluster's (cl->pipes), freed with it or when their stream ends (at the
@@ -76,6 +77,7 @@ struct pipe_s {                       /* one stream through a pipe, either way *
 	struct relay_ep *ep;
 	struct rv_client *as;         /* in: the remote sender, as a client here */
 	uint64_t last;                /* in: the last datagram (ms) */
+	int wanted;                   /* out: the peer answered STEP_WANT (packets go from then on) */
 	int dead;
 };
 
@@ -176,7 +178,7 @@ static void nop_stream(void *ud, const cJSON *a, uint32_t fb) { (void)ud, (void)
 static void out_packet(void *ud, const uint8_t *pk, size_t n)
 {
 	struct pipe_s *s = ud;
-	if (!s->dead)
+	if (!s->dead && s->wanted)	/* not before the peer made the stream: it would refuse them */
 		send_dgram(s->p, s->id, RV_MPIPE_FORWARD, pk, n);
 }
 
@@ -344,8 +346,10 @@ void cl_pipe_msg(struct cluster *cl, const char *peer, const struct rv_cmsg *m)
 	case STEP_STREAM_GROUP: stream_in(cl, p, m); break;
 	case STEP_WANT:
 		pipe_door(p, m->c);
-		if ((s = find_s(p, 1, (uint32_t)m->seq)))
-			relay_pipe_keyframe(relay_of(cl), s->id);
+		if ((s = find_s(p, 1, (uint32_t)m->seq))) {
+			s->wanted = 1;
+			relay_pipe_keyframe(relay_of(cl), s->id);	/* what went before is lost there */
+		}
 		break;
 	case STEP_KEYFRAME:
 		if ((s = find_s(p, 1, (uint32_t)m->seq)))
