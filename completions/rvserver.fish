@@ -32,7 +32,7 @@ complete -c rvserver -l webrtc-max-bitrate -x -d 'the most video bits per second
 complete -c rvserver -l cluster -x -d 'join the cluster whose Redis is at URL: redis://IP:PORT or unix:PATH (see CLUSTER)'
 complete -c rvserver -l node-id -x -d 'this node'\''s name in the cluster, 1-40 characters [A-Za-z0-9_-] (needed with --cluster)'
 complete -c rvserver -l cluster-secret-file -r -F -d 'the secret every node of the cluster shares: it authenticates their messages (needed with --cluster)'
-complete -c rvserver -l advertise -x -d 'the IP address other nodes reach this one at, for file and data trunks (default: the listen address, 127.0.0.1 for a wildcard)'
+complete -c rvserver -l advertise -x -d 'the IP address other nodes reach this one at, for trunks and media pipes (default: the listen address, 127.0.0.1 for a wildcard)'
 complete -c rvserver -l drop-rate -x -d 'for tests: drop this fraction (0-0.5) of relayed RTP packets at random (a WebRTC viewer'\''s after its NACK cache)'
 complete -c rvserver -l ttl -x -d 'with the token command: seconds the token is valid (default 86400)'
 complete -c rvserver -s v -l verbose -d 'more diagnostics on stderr (repeatable)'

@@ -66,7 +66,10 @@ enum rv_cmsg_type {
 	RV_CMSG_SIG_HANDOVER, /* peer a's session resumed on the origin node: its old node
 			       * lets it go (and the new one knows that messages published
 			       * after this one are its own) */
-	RV_CMSG_TYPE_MAX = RV_CMSG_SIG_HANDOVER
+	RV_CMSG_PIPE,         /* trunk only: a media pipe's control (cmd/rvserver/cluster_pipe.c):
+			       * code the step, seq the origin's stream, c an "IP:PORT",
+			       * a and b the stream's target and sender, payload its announce */
+	RV_CMSG_TYPE_MAX = RV_CMSG_PIPE
 };
 
 struct rv_cmsg {

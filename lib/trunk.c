@@ -145,7 +145,7 @@ static int text_valid(const char *s)
 
 static int type_valid(uint8_t type)
 {
-	return type == RV_CMSG_DIRECT || type == RV_CMSG_GROUP || type == RV_CMSG_ACK;
+	return type == RV_CMSG_DIRECT || type == RV_CMSG_GROUP || type == RV_CMSG_ACK || type == RV_CMSG_PIPE;
 }
 
 /* A MSG body B[0..N) into *M and *SCONN. */

@@ -25,7 +25,8 @@
  * Frame: u32 length (of what follows, network order), u8 kind, body.
  *    HELLO (1): u8 version (1), nonce[32], u8 n, incarnation[n]
  *    AUTH  (2): proof[32]
- *    MSG   (3): u8 type (RV_CMSG_DIRECT, RV_CMSG_GROUP or RV_CMSG_ACK), u8
+ *    MSG   (3): u8 type (RV_CMSG_DIRECT, RV_CMSG_GROUP, RV_CMSG_ACK or
+ *               RV_CMSG_PIPE: a media pipe step), u8
  *               code, u64 seq, u64 conn, u64 sconn, u32 count, then a, b
  *               and c as in lib/cmsg.h (a length byte and the bytes), then
  *               the payload: every byte left (an RV frame, or for an ACK a

@@ -11,8 +11,8 @@
  * an id or group elsewhere is published once; PUBLISH's answer says whether
  * any node took it (none: the id is offline), and with a seq the receiving
  * nodes ack, so the ok counts every delivery. Files and data cross nodes
- * over trunks (cluster_trunk.c), not the bus; media does not cross nodes in
- * this version: it gets an error, never silence. */
+ * over trunks (cluster_trunk.c), not the bus; live media over UDP pipes
+ * between the nodes' relays (cluster_pipe.c). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -158,6 +158,7 @@ static void on_tick(uv_timer_t *t)
 	struct cluster *cl = t->data;
 	cl_msg_tick(cl, now_ms(cl->srv));
 	cl_trunk_tick(cl, now_ms(cl->srv));
+	cl_pipe_tick(cl, now_ms(cl->srv));
 	rv_cmsg_replay_prune(&cl->replay, (uint64_t)wall_ms());
 	if (cl_bus_up(cl))
 		cl_dir_tick(cl);
@@ -253,6 +254,7 @@ void cluster_free(struct server *srv)
 	rv_buf_free(&cl->enc);
 	rv_buf_free(&cl->frame);
 	rv_cmsg_replay_free(&cl->replay);
+	cl_pipe_free(cl);
 	cl_trunk_free(cl);
 	cl_home_free(cl);
 	free(cl);

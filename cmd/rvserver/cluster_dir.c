@@ -1,7 +1,6 @@
 /* cluster_dir.c - the cluster's directory side: one receiver per id
  * cluster-wide (login, eviction), groups (join, leave, members, groups
- * lists, with the limits held in the directory), what does not cross
- * nodes yet (a lookup before handling media), and
+ * lists, with the limits held in the directory), and
  * liveness (heartbeat, sweep of dead nodes, re-assertion after the bus
  * came back). See cluster_int.h. */
 #include <errno.h>
@@ -311,57 +310,6 @@ int cluster_groups(struct conn *c, uint64_t seq, int all)
 	int rc = query(c, seq, NULL, RV_DIR_GROUPS, all ? 1 : (int)cli->ngroups + 1, argv, on_groups);
 	free(argv);
 	return rc;
-}
-
-/* ---- what does not cross nodes yet: media ---- */
-
-static void on_where(void *ud, const struct rv_bus_reply *r)
-{
-	struct creq *q = ud;
-	struct conn *c = q->c;
-	if (c && !c->closing && !r->err && r->num == 1) {
-		char why[200];
-		snprintf(why, sizeof why, "%s%s is on another cluster node: %s does not cross nodes yet",
-			 q->group[0] ? "a member of " : "", q->group[0] ? q->group : q->id, q->what);
-		conn_error(c, q->seq, q->group[0] ? RV_CODE_NO_RECEIVERS : RV_CODE_NO_SUCH_CLIENT, why);
-	} else if (c && !c->closing) {	/* local (or unknown): as on one server */
-		struct rv_frame_view v = { q->hdr, q->hdr_len, q->body, q->body_len };
-		c->checked = 1;
-		proto_frame_view(c, &v);
-		c->checked = 0;
-	}
-	cl_release(c);
-	cl_req_free(q);
-}
-
-int cluster_local_only(struct conn *c, const struct rv_frame_view *v, uint64_t seq, const char *to,
-		       const char *group, const char *what)
-{
-	struct cluster *cl = c->srv->cluster;
-	if (!cl || c->checked || !cl_bus_up(cl) || (!to && !group))
-		return 0;
-	if (to) {
-		struct rv_client *t = rv_router_find(&c->srv->router, to);
-		if (t && t->recv)
-			return 0;
-	}
-	struct creq *q = cl_req_new(cl, c, seq, to, to ? NULL : group);
-	if (!q)
-		return 0;
-	q->what = what;
-	q->hdr = malloc(v->hdr_len + 1);
-	q->body = malloc(v->body_len + 1);
-	const char *argv[] = { cl->inc, to ? "id" : "group", to ? to : group };
-	if (!q->hdr || !q->body || cl_dir(cl, RV_DIR_WHERE, 3, argv, NULL, on_where, q) < 0) {
-		cl_req_free(q);
-		return 0;
-	}
-	memcpy(q->hdr, v->hdr, v->hdr_len);
-	memcpy(q->body, v->body, v->body_len);
-	q->hdr_len = v->hdr_len;
-	q->body_len = v->body_len;
-	cl_hold(c);
-	return 1;
 }
 
 /* ---- liveness: heartbeat, sweep, re-assertion ---- */

@@ -1,12 +1,13 @@
 /* cluster_home.c - where a group's live media is: its home node.
  *
- * Live media does not cross nodes, so a group's media has one home: the
+ * WebRTC sessions do not cross nodes, so a group's media has one home: the
  * node of its first source, recorded in the directory (RV_DIR_HOME_CLAIM,
  * one atomic script: the first live claimer wins; the key goes with
  * RV_DIR_HOME_DROP when the node's last source of the group ends, and with
  * the node when SWEEP reaps it). A source is a WHIP session from its
  * accepted POST to its end, and any relay stream to the group (rvsend
- * media, or a WHIP session's tracks once its keys are up): see
+ * media, or a WHIP session's tracks once its keys are up; not one piped
+ * from another node): see
  * cluster_source.
  *
  * Why a WHIP session counts from its accepted offer, not from ICE or its

@@ -1,7 +1,7 @@
 /* cluster_int.h - the cluster's own types and helpers, shared by
  * cluster.c (helpers, the timer, start and stop), cluster_dir.c (the
  * directory side: login and eviction, join, leave, members and groups,
- * what does not cross nodes yet, heartbeat, sweep and re-assertion) and
+ * heartbeat, sweep and re-assertion) and
  * cluster_msg.c (the message side: publishing a client's message, acks,
  * deliveries of messages from other nodes, replies to a connection, and
  * dropping replayed ones), cluster_home.c (where a group's live media is)
@@ -98,6 +98,7 @@ struct cluster {
 	struct rv_buf thead;          /* a trunk frame's head being built */
 	char addr[96];                /* what the directory says we are at: "IP:PORT" */
 	struct rv_map homes;          /* groups with media sources here (cluster_home.c) */
+	struct cl_pipe *pipes;        /* media pipes, one per peer node (cluster_pipe.c) */
 };
 
 /* ---- cluster.c: helpers ---- */
@@ -163,5 +164,17 @@ const char *cl_trunk_addr(struct cluster *cl);
 void cl_trunk_tick(struct cluster *cl, uint64_t now);
 void cl_trunk_conn_closed(struct conn *c);
 void cl_trunk_free(struct cluster *cl);
+/* Send M with payload P (N bytes) to node INC over its trunk, dialed at ADDR
+ * if there is none (ADDR "": only an existing one). 0 or an error. */
+int cl_trunk_send(struct cluster *cl, const char *inc, const char *addr, const struct rv_cmsg *m, const uint8_t *p,
+		  size_t n);
+
+/* ---- cluster_pipe.c ---- */
+
+/* A pipe step M (RV_CMSG_PIPE) from node PEER over its trunk. */
+void cl_pipe_msg(struct cluster *cl, const char *peer, const struct rv_cmsg *m);
+/* Silent pipes end their streams; ended ones are freed. */
+void cl_pipe_tick(struct cluster *cl, uint64_t now);
+void cl_pipe_free(struct cluster *cl);
 
 #endif

@@ -414,6 +414,7 @@ static int on_msg(void *ud, const struct rv_cmsg *m, uint64_t sconn)
 	switch (m->type) {
 	case RV_CMSG_DIRECT: direct_in(t, m, sconn); break;
 	case RV_CMSG_GROUP: group_in(t, m); break;
+	case RV_CMSG_PIPE: cl_pipe_msg(cl, t->eng.peer, m); break;
 	case RV_CMSG_ACK:
 		if (m->seq)
 			cl_on_ack(cl, m);
@@ -679,4 +680,14 @@ int cl_trunk_route(struct conn *c, uint64_t seq, const char *to, const char *gro
 	q->members = receivers;
 	cl_hold(c);
 	return 1;
+}
+
+int cl_trunk_send(struct cluster *cl, const char *inc, const char *addr, const struct rv_cmsg *m, const uint8_t *p,
+		  size_t n)
+{
+	struct trunk *t = trunk_get(cl, inc, addr);
+	int rc = t ? trunk_write(t, m, 0, p, n, NULL, 0) : RV_ECLOSED;
+	if (rc < 0)
+		cl->srv->n.tr_failed++;
+	return rc;
 }

@@ -56,7 +56,7 @@ static const struct rv_opt opts[] = {
 	{ O_CLUSTER, 0, "cluster", "URL", "join the cluster whose Redis is at URL: redis://IP:PORT or unix:PATH (see CLUSTER)", NULL, NULL },
 	{ O_NODE_ID, 0, "node-id", "ID", "this node's name in the cluster, 1-40 characters [A-Za-z0-9_-] (needed with --cluster)", NULL, NULL },
 	{ O_CLUSTER_SECRET, 0, "cluster-secret-file", "FILE", "the secret every node of the cluster shares: it authenticates their messages (needed with --cluster)", "file", NULL },
-	{ O_ADVERTISE, 0, "advertise", "ADDR", "the IP address other nodes reach this one at, for file and data trunks (default: the listen address, 127.0.0.1 for a wildcard)", NULL, NULL },
+	{ O_ADVERTISE, 0, "advertise", "ADDR", "the IP address other nodes reach this one at, for trunks and media pipes (default: the listen address, 127.0.0.1 for a wildcard)", NULL, NULL },
 	{ O_DROP_RATE, 0, "drop-rate", "P", "for tests: drop this fraction (0-0.5) of relayed RTP packets at random (a WebRTC viewer's after its NACK cache)", NULL, NULL },
 	{ O_TTL, 0, "ttl", "S", "with the token command: seconds the token is valid (default 86400)", NULL, NULL },
 	{ RV_OPT_VERBOSE, 'v', "verbose", NULL, "more diagnostics on stderr (repeatable)", NULL, NULL },

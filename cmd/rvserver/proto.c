@@ -440,7 +440,7 @@ static void do_stream(const struct req *q)
 {
 	const char *to = rv_json_str(q->h, "to"), *group = rv_json_str(q->h, "group");
 	if ((to && !rv_id_valid(to)) || (group && !rv_id_valid(group)) ||
-	    !cluster_local_only(q->c, q->v, seq_of(q->h), to, group, "media"))
+	    !cluster_media_route(q->c, q->v, to, group))
 		relay_stream(&q->c->srv->relay, q->c, q->h);
 }
 static void do_stream_end(const struct req *q) { relay_stream_end(&q->c->srv->relay, q->c, q->h); }

@@ -228,6 +228,8 @@ static void refresh(struct relay *r, struct mstream *st)
 	for (size_t i = 0; st->group && i < r->nviewers; i++)	/* edges watching its group */
 		if (relay_ep_client(r->viewers[i]) != from && views(r->viewers[i], st->group, from))
 			collect_ep(&k, r->viewers[i]);
+	for (int i = 0; i < st->npipes; i++)	/* the nodes it is piped to */
+		collect_ep(&k, st->pipes[i]);
 	r->rx = k.v;
 	r->rxcap = k.cap;
 	if (k.truncated)
@@ -269,7 +271,7 @@ static void stream_free(struct relay *r, struct mstream *st)
 		sub_free(r, st->subs[i]);
 	free(st->subs);
 	free(st->to);
-	if (st->group)
+	if (st->group && !st->piped)
 		relay_group_source(r, st->group, -1);
 	free(st->group);
 	cJSON_Delete(st->announce);
@@ -349,7 +351,7 @@ static void stream_link(struct relay *r, struct mstream *st, struct relay_ep *ep
 	st->to = to ? strdup(to) : NULL;
 	st->group = !to && group ? strdup(group) : NULL;
 	st->announce = announce(st, from, h);
-	if (st->group)
+	if (st->group && !st->piped)
 		relay_group_source(r, st->group, 1);
 	st->next = r->streams;
 	r->streams = st;
@@ -657,13 +659,19 @@ void relay_edge_free(struct relay *r, struct relay_ep *ep)
 			r->viewers[i] = r->viewers[--r->nviewers];
 			break;
 		}
-	for (struct mstream *st = r->streams; st; st = st->next)	/* its subscriptions */
+	for (struct mstream *st = r->streams; st; st = st->next) {	/* its subscriptions */
+		for (int i = 0; i < st->npipes; i++)
+			if (st->pipes[i] == ep) {
+				st->pipes[i] = st->pipes[--st->npipes];
+				break;
+			}
 		for (size_t i = 0; i < st->nsubs; i++)
 			if (st->subs[i]->rx == ep) {
 				sub_free(r, st->subs[i]);
 				st->subs[i] = st->subs[--st->nsubs];
 				break;
 			}
+	}
 	free(ep->watch_group);
 	free(ep->watch_from);
 	relay_ep_unregister(r, ep);
@@ -680,4 +688,76 @@ void relay_tcp_in(struct relay *r, struct conn *c, const uint8_t *p, size_t n)
 	}
 	relay_packet(r, ep, p, n);
 	relay_udp_flush(r);	/* P lives only as long as this frame */
+}
+
+/* ---- pipes: streams across cluster nodes (cluster_pipe.c) ---- */
+
+static struct mstream *stream_find(struct relay *r, uint32_t id)
+{
+	for (struct mstream *st = r->streams; st; st = st->next)
+		if (st->id == id)
+			return st;
+	return NULL;
+}
+
+uint32_t relay_conn_newest(struct relay *r, struct conn *c)
+{
+	struct relay_ep *ep = *relay_ep_slot(c);
+	return r->streams && ep && r->streams->src == ep ? r->streams->id : 0;
+}
+
+int relay_pipe_attach(struct relay *r, uint32_t id, struct relay_ep *ep)
+{
+	struct mstream *st = stream_find(r, id);
+	if (!st)
+		return RV_ECLOSED;
+	if (st->npipes >= RELAY_PIPES)
+		return RV_ELIMIT;
+	st->pipes[st->npipes++] = ep;
+	relay_changed(r);
+	refresh(r, st);
+	return 0;
+}
+
+int64_t relay_pipe_stream(struct relay *r, struct relay_ep *ep, const cJSON *announce, const char *to,
+			  const char *group)
+{
+	const cJSON *media = cJSON_GetObjectItemCaseSensitive(announce, "media");
+	if (!cJSON_IsArray(media) || cJSON_GetArraySize(media) < 1 || cJSON_GetArraySize(media) > MAX_SSRCS ||
+	    (to && !rv_id_valid(to)) || (group && !rv_id_valid(group)) || (!to && !group))
+		return RV_EPROTO;
+	if (ep->nmine >= MAX_STREAMS_PER_CONN)
+		return RV_ELIMIT;
+	struct mstream *st = calloc(1, sizeof *st);
+	if (!st)
+		return -ENOMEM;
+	if (take_ssrcs(st, media) < 0) {
+		free(st);
+		return RV_EPROTO;
+	}
+	st->piped = 1;
+	stream_link(r, st, ep, ep->client->id, to, group, announce);
+	rv_info("%s: stream %u from another node to %s%s (%zu receivers)", ep->client->id, st->id,
+		group ? "#" : "", to ? to : group, st->nsubs);
+	return st->id;
+}
+
+void relay_pipe_feedback(struct relay *r, struct relay_ep *ep, uint32_t id, const uint8_t *p, size_t n)
+{
+	struct mstream *st = stream_find(r, id);
+	for (size_t i = 0; st && n >= 8 && rv_rtp_is_rtcp(p, n) && i < st->nsubs; i++)
+		if (st->subs[i]->rx == ep) {
+			r->n.rtcp_in++;
+			r->n.feedback++;
+			ep_send(r, st->src, p, n);
+			return;
+		}
+	r->n.unknown++;
+}
+
+void relay_pipe_keyframe(struct relay *r, uint32_t id)
+{
+	struct mstream *st = stream_find(r, id);
+	if (st && st->started)
+		request_keyframe(r, st);
 }

@@ -167,6 +167,28 @@ int relay_test_drop(struct relay *r);
 /* relay_edge_free - EP's streams end ("the sender left"), EP goes. */
 void relay_edge_free(struct relay *r, struct relay_ep *ep);
 
+/* ---- pipes: a stream's receivers on other cluster nodes ----
+ *
+ * cluster_pipe.c makes one edge per stream and node: on the sending node a
+ * receiver of the stream (relay_pipe_attach), on the receiving node its
+ * source (relay_pipe_stream), whose client is the remote sender's. */
+/* relay_conn_newest - the number of C's newest stream (just made), or 0. */
+uint32_t relay_conn_newest(struct relay *r, struct conn *c);
+/* relay_pipe_attach - EP (an edge) becomes a receiver of stream ID: it is
+ * told of it at once. 0, RV_ECLOSED (no such stream), RV_ELIMIT (16). */
+int relay_pipe_attach(struct relay *r, uint32_t id, struct relay_ep *ep);
+/* relay_pipe_stream - a stream from EP to TO or GROUP announced as ANNOUNCE
+ * (media and srtp taken from it, borrowed); not a source of the group's
+ * media here (relay_group_source). Its number, or RV_EPROTO,
+ * RV_ELIMIT, -ENOMEM as relay_edge_stream. */
+int64_t relay_pipe_stream(struct relay *r, struct relay_ep *ep, const cJSON *announce, const char *to,
+			  const char *group);
+/* relay_pipe_feedback - RTCP from receivers behind receiver edge EP for
+ * stream ID (their SSRCs are another node's): to the stream's sender. */
+void relay_pipe_feedback(struct relay *r, struct relay_ep *ep, uint32_t id, const uint8_t *p, size_t n);
+/* relay_pipe_keyframe - a receiver elsewhere asks stream ID for a keyframe. */
+void relay_pipe_keyframe(struct relay *r, uint32_t id);
+
 /* relay_stats.c: /stats' "media" object (NULL: no memory) and the lines of
  * /metrics (0, or rv_buf_append's error), from one table; packets lost on
  * the way in (live streams). */

@@ -14,6 +14,7 @@
 
 #define MAX_SSRCS 4                /* per stream: video, audio, and room */
 #define MAX_STREAMS_PER_CONN 8
+#define RELAY_PIPES 16             /* other nodes a stream is piped to */
 
 /* A connection's media side: its UDP address once registered. Or an edge's
  * (relay.h): C is NULL, EDGE says where its packets and requests go. */
@@ -65,6 +66,9 @@ struct mstream {
 	uint64_t last_kf_ms;
 	uint64_t packets, bytes, drops;
 	int started;                  /* a packet has been relayed */
+	struct relay_ep *pipes[RELAY_PIPES];	/* receivers on other nodes (relay_pipe_attach) */
+	int npipes;
+	int piped;                    /* from another node (relay_pipe_stream): not a group source here */
 };
 
 /* relay.c: a packet from EP (registered address or its TCP connection). */

@@ -96,6 +96,8 @@ struct counters {
 	uint64_t cl_redirects, cl_home_failed;  /* cluster_home.c */
 	uint64_t tr_frames_out, tr_bytes_out, tr_frames_in, tr_bytes_in, tr_refused,
 		 tr_failed;  /* cluster_trunk.c */
+	uint64_t pipe_packets_out, pipe_bytes_out, pipe_packets_in, pipe_bytes_in, pipe_refused, pipe_failed,
+		 pipe_silent;  /* cluster_pipe.c */
 };
 
 struct server {
@@ -263,11 +265,11 @@ int cluster_groups(struct conn *c, uint64_t seq, int all);
  * RECEIVERS consumed): on to the other nodes. */
 int cluster_route(struct conn *c, uint64_t seq, const char *to, uint64_t conn, const char *group, const char *kind,
 		  const uint8_t *head, size_t hlen, const uint8_t *body, size_t blen, int local_n, cJSON *receivers);
-/* A stream (media) to TO or GROUP, in frame V: it does not cross nodes yet. With a target on another node, an error
- * (WHAT names it in the text); else V is handled again once the directory
- * said so. */
-int cluster_local_only(struct conn *c, const struct rv_frame_view *v, uint64_t seq, const char *to,
-		       const char *group, const char *what);
+/* cluster_pipe.c: a stream (media) to TO or GROUP, in frame V. 1 when the
+ * directory is asked which other nodes hold the target (C held meanwhile):
+ * V is then handled again, and the stream piped to those nodes; 0: handle
+ * it here now. */
+int cluster_media_route(struct conn *c, const struct rv_frame_view *v, const char *to, const char *group);
 /* cluster_home.c: a group's live media has a home node, that of its first
  * source. A POST to /whip/GROUP or /whep/GROUP on C (VIEWER: WHEP): 1 when
  * the directory is asked where GROUP's home is (C's request deferred: it

@@ -395,17 +395,73 @@ PY
 	assert_output --partial "that connection is gone"
 }
 
-@test "cluster: media to a group with members on another node fails with a clear error" {
+@test "cluster: media crosses nodes over UDP pipes: recorded on node 2 as on node 1, keyframe for a late receiver, silence ends it" {
+	command -v ffprobe >/dev/null || skip "ffmpeg is not installed"
 	node 1
-	node 2
-	member bob 2 bob show
-	run timeout "$(secs 15)" rvsend -s "$N1" -n cam -g show media -f lavfi -i testsrc2=size=160x120:rate=10 --duration 2
-	assert_failure
-	assert_output --partial "media does not cross nodes yet"
-	# to an id on another node, too
-	run timeout "$(secs 15)" rvsend -s "$N1" -n cam -t bob media -f lavfi -i testsrc2=size=160x120:rate=10 --duration 2
-	assert_failure
-	assert_output --partial "media does not cross nodes yet"
+	node 2 --drop-rate 0.08	# node 2 loses packets to its receivers: they NACK across the pipe
+	# to an id: bob on node 2 records cam's stream from node 1;
+	# to a group: dan (node 2) is a member when cam2's starts, erin joins later
+	spawn rx rvrecv -s "$N2" -n bob media -o "$T/x.mkv" --count 1
+	spawn dan rvrecv -s "$N2" -n dan -g show media -o "$T/d.mkv" --count 1
+	wait_for_line "$T/rx.err" 'connected to' 5
+	wait_for_line "$T/dan.err" 'joined show' 5
+	spawn cam2 rvsend -s "$N1" -n cam2 -g show media -f lavfi -i testsrc2=size=160x120:rate=10 --duration 20
+	spawn cam rvsend -s "$N1" -n cam -t bob media -f lavfi -i testsrc2=size=160x120:rate=10 --duration 3
+	wait_for_line "$T/dan.err" 'recording H264' 5
+	# erin joins on node 2 mid-stream: node 2 asks node 1's sender for a keyframe
+	assert_equal "$(timeout 5 curl -sf "http://$N2/stats" | jq .media.keyframe_requests)" 0
+	spawn erin rvrecv -s "$N2" -n erin -g show media -o "$T/e.mkv" --count 1
+	wait_for_line "$T/erin.err" 'joined show' 5
+	local i p0
+	for ((i = 0; i < 50 * RV_SLOW; i++)); do
+		(($(timeout 5 curl -sf "http://$N2/stats" | jq .media.keyframe_requests) > 0)) && break
+		sleep 0.1
+	done
+	(($(timeout 5 curl -sf "http://$N2/stats" | jq .media.keyframe_requests) > 0))
+	# then about a second of media to node 2's receivers (a wait, not an assertion)
+	p0=$(timeout 5 curl -sf "http://$N2/stats" | jq .media.packets_out)
+	for ((i = 0; i < 50 * RV_SLOW; i++)); do
+		(($(timeout 5 curl -sf "http://$N2/stats" | jq .media.packets_out) > p0 + 150)) && break
+		sleep 0.1
+	done
+	# cam2 stops (SIGSTOP): after 3 s of pipe silence node 2 ends its stream
+	local cam2
+	cam2=$(pgrep -P "$PID_cam2")	# rvsend, under the timeout that spawn started
+	kill -STOP "$cam2"
+	wait_exit "$PID_cam" 10
+	assert_equal "$EXIT" 0
+	# bob's NACKs went back down the pipe, and cam answered them from node 1
+	grep -E '[1-9][0-9]* NACKed \([1-9][0-9]* resent\)' "$T/cam.err"
+	wait_exit "$PID_rx" 10
+	assert_equal "$EXIT" 0
+	grep -E '[1-9][0-9]* recovered by NACK' "$T/rx.err"
+	wait_exit "$PID_erin" 10
+	assert_equal "$EXIT" 0
+	wait_exit "$PID_dan" 5
+	assert_equal "$EXIT" 0
+	kill -CONT "$cam2"	# node 2 told node 1 to stop piping it: nothing more is refused there
+	run ffprobe -v error -count_frames -select_streams v -show_entries stream=nb_read_frames -of csv=p=0 "$T/x.mkv"
+	assert_success
+	[ "$output" -ge 20 ]
+	run ffmpeg -v error -i "$T/x.mkv" -f null -
+	assert_success
+	assert_output ""
+	run ffmpeg -v error -i "$T/e.mkv" -f null -
+	assert_success
+	assert_output ""
+	run ffprobe -v error -count_frames -select_streams v -show_entries stream=nb_read_frames -of csv=p=0 "$T/e.mkv"
+	assert_success
+	[ "$output" -ge 3 ]
+	# through the pipes; receivers' RTCP came back down them
+	local s1 s2
+	s1=$(timeout 5 curl -sf "http://$N1/stats")
+	s2=$(timeout 5 curl -sf "http://$N2/stats")
+	[ "$(jq .cluster.pipe_packets_out <<<"$s1")" -ge 20 ]
+	[ "$(jq .cluster.pipe_packets_in <<<"$s2")" -ge 20 ]
+	[ "$(jq .cluster.pipe_packets_in <<<"$s1")" -ge 1 ]
+	assert_equal "$(jq .cluster.pipe_refused <<<"$s2")" 0
+	assert_equal "$(jq .cluster.pipe_silent <<<"$s2")" 1
+	timeout 5 curl -sf "http://$N2/metrics" | grep -q '^rvserver_cluster_pipe_packets_in_total [1-9]'
 }
 
 @test "cluster: media within one node still flows when the group has no member elsewhere" {

@@ -178,7 +178,7 @@ static void signal_kinds(void **state)
 		assert_true(!d.payload_len || memcmp(d.payload, kinds[i].payload, d.payload_len) == 0);
 		rv_buf_free(&b);
 	}
-	assert_int_equal(RV_CMSG_TYPE_MAX, RV_CMSG_SIG_HANDOVER);
+	assert_int_equal(RV_CMSG_TYPE_MAX, RV_CMSG_PIPE);
 }
 
 static enum rv_cmsg_verdict check(struct rv_cmsg_replay *r, const char *origin, uint64_t nseq, uint64_t ts,
