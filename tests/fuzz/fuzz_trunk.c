@@ -31,7 +31,8 @@ static int on_msg(void *ud, const struct rv_cmsg *m, uint64_t sconn)
 {
 	struct ctx *x = ud;
 	assert(x->up);
-	assert(m->type == RV_CMSG_DIRECT || m->type == RV_CMSG_GROUP || m->type == RV_CMSG_ACK);
+	assert(m->type == RV_CMSG_DIRECT || m->type == RV_CMSG_GROUP || m->type == RV_CMSG_ACK ||
+	       m->type == RV_CMSG_PIPE);
 	assert(!m->a[0] || rv_id_valid(m->a));
 	assert(!m->b[0] || rv_id_valid(m->b));
 	assert(m->payload >= x->in && m->payload + m->payload_len <= x->end);
