@@ -37,6 +37,7 @@ struct rv_session {
 	unsigned attempt;
 	int up, closing, final_err;
 	size_t server_queue;          /* the welcome's max_queue, or 0 */
+	size_t server_frame;          /* the welcome's max_frame, or 0 */
 	cJSON *media_hdr;             /* {"type":"media"}, given with every media frame */
 	char why[256];
 	int handles;                  /* open libuv handles, for the final free */
@@ -163,6 +164,9 @@ static void handle_frame(struct rv_session *s, const struct rv_frame_view *v)
 	if (!strcmp(type, "welcome")) {
 		cJSON *q = cJSON_GetObjectItemCaseSensitive(h, "max_queue");
 		s->server_queue = cJSON_IsNumber(q) && q->valuedouble > 0 ? (size_t)q->valuedouble : 0;
+		cJSON *f = cJSON_GetObjectItemCaseSensitive(h, "max_frame");
+		s->server_frame = cJSON_IsNumber(f) && f->valuedouble >= 1 && f->valuedouble < 4294967296.0 ?
+				  (size_t)f->valuedouble : 0;
 		s->up = 1;
 		s->attempt = 0;
 		uv_timer_stop(&s->timer);
@@ -391,6 +395,11 @@ int rv_session_writev(struct rv_session *s, const uv_buf_t *b, unsigned n)
 size_t rv_session_queued(const struct rv_session *s)
 {
 	return s->st ? rv_stream_queued(s->st) : 0;
+}
+
+size_t rv_session_server_frame(const struct rv_session *s)
+{
+	return s->server_frame;
 }
 
 size_t rv_session_server_queue(const struct rv_session *s)

@@ -72,6 +72,9 @@ size_t rv_session_queued(const struct rv_session *s);
 /* rv_session_server_queue - the server's cap on what it queues for one
  * connection (welcome's max_queue), or 0 when it did not say. */
 size_t rv_session_server_queue(const struct rv_session *s);
+/* rv_session_server_frame - the largest frame body the server takes
+ * (welcome's max_frame, its --max-frame), or 0 when it did not say. */
+size_t rv_session_server_frame(const struct rv_session *s);
 /* rv_session_pending - requests not yet answered. */
 size_t rv_session_pending(const struct rv_session *s);
 /* rv_session_close - end the session; pending replies get RV_ECLOSED. The

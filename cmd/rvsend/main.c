@@ -24,7 +24,7 @@ static const struct rv_opt opts[] = {
 	{ O_TO, 't', "to", "ID", "send to this client", NULL, NULL },
 	{ O_GROUP, 'g', "group", "GROUP", "send to every member of GROUP (neither: the default receivers)", NULL, NULL },
 	{ O_WINDOW, 0, "window", "BYTES", "data and file: most bytes sent past the slowest receiver (default 16M)", NULL, NULL },
-	{ O_CHUNK, 0, "chunk", "BYTES", "data and file: bytes per frame (default 256K)", NULL, NULL },
+	{ O_CHUNK, 0, "chunk", "BYTES", "data and file: bytes per frame (default: the largest the server takes, at most 1020K)", NULL, NULL },
 	{ O_ACCEPT_TIMEOUT, 0, "accept-timeout", "S", "wait S seconds for receivers to take an offer (default 10)", NULL, NULL },
 	{ O_STALL_TIMEOUT, 0, "stall-timeout", "S", "data and file: drop a receiver without progress for S seconds; media --listen: end when the publisher sends nothing for S seconds (default 15)", NULL, NULL },
 	{ O_PROGRESS, 0, "progress", NULL, "draw a progress bar on stderr even when it is not a terminal", NULL, NULL },
@@ -124,7 +124,7 @@ static const char *on_opt(void *ud, int key, const char *arg)
 			return "expected a size of at least 64K";
 		break;
 	case O_CHUNK:
-		if (rv_parse_size(arg, &a->chunk) < 0 || a->chunk < 1024 || a->chunk > (1u << 20) - 4096)
+		if (rv_parse_size(arg, &a->chunk) < 0 || a->chunk < 1024 || a->chunk > RVSEND_CHUNK_MAX)
 			return "expected a size from 1K to 1020K";
 		break;
 	case O_ACCEPT_TIMEOUT:
@@ -247,7 +247,7 @@ int main(int argc, char **argv)
 	struct app *a = &app;
 	rv_client_opts_init(&a->co);
 	a->window = 16u << 20;
-	a->chunk = 256u << 10;
+	a->chunk = 0;	/* by the server's --max-frame, once it has said it */
 	a->accept_timeout = 10;
 	a->pt = 96;
 	a->apt = -1;	/* by the codec, once it is known */
@@ -291,7 +291,7 @@ int main(int argc, char **argv)
 	if (a->to && a->group)
 		rv_cli_usage_error(&tool, "-t and -g do not go together");
 	a->data = c->id == C_DATA;
-	if (a->chunk > a->window)
+	if (a->chunk > a->window)	/* 0 (the default) stays 0 */
 		a->chunk = a->window;
 	const char *err = rv_client_opts_finish(&a->co);
 	if (err)

@@ -492,9 +492,16 @@ static void xfer_start(struct app *a)
 	if (q && a->window > most) {
 		rv_say_debug("window %zu bytes: below half the server's --max-queue", most);
 		a->window = most;
-		if (a->chunk > a->window)
-			a->chunk = a->window;
 	}
+	size_t f = rv_session_server_frame(a->sess);
+	if (!a->chunk)
+		a->chunk = !f ? RVSEND_CHUNK_OLD : f < RVSEND_CHUNK_MAX ? f : RVSEND_CHUNK_MAX;
+	else if (f && a->chunk > f) {
+		rv_say_debug("chunk %zu bytes: the server's --max-frame", f);
+		a->chunk = f;
+	}
+	if (a->chunk > a->window)
+		a->chunk = a->window;
 	uv_check_init(a->loop, &a->pump);
 	a->pump.data = a;
 	uv_check_start(&a->pump, on_check);

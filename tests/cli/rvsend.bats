@@ -353,6 +353,23 @@ hostile() {
 	cmp "$T/f" "$T/in/f"
 }
 
+@test "rvsend/rvrecv: frames fit the server's --max-frame: the default chunk and a larger --chunk are cut to it" {
+	start_server --max-frame 64K
+	mkdir "$T/in"
+	random "$T/f" 2
+	recv bob file --dir "$T/in"
+	run rvs -n alice -t bob -v file "$T/f"
+	assert_success
+	count_lines "$T/bob.out" '^saved ' 1 5
+	cmp "$T/f" "$T/in/f"
+	rm "$T/in/f"
+	run rvs -n alice -t bob -v --chunk 512K file "$T/f"
+	assert_success
+	assert_output --partial "chunk 65536 bytes: the server's --max-frame"
+	count_lines "$T/bob.out" '^saved ' 2 5
+	cmp "$T/f" "$T/in/f"
+}
+
 @test "rvsend/rvrecv: a file NAME.part that rvrecv did not write is not clobbered" {
 	start_server
 	mkdir "$T/in"
