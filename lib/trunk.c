@@ -12,7 +12,7 @@
 #include "router.h"
 #include "trunk.h"
 
-enum { F_HELLO = 1, F_AUTH = 2, F_MSG = 3 };
+enum { F_HELLO = 1, F_AUTH = 2, F_MSG = 3, F_PING = 4 };
 
 static const char label[] = "rvkit-trunk-1";
 
@@ -207,6 +207,10 @@ long rv_trunk_input(struct rv_trunk *t, const uint8_t *p, size_t n, struct rv_bu
 				return (long)used;
 			continue;
 		}
+		case F_PING:
+			rc = t->state == RV_TRUNK_UP && bn == 0 ? 0 : RV_EPROTO;
+			t->pings_in += rc == 0;
+			break;
 		default:
 			rc = RV_EPROTO;
 		}
@@ -215,6 +219,16 @@ long rv_trunk_input(struct rv_trunk *t, const uint8_t *p, size_t n, struct rv_bu
 		used += 4 + len;
 	}
 	return (long)used;
+}
+
+int rv_trunk_ping(const struct rv_trunk *t, struct rv_buf *out)
+{
+	if (t->state != RV_TRUNK_UP)
+		return RV_EPROTO;
+	if (!frame(out, F_PING, 0))
+		return RV_ETOOBIG;
+	rv_buf_commit(out, 5);
+	return 0;
 }
 
 int rv_trunk_msg_head(struct rv_buf *out, const struct rv_cmsg *m, uint64_t sconn, size_t payload_len)

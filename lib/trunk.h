@@ -25,6 +25,9 @@
  * Frame: u32 length (of what follows, network order), u8 kind, body.
  *    HELLO (1): u8 version (1), nonce[32], u8 n, incarnation[n]
  *    AUTH  (2): proof[32]
+ *    PING  (4): no body; a keepalive, so that each side can tell a silent
+ *               peer (a stopped node whose kernel still holds the TCP
+ *               connection) from an idle one
  *    MSG   (3): u8 type (RV_CMSG_DIRECT, RV_CMSG_GROUP, RV_CMSG_ACK or
  *               RV_CMSG_PIPE: a media pipe step), u8
  *               code, u64 seq, u64 conn, u64 sconn, u32 count, then a, b
@@ -34,7 +37,7 @@
  *               connection number on the origin node (errors for frames
  *               that wanted no answer go back to it), or 0.
  * Before the handshake completes only HELLO and AUTH are valid, at most
- * RV_TRUNK_HANDSHAKE_MAX bytes each; afterwards only MSG, at most
+ * RV_TRUNK_HANDSHAKE_MAX bytes each; afterwards only MSG and PING, at most
  * RV_TRUNK_FRAME_MAX bytes. Anything else is RV_EPROTO.
  *
  * Ownership: struct rv_trunk is the caller's, with no allocation; it keeps
@@ -73,6 +76,7 @@ struct rv_trunk {
 	char inc[RV_CMSG_NODE_MAX + 1];
 	char peer[RV_CMSG_NODE_MAX + 1];  /* the peer's incarnation ("" before its HELLO;
 					   * authenticated once the state is UP) */
+	uint64_t pings_in;                /* PING frames taken */
 };
 
 /* A MSG frame: M (its origin is the trunk's peer), SCONN; 0 to go on, 1 to
@@ -98,6 +102,10 @@ int rv_trunk_start(struct rv_trunk *t, struct rv_buf *out);
  * anything malformed or out of order (the trunk must then be closed). */
 long rv_trunk_input(struct rv_trunk *t, const uint8_t *p, size_t n, struct rv_buf *out, rv_trunk_msg_fn fn,
 		    void *ud);
+
+/* rv_trunk_ping - append a PING frame to OUT. 0; RV_EPROTO before the
+ * handshake completed; RV_ETOOBIG when OUT cannot take it. */
+int rv_trunk_ping(const struct rv_trunk *t, struct rv_buf *out);
 
 /* rv_trunk_msg_head - append to OUT the head of a MSG frame for M (type,
  * code, seq, conn, count, a, b, c; M's origin and payload are ignored) and

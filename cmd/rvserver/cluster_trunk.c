@@ -45,7 +45,9 @@
  *   trunk took is an error at once; when a trunk closes (its node died),
  *   the senders that wrote to it within TRUNK_RECENT_MS get an error frame
  *   saying so, and a request still awaiting its answer times out with an
- *   error (ACK_TIMEOUT_MS).
+ *   error (ACK_TIMEOUT_MS). A node that stops (SIGSTOP, a wedged loop)
+ *   keeps its TCP connections open: the keepalive (a PING each idle
+ *   second, closed after TRUNK_SILENT_MS of silence) closes its trunks.
  *
  * Not across nodes: "monitor" (rvsend watching its receivers, rvrecv its
  * sender): the server answers ok for an id elsewhere (monitor.c), and the
@@ -74,6 +76,9 @@
 #define TRUNK_QUEUE_FACTOR 4
 #define TRUNK_SENDERS 64            /* recent senders a trunk remembers */
 #define TRUNK_RECENT_MS 10000       /* "recent": wrote within this long */
+#define TRUNK_PING_MS 1000          /* a PING after this long with nothing sent */
+#define TRUNK_SILENT_MS 3000        /* closed after this long with nothing heard
+				     * (as long as a node's heartbeat is valid) */
 
 struct trunk {
 	struct trunk *prev, *next;
@@ -83,6 +88,7 @@ struct trunk {
 	struct rv_buf pending;        /* frames written before the handshake completed */
 	char want[RV_CMSG_NODE_MAX + 1]; /* dialer: the node it was dialed for */
 	int dialer;
+	uint64_t last_in, last_out;   /* loop ms of the last bytes heard, and sent */
 	struct {                      /* senders that wrote to it lately (told if it closes) */
 		uint64_t num, at;
 	} senders[TRUNK_SENDERS];
@@ -156,6 +162,7 @@ static struct trunk *trunk_new(struct cluster *cl, struct conn *c, int dialer)
 	t->cl = cl;
 	t->c = c;
 	t->dialer = dialer;
+	t->last_in = t->last_out = now_ms(cl->srv);
 	rv_buf_init(&t->pending, trunk_cap(c->srv));	/* so that it fits in the queue once up */
 	c->trunk = t;
 	c->state = CONN_TRUNK;
@@ -314,6 +321,7 @@ static int trunk_write(struct trunk *t, const struct rv_cmsg *m, uint64_t sconn,
 				  uv_buf_init((char *)head, (unsigned)hlen), uv_buf_init((char *)body, (unsigned)blen) };
 		if ((rc = rv_stream_writev(&t->c->s, b, blen ? 3 : 2)) < 0)
 			return rc;
+		t->last_out = now_ms(srv);
 	}
 	srv->n.tr_frames_out++;
 	srv->n.tr_bytes_out += n;
@@ -453,6 +461,8 @@ void cluster_trunk_input(struct conn *c, const uint8_t *p, size_t n)
 	if (!t || c->closing)
 		return;
 	srv->n.tr_bytes_in += n;
+	if (p && n)
+		t->last_in = now_ms(srv);
 	const uint8_t *in = p;
 	size_t len = n;
 	int kept = rv_buf_size(&c->in) > 0 || !p;
@@ -520,8 +530,41 @@ const char *cl_trunk_addr(struct cluster *cl)
 	return cl->addr;
 }
 
+/* Keepalive, once a second: a PING on a trunk that sent nothing for
+ * TRUNK_PING_MS, and a trunk whose peer said nothing for TRUNK_SILENT_MS is
+ * closed (its recent senders are told, as when a node dies): a stopped or
+ * wedged node keeps its TCP connections open, so only silence shows it.
+ * While flow.c holds the trunk's reading (a congested receiver here), the
+ * peer's PINGs wait unread: that is not silence. */
+static void keepalive(struct cluster *cl, uint64_t now)
+{
+	struct server *srv = cl->srv;
+	for (struct trunk *t = cl->trunks, *next; t; t = next) {
+		next = t->next;
+		struct conn *c = t->c;
+		if (!c || c->closing || t->eng.state != RV_TRUNK_UP)
+			continue;	/* a handshake has its own deadline (server.c's sweep) */
+		if (c->paused)
+			t->last_in = now;
+		if (now - t->last_in >= TRUNK_SILENT_MS) {
+			srv->n.tr_silent++;
+			rv_info("cluster: node %s sent nothing on its trunk for %d s: closing it", t->eng.peer,
+				TRUNK_SILENT_MS / 1000);
+			conn_drop(c, RV_ETIMEOUT);
+			continue;
+		}
+		if (now - t->last_out >= TRUNK_PING_MS) {
+			rv_buf_reset(&cl->thead);
+			if (rv_trunk_ping(&t->eng, &cl->thead) == 0 &&
+			    rv_stream_write(&c->s, rv_buf_head(&cl->thead), rv_buf_size(&cl->thead)) == 0)
+				t->last_out = now;
+		}
+	}
+}
+
 void cl_trunk_tick(struct cluster *cl, uint64_t now)
 {
+	keepalive(cl, now);
 	size_t i = 0;
 	const char *key;
 	struct troute *r;

@@ -95,7 +95,7 @@ struct counters {
 		 cl_dup, cl_stale;  /* cluster*.c */
 	uint64_t cl_redirects, cl_home_failed;  /* cluster_home.c */
 	uint64_t tr_frames_out, tr_bytes_out, tr_frames_in, tr_bytes_in, tr_refused,
-		 tr_failed;  /* cluster_trunk.c */
+		 tr_failed, tr_silent;  /* cluster_trunk.c */
 	uint64_t pipe_packets_out, pipe_bytes_out, pipe_packets_in, pipe_bytes_in, pipe_refused, pipe_failed,
 		 pipe_silent;  /* cluster_pipe.c */
 };

@@ -358,6 +358,34 @@ PY
 	grep -q "the trunk to cluster node n2.* closed" "$T/alice.err"
 }
 
+@test "cluster: a node stopped mid-stream (SIGSTOP): its trunk falls silent and is closed within seconds, the sender told" {
+	node 1
+	node 2
+	spawn bob rvrecv -s "$N2" -n bob data
+	wait_for_line "$T/bob.err" 'connected to' 5
+	mkfifo "$T/fifo"
+	spawn alice rvsend -s "$N1" -n alice -t bob --stall-timeout 60 data "$T/fifo"
+	exec 5>"$T/fifo"
+	head -c 100000 /dev/zero >&5
+	local i pid
+	for ((i = 0; i < 100 * RV_SLOW; i++)); do
+		(($(stat -c %s "$T/bob.out") >= 100000)) && break
+		sleep 0.05
+	done
+	(($(stat -c %s "$T/bob.out") >= 100000))
+	pid=$(tool_pid "$NPID2")
+	kill -STOP "$pid"
+	# its kernel still holds the TCP connection: only the keepalive's silence
+	# (3 s) shows it, long before alice's --stall-timeout
+	wait_exit "$PID_alice" 10
+	kill -CONT "$pid"
+	exec 5>&-
+	assert_equal "$EXIT" 1
+	grep -q "the trunk to cluster node n2.* closed" "$T/alice.err"
+	grep -q "node n2.* sent nothing on its trunk for 3 s: closing it" "$T/n1.err"
+	[ "$(timeout 5 curl -sf "http://$N1/stats" | jq .cluster.trunk_silent)" = 1 ]
+}
+
 @test "cluster: --cluster options are checked" {
 	run rvserver --cluster unix:/nonexistent -p 0
 	assert_equal "$status" 2

@@ -188,12 +188,48 @@ static void out_of_order_and_caps(void **state)
 	rv_buf_free(&in);
 }
 
+/* PING: only once up, with no body; taken between messages, delivering nothing. */
+static void ping_keepalive(void **state)
+{
+	(void)state;
+	struct rv_trunk d, l;
+	struct rv_buf dl, ld;
+	rv_buf_init(&dl, 4096);
+	rv_buf_init(&ld, 4096);
+	assert_int_equal(rv_trunk_init(&d, 1, "n1.1000", key, strlen(key)), 0);
+	assert_int_equal(rv_trunk_ping(&d, &dl), RV_EPROTO);	/* not up yet */
+	assert_int_equal(rv_buf_size(&dl), 0);
+	assert_true(handshake(&d, &l, key, &dl, &ld) >= 0);
+	assert_int_equal(rv_trunk_ping(&d, &dl), 0);
+	struct rv_cmsg m = { .type = RV_CMSG_DIRECT, .seq = 3 };
+	strcpy(m.a, "bob");
+	assert_int_equal(rv_trunk_msg_head(&dl, &m, 0, 0), 0);
+	assert_int_equal(rv_trunk_ping(&d, &dl), 0);
+	struct got g = { 0 };
+	assert_true(pass(&l, &dl, &ld, &g) > 0);
+	assert_int_equal(rv_buf_size(&dl), 0);
+	assert_int_equal(l.pings_in, 2);
+	assert_int_equal(g.n, 1);
+	assert_int_equal(g.last.seq, 3);
+	/* a PING with a body is malformed */
+	uint8_t bad[6] = { 0, 0, 0, 2, 4, 0 };
+	assert_int_equal(rv_trunk_input(&l, bad, sizeof bad, &ld, on_msg, &g), RV_EPROTO);
+	/* and one before the handshake too */
+	struct rv_trunk l2;
+	assert_int_equal(rv_trunk_init(&l2, 0, "n2.2000", key, strlen(key)), 0);
+	uint8_t ping[5] = { 0, 0, 0, 1, 4 };
+	assert_int_equal(rv_trunk_input(&l2, ping, sizeof ping, &ld, on_msg, &g), RV_EPROTO);
+	rv_buf_free(&dl);
+	rv_buf_free(&ld);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(up_both_ways),
 		cmocka_unit_test(wrong_secret_refused),
 		cmocka_unit_test(out_of_order_and_caps),
+		cmocka_unit_test(ping_keepalive),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
