@@ -175,6 +175,9 @@ int cl_trunk_send(struct cluster *cl, const char *inc, const char *addr, const s
 void cl_pipe_msg(struct cluster *cl, const char *peer, const struct rv_cmsg *m);
 /* Silent pipes end their streams; ended ones are freed. */
 void cl_pipe_tick(struct cluster *cl, uint64_t now);
+/* The last trunk with node INC closed (it died or fell silent): its pipes'
+ * streams stop now and end at the next tick, rather than by silence. */
+void cl_pipe_node_gone(struct cluster *cl, const char *inc);
 void cl_pipe_free(struct cluster *cl);
 
 #endif

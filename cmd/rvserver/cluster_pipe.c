@@ -33,9 +33,9 @@
  *
  * Limits of this version: the nodes a stream is piped to are those the
  * directory names when it starts (a member joining a group on a new node
- * later gets the sender's next stream); 16 nodes per stream; a node that
- * dies leaves its senders' streams piping into the void until they end
- * (its receivers' side ends by silence). Packets are sent one sendto each
+ * later gets the sender's next stream); 16 nodes per stream. When the last
+ * trunk with a node closes (it died, or fell silent: cluster_trunk.c's
+ * keepalive), its pipes' streams end both ways at once. Packets are sent one sendto each
  * (relay_udp_send), not through the relay's batch.
  *
  * Ownership: pipes (one per peer node) and their stream entries are the
@@ -382,6 +382,22 @@ void cl_pipe_tick(struct cluster *cl, uint64_t now)
 			*pp = s->next;
 			s_free(cl, s);
 		}
+}
+
+void cl_pipe_node_gone(struct cluster *cl, const char *inc)
+{
+	struct cl_pipe *p;
+	for (p = cl->pipes; p && strcmp(p->inc, inc); p = p->next)
+		;
+	if (!p || !p->s)
+		return;
+	for (struct pipe_s *s = p->s; s; s = s->next) {
+		if (!s->dead)
+			rv_info("cluster: stream %u %s node %s: its trunk closed, the stream ends there", s->id,
+				s->out ? "to" : "from", inc);
+		s->dead = 1;	/* sends nothing more; freed at the next tick (maybe
+				 * inside a relay callback here) */
+	}
 }
 
 void cl_pipe_free(struct cluster *cl)

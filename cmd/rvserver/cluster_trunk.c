@@ -222,6 +222,11 @@ void cl_trunk_conn_closed(struct conn *c)
 	if (!cl->srv->life.stopping)
 		tell_senders(t);
 	RV_LIST_UNLINK(cl->trunks, t);
+	int another = 0;	/* both nodes may have dialed: is one left? */
+	for (struct trunk *o = cl->trunks; o; o = o->next)
+		another |= o->eng.state == RV_TRUNK_UP && !strcmp(o->eng.peer, t->eng.peer);
+	if (t->eng.state == RV_TRUNK_UP && !another && !cl->srv->life.stopping)
+		cl_pipe_node_gone(cl, t->eng.peer);
 	rv_buf_free(&t->pending);
 	c->trunk = NULL;
 	free(t);

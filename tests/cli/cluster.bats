@@ -358,11 +358,16 @@ PY
 	grep -q "the trunk to cluster node n2.* closed" "$T/alice.err"
 }
 
-@test "cluster: a node stopped mid-stream (SIGSTOP): its trunk falls silent and is closed within seconds, the sender told" {
+@test "cluster: a node stopped mid-stream (SIGSTOP): its trunk falls silent and is closed within seconds, the sender told, its pipes stopped" {
 	node 1
 	node 2
 	spawn bob rvrecv -s "$N2" -n bob data
 	wait_for_line "$T/bob.err" 'connected to' 5
+	# and live media piped from node 1 to a receiver on node 2
+	spawn vic rvrecv -s "$N2" -n vic media -o "$T/v.mkv" --count 1
+	wait_for_line "$T/vic.err" 'connected to' 5
+	spawn cam rvsend -s "$N1" -n cam -t vic media -f lavfi -i testsrc2=size=160x120:rate=10 --duration 30
+	wait_for_line "$T/vic.err" 'recording H264' 5
 	mkfifo "$T/fifo"
 	spawn alice rvsend -s "$N1" -n alice -t bob --stall-timeout 60 data "$T/fifo"
 	exec 5>"$T/fifo"
@@ -378,12 +383,20 @@ PY
 	# its kernel still holds the TCP connection: only the keepalive's silence
 	# (3 s) shows it, long before alice's --stall-timeout
 	wait_exit "$PID_alice" 10
-	kill -CONT "$pid"
 	exec 5>&-
 	assert_equal "$EXIT" 1
 	grep -q "the trunk to cluster node n2.* closed" "$T/alice.err"
 	grep -q "node n2.* sent nothing on its trunk for 3 s: closing it" "$T/n1.err"
 	[ "$(timeout 5 curl -sf "http://$N1/stats" | jq .cluster.trunk_silent)" = 1 ]
+	# the pipe to n2 stopped with its trunk, not when cam's stream ends
+	grep -q "stream [0-9]* to node n2.*: its trunk closed, the stream ends there" "$T/n1.err"
+	local p1
+	p1=$(timeout 5 curl -sf "http://$N1/stats" | jq .cluster.pipe_packets_out)
+	((p1 > 0))
+	sleep 1
+	assert_equal "$(timeout 5 curl -sf "http://$N1/stats" | jq .cluster.pipe_packets_out)" "$p1"
+	kill -0 "$PID_cam"	# still streaming, to nobody
+	kill -CONT "$pid"
 }
 
 @test "cluster: --cluster options are checked" {
