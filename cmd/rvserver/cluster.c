@@ -159,6 +159,7 @@ static void on_tick(uv_timer_t *t)
 	cl_msg_tick(cl, now_ms(cl->srv));
 	cl_trunk_tick(cl, now_ms(cl->srv));
 	cl_pipe_tick(cl, now_ms(cl->srv));
+	cl_pipe_repipe(cl, now_ms(cl->srv));
 	rv_cmsg_replay_prune(&cl->replay, (uint64_t)wall_ms());
 	if (cl_bus_up(cl))
 		cl_dir_tick(cl);

@@ -99,6 +99,8 @@ struct cluster {
 	char addr[96];                /* what the directory says we are at: "IP:PORT" */
 	struct rv_map homes;          /* groups with media sources here (cluster_home.c) */
 	struct cl_pipe *pipes;        /* media pipes, one per peer node (cluster_pipe.c) */
+	uint64_t repipe_at;           /* when the directory is next asked where streams go */
+	int repipe_asking;            /* its answers still awaited */
 };
 
 /* ---- cluster.c: helpers ---- */
@@ -178,6 +180,8 @@ void cl_pipe_tick(struct cluster *cl, uint64_t now);
 /* The last trunk with node INC closed (it died or fell silent): its pipes'
  * streams stop now and end at the next tick, rather than by silence. */
 void cl_pipe_node_gone(struct cluster *cl, const char *inc);
+/* Now and then: streams sent here follow their receivers to nodes new to them. */
+void cl_pipe_repipe(struct cluster *cl, uint64_t now);
 void cl_pipe_free(struct cluster *cl);
 
 #endif

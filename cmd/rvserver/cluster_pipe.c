@@ -31,9 +31,11 @@
  * attempt, no more). Datagrams with a bad head or an unknown stream are
  * refused (counted).
  *
- * Limits of this version: the nodes a stream is piped to are those the
- * directory names when it starts (a member joining a group on a new node
- * later gets the sender's next stream); 16 nodes per stream. When the last
+ * Which nodes: those the directory names when the stream starts, then,
+ * every REPIPE_MS, any node new to it (a member joining the group there
+ * mid-stream gets it within about 2 s, from a keyframe); 16 nodes per
+ * stream. A node whose receivers all left keeps getting the stream until
+ * it ends (its relay then has no one to send it to). When the last
  * trunk with a node closes (it died, or fell silent: cluster_trunk.c's
  * keepalive), its pipes' streams end both ways at once. Packets are sent one sendto each
  * (relay_udp_send), not through the relay's batch.
@@ -56,6 +58,7 @@
 #include "rtp.h"
 
 #define PIPE_SILENCE_MS 3000
+#define REPIPE_MS 2000
 #define PIPE_DGRAM_MAX 1600
 
 /* The steps (RV_CMSG_PIPE's code); seq: the stream's number on the sending node. */
@@ -417,6 +420,40 @@ void cl_pipe_free(struct cluster *cl)
 
 /* ---- a new stream of a connection's ---- */
 
+/* Stream ID (to TO or GROUP) gets a receiver edge for each node R names
+ * ([INC, ADDR]...) that it is not yet piped to. */
+static void pipe_out_nodes(struct cluster *cl, uint32_t id, const char *to, const char *group,
+			   const struct rv_bus_reply *r)
+{
+	for (size_t i = 0; i + 1 < r->n; i += 2) {
+		char inc[RV_CMSG_NODE_MAX + 1], addr[96];
+		if (r->len[i] > RV_CMSG_NODE_MAX || r->len[i + 1] >= sizeof addr)
+			continue;
+		snprintf(inc, sizeof inc, "%.*s", (int)r->len[i], r->v[i]);
+		snprintf(addr, sizeof addr, "%.*s", (int)r->len[i + 1], r->v[i + 1]);
+		struct cl_pipe *p = pipe_get(cl, inc, addr);
+		if (!p)
+			continue;
+		struct pipe_s *s;
+		for (s = p->s; s && (!s->out || s->dead || s->id != id); s = s->next)
+			;
+		if (s || !(s = calloc(1, sizeof *s)))	/* piped there already */
+			continue;
+		s->p = p;
+		s->out = 1;
+		s->id = id;
+		snprintf(to ? s->to : s->group, sizeof s->to, "%s", to ? to : group);
+		if (!(s->ep = relay_edge_new(&cl->srv->relay, NULL, &out_ops, s))) {
+			free(s);
+			continue;
+		}
+		s->next = p->s;
+		p->s = s;
+		if (relay_pipe_attach(&cl->srv->relay, id, s->ep) < 0)
+			s->dead = 1;	/* freed at the tick */
+	}
+}
+
 static void on_nodes(void *ud, const struct rv_bus_reply *r)
 {
 	struct creq *q = ud;
@@ -428,32 +465,48 @@ static void on_nodes(void *ud, const struct rv_bus_reply *r)
 		proto_frame_view(c, &v);	/* the stream, made here as on one node */
 		c->checked = 0;
 		uint32_t id = relay_conn_newest(&cl->srv->relay, c);
-		for (size_t i = 0; id && !r->err && i + 1 < r->n; i += 2) {
-			char inc[RV_CMSG_NODE_MAX + 1], addr[96];
-			if (r->len[i] > RV_CMSG_NODE_MAX || r->len[i + 1] >= sizeof addr)
-				continue;
-			snprintf(inc, sizeof inc, "%.*s", (int)r->len[i], r->v[i]);
-			snprintf(addr, sizeof addr, "%.*s", (int)r->len[i + 1], r->v[i + 1]);
-			struct cl_pipe *p = pipe_get(cl, inc, addr);
-			struct pipe_s *s = p ? calloc(1, sizeof *s) : NULL;
-			if (!s)
-				continue;
-			s->p = p;
-			s->out = 1;
-			s->id = id;
-			snprintf(q->id[0] ? s->to : s->group, sizeof s->to, "%s", q->id[0] ? q->id : q->group);
-			if (!(s->ep = relay_edge_new(&cl->srv->relay, NULL, &out_ops, s))) {
-				free(s);
-				continue;
-			}
-			s->next = p->s;
-			p->s = s;
-			if (relay_pipe_attach(&cl->srv->relay, id, s->ep) < 0)
-				s->dead = 1;	/* freed at the tick */
-		}
+		if (id && !r->err)
+			pipe_out_nodes(cl, id, q->id[0] ? q->id : NULL, q->group[0] ? q->group : NULL, r);
 	}
 	cl_release(c);
 	cl_req_free(q);
+}
+
+/* ---- streams follow their receivers to new nodes ---- */
+
+static void on_nodes_again(void *ud, const struct rv_bus_reply *r)
+{
+	struct creq *q = ud;
+	if (!r->err)
+		pipe_out_nodes(q->cl, (uint32_t)q->seq, q->id[0] ? q->id : NULL, q->group[0] ? q->group : NULL, r);
+	q->cl->repipe_asking--;
+	cl_req_free(q);
+}
+
+static void ask_nodes_again(void *ud, uint32_t id, const char *to, const char *group)
+{
+	struct cluster *cl = ud;
+	struct creq *q = cl_req_new(cl, NULL, id, to, to ? NULL : group);
+	if (!q)
+		return;
+	const char *argv[] = { cl->inc, to ? "id" : "group", to ? to : group };
+	if (cl_dir(cl, RV_DIR_NODES, 3, argv, NULL, on_nodes_again, q) < 0) {
+		cl_req_free(q);
+		return;
+	}
+	cl->repipe_asking++;
+}
+
+/* Every REPIPE_MS: the directory is asked again where each stream sent
+ * here has receivers, and nodes new to it (a member who joined the group
+ * there, a receiver who logged in there) get it from now on (their WANT
+ * brings them a keyframe). Not while the last round is unanswered. */
+void cl_pipe_repipe(struct cluster *cl, uint64_t now)
+{
+	if (now < cl->repipe_at || cl->repipe_asking || !cl_bus_up(cl))
+		return;
+	cl->repipe_at = now + REPIPE_MS;
+	relay_each_sent(&cl->srv->relay, ask_nodes_again, cl);
 }
 
 int cluster_media_route(struct conn *c, const struct rv_frame_view *v, const char *to, const char *group)

@@ -719,6 +719,14 @@ int relay_pipe_attach(struct relay *r, uint32_t id, struct relay_ep *ep)
 	return 0;
 }
 
+void relay_each_sent(struct relay *r, void (*fn)(void *ud, uint32_t id, const char *to, const char *group),
+		     void *ud)
+{
+	for (struct mstream *st = r->streams; st; st = st->next)
+		if (!st->piped && st->src->c && (st->to || st->group))
+			fn(ud, st->id, st->to, st->group);
+}
+
 int64_t relay_pipe_stream(struct relay *r, struct relay_ep *ep, const cJSON *announce, const char *to,
 			  const char *group)
 {

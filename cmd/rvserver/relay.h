@@ -188,6 +188,11 @@ int64_t relay_pipe_stream(struct relay *r, struct relay_ep *ep, const cJSON *ann
 void relay_pipe_feedback(struct relay *r, struct relay_ep *ep, uint32_t id, const uint8_t *p, size_t n);
 /* relay_pipe_keyframe - a receiver elsewhere asks stream ID for a keyframe. */
 void relay_pipe_keyframe(struct relay *r, uint32_t id);
+/* relay_each_sent - FN (UD) for each stream a connection here sends to an
+ * id or a group (not those piped in from another node): the streams whose
+ * receivers other nodes may hold. FN must not change the relay. */
+void relay_each_sent(struct relay *r, void (*fn)(void *ud, uint32_t id, const char *to, const char *group),
+		     void *ud);
 
 /* relay_stats.c: /stats' "media" object (NULL: no memory) and the lines of
  * /metrics (0, or rv_buf_append's error), from one table; packets lost on

@@ -19,6 +19,16 @@ node() {
 	wait_for_line "$T/n$n.err" 'cluster: connected to Redis' 5
 }
 
+# decodes FILE N: FILE decodes with no error and has at least N video frames.
+decodes() {
+	run ffmpeg -v error -i "$1" -f null -
+	assert_success
+	assert_output ""
+	run ffprobe -v error -count_frames -select_streams v -show_entries stream=nb_read_frames -of csv=p=0 "$1"
+	assert_success
+	[ "$output" -ge "$2" ]
+}
+
 # on N ARG...: rvgroup on node N.
 on() {
 	local n=$1
@@ -436,10 +446,11 @@ PY
 	assert_output --partial "that connection is gone"
 }
 
-@test "cluster: media crosses nodes over UDP pipes: recorded on node 2 as on node 1, keyframe for a late receiver, silence ends it" {
+@test "cluster: media crosses nodes over UDP pipes: recorded on node 2 as on node 1, keyframe for a late receiver, a node new to the stream, silence ends it" {
 	command -v ffprobe >/dev/null || skip "ffmpeg is not installed"
 	node 1
 	node 2 --drop-rate 0.08	# node 2 loses packets to its receivers: they NACK across the pipe
+	node 3
 	# to an id: bob on node 2 records cam's stream from node 1;
 	# to a group: dan (node 2) is a member when cam2's starts, erin joins later
 	spawn rx rvrecv -s "$N2" -n bob media -o "$T/x.mkv" --count 1
@@ -459,6 +470,11 @@ PY
 		sleep 0.1
 	done
 	(($(timeout 5 curl -sf "http://$N2/stats" | jq .media.keyframe_requests) > 0))
+	# fay joins on node 3, which had no member when the stream started: the
+	# stream follows her there (the directory is asked again every 2 s)
+	spawn fay rvrecv -s "$N3" -n fay -g show media -o "$T/f.mkv" --count 1
+	wait_for_line "$T/fay.err" 'joined show' 5
+	wait_for_line "$T/fay.err" 'recording H264' 8
 	# then about a second of media to node 2's receivers (a wait, not an assertion)
 	p0=$(timeout 5 curl -sf "http://$N2/stats" | jq .media.packets_out)
 	for ((i = 0; i < 50 * RV_SLOW; i++)); do
@@ -480,19 +496,12 @@ PY
 	assert_equal "$EXIT" 0
 	wait_exit "$PID_dan" 5
 	assert_equal "$EXIT" 0
+	wait_exit "$PID_fay" 5
+	assert_equal "$EXIT" 0
 	kill -CONT "$cam2"	# node 2 told node 1 to stop piping it: nothing more is refused there
-	run ffprobe -v error -count_frames -select_streams v -show_entries stream=nb_read_frames -of csv=p=0 "$T/x.mkv"
-	assert_success
-	[ "$output" -ge 20 ]
-	run ffmpeg -v error -i "$T/x.mkv" -f null -
-	assert_success
-	assert_output ""
-	run ffmpeg -v error -i "$T/e.mkv" -f null -
-	assert_success
-	assert_output ""
-	run ffprobe -v error -count_frames -select_streams v -show_entries stream=nb_read_frames -of csv=p=0 "$T/e.mkv"
-	assert_success
-	[ "$output" -ge 3 ]
+	decodes "$T/x.mkv" 20
+	decodes "$T/e.mkv" 3
+	decodes "$T/f.mkv" 3
 	# through the pipes; receivers' RTCP came back down them
 	local s1 s2
 	s1=$(timeout 5 curl -sf "http://$N1/stats")
