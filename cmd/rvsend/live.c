@@ -76,6 +76,7 @@ struct tx {
 	char key[64];
 	double stream_id;
 	int receivers, udp;
+	int nodes;                     /* other cluster nodes it is piped to (the ok's "nodes") */
 	uint64_t packets, bytes, nacks, audio_nacks, resent, keyframe_requests, qdrops, send_errors;
 	struct report reports[MAX_REPORTS];
 	int nreports;
@@ -311,9 +312,12 @@ static void on_ready(void *ud, int udp)
 			 t->has_audio ? audio : "");
 	else
 		snprintf(what, sizeof what, "%s", audio);
-	rv_say_info("streaming %s to %s over %s (%d receivers now)", what,
+	char nodes[64] = "";
+	if (t->nodes > 0)
+		snprintf(nodes, sizeof nodes, ", and on %d other cluster node%s", t->nodes, t->nodes > 1 ? "s" : "");
+	rv_say_info("streaming %s to %s over %s (%d receivers now%s)", what,
 		    t->a->to ? t->a->to : t->a->group ? t->a->group : "the default receivers",
-		    udp ? "UDP" : "TCP", t->receivers);
+		    udp ? "UDP" : "TCP", t->receivers, nodes);
 	for (int i = 0; i < t->nin; i++) {
 		if (uv_thread_create(&t->in[i].thread, worker, &t->in[i]) != 0) {
 			finish(t, RV_EXIT_FAIL);
@@ -338,6 +342,8 @@ static void on_stream(struct rv_session *s, int err, cJSON *reply, void *ud)
 	cJSON *rx = cJSON_GetObjectItemCaseSensitive(reply, "receivers");
 	t->stream_id = cJSON_IsNumber(id) ? id->valuedouble : 0;
 	t->receivers = cJSON_IsNumber(rx) ? (int)rx->valuedouble : 0;
+	cJSON *nodes = cJSON_GetObjectItemCaseSensitive(reply, "nodes");
+	t->nodes = cJSON_IsNumber(nodes) && nodes->valuedouble > 0 && nodes->valuedouble < 1000 ? (int)nodes->valuedouble : 0;
 	if (rv_mlink_start(&t->link, t->a->loop, t->a->sess, t->a->co.host,
 			   cJSON_GetObjectItemCaseSensitive(reply, "udp"), t->a->tcp, on_packet, on_ready, t) < 0)
 		finish(t, RV_EXIT_FAIL);

@@ -462,7 +462,9 @@ static void on_nodes(void *ud, const struct rv_bus_reply *r)
 	if (c && !c->closing) {
 		struct rv_frame_view v = { q->hdr, q->hdr_len, q->body, q->body_len };
 		c->checked = 1;
+		cl->srv->relay.next_nodes = r->err ? 0 : (int)(r->n / 2);
 		proto_frame_view(c, &v);	/* the stream, made here as on one node */
+		cl->srv->relay.next_nodes = 0;
 		c->checked = 0;
 		uint32_t id = relay_conn_newest(&cl->srv->relay, c);
 		if (id && !r->err)

@@ -303,6 +303,8 @@ static void reply_ok(struct relay *r, struct conn *c, uint64_t seq, cJSON *extra
 	if (stream) {
 		cJSON_AddNumberToObject(ok, "stream", stream);
 		cJSON_AddNumberToObject(ok, "receivers", receivers);
+		if (r->next_nodes > 0)
+			cJSON_AddNumberToObject(ok, "nodes", r->next_nodes);
 	}
 	if (extra_udp)
 		cJSON_AddItemToObject(ok, "udp", extra_udp);

@@ -77,6 +77,8 @@ struct relay {
 	void *ice_ud;
 	struct relay_ep **viewers;    /* edges watching a group (relay_edge_watch) */
 	size_t nviewers, viewercap;
+	int next_nodes;               /* set by cluster_pipe.c while it makes a stream: the
+				       * other nodes it goes to, told in the ok ("nodes") */
 	struct relay_counters n;
 };
 

@@ -487,6 +487,7 @@ PY
 	kill -STOP "$cam2"
 	wait_exit "$PID_cam" 10
 	assert_equal "$EXIT" 0
+	grep -q "(0 receivers now, and on 1 other cluster node)" "$T/cam.err"
 	# bob's NACKs went back down the pipe, and cam answered them from node 1
 	grep -E '[1-9][0-9]* NACKed \([1-9][0-9]* resent\)' "$T/cam.err"
 	wait_exit "$PID_rx" 10
