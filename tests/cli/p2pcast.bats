@@ -133,6 +133,32 @@ from() { jq -r --arg p "$2" "select(.event == \"NetStream.MulticastInfo\") | (.p
 	[ "$(curl -sf "http://127.0.0.1:$SERVER_PORT/metrics" | awk '$1 == "rvserver_p2p_relayed_total" { print $2 }')" = 0 ]
 }
 
+@test "p2pcast: two publishers in one group at once (--name a and b): each stream's receivers record it whole" {
+	cast_setup
+	local r
+	for r in a1 a2 a3; do receiver "$r" --name a; done
+	for r in b1 b2 b3; do receiver "$r" --name b; done
+	publish ta 3 --name a
+	publish tb 3 --name b --gop 5
+	for r in ta tb a1 a2 a3 b1 b2 b3; do
+		wait_exit "$(eval echo "\$PID_$r")" 30
+		assert_equal "$EXIT" 0
+	done
+	local fa fb
+	fa=$(info ta fragmentsPublished)
+	fb=$(info tb fragmentsPublished)
+	((fa > 0 && fb > 0))
+	for r in a1 a2 a3 b1 b2 b3; do
+		local pub=${r:0:1} frags=$fa
+		[ "$pub" = a ] || frags=$fb
+		[ "$(jq -r 'select(.event == "NetGroup.MulticastStream.UnpublishNotify") | .name' "$T/$r.out")" = "$pub" ]
+		[ "$(frames "$T/$r.mkv")" -eq 30 ]
+		decodes "$T/$r.mkv"
+		[ "$(info "$r" delivered)" -eq "$frags" ] && [ "$(info "$r" end)" -eq "$frags" ]
+		[ "$(info "$r" skipped)" -eq 0 ]
+	done
+}
+
 @test "p2pcast: a receiver that joins mid-stream records from a keyframe, and decodes; SIGUSR1 shows the counters; SIGTERM to the publisher ends the stream" {
 	cast_setup
 	receiver r1
