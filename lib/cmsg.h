@@ -5,7 +5,8 @@
  * Wire (all integers in network order):
  *    0  4  magic "RVC2"
  *    4  1  type (enum rv_cmsg_type)
- *    5  1  code: an enum rv_code (acks), else 0
+ *    5  1  code: an enum rv_code (acks); flags the sending layer defines
+ *          (DIRECT and GROUP: rvserver's CL_WANT_RECEIVERS, CL_SILENT); else 0
  *    6  2  reserved, 0
  *    8  8  seq: the origin's number for an ack, 0 = none wanted
  *   16  8  conn: a connection number (replies to one connection), or 0

@@ -31,6 +31,9 @@
 #include "server.h"
 
 #define ACK_TIMEOUT_MS 2000
+/* A DIRECT or GROUP message's code: bits the sending node sets. */
+#define CL_WANT_RECEIVERS 1         /* the sender asked for the receivers' ids */
+#define CL_SILENT 2                 /* to a contact: a refusal is skipped, not an error */
 
 /* Senders are held (flow.c) while more bus commands than this await their
  * answer, and resumed below BUS_LOW: hiredis queues without a limit, and an
@@ -53,6 +56,10 @@ struct pmsg {
 	uint8_t err_code;             /* a refusal among them (direct), and its text */
 	char err_text[RV_CMSG_TEXT_MAX + 1];
 	uint8_t type;                 /* RV_CMSG_DIRECT or RV_CMSG_GROUP */
+	int contacts;                 /* to the sender's default receivers elsewhere: one
+				       * direct publish each, refusals skipped silently */
+	int pubs, expect, failed;     /* contacts: publishes unanswered, acks they promise,
+				       * and publishes that failed */
 	uint64_t conn;                /* a direct one to this connection number */
 	char to[RV_ID_MAX + 1];
 	cJSON *receivers;             /* when the sender asked for them */

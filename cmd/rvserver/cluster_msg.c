@@ -191,7 +191,7 @@ int cluster_route(struct conn *c, uint64_t seq, const char *to, uint64_t conn, c
 	struct rv_cmsg m = cl_msg_new(cl, p->type, p->to, c->client->id, NULL);
 	m.seq = p->nseq;
 	m.conn = conn;
-	m.code = receivers ? 1 : 0;
+	m.code = receivers ? CL_WANT_RECEIVERS : 0;
 	if (rv_buf_append(&cl->frame, head, hlen) < 0 || (blen && rv_buf_append(&cl->frame, body, blen) < 0)) {
 		pmsg_error(p, RV_CODE_INTERNAL, NULL);
 		return 1;
@@ -205,6 +205,82 @@ int cluster_route(struct conn *c, uint64_t seq, const char *to, uint64_t conn, c
 		pmsg_error(p, RV_CODE_INTERNAL, p->local_group ? "delivered on this node only: the cluster bus is unavailable"
 							       : "not sent: the cluster bus is unavailable");
 	else if (cl->bus->pending > BUS_HIGH) {	/* hold this sender until the bus drains */
+		cl->throttled = 1;
+		c->srv->feeding_congested = 1;
+	}
+	return 1;
+}
+
+/* Each publish to a contact elsewhere answered: the nodes that hold one
+ * (PUBLISH's count) each ack. */
+static void on_contact_published(void *ud, const struct rv_bus_reply *r)
+{
+	struct pmsg *p = ud;
+	if (r->err) {
+		p->failed++;
+		p->cl->srv->n.cl_failed++;
+	} else if (r->num > 0) {
+		p->expect++;
+	}
+	if (--p->pubs > 0)
+		return;
+	p->published = 1;
+	if (p->failed) {
+		pmsg_error(p, RV_CODE_INTERNAL, "delivered on this node only: the cluster bus is unavailable");
+		return;
+	}
+	p->acks = p->nseq ? p->expect - p->early : 0;
+	if (p->acks <= 0)
+		pmsg_ok(p);
+}
+
+int cluster_route_contacts(struct conn *c, uint64_t seq, const uint8_t *head, size_t hlen, const uint8_t *body,
+			   size_t blen, int local_n, cJSON *receivers)
+{
+	struct cluster *cl = c->srv->cluster;
+	const struct rv_strv *ids = &c->client->contacts;
+	size_t elsewhere = 0;
+	for (size_t i = 0; i < ids->n; i++) {	/* online here: delivered (or refused) already */
+		const struct rv_client *to = rv_router_find(&c->srv->router, ids->v[i]);
+		elsewhere += (!to || !to->recv) && strcmp(ids->v[i], c->client->id) != 0;
+	}
+	if (!cl || !elsewhere)
+		return 0;
+	if (hlen + blen > RV_CMSG_PAYLOAD_MAX) {
+		cJSON_Delete(receivers);
+		conn_error(c, seq, RV_CODE_TOO_LARGE, "messages across cluster nodes are at most 64 KiB");
+		return 1;
+	}
+	struct pmsg *p = cl_pmsg_new(cl, c, seq, c->client->id, 0, NULL, local_n, receivers);
+	if (!p)
+		return 1;
+	p->contacts = 1;
+	p->pubs = 1;	/* held until every publish below is made */
+	rv_buf_reset(&cl->frame);
+	if (rv_buf_append(&cl->frame, head, hlen) < 0 || (blen && rv_buf_append(&cl->frame, body, blen) < 0)) {
+		pmsg_error(p, RV_CODE_INTERNAL, NULL);
+		return 1;
+	}
+	for (size_t i = 0; i < ids->n; i++) {
+		const struct rv_client *to = rv_router_find(&c->srv->router, ids->v[i]);
+		if ((to && to->recv) || strcmp(ids->v[i], c->client->id) == 0)
+			continue;
+		struct rv_cmsg m = cl_msg_new(cl, RV_CMSG_DIRECT, ids->v[i], c->client->id, NULL);
+		m.seq = p->nseq;
+		m.code = (p->receivers ? CL_WANT_RECEIVERS : 0) | CL_SILENT;
+		m.payload = rv_buf_head(&cl->frame);
+		m.payload_len = rv_buf_size(&cl->frame);
+		char chan[128];
+		cl_chan_of(chan, sizeof chan, "i", ids->v[i]);
+		p->pubs++;
+		if (cl_publish(cl, chan, &m, on_contact_published, p) < 0) {
+			p->pubs--;
+			p->failed++;
+		}
+	}
+	struct rv_bus_reply none = { 0 };
+	on_contact_published(p, &none);	/* the hold above */
+	if (cl->bus && cl->bus->pending > BUS_HIGH) {	/* hold this sender until the bus drains */
 		cl->throttled = 1;
 		c->srv->feeding_congested = 1;
 	}
@@ -265,15 +341,23 @@ static void direct_in(struct cluster *cl, const struct rv_cmsg *m)
 	else if (!send_frame(srv, t, m))
 		miss = RV_MISS_OFFLINE;
 	const char *why = m->conn && miss == RV_MISS_OFFLINE ? "that connection is gone" : rv_route_miss_text(miss);
-	if (m->seq)
-		ack(cl, m, miss ? rv_route_miss_code(miss) : 0, miss ? why : NULL, miss ? 0 : 1, NULL);
+	if (!m->seq)
+		return;
+	if (miss && (m->code & CL_SILENT)) {	/* a contact that does not take it: skipped, as on one node */
+		ack(cl, m, 0, NULL, 0, NULL);
+		return;
+	}
+	cJSON *ids = !miss && (m->code & CL_WANT_RECEIVERS) ? cJSON_CreateArray() : NULL;
+	if (ids)
+		cJSON_AddItemToArray(ids, cJSON_CreateString(t->client->id));
+	ack(cl, m, miss ? rv_route_miss_code(miss) : 0, miss ? why : NULL, miss ? 0 : 1, ids);
 }
 
 static void group_in(struct cluster *cl, const struct rv_cmsg *m)
 {
 	struct server *srv = cl->srv;
 	struct rv_group *g = rv_router_group(&srv->router, m->a);
-	cJSON *ids = m->seq && m->code ? cJSON_CreateArray() : NULL;
+	cJSON *ids = m->seq && (m->code & CL_WANT_RECEIVERS) ? cJSON_CreateArray() : NULL;
 	int n = 0;
 	for (size_t i = 0; g && i < g->n; i++) {
 		struct rv_client *to = g->members[i];
@@ -342,7 +426,7 @@ void cl_msg_tick(struct cluster *cl, uint64_t now)
 		next = p->next;
 		if (p->asking)	/* the directory answers it (within RV_BUS_TIMEOUT_MS) */
 			continue;
-		if (!p->published || p->type == RV_CMSG_DIRECT)
+		if (!p->published || (p->type == RV_CMSG_DIRECT && !p->contacts))
 			pmsg_error(p, RV_CODE_TIMEOUT, "no answer from the receiving node");
 		else
 			pmsg_ok(p);

@@ -265,6 +265,9 @@ static void do_msg(const struct req *q)
 	}
 	srv->n.deliveries += (uint64_t)f.n;
 	flow_fed(srv, f.n, f.free);
+	if (srv->cluster && !to && !group && !to_conn &&	/* default receivers: some elsewhere? */
+	    cluster_route_contacts(c, seq, rv_buf_head(head), rv_buf_size(head), body, blen, f.n, f.receivers))
+		return;
 	if (seq && !c->closing) {
 		cJSON *ok = proto_ok(seq);
 		cJSON_AddNumberToObject(ok, "delivered", f.n);

@@ -265,6 +265,12 @@ int cluster_groups(struct conn *c, uint64_t seq, int all);
  * RECEIVERS consumed): on to the other nodes. */
 int cluster_route(struct conn *c, uint64_t seq, const char *to, uint64_t conn, const char *group, const char *kind,
 		  const uint8_t *head, size_t hlen, const uint8_t *body, size_t blen, int local_n, cJSON *receivers);
+/* A message to the sender's default receivers (no target) that reached
+ * LOCAL_N here: 1 when some of C's contacts are not online here, and the
+ * message goes on to them on other nodes (RECEIVERS consumed; the ok comes
+ * once those nodes answered); 0 when none are (nothing consumed). */
+int cluster_route_contacts(struct conn *c, uint64_t seq, const uint8_t *head, size_t hlen, const uint8_t *body,
+			   size_t blen, int local_n, cJSON *receivers);
 /* cluster_pipe.c: a stream (media) to TO or GROUP, in frame V. 1 when the
  * directory is asked which other nodes hold the target (C held meanwhile):
  * V is then handled again, and the stream piped to those nodes; 0: handle

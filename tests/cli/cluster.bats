@@ -56,6 +56,34 @@ member() {	# member NAME NODE ID GROUP: rvgroup join on a node, joined once it r
 	[ "$(timeout 5 curl -sf "http://$N1/stats" | jq .cluster.remote_offline)" = 1 ]
 }
 
+@test "cluster: a message with no target reaches the sender's default receivers on every node; refusals skipped; allowed senders hold across nodes" {
+	node 1
+	node 2
+	local who
+	spawn dan rvgroup -s "$N1" -n dan listen
+	spawn bob rvgroup -s "$N2" -n bob listen
+	spawn carol rvgroup -s "$N2" -n carol --allow erin listen
+	spawn alice rvgroup -s "$N1" -n alice listen
+	for who in dan bob carol alice; do wait_for_line "$T/$who.err" 'connected to' 5; done
+	run on 1 -n alice contacts add bob carol dan ghost
+	assert_success
+	# dan here, bob on node 2; carol (node 2) does not take alice; ghost is nowhere
+	SERVER_PORT=${N1##*:} run rvclient --hello alice:send --expect welcome --body 'to my contacts' \
+		--frame '{"type":"msg","seq":1,"receivers":true}' --expect ok --quit --timeout 5
+	assert_success
+	assert_output --partial '"delivered": 2'
+	assert_output --regexp '"receivers": \[[^]]*"bob"'
+	assert_output --regexp '"receivers": \[[^]]*"dan"'
+	wait_for_line "$T/bob.out" '^\[@alice\] to my contacts$' 5
+	wait_for_line "$T/dan.out" '^\[@alice\] to my contacts$' 5
+	run grep -c 'to my contacts' "$T/carol.out"
+	assert_output 0
+	# and a direct message to carol from node 1 is refused by her node
+	run on 1 -n alice say carol hi
+	assert_equal "$status" 4
+	assert_output --partial "does not allow this sender"
+}
+
 @test "cluster: a message published again on the bus (captured bytes, valid HMAC) is dropped as a replay" {
 	node 1
 	node 2
