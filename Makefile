@@ -117,7 +117,8 @@ build-fuzz/obj/lib/srtp.o: FUZZ_CFLAGS += $(SRTP_NSS_CFLAGS)
 # test_wsdp reads captured SDP offers from tests/unit/data/wsdp.
 $(O)/tests/test_wsdp: CFLAGS += -DRV_TEST_DATA='"$(CURDIR)/tests/unit/data"'
 
-units: $(UNITS)
+# whip.bats' WHEP viewers are bench/wload's
+units: $(UNITS) $(O)/bench/wload
 bench-bins: $(BENCH_BINS)
 
 # libFuzzer harnesses: always clang, ASan+UBSan, their own object tree.

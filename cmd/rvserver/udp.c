@@ -27,6 +27,7 @@
 #include "relay.h"
 #include "server.h"
 #include "udpq.h"
+#include "webrtc.h"
 
 #define RX_SLOTS 16                   /* datagrams a read takes at most */
 #define RX_SLOT 65536                 /* each may be a coalesced burst */
@@ -211,6 +212,7 @@ void udp_flush(struct server *srv)
 	if (!queued)
 		return;
 	size_t sent = rv_udpq_flush(q, srv->udp_fd);
+	webrtc_udp_flushed(srv);	/* WebRTC viewers' packets were in it */
 	srv->relay.n.drops += queued - sent;
 	if (gso && !q->gso)
 		rv_info("UDP GSO unavailable (%s): sending datagrams one by one", strerror(q->last_err));

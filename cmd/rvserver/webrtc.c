@@ -122,6 +122,29 @@ void wsess_send_srtp(struct wsess *s, uint8_t *p, size_t n)
 	send_to_peer(s, p, n);
 }
 
+int wsess_queue_srtp(struct wsess *s, uint8_t *p, size_t n)
+{
+	socklen_t len;
+	const struct sockaddr *to;
+	if (s->state != W_UP || rv_srtp_protect(s->out, p, &n) < 0 || !(to = rv_ice_selected(s->ice, &len)))
+		return 0;
+	struct wtcp *t = wsess_tcp_path(s, to, len);
+	if (t) {	/* framed on its connection, which copies; gone with it */
+		if (t->c)
+			send_on(s->srv, t->c, to, p, n);
+		return 0;
+	}
+	/* no DEST: an ICE check earlier in the batch may have moved the path */
+	relay_udp_queue(&s->srv->relay, NULL, to, len, p, n);
+	return 1;
+}
+
+void webrtc_udp_flushed(struct server *srv)
+{
+	if (W(srv))
+		wout_flushed(W(srv));
+}
+
 /* ---- the timer: DTLS retransmissions, ICE deadlines ---- */
 
 static void on_timer(uv_timer_t *t);
@@ -843,6 +866,7 @@ void webrtc_free(struct server *srv)
 	rv_map_free(&w->by_ufrag);
 	rv_map_free(&w->by_secret);
 	rv_dtls_ctx_free(w->ctx);
+	wout_free_all(w);
 	free(w);
 	srv->webrtc = NULL;
 }
