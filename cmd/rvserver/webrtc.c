@@ -134,8 +134,8 @@ int wsess_queue_srtp(struct wsess *s, uint8_t *p, size_t n)
 			send_on(s->srv, t->c, to, p, n);
 		return 0;
 	}
-	/* no DEST: an ICE check earlier in the batch may have moved the path */
-	relay_udp_queue(&s->srv->relay, NULL, to, len, p, n);
+	/* S stands for its path: the batch goes out before a path moves (ice_check) */
+	relay_udp_queue(&s->srv->relay, s, to, len, p, n);
 	return 1;
 }
 
@@ -389,6 +389,9 @@ static int ice_check(struct server *srv, const uint8_t *p, size_t n, const struc
 	}
 	if (ev & RV_ICE_EV_SELECTED) {
 		socklen_t sl;
+		/* what S queued went to the path before (the batch knows S's
+		 * datagrams by S, not by address: they must not meet there) */
+		relay_udp_flush(&srv->relay);
 		const struct sockaddr *sel = rv_ice_selected(s->ice, &sl);
 		if (sel && !c)	/* a TCP path's datagrams come on its connection */
 			relay_edge_addr(&srv->relay, s->edge, sel);

@@ -51,7 +51,8 @@ struct wsrc {
 	unsigned refs;
 	struct rv_srtp *in, *out;        /* unprotect its packets; protect our RTCP to it */
 	size_t cn, pn;                   /* the last packet: its ciphertext and clear lengths (0: none) */
-	uint8_t c[WSRC_MAX_PACKET], p[WSRC_MAX_PACKET];
+	uint8_t id[32];                  /* its first 16 bytes and its last 16 (the tag): it, for a source */
+	uint8_t p[WSRC_MAX_PACKET];      /* in the clear */
 };
 
 /* What a viewer sends of one kind (0 video, 1 audio): the source stream's

@@ -117,13 +117,29 @@ static struct wsrc *src_get(struct webrtc *w, uint32_t id, const char *suite, co
 	return c;
 }
 
+/* What tells the source's packet P (N bytes) apart, into ID: its head (RTP
+ * or RTCP header: SSRC, sequence number, timestamp, or the SRTCP's) and its
+ * tail, which ends in the authentication tag over all of it. Another
+ * packet of the source with the same length and the same ID would need a
+ * tag that collides: it is the same packet. (Only packets that passed
+ * authentication are remembered.) */
+static void packet_id(const uint8_t *p, size_t n, uint8_t id[32])
+{
+	memset(id, 0, 32);
+	memcpy(id, p, n < 16 ? n : 16);
+	if (n > 16)
+		memcpy(id + 16, p + (n < 32 ? 16 : n - 16), n < 32 ? n - 16 : 16);
+}
+
 /* The source's packet P (N bytes, at most WSRC_MAX_PACKET) in the clear
  * into BUF: its length, or 0 when it fails authentication. The relay hands
  * the same packet to each viewer in turn: the first decrypts it. */
 static size_t source_clear(struct webrtc *w, struct wsrc *c, const uint8_t *p, size_t n, uint8_t *buf)
 {
 	size_t m = n;
-	if (c->cn == n && !memcmp(c->c, p, n)) {
+	uint8_t id[32];
+	packet_id(p, n, id);
+	if (c->cn == n && !memcmp(c->id, id, sizeof id)) {
 		memcpy(buf, c->p, c->pn);
 		return c->pn;
 	}
@@ -131,7 +147,8 @@ static size_t source_clear(struct webrtc *w, struct wsrc *c, const uint8_t *p, s
 	if (rv_srtp_unprotect(c->in, buf, &m) < 0)
 		return 0;
 	w->n.src_decrypts++;
-	memcpy(c->c, p, c->cn = n);
+	c->cn = n;
+	memcpy(c->id, id, sizeof id);
 	memcpy(c->p, buf, c->pn = m);
 	return m;
 }
