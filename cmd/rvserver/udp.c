@@ -209,10 +209,10 @@ void udp_flush(struct server *srv)
 	struct rv_udpq *q = &srv->udpq;
 	size_t queued = q->n;
 	int gso = q->gso;
+	webrtc_udp_flushed(srv);	/* WebRTC viewers' packets were in it (or lost to the test impairment) */
 	if (!queued)
 		return;
 	size_t sent = rv_udpq_flush(q, srv->udp_fd);
-	webrtc_udp_flushed(srv);	/* WebRTC viewers' packets were in it */
 	srv->relay.n.drops += queued - sent;
 	if (gso && !q->gso)
 		rv_info("UDP GSO unavailable (%s): sending datagrams one by one", strerror(q->last_err));
