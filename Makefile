@@ -45,6 +45,13 @@ CFLAGS ?=
 CFLAGS += -std=c11 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Werror -Wno-missing-field-initializers \
 	-Ilib $(PKG_CFLAGS) $(SAN) -DRV_VERSION='"$(VERSION)"'
 LDLIBS := $(PKG_LIBS) -lwslay -lhttp_parser -lsrtp2 -lz -lm
+# libsrtp2 built on NSS (Debian's): lib/srtp.c opens NSS itself before libsrtp2 does (see init()
+# there), so it includes nss.h and the tools link libnss3, which libsrtp2 pulls in anyway.
+SRTP_NSS := $(shell pkg-config --static --libs libsrtp2 2>/dev/null | grep -q -- -lnss3 && echo 1)
+ifeq ($(SRTP_NSS),1)
+SRTP_NSS_CFLAGS := -DRV_SRTP_NSS $(shell pkg-config --cflags nss 2>/dev/null)
+LDLIBS += -lnss3
+endif
 LDFLAGS += $(SAN)
 
 LIB_SRC := $(wildcard lib/*.c)
@@ -105,10 +112,13 @@ $(O)/bench/mrelay $(O)/bench/wload: $(O)/bench/%: bench/%.c $(O)/librv.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEPFLAGS) $(LDFLAGS) -o $@ $< $(O)/librv.a $(LDLIBS)
 
+$(O)/lib/srtp.o $(O)/tests/test_srtp: CFLAGS += $(SRTP_NSS_CFLAGS)
+build-fuzz/obj/lib/srtp.o: FUZZ_CFLAGS += $(SRTP_NSS_CFLAGS)
 # test_wsdp reads captured SDP offers from tests/unit/data/wsdp.
 $(O)/tests/test_wsdp: CFLAGS += -DRV_TEST_DATA='"$(CURDIR)/tests/unit/data"'
 
-units: $(UNITS)
+# whip.bats' WHEP viewers are bench/wload's
+units: $(UNITS) $(O)/bench/wload
 bench-bins: $(BENCH_BINS)
 
 # libFuzzer harnesses: always clang, ASan+UBSan, their own object tree.

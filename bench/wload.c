@@ -253,7 +253,7 @@ static int sdp_remote(struct sess *s, const char *sdp)
 	    sdp_get(sdp, "a=ice-pwd:", s->rpwd, sizeof s->rpwd) < 0 ||
 	    sdp_get(sdp, "a=fingerprint:sha-256 ", fp, sizeof fp) < 0 || strlen(fp) >= sizeof s->rfp)
 		return -1;
-	snprintf(s->rfp, sizeof s->rfp, "%s", fp);
+	memcpy(s->rfp, fp, strlen(fp) + 1);	/* it fits: checked above */
 	for (const char *l = strstr(sdp, "a=candidate:"); l; l = strstr(l + 1, "a=candidate:")) {
 		char proto[8], ip[64];
 		unsigned port;

@@ -2,7 +2,9 @@
  * per direction keyed with a master key and salt, for any SSRC. Packets
  * are protected and unprotected in place; RTP or RTCP is told apart by
  * the payload type (RFC 5761). Keys travel as base64 of key || salt, the
- * form SDP's a=crypto inline: uses (RFC 4568). */
+ * form SDP's a=crypto inline: uses (RFC 4568). With a libsrtp2 built on
+ * NSS, the first session opens NSS for the process, tuned for speed (see
+ * srtp.c), and it stays open. */
 #ifndef RV_SRTP_H
 #define RV_SRTP_H
 

@@ -27,6 +27,7 @@
 #include "relay.h"
 #include "server.h"
 #include "udpq.h"
+#include "webrtc.h"
 
 #define RX_SLOTS 16                   /* datagrams a read takes at most */
 #define RX_SLOT 65536                 /* each may be a coalesced burst */
@@ -208,6 +209,7 @@ void udp_flush(struct server *srv)
 	struct rv_udpq *q = &srv->udpq;
 	size_t queued = q->n;
 	int gso = q->gso;
+	webrtc_udp_flushed(srv);	/* WebRTC viewers' packets were in it (or lost to the test impairment) */
 	if (!queued)
 		return;
 	size_t sent = rv_udpq_flush(q, srv->udp_fd);

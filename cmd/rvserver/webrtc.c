@@ -122,6 +122,29 @@ void wsess_send_srtp(struct wsess *s, uint8_t *p, size_t n)
 	send_to_peer(s, p, n);
 }
 
+int wsess_queue_srtp(struct wsess *s, uint8_t *p, size_t n)
+{
+	socklen_t len;
+	const struct sockaddr *to;
+	if (s->state != W_UP || rv_srtp_protect(s->out, p, &n) < 0 || !(to = rv_ice_selected(s->ice, &len)))
+		return 0;
+	struct wtcp *t = wsess_tcp_path(s, to, len);
+	if (t) {	/* framed on its connection, which copies; gone with it */
+		if (t->c)
+			send_on(s->srv, t->c, to, p, n);
+		return 0;
+	}
+	/* S stands for its path: the batch goes out before a path moves (ice_check) */
+	relay_udp_queue(&s->srv->relay, s, to, len, p, n);
+	return 1;
+}
+
+void webrtc_udp_flushed(struct server *srv)
+{
+	if (W(srv))
+		wout_flushed(W(srv));
+}
+
 /* ---- the timer: DTLS retransmissions, ICE deadlines ---- */
 
 static void on_timer(uv_timer_t *t);
@@ -366,6 +389,9 @@ static int ice_check(struct server *srv, const uint8_t *p, size_t n, const struc
 	}
 	if (ev & RV_ICE_EV_SELECTED) {
 		socklen_t sl;
+		/* what S queued went to the path before (the batch knows S's
+		 * datagrams by S, not by address: they must not meet there) */
+		relay_udp_flush(&srv->relay);
 		const struct sockaddr *sel = rv_ice_selected(s->ice, &sl);
 		if (sel && !c)	/* a TCP path's datagrams come on its connection */
 			relay_edge_addr(&srv->relay, s->edge, sel);
@@ -843,6 +869,7 @@ void webrtc_free(struct server *srv)
 	rv_map_free(&w->by_ufrag);
 	rv_map_free(&w->by_secret);
 	rv_dtls_ctx_free(w->ctx);
+	wout_free_all(w);
 	free(w);
 	srv->webrtc = NULL;
 }

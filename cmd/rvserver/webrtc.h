@@ -83,6 +83,9 @@ int webrtc_viewer(const struct wsess *s);
  * DTLS or SRTP for C's session. */
 struct conn;
 void webrtc_tcp_in(struct server *srv, struct conn *c, uint8_t *p, size_t n);
+/* webrtc_udp_flushed - the UDP port's batch went out (udp_flush): what
+ * viewers queued in it is sent, and its memory free for the next. */
+void webrtc_udp_flushed(struct server *srv);
 /* webrtc_tcp_closed - C is closing: the path it was is gone. */
 void webrtc_tcp_closed(struct server *srv, struct conn *c);
 /* webrtc_close - end S (WHY is logged); it is freed once its timer closed

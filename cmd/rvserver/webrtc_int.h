@@ -36,6 +36,25 @@ struct wtrack {                      /* one accepted m-line of a publisher */
 	uint64_t packets, bytes;         /* RTP in */
 };
 
+/* A source stream as this server's viewers share it (webrtc_out.c): its
+ * SRTP key, one context each way for all of them (with libsrtp2 on NSS each
+ * context is softoken sessions and keys, and every packet's cost grows with
+ * their number), and its last packet in the clear. The relay hands the same
+ * packet to each viewer in turn: it is decrypted once for all (one
+ * decryption per viewer was half of the egress CPU at 50 viewers), and the
+ * shared context's replay window sees it once. Counted by the viewers
+ * using it, freed with the last. */
+#define WSRC_MAX_PACKET 1500
+struct wsrc {
+	struct wsrc *next;
+	uint32_t stream;                 /* the relay's stream number */
+	unsigned refs;
+	struct rv_srtp *in, *out;        /* unprotect its packets; protect our RTCP to it */
+	size_t cn, pn;                   /* the last packet: its ciphertext and clear lengths (0: none) */
+	uint8_t id[32];                  /* its first 16 bytes and its last 16 (the tag): it, for a source */
+	uint8_t p[WSRC_MAX_PACKET];      /* in the clear */
+};
+
 /* What a viewer sends of one kind (0 video, 1 audio): the source stream's
  * packets with our SSRC and the browser's payload type, sequence numbers
  * and timestamps carried on across a change of source. */
@@ -51,7 +70,7 @@ struct wout {
 	int started, rebase;             /* a packet went out; the next sets the offsets */
 	uint64_t packets, bytes, retransmits;
 	struct rv_rtpcache cache;        /* video: the last packets sent, for NACKs */
-	struct rv_srtp *src_in, *src_out; /* the source's SRTP key, when it has one */
+	struct wsrc *src;                /* the source's SRTP key, when it has one */
 };
 
 /* A path over TCP (ICE over TCP): its connection (NULL once closed: the path
@@ -105,6 +124,7 @@ struct webrtc_counters {
 	uint64_t packets_in, bytes_in, srtp_fails, plis;
 	uint64_t reports, rembs, nacks_to_publishers, rtcp_terminated;
 	uint64_t packets_out, bytes_out, nacks_in, retransmits, retransmits_limited, nacks_to_sources;
+	uint64_t src_decrypts;           /* source packets unprotected for viewers (struct wsrc) */
 	uint64_t tcp_paths, tcp_drops;
 	uint64_t fail_ice, fail_dtls, fail_fingerprint, fail_keys, closed_by_peer, deleted;
 	uint64_t trickles, ice_restarts;
@@ -122,6 +142,9 @@ struct webrtc {
 	size_t turn_secret_len;
 	uint32_t last_id;                /* "whip-N" */
 	int no_udp;                      /* RV_TEST_NO_UDP_CANDIDATES: answers offer TCP alone */
+	struct wsrc *srcs;               /* the sources viewers take, with their keys */
+	uint8_t *tx;                     /* viewers' packets queued in the UDP batch (webrtc_out.c) */
+	size_t tx_used;                  /* slots of TX in the batch; 0 once it is flushed */
 	struct webrtc_counters n;
 };
 
@@ -131,6 +154,10 @@ static inline struct webrtc *W(const struct server *srv) { return srv->webrtc; }
 /* Protect the RTP or RTCP packet P (N bytes, room for the SRTP trailer)
  * and send it to the session's selected path. */
 void wsess_send_srtp(struct wsess *s, uint8_t *p, size_t n);
+/* The same for P that stays valid until the UDP batch is flushed: queued
+ * there when the path is UDP (1: P is the batch's now), else sent at once
+ * (0, as when S is not up or protection fails). */
+int wsess_queue_srtp(struct wsess *s, uint8_t *p, size_t n);
 /* A packet in the clear from S into the relay (flushed at the batch's end). */
 void wsess_to_relay(struct wsess *s, const uint8_t *p, size_t n);
 /* S's path over TCP whose peer is TO (LEN bytes), or NULL: TO is a UDP one. */
@@ -161,5 +188,9 @@ void wout_rtcp(struct wsess *s, const uint8_t *p, size_t n);
 void wout_keyframe(struct wsess *s);
 /* The viewer's source keys go (the session closes). */
 void wout_free(struct wsess *s);
+/* The UDP batch went out: the slots of W->tx are free again. */
+static inline void wout_flushed(struct webrtc *w) { w->tx_used = 0; }
+/* Every source's state and the slots go (the server stops). */
+void wout_free_all(struct webrtc *w);
 
 #endif

@@ -14,7 +14,16 @@
  * answered from them, protected again and resent on the same SSRC (no RTX:
  * RFC 4585 6.2.1), and only what the cache no longer has is asked of the
  * source, in its sequence numbers. The browser's receiver reports stay
- * here. */
+ * here.
+ *
+ * What the viewers of one source share (struct wsrc): its SRTP contexts and
+ * its last packet in the clear, so a packet is decrypted once for all its
+ * viewers. Their packets to the browsers are protected in slots of W->tx
+ * and go out with the UDP port's batch (one sendmmsg for many viewers, not
+ * one sendto each): a slot lives until the batch is flushed, which happens
+ * after each read of the UDP port, when TX_SLOTS are taken, or when the
+ * batch is full. */
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -29,6 +38,8 @@
 #define AUDIO_STEP 960               /* and a 20 ms Opus frame */
 #define G711_STEP 160                /* or 20 ms of G.711 */
 #define CACHE_SLOTS 256              /* video packets kept for NACKs: a second at 2.5 Mbit/s */
+#define TX_SLOTS 256                 /* viewers' packets in one UDP batch, at most */
+#define TX_SLOT (WSRC_MAX_PACKET + RV_SRTP_MAX_TRAILER)
 
 static struct wout *out_of_src(struct wsess *s, uint32_t ssrc)
 {
@@ -50,7 +61,7 @@ static struct wout *out_of_ours(struct wsess *s, uint32_t ssrc)
  * protected with the source's key when it has one, as its receivers do. */
 static void to_source(struct wsess *s, struct wout *k, uint8_t *p, size_t n)
 {
-	if (k->src_out && rv_srtp_protect(k->src_out, p, &n) < 0)
+	if (k->src && rv_srtp_protect(k->src->out, p, &n) < 0)
 		return;
 	wsess_to_relay(s, p, n);
 }
@@ -64,41 +75,143 @@ static void ask_keyframe(struct wsess *s, struct wout *k)
 		to_source(s, k, pli, (size_t)n);
 }
 
-static void keys_free(struct wout *k)
+/* ---- what the viewers of a source share ---- */
+
+/* A viewer lets go of C; the last one frees it. */
+static void src_put(struct webrtc *w, struct wsrc *c)
 {
-	rv_srtp_free(k->src_in);
-	rv_srtp_free(k->src_out);
-	k->src_in = k->src_out = NULL;
+	if (!c || --c->refs)
+		return;
+	for (struct wsrc **pp = &w->srcs; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	rv_srtp_free(c->in);
+	rv_srtp_free(c->out);
+	free(c);
+}
+
+/* Stream ID's shared state, keyed with SUITE and KEY (base64) when it is
+ * new: a reference, or NULL when the key is unusable or without memory. */
+static struct wsrc *src_get(struct webrtc *w, uint32_t id, const char *suite, const char *key)
+{
+	struct wsrc *c;
+	for (c = w->srcs; c; c = c->next)
+		if (c->stream == id) {
+			c->refs++;
+			return c;
+		}
+	int su = rv_srtp_suite(suite);
+	if (!su || !key || !(c = calloc(1, sizeof *c)))
+		return NULL;
+	if (rv_srtp_new(&c->in, su, key, 0) < 0 || rv_srtp_new(&c->out, su, key, 1) < 0) {
+		rv_srtp_free(c->in);
+		free(c);
+		return NULL;
+	}
+	c->stream = id;
+	c->refs = 1;
+	c->next = w->srcs;
+	w->srcs = c;
+	return c;
+}
+
+/* What tells the source's packet P (N bytes) apart, into ID: its head (RTP
+ * or RTCP header: SSRC, sequence number, timestamp, or the SRTCP's) and its
+ * tail, which ends in the authentication tag over all of it. Another
+ * packet of the source with the same length and the same ID would need a
+ * tag that collides: it is the same packet. (Only packets that passed
+ * authentication are remembered.) */
+static void packet_id(const uint8_t *p, size_t n, uint8_t id[32])
+{
+	memset(id, 0, 32);
+	memcpy(id, p, n < 16 ? n : 16);
+	if (n > 16)
+		memcpy(id + 16, p + (n < 32 ? 16 : n - 16), n < 32 ? n - 16 : 16);
+}
+
+/* The source's packet P (N bytes, at most WSRC_MAX_PACKET) in the clear
+ * into BUF: its length, or 0 when it fails authentication. The relay hands
+ * the same packet to each viewer in turn: the first decrypts it. */
+static size_t source_clear(struct webrtc *w, struct wsrc *c, const uint8_t *p, size_t n, uint8_t *buf)
+{
+	size_t m = n;
+	uint8_t id[32];
+	packet_id(p, n, id);
+	if (c->cn == n && !memcmp(c->id, id, sizeof id)) {
+		memcpy(buf, c->p, c->pn);
+		return c->pn;
+	}
+	memcpy(buf, p, n);
+	if (rv_srtp_unprotect(c->in, buf, &m) < 0)
+		return 0;
+	w->n.src_decrypts++;
+	c->cn = n;
+	memcpy(c->id, id, sizeof id);
+	memcpy(c->p, buf, c->pn = m);
+	return m;
 }
 
 void wout_free(struct wsess *s)
 {
-	keys_free(&s->tx[0]);
-	keys_free(&s->tx[1]);
+	for (int k = 0; k < 2; k++) {
+		src_put(W(s->srv), s->tx[k].src);
+		s->tx[k].src = NULL;
+	}
 	rv_rtpcache_free(&s->tx[0].cache);
 }
 
-/* The RTP packet P (in the clear, room for the trailer) to the browser,
- * unless --drop-rate loses it on the way (after the cache, as a path would). */
-static void send_leg(struct wsess *s, uint8_t *p, size_t n)
+void wout_free_all(struct webrtc *w)
 {
-	if (!relay_test_drop(&s->srv->relay))
-		wsess_send_srtp(s, p, n);
+	while (w->srcs) {
+		w->srcs->refs = 1;
+		src_put(w, w->srcs);
+	}
+	free(w->tx);
+	w->tx = NULL;
 }
 
-/* K takes the source's SRTP key from the announcement, if any: 0 or -1. */
-static int take_keys(struct wout *k, const cJSON *announce)
+/* ---- sending: slots of the UDP batch ---- */
+
+/* Room for one packet to a viewer (TX_SLOT bytes) that lives until the UDP
+ * batch goes out, or NULL without memory. A full batch (of slots, or of
+ * the port's queue, which would flush with the packet half queued) goes
+ * out first. */
+static uint8_t *tx_slot(struct server *srv)
+{
+	struct webrtc *w = W(srv);
+	if (!w->tx && !(w->tx = malloc((size_t)TX_SLOTS * TX_SLOT)))
+		return NULL;
+	if (w->tx_used == TX_SLOTS || srv->udpq.n == srv->udpq.cap)
+		relay_udp_flush(&srv->relay);
+	return w->tx_used < TX_SLOTS ? w->tx + w->tx_used * TX_SLOT : NULL;
+}
+
+/* The RTP packet P (in the clear, in the slot tx_slot gave) to the browser,
+ * unless --drop-rate loses it on the way (after the cache, as a path
+ * would); the slot is taken when the packet waits in the batch. */
+static void send_leg(struct wsess *s, uint8_t *p, size_t n)
+{
+	struct webrtc *w = W(s->srv);
+	if (!relay_test_drop(&s->srv->relay) && wsess_queue_srtp(s, p, n))
+		w->tx_used = (size_t)(p - w->tx) / TX_SLOT + 1;
+}
+
+/* K takes the SRTP key of stream ID from its announcement, if any (no key:
+ * the stream is in the clear): 0, or -1 with K as it was. */
+static int take_keys(struct webrtc *w, struct wout *k, const cJSON *announce, uint32_t id)
 {
 	const cJSON *srtp = cJSON_GetObjectItemCaseSensitive(announce, "srtp");
-	keys_free(k);
-	if (!srtp)
-		return 0;
-	const char *key = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(srtp, "key"));
-	int suite = rv_srtp_suite(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(srtp, "suite")));
-	if (!suite || !key || rv_srtp_new(&k->src_in, suite, key, 0) < 0 || rv_srtp_new(&k->src_out, suite, key, 1) < 0) {
-		keys_free(k);
-		return -1;
+	struct wsrc *c = NULL;
+	if (srtp) {
+		const char *key = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(srtp, "key"));
+		const char *suite = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(srtp, "suite"));
+		if (!(c = src_get(w, id, suite, key)))
+			return -1;
 	}
+	src_put(w, k->src);
+	k->src = c;
 	return 0;
 }
 
@@ -125,7 +238,7 @@ void wout_stream(struct wsess *s, const cJSON *announce, uint32_t fb_ssrc)
 				from ? from : "?", codec, k->codec);
 			continue;
 		}
-		if (take_keys(k, announce) < 0) {
+		if (take_keys(W(s->srv), k, announce, (uint32_t)id->valuedouble) < 0) {
 			rv_info("webrtc %s: %s from %s has an SRTP key this server cannot use: not sent",
 				s->client->id, kind, from ? from : "?");
 			continue;
@@ -143,8 +256,11 @@ void wout_stream(struct wsess *s, const cJSON *announce, uint32_t fb_ssrc)
 void wout_stream_end(struct wsess *s, uint32_t id)
 {
 	for (int k = 0; k < 2; k++)
-		if (s->tx[k].src_ssrc && s->tx[k].stream == id)
+		if (s->tx[k].src_ssrc && s->tx[k].stream == id) {
 			s->tx[k].src_ssrc = 0;
+			src_put(W(s->srv), s->tx[k].src);
+			s->tx[k].src = NULL;
+		}
 }
 
 /* Sequence numbers and timestamps on from the last sent (or the source's own
@@ -159,41 +275,14 @@ static void rebase(struct wout *k, int video, uint16_t seq, uint32_t ts)
 	k->rebase = 0;
 }
 
-/* The last source packet decrypted, for the next viewer: the relay hands the
- * same ciphertext to every viewer's edge in turn, and one decryption serves
- * them all (one per viewer was half of the egress CPU at 50 viewers). */
-static struct {
-	uint32_t stream;
-	size_t cn, pn;
-	uint8_t c[1500], p[1500];
-} clear;
-
-/* The source's packet P (N bytes, at most 1500) in the clear into BUF: its
- * length, or 0 when it fails authentication. */
-static size_t source_clear(struct wout *k, const uint8_t *p, size_t n, uint8_t *buf)
-{
-	size_t m = n;
-	if (clear.cn == n && clear.stream == k->stream && !memcmp(clear.c, p, n)) {
-		memcpy(buf, clear.p, clear.pn);
-		return clear.pn;
-	}
-	memcpy(buf, p, n);
-	if (rv_srtp_unprotect(k->src_in, buf, &m) < 0)
-		return 0;
-	clear.stream = k->stream;
-	memcpy(clear.c, p, clear.cn = n);
-	memcpy(clear.p, buf, clear.pn = m);
-	return m;
-}
-
 static void send_rtp(struct wsess *s, struct wout *k, const uint8_t *p, size_t n)
 {
-	uint8_t buf[1500 + RV_SRTP_MAX_TRAILER];
-	if (n > 1500)
+	uint8_t *buf;
+	if (n > WSRC_MAX_PACKET || !(buf = tx_slot(s->srv)))
 		return;
-	if (!k->src_in)
+	if (!k->src)
 		memcpy(buf, p, n);
-	else if (!(n = source_clear(k, p, n, buf)))
+	else if (!(n = source_clear(W(s->srv), k->src, p, n, buf)))
 		return;
 	uint16_t seq = rv_rd16(buf + 2);
 	uint32_t ts = rv_rd32(buf + 4);
@@ -241,13 +330,14 @@ void wout_packet(struct wsess *s, const uint8_t *p, size_t n)
 	}
 	/* the sender's reports: in the clear only after the source's key */
 	struct wout *k = out_of_src(s, rv_rd32(p + 4));
-	uint8_t buf[1500];
+	uint8_t buf[WSRC_MAX_PACKET];
 	struct rv_rtcp c;
 	size_t off = 0;
 	if (!k || n > sizeof buf)
 		return;
-	memcpy(buf, p, n);
-	if (k->src_in && rv_srtp_unprotect(k->src_in, buf, &n) < 0)
+	if (!k->src)
+		memcpy(buf, p, n);
+	else if (!(n = source_clear(W(s->srv), k->src, p, n, buf)))	/* once for all: the context is shared */
 		return;
 	while (rv_rtcp_next(buf, n, &off, &c) == 1)
 		if (c.type == RV_RTCP_SR && (k = out_of_src(s, c.sender_ssrc)))
@@ -265,11 +355,13 @@ struct nack {
 static void nack_one(void *ud, uint16_t seq)
 {
 	struct nack *a = ud;
-	uint8_t buf[RV_RTPCACHE_SLOT + RV_SRTP_MAX_TRAILER];
+	uint8_t *buf;
 	const uint8_t *p;
 	size_t len;
 	switch (rv_rtpcache_resend(&a->k->cache, seq, now_ms(a->s->srv), &p, &len)) {
 	case RV_RTPCACHE_SEND:
+		if (len > WSRC_MAX_PACKET || !(buf = tx_slot(a->s->srv)))
+			break;
 		memcpy(buf, p, len);
 		a->k->retransmits++;
 		W(a->s->srv)->n.retransmits++;

@@ -158,6 +158,8 @@ static const struct rv_metric table[] = {
 	  retransmits_limited),
 	C("nacks_to_sources", "nacks_to_sources_total",
 	  "Packets viewers NACKed that their caches no longer had, asked of the sources.", nacks_to_sources),
+	C("source_decrypts", "source_decrypts_total",
+	  "Source packets unprotected for viewers: once a packet, however many viewers take it.", src_decrypts),
 };
 #undef C
 

@@ -612,3 +612,34 @@ for i in range(int(sys.argv[4])):
 	wait_exit "$PID_web" 15
 	grep -q 'PCMU audio can be recorded into Matroska only' "$T/web.err"
 }
+
+@test "whep: 20 viewers (bench/wload: ICE, DTLS, every packet authenticated) each get every packet of rvsend's stream; a source packet is decrypted once for all; their packets leave in batches" {
+	local wload=$RV_BIN/../bench/wload
+	[ -x "$wload" ] || fail "$wload not built (make units builds it)"
+	start_server --webrtc-max-per-ip 0
+	spawn cam rvsend -n cam -g show media -f lavfi -i testsrc2=size=320x240:rate=30 --acodec none --bitrate 300000 \
+		--duration 30
+	wait_for_line "$SERVER_ERR" 'stream 1 to #show' 10
+	run timeout "$(secs 30)" "$wload" --http-port "$SERVER_PORT" -n 20 --group show --warmup 1 --window 2 \
+		--max-time "$(secs 25)"
+	# (its status says whether it could read the server's CPU: not asked here)
+	local res
+	res=$(grep '^RESULT' <<<"$output") || fail "$output"
+	[[ $res == *" viewers=20 "* ]] || fail "$res"
+	# no sequence gap in any viewer's stream, no packet failed SRTP, each viewer had media
+	[[ $res == *" loss_pct=0.000 "* && $res == *" srtp_fail=0 "* ]] || fail "$res"
+	[[ $res =~ min_viewer_pkts=([0-9]+) ]] && ((BASH_REMATCH[1] > 0)) || fail "$res"
+	stats >"$T/stats.json"
+	local legs in dec out calls
+	legs=$(jq '[.webrtc.legs[] | select(.role == "viewer" and .tracks[0].packets > 0 and .tracks[0].stream == 1)] | length' "$T/stats.json")
+	assert_equal "$legs" 20
+	# decrypted once a packet, not once a viewer: at most what the source sent (its RTCP too)
+	in=$(jq '.media.packets_in' "$T/stats.json")
+	dec=$(jq '.webrtc.source_decrypts' "$T/stats.json")
+	out=$(jq '.webrtc.packets_out' "$T/stats.json")
+	((dec > 0 && dec <= in && out >= 10 * dec)) || fail "source packets $in, decrypted $dec, sent to viewers $out"
+	# one sendmmsg carries a packet to every viewer: far fewer calls than datagrams
+	out=$(jq '.udp_datagrams_out' "$T/stats.json")
+	calls=$(jq '.udp_send_calls' "$T/stats.json")
+	((out > 0 && calls * 5 <= out)) || fail "$calls send calls for $out datagrams"
+}

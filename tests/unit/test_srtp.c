@@ -9,6 +9,9 @@
 #include <cmocka.h>
 
 #include <openssl/evp.h>
+#ifdef RV_SRTP_NSS
+#include <nss.h>
+#endif
 
 #include "err.h"
 #include "rtp.h"
@@ -143,6 +146,24 @@ static void raw_key(void **state)
 	}
 }
 
+#ifdef RV_SRTP_NSS
+/* With libsrtp2 on NSS, lib/srtp.c opens NSS itself (time-optimized) and
+ * keeps it open: NSS is up before libsrtp2's first cipher and stays up once
+ * every session is gone, where libsrtp2 alone shuts it down with its last
+ * cipher (and would set it up space-optimized again). */
+static void nss_held(void **state)
+{
+	(void)state;
+	char key[64];
+	struct rv_srtp *s;
+	assert_int_equal(rv_srtp_new_key(RV_SRTP_AEAD_AES_128_GCM, key), 0);
+	assert_int_equal(rv_srtp_new(&s, RV_SRTP_AEAD_AES_128_GCM, key, 1), 0);
+	assert_true(NSS_IsInitialized());
+	rv_srtp_free(s);
+	assert_true(NSS_IsInitialized());
+}
+#endif
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -150,6 +171,9 @@ int main(void)
 		cmocka_unit_test(gcm),
 		cmocka_unit_test(wrong_and_bad_keys),
 		cmocka_unit_test(raw_key),
+#ifdef RV_SRTP_NSS
+		cmocka_unit_test(nss_held),
+#endif
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
