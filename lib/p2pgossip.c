@@ -29,6 +29,7 @@ struct gmsg {
 
 static const struct rv_p2p_gossip_conf defaults = {
 	.ihave_ms = 10, .lazy_max = 12, .graft_ms = 30, .regraft_ms = 20, .cache_ms = 30000, .seen_ms = 120000,
+	.eager_min = 1,
 };
 
 void rv_p2p_gossip_defaults(struct rv_p2p_gossip_conf *c)
@@ -124,15 +125,44 @@ void rv_p2p_gossip_up(struct rv_p2p_gossip *g, int slot)
 	g->nb[slot].up = g->nb[slot].eager = 1;
 }
 
-void rv_p2p_gossip_down(struct rv_p2p_gossip *g, int slot)
-{
-	if (valid(slot))
-		memset(&g->nb[slot], 0, sizeof g->nb[slot]);
-}
-
 static void set_eager(struct rv_p2p_gossip *g, int slot, int eager)
 {
 	g->nb[slot].eager = (uint8_t)eager;
+}
+
+static uint32_t eager_count(const struct rv_p2p_gossip *g)
+{
+	uint32_t n = 0;
+	for (int s = 0; s < RV_P2P_GOSSIP_SLOTS; s++)
+		n += g->nb[s].up && g->nb[s].eager;
+	return n;
+}
+
+/* Make a lazy neighbour other than EXCEPT eager, with an IWANT of no ID (a
+ * graft), taking them in turn: after a PRUNE that left fewer than
+ * eager_min eager links, or an eager neighbour gone (p2pgossip.h). */
+static void graft_lazy(struct rv_p2p_gossip *g, int except)
+{
+	for (int k = 0; k < RV_P2P_GOSSIP_SLOTS; k++) {
+		int s = (int)((g->next_graft + (unsigned)k) % RV_P2P_GOSSIP_SLOTS);
+		if (!g->nb[s].up || g->nb[s].eager || s == except)
+			continue;
+		g->next_graft = (unsigned)s + 1;
+		set_eager(g, s, 1);
+		g->st.grafts++;
+		send_msg(g, s, g->scratch, rv_p2p_msg_ids(g->scratch, sizeof g->scratch, RV_P2P_M_IWANT, NULL, 0));
+		return;
+	}
+}
+
+void rv_p2p_gossip_down(struct rv_p2p_gossip *g, int slot)
+{
+	if (!valid(slot))
+		return;
+	int was_eager = g->nb[slot].up && g->nb[slot].eager;
+	memset(&g->nb[slot], 0, sizeof g->nb[slot]);
+	if (was_eager)
+		graft_lazy(g, slot);
 }
 
 static int dont_want(const struct rv_p2p_gossip_nb *nb, const uint8_t id[32])
@@ -265,7 +295,7 @@ static void on_post(struct rv_p2p_gossip *g, uint64_t now, int slot, const uint8
 	struct gmsg *m = lookup(g, id);
 	if (m && m->have) {
 		g->st.duplicates++;
-		if (g->nb[slot].eager) {                /* the tree has another way here */
+		if (g->nb[slot].eager && eager_count(g) > g->conf.eager_min) {   /* another way here */
 			set_eager(g, slot, 0);
 			g->st.prunes++;
 			send_msg(g, slot, g->scratch, rv_p2p_msg_signal(g->scratch, sizeof g->scratch, RV_P2P_M_PRUNE));
@@ -342,7 +372,11 @@ int rv_p2p_gossip_input(struct rv_p2p_gossip *g, uint64_t now, int slot, const s
 	case RV_P2P_M_IHAVE: on_ihave(g, now, slot, m); break;
 	case RV_P2P_M_IWANT: on_iwant(g, slot, m); break;
 	case RV_P2P_M_IDONTWANT: on_idontwant(g, slot, m); break;
-	case RV_P2P_M_PRUNE: set_eager(g, slot, 0); break;
+	case RV_P2P_M_PRUNE:
+		set_eager(g, slot, 0);
+		if (eager_count(g) < g->conf.eager_min)
+			graft_lazy(g, slot);
+		break;
 	default: break;
 	}
 	return 0;

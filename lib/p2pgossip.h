@@ -17,6 +17,13 @@
  *     within graft_ms, we ask the announcer with IWANT, which also makes the
  *     link eager again (a graft), and the next announcer after regraft_ms:
  *     the tree mends itself after loss and churn;
+ *   - a peer does not lose its place in the tree: a duplicate prunes
+ *     only while more than eager_min eager links are left, a PRUNE that
+ *     leaves fewer makes a lazy neighbour eager at once (an IWANT of no
+ *     ID), and so does the loss of an eager neighbour, always (one of the
+ *     two parts of the tree it joined may find the other that way), so
+ *     that a peer cut off by concurrent prunes or a closed session does not
+ *     get every post by repair, late;
  *   - after a post larger than RV_P2P_LARGE, the other eager neighbours are
  *     told IDONTWANT, so they do not push it to us as well.
  * Every post is an envelope (p2penv.h) checked before it is delivered or
@@ -49,6 +56,7 @@
 struct rv_p2p_gossip_conf {
 	uint32_t ihave_ms;     /* IHAVE batching (10) */
 	uint32_t lazy_max;     /* lazy neighbours told of a post at most (12; 0: all) */
+	uint32_t eager_min;    /* eager links kept at least (1; 0: plain Plumtree) */
 	uint32_t graft_ms;     /* wait for an announced post before IWANT (30) */
 	uint32_t regraft_ms;   /* then before asking the next announcer (20) */
 	uint32_t cache_ms;     /* posts kept to answer IWANT (30,000) */
@@ -95,6 +103,7 @@ struct rv_p2p_gossip {
 	struct rv_bmap msgs;                        /* ID prefix -> struct gmsg */
 	struct gmsg *missing[RV_P2P_GOSSIP_MISSING];
 	size_t nmissing;
+	unsigned next_graft;                        /* where on_prune looks from */
 	uint64_t next_sweep;
 	struct rv_p2p_gossip_nb nb[RV_P2P_GOSSIP_SLOTS];
 	struct rv_buf out;                          /* queued events */

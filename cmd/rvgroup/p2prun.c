@@ -337,6 +337,8 @@ static cJSON *info(struct p2p *g)
 	cJSON_AddNumberToObject(c, "postsSent", (double)st.posts_sent);
 	cJSON_AddNumberToObject(c, "postsReceived", (double)st.posts_received);
 	cJSON_AddNumberToObject(c, "duplicates", (double)st.gossip.duplicates);
+	cJSON_AddNumberToObject(c, "grafts", (double)st.gossip.grafts);
+	cJSON_AddNumberToObject(c, "prunes", (double)st.gossip.prunes);
 	cJSON_AddNumberToObject(c, "routedSent", (double)st.routed_sent);
 	cJSON_AddNumberToObject(c, "routedReceived", (double)st.routed_received);
 	cJSON_AddNumberToObject(c, "routedForwarded", (double)st.routed_forwarded);

@@ -2,7 +2,9 @@
  * every member gets every post once on a line, a triangle settles into a
  * tree (duplicates only until the PRUNEs), a lost push is mended by IHAVE
  * and IWANT, a forged post is reported against its sender and goes no
- * further, and a large post is followed by IDONTWANT. */
+ * further, a large post is followed by IDONTWANT, and a peer keeps its
+ * place in the tree (its last eager link is not pruned; a graft by an
+ * IWANT of no ID when a PRUNE leaves none or an eager neighbour goes). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -219,7 +221,10 @@ static void announcements_are_shared(void **state)
 	struct rv_p2p_gossip one;
 	static uint8_t env[512];
 	int told[20] = { 0 };
-	rv_p2p_gossip_init(&one, group, NULL);
+	struct rv_p2p_gossip_conf c;
+	rv_p2p_gossip_defaults(&c);
+	c.eager_min = 0;                                  /* all 20 stay lazy: no graft */
+	rv_p2p_gossip_init(&one, group, &c);
 	for (int s = 0; s < 20; s++) {
 		rv_p2p_gossip_up(&one, s);
 		struct rv_p2p_msg prune = { .type = RV_P2P_M_PRUNE };
@@ -240,6 +245,126 @@ static void announcements_are_shared(void **state)
 	rv_p2p_gossip_free(&one);
 }
 
+/* The sends ONE queued: how many, and the last one's slot and message. */
+static int sends(struct rv_p2p_gossip *one, int *slot, struct rv_p2p_msg *m, uint8_t *copy)
+{
+	struct rv_p2p_gossip_out o;
+	const char *why;
+	int k = 0;
+	while (rv_p2p_gossip_poll(one, &o)) {
+		if (o.ev != RV_P2P_EV_SEND)
+			continue;
+		k++;
+		*slot = o.slot;
+		memcpy(copy, o.bytes, o.len);
+		assert_int_equal(rv_p2p_msg_parse(copy, o.len, m, &why), 0);
+	}
+	return k;
+}
+
+static int eager_links(const struct rv_p2p_gossip *one)
+{
+	int k = 0;
+	for (int s = 0; s < RV_P2P_GOSSIP_SLOTS; s++)
+		k += one->nb[s].up && one->nb[s].eager;
+	return k;
+}
+
+/* A PRUNE that leaves a peer no eager link makes it graft a lazy one at
+ * once with an IWANT of no ID, never the pruner; with one left it sends
+ * nothing. An eager neighbour gone is replaced whatever is left. */
+static void pruned_peer_grafts_at_once(void **state)
+{
+	(void)state;
+	struct rv_p2p_gossip one;
+	struct rv_p2p_msg m, prune = { .type = RV_P2P_M_PRUNE };
+	uint8_t copy[RV_P2P_MSG_MAX];
+	int slot = -1;
+	rv_p2p_gossip_init(&one, group, NULL);
+	for (int s = 0; s < 4; s++)
+		rv_p2p_gossip_up(&one, s);
+	rv_p2p_gossip_input(&one, now, 0, &prune);
+	rv_p2p_gossip_input(&one, now, 1, &prune);
+	rv_p2p_gossip_input(&one, now, 2, &prune);
+	assert_int_equal(sends(&one, &slot, &m, copy), 0);     /* 3 is left */
+	assert_int_equal(eager_links(&one), 1);
+	rv_p2p_gossip_input(&one, now, 3, &prune);
+	assert_int_equal(sends(&one, &slot, &m, copy), 1);
+	assert_int_equal(m.type, RV_P2P_M_IWANT);
+	assert_int_equal(m.n, 0);
+	assert_true(slot >= 0 && slot <= 2);
+	assert_true(one.nb[slot].eager);
+	assert_int_equal(eager_links(&one), 1);
+	assert_int_equal(one.st.grafts, 1);
+	int first = slot;
+	rv_p2p_gossip_up(&one, 5);
+	rv_p2p_gossip_input(&one, now, 5, &prune);
+	assert_int_equal(sends(&one, &slot, &m, copy), 0);     /* FIRST is left */
+	rv_p2p_gossip_down(&one, first);                         /* it goes: replaced */
+	assert_int_equal(sends(&one, &slot, &m, copy), 1);
+	assert_int_equal(m.type, RV_P2P_M_IWANT);
+	assert_int_equal(m.n, 0);
+	assert_true(slot != first && one.nb[slot].up && one.nb[slot].eager);
+	assert_int_equal(one.st.grafts, 2);
+	rv_p2p_gossip_free(&one);
+
+	rv_p2p_gossip_init(&one, group, NULL);                   /* two neighbours: */
+	rv_p2p_gossip_up(&one, 0);
+	rv_p2p_gossip_up(&one, 1);
+	rv_p2p_gossip_input(&one, now, 0, &prune);
+	rv_p2p_gossip_input(&one, now, 1, &prune);               /* never back to the pruner */
+	assert_int_equal(sends(&one, &slot, &m, copy), 1);
+	assert_int_equal(slot, 0);
+	rv_p2p_gossip_input(&one, now, 0, &prune);
+	assert_int_equal(sends(&one, &slot, &m, copy), 1);
+	assert_int_equal(slot, 1);
+	rv_p2p_gossip_free(&one);
+}
+
+/* A duplicate from a peer's only eager neighbour does not prune it (a
+ * line keeps its pushes); an IWANT of no ID makes its sender eager and
+ * sends nothing back. */
+static void last_eager_link_kept(void **state)
+{
+	(void)state;
+	struct rv_p2p_gossip one;
+	struct rv_p2p_msg m, prune = { .type = RV_P2P_M_PRUNE }, iwant = { .type = RV_P2P_M_IWANT };
+	uint8_t copy[RV_P2P_MSG_MAX], env[512], msg[RV_P2P_MSG_MAX];
+	int slot = -1;
+	rv_p2p_gossip_init(&one, group, NULL);
+	for (int s = 0; s < 4; s++)
+		rv_p2p_gossip_up(&one, s);
+	rv_p2p_gossip_input(&one, now, 1, &prune);
+	rv_p2p_gossip_input(&one, now, 2, &prune);
+	rv_p2p_gossip_input(&one, now, 3, &prune);
+	long n = rv_p2p_env_seal(&key, group, RV_P2P_POST, now, ++nonce, "y", 1, env, sizeof env, NULL);
+	long k = rv_p2p_msg_post(msg, sizeof msg, env, (size_t)n);
+	struct rv_p2p_msg post_msg;
+	const char *why;
+	assert_int_equal(rv_p2p_msg_parse(msg, (size_t)k, &post_msg, &why), 0);
+	assert_int_equal(rv_p2p_gossip_input(&one, now, 1, &post_msg), 0);   /* from lazy 1: new */
+	assert_true(one.nb[1].eager);                            /* it brought something */
+	(void)sends(&one, &slot, &m, copy);
+	assert_int_equal(rv_p2p_gossip_input(&one, now, 0, &post_msg), 0);   /* a duplicate: 2 eager */
+	assert_int_equal(one.st.prunes, 1);
+	assert_false(one.nb[0].eager);
+	assert_int_equal(rv_p2p_gossip_input(&one, now, 1, &post_msg), 0);   /* from the last one */
+	assert_int_equal(one.st.duplicates, 2);
+	assert_int_equal(one.st.prunes, 1);
+	assert_true(one.nb[1].eager);
+	assert_int_equal(sends(&one, &slot, &m, copy), 1);       /* only the PRUNE to 0 */
+	assert_int_equal(m.type, RV_P2P_M_PRUNE);
+	assert_int_equal(slot, 0);
+
+	assert_int_equal(rv_p2p_gossip_input(&one, now, 3, &iwant), 0);
+	assert_int_equal(sends(&one, &slot, &m, copy), 0);
+	assert_true(one.nb[3].eager);
+	n = rv_p2p_env_seal(&key, group, RV_P2P_POST, now, ++nonce, "z", 1, env, sizeof env, NULL);
+	assert_int_equal(rv_p2p_gossip_post(&one, now, env, (size_t)n), 0);
+	assert_int_equal(sends(&one, &slot, &m, copy), 2);       /* pushed to 1 and 3 */
+	rv_p2p_gossip_free(&one);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -249,6 +374,8 @@ int main(void)
 		cmocka_unit_test(forged_post_goes_nowhere),
 		cmocka_unit_test(large_post_asks_dontwant),
 		cmocka_unit_test(announcements_are_shared),
+		cmocka_unit_test(pruned_peer_grafts_at_once),
+		cmocka_unit_test(last_eager_link_kept),
 	};
 	return cmocka_run_group_tests(tests, group_setup, NULL);
 }
