@@ -162,6 +162,14 @@ int wsess_queue_srtp(struct wsess *s, uint8_t *p, size_t n);
 void wsess_to_relay(struct wsess *s, const uint8_t *p, size_t n);
 /* S's path over TCP whose peer is TO (LEN bytes), or NULL: TO is a UDP one. */
 struct wtcp *wsess_tcp_path(const struct wsess *s, const struct sockaddr *to, socklen_t len);
+/* What S's DTLS engine has to send, out now. */
+void wsess_dtls_flush(struct wsess *s);
+/* S's timer set again for its next deadline (DTLS, ICE, RTCP). */
+void wsess_rearm(struct wsess *s);
+/* The relay edge of a session: its datagrams, packets, streams. */
+extern const struct relay_edge wsess_edge_ops;
+
+/* webrtc_sess.c: see webrtc.h (webrtc_offer, webrtc_patch, webrtc_close, ...) */
 
 /* webrtc_in.c: a publisher's side of the relay edge, and our RTCP to it */
 /* S is up: its stream is announced (once every track's SSRC is known). */

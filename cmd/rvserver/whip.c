@@ -2,7 +2,7 @@
  * HTTP port: a publisher POSTs its SDP offer to /whip/GROUP, a viewer its
  * (recvonly) offer to /whep/GROUP, and gets 201, the answer, and its
  * session's Location /whip/GROUP/SECRET (or /whep/...), which it DELETEs to
- * stop. The sessions are webrtc.c's; this file is the HTTP: routes, CORS,
+ * stop. The sessions are webrtc_sess.c's; this file is the HTTP: routes, CORS,
  * auth, status codes. WHEP accepts the offer (no counter-offer).
  *
  *   OPTIONS any          204, CORS headers, Accept-Post: application/sdp
