@@ -12,15 +12,27 @@ struct rv_udpq_msg {
 	size_t dgrams;                /* datagrams it carries */
 };
 
+/* A destination seen in the flush being built: its latest item. */
+struct rv_udpq_slot {
+	uint32_t gen, item;
+};
+
 int rv_udpq_init(struct rv_udpq *q, size_t cap)
 {
-	*q = (struct rv_udpq){ .cap = cap, .gso = 1 };
+	if (cap > UINT32_MAX / 4)
+		return -ENOMEM;
+	size_t slots = 2;
+	while (slots < 2 * cap)
+		slots *= 2;
+	*q = (struct rv_udpq){ .cap = cap, .gso = 1, .mask = slots - 1 };
 	q->items = calloc(cap ? cap : 1, sizeof *q->items);
 	q->msgs = calloc(cap ? cap : 1, sizeof *q->msgs);
 	q->iov = calloc(cap ? cap : 1, sizeof *q->iov);
 	q->ctl = calloc(cap ? cap : 1, sizeof *q->ctl);
 	q->meta = calloc(cap ? cap : 1, sizeof *q->meta);
-	if (!q->items || !q->msgs || !q->iov || !q->ctl || !q->meta) {
+	q->next = calloc(cap ? cap : 1, sizeof *q->next);
+	q->slots = calloc(slots, sizeof *q->slots);
+	if (!q->items || !q->msgs || !q->iov || !q->ctl || !q->meta || !q->next || !q->slots) {
 		rv_udpq_free(q);
 		return -ENOMEM;
 	}
@@ -34,6 +46,8 @@ void rv_udpq_free(struct rv_udpq *q)
 	free(q->iov);
 	free(q->ctl);
 	free(q->meta);
+	free(q->next);
+	free(q->slots);
 	*q = (struct rv_udpq){ 0 };
 }
 
@@ -69,13 +83,43 @@ static int same_dest(const struct rv_udpq_item *a, const struct rv_udpq_item *b)
 	return a->tolen == b->tolen && memcmp(&a->to, &b->to, a->tolen) == 0;
 }
 
+static size_t hash_dest(const struct rv_udpq_item *it)
+{
+	uint64_t h = 1469598103934665603u;	/* FNV-1a */
+	const uint8_t *p = it->dest ? (const uint8_t *)&it->dest : (const uint8_t *)&it->to;
+	size_t n = it->dest ? sizeof it->dest : it->tolen;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 1099511628211u;
+	return (size_t)(h ^ h >> 29);
+}
+
+/* NEXT for the queued items: each one's next item to the same destination,
+ * so a message gathers its run without looking at every later item (one
+ * datagram each to N viewers was N * N / 2 comparisons). Last to first,
+ * each destination's slot holding its latest item so far. */
+static void link_dests(struct rv_udpq *q)
+{
+	if (++q->gen == 0) {	/* wrapped: old stamps could pass for new ones */
+		memset(q->slots, 0, (q->mask + 1) * sizeof *q->slots);
+		q->gen = 1;
+	}
+	for (size_t i = q->n; i-- > 0;) {
+		size_t h = hash_dest(&q->items[i]) & q->mask;
+		while (q->slots[h].gen == q->gen && !same_dest(&q->items[q->slots[h].item], &q->items[i]))
+			h = (h + 1) & q->mask;
+		struct rv_udpq_slot *s = &q->slots[h];
+		q->next[i] = s->gen == q->gen ? s->item + 1 : 0;
+		*s = (struct rv_udpq_slot){ q->gen, (uint32_t)i };
+	}
+}
+
 static size_t dgrams_of(const struct rv_udpq_item *it)
 {
 	return it->len ? (it->len + it->seg - 1) / it->seg : 1;
 }
 
 /* One GSO message from ITEMS[I]: it, then the later items to the same
- * destination that continue the run as rv_gso_run does (datagrams of its
+ * destination (NEXT's chain) that continue the run as rv_gso_run does (datagrams of its
  * size, at most one shorter, which ends it). Items to other destinations
  * in between wait for their own message, so each destination gets its
  * datagrams in order. Fills IOV and M; returns the iovecs used. */
@@ -88,9 +132,9 @@ static size_t gather(struct rv_udpq *q, size_t i, struct iovec *iov, struct rv_u
 	*m = (struct rv_udpq_msg){ .seg = first->len > seg ? seg : 0, .dgrams = dgrams_of(first) };
 	if (!seg || first->len % seg)
 		return n;	/* empty, or a burst ending short: nothing may follow */
-	for (size_t j = i + 1; j < q->n; j++) {
-		struct rv_udpq_item *it = &q->items[j];
-		if (it->taken || !same_dest(it, first))
+	for (uint32_t j = q->next[i]; j; j = q->next[j - 1]) {
+		struct rv_udpq_item *it = &q->items[j - 1];
+		if (it->taken)
 			continue;
 		size_t d = dgrams_of(it);
 		int fits = it->len && (it->seg == seg || (d == 1 && it->len < seg));
@@ -187,6 +231,8 @@ static void one_datagram(struct rv_udpq *q, size_t i, size_t *off, size_t m)
 size_t rv_udpq_flush(struct rv_udpq *q, int fd)
 {
 	size_t sent = 0, i = 0, off = 0;
+	if (q->gso)
+		link_dests(q);
 	while (i < q->n) {
 		size_t nmsg = 0, niov = 0;
 		/* with GSO every item goes in one pass (a message takes one

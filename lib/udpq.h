@@ -51,6 +51,10 @@ struct rv_udpq {
 	struct iovec *iov;
 	union rv_gso_ctl *ctl;
 	struct rv_udpq_msg *meta;
+	uint32_t *next;               /* per item: the next one to its destination (index + 1), or 0 */
+	struct rv_udpq_slot *slots;   /* a hash of destinations (mask + 1 of them) that builds NEXT */
+	size_t mask;
+	uint32_t gen;                 /* the flush a slot belongs to (none are cleared) */
 };
 
 /* rv_udpq_init - room for CAP datagrams (or bursts); 0 or -ENOMEM. The one

@@ -165,6 +165,49 @@ static void mixed_sizes_and_destinations(void **state)
 	close(rb);
 }
 
+/* Forty destinations, three equal datagrams each, queued round robin: each
+ * destination's three are gathered into one GSO send across the others
+ * (found through the queue's per-destination links, not a scan), and
+ * arrive in order; again on later flushes, the links built afresh. */
+static void many_destinations_interleaved(void **state)
+{
+	(void)state;
+	enum { N = 40 };
+	static uint8_t data[3][N][100];
+	struct sockaddr_in sa[N];
+	int rx[N], tx = socket(AF_INET, SOCK_DGRAM, 0);
+	for (int d = 0; d < N; d++)
+		rx[d] = bound_socket(&sa[d]);
+	struct rv_udpq q;
+	assert_int_equal(rv_udpq_init(&q, 3 * N), 0);
+	for (int round = 0; round < 3; round++) {
+		for (int k = 0; k < 3; k++)
+			for (int d = 0; d < N; d++) {
+				memset(data[k][d], 16 * k + (d & 15), sizeof data[k][d]);
+				const void *key = round == 1 ? NULL : &sa[d];	/* round 1: addresses compared */
+				assert_int_equal(rv_udpq_add(&q, key, (struct sockaddr *)&sa[d], sizeof sa[d], data[k][d],
+							     sizeof data[k][d]), 0);
+			}
+		uint64_t gso = q.count.gso_sends;
+		assert_int_equal(rv_udpq_flush(&q, tx), 3 * N);
+		if (!q.gso)
+			break;
+		assert_int_equal(q.count.gso_sends - gso, N);
+		for (int d = 0; d < N; d++) {
+			for (int k = 0; k < 3; k++)
+				expect(rx[d], 100, (uint8_t)(16 * k + (d & 15)));
+			nothing_more(rx[d]);
+		}
+	}
+	int gso = q.gso;
+	rv_udpq_free(&q);
+	for (int d = 0; d < N; d++)
+		close(rx[d]);
+	close(tx);
+	if (!gso)
+		skip();
+}
+
 /* Without dest keys the addresses themselves are compared: the same runs. */
 static void addresses_compared_without_keys(void **state)
 {
@@ -343,6 +386,7 @@ int main(void)
 		cmocka_unit_test(burst_is_one_gso_send),
 		cmocka_unit_test(mixed_sizes_and_destinations),
 		cmocka_unit_test(addresses_compared_without_keys),
+		cmocka_unit_test(many_destinations_interleaved),
 		cmocka_unit_test(fallback_delivers_the_same),
 		cmocka_unit_test(fallback_cuts_more_bursts_than_room),
 		cmocka_unit_test(errors_are_counted),
