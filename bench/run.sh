@@ -15,7 +15,7 @@
 #      on one core goes below. The latency goal is read against it.
 # Servers are pinned to CPU 0, generators to CPU 1 (PIN=0: no pinning).
 #
-# Environment: RUNS=3 LAT_RUNS=3 EXTRA_RATE=500 EXTRA_RUNS=1 IDLE_N=10000 RATE=auto|N PIN=1
+# Environment: RUNS=3 LAT_RUNS=3 EXTRA_RATE=500 EXTRA_RUNS=3 IDLE_N=10000 RATE=auto|N PIN=1
 #              O=build (build dir) RVSERVER=path MOSQUITTO=path DURATION=8 WARMUP=2
 #              WINDOW=256 LOWAT=4096 (fan-out closed loop; the anchors' settings) WATCHDOG=600
 # Output: a table with ratios rvserver/mosquitto and goal lines, also written to
@@ -31,7 +31,7 @@ MOSQUITTO=${MOSQUITTO:-$(command -v mosquitto || echo /usr/sbin/mosquitto)}
 RUNS=${RUNS:-3}
 LAT_RUNS=${LAT_RUNS:-3}
 EXTRA_RATE=${EXTRA_RATE:-500}
-EXTRA_RUNS=${EXTRA_RUNS:-1}
+EXTRA_RUNS=${EXTRA_RUNS:-3}
 IDLE_N=${IDLE_N:-10000}
 RATE=${RATE:-auto}
 PIN=${PIN:-1}
