@@ -54,8 +54,8 @@ struct rv_bus_hostport {
 	int port;
 };
 struct rv_bus_addr {
-	char ip[64];                /* "" for a unix socket; for sentinel://, the master's
-				     * address once a Sentinel named it */
+	char ip[64];                /* "" for a unix socket and for sentinel:// (the bus
+				     * keeps the master a Sentinel names in its own copy) */
 	int port;
 	char path[108];             /* the unix socket, or "" */
 	char master[RV_BUS_MASTER_MAX]; /* sentinel://: the master's name, else "" */
