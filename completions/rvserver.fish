@@ -29,7 +29,7 @@ complete -c rvserver -l ice -x -d 'an ICE server for WHIP and WHEP clients, in L
 complete -c rvserver -l turn-secret-file -r -F -d 'give the TURN servers of --ice REST credentials made with this secret'
 complete -c rvserver -l turn-ttl -x -d 'seconds TURN credentials last (default 86400)'
 complete -c rvserver -l webrtc-max-bitrate -x -d 'the most video bits per second a WebRTC publisher may send, told it by REMB every second; K and M as in ffmpeg (default 2.5M; 0: no REMB)'
-complete -c rvserver -l cluster -x -d 'join the cluster whose Redis is at URL: redis://IP:PORT or unix:PATH (see CLUSTER)'
+complete -c rvserver -l cluster -x -d 'join the cluster whose Redis is at URL: redis://IP:PORT, unix:PATH or sentinel://IP:PORT[,IP:PORT...]/MASTER (see CLUSTER)'
 complete -c rvserver -l node-id -x -d 'this node'\''s name in the cluster, 1-40 characters [A-Za-z0-9_-] (needed with --cluster)'
 complete -c rvserver -l cluster-secret-file -r -F -d 'the secret every node of the cluster shares: it authenticates their messages (needed with --cluster)'
 complete -c rvserver -l advertise -x -d 'the IP address other nodes reach this one at, for trunks and media pipes (default: the listen address, 127.0.0.1 for a wildcard)'

@@ -17,7 +17,21 @@
  * operations run by EVALSHA; scripts are loaded at every connection and
  * again when Redis answers NOSCRIPT, and that command is sent once more
  * (after the commands sent meanwhile). Addresses are IP
- * addresses or unix sockets: hiredis resolves names with a blocking call. */
+ * addresses or unix sockets: hiredis resolves names with a blocking call.
+ *
+ * With Sentinel (sentinel://), every connection starts by asking the
+ * Sentinels in turn, from the last one that answered, for the master's
+ * address (SENTINEL get-master-addr-by-name, on a third, short-lived
+ * connection), then connects there and checks with ROLE that it is a
+ * master; a replica, no answer, or no Sentinel that knows the name: down,
+ * and again after the backoff. A master that is demoted later (a READONLY
+ * answer) or lost is a lost connection: the bus goes down and asks the
+ * Sentinels again, and the caller re-asserts its state when it is up, as
+ * after a Redis restart. Every step (the Sentinel's answer, the connection,
+ * ROLE) is bounded by RV_BUS_TIMEOUT_MS. While up, the bus stays
+ * subscribed to +switch-master on the Sentinel that answered, and moves
+ * at once when that Sentinel names another master (a demoted master may
+ * take seconds to be told, and accepts writes meanwhile). */
 #ifndef RV_BUS_H
 #define RV_BUS_H
 
@@ -30,17 +44,44 @@
 #define RV_BUS_BACKOFF_MIN_MS 100   /* reconnection attempts: doubling up to the max */
 #define RV_BUS_BACKOFF_MAX_MS 1000
 
-/* An address: redis://IP:PORT, unix:PATH. */
+/* An address: redis://IP:PORT, unix:PATH, or
+ * sentinel://IP:PORT[,IP:PORT...]/NAME: the Sentinels to ask for the
+ * address of the master they call NAME (IPv6 in brackets, as [::1]:26379). */
+#define RV_BUS_SENTINELS_MAX 8
+#define RV_BUS_MASTER_MAX 64          /* a master's name: 1-63 bytes [A-Za-z0-9._-] */
+struct rv_bus_hostport {
+	char ip[64];
+	int port;
+};
 struct rv_bus_addr {
-	char ip[64];                /* "" for a unix socket */
+	char ip[64];                /* "" for a unix socket and for sentinel:// (the bus
+				     * keeps the master a Sentinel names in its own copy) */
 	int port;
 	char path[108];             /* the unix socket, or "" */
+	char master[RV_BUS_MASTER_MAX]; /* sentinel://: the master's name, else "" */
+	int nsentinels;
+	struct rv_bus_hostport sentinels[RV_BUS_SENTINELS_MAX];
 };
 
 /* rv_bus_url_parse - URL into *A. 0, or RV_EPROTO with *WHY (static text):
- * not one of the two forms, a host that is not an IP address, a port out
- * of 1-65535, a path too long; sentinel:// is refused as not supported yet. */
+ * not one of the three forms, a host that is not an IP address, a port out
+ * of 1-65535, a path too long, no Sentinel or more than
+ * RV_BUS_SENTINELS_MAX, a master name missing, too long or with other
+ * characters. */
 int rv_bus_url_parse(const char *url, struct rv_bus_addr *a, const char **why);
+
+/* rv_bus_hostport_parse - the master's address as a Sentinel answers it
+ * (SENTINEL get-master-addr-by-name: IP and PORT as strings of IPLEN and
+ * PORTLEN bytes, peer input) into *HP. 0, or RV_EPROTO: not an IP
+ * address (IPv4 or IPv6), not a port 1-65535. */
+int rv_bus_hostport_parse(const char *ip, size_t iplen, const char *port, size_t portlen,
+			  struct rv_bus_hostport *hp);
+
+/* rv_bus_switch_parse - a Sentinel's +switch-master message (MSG, LEN
+ * bytes, peer input: "NAME OLD-IP OLD-PORT NEW-IP NEW-PORT"): 1 when it
+ * concerns the master called MASTER, its new address in *TO; 0 when it is
+ * another master's; RV_EPROTO when it is not of that form. */
+int rv_bus_switch_parse(const char *msg, size_t len, const char *master, struct rv_bus_hostport *to);
 
 /* rv_bus_node_id_check - NULL when ARG is a valid --node-id (1-40
  * characters [A-Za-z0-9_-]), else what is wrong (static text). */

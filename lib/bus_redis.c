@@ -1,14 +1,14 @@
 /* bus_redis.c - lib/bus.h on Redis, through hiredis 0.14 and its libuv
- * adapter: one connection for commands, one subscribed. The directory's
+ * adapter: one connection for commands, one subscribed (and with Sentinel,
+ * a short one to ask a Sentinel where the master is). The directory's
  * scripts run by EVALSHA: loaded (SCRIPT LOAD) at every connection, and
  * on NOSCRIPT (a Redis that lost its script cache: SCRIPT FLUSH, a restart
  * between two commands) loaded again and the command sent once more. */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <hiredis.h>
 #include <async.h>
@@ -16,290 +16,11 @@
 #include <openssl/evp.h>
 
 #include "bus.h"
+#include "bus_int.h"
 #include "dlist.h"
 #include "err.h"
 #include "log.h"
 #include "map.h"
-#include "token.h"
-
-/* ---- addresses ---- */
-
-int rv_bus_url_parse(const char *url, struct rv_bus_addr *a, const char **why)
-{
-	memset(a, 0, sizeof *a);
-	if (strncmp(url, "unix:", 5) == 0) {
-		const char *p = url + 5;
-		if (!*p || strlen(p) >= sizeof a->path) {
-			*why = "unix:PATH needs a path of 1-107 bytes";
-			return RV_EPROTO;
-		}
-		strcpy(a->path, p);
-		return 0;
-	}
-	if (strncmp(url, "sentinel://", 11) == 0) {
-		*why = "sentinel:// is not supported yet: give the master as redis://IP:PORT";
-		return RV_EPROTO;
-	}
-	if (strncmp(url, "redis://", 8) != 0) {
-		*why = "expected redis://IP:PORT or unix:PATH";
-		return RV_EPROTO;
-	}
-	const char *host = url + 8, *colon = strrchr(host, ':'), *end = colon;
-	if (*host == '[') {	/* [IPv6]:PORT */
-		host++;
-		end = colon && colon > host && colon[-1] == ']' ? colon - 1 : NULL;
-	}
-	char *pe;
-	long port = colon ? strtol(colon + 1, &pe, 10) : 0;
-	if (!colon || !end || end <= host || (size_t)(end - host) >= sizeof a->ip || *pe || colon[1] == 0 ||
-	    port < 1 || port > 65535) {
-		*why = "expected redis://IP:PORT (port 1-65535)";
-		return RV_EPROTO;
-	}
-	memcpy(a->ip, host, (size_t)(end - host));
-	struct in6_addr a6;
-	if (inet_pton(AF_INET, a->ip, &a6) != 1 && inet_pton(AF_INET6, a->ip, &a6) != 1) {
-		*why = "the Redis host must be an IP address (hiredis resolves names with a blocking call)";
-		return RV_EPROTO;
-	}
-	a->port = (int)port;
-	return 0;
-}
-
-const char *rv_bus_node_id_check(const char *arg)
-{
-	size_t len = strlen(arg);
-	if (len == 0 || len > 40 || strspn(arg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != len)
-		return "expected 1-40 characters [A-Za-z0-9_-]";
-	return NULL;
-}
-
-int rv_bus_node_setup(struct rv_bus_node *n, const char *url, const char *node_id, const char *secret_file,
-		      uint64_t now_ms)
-{
-	const char *why;
-	memset(n, 0, sizeof *n);
-	if (rv_bus_url_parse(url, &n->addr, &why) < 0) {
-		rv_error("--cluster %s: %s", url, why);
-		return -EINVAL;
-	}
-	int rc = rv_secret_read(secret_file, n->secret, sizeof n->secret, &n->secret_len);
-	if (rc < 0) {
-		rv_error("cannot read --cluster-secret-file %s: %s", secret_file, rc == -EINVAL ? "empty" : rv_strerror(rc));
-		return rc;
-	}
-	snprintf(n->inc, sizeof n->inc, "%s.%" PRIu64, node_id, now_ms);
-	return 0;
-}
-
-/* ---- the scripts, one per directory operation ---- */
-
-static const char *const scripts[RV_DIR_COUNT] = {
-	[RV_DIR_REGISTER] =
-	"local new=redis.call('EXISTS','rv:node:'..ARGV[1])==0\n"
-	"redis.call('SADD','rv:nodes',ARGV[1])\n"
-	"redis.call('HSET','rv:node:'..ARGV[1],'addr',ARGV[2])\n"
-	"redis.call('SET','rv:hb:'..ARGV[1],'1','PX',3000)\n"
-	"if new then return 1 end return 0\n",
-	[RV_DIR_LOGIN] =
-	"local k='rv:id:'..ARGV[2]\n"
-	"local old=redis.call('HMGET',k,'inc','gen')\n"
-	"redis.call('HSET',k,'inc',ARGV[1],'gen',ARGV[3])\n"
-	"redis.call('SADD','rv:ids:'..ARGV[1],ARGV[2])\n"
-	"if old[1] and old[1]~=ARGV[1] then redis.call('SREM','rv:ids:'..old[1],ARGV[2]) end\n"
-	"if old[1] then return {old[1],old[2]} end return {}\n",
-	[RV_DIR_REASSERT] =
-	"local k='rv:id:'..ARGV[2]\n"
-	"local old=redis.call('HMGET',k,'inc','gen')\n"
-	"if old[1] and old[1]~=ARGV[1] and redis.call('EXISTS','rv:hb:'..old[1])==1 then return {old[1],old[2]} end\n"
-	"redis.call('HSET',k,'inc',ARGV[1],'gen',ARGV[3])\n"
-	"redis.call('SADD','rv:ids:'..ARGV[1],ARGV[2])\n"
-	"return {ARGV[1],ARGV[3]}\n",
-	[RV_DIR_LOGOUT] =
-	"local k='rv:id:'..ARGV[2]\n"
-	"if redis.call('HGET',k,'gen')==ARGV[3] then redis.call('DEL',k)\n"
-	"  redis.call('SREM','rv:ids:'..ARGV[1],ARGV[2]) end\n"
-	"return 0\n",
-	[RV_DIR_JOIN] =
-	"local m='rv:g:'..ARGV[2]..':m'\n"
-	"local own='rv:gm:'..ARGV[1]\n"
-	"if redis.call('SISMEMBER',m,ARGV[3])==1 then redis.call('SADD',own,ARGV[2]..' '..ARGV[3])\n"
-	"  return {1,redis.call('SMEMBERS',m)} end\n"
-	"local n=redis.call('SCARD',m)\n"
-	"if n==0 and tonumber(ARGV[4])>0 and redis.call('SCARD','rv:groups')>=tonumber(ARGV[4]) then return {-1,{}} end\n"
-	"if tonumber(ARGV[5])>0 and n>=tonumber(ARGV[5]) then return {-2,{}} end\n"
-	"redis.call('SADD',m,ARGV[3])\n"
-	"redis.call('SADD','rv:groups',ARGV[2])\n"
-	"redis.call('SADD',own,ARGV[2]..' '..ARGV[3])\n"
-	"if ARGV[6]~='' then redis.call('PUBLISH','rv:g:'..ARGV[2],ARGV[6]) end\n"
-	"return {0,redis.call('SMEMBERS',m)}\n",
-	[RV_DIR_LEAVE] =
-	"local m='rv:g:'..ARGV[2]..':m'\n"
-	"redis.call('SREM','rv:gm:'..ARGV[1],ARGV[2]..' '..ARGV[3])\n"
-	"if redis.call('SREM',m,ARGV[3])==0 then return 0 end\n"
-	"if redis.call('SCARD',m)==0 then redis.call('SREM','rv:groups',ARGV[2]) end\n"
-	"if ARGV[4]~='' then redis.call('PUBLISH','rv:g:'..ARGV[2],ARGV[4]) end\n"
-	"return 1\n",
-	[RV_DIR_MEMBERS] =
-	"local ids=redis.call('SMEMBERS','rv:g:'..ARGV[1]..':m')\n"
-	"if #ids==0 then return -1 end\n"
-	"local out={}\n"
-	"for _,id in ipairs(ids) do out[#out+1]=id out[#out+1]=tostring(redis.call('EXISTS','rv:id:'..id)) end\n"
-	"return out\n",
-	[RV_DIR_GROUPS] =
-	"local names={}\n"
-	"if ARGV[1]=='all' then names=redis.call('SMEMBERS','rv:groups') else\n"
-	"  for i=2,#ARGV do names[#names+1]=ARGV[i] end end\n"
-	"local out={}\n"
-	"for _,g in ipairs(names) do out[#out+1]=g out[#out+1]=tostring(redis.call('SCARD','rv:g:'..g..':m')) end\n"
-	"return out\n",
-	[RV_DIR_SWEEP] =
-	"local out={}\n"
-	"local reaped=0\n"
-	"for _,n in ipairs(redis.call('SMEMBERS','rv:nodes')) do\n"
-	"  if n~=ARGV[1] and redis.call('EXISTS','rv:hb:'..n)==0 then\n"
-	"    reaped=reaped+1\n"
-	"    for _,id in ipairs(redis.call('SMEMBERS','rv:ids:'..n)) do\n"
-	"      if redis.call('HGET','rv:id:'..id,'inc')==n then redis.call('DEL','rv:id:'..id) end end\n"
-	"    if ARGV[2]=='1' then for _,e in ipairs(redis.call('SMEMBERS','rv:gm:'..n)) do\n"
-	"      local sp=string.find(e,' ',1,true)\n"
-	"      local g=string.sub(e,1,sp-1) local id=string.sub(e,sp+1)\n"
-	"      local m='rv:g:'..g..':m'\n"
-	"      if redis.call('SREM',m,id)==1 then\n"
-	"        if redis.call('SCARD',m)==0 then redis.call('SREM','rv:groups',g) end\n"
-	"        out[#out+1]=n out[#out+1]=g out[#out+1]=id end end end\n"
-	"    for _,g in ipairs(redis.call('SMEMBERS','rv:homes:'..n)) do\n"
-	"      if redis.call('GET','rv:home:'..g)==n then redis.call('DEL','rv:home:'..g) end end\n"
-	"    redis.call('DEL','rv:ids:'..n,'rv:gm:'..n,'rv:node:'..n,'rv:homes:'..n)\n"
-	"    redis.call('SREM','rv:nodes',n)\n"
-	"  end end\n"
-	"return {reaped,out}\n",
-	[RV_DIR_WHERE] =
-	"local ids={ARGV[3]}\n"
-	"if ARGV[2]=='group' then ids=redis.call('SMEMBERS','rv:g:'..ARGV[3]..':m') end\n"
-	"for _,id in ipairs(ids) do local o=redis.call('HGET','rv:id:'..id,'inc')\n"
-	"  if o and o~=ARGV[1] then return 1 end end\n"
-	"return 0\n",
-	[RV_DIR_NODES] =
-	"local ids={ARGV[3]}\n"
-	"if ARGV[2]=='group' then ids=redis.call('SMEMBERS','rv:g:'..ARGV[3]..':m') end\n"
-	"local seen={} local out={}\n"
-	"for _,id in ipairs(ids) do local o=redis.call('HGET','rv:id:'..id,'inc')\n"
-	"  if o and o~=ARGV[1] and not seen[o] and redis.call('EXISTS','rv:hb:'..o)==1 then seen[o]=1\n"
-	"    out[#out+1]=o out[#out+1]=redis.call('HGET','rv:node:'..o,'addr') or '' end end\n"
-	"return out\n",
-	/* ARGV[1] INC, ARGV[2] GROUP; a holder whose heartbeat ran out is no home */
-	[RV_DIR_HOME_CLAIM] =
-	"local k='rv:home:'..ARGV[2]\n"
-	"local o=redis.call('GET',k)\n"
-	"if o and o~=ARGV[1] and redis.call('EXISTS','rv:hb:'..o)==1 then\n"
-	"  return {o,redis.call('HGET','rv:node:'..o,'addr') or ''} end\n"
-	"if o and o~=ARGV[1] then redis.call('SREM','rv:homes:'..o,ARGV[2]) end\n"
-	"redis.call('SET',k,ARGV[1])\n"
-	"redis.call('SADD','rv:homes:'..ARGV[1],ARGV[2])\n"
-	"return {}\n",
-	[RV_DIR_HOME_DROP] =
-	"local k='rv:home:'..ARGV[2]\n"
-	"if redis.call('GET',k)==ARGV[1] then redis.call('DEL',k) end\n"
-	"redis.call('SREM','rv:homes:'..ARGV[1],ARGV[2])\n"
-	"return 0\n",
-	[RV_DIR_HOME] =
-	"local o=redis.call('GET','rv:home:'..ARGV[2])\n"
-	"if o and o~=ARGV[1] and redis.call('EXISTS','rv:hb:'..o)==1 then\n"
-	"  return {o,redis.call('HGET','rv:node:'..o,'addr') or ''} end\n"
-	"return {}\n",
-	/* rvsignal: sig:nodes, sig:hb:INC, sig:peers:INC (pids), sig:peer:PID (inc, tok,
-	 * name), sig:tok:TOKEN (pid), sig:pr:PID (rooms), sig:r:ROOM:m (pid -> name),
-	 * sig:q:PID (messages kept for a resume) */
-	[RV_DIR_SIG_REGISTER] =
-	"local new=redis.call('SADD','sig:nodes',ARGV[1])\n"
-	"redis.call('SET','sig:hb:'..ARGV[1],'1','PX',3000)\n"
-	"return new\n",
-	[RV_DIR_SIG_PEER] =
-	"local k='sig:peer:'..ARGV[2]\n"
-	"local o=redis.call('HGET',k,'inc')\n"
-	"if o and o~=ARGV[1] and redis.call('EXISTS','sig:hb:'..o)==1 then return -1 end\n"
-	"redis.call('HSET',k,'inc',ARGV[1],'tok',ARGV[3],'name',ARGV[4])\n"
-	"redis.call('SET','sig:tok:'..ARGV[3],ARGV[2])\n"
-	"redis.call('SADD','sig:peers:'..ARGV[1],ARGV[2])\n"
-	"if o and o~=ARGV[1] then redis.call('SREM','sig:peers:'..o,ARGV[2]) end\n"
-	"return 0\n",
-	[RV_DIR_SIG_JOIN] =
-	"local m='sig:r:'..ARGV[2]..':m'\n"
-	"if redis.call('HEXISTS',m,ARGV[3])==1 then return {1} end\n"
-	"local n=redis.call('HLEN',m)\n"
-	"if tonumber(ARGV[5])>0 and n>=tonumber(ARGV[5]) then return {-2,tostring(n)} end\n"
-	"local all=redis.call('HGETALL',m)\n"
-	"redis.call('HSET',m,ARGV[3],ARGV[4])\n"
-	"redis.call('SADD','sig:pr:'..ARGV[3],ARGV[2])\n"
-	"if redis.call('EXISTS','sig:peer:'..ARGV[3])==1 then redis.call('HSET','sig:peer:'..ARGV[3],'name',ARGV[4]) end\n"
-	"if ARGV[6]~='' then redis.call('PUBLISH','sig:r:'..ARGV[2],ARGV[6]) end\n"
-	"return {0,all}\n",
-	[RV_DIR_SIG_LEAVE] =
-	"local o=redis.call('HGET','sig:peer:'..ARGV[3],'inc')\n"
-	"if o and o~=ARGV[1] then return -1 end\n"
-	"redis.call('SREM','sig:pr:'..ARGV[3],ARGV[2])\n"
-	"if redis.call('HDEL','sig:r:'..ARGV[2]..':m',ARGV[3])==0 then return 0 end\n"
-	"if ARGV[4]~='' then redis.call('PUBLISH','sig:r:'..ARGV[2],ARGV[4]) end\n"
-	"return 1\n",
-	[RV_DIR_SIG_GONE] =
-	"local k='sig:peer:'..ARGV[2]\n"
-	"local o=redis.call('HGET',k,'inc')\n"
-	"if o and o~=ARGV[1] then return 0 end\n"
-	"local t=redis.call('HGET',k,'tok')\n"
-	"if t then redis.call('DEL','sig:tok:'..t) end\n"
-	"redis.call('DEL',k,'sig:pr:'..ARGV[2],'sig:q:'..ARGV[2])\n"
-	"redis.call('SREM','sig:peers:'..ARGV[1],ARGV[2])\n"
-	"return 1\n",
-	[RV_DIR_SIG_PARK] =
-	"if redis.call('HGET','sig:peer:'..ARGV[2],'inc')~=ARGV[1] then return 0 end\n"
-	"local q='sig:q:'..ARGV[2]\n"
-	"redis.call('RPUSH',q,ARGV[3])\n"
-	"redis.call('LTRIM',q,-256,-1)\n"
-	"redis.call('PEXPIRE',q,ARGV[4])\n"
-	"return 1\n",
-	[RV_DIR_SIG_LOOKUP] =
-	"local pid=redis.call('GET','sig:tok:'..ARGV[1])\n"
-	"if not pid then return {} end\n"
-	"local h=redis.call('HMGET','sig:peer:'..pid,'inc','name')\n"
-	"if not h[1] then return {} end\n"
-	"local out={pid,h[1],h[2] or pid}\n"
-	"for _,r in ipairs(redis.call('SMEMBERS','sig:pr:'..pid)) do out[#out+1]=r end\n"
-	"return out\n",
-	[RV_DIR_SIG_CLAIM] =
-	"if redis.call('GET','sig:tok:'..ARGV[2])~=ARGV[3] then return {-1} end\n"
-	"local k='sig:peer:'..ARGV[3]\n"
-	"local o=redis.call('HGET',k,'inc')\n"
-	"if not o then return {-1} end\n"
-	"redis.call('HSET',k,'inc',ARGV[1])\n"
-	"redis.call('SREM','sig:peers:'..o,ARGV[3])\n"
-	"redis.call('SADD','sig:peers:'..ARGV[1],ARGV[3])\n"
-	"local q='sig:q:'..ARGV[3]\n"
-	"local out=redis.call('LRANGE',q,0,-1)\n"
-	"redis.call('DEL',q)\n"
-	"redis.call('PUBLISH','sig:p:'..ARGV[3],ARGV[4])\n"
-	"return {0,out}\n",
-	[RV_DIR_SIG_SWEEP] =
-	"local out={}\n"
-	"local reaped=0\n"
-	"for _,n in ipairs(redis.call('SMEMBERS','sig:nodes')) do\n"
-	"  if n~=ARGV[1] and redis.call('EXISTS','sig:hb:'..n)==0 then\n"
-	"    reaped=reaped+1\n"
-	"    for _,pid in ipairs(redis.call('SMEMBERS','sig:peers:'..n)) do\n"
-	"      local k='sig:peer:'..pid\n"
-	"      if redis.call('HGET',k,'inc')==n then\n"
-	"        for _,r in ipairs(redis.call('SMEMBERS','sig:pr:'..pid)) do\n"
-	"          local m='sig:r:'..r..':m'\n"
-	"          local name=redis.call('HGET',m,pid)\n"
-	"          if name then redis.call('HDEL',m,pid) out[#out+1]=r out[#out+1]=pid out[#out+1]=name end end\n"
-	"        local t=redis.call('HGET',k,'tok')\n"
-	"        if t then redis.call('DEL','sig:tok:'..t) end\n"
-	"        redis.call('DEL',k,'sig:pr:'..pid,'sig:q:'..pid) end end\n"
-	"    redis.call('DEL','sig:peers:'..n)\n"
-	"    redis.call('SREM','sig:nodes',n)\n"
-	"  end end\n"
-	"return {reaped,out}\n",
-};
 
 /* ---- the connections ---- */
 
@@ -328,6 +49,13 @@ struct rbus {
 	struct rv_bus_addr addr;
 	redisAsyncContext *cmd, *sub;
 	int cmd_up, sub_up, closing, freeing;
+	int role_ok;                  /* the master said ROLE master (or no Sentinel: not asked) */
+	redisAsyncContext *sen;       /* asking a Sentinel for the master, or NULL */
+	redisAsyncContext *watch;     /* the Sentinel that answered, subscribed to +switch-master */
+	int sen_i, sen_asked;         /* the Sentinel asked (next: the one after), how many this round */
+	int sen_warned;               /* "no Sentinel named the master" said since the last up */
+	char master[80];              /* the master's IP:PORT last named, for the log */
+	uint64_t step_deadline;       /* connecting, Sentinel or ROLE: the answer is due by then */
 	uv_timer_t timer;
 	uint64_t retry_at, backoff;
 	struct pend *head, *tail;     /* oldest first */
@@ -401,6 +129,7 @@ static size_t count_strings(const redisReply *r)
 }
 
 static void on_reply(redisAsyncContext *ac, void *reply, void *privdata);
+static void go_down(struct rbus *b);
 
 static void on_loaded(redisAsyncContext *ac, void *reply, void *privdata)
 {
@@ -417,7 +146,7 @@ static void load_scripts(struct rbus *b)
 {
 	b->loads++;
 	for (int op = 0; op < RV_DIR_COUNT && b->cmd; op++) {
-		const char *argv[3] = { "SCRIPT", "LOAD", scripts[op] };
+		const char *argv[3] = { "SCRIPT", "LOAD", rv__bus_scripts[op] };
 		redisAsyncCommandArgv(b->cmd, on_loaded, NULL, 3, argv, NULL);
 	}
 }
@@ -457,9 +186,16 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
 	if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0 && retry(p) == 0)
 		return;
 	if (r->type == REDIS_REPLY_ERROR) {
+		struct rbus *b = p->b;
+		int demoted = strncmp(r->str, "READONLY", 8) == 0;
 		rv_warn("cluster: Redis: %s", r->str);
 		out.err = RV_EPROTO;
 		finish(p, &out);
+		if (demoted && ac == b->cmd && !b->closing) {	/* a replica now: failed over */
+			rv_warn("cluster: the Redis master was demoted to a replica: %s",
+				b->addr.master[0] ? "asking the Sentinels again" : "reconnecting");
+			go_down(b);
+		}
 		return;
 	}
 	size_t max = count_strings(r) + 1;
@@ -477,7 +213,7 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
 	free(len);
 }
 
-static void go_down(struct rbus *b);
+static void maybe_free(struct rbus *b);
 static void on_timer_closed(uv_handle_t *h);
 
 static void on_sub_msg(redisAsyncContext *ac, void *reply, void *privdata)
@@ -516,7 +252,7 @@ static int send_sub(struct rbus *b, const char *verb, const char *chan)
 
 static void maybe_up(struct rbus *b)
 {
-	if (!b->cmd_up || !b->sub_up || b->pub.state == RV_BUS_UP)
+	if (!b->cmd_up || !b->sub_up || !b->role_ok || b->pub.state == RV_BUS_UP)
 		return;
 	size_t i = 0;
 	const char *chan;
@@ -524,9 +260,33 @@ static void maybe_up(struct rbus *b)
 		send_sub(b, "SUBSCRIBE", chan);
 	load_scripts(b);
 	b->backoff = RV_BUS_BACKOFF_MIN_MS;
+	b->step_deadline = 0;
+	b->sen_warned = 0;
 	b->pub.state = RV_BUS_UP;
-	rv_info("cluster: connected to Redis");
+	if (b->addr.master[0])
+		rv_info("cluster: connected to Redis (master %s at %s)", b->addr.master, b->master);
+	else
+		rv_info("cluster: connected to Redis");
 	b->pub.on_state(b->pub.ud, RV_BUS_UP);
+}
+
+/* ROLE's answer on the command connection: a master, or down. */
+static void on_role(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	struct rbus *b = privdata;
+	redisReply *r = reply;
+	if (!r || ac != b->cmd || b->closing)
+		return;
+	if (r->type == REDIS_REPLY_ARRAY && r->elements >= 1 && r->element[0]->type == REDIS_REPLY_STRING &&
+	    strcmp(r->element[0]->str, "master") == 0) {
+		b->role_ok = 1;
+		maybe_up(b);
+		return;
+	}
+	rv_warn("cluster: %s, named master %s by a Sentinel, is not a master (%s): asking again", b->master,
+		b->addr.master, r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
+		r->element[0]->type == REDIS_REPLY_STRING ? r->element[0]->str : "no ROLE");
+	go_down(b);
 }
 
 static void on_connect(const redisAsyncContext *ac, int status)
@@ -538,13 +298,18 @@ static void on_connect(const redisAsyncContext *ac, int status)
 			b->cmd = NULL;
 		else if (ac == b->sub)
 			b->sub = NULL;
+		else
+			return;
 		go_down(b);
 		return;
 	}
-	if (ac == b->cmd)
+	if (ac == b->cmd) {
 		b->cmd_up = 1;
-	else
+		if (!b->role_ok)	/* a Sentinel's master: is it one still? */
+			redisAsyncCommand(b->cmd, on_role, b, "ROLE");
+	} else if (ac == b->sub) {
 		b->sub_up = 1;
+	}
 	maybe_up(b);
 }
 
@@ -558,20 +323,37 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 	} else if (ac == b->sub) {
 		b->sub = NULL;
 		b->sub_up = 0;
+	} else {	/* one go_down dropped already */
+		maybe_free(b);
+		return;
 	}
 	go_down(b);	/* closing: only frees B once both are gone */
 }
 
-/* Closing: once both connections are gone, the timer closes and B is freed. */
+/* Closing: once every connection is gone, the timer closes and B is freed. */
 static void maybe_free(struct rbus *b)
 {
-	if (!b->closing || b->cmd || b->sub || b->freeing)
+	if (!b->closing || b->cmd || b->sub || b->sen || b->watch || b->freeing)
 		return;
 	b->freeing = 1;
 	uv_close((uv_handle_t *)&b->timer, on_timer_closed);
 }
 
-/* Drop both connections (their pending callbacks fail) and report down once. */
+/* Drop the Sentinel connections, if any (their callbacks see they are no
+ * longer B's); with WATCH, the one subscribed too. */
+static void drop_sen(struct rbus *b, int watch)
+{
+	redisAsyncContext *ac = b->sen, *w = watch ? b->watch : NULL;
+	b->sen = NULL;
+	if (watch)
+		b->watch = NULL;
+	if (ac)
+		redisAsyncFree(ac);
+	if (w)
+		redisAsyncFree(w);
+}
+
+/* Drop every connection (their pending callbacks fail) and report down once. */
 static void go_down(struct rbus *b)
 {
 	if (b->closing) {
@@ -581,10 +363,13 @@ static void go_down(struct rbus *b)
 	redisAsyncContext *c = b->cmd, *s = b->sub;
 	b->cmd = b->sub = NULL;
 	b->cmd_up = b->sub_up = 0;
+	b->role_ok = 0;
+	b->step_deadline = 0;
 	if (c)
 		redisAsyncFree(c);
 	if (s)
 		redisAsyncFree(s);
+	drop_sen(b, 1);
 	fail_waits(b);
 	b->retry_at = uv_now(b->loop) + b->backoff;
 	b->backoff = b->backoff * 2 > RV_BUS_BACKOFF_MAX_MS ? RV_BUS_BACKOFF_MAX_MS : b->backoff * 2;
@@ -595,44 +380,194 @@ static void go_down(struct rbus *b)
 	}
 }
 
-static redisAsyncContext *open_one(struct rbus *b)
+static redisAsyncContext *open_at(struct rbus *b, const char *ip, int port, const char *path,
+				  void (*on_conn)(const redisAsyncContext *, int),
+				  void (*on_disc)(const redisAsyncContext *, int))
 {
-	redisAsyncContext *ac = b->addr.path[0] ? redisAsyncConnectUnix(b->addr.path)
-						: redisAsyncConnect(b->addr.ip, b->addr.port);
+	redisAsyncContext *ac = path[0] ? redisAsyncConnectUnix(path) : redisAsyncConnect(ip, port);
 	if (!ac)
 		return NULL;
 	if (ac->err || redisLibuvAttach(ac, b->loop) != REDIS_OK) {
-		rv_debug("cluster: cannot connect to Redis: %s", ac->errstr);
+		rv_debug("cluster: cannot connect to %s: %s", path[0] ? path : ip, ac->errstr);
 		redisAsyncFree(ac);
 		return NULL;
 	}
 	ac->data = b;
-	redisAsyncSetConnectCallback(ac, on_connect);
-	redisAsyncSetDisconnectCallback(ac, on_disconnect);
+	redisAsyncSetConnectCallback(ac, on_conn);
+	redisAsyncSetDisconnectCallback(ac, on_disc);
 	return ac;
+}
+
+/* Connect to the Redis at b->addr (the master a Sentinel named, or given). */
+static void open_redis(struct rbus *b)
+{
+	b->step_deadline = uv_now(b->loop) + RV_BUS_TIMEOUT_MS;
+	if (!(b->cmd = open_at(b, b->addr.ip, b->addr.port, b->addr.path, on_connect, on_disconnect)) ||
+	    !(b->sub = open_at(b, b->addr.ip, b->addr.port, b->addr.path, on_connect, on_disconnect)))
+		go_down(b);
+}
+
+/* ---- Sentinel: which Redis is the master ---- */
+
+static void ask_sentinel(struct rbus *b);
+
+/* The Sentinel asked did not answer well: the next one, or down. */
+static void next_sentinel(struct rbus *b, const char *why)
+{
+	const struct rv_bus_hostport *s = &b->addr.sentinels[b->sen_i];
+	rv_debug("cluster: Sentinel %s port %d: %s", s->ip, s->port, why);
+	drop_sen(b, 1);
+	b->sen_i = (b->sen_i + 1) % b->addr.nsentinels;
+	if (b->sen_asked < b->addr.nsentinels) {
+		ask_sentinel(b);
+		return;
+	}
+	if (!b->sen_warned) {
+		b->sen_warned = 1;
+		rv_warn("cluster: no Sentinel named master %s (last: %s port %d: %s): asking again", b->addr.master,
+			s->ip, s->port, why);
+	}
+	go_down(b);
+}
+
+/* A message on the watch: +switch-master naming another address for our
+ * master moves the bus there now (down, then the Sentinels asked again). */
+static void on_switch(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	struct rbus *b = privdata;
+	redisReply *r = reply;
+	struct rv_bus_hostport to;
+	if (!r || ac != b->watch || b->closing || r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+	    r->element[0]->type != REDIS_REPLY_STRING || strcmp(r->element[0]->str, "message") != 0 ||
+	    r->element[2]->type != REDIS_REPLY_STRING)
+		return;
+	if (rv_bus_switch_parse(r->element[2]->str, r->element[2]->len, b->addr.master, &to) != 1 ||
+	    (strcmp(to.ip, b->addr.ip) == 0 && to.port == b->addr.port))
+		return;
+	rv_warn("cluster: a Sentinel moved master %s to %s port %d: reconnecting there", b->addr.master, to.ip,
+		to.port);
+	go_down(b);
+}
+
+static void on_sen_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	struct rbus *b = privdata;
+	redisReply *r = reply;
+	if (ac != b->sen)
+		return;	/* dropped meanwhile */
+	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING ||
+	    r->element[1]->type != REDIS_REPLY_STRING) {
+		next_sentinel(b, !r ? "connection lost"
+			      : r->type == REDIS_REPLY_NIL ? "it does not know the master's name"
+			      : r->type == REDIS_REPLY_ERROR ? r->str : "an answer that is not [IP, PORT]");
+		return;
+	}
+	struct rv_bus_hostport hp;
+	if (rv_bus_hostport_parse(r->element[0]->str, r->element[0]->len, r->element[1]->str, r->element[1]->len,
+				  &hp) < 0) {
+		next_sentinel(b, "the master's address is not IP and port");
+		return;
+	}
+	char was[sizeof b->master];
+	memcpy(was, b->master, sizeof was);
+	snprintf(b->master, sizeof b->master, strchr(hp.ip, ':') ? "[%s]:%d" : "%s:%d", hp.ip, hp.port);
+	if (strcmp(was, b->master) != 0)
+		rv_info("cluster: Sentinel %s port %d names %s as master %s", b->addr.sentinels[b->sen_i].ip,
+			b->addr.sentinels[b->sen_i].port, b->master, b->addr.master);
+	memcpy(b->addr.ip, hp.ip, sizeof b->addr.ip);
+	b->addr.port = hp.port;
+	b->sen = NULL;
+	drop_sen(b, 1);	/* an older watch, if any */
+	/* AC now watches: the bus hears at once when the master moves */
+	if (redisAsyncCommand(ac, on_switch, b, "SUBSCRIBE +switch-master") == REDIS_OK)
+		b->watch = ac;
+	else
+		redisAsyncFree(ac);	/* freed once this callback returns */
+	open_redis(b);
+}
+
+static void on_sen_connect(const redisAsyncContext *ac, int status)
+{
+	struct rbus *b = ac->data;
+	if (status != REDIS_OK && ac == b->sen) {	/* hiredis frees AC after this */
+		b->sen = NULL;
+		next_sentinel(b, ac->errstr[0] ? ac->errstr : "cannot connect");
+	}
+}
+
+static void on_sen_disconnect(const redisAsyncContext *ac, int status)
+{
+	struct rbus *b = ac->data;
+	(void)status;
+	if (ac == b->sen) {	/* before its answer */
+		b->sen = NULL;
+		next_sentinel(b, "connection lost");
+	} else if (ac == b->watch) {	/* no watch until the next connection */
+		b->watch = NULL;
+		rv_debug("cluster: lost the Sentinel watching master %s", b->addr.master);
+		maybe_free(b);
+	} else {
+		maybe_free(b);
+	}
+}
+
+/* Ask Sentinel b->sen_i for the master's address. */
+static void ask_sentinel(struct rbus *b)
+{
+	const struct rv_bus_hostport *s = &b->addr.sentinels[b->sen_i];
+	b->sen_asked++;
+	b->step_deadline = uv_now(b->loop) + RV_BUS_TIMEOUT_MS;
+	if (!(b->sen = open_at(b, s->ip, s->port, "", on_sen_connect, on_sen_disconnect))) {
+		next_sentinel(b, "cannot connect");
+		return;
+	}
+	if (redisAsyncCommand(b->sen, on_sen_reply, b, "SENTINEL get-master-addr-by-name %s", b->addr.master) !=
+	    REDIS_OK)
+		next_sentinel(b, "cannot send");
+}
+
+/* hiredis 0.14's libuv adapter drops a poll error, so a TCP connection
+ * refused would wait for its deadline: look at the socket. Its errno, or 0. */
+static int connect_failed(const redisAsyncContext *ac)
+{
+	int err = 0;
+	socklen_t len = sizeof err;
+	if (!ac || (ac->c.flags & REDIS_CONNECTED) || ac->c.fd < 0)
+		return 0;
+	if (getsockopt(ac->c.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		return errno;
+	return err;
 }
 
 static void try_connect(struct rbus *b)
 {
 	b->retry_at = 0;
 	b->pub.reconnects++;
-	if (!(b->cmd = open_one(b)) || !(b->sub = open_one(b)))
-		go_down(b);
+	if (b->addr.master[0]) {
+		b->role_ok = 0;
+		b->sen_asked = 0;
+		ask_sentinel(b);
+	} else {
+		b->role_ok = 1;
+		open_redis(b);
+	}
 }
 
-/* Every 100 ms: an answer overdue means a hung Redis; reconnect when due. */
+/* Every 100 ms: an answer overdue means a hung Redis (or Sentinel, or a
+ * connection that does not complete); reconnect when due. */
 static void on_tick(uv_timer_t *t)
 {
 	struct rbus *b = t->data;
 	uint64_t now = uv_now(b->loop);
 	if (b->closing) {	/* a Redis that never answers does not hold the close */
-		if (b->head && now >= b->head->deadline) {
+		if ((b->head && now >= b->head->deadline) || b->sen || !b->role_ok) {
 			redisAsyncContext *c = b->cmd, *s = b->sub;
 			b->cmd = b->sub = NULL;
 			if (c)
 				redisAsyncFree(c);
 			if (s)
 				redisAsyncFree(s);
+			drop_sen(b, 1);
 			maybe_free(b);
 		}
 		return;
@@ -642,7 +577,21 @@ static void on_tick(uv_timer_t *t)
 		rv_warn("cluster: Redis did not answer within %d ms: reconnecting", RV_BUS_TIMEOUT_MS);
 		go_down(b);
 	}
-	if (!b->cmd && !b->sub && b->retry_at && now >= b->retry_at)
+	int err;
+	if ((err = connect_failed(b->cmd)) || (err = connect_failed(b->sub))) {
+		rv_debug("cluster: cannot connect to Redis: %s", strerror(err));
+		go_down(b);
+	}
+	if ((err = connect_failed(b->sen)))
+		next_sentinel(b, strerror(err));
+	if (b->pub.state != RV_BUS_UP && b->step_deadline && now >= b->step_deadline) {
+		b->pub.timeouts++;
+		if (b->sen)
+			next_sentinel(b, "no answer in time");
+		else
+			go_down(b);	/* connecting, or ROLE, took too long */
+	}
+	if (!b->cmd && !b->sub && !b->sen && b->retry_at && now >= b->retry_at)
 		try_connect(b);
 }
 
@@ -810,6 +759,7 @@ static void r_close(struct rv_bus *bus)
 	fail_waits(b);
 	close_ctx(&b->cmd, b->cmd_up);
 	close_ctx(&b->sub, b->sub_up);
+	drop_sen(b, 1);
 	maybe_free(b);
 }
 
@@ -831,7 +781,7 @@ int rv_bus_redis_new(struct rv_bus **out, uv_loop_t *loop, const struct rv_bus_a
 	for (int op = 0; op < RV_DIR_COUNT; op++) {	/* what EVALSHA names them by */
 		unsigned char md[EVP_MAX_MD_SIZE];
 		unsigned len = 0;
-		if (!EVP_Digest(scripts[op], strlen(scripts[op]), md, &len, EVP_sha1(), NULL) || len != 20) {
+		if (!EVP_Digest(rv__bus_scripts[op], strlen(rv__bus_scripts[op]), md, &len, EVP_sha1(), NULL) || len != 20) {
 			free(b);
 			return -ENOMEM;
 		}

@@ -53,7 +53,7 @@ static const struct rv_opt opts[] = {
 	{ O_TURN_SECRET, 0, "turn-secret-file", "FILE", "give the TURN servers of --ice REST credentials made with this secret", "file", NULL },
 	{ O_TURN_TTL, 0, "turn-ttl", "S", "seconds TURN credentials last (default 86400)", NULL, NULL },
 	{ O_WEBRTC_MAX_BITRATE, 0, "webrtc-max-bitrate", "BPS", "the most video bits per second a WebRTC publisher may send, told it by REMB every second; K and M as in ffmpeg (default 2.5M; 0: no REMB)", NULL, NULL },
-	{ O_CLUSTER, 0, "cluster", "URL", "join the cluster whose Redis is at URL: redis://IP:PORT or unix:PATH (see CLUSTER)", NULL, NULL },
+	{ O_CLUSTER, 0, "cluster", "URL", "join the cluster whose Redis is at URL: redis://IP:PORT, unix:PATH or sentinel://IP:PORT[,IP:PORT...]/MASTER (see CLUSTER)", NULL, NULL },
 	{ O_NODE_ID, 0, "node-id", "ID", "this node's name in the cluster, 1-40 characters [A-Za-z0-9_-] (needed with --cluster)", NULL, NULL },
 	{ O_CLUSTER_SECRET, 0, "cluster-secret-file", "FILE", "the secret every node of the cluster shares: it authenticates their messages (needed with --cluster)", "file", NULL },
 	{ O_ADVERTISE, 0, "advertise", "ADDR", "the IP address other nodes reach this one at, for trunks and media pipes (default: the listen address, 127.0.0.1 for a wildcard)", NULL, NULL },

@@ -39,7 +39,7 @@ static const struct rv_opt opts[] = {
 	{ O_MAX_QUEUE, 0, "max-queue", "BYTES", "serve: output queue per connection before a slow peer is dropped (default 1M)", NULL, NULL },
 	{ O_RESUME, 0, "resume-window", "S", "serve: seconds a lost peer may resume its session (default 30)", NULL, NULL },
 	{ O_MAX_RESUMABLE, 0, "max-resumable", "N", "serve: sessions kept for a resume per client address (default 16)", NULL, NULL },
-	{ O_CLUSTER, 0, "cluster", "URL", "serve: share rooms with the nodes whose Redis is at URL: redis://IP:PORT or unix:PATH (see CLUSTER)", NULL, NULL },
+	{ O_CLUSTER, 0, "cluster", "URL", "serve: share rooms with the nodes whose Redis is at URL: redis://IP:PORT, unix:PATH or sentinel://IP:PORT[,IP:PORT...]/MASTER (see CLUSTER)", NULL, NULL },
 	{ O_NODE_ID, 0, "node-id", "ID", "serve: this node's name in the cluster, 1-40 characters [A-Za-z0-9_-] (needed with --cluster)", NULL, NULL },
 	{ O_CLUSTER_SECRET, 0, "cluster-secret-file", "FILE", "serve: the secret every node of the cluster shares: it authenticates their messages (needed with --cluster)", "file", NULL },
 	{ O_ROOM, 0, "room", "ROOM", "connect: join ROOM", NULL, NULL },
