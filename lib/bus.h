@@ -81,6 +81,7 @@ enum rv_dir_op {
 	RV_DIR_LOGOUT,     /* INC, ID, GEN: ID's receiver left, if GEN still holds it */
 	RV_DIR_KEEP,       /* ID, ALL ("1" allows everybody, "0" a list), CONTACTS, ALLOWED (ids
 			    * separated by spaces): what ID keeps (--keep-client-info all) */
+	RV_DIR_LISTS,      /* ID: strings [ALL, CONTACTS, ALLOWED] as RV_DIR_KEEP wrote them, or none */
 	RV_DIR_JOIN,       /* INC, GROUP, ID, MAX_GROUPS, MAX_MEMBERS, MSG (may be ""): num 0 joined
 			    * (MSG published), 1 already a member, -1 past MAX_GROUPS, -2
 			    * past MAX_MEMBERS (0: no limit); strings: the members. Joined

@@ -48,6 +48,10 @@ const char *const rv__bus_scripts[RV_DIR_COUNT] = {
 	"if redis.call('HGET',k,'gen')==ARGV[3] then redis.call('DEL',k)\n"
 	"  redis.call('SREM','rv:ids:'..ARGV[1],ARGV[2]) end\n"
 	"return 0\n",
+	[RV_DIR_LISTS] =
+	"local c=redis.call('HMGET','rv:c:'..ARGV[1],'all','contacts','allowed')\n"
+	"if not c[1] then return {} end\n"
+	"return {c[1],c[2] or '',c[3] or ''}\n",
 	[RV_DIR_KEEP] =
 	"redis.call('HSET','rv:c:'..ARGV[1],'all',ARGV[2],'contacts',ARGV[3],'allowed',ARGV[4])\n"
 	"return 0\n",

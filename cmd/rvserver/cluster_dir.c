@@ -25,8 +25,10 @@
  *   the client through its new node only, once.
  * - With --keep-client-info all, default receivers and allowed senders:
  *   rv:c:ID, written (RV_DIR_KEEP) each time they change and when a node
- *   re-asserts its receivers, read by LOGIN. A hello that sets allowed
- *   senders replaces the kept ones (and writes them), as on one server.
+ *   re-asserts its receivers, read by LOGIN, and (RV_DIR_LISTS) by the hello
+ *   of a sending connection that is its id's first on the node, held until
+ *   then too. A hello that sets allowed senders replaces the kept ones (and
+ *   writes them), as on one server.
  * - With none, nothing outlives the last connection: the node's router
  *   leaves the groups (LEAVE) as on one server; the sweep of a dead node
  *   removes its clients' memberships. With groups or all, the sweep keeps
@@ -117,6 +119,60 @@ void cluster_lists_changed(struct conn *c)
 		keep_lists(c->srv->cluster, c->client);
 }
 
+/* With --keep-client-info all, the lists the directory kept for CLI (V:
+ * ALL, CONTACTS, ALLOWED; ALL "": none kept) are its own; the allowed
+ * senders a hello set (Q's) replace the kept ones, and are kept. */
+static void lists_adopt(const struct creq *q, struct rv_client *cli, const char *const *v)
+{
+	if (v[0][0]) {
+		lists_from(&cli->contacts, v[1]);
+		if (!q->allow_set) {
+			cli->allow_all = v[0][0] == '1';
+			lists_from(&cli->allowed, v[2]);
+		}
+	}
+	if (q->allow_set)
+		keep_lists(q->cl, cli);
+}
+
+/* The directory's answer for a sending connection: its id's kept lists. */
+static void on_lists(void *ud, const struct rv_bus_reply *r)
+{
+	struct creq *q = ud;
+	struct conn *c = q->c;
+	if (c && !c->closing && c->client) {
+		if (!r->err && r->n >= 3)
+			lists_adopt(q, c->client, r->v);
+		else if (q->allow_set)
+			keep_lists(q->cl, c->client);
+		proto_welcome(c);
+	}
+	cl_release(c);
+	cl_req_free(q);
+}
+
+/* A sending connection, the first of its id here (no receiver): with
+ * --keep-client-info all, the id's kept lists are asked for and adopted
+ * before its welcome. 1 when asked (C held), else 0. */
+static int hello_sender(struct conn *c, int allow_set)
+{
+	struct cluster *cl = c->srv->cluster;
+	struct rv_client *cli = c->client;
+	if (cl->srv->conf.router.keep != RV_KEEP_ALL || !cl_bus_up(cl) || cli->conns != 1 || cli->recv)
+		return 0;
+	struct creq *q = cl_req_new(cl, c, 0, cli->id, NULL);
+	const char *argv[] = { cli->id };
+	if (!q)
+		return 0;
+	q->allow_set = allow_set;
+	if (cl_dir(cl, RV_DIR_LISTS, 1, argv, NULL, on_lists, q) < 0) {
+		cl_req_free(q);
+		return 0;
+	}
+	cl_hold(c);
+	return 1;
+}
+
 /* 1 when GROUP is among the memberships of a LOGIN answer. */
 static int listed(const struct rv_bus_reply *r, const char *group)
 {
@@ -166,17 +222,8 @@ static void adopt(struct creq *q, const struct rv_bus_reply *r)
 			cl_publish(cl, chan, &m, NULL, NULL);
 		}
 	}
-	if (srv->conf.router.keep == RV_KEEP_ALL) {
-		if (r->v[2][0]) {	/* lists kept */
-			lists_from(&cli->contacts, r->v[3]);
-			if (!q->allow_set) {
-				cli->allow_all = r->v[2][0] == '1';
-				lists_from(&cli->allowed, r->v[4]);
-			}
-		}
-		if (q->allow_set)
-			keep_lists(cl, cli);
-	}
+	if (srv->conf.router.keep == RV_KEEP_ALL)
+		lists_adopt(q, cli, r->v + 2);
 	rv_router_detach(&srv->router, cli);	/* gone meanwhile: kept as its mode says */
 	relay_changed(&srv->relay);
 }
@@ -207,8 +254,10 @@ static const char *const keep_names[] = { [RV_KEEP_NONE] = "none", [RV_KEEP_GROU
 int cluster_hello(struct conn *c, int allow_set)
 {
 	struct cluster *cl = c->srv->cluster;
-	if (!cl || c->role != ROLE_RECV)
+	if (!cl)
 		return 0;
+	if (c->role != ROLE_RECV)
+		return hello_sender(c, allow_set);
 	char gen[128];
 	c->cgen = ++cl->cgen;
 	if (!cl_bus_up(cl)) {	/* kept: subscribed and asserted once the bus is back */
@@ -524,12 +573,12 @@ void cl_reassert(struct cluster *cl)
 		struct conn *r = cli->recv;
 		if (!r || !r->cgen)
 			continue;
+		keep_lists(cl, cli);	/* a Redis that lost them (mode all): the receiver's node has them */
 		struct creq *q = cl_req_new(cl, NULL, 0, cli->id, NULL);
 		cl_gen_of(cl, r, gen, sizeof gen);
 		const char *argv[] = { cl->inc, cli->id, gen };
 		if (q && cl_dir(cl, RV_DIR_REASSERT, 3, argv, NULL, on_reassert, q) < 0)
 			cl_req_free(q);
-		keep_lists(cl, cli);
 	}
 	i = 0;
 	while ((g = rv_map_next(&srv->router.groups, &i, NULL))) {

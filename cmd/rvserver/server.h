@@ -256,8 +256,9 @@ cJSON *proto_ok(uint64_t re);
 int cluster_start(struct server *srv);
 void cluster_stop(struct server *srv);
 void cluster_free(struct server *srv);
-/* A receiver's hello (ALLOW_SET: it set its allowed senders): its login in
- * the directory, and what the directory kept for its id taken over. */
+/* A hello (ALLOW_SET: it set its allowed senders): a receiver's login in
+ * the directory, and what the directory kept for its id taken over; a
+ * sender's, its id's kept lists (--keep-client-info all). */
 int cluster_hello(struct conn *c, int allow_set);
 /* C's client changed its default receivers or allowed senders: kept in the
  * directory with --keep-client-info all. */

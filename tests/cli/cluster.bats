@@ -260,6 +260,9 @@ member() {	# member NAME NODE ID GROUP: rvgroup join on a node, joined once it r
 	assert_success
 	run on 1 -n bob allow add alice
 	assert_success
+	run on 2 -n bob contacts list	# a sending connection on node 2 sees them
+	assert_success
+	assert_output dan
 	spawn bob rvgroup -s "$N2" -n bob listen
 	wait_for_line "$T/bob.err" 'connected to' 5
 	run on 2 -n bob allow list
