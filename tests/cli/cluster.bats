@@ -206,7 +206,7 @@ member() {	# member NAME NODE ID GROUP: rvgroup join on a node, joined once it r
 	assert_equal "$status" 4
 }
 
-@test "cluster: --keep-client-info groups: a post to a group whose members are all offline, on no node, is ok (delivered 0)" {
+@test "cluster: --keep-client-info groups: a post to a group whose members are all offline, on no node, is ok (delivered 0); back on another node, a member there" {
 	node 1 --keep-client-info groups
 	node 2 --keep-client-info groups
 	member alice 1 alice ops
@@ -220,6 +220,12 @@ member() {	# member NAME NODE ID GROUP: rvgroup join on a node, joined once it r
 	run on 2 -n bob post nosuchgroup hi
 	assert_equal "$status" 4
 	assert_output --partial "no such group"
+	# her node is dead: she comes back on node 2, a member there
+	spawn alice2 rvgroup -s "$N2" -n alice listen
+	wait_for_line "$T/alice2.err" 'connected to' 5
+	run on 2 -n bob post ops "welcome back"
+	assert_success
+	wait_for_line "$T/alice2.out" '^\[ops\] bob: welcome back$' 5
 }
 
 @test "cluster: --keep-client-info groups: a member who comes back on another node is a member there: one copy of a post, online, no new joined" {
