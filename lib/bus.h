@@ -110,20 +110,30 @@ enum rv_dir_op {
 	RV_DIR_REGISTER,   /* INC, ADDR: the node is alive for 3 s more (heartbeat); num 1
 			    * when the directory did not know INC (new, reaped, or a Redis
 			    * that lost its data): the node must assert what it owns again */
-	RV_DIR_LOGIN,      /* INC, ID, GEN: ID's receiver is INC's now (last login wins);
-			    * answer: the strings [old INC, old GEN], or none */
+	RV_DIR_LOGIN,      /* INC, ID, GEN, KEEP ("none", "groups" or "all"): ID's receiver is
+			    * INC's now (last login wins), and so are ID's memberships
+			    * (rv:ig:ID), wherever they were; answer: the strings [old INC,
+			    * old GEN, ALL, CONTACTS, ALLOWED, (GROUP, OWNER)...]: the
+			    * receiver replaced ("" "" when none); with KEEP "all", ID's kept
+			    * lists as RV_DIR_KEEP wrote them (ALL "" when none were); then
+			    * each membership of ID and the node that owned it until now */
 	RV_DIR_REASSERT,   /* INC, ID, GEN: the same unless another node holds ID;
 			    * answer: [holder INC, holder GEN] */
 	RV_DIR_LOGOUT,     /* INC, ID, GEN: ID's receiver left, if GEN still holds it */
+	RV_DIR_KEEP,       /* ID, ALL ("1" allows everybody, "0" a list), CONTACTS, ALLOWED (ids
+			    * separated by spaces): what ID keeps (--keep-client-info all) */
+	RV_DIR_LISTS,      /* ID: strings [ALL, CONTACTS, ALLOWED] as RV_DIR_KEEP wrote them, or none */
 	RV_DIR_JOIN,       /* INC, GROUP, ID, MAX_GROUPS, MAX_MEMBERS, MSG (may be ""): num 0 joined
 			    * (MSG published), 1 already a member, -1 past MAX_GROUPS, -2
-			    * past MAX_MEMBERS (0: no limit); strings: the members */
-	RV_DIR_LEAVE,      /* INC, GROUP, ID, MSG (may be ""): num 1 left (MSG published), 0 not a member */
+			    * past MAX_MEMBERS (0: no limit); strings: the members. Joined
+			    * or already a member, the membership is INC's (it owns it) */
+	RV_DIR_LEAVE,      /* INC, GROUP, ID, MSG (may be ""): num 1 left (MSG published), 0 not a
+			    * member, or a membership another node owns (nothing changed) */
 	RV_DIR_MEMBERS,    /* GROUP: strings [ID, "1" online or "0"]..., num -1: no group */
-	RV_DIR_GROUPS,     /* "all" or "" and GROUP...: strings [GROUP, COUNT]... */
+	RV_DIR_GROUPS,     /* "all", or "" and ID (ID's groups): strings [GROUP, COUNT]... */
 	RV_DIR_SWEEP,      /* INC, "1" or "0": reap the nodes whose heartbeat ran out (the
-			    * first sweeper does, atomically): their ids and, with "1", their
-			    * memberships; num: nodes reaped; strings: [dead INC, GROUP, ID]...
+			    * first sweeper does, atomically): their ids and, with "1", the
+			    * memberships they owned (else those stay, offline, until a login); num: nodes reaped; strings: [dead INC, GROUP, ID]...
 			    * for each membership removed */
 	RV_DIR_WHERE,      /* INC, "id" or "group", NAME: num 1 when the receiver of id NAME,
 			    * or one of group NAME's members, is on another node than INC */

@@ -1,6 +1,15 @@
-/* bus_scripts.c - the Redis directory's scripts, one per lib/bus.h
- * directory operation (enum rv_dir_op): each runs atomically in Redis by
- * EVALSHA (bus_redis.c). Keys: rv:* for rvserver, sig:* for rvsignal. */
+/* bus_scripts.c - the Redis directory's Lua scripts, one per enum
+ * rv_dir_op (bus.h says what each takes and answers); bus_redis.c loads
+ * them and runs them by EVALSHA. Each runs atomically in Redis.
+ *
+ * Keys (rvserver): rv:nodes (incarnations), rv:node:INC (addr), rv:hb:INC
+ * (heartbeat, PX 3000), rv:id:ID (hash: inc, gen of ID's receiver),
+ * rv:ids:INC (ids INC holds), rv:g:G:m (G's members), rv:groups, rv:gm:INC
+ * ("G ID": the memberships INC owns, reaped with it), rv:ig:ID (hash G ->
+ * INC: ID's groups and the node owning each membership: what a login on
+ * any node takes over), rv:c:ID (hash: all, contacts, allowed: ID's kept
+ * default receivers and allowed senders, --keep-client-info all),
+ * rv:home:G and rv:homes:INC (media homes). rvsignal's are under sig:. */
 #include "bus.h"
 #include "bus_int.h"
 
@@ -11,13 +20,23 @@ const char *const rv__bus_scripts[RV_DIR_COUNT] = {
 	"redis.call('HSET','rv:node:'..ARGV[1],'addr',ARGV[2])\n"
 	"redis.call('SET','rv:hb:'..ARGV[1],'1','PX',3000)\n"
 	"if new then return 1 end return 0\n",
+	/* ARGV INC, ID, GEN, KEEP: the memberships of ID (rv:ig:ID) move to INC */
 	[RV_DIR_LOGIN] =
 	"local k='rv:id:'..ARGV[2]\n"
 	"local old=redis.call('HMGET',k,'inc','gen')\n"
 	"redis.call('HSET',k,'inc',ARGV[1],'gen',ARGV[3])\n"
 	"redis.call('SADD','rv:ids:'..ARGV[1],ARGV[2])\n"
 	"if old[1] and old[1]~=ARGV[1] then redis.call('SREM','rv:ids:'..old[1],ARGV[2]) end\n"
-	"if old[1] then return {old[1],old[2]} end return {}\n",
+	"local out={old[1] or '',old[2] or '','','',''}\n"
+	"if ARGV[4]=='all' then local c=redis.call('HMGET','rv:c:'..ARGV[2],'all','contacts','allowed')\n"
+	"  if c[1] then out[3]=c[1] out[4]=c[2] or '' out[5]=c[3] or '' end end\n"
+	"local ig='rv:ig:'..ARGV[2]\n"
+	"local kv=redis.call('HGETALL',ig)\n"
+	"for i=1,#kv,2 do local e=kv[i]..' '..ARGV[2]\n"
+	"  if kv[i+1]~=ARGV[1] then redis.call('SREM','rv:gm:'..kv[i+1],e) redis.call('HSET',ig,kv[i],ARGV[1]) end\n"
+	"  redis.call('SADD','rv:gm:'..ARGV[1],e)\n"
+	"  out[#out+1]=kv[i] out[#out+1]=kv[i+1] end\n"
+	"return out\n",
 	[RV_DIR_REASSERT] =
 	"local k='rv:id:'..ARGV[2]\n"
 	"local old=redis.call('HMGET',k,'inc','gen')\n"
@@ -30,21 +49,37 @@ const char *const rv__bus_scripts[RV_DIR_COUNT] = {
 	"if redis.call('HGET',k,'gen')==ARGV[3] then redis.call('DEL',k)\n"
 	"  redis.call('SREM','rv:ids:'..ARGV[1],ARGV[2]) end\n"
 	"return 0\n",
+	[RV_DIR_LISTS] =
+	"local c=redis.call('HMGET','rv:c:'..ARGV[1],'all','contacts','allowed')\n"
+	"if not c[1] then return {} end\n"
+	"return {c[1],c[2] or '',c[3] or ''}\n",
+	[RV_DIR_KEEP] =
+	"redis.call('HSET','rv:c:'..ARGV[1],'all',ARGV[2],'contacts',ARGV[3],'allowed',ARGV[4])\n"
+	"return 0\n",
+	/* a membership another node owns (rv:ig:ID) moves there, as at a login */
 	[RV_DIR_JOIN] =
 	"local m='rv:g:'..ARGV[2]..':m'\n"
-	"local own='rv:gm:'..ARGV[1]\n"
-	"if redis.call('SISMEMBER',m,ARGV[3])==1 then redis.call('SADD',own,ARGV[2]..' '..ARGV[3])\n"
-	"  return {1,redis.call('SMEMBERS',m)} end\n"
+	"local ig='rv:ig:'..ARGV[3]\n"
+	"local e=ARGV[2]..' '..ARGV[3]\n"
+	"local function own() local o=redis.call('HGET',ig,ARGV[2])\n"
+	"  if o and o~=ARGV[1] then redis.call('SREM','rv:gm:'..o,e) end\n"
+	"  redis.call('SADD','rv:gm:'..ARGV[1],e) redis.call('HSET',ig,ARGV[2],ARGV[1]) end\n"
+	"if redis.call('SISMEMBER',m,ARGV[3])==1 then own() return {1,redis.call('SMEMBERS',m)} end\n"
 	"local n=redis.call('SCARD',m)\n"
 	"if n==0 and tonumber(ARGV[4])>0 and redis.call('SCARD','rv:groups')>=tonumber(ARGV[4]) then return {-1,{}} end\n"
 	"if tonumber(ARGV[5])>0 and n>=tonumber(ARGV[5]) then return {-2,{}} end\n"
 	"redis.call('SADD',m,ARGV[3])\n"
 	"redis.call('SADD','rv:groups',ARGV[2])\n"
-	"redis.call('SADD',own,ARGV[2]..' '..ARGV[3])\n"
+	"own()\n"
 	"if ARGV[6]~='' then redis.call('PUBLISH','rv:g:'..ARGV[2],ARGV[6]) end\n"
 	"return {0,redis.call('SMEMBERS',m)}\n",
+	/* only the owner of the membership ends it: another node took it over */
 	[RV_DIR_LEAVE] =
 	"local m='rv:g:'..ARGV[2]..':m'\n"
+	"local ig='rv:ig:'..ARGV[3]\n"
+	"local o=redis.call('HGET',ig,ARGV[2])\n"
+	"if o and o~=ARGV[1] then return 0 end\n"
+	"redis.call('HDEL',ig,ARGV[2])\n"
 	"redis.call('SREM','rv:gm:'..ARGV[1],ARGV[2]..' '..ARGV[3])\n"
 	"if redis.call('SREM',m,ARGV[3])==0 then return 0 end\n"
 	"if redis.call('SCARD',m)==0 then redis.call('SREM','rv:groups',ARGV[2]) end\n"
@@ -59,7 +94,7 @@ const char *const rv__bus_scripts[RV_DIR_COUNT] = {
 	[RV_DIR_GROUPS] =
 	"local names={}\n"
 	"if ARGV[1]=='all' then names=redis.call('SMEMBERS','rv:groups') else\n"
-	"  for i=2,#ARGV do names[#names+1]=ARGV[i] end end\n"
+	"  names=redis.call('HKEYS','rv:ig:'..ARGV[2]) end\n"
 	"local out={}\n"
 	"for _,g in ipairs(names) do out[#out+1]=g out[#out+1]=tostring(redis.call('SCARD','rv:g:'..g..':m')) end\n"
 	"return out\n",
@@ -75,6 +110,7 @@ const char *const rv__bus_scripts[RV_DIR_COUNT] = {
 	"      local sp=string.find(e,' ',1,true)\n"
 	"      local g=string.sub(e,1,sp-1) local id=string.sub(e,sp+1)\n"
 	"      local m='rv:g:'..g..':m'\n"
+	"      if redis.call('HGET','rv:ig:'..id,g)==n then redis.call('HDEL','rv:ig:'..id,g) end\n"
 	"      if redis.call('SREM',m,id)==1 then\n"
 	"        if redis.call('SCARD',m)==0 then redis.call('SREM','rv:groups',g) end\n"
 	"        out[#out+1]=n out[#out+1]=g out[#out+1]=id end end end\n"

@@ -70,7 +70,11 @@ enum rv_cmsg_type {
 	RV_CMSG_PIPE,         /* trunk only: a media pipe's control (cmd/rvserver/cluster_pipe.c):
 			       * code the step, seq the origin's stream, c an "IP:PORT",
 			       * a and b the stream's target and sender, payload its announce */
-	RV_CMSG_TYPE_MAX = RV_CMSG_PIPE
+	RV_CMSG_MOVED,        /* client a logged in on the origin node, which took over its
+			       * memberships: the receiving node drops what it kept of a,
+			       * silently, unless it holds a newer login of a; c: the gen of
+			       * the receiver the login replaced there, or empty */
+	RV_CMSG_TYPE_MAX = RV_CMSG_MOVED
 };
 
 struct rv_cmsg {

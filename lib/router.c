@@ -143,8 +143,9 @@ static void tell_members(struct rv_router *r, struct rv_group *g,
 			r->on_event(r->ud, g->members[i], type, g, who);
 }
 
-/* Remove C from G (both sides); G is freed when it empties. */
-static void unlink_member(struct rv_router *r, struct rv_group *g, struct rv_client *c)
+/* Remove C from G (both sides); G is freed when it empties. QUIET: no
+ * event and no on_unlink (the membership moved, it did not end). */
+static void unlink_member_q(struct rv_router *r, struct rv_group *g, struct rv_client *c, int quiet)
 {
 	for (size_t i = 0; i < g->n; i++) {
 		if (g->members[i] == c) {
@@ -160,13 +161,20 @@ static void unlink_member(struct rv_router *r, struct rv_group *g, struct rv_cli
 			break;
 		}
 	}
-	tell_members(r, g, RV_EV_LEFT, c);
-	if (r->on_unlink)
-		r->on_unlink(r->ud, c, g);
+	if (!quiet) {
+		tell_members(r, g, RV_EV_LEFT, c);
+		if (r->on_unlink)
+			r->on_unlink(r->ud, c, g);
+	}
 	if (g->n == 0) {
 		rv_map_del(&r->groups, g->name);
 		group_free(g);
 	}
+}
+
+static void unlink_member(struct rv_router *r, struct rv_group *g, struct rv_client *c)
+{
+	unlink_member_q(r, g, c, 0);
 }
 
 void rv_router_detach(struct rv_router *r, struct rv_client *c)
@@ -191,17 +199,18 @@ void rv_router_detach(struct rv_router *r, struct rv_client *c)
 	}
 }
 
-int rv_router_join(struct rv_router *r, struct rv_client *c, const char *name)
+/* Join; QUIET: no event and no limits (a membership that moved here). */
+static int join_q(struct rv_router *r, struct rv_client *c, const char *name, int quiet)
 {
 	struct rv_group *g = rv_map_get(&r->groups, name);
 	if (g) {
 		for (size_t i = 0; i < g->n; i++)
 			if (g->members[i] == c)
 				return 1;
-		if (r->conf.max_group_members && g->n >= r->conf.max_group_members)
+		if (!quiet && r->conf.max_group_members && g->n >= r->conf.max_group_members)
 			return RV_ELIMIT;
 	} else {
-		if (r->conf.max_groups && r->groups.count >= r->conf.max_groups)
+		if (!quiet && r->conf.max_groups && r->groups.count >= r->conf.max_groups)
 			return RV_ELIMIT;
 		g = calloc(1, sizeof *g);
 		if (!g || !(g->name = strdup(name)) || rv_map_put(&r->groups, g->name, g) < 0) {
@@ -219,7 +228,8 @@ int rv_router_join(struct rv_router *r, struct rv_client *c, const char *name)
 		goto nomem;
 	g->members[g->n++] = c;
 	c->groups[c->ngroups++] = g;
-	tell_members(r, g, RV_EV_JOINED, c);
+	if (!quiet)
+		tell_members(r, g, RV_EV_JOINED, c);
 	return 0;
 nomem:
 	if (g->n == 0) {
@@ -229,18 +239,49 @@ nomem:
 	return -ENOMEM;
 }
 
-int rv_router_leave(struct rv_router *r, struct rv_client *c, const char *name)
+int rv_router_join(struct rv_router *r, struct rv_client *c, const char *name)
+{
+	return join_q(r, c, name, 0);
+}
+
+int rv_router_adopt(struct rv_router *r, struct rv_client *c, const char *name)
+{
+	return join_q(r, c, name, 1);
+}
+
+static int leave_q(struct rv_router *r, struct rv_client *c, const char *name, int quiet)
 {
 	struct rv_group *g = rv_map_get(&r->groups, name);
 	if (!g)
 		return RV_ENOTFOUND;
 	for (size_t i = 0; i < c->ngroups; i++) {
 		if (c->groups[i] == g) {
-			unlink_member(r, g, c);
+			unlink_member_q(r, g, c, quiet);
 			return 0;
 		}
 	}
 	return RV_ENOTFOUND;
+}
+
+int rv_router_leave(struct rv_router *r, struct rv_client *c, const char *name)
+{
+	return leave_q(r, c, name, 0);
+}
+
+int rv_router_drop(struct rv_router *r, struct rv_client *c, const char *name)
+{
+	return leave_q(r, c, name, 1);
+}
+
+int rv_router_forget(struct rv_router *r, struct rv_client *c)
+{
+	while (c->ngroups)
+		unlink_member_q(r, c->groups[c->ngroups - 1], c, 1);
+	if (c->conns)
+		return 0;
+	rv_map_del(&r->clients, c->id);
+	client_free(c);
+	return 1;
 }
 
 int rv_router_allows(const struct rv_client *to, const char *from_id)

@@ -93,6 +93,18 @@ int rv_router_join(struct rv_router *r, struct rv_client *c, const char *name);
 /* rv_router_leave - remove C from NAME: 0, or RV_ENOTFOUND (not a member). */
 int rv_router_leave(struct rv_router *r, struct rv_client *c, const char *name);
 
+/* Memberships that move between servers sharing one directory (rvserver
+ * --cluster): they neither begin nor end, so no event is told and no
+ * on_unlink called.
+ * rv_router_adopt - as rv_router_join, silently and without the limits
+ * (the directory held them): 0, 1 already a member, or -ENOMEM.
+ * rv_router_drop - as rv_router_leave, silently: 0 or RV_ENOTFOUND.
+ * rv_router_forget - C's memberships dropped silently; C is freed when it
+ * has no connection (1: do not use C after), else kept with its lists (0). */
+int rv_router_adopt(struct rv_router *r, struct rv_client *c, const char *name);
+int rv_router_drop(struct rv_router *r, struct rv_client *c, const char *name);
+int rv_router_forget(struct rv_router *r, struct rv_client *c);
+
 /* rv_router_allows - 1 when TO accepts messages from FROM_ID. */
 int rv_router_allows(const struct rv_client *to, const char *from_id);
 

@@ -1,8 +1,39 @@
 /* cluster_dir.c - the cluster's directory side: one receiver per id
  * cluster-wide (login, eviction), groups (join, leave, members, groups
- * lists, with the limits held in the directory), and
- * liveness (heartbeat, sweep of dead nodes, re-assertion after the bus
- * came back). See cluster_int.h. */
+ * lists, with the limits held in the directory), what a client keeps
+ * (--keep-client-info) across nodes, and liveness (heartbeat, sweep of
+ * dead nodes, re-assertion after the bus came back). See cluster_int.h;
+ * the keys are described in lib/bus_scripts.c.
+ *
+ * What a client keeps follows it from node to node:
+ * - Memberships: rv:ig:ID maps each group of ID to the node that owns the
+ *   membership (rv:gm:INC lists them per node, for the sweep). JOIN makes
+ *   the joining node the owner; LEAVE ends a membership only for its owner
+ *   (a node that lost it to a login elsewhere changes nothing); LOGIN makes
+ *   the login's node the owner of all of them, in the same atomic step,
+ *   and answers them with their previous owners. In every mode: a login
+ *   that replaces a receiver on another node keeps its groups, as a second
+ *   login does on one server.
+ * - The login's node takes them over before its welcome (the client's
+ *   input is held until then): it joins its router silently (no joined
+ *   event: a member all along), subscribes the groups' channels (the
+ *   welcome waits for the subscriptions) and tells each previous owner
+ *   (RV_CMSG_MOVED on rv:n:OWNER, with the gen of the receiver replaced
+ *   there, if any). The previous owner drops what it kept of the id,
+ *   silently, unless it holds a newer login of the id. A kept client is
+ *   offline there, so it never took posts: after the welcome, posts reach
+ *   the client through its new node only, once.
+ * - With --keep-client-info all, default receivers and allowed senders:
+ *   rv:c:ID, written (RV_DIR_KEEP) each time they change and when a node
+ *   re-asserts its receivers, read by LOGIN, and (RV_DIR_LISTS) by the hello
+ *   of a sending connection that is its id's first on the node, held until
+ *   then too. A hello that sets allowed senders replaces the kept ones (and
+ *   writes them), as on one server.
+ * - With none, nothing outlives the last connection: the node's router
+ *   leaves the groups (LEAVE) as on one server; the sweep of a dead node
+ *   removes its clients' memberships. With groups or all, the sweep keeps
+ *   them (offline, as one server keeps a client that left) and the next
+ *   login, anywhere, takes them over. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -33,25 +64,200 @@ static void on_hello_sub(void *ud, const struct rv_bus_reply *r)
 	hello_step(ud);
 }
 
-/* The directory's answer to a login: the previous holder, told to let go. */
+/* ---- what a client keeps, across nodes ---- */
+
+/* L from the ids in S (separated by spaces; invalid ones skipped). */
+static void lists_from(struct rv_strv *l, const char *s)
+{
+	rv_strv_free(l);
+	while (*s && l->n < 1024) {
+		char id[RV_ID_MAX + 1];
+		size_t n = strcspn(s, " ");
+		if (n && n <= RV_ID_MAX) {
+			memcpy(id, s, n);
+			id[n] = 0;
+			if (rv_id_valid(id) && rv_strv_add(l, id) < 0)
+				return;
+		}
+		s += n + (s[n] == ' ');
+	}
+}
+
+/* L as ids separated by spaces: malloc'd (the caller frees), or NULL. */
+static char *lists_text(const struct rv_strv *l)
+{
+	size_t n = 1;
+	for (size_t i = 0; i < l->n; i++)
+		n += strlen(l->v[i]) + 1;
+	char *out = malloc(n), *w = out;
+	if (!out)
+		return NULL;
+	*w = 0;
+	for (size_t i = 0; i < l->n; i++)
+		w += sprintf(w, "%s%s", i ? " " : "", l->v[i]);
+	return out;
+}
+
+/* With --keep-client-info all: CLI's default receivers and allowed senders
+ * into the directory (rv:c:ID), where a login on any node finds them. */
+static void keep_lists(struct cluster *cl, const struct rv_client *cli)
+{
+	if (cl->srv->conf.router.keep != RV_KEEP_ALL || !cl_bus_up(cl))
+		return;
+	char *contacts = lists_text(&cli->contacts), *allowed = lists_text(&cli->allowed);
+	if (contacts && allowed) {
+		const char *argv[] = { cli->id, cli->allow_all ? "1" : "0", contacts, allowed };
+		cl_dir(cl, RV_DIR_KEEP, 4, argv, NULL, NULL, NULL);
+	}
+	free(contacts);
+	free(allowed);
+}
+
+void cluster_lists_changed(struct conn *c)
+{
+	if (c->srv->cluster && c->client)
+		keep_lists(c->srv->cluster, c->client);
+}
+
+/* With --keep-client-info all, the lists the directory kept for CLI (V:
+ * ALL, CONTACTS, ALLOWED; ALL "": none kept) are its own; the allowed
+ * senders a hello set (Q's) replace the kept ones, and are kept. */
+static void lists_adopt(const struct creq *q, struct rv_client *cli, const char *const *v)
+{
+	if (v[0][0]) {
+		lists_from(&cli->contacts, v[1]);
+		if (!q->allow_set) {
+			cli->allow_all = v[0][0] == '1';
+			lists_from(&cli->allowed, v[2]);
+		}
+	}
+	if (q->allow_set)
+		keep_lists(q->cl, cli);
+}
+
+/* The directory's answer for a sending connection: its id's kept lists. */
+static void on_lists(void *ud, const struct rv_bus_reply *r)
+{
+	struct creq *q = ud;
+	struct conn *c = q->c;
+	if (c && !c->closing && c->client) {
+		if (!r->err && r->n >= 3)
+			lists_adopt(q, c->client, r->v);
+		else if (q->allow_set)
+			keep_lists(q->cl, c->client);
+		proto_welcome(c);
+	}
+	cl_release(c);
+	cl_req_free(q);
+}
+
+/* A sending connection, the first of its id here (no receiver): with
+ * --keep-client-info all, the id's kept lists are asked for and adopted
+ * before its welcome. 1 when asked (C held), else 0. */
+static int hello_sender(struct conn *c, int allow_set)
+{
+	struct cluster *cl = c->srv->cluster;
+	struct rv_client *cli = c->client;
+	if (cl->srv->conf.router.keep != RV_KEEP_ALL || !cl_bus_up(cl) || cli->conns != 1 || cli->recv)
+		return 0;
+	struct creq *q = cl_req_new(cl, c, 0, cli->id, NULL);
+	const char *argv[] = { cli->id };
+	if (!q)
+		return 0;
+	q->allow_set = allow_set;
+	if (cl_dir(cl, RV_DIR_LISTS, 1, argv, NULL, on_lists, q) < 0) {
+		cl_req_free(q);
+		return 0;
+	}
+	cl_hold(c);
+	return 1;
+}
+
+/* 1 when GROUP is among the memberships of a LOGIN answer. */
+static int listed(const struct rv_bus_reply *r, const char *group)
+{
+	for (size_t k = 5; k + 1 < r->n; k += 2)
+		if (strcmp(r->v[k], group) == 0)
+			return 1;
+	return 0;
+}
+
+/* Take over what the directory kept for Q's id, from its LOGIN answer R:
+ * its memberships, silently (it was a member all along), their channels
+ * subscribed before the welcome (Q's steps); with --keep-client-info all,
+ * its lists (the allowed senders unless the hello set them: then those are
+ * kept). The nodes that owned the memberships drop what they kept (MOVED),
+ * so a post reaches the client here only. */
+static void adopt(struct creq *q, const struct rv_bus_reply *r)
+{
+	struct cluster *cl = q->cl;
+	struct server *srv = cl->srv;
+	struct rv_client *cli = rv_router_attach(&srv->router, q->id);	/* held while here */
+	if (!cli)
+		return;
+	for (size_t i = cli->ngroups; i-- > 0;) {	/* kept here, but taken elsewhere since */
+		char name[RV_ID_MAX + 1];
+		snprintf(name, sizeof name, "%s", cli->groups[i]->name);
+		if (listed(r, name))
+			continue;
+		rv_router_drop(&srv->router, cli, name);
+		if (!rv_router_group(&srv->router, name))
+			cl_unsub(cl, "g", name);
+	}
+	for (size_t k = 5; k + 1 < r->n; k += 2) {
+		const char *g = r->v[k], *from = r->v[k + 1];
+		if (!rv_id_valid(g) || rv_router_adopt(&srv->router, cli, g) < 0)
+			continue;
+		q->steps++;
+		if (cl_sub(cl, "g", g, on_hello_sub, q) < 0)
+			q->steps--;
+		int told = strcmp(from, cl->inc) == 0 || !rv_cmsg_node_valid(from);
+		for (size_t j = 5; j < k && !told; j += 2)
+			told = strcmp(r->v[j + 1], from) == 0;
+		if (!told) {
+			char chan[128];
+			struct rv_cmsg m = cl_msg_new(cl, RV_CMSG_MOVED, q->id, NULL,
+						      strcmp(from, r->v[0]) == 0 ? r->v[1] : "");
+			cl_chan_of(chan, sizeof chan, "n", from);
+			cl_publish(cl, chan, &m, NULL, NULL);
+		}
+	}
+	if (srv->conf.router.keep == RV_KEEP_ALL)
+		lists_adopt(q, cli, r->v + 2);
+	rv_router_detach(&srv->router, cli);	/* gone meanwhile: kept as its mode says */
+	relay_changed(&srv->relay);
+}
+
+/* The directory's answer to a login: the previous holder, told to let go;
+ * what the directory kept for the id, taken over. */
 static void on_login(void *ud, const struct rv_bus_reply *r)
 {
 	struct creq *q = ud;
 	struct cluster *cl = q->cl;
-	if (!r->err && r->n >= 2 && strcmp(r->v[0], cl->inc) != 0 && rv_cmsg_node_valid(r->v[0])) {
+	if (r->err || r->n < 5) {
+		hello_step(q);
+		return;
+	}
+	if (r->v[0][0] && strcmp(r->v[0], cl->inc) != 0 && rv_cmsg_node_valid(r->v[0])) {
 		char chan[128];
 		struct rv_cmsg m = cl_msg_new(cl, RV_CMSG_EVICT, q->id, NULL, r->v[1]);
 		cl_chan_of(chan, sizeof chan, "n", r->v[0]);
 		cl_publish(cl, chan, &m, NULL, NULL);
 	}
+	adopt(q, r);
 	hello_step(q);
 }
 
-int cluster_hello(struct conn *c)
+static const char *const keep_names[] = { [RV_KEEP_NONE] = "none", [RV_KEEP_GROUPS] = "groups",
+					  [RV_KEEP_ALL] = "all" };
+
+int cluster_hello(struct conn *c, int allow_set)
 {
 	struct cluster *cl = c->srv->cluster;
-	if (!cl || c->role != ROLE_RECV)
+	if (!cl)
 		return 0;
+	if (c->role != ROLE_RECV)
+		return hello_sender(c, allow_set);
 	char gen[128];
 	c->cgen = ++cl->cgen;
 	if (!cl_bus_up(cl)) {	/* kept: subscribed and asserted once the bus is back */
@@ -61,12 +267,13 @@ int cluster_hello(struct conn *c)
 	struct creq *q = cl_req_new(cl, c, 0, c->client->id, NULL);
 	if (!q)
 		return 0;
+	q->allow_set = allow_set;
 	cl_gen_of(cl, c, gen, sizeof gen);
-	const char *argv[] = { cl->inc, c->client->id, gen };
+	const char *argv[] = { cl->inc, c->client->id, gen, keep_names[cl->srv->conf.router.keep] };
 	q->steps = 3;	/* the two answers, and this call */
 	if (cl_sub(cl, "i", c->client->id, on_hello_sub, q) < 0)
 		q->steps--;
-	if (cl_dir(cl, RV_DIR_LOGIN, 3, argv, NULL, on_login, q) < 0)
+	if (cl_dir(cl, RV_DIR_LOGIN, 4, argv, NULL, on_login, q) < 0)
 		q->steps--;
 	if (q->steps == 1) {	/* nothing pending: welcome now */
 		cl_req_free(q);
@@ -105,6 +312,36 @@ void cl_evict(struct cluster *cl, const struct rv_cmsg *m)
 	srv->n.cl_evicted++;
 	rv_info("%s logged in on node %s: replacing this node's connection", m->a, m->origin);
 	conn_bye(r, RV_CODE_REPLACED, NULL);
+}
+
+/* Another node took over the memberships of M->a (a login there): what
+ * this node kept of it goes, silently, unless it holds a newer login of
+ * M->a than the one replaced (M->c). */
+void cl_moved(struct cluster *cl, const struct rv_cmsg *m)
+{
+	struct server *srv = cl->srv;
+	struct rv_client *cli = rv_router_find(&srv->router, m->a);
+	char gen[128];
+	if (!cli)
+		return;
+	if (cli->recv) {
+		cl_gen_of(cl, cli->recv, gen, sizeof gen);
+		if (strcmp(gen, m->c) != 0)
+			return;
+	}
+	size_t n = cli->ngroups;
+	char (*names)[RV_ID_MAX + 1] = malloc((n ? n : 1) * sizeof *names);
+	if (!names)
+		return;
+	for (size_t i = 0; i < n; i++)
+		snprintf(names[i], sizeof names[i], "%s", cli->groups[i]->name);
+	rv_debug("cluster: %s logged in on node %s: its %zu membership(s) moved there", m->a, m->origin, n);
+	rv_router_forget(&srv->router, cli);
+	for (size_t i = 0; i < n; i++)
+		if (!rv_router_group(&srv->router, names[i]))
+			cl_unsub(cl, "g", names[i]);
+	free(names);
+	relay_changed(&srv->relay);
 }
 
 /* ---- groups ---- */
@@ -300,16 +537,8 @@ int cluster_groups(struct conn *c, uint64_t seq, int all)
 	struct cluster *cl = c->srv->cluster;
 	if (!cl || !cl_bus_up(cl))
 		return 0;
-	struct rv_client *cli = c->client;
-	const char **argv = malloc((cli->ngroups + 1) * sizeof *argv);
-	if (!argv)
-		return 0;
-	argv[0] = all ? "all" : "";
-	for (size_t i = 0; i < cli->ngroups; i++)
-		argv[i + 1] = cli->groups[i]->name;
-	int rc = query(c, seq, NULL, RV_DIR_GROUPS, all ? 1 : (int)cli->ngroups + 1, argv, on_groups);
-	free(argv);
-	return rc;
+	const char *argv[] = { all ? "all" : "", c->client->id };	/* its own: wherever they are owned */
+	return query(c, seq, NULL, RV_DIR_GROUPS, 2, argv, on_groups);
 }
 
 /* ---- liveness: heartbeat, sweep, re-assertion ---- */
@@ -344,6 +573,7 @@ void cl_reassert(struct cluster *cl)
 		struct conn *r = cli->recv;
 		if (!r || !r->cgen)
 			continue;
+		keep_lists(cl, cli);	/* a Redis that lost them (mode all): the receiver's node has them */
 		struct creq *q = cl_req_new(cl, NULL, 0, cli->id, NULL);
 		cl_gen_of(cl, r, gen, sizeof gen);
 		const char *argv[] = { cl->inc, cli->id, gen };

@@ -12,7 +12,8 @@
  * copy that every node asserts again when the bus comes back. Channels:
  * rv:i:ID (direct messages for ID, subscribed by the node of ID's
  * receiver), rv:g:GROUP (posts and joined/left events, subscribed while the
- * group has a member here), rv:n:INC (this node: acks, evictions), rv:c:TAG
+ * group has a member here), rv:n:INC (this node: acks, evictions, moved
+ * memberships), rv:c:TAG
  * (replies to one connection: this node's connection numbers carry TAG, a
  * hash of INC, above bit 32). */
 #ifndef RVSERVER_CLUSTER_INT_H
@@ -75,6 +76,7 @@ struct creq {
 	int steps;                    /* answers still awaited */
 	int num;                      /* the directory's answer */
 	int joined;                   /* a join the directory made */
+	int allow_set;                /* a login whose hello set its allowed senders */
 	cJSON *members;
 	char id[RV_ID_MAX + 1], group[RV_ID_MAX + 1];
 	char *hdr;                    /* a frame to handle again (cluster_local_only) */
@@ -136,6 +138,8 @@ void cl_req_free(struct creq *q);
 
 /* Another node took M->a with gen M->c: our receiver of that gen goes (exit 5). */
 void cl_evict(struct cluster *cl, const struct rv_cmsg *m);
+/* Another node took over M->a's memberships (RV_CMSG_MOVED): ours go. */
+void cl_moved(struct cluster *cl, const struct rv_cmsg *m);
 void cl_reassert(struct cluster *cl);
 void cl_dir_tick(struct cluster *cl);
 void cl_dir_up(struct cluster *cl);

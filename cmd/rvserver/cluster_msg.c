@@ -413,6 +413,7 @@ void cl_on_bus_msg(void *ud, const char *channel, const uint8_t *data, size_t le
 	case RV_CMSG_JOINED:
 	case RV_CMSG_LEFT: if (!mine) cl_event_in(cl, &m); break;
 	case RV_CMSG_EVICT: cl_evict(cl, &m); break;
+	case RV_CMSG_MOVED: if (!mine) cl_moved(cl, &m); break;
 	case RV_CMSG_ACK: cl_on_ack(cl, &m); break;
 	default: break;
 	}

@@ -121,7 +121,7 @@ static void do_hello(const struct req *q)
 		bad_input(c, RV_CODE_INTERNAL, NULL);
 		return;
 	}
-	if (!cluster_hello(c))	/* else welcomed once the cluster knows */
+	if (!cluster_hello(c, allow != NULL))	/* else welcomed once the cluster knows */
 		proto_welcome(c);
 }
 
@@ -428,6 +428,8 @@ static void do_list(const struct req *q)
 						     : "op is list, add or del");
 		return;
 	}
+	if (strcmp(op, "list") != 0)
+		cluster_lists_changed(c);
 	cJSON *ok = proto_ok(seq), *a = cJSON_CreateArray();
 	for (size_t i = 0; i < l->n; i++)
 		cJSON_AddItemToArray(a, cJSON_CreateString(l->v[i]));

@@ -256,7 +256,13 @@ cJSON *proto_ok(uint64_t re);
 int cluster_start(struct server *srv);
 void cluster_stop(struct server *srv);
 void cluster_free(struct server *srv);
-int cluster_hello(struct conn *c);
+/* A hello (ALLOW_SET: it set its allowed senders): a receiver's login in
+ * the directory, and what the directory kept for its id taken over; a
+ * sender's, its id's kept lists (--keep-client-info all). */
+int cluster_hello(struct conn *c, int allow_set);
+/* C's client changed its default receivers or allowed senders: kept in the
+ * directory with --keep-client-info all. */
+void cluster_lists_changed(struct conn *c);
 int cluster_join(struct conn *c, uint64_t seq, const char *group);
 int cluster_members(struct conn *c, uint64_t seq, const char *group);
 int cluster_groups(struct conn *c, uint64_t seq, int all);

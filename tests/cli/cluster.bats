@@ -172,11 +172,10 @@ member() {	# member NAME NODE ID GROUP: rvgroup join on a node, joined once it r
 	wait_for_line "$T/alice.out" '^\* bob left ops$' 5
 }
 
-@test "cluster: a login on another node replaces the older receiver (exit 5)" {
+@test "cluster: a login on another node replaces the older receiver (exit 5) and takes over its groups" {
 	node 1
 	node 2
-	spawn old rvgroup -s "$N1" -n dave listen
-	wait_for_line "$T/old.err" 'connected to' 5
+	member old 1 dave crew
 	spawn new rvgroup -s "$N2" -n dave listen
 	wait_for_line "$T/new.err" 'connected to' 5
 	wait_exit "$PID_old" 5
@@ -184,6 +183,10 @@ member() {	# member NAME NODE ID GROUP: rvgroup join on a node, joined once it r
 	run on 1 -n eve say dave "for the new one"
 	assert_success
 	wait_for_line "$T/new.out" 'for the new one' 5
+	# as a second login on one server: still in crew (even with --keep-client-info none)
+	run on 1 -n eve post crew "to the crew"
+	assert_success
+	wait_for_line "$T/new.out" '^\[crew\] eve: to the crew$' 5
 	[ "$(timeout 5 curl -sf "http://$N1/stats" | jq .cluster.evictions_remote)" = 1 ]
 }
 
@@ -203,7 +206,7 @@ member() {	# member NAME NODE ID GROUP: rvgroup join on a node, joined once it r
 	assert_equal "$status" 4
 }
 
-@test "cluster: --keep-client-info groups: a post to a group whose members are all offline, on no node, is ok (delivered 0)" {
+@test "cluster: --keep-client-info groups: a post to a group whose members are all offline, on no node, is ok (delivered 0); back on another node, a member there" {
 	node 1 --keep-client-info groups
 	node 2 --keep-client-info groups
 	member alice 1 alice ops
@@ -217,6 +220,71 @@ member() {	# member NAME NODE ID GROUP: rvgroup join on a node, joined once it r
 	run on 2 -n bob post nosuchgroup hi
 	assert_equal "$status" 4
 	assert_output --partial "no such group"
+	# her node is dead: she comes back on node 2, a member there
+	spawn alice2 rvgroup -s "$N2" -n alice listen
+	wait_for_line "$T/alice2.err" 'connected to' 5
+	run on 2 -n bob post ops "welcome back"
+	assert_success
+	wait_for_line "$T/alice2.out" '^\[ops\] bob: welcome back$' 5
+}
+
+@test "cluster: --keep-client-info groups: a member who comes back on another node is a member there: one copy of a post, online, no new joined" {
+	node 1 --keep-client-info groups
+	node 2 --keep-client-info groups
+	member alice 1 alice crew
+	member bob 1 bob crew
+	wait_for_line "$T/alice.out" '^\* bob joined crew$' 5
+	kill_hard "$PID_bob"	# bob detaches without leaving: node 1 keeps him, offline
+	spawn bob2 rvgroup -s "$N2" -n bob listen
+	wait_for_line "$T/bob2.err" 'connected to' 5
+	# node 2 took bob's membership over (node 1 let go): a post from node 1 reaches him once
+	run on 1 -n carol post crew "to the crew"
+	assert_success
+	run on 1 -n carol post crew "marker"
+	assert_success
+	wait_for_line "$T/bob2.out" '^\[crew\] carol: marker$' 5
+	[ "$(grep -c 'to the crew' "$T/bob2.out")" = 1 ]
+	run on 1 -n x members crew
+	assert_success
+	assert_line bob
+	# his own groups, and a leave on node 2 (its owner now) that reaches alice
+	SERVER_PORT=${N2##*:} run rvclient --hello bob:send --expect welcome --frame '{"type":"groups","seq":1}' \
+		--expect ok --frame '{"type":"leave","group":"crew","seq":2}' --expect ok --quit --timeout 5
+	assert_success
+	assert_output --partial '"groups": [{"name": "crew", "members": 2}]'
+	# he was a member all along: alice heard no second joined
+	wait_for_line "$T/alice.out" '^\* bob left crew$' 5
+	[ "$(grep -c 'bob joined crew' "$T/alice.out")" = 1 ]
+}
+
+@test "cluster: --keep-client-info all: default receivers and allowed senders set on node 1 hold for a login on node 2" {
+	node 1 --keep-client-info all
+	node 2 --keep-client-info all
+	spawn dan rvgroup -s "$N1" -n dan listen
+	wait_for_line "$T/dan.err" 'connected to' 5
+	run on 1 -n bob contacts add dan
+	assert_success
+	run on 1 -n bob allow add alice
+	assert_success
+	run on 2 -n bob contacts list	# a sending connection on node 2 sees them
+	assert_success
+	assert_output dan
+	spawn bob rvgroup -s "$N2" -n bob listen
+	wait_for_line "$T/bob.err" 'connected to' 5
+	run on 2 -n bob allow list
+	assert_output --partial alice
+	run on 1 -n alice say bob "from alice"
+	assert_success
+	wait_for_line "$T/bob.out" '^\[@alice\] from alice$' 5
+	run on 1 -n eve say bob "from eve"
+	assert_equal "$status" 4
+	assert_output --partial "does not allow this sender"
+	# a message from bob on node 2 with no target reaches his contact on node 1
+	SERVER_PORT=${N2##*:} run rvclient --hello bob:send --expect welcome --body 'to my contacts' \
+		--frame '{"type":"msg","seq":1}' --expect ok --quit --timeout 5
+	assert_success
+	assert_output --partial '"delivered": 1'
+	wait_for_line "$T/dan.out" '^\[@bob\] to my contacts$' 5
 }
 
 @test "cluster: Redis restarts: cross-node sends fail loudly meanwhile, then nodes re-assert and traffic flows" {

@@ -150,7 +150,7 @@ static void encoder_refuses(void **state)
 
 /* rvsignal's kinds: peer ids and room names in a and b, printed JSON (and
  * a room message's filter line) in the payload, round trip like the others;
- * a handover carries no payload. */
+ * a handover carries no payload, nor does rvserver's MOVED (c: a gen). */
 static void signal_kinds(void **state)
 {
 	(void)state;
@@ -160,6 +160,7 @@ static void signal_kinds(void **state)
 		{ RV_CMSG_SIG_ROOM, "room.1", "p-12345678", room_msg },
 		{ RV_CMSG_SIG_ROOM, "room.1", "", "{}\n{\"type\":\"left\",\"reason\":\"node-lost\"}" },
 		{ RV_CMSG_SIG_HANDOVER, "p-0000beef", "", "" },
+		{ RV_CMSG_MOVED, "bob", "", "" },
 	};
 	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
 		struct rv_cmsg m = { .type = kinds[i].type, .nseq = 1 + i, .ts = T0,
@@ -178,7 +179,7 @@ static void signal_kinds(void **state)
 		assert_true(!d.payload_len || memcmp(d.payload, kinds[i].payload, d.payload_len) == 0);
 		rv_buf_free(&b);
 	}
-	assert_int_equal(RV_CMSG_TYPE_MAX, RV_CMSG_PIPE);
+	assert_int_equal(RV_CMSG_TYPE_MAX, RV_CMSG_MOVED);
 }
 
 static enum rv_cmsg_verdict check(struct rv_cmsg_replay *r, const char *origin, uint64_t nseq, uint64_t ts,

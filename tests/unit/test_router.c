@@ -204,6 +204,42 @@ static void unlink_hook(void **state)
 	rv_router_free(&r);
 }
 
+/* Memberships that move (a cluster): silent, no limits, no on_unlink. */
+static void moves(void **state)
+{
+	(void)state;
+	struct rv_router r;
+	struct rv_router_conf conf = { .max_groups = 1, .max_group_members = 1 };
+	rv_router_init(&r, &conf, on_event, NULL);
+	r.on_unlink = on_unlink;
+	struct rv_client *a = online(&r, "alice"), *b = online(&r, "bob");
+	assert_int_equal(rv_router_join(&r, a, "ops"), 0);
+	events[0] = 0;
+	unlinked[0] = 0;
+	assert_int_equal(rv_router_adopt(&r, b, "ops"), 0);	/* past max_group_members */
+	assert_int_equal(rv_router_adopt(&r, b, "dev"), 0);	/* past max_groups */
+	assert_int_equal(rv_router_adopt(&r, b, "ops"), 1);
+	assert_string_equal(events, "");
+	assert_int_equal(rv_router_group(&r, "ops")->n, 2);
+	assert_int_equal(rv_router_drop(&r, b, "ops"), 0);
+	assert_int_equal(rv_router_drop(&r, b, "ops"), RV_ENOTFOUND);
+	assert_string_equal(events, "");
+	assert_string_equal(unlinked, "");
+	assert_int_equal(rv_router_forget(&r, b), 0);	/* connected: kept, without groups */
+	assert_int_equal(b->ngroups, 0);
+	assert_null(rv_router_group(&r, "dev"));
+	rv_router_detach(&r, b);
+	struct rv_client *c = rv_router_attach(&r, "carol");
+	assert_int_equal(rv_router_adopt(&r, c, "ops"), 0);
+	c->conns = 0;	/* as if kept offline */
+	assert_int_equal(rv_router_forget(&r, c), 1);
+	assert_null(rv_router_find(&r, "carol"));
+	assert_int_equal(rv_router_group(&r, "ops")->n, 1);
+	assert_string_equal(events, "");
+	assert_string_equal(unlinked, "");
+	rv_router_free(&r);
+}
+
 static void ids(void **state)
 {
 	(void)state;
@@ -251,6 +287,7 @@ int main(void)
 		cmocka_unit_test(keep_modes),
 		cmocka_unit_test(ids),
 		cmocka_unit_test(unlink_hook),
+		cmocka_unit_test(moves),
 		cmocka_unit_test(map),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
