@@ -23,6 +23,7 @@
 #      NATS rows are skipped (said on stderr). The issue sets no goal: ratios only.
 # Servers (Redis, nodes, nats-server) are pinned to CPU 0, the generator to CPU 1 (PIN=0: none).
 # Environment: RATE=500 SUBS=1 FAN_SUBS=100 FAN_RATE=500 DURATION=4 WARMUP=1 PIN=1 O=build
+#              WINDOW=256 (closed loop: messages outstanding to the slowest receiver, as run.sh)
 #              ROWS="pair signal fanout" (which of 1-2, 3, 4 to run) NATS_SERVER=path WATCHDOG=150
 #              LOGDIR=DIR (append the generator's whole output to DIR/cluster.log)
 # Output: FIGURE lines; exit 2 when a measurement failed. Not part of `make bench` (yet).
@@ -37,6 +38,7 @@ RATE=${RATE:-500}
 SUBS=${SUBS:-1}
 FAN_SUBS=${FAN_SUBS:-100}
 FAN_RATE=${FAN_RATE:-500}
+WINDOW=${WINDOW:-256}
 DURATION=${DURATION:-4}
 WARMUP=${WARMUP:-1}
 WATCHDOG=${WATCHDOG:-150}
@@ -51,16 +53,19 @@ row() { [[ " $ROWS " == *" $1 "* ]]; }
 
 "${PIN_SRV[@]}" redis-server --port 0 --unixsocket "$TMP/r.sock" --save '' --appendonly no >"$TMP/redis.log" 2>&1 &
 PIDS+=($!)
+PID_redis=$!
 for _ in $(seq 1 50); do [ -S "$TMP/r.sock" ] && break; sleep 0.1; done
 echo "cluster-bench-secret" >"$TMP/secret"
 
-# start NAME ARG...: an rvserver (SERVER=rvsignal: rvsignal serve) on a port file; its port in PORT_NAME
+# start NAME ARG...: an rvserver (SERVER=rvsignal: rvsignal serve) on a port file; its port in PORT_NAME,
+# its process id in PID_NAME
 start() {
 	local name=$1
 	shift
 	# shellcheck disable=SC2086 # SERVER may be "rvsignal serve"
 	"${PIN_SRV[@]}" ${SERVER:-"$RVSERVER"} -q -l 127.0.0.1 -p 0 --port-file "$TMP/$name.port" "$@" 2>"$TMP/$name.err" &
 	PIDS+=($!)
+	eval "PID_$name=$!"
 	for _ in $(seq 1 50); do [ -s "$TMP/$name.port" ] && break; sleep 0.1; done
 	eval "PORT_$name=$(sed -n 1p "$TMP/$name.port")"
 }
@@ -76,13 +81,14 @@ fi
 
 # nats NAME ARG...: a nats-server on ports it picks itself (-p -1, -m -1, cluster port -1 when
 # clustered), read from its ports file; client port in NPORT_NAME, monitoring in NMON_NAME,
-# cluster port in NCL_NAME. Returns 1 when it did not come up within 5 s.
+# cluster port in NCL_NAME, process id in NPID_NAME. Returns 1 when it did not come up within 5 s.
 nats() {
 	local name=$1 f="" json
 	shift
 	mkdir -p "$TMP/$name"
 	"${PIN_SRV[@]}" "$NATS" -a 127.0.0.1 -p -1 -m -1 -n "$name" --ports_file_dir "$TMP/$name" "$@" >"$TMP/$name.log" 2>&1 &
 	PIDS+=($!)
+	eval "NPID_$name=$!"
 	for _ in $(seq 1 50); do
 		f=$(find "$TMP/$name" -name '*.ports' 2>/dev/null | head -1)
 		[ -n "$f" ] && [ -s "$f" ] && break
@@ -129,15 +135,22 @@ if row fanout; then
 fi
 sleep 0.5	# the nodes connect to Redis
 
-# run LABEL ARG...: one fanout run; its FIGURE lines prefixed with LABEL (and kept unprefixed in $TMP/LABEL)
+# run LABEL ARG...: one fanout run; its FIGURE lines prefixed with LABEL (and kept unprefixed in $TMP/LABEL);
+# with --pid, at saturation, also the servers' CPU over the window and deliveries per server CPU-second
 run() {
-	local label=$1 out
+	local label=$1 out cpu dps
 	shift
 	out=$(timeout 60 "${PIN_GEN[@]}" "$BIN/fanout" --proto "${PROTO:-rv}" --subs "${N:-$SUBS}" --warmup "$WARMUP" \
-		--duration "$DURATION" "$@" 2>&1)
+		--duration "$DURATION" --window "$WINDOW" "$@" 2>&1)
 	[ -n "${LOGDIR:-}" ] && printf '%s\n' "== $label $*" "$out" >>"$LOGDIR/cluster.log"
 	grep -q FIGURE <<<"$out" || { say "cluster: $label failed:"; say "$out"; STATUS=2; return; }
 	grep -q 'RESULT ok=1' <<<"$out" || { say "cluster: $label: not every message arrived in order:"; say "$(grep '^INFO window' <<<"$out")"; STATUS=2; }
+	cpu=$(grep '^RESULT' <<<"$out" | kv broker_cpu)
+	if ! grep -q latency_p50 <<<"$out" && awk -v c="${cpu:--1}" 'BEGIN { exit !(c > 0) }'; then
+		dps=$(grep '^RESULT' <<<"$out" | kv deliveries_per_s)
+		out+=$'\n'"FIGURE servers_cpu_pct=$cpu"
+		out+=$'\n'"FIGURE deliveries_per_cpu_s=$(awk -v d="$dps" -v c="$cpu" 'BEGIN { printf "%.0f", d / (c / 100) }')"
+	fi
 	sed -n 's/^FIGURE //p' <<<"$out" >>"$TMP/$label"
 	sed -n "s/^FIGURE /FIGURE ${label}_/p" <<<"$out"
 }
@@ -160,11 +173,13 @@ fig() { [ -f "$TMP/$1" ] && kv "$2" <"$TMP/$1"; }
 	fi
 	if row fanout; then
 		R3="$PORT_n1,$PORT_n2,$PORT_n3"
-		N=$FAN_SUBS run fanout_3nodes --port "$PORT_n1" --recv-port "$R3" --topic fansat
+		N=$FAN_SUBS run fanout_3nodes --port "$PORT_n1" --recv-port "$R3" --topic fansat \
+			--pid "$PID_n1,$PID_n2,$PID_n3,$PID_redis"
 		[ "$NATS_OK" = 1 ] && N=$FAN_SUBS PROTO=nats run nats_fanout_3nodes --port "$NPORT_na" \
-			--recv-port "$NPORT_na,$NPORT_nb,$NPORT_nc" --topic fansat
-		N=$FAN_SUBS run fanout_plain --port "$PORT_plain" --topic fansat
-		[ "$NATS_OK" = 1 ] && N=$FAN_SUBS PROTO=nats run nats_fanout_plain --port "$NPORT_nplain" --topic fansat
+			--recv-port "$NPORT_na,$NPORT_nb,$NPORT_nc" --topic fansat --pid "$NPID_na,$NPID_nb,$NPID_nc"
+		N=$FAN_SUBS run fanout_plain --port "$PORT_plain" --topic fansat --pid "$PID_plain"
+		[ "$NATS_OK" = 1 ] && N=$FAN_SUBS PROTO=nats run nats_fanout_plain --port "$NPORT_nplain" --topic fansat \
+			--pid "$NPID_nplain"
 		N=$FAN_SUBS run fanout_3nodes --port "$PORT_n1" --recv-port "$R3" --rate "$FAN_RATE" --topic fanlat
 		[ "$NATS_OK" = 1 ] && N=$FAN_SUBS PROTO=nats run nats_fanout_3nodes --port "$NPORT_na" \
 			--recv-port "$NPORT_na,$NPORT_nb,$NPORT_nc" --rate "$FAN_RATE" --topic fanlat
@@ -172,7 +187,7 @@ fig() { [ -f "$TMP/$1" ] && kv "$2" <"$TMP/$1"; }
 		[ "$NATS_OK" = 1 ] && N=$FAN_SUBS PROTO=nats run nats_fanout_plain --port "$NPORT_nplain" --rate "$FAN_RATE" --topic fanlat
 		if [ "$NATS_OK" = 1 ]; then
 			for w in 3nodes plain; do
-				for k in deliveries_per_s latency_p50_us latency_p99_us; do
+				for k in deliveries_per_s deliveries_per_cpu_s latency_p50_us latency_p99_us; do
 					echo "FIGURE fanout_${w}_${k}_rvserver_over_nats $(ratio "$(fig "fanout_$w" "$k")" "$(fig "nats_fanout_$w" "$k")")"
 				done
 			done

@@ -39,8 +39,9 @@
  *     of every delivery of a message sent inside the window goes into a 1 us
  *     histogram.  Prints FIGURE latency_p50_us / latency_p99_us.
  *
- * --pid PID also reports that process's CPU (utime+stime from
- * /proc/PID/stat) over the window; the generator's own CPU is always shown.
+ * --pid PID[,PID...] also reports those processes' CPU (utime+stime from
+ * /proc/PID/stat, summed: a cluster's nodes) over the window; the
+ * generator's own CPU is always shown.
  * Only 127.0.0.0/8 targets are accepted. A hard stop (--max-time) ends the
  * process whatever happens.
  *
@@ -89,13 +90,14 @@ static struct {
 	double drain;
 	double rate;
 	int max_time;
-	int pid;
+	int pids[MAX_RECV_PORTS]; /* --pid: the broker's processes (a cluster's nodes) */
+	int n_pids;
 	const char *topic;
 	int verbose;
 } opt = {
 	.proto = P_MQTT, .host = "127.0.0.1", .port = 0, .subs = 100,
 	.window = 256, .lowat = 4096, .payload = 64, .warmup = 2.0,
-	.duration = 8.0, .drain = 3.0, .rate = 0, .max_time = 0, .pid = 0,
+	.duration = 8.0, .drain = 3.0, .rate = 0, .max_time = 0,
 	.topic = "bench", .verbose = 0,
 };
 
@@ -1156,6 +1158,37 @@ static void nats_sync(void)
 	rx_bytes = 0;
 }
 
+static void usage(void);
+
+/* "A,B,..." into OUT[MAX_RECV_PORTS], each in 1..MAX; returns the count (usage() on error). */
+static int int_list(const char *v, int *out, long max)
+{
+	int n = 0;
+	for (const char *q = v;; q++) {
+		char *end;
+		long x = strtol(q, &end, 10);
+		if (end == q || x <= 0 || x > max || n == MAX_RECV_PORTS || (*end && *end != ','))
+			usage();
+		out[n++] = (int)x;
+		q = end;
+		if (!*q)
+			return n;
+	}
+}
+
+/* CPU seconds of the --pid processes together; -1 when one is unknown. */
+static double brokers_cpu(void)
+{
+	double sum = 0;
+	for (int i = 0; i < opt.n_pids; i++) {
+		double c = bench_proc_cpu(opt.pids[i]);
+		if (c < 0)
+			return -1;
+		sum += c;
+	}
+	return opt.n_pids ? sum : -1;
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
@@ -1171,7 +1204,7 @@ static void usage(void)
 		"  --duration S     measured window in seconds (8)\n"
 		"  --rate R         open-loop latency mode: R single sends per second\n"
 		"  --topic NAME     MQTT topic / RV group / rvsignal room / NATS subject (bench)\n"
-		"  --pid PID        also report this process's CPU over the window\n"
+		"  --pid PID[,PID...] also report these processes' CPU (summed) over the window\n"
 		"  --max-time S     hard stop (warmup + duration + 30)\n");
 	exit(2);
 }
@@ -1193,19 +1226,8 @@ int main(int argc, char **argv)
 			snprintf(opt.host, sizeof opt.host, "%s", v);
 		else if (ARG("--port"))
 			opt.port = atoi(v);
-		else if (ARG("--recv-port")) {
-			for (const char *q = v; *q; q++) {
-				char *end;
-				long pt = strtol(q, &end, 10);
-				if (end == q || pt <= 0 || pt > 65535 || opt.n_recv_ports == MAX_RECV_PORTS ||
-				    (*end && *end != ','))
-					usage();
-				opt.recv_ports[opt.n_recv_ports++] = (int)pt;
-				q = end;
-				if (!*q)
-					break;
-			}
-		}
+		else if (ARG("--recv-port"))
+			opt.n_recv_ports = int_list(v, opt.recv_ports, 65535);
 		else if (ARG("--subs"))
 			opt.subs = atoi(v);
 		else if (ARG("--window"))
@@ -1223,7 +1245,7 @@ int main(int argc, char **argv)
 		else if (ARG("--topic"))
 			opt.topic = v;
 		else if (ARG("--pid"))
-			opt.pid = atoi(v);
+			opt.n_pids = int_list(v, opt.pids, 1 << 22);
 		else if (ARG("--max-time"))
 			opt.max_time = atoi(v);
 		else if (!strcmp(a, "-v"))
@@ -1312,11 +1334,11 @@ int main(int argc, char **argv)
 		uint64_t t = now_ns();
 		if (phase == 0 && t >= t_win0) {
 			phase = 1;
-			a0 = t, d0 = deliveries, s0 = sent, r0 = rx_bytes, c0 = bench_self_cpu(), b0 = bench_proc_cpu(opt.pid);
+			a0 = t, d0 = deliveries, s0 = sent, r0 = rx_bytes, c0 = bench_self_cpu(), b0 = brokers_cpu();
 		}
 		if (phase == 1 && t >= t_win1) {
 			phase = 2;
-			a1 = t, d1 = deliveries, s1 = sent, r1 = rx_bytes, c1 = bench_self_cpu(), b1 = bench_proc_cpu(opt.pid);
+			a1 = t, d1 = deliveries, s1 = sent, r1 = rx_bytes, c1 = bench_self_cpu(), b1 = brokers_cpu();
 			if (tfd >= 0) {
 				close(tfd); /* also leaves the epoll set */
 				tfd = -1;
@@ -1371,7 +1393,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (phase < 2) {
-		a1 = now_ns(), d1 = deliveries, s1 = sent, r1 = rx_bytes, c1 = bench_self_cpu(), b1 = bench_proc_cpu(opt.pid);
+		a1 = now_ns(), d1 = deliveries, s1 = sent, r1 = rx_bytes, c1 = bench_self_cpu(), b1 = brokers_cpu();
 		if (phase == 0)
 			a0 = a1, d0 = d1, s0 = s1, r0 = r1, c0 = c1, b0 = b1;
 	}
