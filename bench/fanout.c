@@ -13,6 +13,17 @@
  * is the RV protocol over rvserver's WebSocket at /rv: each RV frame (no
  * preface) is one binary message, both ways. The upgrade's
  * Sec-WebSocket-Accept is not checked (a 101 is enough for a bench).
+ * --proto nats speaks the NATS client protocol (text lines): after the
+ * server's INFO every client sends CONNECT {"verbose":false,
+ * "pedantic":false}, receivers SUB --topic, and all wait for the PONG to a
+ * PING; the sender sends PUB TOPIC N + payload, receivers take the payload
+ * of each MSG; a server PING is answered PONG.  Interest crosses a NATS
+ * cluster's routes after the PONG, so before the run the sender publishes
+ * "probe" messages (not counted) every 10 ms until every receiver has one
+ * (at most 5 s).
+ *
+ * --recv-port P1,P2,...: receivers connect to these ports in turn (receiver
+ * i to port i mod N: the nodes of a cluster), the sender to --port.
  *
  * Every payload is 64 ASCII bytes by default: 16 hex digits of sequence
  * number, 16 hex digits of the send time (CLOCK_MONOTONIC ns), padding.
@@ -28,8 +39,9 @@
  *     of every delivery of a message sent inside the window goes into a 1 us
  *     histogram.  Prints FIGURE latency_p50_us / latency_p99_us.
  *
- * --pid PID also reports that process's CPU (utime+stime from
- * /proc/PID/stat) over the window; the generator's own CPU is always shown.
+ * --pid PID[,PID...] also reports those processes' CPU (utime+stime from
+ * /proc/PID/stat, summed: a cluster's nodes) over the window; the
+ * generator's own CPU is always shown.
  * Only 127.0.0.0/8 targets are accepted. A hard stop (--max-time) ends the
  * process whatever happens.
  *
@@ -58,14 +70,17 @@
 
 #include "cpu.h"
 
-enum proto { P_MQTT, P_RV, P_WS, P_SIGWS, P_RVWS };
-static const char *const proto_names[] = { "mqtt", "rv", "ws", "sigws", "rvws" };
+enum proto { P_MQTT, P_RV, P_WS, P_SIGWS, P_RVWS, P_NATS };
+static const char *const proto_names[] = { "mqtt", "rv", "ws", "sigws", "rvws", "nats" };
+
+#define MAX_RECV_PORTS 16
 
 static struct {
 	enum proto proto;
 	char host[64];
 	int port;
-	int recv_port;                /* receivers' port when not --port (another rvserver node) */
+	int recv_ports[MAX_RECV_PORTS]; /* receivers' ports when not --port (other cluster nodes) */
+	int n_recv_ports;
 	int subs;
 	int window;
 	int lowat;
@@ -75,13 +90,14 @@ static struct {
 	double drain;
 	double rate;
 	int max_time;
-	int pid;
+	int pids[MAX_RECV_PORTS]; /* --pid: the broker's processes (a cluster's nodes) */
+	int n_pids;
 	const char *topic;
 	int verbose;
 } opt = {
 	.proto = P_MQTT, .host = "127.0.0.1", .port = 0, .subs = 100,
 	.window = 256, .lowat = 4096, .payload = 64, .warmup = 2.0,
-	.duration = 8.0, .drain = 3.0, .rate = 0, .max_time = 0, .pid = 0,
+	.duration = 8.0, .drain = 3.0, .rate = 0, .max_time = 0,
 	.topic = "bench", .verbose = 0,
 };
 
@@ -99,6 +115,7 @@ struct conn {
 	uint64_t next_seq; /* next expected sequence number (receivers) */
 	uint64_t got;
 	int want_out;
+	int probed; /* nats: a probe arrived (interest reached this receiver) */
 };
 
 static struct conn *rcv;
@@ -305,12 +322,44 @@ static size_t ws_frame(uint8_t *out, int op, const void *data, size_t n)
 	return h + n;
 }
 
+/* NATS: one operation from the server, a line ending in CRLF; for MSG
+ * ("MSG subject sid [reply-to] #bytes") also the payload and its CRLF.
+ * *OFF is where the payload (or the next line) starts. Lines are capped at
+ * 16 KiB (INFO is the longest), payloads by INCAP. */
+static long nats_op_len(const uint8_t *p, size_t n, size_t *off)
+{
+	const uint8_t *e = memmem(p, n, "\r\n", 2);
+	if (!e)
+		return n > 16384 ? -1 : 0;
+	size_t ll = (size_t)(e - p);
+	if (ll > 16384)
+		return -1;
+	*off = ll + 2;
+	if (ll < 4 || memcmp(p, "MSG ", 4) != 0)
+		return (long)(ll + 2);
+	size_t i = ll, bytes = 0, mul = 1;
+	while (i > 4 && p[i - 1] >= '0' && p[i - 1] <= '9' && mul <= 100000000) {
+		bytes += (size_t)(p[i - 1] - '0') * mul;
+		mul *= 10;
+		i--;
+	}
+	if (i == ll || p[i - 1] != ' ' || bytes > INCAP - ll - 4)
+		return -1;
+	if (ll + 2 + bytes + 2 > n)
+		return 0;
+	if (p[ll + 2 + bytes] != '\r' || p[ll + 3 + bytes] != '\n')
+		return -1;
+	return (long)(ll + 2 + bytes + 2);
+}
+
 /* Size of the whole packet at the start of P[0..N): > 0, 0 = need more,
  * -1 = malformed / over cap. *OFF is where the variable part starts. */
 static long pkt_len(const uint8_t *p, size_t n, size_t *off)
 {
 	if (is_ws())
 		return ws_frame_len(p, n, off);
+	if (opt.proto == P_NATS)
+		return nats_op_len(p, n, off);
 	if (opt.proto == P_MQTT) {
 		if (n < 2)
 			return 0;
@@ -400,6 +449,12 @@ static size_t build_msg(uint8_t *out, uint64_t seq, uint64_t t)
 	}
 	if (opt.proto == P_WS)
 		return ws_frame(out, 1, pl, (size_t)opt.payload);
+	if (opt.proto == P_NATS) {
+		int h = sprintf((char *)out, "PUB %s %d\r\n", opt.topic, opt.payload);
+		memcpy(out + h, pl, (size_t)opt.payload);
+		memcpy(out + h + opt.payload, "\r\n", 2);
+		return (size_t)h + (size_t)opt.payload + 2;
+	}
 	if (opt.proto == P_SIGWS) {
 		char js[1200];
 		int n = snprintf(js, sizeof js, "{\"type\":\"chat\",\"room\":\"%s\",\"text\":\"%.*s\"}",
@@ -504,7 +559,7 @@ static void conn_init(struct conn *c, int idx)
 	c->in = malloc(INCAP);
 	if (!c->in)
 		die("%s", "out of memory");
-	c->fd = tcp_connect(idx >= 0 && opt.recv_port ? opt.recv_port : opt.port);
+	c->fd = tcp_connect(idx >= 0 && opt.n_recv_ports ? opt.recv_ports[idx % opt.n_recv_ports] : opt.port);
 }
 
 static void mqtt_handshake(struct conn *c, int subscribe)
@@ -695,6 +750,36 @@ static void sigws_handshake(struct conn *c)
 	sigws_wait(c, "state");
 }
 
+/* NATS: INFO from the server; CONNECT (and SUB for a receiver) and PING in
+ * one write; then wait for the PONG, so the subscription is in place on
+ * this server. */
+static void nats_handshake(struct conn *c)
+{
+	char b[512], sub[160] = "";
+	size_t off, l = wait_packet(c, &off);
+	if (l < 5 || memcmp(c->in, "INFO ", 5) != 0)
+		die("%s", "NATS: the server did not start with INFO");
+	consume(c, l);
+	if (c->idx >= 0)
+		snprintf(sub, sizeof sub, "SUB %s %d\r\n", opt.topic, c->idx + 1);
+	int n = snprintf(b, sizeof b,
+			 "CONNECT {\"verbose\":false,\"pedantic\":false,\"name\":\"fanout-%s%d\"}\r\n%sPING\r\n",
+			 c->idx < 0 ? "s" : "r", c->idx < 0 ? 0 : c->idx, sub);
+	send_all(c->fd, b, (size_t)n);
+	for (;;) {
+		l = wait_packet(c, &off);
+		if (l >= 4 && !memcmp(c->in, "-ERR", 4)) {
+			char m[300];
+			snprintf(m, sizeof m, "%.*s", (int)(l - 2 > 200 ? 200 : l - 2), (const char *)c->in);
+			die("NATS server refused: %s", m);
+		}
+		int pong = l == 6 && !memcmp(c->in, "PONG", 4);
+		consume(c, l); /* INFO updates, +OK */
+		if (pong)
+			return;
+	}
+}
+
 /* Connect C (idx < 0: the sender) and make it a receiver or the sender. */
 static void handshake(struct conn *c)
 {
@@ -704,6 +789,7 @@ static void handshake(struct conn *c)
 	case P_WS: ws_upgrade(c, "/ws"); break;
 	case P_SIGWS: sigws_handshake(c); break;
 	case P_RVWS: rv_handshake(c, c->idx >= 0); break;
+	case P_NATS: nats_handshake(c); break;
 	}
 }
 
@@ -872,11 +958,34 @@ static void ws_packet(struct conn *c, const uint8_t *p, size_t l, size_t off, ui
 	}
 }
 
+/* NATS: one whole operation P[0..L), MSG payload from OFF. */
+static void nats_packet(struct conn *c, const uint8_t *p, size_t l, size_t off, uint64_t t_rx)
+{
+	if (l >= 4 && !memcmp(p, "MSG ", 4)) {
+		size_t n = l - off - 2;
+		if (c->idx < 0)
+			bad++;
+		else if (n == 5 && !memcmp(p + off, "probe", 5))
+			c->probed = 1;
+		else
+			delivery(c, p + off, n, t_rx);
+	} else if (l == 6 && !memcmp(p, "PING", 4)) {
+		conn_queue(c, "PONG\r\n", 6);
+	} else if (l >= 4 && !memcmp(p, "-ERR", 4)) {
+		server_error(c, (const char *)p, l - 2);
+	}
+	/* INFO, PONG, +OK: ignored */
+}
+
 /* Handle one whole packet P[0..L) from connection C. */
 static void packet(struct conn *c, const uint8_t *p, size_t l, size_t off, uint64_t t_rx)
 {
 	if (is_ws()) {
 		ws_packet(c, p, l, off, t_rx);
+		return;
+	}
+	if (opt.proto == P_NATS) {
+		nats_packet(c, p, l, off, t_rx);
 		return;
 	}
 	if (opt.proto == P_MQTT) {
@@ -1014,12 +1123,79 @@ static uint64_t pctl(double q)
 	return hist_max;
 }
 
+/* NATS: publish a probe every 10 ms until every receiver has one (the
+ * subscriptions' interest has crossed the cluster's routes); at most 5 s. */
+static void nats_sync(void)
+{
+	char m[160];
+	int n = snprintf(m, sizeof m, "PUB %s 5\r\nprobe\r\n", opt.topic);
+	struct pollfd *pf = calloc((size_t)opt.subs, sizeof *pf);
+	if (!pf)
+		die("%s", "out of memory");
+	for (int i = 0; i < opt.subs; i++)
+		pf[i] = (struct pollfd){ .fd = rcv[i].fd, .events = POLLIN };
+	uint64_t deadline = now_ns() + 5000000000ull;
+	for (;;) {
+		int waiting = 0;
+		for (int i = 0; i < opt.subs; i++)
+			waiting += !rcv[i].probed;
+		if (!waiting)
+			break;
+		if (now_ns() > deadline) {
+			char w[32];
+			snprintf(w, sizeof w, "%d", waiting);
+			die("NATS: %s receivers got no probe within 5 s (cluster routes not up?)", w);
+		}
+		send_all(snd.fd, m, (size_t)n);
+		if (poll(pf, (nfds_t)opt.subs, 10) > 0)
+			for (int i = 0; i < opt.subs; i++)
+				if (pf[i].revents)
+					on_readable(&rcv[i]);
+		if (fatal)
+			die("NATS: %s during the probes", fatal_msg);
+	}
+	free(pf);
+	rx_bytes = 0;
+}
+
+static void usage(void);
+
+/* "A,B,..." into OUT[MAX_RECV_PORTS], each in 1..MAX; returns the count (usage() on error). */
+static int int_list(const char *v, int *out, long max)
+{
+	int n = 0;
+	for (const char *q = v;; q++) {
+		char *end;
+		long x = strtol(q, &end, 10);
+		if (end == q || x <= 0 || x > max || n == MAX_RECV_PORTS || (*end && *end != ','))
+			usage();
+		out[n++] = (int)x;
+		q = end;
+		if (!*q)
+			return n;
+	}
+}
+
+/* CPU seconds of the --pid processes together; -1 when one is unknown. */
+static double brokers_cpu(void)
+{
+	double sum = 0;
+	for (int i = 0; i < opt.n_pids; i++) {
+		double c = bench_proc_cpu(opt.pids[i]);
+		if (c < 0)
+			return -1;
+		sum += c;
+	}
+	return opt.n_pids ? sum : -1;
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: fanout --proto mqtt|rv|ws|sigws|rvws --port PORT [options]\n"
+		"usage: fanout --proto mqtt|rv|ws|sigws|rvws|nats --port PORT [options]\n"
 		"  --host ADDR      target, 127.0.0.0/8 only (127.0.0.1)\n"
-		"  --recv-port PORT receivers connect here (another cluster node), the sender to --port\n"
+		"  --recv-port P[,P...] receivers connect to these in turn (cluster nodes; at most 16),\n"
+		"                   the sender to --port\n"
 		"  --subs N         receivers (100)\n"
 		"  --window N       closed loop: max messages outstanding to the slowest receiver (256)\n"
 		"  --lowat BYTES    SO_RCVLOWAT on receivers in saturation mode, 0 = off (4096)\n"
@@ -1027,8 +1203,8 @@ static void usage(void)
 		"  --warmup S       seconds before the window (2)\n"
 		"  --duration S     measured window in seconds (8)\n"
 		"  --rate R         open-loop latency mode: R single sends per second\n"
-		"  --topic NAME     MQTT topic / RV group / rvsignal room (bench)\n"
-		"  --pid PID        also report this process's CPU over the window\n"
+		"  --topic NAME     MQTT topic / RV group / rvsignal room / NATS subject (bench)\n"
+		"  --pid PID[,PID...] also report these processes' CPU (summed) over the window\n"
 		"  --max-time S     hard stop (warmup + duration + 30)\n");
 	exit(2);
 }
@@ -1051,7 +1227,7 @@ int main(int argc, char **argv)
 		else if (ARG("--port"))
 			opt.port = atoi(v);
 		else if (ARG("--recv-port"))
-			opt.recv_port = atoi(v);
+			opt.n_recv_ports = int_list(v, opt.recv_ports, 65535);
 		else if (ARG("--subs"))
 			opt.subs = atoi(v);
 		else if (ARG("--window"))
@@ -1069,7 +1245,7 @@ int main(int argc, char **argv)
 		else if (ARG("--topic"))
 			opt.topic = v;
 		else if (ARG("--pid"))
-			opt.pid = atoi(v);
+			opt.n_pids = int_list(v, opt.pids, 1 << 22);
 		else if (ARG("--max-time"))
 			opt.max_time = atoi(v);
 		else if (!strcmp(a, "-v"))
@@ -1122,6 +1298,8 @@ int main(int argc, char **argv)
 		if (epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &e) < 0)
 			die("epoll_ctl: %s", strerror(errno));
 	}
+	if (opt.proto == P_NATS)
+		nats_sync();
 	int tfd = -1;
 	static int tfd_tag;
 	if (latency_mode) {
@@ -1156,11 +1334,11 @@ int main(int argc, char **argv)
 		uint64_t t = now_ns();
 		if (phase == 0 && t >= t_win0) {
 			phase = 1;
-			a0 = t, d0 = deliveries, s0 = sent, r0 = rx_bytes, c0 = bench_self_cpu(), b0 = bench_proc_cpu(opt.pid);
+			a0 = t, d0 = deliveries, s0 = sent, r0 = rx_bytes, c0 = bench_self_cpu(), b0 = brokers_cpu();
 		}
 		if (phase == 1 && t >= t_win1) {
 			phase = 2;
-			a1 = t, d1 = deliveries, s1 = sent, r1 = rx_bytes, c1 = bench_self_cpu(), b1 = bench_proc_cpu(opt.pid);
+			a1 = t, d1 = deliveries, s1 = sent, r1 = rx_bytes, c1 = bench_self_cpu(), b1 = brokers_cpu();
 			if (tfd >= 0) {
 				close(tfd); /* also leaves the epoll set */
 				tfd = -1;
@@ -1215,7 +1393,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (phase < 2) {
-		a1 = now_ns(), d1 = deliveries, s1 = sent, r1 = rx_bytes, c1 = bench_self_cpu(), b1 = bench_proc_cpu(opt.pid);
+		a1 = now_ns(), d1 = deliveries, s1 = sent, r1 = rx_bytes, c1 = bench_self_cpu(), b1 = brokers_cpu();
 		if (phase == 0)
 			a0 = a1, d0 = d1, s0 = s1, r0 = r1, c0 = c1, b0 = b1;
 	}

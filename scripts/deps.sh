@@ -8,14 +8,15 @@
 #              python3-aiortc (a WHIP publisher for tests/cli/whip.bats), nftables (NATs in
 #              namespaces, tests/cli/p2pnat.bats)
 #     --bench  what `make bench` needs: build, mosquitto, redis-server, coturn (turnutils), node and npm (the
-#              ws broker), janus (the WebRTC anchor), ffmpeg, socat, jq, time, curl
+#              ws broker), janus (the WebRTC anchor), nats-server (the cluster fan-out anchor), ffmpeg,
+#              socat, jq, time, curl
 #     --all    all of these (the default; what `make deps` runs)
 set -euo pipefail
 
 BUILD="gcc clang make pkg-config libuv1-dev libssl-dev libcjson-dev libhiredis-dev libwslay-dev libhttp-parser-dev libsrtp2-dev zlib1g-dev libavformat-dev libavcodec-dev libavdevice-dev libavutil-dev libswscale-dev libswresample-dev"
 TEST="libcmocka-dev redis-server bats bats-assert bats-support jq curl socat openssl libclang-rt-14-dev python3 man-db groff-base zsh fish coturn chromium firefox-esr ffmpeg python3-aiortc nftables"
 DEMO="ffmpeg"
-BENCH="mosquitto redis-server coturn janus ffmpeg socat jq time binutils iproute2 curl"
+BENCH="mosquitto redis-server coturn janus nats-server ffmpeg socat jq time binutils iproute2 curl"
 quiet=0 mode=all
 for a in "$@"; do
 	case $a in
