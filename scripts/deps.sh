@@ -56,8 +56,8 @@ if ! $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/tmp/r
 	$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >>/tmp/rvkit-apt.log 2>&1 || {
 		echo "deps: apt-get failed; see /tmp/rvkit-apt.log" >&2; tail -5 /tmp/rvkit-apt.log >&2; exit 1; }
 fi
-# mosquitto's, coturn's, janus's and redis-server's packages may start system services; tests and benchmarks start their own.
+# mosquitto's, coturn's, janus's, redis-server's and nats-server's packages may start system services; tests and benchmarks start their own.
 if command -v systemctl >/dev/null 2>&1; then
-	$SUDO systemctl disable --now mosquitto coturn janus redis-server >/dev/null 2>&1 || true
+	$SUDO systemctl disable --now mosquitto coturn janus redis-server nats-server >/dev/null 2>&1 || true
 fi
 echo "deps: done" >&2
