@@ -1,10 +1,11 @@
 /* cmsg.c - node-to-node cluster messages: encode, check, decode. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "bytes.h"
 #include "cmsg.h"
@@ -42,10 +43,38 @@ static int fields_valid(const struct rv_cmsg *m)
 	       strlen(m->c) <= RV_CMSG_TEXT_MAX && text_valid(m->c, strlen(m->c));
 }
 
-static void mac(const void *key, size_t keylen, const uint8_t *p, size_t n, uint8_t out[RV_CMSG_MAC_LEN])
+int rv_cmsg_key_init(struct rv_cmsg_key *k, const void *key, size_t keylen)
 {
-	unsigned len = RV_CMSG_MAC_LEN;
-	HMAC(EVP_sha256(), key, (int)keylen, p, n, out, &len);
+	k->ctx = NULL;
+	if (!keylen)
+		return RV_EPROTO;
+	EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	EVP_MAC_CTX *c = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
+	EVP_MAC_free(hmac);	/* the context holds its own reference */
+	OSSL_PARAM params[] = { OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0),
+				OSSL_PARAM_construct_end() };
+	if (!c || !EVP_MAC_init(c, key, keylen, params)) {
+		EVP_MAC_CTX_free(c);
+		return -ENOMEM;
+	}
+	k->ctx = c;
+	return 0;
+}
+
+void rv_cmsg_key_free(struct rv_cmsg_key *k)
+{
+	EVP_MAC_CTX_free(k->ctx);
+	k->ctx = NULL;
+}
+
+/* The MAC of P under K: the context re-initialised with the key it holds. */
+static int mac(struct rv_cmsg_key *k, const uint8_t *p, size_t n, uint8_t out[RV_CMSG_MAC_LEN])
+{
+	size_t len = 0;
+	if (!k->ctx || !EVP_MAC_init(k->ctx, NULL, 0, NULL) || !EVP_MAC_update(k->ctx, p, n) ||
+	    !EVP_MAC_final(k->ctx, out, &len, RV_CMSG_MAC_LEN) || len != RV_CMSG_MAC_LEN)
+		return -EIO;
+	return 0;
 }
 
 static void put_str(uint8_t **w, const char *s)
@@ -56,7 +85,7 @@ static void put_str(uint8_t **w, const char *s)
 	*w += n;
 }
 
-int rv_cmsg_encode(struct rv_buf *out, const struct rv_cmsg *m, const void *key, size_t keylen)
+int rv_cmsg_encode(struct rv_buf *out, const struct rv_cmsg *m, struct rv_cmsg_key *k)
 {
 	if (!fields_valid(m) || strlen(m->a) > RV_CMSG_ID_MAX || strlen(m->b) > RV_CMSG_ID_MAX)
 		return RV_EPROTO;
@@ -86,7 +115,8 @@ int rv_cmsg_encode(struct rv_buf *out, const struct rv_cmsg *m, const void *key,
 	if (m->payload_len)
 		memcpy(w, m->payload, m->payload_len);
 	w += m->payload_len;
-	mac(key, keylen, start, (size_t)(w - start), w);
+	if (mac(k, start, (size_t)(w - start), w) < 0)
+		return -EIO;	/* not committed: OUT unchanged */
 	rv_buf_commit(out, n);
 	return 0;
 }
@@ -106,7 +136,7 @@ int rv_cmsg_get_str(const uint8_t **r, const uint8_t *end, char *dst, size_t max
 	return 0;
 }
 
-int rv_cmsg_decode(const uint8_t *p, size_t len, const void *key, size_t keylen, struct rv_cmsg *m)
+int rv_cmsg_parse(const uint8_t *p, size_t len, struct rv_cmsg *m)
 {
 	if (len > RV_CMSG_MAX)
 		return RV_ETOOBIG;
@@ -129,11 +159,21 @@ int rv_cmsg_decode(const uint8_t *p, size_t len, const void *key, size_t keylen,
 	if (m->payload_len > RV_CMSG_PAYLOAD_MAX || (size_t)(end - r) != m->payload_len)
 		return RV_EPROTO;
 	m->payload = m->payload_len ? r : NULL;
-	if (!fields_valid(m))
-		return RV_EPROTO;
+	return fields_valid(m) ? 0 : RV_EPROTO;
+}
+
+int rv_cmsg_verify(const uint8_t *p, size_t len, struct rv_cmsg_key *k)
+{
 	uint8_t want[RV_CMSG_MAC_LEN];
-	mac(key, keylen, p, (size_t)(end - p), want);
-	return CRYPTO_memcmp(want, end, RV_CMSG_MAC_LEN) == 0 ? 0 : RV_EDENIED;
+	if (len < RV_CMSG_MAC_LEN || mac(k, p, len - RV_CMSG_MAC_LEN, want) < 0)
+		return RV_EDENIED;
+	return CRYPTO_memcmp(want, p + len - RV_CMSG_MAC_LEN, RV_CMSG_MAC_LEN) == 0 ? 0 : RV_EDENIED;
+}
+
+int rv_cmsg_decode(const uint8_t *p, size_t len, struct rv_cmsg_key *k, struct rv_cmsg *m)
+{
+	int rc = rv_cmsg_parse(p, len, m);
+	return rc < 0 ? rc : rv_cmsg_verify(p, len, k);
 }
 
 /* ---- the replay window ---- */

@@ -45,7 +45,7 @@ const struct rv_buf *cl_encode(struct cluster *cl, const struct rv_cmsg *m)
 	numbered.nseq = ++cl->msgno;
 	numbered.ts = (uint64_t)wall_ms();
 	rv_buf_reset(&cl->enc);
-	int rc = rv_cmsg_encode(&cl->enc, &numbered, cl->secret, cl->secret_len);
+	int rc = rv_cmsg_encode(&cl->enc, &numbered, &cl->key);
 	if (rc < 0) {
 		rv_warn("cluster: cannot encode a message: %s", rv_strerror(rc));
 		return NULL;
@@ -190,6 +190,8 @@ int cluster_start(struct server *srv)
 		return rc;
 	memcpy(cl->secret, node.secret, sizeof cl->secret);
 	cl->secret_len = node.secret_len;
+	if ((rc = rv_cmsg_key_init(&cl->key, cl->secret, cl->secret_len)) < 0)
+		return rc;	/* freed by cluster_free, as on every failure here */
 	memcpy(cl->inc, node.inc, sizeof cl->inc);
 	snprintf(cl->advertise, sizeof cl->advertise, "%s", conf->advertise ? conf->advertise : "");
 	rv_buf_init(&cl->enc, RV_CMSG_MAX);
@@ -258,6 +260,7 @@ void cluster_free(struct server *srv)
 	cl_pipe_free(cl);
 	cl_trunk_free(cl);
 	cl_home_free(cl);
+	rv_cmsg_key_free(&cl->key);
 	free(cl);
 	srv->cluster = NULL;
 }

@@ -92,6 +92,7 @@ struct cluster {
 	char advertise[64];
 	char secret[512];
 	size_t secret_len;
+	struct rv_cmsg_key key;       /* the secret, keyed once for every message */
 	uv_timer_t timer;             /* heartbeat, sweep, ack deadlines */
 	uint64_t nseq, cgen;
 	uint64_t msgno;               /* the last message's number (rv_cmsg nseq) */

@@ -72,7 +72,7 @@ const struct rv_buf *cl_encode(struct sigcl *cl, uint8_t type, const char *a, co
 	m.payload = rv_buf_head(&pay);
 	m.payload_len = rv_buf_size(&pay);
 	rv_buf_reset(&cl->enc);
-	int rc = rv_cmsg_encode(&cl->enc, &m, cl->node.secret, cl->node.secret_len);
+	int rc = rv_cmsg_encode(&cl->enc, &m, &cl->key);
 	rv_buf_free(&pay);
 	if (rc < 0) {
 		rv_warn("cluster: cannot encode a message: %s", rv_strerror(rc));
@@ -459,7 +459,7 @@ static void on_bus_msg(void *ud, const char *channel, const uint8_t *data, size_
 	struct sigcl *cl = ud;
 	struct sig *g = cl->g;
 	struct rv_cmsg m;
-	int rc = rv_cmsg_decode(data, len, cl->node.secret, cl->node.secret_len, &m);
+	int rc = rv_cmsg_decode(data, len, &cl->key, &m);
 	if (rc < 0) {
 		g->n.cl_bad++;
 		rv_info("cluster: a message on %s refused: %s", channel,
@@ -582,7 +582,8 @@ int sigcl_start(struct sig *g)
 	rv_buf_init(&cl->enc, RV_CMSG_MAX);
 	rv_cmsg_replay_init(&cl->replay);
 	if ((rc = rv_bus_node_setup(&cl->node, conf->cluster_url, conf->node_id, conf->cluster_secret_file,
-				    cl_wall_ms())) < 0)
+				    cl_wall_ms())) < 0 ||
+	    (rc = rv_cmsg_key_init(&cl->key, cl->node.secret, cl->node.secret_len)) < 0)
 		return rc;
 	if ((rc = rv_bus_redis_new(&cl->bus, g->loop, &cl->node.addr, on_bus_msg, on_state, cl)) < 0)
 		return rc;
@@ -628,6 +629,7 @@ void sigcl_free(struct sig *g)
 		cl_claim_free(cl->claims);
 	rv_buf_free(&cl->enc);
 	rv_cmsg_replay_free(&cl->replay);
+	rv_cmsg_key_free(&cl->key);
 	free(cl);
 	g->cl = NULL;
 }

@@ -45,6 +45,7 @@ struct sigcl {
 	struct sig *g;
 	struct rv_bus *bus;
 	struct rv_bus_node node;      /* address, secret, incarnation */
+	struct rv_cmsg_key key;       /* the secret, keyed once for every message */
 	uv_timer_t timer;             /* heartbeat, sweep */
 	uint64_t msgno;
 	struct rv_cmsg_replay replay;

@@ -14,6 +14,18 @@
 static const char key[] = "cluster secret";
 #define T0 1733400000000ull
 
+/* A keyed context for the N bytes at S; two are alive at a time (the one
+ * made two calls ago is freed). */
+static struct rv_cmsg_key *keyed(const char *s, size_t n)
+{
+	static struct rv_cmsg_key k[2];
+	static int i;
+	i ^= 1;
+	rv_cmsg_key_free(&k[i]);
+	assert_int_equal(rv_cmsg_key_init(&k[i], s, n), 0);
+	return &k[i];
+}
+
 static struct rv_cmsg sample(void)
 {
 	static const uint8_t body[] = "frame bytes";
@@ -29,7 +41,7 @@ static struct rv_cmsg sample(void)
 static void encode(struct rv_buf *b, const struct rv_cmsg *m)
 {
 	rv_buf_init(b, RV_CMSG_MAX);
-	assert_int_equal(rv_cmsg_encode(b, m, key, strlen(key)), 0);
+	assert_int_equal(rv_cmsg_encode(b, m, keyed(key, strlen(key))), 0);
 }
 
 /* The sample, encoded into B: its bytes (writable) and their count. */
@@ -43,7 +55,7 @@ static uint8_t *sample_bytes(struct rv_buf *b, size_t *n)
 
 static int dec(const uint8_t *p, size_t n, struct rv_cmsg *d)
 {
-	return rv_cmsg_decode(p, n, key, strlen(key), d);
+	return rv_cmsg_decode(p, n, keyed(key, strlen(key)), d);
 }
 
 static void round_trip(void **state)
@@ -52,7 +64,7 @@ static void round_trip(void **state)
 	struct rv_cmsg m = sample(), d;
 	struct rv_buf b;
 	encode(&b, &m);
-	assert_int_equal(rv_cmsg_decode(rv_buf_head(&b), rv_buf_size(&b), key, strlen(key), &d), 0);
+	assert_int_equal(rv_cmsg_decode(rv_buf_head(&b), rv_buf_size(&b), keyed(key, strlen(key)), &d), 0);
 	assert_int_equal(d.type, RV_CMSG_DIRECT);
 	assert_true(d.seq == 42 && d.conn == ((7ull << 32) | 3));
 	assert_true(d.nseq == 9 && d.ts == T0);
@@ -72,7 +84,7 @@ static void empty_fields(void **state)
 	strcpy(m.origin, "n2");
 	struct rv_buf b;
 	encode(&b, &m);
-	assert_int_equal(rv_cmsg_decode(rv_buf_head(&b), rv_buf_size(&b), key, strlen(key), &d), 0);
+	assert_int_equal(rv_cmsg_decode(rv_buf_head(&b), rv_buf_size(&b), keyed(key, strlen(key)), &d), 0);
 	assert_int_equal(d.code, 6);
 	assert_int_equal(d.count, 3);
 	assert_string_equal(d.a, "");
@@ -87,7 +99,7 @@ static void wrong_key_or_tampered(void **state)
 	struct rv_buf b;
 	size_t n;
 	uint8_t *p = sample_bytes(&b, &n);
-	assert_int_equal(rv_cmsg_decode(p, n, "other", 5, &d), RV_EDENIED);
+	assert_int_equal(rv_cmsg_decode(p, n, keyed("other", 5), &d), RV_EDENIED);
 	p[n - 40] ^= 1;	/* a payload byte */
 	assert_int_equal(dec(p, n, &d), RV_EDENIED);
 	p[n - 40] ^= 1;
@@ -121,6 +133,42 @@ static void malformed(void **state)
 	rv_buf_free(&b);
 }
 
+/* One keyed context serves many messages (each MAC starts afresh from the
+ * key); parse alone does not check the MAC, verify does; an empty key is
+ * refused. */
+static void one_key_many_messages(void **state)
+{
+	(void)state;
+	struct rv_cmsg_key k, fresh;
+	assert_int_equal(rv_cmsg_key_init(&k, key, 0), RV_EPROTO);
+	assert_int_equal(rv_cmsg_key_init(&k, key, strlen(key)), 0);
+	struct rv_buf b;
+	rv_buf_init(&b, 3 * RV_CMSG_MAX);
+	size_t at[4] = { 0 };
+	for (int i = 0; i < 3; i++) {
+		struct rv_cmsg m = sample();
+		m.nseq = 100 + (uint64_t)i;
+		assert_int_equal(rv_cmsg_encode(&b, &m, &k), 0);
+		at[i + 1] = rv_buf_size(&b);
+	}
+	for (int i = 2; i >= 0; i--) {	/* out of order, and with a context of its own */
+		const uint8_t *p = rv_buf_head(&b) + at[i];
+		size_t n = at[i + 1] - at[i];
+		struct rv_cmsg d;
+		assert_int_equal(rv_cmsg_key_init(&fresh, key, strlen(key)), 0);
+		assert_int_equal(rv_cmsg_decode(p, n, &fresh, &d), 0);
+		assert_int_equal(d.nseq, 100 + (uint64_t)i);
+		assert_int_equal(rv_cmsg_decode(p, n, &k, &d), 0);
+		rv_cmsg_key_free(&fresh);
+		assert_int_equal(rv_cmsg_key_init(&fresh, "other", 5), 0);
+		assert_int_equal(rv_cmsg_parse(p, n, &d), 0);
+		assert_int_equal(rv_cmsg_verify(p, n, &fresh), RV_EDENIED);
+		rv_cmsg_key_free(&fresh);
+	}
+	rv_buf_free(&b);
+	rv_cmsg_key_free(&k);
+}
+
 static void encoder_refuses(void **state)
 {
 	(void)state;
@@ -128,19 +176,19 @@ static void encoder_refuses(void **state)
 	rv_buf_init(&b, RV_CMSG_MAX);
 	struct rv_cmsg m = sample();
 	strcpy(m.a, "no spaces");
-	assert_int_equal(rv_cmsg_encode(&b, &m, key, 1), RV_EPROTO);
+	assert_int_equal(rv_cmsg_encode(&b, &m, keyed(key, 1)), RV_EPROTO);
 	m = sample();
 	m.origin[0] = 0;
-	assert_int_equal(rv_cmsg_encode(&b, &m, key, 1), RV_EPROTO);
+	assert_int_equal(rv_cmsg_encode(&b, &m, keyed(key, 1)), RV_EPROTO);
 	m = sample();
 	m.c[0] = '\n';
-	assert_int_equal(rv_cmsg_encode(&b, &m, key, 1), RV_EPROTO);
+	assert_int_equal(rv_cmsg_encode(&b, &m, keyed(key, 1)), RV_EPROTO);
 	m = sample();
 	m.type = 0;
-	assert_int_equal(rv_cmsg_encode(&b, &m, key, 1), RV_EPROTO);
+	assert_int_equal(rv_cmsg_encode(&b, &m, keyed(key, 1)), RV_EPROTO);
 	m = sample();
 	m.payload_len = RV_CMSG_PAYLOAD_MAX + 1;
-	assert_int_equal(rv_cmsg_encode(&b, &m, key, 1), RV_ETOOBIG);
+	assert_int_equal(rv_cmsg_encode(&b, &m, keyed(key, 1)), RV_ETOOBIG);
 	assert_int_equal(rv_buf_size(&b), 0);
 	rv_buf_free(&b);
 	assert_true(rv_cmsg_node_valid("n1.1733400000000"));
@@ -252,6 +300,7 @@ int main(void)
 		cmocka_unit_test(wrong_key_or_tampered),
 		cmocka_unit_test(malformed),
 		cmocka_unit_test(encoder_refuses),
+		cmocka_unit_test(one_key_many_messages),
 		cmocka_unit_test(signal_kinds),
 		cmocka_unit_test(replay_window),
 		cmocka_unit_test(replay_prune),
