@@ -41,7 +41,10 @@ done
 for t in unshare nsenter ip tc jq; do
 	command -v "$t" >/dev/null || { say "p2pcast20: needs $t"; exit 2; }
 done
-unshare --net --mount true 2>/dev/null || { say "p2pcast20: needs unshare --net --mount (root)"; exit 2; }
+if ! unshare --net --mount true 2>/dev/null; then	# not a failure: make bench runs it as any user
+	say "p2pcast20: skipped: needs unshare --net --mount (root)"
+	exit 0
+fi
 
 SPEC=$("$SBIN/rvgroup" p2p spec new castbench --key "$TMP/owner.key" 2>/dev/null)
 [ -n "$SPEC" ] || { say "p2pcast20: no group spec"; exit 2; }
@@ -56,7 +59,7 @@ wire() { sed -n "s/^$1 //p" "$TMP/wire"; }
 SENT_FRAMES=$(jq -r 'select(.event == "media") | .frames' "$TMP/tx.out")
 PUB=$(info tx bytesPublished)
 UP=$(($(info tx bytesPushedToPeers) + $(info tx bytesRequestedByPeers)))
-DELIV=0 SKIP=0 DUP=0 GOT=0 MINF= ENDED=0
+DELIV=0 SKIP=0 DUP=0 GOT=0 MINF='' ENDED=0
 RX=()
 for ((i = 1; i <= N; i++)); do RX+=("r$i"); done
 for r in "${RX[@]}" late; do

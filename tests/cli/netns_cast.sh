@@ -30,7 +30,8 @@
 # Environment: SPEC (the group spec), N=20 SECS=6 SIZE=320x240 FPS=25
 #   BITRATE=1M RATE=4mbit JOIN_AT= KILL_AT= KILL_N=2 SERVER_SIDE=0 STAMPS=0
 #   IMPAIR= (RV_TEST_IMPAIR for the p2p peers) PUSH_LIMIT= (--push-limit
-#   for every p2p peer; default the tools'). The tools come from PATH.
+#   for every p2p peer; default the tools'). RV_SLOW=1 scales every bounded
+#   wait (tests/cli/helpers.bash's). The tools come from PATH.
 #   The caller bounds the run (timeout): at SIGTERM every tool started is
 #   killed.
 # Exit: 0 the runs went through (the figures are for the caller to judge),
@@ -40,6 +41,7 @@ DIR=$1
 N=${N:-20} SECS=${SECS:-6} SIZE=${SIZE:-320x240} FPS=${FPS:-25} BITRATE=${BITRATE:-1M}
 RATE=${RATE:-4mbit} JOIN_AT=${JOIN_AT:-} KILL_AT=${KILL_AT:-} KILL_N=${KILL_N:-2}
 SERVER_SIDE=${SERVER_SIDE:-0} STAMPS=${STAMPS:-0} IMPAIR=${IMPAIR:-} PUSH_LIMIT=${PUSH_LIMIT:-}
+SLOW=${RV_SLOW:-1}	# the bounded waits' factor (ASan)
 cd "$DIR" || exit 1
 PIDS=()
 say() { printf 'netns_cast: %s\n' "$*" >&2; }
@@ -134,8 +136,9 @@ for ((i = 1; i <= N; i++)); do
 	RX+=("r$i")
 done
 for r in "${RX[@]}"; do
-	wait_line "$r.err" 'joined the peer group' 100 || die "$r did not join: $(tail -1 "$r.err")"
+	wait_line "$r.err" 'joined the peer group' $((100 * SLOW)) || die "$r did not join: $(tail -1 "$r.err")"
 done
+say "$N receivers joined"
 W0=$(tx_bytes) P0=$(tx_bytes 0)
 # shellcheck disable=SC2046
 $(ns 0) env $(stamps tx) ${IMPAIR:+RV_TEST_IMPAIR=$IMPAIR} rvsend media --p2p "$SPEC" --server "10.77.0.1:$UDP" \
@@ -163,30 +166,34 @@ while read -r at what; do
 		before[i]=$(grep -c '"NetStream.MulticastInfo"' "r$i.out")
 		kill -USR1 "$(eval echo "\$PID_r$i")" 2>/dev/null
 	done
-	for ((i = 1; i < N; i++)); do
-		for ((t = 0; t < 20; t++)); do
-			(($(grep -c '"NetStream.MulticastInfo"' "r$i.out") > before[i])) && break
-			sleep 0.1
+	t=$(($(since) + 2000 * SLOW))
+	while (($(since) < t)); do	# every one's counters came, or 2 s
+		for ((i = 1; i < N; i++)); do
+			(($(grep -c '"NetStream.MulticastInfo"' "r$i.out") > before[i])) || break
 		done
+		((i == N)) && break
+		sleep 0.1
 	done
 	for ((i = 1; i < N; i++)); do
 		echo "$(jq -s 'map(select(.event == "NetStream.MulticastInfo")) | last | .fragmentsPushedToPeers // 0' "r$i.out") r$i"
 	done | sort -rn | head -n "$KILL_N" >pushed
-	while read -r pushed name; do
+	while read -r count name; do
 		kill -KILL "$(eval echo "\$PID_$name")"
-		echo "$name $pushed" >>killed
-		say "kill -9 $name (it had pushed $pushed fragments to peers) at $(since) ms"
+		echo "$name $count" >>killed
+		say "kill -9 $name (it had pushed $count fragments to peers) at $(since) ms"
 	done <pushed
 done < <(printf '%s\n' "${EVENTS[@]}" | sort -n)
-settle "$PID_tx" $(((SECS + 20) * 10))
+settle "$PID_tx" $(((SECS + 20) * 10 * SLOW))
+say "the publisher exited at $(since) ms"
 echo "$RC" >tx.rc
 [ "$RC" = 0 ] || say "rvsend --p2p exited $RC: $(tail -1 tx.err)"
 W1=$(tx_bytes) P1=$(tx_bytes 0)
 for r in "${RX[@]}"; do
 	grep -q "^$r " killed && continue
-	settle "$(eval echo "\$PID_$r")" 150
+	settle "$(eval echo "\$PID_$r")" $((150 * SLOW))
 	echo "$RC" >"$r.rc"
 done
+say "the receivers ended at $(since) ms"
 echo "p2p_server_tx $((W1 - W0))" >wire
 echo "p2p_publisher_tx $((P1 - P0))" >>wire
 echo "p2p_publisher_drops $(drops 0)" >>wire
