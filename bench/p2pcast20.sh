@@ -9,7 +9,8 @@
 #   its upload (bytes pushed and sent on request) over the stream's bytes. From RV_TEST_STAMPS
 #   (when the publisher published each fragment, when each receiver's engine delivered it, on the
 #   machine's monotonic clock): the latency publisher -> last peer (for each fragment, the latest
-#   of the N receivers there from the start; p50 and p99 over the fragments), and the joiner's
+#   of the N receivers there from the start; p50 and p99 over the fragments, and over those
+#   published from the stream's third second on, the start-up aside), and the joiner's
 #   first fragment after it started (a joiner comes JOIN_AT s into the stream; its engine starts
 #   it at a keyframe, so its first fragment is its first frame's). From the interfaces' counters
 #   (ip -s link): the bytes rvserver sent during the p2p run (introductions and keep-alives only:
@@ -76,11 +77,13 @@ CONT=$(awk -v d="$DELIV" -v s="$SKIP" 'BEGIN { if (d + s == 0) print "n/a"; else
 DUPR=$(awk -v d="$DUP" -v g="$GOT" 'BEGIN { if (g + d == 0) print "n/a"; else printf "%.1f", 100 * d / (g + d) }')
 UPR=$(awk -v u="$UP" -v p="$PUB" 'BEGIN { if (p == 0) print "n/a"; else printf "%.2f", u / p }')
 # latency: for each fragment published, the latest delivery among r1..rN (ms); p50 and p99
-(cd "$TMP" && awk 'FNR == 1 { f++ } $1 == "start" { next } f == 1 { pub[$1] = $2; next }
+# (and in "$TMP/lat2" those published from the stream's third second on: the start-up aside)
+(cd "$TMP" && awk 'FNR == 1 { f++ } $1 == "start" { next } f == 1 { pub[$1] = $2; if (t0 == "") t0 = $2; next }
 	($1 in pub) { l = ($2 - pub[$1]) / 1000; if (!($1 in last) || l > last[$1]) last[$1] = l }
-	END { for (s in last) print last[s] }' tx.stamps "${RX[@]/%/.stamps}") | sort -g >"$TMP/lat"
-pct() { awk -v p="$1" '{ a[NR] = $1 } END { if (!NR) { print "n/a"; exit } i = int(NR * p + 0.999999); if (i < 1) i = 1; printf "%.0f", a[i] }' "$TMP/lat"; }
-LAT50=$(pct 0.5) LAT99=$(pct 0.99)
+	END { for (s in last) print last[s], (pub[s] - t0 >= 2000000) }' tx.stamps "${RX[@]/%/.stamps}") | sort -g >"$TMP/lat"
+awk '$2 == 1' "$TMP/lat" >"$TMP/lat2"
+pct() { awk -v p="$1" '{ a[NR] = $1 } END { if (!NR) { print "n/a"; exit } i = int(NR * p + 0.999999); if (i < 1) i = 1; printf "%.0f", a[i] }' "$2"; }
+LAT50=$(pct 0.5 "$TMP/lat") LAT99=$(pct 0.99 "$TMP/lat") LAT2_50=$(pct 0.5 "$TMP/lat2") LAT2_99=$(pct 0.99 "$TMP/lat2")
 # the joiner: its first fragment after it started (ms)
 FIRST=$(awk '$1 == "start" { s = $2; next } s && !d { d = ($2 - s) / 1000 } END { if (d) printf "%.0f", d; else print "n/a" }' "$TMP/late.stamps")
 LATE_FRAMES=$(jq -r 'select(.event == "media") | .frames' "$TMP/late.out")
@@ -104,6 +107,7 @@ mkdir -p "$RESDIR"
 	printf '%-58s %14s\n' "continuity (fragments delivered / due)" "$CONT"
 	printf '%-58s %14s\n' "duplicate bytes / bytes received (%)" "$DUPR"
 	printf '%-58s %14s\n' "latency publisher -> last peer, p50 / p99 (ms)" "$LAT50 / $LAT99"
+	printf '%-58s %14s\n' "  the same from the stream's third second on (ms)" "$LAT2_50 / $LAT2_99"
 	printf '%-58s %14s\n' "joiner: first fragment after it started (ms)" "$FIRST"
 	printf '%-58s %14s\n' "joiner: frames recorded" "$LATE_FRAMES"
 	printf '%-58s %14s %14s\n' "source's upload / stream (engine's counters)" "${UPR}x" "-"
