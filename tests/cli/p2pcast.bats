@@ -348,7 +348,8 @@ from() { jq -r --arg p "$2" "select(.event == \"NetStream.MulticastInfo\") | (.p
 @test "p2pcast: 20 peers in namespaces with 4 Mbit/s uplinks (tbf), a joiner mid-stream, kill -9 of two relays: the others end with the stream, the last peer's recording decodes; no media through rvserver" {
 	unshare --net --mount true 2>/dev/null || skip "needs unshare --net --mount (root)"
 	command -v nsenter >/dev/null && command -v tc >/dev/null || skip "needs nsenter and tc"
-	unshare --net tc qdisc add dev lo root tbf rate 4mbit burst 32kbit latency 400ms 2>/dev/null || skip "needs tbf (sch_tbf)"
+	unshare --net bash -c 'tc qdisc add dev lo root tbf rate 4mbit burst 32kbit latency 400ms &&
+		ip link add b0 type bridge && ip link add v0 type veth peer name v1' 2>/dev/null || skip "needs tbf, bridge and veth"
 	SPEC=$(rvgroup p2p spec new cast.example --key "$T/owner.key" 2>/dev/null)
 	[ -n "$SPEC" ]
 	SPEC=$SPEC N=20 SECS=5 SIZE=320x240 FPS=25 BITRATE=1M PUSH_LIMIT=2 JOIN_AT=2 KILL_AT=3 KILL_N=2 PATH=$PATH \
