@@ -72,7 +72,7 @@ static void on_stop(int sig)
  * fragment the engine delivers (CLOCK_MONOTONIC, microseconds, shared by
  * every process of the machine); rvsend --p2p writes "SEQ USEC" for each
  * fragment it publishes: the bench takes latency and the time to the first
- * fragment from them. Written at the end (kept in stdio's buffer). */
+ * fragment from them (through stdio's buffer: a kill -9 loses its tail). */
 static FILE *stamps;
 
 static long long mono_us(void)
