@@ -170,7 +170,7 @@ demo:
 bench:
 	@scripts/deps.sh --bench --quiet-if-ok
 	@$(MAKE) --no-print-directory all bench-bins >/dev/null
-	@rc=0; for b in bench/run.sh bench/xfer.sh bench/turn.sh bench/signal.sh bench/relay.sh bench/encode.sh bench/webrtc.sh bench/latency.sh bench/p2p.sh bench/p2pobj.sh bench/p2pcast.sh; do \
+	@rc=0; for b in bench/run.sh bench/xfer.sh bench/turn.sh bench/signal.sh bench/relay.sh bench/encode.sh bench/webrtc.sh bench/latency.sh bench/p2p.sh bench/p2pobj.sh bench/p2pcast.sh bench/p2pcast20.sh; do \
 		[ -x $$b ] || continue; $$b || rc=1; done; exit $$rc
 
 docs: all

@@ -14,7 +14,7 @@
 set -euo pipefail
 
 BUILD="gcc clang make pkg-config libuv1-dev libssl-dev libcjson-dev libhiredis-dev libwslay-dev libhttp-parser-dev libsrtp2-dev zlib1g-dev libavformat-dev libavcodec-dev libavdevice-dev libavutil-dev libswscale-dev libswresample-dev"
-TEST="libcmocka-dev redis-server bats bats-assert bats-support jq curl socat openssl libclang-rt-14-dev python3 man-db groff-base zsh fish coturn chromium firefox-esr ffmpeg python3-aiortc nftables"
+TEST="libcmocka-dev redis-server bats bats-assert bats-support jq curl socat openssl libclang-rt-14-dev python3 man-db groff-base zsh fish coturn chromium firefox-esr ffmpeg python3-aiortc nftables iproute2"
 DEMO="ffmpeg"
 BENCH="mosquitto redis-server coturn janus nats-server ffmpeg socat jq time binutils iproute2 curl"
 quiet=0 mode=all

@@ -67,6 +67,21 @@ static void on_stop(int sig)
 	stop_signal = sig;
 }
 
+/* RV_TEST_STAMPS=FILE (for bench/p2pcast20.sh; not for users): with
+ * --p2p, "start USEC" when the peer starts, then "SEQ USEC" for each
+ * fragment the engine delivers (CLOCK_MONOTONIC, microseconds, shared by
+ * every process of the machine); rvsend --p2p writes "SEQ USEC" for each
+ * fragment it publishes: the bench takes latency and the time to the first
+ * fragment from them (through stdio's buffer: a kill -9 loses its tail). */
+static FILE *stamps;
+
+static long long mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static double mono_ms(void)
 {
 	struct timespec ts;
@@ -236,6 +251,8 @@ static void fragment(struct rx *x, const uint8_t *p, size_t n)
 static void on_live(void *ud, const struct rv_p2p_cast_ev *e)
 {
 	struct rx *x = ud;
+	if (e->type == RV_P2P_CAST_DATA && stamps)
+		fprintf(stamps, "%" PRIu32 " %lld\n", e->seq, mono_us());
 	if (e->type == RV_P2P_CAST_INFO && !x->info && (x->info = malloc(e->len + 1))) {
 		memcpy(x->info, e->data, e->len);
 		x->info[e->len] = 0;
@@ -502,6 +519,9 @@ static int p2p_record(struct app *a, struct rx *x)
 	x->vi.rtp_fd = x->vi.rtcp_fd = x->au.rtp_fd = x->au.rtcp_fd = -1;
 	x->loop = uv_default_loop();
 	x->ipmc = a->ipmc != NULL;
+	const char *sp = getenv("RV_TEST_STAMPS");
+	if (sp && *sp && (stamps = fopen(sp, "w")))
+		fprintf(stamps, "start %lld\n", mono_us());
 	rv_buf_init(&x->early, 8u << 20);
 	if ((rc = rv_p2plive_start(&x->live, x->loop, &lo, on_live, x, &why)) < 0) {
 		rv_say_error("--p2p: %s", why);
@@ -549,6 +569,9 @@ static int p2p_record(struct app *a, struct rx *x)
 	rtpin_close(&x->au);
 	rv_buf_free(&x->early);
 	free(x->info);
+	if (stamps)
+		fclose(stamps);
+	stamps = NULL;
 	return rc;
 }
 

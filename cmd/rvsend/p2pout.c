@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cJSON.h>
 
@@ -49,7 +50,19 @@ struct p2pout {
 	struct rv_p2plive *live;
 	int exit_code;
 	uint8_t frag[RV_P2P_CAST_FRAG_MAX];
+	FILE *stamps;                   /* RV_TEST_STAMPS: "SEQ USEC" for each fragment published */
 };
+
+/* RV_TEST_STAMPS=FILE (for bench/p2pcast20.sh; not for users): a line
+ * "SEQ USEC" (CLOCK_MONOTONIC, microseconds) for each fragment published,
+ * against the receivers' lines of when the same fragment was delivered
+ * (rvrecv's sdprec.c). */
+static long long mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 /* The loop woken (unless it is done: its handles are closing), and the
  * lock let go. */
@@ -204,7 +217,9 @@ static void on_wake(uv_async_t *h)
 		size_t n = rv_rd16(p + 2);
 		o->frag[0] = p[0];
 		memcpy(o->frag + 1, p + 4, n);
-		rv_p2plive_publish(o->live, o->frag, n + 1, p[1]);
+		long seq = rv_p2plive_publish(o->live, o->frag, n + 1, p[1]);
+		if (seq >= 0 && o->stamps)
+			fprintf(o->stamps, "%ld %lld\n", seq, mono_us());
 		rv_buf_consume(&q, 4 + n);
 	}
 	if (ended)
@@ -240,6 +255,9 @@ int p2pout_start(struct p2pout **out, struct app *a, int inputs, struct rv_media
 	o->vsrc = vsrc;
 	o->stop = stop;
 	rv_buf_init(&o->q, QUEUE_MAX);
+	const char *sp = getenv("RV_TEST_STAMPS");
+	if (sp && *sp)
+		o->stamps = fopen(sp, "w");
 	struct rv_p2plive_opts lo = { .spec = a->p2p, .key = a->p2p_key, .server_host = a->co.host,
 				      .server_port = a->co.port,
 				      .name = a->p2p_name ? a->p2p_name : "live", .cap = a->p2p_cap ? cap : NULL,
@@ -250,6 +268,8 @@ int p2pout_start(struct p2pout **out, struct app *a, int inputs, struct rv_media
 	if (rc < 0) {
 		rv_say_error("--p2p: %s", why);
 		rv_buf_free(&o->q);
+		if (o->stamps)
+			fclose(o->stamps);
 		free(o);
 		return rc == RV_EPROTO ? RV_EXIT_USAGE : rc == RV_EDENIED ? RV_EXIT_DENIED : RV_EXIT_FAIL;
 	}
@@ -284,5 +304,7 @@ void p2pout_free(struct p2pout *o)
 	uv_mutex_destroy(&o->mu);
 	rv_buf_free(&o->q);
 	free(o->sdp);
+	if (o->stamps)
+		fclose(o->stamps);
 	free(o);
 }
