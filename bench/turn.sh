@@ -9,11 +9,12 @@
 #        sends (its sessions start 1-6 s after connecting), from its per-second
 #        tot_send_msgs/tot_recv_msgs lines and /proc/PID/task/*/schedstat read as each line
 #        arrives. us/packet = CPU / (sent + received).
-#      rvturn bench --clients CLIENTS --rate PPS --burst BURST --duration WINDOW: CLIENTS/2 pairs, a sender
-#        and an echoer; us/packet = cpu_s / (sent + relayed) (cpu_s covers the send phase).
-#        cpu_s includes the echoers' work, but the echoes they send are not counted as packets
-#        (uclient's echo, turnutils_peer, is neither timed nor counted); the line after the
-#        medians counts them too. Both pace alike: with BURST=1 (the default) rvturn's tick is
+#      rvturn bench --clients CLIENTS --rate PPS --burst BURST --duration WINDOW --peer the same
+#        turnutils_peer: CLIENTS allocations each sending to that echo and taking its echoes
+#        back, the work uclient does; us/packet = cpu_s / (sent + relayed) (cpu_s covers the
+#        send phase). PAIRS=1: rvturn's own pairs instead (CLIENTS/2 senders and CLIENTS/2 TURN
+#        echoers, whose work is timed but whose echoes are not counted; the line after the
+#        medians counts them too). Both pace alike: with BURST=1 (the default) rvturn's tick is
 #        the period, so every sender sends one packet at a time, each at its own time, as
 #        uclient does on its -z timer (BURST=16 is rvturn's default: bursts of 16 every 16 ms
 #        at 1000/s, for comparison by hand); rvturn's lines show its median round trip.
@@ -26,7 +27,7 @@
 # coturn is pinned to CPU 0, the clients (and turnutils_peer's echo is on CPU 0 with coturn) to
 # CPU 1; PIN=0 pins nothing.
 #
-# Environment: RUNS=3 WINDOW=5 LOADS="50:50 20:1000" SIZE=160 BURST=1 OFFER_RATE=100000
+# Environment: RUNS=3 WINDOW=5 LOADS="50:50 20:1000" SIZE=160 BURST=1 PAIRS=0 OFFER_RATE=100000
 #              OFFER_DURATION=3 OFFER_MAX_LOSS=2 PIN=1 O=build RVTURN=path MAX_LOSS=1 WATCHDOG=175
 #              KEEP=0
 # Output: per-run lines, medians, ratios and GOAL lines on stdout, also written to
@@ -42,6 +43,7 @@ UPEER=${UPEER:-$(command -v turnutils_peer || echo /usr/bin/turnutils_peer)}
 TURNSERVER=${TURNSERVER:-$(command -v turnserver || echo /usr/bin/turnserver)}
 RUNS=${RUNS:-3}
 WINDOW=${WINDOW:-5}
+PAIRS=${PAIRS:-0}
 LOADS=${LOADS:-"50:50 20:1000"}
 SIZE=${SIZE:-160}
 OFFER_RATE=${OFFER_RATE:-100000}
@@ -226,8 +228,9 @@ uclient_run() {
 
 # ---- one rvturn bench run -------------------------------------------------------------
 rvturn_run() {
-	local m=$1 pps=$2 dur=$3 tag=$4 burst=${5:-16} k0 k1 w0 j rc
+	local m=$1 pps=$2 dur=$3 tag=$4 burst=${5:-16} peer=${6:-} k0 k1 w0 j rc
 	local cmd=("${PIN_CLI[@]}" "$RVTURN" bench "$URI" -u "$USER_NAME" --clients "$m" --rate "$pps" --size "$SIZE" --duration "$dur" --burst "$burst" --json)
+	[ -z "$peer" ] || cmd+=(--peer "$peer")
 	R_US='' R_PKTS='' R_CPU_S='' R_LOSS='' R_COTURN='' R_JSON='' R_RATE=''
 	echo "== $tag: ${cmd[*]}" >>"$LOG"
 	# Up to 3 tries when coturn refuses an allocation with 437: uclient leaves one allocation
@@ -264,7 +267,7 @@ rvturn_run() {
 	R_CPU_S=$(jq -r .cpu_s <<<"$j")
 	R_US=$(calc %.2f "$R_CPU_S * 1e6 / $R_PKTS")
 	R_LOSS=$(calc %.2f "$(jq -r .loss_pct <<<"$j")")
-	R_RATE=$(calc %.1f "$(jq -r "100 * .sent / ($m / 2 * $pps * .duration_s)" <<<"$j")")
+	R_RATE=$(calc %.1f "$(jq -r "100 * .sent / ((if .peer then .clients else .clients / 2 end) * $pps * .duration_s)" <<<"$j")")
 	return 0
 }
 
@@ -280,7 +283,11 @@ for load in $LOADS; do
 		exit 2
 	fi
 	out ""
-	out "load $m clients x $pps packets/s (uclient -m $m -z $((1000 / pps)); rvturn --clients $m --rate $pps --burst $BURST: $((m / 2)) pairs)"
+	if [ "$PAIRS" = 0 ]; then
+		out "load $m clients x $pps packets/s (uclient -m $m -z $((1000 / pps)); rvturn --clients $m --rate $pps --burst $BURST --peer: both to turnutils_peer)"
+	else
+		out "load $m clients x $pps packets/s (uclient -m $m -z $((1000 / pps)); rvturn --clients $m --rate $pps --burst $BURST: $((m / 2)) pairs)"
+	fi
 	U=() V=() VA=()
 	for i in $(seq 1 "$RUNS"); do
 		if uclient_run "$m" "$pps" "uclient $load run $i"; then
@@ -295,7 +302,7 @@ for load in $LOADS; do
 			out "  uclient run $i: FAILED (no complete window; see $LOG)"
 			FAILED=1
 		fi
-		if rvturn_run "$m" "$pps" "$WINDOW" "rvturn $load run $i" "$BURST"; then
+		if rvturn_run "$m" "$pps" "$WINDOW" "rvturn $load run $i" "$BURST" "$([ "$PAIRS" = 0 ] && echo "127.0.0.1:$PEER_PORT")"; then
 			# every packet rvturn handled: .sent, the receives (.relayed) and the echoes its echoers
 			# send (as many as they received: about .relayed / 2)
 			va=$(jq -r '.cpu_s * 1e6 / (.sent + .relayed + .relayed / 2)' <<<"$R_JSON")
@@ -318,7 +325,7 @@ for load in $LOADS; do
 		RATIOS+=("$ratio")
 		RDESC+=("${m}x$pps $ratio")
 		out "  median: uclient $mu us/packet, rvturn $mv us/packet, rvturn/uclient $ratio"
-		out "  (rvturn counting the echoes it sends too: $(calc %.2f "$mva") us/packet, $(calc %.2f "$mva / $mu")x)"
+		[ "$PAIRS" = 0 ] || out "  (rvturn counting the echoes it sends too: $(calc %.2f "$mva") us/packet, $(calc %.2f "$mva / $mu")x)"
 	else
 		FAILED=1
 	fi

@@ -2,7 +2,10 @@
  * other through the server at a rate and size for a duration. One side of
  * each pair sends, the other echoes; every packet carries its sequence
  * number and send time, so the sender measures round trips and the echoer
- * measures jitter (RFC 3550 A.8) on the one-way transit.
+ * measures jitter (RFC 3550 A.8) on the one-way transit. With --peer, every
+ * one of the N allocations sends to that address (a UDP echo such as
+ * turnutils_peer, outside this process) and takes the echoes back: the load
+ * turnutils_uclient -m N puts on a server, and the work it does for it.
  *
  * A tick drives the loop, not the arrivals. Each tick sends what every
  * sender's schedule has made due (one GSO send per sender; --burst packets
@@ -57,6 +60,8 @@ struct pair {
 struct bench {
 	struct pair *pairs;
 	int npairs;
+	int peer;                       /* --peer: each "pair" is one sender, no echoer */
+	struct sockaddr_storage peer_addr;
 	size_t size;                    /* payload bytes, at least HDR */
 	uint32_t seq;
 	struct rv_udpq q;               /* the sends, batched (lib/udpq.h), BATCH of them */
@@ -97,13 +102,15 @@ static size_t gso_max(size_t plen)
 	return n > RV_GSO_MAX_SEGS ? RV_GSO_MAX_SEGS : n;
 }
 
-/* 0 when both sides of P have an allocation and a channel to the other,
- * else the exit status (client_exit) after saying why. */
-static int setup_pair(struct opts *o, struct pair *p, const struct client *auth)
+/* 0 when both sides of P have an allocation and a channel to the other
+ * (with --peer: P's sender one to the peer, and no echoer), else the exit
+ * status (client_exit) after saying why. */
+static int setup_pair(struct opts *o, struct bench *b, struct pair *p, const struct client *auth)
 {
 	char addr[128];
 	struct side *s[2] = { &p->a, &p->b };
-	for (int i = 0; i < 2; i++) {
+	p->b.c.fd = -1;
+	for (int i = 0; i < (b->peer ? 1 : 2); i++) {
 		if (client_open(&s[i]->c, o, TR_UDP, addr, sizeof addr) < 0) {
 			rv_say_error("bench: %s", s[i]->c.err);
 			return client_exit(&s[i]->c);
@@ -120,7 +127,8 @@ static int setup_pair(struct opts *o, struct pair *p, const struct client *auth)
 		setsockopt(s[i]->c.fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
 		setsockopt(s[i]->c.fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
 	}
-	struct client *failed = turn_bind(&p->a.c, 0x4000, &p->b.c.relayed) != 1 ? &p->a.c :
+	struct client *failed = b->peer ? (turn_bind(&p->a.c, 0x4000, &b->peer_addr) != 1 ? &p->a.c : NULL) :
+				turn_bind(&p->a.c, 0x4000, &p->b.c.relayed) != 1 ? &p->a.c :
 				turn_bind(&p->b.c, 0x4000, &p->a.c.relayed) != 1 ? &p->b.c : NULL;
 	if (failed) {
 		rv_say_error("bench: channel bind: %s%s", failed->err,
@@ -291,7 +299,8 @@ static int run(struct bench *b, const struct opts *o)
 		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)i << 1 };
 		epoll_ctl(ep, EPOLL_CTL_ADD, b->pairs[i].a.c.fd, &ev);
 		ev.data.u32 |= 1;
-		epoll_ctl(ep, EPOLL_CTL_ADD, b->pairs[i].b.c.fd, &ev);
+		if (!b->peer)
+			epoll_ctl(ep, EPOLL_CTL_ADD, b->pairs[i].b.c.fd, &ev);
 	}
 	/* Each sender's schedule: packet k is due at start + k * period, for
 	 * start + k * period < end: total packets in all. A tick carries
@@ -333,7 +342,7 @@ static int run(struct bench *b, const struct opts *o)
 				echoed += b->pairs[i].echoed;
 				back += b->pairs[i].back;
 			}
-			if (now >= stop || (echoed == sent && back == sent))
+			if (now >= stop || ((b->peer || echoed == sent) && back == sent))
 				break;	/* everything came back: nothing left to wait for */
 		}
 		next += tick;
@@ -356,7 +365,12 @@ int cmd_bench(struct opts *o)
 			     o->duration, o->lifetime);
 		return RV_EXIT_USAGE;
 	}
-	b.npairs = o->clients / 2 < 1 ? 1 : (int)(o->clients / 2);
+	b.peer = o->peer != NULL;
+	if (b.peer && addr_parse(o->peer, &b.peer_addr) < 0) {
+		rv_say_error("bench: --peer %s: expected IP:PORT", o->peer);
+		return RV_EXIT_USAGE;
+	}
+	b.npairs = b.peer ? (int)o->clients : o->clients / 2 < 1 ? 1 : (int)(o->clients / 2);
 	b.size = o->size < HDR ? HDR : o->size;
 	struct client auth;
 	char addr[128];
@@ -372,14 +386,19 @@ int cmd_bench(struct opts *o)
 	if (!b.pairs || !b.hist)
 		return RV_EXIT_FAIL;
 	for (int i = 0; i < b.npairs; i++) {
-		int rc = setup_pair(o, &b.pairs[i], &auth);
+		int rc = setup_pair(o, &b, &b.pairs[i], &auth);
 		if (rc) {
 			client_close(&auth);
 			return rc;
 		}
 	}
 	client_close(&auth);
-	rv_say_info("bench: %d pairs ready, %u packets/s each, %u bytes, %.0f s", b.npairs, o->rate, o->size, o->duration);
+	if (b.peer)
+		rv_say_info("bench: %d allocations ready, sending to %s, %u packets/s each, %u bytes, %.0f s", b.npairs,
+			    o->peer, o->rate, o->size, o->duration);
+	else
+		rv_say_info("bench: %d pairs ready, %u packets/s each, %u bytes, %.0f s", b.npairs, o->rate, o->size,
+			    o->duration);
 
 	struct rusage ru0, ru1;
 	getrusage(RUSAGE_SELF, &ru0);
@@ -398,7 +417,7 @@ int cmd_bench(struct opts *o)
 		jitter += p->jitter;
 		drops += p->a.drops + p->b.drops;
 		struct client *sides[2] = { &p->a.c, &p->b.c };
-		for (int k = 0; k < 2; k++) {
+		for (int k = 0; k < (b.peer ? 1 : 2); k++) {
 			if (!sides[k]->lost)
 				turn_refresh(sides[k], 0);	/* delete the allocation */
 			else if (!gone)
@@ -409,11 +428,14 @@ int cmd_bench(struct opts *o)
 	double cpu = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec + ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
 		     (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec + ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6;
 	uint64_t relayed = echoed + back;	/* packets the server delivered to us */
-	double loss = sent ? 100.0 * (double)(2 * sent - relayed) / (double)(2 * sent) : 0;
+	uint64_t legs = b.peer ? sent : 2 * sent;	/* there and back: the peer's leg is not ours to see */
+	double loss = sent ? 100.0 * (double)(legs - relayed) / (double)legs : 0;
+	int clients = b.peer ? b.npairs : b.npairs * 2;
 	double p50 = percentile(b.hist, b.nrtt, 0.50), p99 = percentile(b.hist, b.nrtt, 0.99);
 	if (rv_out_json_mode()) {
 		cJSON *j = cJSON_CreateObject();
-		cJSON_AddNumberToObject(j, "clients", b.npairs * 2);
+		cJSON_AddNumberToObject(j, "clients", clients);
+		cJSON_AddBoolToObject(j, "peer", b.peer);
 		cJSON_AddNumberToObject(j, "rate", o->rate);
 		cJSON_AddNumberToObject(j, "size", (double)b.size);
 		cJSON_AddNumberToObject(j, "duration_s", secs);
@@ -423,19 +445,27 @@ int cmd_bench(struct opts *o)
 		cJSON_AddNumberToObject(j, "goodput_bps", (double)b.bytes_in * 8 / secs);
 		cJSON_AddNumberToObject(j, "rtt_p50_ms", p50);
 		cJSON_AddNumberToObject(j, "rtt_p99_ms", p99);
-		cJSON_AddNumberToObject(j, "jitter_ms", jitter);
+		if (!b.peer)
+			cJSON_AddNumberToObject(j, "jitter_ms", jitter);
 		cJSON_AddNumberToObject(j, "loss_pct", loss);
 		cJSON_AddNumberToObject(j, "own_socket_drops", (double)drops);
 		cJSON_AddNumberToObject(j, "cpu_s", cpu);
 		cJSON_AddNumberToObject(j, "cpu_us_per_packet", relayed + sent ? cpu * 1e6 / (double)(relayed + sent) : 0);
 		rv_out_obj(j);
 	} else {
-		rv_out_line("clients %d (%d pairs), %u packets/s each, %zu bytes, %.0f s", b.npairs * 2, b.npairs,
-			    o->rate, b.size, secs);
+		if (b.peer)
+			rv_out_line("clients %d, each to the peer %s, %u packets/s each, %zu bytes, %.0f s", clients, o->peer,
+				    o->rate, b.size, secs);
+		else
+			rv_out_line("clients %d (%d pairs), %u packets/s each, %zu bytes, %.0f s", clients, b.npairs,
+				    o->rate, b.size, secs);
 		rv_out_line("sent %llu, relayed back %llu (%.0f packets/s), goodput %.2f Mbit/s",
 			    (unsigned long long)sent, (unsigned long long)relayed, (double)relayed / secs,
 			    (double)b.bytes_in * 8 / secs / 1e6);
-		rv_out_line("round trip p50 %.3f ms, p99 %.3f ms; jitter %.3f ms", p50, p99, jitter);
+		if (b.peer)	/* the jitter is the echoer's to measure: the peer's here */
+			rv_out_line("round trip p50 %.3f ms, p99 %.3f ms", p50, p99);
+		else
+			rv_out_line("round trip p50 %.3f ms, p99 %.3f ms; jitter %.3f ms", p50, p99, jitter);
 		rv_out_line("loss %.3f%%; our own socket drops %llu (not the server's)", loss, (unsigned long long)drops);
 		rv_out_line("rvturn CPU %.3f s: %.2f us per packet sent or received", cpu,
 			    relayed + sent ? cpu * 1e6 / (double)(relayed + sent) : 0);

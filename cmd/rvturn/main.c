@@ -26,7 +26,7 @@ static const struct rv_opt opts[] = {
 	{ O_V6, '6', "ipv6", NULL, "use IPv6 only", NULL, NULL },
 	{ O_TIMEOUT, 0, "timeout", "S", "wait at most S seconds for each answer (default 5)", NULL, NULL },
 	{ O_LIFETIME, 0, "lifetime", "S", "allocation lifetime to ask for (default 600)", NULL, NULL },
-	{ O_PEER, 0, "peer", "IP:PORT", "relay: the peer to send to", NULL, NULL },
+	{ O_PEER, 0, "peer", "IP:PORT", "relay: the peer to send to; bench: every allocation sends to this UDP echo (as turnutils_uclient -e to turnutils_peer) instead of pairs echoing each other", NULL, NULL },
 	{ O_HEX, 0, "hex", NULL, "session: payloads in and out as hex", NULL, NULL },
 	{ O_CLIENTS, 0, "clients", "N", "bench: allocations, in pairs (default 2)", NULL, NULL },
 	{ O_RATE, 0, "rate", "PPS", "bench: packets per second each sender sends (default 50)", NULL, NULL },

@@ -314,6 +314,25 @@ jqpat() { if [ "$1" = json ]; then echo "$2"; else echo "$3"; fi; }
 	assert_line --index 1 --regexp '^sent 200, relayed back (39[6-9]|400) '
 }
 
+@test "rvturn: bench --peer: every allocation sends to that UDP echo and takes its echoes back (uclient's load)" {
+	start_turn turn
+	echo_peer echo
+	export RV_TURN_PASSWORD=$TURN_PASS
+	# 3 allocations (not pairs) x 100 packets/s x 1 s, all to the echo and back
+	run --separate-stderr timeout "$(secs 20)" rvturn bench "$URI" -u alice --clients 3 --rate 100 --duration 1 \
+		--peer "127.0.0.1:$ECHO_PORT" --json
+	assert_success
+	run jq -r '"\(.clients) \(.peer) \(.sent) \(.relayed >= 297 and .relayed <= 300) \(.loss_pct < 1) \(.rtt_p50_ms > 0)"' <<<"$output"
+	assert_output "3 true 300 true true true"
+	run --separate-stderr timeout "$(secs 20)" rvturn bench "$URI" -u alice --clients 1 --rate 100 --duration 1 \
+		--peer "127.0.0.1:$ECHO_PORT"
+	assert_success
+	assert_line --index 0 "clients 1, each to the peer 127.0.0.1:$ECHO_PORT, 100 packets/s each, 160 bytes, 1 s"
+	run timeout "$(secs 10)" rvturn bench "$URI" -u alice --peer nowhere
+	assert_failure 2
+	assert_output --partial "expected IP:PORT"
+}
+
 @test "rvturn: bench --burst 1 sends one packet at a time (uclient's pacing), the whole schedule; --burst is 1 to 64" {
 	start_turn turn
 	export RV_TURN_PASSWORD=$TURN_PASS
