@@ -62,7 +62,8 @@ int rv_p2p_ipmc_parse(const uint8_t *p, size_t n, const uint8_t group[RV_P2P_HAS
 		return *why = "magic: not a fragment datagram", RV_EPROTO;
 	if (p[OFF_VER] != VERSION)
 		return *why = "version: unknown", RV_EPROTO;
-	if (memcmp(p + OFF_GROUP, group, RV_P2P_IPMC_ID_LEN) || memcmp(p + OFF_STREAM, stream, RV_P2P_IPMC_ID_LEN))
+	if ((group && memcmp(p + OFF_GROUP, group, RV_P2P_IPMC_ID_LEN)) ||
+	    memcmp(p + OFF_STREAM, stream, RV_P2P_IPMC_ID_LEN))
 		return *why = "another group or stream", RV_EPROTO;
 	size_t min, max;
 	if (bounds(p[OFF_FLAGS], &min, &max) < 0)
@@ -74,5 +75,6 @@ int rv_p2p_ipmc_parse(const uint8_t *p, size_t n, const uint8_t group[RV_P2P_HAS
 	f->seq = rv_rd32(p + OFF_SEQ);
 	f->data = p + RV_P2P_IPMC_HEAD;
 	f->len = n - RV_P2P_IPMC_HEAD;
+	f->group = p + OFF_GROUP;
 	return 0;
 }

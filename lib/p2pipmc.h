@@ -42,6 +42,7 @@ struct rv_p2p_ipmc_frag {
 	uint8_t flags;                  /* RV_P2P_FRAG_KEY, RV_P2P_IPMC_INFO or RV_P2P_IPMC_END */
 	const uint8_t *data;            /* points into the datagram */
 	size_t len;
+	const uint8_t *group;           /* the group ID's first 16 bytes, in the datagram */
 };
 
 /* rv_p2p_ipmc_build - F (a fragment, announce or end) of the stream
@@ -54,7 +55,8 @@ long rv_p2p_ipmc_build(const uint8_t group[RV_P2P_HASH_LEN], const uint8_t strea
 /* rv_p2p_ipmc_parse - the datagram P (N bytes) into F: 0, or RV_EPROTO
  * with *WHY (not one of ours, another version, another group or stream,
  * flags unknown or of two kinds, a payload empty or too long for its kind,
- * an end with one). */
+ * an end with one). GROUP NULL: any group (a receiver that knows no spec;
+ * F->group says which). */
 int rv_p2p_ipmc_parse(const uint8_t *p, size_t n, const uint8_t group[RV_P2P_HASH_LEN],
 		      const uint8_t stream[RV_P2P_HASH_LEN], struct rv_p2p_ipmc_frag *f, const char **why);
 

@@ -80,6 +80,26 @@ int rv_p2plink_addr(const char *text, int default_port, struct sockaddr_storage 
 	return 0;
 }
 
+int rv_p2plink_lan(const char *arg, const struct rv_p2p_spec *spec, struct sockaddr_storage *ss)
+{
+	socklen_t len;
+	if (arg)	/* for this run, whatever the spec says */
+		return rv_p2plink_addr(arg, 0, ss, &len) < 0 || !rv_p2plink_addr_port(ss) ? -EINVAL : 1;
+	memset(ss, 0, sizeof *ss);
+	if (spec->lan_family == 4) {
+		struct sockaddr_in *a = (void *)ss;
+		a->sin_family = AF_INET;
+		memcpy(&a->sin_addr, spec->lan_addr, 4);
+		a->sin_port = htons(spec->lan_port);
+	} else if (spec->lan_family == 6) {
+		struct sockaddr_in6 *a = (void *)ss;
+		a->sin6_family = AF_INET6;
+		memcpy(&a->sin6_addr, spec->lan_addr, 16);
+		a->sin6_port = htons(spec->lan_port);
+	}
+	return spec->lan_family != 0;
+}
+
 int rv_p2plink_addr_port(const struct sockaddr_storage *a)
 {
 	return ntohs(a->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)a)->sin6_port
@@ -195,8 +215,17 @@ static void lan_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *b, const struct soc
 		return;
 	}
 	socklen_t flen = from->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	struct sockaddr_storage at;
+	memcpy(&at, from, flen);
+	if (at.ss_family == AF_INET && ((struct sockaddr_in *)&at)->sin_addr.s_addr == htonl(INADDR_ANY))
+		((struct sockaddr_in *)&at)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	else if (at.ss_family == AF_INET6 && IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&at)->sin6_addr))
+		((struct sockaddr_in6 *)&at)->sin6_addr = in6addr_loopback;
+	/* (from no address: a peer of this host whose multicast went out on lo
+	 * with no source address, as in a network namespace with lo alone; its
+	 * answers come from the loopback address) */
 	uv_update_time(p->loop);
-	rv_p2p_node_learn(p->node, uv_now(p->loop), id, from, flen);
+	rv_p2p_node_learn(p->node, uv_now(p->loop), id, (const struct sockaddr *)&at, flen);
 	settle(p);
 }
 

@@ -62,6 +62,12 @@ struct rv_p2p_node *rv_p2plink_node(struct rv_p2plink *p);
 int rv_p2plink_addr(const char *text, int default_port, struct sockaddr_storage *ss, socklen_t *len);
 void rv_p2plink_addr_text(const struct sockaddr *sa, char *out, size_t cap);
 int rv_p2plink_addr_port(const struct sockaddr_storage *a);
+/* rv_p2plink_lan - the LAN discovery group (p2plan.h) of a peer of SPEC's
+ * group into SS, as rvgroup p2p, rvsend and rvrecv --p2p choose it: ARG
+ * (--lan ADDR:PORT, for this run, whatever the spec says) when not NULL,
+ * else the spec's field lan. 1; 0 when there is none (no ARG, and the spec
+ * names none); -EINVAL when ARG is no address with a port. */
+int rv_p2plink_lan(const char *arg, const struct rv_p2p_spec *spec, struct sockaddr_storage *ss);
 /* rv_p2plink_wall_ms - the wall clock, Unix ms. */
 uint64_t rv_p2plink_wall_ms(void);
 /* rv_p2plink_cap_load - a --cap argument: a capability's text ("rvc1:...")

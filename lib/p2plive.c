@@ -33,6 +33,8 @@ struct rv_p2plive {
 	uint8_t ann[RV_P2P_CAST_INFO_MAX];
 	uv_timer_t timer;
 	uv_udp_t *ipmc;                 /* fusion: the publisher sends there, a receiver listens (NULL: none) */
+	int any_group;                  /* IP multicast only, no spec: the group of the first announce is ours */
+	struct sockaddr_storage lan;    /* LAN discovery's group (the link's conf points here) */
 	struct sockaddr_storage ipmc_to;
 	uint64_t ipmc_bad;              /* datagrams refused (logged once) */
 	struct rv_impair impair;        /* RV_TEST_IMPAIR's mloss: tests lose multicast datagrams here (sent or read) */
@@ -186,6 +188,11 @@ static int load(struct rv_p2plive *l, const struct rv_p2plive_opts *o, struct rv
 			return *why = "cannot resolve the server", -ENOENT;
 		lc->server = server;
 	}
+	int lan = rv_p2plink_lan(o->lan, &l->spec, &l->lan);	/* --lan, else the spec's: as rvgroup p2p */
+	if (lan < 0)
+		return *why = "--lan: not an address with a port", -EINVAL;
+	if (lan)
+		lc->lan = &l->lan;
 	return 0;
 }
 
@@ -210,13 +217,26 @@ static void ipmc_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *b, const struct so
 	(void)from;
 	if (n <= 0 || (flags & UV_UDP_PARTIAL) || l->stopping || rv_impair_drop(&l->impair))
 		return;
-	if (rv_p2p_ipmc_parse((const uint8_t *)b->base, (size_t)n, l->group, l->stream, &f, &why) < 0) {
+	if (rv_p2p_ipmc_parse((const uint8_t *)b->base, (size_t)n, l->any_group ? NULL : l->group, l->stream, &f,
+			      &why) < 0) {
 		if (!l->ipmc_bad++)
 			rv_debug("p2p stream: an IP multicast datagram ignored: %s", why);
 		return;
 	}
 	uv_update_time(l->loop);
 	uint64_t now = uv_now(l->loop);
+	if (l->any_group) {	/* no spec: the first announce that stands says the group */
+		if (f.flags != RV_P2P_IPMC_INFO || rv_p2p_cast_input_announce(l->cast, now, f.data, f.len, &why) < 0 ||
+		    !rv_p2p_cast_info(l->cast, &(size_t){ 0 }))
+			return;
+		memcpy(l->group, f.group, RV_P2P_IPMC_ID_LEN);
+		l->any_group = 0;
+		char hex[2 * RV_P2P_IPMC_ID_LEN + 1];
+		rv_hex(l->group, RV_P2P_IPMC_ID_LEN, hex);
+		rv_info("p2p stream: IP multicast: the stream of the group %s... taken (its announce came)", hex);
+		pump(l);
+		return;
+	}
 	int rc = f.flags == RV_P2P_IPMC_INFO ? rv_p2p_cast_input_announce(l->cast, now, f.data, f.len, &why)
 		 : f.flags == RV_P2P_IPMC_END ? rv_p2p_cast_input_end(l->cast, now, f.run, f.seq, &why)
 		 : rv_p2p_cast_input_fragment(l->cast, now, f.run, f.seq, f.flags, f.data, f.len);
@@ -321,7 +341,12 @@ int rv_p2plive_start(struct rv_p2plive **out, uv_loop_t *loop, const struct rv_p
 	l->loop = loop;
 	l->on_event = on_event;
 	l->ud = ud;
-	int rc = load(l, o, &lc, &server, why);
+	int rc = 0;
+	if (o->spec)
+		rc = load(l, o, &lc, &server, why);
+	else if (!o->ipmc || o->cast.publisher || o->npeers || o->lan)	/* IP multicast only: no group, no peer */
+		rc = (*why = "no spec: only a receiver from IP multicast alone (--ipmc), with no peer", -EINVAL);
+	l->any_group = !o->spec;
 	rv_p2p_cast_id(o->name, id);
 	memcpy(l->stream, id, 32);
 	struct rv_p2p_cast_conf cc = o->cast;
@@ -334,7 +359,7 @@ int rv_p2plive_start(struct rv_p2plive **out, uv_loop_t *loop, const struct rv_p
 		*why = rc == -EINVAL ? "window too large" : "out of memory";
 	if (rc == 0 && o->ipmc)
 		rc = ipmc_start(l, o, why);
-	if (rc == 0)
+	if (rc == 0 && o->spec)
 		rc = rv_p2plink_start(&l->link, loop, &lc, on_link, l, why);
 	if (rc < 0) {
 		if (l->ipmc)
@@ -429,6 +454,8 @@ int rv_p2plive_peer_stats(const struct rv_p2plive *l, size_t i, struct rv_p2p_ca
 size_t rv_p2plive_neighbors(const struct rv_p2plive *l)
 {
 	struct rv_p2p_node_stats st;
+	if (!l->link)
+		return 0;
 	rv_p2p_node_stats(rv_p2plink_node(l->link), &st);
 	return st.neighbors;
 }
@@ -440,7 +467,7 @@ const uint8_t *rv_p2plive_id(const struct rv_p2plive *l)
 
 int rv_p2plive_port(struct rv_p2plive *l)
 {
-	return rv_p2plink_port(l->link);
+	return l->link ? rv_p2plink_port(l->link) : -1;
 }
 
 void rv_p2plive_json(const struct rv_p2plive *l, cJSON *o)
@@ -554,9 +581,10 @@ void rv_p2plive_stop(struct rv_p2plive *l, void (*on_closed)(void *ud), void *ud
 	l->stopping = 1;
 	l->on_closed = on_closed;
 	l->closed_ud = ud;
-	l->pending = 2 + (l->ipmc != NULL);
+	l->pending = 1 + (l->ipmc != NULL) + (l->link != NULL);
 	uv_close((uv_handle_t *)&l->timer, timer_closed);
 	if (l->ipmc)
 		uv_close((uv_handle_t *)l->ipmc, ipmc_closed);
-	rv_p2plink_stop(l->link, link_closed);
+	if (l->link)
+		rv_p2plink_stop(l->link, link_closed);
 }

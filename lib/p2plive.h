@@ -3,7 +3,9 @@
  * --p2p publishes through it, rvrecv --p2p receives.
  *
  * It loads the group spec and the key, starts the peer (introduced by
- * rvserver's UDP port when the spec lets it), gives the engine the
+ * rvserver's UDP port when the spec lets it and the caller names it; with
+ * no introducer, serverless, it finds peers by the addresses it is given
+ * and LAN discovery only), gives the engine the
  * neighbours that come and go and the CAST_* messages they send, sends
  * what the engine says, runs its timer, and hands its events (DATA,
  * SKIP, INFO, KEY_REQUEST, END, RESET) to the caller. Every announce is
@@ -28,12 +30,15 @@
 #define RV_P2PLIVE_PEERS 16         /* --peer addresses */
 
 struct rv_p2plive_opts {
-	const char *spec;               /* the group spec's text */
+	const char *spec;               /* the group spec's text; NULL: IP multicast only (below) */
 	const char *key;                /* the key file (made when missing); NULL: a new key for this run */
 	const char *bind, *port_file;   /* as p2plink.h's */
 	const char *peers[RV_P2PLIVE_PEERS];
 	int npeers;
-	const char *server_host;        /* the introducer (rvserver's UDP port); NULL: none */
+	const char *lan;                /* LAN discovery: ADDR:PORT for this run; NULL: the spec's, if any
+					 * (rv_p2plink_lan, as rvgroup p2p) */
+	const char *server_host;        /* the introducer (rvserver's UDP port); NULL: none (serverless:
+					 * peers from PEERS and LAN discovery only) */
 	int server_port;
 	const char *name;               /* the stream's name (rv_p2p_cast_id) */
 	const uint8_t *cap;             /* the publisher's capability (RV_P2P_CAP_LEN bytes, p2pcap.h) in a
@@ -45,6 +50,13 @@ struct rv_p2plive_opts {
 					 * NULL: none */
 	int ipmc_ttl;                   /* the publisher's multicast TTL (0: 1) */
 };
+/* IP multicast only (SPEC NULL; a receiver with IPMC, no PEERS): no peer,
+ * no mesh, no spec. The group is unknown: the first announce of the stream
+ * NAME that comes by multicast, from any group, is taken (its group's ID
+ * then filters the datagrams, as a spec's would) and nothing before it.
+ * Nothing checks that announce: it is read as an open group's ("run u64 |
+ * the caller's bytes"); a group that restricts publishing signs it, and
+ * only a receiver given the spec can check that (p2pcap.h). */
 
 struct rv_p2plive;
 typedef void (*rv_p2plive_event_fn)(void *ud, const struct rv_p2p_cast_ev *e);
@@ -55,7 +67,9 @@ typedef void (*rv_p2plive_event_fn)(void *ud, const struct rv_p2p_cast_ev *e);
  * multicast; or we publish where publishing is restricted, and are no
  * owner, and o->cap is missing or not a valid capability to publish for
  * our key), -EINVAL (the key file is not a key), or another error (the
- * peer cannot start). */
+ * peer cannot start); -EINVAL (*WHY) when o->spec is NULL but o->ipmc
+ * is not, or we publish, or o->peers or o->lan are given, or when o->lan
+ * is no address with a port. */
 int rv_p2plive_start(struct rv_p2plive **out, uv_loop_t *loop, const struct rv_p2plive_opts *o,
 		     rv_p2plive_event_fn on_event, void *ud, const char **why);
 /* rv_p2plive_publish - the publisher's next fragment: rv_p2p_cast_publish's result. */
@@ -72,9 +86,9 @@ void rv_p2plive_stats(const struct rv_p2plive *l, struct rv_p2p_cast_stats *st);
 int rv_p2plive_peer_stats(const struct rv_p2plive *l, size_t i, struct rv_p2p_cast_peer_stats *st);
 /* rv_p2plive_neighbors - neighbours up now. */
 size_t rv_p2plive_neighbors(const struct rv_p2plive *l);
-/* rv_p2plive_id - our peer ID (32 bytes). */
+/* rv_p2plive_id - our peer ID (32 bytes; zeros: IP multicast only). */
 const uint8_t *rv_p2plive_id(const struct rv_p2plive *l);
-/* rv_p2plive_port - the UDP port bound. */
+/* rv_p2plive_port - the UDP port bound (-1: IP multicast only). */
 int rv_p2plive_port(struct rv_p2plive *l);
 /* rv_p2plive_json - the counters into O with NetStreamMulticastInfo's
  * names, and by neighbour (an array "peers"). */

@@ -161,7 +161,7 @@ static int spec_show(struct p2p *g, const char *text)
 		cJSON_AddItemToArray(ow, cJSON_CreateString(t));
 	}
 	struct sockaddr_storage lan;
-	if (p2p_spec_lan(&g->spec, &lan)) {
+	if (rv_p2plink_lan(NULL, &g->spec, &lan) > 0) {
 		char t[80];
 		rv_p2plink_addr_text((const struct sockaddr *)&lan, t, sizeof t);
 		cJSON_AddStringToObject(o, "lan", t);

@@ -119,24 +119,6 @@ static int load_cap(struct p2p *g)
 	return 0;
 }
 
-/* The spec's LAN discovery group into SS: 1, or 0 when it has none. */
-int p2p_spec_lan(const struct rv_p2p_spec *spec, struct sockaddr_storage *ss)
-{
-	memset(ss, 0, sizeof *ss);
-	if (spec->lan_family == 4) {
-		struct sockaddr_in *a = (void *)ss;
-		a->sin_family = AF_INET;
-		memcpy(&a->sin_addr, spec->lan_addr, 4);
-		a->sin_port = htons(spec->lan_port);
-	} else if (spec->lan_family == 6) {
-		struct sockaddr_in6 *a = (void *)ss;
-		a->sin6_family = AF_INET6;
-		memcpy(&a->sin6_addr, spec->lan_addr, 16);
-		a->sin6_port = htons(spec->lan_port);
-	}
-	return spec->lan_family != 0;
-}
-
 /* ---- events ---- */
 
 cJSON *p2p_json_event(const char *code)
@@ -612,16 +594,13 @@ int p2p_run_peer(struct p2p *g)
 				.spec = &g->spec, .cap = g->has_cap ? g->cap : NULL };
 	memcpy(pc.group, g->group, 32);
 	struct sockaddr_storage lan;
-	socklen_t lanlen;
-	if (o->lan) {	/* --lan: for this run, whatever the spec says */
-		if (rv_p2plink_addr(o->lan, 0, &lan, &lanlen) < 0) {
-			rv_say_error("--lan %s: not an address with a port", o->lan);
-			return RV_EXIT_USAGE;
-		}
-		pc.lan = &lan;
-	} else if (p2p_spec_lan(&g->spec, &lan)) {
-		pc.lan = &lan;
+	int has_lan = rv_p2plink_lan(o->lan, &g->spec, &lan);	/* --lan, else the spec's */
+	if (has_lan < 0) {
+		rv_say_error("--lan %s: not an address with a port", o->lan);
+		return RV_EXIT_USAGE;
 	}
+	if (has_lan)
+		pc.lan = &lan;
 	struct sockaddr_storage server;
 	if ((g->spec.caps & RV_P2P_CAP_SERVER_CHANNEL) && !o->serverless) {	/* rvserver introduces */
 		char hp[300];

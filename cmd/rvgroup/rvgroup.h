@@ -124,7 +124,6 @@ int p2p_unhex32(const char *s, uint8_t out[32]);
 int p2p_load_key(struct p2p *g);
 int p2p_load_spec(struct p2p *g, const char *text);
 int p2p_is_owner(const struct p2p *g);
-int p2p_spec_lan(const struct rv_p2p_spec *spec, struct sockaddr_storage *ss);
 /* p2p_run_peer - join, post, send or info (a->args[0]): the exit code */
 int p2p_run_peer(struct p2p *g);
 

@@ -5,11 +5,13 @@
 #include <sys/stat.h>
 
 #include "router.h"
+#include "p2plink.h"
 #include "p2plive.h"
 #include "rvrecv.h"
 
 enum { O_GROUP = 1, O_ALLOW, O_COUNT, O_TIMEOUT, O_DIR, O_FROM, O_PROGRESS, O_NO_PROGRESS,
-       O_SDP, O_OUTPUT, O_MFORMAT, O_DURATION, O_FRAMES, O_TCP, O_P2P, O_KEY, O_NAME, O_PUSH_LIMIT, O_IPMC };
+       O_SDP, O_OUTPUT, O_MFORMAT, O_DURATION, O_FRAMES, O_TCP, O_P2P, O_KEY, O_NAME, O_PUSH_LIMIT, O_IPMC,
+       O_SERVERLESS, O_PEER, O_LAN, O_BIND, O_PORT_FILE };
 
 static const struct rv_opt opts[] = {
 	RV_CLIENT_OPTS,
@@ -26,7 +28,12 @@ static const struct rv_opt opts[] = {
 	{ O_KEY, 0, "key", "FILE", "media --p2p: this peer's Ed25519 key, made if missing (default: a new key for this run)", "file", NULL },
 	{ O_NAME, 0, "name", "NAME", "media --p2p: the stream's name (default live)", NULL, NULL },
 	{ O_PUSH_LIMIT, 0, "push-limit", "N", "media --p2p: each fragment leaves this peer at most N + 1 times (default 4)", NULL, NULL },
-	{ O_IPMC, 0, "ipmc", "ADDR:PORT[,SRC]", "media --p2p: also take the stream's fragments from this IP multicast group (from SRC only: source-specific); the peers fill only what it misses", NULL, NULL },
+	{ O_IPMC, 0, "ipmc", "ADDR:PORT[,SRC]", "media --p2p: also take the stream's fragments from this IP multicast group (from SRC only: source-specific); the peers fill only what it misses. With --serverless and no --p2p: from there alone, no peer group", NULL, NULL },
+	{ O_SERVERLESS, 0, "serverless", NULL, "media --p2p: no rvserver: peers only from --peer and LAN discovery (--lan or the spec's); with --ipmc and no --p2p: IP multicast alone", NULL, NULL },
+	{ O_PEER, 0, "peer", "ADDR:PORT", "media --p2p: connect to the peer at ADDR:PORT (repeatable)", NULL, NULL },
+	{ O_LAN, 0, "lan", "ADDR:PORT", "media --p2p: the IP multicast address of LAN discovery (default: the spec's, if any)", NULL, NULL },
+	{ O_BIND, 0, "bind", "ADDR[:PORT]", "media --p2p: the peer's UDP address (default 0.0.0.0, any port)", NULL, NULL },
+	{ O_PORT_FILE, 0, "port-file", "FILE", "media --p2p: write the peer's UDP port to FILE (for another's --peer)", "file", NULL },
 	{ O_OUTPUT, 'o', "output", "FILE", "media: write to FILE (.mkv default, .webm, .mp4 fragmented), - for stdout; a %s in FILE makes one file per sender", "file", NULL },
 	{ O_MFORMAT, 0, "format", "FMT", "media: the container, as ffmpeg -f names it (default: from -o)", NULL, NULL },
 	{ O_DURATION, 0, "duration", "S", "media: stop S seconds after the first packet", NULL, NULL },
@@ -42,7 +49,7 @@ static int run_media(void *ud, int argc, char **argv)
 {
 	struct app *a = ud;
 	(void)argc; (void)argv;
-	return a->sdp || a->p2p ? sdprec_run(a) : take_run(a);
+	return a->sdp || a->p2p || a->ipmc ? sdprec_run(a) : take_run(a);
 }
 
 static const struct rv_subcmd cmds[] = {
@@ -68,6 +75,8 @@ static const char *on_opt(void *ud, int key, const char *arg)
 	struct app *a = ud;
 	const char *err = NULL;
 	char *end;
+	if (key == RV_OPT_SERVER)
+		a->server_set = 1;
 	if (rv_client_opt(&a->co, key, arg, &err))
 		return err;
 	switch (key) {
@@ -124,6 +133,23 @@ static const char *on_opt(void *ud, int key, const char *arg)
 		break;
 	}
 	case O_NAME: a->p2p_name = arg; break;
+	case O_SERVERLESS: a->serverless = 1; break;
+	case O_PEER:
+	case O_LAN: {
+		struct sockaddr_storage ss;
+		socklen_t len;
+		if (rv_p2plink_addr(arg, 0, &ss, &len) < 0 || !rv_p2plink_addr_port(&ss))
+			return "expected ADDR:PORT";
+		if (key == O_LAN)
+			a->lan = arg;
+		else if (a->npeers == RV_P2PLIVE_PEERS)
+			return "too many --peer (at most 16)";
+		else
+			a->peers[a->npeers++] = arg;
+		break;
+	}
+	case O_BIND: a->bind = arg; break;
+	case O_PORT_FILE: a->port_file = arg; break;
 	case O_PUSH_LIMIT:
 		if ((a->push_limit = rv_p2plive_push_limit(arg)) < 0)
 			return "expected a number of neighbours, 1 to 64";
@@ -150,19 +176,32 @@ int main(int argc, char **argv)
 			rv_cli_usage_error(&tool, "-o - writes the stream to stdout: --json would mix with it");
 		if (a->sdp && a->p2p)
 			rv_cli_usage_error(&tool, "--sdp and --p2p do not go together");
-		if ((a->p2p_key || a->p2p_name || a->push_limit) && !a->p2p)
-			rv_cli_usage_error(&tool, "--key, --name and --push-limit go with --p2p");
-		if (a->ipmc && !a->p2p)
-			rv_cli_usage_error(&tool, "--ipmc goes with --p2p");
-		if (a->sdp || a->p2p) {	/* no server (--p2p: its UDP port introduces the peers) */
+		int mc_only = a->ipmc && !a->p2p;	/* IP multicast alone: no spec, no peer, no server */
+		if (mc_only && !a->serverless)
+			rv_cli_usage_error(&tool, "--ipmc goes with --p2p SPEC, or alone with --serverless");
+		if (a->serverless && !a->p2p && !a->ipmc)
+			rv_cli_usage_error(&tool, "--serverless goes with --p2p SPEC or --ipmc");
+		if (a->serverless && a->server_set)
+			rv_cli_usage_error(&tool, "--serverless and --server do not go together");
+		if ((a->p2p_key || a->push_limit || a->npeers || a->lan || a->bind || a->port_file) && !a->p2p)
+			rv_cli_usage_error(&tool, mc_only ? "from IP multicast alone there is no peer: --key, --push-limit, "
+							    "--peer, --lan, --bind and --port-file need --p2p SPEC"
+							  : "--key, --push-limit, --peer, --lan, --bind and --port-file go with --p2p");
+		if (a->p2p_name && !a->p2p && !mc_only)
+			rv_cli_usage_error(&tool, "--name goes with --p2p or --ipmc");
+		if (a->sdp && mc_only)
+			rv_cli_usage_error(&tool, "--sdp and --ipmc do not go together");
+		if (a->sdp || a->p2p || mc_only) {	/* no server (--p2p: its UDP port introduces the peers) */
 			rv_diag_init("rvrecv", a->co.verbosity);
 			rv_out_init(a->co.json);
-			int rc = a->p2p ? rv_client_start("rvrecv", &a->co, &a->tls) : 0;	/* lib's log lines too */
+			int rc = a->sdp ? 0 : rv_client_start("rvrecv", &a->co, &a->tls);	/* lib's log lines too */
 			if (rc)
 				return rc;
 			return c->run(a, npos - 1, argv + 1);
 		}
 	}
+	if (a->serverless || a->npeers || a->lan || a->bind || a->port_file)
+		rv_cli_usage_error(&tool, "--serverless, --peer, --lan, --bind and --port-file are for media");
 	if (a->take == TAKE_DATA && a->co.json)
 		rv_cli_usage_error(&tool, "data writes the stream to stdout: --json would mix with it");
 	struct stat st;

@@ -24,6 +24,7 @@
 #include <uv.h>
 
 #include "cli.h"
+#include "p2plive.h"
 #include "progress.h"
 #include "session.h"
 #include "xfer.h"
@@ -75,7 +76,11 @@ struct app {
 	const char *sdp, *output, *mformat;
 	const char *p2p, *p2p_key, *p2p_name;   /* media --p2p SPEC, --key FILE, --name NAME */
 	int push_limit;              /* --push-limit N (0: the default) */
-	const char *ipmc;            /* media --ipmc ADDR:PORT[,SRC] (fusion) */
+	const char *ipmc;            /* media --ipmc ADDR:PORT[,SRC] (fusion; no --p2p: IP multicast alone) */
+	int serverless, server_set;  /* --serverless; --server given */
+	const char *bind, *port_file, *lan;     /* media --p2p: --bind, --port-file, --lan */
+	const char *peers[RV_P2PLIVE_PEERS];    /* media --p2p: --peer ADDR:PORT */
+	int npeers;
 	double duration;
 	long frames;
 	int tcp;                     /* media over the TCP connection */

@@ -48,6 +48,7 @@ struct rx {
 	/* --p2p: the stream's fragments instead of the SDP's ports */
 	struct rv_p2plive *live;
 	int ipmc;                       /* --ipmc: fragments from IP multicast too */
+	int mc_only;                    /* --ipmc with no --p2p: from IP multicast alone, no peer */
 	uv_loop_t *loop;
 	uv_timer_t tick;
 	uv_signal_t usr1;               /* the counters now */
@@ -394,8 +395,9 @@ static void describe(const struct app *a, const struct rv_sdp *sdp, const struct
 {
 	char v[96] = "", au[96] = "";
 	if (x->live) {
-		rv_say_info("receiving %s%s%s from the peer group into %s", x->has_video ? sdp->codec : "",
-			    x->has_video && x->has_audio ? " and " : "", audio_name(x), a->output);
+		rv_say_info("receiving %s%s%s from %s into %s", x->has_video ? sdp->codec : "",
+			    x->has_video && x->has_audio ? " and " : "", audio_name(x),
+			    a->p2p ? "the peer group" : "IP multicast", a->output);
 		return;
 	}
 	if (x->has_video)
@@ -436,12 +438,15 @@ static void p2p_summary(struct rx *x)
 	struct rv_p2p_cast_stats st;
 	struct rv_p2p_cast_peer_stats ps;
 	rv_p2plive_stats(x->live, &st);
-	rv_say_info("p2p: %" PRIu64 " fragments pushed from peers, %" PRIu64 " pulled, %" PRIu64 " duplicates, %" PRIu64
-		    " given up; %" PRIu64 " pushed to peers, %" PRIu64 " sent on request", st.fragments_pushed_from_peers,
-		    st.fragments_requested_from_peers, st.duplicates, st.skipped, st.fragments_pushed_to_peers,
-		    st.fragments_requested_by_peers);
+	if (!x->mc_only)
+		rv_say_info("p2p: %" PRIu64 " fragments pushed from peers, %" PRIu64 " pulled, %" PRIu64 " duplicates, %"
+			    PRIu64 " given up; %" PRIu64 " pushed to peers, %" PRIu64 " sent on request",
+			    st.fragments_pushed_from_peers, st.fragments_requested_from_peers, st.duplicates, st.skipped,
+			    st.fragments_pushed_to_peers, st.fragments_requested_by_peers);
 	if (x->ipmc)
 		rv_say_info("p2p: %" PRIu64 " fragments from IP multicast", st.fragments_from_ipmc);
+	if (x->mc_only && st.skipped)
+		rv_say_info("p2p: %" PRIu64 " given up (IP multicast lost them, and no peer had them)", st.skipped);
 	for (size_t k = 0; rv_p2plive_peer_stats(x->live, k, &ps); k++) {
 		char id[65];
 		rv_hex(ps.peer, 32, id);
@@ -469,7 +474,7 @@ static void p2p_ended(struct app *a, struct rx *x, const char *name)
 		cJSON_AddStringToObject(j, "name", name);
 		rv_out_obj(j);
 	}
-	double until = mono_ms() + LINGER_MS;
+	double until = mono_ms() + (a->p2p ? LINGER_MS : 0);	/* IP multicast alone: no neighbour */
 	while (!stop_signal && mono_ms() < until)
 		uv_run(x->loop, UV_RUN_ONCE);
 }
@@ -512,19 +517,22 @@ static int p2p_record(struct app *a, struct rx *x)
 	char err[256];
 	const char *why = "?";
 	int depack, rc;
-	struct rv_p2plive_opts lo = { .spec = a->p2p, .key = a->p2p_key, .server_host = a->co.host,
-				      .server_port = a->co.port,
+	struct rv_p2plive_opts lo = { .spec = a->p2p, .key = a->p2p_key,
+				      .server_host = a->serverless ? NULL : a->co.host, .server_port = a->co.port,
+				      .bind = a->bind, .port_file = a->port_file, .lan = a->lan, .npeers = a->npeers,
 				      .name = a->p2p_name ? a->p2p_name : "live",
 				      .cast = { .push_limit = (uint32_t)a->push_limit }, .ipmc = a->ipmc };
+	memcpy(lo.peers, a->peers, sizeof lo.peers);
 	x->vi.rtp_fd = x->vi.rtcp_fd = x->au.rtp_fd = x->au.rtcp_fd = -1;
 	x->loop = uv_default_loop();
 	x->ipmc = a->ipmc != NULL;
 	const char *sp = getenv("RV_TEST_STAMPS");
 	if (sp && *sp && (stamps = fopen(sp, "w")))
 		fprintf(stamps, "start %lld\n", mono_us());
+	x->mc_only = !a->p2p;
 	rv_buf_init(&x->early, 8u << 20);
 	if ((rc = rv_p2plive_start(&x->live, x->loop, &lo, on_live, x, &why)) < 0) {
-		rv_say_error("--p2p: %s", why);
+		rv_say_error("%s: %s", a->p2p ? "--p2p" : "--ipmc", why);
 		rv_buf_free(&x->early);
 		return rc == RV_EPROTO ? RV_EXIT_USAGE : rc == RV_EDENIED ? RV_EXIT_DENIED : RV_EXIT_FAIL;
 	}
@@ -538,8 +546,12 @@ static int p2p_record(struct app *a, struct rx *x)
 	sigaction(SIGTERM, &sa, NULL);
 	char id[65];
 	rv_hex(rv_p2plive_id(x->live), 32, id);
-	rv_say_info("joined the peer group as peer %s (UDP port %d); waiting for \"%s\"", id,
-		    rv_p2plive_port(x->live), lo.name);
+	if (a->p2p)
+		rv_say_info("joined the peer group as peer %s (UDP port %d%s); waiting for \"%s\"", id,
+			    rv_p2plive_port(x->live), a->serverless ? ", serverless" : "", lo.name);
+	else
+		rv_say_info("listening to IP multicast %s alone (no peer group, no server); waiting for \"%s\"",
+			    a->ipmc, lo.name);
 	double start = mono_ms();
 	while (!x->info && !x->ended && !stop_signal && !(a->timeout > 0 && mono_ms() - start >= a->timeout * 1000))
 		uv_run(x->loop, UV_RUN_ONCE);
@@ -547,10 +559,11 @@ static int p2p_record(struct app *a, struct rx *x)
 		rv_say_error("\"%s\" ended before its announce came", lo.name);
 		rc = RV_EXIT_FAIL;
 	} else if (!x->info) {
-		rv_say_error("no announce of \"%s\" came from the peer group", lo.name);
+		rv_say_error("no announce of \"%s\" came from %s", lo.name, a->p2p ? "the peer group" : "IP multicast");
 		rc = stop_signal ? 0 : RV_EXIT_TIMEOUT;
 	} else if (rv_sdp_parse(x->info, x->info_len, &sdp, err, sizeof err) < 0) {
-		rv_say_error("the stream's announce: %s", err);
+		rv_say_error("the stream's announce: %s%s", err, a->p2p ? "" : " (a group that restricts publishing "
+			     "signs its announce: give its spec, --p2p SPEC, to check it)");
 		rc = RV_EXIT_FAIL;
 	} else if (choose("the stream's announce", &sdp, x, &depack) < 0 || open_tracks(&sdp, x) < 0 ||
 		   open_sink(a, &sdp, x) < 0) {
@@ -580,7 +593,7 @@ int sdprec_run(struct app *a)
 	static struct rx x;
 	struct rv_sdp sdp;
 	int depack, rc;
-	if (a->p2p)
+	if (a->p2p || a->ipmc)
 		return p2p_record(a, &x);
 	if (read_sdp(a->sdp, &sdp) < 0 || choose(a->sdp, &sdp, &x, &depack) < 0)
 		return RV_EXIT_USAGE;

@@ -6,6 +6,7 @@
 #include "media.h"
 #include "router.h"
 #include "rvsend.h"
+#include "p2plink.h"
 #include "p2plive.h"
 #include "srtp.h"
 
@@ -17,6 +18,7 @@ enum {
 	O_PUSH_LIMIT,
 	O_IPMC,
 	O_IPMC_TTL,
+	O_SERVERLESS, O_PEER, O_LAN, O_BIND, O_PORT_FILE,
 };
 
 static const struct rv_opt opts[] = {
@@ -51,6 +53,11 @@ static const struct rv_opt opts[] = {
 	{ O_PUSH_LIMIT, 0, "push-limit", "N", "media --p2p: each fragment leaves this peer at most N + 1 times (default 4)", NULL, NULL },
 	{ O_IPMC, 0, "ipmc", "ADDR:PORT", "media --p2p: also send each fragment to this IP multicast group (fusion: receivers with --ipmc take it from there, the peers fill the gaps)", NULL, NULL },
 	{ O_IPMC_TTL, 0, "ipmc-ttl", "N", "media --ipmc: the multicast TTL, 1 to 255 (default 1: this LAN only)", NULL, NULL },
+	{ O_SERVERLESS, 0, "serverless", NULL, "media --p2p: no rvserver: peers only from --peer and LAN discovery (--lan or the spec's), and receivers that --peer to this one", NULL, NULL },
+	{ O_PEER, 0, "peer", "ADDR:PORT", "media --p2p: connect to the peer at ADDR:PORT (repeatable)", NULL, NULL },
+	{ O_LAN, 0, "lan", "ADDR:PORT", "media --p2p: the IP multicast address of LAN discovery (default: the spec's, if any)", NULL, NULL },
+	{ O_BIND, 0, "bind", "ADDR[:PORT]", "media --p2p: the peer's UDP address (default 0.0.0.0, any port)", NULL, NULL },
+	{ O_PORT_FILE, 0, "port-file", "FILE", "media --p2p: write the peer's UDP port to FILE (for a receiver's --peer)", "file", NULL },
 	{ O_PT, 0, "pt", "N", "media: RTP payload type of the video (default 96)", NULL, NULL },
 	{ O_APT, 0, "apt", "N", "media: RTP payload type of the audio (default 111; pcmu 0, pcma 8)", NULL, NULL },
 	{ O_TCP, 0, "tcp", NULL, "media: send over the TCP connection, not UDP", NULL, NULL },
@@ -106,6 +113,8 @@ static const char *on_opt(void *ud, int key, const char *arg)
 	struct app *a = ud;
 	const char *err = NULL;
 	char *end;
+	if (key == RV_OPT_SERVER)
+		a->server_set = 1;
 	if (rv_client_opt(&a->co, key, arg, &err))
 		return err;
 	switch (key) {
@@ -218,6 +227,23 @@ static const char *on_opt(void *ud, int key, const char *arg)
 		if (*end || a->ipmc_ttl < 1 || a->ipmc_ttl > 255)
 			return "expected a TTL, 1 to 255";
 		break;
+	case O_SERVERLESS: a->serverless = 1; break;
+	case O_PEER:
+	case O_LAN: {
+		struct sockaddr_storage ss;
+		socklen_t len;
+		if (rv_p2plink_addr(arg, 0, &ss, &len) < 0 || !rv_p2plink_addr_port(&ss))
+			return "expected ADDR:PORT";
+		if (key == O_LAN)
+			a->lan = arg;
+		else if (a->npeers == RV_P2PLIVE_PEERS)
+			return "too many --peer (at most 16)";
+		else
+			a->peers[a->npeers++] = arg;
+		break;
+	}
+	case O_BIND: a->bind = arg; break;
+	case O_PORT_FILE: a->port_file = arg; break;
 	case O_SDP: a->sdp = arg; break;
 	case O_PT:
 	case O_APT: {
@@ -279,6 +305,10 @@ int main(int argc, char **argv)
 			rv_cli_usage_error(&tool, "--ipmc goes with --p2p");
 		if (a->ipmc_ttl && !a->ipmc)
 			rv_cli_usage_error(&tool, "--ipmc-ttl goes with --ipmc");
+		if ((a->serverless || a->npeers || a->lan || a->bind || a->port_file) && !a->p2p)
+			rv_cli_usage_error(&tool, "--serverless, --peer, --lan, --bind and --port-file go with --p2p");
+		if (a->serverless && a->server_set)
+			rv_cli_usage_error(&tool, "--serverless and --server do not go together");
 		if (a->rtp || a->p2p) {	/* no server (--p2p: its UDP port introduces the peers) */
 			rv_diag_init("rvsend", a->co.verbosity);
 			rv_out_init(a->co.json);
@@ -288,6 +318,8 @@ int main(int argc, char **argv)
 			return c->run(a, a->nargs, a->args);
 		}
 	}
+	if (a->serverless || a->npeers || a->lan || a->bind || a->port_file)
+		rv_cli_usage_error(&tool, "--serverless, --peer, --lan, --bind and --port-file are for media --p2p");
 	if (a->to && a->group)
 		rv_cli_usage_error(&tool, "-t and -g do not go together");
 	a->data = c->id == C_DATA;

@@ -258,11 +258,13 @@ int p2pout_start(struct p2pout **out, struct app *a, int inputs, struct rv_media
 	const char *sp = getenv("RV_TEST_STAMPS");
 	if (sp && *sp)
 		o->stamps = fopen(sp, "w");
-	struct rv_p2plive_opts lo = { .spec = a->p2p, .key = a->p2p_key, .server_host = a->co.host,
-				      .server_port = a->co.port,
+	struct rv_p2plive_opts lo = { .spec = a->p2p, .key = a->p2p_key,
+				      .server_host = a->serverless ? NULL : a->co.host, .server_port = a->co.port,
+				      .bind = a->bind, .port_file = a->port_file, .lan = a->lan, .npeers = a->npeers,
 				      .name = a->p2p_name ? a->p2p_name : "live", .cap = a->p2p_cap ? cap : NULL,
 				      .cast = { .publisher = 1, .push_limit = (uint32_t)a->push_limit },
 				      .ipmc = a->ipmc, .ipmc_ttl = a->ipmc_ttl };
+	memcpy(lo.peers, a->peers, sizeof lo.peers);
 	const char *why = "?";
 	rc = rv_p2plive_start(&o->live, o->loop, &lo, on_event, o, &why);
 	if (rc < 0) {
@@ -285,8 +287,8 @@ int p2pout_start(struct p2pout **out, struct app *a, int inputs, struct rv_media
 	}
 	char id[65];
 	rv_hex(rv_p2plive_id(o->live), 32, id);
-	rv_say_info("publishing \"%s\" into the peer group as peer %s (UDP port %d)", lo.name, id,
-		    rv_p2plive_port(o->live));
+	rv_say_info("publishing \"%s\" into the peer group as peer %s (UDP port %d%s)", lo.name, id,
+		    rv_p2plive_port(o->live), a->serverless ? ", serverless" : "");
 	*out = o;
 	return 0;
 }

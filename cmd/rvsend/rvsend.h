@@ -26,6 +26,7 @@
 
 #include "cli.h"
 #include "input.h"
+#include "p2plive.h"
 #include "progress.h"
 #include "session.h"
 #include "xfer.h"
@@ -79,6 +80,10 @@ struct app {
 	int push_limit;              /* --push-limit N (0: the default) */
 	const char *ipmc;            /* --ipmc ADDR:PORT (fusion) */
 	int ipmc_ttl;                /* --ipmc-ttl N (0: 1) */
+	int serverless, server_set;  /* --serverless; --server given */
+	const char *bind, *port_file, *lan;     /* --p2p: --bind, --port-file, --lan */
+	const char *peers[RV_P2PLIVE_PEERS];    /* --p2p: --peer ADDR:PORT */
+	int npeers;
 	const char *listen;          /* --listen URL: the RTMP publisher is input 0 */
 	double listen_timeout;
 	int vcodec, acodec, width, height, bitrate, abitrate, gop, realtime, pt, apt, tcp, srtp, srtp_set;

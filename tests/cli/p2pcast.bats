@@ -267,19 +267,38 @@ from() { jq -r --arg p "$2" "select(.event == \"NetStream.MulticastInfo\") | (.p
 }
 
 # In a network namespace of the test's own (multicast stays inside it):
-# the publisher also sends to an IP multicast group; receivers in it take
-# the stream from there, and the mesh fills only what multicast missed.
-@test "p2pcast: fusion with IP multicast (--ipmc) in a namespace: recordings whole, most fragments from multicast, few pulled; a receiver with no peer records from multicast alone" {
-	unshare --net true 2>/dev/null || skip "needs unshare --net (root)"
-	SPEC=$(rvgroup p2p spec new cast.example --key "$T/owner.key" 2>/dev/null)
-	[ -n "$SPEC" ]
-	cat >"$T/ipmc.sh" <<-'EOF2'
+# in_netns SCRIPT: run the bash SCRIPT in $T, in a network namespace of its
+# own whose lo carries IP multicast (none of it leaves the namespace), with
+# $SPEC, $life (a process's lifetime) and up NAME... (wait until each NAME's
+# log says it is up) at hand; bats' run gets its status.
+in_netns() {
+	cat - "$1" >"$1.ns" <<-'EOF2'
 		set -e
 		ip link set lo up
 		ip link set lo multicast on
 		ip route add 224.0.0.0/4 dev lo
 		cd "$T"
 		life=$((20 * RV_SLOW))
+		up() {
+			local r t
+			for r in "$@"; do
+				for ((t = 0; t < 100 * RV_SLOW; t++)); do
+					grep -q 'waiting for\|publishing' "$r.err" && break
+					sleep 0.05
+				done
+			done
+		}
+	EOF2
+	T=$T SPEC=$SPEC RV_SLOW=$RV_SLOW PATH=$PATH run timeout "$(secs 30)" unshare --net bash "$1.ns"
+}
+
+# the publisher also sends to an IP multicast group; receivers in it take
+# the stream from there, and the mesh fills only what multicast missed.
+@test "p2pcast: fusion with IP multicast (--ipmc) in a namespace: recordings whole, most fragments from multicast, few pulled; a serverless receiver with no peer, and one with no spec at all, record from multicast alone" {
+	unshare --net true 2>/dev/null || skip "needs unshare --net (root)"
+	SPEC=$(rvgroup p2p spec new cast.example --key "$T/owner.key" 2>/dev/null)
+	[ -n "$SPEC" ]
+	cat >"$T/ipmc.sh" <<-'EOF2'
 		timeout -k 1 "$life" rvserver -l 127.0.0.1 --port 0 --port-file srv.port 2>srv.err &
 		srv=$!
 		for ((t = 0; t < 50 * RV_SLOW; t++)); do
@@ -293,16 +312,15 @@ from() { jq -r --arg p "$2" "select(.event == \"NetStream.MulticastInfo\") | (.p
 				-o "$r.mkv" --json -v --key "$r.key" >"$r.out" 2>"$r.err" &
 			pids+=($!)
 		done
-		# solo: no introducer there, no peer: IP multicast alone
-		timeout -k 1 "$life" rvrecv media --p2p "$SPEC" --server 127.0.0.1:9 --ipmc 239.255.7.7:5000 \
+		# solo: serverless, no peer: IP multicast alone
+		timeout -k 1 "$life" rvrecv media --p2p "$SPEC" --serverless --ipmc 239.255.7.7:5000 \
 			-o solo.mkv --json -v --key solo.key >solo.out 2>solo.err &
 		pids+=($!)
-		for r in m1 m2 solo; do
-			for ((t = 0; t < 100 * RV_SLOW; t++)); do
-				grep -q 'joined the peer group' "$r.err" && break
-				sleep 0.05
-			done
-		done
+		# pure: not even the spec (the issue's "rvrecv --ipmc ADDR --serverless media")
+		timeout -k 1 "$life" rvrecv --ipmc 239.255.7.7:5000 --serverless media -o pure.mkv --json -v \
+			>pure.out 2>pure.err &
+		pids+=($!)
+		up m1 m2 solo pure
 		timeout -k 1 "$life" rvsend media --p2p "$SPEC" --server "127.0.0.1:$udp" --ipmc 239.255.7.7:5000 \
 			--ipmc-ttl 1 --key tx.key --json -v -f lavfi -i testsrc2=size=160x120:rate=10 --gop 10 \
 			--duration 2 >tx.out 2>tx.err
@@ -312,7 +330,7 @@ from() { jq -r --arg p "$2" "select(.event == \"NetStream.MulticastInfo\") | (.p
 		wait "$srv" || true
 		exit "$rc"
 	EOF2
-	T=$T SPEC=$SPEC RV_SLOW=$RV_SLOW PATH=$PATH run timeout "$(secs 30)" unshare --net bash "$T/ipmc.sh"
+	in_netns "$T/ipmc.sh"
 	assert_success
 	local frags r ipmc pulled pulled_all=0
 	frags=$(info tx fragmentsPublished)
@@ -330,11 +348,66 @@ from() { jq -r --arg p "$2" "select(.event == \"NetStream.MulticastInfo\") | (.p
 		[ $((ipmc + pulled + $(info "$r" fragmentsPushedFromPeers))) -eq "$frags" ]
 	done
 	((pulled_all > 0))	# what multicast lost, the peers filled
-	# no peer at all: the announce, the fragments and the end by multicast
-	[ "$(frames "$T/solo.mkv")" -eq 20 ] || fail "solo: $(frames "$T/solo.mkv") frames; $(cat "$T/solo.err")"
-	decodes "$T/solo.mkv"
-	[ "$(info solo fragmentsReceivedFromIPMulticast)" -eq "$frags" ]
-	[ "$(info solo ended)" = true ]
+	# no peer at all: the announce, the fragments and the end by multicast;
+	# ended by the stream's end (exit 0 above), no neighbour ever
+	for r in solo pure; do
+		[ "$(frames "$T/$r.mkv")" -eq 20 ] || fail "$r: $(frames "$T/$r.mkv") frames; $(cat "$T/$r.err")"
+		decodes "$T/$r.mkv"
+		[ "$(info "$r" fragmentsReceivedFromIPMulticast)" -eq "$frags" ]
+		[ "$(info "$r" ended)" = true ] && [ "$(info "$r" end)" -eq "$frags" ]
+		[ "$(jq -r 'select(.event == "NetStream.MulticastInfo") | .peers | length' "$T/$r.out")" = 0 ]
+		[ "$(jq -r 'select(.event == "NetGroup.MulticastStream.UnpublishNotify") | .name' "$T/$r.out")" = live ]
+	done
+	grep -q 'serverless' "$T/solo.err"
+	grep -q 'no peer group, no server' "$T/pure.err"
+}
+
+# no rvserver at all: the publisher's address by --port-file and --peer,
+# or LAN discovery (--lan), as rvgroup p2p finds its peers.
+@test "p2pcast: serverless, no rvserver: a receiver that --peers to the publisher and one that finds it by LAN discovery record the stream whole" {
+	unshare --net true 2>/dev/null || skip "needs unshare --net (root)"
+	SPEC=$(rvgroup p2p spec new cast.example --key "$T/owner.key" 2>/dev/null)
+	[ -n "$SPEC" ]
+	cat >"$T/serverless.sh" <<-'EOF2'
+		lan=239.255.8.8:5353
+		timeout -k 1 "$life" rvsend media --p2p "$SPEC" --serverless --bind 127.0.0.1:0 --port-file tx.port --lan "$lan" \
+			--key tx.key --json -v -f lavfi -i testsrc2=size=160x120:rate=10 --gop 10 --duration 2 >tx.out 2>tx.err &
+		tx=$!
+		for ((t = 0; t < 100 * RV_SLOW; t++)); do
+			[ -s tx.port ] && break
+			sleep 0.05
+		done
+		timeout -k 1 "$life" rvrecv media --p2p "$SPEC" --serverless --peer "127.0.0.1:$(cat tx.port)" \
+			-o byaddr.mkv --json -v --key byaddr.key >byaddr.out 2>byaddr.err &
+		r1=$!
+		timeout -k 1 "$life" rvrecv media --p2p "$SPEC" --serverless --lan "$lan" \
+			-o bylan.mkv --json -v --key bylan.key >bylan.out 2>bylan.err &
+		r2=$!
+		rc=0
+		for p in "$r1" "$r2" "$tx"; do wait "$p" || rc=$?; done
+		exit "$rc"
+	EOF2
+	in_netns "$T/serverless.sh"
+	[ "$status" = 0 ] || head -n 3 "$T"/*.err
+	assert_success
+	local frags r
+	frags=$(info tx fragmentsPublished)
+	((frags > 0))
+	grep -q 'serverless' "$T/tx.err"
+	for r in byaddr bylan; do
+		[ "$(frames "$T/$r.mkv")" -eq 20 ] || fail "$r: $(frames "$T/$r.mkv") frames; $(cat "$T/$r.err")"
+		decodes "$T/$r.mkv"
+		[ "$(info "$r" delivered)" -eq "$frags" ]
+		[ "$(info "$r" ended)" = true ] && [ "$(info "$r" end)" -eq "$frags" ]
+		[ $(($(info "$r" fragmentsPushedFromPeers) + $(info "$r" fragmentsRequestedFromPeers))) -eq "$frags" ]
+	done
+	# each had the publisher as a neighbour (bylan could know it only by LAN discovery)
+	local tx_id
+	tx_id=$(peer tx)
+	[ -n "$tx_id" ]
+	for r in byaddr bylan; do
+		[ "$(jq -r --arg p "$tx_id" 'select(.event == "NetStream.MulticastInfo") | [.peers[] | select(.peer == $p)] | length' "$T/$r.out")" = 1 ]
+	done
 }
 
 # Issue 14's live test, in namespaces of the test's own (tests/cli/netns_cast.sh):
@@ -411,4 +484,17 @@ from() { jq -r --arg p "$2" "select(.event == \"NetStream.MulticastInfo\") | (.p
 	run -2 rvsend media --p2p x --ipmc 239.255.7.7:5000,10.0.0.1 -f lavfi -i testsrc2
 	# a spec that does not parse
 	run -2 rvrecv media --p2p not-a-spec -o "$T/x.mkv"
+	# serverless: --peer and the rest need a peer group; IP multicast alone needs --serverless
+	run -2 rvsend media --serverless -f lavfi -i testsrc2
+	run -2 rvsend media --p2p x --serverless --server 127.0.0.1:1 -f lavfi -i testsrc2
+	[[ $stderr == *"--serverless and --server"* ]] || [[ $output == *"--serverless and --server"* ]]
+	run -2 rvsend media --p2p x --peer 127.0.0.1 -f lavfi -i testsrc2	# no port
+	run -2 rvsend media --port-file "$T/p" -f lavfi -i testsrc2
+	run -2 rvrecv media --serverless -o "$T/x.mkv"
+	run -2 rvrecv media --p2p x --lan nowhere:x -o "$T/x.mkv"
+	run -2 rvrecv --ipmc 239.255.7.7:5000 --serverless media --peer 127.0.0.1:5000 -o "$T/x.mkv"
+	[[ $stderr == *"no peer"* ]] || [[ $output == *"no peer"* ]]
+	run -2 rvrecv --ipmc 239.255.7.7:5000 --serverless media --key "$T/k.pem" -o "$T/x.mkv"
+	run -2 rvrecv --ipmc 239.255.7.7:5000 --serverless media --sdp "$T/f.sdp" -o "$T/x.mkv"
+	run -2 rvrecv --serverless cmd
 }

@@ -11,7 +11,8 @@
  * record each event is taken and checked: DATA and SKIP cover consecutive
  * seqs, the first DATA starts a keyframe (after an INFO), END comes once
  * per run; what parses round-trips through rv_p2p_ipmc_build; the counters
- * never go down. */
+ * never go down. Each datagram is parsed for any group too (a receiver
+ * with no spec), and that parse agrees. */
 #include <assert.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -59,9 +60,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			memcpy(d + 6 + RV_P2P_IPMC_ID_LEN, stream, RV_P2P_IPMC_ID_LEN);
 		}
 		now += (uint64_t)(op >> 1) * 8;
-		struct rv_p2p_ipmc_frag f;
-		const char *why = NULL;
+		struct rv_p2p_ipmc_frag f, g;
+		const char *why = NULL, *why_any = NULL;
+		int any = rv_p2p_ipmc_parse(d, len, NULL, stream, &g, &why_any);	/* a receiver with no spec */
+		assert(any == 0 ? g.group == d + 6 : why_any != NULL);
 		if (rv_p2p_ipmc_parse(d, len, group, stream, &f, &why) == 0) {
+			assert(any == 0 && g.seq == f.seq && g.len == f.len && g.flags == f.flags);
 			long n = rv_p2p_ipmc_build(group, stream, &f, again, sizeof again);
 			assert(n == (long)len && !memcmp(again, d, len));
 			int rc = f.flags == RV_P2P_IPMC_INFO ? rv_p2p_cast_input_announce(c, now, f.data, f.len, &why)
@@ -70,6 +74,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			assert(rc == 0 || rc == RV_EDENIED || rc == RV_EPROTO);
 		} else {
 			assert(why);
+			assert(any < 0 || memcmp(g.group, group, RV_P2P_IPMC_ID_LEN));	/* only another group's */
 		}
 		rv_p2p_cast_tick(c, now);
 		struct rv_p2p_cast_ev e;

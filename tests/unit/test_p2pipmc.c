@@ -39,6 +39,12 @@ static void datagram(void **state)
 	assert_int_equal(rv_p2p_ipmc_parse(d, (size_t)n, group, other, &g, &why), RV_EPROTO);
 	assert_string_equal(why, "another group or stream");
 	assert_int_equal(rv_p2p_ipmc_parse(d, (size_t)n, other, stream, &g, &why), RV_EPROTO);
+	/* a receiver with no spec: any group (the datagram says which), its stream only */
+	assert_int_equal(rv_p2p_ipmc_parse(d, (size_t)n, NULL, stream, &g, &why), 0);
+	assert_ptr_equal(g.group, d + 6);
+	assert_memory_equal(g.group, group, RV_P2P_IPMC_ID_LEN);
+	assert_int_equal(g.seq, 70000);
+	assert_int_equal(rv_p2p_ipmc_parse(d, (size_t)n, NULL, other, &g, &why), RV_EPROTO);
 	/* no fragment, a short header, another version, another magic */
 	assert_int_equal(rv_p2p_ipmc_parse(d, RV_P2P_IPMC_HEAD, group, stream, &g, &why), RV_EPROTO);
 	assert_int_equal(rv_p2p_ipmc_parse(d, RV_P2P_IPMC_HEAD - 1, group, stream, &g, &why), RV_EPROTO);
