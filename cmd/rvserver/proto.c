@@ -234,7 +234,10 @@ static void do_msg(const struct req *q)
 	if (c->num)
 		cJSON_AddNumberToObject(h, "conn", c->num);
 	cJSON_AddNumberToObject(h, "time", (double)wall_ms());
-	cJSON_AddNumberToObject(h, "id", (double)++srv->msg_id);
+	/* with --cluster, above bit 32 the node's tag (as connection numbers):
+	 * unique across the nodes, not only here */
+	uint64_t base = cluster_conn_base(srv);
+	cJSON_AddNumberToObject(h, "id", (double)(base ? base | (++srv->msg_id & 0xFFFFFFFFu) : ++srv->msg_id));
 	struct rv_buf *head = &srv->msghead;	/* the server's: no allocation per message */
 	rv_buf_reset(head);
 	if (rv_frame_append_head(head, h, blen) < 0) {

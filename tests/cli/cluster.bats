@@ -535,6 +535,11 @@ PY
 	conn=$(grep '"welcome"' <<<"$output" | jq .conn)
 	[ "$conn" -gt 4294967295 ]
 	wait_for_line "$T/bob.out" '"type": "ok"' 5
+	# message ids carry their node's tag too: node 1's ask, node 2's answer
+	local ask answer
+	ask=$(grep '"kind": "ask"' "$T/bob.out" | jq .id)
+	answer=$(grep '"kind": "answer"' <<<"$output" | jq .id)
+	[ $((ask >> 32)) -eq $((conn >> 32)) ] && [ $((answer >> 32)) -gt 0 ] && [ $((answer >> 32)) -ne $((ask >> 32)) ]
 	# a number no node has: the connection is gone
 	run timeout "$(secs 10)" python3 "$BATS_TEST_DIRNAME/rvclient.py" --port "${N2##*:}" --hello zed:send \
 		--expect welcome --frame "{\"type\":\"msg\",\"to\":\"sam\",\"conn\":$((conn + 7)),\"seq\":3}" --expect error --quit
