@@ -4,7 +4,7 @@ complete -c rvserver -n __fish_use_subcommand -a serve -d 'run the relay (the de
 complete -c rvserver -n __fish_use_subcommand -a token -d 'print an auth token for ID (secret from --auth-secret-file or env RV_AUTH_SECRET)'
 complete -c rvserver -s l -l listen -x -a '(__fish_print_hostnames)' -d 'address to listen on (default 0.0.0.0)'
 complete -c rvserver -s p -l port -x -d 'TCP port for RV, HTTP and WebSocket (default 7350; 0 picks one)'
-complete -c rvserver -l udp-port -x -d 'UDP port for media (default: the TCP port'\''s number)'
+complete -c rvserver -l udp-port -x -d 'UDP port for media (default: the TCP port'\''s number; with --port 0, when that number is taken for UDP, one the kernel picks)'
 complete -c rvserver -l port-file -r -F -d 'write the bound TCP and UDP ports to FILE, one a line'
 complete -c rvserver -l tls-cert -r -F -d 'PEM certificate chain: accept TLS on the same port'
 complete -c rvserver -l tls-key -r -F -d 'PEM private key for --tls-cert'

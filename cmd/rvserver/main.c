@@ -28,7 +28,7 @@ enum {
 static const struct rv_opt opts[] = {
 	{ O_LISTEN, 'l', "listen", "ADDR", "address to listen on (default 0.0.0.0)", "host", NULL },
 	{ O_PORT, 'p', "port", "PORT", "TCP port for RV, HTTP and WebSocket (default 7350; 0 picks one)", NULL, NULL },
-	{ O_UDP_PORT, 0, "udp-port", "PORT", "UDP port for media (default: the TCP port's number)", NULL, NULL },
+	{ O_UDP_PORT, 0, "udp-port", "PORT", "UDP port for media (default: the TCP port's number; with --port 0, when that number is taken for UDP, one the kernel picks)", NULL, NULL },
 	{ O_PORT_FILE, 0, "port-file", "FILE", "write the bound TCP and UDP ports to FILE, one a line", "file", NULL },
 	{ O_TLS_CERT, 0, "tls-cert", "FILE", "PEM certificate chain: accept TLS on the same port", "file", NULL },
 	{ O_TLS_KEY, 0, "tls-key", "FILE", "PEM private key for --tls-cert", "file", NULL },

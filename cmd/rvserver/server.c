@@ -566,7 +566,14 @@ int server_start(struct server *srv, uv_loop_t *loop, const struct server_conf *
 	if (srv->impair.rx_cost_ms)
 		rv_warn("RV_TEST_IMPAIR: each UDP datagram read takes %u ms more on purpose (tests only)",
 			srv->impair.rx_cost_ms);
-	if ((rc = udp_start(srv, (struct sockaddr *)&ss, &srv->bound_udp_port)) < 0) {
+	rc = udp_start(srv, (struct sockaddr *)&ss, &srv->bound_udp_port);
+	if (rc == -EADDRINUSE && conf->port == 0 && conf->udp_port < 0) {
+		/* --port 0: the number the kernel gave TCP is taken for UDP (by
+		 * some client's socket); the kernel picks the UDP port too */
+		rv_listen_addr(conf->listen, 0, &ss);
+		rc = udp_start(srv, (struct sockaddr *)&ss, &srv->bound_udp_port);
+	}
+	if (rc < 0) {
 		rv_error("cannot bind UDP %s port %d: %s", conf->listen, udp_port, uv_strerror(rc));
 		return rc;
 	}

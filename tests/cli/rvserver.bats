@@ -52,6 +52,47 @@ except OSError: sys.exit(0)"
 	assert_success
 }
 
+@test "rvserver: --port 0 whose number is taken for UDP: the kernel picks the UDP port too" {
+	unshare --net true 2>/dev/null || skip "needs unshare --net (root)"
+	# in a namespace of its own, ports 0 come from 40000-40001; a TCP listener holds 40001
+	# (so rvserver's TCP gets 40000) and a UDP socket 40000 (so UDP can only have 40001)
+	cat >"$T/ns.sh" <<'EOF2'
+		set -e
+		ip link set lo up
+		echo "40000 40001" >/proc/sys/net/ipv4/ip_local_port_range
+		python3 -c "
+import socket, time
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.bind(('127.0.0.1', 40000))
+t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+t.bind(('127.0.0.1', 40001))
+t.listen()
+time.sleep(30)" &
+		holder=$!
+		for ((i = 0; i < 100; i++)); do
+			ss -Hltn 'sport = :40001' | grep -q . && break
+			sleep 0.05
+		done
+		timeout 5 rvserver -l 127.0.0.1 --port 0 --port-file "$T/ns.port" 2>"$T/ns.err" &
+		srv=$!
+		for ((i = 0; i < 50; i++)); do
+			[ -s "$T/ns.port" ] && [ "$(wc -l <"$T/ns.port")" -ge 2 ] && break
+			sleep 0.1
+		done
+		kill "$srv" "$holder"
+		wait "$srv" || true
+EOF2
+	T=$T PATH=$PATH run timeout "$(secs 20)" unshare --net bash "$T/ns.sh"
+	assert_success
+	[ -s "$T/ns.port" ] || fail "no port file: $output $(cat "$T/ns.err" 2>&1)"
+	run cat "$T/ns.port"
+	assert_line --index 0 40000
+	local udp
+	udp=$(sed -n 2p "$T/ns.port")
+	[ "$udp" = 40001 ]
+	grep -q "ready on 127.0.0.1 port 40000 (tcp, udp $udp)" "$T/ns.err"
+}
+
 @test "rvserver: /healthz, /stats and /metrics over HTTP" {
 	start_server
 	member alice ops
