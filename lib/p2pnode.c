@@ -669,7 +669,8 @@ int rv_p2p_node_new(struct rv_p2p_node **out, const struct rv_p2p_node_conf *con
 	rv_buf_init(&n->out, RV_P2P_NODE_OUT_MAX);
 	n->now = now;
 	p2p_join_init(n);
-	n->next_report = now + n->conf.report_ms;
+	n->next_report = now + (n->conf.report_ms < RV_P2P_NODE_FIRST_REPORT_MS ? n->conf.report_ms
+										   : RV_P2P_NODE_FIRST_REPORT_MS);
 	n->choose_at = UINT64_MAX;
 	*out = n;
 	return 0;

@@ -21,7 +21,10 @@
  * started again (or moved) and the old one ends; otherwise the higher peer
  * ID's choice stands, the same at both ends.
  *
- * Topology (librtmfp's NetGroup): every report_ms the node chooses its
+ * Topology (librtmfp's NetGroup): every report_ms (the first time
+ * RV_P2P_NODE_FIRST_REPORT_MS after it starts, so that a newcomer's
+ * neighbours and the sessions it has too many of settle within seconds of
+ * joining, not while the group is already in use) the node chooses its
  * best neighbours among the peers it knows (rv_p2p_choose: ring neighbours,
  * lowest RTT, one random, fingers, up to floor(log2 N) + 13), opens
  * sessions to the ring's own among them always and to the others while it
@@ -94,6 +97,7 @@
 #define RV_P2P_NODE_KNOWN 4096
 #define RV_P2P_NODE_OPENING 8             /* handshakes of our own at once */
 #define RV_P2P_NODE_FORGET_MS 120000
+#define RV_P2P_NODE_FIRST_REPORT_MS 2000  /* the first report round, after the start */
 #define RV_P2P_NODE_EVENTS_MAX (16u << 20)
 #define RV_P2P_NODE_OUT_MAX (1u << 20)
 #define RV_P2P_NODE_DGRAM_MAX 1500        /* the largest datagram taken */
@@ -114,7 +118,8 @@ struct rv_p2p_node_conf {
 	const struct rv_p2p_key *key;     /* this peer; outlives the node */
 	uint8_t group[RV_P2P_HASH_LEN];   /* the group ID (p2pspec.h) */
 	size_t max_neighbors;             /* 0: 32 (at most RV_P2P_NODE_SESSIONS) */
-	uint32_t report_ms;               /* 0: 10,000 */
+	uint32_t report_ms;               /* 0: 10,000 (the first: RV_P2P_NODE_FIRST_REPORT_MS,
+					   * when shorter) */
 	uint32_t (*rnd)(void *ud);        /* random numbers (NULL: random(3)) */
 	void *rnd_ud;
 	const struct rv_p2p_sess_conf *sess;        /* NULL: the defaults */
