@@ -9,7 +9,8 @@
 # summed times, so a run lasts several seconds. Runs alternate between the configurations; the
 # figure is the median of RUNS. The relay (rvserver, the middle socat) is pinned to CPU 0, the
 # sender and the receiver to CPU 1 (PIN=0: no pinning); socat uses 1 MiB buffers (-b 1048576),
-# rvsend its defaults (256 KiB chunks, a 16 MiB window).
+# rvsend its defaults (frames as large as the server takes: 1020 KiB under rvserver's default
+# --max-frame; a 16 MiB window).
 #
 # Environment: SIZE_MB=1000 REPEAT=3 RUNS=3 PIN=1 O=build WATCHDOG=400
 # Output: the table and goal line, also in bench/results/xfer-latest.txt (per-transfer times in
