@@ -42,7 +42,7 @@
 
 #define RV_BUS_TIMEOUT_MS 2000      /* an answer later than this: the connection is lost */
 #define RV_BUS_BACKOFF_MIN_MS 100   /* reconnection attempts: doubling up to the max */
-#define RV_BUS_BACKOFF_MAX_MS 1000
+#define RV_BUS_BACKOFF_MAX_MS 400   /* so a node is back within half a second of Redis */
 
 /* An address: redis://IP:PORT, unix:PATH, or
  * sentinel://IP:PORT[,IP:PORT...]/NAME: the Sentinels to ask for the
