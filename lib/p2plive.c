@@ -537,6 +537,21 @@ void rv_p2plive_json(const struct rv_p2plive *l, cJSON *o)
 	}
 }
 
+const char *rv_p2plive_addr_opt(const char *arg, int lan, const char **lanp, const char **peers, int *npeers)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	if (rv_p2plink_addr(arg, 0, &ss, &len) < 0 || !rv_p2plink_addr_port(&ss))
+		return "expected ADDR:PORT";
+	if (lan)
+		*lanp = arg;
+	else if (*npeers == RV_P2PLIVE_PEERS)
+		return "too many --peer (at most 16)";
+	else
+		peers[(*npeers)++] = arg;
+	return NULL;
+}
+
 int rv_p2plive_push_limit(const char *s)
 {
 	char *end;

@@ -97,6 +97,10 @@ void rv_p2plive_json(const struct rv_p2plive *l, struct cJSON *o);
 /* rv_p2plive_ipmc_check - --ipmc's argument S ("ADDR:PORT[,SRC]": a
  * multicast group, a source of its family): 0, or -EINVAL with *WHY. */
 int rv_p2plive_ipmc_check(const char *s, const char **why);
+/* rv_p2plive_addr_opt - --lan (LAN 1) or --peer (LAN 0) ARG, an
+ * "ADDR:PORT", into *LANP, or appended to PEERS (*NPEERS of
+ * RV_P2PLIVE_PEERS at most). NULL, or what is wrong with it. */
+const char *rv_p2plive_addr_opt(const char *arg, int lan, const char **lanp, const char **peers, int *npeers);
 /* rv_p2plive_push_limit - --push-limit's argument S: 1 to 64, or -1. */
 int rv_p2plive_push_limit(const char *s);
 /* rv_p2plive_stop - goodbyes, handles closed, then ON_CLOSED (or NULL)

@@ -135,19 +135,8 @@ static const char *on_opt(void *ud, int key, const char *arg)
 	case O_NAME: a->p2p_name = arg; break;
 	case O_SERVERLESS: a->serverless = 1; break;
 	case O_PEER:
-	case O_LAN: {
-		struct sockaddr_storage ss;
-		socklen_t len;
-		if (rv_p2plink_addr(arg, 0, &ss, &len) < 0 || !rv_p2plink_addr_port(&ss))
-			return "expected ADDR:PORT";
-		if (key == O_LAN)
-			a->lan = arg;
-		else if (a->npeers == RV_P2PLIVE_PEERS)
-			return "too many --peer (at most 16)";
-		else
-			a->peers[a->npeers++] = arg;
-		break;
-	}
+	case O_LAN:
+		return rv_p2plive_addr_opt(arg, key == O_LAN, &a->lan, a->peers, &a->npeers);
 	case O_BIND: a->bind = arg; break;
 	case O_PORT_FILE: a->port_file = arg; break;
 	case O_PUSH_LIMIT:
