@@ -40,8 +40,11 @@ struct rv_p2p_obj {
 	size_t man_len;
 	struct rv_p2p_man m;
 	int known, done, seeding;
+	int all;                    /* after this input, ask every neighbour (not only its sender) */
 	struct ochunk *c;
 	uint32_t held;
+	uint32_t *miss, *mpos, nmiss;   /* the chunks missing, in no order; where each is in miss */
+	int stale;                  /* seeding: no chunk is both unheld and unshown (until offers go back) */
 	uint8_t *got;               /* a manifest arriving: man_total bytes, man_got so far */
 	uint32_t man_total, man_got;
 	int man_peer;
@@ -95,6 +98,8 @@ void rv_p2p_obj_free(struct rv_p2p_obj *o)
 	free(o->man);
 	free(o->got);
 	free(o->c);
+	free(o->miss);
+	free(o->mpos);
 	rv_buf_free(&o->out);
 	rv_buf_free(&o->events);
 	free(o);
@@ -215,7 +220,9 @@ static void avoid(struct rv_p2p_obj *o, struct opeer *p, const char *why)
 	if (p->up)
 		count(o, p, -1);
 	p->avoided = 1;
+	o->all = 1;
 	o->st.avoided++;
+	o->stale = 0;
 	if (o->known)
 		for (uint32_t i = 0; i < o->m.nchunks; i++) {
 			unrequest(o, p, i);
@@ -280,7 +287,7 @@ static void reveal(struct rv_p2p_obj *o, struct opeer *p, uint8_t flags, int aga
 	 * stuck (its neighbours are not theirs, or they are slow), only what
 	 * nobody holds and no one else was shown is shown */
 	int stuck = o->now >= p->gained + o->conf.timeout_ms;
-	while (p->pending < RV_P2P_OBJ_SHOWN && p->nhave + p->pending < total) {
+	while (p->pending < RV_P2P_OBJ_SHOWN && p->nhave + p->pending < total && (stuck || !o->stale)) {
 		uint32_t best = UINT32_MAX, low = UINT32_MAX;
 		for (uint32_t k = 0; k < total; k++) {
 			uint32_t i = start + k < total ? start + k : start + k - total;
@@ -294,8 +301,10 @@ static void reveal(struct rv_p2p_obj *o, struct opeer *p, uint8_t flags, int aga
 					break;
 			}
 		}
-		if (best == UINT32_MAX)
+		if (best == UINT32_MAX) {
+			o->stale = !stuck;	/* every chunk is held or shown: none to scan for until one is not */
 			break;
+		}
 		p->shown[best] = 1;
 		p->pending++;
 		o->c[best].offered++;
@@ -353,6 +362,7 @@ void rv_p2p_obj_peer_down(struct rv_p2p_obj *o, const uint8_t peer[ID])
 		return;
 	if (!p->avoided)
 		count(o, p, -1);
+	o->stale = 0;
 	if (o->known)
 		for (uint32_t i = 0; i < o->m.nchunks; i++) {
 			unrequest(o, p, i);
@@ -384,14 +394,20 @@ static int adopt(struct rv_p2p_obj *o, const uint8_t *bytes, size_t n, const cha
 	}
 	uint8_t *copy = malloc(n);
 	struct ochunk *c = calloc(m.nchunks ? m.nchunks : 1, sizeof *c);
-	if (!copy || !c) {
+	uint32_t *miss = calloc(m.nchunks ? m.nchunks : 1, sizeof *miss);
+	uint32_t *mpos = calloc(m.nchunks ? m.nchunks : 1, sizeof *mpos);
+	if (!copy || !c || !miss || !mpos) {
 		free(copy);
 		free(c);
+		free(miss);
+		free(mpos);
 		*why = "out of memory";
 		return -ENOMEM;
 	}
-	for (uint32_t i = 0; i < m.nchunks; i++)
+	for (uint32_t i = 0; i < m.nchunks; i++) {
 		c[i].by[0] = c[i].by[1] = NONE;
+		miss[i] = mpos[i] = i;
+	}
 	memcpy(copy, bytes, n);
 	o->man = copy;
 	o->man_len = n;
@@ -400,6 +416,9 @@ static int adopt(struct rv_p2p_obj *o, const uint8_t *bytes, size_t n, const cha
 		if (o->p[i].up && peer_arrays(o, &o->p[i]) < 0)
 			o->p[i].up = o->p[i].used = 0;
 	o->c = c;
+	o->miss = miss;
+	o->mpos = mpos;
+	o->nmiss = m.nchunks;
 	o->known = 1;
 	o->st.chunks = m.nchunks;
 	o->st.size = m.size;
@@ -587,6 +606,9 @@ void rv_p2p_obj_serve(struct rv_p2p_obj *o, const uint8_t peer[ID], uint32_t i, 
 
 static void keep(struct rv_p2p_obj *o, uint32_t i)
 {
+	uint32_t at = o->mpos[i], last = o->miss[--o->nmiss];
+	o->miss[at] = last;	/* the last missing one takes its place */
+	o->mpos[last] = at;
 	o->c[i].have = 1;
 	o->held++;
 	o->st.held = o->held;
@@ -620,14 +642,20 @@ static int chunk_in(struct rv_p2p_obj *o, struct opeer *p, const struct rv_p2p_m
 	}
 	if (rv_p2p_man_check(&o->m, i, m->data, m->data_len) < 0) {
 		o->st.bad_chunks++;
+		o->all = 1;	/* the chunk may go elsewhere now */
 		event(o, RV_P2P_OBJ_FAILED, p, i, "bad chunk", NULL, 0);
 		if (++p->bad >= o->conf.bad_max)
 			avoid(o, p, "sent bad chunks");
 		return 0;
 	}
+	int other = NONE;
 	for (int k = 0; k < 2; k++)	/* the endgame's other request: its answer will be a duplicate */
-		if (o->c[i].by[k] != NONE)
-			unrequest(o, &o->p[(int)o->c[i].by[k]], i);
+		if (o->c[i].by[k] != NONE) {
+			other = o->c[i].by[k];
+			unrequest(o, &o->p[other], i);
+		}
+	if (other != NONE)	/* it may be asked something else */
+		o->all = 1;
 	keep(o, i);
 	announce(o, i);
 	o->st.results++;
@@ -640,6 +668,9 @@ int rv_p2p_obj_hold(struct rv_p2p_obj *o, uint32_t i)
 {
 	if (!o->known || i >= o->m.nchunks)
 		return -EINVAL;
+	for (int k = 0; k < 2 && !o->c[i].have; k++)	/* asked too: no longer */
+		if (o->c[i].by[k] != NONE)
+			unrequest(o, &o->p[(int)o->c[i].by[k]], i);
 	if (!o->c[i].have)
 		keep(o, i);
 	if (o->held == o->m.nchunks)	/* all the caller's own: we seed */
@@ -659,14 +690,12 @@ int rv_p2p_obj_holds(const struct rv_p2p_obj *o, uint32_t i)
  * none. *OPEN says whether any missing chunk is asked of nobody. */
 static uint32_t pick(struct rv_p2p_obj *o, struct opeer *p, int endgame, int *open)
 {
-	uint32_t n = o->m.nchunks, best = UINT32_MAX, start = rnd(o) % n;
+	uint32_t n = o->nmiss, best = UINT32_MAX, start = rnd(o) % (n ? n : 1);
 	int me = pidx(o, p), full = complete(o, p);
 	uint16_t low = UINT16_MAX;
 	for (uint32_t k = 0; k < n; k++) {
-		uint32_t i = start + k < n ? start + k : start + k - n;
+		uint32_t i = o->miss[start + k < n ? start + k : start + k - n];
 		struct ochunk *c = &o->c[i];
-		if (c->have)
-			continue;
 		int asked = (c->by[0] != NONE) + (c->by[1] != NONE);
 		if (!asked)
 			*open = 1;
@@ -725,6 +754,7 @@ static void ask(struct rv_p2p_obj *o, struct opeer *p)
 
 static void schedule(struct rv_p2p_obj *o)
 {
+	o->all = 0;
 	if (!o->known) {
 		ask_manifest(o, o->now);
 		return;
@@ -767,7 +797,14 @@ int rv_p2p_obj_input(struct rv_p2p_obj *o, uint64_t now, const uint8_t peer[ID],
 	}
 	if (rc < 0)
 		avoid(o, p, *why);
-	schedule(o);
+	/* what changed concerns the sender (its holdings, its requests), unless
+	 * a chunk was opened again or the manifest came: then every neighbour */
+	if (o->all || !o->known || m->type == RV_P2P_M_OBJ_MAN)
+		schedule(o);
+	else if ((m->type == RV_P2P_M_OBJ_HAVE || m->type == RV_P2P_M_OBJ_CHUNK) && !o->done && p->up &&
+		 !p->avoided && p->nhave)
+		ask(o, p);
+	o->all = 0;
 	return rc;
 }
 
@@ -775,7 +812,8 @@ int rv_p2p_obj_input(struct rv_p2p_obj *o, uint64_t now, const uint8_t peer[ID],
 
 static void expire(struct rv_p2p_obj *o)
 {
-	for (uint32_t i = 0; i < o->m.nchunks; i++) {
+	for (uint32_t j = 0; j < o->nmiss; j++) {	/* only missing chunks are asked for */
+		uint32_t i = o->miss[j];
 		struct ochunk *c = &o->c[i];
 		for (int k = 0; k < 2; k++) {
 			if (c->by[k] == NONE || o->now < c->at[k] + o->conf.timeout_ms)
@@ -783,6 +821,7 @@ static void expire(struct rv_p2p_obj *o)
 			struct opeer *p = &o->p[(int)c->by[k]];
 			c->by[k] = NONE;
 			c->failed = 1;
+			o->all = 1;
 			p->inflight--;
 			o->st.timeouts++;
 			event(o, RV_P2P_OBJ_FAILED, p, i, "timed out", NULL, 0);
