@@ -43,7 +43,9 @@ struct rv_p2p_obj {
 	int all;                    /* after this input, ask every neighbour (not only its sender) */
 	struct ochunk *c;
 	uint32_t held;
-	uint32_t *miss, *mpos, nmiss;   /* the chunks missing, in no order; where each is in miss */
+	uint32_t *miss, *mpos, nmiss;
+	uint32_t ann[RV_P2P_OBJ_ANNOUNCE], nann;   /* chunks checked, not announced yet (since ann_at) */
+	uint64_t ann_at;   /* the chunks missing, in no order; where each is in miss */
 	int stale;                  /* seeding: no chunk is both unheld and unshown (until offers go back) */
 	uint8_t *got;               /* a manifest arriving: man_total bytes, man_got so far */
 	uint32_t man_total, man_got;
@@ -614,15 +616,35 @@ static void keep(struct rv_p2p_obj *o, uint32_t i)
 	o->st.held = o->held;
 }
 
-/* Chunk I, just checked, to every neighbour: they may ask us for it now. */
-static void announce(struct rv_p2p_obj *o, uint32_t i)
+/* The chunks checked since the last call, in one OBJ_HAVE to every
+ * neighbour: they may ask us for them now. */
+static void announce_flush(struct rv_p2p_obj *o)
 {
-	struct rv_p2p_range r = { i, 1 };
+	struct rv_p2p_range r[RV_P2P_OBJ_ANNOUNCE];
+	if (!o->nann)
+		return;
+	for (uint32_t k = 0; k < o->nann; k++) {
+		r[k].first = o->ann[k];
+		r[k].count = 1;
+	}
 	long len = rv_p2p_msg_obj_ranges(o->msg, sizeof o->msg, RV_P2P_M_OBJ_HAVE, o->id, RV_P2P_OBJ_HAVE_MAN,
-					 &r, 1);
+					 r, o->nann);
+	o->nann = 0;
 	for (int k = 0; k < RV_P2P_OBJ_PEERS; k++)
 		if (o->p[k].up && !o->p[k].avoided)
 			send_msg(o, &o->p[k], len);
+}
+
+/* Chunk I, just checked: announced with the others of this tick (a HAVE a
+ * chunk to every neighbour was most of the datagrams), at once when
+ * RV_P2P_OBJ_ANNOUNCE wait or the object is whole. */
+static void announce(struct rv_p2p_obj *o, uint32_t i)
+{
+	if (!o->nann)
+		o->ann_at = o->now;
+	o->ann[o->nann++] = i;
+	if (o->nann == RV_P2P_OBJ_ANNOUNCE || o->held == o->m.nchunks)
+		announce_flush(o);
 }
 
 static int chunk_in(struct rv_p2p_obj *o, struct opeer *p, const struct rv_p2p_msg *m, const char **why)
@@ -832,6 +854,7 @@ static void expire(struct rv_p2p_obj *o)
 void rv_p2p_obj_tick(struct rv_p2p_obj *o, uint64_t now)
 {
 	o->now = now;
+	announce_flush(o);
 	if (now < o->tick_at)
 		return;
 	o->tick_at = now + RV_P2P_OBJ_TICK_MS;
@@ -845,6 +868,8 @@ void rv_p2p_obj_tick(struct rv_p2p_obj *o, uint64_t now)
 
 uint64_t rv_p2p_obj_next(const struct rv_p2p_obj *o)
 {
+	if (o->nann && o->ann_at + RV_P2P_OBJ_ANNOUNCE_MS < o->tick_at)
+		return o->ann_at + RV_P2P_OBJ_ANNOUNCE_MS;
 	return o->tick_at;
 }
 
