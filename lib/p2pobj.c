@@ -46,7 +46,7 @@ struct rv_p2p_obj {
 	uint32_t *miss, *mpos, nmiss;
 	uint32_t ann[RV_P2P_OBJ_ANNOUNCE], nann;   /* chunks checked, not announced yet (since ann_at) */
 	uint64_t ann_at;   /* the chunks missing, in no order; where each is in miss */
-	int stale;                  /* seeding: no chunk is both unheld and unshown (until offers go back) */
+	int stale;                  /* seeding: every chunk is held by a fetcher or shown (until one is not) */
 	uint8_t *got;               /* a manifest arriving: man_total bytes, man_got so far */
 	uint32_t man_total, man_got;
 	int man_peer;
@@ -284,17 +284,19 @@ static void reveal(struct rv_p2p_obj *o, struct opeer *p, uint8_t flags, int aga
 			r[n].first = i;
 			r[n++].count = 1;
 		}
-	/* what others hold it may take from them, and what others were shown
-	 * and have not taken yet it may take from them soon; unless it is
-	 * stuck (its neighbours are not theirs, or they are slow), only what
-	 * nobody holds and no one else was shown is shown */
+	/* what other fetchers hold it may take from them, and what others
+	 * were shown and have not taken yet it may take from them soon; unless
+	 * it is stuck (its neighbours are not theirs, or they are slow), only
+	 * what no fetcher holds and no one else was shown is shown. A holder of
+	 * everything that does not seed is no reason to hold a chunk back: its
+	 * neighbours ask it last, and it may be a liar they avoid. */
 	int stuck = o->now >= p->gained + o->conf.timeout_ms;
 	while (p->pending < RV_P2P_OBJ_SHOWN && p->nhave + p->pending < total && (stuck || !o->stale)) {
 		uint32_t best = UINT32_MAX, low = UINT32_MAX;
 		for (uint32_t k = 0; k < total; k++) {
 			uint32_t i = start + k < total ? start + k : start + k - total;
-			uint32_t score = (uint32_t)o->c[i].avail + o->c[i].offered;
-			if (!stuck && (o->c[i].avail || o->c[i].offered))
+			uint32_t score = (uint32_t)o->c[i].pavail + o->c[i].offered;
+			if (!stuck && score)
 				continue;
 			if (!p->have[i] && !p->shown[i] && score < low) {
 				low = score;
@@ -533,9 +535,11 @@ static void peer_has(struct rv_p2p_obj *o, struct opeer *p, uint32_t i)
 		o->c[i].avail++;
 		o->c[i].pavail++;
 	}
-	if (counted && complete(o, p))	/* complete now: a holder of everything, not a partial one */
+	if (counted && complete(o, p)) {	/* complete now: a holder of everything, not a partial one */
 		for (uint32_t k = 0; k < o->m.nchunks; k++)
 			o->c[k].pavail--;
+		o->stale = 0;
+	}
 }
 
 /* Every range of M within the object? */
