@@ -78,7 +78,7 @@ p2p_side() {
 
 # ---- rvsend file through rvserver ----
 rvsend_side() {
-	local i t0 pids=()
+	local i t0 pids=() rc
 	for i in $(seq 1 "$N"); do
 		mkdir -p "$TMP/r$i"
 		timeout 240 "$SBIN/rvrecv" -q -s "127.0.0.1:$TCP" -n "recv$i" -g objbench -d "$TMP/r$i" -c 1 --no-progress \
@@ -91,7 +91,11 @@ rvsend_side() {
 	timeout 240 "$SBIN/rvsend" -q -s "127.0.0.1:$TCP" -n sender -g objbench file "$TMP/object.bin" \
 		2>"$TMP/send.err" || {
 		say "p2pobj: rvsend failed: $(tail -1 "$TMP/send.err")"
-		for i in $(seq 1 "$N"); do [ -s "$TMP/r$i.err" ] && say "  rvrecv $i: $(tail -n 2 "$TMP/r$i.err" | tr '\n' ' ')"; done
+		for i in "${!pids[@]}"; do
+			rc=0
+			wait "${pids[$i]}" || rc=$?
+			[ "$rc" = 0 ] || say "  rvrecv $((i + 1)) exit $rc: $(tail -n 2 "$TMP/r$((i + 1)).err" | tr '\n' ' ')"
+		done
 		return 1
 	}
 	RVSEND_MS=$(($(now_ms) - t0))
