@@ -38,7 +38,7 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 # ---- the server ----
 "$SBIN/rvserver" -q -l 127.0.0.1 --port 0 --port-file "$TMP/ports" 2>"$TMP/server.err" &
 PIDS+=("$!")
-for _ in $(seq 1 100); do [ "$(wc -l <"$TMP/ports" 2>/dev/null || echo 0)" -ge 2 ] && break; sleep 0.1; done
+for _ in $(seq 1 100); do [ "$(wc -l 2>/dev/null <"$TMP/ports" || echo 0)" -ge 2 ] && break; sleep 0.1; done
 TCP=$(sed -n 1p "$TMP/ports")
 UDP=$(sed -n 2p "$TMP/ports")
 [ -n "$UDP" ] || { say "p2pobj: rvserver wrote no ports"; exit 2; }
