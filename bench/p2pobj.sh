@@ -12,7 +12,7 @@
 #           whole file to each receiver, so its upload is N x the size.
 # Every copy's SHA-256 is checked on both sides.
 #
-# Environment: N=5 SIZE_MB=20 WATCHDOG=300 O=build
+# Environment: N=20 SIZE_MB=100 WATCHDOG=300 O=build (the issue's scale: about a minute in all)
 # Output: a table and GOAL lines, also written to bench/results/p2pobj-latest.txt.
 # Exit status: 0 measured and the goal met, 1 the goal missed, 2 a measurement failed.
 set -u
@@ -21,8 +21,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 O=${O:-build}
 BIN=$ROOT/$O/bench
 SBIN=$ROOT/$O/bin
-N=${N:-5}
-SIZE_MB=${SIZE_MB:-20}
+N=${N:-20}
+SIZE_MB=${SIZE_MB:-100}
 WATCHDOG=${WATCHDOG:-300}
 PIN=0
 RESDIR=$ROOT/bench/results
@@ -38,7 +38,7 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 # ---- the server ----
 "$SBIN/rvserver" -q -l 127.0.0.1 --port 0 --port-file "$TMP/ports" 2>"$TMP/server.err" &
 PIDS+=("$!")
-for _ in $(seq 1 100); do [ "$(wc -l <"$TMP/ports" 2>/dev/null || echo 0)" -ge 2 ] && break; sleep 0.1; done
+for _ in $(seq 1 100); do [ "$(wc -l 2>/dev/null <"$TMP/ports" || echo 0)" -ge 2 ] && break; sleep 0.1; done
 TCP=$(sed -n 1p "$TMP/ports")
 UDP=$(sed -n 2p "$TMP/ports")
 [ -n "$UDP" ] || { say "p2pobj: rvserver wrote no ports"; exit 2; }
@@ -48,7 +48,7 @@ WANT=$(sha256sum "$TMP/object.bin" | cut -d' ' -f1)
 
 # ---- p2p ----
 p2p_side() {
-	local spec i t0 pids=() id
+	local spec i t0 pids=() id rc
 	spec=$("$SBIN/rvgroup" p2p spec new objbench --key "$TMP/owner.key" 2>/dev/null)
 	"$SBIN/rvgroup" p2p share "$spec" "$TMP/object.bin" --json --key "$TMP/s.key" --bind 127.0.0.1:0 \
 		-s "127.0.0.1:$UDP" >"$TMP/share.out" 2>"$TMP/share.err" &
@@ -65,19 +65,20 @@ p2p_side() {
 		PIDS+=("$!")
 	done
 	for i in "${!pids[@]}"; do
-		wait "${pids[$i]}" || { say "p2pobj: fetcher $((i + 1)) failed: $(tail -1 "$TMP/f$((i + 1)).err")"; return 1; }
+		rc=0; wait "${pids[$i]}" || rc=$?; [ "$rc" = 0 ] || { say "p2pobj: fetcher $((i + 1)) failed (exit $rc): $(tail -n 3 "$TMP/f$((i + 1)).err" | tr "\n" " ")"; return 1; }
 	done
 	P2P_MS=$(($(now_ms) - t0))
 	stop_pid "$SHARER"
 	SENT=$(jq -r 'select(.code == "NetGroup.Replication.Info") | .sendBytes' "$TMP/share.out")
 	for i in $(seq 1 "$N"); do
 		[ "$(sha256sum "$TMP/p2p$i.bin" | cut -d' ' -f1)" = "$WANT" ] || { say "p2pobj: copy $i is wrong"; return 1; }
+		rm -f "$TMP/p2p$i.bin"
 	done
 }
 
 # ---- rvsend file through rvserver ----
 rvsend_side() {
-	local i t0 pids=()
+	local i t0 pids=() rc
 	for i in $(seq 1 "$N"); do
 		mkdir -p "$TMP/r$i"
 		timeout 240 "$SBIN/rvrecv" -q -s "127.0.0.1:$TCP" -n "recv$i" -g objbench -d "$TMP/r$i" -c 1 --no-progress \
@@ -88,7 +89,15 @@ rvsend_side() {
 	sleep 1
 	t0=$(now_ms)
 	timeout 240 "$SBIN/rvsend" -q -s "127.0.0.1:$TCP" -n sender -g objbench file "$TMP/object.bin" \
-		2>"$TMP/send.err" || { say "p2pobj: rvsend failed: $(tail -1 "$TMP/send.err")"; return 1; }
+		2>"$TMP/send.err" || {
+		say "p2pobj: rvsend failed: $(tail -1 "$TMP/send.err")"
+		for i in "${!pids[@]}"; do
+			rc=0
+			wait "${pids[$i]}" || rc=$?
+			[ "$rc" = 0 ] || say "  rvrecv $((i + 1)) exit $rc: $(tail -n 2 "$TMP/r$((i + 1)).err" | tr '\n' ' ')"
+		done
+		return 1
+	}
 	RVSEND_MS=$(($(now_ms) - t0))
 	for i in "${!pids[@]}"; do wait "${pids[$i]}" || true; done
 	for i in $(seq 1 "$N"); do

@@ -22,8 +22,10 @@
 #include "portfile.h"
 #include "p2plink.h"
 #include "token.h"
+#include "udpq.h"
 
 #define RX_BUF 65536
+#define TX_BATCH 64                     /* datagrams sent in one sendmmsg (udpq.h) */
 #define LAN_EVERY_MS 5000               /* a LAN announcement this often */
 #define LAN_QUICK 3                     /* the first ones, on joining, */
 #define LAN_QUICK_MS 500                /* this far apart */
@@ -52,7 +54,8 @@ struct rv_p2plink {
 	uint64_t send_errors;
 	struct rv_impair impair;        /* RV_TEST_IMPAIR: tests lose datagrams here */
 	uint8_t rx[RX_BUF];
-	uint8_t tx[RV_P2P_NODE_DGRAM_MAX];
+	struct rv_udpq q;               /* the datagrams of one flush (TX_BATCH at a time); cap 0: none */
+	uint8_t tx[TX_BATCH][RV_P2P_NODE_DGRAM_MAX];
 };
 
 uint64_t rv_p2plink_wall_ms(void)
@@ -127,20 +130,42 @@ void rv_p2plink_addr_text(const struct sockaddr *sa, char *out, size_t cap)
 
 /* ---- moving bytes ---- */
 
+static void send_batch(struct rv_p2plink *p, int fd)
+{
+	size_t queued = p->q.n;
+	p->send_errors += queued - rv_udpq_flush(&p->q, fd);	/* a full socket buffer: as if lost */
+}
+
+/* What the node has to send, TX_BATCH datagrams to a sendmmsg (a chunk's
+ * records to one neighbour become one GSO send): one system call a
+ * datagram was a third of a peer's time moving an object. */
 static void flush(struct rv_p2plink *p)
 {
 	struct sockaddr_storage to;
 	socklen_t tolen;
 	ssize_t n;
-	while ((n = rv_p2p_node_take(p->node, p->tx, sizeof p->tx, &to, &tolen)) > 0) {
+	size_t k = 0;
+	uv_os_fd_t fd = -1;
+	if (!p->q.cap && rv_udpq_init(&p->q, TX_BATCH) < 0)
+		p->q.cap = 0;
+	if (p->q.cap && uv_fileno((const uv_handle_t *)&p->udp, &fd) < 0)
+		fd = -1;
+	while ((n = rv_p2p_node_take(p->node, p->tx[k], sizeof p->tx[k], &to, &tolen)) > 0) {
 		if (rv_impair_drop(&p->impair))
 			continue;
 		if (p->impair.no_direct && !(p->server_len && !memcmp(&to, &p->server, p->server_len)))
 			continue;	/* RV_TEST_IMPAIR=direct=0: only the server is reached */
-		uv_buf_t b = uv_buf_init((char *)p->tx, (unsigned)n);
-		if (uv_udp_try_send(&p->udp, &b, 1, (const struct sockaddr *)&to) < 0)
-			p->send_errors++;	/* a full socket buffer: as if lost on the way */
+		if (fd < 0 || rv_udpq_add(&p->q, NULL, (const struct sockaddr *)&to, tolen, p->tx[k], (size_t)n) < 0) {
+			uv_buf_t b = uv_buf_init((char *)p->tx[k], (unsigned)n);
+			if (uv_udp_try_send(&p->udp, &b, 1, (const struct sockaddr *)&to) < 0)
+				p->send_errors++;
+		} else if (++k == TX_BATCH) {
+			send_batch(p, fd);
+			k = 0;
+		}
 	}
+	if (k)
+		send_batch(p, fd);
 }
 
 static void rearm(struct rv_p2plink *p);
@@ -405,6 +430,7 @@ static void on_close(uv_handle_t *h)
 	void (*cb)(void *) = p->on_closed;
 	void *ud = p->ud;
 	rv_p2p_node_free(p->node);
+	rv_udpq_free(&p->q);
 	free(p);
 	if (cb)
 		cb(ud);
@@ -418,6 +444,7 @@ void rv_p2plink_stop(struct rv_p2plink *p, void (*on_closed)(void *ud))
 	p->on_closed = on_closed;
 	if (!p->open) {
 		rv_p2p_node_free(p->node);
+		rv_udpq_free(&p->q);
 		free(p);
 		return;
 	}

@@ -9,52 +9,12 @@
 #include "buf.h"
 #include "err.h"
 #include "p2pobj.h"
+#include "p2pobj_int.h"
 
-#define ID RV_P2P_HASH_LEN
-#define NONE (-1)
+/* The engine's state is p2pobj_int.h's; what to ask of whom, and the
+ * timers, are p2pobj_ask.c's. */
 
-struct opeer {
-	int used, up, avoided, has_man;
-	uint8_t id[ID];
-	uint8_t *have;              /* a byte a chunk, once the manifest is known: it holds it */
-	uint8_t *shown;             /* seeding: a byte a chunk: we said we hold it */
-	uint32_t nhave, inflight, bad, serving;
-	uint32_t pending;           /* seeding: chunks shown that it does not hold yet */
-	uint64_t gained;            /* seeding: when it last took a chunk we did not show it */
-	double tokens;
-	uint64_t tok_at;
-};
-
-struct ochunk {
-	uint64_t at[2];             /* when each request left */
-	int8_t by[2];               /* the peers asked (NONE: no request) */
-	uint8_t have, failed;       /* failed: a request timed out (any holder may be asked) */
-	uint16_t avail, pavail;     /* holders up and not avoided; those of them not complete */
-	uint16_t offered;           /* seeding: neighbours up it was shown to that have not taken it */
-};
-
-struct rv_p2p_obj {
-	struct rv_p2p_obj_conf conf;
-	uint8_t id[ID];
-	uint8_t *man;               /* the manifest's bytes (owned), man_len of them */
-	size_t man_len;
-	struct rv_p2p_man m;
-	int known, done, seeding;
-	struct ochunk *c;
-	uint32_t held;
-	uint8_t *got;               /* a manifest arriving: man_total bytes, man_got so far */
-	uint32_t man_total, man_got;
-	int man_peer;
-	uint64_t man_at;
-	struct opeer p[RV_P2P_OBJ_PEERS];
-	struct rv_buf out, events;
-	uint64_t now, tick_at, rnd_state;
-	struct rv_p2p_obj_stats st;
-	uint8_t msg[RV_P2P_MSG_MAX];
-	uint8_t ev[RV_P2P_CHUNK_MAX];
-};
-
-static uint32_t rnd(struct rv_p2p_obj *o)
+uint32_t obj_rnd(struct rv_p2p_obj *o)
 {
 	if (o->conf.rnd)
 		return o->conf.rnd(o->conf.rnd_ud);
@@ -95,6 +55,8 @@ void rv_p2p_obj_free(struct rv_p2p_obj *o)
 	free(o->man);
 	free(o->got);
 	free(o->c);
+	free(o->miss);
+	free(o->mpos);
 	rv_buf_free(&o->out);
 	rv_buf_free(&o->events);
 	free(o);
@@ -103,7 +65,7 @@ void rv_p2p_obj_free(struct rv_p2p_obj *o)
 /* ---- queues ---- */
 
 /* An event: type u8 | peer | index u32 | why | len u32 | data. */
-static void event(struct rv_p2p_obj *o, enum rv_p2p_obj_ev_type type, const struct opeer *p, uint32_t index,
+void obj_event(struct rv_p2p_obj *o, enum rv_p2p_obj_ev_type type, const struct opeer *p, uint32_t index,
 		  const char *why, const uint8_t *data, size_t len)
 {
 	size_t head = 1 + ID + 4 + sizeof why + 4;
@@ -149,7 +111,7 @@ int rv_p2p_obj_poll(struct rv_p2p_obj *o, struct rv_p2p_obj_ev *e)
 }
 
 /* A message (LEN bytes in o->msg) for P. */
-static void send_msg(struct rv_p2p_obj *o, const struct opeer *p, long len)
+void obj_send_msg(struct rv_p2p_obj *o, const struct opeer *p, long len)
 {
 	if (len > 0 && rv_p2p_queue_put(&o->out, p->id, o->msg, len) < 0)
 		o->st.dropped++;
@@ -173,12 +135,12 @@ static struct opeer *find(struct rv_p2p_obj *o, const uint8_t id[ID])
 	return NULL;
 }
 
-static int pidx(const struct rv_p2p_obj *o, const struct opeer *p)
+int obj_pidx(const struct rv_p2p_obj *o, const struct opeer *p)
 {
 	return (int)(p - o->p);
 }
 
-static int complete(const struct rv_p2p_obj *o, const struct opeer *p)
+int obj_complete(const struct rv_p2p_obj *o, const struct opeer *p)
 {
 	return o->known && p->nhave == o->m.nchunks;
 }
@@ -188,7 +150,7 @@ static void count(struct rv_p2p_obj *o, struct opeer *p, int sign)
 {
 	if (!o->known || !p->have)
 		return;
-	int partial = !complete(o, p);
+	int partial = !obj_complete(o, p);
 	for (uint32_t i = 0; i < o->m.nchunks; i++)
 		if (p->have[i]) {
 			o->c[i].avail = (uint16_t)(o->c[i].avail + sign);
@@ -202,7 +164,7 @@ static void unrequest(struct rv_p2p_obj *o, struct opeer *p, uint32_t i)
 {
 	struct ochunk *c = &o->c[i];
 	for (int k = 0; k < 2; k++)
-		if (c->by[k] == pidx(o, p)) {
+		if (c->by[k] == obj_pidx(o, p)) {
 			c->by[k] = NONE;
 			p->inflight--;
 		}
@@ -215,7 +177,9 @@ static void avoid(struct rv_p2p_obj *o, struct opeer *p, const char *why)
 	if (p->up)
 		count(o, p, -1);
 	p->avoided = 1;
+	o->all = 1;
 	o->st.avoided++;
+	o->stale = 0;
 	if (o->known)
 		for (uint32_t i = 0; i < o->m.nchunks; i++) {
 			unrequest(o, p, i);
@@ -225,12 +189,10 @@ static void avoid(struct rv_p2p_obj *o, struct opeer *p, const char *why)
 				o->c[i].offered--;
 			}
 		}
-	if (o->man_peer == pidx(o, p))
+	if (o->man_peer == obj_pidx(o, p))
 		o->man_peer = NONE;
-	event(o, RV_P2P_OBJ_AVOID, p, 0, why, NULL, 0);
+	obj_event(o, RV_P2P_OBJ_AVOID, p, 0, why, NULL, 0);
 }
-
-static void reveal(struct rv_p2p_obj *o, struct opeer *p, uint8_t flags, int again);
 
 /* Our holdings, as OBJ_HAVEs of at most RV_P2P_RANGES_MAX ranges, to P
  * (seeding: a few at a time). */
@@ -241,7 +203,7 @@ static void send_have(struct rv_p2p_obj *o, struct opeer *p, uint8_t flags)
 	if (o->known)
 		flags |= RV_P2P_OBJ_HAVE_MAN;
 	if (o->seeding && p->shown)
-		return reveal(o, p, flags, 1);
+		return obj_reveal(o, p, flags, 1);
 	uint32_t total = o->known ? o->m.nchunks : 0;
 	for (uint32_t i = 0; i < total; i++) {
 		if (!o->c[i].have)
@@ -251,41 +213,43 @@ static void send_have(struct rv_p2p_obj *o, struct opeer *p, uint8_t flags)
 			continue;
 		}
 		if (n == RV_P2P_RANGES_MAX) {
-			send_msg(o, p, rv_p2p_msg_obj_ranges(o->msg, sizeof o->msg, RV_P2P_M_OBJ_HAVE, o->id, flags, r, n));
+			obj_send_msg(o, p, rv_p2p_msg_obj_ranges(o->msg, sizeof o->msg, RV_P2P_M_OBJ_HAVE, o->id, flags, r, n));
 			n = 0;
 			flags = 0;
 		}
 		r[n].first = i;
 		r[n++].count = 1;
 	}
-	send_msg(o, p, rv_p2p_msg_obj_ranges(o->msg, sizeof o->msg, RV_P2P_M_OBJ_HAVE, o->id, flags, r, n));
+	obj_send_msg(o, p, rv_p2p_msg_obj_ranges(o->msg, sizeof o->msg, RV_P2P_M_OBJ_HAVE, o->id, flags, r, n));
 }
 
 /* Seeding (BitTorrent's super-seeding, BEP 16): a holder of every chunk
  * shows each neighbour only RV_P2P_OBJ_SHOWN chunks it lacks at a time,
  * those least held and least shown first, and more as it takes them, so
  * that each chunk leaves us about once and the neighbours trade the rest. */
-static void reveal(struct rv_p2p_obj *o, struct opeer *p, uint8_t flags, int again)
+void obj_reveal(struct rv_p2p_obj *o, struct opeer *p, uint8_t flags, int again)
 {
 	struct rv_p2p_range r[2 * RV_P2P_OBJ_SHOWN];
 	size_t n = 0;
-	uint32_t total = o->m.nchunks, start = total ? rnd(o) % total : 0;
+	uint32_t total = o->m.nchunks, start = total ? obj_rnd(o) % total : 0;
 	for (uint32_t i = 0; again && i < total && n < RV_P2P_OBJ_SHOWN; i++)
 		if (p->shown[i] && !p->have[i]) {	/* AGAIN: those shown before too (it had no manifest) */
 			r[n].first = i;
 			r[n++].count = 1;
 		}
-	/* what others hold it may take from them, and what others were shown
-	 * and have not taken yet it may take from them soon; unless it is
-	 * stuck (its neighbours are not theirs, or they are slow), only what
-	 * nobody holds and no one else was shown is shown */
+	/* what other fetchers hold it may take from them, and what others
+	 * were shown and have not taken yet it may take from them soon; unless
+	 * it is stuck (its neighbours are not theirs, or they are slow), only
+	 * what no fetcher holds and no one else was shown is shown. A holder of
+	 * everything that does not seed is no reason to hold a chunk back: its
+	 * neighbours ask it last, and it may be a liar they avoid. */
 	int stuck = o->now >= p->gained + o->conf.timeout_ms;
-	while (p->pending < RV_P2P_OBJ_SHOWN && p->nhave + p->pending < total) {
+	while (p->pending < RV_P2P_OBJ_SHOWN && p->nhave + p->pending < total && (stuck || !o->stale)) {
 		uint32_t best = UINT32_MAX, low = UINT32_MAX;
 		for (uint32_t k = 0; k < total; k++) {
 			uint32_t i = start + k < total ? start + k : start + k - total;
-			uint32_t score = (uint32_t)o->c[i].avail + o->c[i].offered;
-			if (!stuck && (o->c[i].avail || o->c[i].offered))
+			uint32_t score = (uint32_t)o->c[i].pavail + o->c[i].offered;
+			if (!stuck && score)
 				continue;
 			if (!p->have[i] && !p->shown[i] && score < low) {
 				low = score;
@@ -294,8 +258,10 @@ static void reveal(struct rv_p2p_obj *o, struct opeer *p, uint8_t flags, int aga
 					break;
 			}
 		}
-		if (best == UINT32_MAX)
+		if (best == UINT32_MAX) {
+			o->stale = !stuck;	/* every chunk is held or shown: none to scan for until one is not */
 			break;
+		}
 		p->shown[best] = 1;
 		p->pending++;
 		o->c[best].offered++;
@@ -303,7 +269,7 @@ static void reveal(struct rv_p2p_obj *o, struct opeer *p, uint8_t flags, int aga
 		r[n++].count = 1;
 	}
 	if (n || flags)
-		send_msg(o, p, rv_p2p_msg_obj_ranges(o->msg, sizeof o->msg, RV_P2P_M_OBJ_HAVE, o->id,
+		obj_send_msg(o, p, rv_p2p_msg_obj_ranges(o->msg, sizeof o->msg, RV_P2P_M_OBJ_HAVE, o->id,
 						     flags | RV_P2P_OBJ_HAVE_MAN, r, n));
 }
 
@@ -353,13 +319,14 @@ void rv_p2p_obj_peer_down(struct rv_p2p_obj *o, const uint8_t peer[ID])
 		return;
 	if (!p->avoided)
 		count(o, p, -1);
+	o->stale = 0;
 	if (o->known)
 		for (uint32_t i = 0; i < o->m.nchunks; i++) {
 			unrequest(o, p, i);
 			if (p->shown && p->shown[i] && !p->have[i])
 				o->c[i].offered--;	/* shown, never taken: as if not shown */
 		}
-	if (o->man_peer == pidx(o, p))
+	if (o->man_peer == obj_pidx(o, p))
 		o->man_peer = NONE;
 	p->up = 0;
 	free(p->have);
@@ -384,14 +351,20 @@ static int adopt(struct rv_p2p_obj *o, const uint8_t *bytes, size_t n, const cha
 	}
 	uint8_t *copy = malloc(n);
 	struct ochunk *c = calloc(m.nchunks ? m.nchunks : 1, sizeof *c);
-	if (!copy || !c) {
+	uint32_t *miss = calloc(m.nchunks ? m.nchunks : 1, sizeof *miss);
+	uint32_t *mpos = calloc(m.nchunks ? m.nchunks : 1, sizeof *mpos);
+	if (!copy || !c || !miss || !mpos) {
 		free(copy);
 		free(c);
+		free(miss);
+		free(mpos);
 		*why = "out of memory";
 		return -ENOMEM;
 	}
-	for (uint32_t i = 0; i < m.nchunks; i++)
+	for (uint32_t i = 0; i < m.nchunks; i++) {
 		c[i].by[0] = c[i].by[1] = NONE;
+		miss[i] = mpos[i] = i;
+	}
 	memcpy(copy, bytes, n);
 	o->man = copy;
 	o->man_len = n;
@@ -400,6 +373,9 @@ static int adopt(struct rv_p2p_obj *o, const uint8_t *bytes, size_t n, const cha
 		if (o->p[i].up && peer_arrays(o, &o->p[i]) < 0)
 			o->p[i].up = o->p[i].used = 0;
 	o->c = c;
+	o->miss = miss;
+	o->mpos = mpos;
+	o->nmiss = m.nchunks;
 	o->known = 1;
 	o->st.chunks = m.nchunks;
 	o->st.size = m.size;
@@ -422,11 +398,11 @@ static void finished(struct rv_p2p_obj *o)
 {
 	if (!o->done && o->known && o->held == o->m.nchunks) {
 		o->done = 1;
-		event(o, RV_P2P_OBJ_DONE, NULL, 0, NULL, NULL, 0);
+		obj_event(o, RV_P2P_OBJ_DONE, NULL, 0, NULL, NULL, 0);
 	}
 }
 
-static void ask_manifest(struct rv_p2p_obj *o, uint64_t now)
+void obj_ask_manifest(struct rv_p2p_obj *o, uint64_t now)
 {
 	if (o->known || (o->man_peer != NONE && now < o->man_at + o->conf.timeout_ms))
 		return;
@@ -435,9 +411,9 @@ static void ask_manifest(struct rv_p2p_obj *o, uint64_t now)
 	for (int k = 0; k < RV_P2P_OBJ_PEERS; k++) {
 		struct opeer *p = &o->p[(from + k) % RV_P2P_OBJ_PEERS];
 		if (p->up && p->has_man && !p->avoided) {
-			o->man_peer = pidx(o, p);
+			o->man_peer = obj_pidx(o, p);
 			o->man_at = now;
-			send_msg(o, p, rv_p2p_msg_obj_get(o->msg, sizeof o->msg, o->id, o->man_got));
+			obj_send_msg(o, p, rv_p2p_msg_obj_get(o->msg, sizeof o->msg, o->id, o->man_got));
 			return;
 		}
 	}
@@ -446,7 +422,7 @@ static void ask_manifest(struct rv_p2p_obj *o, uint64_t now)
 /* A piece of the manifest from P. */
 static int man_in(struct rv_p2p_obj *o, struct opeer *p, const struct rv_p2p_msg *m, const char **why)
 {
-	if (o->known || o->man_peer != pidx(o, p) || m->offset != o->man_got)
+	if (o->known || o->man_peer != obj_pidx(o, p) || m->offset != o->man_got)
 		return 0;	/* late, or not asked for */
 	if (!o->got) {
 		if (!(o->got = malloc(m->total)))
@@ -460,7 +436,7 @@ static int man_in(struct rv_p2p_obj *o, struct opeer *p, const struct rv_p2p_msg
 	o->man_got += (uint32_t)m->data_len;
 	o->man_at = o->now;
 	if (o->man_got < o->man_total) {
-		send_msg(o, p, rv_p2p_msg_obj_get(o->msg, sizeof o->msg, o->id, o->man_got));
+		obj_send_msg(o, p, rv_p2p_msg_obj_get(o->msg, sizeof o->msg, o->id, o->man_got));
 		return 0;
 	}
 	int rc = adopt(o, o->got, o->man_total, why);
@@ -472,7 +448,7 @@ static int man_in(struct rv_p2p_obj *o, struct opeer *p, const struct rv_p2p_msg
 		return 0;
 	if (rc < 0)
 		return RV_EPROTO;
-	event(o, RV_P2P_OBJ_MANIFEST, p, 0, NULL, NULL, 0);
+	obj_event(o, RV_P2P_OBJ_MANIFEST, p, 0, NULL, NULL, 0);
 	for (int i = 0; i < RV_P2P_OBJ_PEERS; i++)
 		if (o->p[i].up)
 			send_have(o, &o->p[i], RV_P2P_OBJ_HAVE_ASK);	/* now their holdings mean something */
@@ -489,7 +465,7 @@ static void get_in(struct rv_p2p_obj *o, struct opeer *p, const struct rv_p2p_ms
 		len = RV_P2P_PIECE_MAX;
 	long n = rv_p2p_msg_obj_man(o->msg, sizeof o->msg, o->id, (uint32_t)o->man_len, m->offset,
 				    o->man + m->offset, len);
-	send_msg(o, p, n);
+	obj_send_msg(o, p, n);
 	o->st.manifest_up += len;
 }
 
@@ -512,9 +488,11 @@ static void peer_has(struct rv_p2p_obj *o, struct opeer *p, uint32_t i)
 		o->c[i].avail++;
 		o->c[i].pavail++;
 	}
-	if (counted && complete(o, p))	/* complete now: a holder of everything, not a partial one */
+	if (counted && obj_complete(o, p)) {	/* complete now: a holder of everything, not a partial one */
 		for (uint32_t k = 0; k < o->m.nchunks; k++)
 			o->c[k].pavail--;
+		o->stale = 0;
+	}
 }
 
 /* Every range of M within the object? */
@@ -548,7 +526,7 @@ static int have_in(struct rv_p2p_obj *o, struct opeer *p, const struct rv_p2p_ms
 	if (rc == 0 && (m->flags & RV_P2P_OBJ_HAVE_ASK))
 		send_have(o, p, 0);
 	else if (rc == 0 && o->seeding)
-		reveal(o, p, 0, 0);	/* it took some: show it more */
+		obj_reveal(o, p, 0, 0);	/* it took some: show it more */
 	return rc;
 }
 
@@ -562,7 +540,7 @@ static int want_in(struct rv_p2p_obj *o, struct opeer *p, const struct rv_p2p_ms
 		for (uint32_t i = r.first; i < r.first + r.count && p->serving < RV_P2P_OBJ_SERVE_MAX; i++)
 			if (o->c[i].have) {
 				p->serving++;
-				event(o, RV_P2P_OBJ_REQUEST, p, i, NULL, NULL, 0);
+				obj_event(o, RV_P2P_OBJ_REQUEST, p, i, NULL, NULL, 0);
 			}
 	}
 	return rc;
@@ -582,25 +560,48 @@ void rv_p2p_obj_serve(struct rv_p2p_obj *o, const uint8_t peer[ID], uint32_t i, 
 		o->st.bytes_up += len;
 		o->st.served++;
 	}
-	send_msg(o, p, n);
+	obj_send_msg(o, p, n);
 }
 
 static void keep(struct rv_p2p_obj *o, uint32_t i)
 {
+	uint32_t at = o->mpos[i], last = o->miss[--o->nmiss];
+	o->miss[at] = last;	/* the last missing one takes its place */
+	o->mpos[last] = at;
 	o->c[i].have = 1;
 	o->held++;
 	o->st.held = o->held;
 }
 
-/* Chunk I, just checked, to every neighbour: they may ask us for it now. */
-static void announce(struct rv_p2p_obj *o, uint32_t i)
+/* The chunks checked since the last call, in one OBJ_HAVE to every
+ * neighbour: they may ask us for them now. */
+void obj_announce_flush(struct rv_p2p_obj *o)
 {
-	struct rv_p2p_range r = { i, 1 };
+	struct rv_p2p_range r[RV_P2P_OBJ_ANNOUNCE];
+	if (!o->nann)
+		return;
+	for (uint32_t k = 0; k < o->nann; k++) {
+		r[k].first = o->ann[k];
+		r[k].count = 1;
+	}
 	long len = rv_p2p_msg_obj_ranges(o->msg, sizeof o->msg, RV_P2P_M_OBJ_HAVE, o->id, RV_P2P_OBJ_HAVE_MAN,
-					 &r, 1);
+					 r, o->nann);
+	o->nann = 0;
 	for (int k = 0; k < RV_P2P_OBJ_PEERS; k++)
 		if (o->p[k].up && !o->p[k].avoided)
-			send_msg(o, &o->p[k], len);
+			obj_send_msg(o, &o->p[k], len);
+}
+
+/* Chunk I, just checked: announced with the others of this tick (a HAVE a
+ * chunk to every neighbour was most of the datagrams), at once when
+ * RV_P2P_OBJ_ANNOUNCE wait or the object is whole. */
+static void announce(struct rv_p2p_obj *o, uint32_t i)
+{
+	if (!o->nann)
+		o->ann_at = o->now;
+	o->ann[o->nann++] = i;
+	if (o->nann == RV_P2P_OBJ_ANNOUNCE || o->held == o->m.nchunks)
+		obj_announce_flush(o);
 }
 
 static int chunk_in(struct rv_p2p_obj *o, struct opeer *p, const struct rv_p2p_msg *m, const char **why)
@@ -620,18 +621,24 @@ static int chunk_in(struct rv_p2p_obj *o, struct opeer *p, const struct rv_p2p_m
 	}
 	if (rv_p2p_man_check(&o->m, i, m->data, m->data_len) < 0) {
 		o->st.bad_chunks++;
-		event(o, RV_P2P_OBJ_FAILED, p, i, "bad chunk", NULL, 0);
+		o->all = 1;	/* the chunk may go elsewhere now */
+		obj_event(o, RV_P2P_OBJ_FAILED, p, i, "bad chunk", NULL, 0);
 		if (++p->bad >= o->conf.bad_max)
 			avoid(o, p, "sent bad chunks");
 		return 0;
 	}
+	int other = NONE;
 	for (int k = 0; k < 2; k++)	/* the endgame's other request: its answer will be a duplicate */
-		if (o->c[i].by[k] != NONE)
-			unrequest(o, &o->p[(int)o->c[i].by[k]], i);
+		if (o->c[i].by[k] != NONE) {
+			other = o->c[i].by[k];
+			unrequest(o, &o->p[other], i);
+		}
+	if (other != NONE)	/* it may be asked something else */
+		o->all = 1;
 	keep(o, i);
 	announce(o, i);
 	o->st.results++;
-	event(o, RV_P2P_OBJ_RESULT, p, i, NULL, m->data, m->data_len);
+	obj_event(o, RV_P2P_OBJ_RESULT, p, i, NULL, m->data, m->data_len);
 	finished(o);
 	return 0;
 }
@@ -640,6 +647,9 @@ int rv_p2p_obj_hold(struct rv_p2p_obj *o, uint32_t i)
 {
 	if (!o->known || i >= o->m.nchunks)
 		return -EINVAL;
+	for (int k = 0; k < 2 && !o->c[i].have; k++)	/* asked too: no longer */
+		if (o->c[i].by[k] != NONE)
+			unrequest(o, &o->p[(int)o->c[i].by[k]], i);
 	if (!o->c[i].have)
 		keep(o, i);
 	if (o->held == o->m.nchunks)	/* all the caller's own: we seed */
@@ -650,92 +660,6 @@ int rv_p2p_obj_hold(struct rv_p2p_obj *o, uint32_t i)
 int rv_p2p_obj_holds(const struct rv_p2p_obj *o, uint32_t i)
 {
 	return o->known && i < o->m.nchunks && o->c[i].have;
-}
-
-/* ---- asking ---- */
-
-/* The chunk to ask of P: missing, held by P, asked of nobody (or, in the
- * ENDGAME, of one other), rarest first, from a random start. UINT32_MAX:
- * none. *OPEN says whether any missing chunk is asked of nobody. */
-static uint32_t pick(struct rv_p2p_obj *o, struct opeer *p, int endgame, int *open)
-{
-	uint32_t n = o->m.nchunks, best = UINT32_MAX, start = rnd(o) % n;
-	int me = pidx(o, p), full = complete(o, p);
-	uint16_t low = UINT16_MAX;
-	for (uint32_t k = 0; k < n; k++) {
-		uint32_t i = start + k < n ? start + k : start + k - n;
-		struct ochunk *c = &o->c[i];
-		if (c->have)
-			continue;
-		int asked = (c->by[0] != NONE) + (c->by[1] != NONE);
-		if (!asked)
-			*open = 1;
-		if (!p->have[i] || c->by[0] == me || c->by[1] == me || asked != endgame)
-			continue;
-		if (full && c->pavail && !c->failed && !endgame)
-			continue;	/* a partial holder has it: leave the full ones' upload for the rest */
-		if (c->avail < low) {
-			low = c->avail;
-			best = i;
-			if (low <= 1)
-				break;
-		}
-	}
-	return best;
-}
-
-static void request(struct rv_p2p_obj *o, struct opeer *p, uint32_t i)
-{
-	struct ochunk *c = &o->c[i];
-	int k = c->by[0] == NONE ? 0 : 1;
-	c->by[k] = (int8_t)pidx(o, p);
-	c->at[k] = o->now;
-	p->inflight++;
-	p->tokens -= (double)rv_p2p_man_chunk_len(&o->m, i);
-	o->st.requests++;
-	event(o, RV_P2P_OBJ_SEND_NOTIFY, p, i, NULL, NULL, 0);
-}
-
-/* Ask P for what it may give now, in one OBJ_WANT. */
-static void ask(struct rv_p2p_obj *o, struct opeer *p)
-{
-	double cap = (double)o->conf.peer_rate / 4;
-	if (cap < (double)o->conf.window * o->m.chunk_size)
-		cap = (double)o->conf.window * o->m.chunk_size;
-	p->tokens += (double)(o->now - p->tok_at) * o->conf.peer_rate / 1000.0;
-	p->tok_at = o->now;
-	if (p->tokens > cap)
-		p->tokens = cap;
-	struct rv_p2p_range r[RV_P2P_RANGES_MAX];
-	size_t n = 0;
-	while (p->inflight < o->conf.window && p->tokens >= o->m.chunk_size && n < RV_P2P_RANGES_MAX) {
-		int open = 0;
-		uint32_t i = pick(o, p, 0, &open);
-		if (i == UINT32_MAX && !open)
-			i = pick(o, p, 1, &open);
-		if (i == UINT32_MAX)
-			break;
-		request(o, p, i);
-		r[n].first = i;
-		r[n++].count = 1;
-	}
-	if (n)
-		send_msg(o, p, rv_p2p_msg_obj_ranges(o->msg, sizeof o->msg, RV_P2P_M_OBJ_WANT, o->id, 0, r, n));
-}
-
-static void schedule(struct rv_p2p_obj *o)
-{
-	if (!o->known) {
-		ask_manifest(o, o->now);
-		return;
-	}
-	if (o->done || !o->m.nchunks)
-		return;
-	for (int k = 0; k < RV_P2P_OBJ_PEERS; k++) {
-		struct opeer *p = &o->p[k];
-		if (p->up && !p->avoided && p->nhave)
-			ask(o, p);
-	}
 }
 
 int rv_p2p_obj_input(struct rv_p2p_obj *o, uint64_t now, const uint8_t peer[ID], const struct rv_p2p_msg *m,
@@ -767,49 +691,13 @@ int rv_p2p_obj_input(struct rv_p2p_obj *o, uint64_t now, const uint8_t peer[ID],
 	}
 	if (rc < 0)
 		avoid(o, p, *why);
-	schedule(o);
+	/* what changed concerns the sender (its holdings, its requests), unless
+	 * a chunk was opened again or the manifest came: then every neighbour */
+	if (o->all || !o->known || m->type == RV_P2P_M_OBJ_MAN)
+		obj_schedule(o);
+	else if ((m->type == RV_P2P_M_OBJ_HAVE || m->type == RV_P2P_M_OBJ_CHUNK) && !o->done && p->up &&
+		 !p->avoided && p->nhave)
+		obj_ask(o, p);
+	o->all = 0;
 	return rc;
-}
-
-/* ---- time ---- */
-
-static void expire(struct rv_p2p_obj *o)
-{
-	for (uint32_t i = 0; i < o->m.nchunks; i++) {
-		struct ochunk *c = &o->c[i];
-		for (int k = 0; k < 2; k++) {
-			if (c->by[k] == NONE || o->now < c->at[k] + o->conf.timeout_ms)
-				continue;
-			struct opeer *p = &o->p[(int)c->by[k]];
-			c->by[k] = NONE;
-			c->failed = 1;
-			p->inflight--;
-			o->st.timeouts++;
-			event(o, RV_P2P_OBJ_FAILED, p, i, "timed out", NULL, 0);
-		}
-	}
-}
-
-void rv_p2p_obj_tick(struct rv_p2p_obj *o, uint64_t now)
-{
-	o->now = now;
-	if (now < o->tick_at)
-		return;
-	o->tick_at = now + RV_P2P_OBJ_TICK_MS;
-	if (o->known)
-		expire(o);
-	for (int k = 0; o->seeding && k < RV_P2P_OBJ_PEERS; k++)
-		if (o->p[k].up && !o->p[k].avoided && o->p[k].shown)
-			reveal(o, &o->p[k], 0, 0);
-	schedule(o);
-}
-
-uint64_t rv_p2p_obj_next(const struct rv_p2p_obj *o)
-{
-	return o->tick_at;
-}
-
-void rv_p2p_obj_stats(const struct rv_p2p_obj *o, struct rv_p2p_obj_stats *st)
-{
-	*st = o->st;
 }

@@ -9,7 +9,10 @@
  *
  *  - on a neighbour's arrival both sides send OBJ_HAVE with what they hold
  *    (flag ASK: "and tell me yours"; flag MAN: "I have the manifest");
- *    every chunk checked since is announced to every neighbour at once;
+ *    the chunks checked since are announced to every neighbour in one
+ *    OBJ_HAVE at each rv_p2p_obj_tick (rv_p2p_obj_next: at most
+ *    RV_P2P_OBJ_ANNOUNCE_MS after the first), or as soon as
+ *    RV_P2P_OBJ_ANNOUNCE wait or the last came;
  *  - a fetcher without the manifest asks a neighbour that has it
  *    (OBJ_GET, piece by piece), checks its SHA-256 against the ID and its
  *    signature, and, when it fails, avoids that neighbour;
@@ -57,9 +60,11 @@
 #define RV_P2P_OBJ_PEERS 64
 #define RV_P2P_OBJ_OUT_MAX (16u << 20)
 #define RV_P2P_OBJ_EVENTS_MAX (16u << 20)
-#define RV_P2P_OBJ_TICK_MS 50         /* HAVEs batched, timeouts checked this often */
+#define RV_P2P_OBJ_TICK_MS 50         /* timeouts checked, neighbours asked again this often */
 #define RV_P2P_OBJ_SERVE_MAX 256      /* requests of one neighbour waiting for serve */
 #define RV_P2P_OBJ_SHOWN 16           /* seeding: chunks shown to a neighbour and not yet taken */
+#define RV_P2P_OBJ_ANNOUNCE 32        /* chunks checked and not yet announced (else at each tick) */
+#define RV_P2P_OBJ_ANNOUNCE_MS 20     /* rv_p2p_obj_next: chunks checked wait at most this long */
 
 struct rv_p2p_obj_conf {
 	uint32_t window;                  /* chunks asked of one neighbour at once (0: 8) */

@@ -343,6 +343,8 @@ rvserver_codes() {
 		RV_P2P_LAN_SEEN|1|the last @ opened remembered
 		RV_P2P_NODE_KNOWN|1|at most @ peers known
 		RV_P2P_NODE_OPENING|1|at most @ handshakes of its own
+		RV_P2P_OBJ_ANNOUNCE_MS|1|the chunks checked within @ ms
+		RV_P2P_OBJ_ANNOUNCE|1|or @ of them
 		RV_P2P_NODE_FORGET_MS|1000|unheard for @ s is forgotten
 		RV_P2P_NODE_RESTART_MS|1000|late handshake after @ s
 		RV_P2P_NODE_TTL|1|at most @ hops (TTL)
