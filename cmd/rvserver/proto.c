@@ -136,10 +136,10 @@ void proto_welcome(struct conn *c)
 	cJSON_AddNumberToObject(w, "ping", srv->conf.idle_timeout / 3);
 	cJSON_AddBoolToObject(w, "auth", srv->secret_len > 0);
 	cJSON_AddNumberToObject(w, "udp", srv->bound_udp_port);
-	cJSON_AddNumberToObject(w, "max_frame", (double)srv->conf.max_frame);
-	if (c->num) {	/* a sender of transfers: it paces by the queue cap */
+	if (c->num) {	/* a sender of transfers: it paces by the queue cap, sizes frames by the body cap */
 		cJSON_AddNumberToObject(w, "conn", c->num);
 		cJSON_AddNumberToObject(w, "max_queue", (double)srv->conf.max_queue);
+		cJSON_AddNumberToObject(w, "max_frame", (double)srv->conf.max_frame);
 	}
 	conn_send_json(c, w);
 }
