@@ -85,6 +85,39 @@
  * stream's integrity is the sessions' and the publisher's SRTP); seq does
  * not wrap (2^32 fragments).
  *
+ * Upload budget (conf.max_upload, bits/s; 0: none, every push and pull
+ * answer leaves at once as above). The budget counts what goes on the
+ * wire (each message plus RV_P2P_CAST_WIRE_EXTRA bytes of session, UDP
+ * and IP headers) and is the whole upload of the stream:
+ *  - pacing: fragments pushed and sent on pulls wait in a queue for a
+ *    token bucket filled at the budget (at most 50 ms of it, at least two
+ *    fragments, deep); messages of the stream's control (maps, pulls...)
+ *    go at once but take their tokens too. A fragment that waited
+ *    conf.upload_wait_ms is not sent: counted in fragments_over_budget,
+ *    not as pushed or requested, and may be asked again;
+ *  - fan-out: the push rate offered (all sub-streams, and pull answers)
+ *    is measured (a moving average over about a second); while it is past
+ *    85 % of the budget the peer declines neighbours whose pushes it
+ *    carries (CAST_MAP flag DECLINE to each: it stops pushing to them,
+ *    they ask another), and a new CAST_PUSH that would take it past is
+ *    declined at once; a publisher keeps, and takes, at least one
+ *    neighbour for each sub-stream (no one else has it);
+ *  - spare upload: every map says how many more sub-streams the peer
+ *    could push within 85 % of its budget (CAST_MAP flags' high nibble; 0
+ *    without a budget); a receiver picks a sub-stream's pusher among
+ *    those about as far as the stream at random weighted by that spare
+ *    (not said: as 7), none that has none while another has, none that
+ *    declined it in the last 2 s; its pulls go to holders with spare first;
+ *  - fewer maps: each map period our map goes to as many neighbours as a
+ *    tenth of the budget carries (at least one), in turn, not to all;
+ *  - shorter maps: a map says only the fragments that may still be pulled
+ *    (known for less than conf.deadline_ms + conf.fetch_ms), so that a
+ *    stream with holes does not fill the upload with maps (a late joiner
+ *    then starts at the newest keyframe start, not at the stream's first).
+ * Old peers ignore the new map flags (they are wire compatible): one that
+ * is declined stops getting pushes and asks another when its sub-streams
+ * stall, as ever.
+ *
  * The engine decides, the caller moves the bytes: it feeds the CAST_*
  * messages neighbours send (rv_p2p_cast_input), sends what
  * rv_p2p_cast_take gives to the neighbour it names, plays DATA events, and
@@ -110,6 +143,7 @@
 #define RV_P2P_CAST_OUT_MAX (8u << 20)
 #define RV_P2P_CAST_EVENTS_MAX (8u << 20)
 #define RV_P2P_CAST_SUBS 8            /* push sub-streams: seq % 8 */
+#define RV_P2P_CAST_WIRE_EXTRA 80     /* bytes a message costs on the wire past its own (upload budget) */
 
 struct rv_p2p_cast_conf {
 	int publisher;                /* we publish (rv_p2p_cast_publish) */
@@ -127,6 +161,8 @@ struct rv_p2p_cast_conf {
 	 * with *WHY (NULL: every announce is taken whole, no runs) */
 	int (*admit)(void *ud, const uint8_t *info, size_t n, size_t *skip, uint64_t *run, const char **why);
 	void *admit_ud;
+	uint64_t max_upload;          /* the upload budget, bits/s (see "Upload budget"; 0: none) */
+	uint32_t upload_wait_ms;      /* a fragment waits for the budget at most this long (0: 300) */
 };
 
 enum rv_p2p_cast_ev_type {
@@ -171,6 +207,12 @@ struct rv_p2p_cast_stats {
 	uint64_t run;                     /* the run we are in (0: none known) */
 	uint64_t stalls;                  /* gaps of more than 4 map periods between calls */
 	uint64_t control_bytes_out;       /* maps, pulls, push masks, key requests, announces sent */
+	uint64_t fragments_over_budget, bytes_over_budget;   /* pushes and pull answers the budget
+							   * could not send in time: not sent, not
+							   * counted as pushed or requested */
+	uint64_t push_declines;           /* neighbours told to ask another (our upload was full) */
+	uint64_t push_declined;           /* times a neighbour told us so */
+	uint64_t upload_rate;             /* bits/s of pushes and pull answers offered, measured (budget only) */
 	uint32_t first, newest;           /* the first fragment delivered (after a SKIP or DATA), the newest known */
 	int joined;                       /* delivery started */
 	int ended;                        /* the end is known: the stream has END fragments */
@@ -266,12 +308,15 @@ int rv_p2p_cast_input_announce(struct rv_p2p_cast *c, uint64_t now, const uint8_
 int rv_p2p_cast_input_end(struct rv_p2p_cast *c, uint64_t now, uint64_t run, uint32_t end, const char **why);
 
 /* rv_p2p_cast_take - the next message to send into BUF (CAP of at least
- * RV_P2P_MSG_MAX) and the neighbour it is for: its length, or 0. */
+ * RV_P2P_MSG_MAX) and the neighbour it is for: its length, or 0. With an
+ * upload budget, 0 may leave fragments waiting for it: rv_p2p_cast_next
+ * says when to call rv_p2p_cast_tick (then this) again. */
 ssize_t rv_p2p_cast_take(struct rv_p2p_cast *c, uint8_t peer[RV_P2P_HASH_LEN], uint8_t *buf, size_t cap);
 /* rv_p2p_cast_poll - the next event into E: 1, or 0 when none waits. */
 int rv_p2p_cast_poll(struct rv_p2p_cast *c, struct rv_p2p_cast_ev *e);
 
-/* rv_p2p_cast_tick - timers at NOW; rv_p2p_cast_next says when the next is due. */
+/* rv_p2p_cast_tick - timers at NOW; rv_p2p_cast_next says when the next
+ * is due (or when the upload budget lets a waiting fragment go). */
 void rv_p2p_cast_tick(struct rv_p2p_cast *c, uint64_t now);
 uint64_t rv_p2p_cast_next(const struct rv_p2p_cast *c);
 
