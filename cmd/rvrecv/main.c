@@ -9,7 +9,7 @@
 #include "rvrecv.h"
 
 enum { O_GROUP = 1, O_ALLOW, O_COUNT, O_TIMEOUT, O_DIR, O_FROM, O_PROGRESS, O_NO_PROGRESS,
-       O_SDP, O_OUTPUT, O_MFORMAT, O_DURATION, O_FRAMES, O_TCP, O_P2P, O_KEY, O_NAME, O_PUSH_LIMIT, O_IPMC };
+       O_SDP, O_OUTPUT, O_MFORMAT, O_DURATION, O_FRAMES, O_TCP, O_P2P, O_KEY, O_NAME, O_PUSH_LIMIT, O_MAX_UPLOAD, O_IPMC };
 
 static const struct rv_opt opts[] = {
 	RV_CLIENT_OPTS,
@@ -26,6 +26,7 @@ static const struct rv_opt opts[] = {
 	{ O_KEY, 0, "key", "FILE", "media --p2p: this peer's Ed25519 key, made if missing (default: a new key for this run)", "file", NULL },
 	{ O_NAME, 0, "name", "NAME", "media --p2p: the stream's name (default live)", NULL, NULL },
 	{ O_PUSH_LIMIT, 0, "push-limit", "N", "media --p2p: each fragment leaves this peer at most N + 1 times (default 4)", NULL, NULL },
+	{ O_MAX_UPLOAD, 0, "max-upload", "BITS", "media --p2p: this peer's upload budget, bits per second (K and M as in --bitrate; 64K to 10000M): pushes and pull answers paced at it, neighbours asked to take their pushes from another past 85 % of it (default: none)", NULL, NULL },
 	{ O_IPMC, 0, "ipmc", "ADDR:PORT[,SRC]", "media --p2p: also take the stream's fragments from this IP multicast group (from SRC only: source-specific); the peers fill only what it misses", NULL, NULL },
 	{ O_OUTPUT, 'o', "output", "FILE", "media: write to FILE (.mkv default, .webm, .mp4 fragmented), - for stdout; a %s in FILE makes one file per sender", "file", NULL },
 	{ O_MFORMAT, 0, "format", "FMT", "media: the container, as ffmpeg -f names it (default: from -o)", NULL, NULL },
@@ -128,6 +129,10 @@ static const char *on_opt(void *ud, int key, const char *arg)
 		if ((a->push_limit = rv_p2plive_push_limit(arg)) < 0)
 			return "expected a number of neighbours, 1 to 64";
 		break;
+	case O_MAX_UPLOAD:
+		if (rv_parse_bits(arg, 64000, 10000000000ull, &a->max_upload) < 0)
+			return "expected bits per second, 64K to 10000M";
+		break;
 	case O_PROGRESS: a->progress = 1; break;
 	case O_NO_PROGRESS: a->progress = -1; break;
 	}
@@ -150,8 +155,8 @@ int main(int argc, char **argv)
 			rv_cli_usage_error(&tool, "-o - writes the stream to stdout: --json would mix with it");
 		if (a->sdp && a->p2p)
 			rv_cli_usage_error(&tool, "--sdp and --p2p do not go together");
-		if ((a->p2p_key || a->p2p_name || a->push_limit) && !a->p2p)
-			rv_cli_usage_error(&tool, "--key, --name and --push-limit go with --p2p");
+		if ((a->p2p_key || a->p2p_name || a->push_limit || a->max_upload) && !a->p2p)
+			rv_cli_usage_error(&tool, "--key, --name, --push-limit and --max-upload go with --p2p");
 		if (a->ipmc && !a->p2p)
 			rv_cli_usage_error(&tool, "--ipmc goes with --p2p");
 		if (a->sdp || a->p2p) {	/* no server (--p2p: its UDP port introduces the peers) */

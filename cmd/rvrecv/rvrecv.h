@@ -75,6 +75,7 @@ struct app {
 	const char *sdp, *output, *mformat;
 	const char *p2p, *p2p_key, *p2p_name;   /* media --p2p SPEC, --key FILE, --name NAME */
 	int push_limit;              /* --push-limit N (0: the default) */
+	uint64_t max_upload;         /* --max-upload BITS (0: no budget) */
 	const char *ipmc;            /* media --ipmc ADDR:PORT[,SRC] (fusion) */
 	double duration;
 	long frames;

@@ -442,6 +442,10 @@ static void p2p_summary(struct rx *x)
 		    st.fragments_requested_by_peers);
 	if (x->ipmc)
 		rv_say_info("p2p: %" PRIu64 " fragments from IP multicast", st.fragments_from_ipmc);
+	if (st.fragments_over_budget || st.push_declines || st.push_declined)
+		rv_say_info("p2p: upload budget: %" PRIu64 " fragments not sent in time, %" PRIu64
+			    " neighbours asked to take pushes from another, asked %" PRIu64 " times",
+			    st.fragments_over_budget, st.push_declines, st.push_declined);
 	for (size_t k = 0; rv_p2plive_peer_stats(x->live, k, &ps); k++) {
 		char id[65];
 		rv_hex(ps.peer, 32, id);
@@ -515,7 +519,8 @@ static int p2p_record(struct app *a, struct rx *x)
 	struct rv_p2plive_opts lo = { .spec = a->p2p, .key = a->p2p_key, .server_host = a->co.host,
 				      .server_port = a->co.port,
 				      .name = a->p2p_name ? a->p2p_name : "live",
-				      .cast = { .push_limit = (uint32_t)a->push_limit }, .ipmc = a->ipmc };
+				      .cast = { .push_limit = (uint32_t)a->push_limit, .max_upload = a->max_upload },
+				      .ipmc = a->ipmc };
 	x->vi.rtp_fd = x->vi.rtcp_fd = x->au.rtp_fd = x->au.rtcp_fd = -1;
 	x->loop = uv_default_loop();
 	x->ipmc = a->ipmc != NULL;
