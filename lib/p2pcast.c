@@ -1,7 +1,9 @@
 /* p2pcast.c - one live stream among neighbours (p2pcast.h): the window,
  * the messages in, delivery, push out, the end, the counters; a
  * receiver's choices (join, push sub-streams, pulls, keyframe requests)
- * are p2pcast_rx.c's. */
+ * are p2pcast_rx.c's; the upload budget (p2pcast.h "Upload budget": a
+ * token bucket pacing pushes and pull answers, pushes within 85 % of it,
+ * DECLINE and spare upload in the maps' flags) is p2pcast_up.c's. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

@@ -89,34 +89,41 @@
  * answer leaves at once as above). The budget counts what goes on the
  * wire (each message plus RV_P2P_CAST_WIRE_EXTRA bytes of session, UDP
  * and IP headers) and is the whole upload of the stream:
- *  - pacing: fragments pushed and sent on pulls wait in a queue for a
- *    token bucket filled at the budget (at most 50 ms of it, at least two
- *    fragments, deep); messages of the stream's control (maps, pulls...)
- *    go at once but take their tokens too. A fragment that waited
- *    conf.upload_wait_ms is not sent: counted in fragments_over_budget,
- *    not as pushed or requested, and may be asked again;
- *  - fan-out: the push rate offered (all sub-streams, and pull answers)
- *    is measured (a moving average over about a second); while it is past
- *    85 % of the budget the peer declines neighbours whose pushes it
- *    carries (CAST_MAP flag DECLINE to each: it stops pushing to them,
- *    they ask another), and a new CAST_PUSH that would take it past is
- *    declined at once; a publisher keeps, and takes, at least one
- *    neighbour for each sub-stream (no one else has it);
- *  - spare upload: every map says how many more sub-streams the peer
- *    could push within 85 % of its budget (CAST_MAP flags' high nibble; 0
- *    without a budget); a receiver picks a sub-stream's pusher among
- *    those about as far as the stream at random weighted by that spare
- *    (not said: as 7), none that has none while another has, none that
- *    declined it in the last 2 s; its pulls go to holders with spare first;
- *  - fewer maps: each map period our map goes to as many neighbours as a
- *    tenth of the budget carries (at least one), in turn, not to all;
- *  - shorter maps: a map says only the fragments that may still be pulled
- *    (known for less than conf.deadline_ms + conf.fetch_ms), so that a
- *    stream with holes does not fill the upload with maps (a late joiner
- *    then starts at the newest keyframe start, not at the stream's first).
- * Old peers ignore the new map flags (they are wire compatible): one that
- * is declined stops getting pushes and asks another when its sub-streams
- * stall, as ever.
+ *  - pacing: fragments pushed and sent on pulls wait for a token bucket
+ *    filled at the budget (at most 50 ms of it, at least two fragments,
+ *    deep): pushes first, pull answers with what they leave; the stream's
+ *    other messages go at once but take their tokens too. A fragment that
+ *    waited conf.upload_wait_ms is not sent, and a pull answer that would
+ *    find half that much of the budget waiting is not taken: both counted
+ *    in fragments_over_budget, not as pushed or requested (the fragment
+ *    may be asked again, of another);
+ *  - fan-out: the stream's rate is measured (its new fragments over the
+ *    last 10 map periods, as they cost on the wire), and the peer pushes
+ *    at most as many sub-streams in all (its slots) as fit in 85 % of the
+ *    budget: a CAST_PUSH asking more is taken but the sub-streams past the
+ *    slots are not pushed (the receiver's pusher brings nothing: it asks
+ *    another after conf.fetch_ms), and a neighbour left with none pushed
+ *    gets a CAST_MAP with flag DECLINE (it asks another for all at once);
+ *    when the rate grows past the slots, sub-streams of neighbours picked
+ *    at random stop, till within them. A publisher pushes each neighbour
+ *    at most an eighth of its slots (at least one), so that its few
+ *    slots make many first relays, and always a sub-stream it pushes to
+ *    nobody else (every sub-stream has a feed);
+ *  - spare upload: every map says the slots not used (CAST_MAP flags'
+ *    high nibble: 1 + K; 0 without a budget); a receiver picks a
+ *    sub-stream's pusher among those about as far as the stream at random,
+ *    weighted by (spare + 1) x (1 + 4 x how many of the sub-stream's last 8
+ *    fragments its map has) (without a budget: the spare as said, as 7
+ *    when not said), none that declined it in the last 2 s; its pulls go to
+ *    holders with spare first;
+ *  - maps: each map period ours goes to as many neighbours as a tenth of
+ *    the budget carries (at least one), in turn, and says only the
+ *    fragments that may still be pulled (known for less than
+ *    conf.deadline_ms + conf.fetch_ms): a stream with holes does not fill
+ *    the upload with maps, and a joiner starts at the newest keyframe.
+ * Old peers ignore the new map flags (wire compatible): one that is
+ * declined, or not pushed, asks another when its sub-streams stall, as
+ * ever.
  *
  * The engine decides, the caller moves the bytes: it feeds the CAST_*
  * messages neighbours send (rv_p2p_cast_input), sends what

@@ -126,7 +126,7 @@ static int pick_pusher(struct rv_p2p_cast *c, int except, int b)
 		if (!p->used || !p->in || i == except || weight < 0)
 			continue;
 		if (p->map_end && p->map_end + NEAR >= c->end) {
-			w[n] = (uint32_t)weight * (c->conf.max_upload ? 1 + 4 * fed(c, p, b) : 1);
+			w[n] = c->conf.max_upload ? (uint32_t)(weight + 1) * (1 + 4 * fed(c, p, b)) : (uint32_t)weight;
 			total += w[n];
 			cand[n++] = i;
 		}

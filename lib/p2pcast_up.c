@@ -351,9 +351,10 @@ void cast_up_push_in(struct rv_p2p_cast *c, struct cpeer *p, uint8_t mask)
 	int n = used(c), first = (int)(cast_rnd(c) % SUBS);
 	for (int k = 0; k < SUBS; k++) {
 		uint8_t bit = (uint8_t)(1u << ((first + k) % SUBS));
-		if (!(mask & bit) || (p->mask_srv & bit) || bits(p->mask_srv) >= per_peer(c))
+		int only = c->conf.publisher && only_feed(c, p, bit);	/* nobody else has it of us */
+		if (!(mask & bit) || (p->mask_srv & bit) || (bits(p->mask_srv) >= per_peer(c) && !only))
 			continue;
-		if (n < slots(c) || (c->conf.publisher && only_feed(c, p, bit))) {
+		if (n < slots(c) || only) {
 			p->mask_srv |= bit;
 			n++;
 		}
