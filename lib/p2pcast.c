@@ -424,7 +424,8 @@ static void push(struct rv_p2p_cast *c, uint32_t seq, struct frag *f, const stru
 	uint8_t bit = (uint8_t)(1u << (seq % SUBS));
 	for (int i = 0; i < RV_P2P_CAST_PEERS && f->sent <= c->conf.push_limit; i++) {
 		struct cpeer *p = &c->p[i];
-		if (!p->used || !p->in || p == from || !(p->mask_srv & bit) || cast_map_has(p, seq))
+		if (!p->used || !p->in || p == from || !((p->mask_srv | p->mask_adopt) & bit) ||
+		    cast_map_has(p, seq))
 			continue;
 		cast_frag_out(c, p, seq, f, 0);
 	}

@@ -30,6 +30,7 @@ struct cpeer {
 	uint8_t id[ID];
 	uint8_t mask_in, mask_out;  /* sub-streams we asked it to push; it asked us to */
 	uint8_t mask_srv;           /* those of mask_out we push (all, without an upload budget) */
+	uint8_t mask_adopt;         /* a publisher's: sub-streams it pushes unasked (nobody asked them) */
 	struct rv_p2p_range *map;   /* its last map: nmap ranges, in order */
 	uint32_t nmap, map_end;     /* map_end: 1 + the newest it holds (0: none) */
 	uint32_t keys[RV_P2P_CAST_KEYS];

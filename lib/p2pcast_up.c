@@ -1,14 +1,15 @@
 /* p2pcast_up.c - a live stream's upload budget (p2pcast.h, "Upload
  * budget"): the token bucket that paces pushes and pull answers, the rates
- * measured, the neighbours declined past 85 % of the budget, the spare
+ * measured, the sub-streams pushed within 85 % of the budget, the spare
  * upload our maps say and what a receiver makes of its neighbours'. The
  * window, the messages and delivery are p2pcast.c's (p2pcast_int.h).
  *
  * A fragment waiting for the bucket is a record in c->paced[0] (pushed)
  * or c->paced[1] (a pull's answer: these go only when no push waits, and
  * past half the wait's worth of the budget waiting a pull is not taken):
- * peer[32] | at u64 | seq u32 | flags u8 (RV_P2P_FRAG_PULLED) | len u16. Its bytes stay in the window, and the message is made when it
- * leaves (one that left the window meanwhile, or whose neighbour went or
+ * peer[32] | at u64 | seq u32 | flags u8 (RV_P2P_FRAG_PULLED) | len u16.
+ * Its bytes stay in the window, and the message is made when it leaves
+ * (one that left the window meanwhile, or whose neighbour went or was
  * declined, is not sent). */
 #include <string.h>
 
@@ -137,7 +138,7 @@ static ssize_t paced_take(struct rv_p2p_cast *c, uint8_t peer[ID], uint8_t *buf,
 			rv_buf_consume(b, REC);
 			if (k)
 				c->pull_bits -= need;
-			if (!f || !p || (!k && !(p->mask_srv & bit))) {	/* gone, or declined meanwhile */
+			if (!f || !p || (!k && !((p->mask_srv | p->mask_adopt) & bit))) {	/* gone, or declined */
 				if (f && f->sent)
 					f->sent--;
 				continue;
@@ -243,7 +244,7 @@ static int used(const struct rv_p2p_cast *c)
 	int n = 0;
 	for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
 		if (c->p[i].used)
-			n += bits(c->p[i].mask_srv);
+			n += bits(c->p[i].mask_srv | c->p[i].mask_adopt);
 	return n;
 }
 
@@ -253,14 +254,14 @@ static uint8_t only_feed(const struct rv_p2p_cast *c, const struct cpeer *p, uin
 	uint8_t others = 0;
 	for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
 		if (c->p[i].used && &c->p[i] != p)
-			others |= c->p[i].mask_srv;
+			others |= c->p[i].mask_srv | c->p[i].mask_adopt;
 	return (uint8_t)(mask & ~others);
 }
 
 /* P is told to ask another for what it asked of us; we stop pushing to it. */
 static void decline(struct rv_p2p_cast *c, struct cpeer *p)
 {
-	p->mask_out = p->mask_srv = 0;
+	p->mask_out = p->mask_srv = p->mask_adopt = 0;
 	c->st.push_declines++;
 	cast_send(c, p, cast_build_map(c, RV_P2P_CAST_MAP_DECLINE | (c->info ? 0 : RV_P2P_CAST_MAP_INFO)));
 }
@@ -298,11 +299,44 @@ static void rates(struct rv_p2p_cast *c)
 	c->st.upload_rate = (uint64_t)c->offer_rate;
 }
 
+/* A publisher: each sub-stream that no neighbour asked of it (or none
+ * that it pushes to) is pushed unasked to one neighbour, the one with
+ * the fewest pushed (at random among them), so that every sub-stream has
+ * a feed; it relays it to those that ask it, and they find it fed. */
+static void adopt(struct rv_p2p_cast *c)
+{
+	uint8_t fed = 0, adopted = 0;
+	for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
+		fed |= c->p[i].used ? c->p[i].mask_srv : 0;
+	for (int i = 0; i < RV_P2P_CAST_PEERS; i++) {
+		c->p[i].mask_adopt &= (uint8_t)~fed;
+		adopted |= c->p[i].mask_adopt;
+	}
+	for (int b = 0; b < SUBS && c->end; b++) {
+		uint8_t bit = (uint8_t)(1u << b);
+		int best = NONE, nbest = 0, start = (int)(cast_rnd(c) % RV_P2P_CAST_PEERS);
+		if ((fed | adopted) & bit)
+			continue;
+		for (int k = 0; k < RV_P2P_CAST_PEERS; k++) {
+			struct cpeer *p = &c->p[(start + k) % RV_P2P_CAST_PEERS];
+			int n = bits(p->mask_srv | p->mask_adopt);
+			if (!p->used || !p->in || CAST_OTHER_RUN(c, p) || (best != NONE && n >= nbest))
+				continue;
+			best = (start + k) % RV_P2P_CAST_PEERS;
+			nbest = n;
+		}
+		if (best != NONE)
+			c->p[best].mask_adopt |= bit;
+	}
+}
+
 void cast_up_tick(struct rv_p2p_cast *c)
 {
 	if (!c->conf.max_upload)
 		return;
 	rates(c);
+	if (c->conf.publisher)
+		adopt(c);
 	/* more pushed than the slots (the stream grew): a sub-stream less for
 	 * neighbours picked at random (a publisher keeps one for each
 	 * sub-stream), till within them; one left with none is declined */
