@@ -110,7 +110,8 @@ static uint32_t fed(const struct rv_p2p_cast *c, const struct cpeer *p, int b)
 }
 
 /* A neighbour for sub-stream B, but EXCEPT: among those whose map
- * reaches about as far as the stream (within NEAR fragments), at random
+ * reaches about as far as the stream (within NEAR fragments; 4 x NEAR
+ * with an upload budget: its maps come in turn, less often), at random
  * weighted by their spare upload (p2pcast_up.c) and, with an upload
  * budget, by how much of B's last fragments they have; else at random
  * among them, else the one furthest ahead; none that declined us lately;
@@ -125,7 +126,7 @@ static int pick_pusher(struct rv_p2p_cast *c, int except, int b)
 		int weight = p->used ? cast_up_weight(c, p) : -1;
 		if (!p->used || !p->in || i == except || weight < 0)
 			continue;
-		if (p->map_end && p->map_end + NEAR >= c->end) {
+		if (p->map_end && p->map_end + (c->conf.max_upload ? 4 * NEAR : NEAR) >= c->end) {
 			w[n] = c->conf.max_upload ? (uint32_t)(weight + 1) * (1 + 4 * fed(c, p, b)) : (uint32_t)weight;
 			total += w[n];
 			cand[n++] = i;
