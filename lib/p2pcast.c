@@ -512,8 +512,10 @@ void cast_frag_take(struct rv_p2p_cast *c, struct cpeer *p, uint32_t seq, uint8_
 		p->ps->fragments_pushed_from++;
 		p->ps->bytes_pushed_from += len;
 		c->last_from = pidx(c, p);
-		if (c->sub[seq % SUBS] == pidx(c, p))
+		if (c->sub[seq % SUBS] == pidx(c, p)) {
 			c->sub_at[seq % SUBS] = c->now;
+			c->sub_got |= (uint8_t)(1u << (seq % SUBS));
+		}
 	}
 	push(c, seq, f, p);
 	cast_join(c);

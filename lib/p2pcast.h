@@ -101,9 +101,11 @@
  *    last 10 map periods, as they cost on the wire), and the peer pushes
  *    at most as many sub-streams in all (its slots) as fit in 85 % of the
  *    budget: a CAST_PUSH asking more is taken but the sub-streams past the
- *    slots are not pushed (the receiver's pusher brings nothing: it asks
- *    another after conf.fetch_ms), and a neighbour left with none pushed
- *    gets a CAST_MAP with flag DECLINE (it asks another for all at once);
+ *    slots are not pushed: conf.fetch_ms / 3 later the neighbour gets a
+ *    CAST_MAP with flag DECLINE_SOME (it asks another for those it got
+ *    nothing of since it asked; a peer that ignores the flag does when
+ *    they stall), and one left with none pushed gets flag DECLINE at
+ *    once (it asks another for all);
  *    when the rate grows past the slots, sub-streams of neighbours picked
  *    at random stop, till within them. A publisher pushes each neighbour
  *    at most an eighth of its slots (at least one), so that its few

@@ -31,6 +31,7 @@ struct cpeer {
 	uint8_t mask_in, mask_out;  /* sub-streams we asked it to push; it asked us to */
 	uint8_t mask_srv;           /* those of mask_out we push (all, without an upload budget) */
 	uint8_t mask_adopt;         /* a publisher's: sub-streams it pushes unasked (nobody asked them) */
+	uint64_t partial_at;        /* when it asked what we do not all push (0: it did not) */
 	struct rv_p2p_range *map;   /* its last map: nmap ranges, in order */
 	uint32_t nmap, map_end;     /* map_end: 1 + the newest it holds (0: none) */
 	uint32_t keys[RV_P2P_CAST_KEYS];
@@ -57,6 +58,8 @@ struct rv_p2p_cast {
 	uint32_t min_start;         /* join at no keyframe start before this (one was not) */
 	int sub[SUBS];              /* the pusher of each sub-stream */
 	uint64_t sub_at[SUBS];      /* when it last pushed one (or was asked) */
+	uint8_t sub_got;            /* sub-streams whose pusher pushed one since it was asked */
+	int sub_avoid[SUBS];        /* 1 + the neighbour not to ask it of next (0: none) */
 	uint64_t key_at, tick_at, now, rnd_state;
 	uint64_t ipmc_at;           /* when IP multicast brought a new fragment last (0: never) */
 	uint32_t ticks, pull_salt;  /* pull_salt: random, so that peers spread their pulls differently */

@@ -167,9 +167,11 @@ void cast_resubscribe(struct rv_p2p_cast *c)
 		int stalled = c->now >= c->sub_at[b] + c->conf.fetch_ms && c->end_at > c->sub_at[b];
 		if (cur != NONE && !stalled)
 			continue;
-		int to = pick_pusher(c, cur, b);
+		int to = pick_pusher(c, cur != NONE ? cur : c->sub_avoid[b] - 1, b);
+		c->sub_avoid[b] = 0;
 		if (to == NONE || to == cur)
 			continue;
+		c->sub_got &= (uint8_t)~(1u << b);
 		if (cur != NONE)
 			c->p[cur].mask_in &= (uint8_t)~(1u << b);
 		c->p[to].mask_in |= (uint8_t)(1u << b);

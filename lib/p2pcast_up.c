@@ -337,6 +337,15 @@ void cast_up_tick(struct rv_p2p_cast *c)
 	rates(c);
 	if (c->conf.publisher)
 		adopt(c);
+	for (int i = 0; i < RV_P2P_CAST_PEERS; i++) {	/* a third of a fetch period after a partial CAST_PUSH */
+		struct cpeer *p = &c->p[i];
+		if (!p->used || !p->partial_at || c->now < p->partial_at + c->conf.fetch_ms / 3)
+			continue;
+		p->partial_at = 0;
+		if (p->mask_out & ~p->mask_srv)
+			cast_send(c, p, cast_build_map(c, RV_P2P_CAST_MAP_DECLINE_SOME |
+							     (c->info ? 0 : RV_P2P_CAST_MAP_INFO)));
+	}
 	/* more pushed than the slots (the stream grew): a sub-stream less for
 	 * neighbours picked at random (a publisher keeps one for each
 	 * sub-stream), till within them; one left with none is declined */
@@ -395,11 +404,26 @@ void cast_up_push_in(struct rv_p2p_cast *c, struct cpeer *p, uint8_t mask)
 	}
 	if (mask && !p->mask_srv)	/* none: it had better ask another at once */
 		decline(c, p);
+	else if (mask & ~p->mask_srv && !p->partial_at)	/* some: told (cast_up_tick) once it got some */
+		p->partial_at = c->now ? c->now : 1;
 }
 
 void cast_up_map_in(struct rv_p2p_cast *c, struct cpeer *p, uint8_t flags)
 {
 	p->spare = (uint8_t)RV_P2P_CAST_MAP_SPARE(flags);
+	if ((flags & RV_P2P_CAST_MAP_DECLINE_SOME) && !(flags & RV_P2P_CAST_MAP_DECLINE) && p->mask_in) {
+		int i = (int)(p - c->p);	/* what it pushed nothing of since asked: of another, now */
+		for (int b = 0; b < SUBS; b++)
+			if (c->sub[b] == i && !(c->sub_got & (1u << b))) {
+				c->sub[b] = NONE;
+				c->sub_avoid[b] = i + 1;
+				p->mask_in &= (uint8_t)~(1u << b);
+			}
+		c->st.push_declined++;
+		cast_send(c, p, rv_p2p_msg_cast_byte(c->msg, sizeof c->msg, RV_P2P_M_CAST_PUSH, c->id, p->mask_in));
+		cast_resubscribe(c);
+		return;
+	}
 	if (!(flags & RV_P2P_CAST_MAP_DECLINE) || !p->mask_in)
 		return;
 	c->st.push_declined++;

@@ -67,7 +67,10 @@
  *                                             me yours; flag 2: send me the
  *                                             announce (CAST_INFO); flag 4:
  *                                             I stopped pushing to you, ask
- *                                             another; flags >> 4: my spare
+ *                                             another; flag 8: I push you not
+ *                                             all you asked, ask another for
+ *                                             what I pushed you nothing of
+ *                                             since; flags >> 4: my spare
  *                                             upload (0 not said, 1 none,
  *                                             1 + K: K more sub-streams); a
  *                                             peer ignores flags it does not know
@@ -119,6 +122,8 @@
 #define RV_P2P_CAST_MAP_INFO 0x02 /* CAST_MAP flag: I lack the announce: send it */
 #define RV_P2P_CAST_MAP_DECLINE 0x04 /* CAST_MAP flag: my upload is full: ask another to push what you
 				     * asked of me (p2pcast.h, upload budget) */
+#define RV_P2P_CAST_MAP_DECLINE_SOME 0x08 /* CAST_MAP flag: I do not push all you asked: ask another
+					  * for the sub-streams I pushed you nothing of since */
 #define RV_P2P_CAST_MAP_SPARE(f) ((f) >> 4) /* CAST_MAP flags' high nibble: 0 not said (no budget),
 					     * 1 no spare upload, 1 + K: room to push K more sub-streams */
 

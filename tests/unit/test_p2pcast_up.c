@@ -254,13 +254,21 @@ static void declined_receiver_repicks(void **state)
 	connect_(1, 2);
 	run(1000, 1, 10);
 	assert_true(S.spare[0] >= 2 && S.spare[1] >= 2 && S.spare[2] >= 2);	/* room for more */
+	/* 0 says DECLINE_SOME: 1 got fragments of every sub-stream it asked of 0 since, so it keeps them */
+	memset(S.push, 0xff, sizeof S.push);
+	long k = rv_p2p_msg_cast_map(buf, sizeof buf, stream, RV_P2P_CAST_MAP_DECLINE_SOME, NULL, 0, NULL, 0);
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)k, &m, &why), 0);
+	assert_int_equal(rv_p2p_cast_input(S.e[1], S.now, S.id[0], &m, &why), 0);
+	drain(1);
+	assert_int_equal(S.push[1][0], 0xff);	/* the same mask again */
+	assert_int_equal(S.push[1][2], -1);	/* nothing asked of 2 */
 	/* 0 says DECLINE to 1 (and no spare): 1 asks 2 for the 8 at once, not 0 again */
 	long n = rv_p2p_msg_cast_map(buf, sizeof buf, stream, RV_P2P_CAST_MAP_DECLINE | (1 << 4), NULL, 0, NULL, 0);
 	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
 	assert_int_equal(rv_p2p_cast_input(S.e[1], S.now, S.id[0], &m, &why), 0);
 	struct rv_p2p_cast_stats st;
 	rv_p2p_cast_stats(S.e[1], &st);
-	assert_int_equal(st.push_declined, 1);
+	assert_int_equal(st.push_declined, 2);
 	memset(S.push, 0xff, sizeof S.push);
 	drain(1);
 	assert_int_equal(S.push[1][2], 0xff);	/* all 8 asked of 2 */
