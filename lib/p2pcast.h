@@ -100,7 +100,7 @@
  *  - fan-out: the stream's rate is measured (its new fragments over the
  *    last 10 map periods, as they cost on the wire), and the peer pushes
  *    at most as many sub-streams in all (its slots) as fit in 85 % of the
- *    budget: a CAST_PUSH asking more is taken but the sub-streams past the
+ *    budget (8 while nothing was measured: a feed of each): a CAST_PUSH asking more is taken but the sub-streams past the
  *    slots are not pushed: conf.fetch_ms / 3 later the neighbour gets a
  *    CAST_MAP with flag DECLINE_SOME (it asks another for those it got
  *    nothing of since it asked; a peer that ignores the flag does when

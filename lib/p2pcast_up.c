@@ -225,8 +225,8 @@ static double sub_rate(const struct rv_p2p_cast *c)
 /* Sub-streams we may push in all (to all neighbours): within SHARE of the budget. */
 static int slots(const struct rv_p2p_cast *c)
 {
-	if (sub_rate(c) <= 0)	/* nothing measured yet */
-		return RV_P2P_CAST_PEERS * SUBS;
+	if (sub_rate(c) <= 0)	/* nothing measured yet: a feed of each sub-stream */
+		return SUBS;
 	return (int)(SHARE * (double)c->conf.max_upload / sub_rate(c));
 }
 
