@@ -219,7 +219,8 @@ struct rv_p2p_cast_stats {
 	uint64_t fragments_over_budget, bytes_over_budget;   /* pushes and pull answers the budget
 							   * could not send in time: not sent, not
 							   * counted as pushed or requested */
-	uint64_t push_declines;           /* neighbours told to ask another (our upload was full) */
+	uint64_t push_declines;           /* neighbours told to ask another for all or some (DECLINE,
+					   * DECLINE_SOME: our upload was full) */
 	uint64_t push_declined;           /* times a neighbour told us so */
 	uint64_t upload_rate;             /* bits/s of pushes and pull answers offered, measured (budget only) */
 	uint32_t first, newest;           /* the first fragment delivered (after a SKIP or DATA), the newest known */

@@ -342,9 +342,10 @@ void cast_up_tick(struct rv_p2p_cast *c)
 		if (!p->used || !p->partial_at || c->now < p->partial_at + c->conf.fetch_ms / 3)
 			continue;
 		p->partial_at = 0;
-		if (p->mask_out & ~p->mask_srv)
-			cast_send(c, p, cast_build_map(c, RV_P2P_CAST_MAP_DECLINE_SOME |
-							     (c->info ? 0 : RV_P2P_CAST_MAP_INFO)));
+		if (!(p->mask_out & ~p->mask_srv))
+			continue;
+		c->st.push_declines++;
+		cast_send(c, p, cast_build_map(c, RV_P2P_CAST_MAP_DECLINE_SOME | (c->info ? 0 : RV_P2P_CAST_MAP_INFO)));
 	}
 	/* more pushed than the slots (the stream grew): a sub-stream less for
 	 * neighbours picked at random (a publisher keeps one for each
