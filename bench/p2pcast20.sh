@@ -17,7 +17,8 @@
 #   no media) and, in the rvserver run, its upload over what the publisher sent it.
 #
 # Environment: N=20 SECS=10 SIZE=640x360 FPS=25 BITRATE=2M RATE=4mbit (each peer's upload)
-#              JOIN_AT=4 PUSH_LIMIT= (--push-limit, default the tools' 4) LOSS= (RV_TEST_IMPAIR loss for the p2p peers) WATCHDOG=150 O=build
+#              JOIN_AT=4 PUSH_LIMIT= (--push-limit, default the tools' 4) MAX_UPLOAD= (--max-upload
+#              for every p2p peer, e.g. 3.5M; default none) LOSS= (RV_TEST_IMPAIR loss for the p2p peers) WATCHDOG=150 O=build
 # Output: a table and GOAL lines, also written to bench/results/p2pcast20-latest.txt.
 # Exit status: 0 measured and the goals met, 1 a goal missed, 2 a measurement failed (or not root).
 set -u
@@ -27,7 +28,7 @@ O=${O:-build}
 BIN=$ROOT/$O/bench
 SBIN=$ROOT/$O/bin
 export N=${N:-20} SECS=${SECS:-10} SIZE=${SIZE:-640x360} FPS=${FPS:-25} BITRATE=${BITRATE:-2M}
-export RATE=${RATE:-4mbit} JOIN_AT=${JOIN_AT:-4} PUSH_LIMIT=${PUSH_LIMIT:-}
+export RATE=${RATE:-4mbit} JOIN_AT=${JOIN_AT:-4} PUSH_LIMIT=${PUSH_LIMIT:-} MAX_UPLOAD=${MAX_UPLOAD:-}
 LOSS=${LOSS:-}
 WATCHDOG=${WATCHDOG:-150}
 PIN=0
@@ -73,6 +74,10 @@ for r in "${RX[@]}" late; do
 	DUP=$((DUP + $(info "$r" bytesDuplicate)))
 	GOT=$((GOT + $(info "$r" bytesPushedFromPeers) + $(info "$r" bytesRequestedFromPeers)))
 done
+OVER=$(info tx fragmentsOverBudget) DECL=$(info tx pushDeclines)
+for r in "${RX[@]}" late; do
+	OVER=$((OVER + $(info "$r" fragmentsOverBudget))) DECL=$((DECL + $(info "$r" pushDeclines)))
+done
 CONT=$(awk -v d="$DELIV" -v s="$SKIP" 'BEGIN { if (d + s == 0) print "n/a"; else printf "%.4f", d / (d + s) }')
 DUPR=$(awk -v d="$DUP" -v g="$GOT" 'BEGIN { if (g + d == 0) print "n/a"; else printf "%.1f", 100 * d / (g + d) }')
 UPR=$(awk -v u="$UP" -v p="$PUB" 'BEGIN { if (p == 0) print "n/a"; else printf "%.2f", u / p }')
@@ -100,12 +105,14 @@ G_SRV=$(goal "$SRV_PCT" "v < 1")
 case "$G_UP$G_CONT$G_DUP$G_END$G_LAT$G_FIRST$G_SRV" in *FAIL*) [ "$STATUS" = 0 ] && STATUS=1 ;; esac
 mkdir -p "$RESDIR"
 {
-	echo "p2pcast20 bench $(date -u +%Y-%m-%dT%H:%M:%SZ): one ${SECS} s stream ($SIZE, $FPS fps, $BITRATE) to N=$N receivers, each in its own netns with a $RATE upload (tbf)${LOSS:+, loss $LOSS}; a joiner at ${JOIN_AT} s; push limit ${PUSH_LIMIT:-4}"
+	echo "p2pcast20 bench $(date -u +%Y-%m-%dT%H:%M:%SZ): one ${SECS} s stream ($SIZE, $FPS fps, $BITRATE) to N=$N receivers, each in its own netns with a $RATE upload (tbf)${LOSS:+, loss $LOSS}; a joiner at ${JOIN_AT} s; push limit ${PUSH_LIMIT:-4}; upload budget ${MAX_UPLOAD:-none}${MAX_UPLOAD:+ (--max-upload $MAX_UPLOAD)}"
 	printf '%-58s %14s %14s\n' "" "p2p" "rvserver"
 	printf '%-58s %14s %14s\n' "frames sent / fewest a receiver recorded" "$SENT_FRAMES / $MINF" "$(jq -r 'select(.event == "media") | .frames' "$TMP/scam.out") / $RVS_MINF"
 	printf '%-58s %14s\n' "stream bytes published (p2p)" "$(thou "$PUB")"
 	printf '%-58s %14s\n' "continuity (fragments delivered / due)" "$CONT"
 	printf '%-58s %14s\n' "duplicate bytes / bytes received (%)" "$DUPR"
+	printf '%-58s %14s\n' "fragments over the budget (not sent), all peers" "$OVER"
+	printf '%-58s %14s\n' "neighbours declined (asked to take pushes from another)" "$DECL"
 	printf '%-58s %14s\n' "latency publisher -> last peer, p50 / p99 (ms)" "$LAT50 / $LAT99"
 	printf '%-58s %14s\n' "  the same from the stream's third second on (ms)" "$LAT2_50 / $LAT2_99"
 	printf '%-58s %14s\n' "joiner: first fragment after it started (ms)" "$FIRST"

@@ -51,6 +51,9 @@ _rvrecv()
 	--push-limit)
 		COMPREPLY=()
 		return;;
+	--max-upload)
+		COMPREPLY=()
+		return;;
 	--ipmc)
 		COMPREPLY=()
 		return;;
@@ -80,13 +83,13 @@ _rvrecv()
 		return;;
 	esac
 	if [[ $cur == -* ]]; then
-		COMPREPLY=($(compgen -W "--server --id --tls --ca --insecure --token-file --connect-timeout --json --verbose --quiet --help --version --group --allow --from --dir --count --timeout --progress --no-progress --sdp --p2p --key --name --push-limit --ipmc --serverless --peer --lan --bind --port-file --output --format --duration --frames --tcp -s -n -v -q -h -V -g -d -c -o" -- "$cur"))
+		COMPREPLY=($(compgen -W "--server --id --tls --ca --insecure --token-file --connect-timeout --json --verbose --quiet --help --version --group --allow --from --dir --count --timeout --progress --no-progress --sdp --p2p --key --name --push-limit --max-upload --ipmc --serverless --peer --lan --bind --port-file --output --format --duration --frames --tcp -s -n -v -q -h -V -g -d -c -o" -- "$cur"))
 		return
 	fi
 	local i
 	for ((i = 1; i < COMP_CWORD; i++)); do
 		case ${COMP_WORDS[i]} in
-		-s|--server|-n|--id|--ca|--token-file|--connect-timeout|-g|--group|--allow|--from|-d|--dir|-c|--count|--timeout|--sdp|--p2p|--key|--name|--push-limit|--ipmc|--peer|--lan|--bind|--port-file|-o|--output|--format|--duration|--frames) ((i++));;
+		-s|--server|-n|--id|--ca|--token-file|--connect-timeout|-g|--group|--allow|--from|-d|--dir|-c|--count|--timeout|--sdp|--p2p|--key|--name|--push-limit|--max-upload|--ipmc|--peer|--lan|--bind|--port-file|-o|--output|--format|--duration|--frames) ((i++));;
 		-*) ;;
 		*) COMPREPLY=($(compgen -f -- "$cur")); return;;
 		esac

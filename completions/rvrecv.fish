@@ -29,6 +29,7 @@ complete -c rvrecv -l p2p -x -d 'media: join the peer group SPEC (rvgroup p2p sp
 complete -c rvrecv -l key -r -F -d 'media --p2p: this peer'\''s Ed25519 key, made if missing (default: a new key for this run)'
 complete -c rvrecv -l name -x -d 'media --p2p: the stream'\''s name (default live)'
 complete -c rvrecv -l push-limit -x -d 'media --p2p: each fragment leaves this peer at most N + 1 times (default 4)'
+complete -c rvrecv -l max-upload -x -d 'media --p2p: this peer'\''s upload budget, bits per second (K and M as in --bitrate; 64K to 10000M): pushes and pull answers paced at it, neighbours asked to take their pushes from another past 85 % of it (default: none)'
 complete -c rvrecv -l ipmc -x -d 'media --p2p: also take the stream'\''s fragments from this IP multicast group (from SRC only: source-specific); the peers fill only what it misses. With --serverless and no --p2p: from there alone, no peer group'
 complete -c rvrecv -l serverless -d 'media --p2p: no rvserver: peers only from --peer and LAN discovery (--lan or the spec'\''s); with --ipmc and no --p2p: IP multicast alone'
 complete -c rvrecv -l peer -x -d 'media --p2p: connect to the peer at ADDR:PORT (repeatable)'

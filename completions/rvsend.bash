@@ -93,6 +93,9 @@ _rvsend()
 	--push-limit)
 		COMPREPLY=()
 		return;;
+	--max-upload)
+		COMPREPLY=()
+		return;;
 	--ipmc)
 		COMPREPLY=()
 		return;;
@@ -122,13 +125,13 @@ _rvsend()
 		return;;
 	esac
 	if [[ $cur == -* ]]; then
-		COMPREPLY=($(compgen -W "--server --id --tls --ca --insecure --token-file --connect-timeout --json --verbose --quiet --help --version --to --group --window --chunk --accept-timeout --stall-timeout --progress --no-progress --format --input --listen --listen-timeout --vcodec --acodec --size --fps --bitrate --abitrate --gop --re --duration --rtp --sdp --p2p --key --name --cap --push-limit --ipmc --ipmc-ttl --serverless --peer --lan --bind --port-file --pt --apt --tcp --srtp -s -n -v -q -h -V -t -g -f -i" -- "$cur"))
+		COMPREPLY=($(compgen -W "--server --id --tls --ca --insecure --token-file --connect-timeout --json --verbose --quiet --help --version --to --group --window --chunk --accept-timeout --stall-timeout --progress --no-progress --format --input --listen --listen-timeout --vcodec --acodec --size --fps --bitrate --abitrate --gop --re --duration --rtp --sdp --p2p --key --name --cap --push-limit --max-upload --ipmc --ipmc-ttl --serverless --peer --lan --bind --port-file --pt --apt --tcp --srtp -s -n -v -q -h -V -t -g -f -i" -- "$cur"))
 		return
 	fi
 	local i
 	for ((i = 1; i < COMP_CWORD; i++)); do
 		case ${COMP_WORDS[i]} in
-		-s|--server|-n|--id|--ca|--token-file|--connect-timeout|-t|--to|-g|--group|--window|--chunk|--accept-timeout|--stall-timeout|-f|--format|-i|--input|--listen|--listen-timeout|--vcodec|--acodec|--size|--fps|--bitrate|--abitrate|--gop|--duration|--rtp|--sdp|--p2p|--key|--name|--cap|--push-limit|--ipmc|--ipmc-ttl|--peer|--lan|--bind|--port-file|--pt|--apt|--srtp) ((i++));;
+		-s|--server|-n|--id|--ca|--token-file|--connect-timeout|-t|--to|-g|--group|--window|--chunk|--accept-timeout|--stall-timeout|-f|--format|-i|--input|--listen|--listen-timeout|--vcodec|--acodec|--size|--fps|--bitrate|--abitrate|--gop|--duration|--rtp|--sdp|--p2p|--key|--name|--cap|--push-limit|--max-upload|--ipmc|--ipmc-ttl|--peer|--lan|--bind|--port-file|--pt|--apt|--srtp) ((i++));;
 		-*) ;;
 		*) COMPREPLY=($(compgen -f -- "$cur")); return;;
 		esac

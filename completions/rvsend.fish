@@ -44,6 +44,7 @@ complete -c rvsend -l key -r -F -d 'media --p2p: this peer'\''s Ed25519 key, mad
 complete -c rvsend -l name -x -d 'media --p2p: the stream'\''s name (default live)'
 complete -c rvsend -l cap -r -F -d 'media --p2p: this peer'\''s capability to publish, where the group restricts publishing (from rvgroup p2p grant --publish)'
 complete -c rvsend -l push-limit -x -d 'media --p2p: each fragment leaves this peer at most N + 1 times (default 4)'
+complete -c rvsend -l max-upload -x -d 'media --p2p: this peer'\''s upload budget, bits per second (K and M as in --bitrate; 64K to 10000M): pushes and pull answers paced at it, neighbours asked to take their pushes from another past 85 % of it (default: none)'
 complete -c rvsend -l ipmc -x -d 'media --p2p: also send each fragment to this IP multicast group (fusion: receivers with --ipmc take it from there, the peers fill the gaps)'
 complete -c rvsend -l ipmc-ttl -x -d 'media --ipmc: the multicast TTL, 1 to 255 (default 1: this LAN only)'
 complete -c rvsend -l serverless -d 'media --p2p: no rvserver: peers only from --peer and LAN discovery (--lan or the spec'\''s), and receivers that --peer to this one'

@@ -1,7 +1,9 @@
 /* p2pcast.c - one live stream among neighbours (p2pcast.h): the window,
  * the messages in, delivery, push out, the end, the counters; a
  * receiver's choices (join, push sub-streams, pulls, keyframe requests)
- * are p2pcast_rx.c's. */
+ * are p2pcast_rx.c's; the upload budget (p2pcast.h "Upload budget": a
+ * token bucket pacing pushes and pull answers, pushes within 85 % of it,
+ * DECLINE and spare upload in the maps' flags) is p2pcast_up.c's. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +53,7 @@ int rv_p2p_cast_new(struct rv_p2p_cast **out, const uint8_t id[ID], const struct
 	k.fetch_ms = dflt(k.fetch_ms, 300);
 	k.deadline_ms = dflt(k.deadline_ms, 2000);
 	k.key_ms = dflt(k.key_ms, 1000);
+	k.upload_wait_ms = dflt(k.upload_wait_ms, 300);
 	if (k.window_max > RV_P2P_CAST_WINDOW_MAX)
 		return -EINVAL;
 	struct rv_p2p_cast *c = calloc(1, sizeof *c);
@@ -71,6 +74,8 @@ int rv_p2p_cast_new(struct rv_p2p_cast **out, const uint8_t id[ID], const struct
 	for (int b = 0; b < SUBS; b++)
 		c->sub[b] = NONE;
 	rv_buf_init(&c->out, RV_P2P_CAST_OUT_MAX);
+	rv_buf_init(&c->paced[0], RV_P2P_CAST_OUT_MAX);
+	rv_buf_init(&c->paced[1], RV_P2P_CAST_OUT_MAX);
 	rv_buf_init(&c->events, RV_P2P_CAST_EVENTS_MAX);
 	*out = c;
 	return 0;
@@ -88,6 +93,8 @@ void rv_p2p_cast_free(struct rv_p2p_cast *c)
 	free(c->scratch);
 	free(c->info);
 	rv_buf_free(&c->out);
+	rv_buf_free(&c->paced[0]);
+	rv_buf_free(&c->paced[1]);
 	rv_buf_free(&c->events);
 	free(c);
 }
@@ -147,14 +154,6 @@ void cast_send(struct rv_p2p_cast *c, const struct cpeer *p, long len)
 		c->st.dropped++;
 	else if (c->msg[0] != RV_P2P_M_CAST_FRAG)
 		c->st.control_bytes_out += (uint64_t)len;
-}
-
-ssize_t rv_p2p_cast_take(struct rv_p2p_cast *c, uint8_t peer[ID], uint8_t *buf, size_t cap)
-{
-	long n = rv_p2p_queue_take(&c->out, peer, buf, cap);
-	if (n < 0)	/* the caller's buffer is too small: the message is lost */
-		c->st.dropped++;
-	return n < 0 ? 0 : n;
 }
 
 /* ---- the window ---- */
@@ -244,7 +243,7 @@ void cast_advance(struct rv_p2p_cast *c, uint64_t now)
 
 /* ---- neighbours ---- */
 
-static struct cpeer *find(struct rv_p2p_cast *c, const uint8_t id[ID])
+struct cpeer *cast_find(struct rv_p2p_cast *c, const uint8_t id[ID])
 {
 	for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
 		if (c->p[i].used && !memcmp(c->p[i].id, id, ID))
@@ -273,12 +272,11 @@ int cast_map_has(const struct cpeer *p, uint32_t seq)
 	return 0;
 }
 
-/* Our map into c->msg for FLAGS: its length. */
-static long build_map(struct rv_p2p_cast *c, uint8_t flags)
+long cast_build_map(struct rv_p2p_cast *c, uint8_t flags)
 {
 	size_t n = 0, nk = 0;
 	uint32_t keys[RV_P2P_CAST_KEYS];
-	for (uint32_t s = cast_lower(c); s < c->end; s++) {
+	for (uint32_t s = cast_map_from(c); s < c->end; s++) {
 		struct frag *f = cast_get(c, s, HELD);
 		if (!f)
 			continue;
@@ -295,7 +293,8 @@ static long build_map(struct rv_p2p_cast *c, uint8_t flags)
 		}
 	}
 	size_t first = n > RV_P2P_RANGES_MAX ? n - RV_P2P_RANGES_MAX : 0;   /* the newest */
-	return rv_p2p_msg_cast_map(c->msg, sizeof c->msg, c->id, flags, c->scratch + first, n - first, keys, nk);
+	return rv_p2p_msg_cast_map(c->msg, sizeof c->msg, c->id, flags | cast_up_flags(c), c->scratch + first,
+				   n - first, keys, nk);
 }
 
 static void send_info(struct rv_p2p_cast *c, const struct cpeer *p)
@@ -333,7 +332,7 @@ static void send_end(struct rv_p2p_cast *c, const struct cpeer *p)
 void rv_p2p_cast_peer_up(struct rv_p2p_cast *c, uint64_t now, const uint8_t peer[ID])
 {
 	cast_advance(c, now);
-	struct cpeer *p = find(c, peer);
+	struct cpeer *p = cast_find(c, peer);
 	for (int i = 0; !p && i < RV_P2P_CAST_PEERS; i++)
 		if (!c->p[i].used)
 			p = &c->p[i];
@@ -345,14 +344,14 @@ void rv_p2p_cast_peer_up(struct rv_p2p_cast *c, uint64_t now, const uint8_t peer
 		memcpy(p->id, peer, ID);
 		p->ps = peer_slot(c, peer);
 	}
-	cast_send(c, p, build_map(c, RV_P2P_CAST_MAP_ASK | (c->info ? 0 : RV_P2P_CAST_MAP_INFO)));
+	cast_send(c, p, cast_build_map(c, RV_P2P_CAST_MAP_ASK | (c->info ? 0 : RV_P2P_CAST_MAP_INFO)));
 	send_info(c, p);
 	send_end(c, p);
 }
 
 void rv_p2p_cast_peer_down(struct rv_p2p_cast *c, const uint8_t peer[ID])
 {
-	struct cpeer *p = find(c, peer);
+	struct cpeer *p = cast_find(c, peer);
 	if (!p)
 		return;
 	int i = pidx(c, p);
@@ -425,16 +424,10 @@ static void push(struct rv_p2p_cast *c, uint32_t seq, struct frag *f, const stru
 	uint8_t bit = (uint8_t)(1u << (seq % SUBS));
 	for (int i = 0; i < RV_P2P_CAST_PEERS && f->sent <= c->conf.push_limit; i++) {
 		struct cpeer *p = &c->p[i];
-		if (!p->used || !p->in || p == from || !(p->mask_out & bit) || cast_map_has(p, seq))
+		if (!p->used || !p->in || p == from || !((p->mask_srv | p->mask_adopt) & bit) ||
+		    cast_map_has(p, seq))
 			continue;
-		long n = rv_p2p_msg_cast_frag(c->msg, sizeof c->msg, c->id, seq, f->flags & RV_P2P_FRAG_KEY,
-					      f->data, f->len);
-		cast_send(c, p, n);
-		f->sent++;
-		c->st.fragments_pushed_to_peers++;
-		c->st.bytes_pushed_to_peers += f->len;
-		p->ps->fragments_pushed_to++;
-		p->ps->bytes_pushed_to += f->len;
+		cast_frag_out(c, p, seq, f, 0);
 	}
 }
 
@@ -453,6 +446,7 @@ static int keep(struct rv_p2p_cast *c, uint32_t seq, uint8_t flags, const uint8_
 	f->len = (uint16_t)len;
 	f->data = d;
 	f->at = c->now;
+	c->in_acc += len + RV_P2P_CAST_WIRE_EXTRA + 38;	/* (the stream's rate, as a push costs) */
 	return 0;
 }
 
@@ -518,8 +512,10 @@ void cast_frag_take(struct rv_p2p_cast *c, struct cpeer *p, uint32_t seq, uint8_
 		p->ps->fragments_pushed_from++;
 		p->ps->bytes_pushed_from += len;
 		c->last_from = pidx(c, p);
-		if (c->sub[seq % SUBS] == pidx(c, p))
+		if (c->sub[seq % SUBS] == pidx(c, p)) {
 			c->sub_at[seq % SUBS] = c->now;
+			c->sub_got |= (uint8_t)(1u << (seq % SUBS));
+		}
 	}
 	push(c, seq, f, p);
 	cast_join(c);
@@ -546,8 +542,9 @@ static int map_in(struct rv_p2p_cast *c, struct cpeer *p, const struct rv_p2p_ms
 	p->nkeys = (uint32_t)m->nkeys;
 	for (size_t i = 0; i < m->nkeys; i++)
 		p->keys[i] = rv_p2p_msg_key(m, i);
+	cast_up_map_in(c, p, m->flags);
 	if (m->flags & RV_P2P_CAST_MAP_ASK)
-		cast_send(c, p, build_map(c, c->info ? 0 : RV_P2P_CAST_MAP_INFO));
+		cast_send(c, p, cast_build_map(c, c->info ? 0 : RV_P2P_CAST_MAP_INFO));
 	if (m->flags & (RV_P2P_CAST_MAP_ASK | RV_P2P_CAST_MAP_INFO))
 		send_info(c, p);
 	if (!c->conf.publisher && CAST_OPEN(c))	/* ours goes on only as we publish, and not past the end */
@@ -574,14 +571,7 @@ static int pull_in(struct rv_p2p_cast *c, struct cpeer *p, const struct rv_p2p_m
 				c->st.refused++;
 				continue;
 			}
-			cast_send(c, p, rv_p2p_msg_cast_frag(c->msg, sizeof c->msg, c->id, s,
-							    (f->flags & RV_P2P_FRAG_KEY) | RV_P2P_FRAG_PULLED,
-							    f->data, f->len));
-			f->sent++;
-			c->st.fragments_requested_by_peers++;
-			c->st.bytes_requested_by_peers += f->len;
-			p->ps->fragments_requested_by++;
-			p->ps->bytes_requested_by += f->len;
+			cast_frag_out(c, p, s, f, 1);
 		}
 	}
 	return 0;
@@ -693,7 +683,7 @@ int rv_p2p_cast_end(struct rv_p2p_cast *c, uint64_t now)
 int rv_p2p_cast_input(struct rv_p2p_cast *c, uint64_t now, const uint8_t peer[ID], const struct rv_p2p_msg *m,
 		      const char **why)
 {
-	struct cpeer *p = find(c, peer);
+	struct cpeer *p = cast_find(c, peer);
 	if (!p || m->type < RV_P2P_M_CAST_FRAG || m->type > RV_P2P_M_CAST_END || memcmp(m->obj, c->id, ID))
 		return 0;
 	cast_advance(c, now);
@@ -712,7 +702,7 @@ int rv_p2p_cast_input(struct rv_p2p_cast *c, uint64_t now, const uint8_t peer[ID
 	case RV_P2P_M_CAST_PULL:
 		return pull_in(c, p, m, why);
 	case RV_P2P_M_CAST_PUSH:
-		p->mask_out = m->flags;
+		cast_up_push_in(c, p, m->flags);
 		return 0;
 	case RV_P2P_M_CAST_KEY:
 		key_in(c, p, m);
@@ -757,17 +747,17 @@ void rv_p2p_cast_tick(struct rv_p2p_cast *c, uint64_t now)
 	if (now < c->tick_at)
 		return;
 	c->tick_at = now + c->conf.map_ms;
+	cast_up_tick(c);
 	/* the same bytes to each in the stream; to the others, asking, once a
 	 * second (their first map may have been lost, or they are not in it) */
-	long n = build_map(c, c->info ? 0 : RV_P2P_CAST_MAP_INFO);
+	long n = cast_build_map(c, c->info ? 0 : RV_P2P_CAST_MAP_INFO);
 	int other = 0;
+	cast_up_maps(c, n);	/* (with a budget: to some of them in turn) */
 	for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
-		if (c->p[i].used && c->p[i].in && !CAST_OTHER_RUN(c, &c->p[i]))
-			cast_send(c, &c->p[i], n);
-		else if (c->p[i].used && c->p[i].in)
+		if (c->p[i].used && c->p[i].in && CAST_OTHER_RUN(c, &c->p[i]))
 			other = 1;
 	if (other) {	/* on another run: ours, and a map asking for theirs */
-		n = build_map(c, RV_P2P_CAST_MAP_INFO);
+		n = cast_build_map(c, RV_P2P_CAST_MAP_INFO);
 		for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
 			if (c->p[i].used && c->p[i].in && CAST_OTHER_RUN(c, &c->p[i]))
 				cast_send(c, &c->p[i], n);
@@ -779,7 +769,7 @@ void rv_p2p_cast_tick(struct rv_p2p_cast *c, uint64_t now)
 		if (c->p[i].used)
 			send_end(c, &c->p[i]);
 	if (++c->ticks % ASK_EVERY == 0) {
-		n = build_map(c, RV_P2P_CAST_MAP_ASK | (c->info ? 0 : RV_P2P_CAST_MAP_INFO));
+		n = cast_build_map(c, RV_P2P_CAST_MAP_ASK | (c->info ? 0 : RV_P2P_CAST_MAP_INFO));
 		for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
 			if (c->p[i].used && !c->p[i].in)
 				cast_send(c, &c->p[i], n);
@@ -796,7 +786,7 @@ void rv_p2p_cast_tick(struct rv_p2p_cast *c, uint64_t now)
 
 uint64_t rv_p2p_cast_next(const struct rv_p2p_cast *c)
 {
-	return c->tick_at;
+	return c->paced_due && c->paced_due < c->tick_at ? c->paced_due : c->tick_at;
 }
 
 void rv_p2p_cast_stats(const struct rv_p2p_cast *c, struct rv_p2p_cast_stats *st)

@@ -85,6 +85,48 @@
  * stream's integrity is the sessions' and the publisher's SRTP); seq does
  * not wrap (2^32 fragments).
  *
+ * Upload budget (conf.max_upload, bits/s; 0: none, every push and pull
+ * answer leaves at once as above). The budget counts what goes on the
+ * wire (each message plus RV_P2P_CAST_WIRE_EXTRA bytes of session, UDP
+ * and IP headers) and is the whole upload of the stream:
+ *  - pacing: fragments pushed and sent on pulls wait for a token bucket
+ *    filled at the budget (at most 50 ms of it, at least two fragments,
+ *    deep): pushes first, pull answers with what they leave; the stream's
+ *    other messages go at once but take their tokens too. A fragment that
+ *    waited conf.upload_wait_ms is not sent, and a pull answer that would
+ *    find half that much of the budget waiting is not taken: both counted
+ *    in fragments_over_budget, not as pushed or requested (the fragment
+ *    may be asked again, of another);
+ *  - fan-out: the stream's rate is measured (its new fragments over the
+ *    last 10 map periods, as they cost on the wire), and the peer pushes
+ *    at most as many sub-streams in all (its slots) as fit in 85 % of the
+ *    budget (8 while nothing was measured: a feed of each): a CAST_PUSH asking more is taken but the sub-streams past the
+ *    slots are not pushed: conf.fetch_ms / 3 later the neighbour gets a
+ *    CAST_MAP with flag DECLINE_SOME (it asks another for those it got
+ *    nothing of since it asked; a peer that ignores the flag does when
+ *    they stall), and one left with none pushed gets flag DECLINE at
+ *    once (it asks another for all);
+ *    when the rate grows past the slots, sub-streams of neighbours picked
+ *    at random stop, till within them. A publisher pushes each neighbour
+ *    at most an eighth of its slots (at least one), so that its few
+ *    slots make many first relays, and always a sub-stream it pushes to
+ *    nobody else (every sub-stream has a feed);
+ *  - spare upload: every map says the slots not used (CAST_MAP flags'
+ *    high nibble: 1 + K; 0 without a budget); a receiver picks a
+ *    sub-stream's pusher among those about as far as the stream at random,
+ *    weighted by (spare + 1) x (1 + 4 x how many of the sub-stream's last 8
+ *    fragments its map has) (without a budget: the spare as said, as 7
+ *    when not said), none that declined it in the last 2 s; its pulls go to
+ *    holders with spare first;
+ *  - maps: each map period ours goes to as many neighbours as a tenth of
+ *    the budget carries (at least one), in turn, and says only the
+ *    fragments that may still be pulled (known for less than
+ *    conf.deadline_ms + conf.fetch_ms): a stream with holes does not fill
+ *    the upload with maps, and a joiner starts at the newest keyframe.
+ * Old peers ignore the new map flags (wire compatible): one that is
+ * declined, or not pushed, asks another when its sub-streams stall, as
+ * ever.
+ *
  * The engine decides, the caller moves the bytes: it feeds the CAST_*
  * messages neighbours send (rv_p2p_cast_input), sends what
  * rv_p2p_cast_take gives to the neighbour it names, plays DATA events, and
@@ -110,6 +152,7 @@
 #define RV_P2P_CAST_OUT_MAX (8u << 20)
 #define RV_P2P_CAST_EVENTS_MAX (8u << 20)
 #define RV_P2P_CAST_SUBS 8            /* push sub-streams: seq % 8 */
+#define RV_P2P_CAST_WIRE_EXTRA 80     /* bytes a message costs on the wire past its own (upload budget) */
 
 struct rv_p2p_cast_conf {
 	int publisher;                /* we publish (rv_p2p_cast_publish) */
@@ -127,6 +170,8 @@ struct rv_p2p_cast_conf {
 	 * with *WHY (NULL: every announce is taken whole, no runs) */
 	int (*admit)(void *ud, const uint8_t *info, size_t n, size_t *skip, uint64_t *run, const char **why);
 	void *admit_ud;
+	uint64_t max_upload;          /* the upload budget, bits/s (see "Upload budget"; 0: none) */
+	uint32_t upload_wait_ms;      /* a fragment waits for the budget at most this long (0: 300) */
 };
 
 enum rv_p2p_cast_ev_type {
@@ -171,6 +216,13 @@ struct rv_p2p_cast_stats {
 	uint64_t run;                     /* the run we are in (0: none known) */
 	uint64_t stalls;                  /* gaps of more than 4 map periods between calls */
 	uint64_t control_bytes_out;       /* maps, pulls, push masks, key requests, announces sent */
+	uint64_t fragments_over_budget, bytes_over_budget;   /* pushes and pull answers the budget
+							   * could not send in time: not sent, not
+							   * counted as pushed or requested */
+	uint64_t push_declines;           /* neighbours told to ask another for all or some (DECLINE,
+					   * DECLINE_SOME: our upload was full) */
+	uint64_t push_declined;           /* times a neighbour told us so */
+	uint64_t upload_rate;             /* bits/s of pushes and pull answers offered, measured (budget only) */
 	uint32_t first, newest;           /* the first fragment delivered (after a SKIP or DATA), the newest known */
 	int joined;                       /* delivery started */
 	int ended;                        /* the end is known: the stream has END fragments */
@@ -266,12 +318,15 @@ int rv_p2p_cast_input_announce(struct rv_p2p_cast *c, uint64_t now, const uint8_
 int rv_p2p_cast_input_end(struct rv_p2p_cast *c, uint64_t now, uint64_t run, uint32_t end, const char **why);
 
 /* rv_p2p_cast_take - the next message to send into BUF (CAP of at least
- * RV_P2P_MSG_MAX) and the neighbour it is for: its length, or 0. */
+ * RV_P2P_MSG_MAX) and the neighbour it is for: its length, or 0. With an
+ * upload budget, 0 may leave fragments waiting for it: rv_p2p_cast_next
+ * says when to call rv_p2p_cast_tick (then this) again. */
 ssize_t rv_p2p_cast_take(struct rv_p2p_cast *c, uint8_t peer[RV_P2P_HASH_LEN], uint8_t *buf, size_t cap);
 /* rv_p2p_cast_poll - the next event into E: 1, or 0 when none waits. */
 int rv_p2p_cast_poll(struct rv_p2p_cast *c, struct rv_p2p_cast_ev *e);
 
-/* rv_p2p_cast_tick - timers at NOW; rv_p2p_cast_next says when the next is due. */
+/* rv_p2p_cast_tick - timers at NOW; rv_p2p_cast_next says when the next
+ * is due (or when the upload budget lets a waiting fragment go). */
 void rv_p2p_cast_tick(struct rv_p2p_cast *c, uint64_t now);
 uint64_t rv_p2p_cast_next(const struct rv_p2p_cast *c);
 

@@ -29,12 +29,17 @@ struct cpeer {
 	int used, in;               /* in: it sent a CAST_* message of the stream */
 	uint8_t id[ID];
 	uint8_t mask_in, mask_out;  /* sub-streams we asked it to push; it asked us to */
+	uint8_t mask_srv;           /* those of mask_out we push (all, without an upload budget) */
+	uint8_t mask_adopt;         /* a publisher's: sub-streams it pushes unasked (nobody asked them) */
+	uint64_t partial_at;        /* when it asked what we do not all push (0: it did not) */
 	struct rv_p2p_range *map;   /* its last map: nmap ranges, in order */
 	uint32_t nmap, map_end;     /* map_end: 1 + the newest it holds (0: none) */
 	uint32_t keys[RV_P2P_CAST_KEYS];
 	uint32_t nkeys;
 	struct rv_p2p_cast_peer_stats *ps;  /* its counters (a slot of c->ps) */
 	uint64_t run;               /* the run of the last announce it sent (conf.admit) */
+	uint8_t spare;              /* its maps' spare upload (RV_P2P_CAST_MAP_SPARE) */
+	uint64_t declined_at;       /* when it declined to push to us (0: never) */
 };
 
 struct rv_p2p_cast {
@@ -53,6 +58,8 @@ struct rv_p2p_cast {
 	uint32_t min_start;         /* join at no keyframe start before this (one was not) */
 	int sub[SUBS];              /* the pusher of each sub-stream */
 	uint64_t sub_at[SUBS];      /* when it last pushed one (or was asked) */
+	uint8_t sub_got;            /* sub-streams whose pusher pushed one since it was asked */
+	int sub_avoid[SUBS];        /* 1 + the neighbour not to ask it of next (0: none) */
 	uint64_t key_at, tick_at, now, rnd_state;
 	uint64_t ipmc_at;           /* when IP multicast brought a new fragment last (0: never) */
 	uint32_t ticks, pull_salt;  /* pull_salt: random, so that peers spread their pulls differently */
@@ -66,6 +73,17 @@ struct rv_p2p_cast {
 	size_t nps;
 	struct rv_p2p_range *scratch;   /* w / 2 + 1 ranges */
 	struct rv_buf out, events;
+	/* the upload budget (p2pcast_up.c) */
+	struct rv_buf paced[2];     /* fragments waiting for the bucket: pushed, on pulls */
+	double pull_bits;           /* what waits in paced[1] */
+	double tokens;              /* bits */
+	uint64_t tokens_at, paced_due, rate_at;   /* paced_due: when the head may go (0: none waits) */
+	uint64_t offer_acc, in_acc; /* wire bytes offered to neighbours, of new fragments, since rate_at */
+	uint64_t in_hist[10], offer_hist[10];   /* the same, in the last 10 map periods */
+	uint64_t hist_ms[10];       /* how long each of those was */
+	uint32_t hist_i;
+	int map_turn;               /* the neighbour next in turn for our map */
+	double offer_rate, stream_rate;   /* bits/s over those */
 	struct rv_p2p_cast_stats st;
 	uint8_t msg[RV_P2P_MSG_MAX];
 	uint8_t ev[RV_P2P_CAST_INFO_MAX];
@@ -105,6 +123,33 @@ void cast_frag_take(struct rv_p2p_cast *c, struct cpeer *p, uint32_t seq, uint8_
 int cast_info_in(struct rv_p2p_cast *c, struct cpeer *from, const struct rv_p2p_msg *m, const char **why);
 /* The end at END from FROM, or from IP multicast (NULL). */
 int cast_end_in(struct rv_p2p_cast *c, struct cpeer *from, uint32_t end, const char **why);
+
+/* Our map into c->msg, FLAGS and our spare upload: its length. */
+long cast_build_map(struct rv_p2p_cast *c, uint8_t flags);
+/* Our neighbour with ID, or NULL. */
+struct cpeer *cast_find(struct rv_p2p_cast *c, const uint8_t id[ID]);
+
+/* p2pcast_up.c: the upload budget */
+/* The first seq our maps say: the window's; with a budget, the first
+ * that may still be pulled (known for less than deadline_ms + fetch_ms). */
+uint32_t cast_map_from(struct rv_p2p_cast *c);
+/* Fragment F (SEQ) to P, pushed or on its pull (PULLED): sent at once
+ * without a budget, else queued for the bucket; counted once sent. */
+void cast_frag_out(struct rv_p2p_cast *c, struct cpeer *p, uint32_t seq, struct frag *f, int pulled);
+/* The rates measured, neighbours declined while the push rate is past the budget's 85 %. */
+void cast_up_tick(struct rv_p2p_cast *c);
+/* Our map (N bytes in c->msg) to the neighbours in the stream, on our
+ * run: to all without a budget; with one, to as many as a tenth of it
+ * carries, in turn. */
+void cast_up_maps(struct rv_p2p_cast *c, long n);
+/* Our spare upload for our maps' flags (already shifted). */
+uint8_t cast_up_flags(const struct rv_p2p_cast *c);
+/* Neighbour P asks us to push MASK (CAST_PUSH): taken, or declined. */
+void cast_up_push_in(struct rv_p2p_cast *c, struct cpeer *p, uint8_t mask);
+/* P's map flags: its spare upload; DECLINE: its sub-streams asked of another. */
+void cast_up_map_in(struct rv_p2p_cast *c, struct cpeer *p, uint8_t flags);
+/* P may be asked to push (it did not decline us lately): its weight (spare), 0: not now, -1: never. */
+int cast_up_weight(const struct rv_p2p_cast *c, const struct cpeer *p);
 
 /* p2pcast_rx.c */
 /* A keyframe request (HOPS so far) toward the publisher, never back to FROM. */

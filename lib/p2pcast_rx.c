@@ -97,23 +97,54 @@ void cast_join(struct rv_p2p_cast *c)
 	cast_deliver(c);
 }
 
-/* A neighbour for a sub-stream, but EXCEPT: at random among those whose
- * map reaches about as far as the stream (within NEAR fragments), else
- * the one furthest ahead; or NONE. */
+/* How many of the last 8 fragments of sub-stream B P's map has (it is
+ * fed that sub-stream). */
+static uint32_t fed(const struct rv_p2p_cast *c, const struct cpeer *p, int b)
+{
+	uint32_t n = 0, s = c->end;
+	while (s > 0 && (s - 1) % SUBS != (uint32_t)b)
+		s--;
+	for (int k = 0; k < 8 && s > 0; k++, s = s > SUBS ? s - SUBS : 0)
+		n += (uint32_t)cast_map_has(p, s - 1);
+	return n;
+}
+
+/* A neighbour for sub-stream B, but EXCEPT: among those whose map
+ * reaches about as far as the stream (within NEAR fragments; 4 x NEAR
+ * with an upload budget: its maps come in turn, less often), at random
+ * weighted by their spare upload (p2pcast_up.c) and, with an upload
+ * budget, by how much of B's last fragments they have; else at random
+ * among them, else the one furthest ahead; none that declined us lately;
+ * or NONE. */
 #define NEAR 64
-static int pick_pusher(struct rv_p2p_cast *c, int except)
+static int pick_pusher(struct rv_p2p_cast *c, int except, int b)
 {
 	int cand[RV_P2P_CAST_PEERS], n = 0, best = NONE;
+	uint32_t w[RV_P2P_CAST_PEERS], total = 0;
 	for (int i = 0; i < RV_P2P_CAST_PEERS; i++) {
 		const struct cpeer *p = &c->p[i];
-		if (!p->used || !p->in || i == except)
+		int weight = p->used ? cast_up_weight(c, p) : -1;
+		if (!p->used || !p->in || i == except || weight < 0)
 			continue;
-		if (p->map_end && p->map_end + NEAR >= c->end)
+		if (p->map_end && p->map_end + (c->conf.max_upload ? 4 * NEAR : NEAR) >= c->end) {
+			w[n] = c->conf.max_upload ? (uint32_t)(weight + 1) * (1 + 4 * fed(c, p, b)) : (uint32_t)weight;
+			total += w[n];
 			cand[n++] = i;
+		}
 		if (best == NONE || p->map_end > c->p[best].map_end)
 			best = i;
 	}
-	return n ? cand[cast_rnd(c) % (uint32_t)n] : best;
+	if (!n)
+		return best;
+	if (!total)
+		return cand[cast_rnd(c) % (uint32_t)n];
+	uint32_t r = cast_rnd(c) % total;
+	for (int k = 0; k < n; k++) {
+		if (r < w[k])
+			return cand[k];
+		r -= w[k];
+	}
+	return cand[n - 1];
 }
 
 /* Each sub-stream whose pusher is gone, or brought nothing for fetch_ms
@@ -136,9 +167,11 @@ void cast_resubscribe(struct rv_p2p_cast *c)
 		int stalled = c->now >= c->sub_at[b] + c->conf.fetch_ms && c->end_at > c->sub_at[b];
 		if (cur != NONE && !stalled)
 			continue;
-		int to = pick_pusher(c, cur);
+		int to = pick_pusher(c, cur != NONE ? cur : c->sub_avoid[b] - 1, b);
+		c->sub_avoid[b] = 0;
 		if (to == NONE || to == cur)
 			continue;
+		c->sub_got &= (uint8_t)~(1u << b);
 		if (cur != NONE)
 			c->p[cur].mask_in &= (uint8_t)~(1u << b);
 		c->p[to].mask_in |= (uint8_t)(1u << b);
@@ -156,10 +189,13 @@ void cast_resubscribe(struct rv_p2p_cast *c)
  * at its limit, is not asked again at once); or NONE. */
 static int holder(struct rv_p2p_cast *c, uint32_t seq, uint32_t tries)
 {
-	int cand[RV_P2P_CAST_PEERS], n = 0;
-	for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
-		if (c->p[i].used && c->p[i].in && cast_map_has(&c->p[i], seq))
-			cand[n++] = i;
+	int cand[RV_P2P_CAST_PEERS], n = 0;	/* those with spare upload first */
+	for (int pass = 0; pass < 2 && !n; pass++)
+		for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
+			if (c->p[i].used && c->p[i].in && cast_map_has(&c->p[i], seq) &&
+			    (pass || c->p[i].spare != 1)) {
+				cand[n++] = i;
+			}
 	return n ? cand[(seq + tries + c->pull_salt) % (uint32_t)n] : NONE;
 }
 
@@ -224,6 +260,10 @@ void cast_reset(struct rv_p2p_cast *c, const struct cpeer *from)
 	memset(c->end_from, 0, ID);
 	c->last_from = NONE;
 	c->ipmc_at = 0;
+	rv_buf_reset(&c->paced[0]);	/* the old run's */
+	rv_buf_reset(&c->paced[1]);
+	c->pull_bits = 0;
+	c->paced_due = 0;
 	for (int b = 0; b < SUBS; b++) {
 		c->sub[b] = NONE;
 		c->sub_at[b] = 0;

@@ -65,7 +65,15 @@
  *                                             among them (at most
  *                                             RV_P2P_CAST_KEYS); flag 1: tell
  *                                             me yours; flag 2: send me the
- *                                             announce (CAST_INFO)
+ *                                             announce (CAST_INFO); flag 4:
+ *                                             I stopped pushing to you, ask
+ *                                             another; flag 8: I push you not
+ *                                             all you asked, ask another for
+ *                                             what I pushed you nothing of
+ *                                             since; flags >> 4: my spare
+ *                                             upload (0 not said, 1 none,
+ *                                             1 + K: K more sub-streams); a
+ *                                             peer ignores flags it does not know
  *   CAST_PULL 19  stream[32] flags u8 n u16 n x range
  *                                             send me these fragments (flags 0)
  *   CAST_PUSH 20  stream[32] mask u8          push me the fragments whose
@@ -112,6 +120,12 @@
 #define RV_P2P_FRAG_PULLED 0x02   /* CAST_FRAG flag: an answer to CAST_PULL */
 #define RV_P2P_CAST_MAP_ASK 0x01  /* CAST_MAP flag: answer with yours */
 #define RV_P2P_CAST_MAP_INFO 0x02 /* CAST_MAP flag: I lack the announce: send it */
+#define RV_P2P_CAST_MAP_DECLINE 0x04 /* CAST_MAP flag: my upload is full: ask another to push what you
+				     * asked of me (p2pcast.h, upload budget) */
+#define RV_P2P_CAST_MAP_DECLINE_SOME 0x08 /* CAST_MAP flag: I do not push all you asked: ask another
+					  * for the sub-streams I pushed you nothing of since */
+#define RV_P2P_CAST_MAP_SPARE(f) ((f) >> 4) /* CAST_MAP flags' high nibble: 0 not said (no budget),
+					     * 1 no spare upload, 1 + K: room to push K more sub-streams */
 
 enum rv_p2p_msg_type {
 	RV_P2P_M_HELLO = 1, RV_P2P_M_REPORT, RV_P2P_M_ASK_CLOSE, RV_P2P_M_POST, RV_P2P_M_IHAVE,

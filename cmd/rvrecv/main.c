@@ -10,7 +10,7 @@
 #include "rvrecv.h"
 
 enum { O_GROUP = 1, O_ALLOW, O_COUNT, O_TIMEOUT, O_DIR, O_FROM, O_PROGRESS, O_NO_PROGRESS,
-       O_SDP, O_OUTPUT, O_MFORMAT, O_DURATION, O_FRAMES, O_TCP, O_P2P, O_KEY, O_NAME, O_PUSH_LIMIT, O_IPMC,
+       O_SDP, O_OUTPUT, O_MFORMAT, O_DURATION, O_FRAMES, O_TCP, O_P2P, O_KEY, O_NAME, O_PUSH_LIMIT, O_MAX_UPLOAD, O_IPMC,
        O_SERVERLESS, O_PEER, O_LAN, O_BIND, O_PORT_FILE };
 
 static const struct rv_opt opts[] = {
@@ -28,6 +28,7 @@ static const struct rv_opt opts[] = {
 	{ O_KEY, 0, "key", "FILE", "media --p2p: this peer's Ed25519 key, made if missing (default: a new key for this run)", "file", NULL },
 	{ O_NAME, 0, "name", "NAME", "media --p2p: the stream's name (default live)", NULL, NULL },
 	{ O_PUSH_LIMIT, 0, "push-limit", "N", "media --p2p: each fragment leaves this peer at most N + 1 times (default 4)", NULL, NULL },
+	{ O_MAX_UPLOAD, 0, "max-upload", "BITS", "media --p2p: this peer's upload budget, bits per second (K and M as in --bitrate; 64K to 10000M): pushes and pull answers paced at it, neighbours asked to take their pushes from another past 85 % of it (default: none)", NULL, NULL },
 	{ O_IPMC, 0, "ipmc", "ADDR:PORT[,SRC]", "media --p2p: also take the stream's fragments from this IP multicast group (from SRC only: source-specific); the peers fill only what it misses. With --serverless and no --p2p: from there alone, no peer group", NULL, NULL },
 	{ O_SERVERLESS, 0, "serverless", NULL, "media --p2p: no rvserver: peers only from --peer and LAN discovery (--lan or the spec's); with --ipmc and no --p2p: IP multicast alone", NULL, NULL },
 	{ O_PEER, 0, "peer", "ADDR:PORT", "media --p2p: connect to the peer at ADDR:PORT (repeatable)", NULL, NULL },
@@ -143,6 +144,10 @@ static const char *on_opt(void *ud, int key, const char *arg)
 		if ((a->push_limit = rv_p2plive_push_limit(arg)) < 0)
 			return "expected a number of neighbours, 1 to 64";
 		break;
+	case O_MAX_UPLOAD:
+		if (rv_parse_bits(arg, 64000, 10000000000ull, &a->max_upload) < 0)
+			return "expected bits per second, 64K to 10000M";
+		break;
 	case O_PROGRESS: a->progress = 1; break;
 	case O_NO_PROGRESS: a->progress = -1; break;
 	}
@@ -172,10 +177,10 @@ int main(int argc, char **argv)
 			rv_cli_usage_error(&tool, "--serverless goes with --p2p SPEC or --ipmc");
 		if (a->serverless && a->server_set)
 			rv_cli_usage_error(&tool, "--serverless and --server do not go together");
-		if ((a->p2p_key || a->push_limit || a->npeers || a->lan || a->bind || a->port_file) && !a->p2p)
-			rv_cli_usage_error(&tool, mc_only ? "from IP multicast alone there is no peer: --key, --push-limit, "
+		if ((a->p2p_key || a->push_limit || a->max_upload || a->npeers || a->lan || a->bind || a->port_file) && !a->p2p)
+			rv_cli_usage_error(&tool, mc_only ? "from IP multicast alone there is no peer: --key, --push-limit, --max-upload, "
 							    "--peer, --lan, --bind and --port-file need --p2p SPEC"
-							  : "--key, --push-limit, --peer, --lan, --bind and --port-file go with --p2p");
+							  : "--key, --push-limit, --max-upload, --peer, --lan, --bind and --port-file go with --p2p");
 		if (a->p2p_name && !a->p2p && !mc_only)
 			rv_cli_usage_error(&tool, "--name goes with --p2p or --ipmc");
 		if (a->sdp && mc_only)

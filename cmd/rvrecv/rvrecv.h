@@ -81,6 +81,7 @@ struct app {
 	const char *bind, *port_file, *lan;     /* media --p2p: --bind, --port-file, --lan */
 	const char *peers[RV_P2PLIVE_PEERS];    /* media --p2p: --peer ADDR:PORT */
 	int npeers;
+	uint64_t max_upload;         /* --max-upload BITS (0: no budget) */
 	double duration;
 	long frames;
 	int tcp;                     /* media over the TCP connection */

@@ -447,6 +447,10 @@ static void p2p_summary(struct rx *x)
 		rv_say_info("p2p: %" PRIu64 " fragments from IP multicast", st.fragments_from_ipmc);
 	if (x->mc_only && st.skipped)
 		rv_say_info("p2p: %" PRIu64 " given up (IP multicast lost them, and no peer had them)", st.skipped);
+	if (st.fragments_over_budget || st.push_declines || st.push_declined)
+		rv_say_info("p2p: upload budget: %" PRIu64 " fragments not sent in time, %" PRIu64
+			    " neighbours asked to take pushes from another, asked %" PRIu64 " times",
+			    st.fragments_over_budget, st.push_declines, st.push_declined);
 	for (size_t k = 0; rv_p2plive_peer_stats(x->live, k, &ps); k++) {
 		char id[65];
 		rv_hex(ps.peer, 32, id);
@@ -521,7 +525,8 @@ static int p2p_record(struct app *a, struct rx *x)
 				      .server_host = a->serverless ? NULL : a->co.host, .server_port = a->co.port,
 				      .bind = a->bind, .port_file = a->port_file, .lan = a->lan, .npeers = a->npeers,
 				      .name = a->p2p_name ? a->p2p_name : "live",
-				      .cast = { .push_limit = (uint32_t)a->push_limit }, .ipmc = a->ipmc };
+				      .cast = { .push_limit = (uint32_t)a->push_limit, .max_upload = a->max_upload },
+				      .ipmc = a->ipmc };
 	memcpy(lo.peers, a->peers, sizeof lo.peers);
 	x->vi.rtp_fd = x->vi.rtcp_fd = x->au.rtp_fd = x->au.rtcp_fd = -1;
 	x->loop = uv_default_loop();

@@ -16,6 +16,7 @@ enum {
 	O_ABITRATE, O_GOP, O_APT,
 	O_RE, O_DURATION, O_RTP, O_SDP, O_PT, O_TCP, O_SRTP, O_LISTEN, O_LISTEN_TIMEOUT, O_P2P, O_KEY, O_NAME, O_CAP,
 	O_PUSH_LIMIT,
+	O_MAX_UPLOAD,
 	O_IPMC,
 	O_IPMC_TTL,
 	O_SERVERLESS, O_PEER, O_LAN, O_BIND, O_PORT_FILE,
@@ -51,6 +52,7 @@ static const struct rv_opt opts[] = {
 	{ O_NAME, 0, "name", "NAME", "media --p2p: the stream's name (default live)", NULL, NULL },
 	{ O_CAP, 0, "cap", "TOKEN|FILE", "media --p2p: this peer's capability to publish, where the group restricts publishing (from rvgroup p2p grant --publish)", "file", NULL },
 	{ O_PUSH_LIMIT, 0, "push-limit", "N", "media --p2p: each fragment leaves this peer at most N + 1 times (default 4)", NULL, NULL },
+	{ O_MAX_UPLOAD, 0, "max-upload", "BITS", "media --p2p: this peer's upload budget, bits per second (K and M as in --bitrate; 64K to 10000M): pushes and pull answers paced at it, neighbours asked to take their pushes from another past 85 % of it (default: none)", NULL, NULL },
 	{ O_IPMC, 0, "ipmc", "ADDR:PORT", "media --p2p: also send each fragment to this IP multicast group (fusion: receivers with --ipmc take it from there, the peers fill the gaps)", NULL, NULL },
 	{ O_IPMC_TTL, 0, "ipmc-ttl", "N", "media --ipmc: the multicast TTL, 1 to 255 (default 1: this LAN only)", NULL, NULL },
 	{ O_SERVERLESS, 0, "serverless", NULL, "media --p2p: no rvserver: peers only from --peer and LAN discovery (--lan or the spec's), and receivers that --peer to this one", NULL, NULL },
@@ -213,6 +215,10 @@ static const char *on_opt(void *ud, int key, const char *arg)
 		if ((a->push_limit = rv_p2plive_push_limit(arg)) < 0)
 			return "expected a number of neighbours, 1 to 64";
 		break;
+	case O_MAX_UPLOAD:
+		if (rv_parse_bits(arg, 64000, 10000000000ull, &a->max_upload) < 0)
+			return "expected bits per second, 64K to 10000M";
+		break;
 	case O_IPMC: {
 		const char *why;
 		if (strchr(arg, ','))
@@ -288,8 +294,8 @@ int main(int argc, char **argv)
 			rv_cli_usage_error(&tool, "--sdp goes with --rtp");
 		if (a->rtp && a->p2p)
 			rv_cli_usage_error(&tool, "--rtp and --p2p do not go together");
-		if ((a->p2p_key || a->p2p_name || a->p2p_cap || a->push_limit) && !a->p2p)
-			rv_cli_usage_error(&tool, "--key, --name, --cap and --push-limit go with --p2p");
+		if ((a->p2p_key || a->p2p_name || a->p2p_cap || a->push_limit || a->max_upload) && !a->p2p)
+			rv_cli_usage_error(&tool, "--key, --name, --cap, --push-limit and --max-upload go with --p2p");
 		if (a->ipmc && !a->p2p)
 			rv_cli_usage_error(&tool, "--ipmc goes with --p2p");
 		if (a->ipmc_ttl && !a->ipmc)

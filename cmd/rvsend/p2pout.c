@@ -119,6 +119,10 @@ static void report(struct p2pout *o)
 		    " bytes), %" PRIu64 " requested by peers (%" PRIu64 " bytes); %" PRIu64 " keyframe requests",
 		    st.fragments_published, st.bytes_published, st.fragments_pushed_to_peers, st.bytes_pushed_to_peers,
 		    st.fragments_requested_by_peers, st.bytes_requested_by_peers, o->key_requests);
+	if (st.fragments_over_budget || st.push_declines)
+		rv_say_info("p2p: upload budget: %" PRIu64 " fragments not sent in time (%" PRIu64 " bytes), %" PRIu64
+			    " neighbours asked to take pushes from another", st.fragments_over_budget,
+			    st.bytes_over_budget, st.push_declines);
 	if (o->dropped)
 		rv_say_info("p2p: %" PRIu64 " packets dropped waiting for the loop", o->dropped);
 	if (!rv_out_json_mode())
@@ -262,7 +266,8 @@ int p2pout_start(struct p2pout **out, struct app *a, int inputs, struct rv_media
 				      .server_host = a->serverless ? NULL : a->co.host, .server_port = a->co.port,
 				      .bind = a->bind, .port_file = a->port_file, .lan = a->lan, .npeers = a->npeers,
 				      .name = a->p2p_name ? a->p2p_name : "live", .cap = a->p2p_cap ? cap : NULL,
-				      .cast = { .publisher = 1, .push_limit = (uint32_t)a->push_limit },
+				      .cast = { .publisher = 1, .push_limit = (uint32_t)a->push_limit,
+						.max_upload = a->max_upload },
 				      .ipmc = a->ipmc, .ipmc_ttl = a->ipmc_ttl };
 	memcpy(lo.peers, a->peers, sizeof lo.peers);
 	const char *why = "?";

@@ -78,6 +78,7 @@ struct app {
 	const char *p2p, *p2p_key, *p2p_name;   /* --p2p SPEC, --key FILE, --name NAME */
 	const char *p2p_cap;         /* --cap TOKEN|FILE */
 	int push_limit;              /* --push-limit N (0: the default) */
+	uint64_t max_upload;         /* --max-upload BITS (0: no budget) */
 	const char *ipmc;            /* --ipmc ADDR:PORT (fusion) */
 	int ipmc_ttl;                /* --ipmc-ttl N (0: 1) */
 	int serverless, server_set;  /* --serverless; --server given */

@@ -30,7 +30,8 @@
 # Environment: SPEC (the group spec), N=20 SECS=6 SIZE=320x240 FPS=25
 #   BITRATE=1M RATE=4mbit JOIN_AT= KILL_AT= KILL_N=2 SERVER_SIDE=0 STAMPS=0
 #   IMPAIR= (RV_TEST_IMPAIR for the p2p peers) PUSH_LIMIT= (--push-limit
-#   for every p2p peer; default the tools'). RV_SLOW=1 scales every bounded
+#   for every p2p peer; default the tools') MAX_UPLOAD= (--max-upload for
+#   every p2p peer, bits/s as 3.5M; default none). RV_SLOW=1 scales every bounded
 #   wait (tests/cli/helpers.bash's). The tools come from PATH.
 #   The caller bounds the run (timeout): at SIGTERM every tool started is
 #   killed.
@@ -41,6 +42,7 @@ DIR=$1
 N=${N:-20} SECS=${SECS:-6} SIZE=${SIZE:-320x240} FPS=${FPS:-25} BITRATE=${BITRATE:-1M}
 RATE=${RATE:-4mbit} JOIN_AT=${JOIN_AT:-} KILL_AT=${KILL_AT:-} KILL_N=${KILL_N:-2}
 SERVER_SIDE=${SERVER_SIDE:-0} STAMPS=${STAMPS:-0} IMPAIR=${IMPAIR:-} PUSH_LIMIT=${PUSH_LIMIT:-}
+MAX_UPLOAD=${MAX_UPLOAD:-}
 SLOW=${RV_SLOW:-1}	# the bounded waits' factor (ASan)
 cd "$DIR" || exit 1
 PIDS=()
@@ -125,7 +127,7 @@ SRC=(-f lavfi -i "testsrc2=size=$SIZE:rate=$FPS" --gop "$FPS" --bitrate "$BITRAT
 receiver() {
 	# shellcheck disable=SC2046 # env's arguments: none or one
 	$(ns "$2") env $(stamps "$1") ${IMPAIR:+RV_TEST_IMPAIR=$IMPAIR} rvrecv media --p2p "$SPEC" \
-		--server "10.77.0.1:$UDP" --key "$1.key" ${PUSH_LIMIT:+--push-limit $PUSH_LIMIT} --json -v -o "$1.mkv" \
+		--server "10.77.0.1:$UDP" --key "$1.key" ${PUSH_LIMIT:+--push-limit $PUSH_LIMIT} ${MAX_UPLOAD:+--max-upload $MAX_UPLOAD} --json -v -o "$1.mkv" \
 		>"$1.out" 2>"$1.err" &
 	PIDS+=("$!")
 	eval "PID_$1=$!"
@@ -142,7 +144,7 @@ say "$N receivers joined"
 W0=$(tx_bytes) P0=$(tx_bytes 0)
 # shellcheck disable=SC2046
 $(ns 0) env $(stamps tx) ${IMPAIR:+RV_TEST_IMPAIR=$IMPAIR} rvsend media --p2p "$SPEC" --server "10.77.0.1:$UDP" \
-	--key tx.key ${PUSH_LIMIT:+--push-limit $PUSH_LIMIT} --json -v "${SRC[@]}" >tx.out 2>tx.err &
+	--key tx.key ${PUSH_LIMIT:+--push-limit $PUSH_LIMIT} ${MAX_UPLOAD:+--max-upload $MAX_UPLOAD} --json -v "${SRC[@]}" >tx.out 2>tx.err &
 PID_tx=$!
 PIDS+=("$PID_tx")
 T0=$(date +%s%N)

@@ -6,7 +6,8 @@
  * we publish; bits 1-3: the push limit (0: the default 4); bit 4: a small
  * window (64 fragments); bit 5: a restricted stream (conf.admit: an announce
  * is admitted when its first byte is 0xFF, its run the second, its
- * application's bytes after them). Neighbour P is arg % 4:
+ * application's bytes after them); bit 6: an upload budget (conf.max_upload
+ * 200 kbit/s: pacing, slots, DECLINE maps). Neighbour P is arg % 4:
  *   op % 8 == 0  P comes up          op % 8 == 1  P goes down
  *   op % 8 == 2  P sends the bytes as a message (parsed first, as the node
  *                does; what does not parse is dropped)
@@ -261,7 +262,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	next_seq = 0;
 	now = 1000;
 	struct rv_p2p_cast_conf conf = { .publisher = publisher, .push_limit = (data[0] >> 1) & 7,
-					 .window_max = (data[0] & 16) ? 64 : 0, .admit = restricted ? admit : NULL };
+					 .window_max = (data[0] & 16) ? 64 : 0, .admit = restricted ? admit : NULL,
+					 .max_upload = (data[0] & 64) ? 200000 : 0 };
 	limit = conf.push_limit ? conf.push_limit : 4;
 	struct rv_p2p_cast *c;
 	if (rv_p2p_cast_new(&c, stream, &conf) < 0)
