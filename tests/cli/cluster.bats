@@ -672,6 +672,58 @@ PY
 	assert_success
 }
 
+@test "cluster: --max-group-members holds under 30 joins at once spread over three nodes" {
+	node 1 --max-group-members 10
+	node 2 --max-group-members 10
+	node 3 --max-group-members 10
+	local i n pids=()
+	for ((i = 0; i < 30; i++)); do	# each stays connected (a member) until the test ends
+		n=$((i % 3 + 1))
+		python3 "$BATS_TEST_DIRNAME/rvclient.py" --port "$(eval echo "\${N$n##*:}")" --hello "u$i" --expect welcome \
+			--frame '{"type":"join","group":"big","seq":1}' --expect 'ok|error' --stall --timeout "$(secs 15)" \
+			>"$T/j$i.out" 2>&1 &
+		pids+=($!)
+	done
+	for ((i = 0; i < 100 * RV_SLOW; i++)); do
+		(($(cat "$T"/j*.out | grep -c '"re": 1') == 30)) && break
+		sleep 0.1
+	done
+	kill "${pids[@]}" 2>/dev/null || true
+	# exactly 10 admitted: the others were told the group is full
+	[ "$(grep -l '"type": "ok"' "$T"/j*.out | wc -l)" = 10 ]
+	[ "$(grep -l '"type": "error".*the group is full' "$T"/j*.out | wc -l)" = 20 ]
+}
+
+@test "cluster: Redis stalls (DEBUG SLEEP 2, then CLIENT PAUSE 2000): a send meanwhile is answered or fails loudly, then traffic flows" {
+	node 1
+	node 2
+	member alice 1 alice ops
+	member bob 2 bob ops
+	local stall rc i
+	for stall in "debug sleep 2" "client pause 2000"; do
+		redis-cli -s "$T/r.sock" $stall >/dev/null &
+		rc=$!
+		sleep 0.3
+		# the send during the stall: delivered, or an error with its reason; never silence
+		run on 1 -n carol say bob "during $stall"
+		if [ "$status" = 0 ]; then
+			wait_for_line "$T/bob.out" "^\\[@carol\\] during $stall\$" 10
+		else
+			assert_output --partial "cluster"
+		fi
+		wait "$rc" || true
+		run on 1 -n carol say bob "after $stall"
+		for ((i = 0; i < 30 && status != 0; i++)); do	# the bus may be reconnecting
+			sleep 0.2
+			run on 1 -n carol say bob "after $stall"
+		done
+		assert_success
+		wait_for_line "$T/bob.out" "^\\[@carol\\] after $stall\$" 5
+	done
+	to alice "posts too"
+	wait_for_line "$T/bob.out" '^\[ops\] alice: posts too$' 5
+}
+
 @test "cluster: Redis cuts a node's pub/sub connection: it reconnects and traffic flows again" {
 	node 1
 	node 2

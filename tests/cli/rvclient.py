@@ -169,7 +169,7 @@ def main(argv):
                 out(f)
                 if f.get("type") == "msg":
                     last = f
-                if f.get(field) == arg:
+                if f.get(field) in arg.split("|"):	# "ok|error": either
                     break
         elif kind == "quit":
             return 0
