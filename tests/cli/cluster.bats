@@ -576,6 +576,12 @@ PY
 	spawn fay rvrecv -s "$N3" -n fay -g show media -o "$T/f.mkv" --count 1
 	wait_for_line "$T/fay.err" 'joined show' 5
 	wait_for_line "$T/fay.err" 'recording H264' 8
+	# and its packets flow there (node 3 asked for a keyframe with its want)
+	for ((i = 0; i < 100 * RV_SLOW; i++)); do
+		(($(timeout 5 curl -sf "http://$N3/stats" | jq .cluster.pipe_packets_in) >= 30)) && break
+		sleep 0.1
+	done
+	(($(timeout 5 curl -sf "http://$N3/stats" | jq .cluster.pipe_packets_in) >= 30))
 	# then about a second of media to node 2's receivers (a wait, not an assertion)
 	p0=$(timeout 5 curl -sf "http://$N2/stats" | jq .media.packets_out)
 	for ((i = 0; i < 50 * RV_SLOW; i++)); do
