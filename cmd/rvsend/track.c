@@ -21,7 +21,11 @@ void track_init(struct track *k, int video, int pt, int h264, enum rv_acodec aco
 	k->hdr.ssrc = rv_rd32(r);
 	if (!k->hdr.ssrc)
 		k->hdr.ssrc = 1;
-	k->hdr.seq = rv_rd16(r + 4);
+	/* The first sequence number below 2^15, as libwebrtc picks it: SDES
+	 * receivers that join mid-stream (ffmpeg with our SDP) take the SRTP
+	 * rollover counter to be 0 (RFC 3711 3.3.1), so a wrap of the 16-bit
+	 * number before they join would fail every packet's authentication. */
+	k->hdr.seq = rv_rd16(r + 4) & 0x7fff;
 	k->ts_base = k->hdr.ssrc ^ 0x5a5a5a5a;	/* a random start for timestamps */
 }
 

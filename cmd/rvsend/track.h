@@ -34,7 +34,7 @@ struct track {
 	uint8_t pkt[TRACK_PKT_MAX];
 };
 
-/* track_init - a random SSRC, sequence number and timestamp base; PT;
+/* track_init - a random SSRC, sequence number (below 2^15) and timestamp base; PT;
  * H264 picks RFC 6184 over VP8 for video; ACODEC says audio's clock. */
 void track_init(struct track *k, int video, int pt, int h264, enum rv_acodec acodec, track_out_fn out,
 		void *ud);
