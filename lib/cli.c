@@ -19,15 +19,15 @@
 #include "tls.h"
 
 const struct rv_cli_exit_row rv_cli_exit_table[] = {
-	{ RV_EXIT_OK, "success" },
-	{ RV_EXIT_FAIL, "failure not covered below" },
-	{ RV_EXIT_USAGE, "usage error: bad option or argument" },
-	{ RV_EXIT_CONNECT, "cannot connect: name resolution, connection refused, TLS handshake" },
-	{ RV_EXIT_DENIED, "denied: authentication, a receiver's allowed senders, a limit, an unknown target" },
-	{ RV_EXIT_REPLACED, "replaced: another login with the same id took over" },
-	{ RV_EXIT_TIMEOUT, "timeout: a wait ran out" },
-	{ RV_EXIT_LOST, "connection lost, or the server shut down" },
-	{ RV_EXIT_NO_ROUTE, "no route: in a peer group, no peer is nearer the destination" },
+	{ RV_EXIT_OK, "ok", "success" },
+	{ RV_EXIT_FAIL, "failure", "failure not covered below" },
+	{ RV_EXIT_USAGE, "usage", "usage error: bad option or argument" },
+	{ RV_EXIT_CONNECT, "cannot connect", "cannot connect: name resolution, connection refused, TLS handshake" },
+	{ RV_EXIT_DENIED, "denied", "denied: authentication, a receiver's allowed senders, a limit, an unknown target" },
+	{ RV_EXIT_REPLACED, "replaced", "replaced: another login with the same id took over" },
+	{ RV_EXIT_TIMEOUT, "timeout", "timeout: a wait ran out" },
+	{ RV_EXIT_LOST, "connection lost", "connection lost, or the server shut down" },
+	{ RV_EXIT_NO_ROUTE, "no route", "no route: in a peer group, no peer is nearer the destination" },
 };
 const size_t rv_cli_exit_rows = sizeof rv_cli_exit_table / sizeof *rv_cli_exit_table;
 
@@ -294,10 +294,7 @@ void rv_cli_help(const struct rv_tool *t, FILE *f)
 		fprintf(f, "\n%s\n", t->footer);
 	fprintf(f, "\nExit status:");
 	for (size_t i = 0; i < rv_cli_exit_rows; i++)
-		fprintf(f, "%s %d %s", i ? "," : "", rv_cli_exit_table[i].code,
-			i == 0 ? "ok" : i == 1 ? "failure" : i == 2 ? "usage" :
-			i == 3 ? "cannot connect" : i == 4 ? "denied" : i == 5 ? "replaced" :
-			i == 6 ? "timeout" : "connection lost");
+		fprintf(f, "%s %d %s", i ? "," : "", rv_cli_exit_table[i].code, rv_cli_exit_table[i].brief);
 	fprintf(f, ".\nSee %s(1).\n", t->name);
 }
 

@@ -7,9 +7,11 @@
 
 #include "cli.h"
 
-/* The exit statuses every tool documents: code and meaning. */
+/* The exit statuses every tool documents: code, the word --help gives it
+ * and the meaning the man page gives. */
 struct rv_cli_exit_row {
 	int code;
+	const char *brief;
 	const char *meaning;
 };
 extern const struct rv_cli_exit_row rv_cli_exit_table[];

@@ -160,12 +160,17 @@ $usage"
 	done
 }
 
-@test "every man page documents the exit codes 0 to 7" {
+@test "every man page documents the exit codes 0 to 8, and --help names each once" {
 	for t in "${TOOLS[@]}"; do
 		text=$(page_text "$t.1" | sed -n '/^\.SH EXIT STATUS/,/^\.SH /p')
-		for code in 0 1 2 3 4 5 6 7; do
+		for code in 0 1 2 3 4 5 6 7 8; do
 			grep -qx "\.B $code" <<<"$text" || fail "exit code $code missing from man/$t.1"
 		done
+		# "Exit status: 0 ok, 1 failure, ...": nine codes, no two words alike
+		line=$("$BIN/$t" --help | grep '^Exit status:')
+		words=$(sed 's/^Exit status: //; s/\.$//' <<<"$line" | tr ',' '\n' | sed 's/^ *[0-9]* //')
+		[ "$(wc -l <<<"$words")" = 9 ] || fail "$t --help: $line"
+		[ "$(sort -u <<<"$words" | wc -l)" = 9 ] || fail "$t --help names two codes alike: $line"
 	done
 }
 
