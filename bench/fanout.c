@@ -37,7 +37,12 @@
  *   latency (--rate R): open loop, a timerfd paces single sends at R/s;
  *     receivers read every message as it arrives; the receive-minus-send time
  *     of every delivery of a message sent inside the window goes into a 1 us
- *     histogram.  Prints FIGURE latency_p50_us / latency_p99_us.
+ *     histogram.  Prints FIGURE latency_p50_us / latency_p99_us.  A second
+ *     histogram takes the kernel's receive time of the same deliveries
+ *     (SO_TIMESTAMPING, software: when the broker's write put the bytes on
+ *     the receiver's socket), so what the broker costs can be told from
+ *     what this one thread's serial reading of 100 sockets adds on a
+ *     shared machine: RESULT's latency_kernel_p50_us / _p99_us.
  *
  * --pid PID[,PID...] also reports those processes' CPU (utime+stime from
  * /proc/PID/stat, summed: a cluster's nodes) over the window; the
@@ -53,6 +58,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/errqueue.h>
+#include <linux/net_tstamp.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -135,6 +142,11 @@ static uint64_t hist_over, hist_n, hist_max;
 static double hist_sum;
 static uint64_t lat_from_ns, lat_to_ns; /* record sends in [from, to) */
 static int latency_mode;
+/* the kernel's receive times (CLOCK_REALTIME, made monotonic by the offset
+ * taken at the start) of the read at hand, and their histogram */
+static uint32_t *khist;
+static uint64_t khist_n, khist_max, k_rx;
+static int64_t rt_minus_mono;
 
 static uint64_t now_ns(void)
 {
@@ -885,6 +897,13 @@ static void delivery(struct conn *c, const uint8_t *pl, size_t n, uint64_t t_rx)
 		c->next_seq = seq + 1;
 	c->got++;
 	deliveries++;
+	if (latency_mode && ts >= lat_from_ns && ts < lat_to_ns && k_rx) {
+		uint64_t us = k_rx > ts ? (k_rx - ts) / 1000 : 0;
+		khist[us < HIST_MAX_US ? us : HIST_MAX_US - 1]++;
+		khist_n++;
+		if (us > khist_max)
+			khist_max = us;
+	}
 	if (latency_mode && ts >= lat_from_ns && ts < lat_to_ns) {
 		uint64_t us = t_rx > ts ? (t_rx - ts) / 1000 : 0;
 		if (us < HIST_MAX_US)
@@ -1054,9 +1073,33 @@ static void rv_packet(struct conn *c, const uint8_t *p, size_t l, uint64_t t_rx)
 	/* joined/left/pong and other events: ignored */
 }
 
+/* read(2), or in latency mode recvmsg with the kernel's receive time into k_rx */
+static ssize_t conn_read(struct conn *c)
+{
+	k_rx = 0;
+	if (!latency_mode)
+		return read(c->fd, c->in + c->inlen, INCAP - c->inlen);
+	union {
+		char buf[CMSG_SPACE(sizeof(struct scm_timestamping))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { c->in + c->inlen, INCAP - c->inlen };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf };
+	ssize_t n = recvmsg(c->fd, &m, 0);
+	for (struct cmsghdr *cm = n > 0 ? CMSG_FIRSTHDR(&m) : NULL; cm; cm = CMSG_NXTHDR(&m, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPING) {
+			struct scm_timestamping st;
+			memcpy(&st, CMSG_DATA(cm), sizeof st);
+			int64_t rt = (int64_t)st.ts[0].tv_sec * 1000000000 + st.ts[0].tv_nsec;
+			if (rt)
+				k_rx = (uint64_t)(rt - rt_minus_mono);
+		}
+	return n;
+}
+
 static void on_readable(struct conn *c)
 {
-	ssize_t n = read(c->fd, c->in + c->inlen, INCAP - c->inlen);
+	ssize_t n = conn_read(c);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR)
 			return;
@@ -1108,19 +1151,34 @@ static int queue_msg(uint64_t t)
 	return 0;
 }
 
-static uint64_t pctl(double q)
+static uint64_t pctl_of(const uint32_t *h, uint64_t n, uint64_t max, double q)
 {
-	if (!hist_n)
+	if (!n)
 		return 0;
-	uint64_t want = (uint64_t)(q * (double)hist_n + 0.999999), cum = 0;
+	uint64_t want = (uint64_t)(q * (double)n + 0.999999), cum = 0;
 	if (want < 1)
 		want = 1;
 	for (uint32_t i = 0; i < HIST_MAX_US; i++) {
-		cum += hist[i];
+		cum += h[i];
 		if (cum >= want)
 			return i;
 	}
-	return hist_max;
+	return max;
+}
+
+static uint64_t pctl(double q)
+{
+	return pctl_of(hist, hist_n, hist_max, q);
+}
+
+/* CLOCK_REALTIME - CLOCK_MONOTONIC, read between two monotonic reads */
+static int64_t clock_offset(void)
+{
+	struct timespec rt;
+	uint64_t a = now_ns();
+	clock_gettime(CLOCK_REALTIME, &rt);
+	uint64_t b = now_ns();
+	return (int64_t)rt.tv_sec * 1000000000 + rt.tv_nsec - (int64_t)(a + (b - a) / 2);
 }
 
 /* NATS: publish a probe every 10 ms until every receiver has one (the
@@ -1269,8 +1327,10 @@ int main(int argc, char **argv)
 	latency_mode = opt.rate > 0;
 	if (latency_mode) {
 		hist = calloc(HIST_MAX_US, sizeof *hist);
-		if (!hist)
+		khist = calloc(HIST_MAX_US, sizeof *khist);
+		if (!hist || !khist)
 			die("%s", "out of memory");
+		rt_minus_mono = clock_offset();
 	}
 
 	/* connect and subscribe the receivers one by one, then the sender */
@@ -1294,6 +1354,9 @@ int main(int argc, char **argv)
 		set_nonblock(c->fd);
 		if (c != &snd && !latency_mode && opt.lowat > 0)
 			setsockopt(c->fd, SOL_SOCKET, SO_RCVLOWAT, &opt.lowat, sizeof opt.lowat);
+		int tsf = SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE;
+		if (c != &snd && latency_mode)	/* not taken: no kernel figure, the rest stands */
+			setsockopt(c->fd, SOL_SOCKET, SO_TIMESTAMPING, &tsf, sizeof tsf);
 		struct epoll_event e = { .events = EPOLLIN, .data.ptr = c };
 		if (epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &e) < 0)
 			die("epoll_ctl: %s", strerror(errno));
@@ -1431,6 +1494,9 @@ int main(int argc, char **argv)
 		printf(" latency_p50_us=%" PRIu64 " latency_p99_us=%" PRIu64 " latency_mean_us=%.0f"
 		       " latency_max_us=%" PRIu64 " samples=%" PRIu64,
 		       pctl(0.50), pctl(0.99), hist_n ? hist_sum / (double)hist_n : 0.0, hist_max, hist_n);
+	if (latency_mode && khist_n)
+		printf(" latency_kernel_p50_us=%" PRIu64 " latency_kernel_p99_us=%" PRIu64 " kernel_samples=%" PRIu64,
+		       pctl_of(khist, khist_n, khist_max, 0.50), pctl_of(khist, khist_n, khist_max, 0.99), khist_n);
 	printf("\n");
 	if (latency_mode) {
 		printf("FIGURE latency_p50_us=%" PRIu64 "\n", pctl(0.50));

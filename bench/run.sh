@@ -270,12 +270,14 @@ fi
 latency_series() {
 	local rate=$1 n=$2 i r
 	L_MQ50=() L_MQ99=() L_RV50=() L_RV99=() L_MQBC=() L_RVBC=() L_FL50=() L_FL99=()
+	L_MQK=() L_RVK=() L_FLK=()	# "p50/p99" from the kernel's receive times
 	for i in $(seq 1 "$n"); do
 		say "bench: latency at $rate publishes/s, run $i/$n"
 		if [ -n "$MQ_PORT" ]; then
 			r=$(run_fanout mosquitto mqtt "$MQ_PORT" "$MQ_PID" --rate "$rate")
 			if [ -n "$r" ]; then
 				L_MQ50+=("$(echo "$r" | kv latency_p50_us)")
+				L_MQK+=("$(echo "$r" | kv latency_kernel_p50_us)/$(echo "$r" | kv latency_kernel_p99_us)")
 				L_MQ99+=("$(echo "$r" | kv latency_p99_us)")
 				L_MQBC+=("$(echo "$r" | kv broker_cpu)")
 			fi
@@ -284,6 +286,7 @@ latency_series() {
 			r=$(run_fanout rvserver rv "$RV_PORT" "$RV_PID" --rate "$rate")
 			if [ -n "$r" ]; then
 				L_RV50+=("$(echo "$r" | kv latency_p50_us)")
+				L_RVK+=("$(echo "$r" | kv latency_kernel_p50_us)/$(echo "$r" | kv latency_kernel_p99_us)")
 				L_RV99+=("$(echo "$r" | kv latency_p99_us)")
 				L_RVBC+=("$(echo "$r" | kv broker_cpu)")
 			fi
@@ -292,6 +295,7 @@ latency_series() {
 			r=$(run_fanout floor mqtt "$FL_PORT" "$FL_PID" --rate "$rate")
 			if [ -n "$r" ]; then
 				L_FL50+=("$(echo "$r" | kv latency_p50_us)")
+				L_FLK+=("$(echo "$r" | kv latency_kernel_p50_us)/$(echo "$r" | kv latency_kernel_p99_us)")
 				L_FL99+=("$(echo "$r" | kv latency_p99_us)")
 			fi
 		fi
@@ -333,6 +337,10 @@ fmt_row() { printf '%-44s %-22s %-22s %s\n' "$@"; }
 			"$(ratio "$(median "${L_RV50[@]}")" "$(median "${L_MQ50[@]}")") / $(ratio "$(median "${L_RV99[@]}")" "$(median "${L_MQ99[@]}")")"
 		fmt_row "  floor (bench/floor.c) p50 / p99 us" "" "$(median "${L_FL50[@]}") / $(median "${L_FL99[@]}")" \
 			"rvserver/floor $(ratio "$(median "${L_RV50[@]}")" "$(median "${L_FL50[@]}")") / $(ratio "$(median "${L_RV99[@]}")" "$(median "${L_FL99[@]}")")"
+		# the same deliveries by the kernel's receive time: what the broker's writes
+		# cost, without the generator's one thread reading the 100 sockets after them
+		fmt_row "  in the receivers' sockets, p50/p99 us" "$(IFS=' '; echo "${L_MQK[*]:-n/a}")" \
+			"$(IFS=' '; echo "${L_RVK[*]:-n/a}")" "floor $(IFS=' '; echo "${L_FLK[*]:-n/a}")"
 	fi
 	fmt_row "idle RSS per connection, $IDLE_N clients (B)" "${MQ_IDLE:-n/a}" "${RV_IDLE:-n/a}" "$(ratio "$RV_IDLE" "$MQ_IDLE")"
 	fmt_row "  VmRSS before -> after (kB)" "${MQ_IDLE_B:-?} -> ${MQ_IDLE_A:-?}" "${RV_IDLE_B:-?} -> ${RV_IDLE_A:-?}" ""
