@@ -17,7 +17,9 @@
 #        medians counts them too). Both pace alike: with BURST=1 (the default) rvturn's tick is
 #        the period, so every sender sends one packet at a time, each at its own time, as
 #        uclient does on its -z timer (BURST=16 is rvturn's default: bursts of 16 every 16 ms
-#        at 1000/s, for comparison by hand); rvturn's lines show its median round trip.
+#        at 1000/s, for comparison by hand); rvturn reads its sockets every 10 ms (its default
+#        --read-every: no arrival wakes it), and its lines show its median round trip, taken
+#        from the kernel's receive timestamps.
 #    Both put the same load on coturn: CLIENTS allocations, each sending and receiving PPS.
 #    Figure: median us/packet of each, ratio rvturn/uclient; coturn's CPU % in every run.
 # 2. Offer: rvturn bench --clients 2 --rate OFFER_RATE --duration OFFER_DURATION, rvturn on one

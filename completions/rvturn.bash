@@ -45,15 +45,18 @@ _rvturn()
 	--burst)
 		COMPREPLY=()
 		return;;
+	--read-every)
+		COMPREPLY=()
+		return;;
 	esac
 	if [[ $cur == -* ]]; then
-		COMPREPLY=($(compgen -W "--user --password-file --secret-file --ttl --transport --ca --insecure --ipv4 --ipv6 --timeout --lifetime --peer --hex --clients --rate --size --duration --burst --json --verbose --quiet --help --version -u -T -4 -6 -v -q -h -V" -- "$cur"))
+		COMPREPLY=($(compgen -W "--user --password-file --secret-file --ttl --transport --ca --insecure --ipv4 --ipv6 --timeout --lifetime --peer --hex --clients --rate --size --duration --burst --read-every --json --verbose --quiet --help --version -u -T -4 -6 -v -q -h -V" -- "$cur"))
 		return
 	fi
 	local i
 	for ((i = 1; i < COMP_CWORD; i++)); do
 		case ${COMP_WORDS[i]} in
-		-u|--user|--password-file|--secret-file|--ttl|-T|--transport|--ca|--timeout|--lifetime|--peer|--clients|--rate|--size|--duration|--burst) ((i++));;
+		-u|--user|--password-file|--secret-file|--ttl|-T|--transport|--ca|--timeout|--lifetime|--peer|--clients|--rate|--size|--duration|--burst|--read-every) ((i++));;
 		-*) ;;
 		*) COMPREPLY=($(compgen -f -- "$cur")); return;;
 		esac

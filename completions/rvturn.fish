@@ -23,6 +23,7 @@ complete -c rvturn -l rate -x -d 'bench: packets per second each sender sends (d
 complete -c rvturn -l size -x -d 'bench: payload bytes per packet (default 160, at least 16)'
 complete -c rvturn -l duration -x -d 'bench: seconds of sending, at most 540 (default 10)'
 complete -c rvturn -l burst -x -d 'bench: packets a sender sends at once, a tick'\''s worth (default 16; 1: each packet at its own time, as turnutils_uclient -z)'
+complete -c rvturn -l read-every -x -d 'bench: read the sockets every MS milliseconds, not on every arrival or tick (default 10; 0: every tick); round trips use the kernel'\''s receive times'
 complete -c rvturn -l json -d 'print one JSON object per line'
 complete -c rvturn -s v -l verbose -d 'more diagnostics on stderr (repeatable)'
 complete -c rvturn -s q -l quiet -d 'only errors on stderr'

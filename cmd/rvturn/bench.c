@@ -10,19 +10,23 @@
  * A tick drives the loop, not the arrivals. Each tick sends what every
  * sender's schedule has made due (one GSO send per sender; --burst packets
  * a tick, 1: a tick every period, each packet at its own time as
- * turnutils_uclient -z sends), takes the
- * sockets with input from one epoll_wait, drains each with recvmmsg and
- * echoes what an echoer got in one GSO sendmmsg, then sleeps until the next
- * tick. An arrival wakes nobody: the cost of a wakeup is paid once a tick,
- * not once a packet. A packet may wait up to a tick in its socket, so times
- * are the kernel's receive timestamps (SO_TIMESTAMPNS), and the echoer writes
- * into each packet how long it held it, which the sender takes off the round
- * trip. SO_RXQ_OVFL counts what our own sockets dropped, apart from what the
- * network or the server lost. */
+ * turnutils_uclient -z sends, in a plain send), then sleeps until the next
+ * tick. The sockets are read lazily, every --read-every ms (rounded to
+ * whole ticks; every tick while draining at the end): the sockets with input
+ * from one epoll_wait, each drained with recvmmsg, what an echoer got echoed
+ * in one GSO sendmmsg. An arrival wakes nobody, and a read takes what
+ * several ticks left: the cost of a wakeup is paid once a tick, and that of
+ * a receive call once a read, not once a packet. A packet waits in its
+ * socket until the read, so times are the kernel's receive timestamps
+ * (SO_TIMESTAMPNS), and the echoer writes into each packet how long it held
+ * it, which the sender takes off the round trip. SO_MEMINFO counts what our
+ * own sockets dropped, apart from what the network or the server lost (read
+ * once at the end: SO_RXQ_OVFL would cost a control message a packet). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sock_diag.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -46,7 +50,6 @@
 
 struct side {
 	struct client c;
-	uint32_t drops;                 /* SO_RXQ_OVFL: the kernel's count */
 };
 
 struct pair {
@@ -67,6 +70,7 @@ struct bench {
 	struct rv_udpq q;               /* the sends, batched (lib/udpq.h), BATCH of them */
 	uint32_t *hist;                 /* round trips, RTT_BUCKETS of 10 us */
 	uint64_t nrtt, bytes_in;
+	uint64_t recv_calls;            /* recvmmsg calls: a read of a socket, or more */
 	int gone;                       /* a client found the server gone: stop */
 	double gone_after;              /* seconds of sending until then */
 };
@@ -102,6 +106,18 @@ static size_t gso_max(size_t plen)
 	return n > RV_GSO_MAX_SEGS ? RV_GSO_MAX_SEGS : n;
 }
 
+/* What the kernel dropped on FD for a full receive buffer (its sk_drops,
+ * the count SO_RXQ_OVFL reports), or 0 when it does not say. */
+static uint32_t socket_drops(int fd)
+{
+	uint32_t mem[SK_MEMINFO_VARS] = { 0 };
+	socklen_t len = sizeof mem;
+	if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, &len) < 0 ||
+	    len < (SK_MEMINFO_DROPS + 1) * sizeof mem[0])
+		return 0;
+	return mem[SK_MEMINFO_DROPS];
+}
+
 /* 0 when both sides of P have an allocation and a channel to the other
  * (with --peer: P's sender one to the peer, and no echoer), else the exit
  * status (client_exit) after saying why. */
@@ -121,7 +137,6 @@ static int setup_pair(struct opts *o, struct bench *b, struct pair *p, const str
 			return client_exit(&s[i]->c);
 		}
 		int one = 1, big = 4 << 20;
-		setsockopt(s[i]->c.fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
 		setsockopt(s[i]->c.fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
 		rv_gro_enable(s[i]->c.fd);	/* optional */
 		setsockopt(s[i]->c.fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
@@ -149,8 +164,9 @@ static void socket_error(struct bench *b, struct client *c, int err)
 
 /* The sender of P sends until it has sent TARGET packets: GSO sends of up to
  * gso_max() datagrams (the queue sends them one by one on a kernel without
- * GSO), each stamped with the time of its send. A full socket ends it
- * early; the next tick catches up. */
+ * GSO), each stamped with the time of its send; one packet due (--burst 1,
+ * on time) goes in a plain send. A full socket ends it early; the next tick
+ * catches up. */
 static void send_due(struct bench *b, struct pair *p, uint64_t target)
 {
 	static uint8_t sbuf[RV_GSO_MAX_SEGS * (4 + PAYLOAD_MAX)];
@@ -167,12 +183,24 @@ static void send_due(struct bench *b, struct pair *p, uint64_t target)
 			put32(frame + 4, 0);	/* the echoer's hold */
 			put64(frame + 8, t);
 			rv_channel_data_build(sbuf + k * plen, plen, 0x4000, frame, b->size, 0);
-			rv_udpq_add(&b->q, NULL, NULL, 0, sbuf + k * plen, plen);
+			if (nb > 1)
+				rv_udpq_add(&b->q, NULL, NULL, 0, sbuf + k * plen, plen);
 		}
-		size_t sent = rv_udpq_flush(&b->q, p->a.c.fd);
+		size_t sent;
+		int err;
+		if (nb > 1) {
+			sent = rv_udpq_flush(&b->q, p->a.c.fd);
+			err = b->q.last_err;
+		} else {
+			ssize_t r;
+			while ((r = send(p->a.c.fd, sbuf, plen, MSG_DONTWAIT)) < 0 && errno == EINTR)
+				;
+			sent = r >= 0;
+			err = r < 0 ? errno : 0;
+		}
 		p->sent += sent;
 		if (sent < nb) {
-			socket_error(b, &p->a.c, b->q.last_err);
+			socket_error(b, &p->a.c, err);
 			return;	/* the socket is full: catch up next tick */
 		}
 	}
@@ -226,18 +254,21 @@ static void drain(struct bench *b, struct pair *p, int echo)
 	struct mmsghdr msgs[BATCH];
 	struct iovec iov[BATCH];
 	size_t seg[BATCH];
-	for (;;) {
-		for (int i = 0; i < BATCH; i++) {
+	for (int i = 0; i < BATCH; i++)
+		msgs[i].msg_hdr = (struct msghdr){ .msg_iov = &iov[i], .msg_iovlen = 1, .msg_control = ctl[i] };
+	for (int used = BATCH;;) {
+		for (int i = 0; i < used; i++) {	/* what the last batch changed */
 			iov[i] = (struct iovec){ bufs[i], sizeof bufs[i] };
-			msgs[i].msg_hdr = (struct msghdr){ .msg_iov = &iov[i], .msg_iovlen = 1,
-							   .msg_control = ctl[i], .msg_controllen = sizeof ctl[i] };
+			msgs[i].msg_hdr.msg_controllen = sizeof ctl[i];
 		}
 		int n = recvmmsg(s->c.fd, msgs, BATCH, MSG_DONTWAIT, NULL);
+		b->recv_calls++;
 		if (n <= 0) {
 			if (n < 0 && errno != EAGAIN)
 				socket_error(b, &s->c, errno);
 			return;
 		}
+		used = n;
 		uint64_t now = wall_ns();	/* the echo's send time */
 		for (int i = 0; i < n; i++) {
 			size_t total = msgs[i].msg_len;
@@ -249,8 +280,6 @@ static void drain(struct bench *b, struct pair *p, int echo)
 					struct timespec ts;
 					memcpy(&ts, CMSG_DATA(cm), sizeof ts);
 					rx = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-				} else if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SO_RXQ_OVFL) {
-					memcpy(&s->drops, CMSG_DATA(cm), 4);
 				}
 			}
 			uint64_t held = now > rx ? now - rx : 0;
@@ -318,17 +347,23 @@ static int run(struct bench *b, const struct opts *o)
 		tick = TICK_MIN;
 	if (o->burst > 1 && tick > TICK_MAX)
 		tick = period > TICK_MAX ? period : TICK_MAX;
+	/* The sockets are read every EVERY ticks, about o->read_ms apart
+	 * (every tick while draining): what waits there meanwhile costs
+	 * nothing, and the kernel's receive times keep the wait out of the
+	 * figures. */
+	uint64_t every = (uint64_t)o->read_ms * 1000000ull / tick, ticks = 0;
 	uint64_t next = start, stop = end + DRAIN_NS;
 	int sending = 1;
 	for (;;) {
 		uint64_t now = mono_ns();
+		int reading = !sending || every <= 1 || ++ticks % every == 0;
 		if (sending) {
 			uint64_t target = (now - start) / period + 1;
 			for (int i = 0; i < b->npairs; i++)
 				send_due(b, &b->pairs[i], target < total ? target : total);
 			sending = now < end;
 		}
-		int n = epoll_wait(ep, evs, nfd, 0);
+		int n = reading ? epoll_wait(ep, evs, nfd, 0) : 0;
 		for (int k = 0; k < n; k++)
 			drain(b, &b->pairs[evs[k].data.u32 >> 1], (int)(evs[k].data.u32 & 1));
 		if (b->gone) {
@@ -346,8 +381,9 @@ static int run(struct bench *b, const struct opts *o)
 				break;	/* everything came back: nothing left to wait for */
 		}
 		next += tick;
-		if (next <= now)
-			next = now + tick;	/* late: a tick from now */
+		if (next <= now)	/* late: the next tick of the schedule, so that a
+					 * tick still finds one period's packets due */
+			next = start + ((now - start) / tick + 1) * tick;
 		if (sending && next > end)
 			next = end;
 		sleep_until(next);
@@ -415,7 +451,7 @@ int cmd_bench(struct opts *o)
 		echoed += p->echoed;
 		back += p->back;
 		jitter += p->jitter;
-		drops += p->a.drops + p->b.drops;
+		drops += socket_drops(p->a.c.fd) + socket_drops(p->b.c.fd);
 		struct client *sides[2] = { &p->a.c, &p->b.c };
 		for (int k = 0; k < (b.peer ? 1 : 2); k++) {
 			if (!sides[k]->lost)
@@ -449,6 +485,7 @@ int cmd_bench(struct opts *o)
 			cJSON_AddNumberToObject(j, "jitter_ms", jitter);
 		cJSON_AddNumberToObject(j, "loss_pct", loss);
 		cJSON_AddNumberToObject(j, "own_socket_drops", (double)drops);
+		cJSON_AddNumberToObject(j, "recv_calls", (double)b.recv_calls);
 		cJSON_AddNumberToObject(j, "cpu_s", cpu);
 		cJSON_AddNumberToObject(j, "cpu_us_per_packet", relayed + sent ? cpu * 1e6 / (double)(relayed + sent) : 0);
 		rv_out_obj(j);

@@ -11,7 +11,7 @@
 enum {
 	O_USER = 1, O_PASSWORD_FILE, O_SECRET_FILE, O_TTL, O_TRANSPORT, O_CA, O_INSECURE,
 	O_V4, O_V6, O_TIMEOUT, O_LIFETIME, O_PEER, O_HEX, O_CLIENTS, O_RATE, O_SIZE, O_DURATION,
-	O_BURST,
+	O_BURST, O_READ_EVERY,
 };
 
 static const struct rv_opt opts[] = {
@@ -33,6 +33,7 @@ static const struct rv_opt opts[] = {
 	{ O_SIZE, 0, "size", "BYTES", "bench: payload bytes per packet (default 160, at least 16)", NULL, NULL },
 	{ O_DURATION, 0, "duration", "S", "bench: seconds of sending, at most 540 (default 10)", NULL, NULL },
 	{ O_BURST, 0, "burst", "N", "bench: packets a sender sends at once, a tick's worth (default 16; 1: each packet at its own time, as turnutils_uclient -z)", NULL, NULL },
+	{ O_READ_EVERY, 0, "read-every", "MS", "bench: read the sockets every MS milliseconds, not on every arrival or tick (default 10; 0: every tick); round trips use the kernel's receive times", NULL, NULL },
 	{ RV_OPT_JSON, 0, "json", NULL, "print one JSON object per line", NULL, NULL },
 	{ RV_OPT_VERBOSE, 'v', "verbose", NULL, "more diagnostics on stderr (repeatable)", NULL, NULL },
 	{ RV_OPT_QUIET, 'q', "quiet", NULL, "only errors on stderr", NULL, NULL },
@@ -119,6 +120,13 @@ static const char *on_opt(void *ud, int key, const char *arg)
 		*(key == O_CLIENTS ? &o->clients : key == O_RATE ? &o->rate : key == O_SIZE ? &o->size : &o->burst) = (unsigned)v;
 		break;
 	}
+	case O_READ_EVERY: {
+		unsigned long v = strtoul(arg, &end, 10);
+		if (*end || end == arg || v > 1000)
+			return "expected 0 to 1000 milliseconds";
+		o->read_ms = (unsigned)v;
+		break;
+	}
 	case O_DURATION:
 		o->duration = strtod(arg, &end);
 		/* allocations and channel bindings (10 minutes) are not refreshed
@@ -146,6 +154,7 @@ int main(int argc, char **argv)
 	o.size = 160;
 	o.duration = 10;
 	o.burst = 16;
+	o.read_ms = 10;
 	int npos = rv_cli_parse(&tool, argc, argv, on_opt, &o);
 	const struct rv_subcmd *c = rv_cli_command(&tool, npos, argv);
 	struct uri given = o.uri;

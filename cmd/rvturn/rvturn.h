@@ -3,7 +3,8 @@
  * non-blocking sockets and poll(2), its transactions run by the lib/turn.h
  * engine, which decides every wait: a diagnostic runs one step at a time. The
  * bench (bench.c) runs many clients from one thread on a fixed tick with
- * epoll, recvmmsg and GSO sends. */
+ * GSO sends, reading its sockets lazily (epoll, recvmmsg, the kernel's
+ * receive timestamps). */
 #ifndef RVTURN_H
 #define RVTURN_H
 
@@ -39,6 +40,7 @@ struct opts {
 	const char *peer;
 	unsigned clients, rate, size;  /* bench */
 	unsigned burst;               /* bench: packets a sender sends a tick */
+	unsigned read_ms;             /* bench: ms between reads of the sockets (0: every tick) */
 	double duration;
 };
 

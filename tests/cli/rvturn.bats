@@ -347,6 +347,31 @@ jqpat() { if [ "$1" = json ]; then echo "$2"; else echo "$3"; fi; }
 	done
 }
 
+@test "rvturn: bench at 1000 packets/s reads its sockets lazily (--read-every): few receive calls, round trips from the kernel's times" {
+	start_turn turn
+	export RV_TURN_PASSWORD=$TURN_PASS
+	# 1 pair x 1000 packets/s x 1 s, one packet a 1 ms tick, the sockets read every 50 ms
+	run --separate-stderr timeout "$(secs 20)" rvturn bench "$URI" -u alice --rate 1000 --duration 1 --burst 1 \
+		--read-every 50 --json
+	assert_success
+	local j=$output
+	run jq -r '"\(.sent) \(.relayed >= 1980) \(.own_socket_drops)"' <<<"$j"
+	assert_output "1000 true 0"
+	# a read drains what 50 ticks left in a socket: one receive call per packet would be
+	# about 2000 calls (--read-every 0: 1700)
+	run jq -r '"\(.recv_calls > 0 and .recv_calls * 4 < .relayed)"' <<<"$j"
+	assert_output "true"
+	# a packet waits up to 50 ms in the echoer's socket and as long in the sender's: the
+	# round trip is from the kernel's receive times less the echoer's hold (read times would
+	# make its median 25 to 50 ms)
+	run jq -r '"\(.rtt_p50_ms > 0 and .rtt_p50_ms < 10) \(.rtt_p99_ms >= .rtt_p50_ms)"' <<<"$j"
+	assert_output "true true"
+	for r in -1 1001 x; do
+		run timeout "$(secs 10)" rvturn bench "$URI" -u alice --read-every "$r"
+		assert_failure 2
+	done
+}
+
 @test "rvturn: no answer: binding to a silent UDP port exits 6 after --timeout 2" {
 	silent_udp quiet
 	t0=$(date +%s%N)
