@@ -120,12 +120,17 @@ int rv_media_sink_open(struct rv_media_sink **out, const char *path, const char 
 		       char *err, size_t errlen);
 /* rv_media_sink_write - one frame of TRACK (0 video, Annex-B for H.264;
  * 1 audio) at T_US microseconds on a timeline shared by the tracks. The
- * file starts at the first video keyframe (without video, the first audio
- * frame): earlier frames are dropped, and times count from it. 1 when the
- * frame was written, 0 when it was dropped so, or a negative error. */
+ * file starts at the first video keyframe (H.264: the first that carries
+ * its SPS and PPS, which the file's header needs; without video, the first
+ * audio frame): earlier frames are dropped, and times count from it. 1
+ * when the frame was written, 0 when it was dropped so, or a negative
+ * error (errno, or FFmpeg's own: rv_media_sink_strerror says which). */
 int rv_media_sink_write(struct rv_media_sink *k, int track, const uint8_t *data, size_t len,
 			int64_t t_us, int key);
 /* rv_media_sink_close - finish the file (trailer, index). */
 int rv_media_sink_close(struct rv_media_sink *k);
+/* rv_media_sink_strerror - what the error RC of a sink means, in BUF (N
+ * bytes): FFmpeg's words, which cover errno codes too. */
+const char *rv_media_sink_strerror(int rc, char *buf, size_t n);
 
 #endif

@@ -42,6 +42,18 @@ static size_t annexb_params(const uint8_t *p, size_t n, uint8_t *out, size_t cap
 	return o;
 }
 
+/* Whether the access unit at P holds both an SPS and a PPS. */
+static int has_params(const uint8_t *p, size_t n)
+{
+	size_t pos = 0, len;
+	const uint8_t *nal;
+	int seen = 0;
+	while (rv_h264_next_nal(p, n, &pos, &nal, &len))
+		if (len)
+			seen |= (nal[0] & 0x1F) == 7 ? 1 : (nal[0] & 0x1F) == 8 ? 2 : 0;
+	return seen == 3;
+}
+
 static void set_extradata(AVCodecParameters *par, const uint8_t *p, size_t n)
 {
 	par->extradata = AV(av_mallocz)(n + AV_INPUT_BUFFER_PADDING_SIZE);
@@ -277,6 +289,8 @@ int rv_media_sink_write(struct rv_media_sink *k, int track, const uint8_t *data,
 	if (!k->started) {
 		if (k->st[0] && (track != 0 || !key))
 			return 0;	/* a file starts at a video keyframe */
+		if (k->h264 && !has_params(data, len))
+			return 0;	/* one whose parameter sets were lost on the way: the next */
 		int rc = sink_start(k, data, len);
 		if (rc < 0)
 			return rc;
@@ -308,6 +322,13 @@ int rv_media_sink_write(struct rv_media_sink *k, int track, const uint8_t *data,
 		k->pkt->flags |= AV_PKT_FLAG_KEY;
 	int rc = AV(av_interleaved_write_frame)(k->oc, k->pkt);
 	return rc < 0 ? rc : 1;
+}
+
+const char *rv_media_sink_strerror(int rc, char *buf, size_t n)
+{
+	if (AV(av_strerror)(rc, buf, n) < 0)
+		snprintf(buf, n, "error %d", rc);
+	return buf;
 }
 
 int rv_media_sink_close(struct rv_media_sink *k)

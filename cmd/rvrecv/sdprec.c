@@ -329,7 +329,9 @@ static int run(struct app *a, struct rx *x)
 		if (a->frames > 0 && (long)(x->has_video ? x->frames : x->aframes) >= a->frames)
 			return 0;
 		if (x->sink_err) {
-			rv_say_error("writing %s failed: %s", a->output, rv_strerror(x->sink_err));
+			char why[128];
+			rv_say_error("writing %s failed: %s", a->output,
+				     rv_media_sink_strerror(x->sink_err, why, sizeof why));
 			return RV_EXIT_FAIL;
 		}
 		step(x, &first);

@@ -171,7 +171,8 @@ static int to_us(struct wstream *s, struct clockmap *m, uint32_t ts, int64_t *ou
 static void sink_failed(struct wstream *s, int rc)
 {
 	s->sink_err = rc;
-	rv_say_error("writing %s: %s", s->w->a->output, rv_strerror(rc));
+	char why[128];
+	rv_say_error("writing %s: %s", s->w->a->output, rv_media_sink_strerror(rc, why, sizeof why));
 	s->w->stop = 1;
 	s->w->stop_code = RV_EXIT_FAIL;
 }
