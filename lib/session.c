@@ -222,8 +222,16 @@ static int on_frame(void *ud, const struct rv_frame_view *v)
 	return s->st != st || st->closing ? RV_FRAME_GONE : 0;
 }
 
+/* The rest of a bulk frame is read straight into the kept buffer. */
+static uint8_t *room(struct rv_stream *st, size_t *len)
+{
+	struct rv_session *s = st->ud;
+	return rv_frame_room(&s->in, s->conf.max_frame, len);
+}
+
 /* Frames are handled where they lie in the read buffer; only a frame split
- * across reads is kept (copied) until the rest arrives. */
+ * across reads is kept (copied) until the rest arrives, and a bulk frame's
+ * rest is read into where it is kept (room). */
 static void on_read(struct rv_stream *st, const uint8_t *data, size_t len)
 {
 	struct rv_session *s = st->ud;
@@ -281,6 +289,7 @@ static void connect_now(struct rv_session *s)
 		went_down(s, rc);
 		return;
 	}
+	rv_stream_set_room(st, room);
 	s->st = st;
 	rc = rv_stream_connect(st, s->conf.host, s->conf.port, s->conf.tls, on_connect);
 	if (rc < 0) {

@@ -3,7 +3,10 @@
  * A struct rv_io belongs to one loop. It owns a shared read buffer (so an idle
  * connection holds no read memory) and a check handle that, once per loop
  * turn, flushes every stream written to during that turn: many small frames
- * to one peer leave in one write(2).
+ * to one peer leave in one write(2). A plain TCP stream whose owner gives it
+ * room (rv_stream_set_room: the rest of a large frame being assembled)
+ * reads into that room instead, so bulk bytes land where they are handled
+ * with no copy; the room is the owner's memory, lent for one read.
  *
  * A struct rv_stream is one connection. Its memory belongs to the caller, who
  * may free it only from the close callback. Output is capped: a write that
@@ -39,6 +42,10 @@ struct rv_io {
 /* Called with bytes that arrived (plaintext, after TLS). DATA is valid
  * during the call only. The callback may close the stream. */
 typedef void (*rv_stream_read_fn)(struct rv_stream *s, const uint8_t *data, size_t len);
+/* Asked before each read of a plain TCP stream: where to put the bytes
+ * (*LEN of room, the owner's, left untouched but for the read), or NULL for
+ * the shared read buffer. The read callback then gets a pointer into it. */
+typedef uint8_t *(*rv_stream_room_fn)(struct rv_stream *s, size_t *len);
 /* Called once the handle is closed; REASON is 0 for a local close, else why
  * (RV_ECLOSED for the peer's EOF, a negative errno, RV_ETLS, ...). The
  * stream's memory may be freed here. */
@@ -59,6 +66,7 @@ struct rv_stream {
 	rv_stream_read_fn on_read;
 	rv_stream_close_fn on_close;
 	rv_stream_connect_fn on_connect;
+	rv_stream_room_fn room;       /* NULL: always the shared read buffer */
 	void *ud;                     /* the caller's */
 	int close_reason;
 	uint8_t dirty, closing, end_after_flush, handshaking;
@@ -77,6 +85,9 @@ void rv_io_flush(struct rv_io *io);
  * the TCP handle: from here on, S is released through rv_stream_close. */
 int rv_stream_init(struct rv_io *io, struct rv_stream *s, size_t max_queue,
 		   rv_stream_read_fn on_read, rv_stream_close_fn on_close, void *ud);
+/* rv_stream_set_room - read into the owner's room when ROOM gives one
+ * (plain TCP only: TLS records go through the shared buffers). */
+void rv_stream_set_room(struct rv_stream *s, rv_stream_room_fn room);
 /* rv_stream_accept - accept a pending connection of SERVER into S and start
  * reading. On error S must still be closed with rv_stream_close. */
 int rv_stream_accept(struct rv_stream *s, uv_stream_t *server);

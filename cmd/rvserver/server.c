@@ -360,6 +360,17 @@ static void conn_read(struct rv_stream *s, const uint8_t *data, size_t len)
 	flow_after_input(c);
 }
 
+/* Where C's next read goes: the rest of a bulk frame straight into its
+ * frame buffer (rv_frame_room), so file and stream data is never copied
+ * on its way through; anything else into the shared read buffer. */
+static uint8_t *conn_room(struct rv_stream *s, size_t *len)
+{
+	struct conn *c = s->ud;
+	if (c->state != CONN_RV || c->held || c->closing)
+		return NULL;
+	return rv_frame_room(&c->in, c->srv->conf.max_frame, len);
+}
+
 struct conn *conn_new(struct server *srv, size_t max_queue)
 {
 	struct conn *c = calloc(1, sizeof *c);
@@ -371,6 +382,7 @@ struct conn *conn_new(struct server *srv, size_t max_queue)
 		return NULL;
 	}
 	rv_buf_init(&c->in, srv->conf.max_frame + RV_FRAME_PREFIX + RV_FRAME_MAX_HEADER + RV_IO_READ_SIZE);
+	rv_stream_set_room(&c->s, conn_room);
 	RV_LIST_PUSH(srv->conns, c);
 	srv->nconns++;
 	c->last_rx = now_ms(srv);
