@@ -289,7 +289,6 @@ static void connect_now(struct rv_session *s)
 		went_down(s, rc);
 		return;
 	}
-	rv_stream_set_room(st, room);
 	s->st = st;
 	rc = rv_stream_connect(st, s->conf.host, s->conf.port, s->conf.tls, on_connect);
 	if (rc < 0) {
@@ -328,6 +327,7 @@ int rv_session_new(struct rv_session **out, uv_loop_t *loop, const struct rv_ses
 		free(s);
 		return rc;
 	}
+	rv_io_set_room(&s->io, room);
 	uv_timer_init(loop, &s->timer);
 	s->timer.data = s;
 	s->io.check.data = &s->io;

@@ -69,7 +69,7 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
 	struct rv_stream *s = h->data;
 	size_t len = 0;
-	uint8_t *room = s->room && !s->tls ? s->room(s, &len) : NULL;
+	uint8_t *room = s->io->room && !s->tls ? s->io->room(s, &len) : NULL;
 	(void)hint;
 	if (room && len) {
 		buf->base = (char *)room;
@@ -80,9 +80,9 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 	buf->len = sizeof s->io->rbuf;
 }
 
-void rv_stream_set_room(struct rv_stream *s, rv_stream_room_fn room)
+void rv_io_set_room(struct rv_io *io, rv_stream_room_fn room)
 {
-	s->room = room;
+	io->room = room;
 }
 
 static void on_closed(uv_handle_t *h)

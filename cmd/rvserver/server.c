@@ -382,7 +382,6 @@ struct conn *conn_new(struct server *srv, size_t max_queue)
 		return NULL;
 	}
 	rv_buf_init(&c->in, srv->conf.max_frame + RV_FRAME_PREFIX + RV_FRAME_MAX_HEADER + RV_IO_READ_SIZE);
-	rv_stream_set_room(&c->s, conn_room);
 	RV_LIST_PUSH(srv->conns, c);
 	srv->nconns++;
 	c->last_rx = now_ms(srv);
@@ -553,7 +552,9 @@ int server_start(struct server *srv, uv_loop_t *loop, const struct server_conf *
 			return rc;
 		}
 	}
-	if ((rc = rv_io_init(&srv->io, loop)) < 0 || (rc = cluster_start(srv)) < 0)
+	if ((rc = rv_io_init(&srv->io, loop)) == 0)
+		rv_io_set_room(&srv->io, conn_room);
+	if (rc < 0 || (rc = cluster_start(srv)) < 0)
 		return rc;
 	rc = rv_listen_tcp(loop, &srv->tcp, srv, conf->listen, conf->port, on_connection, &srv->bound_port);
 	if (rc == -EINVAL) {

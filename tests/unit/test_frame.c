@@ -226,6 +226,7 @@ static void feed_hold_and_gone(void **state)
 
 struct bulk {
 	int n, small, in_place;      /* frames; small ones; bulk ones handled inside KEEP */
+	int hold_at;                 /* answer HOLD at that frame (1-based), or 0 */
 	size_t bytes;
 	struct rv_buf *keep;
 	uint8_t seed;
@@ -244,7 +245,7 @@ static int check_bulk(void *ud, const struct rv_frame_view *v)
 		b->small++;
 	else if (b->keep->data && v->body > b->keep->data && v->body < b->keep->data + b->keep->alloc)
 		b->in_place++;
-	return 0;
+	return b->n == b->hold_at ? RV_FRAME_HOLD : 0;
 }
 
 static void feed_room(void **state)
@@ -262,10 +263,13 @@ static void feed_room(void **state)
 		assert_int_equal(rv_frame_append(&all, "{\"type\":\"x\"}", 12, body, sizes[f]), 0);
 	}
 	static const size_t reads[] = { 1, 7, 4096, 65536, 1 << 20 };
-	for (size_t r = 0; r < sizeof reads / sizeof *reads; r++) {
-		struct bulk b = { .keep = &keep };
+	for (size_t r = 0; r < 2 * sizeof reads / sizeof *reads; r++) {
+		/* the second time round, a hold at each frame in turn: what
+		 * follows stays kept, and goes on with feed(NULL, 0) */
+		struct bulk b = { .keep = &keep, .hold_at = r >= 5 ? (int)(r - 5) + 2 : 0 };
+		size_t rsz = reads[r % 5];
 		size_t off = 0, total = rv_buf_size(&all), roomy = 0;
-		uint8_t *shared = malloc(reads[r]);
+		uint8_t *shared = malloc(rsz);
 		rv_buf_init(&keep, (1 << 20) + 64);
 		while (off < total) {
 			/* as rv_stream reads: into the room when there is one */
@@ -273,21 +277,24 @@ static void feed_room(void **state)
 			uint8_t *p = rv_frame_room(&keep, 1 << 20, &len);
 			if (!p) {
 				p = shared;
-				len = reads[r];
+				len = rsz;
 			} else {
 				roomy++;
 			}
 			n = total - off < len ? total - off : len;
-			if (n > reads[r])
-				n = reads[r];
+			if (n > rsz)
+				n = rsz;
 			memcpy(p, rv_buf_head(&all) + off, n);
 			off += n;
-			assert_int_equal(rv_frame_feed(&keep, 1 << 20, p, n, check_bulk, &b), 0);
+			int rc = rv_frame_feed(&keep, 1 << 20, p, n, check_bulk, &b);
+			if (rc == RV_FRAME_HOLD)	/* resumed at once, as flow.c does later */
+				rc = rv_frame_feed(&keep, 1 << 20, NULL, 0, check_bulk, &b);
+			assert_int_equal(rc, 0);
 		}
 		assert_int_equal(b.n, nf);
 		assert_int_equal(b.small, 3);
 		assert_int_equal(b.bytes, 300 + 200000 + 150000 + 40 + 100000 + 10);
-		if (reads[r] < total) {
+		if (rsz < total) {
 			/* reads went into the room, and bulk frames were handled there */
 			assert_true(roomy > 0);
 			assert_true(b.in_place >= 2);
