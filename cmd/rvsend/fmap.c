@@ -65,8 +65,10 @@ const uint8_t *fmap_at(struct fmap *m, int fd, uint64_t off, size_t n, uint64_t 
 
 void fmap_close(struct fmap *m)
 {
-	if (m->base)
+	if (m->base) {
 		munmap(m->base, m->len);
+		signal(SIGBUS, SIG_DFL);	/* another SIGBUS is no file of ours */
+	}
 	m->base = NULL;
 	m->off = 0;
 	m->len = 0;
