@@ -66,6 +66,10 @@ int rv_buf_append(struct rv_buf *b, const void *p, size_t n)
 	size_t used = b->len - b->off;
 	if (n > b->cap || used > b->cap - n)
 		return RV_ETOOBIG;
+	if (b->data && p == b->data + b->len && b->alloc - b->len >= n) {
+		b->len += n;	/* written into the reserved room already */
+		return 0;
+	}
 	uint8_t *dst = rv_buf_reserve(b, n);
 	if (!dst)
 		return -ENOMEM;

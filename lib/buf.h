@@ -26,7 +26,9 @@ struct rv_buf {        /* 24 bytes: there is one or more per connection */
 void rv_buf_init(struct rv_buf *b, size_t cap);
 /* rv_buf_free - release the bytes; the buffer is empty and reusable after. */
 void rv_buf_free(struct rv_buf *b);
-/* rv_buf_append - copy N bytes in; -ENOMEM or RV_ETOOBIG leave B unchanged. */
+/* rv_buf_append - copy N bytes in; -ENOMEM or RV_ETOOBIG leave B unchanged.
+ * P may be the room rv_buf_reserve gave (bytes written there): they are
+ * committed in place. */
 int rv_buf_append(struct rv_buf *b, const void *p, size_t n);
 /* rv_buf_printf - append formatted text (no NUL is stored). */
 int rv_buf_printf(struct rv_buf *b, const char *fmt, ...)

@@ -34,8 +34,10 @@ long rv_frame_decode(const uint8_t *p, size_t n, size_t max_body,
 }
 
 /* The whole frames at P (N bytes), handed to FN: *USED gets the bytes
- * they took; FN's last word, or a decoding error. */
-static int frames(const uint8_t *p, size_t n, size_t max_body, rv_frame_fn fn, void *ud, size_t *used)
+ * they took, *LAST the size of the last one; FN's last word, or a decoding
+ * error. */
+static int frames(const uint8_t *p, size_t n, size_t max_body, rv_frame_fn fn, void *ud,
+		  size_t *used, size_t *last)
 {
 	*used = 0;
 	for (;;) {
@@ -44,10 +46,40 @@ static int frames(const uint8_t *p, size_t n, size_t max_body, rv_frame_fn fn, v
 		if (fl <= 0)
 			return (int)fl;
 		*used += (size_t)fl;
+		*last = (size_t)fl;
 		int rc = fn(ud, &v);
 		if (rc)
 			return rc;
 	}
+}
+
+/* KEEP is empty: after a bulk frame it keeps its memory for the next
+ * (rv_frame_room), else it lets it go (an idle connection holds none). */
+static void settle(struct rv_buf *keep, size_t last)
+{
+	if (last >= RV_FRAME_BULK)
+		rv_buf_reset(keep);
+	else
+		rv_buf_free(keep);
+}
+
+uint8_t *rv_frame_room(struct rv_buf *keep, size_t max_body, size_t *len)
+{
+	size_t have = rv_buf_size(keep), want = RV_FRAME_PEEK;
+	if (have >= RV_FRAME_PREFIX) {
+		long total = rv_frame_size(rv_buf_head(keep), max_body);
+		if (total <= 0 || (size_t)total <= have)
+			return NULL;	/* a bad frame, or whole frames held: feed says */
+		if ((size_t)total < RV_FRAME_BULK && keep->alloc < RV_FRAME_BULK)
+			return NULL;
+		want = (size_t)total - have;
+	} else if (keep->alloc < RV_FRAME_BULK) {
+		return NULL;
+	}
+	uint8_t *p = rv_buf_reserve(keep, want);
+	if (p)
+		*len = want;
+	return p;
 }
 
 /* KEEP holds the start of one frame: complete it from DATA (only the bytes
@@ -55,7 +87,7 @@ static int frames(const uint8_t *p, size_t n, size_t max_body, rv_frame_fn fn, v
 static int complete_kept(struct rv_buf *keep, size_t max_body, const uint8_t *data, size_t len,
 			 rv_frame_fn fn, void *ud, size_t *taken)
 {
-	size_t have = rv_buf_size(keep), take = 0, used;
+	size_t have = rv_buf_size(keep), take = 0, used, last = 0;
 	*taken = 0;
 	if (have < RV_FRAME_PREFIX) {
 		take = len < RV_FRAME_PREFIX - have ? len : RV_FRAME_PREFIX - have;
@@ -74,20 +106,24 @@ static int complete_kept(struct rv_buf *keep, size_t max_body, const uint8_t *da
 	*taken = take + more;
 	if (rv_buf_size(keep) < (size_t)total)
 		return 0;
-	int rc = frames(rv_buf_head(keep), rv_buf_size(keep), max_body, fn, ud, &used);
+	int rc = frames(rv_buf_head(keep), rv_buf_size(keep), max_body, fn, ud, &used, &last);
 	if (rc != RV_FRAME_GONE)
-		rv_buf_free(keep);
+		settle(keep, last);
 	return rc;
 }
 
 int rv_frame_feed(struct rv_buf *keep, size_t max_body, const uint8_t *data, size_t len,
 		  rv_frame_fn fn, void *ud)
 {
-	size_t used, taken = 0;
+	size_t used, taken = 0, last = 0;
 	int rc = 0;
+	if (len && keep->data && data == keep->data + keep->len) {
+		rv_buf_commit(keep, len);	/* read into rv_frame_room: kept already */
+		len = 0;
+	}
 	if (rv_buf_size(keep)) {
 		/* whole frames kept back by a hold first, then the start of one */
-		rc = frames(rv_buf_head(keep), rv_buf_size(keep), max_body, fn, ud, &used);
+		rc = frames(rv_buf_head(keep), rv_buf_size(keep), max_body, fn, ud, &used, &last);
 		if (rc == RV_FRAME_GONE || rc < 0)
 			return rc;
 		rv_buf_consume(keep, used);
@@ -97,7 +133,7 @@ int rv_frame_feed(struct rv_buf *keep, size_t max_body, const uint8_t *data, siz
 			return rc;
 		}
 		if (rv_buf_size(keep) == 0)
-			rv_buf_free(keep);
+			settle(keep, last);
 		else if ((rc = complete_kept(keep, max_body, data, len, fn, ud, &taken)) != 0 ||
 			 rv_buf_size(keep)) {
 			if (rc == RV_FRAME_HOLD && taken < len && rv_buf_append(keep, data + taken, len - taken) < 0)
@@ -107,7 +143,7 @@ int rv_frame_feed(struct rv_buf *keep, size_t max_body, const uint8_t *data, siz
 	}
 	if (taken == len)
 		return 0;
-	rc = frames(data + taken, len - taken, max_body, fn, ud, &used);
+	rc = frames(data + taken, len - taken, max_body, fn, ud, &used, &last);
 	if (rc == RV_FRAME_GONE || rc < 0)
 		return rc;
 	used += taken;

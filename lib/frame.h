@@ -57,11 +57,27 @@ typedef int (*rv_frame_fn)(void *ud, const struct rv_frame_view *v);
  * Frames that lie wholly in DATA are handled where they lie; a frame split
  * across reads is completed in KEEP with only the bytes it lacks, and only
  * an incomplete tail (or, after a hold, the rest) is copied into KEEP.
+ * DATA may be the room rv_frame_room gave: its bytes are kept in place.
+ * KEEP lets its memory go once empty, unless the last frame was bulk.
  * Returns 0, RV_FRAME_HOLD or RV_FRAME_GONE as FN last said (0 when all was
  * handled or is waiting for more), or RV_ETOOBIG / RV_EPROTO for a bad
  * frame or a KEEP past its cap, -ENOMEM: the caller closes the connection. */
 int rv_frame_feed(struct rv_buf *keep, size_t max_body, const uint8_t *data, size_t len,
 		  rv_frame_fn fn, void *ud);
+
+/* Bulk frames (file and stream data) are read straight into KEEP, where
+ * they are handled: no copy, whatever the read sizes. A frame of at least
+ * RV_FRAME_BULK bytes puts KEEP in bulk mode: it keeps its memory (at most
+ * one frame) until a frame below that size has gone through, and reads
+ * the start of the next frame RV_FRAME_PEEK bytes at a time. */
+#define RV_FRAME_BULK (64u << 10)
+#define RV_FRAME_PEEK (64u << 10)
+/* rv_frame_room - where the next read of a connection should land: in
+ * KEEP's spare room (*LEN bytes: exactly what a known frame lacks, else
+ * RV_FRAME_PEEK), then passed to rv_frame_feed as DATA; or NULL when the
+ * bytes should go to a shared read buffer (no bulk frame under way, a bad
+ * or held frame, no memory). Nothing is committed until rv_frame_feed. */
+uint8_t *rv_frame_room(struct rv_buf *keep, size_t max_body, size_t *len);
 
 /* rv_frame_header - parse V's header. Returns a new cJSON object owned by
  * the caller (cJSON_Delete) and sets *TYPE to its "type" string (owned by

@@ -222,8 +222,16 @@ static int on_frame(void *ud, const struct rv_frame_view *v)
 	return s->st != st || st->closing ? RV_FRAME_GONE : 0;
 }
 
+/* The rest of a bulk frame is read straight into the kept buffer. */
+static uint8_t *room(struct rv_stream *st, size_t *len)
+{
+	struct rv_session *s = st->ud;
+	return rv_frame_room(&s->in, s->conf.max_frame, len);
+}
+
 /* Frames are handled where they lie in the read buffer; only a frame split
- * across reads is kept (copied) until the rest arrives. */
+ * across reads is kept (copied) until the rest arrives, and a bulk frame's
+ * rest is read into where it is kept (room). */
 static void on_read(struct rv_stream *st, const uint8_t *data, size_t len)
 {
 	struct rv_session *s = st->ud;
@@ -319,6 +327,7 @@ int rv_session_new(struct rv_session **out, uv_loop_t *loop, const struct rv_ses
 		free(s);
 		return rc;
 	}
+	rv_io_set_room(&s->io, room);
 	uv_timer_init(loop, &s->timer);
 	s->timer.data = s;
 	s->io.check.data = &s->io;

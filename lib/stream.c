@@ -68,9 +68,21 @@ void rv_io_close(struct rv_io *io)
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
 	struct rv_stream *s = h->data;
+	size_t len = 0;
+	uint8_t *room = s->io->room && !s->tls ? s->io->room(s, &len) : NULL;
 	(void)hint;
+	if (room && len) {
+		buf->base = (char *)room;
+		buf->len = len;
+		return;
+	}
 	buf->base = (char *)s->io->rbuf;
 	buf->len = sizeof s->io->rbuf;
+}
+
+void rv_io_set_room(struct rv_io *io, rv_stream_room_fn room)
+{
+	io->room = room;
 }
 
 static void on_closed(uv_handle_t *h)
@@ -147,7 +159,6 @@ static void deliver_tls(struct rv_stream *s, const uint8_t *data, size_t len)
 static void on_read(uv_stream_t *h, ssize_t n, const uv_buf_t *buf)
 {
 	struct rv_stream *s = h->data;
-	(void)buf;
 	if (n == 0 || s->closing)
 		return;
 	if (n < 0) {
@@ -157,7 +168,7 @@ static void on_read(uv_stream_t *h, ssize_t n, const uv_buf_t *buf)
 	if (s->tls)
 		deliver_tls(s, s->io->rbuf, (size_t)n);
 	else
-		s->on_read(s, s->io->rbuf, (size_t)n);
+		s->on_read(s, (const uint8_t *)buf->base, (size_t)n);	/* rbuf or the owner's room */
 }
 
 int rv_stream_init(struct rv_io *io, struct rv_stream *s, size_t max_queue,

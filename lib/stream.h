@@ -3,7 +3,10 @@
  * A struct rv_io belongs to one loop. It owns a shared read buffer (so an idle
  * connection holds no read memory) and a check handle that, once per loop
  * turn, flushes every stream written to during that turn: many small frames
- * to one peer leave in one write(2).
+ * to one peer leave in one write(2). A plain TCP stream whose owner gives it
+ * room (rv_io_set_room: the rest of a large frame being assembled) reads
+ * into that room instead, so bulk bytes land where they are handled with
+ * no copy; the room is the owner's memory, lent for one read.
  *
  * A struct rv_stream is one connection. Its memory belongs to the caller, who
  * may free it only from the close callback. Output is capped: a write that
@@ -27,11 +30,16 @@
 
 struct rv_stream;
 struct connect_req;
+/* Asked before each read of a plain TCP stream: where to put the bytes
+ * (*LEN of room, the owner's, left untouched but for the read), or NULL for
+ * the shared read buffer. The read callback then gets a pointer into it. */
+typedef uint8_t *(*rv_stream_room_fn)(struct rv_stream *s, size_t *len);
 
 struct rv_io {
 	uv_loop_t *loop;
 	uv_check_t check;
 	struct rv_stream *dirty;              /* streams with output to flush */
+	rv_stream_room_fn room;               /* NULL: always the shared read buffer */
 	uint8_t rbuf[RV_IO_READ_SIZE];        /* shared: bytes from read(2) */
 	uint8_t pbuf[RV_IO_TLS_SIZE];         /* shared: plaintext out of TLS */
 };
@@ -68,6 +76,9 @@ struct rv_stream {
  * loop must then run once for the close to finish. */
 int rv_io_init(struct rv_io *io, uv_loop_t *loop);
 void rv_io_close(struct rv_io *io);
+/* rv_io_set_room - every plain TCP stream of IO reads into its owner's room
+ * when ROOM gives one (TLS records go through the shared buffers). */
+void rv_io_set_room(struct rv_io *io, rv_stream_room_fn room);
 /* rv_io_flush - flush every dirty stream now (the check handle does it
  * after each poll). */
 void rv_io_flush(struct rv_io *io);

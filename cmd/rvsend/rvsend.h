@@ -5,6 +5,7 @@
  *               subcommand table
  *   cmd.c       cmd: text commands to the target
  *   sendfile.c  data and file: transfers with end-to-end flow control
+ *   fmap.c      a regular file's bytes through a mapping (no pread copy)
  *   live.c      media through rvserver (its own session; opens its inputs
  *               with rtpout.c's media_open)
  *   rtpout.c    media --rtp: plain RTP to an address, no server; with
@@ -48,6 +49,21 @@ struct rx {
 };
 
 enum phase { PH_IDLE, PH_OFFER, PH_ACCEPT, PH_SEND, PH_END };
+
+/* A window of a regular file mapped for reading (fmap.c). */
+struct fmap {
+	uint8_t *base;               /* NULL: none */
+	uint64_t off;                /* the file offset at base */
+	size_t len;
+};
+/* fmap_at - N bytes of FD at OFF, within the SIZE its caller knows, mapped
+ * (valid until the next call or fmap_close), or NULL when they cannot be:
+ * read them instead. A file cut shorter while mapped makes a copy of them
+ * in this process end it: "rvsend: NAME: read: the file shrank while being
+ * sent", exit 1 (the kernel's copy in a write fails with EFAULT instead). */
+const uint8_t *fmap_at(struct fmap *m, int fd, uint64_t off, size_t n, uint64_t size, const char *name);
+/* fmap_close - unmap M's window (M stays usable). */
+void fmap_close(struct fmap *m);
 
 struct app;
 
@@ -108,6 +124,8 @@ struct app {
 	char xid[128];
 	char name[4096];
 	uint64_t size, pos;
+	uint64_t fbase, fsize;       /* data from a regular file: its offset at pos 0, its size last seen */
+	struct fmap map;             /* the file's bytes being sent (fmap.c) */
 	char sha[RV_SHA256_HEX];
 	uint8_t *buf;
 	struct rx *rx;

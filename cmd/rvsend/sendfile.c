@@ -140,6 +140,7 @@ static void xfer_frame(struct app *a, const char *kind, cJSON *h);
 
 static void finish_transfer(struct app *a)
 {
+	fmap_close(&a->map);
 	if (a->fd > 0)
 		close(a->fd);
 	a->fd = -1;
@@ -187,6 +188,47 @@ static int send_chunk(struct app *a, const void *p, size_t n)
 	return 0;
 }
 
+/* A send failed: was it the file, cut shorter under the mapping (the
+ * write's EFAULT)? Then that is said, and the exit code is 1, not 5. */
+static int file_shrank(struct app *a, uint64_t end)
+{
+	struct stat st;
+	if (fstat(a->fd, &st) < 0 || (uint64_t)st.st_size >= end)
+		return 0;
+	rv_say_error("%s: read: file shrank", a->name);
+	return 1;
+}
+
+/* The next chunk of a regular file sent as a stream, at FBASE + POS: from
+ * a mapping as far as fstat vouches for its size, else read (a file that
+ * grows, or one whose size says nothing: /proc says 0, /sys a page, hence
+ * a mapping only for 64 KiB or more). 0, 1 at its end, 2 failed (said),
+ * -1 the connection is gone. */
+static int stream_file_chunk(struct app *a)
+{
+	uint64_t at = a->fbase + a->pos;
+	if (at + a->chunk > a->fsize) {
+		struct stat st;
+		if (fstat(a->fd, &st) == 0)
+			a->fsize = (uint64_t)st.st_size;
+	}
+	size_t n = a->fsize > at && a->fsize - at < a->chunk ? (size_t)(a->fsize - at) : a->chunk;
+	const uint8_t *p = a->fsize > at && n >= (64u << 10) ? fmap_at(&a->map, a->fd, at, n, a->fsize, a->name) : NULL;
+	if (p) {
+		if (send_chunk(a, p, n) == 0)
+			return 0;
+		return file_shrank(a, at + n) ? 2 : -1;
+	}
+	ssize_t got = pread(a->fd, a->buf, a->chunk, (off_t)at);
+	if (got < 0) {
+		rv_say_error("%s: read: %s", a->name, strerror(errno));
+		return 2;
+	}
+	if (got == 0)
+		return 1;
+	return send_chunk(a, a->buf, (size_t)got) < 0 ? -1 : 0;
+}
+
 /* Our own output queue stays short: the kernel and the window do the rest. */
 #define SEND_QUEUE (2u << 20)
 
@@ -203,16 +245,11 @@ static void pump(struct app *a)
 	if (a->data && a->fd >= 0) {	/* a regular file as a stream: read on demand */
 		while (!a->in_eof && a->pos < limit && a->phase == PH_SEND &&
 		       rv_session_queued(a->sess) < SEND_QUEUE) {
-			ssize_t n = read(a->fd, a->buf, a->chunk);
-			if (n < 0) {
-				rv_say_error("%s: read: %s", a->name, strerror(errno));
-				app_finish(a, RV_EXIT_FAIL);
-				return;
-			}
-			if (n == 0)
+			int rc = stream_file_chunk(a);
+			if (rc == 1)
 				a->in_eof = 1;
-			else if (send_chunk(a, a->buf, (size_t)n) < 0) {
-				app_finish(a, RV_EXIT_LOST);
+			else if (rc) {
+				app_finish(a, rc > 0 ? RV_EXIT_FAIL : RV_EXIT_LOST);
 				return;
 			}
 		}
@@ -232,13 +269,18 @@ static void pump(struct app *a)
 		size_t want = a->chunk;
 		if (a->size - a->pos < want)
 			want = (size_t)(a->size - a->pos);
-		ssize_t n = pread(a->fd, a->buf, want, (off_t)a->pos);
+		const uint8_t *p = fmap_at(&a->map, a->fd, a->pos, want, a->size, a->name);
+		ssize_t n = p ? (ssize_t)want : pread(a->fd, a->buf, want, (off_t)a->pos);
 		if (n <= 0) {
 			rv_say_error("%s: read: %s", a->name, n < 0 ? strerror(errno) : "file shrank");
 			app_finish(a, RV_EXIT_FAIL);
 			return;
 		}
-		if (send_chunk(a, a->buf, (size_t)n) < 0) {
+		if (send_chunk(a, p ? p : a->buf, (size_t)n) < 0) {
+			if (p && file_shrank(a, a->pos + want)) {
+				app_finish(a, RV_EXIT_FAIL);
+				return;
+			}
 			rv_say_error("%s: the connection is gone", a->name);
 			app_finish(a, RV_EXIT_LOST);
 			return;
@@ -294,6 +336,9 @@ static void start_sending(struct app *a)
 		struct stat st;
 		if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
 			a->fd = fd;	/* read on demand in pump() */
+			off_t at = lseek(fd, 0, SEEK_CUR);	/* stdin may be part-read */
+			a->fbase = at > 0 ? (uint64_t)at : 0;
+			a->fsize = (uint64_t)st.st_size;
 		} else if (fd < 0 || rv_input_start(&a->in, a->loop, fd, NULL, on_stdin_data, on_stdin_eof, a) < 0) {
 			rv_say_error("%s: %s", path, strerror(errno));
 			app_finish(a, RV_EXIT_FAIL);
@@ -661,6 +706,7 @@ int sendfile_run(struct app *a)
 		.up = xfer_start, .frame = on_frame, .tick = xfer_tick, .interrupt = xfer_interrupt,
 	};
 	int code = app_run(a, &ops);
+	fmap_close(&a->map);
 	cJSON_Delete(a->early);
 	free(a->buf);
 	free(a->rx);

@@ -16,7 +16,14 @@
  *   learns at once (see monitor.c).
  * So a receiver that keeps up loses nothing, memory stays bounded, and a
  * stalled receiver delays nobody but a sender that feeds it alone, for at
- * most --slow-timeout. */
+ * most --slow-timeout.
+ *
+ * On the input side a connection holds at most one frame (c->in, capped
+ * at --max-frame and a header) plus, while it is held, the rest of its last
+ * read. The rest of a bulk frame (64 KiB or more: file and stream data) is
+ * read straight into c->in (rv_frame_room, server.c's conn_room) and
+ * handled there, so data is never copied on its way through; between bulk
+ * frames c->in keeps its memory, and lets it go after a smaller frame. */
 #include <stdlib.h>
 
 #include "log.h"

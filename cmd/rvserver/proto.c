@@ -566,9 +566,10 @@ static int on_frame(void *ud, const struct rv_frame_view *v)
 
 /* Bytes of the RV protocol after the preface: cut into frames by
  * rv_frame_feed, handled where they lie. Only a frame split across reads
- * is copied (the bytes it lacks), and the rest of a read after a frame that
- * fed only congested receivers: the connection is then paused, and
- * proto_input(c, NULL, 0) goes on once it is resumed. */
+ * is copied (the bytes it lacks; none for a bulk frame, whose rest is read
+ * straight into c->in: server.c's conn_room), and the rest of a read after
+ * a frame that fed only congested receivers: the connection is then
+ * paused, and proto_input(c, NULL, 0) goes on once it is resumed. */
 void proto_input(struct conn *c, const uint8_t *data, size_t len)
 {
 	if (c->held) {	/* a request awaits the cluster: what follows waits with it */

@@ -360,6 +360,17 @@ static void conn_read(struct rv_stream *s, const uint8_t *data, size_t len)
 	flow_after_input(c);
 }
 
+/* Where C's next read goes: the rest of a bulk frame straight into its
+ * frame buffer (rv_frame_room), so file and stream data is never copied
+ * on its way through; anything else into the shared read buffer. */
+static uint8_t *conn_room(struct rv_stream *s, size_t *len)
+{
+	struct conn *c = s->ud;
+	if (c->state != CONN_RV || c->held || c->closing)
+		return NULL;
+	return rv_frame_room(&c->in, c->srv->conf.max_frame, len);
+}
+
 struct conn *conn_new(struct server *srv, size_t max_queue)
 {
 	struct conn *c = calloc(1, sizeof *c);
@@ -541,7 +552,9 @@ int server_start(struct server *srv, uv_loop_t *loop, const struct server_conf *
 			return rc;
 		}
 	}
-	if ((rc = rv_io_init(&srv->io, loop)) < 0 || (rc = cluster_start(srv)) < 0)
+	if ((rc = rv_io_init(&srv->io, loop)) == 0)
+		rv_io_set_room(&srv->io, conn_room);
+	if (rc < 0 || (rc = cluster_start(srv)) < 0)
 		return rc;
 	rc = rv_listen_tcp(loop, &srv->tcp, srv, conf->listen, conf->port, on_connection, &srv->bound_port);
 	if (rc == -EINVAL) {

@@ -2,15 +2,17 @@
  * (rv_frame_feed) on arbitrary bytes.
  *
  * Input grammar: byte 0 is a chunk size (1-256) and the rest is a byte
- * stream from a peer. The stream is cut into frames twice, once in one
- * piece and once fed in chunks of that size (as reads arrive), and the two
- * must agree: the same frames (count and a hash of their bytes), the same
- * outcome (error or not). Along the way the bytes kept between chunks never
+ * stream from a peer. The stream is cut into frames three times, once in
+ * one piece, once fed in chunks of that size (as reads arrive), and once
+ * in such chunks read into the room rv_frame_room gives when it gives one
+ * (as rv_stream reads bulk frames), and all must agree: the same frames
+ * (count and a hash of their bytes), the same outcome (error or not). Along the way the bytes kept between chunks never
  * exceed one frame, and every whole frame's header is parsed and, when it
  * is an object with a type, framed again. */
 #include <assert.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "err.h"
 #include "frame.h"
@@ -62,8 +64,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		assert(rv_buf_size(&keep) <= RV_FRAME_PREFIX + RV_FRAME_MAX_HEADER + MAX_BODY);
 	}
 	rv_buf_free(&keep);
-	assert(rc1 == rc2);
+	struct tally roomy = { 0 };
+	int rc3 = 0;
+	for (size_t off = 0; off < size && rc3 == 0;) {
+		size_t room = 0, n = size - off < chunk ? size - off : chunk;
+		uint8_t *p = rv_frame_room(&keep, MAX_BODY, &room);
+		if (p) {
+			n = n < room ? n : room;
+			memcpy(p, data + off, n);
+		}
+		rc3 = rv_frame_feed(&keep, MAX_BODY, p ? p : data + off, n, take, &roomy);
+		off += n;
+		assert(rv_buf_size(&keep) <= RV_FRAME_PREFIX + RV_FRAME_MAX_HEADER + MAX_BODY);
+	}
+	rv_buf_free(&keep);
+	assert(rc1 == rc2 && rc1 == rc3);
 	assert(rc1 == 0 || rc1 == RV_EPROTO || rc1 == RV_ETOOBIG);
 	assert(whole.frames == cut.frames && whole.hash == cut.hash);
+	assert(whole.frames == roomy.frames && whole.hash == roomy.hash);
 	return 0;
 }

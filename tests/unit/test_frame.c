@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -221,6 +222,100 @@ static void feed_hold_and_gone(void **state)
 	rv_buf_free(&all);
 }
 
+/* ---- rv_frame_room: bulk frames read straight into where they are kept ---- */
+
+struct bulk {
+	int n, small, in_place;      /* frames; small ones; bulk ones handled inside KEEP */
+	int hold_at;                 /* answer HOLD at that frame (1-based), or 0 */
+	size_t bytes;
+	struct rv_buf *keep;
+	uint8_t seed;
+};
+
+static int check_bulk(void *ud, const struct rv_frame_view *v)
+{
+	struct bulk *b = ud;
+	b->n++;
+	b->bytes += v->body_len;
+	for (size_t i = 0; i < v->body_len; i++)   /* each body is its own pattern */
+		if (v->body[i] != (uint8_t)(b->seed + i * 7))
+			fail_msg("frame %d byte %zu", b->n, i);
+	b->seed++;
+	if (v->body_len < RV_FRAME_BULK)
+		b->small++;
+	else if (b->keep->data && v->body > b->keep->data && v->body < b->keep->data + b->keep->alloc)
+		b->in_place++;
+	return b->n == b->hold_at ? RV_FRAME_HOLD : 0;
+}
+
+static void feed_room(void **state)
+{
+	(void)state;
+	/* small, bulk, bulk, small, bulk, small: bodies of distinct patterns */
+	static const size_t sizes[] = { 300, 200000, 150000, 40, 100000, 10 };
+	const int nf = (int)(sizeof sizes / sizeof *sizes);
+	struct rv_buf all, keep;
+	rv_buf_init(&all, 1 << 20);
+	static uint8_t body[200000];
+	for (int f = 0; f < nf; f++) {
+		for (size_t i = 0; i < sizes[f]; i++)
+			body[i] = (uint8_t)(f + i * 7);
+		assert_int_equal(rv_frame_append(&all, "{\"type\":\"x\"}", 12, body, sizes[f]), 0);
+	}
+	static const size_t reads[] = { 1, 7, 4096, 65536, 1 << 20 };
+	for (size_t r = 0; r < 2 * sizeof reads / sizeof *reads; r++) {
+		/* the second time round, a hold at each frame in turn: what
+		 * follows stays kept, and goes on with feed(NULL, 0) */
+		struct bulk b = { .keep = &keep, .hold_at = r >= 5 ? (int)(r - 5) + 2 : 0 };
+		size_t rsz = reads[r % 5];
+		size_t off = 0, total = rv_buf_size(&all), roomy = 0;
+		uint8_t *shared = malloc(rsz);
+		rv_buf_init(&keep, (1 << 20) + 64);
+		while (off < total) {
+			/* as rv_stream reads: into the room when there is one */
+			size_t len = 0, n;
+			uint8_t *p = rv_frame_room(&keep, 1 << 20, &len);
+			if (!p) {
+				p = shared;
+				len = rsz;
+			} else {
+				roomy++;
+			}
+			n = total - off < len ? total - off : len;
+			if (n > rsz)
+				n = rsz;
+			memcpy(p, rv_buf_head(&all) + off, n);
+			off += n;
+			int rc = rv_frame_feed(&keep, 1 << 20, p, n, check_bulk, &b);
+			if (rc == RV_FRAME_HOLD)	/* resumed at once, as flow.c does later */
+				rc = rv_frame_feed(&keep, 1 << 20, NULL, 0, check_bulk, &b);
+			assert_int_equal(rc, 0);
+		}
+		assert_int_equal(b.n, nf);
+		assert_int_equal(b.small, 3);
+		assert_int_equal(b.bytes, 300 + 200000 + 150000 + 40 + 100000 + 10);
+		if (rsz < total) {
+			/* reads went into the room, and bulk frames were handled there */
+			assert_true(roomy > 0);
+			assert_true(b.in_place >= 2);
+		}
+		assert_int_equal(rv_buf_size(&keep), 0);
+		assert_null(keep.data);	/* a small frame last: the memory is gone */
+		rv_buf_free(&keep);
+		free(shared);
+	}
+	rv_buf_free(&all);
+	/* rv_buf_append of bytes already in the reserved room: committed in place */
+	struct rv_buf b;
+	rv_buf_init(&b, 100);
+	uint8_t *p = rv_buf_reserve(&b, 10);
+	memcpy(p, "abcdefghij", 10);
+	assert_int_equal(rv_buf_append(&b, p, 10), 0);
+	assert_int_equal(rv_buf_size(&b), 10);
+	assert_memory_equal(rv_buf_head(&b), "abcdefghij", 10);
+	rv_buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -233,6 +328,7 @@ int main(void)
 		cmocka_unit_test(tokens),
 		cmocka_unit_test(feed_any_cut),
 		cmocka_unit_test(feed_hold_and_gone),
+		cmocka_unit_test(feed_room),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
