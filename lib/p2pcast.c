@@ -532,7 +532,7 @@ static int map_in(struct rv_p2p_cast *c, struct cpeer *p, const struct rv_p2p_ms
 			return *why = "map out of order", RV_EPROTO;
 	}
 	struct rv_p2p_range *map = m->n ? realloc(p->map, m->n * sizeof *map) : p->map;
-	if (!map)
+	if (!map && m->n)	/* (an empty map is one still: its flags count) */
 		return 0;
 	p->map = map;
 	p->nmap = (uint32_t)m->n;
