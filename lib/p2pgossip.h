@@ -9,7 +9,8 @@
  *     ihave_ms or RV_P2P_LIST_MAX IDs), at most lazy_max of them a post
  *     (gossipsub's D_lazy: each lazy link still hears of a post from
  *     several others, and a post costs a few control messages, not one per
- *     neighbour);
+ *     neighbour); a neighbour that has shown it has the post by the time
+ *     its batch goes (it pushed or announced it to us) is not told;
  *   - a post that arrives again makes its sender lazy (we answer PRUNE), so
  *     the pushes settle on a spanning tree and each member gets each post
  *     about once;
@@ -86,6 +87,7 @@ struct rv_p2p_gossip_stats {
 	uint64_t posts_in, delivered, duplicates, bad, grafts, prunes;
 	uint64_t data_out, control_out;     /* bytes queued: posts / everything else */
 	uint64_t dropped;                   /* sends refused by a full output queue */
+	uint64_t ihave_skipped;             /* announcements left out: the neighbour had the post */
 };
 
 struct rv_p2p_gossip_nb {
