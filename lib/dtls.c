@@ -48,6 +48,8 @@ struct rv_dtls {
 	BIO *wbio;              /* engine -> network (owned by SSL) */
 	int server;
 	int state;              /* enum rv_dtls_state */
+	size_t data_mtu;        /* rv_dtls_max_write's answer, fixed once connected
+				 * (no renegotiation): read once, not per record */
 	struct rv_buf rq;       /* received messages: u16 length, bytes */
 	uint64_t dropped;
 	char err[256];
@@ -340,6 +342,8 @@ static int rv__dtls_advance(struct rv_dtls *s)
 			return rv__dtls_fail(s, e);
 		}
 		s->state = RV_DTLS_CONNECTED;
+		size_t mtu = DTLS_get_data_mtu(s->ssl);
+		s->data_mtu = mtu < RV_DTLS_MTU ? mtu : RV_DTLS_MTU;
 	}
 	return rv__dtls_drain(s);
 }
@@ -446,10 +450,7 @@ const char *rv_dtls_errstr(const struct rv_dtls *s)
 
 size_t rv_dtls_max_write(const struct rv_dtls *s)
 {
-	if (s->state != RV_DTLS_CONNECTED)
-		return 0;
-	size_t n = DTLS_get_data_mtu(s->ssl);
-	return n < RV_DTLS_MTU ? n : RV_DTLS_MTU;
+	return s->state == RV_DTLS_CONNECTED ? s->data_mtu : 0;
 }
 
 int rv_dtls_write(struct rv_dtls *s, const void *p, size_t n)
