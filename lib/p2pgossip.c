@@ -3,8 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/sha.h>
-
 #include "bytes.h"
 #include "err.h"
 #include "p2pgossip.h"
@@ -310,7 +308,7 @@ static void on_post(struct rv_p2p_gossip *g, uint64_t now, int slot, const uint8
 	struct rv_p2p_env e;
 	const char *why;
 	g->st.posts_in++;
-	SHA256(env, len, id);                       /* cheap: duplicates skip the signature */
+	rv_p2p_sha256(env, len, id);                /* cheap: duplicates skip the signature */
 	struct gmsg *m = lookup(g, id);
 	if (m && m->have) {
 		m->has |= bit(slot);
