@@ -3,6 +3,7 @@
  * (lib/p2plink.h), and the events they print with the NetStatus names Flash's
  * NetGroup users know. It calls only app.c and lib. */
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,9 +144,14 @@ static void add_addr(cJSON *o, const struct sockaddr_storage *a)
 	cJSON_AddStringToObject(o, "addr", t);
 }
 
-/* A number as cJSON prints it (so that the fast line below reads the same). */
+/* A number as cJSON prints it (so that the fast line below reads the same):
+ * a whole number below 10^15 as its digits, without formatting a double. */
 static void json_number(char *b, size_t cap, double d)
 {
+	if (d >= 0 && d < 1e15 && d == (double)(uint64_t)d) {
+		snprintf(b, cap, "%" PRIu64, (uint64_t)d);
+		return;
+	}
 	snprintf(b, cap, "%1.15g", d);
 	if (strtod(b, NULL) != d)
 		snprintf(b, cap, "%1.17g", d);
