@@ -27,7 +27,7 @@ struct gmsg {
 };
 
 static const struct rv_p2p_gossip_conf defaults = {
-	.ihave_ms = 10, .lazy_max = 8, .graft_ms = 30, .regraft_ms = 20, .cache_ms = 30000, .seen_ms = 120000,
+	.ihave_ms = 20, .lazy_max = 8, .graft_ms = 20, .regraft_ms = 20, .cache_ms = 30000, .seen_ms = 120000,
 	.eager_min = 1,
 };
 

@@ -55,10 +55,10 @@
 #define RV_P2P_LARGE 1024
 
 struct rv_p2p_gossip_conf {
-	uint32_t ihave_ms;     /* IHAVE batching (10) */
+	uint32_t ihave_ms;     /* IHAVE batching (20) */
 	uint32_t lazy_max;     /* lazy neighbours told of a post at most (8; 0: all) */
 	uint32_t eager_min;    /* eager links kept at least (1; 0: plain Plumtree) */
-	uint32_t graft_ms;     /* wait for an announced post before IWANT (30) */
+	uint32_t graft_ms;     /* wait for an announced post before IWANT (20) */
 	uint32_t regraft_ms;   /* then before asking the next announcer (20) */
 	uint32_t cache_ms;     /* posts kept to answer IWANT (30,000) */
 	uint32_t seen_ms;      /* IDs remembered (120,000) */
