@@ -1,8 +1,6 @@
 /* p2penv.c - signed envelopes (p2penv.h). */
 #include <string.h>
 
-#include <openssl/sha.h>
-
 #include "bytes.h"
 #include "err.h"
 #include "p2penv.h"
@@ -27,7 +25,7 @@ long rv_p2p_env_seal(const struct rv_p2p_key *k, const uint8_t group[RV_P2P_HASH
 	if (rv_p2p_sign(k, out, RV_P2P_ENV_HEAD + len, out + RV_P2P_ENV_HEAD + len) < 0)
 		return RV_EPROTO;
 	if (id)
-		SHA256(out, size, id);
+		rv_p2p_sha256(out, size, id);
 	return (long)size;
 }
 
@@ -53,7 +51,7 @@ int rv_p2p_env_read(const uint8_t *p, size_t n, const uint8_t group[RV_P2P_HASH_
 	e->payload = p + RV_P2P_ENV_HEAD;
 	e->len = len;
 	e->size = n;
-	SHA256(p, n, e->id);
+	rv_p2p_sha256(p, n, e->id);
 	return 0;
 }
 

@@ -3,8 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/sha.h>
-
 #include "bytes.h"
 #include "err.h"
 #include "p2pgossip.h"
@@ -21,6 +19,7 @@ struct gmsg {
 	uint8_t *env;              /* owned; NULL when not held */
 	uint32_t len;
 	uint8_t have;              /* received (or ours) */
+	uint64_t has;              /* held: the neighbours (bit per slot) known to have it */
 	int32_t awaited;           /* index in g->missing, or -1 */
 	uint8_t nann, next_ann;    /* announcers of an awaited post */
 	int8_t ann[RV_P2P_GOSSIP_ANNOUNCERS];
@@ -28,7 +27,7 @@ struct gmsg {
 };
 
 static const struct rv_p2p_gossip_conf defaults = {
-	.ihave_ms = 10, .lazy_max = 12, .graft_ms = 30, .regraft_ms = 20, .cache_ms = 30000, .seen_ms = 120000,
+	.ihave_ms = 20, .lazy_max = 8, .graft_ms = 20, .regraft_ms = 20, .cache_ms = 30000, .seen_ms = 120000,
 	.eager_min = 1,
 };
 
@@ -117,14 +116,6 @@ static int valid(int slot)
 	return slot >= 0 && slot < RV_P2P_GOSSIP_SLOTS;
 }
 
-void rv_p2p_gossip_up(struct rv_p2p_gossip *g, int slot)
-{
-	if (!valid(slot))
-		return;
-	memset(&g->nb[slot], 0, sizeof g->nb[slot]);
-	g->nb[slot].up = g->nb[slot].eager = 1;
-}
-
 static void set_eager(struct rv_p2p_gossip *g, int slot, int eager)
 {
 	g->nb[slot].eager = (uint8_t)eager;
@@ -136,6 +127,14 @@ static uint32_t eager_count(const struct rv_p2p_gossip *g)
 	for (int s = 0; s < RV_P2P_GOSSIP_SLOTS; s++)
 		n += g->nb[s].up && g->nb[s].eager;
 	return n;
+}
+
+void rv_p2p_gossip_up(struct rv_p2p_gossip *g, int slot)
+{
+	if (!valid(slot))
+		return;
+	memset(&g->nb[slot], 0, sizeof g->nb[slot]);
+	g->nb[slot].up = g->nb[slot].eager = 1;
 }
 
 /* Make a lazy neighbour other than EXCEPT eager, with an IWANT of no ID (a
@@ -173,13 +172,31 @@ static int dont_want(const struct rv_p2p_gossip_nb *nb, const uint8_t id[32])
 	return 0;
 }
 
+static struct gmsg *lookup(struct rv_p2p_gossip *g, const uint8_t id[32]);
+
+static uint64_t bit(int slot)
+{
+	return (uint64_t)1 << slot;
+}
+
+/* The IHAVE batched for SLOT, less the posts it has shown us it has (it
+ * sent or announced them since): they would tell it nothing. */
 static void flush_ihave(struct rv_p2p_gossip *g, int slot)
 {
 	struct rv_p2p_gossip_nb *nb = &g->nb[slot];
-	if (!nb->nihave)
-		return;
-	send_msg(g, slot, g->scratch,
-		 rv_p2p_msg_ids(g->scratch, sizeof g->scratch, RV_P2P_M_IHAVE, nb->ihave[0], nb->nihave));
+	size_t n = 0;
+	for (size_t i = 0; i < nb->nihave; i++) {
+		const struct gmsg *m = lookup(g, nb->ihave[i]);
+		if (m && (m->has & bit(slot)))
+			continue;
+		if (n != i)
+			memcpy(nb->ihave[n], nb->ihave[i], 32);
+		n++;
+	}
+	g->st.ihave_skipped += nb->nihave - n;
+	if (n)
+		send_msg(g, slot, g->scratch,
+			 rv_p2p_msg_ids(g->scratch, sizeof g->scratch, RV_P2P_M_IHAVE, nb->ihave[0], n));
 	nb->nihave = 0;
 }
 
@@ -291,9 +308,10 @@ static void on_post(struct rv_p2p_gossip *g, uint64_t now, int slot, const uint8
 	struct rv_p2p_env e;
 	const char *why;
 	g->st.posts_in++;
-	SHA256(env, len, id);                       /* cheap: duplicates skip the signature */
+	rv_p2p_sha256(env, len, id);                /* cheap: duplicates skip the signature */
 	struct gmsg *m = lookup(g, id);
 	if (m && m->have) {
+		m->has |= bit(slot);
 		g->st.duplicates++;
 		if (g->nb[slot].eager && eager_count(g) > g->conf.eager_min) {   /* another way here */
 			set_eager(g, slot, 0);
@@ -312,6 +330,7 @@ static void on_post(struct rv_p2p_gossip *g, uint64_t now, int slot, const uint8
 	if (!m && !(m = entry(g, now, id)))
 		return;
 	set_eager(g, slot, 1);                      /* it brought us something new */
+	m->has = bit(slot);
 	if (hold_and_forward(g, now, m, slot, env, len) == 0) {
 		g->st.delivered++;
 		emit(g, RV_P2P_EV_DELIVER, slot, env, len, NULL);
@@ -330,8 +349,10 @@ static void on_ihave(struct rv_p2p_gossip *g, uint64_t now, int slot, const stru
 {
 	for (size_t i = 0; i < msg->n; i++) {
 		struct gmsg *m = lookup(g, msg->ids[i]);
-		if (m && m->have)
+		if (m && m->have) {
+			m->has |= bit(slot);
 			continue;
+		}
 		if (!m && (g->nmissing == RV_P2P_GOSSIP_MISSING || !(m = entry(g, now, msg->ids[i]))))
 			continue;
 		if (m->awaited < 0) {

@@ -9,7 +9,8 @@
  *     ihave_ms or RV_P2P_LIST_MAX IDs), at most lazy_max of them a post
  *     (gossipsub's D_lazy: each lazy link still hears of a post from
  *     several others, and a post costs a few control messages, not one per
- *     neighbour);
+ *     neighbour); a neighbour that has shown it has the post by the time
+ *     its batch goes (it pushed or announced it to us) is not told;
  *   - a post that arrives again makes its sender lazy (we answer PRUNE), so
  *     the pushes settle on a spanning tree and each member gets each post
  *     about once;
@@ -54,10 +55,10 @@
 #define RV_P2P_LARGE 1024
 
 struct rv_p2p_gossip_conf {
-	uint32_t ihave_ms;     /* IHAVE batching (10) */
-	uint32_t lazy_max;     /* lazy neighbours told of a post at most (12; 0: all) */
+	uint32_t ihave_ms;     /* IHAVE batching (20) */
+	uint32_t lazy_max;     /* lazy neighbours told of a post at most (8; 0: all) */
 	uint32_t eager_min;    /* eager links kept at least (1; 0: plain Plumtree) */
-	uint32_t graft_ms;     /* wait for an announced post before IWANT (30) */
+	uint32_t graft_ms;     /* wait for an announced post before IWANT (20) */
 	uint32_t regraft_ms;   /* then before asking the next announcer (20) */
 	uint32_t cache_ms;     /* posts kept to answer IWANT (30,000) */
 	uint32_t seen_ms;      /* IDs remembered (120,000) */
@@ -86,6 +87,7 @@ struct rv_p2p_gossip_stats {
 	uint64_t posts_in, delivered, duplicates, bad, grafts, prunes;
 	uint64_t data_out, control_out;     /* bytes queued: posts / everything else */
 	uint64_t dropped;                   /* sends refused by a full output queue */
+	uint64_t ihave_skipped;             /* announcements left out: the neighbour had the post */
 };
 
 struct rv_p2p_gossip_nb {

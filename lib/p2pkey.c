@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -147,16 +148,31 @@ int rv_p2p_verify(const uint8_t pub[RV_P2P_PUB_LEN], const void *msg, size_t n,
 	return ok ? 0 : RV_EDENIED;
 }
 
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+static EVP_MD *sha256_md;       /* fetched once, kept for the process */
+
+static void sha256_fetch(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+void rv_p2p_sha256(const void *p, size_t n, uint8_t out[RV_P2P_HASH_LEN])
+{
+	pthread_once(&sha256_once, sha256_fetch);
+	if (!sha256_md || EVP_Digest(p, n, out, NULL, sha256_md, NULL) != 1)
+		SHA256(p, n, out);      /* no provider fetch: the one-shot way */
+}
+
 void rv_p2p_peer_id(const uint8_t pub[RV_P2P_PUB_LEN], uint8_t id[RV_P2P_HASH_LEN])
 {
-	SHA256(pub, RV_P2P_PUB_LEN, id);
+	rv_p2p_sha256(pub, RV_P2P_PUB_LEN, id);
 }
 
 void rv_p2p_ring_addr(const uint8_t id[RV_P2P_HASH_LEN], uint8_t addr[RV_P2P_HASH_LEN])
 {
 	uint8_t in[1 + RV_P2P_HASH_LEN] = { 0x01 };
 	memcpy(in + 1, id, RV_P2P_HASH_LEN);
-	SHA256(in, sizeof in, addr);
+	rv_p2p_sha256(in, sizeof in, addr);
 }
 
 #define HELLO_CONTEXT "rvp2p-hello-1"

@@ -47,6 +47,10 @@ int rv_p2p_sign(const struct rv_p2p_key *k, const void *msg, size_t n, uint8_t s
 int rv_p2p_verify(const uint8_t pub[RV_P2P_PUB_LEN], const void *msg, size_t n,
 		  const uint8_t sig[RV_P2P_SIG_LEN]);
 
+/* rv_p2p_sha256 - SHA-256 of P (N bytes) into OUT, with the digest fetched
+ * from OpenSSL's provider once (SHA256() fetches it on every call, more
+ * than the hashing itself costs for a post). */
+void rv_p2p_sha256(const void *p, size_t n, uint8_t out[RV_P2P_HASH_LEN]);
 /* rv_p2p_peer_id - SHA-256 of PUB. */
 void rv_p2p_peer_id(const uint8_t pub[RV_P2P_PUB_LEN], uint8_t id[RV_P2P_HASH_LEN]);
 /* rv_p2p_ring_addr - a peer's ring address: SHA-256(0x01 || ID). */

@@ -2,20 +2,12 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include "bytes.h"
 #include "err.h"
 #include "p2pman.h"
 
 #define MAGIC "RVO1"
-
-void rv_p2p_sha256(const void *p, size_t n, uint8_t out[32])
-{
-	unsigned len = 32;
-	if (EVP_Digest(p, n, out, &len, EVP_sha256(), NULL) != 1)
-		memset(out, 0, 32);	/* never with SHA-256 in the default provider */
-}
 
 static uint64_t nchunks(uint64_t size, uint32_t chunk_size)
 {

@@ -66,7 +66,7 @@ size_t rv_p2p_man_chunk_len(const struct rv_p2p_man *m, uint32_t i);
 /* rv_p2p_man_check - 0 when DATA (LEN bytes) is chunk I of M, else
  * RV_EPROTO (wrong length or hash). */
 int rv_p2p_man_check(const struct rv_p2p_man *m, uint32_t i, const uint8_t *data, size_t len);
-/* rv_p2p_sha256 - SHA-256 of P (N bytes) into OUT (OpenSSL EVP). */
+/* rv_p2p_sha256 - SHA-256 of P (N bytes) into OUT (defined in p2pkey.c). */
 void rv_p2p_sha256(const void *p, size_t n, uint8_t out[32]);
 
 #endif

@@ -3,6 +3,7 @@
  * (lib/p2plink.h), and the events they print with the NetStatus names Flash's
  * NetGroup users know. It calls only app.c and lib. */
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,28 +144,60 @@ static void add_addr(cJSON *o, const struct sockaddr_storage *a)
 	cJSON_AddStringToObject(o, "addr", t);
 }
 
+/* A number as cJSON prints it (so that the fast line below reads the same):
+ * a whole number below 10^15 as its digits, without formatting a double. */
+static void json_number(char *b, size_t cap, double d)
+{
+	if (d >= 0 && d < 1e15 && d == (double)(uint64_t)d) {
+		snprintf(b, cap, "%" PRIu64, (uint64_t)d);
+		return;
+	}
+	snprintf(b, cap, "%1.15g", d);
+	if (strtod(b, NULL) != d)
+		snprintf(b, cap, "%1.17g", d);
+}
+
+/* A post or routed message as one JSON line, the same keys in the same order
+ * as a cJSON object would print, without building one: a peer prints a line
+ * per post delivered, and the object's allocations and generic printer were
+ * most of that (cJSON still escapes the text). */
+static void print_message_json(struct p2p *g, const struct rv_p2p_node_ev *e, const char *author)
+{
+	char id[65], now[32], sent[32], extra[64] = "";
+	p2p_hex(e->id, 32, id);
+	json_number(now, sizeof now, (double)rv_p2plink_wall_ms());
+	json_number(sent, sizeof sent, (double)e->time_ms);
+	if (e->type == RV_P2P_NODE_ROUTED)
+		snprintf(extra, sizeof extra, ",\"hops\":%u,\"fromLocal\":%s", (unsigned)e->hops,
+			 !memcmp(e->author, g->key.id, 32) ? "true" : "false");
+	char *text = malloc(e->len + 1), *quoted = NULL;
+	if (text) {
+		memcpy(text, e->data, e->len);
+		text[e->len] = 0;
+		cJSON *t = cJSON_CreateString(text);
+		quoted = t ? cJSON_PrintUnformatted(t) : NULL;
+		cJSON_Delete(t);
+		free(text);
+	}
+	size_t cap = 512 + (quoted ? strlen(quoted) : 0);
+	char *line = malloc(cap);
+	if (line) {
+		int n = snprintf(line, cap, "{\"code\":\"%s\",\"time\":%s,\"id\":\"%s\",\"from\":\"%s\",\"sent\":%s%s%s%s}\n",
+				 e->type == RV_P2P_NODE_POST ? "NetGroup.Posting.Notify" : "NetGroup.SendTo.Notify",
+				 now, id, author, sent, extra, quoted ? ",\"text\":" : "", quoted ? quoted : "");
+		if (n > 0 && (size_t)n < cap)
+			rv_out_bytes(line, (size_t)n);
+		free(line);
+	}
+	free(quoted);
+}
+
 static void print_message(struct p2p *g, const struct rv_p2p_node_ev *e)
 {
 	char author[65];
 	p2p_hex(e->author, 32, author);
 	if (rv_out_json_mode()) {
-		cJSON *o = p2p_json_event(e->type == RV_P2P_NODE_POST ? "NetGroup.Posting.Notify"
-								     : "NetGroup.SendTo.Notify");
-		p2p_json_hex(o, "id", e->id);
-		cJSON_AddStringToObject(o, "from", author);
-		cJSON_AddNumberToObject(o, "sent", (double)e->time_ms);
-		if (e->type == RV_P2P_NODE_ROUTED) {
-			cJSON_AddNumberToObject(o, "hops", e->hops);
-			cJSON_AddBoolToObject(o, "fromLocal", !memcmp(e->author, g->key.id, 32));
-		}
-		char *text = malloc(e->len + 1);
-		if (text) {
-			memcpy(text, e->data, e->len);
-			text[e->len] = 0;
-			cJSON_AddStringToObject(o, "text", text);
-			free(text);
-		}
-		rv_out_obj(o);
+		print_message_json(g, e, author);
 	} else {
 		char *text = app_printable(e->data, e->len);
 		if (e->type == RV_P2P_NODE_POST)
