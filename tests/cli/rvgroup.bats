@@ -558,3 +558,16 @@ while True: c.append(s.accept())"
 	assert_success
 	assert_output --regexp '^rvgroup [0-9]+\.[0-9]+\.[0-9]+$'
 }
+
+@test "rvgroup: -s takes an IPv4 or IPv6 literal (connected at once, no resolver); a name goes through the resolver, and one that does not resolve exits 3" {
+	start_server
+	run rvgroup -s "127.0.0.1:$SERVER_PORT" groups
+	assert_success
+	spawn v6 rvserver -l ::1 --port 0 --port-file "$T/v6.port"
+	wait_for_line "$T/v6.err" 'rvserver: ready on ::1 port [0-9]+' 5 || skip "no IPv6 loopback here"
+	run rvgroup -s "[::1]:$(sed -n 1p "$T/v6.port")" groups
+	assert_success
+	run rvgroup -s "nonexistent.invalid:$SERVER_PORT" groups
+	assert_failure 3
+	assert_output --partial 'cannot connect to nonexistent.invalid'
+}
