@@ -537,6 +537,13 @@ static int p2p_record(struct app *a, struct rx *x)
 	if (sp && *sp && (stamps = fopen(sp, "w")))
 		fprintf(stamps, "start %lld\n", mono_us());
 	x->mc_only = !a->p2p;
+	/* FFmpeg now, before joining: loading it holds the loop a few hundred
+	 * milliseconds (seconds on a busy machine), and when the announce came
+	 * that was the stream's start, with nothing read, pushed on or pulled */
+	if (rv_media_load(err, sizeof err) < 0) {
+		rv_say_error("%s", err);
+		return RV_EXIT_FAIL;
+	}
 	rv_buf_init(&x->early, 8u << 20);
 	if ((rc = rv_p2plive_start(&x->live, x->loop, &lo, on_live, x, &why)) < 0) {
 		rv_say_error("%s: %s", a->p2p ? "--p2p" : "--ipmc", why);

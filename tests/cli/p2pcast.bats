@@ -507,3 +507,12 @@ in_netns() {
 	run -2 rvrecv --ipmc 239.255.7.7:5000 --serverless media --sdp "$T/f.sdp" -o "$T/x.mkv"
 	run -2 rvrecv --serverless cmd
 }
+
+@test "p2pcast: without FFmpeg's libraries rvrecv --p2p says so at once, before it joins (exit 1), not when the stream starts" {
+	mkdir -p "$T/noav"
+	: >"$T/noav/$(basename "$(ls /lib/x86_64-linux-gnu/libavutil.so.[0-9]* | head -1)")"	# an empty file: dlopen fails
+	SPEC=$(rvgroup p2p spec new noav.example --key "$T/owner.key" 2>/dev/null)
+	LD_LIBRARY_PATH="$T/noav" run -1 timeout 10 rvrecv media --p2p "$SPEC" --serverless -o "$T/x.mkv"
+	[[ $output == *"cannot load FFmpeg"* ]]
+	[[ $output != *"joined the peer group"* ]]
+}
