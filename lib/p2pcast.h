@@ -18,7 +18,10 @@
  *    (so each of the 8 sub-streams settles on a neighbour that delivers);
  *    each fragment a peer holds first is forwarded at once to the
  *    neighbours that asked its sub-stream, not to the one it came from nor
- *    to one whose map has it, to at most conf.push_limit + 1 of them;
+ *    to one whose map has it, to at most conf.push_limit + 1 of them; a
+ *    peer takes a sub-stream's push for that many neighbours at most: the
+ *    next that asks it is not pushed it and told so (DECLINE_SOME, below),
+ *    so that it asks another at once rather than stall and pull;
  *  - availability: every conf.map_ms each neighbour gets our CAST_MAP (the
  *    fragments held in the window as ranges, and the keyframe starts);
  *  - pull: a fragment known to exist (a later one arrived, or a map has it)
@@ -109,8 +112,9 @@
  *    when the rate grows past the slots, sub-streams of neighbours picked
  *    at random stop, till within them. A publisher pushes each neighbour
  *    at most an eighth of its slots (at least one), so that its few
- *    slots make many first relays, and always a sub-stream it pushes to
- *    nobody else (every sub-stream has a feed);
+ *    slots make many first relays, even one it pushes to nobody else:
+ *    that goes unasked to the neighbour it pushes the fewest (every
+ *    sub-stream has a feed, each its own first relay);
  *  - spare upload: every map says the slots not used (CAST_MAP flags'
  *    high nibble: 1 + K; 0 without a budget); a receiver picks a
  *    sub-stream's pusher among those about as far as the stream at random,

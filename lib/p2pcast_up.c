@@ -332,11 +332,6 @@ static void adopt(struct rv_p2p_cast *c)
 
 void cast_up_tick(struct rv_p2p_cast *c)
 {
-	if (!c->conf.max_upload)
-		return;
-	rates(c);
-	if (c->conf.publisher)
-		adopt(c);
 	for (int i = 0; i < RV_P2P_CAST_PEERS; i++) {	/* a third of a fetch period after a partial CAST_PUSH */
 		struct cpeer *p = &c->p[i];
 		if (!p->used || !p->partial_at || c->now < p->partial_at + c->conf.fetch_ms / 3)
@@ -347,6 +342,11 @@ void cast_up_tick(struct rv_p2p_cast *c)
 		c->st.push_declines++;
 		cast_send(c, p, cast_build_map(c, RV_P2P_CAST_MAP_DECLINE_SOME | (c->info ? 0 : RV_P2P_CAST_MAP_INFO)));
 	}
+	if (!c->conf.max_upload)
+		return;
+	rates(c);
+	if (c->conf.publisher)
+		adopt(c);
 	/* more pushed than the slots (the stream grew): a sub-stream less for
 	 * neighbours picked at random (a publisher keeps one for each
 	 * sub-stream), till within them; one left with none is declined */
@@ -382,22 +382,44 @@ static int per_peer(const struct rv_p2p_cast *c)
 	return !c->conf.publisher ? SUBS : k < 1 ? 1 : k;
 }
 
+/* The sub-streams we push to push_limit + 1 neighbours other than P
+ * already: each of their fragments would go to none past those. */
+static uint8_t full(const struct rv_p2p_cast *c, const struct cpeer *p)
+{
+	uint8_t m = 0;
+	for (int b = 0; b < SUBS; b++) {
+		uint8_t bit = (uint8_t)(1u << b);
+		uint32_t n = 0;
+		for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
+			n += c->p[i].used && &c->p[i] != p && ((c->p[i].mask_srv | c->p[i].mask_adopt) & bit);
+		if (n > c->conf.push_limit)
+			m |= bit;
+	}
+	return m;
+}
+
 void cast_up_push_in(struct rv_p2p_cast *c, struct cpeer *p, uint8_t mask)
 {
 	p->mask_out = mask;
+	uint8_t can = (uint8_t)(mask & ~(full(c, p) & ~p->mask_srv));	/* one already pushed stays */
 	if (!c->conf.max_upload) {
-		p->mask_srv = mask;
+		p->mask_srv = can;
+		if (mask && !can)
+			decline(c, p);
+		else if (mask & ~can && !p->partial_at)
+			p->partial_at = c->now ? c->now : 1;
 		return;
 	}
 	p->mask_srv &= mask;
+	mask = can;
 	/* what we cannot push (past our slots) we take but do not serve: its
 	 * pusher brings nothing, and the neighbour asks another */
 	int n = used(c), first = (int)(cast_rnd(c) % SUBS);
 	for (int k = 0; k < SUBS; k++) {
 		uint8_t bit = (uint8_t)(1u << ((first + k) % SUBS));
 		int only = c->conf.publisher && only_feed(c, p, bit);	/* nobody else has it of us */
-		if (!(mask & bit) || (p->mask_srv & bit) || (bits(p->mask_srv) >= per_peer(c) && !only))
-			continue;
+		if (!(mask & bit) || (p->mask_srv & bit) || bits(p->mask_srv | p->mask_adopt) >= per_peer(c))
+			continue;	/* (a publisher's sub-stream past that: adopt gives it another root) */
 		if (n < slots(c) || only) {
 			p->mask_srv |= bit;
 			n++;
