@@ -21,7 +21,11 @@ bench_cleanup() {
 		kill -KILL "$p" 2>/dev/null
 	done
 	[ -n "$WATCH_PID" ] && kill "$WATCH_PID" 2>/dev/null
-	rm -rf "$TMP"
+	if [ -n "${BENCH_KEEP:-}" ]; then	# (bench/README.md)
+		echo "bench: kept $TMP" >&2
+	else
+		rm -rf "$TMP"
+	fi
 }
 
 # stop_pid PID: TERM, up to 3 s, then KILL; PID leaves PIDS.
