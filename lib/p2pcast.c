@@ -488,6 +488,7 @@ void cast_frag_take(struct rv_p2p_cast *c, struct cpeer *p, uint32_t seq, uint8_
 	}
 	extend(c, seq + 1);
 	struct frag *f = slot(c, seq);
+	uint64_t known = f->seq == seq && f->state == MISSING ? f->at : c->now;	/* since when we know it exists */
 	if (f->state == HELD) {
 		c->st.duplicates++;
 		c->st.bytes_duplicate += len;
@@ -512,7 +513,10 @@ void cast_frag_take(struct rv_p2p_cast *c, struct cpeer *p, uint32_t seq, uint8_
 		p->ps->fragments_pushed_from++;
 		p->ps->bytes_pushed_from += len;
 		c->last_from = pidx(c, p);
-		if (c->sub[seq % SUBS] == pidx(c, p)) {
+		/* a push in time keeps its pusher: one that brings its sub-stream
+		 * only long after we knew of it is fed late (its own pulls), and is
+		 * left like one that brings nothing (cast_resubscribe) */
+		if (c->sub[seq % SUBS] == pidx(c, p) && c->now < known + c->conf.fetch_ms / 2) {
 			c->sub_at[seq % SUBS] = c->now;
 			c->sub_got |= (uint8_t)(1u << (seq % SUBS));
 		}

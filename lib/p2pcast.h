@@ -15,7 +15,11 @@
  *    it that sub-stream's fragments (CAST_PUSH, a mask per neighbour): one
  *    whose map is the furthest ahead; a sub-stream whose pusher brought
  *    nothing for conf.fetch_ms while the stream went on is asked of another
- *    (so each of the 8 sub-streams settles on a neighbour that delivers);
+ *    (so each of the 8 sub-streams settles on a neighbour that delivers),
+ *    and so is one whose pusher brings only fragments we knew of for half
+ *    a fetch period already (it is fed late: its own pulls); a push granted
+ *    sends at once what the asker's map lacks of that sub-stream's last
+ *    second, as pull answers (the stream's start, a new pusher);
  *    each fragment a peer holds first is forwarded at once to the
  *    neighbours that asked its sub-stream, not to the one it came from nor
  *    to one whose map has it, to at most conf.push_limit + 1 of them; a

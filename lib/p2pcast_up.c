@@ -22,6 +22,7 @@
 #define DEPTH_MS 50                 /* the bucket holds this much of the budget */
 #define HOLD_MS 2000                /* a neighbour that declined is not asked again for this long */
 #define UNSAID 7                    /* the weight of a neighbour that says no spare (no budget, old) */
+#define CATCHUP_MS 1000             /* a push granted late sends at once what the asker lacks of this long */
 
 static double cost_bits(size_t len)
 {
@@ -398,37 +399,50 @@ static uint8_t full(const struct rv_p2p_cast *c, const struct cpeer *p)
 	return m;
 }
 
+/* What P lacks of the sub-streams in NEW that we hold, of the last
+ * CATCHUP_MS: sent now, as if P had pulled it (behind the pushes, within
+ * what pull answers may take of the budget). A push granted after the
+ * stream began (its start, a pusher that stalled or declined) would
+ * otherwise leave those to P's pulls, a fetch period after P learnt of
+ * them. */
+static void catch_up(struct rv_p2p_cast *c, struct cpeer *p, uint8_t new)
+{
+	for (uint32_t s = cast_lower(c); new && s < c->end; s++) {
+		struct frag *f = &c->f[s % c->w];
+		if (f->seq == s && f->state == HELD && (new & (1u << (s % SUBS))) && f->at + CATCHUP_MS > c->now &&
+		    f->sent <= c->conf.push_limit && !cast_map_has(p, s))
+			cast_frag_out(c, p, s, f, 1);
+	}
+}
+
 void cast_up_push_in(struct rv_p2p_cast *c, struct cpeer *p, uint8_t mask)
 {
-	p->mask_out = mask;
+	uint8_t before = p->mask_srv | p->mask_adopt;
 	uint8_t can = (uint8_t)(mask & ~(full(c, p) & ~p->mask_srv));	/* one already pushed stays */
+	p->mask_out = mask;
 	if (!c->conf.max_upload) {
 		p->mask_srv = can;
-		if (mask && !can)
-			decline(c, p);
-		else if (mask & ~can && !p->partial_at)
-			p->partial_at = c->now ? c->now : 1;
-		return;
-	}
-	p->mask_srv &= mask;
-	mask = can;
-	/* what we cannot push (past our slots) we take but do not serve: its
-	 * pusher brings nothing, and the neighbour asks another */
-	int n = used(c), first = (int)(cast_rnd(c) % SUBS);
-	for (int k = 0; k < SUBS; k++) {
-		uint8_t bit = (uint8_t)(1u << ((first + k) % SUBS));
-		int only = c->conf.publisher && only_feed(c, p, bit);	/* nobody else has it of us */
-		if (!(mask & bit) || (p->mask_srv & bit) || bits(p->mask_srv | p->mask_adopt) >= per_peer(c))
-			continue;	/* (a publisher's sub-stream past that: adopt gives it another root) */
-		if (n < slots(c) || only) {
-			p->mask_srv |= bit;
-			n++;
+	} else {
+		/* what we cannot push (past our slots) we take but do not serve: its
+		 * pusher brings nothing, and the neighbour asks another */
+		p->mask_srv &= mask;
+		int n = used(c), first = (int)(cast_rnd(c) % SUBS);
+		for (int k = 0; k < SUBS; k++) {
+			uint8_t bit = (uint8_t)(1u << ((first + k) % SUBS));
+			int only = c->conf.publisher && only_feed(c, p, bit);	/* nobody else has it of us */
+			if (!(can & bit) || (p->mask_srv & bit) || bits(p->mask_srv | p->mask_adopt) >= per_peer(c))
+				continue;	/* (a publisher's sub-stream past that: adopt gives it another root) */
+			if (n < slots(c) || only) {
+				p->mask_srv |= bit;
+				n++;
+			}
 		}
 	}
 	if (mask && !p->mask_srv)	/* none: it had better ask another at once */
 		decline(c, p);
 	else if (mask & ~p->mask_srv && !p->partial_at)	/* some: told (cast_up_tick) once it got some */
 		p->partial_at = c->now ? c->now : 1;
+	catch_up(c, p, (uint8_t)(p->mask_srv & ~before));
 }
 
 void cast_up_map_in(struct rv_p2p_cast *c, struct cpeer *p, uint8_t flags)

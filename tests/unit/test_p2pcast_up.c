@@ -47,6 +47,7 @@ static struct sim {
 	uint8_t spare[N];           /* the spare upload of each one's last map */
 	int push[N][N];             /* the last CAST_PUSH mask each sent each (-1: none) */
 	int started[N];
+	uint32_t slow[N];           /* ms more that each one's messages take */
 } S;
 
 static void sim_init(int n, const struct rv_p2p_cast_conf *pub, const struct rv_p2p_cast_conf *rx)
@@ -70,7 +71,7 @@ static void sim_free(void)
 	for (int i = 0; i < S.n; i++)
 		rv_p2p_cast_free(S.e[i]);
 	for (size_t i = S.qhead; i < S.qtail; i++)
-		free(S.q[i].bytes);
+		free(S.q[i].bytes);	/* (NULL: handed over) */
 	free(S.q);
 }
 
@@ -104,7 +105,7 @@ static void drain(int i)
 			S.push[i][to] = buf[1 + 32];
 		assert_true(S.qtail < QMAX);
 		struct qmsg *q = &S.q[S.qtail++];
-		q->at = S.now + LAT;
+		q->at = S.now + LAT + S.slow[i];
 		q->from = i;
 		q->to = to;
 		q->len = (uint16_t)n;
@@ -145,12 +146,17 @@ static void run(uint32_t ms, int publish, uint32_t period)
 					 S.published);
 			S.published++;
 		}
-		while (S.qhead < S.qtail && S.q[S.qhead].at <= S.now) {
-			struct qmsg *q = &S.q[S.qhead++];
+		for (size_t k = S.qhead; k < S.qtail; k++) {	/* (a slow sender's come later) */
+			struct qmsg *q = &S.q[k];
+			if (!q->bytes || q->at > S.now)
+				continue;
 			assert_int_equal(rv_p2p_msg_parse(q->bytes, q->len, &m, &why), 0);
 			assert_int_equal(rv_p2p_cast_input(S.e[q->to], S.now, S.id[q->from], &m, &why), 0);
 			free(q->bytes);
+			q->bytes = NULL;
 		}
+		while (S.qhead < S.qtail && !S.q[S.qhead].bytes)
+			S.qhead++;
 		for (int i = 0; i < S.n; i++) {
 			if (rv_p2p_cast_next(S.e[i]) <= S.now)
 				rv_p2p_cast_tick(S.e[i], S.now);
@@ -166,6 +172,8 @@ static void flush(void)
 {
 	while (S.qhead < S.qtail) {
 		struct qmsg *q = &S.q[S.qhead++];
+		if (!q->bytes)
+			continue;
 		assert_int_equal(rv_p2p_msg_parse(q->bytes, q->len, &m, &why), 0);
 		assert_int_equal(rv_p2p_cast_input(S.e[q->to], S.now, S.id[q->from], &m, &why), 0);
 		free(q->bytes);
@@ -351,6 +359,57 @@ static void fanout_declined_when_full(void **state)
 	sim_free();
 }
 
+/* A push granted mid-stream brings at once what the asker lacks of the
+ * last second (as answers to pulls it did not have to send): a receiver
+ * that comes to a relay 2 s into the stream holds the relay's last second
+ * of the sub-streams it asked a fetch period later without pulling it. */
+static void catch_up_on_grant(void **state)
+{
+	(void)state;
+	struct rv_p2p_cast_conf pub = { .window_ms = 1500 }, rx = { .window_ms = 1500 };	/* (older than
+		* the window, the stream is joined at its newest keyframe, not pulled from its start) */
+	sim_init(3, &pub, &rx);
+	connect_(0, 1);
+	run(2000, 1, 10);
+	connect_(1, 2);	/* 2's only neighbour: 1 */
+	run(300, 1, 10);
+	struct rv_p2p_cast_stats r1, r2;
+	rv_p2p_cast_stats(S.e[1], &r1);
+	rv_p2p_cast_stats(S.e[2], &r2);
+	assert_true(r2.fragments_requested_from_peers >= 60);	/* about 100: the last second, all 8 asked */
+	assert_int_equal(r1.fragments_requested_by_peers, r2.fragments_requested_from_peers);
+	assert_true(r2.pulls < 10);	/* not asked for */
+	run(2000, 1, 10);
+	assert_int_equal(S.skipped[2], 0);
+	sim_free();
+}
+
+/* A pusher that brings its sub-stream only long after we knew of it (it
+ * is fed late: here its messages take 250 ms more) is left for another,
+ * as one that brings nothing: 3 asks nothing of slow 1 once settled and
+ * delivers everything. Counted in time, 1's late pushes kept it. */
+static void late_pusher_left(void **state)
+{
+	(void)state;
+	struct rv_p2p_cast_conf pub = { 0 }, rx = { 0 };
+	sim_init(4, &pub, &rx);
+	S.slow[1] = 250;
+	connect_(0, 1);
+	connect_(0, 2);
+	connect_(1, 3);	/* first 3's only neighbour, so its pusher of all eight */
+	run(2000, 1, 10);
+	assert_int_equal(S.push[3][1], 0xff);
+	connect_(2, 3);
+	run(4000, 1, 10);
+	assert_int_equal(S.push[3][1] > 0 ? S.push[3][1] : 0, 0);	/* nothing asked of 1 */
+	assert_true(S.push[3][2] == 0xff);	/* all of 2 */
+	uint32_t from = S.delivered[3];
+	run(2000, 1, 10);
+	assert_true(S.delivered[3] - from >= 190);
+	assert_int_equal(S.skipped[3], 0);
+	sim_free();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -360,6 +419,8 @@ int main(void)
 		cmocka_unit_test(declined_receiver_repicks),
 		cmocka_unit_test(no_budget_no_spare),
 		cmocka_unit_test(fanout_declined_when_full),
+		cmocka_unit_test(catch_up_on_grant),
+		cmocka_unit_test(late_pusher_left),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
