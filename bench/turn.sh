@@ -154,18 +154,16 @@ wait_udp() {
 	return 1
 }
 
-# What the UDP sockets of the processes PID... dropped for a full receive buffer (the drops
-# column of /proc/net/udp{,6}), summed, into DROPS.
-sock_drops() {
-	local p l ino=' '
-	for p in "$@"; do
-		for l in /proc/"$p"/fd/*; do
-			l=$(readlink "$l" 2>/dev/null) || continue
-			[[ $l == socket:* ]] && ino+="${l//[^0-9]/} "
-		done
-	done
-	DROPS=$(cat /proc/net/udp /proc/net/udp6 2>/dev/null | awk -v ino="$ino" \
-		'FNR > 1 && index(ino, " " $10 " ") { d += $NF } END { print d + 0 }')
+# What the UDP sockets on the local ports PORT... dropped for a full receive buffer (the drops
+# column of /proc/net/udp{,6}), summed, into DROPS. Read 3 times, the largest count of each
+# socket: a read while sockets come and go (coturn closes relay sockets as a run ends) can miss
+# some.
+port_drops() {
+	local ports=' ' p
+	for p in "$@"; do ports+="$(printf '%04X' "$p") "; done
+	DROPS=$(cat /proc/net/udp /proc/net/udp6 /proc/net/udp /proc/net/udp6 /proc/net/udp /proc/net/udp6 2>/dev/null |
+		awk -v ports="$ports" '$10 ~ /^[0-9]+$/ && index(ports, " " substr($2, length($2) - 3) " ") && $NF > d[$10] { d[$10] = $NF }
+			END { for (i in d) t += d[i]; print t + 0 }')
 }
 # the machine's UDP receive-buffer drops (UdpRcvbufErrors) into RCVBUF_ERR
 rcvbuf_errors() {
@@ -271,8 +269,8 @@ rvturn_run() {
 	# it fails in its setup, before any measurement.
 	local try
 	for try in 1 2 3; do
-		sock_drops "$COTURN"; d0=$DROPS
-		sock_drops "$PEER" "$PEER2"; u0=$DROPS
+		port_drops "$PORT"; d0=$DROPS
+		port_drops "$PEER_PORT" "$PEER2_PORT"; u0=$DROPS
 		rcvbuf_errors; e0=$RCVBUF_ERR
 		cpu_ns "$COTURN"; k0=$CPU_NS
 		now_us; w0=$NOW_US
@@ -290,8 +288,8 @@ rvturn_run() {
 	done
 	cpu_ns "$COTURN"; k1=$CPU_NS
 	now_us
-	sock_drops "$COTURN"; d1=$DROPS
-	sock_drops "$PEER" "$PEER2"; u1=$DROPS
+	port_drops "$PORT"; d1=$DROPS
+	port_drops "$PEER_PORT" "$PEER2_PORT"; u1=$DROPS
 	rcvbuf_errors; e1=$RCVBUF_ERR
 	R_COTURN=$(calc %.1f "100 * ($k1 - $k0) / 1e3 / ($NOW_US - $w0)")
 	cat "$TMP/rv.json" >>"$LOG"
@@ -308,6 +306,7 @@ rvturn_run() {
 	R_RATE=$(calc %.1f "$(jq -r "100 * .sent / ((if .peer then .clients else .clients / 2 end) * $pps * .duration_s)" <<<"$j")")
 	local own
 	own=$(jq -r '.own_socket_drops // 0' <<<"$j")
+	echo "   drops: coturn $d0 -> $d1, peers $u0 -> $u1, UdpRcvbufErrors $e0 -> $e1, own $own" >>"$LOG"
 	R_DROPS="coturn's listening sockets $((d1 - d0)), turnutils_peer $((u1 - u0)), rvturn's own $own, the rest $((e1 - e0 - (d1 - d0) - (u1 - u0) - own)) (coturn's relay sockets and anything else on the machine)"
 	return 0
 }
