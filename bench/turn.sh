@@ -22,12 +22,18 @@
 #        from the kernel's receive timestamps.
 #    Both put the same load on coturn: CLIENTS allocations, each sending and receiving PPS.
 #    Figure: median us/packet of each, ratio rvturn/uclient; coturn's CPU % in every run.
-# 2. Offer: rvturn bench --clients 2 --rate OFFER_RATE --duration OFFER_DURATION, rvturn on one
-#    CPU (its default bursts); the figure is what came through: relayed / 2 / duration_s (every
-#    packet is relayed twice, there and echoed back), and a run that lost more than
-#    OFFER_MAX_LOSS % does not meet the offer (FAIL), whatever it sent.
-# coturn is pinned to CPU 0, the clients (and turnutils_peer's echo is on CPU 0 with coturn) to
-# CPU 1; PIN=0 pins nothing.
+# 2. Offer: rvturn bench --clients 2 --rate OFFER_RATE/2 --peer (its default bursts) to a second
+#    turnutils_peer, rvturn and that echo both on CPU 1: OFFER_RATE packets/s in all, each
+#    relayed twice by coturn (to the echo and back: 2 x OFFER_RATE relays/s); the figure is what
+#    came back: relayed / duration_s, and a run that lost more than OFFER_MAX_LOSS % does not
+#    meet the offer (FAIL), whatever it sent. Then, for information, the same rate between
+#    rvturn's own pairs (--clients 2 --rate OFFER_RATE, no --peer: allocation to allocation,
+#    which costs coturn twice the relays per packet: relayed / 2 / duration_s). Both lines
+#    say where what was lost was dropped: coturn's listening sockets, turnutils_peer's, rvturn's
+#    own, and the rest of the machine's UDP receive-buffer drops (coturn's relay sockets,
+#    which close with the run, and whatever else runs).
+# coturn is pinned to CPU 0, the clients to CPU 1 (turnutils_peer's echo for the comparison is
+# on CPU 0 with coturn, the offer's on CPU 1); PIN=0 pins nothing.
 #
 # Environment: RUNS=3 WINDOW=5 LOADS="50:50 20:1000" SIZE=160 BURST=1 PAIRS=0 OFFER_RATE=100000
 #              OFFER_DURATION=3 OFFER_MAX_LOSS=2 PIN=1 O=build RVTURN=path MAX_LOSS=1 WATCHDOG=175
@@ -148,6 +154,22 @@ wait_udp() {
 	return 1
 }
 
+# What the UDP sockets on the local ports PORT... dropped for a full receive buffer (the drops
+# column of /proc/net/udp{,6}), summed, into DROPS. Read 3 times, the largest count of each
+# socket: a read while sockets come and go (coturn closes relay sockets as a run ends) can miss
+# some.
+port_drops() {
+	local ports=' ' p
+	for p in "$@"; do ports+="$(printf '%04X' "$p") "; done
+	DROPS=$(cat /proc/net/udp /proc/net/udp6 /proc/net/udp /proc/net/udp6 /proc/net/udp /proc/net/udp6 2>/dev/null |
+		awk -v ports="$ports" '$10 ~ /^[0-9]+$/ && index(ports, " " substr($2, length($2) - 3) " ") && $NF > d[$10] { d[$10] = $NF }
+			END { for (i in d) t += d[i]; print t + 0 }')
+}
+# the machine's UDP receive-buffer drops (UdpRcvbufErrors) into RCVBUF_ERR
+rcvbuf_errors() {
+	RCVBUF_ERR=$(awk '$1 == "Udp:" { if (!n) { for (i = 2; i <= NF; i++) if ($i == "RcvbufErrors") k = i; n = 1 } else print $k + 0 }' /proc/net/snmp)
+}
+
 # ---- coturn and the echo peer -----------------------------------------------------------
 
 # free_port (common.sh): below the ephemeral range, so also outside coturn's relay range
@@ -166,7 +188,13 @@ PEER=$!
 PIDS+=("$PEER")
 wait_udp "$PEER" "$PEER_PORT" || { say "turn: turnutils_peer not listening on $PEER_PORT"; exit 2; }
 URI=turn:127.0.0.1:$PORT
-say "turn: coturn pid $COTURN on 127.0.0.1:$PORT, turnutils_peer on $PEER_PORT, pinning $([ "$PIN" = 1 ] && echo on || echo off)"
+# the offer's echo, on the clients' CPU: CPU 0 is coturn's alone then
+PEER2_PORT=$(free_port udp) || { say "turn: no free port"; exit 2; }
+"${PIN_CLI[@]}" "$UPEER" -L 127.0.0.1 -p "$PEER2_PORT" >"$TMP/peer2.log" 2>&1 &
+PEER2=$!
+PIDS+=("$PEER2")
+wait_udp "$PEER2" "$PEER2_PORT" || { say "turn: turnutils_peer not listening on $PEER2_PORT"; exit 2; }
+say "turn: coturn pid $COTURN on 127.0.0.1:$PORT, turnutils_peer on $PEER_PORT (and $PEER2_PORT for the offer), pinning $([ "$PIN" = 1 ] && echo on || echo off)"
 
 # ---- one turnutils_uclient run -----------------------------------------------------------
 # Sets R_US (us per packet), R_PKTS, R_CPU_S, R_LOSS, R_COTURN (coturn CPU % of one core).
@@ -230,10 +258,10 @@ uclient_run() {
 
 # ---- one rvturn bench run -------------------------------------------------------------
 rvturn_run() {
-	local m=$1 pps=$2 dur=$3 tag=$4 burst=${5:-16} peer=${6:-} k0 k1 w0 j rc
+	local m=$1 pps=$2 dur=$3 tag=$4 burst=${5:-16} peer=${6:-} k0 k1 w0 j rc d0 d1 u0 u1 e0 e1
 	local cmd=("${PIN_CLI[@]}" "$RVTURN" bench "$URI" -u "$USER_NAME" --clients "$m" --rate "$pps" --size "$SIZE" --duration "$dur" --burst "$burst" --json)
 	[ -z "$peer" ] || cmd+=(--peer "$peer")
-	R_US='' R_PKTS='' R_CPU_S='' R_LOSS='' R_COTURN='' R_JSON='' R_RATE=''
+	R_US='' R_PKTS='' R_CPU_S='' R_LOSS='' R_COTURN='' R_JSON='' R_RATE='' R_DROPS=''
 	echo "== $tag: ${cmd[*]}" >>"$LOG"
 	# Up to 3 tries when coturn refuses an allocation with 437: uclient leaves one allocation
 	# per session behind in coturn (it does not delete them), and a new rvturn socket can get
@@ -241,6 +269,9 @@ rvturn_run() {
 	# it fails in its setup, before any measurement.
 	local try
 	for try in 1 2 3; do
+		port_drops "$PORT"; d0=$DROPS
+		port_drops "$PEER_PORT" "$PEER2_PORT"; u0=$DROPS
+		rcvbuf_errors; e0=$RCVBUF_ERR
 		cpu_ns "$COTURN"; k0=$CPU_NS
 		now_us; w0=$NOW_US
 		timeout -k 2 $((${dur%.*} + 30)) "${cmd[@]}" >"$TMP/rv.json" 2>"$TMP/rv.err" &
@@ -257,6 +288,9 @@ rvturn_run() {
 	done
 	cpu_ns "$COTURN"; k1=$CPU_NS
 	now_us
+	port_drops "$PORT"; d1=$DROPS
+	port_drops "$PEER_PORT" "$PEER2_PORT"; u1=$DROPS
+	rcvbuf_errors; e1=$RCVBUF_ERR
 	R_COTURN=$(calc %.1f "100 * ($k1 - $k0) / 1e3 / ($NOW_US - $w0)")
 	cat "$TMP/rv.json" >>"$LOG"
 	j=$(tail -1 "$TMP/rv.json")
@@ -270,6 +304,10 @@ rvturn_run() {
 	R_US=$(calc %.2f "$R_CPU_S * 1e6 / $R_PKTS")
 	R_LOSS=$(calc %.2f "$(jq -r .loss_pct <<<"$j")")
 	R_RATE=$(calc %.1f "$(jq -r "100 * .sent / ((if .peer then .clients else .clients / 2 end) * $pps * .duration_s)" <<<"$j")")
+	local own
+	own=$(jq -r '.own_socket_drops // 0' <<<"$j")
+	echo "   drops: coturn $d0 -> $d1, peers $u0 -> $u1, UdpRcvbufErrors $e0 -> $e1, own $own" >>"$LOG"
+	R_DROPS="coturn's listening sockets $((d1 - d0)), turnutils_peer $((u1 - u0)), rvturn's own $own, the rest $((e1 - e0 - (d1 - d0) - (u1 - u0) - own)) (coturn's relay sockets and anything else on the machine)"
 	return 0
 }
 
@@ -337,15 +375,26 @@ done
 out ""
 OFFER=''
 OFFER_SENT=''
-if rvturn_run 2 "$OFFER_RATE" "$OFFER_DURATION" "rvturn offer"; then
-	OFFER=$(jq -r '.relayed / 2 / .duration_s | floor' <<<"$R_JSON")
+OFFER_LOSS=''
+if rvturn_run 2 $((OFFER_RATE / 2)) "$OFFER_DURATION" "rvturn offer" 16 "127.0.0.1:$PEER2_PORT"; then
+	OFFER=$(jq -r '.relayed / .duration_s | floor' <<<"$R_JSON")
 	OFFER_SENT=$(jq -r '.sent / .duration_s | floor' <<<"$R_JSON")
-	out "offer: rvturn bench --clients 2 --rate $OFFER_RATE --size $SIZE --duration $OFFER_DURATION$([ "$PIN" = 1 ] && echo ' on CPU 1'): sent $OFFER_SENT packets/s," \
-		"relayed $OFFER packets/s (relayed / 2: there and back), loss $R_LOSS %," \
+	out "offer: rvturn bench --clients 2 --rate $((OFFER_RATE / 2)) --peer (turnutils_peer$([ "$PIN" = 1 ] && echo ', on CPU 1 with rvturn')) --size $SIZE --duration $OFFER_DURATION: sent $OFFER_SENT packets/s," \
+		"relayed back $OFFER packets/s (coturn relays each twice: to the echo and back), loss $R_LOSS %," \
 		"rvturn CPU $R_CPU_S s ($(calc %.0f "100 * $R_CPU_S / ($OFFER_DURATION + 0.5)") % of a core over send + 0.5 s drain), coturn CPU $R_COTURN %"
+	out "  dropped: $R_DROPS"
+	OFFER_LOSS=$R_LOSS
 else
 	out "offer: FAILED (rvturn bench: see $LOG)"
 	FAILED=1
+fi
+# for information: the same packets between two allocations, which doubles coturn's relays
+if rvturn_run 2 "$OFFER_RATE" "$OFFER_DURATION" "rvturn offer, pairs"; then
+	out "pairs: rvturn bench --clients 2 --rate $OFFER_RATE --size $SIZE --duration $OFFER_DURATION (allocation to allocation: coturn relays each packet 4 times):" \
+		"sent $(jq -r '.sent / .duration_s | floor' <<<"$R_JSON") packets/s, relayed $(jq -r '.relayed / 2 / .duration_s | floor' <<<"$R_JSON") packets/s (relayed / 2: there and back), loss $R_LOSS %, coturn CPU $R_COTURN %"
+	out "  dropped: $R_DROPS"
+else
+	out "pairs: FAILED (rvturn bench: see $LOG)"
 fi
 
 [ "$RETRIES_437" = 0 ] || out "note: rvturn bench was refused an allocation (437, a port that uclient's leftover allocations hold in coturn) and rerun $RETRIES_437 time(s)"
@@ -366,9 +415,9 @@ fi
 if [ -n "$OFFER" ]; then
 	# the pacing sends what is due when it runs; the last tick before the end can miss a few
 	# packets, so 99.9 % of the goal counts as reaching it
-	g=$(awk -v o="$OFFER" -v goal="$OFFER_GOAL" -v l="$R_LOSS" -v x="$OFFER_MAX_LOSS" \
+	g=$(awk -v o="$OFFER" -v goal="$OFFER_GOAL" -v l="$OFFER_LOSS" -v x="$OFFER_MAX_LOSS" \
 		'BEGIN { print (o >= goal * 0.999 && l <= x) ? "PASS" : "FAIL" }')
-	out "GOAL rvturn offers >= $OFFER_GOAL packets/s relayed from one core, loss <= $OFFER_MAX_LOSS %: $g ($OFFER relayed, $OFFER_SENT sent, loss $R_LOSS %)"
+	out "GOAL rvturn offers >= $OFFER_GOAL packets/s relayed from one core, loss <= $OFFER_MAX_LOSS %: $g ($OFFER relayed, $OFFER_SENT sent, loss $OFFER_LOSS %)"
 	[ "$g" = PASS ] || STATUS=1
 else
 	out "GOAL rvturn offers >= $OFFER_GOAL packets/s relayed from one core, loss <= $OFFER_MAX_LOSS %: FAIL (not measured)"

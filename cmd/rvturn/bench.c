@@ -13,15 +13,17 @@
  * turnutils_uclient -z sends, in a plain send), then sleeps until the next
  * tick. The sockets are read lazily, every --read-every ms (rounded to
  * whole ticks; every tick while draining at the end): the sockets with input
- * from one epoll_wait, each drained with recvmmsg, what an echoer got echoed
- * in one GSO sendmmsg. An arrival wakes nobody, and a read takes what
- * several ticks left: the cost of a wakeup is paid once a tick, and that of
- * a receive call once a read, not once a packet. A packet waits in its
- * socket until the read, so times are the kernel's receive timestamps
- * (SO_TIMESTAMPNS), and the echoer writes into each packet how long it held
- * it, which the sender takes off the round trip. SO_MEMINFO counts what our
- * own sockets dropped, apart from what the network or the server lost (read
- * once at the end: SO_RXQ_OVFL would cost a control message a packet). */
+ * from an epoll_wait, each drained with recvmmsg, what an echoer got echoed
+ * in one GSO sendmmsg. Echoers are read more often when need be, so that
+ * none echoes more than ECHO_BURST at once. An arrival wakes nobody, and a
+ * read takes what several ticks left: the cost of a wakeup is paid once a
+ * tick, and that of a receive call once a read, not once a packet. A
+ * packet waits in its socket until the read, so times are the kernel's
+ * receive timestamps (SO_TIMESTAMPNS), and the echoer writes into each
+ * packet how long it held it, which the sender takes off the round trip.
+ * SO_MEMINFO counts what our own sockets dropped, apart from what the
+ * network or the server lost (read once at the end: SO_RXQ_OVFL would cost
+ * a control message a packet). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,9 +46,10 @@
 #define HDR 16                      /* seq u32 | echo hold ns u32 | send time ns u64 */
 #define PAYLOAD_MAX 1400            /* --size is at most this (main.c) */
 #define RTT_BUCKETS 100000          /* 10 us each, up to 1 s */
-#define TICK_MIN 5000000ull         /* ns between ticks: at least, */
+#define TICK_MIN 100000ull          /* ns between ticks: at least, */
 #define TICK_MAX 20000000ull        /* and at most, unless the period is longer */
 #define DRAIN_NS 500000000ull       /* after the send phase, for late echoes */
+#define ECHO_BURST 64               /* echoes an echoer sends at once, at most */
 
 struct side {
 	struct client c;
@@ -317,19 +320,22 @@ static double percentile(const uint32_t *hist, uint64_t n, double q)
 /* Send for o->duration, then drain for up to DRAIN_NS: the tick loop. */
 static int run(struct bench *b, const struct opts *o)
 {
-	int nfd = 2 * b->npairs;
+	int nfd = b->npairs;
 	struct epoll_event *evs = calloc((size_t)nfd, sizeof *evs);
-	int ep = epoll_create1(EPOLL_CLOEXEC);
-	if (!evs || ep < 0) {
+	int ep = epoll_create1(EPOLL_CLOEXEC), ep_echo = epoll_create1(EPOLL_CLOEXEC);
+	if (!evs || ep < 0 || ep_echo < 0) {
 		free(evs);
+		if (ep >= 0)
+			close(ep);
+		if (ep_echo >= 0)
+			close(ep_echo);
 		return -1;
 	}
-	for (int i = 0; i < b->npairs; i++) {
-		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)i << 1 };
+	for (int i = 0; i < b->npairs; i++) {	/* the senders in EP, the echoers in EP_ECHO */
+		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)i };
 		epoll_ctl(ep, EPOLL_CTL_ADD, b->pairs[i].a.c.fd, &ev);
-		ev.data.u32 |= 1;
 		if (!b->peer)
-			epoll_ctl(ep, EPOLL_CTL_ADD, b->pairs[i].b.c.fd, &ev);
+			epoll_ctl(ep_echo, EPOLL_CTL_ADD, b->pairs[i].b.c.fd, &ev);
 	}
 	/* Each sender's schedule: packet k is due at start + k * period, for
 	 * start + k * period < end: total packets in all. A tick carries
@@ -337,7 +343,10 @@ static int run(struct bench *b, const struct opts *o)
 	 * TICK_MAX (or the period, when that is longer): a sender sends in
 	 * bursts, like a video source sending a frame's packets; longer ticks
 	 * cost less CPU per packet but make the server queue longer bursts
-	 * (and the round trip grows). With --burst 1 the tick is the period:
+	 * (and the round trip grows). At a high rate the tick shrinks rather
+	 * than the burst grows: a server with small receive buffers (coturn's
+	 * relay sockets hold 128 KB, some 150 packets of 160 bytes) drops what
+	 * a longer burst brings faster than it reads. With --burst 1 the tick is the period:
 	 * one packet a sender a tick. The last tick falls on the end, so that
 	 * the whole schedule goes out. */
 	uint64_t start = mono_ns(), span = (uint64_t)(o->duration * 1e9), end = start + span;
@@ -350,22 +359,32 @@ static int run(struct bench *b, const struct opts *o)
 	/* The sockets are read every EVERY ticks, about o->read_ms apart
 	 * (every tick while draining): what waits there meanwhile costs
 	 * nothing, and the kernel's receive times keep the wait out of the
-	 * figures. */
+	 * figures. An echoer's echoes are a burst too: echoers are read
+	 * every ECHO_EVERY ticks (at most EVERY), so that one holds at most
+	 * ECHO_BURST packets. */
 	uint64_t every = (uint64_t)o->read_ms * 1000000ull / tick, ticks = 0;
+	uint64_t echo_every = ECHO_BURST * period / tick;
+	if (echo_every > every)
+		echo_every = every;
 	uint64_t next = start, stop = end + DRAIN_NS;
 	int sending = 1;
 	for (;;) {
 		uint64_t now = mono_ns();
-		int reading = !sending || every <= 1 || ++ticks % every == 0;
+		ticks++;
+		int reading = !sending || every <= 1 || ticks % every == 0;
+		int echoing = !b->peer && (reading || echo_every <= 1 || ticks % echo_every == 0);
 		if (sending) {
 			uint64_t target = (now - start) / period + 1;
 			for (int i = 0; i < b->npairs; i++)
 				send_due(b, &b->pairs[i], target < total ? target : total);
 			sending = now < end;
 		}
-		int n = reading ? epoll_wait(ep, evs, nfd, 0) : 0;
+		int n = echoing ? epoll_wait(ep_echo, evs, nfd, 0) : 0;
 		for (int k = 0; k < n; k++)
-			drain(b, &b->pairs[evs[k].data.u32 >> 1], (int)(evs[k].data.u32 & 1));
+			drain(b, &b->pairs[evs[k].data.u32], 1);
+		n = reading ? epoll_wait(ep, evs, nfd, 0) : 0;
+		for (int k = 0; k < n; k++)
+			drain(b, &b->pairs[evs[k].data.u32], 0);
 		if (b->gone) {
 			b->gone_after = (double)(now - start) / 1e9;
 			break;	/* cmd_bench says why */
@@ -389,6 +408,7 @@ static int run(struct bench *b, const struct opts *o)
 		sleep_until(next);
 	}
 	close(ep);
+	close(ep_echo);
 	free(evs);
 	return 0;
 }
