@@ -29,9 +29,10 @@
  *  - availability: every conf.map_ms each neighbour gets our CAST_MAP (the
  *    fragments held in the window as ranges, and the keyframe starts);
  *  - pull: a fragment known to exist (a later one arrived, or a map has it)
- *    and still missing conf.fetch_ms later is asked (CAST_PULL) of a
- *    neighbour whose map has it, of another conf.fetch_ms later, until its
- *    deadline; a peer sends each fragment at most conf.push_limit + 1 times
+ *    and still missing conf.fetch_ms later (at once while its sub-stream
+ *    has no pusher that brought one since asked: no push is coming) is
+ *    asked (CAST_PULL) of a neighbour whose map has it, of another half a
+ *    fetch period later, until its deadline; a peer sends each fragment at most conf.push_limit + 1 times
  *    in all (push and pull), so a publisher uploads at most that many
  *    times the stream;
  *  - the window: fragments older than conf.window_ms or more than
@@ -105,10 +106,13 @@
  *    in fragments_over_budget, not as pushed or requested (the fragment
  *    may be asked again, of another);
  *  - fan-out: the stream's rate is measured (its new fragments over the
- *    last 10 map periods, as they cost on the wire), and the peer pushes
- *    at most as many sub-streams in all (its slots) as fit in 85 % of the
- *    budget (8 while nothing was measured: a feed of each): a CAST_PUSH asking more is taken but the sub-streams past the
- *    slots are not pushed: conf.fetch_ms / 3 later the neighbour gets a
+ *    last 10 map periods, as they cost on the wire, once it came for that
+ *    long: a keyframe would pass for the rate), and the peer pushes at
+ *    most as many sub-streams in all (its slots) as fit in 85 % of the
+ *    budget (8 till then: a feed of each): a CAST_PUSH asking more is
+ *    taken but the sub-streams past the slots are not pushed (when room
+ *    comes, the rate measured or a neighbour gone, they are, and caught
+ *    up): conf.fetch_ms / 3 later the neighbour gets a
  *    CAST_MAP with flag DECLINE_SOME (it asks another for those it got
  *    nothing of since it asked; a peer that ignores the flag does when
  *    they stall), and one left with none pushed gets flag DECLINE at
@@ -118,7 +122,8 @@
  *    at most an eighth of its slots (at least one), so that its few
  *    slots make many first relays, even one it pushes to nobody else:
  *    that goes unasked to the neighbour it pushes the fewest (every
- *    sub-stream has a feed, each its own first relay);
+ *    sub-stream has a feed, each its own first relay), and a neighbour
+ *    that asks for what it is pushed so is served it;
  *  - spare upload: every map says the slots not used (CAST_MAP flags'
  *    high nibble: 1 + K; 0 without a budget); a receiver picks a
  *    sub-stream's pusher among those about as far as the stream at random,

@@ -227,8 +227,9 @@ void cast_pull(struct rv_p2p_cast *c)
 	uint32_t from = c->next > cast_lower(c) ? c->next : cast_lower(c);
 	for (uint32_t s = from; s < c->end; s++) {
 		struct frag *f = cast_get(c, s, MISSING);
-		if (!f || c->now < f->at + c->conf.fetch_ms || c->now >= f->at + c->conf.deadline_ms ||
-		    (f->pulled_at && c->now < f->pulled_at + c->conf.fetch_ms))
+		int b = (int)(s % SUBS), wait = c->sub[b] != NONE && (c->sub_got & (1u << b));	/* a push may come */
+		if (!f || (wait && c->now < f->at + c->conf.fetch_ms) || c->now >= f->at + c->conf.deadline_ms ||
+		    (f->pulled_at && c->now < f->pulled_at + c->conf.fetch_ms / 2))
 			continue;
 		int h = holder(c, s, f->tries);
 		if (h == NONE)

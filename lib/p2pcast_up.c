@@ -284,17 +284,20 @@ static void rates(struct rv_p2p_cast *c)
 	c->rate_at = c->now;
 	c->offer_acc = c->in_acc = 0;
 	uint64_t in = 0, offer = 0, ms = 0;
-	int seen = 0;	/* from the first period the stream came in */
+	int seen = 0, periods = 0;	/* from the first period the stream came in */
 	uint32_t cnt = c->hist_i < 10 ? c->hist_i : 10;
 	for (uint32_t k = 0; k < cnt; k++) {	/* oldest first */
 		uint32_t j = (c->hist_i - cnt + k) % 10;
 		seen |= c->in_hist[j] != 0;
 		if (!seen)
 			continue;
+		periods++;
 		in += c->in_hist[j];
 		offer += c->offer_hist[j];
 		ms += c->hist_ms[j];
 	}
+	if (periods < 10)	/* not a whole second: a keyframe would count as the rate */
+		in = 0;
 	c->stream_rate = ms ? (double)in * 8000 / (double)ms : 0;
 	c->offer_rate = ms ? (double)offer * 8000 / (double)ms : 0;
 	c->st.upload_rate = (uint64_t)c->offer_rate;
@@ -329,50 +332,6 @@ static void adopt(struct rv_p2p_cast *c)
 		if (best != NONE)
 			c->p[best].mask_adopt |= bit;
 	}
-}
-
-void cast_up_tick(struct rv_p2p_cast *c)
-{
-	for (int i = 0; i < RV_P2P_CAST_PEERS; i++) {	/* a third of a fetch period after a partial CAST_PUSH */
-		struct cpeer *p = &c->p[i];
-		if (!p->used || !p->partial_at || c->now < p->partial_at + c->conf.fetch_ms / 3)
-			continue;
-		p->partial_at = 0;
-		if (!(p->mask_out & ~p->mask_srv))
-			continue;
-		c->st.push_declines++;
-		cast_send(c, p, cast_build_map(c, RV_P2P_CAST_MAP_DECLINE_SOME | (c->info ? 0 : RV_P2P_CAST_MAP_INFO)));
-	}
-	if (!c->conf.max_upload)
-		return;
-	rates(c);
-	if (c->conf.publisher)
-		adopt(c);
-	/* more pushed than the slots (the stream grew): a sub-stream less for
-	 * neighbours picked at random (a publisher keeps one for each
-	 * sub-stream), till within them; one left with none is declined */
-	int n = used(c), max = slots(c);
-	for (int tries = 0; n > max && tries < 4 * RV_P2P_CAST_PEERS; tries++) {
-		struct cpeer *p = &c->p[cast_rnd(c) % RV_P2P_CAST_PEERS];
-		uint8_t can = p->used ? p->mask_srv : 0;
-		if (c->conf.publisher)
-			can &= (uint8_t)~only_feed(c, p, can);
-		if (!can)
-			continue;
-		p->mask_srv &= (uint8_t)(can - 1) | (uint8_t)~can;	/* its lowest */
-		n--;
-		if (!p->mask_srv)
-			decline(c, p);
-	}
-}
-
-uint8_t cast_up_flags(const struct rv_p2p_cast *c)
-{
-	if (!c->conf.max_upload)
-		return 0;
-	int k = slots(c) - used(c);
-	k = k < 0 ? 0 : k > 14 ? 14 : k;
-	return (uint8_t)((1 + k) << 4);
 }
 
 /* A publisher pushes each neighbour at most this many sub-streams, so
@@ -415,6 +374,63 @@ static void catch_up(struct rv_p2p_cast *c, struct cpeer *p, uint8_t new)
 	}
 }
 
+void cast_up_tick(struct rv_p2p_cast *c)
+{
+	for (int i = 0; i < RV_P2P_CAST_PEERS; i++) {	/* a third of a fetch period after a partial CAST_PUSH */
+		struct cpeer *p = &c->p[i];
+		if (!p->used || !p->partial_at || c->now < p->partial_at + c->conf.fetch_ms / 3)
+			continue;
+		p->partial_at = 0;
+		if (!(p->mask_out & ~p->mask_srv))
+			continue;
+		c->st.push_declines++;
+		cast_send(c, p, cast_build_map(c, RV_P2P_CAST_MAP_DECLINE_SOME | (c->info ? 0 : RV_P2P_CAST_MAP_INFO)));
+	}
+	if (!c->conf.max_upload)
+		return;
+	rates(c);
+	if (c->conf.publisher)
+		adopt(c);
+	/* more pushed than the slots (the stream grew): a sub-stream less for
+	 * neighbours picked at random (a publisher keeps one for each
+	 * sub-stream), till within them; one left with none is declined */
+	int n = used(c), max = slots(c);
+	for (int tries = 0; n > max && tries < 4 * RV_P2P_CAST_PEERS; tries++) {
+		struct cpeer *p = &c->p[cast_rnd(c) % RV_P2P_CAST_PEERS];
+		uint8_t can = p->used ? p->mask_srv : 0;
+		if (c->conf.publisher)
+			can &= (uint8_t)~only_feed(c, p, can);
+		if (!can)
+			continue;
+		p->mask_srv &= (uint8_t)(can - 1) | (uint8_t)~can;	/* its lowest */
+		n--;
+		if (!p->mask_srv)
+			decline(c, p);
+	}
+	/* room (the stream's rate measured at last, a neighbour gone): what
+	 * neighbours asked and we did not take, taken now */
+	for (int i = 0; i < RV_P2P_CAST_PEERS && n < max; i++) {
+		struct cpeer *p = &c->p[i];
+		uint8_t want = p->used ? (uint8_t)(p->mask_out & ~(p->mask_srv | p->mask_adopt) & ~full(c, p)) : 0, got = 0;
+		for (int b = 0; b < SUBS && n < max && bits(p->mask_srv | p->mask_adopt) < per_peer(c); b++)
+			if (want & (1u << b)) {
+				p->mask_srv |= (uint8_t)(1u << b);
+				got |= (uint8_t)(1u << b);
+				n++;
+			}
+		catch_up(c, p, got);
+	}
+}
+
+uint8_t cast_up_flags(const struct rv_p2p_cast *c)
+{
+	if (!c->conf.max_upload)
+		return 0;
+	int k = slots(c) - used(c);
+	k = k < 0 ? 0 : k > 14 ? 14 : k;
+	return (uint8_t)((1 + k) << 4);
+}
+
 void cast_up_push_in(struct rv_p2p_cast *c, struct cpeer *p, uint8_t mask)
 {
 	uint8_t before = p->mask_srv | p->mask_adopt;
@@ -426,6 +442,8 @@ void cast_up_push_in(struct rv_p2p_cast *c, struct cpeer *p, uint8_t mask)
 		/* what we cannot push (past our slots) we take but do not serve: its
 		 * pusher brings nothing, and the neighbour asks another */
 		p->mask_srv &= mask;
+		p->mask_srv |= mask & p->mask_adopt;	/* asked what we push it unasked: served */
+		p->mask_adopt &= (uint8_t)~mask;
 		int n = used(c), first = (int)(cast_rnd(c) % SUBS);
 		for (int k = 0; k < SUBS; k++) {
 			uint8_t bit = (uint8_t)(1u << ((first + k) % SUBS));

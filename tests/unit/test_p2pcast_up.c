@@ -270,10 +270,11 @@ static void declined_receiver_repicks(void **state)
 	struct rv_p2p_cast_conf pub = { .max_upload = 10000000 }, rx = { .max_upload = 5000000 };
 	sim_init(3, &pub, &rx);
 	connect_(0, 1);
-	run(1000, 1, 10);	/* 1 asks all 8 sub-streams of 0, its only neighbour */
+	run(1500, 1, 10);	/* 1 asks all 8 sub-streams of 0, its only neighbour (0 pushes it each
+				 * one neighbour at a time till it measured a second of the stream) */
 	connect_(0, 2);
 	connect_(1, 2);
-	run(1000, 1, 10);
+	run(1200, 1, 10);	/* (2's rate is measured over a whole second of the stream) */
 	assert_true(S.spare[0] >= 2 && S.spare[1] >= 2 && S.spare[2] >= 2);	/* room for more */
 	/* 0 says DECLINE_SOME: 1 got fragments of every sub-stream it asked of 0 since, so it keeps them */
 	memset(S.push, 0xff, sizeof S.push);
@@ -410,6 +411,28 @@ static void late_pusher_left(void **state)
 	sim_free();
 }
 
+/* A publisher pushes unasked each sub-stream nobody asked for; a
+ * neighbour that then asks for what it is pushed so is served, not
+ * declined (it was: past the publisher's share per neighbour, nothing
+ * of the ask was new to take). */
+static void adopted_then_asked_not_declined(void **state)
+{
+	(void)state;
+	struct rv_p2p_cast_conf pub = { .max_upload = 3500000 }, rx = { .max_upload = 3500000 };
+	sim_init(2, &pub, &rx);
+	connect_(0, 1);
+	run(800, 1, 10);
+	struct rv_p2p_cast_stats p, r;
+	rv_p2p_cast_stats(S.e[0], &p);
+	rv_p2p_cast_stats(S.e[1], &r);
+	assert_int_equal(p.push_declines, 0);
+	assert_int_equal(r.push_declined, 0);
+	assert_int_equal(S.push[1][0], 0xff);	/* it asked all eight of its only neighbour */
+	assert_true(S.delivered[1] + 10 >= S.published);
+	assert_int_equal(S.skipped[1], 0);
+	sim_free();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -421,6 +444,7 @@ int main(void)
 		cmocka_unit_test(fanout_declined_when_full),
 		cmocka_unit_test(catch_up_on_grant),
 		cmocka_unit_test(late_pusher_left),
+		cmocka_unit_test(adopted_then_asked_not_declined),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
