@@ -107,8 +107,9 @@ $(O)/tests/%: tests/unit/%.c $(O)/librv.a
 $(O)/bench/%: bench/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEPFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
-# mrelay builds its STUN/TURN requests with librv; wload its STUN, DTLS and SRTP.
-$(O)/bench/mrelay $(O)/bench/wload: $(O)/bench/%: bench/%.c $(O)/librv.a
+# mrelay builds its STUN/TURN requests with librv; wload its STUN, DTLS and SRTP; castsim runs
+# the live-stream engine.
+$(O)/bench/mrelay $(O)/bench/wload $(O)/bench/castsim: $(O)/bench/%: bench/%.c $(O)/librv.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEPFLAGS) $(LDFLAGS) -o $@ $< $(O)/librv.a $(LDLIBS)
 
