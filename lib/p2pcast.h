@@ -121,9 +121,11 @@
  *    at random stop, till within them. A publisher pushes each neighbour
  *    at most an eighth of its slots (at least one), so that its few
  *    slots make many first relays, even one it pushes to nobody else:
- *    that goes unasked to the neighbour it pushes the fewest (every
- *    sub-stream has a feed, each its own first relay), and a neighbour
- *    that asks for what it is pushed so is served it;
+ *    that goes unasked to the neighbour it pushes the fewest, caught up
+ *    on it (every sub-stream has a feed, each its own first relay, and
+ *    the fragments out before anyone asked are not left to pulls of the
+ *    publisher alone), and a neighbour that asks for what it is pushed so
+ *    is served it;
  *  - spare upload: every map says the slots not used (CAST_MAP flags'
  *    high nibble: 1 + K; 0 without a budget); a receiver picks a
  *    sub-stream's pusher among those about as far as the stream at random,

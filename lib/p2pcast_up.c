@@ -303,6 +303,22 @@ static void rates(struct rv_p2p_cast *c)
 	c->st.upload_rate = (uint64_t)c->offer_rate;
 }
 
+/* What P lacks of the sub-streams in NEW that we hold, of the last
+ * CATCHUP_MS: sent now, as if P had pulled it (behind the pushes, within
+ * what pull answers may take of the budget). A push granted after the
+ * stream began (its start, a pusher that stalled or declined) would
+ * otherwise leave those to P's pulls, a fetch period after P learnt of
+ * them. */
+static void catch_up(struct rv_p2p_cast *c, struct cpeer *p, uint8_t new)
+{
+	for (uint32_t s = cast_lower(c); new && s < c->end; s++) {
+		struct frag *f = &c->f[s % c->w];
+		if (f->seq == s && f->state == HELD && (new & (1u << (s % SUBS))) && f->at + CATCHUP_MS > c->now &&
+		    f->sent <= c->conf.push_limit && !cast_map_has(p, s))
+			cast_frag_out(c, p, s, f, 1);
+	}
+}
+
 /* A publisher: each sub-stream that no neighbour asked of it (or none
  * that it pushes to) is pushed unasked to one neighbour, the one with
  * the fewest pushed (at random among them), so that every sub-stream has
@@ -329,8 +345,10 @@ static void adopt(struct rv_p2p_cast *c)
 			best = (start + k) % RV_P2P_CAST_PEERS;
 			nbest = n;
 		}
-		if (best != NONE)
+		if (best != NONE) {
 			c->p[best].mask_adopt |= bit;
+			catch_up(c, &c->p[best], bit);	/* (the stream's first fragments: nobody asked yet) */
+		}
 	}
 }
 
@@ -358,21 +376,6 @@ static uint8_t full(const struct rv_p2p_cast *c, const struct cpeer *p)
 	return m;
 }
 
-/* What P lacks of the sub-streams in NEW that we hold, of the last
- * CATCHUP_MS: sent now, as if P had pulled it (behind the pushes, within
- * what pull answers may take of the budget). A push granted after the
- * stream began (its start, a pusher that stalled or declined) would
- * otherwise leave those to P's pulls, a fetch period after P learnt of
- * them. */
-static void catch_up(struct rv_p2p_cast *c, struct cpeer *p, uint8_t new)
-{
-	for (uint32_t s = cast_lower(c); new && s < c->end; s++) {
-		struct frag *f = &c->f[s % c->w];
-		if (f->seq == s && f->state == HELD && (new & (1u << (s % SUBS))) && f->at + CATCHUP_MS > c->now &&
-		    f->sent <= c->conf.push_limit && !cast_map_has(p, s))
-			cast_frag_out(c, p, s, f, 1);
-	}
-}
 
 void cast_up_tick(struct rv_p2p_cast *c)
 {
