@@ -50,7 +50,7 @@ int rv_p2p_cast_new(struct rv_p2p_cast **out, const uint8_t id[ID], const struct
 	k.window_ms = dflt(k.window_ms, 8000);
 	k.window_max = dflt(k.window_max, 4096);
 	k.map_ms = dflt(k.map_ms, 100);
-	k.fetch_ms = dflt(k.fetch_ms, 300);
+	k.fetch_ms = dflt(k.fetch_ms, 200);
 	k.deadline_ms = dflt(k.deadline_ms, 2000);
 	k.key_ms = dflt(k.key_ms, 1000);
 	k.upload_wait_ms = dflt(k.upload_wait_ms, 300);

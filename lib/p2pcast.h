@@ -175,7 +175,7 @@ struct rv_p2p_cast_conf {
 	uint32_t window_ms;           /* fragments kept this long (0: 8000) */
 	uint32_t window_max;          /* and at most this many (0: 4096; at most RV_P2P_CAST_WINDOW_MAX) */
 	uint32_t map_ms;              /* availability maps this often (0: 100) */
-	uint32_t fetch_ms;            /* push's head start before a pull (0: 300) */
+	uint32_t fetch_ms;            /* push's head start before a pull (0: 200) */
 	uint32_t deadline_ms;         /* a missing fragment is given up after (0: 2000) */
 	uint32_t key_ms;              /* keyframe requests at most this often (0: 1000) */
 	uint32_t (*rnd)(void *ud);    /* random numbers (NULL: a generator seeded by the stream ID) */
