@@ -366,7 +366,7 @@ table() {
 		case $k in RV*) ;; *) continue ;; esac
 		p50=$(m "$k" P50) p99=$(m "$k" P99)
 		g=$(awk -v b="$p99" 'BEGIN { if (b == "") print "N/A"; else if (b < 1000) print "PASS"; else print "FAIL" }')
-		echo "GOAL $s: $(label "$k") added latency p99 < 1 ms at half the max rate: $g (p99 ${p99:-n/a} us; direct floor p99 ${DP99:-n/a} us)"
+		echo "GOAL $s: $(label "$k") added latency p99 < 1 ms at half the max rate: $g (p99 ${p99:-n/a} us; direct floor p99 ${DP99:-n/a} us; server CPU $(m "$k" LCPU) %, CPU waits $(m "$k" LWAIT0)/$(m "$k" LWAIT1) ms, steal $(m "$k" LSTEAL) ms)"
 		[ "$g" = PASS ] || GOAL=1
 		g=$(awk -v a="$p50" 'BEGIN { if (a == "") print "N/A"; else if (a < 50) print "PASS"; else print "FAIL" }')
 		echo "GOAL $s: $(label "$k") added latency p50 < 50 us at half the max rate: $g (p50 ${p50:-n/a} us; direct floor p50 ${DP50:-n/a} us)"
