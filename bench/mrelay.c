@@ -43,11 +43,25 @@
  * confirming trial).
  *
  * --lat-rate R, or --lat-half with --search: one open-loop latency trial (--lat-duration s):
- * each packet sent alone with sendto and its own timestamp taken just before. Receivers read
+ * each packet sent alone with sendto and its own timestamp taken just before; with --gso each
+ * 100 us tick's due packets go as one burst (GSO sends, one timestamp), as in the throughput
+ * trials, so a burst table's latency is taken with bursts too (one by one, half of 1->1's
+ * burst max rate was more than the generator can send: its catch-up bursts were measured). Receivers read
  * SO_TIMESTAMPNS: "relay" latency is the kernel's receive time stamp on the receiver's socket
  * (taken when the relay's send reaches loopback) minus the send time, i.e. the time the packet
  * spent getting into and through the relay; "app" latency is the time the generator read it.
- * 1 us histograms; packets sent in the first 0.5 s are not counted.
+ * The sends come first: the receivers are read every 200 us (a pass stops when a packet is
+ * due), so that reading 64 sockets does not hold the schedule back (a late sender catches up
+ * with a burst, and the relay's queue then holds the burst); the relay latency does not
+ * depend on when they are read, the app latency includes up to 200 us of it.
+ * 1 us histograms; packets sent in the first 0.5 s are not counted. The LATENCY line also
+ * gives what the trial ran beside: how late the sends were (gen_late_*), whether the rate was
+ * held (driver_limited), the server's CPU and its CPU's busy share, how long the server's
+ * loop and the generator waited runnable for their CPUs (run delay: other processes in the
+ * way), steal time (the hypervisor running something else) and softirq squeezes (the network
+ * softirq's budget ran out, the rest left to ksoftirqd) over the trial. --lat-trace FILE
+ * writes one line per millisecond of send time (samples, those >= 1 ms, the largest, the
+ * sends' lateness) with its CLOCK_MONOTONIC time, to match with a kernel trace.
  *
  * --overload R: a last trial at R packets/s, loss allowed: what the relay delivers and its CPU
  * when offered more than it can take (prints OVERLOAD).
@@ -73,6 +87,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -93,6 +108,7 @@
 #define MAGIC 0x4d524c59u           /* "MRLY" */
 #define DRAIN_S 0.15
 #define LAT_WARMUP_S 0.5
+#define LAT_READ_S 200e-6          /* latency trials read the receivers this often */
 
 enum target { T_RV, T_TURN, T_DIRECT };
 
@@ -187,28 +203,68 @@ static void on_alarm(int sig)
 	_exit(3);
 }
 
-/* Busy time of CPU N (everything but idle and iowait) in seconds, -1 when unknown. */
-static double cpu_busy(int n)
+/* Busy time of CPU N (everything but idle and iowait, steal included) in
+ * seconds into *BUSY, and its steal time (the hypervisor running something
+ * else while this CPU had work) into *STEAL; -1 when unknown. */
+static void cpu_times(int n, double *busy, double *steal)
 {
 	char want[16], line[512];
+	*busy = *steal = -1;
 	if (n < 0)
-		return -1;
+		return;
 	snprintf(want, sizeof want, "cpu%d ", n);
 	FILE *f = fopen("/proc/stat", "r");
 	if (!f)
-		return -1;
-	double busy = -1;
+		return;
 	while (fgets(line, sizeof line, f)) {
 		unsigned long long v[8] = { 0 };
 		if (strncmp(line, want, strlen(want)) ||
 		    sscanf(line + strlen(want), "%llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
 			   &v[4], &v[5], &v[6], &v[7]) < 8)
 			continue;
-		busy = (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / (double)sysconf(_SC_CLK_TCK);
+		double tck = (double)sysconf(_SC_CLK_TCK);
+		*busy = (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / tck;
+		*steal = (double)v[7] / tck;
 		break;
 	}
 	fclose(f);
-	return busy;
+}
+
+/* The time task PID (0: this one; a process: its main thread, the event
+ * loop's) has spent runnable but waiting for a CPU, in seconds
+ * (/proc/PID/schedstat's second field), -1 when unknown. */
+static double run_delay(int pid)
+{
+	char path[64];
+	unsigned long long run, wait;
+	snprintf(path, sizeof path, pid ? "/proc/%d/schedstat" : "/proc/self/schedstat", pid);
+	FILE *f = pid >= 0 ? fopen(path, "r") : NULL;
+	if (!f)
+		return -1;
+	int n = fscanf(f, "%llu %llu", &run, &wait);
+	fclose(f);
+	return n == 2 ? (double)wait / 1e9 : -1;
+}
+
+/* The times CPU N's network softirq stopped with work left (its budget or
+ * time ran out, the rest went to ksoftirqd): /proc/net/softnet_stat's
+ * third column, row N. -1 when unknown. */
+static long long softnet_squeeze(int n)
+{
+	char line[512];
+	long long v = -1;
+	FILE *f = n >= 0 ? fopen("/proc/net/softnet_stat", "r") : NULL;
+	if (!f)
+		return -1;
+	for (int row = 0; fgets(line, sizeof line, f); row++) {
+		unsigned a, b, c;
+		if (row == n && sscanf(line, "%x %x %x", &a, &b, &c) == 3) {
+			v = c;
+			break;
+		}
+	}
+	fclose(f);
+	return v;
 }
 
 /* Kernel drop counters of UDP sockets on 127.0.0.1, by local port. */
@@ -528,15 +584,26 @@ static uint32_t ssrc = 0x5eed0001;
 static uint16_t rtp_seq;
 
 static uint32_t hist_k[HIST_US + 1], hist_a[HIST_US + 1];
+static uint32_t hist_late[HIST_US + 1];   /* latency trials: how late each send was against its schedule */
+
+/* --lat-trace: per millisecond of send time, what its packets saw */
+#define TRACE_MS 60000
+struct tslot {
+	uint32_t n, over, max_us, late_max_us;
+};
+static struct tslot *tr;                  /* TRACE_MS of them, when tracing */
+static uint64_t tr_t0;                    /* the trial's start, CLOCK_REALTIME ns */
+static const char *lat_trace;
 
 struct result {
 	double rate, dur, wall, achieved;
 	uint64_t sent, expected, recv, stale, bad;
-	double loss, srv_cpu, gen_cpu, cpu_busy;
+	double loss, srv_cpu, gen_cpu, cpu_busy, srv_steal, gen_steal, srv_wait, gen_wait;
+	long long srv_squeeze, gen_squeeze;
 	uint64_t srv_drops, rcv_drops;
 	int driver_limited, ok;
-	double p50, p99, p999, pmax, a50, a99;
-	uint64_t nlat;
+	double p50, p99, p999, pmax, a50, a99, late99, latemax;
+	uint64_t nlat, nlate;
 };
 
 static void fill(uint8_t *p, uint32_t trial, uint64_t seq, uint64_t t)
@@ -588,9 +655,17 @@ static struct iovec riov[BATCH];
 static uint8_t rbuf[BATCH][PKT_MAX];
 static char rctl[BATCH][64];
 
-static void receive_all(struct result *r, uint32_t trial, int lat, uint64_t lat_from_ns)
+/* Read the receivers, from where the last call stopped, until every one is
+ * empty (returns 1) or, when UNTIL > 0, until mono() passes UNTIL after a
+ * receiver (returns 0: the rest wait for the next call). */
+static int rx_next;
+
+static int receive_some(struct result *r, uint32_t trial, int lat, uint64_t lat_from_ns, double until)
 {
-	for (int i = 0; i < nrx; i++) {
+	for (; rx_next < nrx; rx_next++) {
+		int i = rx_next;
+		if (until > 0 && i > 0 && mono() >= until)
+			return 0;
 		for (;;) {
 			for (int k = 0; k < BATCH; k++) {
 				riov[k].iov_base = rbuf[k];
@@ -636,11 +711,27 @@ static void receive_all(struct result *r, uint32_t trial, int lat, uint64_t lat_
 				hist_k[dk < HIST_US ? dk : HIST_US]++;
 				hist_a[da < HIST_US ? da : HIST_US]++;
 				r->nlat++;
+				uint64_t ms = (sent - tr_t0) / 1000000u;
+				if (tr && ms < TRACE_MS) {
+					struct tslot *t = &tr[ms];
+					t->n++;
+					t->over += dk >= 1000;
+					if (dk > t->max_us)
+						t->max_us = (uint32_t)dk;
+				}
 			}
 			if (n < BATCH)
 				break;
 		}
 	}
+	rx_next = 0;
+	return 1;
+}
+
+static void receive_all(struct result *r, uint32_t trial, int lat, uint64_t lat_from_ns)
+{
+	rx_next = 0;
+	receive_some(r, trial, lat, lat_from_ns, 0);
 }
 
 static uint8_t sbuf[BATCH][PKT_MAX];
@@ -677,11 +768,24 @@ static int send_batch(int count, uint32_t trial, uint64_t *seq)
 	return pk;
 }
 
-/* One packet, its own time stamp (latency mode). */
-static int send_one(uint32_t trial, uint64_t seq)
+/* A latency trial's send at NOW (CLOCK_REALTIME) of a packet due at DUE_NS. */
+static void note_late(uint64_t now, uint64_t due_ns)
+{
+	uint64_t late = now > due_ns ? (now - due_ns) / 1000 : 0;
+	hist_late[late < HIST_US ? late : HIST_US]++;
+	uint64_t ms = (now - tr_t0) / 1000000u;
+	if (tr && ms < TRACE_MS && late > tr[ms].late_max_us)
+		tr[ms].late_max_us = (uint32_t)late;
+}
+
+/* One packet, its own time stamp (latency mode); DUE_NS is when it was
+ * due (CLOCK_REALTIME), for the count of late sends. */
+static int send_one(uint32_t trial, uint64_t seq, uint64_t due_ns)
 {
 	size_t len = (size_t)opt.size + (chdata ? 4 : 0);
-	fill(sbuf[0], trial, seq, real_ns());
+	uint64_t now = real_ns();
+	note_late(now, due_ns);
+	fill(sbuf[0], trial, seq, now);
 	queue_packet(0, len);
 	return rv_udpq_flush(&txq, tx_fd) == (size_t)(opt.target == T_DIRECT ? nrx : 1);
 }
@@ -698,6 +802,9 @@ static void run_trial(double rate, double dur, int lat, struct result *r)
 	if (lat) {
 		memset(hist_k, 0, sizeof hist_k);
 		memset(hist_a, 0, sizeof hist_a);
+		memset(hist_late, 0, sizeof hist_late);
+		if (tr)
+			memset(tr, 0, TRACE_MS * sizeof *tr);
 	}
 	/* leftovers of the previous trial */
 	struct result junk;
@@ -707,10 +814,16 @@ static void run_trial(double rate, double dur, int lat, struct result *r)
 
 	uint64_t sd0, rd0, sd1, rd1;
 	udp_drops(&sd0, &rd0);
-	double c0 = bench_proc_cpu(opt.pid), g0 = bench_self_cpu(), b0 = cpu_busy(opt.srv_cpu);
+	double c0 = bench_proc_cpu(opt.pid), g0 = bench_self_cpu(), b0, s0, gb0, gs0;
+	double w0 = opt.pid > 0 ? run_delay(opt.pid) : -1, gw0 = run_delay(0);
+	int gcpu = sched_getcpu();	/* pinned: the generator's CPU */
+	cpu_times(opt.srv_cpu, &b0, &s0);
+	cpu_times(gcpu, &gb0, &gs0);
+	long long q0 = softnet_squeeze(opt.srv_cpu), gq0 = softnet_squeeze(gcpu);
 	uint64_t seq = 0;
 	uint64_t lat_from = real_ns() + (uint64_t)(LAT_WARMUP_S * 1e9);
-	double t0 = mono(), last_tcp = t0, el;
+	double t0 = mono(), last_tcp = t0, last_rx = t0, el;
+	tr_t0 = real_ns();
 	for (;;) {
 		double now = mono();
 		el = now - t0;
@@ -718,32 +831,44 @@ static void run_trial(double rate, double dur, int lat, struct result *r)
 			break;
 		uint64_t due = (uint64_t)(rate * el) + 1;
 		if (due > seq) {
-			if (lat) {
+			if (lat && !opt.gso) {
 				int n = 0;
-				while (seq < due && n++ < 64 && send_one(trial, seq))
+				while (seq < due && n++ < 64 &&
+				       send_one(trial, seq, tr_t0 + (uint64_t)((double)seq / rate * 1e9)))
 					seq++;
 			} else {
 				int want = (int)(due - seq < BATCH ? due - seq : BATCH);
+				if (lat)
+					note_late(real_ns(), tr_t0 + (uint64_t)((double)seq / rate * 1e9));
 				send_batch(want, trial, &seq);
 			}
 		}
-		receive_all(r, trial, lat, lat_from);
+		if (!lat) {
+			receive_all(r, trial, lat, lat_from);
+		} else if (now - last_rx >= LAT_READ_S || rx_next) {
+			/* sends first: a pass over the receivers stops when the next packet is due */
+			if (receive_some(r, trial, lat, lat_from, t0 + (double)seq / rate))
+				last_rx = now;
+		}
 		if (now - last_tcp > 0.1) {
 			drain_tcp();
 			last_tcp = now;
 		}
 		el = mono() - t0;
 		double next = (double)seq / rate - el;	/* the next packet is due then */
+		if (lat && !rx_next && last_rx + LAT_READ_S - t0 - el < next)
+			next = last_rx + LAT_READ_S - t0 - el;	/* or the next read */
 		if (next <= 0)
 			continue;
-		if (!lat && next < 100e-6)
-			next = 100e-6;	/* throughput: 100 us ticks, batched */
+		if ((!lat || opt.gso) && next < 100e-6)
+			next = 100e-6;	/* throughput and bursts: 100 us ticks, batched */
 		if (el + next > dur)
 			next = dur - el;
 		if (next <= 0)
 			continue;
 		struct timespec ts = { 0, (long)(next * 1e9) };
-		ppoll(pf, (nfds_t)nrx, &ts, NULL);
+		/* latency trials sleep to the next send or read; throughput ones wake for data too */
+		ppoll(pf, lat ? 0 : (nfds_t)nrx, &ts, NULL);
 	}
 	double send_end = mono();
 	r->dur = send_end - t0;
@@ -760,7 +885,17 @@ static void run_trial(double rate, double dur, int lat, struct result *r)
 	}
 	receive_all(r, trial, lat, lat_from);
 	r->wall = mono() - t0;
-	double c1 = bench_proc_cpu(opt.pid), g1 = bench_self_cpu(), b1 = cpu_busy(opt.srv_cpu);
+	double c1 = bench_proc_cpu(opt.pid), g1 = bench_self_cpu(), b1, s1, gb1, gs1;
+	double w1 = opt.pid > 0 ? run_delay(opt.pid) : -1, gw1 = run_delay(0);
+	r->srv_wait = w0 >= 0 && w1 >= 0 ? w1 - w0 : -1;
+	r->gen_wait = gw0 >= 0 && gw1 >= 0 ? gw1 - gw0 : -1;
+	cpu_times(opt.srv_cpu, &b1, &s1);
+	cpu_times(gcpu, &gb1, &gs1);
+	r->srv_steal = s0 >= 0 && s1 >= 0 ? s1 - s0 : -1;
+	long long q1 = softnet_squeeze(opt.srv_cpu), gq1 = softnet_squeeze(gcpu);
+	r->srv_squeeze = q0 >= 0 && q1 >= 0 ? q1 - q0 : -1;
+	r->gen_squeeze = gcpu != opt.srv_cpu && gq0 >= 0 && gq1 >= 0 ? gq1 - gq0 : -1;
+	r->gen_steal = gcpu != opt.srv_cpu && gs0 >= 0 && gs1 >= 0 ? gs1 - gs0 : -1;
 	udp_drops(&sd1, &rd1);
 	r->rate = rate;
 	r->achieved = (double)r->sent / r->dur;
@@ -782,7 +917,37 @@ static void run_trial(double rate, double dur, int lat, struct result *r)
 		r->pmax = (double)percentile(hist_k, r->nlat, 1.0);
 		r->a50 = (double)percentile(hist_a, r->nlat, 0.50);
 		r->a99 = (double)percentile(hist_a, r->nlat, 0.99);
+		for (int i = 0; i <= HIST_US; i++)
+			r->nlate += hist_late[i];
+		if (r->nlate) {
+			r->late99 = (double)percentile(hist_late, r->nlate, 0.99);
+			r->latemax = (double)percentile(hist_late, r->nlate, 1.0);
+		}
 	}
+}
+
+/* --lat-trace FILE: one line per millisecond of the latency trial (by send
+ * time): its samples, those of 1 ms or more, the largest, and how late its
+ * latest send was against the schedule. Times are also given on CLOCK_MONOTONIC for matching with a
+ * kernel trace (trace_clock mono). */
+static void write_trace(double rate)
+{
+	FILE *f = fopen(lat_trace, "w");
+	if (!f) {
+		printf("ERROR --lat-trace %s: %s\n", lat_trace, strerror(errno));
+		return;
+	}
+	struct timespec m, rt;
+	clock_gettime(CLOCK_MONOTONIC, &m);
+	clock_gettime(CLOCK_REALTIME, &rt);
+	int64_t off = ((int64_t)rt.tv_sec - m.tv_sec) * 1000000000 + (rt.tv_nsec - m.tv_nsec);
+	fprintf(f, "# rate=%.0f receivers=%d; ms: from the trial's start; mono_s: that ms on CLOCK_MONOTONIC\n", rate, nrx);
+	fprintf(f, "# ms mono_s samples over_1ms max_us gen_late_max_us\n");
+	for (int i = 0; i < TRACE_MS; i++)
+		if (tr[i].n || tr[i].late_max_us)
+			fprintf(f, "%d %.6f %u %u %u %u\n", i, (double)((int64_t)tr_t0 + (int64_t)i * 1000000 - off) / 1e9,
+				tr[i].n, tr[i].over, tr[i].max_us, tr[i].late_max_us);
+	fclose(f);
 }
 
 static const char *tname(void)
@@ -809,7 +974,8 @@ static void usage(void)
 		"usage: mrelay --target rv|turn|direct [--port P] [--receivers N] [--size B] [--pid PID]\n"
 		"              [--group G] [--user U (turn; password in env MRELAY_TURN_PASSWORD)] [--dir up|down]\n"
 		"              [--search [--start R] [--max-rate R] [--trial S] [--confirm S] [--loss PCT] [--res F]]\n"
-		"              [--rate R] [--lat-rate R | --lat-half] [--lat-duration S] [--overload R]\n"
+		"              [--rate R] [--lat-rate R | --lat-half] [--lat-duration S] [--lat-trace FILE]\n"
+		"              [--overload R]\n"
 		"              [--srv-cpu N (the CPU the server is pinned to)] [--gso] [--max-time S] [-v]\n");
 	exit(2);
 }
@@ -857,6 +1023,8 @@ int main(int argc, char **argv)
 			opt.lat_rate = atof(v);
 		} else if (!strcmp(a, "--lat-half")) {
 			opt.lat_half = 1;
+		} else if (ARG("--lat-trace")) {
+			lat_trace = v;
 		} else if (ARG("--lat-duration")) {
 			opt.lat_dur = atof(v);
 		} else if (ARG("--max-time")) {
@@ -990,6 +1158,8 @@ int main(int argc, char **argv)
 	if (rv_udpq_init(&txq, (size_t)BATCH * MAX_RX) < 0)
 		die("%s", "out of memory");
 	txq.gso = opt.gso;	/* without --gso: datagram by datagram */
+	if (lat_trace && !(tr = calloc(TRACE_MS, sizeof *tr)))
+		die("%s", "out of memory");
 	printf("INFO setup target=%s receivers=%d size=%d pid=%d gso=%d\n", tname(), nrx, opt.size, opt.pid, opt.gso);
 
 	if (!opt.start_given && opt.start * nrx > 200000)
@@ -1082,9 +1252,19 @@ int main(int argc, char **argv)
 		} else {
 			printf("LATENCY target=%s receivers=%d rate=%.0f fwd_pps=%.0f samples=%" PRIu64
 			       " p50_us=%.0f p99_us=%.0f p999_us=%.0f max_us=%.0f app_p50_us=%.0f app_p99_us=%.0f"
-			       " loss_pct=%.4f srv_cpu_pct=%.1f gen_cpu_pct=%.1f\n",
+			       " loss_pct=%.4f srv_cpu_pct=%.1f gen_cpu_pct=%.1f achieved=%.0f driver_limited=%d"
+			       " gen_late_p99_us=%.0f gen_late_max_us=%.0f srv_cpu_busy_pct=%.1f srv_cpu_steal_ms=%.0f"
+			       " gen_cpu_steal_ms=%.0f srv_wait_ms=%.1f gen_wait_ms=%.1f srv_cpu_squeeze=%lld"
+			       " gen_cpu_squeeze=%lld\n",
 			       tname(), nrx, lr, (double)r.recv / r.dur, r.nlat, r.p50, r.p99, r.p999, r.pmax, r.a50,
-			       r.a99, r.loss, r.srv_cpu >= 0 ? 100 * r.srv_cpu / r.wall : -1, 100 * r.gen_cpu / r.wall);
+			       r.a99, r.loss, r.srv_cpu >= 0 ? 100 * r.srv_cpu / r.wall : -1, 100 * r.gen_cpu / r.wall,
+			       r.achieved, r.driver_limited, r.late99, r.latemax,
+			       r.cpu_busy >= 0 ? 100 * r.cpu_busy / r.wall : -1, r.srv_steal >= 0 ? 1000 * r.srv_steal : -1,
+			       r.gen_steal >= 0 ? 1000 * r.gen_steal : -1, r.srv_wait >= 0 ? 1000 * r.srv_wait : -1,
+			       r.gen_wait >= 0 ? 1000 * r.gen_wait : -1,
+			       r.srv_squeeze, r.gen_squeeze);
+			if (tr)
+				write_trace(lr);
 		}
 	}
 	if (opt.overload > 0) {

@@ -16,7 +16,11 @@
 # forwarded packets per CPU second ("per core"); then open-loop latency at half that rate:
 # relay latency = the kernel's receive time stamp on the receiver's socket minus the send time
 # (the time spent getting into, through and out of the relay), app latency = when the generator
-# read it. With OVERLOAD=1 one more trial offers OVER_RATE/N packets/s (loss allowed).
+# read it (it reads every 200 us, sends first); burst tables send it as bursts too. Beside it, the
+# latency trial's conditions: the server's CPU in it, how late the generator's sends were, how long
+# each waited runnable for its CPU, steal and softirq squeezes (see bench/README.md: a stall of a few ms on a
+# shared VM is enough for the p99). With OVERLOAD=1 one more trial offers OVER_RATE/N packets/s
+# (loss allowed).
 # Two ways of sending (SENDS, default "burst single"), each a table of its own:
 #   burst   the sender sends each batch of packets as UDP GSO sends (mrelay --gso), as rvsend
 #           sends a video frame's packets; rvserver reads such a run as one datagram (UDP GRO),
@@ -178,6 +182,14 @@ collect() {
 	eval "${k}_A50+=(\"$(kv app_p50_us <<<"$lat")\")"
 	eval "${k}_A99+=(\"$(kv app_p99_us <<<"$lat")\")"
 	eval "${k}_LRATE+=(\"$(kv rate <<<"$lat")\")"
+	# the latency trial's own conditions: server CPU, the generator's lateness, CPU waits, steal, squeezes
+	eval "${k}_LCPU+=(\"$(kv srv_cpu_pct <<<"$lat")\")"
+	eval "${k}_LLATE+=(\"$(kv gen_late_p99_us <<<"$lat")\")"
+	eval "${k}_LLIM+=(\"$(kv driver_limited <<<"$lat")\")"
+	eval "${k}_LWAIT0+=(\"$(kv srv_wait_ms <<<"$lat")\")"
+	eval "${k}_LWAIT1+=(\"$(kv gen_wait_ms <<<"$lat")\")"
+	eval "${k}_LSTEAL+=(\"$(awk -v a="$(kv srv_cpu_steal_ms <<<"$lat")" -v b="$(kv gen_cpu_steal_ms <<<"$lat")" 'BEGIN { if (a != "" && a >= 0) print a + (b > 0 ? b : 0) }')\")"
+	eval "${k}_LSQ+=(\"$(awk -v a="$(kv srv_cpu_squeeze <<<"$lat")" -v b="$(kv gen_cpu_squeeze <<<"$lat")" 'BEGIN { if (a != "" && a >= 0) print a + (b > 0 ? b : 0) }')\")"
 	local busy
 	busy=$(kv srv_cpu_busy_pct <<<"$conf")
 	eval "${k}_BUSY+=(\"$(awk -v b="$busy" 'BEGIN { if (b != "" && b >= 0) print b }')\")"
@@ -199,7 +211,7 @@ for s in $SENDS; do
 	eval "ALL_KEYS+=(\"\${KEYS_${s}[@]}\")"
 done
 for k in "${ALL_KEYS[@]}" DIRECT; do
-	for f in RATE FWD CPU PPC LIM GEN P50 P99 A50 A99 LRATE BUSY OFWD OLOSS OPPC OCPU; do
+	for f in RATE FWD CPU PPC LIM GEN P50 P99 A50 A99 LRATE LCPU LLATE LLIM LWAIT0 LWAIT1 LSTEAL LSQ BUSY OFWD OLOSS OPPC OCPU; do
 		eval "${k}_$f=()"
 	done
 	eval "${k}_RB="
@@ -324,6 +336,12 @@ table() {
 	runsrow "  runs p99" P99
 	row "  app latency p50 us (generator's read)" A50
 	row "  app latency p99 us" A99
+	row "  server CPU % in the latency trial" LCPU
+	row "  generator's sends late, p99 us" LLATE
+	runsrow "  server waited for its CPU ms, runs" LWAIT0
+	runsrow "  generator waited for its CPU ms, runs" LWAIT1
+	runsrow "  steal ms (CPU 0 + 1), runs" LSTEAL
+	runsrow "  softirq squeezes (CPU 0 + 1), runs" LSQ
 	if [ "$OVERLOAD" = 1 ]; then
 		printf '%-44s' "overload: offered packets/s in"
 		for k in "${KEYS[@]}"; do
@@ -348,7 +366,7 @@ table() {
 		case $k in RV*) ;; *) continue ;; esac
 		p50=$(m "$k" P50) p99=$(m "$k" P99)
 		g=$(awk -v b="$p99" 'BEGIN { if (b == "") print "N/A"; else if (b < 1000) print "PASS"; else print "FAIL" }')
-		echo "GOAL $s: $(label "$k") added latency p99 < 1 ms at half the max rate: $g (p99 ${p99:-n/a} us; direct floor p99 ${DP99:-n/a} us)"
+		echo "GOAL $s: $(label "$k") added latency p99 < 1 ms at half the max rate: $g (p99 ${p99:-n/a} us; direct floor p99 ${DP99:-n/a} us; server CPU $(m "$k" LCPU) %, CPU waits $(m "$k" LWAIT0)/$(m "$k" LWAIT1) ms, steal $(m "$k" LSTEAL) ms)"
 		[ "$g" = PASS ] || GOAL=1
 		g=$(awk -v a="$p50" 'BEGIN { if (a == "") print "N/A"; else if (a < 50) print "PASS"; else print "FAIL" }')
 		echo "GOAL $s: $(label "$k") added latency p50 < 50 us at half the max rate: $g (p50 ${p50:-n/a} us; direct floor p50 ${DP50:-n/a} us)"
@@ -378,6 +396,16 @@ GOAL=0
 	for k in "${ALL_KEYS[@]}"; do
 		if [[ " $(runs "$k" LIM) " == *" 1 "* ]]; then
 			echo "NOTE: $(label "$k") (${k##*_}): the generator could not send faster in some run (driver limited): its max rate is a lower bound."
+		fi
+		if [[ " $(runs "$k" LLIM) " == *" 1 "* ]]; then
+			echo "NOTE: $(label "$k") (${k##*_}): the generator could not hold the latency rate in some run (driver limited): that latency"
+			echo "      includes its catch-up bursts."
+		fi
+		lo=$(awk -v a="$(m "$k" LWAIT0)" -v b="$(m "$k" LWAIT1)" -v s="$(m "$k" LSTEAL)" 'BEGIN { if (a > 5 || b > 5 || s > 0) print 1 }')
+		if [ -n "$lo" ]; then
+			echo "NOTE: $(label "$k") (${k##*_}): its latency trials shared their CPUs (median: the server waited $(m "$k" LWAIT0) ms for CPU 0,"
+			echo "      the generator $(m "$k" LWAIT1) ms for CPU 1, steal $(m "$k" LSTEAL) ms): a stall of a few ms delays every packet in"
+			echo "      flight, so the p99 contains it."
 		fi
 		o=$(awk -v b="$(m "$k" BUSY)" -v s="$(m "$k" CPU)" 'BEGIN { if (b != "" && s != "") printf "%.0f", b - s }')
 		if [ -n "$o" ] && [ "$o" -gt 10 ]; then
