@@ -29,13 +29,16 @@
 #include "rvsend.h"
 
 #define LINGER_MS 2000              /* after the last packet: for the receivers' pulls */
+#define SETTLE_MS 300               /* the inputs start this long after the first neighbour came, */
+#define WAIT_MS 2000                /* or this long after joining, with none */
 #define QUEUE_MAX (8u << 20)        /* packets waiting for the loop (past it: dropped, counted) */
 
 struct p2pout {
 	struct app *a;
 	uv_loop_t *loop;
 	uv_async_t wake;
-	uv_timer_t linger;
+	uv_timer_t linger, ready;
+	uint64_t wait_from, first_up;   /* p2pout_wait: since when; when a neighbour was first up */
 	uv_signal_t sig[3];             /* SIGINT, SIGTERM; SIGUSR1: the counters now */
 	atomic_int *stop;               /* the inputs' (rtpout.c) */
 	int signo, stopped;
@@ -142,6 +145,7 @@ static void on_closed(void *ud)
 	uv_mutex_unlock(&o->mu);
 	uv_close((uv_handle_t *)&o->wake, NULL);
 	uv_close((uv_handle_t *)&o->linger, NULL);
+	uv_close((uv_handle_t *)&o->ready, NULL);
 	for (int i = 0; i < 3; i++)
 		uv_close((uv_handle_t *)&o->sig[i], NULL);
 }
@@ -283,7 +287,8 @@ int p2pout_start(struct p2pout **out, struct app *a, int inputs, struct rv_media
 	uv_mutex_init(&o->mu);
 	uv_async_init(o->loop, &o->wake, on_wake);
 	uv_timer_init(o->loop, &o->linger);
-	o->wake.data = o->linger.data = o;
+	uv_timer_init(o->loop, &o->ready);
+	o->wake.data = o->linger.data = o->ready.data = o;
 	const int signos[3] = { SIGINT, SIGTERM, SIGUSR1 };
 	for (int i = 0; i < 3; i++) {
 		uv_signal_init(o->loop, &o->sig[i]);
@@ -296,6 +301,25 @@ int p2pout_start(struct p2pout **out, struct app *a, int inputs, struct rv_media
 		    rv_p2plive_port(o->live), a->serverless ? ", serverless" : "");
 	*out = o;
 	return 0;
+}
+
+static void on_ready(uv_timer_t *t)
+{
+	struct p2pout *o = t->data;
+	uint64_t now = uv_now(o->loop);
+	if (!o->first_up && o->live && rv_p2plive_neighbors(o->live))
+		o->first_up = now;
+	if (o->signo || !o->live || now >= o->wait_from + WAIT_MS || (o->first_up && now >= o->first_up + SETTLE_MS)) {
+		uv_timer_stop(t);
+		uv_stop(o->loop);
+	}
+}
+
+void p2pout_wait(struct p2pout *o)
+{
+	o->wait_from = uv_now(o->loop);
+	uv_timer_start(&o->ready, on_ready, 10, 10);
+	uv_run(o->loop, UV_RUN_DEFAULT);
 }
 
 int p2pout_run(struct p2pout *o)

@@ -394,6 +394,8 @@ int rtpout_run(struct app *a)
 	if (a->p2p && (rc = p2p_start(r)) != 0)
 		goto done;
 	uv_mutex_init(&r->mu);
+	if (r->p2p)
+		p2pout_wait(r->p2p);
 	for (int i = r->p2p ? 0 : 1; i < r->nin; i++) {	/* --p2p: the loop has the main thread */
 		r->in[i].started = uv_thread_create(&r->in[i].thread, run_input, &r->in[i]) == 0;
 		if (!r->in[i].started) {

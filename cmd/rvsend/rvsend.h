@@ -150,6 +150,11 @@ int rtpout_run(struct app *a);
  * video RTP, 1 video RTCP, 2 audio RTP, 3 audio RTCP; KEY: a keyframe
  * starts here), p2pout_sdp - the stream's SDP, p2pout_input_ended - an
  * input is done: from any thread (after the loop is over they do nothing).
+ * p2pout_wait - the loop until the group is there to publish into, before
+ * the inputs start: SETTLE_MS after the first neighbour came up (the
+ * others come meanwhile), at most WAIT_MS after joining, or a signal
+ * (fragments published before the sessions were up reached nobody by
+ * push, and every receiver pulled them of the publisher).
  * p2pout_run - the loop until every input ended (or a signal), the stream
  * ended and the receivers had time to pull; the exit code (128 + the
  * signal's number after one). p2pout_free - O, once the input threads are
@@ -161,6 +166,7 @@ int p2pout_start(struct p2pout **out, struct app *a, int inputs, struct rv_media
 void p2pout_packet(struct p2pout *o, int tag, const uint8_t *p, size_t n, int key);
 void p2pout_sdp(struct p2pout *o, const char *sdp, size_t n);
 void p2pout_input_ended(struct p2pout *o);
+void p2pout_wait(struct p2pout *o);
 int p2pout_run(struct p2pout *o);
 void p2pout_free(struct p2pout *o);
 struct rv_media_src;
