@@ -30,8 +30,9 @@
  * what it delivered: at its seq); each message parses as a CAST_* message of the stream for one
  * of the four neighbours, up; no fragment leaves more than push limit + 1
  * times; a publisher uploads at most that many times what it published;
- * the counters never go down, and the next deadline is not in the past
- * after a tick; a restricted stream's receiver, until an announce was
+ * the counters never go down, and once it has ticked and what it queued
+ * was taken (as lib/p2plive.c's pump does) the next deadline is not in the
+ * past (a tick may queue fragments due at once: catch-up); a restricted stream's receiver, until an announce was
  * admitted (the INFO event, its bytes past the 0xFF), delivers nothing and
  * sends only maps and keyframe requests; a RESET (a newer run) comes only
  * to a receiver that had an announce, and is followed by its INFO, after
@@ -48,7 +49,7 @@
 
 static uint8_t stream[32], peers[4][32], msg[RV_P2P_MSG_MAX];
 static uint64_t now;
-static int up[4], publisher, started, playing, ended, we_ended, restricted, admitted, reset_seen;
+static int up[4], publisher, started, playing, ended, we_ended, restricted, admitted, reset_seen, ticked;
 static uint32_t limit, next_seq;
 static uint8_t sent[65536];
 
@@ -168,6 +169,7 @@ static void check(struct rv_p2p_cast *c, struct rv_p2p_cast_stats *last)
 	ssize_t n;
 	while ((n = rv_p2p_cast_take(c, peer, msg, sizeof msg)) > 0)
 		check_msg(peer, n, st.newest);
+	assert(!ticked || rv_p2p_cast_next(c) > now);
 	rv_p2p_cast_stats(c, &st);
 	MONO(fragments_pushed_from_peers);
 	MONO(fragments_pushed_to_peers);
@@ -216,7 +218,7 @@ static void record(struct rv_p2p_cast *c, uint8_t op, uint8_t arg, const uint8_t
 	case 5:
 		now += (uint64_t)arg * 8;
 		rv_p2p_cast_tick(c, now);
-		assert(rv_p2p_cast_next(c) > now);
+		ticked = 1;
 		return;
 	case 6:
 		if (publisher) {
@@ -257,7 +259,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	memset(sent, 0, sizeof sent);
 	publisher = data[0] & 1;
-	started = playing = ended = we_ended = admitted = reset_seen = 0;
+	started = playing = ended = we_ended = admitted = reset_seen = ticked = 0;
 	restricted = (data[0] & 32) != 0;
 	next_seq = 0;
 	now = 1000;
