@@ -16,21 +16,27 @@
  *
  *   castsim [--n 20] [--secs 10] [--bitrate 2000000] [--link 4000000]
  *           [--max-upload 3500000] [--seed 1] [--stalls K] [--stall-ms 500]
- *           [--start-stall MS] [--verbose]
+ *           [--start-stall MS] [--pub-up MS] [--lead MS] [--verbose]
  *
  * --stalls K: a loaded machine: each process is not run, K times a minute
  * on average, for up to --stall-ms (its datagrams wait, its timers are
  * late), as bench/p2pcast20.sh's 22 processes are when other work shares
  * the machine's two cores. --start-stall MS: no receiver is run for the
  * stream's first MS (as p2pcast20.sh's were, for about a second, while
- * rvsend started its encoder on a loaded machine).
+ * rvsend started its encoder on a loaded machine). --pub-up MS: the
+ * publisher's sessions come up over its first MS instead of 600; --lead
+ * MS: it publishes MS after the first of them is up (rvsend --p2p waits
+ * 300 ms) instead of 100 ms after the receivers are neighbours.
  *
  * Prints one line: continuity (fragments delivered / delivered + given
  * up, over the receivers), latency publisher -> last peer p50 / p99 (ms;
  * for each fragment every receiver delivered, the latest of them) over
  * the stream and over the fragments from its third second on, duplicate
  * bytes / bytes received, the publisher's upload / the stream, messages
- * the uplinks dropped. --verbose adds, for each half second of the
+ * the uplinks dropped, pushes and pull answers not sent for the budget
+ * (fragments_over_budget: the publisher's, the receivers'), the receivers'
+ * pulls and the neighbours told to ask another (push_declines, all peers).
+ * --verbose adds, for each half second of the
  * stream, the (receiver, fragment) pairs never delivered and the worst
  * latency, and the worst and mean first arrival of a fragment at a receiver
  * and the share that came pulled (delivery is in order: a fragment that
@@ -173,13 +179,13 @@ static double pct(double *v, size_t n, double p)
 static int usage(void)
 {
 	fprintf(stderr, "usage: castsim [--n RECEIVERS] [--secs S] [--bitrate B] [--link B] [--max-upload B] "
-			"[--seed K] [--stalls K] [--stall-ms MS] [--start-stall MS] [--verbose]\n");
+			"[--seed K] [--stalls K] [--stall-ms MS] [--start-stall MS] [--pub-up MS] [--lead MS] [--verbose]\n");
 	return 2;
 }
 
 int main(int argc, char **argv)
 {
-	long n = 20, secs = 10, seed = 1, stalls = 0, stall_ms = 500, start_stall = 0;
+	long n = 20, secs = 10, seed = 1, stalls = 0, stall_ms = 500, start_stall = 0, pub_spread = 600, lead = -1;
 	double bitrate = 2e6, link = 4e6, budget = 3.5e6;
 	int verbose = 0;
 	for (int i = 1; i < argc; i++) {
@@ -209,11 +215,16 @@ int main(int argc, char **argv)
 			stall_ms = atol(v);
 		else if (!strcmp(a, "--start-stall"))
 			start_stall = atol(v);
+		else if (!strcmp(a, "--pub-up"))
+			pub_spread = atol(v);
+		else if (!strcmp(a, "--lead"))
+			lead = atol(v);
 		else
 			return usage();
 	}
 	if (n < 1 || n >= PEERS_MAX || secs < 1 || secs > 60 || bitrate < 1e5 || link < 1e5 || budget < 0 ||
-	    stalls < 0 || stalls > 1000 || stall_ms < 1 || start_stall < 0 || start_stall > 10000)
+	    stalls < 0 || stalls > 1000 || stall_ms < 1 || start_stall < 0 || start_stall > 10000 || pub_spread < 1 ||
+	    pub_spread > 10000 || lead < -1 || lead > 10000)
 		return usage();
 	S.n = (int)n + 1;
 	S.link = link;
@@ -241,18 +252,24 @@ int main(int argc, char **argv)
 	for (int a = 1; a < S.n; a++)
 		for (int b = a + 1; b < S.n; b++)
 			connect_(a, b);
-	uint64_t start = S.now + 100, end = start + (uint64_t)secs * 1000, pub_up[PEERS_MAX];
+	uint64_t start = S.now + 100, pub_up[PEERS_MAX], first_up = UINT64_MAX;
 	for (int b = 1; b < S.n; b++) {
-		pub_up[b] = S.now + rnd() % 600;
-		S.frozen[b] = start + (uint64_t)start_stall;	/* --start-stall: the receivers not run as it starts */
+		pub_up[b] = S.now + rnd() % (uint64_t)pub_spread;
+		first_up = pub_up[b] < first_up ? pub_up[b] : first_up;
 	}
+	if (lead >= 0)	/* as rvsend --p2p: its inputs start once the group is there */
+		start = first_up + (uint64_t)lead;
+	uint64_t end = start + (uint64_t)secs * 1000;
 	rv_p2p_cast_set_info(S.e[0], (const uint8_t *)"v=0\r\n", 5);
 	size_t frame_bytes = (size_t)(bitrate / 8 / 25 * 25 / 28);	/* 24 frames + a keyframe of 4 */
 	uint8_t frag[FRAG_BYTES] = { 0 };
 	for (uint32_t frame = 0; S.now < end + 4000; S.now++) {
-		for (int b = 1; b < S.n; b++)
+		for (int b = 1; b < S.n; b++) {
 			if (pub_up[b] == S.now)
 				connect_(0, b);
+			if (S.now == start && start_stall)	/* --start-stall: not run as it starts */
+				S.frozen[b] = start + (uint64_t)start_stall;
+		}
 		if (S.now >= start && S.now < end && (S.now - start) % 40 == 0) {
 			int key = frame++ % 25 == 0;
 			for (size_t left = key ? 4 * frame_bytes : frame_bytes, first = 1; left; first = 0) {
@@ -280,9 +297,12 @@ int main(int argc, char **argv)
 		}
 	}
 	struct rv_p2p_cast_stats st;
-	uint64_t deliv = 0, skip = 0, dup = 0, got = 0;
+	uint64_t deliv = 0, skip = 0, dup = 0, got = 0, over = 0, pulls = 0, declines = 0;
 	for (int i = 1; i < S.n; i++) {
 		rv_p2p_cast_stats(S.e[i], &st);
+		over += st.fragments_over_budget;
+		pulls += st.pulls;
+		declines += st.push_declines;
 		deliv += st.delivered;
 		skip += st.skipped;
 		dup += st.bytes_duplicate;
@@ -311,13 +331,15 @@ int main(int argc, char **argv)
 	qsort(lat2, nl2, sizeof *lat2, cmp);
 	rv_p2p_cast_stats(S.e[0], &st);
 	printf("castsim: N=%d seed %ld: continuity %.4f, latency p50 / p99 %.0f / %.0f ms (third second on: %.0f / "
-	       "%.0f), duplicates %.1f%%, publisher upload %.2fx, uplink drops %llu\n",
+	       "%.0f), duplicates %.1f%%, publisher upload %.2fx, uplink drops %llu, over the budget %llu (publisher) / "
+	       "%llu (receivers), pulls %llu, declines %llu\n",
 	       S.n - 1, seed, deliv + skip ? (double)deliv / (double)(deliv + skip) : 0, pct(lat, nl, 0.5),
 	       pct(lat, nl, 0.99), pct(lat2, nl2, 0.5), pct(lat2, nl2, 0.99),
 	       got + dup ? 100.0 * (double)dup / (double)(got + dup) : 0,
 	       st.bytes_published ? (double)(st.bytes_pushed_to_peers + st.bytes_requested_by_peers) /
 					    (double)st.bytes_published : 0,
-	       (unsigned long long)S.drops);
+	       (unsigned long long)S.drops, (unsigned long long)st.fragments_over_budget, (unsigned long long)over,
+	       (unsigned long long)pulls, (unsigned long long)declines);
 	for (long h = 0; verbose && h < secs * 2; h++) {
 		int frags = 0, missing = 0;
 		double worst = 0;

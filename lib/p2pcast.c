@@ -73,6 +73,7 @@ int rv_p2p_cast_new(struct rv_p2p_cast **out, const uint8_t id[ID], const struct
 	c->pull_salt = cast_rnd(c);
 	for (int b = 0; b < SUBS; b++)
 		c->sub[b] = NONE;
+	memset(c->hops_said, HOPS_NONE, SUBS);
 	rv_buf_init(&c->out, RV_P2P_CAST_OUT_MAX);
 	rv_buf_init(&c->paced[0], RV_P2P_CAST_OUT_MAX);
 	rv_buf_init(&c->paced[1], RV_P2P_CAST_OUT_MAX);
@@ -293,8 +294,10 @@ long cast_build_map(struct rv_p2p_cast *c, uint8_t flags)
 		}
 	}
 	size_t first = n > RV_P2P_RANGES_MAX ? n - RV_P2P_RANGES_MAX : 0;   /* the newest */
+	for (int b = 0; b < SUBS; b++)
+		c->hops_said[b] = cast_hops(c, b);
 	return rv_p2p_msg_cast_map(c->msg, sizeof c->msg, c->id, flags | cast_up_flags(c), c->scratch + first,
-				   n - first, keys, nk);
+				   n - first, keys, nk, c->hops_said);
 }
 
 static void send_info(struct rv_p2p_cast *c, const struct cpeer *p)
@@ -342,6 +345,7 @@ void rv_p2p_cast_peer_up(struct rv_p2p_cast *c, uint64_t now, const uint8_t peer
 		memset(p, 0, sizeof *p);
 		p->used = 1;
 		memcpy(p->id, peer, ID);
+		memset(p->hops, HOPS_NONE, SUBS);
 		p->ps = peer_slot(c, peer);
 	}
 	cast_send(c, p, cast_build_map(c, RV_P2P_CAST_MAP_ASK | (c->info ? 0 : RV_P2P_CAST_MAP_INFO)));
@@ -547,6 +551,7 @@ static int map_in(struct rv_p2p_cast *c, struct cpeer *p, const struct rv_p2p_ms
 	for (size_t i = 0; i < m->nkeys; i++)
 		p->keys[i] = rv_p2p_msg_key(m, i);
 	cast_up_map_in(c, p, m->flags);
+	cast_hops_in(c, p, m->cast_hops);
 	if (m->flags & RV_P2P_CAST_MAP_ASK)
 		cast_send(c, p, cast_build_map(c, c->info ? 0 : RV_P2P_CAST_MAP_INFO));
 	if (m->flags & (RV_P2P_CAST_MAP_ASK | RV_P2P_CAST_MAP_INFO))
@@ -620,6 +625,8 @@ int cast_info_in(struct rv_p2p_cast *c, struct cpeer *from, const struct rv_p2p_
 		return 0;
 	if (c->conf.admit && c->conf.admit(c->conf.admit_ud, m->data, m->data_len, &skip, &run, why) < 0) {
 		c->st.announces_refused++;
+		if (!CAST_OPEN(c))	/* what we asked before an announce came: of none we may take */
+			cast_unsubscribe(c);
 		return RV_EDENIED;
 	}
 	if (c->conf.publisher && !c->info) {	/* not announced yet: never another's */
@@ -688,7 +695,7 @@ int rv_p2p_cast_input(struct rv_p2p_cast *c, uint64_t now, const uint8_t peer[ID
 		      const char **why)
 {
 	struct cpeer *p = cast_find(c, peer);
-	if (!p || m->type < RV_P2P_M_CAST_FRAG || m->type > RV_P2P_M_CAST_END || memcmp(m->obj, c->id, ID))
+	if (!p || m->type < RV_P2P_M_CAST_FRAG || m->type > RV_P2P_M_CAST_GRANT || memcmp(m->obj, c->id, ID))
 		return 0;
 	cast_advance(c, now);
 	p->in = 1;
@@ -713,6 +720,9 @@ int rv_p2p_cast_input(struct rv_p2p_cast *c, uint64_t now, const uint8_t peer[ID
 		return 0;
 	case RV_P2P_M_CAST_END:
 		return cast_end_in(c, p, m->index, why);
+	case RV_P2P_M_CAST_GRANT:
+		cast_grant_in(c, p, m->asked, m->flags);
+		return 0;
 	default:	/* CAST_INFO */
 		return cast_info_in(c, p, m, why);
 	}
@@ -778,9 +788,11 @@ void rv_p2p_cast_tick(struct rv_p2p_cast *c, uint64_t now)
 			if (c->p[i].used && !c->p[i].in)
 				cast_send(c, &c->p[i], n);
 	}
-	if (c->conf.publisher || !CAST_OPEN(c))
+	if (c->conf.publisher)
 		return;
-	cast_resubscribe(c);
+	cast_resubscribe(c);	/* (before the announce too: the trees are ready when the stream comes) */
+	if (!CAST_OPEN(c))
+		return;
 	cast_join(c);
 	cast_pull(c);
 	cast_deliver(c);

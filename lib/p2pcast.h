@@ -12,8 +12,15 @@
  *    may have been lost); a peer without the announce flags its maps INFO,
  *    and a neighbour that has it sends it;
  *  - push: a receiver asks one neighbour per sub-stream (seq % 8) to push
- *    it that sub-stream's fragments (CAST_PUSH, a mask per neighbour): one
- *    whose map is the furthest ahead; a sub-stream whose pusher brought
+ *    it that sub-stream's fragments (CAST_PUSH, a mask per neighbour), and
+ *    the neighbour answers what of it it pushes (CAST_GRANT): one fed that
+ *    sub-stream on a chain of pushes granted from the publisher (the hops
+ *    its maps say, no further than ours said: not one we feed), with
+ *    spare upload, at random weighted by the spare and by nearness to the
+ *    publisher; this before the stream's first fragment and its announce
+ *    too, as soon as a neighbour's map says it is fed, so that the trees
+ *    are made before the stream comes; once the stream goes and none is
+ *    fed, one whose map is the furthest ahead; a sub-stream whose pusher brought
  *    nothing for conf.fetch_ms while the stream went on is asked of another
  *    (so each of the 8 sub-streams settles on a neighbour that delivers),
  *    and so is one whose pusher brings only fragments we knew of for half
@@ -24,10 +31,14 @@
  *    neighbours that asked its sub-stream, not to the one it came from nor
  *    to one whose map has it, to at most conf.push_limit + 1 of them; a
  *    peer takes a sub-stream's push for that many neighbours at most: the
- *    next that asks it is not pushed it and told so (DECLINE_SOME, below),
- *    so that it asks another at once rather than stall and pull;
+ *    next that asks it is not granted it, so that it asks another at once
+ *    rather than stall and pull (and not that one again for 2 s, or
+ *    conf.fetch_ms while its maps say it has spare upload); a grant that
+ *    answers an ask since changed is stale and ignored;
  *  - availability: every conf.map_ms each neighbour gets our CAST_MAP (the
- *    fragments held in the window as ranges, and the keyframe starts);
+ *    fragments held in the window as ranges, the keyframe starts, and for
+ *    each sub-stream our hops: 0 publishing, 1 + our pusher's while it
+ *    granted it and has not stalled, else 255);
  *  - pull: a fragment known to exist (a later one arrived, or a map has it)
  *    and still missing conf.fetch_ms later (at once while its sub-stream
  *    has no pusher that brought one since asked: no push is coming) is
@@ -73,7 +84,10 @@
  * publisher's capability): until then its fragments are refused (counted),
  * maps do not make its fragments known, its end is ignored, and nothing
  * of it is delivered, held or passed on (an announce that fails is neither
- * kept nor passed on, and rv_p2p_cast_input says why); the INFO event
+ * kept nor passed on, and rv_p2p_cast_input says why); its pushes are
+ * asked all the same (the trees are made before the announce comes), but
+ * once an announce failed every ask is withdrawn and none made till one
+ * passes; the INFO event
  * carries the application's bytes of the announce (past admit's *skip).
  *
  * Runs (conf.admit only): admit also reads the run of the stream an
@@ -109,23 +123,21 @@
  *    last 10 map periods, as they cost on the wire, once it came for that
  *    long: a keyframe would pass for the rate), and the peer pushes at
  *    most as many sub-streams in all (its slots) as fit in 85 % of the
- *    budget (8 till then: a feed of each): a CAST_PUSH asking more is
- *    taken but the sub-streams past the slots are not pushed (when room
- *    comes, the rate measured or a neighbour gone, they are, and caught
- *    up): conf.fetch_ms / 3 later the neighbour gets a
- *    CAST_MAP with flag DECLINE_SOME (it asks another for those it got
- *    nothing of since it asked; a peer that ignores the flag does when
- *    they stall), and one left with none pushed gets flag DECLINE at
- *    once (it asks another for all);
- *    when the rate grows past the slots, sub-streams of neighbours picked
- *    at random stop, till within them. A publisher pushes each neighbour
+ *    budget (8 till then: a feed of each): of a CAST_PUSH asking more,
+ *    the sub-streams it pushes to the fewest neighbours are taken first
+ *    and the CAST_GRANT says which (the neighbour asks another for the
+ *    rest); one left with none pushed gets CAST_MAP flag DECLINE (it asks
+ *    another for all); when the rate grows past the slots, sub-streams of
+ *    neighbours picked at random stop, till within them, and each is told
+ *    (CAST_GRANT). A publisher pushes each neighbour
  *    at most an eighth of its slots (at least one), so that its few
- *    slots make many first relays, even one it pushes to nobody else:
- *    that goes unasked to the neighbour it pushes the fewest, caught up
- *    on it (every sub-stream has a feed, each its own first relay, and
- *    the fragments out before anyone asked are not left to pulls of the
- *    publisher alone), and a neighbour that asks for what it is pushed so
- *    is served it;
+ *    slots make many first relays, even one it pushes to nobody else: a
+ *    sub-stream nobody asked of it goes unasked to the neighbour it
+ *    pushes the fewest, caught up on it and told so (CAST_GRANT past what
+ *    was asked: every sub-stream has a feed, each its own first relay,
+ *    and the fragments out before anyone asked are not left to pulls of
+ *    the publisher alone); that neighbour takes it up in place of a pusher
+ *    that brings nothing (it asks for it, and is served it);
  *  - spare upload: every map says the slots not used (CAST_MAP flags'
  *    high nibble: 1 + K; 0 without a budget); a receiver picks a
  *    sub-stream's pusher among those about as far as the stream at random,
@@ -166,7 +178,6 @@
 #define RV_P2P_CAST_WINDOW_MAX 65536
 #define RV_P2P_CAST_OUT_MAX (8u << 20)
 #define RV_P2P_CAST_EVENTS_MAX (8u << 20)
-#define RV_P2P_CAST_SUBS 8            /* push sub-streams: seq % 8 */
 #define RV_P2P_CAST_WIRE_EXTRA 80     /* bytes a message costs on the wire past its own (upload budget) */
 
 struct rv_p2p_cast_conf {
@@ -234,8 +245,8 @@ struct rv_p2p_cast_stats {
 	uint64_t fragments_over_budget, bytes_over_budget;   /* pushes and pull answers the budget
 							   * could not send in time: not sent, not
 							   * counted as pushed or requested */
-	uint64_t push_declines;           /* neighbours told to ask another for all or some (DECLINE,
-					   * DECLINE_SOME: our upload was full) */
+	uint64_t push_declines;           /* neighbours told to ask another for all (DECLINE) or some
+					   * (CAST_GRANT of less than asked): our upload was full */
 	uint64_t push_declined;           /* times a neighbour told us so */
 	uint64_t upload_rate;             /* bits/s of pushes and pull answers offered, measured (budget only) */
 	uint32_t first, newest;           /* the first fragment delivered (after a SKIP or DATA), the newest known */

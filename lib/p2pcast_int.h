@@ -12,6 +12,9 @@
 #define ID RV_P2P_HASH_LEN
 #define NONE (-1)
 #define SUBS RV_P2P_CAST_SUBS
+#define HOPS_NONE RV_P2P_CAST_HOPS_NONE
+#define HOPS_MAX 16                 /* a neighbour further than this is taken as not fed */
+#define HOLD_MS 2000                /* a neighbour that declined is not asked again for this long */
 
 enum { EMPTY, MISSING, HELD };
 
@@ -31,7 +34,11 @@ struct cpeer {
 	uint8_t mask_in, mask_out;  /* sub-streams we asked it to push; it asked us to */
 	uint8_t mask_srv;           /* those of mask_out we push (all, without an upload budget) */
 	uint8_t mask_adopt;         /* a publisher's: sub-streams it pushes unasked (nobody asked them) */
-	uint64_t partial_at;        /* when it asked what we do not all push (0: it did not) */
+	uint8_t told;               /* mask_srv as we last told it (CAST_GRANT) */
+	uint8_t granted;            /* of mask_in, what it told us it pushes (CAST_GRANT) */
+	uint8_t refused;            /* sub-streams it did not grant us lately (at refused_at) */
+	uint64_t refused_at;
+	uint8_t hops[SUBS];         /* its maps' hops (HOPS_NONE: not fed, or not said) */
 	struct rv_p2p_range *map;   /* its last map: nmap ranges, in order */
 	uint32_t nmap, map_end;     /* map_end: 1 + the newest it holds (0: none) */
 	uint32_t keys[RV_P2P_CAST_KEYS];
@@ -60,6 +67,7 @@ struct rv_p2p_cast {
 	uint64_t sub_at[SUBS];      /* when it last pushed one (or was asked) */
 	uint8_t sub_got;            /* sub-streams whose pusher pushed one since it was asked */
 	int sub_avoid[SUBS];        /* 1 + the neighbour not to ask it of next (0: none) */
+	uint8_t hops_said[SUBS];    /* the hops our last map said */
 	uint64_t key_at, tick_at, now, rnd_state;
 	uint64_t ipmc_at;           /* when IP multicast brought a new fragment last (0: never) */
 	uint32_t ticks, pull_salt;  /* pull_salt: random, so that peers spread their pulls differently */
@@ -144,7 +152,8 @@ void cast_up_tick(struct rv_p2p_cast *c);
 void cast_up_maps(struct rv_p2p_cast *c, long n);
 /* Our spare upload for our maps' flags (already shifted). */
 uint8_t cast_up_flags(const struct rv_p2p_cast *c);
-/* Neighbour P asks us to push MASK (CAST_PUSH): taken, or declined. */
+/* Neighbour P asks us to push MASK (CAST_PUSH): taken, or declined; what
+ * we push it is said (CAST_GRANT). */
 void cast_up_push_in(struct rv_p2p_cast *c, struct cpeer *p, uint8_t mask);
 /* P's map flags: its spare upload; DECLINE: its sub-streams asked of another. */
 void cast_up_map_in(struct rv_p2p_cast *c, struct cpeer *p, uint8_t flags);
@@ -152,12 +161,25 @@ void cast_up_map_in(struct rv_p2p_cast *c, struct cpeer *p, uint8_t flags);
 int cast_up_weight(const struct rv_p2p_cast *c, const struct cpeer *p);
 
 /* p2pcast_rx.c */
+/* How far we are from the publisher on sub-stream B's pushes granted: 0
+ * publishing, 1 + our pusher's, or HOPS_NONE. */
+uint8_t cast_hops(const struct rv_p2p_cast *c, int b);
+/* P's maps' hops (HOPS, NULL: not said) kept; a sub-stream nobody pushes
+ * us that P is fed is asked at once. */
+void cast_hops_in(struct rv_p2p_cast *c, struct cpeer *p, const uint8_t *hops);
+/* P pushes us MASK of ASKED (CAST_GRANT; stale unless ASKED is what we
+ * ask of it now): the rest asked of another, a publisher's unasked ones
+ * taken up. */
+void cast_grant_in(struct rv_p2p_cast *c, struct cpeer *p, uint8_t asked, uint8_t mask);
 /* A keyframe request (HOPS so far) toward the publisher, never back to FROM. */
 void cast_ask_key(struct rv_p2p_cast *c, const struct cpeer *from, uint8_t hops);
 /* Join, when a keyframe start to join at is known (and delivery starts). */
 void cast_join(struct rv_p2p_cast *c);
-/* Each sub-stream without a pusher that delivers, asked of another. */
+/* Each sub-stream without a pusher that delivers, asked of another (before
+ * the announce too, unless one was refused). */
 void cast_resubscribe(struct rv_p2p_cast *c);
+/* Every push asked withdrawn. */
+void cast_unsubscribe(struct rv_p2p_cast *c);
 /* What push did not bring in time, asked of neighbours whose maps have it. */
 void cast_pull(struct rv_p2p_cast *c);
 /* A new run of the stream, announced by FROM (NULL: IP multicast): the old one forgotten (a RESET event). */

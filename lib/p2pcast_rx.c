@@ -109,33 +109,99 @@ static uint32_t fed(const struct rv_p2p_cast *c, const struct cpeer *p, int b)
 	return n;
 }
 
-/* A neighbour for sub-stream B, but EXCEPT: among those whose map
- * reaches about as far as the stream (within NEAR fragments; 4 x NEAR
- * with an upload budget: its maps come in turn, less often), at random
- * weighted by their spare upload (p2pcast_up.c) and, with an upload
- * budget, by how much of B's last fragments they have; else at random
- * among them, else the one furthest ahead; none that declined us lately;
- * or NONE. */
-#define NEAR 64
-static int pick_pusher(struct rv_p2p_cast *c, int except, int b)
+/* We may ask pushes: a receiver, before the announce too unless one was
+ * refused (a publisher we may not take: nothing of it asked). */
+static int may_ask(const struct rv_p2p_cast *c)
 {
-	int cand[RV_P2P_CAST_PEERS], n = 0, best = NONE;
-	uint32_t w[RV_P2P_CAST_PEERS], total = 0;
-	for (int i = 0; i < RV_P2P_CAST_PEERS; i++) {
-		const struct cpeer *p = &c->p[i];
-		int weight = p->used ? cast_up_weight(c, p) : -1;
-		if (!p->used || !p->in || i == except || weight < 0)
-			continue;
-		if (p->map_end && p->map_end + (c->conf.max_upload ? 4 * NEAR : NEAR) >= c->end) {
-			w[n] = c->conf.max_upload ? (uint32_t)(weight + 1) * (1 + 4 * fed(c, p, b)) : (uint32_t)weight;
-			total += w[n];
-			cand[n++] = i;
-		}
-		if (best == NONE || p->map_end > c->p[best].map_end)
-			best = i;
+	return !c->conf.publisher && (CAST_OPEN(c) || !c->st.announces_refused);
+}
+
+uint8_t cast_hops(const struct rv_p2p_cast *c, int b)
+{
+	if (c->conf.publisher)
+		return 0;
+	if (c->sub[b] == NONE)
+		return HOPS_NONE;
+	const struct cpeer *p = &c->p[c->sub[b]];
+	int granted = (p->granted & p->mask_in) >> b & 1;
+	int stalled = c->end_at > c->sub_at[b] && c->now >= c->sub_at[b] + c->conf.fetch_ms;	/* (a loop too) */
+	return granted && !stalled && p->hops[b] < HOPS_MAX ? (uint8_t)(p->hops[b] + 1) : HOPS_NONE;
+}
+
+void cast_hops_in(struct rv_p2p_cast *c, struct cpeer *p, const uint8_t *hops)
+{
+	int ask = 0;
+	for (int b = 0; b < SUBS; b++) {
+		uint8_t h = hops ? hops[b] : HOPS_NONE;
+		ask |= c->sub[b] == NONE && h < HOPS_MAX && p->hops[b] >= HOPS_MAX;
+		p->hops[b] = h;
 	}
-	if (!n)
-		return best;
+	if (ask && !c->conf.publisher)	/* (before the stream and its announce too: its trees ready) */
+		cast_resubscribe(c);
+}
+
+/* The sub-streams of MASK (unasked: a publisher's feed for them) that P
+ * now pushes us instead of a pusher that brings nothing. */
+static void take_adopted(struct rv_p2p_cast *c, struct cpeer *p, uint8_t mask)
+{
+	int i = (int)(p - c->p);
+	for (int b = 0; b < SUBS; b++) {
+		int cur = c->sub[b];
+		if (!(mask >> b & 1) || (cur != NONE && (c->sub_got >> b & 1)))
+			continue;
+		if (cur != NONE) {
+			c->p[cur].mask_in &= (uint8_t)~(1u << b);
+			cast_send(c, &c->p[cur], rv_p2p_msg_cast_byte(c->msg, sizeof c->msg, RV_P2P_M_CAST_PUSH, c->id,
+								     c->p[cur].mask_in));
+		}
+		c->sub[b] = i;
+		c->sub_at[b] = c->now;
+		c->sub_got &= (uint8_t)~(1u << b);
+		p->mask_in |= (uint8_t)(1u << b);
+		p->granted |= (uint8_t)(1u << b);
+	}
+}
+
+void cast_grant_in(struct rv_p2p_cast *c, struct cpeer *p, uint8_t asked, uint8_t mask)
+{
+	int i = (int)(p - c->p);
+	if (asked != p->mask_in || !may_ask(c))	/* an answer to an ask we since changed */
+		return;
+	uint8_t drop = (uint8_t)(p->mask_in & ~mask), before = p->mask_in;
+	p->granted = (uint8_t)(mask & p->mask_in);
+	take_adopted(c, p, (uint8_t)(mask & ~p->mask_in));
+	if (!drop) {
+		if (p->mask_in != before)	/* it pushes what it adopted to us as asked */
+			cast_send(c, p, rv_p2p_msg_cast_byte(c->msg, sizeof c->msg, RV_P2P_M_CAST_PUSH, c->id,
+							     p->mask_in));
+		return;
+	}
+	if (c->now >= p->refused_at + HOLD_MS)
+		p->refused = 0;
+	p->refused |= drop;	/* not asked again for a while (asked at once, it would refuse again) */
+	p->refused_at = c->now;
+	for (int b = 0; b < SUBS; b++)
+		if ((drop >> b & 1) && c->sub[b] == i) {
+			c->sub[b] = NONE;
+			c->sub_avoid[b] = i + 1;
+		}
+	p->mask_in &= (uint8_t)~drop;
+	c->st.push_declined++;
+	cast_send(c, p, rv_p2p_msg_cast_byte(c->msg, sizeof c->msg, RV_P2P_M_CAST_PUSH, c->id, p->mask_in));
+	cast_resubscribe(c);
+}
+
+/* P refused us sub-stream B lately. */
+static int refused(const struct rv_p2p_cast *c, const struct cpeer *p, int b)
+{
+	uint64_t hold = p->spare > 1 ? c->conf.fetch_ms : HOLD_MS;	/* (less when its map says it has room) */
+	return (p->refused >> b & 1) && c->now < p->refused_at + hold;
+}
+
+/* One of the N candidates CAND at random, weighted by W (TOTAL in all;
+ * 0: all alike). */
+static int weighted(struct rv_p2p_cast *c, const int *cand, const uint32_t *w, int n, uint32_t total)
+{
 	if (!total)
 		return cand[cast_rnd(c) % (uint32_t)n];
 	uint32_t r = cast_rnd(c) % total;
@@ -147,12 +213,67 @@ static int pick_pusher(struct rv_p2p_cast *c, int except, int b)
 	return cand[n - 1];
 }
 
+/* A fed neighbour for sub-stream B, but EXCEPT: one whose maps say it is
+ * pushed B on a chain of grants from the publisher, no further from it
+ * than our last map said we were (so not one we feed), with spare upload;
+ * at random weighted by that spare, and by how near the publisher it is.
+ * Before the stream's first fragment, the only choice (the trees are made
+ * before it comes). NONE when there is none. */
+static int pick_fed(struct rv_p2p_cast *c, int except, int b)
+{
+	int cand[RV_P2P_CAST_PEERS], n = 0;
+	uint32_t w[RV_P2P_CAST_PEERS], total = 0;
+	for (int i = 0; i < RV_P2P_CAST_PEERS; i++) {
+		const struct cpeer *p = &c->p[i];
+		int weight = p->used ? cast_up_weight(c, p) : -1;
+		if (!p->used || !p->in || i == except || weight <= 0 || p->hops[b] >= HOPS_MAX ||
+		    p->hops[b] > c->hops_said[b] || CAST_OTHER_RUN(c, p) || refused(c, p, b))
+			continue;
+		w[n] = (uint32_t)weight * (uint32_t)(HOPS_MAX - p->hops[b]);
+		total += w[n];
+		cand[n++] = i;
+	}
+	return n ? weighted(c, cand, w, n, total) : NONE;
+}
+
+/* A neighbour for sub-stream B, but EXCEPT: a fed one (pick_fed); else among those whose map
+ * reaches about as far as the stream (within NEAR fragments; 4 x NEAR
+ * with an upload budget: its maps come in turn, less often), at random
+ * weighted by their spare upload (p2pcast_up.c) and, with an upload
+ * budget, by how much of B's last fragments they have; else at random
+ * among them, else the one furthest ahead; none that declined us lately;
+ * or NONE. */
+#define NEAR 64
+static int pick_pusher(struct rv_p2p_cast *c, int except, int b)
+{
+	int cand[RV_P2P_CAST_PEERS], n = 0, best = pick_fed(c, except, b);
+	uint32_t w[RV_P2P_CAST_PEERS], total = 0;
+	if (best != NONE || !c->end)
+		return best;
+	for (int i = 0; i < RV_P2P_CAST_PEERS; i++) {
+		const struct cpeer *p = &c->p[i];
+		int weight = p->used ? cast_up_weight(c, p) : -1;
+		if (!p->used || !p->in || i == except || weight < 0 || refused(c, p, b))
+			continue;
+		if (p->map_end && p->map_end + (c->conf.max_upload ? 4 * NEAR : NEAR) >= c->end) {
+			w[n] = c->conf.max_upload ? (uint32_t)(weight + 1) * (1 + 4 * fed(c, p, b)) : (uint32_t)weight;
+			total += w[n];
+			cand[n++] = i;
+		}
+		if (best == NONE || p->map_end > c->p[best].map_end)
+			best = i;
+	}
+	return n ? weighted(c, cand, w, n, total) : best;
+}
+
 /* Each sub-stream whose pusher is gone, or brought nothing for fetch_ms
  * while the stream went on, is asked of another neighbour; none while IP
  * multicast brings the stream. */
 void cast_resubscribe(struct rv_p2p_cast *c)
 {
 	uint8_t before[RV_P2P_CAST_PEERS];
+	if (!may_ask(c))
+		return;
 	for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
 		before[i] = c->p[i].mask_in;
 	int ipmc = c->ipmc_at && c->now < c->ipmc_at + c->conf.fetch_ms;   /* IP multicast brings it */
@@ -182,6 +303,20 @@ void cast_resubscribe(struct rv_p2p_cast *c)
 		if (c->p[i].used && c->p[i].mask_in != before[i])
 			cast_send(c, &c->p[i], rv_p2p_msg_cast_byte(c->msg, sizeof c->msg, RV_P2P_M_CAST_PUSH, c->id,
 								   c->p[i].mask_in));
+}
+
+void cast_unsubscribe(struct rv_p2p_cast *c)
+{
+	for (int b = 0; b < SUBS; b++)
+		c->sub[b] = NONE;
+	c->sub_got = 0;
+	for (int i = 0; i < RV_P2P_CAST_PEERS; i++) {
+		struct cpeer *p = &c->p[i];
+		if (!p->used || !p->mask_in)
+			continue;
+		p->mask_in = p->granted = 0;
+		cast_send(c, p, rv_p2p_msg_cast_byte(c->msg, sizeof c->msg, RV_P2P_M_CAST_PUSH, c->id, 0));
+	}
 }
 
 /* A neighbour whose map has SEQ: the fragments spread over the holders,
@@ -227,7 +362,7 @@ void cast_pull(struct rv_p2p_cast *c)
 	uint32_t from = c->next > cast_lower(c) ? c->next : cast_lower(c);
 	for (uint32_t s = from; s < c->end; s++) {
 		struct frag *f = cast_get(c, s, MISSING);
-		int b = (int)(s % SUBS), wait = c->sub[b] != NONE && (c->sub_got & (1u << b));	/* a push may come */
+		int b = (int)(s % SUBS), wait = c->sub[b] != NONE && (c->sub_got >> b & 1);
 		if (!f || (wait && c->now < f->at + c->conf.fetch_ms) || c->now >= f->at + c->conf.deadline_ms ||
 		    (f->pulled_at && c->now < f->pulled_at + c->conf.fetch_ms / 2))
 			continue;
@@ -268,11 +403,13 @@ void cast_reset(struct rv_p2p_cast *c, const struct cpeer *from)
 	for (int b = 0; b < SUBS; b++) {
 		c->sub[b] = NONE;
 		c->sub_at[b] = 0;
+		c->hops_said[b] = HOPS_NONE;
 	}
 	for (int i = 0; i < RV_P2P_CAST_PEERS; i++) {
 		struct cpeer *p = &c->p[i];
 		p->nmap = p->map_end = p->nkeys = 0;
-		p->mask_in = 0;
+		p->mask_in = p->granted = 0;
+		memset(p->hops, HOPS_NONE, SUBS);
 	}
 	c->st.resets++;
 	cast_event(c, RV_P2P_CAST_RESET, from ? from->id : NULL, old, 0, NULL, 0);

@@ -20,7 +20,6 @@
 #define FRAG_HEAD 38                /* a CAST_FRAG's bytes past the fragment's */
 #define SHARE 0.85                  /* of the budget, for pushes: past it neighbours are declined */
 #define DEPTH_MS 50                 /* the bucket holds this much of the budget */
-#define HOLD_MS 2000                /* a neighbour that declined is not asked again for this long */
 #define UNSAID 7                    /* the weight of a neighbour that says no spare (no budget, old) */
 #define CATCHUP_MS 1000             /* a push granted late sends at once what the asker lacks of this long */
 
@@ -262,7 +261,7 @@ static uint8_t only_feed(const struct rv_p2p_cast *c, const struct cpeer *p, uin
 /* P is told to ask another for what it asked of us; we stop pushing to it. */
 static void decline(struct rv_p2p_cast *c, struct cpeer *p)
 {
-	p->mask_out = p->mask_srv = p->mask_adopt = 0;
+	p->mask_out = p->mask_srv = p->mask_adopt = p->told = 0;
 	c->st.push_declines++;
 	cast_send(c, p, cast_build_map(c, RV_P2P_CAST_MAP_DECLINE | (c->info ? 0 : RV_P2P_CAST_MAP_INFO)));
 }
@@ -360,6 +359,24 @@ static int per_peer(const struct rv_p2p_cast *c)
 	return !c->conf.publisher ? SUBS : k < 1 ? 1 : k;
 }
 
+/* The sub-streams in ORDER, those we push to the fewest neighbours first
+ * (at random among equals): a publisher's few slots make a root for each. */
+static void fewest_fed_first(struct rv_p2p_cast *c, int order[SUBS])
+{
+	int feeds[SUBS] = { 0 }, first = (int)(cast_rnd(c) % SUBS);
+	for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
+		for (int b = 0; c->p[i].used && b < SUBS; b++)
+			feeds[b] += ((c->p[i].mask_srv | c->p[i].mask_adopt) >> b) & 1;
+	for (int k = 0; k < SUBS; k++)
+		order[k] = (first + k) % SUBS;
+	for (int k = 1; k < SUBS; k++)	/* (a stable sort: equals stay in their random turn) */
+		for (int j = k; j > 0 && feeds[order[j]] < feeds[order[j - 1]]; j--) {
+			int t = order[j];
+			order[j] = order[j - 1];
+			order[j - 1] = t;
+		}
+}
+
 /* The sub-streams we push to push_limit + 1 neighbours other than P
  * already: each of their fragments would go to none past those. */
 static uint8_t full(const struct rv_p2p_cast *c, const struct cpeer *p)
@@ -377,18 +394,21 @@ static uint8_t full(const struct rv_p2p_cast *c, const struct cpeer *p)
 }
 
 
+/* What we push P, of what it asked, told it (CAST_GRANT): when that
+ * changed, or ALWAYS (an answer to its CAST_PUSH). */
+static void tell(struct rv_p2p_cast *c, struct cpeer *p, int always)
+{
+	uint8_t g = p->mask_srv | p->mask_adopt;	/* (a publisher's unasked ones too: P takes them up) */
+	if (!p->used || (!p->mask_out && !g && !p->told) || (!always && p->told == g))
+		return;
+	if (p->mask_out & ~g)	/* some: it asks another for the rest */
+		c->st.push_declines++;
+	p->told = g;
+	cast_send(c, p, rv_p2p_msg_cast_grant(c->msg, sizeof c->msg, c->id, p->mask_out, g));
+}
+
 void cast_up_tick(struct rv_p2p_cast *c)
 {
-	for (int i = 0; i < RV_P2P_CAST_PEERS; i++) {	/* a third of a fetch period after a partial CAST_PUSH */
-		struct cpeer *p = &c->p[i];
-		if (!p->used || !p->partial_at || c->now < p->partial_at + c->conf.fetch_ms / 3)
-			continue;
-		p->partial_at = 0;
-		if (!(p->mask_out & ~p->mask_srv))
-			continue;
-		c->st.push_declines++;
-		cast_send(c, p, cast_build_map(c, RV_P2P_CAST_MAP_DECLINE_SOME | (c->info ? 0 : RV_P2P_CAST_MAP_INFO)));
-	}
 	if (!c->conf.max_upload)
 		return;
 	rates(c);
@@ -423,6 +443,8 @@ void cast_up_tick(struct rv_p2p_cast *c)
 			}
 		catch_up(c, p, got);
 	}
+	for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
+		tell(c, &c->p[i], 0);
 }
 
 uint8_t cast_up_flags(const struct rv_p2p_cast *c)
@@ -442,14 +464,15 @@ void cast_up_push_in(struct rv_p2p_cast *c, struct cpeer *p, uint8_t mask)
 	if (!c->conf.max_upload) {
 		p->mask_srv = can;
 	} else {
-		/* what we cannot push (past our slots) we take but do not serve: its
-		 * pusher brings nothing, and the neighbour asks another */
+		/* what we cannot push (past our slots) we do not take, and say so
+		 * (tell): the neighbour asks another for it */
 		p->mask_srv &= mask;
 		p->mask_srv |= mask & p->mask_adopt;	/* asked what we push it unasked: served */
 		p->mask_adopt &= (uint8_t)~mask;
-		int n = used(c), first = (int)(cast_rnd(c) % SUBS);
+		int n = used(c), order[SUBS];
+		fewest_fed_first(c, order);
 		for (int k = 0; k < SUBS; k++) {
-			uint8_t bit = (uint8_t)(1u << ((first + k) % SUBS));
+			uint8_t bit = (uint8_t)(1u << order[k]);
 			int only = c->conf.publisher && only_feed(c, p, bit);	/* nobody else has it of us */
 			if (!(can & bit) || (p->mask_srv & bit) || bits(p->mask_srv | p->mask_adopt) >= per_peer(c))
 				continue;	/* (a publisher's sub-stream past that: adopt gives it another root) */
@@ -461,27 +484,14 @@ void cast_up_push_in(struct rv_p2p_cast *c, struct cpeer *p, uint8_t mask)
 	}
 	if (mask && !p->mask_srv)	/* none: it had better ask another at once */
 		decline(c, p);
-	else if (mask & ~p->mask_srv && !p->partial_at)	/* some: told (cast_up_tick) once it got some */
-		p->partial_at = c->now ? c->now : 1;
+	else
+		tell(c, p, 1);
 	catch_up(c, p, (uint8_t)(p->mask_srv & ~before));
 }
 
 void cast_up_map_in(struct rv_p2p_cast *c, struct cpeer *p, uint8_t flags)
 {
 	p->spare = (uint8_t)RV_P2P_CAST_MAP_SPARE(flags);
-	if ((flags & RV_P2P_CAST_MAP_DECLINE_SOME) && !(flags & RV_P2P_CAST_MAP_DECLINE) && p->mask_in) {
-		int i = (int)(p - c->p);	/* what it pushed nothing of since asked: of another, now */
-		for (int b = 0; b < SUBS; b++)
-			if (c->sub[b] == i && !(c->sub_got & (1u << b))) {
-				c->sub[b] = NONE;
-				c->sub_avoid[b] = i + 1;
-				p->mask_in &= (uint8_t)~(1u << b);
-			}
-		c->st.push_declined++;
-		cast_send(c, p, rv_p2p_msg_cast_byte(c->msg, sizeof c->msg, RV_P2P_M_CAST_PUSH, c->id, p->mask_in));
-		cast_resubscribe(c);
-		return;
-	}
 	if (!(flags & RV_P2P_CAST_MAP_DECLINE) || !p->mask_in)
 		return;
 	c->st.push_declined++;

@@ -71,8 +71,8 @@ uint32_t rv_p2p_msg_key(const struct rv_p2p_msg *m, size_t i)
 	return rv_rd32(m->keys + i * 4);
 }
 
-/* CAST_MAP's tail after its ranges: a count and that many seqs, filling
- * the message exactly. */
+/* CAST_MAP's tail after its ranges: a count and that many seqs, then
+ * the hops of each sub-stream or nothing, filling the message exactly. */
 static int map_keys(const uint8_t *p, size_t n, size_t off, struct rv_p2p_msg *m, const char **why)
 {
 	if (n < off + 1)
@@ -80,9 +80,11 @@ static int map_keys(const uint8_t *p, size_t n, size_t off, struct rv_p2p_msg *m
 	m->nkeys = p[off];
 	if (m->nkeys > RV_P2P_CAST_KEYS)
 		return bad(why, "list too long");
-	if (n != off + 1 + m->nkeys * 4)
+	size_t end = off + 1 + m->nkeys * 4;
+	if (n != end && n != end + RV_P2P_CAST_SUBS)
 		return bad(why, "message length mismatch");
 	m->keys = p + off + 1;
+	m->cast_hops = n == end ? NULL : p + end;
 	return 0;
 }
 
@@ -131,6 +133,12 @@ static int cast(const uint8_t *p, size_t n, struct rv_p2p_msg *m, const char **w
 			return bad(why, "unknown flags");
 		if (m->data_len > RV_P2P_CAST_FRAG_MAX)
 			return bad(why, "fragment too long");
+		return 0;
+	case RV_P2P_M_CAST_GRANT:
+		if (n != OBJ_HEAD + 2)
+			return bad(why, "message length mismatch");
+		m->asked = p[OBJ_HEAD];
+		m->flags = p[OBJ_HEAD + 1];
 		return 0;
 	case RV_P2P_M_CAST_PUSH:
 	case RV_P2P_M_CAST_KEY:
@@ -190,6 +198,7 @@ static int obj(const uint8_t *p, size_t n, struct rv_p2p_msg *m, const char **wh
 	case RV_P2P_M_CAST_KEY:
 	case RV_P2P_M_CAST_INFO:
 	case RV_P2P_M_CAST_END:
+	case RV_P2P_M_CAST_GRANT:
 		return cast(p, n, m, why);
 	default:	/* OBJ_CHUNK */
 		if (n < OBJ_HEAD + 5)
@@ -272,6 +281,7 @@ int rv_p2p_msg_parse(const uint8_t *p, size_t n, struct rv_p2p_msg *m, const cha
 	case RV_P2P_M_CAST_KEY:
 	case RV_P2P_M_CAST_INFO:
 	case RV_P2P_M_CAST_END:
+	case RV_P2P_M_CAST_GRANT:
 		return obj(p, n, m, why);
 	default:
 		return bad(why, "unknown message type");
@@ -445,9 +455,10 @@ long rv_p2p_msg_obj_ranges(uint8_t *out, size_t cap, enum rv_p2p_msg_type type, 
 }
 
 long rv_p2p_msg_cast_map(uint8_t *out, size_t cap, const uint8_t stream[32], uint8_t flags,
-			 const struct rv_p2p_range *r, size_t n, const uint32_t *keys, size_t nk)
+			 const struct rv_p2p_range *r, size_t n, const uint32_t *keys, size_t nk,
+			 const uint8_t *hops)
 {
-	size_t len = OBJ_HEAD + 3 + n * RANGE + 1 + nk * 4;
+	size_t len = OBJ_HEAD + 3 + n * RANGE + 1 + nk * 4 + (hops ? RV_P2P_CAST_SUBS : 0);
 	if (ranges_bad(r, n))
 		return RV_EPROTO;
 	if (n > RV_P2P_RANGES_MAX || nk > RV_P2P_CAST_KEYS || !room(cap, len))
@@ -461,6 +472,8 @@ long rv_p2p_msg_cast_map(uint8_t *out, size_t cap, const uint8_t stream[32], uin
 	q[0] = (uint8_t)nk;
 	for (size_t i = 0; i < nk; i++)
 		rv_wr32(q + 1 + i * 4, keys[i]);
+	if (hops)
+		memcpy(q + 1 + nk * 4, hops, RV_P2P_CAST_SUBS);
 	return (long)len;
 }
 
@@ -477,6 +490,17 @@ long rv_p2p_msg_cast_frag(uint8_t *out, size_t cap, const uint8_t stream[32], ui
 	out[OBJ_HEAD + 4] = flags;
 	memcpy(out + OBJ_HEAD + 5, data, len);
 	return (long)(OBJ_HEAD + 5 + len);
+}
+
+long rv_p2p_msg_cast_grant(uint8_t *out, size_t cap, const uint8_t stream[32], uint8_t asked, uint8_t mask)
+{
+	if (!room(cap, OBJ_HEAD + 2))
+		return RV_ETOOBIG;
+	out[0] = RV_P2P_M_CAST_GRANT;
+	memcpy(out + 1, stream, ID);
+	out[OBJ_HEAD] = asked;
+	out[OBJ_HEAD + 1] = mask;
+	return OBJ_HEAD + 2;
 }
 
 long rv_p2p_msg_cast_byte(uint8_t *out, size_t cap, enum rv_p2p_msg_type type, const uint8_t stream[32],

@@ -58,7 +58,7 @@
  *                                             to RV_P2P_CAST_FRAG_MAX bytes); flag
  *                                             1: a keyframe starts here; flag
  *                                             2: an answer to CAST_PULL
- *   CAST_MAP  18  stream[32] flags u8 n u16 n x range k u8 k x seq u32
+ *   CAST_MAP  18  stream[32] flags u8 n u16 n x range k u8 k x seq u32 [hops 8 x u8]
  *                                             the fragments I hold (all of
  *                                             them, replacing what I said
  *                                             before) and the keyframe starts
@@ -67,12 +67,17 @@
  *                                             me yours; flag 2: send me the
  *                                             announce (CAST_INFO); flag 4:
  *                                             I stopped pushing to you, ask
- *                                             another; flag 8: I push you not
- *                                             all you asked, ask another for
- *                                             what I pushed you nothing of
- *                                             since; flags >> 4: my spare
- *                                             upload (0 not said, 1 none,
- *                                             1 + K: K more sub-streams); a
+ *                                             another; flag 8: unused (sent
+ *                                             as 0, ignored); flags >> 4: my
+ *                                             spare upload (0 not said, 1
+ *                                             none, 1 + K: K more
+ *                                             sub-streams); HOPS, when there
+ *                                             (8 bytes, or none: not said):
+ *                                             for each sub-stream (seq % 8)
+ *                                             how far I am from the publisher
+ *                                             on pushes granted (0: I publish,
+ *                                             1 + my pusher's; 255: nobody
+ *                                             pushes it to me); a
  *                                             peer ignores flags it does not know
  *   CAST_PULL 19  stream[32] flags u8 n u16 n x range
  *                                             send me these fragments (flags 0)
@@ -87,6 +92,13 @@
  *   CAST_END  23  stream[32] end u32          the publisher ended the stream:
  *                                             its fragments are 0 to END - 1
  *                                             (relayed as fragments are)
+ *   CAST_GRANT 24 stream[32] asked u8 mask u8 of ASKED, your last CAST_PUSH
+ *                                             (as I had it), I push you MASK
+ *                                             (an answer to each CAST_PUSH,
+ *                                             and again when it changes): ask
+ *                                             another for the rest; bits of
+ *                                             MASK not in ASKED: a publisher
+ *                                             feeds you those unasked
  *
  * Anything else is refused: unknown types, counts past the caps, lengths
  * that do not add up, a TTL past RV_P2P_TTL_MAX, an address family
@@ -122,8 +134,8 @@
 #define RV_P2P_CAST_MAP_INFO 0x02 /* CAST_MAP flag: I lack the announce: send it */
 #define RV_P2P_CAST_MAP_DECLINE 0x04 /* CAST_MAP flag: my upload is full: ask another to push what you
 				     * asked of me (p2pcast.h, upload budget) */
-#define RV_P2P_CAST_MAP_DECLINE_SOME 0x08 /* CAST_MAP flag: I do not push all you asked: ask another
-					  * for the sub-streams I pushed you nothing of since */
+#define RV_P2P_CAST_SUBS 8        /* push sub-streams: a fragment's is its seq % 8 */
+#define RV_P2P_CAST_HOPS_NONE 255 /* CAST_MAP hops: nobody pushes me this sub-stream */
 #define RV_P2P_CAST_MAP_SPARE(f) ((f) >> 4) /* CAST_MAP flags' high nibble: 0 not said (no budget),
 					     * 1 no spare upload, 1 + K: room to push K more sub-streams */
 
@@ -132,7 +144,7 @@ enum rv_p2p_msg_type {
 	RV_P2P_M_IWANT, RV_P2P_M_IDONTWANT, RV_P2P_M_ROUTE, RV_P2P_M_PING, RV_P2P_M_PONG,
 	RV_P2P_M_PRUNE, RV_P2P_M_OBJ_GET, RV_P2P_M_OBJ_MAN, RV_P2P_M_OBJ_HAVE, RV_P2P_M_OBJ_WANT,
 	RV_P2P_M_OBJ_CHUNK, RV_P2P_M_CAST_FRAG, RV_P2P_M_CAST_MAP, RV_P2P_M_CAST_PULL, RV_P2P_M_CAST_PUSH,
-	RV_P2P_M_CAST_KEY, RV_P2P_M_CAST_INFO, RV_P2P_M_CAST_END,
+	RV_P2P_M_CAST_KEY, RV_P2P_M_CAST_INFO, RV_P2P_M_CAST_END, RV_P2P_M_CAST_GRANT,
 };
 
 /* A range of chunk indices. */
@@ -151,7 +163,9 @@ struct rv_p2p_peer_seen {
 /* A parsed message; pointers alias the bytes it was read from. */
 struct rv_p2p_msg {
 	uint8_t type;
-	uint8_t flags;                            /* HELLO, OBJ_HAVE, CAST_FRAG, CAST_MAP; CAST_PUSH: the mask */
+	uint8_t flags;                            /* HELLO, OBJ_HAVE, CAST_FRAG, CAST_MAP; CAST_PUSH,
+						   * CAST_GRANT: the mask */
+	uint8_t asked;                            /* CAST_GRANT: the mask asked */
 	const uint8_t *key, *proof, *sig;         /* HELLO: 32, 32 and 64 bytes */
 	size_t n;                                 /* REPORT, IHAVE, IWANT, IDONTWANT */
 	struct rv_p2p_peer_seen peers[RV_P2P_LIST_MAX];   /* REPORT */
@@ -168,6 +182,7 @@ struct rv_p2p_msg {
 						   * (rv_p2p_msg_range) */
 	const uint8_t *keys;                      /* CAST_MAP: nkeys seqs (rv_p2p_msg_key) */
 	size_t nkeys;
+	const uint8_t *cast_hops;                 /* CAST_MAP: RV_P2P_CAST_SUBS bytes, or NULL (not said) */
 	const uint8_t *data;                      /* OBJ_MAN, OBJ_CHUNK, CAST_FRAG, CAST_INFO: the bytes */
 	size_t data_len;
 };
@@ -214,12 +229,16 @@ long rv_p2p_msg_obj_chunk(uint8_t *out, size_t cap, const uint8_t obj[32], uint3
 long rv_p2p_msg_cast_frag(uint8_t *out, size_t cap, const uint8_t stream[32], uint32_t seq, uint8_t flags,
 			  const uint8_t *data, size_t len);
 /* An availability map: N ranges R (at most RV_P2P_RANGES_MAX), NK keyframe
- * starts KEYS (at most RV_P2P_CAST_KEYS). */
+ * starts KEYS (at most RV_P2P_CAST_KEYS), HOPS (RV_P2P_CAST_SUBS bytes; NULL:
+ * none said). */
 long rv_p2p_msg_cast_map(uint8_t *out, size_t cap, const uint8_t stream[32], uint8_t flags,
-			 const struct rv_p2p_range *r, size_t n, const uint32_t *keys, size_t nk);
+			 const struct rv_p2p_range *r, size_t n, const uint32_t *keys, size_t nk,
+			 const uint8_t *hops);
 /* TYPE: RV_P2P_M_CAST_PUSH (V: the mask) or RV_P2P_M_CAST_KEY (V: hops). */
 long rv_p2p_msg_cast_byte(uint8_t *out, size_t cap, enum rv_p2p_msg_type type, const uint8_t stream[32],
 			  uint8_t v);
+/* Of ASKED, STREAM's sub-streams MASK pushed (CAST_GRANT). */
+long rv_p2p_msg_cast_grant(uint8_t *out, size_t cap, const uint8_t stream[32], uint8_t asked, uint8_t mask);
 /* The stream's announce (LEN bytes, 1 to RV_P2P_CAST_INFO_MAX). */
 long rv_p2p_msg_cast_info(uint8_t *out, size_t cap, const uint8_t stream[32], const uint8_t *data, size_t len);
 /* The stream's end: its fragments are 0 to END - 1. */

@@ -15,14 +15,16 @@
  *                the bytes after the first two (at least one)
  *   op % 8 == 4  P sends CAST_MAP (flags arg / 4 % 2) of the ranges in the
  *                bytes ("first u8 | count u8" each, made to ascend), the
- *                first range's start a keyframe start
+ *                first range's start a keyframe start; when arg / 8 is
+ *                odd, with hops (sub-stream B's: arg / 16 + B % 2)
  *   op % 8 == 5  arg * 8 ms pass, then the engine ticks
  *   op % 8 == 6  we publish the bytes (a keyframe when arg is odd) if we
  *                publish; else P sends CAST_PULL of the ranges in the bytes
  *   op % 8 == 7  P sends CAST_KEY (hops arg / 4) when there are no
- *                bytes, CAST_PUSH of mask bytes[0] when fewer than 4,
- *                else CAST_END at u16(bytes) (a publisher: ends its
- *                stream when arg is odd)
+ *                bytes, CAST_GRANT (asked bytes[0], mask bytes[1]) when
+ *                2, CAST_PUSH of mask bytes[0] when 1 or 3, else CAST_END
+ *                at u16(bytes) (a publisher: ends its stream when arg is
+ *                odd)
  * After every record every event and message is taken and checked: the
  * events deliver in order (DATA and SKIP cover consecutive seqs, the first
  * DATA starts a keyframe, none for a publisher), KEY_REQUEST only to a
@@ -34,7 +36,9 @@
  * was taken (as lib/p2plive.c's pump does) the next deadline is not in the
  * past (a tick may queue fragments due at once: catch-up); a restricted stream's receiver, until an announce was
  * admitted (the INFO event, its bytes past the 0xFF), delivers nothing and
- * sends only maps and keyframe requests; a RESET (a newer run) comes only
+ * sends only maps, keyframe requests, push asks and grants (the trees are
+ * made before the announce comes), and no asks but withdrawals once an
+ * announce was refused; a RESET (a newer run) comes only
  * to a receiver that had an announce, and is followed by its INFO, after
  * which delivery, the end and the copies sent count afresh. */
 #include <assert.h>
@@ -49,7 +53,7 @@
 
 static uint8_t stream[32], peers[4][32], msg[RV_P2P_MSG_MAX];
 static uint64_t now;
-static int up[4], publisher, started, playing, ended, we_ended, restricted, admitted, reset_seen, ticked;
+static int up[4], publisher, started, playing, ended, we_ended, restricted, admitted, reset_seen, ticked, refused_seen;
 static uint32_t limit, next_seq;
 static uint8_t sent[65536];
 
@@ -62,6 +66,7 @@ static void feed(struct rv_p2p_cast *c, int p, const uint8_t *bytes, long len)
 	int rc = rv_p2p_cast_input(c, now, peers[p], &m, &why);
 	assert(rc == 0 || (rc == RV_EPROTO && why && *why) ||
 	       (rc == RV_EDENIED && restricted && m.type == RV_P2P_M_CAST_INFO && !strcmp(why, "not 0xff")));
+	refused_seen |= rc == RV_EDENIED;
 }
 
 static int admit(void *ud, const uint8_t *info, size_t n, size_t *skip, uint64_t *run, const char **why)
@@ -149,9 +154,10 @@ static void check_msg(const uint8_t *peer, long n, uint32_t newest)
 			p = i;
 	assert(p >= 0 && up[p]);
 	assert(rv_p2p_msg_parse(msg, (size_t)n, &m, &why) == 0);
-	assert(m.type >= RV_P2P_M_CAST_FRAG && m.type <= RV_P2P_M_CAST_END);
+	assert(m.type >= RV_P2P_M_CAST_FRAG && m.type <= RV_P2P_M_CAST_GRANT);
 	assert(!memcmp(m.obj, stream, 32));
-	assert(!restricted || publisher || admitted || m.type == RV_P2P_M_CAST_MAP || m.type == RV_P2P_M_CAST_KEY);
+	assert(!restricted || publisher || admitted || m.type == RV_P2P_M_CAST_MAP || m.type == RV_P2P_M_CAST_KEY ||
+	       m.type == RV_P2P_M_CAST_GRANT || (m.type == RV_P2P_M_CAST_PUSH && (!refused_seen || !m.flags)));
 	if (m.type == RV_P2P_M_CAST_FRAG && newest < 65536)
 		assert(++sent[m.index] <= limit + 1);
 }
@@ -212,7 +218,11 @@ static void record(struct rv_p2p_cast *c, uint8_t op, uint8_t arg, const uint8_t
 	case 4: {
 		size_t k = ranges(b, len, r);
 		uint32_t key = k ? r[0].first : 0;
-		n = rv_p2p_msg_cast_map(msg, sizeof msg, stream, (uint8_t)(arg / 4 % 2), r, k, &key, k ? 1 : 0);
+		uint8_t hops[RV_P2P_CAST_SUBS];
+		for (int b = 0; b < RV_P2P_CAST_SUBS; b++)
+			hops[b] = (uint8_t)(arg / 16 + b % 2);
+		n = rv_p2p_msg_cast_map(msg, sizeof msg, stream, (uint8_t)(arg / 4 % 2), r, k, &key, k ? 1 : 0,
+					arg / 8 % 2 ? hops : NULL);
 		break;
 	}
 	case 5:
@@ -237,6 +247,7 @@ static void record(struct rv_p2p_cast *c, uint8_t op, uint8_t arg, const uint8_t
 			return;
 		}
 		n = len >= 4 ? rv_p2p_msg_cast_end(msg, sizeof msg, stream, rv_rd16(b))
+		    : len == 2 ? rv_p2p_msg_cast_grant(msg, sizeof msg, stream, b[0], b[1])
 		    : len ? rv_p2p_msg_cast_byte(msg, sizeof msg, RV_P2P_M_CAST_PUSH, stream, b[0])
 			  : rv_p2p_msg_cast_byte(msg, sizeof msg, RV_P2P_M_CAST_KEY, stream, (uint8_t)(arg / 4 % 80));
 		break;
@@ -259,7 +270,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	memset(sent, 0, sizeof sent);
 	publisher = data[0] & 1;
-	started = playing = ended = we_ended = admitted = reset_seen = ticked = 0;
+	started = playing = ended = we_ended = admitted = reset_seen = ticked = refused_seen = 0;
 	restricted = (data[0] & 32) != 0;
 	next_seq = 0;
 	now = 1000;

@@ -71,10 +71,11 @@ static long rebuild(const struct rv_p2p_msg *m, const uint8_t *d, size_t n)
 		}
 		if (m->type != RV_P2P_M_CAST_MAP)
 			return rv_p2p_msg_obj_ranges(out, sizeof out, m->type, m->obj, m->flags, r, m->n);
-		assert(m->nkeys <= RV_P2P_CAST_KEYS && inside(m->keys, m->nkeys * 4, d, n));
+		assert(m->nkeys <= RV_P2P_CAST_KEYS && inside(m->keys, m->nkeys * 4, d, n) &&
+		       (!m->cast_hops || inside(m->cast_hops, RV_P2P_CAST_SUBS, d, n)));
 		for (size_t i = 0; i < m->nkeys; i++)
 			keys[i] = rv_p2p_msg_key(m, i);
-		return rv_p2p_msg_cast_map(out, sizeof out, m->obj, m->flags, r, m->n, keys, m->nkeys);
+		return rv_p2p_msg_cast_map(out, sizeof out, m->obj, m->flags, r, m->n, keys, m->nkeys, m->cast_hops);
 	}
 	case RV_P2P_M_CAST_FRAG:
 		assert(inside(m->obj, 32, d, n) && inside(m->data, m->data_len, d, n));
@@ -85,6 +86,9 @@ static long rebuild(const struct rv_p2p_msg *m, const uint8_t *d, size_t n)
 		assert(inside(m->obj, 32, d, n));
 		return rv_p2p_msg_cast_byte(out, sizeof out, m->type, m->obj,
 					    m->type == RV_P2P_M_CAST_PUSH ? m->flags : m->hops);
+	case RV_P2P_M_CAST_GRANT:
+		assert(inside(m->obj, 32, d, n));
+		return rv_p2p_msg_cast_grant(out, sizeof out, m->obj, m->asked, m->flags);
 	case RV_P2P_M_CAST_INFO:
 		assert(inside(m->obj, 32, d, n) && inside(m->data, m->data_len, d, n));
 		assert(m->data_len >= 1 && m->data_len <= RV_P2P_CAST_INFO_MAX);

@@ -45,7 +45,7 @@ static void messages(void **state)
 
 	struct rv_p2p_range r[2] = { { 0, 3 }, { 10, 1 } };
 	uint32_t keys[2] = { 0, 10 };
-	n = rv_p2p_msg_cast_map(buf, sizeof buf, id, RV_P2P_CAST_MAP_ASK, r, 2, keys, 2);
+	n = rv_p2p_msg_cast_map(buf, sizeof buf, id, RV_P2P_CAST_MAP_ASK, r, 2, keys, 2, NULL);
 	assert_int_equal(n, 1 + 32 + 3 + 16 + 1 + 8);
 	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
 	assert_int_equal(m.type, RV_P2P_M_CAST_MAP);
@@ -56,9 +56,19 @@ static void messages(void **state)
 	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n - 1, &m, &why), RV_EPROTO);
 	buf[1 + 32 + 3 + 16] = RV_P2P_CAST_KEYS + 1;
 	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), RV_EPROTO);
-	n = rv_p2p_msg_cast_map(buf, sizeof buf, id, 0, NULL, 0, NULL, 0);
+	n = rv_p2p_msg_cast_map(buf, sizeof buf, id, 0, NULL, 0, NULL, 0, NULL);
 	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
 	assert_int_equal(m.n + m.nkeys, 0);
+	assert_null(m.cast_hops);	/* not said */
+	uint8_t hops[RV_P2P_CAST_SUBS] = { 0, 1, 2, 3, 4, 5, 6, RV_P2P_CAST_HOPS_NONE };
+	n = rv_p2p_msg_cast_map(buf, sizeof buf, id, 0, r, 2, keys, 2, hops);
+	assert_int_equal(n, 1 + 32 + 3 + 16 + 1 + 8 + 8);
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
+	assert_non_null(m.cast_hops);
+	assert_memory_equal(m.cast_hops, hops, sizeof hops);
+	assert_int_equal(rv_p2p_msg_key(&m, 1), 10);
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n - 1, &m, &why), RV_EPROTO);	/* hops cut short */
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n - 8 - 4, &m, &why), RV_EPROTO);
 
 	n = rv_p2p_msg_obj_ranges(buf, sizeof buf, RV_P2P_M_CAST_PULL, id, 0, r, 2);
 	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
@@ -68,6 +78,14 @@ static void messages(void **state)
 	n = rv_p2p_msg_cast_byte(buf, sizeof buf, RV_P2P_M_CAST_PUSH, id, 0xa5);
 	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
 	assert_int_equal(m.flags, 0xa5);
+	n = rv_p2p_msg_cast_grant(buf, sizeof buf, id, 0xff, 0x0f);
+	assert_int_equal(n, 1 + 32 + 2);
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
+	assert_int_equal(m.type, RV_P2P_M_CAST_GRANT);
+	assert_int_equal(m.asked, 0xff);
+	assert_int_equal(m.flags, 0x0f);
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n - 1, &m, &why), RV_EPROTO);
+	assert_int_equal(rv_p2p_msg_cast_byte(buf, sizeof buf, RV_P2P_M_CAST_GRANT, id, 1), RV_EPROTO);
 	n = rv_p2p_msg_cast_byte(buf, sizeof buf, RV_P2P_M_CAST_KEY, id, 3);
 	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
 	assert_int_equal(m.hops, 3);
@@ -594,7 +612,7 @@ static void refusals(void **state)
 	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)k, &m, &why), 0);
 	assert_int_equal(rv_p2p_cast_input(pub, 1, b, &m, &why), 0);
 	struct rv_p2p_range far = { 1000, 5 };
-	k = rv_p2p_msg_cast_map(buf, sizeof buf, stream, 0, &far, 1, NULL, 0);
+	k = rv_p2p_msg_cast_map(buf, sizeof buf, stream, 0, &far, 1, NULL, 0, NULL);
 	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)k, &m, &why), 0);
 	assert_int_equal(rv_p2p_cast_input(pub, 1, b, &m, &why), 0);
 	assert_int_equal(rv_p2p_cast_publish(pub, 2, f, 10, 1), 0);
@@ -606,7 +624,7 @@ static void refusals(void **state)
 	rv_p2p_cast_peer_up(rx, 1, a);
 	/* a map out of order, a pull past the window */
 	struct rv_p2p_range r[2] = { { 10, 5 }, { 12, 1 } };
-	long n = rv_p2p_msg_cast_map(buf, sizeof buf, stream, 0, r, 2, NULL, 0);
+	long n = rv_p2p_msg_cast_map(buf, sizeof buf, stream, 0, r, 2, NULL, 0, NULL);
 	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
 	assert_int_equal(rv_p2p_cast_input(rx, 2, a, &m, &why), RV_EPROTO);
 	assert_string_equal(why, "map out of order");
@@ -661,7 +679,7 @@ static void stall(void **state)
 	rv_p2p_cast_peer_up(rx, 1000, a);
 	struct rv_p2p_range r = { 0, 3 };
 	uint32_t key = 0;
-	long n = rv_p2p_msg_cast_map(buf, sizeof buf, stream, 0, &r, 1, &key, 1);
+	long n = rv_p2p_msg_cast_map(buf, sizeof buf, stream, 0, &r, 1, &key, 1, NULL);
 	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
 	assert_int_equal(rv_p2p_cast_input(rx, 1000, a, &m, &why), 0);	/* joins at 0 */
 	rv_p2p_cast_tick(rx, 1050);
@@ -947,7 +965,7 @@ static void restricted_announce(void **state)
 	assert_int_equal(rv_p2p_cast_input(rx, 1001, a, &m, &why), 0);
 	struct rv_p2p_range r = { 0, 3 };
 	uint32_t key = 0;
-	n = rv_p2p_msg_cast_map(buf, sizeof buf, stream, 0, &r, 1, &key, 1);
+	n = rv_p2p_msg_cast_map(buf, sizeof buf, stream, 0, &r, 1, &key, 1, NULL);
 	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
 	assert_int_equal(rv_p2p_cast_input(rx, 1002, a, &m, &why), 0);
 	n = rv_p2p_msg_cast_end(buf, sizeof buf, stream, 3);

@@ -58,7 +58,7 @@ static void empty_map_flags_count(void **state)
 	int infos, maps;
 	sent(c, &infos, &maps);
 	input(c, rv_p2p_msg_cast_map(buf, sizeof buf, stream, RV_P2P_CAST_MAP_INFO | RV_P2P_CAST_MAP_ASK,
-				     NULL, 0, NULL, 0));
+				     NULL, 0, NULL, 0, NULL));
 	sent(c, &infos, &maps);
 	assert_int_equal(infos, 1);
 	assert_int_equal(maps, 1);

@@ -46,6 +46,7 @@ static struct sim {
 	uint32_t delivered[N], skipped[N], next[N];
 	uint8_t spare[N];           /* the spare upload of each one's last map */
 	int push[N][N];             /* the last CAST_PUSH mask each sent each (-1: none) */
+	int grant[N][N];            /* the last CAST_GRANT each sent each: asked << 8 | mask (-1: none) */
 	int started[N];
 	uint32_t slow[N];           /* ms more that each one's messages take */
 } S;
@@ -57,6 +58,7 @@ static void sim_init(int n, const struct rv_p2p_cast_conf *pub, const struct rv_
 	S.q = calloc(QMAX, sizeof *S.q);
 	S.now = 1000;
 	memset(S.push, 0xff, sizeof S.push);
+	memset(S.grant, 0xff, sizeof S.grant);
 	rv_p2p_cast_id("live", stream);
 	for (int i = 0; i < n; i++) {
 		struct rv_p2p_cast_conf c = i ? *rx : *pub;
@@ -103,6 +105,8 @@ static void drain(int i)
 			S.spare[i] = (uint8_t)RV_P2P_CAST_MAP_SPARE(buf[1 + 32]);
 		if (buf[0] == RV_P2P_M_CAST_PUSH)
 			S.push[i][to] = buf[1 + 32];
+		if (buf[0] == RV_P2P_M_CAST_GRANT)
+			S.grant[i][to] = buf[1 + 32] << 8 | buf[2 + 32];
 		assert_true(S.qtail < QMAX);
 		struct qmsg *q = &S.q[S.qtail++];
 		q->at = S.now + LAT + S.slow[i];
@@ -185,7 +189,7 @@ static void map_flags(void **state)
 {
 	(void)state;
 	struct rv_p2p_range r = { 3, 2 };
-	long n = rv_p2p_msg_cast_map(buf, sizeof buf, stream, RV_P2P_CAST_MAP_DECLINE | (5 << 4), &r, 1, NULL, 0);
+	long n = rv_p2p_msg_cast_map(buf, sizeof buf, stream, RV_P2P_CAST_MAP_DECLINE | (5 << 4), &r, 1, NULL, 0, NULL);
 	assert_true(n > 0);
 	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
 	assert_int_equal(m.flags & RV_P2P_CAST_MAP_DECLINE, RV_P2P_CAST_MAP_DECLINE);
@@ -270,27 +274,31 @@ static void declined_receiver_repicks(void **state)
 	struct rv_p2p_cast_conf pub = { .max_upload = 10000000 }, rx = { .max_upload = 5000000 };
 	sim_init(3, &pub, &rx);
 	connect_(0, 1);
-	run(1500, 1, 10);	/* 1 asks all 8 sub-streams of 0, its only neighbour (0 pushes it each
-				 * one neighbour at a time till it measured a second of the stream) */
+	run(1500, 1, 10);	/* 1 asks all 8 sub-streams of 0, its only neighbour (0 grants it one
+				 * and feeds it the other seven unasked till it measured a second of
+				 * the stream: 1 takes them up) */
 	connect_(0, 2);
 	connect_(1, 2);
 	run(1200, 1, 10);	/* (2's rate is measured over a whole second of the stream) */
 	assert_true(S.spare[0] >= 2 && S.spare[1] >= 2 && S.spare[2] >= 2);	/* room for more */
-	/* 0 says DECLINE_SOME: 1 got fragments of every sub-stream it asked of 0 since, so it keeps them */
+	/* 0 says it pushes 1 four of the eight (CAST_GRANT): 1 asks 0 for those
+	 * four only, and 2 for the other four at once */
+	struct rv_p2p_cast_stats st;
+	rv_p2p_cast_stats(S.e[1], &st);
+	uint64_t declined = st.push_declined;
 	memset(S.push, 0xff, sizeof S.push);
-	long k = rv_p2p_msg_cast_map(buf, sizeof buf, stream, RV_P2P_CAST_MAP_DECLINE_SOME, NULL, 0, NULL, 0);
+	long k = rv_p2p_msg_cast_grant(buf, sizeof buf, stream, 0xff, 0x0f);
 	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)k, &m, &why), 0);
 	assert_int_equal(rv_p2p_cast_input(S.e[1], S.now, S.id[0], &m, &why), 0);
 	drain(1);
-	assert_int_equal(S.push[1][0], 0xff);	/* the same mask again */
-	assert_int_equal(S.push[1][2], -1);	/* nothing asked of 2 */
+	assert_int_equal(S.push[1][0], 0x0f);
+	assert_int_equal(S.push[1][2], 0xf0);
 	/* 0 says DECLINE to 1 (and no spare): 1 asks 2 for the 8 at once, not 0 again */
-	long n = rv_p2p_msg_cast_map(buf, sizeof buf, stream, RV_P2P_CAST_MAP_DECLINE | (1 << 4), NULL, 0, NULL, 0);
+	long n = rv_p2p_msg_cast_map(buf, sizeof buf, stream, RV_P2P_CAST_MAP_DECLINE | (1 << 4), NULL, 0, NULL, 0, NULL);
 	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
 	assert_int_equal(rv_p2p_cast_input(S.e[1], S.now, S.id[0], &m, &why), 0);
-	struct rv_p2p_cast_stats st;
 	rv_p2p_cast_stats(S.e[1], &st);
-	assert_int_equal(st.push_declined, 2);
+	assert_int_equal(st.push_declined, declined + 2);
 	memset(S.push, 0xff, sizeof S.push);
 	drain(1);
 	assert_int_equal(S.push[1][2], 0xff);	/* all 8 asked of 2 */
@@ -411,10 +419,10 @@ static void late_pusher_left(void **state)
 	sim_free();
 }
 
-/* A publisher pushes unasked each sub-stream nobody asked for; a
- * neighbour that then asks for what it is pushed so is served, not
- * declined (it was: past the publisher's share per neighbour, nothing
- * of the ask was new to take). */
+/* A publisher pushes unasked each sub-stream nobody asked for, and says
+ * so (CAST_GRANT past what was asked); its neighbour takes them up and
+ * asks for them, and is served, not declined (it was: past the
+ * publisher's share per neighbour, nothing of the ask was new to take). */
 static void adopted_then_asked_not_declined(void **state)
 {
 	(void)state;
@@ -422,14 +430,52 @@ static void adopted_then_asked_not_declined(void **state)
 	sim_init(2, &pub, &rx);
 	connect_(0, 1);
 	run(800, 1, 10);
-	struct rv_p2p_cast_stats p, r;
+	struct rv_p2p_cast_stats p;
 	rv_p2p_cast_stats(S.e[0], &p);
-	rv_p2p_cast_stats(S.e[1], &r);
-	assert_int_equal(p.push_declines, 0);
-	assert_int_equal(r.push_declined, 0);
-	assert_int_equal(S.push[1][0], 0xff);	/* it asked all eight of its only neighbour */
+	assert_true(p.push_declines <= 1);	/* (before the stream: one sub-stream of the eight asked) */
+	assert_int_equal(S.push[1][0], 0xff);	/* it asks all eight of its only neighbour */
+	assert_int_equal(S.grant[0][1], 0xffff);	/* and is granted all eight */
 	assert_true(S.delivered[1] + 10 >= S.published);
 	assert_int_equal(S.skipped[1], 0);
+	sim_free();
+}
+
+/* Before the stream's first fragment, each receiver asks its pushes of
+ * neighbours fed on a chain of grants from the publisher (the hops their
+ * maps say; CAST_GRANT says what each pushes): with a push limit of 1 the
+ * publisher feeds two receivers, which feed the other three, and all of
+ * it is in place before the stream, so its first fragments come pushed
+ * along those trees, none pulled, none late. */
+static void trees_before_the_stream(void **state)
+{
+	(void)state;
+	struct rv_p2p_cast_conf c = { .push_limit = 1 };
+	sim_init(N, &c, &c);
+	for (int a = 0; a < N; a++)
+		for (int b = a + 1; b < N; b++)
+			connect_(a, b);
+	run(600, 0, 10);
+	for (int i = 1; i < N; i++) {
+		int fed = 0;
+		for (int j = 0; j < N; j++)
+			if (S.push[i][j] > 0 && S.grant[j][i] >= 0 && S.grant[j][i] >> 8 == S.push[i][j])
+				fed |= S.grant[j][i] & S.push[i][j];
+		assert_int_equal(fed, 0xff);
+	}
+	for (int b = 0; b < 8; b++) {	/* the publisher pushes each sub-stream to two */
+		int n = 0;
+		for (int i = 1; i < N; i++)
+			n += S.push[i][0] > 0 && S.grant[0][i] >> 8 == S.push[i][0] && (S.grant[0][i] >> b & 1);
+		assert_int_equal(n, 2);
+	}
+	run(1000, 1, 10);
+	for (int i = 1; i < N; i++) {
+		struct rv_p2p_cast_stats st;
+		rv_p2p_cast_stats(S.e[i], &st);
+		assert_int_equal(st.fragments_requested_from_peers, 0);
+		assert_int_equal(S.skipped[i], 0);
+		assert_true(S.delivered[i] + 2 >= S.published);
+	}
 	sim_free();
 }
 
@@ -445,6 +491,7 @@ int main(void)
 		cmocka_unit_test(catch_up_on_grant),
 		cmocka_unit_test(late_pusher_left),
 		cmocka_unit_test(adopted_then_asked_not_declined),
+		cmocka_unit_test(trees_before_the_stream),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
