@@ -46,6 +46,12 @@ static void init(void)
 	init_rc = srtp_init() == srtp_err_status_ok ? 0 : RV_ETLS;
 }
 
+int rv_srtp_init(void)
+{
+	pthread_once(&once, init);
+	return init_rc;
+}
+
 int rv_srtp_suite(const char *name)
 {
 	if (!name)
@@ -102,8 +108,7 @@ int rv_srtp_new_raw(struct rv_srtp **out, int suite, const uint8_t *key, size_t 
 {
 	uint8_t k[RV_SRTP_MAX_KEY];
 	*out = NULL;
-	pthread_once(&once, init);
-	if (init_rc < 0)
+	if (rv_srtp_init() < 0)
 		return init_rc;
 	if (!rv_srtp_key_len(suite) || len != rv_srtp_key_len(suite))
 		return RV_EPROTO;

@@ -26,6 +26,11 @@ const char *rv_srtp_suite_name(int suite);
 size_t rv_srtp_key_len(int suite);
 /* rv_srtp_new_key - a random key for SUITE, as base64 in B64 (64 bytes). */
 int rv_srtp_new_key(int suite, char b64[64]);
+/* rv_srtp_init - libsrtp (and NSS) set up for the process now rather than
+ * by the first session: 0 or RV_ETLS. It takes a while (NSS's self-tests:
+ * 100-200 ms on a busy machine), so a tool whose loop must not stall when
+ * its first session comes calls it early. */
+int rv_srtp_init(void);
 /* rv_srtp_new - a session for SUITE with the base64 key B64; OUTBOUND 1 to
  * protect, 0 to unprotect. 0, RV_EPROTO (bad key) or RV_ETLS (libsrtp). */
 int rv_srtp_new(struct rv_srtp **out, int suite, const char *b64, int outbound);

@@ -28,6 +28,7 @@
 #include "rtpin.h"
 #include "rvrecv.h"
 #include "sdp.h"
+#include "srtp.h"
 
 #define HOLD_MS 100                /* how long a gap is waited for */
 #define LINGER_MS 1000             /* --p2p: after the stream's end, for the neighbours' last pulls */
@@ -537,11 +538,16 @@ static int p2p_record(struct app *a, struct rx *x)
 	if (sp && *sp && (stamps = fopen(sp, "w")))
 		fprintf(stamps, "start %lld\n", mono_us());
 	x->mc_only = !a->p2p;
-	/* FFmpeg now, before joining: loading it holds the loop a few hundred
-	 * milliseconds (seconds on a busy machine), and when the announce came
-	 * that was the stream's start, with nothing read, pushed on or pulled */
+	/* FFmpeg and SRTP now, before joining: loading FFmpeg holds the loop a
+	 * few hundred milliseconds (seconds on a busy machine), NSS's self-tests
+	 * (SRTP's first session) 100-200 ms, and when the announce came that
+	 * was the stream's start, with nothing read, pushed on or pulled */
 	if (rv_media_load(err, sizeof err) < 0) {
 		rv_say_error("%s", err);
+		return RV_EXIT_FAIL;
+	}
+	if (rv_srtp_init() < 0) {
+		rv_say_error("cannot set up SRTP (libsrtp2)");
 		return RV_EXIT_FAIL;
 	}
 	rv_buf_init(&x->early, 8u << 20);
