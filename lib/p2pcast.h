@@ -126,8 +126,10 @@
  *    budget (8 till then: a feed of each): of a CAST_PUSH asking more,
  *    the sub-streams it pushes to the fewest neighbours are taken first
  *    and the CAST_GRANT says which (the neighbour asks another for the
- *    rest); one left with none pushed gets CAST_MAP flag DECLINE (it asks
- *    another for all); when the rate grows past the slots, sub-streams of
+ *    rest); one left with none pushed while the slots are all used gets
+ *    CAST_MAP flag DECLINE instead (it asks another for all, and not this
+ *    peer again for 2 s; refused for a sub-stream's fan-out alone, it
+ *    asks others those sub-streams); when the rate grows past the slots, sub-streams of
  *    neighbours picked at random stop, till within them, and each is told
  *    (CAST_GRANT). A publisher pushes each neighbour
  *    at most an eighth of its slots (at least one), so that its few

@@ -482,10 +482,10 @@ void cast_up_push_in(struct rv_p2p_cast *c, struct cpeer *p, uint8_t mask)
 			}
 		}
 	}
-	if (mask && !p->mask_srv)	/* none: it had better ask another at once */
-		decline(c, p);
+	if (mask && !p->mask_srv && c->conf.max_upload && used(c) >= slots(c))
+		decline(c, p);	/* none, our upload full: it had better ask another at once, for a while */
 	else
-		tell(c, p, 1);
+		tell(c, p, 1);	/* (none, a fan-out full: it asks those sub-streams of others) */
 	catch_up(c, p, (uint8_t)(p->mask_srv & ~before));
 }
 

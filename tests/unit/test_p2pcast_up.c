@@ -334,8 +334,8 @@ static void no_budget_no_spare(void **state)
 
 /* The fan-out limit is kept where a push is asked, not only where a
  * fragment goes: a peer pushes each sub-stream to push_limit + 1
- * neighbours at most and declines the next asker (DECLINE_SOME), which
- * takes the sub-stream of another at once; taken silently, the asker
+ * neighbours at most and does not grant it to the next asker (CAST_GRANT),
+ * which takes the sub-stream of another at once; taken silently, the asker
  * would get nothing, find its sub-stream stalled and pull what it lacks.
  * With no budget and a push limit of 1, 5 receivers in a mesh settle
  * into trees that bring everything by push. */
