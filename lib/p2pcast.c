@@ -436,17 +436,20 @@ static void push(struct rv_p2p_cast *c, uint32_t seq, struct frag *f, const stru
 }
 
 /* Fragment SEQ's bytes kept (its slot in the window, MISSING). */
-static int keep(struct rv_p2p_cast *c, uint32_t seq, uint8_t flags, const uint8_t *data, size_t len)
+static int keep(struct rv_p2p_cast *c, uint32_t seq, uint8_t flags, const uint8_t *sig, const uint8_t *data,
+		size_t len)
 {
 	struct frag *f = slot(c, seq);
-	uint8_t *d = malloc(len);
+	uint8_t *d = malloc(len + (sig ? RV_P2P_SIG_LEN : 0));	/* (the signature after the bytes) */
 	if (!d)
 		return -ENOMEM;
 	memcpy(d, data, len);
+	if (sig)
+		memcpy(d + len, sig, RV_P2P_SIG_LEN);
 	cast_evict(f);
 	f->seq = seq;
 	f->state = HELD;
-	f->flags = flags & RV_P2P_FRAG_KEY;
+	f->flags = (uint8_t)((flags & RV_P2P_FRAG_KEY) | (sig ? RV_P2P_FRAG_SIGNED : 0));
 	f->len = (uint16_t)len;
 	f->data = d;
 	f->at = c->now;
@@ -456,14 +459,17 @@ static int keep(struct rv_p2p_cast *c, uint32_t seq, uint8_t flags, const uint8_
 
 long rv_p2p_cast_publish(struct rv_p2p_cast *c, uint64_t now, const uint8_t *p, size_t n, int key)
 {
-	if (!c->conf.publisher || c->ended)
+	if (!c->conf.publisher || c->ended || (c->conf.sign && !c->info))	/* (signed: its run announced first) */
 		return -EINVAL;
 	if (n == 0 || n > RV_P2P_CAST_FRAG_MAX)
 		return RV_ETOOBIG;
 	cast_advance(c, now);
 	uint32_t seq = c->end;
+	uint8_t sig[RV_P2P_SIG_LEN], flags = key ? RV_P2P_FRAG_KEY : 0;
+	if (c->conf.sign && cast_sign(c, seq, flags, p, n, sig) < 0)
+		return RV_EPROTO;
 	extend(c, seq + 1);
-	int rc = keep(c, seq, key ? RV_P2P_FRAG_KEY : 0, p, n);
+	int rc = keep(c, seq, flags, c->conf.sign ? sig : NULL, p, n);
 	if (rc < 0)
 		return rc;
 	c->st.fragments_published++;
@@ -472,36 +478,36 @@ long rv_p2p_cast_publish(struct rv_p2p_cast *c, uint64_t now, const uint8_t *p, 
 	return seq;
 }
 
-/* Fragment SEQ (FLAGS, DATA, LEN bytes) from neighbour P, or from IP
- * multicast (P NULL): kept when new, pushed on, delivered. */
-void cast_frag_take(struct rv_p2p_cast *c, struct cpeer *p, uint32_t seq, uint8_t flags, const uint8_t *data,
-		    size_t len)
+int cast_frag_take(struct rv_p2p_cast *c, struct cpeer *p, uint32_t seq, uint8_t flags, const uint8_t *sig,
+		   const uint8_t *data, size_t len, const char **why)
 {
 	if (c->conf.publisher || !CAST_OPEN(c)) {	/* the stream is ours: another's fragment of it is not;
 							 * or nobody allowed announced it yet */
 		c->st.refused++;
-		return;
+		return 0;
 	}
 	if (seq < cast_lower(c) && seq < c->end) {
 		c->st.late++;
-		return;
+		return 0;
 	}
 	if (c->ended && seq >= c->end_seq) {	/* past the end: a liar's */
 		c->st.refused++;
-		return;
+		return 0;
 	}
-	extend(c, seq + 1);
-	struct frag *f = slot(c, seq);
-	uint64_t known = f->seq == seq && f->state == MISSING ? f->at : c->now;	/* since when we know it exists */
-	if (f->state == HELD) {
+	if (cast_get(c, seq, HELD)) {
 		c->st.duplicates++;
 		c->st.bytes_duplicate += len;
 		if (p)
 			p->ps->duplicates++;
-		return;
+		return 0;
 	}
-	if (keep(c, seq, flags, data, len) < 0)
-		return;
+	if (c->conf.verify && cast_check(c, seq, flags, sig, data, len, why) < 0)
+		return RV_EPROTO;	/* (checked before it moves the window: a forger's seq moves nothing) */
+	extend(c, seq + 1);
+	struct frag *f = slot(c, seq);
+	uint64_t known = f->seq == seq && f->state == MISSING ? f->at : c->now;	/* since when we know it exists */
+	if (keep(c, seq, flags, c->conf.verify ? sig : NULL, data, len) < 0)
+		return 0;
 	if (!p) {
 		c->st.fragments_from_ipmc++;
 		c->st.bytes_from_ipmc += len;
@@ -528,6 +534,7 @@ void cast_frag_take(struct rv_p2p_cast *c, struct cpeer *p, uint32_t seq, uint8_
 	push(c, seq, f, p);
 	cast_join(c);
 	cast_deliver(c);
+	return 0;
 }
 
 /* ---- maps, pulls, push masks, keys, announces ---- */
@@ -706,8 +713,7 @@ int rv_p2p_cast_input(struct rv_p2p_cast *c, uint64_t now, const uint8_t peer[ID
 	}
 	switch (m->type) {
 	case RV_P2P_M_CAST_FRAG:
-		cast_frag_take(c, p, m->index, m->flags, m->data, m->data_len);
-		return 0;
+		return cast_frag_take(c, p, m->index, m->flags, m->sig, m->data, m->data_len, why);
 	case RV_P2P_M_CAST_MAP:
 		return map_in(c, p, m, why);
 	case RV_P2P_M_CAST_PULL:

@@ -103,9 +103,20 @@
  * one of an older run gets ours back. A publisher keeps its own run.
  *
  * A publisher ignores fragments of its stream that neighbours send, and
- * their maps do not move its numbering. Fragments are not signed here (a
- * stream's integrity is the sessions' and the publisher's SRTP); seq does
- * not wrap (2^32 fragments).
+ * their maps do not move its numbering; seq does not wrap (2^32
+ * fragments).
+ *
+ * Signed fragments (conf.sign, conf.verify; rvkit: where the group
+ * restricts publishing): the publisher signs each fragment it publishes,
+ * and the signature goes with it everywhere (CAST_FRAG flag
+ * RV_P2P_FRAG_SIGNED, IP multicast too); each receiver checks it before
+ * it keeps, passes on or delivers the fragment, so that a member that may
+ * not publish cannot slip its own packets into a stream it relays. The
+ * signed bytes: "rvp2p-frag-1" | stream ID[32] | run u64 | seq u32 |
+ * flags u8 (RV_P2P_FRAG_KEY or 0) | the fragment. One that fails, or comes
+ * unsigned, is refused and counted (forged), and its neighbour told so
+ * (rv_p2p_cast_input returns RV_EPROTO); before an announce was admitted
+ * no fragment is taken at all.
  *
  * Upload budget (conf.max_upload, bits/s; 0: none, every push and pull
  * answer leaves at once as above). The budget counts what goes on the
@@ -200,6 +211,13 @@ struct rv_p2p_cast_conf {
 	void *admit_ud;
 	uint64_t max_upload;          /* the upload budget, bits/s (see "Upload budget"; 0: none) */
 	uint32_t upload_wait_ms;      /* a fragment waits for the budget at most this long (0: 300) */
+	/* signed fragments (see "Signed fragments"): a publisher's signature of
+	 * MSG (N bytes) into SIG, 0 or < 0 (the fragment is not published); a
+	 * receiver's check of SIG against MSG for the stream's RUN, 0 when it
+	 * is the publisher's (NULL both: fragments are not signed) */
+	int (*sign)(void *ud, const uint8_t *msg, size_t n, uint8_t sig[RV_P2P_SIG_LEN]);
+	int (*verify)(void *ud, uint64_t run, const uint8_t *msg, size_t n, const uint8_t sig[RV_P2P_SIG_LEN]);
+	void *sig_ud;
 };
 
 enum rv_p2p_cast_ev_type {
@@ -238,6 +256,7 @@ struct rv_p2p_cast_stats {
 					   * to it; a restricted stream: its fragments before an
 					   * admitted announce); queue overflows */
 	uint64_t announces_refused;       /* announces that failed conf.admit */
+	uint64_t forged;                  /* fragments whose signature failed (or had none): refused */
 	uint64_t resets;                  /* new runs of the stream (RESET events) */
 	uint64_t other_run;               /* messages of neighbours (or IP multicast fragments) on another
 					   * run, ignored */
@@ -330,6 +349,14 @@ int rv_p2p_cast_input(struct rv_p2p_cast *c, uint64_t now, const uint8_t peer[RV
  * past RV_P2P_CAST_FRAG_MAX bytes. */
 int rv_p2p_cast_input_fragment(struct rv_p2p_cast *c, uint64_t now, uint64_t run, uint32_t seq, uint8_t flags,
 			       const uint8_t *data, size_t len);
+/* The same with the publisher's signature SIG (RV_P2P_SIG_LEN bytes; NULL:
+ * none); with conf.verify a fragment whose signature fails, or has none, is
+ * refused (forged) and RV_EPROTO returned. */
+int rv_p2p_cast_input_fragment_sig(struct rv_p2p_cast *c, uint64_t now, uint64_t run, uint32_t seq, uint8_t flags,
+				   const uint8_t *sig, const uint8_t *data, size_t len);
+/* rv_p2p_cast_sig - fragment SEQ's signature (RV_P2P_SIG_LEN bytes, valid
+ * until the next call), or NULL: not held, or not signed. */
+const uint8_t *rv_p2p_cast_sig(const struct rv_p2p_cast *c, uint32_t seq);
 
 /* rv_p2p_cast_input_announce - the stream's announce (P, N bytes) as IP
  * multicast brought it at NOW: taken as a neighbour's CAST_INFO would be

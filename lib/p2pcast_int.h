@@ -1,8 +1,9 @@
 /* p2pcast_int.h - what p2pcast.c (the window, messages in, delivery,
  * push out, the end) and p2pcast_rx.c (a receiver's choices: where to
  * join, whom to ask for each push sub-stream, what to pull of whom, where a
- * keyframe request goes) share. Not for users of the engine: see
- * p2pcast.h. */
+ * keyframe request goes) share, with p2pcast_up.c (the upload budget),
+ * p2pcast_sig.c (signed fragments) and p2pcast_ipmc.c. Not for users of
+ * the engine: see p2pcast.h. */
 #ifndef RV_P2PCAST_INT_H
 #define RV_P2PCAST_INT_H
 
@@ -94,6 +95,7 @@ struct rv_p2p_cast {
 	double offer_rate, stream_rate;   /* bits/s over those */
 	struct rv_p2p_cast_stats st;
 	uint8_t msg[RV_P2P_MSG_MAX];
+	uint8_t sigmsg[12 + ID + 13 + RV_P2P_CAST_FRAG_MAX];   /* what a fragment's signature covers */
 	uint8_t ev[RV_P2P_CAST_INFO_MAX];
 };
 
@@ -123,10 +125,12 @@ void cast_deliver(struct rv_p2p_cast *c);
 
 /* The clock moves to NOW (a stall moves the deadlines of what is missing). */
 void cast_advance(struct rv_p2p_cast *c, uint64_t now);
-/* Fragment SEQ (FLAGS, DATA, LEN bytes) from neighbour P, or from IP
- * multicast (P NULL): kept when new, pushed on, delivered. */
-void cast_frag_take(struct rv_p2p_cast *c, struct cpeer *p, uint32_t seq, uint8_t flags, const uint8_t *data,
-		    size_t len);
+/* Fragment SEQ (FLAGS, DATA, LEN bytes, SIG its signature or NULL) from
+ * neighbour P, or from IP multicast (P NULL): kept when new, pushed on,
+ * delivered; 0, or RV_EPROTO with *WHY when its signature fails
+ * (conf.verify). */
+int cast_frag_take(struct rv_p2p_cast *c, struct cpeer *p, uint32_t seq, uint8_t flags, const uint8_t *sig,
+		   const uint8_t *data, size_t len, const char **why);
 /* The announce in M (CAST_INFO) from FROM, or from IP multicast (NULL). */
 int cast_info_in(struct rv_p2p_cast *c, struct cpeer *from, const struct rv_p2p_msg *m, const char **why);
 /* The end at END from FROM, or from IP multicast (NULL). */
@@ -159,6 +163,15 @@ void cast_up_push_in(struct rv_p2p_cast *c, struct cpeer *p, uint8_t mask);
 void cast_up_map_in(struct rv_p2p_cast *c, struct cpeer *p, uint8_t flags);
 /* P may be asked to push (it did not decline us lately): its weight (spare), 0: not now, -1: never. */
 int cast_up_weight(const struct rv_p2p_cast *c, const struct cpeer *p);
+
+/* p2pcast_sig.c: signed fragments */
+/* Fragment SEQ (FLAGS, DATA, LEN bytes) signed by conf.sign into SIG: 0 or RV_EPROTO. */
+int cast_sign(struct rv_p2p_cast *c, uint32_t seq, uint8_t flags, const uint8_t *data, size_t len,
+	      uint8_t sig[RV_P2P_SIG_LEN]);
+/* SIG (NULL: none) is the publisher's for fragment SEQ (conf.verify): 0,
+ * or RV_EPROTO with *WHY, counted forged. */
+int cast_check(struct rv_p2p_cast *c, uint32_t seq, uint8_t flags, const uint8_t *sig, const uint8_t *data,
+	       size_t len, const char **why);
 
 /* p2pcast_rx.c */
 /* How far we are from the publisher on sub-stream B's pushes granted: 0

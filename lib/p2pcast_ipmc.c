@@ -10,6 +10,13 @@
 int rv_p2p_cast_input_fragment(struct rv_p2p_cast *c, uint64_t now, uint64_t run, uint32_t seq, uint8_t flags,
 			       const uint8_t *data, size_t len)
 {
+	return rv_p2p_cast_input_fragment_sig(c, now, run, seq, flags, NULL, data, len);
+}
+
+int rv_p2p_cast_input_fragment_sig(struct rv_p2p_cast *c, uint64_t now, uint64_t run, uint32_t seq, uint8_t flags,
+				   const uint8_t *sig, const uint8_t *data, size_t len)
+{
+	const char *why;
 	if (len == 0 || len > RV_P2P_CAST_FRAG_MAX)
 		return RV_ETOOBIG;
 	cast_advance(c, now);
@@ -17,8 +24,7 @@ int rv_p2p_cast_input_fragment(struct rv_p2p_cast *c, uint64_t now, uint64_t run
 		c->st.other_run++;
 		return 0;
 	}
-	cast_frag_take(c, NULL, seq, flags & RV_P2P_FRAG_KEY, data, len);
-	return 0;
+	return cast_frag_take(c, NULL, seq, flags & RV_P2P_FRAG_KEY, sig, data, len, &why);
 }
 
 int rv_p2p_cast_input_announce(struct rv_p2p_cast *c, uint64_t now, const uint8_t *p, size_t n, const char **why)

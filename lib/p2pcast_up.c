@@ -65,8 +65,9 @@ static void count(struct rv_p2p_cast *c, struct cpeer *p, const struct frag *f, 
 static long frag_msg(struct rv_p2p_cast *c, uint8_t *out, size_t cap, uint32_t seq, const struct frag *f,
 		     int pulled)
 {
-	return rv_p2p_msg_cast_frag(out, cap, c->id, seq, (f->flags & RV_P2P_FRAG_KEY) | (pulled ? RV_P2P_FRAG_PULLED : 0),
-				    f->data, f->len);
+	return rv_p2p_msg_cast_frag_sig(out, cap, c->id, seq,
+					(f->flags & RV_P2P_FRAG_KEY) | (pulled ? RV_P2P_FRAG_PULLED : 0),
+					f->flags & RV_P2P_FRAG_SIGNED ? f->data + f->len : NULL, f->data, f->len);
 }
 
 void cast_frag_out(struct rv_p2p_cast *c, struct cpeer *p, uint32_t seq, struct frag *f, int pulled)

@@ -16,11 +16,15 @@
  * RV_P2P_IPMC_INFO (the payload is the announce, 1 to
  * RV_P2P_CAST_INFO_MAX bytes, seq 0), or RV_P2P_IPMC_END (the stream's
  * fragments are 0 to seq - 1; no payload); none of these: a fragment (1
- * to RV_P2P_CAST_FRAG_MAX bytes). The run is the publisher's (p2plive.h).
+ * to RV_P2P_CAST_FRAG_MAX bytes). RV_P2P_IPMC_SIGNED, with a fragment only:
+ * the payload starts with the publisher's signature of it (64 bytes,
+ * p2pcast.h "Signed fragments"). The run is the publisher's (p2plive.h).
  *
  * The group and stream IDs only tell a stray datagram (another group or
- * stream on the same address) from ours: nothing here is authenticated,
- * the fragments are (SRTP, checked by the player). */
+ * stream on the same address) from ours; the header is not authenticated.
+ * Where the group restricts publishing, the announce is signed and so is
+ * every fragment, and the receiver's engine checks both; elsewhere the
+ * fragments are SRTP, checked by the player. */
 #ifndef RV_P2PIPMC_H
 #define RV_P2PIPMC_H
 
@@ -35,11 +39,13 @@
 #define RV_P2P_IPMC_MAX (RV_P2P_IPMC_HEAD + RV_P2P_CAST_INFO_MAX)
 #define RV_P2P_IPMC_INFO 0x02
 #define RV_P2P_IPMC_END 0x04
+#define RV_P2P_IPMC_SIGNED 0x08
 
 struct rv_p2p_ipmc_frag {
 	uint64_t run;
 	uint32_t seq;
 	uint8_t flags;                  /* RV_P2P_FRAG_KEY, RV_P2P_IPMC_INFO or RV_P2P_IPMC_END */
+	const uint8_t *sig;             /* a fragment's signature (RV_P2P_SIG_LEN bytes), or NULL */
 	const uint8_t *data;            /* points into the datagram */
 	size_t len;
 	const uint8_t *group;           /* the group ID's first 16 bytes, in the datagram */

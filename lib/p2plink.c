@@ -408,6 +408,14 @@ int rv_p2plink_send_peer(struct rv_p2plink *p, const uint8_t dst[32], const uint
 	return rc;
 }
 
+void rv_p2plink_cut(struct rv_p2plink *p, const uint8_t peer[32], const char *why)
+{
+	uv_update_time(p->loop);
+	rv_p2p_node_cut(p->node, uv_now(p->loop), peer, why);
+	flush(p);
+	p->rearm_due = !p->closing;
+}
+
 const struct rv_impair *rv_p2plink_impair(const struct rv_p2plink *p)
 {
 	return &p->impair;

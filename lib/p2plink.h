@@ -52,6 +52,9 @@ int rv_p2plink_send(struct rv_p2plink *p, enum rv_p2p_route_mode mode, const uin
 /* rv_p2plink_send_peer - an OBJ_* or CAST_* message to the neighbour DST
  * (p2pobj.h, p2pcast.h): rv_p2p_node_send_peer's result. */
 int rv_p2plink_send_peer(struct rv_p2plink *p, const uint8_t dst[32], const uint8_t *msg, size_t len);
+/* rv_p2plink_cut - the neighbour PEER broke a rule of ours (WHY): cut off
+ * (rv_p2p_node_cut). */
+void rv_p2plink_cut(struct rv_p2plink *p, const uint8_t peer[32], const char *why);
 /* rv_p2plink_impair - the test-only impairment this peer reads (RV_TEST_IMPAIR). */
 const struct rv_impair *rv_p2plink_impair(const struct rv_p2plink *p);
 /* rv_p2plink_port - the UDP port bound, or -1. */

@@ -31,6 +31,8 @@ struct rv_p2plive {
 	int restricted, has_cap, warned;        /* the spec restricts publishing; we publish with a capability */
 	uint8_t cap[RV_P2P_CAP_LEN];
 	uint8_t ann[RV_P2P_CAST_INFO_MAX];
+	struct { uint64_t run; uint8_t pub[RV_P2P_PUB_LEN]; int set; } signer[2];   /* restricted: the
+							 * publishers of the last two runs admitted */
 	uv_timer_t timer;
 	uv_udp_t *ipmc;                 /* fusion: the publisher sends there, a receiver listens (NULL: none) */
 	int any_group;                  /* IP multicast only, no spec: the group of the first announce is ours */
@@ -108,7 +110,11 @@ static void on_link(void *ud, const struct rv_p2p_node_ev *e)
 		    (rc = rv_p2p_cast_input(l->cast, now, e->peer, &m, &why)) < 0) {
 			if (rc == RV_EDENIED && !l->warned++)	/* once: it may come again each map period */
 				rv_warn("p2p stream: an announce refused (publishing is restricted): %s", why);
-			else
+			else if (m.type == RV_P2P_M_CAST_FRAG && l->link) {	/* forged: cut off */
+				rv_warn("p2p stream: neighbour %02x%02x%02x%02x cut off: %s", e->peer[0], e->peer[1],
+					e->peer[2], e->peer[3], why);
+				rv_p2plink_cut(l->link, e->peer, why);
+			} else
 				rv_debug("p2p stream: a neighbour's message refused: %s", why);
 		}
 		break;
@@ -142,9 +148,10 @@ static int admit(void *ud, const uint8_t *info, size_t n, size_t *skip, uint64_t
 {
 	struct rv_p2plive *l = ud;
 	*skip = 0;
+	uint8_t pub[RV_P2P_PUB_LEN];
 	if (l->restricted) {
 		int rc = rv_p2p_cap_admit_announce(info, n, &l->spec, l->group, l->stream,
-						   rv_p2plink_wall_ms() / 1000, skip, NULL, why);
+						   rv_p2plink_wall_ms() / 1000, skip, pub, why);
 		if (rc < 0)
 			return rc;
 	}
@@ -152,7 +159,31 @@ static int admit(void *ud, const uint8_t *info, size_t n, size_t *skip, uint64_t
 		return *why = "an announce without its run", RV_EDENIED;
 	*run = rv_rd64(info + *skip);
 	*skip += 8;
+	if (l->restricted && !(l->signer[0].set && l->signer[0].run == *run)) {	/* its fragments are signed by it */
+		l->signer[1] = l->signer[0];
+		l->signer[0].run = *run;
+		memcpy(l->signer[0].pub, pub, RV_P2P_PUB_LEN);
+		l->signer[0].set = 1;
+	}
 	return 0;
+}
+
+/* The engine's conf.sign (a restricted stream's publisher): our key's. */
+static int sign_fragment(void *ud, const uint8_t *msg, size_t n, uint8_t sig[RV_P2P_SIG_LEN])
+{
+	struct rv_p2plive *l = ud;
+	return rv_p2p_sign(&l->key, msg, n, sig);
+}
+
+/* The engine's conf.verify (a restricted stream's receiver): by the
+ * publisher whose announce of RUN was admitted. */
+static int verify_fragment(void *ud, uint64_t run, const uint8_t *msg, size_t n, const uint8_t sig[RV_P2P_SIG_LEN])
+{
+	struct rv_p2plive *l = ud;
+	for (int i = 0; i < 2; i++)
+		if (l->signer[i].set && l->signer[i].run == run)
+			return rv_p2p_verify(l->signer[i].pub, msg, n, sig);
+	return RV_EDENIED;
 }
 
 /* The spec, the key and the introducer's address into LC. */
@@ -239,7 +270,7 @@ static void ipmc_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *b, const struct so
 	}
 	int rc = f.flags == RV_P2P_IPMC_INFO ? rv_p2p_cast_input_announce(l->cast, now, f.data, f.len, &why)
 		 : f.flags == RV_P2P_IPMC_END ? rv_p2p_cast_input_end(l->cast, now, f.run, f.seq, &why)
-		 : rv_p2p_cast_input_fragment(l->cast, now, f.run, f.seq, f.flags, f.data, f.len);
+		 : rv_p2p_cast_input_fragment_sig(l->cast, now, f.run, f.seq, f.flags, f.sig, f.data, f.len);
 	if (rc < 0 && !l->ipmc_bad++)
 		rv_debug("p2p stream: an IP multicast datagram refused: %s", rc == RV_ETOOBIG ? "too big" : why);
 	pump(l);
@@ -354,6 +385,11 @@ int rv_p2plive_start(struct rv_p2plive **out, uv_loop_t *loop, const struct rv_p
 		cc.rnd = random32;
 	cc.admit = admit;
 	cc.admit_ud = l;
+	if (l->restricted) {	/* signed fragments: a member that may not publish slips nothing in */
+		cc.sign = cc.publisher ? sign_fragment : NULL;
+		cc.verify = cc.publisher ? NULL : verify_fragment;
+		cc.sig_ud = l;
+	}
 	l->run = rv_p2plink_wall_ms();	/* a publisher started again is a newer run */
 	if (rc == 0 && (rc = rv_p2p_cast_new(&l->cast, id, &cc)) < 0)
 		*why = rc == -EINVAL ? "window too large" : "out of memory";
@@ -387,6 +423,8 @@ static void ipmc_send(struct rv_p2plive *l, uint8_t flags, uint32_t seq, const u
 	if (flags == RV_P2P_IPMC_INFO && !(p = rv_p2p_cast_info(l->cast, &n)))
 		return;
 	struct rv_p2p_ipmc_frag f = { .run = l->run, .seq = seq, .flags = flags, .data = p, .len = n };
+	if (!(flags & (RV_P2P_IPMC_INFO | RV_P2P_IPMC_END)))
+		f.sig = rv_p2p_cast_sig(l->cast, seq);	/* (a restricted stream's) */
 	long len = rv_p2p_ipmc_build(l->group, l->stream, &f, l->dgram, sizeof l->dgram);
 	uv_buf_t b = uv_buf_init((char *)l->dgram, len > 0 ? (unsigned)len : 0);
 	if (len > 0)
@@ -504,6 +542,7 @@ void rv_p2plive_json(const struct rv_p2plive *l, cJSON *o)
 		{ "pushDeclined", st.push_declined },
 		{ "uploadRate", st.upload_rate },
 		{ "announcesRefused", st.announces_refused },
+		{ "forged", st.forged },
 		{ "resets", st.resets },
 		{ "otherRun", st.other_run },
 		{ "run", st.run },

@@ -122,18 +122,23 @@ static int obj_ranges(const uint8_t *p, size_t n, struct rv_p2p_msg *m, const ch
 static int cast(const uint8_t *p, size_t n, struct rv_p2p_msg *m, const char **why)
 {
 	switch (m->type) {
-	case RV_P2P_M_CAST_FRAG:
+	case RV_P2P_M_CAST_FRAG: {
 		if (n < OBJ_HEAD + 6)
 			return bad(why, "truncated message");
 		m->index = rv_rd32(p + OBJ_HEAD);
 		m->flags = p[OBJ_HEAD + 4];
-		m->data = p + OBJ_HEAD + 5;
-		m->data_len = n - OBJ_HEAD - 5;
-		if (m->flags & ~(RV_P2P_FRAG_KEY | RV_P2P_FRAG_PULLED))
+		if (m->flags & ~(RV_P2P_FRAG_KEY | RV_P2P_FRAG_PULLED | RV_P2P_FRAG_SIGNED))
 			return bad(why, "unknown flags");
+		size_t at = OBJ_HEAD + 5 + (m->flags & RV_P2P_FRAG_SIGNED ? RV_P2P_SIG_LEN : 0);
+		if (n < at + 1)
+			return bad(why, "truncated message");
+		m->sig = m->flags & RV_P2P_FRAG_SIGNED ? p + OBJ_HEAD + 5 : NULL;
+		m->data = p + at;
+		m->data_len = n - at;
 		if (m->data_len > RV_P2P_CAST_FRAG_MAX)
 			return bad(why, "fragment too long");
 		return 0;
+	}
 	case RV_P2P_M_CAST_GRANT:
 		if (n != OBJ_HEAD + 2)
 			return bad(why, "message length mismatch");
@@ -480,16 +485,25 @@ long rv_p2p_msg_cast_map(uint8_t *out, size_t cap, const uint8_t stream[32], uin
 long rv_p2p_msg_cast_frag(uint8_t *out, size_t cap, const uint8_t stream[32], uint32_t seq, uint8_t flags,
 			  const uint8_t *data, size_t len)
 {
+	return rv_p2p_msg_cast_frag_sig(out, cap, stream, seq, flags, NULL, data, len);
+}
+
+long rv_p2p_msg_cast_frag_sig(uint8_t *out, size_t cap, const uint8_t stream[32], uint32_t seq, uint8_t flags,
+			      const uint8_t *sig, const uint8_t *data, size_t len)
+{
+	size_t head = OBJ_HEAD + 5 + (sig ? RV_P2P_SIG_LEN : 0);
 	if (flags & ~(RV_P2P_FRAG_KEY | RV_P2P_FRAG_PULLED))
 		return RV_EPROTO;
-	if (len == 0 || len > RV_P2P_CAST_FRAG_MAX || !room(cap, OBJ_HEAD + 5 + len))
+	if (len == 0 || len > RV_P2P_CAST_FRAG_MAX || !room(cap, head + len))
 		return RV_ETOOBIG;
 	out[0] = RV_P2P_M_CAST_FRAG;
 	memcpy(out + 1, stream, ID);
 	rv_wr32(out + OBJ_HEAD, seq);
-	out[OBJ_HEAD + 4] = flags;
-	memcpy(out + OBJ_HEAD + 5, data, len);
-	return (long)(OBJ_HEAD + 5 + len);
+	out[OBJ_HEAD + 4] = (uint8_t)(flags | (sig ? RV_P2P_FRAG_SIGNED : 0));
+	if (sig)
+		memcpy(out + OBJ_HEAD + 5, sig, RV_P2P_SIG_LEN);
+	memcpy(out + head, data, len);
+	return (long)(head + len);
 }
 
 long rv_p2p_msg_cast_grant(uint8_t *out, size_t cap, const uint8_t stream[32], uint8_t asked, uint8_t mask)

@@ -52,12 +52,16 @@
  *
  * Live streams (p2pcast.h), between neighbours; STREAM is a stream ID, SEQ
  * a fragment's number in it, ranges as above (of fragment numbers):
- *   CAST_FRAG 17  stream[32] seq u32 flags u8 bytes
+ *   CAST_FRAG 17  stream[32] seq u32 flags u8 [sig 64] bytes
  *                                             a fragment: one of the
  *                                             publisher's RTP/SRTP packets (1
  *                                             to RV_P2P_CAST_FRAG_MAX bytes); flag
  *                                             1: a keyframe starts here; flag
- *                                             2: an answer to CAST_PULL
+ *                                             2: an answer to CAST_PULL; flag
+ *                                             4: SIG, its publisher's
+ *                                             signature, comes first
+ *                                             (restricted publishing,
+ *                                             p2pcast.h)
  *   CAST_MAP  18  stream[32] flags u8 n u16 n x range k u8 k x seq u32 [hops 8 x u8]
  *                                             the fragments I hold (all of
  *                                             them, replacing what I said
@@ -130,6 +134,7 @@
 #define RV_P2P_CAST_INFO_MAX 4096 /* bytes of a stream's announce */
 #define RV_P2P_FRAG_KEY 0x01      /* CAST_FRAG flag: a keyframe starts here */
 #define RV_P2P_FRAG_PULLED 0x02   /* CAST_FRAG flag: an answer to CAST_PULL */
+#define RV_P2P_FRAG_SIGNED 0x04   /* CAST_FRAG flag: its publisher's signature comes first (p2pcast.h) */
 #define RV_P2P_CAST_MAP_ASK 0x01  /* CAST_MAP flag: answer with yours */
 #define RV_P2P_CAST_MAP_INFO 0x02 /* CAST_MAP flag: I lack the announce: send it */
 #define RV_P2P_CAST_MAP_DECLINE 0x04 /* CAST_MAP flag: my upload is full: ask another to push what you
@@ -166,7 +171,7 @@ struct rv_p2p_msg {
 	uint8_t flags;                            /* HELLO, OBJ_HAVE, CAST_FRAG, CAST_MAP; CAST_PUSH,
 						   * CAST_GRANT: the mask */
 	uint8_t asked;                            /* CAST_GRANT: the mask asked */
-	const uint8_t *key, *proof, *sig;         /* HELLO: 32, 32 and 64 bytes */
+	const uint8_t *key, *proof, *sig;         /* HELLO: 32, 32 and 64 bytes; CAST_FRAG: sig (or NULL) */
 	size_t n;                                 /* REPORT, IHAVE, IWANT, IDONTWANT */
 	struct rv_p2p_peer_seen peers[RV_P2P_LIST_MAX];   /* REPORT */
 	const uint8_t *ids[RV_P2P_LIST_MAX];      /* IHAVE, IWANT, IDONTWANT: 32 bytes each */
@@ -225,9 +230,14 @@ long rv_p2p_msg_obj_ranges(uint8_t *out, size_t cap, enum rv_p2p_msg_type type, 
 			   uint8_t flags, const struct rv_p2p_range *r, size_t n);
 long rv_p2p_msg_obj_chunk(uint8_t *out, size_t cap, const uint8_t obj[32], uint32_t index, const uint8_t *data,
 			  size_t len);
-/* A fragment (LEN bytes, 1 to RV_P2P_FRAG_MAX) of STREAM; FLAGS of RV_P2P_FRAG_*. */
+/* A fragment (LEN bytes, 1 to RV_P2P_FRAG_MAX) of STREAM; FLAGS of
+ * RV_P2P_FRAG_KEY and RV_P2P_FRAG_PULLED. */
 long rv_p2p_msg_cast_frag(uint8_t *out, size_t cap, const uint8_t stream[32], uint32_t seq, uint8_t flags,
 			  const uint8_t *data, size_t len);
+/* The same with its publisher's signature SIG (RV_P2P_SIG_LEN bytes; NULL:
+ * none), flagged RV_P2P_FRAG_SIGNED. */
+long rv_p2p_msg_cast_frag_sig(uint8_t *out, size_t cap, const uint8_t stream[32], uint32_t seq, uint8_t flags,
+			      const uint8_t *sig, const uint8_t *data, size_t len);
 /* An availability map: N ranges R (at most RV_P2P_RANGES_MAX), NK keyframe
  * starts KEYS (at most RV_P2P_CAST_KEYS), HOPS (RV_P2P_CAST_SUBS bytes; NULL:
  * none said). */

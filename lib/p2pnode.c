@@ -555,6 +555,14 @@ uint64_t rv_p2p_node_next(const struct rv_p2p_node *n)
 
 /* ---- messages of the caller's, to one neighbour ---- */
 
+void rv_p2p_node_cut(struct rv_p2p_node *n, uint64_t now, const uint8_t peer[RV_P2P_HASH_LEN], const char *why)
+{
+	n->now = now;
+	for (int i = 0; i < RV_P2P_NODE_SESSIONS; i++)
+		if (n->sess[i].used && n->sess[i].up && !memcmp(n->sess[i].s.peer_id, peer, RV_P2P_HASH_LEN))
+			p2p_bad(n, &n->sess[i], why);
+}
+
 int rv_p2p_node_send_peer(struct rv_p2p_node *n, uint64_t now, const uint8_t peer[RV_P2P_HASH_LEN],
 			  const uint8_t *msg, size_t len)
 {

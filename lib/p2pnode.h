@@ -275,6 +275,11 @@ int rv_p2p_node_send(struct rv_p2p_node *n, uint64_t now, uint64_t time_ms, enum
 int rv_p2p_node_send_peer(struct rv_p2p_node *n, uint64_t now, const uint8_t peer[RV_P2P_HASH_LEN],
 			  const uint8_t *msg, size_t len);
 
+/* rv_p2p_node_cut - the neighbour PEER broke the rules of something the
+ * caller runs over the node (WHY: a forged fragment, p2pcast.h): cut off
+ * as one that broke the node's (BAD_PEER). Nothing when it is none. */
+void rv_p2p_node_cut(struct rv_p2p_node *n, uint64_t now, const uint8_t peer[RV_P2P_HASH_LEN], const char *why);
+
 /* rv_p2p_node_tick - timers at NOW; rv_p2p_node_next says when the next is
  * due (node time, ms). */
 void rv_p2p_node_tick(struct rv_p2p_node *n, uint64_t now);

@@ -235,7 +235,7 @@ from() { jq -r --arg p "$2" "select(.event == \"NetStream.MulticastInfo\") | (.p
 	[[ $audio == opus,* ]] && ((${audio#opus,} > 100))	# 3 s of 20 ms frames
 }
 
-@test "p2pcast: where publishing is restricted, rvsend needs an owner's capability to publish for its own key (exit 4), and with one the stream is recorded whole" {
+@test "p2pcast: where publishing is restricted, rvsend needs an owner's capability to publish for its own key (exit 4), and with one the stream is recorded whole, every fragment signed and checked" {
 	start_server
 	SPEC=$(rvgroup p2p spec new cast.example --key "$T/owner.key" --restrict-publish 2>/dev/null)
 	[ -n "$SPEC" ]
@@ -255,15 +255,21 @@ from() { jq -r --arg p "$2" "select(.event == \"NetStream.MulticastInfo\") | (.p
 	run rvsend media --p2p "$SPEC" --key "$T/tx.key" "${src[@]}" --duration 1 --cap "$T/other.cap"
 	[ "$status" -eq 4 ]
 	assert_output --partial "a capability for another peer"
-	# granted: the receiver checks the signed announce and records it all
+	# granted: the receivers check the signed announce and each signed fragment (the
+	# publisher's and those relayed by the other receiver), and record it all
 	cap=$(rvgroup p2p grant "$SPEC" "$id" --key "$T/owner.key" --publish --json | jq -r .cap)
 	receiver r1
+	receiver r2
 	publish tx 1 --cap "$cap"
-	finish tx r1
-	[ "$(frames "$T/r1.mkv")" -eq 10 ]
-	decodes "$T/r1.mkv"
-	[ "$(info r1 delivered)" -eq "$(info tx fragmentsPublished)" ]
-	[ "$(info r1 refused)" -eq 0 ]
+	finish tx r1 r2
+	local r
+	for r in r1 r2; do
+		[ "$(frames "$T/$r.mkv")" -eq 10 ]
+		decodes "$T/$r.mkv"
+		[ "$(info $r delivered)" -eq "$(info tx fragmentsPublished)" ]
+		[ "$(info $r refused)" -eq 0 ]
+		[ "$(info $r forged)" -eq 0 ]
+	done
 }
 
 # In a network namespace of the test's own (multicast stays inside it):

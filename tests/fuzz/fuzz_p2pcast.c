@@ -7,12 +7,16 @@
  * window (64 fragments); bit 5: a restricted stream (conf.admit: an announce
  * is admitted when its first byte is 0xFF, its run the second, its
  * application's bytes after them); bit 6: an upload budget (conf.max_upload
- * 200 kbit/s: pacing, slots, DECLINE maps). Neighbour P is arg % 4:
+ * 200 kbit/s: pacing, slots, DECLINE maps); bit 7 with bit 5: signed
+ * fragments (a toy conf.sign/verify: a signature is good when its first
+ * byte is 0x5A and its second the signed bytes' last; a publisher
+ * announces itself first). Neighbour P is arg % 4:
  *   op % 8 == 0  P comes up          op % 8 == 1  P goes down
  *   op % 8 == 2  P sends the bytes as a message (parsed first, as the node
  *                does; what does not parse is dropped)
  *   op % 8 == 3  P sends CAST_FRAG seq u16(bytes), flags (arg / 4) % 4, of
- *                the bytes after the first two (at least one)
+ *                the bytes after the first two (at least one); signed
+ *                when arg / 16 % 4 is not 0, well when it is 1
  *   op % 8 == 4  P sends CAST_MAP (flags arg / 4 % 2) of the ranges in the
  *                bytes ("first u8 | count u8" each, made to ascend), the
  *                first range's start a keyframe start; when arg / 8 is
@@ -32,6 +36,8 @@
  * what it delivered: at its seq); each message parses as a CAST_* message of the stream for one
  * of the four neighbours, up; no fragment leaves more than push limit + 1
  * times; a publisher uploads at most that many times what it published;
+ * with signed fragments every fragment sent carries a good signature (a
+ * forged one is never passed on);
  * the counters never go down, and once it has ticked and what it queued
  * was taken (as lib/p2plive.c's pump does) the next deadline is not in the
  * past (a tick may queue fragments due at once: catch-up); a restricted stream's receiver, until an announce was
@@ -54,6 +60,7 @@
 static uint8_t stream[32], peers[4][32], msg[RV_P2P_MSG_MAX];
 static uint64_t now;
 static int up[4], publisher, started, playing, ended, we_ended, restricted, admitted, reset_seen, ticked, refused_seen;
+static int signing, announced;
 static uint32_t limit, next_seq;
 static uint8_t sent[65536];
 
@@ -160,6 +167,24 @@ static void check_msg(const uint8_t *peer, long n, uint32_t newest)
 	       m.type == RV_P2P_M_CAST_GRANT || (m.type == RV_P2P_M_CAST_PUSH && (!refused_seen || !m.flags)));
 	if (m.type == RV_P2P_M_CAST_FRAG && newest < 65536)
 		assert(++sent[m.index] <= limit + 1);
+	if (m.type == RV_P2P_M_CAST_FRAG && signing)
+		assert(m.sig && m.sig[0] == 0x5a && m.sig[1] == m.data[m.data_len - 1]);
+}
+
+static int toy_sign(void *ud, const uint8_t *b, size_t n, uint8_t sig[RV_P2P_SIG_LEN])
+{
+	(void)ud;
+	memset(sig, 0, RV_P2P_SIG_LEN);
+	sig[0] = 0x5a;
+	sig[1] = b[n - 1];
+	return 0;
+}
+
+static int toy_verify(void *ud, uint64_t run, const uint8_t *b, size_t n, const uint8_t sig[RV_P2P_SIG_LEN])
+{
+	(void)ud;
+	(void)run;
+	return sig[0] == 0x5a && sig[1] == b[n - 1] ? 0 : RV_EDENIED;
 }
 
 #define MONO(f) assert(st.f >= last->f)
@@ -211,9 +236,11 @@ static void record(struct rv_p2p_cast *c, uint8_t op, uint8_t arg, const uint8_t
 			feed(c, p, b, (long)len);
 		return;
 	case 3:
-		if (len >= 3)
-			n = rv_p2p_msg_cast_frag(msg, sizeof msg, stream, rv_rd16(b), (uint8_t)((arg / 4) % 4),
-						 b + 2, len - 2);
+		if (len >= 3) {
+			uint8_t sig[RV_P2P_SIG_LEN] = { arg / 16 % 4 == 1 ? 0x5a : 0, b[len - 1] };
+			n = rv_p2p_msg_cast_frag_sig(msg, sizeof msg, stream, rv_rd16(b), (uint8_t)((arg / 4) % 4),
+						     arg / 16 % 4 ? sig : NULL, b + 2, len - 2);
+		}
 		break;
 	case 4: {
 		size_t k = ranges(b, len, r);
@@ -233,7 +260,7 @@ static void record(struct rv_p2p_cast *c, uint8_t op, uint8_t arg, const uint8_t
 	case 6:
 		if (publisher) {
 			long seq = rv_p2p_cast_publish(c, now, b, len, arg & 1);
-			assert(we_ended ? seq == -EINVAL
+			assert(we_ended || (signing && !announced) ? seq == -EINVAL
 					: seq >= 0 || (seq == RV_ETOOBIG && (len == 0 || len > RV_P2P_CAST_FRAG_MAX)));
 			return;
 		}
@@ -272,15 +299,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	publisher = data[0] & 1;
 	started = playing = ended = we_ended = admitted = reset_seen = ticked = refused_seen = 0;
 	restricted = (data[0] & 32) != 0;
+	signing = restricted && (data[0] & 128);
+	announced = 0;
 	next_seq = 0;
 	now = 1000;
 	struct rv_p2p_cast_conf conf = { .publisher = publisher, .push_limit = (data[0] >> 1) & 7,
 					 .window_max = (data[0] & 16) ? 64 : 0, .admit = restricted ? admit : NULL,
 					 .max_upload = (data[0] & 64) ? 200000 : 0 };
+	if (signing) {
+		conf.sign = publisher ? toy_sign : NULL;
+		conf.verify = publisher ? NULL : toy_verify;
+	}
 	limit = conf.push_limit ? conf.push_limit : 4;
 	struct rv_p2p_cast *c;
 	if (rv_p2p_cast_new(&c, stream, &conf) < 0)
 		return 0;
+	if (signing && publisher && (data[0] & 2))	/* (or not: its fragments are refused till then) */
+		announced = rv_p2p_cast_set_info(c, (const uint8_t[]){ 0xff, 1, 'x' }, 3) == 0;
 	struct rv_p2p_cast_stats last = { 0 };
 	size_t off = 1;
 	while (size - off >= 3) {

@@ -1,5 +1,5 @@
 /* fuzz_p2pipmc.c - IP multicast datagrams (lib/p2pipmc.c) into a
- * receiver's engine (lib/p2pcast.c: rv_p2p_cast_input_fragment, _announce,
+ * receiver's engine (lib/p2pcast.c: rv_p2p_cast_input_fragment_sig, _announce,
  * _end), as p2plive.c feeds them.
  *
  * Input grammar: records of "u8 op | u16 len | len bytes" (a record cut
@@ -10,7 +10,8 @@
  * admitted when its first byte is not 0, its run that byte. After every
  * record each event is taken and checked: DATA and SKIP cover consecutive
  * seqs, the first DATA starts a keyframe (after an INFO), END comes once
- * per run; what parses round-trips through rv_p2p_ipmc_build; the counters
+ * per run; what parses round-trips through rv_p2p_ipmc_build (a signed
+ * fragment's signature with it, only a fragment signed); the counters
  * never go down. Each datagram is parsed for any group too (a receiver
  * with no spec), and that parse agrees. */
 #include <assert.h>
@@ -65,12 +66,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		int any = rv_p2p_ipmc_parse(d, len, NULL, stream, &g, &why_any);	/* a receiver with no spec */
 		assert(any == 0 ? g.group == d + 6 : why_any != NULL);
 		if (rv_p2p_ipmc_parse(d, len, group, stream, &f, &why) == 0) {
-			assert(any == 0 && g.seq == f.seq && g.len == f.len && g.flags == f.flags);
+			assert(any == 0 && g.seq == f.seq && g.len == f.len && g.flags == f.flags && !g.sig == !f.sig);
+			assert(!f.sig || (f.sig == d + RV_P2P_IPMC_HEAD && !(f.flags & ~RV_P2P_FRAG_KEY)));
 			long n = rv_p2p_ipmc_build(group, stream, &f, again, sizeof again);
 			assert(n == (long)len && !memcmp(again, d, len));
 			int rc = f.flags == RV_P2P_IPMC_INFO ? rv_p2p_cast_input_announce(c, now, f.data, f.len, &why)
 				 : f.flags == RV_P2P_IPMC_END ? rv_p2p_cast_input_end(c, now, f.run, f.seq, &why)
-				 : rv_p2p_cast_input_fragment(c, now, f.run, f.seq, f.flags, f.data, f.len);
+				 : rv_p2p_cast_input_fragment_sig(c, now, f.run, f.seq, f.flags, f.sig, f.data, f.len);
 			assert(rc == 0 || rc == RV_EDENIED || rc == RV_EPROTO);
 		} else {
 			assert(why);

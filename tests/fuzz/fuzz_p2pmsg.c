@@ -80,7 +80,9 @@ static long rebuild(const struct rv_p2p_msg *m, const uint8_t *d, size_t n)
 	case RV_P2P_M_CAST_FRAG:
 		assert(inside(m->obj, 32, d, n) && inside(m->data, m->data_len, d, n));
 		assert(m->data_len >= 1 && m->data_len <= RV_P2P_CAST_FRAG_MAX);
-		return rv_p2p_msg_cast_frag(out, sizeof out, m->obj, m->index, m->flags, m->data, m->data_len);
+		assert(!m->sig == !(m->flags & RV_P2P_FRAG_SIGNED) && (!m->sig || inside(m->sig, RV_P2P_SIG_LEN, d, n)));
+		return rv_p2p_msg_cast_frag_sig(out, sizeof out, m->obj, m->index, m->flags & ~RV_P2P_FRAG_SIGNED, m->sig,
+						m->data, m->data_len);
 	case RV_P2P_M_CAST_PUSH:
 	case RV_P2P_M_CAST_KEY:
 		assert(inside(m->obj, 32, d, n));

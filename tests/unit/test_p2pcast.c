@@ -796,6 +796,101 @@ static int restricted_run(const struct rv_p2p_key *key, const uint8_t *cap)
 	return taken > 0;
 }
 
+static uint8_t signer[32];	/* the publisher whose announce was admitted */
+
+static int admit_signed(void *ud, const uint8_t *info, size_t n, size_t *skip, uint64_t *run, const char **w)
+{
+	(void)ud;
+	*run = 7;
+	return rv_p2p_cap_admit_announce(info, n, &R.spec, R.group, stream, 1000000, skip, signer, w);
+}
+
+static int sign_cb(void *ud, const uint8_t *msg, size_t n, uint8_t sig[RV_P2P_SIG_LEN])
+{
+	return rv_p2p_sign(ud, msg, n, sig);
+}
+
+static int verify_cb(void *ud, uint64_t run, const uint8_t *msg, size_t n, const uint8_t sig[RV_P2P_SIG_LEN])
+{
+	(void)ud;
+	assert_int_equal(run, 7);
+	return rv_p2p_verify(signer, msg, n, sig);
+}
+
+/* Signed fragments: the publisher (with an owner's capability) signs each
+ * fragment, the receivers check each before they keep, pass on or deliver
+ * it, and relays pass the signature on: every receiver, also those four
+ * hops away, takes the whole stream. A member that may not publish cannot
+ * slip a fragment in: one signed by another key, one of the publisher's
+ * with its bytes changed, and an unsigned one are refused (RV_EPROTO,
+ * counted forged) and move nothing. A signing publisher announces first. */
+static void signed_fragments(void **state)
+{
+	(void)state;
+	restricted_setup();
+	uint8_t cap[RV_P2P_CAP_LEN];
+	assert_int_equal(rv_p2p_cap_make(&R.owner, R.group, R.pub.id, RV_P2P_RIGHT_PUBLISH, 2000000, cap), 0);
+	struct rv_p2p_cast_conf conf = { .admit = admit_signed, .verify = verify_cb };
+	sim_init(0, &conf);
+	S.key_every = 50;
+	rv_p2p_cast_free(S.e[0]);
+	assert_int_equal(rv_p2p_cast_new(&S.e[0], stream,
+					 &(struct rv_p2p_cast_conf){ .publisher = 1, .admit = admit_signed, .sign = sign_cb,
+								     .sig_ud = &R.pub }), 0);
+	uint8_t f[10] = { 0 };
+	assert_int_equal(rv_p2p_cast_publish(S.e[0], S.now, f, sizeof f, 1), -EINVAL);	/* not announced */
+	topology();
+	for (int i = 0; i < N; i++)
+		start(i);
+	uint8_t ann[RV_P2P_CAST_INFO_MAX];
+	long n = rv_p2p_cap_announce(&R.pub, cap, stream, "v=0\r\n", 5, ann, sizeof ann);
+	assert_int_equal(rv_p2p_cast_set_info(S.e[0], ann, (size_t)n), 0);
+	run(200, 0, 5);
+	run(1500, 1, 5);
+	run(2500, 0, 5);
+	struct rv_p2p_cast_stats st;
+	for (int i = 1; i < N; i++) {
+		assert_int_equal(S.delivered[i], S.published);
+		rv_p2p_cast_stats(S.e[i], &st);
+		assert_int_equal(st.forged, 0);
+	}
+	/* what the publisher signed: the tag, the stream, the run, seq, flags, the bytes */
+	uint32_t seq = S.published + 3;
+	uint8_t msgb[12 + 32 + 13 + sizeof f], sig[RV_P2P_SIG_LEN];
+	memcpy(msgb, "rvp2p-frag-1", 12);
+	memcpy(msgb + 12, stream, 32);
+	rv_wr64(msgb + 44, 7);
+	rv_wr32(msgb + 52, seq);
+	msgb[56] = 0;
+	memcpy(msgb + 57, f, sizeof f);
+	struct rv_p2p_cast_stats before;
+	rv_p2p_cast_stats(S.e[5], &before);
+	assert_int_equal(rv_p2p_sign(&R.other, msgb, sizeof msgb, sig), 0);	/* another member's key */
+	n = rv_p2p_msg_cast_frag_sig(buf, sizeof buf, stream, seq, 0, sig, f, sizeof f);
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
+	assert_int_equal(rv_p2p_cast_input(S.e[5], S.now, S.id[4], &m, &why), RV_EPROTO);
+	assert_non_null(why);
+	assert_int_equal(rv_p2p_sign(&R.pub, msgb, sizeof msgb, sig), 0);	/* the publisher's, bytes changed */
+	f[0] = 1;
+	n = rv_p2p_msg_cast_frag_sig(buf, sizeof buf, stream, seq, 0, sig, f, sizeof f);
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
+	assert_int_equal(rv_p2p_cast_input(S.e[5], S.now, S.id[4], &m, &why), RV_EPROTO);
+	n = rv_p2p_msg_cast_frag(buf, sizeof buf, stream, seq, 0, f, sizeof f);	/* unsigned */
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
+	assert_int_equal(rv_p2p_cast_input(S.e[5], S.now, S.id[4], &m, &why), RV_EPROTO);
+	f[0] = 0;	/* and the publisher's own, signed as it was: taken */
+	n = rv_p2p_msg_cast_frag_sig(buf, sizeof buf, stream, seq, 0, sig, f, sizeof f);
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
+	assert_int_equal(rv_p2p_cast_input(S.e[5], S.now, S.id[4], &m, &why), 0);
+	rv_p2p_cast_stats(S.e[5], &st);
+	assert_int_equal(st.forged, before.forged + 3);
+	assert_int_equal(st.newest, seq);	/* (the forged ones moved nothing: only this one did) */
+	assert_non_null(rv_p2p_cast_sig(S.e[5], seq));
+	assert_memory_equal(rv_p2p_cast_sig(S.e[5], seq), sig, RV_P2P_SIG_LEN);
+	sim_free();
+	restricted_free();
+}
+
 static void restricted_publishing(void **state)
 {
 	(void)state;
@@ -1015,6 +1110,7 @@ int main(void)
 		cmocka_unit_test(refusals),
 		cmocka_unit_test(stall),
 		cmocka_unit_test(restricted_announce),
+		cmocka_unit_test(signed_fragments),
 		cmocka_unit_test(restricted_publishing),
 		cmocka_unit_test(publisher_restarts),
 	};

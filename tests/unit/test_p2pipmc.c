@@ -95,6 +95,27 @@ static void datagram(void **state)
 	assert_int_equal(n, RV_P2P_IPMC_HEAD + RV_P2P_CAST_FRAG_MAX);
 	assert_int_equal(rv_p2p_ipmc_parse(d, (size_t)n, group, stream, &g, &why), 0);
 	assert_int_equal(rv_p2p_ipmc_parse(d, (size_t)n + 1, group, stream, &g, &why), RV_EPROTO);
+	/* a signed fragment: the signature first, a fragment only */
+	uint8_t sig[RV_P2P_SIG_LEN];
+	memset(sig, 0x33, sizeof sig);
+	f.sig = sig;
+	f.flags = RV_P2P_FRAG_KEY;
+	f.len = 10;
+	n = rv_p2p_ipmc_build(group, stream, &f, d, sizeof d);
+	assert_int_equal(n, RV_P2P_IPMC_HEAD + RV_P2P_SIG_LEN + 10);
+	assert_int_equal(d[5], RV_P2P_FRAG_KEY | RV_P2P_IPMC_SIGNED);
+	assert_int_equal(rv_p2p_ipmc_parse(d, (size_t)n, group, stream, &g, &why), 0);
+	assert_int_equal(g.flags, RV_P2P_FRAG_KEY);
+	assert_non_null(g.sig);
+	assert_memory_equal(g.sig, sig, sizeof sig);
+	assert_int_equal(g.len, 10);
+	assert_memory_equal(g.data, frag, 10);
+	assert_int_equal(rv_p2p_ipmc_parse(d, RV_P2P_IPMC_HEAD + RV_P2P_SIG_LEN, group, stream, &g, &why), RV_EPROTO);
+	d[5] = RV_P2P_IPMC_INFO | RV_P2P_IPMC_SIGNED;	/* an announce is not signed so */
+	assert_int_equal(rv_p2p_ipmc_parse(d, (size_t)n, group, stream, &g, &why), RV_EPROTO);
+	f.flags = RV_P2P_IPMC_END;
+	f.len = 0;
+	assert_int_equal(rv_p2p_ipmc_build(group, stream, &f, d, sizeof d), RV_EPROTO);
 }
 
 /* ---- a publisher and a receiver, messages passed at once ---- */

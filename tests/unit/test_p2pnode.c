@@ -365,6 +365,35 @@ static void test_leave(void **state)
 	assert_int_equal(seen, (int)st.neighbors);
 }
 
+/* The caller cuts a neighbour off (rv_p2p_node_cut: a forged fragment,
+ * p2pcast.h): a BAD_PEER and its NEIGHBOR_DOWN here, and it is no
+ * neighbour any more; a peer that is none is nothing. */
+static void test_cut(void **state)
+{
+	(void)state;
+	struct rv_p2p_node_nb nb;
+	assert_true(rv_p2p_node_neighbor(p[0].node, 0, &nb));
+	int j = index_of(&nb.addr);
+	assert_true(j > 0);
+	struct rv_p2p_node_stats before, after;
+	rv_p2p_node_stats(p[0].node, &before);
+	int bad = p[0].bad;
+	memcpy(watch, p[j].key.id, 32);
+	p[0].downs_watched = 0;
+	rv_p2p_node_cut(p[0].node, now, p[j].key.id, "a forged fragment");
+	events(0);
+	assert_int_equal(p[0].bad, bad + 1);
+	assert_int_equal(p[0].downs_watched, 1);
+	rv_p2p_node_stats(p[0].node, &after);
+	assert_int_equal(after.bad, before.bad + 1);
+	for (size_t k = 0; rv_p2p_node_neighbor(p[0].node, k, &nb); k++)
+		assert_int_not_equal(index_of(&nb.addr), j);
+	uint8_t nobody[32] = { 0 };
+	rv_p2p_node_cut(p[0].node, now, nobody, "nobody");
+	rv_p2p_node_stats(p[0].node, &before);
+	assert_int_equal(before.bad, after.bad);
+}
+
 /* A lone node: nothing to route through, and NO_ROUTE says so. */
 static void test_no_route(void **state)
 {
@@ -830,6 +859,7 @@ int main(void)
 		cmocka_unit_test(test_churn),
 		cmocka_unit_test(test_partition),
 		cmocka_unit_test(test_leave),
+		cmocka_unit_test(test_cut),
 		cmocka_unit_test(test_no_route),
 		cmocka_unit_test(test_trim),
 		cmocka_unit_test(test_answer_then_learn_hi),
