@@ -140,6 +140,12 @@ void cast_hops_in(struct rv_p2p_cast *c, struct cpeer *p, const uint8_t *hops)
 		cast_resubscribe(c);
 }
 
+/* What we ask P to push now (CAST_PUSH of its mask_in). */
+static void ask(struct rv_p2p_cast *c, const struct cpeer *p)
+{
+	cast_send(c, p, rv_p2p_msg_cast_byte(c->msg, sizeof c->msg, RV_P2P_M_CAST_PUSH, c->id, p->mask_in));
+}
+
 /* The sub-streams of MASK (unasked: a publisher's feed for them) that P
  * now pushes us instead of a pusher that brings nothing. */
 static void take_adopted(struct rv_p2p_cast *c, struct cpeer *p, uint8_t mask)
@@ -151,8 +157,7 @@ static void take_adopted(struct rv_p2p_cast *c, struct cpeer *p, uint8_t mask)
 			continue;
 		if (cur != NONE) {
 			c->p[cur].mask_in &= (uint8_t)~(1u << b);
-			cast_send(c, &c->p[cur], rv_p2p_msg_cast_byte(c->msg, sizeof c->msg, RV_P2P_M_CAST_PUSH, c->id,
-								     c->p[cur].mask_in));
+			ask(c, &c->p[cur]);
 		}
 		c->sub[b] = i;
 		c->sub_at[b] = c->now;
@@ -170,25 +175,23 @@ void cast_grant_in(struct rv_p2p_cast *c, struct cpeer *p, uint8_t asked, uint8_
 	uint8_t drop = (uint8_t)(p->mask_in & ~mask), before = p->mask_in;
 	p->granted = (uint8_t)(mask & p->mask_in);
 	take_adopted(c, p, (uint8_t)(mask & ~p->mask_in));
-	if (!drop) {
-		if (p->mask_in != before)	/* it pushes what it adopted to us as asked */
-			cast_send(c, p, rv_p2p_msg_cast_byte(c->msg, sizeof c->msg, RV_P2P_M_CAST_PUSH, c->id,
-							     p->mask_in));
-		return;
+	if (drop) {
+		if (c->now >= p->refused_at + HOLD_MS)
+			p->refused = 0;
+		p->refused |= drop;	/* not asked again for a while (asked at once, it would refuse again) */
+		p->refused_at = c->now;
+		for (int b = 0; b < SUBS; b++)
+			if ((drop >> b & 1) && c->sub[b] == i) {
+				c->sub[b] = NONE;
+				c->sub_avoid[b] = i + 1;
+			}
+		p->mask_in &= (uint8_t)~drop;
+		c->st.push_declined++;
 	}
-	if (c->now >= p->refused_at + HOLD_MS)
-		p->refused = 0;
-	p->refused |= drop;	/* not asked again for a while (asked at once, it would refuse again) */
-	p->refused_at = c->now;
-	for (int b = 0; b < SUBS; b++)
-		if ((drop >> b & 1) && c->sub[b] == i) {
-			c->sub[b] = NONE;
-			c->sub_avoid[b] = i + 1;
-		}
-	p->mask_in &= (uint8_t)~drop;
-	c->st.push_declined++;
-	cast_send(c, p, rv_p2p_msg_cast_byte(c->msg, sizeof c->msg, RV_P2P_M_CAST_PUSH, c->id, p->mask_in));
-	cast_resubscribe(c);
+	if (p->mask_in != before)	/* what it pushes us, as asked (adopted ones too) */
+		ask(c, p);
+	if (drop)
+		cast_resubscribe(c);
 }
 
 /* P refused us sub-stream B lately. */
@@ -301,8 +304,7 @@ void cast_resubscribe(struct rv_p2p_cast *c)
 	}
 	for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
 		if (c->p[i].used && c->p[i].mask_in != before[i])
-			cast_send(c, &c->p[i], rv_p2p_msg_cast_byte(c->msg, sizeof c->msg, RV_P2P_M_CAST_PUSH, c->id,
-								   c->p[i].mask_in));
+			ask(c, &c->p[i]);
 }
 
 void cast_unsubscribe(struct rv_p2p_cast *c)
@@ -315,7 +317,7 @@ void cast_unsubscribe(struct rv_p2p_cast *c)
 		if (!p->used || !p->mask_in)
 			continue;
 		p->mask_in = p->granted = 0;
-		cast_send(c, p, rv_p2p_msg_cast_byte(c->msg, sizeof c->msg, RV_P2P_M_CAST_PUSH, c->id, 0));
+		ask(c, p);
 	}
 }
 
