@@ -10,6 +10,7 @@
 #define KEY 16                 /* the map key: an ID's first 16 bytes */
 #define SWEEP_MS 1000
 #define NEVER UINT64_MAX
+#define GRAFT_ROUNDS 4         /* times every announcer is asked again */
 
 /* A post the engine knows of: held (ENV set), or announced and awaited. */
 struct gmsg {
@@ -22,6 +23,7 @@ struct gmsg {
 	uint64_t has;              /* held: the neighbours (bit per slot) known to have it */
 	int32_t awaited;           /* index in g->missing, or -1 */
 	uint8_t nann, next_ann;    /* announcers of an awaited post */
+	uint8_t round;             /* times every announcer was asked */
 	int8_t ann[RV_P2P_GOSSIP_ANNOUNCERS];
 	uint64_t graft_at;
 };
@@ -272,9 +274,10 @@ static int hold_and_forward(struct rv_p2p_gossip *g, uint64_t now, struct gmsg *
 			send_msg(g, s, g->scratch, n);
 	}
 	/* lazy links: at most lazy_max of them, from a place among them the
-	 * ID picks, so that each gets its share of announcements (slots are
-	 * dense from 0: a place among all 64 would favour the first ones) */
-	size_t first = nlazy > cap ? (size_t)rv_rd32(m->id) % nlazy : 0;
+	 * ID and our salt pick, so that each gets its share of announcements
+	 * (slots are dense from 0: a place among all 64 would favour the first
+	 * ones) and hears of each post from its own share of the members */
+	size_t first = nlazy > cap ? (size_t)(rv_rd32(m->id) ^ g->conf.salt) % nlazy : 0;
 	for (size_t k = 0; k < nlazy && k < cap; k++)
 		announce(g, now, lazy[(first + k) % nlazy], m->id);
 	if (len > RV_P2P_LARGE && from >= 0) {      /* the others need not push it to us */
@@ -342,7 +345,7 @@ static void await(struct rv_p2p_gossip *g, uint64_t now, struct gmsg *m)
 	m->awaited = (int32_t)g->nmissing;
 	g->missing[g->nmissing++] = m;
 	m->graft_at = now + g->conf.graft_ms;
-	m->nann = m->next_ann = 0;
+	m->nann = m->next_ann = m->round = 0;
 }
 
 static void on_ihave(struct rv_p2p_gossip *g, uint64_t now, int slot, const struct rv_p2p_msg *msg)
@@ -403,22 +406,30 @@ int rv_p2p_gossip_input(struct rv_p2p_gossip *g, uint64_t now, int slot, const s
 	return 0;
 }
 
-/* Ask the next live announcer of M for it (a graft), or give it up. */
+/* Ask the next live announcer of M for it (a graft), regraft_ms apart;
+ * once each was asked, again after 2, 4, 8 and 16 x regraft_ms (an IWANT
+ * or its answer lost on a lossy link); then give it up. */
 static void graft(struct rv_p2p_gossip *g, uint64_t now, struct gmsg *m)
 {
-	for (; m->next_ann < m->nann; m->next_ann++) {
-		int s = m->ann[m->next_ann];
-		if (!g->nb[s].up)
-			continue;
-		set_eager(g, s, 1);
-		g->st.grafts++;
-		send_msg(g, s, g->scratch, rv_p2p_msg_ids(g->scratch, sizeof g->scratch, RV_P2P_M_IWANT, m->id, 1));
-		m->next_ann++;
-		m->graft_at = now + g->conf.regraft_ms;
-		return;
+	for (;;) {
+		for (; m->next_ann < m->nann; m->next_ann++) {
+			int s = m->ann[m->next_ann];
+			if (!g->nb[s].up)
+				continue;
+			set_eager(g, s, 1);
+			g->st.grafts++;
+			send_msg(g, s, g->scratch, rv_p2p_msg_ids(g->scratch, sizeof g->scratch, RV_P2P_M_IWANT, m->id, 1));
+			m->next_ann++;
+			m->graft_at = now + ((uint64_t)g->conf.regraft_ms << (m->next_ann < m->nann ? 0 : m->round + 1));
+			return;
+		}
+		if (!m->nann || m->round == GRAFT_ROUNDS)
+			break;
+		m->round++;
+		m->next_ann = 0;
 	}
 	stop_awaiting(g, m);                         /* nobody left to ask: a later IHAVE may */
-	m->nann = m->next_ann = 0;
+	m->nann = m->next_ann = m->round = 0;
 }
 
 /* Forget what has expired: bytes after cache_ms, IDs after seen_ms. */

@@ -16,8 +16,10 @@
  *     about once;
  *   - an IHAVE for a post we lack arms a timer; if the post has not come
  *     within graft_ms, we ask the announcer with IWANT, which also makes the
- *     link eager again (a graft), and the next announcer after regraft_ms:
- *     the tree mends itself after loss and churn;
+ *     link eager again (a graft), and the next announcer after regraft_ms;
+ *     once every announcer was asked, all of them again after 2, 4, 8 and
+ *     16 x regraft_ms (an IWANT or its answer lost): the tree mends itself
+ *     after loss and churn;
  *   - a peer does not lose its place in the tree: a duplicate prunes
  *     only while more than eager_min eager links are left, a PRUNE that
  *     leaves fewer makes a lazy neighbour eager at once (an IWANT of no
@@ -62,6 +64,11 @@ struct rv_p2p_gossip_conf {
 	uint32_t regraft_ms;   /* then before asking the next announcer (20) */
 	uint32_t cache_ms;     /* posts kept to answer IWANT (30,000) */
 	uint32_t seen_ms;      /* IDs remembered (120,000) */
+	/* salt - mixed into which lazy_max of the lazy neighbours hear of a
+	 * post: each member must pick its own (a node passes bits of its key),
+	 * else members whose slots line up (joined in the same order) all tell
+	 * the same ones and never the others (0 by default) */
+	uint32_t salt;
 	/* admit - may the opened post E stand (a restricted group's
 	 * capabilities, p2pcap.h)? 0, or < 0 with *WHY: it is a bad post.
 	 * NULL: every valid envelope may. */

@@ -7,6 +7,7 @@
 
 #include <openssl/evp.h>
 
+#include "bytes.h"
 #include "err.h"
 #include "p2pcap.h"
 #include "p2pintro.h"
@@ -667,6 +668,8 @@ int rv_p2p_node_new(struct rv_p2p_node **out, const struct rv_p2p_node_conf *con
 		gc = *conf->gossip;
 	else
 		rv_p2p_gossip_defaults(&gc);
+	if (!gc.salt)
+		gc.salt = rv_rd32(conf->key->id);
 	if (restricted(n)) {
 		gc.admit = admit;
 		gc.admit_ud = n;
