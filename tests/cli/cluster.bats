@@ -577,11 +577,16 @@ PY
 	wait_for_line "$T/fay.err" 'joined show' 5
 	wait_for_line "$T/fay.err" 'recording H264' 8
 	# and its packets flow there (node 3 asked for a keyframe with its want)
+	# and on to fay, a few frames' worth (about 4.5 packets a frame) before
+	# the sender stops: under load she may start recording late
+	local s3
 	for ((i = 0; i < 100 * RV_SLOW; i++)); do
-		(($(timeout 5 curl -sf "http://$N3/stats" | jq .cluster.pipe_packets_in) >= 30)) && break
+		s3=$(timeout 5 curl -sf "http://$N3/stats")
+		(($(jq .cluster.pipe_packets_in <<<"$s3") >= 30 && $(jq .media.packets_out <<<"$s3") >= 40)) && break
 		sleep 0.1
 	done
-	(($(timeout 5 curl -sf "http://$N3/stats" | jq .cluster.pipe_packets_in) >= 30))
+	(($(jq .cluster.pipe_packets_in <<<"$s3") >= 30 && $(jq .media.packets_out <<<"$s3") >= 40)) ||
+		fail "node 3: $(jq -c '[.cluster.pipe_packets_in, .media.packets_out]' <<<"$s3")"
 	# then about a second of media to node 2's receivers (a wait, not an assertion)
 	p0=$(timeout 5 curl -sf "http://$N2/stats" | jq .media.packets_out)
 	for ((i = 0; i < 50 * RV_SLOW; i++)); do

@@ -249,7 +249,9 @@ dst_nearer() {
 	run timeout "$(secs 20)" rvgroup p2p send "$SPEC" --key "$T/s.key" --peer "127.0.0.1:$(port_of p0)" \
 		--to "$(id_of p1)" "for p1"
 	assert_success
-	grep -q '"NetGroup.SendTo.Notify".*"for p1"' "$T/p1.out"
+	# p1 acknowledges in the same turn of its loop as it prints, the
+	# acknowledgement first (what it relays is not held up by its output)
+	wait_for_line "$T/p1.out" '"NetGroup.SendTo.Notify".*"for p1"' 5
 	# an ID nobody has, nearer p0 than the sender: it leaves, and p0 says no route
 	local dst
 	dst=$(dst_nearer p0 s)
