@@ -583,7 +583,7 @@ static int pull_in(struct rv_p2p_cast *c, struct cpeer *p, const struct rv_p2p_m
 			struct frag *f = cast_get(c, s, HELD);
 			if (!f)
 				continue;
-			if (f->sent > c->conf.push_limit) {
+			if (f->sent > c->conf.push_limit && !(m->flags & RV_P2P_CAST_PULL_LAST)) {
 				c->st.refused++;
 				continue;
 			}

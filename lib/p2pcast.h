@@ -45,7 +45,10 @@
  *    asked (CAST_PULL) of a neighbour whose map has it, of another half a
  *    fetch period later, until its deadline; a peer sends each fragment at most conf.push_limit + 1 times
  *    in all (push and pull), so a publisher uploads at most that many
- *    times the stream;
+ *    times the stream, but answers a pull marked LAST (its asker's fifth
+ *    try and on, RV_P2P_CAST_PULL_TRIES) whatever the limit: a forging
+ *    relay or loss may have taken the copies, and it may be the only
+ *    honest holder left;
  *  - the window: fragments older than conf.window_ms or more than
  *    conf.window_max behind the newest are dropped; one that comes again
  *    is dropped and counted (duplicates), one behind the window too;

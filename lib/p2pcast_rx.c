@@ -336,13 +336,14 @@ static int holder(struct rv_p2p_cast *c, uint32_t seq, uint32_t tries)
 	return n ? cand[(seq + tries + c->pull_salt) % (uint32_t)n] : NONE;
 }
 
-/* One neighbour's pulls, gathered as ranges in c->scratch. */
-static void pull_from(struct rv_p2p_cast *c, int peer, uint32_t from)
+/* One neighbour's pulls, gathered as ranges in c->scratch: those asked
+ * fewer than RV_P2P_CAST_PULL_TRIES times before, or (LAST) the others. */
+static void pull_from(struct rv_p2p_cast *c, int peer, uint32_t from, int last)
 {
 	size_t n = 0;
 	for (uint32_t s = from; s < c->end && n < RV_P2P_RANGES_MAX; s++) {
 		struct frag *f = cast_get(c, s, MISSING);
-		if (!f || f->pulled_at != c->now || f->pull_peer != peer)
+		if (!f || f->pulled_at != c->now || f->pull_peer != peer || (f->tries > RV_P2P_CAST_PULL_TRIES) != last)
 			continue;
 		if (n && c->scratch[n - 1].first + c->scratch[n - 1].count == s)
 			c->scratch[n - 1].count++;
@@ -350,17 +351,21 @@ static void pull_from(struct rv_p2p_cast *c, int peer, uint32_t from)
 			c->scratch[n++] = (struct rv_p2p_range){ s, 1 };
 	}
 	if (n)
-		cast_send(c, &c->p[peer], rv_p2p_msg_obj_ranges(c->msg, sizeof c->msg, RV_P2P_M_CAST_PULL, c->id, 0,
-							       c->scratch, n));
+		cast_send(c, &c->p[peer], rv_p2p_msg_obj_ranges(c->msg, sizeof c->msg, RV_P2P_M_CAST_PULL, c->id,
+							       last ? RV_P2P_CAST_PULL_LAST : 0, c->scratch, n));
 }
 
 /* What push has not brought fetch_ms after it was known is asked of a
- * neighbour whose map has it, gathered in one CAST_PULL per neighbour. */
+ * neighbour whose map has it, gathered in one CAST_PULL per neighbour;
+ * from the (RV_P2P_CAST_PULL_TRIES + 1)th try on, in one marked LAST, which a
+ * holder answers even past its push limit: the copies a fragment may
+ * leave a peer were all taken (by a forging relay, lost), and it is the
+ * only one that has it. */
 void cast_pull(struct rv_p2p_cast *c)
 {
 	if (!c->joined)
 		return;
-	uint64_t used = 0;
+	uint64_t used = 0, last = 0;
 	uint32_t from = c->next > cast_lower(c) ? c->next : cast_lower(c);
 	for (uint32_t s = from; s < c->end; s++) {
 		struct frag *f = cast_get(c, s, MISSING);
@@ -374,12 +379,18 @@ void cast_pull(struct rv_p2p_cast *c)
 		f->pulled_at = c->now;
 		f->tries++;
 		f->pull_peer = (int8_t)h;
-		used |= 1ull << h;
+		if (f->tries > RV_P2P_CAST_PULL_TRIES)
+			last |= 1ull << h;
+		else
+			used |= 1ull << h;
 		c->st.pulls++;
 	}
-	for (int i = 0; i < RV_P2P_CAST_PEERS; i++)
+	for (int i = 0; i < RV_P2P_CAST_PEERS; i++) {
 		if (used & (1ull << i))
-			pull_from(c, i, from);
+			pull_from(c, i, from, 0);
+		if (last & (1ull << i))
+			pull_from(c, i, from, 1);
+	}
 }
 
 /* A new run of the stream, announced by FROM (NULL: IP multicast): everything of the old one

@@ -70,10 +70,18 @@ static long frag_msg(struct rv_p2p_cast *c, uint8_t *out, size_t cap, uint32_t s
 					f->flags & RV_P2P_FRAG_SIGNED ? f->data + f->len : NULL, f->data, f->len);
 }
 
+/* One more copy of F sent (LAST pulls may take it past the push limit:
+ * it stops at 255, past any limit). */
+static void sent_one(struct frag *f)
+{
+	if (f->sent < UINT8_MAX)
+		f->sent++;
+}
+
 void cast_frag_out(struct rv_p2p_cast *c, struct cpeer *p, uint32_t seq, struct frag *f, int pulled)
 {
 	if (!c->conf.max_upload) {
-		f->sent++;
+		sent_one(f);
 		cast_send(c, p, frag_msg(c, c->msg, sizeof c->msg, seq, f, pulled));
 		count(c, p, f, pulled);
 		return;
@@ -89,7 +97,7 @@ void cast_frag_out(struct rv_p2p_cast *c, struct cpeer *p, uint32_t seq, struct 
 		c->st.dropped++;
 		return;
 	}
-	f->sent++;
+	sent_one(f);
 	memcpy(q, p->id, ID);
 	rv_wr64(q + ID, c->now);
 	rv_wr32(q + ID + 8, seq);

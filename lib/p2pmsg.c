@@ -107,7 +107,7 @@ static int obj_ranges(const uint8_t *p, size_t n, struct rv_p2p_msg *m, const ch
 	} else if (n != end) {
 		return bad(why, "message length mismatch");
 	}
-	if ((m->type == RV_P2P_M_OBJ_WANT || m->type == RV_P2P_M_CAST_PULL) && m->flags)
+	if ((m->type == RV_P2P_M_OBJ_WANT && m->flags) || (m->type == RV_P2P_M_CAST_PULL && (m->flags & ~RV_P2P_CAST_PULL_LAST)))
 		return bad(why, "unknown flags");
 	m->ranges = p + OBJ_HEAD + 3;
 	for (size_t i = 0; i < m->n; i++) {
@@ -446,8 +446,9 @@ long rv_p2p_msg_obj_ranges(uint8_t *out, size_t cap, enum rv_p2p_msg_type type, 
 			   uint8_t flags, const struct rv_p2p_range *r, size_t n)
 {
 	size_t len = OBJ_HEAD + 3 + n * RANGE;
-	int flagless = type == RV_P2P_M_OBJ_WANT || type == RV_P2P_M_CAST_PULL;
-	if ((type != RV_P2P_M_OBJ_HAVE && !flagless) || (flagless && flags) || ranges_bad(r, n))
+	uint8_t known = type == RV_P2P_M_OBJ_HAVE ? 0xff : type == RV_P2P_M_CAST_PULL ? RV_P2P_CAST_PULL_LAST : 0;
+	if ((type != RV_P2P_M_OBJ_HAVE && type != RV_P2P_M_OBJ_WANT && type != RV_P2P_M_CAST_PULL) ||
+	    (flags & ~known) || ranges_bad(r, n))
 		return RV_EPROTO;
 	if (n > RV_P2P_RANGES_MAX || !room(cap, len))
 		return RV_ETOOBIG;

@@ -84,7 +84,10 @@
  *                                             pushes it to me); a
  *                                             peer ignores flags it does not know
  *   CAST_PULL 19  stream[32] flags u8 n u16 n x range
- *                                             send me these fragments (flags 0)
+ *                                             send me these fragments; flag
+ *                                             1: each asked 4 times already
+ *                                             unanswered, answer it even
+ *                                             past your push limit
  *   CAST_PUSH 20  stream[32] mask u8          push me the fragments whose
  *                                             seq % 8 is a bit of MASK
  *   CAST_KEY  21  stream[32] hops u8          a keyframe, please: toward the
@@ -135,6 +138,9 @@
 #define RV_P2P_FRAG_KEY 0x01      /* CAST_FRAG flag: a keyframe starts here */
 #define RV_P2P_FRAG_PULLED 0x02   /* CAST_FRAG flag: an answer to CAST_PULL */
 #define RV_P2P_FRAG_SIGNED 0x04   /* CAST_FRAG flag: its publisher's signature comes first (p2pcast.h) */
+#define RV_P2P_CAST_PULL_LAST 0x01 /* CAST_PULL flag: asked RV_P2P_CAST_PULL_TRIES times unanswered:
+				     * answer past your push limit */
+#define RV_P2P_CAST_PULL_TRIES 4
 #define RV_P2P_CAST_MAP_ASK 0x01  /* CAST_MAP flag: answer with yours */
 #define RV_P2P_CAST_MAP_INFO 0x02 /* CAST_MAP flag: I lack the announce: send it */
 #define RV_P2P_CAST_MAP_DECLINE 0x04 /* CAST_MAP flag: my upload is full: ask another to push what you

@@ -24,6 +24,7 @@
  *   op % 8 == 5  arg * 8 ms pass, then the engine ticks
  *   op % 8 == 6  we publish the bytes (a keyframe when arg is odd) if we
  *                publish; else P sends CAST_PULL of the ranges in the bytes
+ *                (marked LAST when arg / 4 is odd)
  *   op % 8 == 7  P sends CAST_KEY (hops arg / 4) when there are no
  *                bytes, CAST_GRANT (asked bytes[0], mask bytes[1]) when
  *                2, CAST_PUSH of mask bytes[0] when 1 or 3, else CAST_END
@@ -35,7 +36,8 @@
  * publisher, END once with no DATA or SKIP after it (a receiver's after
  * what it delivered: at its seq); each message parses as a CAST_* message of the stream for one
  * of the four neighbours, up; no fragment leaves more than push limit + 1
- * times; a publisher uploads at most that many times what it published;
+ * times, but once more for each LAST pull of it; a publisher uploads at
+ * most that many times what it published, and what it sent past the limit;
  * with signed fragments every fragment sent carries a good signature (a
  * forged one is never passed on);
  * the counters never go down, and once it has ticked and what it queued
@@ -63,6 +65,8 @@ static int up[4], publisher, started, playing, ended, we_ended, restricted, admi
 static int signing, announced;
 static uint32_t limit, next_seq;
 static uint8_t sent[65536];
+static uint16_t lasts[65536];         /* LAST pulls of each seq: each allows a copy past the limit */
+static uint64_t over_bytes;           /* bytes of the copies past the limit */
 
 static void feed(struct rv_p2p_cast *c, int p, const uint8_t *bytes, long len)
 {
@@ -142,6 +146,8 @@ static void check_event(const struct rv_p2p_cast_ev *e)
 		started = playing = ended = 0;
 		next_seq = 0;
 		memset(sent, 0, sizeof sent);
+		memset(lasts, 0, sizeof lasts);
+		over_bytes = 0;
 		return;
 	case RV_P2P_CAST_KEY_REQUEST:
 		assert(publisher);
@@ -165,8 +171,11 @@ static void check_msg(const uint8_t *peer, long n, uint32_t newest)
 	assert(!memcmp(m.obj, stream, 32));
 	assert(!restricted || publisher || admitted || m.type == RV_P2P_M_CAST_MAP || m.type == RV_P2P_M_CAST_KEY ||
 	       m.type == RV_P2P_M_CAST_GRANT || (m.type == RV_P2P_M_CAST_PUSH && (!refused_seen || !m.flags)));
-	if (m.type == RV_P2P_M_CAST_FRAG && newest < 65536)
-		assert(++sent[m.index] <= limit + 1);
+	if (m.type == RV_P2P_M_CAST_FRAG && newest < 65536) {
+		assert(++sent[m.index] <= limit + 1 + lasts[m.index]);
+		if (sent[m.index] > limit + 1)
+			over_bytes += m.data_len;
+	}
 	if (m.type == RV_P2P_M_CAST_FRAG && signing)
 		assert(m.sig && m.sig[0] == 0x5a && m.sig[1] == m.data[m.data_len - 1]);
 }
@@ -213,7 +222,7 @@ static void check(struct rv_p2p_cast *c, struct rv_p2p_cast_stats *last)
 	MONO(pulls);
 	MONO(key_requests);
 	if (publisher)
-		assert(st.bytes_pushed_to_peers + st.bytes_requested_by_peers <= (limit + 1) * st.bytes_published);
+		assert(st.bytes_pushed_to_peers + st.bytes_requested_by_peers <= (limit + 1) * st.bytes_published + over_bytes);
 	*last = st;
 }
 
@@ -264,7 +273,13 @@ static void record(struct rv_p2p_cast *c, uint8_t op, uint8_t arg, const uint8_t
 					: seq >= 0 || (seq == RV_ETOOBIG && (len == 0 || len > RV_P2P_CAST_FRAG_MAX)));
 			return;
 		}
-		n = rv_p2p_msg_obj_ranges(msg, sizeof msg, RV_P2P_M_CAST_PULL, stream, 0, r, ranges(b, len, r));
+		n = rv_p2p_msg_obj_ranges(msg, sizeof msg, RV_P2P_M_CAST_PULL, stream,
+					  arg >> 2 & 1 ? RV_P2P_CAST_PULL_LAST : 0, r, ranges(b, len, r));
+		if (n > 0 && (arg >> 2 & 1))
+			for (size_t i = 0; i < ranges(b, len, r); i++)
+				for (uint32_t q = r[i].first; q - r[i].first < r[i].count && q < 65536; q++)
+					if (lasts[q] < UINT16_MAX)
+						lasts[q]++;
 		break;
 	default:
 		if (len >= 4 && publisher && (arg & 1)) {
@@ -296,6 +311,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		up[i] = 0;
 	}
 	memset(sent, 0, sizeof sent);
+	memset(lasts, 0, sizeof lasts);
+	over_bytes = 0;
 	publisher = data[0] & 1;
 	started = playing = ended = we_ended = admitted = reset_seen = ticked = refused_seen = 0;
 	restricted = (data[0] & 32) != 0;

@@ -73,7 +73,12 @@ static void messages(void **state)
 	n = rv_p2p_msg_obj_ranges(buf, sizeof buf, RV_P2P_M_CAST_PULL, id, 0, r, 2);
 	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
 	assert_int_equal(m.type, RV_P2P_M_CAST_PULL);
-	assert_int_equal(rv_p2p_msg_obj_ranges(buf, sizeof buf, RV_P2P_M_CAST_PULL, id, 1, r, 2), RV_EPROTO);
+	n = rv_p2p_msg_obj_ranges(buf, sizeof buf, RV_P2P_M_CAST_PULL, id, RV_P2P_CAST_PULL_LAST, r, 2);
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
+	assert_int_equal(m.flags, RV_P2P_CAST_PULL_LAST);
+	assert_int_equal(rv_p2p_msg_obj_ranges(buf, sizeof buf, RV_P2P_M_CAST_PULL, id, 2, r, 2), RV_EPROTO);
+	buf[1 + 32] = 2;	/* a flag not known */
+	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), RV_EPROTO);
 
 	n = rv_p2p_msg_cast_byte(buf, sizeof buf, RV_P2P_M_CAST_PUSH, id, 0xa5);
 	assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n, &m, &why), 0);
@@ -583,6 +588,98 @@ static void relay_removed(void **state)
 		if (S.alive[i])
 			assert_int_equal(S.delivered[i], S.published);
 	sim_free();
+}
+
+/* The message of N bytes in buf (as built), parsed into *OUT. */
+#define parse_into(n, out)                                                                  \
+	do {                                                                                \
+		long n_ = (n);                                                              \
+		const char *why_;                                                           \
+		assert_true(n_ > 0);                                                        \
+		assert_int_equal(rv_p2p_msg_parse(buf, (size_t)n_, (out), &why_), 0);       \
+	} while (0)
+
+/* How many CAST_FRAGs E has to send (taken), the flags of the last CAST_PULL in *PULL. */
+static int frags_out(struct rv_p2p_cast *e, int *pull)
+{
+	uint8_t peer[32], out[RV_P2P_MSG_MAX];
+	ssize_t n;
+	int k = 0;
+	while ((n = rv_p2p_cast_take(e, peer, out, sizeof out)) > 0) {
+		k += out[0] == RV_P2P_M_CAST_FRAG;
+		if (out[0] == RV_P2P_M_CAST_PULL && pull) {
+			struct rv_p2p_msg m;
+			const char *why;
+			assert_int_equal(rv_p2p_msg_parse(out, (size_t)n, &m, &why), 0);
+			*pull = m.flags;
+		}
+	}
+	return k;
+}
+
+/* A fragment leaves a peer push_limit + 1 times at most, pulls too; but a
+ * pull marked LAST (its asker asked RV_P2P_CAST_PULL_TRIES times already,
+ * unanswered) is answered past the limit: where a forging relay took the
+ * copies a fragment may leave its publisher, nobody else held it, and the
+ * publisher ignored every pull of it until its deadline. A receiver marks
+ * its pulls of a fragment LAST from the fifth on. */
+static void last_pull_past_the_limit(void **state)
+{
+	(void)state;
+	struct rv_p2p_cast *pub, *rx;
+	struct rv_p2p_msg m;
+	uint8_t a[32], b[32], c3[32], f[200] = { 0 };
+	struct rv_p2p_range one = { 0, 1 };
+	memset(a, 1, 32);
+	memset(b, 2, 32);
+	memset(c3, 3, 32);
+	rv_p2p_cast_id("x", stream);
+	struct rv_p2p_cast_conf c = { .publisher = 1, .push_limit = 1 };
+	assert_int_equal(rv_p2p_cast_new(&pub, stream, &c), 0);
+	rv_p2p_cast_peer_up(pub, 1, a);
+	rv_p2p_cast_peer_up(pub, 1, b);
+	rv_p2p_cast_peer_up(pub, 1, c3);
+	assert_int_equal(rv_p2p_cast_publish(pub, 2, f, sizeof f, 1), 0);
+	frags_out(pub, NULL);
+	const char *why;
+	const uint8_t *from[3] = { a, b, c3 };
+	for (int i = 0; i < 3; i++) {	/* a and b get it; c's pull is past the limit */
+		parse_into(rv_p2p_msg_obj_ranges(buf, sizeof buf, RV_P2P_M_CAST_PULL, stream, 0, &one, 1), &m);
+		assert_int_equal(rv_p2p_cast_input(pub, 3, from[i], &m, &why), 0);
+		assert_int_equal(frags_out(pub, NULL), i < 2);
+	}
+	parse_into(rv_p2p_msg_obj_ranges(buf, sizeof buf, RV_P2P_M_CAST_PULL, stream, RV_P2P_CAST_PULL_LAST, &one, 1), &m);
+	assert_int_equal(rv_p2p_cast_input(pub, 4, c3, &m, &why), 0);
+	assert_int_equal(frags_out(pub, NULL), 1);
+	rv_p2p_cast_free(pub);
+
+	/* a receiver told of 0..2 by A, given 0 (a keyframe) and 2: it pulls 1 of A */
+	c.publisher = 0;
+	assert_int_equal(rv_p2p_cast_new(&rx, stream, &c), 0);
+	rv_p2p_cast_peer_up(rx, 1, a);
+	struct rv_p2p_range all = { 0, 3 };
+	uint32_t key0 = 0;
+	parse_into(rv_p2p_msg_cast_map(buf, sizeof buf, stream, 0, &all, 1, &key0, 1, NULL), &m);
+	assert_int_equal(rv_p2p_cast_input(rx, 1, a, &m, &why), 0);
+	parse_into(rv_p2p_msg_cast_frag(buf, sizeof buf, stream, 0, RV_P2P_FRAG_KEY, f, sizeof f), &m);
+	assert_int_equal(rv_p2p_cast_input(rx, 1, a, &m, &why), 0);
+	parse_into(rv_p2p_msg_cast_frag(buf, sizeof buf, stream, 2, 0, f, sizeof f), &m);
+	assert_int_equal(rv_p2p_cast_input(rx, 1, a, &m, &why), 0);
+	int plain = 0, last = 0;
+	for (uint64_t t = 1; t < 5000; t++) {
+		if (rv_p2p_cast_next(rx) > t)
+			continue;
+		rv_p2p_cast_tick(rx, t);
+		int flags = -1;
+		frags_out(rx, &flags);
+		if (flags == 0)
+			assert_int_equal(last, 0), plain++;
+		else if (flags == RV_P2P_CAST_PULL_LAST)
+			last++;
+	}
+	assert_int_equal(plain, RV_P2P_CAST_PULL_TRIES);
+	assert_true(last > 0);
+	rv_p2p_cast_free(rx);
 }
 
 /* ---- caps and refusals ---- */
@@ -1113,6 +1210,7 @@ int main(void)
 		cmocka_unit_test(signed_fragments),
 		cmocka_unit_test(restricted_publishing),
 		cmocka_unit_test(publisher_restarts),
+		cmocka_unit_test(last_pull_past_the_limit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
