@@ -8,7 +8,9 @@
  *   RV_TEST_IMPAIR="direct=0"       send nothing but to the server: as if
  *                                   every NAT in the way refused strangers
  *   RV_TEST_IMPAIR="corrupt=1"      rvgroup p2p share and fetch serve every
- *                                   chunk of an object with a byte flipped
+ *                                   chunk of an object with a byte flipped;
+ *                                   rvrecv --p2p relays every fragment of a
+ *                                   stream so (a forging relay)
  *   RV_TEST_IMPAIR="rxcost=50"      rvserver takes 50 ms more over each datagram
  *                                   its UDP port reads: a relay whose fan-out
  *                                   costs more than the machine has
@@ -16,7 +18,7 @@
  *
  * Only tools that say so in their man page read it (rvgroup p2p; rvserver,
  * loss and rxcost, on its UDP port; rvsend and rvrecv --p2p, loss, and mloss
- * on the --ipmc datagrams they send or read). No I/O
+ * on the --ipmc datagrams they send or read; rvrecv --p2p, corrupt). No I/O
  * beyond getenv; the random numbers are the caller's seed's. */
 #ifndef RV_IMPAIR_H
 #define RV_IMPAIR_H

@@ -29,6 +29,7 @@ struct rv_p2plive {
 	uint8_t group[32], stream[32];
 	uint64_t run;                   /* our run, when we publish: when we started (unix ms) */
 	int restricted, has_cap, warned;        /* the spec restricts publishing; we publish with a capability */
+	int publisher;                  /* the stream is ours */
 	uint8_t cap[RV_P2P_CAP_LEN];
 	uint8_t ann[RV_P2P_CAST_INFO_MAX];
 	struct { uint64_t run; uint8_t pub[RV_P2P_PUB_LEN]; int set; } signer[2];   /* restricted: the
@@ -68,9 +69,13 @@ static void pump(struct rv_p2plive *l)
 	uint8_t peer[32];
 	ssize_t n;
 	struct rv_p2p_cast_ev e;
-	while ((n = rv_p2p_cast_take(l->cast, peer, l->msg, sizeof l->msg)) > 0)
-		if (l->link)
-			rv_p2plink_send_peer(l->link, peer, l->msg, (size_t)n);
+	while ((n = rv_p2p_cast_take(l->cast, peer, l->msg, sizeof l->msg)) > 0) {
+		if (!l->link)
+			continue;
+		if (rv_p2plink_impair(l->link)->corrupt && !l->publisher && l->msg[0] == RV_P2P_M_CAST_FRAG)
+			l->msg[n - 1] ^= 0x5a;	/* RV_TEST_IMPAIR=corrupt=1: a forging relay, for the tests */
+		rv_p2plink_send_peer(l->link, peer, l->msg, (size_t)n);
+	}
 	while (!l->stopping && rv_p2p_cast_poll(l->cast, &e))
 		l->on_event(l->ud, &e);
 	rearm(l);
@@ -390,6 +395,7 @@ int rv_p2plive_start(struct rv_p2plive **out, uv_loop_t *loop, const struct rv_p
 		cc.verify = cc.publisher ? NULL : verify_fragment;
 		cc.sig_ud = l;
 	}
+	l->publisher = cc.publisher;
 	l->run = rv_p2plink_wall_ms();	/* a publisher started again is a newer run */
 	if (rc == 0 && (rc = rv_p2p_cast_new(&l->cast, id, &cc)) < 0)
 		*why = rc == -EINVAL ? "window too large" : "out of memory";

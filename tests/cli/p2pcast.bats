@@ -272,6 +272,53 @@ from() { jq -r --arg p "$2" "select(.event == \"NetStream.MulticastInfo\") | (.p
 	done
 }
 
+# A forging relay (RV_TEST_IMPAIR=corrupt=1: every fragment it relays has a
+# byte changed after its publisher signed it) is caught by the signature at
+# a neighbour that takes a fragment first from it, counted in forged and cut
+# off there; the other receivers record the stream whole from the publisher
+# and each other (a fragment the liar spoiled for all of them comes from the
+# publisher, past its push limit, by pulls marked LAST: before those, such a
+# fragment was given up, about 1 run in 15). Whether anyone takes a fragment from the liar first is
+# chance (its neighbours pick their pushers at random, and a copy that came
+# after another is dropped unchecked): about 1 stream in 6 it relays none
+# first, so up to three streams, each with its own receivers.
+@test "p2pcast: where publishing is restricted, a receiver that relays forged fragments is cut off by the neighbours it sent them to, and the others record the stream whole" {
+	start_server
+	SPEC=$(rvgroup p2p spec new cast.example --key "$T/owner.key" --restrict-publish 2>/dev/null)
+	[ -n "$SPEC" ]
+	local cap liar r k forged=0
+	cap=$(rvgroup p2p grant "$SPEC" "$(rvgroup p2p id --key "$T/tx.key" 2>/dev/null)" --key "$T/owner.key" \
+		--publish --json | jq -r .cap)
+	for k in 1 2 3; do
+		RV_TEST_IMPAIR=corrupt=1 receiver liar$k
+		receiver r1_$k
+		receiver r2_$k
+		receiver r3_$k
+		# each fragment leaves the publisher twice at most: the receivers relay the rest
+		cp "$T/tx.key" "$T/tx$k.key"
+		publish tx$k 3 --cap "$cap" --push-limit 1
+		finish tx$k r1_$k r2_$k r3_$k
+		wait_exit "$(eval echo "\$PID_liar$k")" 30 || true
+		liar=$(peer liar$k)
+		for r in r1_$k r2_$k r3_$k; do
+			[ "$(frames "$T/$r.mkv")" -eq 30 ] || fail "$r: $(frames "$T/$r.mkv") frames"
+			decodes "$T/$r.mkv"
+			[ "$(info $r delivered)" -eq "$(info tx$k fragmentsPublished)" ] ||
+				fail "$r: $(info $r delivered) delivered of $(info tx$k fragmentsPublished): $(jq -c 'select(.event == "NetStream.MulticastInfo") | del(.peers)' "$T/$r.out"); $(grep -i 'cut off\|gave up\|skip' "$T/$r.err")"
+			# forged fragments came from the liar alone, and it was cut off for them
+			if (($(info $r forged) > 0)); then
+				grep -q "neighbour ${liar:0:8} cut off: a fragment whose signature is not its publisher's" "$T/$r.err" ||
+					fail "$r: $(grep 'cut off' "$T/$r.err")"
+				forged=$((forged + $(info $r forged)))
+			fi
+			! grep 'cut off' "$T/$r.err" | grep -v "neighbour ${liar:0:8} cut off: "
+		done
+		echo "# stream $k: forged fragments caught: $forged"
+		((forged == 0)) || break
+	done
+	((forged > 0))
+}
+
 # In a network namespace of the test's own (multicast stays inside it):
 # in_netns SCRIPT: run the bash SCRIPT in $T, in a network namespace of its
 # own whose lo carries IP multicast (none of it leaves the namespace), with
