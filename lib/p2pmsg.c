@@ -88,6 +88,13 @@ static int map_keys(const uint8_t *p, size_t n, size_t off, struct rv_p2p_msg *m
 	return 0;
 }
 
+/* The flags a ranges message of TYPE may carry (OBJ_HAVE and CAST_MAP:
+ * any, a peer ignores those it does not know). */
+static uint8_t ranges_flags(uint8_t type)
+{
+	return type == RV_P2P_M_OBJ_WANT ? 0 : type == RV_P2P_M_CAST_PULL ? RV_P2P_CAST_PULL_LAST : 0xff;
+}
+
 /* OBJ_HAVE, OBJ_WANT, CAST_MAP, CAST_PULL: flags, a count and that many
  * ranges, none empty or past u32, filling the message exactly (CAST_MAP:
  * then its keyframe starts). */
@@ -107,7 +114,7 @@ static int obj_ranges(const uint8_t *p, size_t n, struct rv_p2p_msg *m, const ch
 	} else if (n != end) {
 		return bad(why, "message length mismatch");
 	}
-	if ((m->type == RV_P2P_M_OBJ_WANT && m->flags) || (m->type == RV_P2P_M_CAST_PULL && (m->flags & ~RV_P2P_CAST_PULL_LAST)))
+	if (m->flags & ~ranges_flags(m->type))
 		return bad(why, "unknown flags");
 	m->ranges = p + OBJ_HEAD + 3;
 	for (size_t i = 0; i < m->n; i++) {
@@ -446,9 +453,8 @@ long rv_p2p_msg_obj_ranges(uint8_t *out, size_t cap, enum rv_p2p_msg_type type, 
 			   uint8_t flags, const struct rv_p2p_range *r, size_t n)
 {
 	size_t len = OBJ_HEAD + 3 + n * RANGE;
-	uint8_t known = type == RV_P2P_M_OBJ_HAVE ? 0xff : type == RV_P2P_M_CAST_PULL ? RV_P2P_CAST_PULL_LAST : 0;
 	if ((type != RV_P2P_M_OBJ_HAVE && type != RV_P2P_M_OBJ_WANT && type != RV_P2P_M_CAST_PULL) ||
-	    (flags & ~known) || ranges_bad(r, n))
+	    (flags & ~ranges_flags((uint8_t)type)) || ranges_bad(r, n))
 		return RV_EPROTO;
 	if (n > RV_P2P_RANGES_MAX || !room(cap, len))
 		return RV_ETOOBIG;
