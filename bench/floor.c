@@ -23,15 +23,19 @@
 #endif
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/futex.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define MAX_FD 65536
@@ -45,6 +49,48 @@ struct peer {
 
 static struct peer *peers[MAX_FD];
 static int receivers[MAX_FD], nreceivers;
+
+/* --threads 2: the half of a fan-out the writer thread takes. The main
+ * thread fills it, bumps `posted` and waits until `done` equals it; the
+ * writer writes receivers [lo, hi) but `skip`, notes in failed[] those it
+ * could not write (the main thread drops them once it is done: receivers[]
+ * does not change meanwhile) and sets `done`. */
+static struct {
+	atomic_uint posted, done;
+	const uint8_t *p;
+	size_t len;
+	int lo, hi, skip;
+	int failed[MAX_FD], nfailed;
+} half;
+static int threads = 1;
+
+static void futex_wait(atomic_uint *a, unsigned v)
+{
+	syscall(SYS_futex, a, FUTEX_WAIT_PRIVATE, v, NULL, NULL, 0);
+}
+
+static void futex_wake(atomic_uint *a)
+{
+	syscall(SYS_futex, a, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+static void *writer(void *arg)
+{
+	(void)arg;
+	for (unsigned seen = 0;; ) {
+		unsigned now;
+		while ((now = atomic_load(&half.posted)) == seen)
+			futex_wait(&half.posted, seen);
+		seen = now;
+		half.nfailed = 0;
+		for (int i = half.lo; i < half.hi; i++)
+			if (receivers[i] != half.skip && write(receivers[i], half.p, half.len) != (ssize_t)half.len)
+				half.failed[half.nfailed++] = receivers[i];
+		atomic_store(&half.done, seen);
+		futex_wake(&half.done);
+	}
+	return NULL;
+}
 
 static void die(const char *what)
 {
@@ -112,11 +158,32 @@ static void packet(int fd, const uint8_t *p, size_t len, size_t hdr)
 		send_all(fd, suback, sizeof suback);
 		break;
 	}
-	case 3:                                       /* PUBLISH: the fan-out */
-		for (int i = nreceivers - 1; i >= 0; i--)
-			if (receivers[i] != fd)
-				send_all(receivers[i], p, len);
+	case 3: {                                     /* PUBLISH: the fan-out */
+		static int failed[MAX_FD];
+		int n = nreceivers, mine = threads == 2 ? n / 2 : n, nfailed = 0;
+		unsigned posted = 0, d;
+		if (mine < n) {                       /* the writer takes [mine, n) */
+			half.p = p;
+			half.len = len;
+			half.lo = mine;
+			half.hi = n;
+			half.skip = fd;
+			posted = atomic_fetch_add(&half.posted, 1) + 1;
+			futex_wake(&half.posted);
+		}
+		for (int i = 0; i < mine; i++)
+			if (receivers[i] != fd && write(receivers[i], p, len) != (ssize_t)len)
+				failed[nfailed++] = receivers[i];
+		if (mine < n) {
+			while ((d = atomic_load(&half.done)) != posted)
+				futex_wait(&half.done, d);
+			for (int i = 0; i < half.nfailed; i++)
+				failed[nfailed++] = half.failed[i];
+		}
+		for (int i = 0; i < nfailed; i++)     /* receivers[] is ours again */
+			drop(failed[i]);
 		break;
+	}
 	default:                                      /* PINGREQ, DISCONNECT...: ignored */
 		break;
 	}
@@ -161,12 +228,23 @@ static int listen_on(const char *port_file)
 
 int main(int argc, char **argv)
 {
-	if (argc != 3 || strcmp(argv[1], "--port-file")) {
-		fprintf(stderr, "usage: floor --port-file FILE\n");
+	const char *port_file = NULL;
+	for (int i = 1; i + 1 < argc; i += 2)
+		if (!strcmp(argv[i], "--port-file"))
+			port_file = argv[i + 1];
+		else if (!strcmp(argv[i], "--threads"))
+			threads = atoi(argv[i + 1]);
+		else
+			port_file = NULL, i = argc;
+	if (!port_file || argc % 2 == 0 || threads < 1 || threads > 2) {
+		fprintf(stderr, "usage: floor --port-file FILE [--threads 1|2]\n");
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	int lfd = listen_on(argv[2]), ep = epoll_create1(EPOLL_CLOEXEC), one = 1;
+	pthread_t t;
+	if (threads == 2 && pthread_create(&t, NULL, writer, NULL) != 0)
+		die("pthread_create");
+	int lfd = listen_on(port_file), ep = epoll_create1(EPOLL_CLOEXEC), one = 1;
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = lfd }, evs[256];
 	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev) < 0)
 		die("epoll");
